@@ -1,0 +1,43 @@
+import { type Env, readEnum, readInt, readName, readString, readUrl } from "./env.ts";
+
+// Settings every service shares: where the three dependencies are and how the stream,
+// subjects and Redis keys are named (tests give each file its own names).
+
+export interface CommonConfig {
+  /** @defaultValue postgres://postgres@127.0.0.1:5432/tallyflow */
+  readonly databaseUrl: string;
+  /** @defaultValue nats://127.0.0.1:4222 */
+  readonly natsUrl: string;
+  /** @defaultValue redis://127.0.0.1:6379 */
+  readonly redisUrl: string;
+  /** JetStream stream holding votes. @defaultValue VOTES */
+  readonly streamName: string;
+  /** Votes are published on `<subjectPrefix>.<pollId>`. @defaultValue votes */
+  readonly subjectPrefix: string;
+  /** Prefix of every Redis key this system writes. @defaultValue tallyflow: */
+  readonly redisKeyPrefix: string;
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Postgres pool size per process. @defaultValue 10 */
+  readonly pgPoolSize: number;
+}
+
+export function readCommonConfig(env: Env): CommonConfig {
+  return {
+    databaseUrl: readUrl(env, "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tallyflow", [
+      "postgres:",
+      "postgresql:",
+    ]),
+    natsUrl: readUrl(env, "NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
+    redisUrl: readUrl(env, "REDIS_URL", "redis://127.0.0.1:6379", ["redis:", "rediss:"]),
+    streamName: readName(env, "STREAM_NAME", "VOTES"),
+    subjectPrefix: readName(env, "SUBJECT_PREFIX", "votes"),
+    redisKeyPrefix: readString(env, "REDIS_KEY_PREFIX", "tallyflow:"),
+    logLevel: readEnum(
+      env,
+      "LOG_LEVEL",
+      ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const,
+      "info",
+    ),
+    pgPoolSize: readInt(env, "PG_POOL_SIZE", 10, { min: 1, max: 200 }),
+  };
+}

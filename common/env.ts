@@ -1,0 +1,78 @@
+import { ConfigError } from "./errors.ts";
+
+// Typed readers for environment variables. Each service's config module uses these so
+// that a bad value fails at start naming the variable, never falls back silently.
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}
+
+export function readString(env: Env, name: string, fallback: string): string {
+  return raw(env, name) ?? fallback;
+}
+
+export function readOptionalString(env: Env, name: string): string | undefined {
+  return raw(env, name);
+}
+
+export function readInt(
+  env: Env,
+  name: string,
+  fallback: number,
+  range: { min?: number; max?: number } = {},
+): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `must be an integer, got "${value}"`);
+  const n = Number(value);
+  if (range.min !== undefined && n < range.min)
+    throw new ConfigError(name, `must be at least ${range.min}, got ${n}`);
+  if (range.max !== undefined && n > range.max)
+    throw new ConfigError(name, `must be at most ${range.max}, got ${n}`);
+  return n;
+}
+
+export function readBool(env: Env, name: string, fallback: boolean): boolean {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new ConfigError(name, `must be true or false, got "${value}"`);
+}
+
+export function readEnum<T extends string>(
+  env: Env,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value))
+    throw new ConfigError(name, `must be one of ${allowed.join(", ")}, got "${value}"`);
+  return value as T;
+}
+
+export function readUrl(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const value = raw(env, name) ?? fallback;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(name, `must be a URL, got "${value}"`);
+  }
+  if (!protocols.includes(url.protocol))
+    throw new ConfigError(name, `must use ${protocols.join(" or ")}, got "${url.protocol}"`);
+  return value;
+}
+
+/** A NATS-safe token: letters, digits, dash and underscore (used in subjects and names). */
+export function readName(env: Env, name: string, fallback: string): string {
+  const value = raw(env, name) ?? fallback;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(value))
+    throw new ConfigError(name, `must be 1-64 letters, digits, "-" or "_", got "${value}"`);
+  return value;
+}

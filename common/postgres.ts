@@ -1,0 +1,88 @@
+import pg from "pg";
+import type { Logger } from "./logger.ts";
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+// timestamptz as ISO strings would need parsing everywhere; Date is what callers use.
+// bigint counts (type 20) are returned as JS numbers: vote counts stay far below 2^53.
+pg.types.setTypeParser(20, (value) => Number.parseInt(value, 10));
+
+export function createPool(
+  databaseUrl: string,
+  logger: Logger,
+  options: { max?: number; applicationName?: string } = {},
+): Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? "tallyflow",
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection emits here; without a listener it would crash the process.
+  pool.on("error", (err) => logger.warn({ err }, "idle postgres client error"));
+  return pool;
+}
+
+/** Creates the database named in the URL when it is missing (connecting to `postgres`). */
+export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  if (name === "") throw new Error("DATABASE_URL names no database");
+  url.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [name]);
+    if (rowCount) return false;
+    try {
+      await client.query(`create database ${pg.escapeIdentifier(name)}`);
+    } catch (err) {
+      // 42P04 duplicate_database: another process created it at the same moment.
+      if (pgCode(err) !== "42P04") throw err;
+    }
+    return true;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  url.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
+export function pgCode(err: unknown): string | undefined {
+  if (typeof err === "object" && err !== null && "code" in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === "string" ? code : undefined;
+  }
+  return undefined;
+}
+
+export async function withTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    const result = await work(client);
+    await client.query("commit");
+    return result;
+  } catch (err) {
+    await client.query("rollback").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,59 @@
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import type { NatsConnection } from "./nats.ts";
+
+export interface VotesStreamOptions {
+  streamName: string;
+  subjectPrefix: string;
+  duplicateWindowMs: number;
+  /** 0 = unlimited. When full, publishes are refused (the API answers 503), never dropped. */
+  maxBytes: number;
+}
+
+export function voteSubject(subjectPrefix: string, pollId: string): string {
+  return `${subjectPrefix}.${pollId}`;
+}
+
+/**
+ * Work-queue retention: a message leaves the stream only when the writer acks it after
+ * its Postgres commit, so the stream holds exactly the votes not yet stored and nothing
+ * ages out while a writer is down. Discard "new": a full stream refuses publishes.
+ */
+export function votesStreamConfig(o: VotesStreamOptions): Partial<StreamConfig> & { name: string } {
+  return {
+    name: o.streamName,
+    subjects: [`${o.subjectPrefix}.*`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Workqueue,
+    discard: DiscardPolicy.New,
+    duplicate_window: nanos(o.duplicateWindowMs),
+    max_bytes: o.maxBytes > 0 ? o.maxBytes : -1,
+    num_replicas: 1,
+  };
+}
+
+/** Creates the stream, or updates the settings that may change, idempotently. */
+export async function ensureVotesStream(
+  nc: NatsConnection,
+  o: VotesStreamOptions,
+): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc);
+  const config = votesStreamConfig(o);
+  try {
+    const info = await jsm.streams.info(o.streamName);
+    const { name: _name, storage: _storage, retention: _retention, ...changeable } = config;
+    await jsm.streams.update(o.streamName, { ...info.config, ...changeable });
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.code !== 10059) throw err; // 10059: stream not found
+    await jsm.streams.add(config);
+  }
+  return jsm;
+}

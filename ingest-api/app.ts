@@ -1,0 +1,56 @@
+import express, { type Express } from "express";
+import type { Logger } from "../common/logger.ts";
+import type { Pool } from "../common/postgres.ts";
+import type { RedisClient } from "../common/redis.ts";
+import { healthRoutes } from "./health-routes.ts";
+import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
+import type { IngestMetrics } from "./ingest-metrics.ts";
+import type { RegistryCache } from "./registry-cache.ts";
+import { registryRoutes } from "./registry-routes.ts";
+import type { VotePublisher } from "./vote-publisher.ts";
+import { type VoteRouteLimits, voteRoutes } from "./vote-routes.ts";
+import type { VoteService } from "./vote-service.ts";
+import type { VoterGuard } from "./voter-guard.ts";
+
+export interface AppDeps {
+  pool: Pool;
+  redis: RedisClient;
+  cache: RegistryCache;
+  publisher: VotePublisher;
+  guard: VoterGuard;
+  votes: VoteService;
+  metrics: IngestMetrics;
+  logger: Logger;
+  adminToken: string;
+  limits: VoteRouteLimits;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  const { httpRequests, httpDuration } = deps.metrics;
+  app.use((req, res, next) => {
+    const started = performance.now();
+    res.on("finish", () => {
+      const route = req.route ? `${req.baseUrl}${req.route.path}` : "unmatched";
+      httpRequests.inc({ method: req.method, route, status: res.statusCode });
+      httpDuration.observe({ route }, (performance.now() - started) / 1000);
+    });
+    next();
+  });
+  app.use(voteRoutes(deps.votes, deps.cache, deps.limits));
+  app.use(registryRoutes(deps.pool, deps.cache, deps.guard, deps.adminToken, deps.logger));
+  app.use(
+    healthRoutes(
+      deps.pool,
+      deps.publisher,
+      deps.redis,
+      deps.metrics.registry,
+      () => deps.cache.ageMs,
+    ),
+  );
+  app.use(notFoundHandler);
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}

@@ -1,0 +1,50 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { createMetricsRegistry } from "../common/metrics.ts";
+
+export interface IngestMetrics {
+  registry: Registry;
+  httpRequests: Counter<"method" | "route" | "status">;
+  httpDuration: Histogram<"route">;
+  publishDuration: Histogram;
+  votes: Counter<"status">;
+}
+
+export function createIngestMetrics(registryAgeMs: () => number): IngestMetrics {
+  const registry = createMetricsRegistry("ingest-api");
+  new Gauge({
+    name: "tallyflow_registry_cache_age_seconds",
+    help: "Time since the registry cache was last reloaded from Postgres",
+    registers: [registry],
+    collect() {
+      this.set(registryAgeMs() / 1000);
+    },
+  });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "tallyflow_http_requests_total",
+      help: "HTTP requests by route and status",
+      labelNames: ["method", "route", "status"],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: "tallyflow_http_request_duration_seconds",
+      help: "HTTP request duration by route",
+      labelNames: ["route"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5],
+      registers: [registry],
+    }),
+    publishDuration: new Histogram({
+      name: "tallyflow_publish_duration_seconds",
+      help: "Time from JetStream publish to its ack",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
+      registers: [registry],
+    }),
+    votes: new Counter({
+      name: "tallyflow_votes_total",
+      help: "Votes by outcome at ingest: accepted, duplicate, refused",
+      labelNames: ["status"],
+      registers: [registry],
+    }),
+  };
+}

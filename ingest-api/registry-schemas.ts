@@ -1,0 +1,81 @@
+import { z } from "zod";
+import { idSchema } from "../common/vote.ts";
+
+// Request bodies of the registry API. Validation messages are what an admin reads.
+
+const timeZoneSchema = z.string({ error: "must be a string" }).refine(isTimeZone, {
+  error: "must be an IANA time zone such as Europe/London",
+});
+
+const instantSchema = z.iso
+  .datetime({ offset: true, error: "must be an ISO 8601 timestamp with a time zone" })
+  .nullable();
+
+const titleSchema = z
+  .string({ error: "must be a string" })
+  .trim()
+  .min(1, { error: "must not be empty" })
+  .max(200, { error: "must be at most 200 characters" });
+
+const optionSchema = z.strictObject({ id: idSchema, label: titleSchema });
+
+const optionsSchema = z
+  .array(optionSchema, { error: "must be an array of {id, label}" })
+  .min(1, { error: "must hold at least one option" })
+  .max(100, { error: "must hold at most 100 options" })
+  .refine((options) => new Set(options.map((o) => o.id)).size === options.length, {
+    error: "option ids must be unique",
+  });
+
+const visibilitySchema = z.enum(["live", "after_close"], {
+  error: 'must be "live" or "after_close"',
+});
+
+export const createPollSchema = z
+  .strictObject({
+    id: idSchema,
+    title: titleSchema,
+    options: optionsSchema,
+    timeZone: timeZoneSchema.optional(),
+    opensAt: instantSchema.optional(),
+    closesAt: instantSchema.optional(),
+    resultsVisibility: visibilitySchema.optional(),
+    oneVotePerVoter: z.boolean({ error: "must be true or false" }).optional(),
+  })
+  .refine((p) => windowIsOrdered(p.opensAt, p.closesAt), {
+    path: ["closesAt"],
+    error: "must be after opensAt",
+  });
+export type CreatePoll = z.infer<typeof createPollSchema>;
+
+export const updatePollSchema = z.strictObject({
+  title: titleSchema.optional(),
+  options: optionsSchema.optional(),
+  timeZone: timeZoneSchema.optional(),
+  opensAt: instantSchema.optional(),
+  closesAt: instantSchema.optional(),
+  resultsVisibility: visibilitySchema.optional(),
+  oneVotePerVoter: z.boolean({ error: "must be true or false" }).optional(),
+  archived: z.boolean({ error: "must be true or false" }).optional(),
+});
+export type UpdatePoll = z.infer<typeof updatePollSchema>;
+
+export const createKioskSchema = z.strictObject({ id: idSchema, name: titleSchema });
+export type CreateKiosk = z.infer<typeof createKioskSchema>;
+
+export function windowIsOrdered(
+  opensAt: string | null | undefined,
+  closesAt: string | null | undefined,
+): boolean {
+  if (!opensAt || !closesAt) return true;
+  return Date.parse(closesAt) > Date.parse(opensAt);
+}
+
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,43 @@
+import { Router } from "express";
+import { AppError, ValidationError } from "../common/errors.ts";
+import { requireKiosk } from "./auth.ts";
+import { jsonBody } from "./json-body.ts";
+import type { RegistryCache } from "./registry-cache.ts";
+import type { VoteService } from "./vote-service.ts";
+
+export interface VoteRouteLimits {
+  maxVoteBodyBytes: number;
+  maxBatchBodyBytes: number;
+  maxBatchItems: number;
+}
+
+export function voteRoutes(service: VoteService, cache: RegistryCache, limits: VoteRouteLimits) {
+  const router = Router();
+  const kiosk = requireKiosk(cache);
+
+  router.post("/v1/votes", kiosk, jsonBody(limits.maxVoteBodyBytes), async (req, res) => {
+    const result = await service.acceptOne(req.kioskId!, req.body);
+    res.status(202).json(result);
+  });
+
+  router.post("/v1/votes/batch", kiosk, jsonBody(limits.maxBatchBodyBytes), async (req, res) => {
+    const body: unknown = req.body;
+    const votes =
+      typeof body === "object" && body !== null && "votes" in body ? body.votes : undefined;
+    if (!Array.isArray(votes))
+      throw new ValidationError([{ field: "votes", message: "must be an array of votes" }]);
+    if (votes.length === 0)
+      throw new ValidationError([{ field: "votes", message: "must hold at least one vote" }]);
+    if (votes.length > limits.maxBatchItems)
+      throw new AppError(
+        413,
+        "batch_too_large",
+        `a batch holds at most ${limits.maxBatchItems} votes, got ${votes.length}`,
+        { details: { maxItems: limits.maxBatchItems } },
+      );
+    const result = await service.acceptBatch(req.kioskId!, votes);
+    res.status(200).json(result);
+  });
+
+  return router;
+}

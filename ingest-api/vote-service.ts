@@ -1,0 +1,281 @@
+import { createHash } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
+import {
+  AppError,
+  ConflictError,
+  NotFoundError,
+  UnprocessableError,
+  ValidationError,
+} from "../common/errors.ts";
+import {
+  encodeVoteMessage,
+  type StoredVote,
+  toFieldIssues,
+  voteInputSchema,
+} from "../common/vote.ts";
+import type { IngestMetrics } from "./ingest-metrics.ts";
+import type { RegistryCache } from "./registry-cache.ts";
+import type { VotePublisher } from "./vote-publisher.ts";
+import type { VoterClaim, VoterGuard } from "./voter-guard.ts";
+
+export type VoteStatus = "accepted" | "duplicate";
+
+export interface ItemError {
+  status: number;
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export type BatchItemResult =
+  | { index: number; eventId: string; status: VoteStatus }
+  | { index: number; eventId: string | null; status: "rejected"; error: ItemError };
+
+export interface BatchResult {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  results: BatchItemResult[];
+}
+
+export interface VoteRules {
+  castAtMaxSkewMs: number;
+  lateVoteGraceMs: number;
+}
+
+interface Prepared {
+  vote: StoredVote;
+  claim: VoterClaim | undefined;
+}
+
+/**
+ * Turns kiosk input into durable JetStream messages. Everything here reads the
+ * in-memory registry; the only I/O is Redis (one-vote-per-voter polls) and the publish.
+ */
+export class VoteService {
+  readonly #cache: RegistryCache;
+  readonly #publisher: VotePublisher;
+  readonly #guard: VoterGuard;
+  readonly #metrics: IngestMetrics;
+  readonly #rules: VoteRules;
+
+  constructor(
+    cache: RegistryCache,
+    publisher: VotePublisher,
+    guard: VoterGuard,
+    metrics: IngestMetrics,
+    rules: VoteRules,
+  ) {
+    this.#cache = cache;
+    this.#publisher = publisher;
+    this.#guard = guard;
+    this.#metrics = metrics;
+    this.#rules = rules;
+  }
+
+  async acceptOne(
+    kioskId: string,
+    body: unknown,
+  ): Promise<{ eventId: string; status: VoteStatus }> {
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(kioskId, body, Date.now(), "");
+      await this.#claimVoter(prepared);
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500)
+        this.#metrics.votes.inc({ status: "refused" });
+      throw err;
+    }
+    const { vote, claim } = prepared;
+    const started = performance.now();
+    try {
+      const ack = await this.#publisher.publish(
+        vote.pollId,
+        encodeVoteMessage([vote]),
+        vote.eventId,
+      );
+      this.#metrics.publishDuration.observe((performance.now() - started) / 1000);
+      const status: VoteStatus = ack.duplicate ? "duplicate" : "accepted";
+      this.#metrics.votes.inc({ status });
+      return { eventId: vote.eventId, status };
+    } catch (err) {
+      if (claim) await this.#guard.release(claim).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * Validates each item on its own; publishes the good ones as one message per poll
+   * (message id derived from the kiosk and the eventIds, so resending the same batch is
+   * dropped by JetStream). If a publish fails the whole request fails with 503: resending
+   * it is safe, since what was published is deduplicated.
+   */
+  async acceptBatch(kioskId: string, items: unknown[]): Promise<BatchResult> {
+    const now = Date.now();
+    const results: BatchItemResult[] = new Array(items.length);
+    const seen = new Set<string>();
+    const good: { index: number; prepared: Prepared }[] = [];
+    for (let index = 0; index < items.length; index++) {
+      try {
+        const prepared = this.#prepare(kioskId, items[index], now, `votes.${index}.`);
+        const { eventId } = prepared.vote;
+        if (seen.has(eventId)) {
+          results[index] = { index, eventId, status: "duplicate" };
+          continue;
+        }
+        seen.add(eventId);
+        good.push({ index, prepared });
+      } catch (err) {
+        results[index] = rejected(index, items[index], err);
+      }
+    }
+
+    const claims = await Promise.allSettled(good.map((g) => this.#claimVoter(g.prepared)));
+    const unavailable = claims.find(
+      (c): c is PromiseRejectedResult => c.status === "rejected" && !isClientError(c.reason),
+    );
+    if (unavailable) {
+      await this.#releaseAll(good.map((g) => g.prepared));
+      throw unavailable.reason;
+    }
+    const publishable = good.filter((g, i) => {
+      const claim = claims[i]!;
+      if (claim.status === "fulfilled") return true;
+      results[g.index] = rejected(g.index, g.prepared.vote, claim.reason);
+      return false;
+    });
+
+    const byPoll = new Map<string, typeof publishable>();
+    for (const g of publishable) {
+      const group = byPoll.get(g.prepared.vote.pollId) ?? [];
+      group.push(g);
+      byPoll.set(g.prepared.vote.pollId, group);
+    }
+    const started = performance.now();
+    const published = await Promise.allSettled(
+      [...byPoll].map(async ([pollId, group]) => {
+        const votes = group.map((g) => g.prepared.vote);
+        const msgId = batchMessageId(kioskId, votes);
+        const ack = await this.#publisher.publish(pollId, encodeVoteMessage(votes), msgId);
+        const status: VoteStatus = ack.duplicate ? "duplicate" : "accepted";
+        for (const g of group)
+          results[g.index] = { index: g.index, eventId: g.prepared.vote.eventId, status };
+      }),
+    );
+    this.#metrics.publishDuration.observe((performance.now() - started) / 1000);
+    const failed = published.find((p): p is PromiseRejectedResult => p.status === "rejected");
+    if (failed) {
+      await this.#releaseAll(publishable.map((g) => g.prepared));
+      throw failed.reason;
+    }
+
+    const summary: BatchResult = { accepted: 0, duplicates: 0, rejected: 0, results };
+    for (const r of results) {
+      if (r.status === "accepted") summary.accepted++;
+      else if (r.status === "duplicate") summary.duplicates++;
+      else summary.rejected++;
+    }
+    this.#metrics.votes.inc({ status: "accepted" }, summary.accepted);
+    this.#metrics.votes.inc({ status: "duplicate" }, summary.duplicates);
+    this.#metrics.votes.inc({ status: "refused" }, summary.rejected);
+    return summary;
+  }
+
+  #prepare(kioskId: string, body: unknown, now: number, fieldPrefix: string): Prepared {
+    const parsed = voteInputSchema.safeParse(body);
+    if (!parsed.success)
+      throw new ValidationError(toFieldIssues(parsed.error, fieldPrefix.slice(0, -1)));
+    const input = parsed.data;
+    const poll = this.#cache.poll(input.pollId);
+    if (!poll) throw new NotFoundError("poll_not_found", `poll "${input.pollId}" does not exist`);
+    if (poll.archived) throw new ConflictError("poll_archived", `poll "${poll.id}" is archived`);
+    if (!poll.optionIds.has(input.optionId))
+      throw new UnprocessableError(
+        "unknown_option",
+        `optionId "${input.optionId}" is not an option of poll "${poll.id}"`,
+        { field: `${fieldPrefix}optionId`, options: [...poll.optionIds] },
+      );
+
+    const castAtMs = input.castAt === undefined ? now : Date.parse(input.castAt);
+    if (castAtMs > now + this.#rules.castAtMaxSkewMs)
+      throw new ValidationError([
+        {
+          field: `${fieldPrefix}castAt`,
+          message: "must not be in the future (check the kiosk clock)",
+        },
+      ]);
+    if (poll.opensAtMs !== null && castAtMs < poll.opensAtMs)
+      throw new ConflictError("poll_not_open", `poll "${poll.id}" opens at ${poll.opensAt}`, {
+        field: `${fieldPrefix}castAt`,
+        opensAt: poll.opensAt,
+      });
+    if (
+      poll.closesAtMs !== null &&
+      (castAtMs >= poll.closesAtMs || now >= poll.closesAtMs + this.#rules.lateVoteGraceMs)
+    )
+      throw new ConflictError("poll_closed", `poll "${poll.id}" closed at ${poll.closesAt}`, {
+        field: `${fieldPrefix}castAt`,
+        closesAt: poll.closesAt,
+      });
+
+    const eventId = input.eventId ?? uuidv7();
+    const vote: StoredVote = {
+      eventId,
+      pollId: poll.id,
+      optionId: input.optionId,
+      kioskId,
+      castAt: new Date(castAtMs).toISOString(),
+      receivedAt: new Date(now).toISOString(),
+    };
+    if (input.voterId !== undefined) vote.voterId = input.voterId;
+    const claim =
+      poll.oneVotePerVoter && input.voterId !== undefined
+        ? this.#guard.claimFor(poll.id, input.voterId, eventId)
+        : undefined;
+    return { vote, claim };
+  }
+
+  async #claimVoter(prepared: Prepared): Promise<void> {
+    if (!prepared.claim) return;
+    const result = await this.#guard.claim(prepared.claim);
+    if (result === "taken") {
+      prepared.claim = undefined; // not ours to release
+      throw new ConflictError(
+        "already_voted",
+        `voter has already voted in poll "${prepared.vote.pollId}"`,
+        { field: "voterId" },
+      );
+    }
+    if (result === "same_event") prepared.claim = undefined; // an earlier request holds it
+  }
+
+  async #releaseAll(prepared: Prepared[]): Promise<void> {
+    await Promise.allSettled(
+      prepared.flatMap((p) => (p.claim ? [this.#guard.release(p.claim)] : [])),
+    );
+  }
+}
+
+function batchMessageId(kioskId: string, votes: StoredVote[]): string {
+  const hash = createHash("sha256").update(kioskId);
+  for (const v of votes) hash.update(`\n${v.eventId}`);
+  return `batch-${hash.digest("base64url")}`;
+}
+
+function isClientError(err: unknown): boolean {
+  return err instanceof AppError && err.status < 500;
+}
+
+function rejected(index: number, item: unknown, err: unknown): BatchItemResult {
+  if (!(err instanceof AppError) || err.status >= 500) throw err;
+  const eventId =
+    typeof item === "object" &&
+    item !== null &&
+    "eventId" in item &&
+    typeof item.eventId === "string"
+      ? item.eventId
+      : null;
+  const error: ItemError = { status: err.status, code: err.code, message: err.message };
+  if (err.details !== undefined) error.details = err.details;
+  return { index, eventId, status: "rejected", error };
+}

@@ -1,0 +1,32 @@
+import { exitOnSignals, Lifecycle } from "../common/lifecycle.ts";
+import { createLogger } from "../common/logger.ts";
+import { configOrExit } from "../common/main-guard.ts";
+import { migrate } from "../common/migrate.ts";
+import { createPool, ensureDatabase } from "../common/postgres.ts";
+import { readIngestConfig } from "../ingest-api/config.ts";
+import { startIngestApi } from "../ingest-api/service.ts";
+
+// `npm start`: the whole system in one process for development and small deployments.
+// Creates the database, migrates, provisions the stream (the API does), starts every
+// service that exists, and prints where to look.
+const config = configOrExit(() => readIngestConfig());
+const logger = createLogger(config.logLevel, { service: "tallyflow" });
+const lifecycle = new Lifecycle(logger);
+exitOnSignals(lifecycle, logger, config.shutdownDeadlineMs);
+try {
+  if (await ensureDatabase(config.databaseUrl)) logger.info("database created");
+  const pool = createPool(config.databaseUrl, logger, { max: 1, applicationName: "migrate" });
+  try {
+    await migrate(pool, logger);
+  } finally {
+    await pool.end();
+  }
+  const { url } = await startIngestApi(config, logger, lifecycle);
+  process.stdout.write(
+    `\ntallyflow is up: ${url}  (health: ${url}/readyz, metrics: ${url}/metrics)\n\n`,
+  );
+} catch (err) {
+  logger.fatal({ err }, "tallyflow failed to start");
+  await lifecycle.close(2_000);
+  process.exit(1);
+}
