@@ -1,0 +1,58 @@
+import type { Express } from "express";
+import { Lifecycle } from "../common/lifecycle.ts";
+import { createLogger } from "../common/logger.ts";
+import { connectRedis, type RedisClient } from "../common/redis.ts";
+import { type IngestConfig, readIngestConfig } from "../ingest-api/config.ts";
+import { buildIngestApi, type IngestApi } from "../ingest-api/service.ts";
+import { createTestDatabase, type TestDatabase } from "./database.ts";
+import { type TestNames, testNames } from "./names.ts";
+import { deleteStreams } from "./streams.ts";
+
+export const ADMIN_TOKEN = "test-admin-token-123";
+export const ADMIN = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+
+export interface IngestHarness extends IngestApi {
+  app: Express;
+  names: TestNames;
+  db: TestDatabase;
+  config: IngestConfig;
+  redis: RedisClient;
+  close(): Promise<void>;
+}
+
+/** The ingest API wired to this test file's own database, stream and Redis prefix. */
+export async function startIngestHarness(env: Record<string, string> = {}): Promise<IngestHarness> {
+  const names = testNames();
+  const db = await createTestDatabase(names.database);
+  const config = readIngestConfig({
+    DATABASE_URL: db.url,
+    STREAM_NAME: names.streamName,
+    SUBJECT_PREFIX: names.subjectPrefix,
+    REDIS_KEY_PREFIX: names.redisKeyPrefix,
+    ADMIN_TOKEN,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    ...env,
+  });
+  const logger = createLogger(config.logLevel);
+  const lifecycle = new Lifecycle(logger);
+  const api = await buildIngestApi(config, logger, lifecycle);
+  const redis = await connectRedis(config.redisUrl, logger, "test");
+  return {
+    ...api,
+    names,
+    db,
+    config,
+    redis,
+    async close() {
+      await lifecycle.close(5_000);
+      for await (const keys of redis.scanIterator({
+        MATCH: `${names.redisKeyPrefix}*`,
+        COUNT: 1000,
+      }))
+        if (keys.length > 0) await redis.unlink(keys);
+      await redis.close();
+      await deleteStreams(config.natsUrl, [names.streamName]).catch(() => {});
+      await db.drop();
+    },
+  };
+}

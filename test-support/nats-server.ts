@@ -1,0 +1,89 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/**
+ * A private nats-server (JetStream on, file store in a temp dir) that a test can stop and
+ * start again on the same port, for outage tests that must not disturb the shared server.
+ */
+export class PrivateNatsServer {
+  readonly port: number;
+  readonly #storeDir: string;
+  #process: ChildProcess | undefined;
+
+  private constructor(port: number, storeDir: string) {
+    this.port = port;
+    this.#storeDir = storeDir;
+  }
+
+  static async create(): Promise<PrivateNatsServer> {
+    const port = await freePort();
+    const dir = await mkdtemp(join(tmpdir(), "tf-nats-"));
+    const server = new PrivateNatsServer(port, dir);
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const bin = process.env.NATS_SERVER_BIN ?? "nats-server";
+    this.#process = spawn(
+      bin,
+      ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.#storeDir],
+      {
+        stdio: "ignore",
+      },
+    );
+    for (let i = 0; i < 100; i++) {
+      if (await canConnect(this.port)) return;
+      await sleep(50);
+    }
+    throw new Error(`nats-server did not start on port ${this.port}`);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    await rm(this.#storeDir, { recursive: true, force: true });
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      srv.close(() =>
+        typeof address === "object" && address
+          ? resolve(address.port)
+          : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    import("node:net").then(({ connect }) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+  });
+}
