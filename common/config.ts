@@ -19,6 +19,20 @@ export interface CommonConfig {
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Postgres pool size per process. @defaultValue 10 */
   readonly pgPoolSize: number;
+  /** JetStream duplicate window (at least 10 minutes). @defaultValue 600000 */
+  readonly duplicateWindowMs: number;
+  /** Stream size limit; 0 = unlimited. A full stream refuses votes with 503. @defaultValue 0 */
+  readonly streamMaxBytes: number;
+}
+
+/** The votes stream as configured (the API and the writer both provision it, idempotently). */
+export function votesStreamOptions(c: CommonConfig) {
+  return {
+    streamName: c.streamName,
+    subjectPrefix: c.subjectPrefix,
+    duplicateWindowMs: c.duplicateWindowMs,
+    maxBytes: c.streamMaxBytes,
+  };
 }
 
 export function readCommonConfig(env: Env): CommonConfig {
@@ -39,5 +53,7 @@ export function readCommonConfig(env: Env): CommonConfig {
       "info",
     ),
     pgPoolSize: readInt(env, "PG_POOL_SIZE", 10, { min: 1, max: 200 }),
+    duplicateWindowMs: readInt(env, "DUPLICATE_WINDOW_MS", 600_000, { min: 600_000 }),
+    streamMaxBytes: readInt(env, "STREAM_MAX_BYTES", 0, { min: 0 }),
   };
 }

@@ -12,10 +12,6 @@ export interface IngestConfig extends CommonConfig {
   readonly adminTokenIsDefault: boolean;
   /** How long to wait for JetStream's ack before answering 503. @defaultValue 2000 */
   readonly publishTimeoutMs: number;
-  /** JetStream duplicate window (at least 10 minutes). @defaultValue 600000 */
-  readonly duplicateWindowMs: number;
-  /** Stream size limit; 0 = unlimited. A full stream refuses votes with 503. @defaultValue 0 */
-  readonly streamMaxBytes: number;
   /** Largest `POST /v1/votes` body. @defaultValue 16384 */
   readonly maxVoteBodyBytes: number;
   /** Largest `POST /v1/votes/batch` body. @defaultValue 1048576 */
@@ -50,8 +46,6 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     adminToken: adminToken ?? DEV_ADMIN_TOKEN,
     adminTokenIsDefault: adminToken === undefined,
     publishTimeoutMs: readInt(env, "PUBLISH_TIMEOUT_MS", 2_000, { min: 100 }),
-    duplicateWindowMs: readInt(env, "DUPLICATE_WINDOW_MS", 600_000, { min: 600_000 }),
-    streamMaxBytes: readInt(env, "STREAM_MAX_BYTES", 0, { min: 0 }),
     maxVoteBodyBytes: readInt(env, "MAX_VOTE_BODY_BYTES", 16_384, { min: 1_024 }),
     maxBatchBodyBytes: readInt(env, "MAX_BATCH_BODY_BYTES", 1_048_576, { min: 1_024 }),
     maxBatchItems: readInt(env, "MAX_BATCH_ITEMS", 1_000, { min: 1, max: 10_000 }),

@@ -196,8 +196,8 @@ export async function deletePoll(pool: Pool, id: string): Promise<Poll> {
   });
 }
 
-/** Tables holding a poll's data besides the registry; later migrations add to this list. */
-export const pollOwnedTables: string[] = ["votes"];
+/** Tables holding a poll's data besides the registry (dead letters are kept: they are evidence). */
+const pollOwnedTables = ["votes", "vote_rollups", "poll_changes", "voter_ballots", "rejected_votes"];
 
 export function hashToken(token: string): Buffer {
   return createHash("sha256").update(token).digest();

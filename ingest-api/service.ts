@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Express } from "express";
+import { votesStreamOptions } from "../common/config.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
@@ -47,12 +48,7 @@ export async function buildIngestApi(
     await connectNats(config.natsUrl, "ingest-api", log, (up) => publisher?.setConnected(up)),
     closeNats,
   );
-  await ensureVotesStream(nc, {
-    streamName: config.streamName,
-    subjectPrefix: config.subjectPrefix,
-    duplicateWindowMs: config.duplicateWindowMs,
-    maxBytes: config.streamMaxBytes,
-  });
+  await ensureVotesStream(nc, votesStreamOptions(config));
   publisher = new VotePublisher(nc, config.subjectPrefix, config.publishTimeoutMs, log);
   const cache = new RegistryCache(pool, config.databaseUrl, config.registryRefreshMs, log);
   await cache.start();

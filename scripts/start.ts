@@ -1,3 +1,5 @@
+import { readWriterConfig } from "../batch-writer/config.ts";
+import { startBatchWriter } from "../batch-writer/service.ts";
 import { exitOnSignals, Lifecycle } from "../common/lifecycle.ts";
 import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
@@ -10,6 +12,7 @@ import { startIngestApi } from "../ingest-api/service.ts";
 // Creates the database, migrates, provisions the stream (the API does), starts every
 // service that exists, and prints where to look.
 const config = configOrExit(() => readIngestConfig());
+const writerConfig = configOrExit(() => readWriterConfig());
 const logger = createLogger(config.logLevel, { service: "tallyflow" });
 const lifecycle = new Lifecycle(logger);
 exitOnSignals(lifecycle, logger, config.shutdownDeadlineMs);
@@ -21,6 +24,8 @@ try {
   } finally {
     await pool.end();
   }
+  // Started first so that it stops last: the API stops taking votes before the writer drains.
+  const writer = await startBatchWriter(writerConfig, logger, lifecycle);
   const { url } = await startIngestApi(config, logger, lifecycle);
   process.stdout.write(
     `\ntallyflow is up: ${url}  (health: ${url}/readyz, metrics: ${url}/metrics)\n\n`,

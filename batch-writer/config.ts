@@ -1,0 +1,63 @@
+import { type CommonConfig, readCommonConfig } from "../common/config.ts";
+import { type Env, readInt, readName, readString } from "../common/env.ts";
+import { ConfigError } from "../common/errors.ts";
+
+export interface WriterConfig extends CommonConfig {
+  /** Durable consumer shared by every writer process. @defaultValue batch-writer */
+  readonly consumerName: string;
+  /** Most messages fetched into one batch. @defaultValue 5000 */
+  readonly batchMaxMessages: number;
+  /** Most bytes fetched into one batch. @defaultValue 8388608 */
+  readonly batchMaxBytes: number;
+  /** How long a fetch waits to fill a batch (nats.js allows no less than 1000). @defaultValue 1000 */
+  readonly batchLingerMs: number;
+  /** Time a delivered message may stay unacked before JetStream redelivers it. @defaultValue 30000 */
+  readonly ackWaitMs: number;
+  /** Deliveries before a message is given up (it then lands in dead_letters). @defaultValue 20 */
+  readonly maxDeliver: number;
+  /** Unacked messages allowed across all writers. @defaultValue 20000 */
+  readonly maxAckPending: number;
+  /** Redelivery delays after a writer died holding messages. @defaultValue 30000,60000,120000,300000 */
+  readonly redeliveryBackoffMs: readonly number[];
+  /** First retry delay while Postgres is unavailable (doubles, with jitter). @defaultValue 250 */
+  readonly retryMinMs: number;
+  /** Longest retry delay while Postgres is unavailable. @defaultValue 10000 */
+  readonly retryMaxMs: number;
+  /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
+  readonly metricsPort: number;
+  readonly shutdownDeadlineMs: number;
+}
+
+export function readWriterConfig(env: Env = process.env): Readonly<WriterConfig> {
+  const ackWaitMs = readInt(env, "ACK_WAIT_MS", 30_000, { min: 1_000 });
+  const maxDeliver = readInt(env, "MAX_DELIVER", 20, { min: 2 });
+  const backoff = readString(env, "REDELIVERY_BACKOFF_MS", "30000,60000,120000,300000")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      if (!/^\d+$/.test(s) || Number(s) < 1_000)
+        throw new ConfigError(
+          "REDELIVERY_BACKOFF_MS",
+          `must be a list of milliseconds >= 1000, got "${s}"`,
+        );
+      return Number(s);
+    });
+  if (backoff.length >= maxDeliver)
+    throw new ConfigError("REDELIVERY_BACKOFF_MS", "must have fewer entries than MAX_DELIVER");
+  return Object.freeze({
+    ...readCommonConfig(env),
+    consumerName: readName(env, "CONSUMER_NAME", "batch-writer"),
+    batchMaxMessages: readInt(env, "BATCH_MAX_MESSAGES", 5_000, { min: 1, max: 100_000 }),
+    batchMaxBytes: readInt(env, "BATCH_MAX_BYTES", 8 * 1024 * 1024, { min: 1_024 }),
+    batchLingerMs: readInt(env, "BATCH_LINGER_MS", 1_000, { min: 1_000 }),
+    ackWaitMs,
+    maxDeliver,
+    maxAckPending: readInt(env, "MAX_ACK_PENDING", 20_000, { min: 1 }),
+    redeliveryBackoffMs: Object.freeze(backoff),
+    retryMinMs: readInt(env, "RETRY_MIN_MS", 250, { min: 10 }),
+    retryMaxMs: readInt(env, "RETRY_MAX_MS", 10_000, { min: 10 }),
+    metricsPort: readInt(env, "WRITER_METRICS_PORT", 9101, { min: 0, max: 65535 }),
+    shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 15_000, { min: 100 }),
+  });
+}

@@ -1,0 +1,87 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import type { WriterConfig } from "./config.ts";
+
+const NOT_FOUND = new Set([10014, 10059]); // consumer not found, stream not found
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && NOT_FOUND.has(err.code);
+}
+
+/**
+ * The durable pull consumer every writer process shares (competing consumers). Explicit
+ * acks; AckWait long enough for a batch (the writer also extends it with `working()`
+ * while it retries); MaxDeliver and the back-off bound how often a message is retried
+ * after writers died holding it.
+ */
+export async function ensureWriterConsumer(jsm: JetStreamManager, c: WriterConfig): Promise<void> {
+  const changeable = {
+    ack_wait: nanos(c.ackWaitMs),
+    max_deliver: c.maxDeliver,
+    max_ack_pending: c.maxAckPending,
+    max_batch: c.batchMaxMessages,
+    max_request_max_bytes: 0,
+    backoff: c.redeliveryBackoffMs.map((ms) => nanos(ms)),
+    description: "tallyflow batch writers",
+  };
+  try {
+    await jsm.consumers.info(c.streamName, c.consumerName);
+    await jsm.consumers.update(c.streamName, c.consumerName, changeable);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(c.streamName, {
+      ...changeable,
+      durable_name: c.consumerName,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+    });
+  }
+}
+
+export function deadLetterStreamName(c: WriterConfig): string {
+  return `${c.streamName}_MAXDELIVER`;
+}
+
+export function maxDeliveriesSubject(c: WriterConfig): string {
+  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${c.streamName}.${c.consumerName}`;
+}
+
+/**
+ * JetStream announces a message that reached MaxDeliver only as a core-NATS advisory,
+ * which nobody may be listening to at that moment. A stream captures those advisories
+ * durably; the writer consumes it and moves each such vote into dead_letters.
+ */
+export async function ensureMaxDeliveriesStream(
+  jsm: JetStreamManager,
+  c: WriterConfig,
+): Promise<void> {
+  const name = deadLetterStreamName(c);
+  try {
+    await jsm.streams.info(name);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.streams.add({
+      name,
+      subjects: [maxDeliveriesSubject(c)],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Workqueue,
+    });
+  }
+  try {
+    await jsm.consumers.info(name, c.consumerName);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(name, {
+      durable_name: c.consumerName,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(60_000),
+    });
+  }
+}

@@ -1,0 +1,79 @@
+import { jetstream } from "@nats-io/jetstream";
+import { votesStreamOptions } from "../common/config.ts";
+import type { Lifecycle } from "../common/lifecycle.ts";
+import type { Logger } from "../common/logger.ts";
+import { startMetricsServer } from "../common/metrics-server.ts";
+import { closeNats, connectNats } from "../common/nats.ts";
+import { createPool } from "../common/postgres.ts";
+import { ensureVotesStream } from "../common/votes-stream.ts";
+import type { WriterConfig } from "./config.ts";
+import { ensureMaxDeliveriesStream, ensureWriterConsumer } from "./consumer.ts";
+import { MaxDeliveriesMover } from "./max-deliveries.ts";
+import { BatchWriter } from "./writer.ts";
+import { createWriterMetrics, type WriterMetrics } from "./writer-metrics.ts";
+
+export interface RunningWriter {
+  writer: BatchWriter;
+  metrics: WriterMetrics;
+  metricsPort: number | undefined;
+}
+
+/**
+ * Connects, provisions the stream, the shared durable consumer and the max-deliveries
+ * capture, then starts the loops. Closers run in reverse: loops stop (the batch in hand
+ * commits and is acked), metrics server, NATS drain, then the pool.
+ */
+export async function startBatchWriter(
+  config: WriterConfig,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<RunningWriter> {
+  const log = logger.child({ component: "batch-writer" });
+  const pool = lifecycle.add(
+    "postgres",
+    createPool(config.databaseUrl, log, {
+      max: config.pgPoolSize,
+      applicationName: "batch-writer",
+    }),
+    (p) => p.end(),
+  );
+  const nc = lifecycle.add(
+    "nats",
+    await connectNats(config.natsUrl, "batch-writer", log),
+    closeNats,
+  );
+  const jsm = await ensureVotesStream(nc, votesStreamOptions(config));
+  await ensureWriterConsumer(jsm, config);
+  await ensureMaxDeliveriesStream(jsm, config);
+  const js = jetstream(nc);
+
+  const metrics = createWriterMetrics(async () => {
+    const info = await jsm.consumers.info(config.streamName, config.consumerName);
+    return info.num_pending + info.num_ack_pending;
+  });
+  let metricsPort: number | undefined;
+  if (config.metricsPort > 0) {
+    const started = await startMetricsServer(metrics.registry, config.metricsPort, async () => {
+      await pool.query("select 1");
+      return !nc.isClosed();
+    });
+    metricsPort = started.port;
+    lifecycle.add(
+      "metrics-server",
+      started.server,
+      (s) => new Promise<void>((r) => s.close(() => r())),
+    );
+  }
+
+  const mover = new MaxDeliveriesMover({ pool, js, jsm, config, logger: log, metrics });
+  mover.start();
+  lifecycle.add("max-deliveries-mover", mover, (m) => m.stop());
+  const writer = new BatchWriter({ pool, nc, js, config, logger: log, metrics });
+  writer.start();
+  lifecycle.add("batch-writer", writer, (w) => w.stop());
+  log.info(
+    { consumer: config.consumerName, stream: config.streamName, metricsPort },
+    "batch writer started",
+  );
+  return { writer, metrics, metricsPort };
+}

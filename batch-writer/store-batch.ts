@@ -1,0 +1,154 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { from as copyFrom } from "pg-copy-streams";
+import type { Pool, PoolClient } from "../common/postgres.ts";
+import { copyChunks, STAGING_COLUMNS } from "./copy-rows.ts";
+import type { DecodedVote, Poison } from "./decode.ts";
+
+export interface PoisonRow extends Poison {
+  streamSeq: number;
+  subject: string;
+  deliveries: number;
+}
+
+export interface StoreResult {
+  /** Votes in the batch (after decoding). */
+  received: number;
+  /** Rows actually inserted into `votes` (and counted in the rollups). */
+  inserted: number;
+  /** Second votes refused by one-vote-per-voter, kept in rejected_votes. */
+  rejected: number;
+  /** Votes already stored (redelivery, resend beyond the JetStream window). */
+  duplicates: number;
+  deadLettered: number;
+}
+
+const prepared = new WeakSet<PoolClient>();
+
+// Per connection, once: a staging table emptied at every commit.
+const CREATE_STAGING = `
+  create temp table if not exists vote_staging (
+    event_id uuid not null, poll_id text not null, option_id text not null,
+    kiosk_id text not null, voter_id text, cast_at timestamptz not null,
+    received_at timestamptz not null, stream_seq bigint not null
+  ) on commit delete rows`;
+
+// The first vote (by cast time) of a voter in a one-vote-per-voter poll claims the ballot;
+// a claim that already exists wins over anything in this batch.
+const CLAIM_BALLOTS = `
+  insert into voter_ballots (poll_id, voter_id, event_id)
+  select distinct on (s.poll_id, s.voter_id) s.poll_id, s.voter_id, s.event_id
+  from vote_staging s join polls p on p.id = s.poll_id and p.one_vote_per_voter
+  where s.voter_id is not null
+  order by s.poll_id, s.voter_id, s.cast_at, s.event_id
+  on conflict do nothing`;
+
+const REJECT_SECOND_VOTES = `
+  insert into rejected_votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
+                              received_at, stream_seq, reason)
+  select s.event_id, s.poll_id, s.option_id, s.kiosk_id, s.voter_id, s.cast_at,
+         s.received_at, s.stream_seq, 'voter_already_voted'
+  from vote_staging s
+  join voter_ballots b on b.poll_id = s.poll_id and b.voter_id = s.voter_id
+  where b.event_id <> s.event_id
+  on conflict (event_id) do nothing`;
+
+// One statement: insert what is new, fold exactly those rows into the rollups, and bump
+// each touched poll's change marker for the publisher.
+const INSERT_AND_ROLL_UP = `
+  with inserted as (
+    insert into votes (${STAGING_COLUMNS})
+    select ${STAGING_COLUMNS} from vote_staging s
+    where not exists (
+      select 1 from voter_ballots b
+      where b.poll_id = s.poll_id and b.voter_id = s.voter_id and b.event_id <> s.event_id)
+    on conflict (event_id) do nothing
+    returning poll_id, option_id, cast_at, stream_seq
+  ), rolled as (
+    insert into vote_rollups as r (poll_id, option_id, bucket_start, count)
+    select poll_id, option_id,
+           date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00'), count(*)
+    from inserted group by 1, 2, 3
+    on conflict (poll_id, option_id, bucket_start) do update set count = r.count + excluded.count
+    returning 1
+  ), changed as (
+    insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at)
+    select poll_id, nextval('poll_change_seq'), max(stream_seq), clock_timestamp()
+    from inserted group by poll_id
+    on conflict (poll_id) do update set
+      change_seq = excluded.change_seq,
+      last_stream_seq = greatest(c.last_stream_seq, excluded.last_stream_seq),
+      changed_at = excluded.changed_at
+    returning 1
+  )
+  select (select count(*) from inserted) as inserted,
+         (select count(*) from rolled) as buckets,
+         (select count(*) from changed) as polls`;
+
+const INSERT_DEAD_LETTERS = `
+  insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries)
+  select $1, * from unnest($2::bigint[], $3::int[], $4::text[], $5::bytea[], $6::text[], $7::int[])
+  on conflict (stream, stream_seq, item_index) do update set
+    error = excluded.error, deliveries = excluded.deliveries, last_seen = now()`;
+
+/**
+ * Stores one batch in one transaction: COPY into staging, one-vote-per-voter, insert with
+ * ON CONFLICT DO NOTHING, rollups and change markers, dead letters. Either all of it
+ * commits or none of it does; the caller acks the messages only after this resolves.
+ */
+export async function storeBatch(
+  pool: Pool,
+  stream: string,
+  votes: readonly DecodedVote[],
+  poison: readonly PoisonRow[],
+): Promise<StoreResult> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    if (!prepared.has(client)) {
+      await client.query(CREATE_STAGING);
+      prepared.add(client);
+    }
+    await client.query("begin");
+    let inserted = 0;
+    let rejected = 0;
+    if (votes.length > 0) {
+      await pipeline(
+        Readable.from(copyChunks(votes)),
+        client.query(copyFrom(`copy vote_staging (${STAGING_COLUMNS}) from stdin`)),
+      );
+      if (votes.some((v) => v.voterId !== undefined)) {
+        await client.query(CLAIM_BALLOTS);
+        rejected = (await client.query(REJECT_SECOND_VOTES)).rowCount ?? 0;
+      }
+      const { rows } = await client.query<{ inserted: number }>(INSERT_AND_ROLL_UP);
+      inserted = rows[0]!.inserted;
+    }
+    if (poison.length > 0) {
+      await client.query(INSERT_DEAD_LETTERS, [
+        stream,
+        poison.map((p) => p.streamSeq),
+        poison.map((p) => p.itemIndex),
+        poison.map((p) => p.subject),
+        poison.map((p) => Buffer.from(p.raw)),
+        poison.map((p) => p.error),
+        poison.map((p) => p.deliveries),
+      ]);
+    }
+    await client.query("commit");
+    return {
+      received: votes.length,
+      inserted,
+      rejected,
+      duplicates: votes.length - inserted - rejected,
+      deadLettered: poison.length,
+    };
+  } catch (err) {
+    broken = true;
+    await client.query("rollback").catch(() => {});
+    throw err;
+  } finally {
+    // A client that failed mid-COPY may be unusable: discard it rather than reuse it.
+    client.release(broken);
+  }
+}

@@ -1,0 +1,230 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "../common/logger.ts";
+import type { NatsConnection } from "../common/nats.ts";
+import type { Pool } from "../common/postgres.ts";
+import type { WriterConfig } from "./config.ts";
+import { type DecodedVote, decodeVoteMessage, type Poison } from "./decode.ts";
+import { classifyFailure } from "./pg-errors.ts";
+import { type PoisonRow, storeBatch } from "./store-batch.ts";
+import type { WriterMetrics } from "./writer-metrics.ts";
+
+interface Item {
+  msg: JsMsg;
+  votes: DecodedVote[];
+  poison: Poison[];
+}
+
+export interface WriterDeps {
+  pool: Pool;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  config: WriterConfig;
+  logger: Logger;
+  metrics: WriterMetrics;
+}
+
+/** Thrown out of a retry loop when shutdown interrupts it; the batch is handed back. */
+class RetryAborted extends Error {
+  override readonly name = "RetryAborted";
+}
+
+/**
+ * The writer loop: fetch a batch (bounded by count, bytes and linger), store it in one
+ * transaction, then ack. Transient failures keep the batch in hand and retry with
+ * jittered back-off, telling JetStream `working()` so the messages are not redelivered
+ * meanwhile; data Postgres refuses is isolated by halving the batch and dead-lettered.
+ */
+export class BatchWriter {
+  readonly #abort = new AbortController();
+  #running: Promise<void> | undefined;
+  #outageSince: number | undefined;
+  #outageAttempts = 0;
+  #avgMessageBytes = 256;
+
+  readonly deps: WriterDeps;
+
+  constructor(deps: WriterDeps) {
+    this.deps = deps;
+  }
+
+  start(): void {
+    this.#running ??= this.#loop().catch((err: unknown) => {
+      this.deps.logger.error({ err }, "writer loop crashed");
+    });
+  }
+
+  /** Stops fetching, finishes (or hands back) the batch in hand, acks what committed. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    const { js, config, logger } = this.deps;
+    const signal = this.#abort.signal;
+    let consumer: Consumer | undefined;
+    let fetchFailing = false;
+    while (!signal.aborted) {
+      try {
+        consumer ??= await js.consumers.get(config.streamName, config.consumerName);
+        const msgs = await this.#fetch(consumer);
+        if (fetchFailing) logger.info("fetching from JetStream recovered");
+        fetchFailing = false;
+        if (msgs.length > 0) await this.#handle(msgs);
+      } catch (err) {
+        if (err instanceof RetryAborted) break;
+        if (!fetchFailing) logger.warn({ err }, "fetch from JetStream failed; retrying");
+        fetchFailing = true;
+        consumer = undefined;
+        await sleep(1_000, undefined, { signal }).catch(() => {});
+      }
+    }
+  }
+
+  /**
+   * nats.js takes either a message count or a byte budget per fetch, not both; so the
+   * byte bound is kept by asking for as many messages as fit the budget at the average
+   * message size seen so far (single votes are ~250 bytes, a kiosk's batch ~250 KB).
+   */
+  async #fetch(consumer: Consumer): Promise<JsMsg[]> {
+    const { config } = this.deps;
+    const fitting = Math.floor(config.batchMaxBytes / Math.max(this.#avgMessageBytes, 1));
+    const iter = await consumer.fetch({
+      max_messages: Math.max(1, Math.min(config.batchMaxMessages, fitting)),
+      expires: config.batchLingerMs,
+    });
+    const msgs: JsMsg[] = [];
+    let bytes = 0;
+    for await (const m of iter) {
+      msgs.push(m);
+      bytes += m.data.byteLength;
+    }
+    if (msgs.length > 0)
+      this.#avgMessageBytes = 0.7 * this.#avgMessageBytes + 0.3 * (bytes / msgs.length);
+    return msgs;
+  }
+
+  async #handle(msgs: JsMsg[]): Promise<void> {
+    const items: Item[] = msgs.map((msg) => ({ msg, ...decodeVoteMessage(msg.data, msg.seq) }));
+    try {
+      await this.#store(items);
+    } catch (err) {
+      if (err instanceof RetryAborted) {
+        // Shutdown during an outage: hand the messages back for another writer (or us, later).
+        for (const m of msgs) m.nak();
+        await this.deps.nc.flush().catch(() => {});
+        this.deps.metrics.batches.inc({ outcome: "released" });
+      }
+      throw err;
+    }
+    for (const item of items) {
+      if (item.votes.length === 0 && item.poison.some((p) => p.itemIndex === -1))
+        item.msg.term("dead-lettered");
+      else item.msg.ack();
+    }
+    // Acks are fire-and-forget publishes: flush so they reached the server before we go on.
+    await this.deps.nc.flush();
+  }
+
+  /** Stores items in one transaction; on poison, in halves; on transient failure, retries. */
+  async #store(items: Item[]): Promise<void> {
+    const { pool, config, logger, metrics } = this.deps;
+    const heartbeat = setInterval(
+      () => {
+        for (const item of items) item.msg.working();
+      },
+      Math.max(Math.floor(config.ackWaitMs / 3), 200),
+    );
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const votes = items.flatMap((i) => i.votes);
+        const poison = items.flatMap((i) => i.poison.map((p) => poisonRow(i.msg, p)));
+        const started = performance.now();
+        try {
+          const result = await storeBatch(pool, config.streamName, votes, poison);
+          metrics.batchDuration.observe((performance.now() - started) / 1000);
+          metrics.batchVotes.observe(votes.length);
+          metrics.batches.inc({ outcome: "committed" });
+          metrics.rows.inc({ outcome: "inserted" }, result.inserted);
+          metrics.rows.inc({ outcome: "duplicate" }, result.duplicates);
+          metrics.rows.inc({ outcome: "rejected" }, result.rejected);
+          if (result.deadLettered > 0) {
+            metrics.deadLetters.inc({ reason: "invalid" }, result.deadLettered);
+            logger.warn(
+              { deadLettered: result.deadLettered },
+              "invalid votes moved to dead_letters",
+            );
+          }
+          this.#recovered();
+          return;
+        } catch (err) {
+          if (classifyFailure(err) === "poison") {
+            if (items.length > 1) {
+              const half = Math.ceil(items.length / 2);
+              await this.#store(items.slice(0, half));
+              await this.#store(items.slice(half));
+              return;
+            }
+            const item = items[0]!;
+            logger.warn(
+              { err, streamSeq: item.msg.seq },
+              "Postgres refused a message; dead-lettering it",
+            );
+            item.votes = [];
+            item.poison = [{ itemIndex: -1, raw: item.msg.data, error: describe(err) }];
+            continue;
+          }
+          metrics.retries.inc();
+          this.#failing(err);
+          if (this.#abort.signal.aborted) throw new RetryAborted("shutdown during retry");
+          await sleep(this.#backoffMs(attempt), undefined, { signal: this.#abort.signal }).catch(
+            () => {},
+          );
+        }
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** Exponential back-off with full jitter: writers do not retry in lock step. */
+  #backoffMs(attempt: number): number {
+    const { retryMinMs, retryMaxMs } = this.deps.config;
+    const cap = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(attempt, 20));
+    return retryMinMs / 2 + Math.random() * (cap - retryMinMs / 2);
+  }
+
+  #failing(err: unknown): void {
+    this.#outageAttempts++;
+    if (this.#outageSince === undefined) {
+      this.#outageSince = Date.now();
+      this.deps.logger.warn(
+        { err },
+        "storing a batch failed; holding it and retrying with back-off",
+      );
+    }
+  }
+
+  #recovered(): void {
+    if (this.#outageSince === undefined) return;
+    this.deps.logger.info(
+      { failedAttempts: this.#outageAttempts, outageMs: Date.now() - this.#outageSince },
+      "storing batches recovered",
+    );
+    this.#outageSince = undefined;
+    this.#outageAttempts = 0;
+  }
+}
+
+function poisonRow(msg: JsMsg, p: Poison): PoisonRow {
+  return { ...p, streamSeq: msg.seq, subject: msg.subject, deliveries: msg.info.deliveryCount };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === "string" ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}

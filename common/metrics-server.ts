@@ -1,0 +1,30 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+
+/** A tiny HTTP server for services without an API: GET /metrics and GET /healthz. */
+export async function startMetricsServer(
+  registry: Registry,
+  port: number,
+  ready: () => Promise<boolean>,
+): Promise<{ server: Server; port: number }> {
+  const server = createServer(async (req, res) => {
+    if (req.url === "/metrics") {
+      res.setHeader("Content-Type", registry.contentType);
+      res.end(await registry.metrics());
+    } else if (req.url === "/healthz") {
+      const ok = await ready().catch(() => false);
+      res.statusCode = ok ? 200 : 503;
+      res.setHeader("Content-Type", "application/json");
+      res.end(JSON.stringify({ status: ok ? "ok" : "not_ready" }));
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "0.0.0.0", () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}

@@ -1,0 +1,87 @@
+import { parseArgs } from "node:util";
+import { jetstream } from "@nats-io/jetstream";
+import { readCommonConfig } from "../common/config.ts";
+import { createLogger } from "../common/logger.ts";
+import { configOrExit } from "../common/main-guard.ts";
+import { closeNats, connectNats } from "../common/nats.ts";
+import { createPool } from "../common/postgres.ts";
+
+// `npm run dlq -- list [--all]`: dead letters not yet replayed (--all: every one).
+// `npm run dlq -- replay <id> | replay --all`: publish them to the stream again after a
+// fix. A whole message is re-published as it was; a single vote from a batch message is
+// wrapped in a message of its own. Replays are safe to repeat: votes are deduplicated.
+
+const usage = "usage: npm run dlq -- list [--all] | replay <id> | replay --all";
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { all: { type: "boolean", default: false } },
+});
+const [command, idArg] = positionals;
+const config = configOrExit(() => readCommonConfig(process.env));
+const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel, {
+  service: "dlq",
+});
+const pool = createPool(config.databaseUrl, logger, { max: 2, applicationName: "dlq" });
+
+interface DeadLetter {
+  id: number;
+  stream: string;
+  stream_seq: number;
+  item_index: number;
+  subject: string;
+  raw: Buffer;
+  error: string;
+  deliveries: number;
+  first_seen: Date;
+  replayed_at: Date | null;
+}
+
+try {
+  if (command === "list") {
+    const { rows } = await pool.query<DeadLetter>(
+      `select * from dead_letters ${values.all ? "" : "where replayed_at is null"} order by id`,
+    );
+    if (rows.length === 0) process.stdout.write("no dead letters\n");
+    for (const r of rows) {
+      const preview = r.raw.toString("utf8").slice(0, 120).replace(/\s+/g, " ");
+      process.stdout.write(
+        `#${r.id}  ${r.first_seen.toISOString()}  ${r.subject}  seq=${r.stream_seq}` +
+          `${r.item_index >= 0 ? ` item=${r.item_index}` : ""}  deliveries=${r.deliveries}` +
+          `${r.replayed_at ? `  replayed=${r.replayed_at.toISOString()}` : ""}\n` +
+          `    error: ${r.error}\n    raw:   ${preview}\n`,
+      );
+    }
+  } else if (command === "replay" && (values.all || idArg)) {
+    if (!values.all && !/^\d+$/.test(idArg ?? ""))
+      throw new Error(`not a dead letter id: ${idArg}\n${usage}`);
+    const { rows } = values.all
+      ? await pool.query<DeadLetter>(
+          "select * from dead_letters where replayed_at is null order by id",
+        )
+      : await pool.query<DeadLetter>("select * from dead_letters where id = $1", [idArg]);
+    if (rows.length === 0)
+      throw new Error(values.all ? "nothing to replay" : `no dead letter #${idArg}`);
+    const nc = await connectNats(config.natsUrl, "dlq", logger);
+    try {
+      const js = jetstream(nc);
+      for (const r of rows) {
+        const data =
+          r.item_index >= 0 ? Buffer.from(`{"v":1,"votes":[${r.raw.toString("utf8")}]}`) : r.raw;
+        const ack = await js.publish(r.subject, data, { msgID: `dlq-${r.stream}-${r.id}` });
+        await pool.query("update dead_letters set replayed_at = now() where id = $1", [r.id]);
+        process.stdout.write(
+          `#${r.id} replayed as stream seq ${ack.seq}${ack.duplicate ? " (already replayed)" : ""}\n`,
+        );
+      }
+    } finally {
+      await closeNats(nc);
+    }
+  } else {
+    throw new Error(usage);
+  }
+} catch (err) {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+} finally {
+  await pool.end();
+}
