@@ -3,7 +3,6 @@ import type { DecodedVote } from "./decode.ts";
 // COPY text format. Ids are restricted to [A-Za-z0-9_-] and voter ids exclude control
 // characters and backslash (common/vote.ts), so no field needs escaping; the check below
 // keeps that assumption honest.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what COPY text escapes
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
 
 export const STAGING_COLUMNS =
