@@ -41,6 +41,8 @@ export class BatchWriter {
   #outageSince: number | undefined;
   #outageAttempts = 0;
   #avgMessageBytes = 256;
+  #consumer: Consumer | undefined;
+  readonly #inHand = new Map<JsMsg, number>();
 
   readonly deps: WriterDeps;
 
@@ -61,24 +63,82 @@ export class BatchWriter {
   }
 
   async #loop(): Promise<void> {
-    const { js, config, logger } = this.deps;
     const signal = this.#abort.signal;
-    let consumer: Consumer | undefined;
+    const heartbeat = setInterval(() => this.#keepAlive(), this.#heartbeatMs);
+    let prefetched: Promise<JsMsg[] | Error> | undefined;
     let fetchFailing = false;
-    while (!signal.aborted) {
-      try {
-        consumer ??= await js.consumers.get(config.streamName, config.consumerName);
-        const msgs = await this.#fetch(consumer);
-        if (fetchFailing) logger.info("fetching from JetStream recovered");
+    try {
+      while (!signal.aborted || prefetched) {
+        const fetched = await (prefetched ?? this.#tryFetch());
+        prefetched = undefined;
+        if (fetched instanceof Error) {
+          if (!fetchFailing)
+            this.deps.logger.warn({ err: fetched }, "fetch from JetStream failed; retrying");
+          fetchFailing = true;
+          await sleep(1_000, undefined, { signal }).catch(() => {});
+          continue;
+        }
+        if (fetchFailing) this.deps.logger.info("fetching from JetStream recovered");
         fetchFailing = false;
-        if (msgs.length > 0) await this.#handle(msgs);
-      } catch (err) {
-        if (err instanceof RetryAborted) break;
-        if (!fetchFailing) logger.warn({ err }, "fetch from JetStream failed; retrying");
-        fetchFailing = true;
-        consumer = undefined;
-        await sleep(1_000, undefined, { signal }).catch(() => {});
+        if (fetched.length === 0) continue;
+        // Fetch the next batch while this one is written: decoding and acks run on this
+        // core while Postgres works on the other.
+        if (!signal.aborted) prefetched = this.#tryFetch();
+        try {
+          await this.#handle(fetched);
+        } catch (err) {
+          if (!(err instanceof RetryAborted)) {
+            // Committed but the acks may not have reached NATS: redelivery is deduplicated.
+            this.deps.logger.warn({ err }, "acking a committed batch failed; it will be redelivered");
+            continue;
+          }
+          const rest = prefetched ? await prefetched : [];
+          if (Array.isArray(rest)) this.#release(rest);
+          await this.deps.nc.flush().catch(() => {});
+          return;
+        }
       }
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  get #heartbeatMs(): number {
+    return Math.max(Math.floor(this.deps.config.ackWaitMs / 3), 200);
+  }
+
+  /**
+   * Messages held longer than a third of AckWait (a slow batch, a Postgres outage, the
+   * prefetched batch waiting its turn) get `working()`, so JetStream does not redeliver
+   * them meanwhile and their delivery count stays honest.
+   */
+  #keepAlive(): void {
+    const now = Date.now();
+    for (const [msg, since] of this.#inHand) {
+      if (now - since < this.#heartbeatMs) continue;
+      msg.working();
+      this.#inHand.set(msg, now);
+    }
+  }
+
+  async #tryFetch(): Promise<JsMsg[] | Error> {
+    try {
+      this.#consumer ??= await this.deps.js.consumers.get(
+        this.deps.config.streamName,
+        this.deps.config.consumerName,
+      );
+      return await this.#fetch(this.#consumer);
+    } catch (err) {
+      this.#consumer = undefined;
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  /** Hands messages back for redelivery (shutdown while they could not be stored). */
+  #release(msgs: JsMsg[]): void {
+    for (const m of msgs) {
+      m.nak();
+      this.#inHand.delete(m);
     }
   }
 
@@ -98,6 +158,7 @@ export class BatchWriter {
     let bytes = 0;
     for await (const m of iter) {
       msgs.push(m);
+      this.#inHand.set(m, Date.now());
       bytes += m.data.byteLength;
     }
     if (msgs.length > 0)
@@ -112,8 +173,7 @@ export class BatchWriter {
     } catch (err) {
       if (err instanceof RetryAborted) {
         // Shutdown during an outage: hand the messages back for another writer (or us, later).
-        for (const m of msgs) m.nak();
-        await this.deps.nc.flush().catch(() => {});
+        this.#release(msgs);
         this.deps.metrics.batches.inc({ outcome: "released" });
       }
       throw err;
@@ -122,6 +182,7 @@ export class BatchWriter {
       if (item.votes.length === 0 && item.poison.some((p) => p.itemIndex === -1))
         item.msg.term("dead-lettered");
       else item.msg.ack();
+      this.#inHand.delete(item.msg);
     }
     // Acks are fire-and-forget publishes: flush so they reached the server before we go on.
     await this.deps.nc.flush();
@@ -130,61 +191,48 @@ export class BatchWriter {
   /** Stores items in one transaction; on poison, in halves; on transient failure, retries. */
   async #store(items: Item[]): Promise<void> {
     const { pool, config, logger, metrics } = this.deps;
-    const heartbeat = setInterval(
-      () => {
-        for (const item of items) item.msg.working();
-      },
-      Math.max(Math.floor(config.ackWaitMs / 3), 200),
-    );
-    try {
-      for (let attempt = 0; ; attempt++) {
-        const votes = items.flatMap((i) => i.votes);
-        const poison = items.flatMap((i) => i.poison.map((p) => poisonRow(i.msg, p)));
-        const started = performance.now();
-        try {
-          const result = await storeBatch(pool, config.streamName, votes, poison);
-          metrics.batchDuration.observe((performance.now() - started) / 1000);
-          metrics.batchVotes.observe(votes.length);
-          metrics.batches.inc({ outcome: "committed" });
-          metrics.rows.inc({ outcome: "inserted" }, result.inserted);
-          metrics.rows.inc({ outcome: "duplicate" }, result.duplicates);
-          metrics.rows.inc({ outcome: "rejected" }, result.rejected);
-          if (result.deadLettered > 0) {
-            metrics.deadLetters.inc({ reason: "invalid" }, result.deadLettered);
-            logger.warn(
-              { deadLettered: result.deadLettered },
-              "invalid votes moved to dead_letters",
-            );
-          }
-          this.#recovered();
-          return;
-        } catch (err) {
-          if (classifyFailure(err) === "poison") {
-            if (items.length > 1) {
-              const half = Math.ceil(items.length / 2);
-              await this.#store(items.slice(0, half));
-              await this.#store(items.slice(half));
-              return;
-            }
-            const item = items[0]!;
-            logger.warn(
-              { err, streamSeq: item.msg.seq },
-              "Postgres refused a message; dead-lettering it",
-            );
-            item.votes = [];
-            item.poison = [{ itemIndex: -1, raw: item.msg.data, error: describe(err) }];
-            continue;
-          }
-          metrics.retries.inc();
-          this.#failing(err);
-          if (this.#abort.signal.aborted) throw new RetryAborted("shutdown during retry");
-          await sleep(this.#backoffMs(attempt), undefined, { signal: this.#abort.signal }).catch(
-            () => {},
-          );
+    for (let attempt = 0; ; attempt++) {
+      const votes = items.flatMap((i) => i.votes);
+      const poison = items.flatMap((i) => i.poison.map((p) => poisonRow(i.msg, p)));
+      const started = performance.now();
+      try {
+        const result = await storeBatch(pool, config.streamName, votes, poison);
+        metrics.batchDuration.observe((performance.now() - started) / 1000);
+        metrics.batchVotes.observe(votes.length);
+        metrics.batches.inc({ outcome: "committed" });
+        metrics.rows.inc({ outcome: "inserted" }, result.inserted);
+        metrics.rows.inc({ outcome: "duplicate" }, result.duplicates);
+        metrics.rows.inc({ outcome: "rejected" }, result.rejected);
+        if (result.deadLettered > 0) {
+          metrics.deadLetters.inc({ reason: "invalid" }, result.deadLettered);
+          logger.warn({ deadLettered: result.deadLettered }, "invalid votes moved to dead_letters");
         }
+        this.#recovered();
+        return;
+      } catch (err) {
+        if (classifyFailure(err) === "poison") {
+          if (items.length > 1) {
+            const half = Math.ceil(items.length / 2);
+            await this.#store(items.slice(0, half));
+            await this.#store(items.slice(half));
+            return;
+          }
+          const item = items[0]!;
+          logger.warn(
+            { err, streamSeq: item.msg.seq },
+            "Postgres refused a message; dead-lettering it",
+          );
+          item.votes = [];
+          item.poison = [{ itemIndex: -1, raw: item.msg.data, error: describe(err) }];
+          continue;
+        }
+        metrics.retries.inc();
+        this.#failing(err);
+        if (this.#abort.signal.aborted) throw new RetryAborted("shutdown during retry");
+        await sleep(this.#backoffMs(attempt), undefined, { signal: this.#abort.signal }).catch(
+          () => {},
+        );
       }
-    } finally {
-      clearInterval(heartbeat);
     }
   }
 

@@ -27,8 +27,20 @@ try {
   // Started first so that it stops last: the API stops taking votes before the writer drains.
   const writer = await startBatchWriter(writerConfig, logger, lifecycle);
   const { url } = await startIngestApi(config, logger, lifecycle);
+  const writerMetrics = writer.metricsPort
+    ? `http://127.0.0.1:${writer.metricsPort}/metrics`
+    : "off (WRITER_METRICS_PORT=0)";
   process.stdout.write(
-    `\ntallyflow is up: ${url}  (health: ${url}/readyz, metrics: ${url}/metrics)\n\n`,
+    [
+      "",
+      `tallyflow is up: ${url}`,
+      `  readiness:      ${url}/readyz`,
+      `  API metrics:    ${url}/metrics`,
+      `  writer metrics: ${writerMetrics}`,
+      `  admin token:    ${config.adminTokenIsDefault ? `${config.adminToken} (development default)` : "from ADMIN_TOKEN"}`,
+      "",
+      "",
+    ].join("\n"),
   );
 } catch (err) {
   logger.fatal({ err }, "tallyflow failed to start");
