@@ -65,7 +65,7 @@ export class BatchWriter {
   async #loop(): Promise<void> {
     const signal = this.#abort.signal;
     const heartbeat = setInterval(() => this.#keepAlive(), this.#heartbeatMs);
-    let prefetched: Promise<JsMsg[] | Error> | undefined;
+    let prefetched: Promise<Item[] | Error> | undefined;
     let fetchFailing = false;
     try {
       while (!signal.aborted || prefetched) {
@@ -81,8 +81,8 @@ export class BatchWriter {
         if (fetchFailing) this.deps.logger.info("fetching from JetStream recovered");
         fetchFailing = false;
         if (fetched.length === 0) continue;
-        // Fetch the next batch while this one is written: decoding and acks run on this
-        // core while Postgres works on the other.
+        // Fetch and decode the next batch while this one is written: decoding and acks
+        // run on this core while Postgres works on the other.
         if (!signal.aborted) prefetched = this.#tryFetch();
         try {
           await this.#handle(fetched);
@@ -93,7 +93,7 @@ export class BatchWriter {
             continue;
           }
           const rest = prefetched ? await prefetched : [];
-          if (Array.isArray(rest)) this.#release(rest);
+          if (Array.isArray(rest)) this.#release(rest.map((i) => i.msg));
           await this.deps.nc.flush().catch(() => {});
           return;
         }
@@ -104,7 +104,10 @@ export class BatchWriter {
   }
 
   get #heartbeatMs(): number {
-    return Math.max(Math.floor(this.deps.config.ackWaitMs / 3), 200);
+    // With a back-off, JetStream times a delivery by its back-off step, not by AckWait
+    // (the server even sets ack_wait to the first step): keep alive within the shortest.
+    const { ackWaitMs, redeliveryBackoffMs } = this.deps.config;
+    return Math.max(Math.floor(Math.min(ackWaitMs, ...redeliveryBackoffMs) / 3), 200);
   }
 
   /**
@@ -121,13 +124,22 @@ export class BatchWriter {
     }
   }
 
-  async #tryFetch(): Promise<JsMsg[] | Error> {
+  async #tryFetch(): Promise<Item[] | Error> {
     try {
       this.#consumer ??= await this.deps.js.consumers.get(
         this.deps.config.streamName,
         this.deps.config.consumerName,
       );
-      return await this.#fetch(this.#consumer);
+      const started = performance.now();
+      const msgs = await this.#fetch(this.#consumer);
+      const fetched = performance.now();
+      const items = msgs.map((msg) => ({ msg, ...decodeVoteMessage(msg.data, msg.seq) }));
+      if (msgs.length > 0)
+        this.deps.logger.debug(
+          { messages: msgs.length, fetchMs: fetched - started, decodeMs: performance.now() - fetched },
+          "batch fetched",
+        );
+      return items;
     } catch (err) {
       this.#consumer = undefined;
       return err instanceof Error ? err : new Error(String(err));
@@ -166,14 +178,13 @@ export class BatchWriter {
     return msgs;
   }
 
-  async #handle(msgs: JsMsg[]): Promise<void> {
-    const items: Item[] = msgs.map((msg) => ({ msg, ...decodeVoteMessage(msg.data, msg.seq) }));
+  async #handle(items: Item[]): Promise<void> {
     try {
       await this.#store(items);
     } catch (err) {
       if (err instanceof RetryAborted) {
         // Shutdown during an outage: hand the messages back for another writer (or us, later).
-        this.#release(msgs);
+        this.#release(items.map((i) => i.msg));
         this.deps.metrics.batches.inc({ outcome: "released" });
       }
       throw err;
@@ -197,7 +208,9 @@ export class BatchWriter {
       const started = performance.now();
       try {
         const result = await storeBatch(pool, config.streamName, votes, poison);
-        metrics.batchDuration.observe((performance.now() - started) / 1000);
+        const seconds = (performance.now() - started) / 1000;
+        metrics.batchDuration.observe(seconds);
+        logger.debug({ messages: items.length, votes: votes.length, ms: seconds * 1000 }, "batch committed");
         metrics.batchVotes.observe(votes.length);
         metrics.batches.inc({ outcome: "committed" });
         metrics.rows.inc({ outcome: "inserted" }, result.inserted);

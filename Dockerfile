@@ -1,0 +1,17 @@
+# One image for every tallyflow service; the command picks the service.
+# Node 24 runs the TypeScript sources directly (type stripping): no build step.
+FROM node:24-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+# Runtime dependencies only (the `node` devDependency pins Node for npm scripts on hosts
+# with an older system Node; the image already has Node 24).
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY common ./common
+COPY ingest-api ./ingest-api
+COPY batch-writer ./batch-writer
+COPY sql ./sql
+COPY scripts ./scripts
+USER node
+EXPOSE 3000 9101
+CMD ["node", "scripts/start.ts"]

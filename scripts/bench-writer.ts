@@ -1,0 +1,282 @@
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { from as copyFrom } from "pg-copy-streams";
+import { copyChunks, STAGING_COLUMNS } from "../batch-writer/copy-rows.ts";
+import type { DecodedVote } from "../batch-writer/decode.ts";
+import { createLogger } from "../common/logger.ts";
+import { migrate } from "../common/migrate.ts";
+import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
+import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
+import { ensureVotesStream } from "../common/votes-stream.ts";
+import { startNode } from "./bench/processes.ts";
+import { generateVotes, optionIds, pollIds, type VoteDataShape } from "./bench/vote-data.ts";
+
+// `npm run bench:writer [-- --votes 1000000]`: stream-to-committed-rows throughput of the
+// batch writer against the reference, one COPY FROM STDIN of the same rows into an
+// identical empty table with the same indexes, measured in the same run.
+
+const { values } = parseArgs({
+  options: {
+    votes: { type: "string", default: "1000000" },
+    "sweep-votes": { type: "string", default: "200000" },
+  },
+});
+const VOTES = Number(values.votes);
+const SWEEP_VOTES = Number(values["sweep-votes"]);
+const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
+const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const DB_URL = `${PG}/tallyflow_bench_writer`;
+const STREAM = "BENCH_WRITER";
+const SUBJECTS = "benchw";
+const logger = createLogger("warn");
+
+const shape: VoteDataShape = {
+  votes: VOTES,
+  polls: 20,
+  optionsPerPoll: 8,
+  kiosks: 500,
+  days: 1,
+  voterShare: 0.3,
+};
+
+interface Scenario {
+  name: string;
+  votes: StoredVote[];
+  votesPerMessage: number;
+  batchMaxMessages: number;
+}
+
+interface Measured {
+  scenario: Scenario;
+  rowsPerSecond: number;
+  seconds: number;
+  peakRssMb: number;
+  batches: number;
+}
+
+async function resetDatabase(): Promise<void> {
+  await dropDatabase(DB_URL);
+  await ensureDatabase(DB_URL);
+  const pool = createPool(DB_URL, logger, { max: 1 });
+  await migrate(pool, logger);
+  const polls = pollIds(shape);
+  const options = optionIds(shape);
+  await pool.query(
+    "insert into polls (id, title) select id, 'Bench ' || id from unnest($1::text[]) as id",
+    [polls],
+  );
+  await pool.query(
+    `insert into poll_options (poll_id, id, label, position)
+     select p, o, o, n from unnest($1::text[]) p, unnest($2::text[]) with ordinality as x(o, n)`,
+    [polls, options],
+  );
+  await pool.end();
+}
+
+async function measureReference(votes: StoredVote[]): Promise<number> {
+  const pool = createPool(DB_URL, logger, { max: 1 });
+  await pool.query("drop table if exists reference_votes");
+  await pool.query("create table reference_votes (like votes including all)");
+  const rows: DecodedVote[] = votes.map((v, i) => ({ ...v, streamSeq: i + 1 }));
+  const client = await pool.connect();
+  const started = performance.now();
+  try {
+    await pipeline(
+      Readable.from(copyChunks(rows, 5_000)),
+      client.query(copyFrom(`copy reference_votes (${STAGING_COLUMNS}) from stdin`)),
+    );
+  } finally {
+    client.release();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await pool.query("drop table reference_votes");
+  await pool.end();
+  return votes.length / seconds;
+}
+
+async function fillStream(votes: StoredVote[], votesPerMessage: number): Promise<number> {
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(STREAM).catch(() => false);
+  await ensureVotesStream(nc, {
+    streamName: STREAM,
+    subjectPrefix: SUBJECTS,
+    duplicateWindowMs: 600_000,
+    maxBytes: 0,
+  });
+  const js = jetstream(nc);
+  // Group by poll as the ingest API does (one subject per poll).
+  const byPoll = new Map<string, StoredVote[]>();
+  let inFlight: Promise<unknown>[] = [];
+  let messages = 0;
+  const flush = async (pollId: string, group: StoredVote[]) => {
+    inFlight.push(
+      js.publish(`${SUBJECTS}.${pollId}`, encodeVoteMessage(group), {
+        msgID: group.length === 1 ? group[0]!.eventId : `b-${group[0]!.eventId}`,
+      }),
+    );
+    messages++;
+    if (inFlight.length >= 2_000) {
+      await Promise.all(inFlight);
+      inFlight = [];
+    }
+  };
+  for (const v of votes) {
+    const group = byPoll.get(v.pollId) ?? [];
+    group.push(v);
+    if (group.length >= votesPerMessage) {
+      byPoll.delete(v.pollId);
+      await flush(v.pollId, group);
+    } else byPoll.set(v.pollId, group);
+  }
+  for (const [pollId, group] of byPoll) await flush(pollId, group);
+  await Promise.all(inFlight);
+  await nc.close();
+  return messages;
+}
+
+function peakRssMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+    return kb / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function measureWriter(s: Scenario): Promise<Measured> {
+  const pool = createPool(DB_URL, logger, { max: 1 });
+  await pool.query(
+    "truncate votes, vote_rollups, poll_changes, voter_ballots, rejected_votes, dead_letters",
+  );
+  await pool.query("vacuum analyze votes");
+  const messages = await fillStream(s.votes, s.votesPerMessage);
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await jetstreamManager(nc);
+  let startedAt = 0;
+  const child = startNode("writer", ["batch-writer/main.ts"], {
+    ...process.env,
+    DATABASE_URL: DB_URL,
+    NATS_URL,
+    STREAM_NAME: STREAM,
+    SUBJECT_PREFIX: SUBJECTS,
+    CONSUMER_NAME: "bench",
+    BATCH_MAX_MESSAGES: String(s.batchMaxMessages),
+    MAX_ACK_PENDING: String(Math.max(20_000, s.batchMaxMessages * 3)),
+    WRITER_METRICS_PORT: "0",
+    LOG_LEVEL: process.env.BENCH_WRITER_LOG ?? "info",
+  });
+  child.process.stdout?.on("data", (chunk: Buffer) => {
+    if (startedAt === 0 && chunk.toString().includes("batch writer started"))
+      startedAt = performance.now();
+  });
+  let done = 0;
+  let peak = 0;
+  for (;;) {
+    await sleep(100);
+    peak = Math.max(peak, peakRssMb(child.pid) || 0);
+    if (startedAt === 0) continue;
+    const info = await jsm.consumers.info(STREAM, "bench").catch(() => undefined);
+    if (
+      info &&
+      info.num_pending === 0 &&
+      info.num_ack_pending === 0 &&
+      info.delivered.stream_seq >= messages
+    ) {
+      done = performance.now();
+      break;
+    }
+  }
+  peak = Math.max(peak, peakRssMb(child.pid) || 0);
+  await child.stop();
+  const { rows } = await pool.query<{ n: number; rolled: number }>(
+    "select (select count(*) from votes) as n, (select coalesce(sum(count), 0)::bigint from vote_rollups) as rolled",
+  );
+  await pool.end();
+  await nc.close();
+  const expected = new Set(s.votes.map((v) => v.eventId)).size;
+  if (rows[0]!.n !== expected || rows[0]!.rolled !== expected)
+    throw new Error(
+      `${s.name}: stored ${rows[0]!.n} rows, rolled up ${rows[0]!.rolled}, expected ${expected}`,
+    );
+  const seconds = (done - startedAt) / 1000;
+  return {
+    scenario: s,
+    seconds,
+    rowsPerSecond: s.votes.length / seconds,
+    peakRssMb: peak,
+    batches: messages,
+  };
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+const started = new Date();
+process.stderr.write(`generating ${fmt(VOTES)} votes...\n`);
+const all = generateVotes(shape);
+const sweep = all.slice(0, SWEEP_VOTES);
+await resetDatabase();
+process.stderr.write("reference COPY...\n");
+const reference = await measureReference(all);
+const results: Measured[] = [];
+for (const s of [
+  {
+    name: `${fmt(VOTES)} votes, one per message`,
+    votes: all,
+    votesPerMessage: 1,
+    batchMaxMessages: 5_000,
+  },
+  {
+    name: `${fmt(VOTES)} votes, 100 per message (kiosk batches)`,
+    votes: all,
+    votesPerMessage: 100,
+    batchMaxMessages: 5_000,
+  },
+] satisfies Scenario[]) {
+  process.stderr.write(`writer: ${s.name}...\n`);
+  results.push(await measureWriter(s));
+}
+const sweepResults: Measured[] = [];
+for (const size of SWEEP_VOTES > 0 ? [100, 1_000, 5_000, 20_000] : []) {
+  const s: Scenario = {
+    name: `batch ${fmt(size)}`,
+    votes: sweep,
+    votesPerMessage: 1,
+    batchMaxMessages: size,
+  };
+  process.stderr.write(`writer sweep: ${s.name}...\n`);
+  sweepResults.push(await measureWriter(s));
+}
+const jsmNc = await connect({ servers: NATS_URL });
+await (await jetstreamManager(jsmNc)).streams.delete(STREAM).catch(() => false);
+await jsmNc.close();
+
+const lines = [
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; Node ${process.version}; ${started.toISOString().slice(0, 10)}`,
+  `Command: npm run bench:writer -- --votes ${VOTES} --sweep-votes ${SWEEP_VOTES}`,
+  "",
+  "| what | rows/s | × reference | seconds | writer peak RSS |",
+  "| --- | ---: | ---: | ---: | ---: |",
+  `| reference: one COPY FROM STDIN into an empty copy of \`votes\` (same indexes) | ${fmt(reference)} | 1.00 | ${(VOTES / reference).toFixed(1)} | – |`,
+  ...results.map(
+    (r) =>
+      `| writer, ${r.scenario.name} | ${fmt(r.rowsPerSecond)} | ${(r.rowsPerSecond / reference).toFixed(2)} | ${r.seconds.toFixed(1)} | ${fmt(r.peakRssMb)} MB |`,
+  ),
+  "",
+  `Batch size (\`BATCH_MAX_MESSAGES\`, one vote per message, ${fmt(SWEEP_VOTES)} votes into an empty table):`,
+  "",
+  "| batch size | rows/s | × reference | writer peak RSS |",
+  "| ---: | ---: | ---: | ---: |",
+  ...sweepResults.map(
+    (r) =>
+      `| ${fmt(r.scenario.batchMaxMessages)} | ${fmt(r.rowsPerSecond)} | ${(r.rowsPerSecond / reference).toFixed(2)} | ${fmt(r.peakRssMb)} MB |`,
+  ),
+];
+process.stdout.write(`${lines.join("\n")}\n`);
