@@ -1,4 +1,4 @@
-import { type Env, readEnum, readInt, readName, readString, readUrl } from "./env.ts";
+import { type Env, readEnum, readInt, readName, readString, readUrl, readUrlList } from "./env.ts";
 
 // Settings every service shares: where the three dependencies are and how the stream,
 // subjects and Redis keys are named (tests give each file its own names).
@@ -6,7 +6,7 @@ import { type Env, readEnum, readInt, readName, readString, readUrl } from "./en
 export interface CommonConfig {
   /** @defaultValue postgres://postgres@127.0.0.1:5432/tallyflow */
   readonly databaseUrl: string;
-  /** @defaultValue nats://127.0.0.1:4222 */
+  /** Comma-separated seed servers. @defaultValue nats://127.0.0.1:4222 */
   readonly natsUrl: string;
   /** @defaultValue redis://127.0.0.1:6379 */
   readonly redisUrl: string;
@@ -41,7 +41,8 @@ export function readCommonConfig(env: Env): CommonConfig {
       "postgres:",
       "postgresql:",
     ]),
-    natsUrl: readUrl(env, "NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
+    // One or more seed servers, comma-separated (connectNats splits them).
+    natsUrl: readUrlList(env, "NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
     redisUrl: readUrl(env, "REDIS_URL", "redis://127.0.0.1:6379", ["redis:", "rediss:"]),
     streamName: readName(env, "STREAM_NAME", "VOTES"),
     subjectPrefix: readName(env, "SUBJECT_PREFIX", "votes"),

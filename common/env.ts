@@ -58,6 +58,18 @@ export function readEnum<T extends string>(
 
 export function readUrl(env: Env, name: string, fallback: string, protocols: string[]): string {
   const value = raw(env, name) ?? fallback;
+  checkUrl(name, value, protocols);
+  return value;
+}
+
+/** A comma-separated list of URLs (NATS seed servers), each checked as readUrl does. */
+export function readUrlList(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const urls = (raw(env, name) ?? fallback).split(",").map((u) => u.trim());
+  for (const url of urls) checkUrl(name, url, protocols);
+  return urls.join(",");
+}
+
+function checkUrl(name: string, value: string, protocols: string[]): void {
   let url: URL;
   try {
     url = new URL(value);
@@ -66,7 +78,6 @@ export function readUrl(env: Env, name: string, fallback: string, protocols: str
   }
   if (!protocols.includes(url.protocol))
     throw new ConfigError(name, `must use ${protocols.join(" or ")}, got "${url.protocol}"`);
-  return value;
 }
 
 /** A NATS-safe token: letters, digits, dash and underscore (used in subjects and names). */

@@ -25,10 +25,33 @@ const voterIdSchema = z
   .string({ error: "must be a string" })
   .regex(VOTER_ID_PATTERN, { error: "must be 1-128 printable characters without backslash" });
 
-const timestampSchema = z.iso.datetime({
-  offset: true,
-  error: "must be an ISO 8601 timestamp with a time zone, e.g. 2026-05-01T12:00:00Z",
-});
+// Instants Postgres can store and JavaScript prints back in the same ISO form (years
+// 0001-9999 in UTC): zod's format alone accepts year 0000, which Postgres refuses.
+const MIN_INSTANT_MS = Date.parse("0001-01-01T00:00:00Z");
+const MAX_INSTANT_MS = Date.parse("9999-12-31T23:59:59.999Z");
+
+/** False for an ISO timestamp outside the years 0001-9999 (unparsable text is left to the format check). */
+export function isStorableInstant(value: string): boolean {
+  const ms = Date.parse(value);
+  return !(ms < MIN_INSTANT_MS || ms > MAX_INSTANT_MS);
+}
+
+/**
+ * False for a UTC offset of 16 hours or more: zod's format accepts up to ±23:59, Postgres
+ * refuses beyond ±15:59 (SQLSTATE 22009), so such a vote could never be stored.
+ */
+export function hasStorableOffset(value: string): boolean {
+  const hours = /[+-](\d\d):?\d\d$/.exec(value)?.[1];
+  return hours === undefined || Number(hours) < 16;
+}
+
+const timestampSchema = z.iso
+  .datetime({
+    offset: true,
+    error: "must be an ISO 8601 timestamp with a time zone, e.g. 2026-05-01T12:00:00Z",
+  })
+  .refine(isStorableInstant, { error: "must be between the years 0001 and 9999 (UTC)" })
+  .refine(hasStorableOffset, { error: "must have a UTC offset between -15:59 and +15:59" });
 
 /** What a kiosk sends for one vote. Unknown fields are refused so typos are not ignored. */
 export const voteInputSchema = z.strictObject({

@@ -14,7 +14,8 @@ declare global {
 
 function bearer(req: Request): string | undefined {
   const header = req.headers.authorization;
-  if (header === undefined || !header.startsWith("Bearer ")) return undefined;
+  // The auth scheme is case-insensitive (RFC 9110); the token itself is not.
+  if (header === undefined || !/^bearer /i.test(header)) return undefined;
   const token = header.slice(7).trim();
   return token === "" ? undefined : token;
 }

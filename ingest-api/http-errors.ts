@@ -37,6 +37,9 @@ export function errorMiddleware(logger: Logger) {
         known.message,
         limit ? { details: limit } : {},
       );
+    } else if (isClientHttpError(err)) {
+      // Other request failures body-parser blames on the client, e.g. a corrupt gzip body.
+      appError = new AppError(err.status, "unreadable_body", "body could not be read");
     } else {
       logger.error({ err, method: req.method, url: req.originalUrl }, "unhandled error");
       appError = new AppError(500, "internal_error", "internal error");
@@ -46,6 +49,18 @@ export function errorMiddleware(logger: Logger) {
     if (res.headersSent) return res.end();
     res.status(appError.status).json(appError.toJSON());
   };
+}
+
+/** An http-errors error (as body-parser raises) with a 4xx status. */
+function isClientHttpError(err: unknown): err is { status: number } {
+  return (
+    typeof err === "object" &&
+    err !== null &&
+    "status" in err &&
+    typeof err.status === "number" &&
+    err.status >= 400 &&
+    err.status < 500
+  );
 }
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction) {

@@ -12,7 +12,8 @@ import * as store from "./registry-store.ts";
 import type { VoterGuard } from "./voter-guard.ts";
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const result = schema.safeParse(body ?? {});
+  // reportInput: toFieldIssues tells a missing field from one of the wrong type by the input.
+  const result = schema.safeParse(body ?? {}, { reportInput: true });
   if (!result.success) throw new ValidationError(toFieldIssues(result.error));
   return result.data;
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { idSchema } from "../common/vote.ts";
+import { idSchema, isStorableInstant } from "../common/vote.ts";
 
 // Request bodies of the registry API. Validation messages are what an admin reads.
 
@@ -9,13 +9,19 @@ const timeZoneSchema = z.string({ error: "must be a string" }).refine(isTimeZone
 
 const instantSchema = z.iso
   .datetime({ offset: true, error: "must be an ISO 8601 timestamp with a time zone" })
+  .refine(isStorableInstant, { error: "must be between the years 0001 and 9999 (UTC)" })
+  // Kept to the millisecond: the window is checked in JavaScript, which has no finer clock
+  // (Postgres would round microseconds and could find an "ordered" window empty).
+  .transform((s) => new Date(Date.parse(s)).toISOString())
   .nullable();
 
 const titleSchema = z
   .string({ error: "must be a string" })
   .trim()
   .min(1, { error: "must not be empty" })
-  .max(200, { error: "must be at most 200 characters" });
+  .max(200, { error: "must be at most 200 characters" })
+  // Postgres text cannot hold NUL.
+  .refine((s) => !s.includes("\u0000"), { error: "must not contain NUL characters" });
 
 const optionSchema = z.strictObject({ id: idSchema, label: titleSchema });
 

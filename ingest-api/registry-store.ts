@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { ConflictError, NotFoundError } from "../common/errors.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../common/errors.ts";
 import { type Pool, type PoolClient, pgCode, withTransaction } from "../common/postgres.ts";
 import type { Kiosk, Poll, PollOption, ResultsVisibility } from "../common/registry-types.ts";
 import type { CreateKiosk, CreatePoll, UpdatePoll } from "./registry-schemas.ts";
@@ -118,10 +118,10 @@ export async function updatePoll(pool: Pool, id: string, patch: UpdatePoll): Pro
     const opensAt = patch.opensAt === undefined ? current.opensAt : patch.opensAt;
     const closesAt = patch.closesAt === undefined ? current.closesAt : patch.closesAt;
     if (opensAt && closesAt && Date.parse(closesAt) <= Date.parse(opensAt))
-      throw new ConflictError("invalid_window", "closesAt must be after opensAt", {
-        opensAt,
-        closesAt,
-      });
+      // Same answer as a create with a bad window: the request's field is wrong.
+      throw new ValidationError([
+        { field: "closesAt", message: `must be after opensAt (${opensAt}), got ${closesAt}` },
+      ]);
 
     const removed = patch.options
       ? current.options.filter((o) => !patch.options!.some((n) => n.id === o.id))
@@ -197,7 +197,13 @@ export async function deletePoll(pool: Pool, id: string): Promise<Poll> {
 }
 
 /** Tables holding a poll's data besides the registry (dead letters are kept: they are evidence). */
-const pollOwnedTables = ["votes", "vote_rollups", "poll_changes", "voter_ballots", "rejected_votes"];
+const pollOwnedTables = [
+  "votes",
+  "vote_rollups",
+  "poll_changes",
+  "voter_ballots",
+  "rejected_votes",
+];
 
 export function hashToken(token: string): Buffer {
   return createHash("sha256").update(token).digest();

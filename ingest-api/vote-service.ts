@@ -46,6 +46,8 @@ export interface VoteRules {
 interface Prepared {
   vote: StoredVote;
   claim: VoterClaim | undefined;
+  /** The voterId's field name in error details (`votes.3.voterId` in a batch). */
+  voterField: string;
 }
 
 /**
@@ -182,7 +184,7 @@ export class VoteService {
   }
 
   #prepare(kioskId: string, body: unknown, now: number, fieldPrefix: string): Prepared {
-    const parsed = voteInputSchema.safeParse(body);
+    const parsed = voteInputSchema.safeParse(body, { reportInput: true });
     if (!parsed.success)
       throw new ValidationError(toFieldIssues(parsed.error, fieldPrefix.slice(0, -1)));
     const input = parsed.data;
@@ -232,7 +234,7 @@ export class VoteService {
       poll.oneVotePerVoter && input.voterId !== undefined
         ? this.#guard.claimFor(poll.id, input.voterId, eventId)
         : undefined;
-    return { vote, claim };
+    return { vote, claim, voterField: `${fieldPrefix}voterId` };
   }
 
   async #claimVoter(prepared: Prepared): Promise<void> {
@@ -243,7 +245,7 @@ export class VoteService {
       throw new ConflictError(
         "already_voted",
         `voter has already voted in poll "${prepared.vote.pollId}"`,
-        { field: "voterId" },
+        { field: prepared.voterField },
       );
     }
     if (result === "same_event") prepared.claim = undefined; // an earlier request holds it

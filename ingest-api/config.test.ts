@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { ConfigError } from "../common/errors.ts";
+import { DEV_ADMIN_TOKEN, readIngestConfig } from "./config.ts";
+
+/** Asserts that reading this env fails with a ConfigError naming `variable`. */
+function failsNaming(env: Record<string, string>, variable: string, message?: RegExp): void {
+  assert.throws(
+    () => readIngestConfig(env),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+      assert.equal(err.variable, variable);
+      assert.ok(err.message.startsWith(`${variable}: `), err.message);
+      if (message) assert.match(err.message, message);
+      return true;
+    },
+    `${JSON.stringify(env)} should fail naming ${variable}`,
+  );
+}
+
+describe("readIngestConfig", () => {
+  test("defaults without any variable (development)", () => {
+    const config = readIngestConfig({});
+    assert.equal(config.port, 3000);
+    assert.equal(config.host, "0.0.0.0");
+    assert.equal(config.adminToken, DEV_ADMIN_TOKEN);
+    assert.equal(config.adminTokenIsDefault, true);
+    assert.equal(config.databaseUrl, "postgres://postgres@127.0.0.1:5432/tallyflow");
+    assert.equal(config.natsUrl, "nats://127.0.0.1:4222");
+    assert.equal(config.redisUrl, "redis://127.0.0.1:6379");
+    assert.equal(config.streamName, "VOTES");
+    assert.equal(config.subjectPrefix, "votes");
+    assert.equal(config.redisKeyPrefix, "tallyflow:");
+    assert.equal(config.maxVoteBodyBytes, 16_384);
+    assert.equal(config.maxBatchBodyBytes, 1_048_576);
+    assert.equal(config.maxBatchItems, 1_000);
+    assert.equal(config.castAtMaxSkewMs, 60_000);
+    assert.equal(config.lateVoteGraceMs, 3_600_000);
+    assert.equal(config.duplicateWindowMs, 600_000);
+    assert.equal(config.publishTimeoutMs, 2_000);
+    assert.equal(config.logLevel, "info");
+    assert.ok(Object.isFrozen(config));
+  });
+
+  test("reads every variable it is given", () => {
+    const config = readIngestConfig({
+      NODE_ENV: "production",
+      PORT: "8080",
+      HOST: "127.0.0.1",
+      ADMIN_TOKEN: "a-long-enough-secret",
+      DATABASE_URL: "postgresql://app@db.internal:5433/votes",
+      NATS_URL: "nats://n1:4222,nats://n2:4222",
+      REDIS_URL: "rediss://cache:6380",
+      STREAM_NAME: "VOTES_2",
+      SUBJECT_PREFIX: "ballots",
+      MAX_VOTE_BODY_BYTES: "4096",
+      MAX_BATCH_ITEMS: "250",
+      LATE_VOTE_GRACE_MS: "0",
+      LOG_LEVEL: "warn",
+    });
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, "127.0.0.1");
+    assert.equal(config.adminToken, "a-long-enough-secret");
+    assert.equal(config.adminTokenIsDefault, false);
+    assert.equal(config.databaseUrl, "postgresql://app@db.internal:5433/votes");
+    assert.equal(config.natsUrl, "nats://n1:4222,nats://n2:4222");
+    assert.equal(config.redisUrl, "rediss://cache:6380");
+    assert.equal(config.streamName, "VOTES_2");
+    assert.equal(config.subjectPrefix, "ballots");
+    assert.equal(config.maxVoteBodyBytes, 4096);
+    assert.equal(config.maxBatchItems, 250);
+    assert.equal(config.lateVoteGraceMs, 0);
+    assert.equal(config.logLevel, "warn");
+  });
+
+  test("NATS_URL may list several seed servers", () => {
+    const config = readIngestConfig({ NATS_URL: "nats://n1:4222, tls://n2:4222" });
+    assert.equal(config.natsUrl, "nats://n1:4222,tls://n2:4222");
+  });
+
+  test("blank values count as unset; values are trimmed", () => {
+    const config = readIngestConfig({ PORT: "   ", ADMIN_TOKEN: "", MAX_BATCH_ITEMS: " 50 " });
+    assert.equal(config.port, 3000);
+    assert.equal(config.adminTokenIsDefault, true);
+    assert.equal(config.maxBatchItems, 50);
+  });
+
+  test("a bad PORT fails naming PORT", () => {
+    failsNaming({ PORT: "http" }, "PORT", /must be an integer/);
+    failsNaming({ PORT: "3000.5" }, "PORT", /must be an integer/);
+    failsNaming({ PORT: "1e3" }, "PORT", /must be an integer/);
+    failsNaming({ PORT: "65536" }, "PORT", /at most 65535/);
+    failsNaming({ PORT: "-1" }, "PORT", /at least 0/);
+  });
+
+  test("a bad DATABASE_URL fails naming DATABASE_URL", () => {
+    failsNaming({ DATABASE_URL: "not a url" }, "DATABASE_URL", /must be a URL/);
+    failsNaming({ DATABASE_URL: "mysql://root@db/tallyflow" }, "DATABASE_URL", /postgres:/);
+    failsNaming({ DATABASE_URL: "127.0.0.1:5432/tallyflow" }, "DATABASE_URL");
+  });
+
+  test("a short ADMIN_TOKEN fails naming ADMIN_TOKEN", () => {
+    failsNaming({ ADMIN_TOKEN: "short" }, "ADMIN_TOKEN", /at least 12 characters/);
+    failsNaming({ ADMIN_TOKEN: "12345678901" }, "ADMIN_TOKEN", /at least 12 characters/);
+    assert.equal(readIngestConfig({ ADMIN_TOKEN: "123456789012" }).adminToken, "123456789012");
+  });
+
+  test("NODE_ENV=production requires a real ADMIN_TOKEN", () => {
+    failsNaming({ NODE_ENV: "production" }, "ADMIN_TOKEN", /NODE_ENV=production/);
+    failsNaming({ NODE_ENV: "production", ADMIN_TOKEN: "  " }, "ADMIN_TOKEN");
+    failsNaming({ NODE_ENV: "production", ADMIN_TOKEN: DEV_ADMIN_TOKEN }, "ADMIN_TOKEN");
+  });
+
+  test("other bad values fail naming their variable", () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ NATS_URL: "http://127.0.0.1:4222" }, "NATS_URL"],
+      [{ NATS_URL: "nats://n1:4222,http://n2:4222" }, "NATS_URL"],
+      [{ NATS_URL: "nats://n1:4222,," }, "NATS_URL"],
+      [{ REDIS_URL: "127.0.0.1:6379" }, "REDIS_URL"],
+      [{ STREAM_NAME: "VOTES.ALL" }, "STREAM_NAME"],
+      [{ SUBJECT_PREFIX: "votes.*" }, "SUBJECT_PREFIX"],
+      [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
+      [{ PG_POOL_SIZE: "0" }, "PG_POOL_SIZE"],
+      [{ PUBLISH_TIMEOUT_MS: "fast" }, "PUBLISH_TIMEOUT_MS"],
+      [{ DUPLICATE_WINDOW_MS: "60000" }, "DUPLICATE_WINDOW_MS"],
+      [{ MAX_VOTE_BODY_BYTES: "100" }, "MAX_VOTE_BODY_BYTES"],
+      [{ MAX_BATCH_BODY_BYTES: "1mb" }, "MAX_BATCH_BODY_BYTES"],
+      [{ MAX_BATCH_ITEMS: "0" }, "MAX_BATCH_ITEMS"],
+      [{ MAX_BATCH_ITEMS: "10001" }, "MAX_BATCH_ITEMS"],
+      [{ CAST_AT_MAX_SKEW_MS: "-5" }, "CAST_AT_MAX_SKEW_MS"],
+      [{ LATE_VOTE_GRACE_MS: "1h" }, "LATE_VOTE_GRACE_MS"],
+      [{ REGISTRY_REFRESH_MS: "10" }, "REGISTRY_REFRESH_MS"],
+      [{ VOTER_BUCKET_BITS: "25" }, "VOTER_BUCKET_BITS"],
+      [{ VOTER_RETENTION_MS: "1000" }, "VOTER_RETENTION_MS"],
+      [{ SHUTDOWN_DEADLINE_MS: "soon" }, "SHUTDOWN_DEADLINE_MS"],
+    ];
+    for (const [env, variable] of cases) failsNaming(env, variable);
+  });
+
+  test("the ingest API refuses to start on a bad variable, exiting 2 and naming it", () => {
+    const main = join(import.meta.dirname, "main.ts");
+    const result = spawnSync(process.execPath, [main], {
+      env: { PATH: process.env.PATH ?? "", PORT: "eighty" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /^configuration error: PORT: must be an integer, got "eighty"$/m);
+  });
+});

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import express from "express";
+import { pino } from "pino";
+import request from "supertest";
+import { AppError, ConflictError, UnavailableError } from "../common/errors.ts";
+import { expectError } from "../test-support/api.ts";
+import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
+import { jsonBody } from "./json-body.ts";
+
+// The one place errors become responses: every error, including ones the code did not
+// expect, is {"error": {code, message, details?}} with no internals; the log keeps those.
+
+function appWith(routes: (app: express.Express) => void) {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  const app = express();
+  routes(app);
+  app.use(notFoundHandler);
+  app.use(errorMiddleware(pino({ level: "error" }, sink)));
+  return { app, lines };
+}
+
+describe("error responses", () => {
+  test("an unexpected error is 500 internal_error without its message or stack; the log has them", async () => {
+    const { app, lines } = appWith((a) => {
+      a.get("/boom", () => {
+        throw new Error("secret connection string postgres://user:pw@db");
+      });
+      a.get("/async-boom", async () => {
+        await Promise.resolve();
+        throw new TypeError("cannot read properties of undefined");
+      });
+    });
+    for (const path of ["/boom", "/async-boom"]) {
+      const res = await request(app).get(path);
+      const error = expectError(res, 500, "internal_error");
+      assert.deepEqual(res.body, { error: { code: "internal_error", message: "internal error" } });
+      assert.equal(error.details, undefined);
+      assert.doesNotMatch(res.text, /secret|undefined/);
+    }
+    assert.equal(lines.length, 2);
+    const logged = lines[0] as {
+      msg: string;
+      url: string;
+      err: { message: string; stack: string };
+    };
+    assert.equal(logged.msg, "unhandled error");
+    assert.equal(logged.url, "/boom");
+    assert.match(logged.err.message, /secret connection string/);
+    assert.match(logged.err.stack, /http-errors\.test\.ts/);
+  });
+
+  test("an AppError keeps its status, code, message and details; nothing is logged", async () => {
+    const { app, lines } = appWith((a) => {
+      a.get("/conflict", () => {
+        throw new ConflictError("poll_has_votes", "the poll has votes", { votes: 3 });
+      });
+      a.get("/teapot", () => {
+        throw new AppError(418, "teapot", "short and stout");
+      });
+    });
+    const conflict = await request(app).get("/conflict");
+    expectError(conflict, 409, "poll_has_votes");
+    assert.deepEqual(conflict.body, {
+      error: { code: "poll_has_votes", message: "the poll has votes", details: { votes: 3 } },
+    });
+    const teapot = await request(app).get("/teapot");
+    assert.deepEqual(teapot.body, { error: { code: "teapot", message: "short and stout" } });
+    assert.deepEqual(lines, []);
+  });
+
+  test("an UnavailableError is 503 with Retry-After", async () => {
+    const { app } = appWith((a) => {
+      a.get("/down", () => {
+        throw new UnavailableError("queue_full", "vote queue is full", 30, new Error("inner"));
+      });
+    });
+    const res = await request(app).get("/down");
+    expectError(res, 503, "queue_full");
+    assert.equal(res.headers["retry-after"], "30");
+    assert.doesNotMatch(res.text, /inner/);
+  });
+
+  test("body parser failures are the client's: 400, 413 and 415, never 500", async () => {
+    const { app, lines } = appWith((a) => {
+      a.post("/echo", jsonBody(1024), (req, res) => {
+        res.json({ got: req.body });
+      });
+    });
+    const post = () => request(app).post("/echo");
+
+    // superagent would JSON-encode a Buffer; send the bytes as they are.
+    const raw = (body: Buffer) => body as unknown as string;
+    const gzipped = await post()
+      .set("Content-Type", "application/json")
+      .set("Content-Encoding", "gzip")
+      .serialize(raw)
+      .send(gzipSync('{"a":1}'));
+    assert.equal(gzipped.status, 200, gzipped.text);
+    assert.deepEqual(gzipped.body, { got: { a: 1 } });
+    const corrupt = await post()
+      .set("Content-Type", "application/json")
+      .set("Content-Encoding", "gzip")
+      .serialize(raw)
+      .send(Buffer.from('{"a":1}'));
+    expectError(corrupt, 400, "unreadable_body");
+
+    expectError(
+      await post().set("Content-Type", "application/json").send("{"),
+      400,
+      "malformed_json",
+    );
+    const tooLarge = await post()
+      .set("Content-Type", "application/json")
+      .send(JSON.stringify({ pad: "x".repeat(2000) }));
+    assert.deepEqual(expectError(tooLarge, 413, "body_too_large").details, { limitBytes: 1024 });
+    expectError(
+      await post()
+        .set("Content-Type", "application/json")
+        .set("Content-Encoding", "snappy")
+        .send("{}"),
+      415,
+      "unsupported_encoding",
+    );
+    expectError(
+      await post().set("Content-Type", "application/json; charset=latin1").send("{}"),
+      415,
+      "unsupported_charset",
+    );
+    expectError(
+      await post().set("Content-Type", "application/xml").send("<vote/>"),
+      415,
+      "unsupported_media_type",
+    );
+    assert.deepEqual(lines, []);
+  });
+
+  test("an unknown route is 404 route_not_found", async () => {
+    const { app } = appWith(() => {});
+    const res = await request(app).delete("/v2/anything");
+    const error = expectError(res, 404, "route_not_found");
+    assert.equal(error.message, "no route for DELETE /v2/anything");
+  });
+});
