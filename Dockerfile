@@ -10,6 +10,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY common ./common
 COPY ingest-api ./ingest-api
 COPY batch-writer ./batch-writer
+COPY result-publisher ./result-publisher
 COPY sql ./sql
 COPY scripts ./scripts
 USER node

@@ -23,6 +23,8 @@ export interface CommonConfig {
   readonly duplicateWindowMs: number;
   /** Stream size limit; 0 = unlimited. A full stream refuses votes with 503. @defaultValue 0 */
   readonly streamMaxBytes: number;
+  /** How often results are refreshed; also the read API's Cache-Control max-age. @defaultValue 5000 */
+  readonly resultsIntervalMs: number;
 }
 
 /** The votes stream as configured (the API and the writer both provision it, idempotently). */
@@ -56,5 +58,6 @@ export function readCommonConfig(env: Env): CommonConfig {
     pgPoolSize: readInt(env, "PG_POOL_SIZE", 10, { min: 1, max: 200 }),
     duplicateWindowMs: readInt(env, "DUPLICATE_WINDOW_MS", 600_000, { min: 600_000 }),
     streamMaxBytes: readInt(env, "STREAM_MAX_BYTES", 0, { min: 0 }),
+    resultsIntervalMs: readInt(env, "RESULTS_INTERVAL_MS", 5_000, { min: 1_000, max: 3_600_000 }),
   };
 }

@@ -2,11 +2,14 @@ import express, { type Express } from "express";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
+import { resultsKeys } from "../common/results-contract.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import { registryRoutes } from "./registry-routes.ts";
+import type { ResultsEvents } from "./results-events.ts";
+import { resultsRoutes } from "./results-routes.ts";
 import type { VotePublisher } from "./vote-publisher.ts";
 import { type VoteRouteLimits, voteRoutes } from "./vote-routes.ts";
 import type { VoteService } from "./vote-service.ts";
@@ -23,6 +26,9 @@ export interface AppDeps {
   logger: Logger;
   adminToken: string;
   limits: VoteRouteLimits;
+  events: ResultsEvents;
+  keyPrefix: string;
+  resultsIntervalMs: number;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -40,7 +46,22 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(voteRoutes(deps.votes, deps.cache, deps.limits));
-  app.use(registryRoutes(deps.pool, deps.cache, deps.guard, deps.adminToken, deps.logger));
+  app.use(
+    resultsRoutes(deps.cache, deps.redis, deps.events, deps.keyPrefix, deps.resultsIntervalMs),
+  );
+  app.use(
+    registryRoutes(
+      deps.pool,
+      deps.cache,
+      deps.guard,
+      deps.adminToken,
+      deps.logger,
+      async (pollId) => {
+        const keys = resultsKeys(deps.keyPrefix, pollId);
+        await deps.redis.del([keys.json, keys.png, keys.version]);
+      },
+    ),
+  );
   app.use(
     healthRoutes(
       deps.pool,

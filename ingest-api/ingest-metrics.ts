@@ -9,8 +9,19 @@ export interface IngestMetrics {
   votes: Counter<"status">;
 }
 
-export function createIngestMetrics(registryAgeMs: () => number): IngestMetrics {
+export function createIngestMetrics(
+  registryAgeMs: () => number,
+  sseClients: () => number = () => 0,
+): IngestMetrics {
   const registry = createMetricsRegistry("ingest-api");
+  new Gauge({
+    name: "tallyflow_sse_clients",
+    help: "Open Server-Sent Events connections for results",
+    registers: [registry],
+    collect() {
+      this.set(sseClients());
+    },
+  });
   new Gauge({
     name: "tallyflow_registry_cache_age_seconds",
     help: "Time since the registry cache was last reloaded from Postgres",

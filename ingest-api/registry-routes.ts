@@ -36,6 +36,7 @@ export function registryRoutes(
   guard: VoterGuard,
   adminToken: string,
   logger: Logger,
+  forgetResults: (pollId: string) => Promise<void>,
 ) {
   const router = Router();
   // Per route, not per prefix: the public results routes live under /v1/polls too.
@@ -74,6 +75,9 @@ export function registryRoutes(
           "could not clear voter entries; they expire on their own",
         ),
       );
+    await forgetResults(poll.id).catch((err: unknown) =>
+      logger.warn({ err, pollId: poll.id }, "could not delete published results from Redis"),
+    );
     res.json(await reloaded(poll));
   });
 

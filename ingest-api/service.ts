@@ -12,6 +12,7 @@ import { createApp } from "./app.ts";
 import type { IngestConfig } from "./config.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
 import { RegistryCache } from "./registry-cache.ts";
+import { ResultsEvents } from "./results-events.ts";
 import { VotePublisher } from "./vote-publisher.ts";
 import { VoteService } from "./vote-service.ts";
 import { VoterGuard } from "./voter-guard.ts";
@@ -54,7 +55,18 @@ export async function buildIngestApi(
   await cache.start();
   lifecycle.add("registry-cache", cache, (c) => c.stop());
 
-  const metrics = createIngestMetrics(() => cache.ageMs);
+  // Pub/sub needs a connection of its own: one per process, shared by every SSE client.
+  const subscriber = lifecycle.add(
+    "redis-subscriber",
+    await connectRedis(config.redisUrl, log, "ingest-api-results"),
+    closeRedis,
+  );
+  const events = new ResultsEvents(subscriber, config.redisKeyPrefix, log);
+  await events.start();
+  const metrics = createIngestMetrics(
+    () => cache.ageMs,
+    () => events.clientCount,
+  );
   const guard = new VoterGuard(
     redis,
     config.redisKeyPrefix,
@@ -76,6 +88,9 @@ export async function buildIngestApi(
     logger: log,
     adminToken: config.adminToken,
     limits: config,
+    events,
+    keyPrefix: config.redisKeyPrefix,
+    resultsIntervalMs: config.resultsIntervalMs,
   });
   return { app, cache, publisher };
 }

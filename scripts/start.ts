@@ -6,6 +6,8 @@ import { configOrExit } from "../common/main-guard.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, ensureDatabase } from "../common/postgres.ts";
 import { readIngestConfig } from "../ingest-api/config.ts";
+import { readPublisherConfig } from "../result-publisher/config.ts";
+import { startResultPublisher } from "../result-publisher/service.ts";
 import { startIngestApi } from "../ingest-api/service.ts";
 
 // `npm start`: the whole system in one process for development and small deployments.
@@ -13,6 +15,7 @@ import { startIngestApi } from "../ingest-api/service.ts";
 // service that exists, and prints where to look.
 const config = configOrExit(() => readIngestConfig());
 const writerConfig = configOrExit(() => readWriterConfig());
+const publisherConfig = configOrExit(() => readPublisherConfig());
 const logger = createLogger(config.logLevel, { service: "tallyflow" });
 const lifecycle = new Lifecycle(logger);
 exitOnSignals(lifecycle, logger, config.shutdownDeadlineMs);
@@ -26,6 +29,7 @@ try {
   }
   // Started first so that it stops last: the API stops taking votes before the writer drains.
   const writer = await startBatchWriter(writerConfig, logger, lifecycle);
+  const publisher = await startResultPublisher(publisherConfig, logger, lifecycle);
   const { url } = await startIngestApi(config, logger, lifecycle);
   const writerMetrics = writer.metricsPort
     ? `http://127.0.0.1:${writer.metricsPort}/metrics`
@@ -37,6 +41,8 @@ try {
       `  readiness:      ${url}/readyz`,
       `  API metrics:    ${url}/metrics`,
       `  writer metrics: ${writerMetrics}`,
+      `  publisher metrics: ${publisher.metricsPort ? `http://127.0.0.1:${publisher.metricsPort}/metrics` : "off"}`,
+      `  results:        ${url}/v1/polls/<pollId>/results (.png, /events)`,
       `  admin token:    ${config.adminTokenIsDefault ? `${config.adminToken} (development default)` : "from ADMIN_TOKEN"}`,
       "",
       "",

@@ -1,0 +1,147 @@
+import { type Request, type Response, Router } from "express";
+import { RESP_TYPES } from "redis";
+import { ForbiddenError, NotFoundError, UnavailableError } from "../common/errors.ts";
+import type { RedisClient } from "../common/redis.ts";
+import { resultsKeys } from "../common/results-contract.ts";
+import { idSchema } from "../common/vote.ts";
+import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
+import type { ResultsEvents } from "./results-events.ts";
+
+const SSE_HEARTBEAT_MS = 15_000;
+
+/** after_close polls hide their counts until they close (the publisher applies the same rule). */
+function hidden(poll: CachedPoll, nowMs: number): boolean {
+  return (
+    poll.resultsVisibility === "after_close" &&
+    (poll.closesAtMs === null || nowMs < poll.closesAtMs)
+  );
+}
+
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === "*") return true;
+  return ifNoneMatch.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
+}
+
+/**
+ * The read path: Redis only, never Postgres. ETag = the publication's version, so a
+ * dashboard polling with If-None-Match costs one small GET and a 304.
+ */
+export function resultsRoutes(
+  cache: RegistryCache,
+  redis: RedisClient,
+  events: ResultsEvents,
+  keyPrefix: string,
+  intervalMs: number,
+) {
+  const router = Router();
+  const maxAge = Math.max(1, Math.round(intervalMs / 1000));
+  const retryAfter = maxAge;
+  const binary = redis.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+
+  const pollFor = (req: Request): CachedPoll => {
+    const parsed = idSchema.safeParse(req.params.pollId);
+    const poll = parsed.success ? cache.poll(parsed.data) : undefined;
+    if (!poll)
+      throw new NotFoundError("poll_not_found", `poll "${req.params.pollId}" does not exist`);
+    return poll;
+  };
+  const visiblePoll = (req: Request): CachedPoll => {
+    const poll = pollFor(req);
+    if (hidden(poll, Date.now()))
+      throw new ForbiddenError(
+        "results_hidden",
+        poll.closesAt
+          ? `results of poll "${poll.id}" are shown after it closes at ${poll.closesAt}`
+          : `results of poll "${poll.id}" are shown after it closes`,
+      );
+    return poll;
+  };
+  const redisDown = (err: unknown) =>
+    new UnavailableError(
+      "redis_unavailable",
+      "results store is unreachable; retry shortly",
+      2,
+      err,
+    );
+  const notReady = () =>
+    new UnavailableError("results_not_ready", "results have not been published yet", retryAfter);
+
+  /** 304 when the client has the current version; otherwise the version to send. */
+  const current = async (
+    req: Request,
+    res: Response,
+    versionKey: string,
+  ): Promise<string | undefined> => {
+    let version: string | null;
+    try {
+      version = await redis.get(versionKey);
+    } catch (err) {
+      throw redisDown(err);
+    }
+    if (version === null) throw notReady();
+    const etag = `"${version}"`;
+    res.setHeader("ETag", etag);
+    res.setHeader("Cache-Control", `public, max-age=${maxAge}`);
+    if (matches(req.headers["if-none-match"], etag)) {
+      res.status(304).end();
+      return undefined;
+    }
+    return version;
+  };
+
+  router.get("/v1/polls/:pollId/results", async (req, res) => {
+    const keys = resultsKeys(keyPrefix, visiblePoll(req).id);
+    if ((await current(req, res, keys.version)) === undefined) return;
+    let json: string | null;
+    try {
+      json = await redis.get(keys.json);
+    } catch (err) {
+      throw redisDown(err);
+    }
+    if (json === null) throw notReady();
+    res.type("application/json").send(json);
+  });
+
+  router.get("/v1/polls/:pollId/results.png", async (req, res) => {
+    const keys = resultsKeys(keyPrefix, visiblePoll(req).id);
+    if ((await current(req, res, keys.version)) === undefined) return;
+    let png: Buffer | null;
+    try {
+      png = await binary.get(keys.png);
+    } catch (err) {
+      throw redisDown(err);
+    }
+    if (png === null)
+      throw new UnavailableError(
+        "chart_unavailable",
+        "the chart of this version is not available yet",
+        retryAfter,
+      );
+    res.type("image/png").send(png);
+  });
+
+  router.get("/v1/polls/:pollId/events", async (req, res) => {
+    const poll = pollFor(req);
+    res.writeHead(200, {
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-cache, no-transform",
+      Connection: "keep-alive",
+      "X-Accel-Buffering": "no", // nginx: do not buffer the stream
+    });
+    const send = (event: { pollId: string; version: string }) =>
+      res.write(`event: results\nid: ${event.version}\ndata: ${JSON.stringify(event)}\n\n`);
+    res.write(`retry: ${Math.max(1_000, intervalMs)}\n\n`);
+    const unsubscribe = events.on(poll.id, send);
+    const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), SSE_HEARTBEAT_MS);
+    req.on("close", () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
+    // The version current at connect time, so a client never waits a whole interval.
+    const version = await redis.get(resultsKeys(keyPrefix, poll.id).version).catch(() => null);
+    if (version !== null && !res.writableEnded) send({ pollId: poll.id, version });
+  });
+
+  return router;
+}

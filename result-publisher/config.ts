@@ -1,0 +1,49 @@
+import { type CommonConfig, readCommonConfig } from "../common/config.ts";
+import { type Env, readInt, readOptionalString } from "../common/env.ts";
+import { ConfigError } from "../common/errors.ts";
+
+export interface PublisherConfig extends CommonConfig {
+  /** node-schedule cron (with seconds) derived from the interval, or RESULTS_CRON. */
+  readonly schedule: string;
+  /** Chart size in pixels. @defaultValue 1200 × 900 */
+  readonly chartWidth: number;
+  readonly chartHeight: number;
+  /** Port of the publisher's /metrics; 0 = none. @defaultValue 9102 */
+  readonly metricsPort: number;
+  readonly shutdownDeadlineMs: number;
+}
+
+/** A cron rule for node-schedule that fires every `intervalMs` (whole seconds dividing a minute, or whole minutes dividing an hour). */
+export function cronForInterval(intervalMs: number): string | undefined {
+  if (intervalMs % 1000 !== 0) return undefined;
+  const seconds = intervalMs / 1000;
+  if (seconds < 60 && 60 % seconds === 0) return `*/${seconds} * * * * *`;
+  if (seconds % 60 === 0 && 60 % (seconds / 60) === 0) return `0 */${seconds / 60} * * * *`;
+  if (seconds === 3600) return "0 0 * * * *";
+  return undefined;
+}
+
+export function readPublisherConfig(env: Env = process.env): Readonly<PublisherConfig> {
+  const common = readCommonConfig(env);
+  const { resultsIntervalMs } = common;
+  const cron = readOptionalString(env, "RESULTS_CRON");
+  if (cron !== undefined && !/^(\S+\s+){4,5}\S+$/.test(cron))
+    throw new ConfigError(
+      "RESULTS_CRON",
+      `must be a cron expression of 5 or 6 fields, got "${cron}"`,
+    );
+  const schedule = cron ?? cronForInterval(resultsIntervalMs);
+  if (schedule === undefined)
+    throw new ConfigError(
+      "RESULTS_INTERVAL_MS",
+      `must be whole seconds dividing a minute or whole minutes dividing an hour (or set RESULTS_CRON), got ${resultsIntervalMs}`,
+    );
+  return Object.freeze({
+    ...common,
+    schedule,
+    chartWidth: readInt(env, "CHART_WIDTH", 1200, { min: 320, max: 4096 }),
+    chartHeight: readInt(env, "CHART_HEIGHT", 900, { min: 240, max: 4096 }),
+    metricsPort: readInt(env, "PUBLISHER_METRICS_PORT", 9102, { min: 0, max: 65535 }),
+    shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 10_000, { min: 100 }),
+  });
+}

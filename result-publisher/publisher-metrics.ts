@@ -1,0 +1,51 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { createMetricsRegistry } from "../common/metrics.ts";
+
+export interface PublisherMetrics {
+  registry: Registry;
+  runs: Counter;
+  published: Counter;
+  renderFailures: Counter;
+  runDuration: Histogram;
+  renderDuration: Histogram;
+  leader: Gauge;
+}
+
+export function createPublisherMetrics(): PublisherMetrics {
+  const registry = createMetricsRegistry("result-publisher");
+  return {
+    registry,
+    runs: new Counter({
+      name: "tallyflow_publisher_runs_total",
+      help: "Scheduled runs completed as leader",
+      registers: [registry],
+    }),
+    published: new Counter({
+      name: "tallyflow_publisher_publications_total",
+      help: "Poll results published (JSON + PNG + announcement)",
+      registers: [registry],
+    }),
+    renderFailures: new Counter({
+      name: "tallyflow_publisher_render_failures_total",
+      help: "Charts that failed to render (the JSON was still published)",
+      registers: [registry],
+    }),
+    runDuration: new Histogram({
+      name: "tallyflow_publisher_run_duration_seconds",
+      help: "Duration of one publishing run",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    renderDuration: new Histogram({
+      name: "tallyflow_publisher_render_duration_seconds",
+      help: "Chart render + PNG encode time per poll",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: "tallyflow_publisher_is_leader",
+      help: "1 when this process holds the publisher lock",
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,135 @@
+import type { Logger } from "../common/logger.ts";
+import type { Pool } from "../common/postgres.ts";
+import type { RedisClient } from "../common/redis.ts";
+import { type PublishedResults, resultsChannel, resultsKeys } from "../common/results-contract.ts";
+import { renderResultsPng } from "./chart.ts";
+import type { PublisherMetrics } from "./publisher-metrics.ts";
+import { hiddenResults, isHidden, resultsVersion, visibleResults } from "./results.ts";
+import { loadPolls, loadRollups, type PollRecord } from "./rollup-store.ts";
+
+export interface PublishRunSummary {
+  polls: number;
+  published: string[];
+  removed: string[];
+  renderFailures: number;
+}
+
+export interface PublisherDeps {
+  pool: Pool;
+  redis: RedisClient;
+  keyPrefix: string;
+  chartWidth: number;
+  chartHeight: number;
+  logger: Logger;
+  metrics: PublisherMetrics;
+}
+
+/**
+ * One run: find the polls whose version changed (new votes, registry edits, an
+ * after_close poll that just closed), recompute only those from their rollups, render,
+ * and write JSON + PNG + version in one MULTI with a pub/sub announcement.
+ */
+export class ResultsPublisher {
+  /** poll id → version known to be in Redis (loaded from Redis on the first run). */
+  #published: Map<string, string> | undefined;
+  readonly #deps: PublisherDeps;
+
+  constructor(deps: PublisherDeps) {
+    this.#deps = deps;
+  }
+
+  /** Forget what was published (after losing and regaining leadership, Redis may have moved on). */
+  reset(): void {
+    this.#published = undefined;
+  }
+
+  async run(nowMs = Date.now()): Promise<PublishRunSummary> {
+    const { pool, redis, keyPrefix, logger, metrics } = this.#deps;
+    const started = performance.now();
+    const polls = await loadPolls(pool);
+    const published = this.#published ?? (await this.#loadPublished(polls));
+    this.#published = published;
+
+    const summary: PublishRunSummary = {
+      polls: polls.length,
+      published: [],
+      removed: [],
+      renderFailures: 0,
+    };
+    for (const poll of polls) {
+      const hidden = isHidden(poll, nowMs);
+      const version = resultsVersion(poll, hidden);
+      if (published.get(poll.id) === version) continue;
+      const rendered = await this.#publishPoll(poll, hidden, nowMs);
+      if (rendered) published.set(poll.id, version);
+      else {
+        summary.renderFailures++;
+        published.delete(poll.id); // JSON is out; render again next run
+      }
+      summary.published.push(poll.id);
+    }
+    const live = new Set(polls.map((p) => p.id));
+    for (const pollId of [...published.keys()]) {
+      if (live.has(pollId)) continue;
+      const keys = resultsKeys(keyPrefix, pollId);
+      await redis.del([keys.json, keys.png, keys.version]);
+      published.delete(pollId);
+      summary.removed.push(pollId);
+    }
+    metrics.runs.inc();
+    metrics.published.inc(summary.published.length);
+    metrics.runDuration.observe((performance.now() - started) / 1000);
+    if (summary.published.length > 0)
+      logger.debug({ published: summary.published }, "results published");
+    return summary;
+  }
+
+  /** Returns false when the chart failed (the JSON is published regardless). */
+  async #publishPoll(poll: PollRecord, hidden: boolean, nowMs: number): Promise<boolean> {
+    const { pool, redis, keyPrefix, chartWidth, chartHeight, logger, metrics } = this.#deps;
+    const size = { width: chartWidth, height: chartHeight };
+    let results: PublishedResults = hidden
+      ? hiddenResults(poll, nowMs)
+      : visibleResults(poll, await loadRollups(pool, poll.id), nowMs, size);
+    let png: Buffer | undefined;
+    const renderStarted = performance.now();
+    try {
+      png = await renderResultsPng(results, chartWidth, chartHeight);
+      metrics.renderDuration.observe((performance.now() - renderStarted) / 1000);
+    } catch (err) {
+      metrics.renderFailures.inc();
+      logger.error({ err, pollId: poll.id }, "chart render failed; publishing the JSON without it");
+      if (!results.hidden) results = { ...results, chart: null };
+    }
+    const keys = resultsKeys(keyPrefix, poll.id);
+    const tx = redis
+      .multi()
+      .set(keys.json, JSON.stringify(results))
+      .set(keys.version, results.version);
+    // Never leave a PNG of another version beside this JSON.
+    if (png) tx.set(keys.png, png);
+    else tx.del(keys.png);
+    tx.publish(
+      resultsChannel(keyPrefix),
+      JSON.stringify({ pollId: poll.id, version: results.version }),
+    );
+    await tx.exec();
+    return png !== undefined;
+  }
+
+  async #loadPublished(polls: PollRecord[]): Promise<Map<string, string>> {
+    const { redis, keyPrefix } = this.#deps;
+    const map = new Map<string, string>();
+    if (polls.length === 0) return map;
+    const versions = await redis.mGet(polls.map((p) => resultsKeys(keyPrefix, p.id).version));
+    const pngs = await Promise.all(
+      polls.map((p) => redis.exists(resultsKeys(keyPrefix, p.id).png)),
+    );
+    polls.forEach((p, i) => {
+      const v = versions[i];
+      // A version without its PNG was a failed render: do it again.
+      if (typeof v === "string" && pngs[i] === 1) map.set(p.id, v);
+    });
+    return map;
+  }
+}

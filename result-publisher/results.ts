@@ -1,0 +1,124 @@
+import type {
+  HiddenResults,
+  OptionTotal,
+  PublishedResults,
+  VisibleResults,
+} from "../common/results-contract.ts";
+import type { PollRecord, RollupRow } from "./rollup-store.ts";
+
+export const BUCKET_MS = 600_000;
+
+/** Whether counts may be shown now (after_close polls hide them until they close). */
+export function isHidden(poll: PollRecord, nowMs: number): boolean {
+  return (
+    poll.resultsVisibility === "after_close" &&
+    (poll.closesAt === null || nowMs < poll.closesAt.getTime())
+  );
+}
+
+/**
+ * A version derived from everything a publication depends on: the poll's change marker
+ * (new votes), its registry row (title, options, window) and whether it is hidden. The
+ * same inputs give the same version, so a restarted publisher does not republish.
+ */
+export function resultsVersion(poll: PollRecord, hidden: boolean): string {
+  return `${poll.changeSeq}-${poll.updatedAt.getTime().toString(36)}${hidden ? "-h" : ""}`;
+}
+
+function status(poll: PollRecord, nowMs: number): PublishedResults["status"] {
+  if (poll.opensAt !== null && nowMs < poll.opensAt.getTime()) return "not_open";
+  if (poll.closesAt !== null && nowMs >= poll.closesAt.getTime()) return "closed";
+  return "open";
+}
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+
+export function hiddenResults(poll: PollRecord, nowMs: number): HiddenResults {
+  return {
+    pollId: poll.id,
+    title: poll.title,
+    timeZone: poll.timeZone,
+    opensAt: iso(poll.opensAt),
+    closesAt: iso(poll.closesAt),
+    status: status(poll, nowMs),
+    version: resultsVersion(poll, true),
+    asOf: iso(poll.changedAt),
+    publishedAt: new Date(nowMs).toISOString(),
+    hidden: true,
+    resultsVisibility: "after_close",
+    message:
+      poll.closesAt === null
+        ? "Results are shown after the poll closes."
+        : `Results are shown after the poll closes at ${poll.closesAt.toISOString()}.`,
+  };
+}
+
+/**
+ * Totals and the zero-filled 10-minute distribution from a poll's rollup rows. The
+ * distribution runs from the first vote's bucket to the bucket of `asOf`, so that one
+ * version always has the same content. Votes for options no longer listed still count
+ * in the total and are reported under their id.
+ */
+export function visibleResults(
+  poll: PollRecord,
+  rollups: readonly RollupRow[],
+  nowMs: number,
+  chart: { width: number; height: number } | null,
+): VisibleResults {
+  const counts = new Map<string, number>();
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const r of rollups) {
+    counts.set(r.optionId, (counts.get(r.optionId) ?? 0) + r.count);
+    first = Math.min(first, r.bucketStartMs);
+    last = Math.max(last, r.bucketStartMs);
+  }
+  const optionIds = poll.options.map((o) => o.id);
+  for (const id of counts.keys()) if (!optionIds.includes(id)) optionIds.push(id);
+  const labels = new Map(poll.options.map((o) => [o.id, o.label]));
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const options: OptionTotal[] = optionIds.map((id) => {
+    const count = counts.get(id) ?? 0;
+    return { id, label: labels.get(id) ?? id, count, share: total === 0 ? 0 : count / total };
+  });
+
+  let buckets = 0;
+  let start: number | null = null;
+  if (rollups.length > 0) {
+    start = first;
+    const asOfBucket =
+      poll.changedAt === null ? last : Math.floor(poll.changedAt.getTime() / BUCKET_MS) * BUCKET_MS;
+    buckets = (Math.max(last, asOfBucket) - first) / BUCKET_MS + 1;
+  }
+  const index = new Map(optionIds.map((id, i) => [id, i]));
+  const series = optionIds.map((optionId) => ({
+    optionId,
+    counts: new Array<number>(buckets).fill(0),
+  }));
+  if (start !== null) {
+    for (const r of rollups) {
+      series[index.get(r.optionId)!]!.counts[(r.bucketStartMs - start) / BUCKET_MS]! += r.count;
+    }
+  }
+  return {
+    pollId: poll.id,
+    title: poll.title,
+    timeZone: poll.timeZone,
+    opensAt: iso(poll.opensAt),
+    closesAt: iso(poll.closesAt),
+    status: status(poll, nowMs),
+    version: resultsVersion(poll, false),
+    asOf: iso(poll.changedAt),
+    publishedAt: new Date(nowMs).toISOString(),
+    hidden: false,
+    totalVotes: total,
+    options,
+    distribution: {
+      bucketMinutes: 10,
+      start: start === null ? null : new Date(start).toISOString(),
+      buckets,
+      series,
+    },
+    chart,
+  };
+}

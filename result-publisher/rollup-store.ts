@@ -1,0 +1,69 @@
+import type { Pool } from "../common/postgres.ts";
+
+// What the publisher reads. Each run reads one row per poll (registry and change
+// markers) and the rollup rows of the polls that changed: never `votes`.
+
+export interface PollRecord {
+  id: string;
+  title: string;
+  timeZone: string;
+  opensAt: Date | null;
+  closesAt: Date | null;
+  resultsVisibility: "live" | "after_close";
+  updatedAt: Date;
+  options: { id: string; label: string }[];
+  /** From poll_changes; 0 and null while the poll has no stored votes. */
+  changeSeq: number;
+  changedAt: Date | null;
+}
+
+export async function loadPolls(pool: Pool): Promise<PollRecord[]> {
+  const { rows } = await pool.query<{
+    id: string;
+    title: string;
+    time_zone: string;
+    opens_at: Date | null;
+    closes_at: Date | null;
+    results_visibility: "live" | "after_close";
+    updated_at: Date;
+    options: { id: string; label: string }[] | null;
+    change_seq: number | null;
+    changed_at: Date | null;
+  }>(`
+    select p.id, p.title, p.time_zone, p.opens_at, p.closes_at, p.results_visibility,
+           p.updated_at, c.change_seq, c.changed_at,
+           (select json_agg(json_build_object('id', o.id, 'label', o.label) order by o.position)
+            from poll_options o where o.poll_id = p.id) as options
+    from polls p left join poll_changes c on c.poll_id = p.id`);
+  return rows.map((r) => ({
+    id: r.id,
+    title: r.title,
+    timeZone: r.time_zone,
+    opensAt: r.opens_at,
+    closesAt: r.closes_at,
+    resultsVisibility: r.results_visibility,
+    updatedAt: r.updated_at,
+    options: r.options ?? [],
+    changeSeq: r.change_seq ?? 0,
+    changedAt: r.changed_at,
+  }));
+}
+
+export interface RollupRow {
+  optionId: string;
+  bucketStartMs: number;
+  count: number;
+}
+
+/** One poll's rollup rows (the primary key's prefix makes this an index range scan). */
+export async function loadRollups(pool: Pool, pollId: string): Promise<RollupRow[]> {
+  const { rows } = await pool.query<{ option_id: string; bucket_start: Date; count: number }>(
+    "select option_id, bucket_start, count from vote_rollups where poll_id = $1",
+    [pollId],
+  );
+  return rows.map((r) => ({
+    optionId: r.option_id,
+    bucketStartMs: r.bucket_start.getTime(),
+    count: r.count,
+  }));
+}

@@ -1,0 +1,101 @@
+import schedule from "node-schedule";
+import type { Lifecycle } from "../common/lifecycle.ts";
+import type { Logger } from "../common/logger.ts";
+import { startMetricsServer } from "../common/metrics-server.ts";
+import { createPool } from "../common/postgres.ts";
+import { closeRedis, connectRedis } from "../common/redis.ts";
+import type { PublisherConfig } from "./config.ts";
+import { Leadership } from "./leader.ts";
+import { type PublishRunSummary, ResultsPublisher } from "./publisher.ts";
+import { createPublisherMetrics, type PublisherMetrics } from "./publisher-metrics.ts";
+
+export interface RunningPublisher {
+  leadership: Leadership;
+  metrics: PublisherMetrics;
+  metricsPort: number | undefined;
+  /** Runs once now (as leader only); resolves with what it published, or undefined as standby. */
+  tick(): Promise<PublishRunSummary | undefined>;
+}
+
+/**
+ * Schedules the publisher with node-schedule. Every tick: become or stay the leader,
+ * then publish what changed. Ticks never overlap; a failing run is logged once per
+ * outage and retried at the next tick.
+ */
+export async function startResultPublisher(
+  config: PublisherConfig,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<RunningPublisher> {
+  const log = logger.child({ component: "result-publisher" });
+  const pool = lifecycle.add(
+    "postgres",
+    createPool(config.databaseUrl, log, { max: 2, applicationName: "result-publisher" }),
+    (p) => p.end(),
+  );
+  const redis = lifecycle.add(
+    "redis",
+    await connectRedis(config.redisUrl, log, "result-publisher"),
+    closeRedis,
+  );
+  const metrics = createPublisherMetrics();
+  const leadership = new Leadership(config.databaseUrl, log);
+  lifecycle.add("leadership", leadership, (l) => l.release());
+  const publisher = new ResultsPublisher({
+    pool,
+    redis,
+    keyPrefix: config.redisKeyPrefix,
+    chartWidth: config.chartWidth,
+    chartHeight: config.chartHeight,
+    logger: log,
+    metrics,
+  });
+
+  let metricsPort: number | undefined;
+  if (config.metricsPort > 0) {
+    const started = await startMetricsServer(metrics.registry, config.metricsPort, async () => {
+      await pool.query("select 1");
+      return redis.isReady;
+    });
+    metricsPort = started.port;
+    lifecycle.add(
+      "metrics-server",
+      started.server,
+      (s) => new Promise<void>((r) => s.close(() => r())),
+    );
+  }
+
+  let running: Promise<PublishRunSummary | undefined> | undefined;
+  let failing = false;
+  const tick = (): Promise<PublishRunSummary | undefined> => {
+    running ??= (async () => {
+      try {
+        const wasLeader = leadership.isLeader;
+        const leader = await leadership.acquire();
+        metrics.leader.set(leader ? 1 : 0);
+        if (!leader) return undefined;
+        if (!wasLeader) publisher.reset();
+        const summary = await publisher.run();
+        if (failing) log.info("publishing recovered");
+        failing = false;
+        return summary;
+      } catch (err) {
+        if (!failing) log.warn({ err }, "publishing run failed; retrying at the next tick");
+        failing = true;
+        return undefined;
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+
+  const job = schedule.scheduleJob(config.schedule, () => void tick());
+  lifecycle.add("schedule", job, async (j) => {
+    j.cancel();
+    await running;
+  });
+  void tick();
+  log.info({ schedule: config.schedule, metricsPort }, "result publisher started");
+  return { leadership, metrics, metricsPort, tick };
+}
