@@ -63,7 +63,7 @@ const INSERT_AND_ROLL_UP = `
       select 1 from voter_ballots b
       where b.poll_id = s.poll_id and b.voter_id = s.voter_id and b.event_id <> s.event_id)
     on conflict (event_id) do nothing
-    returning poll_id, option_id, cast_at, stream_seq
+    returning event_id, poll_id, option_id, cast_at, stream_seq
   ), rolled as (
     insert into vote_rollups as r (poll_id, option_id, bucket_start, count)
     select poll_id, option_id,
@@ -79,6 +79,18 @@ const INSERT_AND_ROLL_UP = `
       change_seq = excluded.change_seq,
       last_stream_seq = greatest(c.last_stream_seq, excluded.last_stream_seq),
       changed_at = excluded.changed_at
+    returning 1
+  ), duplicates as (
+    -- Staged, not inserted, not a refused second vote: already stored.
+    insert into duplicate_counts as d (poll_id, kiosk_id, day, count)
+    select s.poll_id, s.kiosk_id, (now() at time zone 'UTC')::date, count(*)
+    from vote_staging s
+    where not exists (select 1 from inserted i where i.event_id = s.event_id)
+      and not exists (
+        select 1 from voter_ballots b
+        where b.poll_id = s.poll_id and b.voter_id = s.voter_id and b.event_id <> s.event_id)
+    group by 1, 2, 3
+    on conflict (poll_id, kiosk_id, day) do update set count = d.count + excluded.count
     returning 1
   )
   select (select count(*) from inserted) as inserted,

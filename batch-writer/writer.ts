@@ -190,8 +190,9 @@ export class BatchWriter {
       throw err;
     }
     for (const item of items) {
+      // Plain +TERM: servers before 2.10 ignore "+TERM <reason>" and redeliver the message.
       if (item.votes.length === 0 && item.poison.some((p) => p.itemIndex === -1))
-        item.msg.term("dead-lettered");
+        item.msg.term();
       else item.msg.ack();
       this.#inHand.delete(item.msg);
     }

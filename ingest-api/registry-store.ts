@@ -203,6 +203,7 @@ const pollOwnedTables = [
   "poll_changes",
   "voter_ballots",
   "rejected_votes",
+  "duplicate_counts",
 ];
 
 export function hashToken(token: string): Buffer {
