@@ -9,7 +9,7 @@ export interface WriterConfig extends CommonConfig {
   readonly batchMaxMessages: number;
   /** Most bytes fetched into one batch. @defaultValue 8388608 */
   readonly batchMaxBytes: number;
-  /** How long a fetch waits to fill a batch (nats.js allows no less than 1000). @defaultValue 1000 */
+  /** Under light traffic, a batch is sized to what arrives in this time (the latency a vote waits). @defaultValue 200 */
   readonly batchLingerMs: number;
   /** Time a delivered message may stay unacked before JetStream redelivers it. @defaultValue 30000 */
   readonly ackWaitMs: number;
@@ -50,7 +50,7 @@ export function readWriterConfig(env: Env = process.env): Readonly<WriterConfig>
     consumerName: readName(env, "CONSUMER_NAME", "batch-writer"),
     batchMaxMessages: readInt(env, "BATCH_MAX_MESSAGES", 5_000, { min: 1, max: 100_000 }),
     batchMaxBytes: readInt(env, "BATCH_MAX_BYTES", 8 * 1024 * 1024, { min: 1_024 }),
-    batchLingerMs: readInt(env, "BATCH_LINGER_MS", 1_000, { min: 1_000 }),
+    batchLingerMs: readInt(env, "BATCH_LINGER_MS", 200, { min: 1, max: 60_000 }),
     ackWaitMs,
     maxDeliver,
     maxAckPending: readInt(env, "MAX_ACK_PENDING", 20_000, { min: 1 }),

@@ -24,6 +24,9 @@ export interface WriterDeps {
   metrics: WriterMetrics;
 }
 
+// How long an idle pull waits for a first message (the nats.js minimum).
+const FETCH_EXPIRES_MS = 1_000;
+
 /** Thrown out of a retry loop when shutdown interrupts it; the batch is handed back. */
 class RetryAborted extends Error {
   override readonly name = "RetryAborted";
@@ -41,6 +44,7 @@ export class BatchWriter {
   #outageSince: number | undefined;
   #outageAttempts = 0;
   #avgMessageBytes = 256;
+  #nextAsk = 1;
   #consumer: Consumer | undefined;
   readonly #inHand = new Map<JsMsg, number>();
 
@@ -89,7 +93,10 @@ export class BatchWriter {
         } catch (err) {
           if (!(err instanceof RetryAborted)) {
             // Committed but the acks may not have reached NATS: redelivery is deduplicated.
-            this.deps.logger.warn({ err }, "acking a committed batch failed; it will be redelivered");
+            this.deps.logger.warn(
+              { err },
+              "acking a committed batch failed; it will be redelivered",
+            );
             continue;
           }
           const rest = prefetched ? await prefetched : [];
@@ -136,7 +143,11 @@ export class BatchWriter {
       const items = msgs.map((msg) => ({ msg, ...decodeVoteMessage(msg.data, msg.seq) }));
       if (msgs.length > 0)
         this.deps.logger.debug(
-          { messages: msgs.length, fetchMs: fetched - started, decodeMs: performance.now() - fetched },
+          {
+            messages: msgs.length,
+            fetchMs: fetched - started,
+            decodeMs: performance.now() - fetched,
+          },
           "batch fetched",
         );
       return items;
@@ -155,17 +166,21 @@ export class BatchWriter {
   }
 
   /**
-   * nats.js takes either a message count or a byte budget per fetch, not both; so the
-   * byte bound is kept by asking for as many messages as fit the budget at the average
-   * message size seen so far (single votes are ~250 bytes, a kiosk's batch ~250 KB).
+   * A pull request completes when it got all the messages it asked for or when it
+   * expires (nats.js allows no less than one second). So the size asked for is the lever:
+   * - under a backlog every fetch comes back full, and the size doubles up to the limits;
+   * - under light traffic it is sized to what arrives in `batchLingerMs`, so a vote waits
+   *   about that long, not a whole second, before it is written.
+   * nats.js also takes a message count or a byte budget, not both: the byte bound is kept
+   * by counting how many messages of the average size seen so far fit in it (a single
+   * vote is ~250 bytes, a kiosk's batch ~250 KB).
    */
   async #fetch(consumer: Consumer): Promise<JsMsg[]> {
     const { config } = this.deps;
     const fitting = Math.floor(config.batchMaxBytes / Math.max(this.#avgMessageBytes, 1));
-    const iter = await consumer.fetch({
-      max_messages: Math.max(1, Math.min(config.batchMaxMessages, fitting)),
-      expires: config.batchLingerMs,
-    });
+    const asked = Math.max(1, Math.min(config.batchMaxMessages, fitting, this.#nextAsk));
+    const started = performance.now();
+    const iter = await consumer.fetch({ max_messages: asked, expires: FETCH_EXPIRES_MS });
     const msgs: JsMsg[] = [];
     let bytes = 0;
     for await (const m of iter) {
@@ -175,6 +190,12 @@ export class BatchWriter {
     }
     if (msgs.length > 0)
       this.#avgMessageBytes = 0.7 * this.#avgMessageBytes + 0.3 * (bytes / msgs.length);
+    if (msgs.length >= asked) {
+      this.#nextAsk = Math.min(asked * 2, config.batchMaxMessages);
+    } else {
+      const perMs = msgs.length / Math.max(performance.now() - started, 1);
+      this.#nextAsk = Math.max(1, Math.ceil(perMs * config.batchLingerMs));
+    }
     return msgs;
   }
 
@@ -191,8 +212,7 @@ export class BatchWriter {
     }
     for (const item of items) {
       // Plain +TERM: servers before 2.10 ignore "+TERM <reason>" and redeliver the message.
-      if (item.votes.length === 0 && item.poison.some((p) => p.itemIndex === -1))
-        item.msg.term();
+      if (item.votes.length === 0 && item.poison.some((p) => p.itemIndex === -1)) item.msg.term();
       else item.msg.ack();
       this.#inHand.delete(item.msg);
     }
@@ -211,7 +231,10 @@ export class BatchWriter {
         const result = await storeBatch(pool, config.streamName, votes, poison);
         const seconds = (performance.now() - started) / 1000;
         metrics.batchDuration.observe(seconds);
-        logger.debug({ messages: items.length, votes: votes.length, ms: seconds * 1000 }, "batch committed");
+        logger.debug(
+          { messages: items.length, votes: votes.length, ms: seconds * 1000 },
+          "batch committed",
+        );
         metrics.batchVotes.observe(votes.length);
         metrics.batches.inc({ outcome: "committed" });
         metrics.rows.inc({ outcome: "inserted" }, result.inserted);
