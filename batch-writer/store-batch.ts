@@ -65,20 +65,23 @@ const INSERT_AND_ROLL_UP = `
     on conflict (event_id) do nothing
     returning event_id, poll_id, option_id, cast_at, stream_seq
   ), rolled as (
-    insert into vote_rollups as r (poll_id, option_id, bucket_start, count)
+    insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
     select poll_id, option_id,
-           date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00'), count(*)
+           date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00'), count(*),
+           pg_current_xact_id()
     from inserted group by 1, 2, 3
-    on conflict (poll_id, option_id, bucket_start) do update set count = r.count + excluded.count
+    on conflict (poll_id, option_id, bucket_start)
+      do update set count = r.count + excluded.count, tx_id = pg_current_xact_id()
     returning 1
   ), changed as (
-    insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at)
-    select poll_id, nextval('poll_change_seq'), max(stream_seq), clock_timestamp()
+    insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at, tx_id)
+    select poll_id, 1, max(stream_seq), clock_timestamp(), pg_current_xact_id()
     from inserted group by poll_id
     on conflict (poll_id) do update set
-      change_seq = excluded.change_seq,
+      change_seq = c.change_seq + 1,
       last_stream_seq = greatest(c.last_stream_seq, excluded.last_stream_seq),
-      changed_at = excluded.changed_at
+      changed_at = excluded.changed_at,
+      tx_id = excluded.tx_id
     returning 1
   ), duplicates as (
     -- Staged, not inserted, not a refused second vote: already stored.

@@ -5,7 +5,17 @@ import { type PublishedResults, resultsChannel, resultsKeys } from "../common/re
 import { renderResultsPng } from "./chart.ts";
 import type { PublisherMetrics } from "./publisher-metrics.ts";
 import { hiddenResults, isHidden, resultsVersion, visibleResults } from "./results.ts";
-import { loadPolls, loadRollups, type PollRecord } from "./rollup-store.ts";
+import {
+  loadPolls,
+  loadRollups,
+  type PollRecord,
+  type RollupRow,
+  snapshotXmin,
+} from "./rollup-store.ts";
+
+/** A poll's rollup rows by option and bucket; counts are absolute, so a newer row replaces. */
+type PollModel = Map<string, RollupRow>;
+const modelKey = (r: RollupRow) => `${r.optionId}\u0000${r.bucketStartMs}`;
 
 export interface PublishRunSummary {
   polls: number;
@@ -32,6 +42,10 @@ export interface PublisherDeps {
 export class ResultsPublisher {
   /** poll id → version known to be in Redis (loaded from Redis on the first run). */
   #published: Map<string, string> | undefined;
+  /** poll id → its rollup rows, kept current with delta reads. */
+  readonly #models = new Map<string, PollModel>();
+  /** Snapshot xmin taken at the start of the last successful run. */
+  #xmin: string | undefined;
   readonly #deps: PublisherDeps;
 
   constructor(deps: PublisherDeps) {
@@ -41,11 +55,14 @@ export class ResultsPublisher {
   /** Forget what was published (after losing and regaining leadership, Redis may have moved on). */
   reset(): void {
     this.#published = undefined;
+    this.#models.clear();
+    this.#xmin = undefined;
   }
 
   async run(nowMs = Date.now()): Promise<PublishRunSummary> {
     const { pool, redis, keyPrefix, logger, metrics } = this.#deps;
     const started = performance.now();
+    const xmin = await snapshotXmin(pool);
     const polls = await loadPolls(pool);
     const published = this.#published ?? (await this.#loadPublished(polls));
     this.#published = published;
@@ -69,6 +86,8 @@ export class ResultsPublisher {
       summary.published.push(poll.id);
     }
     const live = new Set(polls.map((p) => p.id));
+    for (const pollId of this.#models.keys()) if (!live.has(pollId)) this.#models.delete(pollId);
+    this.#xmin = xmin;
     for (const pollId of [...published.keys()]) {
       if (live.has(pollId)) continue;
       const keys = resultsKeys(keyPrefix, pollId);
@@ -90,7 +109,7 @@ export class ResultsPublisher {
     const size = { width: chartWidth, height: chartHeight };
     let results: PublishedResults = hidden
       ? hiddenResults(poll, nowMs)
-      : visibleResults(poll, await loadRollups(pool, poll.id), nowMs, size);
+      : visibleResults(poll, await this.#rollups(poll.id), nowMs, size);
     let png: Buffer | undefined;
     const renderStarted = performance.now();
     try {
@@ -115,6 +134,20 @@ export class ResultsPublisher {
     );
     await tx.exec();
     return png !== undefined;
+  }
+
+  /** The poll's rollups: read once in full, then only what changed since the last run. */
+  async #rollups(pollId: string): Promise<RollupRow[]> {
+    const { pool } = this.#deps;
+    let model = this.#models.get(pollId);
+    if (model === undefined || this.#xmin === undefined) {
+      model = new Map();
+      this.#models.set(pollId, model);
+      for (const r of await loadRollups(pool, pollId)) model.set(modelKey(r), r);
+    } else {
+      for (const r of await loadRollups(pool, pollId, this.#xmin)) model.set(modelKey(r), r);
+    }
+    return [...model.values()];
   }
 
   async #loadPublished(polls: PollRecord[]): Promise<Map<string, string>> {

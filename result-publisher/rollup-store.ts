@@ -55,11 +55,32 @@ export interface RollupRow {
   count: number;
 }
 
-/** One poll's rollup rows (the primary key's prefix makes this an index range scan). */
-export async function loadRollups(pool: Pool, pollId: string): Promise<RollupRow[]> {
+/**
+ * The oldest transaction still running now. Everything committed after this moment has a
+ * transaction id at or above it, so the next run reads `tx_id >= xmin` and misses nothing.
+ */
+export async function snapshotXmin(pool: Pool): Promise<string> {
+  const { rows } = await pool.query<{ xmin: string }>(
+    "select pg_snapshot_xmin(pg_current_snapshot())::text as xmin",
+  );
+  return rows[0]!.xmin;
+}
+
+/**
+ * One poll's rollup rows: all of them, or only those written by transactions at or after
+ * `sinceXmin` (index on (poll_id, tx_id): a run reads the buckets new votes touched, not
+ * the poll's history).
+ */
+export async function loadRollups(
+  pool: Pool,
+  pollId: string,
+  sinceXmin?: string,
+): Promise<RollupRow[]> {
   const { rows } = await pool.query<{ option_id: string; bucket_start: Date; count: number }>(
-    "select option_id, bucket_start, count from vote_rollups where poll_id = $1",
-    [pollId],
+    sinceXmin === undefined
+      ? "select option_id, bucket_start, count from vote_rollups where poll_id = $1"
+      : "select option_id, bucket_start, count from vote_rollups where poll_id = $1 and tx_id >= $2::xid8",
+    sinceXmin === undefined ? [pollId] : [pollId, sinceXmin],
   );
   return rows.map((r) => ({
     optionId: r.option_id,
