@@ -6,6 +6,7 @@ export interface PublisherMetrics {
   runs: Counter;
   published: Counter;
   renderFailures: Counter;
+  rollupRowsRead: Counter;
   runDuration: Histogram;
   renderDuration: Histogram;
   leader: Gauge;
@@ -28,6 +29,11 @@ export function createPublisherMetrics(): PublisherMetrics {
     renderFailures: new Counter({
       name: "tallyflow_publisher_render_failures_total",
       help: "Charts that failed to render (the JSON was still published)",
+      registers: [registry],
+    }),
+    rollupRowsRead: new Counter({
+      name: "tallyflow_publisher_rollup_rows_read_total",
+      help: "Rollup rows read from Postgres (full loads after start, then only changed rows)",
       registers: [registry],
     }),
     runDuration: new Histogram({

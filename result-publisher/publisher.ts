@@ -143,9 +143,13 @@ export class ResultsPublisher {
     if (model === undefined || this.#xmin === undefined) {
       model = new Map();
       this.#models.set(pollId, model);
-      for (const r of await loadRollups(pool, pollId)) model.set(modelKey(r), r);
+      const rows = await loadRollups(pool, pollId);
+      for (const r of rows) model.set(modelKey(r), r);
+      this.#deps.metrics.rollupRowsRead.inc(rows.length);
     } else {
-      for (const r of await loadRollups(pool, pollId, this.#xmin)) model.set(modelKey(r), r);
+      const rows = await loadRollups(pool, pollId, this.#xmin);
+      for (const r of rows) model.set(modelKey(r), r);
+      this.#deps.metrics.rollupRowsRead.inc(rows.length);
     }
     return [...model.values()];
   }

@@ -1,0 +1,322 @@
+import { cpus } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { storeBatch } from "../batch-writer/store-batch.ts";
+import { createLogger } from "../common/logger.ts";
+import { migrate } from "../common/migrate.ts";
+import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import { connectRedis } from "../common/redis.ts";
+import { resultsChannel } from "../common/results-contract.ts";
+import { ResultsPublisher } from "../result-publisher/publisher.ts";
+import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
+import { visibleResults } from "../result-publisher/results.ts";
+import { loadPolls } from "../result-publisher/rollup-store.ts";
+import { freePort, startNode, waitUntilReady } from "./bench/processes.ts";
+import { generateVotes } from "./bench/vote-data.ts";
+
+// `npm run bench:results [-- --history 10000000 --rate 300 --seconds 40]`
+// 1. Freshness: the whole system runs (npm start in a child); at a steady ingest rate,
+//    the time from a vote's 202 to the first published version that includes it.
+// 2. Refresh cost against history: with N votes stored, one publisher run folding in
+//    10,000 new votes, against a full recompute from `votes`, measured in the same run.
+
+const { values } = parseArgs({
+  options: {
+    history: { type: "string", default: "10000000" },
+    rate: { type: "string", default: "300" },
+    seconds: { type: "string", default: "40" },
+    rebuild: { type: "boolean", default: false },
+  },
+});
+const HISTORY = Number(values.history);
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
+const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const INTERVAL_MS = 5_000;
+const logger = createLogger("warn");
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+async function freshness(): Promise<{ p50: number; p95: number; max: number; votes: number }> {
+  const dbUrl = `${PG}/tallyflow_bench_fresh`;
+  await dropDatabase(dbUrl);
+  const port = await freePort();
+  const prefix = "benchfresh:";
+  const admin = "bench-admin-token";
+  const child = startNode("system", ["scripts/start.ts"], {
+    ...process.env,
+    DATABASE_URL: dbUrl,
+    STREAM_NAME: "BENCH_FRESH",
+    SUBJECT_PREFIX: "benchfresh",
+    CONSUMER_NAME: "bench_fresh",
+    REDIS_KEY_PREFIX: prefix,
+    PORT: String(port),
+    WRITER_METRICS_PORT: "0",
+    PUBLISHER_METRICS_PORT: "0",
+    RESULTS_INTERVAL_MS: String(INTERVAL_MS),
+    ADMIN_TOKEN: admin,
+    LOG_LEVEL: "warn",
+  });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilReady(child, `${base}/readyz`);
+    const json = { "Content-Type": "application/json" };
+    const auth = { Authorization: `Bearer ${admin}`, ...json };
+    await fetch(`${base}/v1/polls`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({
+        id: "fresh",
+        title: "Freshness",
+        options: ["a", "b", "c", "d"].map((id) => ({ id, label: id.toUpperCase() })),
+      }),
+    });
+    const kiosk = (await (
+      await fetch(`${base}/v1/kiosks`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({ id: "bench", name: "Bench" }),
+      })
+    ).json()) as { token: string };
+    const kioskHeaders = { Authorization: `Bearer ${kiosk.token}`, ...json };
+
+    const redis = await connectRedis("redis://127.0.0.1:6379", logger, "bench");
+    const subscriber = await connectRedis("redis://127.0.0.1:6379", logger, "bench-sub");
+    const publications: { at: number; total: number }[] = [];
+    await subscriber.subscribe(resultsChannel(prefix), async () => {
+      const at = Date.now();
+      const doc = await redis.get(`${prefix}results:fresh:json`);
+      if (doc)
+        publications.push({ at, total: (JSON.parse(doc) as { totalVotes: number }).totalVotes });
+    });
+
+    const accepted: number[] = []; // 202 times, in the order the responses came back
+    const tickMs = 20;
+    const loadStart = Date.now();
+    let sent = 0;
+    const inflight = new Set<Promise<void>>();
+    const end = Date.now() + SECONDS * 1000;
+    while (Date.now() < end) {
+      // Paced by elapsed time, not by ticks: a late timer must not lower the rate.
+      const due = Math.floor(((Date.now() - loadStart) * RATE) / 1000);
+      for (; sent < due; sent++) {
+        const p = fetch(`${base}/v1/votes`, {
+          method: "POST",
+          headers: kioskHeaders,
+          body: JSON.stringify({
+            pollId: "fresh",
+            optionId: "abcd"[Math.floor(Math.random() * 4)],
+          }),
+        }).then(async (res) => {
+          await res.arrayBuffer();
+          if (res.status === 202) accepted.push(Date.now());
+        });
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+      }
+      await sleep(tickMs);
+    }
+    await Promise.all(inflight);
+    const deadline = Date.now() + 30_000;
+    while ((publications.at(-1)?.total ?? 0) < accepted.length && Date.now() < deadline)
+      await sleep(100);
+    await subscriber.close();
+    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
+      if (keys.length > 0) await redis.unlink(keys);
+    await redis.close();
+
+    const latencies: number[] = [];
+    let p = 0;
+    accepted.forEach((t, i) => {
+      while (p < publications.length && publications[p]!.total < i + 1) p++;
+      const pub = publications[p];
+      if (pub) latencies.push(Math.max(0, pub.at - t));
+    });
+    latencies.sort((a, b) => a - b);
+    if (latencies.length < accepted.length)
+      throw new Error("some accepted votes were never published");
+    return {
+      p50: pct(latencies, 50),
+      p95: pct(latencies, 95),
+      max: latencies.at(-1) ?? 0,
+      votes: accepted.length,
+    };
+  } finally {
+    await child.stop();
+    const nc = await connect({ servers: NATS_URL });
+    await (await jetstreamManager(nc)).streams.delete("BENCH_FRESH").catch(() => false);
+    await (await jetstreamManager(nc)).streams.delete("BENCH_FRESH_MAXDELIVER").catch(() => false);
+    await nc.close();
+    await dropDatabase(dbUrl);
+  }
+}
+
+/** 20 polls × 8 options, `votes` spread over 30 days, with rollups and change markers. */
+async function buildHistory(pool: Pool): Promise<void> {
+  const { rows } = await pool
+    .query<{ n: number }>("select count(*) as n from votes")
+    .catch(() => ({ rows: [{ n: -1 }] }));
+  // Earlier runs each added 10,000 through the writer: still a valid history to reuse.
+  if (!values.rebuild && rows[0]!.n >= HISTORY && rows[0]!.n < HISTORY * 1.1) return;
+  process.stderr.write(`building ${fmt(HISTORY)} stored votes (server-side, a few minutes)...\n`);
+  await pool.query("truncate votes, vote_rollups, poll_changes, polls cascade");
+  await pool.query(`insert into polls (id, title)
+    select 'poll-' || lpad(i::text, 2, '0'), 'Poll ' || i from generate_series(1, 20) i`);
+  await pool.query(`insert into poll_options (poll_id, id, label, position)
+    select p.id, 'opt-' || o, 'Option ' || o, o from polls p, generate_series(1, 8) o`);
+  // Bulk load without indexes, then build them: how one restores a large table.
+  await pool.query("alter table votes drop constraint votes_pkey");
+  await pool.query("drop index votes_poll_option_cast_idx");
+  await pool.query(
+    `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
+    select gen_random_uuid(), 'poll-' || lpad((1 + i % 20)::text, 2, '0'),
+           'opt-' || (1 + floor(8 * random() ^ 1.6))::int, 'kiosk-' || (1 + i % 500),
+           t, t + interval '300 milliseconds', i
+    from (select i, now() - interval '30 days' * random() as t
+          from generate_series(1, $1::int) i) g`,
+    [HISTORY],
+  );
+  await pool.query("alter table votes add primary key (event_id)");
+  await pool.query(
+    "create index votes_poll_option_cast_idx on votes (poll_id, option_id, cast_at)",
+  );
+  await pool.query(`insert into vote_rollups (poll_id, option_id, bucket_start, count)
+    select poll_id, option_id, date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00'), count(*)
+    from votes group by 1, 2, 3`);
+  await pool.query(`insert into poll_changes (poll_id, change_seq, last_stream_seq, changed_at)
+    select poll_id, 1, max(stream_seq), now() from votes group by poll_id`);
+  await pool.query("vacuum analyze votes");
+  await pool.query("vacuum analyze vote_rollups");
+}
+
+interface RefreshCost {
+  rollupRows: number;
+  rowsReadIncremental: number;
+  writerMs: number;
+  incrementalDataMs: number;
+  incrementalTotalMs: number;
+  renderMs: number;
+  fullRecomputeMs: number;
+  published: number;
+}
+
+async function refreshCost(): Promise<RefreshCost> {
+  const dbUrl = `${PG}/tallyflow_bench_history`;
+  await ensureDatabase(dbUrl);
+  const pool = createPool(dbUrl, logger, { max: 2 });
+  await migrate(pool, logger);
+  await buildHistory(pool);
+  const redis = await connectRedis("redis://127.0.0.1:6379", logger, "bench");
+  const prefix = "benchhist:";
+  const metrics = createPublisherMetrics();
+  const publisher = new ResultsPublisher({
+    pool,
+    redis,
+    keyPrefix: prefix,
+    chartWidth: 1200,
+    chartHeight: 900,
+    logger,
+    metrics,
+  });
+  const renderSeconds = async () =>
+    (await metrics.renderDuration.get()).values.find((v) => v.metricName?.endsWith("_sum"))
+      ?.value ?? 0;
+  const rowsRead = async () => (await metrics.rollupRowsRead.get()).values[0]?.value ?? 0;
+  process.stderr.write("first run (loads every poll's rollups)...\n");
+  await publisher.run();
+
+  // 10,000 new votes through the writer's own transaction (rollups + change markers).
+  const fresh = generateVotes({
+    votes: 10_000,
+    polls: 20,
+    optionsPerPoll: 8,
+    kiosks: 500,
+    days: 1,
+    voterShare: 0,
+    seed: Date.now() % 1e9,
+  }).map((v, i) => ({ ...v, streamSeq: HISTORY + i + 1 }));
+  let t = performance.now();
+  await storeBatch(pool, "BENCH", fresh, []);
+  const writerMs = performance.now() - t;
+
+  const render0 = await renderSeconds();
+  const rows0 = await rowsRead();
+  t = performance.now();
+  const summary = await publisher.run();
+  const incrementalTotalMs = performance.now() - t;
+  const renderMs = ((await renderSeconds()) - render0) * 1000;
+  const rowsReadIncremental = (await rowsRead()) - rows0;
+
+  // The reference: the same results computed from `votes` (every poll, no rollups).
+  t = performance.now();
+  const { rows } = await pool.query<{
+    poll_id: string;
+    option_id: string;
+    bucket: Date;
+    n: number;
+  }>(
+    `select poll_id, option_id, date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00') as bucket,
+            count(*) as n
+     from votes group by 1, 2, 3`,
+  );
+  const polls = await loadPolls(pool);
+  for (const poll of polls) {
+    const mine = rows
+      .filter((r) => r.poll_id === poll.id)
+      .map((r) => ({ optionId: r.option_id, bucketStartMs: r.bucket.getTime(), count: r.n }));
+    JSON.stringify(visibleResults(poll, mine, Date.now(), null));
+  }
+  const fullRecomputeMs = performance.now() - t;
+  const { rows: rollupCount } = await pool.query<{ n: number }>(
+    "select count(*) as n from vote_rollups",
+  );
+  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
+    if (keys.length > 0) await redis.unlink(keys);
+  await redis.close();
+  await pool.end();
+  return {
+    rollupRows: rollupCount[0]!.n,
+    rowsReadIncremental,
+    writerMs,
+    incrementalDataMs: incrementalTotalMs - renderMs,
+    incrementalTotalMs,
+    renderMs,
+    fullRecomputeMs,
+    published: summary.published.length,
+  };
+}
+
+const started = new Date();
+process.stderr.write(`freshness: ${RATE} votes/s for ${SECONDS} s...\n`);
+const f = await freshness();
+process.stderr.write("refresh cost against history...\n");
+const r = await refreshCost();
+const lines = [
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; Node ${process.version}; ${started.toISOString().slice(0, 10)}`,
+  `Command: npm run bench:results -- --history ${HISTORY} --rate ${RATE} --seconds ${SECONDS}`,
+  "",
+  `Freshness (whole system, RESULTS_INTERVAL_MS=${INTERVAL_MS}, ${fmt(f.votes)} votes at ${RATE}/s):`,
+  "",
+  "| vote 202 → published version that includes it | ms | target |",
+  "| --- | ---: | --- |",
+  `| p50 | ${fmt(f.p50)} | |`,
+  `| p95 | ${fmt(f.p95)} | ≤ ${fmt(INTERVAL_MS + 1000)} (interval + 1 s): ${f.p95 <= INTERVAL_MS + 1000 ? "met" : "missed"} |`,
+  `| max | ${fmt(f.max)} | |`,
+  "",
+  `Refresh cost with ${fmt(HISTORY)} votes stored (${fmt(r.rollupRows)} rollup rows), folding in 10,000 new votes (${r.published} polls changed):`,
+  "",
+  "| what | ms | × full recompute |",
+  "| --- | ---: | ---: |",
+  `| full recompute from \`votes\` (GROUP BY over every row, results for every poll) | ${fmt(r.fullRecomputeMs)} | 1.000 |`,
+  `| incremental publisher run: reads + results (${fmt(r.rowsReadIncremental)} rollup rows read) | ${fmt(r.incrementalDataMs, 1)} | ${(r.incrementalDataMs / r.fullRecomputeMs).toFixed(4)} |`,
+  `| the same run's chart rendering (${r.published} PNGs) | ${fmt(r.renderMs)} | ${(r.renderMs / r.fullRecomputeMs).toFixed(3)} |`,
+  `| writer transaction storing the 10,000 votes (rollups included) | ${fmt(r.writerMs)} | ${(r.writerMs / r.fullRecomputeMs).toFixed(3)} |`,
+  "",
+  `Target: incremental run ≤ 2% of the full recompute: ${r.incrementalDataMs / r.fullRecomputeMs <= 0.02 ? "met" : "missed"} (reads and results; rendering is per changed poll and independent of history).`,
+];
+process.stdout.write(`${lines.join("\n")}\n`);
