@@ -3,6 +3,9 @@
 FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# Fonts for the server-rendered charts (Skia finds them; without any, labels are blank).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 # Runtime dependencies only (the `node` devDependency pins Node for npm scripts on hosts
 # with an older system Node; the image already has Node 24).
