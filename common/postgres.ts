@@ -22,6 +22,12 @@ export function createPool(
   });
   // An idle client losing its connection emits here; without a listener it would crash the process.
   pool.on("error", (err) => logger.warn({ err }, "idle postgres client error"));
+  // A checked-out client whose connection drops emits "error" as well, and the pool only
+  // listens while the client is idle: unheard, it would crash the process. The query in
+  // flight rejects with that error anyway, and the pool discards the client on release.
+  pool.on("connect", (client) =>
+    client.on("error", (err) => logger.debug({ err }, "postgres client error")),
+  );
   return pool;
 }
 

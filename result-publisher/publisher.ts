@@ -105,7 +105,7 @@ export class ResultsPublisher {
 
   /** Returns false when the chart failed (the JSON is published regardless). */
   async #publishPoll(poll: PollRecord, hidden: boolean, nowMs: number): Promise<boolean> {
-    const { pool, redis, keyPrefix, chartWidth, chartHeight, logger, metrics } = this.#deps;
+    const { redis, keyPrefix, chartWidth, chartHeight, logger, metrics } = this.#deps;
     const size = { width: chartWidth, height: chartHeight };
     let results: PublishedResults = hidden
       ? hiddenResults(poll, nowMs)

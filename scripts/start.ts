@@ -6,9 +6,9 @@ import { configOrExit } from "../common/main-guard.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, ensureDatabase } from "../common/postgres.ts";
 import { readIngestConfig } from "../ingest-api/config.ts";
+import { startIngestApi } from "../ingest-api/service.ts";
 import { readPublisherConfig } from "../result-publisher/config.ts";
 import { startResultPublisher } from "../result-publisher/service.ts";
-import { startIngestApi } from "../ingest-api/service.ts";
 
 // `npm start`: the whole system in one process for development and small deployments.
 // Creates the database, migrates, provisions the stream (the API does), starts every

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { randomInt } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { StoredVote } from "../common/vote.ts";
+import {
+  assertRollupsMatchVotes,
+  countVotes,
+  createWriterTestBed,
+  type InProcessWriter,
+  insertPoll,
+  makeVote,
+  publishMany,
+  queryNumber,
+  startWriterInProcess,
+  TcpProxy,
+  type WriterTestBed,
+  waitForVotes,
+  waitUntil,
+} from "../test-support/writer.ts";
+
+const OPTIONS = ["red", "green", "blue"];
+
+function messages(pollId: string, singles: number, batches: number, perBatch: number) {
+  const out: StoredVote[][] = [];
+  const vote = (i: number) => makeVote({ pollId, optionId: OPTIONS[i % OPTIONS.length]! });
+  for (let i = 0; i < singles; i++) out.push([vote(i)]);
+  for (let b = 0; b < batches; b++) out.push(Array.from({ length: perBatch }, (_, i) => vote(i)));
+  return out;
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+describe("batch writer: Postgres unavailable for a while", () => {
+  let bed: WriterTestBed;
+  let proxy: TcpProxy;
+  let writer: InProcessWriter | undefined;
+  let expected = 0;
+
+  const metric = async (name: "rows" | "retries", outcome?: string) => {
+    const values = (await writer!.metrics[name].get()).values;
+    return values.find((v) => outcome === undefined || v.labels.outcome === outcome)?.value ?? 0;
+  };
+
+  before(async () => {
+    bed = await createWriterTestBed();
+    await insertPoll(bed.db.pool, "colors", OPTIONS);
+    const direct = new URL(bed.db.url);
+    proxy = new TcpProxy(direct.hostname, Number(direct.port || 5432));
+    await proxy.up();
+    const viaProxy = new URL(bed.db.url);
+    viaProxy.port = String(proxy.port);
+    writer = await startWriterInProcess({
+      ...bed.env,
+      DATABASE_URL: viaProxy.toString(),
+      RETRY_MIN_MS: "50",
+      RETRY_MAX_MS: "500",
+      // Small batches: a backlog takes many transactions, so a cut lands in the middle.
+      BATCH_MAX_MESSAGES: "50",
+    });
+  });
+
+  after(async () => {
+    await proxy?.up().catch(() => {});
+    await writer?.close();
+    await proxy?.down();
+    await bed?.close();
+  });
+
+  test("votes published during an outage are stored once it is over", async () => {
+    const beforeOutage = messages("colors", 20, 4, 20);
+    await publishMany(bed.js, bed.config.subjectPrefix, beforeOutage);
+    expected += 100;
+    await waitForVotes(bed, expected);
+
+    await proxy.down();
+    const retriesBefore = await metric("retries");
+    const during = messages("colors", 100, 10, 20);
+    await publishMany(bed.js, bed.config.subjectPrefix, during);
+    expected += 300;
+    await waitUntil(
+      "the writer fails and retries",
+      async () => (await metric("retries")) >= retriesBefore + 3,
+    );
+    // Held, not lost and not given up on: unacked, nothing stored, nothing dead-lettered.
+    await sleep(3_000);
+    assert.equal(await countVotes(bed.db.pool), 100);
+    assert.ok((await bed.pending()) > 0);
+    assert.equal(await queryNumber(bed.db.pool, "select count(*) from dead_letters"), 0);
+
+    await proxy.up();
+    await waitForVotes(bed, expected);
+    assert.equal(await metric("rows", "inserted"), expected);
+    assert.equal(await queryNumber(bed.db.pool, "select count(*) from dead_letters"), 0);
+    assert.equal(await assertRollupsMatchVotes(bed.db.pool), expected);
+  });
+
+  test("connections cut in the middle of writing a backlog lose and double nothing", async () => {
+    const backlog = shuffle(messages("colors", 2_000, 40, 500));
+    const start = await countVotes(bed.db.pool);
+    await publishMany(bed.js, bed.config.subjectPrefix, backlog);
+    expected += 22_000;
+
+    for (let cut = 0; cut < 2; cut++) {
+      const progress = await countVotes(bed.db.pool);
+      await waitUntil(
+        "the writer is storing the backlog",
+        async () => (await countVotes(bed.db.pool)) > progress,
+        20_000,
+        10,
+      );
+      assert.ok((await bed.pending()) > 0, "cut while there is work left");
+      await proxy.down();
+      await sleep(1_000);
+      await proxy.up();
+    }
+    assert.ok((await countVotes(bed.db.pool)) - start < 22_000, "cut before the end");
+
+    await waitForVotes(bed, expected);
+    assert.equal(
+      await queryNumber(bed.db.pool, "select count(distinct event_id) from votes"),
+      expected,
+    );
+    assert.equal(await assertRollupsMatchVotes(bed.db.pool), expected);
+    assert.equal(await queryNumber(bed.db.pool, "select count(*) from dead_letters"), 0);
+  });
+});

@@ -1,0 +1,180 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+
+// Child processes and CPU accounting for the benchmarks. The server under test runs in
+// its own process so that it never shares an event loop with the load generator; /proc
+// tells how the two cores were split between server, NATS, Redis and the generator.
+
+export interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly pid: number;
+  /** Stops with SIGTERM (graceful: a --cpu-prof child writes its profile), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+
+// Backstop: a crash or Ctrl-C of the bench must not leave servers listening.
+process.once("exit", () => {
+  for (const child of running) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+/** Starts `node <args>`; its output goes to our stderr, prefixed, so stdout stays the report. */
+export function startNode(name: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  if (child.pid === undefined) throw new Error(`${name} did not start`);
+  running.add(child);
+  const forward = (chunk: Buffer) => {
+    for (const line of chunk.toString().split("\n"))
+      if (line.trim() !== "") process.stderr.write(`[${name}] ${line}\n`);
+  };
+  child.stdout?.on("data", forward);
+  child.stderr?.on("data", forward);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.once("exit", () => running.delete(child));
+  return {
+    name,
+    process: child,
+    pid: child.pid,
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls `url` until it answers 200; fails early if the child exits. */
+export async function waitUntilReady(child: Child, url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.process.exitCode !== null)
+      throw new Error(`${child.name} exited with code ${child.process.exitCode}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${child.name} was not ready at ${url} within ${timeoutMs} ms`);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      srv.close(() =>
+        typeof address === "object" && address !== null
+          ? resolve(address.port)
+          : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+// Clock ticks per second for /proc times; 100 on every Linux we run on, but ask anyway.
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) a process has used so far; undefined once it is gone. */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name is in parentheses and may hold spaces: split after the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return (utime + stime) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
+}
+
+/** Pids whose command line runs `binary` and mentions `needle` (e.g. the port it serves). */
+export function findPids(binary: string, needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Some servers rewrite their title into argv[0] ("redis-server 127.0.0.1:6379").
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const program = argv[0]?.split(" ")[0]?.split("/").pop();
+      if (program === binary && argv.join(" ").includes(needle)) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+export interface CpuWatch {
+  /** CPU use over the interval, in % of one core (200 % = both cores of a 2-core box). */
+  stop(): { byName: Record<string, number>; machineBusyPct: number; wallSeconds: number };
+}
+
+/**
+ * Starts measuring the CPU time of the named processes (pid, or "self" for this process,
+ * which is the load generator). Cumulative counters are read at start and stop only, so
+ * watching costs nothing during the run.
+ */
+export function watchCpu(pids: Record<string, number | "self">): CpuWatch {
+  const read = (pid: number | "self") => {
+    if (pid === "self") {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    }
+    return processCpuSeconds(pid);
+  };
+  const startedAt = performance.now();
+  const machineStart = machineCpuSeconds();
+  const start = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, read(p)]));
+  return {
+    stop() {
+      const wallSeconds = (performance.now() - startedAt) / 1000;
+      const machineEnd = machineCpuSeconds();
+      const byName: Record<string, number> = {};
+      for (const [name, pid] of Object.entries(pids)) {
+        const before = start[name];
+        const after = read(pid);
+        if (before !== undefined && after !== undefined)
+          byName[name] = ((after - before) / wallSeconds) * 100;
+      }
+      const machineBusyPct =
+        ((machineEnd.busy - machineStart.busy) / (machineEnd.total - machineStart.total)) *
+        100 *
+        (procStatCores() || 1);
+      return { byName, machineBusyPct, wallSeconds };
+    },
+  };
+}
+
+function procStatCores(): number {
+  return readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .filter((l) => /^cpu\d+ /.test(l)).length;
+}
