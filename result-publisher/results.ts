@@ -33,7 +33,8 @@ function status(poll: PollRecord, nowMs: number): PublishedResults["status"] {
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
-export function hiddenResults(poll: PollRecord, nowMs: number): HiddenResults {
+/** The fields every publication has, hidden or not. */
+function baseFields(poll: PollRecord, nowMs: number, hidden: boolean) {
   return {
     pollId: poll.id,
     title: poll.title,
@@ -41,9 +42,15 @@ export function hiddenResults(poll: PollRecord, nowMs: number): HiddenResults {
     opensAt: iso(poll.opensAt),
     closesAt: iso(poll.closesAt),
     status: status(poll, nowMs),
-    version: resultsVersion(poll, true),
+    version: resultsVersion(poll, hidden),
     asOf: iso(poll.changedAt),
     publishedAt: new Date(nowMs).toISOString(),
+  };
+}
+
+export function hiddenResults(poll: PollRecord, nowMs: number): HiddenResults {
+  return {
+    ...baseFields(poll, nowMs, true),
     hidden: true,
     resultsVisibility: "after_close",
     message:
@@ -101,15 +108,7 @@ export function visibleResults(
     }
   }
   return {
-    pollId: poll.id,
-    title: poll.title,
-    timeZone: poll.timeZone,
-    opensAt: iso(poll.opensAt),
-    closesAt: iso(poll.closesAt),
-    status: status(poll, nowMs),
-    version: resultsVersion(poll, false),
-    asOf: iso(poll.changedAt),
-    publishedAt: new Date(nowMs).toISOString(),
+    ...baseFields(poll, nowMs, false),
     hidden: false,
     totalVotes: total,
     options,

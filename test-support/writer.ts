@@ -26,6 +26,7 @@ import { createLogger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { ensureVotesStream, voteSubject } from "../common/votes-stream.ts";
+import { metricSample } from "./api.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 import { type TestNames, testNames } from "./names.ts";
 import { deleteStreams } from "./streams.ts";
@@ -210,25 +211,7 @@ export async function scrapeMetric(
 ): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   assert.equal(res.status, 200);
-  return metricValue(await res.text(), name, labels) ?? 0;
-}
-
-/** The value of the first sample of `name` whose labels include all of `labels`. */
-export function metricValue(
-  text: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found: Record<string, string> = {};
-    for (const pair of (match[2] ?? "").matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g))
-      found[pair[1]!] = pair[2]!;
-    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(match[3]);
-  }
-  return undefined;
+  return metricSample(await res.text(), name, labels) ?? 0;
 }
 
 // --- a test file's world: database, stream, consumer, NATS connection -----------------
