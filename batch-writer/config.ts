@@ -5,7 +5,7 @@ import { ConfigError } from "../common/errors.ts";
 export interface WriterConfig extends CommonConfig {
   /** Durable consumer shared by every writer process. @defaultValue batch-writer */
   readonly consumerName: string;
-  /** Most messages fetched into one batch. @defaultValue 5000 */
+  /** Most messages fetched into one batch. @defaultValue 20000 */
   readonly batchMaxMessages: number;
   /** Most bytes fetched into one batch. @defaultValue 8388608 */
   readonly batchMaxBytes: number;
@@ -15,7 +15,7 @@ export interface WriterConfig extends CommonConfig {
   readonly ackWaitMs: number;
   /** Deliveries before a message is given up (it then lands in dead_letters). @defaultValue 20 */
   readonly maxDeliver: number;
-  /** Unacked messages allowed across all writers. @defaultValue 20000 */
+  /** Unacked messages allowed across all writers. @defaultValue 50000 */
   readonly maxAckPending: number;
   /** Redelivery delays after a writer died holding messages. @defaultValue 30000,60000,120000,300000 */
   readonly redeliveryBackoffMs: readonly number[];
@@ -48,12 +48,12 @@ export function readWriterConfig(env: Env = process.env): Readonly<WriterConfig>
   return Object.freeze({
     ...readCommonConfig(env),
     consumerName: readName(env, "CONSUMER_NAME", "batch-writer"),
-    batchMaxMessages: readInt(env, "BATCH_MAX_MESSAGES", 5_000, { min: 1, max: 100_000 }),
+    batchMaxMessages: readInt(env, "BATCH_MAX_MESSAGES", 20_000, { min: 1, max: 100_000 }),
     batchMaxBytes: readInt(env, "BATCH_MAX_BYTES", 8 * 1024 * 1024, { min: 1_024 }),
     batchLingerMs: readInt(env, "BATCH_LINGER_MS", 200, { min: 1, max: 60_000 }),
     ackWaitMs,
     maxDeliver,
-    maxAckPending: readInt(env, "MAX_ACK_PENDING", 20_000, { min: 1 }),
+    maxAckPending: readInt(env, "MAX_ACK_PENDING", 50_000, { min: 1 }),
     redeliveryBackoffMs: Object.freeze(backoff),
     retryMinMs: readInt(env, "RETRY_MIN_MS", 250, { min: 10 }),
     retryMaxMs: readInt(env, "RETRY_MAX_MS", 10_000, { min: 10 }),

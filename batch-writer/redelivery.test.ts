@@ -140,4 +140,38 @@ describe("batch writer: a batch delivered again changes no count", () => {
     );
     await assertRollupsMatchVotes(bed.db.pool);
   });
+
+  test("a batch mixing stored and new votes stores only the new ones, once", async () => {
+    // The direct COPY fails on the first stored vote; the staging path takes over.
+    const stream = bed.config.streamName;
+    const old: DecodedVote[] = Array.from({ length: 30 }, (_, i) => ({
+      ...makeVote({ pollId: "mixed", optionId: "yes" }),
+      streamSeq: 3_000 + i,
+    }));
+    assert.equal((await storeBatch(bed.db.pool, stream, old, [])).inserted, 30);
+    const fresh: DecodedVote[] = Array.from({ length: 20 }, (_, i) => ({
+      ...makeVote({ pollId: "mixed", optionId: "no" }),
+      streamSeq: 4_000 + i,
+    }));
+    const mixed = [...fresh.slice(0, 10), ...old.slice(0, 15), ...fresh.slice(10)];
+    assert.deepEqual(await storeBatch(bed.db.pool, stream, mixed, []), {
+      received: 35,
+      inserted: 20,
+      rejected: 0,
+      duplicates: 15,
+      deadLettered: 0,
+    });
+    assert.equal(
+      await queryNumber(bed.db.pool, "select count(*) from votes where poll_id = 'mixed'"),
+      50,
+    );
+    assert.equal(
+      await queryNumber(
+        bed.db.pool,
+        "select sum(count) from duplicate_counts where poll_id = 'mixed'",
+      ),
+      15,
+    );
+    await assertRollupsMatchVotes(bed.db.pool);
+  });
 });
