@@ -168,7 +168,7 @@ export class BatchWriter {
   /**
    * A pull request completes when it got all the messages it asked for or when it
    * expires (nats.js allows no less than one second). So the size asked for is the lever:
-   * - under a backlog every fetch comes back full, and the size doubles up to the limits;
+   * - under a backlog it asks for what the last delivery said is pending, up to the limits;
    * - under light traffic it is sized to what arrives in `batchLingerMs`, so a vote waits
    *   about that long, not a whole second, before it is written.
    * nats.js also takes a message count or a byte budget, not both: the byte bound is kept
@@ -190,7 +190,12 @@ export class BatchWriter {
     }
     if (msgs.length > 0)
       this.#avgMessageBytes = 0.7 * this.#avgMessageBytes + 0.3 * (bytes / msgs.length);
-    if (msgs.length >= asked) {
+    // Each delivery says how many messages wait behind it: ask for exactly the backlog
+    // (up to the limits), so a fetch neither stops short nor waits out its expiry.
+    const backlog = msgs.at(-1)?.info.pending ?? 0;
+    if (backlog > 0) {
+      this.#nextAsk = Math.min(backlog, config.batchMaxMessages);
+    } else if (msgs.length >= asked) {
       this.#nextAsk = Math.min(asked * 2, config.batchMaxMessages);
     } else {
       const perMs = msgs.length / Math.max(performance.now() - started, 1);
