@@ -4,7 +4,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { from as copyFrom } from "pg-copy-streams";
 import { copyChunks, STAGING_COLUMNS } from "../batch-writer/copy-rows.ts";
@@ -141,6 +141,38 @@ async function fillStream(votes: StoredVote[], votesPerMessage: number): Promise
   return messages;
 }
 
+/**
+ * The transport's own ceiling for one-vote messages: fetch and ack every message with
+ * nats.js and do nothing else. A writer cannot beat this per message.
+ */
+async function measureTransport(votes: StoredVote[]): Promise<number> {
+  const messages = await fillStream(votes, 1);
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.add(STREAM, {
+    durable_name: "transport",
+    ack_policy: AckPolicy.Explicit,
+    max_ack_pending: 50_000,
+  });
+  const consumer = await jetstream(nc).consumers.get(STREAM, "transport");
+  let seen = 0;
+  const started = performance.now();
+  while (seen < messages) {
+    const iter = await consumer.fetch({
+      max_messages: Math.min(20_000, messages - seen),
+      expires: 5_000,
+    });
+    for await (const m of iter) {
+      m.ack();
+      seen++;
+    }
+    await nc.flush();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await nc.close();
+  return messages / seconds;
+}
+
 function peakRssMb(pid: number): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -225,19 +257,21 @@ const sweep = all.slice(0, SWEEP_VOTES);
 await resetDatabase();
 process.stderr.write("reference COPY...\n");
 const reference = await measureReference(all);
+process.stderr.write("transport ceiling (fetch + ack only)...\n");
+const transport = await measureTransport(all);
 const results: Measured[] = [];
 for (const s of [
   {
     name: `${fmt(VOTES)} votes, one per message`,
     votes: all,
     votesPerMessage: 1,
-    batchMaxMessages: 5_000,
+    batchMaxMessages: 20_000,
   },
   {
     name: `${fmt(VOTES)} votes, 100 per message (kiosk batches)`,
     votes: all,
     votesPerMessage: 100,
-    batchMaxMessages: 5_000,
+    batchMaxMessages: 20_000,
   },
 ] satisfies Scenario[]) {
   process.stderr.write(`writer: ${s.name}...\n`);
@@ -265,6 +299,7 @@ const lines = [
   "| what | rows/s | × reference | seconds | writer peak RSS |",
   "| --- | ---: | ---: | ---: | ---: |",
   `| reference: one COPY FROM STDIN into an empty copy of \`votes\` (same indexes) | ${fmt(reference)} | 1.00 | ${(VOTES / reference).toFixed(1)} | – |`,
+  `| transport ceiling: nats.js fetch + ack of the one-vote messages, nothing else | ${fmt(transport)} msg/s | ${(transport / reference).toFixed(2)} | ${(VOTES / transport).toFixed(1)} | – |`,
   ...results.map(
     (r) =>
       `| writer, ${r.scenario.name} | ${fmt(r.rowsPerSecond)} | ${(r.rowsPerSecond / reference).toFixed(2)} | ${r.seconds.toFixed(1)} | ${fmt(r.peakRssMb)} MB |`,
