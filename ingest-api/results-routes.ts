@@ -67,57 +67,59 @@ export function resultsRoutes(
   const notReady = () =>
     new UnavailableError("results_not_ready", "results have not been published yet", retryAfter);
 
-  /** 304 when the client has the current version; otherwise the version to send. */
-  const current = async (
-    req: Request,
-    res: Response,
-    versionKey: string,
-  ): Promise<string | undefined> => {
-    let version: string | null;
+  const fromRedis = async <T>(read: () => Promise<T>): Promise<T> => {
     try {
-      version = await redis.get(versionKey);
+      return await read();
     } catch (err) {
       throw redisDown(err);
     }
-    if (version === null) throw notReady();
-    const etag = `"${version}"`;
-    res.setHeader("ETag", etag);
+  };
+  const chartUnavailable = () =>
+    new UnavailableError(
+      "chart_unavailable",
+      "the chart of this version is not available yet",
+      retryAfter,
+    );
+  /** ETag and Cache-Control go on a 200 or a 304 only: never on an error a cache could keep. */
+  const validators = (res: Response, version: string) => {
+    res.setHeader("ETag", `"${version}"`);
     res.setHeader("Cache-Control", `public, max-age=${maxAge}`);
-    if (matches(req.headers["if-none-match"], etag)) {
-      res.status(304).end();
-      return undefined;
-    }
-    return version;
+  };
+  /** Answers 304 when the client has this version already. */
+  const notModified = (req: Request, res: Response, version: string): boolean => {
+    if (!matches(req.headers["if-none-match"], `"${version}"`)) return false;
+    validators(res, version);
+    res.status(304).end();
+    return true;
   };
 
+  // A dashboard polling with the current ETag costs one small read and a 304. Otherwise the
+  // version and the body are read in one MGET (atomic), so the ETag always names the body's
+  // version even when a publication lands between the two reads.
   router.get("/v1/polls/:pollId/results", async (req, res) => {
     const keys = resultsKeys(keyPrefix, visiblePoll(req).id);
-    if ((await current(req, res, keys.version)) === undefined) return;
-    let json: string | null;
-    try {
-      json = await redis.get(keys.json);
-    } catch (err) {
-      throw redisDown(err);
-    }
-    if (json === null) throw notReady();
+    const version = await fromRedis(() => redis.get(keys.version));
+    if (version === null) throw notReady();
+    if (notModified(req, res, version)) return;
+    const [current, json] = await fromRedis(() => redis.mGet([keys.version, keys.json]));
+    if (current == null || json == null) throw notReady();
+    validators(res, current);
     res.type("application/json").send(json);
   });
 
   router.get("/v1/polls/:pollId/results.png", async (req, res) => {
     const keys = resultsKeys(keyPrefix, visiblePoll(req).id);
-    if ((await current(req, res, keys.version)) === undefined) return;
-    let png: Buffer | null;
-    try {
-      png = await binary.get(keys.png);
-    } catch (err) {
-      throw redisDown(err);
-    }
-    if (png === null)
-      throw new UnavailableError(
-        "chart_unavailable",
-        "the chart of this version is not available yet",
-        retryAfter,
-      );
+    // After a failed render the version has no PNG: that is no 304 either.
+    const [version, hasPng] = await fromRedis(() =>
+      redis.multi().get(keys.version).exists(keys.png).execTyped(),
+    );
+    if (version === null) throw notReady();
+    if (hasPng === 0) throw chartUnavailable();
+    if (notModified(req, res, version)) return;
+    const [current, png] = await fromRedis(() => binary.mGet([keys.version, keys.png]));
+    if (current == null) throw notReady();
+    if (png == null) throw chartUnavailable();
+    validators(res, current.toString());
     res.type("image/png").send(png);
   });
 

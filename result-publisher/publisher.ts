@@ -75,7 +75,7 @@ export class ResultsPublisher {
     };
     for (const poll of polls) {
       const hidden = isHidden(poll, nowMs);
-      const version = resultsVersion(poll, hidden);
+      const version = resultsVersion(poll, hidden, nowMs);
       if (published.get(poll.id) === version) continue;
       const rendered = await this.#publishPoll(poll, hidden, nowMs);
       if (rendered) published.set(poll.id, version);

@@ -18,11 +18,13 @@ export function isHidden(poll: PollRecord, nowMs: number): boolean {
 
 /**
  * A version derived from everything a publication depends on: the poll's change marker
- * (new votes), its registry row (title, options, window) and whether it is hidden. The
+ * (new votes), its registry row (title, options, window), whether it is hidden, and its
+ * status (a poll opens and closes by the clock, with no vote or edit to mark it). The
  * same inputs give the same version, so a restarted publisher does not republish.
  */
-export function resultsVersion(poll: PollRecord, hidden: boolean): string {
-  return `${poll.changeSeq}-${poll.updatedAt.getTime().toString(36)}${hidden ? "-h" : ""}`;
+export function resultsVersion(poll: PollRecord, hidden: boolean, nowMs = Date.now()): string {
+  const phase = { not_open: "-n", open: "", closed: "-c" }[status(poll, nowMs)];
+  return `${poll.changeSeq}-${poll.updatedAt.getTime().toString(36)}${hidden ? "-h" : ""}${phase}`;
 }
 
 function status(poll: PollRecord, nowMs: number): PublishedResults["status"] {
@@ -42,7 +44,7 @@ function baseFields(poll: PollRecord, nowMs: number, hidden: boolean) {
     opensAt: iso(poll.opensAt),
     closesAt: iso(poll.closesAt),
     status: status(poll, nowMs),
-    version: resultsVersion(poll, hidden),
+    version: resultsVersion(poll, hidden, nowMs),
     asOf: iso(poll.changedAt),
     publishedAt: new Date(nowMs).toISOString(),
   };

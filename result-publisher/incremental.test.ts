@@ -1,0 +1,290 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type pg from "pg";
+import request from "supertest";
+import { createLogger } from "../common/logger.ts";
+import type { Pool } from "../common/postgres.ts";
+import { resultsKeys } from "../common/results-contract.ts";
+import { createPoll, isoFromNow, minutes } from "../test-support/api.ts";
+import { ADMIN } from "../test-support/ingest.ts";
+import {
+  AnnouncementLog,
+  assertMatchesSql,
+  type ResultsPipeline,
+  startResultsPipeline,
+} from "../test-support/publisher.ts";
+import { ResultsPublisher } from "./publisher.ts";
+import { createPublisherMetrics } from "./publisher-metrics.ts";
+
+const changeSeqOf = (version: string) => Number(version.split("-")[0]);
+
+/**
+ * A transaction that writes what one batch writer transaction writes for `n` votes (the
+ * rows, the rollup bucket, the poll's change marker, all stamped with its transaction id),
+ * held open until commit(): two of these overlap in an order the single in-process writer
+ * cannot produce on demand.
+ */
+async function openWriterTransaction(pool: Pool, pollId: string, optionId: string, n: number) {
+  const client: pg.PoolClient = await pool.connect();
+  await client.query("begin");
+  await client.query(
+    `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
+     select gen_random_uuid(), $1, $2, 'k1', now(), now(), 1 from generate_series(1, $3::int)`,
+    [pollId, optionId, n],
+  );
+  await client.query(
+    `insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
+     values ($1, $2, date_bin('10 minutes', now(), timestamptz '2000-01-01 00:00:00+00'), $3,
+             pg_current_xact_id())
+     on conflict (poll_id, option_id, bucket_start)
+       do update set count = r.count + excluded.count, tx_id = excluded.tx_id`,
+    [pollId, optionId, n],
+  );
+  await client.query(
+    `insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at, tx_id)
+     values ($1, 1, 1, clock_timestamp(), pg_current_xact_id())
+     on conflict (poll_id) do update set change_seq = c.change_seq + 1,
+       changed_at = excluded.changed_at, tx_id = excluded.tx_id`,
+    [pollId],
+  );
+  let open = true;
+  return {
+    async commit() {
+      open = false;
+      try {
+        await client.query("commit");
+      } finally {
+        client.release();
+      }
+    },
+    /** For cleanup after a failure: a no-op once committed. */
+    async rollback() {
+      if (!open) return;
+      open = false;
+      await client.query("rollback").catch(() => {});
+      client.release();
+    },
+  };
+}
+
+describe("incremental publishing", () => {
+  let p: ResultsPipeline;
+  let log: AnnouncementLog;
+  let stored = 0;
+  const OPTIONS = ["yes", "no"];
+
+  const rawJson = (pollId: string) =>
+    p.h.redis.get(resultsKeys(p.h.names.redisKeyPrefix, pollId).json);
+  const votes = async (list: [pollId: string, optionId: string][]) => {
+    await p.voteBatch(list.map(([pollId, optionId]) => ({ pollId, optionId })));
+    stored += list.length;
+    await p.stored(stored);
+  };
+
+  before(async () => {
+    p = await startResultsPipeline();
+    await createPoll(p.h.app, { id: "steady" });
+    await createPoll(p.h.app, { id: "busy" });
+    log = await AnnouncementLog.start(p.h.config.redisUrl, p.h.names.redisKeyPrefix);
+  });
+  after(async () => {
+    await log?.close();
+    await p?.close();
+  });
+
+  test("a run publishes only the polls whose votes changed", async () => {
+    await votes([
+      ["steady", "yes"],
+      ["steady", "no"],
+      ["busy", "yes"],
+    ]);
+    const first = await p.publisher.run();
+    assert.deepEqual([...first.published].sort(), ["busy", "steady"]);
+    await log.settle();
+    assert.deepEqual(
+      log
+        .take()
+        .map((m) => m.pollId)
+        .sort(),
+      ["busy", "steady"],
+    );
+
+    const steadyBefore = await rawJson("steady");
+    const busyBefore = await p.visible("busy");
+
+    const idle = await p.publisher.run();
+    assert.deepEqual(idle, { polls: 2, published: [], removed: [], renderFailures: 0 });
+    await log.settle();
+    assert.deepEqual(log.take(), [], "nothing announced when nothing changed");
+
+    await votes([
+      ["busy", "no"],
+      ["busy", "no"],
+    ]);
+    const next = await p.publisher.run();
+    assert.deepEqual(next.published, ["busy"]);
+    const busy = await p.visible("busy");
+    assert.notEqual(busy.version, busyBefore.version);
+    assert.equal(changeSeqOf(busy.version), changeSeqOf(busyBefore.version) + 1);
+    await assertMatchesSql(p.h, busy, OPTIONS);
+    await log.settle();
+    assert.deepEqual(log.take(), [{ pollId: "busy", version: busy.version }]);
+    // The unchanged poll's document is byte for byte what it was: same version, same publishedAt.
+    assert.equal(await rawJson("steady"), steadyBefore);
+  });
+
+  test("a restarted publisher does not republish unchanged polls", async () => {
+    const steadyBefore = await rawJson("steady");
+    const busyBefore = await rawJson("busy");
+    const restarted = await p.restartPublisher();
+    const first = await restarted.firstRun;
+    assert.deepEqual(first, { polls: 2, published: [], removed: [], renderFailures: 0 });
+    await log.settle();
+    assert.deepEqual(log.take(), []);
+    assert.equal(await rawJson("steady"), steadyBefore);
+    assert.equal(await rawJson("busy"), busyBefore);
+
+    // The new instance still counts right: its first change reads the poll in full.
+    await votes([["steady", "yes"]]);
+    const next = await restarted.run();
+    assert.deepEqual(next.published, ["steady"]);
+    const steady = await p.visible("steady");
+    assert.deepEqual(
+      steady.options.map((o) => o.count),
+      [2, 1],
+    );
+    await assertMatchesSql(p.h, steady, OPTIONS);
+    assert.equal(await rawJson("busy"), busyBefore);
+  });
+
+  test("a registry edit republishes with a new version but the same change counter", async () => {
+    const before = await p.visible("steady");
+    await request(p.h.app)
+      .patch("/v1/polls/steady")
+      .set(ADMIN)
+      .send({ title: "Steady, renamed" })
+      .expect(200);
+    const summary = await p.publisher.run();
+    assert.deepEqual(summary.published, ["steady"]);
+    const after = await p.visible("steady");
+    assert.equal(after.title, "Steady, renamed");
+    assert.notEqual(after.version, before.version);
+    assert.equal(changeSeqOf(after.version), changeSeqOf(before.version));
+    assert.deepEqual(after.options, before.options);
+    assert.deepEqual(after.distribution, before.distribution);
+  });
+
+  test("several rounds of votes: every run equals the SQL count", async () => {
+    const rounds: [string, string][][] = [
+      [
+        ["busy", "yes"],
+        ["steady", "no"],
+        ["steady", "no"],
+      ],
+      [["busy", "no"]],
+      [
+        ["steady", "yes"],
+        ["steady", "yes"],
+        ["busy", "yes"],
+        ["busy", "no"],
+      ],
+    ];
+    for (const round of rounds) {
+      await votes(round);
+      const summary = await p.publisher.run();
+      assert.deepEqual(
+        [...summary.published].sort(),
+        [...new Set(round.map(([pollId]) => pollId))].sort(),
+      );
+      for (const pollId of ["steady", "busy"])
+        await assertMatchesSql(p.h, await p.visible(pollId), OPTIONS);
+    }
+  });
+
+  test("a batch that commits after a newer one was published is not missed", async () => {
+    // older (smaller transaction id) and newer overlap; the newer commits first and is
+    // published; the older commits afterwards and must be read by the next run.
+    const older = await openWriterTransaction(p.h.db.pool, "steady", "yes", 3);
+    try {
+      const newer = await openWriterTransaction(p.h.db.pool, "busy", "no", 2);
+      await newer.commit();
+      const first = await p.publisher.run();
+      assert.deepEqual(first.published, ["busy"], "the older batch is not visible yet");
+      await older.commit();
+    } finally {
+      await older.rollback();
+    }
+    const second = await p.publisher.run();
+    assert.deepEqual(second.published, ["steady"]);
+    const steady = await p.visible("steady");
+    assert.deepEqual(
+      steady.options.map((o) => o.count),
+      [7, 3],
+    );
+    await assertMatchesSql(p.h, steady, OPTIONS);
+    await assertMatchesSql(p.h, await p.visible("busy"), OPTIONS);
+  });
+
+  test("a poll that opens or closes by the clock is republished with its new status", async () => {
+    // The run's clock is ResultsPublisher.run(nowMs): no test waits for real time to pass.
+    const publisher = new ResultsPublisher({
+      pool: p.h.db.pool,
+      redis: p.h.redis,
+      keyPrefix: p.h.names.redisKeyPrefix,
+      chartWidth: 800,
+      chartHeight: 600,
+      logger: createLogger("silent"),
+      metrics: createPublisherMetrics(),
+    });
+    const now = Date.now();
+    await createPoll(p.h.app, {
+      id: "window",
+      opensAt: isoFromNow(minutes(60)),
+      closesAt: isoFromNow(minutes(120)),
+    });
+    await createPoll(p.h.app, {
+      id: "sealed",
+      closesAt: isoFromNow(minutes(120)),
+      resultsVisibility: "after_close",
+    });
+    const statusAt = async (nowMs: number) => {
+      const summary = await publisher.run(nowMs);
+      const window = await p.published("window");
+      const sealed = await p.published("sealed");
+      return {
+        published: [...summary.published].sort(),
+        window: [window.status, window.hidden],
+        sealed: [sealed.status, sealed.hidden],
+      };
+    };
+    assert.deepEqual(await statusAt(now), {
+      published: ["sealed", "window"],
+      window: ["not_open", false],
+      sealed: ["open", true],
+    });
+    assert.deepEqual(await statusAt(now), {
+      published: [],
+      window: ["not_open", false],
+      sealed: ["open", true],
+    });
+    const notOpen = (await p.published("window")).version;
+    assert.deepEqual(await statusAt(now + minutes(90)), {
+      published: ["window"],
+      window: ["open", false],
+      sealed: ["open", true],
+    });
+    const open = (await p.published("window")).version;
+    assert.notEqual(open, notOpen);
+    assert.deepEqual(await statusAt(now + minutes(180)), {
+      published: ["sealed", "window"],
+      window: ["closed", false],
+      sealed: ["closed", false],
+    });
+    assert.notEqual((await p.published("window")).version, open);
+    assert.deepEqual(await statusAt(now + minutes(181)), {
+      published: [],
+      window: ["closed", false],
+      sealed: ["closed", false],
+    });
+  });
+});
