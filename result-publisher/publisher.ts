@@ -14,7 +14,11 @@ import {
 } from "./rollup-store.ts";
 
 /** A poll's rollup rows by option and bucket; counts are absolute, so a newer row replaces. */
-type PollModel = Map<string, RollupRow>;
+interface PollModel {
+  /** Which incarnation of the poll id this model belongs to. */
+  createdAtMs: number;
+  rows: Map<string, RollupRow>;
+}
 const modelKey = (r: RollupRow) => `${r.optionId}\u0000${r.bucketStartMs}`;
 
 export interface PublishRunSummary {
@@ -109,7 +113,7 @@ export class ResultsPublisher {
     const size = { width: chartWidth, height: chartHeight };
     let results: PublishedResults = hidden
       ? hiddenResults(poll, nowMs)
-      : visibleResults(poll, await this.#rollups(poll.id), nowMs, size);
+      : visibleResults(poll, await this.#rollups(poll), nowMs, size);
     let png: Buffer | undefined;
     const renderStarted = performance.now();
     try {
@@ -137,21 +141,27 @@ export class ResultsPublisher {
   }
 
   /** The poll's rollups: read once in full, then only what changed since the last run. */
-  async #rollups(pollId: string): Promise<RollupRow[]> {
+  async #rollups(poll: PollRecord): Promise<RollupRow[]> {
     const { pool } = this.#deps;
+    const pollId = poll.id;
     let model = this.#models.get(pollId);
-    if (model === undefined || this.#xmin === undefined) {
-      model = new Map();
+    // A poll deleted and created again under the same id starts from nothing.
+    if (
+      model === undefined ||
+      this.#xmin === undefined ||
+      model.createdAtMs !== poll.createdAt.getTime()
+    ) {
+      model = { createdAtMs: poll.createdAt.getTime(), rows: new Map() };
       this.#models.set(pollId, model);
       const rows = await loadRollups(pool, pollId);
-      for (const r of rows) model.set(modelKey(r), r);
+      for (const r of rows) model.rows.set(modelKey(r), r);
       this.#deps.metrics.rollupRowsRead.inc(rows.length);
     } else {
       const rows = await loadRollups(pool, pollId, this.#xmin);
-      for (const r of rows) model.set(modelKey(r), r);
+      for (const r of rows) model.rows.set(modelKey(r), r);
       this.#deps.metrics.rollupRowsRead.inc(rows.length);
     }
-    return [...model.values()];
+    return [...model.rows.values()];
   }
 
   async #loadPublished(polls: PollRecord[]): Promise<Map<string, string>> {

@@ -11,6 +11,7 @@ export interface PollRecord {
   closesAt: Date | null;
   resultsVisibility: "live" | "after_close";
   updatedAt: Date;
+  createdAt: Date;
   options: { id: string; label: string }[];
   /** From poll_changes; 0 and null while the poll has no stored votes. */
   changeSeq: number;
@@ -26,12 +27,13 @@ export async function loadPolls(pool: Pool): Promise<PollRecord[]> {
     closes_at: Date | null;
     results_visibility: "live" | "after_close";
     updated_at: Date;
+    created_at: Date;
     options: { id: string; label: string }[] | null;
     change_seq: number | null;
     changed_at: Date | null;
   }>(`
     select p.id, p.title, p.time_zone, p.opens_at, p.closes_at, p.results_visibility,
-           p.updated_at, c.change_seq, c.changed_at,
+           p.updated_at, p.created_at, c.change_seq, c.changed_at,
            (select json_agg(json_build_object('id', o.id, 'label', o.label) order by o.position)
             from poll_options o where o.poll_id = p.id) as options
     from polls p left join poll_changes c on c.poll_id = p.id`);
@@ -43,6 +45,7 @@ export async function loadPolls(pool: Pool): Promise<PollRecord[]> {
     closesAt: r.closes_at,
     resultsVisibility: r.results_visibility,
     updatedAt: r.updated_at,
+    createdAt: r.created_at,
     options: r.options ?? [],
     changeSeq: r.change_seq ?? 0,
     changedAt: r.changed_at,
