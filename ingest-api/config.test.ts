@@ -37,6 +37,7 @@ describe("readIngestConfig", () => {
     assert.equal(config.maxBatchBodyBytes, 1_048_576);
     assert.equal(config.maxBatchItems, 1_000);
     assert.equal(config.castAtMaxSkewMs, 60_000);
+    assert.equal(config.castAtMaxAgeMs, 2_592_000_000);
     assert.equal(config.lateVoteGraceMs, 3_600_000);
     assert.equal(config.duplicateWindowMs, 600_000);
     assert.equal(config.publishTimeoutMs, 2_000);

@@ -20,6 +20,8 @@ export interface IngestConfig extends CommonConfig {
   readonly maxBatchItems: number;
   /** How far in the future a kiosk clock may be. @defaultValue 60000 */
   readonly castAtMaxSkewMs: number;
+  /** Oldest castAt accepted (a kiosk whose clock reset to 1970 is refused). @defaultValue 2592000000 (30 days) */
+  readonly castAtMaxAgeMs: number;
   /** After a poll closes, votes cast before the close are still taken this long. @defaultValue 3600000 */
   readonly lateVoteGraceMs: number;
   /** Full registry reload interval (NOTIFY makes changes visible sooner). @defaultValue 5000 */
@@ -50,6 +52,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     maxBatchBodyBytes: readInt(env, "MAX_BATCH_BODY_BYTES", 1_048_576, { min: 1_024 }),
     maxBatchItems: readInt(env, "MAX_BATCH_ITEMS", 1_000, { min: 1, max: 10_000 }),
     castAtMaxSkewMs: readInt(env, "CAST_AT_MAX_SKEW_MS", 60_000, { min: 0 }),
+    castAtMaxAgeMs: readInt(env, "CAST_AT_MAX_AGE_MS", 2_592_000_000, { min: 60_000 }),
     lateVoteGraceMs: readInt(env, "LATE_VOTE_GRACE_MS", 3_600_000, { min: 0 }),
     registryRefreshMs: readInt(env, "REGISTRY_REFRESH_MS", 5_000, { min: 100 }),
     voterBucketBits: readInt(env, "VOTER_BUCKET_BITS", 16, { min: 0, max: 24 }),

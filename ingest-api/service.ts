@@ -75,6 +75,7 @@ export async function buildIngestApi(
   );
   const votes = new VoteService(cache, publisher, guard, metrics, {
     castAtMaxSkewMs: config.castAtMaxSkewMs,
+    castAtMaxAgeMs: config.castAtMaxAgeMs,
     lateVoteGraceMs: config.lateVoteGraceMs,
   });
   const app = createApp({

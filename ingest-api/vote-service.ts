@@ -40,6 +40,7 @@ export interface BatchResult {
 
 export interface VoteRules {
   castAtMaxSkewMs: number;
+  castAtMaxAgeMs: number;
   lateVoteGraceMs: number;
 }
 
@@ -204,6 +205,13 @@ export class VoteService {
         {
           field: `${fieldPrefix}castAt`,
           message: "must not be in the future (check the kiosk clock)",
+        },
+      ]);
+    if (castAtMs < now - this.#rules.castAtMaxAgeMs)
+      throw new ValidationError([
+        {
+          field: `${fieldPrefix}castAt`,
+          message: `must be within the last ${Math.round(this.#rules.castAtMaxAgeMs / 86_400_000)} days (check the kiosk clock)`,
         },
       ]);
     if (poll.opensAtMs !== null && castAtMs < poll.opensAtMs)

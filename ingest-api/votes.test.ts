@@ -340,6 +340,12 @@ describe("POST /v1/votes", () => {
     assert.match(issueFor(res, "castAt").message, /future/);
   });
 
+  test("castAt older than CAST_AT_MAX_AGE_MS (a kiosk clock reset to 1970) is 400 castAt", async () => {
+    const res = await vote({ pollId: "lunch", optionId: "pizza", castAt: "1970-01-01T00:00:05Z" });
+    assert.deepEqual(issueFields(res), ["castAt"]);
+    assert.match(issueFor(res, "castAt").message, /within the last 30 days/);
+  });
+
   test("castAt slightly in the future, within the skew, is accepted", async () => {
     const castAt = isoFromNow(30_000);
     const res = await vote({ pollId: "lunch", optionId: "pizza", castAt }).expect(202);
