@@ -14,6 +14,7 @@ COPY common ./common
 COPY ingest-api ./ingest-api
 COPY batch-writer ./batch-writer
 COPY result-publisher ./result-publisher
+COPY web ./web
 COPY sql ./sql
 COPY scripts ./scripts
 USER node

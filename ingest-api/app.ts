@@ -6,6 +6,7 @@ import { resultsKeys } from "../common/results-contract.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
+import { publicPollRoutes } from "./public-poll-routes.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import { registryRoutes } from "./registry-routes.ts";
 import type { ResultsEvents } from "./results-events.ts";
@@ -14,6 +15,7 @@ import type { VotePublisher } from "./vote-publisher.ts";
 import { type VoteRouteLimits, voteRoutes } from "./vote-routes.ts";
 import type { VoteService } from "./vote-service.ts";
 import type { VoterGuard } from "./voter-guard.ts";
+import { webRoutes } from "./web-routes.ts";
 
 export interface AppDeps {
   pool: Pool;
@@ -71,6 +73,8 @@ export function createApp(deps: AppDeps): Express {
       () => deps.cache.ageMs,
     ),
   );
+  app.use(publicPollRoutes(deps.cache, deps.resultsIntervalMs));
+  app.use(webRoutes(deps.cache)); // the pages, with their own security headers (helmet)
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.logger));
   return app;

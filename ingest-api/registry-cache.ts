@@ -59,6 +59,11 @@ export class RegistryCache {
     return this.#polls.get(id);
   }
 
+  /** Every poll of the current snapshot (archived ones too). */
+  polls(): IterableIterator<CachedPoll> {
+    return this.#polls.values();
+  }
+
   kioskByTokenHash(hashHex: string): CachedKiosk | undefined {
     return this.#kiosks.get(hashHex);
   }

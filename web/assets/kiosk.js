@@ -1,0 +1,147 @@
+// The kiosk / wall display: /kiosk/:pollId, or /kiosk/:pollId?image=1 for devices too weak
+// for anything but an image (the server-rendered PNG of the same version).
+
+import { colorFor } from "./colors.js";
+import { el, formatCount, formatShare, formatTime, freshnessText, windowText } from "./format.js";
+import { connectionMessage, LiveResults, pollIdFromPath, serverNow } from "./live.js";
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const pollId = pollIdFromPath();
+const imageMode = new URLSearchParams(location.search).get("image") === "1";
+const poll = { id: pollId, timeZone: "UTC", opensAt: null, closesAt: null };
+/** @type {import("./live.js").Results | undefined} */
+let shown;
+let imageFailedFor;
+let hiddenShown = false;
+
+if (imageMode) document.documentElement.classList.add("image-mode");
+
+function showMessage(text) {
+  $("message").textContent = text;
+  $("message").hidden = false;
+  $("totals").hidden = true;
+  $("image-view").hidden = true;
+  $("total").textContent = "–";
+}
+
+/** after_close polls: a plain message instead of counts (the API answers 403). */
+function showHidden() {
+  const closes = poll.closesAt ? ` at ${formatTime(new Date(poll.closesAt), poll.timeZone)}` : "";
+  showMessage(`Results are hidden until the poll closes${closes}.`);
+  tickClock();
+}
+
+function tickClock() {
+  const now = serverNow();
+  $("window").textContent = windowText(poll, now);
+  $("freshness").textContent = shown
+    ? (freshnessText(shown.asOf, poll.timeZone, now) ?? "no votes yet")
+    : "";
+}
+
+function altText(results) {
+  const parts = (results.options ?? []).map(
+    (o) =>
+      `${o.label} ${formatCount(o.count)} ${o.count === 1 ? "vote" : "votes"} (${formatShare(o.share)})`,
+  );
+  return `Results of ${results.title}: ${parts.join(", ")}; ${formatCount(results.totalVotes ?? 0)} votes in total.`;
+}
+
+function renderTable(results) {
+  const options = results.options ?? [];
+  const table = $("totals-table");
+  table.style.setProperty("--rows", String(Math.max(2, options.length)));
+  $("rows").replaceChildren(
+    ...options.map((o, i) => {
+      const row = el("tr", null, { "data-option-id": o.id });
+      const fill = el("span", null, { class: "fill" });
+      fill.style.width = `${(o.share * 100).toFixed(2)}%`;
+      fill.style.backgroundColor = colorFor(i, true);
+      const track = el("span", null, { class: "track" });
+      track.append(fill);
+      const bar = el("td", null, { class: "bar", "aria-hidden": "true" });
+      bar.append(track);
+      const label = el("th", null, { scope: "row" });
+      label.append(el("span", o.label, { class: "label", title: o.label }));
+      row.append(
+        label,
+        bar,
+        el("td", formatCount(o.count), { class: "count" }),
+        el("td", formatShare(o.share), { class: "share" }),
+      );
+      return row;
+    }),
+  );
+  $("totals").hidden = false;
+  $("image-view").hidden = true;
+}
+
+function renderImage(results) {
+  const img = /** @type {HTMLImageElement} */ ($("chart-image"));
+  img.alt = altText(results);
+  // The version in the address: each publication is a new image, never a stale cached one.
+  img.src = `/v1/polls/${encodeURIComponent(pollId)}/results.png?v=${encodeURIComponent(results.version)}`;
+  $("image-view").hidden = false;
+  $("totals").hidden = true;
+}
+
+function render(results) {
+  shown = results;
+  hiddenShown = false;
+  Object.assign(poll, {
+    timeZone: results.timeZone,
+    opensAt: results.opensAt,
+    closesAt: results.closesAt,
+  });
+  $("title").textContent = results.title;
+  document.title = `${results.title} — results`;
+  $("message").hidden = true;
+  $("total").textContent = formatCount(results.totalVotes ?? 0);
+  // No chart for this version (a failed render): the table instead, until the next one.
+  if (imageMode && results.chart !== null && imageFailedFor !== results.version)
+    renderImage(results);
+  else renderTable(results);
+  tickClock();
+}
+
+$("chart-image").addEventListener("error", () => {
+  if (!shown) return;
+  imageFailedFor = shown.version;
+  renderTable(shown);
+});
+
+const live = new LiveResults(pollId, {
+  results: render,
+  hidden: () => {
+    shown = undefined;
+    hiddenShown = true;
+    showHidden();
+  },
+  notReady: () => showMessage("No results yet."),
+  notFound: () => showMessage("This poll does not exist (any more)."),
+  connection: (state) => {
+    const text = connectionMessage(state, live.pollMs, true);
+    $("connection").textContent = text ?? "";
+    $("connection").hidden = text === undefined;
+    document.body.dataset.connection = state;
+  },
+});
+
+// The title of a hidden poll (its results, which carry the title, are refused).
+fetch(`/v1/public/polls/${encodeURIComponent(pollId)}`)
+  .then((r) => (r.ok ? r.json() : undefined))
+  .then((info) => {
+    if (!info) return;
+    Object.assign(poll, {
+      timeZone: info.timeZone,
+      opensAt: info.opensAt,
+      closesAt: info.closesAt,
+    });
+    if (!shown) $("title").textContent = info.title;
+    if (hiddenShown) showHidden();
+    tickClock();
+  })
+  .catch(() => {});
+
+live.start();
+setInterval(tickClock, 1_000);
