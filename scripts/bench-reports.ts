@@ -1,0 +1,550 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createLogger } from "../common/logger.ts";
+import { migrate, migrationsDir } from "../common/migrate.ts";
+import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import { findReport, listReports } from "./report.ts";
+
+// `npm run bench:reports [-- --votes 10000000 --days 30 --polls 20 --runs 3]`
+// Builds tallyflow_bench_reports: N votes over D days in P polls (a 1,000-school day),
+// generated server-side (insert ... select from generate_series, indexes built after the
+// load), rollups and change markers built from them with the writer's bucketing, a few
+// refusals; VACUUM ANALYZE. Then runs every report through psql (one warm-up, median of
+// --runs) and prints a Markdown table. --reuse keeps a database of the same shape from an
+// earlier --keep run; --without-report-indexes drops migration 004's indexes first (to see
+// what they buy). Finally measures what those indexes cost the writer: 200,000 more votes
+// inserted with and without them, rolled back.
+
+const { values } = parseArgs({
+  options: {
+    votes: { type: "string", default: "10000000" },
+    days: { type: "string", default: "30" },
+    polls: { type: "string", default: "20" },
+    kiosks: { type: "string", default: "2000" },
+    runs: { type: "string", default: "3" },
+    reuse: { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
+    "without-report-indexes": { type: "boolean", default: false },
+  },
+});
+const VOTES = Number(values.votes);
+const DAYS = Number(values.days);
+const POLLS = Number(values.polls);
+const KIOSKS = Number(values.kiosks);
+const RUNS = Number(values.runs);
+const OPTIONS = 5;
+const CHECKIN_POLLS = 2;
+const VOTERS = 20_000;
+const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
+const DB_URL = `${PG}/tallyflow_bench_reports`;
+const PSQL = process.env.PSQL ?? "psql";
+const ZONES = [
+  "Europe/London",
+  "Asia/Kathmandu",
+  "America/New_York",
+  "Asia/Kolkata",
+  "Australia/Sydney",
+];
+const logger = createLogger("warn");
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const progress = (text: string) => process.stderr.write(`${new Date().toISOString()} ${text}\n`);
+const pollId = (n: number) => `poll-${String(n).padStart(2, "0")}`;
+
+async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  const result = await work();
+  progress(`${label}: ${fmt((performance.now() - start) / 1000, 1)} s`);
+  return result;
+}
+
+// A uniform number in [0, 1) from the row number and a salt: deterministic, no state.
+const rand = (salt: number) => `((hashint8extended(g, ${salt}) & 1048575)::float8 / 1048576)`;
+
+async function build(pool: Pool): Promise<void> {
+  await pool.query(`create table bench_meta (votes bigint, days int, polls int, kiosks int)`);
+  await pool.query(
+    `insert into polls (id, title, time_zone, opens_at, closes_at, one_vote_per_voter)
+     select 'poll-' || lpad(p::text, 2, '0'), 'Bench poll ' || p, ($1::text[])[1 + (p - 1) % $2],
+            date_trunc('day', now()) - make_interval(days => $3),
+            date_trunc('day', now()), false
+     from generate_series(1, $4::int) p`,
+    [ZONES, ZONES.length, DAYS, POLLS],
+  );
+  await pool.query(
+    `insert into poll_options (poll_id, id, label, position)
+     select p.id, 'opt-' || o, 'Option ' || o, o from polls p, generate_series(1, $1::int) o`,
+    [OPTIONS],
+  );
+  await pool.query(
+    `insert into kiosks (id, name, token_hash)
+     select 'kiosk-' || k, 'Kiosk ' || k, sha256(k::text::bytea) from generate_series(1, $1::int) k`,
+    [KIOSKS],
+  );
+
+  // Load without indexes, then build them (sorted, parallel): much faster than maintaining
+  // four indexes row by row. The definitions are the migrations' own.
+  const { rows: indexes } = await pool.query<{ indexname: string; indexdef: string }>(
+    "select indexname, indexdef from pg_indexes where tablename = 'votes' and indexname <> 'votes_pkey'",
+  );
+  await pool.query("alter table votes drop constraint votes_pkey");
+  for (const ix of indexes) await pool.query(`drop index ${ix.indexname}`);
+
+  const span = DAYS * 86_400;
+  const chunk = 1_000_000;
+  await timed(`votes: ${fmt(VOTES)} rows`, async () => {
+    for (let first = 1; first <= VOTES; first += chunk) {
+      const last = Math.min(VOTES, first + chunk - 1);
+      // Rows in cast order (as the writer stores them), polls and kiosks interleaved. Poll
+      // and kiosk popularity skewed; 0.1% of votes arrive up to 6 hours late; the last
+      // CHECKIN_POLLS polls are check-ins whose votes carry one of VOTERS voter ids.
+      await pool.query(
+        `insert into votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
+                            received_at, stored_at, stream_seq)
+         select lpad(to_hex(g), 32, '0')::uuid, 'poll-' || lpad(poll::text, 2, '0'),
+                'opt-' || (1 + floor(${rand(2)} ^ 1.6 * $5)::int),
+                'kiosk-' || (1 + floor(${rand(3)} ^ 1.3 * $6)::int),
+                case when poll > $4 - $7 then 'voter-' || floor(${rand(4)} * $8)::int end,
+                cast_at, cast_at + delay, cast_at + delay + make_interval(secs => 0.05 + ${rand(7)}), g
+         from (
+           select g, 1 + floor(${rand(1)} * $4)::int as poll,
+                  date_trunc('day', now()) - make_interval(days => $3)
+                    + make_interval(secs => (g - 1 + ${rand(5)}) * $9 / $10) as cast_at,
+                  case when ${rand(6)} < 0.001 then make_interval(secs => ${rand(8)} * 21600)
+                       else make_interval(secs => ${rand(8)} * 0.8) end as delay
+           from generate_series($1::bigint, $2::bigint) g
+         ) v`,
+        [first, last, DAYS, POLLS, OPTIONS, KIOSKS, CHECKIN_POLLS, VOTERS, span, VOTES],
+      );
+      progress(`  ${fmt(last)} votes`);
+    }
+  });
+  await pool.query("set maintenance_work_mem = '1GB'");
+  await timed("primary key", () => pool.query("alter table votes add primary key (event_id)"));
+  for (const ix of indexes) await timed(ix.indexname, () => pool.query(ix.indexdef));
+
+  await timed("vote_rollups and poll_changes", async () => {
+    await pool.query(`
+      insert into vote_rollups (poll_id, option_id, bucket_start, count)
+      select poll_id, option_id,
+             date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00'), count(*)
+      from votes group by 1, 2, 3`);
+    await pool.query(`
+      insert into poll_changes (poll_id, change_seq, last_stream_seq, changed_at)
+      select poll_id, count(*), max(stream_seq), max(stored_at) from votes group by poll_id`);
+  });
+  // Refusals at the scale a deployment sees: resends, second votes, a few dead letters.
+  await pool.query(
+    `insert into duplicate_counts (poll_id, kiosk_id, day, count)
+     select 'poll-' || lpad((1 + g % $1)::text, 2, '0'), 'kiosk-' || (1 + g % 500),
+            (now() at time zone 'UTC')::date - (g % $2), 1 + g % 7
+     from generate_series(1, 20000) g on conflict do nothing`,
+    [POLLS, DAYS],
+  );
+  await pool.query(
+    `insert into rejected_votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
+                                 received_at, stream_seq, reason, rejected_at)
+     select lpad(to_hex(1000000000000 + g), 32, '0')::uuid, 'poll-' || lpad($1::text, 2, '0'),
+            'opt-1', 'kiosk-' || (1 + g % 300), 'voter-' || g, now() - make_interval(mins => g),
+            now() - make_interval(mins => g), g, 'voter_already_voted', now() - make_interval(mins => g)
+     from generate_series(1, 5000) g`,
+    [POLLS],
+  );
+  await pool.query(
+    `insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries)
+     select 'VOTES', g, case when g % 10 = 0 then -1 else 0 end,
+            'votes.poll-' || lpad((1 + g % $1)::text, 2, '0'),
+            convert_to(case when g % 10 = 0 then 'not json'
+                            else json_build_object('eventId', 'x', 'kioskId', 'kiosk-' || (g % 50),
+                                                   'optionId', 'bad id')::text end, 'UTF8'),
+            case when g % 10 = 0 then 'not JSON' else 'optionId: must be 1-64 letters' end, 5
+     from generate_series(1, 1000) g`,
+    [POLLS],
+  );
+  await timed("vacuum analyze", () => pool.query("vacuum analyze"));
+  await pool.query("insert into bench_meta values ($1, $2, $3, $4)", [VOTES, DAYS, POLLS, KIOSKS]);
+}
+
+async function prepare(): Promise<Pool> {
+  if (values.reuse) {
+    try {
+      const pool = createPool(DB_URL, logger, { max: 2 });
+      const { rows } = await pool.query<{ votes: number; days: number; polls: number }>(
+        "select votes, days, polls from bench_meta",
+      );
+      const meta = rows[0];
+      if (meta && meta.votes === VOTES && meta.days === DAYS && meta.polls === POLLS) {
+        progress(`reusing ${DB_URL}`);
+        return pool;
+      }
+      await pool.end();
+    } catch {
+      // no usable database: build one
+    }
+  }
+  await dropDatabase(DB_URL);
+  await ensureDatabase(DB_URL);
+  const pool = createPool(DB_URL, logger, { max: 2 });
+  await migrate(pool, logger);
+  await timed("build", () => build(pool));
+  return pool;
+}
+
+// Migration 004's indexes, as written there; "if not exists" to restore them after a
+// --without-report-indexes run of a kept database.
+const REPORT_INDEXES = readFileSync(join(migrationsDir, "004_report_indexes.sql"), "utf8");
+const REPORT_INDEX_NAMES = [...REPORT_INDEXES.matchAll(/create index (\w+)/g)].map((m) => m[1]!);
+const REPORT_STATISTICS = [...REPORT_INDEXES.matchAll(/create statistics (\w+)/g)].map(
+  (m) => m[1]!,
+);
+
+interface Case {
+  report: string;
+  label: string;
+  vars: Record<string, string>;
+  reads: string;
+  targetMs: number;
+}
+
+function cases(): Case[] {
+  const p = pollId(1); // Europe/London
+  const nepal = pollId(2); // Asia/Kathmandu, +05:45
+  const checkin = pollId(POLLS);
+  const rollups = 100;
+  const raw = 5_000;
+  const day = new Date(Date.now() - 10 * 86_400_000).toISOString().slice(0, 10);
+  const next = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
+  return [
+    {
+      report: "totals",
+      label: "whole poll",
+      vars: { poll_id: p },
+      reads: "rollups",
+      targetMs: rollups,
+    },
+    {
+      report: "totals",
+      label: "one local day",
+      vars: { poll_id: p, from: day, to: next },
+      reads: "rollups",
+      targetMs: rollups,
+    },
+    {
+      report: "totals",
+      label: "range cutting 2 buckets",
+      vars: { poll_id: p, from: `${day} 09:03`, to: `${next} 17:47` },
+      reads: "rollups + raw (2 buckets)",
+      targetMs: rollups,
+    },
+    {
+      report: "distribution",
+      label: "",
+      vars: { poll_id: p },
+      reads: "rollups",
+      targetMs: rollups,
+    },
+    {
+      report: "calendar",
+      label: "day, week, month",
+      vars: { poll_id: p },
+      reads: "rollups",
+      targetMs: rollups,
+    },
+    {
+      report: "calendar",
+      label: "Asia/Kathmandu (+05:45)",
+      vars: { poll_id: nepal },
+      reads: "rollups + raw (midnight buckets)",
+      targetMs: rollups,
+    },
+    {
+      report: "turnout",
+      label: "turnout",
+      vars: { poll_id: p },
+      reads: "rollups",
+      targetMs: rollups,
+    },
+    {
+      report: "turnout",
+      label: "turnout, Asia/Kathmandu",
+      vars: { poll_id: nepal },
+      reads: "rollups + raw (every :45 bucket)",
+      targetMs: rollups,
+    },
+    {
+      report: "turnout",
+      label: "peak",
+      vars: { poll_id: p, part: "peak" },
+      reads: "rollups",
+      targetMs: rollups,
+    },
+    { report: "kiosks", label: "activity", vars: { poll_id: p }, reads: "raw", targetMs: raw },
+    {
+      report: "kiosks",
+      label: "silences (gap 1 h, the default)",
+      vars: { poll_id: p, part: "silences" },
+      reads: "raw",
+      targetMs: raw,
+    },
+    {
+      report: "kiosks",
+      label: "silences (gap 6 h)",
+      vars: { poll_id: p, part: "silences", gap: "6 hours" },
+      reads: "raw",
+      targetMs: raw,
+    },
+    { report: "bursts", label: "", vars: { poll_id: p }, reads: "raw", targetMs: raw },
+    { report: "late_arrivals", label: "delays", vars: { poll_id: p }, reads: "raw", targetMs: raw },
+    {
+      report: "late_arrivals",
+      label: "kiosks",
+      vars: { poll_id: p, part: "kiosks" },
+      reads: "raw",
+      targetMs: raw,
+    },
+    {
+      report: "late_arrivals",
+      label: "after_publish",
+      vars: { poll_id: p, part: "after_publish" },
+      reads: "raw",
+      targetMs: raw,
+    },
+    {
+      report: "refusals",
+      label: "all polls",
+      vars: {},
+      reads: "refusal tables",
+      targetMs: rollups,
+    },
+    {
+      report: "consistency",
+      label: "one poll",
+      vars: { poll_id: p },
+      reads: "rollups + raw",
+      targetMs: raw,
+    },
+    { report: "consistency", label: "all polls", vars: {}, reads: "rollups + raw", targetMs: raw },
+    {
+      report: "attendance",
+      label: "days",
+      vars: { poll_id: checkin },
+      reads: "raw",
+      targetMs: raw,
+    },
+    {
+      report: "attendance",
+      label: "voters",
+      vars: { poll_id: checkin, part: "voters" },
+      reads: "raw",
+      targetMs: raw,
+    },
+  ];
+}
+
+interface Timing {
+  wallMs: number;
+  sqlMs: number;
+}
+
+/** One psql run: wall time of the process, and the statements' time from \timing. */
+function runOnce(path: string, vars: Record<string, string>): Promise<Timing> {
+  const args = ["-X", "-v", "ON_ERROR_STOP=1", "--dbname", DB_URL, "--csv", "-o", "/dev/null"];
+  for (const [k, v] of Object.entries(vars)) args.push("-v", `${k}=${v}`);
+  args.push("-c", "\\timing on", "-f", path);
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn(PSQL, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      out += c;
+    });
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      err += c;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const wallMs = performance.now() - start;
+      if (code !== 0) return reject(new Error(`psql ${path} exited ${code}: ${err}`));
+      const sqlMs = [...out.matchAll(/^Time: ([\d.]+) ms/gm)].reduce((s, m) => s + Number(m[1]), 0);
+      resolve({ wallMs, sqlMs });
+    });
+  });
+}
+
+/** The number of rows a report prints (psql --csv, counted here). */
+function countRows(path: string, vars: Record<string, string>): Promise<number> {
+  const args = ["-X", "-v", "ON_ERROR_STOP=1", "--dbname", DB_URL, "--csv"];
+  for (const [k, v] of Object.entries(vars)) args.push("-v", `${k}=${v}`);
+  args.push("-f", path);
+  return new Promise((resolve, reject) => {
+    const child = spawn(PSQL, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let lines = 0;
+    child.stdout.on("data", (c: Buffer) => {
+      for (const byte of c) if (byte === 10) lines++;
+    });
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0 ? resolve(Math.max(0, lines - 1)) : reject(new Error(`psql exited ${code}`)),
+    );
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * What migration 004's indexes cost the writer: batches of 2,000 votes, each inserted with
+ * its rollup upsert in one statement (as batch-writer/store-batch.ts does), 100 batches in a
+ * transaction that is rolled back; with the indexes, and with them dropped (in the same
+ * rolled-back transaction).
+ */
+async function writerCost(
+  pool: Pool,
+): Promise<{ withMs: number; withoutMs: number; rows: number }> {
+  const batch = 2_000;
+  const batches = 100;
+  const statement = `
+    with ins as (
+      insert into votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at, received_at,
+                         stored_at, stream_seq)
+      select lpad(to_hex(2000000000000 + g), 32, '0')::uuid,
+             'poll-' || lpad((1 + floor(${rand(1)} * ${POLLS})::int)::text, 2, '0'),
+             'opt-' || (1 + floor(${rand(2)} * ${OPTIONS})::int),
+             'kiosk-' || (1 + floor(${rand(3)} * ${KIOSKS})::int), null,
+             now() - make_interval(secs => ${rand(4)} * 600), now(), now(), g
+      from generate_series($1::bigint, $2::bigint) g
+      returning poll_id, option_id, cast_at
+    )
+    insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
+    select poll_id, option_id,
+           date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00'), count(*),
+           pg_current_xact_id()
+    from ins group by 1, 2, 3
+    on conflict (poll_id, option_id, bucket_start)
+      do update set count = r.count + excluded.count, tx_id = excluded.tx_id`;
+  const once = async (dropReportIndexes: boolean) => {
+    const client = await pool.connect();
+    try {
+      await client.query("begin");
+      if (dropReportIndexes)
+        for (const name of REPORT_INDEX_NAMES) await client.query(`drop index if exists ${name}`);
+      const start = performance.now();
+      for (let b = 0; b < batches; b++)
+        await client.query(statement, [b * batch + 1, (b + 1) * batch]);
+      const ms = performance.now() - start;
+      await client.query("rollback");
+      return ms;
+    } finally {
+      client.release();
+    }
+  };
+  const withMs: number[] = [];
+  const withoutMs: number[] = [];
+  await once(false); // warm-up
+  for (let r = 0; r < RUNS; r++) {
+    withMs.push(await once(false));
+    withoutMs.push(await once(true));
+  }
+  await pool.query("vacuum votes, vote_rollups");
+  return { withMs: median(withMs), withoutMs: median(withoutMs), rows: batch * batches };
+}
+
+const pool = await prepare();
+const loadBefore = loadavg()[0]!;
+try {
+  if (values["without-report-indexes"]) {
+    for (const name of REPORT_INDEX_NAMES) await pool.query(`drop index if exists ${name}`);
+    for (const name of REPORT_STATISTICS) await pool.query(`drop statistics if exists ${name}`);
+    progress("report indexes dropped");
+  } else {
+    await pool.query(
+      REPORT_INDEXES.replaceAll("create index ", "create index if not exists ").replaceAll(
+        "create statistics ",
+        "create statistics if not exists ",
+      ),
+    );
+  }
+  await pool.query("analyze votes");
+  const reports = listReports();
+  const results: { c: Case; t: Timing; rows: number }[] = [];
+  for (const c of cases()) {
+    const report = findReport(reports, c.report);
+    if (!report) throw new Error(`no report ${c.report}`);
+    await runOnce(report.path, c.vars); // warm-up
+    const runs: Timing[] = [];
+    for (let r = 0; r < RUNS; r++) runs.push(await runOnce(report.path, c.vars));
+    const t = {
+      wallMs: median(runs.map((x) => x.wallMs)),
+      sqlMs: median(runs.map((x) => x.sqlMs)),
+    };
+    const rows = await countRows(report.path, c.vars);
+    results.push({ c, t, rows });
+    progress(`${report.number} ${c.report} ${c.label}: ${fmt(t.wallMs)} ms`);
+  }
+  const { rows: pg } = await pool.query<{ version: string }>("select version()");
+  const { rows: sizes } = await pool.query<{ votes: string; rollups: string; total: string }>(`
+    select pg_size_pretty(pg_table_size('votes')) as votes,
+           pg_size_pretty(pg_total_relation_size('vote_rollups')) as rollups,
+           pg_size_pretty(pg_indexes_size('votes')) as total`);
+  const { rows: ixSizes } = await pool.query<{ name: string; size: string }>(
+    `select indexrelid::regclass::text as name, pg_size_pretty(pg_relation_size(indexrelid)) as size
+     from pg_index where indrelid = 'votes'::regclass order by 1`,
+  );
+  const { rows: perPoll } = await pool.query<{ n: number }>(
+    "select count(*)::int as n from votes where poll_id = $1",
+    [pollId(1)],
+  );
+  const cost = values["without-report-indexes"] ? null : await writerCost(pool);
+
+  const out: string[] = [];
+  out.push(
+    `${fmt(VOTES)} votes over ${DAYS} days in ${POLLS} polls (${fmt(KIOSKS)} kiosks, ${OPTIONS} options each; ` +
+      `polls cycle through ${ZONES.join(", ")}; the last ${CHECKIN_POLLS} are check-in polls with ` +
+      `${fmt(VOTERS)} voters). Per-poll reports run on ${pollId(1)} (Europe/London, ` +
+      `${fmt(perPoll[0]?.n ?? 0)} votes), the Kathmandu cases on ${pollId(2)}, attendance on ` +
+      `${pollId(POLLS)}. Each report runs through psql (\`psql -X --csv -o /dev/null -f …\`): one ` +
+      `warm-up, then the median of ${RUNS} runs. **wall** is the psql process from start to exit ` +
+      `(connect, the report's checks, the query, output); **SQL** is the sum of its statements' ` +
+      `\`\\timing\`.${values["without-report-indexes"] ? " **Without migration 004's indexes.**" : ""}`,
+    "",
+    "| # | report | case | reads | rows out | wall ms | SQL ms | target | |",
+    "|---|---|---|---|---:|---:|---:|---:|---|",
+  );
+  for (const { c, t, rows } of results) {
+    const report = findReport(reports, c.report)!;
+    out.push(
+      `| ${report.number} | ${c.report} | ${c.label} | ${c.reads} | ${fmt(rows)} | ${fmt(t.wallMs)} | ` +
+        `${fmt(t.sqlMs, 1)} | < ${fmt(c.targetMs)} | ${t.wallMs < c.targetMs ? "ok" : "**missed**"} |`,
+    );
+  }
+  out.push(
+    "",
+    `Sizes: votes table ${sizes[0]?.votes}, its indexes ${sizes[0]?.total} ` +
+      `(${ixSizes.map((x) => `${x.name} ${x.size}`).join(", ")}); vote_rollups ${sizes[0]?.rollups}.`,
+  );
+  if (cost)
+    out.push(
+      "",
+      `Writer cost of migration 004's indexes: storing ${fmt(cost.rows)} more votes in this ` +
+        `database, in batches of 2,000 each with its rollup upsert (as the writer's staging path ` +
+        `does; rolled back; median of ${RUNS}), took ${fmt(cost.withMs)} ms with them and ` +
+        `${fmt(cost.withoutMs)} ms without (+${fmt((100 * (cost.withMs - cost.withoutMs)) / cost.withoutMs)}%): ` +
+        `${fmt(cost.rows / (cost.withMs / 1000))} against ${fmt(cost.rows / (cost.withoutMs / 1000))} votes/s ` +
+        `on one connection.`,
+    );
+  out.push(
+    "",
+    `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30)} GiB RAM ` +
+      `(load average ${fmt(loadBefore, 1)} before the timings, ${fmt(loadavg()[0]!, 1)} after); ` +
+      `Node ${process.version}; ${pg[0]?.version.replace(/ on .*/, "")} (default settings); ` +
+      `${new Date().toISOString().slice(0, 10)}; \`${["npm run bench:reports", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" ")}\`.`,
+  );
+  process.stdout.write(`${out.join("\n")}\n`);
+} finally {
+  await pool.end();
+  if (!values.keep) await dropDatabase(DB_URL);
+}

@@ -1,0 +1,192 @@
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { readCommonConfig } from "../common/config.ts";
+import { configOrExit } from "../common/main-guard.ts";
+
+// `npm run report -- <name> [--poll ID] [--from TS] [--to TS] [--part P] [--set var=value]...
+//  [--format table|csv]`: runs sql/reports/<nn>_<name>.sql through psql against
+// DATABASE_URL, mapping the flags to psql variables. --format csv is psql --csv: one header
+// line and proper CSV on stdout. Exits with psql's exit code (3: the report stopped on an
+// error, e.g. an unknown poll). `npm run report -- --help` lists the reports.
+
+export const REPORTS_DIR = join(import.meta.dirname, "..", "sql", "reports");
+
+export interface ReportFile {
+  /** e.g. "totals" */
+  name: string;
+  /** e.g. "01" */
+  number: string;
+  path: string;
+  /** The question it answers (first line of its header comment). */
+  summary: string;
+}
+
+export function listReports(dir = REPORTS_DIR): ReportFile[] {
+  const reports: ReportFile[] = [];
+  for (const file of readdirSync(dir).sort()) {
+    const match = /^(\d\d)_([a-z0-9_]+)\.sql$/.exec(file);
+    if (!match) continue;
+    const path = join(dir, file);
+    const firstLine = readFileSync(path, "utf8").split("\n", 1)[0] ?? "";
+    reports.push({
+      name: match[2]!,
+      number: match[1]!,
+      path,
+      summary: firstLine.replace(/^--\s*Report \d+\s*·\s*[a-z0-9_]+:\s*/, ""),
+    });
+  }
+  return reports;
+}
+
+/** "totals", "01_totals", "01", "1" and "01_totals.sql" all name report 01. */
+export function findReport(reports: readonly ReportFile[], name: string): ReportFile | undefined {
+  const wanted = name.replace(/\.sql$/, "");
+  return reports.find(
+    (r) =>
+      r.name === wanted ||
+      `${r.number}_${r.name}` === wanted ||
+      (/^\d{1,2}$/.test(wanted) && Number(wanted) === Number(r.number)),
+  );
+}
+
+export interface ReportRequest {
+  report: ReportFile;
+  databaseUrl: string;
+  format: "table" | "csv";
+  /** psql variables (-v name=value), e.g. poll_id, from, to. */
+  variables: Record<string, string>;
+}
+
+/** psql's arguments and environment: the password goes in PGPASSWORD, not on the command line. */
+export function psqlInvocation(request: ReportRequest): { args: string[]; env: NodeJS.ProcessEnv } {
+  const url = new URL(request.databaseUrl);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (url.password !== "") {
+    env.PGPASSWORD = decodeURIComponent(url.password);
+    url.password = "";
+  }
+  const args = ["-X", "--no-password", "-v", "ON_ERROR_STOP=1", "--dbname", url.toString()];
+  if (request.format === "csv") args.push("--csv");
+  for (const [name, value] of Object.entries(request.variables))
+    args.push("-v", `${name}=${value}`);
+  args.push("-f", request.report.path);
+  return { args, env };
+}
+
+export function usage(reports: readonly ReportFile[]): string {
+  const width = Math.max(...reports.map((r) => r.name.length));
+  return [
+    "usage: npm run report -- <name> [--poll ID] [--from TIMESTAMP] [--to TIMESTAMP]",
+    "                         [--part PART] [--set var=value]... [--format table|csv]",
+    "",
+    "  --from/--to  half-open range [from, to); a timestamp without an offset is read in",
+    "               the poll's time zone (--from 2026-03-29 = local midnight)",
+    "  --part       the report's part (see the report's header)",
+    "  --set        any other psql variable of the report, e.g. --set gap='2 hours'",
+    "  --format     table (default) or csv (proper CSV on stdout, for export)",
+    "",
+    "reports (sql/reports/, details in sql/reports/README.md):",
+    ...reports.map((r) => `  ${r.name.padEnd(width)}  ${r.number}  ${r.summary}`),
+    "",
+  ].join("\n");
+}
+
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function parseFlags(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      poll: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      part: { type: "string" },
+      set: { type: "string", multiple: true },
+      format: { type: "string", default: "table" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+}
+
+/** Parses the command line; returns the request, or an exit code after printing why. */
+export function parseReportArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  reports: readonly ReportFile[],
+  print: { out: (text: string) => void; err: (text: string) => void },
+): ReportRequest | number {
+  const { err } = print;
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags(argv);
+  } catch (e) {
+    err(`${(e as Error).message}\n\n${usage(reports)}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    print.out(usage(reports));
+    return 0;
+  }
+  if (positionals.length === 0) {
+    err(usage(reports));
+    return 2;
+  }
+  if (positionals.length > 1) {
+    err(`one report at a time, got: ${positionals.join(" ")}\n\n${usage(reports)}`);
+    return 2;
+  }
+  const report = findReport(reports, positionals[0]!);
+  if (report === undefined) {
+    err(`unknown report "${positionals[0]}"\n\n${usage(reports)}`);
+    return 2;
+  }
+  if (values.format !== "table" && values.format !== "csv") {
+    err(`--format must be table or csv, got "${values.format}"`);
+    return 2;
+  }
+  const variables: Record<string, string> = {};
+  if (values.poll !== undefined) variables.poll_id = values.poll;
+  if (values.from !== undefined) variables.from = values.from;
+  if (values.to !== undefined) variables.to = values.to;
+  if (values.part !== undefined) variables.part = values.part;
+  for (const assignment of values.set ?? []) {
+    const eq = assignment.indexOf("=");
+    const name = eq < 0 ? assignment : assignment.slice(0, eq);
+    if (eq < 0 || !VARIABLE_NAME.test(name)) {
+      err(`--set wants var=value, got "${assignment}"`);
+      return 2;
+    }
+    variables[name] = assignment.slice(eq + 1);
+  }
+  const config = configOrExit(() => readCommonConfig(env));
+  return { report, databaseUrl: config.databaseUrl, format: values.format, variables };
+}
+
+/** Runs psql with the report; resolves with psql's exit code. */
+export function runPsql(
+  request: ReportRequest,
+  psql = process.env.PSQL ?? "psql",
+): Promise<number> {
+  const { args, env } = psqlInvocation(request);
+  return new Promise((resolve) => {
+    const child = spawn(psql, args, { stdio: "inherit", env });
+    child.on("error", (e) => {
+      process.stderr.write(`cannot run ${psql}: ${e.message}\n`);
+      resolve(127);
+    });
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+if (import.meta.main) {
+  const reports = listReports();
+  const request = parseReportArgs(process.argv.slice(2), process.env, reports, {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+  });
+  process.exitCode = typeof request === "number" ? request : await runPsql(request);
+}

@@ -1,0 +1,79 @@
+-- Report 01 · totals: votes per option, with share of the total and rank.
+--
+-- Question   How many votes did each option get, what share of the total, what rank?
+--
+-- Variables  poll_id   required
+--            from, to  optional: votes cast in [from, to). Timestamps; one without an offset
+--                      is read in the poll's time zone (from=2026-03-29 is local midnight).
+--                      Default: every vote.
+-- Output     rank, option_id, label, votes, share_pct
+--            One row per listed option (zero if nobody chose it) and per option id that has
+--            votes but is no longer listed (label = its id, as the publisher shows it).
+--            rank: 1 = most votes, ties share a rank. share_pct: % of the votes counted.
+-- Source     vote_rollups (fast: index-only, vote_rollups_poll_bucket_idx, migration 004).
+--            Only the 10-minute buckets that from/to cut through are counted from raw votes
+--            (a probe of votes_poll_option_cast_idx each), so any range is exact.
+-- Run        psql -v poll_id=lunch -f sql/reports/01_totals.sql
+--            psql -v poll_id=lunch -v from=2026-03-29 -v to=2026-03-30 -f sql/reports/01_totals.sql
+
+\set ON_ERROR_STOP on
+\set QUIET on
+\set SHOW_CONTEXT never
+-- JIT compiling these short queries costs more (~50 ms) than running them
+set jit = off;
+\if :{?poll_id}
+\else
+  \warn 'usage: psql -v poll_id=ID [-v from=TIMESTAMP] [-v to=TIMESTAMP] -f sql/reports/01_totals.sql'
+  do $$ begin raise exception 'psql variable poll_id is required'; end $$;
+\endif
+\if :{?from} \else \set from '-infinity' \endif
+\if :{?to} \else \set to 'infinity' \endif
+-- One query checks the variables; plpgsql is only loaded to report one that is wrong.
+select exists (select 1 from polls where id = :'poll_id') as poll_found,
+       coalesce((select time_zone from polls where id = :'poll_id'), 'UTC') as poll_tz \gset
+\if :poll_found
+\else
+  set tallyflow.poll_id = :'poll_id';
+  do $$ begin raise exception 'no poll with id "%"', current_setting('tallyflow.poll_id'); end $$;
+\endif
+set time zone :'poll_tz';
+
+with rng as (
+  select :'from'::timestamptz as lo, :'to'::timestamptz as hi
+), r as (
+  -- every rollup bucket that overlaps [from, to)
+  select r.option_id, r.bucket_start, r.count,
+         r.bucket_start >= rng.lo and r.bucket_start + interval '10 minutes' <= rng.hi as inside
+  from vote_rollups r, rng
+  where r.poll_id = :'poll_id'
+    and r.bucket_start > rng.lo - interval '10 minutes' and r.bucket_start < rng.hi
+), counted as (
+  select option_id, count as votes from r where inside
+  union all
+  -- a bucket cut by from or to: only its votes inside the range (one index probe each)
+  select r.option_id, v.votes
+  from r, rng, lateral (
+    select count(*) as votes from votes v
+    where v.poll_id = :'poll_id' and v.option_id = r.option_id
+      and v.cast_at >= greatest(r.bucket_start, rng.lo)
+      and v.cast_at < least(r.bucket_start + interval '10 minutes', rng.hi)
+  ) v
+  where not r.inside
+), totals as (
+  select option_id, sum(votes)::bigint as votes from counted group by option_id
+), opts as (
+  select o.id as option_id, o.label, o.position
+  from poll_options o where o.poll_id = :'poll_id'
+  union all
+  select t.option_id, t.option_id, null
+  from totals t
+  where not exists (select 1 from poll_options o where o.poll_id = :'poll_id' and o.id = t.option_id)
+)
+select rank() over (order by coalesce(t.votes, 0) desc) as rank,
+       o.option_id,
+       o.label,
+       coalesce(t.votes, 0) as votes,
+       round(100.0 * coalesce(t.votes, 0) / nullif(sum(coalesce(t.votes, 0)) over (), 0), 2)
+         as share_pct
+from opts o left join totals t using (option_id)
+order by rank, o.position nulls last, o.option_id;

@@ -1,0 +1,85 @@
+-- Report 02 · distribution: votes per option per 10-minute bucket, as the publisher shows them.
+--
+-- Question   How were the votes spread over time, bucket by bucket, exactly as the result
+--            publisher shows it (result-publisher/results.ts visibleResults)?
+--
+-- Variables  poll_id   required
+--            from, to  optional: buckets whose start lies in [from, to) (timestamps; one
+--                      without an offset is read in the poll's time zone). Default: all.
+-- Output     bucket_start, option_id, label, votes
+--            One row per bucket and option (listed options in their order, then ids that
+--            have votes but are no longer listed). Buckets run, like the publisher's, from
+--            the first vote's bucket to the bucket of poll_changes.changed_at (the
+--            publication's asOf), zero-filled; from/to only narrow that span. Buckets are
+--            10-minute UTC-aligned (as the rollups); bucket_start is shown in the poll's
+--            time zone. Counts are shown even when an after_close poll hides them publicly.
+-- Source     vote_rollups only: index-only, vote_rollups_poll_bucket_idx (migration 004).
+-- Run        psql -v poll_id=lunch -f sql/reports/02_distribution.sql
+
+\set ON_ERROR_STOP on
+\set QUIET on
+\set SHOW_CONTEXT never
+-- JIT compiling these short queries costs more (~50 ms) than running them
+set jit = off;
+\if :{?poll_id}
+\else
+  \warn 'usage: psql -v poll_id=ID [-v from=TIMESTAMP] [-v to=TIMESTAMP] -f sql/reports/02_distribution.sql'
+  do $$ begin raise exception 'psql variable poll_id is required'; end $$;
+\endif
+\if :{?from} \else \set from '-infinity' \endif
+\if :{?to} \else \set to 'infinity' \endif
+-- One query checks the variables; plpgsql is only loaded to report one that is wrong.
+select exists (select 1 from polls where id = :'poll_id') as poll_found,
+       coalesce((select time_zone from polls where id = :'poll_id'), 'UTC') as poll_tz \gset
+\if :poll_found
+\else
+  set tallyflow.poll_id = :'poll_id';
+  do $$ begin raise exception 'no poll with id "%"', current_setting('tallyflow.poll_id'); end $$;
+\endif
+set time zone :'poll_tz';
+
+with r as (
+  select option_id, bucket_start, count from vote_rollups where poll_id = :'poll_id'
+), span as (
+  -- publisher: first bucket .. max(last bucket, bucket of asOf)
+  select min(r.bucket_start) as first_bucket,
+         greatest(max(r.bucket_start),
+                  (select date_bin('10 minutes', c.changed_at, timestamptz '2000-01-01 00:00:00+00')
+                   from poll_changes c where c.poll_id = :'poll_id')) as last_bucket
+  from r
+), buckets as (
+  -- zero-filled; from/to only narrow the span
+  select g as bucket_start
+  from span, generate_series(span.first_bucket, span.last_bucket, interval '10 minutes') g
+  where g >= :'from'::timestamptz and g < :'to'::timestamptz
+), seen as (
+  -- the option ids that have rollups: a loose scan of the primary key, one probe each
+  with recursive s(option_id) as (
+    select min(option_id) from vote_rollups where poll_id = :'poll_id'
+    union all
+    select (select min(v.option_id) from vote_rollups v
+            where v.poll_id = :'poll_id' and v.option_id > s.option_id)
+    from s where s.option_id is not null
+  )
+  select option_id from s where option_id is not null
+), opts as materialized (
+  -- listed options in their order, then ids with votes that are no longer listed (by id)
+  select option_id, label, row_number() over (order by position nulls last, option_id) as ord
+  from (
+    select o.id as option_id, o.label, o.position
+    from poll_options o where o.poll_id = :'poll_id'
+    union all
+    select s.option_id, s.option_id, null::integer
+    from seen s
+    where not exists (select 1 from poll_options o
+                      where o.poll_id = :'poll_id' and o.id = s.option_id)
+  ) listed
+), counts as (
+  -- the rollup rows, keyed by the option's place (integer sort and merge, no text sort)
+  select r.bucket_start, o.ord, r.count from r join opts o using (option_id)
+)
+select b.bucket_start, o.option_id, o.label, coalesce(c.count, 0) as votes
+from buckets b
+cross join opts o
+left join counts c on c.ord = o.ord and c.bucket_start = b.bucket_start
+order by b.bucket_start, o.ord;

@@ -1,0 +1,70 @@
+-- Report 08 · refusals: duplicates, second votes and dead letters, by reason and kiosk.
+--
+-- Question   Which votes were not counted, why, and from which kiosk?
+--
+-- Variables  poll_id   optional: one poll (default: every poll)
+--            from, to  optional: refusals recorded in [from, to) (timestamps; one without
+--                      an offset is read in the poll's time zone, or UTC without poll_id).
+--                      Duplicates are only counted per UTC day (duplicate_counts.day): a
+--                      day is included when its UTC midnight lies in [from, to).
+-- Output     poll_id, kind, reason, kiosk_id, refusals, first_day, last_day
+--            kind = duplicate   (reason: already stored; duplicate_counts)
+--                 | rejected    (reason from rejected_votes, e.g. voter_already_voted)
+--                 | dead_letter (reason = the decoding or storage error; dead_letters)
+--            A dead letter's poll is the last token of its subject (<prefix>.<pollId>); its
+--            kiosk is the kioskId inside a single dead vote (item_index >= 0), and empty for
+--            a whole message that could not be decoded. first_day/last_day: UTC dates when
+--            the refusals were recorded (rejected_at, first_seen).
+-- Source     duplicate_counts, rejected_votes, dead_letters (all small; no index needed).
+-- Run        psql -f sql/reports/08_refusals.sql
+--            psql -v poll_id=lunch -v from=2026-03-01 -f sql/reports/08_refusals.sql
+
+\set ON_ERROR_STOP on
+\set QUIET on
+\set SHOW_CONTEXT never
+-- JIT compiling these short queries costs more (~50 ms) than running them
+set jit = off;
+\if :{?poll_id} \else \set poll_id '' \endif
+\if :{?from} \else \set from '-infinity' \endif
+\if :{?to} \else \set to 'infinity' \endif
+-- One query checks the variables; plpgsql is only loaded to report one that is wrong.
+select (:'poll_id' = '' or exists (select 1 from polls where id = :'poll_id')) as poll_found,
+       coalesce((select time_zone from polls where id = :'poll_id'), 'UTC') as poll_tz \gset
+\if :poll_found
+\else
+  set tallyflow.poll_id = :'poll_id';
+  do $$ begin raise exception 'no poll with id "%"', current_setting('tallyflow.poll_id'); end $$;
+\endif
+set time zone :'poll_tz';
+
+with rng as (
+  select :'from'::timestamptz as lo, :'to'::timestamptz as hi
+), refusals as (
+  select d.poll_id, 'duplicate' as kind, 'already stored' as reason, d.kiosk_id,
+         d.count as n, d.day
+  from duplicate_counts d, rng
+  where (:'poll_id' = '' or d.poll_id = :'poll_id')
+    and d.day::timestamp at time zone 'UTC' >= rng.lo
+    and d.day::timestamp at time zone 'UTC' < rng.hi
+  union all
+  select r.poll_id, 'rejected', r.reason, r.kiosk_id, 1, (r.rejected_at at time zone 'UTC')::date
+  from rejected_votes r, rng
+  where (:'poll_id' = '' or r.poll_id = :'poll_id')
+    and r.rejected_at >= rng.lo and r.rejected_at < rng.hi
+  union all
+  select l.poll_id, 'dead_letter', l.error, l.kiosk_id, 1, (l.first_seen at time zone 'UTC')::date
+  from (
+    select regexp_replace(dl.subject, '^.*\.', '') as poll_id, dl.error, dl.first_seen,
+           case when dl.item_index >= 0
+                then substring(convert_from(dl.raw, 'UTF8') from '"kioskId"\s*:\s*"([^"\\]*)"')
+           end as kiosk_id
+    from dead_letters dl
+  ) l, rng
+  where (:'poll_id' = '' or l.poll_id = :'poll_id')
+    and l.first_seen >= rng.lo and l.first_seen < rng.hi
+)
+select poll_id, kind, reason, kiosk_id, sum(n)::bigint as refusals,
+       min(day) as first_day, max(day) as last_day
+from refusals
+group by poll_id, kind, reason, kiosk_id
+order by poll_id, kind, refusals desc, reason, kiosk_id nulls last;

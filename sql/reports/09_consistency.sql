@@ -1,0 +1,90 @@
+-- Report 09 · consistency: rollup counts against raw vote counts, every bucket.
+--
+-- Question   Do the rollups (what results are built from) agree with the raw votes?
+--
+-- Variables  poll_id   optional: one poll (default: every poll)
+--            from, to  optional: buckets whose start lies in [from, to) (timestamps; one
+--                      without an offset is read in the poll's time zone, or UTC without
+--                      poll_id). Default: every bucket.
+-- Output     result, poll_id, option_id, bucket_start, rollup_count, votes_count,
+--            difference, detail
+--            One row per (poll, option, 10-minute bucket) whose vote_rollups count differs
+--            from the number of votes rows in that bucket (result = mismatch; a bucket
+--            missing on one side counts as 0 there; difference = votes - rollup), then one
+--            summary row (result = summary; totals over the checked buckets). When they
+--            agree, the summary row is all that is printed: detail = 'ok: all N buckets
+--            agree'. Otherwise detail = 'M of N buckets differ'.
+-- Source     both, on purpose: vote_rollups against votes grouped by
+--            date_bin('10 minutes', cast_at, '2000-01-01 UTC'), the writer's own bucketing:
+--            an index-only scan of votes_poll_option_cast_idx for one poll; every poll is a
+--            parallel scan of all votes (statistics votes_bucket_stats, migration 004).
+-- Run        psql -v poll_id=lunch -f sql/reports/09_consistency.sql
+--            psql -f sql/reports/09_consistency.sql     (every poll: reads all votes)
+
+\set ON_ERROR_STOP on
+\set QUIET on
+\set SHOW_CONTEXT never
+-- JIT compiling these short queries costs more (~50 ms) than running them
+set jit = off;
+-- sorts and hashes over a poll's (or every) vote stay in memory
+set work_mem = '64MB';
+\if :{?poll_id} \else \set poll_id '' \endif
+\if :{?from} \else \set from '-infinity' \endif
+\if :{?to} \else \set to 'infinity' \endif
+-- One query checks the variables; plpgsql is only loaded to report one that is wrong.
+select (:'poll_id' = '' or exists (select 1 from polls where id = :'poll_id')) as poll_found,
+       coalesce((select time_zone from polls where id = :'poll_id'), 'UTC') as poll_tz \gset
+\if :poll_found
+\else
+  set tallyflow.poll_id = :'poll_id';
+  do $$ begin raise exception 'no poll with id "%"', current_setting('tallyflow.poll_id'); end $$;
+\endif
+set time zone :'poll_tz';
+
+-- The votes of the buckets starting in [from, to) are those cast in [vlo, vhi): from and to
+-- rounded up to a bucket boundary. Literals, not a CTE, so the planner sees the bounds.
+select case when date_bin('10 minutes', f, timestamptz '2000-01-01 00:00:00+00') = f then f
+            else date_bin('10 minutes', f, timestamptz '2000-01-01 00:00:00+00')
+                 + interval '10 minutes' end as vlo,
+       case when date_bin('10 minutes', t, timestamptz '2000-01-01 00:00:00+00') = t then t
+            else date_bin('10 minutes', t, timestamptz '2000-01-01 00:00:00+00')
+                 + interval '10 minutes' end as vhi
+from (select :'from'::timestamptz as f, :'to'::timestamptz as t) given \gset
+
+with r as (
+  select r.poll_id, r.option_id, r.bucket_start, r.count
+  from vote_rollups r
+  where (:'poll_id' = '' or r.poll_id = :'poll_id')
+    and r.bucket_start >= :'from'::timestamptz and r.bucket_start < :'to'::timestamptz
+), v as (
+  select v.poll_id, v.option_id,
+         date_bin('10 minutes', v.cast_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
+         count(*) as count
+  from votes v
+  where (:'poll_id' = '' or v.poll_id = :'poll_id')
+    and v.cast_at >= :'vlo'::timestamptz and v.cast_at < :'vhi'::timestamptz
+  group by 1, 2, 3
+), cmp as (
+  select poll_id, option_id, bucket_start,
+         coalesce(r.count, 0) as rollup_count, coalesce(v.count, 0) as votes_count
+  from r full join v using (poll_id, option_id, bucket_start)
+), report as (
+  select 'mismatch' as result, poll_id, option_id, bucket_start, rollup_count, votes_count,
+         votes_count - rollup_count as difference, null::text as detail
+  from cmp
+  where rollup_count <> votes_count
+  union all
+  select 'summary',
+         case when :'poll_id' = '' then '(all polls)' else :'poll_id' end,
+         null, null,
+         coalesce(sum(rollup_count), 0)::bigint,
+         coalesce(sum(votes_count), 0)::bigint,
+         (coalesce(sum(votes_count), 0) - coalesce(sum(rollup_count), 0))::bigint,
+         case when count(*) filter (where rollup_count <> votes_count) = 0
+              then format('ok: all %s buckets agree', count(*))
+              else format('%s of %s buckets differ',
+                          count(*) filter (where rollup_count <> votes_count), count(*)) end
+  from cmp
+)
+select * from report
+order by result = 'summary', poll_id, option_id, bucket_start;

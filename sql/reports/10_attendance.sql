@@ -1,0 +1,148 @@
+-- Report 10 · attendance: a check-in poll read as presence, per day and per voter.
+--
+-- Question   Of the people who check in, what share is present each day, and who is
+--            present on at least 80% of the days?
+--
+-- Check-in polls: a poll is read as check-ins when one_vote_per_voter is false (a voter may
+-- come back every day) and its votes carry voter_id (the kiosk identifies who checks in;
+-- the option chosen does not matter). The report refuses any other poll: in a
+-- one-vote-per-voter poll a voter can only ever be present once, and anonymous votes say
+-- nothing about who was there. Votes without voter_id in a check-in poll are ignored.
+--
+-- Variables  poll_id    required: a check-in poll
+--            from, to   optional: check-ins cast in [from, to) (timestamps; one without an
+--                       offset is read in the poll's time zone). Default: every check-in.
+--            part       optional: days (default) | voters
+--            min_share  optional, part=voters: minimum % of session days present (default 80)
+-- Output     part=days: day, weekday, present, voters, share_pct, session_day
+--              One row per local day (polls.time_zone) from the first to the last day of
+--              the range (the range given, else the days with check-ins), zero-filled.
+--              present: distinct voters who checked in that day (several check-ins count
+--              once); voters: distinct voters who checked in at all in the range;
+--              share_pct = present / voters. session_day: the day had any check-in.
+--            part=voters: voter_id, days_present, session_days, share_pct, first_day, last_day
+--              Voters present on at least min_share % of the session days: the local days
+--              in the range on which anybody checked in (weekends and holidays without
+--              check-ins do not count against anyone). Most present first.
+-- Source     raw votes (the rollups have no voter), through the partial index
+--            votes_poll_voter_cast_idx (poll_id, voter_id, cast_at) where voter_id is not null.
+-- Run        psql -v poll_id=checkin -f sql/reports/10_attendance.sql
+--            psql -v poll_id=checkin -v part=voters -v from=2026-10-01 -v to=2026-11-01 -f sql/reports/10_attendance.sql
+
+\set ON_ERROR_STOP on
+\set QUIET on
+\set SHOW_CONTEXT never
+-- JIT compiling these short queries costs more (~50 ms) than running them
+set jit = off;
+-- sorts and hashes over a poll's (or every) vote stay in memory
+set work_mem = '64MB';
+\if :{?poll_id}
+\else
+  \warn 'usage: psql -v poll_id=ID [-v from=TIMESTAMP] [-v to=TIMESTAMP] [-v part=days|voters] [-v min_share=80] -f sql/reports/10_attendance.sql'
+  do $$ begin raise exception 'psql variable poll_id is required'; end $$;
+\endif
+\if :{?from} \else \set from '-infinity' \endif
+\if :{?to} \else \set to 'infinity' \endif
+\if :{?part} \else \set part days \endif
+\if :{?min_share} \else \set min_share 80 \endif
+-- One query checks the variables; plpgsql is only loaded to report one that is wrong.
+select exists (select 1 from polls where id = :'poll_id') as poll_found,
+       coalesce((select time_zone from polls where id = :'poll_id'), 'UTC') as poll_tz,
+       :'part' in ('days', 'voters') as part_ok,
+       :'part' = 'voters' as part_voters,
+       coalesce((select one_vote_per_voter from polls where id = :'poll_id'), false)
+         as one_vote_per_voter,
+       exists (select 1 from votes where poll_id = :'poll_id' and voter_id is not null)
+         as has_voter_ids \gset
+\if :poll_found
+\else
+  set tallyflow.poll_id = :'poll_id';
+  do $$ begin raise exception 'no poll with id "%"', current_setting('tallyflow.poll_id'); end $$;
+\endif
+\if :part_ok
+\else
+  set tallyflow.part = :'part';
+  do $$ begin raise exception 'part must be days or voters, not "%"', current_setting('tallyflow.part'); end $$;
+\endif
+\if :one_vote_per_voter
+  set tallyflow.poll_id = :'poll_id';
+  do $$ begin raise exception 'poll "%" is not a check-in poll: it allows one vote per voter',
+    current_setting('tallyflow.poll_id'); end $$;
+\endif
+\if :has_voter_ids
+\else
+  set tallyflow.poll_id = :'poll_id';
+  do $$ begin raise exception 'poll "%" is not a check-in poll: its votes carry no voter_id',
+    current_setting('tallyflow.poll_id'); end $$;
+\endif
+set time zone :'poll_tz';
+
+\if :part_voters
+with presence as materialized (
+  -- (voter, local day) once each: in index order (voter, cast_at) a voter's local day only
+  -- moves forward, so keeping the rows whose day differs from the previous one deduplicates
+  -- without sorting or hashing every check-in
+  select voter_id, day
+  from (
+    select voter_id, day, lag(day) over (partition by voter_id order by cast_at) as prev_day
+    from (
+      select v.voter_id, v.cast_at, (v.cast_at at time zone :'poll_tz')::date as day
+      from votes v
+      where v.poll_id = :'poll_id' and v.voter_id is not null
+        and v.cast_at >= :'from'::timestamptz and v.cast_at < :'to'::timestamptz
+    ) c
+  ) x
+  where prev_day is distinct from day
+), sessions as (
+  select count(*) as session_days from (select day from presence group by day) d
+)
+select p.voter_id,
+       count(*) as days_present,
+       s.session_days,
+       round(100.0 * count(*) / s.session_days, 2) as share_pct,
+       min(p.day) as first_day,
+       max(p.day) as last_day
+from presence p, sessions s
+group by p.voter_id, s.session_days
+having 100.0 * count(*) >= (:'min_share')::numeric * s.session_days
+order by days_present desc, p.voter_id;
+\else
+with presence as materialized (
+  -- (voter, local day) once each, as in part=voters
+  select voter_id, day
+  from (
+    select voter_id, day, lag(day) over (partition by voter_id order by cast_at) as prev_day
+    from (
+      select v.voter_id, v.cast_at, (v.cast_at at time zone :'poll_tz')::date as day
+      from votes v
+      where v.poll_id = :'poll_id' and v.voter_id is not null
+        and v.cast_at >= :'from'::timestamptz and v.cast_at < :'to'::timestamptz
+    ) c
+  ) x
+  where prev_day is distinct from day
+), daily as (
+  select day, count(*) as present from presence group by day
+), voters as (
+  select count(*) as voters from (select voter_id from presence group by voter_id) v
+), bounds as (
+  select case when isfinite(:'from'::timestamptz)
+              then (:'from'::timestamptz at time zone :'poll_tz')::date
+              else (select min(day) from daily) end as first_day,
+         case when isfinite(:'to'::timestamptz)
+              then ((:'to'::timestamptz - interval '1 microsecond') at time zone :'poll_tz')::date
+              else (select max(day) from daily) end as last_day
+), days as (
+  select g::date as day
+  from bounds, generate_series(bounds.first_day, bounds.last_day, interval '1 day') g
+)
+select d.day,
+       to_char(d.day, 'Dy') as weekday,
+       coalesce(p.present, 0) as present,
+       v.voters,
+       round(100.0 * coalesce(p.present, 0) / nullif(v.voters, 0), 2) as share_pct,
+       p.present is not null as session_day
+from days d
+cross join voters v
+left join daily p using (day)
+order by d.day;
+\endif
