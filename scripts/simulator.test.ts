@@ -1,0 +1,244 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Lifecycle } from "../common/lifecycle.ts";
+import { createLogger } from "../common/logger.ts";
+import { readPublisherConfig } from "../result-publisher/config.ts";
+import { startResultPublisher } from "../result-publisher/service.ts";
+import { ADMIN_TOKEN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import {
+  childEnv,
+  type InProcessWriter,
+  ROOT,
+  startWriterInProcess,
+  writerEnv,
+} from "../test-support/writer.ts";
+import { readKioskFile } from "./simulator/kiosk-file.ts";
+import { readEventIds, readRunMeta } from "./simulator/run-file.ts";
+import { seed } from "./simulator/seeding.ts";
+import type { SimSummary } from "./simulator/simulation.ts";
+
+// The demo seed, the kiosk simulator and `npm run verify` against a real system in this
+// process (ingest API on port 0, batch writer, result publisher), with this file's own
+// database, stream, consumer and Redis prefix. The simulator and verify run as the CLIs.
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runScript(script: string, args: string[], env: Record<string, string>): Promise<Run> {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: ROOT,
+    env: childEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => {
+    stdout += c.toString("utf8");
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    stderr += c.toString("utf8");
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
+  return new Promise((resolve) =>
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+
+describe("seed, simulate, verify", () => {
+  let h: IngestHarness;
+  let server: Server;
+  let writer: InProcessWriter;
+  let publisherLifecycle: Lifecycle;
+  let apiUrl: string;
+  let dir: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    h = await startIngestHarness();
+    server = await new Promise<Server>((resolve) => {
+      const s = h.app.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const wEnv = writerEnv(h.names, h.db.url, { BATCH_LINGER_MS: "100" });
+    writer = await startWriterInProcess(wEnv);
+    const publisherConfig = readPublisherConfig({
+      ...wEnv,
+      REDIS_KEY_PREFIX: h.names.redisKeyPrefix,
+      RESULTS_INTERVAL_MS: "1000",
+      PUBLISHER_METRICS_PORT: "0",
+      CHART_WIDTH: "400",
+      CHART_HEIGHT: "300",
+    });
+    const logger = createLogger(publisherConfig.logLevel);
+    publisherLifecycle = new Lifecycle(logger);
+    await startResultPublisher(publisherConfig, logger, publisherLifecycle);
+    dir = await mkdtemp(join(tmpdir(), "tf-sim-"));
+    env = {
+      ...wEnv,
+      REDIS_KEY_PREFIX: h.names.redisKeyPrefix,
+      ADMIN_TOKEN,
+      API_URL: apiUrl,
+      LOG_LEVEL: "silent",
+    };
+  });
+
+  after(async () => {
+    await publisherLifecycle?.close(5_000);
+    await writer?.close();
+    await new Promise<void>((resolve) => {
+      server?.close(() => resolve());
+      server?.closeAllConnections();
+    });
+    await h?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test("seed is idempotent: polls kept, kiosks reused, missing ones added", async () => {
+    const file = join(dir, "kiosks.json");
+    const first = await seed({ apiUrl, adminToken: ADMIN_TOKEN, kiosks: 20, file });
+    assert.deepEqual(
+      first.polls.map((p) => p.outcome),
+      ["created", "created", "created"],
+    );
+    assert.equal(first.kiosksCreated, 20);
+    const written = await readKioskFile(file);
+    assert.ok(written);
+    assert.equal(written.kiosks.length, 20);
+    assert.match(written.note, /only copy/);
+    const byPoll = new Map(written.polls.map((p) => [p.id, p]));
+    assert.equal(byPoll.get("demo-fair-feedback")?.resultsVisibility, "after_close");
+    assert.equal(byPoll.get("demo-checkin")?.oneVotePerVoter, true);
+    assert.equal(new Set(written.polls.map((p) => p.timeZone)).size, 3, "different time zones");
+
+    const second = await seed({ apiUrl, adminToken: ADMIN_TOKEN, kiosks: 20, file });
+    assert.deepEqual(
+      second.polls.map((p) => p.outcome),
+      ["kept", "kept", "kept"],
+    );
+    assert.equal(second.kiosksReused, 20);
+    assert.equal(second.kiosksCreated, 0);
+    assert.deepEqual(
+      (await readKioskFile(file))?.kiosks.map((k) => [k.id, k.token]),
+      written.kiosks.map((k) => [k.id, k.token]),
+      "the same tokens",
+    );
+    const { rows } = await h.db.pool.query<{ n: number }>("select count(*) as n from kiosks");
+    assert.equal(rows[0]!.n, 20);
+
+    // More kiosks wanted: only the missing ones are created; a token is never replaced.
+    const third = await seed({ apiUrl, adminToken: ADMIN_TOKEN, kiosks: 22, file });
+    assert.equal(third.kiosksReused, 20);
+    assert.equal(third.kiosksCreated, 2);
+    assert.equal((await stat(file)).mode & 0o777, 0o600, "tokens readable by the owner only");
+  });
+
+  let runFile: string;
+
+  test("a short simulation writes a run file, and verify passes once the pipeline drained", async () => {
+    const run = await runScript(
+      "scripts/simulate.ts",
+      [
+        ...["--file", join(dir, "kiosks.json"), "--runs", join(dir, "runs")],
+        ...["--kiosks", "20", "--rate", "200", "--duration", "3s"],
+        ...["--offline", "10%", "--retry", "5%", "--voters", "300", "--twice", "10%"],
+        ...["--seed", "7", "--json"],
+      ],
+      env,
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const summary = JSON.parse(run.stdout) as SimSummary;
+    runFile = summary.runFile;
+    assert.equal(summary.errors, 0, run.stderr);
+    assert.ok(summary.accepted > 400, `accepted ${summary.accepted}`);
+    assert.ok(summary.resends > 0, "some responses were dropped and resent");
+    assert.ok(summary.duplicates > 0, "a resent eventId answers duplicate");
+    assert.equal(summary.offline.kiosks, 2);
+    assert.ok(summary.offline.batches > 0, "offline kiosks flushed their queues as batches");
+    assert.ok((summary.refusedByCode.already_voted ?? 0) > 0, "voters who tried twice");
+    assert.match(run.stderr, /accepted/, "progress lines");
+    assert.match(run.stderr, /latency p50/, "the summary table");
+
+    const meta = await readRunMeta(runFile);
+    assert.equal(meta.kioskIds.length, 20);
+    const ids: string[] = [];
+    for await (const id of readEventIds(join(dir, "runs", meta.eventIdsFile))) ids.push(id);
+    assert.equal(ids.length, summary.eventIds);
+    assert.equal(new Set(ids).size, ids.length, "each eventId once");
+    assert.equal(ids.length, summary.accepted, "every accepted vote is listed, duplicates once");
+
+    // Offline kiosks sent votes cast before they came back: castAt older than received_at.
+    const { rows } = await h.db.pool.query<{ n: number }>(
+      "select count(*) as n from votes where received_at - cast_at > interval '1 second'",
+    );
+
+    const verify = await runScript("scripts/verify.ts", [runFile, "--drain-timeout", "20s"], env);
+    assert.equal(verify.code, 0, `${verify.stdout}\n${verify.stderr}`);
+    assert.match(verify.stdout, /VERIFY PASSED/);
+    assert.ok(rows[0]!.n > 0 || summary.offline.queuedVotes === 0, "old castAt stored");
+    const stored = await h.db.pool.query<{ n: number }>("select count(*) as n from votes");
+    assert.equal(stored.rows[0]!.n, ids.length);
+  });
+
+  test("verify fails when a vote is lost or an extra one is stored", async () => {
+    const meta = await readRunMeta(runFile);
+    // A vote of the live poll (every stored vote belongs to the run, as the last test showed).
+    const { rows: deleted } = await h.db.pool.query(
+      `delete from votes where event_id =
+         (select event_id from votes where poll_id = 'demo-lunch' order by event_id limit 1)
+       returning *`,
+    );
+    assert.equal(deleted.length, 1);
+    const first = String((deleted[0] as { event_id: string }).event_id);
+    const lost = await runScript("scripts/verify.ts", [runFile, "--publish-timeout", "3s"], env);
+    assert.equal(lost.code, 1, lost.stdout);
+    assert.match(lost.stdout, /VERIFY FAILED/);
+    assert.match(lost.stdout, new RegExp(`LOST: 1 votes .*\\n\\s+${first}`));
+    assert.match(lost.stdout, /DIFFERS/, "and the published totals no longer match");
+
+    // Put it back, and add a vote from one of the run's kiosks that never got a 202.
+    const row = deleted[0] as Record<string, unknown>;
+    await h.db.pool.query(
+      `insert into votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at, received_at, stream_seq)
+       values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        row.event_id,
+        row.poll_id,
+        row.option_id,
+        row.kiosk_id,
+        row.voter_id,
+        row.cast_at,
+        row.received_at,
+        row.stream_seq,
+      ],
+    );
+    const extraId = randomUUID();
+    await h.db.pool.query(
+      `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
+       values ($1, $2, $3, $4, $5, $5, 1)`,
+      [extraId, row.poll_id, row.option_id, meta.kioskIds[0], new Date(meta.endedAt)],
+    );
+    const extra = await runScript("scripts/verify.ts", [runFile, "--publish-timeout", "3s"], env);
+    assert.equal(extra.code, 1, extra.stdout);
+    assert.match(extra.stdout, new RegExp(`EXTRA: 1 votes .*\\n\\s+${extraId}`));
+    assert.doesNotMatch(extra.stdout, /LOST/);
+
+    await h.db.pool.query("delete from votes where event_id = $1", [extraId]);
+    const again = await runScript("scripts/verify.ts", [runFile], env);
+    assert.equal(again.code, 0, again.stdout);
+    // The run file is what verify reads; the kiosk file still holds the tokens.
+    assert.match(await readFile(join(dir, "kiosks.json"), "utf8"), /tfk_/);
+  });
+});

@@ -1,0 +1,594 @@
+import { relative } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Pool } from "undici";
+import {
+  kioskWeights,
+  makeVote,
+  placeKiosks,
+  type SimKiosk,
+  simPolls,
+  type VoteBody,
+  Voters,
+} from "./kiosk.ts";
+import type { SeededKiosk, SeededPoll } from "./kiosk-file.ts";
+import { Pacer, prng, WeightedPicker } from "./pacing.ts";
+import { type ProgressSnapshot, renderPlainLine, renderTtyLine } from "./progress.ts";
+import { openRun, type RunMeta, writeRunMeta } from "./run-file.ts";
+import { fmtInt, fmtMs, SimStats } from "./stats.ts";
+
+// The simulation: open-loop load paced by elapsed time, votes from simulated kiosks over
+// keep-alive connections (undici pools), with the behaviours a real fleet shows: dropped
+// responses followed by a resend of the same eventId, offline kiosks flushing a queue of
+// old votes through the batch endpoint, voters trying twice. Keeps every eventId that got
+// a 202 in a run file for `npm run verify`.
+
+export interface SimulationOptions {
+  urls: string[];
+  kioskFile: string;
+  kiosks: SeededKiosk[];
+  polls: SeededPoll[];
+  /** Votes cast per second over all kiosks (the peak when `dayMs` > 0). */
+  rate: number;
+  /** 0 = until stop() (or until `votes` were cast). */
+  durationMs: number;
+  /** Stop after this many votes were cast; 0 = no limit. */
+  votes: number;
+  /** 0 = one request per vote; N = kiosks send batches of up to N votes. */
+  batch: number;
+  /** A kiosk's batch goes out after this long even when not full. */
+  lingerMs: number;
+  /** Share of kiosks that are offline for a while (0..1). */
+  offline: number;
+  /** Share of answered requests whose response is "dropped": the kiosk resends the same eventId. */
+  retry: number;
+  /** Voter population; 0 = votes carry no voterId. */
+  voters: number;
+  /** On one-vote-per-voter polls, share of votes by a voter who already voted. */
+  twice: number;
+  connections: number;
+  maxInFlight: number;
+  maxBatchItems: number;
+  /** Compress a day's activity curve into this duration (0 = flat rate). */
+  dayMs: number;
+  /** Weight kiosks by their poll's local time of day. */
+  timeOfDay: boolean;
+  runDir: string;
+  seed: number;
+  progress: "tty" | "plain" | "none";
+  progressIntervalMs: number;
+  command: string;
+  /** Called with each progress snapshot (after rendering), e.g. to sample backlog. */
+  onProgress?: (snapshot: ProgressSnapshot) => void;
+}
+
+export interface SimSummary {
+  runFile: string;
+  eventIdsFile: string;
+  apiUrls: string[];
+  mode: "single" | "batch";
+  batch: number;
+  kiosks: number;
+  polls: string[];
+  target: { votesPerSecond: number; durationS: number; votes: number };
+  /** Seconds spent casting votes, and then draining (queues, in-flight requests, retries). */
+  castingS: number;
+  drainS: number;
+  votesCast: number;
+  votesSent: number;
+  requests: number;
+  resends: number;
+  /** Votes cast per second of casting time; below target when the generator fell behind. */
+  votesPerSecond: number;
+  requestsPerSecond: number;
+  /** Votes that were due but not cast because too many requests were in flight. */
+  behind: number;
+  accepted: number;
+  duplicates: number;
+  refused: number;
+  refusedByCode: Record<string, number>;
+  errors: number;
+  errorsByKind: Record<string, number>;
+  abandoned: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  offline: { kiosks: number; queuedVotes: number; batches: number };
+  eventIds: number;
+  uncertain: number;
+  /** The simulator's own cost: CPU seconds and peak RSS of this process. */
+  process: { cpuSeconds: number; peakRssMb: number };
+}
+
+const RETRY_DELAYS_MS = [250, 1_000, 3_000];
+
+interface Outcome {
+  status: number;
+  text: string;
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export class Simulation {
+  readonly #o: SimulationOptions;
+  readonly #stats = new SimStats();
+  readonly #rand: () => number;
+  readonly #pools: Pool[];
+  #stopped = false;
+  #inFlight = 0;
+  /** Sends not finished yet (including their back-offs and resends). */
+  #active = 0;
+  #queuedOffline = 0;
+  #offlineBatches = 0;
+  #buffered = 0;
+  readonly #recorded = new WeakSet<VoteBody>();
+  readonly #uncertain = new Set<string>();
+  #ids: Awaited<ReturnType<typeof openRun>>["ids"] | undefined;
+  #voters: Voters | undefined;
+  #t0 = 0;
+
+  constructor(options: SimulationOptions) {
+    this.#o = options;
+    this.#rand = prng(options.seed);
+    this.#pools = options.urls.map(
+      (url) =>
+        new Pool(url, {
+          connections: options.connections,
+          pipelining: 1,
+          keepAliveTimeout: 60_000,
+          headersTimeout: 30_000,
+          bodyTimeout: 30_000,
+        }),
+    );
+  }
+
+  /** Ends the casting phase early (Ctrl-C); the run still drains and writes its files. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  get stats(): SimStats {
+    return this.#stats;
+  }
+
+  async run(): Promise<SimSummary> {
+    const o = this.#o;
+    const polls = simPolls(o.polls, o.voters > 0, Date.now());
+    if (polls.length === 0) throw new Error("no open poll in the kiosk file (run npm run seed)");
+    if (o.kiosks.length === 0) throw new Error("no kiosks in the kiosk file (run npm run seed)");
+    this.#voters = o.voters > 0 ? new Voters(o.voters) : undefined;
+    const kiosks = placeKiosks(o.kiosks, polls, o.urls.length, this.#rand);
+    const offlineKiosks = this.#planOffline(kiosks);
+    let picker = new WeightedPicker(kioskWeights(kiosks, Date.now(), o.timeOfDay));
+    let pickerAt = Date.now();
+
+    const run = await openRun(o.runDir);
+    this.#ids = run.ids;
+    const startedAt = new Date();
+    this.#t0 = performance.now();
+    const pacer = new Pacer(o.rate, o.dayMs);
+    let cast = 0;
+    let behind = 0;
+    let lastLinger = 0;
+    const progress = this.#startProgress(() => ({
+      queued: this.#queuedNow(kiosks),
+    }));
+
+    // Kiosks that were offline before the run come with a backlog of older votes.
+    for (const k of offlineKiosks) this.#backlog(k, kiosks.length, offlineKiosks.length);
+
+    while (!this.#stopped) {
+      const now = this.#elapsed();
+      if (o.durationMs > 0 && now >= o.durationMs) break;
+      if (o.votes > 0 && cast >= o.votes) break;
+      for (const k of offlineKiosks)
+        if (k.offline && now >= k.offline.untilMs) {
+          k.offline = undefined;
+          this.#flush(k, true);
+        }
+      if (Date.now() - pickerAt > 60_000) {
+        picker = new WeightedPicker(kioskWeights(kiosks, Date.now(), o.timeOfDay));
+        pickerAt = Date.now();
+      }
+      let due = pacer.dueAt(now);
+      if (o.votes > 0) due = Math.min(due, o.votes);
+      const bufferCap = Math.max(10_000, kiosks.length * Math.max(o.batch, 1) * 2);
+      while (cast < due) {
+        if (this.#active >= o.maxInFlight || this.#buffered >= bufferCap) break;
+        const k = kiosks[picker.pick(this.#rand())]!;
+        const vote = makeVote(k, Date.now(), this.#rand, this.#voters, o.twice);
+        cast++;
+        this.#stats.votesCast++;
+        if (k.offline) {
+          this.#enqueue(k, [vote]);
+          this.#queuedOffline++;
+        } else if (o.batch > 0) {
+          this.#enqueue(k, [vote]);
+          this.#buffered++;
+          if (k.queue.length >= o.batch) this.#flush(k, false);
+        } else void this.#send(k, [vote], true);
+      }
+      behind = due - cast;
+      if (o.batch > 0 && now - lastLinger >= 20) {
+        lastLinger = now;
+        for (const k of kiosks)
+          if (!k.offline && k.queue.length > 0 && now - k.firstQueuedAt >= o.lingerMs)
+            this.#flush(k, false);
+      }
+      await sleep(o.rate > 2_000 ? 2 : 5);
+    }
+    const castingMs = this.#elapsed();
+
+    // Drain: every kiosk comes back online and sends what it holds; wait for the answers.
+    progress.draining = true;
+    for (const k of kiosks) {
+      k.offline = undefined;
+      this.#flush(k, true);
+    }
+    while (this.#active > 0 || kiosks.some((k) => k.queue.length > 0)) {
+      for (const k of kiosks) if (k.queue.length > 0 && !k.sending) this.#flush(k, true);
+      await sleep(20);
+    }
+    const endedAt = new Date();
+    progress.stop();
+    await Promise.all(this.#pools.map((p) => p.close()));
+    await run.ids.close();
+
+    const st = this.#stats;
+    const totalMs = this.#elapsed();
+    const summary: SimSummary = {
+      runFile: run.metaPath,
+      eventIdsFile: run.ids.path,
+      apiUrls: o.urls,
+      mode: o.batch > 0 ? "batch" : "single",
+      batch: o.batch,
+      kiosks: kiosks.length,
+      polls: polls.map((p) => p.poll.id),
+      target: { votesPerSecond: o.rate, durationS: o.durationMs / 1000, votes: o.votes },
+      castingS: castingMs / 1000,
+      drainS: (totalMs - castingMs) / 1000,
+      votesCast: st.votesCast,
+      votesSent: st.votesSent,
+      requests: st.requests,
+      resends: st.resends,
+      votesPerSecond: castingMs > 0 ? (st.votesCast * 1000) / castingMs : 0,
+      requestsPerSecond: totalMs > 0 ? (st.requests * 1000) / totalMs : 0,
+      behind,
+      accepted: st.accepted,
+      duplicates: st.duplicates,
+      refused: st.refused,
+      refusedByCode: Object.fromEntries(st.refusedByCode),
+      errors: st.errors,
+      errorsByKind: Object.fromEntries(st.errorsByKind),
+      abandoned: st.abandoned,
+      latencyMs: {
+        p50: st.latency.percentile(50),
+        p90: st.latency.percentile(90),
+        p99: st.latency.percentile(99),
+        max: st.latency.max,
+      },
+      offline: {
+        kiosks: offlineKiosks.length,
+        queuedVotes: this.#queuedOffline,
+        batches: this.#offlineBatches,
+      },
+      eventIds: run.ids.count,
+      uncertain: this.#uncertain.size,
+      process: {
+        cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+        peakRssMb: process.resourceUsage().maxRSS / 1024,
+      },
+    };
+    const meta: RunMeta = {
+      version: 1,
+      startedAt: startedAt.toISOString(),
+      endedAt: endedAt.toISOString(),
+      apiUrls: o.urls,
+      kioskFile: o.kioskFile,
+      command: o.command,
+      options: {
+        rate: o.rate,
+        durationMs: o.durationMs,
+        votes: o.votes,
+        batch: o.batch,
+        lingerMs: o.lingerMs,
+        offline: o.offline,
+        retry: o.retry,
+        voters: o.voters,
+        twice: o.twice,
+        connections: o.connections,
+        dayMs: o.dayMs,
+        timeOfDay: o.timeOfDay,
+        seed: o.seed,
+      },
+      kioskIds: kiosks.map((k) => k.id),
+      pollIds: polls.map((p) => p.poll.id),
+      eventIdsFile: relative(o.runDir, run.ids.path),
+      eventIdCount: run.ids.count,
+      uncertainEventIds: [...this.#uncertain],
+      summary,
+    };
+    await writeRunMeta(run.metaPath, meta);
+    return summary;
+  }
+
+  #elapsed(): number {
+    return performance.now() - this.#t0;
+  }
+
+  #queuedNow(kiosks: SimKiosk[]): number {
+    let n = 0;
+    for (const k of kiosks) if (k.offline) n += k.queue.length;
+    return n;
+  }
+
+  #planOffline(kiosks: SimKiosk[]): SimKiosk[] {
+    const o = this.#o;
+    const count = o.offline > 0 ? Math.max(1, Math.round(o.offline * kiosks.length)) : 0;
+    const chosen = [...kiosks]
+      .map((k) => ({ k, r: this.#rand() }))
+      .sort((a, b) => a.r - b.r)
+      .slice(0, count)
+      .map((x) => x.k);
+    const runMs = o.durationMs > 0 ? o.durationMs : 120_000;
+    for (const k of chosen)
+      k.offline = {
+        // Offline for up to 10 minutes before the run, back after 15-65 % of it.
+        fromMs: -Math.floor(this.#rand() * 600_000),
+        untilMs: Math.floor(runMs * (0.15 + 0.5 * this.#rand())),
+      };
+    return chosen;
+  }
+
+  /** The votes an offline kiosk cast before the run started, with their real (old) castAt. */
+  #backlog(k: SimKiosk, kioskCount: number, offlineCount: number): void {
+    const o = this.#o;
+    if (!k.offline || k.offline.fromMs >= 0) return;
+    const beforeMs = -k.offline.fromMs;
+    const perKioskRate = o.rate / kioskCount;
+    // Bounded so that backlogs stay a small part of the run (about 5 % of its votes).
+    const runVotes = o.votes > 0 ? o.votes : (o.rate * (o.durationMs || 120_000)) / 1000;
+    const count = Math.round(
+      Math.min(
+        o.maxBatchItems * 2,
+        (perKioskRate * beforeMs) / 1000,
+        (0.05 * runVotes) / Math.max(1, offlineCount),
+      ),
+    );
+    const startMs = Date.now() - beforeMs;
+    const votes: VoteBody[] = [];
+    for (let i = 0; i < count; i++) {
+      const at = startMs + Math.floor(((i + this.#rand()) * beforeMs) / Math.max(1, count));
+      votes.push(makeVote(k, at, this.#rand, this.#voters, this.#o.twice));
+    }
+    this.#stats.votesCast += votes.length;
+    this.#queuedOffline += votes.length;
+    this.#enqueue(k, votes);
+  }
+
+  #enqueue(k: SimKiosk, votes: VoteBody[]): void {
+    if (k.queue.length === 0) k.firstQueuedAt = this.#elapsed();
+    for (const v of votes) k.queue.push(v);
+  }
+
+  /** Sends the kiosk's next batch if it is not already sending (one batch at a time per kiosk). */
+  #flush(k: SimKiosk, offlineQueue: boolean): void {
+    if (k.sending || k.queue.length === 0 || k.offline) return;
+    const take =
+      this.#o.batch > 0 ? Math.min(this.#o.batch, this.#o.maxBatchItems) : this.#o.maxBatchItems;
+    const chunk = k.queue.splice(0, take);
+    if (this.#o.batch > 0) this.#buffered = Math.max(0, this.#buffered - chunk.length);
+    if (k.queue.length > 0) k.firstQueuedAt = this.#elapsed();
+    if (offlineQueue) this.#offlineBatches++;
+    k.sending = true;
+    void this.#send(k, chunk, false).finally(() => {
+      k.sending = false;
+      // An offline kiosk that came back sends its whole queue, batch after batch.
+      if (k.queue.length > 0 && (offlineQueue || k.queue.length >= this.#o.batch))
+        this.#flush(k, offlineQueue);
+    });
+  }
+
+  async #post(k: SimKiosk, path: string, body: string): Promise<Outcome> {
+    const pool = this.#pools[k.urlIndex]!;
+    this.#inFlight++;
+    const started = performance.now();
+    try {
+      const res = await pool.request({ method: "POST", path, headers: k.headers, body });
+      const text = await res.body.text();
+      this.#stats.observe(performance.now() - started);
+      return { status: res.statusCode, text };
+    } finally {
+      this.#inFlight--;
+      this.#stats.requests++;
+    }
+  }
+
+  #ok(vote: VoteBody): void {
+    this.#uncertain.delete(vote.eventId);
+    if (this.#recorded.has(vote)) return;
+    this.#recorded.add(vote);
+    this.#ids?.add(vote.eventId);
+    if (vote.voterId !== undefined && this.#voters) this.#voters.voted(vote.voterId);
+  }
+
+  /** Counts a failed request; the delay before the kiosk tries again, or undefined: it gives up. */
+  #failed(votes: VoteBody[], attempt: number, kind: string): number | undefined {
+    this.#stats.error(kind);
+    for (const v of votes) if (!this.#recorded.has(v)) this.#uncertain.add(v.eventId);
+    const delay = RETRY_DELAYS_MS[attempt];
+    if (delay === undefined)
+      this.#stats.abandoned += votes.filter((v) => !this.#recorded.has(v)).length;
+    return delay === undefined ? undefined : delay * (0.5 + this.#rand());
+  }
+
+  /**
+   * Sends one vote, or a batch, until it has an answer: on 5xx or a network error the
+   * kiosk tries again after a back-off (a few times); after a 2xx, with probability
+   * --retry the response counts as lost and the kiosk resends the same request.
+   */
+  async #send(k: SimKiosk, votes: VoteBody[], single: boolean): Promise<void> {
+    const st = this.#stats;
+    this.#active++;
+    try {
+      st.votesSent += votes.length;
+      const path = single ? "/v1/votes" : "/v1/votes/batch";
+      const body = single ? JSON.stringify(votes[0]) : JSON.stringify({ votes });
+      let resend = false;
+      for (let attempt = 0; ; ) {
+        if (resend) st.resends++;
+        let out: Outcome | undefined;
+        let failure: string | undefined;
+        try {
+          out = await this.#post(k, path, body);
+          if (out.status >= 500) failure = `http_${out.status}`;
+        } catch (err) {
+          failure = errorKind(err);
+        }
+        if (failure !== undefined || out === undefined) {
+          const delay = this.#failed(votes, attempt, failure ?? "error");
+          if (delay === undefined) return;
+          attempt++;
+          await sleep(delay);
+          continue;
+        }
+        if (single && out.status === 202) {
+          // The body is {"eventId","status"}: no need to parse it for the status.
+          if (out.text.includes('"duplicate"')) st.duplicates++;
+          else st.accepted++;
+          this.#ok(votes[0]!);
+        } else if (!single && out.status === 200) {
+          const results = (parseBody(out.text) as { results?: BatchItem[] }).results ?? [];
+          results.forEach((r, i) => {
+            const vote = votes[i];
+            if (!vote) return;
+            if (r.status === "accepted" || r.status === "duplicate") {
+              if (r.status === "accepted") st.accepted++;
+              else st.duplicates++;
+              this.#ok(vote);
+            } else st.refuse(r.error?.code ?? "rejected");
+          });
+        } else {
+          st.refuse(errorCode(parseBody(out.text)) ?? `http_${out.status}`, votes.length);
+          return;
+        }
+        if (resend || this.#rand() >= this.#o.retry) return;
+        // The response was "lost": the kiosk sends the same eventIds again.
+        resend = true;
+        await sleep(50 + this.#rand() * 450);
+      }
+    } finally {
+      this.#active--;
+    }
+  }
+
+  #startProgress(extra: () => { queued: number }) {
+    const o = this.#o;
+    const st = this.#stats;
+    let lastAt = performance.now();
+    let lastRequests = 0;
+    let lastVotes = 0;
+    const state = { draining: false, stop: () => {} };
+    const columns = () => process.stderr.columns ?? 120;
+    const report = () => {
+      const now = performance.now();
+      const dt = (now - lastAt) / 1000;
+      const snapshot: ProgressSnapshot = {
+        elapsedMs: this.#elapsed(),
+        durationMs: o.durationMs,
+        stats: st,
+        requestRate: dt > 0 ? (st.requests - lastRequests) / dt : 0,
+        voteRate: dt > 0 ? (st.votesSent - lastVotes) / dt : 0,
+        inFlight: this.#inFlight,
+        queued: extra().queued,
+        draining: state.draining,
+      };
+      lastAt = now;
+      lastRequests = st.requests;
+      lastVotes = st.votesSent;
+      if (o.progress === "tty") process.stderr.write(renderTtyLine(snapshot, columns()));
+      else if (o.progress === "plain") process.stderr.write(renderPlainLine(snapshot));
+      o.onProgress?.(snapshot);
+      st.recentLatency.reset();
+    };
+    const timer = setInterval(report, o.progressIntervalMs);
+    state.stop = () => {
+      clearInterval(timer);
+      report();
+      if (o.progress === "tty") process.stderr.write("\n");
+    };
+    return state;
+  }
+}
+
+interface BatchItem {
+  status: "accepted" | "duplicate" | "rejected";
+  error?: { code?: string };
+}
+
+function errorKind(err: unknown): string {
+  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "string")
+    return err.code;
+  return err instanceof Error ? err.name : "error";
+}
+
+function errorCode(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null || !("error" in body)) return undefined;
+  const code = (body as { error: { code?: unknown } }).error?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** The summary as a two-column markdown-ish table. */
+export function summaryTable(s: SimSummary): string {
+  const rows: [string, string][] = [
+    ["run file", s.runFile],
+    [
+      "load",
+      `${s.mode === "batch" ? `batches of ≤ ${s.batch}` : "single votes"}, ${s.kiosks} kiosks, ${s.polls.length} polls, target ${fmtInt(s.target.votesPerSecond)} votes/s`,
+    ],
+    ["casting time", `${s.castingS.toFixed(1)} s (then ${s.drainS.toFixed(1)} s draining)`],
+    ["votes cast", `${fmtInt(s.votesCast)} (${fmtInt(s.votesPerSecond)}/s)`],
+    [
+      "requests",
+      `${fmtInt(s.requests)} (${fmtInt(s.requestsPerSecond)}/s), ${fmtInt(s.resends)} resends of a dropped response`,
+    ],
+    ["accepted", fmtInt(s.accepted)],
+    ["duplicates", fmtInt(s.duplicates)],
+    [
+      "refused",
+      `${fmtInt(s.refused)}${
+        s.refused > 0
+          ? ` (${Object.entries(s.refusedByCode)
+              .map(([c, n]) => `${c} ${fmtInt(n)}`)
+              .join(", ")})`
+          : ""
+      }`,
+    ],
+    [
+      "errors",
+      `${fmtInt(s.errors)}${
+        s.errors > 0
+          ? ` (${Object.entries(s.errorsByKind)
+              .map(([c, n]) => `${c} ${fmtInt(n)}`)
+              .join(", ")})`
+          : ""
+      }`,
+    ],
+    ["abandoned after retries", fmtInt(s.abandoned)],
+    [
+      "latency p50 / p90 / p99 / max",
+      `${fmtMs(s.latencyMs.p50)} / ${fmtMs(s.latencyMs.p90)} / ${fmtMs(s.latencyMs.p99)} / ${fmtMs(s.latencyMs.max)} ms`,
+    ],
+    [
+      "offline kiosks",
+      `${s.offline.kiosks} (${fmtInt(s.offline.queuedVotes)} votes queued, sent in ${fmtInt(s.offline.batches)} batches)`,
+    ],
+    ["generator behind", `${fmtInt(s.behind)} votes`],
+    ["eventIds with a 202", `${fmtInt(s.eventIds)} (${fmtInt(s.uncertain)} uncertain)`],
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length));
+  return `${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`;
+}

@@ -1,0 +1,275 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { from as copyFrom } from "pg-copy-streams";
+import { createLogger } from "../../common/logger.ts";
+import { createPool, type Pool, type PoolClient } from "../../common/postgres.ts";
+import { connectRedis, type RedisClient } from "../../common/redis.ts";
+import { resultsKeys } from "../../common/results-contract.ts";
+import { formatReconciliation, reconcile } from "../../result-publisher/reconcile.ts";
+import { isHidden, resultsVersion } from "../../result-publisher/results.ts";
+import { loadPolls } from "../../result-publisher/rollup-store.ts";
+import { eventIdsPath, type RunMeta, readEventIds, readRunMeta } from "./run-file.ts";
+import { fmtInt } from "./stats.ts";
+
+// `npm run verify`: after the pipeline drained, exactly the votes that got a 202 in a
+// simulation run are in Postgres (none lost, none extra), and the published results
+// agree with `votes`. The run's eventIds are COPYed into a temp table and joined.
+
+export interface VerifyOptions {
+  runFile: string;
+  databaseUrl: string;
+  natsUrl: string;
+  redisUrl: string;
+  redisKeyPrefix: string;
+  streamName: string;
+  consumerName: string;
+  /** How long to wait for the writers to drain the stream. */
+  drainTimeoutMs: number;
+  /** How long to wait, after that, for the publisher to publish the current versions. */
+  publishTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  eventIds: number;
+  stored: number;
+  missing: number;
+  extra: number;
+  uncertainStored: number;
+  reconcileDifferences: number;
+  problems: string[];
+  seconds: { drain: number; publish: number; check: number };
+}
+
+/** Waits until the writers' durable consumer has nothing pending or unacked. */
+export async function waitForDrain(
+  natsUrl: string,
+  stream: string,
+  consumer: string,
+  timeoutMs: number,
+  log: (line: string) => void,
+): Promise<{ drained: boolean; pending: number }> {
+  const nc = await connect({ servers: natsUrl, name: "verify" });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const deadline = Date.now() + timeoutMs;
+    let lastLog = Date.now();
+    for (;;) {
+      const info = await jsm.consumers.info(stream, consumer);
+      const pending = info.num_pending + info.num_ack_pending;
+      if (pending === 0) return { drained: true, pending };
+      if (Date.now() >= deadline) return { drained: false, pending };
+      if (Date.now() - lastLog >= 5_000) {
+        log(`waiting for the writers: ${fmtInt(pending)} messages pending`);
+        lastLog = Date.now();
+      }
+      await sleep(250);
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Polls whose published version is not the one their current data calls for. */
+export async function unpublishedPolls(
+  pool: Pool,
+  redis: RedisClient,
+  keyPrefix: string,
+): Promise<string[]> {
+  const polls = await loadPolls(pool);
+  if (polls.length === 0) return [];
+  const now = Date.now();
+  const versions = await redis.mGet(polls.map((p) => resultsKeys(keyPrefix, p.id).version));
+  return polls
+    .filter((p, i) => versions[i] !== resultsVersion(p, isHidden(p, now)))
+    .map((p) => p.id);
+}
+
+async function copyEventIds(client: PoolClient, path: string): Promise<void> {
+  async function* chunks() {
+    let buffer: string[] = [];
+    for await (const id of readEventIds(path)) {
+      buffer.push(id);
+      if (buffer.length >= 10_000) {
+        yield `${buffer.join("\n")}\n`;
+        buffer = [];
+      }
+    }
+    if (buffer.length > 0) yield `${buffer.join("\n")}\n`;
+  }
+  await pipeline(Readable.from(chunks()), client.query(copyFrom("copy run_events from stdin")));
+}
+
+const SAMPLE = 10;
+
+export async function verifyRun(o: VerifyOptions): Promise<VerifyResult> {
+  const meta: RunMeta = await readRunMeta(o.runFile);
+  const problems: string[] = [];
+  o.log(
+    `run ${o.runFile}: ${fmtInt(meta.eventIdCount)} eventIds got a 202 from ${meta.kioskIds.length} kiosks, ${meta.startedAt} → ${meta.endedAt}`,
+  );
+
+  let t = performance.now();
+  const drain = await waitForDrain(
+    o.natsUrl,
+    o.streamName,
+    o.consumerName,
+    o.drainTimeoutMs,
+    o.log,
+  );
+  const drainS = (performance.now() - t) / 1000;
+  if (drain.drained)
+    o.log(`pipeline drained: consumer ${o.consumerName} on ${o.streamName} has nothing pending`);
+  else
+    problems.push(
+      `the writers did not drain the stream within ${o.drainTimeoutMs / 1000} s (${fmtInt(drain.pending)} messages pending): is a writer running?`,
+    );
+
+  const logger = createLogger("warn", { service: "verify" });
+  const pool = createPool(o.databaseUrl, logger, { max: 2, applicationName: "verify" });
+  const redis = await connectRedis(o.redisUrl, logger, "verify");
+  try {
+    t = performance.now();
+    let behind: string[] = [];
+    if (drain.drained) {
+      const deadline = Date.now() + o.publishTimeoutMs;
+      for (;;) {
+        behind = await unpublishedPolls(pool, redis, o.redisKeyPrefix);
+        if (behind.length === 0 || Date.now() >= deadline) break;
+        await sleep(250);
+      }
+      if (behind.length === 0)
+        o.log("publisher caught up: every poll's current version is published");
+      else
+        problems.push(
+          `the publisher did not publish the current version of ${behind.join(", ")} within ${o.publishTimeoutMs / 1000} s: is it running?`,
+        );
+    }
+    const publishS = (performance.now() - t) / 1000;
+
+    t = performance.now();
+    // Temp tables live on one connection: every query of the check runs on this client.
+    const client = await pool.connect();
+    let result: VerifyResult;
+    try {
+      await client.query("create temp table run_events (event_id uuid not null)");
+      await copyEventIds(client, eventIdsPath(o.runFile, meta));
+      await client.query("analyze run_events");
+      const counts = (
+        await client.query<{ n: number; distinct_n: number; stored: number }>(`
+          select count(*) as n, count(distinct r.event_id) as distinct_n,
+                 count(distinct v.event_id) as stored
+          from run_events r left join votes v using (event_id)`)
+      ).rows[0]!;
+      if (counts.n !== counts.distinct_n)
+        problems.push(`the run file lists ${fmtInt(counts.n - counts.distinct_n)} eventIds twice`);
+      if (counts.n !== meta.eventIdCount)
+        problems.push(
+          `the run file holds ${fmtInt(counts.n)} eventIds, its metadata says ${fmtInt(meta.eventIdCount)}`,
+        );
+      const missing = counts.distinct_n - counts.stored;
+      o.log(
+        `stored: ${fmtInt(counts.stored)} of ${fmtInt(counts.distinct_n)} eventIds that got a 202 are in votes (each at most once: primary key)`,
+      );
+      if (missing > 0) {
+        const { rows } = await client.query<{
+          event_id: string;
+          rejected: string | null;
+          dead: boolean;
+        }>(
+          `select r.event_id,
+                  (select reason from rejected_votes x where x.event_id = r.event_id) as rejected,
+                  exists (select 1 from dead_letters d
+                          where position(convert_to(r.event_id::text, 'UTF8') in d.raw) > 0) as dead
+           from run_events r left join votes v using (event_id)
+           where v.event_id is null limit ${SAMPLE}`,
+        );
+        problems.push(
+          `LOST: ${fmtInt(missing)} votes got a 202 but are not in votes, e.g.\n${rows
+            .map(
+              (r) =>
+                `    ${r.event_id}${r.rejected ? ` (in rejected_votes: ${r.rejected})` : ""}${r.dead ? " (in dead_letters)" : ""}`,
+            )
+            .join("\n")}`,
+        );
+      }
+
+      // The run's own votes: its kiosks, received while it ran (a little margin each side).
+      const from = new Date(Date.parse(meta.startedAt) - 2_000);
+      const to = new Date(Date.parse(meta.endedAt) + 2_000);
+      await client.query("create temp table run_uncertain (event_id uuid primary key)");
+      if (meta.uncertainEventIds.length > 0)
+        await client.query(
+          "insert into run_uncertain select unnest($1::uuid[]) on conflict do nothing",
+          [meta.uncertainEventIds],
+        );
+      const extraRows = (
+        await client.query<{ event_id: string; kiosk_id: string; uncertain: boolean }>(
+          `select v.event_id, v.kiosk_id,
+                  exists (select 1 from run_uncertain u where u.event_id = v.event_id) as uncertain
+           from votes v
+           where v.kiosk_id = any($1::text[]) and v.received_at between $2 and $3
+             and not exists (select 1 from run_events r where r.event_id = v.event_id)`,
+          [meta.kioskIds, from, to],
+        )
+      ).rows;
+      const uncertainStored = extraRows.filter((r) => r.uncertain).length;
+      const extra = extraRows.filter((r) => !r.uncertain);
+      const inWindow = (
+        await client.query<{ n: number }>(
+          `select count(*) as n from votes
+           where kiosk_id = any($1::text[]) and received_at between $2 and $3`,
+          [meta.kioskIds, from, to],
+        )
+      ).rows[0]!.n;
+      o.log(
+        `the run's kiosks stored ${fmtInt(inWindow)} votes between ${from.toISOString()} and ${to.toISOString()}: ` +
+          `${fmtInt(inWindow - extraRows.length)} listed in the run file, ${fmtInt(extra.length)} extra` +
+          (uncertainStored > 0
+            ? `, ${fmtInt(uncertainStored)} sent without a 202 seen (timeout or 5xx) and stored anyway (not an error)`
+            : ""),
+      );
+      if (extra.length > 0)
+        problems.push(
+          `EXTRA: ${fmtInt(extra.length)} votes from the run's kiosks in its time window never got a 202, e.g.\n${extra
+            .slice(0, SAMPLE)
+            .map((r) => `    ${r.event_id} (kiosk ${r.kiosk_id})`)
+            .join(
+              "\n",
+            )}\n  (another simulation with the same kiosks at the same time also counts here)`,
+        );
+
+      const rec = await reconcile(pool, redis, o.redisKeyPrefix);
+      o.log(
+        `published results against SQL counts:\n${formatReconciliation(rec)
+          .trimEnd()
+          .split("\n")
+          .map((l) => `  ${l}`)
+          .join("\n")}`,
+      );
+      if (rec.differences > 0)
+        problems.push(`${rec.differences} poll(s) publish totals that differ from votes`);
+      result = {
+        ok: problems.length === 0,
+        eventIds: counts.distinct_n,
+        stored: counts.stored,
+        missing,
+        extra: extra.length,
+        uncertainStored,
+        reconcileDifferences: rec.differences,
+        problems,
+        seconds: { drain: drainS, publish: publishS, check: (performance.now() - t) / 1000 },
+      };
+    } finally {
+      client.release();
+    }
+    return result;
+  } finally {
+    await redis.close();
+    await pool.end();
+  }
+}
