@@ -152,7 +152,16 @@ describe("web pages in Chromium", () => {
   };
 
   before(async () => {
-    [stack, browser] = await Promise.all([startWebStack(1_000), launchChromium()]);
+    // Settle both before failing: a browser that cannot start must not leave the stack
+    // (API, writer, publisher, database) running with nothing to close it.
+    const [started, launched] = await Promise.allSettled([
+      startWebStack(1_000),
+      launchChromium(),
+    ]);
+    if (started.status === "fulfilled") stack = started.value;
+    if (launched.status === "fulfilled") browser = launched.value;
+    if (started.status === "rejected") throw started.reason;
+    if (launched.status === "rejected") throw launched.reason;
     context = await newContext(browser);
     await stack.admin(
       "POST",
