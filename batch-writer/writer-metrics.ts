@@ -9,6 +9,7 @@ export interface WriterMetrics {
   batchDuration: Histogram;
   batchVotes: Histogram;
   retries: Counter;
+  fetchesEndedEarly: Counter;
 }
 
 export function createWriterMetrics(pendingMessages: () => Promise<number>): WriterMetrics {
@@ -56,6 +57,11 @@ export function createWriterMetrics(pendingMessages: () => Promise<number>): Wri
     retries: new Counter({
       name: "tallyflow_writer_retries_total",
       help: "Batch attempts that failed for a transient reason and were retried",
+      registers: [registry],
+    }),
+    fetchesEndedEarly: new Counter({
+      name: "tallyflow_writer_fetches_ended_early_total",
+      help: "Pulls that failed after delivering messages (stored all the same)",
       registers: [registry],
     }),
   };

@@ -183,10 +183,24 @@ export class BatchWriter {
     const iter = await consumer.fetch({ max_messages: asked, expires: FETCH_EXPIRES_MS });
     const msgs: JsMsg[] = [];
     let bytes = 0;
-    for await (const m of iter) {
-      msgs.push(m);
-      this.#inHand.set(m, Date.now());
-      bytes += m.data.byteLength;
+    try {
+      for await (const m of iter) {
+        msgs.push(m);
+        this.#inHand.set(m, Date.now());
+        bytes += m.data.byteLength;
+      }
+    } catch (err) {
+      // A pull can fail after it delivered some messages (nats.js ends it with "heartbeats
+      // missed" when this event loop was busy storing the previous batch). Those messages
+      // are ours until AckWait: store and ack them like any others. Dropping them while
+      // keeping them in hand would send working() for them forever, so they would be
+      // neither stored nor redelivered while this writer lives.
+      if (msgs.length === 0) throw err;
+      this.deps.logger.debug(
+        { err, messages: msgs.length },
+        "pull ended early; storing what it delivered",
+      );
+      this.deps.metrics.fetchesEndedEarly.inc();
     }
     if (msgs.length > 0)
       this.#avgMessageBytes = 0.7 * this.#avgMessageBytes + 0.3 * (bytes / msgs.length);

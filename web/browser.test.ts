@@ -154,10 +154,7 @@ describe("web pages in Chromium", () => {
   before(async () => {
     // Settle both before failing: a browser that cannot start must not leave the stack
     // (API, writer, publisher, database) running with nothing to close it.
-    const [started, launched] = await Promise.allSettled([
-      startWebStack(1_000),
-      launchChromium(),
-    ]);
+    const [started, launched] = await Promise.allSettled([startWebStack(1_000), launchChromium()]);
     if (started.status === "fulfilled") stack = started.value;
     if (launched.status === "fulfilled") browser = launched.value;
     if (started.status === "rejected") throw started.reason;
