@@ -20,6 +20,10 @@ export async function connectNats(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     pingInterval: 10_000,
+    // nats.js otherwise builds two Error objects (stack capture) per request, only to give
+    // a failed request our caller's stack: measured as ~20 % of the API's CPU per vote.
+    // Our callers wrap NATS failures in errors of their own, with the NATS error as cause.
+    noAsyncTraces: true,
   });
   (async () => {
     for await (const status of nc.status()) {

@@ -33,11 +33,24 @@ export function requireAdmin(adminToken: string) {
   };
 }
 
+// Known kiosk tokens → their sha256: a kiosk sends the same token with every vote, and
+// hashing it each time was a measurable share of a vote's CPU. Only tokens that matched
+// a kiosk are kept (random tokens cannot churn it); the registry lookup still runs on
+// every request, so a revocation is seen at once. Bounded: cleared when full.
+const MAX_CACHED_TOKENS = 50_000;
+
 export function requireKiosk(cache: RegistryCache) {
+  const knownHashes = new Map<string, string>();
   return (req: Request, _res: Response, next: NextFunction) => {
     const token = bearer(req);
     if (token === undefined) return next(new UnauthorizedError("kiosk bearer token required"));
-    const kiosk = cache.kioskByTokenHash(createHash("sha256").update(token).digest("hex"));
+    let hash = knownHashes.get(token);
+    if (hash === undefined) hash = createHash("sha256").update(token).digest("hex");
+    const kiosk = cache.kioskByTokenHash(hash);
+    if (kiosk !== undefined && !knownHashes.has(token)) {
+      if (knownHashes.size >= MAX_CACHED_TOKENS) knownHashes.clear();
+      knownHashes.set(token, hash);
+    }
     if (kiosk === undefined) return next(new UnauthorizedError("unknown kiosk token"));
     if (kiosk.revoked)
       return next(new ForbiddenError("kiosk_revoked", `kiosk "${kiosk.id}" has been revoked`));

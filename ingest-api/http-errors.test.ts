@@ -143,6 +143,45 @@ describe("error responses", () => {
     assert.deepEqual(lines, []);
   });
 
+  test("plain JSON bodies (the fast path) parse and fail exactly as body-parser's do", async () => {
+    const { app, lines } = appWith((a) => {
+      a.post("/echo", jsonBody(64), (req, res) => {
+        res.json({ got: req.body });
+      });
+    });
+    const post = (type: string, body: string) =>
+      request(app).post("/echo").set("Content-Type", type).send(body);
+    for (const type of [
+      "application/json",
+      "Application/JSON; charset=UTF-8",
+      'application/json; charset="utf-8"',
+    ]) {
+      const ok = await post(type, '{"pollId":"lunch","n":[1,2]}');
+      assert.equal(ok.status, 200, `${type}: ${ok.text}`);
+      assert.deepEqual(ok.body, { got: { pollId: "lunch", n: [1, 2] } });
+    }
+    const bom = await post("application/json", '\uFEFF{"a":"é"}');
+    assert.deepEqual(bom.body, { got: { a: "é" } });
+    const scalar = await post("application/json", "42");
+    assert.deepEqual(scalar.body, { got: 42 });
+    expectError(await post("application/json", '{"a":'), 400, "malformed_json");
+    expectError(await post("application/json; charset=utf-8", "nope"), 400, "malformed_json");
+    const tooLarge = await post("application/json", JSON.stringify({ pad: "x".repeat(100) }));
+    assert.deepEqual(expectError(tooLarge, 413, "body_too_large").details, { limitBytes: 64 });
+    // Multi-chunk bodies: a body written in pieces is put together before parsing.
+    const { app: big } = appWith((a) => {
+      a.post("/echo", jsonBody(1 << 20), (req, res) => {
+        res.json({ n: (req.body as { pad: string }).pad.length });
+      });
+    });
+    const pieces = await request(big)
+      .post("/echo")
+      .set("Content-Type", "application/json")
+      .send(JSON.stringify({ pad: "y".repeat(300_000) }));
+    assert.deepEqual(pieces.body, { n: 300_000 });
+    assert.deepEqual(lines, []);
+  });
+
   test("an unknown route is 404 route_not_found", async () => {
     const { app } = appWith(() => {});
     const res = await request(app).delete("/v2/anything");

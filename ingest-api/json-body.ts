@@ -1,14 +1,80 @@
+import type { IncomingMessage } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { AppError } from "../common/errors.ts";
 
-/** A JSON body parser for one route: 415 unless the body is JSON, 413 beyond `limitBytes`. */
+// `application/json`, optionally with a UTF-8 charset: the only type the fast path reads.
+const PLAIN_JSON = /^application\/json\s*(?:;\s*charset\s*=\s*("?)utf-8\1\s*)?$/i;
+
+/**
+ * A JSON body parser for one route: 415 unless the body is JSON, 413 beyond `limitBytes`.
+ *
+ * A kiosk's vote is a plain UTF-8 JSON body with a Content-Length, and for that one case
+ * the body is read and parsed here directly: body-parser's general machinery (type-is,
+ * raw-body, iconv, its error objects) measured 20–35 µs of CPU per vote, a sixth of the
+ * API's cost per request. Everything else (another charset, a Content-Encoding, chunked,
+ * empty or too large a body) goes through `express.json`, which answers it as before, so
+ * the two paths give the same errors.
+ */
 export function jsonBody(limitBytes: number) {
   const parse = express.json({ limit: limitBytes, strict: false });
   return (req: Request, res: Response, next: NextFunction) => {
+    const length = plainJsonLength(req, limitBytes);
+    if (length !== undefined) return readJson(req, length, next);
     if (!req.is("application/json"))
       return next(
         new AppError(415, "unsupported_media_type", "Content-Type must be application/json"),
       );
     parse(req, res, next);
   };
+}
+
+/** The body's length when the fast path can take it, else undefined. */
+function plainJsonLength(req: IncomingMessage, limitBytes: number): number | undefined {
+  const type = req.headers["content-type"];
+  if (type === undefined || !PLAIN_JSON.test(type)) return undefined;
+  const encoding = req.headers["content-encoding"];
+  if (encoding !== undefined && encoding.toLowerCase() !== "identity") return undefined;
+  const header = req.headers["content-length"];
+  if (header === undefined || !/^\d{1,15}$/.test(header)) return undefined;
+  const length = Number(header);
+  return length > 0 && length <= limitBytes ? length : undefined;
+}
+
+function readJson(req: Request, length: number, next: NextFunction): void {
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let done = false;
+  const finish = (err?: AppError) => {
+    if (done) return;
+    done = true;
+    req.off("data", onData).off("end", onEnd).off("error", onAborted).off("close", onAborted);
+    if (err) {
+      // Stop reading what is left of a body we refuse (as raw-body does).
+      req.unpipe();
+      req.resume();
+    }
+    next(err);
+  };
+  const onData = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > length)
+      return finish(new AppError(400, "bad_length", "content-length mismatch"));
+    chunks.push(chunk);
+  };
+  const onEnd = () => {
+    if (received !== length)
+      return finish(new AppError(400, "bad_length", "content-length mismatch"));
+    try {
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
+      // A leading byte order mark is allowed, as body-parser allows it.
+      const text = body.toString("utf8");
+      req.body = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    } catch {
+      return finish(new AppError(400, "malformed_json", "body is not valid JSON"));
+    }
+    finish();
+  };
+  // An error or a close before the end: the client went away mid-body.
+  const onAborted = () => finish(new AppError(400, "request_aborted", "request aborted"));
+  req.on("data", onData).on("end", onEnd).on("error", onAborted).on("close", onAborted);
 }
