@@ -18,5 +18,5 @@ COPY web ./web
 COPY sql ./sql
 COPY scripts ./scripts
 USER node
-EXPOSE 3000 9101
+EXPOSE 3000 9101 9102
 CMD ["node", "scripts/start.ts"]

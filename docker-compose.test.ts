@@ -18,7 +18,15 @@ test("docker-compose.yml parses and every app service runs an existing entry poi
     services: Record<string, Service>;
   };
   const names = Object.keys(compose.services).sort();
-  assert.deepEqual(names, ["batch-writer", "ingest-api", "migrate", "nats", "postgres", "redis"]);
+  assert.deepEqual(names, [
+    "batch-writer",
+    "ingest-api",
+    "migrate",
+    "nats",
+    "postgres",
+    "redis",
+    "result-publisher",
+  ]);
   for (const [name, service] of Object.entries(compose.services)) {
     if (service.build === undefined) continue;
     const entry = service.command?.[1];
