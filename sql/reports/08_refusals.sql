@@ -1,7 +1,24 @@
--- Report 08 · refusals: duplicates, second votes and dead letters, by reason and kiosk.
+-- Report 08 · refusals: the duplicates, second votes and dead letters that reached Postgres,
+-- by reason and kiosk.
 --
--- Question   Which votes were not counted, why, and from which kiosk?
+-- Question   Which votes that reached the writer were not counted, why, and from which kiosk?
 --
+-- Counts     Only what the batch writer recorded in Postgres:
+--            - duplicates the writer found already stored (a JetStream redelivery, or a
+--              resend in another shape or after the duplicate window), per kiosk and UTC day;
+--            - second votes in one-vote-per-voter polls that got past the API's Redis check
+--              (the voter's entry there had expired or was lost) and that voter_ballots
+--              refused;
+--            - dead letters: messages or single votes that could not be decoded or stored.
+-- Cannot see Refusals at the API, which never reach Postgres: a resend that JetStream drops
+--            inside its duplicate window (the API answers 202 "duplicate"), a second vote that
+--            Redis refuses (409 already_voted), and every other vote the API refuses (4xx:
+--            invalid, unknown poll or option, poll closed...). So the duplicate and rejected
+--            counts here are lower bounds: most resends and second votes stop at the API.
+--            The API counts those only in the Prometheus counter tallyflow_votes_total on
+--            its GET /metrics, {status="duplicate"} and {status="refused"} (refused lumps
+--            already_voted with every other 4xx vote): per API process since it started,
+--            with no poll, kiosk, day or reason label, so it cannot be split as here.
 -- Variables  poll_id   optional: one poll (default: every poll)
 --            from, to  optional: refusals recorded in [from, to) (timestamps; one without
 --                      an offset is read in the poll's time zone, or UTC without poll_id).
@@ -9,7 +26,7 @@
 --                      day is included when its UTC midnight lies in [from, to).
 -- Output     poll_id, kind, reason, kiosk_id, refusals, first_day, last_day
 --            kind = duplicate   (reason: already stored; duplicate_counts)
---                 | rejected    (reason from rejected_votes, e.g. voter_already_voted)
+--                 | rejected    (reason from rejected_votes: voter_already_voted)
 --                 | dead_letter (reason = the decoding or storage error; dead_letters)
 --            A dead letter's poll is the last token of its subject (<prefix>.<pollId>); its
 --            kiosk is the kioskId inside a single dead vote (item_index >= 0), and empty for
