@@ -15,7 +15,9 @@
 --            part=silences: kiosk_id, kiosk_name, silent_from, silent_until, silence, note
 --              Every stretch longer than gap in which a kiosk cast no vote, within the window
 --              the poll was open: [greatest(opens_at, from), least(closes_at, to)); where
---              those are unset, the poll's first and last vote in the range bound it. Kiosks
+--              those are unset, the poll's first and last vote in the range bound it, and
+--              both are inside the window (a kiosk whose only vote is the last one is silent
+--              from the window's start to that vote, not "no vote in the window"). Kiosks
 --              considered: every kiosk that ever voted in the poll. note says whether the
 --              stretch runs from the window's start, to its end, or covers all of it.
 -- Source     raw votes (the rollups have no kiosk): an index-only scan of one poll's votes,
@@ -58,16 +60,20 @@ set time zone :'poll_tz';
 
 \if :part_silences
 -- The window the poll was open in the range (literals, so the planner sees them). With no
--- vote to bound it, an empty window.
-select coalesce(nullif(greatest(p.opens_at, r.lo), '-infinity'),
-                (select min(v.cast_at) from votes v
-                 where v.poll_id = p.id and v.cast_at >= r.lo and v.cast_at < r.hi),
-                'infinity') as ws,
+-- vote to bound it, an empty window. Votes count in it when ws <= cast_at < vhi: vhi is we
+-- when closes_at or to ends the window, and just after we when the poll's last vote does,
+-- or that last vote would fall outside the window it ends.
+select coalesce(nullif(greatest(p.opens_at, r.lo), '-infinity'), f.first_vote, 'infinity') as ws,
+       coalesce(nullif(least(p.closes_at, r.hi), 'infinity'), f.last_vote, '-infinity') as we,
        coalesce(nullif(least(p.closes_at, r.hi), 'infinity'),
-                (select max(v.cast_at) from votes v
-                 where v.poll_id = p.id and v.cast_at >= r.lo and v.cast_at < r.hi),
-                '-infinity') as we
-from polls p, (select :'from'::timestamptz as lo, :'to'::timestamptz as hi) r
+                f.last_vote + interval '1 microsecond', '-infinity') as vhi
+from polls p
+cross join (select :'from'::timestamptz as lo, :'to'::timestamptz as hi) r
+cross join lateral (
+  select min(v.cast_at) as first_vote, max(v.cast_at) as last_vote
+  from votes v
+  where v.poll_id = p.id and v.cast_at >= r.lo and v.cast_at < r.hi
+) f
 where p.id = :'poll_id' \gset
 
 with kiosks_of_poll as (
@@ -79,7 +85,7 @@ with kiosks_of_poll as (
     select v.kiosk_id, v.cast_at, lag(v.cast_at) over (partition by v.kiosk_id order by v.cast_at) as prev
     from votes v
     where v.poll_id = :'poll_id'
-      and v.cast_at >= :'ws'::timestamptz and v.cast_at < :'we'::timestamptz
+      and v.cast_at >= :'ws'::timestamptz and v.cast_at < :'vhi'::timestamptz
   ) x
   where prev is not null and cast_at - prev > (:'gap')::interval
 ), ends as (
@@ -90,7 +96,7 @@ with kiosks_of_poll as (
     select v.kiosk_id, min(v.cast_at) as first_vote, max(v.cast_at) as last_vote
     from votes v
     where v.poll_id = :'poll_id'
-      and v.cast_at >= :'ws'::timestamptz and v.cast_at < :'we'::timestamptz
+      and v.cast_at >= :'ws'::timestamptz and v.cast_at < :'vhi'::timestamptz
     group by v.kiosk_id
   ) e using (kiosk_id)
 ), silences as (

@@ -464,7 +464,25 @@ describe("analyst reports through psql", () => {
       ref.silences(data, "lunch", 3_600_000, R("2026-03-29T11:00:00Z", "2026-03-29T14:00:00Z")),
     );
     assert.ok(window.some((r) => r[0] === "k-late" && r[5] === "no vote in the window"));
-    for (const poll of ["board", "checkin"]) {
+    // a poll without closes_at: its last vote ends the window and is inside it, so k-west,
+    // whose only vote that is, was silent from the window's start until then (not "no vote")
+    const open = await assertMatchesReference(
+      "05_kiosks.sql",
+      "silences",
+      { poll_id: "ideas", part: "silences" },
+      ref.silences(data, "ideas", 3_600_000),
+    );
+    assert.deepEqual(
+      open.map((r) => `${r[0]} ${r[2]} ${r[3]} ${r[4]} ${r[5]}`),
+      [
+        "k-east 2026-01-15 08:00:00+00 2026-01-15 09:30:00+00 01:30:00 from the window's start",
+        "k-east 2026-01-15 09:30:00+00 2026-01-15 16:00:00+00 06:30:00 to the window's end",
+        "k-north 2026-01-15 09:00:00+00 2026-01-15 12:00:00+00 03:00:00 ",
+        "k-north 2026-01-15 12:00:00+00 2026-01-15 16:00:00+00 04:00:00 to the window's end",
+        "k-west 2026-01-15 08:00:00+00 2026-01-15 16:00:00+00 08:00:00 from the window's start",
+      ],
+    );
+    for (const poll of ["board", "checkin", "ideas"]) {
       await assertMatchesReference(
         "05_kiosks.sql",
         "activity",
@@ -622,9 +640,9 @@ describe("analyst reports through psql", () => {
       ref.consistencySummary(data, null),
     ]);
     assert.deepEqual(all, [
-      ["summary", "(all polls)", "", "", "107", "107", "0", "ok: all 59 buckets agree"],
+      ["summary", "(all polls)", "", "", "111", "111", "0", "ok: all 63 buckets agree"],
     ]);
-    for (const poll of ["lunch", "board", "checkin"])
+    for (const poll of ["lunch", "board", "checkin", "ideas"])
       await assertMatchesReference("09_consistency.sql", "consistency", { poll_id: poll }, [
         ref.consistencySummary(data, poll),
       ]);
@@ -643,7 +661,7 @@ describe("analyst reports through psql", () => {
       assert.deepEqual(broken, [
         ["mismatch", "board", "bob", "2026-10-25 10:00:00+00", "0", "1", "1", ""],
         ["mismatch", "lunch", "pizza", "2026-03-29 11:20:00+00", "41", "40", "-1", ""],
-        ["summary", "(all polls)", "", "", "107", "107", "0", "2 of 59 buckets differ"],
+        ["summary", "(all polls)", "", "", "111", "111", "0", "2 of 63 buckets differ"],
       ]);
       const lunch = await csvReport("09_consistency.sql", "consistency", { poll_id: "lunch" });
       assert.deepEqual(lunch.at(-1), [

@@ -11,7 +11,9 @@ import type { Pool } from "../../common/postgres.ts";
 // - a bursty kiosk (k-south: 2 votes per bucket, then 40 for one option in one bucket);
 // - a vote for an option no longer listed (curry) and an option nobody chose (soup);
 // - a duplicate the writer dropped, a voter voting twice, two dead letters;
-// - a check-in poll: voters checking in over five days, one twice a day, one anonymous vote.
+// - a check-in poll: voters checking in over five days, one twice a day, one anonymous vote;
+// - a poll that never closes (`ideas`), so its last vote ends the silences window, and that
+//   last vote is the only one of its kiosk (k-west).
 
 export interface Poll {
   id: string;
@@ -171,6 +173,12 @@ export function buildDataset(): Dataset {
   for (const [voter, at] of checkIns) add("checkin", "here", "k-gate", at, { voter });
   add("checkin", "here", "k-gate", edt("10-30", "09:00:00")); // anonymous: not a check-in
 
+  // --- ideas (Europe/London, GMT in January): no closes_at; k-west casts the last vote ----
+  add("ideas", "garden", "k-north", "2026-01-15T09:00:00Z");
+  add("ideas", "library", "k-east", "2026-01-15T09:30:00Z");
+  add("ideas", "garden", "k-north", "2026-01-15T12:00:00Z");
+  add("ideas", "library", "k-west", "2026-01-15T16:00:00Z");
+
   return {
     polls: [
       {
@@ -207,6 +215,18 @@ export function buildDataset(): Dataset {
         oneVotePerVoter: false,
         options: [{ id: "here", label: "Here" }],
       },
+      {
+        id: "ideas",
+        title: "Ideas box",
+        timeZone: "Europe/London",
+        opensAt: "2026-01-15T08:00:00Z",
+        closesAt: null,
+        oneVotePerVoter: false,
+        options: [
+          { id: "garden", label: "A school garden" },
+          { id: "library", label: "Longer library hours" },
+        ],
+      },
     ],
     kiosks: [
       { id: "k-north", name: "North entrance" },
@@ -215,6 +235,7 @@ export function buildDataset(): Dataset {
       { id: "k-late", name: "Library (flaky network)" },
       { id: "k-hall", name: "Main hall" },
       { id: "k-gate", name: "Gate" },
+      { id: "k-west", name: "West door" },
     ],
     votes,
     rejected: [

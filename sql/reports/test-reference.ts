@@ -293,12 +293,15 @@ export function silences(d: Dataset, pollId: string, gapMs: number, r: Range = A
   let ws = Math.max(poll.opensAt === null ? r.lo : Date.parse(poll.opensAt), r.lo);
   let we = Math.min(poll.closesAt === null ? r.hi : Date.parse(poll.closesAt), r.hi);
   if (!Number.isFinite(ws)) ws = Math.min(...inRangeTimes);
-  if (!Number.isFinite(we)) we = Math.max(...inRangeTimes);
+  // Ended by the poll's last vote, the window holds that vote: [ws, we], not [ws, we).
+  const endedByLastVote = !Number.isFinite(we);
+  if (endedByLastVote) we = Math.max(...inRangeTimes);
+  const inWindow = (t: number) => t >= ws && (t < we || (endedByLastVote && t === we));
   const kiosks = [...new Set(d.votes.filter((v) => v.pollId === pollId).map((v) => v.kioskId))];
   const rows: Row[] = [];
   for (const kiosk of kiosks.sort()) {
     const times = d.votes
-      .filter((v) => v.pollId === pollId && v.kioskId === kiosk && v.castAt >= ws && v.castAt < we)
+      .filter((v) => v.pollId === pollId && v.kioskId === kiosk && inWindow(v.castAt))
       .map((v) => v.castAt)
       .sort((a, b) => a - b);
     const points = [{ t: ws, kind: 0 }, ...times.map((t) => ({ t, kind: 1 })), { t: we, kind: 2 }];
