@@ -82,7 +82,8 @@ export class VoteService {
   ): Promise<{ eventId: string; status: VoteStatus }> {
     let prepared: Prepared;
     try {
-      prepared = this.#prepare(kioskId, body, Date.now(), "");
+      const now = Date.now();
+      prepared = this.#prepare(kioskId, body, now, new Date(now).toISOString(), "");
       await this.#claimVoter(prepared);
     } catch (err) {
       if (err instanceof AppError && err.status < 500)
@@ -115,12 +116,13 @@ export class VoteService {
    */
   async acceptBatch(kioskId: string, items: unknown[]): Promise<BatchResult> {
     const now = Date.now();
+    const nowIso = new Date(now).toISOString();
     const results: BatchItemResult[] = new Array(items.length);
     const seen = new Set<string>();
     const good: { index: number; prepared: Prepared }[] = [];
     for (let index = 0; index < items.length; index++) {
       try {
-        const prepared = this.#prepare(kioskId, items[index], now, `votes.${index}.`);
+        const prepared = this.#prepare(kioskId, items[index], now, nowIso, `votes.${index}.`);
         const { eventId } = prepared.vote;
         if (seen.has(eventId)) {
           results[index] = { index, eventId, status: "duplicate" };
@@ -184,7 +186,14 @@ export class VoteService {
     return summary;
   }
 
-  #prepare(kioskId: string, body: unknown, now: number, fieldPrefix: string): Prepared {
+  /** `nowIso` is `now` as ISO text, made once per request: toISOString costs ~1 µs a call. */
+  #prepare(
+    kioskId: string,
+    body: unknown,
+    now: number,
+    nowIso: string,
+    fieldPrefix: string,
+  ): Prepared {
     const parsed = voteInputSchema.safeParse(body, { reportInput: true });
     if (!parsed.success)
       throw new ValidationError(toFieldIssues(parsed.error, fieldPrefix.slice(0, -1)));
@@ -234,8 +243,8 @@ export class VoteService {
       pollId: poll.id,
       optionId: input.optionId,
       kioskId,
-      castAt: new Date(castAtMs).toISOString(),
-      receivedAt: new Date(now).toISOString(),
+      castAt: canonicalInstant(input.castAt, castAtMs, now, nowIso),
+      receivedAt: nowIso,
     };
     if (input.voterId !== undefined) vote.voterId = input.voterId;
     const claim =
@@ -264,6 +273,20 @@ export class VoteService {
       prepared.flatMap((p) => (p.claim ? [this.#guard.release(p.claim)] : [])),
     );
   }
+}
+
+// What toISOString prints: an instant already in this form is its own canonical text.
+const CANONICAL_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** castAt as the canonical ISO text of its instant, computed only when it is not already. */
+function canonicalInstant(
+  given: string | undefined,
+  ms: number,
+  now: number,
+  nowIso: string,
+): string {
+  if (given === undefined || ms === now) return nowIso;
+  return CANONICAL_INSTANT.test(given) ? given : new Date(ms).toISOString();
 }
 
 function batchMessageId(kioskId: string, votes: StoredVote[]): string {
