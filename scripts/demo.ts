@@ -94,13 +94,17 @@ try {
   out(`tallyflow demo on ${apiUrl}`);
   for (const poll of report.content.polls) {
     const base = `${apiUrl}/v1/polls/${poll.id}`;
-    const kind = poll.oneVotePerVoter
-      ? "check-in, one vote per voter"
-      : poll.resultsVisibility === "after_close"
+    const kind = [
+      poll.checkIn ? "check-in" : poll.oneVotePerVoter ? "one vote per voter" : undefined,
+      poll.resultsVisibility === "after_close"
         ? `results hidden (403) until ${poll.closesAt}`
-        : "live results";
+        : "live results",
+    ]
+      .filter((k) => k !== undefined)
+      .join(", ");
     out(`  ${poll.title} (${poll.timeZone}; ${kind})`);
     out(`    results: ${base}/results   chart: ${base}/results.png   live: ${base}/events`);
+    if (poll.checkIn) out(`    attendance: npm run report -- attendance --poll ${poll.id}`);
   }
   out(`  metrics: ${apiUrl}/metrics   readiness: ${apiUrl}/readyz`);
   out("  published totals against SQL: npm run reconcile");

@@ -19,7 +19,8 @@ import {
   startWriterInProcess,
   writerEnv,
 } from "../test-support/writer.ts";
-import { readKioskFile } from "./simulator/kiosk-file.ts";
+import { makeVote, placeKiosks, simPolls, Voters } from "./simulator/kiosk.ts";
+import { readKioskFile, type SeededPoll } from "./simulator/kiosk-file.ts";
 import { readEventIds, readRunMeta } from "./simulator/run-file.ts";
 import { seed } from "./simulator/seeding.ts";
 import type { SimSummary } from "./simulator/simulation.ts";
@@ -108,10 +109,32 @@ describe("seed, simulate, verify", () => {
 
   test("seed is idempotent: polls kept, kiosks reused, missing ones added", async () => {
     const file = join(dir, "kiosks.json");
+    // demo-checkin as an older seed made it, one-vote-per-voter: without votes it is switched
+    const older = await fetch(`${apiUrl}/v1/polls`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        id: "demo-checkin",
+        title: "Morning check-in",
+        timeZone: "Asia/Tokyo",
+        oneVotePerVoter: true,
+        options: [
+          { id: "on-time", label: "On time" },
+          { id: "late", label: "Late" },
+          { id: "early-pickup", label: "Leaving early today" },
+        ],
+      }),
+    });
+    assert.equal(older.status, 201);
     const first = await seed({ apiUrl, adminToken: ADMIN_TOKEN, kiosks: 20, file });
     assert.deepEqual(
-      first.polls.map((p) => p.outcome),
-      ["created", "created", "created"],
+      first.polls.map((p) => [p.id, p.outcome]),
+      [
+        ["demo-lunch", "created"],
+        ["demo-fair-feedback", "created"],
+        ["demo-checkin", "kept"],
+        ["demo-council", "created"],
+      ],
     );
     assert.equal(first.kiosksCreated, 20);
     const written = await readKioskFile(file);
@@ -120,13 +143,22 @@ describe("seed, simulate, verify", () => {
     assert.match(written.note, /only copy/);
     const byPoll = new Map(written.polls.map((p) => [p.id, p]));
     assert.equal(byPoll.get("demo-fair-feedback")?.resultsVisibility, "after_close");
-    assert.equal(byPoll.get("demo-checkin")?.oneVotePerVoter, true);
-    assert.equal(new Set(written.polls.map((p) => p.timeZone)).size, 3, "different time zones");
+    // a check-in poll as report 10 reads one: people check in again, so not one-vote
+    assert.equal(byPoll.get("demo-checkin")?.oneVotePerVoter, false);
+    assert.equal(byPoll.get("demo-checkin")?.checkIn, true);
+    const { rows: rule } = await h.db.pool.query<{ one_vote_per_voter: boolean }>(
+      "select one_vote_per_voter from polls where id = 'demo-checkin'",
+    );
+    assert.equal(rule[0]!.one_vote_per_voter, false);
+    // voters who try twice need a one-vote poll of their own
+    assert.equal(byPoll.get("demo-council")?.oneVotePerVoter, true);
+    assert.equal(byPoll.get("demo-council")?.checkIn, false);
+    assert.equal(new Set(written.polls.map((p) => p.timeZone)).size, 3, "three time zones");
 
     const second = await seed({ apiUrl, adminToken: ADMIN_TOKEN, kiosks: 20, file });
     assert.deepEqual(
       second.polls.map((p) => p.outcome),
-      ["kept", "kept", "kept"],
+      ["kept", "kept", "kept", "kept"],
     );
     assert.equal(second.kiosksReused, 20);
     assert.equal(second.kiosksCreated, 0);
@@ -179,17 +211,32 @@ describe("seed, simulate, verify", () => {
     assert.equal(new Set(ids).size, ids.length, "each eventId once");
     assert.equal(ids.length, summary.accepted, "every accepted vote is listed, duplicates once");
 
-    // Offline kiosks sent votes cast before they came back: castAt older than received_at.
-    const { rows } = await h.db.pool.query<{ n: number }>(
-      "select count(*) as n from votes where received_at - cast_at > interval '1 second'",
-    );
-
     const verify = await runScript("scripts/verify.ts", [runFile, "--drain-timeout", "20s"], env);
     assert.equal(verify.code, 0, `${verify.stdout}\n${verify.stderr}`);
     assert.match(verify.stdout, /VERIFY PASSED/);
-    assert.ok(rows[0]!.n > 0 || summary.offline.queuedVotes === 0, "old castAt stored");
     const stored = await h.db.pool.query<{ n: number }>("select count(*) as n from votes");
     assert.equal(stored.rows[0]!.n, ids.length);
+
+    // Drained: the offline kiosks' votes, cast before they came back, kept their old castAt.
+    assert.equal(summary.offline.kioskIds.length, 2);
+    assert.ok(summary.offline.queuedVotes > 0, "offline kiosks queued votes");
+    const { rows: old } = await h.db.pool.query<{ n: number }>(
+      `select count(*) as n from votes
+       where kiosk_id = any($1) and received_at - cast_at > interval '1 second'`,
+      [summary.offline.kioskIds],
+    );
+    assert.ok(old[0]!.n > 0, "old castAt stored");
+
+    // The seeded check-in poll is one report 10 accepts (every check-in names its voter).
+    const attendance = await runScript(
+      "scripts/report.ts",
+      ["attendance", "--poll", "demo-checkin", "--format", "csv"],
+      { ...env, DATABASE_URL: h.db.url },
+    );
+    assert.equal(attendance.code, 0, attendance.stderr);
+    const [header, ...days] = attendance.stdout.trim().split("\n");
+    assert.equal(header, "day,weekday,present,voters,share_pct,session_day");
+    assert.ok(days.length > 0 && days.some((d) => d.endsWith(",t")), attendance.stdout);
   });
 
   test("verify fails when a vote is lost or an extra one is stored", async () => {
@@ -240,5 +287,47 @@ describe("seed, simulate, verify", () => {
     assert.equal(again.code, 0, again.stdout);
     // The run file is what verify reads; the kiosk file still holds the tokens.
     assert.match(await readFile(join(dir, "kiosks.json"), "utf8"), /tfk_/);
+  });
+});
+
+describe("simulated voters", () => {
+  const poll = (id: string, oneVotePerVoter: boolean, checkIn = false): SeededPoll => ({
+    id,
+    title: id,
+    timeZone: "UTC",
+    opensAt: null,
+    closesAt: null,
+    resultsVisibility: "live",
+    oneVotePerVoter,
+    checkIn,
+    kioskShare: 1,
+    options: [{ id: "a", label: "A", weight: 1 }],
+  });
+
+  test("a voter tries twice only in the one-vote poll they voted in", () => {
+    const polls = simPolls(
+      [poll("lunch", false), poll("council", true), poll("checkin", false, true)],
+      true,
+      Date.now(),
+    );
+    const kiosks = placeKiosks(
+      [1, 2, 3].map((n) => ({ id: `k${n}`, name: `k${n}`, token: "t" })),
+      polls,
+      1,
+      () => 0.5,
+    );
+    const at = (pollId: string) => kiosks.find((k) => k.poll.poll.id === pollId)!;
+    const voters = new Voters(1_000_000);
+    const always = () => 0; // every vote names a voter, and every one-vote vote tries again
+    assert.equal(voters.again("council", always), undefined, "nobody has voted yet");
+    assert.notEqual(makeVote(at("council"), Date.now(), always, voters, 1).voterId, undefined);
+
+    voters.voted("council", "voter-council");
+    assert.equal(voters.again("lunch", always), undefined, "remembered per poll");
+    assert.equal(makeVote(at("council"), Date.now(), always, voters, 1).voterId, "voter-council");
+    assert.notEqual(makeVote(at("lunch"), Date.now(), always, voters, 1).voterId, "voter-council");
+    // check-ins always name a voter, drawn from the whole population: people come back
+    assert.equal(at("checkin").poll.voterShare, 1);
+    assert.equal(makeVote(at("checkin"), Date.now(), always, voters, 1).voterId, "voter-0");
   });
 });

@@ -25,6 +25,12 @@ export interface SeededPoll {
   closesAt: string | null;
   resultsVisibility: "live" | "after_close";
   oneVotePerVoter: boolean;
+  /**
+   * A check-in poll as report 10 (attendance) reads one: not one-vote-per-voter, and every
+   * vote names its voter, who checks in again day after day. Not part of the registry;
+   * absent in kiosk files written before it existed.
+   */
+  checkIn?: boolean;
   /** Share of the kiosks placed at this poll (relative). */
   kioskShare: number;
   options: SeededOption[];

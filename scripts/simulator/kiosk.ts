@@ -18,8 +18,10 @@ export interface VoteBody {
 export interface SimPoll {
   poll: SeededPoll;
   options: WeightedPicker;
-  /** Share of votes carrying a voterId (1 on one-vote-per-voter polls when voters are on). */
+  /** Share of votes carrying a voterId (1 on one-vote-per-voter and check-in polls when voters are on). */
   voterShare: number;
+  /** A check-in poll (report 10): its voters come back, again and again. */
+  checkIn: boolean;
 }
 
 export interface SimKiosk {
@@ -44,11 +46,15 @@ export function simPolls(polls: SeededPoll[], votersOn: boolean, nowMs: number):
   return polls
     .filter((p) => p.closesAt === null || Date.parse(p.closesAt) > nowMs + 60_000)
     .filter((p) => p.opensAt === null || Date.parse(p.opensAt) <= nowMs)
-    .map((poll) => ({
-      poll,
-      options: new WeightedPicker(poll.options.map((o) => o.weight)),
-      voterShare: !votersOn ? 0 : poll.oneVotePerVoter ? 1 : 0.3,
-    }));
+    .map((poll) => {
+      const checkIn = poll.checkIn === true && !poll.oneVotePerVoter;
+      return {
+        poll,
+        options: new WeightedPicker(poll.options.map((o) => o.weight)),
+        voterShare: !votersOn ? 0 : poll.oneVotePerVoter || checkIn ? 1 : 0.3,
+        checkIn,
+      };
+    });
 }
 
 /** Places kiosks at polls by the polls' kiosk shares, deterministically. */
@@ -90,17 +96,20 @@ export function kioskWeights(kiosks: SimKiosk[], nowMs: number, timeOfDay: boole
   });
 }
 
+const RECENT_PER_POLL = 4096;
+
 /**
  * Voter ids from a population of N: a fresh voter each time (a permutation walked from a
- * random start, so runs rarely reuse each other's voters), and now and then one who has
- * already voted trying again.
+ * random start, so runs rarely reuse each other's voters), now and then one who has
+ * already voted in a one-vote-per-voter poll trying again there, and for check-ins anyone
+ * of the population (people come back).
  */
 export class Voters {
   readonly #n: number;
   readonly #step: number;
   #next: number;
-  readonly #recent: string[] = [];
-  #recentAt = 0;
+  /** Per one-vote-per-voter poll: voters whose vote there got a 202 (a ring of the latest). */
+  readonly #recent = new Map<string, { ids: string[]; at: number }>();
 
   constructor(n: number) {
     this.#n = n;
@@ -117,18 +126,32 @@ export class Voters {
     return `voter-${(i * this.#step) % this.#n}`;
   }
 
-  /** A voter whose vote got a 202 recently, if any. */
-  again(rand: () => number): string | undefined {
-    if (this.#recent.length === 0) return undefined;
-    return this.#recent[Math.floor(rand() * this.#recent.length)];
+  /** Anyone of the population: a check-in by someone who may have checked in before. */
+  anyone(rand: () => number): string {
+    return `voter-${Math.floor(rand() * this.#n)}`;
   }
 
-  /** Remembers a voter whose vote on a one-vote-per-voter poll was accepted. */
-  voted(voterId: string): void {
-    if (this.#recent.length < 4096) this.#recent.push(voterId);
+  /** A voter whose vote in this poll got a 202 recently, if any. */
+  again(pollId: string, rand: () => number): string | undefined {
+    const recent = this.#recent.get(pollId);
+    if (!recent) return undefined;
+    return recent.ids[Math.floor(rand() * recent.ids.length)];
+  }
+
+  /**
+   * Remembers a voter whose vote in a one-vote-per-voter poll got a 202 (call it for no
+   * other poll: a voter of another poll trying "again" here would be accepted).
+   */
+  voted(pollId: string, voterId: string): void {
+    let recent = this.#recent.get(pollId);
+    if (!recent) {
+      recent = { ids: [], at: 0 };
+      this.#recent.set(pollId, recent);
+    }
+    if (recent.ids.length < RECENT_PER_POLL) recent.ids.push(voterId);
     else {
-      this.#recent[this.#recentAt] = voterId;
-      this.#recentAt = (this.#recentAt + 1) % 4096;
+      recent.ids[recent.at] = voterId;
+      recent.at = (recent.at + 1) % RECENT_PER_POLL;
     }
   }
 }
@@ -149,8 +172,10 @@ export function makeVote(
     castAt: new Date(castAtMs).toISOString(),
   };
   if (voters && rand() < sp.voterShare) {
-    const again = sp.poll.oneVotePerVoter && rand() < twiceShare ? voters.again(rand) : undefined;
-    vote.voterId = again ?? voters.fresh();
+    if (sp.poll.oneVotePerVoter) {
+      const again = rand() < twiceShare ? voters.again(sp.poll.id, rand) : undefined;
+      vote.voterId = again ?? voters.fresh();
+    } else vote.voterId = sp.checkIn ? voters.anyone(rand) : voters.fresh();
   }
   return vote;
 }

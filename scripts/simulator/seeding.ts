@@ -9,9 +9,13 @@ import {
 } from "./kiosk-file.ts";
 
 // The demo data, created through the admin HTTP API so it works against any deployment:
-// three polls in different time zones (one live, one after_close, one check-in with one
+// four polls in three time zones (one live, one after_close, one check-in, one with one
 // vote per voter) and a set of kiosks. Idempotent: existing polls are kept, kiosks whose
 // tokens are in the file are reused, missing ones are created.
+//
+// The check-in poll is one as report 10 (attendance) defines it: people check in every
+// day, so it cannot be one-vote-per-voter (a voter could then be present only once). The
+// simulator's "voters who try twice" (409 already_voted) happen on the one-vote poll.
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";
 export const DEFAULT_ADMIN_TOKEN = "dev-admin-token";
@@ -61,13 +65,28 @@ export const DEMO_POLLS: readonly PollDefinition[] = [
     title: "Morning check-in",
     timeZone: "Asia/Tokyo",
     resultsVisibility: "live",
-    oneVotePerVoter: true,
+    oneVotePerVoter: false,
+    checkIn: true,
     closesInMs: null,
     kioskShare: 3,
     options: [
       { id: "on-time", label: "On time", weight: 20 },
       { id: "late", label: "Late", weight: 3 },
       { id: "early-pickup", label: "Leaving early today", weight: 1 },
+    ],
+  },
+  {
+    id: "demo-council",
+    title: "Student council election",
+    timeZone: "Europe/London",
+    resultsVisibility: "after_close",
+    oneVotePerVoter: true,
+    closesInMs: 14 * DAY_MS,
+    kioskShare: 3,
+    options: [
+      { id: "amara", label: "Amara Okafor", weight: 6 },
+      { id: "jonas", label: "Jonas Berg", weight: 5 },
+      { id: "priya", label: "Priya Nair", weight: 4 },
     ],
   },
 ];
@@ -152,6 +171,8 @@ function toSeeded(def: PollDefinition, poll: Poll): SeededPoll {
     closesAt: poll.closesAt,
     resultsVisibility: poll.resultsVisibility,
     oneVotePerVoter: poll.oneVotePerVoter,
+    // A poll kept from an older seed may still be one-vote-per-voter: not a check-in poll.
+    checkIn: def.checkIn === true && !poll.oneVotePerVoter,
     kioskShare: def.kioskShare,
     options: poll.options.map((o) => ({
       id: o.id,
@@ -159,6 +180,34 @@ function toSeeded(def: PollDefinition, poll: Poll): SeededPoll {
       weight: weights.get(o.id) ?? 1,
     })),
   };
+}
+
+/**
+ * A poll kept from an older seed with the other one-vote-per-voter rule (demo-checkin was
+ * one-vote-per-voter, which report 10 refuses): switched while it has no votes; with votes
+ * the registry refuses (409 poll_has_votes) and the poll keeps its rule.
+ */
+async function fixRule(
+  admin: AdminClient,
+  def: PollDefinition,
+  poll: Poll,
+  log: (line: string) => void,
+): Promise<Poll> {
+  const res = await admin.call("PATCH", `/v1/polls/${def.id}`, {
+    oneVotePerVoter: def.oneVotePerVoter,
+  });
+  if (res.status === 200) {
+    log(`poll ${def.id}: oneVotePerVoter set to ${def.oneVotePerVoter}`);
+    return res.body as Poll;
+  }
+  if (res.status === 409 && errorCode(res.body) === "poll_has_votes") {
+    log(
+      `poll ${def.id} has votes and keeps oneVotePerVoter ${poll.oneVotePerVoter}` +
+        (def.checkIn ? ": it is not a check-in poll (archive and delete it, then seed again)" : ""),
+    );
+    return poll;
+  }
+  throw new Error(`poll ${def.id}: ${describe(res)}`);
 }
 
 export async function seed(options: SeedOptions): Promise<SeedReport> {
@@ -169,7 +218,13 @@ export async function seed(options: SeedOptions): Promise<SeedReport> {
   const polls: SeededPoll[] = [];
   const pollOutcomes: SeedReport["polls"] = [];
   for (const def of DEMO_POLLS) {
-    const { closesInMs, kioskShare: _share, options: defOptions, ...fields } = def;
+    const {
+      closesInMs,
+      kioskShare: _share,
+      checkIn: _checkIn,
+      options: defOptions,
+      ...fields
+    } = def;
     const body = {
       ...fields,
       options: defOptions.map((o) => ({ id: o.id, label: o.label })),
@@ -184,7 +239,8 @@ export async function seed(options: SeedOptions): Promise<SeedReport> {
     }
     if (res.status !== 200 && res.status !== 201)
       throw new Error(`poll ${def.id}: ${describe(res)}`);
-    const poll = res.body as Poll;
+    let poll = res.body as Poll;
+    if (poll.oneVotePerVoter !== def.oneVotePerVoter) poll = await fixRule(admin, def, poll, log);
     if (poll.archived) log(`poll ${def.id} exists but is archived: the simulator will skip it`);
     polls.push(toSeeded(def, poll));
     pollOutcomes.push({ id: def.id, outcome });

@@ -90,7 +90,8 @@ export interface SimSummary {
   errorsByKind: Record<string, number>;
   abandoned: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
-  offline: { kiosks: number; queuedVotes: number; batches: number };
+  /** Kiosks that were offline for a while (their ids), the votes they queued, the batches. */
+  offline: { kiosks: number; kioskIds: string[]; queuedVotes: number; batches: number };
   eventIds: number;
   uncertain: number;
   /** The simulator's own cost: CPU seconds and peak RSS of this process. */
@@ -272,6 +273,7 @@ export class Simulation {
       },
       offline: {
         kiosks: offlineKiosks.length,
+        kioskIds: offlineKiosks.map((k) => k.id),
         queuedVotes: this.#queuedOffline,
         batches: this.#offlineBatches,
       },
@@ -407,12 +409,14 @@ export class Simulation {
     }
   }
 
-  #ok(vote: VoteBody): void {
+  #ok(k: SimKiosk, vote: VoteBody): void {
     this.#uncertain.delete(vote.eventId);
     if (this.#recorded.has(vote)) return;
     this.#recorded.add(vote);
     this.#ids?.add(vote.eventId);
-    if (vote.voterId !== undefined && this.#voters) this.#voters.voted(vote.voterId);
+    // Only one-vote-per-voter polls refuse a voter who tries twice (a kiosk sits at one poll).
+    if (vote.voterId !== undefined && k.poll.poll.oneVotePerVoter)
+      this.#voters?.voted(vote.pollId, vote.voterId);
   }
 
   /** Counts a failed request; the delay before the kiosk tries again, or undefined: it gives up. */
@@ -459,7 +463,7 @@ export class Simulation {
           // The body is {"eventId","status"}: no need to parse it for the status.
           if (out.text.includes('"duplicate"')) st.duplicates++;
           else st.accepted++;
-          this.#ok(votes[0]!);
+          this.#ok(k, votes[0]!);
         } else if (!single && out.status === 200) {
           const results = (parseBody(out.text) as { results?: BatchItem[] }).results ?? [];
           results.forEach((r, i) => {
@@ -468,7 +472,7 @@ export class Simulation {
             if (r.status === "accepted" || r.status === "duplicate") {
               if (r.status === "accepted") st.accepted++;
               else st.duplicates++;
-              this.#ok(vote);
+              this.#ok(k, vote);
             } else st.refuse(r.error?.code ?? "rejected");
           });
         } else {
