@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import request from "supertest";
 import { resultsChannel } from "../common/results-contract.ts";
-import { createPoll, eventually, metricSample } from "../test-support/api.ts";
+import { createPoll, eventually, isoFromNow, metricSample, minutes } from "../test-support/api.ts";
+import { ADMIN } from "../test-support/ingest.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/publisher.ts";
 
 interface SseEvent {
@@ -182,5 +184,44 @@ describe("results events (SSE)", () => {
     const current = (await p.published("live")).version;
     await late.waitFor(current);
     assert.deepEqual(late.results(), [{ pollId: "live", version: current }]);
+  });
+
+  test("a hidden poll's stream announces no version while votes arrive, then its results", async () => {
+    await createPoll(p.h.app, {
+      id: "sealed",
+      closesAt: isoFromNow(minutes(60)),
+      resultsVisibility: "after_close",
+    });
+    assert.ok((await p.publisher.run()).published.includes("sealed"));
+    const placeholder = (await p.published("sealed")).version;
+    const client = await open("sealed");
+    await client.waitFor(placeholder);
+
+    await votes([
+      ["sealed", "yes"],
+      ["sealed", "no"],
+    ]);
+    assert.deepEqual((await p.publisher.run()).published, []);
+    // Redis delivers one channel's messages in order: once this one is through, anything
+    // the run announced is too.
+    await p.h.redis.publish(
+      resultsChannel(p.h.names.redisKeyPrefix),
+      JSON.stringify({ pollId: "sealed", version: "barrier" }),
+    );
+    await client.waitFor("barrier");
+    assert.deepEqual(
+      client.results().map((r) => r.version),
+      [placeholder, "barrier"],
+    );
+
+    await request(p.h.app)
+      .patch("/v1/polls/sealed")
+      .set(ADMIN)
+      .send({ closesAt: isoFromNow(-minutes(1)) })
+      .expect(200);
+    assert.deepEqual((await p.publisher.run()).published, ["sealed"]);
+    const shown = await p.visible("sealed");
+    assert.equal(shown.totalVotes, 2);
+    await client.waitFor(shown.version);
   });
 });

@@ -123,6 +123,8 @@ export function resultsRoutes(
     res.type("image/png").send(png);
   });
 
+  // Hidden polls have a stream too: their version moves only with the registry row and the
+  // phase (never with votes), so it tells a dashboard when the results show and nothing else.
   router.get("/v1/polls/:pollId/events", async (req, res) => {
     const poll = pollFor(req);
     res.writeHead(200, {

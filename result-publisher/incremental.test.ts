@@ -4,7 +4,7 @@ import type pg from "pg";
 import request from "supertest";
 import { createLogger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
-import { resultsKeys } from "../common/results-contract.ts";
+import { type HiddenResults, resultsKeys } from "../common/results-contract.ts";
 import { createPoll, isoFromNow, minutes } from "../test-support/api.ts";
 import { ADMIN } from "../test-support/ingest.ts";
 import {
@@ -317,5 +317,62 @@ describe("incremental publishing", () => {
         ["no", 1],
       ],
     );
+  });
+
+  test("an after_close poll's publication does not move with its votes until it closes", async () => {
+    // Its version, asOf and announcements would otherwise count the batches: a tally leak.
+    await createPoll(p.h.app, {
+      id: "secret",
+      closesAt: isoFromNow(minutes(60)),
+      resultsVisibility: "after_close",
+    });
+    await votes([["secret", "yes"]]);
+    const first = await p.publisher.run();
+    assert.ok(first.published.includes("secret"));
+    const keys = resultsKeys(p.h.names.redisKeyPrefix, "secret");
+    const hiddenJson = await rawJson("secret");
+    assert.ok(hiddenJson !== null);
+    const hidden = JSON.parse(hiddenJson) as HiddenResults;
+    assert.equal(hidden.hidden, true);
+    assert.equal(hidden.asOf, null, "no time of the last vote while hidden");
+    assert.doesNotMatch(hidden.version, /^\d+-/, "no change counter in a hidden version");
+    await log.settle();
+    log.take();
+
+    for (const round of [
+      [
+        ["secret", "yes"],
+        ["secret", "no"],
+      ],
+      [["secret", "no"]],
+    ] as [string, string][][]) {
+      await votes(round);
+      const summary = await p.publisher.run();
+      assert.deepEqual(summary.published, [], "votes alone do not republish a hidden poll");
+      assert.equal(await rawJson("secret"), hiddenJson, "the same document, byte for byte");
+      assert.equal(await p.h.redis.get(keys.version), hidden.version);
+      await log.settle();
+      assert.deepEqual(log.take(), [], "nothing announced");
+    }
+    // A restarted publisher agrees: the hidden version does not depend on the votes.
+    const restarted = await p.restartPublisher();
+    assert.ok(!(await restarted.firstRun)?.published.includes("secret"));
+
+    await request(p.h.app)
+      .patch("/v1/polls/secret")
+      .set(ADMIN)
+      .send({ closesAt: isoFromNow(-minutes(1)) })
+      .expect(200);
+    const closed = await restarted.run();
+    assert.deepEqual(closed.published, ["secret"]);
+    const shown = await p.visible("secret");
+    assert.equal(shown.status, "closed");
+    assert.deepEqual(
+      shown.options.map((o) => o.count),
+      [2, 2],
+    );
+    await assertMatchesSql(p.h, shown, OPTIONS);
+    await log.settle();
+    assert.deepEqual(log.take(), [{ pollId: "secret", version: shown.version }]);
   });
 });

@@ -21,10 +21,14 @@ export function isHidden(poll: PollRecord, nowMs: number): boolean {
  * (new votes), its registry row (title, options, window), whether it is hidden, and its
  * status (a poll opens and closes by the clock, with no vote or edit to mark it). The
  * same inputs give the same version, so a restarted publisher does not republish.
+ *
+ * A hidden poll's version leaves the change marker out: it is public (ETag, SSE, Redis),
+ * and a version that moved with each stored batch would show how busy the poll is.
  */
 export function resultsVersion(poll: PollRecord, hidden: boolean, nowMs = Date.now()): string {
   const phase = { not_open: "-n", open: "", closed: "-c" }[status(poll, nowMs)];
-  return `${poll.changeSeq}-${poll.updatedAt.getTime().toString(36)}${hidden ? "-h" : ""}${phase}`;
+  const registry = poll.updatedAt.getTime().toString(36);
+  return hidden ? `h-${registry}${phase}` : `${poll.changeSeq}-${registry}${phase}`;
 }
 
 function status(poll: PollRecord, nowMs: number): PublishedResults["status"] {
@@ -53,6 +57,8 @@ function baseFields(poll: PollRecord, nowMs: number, hidden: boolean) {
 export function hiddenResults(poll: PollRecord, nowMs: number): HiddenResults {
   return {
     ...baseFields(poll, nowMs, true),
+    // The time of the last vote would tell when (and how often) votes arrive.
+    asOf: null,
     hidden: true,
     resultsVisibility: "after_close",
     message:
