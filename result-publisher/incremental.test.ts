@@ -5,11 +5,12 @@ import request from "supertest";
 import { createLogger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import { type HiddenResults, resultsKeys } from "../common/results-contract.ts";
-import { createPoll, isoFromNow, minutes } from "../test-support/api.ts";
+import { createPoll, eventually, isoFromNow, minutes } from "../test-support/api.ts";
 import { ADMIN } from "../test-support/ingest.ts";
 import {
   AnnouncementLog,
   assertMatchesSql,
+  changedAt,
   type ResultsPipeline,
   startResultsPipeline,
 } from "../test-support/publisher.ts";
@@ -24,9 +25,18 @@ const changeSeqOf = (version: string) => Number(version.split("-")[0]);
  * held open until commit(): two of these overlap in an order the single in-process writer
  * cannot produce on demand.
  */
-async function openWriterTransaction(pool: Pool, pollId: string, optionId: string, n: number) {
+async function openWriterTransaction(
+  pool: Pool,
+  pollId: string,
+  optionId: string,
+  n: number,
+  { lockRollups = false } = {},
+) {
   const client: pg.PoolClient = await pool.connect();
   await client.query("begin");
+  // Holding vote_rollups exclusively makes any reader of it wait for this commit: a
+  // publishing run can be stopped just before its rollup read, on the server, with no hook.
+  if (lockRollups) await client.query("lock table vote_rollups in access exclusive mode");
   await client.query(
     `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
      select gen_random_uuid(), $1, $2, 'k1', now(), now(), 1 from generate_series(1, $3::int)`,
@@ -374,5 +384,49 @@ describe("incremental publishing", () => {
     await assertMatchesSql(p.h, shown, OPTIONS);
     await log.settle();
     assert.deepEqual(log.take(), [{ pollId: "secret", version: shown.version }]);
+  });
+
+  test("counts, version and asOf come from one snapshot when a batch commits mid-run", async () => {
+    await createPoll(p.h.app, { id: "torn" });
+    const earlier = await openWriterTransaction(p.h.db.pool, "torn", "yes", 2);
+    await earlier.commit();
+    const asOf = await changedAt(p.h, "torn");
+    // This batch commits after the run has read poll_changes but before it reads the rollups.
+    const midRun = await openWriterTransaction(p.h.db.pool, "torn", "no", 3, {
+      lockRollups: true,
+    });
+    let run: Promise<unknown> | undefined;
+    try {
+      run = p.publisher.run();
+      await eventually("the run waits to read vote_rollups", async () => {
+        const { rows } = await p.h.db.pool.query<{ n: number }>(
+          "select count(*) as n from pg_locks where relation = 'vote_rollups'::regclass and not granted",
+        );
+        return rows[0]!.n > 0 ? true : undefined;
+      });
+      await midRun.commit();
+      await run;
+    } finally {
+      await midRun.rollback();
+      await run?.catch(() => {});
+    }
+    const torn = await p.visible("torn");
+    assert.deepEqual(
+      torn.options.map((o) => o.count),
+      [2, 0],
+      "only the votes of the change marker the run read",
+    );
+    assert.equal(changeSeqOf(torn.version), 1);
+    assert.equal(torn.asOf, asOf.toISOString());
+
+    const next = await p.publisher.run();
+    assert.deepEqual(next.published, ["torn"], "the mid-run batch is published next");
+    const after = await p.visible("torn");
+    assert.deepEqual(
+      after.options.map((o) => o.count),
+      [2, 3],
+    );
+    assert.equal(changeSeqOf(after.version), 2);
+    await assertMatchesSql(p.h, after, OPTIONS);
   });
 });

@@ -9,7 +9,9 @@ import {
   loadPolls,
   loadRollups,
   type PollRecord,
+  type Queryable,
   type RollupRow,
+  readSnapshot,
   snapshotXmin,
 } from "./rollup-store.ts";
 
@@ -20,6 +22,15 @@ interface PollModel {
   rows: Map<string, RollupRow>;
 }
 const modelKey = (r: RollupRow) => `${r.optionId}\u0000${r.bucketStartMs}`;
+
+/** A poll whose version is not the one in Redis, with what its publication is built from. */
+interface Change {
+  poll: PollRecord;
+  hidden: boolean;
+  version: string;
+  /** Empty for a hidden poll: its counts are not read at all. */
+  rollups: RollupRow[];
+}
 
 export interface PublishRunSummary {
   polls: number;
@@ -66,10 +77,30 @@ export class ResultsPublisher {
   async run(nowMs = Date.now()): Promise<PublishRunSummary> {
     const { pool, redis, keyPrefix, logger, metrics } = this.#deps;
     const started = performance.now();
-    const xmin = await snapshotXmin(pool);
-    const polls = await loadPolls(pool);
-    const published = this.#published ?? (await this.#loadPublished(polls));
-    this.#published = published;
+    // Everything read from Postgres comes from one snapshot, so that a publication's counts
+    // are exactly those of its change marker (version, asOf); rendering and Redis come after.
+    const { xmin, polls, published, changes } = await readSnapshot(pool, async (db) => {
+      const xmin = await snapshotXmin(db);
+      const polls = await loadPolls(db);
+      const published = this.#published ?? (await this.#loadPublished(polls));
+      this.#published = published;
+      const changes: Change[] = [];
+      for (const poll of polls) {
+        const hidden = isHidden(poll, nowMs);
+        // Its rollups are not followed while hidden: a poll hidden again (closing time moved
+        // on) reads them in full once it shows, not as deltas over a model gone stale.
+        if (hidden) this.#models.delete(poll.id);
+        const version = resultsVersion(poll, hidden, nowMs);
+        if (published.get(poll.id) === version) continue;
+        changes.push({
+          poll,
+          hidden,
+          version,
+          rollups: hidden ? [] : await this.#rollups(db, poll),
+        });
+      }
+      return { xmin, polls, published, changes };
+    });
 
     const summary: PublishRunSummary = {
       polls: polls.length,
@@ -77,11 +108,8 @@ export class ResultsPublisher {
       removed: [],
       renderFailures: 0,
     };
-    for (const poll of polls) {
-      const hidden = isHidden(poll, nowMs);
-      const version = resultsVersion(poll, hidden, nowMs);
-      if (published.get(poll.id) === version) continue;
-      const rendered = await this.#publishPoll(poll, hidden, nowMs);
+    for (const { poll, hidden, version, rollups } of changes) {
+      const rendered = await this.#publishPoll(poll, hidden, rollups, nowMs);
       if (rendered) published.set(poll.id, version);
       else {
         summary.renderFailures++;
@@ -108,12 +136,17 @@ export class ResultsPublisher {
   }
 
   /** Returns false when the chart failed (the JSON is published regardless). */
-  async #publishPoll(poll: PollRecord, hidden: boolean, nowMs: number): Promise<boolean> {
+  async #publishPoll(
+    poll: PollRecord,
+    hidden: boolean,
+    rollups: RollupRow[],
+    nowMs: number,
+  ): Promise<boolean> {
     const { redis, keyPrefix, chartWidth, chartHeight, logger, metrics } = this.#deps;
     const size = { width: chartWidth, height: chartHeight };
     let results: PublishedResults = hidden
       ? hiddenResults(poll, nowMs)
-      : visibleResults(poll, await this.#rollups(poll), nowMs, size);
+      : visibleResults(poll, rollups, nowMs, size);
     let png: Buffer | undefined;
     const renderStarted = performance.now();
     try {
@@ -141,8 +174,7 @@ export class ResultsPublisher {
   }
 
   /** The poll's rollups: read once in full, then only what changed since the last run. */
-  async #rollups(poll: PollRecord): Promise<RollupRow[]> {
-    const { pool } = this.#deps;
+  async #rollups(db: Queryable, poll: PollRecord): Promise<RollupRow[]> {
     const pollId = poll.id;
     let model = this.#models.get(pollId);
     // A poll deleted and created again under the same id starts from nothing.
@@ -153,11 +185,11 @@ export class ResultsPublisher {
     ) {
       model = { createdAtMs: poll.createdAt.getTime(), rows: new Map() };
       this.#models.set(pollId, model);
-      const rows = await loadRollups(pool, pollId);
+      const rows = await loadRollups(db, pollId);
       for (const r of rows) model.rows.set(modelKey(r), r);
       this.#deps.metrics.rollupRowsRead.inc(rows.length);
     } else {
-      const rows = await loadRollups(pool, pollId, this.#xmin);
+      const rows = await loadRollups(db, pollId, this.#xmin);
       for (const r of rows) model.rows.set(modelKey(r), r);
       this.#deps.metrics.rollupRowsRead.inc(rows.length);
     }

@@ -1,7 +1,37 @@
-import type { Pool } from "../common/postgres.ts";
+import type { Pool, PoolClient } from "../common/postgres.ts";
 
 // What the publisher reads. Each run reads one row per poll (registry and change
 // markers) and the rollup rows of the polls that changed: never `votes`.
+
+/** Where the reads below run: the pool (one query each), or a client inside readSnapshot. */
+export type Queryable = Pool | PoolClient;
+
+/**
+ * Runs `read` in one REPEATABLE READ READ ONLY transaction on one client, so that every
+ * query in it sees the same snapshot: a batch committed between two reads would otherwise
+ * give counts newer than the change marker (version, asOf) read just before them.
+ */
+export async function readSnapshot<T>(
+  pool: Pool,
+  read: (client: PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("begin isolation level repeatable read read only");
+    const result = await read(client);
+    await client.query("commit");
+    return result;
+  } catch (err) {
+    // A client that cannot even roll back must not go back to the pool mid-transaction.
+    await client.query("rollback").catch((rollbackErr: unknown) => {
+      broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+    });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
 
 export interface PollRecord {
   id: string;
@@ -18,8 +48,8 @@ export interface PollRecord {
   changedAt: Date | null;
 }
 
-export async function loadPolls(pool: Pool): Promise<PollRecord[]> {
-  const { rows } = await pool.query<{
+export async function loadPolls(db: Queryable): Promise<PollRecord[]> {
+  const { rows } = await db.query<{
     id: string;
     title: string;
     time_zone: string;
@@ -59,11 +89,13 @@ export interface RollupRow {
 }
 
 /**
- * The oldest transaction still running now. Everything committed after this moment has a
- * transaction id at or above it, so the next run reads `tx_id >= xmin` and misses nothing.
+ * The xmin of the current snapshot (the transaction's, inside readSnapshot, where this must
+ * be the first query so that it is the one the snapshot is taken for). Everything this
+ * snapshot does not see has a transaction id at or above it, so the next run reads
+ * `tx_id >= xmin` and misses nothing.
  */
-export async function snapshotXmin(pool: Pool): Promise<string> {
-  const { rows } = await pool.query<{ xmin: string }>(
+export async function snapshotXmin(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ xmin: string }>(
     "select pg_snapshot_xmin(pg_current_snapshot())::text as xmin",
   );
   return rows[0]!.xmin;
@@ -75,11 +107,11 @@ export async function snapshotXmin(pool: Pool): Promise<string> {
  * the poll's history).
  */
 export async function loadRollups(
-  pool: Pool,
+  db: Queryable,
   pollId: string,
   sinceXmin?: string,
 ): Promise<RollupRow[]> {
-  const { rows } = await pool.query<{ option_id: string; bucket_start: Date; count: number }>(
+  const { rows } = await db.query<{ option_id: string; bucket_start: Date; count: number }>(
     sinceXmin === undefined
       ? "select option_id, bucket_start, count from vote_rollups where poll_id = $1"
       : "select option_id, bucket_start, count from vote_rollups where poll_id = $1 and tx_id >= $2::xid8",
