@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { Logger } from "../common/logger.ts";
 import type { RedisClient } from "../common/redis.ts";
 import { resultsChannel } from "../common/results-contract.ts";
@@ -18,6 +19,9 @@ export class ResultsEvents {
   readonly #subscriber: RedisClient;
   readonly #channel: string;
   readonly #logger: Logger;
+  /** Open SSE responses: they never finish on their own, so shutdown ends them. */
+  readonly #streams = new Set<ServerResponse>();
+  #ending = false;
 
   constructor(subscriber: RedisClient, keyPrefix: string, logger: Logger) {
     this.#subscriber = subscriber;
@@ -50,6 +54,31 @@ export class ResultsEvents {
       set.delete(listener);
       if (set.size === 0) this.#listeners.delete(pollId);
     };
+  }
+
+  /**
+   * Keeps an open SSE response until it closes, for endStreams(). Returns false (having
+   * ended it) when the server is shutting down already.
+   */
+  track(res: ServerResponse): boolean {
+    if (this.#ending) {
+      res.end();
+      return false;
+    }
+    this.#streams.add(res);
+    res.once("close", () => this.#streams.delete(res));
+    return true;
+  }
+
+  /**
+   * Ends every open SSE response, and any opened later: HTTP shutdown waits for responses
+   * to finish, and these would hold it until the deadline. Clients reconnect (to another
+   * instance) after their retry interval.
+   */
+  endStreams(): void {
+    this.#ending = true;
+    for (const res of this.#streams) res.end();
+    this.#streams.clear();
   }
 
   get clientCount(): number {

@@ -136,9 +136,11 @@ export function resultsRoutes(
     const send = (event: { pollId: string; version: string }) =>
       res.write(`event: results\nid: ${event.version}\ndata: ${JSON.stringify(event)}\n\n`);
     res.write(`retry: ${Math.max(1_000, intervalMs)}\n\n`);
+    if (!events.track(res)) return;
     const unsubscribe = events.on(poll.id, send);
     const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), SSE_HEARTBEAT_MS);
-    req.on("close", () => {
+    // The response's close: the client going away, or the server ending the stream.
+    res.once("close", () => {
       clearInterval(heartbeat);
       unsubscribe();
     });

@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Express } from "express";
 import { votesStreamOptions } from "../common/config.ts";
@@ -21,6 +21,7 @@ export interface IngestApi {
   app: Express;
   cache: RegistryCache;
   publisher: VotePublisher;
+  events: ResultsEvents;
 }
 
 /**
@@ -93,7 +94,7 @@ export async function buildIngestApi(
     keyPrefix: config.redisKeyPrefix,
     resultsIntervalMs: config.resultsIntervalMs,
   });
-  return { app, cache, publisher };
+  return { app, cache, publisher, events };
 }
 
 /** Builds the API and listens; stopping closes the server first, letting in-flight requests finish. */
@@ -102,14 +103,15 @@ export async function startIngestApi(
   logger: Logger,
   lifecycle: Lifecycle,
 ): Promise<{ url: string; server: Server }> {
-  const { app } = await buildIngestApi(config, logger, lifecycle);
+  const { app, events } = await buildIngestApi(config, logger, lifecycle);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) =>
       err ? reject(err) : resolve(s),
     );
   });
   server.keepAliveTimeout = 65_000; // longer than typical load balancer idle timeouts
-  lifecycle.add("http", server, (s) => closeServer(s));
+  const inFlight = countRequests(server);
+  lifecycle.add("http", server, (s) => closeServer(s, inFlight, events));
   const { port } = server.address() as AddressInfo;
   const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   const url = `http://${host}:${port}`;
@@ -122,9 +124,39 @@ export async function startIngestApi(
   return { url, server };
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
+/** The requests whose responses have not closed yet, and a wait for there to be none. */
+interface InFlight {
+  none(): Promise<void>;
+}
+
+function countRequests(server: Server): InFlight {
+  let active = 0;
+  let waiting: (() => void)[] = [];
+  server.on("request", (_req, res: ServerResponse) => {
+    active++;
+    res.once("close", () => {
+      if (--active > 0) return;
+      for (const resolve of waiting) resolve();
+      waiting = [];
+    });
   });
+  return {
+    none: () =>
+      active === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve)),
+  };
+}
+
+/**
+ * Stops accepting, ends the SSE streams (they never finish by themselves), lets the other
+ * in-flight requests finish, then closes every connection left: keep-alive connections
+ * idle by then would otherwise hold server.close() until the lifecycle deadline, leaving
+ * the closers after this one (the NATS drain) almost no time.
+ */
+async function closeServer(server: Server, inFlight: InFlight, events: ResultsEvents) {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  events.endStreams();
+  server.closeIdleConnections();
+  await inFlight.none();
+  server.closeAllConnections();
+  await closed;
 }
