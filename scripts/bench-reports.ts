@@ -14,7 +14,7 @@ import { findReport, listReports } from "./report.ts";
 // load), rollups and change markers built from them with the writer's bucketing, a few
 // refusals; VACUUM ANALYZE. Then runs every report through psql (one warm-up, median of
 // --runs) and prints a Markdown table. --reuse keeps a database of the same shape from an
-// earlier --keep run; --without-report-indexes drops migration 004's indexes first (to see
+// earlier --keep run; --without-report-indexes drops migration 006's indexes first (to see
 // what they buy). Finally measures what those indexes cost the writer: 200,000 more votes
 // inserted with and without them, rolled back.
 
@@ -194,9 +194,9 @@ async function prepare(): Promise<Pool> {
   return pool;
 }
 
-// Migration 004's indexes, as written there; "if not exists" to restore them after a
+// Migration 006's indexes, as written there; "if not exists" to restore them after a
 // --without-report-indexes run of a kept database.
-const REPORT_INDEXES = readFileSync(join(migrationsDir, "004_report_indexes.sql"), "utf8");
+const REPORT_INDEXES = readFileSync(join(migrationsDir, "006_report_indexes.sql"), "utf8");
 const REPORT_INDEX_NAMES = [...REPORT_INDEXES.matchAll(/create index (\w+)/g)].map((m) => m[1]!);
 const REPORT_STATISTICS = [...REPORT_INDEXES.matchAll(/create statistics (\w+)/g)].map(
   (m) => m[1]!,
@@ -397,7 +397,7 @@ function countRows(path: string, vars: Record<string, string>): Promise<number> 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
- * What migration 004's indexes cost the writer: batches of 2,000 votes, each inserted with
+ * What migration 006's indexes cost the writer: batches of 2,000 votes, each inserted with
  * its rollup upsert in one statement (as batch-writer/store-batch.ts does), 100 batches in a
  * transaction that is rolled back; with the indexes, and with them dropped (in the same
  * rolled-back transaction).
@@ -509,7 +509,7 @@ try {
       `${pollId(POLLS)}. Each report runs through psql (\`psql -X --csv -o /dev/null -f …\`): one ` +
       `warm-up, then the median of ${RUNS} runs. **wall** is the psql process from start to exit ` +
       `(connect, the report's checks, the query, output); **SQL** is the sum of its statements' ` +
-      `\`\\timing\`.${values["without-report-indexes"] ? " **Without migration 004's indexes.**" : ""}`,
+      `\`\\timing\`.${values["without-report-indexes"] ? " **Without migration 006's indexes.**" : ""}`,
     "",
     "| # | report | case | reads | rows out | wall ms | SQL ms | target | |",
     "|---|---|---|---|---:|---:|---:|---:|---|",
@@ -529,7 +529,7 @@ try {
   if (cost)
     out.push(
       "",
-      `Writer cost of migration 004's indexes: storing ${fmt(cost.rows)} more votes in this ` +
+      `Writer cost of migration 006's indexes: storing ${fmt(cost.rows)} more votes in this ` +
         `database, in batches of 2,000 each with its rollup upsert (as the writer's staging path ` +
         `does; rolled back; median of ${RUNS}), took ${fmt(cost.withMs)} ms with them and ` +
         `${fmt(cost.withoutMs)} ms without (+${fmt((100 * (cost.withMs - cost.withoutMs)) / cost.withoutMs)}%): ` +

@@ -10,7 +10,7 @@
 --            One row per listed option (zero if nobody chose it) and per option id that has
 --            votes but is no longer listed (label = its id, as the publisher shows it).
 --            rank: 1 = most votes, ties share a rank. share_pct: % of the votes counted.
--- Source     vote_rollups (fast: index-only, vote_rollups_poll_bucket_idx, migration 004).
+-- Source     vote_rollups (fast: index-only, vote_rollups_poll_bucket_idx, migration 006).
 --            Only the 10-minute buckets that from/to cut through are counted from raw votes
 --            (a probe of votes_poll_option_cast_idx each), so any range is exact.
 -- Run        psql -v poll_id=lunch -f sql/reports/01_totals.sql

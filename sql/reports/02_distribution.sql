@@ -13,7 +13,7 @@
 --            publication's asOf), zero-filled; from/to only narrow that span. Buckets are
 --            10-minute UTC-aligned (as the rollups); bucket_start is shown in the poll's
 --            time zone. Counts are shown even when an after_close poll hides them publicly.
--- Source     vote_rollups only: index-only, vote_rollups_poll_bucket_idx (migration 004).
+-- Source     vote_rollups only: index-only, vote_rollups_poll_bucket_idx (migration 006).
 -- Run        psql -v poll_id=lunch -f sql/reports/02_distribution.sql
 
 \set ON_ERROR_STOP on

@@ -21,7 +21,7 @@
 --              considered: every kiosk that ever voted in the poll. note says whether the
 --              stretch runs from the window's start, to its end, or covers all of it.
 -- Source     raw votes (the rollups have no kiosk): an index-only scan of one poll's votes,
---            votes_poll_cast_idx (poll_id, cast_at) include (kiosk_id, ...) from migration 004.
+--            votes_poll_cast_idx (poll_id, cast_at) include (kiosk_id, ...) from migration 006.
 -- Run        psql -v poll_id=lunch -f sql/reports/05_kiosks.sql
 --            psql -v poll_id=lunch -v part=silences -v gap='2 hours' -f sql/reports/05_kiosks.sql
 

@@ -20,7 +20,7 @@
 --            bursts first.
 -- Source     raw votes (the rollups have no kiosk): an index-only scan of one poll's votes,
 --            votes_poll_cast_idx (poll_id, cast_at) include (kiosk_id, option_id, ...) from
---            migration 004; the top option probes only the flagged buckets.
+--            migration 006; the top option probes only the flagged buckets.
 -- Run        psql -v poll_id=lunch -f sql/reports/06_bursts.sql
 --            psql -v poll_id=lunch -v z_score=4 -v min_votes=20 -f sql/reports/06_bursts.sql
 

@@ -29,7 +29,7 @@
 --              flag nearly every on-time vote, since buckets are shown while they fill.)
 -- Source     raw votes (the rollups keep no arrival times): an index-only scan of one
 --            poll's votes, votes_poll_cast_idx (poll_id, cast_at)
---            include (kiosk_id, option_id, received_at, stored_at) from migration 004; the
+--            include (kiosk_id, option_id, received_at, stored_at) from migration 006; the
 --            event ids of the late votes, a probe each.
 -- Run        psql -v poll_id=lunch -f sql/reports/07_late_arrivals.sql
 --            psql -v poll_id=lunch -v part=after_publish -f sql/reports/07_late_arrivals.sql

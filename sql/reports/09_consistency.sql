@@ -17,7 +17,7 @@
 -- Source     both, on purpose: vote_rollups against votes grouped by
 --            date_bin('10 minutes', cast_at, '2000-01-01 UTC'), the writer's own bucketing:
 --            an index-only scan of votes_poll_option_cast_idx for one poll; every poll is a
---            parallel scan of all votes (statistics votes_bucket_stats, migration 004).
+--            parallel scan of all votes (statistics votes_bucket_stats, migration 006).
 -- Run        psql -v poll_id=lunch -f sql/reports/09_consistency.sql
 --            psql -f sql/reports/09_consistency.sql     (every poll: reads all votes)
 

@@ -1,4 +1,4 @@
--- 004: indexes for the analyst reports (sql/reports), each justified by the reports that
+-- 006: indexes for the analyst reports (sql/reports), each justified by the reports that
 -- need it. What they cost the writer is measured in BENCHMARKS.md ("Analyst reports").
 --
 -- 01_totals, 02_distribution, 03_calendar, 04_turnout, 09_consistency: one poll's rollup
