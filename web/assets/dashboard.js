@@ -31,6 +31,8 @@ let distributionChart;
 let hiddenShown = false;
 
 $("kiosk-link").setAttribute("href", `/kiosk/${encodeURIComponent(pollId)}`);
+// The table lists the latest buckets only (a month is 4,320 rows); the JSON has them all.
+$("distribution-json").setAttribute("href", `/v1/polls/${encodeURIComponent(pollId)}/results`);
 
 function setTitle(title) {
   poll.title = title;
