@@ -14,6 +14,9 @@ import { loadPolls } from "../../result-publisher/rollup-store.ts";
 import { eventIdsPath, type RunMeta, readEventIds, readRunMeta } from "./run-file.ts";
 import { fmtInt } from "./stats.ts";
 
+/** Slack on the run's time window when looking for votes it did not send. */
+const RECEIVED_AT_MARGIN_MS = 100;
+
 // `npm run verify`: after the pipeline drained, exactly the votes that got a 202 in a
 // simulation run are in Postgres (none lost, none extra), and the published results
 // agree with `votes`. The run's eventIds are COPYed into a temp table and joined.
@@ -198,9 +201,14 @@ export async function verifyRun(o: VerifyOptions): Promise<VerifyResult> {
         );
       }
 
-      // The run's own votes: its kiosks, received while it ran (a little margin each side).
-      const from = new Date(Date.parse(meta.startedAt) - 2_000);
-      const to = new Date(Date.parse(meta.endedAt) + 2_000);
+      // The run's own votes: its kiosks, received while it ran. received_at is the API's
+      // clock and the run's start and end are the simulator's, on the same machine, and
+      // every request of the run was sent after its start and answered before its end, so
+      // the margin only covers rounding. A wider one reached into the previous run of the
+      // same kiosks (`npm run bench` starts its steps less than a second apart) and
+      // reported that run's last votes as extra.
+      const from = new Date(Date.parse(meta.startedAt) - RECEIVED_AT_MARGIN_MS);
+      const to = new Date(Date.parse(meta.endedAt) + RECEIVED_AT_MARGIN_MS);
       await client.query("create temp table run_uncertain (event_id uuid primary key)");
       if (meta.uncertainEventIds.length > 0)
         await client.query(
