@@ -17,25 +17,13 @@
 --            psql -v poll_id=lunch -v from=2026-03-29 -v to=2026-03-30 -f sql/reports/01_totals.sql
 
 \set ON_ERROR_STOP on
-\set QUIET on
-\set SHOW_CONTEXT never
--- JIT compiling these short queries costs more (~50 ms) than running them
-set jit = off;
-\if :{?poll_id}
-\else
-  \warn 'usage: psql -v poll_id=ID [-v from=TIMESTAMP] [-v to=TIMESTAMP] -f sql/reports/01_totals.sql'
-  do $$ begin raise exception 'psql variable poll_id is required'; end $$;
-\endif
-\if :{?from} \else \set from '-infinity' \endif
-\if :{?to} \else \set to 'infinity' \endif
--- One query checks the variables; plpgsql is only loaded to report one that is wrong.
-select exists (select 1 from polls where id = :'poll_id') as poll_found,
-       coalesce((select time_zone from polls where id = :'poll_id'), 'UTC') as poll_tz \gset
-\if :poll_found
-\else
-  set tallyflow.poll_id = :'poll_id';
-  do $$ begin raise exception 'no poll with id "%"', current_setting('tallyflow.poll_id'); end $$;
-\endif
+-- The shared preamble: psql settings (include/settings.sql); poll_id, from, to and poll_tz
+-- (include/poll.sql, which reads the three variables set here).
+\set report 01_totals
+\set poll_optional off
+\set usage_args ''
+\ir include/settings.sql
+\ir include/poll.sql
 set time zone :'poll_tz';
 
 with rng as (

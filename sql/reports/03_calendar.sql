@@ -22,27 +22,16 @@
 --            psql -v poll_id=lunch -v period=week -v from=2026-03-01 -v to=2026-04-01 -f sql/reports/03_calendar.sql
 
 \set ON_ERROR_STOP on
-\set QUIET on
-\set SHOW_CONTEXT never
--- JIT compiling these short queries costs more (~50 ms) than running them
-set jit = off;
-\if :{?poll_id}
-\else
-  \warn 'usage: psql -v poll_id=ID [-v from=TIMESTAMP] [-v to=TIMESTAMP] [-v period=day|week|month|all] -f sql/reports/03_calendar.sql'
-  do $$ begin raise exception 'psql variable poll_id is required'; end $$;
-\endif
-\if :{?from} \else \set from '-infinity' \endif
-\if :{?to} \else \set to 'infinity' \endif
+-- The shared preamble: psql settings (include/settings.sql); poll_id, from, to and poll_tz
+-- (include/poll.sql, which reads the three variables set here).
+\set report 03_calendar
+\set poll_optional off
+\set usage_args ' [-v period=day|week|month|all]'
+\ir include/settings.sql
+\ir include/poll.sql
 \if :{?period} \else \set period all \endif
--- One query checks the variables; plpgsql is only loaded to report one that is wrong.
-select exists (select 1 from polls where id = :'poll_id') as poll_found,
-       coalesce((select time_zone from polls where id = :'poll_id'), 'UTC') as poll_tz,
-       :'period' in ('day', 'week', 'month', 'all') as period_ok \gset
-\if :poll_found
-\else
-  set tallyflow.poll_id = :'poll_id';
-  do $$ begin raise exception 'no poll with id "%"', current_setting('tallyflow.poll_id'); end $$;
-\endif
+-- This report's own variables: one query checks them.
+select :'period' in ('day', 'week', 'month', 'all') as period_ok \gset
 \if :period_ok
 \else
   set tallyflow.period = :'period';

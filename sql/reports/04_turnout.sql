@@ -27,29 +27,18 @@
 --            psql -v poll_id=lunch -v part=peak -v top=5 -f sql/reports/04_turnout.sql
 
 \set ON_ERROR_STOP on
-\set QUIET on
-\set SHOW_CONTEXT never
--- JIT compiling these short queries costs more (~50 ms) than running them
-set jit = off;
-\if :{?poll_id}
-\else
-  \warn 'usage: psql -v poll_id=ID [-v from=TIMESTAMP] [-v to=TIMESTAMP] [-v part=turnout|peak] [-v top=N] -f sql/reports/04_turnout.sql'
-  do $$ begin raise exception 'psql variable poll_id is required'; end $$;
-\endif
-\if :{?from} \else \set from '-infinity' \endif
-\if :{?to} \else \set to 'infinity' \endif
+-- The shared preamble: psql settings (include/settings.sql); poll_id, from, to and poll_tz
+-- (include/poll.sql, which reads the three variables set here).
+\set report 04_turnout
+\set poll_optional off
+\set usage_args ' [-v part=turnout|peak] [-v top=N]'
+\ir include/settings.sql
+\ir include/poll.sql
 \if :{?part} \else \set part turnout \endif
 \if :{?top} \else \set top 1 \endif
--- One query checks the variables; plpgsql is only loaded to report one that is wrong.
-select exists (select 1 from polls where id = :'poll_id') as poll_found,
-       coalesce((select time_zone from polls where id = :'poll_id'), 'UTC') as poll_tz,
-       :'part' in ('turnout', 'peak') as part_ok,
+-- This report's own variables: one query checks them.
+select :'part' in ('turnout', 'peak') as part_ok,
        :'part' = 'peak' as part_peak \gset
-\if :poll_found
-\else
-  set tallyflow.poll_id = :'poll_id';
-  do $$ begin raise exception 'no poll with id "%"', current_setting('tallyflow.poll_id'); end $$;
-\endif
 \if :part_ok
 \else
   set tallyflow.part = :'part';

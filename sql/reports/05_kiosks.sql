@@ -26,31 +26,20 @@
 --            psql -v poll_id=lunch -v part=silences -v gap='2 hours' -f sql/reports/05_kiosks.sql
 
 \set ON_ERROR_STOP on
-\set QUIET on
-\set SHOW_CONTEXT never
--- JIT compiling these short queries costs more (~50 ms) than running them
-set jit = off;
+-- The shared preamble: psql settings (include/settings.sql); poll_id, from, to and poll_tz
+-- (include/poll.sql, which reads the three variables set here).
+\set report 05_kiosks
+\set poll_optional off
+\set usage_args ' [-v part=activity|silences] [-v gap=INTERVAL]'
+\ir include/settings.sql
 -- sorts and hashes over a poll's (or every) vote stay in memory
 set work_mem = '64MB';
-\if :{?poll_id}
-\else
-  \warn 'usage: psql -v poll_id=ID [-v from=TIMESTAMP] [-v to=TIMESTAMP] [-v part=activity|silences] [-v gap=INTERVAL] -f sql/reports/05_kiosks.sql'
-  do $$ begin raise exception 'psql variable poll_id is required'; end $$;
-\endif
-\if :{?from} \else \set from '-infinity' \endif
-\if :{?to} \else \set to 'infinity' \endif
+\ir include/poll.sql
 \if :{?part} \else \set part activity \endif
 \if :{?gap} \else \set gap '1 hour' \endif
--- One query checks the variables; plpgsql is only loaded to report one that is wrong.
-select exists (select 1 from polls where id = :'poll_id') as poll_found,
-       coalesce((select time_zone from polls where id = :'poll_id'), 'UTC') as poll_tz,
-       :'part' in ('activity', 'silences') as part_ok,
+-- This report's own variables: one query checks them.
+select :'part' in ('activity', 'silences') as part_ok,
        :'part' = 'silences' as part_silences \gset
-\if :poll_found
-\else
-  set tallyflow.poll_id = :'poll_id';
-  do $$ begin raise exception 'no poll with id "%"', current_setting('tallyflow.poll_id'); end $$;
-\endif
 \if :part_ok
 \else
   set tallyflow.part = :'part';

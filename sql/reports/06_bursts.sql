@@ -25,30 +25,18 @@
 --            psql -v poll_id=lunch -v z_score=4 -v min_votes=20 -f sql/reports/06_bursts.sql
 
 \set ON_ERROR_STOP on
-\set QUIET on
-\set SHOW_CONTEXT never
--- JIT compiling these short queries costs more (~50 ms) than running them
-set jit = off;
+-- The shared preamble: psql settings (include/settings.sql); poll_id, from, to and poll_tz
+-- (include/poll.sql, which reads the three variables set here).
+\set report 06_bursts
+\set poll_optional off
+\set usage_args ' [-v z_score=3] [-v median_factor=5] [-v min_votes=10]'
+\ir include/settings.sql
 -- sorts and hashes over a poll's (or every) vote stay in memory
 set work_mem = '64MB';
-\if :{?poll_id}
-\else
-  \warn 'usage: psql -v poll_id=ID [-v from=TIMESTAMP] [-v to=TIMESTAMP] [-v z_score=3] [-v median_factor=5] [-v min_votes=10] -f sql/reports/06_bursts.sql'
-  do $$ begin raise exception 'psql variable poll_id is required'; end $$;
-\endif
-\if :{?from} \else \set from '-infinity' \endif
-\if :{?to} \else \set to 'infinity' \endif
+\ir include/poll.sql
 \if :{?z_score} \else \set z_score 3 \endif
 \if :{?median_factor} \else \set median_factor 5 \endif
 \if :{?min_votes} \else \set min_votes 10 \endif
--- One query checks the variables; plpgsql is only loaded to report one that is wrong.
-select exists (select 1 from polls where id = :'poll_id') as poll_found,
-       coalesce((select time_zone from polls where id = :'poll_id'), 'UTC') as poll_tz \gset
-\if :poll_found
-\else
-  set tallyflow.poll_id = :'poll_id';
-  do $$ begin raise exception 'no poll with id "%"', current_setting('tallyflow.poll_id'); end $$;
-\endif
 set time zone :'poll_tz';
 
 with buckets as (

@@ -37,21 +37,11 @@
 --            psql -v poll_id=lunch -v from=2026-03-01 -f sql/reports/08_refusals.sql
 
 \set ON_ERROR_STOP on
-\set QUIET on
-\set SHOW_CONTEXT never
--- JIT compiling these short queries costs more (~50 ms) than running them
-set jit = off;
-\if :{?poll_id} \else \set poll_id '' \endif
-\if :{?from} \else \set from '-infinity' \endif
-\if :{?to} \else \set to 'infinity' \endif
--- One query checks the variables; plpgsql is only loaded to report one that is wrong.
-select (:'poll_id' = '' or exists (select 1 from polls where id = :'poll_id')) as poll_found,
-       coalesce((select time_zone from polls where id = :'poll_id'), 'UTC') as poll_tz \gset
-\if :poll_found
-\else
-  set tallyflow.poll_id = :'poll_id';
-  do $$ begin raise exception 'no poll with id "%"', current_setting('tallyflow.poll_id'); end $$;
-\endif
+-- The shared preamble: psql settings (include/settings.sql); poll_id, from, to and poll_tz
+-- (include/poll.sql, which reads poll_optional).
+\set poll_optional on
+\ir include/settings.sql
+\ir include/poll.sql
 set time zone :'poll_tz';
 
 with rng as (
