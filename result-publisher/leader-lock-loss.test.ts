@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { type AddressInfo, connect as connectTcp, createServer, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
@@ -10,52 +9,8 @@ import {
   publisherEnv,
   startPublisherInProcess,
 } from "../test-support/publisher.ts";
-import { waitUntil } from "../test-support/writer.ts";
+import { TcpProxy, waitUntil } from "../test-support/writer.ts";
 import { Leadership, LOCK_APPLICATION_NAME } from "./leader.ts";
-
-/**
- * A TCP proxy to Postgres that can go silent: `freeze()` stops forwarding bytes either way
- * but keeps both connections open, as a partition or a dead host looks to each end (no
- * FIN, no RST). `close()` destroys everything.
- */
-class FreezableProxy {
-  readonly #sockets = new Set<Socket>();
-  readonly #server = createServer((client) => {
-    const upstream = connectTcp(this.#target.port, this.#target.host);
-    for (const s of [client, upstream]) {
-      this.#sockets.add(s);
-      s.on("close", () => this.#sockets.delete(s));
-      s.on("error", () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  readonly #target: { host: string; port: number };
-
-  constructor(target: URL) {
-    this.#target = { host: target.hostname, port: Number(target.port || 5432) };
-  }
-
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
-    return (this.#server.address() as AddressInfo).port;
-  }
-
-  freeze(): void {
-    for (const s of this.#sockets) {
-      s.unpipe();
-      s.pause();
-    }
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-}
 
 describe("publisher leadership when the lock session is lost", () => {
   let names: TestNames;
@@ -63,7 +18,7 @@ describe("publisher leadership when the lock session is lost", () => {
   let redis: RedisClient;
   const publishers: InProcessPublisher[] = [];
   const leaderships: Leadership[] = [];
-  let proxy: FreezableProxy | undefined;
+  let proxy: TcpProxy | undefined;
 
   /** Sessions holding an advisory lock in this file's database: their pids and names. */
   const lockHolders = async () => {
@@ -84,7 +39,7 @@ describe("publisher leadership when the lock session is lost", () => {
   after(async () => {
     for (const p of publishers) await p.close();
     // The proxy first: ending a client whose connection is frozen would wait forever.
-    await proxy?.close();
+    await proxy?.down();
     for (const l of leaderships) await l.release();
     for await (const keys of redis.scanIterator({ MATCH: `${names.redisKeyPrefix}*` }))
       if (keys.length > 0) await redis.unlink(keys);
@@ -139,9 +94,11 @@ describe("publisher leadership when the lock session is lost", () => {
 
   test("lock connection goes silent: the leader's check times out and it stops claiming leadership", async () => {
     const logger = createLogger("silent");
-    proxy = new FreezableProxy(new URL(db.url));
+    const target = new URL(db.url);
+    proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+    await proxy.up();
     const viaProxy = new URL(db.url);
-    viaProxy.host = `127.0.0.1:${await proxy.listen()}`;
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
     const leader = new Leadership(viaProxy.toString(), logger);
     const standby = new Leadership(db.url, logger);
     leaderships.push(leader, standby);
@@ -158,7 +115,7 @@ describe("publisher leadership when the lock session is lost", () => {
     assert.equal(await standby.acquire(), false, "the server has not dropped the session yet");
 
     // The server drops the session (as its keepalives would with a real dead peer).
-    await proxy.close();
+    await proxy.down();
     proxy = undefined;
     await waitUntil("the standby takes the lock", () => standby.acquire(), 10_000);
     assert.equal(await leader.acquire(), false, "the old leader cannot reconnect, nor lead");

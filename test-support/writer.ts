@@ -519,6 +519,17 @@ export class TcpProxy {
     this.#server = server;
   }
 
+  /**
+   * Stops forwarding bytes either way but keeps every connection open, as a partition or
+   * a dead host looks to each end (no FIN, no RST). `down()` then destroys them.
+   */
+  freeze(): void {
+    for (const s of this.#sockets) {
+      s.unpipe();
+      s.pause();
+    }
+  }
+
   async down(): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
