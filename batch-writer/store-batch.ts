@@ -2,6 +2,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { from as copyFrom } from "pg-copy-streams";
 import { type Pool, type PoolClient, pgCode } from "../common/postgres.ts";
+import { BUCKET_MS, bucketStartSql } from "../common/rollup-buckets.ts";
 import { copyChunks, STAGING_COLUMNS } from "./copy-rows.ts";
 import type { DecodedVote, Poison } from "./decode.ts";
 
@@ -67,7 +68,7 @@ const INSERT_AND_ROLL_UP = `
   ), rolled as (
     insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
     select poll_id, option_id,
-           date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00'), count(*),
+           ${bucketStartSql("cast_at")}, count(*),
            pg_current_xact_id()
     from inserted group by 1, 2, 3
     on conflict (poll_id, option_id, bucket_start)
@@ -125,8 +126,6 @@ const MARK_CHANGES_ARRAYS = `
     tx_id = excluded.tx_id`;
 
 const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = any($1) limit 1";
-
-const BUCKET_MS = 600_000; // 10 minutes; epoch-aligned, as date_bin(..., '2000-01-01') is
 
 /**
  * Stores one batch in one transaction; the caller acks the messages only after this

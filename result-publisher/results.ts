@@ -4,9 +4,8 @@ import type {
   PublishedResults,
   VisibleResults,
 } from "../common/results-contract.ts";
+import { BUCKET_MS } from "../common/rollup-buckets.ts";
 import type { PollRecord, RollupRow } from "./rollup-store.ts";
-
-export const BUCKET_MS = 600_000;
 
 /** Whether counts may be shown now (after_close polls hide them until they close). */
 export function isHidden(poll: PollRecord, nowMs: number): boolean {

@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { createLogger } from "../common/logger.ts";
 import { migrate, migrationsDir } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
 import { findReport, listReports } from "./report.ts";
 
 // `npm run bench:reports [-- --votes 10000000 --days 30 --polls 20 --runs 3]`
@@ -128,11 +129,7 @@ async function build(pool: Pool): Promise<void> {
   for (const ix of indexes) await timed(ix.indexname, () => pool.query(ix.indexdef));
 
   await timed("vote_rollups and poll_changes", async () => {
-    await pool.query(`
-      insert into vote_rollups (poll_id, option_id, bucket_start, count)
-      select poll_id, option_id,
-             date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00'), count(*)
-      from votes group by 1, 2, 3`);
+    await rollupsFromVotes(pool);
     await pool.query(`
       insert into poll_changes (poll_id, change_seq, last_stream_seq, changed_at)
       select poll_id, count(*), max(stream_seq), max(stored_at) from votes group by poll_id`);
@@ -421,7 +418,7 @@ async function writerCost(
     )
     insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
     select poll_id, option_id,
-           date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00'), count(*),
+           ${bucketStartSql("cast_at")}, count(*),
            pg_current_xact_id()
     from ins group by 1, 2, 3
     on conflict (poll_id, option_id, bucket_start)

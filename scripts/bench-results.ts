@@ -9,6 +9,7 @@ import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
 import { resultsChannel } from "../common/results-contract.ts";
+import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
 import { ResultsPublisher } from "../result-publisher/publisher.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { visibleResults } from "../result-publisher/results.ts";
@@ -185,9 +186,7 @@ async function buildHistory(pool: Pool): Promise<void> {
   await pool.query(
     "create index votes_poll_option_cast_idx on votes (poll_id, option_id, cast_at)",
   );
-  await pool.query(`insert into vote_rollups (poll_id, option_id, bucket_start, count)
-    select poll_id, option_id, date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00'), count(*)
-    from votes group by 1, 2, 3`);
+  await rollupsFromVotes(pool);
   await pool.query(`insert into poll_changes (poll_id, change_seq, last_stream_seq, changed_at)
     select poll_id, 1, max(stream_seq), now() from votes group by poll_id`);
   await pool.query("vacuum analyze votes");
@@ -260,7 +259,7 @@ async function refreshCost(): Promise<RefreshCost> {
     bucket: Date;
     n: number;
   }>(
-    `select poll_id, option_id, date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00') as bucket,
+    `select poll_id, option_id, ${bucketStartSql("cast_at")} as bucket,
             count(*) as n
      from votes group by 1, 2, 3`,
   );

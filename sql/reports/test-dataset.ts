@@ -1,4 +1,5 @@
 import type { Pool } from "../../common/postgres.ts";
+import { rollupsFromVotes } from "../../common/rollup-buckets.ts";
 
 // The hand-built data set the report tests run on (reports.test.ts). Small enough to check
 // by hand, with the cases the reports must get right:
@@ -323,11 +324,7 @@ export async function seedDataset(pool: Pool, d: Dataset): Promise<void> {
       d.votes.map((v) => v.streamSeq),
     ],
   );
-  await pool.query(`
-    insert into vote_rollups (poll_id, option_id, bucket_start, count)
-    select poll_id, option_id,
-           date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00'), count(*)
-    from votes group by 1, 2, 3`);
+  await rollupsFromVotes(pool);
   await pool.query(`
     insert into poll_changes (poll_id, change_seq, last_stream_seq, changed_at)
     select poll_id, count(*), max(stream_seq), max(stored_at) from votes group by poll_id`);
