@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { type AddressInfo, connect } from "node:net";
 import { Writable } from "node:stream";
 import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -180,6 +182,33 @@ describe("error responses", () => {
       .send(JSON.stringify({ pad: "y".repeat(300_000) }));
     assert.deepEqual(pieces.body, { n: 300_000 });
     assert.deepEqual(lines, []);
+  });
+
+  test("a client that goes away mid-body (fast path) reaches no handler and breaks nothing", async () => {
+    let handled = 0;
+    const { app, lines } = appWith((a) => {
+      a.post("/echo", jsonBody(1024), (_req, res) => {
+        handled++;
+        res.json({});
+      });
+    });
+    const server = app.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as AddressInfo;
+    const socket = connect(port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.write(
+      'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    // The server still answers the next request, and the half body was never parsed.
+    const after = await request(server).post("/echo").send({ b: 1 });
+    assert.equal(after.status, 200);
+    assert.equal(handled, 1, "only the complete request reached the handler");
+    assert.deepEqual(lines, []);
+    server.close();
   });
 
   test("an unknown route is 404 route_not_found", async () => {
