@@ -2,21 +2,38 @@ import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "./logger.ts";
-import type { Pool } from "./postgres.ts";
+import type { Pool, PoolClient } from "./postgres.ts";
 
 export const migrationsDir = join(import.meta.dirname, "..", "sql", "migrations");
 
 // Any fixed number works; it only has to be the same in every process that migrates.
 const MIGRATION_LOCK_KEY = 7_316_504_221;
 
+// A migration whose first line is this runs outside a transaction (CREATE INDEX
+// CONCURRENTLY refuses to run inside one). Postgres runs a multi-statement query as one
+// implicit transaction, so such a migration holds exactly one statement, and it must be
+// safe to run again: a failure half-way is retried at the next deploy.
+const NO_TRANSACTION_MARKER = /^--\s*migrate:\s*no-transaction\b/;
+
 interface Migration {
   version: number;
   name: string;
   sql: string;
   checksum: string;
+  transactional: boolean;
 }
 
-async function loadMigrations(dir: string): Promise<Migration[]> {
+/** The schema and this code disagree; migrating would make it worse, so nothing is applied. */
+export class MigrationError extends Error {
+  override readonly name = "MigrationError";
+  readonly code: "migration_edited" | "migration_unknown" | "migration_failed";
+  constructor(code: MigrationError["code"], message: string, cause?: unknown) {
+    super(message, { cause });
+    this.code = code;
+  }
+}
+
+export async function loadMigrations(dir = migrationsDir): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
   return Promise.all(
     files.map(async (file) => {
@@ -26,15 +43,46 @@ async function loadMigrations(dir: string): Promise<Migration[]> {
         name: file,
         sql,
         checksum: createHash("sha256").update(sql).digest("hex"),
+        transactional: !NO_TRANSACTION_MARKER.test(sql),
       };
     }),
   );
 }
 
+interface Applied {
+  version: number;
+  name: string;
+  checksum: string;
+}
+
 /**
- * Applies pending migrations in order, each in its own transaction, under an advisory
- * lock so that several processes starting at once do not race. A landed migration that
- * was edited afterwards is refused: migrations are never edited, only added.
+ * Checks what the database recorded against what this code has, before applying anything:
+ * - a landed migration edited afterwards is refused (migrations are never edited, only added);
+ * - a recorded migration this code does not have is refused: the database was migrated by
+ *   newer code, or by a migration renumbered after it landed (004 became 006 once). Either
+ *   way this code does not know the schema it would run against.
+ */
+function checkApplied(migrations: Migration[], applied: Applied[]): void {
+  const known = new Map(migrations.map((m) => [m.version, m]));
+  for (const done of applied) {
+    const m = known.get(done.version);
+    if (!m)
+      throw new MigrationError(
+        "migration_unknown",
+        `the database recorded migration ${done.name}, which this code does not have; ` +
+          "deploy the code that has it, or repair schema_migrations by hand",
+      );
+    if (m.checksum !== done.checksum)
+      throw new MigrationError(
+        "migration_edited",
+        `migration ${m.name} was edited after it was applied; add a new one`,
+      );
+  }
+}
+
+/**
+ * Applies pending migrations in order, each in its own transaction (unless it opts out),
+ * under an advisory lock so that several processes starting at once do not race.
  */
 export async function migrate(pool: Pool, logger: Logger, dir = migrationsDir): Promise<number> {
   const migrations = await loadMigrations(dir);
@@ -47,36 +95,48 @@ export async function migrate(pool: Pool, logger: Logger, dir = migrationsDir): 
       checksum text not null,
       applied_at timestamptz not null default now()
     )`);
-    const { rows } = await client.query<{ version: number; name: string; checksum: string }>(
-      "select version, name, checksum from schema_migrations",
+    const { rows } = await client.query<Applied>(
+      "select version, name, checksum from schema_migrations order by version",
     );
-    const applied = new Map(rows.map((r) => [r.version, r]));
+    checkApplied(migrations, rows);
+    const done = new Set(rows.map((r) => r.version));
     let count = 0;
     for (const m of migrations) {
-      const done = applied.get(m.version);
-      if (done) {
-        if (done.checksum !== m.checksum)
-          throw new Error(`migration ${m.name} was edited after it was applied; add a new one`);
-        continue;
-      }
-      await client.query("begin");
-      try {
-        await client.query(m.sql);
-        await client.query(
-          "insert into schema_migrations (version, name, checksum) values ($1, $2, $3)",
-          [m.version, m.name, m.checksum],
-        );
-        await client.query("commit");
-      } catch (err) {
-        await client.query("rollback");
-        throw new Error(`migration ${m.name} failed`, { cause: err });
-      }
-      logger.info({ migration: m.name }, "migration applied");
+      if (done.has(m.version)) continue;
+      await apply(client, m);
+      logger.info({ migration: m.name, transactional: m.transactional }, "migration applied");
       count++;
     }
     return count;
   } finally {
     await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {});
     client.release();
+  }
+}
+
+async function apply(client: PoolClient, m: Migration): Promise<void> {
+  const record = () =>
+    client.query("insert into schema_migrations (version, name, checksum) values ($1, $2, $3)", [
+      m.version,
+      m.name,
+      m.checksum,
+    ]);
+  if (!m.transactional) {
+    try {
+      await client.query(m.sql);
+    } catch (err) {
+      throw new MigrationError("migration_failed", `migration ${m.name} failed`, err);
+    }
+    await record();
+    return;
+  }
+  await client.query("begin");
+  try {
+    await client.query(m.sql);
+    await record();
+    await client.query("commit");
+  } catch (err) {
+    await client.query("rollback");
+    throw new MigrationError("migration_failed", `migration ${m.name} failed`, err);
   }
 }

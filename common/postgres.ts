@@ -4,8 +4,8 @@ import type { Logger } from "./logger.ts";
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
-// timestamptz as ISO strings would need parsing everywhere; Date is what callers use.
-// bigint counts (type 20) are returned as JS numbers: vote counts stay far below 2^53.
+// bigint (type 20) comes back as a JS number, not pg's default string: every bigint here
+// is a count or a stream sequence, far below 2^53. timestamptz keeps pg's default (Date).
 pg.types.setTypeParser(20, (value) => Number.parseInt(value, 10));
 
 export function createPool(
