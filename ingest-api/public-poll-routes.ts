@@ -3,6 +3,7 @@ import { NotFoundError } from "../common/errors.ts";
 import type { ResultsVisibility } from "../common/registry-types.ts";
 import type { PublishedResults } from "../common/results-contract.ts";
 import { idSchema } from "../common/vote.ts";
+import { pollPhase } from "../web/assets/poll-phase.js";
 import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
 
 /** What anyone may know about a poll: enough for the public pages, nothing about votes. */
@@ -17,18 +18,11 @@ export interface PublicPoll {
   archived: boolean;
 }
 
-/** The same rule as the publisher's status. */
-function pollStatus(poll: CachedPoll, nowMs: number): PublicPoll["status"] {
-  if (poll.opensAtMs !== null && nowMs < poll.opensAtMs) return "not_open";
-  if (poll.closesAtMs !== null && nowMs >= poll.closesAtMs) return "closed";
-  return "open";
-}
-
 export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
   return {
     id: poll.id,
     title: poll.title,
-    status: pollStatus(poll, nowMs),
+    status: pollPhase(poll, nowMs),
     timeZone: poll.timeZone,
     opensAt: poll.opensAt,
     closesAt: poll.closesAt,

@@ -4,18 +4,11 @@ import { ForbiddenError, NotFoundError, UnavailableError } from "../common/error
 import type { RedisClient } from "../common/redis.ts";
 import { resultsKeys } from "../common/results-contract.ts";
 import { idSchema } from "../common/vote.ts";
+import { countsHidden } from "../web/assets/poll-phase.js";
 import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
 import type { ResultsEvents } from "./results-events.ts";
 
 const SSE_HEARTBEAT_MS = 15_000;
-
-/** after_close polls hide their counts until they close (the publisher applies the same rule). */
-function hidden(poll: CachedPoll, nowMs: number): boolean {
-  return (
-    poll.resultsVisibility === "after_close" &&
-    (poll.closesAtMs === null || nowMs < poll.closesAtMs)
-  );
-}
 
 function matches(ifNoneMatch: string | undefined, etag: string): boolean {
   if (!ifNoneMatch) return false;
@@ -48,7 +41,7 @@ export function resultsRoutes(
   };
   const visiblePoll = (req: Request): CachedPoll => {
     const poll = pollFor(req);
-    if (hidden(poll, Date.now()))
+    if (countsHidden(poll, Date.now()))
       throw new ForbiddenError(
         "results_hidden",
         poll.closesAt

@@ -5,13 +5,14 @@ import type {
   VisibleResults,
 } from "../common/results-contract.ts";
 import { BUCKET_MS } from "../common/rollup-buckets.ts";
+import { countsHidden, pollPhase } from "../web/assets/poll-phase.js";
 import type { PollRecord, RollupRow } from "./rollup-store.ts";
 
 /** Whether counts may be shown now (after_close polls hide them until they close). */
 export function isHidden(poll: PollRecord, nowMs: number): boolean {
-  return (
-    poll.resultsVisibility === "after_close" &&
-    (poll.closesAt === null || nowMs < poll.closesAt.getTime())
+  return countsHidden(
+    { resultsVisibility: poll.resultsVisibility, closesAtMs: poll.closesAt?.getTime() ?? null },
+    nowMs,
   );
 }
 
@@ -31,9 +32,10 @@ export function resultsVersion(poll: PollRecord, hidden: boolean, nowMs = Date.n
 }
 
 function status(poll: PollRecord, nowMs: number): PublishedResults["status"] {
-  if (poll.opensAt !== null && nowMs < poll.opensAt.getTime()) return "not_open";
-  if (poll.closesAt !== null && nowMs >= poll.closesAt.getTime()) return "closed";
-  return "open";
+  return pollPhase(
+    { opensAtMs: poll.opensAt?.getTime() ?? null, closesAtMs: poll.closesAt?.getTime() ?? null },
+    nowMs,
+  );
 }
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());

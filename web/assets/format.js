@@ -1,5 +1,7 @@
 // Formatting shared by the pages: numbers, shares, times in the poll's time zone.
 
+import { instantMs, pollPhase } from "./poll-phase.js";
+
 const numberFormat = new Intl.NumberFormat("en");
 const shareFormat = new Intl.NumberFormat("en", {
   style: "percent",
@@ -85,9 +87,12 @@ export function windowText(poll, nowMs) {
   const now = new Date(nowMs);
   const opens = poll.opensAt ? new Date(poll.opensAt) : undefined;
   const closes = poll.closesAt ? new Date(poll.closesAt) : undefined;
-  if (opens && nowMs < opens.getTime()) return `Opens ${formatTime(opens, poll.timeZone, now)}`;
-  if (closes && nowMs >= closes.getTime())
-    return `Closed at ${formatTime(closes, poll.timeZone, now)}`;
+  const phase = pollPhase(
+    { opensAtMs: instantMs(poll.opensAt), closesAtMs: instantMs(poll.closesAt) },
+    nowMs,
+  );
+  if (phase === "not_open" && opens) return `Opens ${formatTime(opens, poll.timeZone, now)}`;
+  if (phase === "closed" && closes) return `Closed at ${formatTime(closes, poll.timeZone, now)}`;
   return closes ? `Open · closes ${formatTime(closes, poll.timeZone, now)}` : "Open";
 }
 
