@@ -7,6 +7,7 @@ import {
   registerables,
 } from "chart.js";
 import type { PublishedResults, VisibleResults } from "../common/results-contract.ts";
+import { BUCKET_MS } from "../common/rollup-buckets.ts";
 
 // Server-side charts: Chart.js drawing on @napi-rs/canvas (Skia, shipped as a prebuilt
 // binary inside its npm package: no Cairo headers, no download at install).
@@ -143,9 +144,9 @@ function distributionChart(
   const startMs = results.distribution.start ? Date.parse(results.distribution.start) : 0;
   const group = Math.max(1, Math.ceil(buckets / MAX_CHART_BUCKETS));
   const groups = Math.ceil(buckets / group);
-  const spansDays = buckets * 600_000 > 86_400_000;
+  const spansDays = buckets * BUCKET_MS > 86_400_000;
   const labels = Array.from({ length: groups }, (_, g) =>
-    timeLabel(startMs + g * group * 600_000, results.timeZone, spansDays),
+    timeLabel(startMs + g * group * BUCKET_MS, results.timeZone, spansDays),
   );
   const minutes = group * 10;
   const small = Math.round(height / 22);
