@@ -1,24 +1,46 @@
-// One error base for the whole system: a stable `code` that clients and tests match on,
-// an HTTP status for the one middleware that turns errors into responses, and `cause`.
+import { type CodeWithStatus, type ErrorCode, type StatusOf, statusOf } from "./error-codes.ts";
+
+// One error base for the whole system: a stable `code` to match on (never the message),
+// a `name`, and `cause`. AppError adds what the one HTTP error middleware needs: a status
+// that the code table (error-codes.ts) fixes for each code, and details.
 
 export type ErrorDetails = Record<string, unknown> | readonly unknown[];
 
-export class AppError extends Error {
-  override readonly name: string = "AppError";
+export class TallyflowError extends Error {
+  override readonly name: string = "TallyflowError";
   readonly code: string;
+  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.code = code;
+  }
+}
+
+export class AppError<C extends ErrorCode = ErrorCode> extends TallyflowError {
+  override readonly name: string = "AppError";
+  override readonly code: C;
   readonly status: number;
   readonly details: ErrorDetails | undefined;
 
+  /** `status` must be the code's status in the table: a mismatch does not typecheck. */
   constructor(
-    status: number,
-    code: string,
+    status: StatusOf<C>,
+    code: C,
     message: string,
     options: { details?: ErrorDetails; cause?: unknown } = {},
   ) {
-    super(message, { cause: options.cause });
-    this.status = status;
+    super(code, message, { cause: options.cause });
     this.code = code;
+    this.status = status;
     this.details = options.details;
+  }
+
+  /** For a code known only at run time: the status comes from the table. */
+  static of(
+    code: ErrorCode,
+    message: string,
+    options: { details?: ErrorDetails; cause?: unknown } = {},
+  ): AppError {
+    return new AppError(statusOf(code) as StatusOf<ErrorCode>, code, message, options);
   }
 
   toJSON(): { error: { code: string; message: string; details?: ErrorDetails } } {
@@ -37,65 +59,70 @@ export interface FieldIssue {
   message: string;
 }
 
-export class ValidationError extends AppError {
+export class ValidationError extends AppError<"invalid_request"> {
   override readonly name = "ValidationError";
   constructor(issues: FieldIssue[], message?: string) {
     super(400, "invalid_request", message ?? summarizeIssues(issues), { details: { issues } });
   }
 }
 
-export class UnauthorizedError extends AppError {
+export class UnauthorizedError extends AppError<"unauthorized"> {
   override readonly name = "UnauthorizedError";
   constructor(message = "a valid bearer token is required") {
     super(401, "unauthorized", message);
   }
 }
 
-export class ForbiddenError extends AppError {
+export class ForbiddenError extends AppError<CodeWithStatus<403>> {
   override readonly name = "ForbiddenError";
-  constructor(code: string, message: string) {
+  constructor(code: CodeWithStatus<403>, message: string) {
     super(403, code, message);
   }
 }
 
-export class NotFoundError extends AppError {
+export class NotFoundError extends AppError<CodeWithStatus<404>> {
   override readonly name = "NotFoundError";
-  constructor(code: string, message: string) {
+  constructor(code: CodeWithStatus<404>, message: string) {
     super(404, code, message);
   }
 }
 
-export class ConflictError extends AppError {
+export class ConflictError extends AppError<CodeWithStatus<409>> {
   override readonly name = "ConflictError";
-  constructor(code: string, message: string, details?: ErrorDetails) {
+  constructor(code: CodeWithStatus<409>, message: string, details?: ErrorDetails) {
     super(409, code, message, details === undefined ? {} : { details });
   }
 }
 
-export class UnprocessableError extends AppError {
+export class UnprocessableError extends AppError<CodeWithStatus<422>> {
   override readonly name = "UnprocessableError";
-  constructor(code: string, message: string, details?: ErrorDetails) {
+  constructor(code: CodeWithStatus<422>, message: string, details?: ErrorDetails) {
     super(422, code, message, details === undefined ? {} : { details });
   }
 }
 
 /** A dependency is down; the client should retry after `retryAfterSeconds`. */
-export class UnavailableError extends AppError {
+export class UnavailableError extends AppError<CodeWithStatus<503>> {
   override readonly name = "UnavailableError";
   readonly retryAfterSeconds: number;
-  constructor(code: string, message: string, retryAfterSeconds: number, cause?: unknown) {
+  constructor(
+    code: CodeWithStatus<503>,
+    message: string,
+    retryAfterSeconds: number,
+    cause?: unknown,
+  ) {
     super(503, code, message, { cause });
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
-/** Configuration is wrong; raised at start, names the variable. */
-export class ConfigError extends Error {
+/** Configuration is wrong; raised at start (exit code 2), names the variable. No HTTP status: no request causes it. */
+export class ConfigError extends TallyflowError {
   override readonly name = "ConfigError";
-  readonly code = "invalid_config";
+  override readonly code = "invalid_config";
   readonly variable: string;
   constructor(variable: string, message: string) {
-    super(`${variable}: ${message}`);
+    super("invalid_config", `${variable}: ${message}`);
     this.variable = variable;
   }
 }

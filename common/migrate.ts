@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { TallyflowError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import type { Pool, PoolClient } from "./postgres.ts";
 
@@ -24,12 +25,11 @@ interface Migration {
 }
 
 /** The schema and this code disagree; migrating would make it worse, so nothing is applied. */
-export class MigrationError extends Error {
+export class MigrationError extends TallyflowError {
   override readonly name = "MigrationError";
-  readonly code: "migration_edited" | "migration_unknown" | "migration_failed";
+  declare readonly code: "migration_edited" | "migration_unknown" | "migration_failed";
   constructor(code: MigrationError["code"], message: string, cause?: unknown) {
-    super(message, { cause });
-    this.code = code;
+    super(code, message, { cause });
   }
 }
 

@@ -65,8 +65,8 @@ describe("error responses", () => {
       a.get("/conflict", () => {
         throw new ConflictError("poll_has_votes", "the poll has votes", { votes: 3 });
       });
-      a.get("/teapot", () => {
-        throw new AppError(418, "teapot", "short and stout");
+      a.get("/option", () => {
+        throw new AppError(422, "unknown_option", "not an option");
       });
     });
     const conflict = await request(app).get("/conflict");
@@ -74,8 +74,9 @@ describe("error responses", () => {
     assert.deepEqual(conflict.body, {
       error: { code: "poll_has_votes", message: "the poll has votes", details: { votes: 3 } },
     });
-    const teapot = await request(app).get("/teapot");
-    assert.deepEqual(teapot.body, { error: { code: "teapot", message: "short and stout" } });
+    const option = await request(app).get("/option");
+    assert.equal(option.status, 422);
+    assert.deepEqual(option.body, { error: { code: "unknown_option", message: "not an option" } });
     assert.deepEqual(lines, []);
   });
 

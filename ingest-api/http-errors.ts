@@ -1,19 +1,16 @@
 import type { NextFunction, Request, Response } from "express";
+import type { ErrorCode } from "../common/error-codes.ts";
 import { AppError, UnavailableError } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 
 // body-parser reports its failures with a `type`; these are the client's mistakes.
-const BODY_ERRORS: Record<string, { status: number; code: string; message: string }> = {
-  "entity.parse.failed": { status: 400, code: "malformed_json", message: "body is not valid JSON" },
-  "entity.too.large": { status: 413, code: "body_too_large", message: "body is too large" },
-  "encoding.unsupported": {
-    status: 415,
-    code: "unsupported_encoding",
-    message: "unsupported content encoding",
-  },
-  "charset.unsupported": { status: 415, code: "unsupported_charset", message: "use UTF-8" },
-  "request.aborted": { status: 400, code: "request_aborted", message: "request aborted" },
-  "request.size.invalid": { status: 400, code: "bad_length", message: "content-length mismatch" },
+const BODY_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
+  "entity.parse.failed": { code: "malformed_json", message: "body is not valid JSON" },
+  "entity.too.large": { code: "body_too_large", message: "body is too large" },
+  "encoding.unsupported": { code: "unsupported_encoding", message: "unsupported content encoding" },
+  "charset.unsupported": { code: "unsupported_charset", message: "use UTF-8" },
+  "request.aborted": { code: "request_aborted", message: "request aborted" },
+  "request.size.invalid": { code: "bad_length", message: "content-length mismatch" },
 };
 
 /** The one place where errors become HTTP responses. */
@@ -31,15 +28,10 @@ export function errorMiddleware(logger: Logger) {
     ) {
       const known = BODY_ERRORS[err.type]!;
       const limit = "limit" in err ? { limitBytes: err.limit } : undefined;
-      appError = new AppError(
-        known.status,
-        known.code,
-        known.message,
-        limit ? { details: limit } : {},
-      );
+      appError = AppError.of(known.code, known.message, limit ? { details: limit } : {});
     } else if (isClientHttpError(err)) {
       // Other request failures body-parser blames on the client, e.g. a corrupt gzip body.
-      appError = new AppError(err.status, "unreadable_body", "body could not be read");
+      appError = new AppError(400, "unreadable_body", "body could not be read");
     } else {
       logger.error({ err, method: req.method, url: req.originalUrl }, "unhandled error");
       appError = new AppError(500, "internal_error", "internal error");

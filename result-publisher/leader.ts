@@ -1,4 +1,5 @@
 import pg from "pg";
+import { TallyflowError } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 
 // Any fixed number; every publisher of one database uses the same.
@@ -153,7 +154,10 @@ export class Leadership {
 }
 
 /** The leader's check found the lock, or the session holding it, gone. */
-export class LockLostError extends Error {
+/** The leader's lock session ended: the run in progress must not publish. Not an HTTP error. */
+export class LockLostError extends TallyflowError {
   override readonly name = "LockLostError";
-  readonly code = "publisher_lock_lost";
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super("publisher_lock_lost", message, options);
+  }
 }

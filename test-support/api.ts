@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Express } from "express";
 import request, { type Response } from "supertest";
+import { type ErrorCode, statusOf } from "../common/error-codes.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { Poll } from "../common/registry-types.ts";
 import { ADMIN, type IngestHarness } from "./ingest.ts";
@@ -20,7 +21,9 @@ export interface ErrorBody {
  * Asserts the response is the API's error shape `{"error": {code, message, details?}}`
  * with this status and code, and that nothing internal (a stack trace) leaked.
  */
-export function expectError(res: Response, status: number, code: string): ErrorBody {
+export function expectError(res: Response, status: number, code: ErrorCode): ErrorBody {
+  // The test's expectation must agree with the one table of codes, and so must the answer.
+  assert.equal(statusOf(code), status, `the code table gives ${code} status ${statusOf(code)}`);
   assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status}: ${res.text}`);
   assert.match(String(res.headers["content-type"]), /^application\/json/);
   assert.deepEqual(Object.keys(res.body), ["error"], `error body: ${res.text}`);

@@ -1,0 +1,83 @@
+// Every error code the HTTP API sends: its status and what it means. The one table:
+// AppError accepts only these codes with their status (a type error otherwise), the tests'
+// expectError checks the status against it, and a test holds the README's table to it.
+
+export const ERROR_CODES = {
+  invalid_request: {
+    status: 400,
+    meaning: "a field is missing or invalid; `details.issues[]` names each field",
+  },
+  malformed_json: { status: 400, meaning: "the body is not valid JSON" },
+  unreadable_body: {
+    status: 400,
+    meaning: "the body could not be read (e.g. a corrupt gzip stream)",
+  },
+  request_aborted: { status: 400, meaning: "the client closed the request before its body ended" },
+  bad_length: { status: 400, meaning: "the body's length differs from its `Content-Length`" },
+  unauthorized: { status: 401, meaning: "no valid bearer token" },
+  kiosk_revoked: { status: 403, meaning: "the kiosk's token was revoked" },
+  results_hidden: { status: 403, meaning: "an `after_close` poll's results before it closes" },
+  poll_not_found: { status: 404, meaning: "no poll has this id" },
+  kiosk_not_found: { status: 404, meaning: "no kiosk has this id" },
+  route_not_found: { status: 404, meaning: "no route for this method and path" },
+  poll_exists: { status: 409, meaning: "a poll with this id already exists" },
+  kiosk_exists: { status: 409, meaning: "a kiosk with this id already exists" },
+  poll_has_votes: {
+    status: 409,
+    meaning: "the change needs a poll without votes (or, to delete, an archived one)",
+  },
+  poll_closed: {
+    status: 409,
+    meaning: "the vote was cast at or after the close, or arrived after the late-vote grace",
+  },
+  poll_not_open: { status: 409, meaning: "the vote was cast before the poll opens" },
+  poll_archived: { status: 409, meaning: "the poll is archived and takes no votes" },
+  already_voted: {
+    status: 409,
+    meaning: "this voter already voted in this one-vote-per-voter poll",
+  },
+  body_too_large: { status: 413, meaning: "the body exceeds the route's limit" },
+  batch_too_large: { status: 413, meaning: "the batch holds more votes than `MAX_BATCH_ITEMS`" },
+  unsupported_media_type: { status: 415, meaning: "`Content-Type` is not `application/json`" },
+  unsupported_encoding: { status: 415, meaning: "a `Content-Encoding` the API does not decode" },
+  unsupported_charset: { status: 415, meaning: "a charset other than UTF-8" },
+  unknown_option: { status: 422, meaning: "the option is not one of the poll's" },
+  internal_error: {
+    status: 500,
+    meaning: "a defect: logged as an ERROR; never a client's mistake",
+  },
+  nats_unavailable: {
+    status: 503,
+    meaning: "the vote queue did not confirm; retry after `Retry-After`",
+  },
+  queue_full: {
+    status: 503,
+    meaning: "the vote queue is full (`STREAM_MAX_BYTES`); nothing is dropped",
+  },
+  redis_unavailable: {
+    status: 503,
+    meaning: "Redis is down: results, and votes of one-vote-per-voter polls",
+  },
+  results_not_ready: { status: 503, meaning: "the poll's results are not published yet" },
+  chart_unavailable: {
+    status: 503,
+    meaning: "the chart of the current version is not rendered yet",
+  },
+} as const satisfies Record<string, { status: number; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The codes whose status is S: `ForbiddenError` takes only 403 codes, and so on. */
+export type CodeWithStatus<S extends number> = {
+  [C in ErrorCode]: (typeof ERROR_CODES)[C]["status"] extends S ? C : never;
+}[ErrorCode];
+
+export type StatusOf<C extends ErrorCode> = (typeof ERROR_CODES)[C]["status"];
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
+}
