@@ -270,7 +270,8 @@ describe("one vote per voter", () => {
     const message = (await streamMessages(api().config.natsUrl, api().names.streamName)).find(
       (m) => (m.body as { votes: { eventId: string }[] }).votes[0]?.eventId === eventId,
     );
-    assert.equal((message?.body as { votes: { voterId: string }[] }).votes[0]!.voterId, composed);
+    assert.ok(message, "the first vote is in the stream");
+    assert.equal((message.body as { votes: { voterId: string }[] }).votes[0]!.voterId, composed);
     // Nothing left after trimming is no voter id.
     const blank = expectError(await vote("names", { voterId: " \u3000 " }), 400, "invalid_request");
     assert.match(blank.message, /^voterId: must not be empty/);
