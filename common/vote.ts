@@ -11,6 +11,8 @@ const UUID_PATTERN =
 // Printable text only: a voter id never contains control characters (COPY-safe, log-safe).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to exclude them
 const VOTER_ID_PATTERN = /^[^\u0000-\u001f\u007f\\]*$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to exclude them
+const UNNORMALISED_VOTER_ID_PATTERN = /^[^\u0000-\u001f\u007f\\]{1,128}$/;
 /** Longest voter id, in UTF-16 code units, after normalisation. */
 export const VOTER_ID_MAX_LENGTH = 128;
 
@@ -29,8 +31,7 @@ const uuidSchema = z
  * (a kiosk's keyboard or scanner adds it) and the text is put in Unicode NFC (an accent
  * typed as a separate combining mark is the same letter). Case is kept: badge and member
  * numbers are often case-sensitive, and folding case (which also depends on the language,
- * Turkish i) could make two voters one and refuse the second's only vote. The writer
- * parses messages with the same schema: normalising twice changes nothing.
+ * Turkish i) could make two voters one and refuse the second's only vote.
  */
 const voterIdSchema = z
   .string({ error: "must be a string" })
@@ -39,6 +40,19 @@ const voterIdSchema = z
   .min(1, { error: "must not be empty" })
   .max(VOTER_ID_MAX_LENGTH, { error: `must be at most ${VOTER_ID_MAX_LENGTH} characters` })
   .regex(VOTER_ID_PATTERN, { error: "must not contain control characters or backslash" });
+
+/**
+ * A voter id in a message. The API publishes the normal form; a message published before
+ * the API normalised (still in the stream across a deploy) is held to the check it passed
+ * then and normalised here, so voter_ballots sees one form, and it is stored rather than
+ * dead-lettered (an id that trims to nothing keeps its raw text).
+ */
+const storedVoterIdSchema = z
+  .string({ error: "must be a string" })
+  .regex(UNNORMALISED_VOTER_ID_PATTERN, {
+    error: "must be 1-128 printable characters without backslash",
+  })
+  .transform((raw) => raw.trim().normalize("NFC") || raw);
 
 // Instants Postgres can store and JavaScript prints back in the same ISO form (years
 // 0001-9999 in UTC): zod's format alone accepts year 0000, which Postgres refuses.
@@ -84,7 +98,7 @@ export const storedVoteSchema = z.strictObject({
   pollId: idSchema,
   optionId: idSchema,
   kioskId: idSchema,
-  voterId: voterIdSchema.optional(),
+  voterId: storedVoterIdSchema.optional(),
   castAt: timestampSchema,
   receivedAt: timestampSchema,
 });
