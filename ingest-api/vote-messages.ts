@@ -4,8 +4,8 @@ import { encodeVoteMessage, type StoredVote, VOTER_ID_MAX_LENGTH } from "../comm
 // A batch's votes for one poll travel as as many JetStream messages as it takes to stay
 // under the server's max_payload: a batch the API accepted as valid must never fail for
 // its size downstream (one message per poll made a 1,000-vote batch of long voter ids a
-// 503 on every resend). The bytes are exactly encodeVoteMessage's, built from each vote's
-// JSON so that every vote is serialised once.
+// 503 on every resend). The bytes are exactly encodeVoteMessage's; a group too large for
+// one message is built from each vote's JSON, serialised once.
 
 const HEAD = '{"v":1,"votes":[';
 const TAIL = "]}";
@@ -30,6 +30,10 @@ export interface VoteMessageChunk {
  * function of its votes) repeats and JetStream drops the chunk as a duplicate.
  */
 export function splitVoteMessages(votes: StoredVote[], maxBytes: number): VoteMessageChunk[] {
+  if (votes.length === 0) return [];
+  // The common case, at the cost of one encoding: the whole group fits in one message.
+  const whole = encodeVoteMessage(votes);
+  if (whole.length <= maxBytes) return [{ start: 0, end: votes.length, data: whole }];
   const pieces = votes.map((v) => JSON.stringify(v));
   const chunks: VoteMessageChunk[] = [];
   let start = 0;
