@@ -41,7 +41,11 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415, meaning: "`Content-Type` is not `application/json`" },
   unsupported_encoding: { status: 415, meaning: "a `Content-Encoding` the API does not decode" },
   unsupported_charset: { status: 415, meaning: "a charset other than UTF-8" },
-  unknown_option: { status: 422, meaning: "the option is not one of the poll's" },
+  unknown_option: {
+    status: 422,
+    meaning:
+      "the option is not one of the poll's (`details: {field, optionCount}`, never the list)",
+  },
   internal_error: {
     status: 500,
     meaning: "a defect: logged as an ERROR; never a client's mistake",

@@ -10,7 +10,11 @@ const UUID_PATTERN =
   /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 // Printable text only: a voter id never contains control characters (COPY-safe, log-safe).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to exclude them
-const VOTER_ID_PATTERN = /^[^\u0000-\u001f\u007f\\]{1,128}$/;
+const VOTER_ID_PATTERN = /^[^\u0000-\u001f\u007f\\]*$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to exclude them
+const UNNORMALISED_VOTER_ID_PATTERN = /^[^\u0000-\u001f\u007f\\]{1,128}$/;
+/** Longest voter id, in UTF-16 code units, after normalisation. */
+export const VOTER_ID_MAX_LENGTH = 128;
 
 export const idSchema = z
   .string({ error: "must be a string" })
@@ -21,9 +25,34 @@ const uuidSchema = z
   .regex(UUID_PATTERN, { error: "must be a UUID" })
   .transform((s) => s.toLowerCase());
 
+/**
+ * The one place a voter id is normalised, so the one-vote-per-voter guard, the message,
+ * voter_ballots and the reports all see the same id: surrounding white space is trimmed
+ * (a kiosk's keyboard or scanner adds it) and the text is put in Unicode NFC (an accent
+ * typed as a separate combining mark is the same letter). Case is kept: badge and member
+ * numbers are often case-sensitive, and folding case (which also depends on the language,
+ * Turkish i) could make two voters one and refuse the second's only vote.
+ */
 const voterIdSchema = z
   .string({ error: "must be a string" })
-  .regex(VOTER_ID_PATTERN, { error: "must be 1-128 printable characters without backslash" });
+  .trim()
+  .normalize("NFC")
+  .min(1, { error: "must not be empty" })
+  .max(VOTER_ID_MAX_LENGTH, { error: `must be at most ${VOTER_ID_MAX_LENGTH} characters` })
+  .regex(VOTER_ID_PATTERN, { error: "must not contain control characters or backslash" });
+
+/**
+ * A voter id in a message. The API publishes the normal form; a message published before
+ * the API normalised (still in the stream across a deploy) is held to the check it passed
+ * then and normalised here, so voter_ballots sees one form, and it is stored rather than
+ * dead-lettered (an id that trims to nothing keeps its raw text).
+ */
+const storedVoterIdSchema = z
+  .string({ error: "must be a string" })
+  .regex(UNNORMALISED_VOTER_ID_PATTERN, {
+    error: "must be 1-128 printable characters without backslash",
+  })
+  .transform((raw) => raw.trim().normalize("NFC") || raw);
 
 // Instants Postgres can store and JavaScript prints back in the same ISO form (years
 // 0001-9999 in UTC): zod's format alone accepts year 0000, which Postgres refuses.
@@ -69,7 +98,7 @@ export const storedVoteSchema = z.strictObject({
   pollId: idSchema,
   optionId: idSchema,
   kioskId: idSchema,
-  voterId: voterIdSchema.optional(),
+  voterId: storedVoterIdSchema.optional(),
   castAt: timestampSchema,
   receivedAt: timestampSchema,
 });
@@ -86,13 +115,24 @@ export function encodeVoteMessage(votes: StoredVote[]): Uint8Array {
   return Buffer.from(JSON.stringify(message));
 }
 
+// Unknown fields are named back to the client, but only a few and each cut short: an
+// error must not echo a request's bulk (a rejected batch item is one line of the answer).
+const ECHOED_UNKNOWN_KEYS = 3;
+const ECHOED_KEY_MAX_LENGTH = 64;
+
 /** Zod issues as `{field, message}` with dotted paths (`votes.3.castAt`). */
 export function toFieldIssues(error: z.ZodError, prefix = ""): FieldIssue[] {
   return error.issues.map((issue) => {
     if (issue.code === "unrecognized_keys") {
       const base = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
+      const named = issue.keys.slice(0, ECHOED_UNKNOWN_KEYS).map((key) => {
+        const k =
+          key.length > ECHOED_KEY_MAX_LENGTH ? `${key.slice(0, ECHOED_KEY_MAX_LENGTH)}…` : key;
+        return base ? `${base}.${k}` : k;
+      });
+      const more = issue.keys.length - named.length;
       return {
-        field: issue.keys.map((k) => (base ? `${base}.${k}` : k)).join(", "),
+        field: named.join(", ") + (more > 0 ? ` (and ${more} more)` : ""),
         message: "is not a known field",
       };
     }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { ConfigError } from "../common/errors.ts";
 import { DEV_ADMIN_TOKEN, readIngestConfig } from "./config.ts";
+import { largestVoteMessageBytes } from "./vote-messages.ts";
 
 /** Asserts that reading this env fails with a ConfigError naming `variable`. */
 function failsNaming(env: Record<string, string>, variable: string, message?: RegExp): void {
@@ -36,6 +37,7 @@ describe("readIngestConfig", () => {
     assert.equal(config.maxVoteBodyBytes, 16_384);
     assert.equal(config.maxBatchBodyBytes, 1_048_576);
     assert.equal(config.maxBatchItems, 1_000);
+    assert.equal(config.maxMessageBytes, 0, "derived from the NATS server at start");
     assert.equal(config.castAtMaxSkewMs, 60_000);
     assert.equal(config.castAtMaxAgeMs, 2_592_000_000);
     assert.equal(config.lateVoteGraceMs, 3_600_000);
@@ -100,6 +102,18 @@ describe("readIngestConfig", () => {
     failsNaming({ DATABASE_URL: "not a url" }, "DATABASE_URL", /must be a URL/);
     failsNaming({ DATABASE_URL: "mysql://root@db/tallyflow" }, "DATABASE_URL", /postgres:/);
     failsNaming({ DATABASE_URL: "127.0.0.1:5432/tallyflow" }, "DATABASE_URL");
+  });
+
+  test("MAX_MESSAGE_BYTES: 0 or at least one vote at its largest", () => {
+    const floor = largestVoteMessageBytes();
+    assert.equal(readIngestConfig({ MAX_MESSAGE_BYTES: String(floor) }).maxMessageBytes, floor);
+    assert.equal(readIngestConfig({ MAX_MESSAGE_BYTES: "0" }).maxMessageBytes, 0);
+    failsNaming(
+      { MAX_MESSAGE_BYTES: String(floor - 1) },
+      "MAX_MESSAGE_BYTES",
+      /one vote at its largest/,
+    );
+    failsNaming({ MAX_MESSAGE_BYTES: "-1" }, "MAX_MESSAGE_BYTES", /at least 0/);
   });
 
   test("a short ADMIN_TOKEN fails naming ADMIN_TOKEN", () => {

@@ -1,6 +1,7 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readInt, readOptionalString, readString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
+import { largestVoteMessageBytes } from "./vote-messages.ts";
 
 export const DEV_ADMIN_TOKEN = "dev-admin-token";
 
@@ -18,6 +19,11 @@ export interface IngestConfig extends CommonConfig {
   readonly maxBatchBodyBytes: number;
   /** Most votes in one batch. @defaultValue 1000 */
   readonly maxBatchItems: number;
+  /**
+   * Largest JetStream message the API publishes; a batch is split into messages under it.
+   * 0 = the NATS server's max_payload less 4096 for headers. @defaultValue 0
+   */
+  readonly maxMessageBytes: number;
   /** How far in the future a kiosk clock may be. @defaultValue 60000 */
   readonly castAtMaxSkewMs: number;
   /** Oldest castAt accepted (a kiosk whose clock reset to 1970 is refused). @defaultValue 2592000000 (30 days) */
@@ -51,6 +57,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     maxVoteBodyBytes: readInt(env, "MAX_VOTE_BODY_BYTES", 16_384, { min: 1_024 }),
     maxBatchBodyBytes: readInt(env, "MAX_BATCH_BODY_BYTES", 1_048_576, { min: 1_024 }),
     maxBatchItems: readInt(env, "MAX_BATCH_ITEMS", 1_000, { min: 1, max: 10_000 }),
+    maxMessageBytes: readMaxMessageBytes(env),
     castAtMaxSkewMs: readInt(env, "CAST_AT_MAX_SKEW_MS", 60_000, { min: 0 }),
     castAtMaxAgeMs: readInt(env, "CAST_AT_MAX_AGE_MS", 2_592_000_000, { min: 60_000 }),
     lateVoteGraceMs: readInt(env, "LATE_VOTE_GRACE_MS", 3_600_000, { min: 0 }),
@@ -59,4 +66,16 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     voterRetentionMs: readInt(env, "VOTER_RETENTION_MS", 2_592_000_000, { min: 60_000 }),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 10_000, { min: 100 }),
   });
+}
+
+/** 0 (derive from the server) or at least what one vote at its largest encodes to. */
+function readMaxMessageBytes(env: Env): number {
+  const value = readInt(env, "MAX_MESSAGE_BYTES", 0, { min: 0 });
+  const floor = largestVoteMessageBytes();
+  if (value !== 0 && value < floor)
+    throw new ConfigError(
+      "MAX_MESSAGE_BYTES",
+      `must be 0 (derived from the NATS server) or at least ${floor} (one vote at its largest), got ${value}`,
+    );
+  return value;
 }

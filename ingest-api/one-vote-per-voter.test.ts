@@ -51,7 +51,16 @@ describe("one vote per voter", () => {
   before(async () => {
     nats = await PrivateNatsServer.create();
     h = await startIngestHarness({ NATS_URL: nats.url, PUBLISH_TIMEOUT_MS: "500" });
-    for (const id of ["council", "board", "race", "batched", "released", "archived", "reborn"])
+    for (const id of [
+      "council",
+      "board",
+      "race",
+      "batched",
+      "released",
+      "archived",
+      "reborn",
+      "names",
+    ])
       await createPoll(h.app, { id, oneVotePerVoter: true });
     await createPoll(h.app, { id: "open", oneVotePerVoter: false });
     kiosk = await createKiosk(h.app, "booth-1");
@@ -234,5 +243,37 @@ describe("one vote per voter", () => {
     assert.deepEqual(accepted.body, { eventId: retry, status: "accepted" });
     assert.equal(await voterEntries("released"), 1);
     expectAlreadyVoted(await vote("released", { voterId: "mallory", eventId: randomUUID() }));
+  });
+
+  test("voter ids are trimmed and NFC-normalised, case kept: one voter, not three", async () => {
+    const composed = "jos\u00e9";
+    const decomposed = "jose\u0301";
+    const eventId = randomUUID();
+    const first = await vote("names", { voterId: composed, eventId });
+    assert.equal(first.status, 202, first.text);
+    expectAlreadyVoted(await vote("names", { voterId: ` ${composed}` }));
+    expectAlreadyVoted(await vote("names", { voterId: decomposed }));
+    expectAlreadyVoted(await vote("names", { voterId: `\t${decomposed}\u00a0` }));
+    // Case is kept (badge ids are often case-sensitive): "José" is another voter.
+    assert.equal((await vote("names", { voterId: "Jos\u00e9" })).status, 202);
+    // The same forms inside one batch: one vote, the others refused.
+    const res = await batch([
+      { pollId: "names", optionId: "yes", voterId: "  ren\u00e9e", eventId: randomUUID() },
+      { pollId: "names", optionId: "no", voterId: "rene\u0301e", eventId: randomUUID() },
+    ]);
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(
+      (res.body.results as { status: string }[]).map((r) => r.status),
+      ["accepted", "rejected"],
+    );
+    // What travels to the writer (and so voter_ballots and the reports) is the normal form.
+    const message = (await streamMessages(api().config.natsUrl, api().names.streamName)).find(
+      (m) => (m.body as { votes: { eventId: string }[] }).votes[0]?.eventId === eventId,
+    );
+    assert.ok(message, "the first vote is in the stream");
+    assert.equal((message.body as { votes: { voterId: string }[] }).votes[0]!.voterId, composed);
+    // Nothing left after trimming is no voter id.
+    const blank = expectError(await vote("names", { voterId: " \u3000 " }), 400, "invalid_request");
+    assert.match(blank.message, /^voterId: must not be empty/);
   });
 });

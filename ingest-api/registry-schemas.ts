@@ -1,11 +1,12 @@
 import { z } from "zod";
+import { isPortableTimeZone, TIME_ZONE_RULE } from "../common/time-zone.ts";
 import { idSchema, isStorableInstant } from "../common/vote.ts";
 
 // Request bodies of the registry API. Validation messages are what an admin reads.
 
-const timeZoneSchema = z.string({ error: "must be a string" }).refine(isTimeZone, {
-  error: "must be an IANA time zone such as Europe/London",
-});
+const timeZoneSchema = z
+  .string({ error: "must be a string" })
+  .refine(isPortableTimeZone, { error: TIME_ZONE_RULE });
 
 const instantSchema = z.iso
   .datetime({ offset: true, error: "must be an ISO 8601 timestamp with a time zone" })
@@ -75,13 +76,4 @@ export function windowIsOrdered(
 ): boolean {
   if (!opensAt || !closesAt) return true;
   return Date.parse(closesAt) > Date.parse(opensAt);
-}
-
-function isTimeZone(value: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: value });
-    return true;
-  } catch {
-    return false;
-  }
 }

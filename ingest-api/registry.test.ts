@@ -100,6 +100,29 @@ describe("POST /v1/polls", () => {
     assert.equal(res.body.oneVotePerVoter, true);
   });
 
+  test("time zones: IANA names only, never forms JavaScript and Postgres read differently", async () => {
+    // "+05:30" is UTC+05:30 to JavaScript and UTC-05:30 to Postgres; CET is a DST zone to
+    // one and a fixed offset to the other; IST is India to one and Israel to the other.
+    const refused = ["+05:30", "-03:00", "UTC+5", "GMT+2", "EST5EDT", "CET", "EST", "IST", "GMT"];
+    for (const timeZone of [...refused, "utc", "posix/Europe/London", "Europe/London,M3", ""]) {
+      const res = await admin.post("/v1/polls", { id: "zoned", title: "Z", options, timeZone });
+      const error = expectError(res, 400, "invalid_request");
+      assert.deepEqual(issueFields(res), ["timeZone"], `${timeZone}: ${res.text}`);
+      assert.match(error.message, /^timeZone: must be "UTC" or an IANA time zone name/);
+    }
+    await createPoll(h.app, { id: "zoned" });
+    for (const timeZone of refused) {
+      const res = await admin.patch("/v1/polls/zoned", { timeZone });
+      expectError(res, 400, "invalid_request");
+      assert.deepEqual(issueFields(res), ["timeZone"], `${timeZone}: ${res.text}`);
+    }
+    for (const timeZone of ["UTC", "Asia/Kolkata", "Etc/GMT+5", "America/Argentina/Buenos_Aires"]) {
+      const res = await admin.patch("/v1/polls/zoned", { timeZone });
+      assert.equal(res.status, 200, `${timeZone}: ${res.text}`);
+      assert.equal(res.body.timeZone, timeZone);
+    }
+  });
+
   test("options missing is 400 naming options", async () => {
     const res = await admin.post("/v1/polls", { id: "no-options", title: "No options" });
     assert.deepEqual(issueFields(res), ["options"]);
@@ -133,7 +156,7 @@ describe("POST /v1/polls", () => {
       [
         "timeZone",
         { timeZone: "Mars/Olympus_Mons" },
-        "must be an IANA time zone such as Europe/London",
+        'must be "UTC" or an IANA time zone name such as Europe/London',
       ],
       ["opensAt", { opensAt: "tomorrow" }, "must be an ISO 8601 timestamp with a time zone"],
       [

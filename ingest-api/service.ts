@@ -13,6 +13,7 @@ import type { IngestConfig } from "./config.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
 import { RegistryCache } from "./registry-cache.ts";
 import { ResultsEvents } from "./results-events.ts";
+import { resolveMaxMessageBytes } from "./vote-messages.ts";
 import { VotePublisher } from "./vote-publisher.ts";
 import { VoteService } from "./vote-service.ts";
 import { VoterGuard } from "./voter-guard.ts";
@@ -78,6 +79,7 @@ export async function buildIngestApi(
     castAtMaxSkewMs: config.castAtMaxSkewMs,
     castAtMaxAgeMs: config.castAtMaxAgeMs,
     lateVoteGraceMs: config.lateVoteGraceMs,
+    maxMessageBytes: resolveMaxMessageBytes(config.maxMessageBytes, nc.info?.max_payload),
   });
   const app = createApp({
     pool,

@@ -15,6 +15,7 @@ import {
 } from "../common/vote.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
 import type { RegistryCache } from "./registry-cache.ts";
+import { splitVoteMessages } from "./vote-messages.ts";
 import type { VotePublisher } from "./vote-publisher.ts";
 import type { VoterClaim, VoterGuard } from "./voter-guard.ts";
 
@@ -42,7 +43,16 @@ export interface VoteRules {
   castAtMaxSkewMs: number;
   castAtMaxAgeMs: number;
   lateVoteGraceMs: number;
+  /** Largest JetStream message payload; a batch's votes are split to stay under it. */
+  maxMessageBytes: number;
 }
+
+/** The one thing the service needs of the publisher (tests give it one that fails for a poll). */
+export type PublishVotes = Pick<VotePublisher, "publish">;
+
+// What a rejected item's error may echo of the input: enough to find the mistake, never
+// enough to make the answer grow faster than the request.
+const ECHOED_EVENT_ID_MAX_LENGTH = 64;
 
 interface Prepared {
   vote: StoredVote;
@@ -57,14 +67,14 @@ interface Prepared {
  */
 export class VoteService {
   readonly #cache: RegistryCache;
-  readonly #publisher: VotePublisher;
+  readonly #publisher: PublishVotes;
   readonly #guard: VoterGuard;
   readonly #metrics: IngestMetrics;
   readonly #rules: VoteRules;
 
   constructor(
     cache: RegistryCache,
-    publisher: VotePublisher,
+    publisher: PublishVotes,
     guard: VoterGuard,
     metrics: IngestMetrics,
     rules: VoteRules,
@@ -109,10 +119,12 @@ export class VoteService {
   }
 
   /**
-   * Validates each item on its own; publishes the good ones as one message per poll
-   * (message id derived from the kiosk and the eventIds, so resending the same batch is
-   * dropped by JetStream). If a publish fails the whole request fails with 503: resending
-   * it is safe, since what was published is deduplicated.
+   * Validates each item on its own; publishes the good ones as messages per poll, split to
+   * stay under the message limit (each message id derived from the kiosk and its eventIds,
+   * so resending the same batch is dropped by JetStream message by message). If a publish
+   * fails the whole request fails with 503: resending it is safe, since what was published
+   * is deduplicated. Only the votes of the messages that were not acked give their voter
+   * claims back: the others are in the stream, and their voters have voted.
    */
   async acceptBatch(kioskId: string, items: unknown[]): Promise<BatchResult> {
     const now = Date.now();
@@ -156,22 +168,29 @@ export class VoteService {
       group.push(g);
       byPoll.set(g.prepared.vote.pollId, group);
     }
+    const messages = [...byPoll].flatMap(([pollId, group]) => {
+      const votes = group.map((g) => g.prepared.vote);
+      return splitVoteMessages(votes, this.#rules.maxMessageBytes).map((chunk) => ({
+        pollId,
+        group: group.slice(chunk.start, chunk.end),
+        data: chunk.data,
+        msgId: batchMessageId(kioskId, votes.slice(chunk.start, chunk.end)),
+      }));
+    });
     const started = performance.now();
     const published = await Promise.allSettled(
-      [...byPoll].map(async ([pollId, group]) => {
-        const votes = group.map((g) => g.prepared.vote);
-        const msgId = batchMessageId(kioskId, votes);
-        const ack = await this.#publisher.publish(pollId, encodeVoteMessage(votes), msgId);
+      messages.map(async ({ pollId, group, data, msgId }) => {
+        const ack = await this.#publisher.publish(pollId, data, msgId);
         const status: VoteStatus = ack.duplicate ? "duplicate" : "accepted";
         for (const g of group)
           results[g.index] = { index: g.index, eventId: g.prepared.vote.eventId, status };
       }),
     );
     this.#metrics.publishDuration.observe((performance.now() - started) / 1000);
-    const failed = published.find((p): p is PromiseRejectedResult => p.status === "rejected");
-    if (failed) {
-      await this.#releaseAll(publishable.map((g) => g.prepared));
-      throw failed.reason;
+    const failed = published.flatMap((p, i) => (p.status === "rejected" ? [i] : []));
+    if (failed.length > 0) {
+      await this.#releaseAll(failed.flatMap((i) => messages[i]!.group.map((g) => g.prepared)));
+      throw (published[failed[0]!] as PromiseRejectedResult).reason;
     }
 
     const summary: BatchResult = { accepted: 0, duplicates: 0, rejected: 0, results };
@@ -205,7 +224,9 @@ export class VoteService {
       throw new UnprocessableError(
         "unknown_option",
         `optionId "${input.optionId}" is not an option of poll "${poll.id}"`,
-        { field: `${fieldPrefix}optionId`, options: [...poll.optionIds] },
+        // The count, not the list: a 100-option poll made each rejected item of a batch
+        // repeat every option id (a 39 KB request got a 6.9 MB answer).
+        { field: `${fieldPrefix}optionId`, optionCount: poll.optionIds.size },
       );
 
     const castAtMs = input.castAt === undefined ? now : Date.parse(input.castAt);
@@ -305,7 +326,8 @@ function rejected(index: number, item: unknown, err: unknown): BatchItemResult {
     typeof item === "object" &&
     item !== null &&
     "eventId" in item &&
-    typeof item.eventId === "string"
+    typeof item.eventId === "string" &&
+    item.eventId.length <= ECHOED_EVENT_ID_MAX_LENGTH
       ? item.eventId
       : null;
   const error: ItemError = { status: err.status, code: err.code, message: err.message };

@@ -285,10 +285,10 @@ describe("POST /v1/votes", () => {
     assert.match(error.message, /dinner/);
   });
 
-  test("an option the poll does not have is 422 unknown_option, listing the options", async () => {
+  test("an option the poll does not have is 422 unknown_option, with the option count", async () => {
     const res = await vote({ pollId: "lunch", optionId: "soup" });
     const error = expectError(res, 422, "unknown_option");
-    assert.deepEqual(error.details, { field: "optionId", options: ["pizza", "salad"] });
+    assert.deepEqual(error.details, { field: "optionId", optionCount: 2 });
   });
 
   test("a vote after the close is 409 poll_closed", async () => {
