@@ -5,6 +5,7 @@ import { type Pool, type PoolClient, pgCode } from "../common/postgres.ts";
 import { BUCKET_MS, bucketStartSql } from "../common/rollup-buckets.ts";
 import { copyChunks, STAGING_COLUMNS } from "./copy-rows.ts";
 import type { DecodedVote, Poison } from "./decode.ts";
+import { CLASHES_WITH_STORED, RECORD_CONFLICTS, SAME_VOTE_STORED } from "./event-id-conflicts.ts";
 
 export interface PoisonRow extends Poison {
   streamSeq: number;
@@ -21,6 +22,8 @@ export interface StoreResult {
   rejected: number;
   /** Votes already stored (redelivery, resend beyond the JetStream window). */
   duplicates: number;
+  /** Votes reusing a stored eventId for another kiosk, poll, option or voter: conflicting_votes. */
+  conflicts: number;
   deadLettered: number;
 }
 
@@ -40,7 +43,7 @@ const CLAIM_BALLOTS = `
   insert into voter_ballots (poll_id, voter_id, event_id)
   select distinct on (s.poll_id, s.voter_id) s.poll_id, s.voter_id, s.event_id
   from vote_staging s join polls p on p.id = s.poll_id and p.one_vote_per_voter
-  where s.voter_id is not null
+  where s.voter_id is not null and not ${CLASHES_WITH_STORED}
   order by s.poll_id, s.voter_id, s.cast_at, s.event_id
   on conflict do nothing`;
 
@@ -51,7 +54,7 @@ const REJECT_SECOND_VOTES = `
          s.received_at, s.stream_seq, 'voter_already_voted'
   from vote_staging s
   join voter_ballots b on b.poll_id = s.poll_id and b.voter_id = s.voter_id
-  where b.event_id <> s.event_id
+  where b.event_id <> s.event_id and not ${CLASHES_WITH_STORED}
   on conflict (event_id) do nothing`;
 
 // One statement: insert what is new, fold exactly those rows into the rollups, and bump
@@ -85,11 +88,13 @@ const INSERT_AND_ROLL_UP = `
       tx_id = excluded.tx_id
     returning 1
   ), duplicates as (
-    -- Staged, not inserted, not a refused second vote: already stored.
+    -- Staged, not inserted, not a refused second vote, the same vote stored: a duplicate.
+    -- (A different vote stored under its event_id is a conflict: RECORD_CONFLICTS.)
     insert into duplicate_counts as d (poll_id, kiosk_id, day, count)
     select s.poll_id, s.kiosk_id, (now() at time zone 'UTC')::date, count(*)
     from vote_staging s
     where not exists (select 1 from inserted i where i.event_id = s.event_id)
+      and ${SAME_VOTE_STORED}
       and not exists (
         select 1 from voter_ballots b
         where b.poll_id = s.poll_id and b.voter_id = s.voter_id and b.event_id <> s.event_id)
@@ -198,6 +203,7 @@ async function storeDirect(
       inserted: votes.length,
       rejected: 0,
       duplicates: 0,
+      conflicts: 0,
       deadLettered: poison.length,
     };
   } catch (err) {
@@ -244,6 +250,7 @@ async function storeViaStaging(
     await client.query("begin");
     let inserted = 0;
     let rejected = 0;
+    let conflicts = 0;
     if (votes.length > 0) {
       await pipeline(
         Readable.from(copyChunks(votes)),
@@ -255,6 +262,10 @@ async function storeViaStaging(
       }
       const { rows } = await client.query<{ inserted: number }>(INSERT_AND_ROLL_UP);
       inserted = rows[0]!.inserted;
+      // Only a row that was not stored can clash: skip the lookups when every row was.
+      if (votes.length > inserted + rejected)
+        conflicts = (await client.query<{ conflicts: number }>(RECORD_CONFLICTS)).rows[0]!
+          .conflicts;
     }
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
@@ -262,7 +273,8 @@ async function storeViaStaging(
       received: votes.length,
       inserted,
       rejected,
-      duplicates: votes.length - inserted - rejected,
+      duplicates: votes.length - inserted - rejected - conflicts,
+      conflicts,
       deadLettered: poison.length,
     };
   } catch (err) {

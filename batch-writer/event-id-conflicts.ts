@@ -1,0 +1,33 @@
+// eventId clashes in the writer's staging path (see sql/migrations/008). A staged vote
+// whose event_id is already stored is a duplicate only when the stored vote has the same
+// identity (kiosk, poll, option, voter; castAt is not part of it, ingest-api/message-id.ts
+// says why). Otherwise it is a conflict: kept in conflicting_votes, never counted, never a
+// duplicate, and it claims no ballot (a clash must not use up another voter's vote).
+
+const SAME_IDENTITY = `(v.kiosk_id, v.poll_id, v.option_id, v.voter_id)
+  is not distinct from (s.kiosk_id, s.poll_id, s.option_id, s.voter_id)`;
+
+/** SQL condition on staging row `s`: a vote with its event_id and another identity is stored. */
+export const CLASHES_WITH_STORED = `exists (
+  select 1 from votes v where v.event_id = s.event_id and not ${SAME_IDENTITY})`;
+
+/** SQL condition on staging row `s`: this very vote (same identity) is already stored. */
+export const SAME_VOTE_STORED = `exists (
+  select 1 from votes v where v.event_id = s.event_id and ${SAME_IDENTITY})`;
+
+// Run after the insert, so a clash between two votes of the same batch is found too (the
+// first one stored wins). Counts every clashing row, recorded before or not, so that each
+// staged row has exactly one outcome; a redelivered clash is recorded once.
+export const RECORD_CONFLICTS = `
+  with clashing as (
+    select s.* from vote_staging s where ${CLASHES_WITH_STORED}
+  ), recorded as (
+    insert into conflicting_votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
+                                   received_at, stream_seq)
+    select event_id, poll_id, option_id, kiosk_id, voter_id, cast_at, received_at, stream_seq
+    from clashing
+    on conflict (event_id, kiosk_id, poll_id, option_id, voter_id) do nothing
+    returning 1
+  )
+  select (select count(*) from clashing)::int as conflicts,
+         (select count(*) from recorded)::int as recorded`;
