@@ -39,22 +39,32 @@ const CREATE_STAGING = `
 
 // The first vote (by cast time) of a voter in a one-vote-per-voter poll claims the ballot;
 // a claim that already exists wins over anything in this batch.
+// An eventId clash claims no ballot. The candidates are materialized so that the clash
+// check (a lookup in votes) runs only for votes in such polls, not for every staged row.
 const CLAIM_BALLOTS = `
+  with candidates as materialized (
+    select s.* from vote_staging s join polls p on p.id = s.poll_id and p.one_vote_per_voter
+    where s.voter_id is not null
+  )
   insert into voter_ballots (poll_id, voter_id, event_id)
   select distinct on (s.poll_id, s.voter_id) s.poll_id, s.voter_id, s.event_id
-  from vote_staging s join polls p on p.id = s.poll_id and p.one_vote_per_voter
-  where s.voter_id is not null and not ${CLASHES_WITH_STORED}
+  from candidates s
+  where not ${CLASHES_WITH_STORED}
   order by s.poll_id, s.voter_id, s.cast_at, s.event_id
   on conflict do nothing`;
 
 const REJECT_SECOND_VOTES = `
+  with second_votes as materialized (
+    select s.* from vote_staging s
+    join voter_ballots b on b.poll_id = s.poll_id and b.voter_id = s.voter_id
+    where b.event_id <> s.event_id
+  )
   insert into rejected_votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
                               received_at, stream_seq, reason)
   select s.event_id, s.poll_id, s.option_id, s.kiosk_id, s.voter_id, s.cast_at,
          s.received_at, s.stream_seq, 'voter_already_voted'
-  from vote_staging s
-  join voter_ballots b on b.poll_id = s.poll_id and b.voter_id = s.voter_id
-  where b.event_id <> s.event_id and not ${CLASHES_WITH_STORED}
+  from second_votes s
+  where not ${CLASHES_WITH_STORED}
   on conflict (event_id) do nothing`;
 
 // One statement: insert what is new, fold exactly those rows into the rollups, and bump
@@ -87,22 +97,28 @@ const INSERT_AND_ROLL_UP = `
       changed_at = excluded.changed_at,
       tx_id = excluded.tx_id
     returning 1
-  ), duplicates as (
-    -- Staged, not inserted, not a refused second vote, the same vote stored: a duplicate.
-    -- (A different vote stored under its event_id is a conflict: RECORD_CONFLICTS.)
-    insert into duplicate_counts as d (poll_id, kiosk_id, day, count)
-    select s.poll_id, s.kiosk_id, (now() at time zone 'UTC')::date, count(*)
-    from vote_staging s
+  ), not_inserted as materialized (
+    -- Staged, not inserted, not a refused second vote (materialized: the lookup below
+    -- then runs for these rows only).
+    select s.* from vote_staging s
     where not exists (select 1 from inserted i where i.event_id = s.event_id)
-      and ${SAME_VOTE_STORED}
       and not exists (
         select 1 from voter_ballots b
         where b.poll_id = s.poll_id and b.voter_id = s.voter_id and b.event_id <> s.event_id)
+  ), duplicate_rows as (
+    -- The same vote stored: a duplicate. (A different vote stored under its event_id is a
+    -- conflict: RECORD_CONFLICTS.)
+    select s.poll_id, s.kiosk_id from not_inserted s where ${SAME_VOTE_STORED}
+  ), duplicates as (
+    insert into duplicate_counts as d (poll_id, kiosk_id, day, count)
+    select poll_id, kiosk_id, (now() at time zone 'UTC')::date, count(*)
+    from duplicate_rows
     group by 1, 2, 3
     on conflict (poll_id, kiosk_id, day) do update set count = d.count + excluded.count
     returning 1
   )
   select (select count(*) from inserted) as inserted,
+         (select count(*) from duplicate_rows) as stored_duplicates,
          (select count(*) from rolled) as buckets,
          (select count(*) from changed) as polls`;
 
@@ -260,10 +276,14 @@ async function storeViaStaging(
         await client.query(CLAIM_BALLOTS);
         rejected = (await client.query(REJECT_SECOND_VOTES)).rowCount ?? 0;
       }
-      const { rows } = await client.query<{ inserted: number }>(INSERT_AND_ROLL_UP);
+      const { rows } = await client.query<{ inserted: number; stored_duplicates: number }>(
+        INSERT_AND_ROLL_UP,
+      );
       inserted = rows[0]!.inserted;
-      // Only a row that was not stored can clash: skip the lookups when every row was.
-      if (votes.length > inserted + rejected)
+      // A row neither inserted, refused nor a duplicate of a stored vote clashes with a
+      // stored vote or repeats an id of this batch: look for conflicts only then, so a
+      // redelivered batch costs no more lookups than before.
+      if (votes.length > inserted + rejected + rows[0]!.stored_duplicates)
         conflicts = (await client.query<{ conflicts: number }>(RECORD_CONFLICTS)).rows[0]!
           .conflicts;
     }
