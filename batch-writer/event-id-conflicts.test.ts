@@ -178,6 +178,32 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
     );
     const bobsOwn = decoded({ pollId: "council", optionId: "bob", kioskId: "k-b", voterId: "bob" });
     assert.equal((await store([bobsOwn])).inserted, 1, "bob's real vote is counted");
+
+    // Both new, in one batch: both claim a ballot, the one not stored gives it back.
+    const carol = decoded({ pollId: "council", optionId: "ann", kioskId: "k-a", voterId: "carol" });
+    const dave = {
+      ...decoded({ pollId: "council", optionId: "bob", kioskId: "k-b", voterId: "dave" }),
+      eventId: carol.eventId,
+    };
+    const both = await store([carol, dave]);
+    assert.equal(both.inserted, 1);
+    assert.equal(both.conflicts, 1);
+    assert.deepEqual(
+      (
+        await bed.db.pool.query(
+          "select voter_id from voter_ballots where event_id = $1 order by voter_id",
+          [carol.eventId],
+        )
+      ).rows,
+      [{ voter_id: "carol" }],
+    );
+    const davesOwn = decoded({
+      pollId: "council",
+      optionId: "bob",
+      kioskId: "k-b",
+      voterId: "dave",
+    });
+    assert.equal((await store([davesOwn])).inserted, 1, "dave's real vote is counted");
     assert.equal(await queryNumber(bed.db.pool, "select count(*) from rejected_votes"), 0);
     await assertRollupsMatchVotes(bed.db.pool);
   });

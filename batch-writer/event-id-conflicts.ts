@@ -20,10 +20,19 @@ export const SAME_VOTE_STORED = `coalesce(${STORED_IDENTITY_EQUALS}, false)`;
 
 // Run after the insert, so a clash between two votes of the same batch is found too (the
 // first one stored wins). Counts every clashing row, recorded before or not, so that each
-// staged row has exactly one outcome; a redelivered clash is recorded once.
+// staged row has exactly one outcome; a redelivered clash is recorded once. Two new votes
+// of one batch sharing an eventId may both have claimed a ballot: the one not stored
+// gives its ballot back (a ballot whose vote is stored is never touched).
 export const RECORD_CONFLICTS = `
   with clashing as (
     select s.* from vote_staging s where ${CLASHES_WITH_STORED}
+  ), released as (
+    delete from voter_ballots b using clashing c
+    where b.event_id = c.event_id and b.poll_id = c.poll_id and b.voter_id = c.voter_id
+      and not exists (
+        select 1 from votes v
+        where v.event_id = b.event_id and v.poll_id = b.poll_id and v.voter_id = b.voter_id)
+    returning 1
   ), recorded as (
     insert into conflicting_votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
                                    received_at, stream_seq)
