@@ -38,9 +38,9 @@ const CREATE_STAGING = `
   ) on commit delete rows`;
 
 // The first vote (by cast time) of a voter in a one-vote-per-voter poll claims the ballot;
-// a claim that already exists wins over anything in this batch.
-// An eventId clash claims no ballot. The candidates are materialized so that the clash
-// check (a lookup in votes) runs only for votes in such polls, not for every staged row.
+// a claim that already exists wins over anything in this batch. An eventId clash claims
+// none. The candidates are materialized so that the clash check (a lookup in votes) runs
+// only for votes in such polls, not for every staged row.
 const CLAIM_BALLOTS = `
   with candidates as materialized (
     select s.* from vote_staging s join polls p on p.id = s.poll_id and p.one_vote_per_voter
