@@ -102,6 +102,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       inserted: 25,
       rejected: 0,
       duplicates: 0,
+      conflicts: 0,
       deadLettered: 0,
     });
     const before = await snapshot();
@@ -112,6 +113,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       inserted: 0,
       rejected: 0,
       duplicates: 25,
+      conflicts: 0,
       deadLettered: 0,
     });
     assert.deepEqual(await snapshot(), before, "nothing changed, not even change_seq");
@@ -127,6 +129,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       inserted: 1,
       rejected: 0,
       duplicates: 3,
+      conflicts: 0,
       deadLettered: 0,
     });
 
@@ -159,6 +162,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       inserted: 20,
       rejected: 0,
       duplicates: 15,
+      conflicts: 0,
       deadLettered: 0,
     });
     assert.equal(

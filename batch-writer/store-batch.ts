@@ -5,6 +5,7 @@ import { type Pool, type PoolClient, pgCode } from "../common/postgres.ts";
 import { BUCKET_MS, bucketStartSql } from "../common/rollup-buckets.ts";
 import { copyChunks, STAGING_COLUMNS } from "./copy-rows.ts";
 import type { DecodedVote, Poison } from "./decode.ts";
+import { CLASHES_WITH_STORED, RECORD_CONFLICTS, SAME_VOTE_STORED } from "./event-id-conflicts.ts";
 
 export interface PoisonRow extends Poison {
   streamSeq: number;
@@ -21,6 +22,8 @@ export interface StoreResult {
   rejected: number;
   /** Votes already stored (redelivery, resend beyond the JetStream window). */
   duplicates: number;
+  /** Votes reusing a stored eventId for another kiosk, poll, option or voter: conflicting_votes. */
+  conflicts: number;
   deadLettered: number;
 }
 
@@ -35,23 +38,33 @@ const CREATE_STAGING = `
   ) on commit delete rows`;
 
 // The first vote (by cast time) of a voter in a one-vote-per-voter poll claims the ballot;
-// a claim that already exists wins over anything in this batch.
+// a claim that already exists wins over anything in this batch. An eventId clash claims
+// none. The candidates are materialized so that the clash check (a lookup in votes) runs
+// only for votes in such polls, not for every staged row.
 const CLAIM_BALLOTS = `
+  with candidates as materialized (
+    select s.* from vote_staging s join polls p on p.id = s.poll_id and p.one_vote_per_voter
+    where s.voter_id is not null
+  )
   insert into voter_ballots (poll_id, voter_id, event_id)
   select distinct on (s.poll_id, s.voter_id) s.poll_id, s.voter_id, s.event_id
-  from vote_staging s join polls p on p.id = s.poll_id and p.one_vote_per_voter
-  where s.voter_id is not null
+  from candidates s
+  where not ${CLASHES_WITH_STORED}
   order by s.poll_id, s.voter_id, s.cast_at, s.event_id
   on conflict do nothing`;
 
 const REJECT_SECOND_VOTES = `
+  with second_votes as materialized (
+    select s.* from vote_staging s
+    join voter_ballots b on b.poll_id = s.poll_id and b.voter_id = s.voter_id
+    where b.event_id <> s.event_id
+  )
   insert into rejected_votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
                               received_at, stream_seq, reason)
   select s.event_id, s.poll_id, s.option_id, s.kiosk_id, s.voter_id, s.cast_at,
          s.received_at, s.stream_seq, 'voter_already_voted'
-  from vote_staging s
-  join voter_ballots b on b.poll_id = s.poll_id and b.voter_id = s.voter_id
-  where b.event_id <> s.event_id
+  from second_votes s
+  where not ${CLASHES_WITH_STORED}
   on conflict (event_id) do nothing`;
 
 // One statement: insert what is new, fold exactly those rows into the rollups, and bump
@@ -84,20 +97,28 @@ const INSERT_AND_ROLL_UP = `
       changed_at = excluded.changed_at,
       tx_id = excluded.tx_id
     returning 1
-  ), duplicates as (
-    -- Staged, not inserted, not a refused second vote: already stored.
-    insert into duplicate_counts as d (poll_id, kiosk_id, day, count)
-    select s.poll_id, s.kiosk_id, (now() at time zone 'UTC')::date, count(*)
-    from vote_staging s
+  ), not_inserted as materialized (
+    -- Staged, not inserted, not a refused second vote (materialized: the lookup below
+    -- then runs for these rows only).
+    select s.* from vote_staging s
     where not exists (select 1 from inserted i where i.event_id = s.event_id)
       and not exists (
         select 1 from voter_ballots b
         where b.poll_id = s.poll_id and b.voter_id = s.voter_id and b.event_id <> s.event_id)
+  ), duplicate_rows as (
+    -- The same vote stored: a duplicate. (A different vote stored under its event_id is a
+    -- conflict: RECORD_CONFLICTS.)
+    select s.poll_id, s.kiosk_id from not_inserted s where ${SAME_VOTE_STORED}
+  ), duplicates as (
+    insert into duplicate_counts as d (poll_id, kiosk_id, day, count)
+    select poll_id, kiosk_id, (now() at time zone 'UTC')::date, count(*)
+    from duplicate_rows
     group by 1, 2, 3
     on conflict (poll_id, kiosk_id, day) do update set count = d.count + excluded.count
     returning 1
   )
   select (select count(*) from inserted) as inserted,
+         (select count(*) from duplicate_rows) as stored_duplicates,
          (select count(*) from rolled) as buckets,
          (select count(*) from changed) as polls`;
 
@@ -198,6 +219,7 @@ async function storeDirect(
       inserted: votes.length,
       rejected: 0,
       duplicates: 0,
+      conflicts: 0,
       deadLettered: poison.length,
     };
   } catch (err) {
@@ -244,6 +266,7 @@ async function storeViaStaging(
     await client.query("begin");
     let inserted = 0;
     let rejected = 0;
+    let conflicts = 0;
     if (votes.length > 0) {
       await pipeline(
         Readable.from(copyChunks(votes)),
@@ -253,8 +276,16 @@ async function storeViaStaging(
         await client.query(CLAIM_BALLOTS);
         rejected = (await client.query(REJECT_SECOND_VOTES)).rowCount ?? 0;
       }
-      const { rows } = await client.query<{ inserted: number }>(INSERT_AND_ROLL_UP);
+      const { rows } = await client.query<{ inserted: number; stored_duplicates: number }>(
+        INSERT_AND_ROLL_UP,
+      );
       inserted = rows[0]!.inserted;
+      // A row neither inserted, refused nor a duplicate of a stored vote clashes with a
+      // stored vote or repeats an id of this batch: look for conflicts only then, so a
+      // redelivered batch costs no more lookups than before.
+      if (votes.length > inserted + rejected + rows[0]!.stored_duplicates)
+        conflicts = (await client.query<{ conflicts: number }>(RECORD_CONFLICTS)).rows[0]!
+          .conflicts;
     }
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
@@ -262,7 +293,8 @@ async function storeViaStaging(
       received: votes.length,
       inserted,
       rejected,
-      duplicates: votes.length - inserted - rejected,
+      duplicates: votes.length - inserted - rejected - conflicts,
+      conflicts,
       deadLettered: poison.length,
     };
   } catch (err) {

@@ -32,7 +32,7 @@ export function createWriterMetrics(pendingMessages: () => Promise<number>): Wri
     }),
     rows: new Counter({
       name: "tallyflow_writer_votes_total",
-      help: "Votes by outcome: inserted, duplicate (already stored), rejected (second vote)",
+      help: "Votes by outcome: inserted, duplicate (already stored), rejected (second vote), conflict (eventId stored for another vote)",
       labelNames: ["outcome"],
       registers: [registry],
     }),

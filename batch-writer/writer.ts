@@ -259,6 +259,7 @@ export class BatchWriter {
         metrics.rows.inc({ outcome: "inserted" }, result.inserted);
         metrics.rows.inc({ outcome: "duplicate" }, result.duplicates);
         metrics.rows.inc({ outcome: "rejected" }, result.rejected);
+        metrics.rows.inc({ outcome: "conflict" }, result.conflicts);
         if (result.deadLettered > 0) {
           metrics.deadLetters.inc({ reason: "invalid" }, result.deadLettered);
           logger.warn({ deadLettered: result.deadLettered }, "invalid votes moved to dead_letters");

@@ -36,6 +36,11 @@ export const ERROR_CODES = {
     status: 409,
     meaning: "this voter already voted in this one-vote-per-voter poll",
   },
+  event_id_conflict: {
+    status: 409,
+    meaning:
+      "a batch repeats an eventId with another poll, option or voter (`details: {field, conflictsWith}`)",
+  },
   body_too_large: { status: 413, meaning: "the body exceeds the route's limit" },
   batch_too_large: { status: 413, meaning: "the batch holds more votes than `MAX_BATCH_ITEMS`" },
   unsupported_media_type: { status: 415, meaning: "`Content-Type` is not `application/json`" },

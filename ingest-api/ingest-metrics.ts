@@ -53,7 +53,7 @@ export function createIngestMetrics(
     }),
     votes: new Counter({
       name: "tallyflow_votes_total",
-      help: "Votes by outcome at ingest: accepted, duplicate, refused",
+      help: "Votes by outcome at ingest: accepted, duplicate, conflict (eventId reused in a batch for another vote), refused",
       labelNames: ["status"],
       registers: [registry],
     }),

@@ -123,7 +123,7 @@ describe("NATS outage", () => {
       status: "duplicate",
     });
     const stored = (await streamMessages(server.url, api().names.streamName)).filter(
-      (m) => m.msgId === retried,
+      (m) => (m.body as { votes: { eventId: string }[] }).votes[0]?.eventId === retried,
     );
     assert.equal(stored.length, 1);
   });

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import {
   AppError,
@@ -14,6 +13,7 @@ import {
   voteInputSchema,
 } from "../common/vote.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
+import { batchMessageId, sameVoteIdentity, voteMessageId } from "./message-id.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import { splitVoteMessages } from "./vote-messages.ts";
 import type { VotePublisher } from "./vote-publisher.ts";
@@ -106,7 +106,7 @@ export class VoteService {
       const ack = await this.#publisher.publish(
         vote.pollId,
         encodeVoteMessage([vote]),
-        vote.eventId,
+        voteMessageId(vote),
       );
       this.#metrics.publishDuration.observe((performance.now() - started) / 1000);
       const status: VoteStatus = ack.duplicate ? "duplicate" : "accepted";
@@ -120,27 +120,35 @@ export class VoteService {
 
   /**
    * Validates each item on its own; publishes the good ones as messages per poll, split to
-   * stay under the message limit (each message id derived from the kiosk and its eventIds,
-   * so resending the same batch is dropped by JetStream message by message). If a publish
-   * fails the whole request fails with 503: resending it is safe, since what was published
-   * is deduplicated. Only the votes of the messages that were not acked give their voter
-   * claims back: the others are in the stream, and their voters have voted.
+   * stay under the message limit (each message id derived from the kiosk and its votes'
+   * identities, so resending the same batch is dropped by JetStream message by message).
+   * An eventId repeated in the batch is a duplicate when the vote is the same, and 409
+   * event_id_conflict when it is not. If a publish fails the whole request fails with 503:
+   * resending it is safe, since what was published is deduplicated. Only the votes of the
+   * messages that were not acked give their voter claims back: the others are in the
+   * stream, and their voters have voted.
    */
   async acceptBatch(kioskId: string, items: unknown[]): Promise<BatchResult> {
     const now = Date.now();
     const nowIso = new Date(now).toISOString();
     const results: BatchItemResult[] = new Array(items.length);
-    const seen = new Set<string>();
+    const seen = new Map<string, { index: number; vote: StoredVote }>();
     const good: { index: number; prepared: Prepared }[] = [];
+    let conflicts = 0;
     for (let index = 0; index < items.length; index++) {
       try {
         const prepared = this.#prepare(kioskId, items[index], now, nowIso, `votes.${index}.`);
         const { eventId } = prepared.vote;
-        if (seen.has(eventId)) {
+        const first = seen.get(eventId);
+        if (first) {
+          if (!sameVoteIdentity(first.vote, prepared.vote)) {
+            conflicts++;
+            throw eventIdConflict(eventId, index, first.index);
+          }
           results[index] = { index, eventId, status: "duplicate" };
           continue;
         }
-        seen.add(eventId);
+        seen.set(eventId, { index, vote: prepared.vote });
         good.push({ index, prepared });
       } catch (err) {
         results[index] = rejected(index, items[index], err);
@@ -201,7 +209,8 @@ export class VoteService {
     }
     this.#metrics.votes.inc({ status: "accepted" }, summary.accepted);
     this.#metrics.votes.inc({ status: "duplicate" }, summary.duplicates);
-    this.#metrics.votes.inc({ status: "refused" }, summary.rejected);
+    this.#metrics.votes.inc({ status: "conflict" }, conflicts);
+    this.#metrics.votes.inc({ status: "refused" }, summary.rejected - conflicts);
     return summary;
   }
 
@@ -310,10 +319,13 @@ function canonicalInstant(
   return CANONICAL_INSTANT.test(given) ? given : new Date(ms).toISOString();
 }
 
-function batchMessageId(kioskId: string, votes: StoredVote[]): string {
-  const hash = createHash("sha256").update(kioskId);
-  for (const v of votes) hash.update(`\n${v.eventId}`);
-  return `batch-${hash.digest("base64url")}`;
+/** The same eventId as an earlier item of the batch, for another poll, option or voter. */
+function eventIdConflict(eventId: string, index: number, firstIndex: number): ConflictError {
+  return new ConflictError(
+    "event_id_conflict",
+    `eventId "${eventId}" is already used by votes.${firstIndex} of this batch for another poll, option or voter; a retry must resend the same vote, a new vote needs a new eventId`,
+    { field: `votes.${index}.eventId`, conflictsWith: `votes.${firstIndex}` },
+  );
 }
 
 function isClientError(err: unknown): boolean {

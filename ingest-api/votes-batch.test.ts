@@ -8,6 +8,7 @@ import {
   expectError,
   isoFromNow,
   issueFields,
+  metricSample,
   minutes,
   type TestKiosk,
 } from "../test-support/api.ts";
@@ -39,6 +40,10 @@ describe("POST /v1/votes/batch", () => {
     return (await messages()).filter((m) => !seen.has(m.seq));
   };
   const votesOf = (m: StreamMessage) => (m.body as { votes: StoredVote[] }).votes;
+  const conflictMetric = async () => {
+    const res = await request(h.app).get("/metrics").expect(200);
+    return metricSample(res.text, "tallyflow_votes_total", { status: "conflict" }) ?? 0;
+  };
 
   before(async () => {
     h = await startIngestHarness({ MAX_BATCH_ITEMS: "5", MAX_BATCH_BODY_BYTES: "2048" });
@@ -158,6 +163,50 @@ describe("POST /v1/votes/batch", () => {
       votesOf(published[0]!).map((v) => v.eventId),
       [eventId],
     );
+  });
+
+  test("the same eventId for another vote in one batch: 409 event_id_conflict naming votes.N.eventId", async () => {
+    const before = await messages();
+    const conflictsBefore = await conflictMetric();
+    const eventId = randomUUID();
+    const res = await batch({
+      votes: [
+        { eventId, pollId: "lunch", optionId: "pizza" },
+        { eventId, pollId: "lunch", optionId: "salad" },
+        { eventId, pollId: "dessert", optionId: "yes" },
+        { eventId, pollId: "lunch", optionId: "pizza" },
+        { eventId, pollId: "lunch", optionId: "pizza", voterId: "v1" },
+      ],
+    }).expect(200);
+    const conflict = (index: number) => ({
+      index,
+      eventId,
+      status: "rejected",
+      error: {
+        status: 409,
+        code: "event_id_conflict",
+        message: `eventId "${eventId}" is already used by votes.0 of this batch for another poll, option or voter; a retry must resend the same vote, a new vote needs a new eventId`,
+        details: { field: `votes.${index}.eventId`, conflictsWith: "votes.0" },
+      },
+    });
+    assert.deepEqual(res.body, {
+      accepted: 1,
+      duplicates: 1,
+      rejected: 3,
+      results: [
+        { index: 0, eventId, status: "accepted" },
+        conflict(1),
+        conflict(2),
+        { index: 3, eventId, status: "duplicate" },
+        conflict(4),
+      ],
+    });
+    const published = await newMessages(before);
+    assert.deepEqual(
+      published.flatMap((m) => votesOf(m).map((v) => [v.eventId, v.pollId, v.optionId])),
+      [[eventId, "lunch", "pizza"]],
+    );
+    assert.equal((await conflictMetric()) - conflictsBefore, 3);
   });
 
   test("resending the identical batch answers duplicate for each item and publishes nothing", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import {
@@ -13,12 +14,24 @@ import {
 } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 import { streamMessageCount, streamMessages } from "../test-support/streams.ts";
+import { voteMessageId } from "./message-id.ts";
+
+interface StoredVote {
+  eventId: string;
+  pollId: string;
+  optionId: string;
+  kioskId: string;
+  voterId?: string;
+  castAt: string;
+  receivedAt: string;
+}
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe("POST /v1/votes", () => {
   let h: IngestHarness;
   let kiosk: TestKiosk;
+  let otherKiosk: TestKiosk;
   let closedRecently: { closesAt: string };
   let windowed: { opensAt: string };
 
@@ -30,7 +43,7 @@ describe("POST /v1/votes", () => {
   const count = () => streamMessageCount(h.config.natsUrl, h.names.streamName);
   const messageFor = async (eventId: string) => {
     const found = (await streamMessages(h.config.natsUrl, h.names.streamName)).filter(
-      (m) => m.msgId === eventId,
+      (m) => (m.body as { votes: { eventId: string }[] }).votes[0]?.eventId === eventId,
     );
     assert.equal(found.length, 1, `messages with id ${eventId}`);
     return found[0]!;
@@ -81,6 +94,7 @@ describe("POST /v1/votes", () => {
       .send({ archived: true })
       .expect(200);
     kiosk = await createKiosk(h.app, "k1", "Hall");
+    otherKiosk = await createKiosk(h.app, "k2", "Lobby");
   });
   after(() => h?.close());
 
@@ -122,12 +136,15 @@ describe("POST /v1/votes", () => {
     assert.ok(!Number.isNaN(Date.parse(stored.receivedAt!)));
   });
 
-  test("a kiosk-chosen eventId is echoed back and used as the message id", async () => {
+  test("a kiosk-chosen eventId is echoed back; the message id digests the vote's identity", async () => {
     const eventId = "0190a5b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b";
     const res = await vote({ eventId, pollId: "lunch", optionId: "pizza" }).expect(202);
     assert.deepEqual(res.body, { eventId, status: "accepted" });
     const message = await messageFor(eventId);
-    assert.equal((message.body as { votes: { eventId: string }[] }).votes[0]!.eventId, eventId);
+    const stored = (message.body as { votes: StoredVote[] }).votes[0]!;
+    assert.equal(stored.eventId, eventId);
+    assert.equal(message.msgId, voteMessageId(stored));
+    assert.match(message.msgId ?? "", /^vote-[A-Za-z0-9_-]{43}$/);
   });
 
   test("eventIds are case-insensitive: an upper-case resend is the same vote", async () => {
@@ -157,6 +174,51 @@ describe("POST /v1/votes", () => {
     assert.deepEqual(second.body, { eventId: body.eventId, status: "duplicate" });
     assert.deepEqual(third.body, { eventId: body.eventId, status: "duplicate" });
     assert.equal(await count(), before + 1);
+  });
+
+  test("a retry with another castAt is the same vote: duplicate, one message", async () => {
+    const before = await count();
+    const body = { eventId: randomUUID(), pollId: "lunch", optionId: "pizza" };
+    await vote({ ...body, castAt: isoFromNow(-minutes(2)) }).expect(202);
+    const retry = await vote({ ...body, castAt: isoFromNow(-minutes(1)) }).expect(202);
+    assert.deepEqual(retry.body, { eventId: body.eventId, status: "duplicate" });
+    assert.equal(await count(), before + 1);
+  });
+
+  test("another kiosk, option or voter reusing an eventId is not a duplicate: each is published", async () => {
+    // Inside JetStream's duplicate window: the API cannot know what is stored, so each goes
+    // on to the writer, which records it as a conflict (batch-writer/event-id-conflicts).
+    const eventId = randomUUID();
+    const body = { eventId, pollId: "lunch", optionId: "pizza" };
+    const first = await vote(body).expect(202);
+    assert.equal(first.body.status, "accepted");
+    const clashes = [
+      request(h.app).post("/v1/votes").set(otherKiosk.auth).send(body),
+      vote({ ...body, optionId: "salad" }),
+      vote({ ...body, voterId: "voter 9" }),
+    ];
+    for (const clash of clashes) {
+      const res = await clash.expect(202);
+      assert.deepEqual(res.body, { eventId, status: "accepted" }, "never answered duplicate");
+    }
+    const published = (await streamMessages(h.config.natsUrl, h.names.streamName)).filter(
+      (m) => (m.body as { votes: StoredVote[] }).votes[0]?.eventId === eventId,
+    );
+    assert.deepEqual(
+      published.map((m) => {
+        const v = (m.body as { votes: StoredVote[] }).votes[0]!;
+        return [v.kioskId, v.optionId, v.voterId ?? null];
+      }),
+      [
+        ["k1", "pizza", null],
+        ["k2", "pizza", null],
+        ["k1", "salad", null],
+        ["k1", "pizza", "voter 9"],
+      ],
+    );
+    assert.equal(new Set(published.map((m) => m.msgId)).size, 4, "four message ids");
+    // The original kiosk's true retry is still a duplicate.
+    assert.deepEqual((await vote(body).expect(202)).body, { eventId, status: "duplicate" });
   });
 
   test("malformed JSON is 400 malformed_json", async () => {

@@ -587,7 +587,7 @@ describe("analyst reports through psql", () => {
     }
   });
 
-  test("08 refusals: duplicates, second votes, dead letters by reason and kiosk", async () => {
+  test("08 refusals: duplicates, conflicts, second votes, dead letters by reason and kiosk", async () => {
     const all = await assertMatchesReference(
       "08_refusals.sql",
       "refusals",
@@ -596,6 +596,8 @@ describe("analyst reports through psql", () => {
     );
     assert.deepEqual(all, [
       ["board", "rejected", "voter_already_voted", "k-hall", "1", "2026-10-25", "2026-10-25"],
+      ["lunch", "conflict", "event_id_conflict", "k-gate", "2", "2026-03-29", "2026-03-30"],
+      ["lunch", "conflict", "event_id_conflict", "k-hall", "1", "2026-03-29", "2026-03-29"],
       [
         "lunch",
         "dead_letter",
@@ -616,7 +618,8 @@ describe("analyst reports through psql", () => {
       ],
       ["lunch", "duplicate", "already stored", "k-north", "2", "2026-03-29", "2026-03-29"],
     ]);
-    // half-open: the dead letter at 12:00 is in, the one at 12:05 and the UTC day are out
+    // half-open: the dead letter at 12:00 and the conflict at 12:02 are in, the dead letter
+    // at 12:05, the conflicts at 13:00 and the UTC day of the duplicates are out
     const range = await assertMatchesReference(
       "08_refusals.sql",
       "refusals",
@@ -624,8 +627,11 @@ describe("analyst reports through psql", () => {
       ref.refusals(data, "lunch", R("2026-03-29T12:00:00Z", "2026-03-29T12:05:00Z")),
     );
     assert.deepEqual(
-      range.map((r) => r[3]),
-      ["k-east"],
+      range.map((r) => [r[1], r[3]]),
+      [
+        ["conflict", "k-hall"],
+        ["dead_letter", "k-east"],
+      ],
     );
     await assertMatchesReference(
       "08_refusals.sql",

@@ -56,6 +56,17 @@ export interface Duplicate {
   count: number;
 }
 
+/** A vote that reused a stored vote's eventId for another kiosk, poll, option or voter. */
+export interface Conflict {
+  eventId: string;
+  pollId: string;
+  optionId: string;
+  kioskId: string;
+  voterId: string | null;
+  castAt: number;
+  recordedAt: number;
+}
+
 export interface DeadLetter {
   streamSeq: number;
   itemIndex: number;
@@ -71,6 +82,7 @@ export interface Dataset {
   votes: Vote[];
   rejected: Rejected[];
   duplicates: Duplicate[];
+  conflicts: Conflict[];
   deadLetters: DeadLetter[];
 }
 
@@ -252,6 +264,23 @@ export function buildDataset(): Dataset {
       },
     ],
     duplicates: [{ pollId: "lunch", kioskId: "k-north", day: "2026-03-29", count: 2 }],
+    // k-gate reused the first lunch vote's eventId (k-north's) twice, for other options, and
+    // k-hall once at 12:02 (inside the half-open range the refusals test selects).
+    conflicts: (
+      [
+        ["k-gate", "salad", null, "2026-03-29T13:00:00Z"],
+        ["k-gate", "curry", "v-1", "2026-03-30T09:00:00Z"],
+        ["k-hall", "pizza", null, "2026-03-29T12:02:00Z"],
+      ] as const
+    ).map(([kioskId, optionId, voterId, recordedAt]) => ({
+      eventId: "00000000-0000-7000-8000-000000000001",
+      pollId: "lunch",
+      optionId,
+      kioskId,
+      voterId,
+      castAt: ms(recordedAt) - 60_000,
+      recordedAt: ms(recordedAt),
+    })),
     deadLetters: [
       {
         streamSeq: 1001,
@@ -354,6 +383,14 @@ export async function seedDataset(pool: Pool, d: Dataset): Promise<void> {
     await pool.query(
       "insert into duplicate_counts (poll_id, kiosk_id, day, count) values ($1, $2, $3, $4)",
       [x.pollId, x.kioskId, x.day, x.count],
+    );
+  }
+  for (const c of d.conflicts) {
+    await pool.query(
+      `insert into conflicting_votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
+                                      received_at, stream_seq, recorded_at)
+       values ($1, $2, $3, $4, $5, $6, $6, 999, $7)`,
+      [c.eventId, c.pollId, c.optionId, c.kioskId, c.voterId, iso(c.castAt), iso(c.recordedAt)],
     );
   }
   for (const l of d.deadLetters) {

@@ -508,6 +508,17 @@ export function refusals(d: Dataset, pollId: string | null, r: Range = ALL): Row
         day: utcDay(x.rejectedAt),
       });
   }
+  for (const x of d.conflicts) {
+    if (inRange(x.recordedAt, r))
+      items.push({
+        poll: x.pollId,
+        kind: "conflict",
+        reason: "event_id_conflict",
+        kiosk: x.kioskId,
+        n: 1,
+        day: utcDay(x.recordedAt),
+      });
+  }
   for (const x of d.deadLetters) {
     if (!inRange(x.firstSeen, r)) continue;
     let kiosk = "";

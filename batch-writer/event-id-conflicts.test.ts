@@ -1,0 +1,240 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import {
+  assertRollupsMatchVotes,
+  countVotes,
+  createWriterTestBed,
+  type InProcessWriter,
+  insertPoll,
+  makeVote,
+  publishVotes,
+  queryNumber,
+  startWriterInProcess,
+  type VoteSpec,
+  type WriterTestBed,
+  waitUntil,
+} from "../test-support/writer.ts";
+import type { DecodedVote } from "./decode.ts";
+import { storeBatch } from "./store-batch.ts";
+
+// An eventId reused by another kiosk, or for another poll, option or voter, is a conflict:
+// kept in conflicting_votes, counted nowhere, never a duplicate. A true retry (same kiosk,
+// poll, option and voter; castAt may differ) stays a duplicate.
+describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
+  let bed: WriterTestBed;
+  let writer: InProcessWriter | undefined;
+  let seq = 10_000;
+
+  const decoded = (spec: VoteSpec): DecodedVote => ({ ...makeVote(spec), streamSeq: seq++ });
+  const store = (votes: DecodedVote[]) => storeBatch(bed.db.pool, bed.config.streamName, votes, []);
+  const conflictsOf = async (eventId: string) =>
+    (
+      await bed.db.pool.query(
+        `select kiosk_id, poll_id, option_id, voter_id from conflicting_votes
+         where event_id = $1 order by id`,
+        [eventId],
+      )
+    ).rows;
+  const duplicatesCounted = (pollId: string) =>
+    queryNumber(
+      bed.db.pool,
+      "select coalesce(sum(count), 0) from duplicate_counts where poll_id = $1",
+      [pollId],
+    );
+  const rowsMetric = async (outcome: string) => {
+    const metric = await writer!.metrics.rows.get();
+    return metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+  };
+
+  before(async () => {
+    bed = await createWriterTestBed();
+    await insertPoll(bed.db.pool, "lunch", ["pizza", "salad"]);
+    await insertPoll(bed.db.pool, "color", ["red", "blue"]);
+    await insertPoll(bed.db.pool, "council", ["ann", "bob"], { oneVotePerVoter: true });
+    await insertPoll(bed.db.pool, "stream", ["yes", "no"]);
+  });
+
+  after(async () => {
+    await writer?.close();
+    await bed?.close();
+  });
+
+  test("another kiosk, poll, option or voter on a stored eventId is a conflict, kept once", async () => {
+    const original = decoded({ pollId: "lunch", optionId: "pizza", kioskId: "k-a", voterId: "v1" });
+    assert.equal((await store([original])).inserted, 1);
+    const rollups = await queryNumber(bed.db.pool, "select sum(count) from vote_rollups");
+    const { eventId } = original;
+    const clashes = [
+      decoded({ eventId, pollId: "lunch", optionId: "pizza", kioskId: "k-b", voterId: "v1" }),
+      decoded({ eventId, pollId: "lunch", optionId: "salad", kioskId: "k-a", voterId: "v1" }),
+      decoded({ eventId, pollId: "color", optionId: "red", kioskId: "k-a", voterId: "v1" }),
+      decoded({ eventId, pollId: "lunch", optionId: "pizza", kioskId: "k-a" }),
+      decoded({ eventId, pollId: "lunch", optionId: "pizza", kioskId: "k-a", voterId: "v2" }),
+    ];
+    for (const clash of clashes)
+      assert.deepEqual(await store([clash]), {
+        received: 1,
+        inserted: 0,
+        rejected: 0,
+        duplicates: 0,
+        conflicts: 1,
+        deadLettered: 0,
+      });
+    // Delivered again (a redelivery or a resend): still a conflict, recorded only once.
+    const again = await store(clashes.map((c) => ({ ...c, streamSeq: seq++ })));
+    assert.equal(again.conflicts, 5);
+    assert.equal(again.duplicates, 0);
+
+    assert.deepEqual(await conflictsOf(eventId), [
+      { kiosk_id: "k-b", poll_id: "lunch", option_id: "pizza", voter_id: "v1" },
+      { kiosk_id: "k-a", poll_id: "lunch", option_id: "salad", voter_id: "v1" },
+      { kiosk_id: "k-a", poll_id: "color", option_id: "red", voter_id: "v1" },
+      { kiosk_id: "k-a", poll_id: "lunch", option_id: "pizza", voter_id: null },
+      { kiosk_id: "k-a", poll_id: "lunch", option_id: "pizza", voter_id: "v2" },
+    ]);
+    assert.equal(await duplicatesCounted("lunch"), 0, "a clash is never a duplicate");
+    assert.equal(await duplicatesCounted("color"), 0);
+    assert.equal(await queryNumber(bed.db.pool, "select sum(count) from vote_rollups"), rollups);
+    const stored = await bed.db.pool.query(
+      "select kiosk_id, option_id from votes where event_id = $1",
+      [eventId],
+    );
+    assert.deepEqual(
+      stored.rows,
+      [{ kiosk_id: "k-a", option_id: "pizza" }],
+      "the first vote stays",
+    );
+    await assertRollupsMatchVotes(bed.db.pool);
+  });
+
+  test("a true retry with another castAt is a duplicate, counted once per resend", async () => {
+    const original = decoded({
+      pollId: "lunch",
+      optionId: "salad",
+      kioskId: "k-c",
+      castAt: "2026-03-01T10:00:00.000Z",
+    });
+    await store([original]);
+    const retry = { ...original, castAt: "2026-03-01T10:05:00.000Z", streamSeq: seq++ };
+    assert.deepEqual(await store([retry, decoded({ pollId: "lunch", optionId: "pizza" })]), {
+      received: 2,
+      inserted: 1,
+      rejected: 0,
+      duplicates: 1,
+      conflicts: 0,
+      deadLettered: 0,
+    });
+    assert.equal(await duplicatesCounted("lunch"), 1);
+    assert.deepEqual(await conflictsOf(original.eventId), []);
+    const castAt = await bed.db.pool.query<{ cast_at: Date }>(
+      "select cast_at from votes where event_id = $1",
+      [original.eventId],
+    );
+    assert.equal(castAt.rows[0]!.cast_at.toISOString(), original.castAt, "the first castAt wins");
+  });
+
+  test("two votes with one new eventId in one batch: the first is stored, the other a conflict", async () => {
+    const first = decoded({ pollId: "color", optionId: "red", kioskId: "k-a" });
+    const other = {
+      ...decoded({ pollId: "color", optionId: "blue", kioskId: "k-b" }),
+      eventId: first.eventId,
+    };
+    const same = { ...first, streamSeq: seq++ };
+    const result = await store([first, other, same]);
+    assert.deepEqual(result, {
+      received: 3,
+      inserted: 1,
+      rejected: 0,
+      duplicates: 1,
+      conflicts: 1,
+      deadLettered: 0,
+    });
+    assert.deepEqual(await conflictsOf(first.eventId), [
+      { kiosk_id: "k-b", poll_id: "color", option_id: "blue", voter_id: null },
+    ]);
+    assert.equal(
+      await queryNumber(bed.db.pool, "select count(*) from votes where event_id = $1", [
+        first.eventId,
+      ]),
+      1,
+    );
+    await assertRollupsMatchVotes(bed.db.pool);
+  });
+
+  test("a clash in a one-vote-per-voter poll claims no ballot: that voter can still vote", async () => {
+    const ann = decoded({ pollId: "council", optionId: "ann", kioskId: "k-a", voterId: "alice" });
+    assert.equal((await store([ann])).inserted, 1);
+    // Kiosk B reuses the eventId for another voter: a conflict, not bob's ballot.
+    const clash = {
+      ...decoded({ pollId: "council", optionId: "bob", kioskId: "k-b", voterId: "bob" }),
+      eventId: ann.eventId,
+    };
+    const result = await store([clash]);
+    assert.equal(result.conflicts, 1);
+    assert.equal(result.rejected, 0);
+    assert.equal(
+      await queryNumber(bed.db.pool, "select count(*) from voter_ballots where voter_id = 'bob'"),
+      0,
+    );
+    const bobsOwn = decoded({ pollId: "council", optionId: "bob", kioskId: "k-b", voterId: "bob" });
+    assert.equal((await store([bobsOwn])).inserted, 1, "bob's real vote is counted");
+
+    // Both new, in one batch: both claim a ballot, the one not stored gives it back.
+    const carol = decoded({ pollId: "council", optionId: "ann", kioskId: "k-a", voterId: "carol" });
+    const dave = {
+      ...decoded({ pollId: "council", optionId: "bob", kioskId: "k-b", voterId: "dave" }),
+      eventId: carol.eventId,
+    };
+    const both = await store([carol, dave]);
+    assert.equal(both.inserted, 1);
+    assert.equal(both.conflicts, 1);
+    assert.deepEqual(
+      (
+        await bed.db.pool.query(
+          "select voter_id from voter_ballots where event_id = $1 order by voter_id",
+          [carol.eventId],
+        )
+      ).rows,
+      [{ voter_id: "carol" }],
+    );
+    const davesOwn = decoded({
+      pollId: "council",
+      optionId: "bob",
+      kioskId: "k-b",
+      voterId: "dave",
+    });
+    assert.equal((await store([davesOwn])).inserted, 1, "dave's real vote is counted");
+    assert.equal(await queryNumber(bed.db.pool, "select count(*) from rejected_votes"), 0);
+    await assertRollupsMatchVotes(bed.db.pool);
+  });
+
+  test("through JetStream: a clash published as a new message is a conflict in the metrics", async () => {
+    writer = await startWriterInProcess(bed.env);
+    const original = makeVote({ pollId: "stream", optionId: "yes", kioskId: "k-a" });
+    await publishVotes(bed.js, bed.config.subjectPrefix, [original]);
+    await waitUntil("the original is stored", async () => (await rowsMetric("inserted")) === 1);
+    const stored = await countVotes(bed.db.pool);
+
+    // Beyond the duplicate window, or a restarted stream: a new message id each time.
+    const clash = { ...original, kioskId: "k-b", receivedAt: new Date().toISOString() };
+    const retry = { ...original, receivedAt: new Date().toISOString() };
+    for (const votes of [[clash], [retry], [clash]]) {
+      const ack = await publishVotes(bed.js, bed.config.subjectPrefix, votes);
+      assert.equal(ack.duplicate, false);
+    }
+    await waitUntil(
+      "the clash and the retry are classified",
+      async () =>
+        (await rowsMetric("conflict")) === 2 &&
+        (await rowsMetric("duplicate")) === 1 &&
+        (await bed.pending()) === 0,
+    );
+    assert.equal(await rowsMetric("inserted"), 1);
+    assert.equal(await countVotes(bed.db.pool), stored);
+    assert.equal(await duplicatesCounted("stream"), 1, "the retry, once");
+    assert.deepEqual(await conflictsOf(original.eventId), [
+      { kiosk_id: "k-b", poll_id: "stream", option_id: "yes", voter_id: null },
+    ]);
+    await assertRollupsMatchVotes(bed.db.pool);
+  });
+});
