@@ -99,7 +99,9 @@ export async function buildIngestApi(
     streams: {
       admission: new StreamAdmission(
         config,
+        // Retry-After of a 503: the page polls the JSON each interval meanwhile.
         Math.max(1, Math.round(config.resultsIntervalMs / 1000)),
+        metrics.registry,
       ),
       heartbeatMs: config.sseHeartbeatMs,
     },

@@ -1,4 +1,5 @@
 import { isIPv6 } from "node:net";
+import { Counter, type Registry } from "prom-client";
 import { AppError, UnavailableError } from "../common/errors.ts";
 
 /** The process holds as many SSE streams as it may: 503, try again (maybe another instance). */
@@ -39,21 +40,35 @@ export class StreamAdmission {
   readonly #limits: StreamLimits;
   readonly #retryAfterSeconds: number;
   readonly #byAddress = new Map<string, number>();
+  readonly #refused: Counter<"reason"> | undefined;
   #total = 0;
 
-  constructor(limits: StreamLimits, retryAfterSeconds: number) {
+  constructor(limits: StreamLimits, retryAfterSeconds: number, registry?: Registry) {
     this.#limits = limits;
     this.#retryAfterSeconds = retryAfterSeconds;
+    // A cap that is reached should be seen on a dashboard, not only by refused clients.
+    this.#refused = registry
+      ? new Counter({
+          name: "tallyflow_sse_refused_total",
+          help: "Event streams refused at a cap: total (503) or per_address (429)",
+          labelNames: ["reason"],
+          registers: [registry],
+        })
+      : undefined;
   }
 
   /** Takes a slot for `address` or throws; the returned release is safe to call twice. */
   admit(address: string): () => void {
     const key = addressKey(address);
     const held = this.#byAddress.get(key) ?? 0;
-    if (this.#total >= this.#limits.sseMaxClients)
+    if (this.#total >= this.#limits.sseMaxClients) {
+      this.#refused?.inc({ reason: "total" });
       throw new TooManyStreamsError(this.#limits.sseMaxClients, this.#retryAfterSeconds);
-    if (held >= this.#limits.sseMaxPerAddress)
+    }
+    if (held >= this.#limits.sseMaxPerAddress) {
+      this.#refused?.inc({ reason: "per_address" });
       throw new TooManyStreamsPerAddressError(this.#limits.sseMaxPerAddress);
+    }
     this.#total++;
     this.#byAddress.set(key, held + 1);
     let released = false;

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { createKiosk, createPoll, eventually, type TestKiosk } from "../test-support/api.ts";
+import {
+  createKiosk,
+  createPoll,
+  eventually,
+  metricSample,
+  type TestKiosk,
+} from "../test-support/api.ts";
 import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 import { createHttpServer, listen } from "./http-server.ts";
 import { addressKey, StreamAdmission } from "./sse-admission.ts";
@@ -133,6 +139,12 @@ describe("SSE bounds", () => {
     assert.equal(res.headers.get("x-content-type-options"), "nosniff");
     const body = (await res.json()) as { error: { code: string } };
     assert.equal(body.error.code, "too_many_streams");
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.equal(metricSample(metrics, "tallyflow_sse_refused_total", { reason: "total" }), 1);
+    assert.equal(
+      metricSample(metrics, "tallyflow_sse_refused_total", { reason: "per_address" }),
+      1,
+    );
 
     // Votes, health, results and HEAD do not take a stream's slot.
     const accepted = await vote();
