@@ -148,8 +148,15 @@ export function resultsRoutes(
 
   router.get("/v1/polls/:pollId/events", async (req, res) => {
     const poll = pollFor(req);
-    // Throws 503/429 beyond the caps. req.ip is the socket's address unless TRUST_PROXY.
-    const release = streams.admission.admit(req.ip ?? req.socket.remoteAddress ?? "unknown");
+    // 503/429 beyond the caps, closing the connection: a refused client holding it idle
+    // would take a connection from votes. req.ip is the socket's address unless TRUST_PROXY.
+    let release: () => void;
+    try {
+      release = streams.admission.admit(req.ip ?? req.socket.remoteAddress ?? "unknown");
+    } catch (err) {
+      res.setHeader("Connection", "close");
+      throw err;
+    }
     res.once("close", release);
     res.writeHead(200, SSE_HEADERS);
     const send = (event: { pollId: string; version: string }) =>

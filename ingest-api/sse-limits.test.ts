@@ -136,6 +136,7 @@ describe("SSE bounds", () => {
     });
     assert.equal(res.status, 503);
     assert.equal(res.headers.get("retry-after"), "5");
+    assert.equal(res.headers.get("connection"), "close", "a refused client holds no connection");
     assert.equal(res.headers.get("x-content-type-options"), "nosniff");
     const body = (await res.json()) as { error: { code: string } };
     assert.equal(body.error.code, "too_many_streams");
