@@ -175,6 +175,14 @@ describe("HTTP server limits", () => {
     await reading;
   });
 
+  test("headers beyond Node's 16 KiB limit get 431 headers_too_large", async () => {
+    const client = await open(short);
+    client.write(`GET /healthz HTTP/1.1\r\nHost: test\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+    await client.waitClosed();
+    assert.equal(client.response().status, 431);
+    assert.equal(errorCode(client), "headers_too_large");
+  });
+
   test("a malformed request gets 400 bad_request in the API's error shape", async () => {
     const client = await open(short);
     client.write("NOT HTTP AT ALL\r\n\r\n");
