@@ -137,8 +137,6 @@ export function resultsRoutes(
     res.type("image/png").send(png);
   });
 
-  // Hidden polls have a stream too: their version moves only with the registry row and the
-  // phase (never with votes), so it tells a dashboard when the results show and nothing else.
   // HEAD answers at once with the stream's headers (a GET route would answer HEAD with a
   // stream that never ends); it holds no slot.
   router.head("/v1/polls/:pollId/events", (req, res) => {
@@ -146,6 +144,8 @@ export function resultsRoutes(
     res.writeHead(200, SSE_HEADERS).end();
   });
 
+  // Hidden polls have a stream too: their version moves only with the registry row and the
+  // phase (never with votes), so it tells a dashboard when the results show and nothing else.
   router.get("/v1/polls/:pollId/events", async (req, res) => {
     const poll = pollFor(req);
     // 503/429 beyond the caps, closing the connection: a refused client holding it idle

@@ -10,6 +10,7 @@ import { closeRedis, connectRedis } from "../common/redis.ts";
 import { ensureVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
 import type { IngestConfig } from "./config.ts";
+import { checkDescriptorBudget } from "./descriptor-budget.ts";
 import { createHttpServer, listen } from "./http-server.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
 import { RegistryCache } from "./registry-cache.ts";
@@ -116,6 +117,7 @@ export async function startIngestApi(
   lifecycle: Lifecycle,
 ): Promise<{ url: string; server: Server }> {
   const { app, events } = await buildIngestApi(config, logger, lifecycle);
+  checkDescriptorBudget(config, logger);
   const server = createHttpServer(app, config);
   await listen(server, config.port, config.host);
   const inFlight = countRequests(server);
