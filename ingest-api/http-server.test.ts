@@ -198,7 +198,13 @@ describe("HTTP_MAX_CONNECTIONS", () => {
   const clients: RawClient[] = [];
 
   before(async () => {
-    h = await startIngestHarness({ HTTP_MAX_CONNECTIONS: "3", SSE_MAX_CLIENTS: "1" });
+    h = await startIngestHarness({
+      HTTP_MAX_CONNECTIONS: "3",
+      SSE_MAX_CLIENTS: "1",
+      // Idle test connections must not be cut by the headers timeout on a slow machine.
+      HTTP_HEADERS_TIMEOUT_MS: "60000",
+      HTTP_REQUEST_TIMEOUT_MS: "60000",
+    });
     server = createHttpServer(h.app, h.config);
     await listen(server, 0, "127.0.0.1");
   });
