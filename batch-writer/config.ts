@@ -1,5 +1,5 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
-import { type Env, readInt, readName, readString } from "../common/env.ts";
+import { type Env, readHost, readInt, readName, readString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
 
 export interface WriterConfig extends CommonConfig {
@@ -25,6 +25,8 @@ export interface WriterConfig extends CommonConfig {
   readonly retryMaxMs: number;
   /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
   readonly metricsPort: number;
+  /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
+  readonly metricsHost: string;
   readonly shutdownDeadlineMs: number;
 }
 
@@ -58,6 +60,7 @@ export function readWriterConfig(env: Env = process.env): Readonly<WriterConfig>
     retryMinMs: readInt(env, "RETRY_MIN_MS", 250, { min: 10 }),
     retryMaxMs: readInt(env, "RETRY_MAX_MS", 10_000, { min: 10 }),
     metricsPort: readInt(env, "WRITER_METRICS_PORT", 9101, { min: 0, max: 65535 }),
+    metricsHost: readHost(env, "WRITER_METRICS_HOST", "127.0.0.1"),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 15_000, { min: 100 }),
   });
 }

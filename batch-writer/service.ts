@@ -53,10 +53,14 @@ export async function startBatchWriter(
   });
   let metricsPort: number | undefined;
   if (config.metricsPort > 0) {
-    const started = await startMetricsServer(metrics.registry, config.metricsPort, async () => {
-      await pool.query("select 1");
-      return !nc.isClosed();
-    });
+    const started = await startMetricsServer(
+      metrics.registry,
+      { port: config.metricsPort, host: config.metricsHost },
+      async () => {
+        await pool.query("select 1");
+        return !nc.isClosed();
+      },
+    );
     metricsPort = started.port;
     lifecycle.add(
       "metrics-server",

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { ConfigError } from "./errors.ts";
 
 // Typed readers for environment variables. Each service's config module uses these so
@@ -85,5 +86,18 @@ export function readName(env: Env, name: string, fallback: string): string {
   const value = raw(env, name) ?? fallback;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(value))
     throw new ConfigError(name, `must be 1-64 letters, digits, "-" or "_", got "${value}"`);
+  return value;
+}
+
+/** An address to listen on: an IP address or a host name. */
+export function readHost(env: Env, name: string, fallback: string): string {
+  const value = raw(env, name) ?? fallback;
+  if (
+    isIP(value) === 0 &&
+    !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(
+      value,
+    )
+  )
+    throw new ConfigError(name, `must be an IP address or a host name, got "${value}"`);
   return value;
 }

@@ -1,31 +1,28 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { test } from "node:test";
+import {
+  errorCodesTable,
+  README_PATH,
+  TABLE_BEGIN,
+  TABLE_END,
+} from "../scripts/error-codes-table.ts";
 import { ERROR_CODES } from "./error-codes.ts";
 
 // The README's error table is the table in error-codes.ts, row for row: a code added to
 // the API without a line in the README (or the other way round) fails here.
 
-const README = join(import.meta.dirname, "..", "README.md");
-const BEGIN =
-  "<!-- error-codes:begin (common/error-codes.ts; checked by common/error-codes.test.ts) -->";
-const END = "<!-- error-codes:end -->";
-
-function expectedTable(): string {
-  const rows = Object.entries(ERROR_CODES).map(
-    ([code, { status, meaning }]) => `| \`${code}\` | ${status} | ${meaning} |`,
-  );
-  return ["| code | status | meaning |", "| --- | --- | --- |", ...rows].join("\n");
-}
-
 test("the README's error table lists exactly the codes of common/error-codes.ts", async () => {
-  const readme = await readFile(README, "utf8");
-  const begin = readme.indexOf(BEGIN);
-  const end = readme.indexOf(END);
-  assert.ok(begin >= 0 && end > begin, `README.md needs the markers ${BEGIN} … ${END}`);
-  const table = readme.slice(begin + BEGIN.length, end).trim();
-  assert.equal(table, expectedTable(), `README.md's error table should read:\n${expectedTable()}`);
+  const readme = await readFile(README_PATH, "utf8");
+  const begin = readme.indexOf(TABLE_BEGIN);
+  const end = readme.indexOf(TABLE_END);
+  assert.ok(begin >= 0 && end > begin, `README.md needs the markers ${TABLE_BEGIN} … ${TABLE_END}`);
+  const table = readme.slice(begin + TABLE_BEGIN.length, end).trim();
+  assert.equal(
+    table,
+    errorCodesTable(),
+    "README.md's error table differs: run `node scripts/error-codes-table.ts`",
+  );
 });
 
 test("every code is snake_case and every status is an HTTP error status", () => {

@@ -14,12 +14,21 @@ export const ERROR_CODES = {
   },
   request_aborted: { status: 400, meaning: "the client closed the request before its body ended" },
   bad_length: { status: 400, meaning: "the body's length differs from its `Content-Length`" },
+  bad_request: {
+    status: 400,
+    meaning: "not HTTP: the request line or headers could not be parsed (the connection is closed)",
+  },
   unauthorized: { status: 401, meaning: "no valid bearer token" },
   kiosk_revoked: { status: 403, meaning: "the kiosk's token was revoked" },
   results_hidden: { status: 403, meaning: "an `after_close` poll's results before it closes" },
   poll_not_found: { status: 404, meaning: "no poll has this id" },
   kiosk_not_found: { status: 404, meaning: "no kiosk has this id" },
   route_not_found: { status: 404, meaning: "no route for this method and path" },
+  request_timeout: {
+    status: 408,
+    meaning:
+      "headers or body not received within `HTTP_HEADERS_TIMEOUT_MS` / `HTTP_REQUEST_TIMEOUT_MS` (closed)",
+  },
   poll_exists: { status: 409, meaning: "a poll with this id already exists" },
   kiosk_exists: { status: 409, meaning: "a kiosk with this id already exists" },
   poll_has_votes: {
@@ -51,6 +60,11 @@ export const ERROR_CODES = {
     meaning:
       "the option is not one of the poll's (`details: {field, optionCount}`, never the list)",
   },
+  too_many_streams_per_address: {
+    status: 429,
+    meaning: "this client address holds `SSE_MAX_PER_ADDRESS` event streams already",
+  },
+  headers_too_large: { status: 431, meaning: "the request headers are too large (closed)" },
   internal_error: {
     status: 500,
     meaning: "a defect: logged as an ERROR; never a client's mistake",
@@ -71,6 +85,10 @@ export const ERROR_CODES = {
   chart_unavailable: {
     status: 503,
     meaning: "the chart of the current version is not rendered yet",
+  },
+  too_many_streams: {
+    status: 503,
+    meaning: "this API process holds `SSE_MAX_CLIENTS` event streams already",
   },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 

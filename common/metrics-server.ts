@@ -2,10 +2,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 
-/** A tiny HTTP server for services without an API: GET /metrics and GET /healthz. */
+/**
+ * A tiny HTTP server for services without an API: GET /metrics and GET /healthz. It listens
+ * on `host`, 127.0.0.1 unless configured otherwise: the metrics are for the operator's
+ * scraper, not for the internet.
+ */
 export async function startMetricsServer(
   registry: Registry,
-  port: number,
+  listenOn: { port: number; host: string },
   ready: () => Promise<boolean>,
 ): Promise<{ server: Server; port: number }> {
   const server = createServer(async (req, res) => {
@@ -24,7 +28,7 @@ export async function startMetricsServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, "0.0.0.0", () => resolve());
+    server.listen(listenOn.port, listenOn.host, () => resolve());
   });
   return { server, port: (server.address() as AddressInfo).port };
 }

@@ -4,13 +4,15 @@ import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
 import { resultsKeys } from "../common/results-contract.ts";
 import { healthRoutes } from "./health-routes.ts";
+import type { HttpExposureConfig } from "./http-config.ts";
 import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
 import { publicPollRoutes } from "./public-poll-routes.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import { registryRoutes } from "./registry-routes.ts";
 import type { ResultsEvents } from "./results-events.ts";
-import { resultsRoutes } from "./results-routes.ts";
+import { type EventStreamOptions, resultsRoutes } from "./results-routes.ts";
+import { apiSecurityHeaders } from "./security-headers.ts";
 import type { VotePublisher } from "./vote-publisher.ts";
 import { type VoteRouteLimits, voteRoutes } from "./vote-routes.ts";
 import type { VoteService } from "./vote-service.ts";
@@ -31,12 +33,18 @@ export interface AppDeps {
   events: ResultsEvents;
   keyPrefix: string;
   resultsIntervalMs: number;
+  /** Which proxies' X-Forwarded-For to believe, and HSTS. */
+  exposure: Pick<HttpExposureConfig, "trustProxy" | "hstsMaxAgeSeconds">;
+  streams: EventStreamOptions;
 }
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  // req.ip: the socket's address, or X-Forwarded-For's entry left of the trusted proxies.
+  app.set("trust proxy", deps.exposure.trustProxy);
+  app.use(apiSecurityHeaders(deps.exposure.hstsMaxAgeSeconds));
   const { httpRequests, httpDuration } = deps.metrics;
   app.use((req, res, next) => {
     const started = performance.now();
@@ -49,7 +57,14 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(voteRoutes(deps.votes, deps.cache, deps.limits));
   app.use(
-    resultsRoutes(deps.cache, deps.redis, deps.events, deps.keyPrefix, deps.resultsIntervalMs),
+    resultsRoutes(
+      deps.cache,
+      deps.redis,
+      deps.events,
+      deps.keyPrefix,
+      deps.resultsIntervalMs,
+      deps.streams,
+    ),
   );
   app.use(
     registryRoutes(

@@ -1,11 +1,12 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readInt, readOptionalString, readString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
+import { type HttpExposureConfig, readHttpExposureConfig } from "./http-config.ts";
 import { largestVoteMessageBytes } from "./vote-messages.ts";
 
 export const DEV_ADMIN_TOKEN = "dev-admin-token";
 
-export interface IngestConfig extends CommonConfig {
+export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly port: number;
   readonly host: string;
   /** Bearer token for the registry API. A development default exists outside production. */
@@ -49,6 +50,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     throw new ConfigError("ADMIN_TOKEN", "must be at least 12 characters");
   return Object.freeze({
     ...readCommonConfig(env),
+    ...readHttpExposureConfig(env),
     port: readInt(env, "PORT", 3000, { min: 0, max: 65535 }),
     host: readString(env, "HOST", "0.0.0.0"),
     adminToken: adminToken ?? DEV_ADMIN_TOKEN,

@@ -39,8 +39,18 @@ export function errorMiddleware(logger: Logger) {
     if (appError instanceof UnavailableError)
       res.setHeader("Retry-After", String(appError.retryAfterSeconds));
     if (res.headersSent) return res.end();
+    // Refused before its body was read (401, 403, 413, 415…): close rather than read a
+    // body nobody wants, which a client could trickle until the request timeout.
+    if (bodyUnread(req)) res.setHeader("Connection", "close");
     res.status(appError.status).json(appError.toJSON());
   };
+}
+
+/** The request announced a body that has not been received in full. */
+function bodyUnread(req: Request): boolean {
+  if (req.complete) return false;
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }
 
 /** An http-errors error (as body-parser raises) with a 4xx status. */

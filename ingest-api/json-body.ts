@@ -18,6 +18,14 @@ const PLAIN_JSON = /^application\/json\s*(?:;\s*charset\s*=\s*("?)utf-8\1\s*)?$/
 export function jsonBody(limitBytes: number) {
   const parse = express.json({ limit: limitBytes, strict: false });
   return (req: Request, res: Response, next: NextFunction) => {
+    // A declared oversize body is refused before a byte of it is read: express.json would
+    // read it all (to drop it) before answering. The error middleware closes the connection.
+    if (declaredLength(req) > limitBytes)
+      return next(
+        new AppError(413, "body_too_large", `body is larger than ${limitBytes} bytes`, {
+          details: { limitBytes },
+        }),
+      );
     const length = plainJsonLength(req, limitBytes);
     if (length !== undefined) return readJson(req, length, next);
     if (!req.is("application/json"))
@@ -26,6 +34,12 @@ export function jsonBody(limitBytes: number) {
       );
     parse(req, res, next);
   };
+}
+
+/** The Content-Length header as a number; 0 when absent or not a number (the parser decides then). */
+function declaredLength(req: IncomingMessage): number {
+  const header = req.headers["content-length"];
+  return header !== undefined && /^\d{1,15}$/.test(header) ? Number(header) : 0;
 }
 
 /** The body's length when the fast path can take it, else undefined. */

@@ -7,8 +7,21 @@ import { idSchema } from "../common/vote.ts";
 import { countsHidden } from "../web/assets/poll-phase.js";
 import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
 import type { ResultsEvents } from "./results-events.ts";
+import type { StreamAdmission } from "./sse-admission.ts";
 
-const SSE_HEARTBEAT_MS = 15_000;
+/** The event stream's headers, also the answer to HEAD. */
+const SSE_HEADERS = {
+  "Content-Type": "text/event-stream; charset=utf-8",
+  "Cache-Control": "no-cache, no-transform",
+  Connection: "keep-alive",
+  "X-Accel-Buffering": "no", // nginx: do not buffer the stream
+};
+
+/** Bounds of the event streams: the caps (StreamAdmission) and the heartbeat interval. */
+export interface EventStreamOptions {
+  admission: StreamAdmission;
+  heartbeatMs: number;
+}
 
 function matches(ifNoneMatch: string | undefined, etag: string): boolean {
   if (!ifNoneMatch) return false;
@@ -26,6 +39,7 @@ export function resultsRoutes(
   events: ResultsEvents,
   keyPrefix: string,
   intervalMs: number,
+  streams: EventStreamOptions,
 ) {
   const router = Router();
   const maxAge = Math.max(1, Math.round(intervalMs / 1000));
@@ -116,22 +130,36 @@ export function resultsRoutes(
     res.type("image/png").send(png);
   });
 
+  // HEAD answers at once with the stream's headers (a GET route would answer HEAD with a
+  // stream that never ends); it holds no slot.
+  router.head("/v1/polls/:pollId/events", (req, res) => {
+    pollFor(req);
+    res.writeHead(200, SSE_HEADERS).end();
+  });
+
   // Hidden polls have a stream too: their version moves only with the registry row and the
   // phase (never with votes), so it tells a dashboard when the results show and nothing else.
   router.get("/v1/polls/:pollId/events", async (req, res) => {
     const poll = pollFor(req);
-    res.writeHead(200, {
-      "Content-Type": "text/event-stream; charset=utf-8",
-      "Cache-Control": "no-cache, no-transform",
-      Connection: "keep-alive",
-      "X-Accel-Buffering": "no", // nginx: do not buffer the stream
-    });
+    // 503/429 beyond the caps, closing the connection: a refused client holding it idle
+    // would take a connection from votes. req.ip is the socket's address unless TRUST_PROXY.
+    let release: () => void;
+    try {
+      release = streams.admission.admit(req.ip ?? req.socket.remoteAddress ?? "unknown");
+    } catch (err) {
+      res.setHeader("Connection", "close");
+      throw err;
+    }
+    res.once("close", release);
+    res.writeHead(200, SSE_HEADERS);
     const send = (event: { pollId: string; version: string }) =>
       res.write(`event: results\nid: ${event.version}\ndata: ${JSON.stringify(event)}\n\n`);
     res.write(`retry: ${Math.max(1_000, intervalMs)}\n\n`);
     if (!events.track(res)) return;
     const unsubscribe = events.on(poll.id, send);
-    const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), SSE_HEARTBEAT_MS);
+    // A comment line: proxies see traffic and keep the stream, and a dead peer shows up as
+    // a failed write instead of holding its slot for ever.
+    const heartbeat = setInterval(() => res.write(": ping\n\n"), streams.heartbeatMs);
     // The response's close: the client going away, or the server ending the stream.
     res.once("close", () => {
       clearInterval(heartbeat);

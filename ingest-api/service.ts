@@ -10,9 +10,12 @@ import { closeRedis, connectRedis } from "../common/redis.ts";
 import { ensureVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
 import type { IngestConfig } from "./config.ts";
+import { checkDescriptorBudget } from "./descriptor-budget.ts";
+import { createHttpServer, listen } from "./http-server.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
 import { RegistryCache } from "./registry-cache.ts";
 import { ResultsEvents } from "./results-events.ts";
+import { StreamAdmission } from "./sse-admission.ts";
 import { resolveMaxMessageBytes } from "./vote-messages.ts";
 import { VotePublisher } from "./vote-publisher.ts";
 import { VoteService } from "./vote-service.ts";
@@ -95,6 +98,16 @@ export async function buildIngestApi(
     events,
     keyPrefix: config.redisKeyPrefix,
     resultsIntervalMs: config.resultsIntervalMs,
+    exposure: config,
+    streams: {
+      admission: new StreamAdmission(
+        config,
+        // Retry-After of a 503: the page polls the JSON each interval meanwhile.
+        Math.max(1, Math.round(config.resultsIntervalMs / 1000)),
+        metrics.registry,
+      ),
+      heartbeatMs: config.sseHeartbeatMs,
+    },
   });
   return { app, cache, publisher, events };
 }
@@ -106,12 +119,9 @@ export async function startIngestApi(
   lifecycle: Lifecycle,
 ): Promise<{ url: string; server: Server }> {
   const { app, events } = await buildIngestApi(config, logger, lifecycle);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (err?: Error) =>
-      err ? reject(err) : resolve(s),
-    );
-  });
-  server.keepAliveTimeout = 65_000; // longer than typical load balancer idle timeouts
+  checkDescriptorBudget(config, logger);
+  const server = createHttpServer(app, config);
+  await listen(server, config.port, config.host);
   const inFlight = countRequests(server);
   lifecycle.add("http", server, (s) => closeServer(s, inFlight, events));
   const { port } = server.address() as AddressInfo;

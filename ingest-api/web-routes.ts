@@ -15,8 +15,9 @@ const CHART_JS_DIST = dirname(createRequire(import.meta.url).resolve("chart.js")
  * Security headers for the public pages. The CSP allows scripts, styles, images and
  * connections from this origin only, with no 'unsafe-inline': every script and style is a
  * file. Not upgrade-insecure-requests: kiosks often reach the API over plain HTTP on a LAN.
- * Only the web routes get these headers; the JSON/PNG API is unchanged (a
- * Cross-Origin-Resource-Policy of same-origin would stop other sites embedding the PNG).
+ * Only the web routes get these headers; the JSON/PNG API gets only nosniff and HSTS from
+ * apiSecurityHeaders (a Cross-Origin-Resource-Policy of same-origin would stop other sites
+ * embedding the PNG).
  */
 export const webSecurityHeaders: RequestHandler = helmet({
   contentSecurityPolicy: {
@@ -36,6 +37,8 @@ export const webSecurityHeaders: RequestHandler = helmet({
     },
   },
   referrerPolicy: { policy: "no-referrer" },
+  // HSTS comes from apiSecurityHeaders, and only when configured as served over TLS.
+  strictTransportSecurity: false,
 });
 
 const PAGE_CACHE = "no-cache"; // revalidate (ETag): a new deploy reaches every wall screen

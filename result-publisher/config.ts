@@ -1,5 +1,5 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
-import { type Env, readInt, readOptionalString } from "../common/env.ts";
+import { type Env, readHost, readInt, readOptionalString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
 
 export interface PublisherConfig extends CommonConfig {
@@ -10,6 +10,8 @@ export interface PublisherConfig extends CommonConfig {
   readonly chartHeight: number;
   /** Port of the publisher's /metrics; 0 = none. @defaultValue 9102 */
   readonly metricsPort: number;
+  /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
+  readonly metricsHost: string;
   readonly shutdownDeadlineMs: number;
 }
 
@@ -44,6 +46,7 @@ export function readPublisherConfig(env: Env = process.env): Readonly<PublisherC
     chartWidth: readInt(env, "CHART_WIDTH", 1200, { min: 320, max: 4096 }),
     chartHeight: readInt(env, "CHART_HEIGHT", 900, { min: 240, max: 4096 }),
     metricsPort: readInt(env, "PUBLISHER_METRICS_PORT", 9102, { min: 0, max: 65535 }),
+    metricsHost: readHost(env, "PUBLISHER_METRICS_HOST", "127.0.0.1"),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 10_000, { min: 100 }),
   });
 }

@@ -53,10 +53,14 @@ export async function startResultPublisher(
 
   let metricsPort: number | undefined;
   if (config.metricsPort > 0) {
-    const started = await startMetricsServer(metrics.registry, config.metricsPort, async () => {
-      await pool.query("select 1");
-      return redis.isReady;
-    });
+    const started = await startMetricsServer(
+      metrics.registry,
+      { port: config.metricsPort, host: config.metricsHost },
+      async () => {
+        await pool.query("select 1");
+        return redis.isReady;
+      },
+    );
     metricsPort = started.port;
     lifecycle.add(
       "metrics-server",

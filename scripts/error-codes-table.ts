@@ -1,0 +1,27 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ERROR_CODES } from "../common/error-codes.ts";
+
+// `node scripts/error-codes-table.ts`: rewrites the README's error table from
+// common/error-codes.ts (common/error-codes.test.ts fails until the two agree).
+
+export const README_PATH = join(import.meta.dirname, "..", "README.md");
+export const TABLE_BEGIN =
+  "<!-- error-codes:begin (common/error-codes.ts; checked by common/error-codes.test.ts) -->";
+export const TABLE_END = "<!-- error-codes:end -->";
+
+export function errorCodesTable(): string {
+  const rows = Object.entries(ERROR_CODES).map(
+    ([code, { status, meaning }]) => `| \`${code}\` | ${status} | ${meaning} |`,
+  );
+  return ["| code | status | meaning |", "| --- | --- | --- |", ...rows].join("\n");
+}
+
+if (import.meta.main) {
+  const readme = await readFile(README_PATH, "utf8");
+  const begin = readme.indexOf(TABLE_BEGIN);
+  const end = readme.indexOf(TABLE_END);
+  if (begin < 0 || end < begin) throw new Error(`README.md lacks ${TABLE_BEGIN} … ${TABLE_END}`);
+  const next = `${readme.slice(0, begin + TABLE_BEGIN.length)}\n${errorCodesTable()}\n${readme.slice(end)}`;
+  await writeFile(README_PATH, next);
+}
