@@ -45,6 +45,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
     await insertPoll(bed.db.pool, "lunch", ["pizza", "salad"]);
     await insertPoll(bed.db.pool, "color", ["red", "blue"]);
     await insertPoll(bed.db.pool, "direct", ["yes", "no"]);
+    await insertPoll(bed.db.pool, "mixed", ["yes", "no"]);
   });
 
   after(async () => {
@@ -102,6 +103,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       inserted: 25,
       rejected: 0,
       duplicates: 0,
+      pollDeleted: 0,
       deadLettered: 0,
     });
     const before = await snapshot();
@@ -112,6 +114,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       inserted: 0,
       rejected: 0,
       duplicates: 25,
+      pollDeleted: 0,
       deadLettered: 0,
     });
     assert.deepEqual(await snapshot(), before, "nothing changed, not even change_seq");
@@ -127,6 +130,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       inserted: 1,
       rejected: 0,
       duplicates: 3,
+      pollDeleted: 0,
       deadLettered: 0,
     });
 
@@ -159,6 +163,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       inserted: 20,
       rejected: 0,
       duplicates: 15,
+      pollDeleted: 0,
       deadLettered: 0,
     });
     assert.equal(
