@@ -70,13 +70,15 @@ const SQLSTATE = /^[0-9A-Z]{5}$/;
 
 export function classifyFailure(err: unknown): FailureKind {
   const code = pgCode(err);
+  // First: "EPIPE" has the shape of a SQLSTATE too.
+  if (code !== undefined && TRANSIENT_SYSTEM_CODES.has(code)) return "transient";
   if (code !== undefined && SQLSTATE.test(code)) {
     const klass = code.slice(0, 2);
     if (POISON_SQLSTATE_CLASSES.has(klass)) return "poison";
     if (TRANSIENT_SQLSTATE_CLASSES.has(klass) || TRANSIENT_SQLSTATES.has(code)) return "transient";
     return "permanent";
   }
-  if (code !== undefined) return TRANSIENT_SYSTEM_CODES.has(code) ? "transient" : "permanent";
+  if (code !== undefined) return "permanent";
   if (hasTransientCause(err)) return "transient";
   return "permanent";
 }
