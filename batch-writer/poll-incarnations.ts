@@ -33,8 +33,9 @@ export async function sortByPollIncarnation(
   votes: readonly DecodedVote[],
 ): Promise<SortedVotes> {
   if (votes.length === 0) return { kept: votes, deleted: [] };
-  const ids = [...new Set(votes.map((v) => v.pollId))];
-  const { rows } = await client.query<{ id: string; incarnation: number }>(LIVE_POLLS, [ids]);
+  const ids = new Set<string>();
+  for (const v of votes) ids.add(v.pollId);
+  const { rows } = await client.query<{ id: string; incarnation: number }>(LIVE_POLLS, [[...ids]]);
   const live = new Map(rows.map((r) => [r.id, r.incarnation]));
   const belongs = (v: DecodedVote) => {
     const incarnation = live.get(v.pollId);
