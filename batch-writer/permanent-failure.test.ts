@@ -135,6 +135,14 @@ describe("batch writer: a permanent failure that is not about the data", () => {
       SUBJECT_PREFIX: bed.config.subjectPrefix,
       LOG_LEVEL: "warn",
     };
+    const list = await runDlq(env, ["list"]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(
+      list.stdout.match(/deliveries=1 {2}reason=store_failed$/gm)?.length,
+      2,
+      list.stdout,
+    );
+    assert.match(list.stdout, /error: P0001: test trigger refuses poll cursed/);
     const replay = await runDlq(env, ["replay", "--all"]);
     assert.equal(replay.code, 0, replay.stderr);
     assert.equal(replay.stdout.match(/^#\d+ replayed as stream seq \d+$/gm)?.length, 2);
