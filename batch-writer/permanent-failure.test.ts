@@ -158,4 +158,38 @@ describe("batch writer: a permanent failure that is not about the data", () => {
     assert.match(again.stderr, /nothing to replay/);
     assert.equal(await countVotes(bed.db.pool), good.length + cursed.length);
   });
+
+  test("a message whose dead letter cannot be written either is held, not lost", async () => {
+    await bed.db.pool.query(CURSE);
+    await bed.db.pool.query(`
+      create function test_refuse_dead_letters() returns trigger language plpgsql as $$
+      begin raise exception 'test trigger refuses dead letters'; end $$;
+      create trigger test_refuse_dead_letters before insert on dead_letters
+        for each row execute function test_refuse_dead_letters();`);
+    const before = await queryNumber(bed.db.pool, "select count(*) from dead_letters");
+    const failuresBefore = await metric("permanentFailures");
+    const ack = await publishVotes(bed.js, bed.config.subjectPrefix, [
+      makeVote({ pollId: "cursed", optionId: "no" }),
+    ]);
+    await waitUntil(
+      "the writer keeps failing at the dead letter",
+      async () => (await metric("permanentFailures")) >= failuresBefore + ATTEMPTS + 2,
+    );
+    assert.ok((await bed.pending()) > 0, "held: neither acked nor terminated");
+    assert.equal(await queryNumber(bed.db.pool, "select count(*) from dead_letters"), before);
+
+    await bed.db.pool.query(
+      "drop trigger test_refuse_dead_letters on dead_letters; drop function test_refuse_dead_letters()",
+    );
+    await waitUntil("the dead letter is written", async () => (await bed.pending()) === 0);
+    assert.equal(
+      await queryNumber(
+        bed.db.pool,
+        "select count(*) from dead_letters where stream_seq = $1 and reason = 'store_failed'",
+        [ack.seq],
+      ),
+      1,
+    );
+    await bed.db.pool.query("drop trigger test_curse on votes; drop function test_curse()");
+  });
 });

@@ -253,6 +253,8 @@ export class BatchWriter {
   async #store(items: Item[], isolating = false): Promise<void> {
     const { pool, config, logger, metrics } = this.deps;
     let permanentFailures = 0;
+    let deadLettered = false;
+    let heldLogged = false;
     for (let attempt = 0; ; attempt++) {
       const votes = items.flatMap((i) => i.votes);
       const poison = items.flatMap((i) => i.poison.map((p) => poisonRow(i.msg, p)));
@@ -296,10 +298,20 @@ export class BatchWriter {
               "storing a batch failed with an error that is not transient; retrying, then isolating the messages that fail",
             );
         }
+        // Not even its dead letter can be written (dead_letters itself fails): nothing
+        // left to split, and acking would lose it. Keep it and retry with back-off.
+        if (deadLettered && kind !== "transient" && !heldLogged) {
+          heldLogged = true;
+          logger.error(
+            { err, streamSeq: items[0]!.msg.seq },
+            "writing a dead letter failed; holding the message and retrying",
+          );
+        }
         const isolate =
-          kind === "poison" ||
-          (kind === "permanent" &&
-            (isolating || permanentFailures >= config.permanentFailureAttempts));
+          !deadLettered &&
+          (kind === "poison" ||
+            (kind === "permanent" &&
+              (isolating || permanentFailures >= config.permanentFailureAttempts)));
         if (isolate) {
           if (items.length > 1) {
             const half = Math.ceil(items.length / 2);
@@ -315,6 +327,7 @@ export class BatchWriter {
               ? "Postgres refused a message; dead-lettering it"
               : "a message kept failing with an error that is not transient; dead-lettering it",
           );
+          deadLettered = true;
           item.votes = [];
           item.poison = [
             {
