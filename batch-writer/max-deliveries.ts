@@ -99,8 +99,9 @@ export class MaxDeliveriesMover {
     // Already gone: an earlier attempt moved and deleted it but died before the ack.
     if (stored === null) return;
     await pool.query(
-      `insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries)
-       values ($1, $2, -1, $3, $4, $5, $6)
+      `insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries,
+                                 reason)
+       values ($1, $2, -1, $3, $4, $5, $6, 'max_deliveries')
        on conflict (stream, stream_seq, item_index) do update set
          error = excluded.error, deliveries = excluded.deliveries, last_seen = now()`,
       [

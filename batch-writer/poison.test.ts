@@ -29,6 +29,7 @@ interface DeadLetterRow {
   subject: string;
   raw: Buffer;
   error: string;
+  reason: string;
   deliveries: number;
   replayed_at: Date | null;
 }
@@ -160,6 +161,11 @@ describe("batch writer: poison messages among good ones", () => {
     assert.match(item4!.error, /castAt: must have a UTC offset/);
     assert.deepEqual(refused!.raw, Buffer.from(refusedBytes));
     assert.match(refused!.error, /^23514: .*test_refuses_kiosk/);
+    // Data errors, decoded or refused by Postgres, are all "invalid" (not store_failed).
+    assert.deepEqual(
+      dead.map((d) => d.reason),
+      dead.map(() => "invalid"),
+    );
 
     // Nothing is left pending or redelivered: acked, or terminated after dead-lettering.
     assert.equal(await bed.pending(), 0);

@@ -2,10 +2,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
-import type { Poll } from "../common/registry-types.ts";
-import { loadRegistry } from "./registry-store.ts";
+import { loadRegistry, type RegistryPoll } from "./registry-store.ts";
 
-export interface CachedPoll extends Poll {
+export interface CachedPoll extends RegistryPoll {
   optionIds: ReadonlySet<string>;
   opensAtMs: number | null;
   closesAtMs: number | null;

@@ -20,6 +20,7 @@ interface PollRow {
   archived_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  incarnation: number;
   options: PollOption[] | null;
 }
 
@@ -176,7 +177,11 @@ export async function updatePoll(pool: Pool, id: string, patch: UpdatePoll): Pro
 
 /**
  * Deletes a poll. Refused while it has votes, unless it was archived first: then its
- * votes and everything derived from them go with it.
+ * votes and everything derived from them go with it. Votes still in the stream are not
+ * stored afterwards: the writer drops votes whose poll is gone, or whose incarnation is
+ * not the poll's (a poll re-created with the same id), into rejected_votes (poll_deleted).
+ * The row lock below waits for a batch being written for this poll (the writer holds a
+ * key-share lock on it), so no vote commits between this delete and the poll's removal.
  */
 export async function deletePoll(pool: Pool, id: string): Promise<Poll> {
   return withTransaction(pool, async (client) => {
@@ -262,14 +267,21 @@ export async function revokeKiosk(pool: Pool, id: string): Promise<Kiosk> {
   return toKiosk(rows[0]!);
 }
 
+/** A poll with its incarnation (migration 007), which the API stamps on each vote. */
+export interface RegistryPoll extends Poll {
+  incarnation: number;
+}
+
 export interface RegistrySnapshot {
-  polls: Poll[];
+  polls: RegistryPoll[];
   kiosks: { id: string; tokenHash: Buffer; revokedAt: Date | null }[];
 }
 
 export async function loadRegistry(pool: Pool): Promise<RegistrySnapshot> {
   const [polls, kiosks] = await Promise.all([
-    listPolls(pool),
+    pool
+      .query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`)
+      .then(({ rows }) => rows.map((r) => ({ ...toPoll(r), incarnation: r.incarnation }))),
     pool.query<{ id: string; token_hash: Buffer; revoked_at: Date | null }>(
       "select id, token_hash, revoked_at from kiosks",
     ),

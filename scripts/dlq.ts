@@ -6,7 +6,8 @@ import { configOrExit } from "../common/main-guard.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
 import { createPool } from "../common/postgres.ts";
 
-// `npm run dlq -- list [--all]`: dead letters not yet replayed (--all: every one).
+// `npm run dlq -- list [--all]`: dead letters not yet replayed (--all: every one), with
+// why each is there (invalid data, store_failed after bounded retries, max_deliveries).
 // `npm run dlq -- replay <id> | replay --all`: publish them to the stream again after a
 // fix. A whole message is re-published as it was; a single vote from a batch message is
 // wrapped in a message of its own. Replays are safe to repeat: votes are deduplicated.
@@ -31,6 +32,8 @@ interface DeadLetter {
   subject: string;
   raw: Buffer;
   error: string;
+  /** invalid | store_failed | max_deliveries (migration 007). */
+  reason: string;
   deliveries: number;
   first_seen: Date;
   replayed_at: Date | null;
@@ -47,6 +50,7 @@ try {
       process.stdout.write(
         `#${r.id}  ${r.first_seen.toISOString()}  ${r.subject}  seq=${r.stream_seq}` +
           `${r.item_index >= 0 ? ` item=${r.item_index}` : ""}  deliveries=${r.deliveries}` +
+          `  reason=${r.reason}` +
           `${r.replayed_at ? `  replayed=${r.replayed_at.toISOString()}` : ""}\n` +
           `    error: ${r.error}\n    raw:   ${preview}\n`,
       );
