@@ -162,6 +162,7 @@ describe("poll deleted while its votes are still in the stream", () => {
       inserted: 1,
       rejected: 0,
       duplicates: 1,
+      conflicts: 0,
       pollDeleted: 1,
       deadLettered: 0,
     });
