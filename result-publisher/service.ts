@@ -91,6 +91,8 @@ export async function startResultPublisher(
   };
 
   const job = schedule.scheduleJob(config.schedule, () => void tick());
+  // readPublisherConfig checked the rule; null here would mean a publisher that runs once.
+  if (job === null) throw new Error(`node-schedule refused the schedule "${config.schedule}"`);
   lifecycle.add("schedule", job, async (j) => {
     j.cancel();
     await running;
