@@ -97,6 +97,9 @@ export async function startResultPublisher(
     j.cancel();
     await running;
   });
+  // A Redis that comes back may have come back empty: a run checks every poll's version and
+  // republishes what is missing, so run now instead of waiting for the next tick.
+  redis.on("ready", () => void tick());
   void tick();
   log.info({ schedule: config.schedule, metricsPort }, "result publisher started");
   return { leadership, metrics, metricsPort, tick };
