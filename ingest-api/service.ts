@@ -15,6 +15,7 @@ import { RegistryCache } from "./registry-cache.ts";
 import { ResultsEvents } from "./results-events.ts";
 import { VotePublisher } from "./vote-publisher.ts";
 import { VoteService } from "./vote-service.ts";
+import { VoterClaimsRebuild } from "./voter-claims-rebuild.ts";
 import { VoterGuard } from "./voter-guard.ts";
 
 export interface IngestApi {
@@ -22,6 +23,7 @@ export interface IngestApi {
   cache: RegistryCache;
   publisher: VotePublisher;
   events: ResultsEvents;
+  voterClaims: VoterClaimsRebuild;
 }
 
 /**
@@ -74,6 +76,20 @@ export async function buildIngestApi(
     config.voterBucketBits,
     config.voterRetentionMs,
   );
+  // Before the API takes votes: a Redis that came back empty gets its claims back first.
+  const claims = new VoterClaimsRebuild(
+    pool,
+    redis,
+    guard,
+    {
+      checkIntervalMs: config.voterClaimsCheckMs,
+      batchRows: config.voterRebuildBatchRows,
+      lockMs: config.voterRebuildLockMs,
+    },
+    log,
+  );
+  await claims.start();
+  lifecycle.add("voter-claims", claims, (c) => c.stop());
   const votes = new VoteService(cache, publisher, guard, metrics, {
     castAtMaxSkewMs: config.castAtMaxSkewMs,
     castAtMaxAgeMs: config.castAtMaxAgeMs,
@@ -94,7 +110,7 @@ export async function buildIngestApi(
     keyPrefix: config.redisKeyPrefix,
     resultsIntervalMs: config.resultsIntervalMs,
   });
-  return { app, cache, publisher, events };
+  return { app, cache, publisher, events, voterClaims: claims };
 }
 
 /** Builds the API and listens; stopping closes the server first, letting in-flight requests finish. */

@@ -1,0 +1,250 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../common/logger.ts";
+import type { Pool } from "../common/postgres.ts";
+import type { RedisClient } from "../common/redis.ts";
+import { type VoterGuard, voterClaim, voterClaimsKeys } from "./voter-guard.ts";
+
+// Gives Redis back the one-vote-per-voter claims it lost (a Redis without persistence
+// restarts empty) from the writer's voter_ballots, the database's record of who voted.
+//
+// The ingest API owns this, not the writer or the publisher: the voter keys are the API's
+// (it is their only reader and writer, and VoterGuard holds the hashing rule), it has a
+// Postgres pool already, and it is the one that must refuse votes while the claims are
+// incomplete; a rebuild run by another service would need a second copy of the layout
+// and could not tell the API when it is done except through Redis anyway.
+//
+// Every API process checks the marker (on start, on Redis reconnect, when a claim finds
+// it missing, and every VOTER_CLAIMS_CHECK_MS); one of them rebuilds, under a Redis lock
+// (SET NX PX, renewed as it goes). Each lock-holding step is a script that checks the
+// lock first: if Redis restarts again mid-rebuild the lock is gone with the data, and the
+// rebuild stops instead of writing a marker over claims it no longer holds.
+
+const EXTEND = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+const POLL_DONE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], '1')
+return 1`;
+
+const COMPLETE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[3], KEYS[1])
+return 1`;
+
+const UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+export interface RebuildSettings {
+  /** How often each API process checks that the claims are complete. */
+  checkIntervalMs: number;
+  /** voter_ballots rows read and written to Redis per step. */
+  batchRows: number;
+  /** Lock lifetime; renewed after each step, so a dead rebuilder frees it this soon. */
+  lockMs: number;
+}
+
+interface Ballot {
+  voter_id: string;
+  event_id: string;
+}
+
+export interface RebuildSummary {
+  polls: number;
+  voters: number;
+  durationMs: number;
+}
+
+/** The rebuild lost its lock (Redis restarted again, or the lock expired): it stops. */
+export class RebuildInterruptedError extends Error {
+  override readonly name = "RebuildInterruptedError";
+  readonly code = "rebuild_interrupted";
+}
+
+export class VoterClaimsRebuild {
+  readonly #pool: Pool;
+  readonly #redis: RedisClient;
+  readonly #guard: VoterGuard;
+  readonly #settings: RebuildSettings;
+  readonly #logger: Logger;
+  readonly #keys: ReturnType<typeof voterClaimsKeys>;
+  #inFlight: Promise<RebuildSummary | undefined> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  /** A loss was reported (one WARN) and not yet healed (one INFO). */
+  #healing = false;
+  #failing = false;
+  readonly #onReady = () => void this.ensure();
+
+  constructor(
+    pool: Pool,
+    redis: RedisClient,
+    guard: VoterGuard,
+    settings: RebuildSettings,
+    logger: Logger,
+  ) {
+    this.#pool = pool;
+    this.#redis = redis;
+    this.#guard = guard;
+    this.#settings = settings;
+    this.#logger = logger.child({ component: "voter-claims" });
+    this.#keys = voterClaimsKeys(guard.layout.keyPrefix);
+  }
+
+  /** Checks (and rebuilds) once before the API takes votes, then keeps watching. */
+  async start(): Promise<void> {
+    this.#guard.onClaimsMissing(() => void this.ensure());
+    this.#redis.on("ready", this.#onReady);
+    await this.ensure();
+    this.#timer = setInterval(() => void this.ensure(), this.#settings.checkIntervalMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#redis.off("ready", this.#onReady);
+    this.#guard.onClaimsMissing(() => {});
+    await this.#inFlight;
+  }
+
+  /**
+   * Rebuilds when Redis has no complete set of claims and no other process is on it.
+   * Single-flight in this process; never throws (a failure is retried at the next check).
+   * Resolves with what it rebuilt, or undefined when there was nothing to do here.
+   */
+  ensure(): Promise<RebuildSummary | undefined> {
+    this.#inFlight ??= this.#check()
+      .then((summary) => {
+        if (this.#failing) this.#logger.info("voter claims check recovered");
+        this.#failing = false;
+        return summary;
+      })
+      .catch((err: unknown) => {
+        if (!this.#failing)
+          this.#logger.warn({ err }, "voter claims rebuild failed; retrying at the next check");
+        this.#failing = true;
+        return undefined;
+      })
+      .finally(() => {
+        this.#inFlight = undefined;
+      });
+    return this.#inFlight;
+  }
+
+  async #check(): Promise<RebuildSummary | undefined> {
+    if (this.#stopped || (await this.#redis.exists(this.#keys.restored)) === 1) return undefined;
+    const token = randomUUID();
+    const locked = await this.#redis.set(this.#keys.lock, token, {
+      condition: "NX",
+      expiration: { type: "PX", value: this.#settings.lockMs },
+    });
+    if (locked === null) return undefined; // another API process is rebuilding
+    try {
+      return await this.#rebuild(token);
+    } finally {
+      await this.#script(UNLOCK, [this.#keys.lock], [token]).catch(() => {});
+    }
+  }
+
+  async #rebuild(token: string): Promise<RebuildSummary> {
+    const started = performance.now();
+    const { rows: polls } = await this.#pool.query<{ id: string; voters: boolean }>(
+      `select p.id, exists (select 1 from voter_ballots b where b.poll_id = p.id) as voters
+       from polls p where p.one_vote_per_voter and p.archived_at is null order by p.id`,
+    );
+    // A first start (nothing to restore) is not news; claims lost by Redis are.
+    const lost = polls.some((p) => p.voters);
+    if (lost && !this.#healing)
+      this.#logger.warn(
+        { polls: polls.length },
+        "one-vote-per-voter claims are missing from Redis (restarted empty?); rebuilding them from voter_ballots, their votes answer 503 meanwhile",
+      );
+    this.#healing ||= lost;
+    // Polls a rebuild cut short already gave back (this Redis still lists them) are skipped.
+    const done = new Set(Object.keys(await this.#redis.hGetAll(this.#keys.rebuilt)));
+    let voters = 0;
+    for (const poll of polls) {
+      if (done.has(poll.id)) continue;
+      if (poll.voters) voters += await this.#rebuildPoll(poll.id, token);
+      await this.#holding(POLL_DONE, [this.#keys.lock, this.#keys.rebuilt], [token, poll.id]);
+    }
+    const marker = JSON.stringify({ at: new Date().toISOString(), polls: polls.length, voters });
+    const { lock, restored, rebuilt } = this.#keys;
+    await this.#holding(COMPLETE, [lock, restored, rebuilt], [token, marker]);
+    const summary = { polls: polls.length, voters, durationMs: performance.now() - started };
+    if (this.#healing) this.#logger.info(summary, "one-vote-per-voter claims restored in Redis");
+    this.#healing = false;
+    return summary;
+  }
+
+  /** One poll's ballots in keyset-ordered steps of batchRows, each written pipelined. */
+  async #rebuildPoll(pollId: string, token: string): Promise<number> {
+    const { batchRows, lockMs } = this.#settings;
+    let after: string | null = null;
+    let written = 0;
+    for (;;) {
+      if (this.#stopped) throw new RebuildInterruptedError("the API is shutting down");
+      const rows = await this.#ballots(pollId, after);
+      if (rows.length === 0) return written;
+      await this.#write(pollId, rows);
+      await this.#holding(EXTEND, [this.#keys.lock], [token, String(lockMs)]);
+      written += rows.length;
+      if (rows.length < batchRows) return written;
+      after = rows[rows.length - 1]!.voter_id;
+    }
+  }
+
+  /** The next batchRows ballots of a poll after voter `after`, in primary key order. */
+  async #ballots(pollId: string, after: string | null): Promise<Ballot[]> {
+    const limit = this.#settings.batchRows;
+    const { rows } =
+      after === null
+        ? await this.#pool.query<Ballot>(
+            `select voter_id, event_id::text as event_id from voter_ballots
+             where poll_id = $1 order by voter_id limit $2`,
+            [pollId, limit],
+          )
+        : await this.#pool.query<Ballot>(
+            `select voter_id, event_id::text as event_id from voter_ballots
+             where poll_id = $1 and voter_id > $2 order by voter_id limit $3`,
+            [pollId, after, limit],
+          );
+    return rows;
+  }
+
+  /**
+   * One HSET (every field of the step that falls in that bucket) and one PEXPIRE per
+   * bucket, all sent at once: node-redis writes commands issued together as one pipeline.
+   * The database is the truth, so an entry already there is overwritten with it.
+   */
+  async #write(pollId: string, rows: Ballot[]): Promise<void> {
+    const byKey = new Map<string, Buffer[]>();
+    for (const r of rows) {
+      const c = voterClaim(this.#guard.layout, pollId, r.voter_id, r.event_id);
+      const entries = byKey.get(c.key);
+      if (entries) entries.push(c.field, c.tag);
+      else byKey.set(c.key, [c.field, c.tag]);
+    }
+    const ttl = String(this.#guard.retentionMs);
+    await Promise.all(
+      [...byKey].flatMap(([key, entries]) => [
+        this.#redis.sendCommand(["HSET", key, ...entries]),
+        this.#redis.sendCommand(["PEXPIRE", key, ttl]),
+      ]),
+    );
+  }
+
+  /** Runs a step that needs the lock; stops the rebuild when the lock is not ours any more. */
+  async #holding(script: string, keys: string[], args: string[]): Promise<void> {
+    if ((await this.#script(script, keys, args)) === 0)
+      throw new RebuildInterruptedError("the rebuild lock was lost (Redis restarted again?)");
+  }
+
+  async #script(script: string, keys: string[], args: string[]): Promise<number> {
+    return Number(await this.#redis.eval(script, { keys, arguments: args }));
+  }
+}
