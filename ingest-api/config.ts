@@ -64,9 +64,11 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     voterBucketBits: readInt(env, "VOTER_BUCKET_BITS", 16, { min: 0, max: 24 }),
     voterRetentionMs: readInt(env, "VOTER_RETENTION_MS", 2_592_000_000, { min: 60_000 }),
     voterClaimsCheckMs: readInt(env, "VOTER_CLAIMS_CHECK_MS", 5_000, { min: 100 }),
+    // At most 20,000: a step is one script call of 3 arguments a row, and node-redis spreads
+    // a command's arguments on the stack (60,000 is safe, 150,000 overflows it).
     voterRebuildBatchRows: readInt(env, "VOTER_REBUILD_BATCH_ROWS", 10_000, {
       min: 100,
-      max: 1_000_000,
+      max: 20_000,
     }),
     voterRebuildLockMs: readInt(env, "VOTER_REBUILD_LOCK_MS", 30_000, { min: 1_000 }),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 10_000, { min: 100 }),

@@ -21,7 +21,7 @@ import { VoterGuard, voterClaimsKeys } from "../ingest-api/voter-guard.ts";
 
 const env = process.env;
 const voters = readInt(env, "BENCH_VOTERS", 1_000_000, { min: 1 });
-const batchRows = readInt(env, "BENCH_BATCH_ROWS", 10_000, { min: 100 });
+const batchRows = readInt(env, "BENCH_BATCH_ROWS", 10_000, { min: 100, max: 20_000 });
 const pollCounts = (env.BENCH_POLLS ?? "1,100").split(",").map((n) => {
   const count = Number(n);
   if (!Number.isInteger(count) || count < 1) throw new Error(`BENCH_POLLS: bad count "${n}"`);
