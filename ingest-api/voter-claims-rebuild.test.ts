@@ -167,4 +167,54 @@ describe("one-vote-per-voter claims after Redis comes back empty", () => {
     for (const voterId of ["alice", "bob", "carol", "dave"])
       expectError(await vote({ voterId, eventId: randomUUID() }), 409, "already_voted");
   });
+
+  test("a rebuild that loses its lock midway (Redis restarted again) writes no marker, and the next one completes", async () => {
+    // The API's own rebuilder is stopped, so that only this file's rebuilder runs.
+    await api().voterClaims.stop();
+    await createPoll(api().app, { id: "big", oneVotePerVoter: true });
+    await api().db.pool.query(
+      `insert into voter_ballots (poll_id, voter_id, event_id)
+       select 'big', 'member-' || i, gen_random_uuid() from generate_series(1, 20000) i`,
+    );
+    await loseClaims();
+    const { redisKeyPrefix } = api().names;
+    const { voterBucketBits, voterRetentionMs } = api().config;
+    const guard = new VoterGuard(api().redis, redisKeyPrefix, voterBucketBits, voterRetentionMs);
+    // 100 rows a step: 200 steps for "big", many more than the time it takes to see one.
+    const settings = { checkIntervalMs: 60_000, batchRows: 100, lockMs: 10_000 };
+    const rebuilder = new VoterClaimsRebuild(
+      api().db.pool,
+      api().redis,
+      guard,
+      settings,
+      createLogger("silent"),
+    );
+    const keys = voterClaimsKeys(redisKeyPrefix);
+    const first = rebuilder.ensure();
+    await eventually("the rebuild wrote its first step", async () => {
+      for await (const found of api().redis.scanIterator({
+        MATCH: `${redisKeyPrefix}voters:big:*`,
+      }))
+        if (found.length > 0) return true;
+      return undefined;
+    });
+    await api().redis.del(keys.lock); // what a restart does to it
+    assert.equal(await first, undefined, "the interrupted rebuild reports nothing rebuilt");
+    assert.equal(await api().redis.exists(keys.restored), 0, "no marker over missing claims");
+    expectError(
+      await vote({ voterId: "alice", eventId: randomUUID() }),
+      503,
+      "voter_claims_rebuilding",
+    );
+
+    const second = await rebuilder.ensure();
+    assert.deepEqual([second?.polls, second?.voters], [2, 20_005]);
+    assert.equal(await api().redis.exists(keys.restored), 1);
+    for (const [pollId, voterId] of [
+      ["big", "member-1"],
+      ["big", "member-20000"],
+      ["council", "alice"],
+    ] as const)
+      assert.equal(await guard.claim(guard.claimFor(pollId, voterId, randomUUID())), "taken");
+  });
 });

@@ -213,26 +213,19 @@ export class VoterClaimsRebuild {
     let written = 0;
     let writing: Promise<void> = Promise.resolve();
     const touched = new Set<string>();
-    try {
-      for (;;) {
-        if (this.#stopped) throw new RebuildInterruptedError("the API is shutting down");
-        const rows = await this.#ballots(pollId, after);
-        if (rows.length === 0) break;
-        const step = this.#write(pollId, rows, token, touched);
-        try {
-          await writing;
-        } catch (err) {
-          await step.catch(() => {}); // never leave a step's failure unobserved
-          throw err;
-        }
-        writing = step;
-        written += rows.length;
-        if (rows.length < batchRows) break;
-        after = rows[rows.length - 1]!.voter_id;
-      }
-    } catch (err) {
-      await writing.catch(() => {});
-      throw err;
+    for (;;) {
+      if (this.#stopped) throw new RebuildInterruptedError("the API is shutting down");
+      const rows = await this.#ballots(pollId, after);
+      if (rows.length === 0) break;
+      const step = this.#write(pollId, rows, token, touched);
+      // Awaited below or at the next step; a failure meanwhile must not count as unhandled
+      // (that would end the process). Awaiting it later still throws its error.
+      step.catch(() => {});
+      await writing;
+      writing = step;
+      written += rows.length;
+      if (rows.length < batchRows) break;
+      after = rows[rows.length - 1]!.voter_id;
     }
     await writing;
     await this.#expire(touched, token);
