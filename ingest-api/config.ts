@@ -36,6 +36,8 @@ export interface IngestConfig extends CommonConfig {
   readonly voterRebuildBatchRows: number;
   /** Lifetime of the claims rebuild lock, renewed after each step. @defaultValue 30000 */
   readonly voterRebuildLockMs: number;
+  /** Longest wait, before a claims rebuild, for the writer to store the votes in the stream; 0 = none. @defaultValue 30000 */
+  readonly voterRebuildWriterWaitMs: number;
   /** Graceful shutdown deadline. @defaultValue 10000 */
   readonly shutdownDeadlineMs: number;
 }
@@ -71,6 +73,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
       max: 20_000,
     }),
     voterRebuildLockMs: readInt(env, "VOTER_REBUILD_LOCK_MS", 30_000, { min: 1_000 }),
+    voterRebuildWriterWaitMs: readInt(env, "VOTER_REBUILD_WRITER_WAIT_MS", 30_000, { min: 0 }),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 10_000, { min: 100 }),
   });
 }

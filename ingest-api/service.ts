@@ -1,5 +1,6 @@
 import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { Express } from "express";
 import { votesStreamOptions } from "../common/config.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
@@ -15,7 +16,7 @@ import { RegistryCache } from "./registry-cache.ts";
 import { ResultsEvents } from "./results-events.ts";
 import { VotePublisher } from "./vote-publisher.ts";
 import { VoteService } from "./vote-service.ts";
-import { VoterClaimsRebuild } from "./voter-claims-rebuild.ts";
+import { VoterClaimsRebuild, votesStreamProgress } from "./voter-claims-rebuild.ts";
 import { VoterGuard } from "./voter-guard.ts";
 
 export interface IngestApi {
@@ -85,8 +86,10 @@ export async function buildIngestApi(
       checkIntervalMs: config.voterClaimsCheckMs,
       batchRows: config.voterRebuildBatchRows,
       lockMs: config.voterRebuildLockMs,
+      writerWaitMs: config.voterRebuildWriterWaitMs,
     },
     log,
+    votesStreamProgress(await jetstreamManager(nc), config.streamName),
   );
   await claims.start();
   lifecycle.add("voter-claims", claims, (c) => c.stop());

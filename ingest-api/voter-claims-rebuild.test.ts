@@ -20,6 +20,9 @@ import { VoterGuard, voterClaimsKeys } from "./voter-guard.ts";
 // The API must give them back from voter_ballots before it takes a voter's vote again:
 // a second vote is 409 as before, never a 202 the writer later moves to rejected_votes.
 
+/** For rebuilders made by hand here: no stream to wait for (writerWaitMs 0). */
+const noStream = async () => ({ published: 0, unstored: undefined });
+
 describe("one-vote-per-voter claims after Redis comes back empty", () => {
   let redis: PrivateRedisServer | undefined;
   let h: IngestHarness | undefined;
@@ -75,7 +78,11 @@ describe("one-vote-per-voter claims after Redis comes back empty", () => {
 
   before(async () => {
     redis = await PrivateRedisServer.create();
-    h = await startIngestHarness({ REDIS_URL: redis.url, VOTER_CLAIMS_CHECK_MS: "200" });
+    h = await startIngestHarness({
+      REDIS_URL: redis.url,
+      VOTER_CLAIMS_CHECK_MS: "200",
+      VOTER_REBUILD_WRITER_WAIT_MS: "60000",
+    });
     writer = await startPipelineWriter(h);
     await createPoll(h.app, { id: "council", oneVotePerVoter: true });
     kiosk = await createKiosk(h.app, "booth");
@@ -114,9 +121,40 @@ describe("one-vote-per-voter claims after Redis comes back empty", () => {
     assert.deepEqual(rows, [], "no vote went through to be refused by the writer");
   });
 
+  test("a vote still in the stream when Redis emptied counts: the rebuild waits for the writer to store it", async () => {
+    await writer!.close(); // the writer is behind: frank's vote stays in the stream
+    writer = undefined;
+    const frankFirst = randomUUID();
+    assert.equal((await vote({ voterId: "frank", eventId: frankFirst })).status, 202);
+    await redis!.restartEmpty();
+    // Until the writer stores it, frank's second vote is 503, never a 202 that the writer
+    // would later move to rejected_votes. Every other voter of the poll waits too.
+    await eventually("the API reconnected and refuses claims", async () => {
+      const r = await vote({ voterId: "frank", eventId: randomUUID() });
+      assert.notEqual(r.status, 202, r.text);
+      return r.status === 503 && r.body.error.code === "voter_claims_rebuilding" ? true : undefined;
+    });
+    for (let i = 0; i < 5; i++)
+      expectError(
+        await vote({ voterId: "frank", eventId: randomUUID() }),
+        503,
+        "voter_claims_rebuilding",
+      );
+
+    writer = await startPipelineWriter(api());
+    await stored(4);
+    const { res } = await secondVoteSettles("frank");
+    expectError(res, 409, "already_voted");
+    assert.equal((await vote({ voterId: "frank", eventId: frankFirst })).status, 202);
+    const { rows } = await api().db.pool.query(
+      "select voter_id from rejected_votes where poll_id = 'council'",
+    );
+    assert.deepEqual(rows, []);
+  });
+
   test("while another process holds the rebuild, votes with a voterId are 503 voter_claims_rebuilding", async () => {
     assert.equal((await vote({ voterId: "dave" })).status, 202);
-    await stored(4);
+    await stored(5);
     const { lock } = voterClaimsKeys(api().names.redisKeyPrefix);
     await api().redis.set(lock, "another-api-process", {
       expiration: { type: "PX", value: 60_000 },
@@ -141,12 +179,12 @@ describe("one-vote-per-voter claims after Redis comes back empty", () => {
   });
 
   test("two rebuilders at once: exactly one rebuilds, and the claims are complete after it", async () => {
-    await stored(5);
+    await stored(6);
     await loseClaims();
     // Two more API processes' rebuilders on the same Redis and database.
     const { redisKeyPrefix } = api().names;
     const { voterBucketBits, voterRetentionMs } = api().config;
-    const settings = { checkIntervalMs: 60_000, batchRows: 2, lockMs: 10_000 };
+    const settings = { checkIntervalMs: 60_000, batchRows: 2, lockMs: 10_000, writerWaitMs: 0 };
     const rebuilders = [1, 2].map(
       () =>
         new VoterClaimsRebuild(
@@ -155,13 +193,14 @@ describe("one-vote-per-voter claims after Redis comes back empty", () => {
           new VoterGuard(api().redis, redisKeyPrefix, voterBucketBits, voterRetentionMs),
           settings,
           createLogger("silent"),
+          noStream,
         ),
     );
     const summaries = await Promise.all(rebuilders.map((r) => r.ensure()));
     const ran = summaries.filter((s) => s !== undefined);
     // The API's own rebuilder may win the lock first (a claim or its check): then neither does.
     assert.ok(ran.length <= 1, JSON.stringify(summaries));
-    if (ran.length === 1) assert.deepEqual([ran[0]!.polls, ran[0]!.voters], [1, 5]);
+    if (ran.length === 1) assert.deepEqual([ran[0]!.polls, ran[0]!.voters], [1, 6]);
     const { res } = await secondVoteSettles("erin");
     expectError(res, 409, "already_voted");
     for (const voterId of ["alice", "bob", "carol", "dave"])
@@ -181,13 +220,14 @@ describe("one-vote-per-voter claims after Redis comes back empty", () => {
     const { voterBucketBits, voterRetentionMs } = api().config;
     const guard = new VoterGuard(api().redis, redisKeyPrefix, voterBucketBits, voterRetentionMs);
     // 100 rows a step: 200 steps for "big", many more than the time it takes to see one.
-    const settings = { checkIntervalMs: 60_000, batchRows: 100, lockMs: 10_000 };
+    const settings = { checkIntervalMs: 60_000, batchRows: 100, lockMs: 10_000, writerWaitMs: 0 };
     const rebuilder = new VoterClaimsRebuild(
       api().db.pool,
       api().redis,
       guard,
       settings,
       createLogger("silent"),
+      noStream,
     );
     const keys = voterClaimsKeys(redisKeyPrefix);
     const first = rebuilder.ensure();
@@ -208,7 +248,7 @@ describe("one-vote-per-voter claims after Redis comes back empty", () => {
     );
 
     const second = await rebuilder.ensure();
-    assert.deepEqual([second?.polls, second?.voters], [2, 20_005]);
+    assert.deepEqual([second?.polls, second?.voters], [2, 20_006]);
     assert.equal(await api().redis.exists(keys.restored), 1);
     for (const [pollId, voterId] of [
       ["big", "member-1"],

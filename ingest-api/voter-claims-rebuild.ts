@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
@@ -36,6 +38,10 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 return 1`;
 
+const EXTEND = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
 const POLL_DONE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], '1')
@@ -52,6 +58,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`;
 
 const NUDGE_MIN_MS = 1_000;
+/** How often the rebuild looks at the stream while it waits for the writer. */
+const WRITER_POLL_MS = 100;
 
 export interface RebuildSettings {
   /** How often each API process checks that the claims are complete. */
@@ -60,6 +68,18 @@ export interface RebuildSettings {
   batchRows: number;
   /** Lock lifetime; renewed after each step, so a dead rebuilder frees it this soon. */
   lockMs: number;
+  /** Longest wait for the writer to store the votes already in the stream; 0 = no wait. */
+  writerWaitMs: number;
+}
+
+/**
+ * How far the writer has stored the stream: `published` is the sequence of the newest vote
+ * in it, `unstored` the oldest not yet stored (undefined: none). The votes stream keeps a
+ * vote only until the writer commits it (work-queue retention), so its first sequence says.
+ */
+export interface StreamProgress {
+  published: number;
+  unstored: number | undefined;
 }
 
 interface Ballot {
@@ -99,13 +119,17 @@ export class VoterClaimsRebuild {
     if (Date.now() - this.#lastCheckMs >= NUDGE_MIN_MS) void this.ensure();
   };
 
+  readonly #streamProgress: () => Promise<StreamProgress>;
+
   constructor(
     pool: Pool,
     redis: RedisClient,
     guard: VoterGuard,
     settings: RebuildSettings,
     logger: Logger,
+    streamProgress: () => Promise<StreamProgress>,
   ) {
+    this.#streamProgress = streamProgress;
     this.#pool = pool;
     this.#redis = redis;
     this.#guard = guard;
@@ -186,12 +210,15 @@ export class VoterClaimsRebuild {
         "one-vote-per-voter claims are missing from Redis (restarted empty?); rebuilding them from voter_ballots, their votes answer 503 meanwhile",
       );
     this.#healing ||= lost;
+    // Nothing to restore (a first start): the stream's votes are the first ones, no wait.
+    if (lost) await this.#writerCaughtUp(token);
     // Polls a rebuild cut short already gave back (this Redis still lists them) are skipped.
     const done = new Set(Object.keys(await this.#redis.hGetAll(this.#keys.rebuilt)));
     let voters = 0;
     for (const poll of polls) {
       if (done.has(poll.id)) continue;
-      if (poll.voters) voters += await this.#rebuildPoll(poll.id, token);
+      // Every poll, not only those with ballots when listed: the wait may have added some.
+      voters += await this.#rebuildPoll(poll.id, token);
       await this.#holding(POLL_DONE, [this.#keys.lock, this.#keys.rebuilt], [token, poll.id]);
     }
     const marker = JSON.stringify({ at: new Date().toISOString(), polls: polls.length, voters });
@@ -201,6 +228,42 @@ export class VoterClaimsRebuild {
     if (this.#healing) this.#logger.info(summary, "one-vote-per-voter claims restored in Redis");
     this.#healing = false;
     return summary;
+  }
+
+  /**
+   * Waits until the writer has stored every vote published before now. A vote the API took
+   * just before Redis emptied may still be in the stream, not yet in voter_ballots: rebuilt
+   * without it, its voter could vote again and get a 202 the writer then turns into a
+   * rejected vote. Bounded by writerWaitMs (a writer that is down must not keep every
+   * one-vote-per-voter poll refusing votes): past it, the rebuild goes on with one WARN.
+   */
+  async #writerCaughtUp(token: string): Promise<void> {
+    const { writerWaitMs, lockMs } = this.#settings;
+    if (writerWaitMs === 0) return;
+    const deadline = Date.now() + writerWaitMs;
+    let target: number;
+    try {
+      target = (await this.#streamProgress()).published;
+      for (;;) {
+        const { unstored } = await this.#streamProgress();
+        if (unstored === undefined || unstored > target) return;
+        if (this.#stopped) throw new RebuildInterruptedError("the API is shutting down");
+        if (Date.now() >= deadline) break;
+        await this.#holding(EXTEND, [this.#keys.lock], [token, String(lockMs)]);
+        await sleep(WRITER_POLL_MS);
+      }
+    } catch (err) {
+      if (err instanceof RebuildInterruptedError) throw err;
+      this.#logger.warn(
+        { err },
+        "cannot tell whether the writer stored the votes in the stream; rebuilding voter claims without waiting",
+      );
+      return;
+    }
+    this.#logger.warn(
+      { writerWaitMs, publishedSeq: target },
+      "the writer has not stored the votes already in the stream; rebuilding voter claims without them (a second vote by their voters is refused by the writer instead)",
+    );
   }
 
   /**
@@ -287,4 +350,18 @@ export class VoterClaimsRebuild {
   async #script(script: string, keys: string[], args: (string | Buffer)[]): Promise<number> {
     return Number(await this.#redis.eval(script, { keys, arguments: args }));
   }
+}
+
+/** The votes stream's progress, from its state (one stream info call). */
+export function votesStreamProgress(
+  jsm: JetStreamManager,
+  streamName: string,
+): () => Promise<StreamProgress> {
+  return async () => {
+    const { state } = await jsm.streams.info(streamName);
+    return {
+      published: state.last_seq,
+      unstored: state.messages === 0 ? undefined : state.first_seq,
+    };
+  };
 }

@@ -158,8 +158,10 @@ try {
       pool,
       redis,
       guard,
-      { checkIntervalMs: 3_600_000, batchRows, lockMs: 30_000 },
+      // No stream here: nothing to wait for before reading voter_ballots.
+      { checkIntervalMs: 3_600_000, batchRows, lockMs: 30_000, writerWaitMs: 0 },
       logger,
+      async () => ({ published: 0, unstored: undefined }),
     );
     const before = await usedMemory();
     const started = performance.now();
