@@ -16,8 +16,9 @@ import { RegistryCache } from "./registry-cache.ts";
 import { ResultsEvents } from "./results-events.ts";
 import { VotePublisher } from "./vote-publisher.ts";
 import { VoteService } from "./vote-service.ts";
-import { VoterClaimsRebuild, votesStreamProgress } from "./voter-claims-rebuild.ts";
+import { VoterClaimsRebuild } from "./voter-claims-rebuild.ts";
 import { VoterGuard } from "./voter-guard.ts";
+import { votesStreamProgress } from "./votes-stream-progress.ts";
 
 export interface IngestApi {
   app: Express;

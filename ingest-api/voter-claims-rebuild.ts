@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
+import { COMPLETE, EXPIRE_ALL, EXTEND, POLL_DONE, UNLOCK, WRITE } from "./voter-claims-scripts.ts";
 import { type VoterGuard, voterClaim, voterClaimsKeys } from "./voter-guard.ts";
+import type { StreamProgress } from "./votes-stream-progress.ts";
 
 // Gives Redis back the one-vote-per-voter claims it lost (a Redis without persistence
 // restarts empty) from the writer's voter_ballots, the database's record of who voted.
@@ -20,42 +21,9 @@ import { type VoterGuard, voterClaim, voterClaimsKeys } from "./voter-guard.ts";
 // (SET NX PX, renewed as it goes). Each lock-holding step is a script that checks the
 // lock first: if Redis restarts again mid-rebuild the lock is gone with the data, and the
 // rebuild stops instead of writing a marker over claims it no longer holds.
-
-// One step: KEYS[1] the lock, KEYS[2..] one bucket key per ballot; ARGV token, lock ms,
-// then field and tag of each ballot. Run in Redis it costs one call a ballot; an HSET sent
-// per ballot was several times slower. The buckets get their TTL once the poll is written
-// (EXPIRE_ALL): a poll's ~65,536 buckets instead of a PEXPIRE per ballot.
-const WRITE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-for i = 2, #KEYS do
-  redis.call('HSET', KEYS[i], ARGV[2 * i - 1], ARGV[2 * i])
-end
-return 1`;
-
-const EXPIRE_ALL = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
-return 1`;
-
-const EXTEND = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
-
-const POLL_DONE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[2], ARGV[2], '1')
-return 1`;
-
-const COMPLETE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('DEL', KEYS[3], KEYS[1])
-return 1`;
-
-const UNLOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+//
+// Before reading voter_ballots it waits for the writer to store the votes already in the
+// stream: a vote accepted just before Redis emptied is in no table yet.
 
 const NUDGE_MIN_MS = 1_000;
 /** How often the rebuild looks at the stream while it waits for the writer. */
@@ -70,16 +38,6 @@ export interface RebuildSettings {
   lockMs: number;
   /** Longest wait for the writer to store the votes already in the stream; 0 = no wait. */
   writerWaitMs: number;
-}
-
-/**
- * How far the writer has stored the stream: `published` is the sequence of the newest vote
- * in it, `unstored` the oldest not yet stored (undefined: none). The votes stream keeps a
- * vote only until the writer commits it (work-queue retention), so its first sequence says.
- */
-export interface StreamProgress {
-  published: number;
-  unstored: number | undefined;
 }
 
 interface Ballot {
@@ -350,18 +308,4 @@ export class VoterClaimsRebuild {
   async #script(script: string, keys: string[], args: (string | Buffer)[]): Promise<number> {
     return Number(await this.#redis.eval(script, { keys, arguments: args }));
   }
-}
-
-/** The votes stream's progress, from its state (one stream info call). */
-export function votesStreamProgress(
-  jsm: JetStreamManager,
-  streamName: string,
-): () => Promise<StreamProgress> {
-  return async () => {
-    const { state } = await jsm.streams.info(streamName);
-    return {
-      published: state.last_seq,
-      unstored: state.messages === 0 ? undefined : state.first_seq,
-    };
-  };
 }
