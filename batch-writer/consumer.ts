@@ -1,18 +1,24 @@
 import {
   AckPolicy,
   DeliverPolicy,
+  JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
+import { votesStreamOptions } from "../common/config.ts";
+import type { NatsConnection } from "../common/nats.ts";
+import { ensureVotesStream } from "../common/votes-stream.ts";
 import type { WriterConfig } from "./config.ts";
 
-const NOT_FOUND = new Set([10014, 10059]); // consumer not found, stream not found
-
 function isNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError && NOT_FOUND.has(err.code);
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.ConsumerNotFound ||
+      err.code === JetStreamApiCodes.StreamNotFound)
+  );
 }
 
 /**
@@ -53,6 +59,17 @@ export function maxDeliveriesSubject(c: WriterConfig): string {
   return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${c.streamName}.${c.consumerName}`;
 }
 
+/** Everything a writer owns in JetStream; run at start and whenever any of it is missing. */
+export async function ensureWriterResources(
+  nc: NatsConnection,
+  c: WriterConfig,
+): Promise<JetStreamManager> {
+  const jsm = await ensureVotesStream(nc, votesStreamOptions(c));
+  await ensureWriterConsumer(jsm, c);
+  await ensureMaxDeliveriesStream(jsm, c);
+  return jsm;
+}
+
 /**
  * JetStream announces a message that reached MaxDeliver only as a core-NATS advisory,
  * which nobody may be listening to at that moment. A stream captures those advisories
@@ -72,6 +89,7 @@ export async function ensureMaxDeliveriesStream(
       subjects: [maxDeliveriesSubject(c)],
       storage: StorageType.File,
       retention: RetentionPolicy.Workqueue,
+      num_replicas: c.streamReplicas,
     });
   }
   try {

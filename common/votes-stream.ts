@@ -1,5 +1,6 @@
 import {
   DiscardPolicy,
+  JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamManager,
   jetstreamManager,
@@ -16,6 +17,8 @@ export interface VotesStreamOptions {
   duplicateWindowMs: number;
   /** 0 = unlimited. When full, publishes are refused (the API answers 503), never dropped. */
   maxBytes: number;
+  /** Copies in a JetStream cluster: 1 on a single server, 3 to survive the loss of a node. */
+  replicas: number;
 }
 
 export function voteSubject(subjectPrefix: string, pollId: string): string {
@@ -36,11 +39,14 @@ export function votesStreamConfig(o: VotesStreamOptions): Partial<StreamConfig> 
     discard: DiscardPolicy.New,
     duplicate_window: nanos(o.duplicateWindowMs),
     max_bytes: o.maxBytes > 0 ? o.maxBytes : -1,
-    num_replicas: 1,
+    num_replicas: o.replicas,
   };
 }
 
-/** Creates the stream, or updates the settings that may change, idempotently. */
+/**
+ * Creates the stream, or updates the settings that may change, idempotently. This is also
+ * what re-provisions a stream lost with a NATS server's store (see jetstream-heal.ts).
+ */
 export async function ensureVotesStream(
   nc: NatsConnection,
   o: VotesStreamOptions,
@@ -52,7 +58,8 @@ export async function ensureVotesStream(
     const { name: _name, storage: _storage, retention: _retention, ...changeable } = config;
     await jsm.streams.update(o.streamName, { ...info.config, ...changeable });
   } catch (err) {
-    if (!(err instanceof JetStreamApiError) || err.code !== 10059) throw err; // 10059: stream not found
+    if (!(err instanceof JetStreamApiError) || err.code !== JetStreamApiCodes.StreamNotFound)
+      throw err;
     await jsm.streams.add(config);
   }
   return jsm;

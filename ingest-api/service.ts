@@ -2,6 +2,7 @@ import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Express } from "express";
 import { votesStreamOptions } from "../common/config.ts";
+import { JetStreamHealer } from "../common/jetstream-heal.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
@@ -45,13 +46,30 @@ export async function buildIngestApi(
     closeRedis,
   );
   let publisher: VotePublisher | undefined;
+  let healer: JetStreamHealer | undefined;
   const nc = lifecycle.add(
     "nats",
-    await connectNats(config.natsUrl, "ingest-api", log, (up) => publisher?.setConnected(up)),
+    await connectNats(config.natsUrl, "ingest-api", log, (up) => {
+      publisher?.setConnected(up);
+      // The server we reconnected to may be a new one without our stream: check at once
+      // rather than on the first failing vote.
+      if (up) void healer?.check();
+    }),
     closeNats,
   );
-  await ensureVotesStream(nc, votesStreamOptions(config));
-  publisher = new VotePublisher(nc, config.subjectPrefix, config.publishTimeoutMs, log);
+  const ensureStream = async () => {
+    await ensureVotesStream(nc, votesStreamOptions(config));
+  };
+  await ensureStream();
+  healer = new JetStreamHealer("votes stream", ensureStream, config.jetstreamHealIntervalMs, log);
+  publisher = new VotePublisher(nc, {
+    subjectPrefix: config.subjectPrefix,
+    timeoutMs: config.publishTimeoutMs,
+    retries: config.publishRetries,
+    retryDelayMs: config.publishRetryDelayMs,
+    healer,
+    logger: log,
+  });
   const cache = new RegistryCache(pool, config.databaseUrl, config.registryRefreshMs, log);
   await cache.start();
   lifecycle.add("registry-cache", cache, (c) => c.stop());
