@@ -10,7 +10,7 @@ import {
 import { nanos } from "@nats-io/transport-node";
 import { votesStreamOptions } from "../common/config.ts";
 import type { NatsConnection } from "../common/nats.ts";
-import { ensureVotesStream } from "../common/votes-stream.ts";
+import { provisionVotesStream } from "../common/votes-stream.ts";
 import type { WriterConfig } from "./config.ts";
 
 function isNotFound(err: unknown): boolean {
@@ -27,7 +27,10 @@ function isNotFound(err: unknown): boolean {
  * while it retries); MaxDeliver and the back-off bound how often a message is retried
  * after writers died holding it.
  */
-export async function ensureWriterConsumer(jsm: JetStreamManager, c: WriterConfig): Promise<void> {
+export async function ensureWriterConsumer(
+  jsm: JetStreamManager,
+  c: WriterConfig,
+): Promise<boolean> {
   const changeable = {
     ack_wait: nanos(c.ackWaitMs),
     max_deliver: c.maxDeliver,
@@ -40,6 +43,7 @@ export async function ensureWriterConsumer(jsm: JetStreamManager, c: WriterConfi
   try {
     await jsm.consumers.info(c.streamName, c.consumerName);
     await jsm.consumers.update(c.streamName, c.consumerName, changeable);
+    return false;
   } catch (err) {
     if (!isNotFound(err)) throw err;
     await jsm.consumers.add(c.streamName, {
@@ -48,6 +52,7 @@ export async function ensureWriterConsumer(jsm: JetStreamManager, c: WriterConfi
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
     });
+    return true;
   }
 }
 
@@ -59,15 +64,23 @@ export function maxDeliveriesSubject(c: WriterConfig): string {
   return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${c.streamName}.${c.consumerName}`;
 }
 
-/** Everything a writer owns in JetStream; run at start and whenever any of it is missing. */
+/**
+ * Everything a writer owns in JetStream; run at start and whenever any of it is missing.
+ * `created` names what had to be created (empty when all of it was there).
+ */
 export async function ensureWriterResources(
   nc: NatsConnection,
   c: WriterConfig,
-): Promise<JetStreamManager> {
-  const jsm = await ensureVotesStream(nc, votesStreamOptions(c));
-  await ensureWriterConsumer(jsm, c);
-  await ensureMaxDeliveriesStream(jsm, c);
-  return jsm;
+): Promise<{ jsm: JetStreamManager; created: string[] }> {
+  const { jsm, created: stream } = await provisionVotesStream(nc, votesStreamOptions(c));
+  const consumer = await ensureWriterConsumer(jsm, c);
+  const capture = await ensureMaxDeliveriesStream(jsm, c);
+  const created = [
+    ...(stream ? [`stream ${c.streamName}`] : []),
+    ...(consumer ? [`consumer ${c.consumerName}`] : []),
+    ...capture,
+  ];
+  return { jsm, created };
 }
 
 /**
@@ -78,8 +91,9 @@ export async function ensureWriterResources(
 export async function ensureMaxDeliveriesStream(
   jsm: JetStreamManager,
   c: WriterConfig,
-): Promise<void> {
+): Promise<string[]> {
   const name = deadLetterStreamName(c);
+  const created: string[] = [];
   try {
     await jsm.streams.info(name);
   } catch (err) {
@@ -91,6 +105,7 @@ export async function ensureMaxDeliveriesStream(
       retention: RetentionPolicy.Workqueue,
       num_replicas: c.streamReplicas,
     });
+    created.push(`stream ${name}`);
   }
   try {
     await jsm.consumers.info(name, c.consumerName);
@@ -101,5 +116,7 @@ export async function ensureMaxDeliveriesStream(
       ack_policy: AckPolicy.Explicit,
       ack_wait: nanos(60_000),
     });
+    created.push(`consumer ${name}/${c.consumerName}`);
   }
+  return created;
 }

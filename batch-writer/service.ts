@@ -46,12 +46,10 @@ export async function startBatchWriter(
     }),
     closeNats,
   );
-  const jsm = await ensureWriterResources(nc, config);
+  const { jsm } = await ensureWriterResources(nc, config);
   healer = new JetStreamHealer(
     "writer's stream and consumers",
-    async () => {
-      await ensureWriterResources(nc, config);
-    },
+    async () => (await ensureWriterResources(nc, config)).created,
     config.jetstreamHealIntervalMs,
     log,
   );

@@ -25,6 +25,9 @@ export function isNoResponders(err: unknown): boolean {
   return cause instanceof RequestError && cause.isNoResponders();
 }
 
+/** Provisions idempotently and names what it had to create (empty: all of it was there). */
+export type EnsureResources = () => Promise<string[]>;
+
 /**
  * Re-provisions what a service owns in JetStream when the engine reports it missing.
  * Single-flight (concurrent callers share one run) and rate-limited (at most one run per
@@ -34,7 +37,7 @@ export function isNoResponders(err: unknown): boolean {
  */
 export class JetStreamHealer {
   readonly #what: string;
-  readonly #ensure: () => Promise<void>;
+  readonly #ensure: EnsureResources;
   readonly #minIntervalMs: number;
   readonly #logger: Logger;
   #running: Promise<boolean> | undefined;
@@ -42,7 +45,7 @@ export class JetStreamHealer {
   #missing = false;
   #runs = 0;
 
-  constructor(what: string, ensure: () => Promise<void>, minIntervalMs: number, logger: Logger) {
+  constructor(what: string, ensure: EnsureResources, minIntervalMs: number, logger: Logger) {
     this.#what = what;
     this.#ensure = ensure;
     this.#minIntervalMs = minIntervalMs;
@@ -93,13 +96,18 @@ export class JetStreamHealer {
 
   async #run(): Promise<boolean> {
     this.#runs++;
+    let created: string[];
     try {
-      await this.#ensure();
+      created = await this.#ensure();
     } catch (err) {
       this.#logger.debug({ err }, `re-provisioning ${this.#what} failed; will retry`);
       return false;
     }
-    if (this.#missing) this.#logger.info(`${this.#what} re-provisioned in JetStream`);
+    // A check (no failure seen yet) that had to create something found a loss too.
+    if (!this.#missing && created.length > 0)
+      this.#logger.warn({ created }, `${this.#what} missing in JetStream; re-provisioning`);
+    if (this.#missing || created.length > 0)
+      this.#logger.info({ created }, `${this.#what} re-provisioned in JetStream`);
     this.#missing = false;
     return true;
   }

@@ -43,24 +43,33 @@ export function votesStreamConfig(o: VotesStreamOptions): Partial<StreamConfig> 
   };
 }
 
-/**
- * Creates the stream, or updates the settings that may change, idempotently. This is also
- * what re-provisions a stream lost with a NATS server's store (see jetstream-heal.ts).
- */
+/** Creates the stream, or updates the settings that may change, idempotently. */
 export async function ensureVotesStream(
   nc: NatsConnection,
   o: VotesStreamOptions,
 ): Promise<JetStreamManager> {
+  return (await provisionVotesStream(nc, o)).jsm;
+}
+
+/**
+ * ensureVotesStream that also says whether the stream had to be created: the re-provisioning
+ * after a NATS server came back without its store logs what it re-created (jetstream-heal.ts).
+ */
+export async function provisionVotesStream(
+  nc: NatsConnection,
+  o: VotesStreamOptions,
+): Promise<{ jsm: JetStreamManager; created: boolean }> {
   const jsm = await jetstreamManager(nc);
   const config = votesStreamConfig(o);
   try {
     const info = await jsm.streams.info(o.streamName);
     const { name: _name, storage: _storage, retention: _retention, ...changeable } = config;
     await jsm.streams.update(o.streamName, { ...info.config, ...changeable });
+    return { jsm, created: false };
   } catch (err) {
     if (!(err instanceof JetStreamApiError) || err.code !== JetStreamApiCodes.StreamNotFound)
       throw err;
     await jsm.streams.add(config);
+    return { jsm, created: true };
   }
-  return jsm;
 }

@@ -8,7 +8,7 @@ import type { Logger } from "../common/logger.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
 import { createPool } from "../common/postgres.ts";
 import { closeRedis, connectRedis } from "../common/redis.ts";
-import { ensureVotesStream } from "../common/votes-stream.ts";
+import { provisionVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
 import type { IngestConfig } from "./config.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
@@ -58,7 +58,8 @@ export async function buildIngestApi(
     closeNats,
   );
   const ensureStream = async () => {
-    await ensureVotesStream(nc, votesStreamOptions(config));
+    const { created } = await provisionVotesStream(nc, votesStreamOptions(config));
+    return created ? [`stream ${config.streamName}`] : [];
   };
   await ensureStream();
   healer = new JetStreamHealer("votes stream", ensureStream, config.jetstreamHealIntervalMs, log);

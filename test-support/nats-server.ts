@@ -55,6 +55,16 @@ export class PrivateNatsServer {
     await exited;
   }
 
+  /**
+   * Stops the server and starts it again on the same port with an empty store: a new node,
+   * a lost volume. Every stream, consumer and duplicate window it held is gone.
+   */
+  async restartEmpty(): Promise<void> {
+    await this.stop();
+    await rm(this.#storeDir, { recursive: true, force: true });
+    await this.start();
+  }
+
   async destroy(): Promise<void> {
     await this.stop();
     await rm(this.#storeDir, { recursive: true, force: true });
@@ -75,7 +85,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     import("node:net").then(({ connect }) => {
       const socket = connect(port, "127.0.0.1");

@@ -243,14 +243,12 @@ export async function createWriterTestBed(extra: WriterEnv = {}): Promise<Writer
   const config = readWriterConfig(env);
   const nc = await connect({ servers: config.natsUrl, name: "writer-test" });
   const ensure = () => ensureWriterResources(nc, config);
-  const jsm = await ensure();
+  const { jsm } = await ensure();
   const js = jetstream(nc);
   const logger = createLogger(LOG_LEVEL, { service: "writer-test" });
   const healer = new JetStreamHealer(
     "test bed's stream and consumers",
-    async () => {
-      await ensure();
-    },
+    async () => (await ensure()).created,
     config.jetstreamHealIntervalMs,
     logger,
   );
