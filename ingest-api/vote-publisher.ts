@@ -107,6 +107,7 @@ export class VotePublisher {
               err,
             ),
           );
+        this.#o.logger.debug({ err, attempt, pauseMs: pause }, "JetStream publish retried");
         await sleep(pause);
         // A connection lost meanwhile fails the next attempt at once: answer now.
         if (!this.connected)
