@@ -68,20 +68,29 @@ describe("3-node JetStream cluster: the stream leader killed under load", () => 
     const refused = new Set<string>(); // 503 and not (yet) accepted
     let acceptedAfterKill = 0;
     let killedAt: number | undefined;
+    const errors: string[] = []; // requests that got no HTTP answer at all
     const send = async (eventId: string) => {
-      const res = await request(api.app)
-        .post("/v1/votes")
-        .set(kiosk.auth)
-        .send({ eventId, pollId: "cluster", optionId: "yes" });
-      answers.set(res.status, (answers.get(res.status) ?? 0) + 1);
-      if (res.status === 202) {
+      let status: number;
+      try {
+        const res = await request(api.app)
+          .post("/v1/votes")
+          .set(kiosk.auth)
+          .send({ eventId, pollId: "cluster", optionId: "yes" });
+        status = res.status;
+      } catch (err) {
+        // Counted and reported by the assertions below, never an unhandled rejection.
+        errors.push(String(err));
+        status = 0;
+      }
+      answers.set(status, (answers.get(status) ?? 0) + 1);
+      if (status === 202) {
         accepted.add(eventId);
         refused.delete(eventId);
         if (killedAt !== undefined) acceptedAfterKill++;
       } else {
         refused.add(eventId);
       }
-      return res.status;
+      return status;
     };
 
     const started = performance.now();
@@ -95,27 +104,31 @@ describe("3-node JetStream cluster: the stream leader killed under load", () => 
       }
     });
 
-    await eventually(
-      "the load is steady",
-      async () => (accepted.size >= VOTES_BEFORE_KILL ? true : undefined),
-      { timeoutMs: 30_000, intervalMs: 50 },
-    );
-    const leader = await eventually("the stream has a leader", async () => {
-      const name = (await streamInfo()).cluster?.leader;
-      return name || undefined;
-    });
-    await cluster!.kill(leader);
-    killedAt = performance.now();
-    await eventually(
-      "the cluster accepts votes again after the kill",
-      async () =>
-        acceptedAfterKill >= VOTES_AFTER_KILL && performance.now() - killedAt! >= AFTER_KILL_MS
-          ? true
-          : undefined,
-      { timeoutMs: LOAD_LIMIT_MS, intervalMs: 100 },
-    );
-    stop = true;
-    await Promise.all(senders);
+    let leader: string;
+    try {
+      await eventually(
+        "the load is steady",
+        async () => (accepted.size >= VOTES_BEFORE_KILL ? true : undefined),
+        { timeoutMs: 30_000, intervalMs: 50 },
+      );
+      leader = await eventually("the stream has a leader", async () => {
+        const name = (await streamInfo()).cluster?.leader;
+        return name || undefined;
+      });
+      await cluster!.kill(leader);
+      killedAt = performance.now();
+      await eventually(
+        "the cluster accepts votes again after the kill",
+        async () =>
+          acceptedAfterKill >= VOTES_AFTER_KILL && performance.now() - killedAt! >= AFTER_KILL_MS
+            ? true
+            : undefined,
+        { timeoutMs: LOAD_LIMIT_MS, intervalMs: 100 },
+      );
+    } finally {
+      stop = true;
+      await Promise.all(senders);
+    }
 
     // Whatever was refused at the end is resent until it is taken.
     for (const eventId of [...refused])
@@ -129,6 +142,7 @@ describe("3-node JetStream cluster: the stream leader killed under load", () => 
       `answers ${JSON.stringify(Object.fromEntries(answers))}; leader ${leader} killed; ` +
         `${acceptedAfterKill} accepted after the kill`,
     );
+    assert.deepEqual(errors.slice(0, 5), [], `${errors.length} requests got no answer`);
     const statuses = [...answers.keys()].sort();
     assert.deepEqual(
       statuses.filter((s) => s !== 202 && s !== 503),

@@ -89,45 +89,49 @@ export class VotePublisher {
         return { duplicate: ack.duplicate && attempt === 0, seq: ack.seq };
       } catch (err) {
         if (err instanceof JetStreamApiError && STREAM_FULL_CODES.has(err.code))
-          throw this.#unavailable(
-            new UnavailableError("queue_full", "vote queue is full; retry later", 30, err),
-          );
-        if (isMissingResource(err)) {
-          // Await the re-provisioning (bounded by the deadline) so the retry can land.
-          const healed = this.#o.healer.heal(err);
-          await Promise.race([healed, sleep(Math.max(deadline - performance.now(), 0))]);
-        }
-        const pause = this.#o.retryDelayMs * 2 ** attempt;
+          throw this.#refuse("queue_full", "vote queue is full; retry later", 30, err);
+        // Once the stream is re-provisioned the retry can land at once, without a pause.
+        const healed = isMissingResource(err) && (await this.#healWithin(err, deadline));
+        const pause = healed ? 0 : this.#o.retryDelayMs * 2 ** attempt;
         if (lastTry || !isRetryable(err) || deadline - performance.now() < pause + MIN_ATTEMPT_MS)
-          throw this.#unavailable(
-            new UnavailableError(
-              "nats_unavailable",
-              "vote queue did not confirm; retry shortly",
-              2,
-              err,
-            ),
+          throw this.#refuse(
+            "nats_unavailable",
+            "vote queue did not confirm; retry shortly",
+            2,
+            err,
           );
         this.#o.logger.debug({ err, attempt, pauseMs: pause }, "JetStream publish retried");
-        await sleep(pause);
-        // A connection lost meanwhile fails the next attempt at once: answer now.
+        if (pause > 0) await sleep(pause);
+        // A connection lost meanwhile would fail the next attempt at once: answer now.
         if (!this.connected)
-          throw this.#unavailable(
-            new UnavailableError(
-              "nats_unavailable",
-              "vote queue is unreachable; retry shortly",
-              2,
-              err,
-            ),
+          throw this.#refuse(
+            "nats_unavailable",
+            "vote queue is unreachable; retry shortly",
+            2,
+            err,
           );
       }
     }
   }
 
-  #unavailable(err: UnavailableError): UnavailableError {
+  /** Waits for the healer, but not past the publish deadline. */
+  async #healWithin(err: unknown, deadline: number): Promise<boolean> {
+    const timer = new AbortController();
+    const expired = sleep(Math.max(deadline - performance.now(), 0), false, {
+      signal: timer.signal,
+    }).catch(() => false);
+    try {
+      return await Promise.race([this.#o.healer.heal(err), expired]);
+    } finally {
+      timer.abort();
+    }
+  }
+
+  #refuse(code: string, message: string, retryAfterSeconds: number, cause: unknown) {
     if (!this.#failing)
-      this.#o.logger.warn({ err: err.cause }, "JetStream publish failed; answering 503");
+      this.#o.logger.warn({ err: cause }, "JetStream publish failed; answering 503");
     this.#failing = true;
-    return err;
+    return new UnavailableError(code, message, retryAfterSeconds, cause);
   }
 }
 

@@ -14,6 +14,8 @@ interface Node {
   clusterPort: number;
   storeDir: string;
   process: ChildProcess | undefined;
+  /** The last few KB the server printed, for a failure message. */
+  output: string;
 }
 
 /**
@@ -31,13 +33,24 @@ export class PrivateNatsCluster {
 
   static async create(size = 3): Promise<PrivateNatsCluster> {
     const nodes: Node[] = [];
+    // freePort() may hand out a port it returned a moment ago: take each at most once.
+    const taken = new Set<number>();
+    const port = async () => {
+      for (;;) {
+        const p = await freePort();
+        if (taken.has(p)) continue;
+        taken.add(p);
+        return p;
+      }
+    };
     for (let i = 1; i <= size; i++)
       nodes.push({
         name: `n${i}`,
-        port: await freePort(),
-        clusterPort: await freePort(),
+        port: await port(),
+        clusterPort: await port(),
         storeDir: await mkdtemp(join(tmpdir(), `tf-nats-${i}-`)),
         process: undefined,
+        output: "",
       });
     const cluster = new PrivateNatsCluster(nodes);
     try {
@@ -78,13 +91,18 @@ export class PrivateNatsCluster {
         ["--cluster_name", this.#clusterName, "--cluster", `nats://127.0.0.1:${node.clusterPort}`],
         ["--routes", routes],
       ].flat(),
-      { stdio: "ignore" },
+      { stdio: ["ignore", "ignore", "pipe"] },
     );
-    for (let i = 0; i < 200; i++) {
+    node.output = "";
+    node.process.stderr?.on("data", (chunk: Buffer) => {
+      node.output = (node.output + chunk.toString()).slice(-4_096);
+    });
+    const child = node.process;
+    for (let i = 0; i < 400 && child.exitCode === null; i++) {
       if (await canConnect(node.port)) return;
       await sleep(50);
     }
-    throw new Error(`nats-server ${name} did not start on port ${node.port}`);
+    throw new Error(`nats-server ${name} did not start on port ${node.port}:\n${node.output}`);
   }
 
   /** SIGKILL: the node dies mid-write, as on a crash or a lost host. */
