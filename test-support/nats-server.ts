@@ -40,7 +40,9 @@ export class PrivateNatsServer {
         stdio: "ignore",
       },
     );
-    for (let i = 0; i < 100; i++) {
+    // Generous: on a loaded machine a JetStream server can take seconds to listen.
+    const child = this.#process;
+    for (let i = 0; i < 400 && child.exitCode === null; i++) {
       if (await canConnect(this.port)) return;
       await sleep(50);
     }
