@@ -95,7 +95,10 @@ export async function ensureMaxDeliveriesStream(
   const name = deadLetterStreamName(c);
   const created: string[] = [];
   try {
-    await jsm.streams.info(name);
+    const info = await jsm.streams.info(name);
+    // Moving to a cluster (STREAM_REPLICAS=3) scales the capture with the votes stream.
+    if (info.config.num_replicas !== c.streamReplicas)
+      await jsm.streams.update(name, { ...info.config, num_replicas: c.streamReplicas });
   } catch (err) {
     if (!isNotFound(err)) throw err;
     await jsm.streams.add({
