@@ -43,6 +43,10 @@ describe("readIngestConfig", () => {
     assert.equal(config.lateVoteGraceMs, 3_600_000);
     assert.equal(config.duplicateWindowMs, 600_000);
     assert.equal(config.publishTimeoutMs, 2_000);
+    assert.equal(config.publishRetries, 3);
+    assert.equal(config.publishRetryDelayMs, 100);
+    assert.equal(config.streamReplicas, 1);
+    assert.equal(config.jetstreamHealIntervalMs, 1_000);
     assert.equal(config.logLevel, "info");
     assert.ok(Object.isFrozen(config));
   });
@@ -175,6 +179,12 @@ describe("readIngestConfig", () => {
       [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
       [{ PG_POOL_SIZE: "0" }, "PG_POOL_SIZE"],
       [{ PUBLISH_TIMEOUT_MS: "fast" }, "PUBLISH_TIMEOUT_MS"],
+      [{ PUBLISH_RETRIES: "11" }, "PUBLISH_RETRIES"],
+      [{ PUBLISH_RETRIES: "-1" }, "PUBLISH_RETRIES"],
+      [{ PUBLISH_RETRY_DELAY_MS: "5" }, "PUBLISH_RETRY_DELAY_MS"],
+      [{ STREAM_REPLICAS: "0" }, "STREAM_REPLICAS"],
+      [{ STREAM_REPLICAS: "6" }, "STREAM_REPLICAS"],
+      [{ JETSTREAM_HEAL_INTERVAL_MS: "10" }, "JETSTREAM_HEAL_INTERVAL_MS"],
       [{ DUPLICATE_WINDOW_MS: "60000" }, "DUPLICATE_WINDOW_MS"],
       [{ MAX_VOTE_BODY_BYTES: "100" }, "MAX_VOTE_BODY_BYTES"],
       [{ MAX_BATCH_BODY_BYTES: "1mb" }, "MAX_BATCH_BODY_BYTES"],

@@ -14,6 +14,10 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly adminTokenIsDefault: boolean;
   /** How long to wait for JetStream's ack before answering 503. @defaultValue 2000 */
   readonly publishTimeoutMs: number;
+  /** Retries of a publish that got no responders, a 503 or a timeout, within the timeout above. @defaultValue 3 */
+  readonly publishRetries: number;
+  /** Pause before the first retry (doubling after). @defaultValue 100 */
+  readonly publishRetryDelayMs: number;
   /** Largest `POST /v1/votes` body. @defaultValue 16384 */
   readonly maxVoteBodyBytes: number;
   /** Largest `POST /v1/votes/batch` body. @defaultValue 1048576 */
@@ -64,6 +68,8 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     adminToken: adminToken ?? DEV_ADMIN_TOKEN,
     adminTokenIsDefault: adminToken === undefined,
     publishTimeoutMs: readInt(env, "PUBLISH_TIMEOUT_MS", 2_000, { min: 100 }),
+    publishRetries: readInt(env, "PUBLISH_RETRIES", 3, { min: 0, max: 10 }),
+    publishRetryDelayMs: readInt(env, "PUBLISH_RETRY_DELAY_MS", 100, { min: 10, max: 5_000 }),
     maxVoteBodyBytes: readInt(env, "MAX_VOTE_BODY_BYTES", 16_384, { min: 1_024 }),
     maxBatchBodyBytes: readInt(env, "MAX_BATCH_BODY_BYTES", 1_048_576, { min: 1_024 }),
     maxBatchItems: readInt(env, "MAX_BATCH_ITEMS", 1_000, { min: 1, max: 10_000 }),

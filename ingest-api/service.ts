@@ -3,12 +3,13 @@ import type { AddressInfo } from "node:net";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Express } from "express";
 import { votesStreamOptions } from "../common/config.ts";
+import { JetStreamHealer } from "../common/jetstream-heal.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
 import { createPool } from "../common/postgres.ts";
 import { closeRedis, connectRedis } from "../common/redis.ts";
-import { ensureVotesStream } from "../common/votes-stream.ts";
+import { provisionVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
 import type { IngestConfig } from "./config.ts";
 import { checkDescriptorBudget } from "./descriptor-budget.ts";
@@ -53,13 +54,31 @@ export async function buildIngestApi(
     closeRedis,
   );
   let publisher: VotePublisher | undefined;
+  let healer: JetStreamHealer | undefined;
   const nc = lifecycle.add(
     "nats",
-    await connectNats(config.natsUrl, "ingest-api", log, (up) => publisher?.setConnected(up)),
+    await connectNats(config.natsUrl, "ingest-api", log, (up) => {
+      publisher?.setConnected(up);
+      // The server we reconnected to may be a new one without our stream: check at once
+      // rather than on the first failing vote.
+      if (up) void healer?.check();
+    }),
     closeNats,
   );
-  await ensureVotesStream(nc, votesStreamOptions(config));
-  publisher = new VotePublisher(nc, config.subjectPrefix, config.publishTimeoutMs, log);
+  const ensureStream = async () => {
+    const { created } = await provisionVotesStream(nc, votesStreamOptions(config));
+    return created ? [`stream ${config.streamName}`] : [];
+  };
+  await ensureStream();
+  healer = new JetStreamHealer("votes stream", ensureStream, config.jetstreamHealIntervalMs, log);
+  publisher = new VotePublisher(nc, {
+    subjectPrefix: config.subjectPrefix,
+    timeoutMs: config.publishTimeoutMs,
+    retries: config.publishRetries,
+    retryDelayMs: config.publishRetryDelayMs,
+    healer,
+    logger: log,
+  });
   const cache = new RegistryCache(pool, config.databaseUrl, config.registryRefreshMs, log);
   await cache.start();
   lifecycle.add("registry-cache", cache, (c) => c.stop());

@@ -142,6 +142,7 @@ async function prepareResources(): Promise<void> {
     subjectPrefix: names.subjectPrefix,
     duplicateWindowMs: 600_000,
     maxBytes: 0,
+    replicas: 1,
   });
   await deleteRedisKeys();
 }

@@ -109,6 +109,7 @@ async function fillStream(votes: StoredVote[], votesPerMessage: number): Promise
     subjectPrefix: SUBJECTS,
     duplicateWindowMs: 600_000,
     maxBytes: 0,
+    replicas: 1,
   });
   const js = jetstream(nc);
   // Group by poll as the ingest API does (one subject per poll).
