@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { JetStreamApiError, type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { TimeoutError } from "@nats-io/transport-node";
+import type { CodeWithStatus } from "../common/error-codes.ts";
 import { UnavailableError } from "../common/errors.ts";
 import {
   isMissingResource,
@@ -127,7 +128,7 @@ export class VotePublisher {
     }
   }
 
-  #refuse(code: string, message: string, retryAfterSeconds: number, cause: unknown) {
+  #refuse(code: CodeWithStatus<503>, message: string, retryAfterSeconds: number, cause: unknown) {
     if (!this.#failing)
       this.#o.logger.warn({ err: cause }, "JetStream publish failed; answering 503");
     this.#failing = true;
