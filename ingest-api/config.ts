@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readInt, readOptionalString, readString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
@@ -32,7 +33,42 @@ export interface IngestConfig extends CommonConfig {
   readonly voterRetentionMs: number;
   /** Graceful shutdown deadline. @defaultValue 10000 */
   readonly shutdownDeadlineMs: number;
+  /** Per-kiosk and per-address request limits (shared across API instances through Redis). */
+  readonly rateLimits: RateLimitConfig;
+  /** How long one /readyz answer is reused, so a flood costs at most one probe round per period. @defaultValue 1000 */
+  readonly readyzCacheMs: number;
+  /** Origins allowed to call the kiosk and public routes from a browser; empty = no CORS headers. */
+  readonly corsOrigins: readonly string[];
+  /** How long a browser may cache a preflight answer (Access-Control-Max-Age). @defaultValue 600000 */
+  readonly corsMaxAgeMs: number;
+  /** Express `trust proxy`: which hops' X-Forwarded-For gives the client address. @defaultValue false */
+  readonly trustProxy: TrustProxy;
 }
+
+/** Every limit is per second unless its name says otherwise; 0 turns that limit off. */
+export interface RateLimitConfig {
+  /** `POST /v1/votes` requests per kiosk per second. @defaultValue 200 */
+  readonly kioskVotesPerS: number;
+  /** `POST /v1/votes/batch` requests per kiosk per second. @defaultValue 20 */
+  readonly kioskBatchesPerS: number;
+  /** Batch requests per kiosk per minute allowed beyond the per-second rate (offline flushes). @defaultValue 600 */
+  readonly kioskBatchBurstPerMin: number;
+  /** Results JSON/PNG and public poll reads per client address. @defaultValue 50 */
+  readonly resultsPerS: number;
+  /** SSE connects per client address. @defaultValue 20 */
+  readonly sseConnectsPerS: number;
+  /** Web pages and their assets per client address. @defaultValue 100 */
+  readonly pagesPerS: number;
+  /** /readyz requests per client address. @defaultValue 10 */
+  readonly readyzPerS: number;
+  /** Failed authentications (401) per client address per minute before it is refused. @defaultValue 60 */
+  readonly authFailuresPerMin: number;
+  /** Longest wait for Redis before the limiter decides in memory (this instance only). @defaultValue 250 */
+  readonly redisTimeoutMs: number;
+}
+
+/** What Express's `trust proxy` accepts: off/on, a hop count, or trusted addresses and subnets. */
+export type TrustProxy = boolean | number | readonly string[];
 
 export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig> {
   const production = env.NODE_ENV === "production";
@@ -58,5 +94,78 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     voterBucketBits: readInt(env, "VOTER_BUCKET_BITS", 16, { min: 0, max: 24 }),
     voterRetentionMs: readInt(env, "VOTER_RETENTION_MS", 2_592_000_000, { min: 60_000 }),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 10_000, { min: 100 }),
+    rateLimits: readRateLimits(env),
+    readyzCacheMs: readInt(env, "READYZ_CACHE_MS", 1_000, { min: 0, max: 60_000 }),
+    corsOrigins: readOrigins(env, "CORS_ORIGINS"),
+    corsMaxAgeMs: readInt(env, "CORS_MAX_AGE_MS", 600_000, { min: 0, max: 86_400_000 }),
+    trustProxy: readTrustProxy(env, "TRUST_PROXY"),
   });
+}
+
+// The defaults and why they are safe for the reference deployment (1,000 schools, peaks of
+// ~1,500 votes/s in all) are in the README's configuration table.
+function readRateLimits(env: Env): RateLimitConfig {
+  const perS = (name: string, fallback: number) =>
+    readInt(env, name, fallback, { min: 0, max: 1_000_000 });
+  return Object.freeze({
+    kioskVotesPerS: perS("RATE_LIMIT_KIOSK_VOTES_PER_S", 200),
+    kioskBatchesPerS: perS("RATE_LIMIT_KIOSK_BATCHES_PER_S", 20),
+    kioskBatchBurstPerMin: perS("RATE_LIMIT_KIOSK_BATCH_BURST_PER_MIN", 600),
+    resultsPerS: perS("RATE_LIMIT_RESULTS_PER_S", 50),
+    sseConnectsPerS: perS("RATE_LIMIT_SSE_CONNECTS_PER_S", 20),
+    pagesPerS: perS("RATE_LIMIT_PAGES_PER_S", 100),
+    readyzPerS: perS("RATE_LIMIT_READYZ_PER_S", 10),
+    authFailuresPerMin: perS("RATE_LIMIT_AUTH_FAILURES_PER_MIN", 60),
+    redisTimeoutMs: readInt(env, "RATE_LIMIT_REDIS_TIMEOUT_MS", 250, { min: 10, max: 10_000 }),
+  });
+}
+
+/** Comma-separated exact origins (`https://dash.example.org`), as a browser sends in `Origin`. */
+function readOrigins(env: Env, name: string): readonly string[] {
+  const value = readOptionalString(env, name);
+  if (value === undefined) return Object.freeze([]);
+  const origins = value.split(",").map((o) => o.trim());
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || !["http:", "https:"].includes(url.protocol) || url.origin !== origin)
+      throw new ConfigError(
+        name,
+        `"${origin}" is not an origin: use scheme://host[:port] with no path or trailing slash${
+          url && ["http:", "https:"].includes(url.protocol) ? ` ("${url.origin}")` : ""
+        }`,
+      );
+  }
+  return Object.freeze(origins);
+}
+
+const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+/**
+ * `false` (default: the client address is the socket's), `true` (trust every hop: only when
+ * no client can reach the API except through the proxy), a hop count, or a comma-separated
+ * list of trusted proxy addresses, subnets (`10.0.0.0/8`) and Express's names (`loopback`).
+ */
+function readTrustProxy(env: Env, name: string): TrustProxy {
+  const value = readOptionalString(env, name);
+  if (value === undefined || /^false$/i.test(value)) return false;
+  if (/^true$/i.test(value)) return true;
+  if (/^\d+$/.test(value)) return readInt(env, name, 0, { min: 0, max: 100 });
+  const entries = value.split(",").map((e) => e.trim());
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split("/");
+    const family = isIP(address ?? "");
+    const bitsOk =
+      bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!PROXY_NAMES.has(entry) && (family === 0 || !bitsOk || rest.length > 0))
+      throw new ConfigError(
+        name,
+        `"${entry}" is not an address, subnet or one of ${[...PROXY_NAMES].join(", ")} (or use true, false or a hop count)`,
+      );
+  }
+  return Object.freeze(entries);
 }

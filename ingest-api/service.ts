@@ -11,6 +11,7 @@ import { ensureVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
 import type { IngestConfig } from "./config.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
+import { RateLimits } from "./rate-limits.ts";
 import { RegistryCache } from "./registry-cache.ts";
 import { ResultsEvents } from "./results-events.ts";
 import { VotePublisher } from "./vote-publisher.ts";
@@ -93,6 +94,17 @@ export async function buildIngestApi(
     events,
     keyPrefix: config.redisKeyPrefix,
     resultsIntervalMs: config.resultsIntervalMs,
+    rateLimits: new RateLimits(
+      redis,
+      config.redisKeyPrefix,
+      config.rateLimits,
+      metrics.registry,
+      log,
+    ),
+    readyzCacheMs: config.readyzCacheMs,
+    corsOrigins: config.corsOrigins,
+    corsMaxAgeMs: config.corsMaxAgeMs,
+    trustProxy: config.trustProxy,
   });
   return { app, cache, publisher, events };
 }

@@ -1,0 +1,256 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import type { Express } from "express";
+import request, { type Response } from "supertest";
+import {
+  createKiosk,
+  createPoll,
+  eventually,
+  expectError,
+  metricSample,
+  type TestKiosk,
+} from "../test-support/api.ts";
+import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { TcpProxy } from "../test-support/writer.ts";
+
+// Windows are fixed and one second long, so a test never counts on several requests
+// landing in the same window: it sends bursts well over the budget (any two windows
+// together hold at most twice the budget) and waits with `eventually` where a window
+// may roll over between requests on a loaded machine.
+
+/** Sends `n` requests at once. */
+const burst = (n: number, send: () => request.Test) =>
+  Promise.all(Array.from({ length: n }, () => send().then((res: Response) => res)));
+
+function expectThrottled(res: Response, limit: string): void {
+  const error = expectError(res, 429, "rate_limited");
+  assert.match(String(res.headers["retry-after"]), /^[1-9]\d*$/, "Retry-After in whole seconds");
+  assert.deepEqual(error.details, {
+    limit,
+    retryAfterSeconds: Number(res.headers["retry-after"]),
+  });
+}
+
+const vote = (app: Express, kiosk: TestKiosk, pollId: string) =>
+  request(app).post("/v1/votes").set(kiosk.auth).send({ pollId, optionId: "yes" });
+
+const batchOf = (pollId: string, n: number) => ({
+  votes: Array.from({ length: n }, () => ({ eventId: randomUUID(), pollId, optionId: "yes" })),
+});
+
+describe("per-kiosk limits", () => {
+  let h: IngestHarness;
+  let kiosk: TestKiosk;
+  before(async () => {
+    h = await startIngestHarness({
+      RATE_LIMIT_KIOSK_VOTES_PER_S: "5",
+      RATE_LIMIT_KIOSK_BATCHES_PER_S: "2",
+      RATE_LIMIT_KIOSK_BATCH_BURST_PER_MIN: "0",
+    });
+    await createPoll(h.app, { id: "lim" });
+    kiosk = await createKiosk(h.app, "lim-kiosk");
+  });
+  after(() => h.close());
+
+  test("single votes beyond the budget get 429 with Retry-After, then the budget recovers", async () => {
+    const answers = await burst(20, () => vote(h.app, kiosk, "lim"));
+    const refused = answers.filter((r) => r.status === 429);
+    assert.ok(refused.length >= 10, `at most 2 windows × 5 pass: ${answers.map((r) => r.status)}`);
+    for (const res of answers) if (res.status !== 429) assert.equal(res.status, 202, res.text);
+    expectThrottled(refused[0]!, "kiosk_votes");
+    assert.match(refused[0]!.body.error.message, /kiosk "lim-kiosk".*5 votes per second/);
+
+    await eventually("the kiosk's budget recovers", async () => {
+      const res = await vote(h.app, kiosk, "lim");
+      return res.status === 202 ? true : undefined;
+    });
+    const metrics = await request(h.app).get("/metrics");
+    const throttled = metricSample(metrics.text, "tallyflow_rate_limited_total", {
+      limit: "kiosk_votes",
+    });
+    assert.ok(throttled !== undefined && throttled >= 10, `metric: ${throttled}`);
+  });
+
+  test("batches are limited as requests, before their body is read", async () => {
+    const answers = await burst(8, () =>
+      request(h.app).post("/v1/votes/batch").set(kiosk.auth).send({ votes: "not even a list" }),
+    );
+    const refused = answers.filter((r) => r.status === 429);
+    assert.ok(refused.length >= 4, `statuses: ${answers.map((r) => r.status)}`);
+    for (const res of answers) if (res.status !== 429) assert.equal(res.status, 400, res.text);
+    expectThrottled(refused[0]!, "kiosk_batches");
+  });
+
+  test("the budget is per kiosk: another kiosk is not throttled meanwhile", async () => {
+    const other = await createKiosk(h.app, "lim-other");
+    await burst(20, () => vote(h.app, kiosk, "lim"));
+    const res = await vote(h.app, other, "lim");
+    assert.equal(res.status, 202, res.text);
+  });
+});
+
+describe("an honest kiosk flushing its offline queue", () => {
+  let h: IngestHarness;
+  before(async () => {
+    h = await startIngestHarness(); // the defaults
+    await createPoll(h.app, { id: "flush" });
+  });
+  after(() => h.close());
+
+  test("30 batches of 1,000 back to back are never throttled (the burst covers them)", async () => {
+    const kiosk = await createKiosk(h.app, "flusher");
+    for (let i = 0; i < 30; i++) {
+      const res = await request(h.app)
+        .post("/v1/votes/batch")
+        .set(kiosk.auth)
+        .send(batchOf("flush", 1_000));
+      assert.equal(res.status, 200, `batch ${i}: ${res.status} ${res.text.slice(0, 300)}`);
+      assert.equal(res.body.accepted, 1_000);
+    }
+  });
+});
+
+describe("per-address limits", () => {
+  let h: IngestHarness;
+  before(async () => {
+    h = await startIngestHarness({
+      RATE_LIMIT_RESULTS_PER_S: "5",
+      RATE_LIMIT_READYZ_PER_S: "3",
+      RATE_LIMIT_PAGES_PER_S: "5",
+      RATE_LIMIT_SSE_CONNECTS_PER_S: "5",
+      RATE_LIMIT_AUTH_FAILURES_PER_MIN: "3",
+    });
+    await createPoll(h.app, { id: "pub" });
+  });
+  after(() => h.close());
+
+  test("/v1/public/polls beyond the budget gets 429 naming the limit", async () => {
+    const answers = await burst(20, () => request(h.app).get("/v1/public/polls"));
+    const refused = answers.filter((r) => r.status === 429);
+    assert.ok(refused.length >= 10, `statuses: ${answers.map((r) => r.status)}`);
+    for (const res of answers) if (res.status !== 429) assert.equal(res.status, 200, res.text);
+    expectThrottled(refused[0]!, "results");
+    assert.match(refused[0]!.body.error.message, /results requests from .*at most 5 per second/);
+    await eventually("the address's budget recovers", async () => {
+      const res = await request(h.app).get("/v1/public/polls/pub");
+      return res.status === 200 ? true : undefined;
+    });
+  });
+
+  test("/readyz is throttled per address; /healthz never is", async () => {
+    const answers = await burst(12, () => request(h.app).get("/readyz"));
+    const refused = answers.filter((r) => r.status === 429);
+    assert.ok(refused.length >= 6, `statuses: ${answers.map((r) => r.status)}`);
+    for (const res of answers) if (res.status !== 429) assert.equal(res.status, 200, res.text);
+    expectThrottled(refused[0]!, "readyz");
+
+    const health = await burst(40, () => request(h.app).get("/healthz"));
+    assert.deepEqual(new Set(health.map((r) => r.status)), new Set([200]));
+  });
+
+  test("the web pages are throttled per address", async () => {
+    const answers = await burst(20, () => request(h.app).get("/dashboard/pub"));
+    const refused = answers.filter((r) => r.status === 429);
+    assert.ok(refused.length >= 10, `statuses: ${answers.map((r) => r.status)}`);
+    expectThrottled(refused[0]!, "pages");
+  });
+
+  test("failed authentications: past the budget, the address's credentialed requests get 429", async () => {
+    const bad = { Authorization: "Bearer not-a-kiosk-token" };
+    await eventually(
+      "the address is refused after 3 failures a minute",
+      async () => {
+        const res = await request(h.app).post("/v1/votes").set(bad).send({});
+        if (res.status === 401) return undefined;
+        expectThrottled(res, "auth_failures");
+        assert.match(res.body.error.message, /failed authentications .*3 per minute/);
+        return true;
+      },
+      { timeoutMs: 10_000 },
+    );
+    // The admin API too: the refusal is by address, not by route.
+    const admin = await request(h.app).get("/v1/kiosks").set(bad);
+    expectThrottled(admin, "auth_failures");
+    // Reading results needs no credentials, so it is not refused.
+    const open = await request(h.app).get("/v1/public/polls/pub");
+    assert.equal(open.status, 200, open.text);
+  });
+});
+
+describe("two API instances on the same Redis", () => {
+  let a: IngestHarness;
+  let b: IngestHarness;
+  before(async () => {
+    const env = { RATE_LIMIT_RESULTS_PER_S: "4" };
+    a = await startIngestHarness(env);
+    b = await startIngestHarness({ ...env, REDIS_KEY_PREFIX: a.config.redisKeyPrefix });
+  });
+  after(async () => {
+    await b.close();
+    await a.close();
+  });
+
+  test("share one budget per address", async () => {
+    // Within budget on each instance alone (3 ≤ 4); only a shared count refuses any.
+    await eventually("the second instance counts the first one's requests", async () => {
+      const first = await burst(3, () => request(a.app).get("/v1/public/polls"));
+      const second = await burst(3, () => request(b.app).get("/v1/public/polls"));
+      assert.ok(first.every((r) => r.status === 200 || r.status === 429));
+      const refused = second.find((r) => r.status === 429);
+      if (refused === undefined) return undefined;
+      expectThrottled(refused, "results");
+      return true;
+    });
+  });
+});
+
+describe("while Redis is unavailable", () => {
+  let h: IngestHarness;
+  let proxy: TcpProxy;
+  let kiosk: TestKiosk;
+  before(async () => {
+    proxy = new TcpProxy("127.0.0.1", 6379);
+    await proxy.up();
+    h = await startIngestHarness({
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      RATE_LIMIT_KIOSK_VOTES_PER_S: "5",
+    });
+    await createPoll(h.app, { id: "offline" });
+    kiosk = await createKiosk(h.app, "no-redis");
+  });
+  after(async () => {
+    await proxy.up(); // the harness cleans its Redis keys through the proxy
+    await eventually(
+      "the harness's Redis client reconnected",
+      async () => ((await h.redis.ping()) === "PONG" ? true : undefined),
+      { timeoutMs: 15_000 },
+    );
+    await h.close();
+    await proxy.down();
+  });
+
+  for (const outage of ["down", "frozen"] as const)
+    test(`votes are still accepted, limited in memory (Redis ${outage})`, async () => {
+      if (outage === "down") await proxy.down();
+      else {
+        await proxy.up();
+        await eventually("the API's Redis client reconnected", async () =>
+          (await request(h.app).get("/readyz")).status === 200 ? true : undefined,
+        );
+        proxy.freeze();
+      }
+      const res = await vote(h.app, kiosk, "offline");
+      assert.equal(res.status, 202, res.text);
+      // The in-memory insurance keeps the same budget on this instance.
+      await eventually("a burst is throttled from memory", async () => {
+        const answers = await burst(20, () => vote(h.app, kiosk, "offline"));
+        for (const r of answers) assert.ok([202, 429].includes(r.status), r.text);
+        const refused = answers.find((r) => r.status === 429);
+        if (refused === undefined) return undefined;
+        expectThrottled(refused, "kiosk_votes");
+        return true;
+      });
+      if (outage === "frozen") await proxy.down();
+    });
+});
