@@ -149,7 +149,7 @@ describe("readIngestConfig", () => {
       resultsPerS: 50,
       sseConnectsPerS: 20,
       pagesPerS: 100,
-      readyzPerS: 10,
+      readyzPerS: 20,
       authFailuresPerMin: 60,
       redisTimeoutMs: 250,
     });

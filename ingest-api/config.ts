@@ -59,7 +59,7 @@ export interface RateLimitConfig {
   readonly sseConnectsPerS: number;
   /** Web pages and their assets per client address. @defaultValue 100 */
   readonly pagesPerS: number;
-  /** /readyz requests per client address. @defaultValue 10 */
+  /** /readyz requests per client address. @defaultValue 20 */
   readonly readyzPerS: number;
   /** Failed authentications (401) per client address per minute before it is refused. @defaultValue 60 */
   readonly authFailuresPerMin: number;
@@ -114,7 +114,7 @@ function readRateLimits(env: Env): RateLimitConfig {
     resultsPerS: perS("RATE_LIMIT_RESULTS_PER_S", 50),
     sseConnectsPerS: perS("RATE_LIMIT_SSE_CONNECTS_PER_S", 20),
     pagesPerS: perS("RATE_LIMIT_PAGES_PER_S", 100),
-    readyzPerS: perS("RATE_LIMIT_READYZ_PER_S", 10),
+    readyzPerS: perS("RATE_LIMIT_READYZ_PER_S", 20),
     authFailuresPerMin: perS("RATE_LIMIT_AUTH_FAILURES_PER_MIN", 60),
     redisTimeoutMs: readInt(env, "RATE_LIMIT_REDIS_TIMEOUT_MS", 250, { min: 10, max: 10_000 }),
   });

@@ -149,6 +149,16 @@ describe("per-address limits", () => {
     assert.deepEqual(new Set(health.map((r) => r.status)), new Set([200]));
   });
 
+  test("without TRUST_PROXY, X-Forwarded-For is ignored (a client cannot pick its address)", async () => {
+    let n = 0;
+    const answers = await burst(20, () =>
+      request(h.app).get("/v1/public/polls").set("X-Forwarded-For", `198.51.100.${++n}`),
+    );
+    const refused = answers.filter((r) => r.status === 429);
+    assert.ok(refused.length >= 10, `statuses: ${answers.map((r) => r.status)}`);
+    assert.doesNotMatch(refused[0]!.body.error.message, /198\.51\.100/);
+  });
+
   test("the web pages are throttled per address", async () => {
     const answers = await burst(20, () => request(h.app).get("/dashboard/pub"));
     const refused = answers.filter((r) => r.status === 429);
@@ -172,9 +182,69 @@ describe("per-address limits", () => {
     // The admin API too: the refusal is by address, not by route.
     const admin = await request(h.app).get("/v1/kiosks").set(bad);
     expectThrottled(admin, "auth_failures");
-    // Reading results needs no credentials, so it is not refused.
-    const open = await request(h.app).get("/v1/public/polls/pub");
-    assert.equal(open.status, 200, open.text);
+    // Reading needs no credentials, so it is not refused (once its own budget allows).
+    await eventually("a public read from the address is served", async () => {
+      const res = await request(h.app).get("/v1/public/polls/pub");
+      return res.status === 200 ? true : undefined;
+    });
+  });
+});
+
+describe("behind a trusted proxy (TRUST_PROXY)", () => {
+  let h: IngestHarness;
+  before(async () => {
+    h = await startIngestHarness({ TRUST_PROXY: "loopback", RATE_LIMIT_RESULTS_PER_S: "3" });
+  });
+  after(() => h.close());
+
+  test("each forwarded client address has a budget of its own", async () => {
+    const from = (address: string) =>
+      request(h.app).get("/v1/public/polls").set("X-Forwarded-For", `${address}, 127.0.0.1`);
+    const answers = await burst(12, () => from("203.0.113.7"));
+    const refused = answers.filter((r) => r.status === 429);
+    assert.ok(refused.length >= 6, `statuses: ${answers.map((r) => r.status)}`);
+    assert.match(refused[0]!.body.error.message, /from 203\.0\.113\.7:/);
+    const other = await from("203.0.113.8");
+    assert.equal(other.status, 200, other.text);
+  });
+});
+
+describe("/readyz answers from one probe round per READYZ_CACHE_MS", () => {
+  let h: IngestHarness;
+  let proxy: TcpProxy;
+  before(async () => {
+    proxy = new TcpProxy("127.0.0.1", 6379);
+    await proxy.up();
+    h = await startIngestHarness({
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      READYZ_CACHE_MS: "5000",
+    });
+  });
+  after(async () => {
+    await proxy.up();
+    await eventually(
+      "the harness's Redis client reconnected",
+      async () => ((await h.redis.ping()) === "PONG" ? true : undefined),
+      { timeoutMs: 15_000 },
+    );
+    await h.close();
+    await proxy.down();
+  });
+
+  test("a dependency lost meanwhile shows at the next round, not before", async () => {
+    assert.equal((await request(h.app).get("/readyz")).status, 200);
+    await proxy.down();
+    const cached = await request(h.app).get("/readyz");
+    assert.equal(cached.status, 200, "the round of a moment ago is reused");
+    const fresh = await eventually(
+      "the next round sees Redis down",
+      async () => {
+        const res = await request(h.app).get("/readyz");
+        return res.status === 503 ? res : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
+    assert.equal(fresh.body.checks.redis.ok, false);
   });
 });
 
