@@ -148,7 +148,7 @@ describe("readIngestConfig", () => {
       kioskBatchBurstPerMin: 600,
       resultsPerS: 50,
       sseConnectsPerS: 20,
-      pagesPerS: 100,
+      pagesPerS: 200,
       readyzPerS: 20,
       authFailuresPerMin: 60,
       redisTimeoutMs: 250,

@@ -57,7 +57,7 @@ export interface RateLimitConfig {
   readonly resultsPerS: number;
   /** SSE connects per client address. @defaultValue 20 */
   readonly sseConnectsPerS: number;
-  /** Web pages and their assets per client address. @defaultValue 100 */
+  /** Web pages and their assets per client address. @defaultValue 200 */
   readonly pagesPerS: number;
   /** /readyz requests per client address. @defaultValue 20 */
   readonly readyzPerS: number;
@@ -113,7 +113,7 @@ function readRateLimits(env: Env): RateLimitConfig {
     kioskBatchBurstPerMin: perS("RATE_LIMIT_KIOSK_BATCH_BURST_PER_MIN", 600),
     resultsPerS: perS("RATE_LIMIT_RESULTS_PER_S", 50),
     sseConnectsPerS: perS("RATE_LIMIT_SSE_CONNECTS_PER_S", 20),
-    pagesPerS: perS("RATE_LIMIT_PAGES_PER_S", 100),
+    pagesPerS: perS("RATE_LIMIT_PAGES_PER_S", 200),
     readyzPerS: perS("RATE_LIMIT_READYZ_PER_S", 20),
     authFailuresPerMin: perS("RATE_LIMIT_AUTH_FAILURES_PER_MIN", 60),
     redisTimeoutMs: readInt(env, "RATE_LIMIT_REDIS_TIMEOUT_MS", 250, { min: 10, max: 10_000 }),
