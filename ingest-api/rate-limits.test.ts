@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { Express } from "express";
 import request, { type Response } from "supertest";
@@ -13,6 +15,7 @@ import {
 } from "../test-support/api.ts";
 import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 import { TcpProxy } from "../test-support/writer.ts";
+import { readIngestConfig } from "./config.ts";
 
 // Windows are fixed and one second long, so a test never counts on several requests
 // landing in the same window: it sends bursts well over the budget (any two windows
@@ -93,7 +96,12 @@ describe("per-kiosk limits", () => {
 describe("an honest kiosk flushing its offline queue", () => {
   let h: IngestHarness;
   before(async () => {
-    h = await startIngestHarness(); // the defaults
+    // The production defaults (the harness turns the limits off otherwise).
+    const { kioskBatchesPerS, kioskBatchBurstPerMin } = readIngestConfig({}).rateLimits;
+    h = await startIngestHarness({
+      RATE_LIMIT_KIOSK_BATCHES_PER_S: String(kioskBatchesPerS),
+      RATE_LIMIT_KIOSK_BATCH_BURST_PER_MIN: String(kioskBatchBurstPerMin),
+    });
     await createPoll(h.app, { id: "flush" });
   });
   after(() => h.close());
@@ -164,6 +172,41 @@ describe("per-address limits", () => {
     const refused = answers.filter((r) => r.status === 429);
     assert.ok(refused.length >= 10, `statuses: ${answers.map((r) => r.status)}`);
     expectThrottled(refused[0]!, "pages");
+    await eventually("assets count against the same budget", async () => {
+      const assets = await burst(20, () => request(h.app).get("/assets/site.css"));
+      const throttled = assets.find((r) => r.status === 429);
+      if (throttled === undefined) return undefined;
+      expectThrottled(throttled, "pages");
+      return true;
+    });
+  });
+
+  test("SSE connects are throttled per address", async () => {
+    const server = await new Promise<Server>((resolve) => {
+      const s = h.app.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    const abort = new AbortController();
+    try {
+      const { port } = server.address() as AddressInfo;
+      const url = `http://127.0.0.1:${port}/v1/polls/pub/events`;
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, () => fetch(url, { signal: abort.signal })),
+      );
+      const refused = answers.filter((r) => r.status === 429);
+      assert.ok(refused.length >= 2, `statuses: ${answers.map((r) => r.status)}`);
+      for (const res of answers) assert.ok([200, 429].includes(res.status));
+      assert.match(String(refused[0]!.headers.get("retry-after")), /^[1-9]\d*$/);
+      const body = (await refused[0]!.json()) as { error: { code: string; details: unknown } };
+      assert.equal(body.error.code, "rate_limited");
+      assert.deepEqual(body.error.details, {
+        limit: "sse_connects",
+        retryAfterSeconds: Number(refused[0]!.headers.get("retry-after")),
+      });
+    } finally {
+      abort.abort();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   test("failed authentications: past the budget, the address's credentialed requests get 429", async () => {
