@@ -10,6 +10,7 @@ import {
 import { RateLimitedError } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 import type { RedisClient } from "../common/redis.ts";
+import { clientAddress } from "./client-address.ts";
 import type { RateLimitConfig } from "./config.ts";
 
 /** The limits, as named in 429 details and in the `tallyflow_rate_limited_total` metric. */
@@ -34,12 +35,6 @@ const pass: RequestHandler = (_req, _res, next) => next();
 // window ends. Bounded: a flood of addresses clears it (they are then counted again).
 const MAX_BLOCKED_ADDRESSES = 100_000;
 const FAIL_OPEN_WARN_INTERVAL_MS = 60_000;
-
-/** The client's address; an IPv4 client seen through an IPv6 socket counts as its IPv4 form. */
-export function clientAddress(req: Request): string {
-  const address = req.ip ?? req.socket.remoteAddress ?? "unknown";
-  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
-}
 
 /**
  * Request limits, counted in Redis by rate-limiter-flexible so they hold across API
