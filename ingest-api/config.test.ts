@@ -200,6 +200,52 @@ describe("readIngestConfig", () => {
     for (const [env, variable] of cases) failsNaming(env, variable);
   });
 
+  test("rate limits, CORS and the proxy: defaults, values and 0 = off", () => {
+    const defaults = readIngestConfig({});
+    assert.deepEqual(defaults.rateLimits, {
+      kioskVotesPerS: 200,
+      kioskBatchesPerS: 20,
+      kioskBatchBurstPerMin: 600,
+      resultsPerS: 50,
+      sseConnectsPerS: 20,
+      pagesPerS: 200,
+      readyzPerS: 20,
+      authFailuresPerMin: 60,
+      redisTimeoutMs: 250,
+    });
+    assert.equal(defaults.readyzCacheMs, 1_000);
+    assert.deepEqual(defaults.corsOrigins, []);
+    assert.equal(defaults.corsMaxAgeMs, 600_000);
+    assert.equal(defaults.trustProxy, false);
+    const config = readIngestConfig({
+      RATE_LIMIT_KIOSK_VOTES_PER_S: "0",
+      RATE_LIMIT_RESULTS_PER_S: "500",
+      CORS_ORIGINS: "https://dash.example.org, http://10.0.0.5:8080",
+    });
+    assert.equal(config.rateLimits.kioskVotesPerS, 0);
+    assert.equal(config.rateLimits.resultsPerS, 500);
+    assert.deepEqual(config.corsOrigins, ["https://dash.example.org", "http://10.0.0.5:8080"]);
+  });
+
+  test("a bad origin or limit fails naming its variable (TRUST_PROXY: http-config.test.ts)", () => {
+    failsNaming(
+      { CORS_ORIGINS: "https://dash.example.org/" },
+      "CORS_ORIGINS",
+      /"https:\/\/dash.example.org"/,
+    );
+    failsNaming({ CORS_ORIGINS: "https://a.org/app" }, "CORS_ORIGINS", /not an origin/);
+    failsNaming({ CORS_ORIGINS: "dash.example.org" }, "CORS_ORIGINS", /not an origin/);
+    failsNaming({ CORS_ORIGINS: "ftp://files.example.org" }, "CORS_ORIGINS");
+    failsNaming({ CORS_ORIGINS: "*" }, "CORS_ORIGINS");
+    failsNaming({ CORS_ORIGINS: "https://a.org,," }, "CORS_ORIGINS");
+    failsNaming({ CORS_ORIGINS: "https://Dash.Example.org" }, "CORS_ORIGINS");
+    failsNaming({ RATE_LIMIT_KIOSK_BATCHES_PER_S: "-1" }, "RATE_LIMIT_KIOSK_BATCHES_PER_S");
+    failsNaming({ RATE_LIMIT_AUTH_FAILURES_PER_MIN: "many" }, "RATE_LIMIT_AUTH_FAILURES_PER_MIN");
+    failsNaming({ RATE_LIMIT_REDIS_TIMEOUT_MS: "0" }, "RATE_LIMIT_REDIS_TIMEOUT_MS");
+    failsNaming({ READYZ_CACHE_MS: "1s" }, "READYZ_CACHE_MS");
+    failsNaming({ CORS_MAX_AGE_MS: "-1" }, "CORS_MAX_AGE_MS");
+  });
+
   test("the ingest API refuses to start on a bad variable, exiting 2 and naming it", () => {
     const main = join(import.meta.dirname, "main.ts");
     const result = spawnSync(process.execPath, [main], {

@@ -15,6 +15,7 @@ import type { IngestConfig } from "./config.ts";
 import { checkDescriptorBudget } from "./descriptor-budget.ts";
 import { createHttpServer, listen } from "./http-server.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
+import { RateLimits } from "./rate-limits.ts";
 import { RegistryCache } from "./registry-cache.ts";
 import { ResultsEvents } from "./results-events.ts";
 import { StreamAdmission } from "./sse-admission.ts";
@@ -147,6 +148,16 @@ export async function buildIngestApi(
       ),
       heartbeatMs: config.sseHeartbeatMs,
     },
+    rateLimits: new RateLimits(
+      redis,
+      config.redisKeyPrefix,
+      config.rateLimits,
+      metrics.registry,
+      log,
+    ),
+    readyzCacheMs: config.readyzCacheMs,
+    corsOrigins: config.corsOrigins,
+    corsMaxAgeMs: config.corsMaxAgeMs,
   });
   return { app, cache, publisher, events, voterClaims: claims };
 }

@@ -161,6 +161,10 @@ function childEnv(port: number): NodeJS.ProcessEnv {
     REDIS_KEY_PREFIX: names.redisKeyPrefix,
     ADMIN_TOKEN,
     LOG_LEVEL: "warn",
+    // One kiosk token carries the whole load here: the per-kiosk limits would measure
+    // themselves. Set them (e.g. very high) to measure the limiter's cost instead.
+    RATE_LIMIT_KIOSK_VOTES_PER_S: env.RATE_LIMIT_KIOSK_VOTES_PER_S ?? "0",
+    RATE_LIMIT_KIOSK_BATCHES_PER_S: env.RATE_LIMIT_KIOSK_BATCHES_PER_S ?? "0",
   };
 }
 

@@ -62,6 +62,8 @@ async function freshness(): Promise<{ p50: number; p95: number; max: number; vot
     RESULTS_INTERVAL_MS: String(INTERVAL_MS),
     ADMIN_TOKEN: admin,
     LOG_LEVEL: "warn",
+    // One kiosk sends the whole --rate (300/s by default), over the per-kiosk vote limit.
+    RATE_LIMIT_KIOSK_VOTES_PER_S: "0",
   });
   const base = `http://127.0.0.1:${port}`;
   try {
