@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { readCommonConfig } from "../common/config.ts";
 import { readName } from "../common/env.ts";
 import { configOrExit } from "../common/main-guard.ts";
+import { intFlag, numberFlag, readCli } from "./cli.ts";
 import { DEFAULT_KIOSK_FILE, REPO_ROOT } from "./simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, seed } from "./simulator/seeding.ts";
 import { verifyRun } from "./simulator/verification.ts";
@@ -13,12 +13,24 @@ import { verifyRun } from "./simulator/verification.ts";
 // where to look. Ctrl-C stops the load, waits for the pipeline to drain, verifies the
 // run, and stops the system.
 
-const { values } = parseArgs({
-  options: {
-    rate: { type: "string", default: "20" },
-    kiosks: { type: "string", default: "20" },
+const USAGE = `usage: npm run demo -- [--rate N] [--kiosks N]
+  --rate N     votes per second of the simulated load at the day's peak (default 20)
+  --kiosks N   simulated kiosks (default 20)
+env: the services' (DATABASE_URL, NATS_URL, REDIS_URL, PORT, ADMIN_TOKEN, ...), API_URL`;
+
+const { rate, kiosks } = readCli(
+  {
+    usage: USAGE,
+    options: {
+      rate: { type: "string", default: "20" },
+      kiosks: { type: "string", default: "20" },
+    },
   },
-});
+  ({ values }) => ({
+    rate: numberFlag("rate", values.rate, { above: 0 }),
+    kiosks: intFlag("kiosks", values.kiosks, { min: 1 }),
+  }),
+);
 const config = configOrExit(() => readCommonConfig(process.env));
 const consumerName = configOrExit(() => readName(process.env, "CONSUMER_NAME", "batch-writer"));
 const port = process.env.PORT ?? "3000";
@@ -86,7 +98,7 @@ try {
   const report = await seed({
     apiUrl,
     adminToken,
-    kiosks: Number(values.kiosks),
+    kiosks,
     file: DEFAULT_KIOSK_FILE,
     log: (line) => out(`seed: ${line}`),
   });
@@ -111,14 +123,14 @@ try {
   out(`  kiosk tokens: .local/kiosks.json (${report.content.kiosks.length} kiosks)`);
   out();
   out(
-    `Simulating ${values.kiosks} kiosks at ${values.rate} votes/s (a day compressed into 10 minutes). Ctrl-C stops the load, verifies and stops.`,
+    `Simulating ${kiosks} kiosks at ${rate} votes/s (a day compressed into 10 minutes). Ctrl-C stops the load, verifies and stops.`,
   );
   out();
 
   simulator = start(
     [
       "scripts/simulate.ts",
-      ...["--kiosks", values.kiosks, "--rate", values.rate, "--duration", "0", "--day", "10m"],
+      ...["--kiosks", String(kiosks), "--rate", String(rate), "--duration", "0", "--day", "10m"],
       ...["--offline", "10%", "--retry", "2%", "--voters", "100000", "--twice", "5%"],
       ...["--url", apiUrl, "--json"],
     ],
