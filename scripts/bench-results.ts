@@ -14,8 +14,8 @@ import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts
 import { visibleResults } from "../result-publisher/results.ts";
 import { loadPolls } from "../result-publisher/rollup-store.ts";
 import { freePort, startNode, waitUntilReady } from "./bench/processes.ts";
-import { intFlag, numberFlag, readCli } from "./cli.ts";
 import { generateVotes } from "./bench/vote-data.ts";
+import { intFlag, numberFlag, readCli } from "./cli.ts";
 
 // `npm run bench:results [-- --history 10000000 --rate 300 --seconds 40]`
 // 1. Freshness: the whole system runs (npm start in a child); at a steady ingest rate,

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -13,7 +12,7 @@ import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { ensureVotesStream } from "../common/votes-stream.ts";
-import { startNode } from "./bench/processes.ts";
+import { peakRssMb, startNode } from "./bench/processes.ts";
 import { generateVotes, optionIds, pollIds, type VoteDataShape } from "./bench/vote-data.ts";
 import { intFlag, readCli } from "./cli.ts";
 
@@ -181,16 +180,6 @@ async function measureTransport(votes: StoredVote[]): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   await nc.close();
   return messages / seconds;
-}
-
-function peakRssMb(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-    return kb / 1024;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 async function measureWriter(s: Scenario): Promise<Measured> {

@@ -122,7 +122,10 @@ describe("readCli", () => {
     const read = ({ values }: { values: { kiosks: string } }) =>
       intFlag("kiosks", values.kiosks, { min: 1 });
     assert.equal(readCli(spec, read, ["--kiosks", "7"], io), 7);
-    assert.equal(exitOf(() => readCli(spec, read, ["--kiosks", "0"], io)), 2);
+    assert.equal(
+      exitOf(() => readCli(spec, read, ["--kiosks", "0"], io)),
+      2,
+    );
     assert.match(io.stderr, /^--kiosks must be an integer ≥ 1, got "0"\n/);
     assert.throws(
       () =>

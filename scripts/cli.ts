@@ -183,7 +183,8 @@ export function choiceFlag<const C extends string>(
   choices: readonly C[],
 ): C {
   if ((choices as readonly string[]).includes(text)) return text as C;
-  const listed = choices.length > 1 ? `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}` : choices[0];
+  const listed =
+    choices.length > 1 ? `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}` : choices[0];
   throw new CliError(`--${name} must be ${listed}, got "${text}"`);
 }
 

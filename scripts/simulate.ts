@@ -1,12 +1,5 @@
 import { relative } from "node:path";
-import {
-  CliError,
-  durationFlag,
-  intFlag,
-  numberFlag,
-  percentFlag,
-  readCli,
-} from "./cli.ts";
+import { CliError, durationFlag, intFlag, numberFlag, percentFlag, readCli } from "./cli.ts";
 import {
   DEFAULT_KIOSK_FILE,
   DEFAULT_RUN_DIR,

@@ -115,21 +115,56 @@ export function machineCpuSeconds(): { busy: number; total: number } {
   return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
 }
 
+/** The pids in /proc now (a process may end before its files are read). */
+function procPids(): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+}
+
+/** The pids for which `test` holds; a process that ends while being looked at is skipped. */
+function pidsWhere(test: (pid: number) => boolean): number[] {
+  return procPids().filter((pid) => {
+    try {
+      return test(pid);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** A process's command line, arguments joined by spaces ("" once it is gone). */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+
 /** Pids whose command line runs `binary` and mentions `needle` (e.g. the port it serves). */
 export function findPids(binary: string, needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Some servers rewrite their title into argv[0] ("redis-server 127.0.0.1:6379").
-      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      const program = argv[0]?.split(" ")[0]?.split("/").pop();
-      if (program === binary && argv.join(" ").includes(needle)) pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
+  return pidsWhere((pid) => {
+    // Some servers rewrite their title into argv[0] ("redis-server 127.0.0.1:6379").
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    const program = argv[0]?.split(" ")[0]?.split("/").pop();
+    return program === binary && argv.join(" ").includes(needle);
+  });
+}
+
+/** Pids whose command name (/proc/<pid>/comm) is `comm`. */
+export function pidsByComm(comm: string): number[] {
+  return pidsWhere((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim() === comm);
+}
+
+/** Peak resident memory (VmHWM) of a process in MB; NaN once it is gone. */
+export function peakRssMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  } catch {
+    return Number.NaN;
   }
-  return pids;
 }
 
 export interface CpuWatch {
