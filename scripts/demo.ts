@@ -1,12 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { readCommonConfig } from "../common/config.ts";
-import { readName } from "../common/env.ts";
 import { configOrExit } from "../common/main-guard.ts";
 import { intFlag, numberFlag, readCli } from "./cli.ts";
 import { DEFAULT_KIOSK_FILE, REPO_ROOT } from "./simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, seed } from "./simulator/seeding.ts";
-import { verifyRun } from "./simulator/verification.ts";
+import { verifyRun, verifyTargetFromEnv } from "./simulator/verification.ts";
 
 // `npm run demo [-- --rate 20 --kiosks 20]`: `npm start`, the demo seed and a gentle
 // simulated load (offline kiosks, dropped responses, voters trying twice), then prints
@@ -31,8 +29,7 @@ const { rate, kiosks } = readCli(
     kiosks: intFlag("kiosks", values.kiosks, { min: 1 }),
   }),
 );
-const config = configOrExit(() => readCommonConfig(process.env));
-const consumerName = configOrExit(() => readName(process.env, "CONSUMER_NAME", "batch-writer"));
+const target = configOrExit(() => verifyTargetFromEnv(process.env));
 const port = process.env.PORT ?? "3000";
 const apiUrl = process.env.API_URL ?? `http://127.0.0.1:${port}`;
 const adminToken = process.env.ADMIN_TOKEN ?? DEFAULT_ADMIN_TOKEN;
@@ -148,12 +145,7 @@ try {
   out(`load stopped; verifying ${runFile} (waits for the pipeline to drain)...`);
   const result = await verifyRun({
     runFile,
-    databaseUrl: config.databaseUrl,
-    natsUrl: config.natsUrl,
-    redisUrl: config.redisUrl,
-    redisKeyPrefix: config.redisKeyPrefix,
-    streamName: config.streamName,
-    consumerName,
+    ...target,
     drainTimeoutMs: 120_000,
     publishTimeoutMs: 30_000,
     log: (line) => out(`  ${line}`),

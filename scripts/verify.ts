@@ -1,12 +1,10 @@
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { readCommonConfig } from "../common/config.ts";
-import { readName } from "../common/env.ts";
 import { configOrExit } from "../common/main-guard.ts";
 import { CliError, durationFlag, readCli } from "./cli.ts";
 import { DEFAULT_RUN_DIR } from "./simulator/kiosk-file.ts";
 import { fmtInt } from "./simulator/stats.ts";
-import { verifyRun } from "./simulator/verification.ts";
+import { verifyRun, verifyTargetFromEnv } from "./simulator/verification.ts";
 
 // `npm run verify -- <run file> [--drain-timeout 10m] [--publish-timeout 60s] [--json]`
 // Waits for the pipeline to drain, then checks that exactly the votes that got a 202 in
@@ -42,8 +40,7 @@ const { values, positionals, drainTimeoutMs, publishTimeoutMs } = readCli(
     };
   },
 );
-const config = configOrExit(() => readCommonConfig(process.env));
-const consumerName = configOrExit(() => readName(process.env, "CONSUMER_NAME", "batch-writer"));
+const target = configOrExit(() => verifyTargetFromEnv(process.env));
 
 async function latestRun(): Promise<string | undefined> {
   const names = await readdir(DEFAULT_RUN_DIR).catch(() => [] as string[]);
@@ -61,12 +58,7 @@ const log = (line: string) => (values.json ? process.stderr : process.stdout).wr
 try {
   const result = await verifyRun({
     runFile,
-    databaseUrl: config.databaseUrl,
-    natsUrl: config.natsUrl,
-    redisUrl: config.redisUrl,
-    redisKeyPrefix: config.redisKeyPrefix,
-    streamName: config.streamName,
-    consumerName,
+    ...target,
     drainTimeoutMs,
     publishTimeoutMs,
     log,

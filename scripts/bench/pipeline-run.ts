@@ -8,6 +8,7 @@ import { fmtInt } from "../simulator/stats.ts";
 import { type VerifyResult, verifyRun } from "../simulator/verification.ts";
 import { PIPELINE } from "./pipeline-options.ts";
 import { type System, serviceEnv } from "./pipeline-system.ts";
+import { collectOutput } from "./processes.ts";
 import { benchLog } from "./progress.ts";
 import { measureResources, type Resources } from "./resources.ts";
 
@@ -81,14 +82,7 @@ export async function loadRun(system: System, args: string[]): Promise<LoadRun> 
     ],
     { cwd: REPO_ROOT, env: serviceEnv({}), stdio: ["ignore", "pipe", "pipe"] },
   );
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c: Buffer) => {
-    stdout += c.toString("utf8");
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    stderr += c.toString("utf8");
-  });
+  const output = collectOutput(child);
   const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
@@ -112,8 +106,8 @@ export async function loadRun(system: System, args: string[]): Promise<LoadRun> 
   }
   const used = resources.stop();
   const code = await closed;
-  if (code !== 0) throw new Error(`simulator exited with ${code}: ${stderr}`);
-  const summary = JSON.parse(stdout) as SimSummary;
+  if (code !== 0) throw new Error(`simulator exited with ${code}: ${output.stderr}`);
+  const summary = JSON.parse(output.stdout) as SimSummary;
   // The simulator reports its own CPU time and peak RSS (it has exited by now).
   const wall = (performance.now() - t0) / 1000;
   used.cpu.simulator = (summary.process.cpuSeconds / wall) * 100;

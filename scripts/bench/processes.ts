@@ -1,6 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import {
+  type ChildProcess,
+  type ChildProcessByStdio,
+  execFileSync,
+  spawn,
+} from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 
 // Child processes and CPU accounting for the benchmarks. The server under test runs in
@@ -45,6 +51,24 @@ export function startNode(name: string, args: string[], env: NodeJS.ProcessEnv):
       const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+/** Everything a child writes, as text, read once it has closed. */
+export function collectOutput(child: ChildProcessByStdio<null, Readable, Readable>): {
+  readonly stdout: string;
+  readonly stderr: string;
+} {
+  const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  child.stdout.on("data", (c: Buffer) => chunks.stdout.push(c));
+  child.stderr.on("data", (c: Buffer) => chunks.stderr.push(c));
+  return {
+    get stdout() {
+      return Buffer.concat(chunks.stdout).toString("utf8");
+    },
+    get stderr() {
+      return Buffer.concat(chunks.stderr).toString("utf8");
     },
   };
 }
