@@ -19,8 +19,8 @@ import { findReport, listReports } from "./report.ts";
 // what they buy). Finally measures what those indexes cost the writer: 200,000 more votes
 // inserted with and without them, rolled back.
 
-const USAGE = `usage: npm run bench:reports -- [--votes N] [--days N] [--polls N] [--kiosks N] [--runs N]
-                                [--reuse] [--keep] [--without-report-indexes]
+const USAGE = `usage: npm run bench:reports -- [--votes N] [--days N] [--polls N] [--kiosks N]
+                                [--runs N] [--reuse] [--keep] [--without-report-indexes]
   --votes N                  stored votes (default 10000000)
   --days N                   days they span (default 30)
   --polls N                  polls they are spread over (default 20)

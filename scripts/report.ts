@@ -9,7 +9,8 @@ import { CliError, choiceFlag, tryCli } from "./cli.ts";
 //  [--format table|csv]`: runs sql/reports/<nn>_<name>.sql through psql against
 // DATABASE_URL, mapping the flags to psql variables. --format csv is psql --csv: one header
 // line and proper CSV on stdout. Exits with psql's exit code (3: the report stopped on an
-// error, e.g. an unknown poll; 2: a wrong command line). `npm run report -- --help` lists the reports.
+// error, e.g. an unknown poll), or 2 on a wrong command line (scripts/cli.ts).
+// `npm run report -- --help` lists the reports.
 
 export const REPORTS_DIR = join(import.meta.dirname, "..", "sql", "reports");
 
