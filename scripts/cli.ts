@@ -160,11 +160,21 @@ export function numberFlag(
 
 const DURATION_UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
 
-/** "60s", "2m", "1h", "500ms", or plain seconds, in milliseconds. 0 means no limit where a script says so. */
-export function durationFlag(name: string, text: string): number {
+/** "60s", "2m", "1h", "500ms", or plain seconds, in milliseconds; throws CliError. */
+export function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new CliError(`--${name}: not a duration: "${text}" (use e.g. 60s, 2m, 500ms)`);
+  if (!m) throw new CliError(`not a duration: "${text}" (use e.g. 60s, 2m, 500ms)`);
   return Number(m[1]) * DURATION_UNIT_MS[(m[2] ?? "s") as keyof typeof DURATION_UNIT_MS];
+}
+
+/** parseDuration naming the flag. 0 means no limit where a script says so. */
+export function durationFlag(name: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    if (err instanceof CliError) throw new CliError(`--${name}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** "5%" → 0.05; a plain number is a percentage too ("2" → 0.02); at most 100 %. */
