@@ -104,6 +104,8 @@ export class FileStore implements OutboxStore {
   #queue: QueuedWrite[] = [];
   #writing: Promise<void> | undefined;
   #closed = false;
+  /** The last compaction failure (disk full…), kept for diagnostics; undefined when none. */
+  lastCompactionError: unknown;
 
   private constructor(
     path: string,
@@ -217,9 +219,14 @@ export class FileStore implements OutboxStore {
       for (const w of writes) {
         for (const r of w.records) this.#state.apply(r);
         this.#records += w.records.length;
-        w.resolve();
       }
-      await this.#compactIfDead();
+      // Before resolving, so that a write that resolved has its compaction behind it too.
+      // A failed compaction loses nothing (the journal it would replace is intact): the
+      // writes still succeed, and the next write tries again.
+      await this.#compactIfDead().catch((err: unknown) => {
+        this.lastCompactionError = err;
+      });
+      for (const w of writes) w.resolve();
     }
   }
 
