@@ -146,6 +146,7 @@ export class Outbox extends EventTarget {
   #attempt = 0;
   #lastError: OutboxStatus["lastError"] = null;
   #retryAt: number | null = null;
+  #lastFailure: OutboxError | undefined;
   #flushing: Promise<FlushResult> | undefined;
   #loop: Promise<void> | undefined;
   #running = false;
@@ -222,8 +223,15 @@ export class Outbox extends EventTarget {
     return this.#store.refused();
   }
 
-  /** Sends what is pending, batch after batch, until empty or a failure. One at a time. */
-  flush(): Promise<FlushResult> {
+  /**
+   * Sends what is pending, batch after batch, until empty or a failure. One at a time: a
+   * call during a flush gets that flush. During a back-off or a server's Retry-After it
+   * sends nothing (the result says how long is left) unless `force` is set.
+   */
+  flush(options: { force?: boolean } = {}): Promise<FlushResult> {
+    const waitMs = this.#retryAt === null ? 0 : this.#retryAt - Date.now();
+    if (!this.#flushing && waitMs > 0 && !options.force && this.#lastFailure)
+      return this.#result(0, 0, this.#lastFailure, waitMs);
     this.#flushing ??= this.#flushAll().finally(() => {
       this.#flushing = undefined;
     });
@@ -321,6 +329,7 @@ export class Outbox extends EventTarget {
   }
 
   #failed(error: OutboxError, retryInMs: number | undefined): void {
+    this.#lastFailure = error;
     this.#lastError = { code: error.code, message: error.message, at: new Date().toISOString() };
     this.#retryAt = retryInMs === undefined ? null : Date.now() + retryInMs;
     this.#emit("error", { error, retryInMs });
