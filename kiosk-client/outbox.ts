@@ -65,7 +65,8 @@ export interface FlushResult {
 
 export interface OutboxEventDetail {
   change: Record<string, never>;
-  sent: { acked: string[]; refused: number };
+  /** acked: answered accepted or duplicate; duplicates: the ones answered duplicate. */
+  sent: { acked: string[]; duplicates: string[]; refused: number };
   refused: { refused: RefusedEntry[] };
   error: { error: OutboxError; retryInMs: number | undefined };
 }
@@ -394,7 +395,11 @@ export class Outbox extends EventTarget {
         this.#attempt = 0;
         this.#lastError = null;
         this.#retryAt = null;
-        this.#emit("sent", { acked: settlement.acked, refused: settlement.refused.length });
+        this.#emit("sent", {
+          acked: settlement.acked,
+          duplicates: outcome.kind === "answered" ? outcome.duplicates : [],
+          refused: settlement.refused.length,
+        });
         if (settlement.refused.length > 0) this.#emit("refused", { refused: settlement.refused });
         this.#emit("change", {});
         if (outcome.kind === "answered" && outcome.unanswered > 0) {

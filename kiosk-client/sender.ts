@@ -18,7 +18,7 @@ export interface BatchRequest {
 
 export type BatchOutcome =
   /** The server answered per item (some items may lack an answer: they stay pending). */
-  | { kind: "answered"; settlement: Settlement; unanswered: number }
+  | { kind: "answered"; settlement: Settlement; duplicates: string[]; unanswered: number }
   /** Nothing was settled; try again later (after retryAfterMs when the server said). */
   | { kind: "retry"; error: OutboxError; retryAfterMs: number | undefined }
   /** 413: the batch is too large for this server; send fewer items. */
@@ -105,8 +105,10 @@ function settle(entries: OutboxEntry[], body: unknown, sentAt: number): BatchOut
     answered.set(index, r);
   }
   const settlement: Settlement = { acked: [], refused: [], sentAt };
+  const duplicates: string[] = [];
   entries.forEach((entry, index) => {
     const r = answered.get(index);
+    if (r?.status === "duplicate") duplicates.push(entry.eventId);
     if (r?.status === "accepted" || r?.status === "duplicate") settlement.acked.push(entry.eventId);
     else if (r?.status === "rejected") {
       const refused: RefusedEntry = { entry, error: itemError(r.error), refusedAt: sentAt };
@@ -114,7 +116,7 @@ function settle(entries: OutboxEntry[], body: unknown, sentAt: number): BatchOut
     }
   });
   const unanswered = entries.length - settlement.acked.length - settlement.refused.length;
-  return { kind: "answered", settlement, unanswered };
+  return { kind: "answered", settlement, duplicates, unanswered };
 }
 
 /** POSTs one batch to /v1/votes/batch and classifies the answer. Never throws. */
