@@ -263,6 +263,24 @@ describe("the Node outbox against the real API", () => {
     await box.close();
   });
 
+  test("stop() gives the batch in flight its deadline, then aborts it; the entries stay", async () => {
+    const front = await frontServer(api.url, () => true); // takes the request, never answers
+    try {
+      const box = createOutbox({ store: new MemoryStore(), apiUrl: front.url, token: "t" });
+      await box.enqueue({ pollId: "lunch", optionId: "pizza" });
+      box.start();
+      await waitUntil("the request arrived", () => front.seen.length === 1);
+      await box.stop({ timeoutMs: 100 });
+      const status = await box.status();
+      assert.equal(status.state, "stopped");
+      assert.equal(status.pending, 1);
+      await box.stop(); // twice is fine
+      await box.close();
+    } finally {
+      await front.close();
+    }
+  });
+
   test("a revoked kiosk stops the sender in state revoked; nothing is dropped", async () => {
     const kiosk = await createKiosk(api.harness.app, "revoked-one");
     await request(api.harness.app).delete(`/v1/kiosks/${kiosk.id}`).set(ADMIN).expect(200);

@@ -153,6 +153,7 @@ export class Outbox extends EventTarget {
   #running = false;
   #closed = false;
   #wake: (() => void) | undefined;
+  #abort = new AbortController();
 
   constructor(options: OutboxOptions) {
     super();
@@ -258,12 +259,33 @@ export class Outbox extends EventTarget {
     this.#loop = this.#run();
   }
 
-  /** Stops the background sender and waits for the batch in flight. Safe to call twice. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the background sender. The batch in flight gets `timeoutMs` to be answered; past
+   * that its request is aborted, and its entries stay pending (sent again later, answered
+   * duplicate if the server had them). Safe to call twice.
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     this.#running = false;
     this.#wake?.();
+    const flushing = this.#flushing;
+    if (flushing) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, options.timeoutMs ?? 5_000);
+      });
+      await Promise.race([
+        flushing.then(
+          () => {},
+          () => {},
+        ),
+        deadline,
+      ]);
+      clearTimeout(timer);
+      this.#abort.abort();
+    }
     await this.#loop;
-    await this.#flushing;
+    await this.#flushing?.catch(() => {});
+    this.#abort = new AbortController();
     this.#loop = undefined;
     if (this.#state !== "revoked") this.#state = "stopped";
   }
@@ -355,7 +377,11 @@ export class Outbox extends EventTarget {
           .join(",")}]}`;
         this.#state = "sending";
         const statusHeader = await this.#statusHeader();
-        const outcome = await sendBatch({ ...this.#request, statusHeader }, batch, body);
+        const outcome = await sendBatch(
+          { ...this.#request, statusHeader, signal: this.#abort.signal },
+          batch,
+          body,
+        );
 
         if (outcome.kind === "revoked") {
           this.#state = "revoked";

@@ -12,6 +12,8 @@ export interface BatchRequest {
   token: string;
   fetch: FetchLike;
   requestTimeoutMs: number;
+  /** Aborts the request (stop() past its deadline): the entries stay pending. */
+  signal?: AbortSignal;
   /** Sent as X-Kiosk-Status (the kiosk-health heartbeat), already ASCII-safe JSON. */
   statusHeader: string | undefined;
 }
@@ -136,7 +138,9 @@ export async function sendBatch(
       method: "POST",
       headers,
       body,
-      signal: AbortSignal.timeout(req.requestTimeoutMs),
+      signal: req.signal
+        ? AbortSignal.any([req.signal, AbortSignal.timeout(req.requestTimeoutMs)])
+        : AbortSignal.timeout(req.requestTimeoutMs),
     });
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : String(cause);

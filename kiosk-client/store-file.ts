@@ -37,20 +37,27 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Lock files this process holds (its own pid in one it does not hold is a previous boot's). */
+const heldHere = new Set<string>();
+
 /**
  * One writer per journal: a lock file holding the owner's pid, created exclusively. A lock
  * left by a dead process (kill -9) is taken over; a live owner makes open fail.
  */
 async function lock(lockPath: string): Promise<void> {
+  if (heldHere.has(lockPath))
+    throw new OutboxError("store_locked", `${lockPath} is held by this process already`);
   for (let tries = 0; ; tries++) {
     try {
       await writeFile(lockPath, `${process.pid}\n`, { flag: "wx" });
+      heldHere.add(lockPath);
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST" || tries > 0) throw err;
     }
     const pid = Number.parseInt(await readFile(lockPath, "utf8").catch(() => ""), 10);
-    if (Number.isInteger(pid) && pid > 0 && alive(pid))
+    // Our own pid in a lock we have not taken yet: a previous boot's process had it.
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
       throw new OutboxError("store_locked", `${lockPath} is held by process ${pid}`);
     await unlink(lockPath).catch(() => {});
   }
@@ -141,6 +148,7 @@ export class FileStore implements OutboxStore {
       return new FileStore(path, handle, replayed, resolved);
     } catch (err) {
       await unlink(`${path}.lock`).catch(() => {});
+      heldHere.delete(`${path}.lock`);
       throw err;
     }
   }
@@ -181,6 +189,7 @@ export class FileStore implements OutboxStore {
     while (this.#writing) await this.#writing;
     await this.#handle.close();
     await unlink(this.#lockPath).catch(() => {});
+    heldHere.delete(this.#lockPath);
   }
 
   /** Queues records; resolves once they are on disk. Concurrent writes share one fdatasync. */
