@@ -235,6 +235,51 @@ describe("the Node outbox against the real API", () => {
     }
   });
 
+  test("batches stay under the byte budget, and a 413 halves them; all stored once", async () => {
+    const front = await frontServer(api.url, (seen, res) => {
+      if ((JSON.parse(seen.body) as { votes: unknown[] }).votes.length <= 5) return false;
+      res.writeHead(413, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: "batch_too_large", message: "at most 5" } }));
+      return true;
+    });
+    try {
+      const before = (await api.stored()).rows;
+      const box = createOutbox({
+        store: new MemoryStore(),
+        apiUrl: front.url,
+        token: api.kiosk.token,
+        maxBatch: 50,
+        maxBatchBytes: 1500,
+      });
+      const ids: string[] = [];
+      for (let i = 0; i < 23; i++)
+        ids.push((await box.enqueue({ pollId: "lunch", optionId: "pizza" })).eventId);
+      const result = await box.flush();
+      assert.deepEqual([result.acked, result.pending, result.error], [23, 0, undefined]);
+      for (const s of front.seen) assert.ok(Buffer.byteLength(s.body) <= 1500, s.body);
+      const sizes = front.seen.map(
+        (s) => (JSON.parse(s.body) as { votes: unknown[] }).votes.length,
+      );
+      assert.ok(sizes[0]! > 5 && sizes[0]! < 23, `the byte budget cut the first batch: ${sizes}`);
+      // Each 413 halves the batch until the server takes it (12, 6, then 3s here).
+      const refused = sizes.filter((n) => n > 5);
+      for (let i = 1; i < refused.length; i++)
+        assert.equal(refused[i], Math.floor(refused[i - 1]! / 2), `halved: ${sizes}`);
+      const taken = sizes.slice(refused.length);
+      assert.ok(taken[0]! <= Math.floor(refused.at(-1)! / 2), `halved: ${sizes}`);
+      assert.ok(
+        taken.every((n) => n <= 5),
+        `${sizes}`,
+      );
+      await api.storedCount(before + 23);
+      const stored = await api.stored();
+      for (const id of ids) assert.ok(stored.ids.has(id));
+      await box.close();
+    } finally {
+      await front.close();
+    }
+  });
+
   test("a network error backs off with jitter and keeps every entry", async () => {
     const front = await frontServer(api.url, () => true);
     await front.close(); // nothing listens there any more
