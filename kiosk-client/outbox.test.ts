@@ -342,6 +342,14 @@ describe("the Node outbox against the real API", () => {
     assert.equal(status.pending, 2);
     // Further flushes do not hammer the API until a new token is set.
     assert.equal((await box.flush()).error?.code, "kiosk_revoked");
+    // Re-paired: a new kiosk's token, and the queue goes out under it.
+    const repaired = await createKiosk(api.harness.app, "repaired-one");
+    box.setToken(repaired.token);
+    assert.equal((await box.status()).state, "stopped");
+    const sent = await box.flush();
+    assert.deepEqual([sent.acked, sent.pending, sent.error], [2, 0, undefined]);
+    await api.storedCount(2, repaired.id);
+    assert.equal((await api.stored(kiosk.id)).rows, 0, "nothing stored under the revoked kiosk");
     await box.close();
   });
 
