@@ -32,6 +32,11 @@ describe("GET /kiosk-client/*.ts and /vendor/uuid/*.js", () => {
     assert.match(etag, /^"[\w-]+"$/);
     assert.equal(res.headers["cache-control"], "no-cache");
     await request(h.app).get("/kiosk-client/sender.ts").set("If-None-Match", etag).expect(304);
+    await request(h.app)
+      .get("/kiosk-client/sender.ts")
+      .set("If-None-Match", `"other", W/${etag}`)
+      .expect(304);
+    await request(h.app).get("/kiosk-client/sender.ts").set("If-None-Match", '"other"').expect(200);
   });
 
   test("only the allow-list: never the Node journal, nothing outside the folder", async () => {

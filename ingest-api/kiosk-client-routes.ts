@@ -79,7 +79,7 @@ function sendCached(files: Map<string, Served>, cacheControl: string): RequestHa
     res.setHeader("Content-Type", "text/javascript; charset=utf-8");
     res.setHeader("Cache-Control", cacheControl);
     res.setHeader("ETag", file.etag);
-    if (req.headers["if-none-match"] === file.etag) return void res.status(304).end();
+    if (req.fresh) return void res.status(304).end(); // If-None-Match, lists and W/ included
     res.send(file.body);
   };
 }
