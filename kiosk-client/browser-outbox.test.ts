@@ -9,7 +9,7 @@ import {
 } from "../test-support/browser.ts";
 import { type OutboxApi, startOutboxApi } from "../test-support/outbox-api.ts";
 import { waitUntil } from "../test-support/writer.ts";
-import type { OutboxStatus } from "./types.ts";
+import type { OutboxStatus, RefusedEntry } from "./types.ts";
 
 // The browser outbox in Chromium: a page on the API's origin, under the pages' CSP, imports
 // /kiosk-client/outbox.ts (types stripped by the API) with the IndexedDB store. Votes cast
@@ -35,6 +35,7 @@ window.outboxTest = {
   },
   enqueue: (vote) => box.enqueue(vote),
   status: () => box.status(),
+  refused: () => box.refused(),
   async flush() {
     const r = await box.flush({ force: true });
     return { acked: r.acked, pending: r.pending, error: r.error ? r.error.code : null };
@@ -49,6 +50,7 @@ interface PageApi {
   open(token: string): Promise<boolean>;
   enqueue(vote: { pollId: string; optionId: string }): Promise<{ eventId: string }>;
   status(): Promise<OutboxStatus>;
+  refused(): Promise<RefusedEntry[]>;
   flush(): Promise<{ acked: number; pending: number; error: string | null }>;
   start(): void;
 }
@@ -113,14 +115,15 @@ describe("the browser outbox (IndexedDB) in Chromium", () => {
       const { eventId } = await call("enqueue", { pollId: "lunch", optionId });
       ids.push(eventId);
     }
+    const bad = await call("enqueue", { pollId: "lunch", optionId: "tacos" });
     const offline = await call("flush");
-    assert.deepEqual(offline, { acked: 0, pending: 3, error: "network_error" });
+    assert.deepEqual(offline, { acked: 0, pending: 4, error: "network_error" });
 
     await context.setOffline(false);
     await page.reload(); // a new page: what it sees comes from IndexedDB
     await open();
     const reloaded = await status();
-    assert.equal(reloaded.pending, 3);
+    assert.equal(reloaded.pending, 4);
     assert.ok(reloaded.oldestPendingAt !== null);
     assert.equal(typeof reloaded.persisted, "boolean", "persistence asked and reported");
 
@@ -133,6 +136,12 @@ describe("the browser outbox (IndexedDB) in Chromium", () => {
     const sent = await status();
     assert.ok(sent.lastSentAt !== null);
     assert.equal(sent.lastError, null);
+    assert.equal(sent.refused, 1);
+    const refused = await call("refused");
+    assert.deepEqual(
+      refused.map((r) => [r.entry.eventId, r.error.code]),
+      [[bad.eventId, "unknown_option"]],
+    );
 
     assert.deepEqual(problems.pageErrors, []);
     assert.deepEqual(problems.csp(), []);
