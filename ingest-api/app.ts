@@ -8,6 +8,7 @@ import { healthRoutes } from "./health-routes.ts";
 import type { HttpExposureConfig } from "./http-config.ts";
 import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
+import { kioskClientRoutes } from "./kiosk-client-routes.ts";
 import { publicPollRoutes } from "./public-poll-routes.ts";
 import type { AddressLimit, RateLimits } from "./rate-limits.ts";
 import type { RegistryCache } from "./registry-cache.ts";
@@ -124,6 +125,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(publicPollRoutes(deps.cache, deps.resultsIntervalMs));
   app.use(webRoutes(deps.cache)); // the pages, with their own security headers (helmet)
+  app.use(kioskClientRoutes()); // the outbox library as browser modules
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.logger));
   return app;
