@@ -14,6 +14,7 @@ import { checkDescriptorBudget } from "./descriptor-budget.ts";
 import { createHttpServer, listen } from "./http-server.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
 import { RegistryCache } from "./registry-cache.ts";
+import { RegistryService } from "./registry-service.ts";
 import { ResultsEvents } from "./results-events.ts";
 import { StreamAdmission } from "./sse-admission.ts";
 import { resolveMaxMessageBytes } from "./vote-messages.ts";
@@ -24,6 +25,7 @@ import { VoterGuard } from "./voter-guard.ts";
 export interface IngestApi {
   app: Express;
   cache: RegistryCache;
+  registry: RegistryService;
   publisher: VotePublisher;
   events: ResultsEvents;
 }
@@ -84,12 +86,13 @@ export async function buildIngestApi(
     lateVoteGraceMs: config.lateVoteGraceMs,
     maxMessageBytes: resolveMaxMessageBytes(config.maxMessageBytes, nc.info?.max_payload),
   });
+  const registry = new RegistryService({ pool, cache, guard, logger: log });
   const app = createApp({
     pool,
     redis,
     cache,
+    registry,
     publisher,
-    guard,
     votes,
     metrics,
     logger: log,
@@ -109,7 +112,7 @@ export async function buildIngestApi(
       heartbeatMs: config.sseHeartbeatMs,
     },
   });
-  return { app, cache, publisher, events };
+  return { app, cache, registry, publisher, events };
 }
 
 /** Builds the API and listens; stopping closes the server first, letting in-flight requests finish. */
