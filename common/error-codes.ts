@@ -81,6 +81,11 @@ export const ERROR_CODES = {
     status: 503,
     meaning: "Redis is down: results, and votes of one-vote-per-voter polls",
   },
+  voter_claims_rebuilding: {
+    status: 503,
+    meaning:
+      "a vote with a `voterId` in a one-vote-per-voter poll while its claims are rebuilt into an emptied Redis",
+  },
   results_not_ready: { status: 503, meaning: "the poll's results are not published yet" },
   chart_unavailable: {
     status: 503,

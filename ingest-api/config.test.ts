@@ -78,6 +78,42 @@ describe("readIngestConfig", () => {
     assert.equal(config.logLevel, "warn");
   });
 
+  test("the voter claims rebuild settings: defaults, values, and bounds naming the variable", () => {
+    const defaults = readIngestConfig({});
+    assert.deepEqual(
+      [
+        defaults.voterClaimsCheckMs,
+        defaults.voterRebuildBatchRows,
+        defaults.voterRebuildLockMs,
+        defaults.voterRebuildWriterWaitMs,
+      ],
+      [5_000, 10_000, 30_000, 30_000],
+    );
+    const set = readIngestConfig({
+      VOTER_CLAIMS_CHECK_MS: "1000",
+      VOTER_REBUILD_BATCH_ROWS: "20000",
+      VOTER_REBUILD_LOCK_MS: "60000",
+      VOTER_REBUILD_WRITER_WAIT_MS: "0",
+    });
+    assert.deepEqual(
+      [
+        set.voterClaimsCheckMs,
+        set.voterRebuildBatchRows,
+        set.voterRebuildLockMs,
+        set.voterRebuildWriterWaitMs,
+      ],
+      [1_000, 20_000, 60_000, 0],
+    );
+    failsNaming({ VOTER_CLAIMS_CHECK_MS: "0" }, "VOTER_CLAIMS_CHECK_MS", /at least 100/);
+    failsNaming({ VOTER_REBUILD_BATCH_ROWS: "50000" }, "VOTER_REBUILD_BATCH_ROWS", /at most/);
+    failsNaming(
+      { VOTER_REBUILD_WRITER_WAIT_MS: "-1" },
+      "VOTER_REBUILD_WRITER_WAIT_MS",
+      /at least 0/,
+    );
+    failsNaming({ VOTER_REBUILD_LOCK_MS: "soon" }, "VOTER_REBUILD_LOCK_MS", /integer/);
+  });
+
   test("NATS_URL may list several seed servers", () => {
     const config = readIngestConfig({ NATS_URL: "nats://n1:4222, tls://n2:4222" });
     assert.equal(config.natsUrl, "nats://n1:4222,tls://n2:4222");

@@ -37,6 +37,14 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly voterBucketBits: number;
   /** Idle time after which a voter bucket expires from Redis. @defaultValue 2592000000 (30 days) */
   readonly voterRetentionMs: number;
+  /** How often each API process checks that Redis holds every voter claim. @defaultValue 5000 */
+  readonly voterClaimsCheckMs: number;
+  /** voter_ballots rows per step of a claims rebuild (read, then pipelined to Redis). @defaultValue 10000 */
+  readonly voterRebuildBatchRows: number;
+  /** Lifetime of the claims rebuild lock, renewed after each step. @defaultValue 30000 */
+  readonly voterRebuildLockMs: number;
+  /** Longest wait, before a claims rebuild, for the writer to store the votes in the stream; 0 = none. @defaultValue 30000 */
+  readonly voterRebuildWriterWaitMs: number;
   /** Graceful shutdown deadline. @defaultValue 10000 */
   readonly shutdownDeadlineMs: number;
 }
@@ -66,6 +74,15 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     registryRefreshMs: readInt(env, "REGISTRY_REFRESH_MS", 5_000, { min: 100 }),
     voterBucketBits: readInt(env, "VOTER_BUCKET_BITS", 16, { min: 0, max: 24 }),
     voterRetentionMs: readInt(env, "VOTER_RETENTION_MS", 2_592_000_000, { min: 60_000 }),
+    voterClaimsCheckMs: readInt(env, "VOTER_CLAIMS_CHECK_MS", 5_000, { min: 100 }),
+    // At most 20,000: a step is one script call of 3 arguments a row, and node-redis spreads
+    // a command's arguments on the stack (60,000 is safe, 150,000 overflows it).
+    voterRebuildBatchRows: readInt(env, "VOTER_REBUILD_BATCH_ROWS", 10_000, {
+      min: 100,
+      max: 20_000,
+    }),
+    voterRebuildLockMs: readInt(env, "VOTER_REBUILD_LOCK_MS", 30_000, { min: 1_000 }),
+    voterRebuildWriterWaitMs: readInt(env, "VOTER_REBUILD_WRITER_WAIT_MS", 30_000, { min: 0 }),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 10_000, { min: 100 }),
   });
 }

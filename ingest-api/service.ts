@@ -1,5 +1,6 @@
 import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { Express } from "express";
 import { votesStreamOptions } from "../common/config.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
@@ -20,7 +21,9 @@ import { StreamAdmission } from "./sse-admission.ts";
 import { resolveMaxMessageBytes } from "./vote-messages.ts";
 import { VotePublisher } from "./vote-publisher.ts";
 import { VoteService } from "./vote-service.ts";
+import { VoterClaimsRebuild } from "./voter-claims-rebuild.ts";
 import { VoterGuard } from "./voter-guard.ts";
+import { votesStreamProgress } from "./votes-stream-progress.ts";
 
 export interface IngestApi {
   app: Express;
@@ -28,6 +31,7 @@ export interface IngestApi {
   registry: RegistryService;
   publisher: VotePublisher;
   events: ResultsEvents;
+  voterClaims: VoterClaimsRebuild;
 }
 
 /**
@@ -80,6 +84,22 @@ export async function buildIngestApi(
     config.voterBucketBits,
     config.voterRetentionMs,
   );
+  // Before the API takes votes: a Redis that came back empty gets its claims back first.
+  const claims = new VoterClaimsRebuild(
+    pool,
+    redis,
+    guard,
+    {
+      checkIntervalMs: config.voterClaimsCheckMs,
+      batchRows: config.voterRebuildBatchRows,
+      lockMs: config.voterRebuildLockMs,
+      writerWaitMs: config.voterRebuildWriterWaitMs,
+    },
+    log,
+    votesStreamProgress(await jetstreamManager(nc), config.streamName),
+  );
+  await claims.start();
+  lifecycle.add("voter-claims", claims, (c) => c.stop());
   const votes = new VoteService(cache, publisher, guard, metrics, {
     castAtMaxSkewMs: config.castAtMaxSkewMs,
     castAtMaxAgeMs: config.castAtMaxAgeMs,
@@ -112,7 +132,7 @@ export async function buildIngestApi(
       heartbeatMs: config.sseHeartbeatMs,
     },
   });
-  return { app, cache, registry, publisher, events };
+  return { app, cache, registry, publisher, events, voterClaims: claims };
 }
 
 /** Builds the API and listens; stopping closes the server first, letting in-flight requests finish. */

@@ -95,10 +95,15 @@ export async function startResultPublisher(
   };
 
   const job = schedule.scheduleJob(config.schedule, () => void tick());
+  // readPublisherConfig checked the rule; null here would mean a publisher that runs once.
+  if (job === null) throw new Error(`node-schedule refused the schedule "${config.schedule}"`);
   lifecycle.add("schedule", job, async (j) => {
     j.cancel();
     await running;
   });
+  // A Redis that comes back may have come back empty: a run checks every poll's version and
+  // republishes what is missing, so run now instead of waiting for the next tick.
+  redis.on("ready", () => void tick());
   void tick();
   log.info({ schedule: config.schedule, metricsPort }, "result publisher started");
   return { leadership, metrics, metricsPort, tick };

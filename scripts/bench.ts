@@ -109,6 +109,7 @@ interface Individual {
 const INDIVIDUAL = [
   "bench:ingest",
   "bench:voters",
+  "bench:voter-rebuild",
   "bench:writer",
   "bench:results",
   "bench:reports",
