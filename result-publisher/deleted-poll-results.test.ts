@@ -52,4 +52,22 @@ describe("results of a deleted poll", () => {
     assert.equal(await keysIn("stays"), 3, "another poll's results stay");
     assert.equal((await p.visible("stays")).totalVotes, 1);
   });
+
+  test("deleted while no publisher led: the next leader removes the keys after its first run", async () => {
+    await createPoll(p.h.app, { id: "unseen" });
+    await p.vote("unseen", "yes");
+    await p.stored(2); // "gone" took its vote with it
+    await p.publisher.run();
+    assert.equal(await keysIn("unseen"), 3);
+
+    // The running publisher (RARE_CRON) never runs again: no run sees the poll go.
+    await remove("unseen");
+    const next = await p.restartPublisher();
+    const first = await next.firstRun;
+    assert.ok(first, "the new publisher led and ran");
+    assert.deepEqual(first.removed, ["unseen"]);
+    assert.equal(await keysIn("unseen"), 0, "no results outlive their poll");
+    assert.equal(await keysIn("stays"), 3, "a live poll's results stay");
+    assert.deepEqual((await next.run()).removed, [], "found once");
+  });
 });
