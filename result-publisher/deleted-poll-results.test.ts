@@ -70,4 +70,25 @@ describe("results of a deleted poll", () => {
     assert.equal(await keysIn("stays"), 3, "a live poll's results stay");
     assert.deepEqual((await next.run()).removed, [], "found once");
   });
+
+  test("created again before the next run: the old poll's results are not served as the new one's", async () => {
+    await createPoll(p.h.app, { id: "again", title: "First" });
+    await p.vote("again", "yes");
+    await p.stored(2); // "stays" and this one: the others went with their polls
+    await p.publisher.run();
+    const first = await request(p.h.app).get("/v1/polls/again/results").expect(200);
+    assert.equal(first.body.title, "First");
+
+    await remove("again");
+    await createPoll(p.h.app, { id: "again", title: "Second" });
+    assert.equal(await keysIn("again"), 3, "the first poll's keys, until the next run");
+    for (const path of ["results", "results.png"])
+      expectError(await request(p.h.app).get(`/v1/polls/again/${path}`), 503, "results_not_ready");
+
+    await p.publisher.run();
+    const second = await request(p.h.app).get("/v1/polls/again/results").expect(200);
+    assert.equal(second.body.title, "Second");
+    assert.equal(second.body.totalVotes, 0);
+    await request(p.h.app).get("/v1/polls/again/results.png").expect(200);
+  });
 });

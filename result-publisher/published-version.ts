@@ -96,3 +96,16 @@ export function resultsVersion(poll: PollRecord, hidden: boolean, nowMs = Date.n
 export function publishedVersion(poll: PollRecord, nowMs = Date.now()): string {
   return resultsVersion(poll, isHidden(poll, nowMs), nowMs);
 }
+
+/**
+ * Whether `version` was published for an earlier poll under the same id (deleted, then
+ * created again): its registry time (the poll row's updated_at, never before the row's
+ * created_at) is before this poll was created. Until the publisher's next run removes or
+ * replaces them, Redis still holds that poll's results; a reader that knows the poll's
+ * creation time (the API's registry cache) must not serve them as this poll's.
+ */
+export function publishedForEarlierPoll(version: string, createdAtMs: number): boolean {
+  const registry = version.split("-")[1];
+  const registryMs = registry === undefined ? Number.NaN : Number.parseInt(registry, 36);
+  return Number.isFinite(registryMs) && registryMs < createdAtMs;
+}
