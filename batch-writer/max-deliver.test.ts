@@ -233,6 +233,7 @@ describe("batch writer: moving a MaxDeliver message when JetStream fails transie
       config: bed.config,
       logger: createLogger("silent"),
       metrics,
+      healer: bed.healer,
     });
     mover.start();
 

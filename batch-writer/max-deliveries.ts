@@ -7,6 +7,7 @@ import {
   type JsMsg,
   type StoredMsg,
 } from "@nats-io/jetstream";
+import { isMissingResource, type JetStreamHealer } from "../common/jetstream-heal.ts";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { WriterConfig } from "./config.ts";
@@ -30,6 +31,8 @@ export interface MoverDeps {
   config: WriterConfig;
   logger: Logger;
   metrics: WriterMetrics;
+  /** Re-provisions the capture stream and its consumer when they are missing. */
+  healer: JetStreamHealer;
 }
 
 /**
@@ -69,6 +72,7 @@ export class MaxDeliveriesMover {
         for await (const advisory of iter) await this.#handle(advisory);
         failing = false;
       } catch (err) {
+        if (isMissingResource(err)) await this.#deps.healer.heal(err);
         if (!failing) logger.warn({ err }, "moving max-delivery messages failed; retrying");
         failing = true;
         await sleep(2_000, undefined, { signal }).catch(() => {});

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { TallyflowError } from "../common/errors.ts";
+import { isMissingResource, type JetStreamHealer } from "../common/jetstream-heal.ts";
 import type { Logger } from "../common/logger.ts";
 import type { NatsConnection } from "../common/nats.ts";
 import type { Pool } from "../common/postgres.ts";
@@ -23,6 +24,8 @@ export interface WriterDeps {
   config: WriterConfig;
   logger: Logger;
   metrics: WriterMetrics;
+  /** Re-provisions the stream and consumer when a fetch says they are missing. */
+  healer: JetStreamHealer;
 }
 
 // How long an idle pull waits for a first message (the nats.js minimum).
@@ -162,6 +165,9 @@ export class BatchWriter {
       return items;
     } catch (err) {
       this.#consumer = undefined;
+      // A NATS server back without its store, or the consumer deleted: provision it again
+      // instead of failing every fetch until the process is restarted.
+      if (isMissingResource(err)) await this.deps.healer.heal(err);
       return err instanceof Error ? err : new Error(String(err));
     }
   }

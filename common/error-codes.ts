@@ -60,6 +60,10 @@ export const ERROR_CODES = {
     meaning:
       "the option is not one of the poll's (`details: {field, optionCount}`, never the list)",
   },
+  rate_limited: {
+    status: 429,
+    meaning: "a rate limit was reached (`details: {limit, retryAfterSeconds}`, `Retry-After`)",
+  },
   too_many_streams_per_address: {
     status: 429,
     meaning: "this client address holds `SSE_MAX_PER_ADDRESS` event streams already",

@@ -2,11 +2,13 @@ import express, { type Express } from "express";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
+import { CORS_PATHS, corsHandler } from "./cors.ts";
 import { healthRoutes } from "./health-routes.ts";
 import type { HttpExposureConfig } from "./http-config.ts";
 import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
 import { publicPollRoutes } from "./public-poll-routes.ts";
+import type { AddressLimit, RateLimits } from "./rate-limits.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import { registryRoutes } from "./registry-routes.ts";
 import type { RegistryService } from "./registry-service.ts";
@@ -35,7 +37,24 @@ export interface AppDeps {
   /** Which proxies' X-Forwarded-For to believe, and HSTS. */
   exposure: Pick<HttpExposureConfig, "trustProxy" | "hstsMaxAgeSeconds">;
   streams: EventStreamOptions;
+  rateLimits: RateLimits;
+  readyzCacheMs: number;
+  corsOrigins: readonly string[];
+  corsMaxAgeMs: number;
 }
+
+/** The unauthenticated routes, each throttled per client address under one named limit. */
+const ADDRESS_LIMITS: Record<AddressLimit, string[]> = {
+  results: [
+    "/v1/polls/:pollId/results",
+    "/v1/polls/:pollId/results.png",
+    "/v1/public/polls",
+    "/v1/public/polls/:pollId",
+  ],
+  sse_connects: ["/v1/polls/:pollId/events"],
+  readyz: ["/readyz"],
+  pages: ["/", "/dashboard/:pollId", "/kiosk/:pollId", "/assets/{*file}", "/vendor/{*file}"],
+};
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -54,7 +73,21 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
-  app.use(voteRoutes(deps.votes, deps.cache, deps.limits));
+  // CORS first, so that a browser can read the 429s and 503s of these routes too.
+  const cors = corsHandler(deps.corsOrigins, deps.corsMaxAgeMs);
+  if (cors) app.use(CORS_PATHS, cors);
+  app.use(deps.rateLimits.authFailures);
+  // One layer per path (not an array), so a 429's metrics route label is that path.
+  for (const [limit, paths] of Object.entries(ADDRESS_LIMITS) as [AddressLimit, string[]][]) {
+    const throttle = deps.rateLimits.byAddress(limit);
+    for (const path of paths) app.get(path, throttle);
+  }
+  app.use(
+    voteRoutes(deps.votes, deps.cache, deps.limits, {
+      votes: deps.rateLimits.kiosk("votes"),
+      batches: deps.rateLimits.kiosk("batches"),
+    }),
+  );
   app.use(
     resultsRoutes(
       deps.cache,
@@ -73,6 +106,7 @@ export function createApp(deps: AppDeps): Express {
       deps.redis,
       deps.metrics.registry,
       () => deps.cache.ageMs,
+      deps.readyzCacheMs,
     ),
   );
   app.use(publicPollRoutes(deps.cache, deps.resultsIntervalMs));

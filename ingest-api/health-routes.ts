@@ -23,19 +23,30 @@ async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; erro
   }
 }
 
-/** Liveness, readiness (every dependency reachable) and Prometheus metrics. */
+interface Readiness {
+  ready: boolean;
+  checks: Record<"postgres" | "nats" | "redis", { ok: boolean; error?: string }>;
+}
+
+/**
+ * Liveness, readiness (every dependency reachable) and Prometheus metrics. /healthz touches
+ * nothing (liveness probes). One readiness probe round is shared by every /readyz within
+ * `readyzCacheMs` of its start, including the ones arriving while it runs, so a flood
+ * costs at most one Postgres query per period.
+ */
 export function healthRoutes(
   pool: Pool,
   publisher: VotePublisher,
   redis: RedisClient,
   registry: Registry,
   registryAgeMs: () => number,
+  readyzCacheMs = 0,
 ) {
   const router = Router();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
-  router.get("/readyz", async (_req, res) => {
+  const probe = async (): Promise<Readiness> => {
     const [postgres, nats, redisCheck] = await Promise.all([
       check(() => pool.query("select 1")),
       check(async () => {
@@ -44,9 +55,18 @@ export function healthRoutes(
       check(() => redis.ping()),
     ]);
     const ready = postgres.ok && nats.ok && redisCheck.ok;
+    return { ready, checks: { postgres, nats, redis: redisCheck } };
+  };
+  let last: { startedMs: number; readiness: Promise<Readiness> } | undefined;
+  router.get("/readyz", async (_req, res) => {
+    const now = performance.now();
+    if (last === undefined || now - last.startedMs >= readyzCacheMs)
+      last = { startedMs: now, readiness: probe() };
+    const { ready, checks } = await last.readiness;
+    res.setHeader("Cache-Control", "no-store");
     res.status(ready ? 200 : 503).json({
       status: ready ? "ready" : "not_ready",
-      checks: { postgres, nats, redis: redisCheck },
+      checks,
       registryCacheAgeMs: registryAgeMs(),
     });
   });

@@ -3,17 +3,19 @@ import type { AddressInfo } from "node:net";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Express } from "express";
 import { votesStreamOptions } from "../common/config.ts";
+import { JetStreamHealer } from "../common/jetstream-heal.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
 import { createPool } from "../common/postgres.ts";
 import { closeRedis, connectRedis } from "../common/redis.ts";
-import { ensureVotesStream } from "../common/votes-stream.ts";
+import { provisionVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
 import type { IngestConfig } from "./config.ts";
 import { checkDescriptorBudget } from "./descriptor-budget.ts";
 import { createHttpServer, listen } from "./http-server.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
+import { RateLimits } from "./rate-limits.ts";
 import { RegistryCache } from "./registry-cache.ts";
 import { RegistryService } from "./registry-service.ts";
 import { ResultsEvents } from "./results-events.ts";
@@ -55,13 +57,31 @@ export async function buildIngestApi(
     closeRedis,
   );
   let publisher: VotePublisher | undefined;
+  let healer: JetStreamHealer | undefined;
   const nc = lifecycle.add(
     "nats",
-    await connectNats(config.natsUrl, "ingest-api", log, (up) => publisher?.setConnected(up)),
+    await connectNats(config.natsUrl, "ingest-api", log, (up) => {
+      publisher?.setConnected(up);
+      // The server we reconnected to may be a new one without our stream: check at once
+      // rather than on the first failing vote.
+      if (up) void healer?.check();
+    }),
     closeNats,
   );
-  await ensureVotesStream(nc, votesStreamOptions(config));
-  publisher = new VotePublisher(nc, config.subjectPrefix, config.publishTimeoutMs, log);
+  const ensureStream = async () => {
+    const { created } = await provisionVotesStream(nc, votesStreamOptions(config));
+    return created ? [`stream ${config.streamName}`] : [];
+  };
+  await ensureStream();
+  healer = new JetStreamHealer("votes stream", ensureStream, config.jetstreamHealIntervalMs, log);
+  publisher = new VotePublisher(nc, {
+    subjectPrefix: config.subjectPrefix,
+    timeoutMs: config.publishTimeoutMs,
+    retries: config.publishRetries,
+    retryDelayMs: config.publishRetryDelayMs,
+    healer,
+    logger: log,
+  });
   const cache = new RegistryCache(pool, config.databaseUrl, config.registryRefreshMs, log);
   await cache.start();
   lifecycle.add("registry-cache", cache, (c) => c.stop());
@@ -131,6 +151,16 @@ export async function buildIngestApi(
       ),
       heartbeatMs: config.sseHeartbeatMs,
     },
+    rateLimits: new RateLimits(
+      redis,
+      config.redisKeyPrefix,
+      config.rateLimits,
+      metrics.registry,
+      log,
+    ),
+    readyzCacheMs: config.readyzCacheMs,
+    corsOrigins: config.corsOrigins,
+    corsMaxAgeMs: config.corsMaxAgeMs,
   });
   return { app, cache, registry, publisher, events, voterClaims: claims };
 }
