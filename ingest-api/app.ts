@@ -2,7 +2,6 @@ import express, { type Express } from "express";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
-import { resultsKeys } from "../common/results-contract.ts";
 import { CORS_PATHS, corsHandler } from "./cors.ts";
 import { healthRoutes } from "./health-routes.ts";
 import type { HttpExposureConfig } from "./http-config.ts";
@@ -13,13 +12,13 @@ import { publicPollRoutes } from "./public-poll-routes.ts";
 import type { AddressLimit, RateLimits } from "./rate-limits.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import { registryRoutes } from "./registry-routes.ts";
+import type { RegistryService } from "./registry-service.ts";
 import type { ResultsEvents } from "./results-events.ts";
 import { type EventStreamOptions, resultsRoutes } from "./results-routes.ts";
 import { apiSecurityHeaders } from "./security-headers.ts";
 import type { VotePublisher } from "./vote-publisher.ts";
 import { type VoteRouteLimits, voteRoutes } from "./vote-routes.ts";
 import type { VoteService } from "./vote-service.ts";
-import type { VoterGuard } from "./voter-guard.ts";
 import { webRoutes } from "./web-routes.ts";
 
 export interface AppDeps {
@@ -27,7 +26,7 @@ export interface AppDeps {
   redis: RedisClient;
   cache: RegistryCache;
   publisher: VotePublisher;
-  guard: VoterGuard;
+  registry: RegistryService;
   votes: VoteService;
   metrics: IngestMetrics;
   logger: Logger;
@@ -100,19 +99,7 @@ export function createApp(deps: AppDeps): Express {
       deps.streams,
     ),
   );
-  app.use(
-    registryRoutes(
-      deps.pool,
-      deps.cache,
-      deps.guard,
-      deps.adminToken,
-      deps.logger,
-      async (pollId) => {
-        const keys = resultsKeys(deps.keyPrefix, pollId);
-        await deps.redis.del([keys.json, keys.png, keys.version]);
-      },
-    ),
-  );
+  app.use(registryRoutes(deps.registry, deps.adminToken));
   app.use(
     healthRoutes(
       deps.pool,
