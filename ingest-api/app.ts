@@ -7,6 +7,7 @@ import { healthRoutes } from "./health-routes.ts";
 import type { HttpExposureConfig } from "./http-config.ts";
 import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
+import { kioskAppRoutes } from "./kiosk-app-routes.ts";
 import { kioskClientRoutes } from "./kiosk-client-routes.ts";
 import { publicPollRoutes } from "./public-poll-routes.ts";
 import type { AddressLimit, RateLimits } from "./rate-limits.ts";
@@ -54,7 +55,18 @@ const ADDRESS_LIMITS: Record<AddressLimit, string[]> = {
   ],
   sse_connects: ["/v1/polls/:pollId/events"],
   readyz: ["/readyz"],
-  pages: ["/", "/dashboard/:pollId", "/kiosk/:pollId", "/assets/{*file}", "/vendor/{*file}"],
+  pages: [
+    "/",
+    "/dashboard/:pollId",
+    "/kiosk/:pollId",
+    "/assets/{*file}",
+    "/vendor/{*file}",
+    "/pair",
+    "/vote",
+    "/vote/:pollId",
+    "/kiosk-app/{*file}",
+    "/kiosk-sw.js",
+  ],
 };
 
 export function createApp(deps: AppDeps): Express {
@@ -113,6 +125,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(publicPollRoutes(deps.cache, deps.resultsIntervalMs));
   app.use(webRoutes(deps.cache)); // the pages, with their own security headers (helmet)
   app.use(kioskClientRoutes()); // the outbox library as browser modules
+  app.use(kioskAppRoutes(deps.cache)); // the kiosk app's pages and service worker
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.logger));
   return app;

@@ -16,6 +16,10 @@ export interface PublicPoll {
   closesAt: string | null;
   resultsVisibility: ResultsVisibility;
   archived: boolean;
+  /** The voting page's buttons, in order. */
+  options: { id: string; label: string }[];
+  /** Whether the kiosk must ask for a voter id. */
+  oneVotePerVoter: boolean;
 }
 
 export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
@@ -28,6 +32,8 @@ export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
     closesAt: poll.closesAt,
     resultsVisibility: poll.resultsVisibility,
     archived: poll.archived,
+    options: poll.options.map((o) => ({ id: o.id, label: o.label })),
+    oneVotePerVoter: poll.oneVotePerVoter,
   };
 }
 

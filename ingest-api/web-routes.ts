@@ -29,6 +29,8 @@ export const webSecurityHeaders: RequestHandler = helmet({
       "style-src": ["'self'"],
       "img-src": ["'self'", "data:"],
       "connect-src": ["'self'"],
+      // The kiosk app's service worker (/kiosk-sw.js).
+      "worker-src": ["'self'"],
       "font-src": ["'self'"],
       "object-src": ["'none'"],
       "base-uri": ["'self'"],

@@ -1,0 +1,107 @@
+// What the kiosk app's pages share: the kiosk's credentials (IndexedDB, their own database:
+// the outbox's queue is in "tallyflow-outbox"), the service worker, the kiosk's poll list
+// and the outbox. Votes leave the browser only through the outbox.
+
+import { createOutbox } from "/kiosk-client/outbox.ts";
+import { openIndexedDbStore } from "/kiosk-client/store-indexeddb.ts";
+
+export const APP_VERSION = "tallyflow-kiosk-pages/1";
+const DB_NAME = "tallyflow-kiosk";
+const STORE = "credentials";
+const KEY = "kiosk";
+
+function done(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function withStore(mode, fn) {
+  const open = indexedDB.open(DB_NAME, 1);
+  open.onupgradeneeded = () => open.result.createObjectStore(STORE);
+  const db = await done(open);
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, mode, { durability: "strict" });
+      let result;
+      tx.oncomplete = () => resolve(result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
+      done(fn(tx.objectStore(STORE))).then((value) => {
+        result = value;
+      }, reject);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The kiosk's credentials, `{kioskId, name, token, pollIds, pairedAt}`, or undefined
+ * before pairing.
+ */
+export function loadCredentials() {
+  return withStore("readonly", (store) => store.get(KEY));
+}
+
+/** Keeps the credentials from POST /v1/pair (replacing a previous pairing's). */
+export function saveCredentials({ kioskId, name, token, pollIds }) {
+  const record = { kioskId, name, token, pollIds: pollIds ?? null, pairedAt: Date.now() };
+  return withStore("readwrite", (store) => store.put(record, KEY));
+}
+
+/** Registers the service worker (scope /), once per page; errors only logged. */
+export async function registerServiceWorker(onUpdate) {
+  if (!("serviceWorker" in navigator)) return undefined;
+  const hadController = navigator.serviceWorker.controller !== null;
+  // A new worker took over (a deploy): the page may reload when it is idle.
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    if (hadController) onUpdate?.();
+  });
+  try {
+    return await navigator.serviceWorker.register("/kiosk-sw.js", { scope: "/" });
+  } catch (err) {
+    console.warn("service worker not registered", err);
+    return undefined;
+  }
+}
+
+/**
+ * GET /v1/kiosk: `{kind: "ok", kiosk, cachedAt}` (cachedAt: the service worker answered
+ * from its cache, offline), `{kind: "revoked"}` (403), `{kind: "unpaired"}` (401: the token
+ * was replaced by another pairing), or `{kind: "unavailable", message}`.
+ */
+export async function fetchKiosk(token) {
+  try {
+    const response = await fetch("/v1/kiosk", { headers: { Authorization: `Bearer ${token}` } });
+    if (response.status === 200)
+      return {
+        kind: "ok",
+        kiosk: await response.json(),
+        cachedAt: response.headers.get("X-Kiosk-Cached"),
+      };
+    if (response.status === 403) return { kind: "revoked" };
+    if (response.status === 401) return { kind: "unpaired" };
+    return { kind: "unavailable", message: `HTTP ${response.status}` };
+  } catch (err) {
+    return { kind: "unavailable", message: String(err) };
+  }
+}
+
+/** The outbox over the browser's IndexedDB queue, its sender started. */
+export async function openOutbox(token) {
+  const store = await openIndexedDbStore();
+  const outbox = createOutbox({
+    store,
+    apiUrl: location.origin,
+    token,
+    appVersion: APP_VERSION,
+    // A room of voters: a minute's wait at most once the server is back (or "Send now").
+    maxBackoffMs: 60_000,
+  });
+  outbox.start();
+  // The network is back: send at once rather than at the end of a back-off.
+  addEventListener("online", () => outbox.flush({ force: true }));
+  return outbox;
+}
