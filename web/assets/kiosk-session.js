@@ -51,13 +51,19 @@ export function saveCredentials({ kioskId, name, token, pollIds }) {
   return withStore("readwrite", (store) => store.put(record, KEY));
 }
 
-/** Registers the service worker (scope /), once per page; errors only logged. */
-export async function registerServiceWorker(onUpdate) {
+/**
+ * Registers the service worker (scope /); errors are only logged. `onUpdate` runs when a
+ * new worker replaces the one that controlled the page (a deploy), `onControlled` when a
+ * worker first takes control: the page then fetches its data again, through the worker,
+ * so that it is cached for offline use.
+ */
+export async function registerServiceWorker({ onUpdate, onControlled } = {}) {
   if (!("serviceWorker" in navigator)) return undefined;
-  const hadController = navigator.serviceWorker.controller !== null;
-  // A new worker took over (a deploy): the page may reload when it is idle.
+  let hadController = navigator.serviceWorker.controller !== null;
   navigator.serviceWorker.addEventListener("controllerchange", () => {
     if (hadController) onUpdate?.();
+    else onControlled?.();
+    hadController = true;
   });
   try {
     return await navigator.serviceWorker.register("/kiosk-sw.js", { scope: "/" });

@@ -62,8 +62,11 @@ async function load(credentials) {
 }
 
 async function main() {
-  registerServiceWorker(() => location.reload());
   const credentials = await loadCredentials();
+  registerServiceWorker({
+    onUpdate: () => location.reload(),
+    onControlled: () => credentials && load(credentials),
+  });
   if (!credentials) {
     $("message").replaceChildren(
       "This kiosk is not paired yet. ",

@@ -167,11 +167,14 @@ async function loadPoll(token) {
 }
 
 async function main() {
-  registerServiceWorker(() => {
-    if (locked) reloadWhenIdle = true;
-    else location.reload();
-  });
   const credentials = await loadCredentials();
+  registerServiceWorker({
+    onUpdate: () => {
+      if (locked) reloadWhenIdle = true;
+      else location.reload();
+    },
+    onControlled: () => credentials && loadPoll(credentials.token),
+  });
   if (!credentials) {
     $("kiosk-status").hidden = true;
     $("message").textContent = "This kiosk is not paired yet. ";
