@@ -1,17 +1,16 @@
-import { readCommonConfig } from "../common/config.ts";
+import { readWriterConfig } from "../batch-writer/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
-import { migrate } from "../common/migrate.ts";
-import { createPool, ensureDatabase } from "../common/postgres.ts";
+import { runMigration } from "./migration.ts";
 
-// `npm run migrate`: creates the database if missing and applies pending migrations.
-const config = configOrExit(() => readCommonConfig(process.env));
+// `npm run migrate`: creates the database if missing, applies pending migrations, and
+// creates or updates the JetStream stream and consumers. It reads the writer's settings
+// (the consumer's are among them), so run it with the environment the services get.
+const config = configOrExit(() => readWriterConfig(process.env));
 const logger = createLogger(config.logLevel, { service: "migrate" });
-if (await ensureDatabase(config.databaseUrl)) logger.info("database created");
-const pool = createPool(config.databaseUrl, logger, { max: 1, applicationName: "migrate" });
 try {
-  const applied = await migrate(pool, logger);
-  logger.info({ applied }, applied === 0 ? "schema is up to date" : "migrations applied");
-} finally {
-  await pool.end();
+  await runMigration(config, logger);
+} catch (err) {
+  logger.fatal({ err }, "migration failed");
+  process.exitCode = 1;
 }
