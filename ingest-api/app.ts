@@ -84,46 +84,33 @@ export function createApp(deps: AppDeps): Express {
     for (const path of paths) app.get(path, throttle);
   }
   app.use(
-    voteRoutes(deps.votes, deps.cache, deps.limits, {
-      votes: deps.rateLimits.kiosk("votes"),
-      batches: deps.rateLimits.kiosk("batches"),
+    voteRoutes({
+      ...deps,
+      throttles: {
+        votes: deps.rateLimits.kiosk("votes"),
+        batches: deps.rateLimits.kiosk("batches"),
+      },
     }),
   );
+  app.use(resultsRoutes(deps));
   app.use(
-    resultsRoutes(
-      deps.cache,
-      deps.redis,
-      deps.events,
-      deps.keyPrefix,
-      deps.resultsIntervalMs,
-      deps.streams,
-    ),
-  );
-  app.use(
-    registryRoutes(
-      deps.pool,
-      deps.cache,
-      deps.guard,
-      deps.adminToken,
-      deps.logger,
-      async (pollId) => {
+    registryRoutes({
+      ...deps,
+      forgetResults: async (pollId) => {
         const keys = resultsKeys(deps.keyPrefix, pollId);
         await deps.redis.del([keys.json, keys.png, keys.version]);
       },
-    ),
+    }),
   );
   app.use(
-    healthRoutes(
-      deps.pool,
-      deps.publisher,
-      deps.redis,
-      deps.metrics.registry,
-      () => deps.cache.ageMs,
-      deps.readyzCacheMs,
-    ),
+    healthRoutes({
+      ...deps,
+      registry: deps.metrics.registry,
+      registryAgeMs: () => deps.cache.ageMs,
+    }),
   );
-  app.use(publicPollRoutes(deps.cache, deps.resultsIntervalMs));
-  app.use(webRoutes(deps.cache)); // the pages, with their own security headers (helmet)
+  app.use(publicPollRoutes(deps));
+  app.use(webRoutes(deps)); // the pages, with their own security headers (helmet)
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.logger));
   return app;

@@ -1,15 +1,12 @@
 import { type Request, Router } from "express";
 import type { z } from "zod";
 import { ValidationError } from "../common/errors.ts";
-import type { Logger } from "../common/logger.ts";
-import type { Pool } from "../common/postgres.ts";
 import { idSchema, toFieldIssues } from "../common/vote.ts";
+import type { AppDeps } from "./app.ts";
 import { requireAdmin } from "./auth.ts";
 import { jsonBody } from "./json-body.ts";
-import type { RegistryCache } from "./registry-cache.ts";
 import { createKioskSchema, createPollSchema, updatePollSchema } from "./registry-schemas.ts";
 import * as store from "./registry-store.ts";
-import type { VoterGuard } from "./voter-guard.ts";
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   // reportInput: toFieldIssues tells a missing field from one of the wrong type by the input.
@@ -30,14 +27,20 @@ function idParam(req: Request): string {
  * answering, so a kiosk can use a poll the moment it was created; other API processes
  * hear about it through NOTIFY.
  */
-export function registryRoutes(
-  pool: Pool,
-  cache: RegistryCache,
-  guard: VoterGuard,
-  adminToken: string,
-  logger: Logger,
-  forgetResults: (pollId: string) => Promise<void>,
-) {
+export interface RegistryRouteDeps
+  extends Pick<AppDeps, "pool" | "cache" | "guard" | "adminToken" | "logger"> {
+  /** Removes a deleted poll's published results from Redis. */
+  forgetResults: (pollId: string) => Promise<void>;
+}
+
+export function registryRoutes({
+  pool,
+  cache,
+  guard,
+  adminToken,
+  logger,
+  forgetResults,
+}: RegistryRouteDeps) {
   const router = Router();
   // Per route, not per prefix: the public results routes live under /v1/polls too.
   const admin = requireAdmin(adminToken);
