@@ -34,7 +34,7 @@ interface Readiness {
  */
 export interface HealthRouteDeps extends Pick<AppDeps, "pool" | "publisher" | "redis"> {
   /** The metrics /metrics serves. */
-  registry: Registry;
+  metricsRegistry: Registry;
   /** Age of the registry cache, reported by /readyz. */
   registryAgeMs: () => number;
   readyzCacheMs?: number;
@@ -44,7 +44,7 @@ export function healthRoutes({
   pool,
   publisher,
   redis,
-  registry,
+  metricsRegistry: registry,
   registryAgeMs,
   readyzCacheMs = 0,
 }: HealthRouteDeps) {

@@ -1,11 +1,23 @@
 import { readWriterConfig } from "../batch-writer/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
+import { readCli } from "./cli.ts";
 import { runMigration } from "./migration.ts";
 
 // `npm run migrate`: creates the database if missing, applies pending migrations, and
-// creates or updates the JetStream stream and consumers. It reads the writer's settings
-// (the consumer's are among them), so run it with the environment the services get.
+// creates or updates the JetStream stream and consumers: the one owner of their settings.
+readCli(
+  {
+    usage: `usage: npm run migrate
+  creates the database if missing, applies pending migrations (sql/migrations/), and
+  creates or updates the JetStream votes stream, the writers' consumer and the MaxDeliver
+  capture with their settings (the services only warn when theirs differ)
+env: DATABASE_URL, NATS_URL, LOG_LEVEL, and the stream and consumer settings: the
+  writer's configuration (README, Configuration: "migrate"); give it the services' env`,
+    options: {},
+  },
+  () => undefined,
+);
 const config = configOrExit(() => readWriterConfig(process.env));
 const logger = createLogger(config.logLevel, { service: "migrate" });
 try {

@@ -7,12 +7,23 @@ import { readIngestConfig } from "../ingest-api/config.ts";
 import { startIngestApi } from "../ingest-api/service.ts";
 import { readPublisherConfig } from "../result-publisher/config.ts";
 import { startResultPublisher } from "../result-publisher/service.ts";
+import { readCli } from "./cli.ts";
 import { runMigration } from "./migration.ts";
 
 // `npm start`: the whole system in one process for development and small deployments.
 // Runs the migration first, as `npm run migrate` does (the database, the schema, and the
 // JetStream stream and consumers with their settings), starts every service, and prints
 // where to look.
+readCli(
+  {
+    usage: `usage: npm start
+  the whole system in one process: migrate, then the batch writer, the result publisher
+  and the ingest API
+env: every service's configuration (README, Configuration)`,
+    options: {},
+  },
+  () => undefined,
+);
 const config = configOrExit(() => readIngestConfig());
 const writerConfig = configOrExit(() => readWriterConfig());
 const publisherConfig = configOrExit(() => readPublisherConfig());
