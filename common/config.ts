@@ -31,7 +31,7 @@ export interface CommonConfig {
   readonly jetstreamHealIntervalMs: number;
 }
 
-/** The votes stream as configured (the API and the writer both provision it, idempotently). */
+/** The votes stream as configured: migrate applies it; the API and the writer check it (and create it when missing). */
 export function votesStreamOptions(c: CommonConfig) {
   return {
     streamName: c.streamName,
