@@ -43,9 +43,15 @@ export async function startBatchWriter(
   const nc = lifecycle.add(
     "nats",
     // A server we reconnect to may be a new one, without our stream and consumers.
-    await connectNats(config.natsUrl, "batch-writer", log, (up) => {
-      if (up) void healer?.check();
-    }),
+    await connectNats(
+      config.natsUrl,
+      "batch-writer",
+      log,
+      (up) => {
+        if (up) void healer?.check();
+      },
+      config.natsConnectWaitMs,
+    ),
     closeNats,
   );
   // `npm run migrate` owns these settings: a writer creates only what is missing and warns

@@ -61,12 +61,18 @@ export async function buildIngestApi(
   let healer: JetStreamHealer | undefined;
   const nc = lifecycle.add(
     "nats",
-    await connectNats(config.natsUrl, "ingest-api", log, (up) => {
-      publisher?.setConnected(up);
-      // The server we reconnected to may be a new one without our stream: check at once
-      // rather than on the first failing vote.
-      if (up) void healer?.check();
-    }),
+    await connectNats(
+      config.natsUrl,
+      "ingest-api",
+      log,
+      (up) => {
+        publisher?.setConnected(up);
+        // The server we reconnected to may be a new one without our stream: check at once
+        // rather than on the first failing vote.
+        if (up) void healer?.check();
+      },
+      config.natsConnectWaitMs,
+    ),
     closeNats,
   );
   // `npm run migrate` owns the stream's settings: the API creates the stream only when it is

@@ -33,7 +33,13 @@ export async function runMigration(config: WriterConfig, logger: Logger): Promis
   } finally {
     await pool.end();
   }
-  const nc = await connectNats(config.natsUrl, "migrate", logger);
+  const nc = await connectNats(
+    config.natsUrl,
+    "migrate",
+    logger,
+    undefined,
+    config.natsConnectWaitMs,
+  );
   try {
     const { created, drift } = await migrateJetStream(nc, config, logger);
     if (created.length === 0 && drift.length === 0) logger.info("JetStream is up to date");
