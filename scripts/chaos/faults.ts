@@ -26,6 +26,8 @@ export interface FaultOutcome {
   /** Date.now() from which the time to heal counts. */
   healFrom: number;
   note?: string;
+  /** The fault could not be injected as meant (it then fails, whatever the counts say). */
+  problems?: string[];
 }
 
 export interface Fault {
@@ -113,6 +115,14 @@ export const FAULTS: readonly Fault[] = [
       await leader.start();
       return {
         healFrom: killedAt,
+        // With one replica the "leader" is the only copy: its kill is an outage until the
+        // restart, not a failover, so the fault did not test what it is for.
+        problems:
+          before.replicas < 3
+            ? [
+                `the stream has ${before.replicas} replica(s), not 3: STREAM_REPLICAS is not applied`,
+              ]
+            : [],
         note:
           `replicas ${before.replicas}, leader ${before.leader} killed` +
           (during ? `, ${during.leader || "no leader"} led while it was down` : ""),

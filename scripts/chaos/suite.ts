@@ -131,7 +131,7 @@ export async function runSuite(env: ChaosEnvironment, o: SuiteOptions): Promise<
             problems: [`the check failed: ${err instanceof Error ? err.message : String(err)}`],
           }));
           const healed = heal.heal202S !== undefined && heal.healResultsS !== undefined;
-          const problems = [...check.problems];
+          const problems = [...(outcome.problems ?? []), ...check.problems];
           if (heal.heal202S === undefined)
             problems.push(`no 202 within ${o.healTimeoutMs / 1000} s of the fault's end`);
           if (heal.healResultsS === undefined)
