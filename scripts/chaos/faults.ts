@@ -69,6 +69,16 @@ export const FAULTS: readonly Fault[] = [
     },
   },
   {
+    name: "postgres-kill",
+    description: "kill -9 of the Postgres postmaster, started again at once (crash recovery)",
+    cluster: false,
+    async inject({ postgres }) {
+      await postgres.kill();
+      await postgres.startAfterCrash();
+      return { healFrom: Date.now() };
+    },
+  },
+  {
     name: "redis-empty",
     description: "Redis killed and started again empty (no persistence)",
     cluster: false,

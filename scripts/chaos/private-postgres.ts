@@ -79,8 +79,10 @@ export class PrivatePostgres {
       `-p ${this.port}`,
       "-c listen_addresses=127.0.0.1",
       `-c unix_socket_directories=${this.#dir}`,
+      // fsync off: a killed process leaves its writes in the OS cache, so the data
+      // survives every fault here. synchronous_commit stays on: off, a commit may still
+      // sit in shared memory when the server is killed, and the suite measured that loss.
       "-c fsync=off",
-      "-c synchronous_commit=off",
       "-c full_page_writes=off",
       "-c max_connections=100",
     ].join(" ");
@@ -101,6 +103,30 @@ export class PrivatePostgres {
   /** A clean stop that ends every session ("fast": what an operator's restart does). */
   async stop(): Promise<void> {
     await pgTool("pg_ctl", ["-D", this.#dataDir, "-m", "fast", "-w", "stop"]);
+  }
+
+  /**
+   * kill -9 of the postmaster. Its backends exit as soon as they notice, and the next
+   * start runs crash recovery; it is retried until the last of them let go of the
+   * shared memory.
+   */
+  async kill(): Promise<void> {
+    const pid = await this.pid();
+    if (pid !== undefined) killQuietly(pid);
+  }
+
+  /** start(), retried while the previous server's processes are still exiting. */
+  async startAfterCrash(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.start();
+        return;
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        await sleep(500);
+      }
+    }
   }
 
   /** The postmaster's pid, from postmaster.pid (undefined when it is not running). */

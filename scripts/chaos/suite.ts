@@ -5,7 +5,7 @@ import { connectRedis, type RedisClient } from "../../common/redis.ts";
 import { resultsKeys } from "../../common/results-contract.ts";
 import { checkAfterFault } from "./check.ts";
 import type { ChaosEnvironment } from "./environment.ts";
-import type { Fault } from "./faults.ts";
+import type { Fault, FaultOutcome } from "./faults.ts";
 import { MixedLoad } from "./load.ts";
 import { System } from "./system.ts";
 
@@ -100,15 +100,20 @@ export async function runSuite(env: ChaosEnvironment, o: SuiteOptions): Promise<
           });
           load.start();
           await sleep(o.warmupMs);
-          const outcome = await fault.inject({
-            system,
-            postgres: env.postgres,
-            redis: env.redis,
-            nats,
-            streamName: STREAM_NAME,
-            postgresOutageMs: o.postgresOutageMs,
-            leaderDownMs: o.leaderDownMs,
-          });
+          const outcome: FaultOutcome = await fault
+            .inject({
+              system,
+              postgres: env.postgres,
+              redis: env.redis,
+              nats,
+              streamName: STREAM_NAME,
+              postgresOutageMs: o.postgresOutageMs,
+              leaderDownMs: o.leaderDownMs,
+            })
+            .catch((err: unknown) => ({
+              healFrom: Date.now(),
+              problems: [`the fault could not be injected: ${describe(err)}`],
+            }));
           const heal = await watchHealing(load, redis, outcome.healFrom, o);
           await load.stop();
           o.log(`fault ${fault.name}: load stopped; waiting for the pipeline to drain`);
@@ -128,7 +133,7 @@ export async function runSuite(env: ChaosEnvironment, o: SuiteOptions): Promise<
             extra: 0,
             doubleCounted: 0,
             reconcileDifferences: 0,
-            problems: [`the check failed: ${err instanceof Error ? err.message : String(err)}`],
+            problems: [`the check failed: ${describe(err)}`],
           }));
           const healed = heal.heal202S !== undefined && heal.healResultsS !== undefined;
           const problems = [...(outcome.problems ?? []), ...check.problems];
@@ -212,4 +217,8 @@ async function readVersion(redis: RedisClient, key: string): Promise<string | nu
   } catch {
     return null;
   }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
