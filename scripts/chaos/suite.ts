@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { createLogger } from "../../common/logger.ts";
 import { createPool } from "../../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../../common/redis.ts";
@@ -55,7 +57,7 @@ export interface FaultResult {
   healResultsS: number | undefined;
   healed: boolean;
   ok: boolean;
-  note: string | undefined;
+  note: string;
   problems: string[];
 }
 
@@ -100,6 +102,7 @@ export async function runSuite(env: ChaosEnvironment, o: SuiteOptions): Promise<
           });
           load.start();
           await sleep(o.warmupMs);
+          const inFlight = await pipelineBacklog(nats.url, STREAM_NAME, CONSUMER_NAME);
           const outcome: FaultOutcome = await fault
             .inject({
               system,
@@ -158,7 +161,9 @@ export async function runSuite(env: ChaosEnvironment, o: SuiteOptions): Promise<
             healResultsS: heal.healResultsS,
             healed,
             ok: problems.length === 0,
-            note: outcome.note,
+            note: [`${inFlight} messages not yet acked by the writer when injected`, outcome.note]
+              .filter((n) => n !== undefined)
+              .join("; "),
             problems,
           };
           results.push(result);
@@ -208,6 +213,25 @@ async function watchHealing(
   const endAt = Math.max(Date.now(), healFrom) + o.afterMs;
   await sleep(Math.max(0, endAt - Date.now()));
   return { heal202S, healResultsS };
+}
+
+/**
+ * Messages the writers have not acked yet (waiting or in hand) as the fault strikes:
+ * shows that it hit the pipeline with votes in flight. "?" when NATS cannot tell.
+ */
+async function pipelineBacklog(natsUrl: string, stream: string, consumer: string): Promise<string> {
+  try {
+    const nc = await connect({ servers: natsUrl.split(","), timeout: 2_000 });
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+      const info = await jsm.consumers.info(stream, consumer);
+      return String(info.num_pending + info.num_ack_pending);
+    } finally {
+      await nc.close();
+    }
+  } catch {
+    return "?";
+  }
 }
 
 /** The published version, or null when absent or Redis cannot answer right now. */

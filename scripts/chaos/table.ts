@@ -15,12 +15,10 @@ export function resultsTable(results: FaultResult[]): string {
     lines.push(
       `| ${r.fault} | ${r.accepted} | ${r.stored} | ${r.lost} | ${r.doubleCounted} | ${r.extra} | ${r.unavailableSeconds} | ${seconds(r.heal202S)} / ${seconds(r.healResultsS)} | ${r.ok ? "PASS" : "FAIL"} |`,
     );
-  const notes = results
-    .filter((r) => r.note !== undefined || r.problems.length > 0)
-    .map(
-      (r) =>
-        `- **${r.fault}** (${r.description})${r.note ? `: ${r.note}` : ""}` +
-        r.problems.map((p) => `\n  - ${p}`).join(""),
-    );
+  const notes = results.map(
+    (r) =>
+      `- **${r.fault}** (${r.description}): ${r.note}` +
+      r.problems.map((p) => `\n  - ${p}`).join(""),
+  );
   return `${lines.join("\n")}\n${notes.length > 0 ? `\n${notes.join("\n")}\n` : ""}`;
 }
