@@ -88,6 +88,7 @@ test("the check reports a lost vote, a vote stored without a 202 and a rollup co
       batchSize: 1,
       resendShare: 0,
       maxInFlight: 1,
+      secondVoteShare: 0,
     });
     load.startedAt = new Date();
     load.accepted.add(uuidv7()); // a 202 whose vote is nowhere

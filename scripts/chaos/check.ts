@@ -66,6 +66,7 @@ export async function checkAfterFault(load: MixedLoad, o: CheckOptions): Promise
   const client = await o.pool.connect();
   let stored: number;
   let extra: number;
+  let secondVotes: number;
   try {
     // Temp tables live on one connection: the whole check runs on this client.
     await client.query(
@@ -80,6 +81,11 @@ export async function checkAfterFault(load: MixedLoad, o: CheckOptions): Promise
     stored = (
       await client.query<{ n: number }>(
         "select count(*)::int as n from chaos_sent s join votes v using (event_id) where s.accepted",
+      )
+    ).rows[0]!.n;
+    secondVotes = (
+      await client.query<{ n: number }>(
+        "select count(*)::int as n from chaos_sent s join rejected_votes r using (event_id) where s.accepted",
       )
     ).rows[0]!.n;
     extra = (
@@ -99,7 +105,10 @@ export async function checkAfterFault(load: MixedLoad, o: CheckOptions): Promise
     client.release();
   }
   const lost = load.accepted.size - stored;
-  if (lost > 0) problems.push(`LOST: ${lost} votes got a 202 and are not stored`);
+  if (lost > 0)
+    problems.push(
+      `LOST: ${lost} votes got a 202 and are not stored${secondVotes > 0 ? ` (${secondVotes} of them second votes of a voter: the API answered 202, the writer refused them into rejected_votes)` : ""}`,
+    );
   if (extra > 0) problems.push(`EXTRA: ${extra} votes stored that were never sent or were refused`);
 
   const rec = await reconcile(o.pool, o.redis, o.redisKeyPrefix);

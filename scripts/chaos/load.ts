@@ -23,6 +23,11 @@ export interface LoadOptions {
   resendShare: number;
   /** Requests in flight at most; votes due beyond this are counted as behind, not sent. */
   maxInFlight: number;
+  /**
+   * On one-vote-per-voter polls, share of votes by a voter whose vote there already got a
+   * 202: the API must refuse them (409 already_voted), also after Redis lost its claims.
+   */
+  secondVoteShare: number;
 }
 
 interface Vote {
@@ -41,6 +46,8 @@ interface LoadKiosk {
 }
 
 const BATCH_LINGER_MS = 300;
+/** Voters remembered per run for second votes (a ring of the latest). */
+const VOTED_RING = 1_000;
 const MAX_BACKOFF_MS = 2_000;
 
 export class MixedLoad {
@@ -67,6 +74,8 @@ export class MixedLoad {
   #giveUpAt = Number.POSITIVE_INFINITY;
   #loop: Promise<void> | undefined;
   #sends = new Set<Promise<void>>();
+  /** Voters whose vote on a one-vote-per-voter poll got a 202, by poll. */
+  readonly #voted = new Map<string, string[]>();
 
   constructor(o: LoadOptions) {
     if (o.kiosks.length === 0 || o.polls.length === 0)
@@ -115,7 +124,7 @@ export class MixedLoad {
           continue;
         }
         const kiosk = this.#kiosks[n++ % this.#kiosks.length]!;
-        const vote = makeVote(kiosk.poll);
+        const vote = this.#makeVote(kiosk.poll);
         if (Math.random() < this.#o.batchShare) {
           if (kiosk.buffer.length === 0) kiosk.bufferedAt = Date.now();
           kiosk.buffer.push(vote);
@@ -182,16 +191,16 @@ export class MixedLoad {
 
   #record(votes: Vote[], batch: boolean, status: number, text: string): void {
     if (!batch && status === 202) {
-      this.#ok(votes[0]!.eventId);
+      this.#ok(votes[0]!);
       this.okAt.push(Date.now());
       return;
     }
     if (batch && status === 200) {
       const results = (JSON.parse(text) as { results: BatchItem[] }).results;
       let ok = false;
-      for (const r of results) {
+      for (const [i, r] of results.entries()) {
         if (r.status === "accepted" || r.status === "duplicate") {
-          this.#ok(r.eventId);
+          this.#ok(votes[i]!);
           ok = true;
         } else this.#refuse(r.eventId, r.error?.code ?? "rejected");
       }
@@ -203,9 +212,35 @@ export class MixedLoad {
     for (const v of votes) this.#refuse(v.eventId, code);
   }
 
-  #ok(eventId: string): void {
-    this.accepted.add(eventId);
-    this.uncertain.delete(eventId);
+  #ok(vote: Vote): void {
+    this.accepted.add(vote.eventId);
+    this.uncertain.delete(vote.eventId);
+    if (vote.voterId === undefined) return;
+    const voted = this.#voted.get(vote.pollId) ?? [];
+    if (voted.length >= VOTED_RING) voted[Math.floor(Math.random() * VOTED_RING)] = vote.voterId;
+    else voted.push(vote.voterId);
+    this.#voted.set(vote.pollId, voted);
+  }
+
+  #makeVote(poll: SeededPoll): Vote {
+    const option = poll.options[Math.floor(Math.random() * poll.options.length)]!;
+    const vote: Vote = {
+      eventId: uuidv7(),
+      pollId: poll.id,
+      optionId: option.id,
+      castAt: new Date().toISOString(),
+    };
+    // One-vote-per-voter polls: mostly a fresh voter (every such vote goes through the
+    // Redis claim, so it answers 503 while Redis is down), now and then one who already
+    // voted there and must be refused.
+    if (poll.oneVotePerVoter) {
+      const voted = this.#voted.get(poll.id);
+      vote.voterId =
+        voted && voted.length > 0 && Math.random() < this.#o.secondVoteShare
+          ? voted[Math.floor(Math.random() * voted.length)]!
+          : `chaos-${vote.eventId}`;
+    }
+    return vote;
   }
 
   #refuse(eventId: string, code: string): void {
@@ -218,20 +253,6 @@ interface BatchItem {
   eventId: string;
   status: "accepted" | "duplicate" | "rejected";
   error?: { code?: string };
-}
-
-function makeVote(poll: SeededPoll): Vote {
-  const option = poll.options[Math.floor(Math.random() * poll.options.length)]!;
-  const vote: Vote = {
-    eventId: uuidv7(),
-    pollId: poll.id,
-    optionId: option.id,
-    castAt: new Date().toISOString(),
-  };
-  // One-vote-per-voter polls get a fresh voter each time: every vote is a first vote, so
-  // none is refused, but each goes through the Redis claim (503 while Redis is down).
-  if (poll.oneVotePerVoter) vote.voterId = `chaos-${vote.eventId}`;
-  return vote;
 }
 
 function errorCode(text: string): string | undefined {

@@ -99,6 +99,7 @@ export async function runSuite(env: ChaosEnvironment, o: SuiteOptions): Promise<
             batchSize: 10,
             resendShare: 0.03,
             maxInFlight: 256,
+            secondVoteShare: 0.05,
           });
           load.start();
           await sleep(o.warmupMs);
@@ -161,7 +162,13 @@ export async function runSuite(env: ChaosEnvironment, o: SuiteOptions): Promise<
             healResultsS: heal.healResultsS,
             healed,
             ok: problems.length === 0,
-            note: [`${inFlight} messages not yet acked by the writer when injected`, outcome.note]
+            note: [
+              `${inFlight} messages not yet acked by the writer when injected`,
+              load.refused.size > 0
+                ? `refused, as they must be: ${[...load.refused].map(([code, n]) => `${code} ${n}`).join(", ")}`
+                : undefined,
+              outcome.note,
+            ]
               .filter((n) => n !== undefined)
               .join("; "),
             problems,
