@@ -7,6 +7,10 @@ import { resultsKeys } from "../common/results-contract.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 
+// A published version names its poll's registry time (result-publisher/published-version.ts):
+// one from before the poll was created would be an earlier poll's, and is not served.
+const VERSION = `7-${(Date.now() + 60_000).toString(36)}`;
+
 const ALLOWED = "https://dash.example.org";
 const ALSO_ALLOWED = "http://kiosk.school.lan:8080";
 const OTHER = "https://evil.example.com";
@@ -34,8 +38,8 @@ describe("CORS for the configured origins", () => {
     kiosk = await createKiosk(h.app, "cors-kiosk");
     const keys = resultsKeys(h.config.redisKeyPrefix, "cors");
     await h.redis.mSet([
-      [keys.version, "7-abc"],
-      [keys.json, JSON.stringify({ pollId: "cors", version: "7-abc" })],
+      [keys.version, VERSION],
+      [keys.json, JSON.stringify({ pollId: "cors", version: VERSION })],
     ]);
   });
   after(() => h.close());
@@ -77,7 +81,7 @@ describe("CORS for the configured origins", () => {
   test("a cross-origin results GET carries Allow-Origin and exposes ETag and Retry-After", async () => {
     const res = await request(h.app).get("/v1/polls/cors/results").set("Origin", ALLOWED);
     assert.equal(res.status, 200, res.text);
-    assert.equal(res.headers.etag, '"7-abc"');
+    assert.equal(res.headers.etag, `"${VERSION}"`);
     assert.equal(res.headers["access-control-allow-origin"], ALLOWED);
     assert.deepEqual(res.headers["access-control-expose-headers"]?.split(","), [
       "ETag",
