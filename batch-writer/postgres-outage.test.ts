@@ -3,21 +3,21 @@ import { randomInt } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StoredVote } from "../common/vote.ts";
+import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import {
   assertRollupsMatchVotes,
   countVotes,
-  createWriterTestBed,
-  type InProcessWriter,
   insertPoll,
-  makeVote,
-  publishMany,
   queryNumber,
-  startWriterInProcess,
-  TcpProxy,
+} from "../test-support/stored-votes.ts";
+import { TcpProxy } from "../test-support/tcp-proxy.ts";
+import { makeVote, publishMany } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
+import {
+  createWriterTestBed,
   type WriterTestBed,
   waitForVotes,
-  waitUntil,
-} from "../test-support/writer.ts";
+} from "../test-support/writer-test-bed.ts";
 
 const OPTIONS = ["red", "green", "blue"];
 
@@ -89,7 +89,7 @@ describe("batch writer: Postgres unavailable for a while", () => {
     const during = messages("colors", 100, 10, 20);
     await publishMany(bed.js, bed.config.subjectPrefix, during);
     expected += 300;
-    await waitUntil(
+    await eventually(
       "the writer fails and retries",
       async () => (await metric("retries")) >= retriesBefore + 3,
     );
@@ -115,11 +115,10 @@ describe("batch writer: Postgres unavailable for a while", () => {
 
     for (let cut = 0; cut < 2; cut++) {
       const progress = await countVotes(bed.db.pool);
-      await waitUntil(
+      await eventually(
         "the writer is storing the backlog",
         async () => (await countVotes(bed.db.pool)) > progress,
-        20_000,
-        10,
+        { timeoutMs: 20_000, intervalMs: 10 },
       );
       assert.ok((await bed.pending()) > 0, "cut while there is work left");
       await proxy.down();
@@ -146,7 +145,7 @@ describe("batch writer: Postgres unavailable for a while", () => {
     const retriesBefore = await metric("retries");
     // Until a batch in flight was hit (the rest kills idle pool clients, a pool error only).
     // Only this file's database: other writers on the shared server are left alone.
-    await waitUntil(
+    await eventually(
       "a terminated session failed a batch, which was retried",
       async () => {
         await bed.db.pool.query(
@@ -156,8 +155,7 @@ describe("batch writer: Postgres unavailable for a while", () => {
         );
         return (await metric("retries")) > retriesBefore;
       },
-      20_000,
-      10,
+      { timeoutMs: 20_000, intervalMs: 10 },
     );
     await waitForVotes(bed, expected);
     assert.equal(await assertRollupsMatchVotes(bed.db.pool), expected);

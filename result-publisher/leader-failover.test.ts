@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createPoll, eventually, metricSample } from "../test-support/api.ts";
+import { createPoll } from "../test-support/api.ts";
+import { killChild, killChildren } from "../test-support/child-processes.ts";
+import { metricSample } from "../test-support/metrics-scrape.ts";
+import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 import {
-  killChild,
-  killChildren,
   leaderGauge,
   type PublisherChild,
-  type ResultsPipeline,
   spawnPublisher,
-  startResultsPipeline,
-} from "../test-support/publisher.ts";
+} from "../test-support/service-children.ts";
+import { eventually } from "../test-support/waiting.ts";
 
 const INTERVAL_MS = 1_000;
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { canConnect, freePort } from "./nats-server.ts";
+import { canConnect, freePort } from "./ports.ts";
 
 interface Node {
   name: string;
