@@ -7,6 +7,7 @@ import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts"
 import { connectRedis } from "../common/redis.ts";
 import { VoterClaimsRebuild } from "../ingest-api/voter-claims-rebuild.ts";
 import { VoterGuard, voterClaimsKeys } from "../ingest-api/voter-guard.ts";
+import { readCli } from "./cli.ts";
 
 // `npm run bench:voter-rebuild`: how long the API takes to give Redis back the
 // one-vote-per-voter claims of 1,000,000 voters after Redis restarted empty (their polls
@@ -19,6 +20,12 @@ import { VoterGuard, voterClaimsKeys } from "../ingest-api/voter-guard.ts";
 // voters are spread over, "1,100"), BENCH_BATCH_ROWS (10000, VOTER_REBUILD_BATCH_ROWS),
 // PG_BASE_URL (postgres://postgres@127.0.0.1:5432), REDIS_URL.
 
+const USAGE = `usage: npm run bench:voter-rebuild   (tuned by environment variables)
+  BENCH_VOTERS      voters whose claims are rebuilt (default 1000000)
+  BENCH_POLLS       comma-separated poll counts the voters are spread over (default 1,100)
+  BENCH_BATCH_ROWS  voter_ballots rows per rebuild step, as VOTER_REBUILD_BATCH_ROWS (10000)
+  PG_BASE_URL, REDIS_URL`;
+readCli({ usage: USAGE, options: {} }, () => undefined);
 const env = process.env;
 const voters = readInt(env, "BENCH_VOTERS", 1_000_000, { min: 1 });
 const batchRows = readInt(env, "BENCH_BATCH_ROWS", 10_000, { min: 100, max: 20_000 });

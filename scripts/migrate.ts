@@ -3,8 +3,18 @@ import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, ensureDatabase } from "../common/postgres.ts";
+import { readCli } from "./cli.ts";
 
 // `npm run migrate`: creates the database if missing and applies pending migrations.
+readCli(
+  {
+    usage: `usage: npm run migrate
+  creates the database if missing and applies pending migrations (sql/migrations/)
+env: DATABASE_URL, LOG_LEVEL`,
+    options: {},
+  },
+  () => undefined,
+);
 const config = configOrExit(() => readCommonConfig(process.env));
 const logger = createLogger(config.logLevel, { service: "migrate" });
 if (await ensureDatabase(config.databaseUrl)) logger.info("database created");

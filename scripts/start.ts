@@ -9,10 +9,21 @@ import { readIngestConfig } from "../ingest-api/config.ts";
 import { startIngestApi } from "../ingest-api/service.ts";
 import { readPublisherConfig } from "../result-publisher/config.ts";
 import { startResultPublisher } from "../result-publisher/service.ts";
+import { readCli } from "./cli.ts";
 
 // `npm start`: the whole system in one process for development and small deployments.
 // Creates the database, migrates, provisions the stream (the API does), starts every
 // service that exists, and prints where to look.
+readCli(
+  {
+    usage: `usage: npm start
+  the whole system in one process: migrate, then the batch writer, the result publisher
+  and the ingest API
+env: every service's configuration (README, Configuration)`,
+    options: {},
+  },
+  () => undefined,
+);
 const config = configOrExit(() => readIngestConfig());
 const writerConfig = configOrExit(() => readWriterConfig());
 const publisherConfig = configOrExit(() => readPublisherConfig());

@@ -4,6 +4,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { from as copyFrom } from "pg-copy-streams";
+import { readCommonConfig } from "../../common/config.ts";
+import { readName } from "../../common/env.ts";
 import { createLogger } from "../../common/logger.ts";
 import { createPool, type Pool, type PoolClient } from "../../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../../common/redis.ts";
@@ -46,6 +48,25 @@ export interface VerifyResult {
   reconcileDifferences: number;
   problems: string[];
   seconds: { drain: number; publish: number; check: number };
+}
+
+/** Where verify looks: the services' own settings. */
+export type VerifyTarget = Pick<
+  VerifyOptions,
+  "databaseUrl" | "natsUrl" | "redisUrl" | "redisKeyPrefix" | "streamName" | "consumerName"
+>;
+
+/** The target as the services read it from `env`; throws ConfigError naming a bad variable. */
+export function verifyTargetFromEnv(env: NodeJS.ProcessEnv): VerifyTarget {
+  const config = readCommonConfig(env);
+  return {
+    databaseUrl: config.databaseUrl,
+    natsUrl: config.natsUrl,
+    redisUrl: config.redisUrl,
+    redisKeyPrefix: config.redisKeyPrefix,
+    streamName: config.streamName,
+    consumerName: readName(env, "CONSUMER_NAME", "batch-writer"),
+  };
 }
 
 /** Waits until the writers' durable consumer has nothing pending or unacked. */
