@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { StoredVote } from "../common/vote.ts";
 import { killChild, stopChild } from "../test-support/child-processes.ts";
 import { spawnWriter } from "../test-support/service-children.ts";
+import { shuffle } from "../test-support/shuffle.ts";
 import {
   assertRollupsMatchVotes,
   countVotes,
@@ -27,14 +28,6 @@ const SINGLE_MESSAGES = 10_000;
 const RESENT_SINGLES = 400; // single-vote messages repeating a vote of a batch message
 const RESENT_INSIDE_BATCHES = 10; // batch messages carrying 25 votes of another message
 const KILLS = 4;
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}
 
 /**
  * About 60,000 votes in single-vote and 500-vote messages, cast over the last two hours

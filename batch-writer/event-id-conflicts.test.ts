@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
+import {
+  type InProcessWriter,
+  startWriterInProcess,
+  writerRows,
+} from "../test-support/in-process-writer.ts";
 import {
   assertRollupsMatchVotes,
   countVotes,
@@ -37,10 +41,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       "select coalesce(sum(count), 0) from duplicate_counts where poll_id = $1",
       [pollId],
     );
-  const rowsMetric = async (outcome: string) => {
-    const metric = await writer!.metrics.rows.get();
-    return metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
-  };
+  const rowsMetric = (outcome: string) => writerRows(writer!, outcome);
 
   before(async () => {
     bed = await createWriterTestBed();

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { randomInt } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StoredVote } from "../common/vote.ts";
 import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
+import { shuffle } from "../test-support/shuffle.ts";
 import {
   assertRollupsMatchVotes,
   countVotes,
@@ -27,14 +27,6 @@ function messages(pollId: string, singles: number, batches: number, perBatch: nu
   for (let i = 0; i < singles; i++) out.push([vote(i)]);
   for (let b = 0; b < batches; b++) out.push(Array.from({ length: perBatch }, (_, i) => vote(i)));
   return out;
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
 }
 
 describe("batch writer: Postgres unavailable for a while", () => {

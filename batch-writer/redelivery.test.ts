@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { StoredVote } from "../common/vote.ts";
-import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
+import {
+  type InProcessWriter,
+  startWriterInProcess,
+  writerRows,
+} from "../test-support/in-process-writer.ts";
 import {
   assertRollupsMatchVotes,
   countVotes,
@@ -35,10 +39,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
     return { rollups: rollups.rows, changes: changes.rows, votes: votes.rows };
   };
 
-  const rowsMetric = async (outcome: string) => {
-    const metric = await writer!.metrics.rows.get();
-    return metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
-  };
+  const rowsMetric = (outcome: string) => writerRows(writer!, outcome);
 
   before(async () => {
     bed = await createWriterTestBed();

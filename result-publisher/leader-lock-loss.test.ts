@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
+import { advisoryLockHolders } from "../test-support/advisory-locks.ts";
 import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
 import {
   type InProcessPublisher,
@@ -22,14 +23,7 @@ describe("publisher leadership when the lock session is lost", () => {
   let proxy: TcpProxy | undefined;
 
   /** Sessions holding an advisory lock in this file's database: their pids and names. */
-  const lockHolders = async () => {
-    const { rows } = await db.pool.query<{ pid: number; application_name: string }>(
-      `select a.pid, a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid
-       where l.locktype = 'advisory' and l.granted
-         and l.database = (select oid from pg_database where datname = current_database())`,
-    );
-    return rows;
-  };
+  const lockHolders = () => advisoryLockHolders(db.pool);
   const gauge = async (p: InProcessPublisher) => (await p.metrics.leader.get()).values[0]?.value;
 
   before(async () => {

@@ -29,3 +29,9 @@ export async function startWriterInProcess(env: EnvVars): Promise<InProcessWrite
 export function startPipelineWriter(h: IngestHarness): Promise<InProcessWriter> {
   return startWriterInProcess(pipelineWriterEnv(h.names, h.db.url, h.config.natsUrl));
 }
+
+/** The writer's rows counter for one outcome (inserted, duplicate, conflict…); 0 before any. */
+export async function writerRows(writer: RunningWriter, outcome: string): Promise<number> {
+  const metric = await writer.metrics.rows.get();
+  return metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+}
