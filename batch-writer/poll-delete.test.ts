@@ -4,7 +4,6 @@ import { jetstream } from "@nats-io/jetstream";
 import request from "supertest";
 import type { StoredVote } from "../common/vote.ts";
 import { voteSubject } from "../common/votes-stream.ts";
-import { deletePoll } from "../ingest-api/registry-store.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../test-support/api.ts";
 import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
@@ -184,7 +183,7 @@ describe("poll deleted while its votes are still in the stream", () => {
       };
       const sorted = await sortByPollIncarnation(client, [{ ...v, streamSeq: 1 }]);
       assert.equal(sorted.kept.length, 1);
-      const deleting = deletePoll(h.db.pool, "racing");
+      const deleting = h.registry.deletePoll("racing");
       const database = new URL(h.db.url).pathname.slice(1);
       await eventually("the delete waits for the batch's lock", async () => {
         const waiting = await queryNumber(

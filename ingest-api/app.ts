@@ -2,23 +2,23 @@ import express, { type Express } from "express";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
-import { resultsKeys } from "../common/results-contract.ts";
 import { CORS_PATHS, corsHandler } from "./cors.ts";
 import { healthRoutes } from "./health-routes.ts";
 import type { HttpExposureConfig } from "./http-config.ts";
 import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
+import { kioskClientRoutes } from "./kiosk-client-routes.ts";
 import { publicPollRoutes } from "./public-poll-routes.ts";
 import type { AddressLimit, RateLimits } from "./rate-limits.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import { registryRoutes } from "./registry-routes.ts";
+import type { RegistryService } from "./registry-service.ts";
 import type { ResultsEvents } from "./results-events.ts";
 import { type EventStreamOptions, resultsRoutes } from "./results-routes.ts";
 import { apiSecurityHeaders } from "./security-headers.ts";
 import type { VotePublisher } from "./vote-publisher.ts";
 import { type VoteRouteLimits, voteRoutes } from "./vote-routes.ts";
 import type { VoteService } from "./vote-service.ts";
-import type { VoterGuard } from "./voter-guard.ts";
 import { webRoutes } from "./web-routes.ts";
 
 export interface AppDeps {
@@ -26,7 +26,7 @@ export interface AppDeps {
   redis: RedisClient;
   cache: RegistryCache;
   publisher: VotePublisher;
-  guard: VoterGuard;
+  registry: RegistryService;
   votes: VoteService;
   metrics: IngestMetrics;
   logger: Logger;
@@ -99,19 +99,7 @@ export function createApp(deps: AppDeps): Express {
       deps.streams,
     ),
   );
-  app.use(
-    registryRoutes(
-      deps.pool,
-      deps.cache,
-      deps.guard,
-      deps.adminToken,
-      deps.logger,
-      async (pollId) => {
-        const keys = resultsKeys(deps.keyPrefix, pollId);
-        await deps.redis.del([keys.json, keys.png, keys.version]);
-      },
-    ),
-  );
+  app.use(registryRoutes(deps.registry, deps.adminToken));
   app.use(
     healthRoutes(
       deps.pool,
@@ -124,6 +112,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(publicPollRoutes(deps.cache, deps.resultsIntervalMs));
   app.use(webRoutes(deps.cache)); // the pages, with their own security headers (helmet)
+  app.use(kioskClientRoutes()); // the outbox library as browser modules
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.logger));
   return app;

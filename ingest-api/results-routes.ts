@@ -4,6 +4,7 @@ import { ForbiddenError, NotFoundError, UnavailableError } from "../common/error
 import type { RedisClient } from "../common/redis.ts";
 import { resultsKeys } from "../common/results-contract.ts";
 import { idSchema } from "../common/vote.ts";
+import { publishedForEarlierPoll } from "../result-publisher/published-version.ts";
 import { countsHidden } from "../web/assets/poll-phase.js";
 import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
 import type { ResultsEvents } from "./results-events.ts";
@@ -74,6 +75,11 @@ export function resultsRoutes(
   const notReady = () =>
     new UnavailableError("results_not_ready", "results have not been published yet", retryAfter);
 
+  // A poll deleted and created again: Redis holds the old poll's results until the
+  // publisher's next run. They are not this poll's, so they are "not published yet".
+  const ofEarlierPoll = (poll: CachedPoll, version: string) =>
+    publishedForEarlierPoll(version, Date.parse(poll.createdAt));
+
   const fromRedis = async <T>(read: () => Promise<T>): Promise<T> => {
     try {
       return await read();
@@ -104,27 +110,29 @@ export function resultsRoutes(
   // version and the body are read in one MGET (atomic), so the ETag always names the body's
   // version even when a publication lands between the two reads.
   router.get("/v1/polls/:pollId/results", async (req, res) => {
-    const keys = resultsKeys(keyPrefix, visiblePoll(req).id);
+    const poll = visiblePoll(req);
+    const keys = resultsKeys(keyPrefix, poll.id);
     const version = await fromRedis(() => redis.get(keys.version));
-    if (version === null) throw notReady();
+    if (version === null || ofEarlierPoll(poll, version)) throw notReady();
     if (notModified(req, res, version)) return;
     const [current, json] = await fromRedis(() => redis.mGet([keys.version, keys.json]));
-    if (current == null || json == null) throw notReady();
+    if (current == null || json == null || ofEarlierPoll(poll, current)) throw notReady();
     validators(res, current);
     res.type("application/json").send(json);
   });
 
   router.get("/v1/polls/:pollId/results.png", async (req, res) => {
-    const keys = resultsKeys(keyPrefix, visiblePoll(req).id);
+    const poll = visiblePoll(req);
+    const keys = resultsKeys(keyPrefix, poll.id);
     // After a failed render the version has no PNG: that is no 304 either.
     const [version, hasPng] = await fromRedis(() =>
       redis.multi().get(keys.version).exists(keys.png).execTyped(),
     );
-    if (version === null) throw notReady();
+    if (version === null || ofEarlierPoll(poll, version)) throw notReady();
     if (hasPng === 0) throw chartUnavailable();
     if (notModified(req, res, version)) return;
     const [current, png] = await fromRedis(() => binary.mGet([keys.version, keys.png]));
-    if (current == null) throw notReady();
+    if (current == null || ofEarlierPoll(poll, current.toString())) throw notReady();
     if (png == null) throw chartUnavailable();
     validators(res, current.toString());
     res.type("image/png").send(png);
@@ -152,8 +160,10 @@ export function resultsRoutes(
     }
     res.once("close", release);
     res.writeHead(200, SSE_HEADERS);
-    const send = (event: { pollId: string; version: string }) =>
+    const send = (event: { pollId: string; version: string }) => {
+      if (ofEarlierPoll(poll, event.version)) return;
       res.write(`event: results\nid: ${event.version}\ndata: ${JSON.stringify(event)}\n\n`);
+    };
     res.write(`retry: ${Math.max(1_000, intervalMs)}\n\n`);
     if (!events.track(res)) return;
     const unsubscribe = events.on(poll.id, send);

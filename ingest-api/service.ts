@@ -17,6 +17,7 @@ import { createHttpServer, listen } from "./http-server.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { RegistryCache } from "./registry-cache.ts";
+import { RegistryService } from "./registry-service.ts";
 import { ResultsEvents } from "./results-events.ts";
 import { StreamAdmission } from "./sse-admission.ts";
 import { resolveMaxMessageBytes } from "./vote-messages.ts";
@@ -29,6 +30,7 @@ import { votesStreamProgress } from "./votes-stream-progress.ts";
 export interface IngestApi {
   app: Express;
   cache: RegistryCache;
+  registry: RegistryService;
   publisher: VotePublisher;
   events: ResultsEvents;
   voterClaims: VoterClaimsRebuild;
@@ -124,12 +126,13 @@ export async function buildIngestApi(
     lateVoteGraceMs: config.lateVoteGraceMs,
     maxMessageBytes: resolveMaxMessageBytes(config.maxMessageBytes, nc.info?.max_payload),
   });
+  const registry = new RegistryService({ pool, cache, guard, logger: log });
   const app = createApp({
     pool,
     redis,
     cache,
+    registry,
     publisher,
-    guard,
     votes,
     metrics,
     logger: log,
@@ -159,7 +162,7 @@ export async function buildIngestApi(
     corsOrigins: config.corsOrigins,
     corsMaxAgeMs: config.corsMaxAgeMs,
   });
-  return { app, cache, publisher, events, voterClaims: claims };
+  return { app, cache, registry, publisher, events, voterClaims: claims };
 }
 
 /** Builds the API and listens; stopping closes the server first, letting in-flight requests finish. */

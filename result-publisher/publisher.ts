@@ -3,12 +3,11 @@ import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
 import { type PublishedResults, resultsChannel, resultsKeys } from "../common/results-contract.ts";
 import { renderResultsPng } from "./chart.ts";
+import { isHidden, loadPolls, type PollRecord, resultsVersion } from "./published-version.ts";
 import type { PublisherMetrics } from "./publisher-metrics.ts";
-import { hiddenResults, isHidden, resultsVersion, visibleResults } from "./results.ts";
+import { hiddenResults, visibleResults } from "./results.ts";
 import {
-  loadPolls,
   loadRollups,
-  type PollRecord,
   type Queryable,
   type RollupRow,
   readSnapshot,

@@ -9,10 +9,10 @@ import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/p
 import { connectRedis } from "../common/redis.ts";
 import { resultsChannel } from "../common/results-contract.ts";
 import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
+import { loadPolls } from "../result-publisher/published-version.ts";
 import { ResultsPublisher } from "../result-publisher/publisher.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { visibleResults } from "../result-publisher/results.ts";
-import { loadPolls } from "../result-publisher/rollup-store.ts";
 import { freePort, startNode, waitUntilReady } from "./bench/processes.ts";
 import { generateVotes } from "./bench/vote-data.ts";
 import { intFlag, numberFlag, readCli } from "./cli.ts";

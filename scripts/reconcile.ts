@@ -3,7 +3,7 @@ import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
 import { createPool } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
-import { formatReconciliation, reconcile } from "../result-publisher/reconcile.ts";
+import { formatReconciliation, reconcile } from "./checks/reconcile.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run reconcile`: compares every poll's published totals in Redis with a direct

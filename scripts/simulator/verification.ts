@@ -10,9 +10,8 @@ import { createLogger } from "../../common/logger.ts";
 import { createPool, type Pool, type PoolClient } from "../../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../../common/redis.ts";
 import { resultsKeys } from "../../common/results-contract.ts";
-import { formatReconciliation, reconcile } from "../../result-publisher/reconcile.ts";
-import { isHidden, resultsVersion } from "../../result-publisher/results.ts";
-import { loadPolls } from "../../result-publisher/rollup-store.ts";
+import { loadPolls, publishedVersion } from "../../result-publisher/published-version.ts";
+import { formatReconciliation, reconcile } from "../checks/reconcile.ts";
 import { eventIdsPath, type RunMeta, readEventIds, readRunMeta } from "./run-file.ts";
 import { fmtInt } from "./stats.ts";
 
@@ -108,9 +107,7 @@ export async function unpublishedPolls(
   if (polls.length === 0) return [];
   const now = Date.now();
   const versions = await redis.mGet(polls.map((p) => resultsKeys(keyPrefix, p.id).version));
-  return polls
-    .filter((p, i) => versions[i] !== resultsVersion(p, isHidden(p, now)))
-    .map((p) => p.id);
+  return polls.filter((p, i) => versions[i] !== publishedVersion(p, now)).map((p) => p.id);
 }
 
 async function copyEventIds(client: PoolClient, path: string): Promise<void> {
