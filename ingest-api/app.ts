@@ -84,34 +84,25 @@ export function createApp(deps: AppDeps): Express {
     for (const path of paths) app.get(path, throttle);
   }
   app.use(
-    voteRoutes(deps.votes, deps.cache, deps.limits, {
-      votes: deps.rateLimits.kiosk("votes"),
-      batches: deps.rateLimits.kiosk("batches"),
+    voteRoutes({
+      ...deps,
+      throttles: {
+        votes: deps.rateLimits.kiosk("votes"),
+        batches: deps.rateLimits.kiosk("batches"),
+      },
     }),
   );
+  app.use(resultsRoutes(deps));
+  app.use(registryRoutes(deps));
   app.use(
-    resultsRoutes(
-      deps.cache,
-      deps.redis,
-      deps.events,
-      deps.keyPrefix,
-      deps.resultsIntervalMs,
-      deps.streams,
-    ),
+    healthRoutes({
+      ...deps,
+      metricsRegistry: deps.metrics.registry,
+      registryAgeMs: () => deps.cache.ageMs,
+    }),
   );
-  app.use(registryRoutes(deps.registry, deps.adminToken));
-  app.use(
-    healthRoutes(
-      deps.pool,
-      deps.publisher,
-      deps.redis,
-      deps.metrics.registry,
-      () => deps.cache.ageMs,
-      deps.readyzCacheMs,
-    ),
-  );
-  app.use(publicPollRoutes(deps.cache, deps.resultsIntervalMs));
-  app.use(webRoutes(deps.cache)); // the pages, with their own security headers (helmet)
+  app.use(publicPollRoutes(deps));
+  app.use(webRoutes(deps)); // the pages, with their own security headers (helmet)
   app.use(kioskClientRoutes()); // the outbox library as browser modules
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.logger));

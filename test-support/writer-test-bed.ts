@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
-import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { readWriterConfig, type WriterConfig } from "../batch-writer/config.ts";
 import { ensureWriterResources } from "../batch-writer/consumer.ts";
 import { JetStreamHealer } from "../common/jetstream-heal.ts";
 import { createLogger } from "../common/logger.ts";
+import { migrateJetStream } from "../scripts/migration.ts";
 import { killChildren } from "./child-processes.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 import { type TestNames, testNames } from "./names.ts";
@@ -42,13 +48,14 @@ export async function createWriterTestBed(extra: EnvVars = {}): Promise<WriterTe
   const env = writerEnv(names, db.url, extra);
   const config = readWriterConfig(env);
   const nc = await connect({ servers: config.natsUrl, name: "writer-test" });
-  const ensure = () => ensureWriterResources(nc, config);
-  const { jsm } = await ensure();
-  const js = jetstream(nc);
   const logger = createLogger(LOG_LEVEL, { service: "writer-test" });
+  // As in production, the migration provisions JetStream before any writer starts.
+  await migrateJetStream(nc, config, logger);
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
   const healer = new JetStreamHealer(
     "test bed's stream and consumers",
-    async () => (await ensure()).created,
+    async () => (await ensureWriterResources(nc, config, "check")).created,
     config.jetstreamHealIntervalMs,
     logger,
   );
