@@ -1,6 +1,6 @@
+import { freePort } from "../scripts/bench/processes.ts";
 import { type NodeChild, spawnNode } from "./child-processes.ts";
 import { metricSample } from "./metrics-scrape.ts";
-import { freePort } from "./ports.ts";
 import type { EnvVars } from "./service-env.ts";
 import { eventually } from "./waiting.ts";
 
