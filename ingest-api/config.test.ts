@@ -2,24 +2,13 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ConfigError } from "../common/errors.ts";
+import { assertFailsNaming } from "../test-support/config-errors.ts";
 import { DEV_ADMIN_TOKEN, readIngestConfig } from "./config.ts";
 import { largestVoteMessageBytes } from "./vote-messages.ts";
 
-/** Asserts that reading this env fails with a ConfigError naming `variable`. */
-function failsNaming(env: Record<string, string>, variable: string, message?: RegExp): void {
-  assert.throws(
-    () => readIngestConfig(env),
-    (err: unknown) => {
-      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-      assert.equal(err.variable, variable);
-      assert.ok(err.message.startsWith(`${variable}: `), err.message);
-      if (message) assert.match(err.message, message);
-      return true;
-    },
-    `${JSON.stringify(env)} should fail naming ${variable}`,
-  );
-}
+/** Reading this env fails with a ConfigError naming `variable`. */
+const failsNaming = (env: Record<string, string>, variable: string, message?: RegExp) =>
+  assertFailsNaming(readIngestConfig, env, variable, message);
 
 describe("readIngestConfig", () => {
   test("defaults without any variable (development)", () => {

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import request, { type Response } from "supertest";
 import { resultsKeys } from "../common/results-contract.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../test-support/api.ts";
+import { listenLocally } from "../test-support/http-listen.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 
 // A published version names its poll's registry time (result-publisher/published-version.ts):
@@ -121,13 +120,10 @@ describe("CORS for the configured origins", () => {
   });
 
   test("the SSE stream answers cross-origin (EventSource sends Origin)", async () => {
-    const server = await new Promise<Server>((resolve) => {
-      const s = h.app.listen(0, "127.0.0.1", () => resolve(s));
-    });
+    const server = await listenLocally(h.app);
     const abort = new AbortController();
     try {
-      const { port } = server.address() as AddressInfo;
-      const res = await fetch(`http://127.0.0.1:${port}/v1/polls/cors/events`, {
+      const res = await fetch(`${server.url}/v1/polls/cors/events`, {
         headers: { Accept: "text/event-stream", Origin: ALLOWED },
         signal: abort.signal,
       });
@@ -136,8 +132,7 @@ describe("CORS for the configured origins", () => {
       assert.equal(res.headers.get("access-control-allow-origin"), ALLOWED);
     } finally {
       abort.abort();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
   });
 });

@@ -7,12 +7,12 @@ import {
   createKiosk,
   createPoll,
   expectError,
-  insertStoredVote,
   issueFields,
   issueFor,
   type TestKiosk,
 } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { insertStoredVote } from "../test-support/stored-votes.ts";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 

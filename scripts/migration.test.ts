@@ -13,11 +13,12 @@ import { createPool, dropDatabase } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
 import { readIngestConfig } from "../ingest-api/config.ts";
 import { buildIngestApi } from "../ingest-api/service.ts";
+import { spawnNode } from "../test-support/child-processes.ts";
 import { createTestDatabase, PG_BASE_URL, type TestDatabase } from "../test-support/database.ts";
 import { ADMIN_TOKEN, RATE_LIMITS_OFF } from "../test-support/ingest.ts";
 import { type TestNames, testNames } from "../test-support/names.ts";
+import { NATS_URL, writerEnv } from "../test-support/service-env.ts";
 import { deleteStreams } from "../test-support/streams.ts";
-import { NATS_URL, spawnNode, writerEnv } from "../test-support/writer.ts";
 import { migrateJetStream } from "./migration.ts";
 
 // One owner for JetStream's settings: the migration creates and updates them; the API and
