@@ -15,6 +15,10 @@ export interface PublicPoll {
   opensAt: string | null;
   closesAt: string | null;
   resultsVisibility: ResultsVisibility;
+  /** Whether the kiosk page asks for a voter id (a second vote by one voter is refused). */
+  oneVotePerVoter: boolean;
+  /** The pause a kiosk page keeps between two votes, in ms (0: none). */
+  voteCooldownMs: number;
   archived: boolean;
 }
 
@@ -27,6 +31,8 @@ export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
     opensAt: poll.opensAt,
     closesAt: poll.closesAt,
     resultsVisibility: poll.resultsVisibility,
+    oneVotePerVoter: poll.oneVotePerVoter,
+    voteCooldownMs: poll.voteCooldownMs,
     archived: poll.archived,
   };
 }

@@ -1,0 +1,85 @@
+import { type RequestHandler, Router } from "express";
+import { ValidationError } from "../common/errors.ts";
+import { toFieldIssues } from "../common/vote.ts";
+import { requireKiosk } from "./auth.ts";
+import { jsonBody } from "./json-body.ts";
+import type { KioskHealth } from "./kiosk-health.ts";
+import { type PublicPoll, publicPoll } from "./public-poll-routes.ts";
+import type { CachedKiosk, RegistryCache } from "./registry-cache.ts";
+import { pairSchema } from "./registry-schemas.ts";
+import type { RegistryService } from "./registry-service.ts";
+
+/** A poll as the kiosk app shows it: the public poll and its options, to vote with. */
+export interface KioskPoll extends PublicPoll {
+  options: { id: string; label: string }[];
+}
+
+export interface KioskRouteOptions {
+  /** POST /v1/pair per client address (RATE_LIMIT_PAIR_PER_MIN). */
+  pairThrottle: RequestHandler;
+  /** A heartbeat counts against the kiosk's batch budget: it is a flush with nothing to send. */
+  heartbeatThrottle: RequestHandler;
+  /** Largest heartbeat body (KIOSK_STATUS_MAX_BYTES). */
+  statusMaxBytes: number;
+}
+
+/**
+ * The kiosk app's own routes (issue #14): pairing (no token: the code is the credential),
+ * what the kiosk may vote in, and its heartbeat. Served from the registry cache but for
+ * the pairing itself.
+ */
+export function kioskRoutes(
+  registry: RegistryService,
+  cache: RegistryCache,
+  health: KioskHealth,
+  options: KioskRouteOptions,
+) {
+  const router = Router();
+  const kiosk = requireKiosk(cache);
+
+  router.post("/v1/pair", options.pairThrottle, jsonBody(1_024), async (req, res) => {
+    const parsed = pairSchema.safeParse(req.body ?? {}, { reportInput: true });
+    if (!parsed.success) throw new ValidationError(toFieldIssues(parsed.error));
+    const paired = await registry.pair(parsed.data.code);
+    // Credentials: no cache may keep them.
+    res.setHeader("Cache-Control", "no-store").json(paired);
+  });
+
+  router.get("/v1/kiosk", kiosk, health.track, (req, res) => {
+    const k = req.kiosk!;
+    res.setHeader("Cache-Control", "no-store").json({
+      id: k.id,
+      name: k.name,
+      pollIds: k.pollIds === null ? null : [...k.pollIds],
+      polls: votablePolls(cache, k, Date.now()),
+    });
+  });
+
+  router.post(
+    "/v1/kiosk/heartbeat",
+    kiosk,
+    options.heartbeatThrottle,
+    jsonBody(options.statusMaxBytes),
+    (req, res) => {
+      health.heartbeat(req.kioskId!, req.body);
+      res.status(204).end();
+    },
+  );
+
+  return router;
+}
+
+/** The non-archived polls the kiosk may vote in, open or not open yet: open first, by title. */
+function votablePolls(cache: RegistryCache, kiosk: CachedKiosk, nowMs: number): KioskPoll[] {
+  const polls: KioskPoll[] = [];
+  for (const poll of cache.polls()) {
+    if (poll.archived || (kiosk.pollIds !== null && !kiosk.pollIds.has(poll.id))) continue;
+    const shown = publicPoll(poll, nowMs);
+    if (shown.status === "closed") continue;
+    polls.push({ ...shown, options: poll.options.map((o) => ({ id: o.id, label: o.label })) });
+  }
+  return polls.sort(
+    (a, b) =>
+      Number(a.status !== "open") - Number(b.status !== "open") || a.title.localeCompare(b.title),
+  );
+}
