@@ -78,8 +78,6 @@ interface Fleet {
   oldestPendingSeconds: number;
 }
 
-/** The fleet gauges share one read of Redis per scrape (each gauge's collect asks). */
-const FLEET_READ_REUSE_MS = 1_000;
 const WARN_INTERVAL_MS = 60_000;
 
 export class KioskHealth {
@@ -92,7 +90,10 @@ export class KioskHealth {
   /** Heard since the last write: kiosk id → when (ms), and → its latest status. */
   #seen = new Map<string, number>();
   #status = new Map<string, KioskStatus>();
-  #fleet: { at: number; value: Promise<Fleet> } | undefined;
+  /** The read in flight: the three fleet gauges of one scrape collect at once and share it. */
+  #fleet: Promise<Fleet> | undefined;
+  /** The write in flight, which a forget waits for (it could write the kiosk back). */
+  #writing: Promise<void> | undefined;
   readonly #abort = new AbortController();
   #loop: Promise<void> | undefined;
   #lastWarnMs = -Infinity;
@@ -188,6 +189,7 @@ export class KioskHealth {
   async forget(kioskId: string): Promise<void> {
     this.#seen.delete(kioskId);
     this.#status.delete(kioskId);
+    await this.#writing?.catch(() => {});
     await this.#redis.multi().hDel(this.#seenKey, kioskId).hDel(this.#statusKey, kioskId).exec();
   }
 
@@ -238,7 +240,9 @@ export class KioskHealth {
       } catch {
         return;
       }
-      await this.#write().catch((err: unknown) => this.#warn(err));
+      this.#writing = this.#write();
+      await this.#writing.catch((err: unknown) => this.#warn(err));
+      this.#writing = undefined;
     }
   }
 
@@ -271,31 +275,34 @@ export class KioskHealth {
   }
 
   #readFleet(): Promise<Fleet> {
+    this.#fleet ??= this.#computeFleet().finally(() => {
+      this.#fleet = undefined;
+    });
+    return this.#fleet;
+  }
+
+  async #computeFleet(): Promise<Fleet> {
     const now = Date.now();
-    if (this.#fleet && now - this.#fleet.at < FLEET_READ_REUSE_MS) return this.#fleet.value;
-    const value = (async (): Promise<Fleet> => {
-      const [seen, status] = await Promise.all([
-        this.#redis.hGetAll(this.#seenKey),
-        this.#redis.hGetAll(this.#statusKey),
-      ]);
-      for (const [id, ms] of this.#seen) seen[id] = new Date(ms).toISOString();
-      for (const [id, s] of this.#status) status[id] = JSON.stringify(s);
-      const since = now - this.#config.seenRecentlyMs;
-      let seenRecently = 0;
-      for (const at of Object.values(seen)) if (Date.parse(at) >= since) seenRecently++;
-      let votesWaiting = 0;
-      let oldestMs = now;
-      for (const text of Object.values(status)) {
-        const s = parseStored(text);
-        if (!s || s.pending === 0) continue;
-        votesWaiting += s.pending;
-        const oldest = s.oldestPendingAt === null ? Number.NaN : Date.parse(s.oldestPendingAt);
-        if (oldest < oldestMs) oldestMs = oldest;
-      }
-      return { seenRecently, votesWaiting, oldestPendingSeconds: (now - oldestMs) / 1000 };
-    })();
-    this.#fleet = { at: now, value };
-    return value;
+    const [seen, status] = await Promise.all([
+      this.#redis.hGetAll(this.#seenKey),
+      this.#redis.hGetAll(this.#statusKey),
+    ]);
+    // What this process heard and has not written yet is newer than Redis.
+    for (const [id, ms] of this.#seen) seen[id] = new Date(ms).toISOString();
+    for (const [id, s] of this.#status) status[id] = JSON.stringify(s);
+    const since = now - this.#config.seenRecentlyMs;
+    let seenRecently = 0;
+    for (const at of Object.values(seen)) if (Date.parse(at) >= since) seenRecently++;
+    let votesWaiting = 0;
+    let oldestMs = now;
+    for (const text of Object.values(status)) {
+      const s = parseStored(text);
+      if (!s || s.pending === 0) continue;
+      votesWaiting += s.pending;
+      const oldest = s.oldestPendingAt === null ? Number.NaN : Date.parse(s.oldestPendingAt);
+      if (oldest < oldestMs) oldestMs = oldest;
+    }
+    return { seenRecently, votesWaiting, oldestPendingSeconds: (now - oldestMs) / 1000 };
   }
 
   /** At most one WARN a minute: while Redis is down every write fails. */

@@ -14,6 +14,7 @@ import {
   listenerReady,
 } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import type { Pairing } from "./registry-service.ts";
 import { buildIngestApi, type IngestApi } from "./service.ts";
 
 const CODE_SHAPE = /^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/;
@@ -57,7 +58,7 @@ describe("kiosk pairing", () => {
     const before = Date.now();
     const res = await newPairing(h.app, "hall");
     assert.equal(res.headers["cache-control"], "no-store");
-    const { code, pairUrl, expiresAt, qrSvg } = res.body as Record<string, string>;
+    const { code, pairUrl, expiresAt, qrSvg } = res.body as Pairing;
     assert.match(code, CODE_SHAPE);
     // The request's own origin (no PUBLIC_URL), the code in the fragment only.
     const url = new URL(pairUrl);
@@ -207,7 +208,7 @@ describe("kiosk pairing: PUBLIC_URL and the per-address limit", () => {
 
   test("the pairing URL is built on PUBLIC_URL", async () => {
     await createKiosk(h.app, "pub");
-    const { code, pairUrl } = (await newPairing(h.app, "pub")).body as Record<string, string>;
+    const { code, pairUrl } = (await newPairing(h.app, "pub")).body as Pairing;
     assert.equal(pairUrl, `https://vote.example.org/tally/pair#code=${code}`);
   });
 

@@ -81,7 +81,7 @@ describe("kiosk poll scope (pollIds)", () => {
       "kiosk_not_found",
     );
     await kioskWith(h, { id: "patchme", name: "P" });
-    const patch = (body: unknown) =>
+    const patch = (body: object) =>
       request(h.app).patch("/v1/kiosks/patchme").set(ADMIN).send(body);
     issueFor(await patch({ pollIds: ["ghost"] }), "pollIds.0");
     issueFor(await patch({ token: "x" }), "token");
