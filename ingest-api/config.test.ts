@@ -211,6 +211,7 @@ describe("readIngestConfig", () => {
       pagesPerS: 200,
       readyzPerS: 20,
       authFailuresPerMin: 60,
+      pairPerMin: 10,
       redisTimeoutMs: 250,
     });
     assert.equal(defaults.readyzCacheMs, 1_000);
