@@ -103,7 +103,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     kioskRoutes(deps.registry, deps.cache, deps.health, {
       pairThrottle: deps.rateLimits.pairing(),
-      heartbeatThrottle: deps.rateLimits.kiosk("batches"),
+      kioskThrottle: deps.rateLimits.kiosk("batches"),
       statusMaxBytes: deps.kiosks.statusMaxBytes,
     }),
   );

@@ -9,16 +9,14 @@ import type { CachedKiosk, RegistryCache } from "./registry-cache.ts";
 import { pairSchema } from "./registry-schemas.ts";
 import type { RegistryService } from "./registry-service.ts";
 
-/** A poll as the kiosk app shows it: the public poll and its options, to vote with. */
-export interface KioskPoll extends PublicPoll {
-  options: { id: string; label: string }[];
-}
-
 export interface KioskRouteOptions {
   /** POST /v1/pair per client address (RATE_LIMIT_PAIR_PER_MIN). */
   pairThrottle: RequestHandler;
-  /** A heartbeat counts against the kiosk's batch budget: it is a flush with nothing to send. */
-  heartbeatThrottle: RequestHandler;
+  /**
+   * GET /v1/kiosk and the heartbeat count against the kiosk's batch budget (a heartbeat is a
+   * flush with nothing to send).
+   */
+  kioskThrottle: RequestHandler;
   /** Largest heartbeat body (KIOSK_STATUS_MAX_BYTES). */
   statusMaxBytes: number;
 }
@@ -45,7 +43,7 @@ export function kioskRoutes(
     res.setHeader("Cache-Control", "no-store").json(paired);
   });
 
-  router.get("/v1/kiosk", kiosk, health.track, (req, res) => {
+  router.get("/v1/kiosk", kiosk, health.track, options.kioskThrottle, (req, res) => {
     const k = req.kiosk!;
     res.setHeader("Cache-Control", "no-store").json({
       id: k.id,
@@ -58,7 +56,7 @@ export function kioskRoutes(
   router.post(
     "/v1/kiosk/heartbeat",
     kiosk,
-    options.heartbeatThrottle,
+    options.kioskThrottle,
     jsonBody(options.statusMaxBytes),
     (req, res) => {
       health.heartbeat(req.kioskId!, req.body);
@@ -70,13 +68,13 @@ export function kioskRoutes(
 }
 
 /** The non-archived polls the kiosk may vote in, open or not open yet: open first, by title. */
-function votablePolls(cache: RegistryCache, kiosk: CachedKiosk, nowMs: number): KioskPoll[] {
-  const polls: KioskPoll[] = [];
+function votablePolls(cache: RegistryCache, kiosk: CachedKiosk, nowMs: number): PublicPoll[] {
+  const polls: PublicPoll[] = [];
   for (const poll of cache.polls()) {
     if (poll.archived || (kiosk.pollIds !== null && !kiosk.pollIds.has(poll.id))) continue;
     const shown = publicPoll(poll, nowMs);
     if (shown.status === "closed") continue;
-    polls.push({ ...shown, options: poll.options.map((o) => ({ id: o.id, label: o.label })) });
+    polls.push(shown);
   }
   return polls.sort(
     (a, b) =>

@@ -247,5 +247,6 @@ describe("GET /v1/kiosk and the poll's voteCooldownMs", () => {
     const byId = new Map(list.body.polls.map((p: { id: string }) => [p.id, p]));
     assert.equal((byId.get("mash") as { voteCooldownMs: number }).voteCooldownMs, 0);
     assert.equal((byId.get("open-a") as { oneVotePerVoter: boolean }).oneVotePerVoter, true);
+    assert.deepEqual((byId.get("mash") as { options: unknown }).options, [{ id: "a", label: "A" }]);
   });
 });

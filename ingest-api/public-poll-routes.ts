@@ -15,11 +15,13 @@ export interface PublicPoll {
   opensAt: string | null;
   closesAt: string | null;
   resultsVisibility: ResultsVisibility;
-  /** Whether the kiosk page asks for a voter id (a second vote by one voter is refused). */
-  oneVotePerVoter: boolean;
-  /** The pause a kiosk page keeps between two votes, in ms (0: none). */
-  voteCooldownMs: number;
   archived: boolean;
+  /** The voting page's buttons, in order. */
+  options: { id: string; label: string }[];
+  /** Whether the kiosk must ask for a voter id. */
+  oneVotePerVoter: boolean;
+  /** The pause the voting page keeps between two votes, in ms (0: none). */
+  voteCooldownMs: number;
 }
 
 export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
@@ -31,9 +33,10 @@ export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
     opensAt: poll.opensAt,
     closesAt: poll.closesAt,
     resultsVisibility: poll.resultsVisibility,
+    archived: poll.archived,
+    options: poll.options.map((o) => ({ id: o.id, label: o.label })),
     oneVotePerVoter: poll.oneVotePerVoter,
     voteCooldownMs: poll.voteCooldownMs,
-    archived: poll.archived,
   };
 }
 
