@@ -89,47 +89,33 @@ export function createApp(deps: AppDeps): Express {
     for (const path of paths) app.get(path, throttle);
   }
   app.use(
-    voteRoutes(
-      deps.votes,
-      deps.cache,
-      deps.limits,
-      {
+    voteRoutes({
+      ...deps,
+      throttles: {
         votes: deps.rateLimits.kiosk("votes"),
         batches: deps.rateLimits.kiosk("batches"),
       },
-      deps.health.track,
-    ),
-  );
-  app.use(
-    kioskRoutes(deps.registry, deps.cache, deps.health, {
-      pairThrottle: deps.rateLimits.pairing(),
-      kioskThrottle: deps.rateLimits.kiosk("batches"),
-      statusMaxBytes: deps.kiosks.statusMaxBytes,
+      track: deps.health.track,
     }),
   );
   app.use(
-    resultsRoutes(
-      deps.cache,
-      deps.redis,
-      deps.events,
-      deps.keyPrefix,
-      deps.resultsIntervalMs,
-      deps.streams,
-    ),
+    kioskRoutes({
+      ...deps,
+      pairThrottle: deps.rateLimits.pairing(),
+      kioskThrottle: deps.rateLimits.kiosk("batches"),
+    }),
   );
-  app.use(registryRoutes(deps.registry, deps.adminToken, deps.kiosks.publicUrl));
+  app.use(resultsRoutes(deps));
+  app.use(registryRoutes(deps));
   app.use(
-    healthRoutes(
-      deps.pool,
-      deps.publisher,
-      deps.redis,
-      deps.metrics.registry,
-      () => deps.cache.ageMs,
-      deps.readyzCacheMs,
-    ),
+    healthRoutes({
+      ...deps,
+      metricsRegistry: deps.metrics.registry,
+      registryAgeMs: () => deps.cache.ageMs,
+    }),
   );
-  app.use(publicPollRoutes(deps.cache, deps.resultsIntervalMs));
-  app.use(webRoutes(deps.cache)); // the pages, with their own security headers (helmet)
+  app.use(publicPollRoutes(deps));
+  app.use(webRoutes(deps)); // the pages, with their own security headers (helmet)
   app.use(kioskClientRoutes()); // the outbox library as browser modules
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.logger));

@@ -1,15 +1,15 @@
 import { type RequestHandler, Router } from "express";
 import { ValidationError } from "../common/errors.ts";
 import { toFieldIssues } from "../common/vote.ts";
+import type { AppDeps } from "./app.ts";
 import { requireKiosk } from "./auth.ts";
 import { jsonBody } from "./json-body.ts";
-import type { KioskHealth } from "./kiosk-health.ts";
 import { type PublicPoll, publicPoll } from "./public-poll-routes.ts";
 import type { CachedKiosk, RegistryCache } from "./registry-cache.ts";
 import { pairSchema } from "./registry-schemas.ts";
-import type { RegistryService } from "./registry-service.ts";
 
-export interface KioskRouteOptions {
+export interface KioskRouteDeps extends Pick<AppDeps, "registry" | "cache" | "health"> {
+  kiosks: Pick<AppDeps["kiosks"], "statusMaxBytes">;
   /** POST /v1/pair per client address (RATE_LIMIT_PAIR_PER_MIN). */
   pairThrottle: RequestHandler;
   /**
@@ -17,8 +17,6 @@ export interface KioskRouteOptions {
    * flush with nothing to send).
    */
   kioskThrottle: RequestHandler;
-  /** Largest heartbeat body (KIOSK_STATUS_MAX_BYTES). */
-  statusMaxBytes: number;
 }
 
 /**
@@ -26,16 +24,12 @@ export interface KioskRouteOptions {
  * what the kiosk may vote in, and its heartbeat. Served from the registry cache but for
  * the pairing itself.
  */
-export function kioskRoutes(
-  registry: RegistryService,
-  cache: RegistryCache,
-  health: KioskHealth,
-  options: KioskRouteOptions,
-) {
+export function kioskRoutes(deps: KioskRouteDeps) {
+  const { registry, cache, health } = deps;
   const router = Router();
   const kiosk = requireKiosk(cache);
 
-  router.post("/v1/pair", options.pairThrottle, jsonBody(1_024), async (req, res) => {
+  router.post("/v1/pair", deps.pairThrottle, jsonBody(1_024), async (req, res) => {
     const parsed = pairSchema.safeParse(req.body ?? {}, { reportInput: true });
     if (!parsed.success) throw new ValidationError(toFieldIssues(parsed.error));
     const paired = await registry.pair(parsed.data.code);
@@ -43,7 +37,7 @@ export function kioskRoutes(
     res.setHeader("Cache-Control", "no-store").json(paired);
   });
 
-  router.get("/v1/kiosk", kiosk, health.track, options.kioskThrottle, (req, res) => {
+  router.get("/v1/kiosk", kiosk, health.track, deps.kioskThrottle, (req, res) => {
     const k = req.kiosk!;
     res.setHeader("Cache-Control", "no-store").json({
       id: k.id,
@@ -56,8 +50,9 @@ export function kioskRoutes(
   router.post(
     "/v1/kiosk/heartbeat",
     kiosk,
-    options.kioskThrottle,
-    jsonBody(options.statusMaxBytes),
+    deps.kioskThrottle,
+    // The largest status (KIOSK_STATUS_MAX_BYTES); beyond, 413 body_too_large.
+    jsonBody(deps.kiosks.statusMaxBytes),
     (req, res) => {
       health.heartbeat(req.kioskId!, req.body);
       res.status(204).end();

@@ -2,6 +2,7 @@ import { type Request, Router } from "express";
 import type { z } from "zod";
 import { ValidationError } from "../common/errors.ts";
 import { idSchema, toFieldIssues } from "../common/vote.ts";
+import type { AppDeps } from "./app.ts";
 import { requireAdmin } from "./auth.ts";
 import { jsonBody } from "./json-body.ts";
 import {
@@ -10,7 +11,6 @@ import {
   updateKioskSchema,
   updatePollSchema,
 } from "./registry-schemas.ts";
-import type { RegistryService } from "./registry-service.ts";
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   // reportInput: toFieldIssues tells a missing field from one of the wrong type by the input.
@@ -30,12 +30,13 @@ function idParam(req: Request): string {
  * The registry API (admin token): parse, call the service, answer. The rules and side
  * effects of each change (voter claims, this process's cache) are RegistryService's.
  */
-export function registryRoutes(
-  registry: RegistryService,
-  adminToken: string,
-  /** The pairing URL's base (PUBLIC_URL); undefined: the request's own origin. */
-  publicUrl?: string,
-) {
+/** `kiosks.publicUrl`: the pairing URL's base (PUBLIC_URL); undefined: the request's origin. */
+export type RegistryRouteDeps = Pick<AppDeps, "registry" | "adminToken"> & {
+  kiosks: Pick<AppDeps["kiosks"], "publicUrl">;
+};
+
+export function registryRoutes({ registry, adminToken, kiosks }: RegistryRouteDeps) {
+  const { publicUrl } = kiosks;
   const router = Router();
   // Per route, not per prefix: the public results routes live under /v1/polls too.
   const admin = requireAdmin(adminToken);

@@ -4,6 +4,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { Express } from "express";
 import { votesStreamOptions } from "../common/config.ts";
 import { JetStreamHealer } from "../common/jetstream-heal.ts";
+import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
@@ -61,20 +62,31 @@ export async function buildIngestApi(
   let healer: JetStreamHealer | undefined;
   const nc = lifecycle.add(
     "nats",
-    await connectNats(config.natsUrl, "ingest-api", log, (up) => {
-      publisher?.setConnected(up);
-      // The server we reconnected to may be a new one without our stream: check at once
-      // rather than on the first failing vote.
-      if (up) void healer?.check();
-    }),
+    await connectNats(
+      config.natsUrl,
+      "ingest-api",
+      log,
+      (up) => {
+        publisher?.setConnected(up);
+        // The server we reconnected to may be a new one without our stream: check at once
+        // rather than on the first failing vote.
+        if (up) void healer?.check();
+      },
+      config.natsConnectWaitMs,
+    ),
     closeNats,
   );
-  const ensureStream = async () => {
-    const { created } = await provisionVotesStream(nc, votesStreamOptions(config));
-    return created ? [`stream ${config.streamName}`] : [];
-  };
-  await ensureStream();
-  healer = new JetStreamHealer("votes stream", ensureStream, config.jetstreamHealIntervalMs, log);
+  // `npm run migrate` owns the stream's settings: the API creates the stream only when it is
+  // missing (first start without a migration, or a NATS server that lost its store) and
+  // warns about any setting that differs from its own environment.
+  const ensureStream = async () => provisionVotesStream(nc, votesStreamOptions(config), "check");
+  warnDrift(log, (await ensureStream()).drift);
+  healer = new JetStreamHealer(
+    "votes stream",
+    async () => (await ensureStream()).created,
+    config.jetstreamHealIntervalMs,
+    log,
+  );
   publisher = new VotePublisher(nc, {
     subjectPrefix: config.subjectPrefix,
     timeoutMs: config.publishTimeoutMs,

@@ -1,9 +1,8 @@
 import { type RequestHandler, Router } from "express";
 import { AppError, ValidationError } from "../common/errors.ts";
+import type { AppDeps } from "./app.ts";
 import { requireKiosk } from "./auth.ts";
 import { jsonBody } from "./json-body.ts";
-import type { RegistryCache } from "./registry-cache.ts";
-import type { VoteService } from "./vote-service.ts";
 
 export interface VoteRouteLimits {
   maxVoteBodyBytes: number;
@@ -19,14 +18,19 @@ export interface KioskThrottles {
 
 const none: RequestHandler = (_req, _res, next) => next();
 
-export function voteRoutes(
-  service: VoteService,
-  cache: RegistryCache,
-  limits: VoteRouteLimits,
-  throttles: KioskThrottles = { votes: none, batches: none },
+export interface VoteRouteDeps extends Pick<AppDeps, "votes" | "cache" | "limits"> {
+  throttles?: KioskThrottles;
   /** After auth: the kiosk was seen, and its X-Kiosk-Status is kept (kiosk-health.ts). */
-  track: RequestHandler = none,
-) {
+  track?: RequestHandler;
+}
+
+export function voteRoutes({
+  votes: service,
+  cache,
+  limits,
+  throttles = { votes: none, batches: none },
+  track = none,
+}: VoteRouteDeps) {
   const router = Router();
   const kiosk = requireKiosk(cache);
 

@@ -13,6 +13,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
+  jetstreamManager,
   type PubAck,
 } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -26,6 +27,7 @@ import { createLogger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { voteSubject } from "../common/votes-stream.ts";
+import { migrateJetStream } from "../scripts/migration.ts";
 import { metricSample } from "./api.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 import { type TestNames, testNames } from "./names.ts";
@@ -242,13 +244,14 @@ export async function createWriterTestBed(extra: WriterEnv = {}): Promise<Writer
   const env = writerEnv(names, db.url, extra);
   const config = readWriterConfig(env);
   const nc = await connect({ servers: config.natsUrl, name: "writer-test" });
-  const ensure = () => ensureWriterResources(nc, config);
-  const { jsm } = await ensure();
-  const js = jetstream(nc);
   const logger = createLogger(LOG_LEVEL, { service: "writer-test" });
+  // As in production, the migration provisions JetStream before any writer starts.
+  await migrateJetStream(nc, config, logger);
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
   const healer = new JetStreamHealer(
     "test bed's stream and consumers",
-    async () => (await ensure()).created,
+    async () => (await ensureWriterResources(nc, config, "check")).created,
     config.jetstreamHealIntervalMs,
     logger,
   );
