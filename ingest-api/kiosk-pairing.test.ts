@@ -12,6 +12,7 @@ import {
   expectError,
   issueFor,
   listenerReady,
+  metricSample,
 } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 import type { Pairing } from "./registry-service.ts";
@@ -194,6 +195,24 @@ describe("kiosk pairing", () => {
     expectError(await pair(h.app, code), 403, "kiosk_revoked");
     expectError(await pair(h.app, code), 404, "pairing_code_invalid");
   });
+
+  test("pairings are counted by outcome", async () => {
+    const count = async (outcome: string) =>
+      metricSample(
+        (await request(h.app).get("/metrics").expect(200)).text,
+        "tallyflow_kiosk_pairings_total",
+        { outcome },
+      ) ?? Number.NaN;
+    const before = { paired: await count("paired"), invalid: await count("invalid_code") };
+    assert.ok((await count("revoked")) >= 1, "the raced kiosk's pairing");
+    await createKiosk(h.app, "counted");
+    const { code } = (await newPairing(h.app, "counted")).body as { code: string };
+    await pair(h.app, code).expect(200);
+    await pair(h.app, code).expect(404);
+    await pair(h.app, "bad").expect(400);
+    assert.equal(await count("paired"), before.paired + 1);
+    assert.equal(await count("invalid_code"), before.invalid + 2);
+  });
 });
 
 describe("kiosk pairing: PUBLIC_URL and the per-address limit", () => {
@@ -226,5 +245,14 @@ describe("kiosk pairing: PUBLIC_URL and the per-address limit", () => {
     }
     for (const res of answers.filter((r) => r.status !== 429))
       expectError(res, 404, "pairing_code_invalid");
+    const metrics = (await request(h.app).get("/metrics").expect(200)).text;
+    assert.equal(
+      metricSample(metrics, "tallyflow_kiosk_pairings_total", { outcome: "invalid_code" }),
+      10 - throttled.length,
+    );
+    assert.equal(
+      metricSample(metrics, "tallyflow_rate_limited_total", { limit: "pairing" }),
+      throttled.length,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { type RequestHandler, Router } from "express";
-import { ValidationError } from "../common/errors.ts";
+import { isAppError, ValidationError } from "../common/errors.ts";
 import { toFieldIssues } from "../common/vote.ts";
 import type { AppDeps } from "./app.ts";
 import { requireKiosk } from "./auth.ts";
@@ -8,7 +8,7 @@ import { type PublicPoll, publicPoll } from "./public-poll-routes.ts";
 import type { CachedKiosk, RegistryCache } from "./registry-cache.ts";
 import { pairSchema } from "./registry-schemas.ts";
 
-export interface KioskRouteDeps extends Pick<AppDeps, "registry" | "cache" | "health"> {
+export interface KioskRouteDeps extends Pick<AppDeps, "registry" | "cache" | "health" | "metrics"> {
   kiosks: Pick<AppDeps["kiosks"], "statusMaxBytes">;
   /** POST /v1/pair per client address (RATE_LIMIT_PAIR_PER_MIN). */
   pairThrottle: RequestHandler;
@@ -30,9 +30,18 @@ export function kioskRoutes(deps: KioskRouteDeps) {
   const kiosk = requireKiosk(cache);
 
   router.post("/v1/pair", deps.pairThrottle, jsonBody(1_024), async (req, res) => {
+    const { pairings } = deps.metrics;
     const parsed = pairSchema.safeParse(req.body ?? {}, { reportInput: true });
-    if (!parsed.success) throw new ValidationError(toFieldIssues(parsed.error));
-    const paired = await registry.pair(parsed.data.code);
+    if (!parsed.success) {
+      pairings.inc({ outcome: "invalid_code" });
+      throw new ValidationError(toFieldIssues(parsed.error));
+    }
+    const paired = await registry.pair(parsed.data.code).catch((err: unknown) => {
+      if (isAppError(err) && err.code === "kiosk_revoked") pairings.inc({ outcome: "revoked" });
+      else if (isAppError(err) && err.status < 500) pairings.inc({ outcome: "invalid_code" });
+      throw err;
+    });
+    pairings.inc({ outcome: "paired" });
     // Credentials: no cache may keep them.
     res.setHeader("Cache-Control", "no-store").json(paired);
   });
