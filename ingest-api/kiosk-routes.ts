@@ -59,6 +59,7 @@ export function kioskRoutes(deps: KioskRouteDeps) {
   router.post(
     "/v1/kiosk/heartbeat",
     kiosk,
+    health.track, // seen even when its body is refused
     deps.kioskThrottle,
     // The largest status (KIOSK_STATUS_MAX_BYTES); beyond, 413 body_too_large.
     jsonBody(deps.kiosks.statusMaxBytes),
