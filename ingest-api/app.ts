@@ -2,12 +2,15 @@ import express, { type Express } from "express";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
+import type { KioskConfig } from "./config.ts";
 import { CORS_PATHS, corsHandler } from "./cors.ts";
 import { healthRoutes } from "./health-routes.ts";
 import type { HttpExposureConfig } from "./http-config.ts";
 import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
 import { kioskClientRoutes } from "./kiosk-client-routes.ts";
+import type { KioskHealth } from "./kiosk-health.ts";
+import { kioskRoutes } from "./kiosk-routes.ts";
 import { publicPollRoutes } from "./public-poll-routes.ts";
 import type { AddressLimit, RateLimits } from "./rate-limits.ts";
 import type { RegistryCache } from "./registry-cache.ts";
@@ -42,6 +45,8 @@ export interface AppDeps {
   readyzCacheMs: number;
   corsOrigins: readonly string[];
   corsMaxAgeMs: number;
+  health: KioskHealth;
+  kiosks: Pick<KioskConfig, "publicUrl" | "statusMaxBytes">;
 }
 
 /** The unauthenticated routes, each throttled per client address under one named limit. */
@@ -90,6 +95,14 @@ export function createApp(deps: AppDeps): Express {
         votes: deps.rateLimits.kiosk("votes"),
         batches: deps.rateLimits.kiosk("batches"),
       },
+      track: deps.health.track,
+    }),
+  );
+  app.use(
+    kioskRoutes({
+      ...deps,
+      pairThrottle: deps.rateLimits.pairing(),
+      kioskThrottle: deps.rateLimits.kiosk("batches"),
     }),
   );
   app.use(resultsRoutes(deps));

@@ -48,7 +48,10 @@ describe("CORS for the configured origins", () => {
       const res = await preflight(h, path, ALLOWED);
       assert.equal(res.status, 204, res.text);
       assert.equal(res.headers["access-control-allow-origin"], ALLOWED);
-      assert.equal(res.headers["access-control-allow-headers"], "Authorization,Content-Type");
+      assert.equal(
+        res.headers["access-control-allow-headers"],
+        "Authorization,Content-Type,X-Kiosk-Status",
+      );
       assert.deepEqual(res.headers["access-control-allow-methods"]?.split(","), [
         "GET",
         "HEAD",

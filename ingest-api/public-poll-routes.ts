@@ -17,6 +17,12 @@ export interface PublicPoll {
   closesAt: string | null;
   resultsVisibility: ResultsVisibility;
   archived: boolean;
+  /** The voting page's buttons, in order. */
+  options: { id: string; label: string }[];
+  /** Whether the kiosk must ask for a voter id. */
+  oneVotePerVoter: boolean;
+  /** The pause the voting page keeps between two votes, in ms (0: none). */
+  voteCooldownMs: number;
 }
 
 export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
@@ -29,6 +35,9 @@ export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
     closesAt: poll.closesAt,
     resultsVisibility: poll.resultsVisibility,
     archived: poll.archived,
+    options: poll.options.map((o) => ({ id: o.id, label: o.label })),
+    oneVotePerVoter: poll.oneVotePerVoter,
+    voteCooldownMs: poll.voteCooldownMs,
   };
 }
 

@@ -16,6 +16,7 @@ import type { IngestConfig } from "./config.ts";
 import { checkDescriptorBudget } from "./descriptor-budget.ts";
 import { createHttpServer, listen } from "./http-server.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
+import { KioskHealth } from "./kiosk-health.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { RegistryCache } from "./registry-cache.ts";
 import { RegistryService } from "./registry-service.ts";
@@ -138,7 +139,21 @@ export async function buildIngestApi(
     lateVoteGraceMs: config.lateVoteGraceMs,
     maxMessageBytes: resolveMaxMessageBytes(config.maxMessageBytes, nc.info?.max_payload),
   });
-  const registry = new RegistryService({ pool, cache, guard, logger: log });
+  // Closed before Redis (the lifecycle runs backwards): its last write still goes out.
+  const health = lifecycle.add(
+    "kiosk-health",
+    new KioskHealth(redis, config.redisKeyPrefix, config.kiosks, metrics.registry, log),
+    (h) => h.stop(),
+  );
+  health.start();
+  const registry = new RegistryService({
+    pool,
+    cache,
+    guard,
+    health,
+    pairingCodeTtlMs: config.kiosks.pairingCodeTtlMs,
+    logger: log,
+  });
   const app = createApp({
     pool,
     redis,
@@ -173,6 +188,8 @@ export async function buildIngestApi(
     readyzCacheMs: config.readyzCacheMs,
     corsOrigins: config.corsOrigins,
     corsMaxAgeMs: config.corsMaxAgeMs,
+    health,
+    kiosks: config.kiosks,
   });
   return { app, cache, registry, publisher, events, voterClaims: claims };
 }

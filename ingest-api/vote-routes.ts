@@ -20,6 +20,8 @@ const none: RequestHandler = (_req, _res, next) => next();
 
 export interface VoteRouteDeps extends Pick<AppDeps, "votes" | "cache" | "limits"> {
   throttles?: KioskThrottles;
+  /** After auth: the kiosk was seen, and its X-Kiosk-Status is kept (kiosk-health.ts). */
+  track?: RequestHandler;
 }
 
 export function voteRoutes({
@@ -27,18 +29,19 @@ export function voteRoutes({
   cache,
   limits,
   throttles = { votes: none, batches: none },
+  track = none,
 }: VoteRouteDeps) {
   const router = Router();
   const kiosk = requireKiosk(cache);
 
   const voteBody = jsonBody(limits.maxVoteBodyBytes);
-  router.post("/v1/votes", kiosk, throttles.votes, voteBody, async (req, res) => {
-    const result = await service.acceptOne(req.kioskId!, req.body);
+  router.post("/v1/votes", kiosk, track, throttles.votes, voteBody, async (req, res) => {
+    const result = await service.acceptOne(req.kiosk!, req.body);
     res.status(202).json(result);
   });
 
   const batchBody = jsonBody(limits.maxBatchBodyBytes);
-  router.post("/v1/votes/batch", kiosk, throttles.batches, batchBody, async (req, res) => {
+  router.post("/v1/votes/batch", kiosk, track, throttles.batches, batchBody, async (req, res) => {
     const body: unknown = req.body;
     const votes =
       typeof body === "object" && body !== null && "votes" in body ? body.votes : undefined;
@@ -53,7 +56,7 @@ export function voteRoutes({
         `a batch holds at most ${limits.maxBatchItems} votes, got ${votes.length}`,
         { details: { maxItems: limits.maxBatchItems } },
       );
-    const result = await service.acceptBatch(req.kioskId!, votes);
+    const result = await service.acceptBatch(req.kiosk!, votes);
     res.status(200).json(result);
   });
 

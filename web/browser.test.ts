@@ -220,11 +220,14 @@ describe("web pages in Chromium", () => {
       "archived",
       "closesAt",
       "id",
+      "oneVotePerVoter",
       "opensAt",
+      "options",
       "resultsVisibility",
       "status",
       "timeZone",
       "title",
+      "voteCooldownMs",
     ]);
     const one = await fetch(`${stack.url}/v1/public/polls/${POLL}`);
     assert.equal(((await one.json()) as { title: string }).title, "Lunch vote");
