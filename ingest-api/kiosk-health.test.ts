@@ -5,13 +5,13 @@ import request from "supertest";
 import {
   createKiosk,
   createPoll,
-  eventually,
   expectError,
   issueFor,
-  metricSample,
   type TestKiosk,
 } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { metricSample } from "../test-support/metrics-scrape.ts";
+import { eventually } from "../test-support/waiting.ts";
 
 interface Listed {
   id: string;

@@ -8,13 +8,13 @@ import { createLogger } from "../common/logger.ts";
 import {
   createKiosk,
   createPoll,
-  eventually,
   expectError,
   issueFor,
   listenerReady,
-  metricSample,
 } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { metricSample } from "../test-support/metrics-scrape.ts";
+import { eventually } from "../test-support/waiting.ts";
 import type { Pairing } from "./registry-service.ts";
 import { buildIngestApi, type IngestApi } from "./service.ts";
 
