@@ -49,6 +49,12 @@ test("docker-compose.yml parses and every app service runs an existing entry poi
   assert.equal(publisherEnv?.PUBLISHER_METRICS_HOST, "0.0.0.0");
   assert.equal(writerEnv?.NATS_URL, "nats://nats:4222", "the shared environment is kept");
   assert.equal(publisherEnv?.NATS_URL, "nats://nats:4222", "the shared environment is kept");
+  // The migration provisions JetStream with the settings the services run with.
+  assert.equal(compose.services.migrate?.environment?.NATS_URL, "nats://nats:4222");
+  assert.equal(
+    compose.services.migrate?.environment?.DATABASE_URL,
+    compose.services["ingest-api"]?.environment?.DATABASE_URL,
+  );
   assert.match(
     readFileSync("Dockerfile", "utf8"),
     /FROM node:24/,
@@ -100,7 +106,7 @@ test("NATS fsyncs every write, and the cluster override runs 3 routed servers at
     if (name !== "nats") assert.ok(cluster[name]?.volumes?.includes(mount), name);
   }
   assert.equal(names.size, 3, "each server has its own server_name");
-  for (const app of ["ingest-api", "batch-writer", "result-publisher"]) {
+  for (const app of ["migrate", "ingest-api", "batch-writer", "result-publisher"]) {
     assert.equal(cluster[app]?.environment?.STREAM_REPLICAS, "3", app);
     assert.equal(
       cluster[app]?.environment?.NATS_URL,

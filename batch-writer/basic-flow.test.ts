@@ -1,17 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { StoredVote } from "../common/vote.ts";
+import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
+import { assertRollupsMatchVotes, insertPoll } from "../test-support/stored-votes.ts";
+import { makeVote, publishVotes } from "../test-support/vote-messages.ts";
 import {
-  assertRollupsMatchVotes,
   createWriterTestBed,
-  type InProcessWriter,
-  insertPoll,
-  makeVote,
-  publishVotes,
-  startWriterInProcess,
   type WriterTestBed,
   waitForVotes,
-} from "../test-support/writer.ts";
+} from "../test-support/writer-test-bed.ts";
 
 const TEN_MINUTES = 600_000;
 const HOUR = 3_600_000;

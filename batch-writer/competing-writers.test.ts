@@ -1,22 +1,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { StoredVote } from "../common/vote.ts";
-import { freePort } from "../test-support/nats-server.ts";
+import { freePort } from "../scripts/bench/processes.ts";
+import { type NodeChild, stopChild } from "../test-support/child-processes.ts";
+import { scrapeMetric } from "../test-support/metrics-scrape.ts";
+import { spawnWriter } from "../test-support/service-children.ts";
+import { assertRollupsMatchVotes, insertPoll, queryNumber } from "../test-support/stored-votes.ts";
+import { makeVote, publishMany } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
 import {
-  assertRollupsMatchVotes,
   createWriterTestBed,
-  insertPoll,
-  makeVote,
-  publishMany,
-  queryNumber,
-  scrapeMetric,
-  spawnWriter,
-  stopWriter,
-  type WriterChild,
   type WriterTestBed,
   waitForVotes,
-  waitUntil,
-} from "../test-support/writer.ts";
+} from "../test-support/writer-test-bed.ts";
 
 const SINGLE_MESSAGES = 4_000;
 const BATCH_MESSAGES = 40; // of 25 votes each
@@ -37,7 +33,7 @@ describe("batch writer: two writer processes on one consumer", () => {
 
   test("share the work, store every vote once and shut down cleanly", async (t) => {
     const ports = [await freePort(), await freePort()];
-    const writers: WriterChild[] = ports.map((port) =>
+    const writers: NodeChild[] = ports.map((port) =>
       spawnWriter({ ...bed.env, WRITER_METRICS_PORT: String(port) }),
     );
     let exits: unknown[] = [];
@@ -45,11 +41,11 @@ describe("batch writer: two writer processes on one consumer", () => {
     try {
       // Both are up and both have a pull request waiting before any vote arrives.
       for (const port of ports)
-        await waitUntil(`writer on port ${port} is ready`, async () => {
+        await eventually(`writer on port ${port} is ready`, async () => {
           const res = await fetch(`http://127.0.0.1:${port}/healthz`);
           return res.status === 200;
         });
-      await waitUntil("both writers are pulling", async () => {
+      await eventually("both writers are pulling", async () => {
         const info = await bed.jsm.consumers.info(bed.config.streamName, bed.config.consumerName);
         return info.num_waiting >= 2;
       });
@@ -88,7 +84,7 @@ describe("batch writer: two writer processes on one consumer", () => {
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${outputs()}`, { cause: err });
     } finally {
-      exits = await Promise.all(writers.map((w) => stopWriter(w)));
+      exits = await Promise.all(writers.map((w) => stopChild(w)));
     }
     assert.deepEqual(
       exits,

@@ -3,21 +3,22 @@ import { randomInt } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StoredVote } from "../common/vote.ts";
+import { killChild, stopChild } from "../test-support/child-processes.ts";
+import { spawnWriter } from "../test-support/service-children.ts";
+import { shuffle } from "../test-support/shuffle.ts";
 import {
   assertRollupsMatchVotes,
   countVotes,
-  createWriterTestBed,
   insertPoll,
-  killWriter,
-  makeVote,
-  publishMany,
   queryNumber,
-  spawnWriter,
-  stopWriter,
+} from "../test-support/stored-votes.ts";
+import { makeVote, publishMany } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
+import {
+  createWriterTestBed,
   type WriterTestBed,
   waitForVotes,
-  waitUntil,
-} from "../test-support/writer.ts";
+} from "../test-support/writer-test-bed.ts";
 
 const POLLS = ["alpha", "beta", "gamma"];
 const OPTIONS = ["a", "b", "c", "d"];
@@ -27,14 +28,6 @@ const SINGLE_MESSAGES = 10_000;
 const RESENT_SINGLES = 400; // single-vote messages repeating a vote of a batch message
 const RESENT_INSIDE_BATCHES = 10; // batch messages carrying 25 votes of another message
 const KILLS = 4;
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}
 
 /**
  * About 60,000 votes in single-vote and 500-vote messages, cast over the last two hours
@@ -96,20 +89,19 @@ describe("batch writer: crash safety", () => {
       try {
         // Kill only once it is working: some progress since it started, then a random moment.
         const before = await countVotes(bed.db.pool);
-        await waitUntil(
+        await eventually(
           "the writer makes progress",
           async () => (await countVotes(bed.db.pool)) > before,
-          30_000,
-          20,
+          { timeoutMs: 30_000, intervalMs: 20 },
         );
         await sleep(randomInt(0, 300));
         const pending = await bed.pending();
-        await killWriter(child);
+        await killChild(child);
         if (pending === 0) break;
         kills++;
         t.diagnostic(`kill -9 #${kills}: ${await countVotes(bed.db.pool)} votes stored`);
       } catch (err) {
-        await killWriter(child);
+        await killChild(child);
         throw new Error(`writer output:\n${child.output()}`, { cause: err });
       }
     }
@@ -124,7 +116,7 @@ describe("batch writer: crash safety", () => {
     } catch (err) {
       throw new Error(`writer output:\n${last.output()}`, { cause: err });
     } finally {
-      const exit = await stopWriter(last);
+      const exit = await stopChild(last);
       assert.deepEqual(exit, { code: 0, signal: null }, last.output());
     }
 

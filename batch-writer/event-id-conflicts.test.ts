@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
+  type InProcessWriter,
+  startWriterInProcess,
+  writerRows,
+} from "../test-support/in-process-writer.ts";
+import {
   assertRollupsMatchVotes,
   countVotes,
-  createWriterTestBed,
-  type InProcessWriter,
   insertPoll,
-  makeVote,
-  publishVotes,
   queryNumber,
-  startWriterInProcess,
-  type VoteSpec,
-  type WriterTestBed,
-  waitUntil,
-} from "../test-support/writer.ts";
+} from "../test-support/stored-votes.ts";
+import { makeVote, publishVotes, type VoteSpec } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
+import { createWriterTestBed, type WriterTestBed } from "../test-support/writer-test-bed.ts";
 import type { DecodedVote } from "./decode.ts";
 import { storeBatch } from "./store-batch.ts";
 
@@ -41,10 +41,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       "select coalesce(sum(count), 0) from duplicate_counts where poll_id = $1",
       [pollId],
     );
-  const rowsMetric = async (outcome: string) => {
-    const metric = await writer!.metrics.rows.get();
-    return metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
-  };
+  const rowsMetric = (outcome: string) => writerRows(writer!, outcome);
 
   before(async () => {
     bed = await createWriterTestBed();
@@ -215,7 +212,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
     writer = await startWriterInProcess(bed.env);
     const original = makeVote({ pollId: "stream", optionId: "yes", kioskId: "k-a" });
     await publishVotes(bed.js, bed.config.subjectPrefix, [original]);
-    await waitUntil("the original is stored", async () => (await rowsMetric("inserted")) === 1);
+    await eventually("the original is stored", async () => (await rowsMetric("inserted")) === 1);
     const stored = await countVotes(bed.db.pool);
 
     // Beyond the duplicate window, or a restarted stream: a new message id each time.
@@ -225,7 +222,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       const ack = await publishVotes(bed.js, bed.config.subjectPrefix, votes);
       assert.equal(ack.duplicate, false);
     }
-    await waitUntil(
+    await eventually(
       "the clash and the retry are classified",
       async () =>
         (await rowsMetric("conflict")) === 2 &&

@@ -3,16 +3,10 @@ import { after, before, describe, test } from "node:test";
 import type { Consumer, FetchOptions, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { JetStreamError } from "@nats-io/jetstream";
 import { createLogger } from "../common/logger.ts";
-import {
-  assertRollupsMatchVotes,
-  countVotes,
-  createWriterTestBed,
-  insertPoll,
-  makeVote,
-  publishVotes,
-  type WriterTestBed,
-  waitUntil,
-} from "../test-support/writer.ts";
+import { assertRollupsMatchVotes, countVotes, insertPoll } from "../test-support/stored-votes.ts";
+import { makeVote, publishVotes } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
+import { createWriterTestBed, type WriterTestBed } from "../test-support/writer-test-bed.ts";
 import { BatchWriter } from "./writer.ts";
 import { createWriterMetrics } from "./writer-metrics.ts";
 
@@ -91,10 +85,10 @@ describe("batch writer: a pull that fails after delivering messages", () => {
     // AckWait is 2 s here: what the failed pull had not yet handed over is redelivered
     // within seconds. What it had handed over is held by the writer, which keeps it
     // alive with working(); before the fix it was never stored, so this timed out.
-    await waitUntil(
+    await eventually(
       "every vote stored and acked",
       async () => (await countVotes(bed.db.pool)) === 50 && (await bed.pending()) === 0,
-      20_000,
+      { timeoutMs: 20_000 },
     );
     await assertRollupsMatchVotes(bed.db.pool);
     const ended = await metrics.fetchesEndedEarly.get();

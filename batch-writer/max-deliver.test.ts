@@ -5,21 +5,22 @@ import { TimeoutError } from "@nats-io/transport-node";
 import { createLogger } from "../common/logger.ts";
 import { encodeVoteMessage } from "../common/vote.ts";
 import { voteSubject } from "../common/votes-stream.ts";
-import { streamMessageCount } from "../test-support/streams.ts";
+import { runNode } from "../test-support/child-processes.ts";
+import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import {
   assertRollupsMatchVotes,
   countVotes,
-  createWriterTestBed,
-  type InProcessWriter,
   insertPoll,
-  makeVote,
   queryNumber,
-  runDlq,
-  startWriterInProcess,
+} from "../test-support/stored-votes.ts";
+import { streamMessageCount } from "../test-support/streams.ts";
+import { makeVote } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
+import {
+  createWriterTestBed,
   type WriterTestBed,
   waitForVotes,
-  waitUntil,
-} from "../test-support/writer.ts";
+} from "../test-support/writer-test-bed.ts";
 import { MaxDeliveriesMover } from "./max-deliveries.ts";
 import { createWriterMetrics } from "./writer-metrics.ts";
 
@@ -32,15 +33,14 @@ async function exhaustDeliveries(bed: WriterTestBed, seq: number): Promise<void>
   const { streamName, consumerName, natsUrl } = bed.config;
   const consumer = await bed.js.consumers.get(streamName, consumerName);
   const deliveries: JsMsg[] = [];
-  await waitUntil(
+  await eventually(
     "the message is delivered twice without an ack",
     async () => {
       const m = await consumer.next({ expires: 1_500 });
       if (m) deliveries.push(m);
       return deliveries.length === 2;
     },
-    15_000,
-    0,
+    { timeoutMs: 15_000, intervalMs: 0 },
   );
   assert.deepEqual(
     deliveries.map((m) => [m.seq, m.info.deliveryCount]),
@@ -51,15 +51,14 @@ async function exhaustDeliveries(bed: WriterTestBed, seq: number): Promise<void>
   );
   // JetStream notices the exhausted message when it would deliver it again, so keep
   // asking: nothing comes, and the advisory is published (and captured by the stream).
-  await waitUntil(
+  await eventually(
     "the max-deliveries advisory is captured",
     async () => {
       const m = await consumer.next({ expires: 1_000 });
       assert.equal(m, null, "no third delivery");
       return (await streamMessageCount(natsUrl, `${streamName}_MAXDELIVER`)) === 1;
     },
-    15_000,
-    0,
+    { timeoutMs: 15_000, intervalMs: 0 },
   );
   assert.equal(await bed.pending(), 0, "JetStream no longer delivers it");
   assert.equal(await streamMessageCount(natsUrl, streamName), 1, "but the stream still holds it");
@@ -94,7 +93,7 @@ describe("batch writer: a message that exhausts MaxDeliver", () => {
     await exhaustDeliveries(bed, ack.seq);
 
     writer = await startWriterInProcess(bed.env);
-    await waitUntil(
+    await eventually(
       "the writer moves it to dead_letters",
       async () => (await queryNumber(bed.db.pool, "select count(*) from dead_letters")) === 1,
     );
@@ -118,12 +117,12 @@ describe("batch writer: a message that exhausts MaxDeliver", () => {
         replayed_at: null,
       },
     );
-    await waitUntil(
+    await eventually(
       "the message is gone from the stream and the advisory acked",
       async () =>
         (await streamMessageCount(natsUrl, streamName)) === 0 &&
         (await streamMessageCount(natsUrl, `${streamName}_MAXDELIVER`)) === 0,
-      10_000,
+      { timeoutMs: 10_000 },
     );
     assert.equal(await countVotes(bed.db.pool), 0);
     const moved = (await writer.metrics.deadLetters.get()).values.find(
@@ -131,15 +130,12 @@ describe("batch writer: a message that exhausts MaxDeliver", () => {
     )?.value;
     assert.equal(moved, 1);
 
-    const replay = await runDlq(
-      {
-        DATABASE_URL: bed.db.url,
-        NATS_URL: natsUrl,
-        STREAM_NAME: streamName,
-        SUBJECT_PREFIX: subjectPrefix,
-      },
-      ["replay", "--all"],
-    );
+    const replay = await runNode("scripts/dlq.ts", ["replay", "--all"], {
+      DATABASE_URL: bed.db.url,
+      NATS_URL: natsUrl,
+      STREAM_NAME: streamName,
+      SUBJECT_PREFIX: subjectPrefix,
+    });
     assert.equal(replay.code, 0, replay.stderr);
     assert.match(replay.stdout, /^#\d+ replayed as stream seq \d+\n$/);
     await waitForVotes(bed, 1);
@@ -154,10 +150,11 @@ describe("batch writer: a message that exhausts MaxDeliver", () => {
     );
     await assertRollupsMatchVotes(bed.db.pool);
 
-    const nothingLeft = await runDlq(
-      { DATABASE_URL: bed.db.url, NATS_URL: natsUrl, STREAM_NAME: streamName },
-      ["replay", "--all"],
-    );
+    const nothingLeft = await runNode("scripts/dlq.ts", ["replay", "--all"], {
+      DATABASE_URL: bed.db.url,
+      NATS_URL: natsUrl,
+      STREAM_NAME: streamName,
+    });
     assert.equal(nothingLeft.code, 1);
     assert.match(nothingLeft.stderr, /nothing to replay/);
   });
@@ -237,13 +234,13 @@ describe("batch writer: moving a MaxDeliver message when JetStream fails transie
     });
     mover.start();
 
-    await waitUntil(
+    await eventually(
       "the vote is in dead_letters and gone from the stream, the advisory acked",
       async () =>
         (await queryNumber(bed.db.pool, "select count(*) from dead_letters")) === 1 &&
         (await streamMessageCount(natsUrl, streamName)) === 0 &&
         (await streamMessageCount(natsUrl, `${streamName}_MAXDELIVER`)) === 0,
-      20_000,
+      { timeoutMs: 20_000 },
     );
     assert.deepEqual(faulty.injected, ["getMessage", "deleteMessage"], "both faults were hit");
     const { rows } = await bed.db.pool.query("select stream_seq, deliveries from dead_letters");

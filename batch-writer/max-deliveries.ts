@@ -121,7 +121,7 @@ export class MaxDeliveriesMover {
       await jsm.streams.deleteMessage(config.streamName, event.stream_seq, false);
     } catch (err) {
       // The server answers a delete of a missing message with a generic "delete failed"
-      // code (10057), so ask again whether it is still there rather than guess from the code.
+      // code (JSStreamMsgDeleteFailedF), so ask again whether it is still there rather than guess from the code.
       if ((await this.#read(event.stream_seq)) !== null) throw err;
     }
     metrics.deadLetters.inc({ reason: "max_deliveries" });

@@ -1,19 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { StoredVote } from "../common/vote.ts";
+import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
+import { assertRollupsMatchVotes, insertPoll, queryNumber } from "../test-support/stored-votes.ts";
+import { makeVote, publishVotes } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
 import {
-  assertRollupsMatchVotes,
   createWriterTestBed,
-  type InProcessWriter,
-  insertPoll,
-  makeVote,
-  publishVotes,
-  queryNumber,
-  startWriterInProcess,
   type WriterTestBed,
   waitForVotes,
-  waitUntil,
-} from "../test-support/writer.ts";
+} from "../test-support/writer-test-bed.ts";
 import { storeBatch } from "./store-batch.ts";
 
 const VOTERS = 20;
@@ -54,7 +50,7 @@ describe("batch writer: one vote per voter", () => {
   });
 
   test("the same voter at two kiosks at once: one vote counts, the other is rejected", async () => {
-    await waitUntil("both writers are pulling", async () => {
+    await eventually("both writers are pulling", async () => {
       const info = await bed.jsm.consumers.info(bed.config.streamName, bed.config.consumerName);
       return info.num_waiting >= 2;
     });
@@ -69,7 +65,7 @@ describe("batch writer: one vote per voter", () => {
     await Promise.all(pairs.flatMap(([a, b]) => [publish([a]), publish([b])]));
     storedSoFar += VOTERS;
     await waitForVotes(bed, storedSoFar);
-    await waitUntil(
+    await eventually(
       "every second vote is rejected",
       async () => (await rejectedCount()) === VOTERS,
     );
@@ -121,7 +117,7 @@ describe("batch writer: one vote per voter", () => {
     const [again] = pairs[0]!.filter((v) => refused[0]!.event_id === v.eventId);
     assert.ok(again);
     await publish([again]);
-    await waitUntil("the resend is handled", async () => (await bed.pending()) === 0);
+    await eventually("the resend is handled", async () => (await bed.pending()) === 0);
     await waitForVotes(bed, storedSoFar);
     assert.equal(await rejectedCount(), VOTERS);
   });
@@ -191,7 +187,7 @@ describe("batch writer: one vote per voter", () => {
         storeBatch(bed.db.pool, stream, [{ ...a, streamSeq: 900_001 }], []),
         storeBatch(bed.db.pool, stream, [{ ...b, streamSeq: 900_002 }], []),
       ]);
-      await waitUntil("both transactions wait for the ballot", async () => {
+      await eventually("both transactions wait for the ballot", async () => {
         const waiting = await queryNumber(
           bed.db.pool,
           `select count(*) from pg_stat_activity

@@ -2,22 +2,22 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { PubAck } from "@nats-io/jetstream";
 import type { StoredVote } from "../common/vote.ts";
-import { streamMessageCount } from "../test-support/streams.ts";
+import { runNode } from "../test-support/child-processes.ts";
+import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import {
   assertRollupsMatchVotes,
   countVotes,
-  createWriterTestBed,
-  type InProcessWriter,
   insertPoll,
-  makeVote,
-  publishVotes,
   queryNumber,
-  runDlq,
-  startWriterInProcess,
+} from "../test-support/stored-votes.ts";
+import { streamMessageCount } from "../test-support/streams.ts";
+import { makeVote, publishVotes } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
+import {
+  createWriterTestBed,
   type WriterTestBed,
   waitForVotes,
-  waitUntil,
-} from "../test-support/writer.ts";
+} from "../test-support/writer-test-bed.ts";
 
 // A failure that is neither transient nor about the data: a trigger on `votes` that raises
 // (SQLSTATE P0001) for one poll only, as a buggy trigger or a half-applied deploy would.
@@ -113,7 +113,7 @@ describe("batch writer: a permanent failure that is not about the data", () => {
     assert.equal(await metric("deadLetters", { reason: "invalid" }), 0);
     assert.equal(await metric("retries"), 0, "nothing was taken for an outage");
     // Terminated, not left pending: the stream is empty.
-    await waitUntil(
+    await eventually(
       "the work-queue stream is empty",
       async () => (await streamMessageCount(bed.config.natsUrl, bed.config.streamName)) === 0,
     );
@@ -135,7 +135,7 @@ describe("batch writer: a permanent failure that is not about the data", () => {
       SUBJECT_PREFIX: bed.config.subjectPrefix,
       LOG_LEVEL: "warn",
     };
-    const list = await runDlq(env, ["list"]);
+    const list = await runNode("scripts/dlq.ts", ["list"], env);
     assert.equal(list.code, 0, list.stderr);
     assert.equal(
       list.stdout.match(/deliveries=1 {2}reason=store_failed$/gm)?.length,
@@ -143,7 +143,7 @@ describe("batch writer: a permanent failure that is not about the data", () => {
       list.stdout,
     );
     assert.match(list.stdout, /error: P0001: test trigger refuses poll cursed/);
-    const replay = await runDlq(env, ["replay", "--all"]);
+    const replay = await runNode("scripts/dlq.ts", ["replay", "--all"], env);
     assert.equal(replay.code, 0, replay.stderr);
     assert.equal(replay.stdout.match(/^#\d+ replayed as stream seq \d+$/gm)?.length, 2);
     await waitForVotes(bed, good.length + cursed.length);
@@ -153,7 +153,7 @@ describe("batch writer: a permanent failure that is not about the data", () => {
     );
     await assertRollupsMatchVotes(bed.db.pool);
     // Again: JetStream drops the repeated publish, nothing counts twice.
-    const again = await runDlq(env, ["replay", "--all"]);
+    const again = await runNode("scripts/dlq.ts", ["replay", "--all"], env);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /nothing to replay/);
     assert.equal(await countVotes(bed.db.pool), good.length + cursed.length);
@@ -171,7 +171,7 @@ describe("batch writer: a permanent failure that is not about the data", () => {
     const ack = await publishVotes(bed.js, bed.config.subjectPrefix, [
       makeVote({ pollId: "cursed", optionId: "no" }),
     ]);
-    await waitUntil(
+    await eventually(
       "the writer keeps failing at the dead letter",
       async () => (await metric("permanentFailures")) >= failuresBefore + ATTEMPTS + 2,
     );
@@ -181,7 +181,7 @@ describe("batch writer: a permanent failure that is not about the data", () => {
     await bed.db.pool.query(
       "drop trigger test_refuse_dead_letters on dead_letters; drop function test_refuse_dead_letters()",
     );
-    await waitUntil("the dead letter is written", async () => (await bed.pending()) === 0);
+    await eventually("the dead letter is written", async () => (await bed.pending()) === 0);
     assert.equal(
       await queryNumber(
         bed.db.pool,

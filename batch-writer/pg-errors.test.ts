@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import pg from "pg";
+import { freePort } from "../scripts/bench/processes.ts";
 import { PG_BASE_URL } from "../test-support/database.ts";
-import { freePort } from "../test-support/nats-server.ts";
 import { classifyFailure, describeFailure } from "./pg-errors.ts";
 
 const withCode = (code: string, message = `failed with ${code}`) =>

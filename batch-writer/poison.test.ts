@@ -3,23 +3,22 @@ import { after, before, describe, test } from "node:test";
 import type { PubAck } from "@nats-io/jetstream";
 import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { voteSubject } from "../common/votes-stream.ts";
-import { streamMessageCount } from "../test-support/streams.ts";
+import { runNode } from "../test-support/child-processes.ts";
+import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import {
   assertRollupsMatchVotes,
   countVotes,
-  createWriterTestBed,
-  type InProcessWriter,
   insertPoll,
-  makeVote,
-  publishRaw,
-  publishVotes,
   queryNumber,
-  runDlq,
-  startWriterInProcess,
+} from "../test-support/stored-votes.ts";
+import { streamMessageCount } from "../test-support/streams.ts";
+import { makeVote, publishRaw, publishVotes } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
+import {
+  createWriterTestBed,
   type WriterTestBed,
   waitForVotes,
-  waitUntil,
-} from "../test-support/writer.ts";
+} from "../test-support/writer-test-bed.ts";
 
 interface DeadLetterRow {
   id: number;
@@ -169,10 +168,10 @@ describe("batch writer: poison messages among good ones", () => {
 
     // Nothing is left pending or redelivered: acked, or terminated after dead-lettering.
     assert.equal(await bed.pending(), 0);
-    await waitUntil(
+    await eventually(
       "the work-queue stream is empty",
       async () => (await streamMessageCount(bed.config.natsUrl, bed.config.streamName)) === 0,
-      5_000,
+      { timeoutMs: 5_000 },
     );
     const deadLettered = (await writer.metrics.deadLetters.get()).values.find(
       (v) => v.labels.reason === "invalid",
@@ -181,7 +180,7 @@ describe("batch writer: poison messages among good ones", () => {
   });
 
   test("dlq list, then fix and replay: the votes are stored once", async () => {
-    const list = await runDlq(dlqEnv(), ["list"]);
+    const list = await runNode("scripts/dlq.ts", ["list"], dlqEnv());
     assert.equal(list.code, 0, list.stderr);
     const dead = await deadLetters();
     for (const d of dead)
@@ -207,7 +206,7 @@ describe("batch writer: poison messages among good ones", () => {
     ]);
 
     for (const d of [refused, item2]) {
-      const replay = await runDlq(dlqEnv(), ["replay", String(d.id)]);
+      const replay = await runNode("scripts/dlq.ts", ["replay", String(d.id)], dlqEnv());
       assert.equal(replay.code, 0, replay.stderr);
       assert.match(replay.stdout, new RegExp(`^#${d.id} replayed as stream seq \\d+\\n$`));
     }
@@ -231,26 +230,27 @@ describe("batch writer: poison messages among good ones", () => {
     );
 
     // Replaying again is harmless: JetStream drops the repeat, nothing is counted twice.
-    const again = await runDlq(dlqEnv(), ["replay", String(refused.id)]);
+    const again = await runNode("scripts/dlq.ts", ["replay", String(refused.id)], dlqEnv());
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /\(already replayed\)/);
 
-    const remaining = await runDlq(dlqEnv(), ["list"]);
+    const remaining = await runNode("scripts/dlq.ts", ["list"], dlqEnv());
     assert.equal(remaining.code, 0, remaining.stderr);
     assert.equal(remaining.stdout.match(/^#\d+ /gm)?.length, 4, remaining.stdout);
     assert.doesNotMatch(remaining.stdout, new RegExp(`^#${refused.id} `, "m"));
-    const all = await runDlq(dlqEnv(), ["list", "--all"]);
+    const all = await runNode("scripts/dlq.ts", ["list", "--all"], dlqEnv());
     assert.equal(all.stdout.match(/^#\d+ /gm)?.length, 6, all.stdout);
     assert.equal(all.stdout.match(/replayed=/g)?.length, 2, all.stdout);
 
-    const missing = await runDlq(dlqEnv(), ["replay", "999999"]);
+    const missing = await runNode("scripts/dlq.ts", ["replay", "999999"], dlqEnv());
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no dead letter #999999/);
-    const usage = await runDlq(dlqEnv(), ["frobnicate"]);
-    assert.equal(usage.code, 1);
+    const usage = await runNode("scripts/dlq.ts", ["frobnicate"], dlqEnv());
+    // A bad command line exits 2, as in every script (scripts/cli.ts); it was 1 before.
+    assert.equal(usage.code, 2);
     assert.match(usage.stderr, /usage: npm run dlq/);
 
-    await waitUntil("nothing pending", async () => (await bed.pending()) === 0);
+    await eventually("nothing pending", async () => (await bed.pending()) === 0);
     assert.equal(await countVotes(bed.db.pool), before + 2);
     assert.equal(await queryNumber(bed.db.pool, "select count(*) from dead_letters"), 6);
   });

@@ -5,19 +5,14 @@ import request from "supertest";
 import type { StoredVote } from "../common/vote.ts";
 import { voteSubject } from "../common/votes-stream.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../test-support/api.ts";
+import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { writerEnv } from "../test-support/service-env.ts";
+import { assertRollupsMatchVotes, countVotes, queryNumber } from "../test-support/stored-votes.ts";
 import { deleteStreams, withJetStream } from "../test-support/streams.ts";
-import {
-  assertRollupsMatchVotes,
-  countVotes,
-  type InProcessWriter,
-  makeVote,
-  pendingMessages,
-  queryNumber,
-  startWriterInProcess,
-  waitUntil,
-  writerEnv,
-} from "../test-support/writer.ts";
+import { makeVote } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
+import { pendingMessages } from "../test-support/writer-test-bed.ts";
 import { sortByPollIncarnation } from "./poll-incarnations.ts";
 import { storeBatch } from "./store-batch.ts";
 
@@ -91,8 +86,10 @@ describe("poll deleted while its votes are still in the stream", () => {
     newVotes.push(await vote("town"), ...(await voteBatch("town", 3)));
 
     writer = await startWriterInProcess(writerEnv(h.names, h.db.url));
-    await waitUntil("every message handled", async () => (await pending()) === 0, 30_000);
-    await waitUntil(
+    await eventually("every message handled", async () => (await pending()) === 0, {
+      timeoutMs: 30_000,
+    });
+    await eventually(
       "the old votes accounted for",
       async () => (await rejectedForDeletedPolls()).length === oldVotes.length,
     );
@@ -127,10 +124,10 @@ describe("poll deleted while its votes are still in the stream", () => {
           Buffer.from(JSON.stringify({ v: 1, votes: [v] })),
         );
     });
-    await waitUntil("both handled", async () =>
+    await eventually("both handled", async () =>
       (await rejectedForDeletedPolls()).includes(dropped.eventId),
     );
-    await waitUntil("nothing pending", async () => (await pending()) === 0);
+    await eventually("nothing pending", async () => (await pending()) === 0);
     assert.equal(
       await queryNumber(h.db.pool, "select count(*) from votes where event_id = $1", [
         kept.eventId,
@@ -188,7 +185,7 @@ describe("poll deleted while its votes are still in the stream", () => {
       assert.equal(sorted.kept.length, 1);
       const deleting = h.registry.deletePoll("racing");
       const database = new URL(h.db.url).pathname.slice(1);
-      await waitUntil("the delete waits for the batch's lock", async () => {
+      await eventually("the delete waits for the batch's lock", async () => {
         const waiting = await queryNumber(
           h.db.pool,
           "select count(*) from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'",

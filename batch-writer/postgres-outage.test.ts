@@ -1,23 +1,23 @@
 import assert from "node:assert/strict";
-import { randomInt } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StoredVote } from "../common/vote.ts";
+import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
+import { shuffle } from "../test-support/shuffle.ts";
 import {
   assertRollupsMatchVotes,
   countVotes,
-  createWriterTestBed,
-  type InProcessWriter,
   insertPoll,
-  makeVote,
-  publishMany,
   queryNumber,
-  startWriterInProcess,
-  TcpProxy,
+} from "../test-support/stored-votes.ts";
+import { TcpProxy } from "../test-support/tcp-proxy.ts";
+import { makeVote, publishMany } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
+import {
+  createWriterTestBed,
   type WriterTestBed,
   waitForVotes,
-  waitUntil,
-} from "../test-support/writer.ts";
+} from "../test-support/writer-test-bed.ts";
 
 const OPTIONS = ["red", "green", "blue"];
 
@@ -27,14 +27,6 @@ function messages(pollId: string, singles: number, batches: number, perBatch: nu
   for (let i = 0; i < singles; i++) out.push([vote(i)]);
   for (let b = 0; b < batches; b++) out.push(Array.from({ length: perBatch }, (_, i) => vote(i)));
   return out;
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
 }
 
 describe("batch writer: Postgres unavailable for a while", () => {
@@ -89,7 +81,7 @@ describe("batch writer: Postgres unavailable for a while", () => {
     const during = messages("colors", 100, 10, 20);
     await publishMany(bed.js, bed.config.subjectPrefix, during);
     expected += 300;
-    await waitUntil(
+    await eventually(
       "the writer fails and retries",
       async () => (await metric("retries")) >= retriesBefore + 3,
     );
@@ -115,11 +107,10 @@ describe("batch writer: Postgres unavailable for a while", () => {
 
     for (let cut = 0; cut < 2; cut++) {
       const progress = await countVotes(bed.db.pool);
-      await waitUntil(
+      await eventually(
         "the writer is storing the backlog",
         async () => (await countVotes(bed.db.pool)) > progress,
-        20_000,
-        10,
+        { timeoutMs: 20_000, intervalMs: 10 },
       );
       assert.ok((await bed.pending()) > 0, "cut while there is work left");
       await proxy.down();
@@ -146,7 +137,7 @@ describe("batch writer: Postgres unavailable for a while", () => {
     const retriesBefore = await metric("retries");
     // Until a batch in flight was hit (the rest kills idle pool clients, a pool error only).
     // Only this file's database: other writers on the shared server are left alone.
-    await waitUntil(
+    await eventually(
       "a terminated session failed a batch, which was retried",
       async () => {
         await bed.db.pool.query(
@@ -156,8 +147,7 @@ describe("batch writer: Postgres unavailable for a while", () => {
         );
         return (await metric("retries")) > retriesBefore;
       },
-      20_000,
-      10,
+      { timeoutMs: 20_000, intervalMs: 10 },
     );
     await waitForVotes(bed, expected);
     assert.equal(await assertRollupsMatchVotes(bed.db.pool), expected);

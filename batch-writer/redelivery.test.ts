@@ -2,19 +2,23 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { StoredVote } from "../common/vote.ts";
 import {
+  type InProcessWriter,
+  startWriterInProcess,
+  writerRows,
+} from "../test-support/in-process-writer.ts";
+import {
   assertRollupsMatchVotes,
   countVotes,
-  createWriterTestBed,
-  type InProcessWriter,
   insertPoll,
-  makeVote,
-  publishVotes,
   queryNumber,
-  startWriterInProcess,
+} from "../test-support/stored-votes.ts";
+import { makeVote, publishVotes } from "../test-support/vote-messages.ts";
+import { eventually } from "../test-support/waiting.ts";
+import {
+  createWriterTestBed,
   type WriterTestBed,
   waitForVotes,
-  waitUntil,
-} from "../test-support/writer.ts";
+} from "../test-support/writer-test-bed.ts";
 import type { DecodedVote } from "./decode.ts";
 import { storeBatch } from "./store-batch.ts";
 
@@ -35,10 +39,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
     return { rollups: rollups.rows, changes: changes.rows, votes: votes.rows };
   };
 
-  const rowsMetric = async (outcome: string) => {
-    const metric = await writer!.metrics.rows.get();
-    return metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
-  };
+  const rowsMetric = (outcome: string) => writerRows(writer!, outcome);
 
   before(async () => {
     bed = await createWriterTestBed();
@@ -77,7 +78,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       const ack = await publishVotes(bed.js, bed.config.subjectPrefix, votes);
       assert.equal(ack.duplicate, false, "JetStream sees a new message");
     }
-    await waitUntil("the resent votes are all seen as duplicates", async () => {
+    await eventually("the resent votes are all seen as duplicates", async () => {
       return (await rowsMetric("duplicate")) >= 40 && (await bed.pending()) === 0;
     });
 

@@ -1,5 +1,6 @@
 import { jetstream } from "@nats-io/jetstream";
 import { JetStreamHealer } from "../common/jetstream-heal.ts";
+import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { startMetricsServer } from "../common/metrics-server.ts";
@@ -18,8 +19,9 @@ export interface RunningWriter {
 }
 
 /**
- * Connects, provisions the stream, the shared durable consumer and the max-deliveries
- * capture (and provisions them again whenever JetStream reports them missing), then
+ * Connects, checks the stream, the shared durable consumer and the max-deliveries capture
+ * against this writer's configuration (creating what is missing, now and whenever JetStream
+ * reports it missing; warning about what differs), then
  * starts the loops. Closers run in reverse: loops stop (the batch in hand
  * commits and is acked), metrics server, NATS drain, then the pool.
  */
@@ -41,15 +43,24 @@ export async function startBatchWriter(
   const nc = lifecycle.add(
     "nats",
     // A server we reconnect to may be a new one, without our stream and consumers.
-    await connectNats(config.natsUrl, "batch-writer", log, (up) => {
-      if (up) void healer?.check();
-    }),
+    await connectNats(
+      config.natsUrl,
+      "batch-writer",
+      log,
+      (up) => {
+        if (up) void healer?.check();
+      },
+      config.natsConnectWaitMs,
+    ),
     closeNats,
   );
-  const { jsm } = await ensureWriterResources(nc, config);
+  // `npm run migrate` owns these settings: a writer creates only what is missing and warns
+  // about any setting that differs from its own environment.
+  const { jsm, drift } = await ensureWriterResources(nc, config, "check");
+  warnDrift(log, drift);
   healer = new JetStreamHealer(
     "writer's stream and consumers",
-    async () => (await ensureWriterResources(nc, config)).created,
+    async () => (await ensureWriterResources(nc, config, "check")).created,
     config.jetstreamHealIntervalMs,
     log,
   );

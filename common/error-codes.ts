@@ -19,10 +19,21 @@ export const ERROR_CODES = {
     meaning: "not HTTP: the request line or headers could not be parsed (the connection is closed)",
   },
   unauthorized: { status: 401, meaning: "no valid bearer token" },
-  kiosk_revoked: { status: 403, meaning: "the kiosk's token was revoked" },
+  kiosk_revoked: {
+    status: 403,
+    meaning: "the kiosk was revoked: its token is refused, and it cannot be paired",
+  },
+  poll_not_allowed: {
+    status: 403,
+    meaning: "the kiosk is limited to other polls (its `pollIds`; `details: {field, pollId}`)",
+  },
   results_hidden: { status: 403, meaning: "an `after_close` poll's results before it closes" },
   poll_not_found: { status: 404, meaning: "no poll has this id" },
   kiosk_not_found: { status: 404, meaning: "no kiosk has this id" },
+  pairing_code_invalid: {
+    status: 404,
+    meaning: "no unused, unexpired pairing code is this one (unknown, used and expired alike)",
+  },
   route_not_found: { status: 404, meaning: "no route for this method and path" },
   request_timeout: {
     status: 408,

@@ -1,5 +1,5 @@
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { RequestError } from "@nats-io/transport-node";
+import { isStreamOrConsumerNotFound } from "./jetstream-codes.ts";
 import type { Logger } from "./logger.ts";
 
 /**
@@ -10,12 +10,7 @@ import type { Logger } from "./logger.ts";
  * request error as its cause.
  */
 export function isMissingResource(err: unknown): boolean {
-  if (err instanceof JetStreamApiError)
-    return (
-      err.code === JetStreamApiCodes.StreamNotFound ||
-      err.code === JetStreamApiCodes.ConsumerNotFound
-    );
-  return isNoResponders(err);
+  return isStreamOrConsumerNotFound(err) || isNoResponders(err);
 }
 
 /** A request (or a publish, through its cause) nobody answered. */

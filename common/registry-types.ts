@@ -16,6 +16,8 @@ export interface Poll {
   closesAt: string | null;
   resultsVisibility: ResultsVisibility;
   oneVotePerVoter: boolean;
+  /** The pause a kiosk page keeps between two votes (0 = none); the API does not enforce it. */
+  voteCooldownMs: number;
   archived: boolean;
   archivedAt: string | null;
   createdAt: string;
@@ -26,6 +28,8 @@ export interface Poll {
 export interface Kiosk {
   id: string;
   name: string;
+  /** The polls this kiosk may vote in; null = any poll. */
+  pollIds: string[] | null;
   createdAt: string;
   revokedAt: string | null;
 }

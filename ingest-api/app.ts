@@ -2,6 +2,7 @@ import express, { type Express } from "express";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
+import type { KioskConfig } from "./config.ts";
 import { CORS_PATHS, corsHandler } from "./cors.ts";
 import { healthRoutes } from "./health-routes.ts";
 import type { HttpExposureConfig } from "./http-config.ts";
@@ -9,6 +10,8 @@ import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
 import { kioskAppRoutes } from "./kiosk-app-routes.ts";
 import { kioskClientRoutes } from "./kiosk-client-routes.ts";
+import type { KioskHealth } from "./kiosk-health.ts";
+import { kioskRoutes } from "./kiosk-routes.ts";
 import { publicPollRoutes } from "./public-poll-routes.ts";
 import type { AddressLimit, RateLimits } from "./rate-limits.ts";
 import type { RegistryCache } from "./registry-cache.ts";
@@ -43,6 +46,8 @@ export interface AppDeps {
   readyzCacheMs: number;
   corsOrigins: readonly string[];
   corsMaxAgeMs: number;
+  health: KioskHealth;
+  kiosks: Pick<KioskConfig, "publicUrl" | "statusMaxBytes">;
 }
 
 /** The unauthenticated routes, each throttled per client address under one named limit. */
@@ -96,36 +101,35 @@ export function createApp(deps: AppDeps): Express {
     for (const path of paths) app.get(path, throttle);
   }
   app.use(
-    voteRoutes(deps.votes, deps.cache, deps.limits, {
-      votes: deps.rateLimits.kiosk("votes"),
-      batches: deps.rateLimits.kiosk("batches"),
+    voteRoutes({
+      ...deps,
+      throttles: {
+        votes: deps.rateLimits.kiosk("votes"),
+        batches: deps.rateLimits.kiosk("batches"),
+      },
+      track: deps.health.track,
     }),
   );
   app.use(
-    resultsRoutes(
-      deps.cache,
-      deps.redis,
-      deps.events,
-      deps.keyPrefix,
-      deps.resultsIntervalMs,
-      deps.streams,
-    ),
+    kioskRoutes({
+      ...deps,
+      pairThrottle: deps.rateLimits.pairing(),
+      kioskThrottle: deps.rateLimits.kiosk("batches"),
+    }),
   );
-  app.use(registryRoutes(deps.registry, deps.adminToken));
+  app.use(resultsRoutes(deps));
+  app.use(registryRoutes(deps));
   app.use(
-    healthRoutes(
-      deps.pool,
-      deps.publisher,
-      deps.redis,
-      deps.metrics.registry,
-      () => deps.cache.ageMs,
-      deps.readyzCacheMs,
-    ),
+    healthRoutes({
+      ...deps,
+      metricsRegistry: deps.metrics.registry,
+      registryAgeMs: () => deps.cache.ageMs,
+    }),
   );
-  app.use(publicPollRoutes(deps.cache, deps.resultsIntervalMs));
-  app.use(webRoutes(deps.cache)); // the pages, with their own security headers (helmet)
+  app.use(publicPollRoutes(deps));
+  app.use(webRoutes(deps)); // the pages, with their own security headers (helmet)
   app.use(kioskClientRoutes()); // the outbox library as browser modules
-  app.use(kioskAppRoutes(deps.cache)); // the kiosk app's pages and service worker
+  app.use(kioskAppRoutes(deps)); // the kiosk app's pages and service worker
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.logger));
   return app;

@@ -1,13 +1,15 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import { ForbiddenError, UnauthorizedError } from "../common/errors.ts";
-import type { RegistryCache } from "./registry-cache.ts";
+import type { CachedKiosk, RegistryCache } from "./registry-cache.ts";
 
 declare global {
   namespace Express {
     interface Request {
       /** Set by requireKiosk: the kiosk id comes from the token, never from the body. */
       kioskId?: string;
+      /** Set by requireKiosk: the kiosk as the registry cache holds it (name, poll scope). */
+      kiosk?: CachedKiosk;
     }
   }
 }
@@ -55,6 +57,7 @@ export function requireKiosk(cache: RegistryCache) {
     if (kiosk.revoked)
       return next(new ForbiddenError("kiosk_revoked", `kiosk "${kiosk.id}" has been revoked`));
     req.kioskId = kiosk.id;
+    req.kiosk = kiosk;
     next();
   };
 }

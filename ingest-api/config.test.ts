@@ -2,24 +2,13 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ConfigError } from "../common/errors.ts";
+import { assertFailsNaming } from "../test-support/config-errors.ts";
 import { DEV_ADMIN_TOKEN, readIngestConfig } from "./config.ts";
 import { largestVoteMessageBytes } from "./vote-messages.ts";
 
-/** Asserts that reading this env fails with a ConfigError naming `variable`. */
-function failsNaming(env: Record<string, string>, variable: string, message?: RegExp): void {
-  assert.throws(
-    () => readIngestConfig(env),
-    (err: unknown) => {
-      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-      assert.equal(err.variable, variable);
-      assert.ok(err.message.startsWith(`${variable}: `), err.message);
-      if (message) assert.match(err.message, message);
-      return true;
-    },
-    `${JSON.stringify(env)} should fail naming ${variable}`,
-  );
-}
+/** Reading this env fails with a ConfigError naming `variable`. */
+const failsNaming = (env: Record<string, string>, variable: string, message?: RegExp) =>
+  assertFailsNaming(readIngestConfig, env, variable, message);
 
 describe("readIngestConfig", () => {
   test("defaults without any variable (development)", () => {
@@ -211,6 +200,7 @@ describe("readIngestConfig", () => {
       pagesPerS: 200,
       readyzPerS: 20,
       authFailuresPerMin: 60,
+      pairPerMin: 10,
       redisTimeoutMs: 250,
     });
     assert.equal(defaults.readyzCacheMs, 1_000);
@@ -225,6 +215,31 @@ describe("readIngestConfig", () => {
     assert.equal(config.rateLimits.kioskVotesPerS, 0);
     assert.equal(config.rateLimits.resultsPerS, 500);
     assert.deepEqual(config.corsOrigins, ["https://dash.example.org", "http://10.0.0.5:8080"]);
+  });
+
+  test("kiosk pairing and health: defaults, PUBLIC_URL, and bad values naming the variable", () => {
+    assert.deepEqual(readIngestConfig({}).kiosks, {
+      pairingCodeTtlMs: 600_000,
+      publicUrl: undefined,
+      statusMaxBytes: 1_024,
+      statusWriteMs: 5_000,
+      seenRecentlyMs: 300_000,
+    });
+    const set = readIngestConfig({ PUBLIC_URL: "https://vote.example.org/tally/" });
+    assert.equal(set.kiosks.publicUrl, "https://vote.example.org/tally");
+    assert.equal(
+      readIngestConfig({ PUBLIC_URL: "http://10.0.0.5:3000" }).kiosks.publicUrl,
+      "http://10.0.0.5:3000",
+    );
+    failsNaming({ PUBLIC_URL: "vote.example.org" }, "PUBLIC_URL", /http\(s\) URL/);
+    failsNaming({ PUBLIC_URL: "ftp://vote.example.org" }, "PUBLIC_URL");
+    failsNaming({ PUBLIC_URL: "https://vote.example.org/?a=1" }, "PUBLIC_URL", /no query/);
+    failsNaming({ PUBLIC_URL: "https://vote.example.org/#x" }, "PUBLIC_URL", /fragment/);
+    failsNaming({ PAIRING_CODE_TTL_MS: "1000" }, "PAIRING_CODE_TTL_MS");
+    failsNaming({ KIOSK_STATUS_MAX_BYTES: "100000" }, "KIOSK_STATUS_MAX_BYTES");
+    failsNaming({ KIOSK_STATUS_WRITE_MS: "0" }, "KIOSK_STATUS_WRITE_MS");
+    failsNaming({ KIOSK_SEEN_RECENTLY_MS: "soon" }, "KIOSK_SEEN_RECENTLY_MS");
+    failsNaming({ RATE_LIMIT_PAIR_PER_MIN: "-1" }, "RATE_LIMIT_PAIR_PER_MIN");
   });
 
   test("a bad origin or limit fails naming its variable (TRUST_PROXY: http-config.test.ts)", () => {

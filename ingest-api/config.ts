@@ -59,6 +59,24 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly corsOrigins: readonly string[];
   /** How long a browser may cache a preflight answer (Access-Control-Max-Age). @defaultValue 600000 */
   readonly corsMaxAgeMs: number;
+  /** Kiosk pairing and health (issue #14). */
+  readonly kiosks: KioskConfig;
+}
+
+export interface KioskConfig {
+  /** Lifetime of a pairing code. @defaultValue 600000 (10 minutes) */
+  readonly pairingCodeTtlMs: number;
+  /**
+   * Where people reach the API (`https://vote.example.org`, a path allowed): the base of the
+   * pairing URL. Unset: the admin request's own origin (through TRUST_PROXY's X-Forwarded-Proto).
+   */
+  readonly publicUrl: string | undefined;
+  /** Largest X-Kiosk-Status header or heartbeat body. @defaultValue 1024 */
+  readonly statusMaxBytes: number;
+  /** Least time between two Redis writes of one kiosk's health (per API process). @defaultValue 5000 */
+  readonly statusWriteMs: number;
+  /** A kiosk heard from within this long counts in `tallyflow_kiosks_seen_recently`. @defaultValue 300000 */
+  readonly seenRecentlyMs: number;
 }
 
 /** Every limit is per second unless its name says otherwise; 0 turns that limit off. */
@@ -79,6 +97,8 @@ export interface RateLimitConfig {
   readonly readyzPerS: number;
   /** Failed authentications (401) per client address per minute before it is refused. @defaultValue 60 */
   readonly authFailuresPerMin: number;
+  /** `POST /v1/pair` attempts per client address per minute (pairing-code guessing). @defaultValue 10 */
+  readonly pairPerMin: number;
   /** Longest wait for Redis before the limiter decides in memory (this instance only). @defaultValue 250 */
   readonly redisTimeoutMs: number;
 }
@@ -124,7 +144,44 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     readyzCacheMs: readInt(env, "READYZ_CACHE_MS", 1_000, { min: 0, max: 60_000 }),
     corsOrigins: readOrigins(env, "CORS_ORIGINS"),
     corsMaxAgeMs: readInt(env, "CORS_MAX_AGE_MS", 600_000, { min: 0, max: 86_400_000 }),
+    kiosks: readKioskConfig(env),
   });
+}
+
+function readKioskConfig(env: Env): KioskConfig {
+  return Object.freeze({
+    pairingCodeTtlMs: readInt(env, "PAIRING_CODE_TTL_MS", 600_000, {
+      min: 10_000,
+      max: 86_400_000,
+    }),
+    publicUrl: readPublicUrl(env, "PUBLIC_URL"),
+    statusMaxBytes: readInt(env, "KIOSK_STATUS_MAX_BYTES", 1_024, { min: 256, max: 8_192 }),
+    statusWriteMs: readInt(env, "KIOSK_STATUS_WRITE_MS", 5_000, { min: 100, max: 300_000 }),
+    seenRecentlyMs: readInt(env, "KIOSK_SEEN_RECENTLY_MS", 300_000, {
+      min: 10_000,
+      max: 86_400_000,
+    }),
+  });
+}
+
+/** An http(s) base URL without query or fragment; kept without its trailing slash. */
+function readPublicUrl(env: Env, name: string): string | undefined {
+  const value = readOptionalString(env, name);
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !["http:", "https:"].includes(url.protocol))
+    throw new ConfigError(
+      name,
+      `must be an http(s) URL such as https://vote.example.org, got "${value}"`,
+    );
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "")
+    throw new ConfigError(name, `must have no query, fragment or credentials, got "${value}"`);
+  return url.href.replace(/\/+$/, "");
 }
 
 /** 0 (derive from the server) or at least what one vote at its largest encodes to. */
@@ -153,6 +210,7 @@ function readRateLimits(env: Env): RateLimitConfig {
     pagesPerS: perS("RATE_LIMIT_PAGES_PER_S", 200),
     readyzPerS: perS("RATE_LIMIT_READYZ_PER_S", 20),
     authFailuresPerMin: perS("RATE_LIMIT_AUTH_FAILURES_PER_MIN", 60),
+    pairPerMin: perS("RATE_LIMIT_PAIR_PER_MIN", 10),
     redisTimeoutMs: readInt(env, "RATE_LIMIT_REDIS_TIMEOUT_MS", 250, { min: 10, max: 10_000 }),
   });
 }

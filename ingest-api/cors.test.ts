@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import request, { type Response } from "supertest";
 import { resultsKeys } from "../common/results-contract.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../test-support/api.ts";
+import { listenLocally } from "../test-support/http-listen.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+
+// A published version names its poll's registry time (result-publisher/published-version.ts):
+// one from before the poll was created would be an earlier poll's, and is not served.
+const VERSION = `7-${(Date.now() + 60_000).toString(36)}`;
 
 const ALLOWED = "https://dash.example.org";
 const ALSO_ALLOWED = "http://kiosk.school.lan:8080";
@@ -34,8 +37,8 @@ describe("CORS for the configured origins", () => {
     kiosk = await createKiosk(h.app, "cors-kiosk");
     const keys = resultsKeys(h.config.redisKeyPrefix, "cors");
     await h.redis.mSet([
-      [keys.version, "7-abc"],
-      [keys.json, JSON.stringify({ pollId: "cors", version: "7-abc" })],
+      [keys.version, VERSION],
+      [keys.json, JSON.stringify({ pollId: "cors", version: VERSION })],
     ]);
   });
   after(() => h.close());
@@ -45,7 +48,10 @@ describe("CORS for the configured origins", () => {
       const res = await preflight(h, path, ALLOWED);
       assert.equal(res.status, 204, res.text);
       assert.equal(res.headers["access-control-allow-origin"], ALLOWED);
-      assert.equal(res.headers["access-control-allow-headers"], "Authorization,Content-Type");
+      assert.equal(
+        res.headers["access-control-allow-headers"],
+        "Authorization,Content-Type,X-Kiosk-Status",
+      );
       assert.deepEqual(res.headers["access-control-allow-methods"]?.split(","), [
         "GET",
         "HEAD",
@@ -77,7 +83,7 @@ describe("CORS for the configured origins", () => {
   test("a cross-origin results GET carries Allow-Origin and exposes ETag and Retry-After", async () => {
     const res = await request(h.app).get("/v1/polls/cors/results").set("Origin", ALLOWED);
     assert.equal(res.status, 200, res.text);
-    assert.equal(res.headers.etag, '"7-abc"');
+    assert.equal(res.headers.etag, `"${VERSION}"`);
     assert.equal(res.headers["access-control-allow-origin"], ALLOWED);
     assert.deepEqual(res.headers["access-control-expose-headers"]?.split(","), [
       "ETag",
@@ -117,13 +123,10 @@ describe("CORS for the configured origins", () => {
   });
 
   test("the SSE stream answers cross-origin (EventSource sends Origin)", async () => {
-    const server = await new Promise<Server>((resolve) => {
-      const s = h.app.listen(0, "127.0.0.1", () => resolve(s));
-    });
+    const server = await listenLocally(h.app);
     const abort = new AbortController();
     try {
-      const { port } = server.address() as AddressInfo;
-      const res = await fetch(`http://127.0.0.1:${port}/v1/polls/cors/events`, {
+      const res = await fetch(`${server.url}/v1/polls/cors/events`, {
         headers: { Accept: "text/event-stream", Origin: ALLOWED },
         signal: abort.signal,
       });
@@ -132,8 +135,7 @@ describe("CORS for the configured origins", () => {
       assert.equal(res.headers.get("access-control-allow-origin"), ALLOWED);
     } finally {
       abort.abort();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
   });
 });

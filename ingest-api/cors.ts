@@ -12,6 +12,9 @@ export const CORS_PATHS = [
   "/v1/polls/:pollId/results.png",
   "/v1/polls/:pollId/events",
   "/v1/public/polls",
+  // The kiosk app's own calls: pairing, its scope and polls, its heartbeat.
+  "/v1/pair",
+  "/v1/kiosk",
 ];
 
 /**
@@ -31,7 +34,8 @@ export function corsHandler(
     origin: (origin, callback) =>
       callback(null, origin !== undefined && allowed.has(origin) ? origin : false),
     methods: ["GET", "HEAD", "POST"],
-    allowedHeaders: ["Authorization", "Content-Type"],
+    // X-Kiosk-Status: the outbox reports its queue with each batch (kiosk-health.ts).
+    allowedHeaders: ["Authorization", "Content-Type", "X-Kiosk-Status"],
     exposedHeaders: ["ETag", "Retry-After"],
     maxAge: Math.floor(maxAgeMs / 1000),
   });

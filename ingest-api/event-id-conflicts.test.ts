@@ -2,9 +2,14 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
-import { createKiosk, createPoll, eventually, type TestKiosk } from "../test-support/api.ts";
+import { createKiosk, createPoll, type TestKiosk } from "../test-support/api.ts";
+import {
+  type InProcessWriter,
+  startPipelineWriter,
+  writerRows,
+} from "../test-support/in-process-writer.ts";
 import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
-import { type InProcessWriter, startPipelineWriter } from "../test-support/publisher.ts";
+import { eventually } from "../test-support/waiting.ts";
 
 // The whole path, API -> JetStream -> writer -> Postgres: a kiosk reusing another kiosk's
 // eventId inside JetStream's duplicate window is neither dropped as a duplicate nor
@@ -19,8 +24,7 @@ describe("eventId clashes, end to end", () => {
     request(h.app).post("/v1/votes").set(kiosk.auth).send(body).expect(202);
   const rows = async (sql: string, params: unknown[] = []) =>
     (await h.db.pool.query(sql, params)).rows;
-  const rowsMetric = async (outcome: string) =>
-    (await writer.metrics.rows.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+  const rowsMetric = (outcome: string) => writerRows(writer, outcome);
 
   before(async () => {
     h = await startIngestHarness();

@@ -1,8 +1,6 @@
 import { Router } from "express";
 import type { Registry } from "prom-client";
-import type { Pool } from "../common/postgres.ts";
-import type { RedisClient } from "../common/redis.ts";
-import type { VotePublisher } from "./vote-publisher.ts";
+import type { AppDeps } from "./app.ts";
 
 const CHECK_TIMEOUT_MS = 1_000;
 
@@ -34,14 +32,22 @@ interface Readiness {
  * `readyzCacheMs` of its start, including the ones arriving while it runs, so a flood
  * costs at most one Postgres query per period.
  */
-export function healthRoutes(
-  pool: Pool,
-  publisher: VotePublisher,
-  redis: RedisClient,
-  registry: Registry,
-  registryAgeMs: () => number,
+export interface HealthRouteDeps extends Pick<AppDeps, "pool" | "publisher" | "redis"> {
+  /** The metrics /metrics serves. */
+  metricsRegistry: Registry;
+  /** Age of the registry cache, reported by /readyz. */
+  registryAgeMs: () => number;
+  readyzCacheMs?: number;
+}
+
+export function healthRoutes({
+  pool,
+  publisher,
+  redis,
+  metricsRegistry: registry,
+  registryAgeMs,
   readyzCacheMs = 0,
-) {
+}: HealthRouteDeps) {
   const router = Router();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });

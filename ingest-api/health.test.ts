@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
-import { createKiosk, createPoll, metricSample, type TestKiosk } from "../test-support/api.ts";
+import { createKiosk, createPoll, type TestKiosk } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { metricSample } from "../test-support/metrics-scrape.ts";
 
 describe("health and metrics", () => {
   let h: IngestHarness;

@@ -1,22 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConfigError } from "../common/errors.ts";
+import { assertFailsNaming } from "../test-support/config-errors.ts";
 import { readIngestConfig } from "./config.ts";
 
 // The HTTP exposure settings of the ingest config: timeouts, caps, proxy trust and HSTS.
 
-function failsNaming(env: Record<string, string>, variable: string, message: RegExp): void {
-  assert.throws(
-    () => readIngestConfig(env),
-    (err: unknown) => {
-      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-      assert.equal(err.variable, variable);
-      assert.match(err.message, message);
-      return true;
-    },
-    `${JSON.stringify(env)} should fail naming ${variable}`,
-  );
-}
+/** Reading this env fails with a ConfigError naming `variable`. */
+const failsNaming = (env: Record<string, string>, variable: string, message?: RegExp) =>
+  assertFailsNaming(readIngestConfig, env, variable, message);
 
 describe("HTTP exposure config", () => {
   test("defaults", () => {

@@ -7,6 +7,8 @@ export interface IngestMetrics {
   httpDuration: Histogram<"route">;
   publishDuration: Histogram;
   votes: Counter<"status">;
+  /** POST /v1/pair by outcome: guessing shows as invalid_code (and 429s). */
+  pairings: Counter<"outcome">;
 }
 
 export function createIngestMetrics(
@@ -57,5 +59,17 @@ export function createIngestMetrics(
       labelNames: ["status"],
       registers: [registry],
     }),
+    pairings: pairingsCounter(registry),
   };
+}
+
+function pairingsCounter(registry: Registry): Counter<"outcome"> {
+  const counter = new Counter({
+    name: "tallyflow_kiosk_pairings_total",
+    help: "Kiosk pairing attempts (POST /v1/pair) by outcome: paired, invalid_code (unknown, used, expired or malformed), revoked",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  for (const outcome of ["paired", "invalid_code", "revoked"]) counter.inc({ outcome }, 0);
+  return counter;
 }

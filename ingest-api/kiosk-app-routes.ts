@@ -4,8 +4,8 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { type RequestHandler, type Response, Router } from "express";
 import { ID_PATTERN } from "../common/vote.ts";
+import type { AppDeps } from "./app.ts";
 import { BROWSER_MODULES } from "./kiosk-client-routes.ts";
-import type { RegistryCache } from "./registry-cache.ts";
 import { WEB_ROOT, webSecurityHeaders } from "./web-routes.ts";
 
 // The kiosk app: /pair (exchange a pairing code for the kiosk's token), /vote (the polls
@@ -73,8 +73,11 @@ function sendPage(res: Response, file: string, status = 200): void {
   res.sendFile(join(WEB_ROOT, file));
 }
 
+/** The registry cache: an unknown poll's voting page is a 404 page. */
+export type KioskAppRouteDeps = Pick<AppDeps, "cache">;
+
 /** GET /pair, /vote, /vote/:pollId, /kiosk-app/vote.html and /kiosk-sw.js. */
-export function kioskAppRoutes(cache: RegistryCache): Router {
+export function kioskAppRoutes({ cache }: KioskAppRouteDeps): Router {
   const shell = buildShell();
   const router = Router();
   const page =

@@ -5,7 +5,6 @@ import request from "supertest";
 import {
   createKiosk,
   createPoll,
-  eventually,
   expectError,
   listenerReady,
   type TestKiosk,
@@ -16,6 +15,7 @@ import {
   type IngestHarness,
   startIngestHarness,
 } from "../test-support/ingest.ts";
+import { eventually } from "../test-support/waiting.ts";
 
 describe("kiosk authentication on the vote routes", () => {
   let h: IngestHarness;

@@ -4,7 +4,8 @@ import type { ResultsVisibility } from "../common/registry-types.ts";
 import type { PublishedResults } from "../common/results-contract.ts";
 import { idSchema } from "../common/vote.ts";
 import { pollPhase } from "../web/assets/poll-phase.js";
-import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
+import type { AppDeps } from "./app.ts";
+import type { CachedPoll } from "./registry-cache.ts";
 
 /** What anyone may know about a poll: enough for the public pages, nothing about votes. */
 export interface PublicPoll {
@@ -20,6 +21,8 @@ export interface PublicPoll {
   options: { id: string; label: string }[];
   /** Whether the kiosk must ask for a voter id. */
   oneVotePerVoter: boolean;
+  /** The pause the voting page keeps between two votes, in ms (0: none). */
+  voteCooldownMs: number;
 }
 
 export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
@@ -34,6 +37,7 @@ export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
     archived: poll.archived,
     options: poll.options.map((o) => ({ id: o.id, label: o.label })),
     oneVotePerVoter: poll.oneVotePerVoter,
+    voteCooldownMs: poll.voteCooldownMs,
   };
 }
 
@@ -41,7 +45,9 @@ export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
  * The public list of polls for the web pages (the registry API needs the admin token).
  * Served from the in-memory registry cache: no Postgres per request.
  */
-export function publicPollRoutes(cache: RegistryCache, intervalMs: number) {
+export type PublicPollRouteDeps = Pick<AppDeps, "cache" | "resultsIntervalMs">;
+
+export function publicPollRoutes({ cache, resultsIntervalMs: intervalMs }: PublicPollRouteDeps) {
   const router = Router();
   const cacheControl = `public, max-age=${Math.max(1, Math.round(intervalMs / 1000))}`;
 

@@ -1,20 +1,14 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { Express } from "express";
 import request, { type Response } from "supertest";
-import {
-  createKiosk,
-  createPoll,
-  eventually,
-  expectError,
-  metricSample,
-  type TestKiosk,
-} from "../test-support/api.ts";
+import { createKiosk, createPoll, expectError, type TestKiosk } from "../test-support/api.ts";
+import { listenLocally } from "../test-support/http-listen.ts";
 import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
-import { TcpProxy } from "../test-support/writer.ts";
+import { metricSample } from "../test-support/metrics-scrape.ts";
+import { TcpProxy } from "../test-support/tcp-proxy.ts";
+import { eventually } from "../test-support/waiting.ts";
 import { readIngestConfig } from "./config.ts";
 
 // Windows are fixed and one second long, so a test never counts on several requests
@@ -182,13 +176,10 @@ describe("per-address limits", () => {
   });
 
   test("SSE connects are throttled per address", async () => {
-    const server = await new Promise<Server>((resolve) => {
-      const s = h.app.listen(0, "127.0.0.1", () => resolve(s));
-    });
+    const server = await listenLocally(h.app);
     const abort = new AbortController();
     try {
-      const { port } = server.address() as AddressInfo;
-      const url = `http://127.0.0.1:${port}/v1/polls/pub/events`;
+      const url = `${server.url}/v1/polls/pub/events`;
       const answers = await Promise.all(
         Array.from({ length: 12 }, () => fetch(url, { signal: abort.signal })),
       );
@@ -204,8 +195,7 @@ describe("per-address limits", () => {
       });
     } finally {
       abort.abort();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
   });
 

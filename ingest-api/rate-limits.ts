@@ -21,7 +21,8 @@ export type LimitName =
   | "sse_connects"
   | "pages"
   | "readyz"
-  | "auth_failures";
+  | "auth_failures"
+  | "pairing";
 
 export type AddressLimit = "results" | "sse_connects" | "pages" | "readyz";
 
@@ -79,6 +80,7 @@ export class RateLimits {
       "pages",
       "readyz",
       "auth_failures",
+      "pairing",
     ] satisfies LimitName[])
       this.#throttled.inc({ limit }, 0);
     if (config.authFailuresPerMin > 0)
@@ -158,6 +160,22 @@ export class RateLimits {
     return this.#guard(name, this.#limiter(name, perS, 1), clientAddress, (req) => {
       return `too many ${what} from ${clientAddress(req)}: at most ${perS} per second`;
     });
+  }
+
+  /**
+   * `POST /v1/pair` per client address and minute, every attempt counted (not only the
+   * failed ones): a code has 40 bits and lives minutes, so guessing needs volume. A hall
+   * pairing many kiosks at once behind one NAT address needs RATE_LIMIT_PAIR_PER_MIN raised.
+   */
+  pairing(): RequestHandler {
+    const perMin = this.#config.pairPerMin;
+    if (perMin === 0) return pass;
+    return this.#guard(
+      "pairing",
+      this.#limiter("pairing", perMin, 60),
+      clientAddress,
+      (req) => `too many pairing attempts from ${clientAddress(req)}: at most ${perMin} per minute`,
+    );
   }
 
   /**

@@ -4,12 +4,12 @@ import request from "supertest";
 import {
   createKiosk,
   createPoll,
-  eventually,
   expectError,
   listenerReady,
   type TestKiosk,
 } from "../test-support/api.ts";
 import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { eventually } from "../test-support/waiting.ts";
 
 // The ingest path reads an in-memory copy of the registry. Changes made by another API
 // process (here: directly in Postgres) arrive through LISTEN/NOTIFY; the periodic reload is

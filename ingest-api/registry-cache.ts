@@ -12,7 +12,10 @@ export interface CachedPoll extends RegistryPoll {
 
 export interface CachedKiosk {
   id: string;
+  name: string;
   revoked: boolean;
+  /** The polls this kiosk may vote in (kiosks.poll_ids, migration 012); null = any poll. */
+  pollIds: ReadonlySet<string> | null;
 }
 
 /**
@@ -103,7 +106,12 @@ export class RegistryCache {
     }
     const kiosks = new Map<string, CachedKiosk>();
     for (const k of snapshot.kiosks) {
-      kiosks.set(k.tokenHash.toString("hex"), { id: k.id, revoked: k.revokedAt !== null });
+      kiosks.set(k.tokenHash.toString("hex"), {
+        id: k.id,
+        name: k.name,
+        revoked: k.revokedAt !== null,
+        pollIds: k.pollIds === null ? null : new Set(k.pollIds),
+      });
     }
     this.#polls = polls;
     this.#kiosks = kiosks;

@@ -2,10 +2,15 @@ import { type Request, Router } from "express";
 import type { z } from "zod";
 import { ValidationError } from "../common/errors.ts";
 import { idSchema, toFieldIssues } from "../common/vote.ts";
+import type { AppDeps } from "./app.ts";
 import { requireAdmin } from "./auth.ts";
 import { jsonBody } from "./json-body.ts";
-import { createKioskSchema, createPollSchema, updatePollSchema } from "./registry-schemas.ts";
-import type { RegistryService } from "./registry-service.ts";
+import {
+  createKioskSchema,
+  createPollSchema,
+  updateKioskSchema,
+  updatePollSchema,
+} from "./registry-schemas.ts";
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   // reportInput: toFieldIssues tells a missing field from one of the wrong type by the input.
@@ -25,7 +30,13 @@ function idParam(req: Request): string {
  * The registry API (admin token): parse, call the service, answer. The rules and side
  * effects of each change (voter claims, this process's cache) are RegistryService's.
  */
-export function registryRoutes(registry: RegistryService, adminToken: string) {
+/** `kiosks.publicUrl`: the pairing URL's base (PUBLIC_URL); undefined: the request's origin. */
+export type RegistryRouteDeps = Pick<AppDeps, "registry" | "adminToken"> & {
+  kiosks: Pick<AppDeps["kiosks"], "publicUrl">;
+};
+
+export function registryRoutes({ registry, adminToken, kiosks }: RegistryRouteDeps) {
+  const { publicUrl } = kiosks;
   const router = Router();
   // Per route, not per prefix: the public results routes live under /v1/polls too.
   const admin = requireAdmin(adminToken);
@@ -53,7 +64,22 @@ export function registryRoutes(registry: RegistryService, adminToken: string) {
     res.status(201).location(`/v1/kiosks/${kiosk.id}`).json(kiosk);
   });
   router.get("/v1/kiosks", admin, async (_req, res) => {
-    res.json({ kiosks: await registry.listKiosks() });
+    res.json(await registry.listKiosks());
+  });
+  router.patch("/v1/kiosks/:id", admin, body, async (req, res) => {
+    res.json(await registry.updateKiosk(idParam(req), parse(updateKioskSchema, req.body)));
+  });
+  router.post("/v1/kiosks/:id/pairing", admin, async (req, res) => {
+    // req.protocol follows X-Forwarded-Proto only through TRUST_PROXY.
+    const host = req.get("host");
+    if (publicUrl === undefined && host === undefined)
+      throw new ValidationError([
+        { field: "Host", message: "is required to build the pairing URL (or set PUBLIC_URL)" },
+      ]);
+    const base = publicUrl ?? `${req.protocol}://${host}`;
+    const pairing = await registry.createPairing(idParam(req), base);
+    // The code is a credential for its lifetime: no cache may keep it.
+    res.status(201).setHeader("Cache-Control", "no-store").json(pairing);
   });
   router.delete("/v1/kiosks/:id", admin, async (req, res) => {
     res.json(await registry.revokeKiosk(idParam(req)));

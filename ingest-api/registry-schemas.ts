@@ -38,6 +38,27 @@ const visibilitySchema = z.enum(["live", "after_close"], {
   error: 'must be "live" or "after_close"',
 });
 
+/** The pause a kiosk page keeps between two votes: 0 (none) to 10 minutes. */
+export const VOTE_COOLDOWN_MAX_MS = 600_000;
+export const DEFAULT_VOTE_COOLDOWN_MS = 2_000;
+
+const voteCooldownSchema = z
+  .number({ error: "must be a number of milliseconds" })
+  .int({ error: "must be a whole number of milliseconds" })
+  .min(0, { error: "must be at least 0 (no cooldown)" })
+  .max(VOTE_COOLDOWN_MAX_MS, { error: `must be at most ${VOTE_COOLDOWN_MAX_MS} (10 minutes)` });
+
+/** Most polls one kiosk may be limited to (the kiosks.poll_ids check, migration 012). */
+export const KIOSK_POLL_IDS_MAX = 1_000;
+
+/** The polls a kiosk may vote in; null (or absent on create) = any poll. */
+const pollIdsSchema = z
+  .array(idSchema, { error: "must be an array of poll ids, or null for any poll" })
+  .min(1, { error: "must hold at least one poll id (null allows any poll)" })
+  .max(KIOSK_POLL_IDS_MAX, { error: `must hold at most ${KIOSK_POLL_IDS_MAX} poll ids` })
+  .refine((ids) => new Set(ids).size === ids.length, { error: "poll ids must be unique" })
+  .nullable();
+
 export const createPollSchema = z
   .strictObject({
     id: idSchema,
@@ -48,6 +69,7 @@ export const createPollSchema = z
     closesAt: instantSchema.optional(),
     resultsVisibility: visibilitySchema.optional(),
     oneVotePerVoter: z.boolean({ error: "must be true or false" }).optional(),
+    voteCooldownMs: voteCooldownSchema.optional(),
   })
   .refine((p) => windowIsOrdered(p.opensAt, p.closesAt), {
     path: ["closesAt"],
@@ -63,12 +85,28 @@ export const updatePollSchema = z.strictObject({
   closesAt: instantSchema.optional(),
   resultsVisibility: visibilitySchema.optional(),
   oneVotePerVoter: z.boolean({ error: "must be true or false" }).optional(),
+  voteCooldownMs: voteCooldownSchema.optional(),
   archived: z.boolean({ error: "must be true or false" }).optional(),
 });
 export type UpdatePoll = z.infer<typeof updatePollSchema>;
 
-export const createKioskSchema = z.strictObject({ id: idSchema, name: titleSchema });
+export const createKioskSchema = z.strictObject({
+  id: idSchema,
+  name: titleSchema,
+  pollIds: pollIdsSchema.optional(),
+});
 export type CreateKiosk = z.infer<typeof createKioskSchema>;
+
+export const updateKioskSchema = z.strictObject({
+  name: titleSchema.optional(),
+  pollIds: pollIdsSchema.optional(),
+});
+export type UpdateKiosk = z.infer<typeof updateKioskSchema>;
+
+/** `POST /v1/pair`: the code as the kiosk shows or types it (normalised by pairing-code.ts). */
+export const pairSchema = z.strictObject({
+  code: z.string({ error: "must be a string" }).max(64, { error: "must be at most 64 characters" }),
+});
 
 export function windowIsOrdered(
   opensAt: string | null | undefined,

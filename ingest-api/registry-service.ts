@@ -1,9 +1,18 @@
-import { ConflictError, ValidationError } from "../common/errors.ts";
+import QRCode from "qrcode";
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  TallyflowError,
+  ValidationError,
+} from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
-import { type Pool, withTransaction } from "../common/postgres.ts";
+import { type Pool, type PoolClient, withTransaction } from "../common/postgres.ts";
 import type { Kiosk, Poll, PollOption } from "../common/registry-types.ts";
+import type { KioskHealth, KioskHealthEntry } from "./kiosk-health.ts";
+import { hashPairingCode, newPairingCode, normalizePairingCode } from "./pairing-code.ts";
 import type { RegistryCache } from "./registry-cache.ts";
-import type { CreateKiosk, CreatePoll, UpdatePoll } from "./registry-schemas.ts";
+import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
 import * as store from "./registry-store.ts";
 import type { VoterGuard } from "./voter-guard.ts";
 
@@ -18,8 +27,33 @@ export interface RegistryServiceDeps {
   pool: Pool;
   cache: RegistryCache;
   guard: VoterGuard;
+  health: KioskHealth;
+  /** Lifetime of a kiosk pairing code (PAIRING_CODE_TTL_MS). */
+  pairingCodeTtlMs: number;
   logger: Logger;
 }
+
+/** A kiosk as GET /v1/kiosks shows it: the registry row and what the kiosk last reported. */
+export type KioskListing = Kiosk & KioskHealthEntry;
+
+/** The answer to POST /v1/kiosks/:id/pairing. */
+export interface Pairing {
+  code: string;
+  pairUrl: string;
+  expiresAt: string;
+  qrSvg: string;
+}
+
+/** The answer to POST /v1/pair: the kiosk's credentials, shown once. */
+export interface PairedKiosk {
+  kioskId: string;
+  name: string;
+  token: string;
+  pollIds: string[] | null;
+}
+
+/** Draws of a new code when its hash is taken (each a 1 in 2^40 chance). */
+const PAIRING_CODE_DRAWS = 5;
 
 /**
  * The registry's rules and the side effects of each change, in one place (the routes only
@@ -38,12 +72,16 @@ export class RegistryService {
   readonly #pool: Pool;
   readonly #cache: RegistryCache;
   readonly #guard: VoterGuard;
+  readonly #health: KioskHealth;
+  readonly #pairingCodeTtlMs: number;
   readonly #logger: Logger;
 
   constructor(deps: RegistryServiceDeps) {
     this.#pool = deps.pool;
     this.#cache = deps.cache;
     this.#guard = deps.guard;
+    this.#health = deps.health;
+    this.#pairingCodeTtlMs = deps.pairingCodeTtlMs;
     this.#logger = deps.logger;
   }
 
@@ -55,8 +93,20 @@ export class RegistryService {
     return store.getPoll(this.#pool, id);
   }
 
-  listKiosks(): Promise<Kiosk[]> {
-    return store.listKiosks(this.#pool);
+  /**
+   * Every kiosk with its health. Redis down: the kiosks still, with `health: "unavailable"`
+   * and null health fields, since the registry itself is in Postgres.
+   */
+  async listKiosks(): Promise<{ kiosks: KioskListing[]; health: "ok" | "unavailable" }> {
+    const kiosks = await store.listKiosks(this.#pool);
+    const health = await this.#health.describe(kiosks.map((k) => k.id)).catch((err: unknown) => {
+      this.#logger.warn({ err }, "kiosk health unavailable (Redis); listing kiosks without it");
+      return undefined;
+    });
+    return {
+      kiosks: kiosks.map((k) => ({ ...k, ...(health?.get(k.id) ?? NO_HEALTH) })),
+      health: health === undefined ? "unavailable" : "ok",
+    };
   }
 
   async createPoll(input: CreatePoll): Promise<Poll> {
@@ -124,15 +174,112 @@ export class RegistryService {
 
   /** The answer holds the kiosk's token: the only time it exists outside the kiosk. */
   async createKiosk(input: CreateKiosk): Promise<Kiosk & { token: string }> {
-    const kiosk = await store.createKiosk(this.#pool, input);
+    const kiosk = await withTransaction(this.#pool, async (client) => {
+      if (input.pollIds) await checkPollIds(client, input.pollIds);
+      return store.createKiosk(client, input);
+    });
     await this.#applied({ kind: "kiosk", id: kiosk.id, op: "created" });
     return kiosk;
   }
 
-  async revokeKiosk(id: string): Promise<Kiosk> {
-    const kiosk = await store.revokeKiosk(this.#pool, id);
+  /**
+   * Renames a kiosk or changes the polls it may vote in (null: any). The polls named must
+   * exist now (key-share locked until the change commits, so none is deleted meanwhile); one
+   * deleted later stays listed and matches nothing.
+   */
+  async updateKiosk(id: string, patch: UpdateKiosk): Promise<Kiosk> {
+    const kiosk = await withTransaction(this.#pool, async (client) => {
+      if (patch.pollIds) await checkPollIds(client, patch.pollIds);
+      return store.updateKiosk(client, id, patch);
+    });
     await this.#applied({ kind: "kiosk", id: kiosk.id, op: "updated" });
     return kiosk;
+  }
+
+  /** Revokes the kiosk, drops its unused pairing code and forgets its health. */
+  async revokeKiosk(id: string): Promise<Kiosk> {
+    const kiosk = await withTransaction(this.#pool, (client) => store.revokeKiosk(client, id));
+    await this.#forgetHealth(id);
+    await this.#applied({ kind: "kiosk", id: kiosk.id, op: "updated" });
+    return kiosk;
+  }
+
+  /**
+   * A single-use pairing code for the kiosk, replacing its unused one: `baseUrl/pair#code=…`
+   * (in the fragment, which browsers never send, so the code reaches no server log) and that
+   * URL as an SVG QR code. A revoked kiosk cannot be paired (403 kiosk_revoked).
+   */
+  async createPairing(kioskId: string, baseUrl: string): Promise<Pairing> {
+    for (let draw = 0; draw < PAIRING_CODE_DRAWS; draw++) {
+      const code = newPairingCode();
+      const stored = await store.putPairingCode(
+        this.#pool,
+        kioskId,
+        hashPairingCode(normalizePairingCode(code)!),
+        this.#pairingCodeTtlMs,
+      );
+      if (stored === "clash") continue;
+      if (stored === "no_kiosk") {
+        const kiosk = await store.getKiosk(this.#pool, kioskId); // or 404 kiosk_not_found
+        if (kiosk.revokedAt !== null)
+          throw new ForbiddenError(
+            "kiosk_revoked",
+            `kiosk "${kioskId}" has been revoked and cannot be paired`,
+          );
+        continue; // revoked and restored in between: draw again
+      }
+      const pairUrl = `${baseUrl}/pair#code=${code}`;
+      // Medium error correction: a kiosk's camera reads it off another screen.
+      const qrSvg = await QRCode.toString(pairUrl, { type: "svg", errorCorrectionLevel: "M" });
+      return { code, pairUrl, expiresAt: stored.expiresAt, qrSvg };
+    }
+    throw new TallyflowError(
+      "pairing_failed",
+      `no pairing code could be stored for kiosk "${kioskId}" in ${PAIRING_CODE_DRAWS} draws`,
+    );
+  }
+
+  /**
+   * Exchanges a pairing code for the kiosk's credentials. The code is used up whatever
+   * follows; the kiosk gets a new token and its previous one stops working at once here (and
+   * on the other API processes through NOTIFY). Unknown, used and expired codes are the same
+   * 404 pairing_code_invalid: the answer tells a guesser nothing.
+   */
+  async pair(codeText: string): Promise<PairedKiosk> {
+    const canonical = normalizePairingCode(codeText);
+    if (canonical === undefined)
+      throw new ValidationError([
+        {
+          field: "code",
+          message: "must be 8 letters and digits (as shown: XXXX-XXXX; I, L, O, U are not used)",
+        },
+      ]);
+    const outcome = await withTransaction(this.#pool, async (client) => {
+      const kioskId = await store.takePairingCode(client, hashPairingCode(canonical));
+      if (kioskId === undefined) return undefined;
+      return { kioskId, kiosk: await store.rotateKioskToken(client, kioskId) };
+    });
+    if (outcome === undefined)
+      throw new NotFoundError(
+        "pairing_code_invalid",
+        "this pairing code is unknown, used or expired: ask for a new one",
+      );
+    if (outcome.kiosk === undefined)
+      throw new ForbiddenError("kiosk_revoked", `kiosk "${outcome.kioskId}" has been revoked`);
+    const { kiosk } = outcome;
+    // The new device reports its own queue; what the old one held can no longer be sent.
+    await this.#forgetHealth(kiosk.id);
+    await this.#applied({ kind: "kiosk", id: kiosk.id, op: "updated" });
+    return { kioskId: kiosk.id, name: kiosk.name, token: kiosk.token, pollIds: kiosk.pollIds };
+  }
+
+  /** Best effort: a status left behind is overwritten by the kiosk's next report. */
+  async #forgetHealth(kioskId: string): Promise<void> {
+    await this.#health
+      .forget(kioskId)
+      .catch((err: unknown) =>
+        this.#logger.warn({ err, kioskId }, "could not clear the kiosk's health in Redis"),
+      );
   }
 
   /** Best effort: the claims expire on their own (VOTER_RETENTION), the change stands. */
@@ -158,6 +305,19 @@ export class RegistryService {
       .reload()
       .catch((err: unknown) => this.#logger.warn({ err }, "registry reload failed"));
   }
+}
+
+const NO_HEALTH = { lastSeenAt: null, status: null } as const;
+
+/** 400 naming each poll id of the list that no poll has. */
+async function checkPollIds(client: PoolClient, pollIds: string[]): Promise<void> {
+  const missing = new Set(await store.missingPollIds(client, pollIds));
+  if (missing.size === 0) return;
+  throw new ValidationError(
+    pollIds.flatMap((id, i) =>
+      missing.has(id) ? [{ field: `pollIds.${i}`, message: `no poll has the id "${id}"` }] : [],
+    ),
+  );
 }
 
 /** The window the patch leaves (its fields over the current ones) must be ordered. */

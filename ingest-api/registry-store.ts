@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { ConflictError, NotFoundError } from "../common/errors.ts";
 import { type Pool, type PoolClient, pgCode } from "../common/postgres.ts";
 import type { Kiosk, Poll, PollOption, ResultsVisibility } from "../common/registry-types.ts";
-import type { CreateKiosk, CreatePoll, UpdatePoll } from "./registry-schemas.ts";
+import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
 
 // Postgres access for the registry: SQL only. The rules (what may change once a poll has
 // votes, when a poll may be deleted) and the side effects of a change are the service's
@@ -16,6 +16,7 @@ interface PollRow {
   closes_at: Date | null;
   results_visibility: ResultsVisibility;
   one_vote_per_voter: boolean;
+  vote_cooldown_ms: number;
   archived_at: Date | null;
   created_at: Date;
   updated_at: Date;
@@ -42,6 +43,7 @@ function toPoll(row: PollRow): Poll {
     closesAt: iso(row.closes_at),
     resultsVisibility: row.results_visibility,
     oneVotePerVoter: row.one_vote_per_voter,
+    voteCooldownMs: row.vote_cooldown_ms,
     archived: row.archived_at !== null,
     archivedAt: iso(row.archived_at),
     createdAt: row.created_at.toISOString(),
@@ -91,8 +93,9 @@ export async function deleteOptions(
 export async function insertPoll(client: PoolClient, input: CreatePoll): Promise<void> {
   try {
     await client.query(
-      `insert into polls (id, title, time_zone, opens_at, closes_at, results_visibility, one_vote_per_voter)
-       values ($1, $2, $3, $4, $5, $6, $7)`,
+      `insert into polls (id, title, time_zone, opens_at, closes_at, results_visibility,
+                          one_vote_per_voter, vote_cooldown_ms)
+       values ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 2000))`,
       [
         input.id,
         input.title,
@@ -101,6 +104,7 @@ export async function insertPoll(client: PoolClient, input: CreatePoll): Promise
         input.closesAt ?? null,
         input.resultsVisibility ?? "live",
         input.oneVotePerVoter ?? false,
+        input.voteCooldownMs ?? null,
       ],
     );
   } catch (err) {
@@ -145,6 +149,7 @@ export async function updatePollRow(
        one_vote_per_voter = coalesce($9, one_vote_per_voter),
        archived_at = case when $10::boolean is null then archived_at
                           when $10 then coalesce(archived_at, now()) else null end,
+       vote_cooldown_ms = coalesce($11, vote_cooldown_ms),
        updated_at = now()
      where id = $1`,
     [
@@ -158,6 +163,7 @@ export async function updatePollRow(
       patch.resultsVisibility ?? null,
       patch.oneVotePerVoter ?? null,
       patch.archived ?? null,
+      patch.voteCooldownMs ?? null,
     ],
   );
 }
@@ -180,28 +186,32 @@ export function hashToken(token: string): Buffer {
 interface KioskRow {
   id: string;
   name: string;
+  poll_ids: string[] | null;
   created_at: Date;
   revoked_at: Date | null;
 }
 
+const KIOSK_COLUMNS = "id, name, poll_ids, created_at, revoked_at";
+
 const toKiosk = (r: KioskRow): Kiosk => ({
   id: r.id,
   name: r.name,
+  pollIds: r.poll_ids,
   createdAt: r.created_at.toISOString(),
   revokedAt: iso(r.revoked_at),
 });
 
 /** Creates a kiosk and returns its token: the only time the token exists outside the kiosk. */
 export async function createKiosk(
-  pool: Pool,
+  db: Pool | PoolClient,
   input: CreateKiosk,
 ): Promise<Kiosk & { token: string }> {
-  const token = `tfk_${randomBytes(32).toString("base64url")}`;
+  const token = newKioskToken();
   try {
-    const { rows } = await pool.query<KioskRow>(
-      `insert into kiosks (id, name, token_hash) values ($1, $2, $3)
-       returning id, name, created_at, revoked_at`,
-      [input.id, input.name, hashToken(token)],
+    const { rows } = await db.query<KioskRow>(
+      `insert into kiosks (id, name, token_hash, poll_ids) values ($1, $2, $3, $4)
+       returning ${KIOSK_COLUMNS}`,
+      [input.id, input.name, hashToken(token), input.pollIds ?? null],
     );
     return { ...toKiosk(rows[0]!), token };
   } catch (err) {
@@ -211,22 +221,135 @@ export async function createKiosk(
   }
 }
 
+/** 256 random bits: the token has full entropy, so its sha256 is all that is stored. */
+function newKioskToken(): string {
+  return `tfk_${randomBytes(32).toString("base64url")}`;
+}
+
 export async function listKiosks(pool: Pool): Promise<Kiosk[]> {
   const { rows } = await pool.query<KioskRow>(
-    "select id, name, created_at, revoked_at from kiosks order by created_at, id",
+    `select ${KIOSK_COLUMNS} from kiosks order by created_at, id`,
   );
   return rows.map(toKiosk);
 }
 
-/** Revokes a kiosk (idempotent: a second revoke keeps the first time). */
-export async function revokeKiosk(pool: Pool, id: string): Promise<Kiosk> {
-  const { rows } = await pool.query<KioskRow>(
+const kioskNotFound = (id: string) =>
+  new NotFoundError("kiosk_not_found", `kiosk "${id}" does not exist`);
+
+export async function getKiosk(db: Pool | PoolClient, id: string): Promise<Kiosk> {
+  const { rows } = await db.query<KioskRow>(`select ${KIOSK_COLUMNS} from kiosks where id = $1`, [
+    id,
+  ]);
+  if (rows.length === 0) throw kioskNotFound(id);
+  return toKiosk(rows[0]!);
+}
+
+/** Writes the fields the patch has; `pollIds: null` lifts the kiosk's poll limit. */
+export async function updateKiosk(
+  db: Pool | PoolClient,
+  id: string,
+  patch: UpdateKiosk,
+): Promise<Kiosk> {
+  const { rows } = await db.query<KioskRow>(
+    `update kiosks set
+       name = coalesce($2, name),
+       poll_ids = case when $3::boolean then $4::text[] else poll_ids end
+     where id = $1
+     returning ${KIOSK_COLUMNS}`,
+    [id, patch.name ?? null, patch.pollIds !== undefined, patch.pollIds ?? null],
+  );
+  if (rows.length === 0) throw kioskNotFound(id);
+  return toKiosk(rows[0]!);
+}
+
+/** Of these poll ids, those no poll has (to refuse a kiosk limited to a poll that is not). */
+export async function missingPollIds(client: PoolClient, ids: string[]): Promise<string[]> {
+  // Key-share locks the polls found: none is deleted before the caller's change commits.
+  const { rows: found } = await client.query<{ id: string }>(
+    "select id from polls where id = any($1) for key share",
+    [ids],
+  );
+  const present = new Set(found.map((r) => r.id));
+  return ids.filter((id) => !present.has(id));
+}
+
+/**
+ * Revokes a kiosk (idempotent: a second revoke keeps the first time) and drops its unused
+ * pairing code: a revoked kiosk cannot be paired.
+ */
+export async function revokeKiosk(client: PoolClient, id: string): Promise<Kiosk> {
+  const { rows } = await client.query<KioskRow>(
     `update kiosks set revoked_at = coalesce(revoked_at, now()) where id = $1
-     returning id, name, created_at, revoked_at`,
+     returning ${KIOSK_COLUMNS}`,
     [id],
   );
-  if (rows.length === 0) throw new NotFoundError("kiosk_not_found", `kiosk "${id}" does not exist`);
+  if (rows.length === 0) throw kioskNotFound(id);
+  await client.query("delete from kiosk_pairing_codes where kiosk_id = $1", [id]);
   return toKiosk(rows[0]!);
+}
+
+/**
+ * Stores a kiosk's pairing code (its hash), replacing the kiosk's unused one, unless the
+ * kiosk is revoked. One statement, so a revoke cannot slip between the check and the insert.
+ * Expired codes of any kiosk are dropped first. "clash" when the hash is taken (a 1 in 2^40
+ * chance: the caller draws another code); "no_kiosk" when the kiosk is missing or revoked.
+ */
+export async function putPairingCode(
+  pool: Pool,
+  kioskId: string,
+  codeHash: Buffer,
+  ttlMs: number,
+): Promise<{ expiresAt: string } | "clash" | "no_kiosk"> {
+  await pool.query("delete from kiosk_pairing_codes where expires_at <= now()");
+  try {
+    const { rows } = await pool.query<{ expires_at: Date }>(
+      `insert into kiosk_pairing_codes (kiosk_id, code_hash, expires_at)
+       select id, $2, now() + $3 * interval '1 millisecond'
+       from kiosks where id = $1 and revoked_at is null
+       on conflict (kiosk_id) do update
+         set code_hash = excluded.code_hash, created_at = now(), expires_at = excluded.expires_at
+       returning expires_at`,
+      [kioskId, codeHash, ttlMs],
+    );
+    return rows.length === 0 ? "no_kiosk" : { expiresAt: rows[0]!.expires_at.toISOString() };
+  } catch (err) {
+    if (pgCode(err) === "23505") return "clash";
+    throw err;
+  }
+}
+
+/**
+ * Uses a pairing code: deletes it (single use) and, if it was unexpired, returns the kiosk
+ * it pairs. Undefined when no unexpired code has this hash (unknown, used or expired).
+ */
+export async function takePairingCode(
+  client: PoolClient,
+  codeHash: Buffer,
+): Promise<string | undefined> {
+  const { rows } = await client.query<{ kiosk_id: string; live: boolean }>(
+    `delete from kiosk_pairing_codes where code_hash = $1
+     returning kiosk_id, expires_at > now() as live`,
+    [codeHash],
+  );
+  const row = rows[0];
+  return row?.live ? row.kiosk_id : undefined;
+}
+
+/**
+ * Gives a kiosk a new token, unless it is revoked: the previous token stops matching any
+ * kiosk (the registry caches drop its hash on the row's NOTIFY). Undefined when revoked.
+ */
+export async function rotateKioskToken(
+  client: PoolClient,
+  id: string,
+): Promise<(Kiosk & { token: string }) | undefined> {
+  const token = newKioskToken();
+  const { rows } = await client.query<KioskRow>(
+    `update kiosks set token_hash = $2 where id = $1 and revoked_at is null
+     returning ${KIOSK_COLUMNS}`,
+    [id, hashToken(token)],
+  );
+  return rows.length === 0 ? undefined : { ...toKiosk(rows[0]!), token };
 }
 
 /** A poll with its incarnation (migration 007), which the API stamps on each vote. */
@@ -236,7 +359,13 @@ export interface RegistryPoll extends Poll {
 
 export interface RegistrySnapshot {
   polls: RegistryPoll[];
-  kiosks: { id: string; tokenHash: Buffer; revokedAt: Date | null }[];
+  kiosks: {
+    id: string;
+    name: string;
+    tokenHash: Buffer;
+    revokedAt: Date | null;
+    pollIds: string[] | null;
+  }[];
 }
 
 export async function loadRegistry(pool: Pool): Promise<RegistrySnapshot> {
@@ -244,16 +373,22 @@ export async function loadRegistry(pool: Pool): Promise<RegistrySnapshot> {
     pool
       .query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`)
       .then(({ rows }) => rows.map((r) => ({ ...toPoll(r), incarnation: r.incarnation }))),
-    pool.query<{ id: string; token_hash: Buffer; revoked_at: Date | null }>(
-      "select id, token_hash, revoked_at from kiosks",
-    ),
+    pool.query<{
+      id: string;
+      name: string;
+      token_hash: Buffer;
+      revoked_at: Date | null;
+      poll_ids: string[] | null;
+    }>("select id, name, token_hash, revoked_at, poll_ids from kiosks"),
   ]);
   return {
     polls,
     kiosks: kiosks.rows.map((k) => ({
       id: k.id,
+      name: k.name,
       tokenHash: k.token_hash,
       revokedAt: k.revoked_at,
+      pollIds: k.poll_ids,
     })),
   };
 }

@@ -7,12 +7,12 @@ import {
   createKiosk,
   createPoll,
   expectError,
-  insertStoredVote,
   issueFields,
   issueFor,
   type TestKiosk,
 } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { insertStoredVote } from "../test-support/stored-votes.ts";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
@@ -66,6 +66,7 @@ describe("POST /v1/polls", () => {
       closesAt: null,
       resultsVisibility: "live",
       oneVotePerVoter: false,
+      voteCooldownMs: 2000,
       archived: false,
       archivedAt: null,
       options: [
@@ -530,14 +531,22 @@ describe("kiosks", () => {
     assert.equal(res.status, 201, res.text);
     assert.equal(res.headers.location, "/v1/kiosks/lobby");
     const { token, createdAt, ...rest } = res.body;
-    assert.deepEqual(rest, { id: "lobby", name: "Lobby", revokedAt: null });
+    assert.deepEqual(rest, { id: "lobby", name: "Lobby", pollIds: null, revokedAt: null });
     assert.match(createdAt, ISO);
     assert.match(token, /^tfk_[A-Za-z0-9_-]{43}$/);
 
     const list = await admin.get("/v1/kiosks").expect(200);
-    assert.deepEqual(Object.keys(list.body), ["kiosks"]);
+    assert.deepEqual(Object.keys(list.body), ["kiosks", "health"]);
     const listed = list.body.kiosks.find((k: { id: string }) => k.id === "lobby");
-    assert.deepEqual(listed, { id: "lobby", name: "Lobby", createdAt, revokedAt: null });
+    assert.deepEqual(listed, {
+      id: "lobby",
+      name: "Lobby",
+      pollIds: null,
+      createdAt,
+      revokedAt: null,
+      lastSeenAt: null,
+      status: null,
+    });
     assert.ok(!list.text.includes(token), "the token is listed");
 
     // Only a hash of the token is stored.

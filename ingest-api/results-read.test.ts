@@ -5,7 +5,7 @@ import request from "supertest";
 import { type HiddenResults, resultsKeys } from "../common/results-contract.ts";
 import { createPoll, expectError, isoFromNow, minutes } from "../test-support/api.ts";
 import { ADMIN } from "../test-support/ingest.ts";
-import { type ResultsPipeline, startResultsPipeline } from "../test-support/publisher.ts";
+import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

@@ -1,13 +1,12 @@
 import { type Request, type Response, Router } from "express";
 import { RESP_TYPES } from "redis";
 import { ForbiddenError, NotFoundError, UnavailableError } from "../common/errors.ts";
-import type { RedisClient } from "../common/redis.ts";
 import { resultsKeys } from "../common/results-contract.ts";
 import { idSchema } from "../common/vote.ts";
 import { publishedForEarlierPoll } from "../result-publisher/published-version.ts";
 import { countsHidden } from "../web/assets/poll-phase.js";
-import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
-import type { ResultsEvents } from "./results-events.ts";
+import type { AppDeps } from "./app.ts";
+import type { CachedPoll } from "./registry-cache.ts";
 import type { StreamAdmission } from "./sse-admission.ts";
 
 /** The event stream's headers, also the answer to HEAD. */
@@ -34,14 +33,19 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
  * The read path: Redis only, never Postgres. ETag = the publication's version, so a
  * dashboard polling with If-None-Match costs one small GET and a 304.
  */
-export function resultsRoutes(
-  cache: RegistryCache,
-  redis: RedisClient,
-  events: ResultsEvents,
-  keyPrefix: string,
-  intervalMs: number,
-  streams: EventStreamOptions,
-) {
+export type ResultsRouteDeps = Pick<
+  AppDeps,
+  "cache" | "redis" | "events" | "keyPrefix" | "resultsIntervalMs" | "streams"
+>;
+
+export function resultsRoutes({
+  cache,
+  redis,
+  events,
+  keyPrefix,
+  resultsIntervalMs: intervalMs,
+  streams,
+}: ResultsRouteDeps) {
   const router = Router();
   const maxAge = Math.max(1, Math.round(intervalMs / 1000));
   const retryAfter = maxAge;

@@ -5,6 +5,10 @@ import { resultsKeys } from "../common/results-contract.ts";
 import { createPoll } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 
+// A published version names its poll's registry time (result-publisher/published-version.ts):
+// one from before the poll was created would be an earlier poll's, and is not served.
+const VERSION = `7-${(Date.now() + 60_000).toString(36)}`;
+
 // `X-Content-Type-Options: nosniff` on every answer (JSON, errors, 304, PNG, pages), and
 // `Strict-Transport-Security` only when HSTS_MAX_AGE_SECONDS says the API is served over TLS.
 
@@ -12,14 +16,14 @@ import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/i
 async function answers(h: IngestHarness): Promise<[string, Response][]> {
   const keys = resultsKeys(h.names.redisKeyPrefix, "shown");
   await h.redis.mSet([
-    [keys.version, "7-test"],
-    [keys.json, JSON.stringify({ pollId: "shown", version: "7-test" })],
+    [keys.version, VERSION],
+    [keys.json, JSON.stringify({ pollId: "shown", version: VERSION })],
     [keys.png, "not really a png"],
   ]);
   const app = h.app;
   return [
     ["200 JSON", await request(app).get("/v1/polls/shown/results")],
-    ["304", await request(app).get("/v1/polls/shown/results").set("If-None-Match", '"7-test"')],
+    ["304", await request(app).get("/v1/polls/shown/results").set("If-None-Match", `"${VERSION}"`)],
     ["PNG", await request(app).get("/v1/polls/shown/results.png")],
     ["503", await request(app).get("/v1/polls/unpublished/results")],
     ["401", await request(app).post("/v1/votes").send({})],

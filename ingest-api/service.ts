@@ -4,6 +4,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { Express } from "express";
 import { votesStreamOptions } from "../common/config.ts";
 import { JetStreamHealer } from "../common/jetstream-heal.ts";
+import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
@@ -15,6 +16,7 @@ import type { IngestConfig } from "./config.ts";
 import { checkDescriptorBudget } from "./descriptor-budget.ts";
 import { createHttpServer, listen } from "./http-server.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
+import { KioskHealth } from "./kiosk-health.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { RegistryCache } from "./registry-cache.ts";
 import { RegistryService } from "./registry-service.ts";
@@ -60,20 +62,31 @@ export async function buildIngestApi(
   let healer: JetStreamHealer | undefined;
   const nc = lifecycle.add(
     "nats",
-    await connectNats(config.natsUrl, "ingest-api", log, (up) => {
-      publisher?.setConnected(up);
-      // The server we reconnected to may be a new one without our stream: check at once
-      // rather than on the first failing vote.
-      if (up) void healer?.check();
-    }),
+    await connectNats(
+      config.natsUrl,
+      "ingest-api",
+      log,
+      (up) => {
+        publisher?.setConnected(up);
+        // The server we reconnected to may be a new one without our stream: check at once
+        // rather than on the first failing vote.
+        if (up) void healer?.check();
+      },
+      config.natsConnectWaitMs,
+    ),
     closeNats,
   );
-  const ensureStream = async () => {
-    const { created } = await provisionVotesStream(nc, votesStreamOptions(config));
-    return created ? [`stream ${config.streamName}`] : [];
-  };
-  await ensureStream();
-  healer = new JetStreamHealer("votes stream", ensureStream, config.jetstreamHealIntervalMs, log);
+  // `npm run migrate` owns the stream's settings: the API creates the stream only when it is
+  // missing (first start without a migration, or a NATS server that lost its store) and
+  // warns about any setting that differs from its own environment.
+  const ensureStream = async () => provisionVotesStream(nc, votesStreamOptions(config), "check");
+  warnDrift(log, (await ensureStream()).drift);
+  healer = new JetStreamHealer(
+    "votes stream",
+    async () => (await ensureStream()).created,
+    config.jetstreamHealIntervalMs,
+    log,
+  );
   publisher = new VotePublisher(nc, {
     subjectPrefix: config.subjectPrefix,
     timeoutMs: config.publishTimeoutMs,
@@ -126,7 +139,21 @@ export async function buildIngestApi(
     lateVoteGraceMs: config.lateVoteGraceMs,
     maxMessageBytes: resolveMaxMessageBytes(config.maxMessageBytes, nc.info?.max_payload),
   });
-  const registry = new RegistryService({ pool, cache, guard, logger: log });
+  // Closed before Redis (the lifecycle runs backwards): its last write still goes out.
+  const health = lifecycle.add(
+    "kiosk-health",
+    new KioskHealth(redis, config.redisKeyPrefix, config.kiosks, metrics.registry, log),
+    (h) => h.stop(),
+  );
+  health.start();
+  const registry = new RegistryService({
+    pool,
+    cache,
+    guard,
+    health,
+    pairingCodeTtlMs: config.kiosks.pairingCodeTtlMs,
+    logger: log,
+  });
   const app = createApp({
     pool,
     redis,
@@ -161,6 +188,8 @@ export async function buildIngestApi(
     readyzCacheMs: config.readyzCacheMs,
     corsOrigins: config.corsOrigins,
     corsMaxAgeMs: config.corsMaxAgeMs,
+    health,
+    kiosks: config.kiosks,
   });
   return { app, cache, registry, publisher, events, voterClaims: claims };
 }

@@ -2,14 +2,10 @@ import assert from "node:assert/strict";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import {
-  createKiosk,
-  createPoll,
-  eventually,
-  metricSample,
-  type TestKiosk,
-} from "../test-support/api.ts";
+import { createKiosk, createPoll, type TestKiosk } from "../test-support/api.ts";
 import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { metricSample } from "../test-support/metrics-scrape.ts";
+import { eventually } from "../test-support/waiting.ts";
 import { createHttpServer, listen } from "./http-server.ts";
 import { addressKey, StreamAdmission } from "./sse-admission.ts";
 

@@ -3,6 +3,7 @@ import { JetStreamApiError, type JetStreamClient, jetstream } from "@nats-io/jet
 import { TimeoutError } from "@nats-io/transport-node";
 import type { CodeWithStatus } from "../common/error-codes.ts";
 import { UnavailableError } from "../common/errors.ts";
+import { isStreamFull } from "../common/jetstream-codes.ts";
 import {
   isMissingResource,
   isNoResponders,
@@ -29,12 +30,6 @@ export interface VotePublisherOptions {
   healer: JetStreamHealer;
   logger: Logger;
 }
-
-// JetStream API error codes that mean "the stream is full", not "NATS is down". nats.js names
-// only a few codes (JetStreamApiCodes); these come from the server's errors.json:
-// 10047 insufficient storage resources, 10077 store failed (maximum bytes/messages exceeded
-// under discard "new"), 10028 message size exceeds the stream's maximum.
-const STREAM_FULL_CODES = new Set([10047, 10077, 10028]);
 
 /** An attempt never gets less than this, so a retry can still reach the server and back. */
 const MIN_ATTEMPT_MS = 100;
@@ -89,7 +84,7 @@ export class VotePublisher {
         // client's first submission is then reported as accepted, not as a repeat.
         return { duplicate: ack.duplicate && attempt === 0, seq: ack.seq };
       } catch (err) {
-        if (err instanceof JetStreamApiError && STREAM_FULL_CODES.has(err.code))
+        if (isStreamFull(err))
           throw this.#refuse("queue_full", "vote queue is full; retry later", 30, err);
         // Once the stream is re-provisioned the retry can land at once, without a pause.
         const healed = isMissingResource(err) && (await this.#healWithin(err, deadline));

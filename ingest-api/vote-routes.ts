@@ -1,9 +1,8 @@
 import { type RequestHandler, Router } from "express";
 import { AppError, ValidationError } from "../common/errors.ts";
+import type { AppDeps } from "./app.ts";
 import { requireKiosk } from "./auth.ts";
 import { jsonBody } from "./json-body.ts";
-import type { RegistryCache } from "./registry-cache.ts";
-import type { VoteService } from "./vote-service.ts";
 
 export interface VoteRouteLimits {
   maxVoteBodyBytes: number;
@@ -19,23 +18,30 @@ export interface KioskThrottles {
 
 const none: RequestHandler = (_req, _res, next) => next();
 
-export function voteRoutes(
-  service: VoteService,
-  cache: RegistryCache,
-  limits: VoteRouteLimits,
-  throttles: KioskThrottles = { votes: none, batches: none },
-) {
+export interface VoteRouteDeps extends Pick<AppDeps, "votes" | "cache" | "limits"> {
+  throttles?: KioskThrottles;
+  /** After auth: the kiosk was seen, and its X-Kiosk-Status is kept (kiosk-health.ts). */
+  track?: RequestHandler;
+}
+
+export function voteRoutes({
+  votes: service,
+  cache,
+  limits,
+  throttles = { votes: none, batches: none },
+  track = none,
+}: VoteRouteDeps) {
   const router = Router();
   const kiosk = requireKiosk(cache);
 
   const voteBody = jsonBody(limits.maxVoteBodyBytes);
-  router.post("/v1/votes", kiosk, throttles.votes, voteBody, async (req, res) => {
-    const result = await service.acceptOne(req.kioskId!, req.body);
+  router.post("/v1/votes", kiosk, track, throttles.votes, voteBody, async (req, res) => {
+    const result = await service.acceptOne(req.kiosk!, req.body);
     res.status(202).json(result);
   });
 
   const batchBody = jsonBody(limits.maxBatchBodyBytes);
-  router.post("/v1/votes/batch", kiosk, throttles.batches, batchBody, async (req, res) => {
+  router.post("/v1/votes/batch", kiosk, track, throttles.batches, batchBody, async (req, res) => {
     const body: unknown = req.body;
     const votes =
       typeof body === "object" && body !== null && "votes" in body ? body.votes : undefined;
@@ -50,7 +56,7 @@ export function voteRoutes(
         `a batch holds at most ${limits.maxBatchItems} votes, got ${votes.length}`,
         { details: { maxItems: limits.maxBatchItems } },
       );
-    const result = await service.acceptBatch(req.kioskId!, votes);
+    const result = await service.acceptBatch(req.kiosk!, votes);
     res.status(200).json(result);
   });
 

@@ -47,6 +47,12 @@ export interface VoteRules {
   maxMessageBytes: number;
 }
 
+/** Who is voting: the kiosk named by the token, and the polls it may vote in (null = any). */
+export interface VotingKiosk {
+  id: string;
+  pollIds: ReadonlySet<string> | null;
+}
+
 /** The one thing the service needs of the publisher (tests give it one that fails for a poll). */
 export type PublishVotes = Pick<VotePublisher, "publish">;
 
@@ -87,13 +93,13 @@ export class VoteService {
   }
 
   async acceptOne(
-    kioskId: string,
+    kiosk: VotingKiosk,
     body: unknown,
   ): Promise<{ eventId: string; status: VoteStatus }> {
     let prepared: Prepared;
     try {
       const now = Date.now();
-      prepared = this.#prepare(kioskId, body, now, new Date(now).toISOString(), "");
+      prepared = this.#prepare(kiosk, body, now, new Date(now).toISOString(), "");
       await this.#claimVoter(prepared);
     } catch (err) {
       if (err instanceof AppError && err.status < 500)
@@ -128,7 +134,8 @@ export class VoteService {
    * messages that were not acked give their voter claims back: the others are in the
    * stream, and their voters have voted.
    */
-  async acceptBatch(kioskId: string, items: unknown[]): Promise<BatchResult> {
+  async acceptBatch(kiosk: VotingKiosk, items: unknown[]): Promise<BatchResult> {
+    const kioskId = kiosk.id;
     const now = Date.now();
     const nowIso = new Date(now).toISOString();
     const results: BatchItemResult[] = new Array(items.length);
@@ -137,7 +144,7 @@ export class VoteService {
     let conflicts = 0;
     for (let index = 0; index < items.length; index++) {
       try {
-        const prepared = this.#prepare(kioskId, items[index], now, nowIso, `votes.${index}.`);
+        const prepared = this.#prepare(kiosk, items[index], now, nowIso, `votes.${index}.`);
         const { eventId } = prepared.vote;
         const first = seen.get(eventId);
         if (first) {
@@ -216,7 +223,7 @@ export class VoteService {
 
   /** `nowIso` is `now` as ISO text, made once per request: toISOString costs ~1 µs a call. */
   #prepare(
-    kioskId: string,
+    kiosk: VotingKiosk,
     body: unknown,
     now: number,
     nowIso: string,
@@ -226,6 +233,14 @@ export class VoteService {
     if (!parsed.success)
       throw new ValidationError(toFieldIssues(parsed.error, fieldPrefix.slice(0, -1)));
     const input = parsed.data;
+    // Before the poll's existence: a kiosk limited to some polls learns nothing of others.
+    if (kiosk.pollIds !== null && !kiosk.pollIds.has(input.pollId))
+      throw new AppError(
+        403,
+        "poll_not_allowed",
+        `kiosk "${kiosk.id}" may not vote in poll "${input.pollId}" (its pollIds)`,
+        { details: { field: `${fieldPrefix}pollId`, pollId: input.pollId } },
+      );
     const poll = this.#cache.poll(input.pollId);
     if (!poll) throw new NotFoundError("poll_not_found", `poll "${input.pollId}" does not exist`);
     if (poll.archived) throw new ConflictError("poll_archived", `poll "${poll.id}" is archived`);
@@ -272,7 +287,7 @@ export class VoteService {
       eventId,
       pollId: poll.id,
       optionId: input.optionId,
-      kioskId,
+      kioskId: kiosk.id,
       castAt: canonicalInstant(input.castAt, castAtMs, now, nowIso),
       receivedAt: nowIso,
       // The writer stores the vote only into this incarnation of the poll (poll deleted since: dropped).

@@ -3,16 +3,11 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { createLogger } from "../common/logger.ts";
-import {
-  createKiosk,
-  createPoll,
-  eventually,
-  expectError,
-  type TestKiosk,
-} from "../test-support/api.ts";
+import { createKiosk, createPoll, expectError, type TestKiosk } from "../test-support/api.ts";
+import { type InProcessWriter, startPipelineWriter } from "../test-support/in-process-writer.ts";
 import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
-import { type InProcessWriter, startPipelineWriter } from "../test-support/publisher.ts";
 import { PrivateRedisServer } from "../test-support/redis-server.ts";
+import { eventually } from "../test-support/waiting.ts";
 import { VoterClaimsRebuild } from "./voter-claims-rebuild.ts";
 import { VoterGuard, voterClaimsKeys } from "./voter-guard.ts";
 

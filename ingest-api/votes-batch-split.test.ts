@@ -3,16 +3,11 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { UnavailableError } from "../common/errors.ts";
-import {
-  createKiosk,
-  createPoll,
-  eventually,
-  expectError,
-  type TestKiosk,
-} from "../test-support/api.ts";
+import { createKiosk, createPoll, expectError, type TestKiosk } from "../test-support/api.ts";
+import { type InProcessWriter, startPipelineWriter } from "../test-support/in-process-writer.ts";
 import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
-import { type InProcessWriter, startPipelineWriter } from "../test-support/publisher.ts";
 import { streamMessages } from "../test-support/streams.ts";
+import { eventually } from "../test-support/waiting.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
 import { type PublishVotes, VoteService } from "./vote-service.ts";
 import { VoterGuard } from "./voter-guard.ts";
@@ -141,11 +136,14 @@ describe("batches split by size, claims released per message", () => {
       { eventId: randomUUID(), pollId: "first", optionId: "yes", voterId: "olga" },
       { eventId: randomUUID(), pollId: "second", optionId: "yes", voterId: "olga" },
     ];
-    await assert.rejects(service.acceptBatch(kiosk.id, items), (err: unknown) => {
-      assert.ok(err instanceof UnavailableError);
-      assert.equal(err.code, "nats_unavailable");
-      return true;
-    });
+    await assert.rejects(
+      service.acceptBatch({ id: kiosk.id, pollIds: null }, items),
+      (err: unknown) => {
+        assert.ok(err instanceof UnavailableError);
+        assert.equal(err.code, "nats_unavailable");
+        return true;
+      },
+    );
 
     // Poll "first" got olga's vote: a second one at the API is refused.
     const again = await request(h.app)

@@ -8,11 +8,11 @@ import {
   expectError,
   isoFromNow,
   issueFields,
-  metricSample,
   minutes,
   type TestKiosk,
 } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { metricSample } from "../test-support/metrics-scrape.ts";
 import { type StreamMessage, streamMessages } from "../test-support/streams.ts";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

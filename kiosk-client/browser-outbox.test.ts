@@ -8,7 +8,7 @@ import {
   watchPage,
 } from "../test-support/browser.ts";
 import { type OutboxApi, startOutboxApi } from "../test-support/outbox-api.ts";
-import { waitUntil } from "../test-support/writer.ts";
+import { eventually } from "../test-support/waiting.ts";
 import type { OutboxStatus, RefusedEntry } from "./types.ts";
 
 // The browser outbox in Chromium: a page on the API's origin, under the pages' CSP, imports
@@ -73,7 +73,7 @@ describe("the browser outbox (IndexedDB) in Chromium", () => {
   const status = () => call("status");
   const open = async () => {
     await page.goto(`${api.url}${PAGE}`);
-    await waitUntil(
+    await eventually(
       "the test module loaded",
       async () =>
         (await page.evaluate(() => typeof (globalThis as { outboxTest?: unknown }).outboxTest)) ===
@@ -128,7 +128,9 @@ describe("the browser outbox (IndexedDB) in Chromium", () => {
     assert.equal(typeof reloaded.persisted, "boolean", "persistence asked and reported");
 
     await call("start");
-    await waitUntil("the queue sent", async () => (await status()).pending === 0, 30_000);
+    await eventually("the queue sent", async () => (await status()).pending === 0, {
+      timeoutMs: 30_000,
+    });
     await api.storedCount(3);
     const stored = await api.stored();
     assert.equal(stored.rows, 3);

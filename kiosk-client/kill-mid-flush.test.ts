@@ -3,8 +3,9 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { killChild, killChildren, spawnNode } from "../test-support/child-processes.ts";
 import { type OutboxApi, startOutboxApi } from "../test-support/outbox-api.ts";
-import { killChildren, killWriter, spawnNode, waitUntil } from "../test-support/writer.ts";
+import { eventually } from "../test-support/waiting.ts";
 
 // kill -9 a kiosk process in the middle of flushing its file outbox, start it again on
 // the same journal: every vote it queued is stored exactly once, and nothing else.
@@ -42,12 +43,12 @@ describe("the Node outbox survives kill -9 mid-flush", () => {
       ...env,
       OUTBOX_COUNT: String(VOTES),
     });
-    await waitUntil(
+    await eventually(
       "the child enqueued its votes and sent a fifth of them",
       () => acked(first.output()) >= VOTES / 5 || first.process.exitCode !== null,
-      120_000,
+      { timeoutMs: 120_000 },
     );
-    await killWriter(first); // SIGKILL
+    await killChild(first); // SIGKILL
     assert.match(first.output(), new RegExp(`^enqueued ${VOTES}$`, "m"));
     assert.doesNotMatch(first.output(), /^done$/m, "killed before it finished");
     const ackedBefore = acked(first.output());

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { createKiosk } from "../test-support/api.ts";
+import { listenLocally } from "../test-support/http-listen.ts";
 import { ADMIN } from "../test-support/ingest.ts";
 import { type OutboxApi, startOutboxApi } from "../test-support/outbox-api.ts";
-import { waitUntil } from "../test-support/writer.ts";
+import { eventually } from "../test-support/waiting.ts";
 import { createOutbox, type OutboxOptions } from "./outbox.ts";
 import { openFileStore } from "./store-file.ts";
 import { MemoryStore } from "./store-memory.ts";
@@ -29,7 +29,7 @@ type Answer = (seen: Seen, res: ServerResponse) => Promise<boolean> | boolean;
 /** Answers a request itself when `answer` returns true, otherwise proxies it to `target`. */
 async function frontServer(target: string, answer: Answer) {
   const seen: Seen[] = [];
-  const server: Server = createServer(async (req, res) => {
+  const server = await listenLocally(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const s: Seen = {
@@ -50,16 +50,7 @@ async function frontServer(target: string, answer: Answer) {
     res.writeHead(upstream.status, { "content-type": "application/json" });
     res.end(await upstream.text());
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url: server.url, seen, close: server.close };
 }
 
 describe("the Node outbox against the real API", () => {
@@ -172,7 +163,9 @@ describe("the Node outbox against the real API", () => {
       assert.ok(status.retryAt !== null);
 
       box.start();
-      await waitUntil("the vote sent", async () => (await box.status()).pending === 0, 30_000);
+      await eventually("the vote sent", async () => (await box.status()).pending === 0, {
+        timeoutMs: 30_000,
+      });
       await box.stop();
       assert.equal(front.seen.length, 3);
       for (const i of [1, 2])
@@ -314,7 +307,7 @@ describe("the Node outbox against the real API", () => {
       const box = createOutbox({ store: new MemoryStore(), apiUrl: front.url, token: "t" });
       await box.enqueue({ pollId: "lunch", optionId: "pizza" });
       box.start();
-      await waitUntil("the request arrived", () => front.seen.length === 1);
+      await eventually("the request arrived", () => front.seen.length === 1);
       await box.stop({ timeoutMs: 100 });
       const status = await box.status();
       assert.equal(status.state, "stopped");

@@ -4,8 +4,9 @@ import { crc32 } from "node:zlib";
 import { createCanvas, loadImage } from "@napi-rs/canvas";
 import request from "supertest";
 import { resultsKeys } from "../common/results-contract.ts";
-import { createPoll, expectError, metricSample } from "../test-support/api.ts";
-import { type ResultsPipeline, startResultsPipeline } from "../test-support/publisher.ts";
+import { createPoll, expectError } from "../test-support/api.ts";
+import { metricSample } from "../test-support/metrics-scrape.ts";
+import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

@@ -2,23 +2,13 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ConfigError } from "../common/errors.ts";
+import { assertFailsNaming } from "../test-support/config-errors.ts";
 import { readPublisherConfig } from "./config.ts";
 import { isRecurringCron } from "./cron.ts";
 
-function failsNaming(env: Record<string, string>, variable: string, message?: RegExp): void {
-  assert.throws(
-    () => readPublisherConfig(env),
-    (err: unknown) => {
-      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-      assert.equal(err.variable, variable);
-      assert.ok(err.message.startsWith(`${variable}: `), err.message);
-      if (message) assert.match(err.message, message);
-      return true;
-    },
-    `${JSON.stringify(env)} should fail naming ${variable}`,
-  );
-}
+/** Reading this env fails with a ConfigError naming `variable`. */
+const failsNaming = (env: Record<string, string>, variable: string, message?: RegExp) =>
+  assertFailsNaming(readPublisherConfig, env, variable, message);
 
 describe("readPublisherConfig: RESULTS_CRON", () => {
   test("without it, the schedule follows RESULTS_INTERVAL_MS", () => {

@@ -4,7 +4,7 @@ import request from "supertest";
 import { resultsKeys } from "../common/results-contract.ts";
 import { createPoll, expectError } from "../test-support/api.ts";
 import { ADMIN } from "../test-support/ingest.ts";
-import { type ResultsPipeline, startResultsPipeline } from "../test-support/publisher.ts";
+import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 
 // The published results of a deleted poll are the publisher's to remove (the API deletes
 // only the poll): the API answers 404 at once from its registry, and the publisher's next

@@ -5,15 +5,12 @@ import request from "supertest";
 import { createLogger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import { type HiddenResults, resultsKeys } from "../common/results-contract.ts";
-import { createPoll, eventually, isoFromNow, minutes } from "../test-support/api.ts";
+import { AnnouncementLog } from "../test-support/announcements.ts";
+import { createPoll, isoFromNow, minutes } from "../test-support/api.ts";
 import { ADMIN } from "../test-support/ingest.ts";
-import {
-  AnnouncementLog,
-  assertMatchesSql,
-  changedAt,
-  type ResultsPipeline,
-  startResultsPipeline,
-} from "../test-support/publisher.ts";
+import { assertMatchesSql, changedAt } from "../test-support/results-checks.ts";
+import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
+import { eventually } from "../test-support/waiting.ts";
 import { ResultsPublisher } from "./publisher.ts";
 import { createPublisherMetrics } from "./publisher-metrics.ts";
 

@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createPoll, eventually, metricSample } from "../test-support/api.ts";
+import { advisoryLockHolders } from "../test-support/advisory-locks.ts";
+import { createPoll } from "../test-support/api.ts";
+import { killChild, killChildren } from "../test-support/child-processes.ts";
+import { metricSample } from "../test-support/metrics-scrape.ts";
+import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 import {
-  killChild,
-  killChildren,
   leaderGauge,
   type PublisherChild,
-  type ResultsPipeline,
   spawnPublisher,
-  startResultsPipeline,
-} from "../test-support/publisher.ts";
+} from "../test-support/service-children.ts";
+import { eventually } from "../test-support/waiting.ts";
 
 const INTERVAL_MS = 1_000;
 
@@ -35,14 +36,8 @@ describe("publisher leader election", () => {
     return doc.options.map((o) => o.count).join(",");
   };
   /** Backends holding an advisory lock in this file's database. */
-  const lockHolders = async () => {
-    const { rows } = await p.h.db.pool.query<{ application_name: string }>(
-      `select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid
-       where l.locktype = 'advisory' and l.granted
-         and l.database = (select oid from pg_database where datname = current_database())`,
-    );
-    return rows.map((r) => r.application_name);
-  };
+  const lockHolders = async () =>
+    (await advisoryLockHolders(p.h.db.pool)).map((r) => r.application_name);
 
   before(async () => {
     p = await startResultsPipeline({ RESULTS_INTERVAL_MS: String(INTERVAL_MS) });

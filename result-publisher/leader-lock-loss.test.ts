@@ -2,14 +2,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
+import { advisoryLockHolders } from "../test-support/advisory-locks.ts";
 import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
-import { type TestNames, testNames } from "../test-support/names.ts";
 import {
   type InProcessPublisher,
-  publisherEnv,
   startPublisherInProcess,
-} from "../test-support/publisher.ts";
-import { TcpProxy, waitUntil } from "../test-support/writer.ts";
+} from "../test-support/in-process-publisher.ts";
+import { type TestNames, testNames } from "../test-support/names.ts";
+import { publisherEnv } from "../test-support/service-env.ts";
+import { TcpProxy } from "../test-support/tcp-proxy.ts";
+import { eventually } from "../test-support/waiting.ts";
 import { Leadership, LOCK_APPLICATION_NAME } from "./leader.ts";
 
 describe("publisher leadership when the lock session is lost", () => {
@@ -21,14 +23,7 @@ describe("publisher leadership when the lock session is lost", () => {
   let proxy: TcpProxy | undefined;
 
   /** Sessions holding an advisory lock in this file's database: their pids and names. */
-  const lockHolders = async () => {
-    const { rows } = await db.pool.query<{ pid: number; application_name: string }>(
-      `select a.pid, a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid
-       where l.locktype = 'advisory' and l.granted
-         and l.database = (select oid from pg_database where datname = current_database())`,
-    );
-    return rows;
-  };
+  const lockHolders = () => advisoryLockHolders(db.pool);
   const gauge = async (p: InProcessPublisher) => (await p.metrics.leader.get()).values[0]?.value;
 
   before(async () => {
@@ -68,14 +63,14 @@ describe("publisher leadership when the lock session is lost", () => {
     assert.equal(await gauge(leader), 0);
 
     // Both keep ticking, as their schedules would: exactly one takes the lock again.
-    await waitUntil(
+    await eventually(
       "one instance holds the lock again",
       async () => {
         await standby.tick();
         await leader.tick();
         return (await lockHolders()).length === 1;
       },
-      10_000,
+      { timeoutMs: 10_000 },
     );
     const holders = await lockHolders();
     assert.equal(holders.length, 1, "one lock, one holder");
@@ -103,7 +98,10 @@ describe("publisher leadership when the lock session is lost", () => {
     const standby = new Leadership(db.url, logger);
     leaderships.push(leader, standby);
 
-    await waitUntil("the publishers' lock is gone", async () => (await lockHolders()).length === 0);
+    await eventually(
+      "the publishers' lock is gone",
+      async () => (await lockHolders()).length === 0,
+    );
     assert.equal(await leader.acquire(), true);
     assert.equal(await standby.acquire(), false);
 
@@ -117,7 +115,7 @@ describe("publisher leadership when the lock session is lost", () => {
     // The server drops the session (as its keepalives would with a real dead peer).
     await proxy.down();
     proxy = undefined;
-    await waitUntil("the standby takes the lock", () => standby.acquire(), 10_000);
+    await eventually("the standby takes the lock", () => standby.acquire(), { timeoutMs: 10_000 });
     assert.equal(await leader.acquire(), false, "the old leader cannot reconnect, nor lead");
     assert.equal(standby.isLeader, true);
     assert.equal((await lockHolders()).length, 1);

@@ -2,12 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { createPoll, isoFromNow, minutes } from "../test-support/api.ts";
-import {
-  assertMatchesSql,
-  BUCKET_MS,
-  type ResultsPipeline,
-  startResultsPipeline,
-} from "../test-support/publisher.ts";
+import { assertMatchesSql, BUCKET_MS } from "../test-support/results-checks.ts";
+import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 
 const bucketOf = (iso: string) => Math.floor(Date.parse(iso) / BUCKET_MS) * BUCKET_MS;
 const changeSeqOf = (version: string) => Number(version.split("-")[0]);

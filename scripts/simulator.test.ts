@@ -1,24 +1,18 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Lifecycle } from "../common/lifecycle.ts";
-import { createLogger } from "../common/logger.ts";
-import { readPublisherConfig } from "../result-publisher/config.ts";
-import { startResultPublisher } from "../result-publisher/service.ts";
-import { ADMIN_TOKEN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { runNode } from "../test-support/child-processes.ts";
+import { type LocalServer, listenLocally } from "../test-support/http-listen.ts";
 import {
-  childEnv,
-  type InProcessWriter,
-  ROOT,
-  startWriterInProcess,
-  writerEnv,
-} from "../test-support/writer.ts";
+  type InProcessPublisher,
+  startPublisherInProcess,
+} from "../test-support/in-process-publisher.ts";
+import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
+import { ADMIN_TOKEN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { writerEnv } from "../test-support/service-env.ts";
 import { makeVote, placeKiosks, simPolls, Voters } from "./simulator/kiosk.ts";
 import { readKioskFile, type SeededPoll } from "./simulator/kiosk-file.ts";
 import { readEventIds, readRunMeta } from "./simulator/run-file.ts";
@@ -29,63 +23,33 @@ import type { SimSummary } from "./simulator/simulation.ts";
 // process (ingest API on port 0, batch writer, result publisher), with this file's own
 // database, stream, consumer and Redis prefix. The simulator and verify run as the CLIs.
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runScript(script: string, args: string[], env: Record<string, string>): Promise<Run> {
-  const child = spawn(process.execPath, [script, ...args], {
-    cwd: ROOT,
-    env: childEnv(env),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c: Buffer) => {
-    stdout += c.toString("utf8");
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    stderr += c.toString("utf8");
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
-  return new Promise((resolve) =>
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
-
 describe("seed, simulate, verify", () => {
   let h: IngestHarness;
-  let server: Server;
+  let server: LocalServer;
   let writer: InProcessWriter;
-  let publisherLifecycle: Lifecycle;
+  let publisher: InProcessPublisher;
   let apiUrl: string;
   let dir: string;
   let env: Record<string, string>;
 
   before(async () => {
     h = await startIngestHarness();
-    server = await new Promise<Server>((resolve) => {
-      const s = h.app.listen(0, "127.0.0.1", () => resolve(s));
-    });
-    apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await listenLocally(h.app);
+    apiUrl = server.url;
     const wEnv = writerEnv(h.names, h.db.url, { BATCH_LINGER_MS: "100" });
     writer = await startWriterInProcess(wEnv);
-    const publisherConfig = readPublisherConfig({
-      ...wEnv,
-      REDIS_KEY_PREFIX: h.names.redisKeyPrefix,
-      RESULTS_INTERVAL_MS: "1000",
-      PUBLISHER_METRICS_PORT: "0",
-      CHART_WIDTH: "400",
-      CHART_HEIGHT: "300",
-    });
-    const logger = createLogger(publisherConfig.logLevel);
-    publisherLifecycle = new Lifecycle(logger);
-    await startResultPublisher(publisherConfig, logger, publisherLifecycle);
+    publisher = await startPublisherInProcess(
+      {
+        ...wEnv,
+        REDIS_KEY_PREFIX: h.names.redisKeyPrefix,
+        RESULTS_INTERVAL_MS: "1000",
+        PUBLISHER_METRICS_PORT: "0",
+        CHART_WIDTH: "400",
+        CHART_HEIGHT: "300",
+        SHUTDOWN_DEADLINE_MS: "5000",
+      },
+      { scheduled: true },
+    );
     dir = await mkdtemp(join(tmpdir(), "tf-sim-"));
     env = {
       ...wEnv,
@@ -97,12 +61,9 @@ describe("seed, simulate, verify", () => {
   });
 
   after(async () => {
-    await publisherLifecycle?.close(5_000);
+    await publisher?.close();
     await writer?.close();
-    await new Promise<void>((resolve) => {
-      server?.close(() => resolve());
-      server?.closeAllConnections();
-    });
+    await server?.close();
     await h?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -180,7 +141,7 @@ describe("seed, simulate, verify", () => {
   let runFile: string;
 
   test("a short simulation writes a run file, and verify passes once the pipeline drained", async () => {
-    const run = await runScript(
+    const run = await runNode(
       "scripts/simulate.ts",
       [
         ...["--file", join(dir, "kiosks.json"), "--runs", join(dir, "runs")],
@@ -189,6 +150,7 @@ describe("seed, simulate, verify", () => {
         ...["--seed", "7", "--json"],
       ],
       env,
+      40_000,
     );
     assert.equal(run.code, 0, run.stderr);
     const summary = JSON.parse(run.stdout) as SimSummary;
@@ -211,7 +173,12 @@ describe("seed, simulate, verify", () => {
     assert.equal(new Set(ids).size, ids.length, "each eventId once");
     assert.equal(ids.length, summary.accepted, "every accepted vote is listed, duplicates once");
 
-    const verify = await runScript("scripts/verify.ts", [runFile, "--drain-timeout", "20s"], env);
+    const verify = await runNode(
+      "scripts/verify.ts",
+      [runFile, "--drain-timeout", "20s"],
+      env,
+      40_000,
+    );
     assert.equal(verify.code, 0, `${verify.stdout}\n${verify.stderr}`);
     assert.match(verify.stdout, /VERIFY PASSED/);
     const stored = await h.db.pool.query<{ n: number }>("select count(*) as n from votes");
@@ -228,10 +195,11 @@ describe("seed, simulate, verify", () => {
     assert.ok(old[0]!.n > 0, "old castAt stored");
 
     // The seeded check-in poll is one report 10 accepts (every check-in names its voter).
-    const attendance = await runScript(
+    const attendance = await runNode(
       "scripts/report.ts",
       ["attendance", "--poll", "demo-checkin", "--format", "csv"],
       { ...env, DATABASE_URL: h.db.url },
+      40_000,
     );
     assert.equal(attendance.code, 0, attendance.stderr);
     const [header, ...days] = attendance.stdout.trim().split("\n");
@@ -249,7 +217,12 @@ describe("seed, simulate, verify", () => {
     );
     assert.equal(deleted.length, 1);
     const first = String((deleted[0] as { event_id: string }).event_id);
-    const lost = await runScript("scripts/verify.ts", [runFile, "--publish-timeout", "3s"], env);
+    const lost = await runNode(
+      "scripts/verify.ts",
+      [runFile, "--publish-timeout", "3s"],
+      env,
+      40_000,
+    );
     assert.equal(lost.code, 1, lost.stdout);
     assert.match(lost.stdout, /VERIFY FAILED/);
     assert.match(lost.stdout, new RegExp(`LOST: 1 votes .*\\n\\s+${first}`));
@@ -277,13 +250,18 @@ describe("seed, simulate, verify", () => {
        values ($1, $2, $3, $4, $5, $5, 1)`,
       [extraId, row.poll_id, row.option_id, meta.kioskIds[0], new Date(meta.endedAt)],
     );
-    const extra = await runScript("scripts/verify.ts", [runFile, "--publish-timeout", "3s"], env);
+    const extra = await runNode(
+      "scripts/verify.ts",
+      [runFile, "--publish-timeout", "3s"],
+      env,
+      40_000,
+    );
     assert.equal(extra.code, 1, extra.stdout);
     assert.match(extra.stdout, new RegExp(`EXTRA: 1 votes .*\\n\\s+${extraId}`));
     assert.doesNotMatch(extra.stdout, /LOST/);
 
     await h.db.pool.query("delete from votes where event_id = $1", [extraId]);
-    const again = await runScript("scripts/verify.ts", [runFile], env);
+    const again = await runNode("scripts/verify.ts", [runFile], env, 40_000);
     assert.equal(again.code, 0, again.stdout);
     // The run file is what verify reads; the kiosk file still holds the tokens.
     assert.match(await readFile(join(dir, "kiosks.json"), "utf8"), /tfk_/);

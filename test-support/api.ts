@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Express } from "express";
 import request, { type Response } from "supertest";
 import { type ErrorCode, statusOf } from "../common/error-codes.ts";
-import type { Pool } from "../common/postgres.ts";
 import type { Poll } from "../common/registry-types.ts";
 import { ADMIN, type IngestHarness } from "./ingest.ts";
+import { eventually } from "./waiting.ts";
 
-// Helpers shared by the ingest API tests: fixtures made through the real API, the
-// error-body contract, and polling for things that become true "soon" (never timing).
+// Helpers shared by the ingest API tests: fixtures made through the real API and the
+// error-body contract.
 
 export interface ErrorBody {
   code: string;
@@ -93,75 +91,11 @@ export async function createPoll(app: Express, input: PollInput): Promise<Poll> 
   return res.body as Poll;
 }
 
-/**
- * A row in `votes`, as the batch writer would store it: the registry refuses some changes
- * once a poll has votes, and the writer is not part of the ingest suite.
- */
-export async function insertStoredVote(
-  pool: Pool,
-  pollId: string,
-  optionId: string,
-  kioskId = "writer-test",
-): Promise<string> {
-  const eventId = randomUUID();
-  await pool.query(
-    `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
-     values ($1, $2, $3, $4, now(), now(), 1)`,
-    [eventId, pollId, optionId, kioskId],
-  );
-  return eventId;
-}
-
-/**
- * Calls `probe` until it returns something other than undefined, or fails after
- * `timeoutMs` with the last value seen. For conditions that become true eventually.
- */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  { timeoutMs = 5_000, intervalMs = 50 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline)
-      throw new Error(`not within ${timeoutMs} ms: ${what}`, { cause: lastError });
-    await sleep(intervalMs);
-  }
-}
-
 export const minutes = (n: number) => n * 60_000;
 
 /** An ISO timestamp `offsetMs` from now. */
 export function isoFromNow(offsetMs: number): string {
   return new Date(Date.now() + offsetMs).toISOString();
-}
-
-/**
- * The value of one sample in Prometheus text output: the line for `name` whose labels
- * include all of `labels` (in any order). Undefined when there is no such sample.
- */
-export function metricSample(
-  text: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found: Record<string, string> = {};
-    for (const pair of (match[2] ?? "").matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g))
-      found[pair[1]!] = pair[2]!;
-    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(match[3]);
-  }
-  return undefined;
 }
 
 /**

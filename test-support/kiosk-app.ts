@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { CHROMIUM_PATH } from "./browser.ts";
+import { eventually } from "./waiting.ts";
 import type { WebStack } from "./web-stack.ts";
-import { waitUntil } from "./writer.ts";
 
 // Helpers for the kiosk app's browser tests (web/kiosk-app.test.ts): a gate in front of the
 // web stack's API (stop it in mid-flush, serve a new service worker version), a browser
@@ -157,13 +157,13 @@ export function queuedEventIds(page: Page): Promise<string[]> {
  * a poll id, until its cache holds that poll (the page fetches it again once controlled).
  */
 export async function waitForServiceWorker(page: Page, pollId?: string): Promise<void> {
-  await waitUntil(
+  await eventually(
     "the service worker controls the page",
     () => page.evaluate(() => navigator.serviceWorker.controller !== null),
-    20_000,
+    { timeoutMs: 20_000 },
   );
   if (pollId === undefined) return;
-  await waitUntil(
+  await eventually(
     `the service worker cached poll ${pollId}`,
     () =>
       page.evaluate(
@@ -171,6 +171,6 @@ export async function waitForServiceWorker(page: Page, pollId?: string): Promise
           (await caches.match(path, { cacheName: "tallyflow-kiosk-data-v1" })) !== undefined,
         `/v1/public/polls/${pollId}`,
       ),
-    20_000,
+    { timeoutMs: 20_000 },
   );
 }

@@ -1,8 +1,9 @@
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createKiosk, createPoll, type TestKiosk } from "./api.ts";
+import { listenLocally } from "./http-listen.ts";
+import { type InProcessWriter, startWriterInProcess } from "./in-process-writer.ts";
 import { type IngestHarness, startIngestHarness } from "./ingest.ts";
-import { type InProcessWriter, startWriterInProcess, waitUntil, writerEnv } from "./writer.ts";
+import { writerEnv } from "./service-env.ts";
+import { eventually } from "./waiting.ts";
 
 // The kiosk-client tests' system: the ingest API on a real port (the outbox talks HTTP to
 // it, as a kiosk does) and a batch writer in this process, so votes reach Postgres.
@@ -19,16 +20,9 @@ export interface OutboxApi {
   close(): Promise<void>;
 }
 
-export async function listen(harness: IngestHarness): Promise<{ server: Server; url: string }> {
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = harness.app.listen(0, "127.0.0.1", (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
 export async function startOutboxApi(env: Record<string, string> = {}): Promise<OutboxApi> {
   const harness = await startIngestHarness(env);
-  const { server, url } = await listen(harness);
+  const server = await listenLocally(harness.app);
   const writer = await startWriterInProcess(
     writerEnv(harness.names, harness.db.url, { BATCH_LINGER_MS: "50" }),
   );
@@ -49,18 +43,18 @@ export async function startOutboxApi(env: Record<string, string> = {}): Promise<
   };
   return {
     harness,
-    url,
+    url: server.url,
     kiosk,
     writer,
     stored,
-    storedCount: (count, kioskId) =>
-      waitUntil(`${count} votes stored`, async () => (await stored(kioskId)).rows >= count, 60_000),
+    storedCount: async (count, kioskId) => {
+      await eventually(`${count} votes stored`, async () => (await stored(kioskId)).rows >= count, {
+        timeoutMs: 60_000,
+      });
+    },
     async close() {
       await writer.close().catch(() => {});
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await server.close();
       await harness.close();
     },
   };

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "./nats-server.ts";
+import { freePort } from "../scripts/bench/processes.ts";
 
 /**
  * A private redis-server without persistence (as in docker-compose.yml), for outage tests

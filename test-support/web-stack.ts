@@ -1,20 +1,18 @@
 import assert from "node:assert/strict";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { Lifecycle } from "../common/lifecycle.ts";
-import { createLogger } from "../common/logger.ts";
 import type { PublishedResults } from "../common/results-contract.ts";
-import { readPublisherConfig } from "../result-publisher/config.ts";
-import { type RunningPublisher, startResultPublisher } from "../result-publisher/service.ts";
+import type { RunningPublisher } from "../result-publisher/service.ts";
+import { listenLocally } from "./http-listen.ts";
+import { startPublisherInProcess } from "./in-process-publisher.ts";
+import { type InProcessWriter, startWriterInProcess } from "./in-process-writer.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "./ingest.ts";
+import { publisherEnv, writerEnv } from "./service-env.ts";
 import { deleteStreams } from "./streams.ts";
-import { type InProcessWriter, startWriterInProcess, waitUntil, writerEnv } from "./writer.ts";
+import { eventually } from "./waiting.ts";
 
 // The whole system for browser tests: the ingest API listening on a real port, with the
 // batch writer and the result publisher running in this process, so that a vote sent to
 // the API reaches the page the way it does in production (NATS → Postgres → Redis → SSE).
-
-const LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? "silent";
 
 export interface VoteRequest {
   pollId: string;
@@ -53,42 +51,25 @@ export async function startWebStack(intervalMs = 1_000): Promise<WebStack> {
     await harness.close();
   };
   try {
-    const server = await new Promise<Server>((resolve, reject) => {
-      const s = harness.app.listen(0, "127.0.0.1", (err?: Error) =>
-        err ? reject(err) : resolve(s),
-      );
-    });
-    closers.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections(); // open event streams would hold the close forever
-        }),
-    );
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const local = await listenLocally(harness.app);
+    closers.push(() => local.close());
+    const { server, url } = local;
 
     const writer = await startWriterInProcess(
       writerEnv(names, db.url, { BATCH_LINGER_MS: "50", SHUTDOWN_DEADLINE_MS: "5000" }),
     );
     closers.push(() => writer.close());
 
-    const publisherConfig = readPublisherConfig({
-      DATABASE_URL: db.url,
-      NATS_URL: harness.config.natsUrl,
-      REDIS_URL: harness.config.redisUrl,
-      REDIS_KEY_PREFIX: names.redisKeyPrefix,
-      STREAM_NAME: names.streamName,
-      SUBJECT_PREFIX: names.subjectPrefix,
-      RESULTS_INTERVAL_MS: String(intervalMs),
-      PUBLISHER_METRICS_PORT: "0",
-      CHART_WIDTH: "800",
-      CHART_HEIGHT: "600",
-      LOG_LEVEL,
-    });
-    const logger = createLogger(publisherConfig.logLevel, { service: "result-publisher" });
-    const lifecycle = new Lifecycle(logger);
-    closers.push(() => lifecycle.close(5_000));
-    const publisher = await startResultPublisher(publisherConfig, logger, lifecycle);
+    // Scheduled as in production: the pages see results change without a test's nudge.
+    const publisher = await startPublisherInProcess(
+      publisherEnv(names, db.url, {
+        NATS_URL: harness.config.natsUrl,
+        REDIS_URL: harness.config.redisUrl,
+        RESULTS_INTERVAL_MS: String(intervalMs),
+      }),
+      { scheduled: true },
+    );
+    closers.push(() => publisher.close());
 
     const call = async (
       method: string,
@@ -143,7 +124,7 @@ export async function startWebStack(intervalMs = 1_000): Promise<WebStack> {
       results,
       async published(pollId, total) {
         let last: PublishedResults | undefined;
-        await waitUntil(
+        await eventually(
           `poll ${pollId} published with ${total} votes (last: ${JSON.stringify(last)})`,
           async () => {
             const { rows } = await db.pool.query<{ n: number }>(
@@ -155,8 +136,7 @@ export async function startWebStack(intervalMs = 1_000): Promise<WebStack> {
             last = await results(pollId);
             return last !== undefined && !last.hidden && last.totalVotes === total;
           },
-          20_000,
-          50,
+          { timeoutMs: 20_000, intervalMs: 50 },
         );
         return last!;
       },

@@ -227,6 +227,7 @@ describe("web pages in Chromium", () => {
       "status",
       "timeZone",
       "title",
+      "voteCooldownMs",
     ]);
     const one = await fetch(`${stack.url}/v1/public/polls/${POLL}`);
     assert.equal(((await one.json()) as { title: string }).title, "Lunch vote");

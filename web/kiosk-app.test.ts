@@ -20,15 +20,16 @@ import {
   storeCredentials,
   waitForServiceWorker,
 } from "../test-support/kiosk-app.ts";
+import { ROOT } from "../test-support/repo-root.ts";
+import { eventually } from "../test-support/waiting.ts";
 import { startWebStack, type WebStack } from "../test-support/web-stack.ts";
-import { ROOT, waitUntil } from "../test-support/writer.ts";
 
 // The kiosk app (/pair, /vote, /vote/:pollId and its service worker) in Chromium against
 // the whole system: votes go from the page's outbox (IndexedDB) through the API, NATS and
 // the batch writer into Postgres, where each test counts them by its own poll.
 //
-// The pairing test needs the API's pairing side (POST /v1/kiosks/:id/pairing, POST
-// /v1/pair, GET /v1/kiosk); the other tests store a kiosk's credentials the way /pair does.
+// The pairing test pairs through the API (POST /v1/kiosks/:id/pairing, POST /v1/pair, GET
+// /v1/kiosk); the other tests store a kiosk's credentials the way /pair does.
 
 const OPTIONS = [
   { id: "pizza", label: "Pizza" },
@@ -69,10 +70,10 @@ describe("the kiosk app in Chromium", () => {
 
   /** Waits until exactly these eventIds of the kiosk are stored for the poll, and nothing else. */
   const storedExactly = async (pollId: string, kioskId: string, ids: string[]) => {
-    await waitUntil(
+    await eventually(
       `${ids.length} votes stored for ${pollId}`,
       async () => (await stored(pollId)).length >= ids.length,
-      WAIT_MS,
+      { timeoutMs: WAIT_MS },
     );
     const rows = await stored(pollId);
     assert.equal(rows.length, ids.length, "nothing stored twice, nothing else stored");
@@ -98,20 +99,19 @@ describe("the kiosk app in Chromium", () => {
     page.locator("#st-waiting").getAttribute("data-pending", { timeout: 2_000 });
 
   const waitPending = (page: Page, n: number) =>
-    waitUntil(
+    eventually(
       `the page shows ${n} waiting`,
       async () => (await pendingShown(page)) === String(n),
-      WAIT_MS,
+      { timeoutMs: WAIT_MS },
     );
 
   /** Taps an option once its cooldown is over; resolves once the page said thank you. */
   const vote = async (page: Page, label: string) => {
     const button = page.getByRole("button", { name: label, exact: true });
-    await waitUntil(
+    await eventually(
       `${label} can be tapped`,
       async () => (await button.getAttribute("aria-disabled")) === "false",
-      WAIT_MS,
-      50,
+      { timeoutMs: WAIT_MS, intervalMs: 50 },
     );
     await button.click();
     await page.locator("#thanks").getByText(`your vote for ${label} is saved`).waitFor();
@@ -157,7 +157,7 @@ describe("the kiosk app in Chromium", () => {
       assert.ok(text.includes(JSON.stringify(url)), `the shell lists ${url}`);
   });
 
-  test("pairs from the API's pairUrl, lists only its polls, votes once (needs the API's pairing side)", async () => {
+  test("pairs from the API's pairUrl, lists only its polls, votes once", async () => {
     await createPoll("paired");
     await createPoll("elsewhere");
     await stack.admin(
@@ -189,7 +189,7 @@ describe("the kiosk app in Chromium", () => {
     await page.waitForURL("**/vote/paired");
     await vote(page, "Salad");
     await waitPending(page, 0);
-    await waitUntil("the vote stored", async () => (await stored("paired")).length === 1);
+    await eventually("the vote stored", async () => (await stored("paired")).length === 1);
     const rows = await stored("paired");
     assert.equal(rows.length, 1, "stored once");
     assert.equal(rows[0]!.kiosk_id, "pair-me");
@@ -200,10 +200,19 @@ describe("the kiosk app in Chromium", () => {
       body: JSON.stringify({ code: pairing.code }),
     });
     assert.equal(again.status, 404);
+    // The page reports the kiosk's health (heartbeat or batch header): GET /v1/kiosks shows it.
+    const seen = await eventually("the kiosk's status reached the API", async () => {
+      const { kiosks } = (await stack.admin("GET", "/v1/kiosks")) as {
+        kiosks: { id: string; lastSeenAt: string | null; status: { appVersion?: string } | null }[];
+      };
+      const me = kiosks.find((k) => k.id === "pair-me");
+      return me?.status?.appVersion === "tallyflow-kiosk-pages/1" && me;
+    });
+    assert.ok(seen.lastSeenAt);
   });
 
   test("offline: 20 votes survive a reload and a new browser, then are stored once", async () => {
-    await createPoll("offline");
+    await createPoll("offline", { voteCooldownMs: 0 });
     const kiosk = await createKiosk("offline-kiosk");
     const profile = await mkdtemp(join(tmpdir(), "tallyflow-kiosk-"));
     profiles.push(profile);
@@ -268,13 +277,13 @@ describe("the kiosk app in Chromium", () => {
       const registration = await navigator.serviceWorker.getRegistration();
       await registration?.update();
     });
-    await waitUntil(
+    await eventually(
       "the new version's cache replaced the old one",
       async () => {
         const names = await shellCaches();
         return names.length === 1 && names[0] === "tallyflow-kiosk-shell-updatedworker001";
       },
-      WAIT_MS,
+      { timeoutMs: WAIT_MS },
     );
     // The page reloads itself under the new worker: the queue is the same.
     await page.getByRole("button", { name: "Pizza" }).waitFor();
@@ -304,10 +313,10 @@ describe("the kiosk app in Chromium", () => {
     const cut = gate.cutNextBatch();
     await context.setOffline(false); // the page flushes at once
     await cut; // the API took the batch, then went away before answering
-    await waitUntil(
+    await eventually(
       "the page says the server is unreachable",
       async () => (await page.locator("#st-online").innerText()) === "Server unreachable",
-      WAIT_MS,
+      { timeoutMs: WAIT_MS },
     );
     assert.equal(await pendingShown(page), "5", "nothing removed without an answer");
 
@@ -319,7 +328,7 @@ describe("the kiosk app in Chromium", () => {
   });
 
   test("cooldown, a badge scanner, and already_voted shown with its reason", async () => {
-    await createPoll("checkin", { oneVotePerVoter: true });
+    await createPoll("checkin", { oneVotePerVoter: true, voteCooldownMs: 2500 });
     const kiosk = await createKiosk("checkin-kiosk");
     const context = await newContext(browser);
     contexts.push(context);
@@ -344,7 +353,7 @@ describe("the kiosk app in Chromium", () => {
       );
     await page.getByRole("button", { name: "Salad" }).click({ force: true });
     await waitPending(page, 0);
-    await waitUntil("the first vote stored", async () => (await stored("checkin")).length === 1);
+    await eventually("the first vote stored", async () => (await stored("checkin")).length === 1);
 
     // The same voter again: refused by the server with 409 already_voted, said plainly.
     await voterId.fill("B-1001");
@@ -369,7 +378,7 @@ describe("the kiosk app in Chromium", () => {
     await stack
       .admin("DELETE", "/v1/kiosks/revoked-kiosk", undefined, 204)
       .catch(async () => stack.admin("DELETE", "/v1/kiosks/revoked-kiosk"));
-    await waitUntil(
+    await eventually(
       "the API refuses the revoked token",
       async () =>
         (

@@ -1,17 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createPoll, insertStoredVote, isoFromNow, minutes } from "../../test-support/api.ts";
-import {
-  killChildren,
-  type ResultsPipeline,
-  runScript,
-  startResultsPipeline,
-} from "../../test-support/publisher.ts";
+import { createPoll, isoFromNow, minutes } from "../../test-support/api.ts";
+import { killChildren, runNode } from "../../test-support/child-processes.ts";
+import { type ResultsPipeline, startResultsPipeline } from "../../test-support/results-pipeline.ts";
+import { insertStoredVote } from "../../test-support/stored-votes.ts";
 
 describe("npm run reconcile", () => {
   let p: ResultsPipeline;
   const reconcile = () =>
-    runScript("scripts/reconcile.ts", {
+    runNode("scripts/reconcile.ts", [], {
       DATABASE_URL: p.h.db.url,
       REDIS_URL: p.h.config.redisUrl,
       REDIS_KEY_PREFIX: p.h.names.redisKeyPrefix,

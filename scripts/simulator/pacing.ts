@@ -63,10 +63,6 @@ export class Pacer {
   }
 }
 
-// scripts/chaos.ts (written on another branch at the same time) imports parseDuration from
-// here; its home is now scripts/cli.ts. Remove this line once chaos reads flags through cli.ts.
-export { parseDuration } from "../cli.ts";
-
 /** A small fast PRNG (mulberry32): the same seed gives the same behaviour. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

@@ -7,6 +7,8 @@ import { openIndexedDbStore } from "/kiosk-client/store-indexeddb.ts";
 
 export const APP_VERSION = "tallyflow-kiosk-pages/1";
 const DB_NAME = "tallyflow-kiosk";
+// An idle kiosk (nothing to send, so no batch carries its status) reports this often.
+const HEARTBEAT_MS = 60_000;
 const STORE = "credentials";
 const KEY = "kiosk";
 
@@ -109,5 +111,34 @@ export async function openOutbox(token) {
   outbox.start();
   // The network is back: send at once rather than at the end of a back-off.
   addEventListener("online", () => outbox.flush({ force: true }));
+  startHeartbeat(outbox, token);
   return outbox;
+}
+
+/**
+ * POST /v1/kiosk/heartbeat with the queue's status (the X-Kiosk-Status fields), now and
+ * every HEARTBEAT_MS while nothing is waiting: then no batch carries it. Not a vote, and
+ * its failure costs nothing: the next one, or the next batch, reports again.
+ */
+function startHeartbeat(outbox, token) {
+  const beat = async () => {
+    const s = await outbox.status();
+    if (s.pending > 0 || s.state === "revoked") return;
+    const body = {
+      pending: s.pending,
+      oldestPendingAt: s.oldestPendingAt,
+      lastSentAt: s.lastSentAt,
+      refused: s.refused,
+      appVersion: s.appVersion ?? null,
+      persisted: s.persisted ?? null,
+      lastError: s.lastError?.code ?? null,
+    };
+    await fetch("/v1/kiosk/heartbeat", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    }).catch(() => {});
+  };
+  beat().catch(() => {});
+  setInterval(() => beat().catch(() => {}), HEARTBEAT_MS);
 }

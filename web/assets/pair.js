@@ -80,13 +80,18 @@ $("pair-form").addEventListener("submit", (event) => {
   pair(code);
 });
 
-registerServiceWorker();
-const fromUrl = new URLSearchParams(location.hash.slice(1)).get("code");
-if (fromUrl) {
+/** Pairs with the code in the address's fragment (#code=…), if any. */
+function pairFromFragment() {
+  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("code");
+  if (!fromUrl) return false;
   // Out of the address bar and the history at once: the code is a credential until used.
   history.replaceState(null, "", location.pathname);
   /** @type {HTMLInputElement} */ ($("code")).value = fromUrl;
   $("pair-form").requestSubmit();
-} else {
-  $("code").focus();
+  return true;
 }
+
+registerServiceWorker();
+// A pairUrl opened on a /pair already showing changes only the fragment: no new page load.
+addEventListener("hashchange", pairFromFragment);
+if (!pairFromFragment()) $("code").focus();

@@ -1,0 +1,82 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { REPO_ROOT, type SeededKiosk, type SeededPoll } from "../simulator/kiosk-file.ts";
+import { DEFAULT_ADMIN_TOKEN, seed } from "../simulator/seeding.ts";
+import { NatsServers } from "./nats-servers.ts";
+import { PrivatePostgres } from "./private-postgres.ts";
+import { PrivateRedis } from "./private-redis.ts";
+
+const run = promisify(execFile);
+
+// Everything the suite runs against, started by it and always stopped by it: its own
+// Postgres cluster, redis-server and nats-server(s), never the shared ones. `close()` is
+// safe to call twice and runs on failure and on Ctrl-C too.
+
+export class ChaosEnvironment {
+  readonly postgres: PrivatePostgres;
+  readonly redis: PrivateRedis;
+  readonly databaseUrl: string;
+  readonly #dir: string;
+  readonly #nats = new Map<number, NatsServers>();
+  #closed = false;
+
+  private constructor(postgres: PrivatePostgres, redis: PrivateRedis, dir: string) {
+    this.postgres = postgres;
+    this.redis = redis;
+    this.databaseUrl = postgres.url("tallyflow");
+    this.#dir = dir;
+  }
+
+  static async create(): Promise<ChaosEnvironment> {
+    const dir = await mkdtemp(join(tmpdir(), "tf-chaos-"));
+    const [postgres, redis] = await Promise.all([PrivatePostgres.create(), PrivateRedis.create()]);
+    const env = new ChaosEnvironment(postgres, redis, dir);
+    try {
+      await run(process.execPath, [join(REPO_ROOT, "scripts/migrate.ts")], {
+        env: { PATH: process.env.PATH, DATABASE_URL: env.databaseUrl, LOG_LEVEL: "warn" },
+      });
+    } catch (err) {
+      await env.close();
+      throw err;
+    }
+    return env;
+  }
+
+  /** The single node (size 1) or the 3-node cluster (size 3), started on first use. */
+  async nats(size: 1 | 3): Promise<NatsServers> {
+    let servers = this.#nats.get(size);
+    if (!servers) {
+      servers = await NatsServers.create(size);
+      this.#nats.set(size, servers);
+    }
+    return servers;
+  }
+
+  /** Seeds the demo polls and kiosks through the admin API (idempotent: the file is reused). */
+  async seed(
+    apiUrl: string,
+    kiosks: number,
+  ): Promise<{ kiosks: SeededKiosk[]; polls: SeededPoll[] }> {
+    const report = await seed({
+      apiUrl,
+      adminToken: DEFAULT_ADMIN_TOKEN,
+      kiosks,
+      file: join(this.#dir, "kiosks.json"),
+    });
+    return { kiosks: report.content.kiosks.slice(0, kiosks), polls: report.content.polls };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([
+      ...[...this.#nats.values()].map((n) => n.destroy()),
+      this.redis.destroy(),
+      this.postgres.destroy(),
+    ]);
+    await rm(this.#dir, { recursive: true, force: true });
+  }
+}

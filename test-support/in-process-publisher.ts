@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { Lifecycle } from "../common/lifecycle.ts";
+import { createLogger } from "../common/logger.ts";
+import { type PublisherConfig, readPublisherConfig } from "../result-publisher/config.ts";
+import type { PublishRunSummary } from "../result-publisher/publisher.ts";
+import { type RunningPublisher, startResultPublisher } from "../result-publisher/service.ts";
+import type { EnvVars } from "./service-env.ts";
+
+/**
+ * A cron that fires once a year (1 January, 00:00:00): in-process publishers run only
+ * when a test calls run(), so that what a run publishes is decided by the test alone.
+ */
+export const RARE_CRON = "0 0 0 1 1 *";
+
+export interface InProcessPublisher extends RunningPublisher {
+  config: PublisherConfig;
+  /** The run startResultPublisher began at once: a new instance's first run. */
+  firstRun: Promise<PublishRunSummary | undefined>;
+  /**
+   * One publishing run that starts after this call (the first run, which may have read
+   * Postgres before the caller's data arrived, is awaited first; with RARE_CRON no other
+   * run starts on its own). Fails if this publisher is not the leader or the run failed.
+   */
+  run(): Promise<PublishRunSummary>;
+  close(): Promise<void>;
+}
+
+/**
+ * readPublisherConfig + Lifecycle + startResultPublisher, as result-publisher/main.ts
+ * does. RESULTS_CRON is RARE_CRON unless the caller sets it, or asks for `scheduled`
+ * runs (the schedule RESULTS_INTERVAL_MS gives, as in production).
+ */
+export async function startPublisherInProcess(
+  env: EnvVars,
+  { scheduled = false }: { scheduled?: boolean } = {},
+): Promise<InProcessPublisher> {
+  const config = readPublisherConfig(scheduled ? env : { RESULTS_CRON: RARE_CRON, ...env });
+  const logger = createLogger(config.logLevel, { service: "result-publisher" });
+  const lifecycle = new Lifecycle(logger);
+  let running: RunningPublisher;
+  try {
+    running = await startResultPublisher(config, logger, lifecycle);
+  } catch (err) {
+    await lifecycle.close(2_000);
+    throw err;
+  }
+  // tick() while a run is in flight returns that run: this is the one started at once.
+  const firstRun = running.tick();
+  return {
+    ...running,
+    config,
+    firstRun,
+    async run() {
+      await firstRun;
+      const summary = await running.tick();
+      assert.ok(summary, "the publishing run did not happen (not the leader, or it failed)");
+      return summary;
+    },
+    close: () => lifecycle.close(config.shutdownDeadlineMs),
+  };
+}
