@@ -375,9 +375,10 @@ describe("the kiosk app in Chromium", () => {
     contexts.push(context);
     const page = await newPage("revoked", context);
     await openVotePage(page, kiosk, "revoked");
-    await stack
-      .admin("DELETE", "/v1/kiosks/revoked-kiosk", undefined, 204)
-      .catch(async () => stack.admin("DELETE", "/v1/kiosks/revoked-kiosk"));
+    // A vote waits offline; the kiosk is revoked meanwhile; the sender meets the 403.
+    await context.setOffline(true);
+    await vote(page, "Pizza");
+    await stack.admin("DELETE", "/v1/kiosks/revoked-kiosk");
     await eventually(
       "the API refuses the revoked token",
       async () =>
@@ -389,7 +390,7 @@ describe("the kiosk app in Chromium", () => {
           })
         ).status === 403,
     );
-    await vote(page, "Pizza");
+    await context.setOffline(false);
     await page.getByText("This kiosk has been revoked").waitFor({ timeout: WAIT_MS });
     assert.equal(await page.locator("#st-online").innerText(), "Revoked");
     await waitPending(page, 1);
