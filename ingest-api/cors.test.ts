@@ -25,6 +25,7 @@ const preflight = (h: IngestHarness, path: string, origin: string, method = "POS
 describe("CORS for the configured origins", () => {
   let h: IngestHarness;
   let kiosk: TestKiosk;
+  let version: string;
   before(async () => {
     h = await startIngestHarness({
       CORS_ORIGINS: `${ALLOWED}, ${ALSO_ALLOWED}`,
@@ -33,9 +34,12 @@ describe("CORS for the configured origins", () => {
     await createPoll(h.app, { id: "cors" });
     kiosk = await createKiosk(h.app, "cors-kiosk");
     const keys = resultsKeys(h.config.redisKeyPrefix, "cors");
+    // A version of this poll: its registry time (base 36) not before the poll's creation,
+    // or the API takes it for an earlier poll's under the same id and answers 503.
+    version = `7-${(Date.now() + 1_000).toString(36)}`;
     await h.redis.mSet([
-      [keys.version, "7-abc"],
-      [keys.json, JSON.stringify({ pollId: "cors", version: "7-abc" })],
+      [keys.version, version],
+      [keys.json, JSON.stringify({ pollId: "cors", version })],
     ]);
   });
   after(() => h.close());
@@ -45,7 +49,10 @@ describe("CORS for the configured origins", () => {
       const res = await preflight(h, path, ALLOWED);
       assert.equal(res.status, 204, res.text);
       assert.equal(res.headers["access-control-allow-origin"], ALLOWED);
-      assert.equal(res.headers["access-control-allow-headers"], "Authorization,Content-Type");
+      assert.equal(
+        res.headers["access-control-allow-headers"],
+        "Authorization,Content-Type,X-Kiosk-Status",
+      );
       assert.deepEqual(res.headers["access-control-allow-methods"]?.split(","), [
         "GET",
         "HEAD",
@@ -55,6 +62,19 @@ describe("CORS for the configured origins", () => {
       assert.equal(res.headers["access-control-allow-credentials"], undefined);
       assert.match(String(res.headers.vary), /\bOrigin\b/);
     });
+
+  test("the kiosk-client's batch passes the preflight: X-Kiosk-Status is an allowed header", async () => {
+    // What a browser asks before the outbox's POST (sender.ts sets these three headers).
+    const res = await request(h.app)
+      .options("/v1/votes/batch")
+      .set("Origin", ALLOWED)
+      .set("Access-Control-Request-Method", "POST")
+      .set("Access-Control-Request-Headers", "authorization,content-type,x-kiosk-status");
+    assert.equal(res.status, 204, res.text);
+    const allowed = String(res.headers["access-control-allow-headers"]).toLowerCase().split(",");
+    for (const header of ["authorization", "content-type", "x-kiosk-status"])
+      assert.ok(allowed.includes(header), `${header} in ${allowed.join(",")}`);
+  });
 
   test("each configured origin is allowed as itself (never `*`)", async () => {
     const res = await preflight(h, "/v1/votes", ALSO_ALLOWED);
@@ -77,7 +97,7 @@ describe("CORS for the configured origins", () => {
   test("a cross-origin results GET carries Allow-Origin and exposes ETag and Retry-After", async () => {
     const res = await request(h.app).get("/v1/polls/cors/results").set("Origin", ALLOWED);
     assert.equal(res.status, 200, res.text);
-    assert.equal(res.headers.etag, '"7-abc"');
+    assert.equal(res.headers.etag, `"${version}"`);
     assert.equal(res.headers["access-control-allow-origin"], ALLOWED);
     assert.deepEqual(res.headers["access-control-expose-headers"]?.split(","), [
       "ETag",
