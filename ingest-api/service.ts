@@ -150,6 +150,7 @@ export async function buildIngestApi(
         metrics.registry,
       ),
       heartbeatMs: config.sseHeartbeatMs,
+      maxBufferedBytes: config.sseMaxBufferedBytes,
     },
     rateLimits: new RateLimits(
       redis,
