@@ -21,6 +21,8 @@ const SSE_HEADERS = {
 export interface EventStreamOptions {
   admission: StreamAdmission;
   heartbeatMs: number;
+  /** Unsent bytes a stream may hold before it is closed (SSE_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes: number;
 }
 
 function matches(ifNoneMatch: string | undefined, etag: string): boolean {
@@ -164,16 +166,24 @@ export function resultsRoutes({
     }
     res.once("close", release);
     res.writeHead(200, SSE_HEADERS);
+    // A client that stops reading (a slow-read attack, a frozen screen) leaves each event in
+    // this process's memory once the kernel's buffers are full, for as long as it stays
+    // connected: past the bound the stream is closed, and a live page reconnects by itself.
+    const write = (text: string) => {
+      if (res.destroyed) return;
+      res.write(text);
+      if (res.writableLength > streams.maxBufferedBytes) res.destroy();
+    };
     const send = (event: { pollId: string; version: string }) => {
       if (ofEarlierPoll(poll, event.version)) return;
-      res.write(`event: results\nid: ${event.version}\ndata: ${JSON.stringify(event)}\n\n`);
+      write(`event: results\nid: ${event.version}\ndata: ${JSON.stringify(event)}\n\n`);
     };
-    res.write(`retry: ${Math.max(1_000, intervalMs)}\n\n`);
+    write(`retry: ${Math.max(1_000, intervalMs)}\n\n`);
     if (!events.track(res)) return;
     const unsubscribe = events.on(poll.id, send);
     // A comment line: proxies see traffic and keep the stream, and a dead peer shows up as
     // a failed write instead of holding its slot for ever.
-    const heartbeat = setInterval(() => res.write(": ping\n\n"), streams.heartbeatMs);
+    const heartbeat = setInterval(() => write(": ping\n\n"), streams.heartbeatMs);
     // The response's close: the client going away, or the server ending the stream.
     res.once("close", () => {
       clearInterval(heartbeat);

@@ -177,6 +177,7 @@ export async function buildIngestApi(
         metrics.registry,
       ),
       heartbeatMs: config.sseHeartbeatMs,
+      maxBufferedBytes: config.sseMaxBufferedBytes,
     },
     rateLimits: new RateLimits(
       redis,
