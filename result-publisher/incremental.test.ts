@@ -14,6 +14,7 @@ import {
   type ResultsPipeline,
   startResultsPipeline,
 } from "../test-support/publisher.ts";
+import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "./config.ts";
 import { ResultsPublisher } from "./publisher.ts";
 import { createPublisherMetrics } from "./publisher-metrics.ts";
 
@@ -127,8 +128,8 @@ describe("incremental publishing", () => {
       polls: 2,
       published: [],
       removed: [],
-      renderFailures: 0,
       restored: [],
+      chartsQueued: [],
     });
     await log.settle();
     assert.deepEqual(log.take(), [], "nothing announced when nothing changed");
@@ -158,8 +159,8 @@ describe("incremental publishing", () => {
       polls: 2,
       published: [],
       removed: [],
-      renderFailures: 0,
       restored: [],
+      chartsQueued: [],
     });
     await log.settle();
     assert.deepEqual(log.take(), []);
@@ -255,6 +256,9 @@ describe("incremental publishing", () => {
       keyPrefix: p.h.names.redisKeyPrefix,
       chartWidth: 800,
       chartHeight: 600,
+      distributionWindowHours: DEFAULT_DISTRIBUTION_WINDOW_HOURS,
+      chartRender: "all",
+      chartDemandTtlMs: 60_000,
       logger: createLogger("silent"),
       metrics: createPublisherMetrics(),
     });

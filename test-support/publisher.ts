@@ -48,6 +48,9 @@ export function publisherEnv(names: TestNames, databaseUrl: string, extra: EnvVa
     SUBJECT_PREFIX: names.subjectPrefix,
     REDIS_KEY_PREFIX: names.redisKeyPrefix,
     RESULTS_INTERVAL_MS: "1000",
+    // Every changed poll's chart, so that a test reads the PNG of a run without reading it
+    // first through the API (demand-driven rendering has its own tests).
+    CHART_RENDER: "all",
     CHART_WIDTH: "800",
     CHART_HEIGHT: "600",
     PUBLISHER_METRICS_PORT: "0",
@@ -66,9 +69,12 @@ export interface InProcessPublisher extends RunningPublisher {
   /**
    * One publishing run that starts after this call (the first run, which may have read
    * Postgres before the caller's data arrived, is awaited first; with RARE_CRON no other
-   * run starts on its own). Fails if this publisher is not the leader or the run failed.
+   * run starts on its own), and the charts it queued drawn (or failed). Fails if this
+   * publisher is not the leader or the run failed.
    */
   run(): Promise<PublishRunSummary>;
+  /** Waits until no chart is queued or being drawn in this process. */
+  chartsDrawn(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -87,16 +93,29 @@ export async function startPublisherInProcess(env: EnvVars): Promise<InProcessPu
     await lifecycle.close(2_000);
     throw err;
   }
+  const chartsDrawn = async () => {
+    await eventually(
+      "the queued charts are drawn",
+      async () => ((await running.charts.idle()) ? true : undefined),
+      { timeoutMs: 20_000 },
+    );
+  };
   // tick() while a run is in flight returns that run: this is the one started at once.
-  const firstRun = running.tick();
+  const tickNow = running.tick();
+  const firstRun = tickNow.then(async (summary) => {
+    if (summary && config.chartWorkers > 0) await chartsDrawn();
+    return summary;
+  });
   return {
     ...running,
     config,
     firstRun,
+    chartsDrawn,
     async run() {
       await firstRun;
       const summary = await running.tick();
       assert.ok(summary, "the publishing run did not happen (not the leader, or it failed)");
+      if (config.chartWorkers > 0) await chartsDrawn();
       return summary;
     },
     close: () => lifecycle.close(config.shutdownDeadlineMs),
