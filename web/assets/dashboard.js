@@ -175,6 +175,13 @@ function renderDistribution(results) {
   const labels = bucketLabels(distribution);
   const labelOf = new Map(options.map((o) => [o.id, o.label]));
   const series = distribution.series;
+  // The distribution covers at most the window; earlier votes are in the totals only.
+  const before = series.reduce((sum, s) => sum + (s.before ?? 0), 0);
+  $("distribution-window").hidden = before === 0;
+  $("distribution-window").textContent =
+    before === 0
+      ? ""
+      : `Showing the latest ${distribution.windowHours} hours from ${labels[0]}; ${formatCount(before)} earlier ${before === 1 ? "vote is" : "votes are"} counted in the totals only.`;
 
   // The table: the latest buckets, newest first, one column per option.
   const from = Math.max(0, labels.length - TABLE_BUCKETS);
