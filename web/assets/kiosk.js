@@ -121,7 +121,8 @@ $("chart-image").addEventListener("error", () => {
     const version = shown.version;
     imageRetryTimer = setTimeout(() => {
       if (shown?.version !== version) return;
-      img.src = `/v1/polls/${encodeURIComponent(pollId)}/results.png?v=${encodeURIComponent(version)}&try=${imageRetries}`;
+      // Another address (the last parameter stays the version), so the browser asks again.
+      img.src = `/v1/polls/${encodeURIComponent(pollId)}/results.png?try=${imageRetries}&v=${encodeURIComponent(version)}`;
     }, IMAGE_RETRY_MS);
     return;
   }
