@@ -1,0 +1,497 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { createLogger } from "../common/logger.ts";
+import { migrate } from "../common/migrate.ts";
+import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import { connectRedis, type RedisClient } from "../common/redis.ts";
+import { type PublishedResults, resultsChannel, resultsKeys } from "../common/results-contract.ts";
+import { visibleResults } from "../result-publisher/results.ts";
+import { loadPolls, loadRollups } from "../result-publisher/rollup-store.ts";
+import { launchChromium } from "../test-support/browser.ts";
+import { type Child, freePort, startNode, waitUntilReady } from "./bench/processes.ts";
+
+// `npm run bench:scale [-- --rounds 3]`: the seeds' scale (issue #13). The whole system runs
+// as separate processes (ingest API, batch writer, two result publishers: leader and
+// standby) on a database, stream and Redis prefix of its own, with 10,000 polls registered.
+// Each section returns table rows, each row against its reference or target measured in
+// the same run. Sections another bench provides (scripts/bench-reads.ts: results GET vs
+// the bare reference, registry writes at 10,000 polls, SSE clients held + vote p99) are
+// added when that file exports `scaleSections` (see ScaleSection).
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    polls: { type: "string", default: "10000" },
+    levels: { type: "string", default: "100,1000,5000" },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const POLLS = Number(values.polls);
+const LEVELS = values.levels.split(",").map(Number);
+const READ_POLLS = 20;
+const HISTORY_OPTIONS = 100;
+const HISTORY_VOTES = 3_000;
+const INTERVAL_MS = 5_000;
+const BATCH = 1_000;
+const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
+const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const DB_URL = `${PG}/tallyflow_bench_scale`;
+const PREFIX = "benchscale:";
+const STREAM = "BENCH_SCALE";
+const ADMIN = "bench-scale-admin";
+const ROOT = join(import.meta.dirname, "..");
+const logger = createLogger("warn");
+
+/** One line of the table. */
+export interface ScaleRow {
+  measure: string;
+  value: string;
+  /** The reference measured in this run, or the target. */
+  reference: string;
+  verdict: string;
+}
+
+/** What a section gets: the running system. */
+export interface ScaleContext {
+  baseUrl: string;
+  adminToken: string;
+  kioskToken: string;
+  pool: Pool;
+  redis: RedisClient;
+  keyPrefix: string;
+  /** poll ids registered (10,000 by default): p00000… */
+  pollIds: string[];
+}
+
+/** A part of the report: a name and a function returning its rows. */
+export interface ScaleSection {
+  name: string;
+  run(ctx: ScaleContext): Promise<ScaleRow[]>;
+}
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+const secs = (ms: number) => `${fmt(ms / 1000, 2)} s`;
+const pollId = (i: number) => `p${String(i).padStart(5, "0")}`;
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function post(ctx: ScaleContext, path: string, token: string, body: unknown) {
+  const res = await fetch(`${ctx.baseUrl}${path}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`POST ${path}: ${res.status} ${text}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/** Votes in batches of BATCH; resolves with the time each batch was accepted, per vote. */
+async function sendVotes(
+  ctx: ScaleContext,
+  votes: { pollId: string; optionId: string; castAt?: string }[],
+): Promise<number[]> {
+  const accepted: number[] = [];
+  const batches = [];
+  for (let i = 0; i < votes.length; i += BATCH) batches.push(votes.slice(i, i + BATCH));
+  const times = await Promise.all(
+    batches.map(async (b) => {
+      const res = await post(ctx, "/v1/votes/batch", ctx.kioskToken, { votes: b });
+      if (res.accepted !== b.length) throw new Error(`batch: ${JSON.stringify(res).slice(0, 300)}`);
+      return Date.now();
+    }),
+  );
+  batches.forEach((b, i) => {
+    for (let k = 0; k < b.length; k++) accepted.push(times[i]!);
+  });
+  return accepted;
+}
+
+// --- freshness at 100 / 1,000 / 5,000 polls changing per interval ----------------------
+
+/**
+ * Every interval one vote to each of N polls (kiosk batches); the time from a vote's
+ * acceptance to the announcement of a version that includes it (totalVotes tells), and
+ * for READ_POLLS polls that screens read (GET results.png every second) the time until a
+ * PNG of such a version is in Redis.
+ */
+const freshness: ScaleSection = {
+  name: "freshness",
+  async run(ctx) {
+    const rows: ScaleRow[] = [];
+    const subscriber = await connectRedis(REDIS_URL, logger, "bench-scale-sub");
+    const sent = new Map<string, number>(); // votes sent per poll so far
+    /** poll → accept times of votes not yet seen published (JSON), and (read polls) PNG. */
+    const pendingJson = new Map<string, { n: number; at: number }[]>();
+    const pendingPng = new Map<string, { n: number; at: number }[]>();
+    let jsonLat: number[] = [];
+    let pngLat: number[] = [];
+    const readPolls = new Set(ctx.pollIds.slice(0, READ_POLLS));
+    const settle = (
+      pending: Map<string, { n: number; at: number }[]>,
+      id: string,
+      total: number,
+      at: number,
+      into: number[],
+    ) => {
+      const list = pending.get(id);
+      while (list && list.length > 0 && list[0]!.n <= total) into.push(at - list.shift()!.at);
+    };
+    const watchPng = async (id: string, version: string, total: number) => {
+      const keys = resultsKeys(ctx.keyPrefix, id);
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const [v, has] = await ctx.redis.multi().get(keys.version).exists(keys.png).execTyped();
+        if (v !== version) return; // superseded: the next version's PNG settles these votes
+        if (has === 1) return settle(pendingPng, id, total, Date.now(), pngLat);
+        await sleep(50);
+      }
+    };
+    await subscriber.subscribe(resultsChannel(ctx.keyPrefix), (message) => {
+      const at = Date.now();
+      const { pollId: id, version } = JSON.parse(message) as { pollId: string; version: string };
+      if (!pendingJson.get(id)?.length && !pendingPng.get(id)?.length) return;
+      void ctx.redis.get(resultsKeys(ctx.keyPrefix, id).json).then((raw) => {
+        if (raw === null) return;
+        const doc = JSON.parse(raw) as PublishedResults;
+        const total = doc.hidden ? 0 : doc.totalVotes;
+        settle(pendingJson, id, total, at, jsonLat);
+        if (readPolls.has(id)) void watchPng(id, version, total);
+      });
+    });
+    // Screens reading the PNG of the read polls (the demand the publishers follow).
+    let reading = true;
+    const readers = (async () => {
+      while (reading) {
+        await Promise.all(
+          [...readPolls].map((id) =>
+            fetch(`${ctx.baseUrl}/v1/polls/${id}/results.png`).then((r) => r.arrayBuffer()),
+          ),
+        );
+        await sleep(1_000);
+      }
+    })();
+    try {
+      for (const level of LEVELS) {
+        jsonLat = [];
+        pngLat = [];
+        const polls = ctx.pollIds.slice(0, level);
+        log(`freshness: ${fmt(level)} polls changing per interval, ${ROUNDS} rounds...`);
+        for (let round = 0; round < ROUNDS; round++) {
+          const started = Date.now();
+          const votes = polls.map((id) => ({ pollId: id, optionId: `o${round % 4}` }));
+          const accepted = await sendVotes(ctx, votes);
+          votes.forEach((v, i) => {
+            const n = (sent.get(v.pollId) ?? 0) + 1;
+            sent.set(v.pollId, n);
+            const entry = { n, at: accepted[i]! };
+            pendingJson.set(v.pollId, [...(pendingJson.get(v.pollId) ?? []), entry]);
+            if (readPolls.has(v.pollId))
+              pendingPng.set(v.pollId, [...(pendingPng.get(v.pollId) ?? []), entry]);
+          });
+          await sleep(Math.max(0, INTERVAL_MS - (Date.now() - started)));
+        }
+        const deadline = Date.now() + 60_000;
+        const open = () =>
+          [...pendingJson.values(), ...pendingPng.values()].reduce((a, l) => a + l.length, 0);
+        while (open() > 0 && Date.now() < deadline) await sleep(200);
+        const missing = open();
+        for (const l of [...pendingJson.values(), ...pendingPng.values()]) l.length = 0;
+        const target = INTERVAL_MS + 1_000;
+        for (const [kind, lat] of [
+          ["JSON", jsonLat],
+          [`PNG (${READ_POLLS} read polls)`, pngLat],
+        ] as const) {
+          lat.sort((a, b) => a - b);
+          rows.push({
+            measure: `freshness ${kind}, ${fmt(level)} polls changing: p50 / p95 / max (n=${fmt(lat.length)})`,
+            value: `${secs(pct(lat, 50))} / ${secs(pct(lat, 95))} / ${secs(lat.at(-1) ?? Number.NaN)}`,
+            reference: `target p95 ≤ ${secs(target)} (interval + 1 s)`,
+            verdict:
+              missing > 0
+                ? `${missing} votes never seen published`
+                : pct(lat, 95) <= target
+                  ? "meets"
+                  : "misses",
+          });
+        }
+      }
+    } finally {
+      reading = false;
+      await readers;
+      await subscriber.close();
+    }
+    return rows;
+  },
+};
+
+// --- the publisher's tick at 10,000 idle polls ------------------------------------------
+
+async function publisherRuns(metricsPort: number): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const sample = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return {
+    sum: sample("tallyflow_publisher_run_duration_seconds_sum"),
+    count: sample("tallyflow_publisher_run_duration_seconds_count"),
+  };
+}
+
+function idleTick(leaderMetricsPort: () => Promise<number>): ScaleSection {
+  return {
+    name: "idle tick",
+    async run(ctx) {
+      log(`idle tick: ${fmt(ctx.pollIds.length)} polls, none changing, 4 intervals...`);
+      await sleep(INTERVAL_MS * 2); // the freshness rounds' last publications
+      const port = await leaderMetricsPort();
+      const before = await publisherRuns(port);
+      await sleep(INTERVAL_MS * 4);
+      const after = await publisherRuns(port);
+      const tickMs = ((after.sum - before.sum) / (after.count - before.count)) * 1000;
+      // The reference: what every run read before (every poll's row with its options).
+      const refs: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        await loadPolls(ctx.pool);
+        refs.push(performance.now() - t);
+      }
+      refs.sort((a, b) => a - b);
+      return [
+        {
+          measure: `publisher tick, ${fmt(ctx.pollIds.length)} idle polls (mean of ${after.count - before.count} runs)`,
+          value: `${fmt(tickMs, 1)} ms`,
+          reference: `full registry read alone (each run before): ${fmt(refs[1]!, 1)} ms`,
+          verdict: `${fmt(refs[1]! / tickMs, 1)}× less`,
+        },
+      ];
+    },
+  };
+}
+
+// --- a back-dated 100-option poll: JSON size and dashboard load in Chromium ------------
+
+/** From navigation until the distribution chart has drawn every bucket of `buckets`. */
+async function dashboardLoadMs(baseUrl: string, id: string, buckets: number): Promise<number> {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const started = performance.now();
+    await page.goto(`${baseUrl}/dashboard/${id}`);
+    await page.waitForFunction(
+      `(() => { const c = document.getElementById("distribution-chart");
+         const chart = globalThis.Chart?.getChart(c);
+         return chart !== undefined && chart.data.labels.length === ${buckets}; })()`,
+      undefined,
+      { timeout: 120_000, polling: 20 },
+    );
+    // One more frame: the chart's draw of that data has happened.
+    await page.evaluate("new Promise((r) => requestAnimationFrame(() => r(undefined)))");
+    const ms = performance.now() - started;
+    await page.close();
+    return ms;
+  } finally {
+    await browser.close();
+  }
+}
+
+const backDated: ScaleSection = {
+  name: "back-dated poll",
+  async run(ctx) {
+    const id = "history";
+    log(`back-dated poll: ${HISTORY_OPTIONS} options, ${fmt(HISTORY_VOTES)} votes over 29 days...`);
+    await post(ctx, "/v1/polls", ctx.adminToken, {
+      id,
+      title: "A month of votes",
+      options: Array.from({ length: HISTORY_OPTIONS }, (_, i) => ({
+        id: `o${i}`,
+        label: `Option ${i}`,
+      })),
+    });
+    const now = Date.now();
+    const votes = Array.from({ length: HISTORY_VOTES }, (_, i) => ({
+      pollId: id,
+      optionId: `o${i % HISTORY_OPTIONS}`,
+      // Spread over 29 days, the oldest first; the last 100 are cast now.
+      castAt: new Date(
+        i >= HISTORY_VOTES - 100 ? now : now - 29 * 86_400_000 * (1 - i / HISTORY_VOTES),
+      ).toISOString(),
+    }));
+    await sendVotes(ctx, votes);
+    const keys = resultsKeys(ctx.keyPrefix, id);
+    let doc: PublishedResults | undefined;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const raw = await ctx.redis.get(keys.json);
+      doc = raw === null ? undefined : (JSON.parse(raw) as PublishedResults);
+      if (doc && !doc.hidden && doc.totalVotes === HISTORY_VOTES) break;
+      await sleep(200);
+    }
+    if (!doc || doc.hidden || doc.totalVotes !== HISTORY_VOTES)
+      throw new Error("the back-dated poll was not published");
+    const bounded = (await ctx.redis.get(keys.json))!;
+    // The reference: the same version without the window (what was published before).
+    const poll = (await loadPolls(ctx.pool)).find((p) => p.id === id)!;
+    const unboundedDoc = visibleResults(
+      poll,
+      await loadRollups(ctx.pool, id),
+      Date.parse(doc.publishedAt),
+      doc.chart,
+      24 * 31,
+    );
+    const unbounded = JSON.stringify({ ...unboundedDoc, version: doc.version });
+    const boundedMs = await dashboardLoadMs(ctx.baseUrl, id, doc.distribution.buckets);
+    // The unbounded document served under the same version for one load, then put back.
+    await ctx.redis.set(keys.json, unbounded);
+    let unboundedMs: number;
+    try {
+      unboundedMs = await dashboardLoadMs(ctx.baseUrl, id, unboundedDoc.distribution.buckets);
+    } finally {
+      await ctx.redis.set(keys.json, bounded);
+    }
+    return [
+      {
+        measure: `back-dated ${HISTORY_OPTIONS}-option poll: results JSON (${fmt(doc.distribution.buckets)} buckets)`,
+        value: `${fmt(Buffer.byteLength(bounded) / 1024)} KB`,
+        reference: `unbounded (${fmt(unboundedDoc.distribution.buckets)} buckets): ${fmt(Buffer.byteLength(unbounded) / 1024)} KB`,
+        verdict: `${fmt(Buffer.byteLength(unbounded) / Buffer.byteLength(bounded), 1)}× smaller`,
+      },
+      {
+        measure: `back-dated ${HISTORY_OPTIONS}-option poll: dashboard load in Chromium`,
+        value: secs(boundedMs),
+        reference: `target < 1 s; unbounded document: ${secs(unboundedMs)}`,
+        verdict: boundedMs < 1_000 ? "meets" : "misses",
+      },
+    ];
+  },
+};
+
+// --- the system -------------------------------------------------------------------------
+
+async function registerPolls(pool: Pool, n: number): Promise<string[]> {
+  await pool.query(
+    `insert into polls (id, title) select 'p' || lpad(i::text, 5, '0'), 'Poll ' || i
+     from generate_series(0, $1::int - 1) i`,
+    [n],
+  );
+  await pool.query(
+    `insert into poll_options (poll_id, id, label, position)
+     select p.id, 'o' || k, 'Option ' || k, k from polls p, generate_series(0, 3) k`,
+  );
+  return Array.from({ length: n }, (_, i) => pollId(i));
+}
+
+async function main(): Promise<void> {
+  await dropDatabase(DB_URL);
+  await ensureDatabase(DB_URL);
+  const pool = createPool(DB_URL, logger, { max: 2 });
+  await migrate(pool, logger);
+  const redis = await connectRedis(REDIS_URL, logger, "bench-scale");
+  const children: Child[] = [];
+  const port = await freePort();
+  const metricsPorts = [await freePort(), await freePort()];
+  const env = {
+    ...process.env,
+    DATABASE_URL: DB_URL,
+    NATS_URL,
+    REDIS_URL,
+    STREAM_NAME: STREAM,
+    SUBJECT_PREFIX: "benchscale",
+    CONSUMER_NAME: "bench_scale",
+    REDIS_KEY_PREFIX: PREFIX,
+    RESULTS_INTERVAL_MS: String(INTERVAL_MS),
+    ADMIN_TOKEN: ADMIN,
+    LOG_LEVEL: "warn",
+    WRITER_METRICS_PORT: "0",
+  };
+  try {
+    log(`registering ${fmt(POLLS)} polls...`);
+    const pollIds = await registerPolls(pool, POLLS);
+    const api = startNode("api", ["ingest-api/main.ts"], { ...env, PORT: String(port) });
+    children.push(api, startNode("writer", ["batch-writer/main.ts"], env));
+    for (const [i, metricsPort] of metricsPorts.entries())
+      children.push(
+        startNode(`publisher-${i}`, ["result-publisher/main.ts"], {
+          ...env,
+          PUBLISHER_METRICS_PORT: String(metricsPort),
+        }),
+      );
+    const baseUrl = `http://127.0.0.1:${port}`;
+    await waitUntilReady(api, `${baseUrl}/readyz`);
+    const kiosk = (await (
+      await fetch(`${baseUrl}/v1/kiosks`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${ADMIN}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ id: "bench", name: "Bench" }),
+      })
+    ).json()) as { token: string };
+    const ctx: ScaleContext = {
+      baseUrl,
+      adminToken: ADMIN,
+      kioskToken: kiosk.token,
+      pool,
+      redis,
+      keyPrefix: PREFIX,
+      pollIds,
+    };
+    // The first run publishes every poll once; the sections start from there.
+    log("waiting for the first publication of every poll...");
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const versions = await redis.mGet(
+        pollIds.filter((_, i) => i % 97 === 0).map((id) => resultsKeys(PREFIX, id).version),
+      );
+      if (versions.every((v) => v !== null)) break;
+      if (Date.now() > deadline) throw new Error("the polls were never published");
+      await sleep(500);
+    }
+    const leaderPort = async () => {
+      for (const p of metricsPorts) {
+        const text = await (await fetch(`http://127.0.0.1:${p}/metrics`)).text();
+        if (/^tallyflow_publisher_is_leader 1$/m.test(text)) return p;
+      }
+      throw new Error("no publisher is the leader");
+    };
+    const sections: ScaleSection[] = [freshness, idleTick(leaderPort), backDated];
+    // apireads' sections (results GET vs bare reference, registry writes, SSE + vote p99).
+    const reads = join(ROOT, "scripts", "bench-reads.ts");
+    if (existsSync(reads)) {
+      const mod = (await import(reads)) as { scaleSections?: ScaleSection[] };
+      sections.push(...(mod.scaleSections ?? []));
+    }
+    const rows: ScaleRow[] = [];
+    for (const section of sections) {
+      try {
+        rows.push(...(await section.run(ctx)));
+      } catch (err) {
+        rows.push({ measure: section.name, value: "failed", reference: "", verdict: String(err) });
+      }
+    }
+    const table = [
+      "| measure | value | reference / target (same run) | verdict |",
+      "| --- | --- | --- | --- |",
+      ...rows.map((r) => `| ${r.measure} | ${r.value} | ${r.reference} | ${r.verdict} |`),
+    ];
+    process.stdout.write(`\n${table.join("\n")}\n`);
+  } finally {
+    for (const child of children.reverse()) await child.stop();
+    for await (const keys of redis.scanIterator({ MATCH: `${PREFIX}*`, COUNT: 1000 }))
+      if (keys.length > 0) await redis.unlink(keys);
+    await redis.close();
+    await pool.end();
+    const nc = await connect({ servers: NATS_URL });
+    const jsm = await jetstreamManager(nc);
+    for (const s of [STREAM, `${STREAM}_MAXDELIVER`])
+      await jsm.streams.delete(s).catch(() => false);
+    await nc.close();
+    await dropDatabase(DB_URL);
+  }
+}
+
+await main();
