@@ -2,6 +2,7 @@
 // distribution (stacked chart and table), and how fresh the data is, updated from the
 // results' Server-Sent Events (or by polling while they are unavailable).
 
+import { chartSeries } from "./chart-series.js";
 import { colorFor } from "./colors.js";
 import {
   el,
@@ -209,18 +210,26 @@ function renderDistribution(results) {
     rows.push(row);
   }
   $("distribution-body").replaceChildren(...rows);
+  // The leading options and "Other", in bars of up to MAX_CHART_BARS (chart-series.js).
+  const drawn = chartSeries(distribution, options);
+  const perBar = drawn.minutesPerBar / distribution.bucketMinutes;
+  const barLabels = labels.filter((_, i) => i % perBar === 0);
+  const colorIndex = new Map(series.map((s, i) => [s.optionId, i]));
   $("distribution-chart").setAttribute(
     "aria-label",
-    `Stacked bar chart of votes per 10 minutes from ${labels[0]} to ${labels.at(-1)} (${poll.timeZone}), one color per option. The numbers are in the table below.`,
+    `Stacked bar chart of votes per ${drawn.minutesPerBar} minutes from ${labels[0]} to ${labels.at(-1)} (${poll.timeZone}), one color per option${drawn.series.length < series.length ? `, the ${drawn.series.length - 1} leading options and the other ${drawn.series.at(-1)?.others} together` : ""}. The numbers are in the table below.`,
   );
-
   if (!Chart) return;
   const data = {
-    labels,
-    datasets: series.map((s, i) => ({
-      label: labelOf.get(s.optionId) ?? s.optionId,
+    labels: barLabels,
+    datasets: drawn.series.map((s, i) => ({
+      label:
+        s.optionId === null
+          ? `Other (${s.others} options)`
+          : (labelOf.get(s.optionId) ?? s.optionId),
       data: s.counts,
-      backgroundColor: colorFor(i),
+      // The option's own colour, as in the totals chart.
+      backgroundColor: s.optionId === null ? "#9ca3af" : colorFor(colorIndex.get(s.optionId) ?? i),
       stack: "votes",
     })),
   };
