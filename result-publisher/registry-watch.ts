@@ -63,8 +63,9 @@ export class RegistryWatch {
           client.on("end", () => resolve());
         });
         await client.connect();
-        client.on("notification", () => {
-          this.#stale = true;
+        // The payload is the table changed; kiosks are no part of any publication.
+        client.on("notification", (msg) => {
+          if (msg.payload !== "kiosks") this.#stale = true;
         });
         await client.query(`listen ${REGISTRY_CHANNEL}`);
         // Changes made while nobody listened: the next run reads everything.
