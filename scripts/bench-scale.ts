@@ -38,6 +38,7 @@ const READ_POLLS = 20;
 const HISTORY_OPTIONS = 100;
 const HISTORY_VOTES = 3_000;
 const INTERVAL_MS = 5_000;
+const DASHBOARD_LOADS = 3;
 const BATCH = 1_000;
 const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
@@ -363,8 +364,18 @@ function idleTick(leaderMetricsPort: () => Promise<number>, metricsPorts: number
 
 // --- a back-dated 100-option poll: JSON size and dashboard load in Chromium ------------
 
-/** From navigation until the distribution chart has drawn its `bars` bars. */
+/**
+ * From navigation until the distribution chart has drawn its `bars` bars: the median of
+ * DASHBOARD_LOADS loads, each in a fresh page (nothing cached between them).
+ */
 async function dashboardLoadMs(baseUrl: string, id: string, bars: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < DASHBOARD_LOADS; i++)
+    times.push(await dashboardLoadOnceMs(baseUrl, id, bars));
+  return times.sort((a, b) => a - b)[Math.floor(DASHBOARD_LOADS / 2)]!;
+}
+
+async function dashboardLoadOnceMs(baseUrl: string, id: string, bars: number): Promise<number> {
   const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -438,6 +449,11 @@ const backDated: ScaleSection = {
     const bars = (d: PublishedResults) =>
       d.hidden ? 0 : chartSeries(d.distribution, d.options).bars;
     const boundedMs = await dashboardLoadMs(ctx.baseUrl, id, bars(doc));
+    // A 4-option poll with a few buckets: what any dashboard costs on this machine.
+    const small = JSON.parse(
+      (await ctx.redis.get(resultsKeys(ctx.keyPrefix, ctx.pollIds[0]!).json))!,
+    );
+    const smallMs = await dashboardLoadMs(ctx.baseUrl, ctx.pollIds[0]!, bars(small));
     // The unbounded document served under the same version for one load, then put back.
     await ctx.redis.set(keys.json, unbounded);
     let unboundedMs: number;
@@ -454,9 +470,9 @@ const backDated: ScaleSection = {
         verdict: `${fmt(Buffer.byteLength(unbounded) / Buffer.byteLength(bounded), 1)}× smaller`,
       },
       {
-        measure: `back-dated ${HISTORY_OPTIONS}-option poll: dashboard load in Chromium`,
+        measure: `back-dated ${HISTORY_OPTIONS}-option poll: dashboard load in Chromium (median of ${DASHBOARD_LOADS})`,
         value: secs(boundedMs),
-        reference: `target < 1 s; unbounded document: ${secs(unboundedMs)}`,
+        reference: `target < 1 s; a 4-option poll: ${secs(smallMs)}; the unbounded document: ${secs(unboundedMs)}`,
         verdict: boundedMs < 1_000 ? "meets" : "misses",
       },
     ];

@@ -18,6 +18,7 @@ import { connectionMessage, LiveResults, pollIdFromPath, serverNow } from "./liv
 /** The Chart.js UMD bundle (loaded before this module); absent if it failed to load. */
 const Chart = globalThis.Chart;
 const TABLE_BUCKETS = 36; // the distribution table lists the latest 6 hours
+const ANIMATED_BARS = 400; // beyond, the distribution chart is drawn without animation
 const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)").matches;
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -242,6 +243,8 @@ function renderDistribution(results) {
     type: "bar",
     data,
     options: chartOptions({
+      // Animating hundreds of stacked bars costs every frame of the first second.
+      ...(drawn.bars * drawn.series.length > ANIMATED_BARS ? { animation: false } : {}),
       plugins: {
         legend: { position: "bottom", labels: { color: "#1a1a1a", font: { size: 14 } } },
       },
