@@ -1,5 +1,6 @@
 import { type Request, type Response, Router } from "express";
 import { RESP_TYPES } from "redis";
+import { recordChartDemand } from "../common/chart-demand.ts";
 import { ForbiddenError, NotFoundError, UnavailableError } from "../common/errors.ts";
 import { resultsKeys } from "../common/results-contract.ts";
 import { idSchema } from "../common/vote.ts";
@@ -130,11 +131,14 @@ export function resultsRoutes({
   router.get("/v1/polls/:pollId/results.png", async (req, res) => {
     const poll = visiblePoll(req);
     const keys = resultsKeys(keyPrefix, poll.id);
-    // After a failed render the version has no PNG: that is no 304 either.
+    // Before a renderer drew this version (or after a failed render) the version has no
+    // PNG: that is no 304 either.
     const [version, hasPng] = await fromRedis(() =>
       redis.multi().get(keys.version).exists(keys.png).execTyped(),
     );
     if (version === null || ofEarlierPoll(poll, version)) throw notReady();
+    // Publishers draw the charts of polls being read; a missing one is queued at once.
+    recordChartDemand(redis, keyPrefix, poll.id, hasPng === 0);
     if (hasPng === 0) throw chartUnavailable();
     if (notModified(req, res, version)) return;
     const [current, png] = await fromRedis(() => binary.mGet([keys.version, keys.png]));
