@@ -9,8 +9,8 @@ import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/p
 import { connectRedis } from "../common/redis.ts";
 import { resultsChannel } from "../common/results-contract.ts";
 import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
-import { loadPolls } from "../result-publisher/published-version.ts";
 import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "../result-publisher/config.ts";
+import { loadPolls } from "../result-publisher/published-version.ts";
 import { ResultsPublisher } from "../result-publisher/publisher.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { visibleResults } from "../result-publisher/results.ts";
