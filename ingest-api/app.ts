@@ -10,6 +10,7 @@ import type { IngestMetrics } from "./ingest-metrics.ts";
 import { publicPollRoutes } from "./public-poll-routes.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import { registryRoutes } from "./registry-routes.ts";
+import type { ResultsCache } from "./results-cache.ts";
 import type { ResultsEvents } from "./results-events.ts";
 import { type EventStreamOptions, resultsRoutes } from "./results-routes.ts";
 import { apiSecurityHeaders } from "./security-headers.ts";
@@ -31,6 +32,7 @@ export interface AppDeps {
   adminToken: string;
   limits: VoteRouteLimits;
   events: ResultsEvents;
+  results: ResultsCache;
   keyPrefix: string;
   resultsIntervalMs: number;
   /** Which proxies' X-Forwarded-For to believe, and HSTS. */
@@ -57,14 +59,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(voteRoutes(deps.votes, deps.cache, deps.limits));
   app.use(
-    resultsRoutes(
-      deps.cache,
-      deps.redis,
-      deps.events,
-      deps.keyPrefix,
-      deps.resultsIntervalMs,
-      deps.streams,
-    ),
+    resultsRoutes(deps.cache, deps.results, deps.events, deps.resultsIntervalMs, deps.streams),
   );
   app.use(
     registryRoutes(
@@ -76,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
       async (pollId) => {
         const keys = resultsKeys(deps.keyPrefix, pollId);
         await deps.redis.del([keys.json, keys.png, keys.version]);
+        deps.results.forget(pollId);
       },
     ),
   );

@@ -33,6 +33,10 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly lateVoteGraceMs: number;
   /** Full registry reload interval (NOTIFY makes changes visible sooner). @defaultValue 5000 */
   readonly registryRefreshMs: number;
+  /** How often the results cache compares its versions with Redis (missed announcements). @defaultValue 2000 */
+  readonly resultsCacheCheckMs: number;
+  /** Most polls whose current publication the API keeps in memory. @defaultValue 10000 */
+  readonly resultsCacheMaxPolls: number;
   /** One-vote-per-voter hash buckets per poll: 2^bits. @defaultValue 16 */
   readonly voterBucketBits: number;
   /** Idle time after which a voter bucket expires from Redis. @defaultValue 2592000000 (30 days) */
@@ -64,6 +68,8 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     castAtMaxAgeMs: readInt(env, "CAST_AT_MAX_AGE_MS", 2_592_000_000, { min: 60_000 }),
     lateVoteGraceMs: readInt(env, "LATE_VOTE_GRACE_MS", 3_600_000, { min: 0 }),
     registryRefreshMs: readInt(env, "REGISTRY_REFRESH_MS", 5_000, { min: 100 }),
+    resultsCacheCheckMs: readInt(env, "RESULTS_CACHE_CHECK_MS", 2_000, { min: 100 }),
+    resultsCacheMaxPolls: readInt(env, "RESULTS_CACHE_MAX_POLLS", 10_000, { min: 1 }),
     voterBucketBits: readInt(env, "VOTER_BUCKET_BITS", 16, { min: 0, max: 24 }),
     voterRetentionMs: readInt(env, "VOTER_RETENTION_MS", 2_592_000_000, { min: 60_000 }),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 10_000, { min: 100 }),

@@ -16,6 +16,8 @@ type Listener = (event: VersionEvent) => void;
  */
 export class ResultsEvents {
   readonly #listeners = new Map<string, Set<Listener>>();
+  /** Told of every announcement, before the SSE clients (the results cache). */
+  readonly #everyPoll: Listener[] = [];
   readonly #subscriber: RedisClient;
   readonly #channel: string;
   readonly #logger: Logger;
@@ -38,8 +40,23 @@ export class ResultsEvents {
         this.#logger.warn({ err }, "ignoring a malformed results announcement");
         return;
       }
+      if (typeof event?.pollId !== "string" || typeof event.version !== "string") {
+        this.#logger.warn(
+          { message },
+          "ignoring a results announcement without pollId and version",
+        );
+        return;
+      }
+      // The cache first: its fetch of the new version is then running when a client told of
+      // it asks for it, and the client waits for that fetch instead of getting the old one.
+      for (const listener of this.#everyPoll) listener(event);
       for (const listener of this.#listeners.get(event.pollId) ?? []) listener(event);
     });
+  }
+
+  /** Hears every poll's announcements, for the life of the process. */
+  onEveryPoll(listener: Listener): void {
+    this.#everyPoll.push(listener);
   }
 
   /** Returns the unsubscribe function. */

@@ -1,11 +1,10 @@
+import type { OutgoingHttpHeaders } from "node:http";
 import { type Request, type Response, Router } from "express";
-import { RESP_TYPES } from "redis";
 import { ForbiddenError, NotFoundError, UnavailableError } from "../common/errors.ts";
-import type { RedisClient } from "../common/redis.ts";
-import { resultsKeys } from "../common/results-contract.ts";
 import { idSchema } from "../common/vote.ts";
 import { countsHidden } from "../web/assets/poll-phase.js";
 import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
+import type { Publication, ResultsCache } from "./results-cache.ts";
 import type { ResultsEvents } from "./results-events.ts";
 import type { StreamAdmission } from "./sse-admission.ts";
 
@@ -30,21 +29,20 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 }
 
 /**
- * The read path: Redis only, never Postgres. ETag = the publication's version, so a
- * dashboard polling with If-None-Match costs one small GET and a 304.
+ * The read path: the in-process results cache (a copy of Redis), never Postgres. ETag =
+ * the publication's version, so a dashboard polling with If-None-Match gets a 304.
  */
 export function resultsRoutes(
   cache: RegistryCache,
-  redis: RedisClient,
+  results: ResultsCache,
   events: ResultsEvents,
-  keyPrefix: string,
   intervalMs: number,
   streams: EventStreamOptions,
 ) {
   const router = Router();
   const maxAge = Math.max(1, Math.round(intervalMs / 1000));
   const retryAfter = maxAge;
-  const binary = redis.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  const cacheControl = `public, max-age=${maxAge}`;
 
   const pollFor = (req: Request): CachedPoll => {
     const parsed = idSchema.safeParse(req.params.pollId);
@@ -87,47 +85,55 @@ export function resultsRoutes(
       "the chart of this version is not available yet",
       retryAfter,
     );
-  /** ETag and Cache-Control go on a 200 or a 304 only: never on an error a cache could keep. */
-  const validators = (res: Response, version: string) => {
-    res.setHeader("ETag", `"${version}"`);
-    res.setHeader("Cache-Control", `public, max-age=${maxAge}`);
-  };
-  /** Answers 304 when the client has this version already. */
-  const notModified = (req: Request, res: Response, version: string): boolean => {
-    if (!matches(req.headers["if-none-match"], `"${version}"`)) return false;
-    validators(res, version);
+  /** Answers 304 when the client has this version already (ETag and Cache-Control on a 200 or 304 only). */
+  const notModified = (req: Request, res: Response, etag: string): boolean => {
+    if (!matches(req.headers["if-none-match"], etag)) return false;
+    res.setHeader("ETag", etag);
+    res.setHeader("Cache-Control", cacheControl);
     res.status(304).end();
     return true;
   };
 
-  // A dashboard polling with the current ETag costs one small read and a 304. Otherwise the
-  // version and the body are read in one MGET (atomic), so the ETag always names the body's
-  // version even when a publication lands between the two reads.
+  // Served from the process's copy of the publication (ResultsCache): no Redis round trip
+  // per read. The ETag, the body and the PNG come from one MGET, so they are of one version.
+  const headersOf = new WeakMap<Publication, OutgoingHttpHeaders>();
+  const jsonHeaders = (publication: Publication): OutgoingHttpHeaders => {
+    let headers = headersOf.get(publication);
+    if (headers === undefined) {
+      headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "Content-Length": publication.json.length,
+        ETag: publication.etag,
+        "Cache-Control": cacheControl,
+      };
+      headersOf.set(publication, headers);
+    }
+    return headers;
+  };
+
   router.get("/v1/polls/:pollId/results", async (req, res) => {
-    const keys = resultsKeys(keyPrefix, visiblePoll(req).id);
-    const version = await fromRedis(() => redis.get(keys.version));
-    if (version === null) throw notReady();
-    if (notModified(req, res, version)) return;
-    const [current, json] = await fromRedis(() => redis.mGet([keys.version, keys.json]));
-    if (current == null || json == null) throw notReady();
-    validators(res, current);
-    res.type("application/json").send(json);
+    const id = visiblePoll(req).id;
+    const publication = results.current(id) ?? (await fromRedis(() => results.load(id)));
+    if (publication === null) throw notReady();
+    if (notModified(req, res, publication.etag)) return;
+    res.writeHead(200, jsonHeaders(publication)).end(publication.json);
   });
 
   router.get("/v1/polls/:pollId/results.png", async (req, res) => {
-    const keys = resultsKeys(keyPrefix, visiblePoll(req).id);
+    const id = visiblePoll(req).id;
+    const publication = await fromRedis(() => results.loadWithPng(id));
+    if (publication === null) throw notReady();
     // After a failed render the version has no PNG: that is no 304 either.
-    const [version, hasPng] = await fromRedis(() =>
-      redis.multi().get(keys.version).exists(keys.png).execTyped(),
-    );
-    if (version === null) throw notReady();
-    if (hasPng === 0) throw chartUnavailable();
-    if (notModified(req, res, version)) return;
-    const [current, png] = await fromRedis(() => binary.mGet([keys.version, keys.png]));
-    if (current == null) throw notReady();
-    if (png == null) throw chartUnavailable();
-    validators(res, current.toString());
-    res.type("image/png").send(png);
+    if (!publication.png) throw chartUnavailable();
+    if (notModified(req, res, publication.etag)) return;
+    res
+      .writeHead(200, {
+        "Content-Type": "image/png",
+        "Content-Length": publication.png.length,
+        ETag: publication.etag,
+        "Cache-Control": cacheControl,
+      })
+      .end(publication.png);
   });
 
   // HEAD answers at once with the stream's headers (a GET route would answer HEAD with a
@@ -166,8 +172,8 @@ export function resultsRoutes(
       unsubscribe();
     });
     // The version current at connect time, so a client never waits a whole interval.
-    const version = await redis.get(resultsKeys(keyPrefix, poll.id).version).catch(() => null);
-    if (version !== null && !res.writableEnded) send({ pollId: poll.id, version });
+    const current = results.current(poll.id) ?? (await results.load(poll.id).catch(() => null));
+    if (current && !res.writableEnded) send({ pollId: poll.id, version: current.version });
   });
 
   return router;

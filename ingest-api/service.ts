@@ -14,6 +14,7 @@ import { checkDescriptorBudget } from "./descriptor-budget.ts";
 import { createHttpServer, listen } from "./http-server.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
 import { RegistryCache } from "./registry-cache.ts";
+import { ResultsCache } from "./results-cache.ts";
 import { ResultsEvents } from "./results-events.ts";
 import { StreamAdmission } from "./sse-admission.ts";
 import { resolveMaxMessageBytes } from "./vote-messages.ts";
@@ -26,6 +27,7 @@ export interface IngestApi {
   cache: RegistryCache;
   publisher: VotePublisher;
   events: ResultsEvents;
+  results: ResultsCache;
 }
 
 /**
@@ -66,8 +68,19 @@ export async function buildIngestApi(
     await connectRedis(config.redisUrl, log, "ingest-api-results"),
     closeRedis,
   );
+  const results = new ResultsCache(
+    redis,
+    config.redisKeyPrefix,
+    { checkMs: config.resultsCacheCheckMs, maxPolls: config.resultsCacheMaxPolls },
+    log,
+  );
   const events = new ResultsEvents(subscriber, config.redisKeyPrefix, log);
+  events.onEveryPoll((event) => results.announce(event));
+  // Announcements sent while the subscriber was away are lost: compare every version now.
+  subscriber.on("ready", () => void results.check());
   await events.start();
+  results.start();
+  lifecycle.add("results-cache", results, (r) => r.stop());
   const metrics = createIngestMetrics(
     () => cache.ageMs,
     () => events.clientCount,
@@ -96,6 +109,7 @@ export async function buildIngestApi(
     adminToken: config.adminToken,
     limits: config,
     events,
+    results,
     keyPrefix: config.redisKeyPrefix,
     resultsIntervalMs: config.resultsIntervalMs,
     exposure: config,
@@ -109,7 +123,7 @@ export async function buildIngestApi(
       heartbeatMs: config.sseHeartbeatMs,
     },
   });
-  return { app, cache, publisher, events };
+  return { app, cache, publisher, events, results };
 }
 
 /** Builds the API and listens; stopping closes the server first, letting in-flight requests finish. */
