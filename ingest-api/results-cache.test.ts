@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import request from "supertest";
+import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
+import { createPoll, eventually, expectError, isoFromNow, minutes } from "../test-support/api.ts";
+import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { PrivateRedisServer } from "../test-support/redis-server.ts";
+
+// The API's in-process copy of the publications (ResultsCache). Publications are written
+// straight into Redis as the publisher would (one MULTI), with or without the PUBLISH, so
+// that each test decides whether the announcement arrives.
+
+interface Written {
+  version: string;
+  png?: Buffer;
+  /** PUBLISH the announcement in the same MULTI (as the publisher does). */
+  announce: boolean;
+}
+
+function writer(h: IngestHarness) {
+  return async (pollId: string, { version, png, announce }: Written) => {
+    const keys = resultsKeys(h.names.redisKeyPrefix, pollId);
+    const doc = {
+      pollId,
+      version,
+      hidden: false,
+      totalVotes: 3,
+      options: [{ id: "yes", count: 3 }],
+    };
+    const tx = h.redis.multi().set(keys.json, JSON.stringify(doc)).set(keys.version, version);
+    if (png) tx.set(keys.png, png);
+    else tx.del(keys.png);
+    if (announce)
+      tx.publish(resultsChannel(h.names.redisKeyPrefix), JSON.stringify({ pollId, version }));
+    await tx.exec();
+  };
+}
+
+const pngOf = (version: string) => Buffer.from(`\x89PNG chart of ${version}`, "latin1");
+
+/** The version a read of the JSON gets (its ETag, checked against the body's). */
+async function servedVersion(h: IngestHarness, pollId: string): Promise<string> {
+  const res = await request(h.app).get(`/v1/polls/${pollId}/results`).expect(200);
+  assert.equal(res.headers.etag, `"${res.body.version}"`, "the ETag names the body's version");
+  return res.body.version as string;
+}
+
+describe("results cache: announcements, reconnects, Redis gone (check interval pushed out)", () => {
+  let redis: PrivateRedisServer;
+  let h: IngestHarness;
+  let write: ReturnType<typeof writer>;
+
+  before(async () => {
+    redis = await PrivateRedisServer.create();
+    h = await startIngestHarness({ REDIS_URL: redis.url, RESULTS_CACHE_CHECK_MS: "600000" });
+    write = writer(h);
+    await createPoll(h.app, { id: "lunch" });
+    await createPoll(h.app, { id: "chart" });
+  });
+  after(async () => {
+    await h?.close();
+    await redis?.destroy();
+  });
+
+  test("reads come from memory; an announcement replaces the copy", async () => {
+    await write("lunch", { version: "1-a", announce: false });
+    assert.equal(await servedVersion(h, "lunch"), "1-a");
+    // Written without an announcement: this process keeps serving its copy...
+    await write("lunch", { version: "2-a", announce: false });
+    assert.equal(await servedVersion(h, "lunch"), "1-a");
+    // ...until it is told.
+    await write("lunch", { version: "3-a", announce: true });
+    await eventually("the announced version is served", async () =>
+      (await servedVersion(h, "lunch")) === "3-a" ? true : undefined,
+    );
+    const res = await request(h.app).get("/v1/polls/lunch/results").set("If-None-Match", '"3-a"');
+    assert.equal(res.status, 304);
+    assert.equal(res.headers.etag, '"3-a"');
+    const old = await request(h.app).get("/v1/polls/lunch/results").set("If-None-Match", '"1-a"');
+    assert.equal(old.status, 200);
+    assert.equal(old.headers.etag, '"3-a"');
+    assert.equal(old.headers["content-length"], String(Buffer.byteLength(old.text)));
+  });
+
+  test("the subscriber reconnecting compares every cached version with Redis", async () => {
+    await write("lunch", { version: "4-a", announce: false });
+    assert.equal(await servedVersion(h, "lunch"), "3-a");
+    // Cut the API's subscriber (announcements sent meanwhile would be lost).
+    await redis.command(["CLIENT", "KILL", "TYPE", "pubsub"]);
+    await eventually("the version missed is served after the reconnect", async () =>
+      (await servedVersion(h, "lunch")) === "4-a" ? true : undefined,
+    );
+  });
+
+  test("a PNG is always of the version its ETag names, and of the JSON served with it", async () => {
+    await write("chart", { version: "1-c", png: pngOf("1-c"), announce: false });
+    assert.equal(await servedVersion(h, "chart"), "1-c");
+    // The JSON copy holds no PNG yet. Redis moves on silently: the PNG read fetches version,
+    // JSON and PNG together, and the JSON follows it to that version.
+    await write("chart", { version: "2-c", png: pngOf("2-c"), announce: false });
+    const png = await request(h.app).get("/v1/polls/chart/results.png").expect(200);
+    assert.equal(png.headers["content-type"], "image/png");
+    assert.equal(png.headers.etag, '"2-c"');
+    assert.deepEqual(png.body, pngOf("2-c"));
+    assert.equal(await servedVersion(h, "chart"), "2-c");
+    // A version without a chart: 503 chart_unavailable, never the previous chart.
+    await write("chart", { version: "3-c", announce: true });
+    await eventually("the version without a chart", async () =>
+      (await servedVersion(h, "chart")) === "3-c" ? true : undefined,
+    );
+    expectError(await request(h.app).get("/v1/polls/chart/results.png"), 503, "chart_unavailable");
+    await write("chart", { version: "4-c", png: pngOf("4-c"), announce: true });
+    await eventually("the new chart", async () => {
+      const res = await request(h.app).get("/v1/polls/chart/results.png");
+      return res.status === 200 ? res : undefined;
+    }).then((res) => {
+      assert.equal(res.headers.etag, '"4-c"');
+      assert.deepEqual(res.body, pngOf("4-c"));
+    });
+    const cached = await request(h.app)
+      .get("/v1/polls/chart/results.png")
+      .set("If-None-Match", '"4-c"');
+    assert.equal(cached.status, 304);
+  });
+
+  test("a poll turned after_close is hidden at once, its cached counts never served", async () => {
+    await createPoll(h.app, { id: "secret" });
+    await write("secret", { version: "1-s", png: pngOf("1-s"), announce: false });
+    await request(h.app).get("/v1/polls/secret/results").expect(200);
+    await request(h.app).get("/v1/polls/secret/results.png").expect(200);
+    await request(h.app)
+      .patch("/v1/polls/secret")
+      .set(ADMIN)
+      .send({ resultsVisibility: "after_close", closesAt: isoFromNow(minutes(60)) })
+      .expect(200);
+    for (const path of ["/v1/polls/secret/results", "/v1/polls/secret/results.png"]) {
+      const res = await request(h.app).get(path).set("If-None-Match", '"1-s"');
+      expectError(res, 403, "results_hidden");
+      assert.equal(res.headers.etag, undefined, path);
+      assert.doesNotMatch(res.text, /count/, path);
+    }
+  });
+
+  test("Redis unreachable: once a check fails the copy is dropped and reads answer 503 redis_unavailable", async () => {
+    assert.equal(await servedVersion(h, "lunch"), "4-a");
+    await redis.stop();
+    await h.results.check(); // what the interval would do
+    assert.equal(h.results.size, 0);
+    const res = await request(h.app).get("/v1/polls/lunch/results");
+    expectError(res, 503, "redis_unavailable");
+    assert.equal(res.headers.etag, undefined);
+    // Back, and empty: not published.
+    await redis.start();
+    await eventually(
+      "Redis is back, empty",
+      async () => {
+        const again = await request(h.app).get("/v1/polls/lunch/results");
+        return again.status === 503 && again.body.error.code === "results_not_ready"
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
+  });
+});
+
+describe("results cache: the check interval (short)", () => {
+  let h: IngestHarness;
+  let write: ReturnType<typeof writer>;
+
+  before(async () => {
+    h = await startIngestHarness({ RESULTS_CACHE_CHECK_MS: "200" });
+    write = writer(h);
+    await createPoll(h.app, { id: "lunch" });
+  });
+  after(() => h?.close());
+
+  test("a missed announcement is caught up within the check interval", async () => {
+    await write("lunch", { version: "1-a", announce: false });
+    assert.equal(await servedVersion(h, "lunch"), "1-a");
+    await write("lunch", { version: "2-a", announce: false });
+    await eventually("the version written without an announcement is served", async () =>
+      (await servedVersion(h, "lunch")) === "2-a" ? true : undefined,
+    );
+  });
+
+  test("Redis emptied: the copy is dropped and reads answer 503 results_not_ready", async () => {
+    assert.equal(await servedVersion(h, "lunch"), "2-a");
+    const keys = resultsKeys(h.names.redisKeyPrefix, "lunch");
+    await h.redis.del([keys.version, keys.json, keys.png]);
+    await eventually("503 results_not_ready", async () => {
+      const res = await request(h.app).get("/v1/polls/lunch/results");
+      if (res.status !== 503) return undefined;
+      expectError(res, 503, "results_not_ready");
+      assert.equal(res.headers.etag, undefined);
+      return true;
+    });
+    const res = await request(h.app).get("/v1/polls/lunch/results").set("If-None-Match", '"2-a"');
+    expectError(res, 503, "results_not_ready");
+  });
+});
