@@ -3,7 +3,7 @@ import pg from "pg";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { Poll } from "../common/registry-types.ts";
-import { loadRegistry } from "./registry-store.ts";
+import { listPolls, loadKioskCredentials, loadRegistry } from "./registry-store.ts";
 
 export interface CachedPoll extends Poll {
   optionIds: ReadonlySet<string>;
@@ -11,23 +11,52 @@ export interface CachedPoll extends Poll {
   closesAtMs: number | null;
 }
 
+function cachedPoll(p: Poll): CachedPoll {
+  return {
+    ...p,
+    optionIds: new Set(p.options.map((o) => o.id)),
+    opensAtMs: p.opensAt === null ? null : Date.parse(p.opensAt),
+    closesAtMs: p.closesAt === null ? null : Date.parse(p.closesAt),
+  };
+}
+
 export interface CachedKiosk {
   id: string;
   revoked: boolean;
 }
 
+/** A burst of more row changes than this (a bulk UPDATE) is one full reload instead. */
+const MAX_ROWS_PER_LOAD = 500;
+
+/** The changes heard and not applied yet. */
+interface Pending {
+  full: boolean;
+  polls: Set<string>;
+  kiosks: Set<string>;
+}
+
+const nothingPending = (): Pending => ({ full: false, polls: new Set(), kiosks: new Set() });
+
 /**
  * The ingest path never queries Postgres per vote: it reads this in-memory copy of the
- * registry. A change is seen within milliseconds through LISTEN/NOTIFY, and a full reload
- * every `refreshMs` bounds staleness if a notification is ever missed. While Postgres is
- * down the last snapshot keeps serving (votes still flow to NATS) and `ageMs` grows.
+ * registry. A change is seen within milliseconds through LISTEN/NOTIFY, whose payload
+ * names the row (`polls:<id>`, `poll_options:<pollId>`, `kiosks:<id>`, migration 010):
+ * only that poll (with its options) or that kiosk is read again. A full reload runs at
+ * start, after the LISTEN connection is re-opened (notifications may have been missed),
+ * for a payload naming a table alone, and every `refreshMs` as the safety net. While
+ * Postgres is down the last snapshot keeps serving (votes still flow to NATS) and `ageMs`
+ * grows. `version` counts the changes applied, for what is built from the registry.
  */
 export class RegistryCache {
   #polls = new Map<string, CachedPoll>();
+  /** By token hash (hex): what a vote's credential is looked up by. */
   #kiosks = new Map<string, CachedKiosk>();
+  /** Kiosk id to its token hash, to replace or drop one kiosk. */
+  #kioskHashes = new Map<string, string>();
+  #version = 0;
   #loadedAt = 0;
-  #reloading: Promise<void> | undefined;
-  #reloadAgain = false;
+  #pending = nothingPending();
+  #applying: Promise<void> | undefined;
   #listener: pg.Client | undefined;
   readonly #abort = new AbortController();
   readonly #pool: Pool;
@@ -68,47 +97,109 @@ export class RegistryCache {
     return this.#kiosks.get(hashHex);
   }
 
+  /** Bumped by every change applied: what is built from the registry is built again. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Time since the copy was last brought up to date with Postgres (a reload or a change). */
   get ageMs(): number {
     return Date.now() - this.#loadedAt;
   }
 
-  /** Reloads now; concurrent callers share one reload, and a call during one queues another. */
-  async reload(): Promise<void> {
-    if (this.#reloading) {
-      this.#reloadAgain = true;
-      return this.#reloading;
-    }
-    this.#reloading = (async () => {
-      try {
-        do {
-          this.#reloadAgain = false;
-          await this.#load();
-        } while (this.#reloadAgain);
-      } finally {
-        this.#reloading = undefined;
-      }
-    })();
-    return this.#reloading;
+  /** Reloads everything; resolves once applied (with any change heard meanwhile). */
+  reload(): Promise<void> {
+    this.#pending.full = true;
+    return this.#apply();
   }
 
-  async #load(): Promise<void> {
+  /** Reads one poll and its options again (gone from Postgres: dropped). */
+  refreshPoll(id: string): Promise<void> {
+    this.#pending.polls.add(id);
+    return this.#apply();
+  }
+
+  /** Reads one kiosk again (gone: dropped, its token refused). */
+  refreshKiosk(id: string): Promise<void> {
+    this.#pending.kiosks.add(id);
+    return this.#apply();
+  }
+
+  /** A NOTIFY payload from migration 010's triggers; anything else is a full reload. */
+  #heard(payload: string | undefined): Promise<void> {
+    const colon = payload?.indexOf(":") ?? -1;
+    const table = colon < 0 ? undefined : payload!.slice(0, colon);
+    const id = colon < 0 ? "" : payload!.slice(colon + 1);
+    if (id !== "" && (table === "polls" || table === "poll_options")) return this.refreshPoll(id);
+    if (id !== "" && table === "kiosks") return this.refreshKiosk(id);
+    return this.reload();
+  }
+
+  /**
+   * One load at a time, in the order heard: a change heard during a load is applied by
+   * the next one, whose query starts after the change's commit (NOTIFY is delivered after
+   * it), so nothing is applied from an older snapshot than one already applied.
+   */
+  #apply(): Promise<void> {
+    this.#applying ??= (async () => {
+      try {
+        while (this.#pending.full || this.#pending.polls.size + this.#pending.kiosks.size > 0) {
+          const work = this.#pending;
+          this.#pending = nothingPending();
+          try {
+            if (work.full || work.polls.size + work.kiosks.size > MAX_ROWS_PER_LOAD)
+              await this.#loadAll();
+            else await this.#loadRows(work);
+          } catch (err) {
+            // What failed is owed as a full reload, at the next change or safety-net tick.
+            this.#pending.full = true;
+            throw err;
+          }
+          this.#version++;
+          this.#loadedAt = Date.now();
+        }
+      } finally {
+        this.#applying = undefined;
+      }
+    })();
+    return this.#applying;
+  }
+
+  async #loadAll(): Promise<void> {
     const snapshot = await loadRegistry(this.#pool);
     const polls = new Map<string, CachedPoll>();
-    for (const p of snapshot.polls) {
-      polls.set(p.id, {
-        ...p,
-        optionIds: new Set(p.options.map((o) => o.id)),
-        opensAtMs: p.opensAt === null ? null : Date.parse(p.opensAt),
-        closesAtMs: p.closesAt === null ? null : Date.parse(p.closesAt),
-      });
-    }
+    for (const p of snapshot.polls) polls.set(p.id, cachedPoll(p));
     const kiosks = new Map<string, CachedKiosk>();
+    const hashes = new Map<string, string>();
     for (const k of snapshot.kiosks) {
-      kiosks.set(k.tokenHash.toString("hex"), { id: k.id, revoked: k.revokedAt !== null });
+      const hash = k.tokenHash.toString("hex");
+      kiosks.set(hash, { id: k.id, revoked: k.revokedAt !== null });
+      hashes.set(k.id, hash);
     }
     this.#polls = polls;
     this.#kiosks = kiosks;
-    this.#loadedAt = Date.now();
+    this.#kioskHashes = hashes;
+  }
+
+  async #loadRows(work: Pending): Promise<void> {
+    const pollIds = [...work.polls];
+    const kioskIds = [...work.kiosks];
+    const [polls, kiosks] = await Promise.all([
+      pollIds.length > 0 ? listPolls(this.#pool, pollIds) : [],
+      kioskIds.length > 0 ? loadKioskCredentials(this.#pool, kioskIds) : [],
+    ]);
+    for (const id of pollIds) this.#polls.delete(id);
+    for (const p of polls) this.#polls.set(p.id, cachedPoll(p));
+    for (const id of kioskIds) {
+      const hash = this.#kioskHashes.get(id);
+      if (hash !== undefined) this.#kiosks.delete(hash);
+      this.#kioskHashes.delete(id);
+    }
+    for (const k of kiosks) {
+      const hash = k.tokenHash.toString("hex");
+      this.#kiosks.set(hash, { id: k.id, revoked: k.revokedAt !== null });
+      this.#kioskHashes.set(k.id, hash);
+    }
   }
 
   async #refreshLoop(): Promise<void> {
@@ -143,8 +234,8 @@ export class RegistryCache {
           client.on("end", () => resolve());
         });
         await client.connect();
-        client.on("notification", () => {
-          this.reload().catch(() => {}); // the refresh loop reports persistent failures
+        client.on("notification", (message) => {
+          this.#heard(message.payload).catch(() => {}); // the refresh loop reports failures
         });
         await client.query("listen tallyflow_registry");
         // Changes made while we were not listening: catch up once.

@@ -26,9 +26,9 @@ function idParam(req: Request): string {
 }
 
 /**
- * The registry (admin token). After each write this process reloads its cache before
- * answering, so a kiosk can use a poll the moment it was created; other API processes
- * hear about it through NOTIFY.
+ * The registry (admin token). After each write this process reads the row again into its
+ * cache before answering, so a kiosk can use a poll the moment it was created; other API
+ * processes hear about it through NOTIFY.
  */
 export function registryRoutes(
   pool: Pool,
@@ -42,17 +42,22 @@ export function registryRoutes(
   // Per route, not per prefix: the public results routes live under /v1/polls too.
   const admin = requireAdmin(adminToken);
   const body = jsonBody(256 * 1024);
-  const reloaded = async <T>(value: T): Promise<T> => {
-    await cache.reload().catch((err: unknown) => logger.warn({ err }, "registry reload failed"));
+  // The row just written, read again: other API processes read it on its NOTIFY.
+  const refreshed = async <T>(value: T, refresh: Promise<void>): Promise<T> => {
+    await refresh.catch((err: unknown) => logger.warn({ err }, "registry cache refresh failed"));
     return value;
   };
+  const pollReloaded = <T extends { id: string }>(poll: T) =>
+    refreshed(poll, cache.refreshPoll(poll.id));
+  const kioskReloaded = <T extends { id: string }>(kiosk: T) =>
+    refreshed(kiosk, cache.refreshKiosk(kiosk.id));
 
   router.post("/v1/polls", admin, body, async (req, res) => {
     const poll = await store.createPoll(pool, parse(createPollSchema, req.body));
     res
       .status(201)
       .location(`/v1/polls/${poll.id}`)
-      .json(await reloaded(poll));
+      .json(await pollReloaded(poll));
   });
   router.get("/v1/polls", admin, async (_req, res) => {
     res.json({ polls: await store.listPolls(pool) });
@@ -63,7 +68,7 @@ export function registryRoutes(
   router.patch("/v1/polls/:id", admin, body, async (req, res) => {
     const poll = await store.updatePoll(pool, idParam(req), parse(updatePollSchema, req.body));
     if (poll.archived) await guard.forgetPoll(poll.id).catch(() => {});
-    res.json(await reloaded(poll));
+    res.json(await pollReloaded(poll));
   });
   router.delete("/v1/polls/:id", admin, async (req, res) => {
     const poll = await store.deletePoll(pool, idParam(req));
@@ -78,7 +83,7 @@ export function registryRoutes(
     await forgetResults(poll.id).catch((err: unknown) =>
       logger.warn({ err, pollId: poll.id }, "could not delete published results from Redis"),
     );
-    res.json(await reloaded(poll));
+    res.json(await pollReloaded(poll));
   });
 
   router.post("/v1/kiosks", admin, body, async (req, res) => {
@@ -86,13 +91,13 @@ export function registryRoutes(
     res
       .status(201)
       .location(`/v1/kiosks/${kiosk.id}`)
-      .json(await reloaded(kiosk));
+      .json(await kioskReloaded(kiosk));
   });
   router.get("/v1/kiosks", admin, async (_req, res) => {
     res.json({ kiosks: await store.listKiosks(pool) });
   });
   router.delete("/v1/kiosks/:id", admin, async (req, res) => {
-    res.json(await reloaded(await store.revokeKiosk(pool, idParam(req))));
+    res.json(await kioskReloaded(await store.revokeKiosk(pool, idParam(req))));
   });
   return router;
 }

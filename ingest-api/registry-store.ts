@@ -50,8 +50,17 @@ function toPoll(row: PollRow): Poll {
   };
 }
 
-export async function listPolls(db: Pool | PoolClient): Promise<Poll[]> {
-  const { rows } = await db.query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`);
+/**
+ * Every poll, or only those of `ids` (the registry cache's per-row reload): one query for
+ * both, so a column added to the registry reaches the full and the per-row load alike.
+ */
+export async function listPolls(db: Pool | PoolClient, ids?: readonly string[]): Promise<Poll[]> {
+  const { rows } =
+    ids === undefined
+      ? await db.query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`)
+      : await db.query<PollRow>(`${POLL_SELECT} where p.id = any($1) order by p.created_at, p.id`, [
+          ids,
+        ]);
   return rows.map(toPoll);
 }
 
@@ -262,24 +271,32 @@ export async function revokeKiosk(pool: Pool, id: string): Promise<Kiosk> {
   return toKiosk(rows[0]!);
 }
 
+/** What the registry cache holds of a kiosk. */
+export interface KioskCredential {
+  id: string;
+  tokenHash: Buffer;
+  revokedAt: Date | null;
+}
+
+/** Every kiosk's credential, or only those of `ids` (as listPolls). */
+export async function loadKioskCredentials(
+  pool: Pool,
+  ids?: readonly string[],
+): Promise<KioskCredential[]> {
+  const select = "select id, token_hash, revoked_at from kiosks";
+  const { rows } = await pool.query<{ id: string; token_hash: Buffer; revoked_at: Date | null }>(
+    ids === undefined ? select : `${select} where id = any($1)`,
+    ids === undefined ? [] : [ids],
+  );
+  return rows.map((k) => ({ id: k.id, tokenHash: k.token_hash, revokedAt: k.revoked_at }));
+}
+
 export interface RegistrySnapshot {
   polls: Poll[];
-  kiosks: { id: string; tokenHash: Buffer; revokedAt: Date | null }[];
+  kiosks: KioskCredential[];
 }
 
 export async function loadRegistry(pool: Pool): Promise<RegistrySnapshot> {
-  const [polls, kiosks] = await Promise.all([
-    listPolls(pool),
-    pool.query<{ id: string; token_hash: Buffer; revoked_at: Date | null }>(
-      "select id, token_hash, revoked_at from kiosks",
-    ),
-  ]);
-  return {
-    polls,
-    kiosks: kiosks.rows.map((k) => ({
-      id: k.id,
-      tokenHash: k.token_hash,
-      revokedAt: k.revoked_at,
-    })),
-  };
+  const [polls, kiosks] = await Promise.all([listPolls(pool), loadKioskCredentials(pool)]);
+  return { polls, kiosks };
 }
