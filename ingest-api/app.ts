@@ -12,6 +12,7 @@ import type { RegistryCache } from "./registry-cache.ts";
 import { registryRoutes } from "./registry-routes.ts";
 import type { ResultsCache } from "./results-cache.ts";
 import type { ResultsEvents } from "./results-events.ts";
+import { resultsFastPath } from "./results-fast-path.ts";
 import { type EventStreamOptions, resultsRoutes } from "./results-routes.ts";
 import { apiSecurityHeaders } from "./security-headers.ts";
 import type { VotePublisher } from "./vote-publisher.ts";
@@ -47,6 +48,14 @@ export function createApp(deps: AppDeps): Express {
   // req.ip: the socket's address, or X-Forwarded-For's entry left of the trusted proxies.
   app.set("trust proxy", deps.exposure.trustProxy);
   app.use(apiSecurityHeaders(deps.exposure.hstsMaxAgeSeconds));
+  app.use(
+    resultsFastPath(
+      deps.cache,
+      deps.results,
+      deps.metrics,
+      `public, max-age=${Math.max(1, Math.round(deps.resultsIntervalMs / 1000))}`,
+    ),
+  );
   const { httpRequests, httpDuration } = deps.metrics;
   app.use((req, res, next) => {
     const started = performance.now();

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
-import { createPoll, eventually, expectError, isoFromNow, minutes } from "../test-support/api.ts";
+import {
+  createPoll,
+  eventually,
+  expectError,
+  isoFromNow,
+  metricSample,
+  minutes,
+} from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 import { PrivateRedisServer } from "../test-support/redis-server.ts";
 
@@ -80,6 +87,21 @@ describe("results cache: announcements, reconnects, Redis gone (check interval p
     assert.equal(old.status, 200);
     assert.equal(old.headers.etag, '"3-a"');
     assert.equal(old.headers["content-length"], String(Buffer.byteLength(old.text)));
+    assert.equal(old.headers["x-content-type-options"], "nosniff");
+    assert.equal(old.headers["cache-control"], "public, max-age=5");
+    // Through the route (a query string skips the hot path): the same answer.
+    const routed = await request(h.app).get("/v1/polls/lunch/results?via=route").expect(200);
+    assert.equal(routed.headers.etag, old.headers.etag);
+    assert.equal(routed.text, old.text);
+    assert.equal(routed.headers["content-type"], old.headers["content-type"]);
+    assert.equal(routed.headers["x-content-type-options"], "nosniff");
+    // Both paths are counted under the route's label.
+    const metrics = await request(h.app).get("/metrics").expect(200);
+    const served = metricSample(metrics.text, "tallyflow_http_requests_total", {
+      route: "/v1/polls/:pollId/results",
+      status: "200",
+    });
+    assert.ok(served !== undefined && served >= 4, `200s counted: ${served}`);
   });
 
   test("the subscriber reconnecting compares every cached version with Redis", async () => {

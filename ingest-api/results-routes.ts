@@ -1,11 +1,11 @@
-import type { OutgoingHttpHeaders } from "node:http";
 import { type Request, type Response, Router } from "express";
 import { ForbiddenError, NotFoundError, UnavailableError } from "../common/errors.ts";
 import { idSchema } from "../common/vote.ts";
 import { countsHidden } from "../web/assets/poll-phase.js";
 import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
-import type { Publication, ResultsCache } from "./results-cache.ts";
+import type { ResultsCache } from "./results-cache.ts";
 import type { ResultsEvents } from "./results-events.ts";
+import { matchesEtag } from "./results-fast-path.ts";
 import type { StreamAdmission } from "./sse-admission.ts";
 
 /** The event stream's headers, also the answer to HEAD. */
@@ -20,12 +20,6 @@ const SSE_HEADERS = {
 export interface EventStreamOptions {
   admission: StreamAdmission;
   heartbeatMs: number;
-}
-
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  if (ifNoneMatch.trim() === "*") return true;
-  return ifNoneMatch.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
 }
 
 /**
@@ -87,7 +81,7 @@ export function resultsRoutes(
     );
   /** Answers 304 when the client has this version already (ETag and Cache-Control on a 200 or 304 only). */
   const notModified = (req: Request, res: Response, etag: string): boolean => {
-    if (!matches(req.headers["if-none-match"], etag)) return false;
+    if (!matchesEtag(req.headers["if-none-match"], etag)) return false;
     res.setHeader("ETag", etag);
     res.setHeader("Cache-Control", cacheControl);
     res.status(304).end();
@@ -95,28 +89,21 @@ export function resultsRoutes(
   };
 
   // Served from the process's copy of the publication (ResultsCache): no Redis round trip
-  // per read. The ETag, the body and the PNG come from one MGET, so they are of one version.
-  const headersOf = new WeakMap<Publication, OutgoingHttpHeaders>();
-  const jsonHeaders = (publication: Publication): OutgoingHttpHeaders => {
-    let headers = headersOf.get(publication);
-    if (headers === undefined) {
-      headers = {
-        "Content-Type": "application/json; charset=utf-8",
-        "Content-Length": publication.json.length,
-        ETag: publication.etag,
-        "Cache-Control": cacheControl,
-      };
-      headersOf.set(publication, headers);
-    }
-    return headers;
-  };
-
+  // per read once it is in memory (resultsFastPath answers those hits before the routers).
+  // The ETag, the body and the PNG come from one MGET, so they are of one version.
   router.get("/v1/polls/:pollId/results", async (req, res) => {
     const id = visiblePoll(req).id;
     const publication = results.current(id) ?? (await fromRedis(() => results.load(id)));
     if (publication === null) throw notReady();
     if (notModified(req, res, publication.etag)) return;
-    res.writeHead(200, jsonHeaders(publication)).end(publication.json);
+    res
+      .writeHead(200, {
+        "Content-Type": "application/json; charset=utf-8",
+        "Content-Length": publication.json.length,
+        ETag: publication.etag,
+        "Cache-Control": cacheControl,
+      })
+      .end(publication.json);
   });
 
   router.get("/v1/polls/:pollId/results.png", async (req, res) => {
