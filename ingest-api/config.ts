@@ -41,6 +41,8 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly resultsCacheCheckMs: number;
   /** Most polls whose current publication the API keeps in memory. @defaultValue 10000 */
   readonly resultsCacheMaxPolls: number;
+  /** Most bytes (JSON and PNG) of publications kept in memory. @defaultValue 268435456 (256 MiB) */
+  readonly resultsCacheMaxBytes: number;
   /** One-vote-per-voter hash buckets per poll: 2^bits. @defaultValue 16 */
   readonly voterBucketBits: number;
   /** Idle time after which a voter bucket expires from Redis. @defaultValue 2592000000 (30 days) */
@@ -74,6 +76,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     registryRefreshMs: readInt(env, "REGISTRY_REFRESH_MS", 60_000, { min: 100 }),
     resultsCacheCheckMs: readInt(env, "RESULTS_CACHE_CHECK_MS", 2_000, { min: 100 }),
     resultsCacheMaxPolls: readInt(env, "RESULTS_CACHE_MAX_POLLS", 10_000, { min: 1 }),
+    resultsCacheMaxBytes: readInt(env, "RESULTS_CACHE_MAX_BYTES", 268_435_456, { min: 1_048_576 }),
     voterBucketBits: readInt(env, "VOTER_BUCKET_BITS", 16, { min: 0, max: 24 }),
     voterRetentionMs: readInt(env, "VOTER_RETENTION_MS", 2_592_000_000, { min: 60_000 }),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 10_000, { min: 100 }),

@@ -191,7 +191,7 @@ describe("results cache: the check interval (short)", () => {
   let write: ReturnType<typeof writer>;
 
   before(async () => {
-    h = await startIngestHarness({ RESULTS_CACHE_CHECK_MS: "200" });
+    h = await startIngestHarness({ RESULTS_CACHE_CHECK_MS: "200", RESULTS_CACHE_MAX_POLLS: "2" });
     write = writer(h);
     await createPoll(h.app, { id: "lunch" });
   });
@@ -204,6 +204,16 @@ describe("results cache: the check interval (short)", () => {
     await eventually("the version written without an announcement is served", async () =>
       (await servedVersion(h, "lunch")) === "2-a" ? true : undefined,
     );
+  });
+
+  test("at most RESULTS_CACHE_MAX_POLLS polls are kept, the least recently read dropped", async () => {
+    for (const id of ["p1", "p2", "p3"]) {
+      await createPoll(h.app, { id });
+      await write(id, { version: `1-${id}`, announce: false });
+    }
+    for (const id of ["p1", "p2", "p3", "p1"]) assert.equal(await servedVersion(h, id), `1-${id}`);
+    assert.equal(h.results.size, 2);
+    assert.ok(h.results.bytes > 0);
   });
 
   test("Redis emptied: the copy is dropped and reads answer 503 results_not_ready", async () => {

@@ -20,6 +20,8 @@ export interface ResultsCacheOptions {
   checkMs: number;
   /** Most polls kept; the least recently read goes first. */
   maxPolls: number;
+  /** Most bytes of JSON and PNG kept, likewise. */
+  maxBytes: number;
 }
 
 interface Load {
@@ -51,6 +53,8 @@ export class ResultsCache {
   readonly #options: ResultsCacheOptions;
   readonly #logger: Logger;
   readonly #abort = new AbortController();
+  /** JSON and PNG bytes of the entries kept. */
+  #bytes = 0;
   #checking: Promise<void> | undefined;
   #failing = false;
 
@@ -72,6 +76,10 @@ export class ResultsCache {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /**
@@ -115,7 +123,7 @@ export class ResultsCache {
 
   /** The poll was deleted here: its keys are gone. */
   forget(pollId: string): void {
-    this.#entries.delete(pollId);
+    this.#drop(pollId);
   }
 
   /**
@@ -142,7 +150,7 @@ export class ResultsCache {
           const entry = this.#entries.get(id);
           if (entry === undefined || this.#loads.has(id)) return;
           const version = versions[n];
-          if (version == null) this.#entries.delete(id);
+          if (version == null) this.#drop(id);
           else if (version !== entry.version)
             refreshes.push(this.#refresh(id, entry.png !== undefined));
         });
@@ -157,6 +165,7 @@ export class ResultsCache {
       this.#failing = true;
       await Promise.allSettled(refreshes);
       this.#entries.clear();
+      this.#bytes = 0;
     }
   }
 
@@ -206,7 +215,7 @@ export class ResultsCache {
       withPng ? [keys.version, keys.json, keys.png] : [keys.version, keys.json],
     );
     if (version == null || json == null) {
-      this.#entries.delete(pollId);
+      this.#drop(pollId);
       return null;
     }
     const v = version.toString();
@@ -216,13 +225,27 @@ export class ResultsCache {
       json,
       png: withPng ? (png ?? null) : undefined,
     };
-    this.#entries.delete(pollId);
+    this.#drop(pollId);
     this.#entries.set(pollId, publication);
-    while (this.#entries.size > this.#options.maxPolls) {
+    this.#bytes += sizeOf(publication);
+    // The newest stays even alone above maxBytes: it is being served.
+    while (
+      this.#entries.size > this.#options.maxPolls ||
+      (this.#bytes > this.#options.maxBytes && this.#entries.size > 1)
+    ) {
       const oldest = this.#entries.keys().next().value;
       if (oldest === undefined) break;
-      this.#entries.delete(oldest);
+      this.#drop(oldest);
     }
     return publication;
   }
+
+  #drop(pollId: string): void {
+    const entry = this.#entries.get(pollId);
+    if (entry === undefined) return;
+    this.#entries.delete(pollId);
+    this.#bytes -= sizeOf(entry);
+  }
 }
+
+const sizeOf = (p: Publication) => p.json.length + (p.png?.length ?? 0);

@@ -71,7 +71,11 @@ export async function buildIngestApi(
   const results = new ResultsCache(
     redis,
     config.redisKeyPrefix,
-    { checkMs: config.resultsCacheCheckMs, maxPolls: config.resultsCacheMaxPolls },
+    {
+      checkMs: config.resultsCacheCheckMs,
+      maxPolls: config.resultsCacheMaxPolls,
+      maxBytes: config.resultsCacheMaxBytes,
+    },
     log,
   );
   const events = new ResultsEvents(subscriber, config.redisKeyPrefix, log);
