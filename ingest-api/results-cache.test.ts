@@ -131,6 +131,11 @@ describe("results cache: announcements, reconnects, Redis gone (check interval p
       (await servedVersion(h, "chart")) === "3-c" ? true : undefined,
     );
     expectError(await request(h.app).get("/v1/polls/chart/results.png"), 503, "chart_unavailable");
+    // A later run renders that same version at last: its chart is served, unannounced.
+    await write("chart", { version: "3-c", png: pngOf("3-c"), announce: false });
+    const healed = await request(h.app).get("/v1/polls/chart/results.png").expect(200);
+    assert.equal(healed.headers.etag, '"3-c"');
+    assert.deepEqual(healed.body, pngOf("3-c"));
     await write("chart", { version: "4-c", png: pngOf("4-c"), announce: true });
     await eventually("the new chart", async () => {
       const res = await request(h.app).get("/v1/polls/chart/results.png");

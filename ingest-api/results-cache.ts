@@ -100,10 +100,12 @@ export class ResultsCache {
     return this.current(pollId) ?? this.#refresh(pollId, false);
   }
 
-  /** As `load`, with the PNG of that same version read (null in `png`: the version has none). */
+  /** As `load`, with the PNG of that same version read (null in `png`: the version has none yet). */
   async loadWithPng(pollId: string): Promise<Publication | null> {
     const entry = this.current(pollId);
-    if (entry !== undefined && entry.png !== undefined) return entry;
+    // A version without a chart (a failed render) gets it when a later run renders the
+    // same version again: until then each PNG read asks Redis, as it did before the cache.
+    if (entry?.png) return entry;
     return this.#refresh(pollId, true);
   }
 
@@ -115,7 +117,8 @@ export class ResultsCache {
       load.again = true;
       return;
     }
-    if (entry === undefined || entry.version === event.version) return;
+    // The same version announced again with a chart rendered at last: fetched too.
+    if (entry === undefined || (entry.version === event.version && entry.png !== null)) return;
     this.#refresh(event.pollId, entry.png !== undefined).catch(() => {
       // Redis unreachable: the entry stays until the check replaces or drops it.
     });

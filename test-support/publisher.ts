@@ -320,20 +320,20 @@ export async function startResultsPipeline(env: EnvVars = {}): Promise<ResultsPi
       assert.ok(raw !== null, `no results published for ${pollId}`);
       return JSON.parse(raw) as PublishedResults;
     };
-    const inProcess = publisher;
+    // A run returns once this API's results cache holds what it published, as the
+    // announcement would make it a moment later: a test reading next sees the new version.
+    const seenByApi = (inProcess: InProcessPublisher): InProcessPublisher => ({
+      ...inProcess,
+      async run() {
+        const summary = await inProcess.run();
+        await h.results.check();
+        return summary;
+      },
+    });
     const pipeline: ResultsPipeline = {
       h,
       writer,
-      // A run returns once this API's results cache holds what it published, as the
-      // announcement would make it a moment later: a test reading next sees the new version.
-      publisher: {
-        ...inProcess,
-        async run() {
-          const summary = await inProcess.run();
-          await h.results.check();
-          return summary;
-        },
-      },
+      publisher: seenByApi(publisher),
       kiosk,
       publisherEnv: pEnv,
       async vote(pollId, optionId, castAt) {
@@ -369,8 +369,8 @@ export async function startResultsPipeline(env: EnvVars = {}): Promise<ResultsPi
         await publisher?.close();
         publisher = undefined;
         publisher = await startPublisherInProcess(pEnv);
-        pipeline.publisher = publisher;
-        return publisher;
+        pipeline.publisher = seenByApi(publisher);
+        return pipeline.publisher;
       },
       published,
       async visible(pollId) {
