@@ -12,7 +12,7 @@ import type { RegistryCache } from "./registry-cache.ts";
 import { registryRoutes } from "./registry-routes.ts";
 import type { ResultsCache } from "./results-cache.ts";
 import type { ResultsEvents } from "./results-events.ts";
-import { resultsFastPath } from "./results-fast-path.ts";
+import { resultsCacheControl, resultsFastPath } from "./results-fast-path.ts";
 import { type EventStreamOptions, resultsRoutes } from "./results-routes.ts";
 import { apiSecurityHeaders } from "./security-headers.ts";
 import type { VotePublisher } from "./vote-publisher.ts";
@@ -53,7 +53,7 @@ export function createApp(deps: AppDeps): Express {
       deps.cache,
       deps.results,
       deps.metrics,
-      `public, max-age=${Math.max(1, Math.round(deps.resultsIntervalMs / 1000))}`,
+      resultsCacheControl(deps.resultsIntervalMs),
     ),
   );
   const { httpRequests, httpDuration } = deps.metrics;

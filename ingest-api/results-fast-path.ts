@@ -11,6 +11,11 @@ export const RESULTS_ROUTE = "/v1/polls/:pollId/results";
 /** `GET /v1/polls/<id>/results` with no query string: ids as idSchema takes them. */
 const RESULTS_PATH = /^\/v1\/polls\/([A-Za-z0-9_-]{1,64})\/results$/;
 
+/** The results' Cache-Control: fresh for one publisher interval, in whole seconds (≥ 1). */
+export function resultsCacheControl(intervalMs: number): string {
+  return `public, max-age=${Math.max(1, Math.round(intervalMs / 1000))}`;
+}
+
 /** If-None-Match against one ETag: a list, weak forms and `*` included. */
 export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
   if (!ifNoneMatch) return false;

@@ -5,7 +5,7 @@ import { countsHidden } from "../web/assets/poll-phase.js";
 import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
 import type { ResultsCache } from "./results-cache.ts";
 import type { ResultsEvents } from "./results-events.ts";
-import { matchesEtag } from "./results-fast-path.ts";
+import { matchesEtag, resultsCacheControl } from "./results-fast-path.ts";
 import type { StreamAdmission } from "./sse-admission.ts";
 
 /** The event stream's headers, also the answer to HEAD. */
@@ -34,9 +34,8 @@ export function resultsRoutes(
   streams: EventStreamOptions,
 ) {
   const router = Router();
-  const maxAge = Math.max(1, Math.round(intervalMs / 1000));
-  const retryAfter = maxAge;
-  const cacheControl = `public, max-age=${maxAge}`;
+  const retryAfter = Math.max(1, Math.round(intervalMs / 1000));
+  const cacheControl = resultsCacheControl(intervalMs);
 
   const pollFor = (req: Request): CachedPoll => {
     const parsed = idSchema.safeParse(req.params.pollId);
