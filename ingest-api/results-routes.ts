@@ -4,7 +4,7 @@ import { idSchema } from "../common/vote.ts";
 import { countsHidden } from "../web/assets/poll-phase.js";
 import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
 import type { ResultsCache } from "./results-cache.ts";
-import type { ResultsEvents } from "./results-events.ts";
+import type { ResultsEvents, VersionEvent } from "./results-events.ts";
 import { matchesEtag, resultsCacheControl } from "./results-fast-path.ts";
 import type { StreamAdmission } from "./sse-admission.ts";
 
@@ -122,6 +122,20 @@ export function resultsRoutes(
       .end(publication.png);
   });
 
+  // One announcement reaches every stream of its poll as the same event object: its frame
+  // is encoded once, not once per stream.
+  const frames = new WeakMap<VersionEvent, Buffer>();
+  const frameOf = (event: VersionEvent): Buffer => {
+    let frame = frames.get(event);
+    if (frame === undefined) {
+      frame = Buffer.from(
+        `event: results\nid: ${event.version}\ndata: ${JSON.stringify(event)}\n\n`,
+      );
+      frames.set(event, frame);
+    }
+    return frame;
+  };
+
   // HEAD answers at once with the stream's headers (a GET route would answer HEAD with a
   // stream that never ends); it holds no slot.
   router.head("/v1/polls/:pollId/events", (req, res) => {
@@ -144,8 +158,7 @@ export function resultsRoutes(
     }
     res.once("close", release);
     res.writeHead(200, SSE_HEADERS);
-    const send = (event: { pollId: string; version: string }) =>
-      res.write(`event: results\nid: ${event.version}\ndata: ${JSON.stringify(event)}\n\n`);
+    const send = (event: VersionEvent) => res.write(frameOf(event));
     res.write(`retry: ${Math.max(1_000, intervalMs)}\n\n`);
     if (!events.track(res)) return;
     const unsubscribe = events.on(poll.id, send);
