@@ -168,6 +168,29 @@ describe("results cache: announcements, reconnects, Redis gone (check interval p
     }
   });
 
+  test("one fetch per poll and version per process, however many read it", async () => {
+    await createPoll(h.app, { id: "fresh" });
+    await write("fresh", { version: "1-f", announce: false });
+    const before = h.results.fetches;
+    const reads = await Promise.all(
+      Array.from({ length: 20 }, () => request(h.app).get("/v1/polls/fresh/results")),
+    );
+    assert.deepEqual(
+      new Set(reads.map((r) => `${r.status} ${r.headers.etag}`)),
+      new Set(['200 "1-f"']),
+    );
+    assert.equal(h.results.fetches, before + 1, "readers arriving during the fetch share it");
+    await write("fresh", { version: "2-f", announce: true });
+    await eventually("the announced version", async () =>
+      (await servedVersion(h, "fresh")) === "2-f" ? true : undefined,
+    );
+    await Promise.all(Array.from({ length: 20 }, () => servedVersion(h, "fresh")));
+    assert.equal(h.results.fetches, before + 2, "the announcement cost one fetch");
+    const metrics = await request(h.app).get("/metrics").expect(200);
+    assert.equal(metricSample(metrics.text, "tallyflow_results_cache_fetches_total"), before + 2);
+    assert.equal(metricSample(metrics.text, "tallyflow_results_cache_polls"), h.results.size);
+  });
+
   test("Redis unreachable: once a check fails the copy is dropped and reads answer 503 redis_unavailable", async () => {
     assert.equal(await servedVersion(h, "lunch"), "4-a");
     await redis.stop();

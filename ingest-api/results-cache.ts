@@ -55,6 +55,7 @@ export class ResultsCache {
   readonly #abort = new AbortController();
   /** JSON and PNG bytes of the entries kept. */
   #bytes = 0;
+  #fetches = 0;
   #checking: Promise<void> | undefined;
   #failing = false;
 
@@ -80,6 +81,11 @@ export class ResultsCache {
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** Fetches from Redis so far (first reads, announcements, checks that found a change). */
+  get fetches(): number {
+    return this.#fetches;
   }
 
   /**
@@ -214,6 +220,7 @@ export class ResultsCache {
   /** Version, JSON and (if asked) PNG in one MGET: one moment of Redis, so all of one version. */
   async #fetch(pollId: string, withPng: boolean): Promise<Publication | null> {
     const keys = resultsKeys(this.#keyPrefix, pollId);
+    this.#fetches++;
     const [version, json, png] = await this.#binary.mGet(
       withPng ? [keys.version, keys.json, keys.png] : [keys.version, keys.json],
     );

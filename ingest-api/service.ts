@@ -15,6 +15,7 @@ import { createHttpServer, listen } from "./http-server.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
 import { RegistryCache } from "./registry-cache.ts";
 import { ResultsCache } from "./results-cache.ts";
+import { registerResultsCacheMetrics } from "./results-cache-metrics.ts";
 import { ResultsEvents } from "./results-events.ts";
 import { StreamAdmission } from "./sse-admission.ts";
 import { resolveMaxMessageBytes } from "./vote-messages.ts";
@@ -89,6 +90,7 @@ export async function buildIngestApi(
     () => cache.ageMs,
     () => events.clientCount,
   );
+  registerResultsCacheMetrics(metrics.registry, results);
   const guard = new VoterGuard(
     redis,
     config.redisKeyPrefix,
