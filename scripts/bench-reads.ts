@@ -13,7 +13,13 @@ import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
 import { type LoadResult, median, okPerSecond, runLoad } from "./bench/load.ts";
-import { type Child, freePort, startNode, waitUntilReady } from "./bench/processes.ts";
+import {
+  type Child,
+  freePort,
+  processCpuSeconds,
+  startNode,
+  waitUntilReady,
+} from "./bench/processes.ts";
 
 // `npm run bench:reads`: the read side at the seeds' scale, each number beside its
 // reference or target measured in the same run (issue #13):
@@ -30,7 +36,9 @@ import { type Child, freePort, startNode, waitUntilReady } from "./bench/process
 //
 // Tunables (env): BENCH_CONNECTIONS (50), BENCH_DURATION s (8), BENCH_ROUNDS (3),
 // BENCH_REGISTRY_POLLS (10000), BENCH_REGISTRY_WRITES (100), BENCH_SSE_CLIENTS (10000),
-// BENCH_VOTE_RATE (1000), BENCH_VOTE_DURATION s (10); BENCH_PG_URL, NATS_URL, REDIS_URL.
+// BENCH_VOTE_RATE (1000), BENCH_VOTE_DURATION s (10), BENCH_CPU_RATE req/s (2000: the
+// fixed-rate runs whose server CPU per request is less moved by other load on the box);
+// BENCH_PG_URL, NATS_URL, REDIS_URL.
 
 const env = process.env;
 const settings = {
@@ -42,6 +50,8 @@ const settings = {
   sseClients: readInt(env, "BENCH_SSE_CLIENTS", 10_000, { min: 0, max: 18_000 }),
   voteRate: readInt(env, "BENCH_VOTE_RATE", 1_000, { min: 1 }),
   voteDurationS: readInt(env, "BENCH_VOTE_DURATION", 10, { min: 1 }),
+  cpuRate: readInt(env, "BENCH_CPU_RATE", 2_000, { min: 1 }),
+  cpuDurationS: 5,
 };
 
 // Unique per run (another copy may run at the same time); all removed at the end.
@@ -162,8 +172,15 @@ interface ReadRun {
   failed: number;
 }
 
-async function readLoad(url: string, durationS: number): Promise<LoadResult> {
+/** Server CPU per request at a fixed rate below saturation: less moved by a busy machine. */
+interface CpuRun {
+  target: string;
+  cpuMicrosPerRequest: number;
+}
+
+async function readLoad(url: string, durationS: number, overallRate?: number): Promise<LoadResult> {
   return runLoad({
+    ...(overallRate === undefined ? {} : { overallRate }),
     url: `${url}/v1/polls/${POLL_ID}/results`,
     connections: settings.connections,
     pipelining: 1,
@@ -173,7 +190,7 @@ async function readLoad(url: string, durationS: number): Promise<LoadResult> {
   });
 }
 
-async function benchReads(apiUrl: string): Promise<ReadRun[]> {
+async function benchReads(api: { child: Child; url: string }) {
   const redisRef = await start("ref-redis", "scripts/bench/reads-reference-server.ts", {
     READS_FROM: "redis",
   });
@@ -181,9 +198,9 @@ async function benchReads(apiUrl: string): Promise<ReadRun[]> {
     READS_FROM: "memory",
   });
   const targets = [
-    { target: "API (in-process cache)", url: apiUrl },
-    { target: "node:http + Redis GET", url: redisRef.url },
-    { target: "node:http from memory", url: memoryRef.url },
+    { target: "API (in-process cache)", url: api.url, pid: api.child.pid },
+    { target: "node:http + Redis GET", url: redisRef.url, pid: redisRef.child.pid },
+    { target: "node:http from memory", url: memoryRef.url, pid: memoryRef.child.pid },
   ];
   // Same bytes from all three (the API's copy is of the version written last).
   const bodies = await Promise.all(
@@ -205,9 +222,20 @@ async function benchReads(apiUrl: string): Promise<ReadRun[]> {
       });
       log(`round ${round} ${t.target}: ${Math.round(okPerSecond(result))} req/s`);
     }
+  const cpu: CpuRun[] = [];
+  for (let round = 1; round <= settings.rounds; round++)
+    for (const t of targets) {
+      const before = processCpuSeconds(t.pid) ?? Number.NaN;
+      const result = await readLoad(t.url, settings.cpuDurationS, settings.cpuRate);
+      const used = (processCpuSeconds(t.pid) ?? Number.NaN) - before;
+      cpu.push({
+        target: t.target,
+        cpuMicrosPerRequest: (used * 1e6) / Math.max(1, result["2xx"]),
+      });
+    }
   await redisRef.child.stop();
   await memoryRef.child.stop();
-  return runs;
+  return { runs, cpu };
 }
 
 // --- 2. registry writes ----------------------------------------------------------------
@@ -362,7 +390,7 @@ async function main(): Promise<void> {
     const { token } = (await kiosk.json()) as { token: string };
 
     log("1/3 results GET");
-    const reads = await benchReads(api.url);
+    const { runs: reads, cpu } = await benchReads(api);
 
     log("2/3 registry writes");
     const small = await writeLatencies(api.url, "small");
@@ -414,6 +442,28 @@ async function main(): Promise<void> {
       "",
       `API / Redis reference: **${(apiRate / redisRate).toFixed(2)}×** (target ≥ 0.80×); ` +
         `API / memory reference: ${(apiRate / memoryRate).toFixed(2)}×.`,
+      "",
+      `Server-process CPU per request at a fixed ${int(settings.cpuRate)} req/s (median of ` +
+        `${settings.rounds} × ${settings.cpuDurationS} s; Redis's own CPU not counted): ` +
+        ["API (in-process cache)", "node:http + Redis GET", "node:http from memory"]
+          .map((t) => {
+            const us = median(cpu.filter((c) => c.target === t).map((c) => c.cpuMicrosPerRequest));
+            return `${t} ${int(us)} µs`;
+          })
+          .join(", ") +
+        ". Throughput at equal CPU, API / Redis reference: " +
+        `**${(
+          median(
+            cpu
+              .filter((c) => c.target === "node:http + Redis GET")
+              .map((c) => c.cpuMicrosPerRequest),
+          ) /
+            median(
+              cpu
+                .filter((c) => c.target === "API (in-process cache)")
+                .map((c) => c.cpuMicrosPerRequest),
+            )
+        ).toFixed(2)}×**.`,
       "",
       "## Registry writes (POST /v1/polls, sequential)",
       "",
