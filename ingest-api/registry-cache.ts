@@ -54,7 +54,12 @@ export class RegistryCache {
   /** Kiosk id to its token hash, to replace or drop one kiosk. */
   #kioskHashes = new Map<string, string>();
   #version = 0;
-  #loadedAt = 0;
+  /** When the copy was last known to match Postgres. */
+  #syncedAt = 0;
+  /** LISTENing: every change since the last load reaches us as it commits. */
+  #listening = false;
+  /** A load failed: the copy may miss changes until a full reload succeeds. */
+  #behind = false;
   #pending = nothingPending();
   #applying: Promise<void> | undefined;
   #listener: pg.Client | undefined;
@@ -102,9 +107,13 @@ export class RegistryCache {
     return this.#version;
   }
 
-  /** Time since the copy was last brought up to date with Postgres (a reload or a change). */
+  /**
+   * How far behind Postgres the copy may be: 0 while LISTENing with every change applied
+   * (the periodic reload is only a safety net, its interval says nothing of staleness),
+   * otherwise the time since it was last known to match.
+   */
   get ageMs(): number {
-    return Date.now() - this.#loadedAt;
+    return this.#listening && !this.#behind ? 0 : Date.now() - this.#syncedAt;
   }
 
   /** Reloads everything; resolves once applied (with any change heard meanwhile). */
@@ -153,10 +162,12 @@ export class RegistryCache {
           } catch (err) {
             // What failed is owed as a full reload, at the next change or safety-net tick.
             this.#pending.full = true;
+            this.#behind = true;
             throw err;
           }
           this.#version++;
-          this.#loadedAt = Date.now();
+          this.#syncedAt = Date.now();
+          this.#behind = false;
         }
       } finally {
         this.#applying = undefined;
@@ -238,12 +249,18 @@ export class RegistryCache {
           this.#heard(message.payload).catch(() => {}); // the refresh loop reports failures
         });
         await client.query("listen tallyflow_registry");
+        this.#listening = true;
         // Changes made while we were not listening: catch up once.
         await this.reload().catch(() => {});
         await ended;
       } catch {
         // Postgres unreachable: retry below; the refresh loop logs the outage.
       }
+      if (this.#listening && !this.#behind) this.#syncedAt = Date.now();
+      this.#listening = false;
+      // Changes from now on are not heard: behind until a load succeeds (the catch-up one
+      // of the next connection, or the safety net's).
+      this.#behind = true;
       await client.end().catch(() => {});
       try {
         await sleep(1_000, undefined, { signal });

@@ -128,6 +128,8 @@ describe("registry cache: changes applied per row", () => {
       async () => ((await titleOf("quiet")) === "Missed" ? true : undefined),
       { timeoutMs: 15_000 },
     );
+    // LISTENing again with everything applied: not behind, whatever REGISTRY_REFRESH_MS says.
+    await eventually("the cache is in sync", async () => (h.cache.ageMs === 0 ? true : undefined));
   });
 });
 
