@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
 
@@ -46,9 +49,69 @@ test("docker-compose.yml parses and every app service runs an existing entry poi
   assert.equal(publisherEnv?.PUBLISHER_METRICS_HOST, "0.0.0.0");
   assert.equal(writerEnv?.NATS_URL, "nats://nats:4222", "the shared environment is kept");
   assert.equal(publisherEnv?.NATS_URL, "nats://nats:4222", "the shared environment is kept");
+  // The migration provisions JetStream with the settings the services run with.
+  assert.equal(compose.services.migrate?.environment?.NATS_URL, "nats://nats:4222");
+  assert.equal(
+    compose.services.migrate?.environment?.DATABASE_URL,
+    compose.services["ingest-api"]?.environment?.DATABASE_URL,
+  );
   assert.match(
     readFileSync("Dockerfile", "utf8"),
     /FROM node:24/,
     "the image runs Node 24 like the pinned devDependency",
   );
+});
+
+test("NATS fsyncs every write, and the cluster override runs 3 routed servers at replicas 3", () => {
+  const load = (file: string) =>
+    parse(readFileSync(file, "utf8"), { merge: true }) as {
+      services: Record<string, Service & { volumes?: string[] }>;
+    };
+  const conf = "docs/nats/jetstream.conf";
+  const mount = `./${conf}:/etc/nats/jetstream.conf:ro`;
+  assert.match(readFileSync(conf, "utf8"), /^\s*sync_interval:\s*always\s*$/m);
+  // The installed nats-server (2.9 here) predates sync_interval: check the rest parses.
+  const dir = mkdtempSync(join(tmpdir(), "tf-nats-conf-"));
+  try {
+    const copy = join(dir, "jetstream.conf");
+    writeFileSync(
+      copy,
+      readFileSync(conf, "utf8")
+        .replace(/^\s*sync_interval:.*$/m, "")
+        .replace("/data", join(dir, "store")),
+    );
+    const checked = spawnSync(process.env.NATS_SERVER_BIN ?? "nats-server", ["-c", copy, "-t"], {
+      encoding: "utf8",
+    });
+    assert.equal(checked.status, 0, checked.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const single = load("docker-compose.yml").services;
+  assert.deepEqual(single.nats?.command, ["--config", "/etc/nats/jetstream.conf"]);
+  assert.ok(single.nats?.volumes?.includes(mount));
+
+  const cluster = load("docker-compose.cluster.yml").services;
+  const servers = ["nats", "nats-2", "nats-3"];
+  const routes = servers.map((s) => `nats://${s}:6222`).join(",");
+  const names = new Set<string>();
+  for (const name of servers) {
+    const command = cluster[name]?.command ?? [];
+    const flag = (f: string) => command[command.indexOf(f) + 1];
+    assert.equal(flag("--config"), "/etc/nats/jetstream.conf", name);
+    assert.equal(flag("--cluster_name"), "tallyflow", name);
+    assert.equal(flag("--routes"), routes, name);
+    names.add(flag("--server_name") ?? "");
+    if (name !== "nats") assert.ok(cluster[name]?.volumes?.includes(mount), name);
+  }
+  assert.equal(names.size, 3, "each server has its own server_name");
+  for (const app of ["migrate", "ingest-api", "batch-writer", "result-publisher"]) {
+    assert.equal(cluster[app]?.environment?.STREAM_REPLICAS, "3", app);
+    assert.equal(
+      cluster[app]?.environment?.NATS_URL,
+      servers.map((s) => `nats://${s}:4222`).join(","),
+      app,
+    );
+  }
 });

@@ -23,6 +23,12 @@ export interface WriterConfig extends CommonConfig {
   readonly retryMinMs: number;
   /** Longest retry delay while Postgres is unavailable. @defaultValue 10000 */
   readonly retryMaxMs: number;
+  /**
+   * Attempts at a batch failing with an error that is neither transient nor about the data
+   * (a trigger raising, a revoked privilege, a missing table) before the batch is split to
+   * find the messages that fail, which are then dead-lettered. @defaultValue 5
+   */
+  readonly permanentFailureAttempts: number;
   /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
   readonly metricsPort: number;
   /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
@@ -59,6 +65,7 @@ export function readWriterConfig(env: Env = process.env): Readonly<WriterConfig>
     redeliveryBackoffMs: Object.freeze(backoff),
     retryMinMs: readInt(env, "RETRY_MIN_MS", 250, { min: 10 }),
     retryMaxMs: readInt(env, "RETRY_MAX_MS", 10_000, { min: 10 }),
+    permanentFailureAttempts: readInt(env, "PERMANENT_FAILURE_ATTEMPTS", 5, { min: 1, max: 1_000 }),
     metricsPort: readInt(env, "WRITER_METRICS_PORT", 9101, { min: 0, max: 65535 }),
     metricsHost: readHost(env, "WRITER_METRICS_HOST", "127.0.0.1"),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 15_000, { min: 100 }),

@@ -5,11 +5,20 @@ export interface DecodedVote extends StoredVote {
   streamSeq: number;
 }
 
+/**
+ * Why a dead letter is there (dead_letters.reason, migration 007): "invalid" for data that
+ * cannot be decoded or that Postgres refused (SQLSTATE 22/23), "store_failed" for a message
+ * a non-data error kept failing, "max_deliveries" for one JetStream gave up delivering.
+ */
+export type DeadLetterReason = "invalid" | "store_failed" | "max_deliveries";
+
 /** Something that cannot be stored: a whole message (itemIndex -1) or one vote inside it. */
 export interface Poison {
   itemIndex: number;
   raw: Uint8Array;
   error: string;
+  /** @defaultValue "invalid" */
+  reason?: DeadLetterReason;
 }
 
 export interface DecodedMessage {

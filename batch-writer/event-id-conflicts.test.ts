@@ -78,6 +78,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
         rejected: 0,
         duplicates: 0,
         conflicts: 1,
+        pollDeleted: 0,
         deadLettered: 0,
       });
     // Delivered again (a redelivery or a resend): still a conflict, recorded only once.
@@ -122,6 +123,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       rejected: 0,
       duplicates: 1,
       conflicts: 0,
+      pollDeleted: 0,
       deadLettered: 0,
     });
     assert.equal(await duplicatesCounted("lunch"), 1);
@@ -147,6 +149,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       rejected: 0,
       duplicates: 1,
       conflicts: 1,
+      pollDeleted: 0,
       deadLettered: 0,
     });
     assert.deepEqual(await conflictsOf(first.eventId), [

@@ -84,6 +84,7 @@ describe("batch writer: a pull that fails after delivering messages", () => {
       config: bed.config,
       logger: createLogger("silent", { service: "batch-writer" }),
       metrics,
+      healer: bed.healer,
     });
     writer.start();
 

@@ -99,7 +99,7 @@ describe("batch writer: a message that exhausts MaxDeliver", () => {
       async () => (await queryNumber(bed.db.pool, "select count(*) from dead_letters")) === 1,
     );
     const { rows } = await bed.db.pool.query(
-      "select stream, stream_seq, item_index, subject, raw, error, deliveries, replayed_at from dead_letters",
+      "select stream, stream_seq, item_index, subject, raw, error, deliveries, reason, replayed_at from dead_letters",
     );
     assert.equal(rows.length, 1);
     const dead = rows[0]!;
@@ -114,6 +114,7 @@ describe("batch writer: a message that exhausts MaxDeliver", () => {
         raw: Buffer.from(data),
         error: undefined,
         deliveries: 2,
+        reason: "max_deliveries",
         replayed_at: null,
       },
     );
@@ -232,6 +233,7 @@ describe("batch writer: moving a MaxDeliver message when JetStream fails transie
       config: bed.config,
       logger: createLogger("silent"),
       metrics,
+      healer: bed.healer,
     });
     mover.start();
 

@@ -7,6 +7,7 @@ import {
   type JsMsg,
   type StoredMsg,
 } from "@nats-io/jetstream";
+import { isMissingResource, type JetStreamHealer } from "../common/jetstream-heal.ts";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { WriterConfig } from "./config.ts";
@@ -30,6 +31,8 @@ export interface MoverDeps {
   config: WriterConfig;
   logger: Logger;
   metrics: WriterMetrics;
+  /** Re-provisions the capture stream and its consumer when they are missing. */
+  healer: JetStreamHealer;
 }
 
 /**
@@ -69,6 +72,7 @@ export class MaxDeliveriesMover {
         for await (const advisory of iter) await this.#handle(advisory);
         failing = false;
       } catch (err) {
+        if (isMissingResource(err)) await this.#deps.healer.heal(err);
         if (!failing) logger.warn({ err }, "moving max-delivery messages failed; retrying");
         failing = true;
         await sleep(2_000, undefined, { signal }).catch(() => {});
@@ -99,8 +103,9 @@ export class MaxDeliveriesMover {
     // Already gone: an earlier attempt moved and deleted it but died before the ack.
     if (stored === null) return;
     await pool.query(
-      `insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries)
-       values ($1, $2, -1, $3, $4, $5, $6)
+      `insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries,
+                                 reason)
+       values ($1, $2, -1, $3, $4, $5, $6, 'max_deliveries')
        on conflict (stream, stream_seq, item_index) do update set
          error = excluded.error, deliveries = excluded.deliveries, last_seen = now()`,
       [
@@ -116,7 +121,7 @@ export class MaxDeliveriesMover {
       await jsm.streams.deleteMessage(config.streamName, event.stream_seq, false);
     } catch (err) {
       // The server answers a delete of a missing message with a generic "delete failed"
-      // code (10057), so ask again whether it is still there rather than guess from the code.
+      // code (JSStreamMsgDeleteFailedF), so ask again whether it is still there rather than guess from the code.
       if ((await this.#read(event.stream_seq)) !== null) throw err;
     }
     metrics.deadLetters.inc({ reason: "max_deliveries" });

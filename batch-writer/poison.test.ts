@@ -29,6 +29,7 @@ interface DeadLetterRow {
   subject: string;
   raw: Buffer;
   error: string;
+  reason: string;
   deliveries: number;
   replayed_at: Date | null;
 }
@@ -160,6 +161,11 @@ describe("batch writer: poison messages among good ones", () => {
     assert.match(item4!.error, /castAt: must have a UTC offset/);
     assert.deepEqual(refused!.raw, Buffer.from(refusedBytes));
     assert.match(refused!.error, /^23514: .*test_refuses_kiosk/);
+    // Data errors, decoded or refused by Postgres, are all "invalid" (not store_failed).
+    assert.deepEqual(
+      dead.map((d) => d.reason),
+      dead.map(() => "invalid"),
+    );
 
     // Nothing is left pending or redelivered: acked, or terminated after dead-lettering.
     assert.equal(await bed.pending(), 0);
@@ -241,7 +247,8 @@ describe("batch writer: poison messages among good ones", () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no dead letter #999999/);
     const usage = await runDlq(dlqEnv(), ["frobnicate"]);
-    assert.equal(usage.code, 1);
+    // A bad command line exits 2, as in every script (scripts/cli.ts); it was 1 before.
+    assert.equal(usage.code, 2);
     assert.match(usage.stderr, /usage: npm run dlq/);
 
     await waitUntil("nothing pending", async () => (await bed.pending()) === 0);

@@ -43,6 +43,8 @@ describe("batch writer: Postgres unavailable for a while", () => {
   let writer: InProcessWriter | undefined;
   let expected = 0;
 
+  const permanentFailures = async () =>
+    (await writer!.metrics.permanentFailures.get()).values[0]?.value ?? 0;
   const metric = async (name: "rows" | "retries", outcome?: string) => {
     const values = (await writer!.metrics[name].get()).values;
     return values.find((v) => outcome === undefined || v.labels.outcome === outcome)?.value ?? 0;
@@ -63,6 +65,9 @@ describe("batch writer: Postgres unavailable for a while", () => {
       RETRY_MAX_MS: "500",
       // Small batches: a backlog takes many transactions, so a cut lands in the middle.
       BATCH_MAX_MESSAGES: "50",
+      // One attempt before isolating on a non-transient failure: were any outage error
+      // taken for one, votes would be dead-lettered at once and the checks below fail.
+      PERMANENT_FAILURE_ATTEMPTS: "1",
     });
   });
 
@@ -93,6 +98,7 @@ describe("batch writer: Postgres unavailable for a while", () => {
     assert.equal(await countVotes(bed.db.pool), 100);
     assert.ok((await bed.pending()) > 0);
     assert.equal(await queryNumber(bed.db.pool, "select count(*) from dead_letters"), 0);
+    assert.equal(await permanentFailures(), 0, "an outage is never a permanent failure");
 
     await proxy.up();
     await waitForVotes(bed, expected);
@@ -129,5 +135,33 @@ describe("batch writer: Postgres unavailable for a while", () => {
     );
     assert.equal(await assertRollupsMatchVotes(bed.db.pool), expected);
     assert.equal(await queryNumber(bed.db.pool, "select count(*) from dead_letters"), 0);
+    assert.equal(await permanentFailures(), 0, "a cut connection is never a permanent failure");
+  });
+
+  test("sessions terminated by an administrator (57P01) are retried, never dead-lettered", async () => {
+    const backlog = shuffle(messages("colors", 1_000, 20, 500));
+    await publishMany(bed.js, bed.config.subjectPrefix, backlog);
+    expected += 11_000;
+    const database = new URL(bed.db.url).pathname.slice(1);
+    const retriesBefore = await metric("retries");
+    // Until a batch in flight was hit (the rest kills idle pool clients, a pool error only).
+    // Only this file's database: other writers on the shared server are left alone.
+    await waitUntil(
+      "a terminated session failed a batch, which was retried",
+      async () => {
+        await bed.db.pool.query(
+          `select pg_terminate_backend(pid) from pg_stat_activity
+           where datname = $1 and application_name = 'batch-writer'`,
+          [database],
+        );
+        return (await metric("retries")) > retriesBefore;
+      },
+      20_000,
+      10,
+    );
+    await waitForVotes(bed, expected);
+    assert.equal(await assertRollupsMatchVotes(bed.db.pool), expected);
+    assert.equal(await queryNumber(bed.db.pool, "select count(*) from dead_letters"), 0);
+    assert.equal(await permanentFailures(), 0);
   });
 });

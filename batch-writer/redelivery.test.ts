@@ -45,6 +45,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
     await insertPoll(bed.db.pool, "lunch", ["pizza", "salad"]);
     await insertPoll(bed.db.pool, "color", ["red", "blue"]);
     await insertPoll(bed.db.pool, "direct", ["yes", "no"]);
+    await insertPoll(bed.db.pool, "mixed", ["yes", "no"]);
   });
 
   after(async () => {
@@ -103,6 +104,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       rejected: 0,
       duplicates: 0,
       conflicts: 0,
+      pollDeleted: 0,
       deadLettered: 0,
     });
     const before = await snapshot();
@@ -114,6 +116,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       rejected: 0,
       duplicates: 25,
       conflicts: 0,
+      pollDeleted: 0,
       deadLettered: 0,
     });
     assert.deepEqual(await snapshot(), before, "nothing changed, not even change_seq");
@@ -130,6 +133,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       rejected: 0,
       duplicates: 3,
       conflicts: 0,
+      pollDeleted: 0,
       deadLettered: 0,
     });
 
@@ -163,6 +167,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       rejected: 0,
       duplicates: 15,
       conflicts: 0,
+      pollDeleted: 0,
       deadLettered: 0,
     });
     assert.equal(

@@ -1,13 +1,13 @@
 import { jetstream } from "@nats-io/jetstream";
-import { votesStreamOptions } from "../common/config.ts";
+import { JetStreamHealer } from "../common/jetstream-heal.ts";
+import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { startMetricsServer } from "../common/metrics-server.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
 import { createPool } from "../common/postgres.ts";
-import { ensureVotesStream } from "../common/votes-stream.ts";
 import type { WriterConfig } from "./config.ts";
-import { ensureMaxDeliveriesStream, ensureWriterConsumer } from "./consumer.ts";
+import { ensureWriterResources } from "./consumer.ts";
 import { MaxDeliveriesMover } from "./max-deliveries.ts";
 import { BatchWriter } from "./writer.ts";
 import { createWriterMetrics, type WriterMetrics } from "./writer-metrics.ts";
@@ -19,8 +19,10 @@ export interface RunningWriter {
 }
 
 /**
- * Connects, provisions the stream, the shared durable consumer and the max-deliveries
- * capture, then starts the loops. Closers run in reverse: loops stop (the batch in hand
+ * Connects, checks the stream, the shared durable consumer and the max-deliveries capture
+ * against this writer's configuration (creating what is missing, now and whenever JetStream
+ * reports it missing; warning about what differs), then
+ * starts the loops. Closers run in reverse: loops stop (the batch in hand
  * commits and is acked), metrics server, NATS drain, then the pool.
  */
 export async function startBatchWriter(
@@ -37,14 +39,31 @@ export async function startBatchWriter(
     }),
     (p) => p.end(),
   );
+  let healer: JetStreamHealer | undefined;
   const nc = lifecycle.add(
     "nats",
-    await connectNats(config.natsUrl, "batch-writer", log),
+    // A server we reconnect to may be a new one, without our stream and consumers.
+    await connectNats(
+      config.natsUrl,
+      "batch-writer",
+      log,
+      (up) => {
+        if (up) void healer?.check();
+      },
+      config.natsConnectWaitMs,
+    ),
     closeNats,
   );
-  const jsm = await ensureVotesStream(nc, votesStreamOptions(config));
-  await ensureWriterConsumer(jsm, config);
-  await ensureMaxDeliveriesStream(jsm, config);
+  // `npm run migrate` owns these settings: a writer creates only what is missing and warns
+  // about any setting that differs from its own environment.
+  const { jsm, drift } = await ensureWriterResources(nc, config, "check");
+  warnDrift(log, drift);
+  healer = new JetStreamHealer(
+    "writer's stream and consumers",
+    async () => (await ensureWriterResources(nc, config, "check")).created,
+    config.jetstreamHealIntervalMs,
+    log,
+  );
   const js = jetstream(nc);
 
   const metrics = createWriterMetrics(async () => {
@@ -69,10 +88,10 @@ export async function startBatchWriter(
     );
   }
 
-  const mover = new MaxDeliveriesMover({ pool, js, jsm, config, logger: log, metrics });
+  const mover = new MaxDeliveriesMover({ pool, js, jsm, config, logger: log, metrics, healer });
   mover.start();
   lifecycle.add("max-deliveries-mover", mover, (m) => m.stop());
-  const writer = new BatchWriter({ pool, nc, js, config, logger: log, metrics });
+  const writer = new BatchWriter({ pool, nc, js, config, logger: log, metrics, healer });
   writer.start();
   lifecycle.add("batch-writer", writer, (w) => w.stop());
   log.info(

@@ -6,6 +6,7 @@ import { BUCKET_MS, bucketStartSql } from "../common/rollup-buckets.ts";
 import { copyChunks, STAGING_COLUMNS } from "./copy-rows.ts";
 import type { DecodedVote, Poison } from "./decode.ts";
 import { CLASHES_WITH_STORED, RECORD_CONFLICTS, SAME_VOTE_STORED } from "./event-id-conflicts.ts";
+import { rejectDeletedPollVotes, sortByPollIncarnation } from "./poll-incarnations.ts";
 
 export interface PoisonRow extends Poison {
   streamSeq: number;
@@ -24,6 +25,8 @@ export interface StoreResult {
   duplicates: number;
   /** Votes reusing a stored eventId for another kiosk, poll, option or voter: conflicting_votes. */
   conflicts: number;
+  /** Votes for a poll deleted since (poll-incarnations.ts), kept in rejected_votes. */
+  pollDeleted: number;
   deadLettered: number;
 }
 
@@ -123,10 +126,13 @@ const INSERT_AND_ROLL_UP = `
          (select count(*) from changed) as polls`;
 
 const INSERT_DEAD_LETTERS = `
-  insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries)
-  select $1, * from unnest($2::bigint[], $3::int[], $4::text[], $5::bytea[], $6::text[], $7::int[])
+  insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries,
+                            reason)
+  select $1, * from unnest($2::bigint[], $3::int[], $4::text[], $5::bytea[], $6::text[], $7::int[],
+                           $8::text[])
   on conflict (stream, stream_seq, item_index) do update set
-    error = excluded.error, deliveries = excluded.deliveries, last_seen = now()`;
+    error = excluded.error, deliveries = excluded.deliveries, reason = excluded.reason,
+    last_seen = now()`;
 
 // The direct path's rollups and change markers, aggregated in Node from the batch.
 const ROLL_UP_ARRAYS = `
@@ -176,13 +182,14 @@ export async function storeBatch(
 async function storeDirect(
   pool: Pool,
   stream: string,
-  votes: readonly DecodedVote[],
+  batch: readonly DecodedVote[],
   poison: readonly PoisonRow[],
 ): Promise<StoreResult | undefined> {
   const client = await pool.connect();
   let broken = false;
   try {
     await client.query("begin");
+    const { kept: votes, deleted } = await sortByPollIncarnation(client, batch);
     const votersIn = [
       ...new Set(votes.filter((v) => v.voterId !== undefined).map((v) => v.pollId)),
     ];
@@ -190,10 +197,11 @@ async function storeDirect(
       await client.query("rollback");
       return undefined;
     }
-    await pipeline(
-      Readable.from(copyChunks(votes)),
-      client.query(copyFrom(`copy votes (${STAGING_COLUMNS}) from stdin`)),
-    );
+    if (votes.length > 0)
+      await pipeline(
+        Readable.from(copyChunks(votes)),
+        client.query(copyFrom(`copy votes (${STAGING_COLUMNS}) from stdin`)),
+      );
     const buckets = new Map<string, { p: string; o: string; b: number; n: number }>();
     const polls = new Map<string, number>();
     for (const v of votes) {
@@ -212,14 +220,16 @@ async function storeDirect(
       rows.map((r) => r.n),
     ]);
     await client.query(MARK_CHANGES_ARRAYS, [[...polls.keys()], [...polls.values()]]);
+    await rejectDeletedPollVotes(client, deleted);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
     return {
-      received: votes.length,
+      received: batch.length,
       inserted: votes.length,
       rejected: 0,
       duplicates: 0,
       conflicts: 0,
+      pollDeleted: deleted.length,
       deadLettered: poison.length,
     };
   } catch (err) {
@@ -247,13 +257,14 @@ async function insertDeadLetters(
     poison.map((p) => Buffer.from(p.raw)),
     poison.map((p) => p.error),
     poison.map((p) => p.deliveries),
+    poison.map((p) => p.reason ?? "invalid"),
   ]);
 }
 
 async function storeViaStaging(
   pool: Pool,
   stream: string,
-  votes: readonly DecodedVote[],
+  batch: readonly DecodedVote[],
   poison: readonly PoisonRow[],
 ): Promise<StoreResult> {
   const client = await pool.connect();
@@ -264,6 +275,7 @@ async function storeViaStaging(
       prepared.add(client);
     }
     await client.query("begin");
+    const { kept: votes, deleted } = await sortByPollIncarnation(client, batch);
     let inserted = 0;
     let rejected = 0;
     let conflicts = 0;
@@ -287,14 +299,16 @@ async function storeViaStaging(
         conflicts = (await client.query<{ conflicts: number }>(RECORD_CONFLICTS)).rows[0]!
           .conflicts;
     }
+    await rejectDeletedPollVotes(client, deleted);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
     return {
-      received: votes.length,
+      received: batch.length,
       inserted,
       rejected,
       duplicates: votes.length - inserted - rejected - conflicts,
       conflicts,
+      pollDeleted: deleted.length,
       deadLettered: poison.length,
     };
   } catch (err) {

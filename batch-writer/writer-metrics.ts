@@ -9,6 +9,7 @@ export interface WriterMetrics {
   batchDuration: Histogram;
   batchVotes: Histogram;
   retries: Counter;
+  permanentFailures: Counter;
   fetchesEndedEarly: Counter;
 }
 
@@ -32,13 +33,13 @@ export function createWriterMetrics(pendingMessages: () => Promise<number>): Wri
     }),
     rows: new Counter({
       name: "tallyflow_writer_votes_total",
-      help: "Votes by outcome: inserted, duplicate (already stored), rejected (second vote), conflict (eventId stored for another vote)",
+      help: "Votes by outcome: inserted, duplicate (already stored), rejected (second vote), conflict (eventId stored for another vote), poll_deleted (its poll was deleted since)",
       labelNames: ["outcome"],
       registers: [registry],
     }),
     deadLetters: new Counter({
       name: "tallyflow_writer_dead_letters_total",
-      help: "Messages or votes moved to dead_letters, by reason",
+      help: "Messages or votes moved to dead_letters, by reason (invalid, store_failed, max_deliveries)",
       labelNames: ["reason"],
       registers: [registry],
     }),
@@ -57,6 +58,11 @@ export function createWriterMetrics(pendingMessages: () => Promise<number>): Wri
     retries: new Counter({
       name: "tallyflow_writer_retries_total",
       help: "Batch attempts that failed for a transient reason and were retried",
+      registers: [registry],
+    }),
+    permanentFailures: new Counter({
+      name: "tallyflow_writer_permanent_failures_total",
+      help: "Batch attempts that failed for a reason neither transient nor about the data (retried a bounded number of times, then isolated)",
       registers: [registry],
     }),
     fetchesEndedEarly: new Counter({

@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { TallyflowError } from "../common/errors.ts";
+import { isMissingResource, type JetStreamHealer } from "../common/jetstream-heal.ts";
 import type { Logger } from "../common/logger.ts";
 import type { NatsConnection } from "../common/nats.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { WriterConfig } from "./config.ts";
 import { type DecodedVote, decodeVoteMessage, type Poison } from "./decode.ts";
-import { classifyFailure } from "./pg-errors.ts";
+import { classifyFailure, describeFailure, type FailureKind } from "./pg-errors.ts";
 import { type PoisonRow, storeBatch } from "./store-batch.ts";
 import type { WriterMetrics } from "./writer-metrics.ts";
 
@@ -22,21 +24,31 @@ export interface WriterDeps {
   config: WriterConfig;
   logger: Logger;
   metrics: WriterMetrics;
+  /** Re-provisions the stream and consumer when a fetch says they are missing. */
+  healer: JetStreamHealer;
 }
 
 // How long an idle pull waits for a first message (the nats.js minimum).
 const FETCH_EXPIRES_MS = 1_000;
+// How long `select 1` may take to prove Postgres answers before a failure is held against
+// the batch rather than against the database.
+const PROBE_TIMEOUT_MS = 5_000;
 
 /** Thrown out of a retry loop when shutdown interrupts it; the batch is handed back. */
-class RetryAborted extends Error {
+class RetryAborted extends TallyflowError {
   override readonly name = "RetryAborted";
+  constructor(message: string) {
+    super("retry_aborted", message);
+  }
 }
 
 /**
  * The writer loop: fetch a batch (bounded by count, bytes and linger), store it in one
  * transaction, then ack. Transient failures keep the batch in hand and retry with
  * jittered back-off, telling JetStream `working()` so the messages are not redelivered
- * meanwhile; data Postgres refuses is isolated by halving the batch and dead-lettered.
+ * meanwhile; data Postgres refuses is isolated by halving the batch and dead-lettered;
+ * other errors are retried `permanentFailureAttempts` times, then isolated the same way
+ * (pg-errors.ts has the classes).
  */
 export class BatchWriter {
   readonly #abort = new AbortController();
@@ -153,6 +165,9 @@ export class BatchWriter {
       return items;
     } catch (err) {
       this.#consumer = undefined;
+      // A NATS server back without its store, or the consumer deleted: provision it again
+      // instead of failing every fetch until the process is restarted.
+      if (isMissingResource(err)) await this.deps.healer.heal(err);
       return err instanceof Error ? err : new Error(String(err));
     }
   }
@@ -239,9 +254,17 @@ export class BatchWriter {
     await this.deps.nc.flush();
   }
 
-  /** Stores items in one transaction; on poison, in halves; on transient failure, retries. */
-  async #store(items: Item[]): Promise<void> {
+  /**
+   * Stores items in one transaction; on transient failure, retries without end; on poison,
+   * in halves at once; on a permanent failure, in halves after the bounded attempts (at
+   * once when `isolating`: the attempts were spent on the batch this half came from).
+   * A message that fails alone is dead-lettered with the error.
+   */
+  async #store(items: Item[], isolating = false): Promise<void> {
     const { pool, config, logger, metrics } = this.deps;
+    let permanentFailures = 0;
+    let deadLettered = false;
+    let heldLogged = false;
     for (let attempt = 0; ; attempt++) {
       const votes = items.flatMap((i) => i.votes);
       const poison = items.flatMap((i) => i.poison.map((p) => poisonRow(i.msg, p)));
@@ -260,36 +283,108 @@ export class BatchWriter {
         metrics.rows.inc({ outcome: "duplicate" }, result.duplicates);
         metrics.rows.inc({ outcome: "rejected" }, result.rejected);
         metrics.rows.inc({ outcome: "conflict" }, result.conflicts);
-        if (result.deadLettered > 0) {
-          metrics.deadLetters.inc({ reason: "invalid" }, result.deadLettered);
-          logger.warn({ deadLettered: result.deadLettered }, "invalid votes moved to dead_letters");
+        metrics.rows.inc({ outcome: "poll_deleted" }, result.pollDeleted);
+        if (result.pollDeleted > 0)
+          logger.info(
+            { votes: result.pollDeleted },
+            "votes for a deleted poll kept in rejected_votes (poll_deleted), not counted",
+          );
+        const invalid = poison.filter((p) => (p.reason ?? "invalid") === "invalid").length;
+        if (invalid > 0) {
+          metrics.deadLetters.inc({ reason: "invalid" }, invalid);
+          logger.warn({ deadLettered: invalid }, "invalid votes moved to dead_letters");
         }
+        const failed = poison.length - invalid;
+        if (failed > 0) metrics.deadLetters.inc({ reason: "store_failed" }, failed);
         this.#recovered();
         return;
       } catch (err) {
-        if (classifyFailure(err) === "poison") {
+        const kind = await this.#judge(err);
+        if (kind === "permanent") {
+          permanentFailures++;
+          metrics.permanentFailures.inc();
+          if (permanentFailures === 1 && !isolating)
+            logger.warn(
+              { err, messages: items.length, attempts: config.permanentFailureAttempts },
+              "storing a batch failed with an error that is not transient; retrying, then isolating the messages that fail",
+            );
+        }
+        // Not even its dead letter can be written (dead_letters itself fails): nothing
+        // left to split, and acking would lose it. Keep it and retry with back-off.
+        if (deadLettered && kind !== "transient" && !heldLogged) {
+          heldLogged = true;
+          logger.error(
+            { err, streamSeq: items[0]!.msg.seq },
+            "writing a dead letter failed; holding the message and retrying",
+          );
+        }
+        const isolate =
+          !deadLettered &&
+          (kind === "poison" ||
+            (kind === "permanent" &&
+              (isolating || permanentFailures >= config.permanentFailureAttempts)));
+        if (isolate) {
           if (items.length > 1) {
             const half = Math.ceil(items.length / 2);
-            await this.#store(items.slice(0, half));
-            await this.#store(items.slice(half));
+            const spent = kind === "permanent" || isolating;
+            await this.#store(items.slice(0, half), spent);
+            await this.#store(items.slice(half), spent);
             return;
           }
           const item = items[0]!;
           logger.warn(
-            { err, streamSeq: item.msg.seq },
-            "Postgres refused a message; dead-lettering it",
+            { err, streamSeq: item.msg.seq, subject: item.msg.subject },
+            kind === "poison"
+              ? "Postgres refused a message; dead-lettering it"
+              : "a message kept failing with an error that is not transient; dead-lettering it",
           );
+          deadLettered = true;
           item.votes = [];
-          item.poison = [{ itemIndex: -1, raw: item.msg.data, error: describe(err) }];
+          item.poison = [
+            {
+              itemIndex: -1,
+              raw: item.msg.data,
+              error: describeFailure(err),
+              reason: kind === "poison" ? "invalid" : "store_failed",
+            },
+          ];
           continue;
         }
-        metrics.retries.inc();
-        this.#failing(err);
+        if (kind === "transient") {
+          metrics.retries.inc();
+          this.#failing(err);
+        }
         if (this.#abort.signal.aborted) throw new RetryAborted("shutdown during retry");
         await sleep(this.#backoffMs(attempt), undefined, { signal: this.#abort.signal }).catch(
           () => {},
         );
       }
+    }
+  }
+
+  /**
+   * A failure that looks permanent while Postgres does not even answer `select 1` is an
+   * outage in a form pg-errors.ts does not know (a new driver message, a proxy's reset):
+   * it is treated as transient, so an unavailable database never dead-letters a vote.
+   */
+  async #judge(err: unknown): Promise<FailureKind> {
+    const kind = classifyFailure(err);
+    if (kind !== "permanent") return kind;
+    return (await this.#databaseAnswers()) ? "permanent" : "transient";
+  }
+
+  async #databaseAnswers(): Promise<boolean> {
+    const done = new AbortController();
+    const signal = AbortSignal.any([done.signal, this.#abort.signal]);
+    const probe = this.deps.pool.query("select 1").then(
+      () => true,
+      () => false,
+    );
+    const timedOut = sleep(PROBE_TIMEOUT_MS, false, { signal }).catch(() => false);
+    try {
+      return await Promise.race([probe, timedOut]);
+    } finally {
+      done.abort();
     }
   }
 
@@ -324,12 +419,4 @@ export class BatchWriter {
 
 function poisonRow(msg: JsMsg, p: Poison): PoisonRow {
   return { ...p, streamSeq: msg.seq, subject: msg.subject, deliveries: msg.info.deliveryCount };
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === "string" ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
 }

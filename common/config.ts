@@ -25,15 +25,22 @@ export interface CommonConfig {
   readonly streamMaxBytes: number;
   /** How often results are refreshed; also the read API's Cache-Control max-age. @defaultValue 5000 */
   readonly resultsIntervalMs: number;
+  /** At start, how long to keep trying NATS while no server answers yet. @defaultValue 30000 */
+  readonly natsConnectWaitMs: number;
+  /** Copies of each stream in a JetStream cluster (3 survives a node loss). @defaultValue 1 */
+  readonly streamReplicas: number;
+  /** Least time between two re-provisionings of a missing stream or consumer. @defaultValue 1000 */
+  readonly jetstreamHealIntervalMs: number;
 }
 
-/** The votes stream as configured (the API and the writer both provision it, idempotently). */
+/** The votes stream as configured: migrate applies it; the API and the writer check it (and create it when missing). */
 export function votesStreamOptions(c: CommonConfig) {
   return {
     streamName: c.streamName,
     subjectPrefix: c.subjectPrefix,
     duplicateWindowMs: c.duplicateWindowMs,
     maxBytes: c.streamMaxBytes,
+    replicas: c.streamReplicas,
   };
 }
 
@@ -59,5 +66,12 @@ export function readCommonConfig(env: Env): CommonConfig {
     duplicateWindowMs: readInt(env, "DUPLICATE_WINDOW_MS", 600_000, { min: 600_000 }),
     streamMaxBytes: readInt(env, "STREAM_MAX_BYTES", 0, { min: 0 }),
     resultsIntervalMs: readInt(env, "RESULTS_INTERVAL_MS", 5_000, { min: 1_000, max: 3_600_000 }),
+    natsConnectWaitMs: readInt(env, "NATS_CONNECT_WAIT_MS", 30_000, { min: 0, max: 3_600_000 }),
+    // JetStream allows at most 5 replicas; more than the cluster has servers fails at start.
+    streamReplicas: readInt(env, "STREAM_REPLICAS", 1, { min: 1, max: 5 }),
+    jetstreamHealIntervalMs: readInt(env, "JETSTREAM_HEAL_INTERVAL_MS", 1_000, {
+      min: 100,
+      max: 60_000,
+    }),
   };
 }

@@ -60,6 +60,10 @@ export const ERROR_CODES = {
     meaning:
       "the option is not one of the poll's (`details: {field, optionCount}`, never the list)",
   },
+  rate_limited: {
+    status: 429,
+    meaning: "a rate limit was reached (`details: {limit, retryAfterSeconds}`, `Retry-After`)",
+  },
   too_many_streams_per_address: {
     status: 429,
     meaning: "this client address holds `SSE_MAX_PER_ADDRESS` event streams already",
@@ -80,6 +84,11 @@ export const ERROR_CODES = {
   redis_unavailable: {
     status: 503,
     meaning: "Redis is down: results, and votes of one-vote-per-voter polls",
+  },
+  voter_claims_rebuilding: {
+    status: 503,
+    meaning:
+      "a vote with a `voterId` in a one-vote-per-voter poll while its claims are rebuilt into an emptied Redis",
   },
   results_not_ready: { status: 503, meaning: "the poll's results are not published yet" },
   chart_unavailable: {

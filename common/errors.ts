@@ -116,6 +116,24 @@ export class UnavailableError extends AppError<CodeWithStatus<503>> {
   }
 }
 
+/**
+ * A rate limit was reached: 429 with `Retry-After` (whole seconds, rounded up). `limit` names
+ * which limit (the same name as the throttled-requests metric's label).
+ */
+export class RateLimitedError extends AppError<"rate_limited"> {
+  override readonly name = "RateLimitedError";
+  readonly retryAfterSeconds: number;
+  readonly limit: string;
+  constructor(limit: string, message: string, retryAfterMs: number) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    super(429, "rate_limited", `${message}; retry in ${retryAfterSeconds} s`, {
+      details: { limit, retryAfterSeconds },
+    });
+    this.limit = limit;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** Configuration is wrong; raised at start (exit code 2), names the variable. No HTTP status: no request causes it. */
 export class ConfigError extends TallyflowError {
   override readonly name = "ConfigError";

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "./logger.ts";
 
@@ -7,24 +8,16 @@ export type { NatsConnection };
  * Connects with unlimited reconnects. `onStatus` sees connected/disconnected so that
  * callers can fail fast (503) instead of waiting for a timeout while NATS is down.
  * One WARN per outage, one INFO when it heals: no log flood while reconnecting.
+ * `firstConnectWaitMs`: how long to keep trying while no server answers at all yet.
  */
 export async function connectNats(
   url: string,
   name: string,
   logger: Logger,
   onStatus: (connected: boolean) => void = () => {},
+  firstConnectWaitMs = 0,
 ): Promise<NatsConnection> {
-  const nc = await connect({
-    servers: url.split(","),
-    name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    pingInterval: 10_000,
-    // nats.js otherwise builds two Error objects (stack capture) per request, only to give
-    // a failed request our caller's stack: measured as ~20 % of the API's CPU per vote.
-    // Our callers wrap NATS failures in errors of their own, with the NATS error as cause.
-    noAsyncTraces: true,
-  });
+  const nc = await connectWithin(url, name, logger, firstConnectWaitMs);
   (async () => {
     for await (const status of nc.status()) {
       if (status.type === "disconnect") {
@@ -39,6 +32,41 @@ export async function connectNats(
     }
   })().catch((err: unknown) => logger.warn({ err }, "NATS status loop ended"));
   return nc;
+}
+
+/**
+ * The first connection, tried again every half second for up to `waitMs` while no server
+ * answers: a process started together with NATS (compose, a host booting) waits for it
+ * instead of exiting. Once connected, nats.js reconnects by itself for ever.
+ */
+async function connectWithin(
+  url: string,
+  name: string,
+  logger: Logger,
+  waitMs: number,
+): Promise<NatsConnection> {
+  const deadline = Date.now() + waitMs;
+  let warned = false;
+  for (;;) {
+    try {
+      return await connect({
+        servers: url.split(","),
+        name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        pingInterval: 10_000,
+        // nats.js otherwise builds two Error objects (stack capture) per request, only to give
+        // a failed request our caller's stack: measured as ~20 % of the API's CPU per vote.
+        // Our callers wrap NATS failures in errors of their own, with the NATS error as cause.
+        noAsyncTraces: true,
+      });
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      if (!warned) logger.warn({ err, server: url, waitMs }, "NATS not reachable yet; waiting");
+      warned = true;
+      await sleep(500);
+    }
+  }
 }
 
 /** Drains (flushes what is pending, stops subscriptions) and closes. */

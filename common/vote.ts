@@ -92,7 +92,12 @@ export const voteInputSchema = z.strictObject({
 });
 export type VoteInput = z.infer<typeof voteInputSchema>;
 
-/** A vote as published to JetStream: complete, with the kiosk and both clocks. */
+/**
+ * A vote as published to JetStream: complete, with the kiosk and both clocks.
+ * `pollIncarnation` is the poll row's incarnation when the API accepted the vote (the
+ * writer drops the vote if the poll has since been deleted, or deleted and re-created).
+ * Optional: messages published before it existed still decode.
+ */
 export const storedVoteSchema = z.strictObject({
   eventId: uuidSchema,
   pollId: idSchema,
@@ -101,6 +106,10 @@ export const storedVoteSchema = z.strictObject({
   voterId: storedVoterIdSchema.optional(),
   castAt: timestampSchema,
   receivedAt: timestampSchema,
+  pollIncarnation: z
+    .int({ error: "must be a positive integer" })
+    .positive({ error: "must be a positive integer" })
+    .optional(),
 });
 export type StoredVote = z.infer<typeof storedVoteSchema>;
 

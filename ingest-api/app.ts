@@ -2,23 +2,25 @@ import express, { type Express } from "express";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
-import { resultsKeys } from "../common/results-contract.ts";
+import { CORS_PATHS, corsHandler } from "./cors.ts";
 import { healthRoutes } from "./health-routes.ts";
 import type { HttpExposureConfig } from "./http-config.ts";
 import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
+import { kioskClientRoutes } from "./kiosk-client-routes.ts";
 import { publicPollRoutes } from "./public-poll-routes.ts";
+import type { AddressLimit, RateLimits } from "./rate-limits.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import { registryRoutes } from "./registry-routes.ts";
+import type { RegistryService } from "./registry-service.ts";
 import type { ResultsCache } from "./results-cache.ts";
 import type { ResultsEvents } from "./results-events.ts";
-import { resultsCacheControl, resultsFastPath } from "./results-fast-path.ts";
+import { RESULTS_ROUTE, resultsFastPath } from "./results-fast-path.ts";
 import { type EventStreamOptions, resultsRoutes } from "./results-routes.ts";
 import { apiSecurityHeaders } from "./security-headers.ts";
 import type { VotePublisher } from "./vote-publisher.ts";
 import { type VoteRouteLimits, voteRoutes } from "./vote-routes.ts";
 import type { VoteService } from "./vote-service.ts";
-import type { VoterGuard } from "./voter-guard.ts";
 import { webRoutes } from "./web-routes.ts";
 
 export interface AppDeps {
@@ -26,20 +28,38 @@ export interface AppDeps {
   redis: RedisClient;
   cache: RegistryCache;
   publisher: VotePublisher;
-  guard: VoterGuard;
+  registry: RegistryService;
   votes: VoteService;
   metrics: IngestMetrics;
   logger: Logger;
   adminToken: string;
   limits: VoteRouteLimits;
   events: ResultsEvents;
+  /** The in-process copy of the current publications (the read path's source). */
   results: ResultsCache;
   keyPrefix: string;
   resultsIntervalMs: number;
   /** Which proxies' X-Forwarded-For to believe, and HSTS. */
   exposure: Pick<HttpExposureConfig, "trustProxy" | "hstsMaxAgeSeconds">;
   streams: EventStreamOptions;
+  rateLimits: RateLimits;
+  readyzCacheMs: number;
+  corsOrigins: readonly string[];
+  corsMaxAgeMs: number;
 }
+
+/** The unauthenticated routes, each throttled per client address under one named limit. */
+const ADDRESS_LIMITS: Record<AddressLimit, string[]> = {
+  results: [
+    "/v1/polls/:pollId/results",
+    "/v1/polls/:pollId/results.png",
+    "/v1/public/polls",
+    "/v1/public/polls/:pollId",
+  ],
+  sse_connects: ["/v1/polls/:pollId/events"],
+  readyz: ["/readyz"],
+  pages: ["/", "/dashboard/:pollId", "/kiosk/:pollId", "/assets/{*file}", "/vendor/{*file}"],
+};
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -48,14 +68,6 @@ export function createApp(deps: AppDeps): Express {
   // req.ip: the socket's address, or X-Forwarded-For's entry left of the trusted proxies.
   app.set("trust proxy", deps.exposure.trustProxy);
   app.use(apiSecurityHeaders(deps.exposure.hstsMaxAgeSeconds));
-  app.use(
-    resultsFastPath(
-      deps.cache,
-      deps.results,
-      deps.metrics,
-      resultsCacheControl(deps.resultsIntervalMs),
-    ),
-  );
   const { httpRequests, httpDuration } = deps.metrics;
   app.use((req, res, next) => {
     const started = performance.now();
@@ -66,35 +78,39 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
-  app.use(voteRoutes(deps.votes, deps.cache, deps.limits));
+  // CORS first, so that a browser can read the 429s and 503s of these routes too.
+  const cors = corsHandler(deps.corsOrigins, deps.corsMaxAgeMs);
+  if (cors) app.use(CORS_PATHS, cors);
+  app.use(deps.rateLimits.authFailures);
+  // One layer per path (not an array), so a 429's metrics route label is that path.
+  for (const [limit, paths] of Object.entries(ADDRESS_LIMITS) as [AddressLimit, string[]][]) {
+    const throttle = deps.rateLimits.byAddress(limit);
+    for (const path of paths) app.get(path, throttle);
+  }
   app.use(
-    resultsRoutes(deps.cache, deps.results, deps.events, deps.resultsIntervalMs, deps.streams),
-  );
-  app.use(
-    registryRoutes(
-      deps.pool,
-      deps.cache,
-      deps.guard,
-      deps.adminToken,
-      deps.logger,
-      async (pollId) => {
-        const keys = resultsKeys(deps.keyPrefix, pollId);
-        await deps.redis.del([keys.json, keys.png, keys.version]);
-        deps.results.forget(pollId);
+    voteRoutes({
+      ...deps,
+      throttles: {
+        votes: deps.rateLimits.kiosk("votes"),
+        batches: deps.rateLimits.kiosk("batches"),
       },
-    ),
+    }),
   );
+  // After the throttles (a hit is still counted against its address), before the routers:
+  // a visible poll whose publication is in memory is answered here; anything else goes on.
+  app.get(RESULTS_ROUTE, resultsFastPath(deps));
+  app.use(resultsRoutes(deps));
+  app.use(registryRoutes(deps));
   app.use(
-    healthRoutes(
-      deps.pool,
-      deps.publisher,
-      deps.redis,
-      deps.metrics.registry,
-      () => deps.cache.ageMs,
-    ),
+    healthRoutes({
+      ...deps,
+      metricsRegistry: deps.metrics.registry,
+      registryAgeMs: () => deps.cache.ageMs,
+    }),
   );
-  app.use(publicPollRoutes(deps.cache, deps.resultsIntervalMs));
-  app.use(webRoutes(deps.cache)); // the pages, with their own security headers (helmet)
+  app.use(publicPollRoutes(deps));
+  app.use(webRoutes(deps)); // the pages, with their own security headers (helmet)
+  app.use(kioskClientRoutes()); // the outbox library as browser modules
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.logger));
   return app;

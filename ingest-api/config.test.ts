@@ -43,6 +43,10 @@ describe("readIngestConfig", () => {
     assert.equal(config.lateVoteGraceMs, 3_600_000);
     assert.equal(config.duplicateWindowMs, 600_000);
     assert.equal(config.publishTimeoutMs, 2_000);
+    assert.equal(config.publishRetries, 3);
+    assert.equal(config.publishRetryDelayMs, 100);
+    assert.equal(config.streamReplicas, 1);
+    assert.equal(config.jetstreamHealIntervalMs, 1_000);
     assert.equal(config.logLevel, "info");
     assert.ok(Object.isFrozen(config));
   });
@@ -76,6 +80,42 @@ describe("readIngestConfig", () => {
     assert.equal(config.maxBatchItems, 250);
     assert.equal(config.lateVoteGraceMs, 0);
     assert.equal(config.logLevel, "warn");
+  });
+
+  test("the voter claims rebuild settings: defaults, values, and bounds naming the variable", () => {
+    const defaults = readIngestConfig({});
+    assert.deepEqual(
+      [
+        defaults.voterClaimsCheckMs,
+        defaults.voterRebuildBatchRows,
+        defaults.voterRebuildLockMs,
+        defaults.voterRebuildWriterWaitMs,
+      ],
+      [5_000, 10_000, 30_000, 30_000],
+    );
+    const set = readIngestConfig({
+      VOTER_CLAIMS_CHECK_MS: "1000",
+      VOTER_REBUILD_BATCH_ROWS: "20000",
+      VOTER_REBUILD_LOCK_MS: "60000",
+      VOTER_REBUILD_WRITER_WAIT_MS: "0",
+    });
+    assert.deepEqual(
+      [
+        set.voterClaimsCheckMs,
+        set.voterRebuildBatchRows,
+        set.voterRebuildLockMs,
+        set.voterRebuildWriterWaitMs,
+      ],
+      [1_000, 20_000, 60_000, 0],
+    );
+    failsNaming({ VOTER_CLAIMS_CHECK_MS: "0" }, "VOTER_CLAIMS_CHECK_MS", /at least 100/);
+    failsNaming({ VOTER_REBUILD_BATCH_ROWS: "50000" }, "VOTER_REBUILD_BATCH_ROWS", /at most/);
+    failsNaming(
+      { VOTER_REBUILD_WRITER_WAIT_MS: "-1" },
+      "VOTER_REBUILD_WRITER_WAIT_MS",
+      /at least 0/,
+    );
+    failsNaming({ VOTER_REBUILD_LOCK_MS: "soon" }, "VOTER_REBUILD_LOCK_MS", /integer/);
   });
 
   test("NATS_URL may list several seed servers", () => {
@@ -139,6 +179,12 @@ describe("readIngestConfig", () => {
       [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
       [{ PG_POOL_SIZE: "0" }, "PG_POOL_SIZE"],
       [{ PUBLISH_TIMEOUT_MS: "fast" }, "PUBLISH_TIMEOUT_MS"],
+      [{ PUBLISH_RETRIES: "11" }, "PUBLISH_RETRIES"],
+      [{ PUBLISH_RETRIES: "-1" }, "PUBLISH_RETRIES"],
+      [{ PUBLISH_RETRY_DELAY_MS: "5" }, "PUBLISH_RETRY_DELAY_MS"],
+      [{ STREAM_REPLICAS: "0" }, "STREAM_REPLICAS"],
+      [{ STREAM_REPLICAS: "6" }, "STREAM_REPLICAS"],
+      [{ JETSTREAM_HEAL_INTERVAL_MS: "10" }, "JETSTREAM_HEAL_INTERVAL_MS"],
       [{ DUPLICATE_WINDOW_MS: "60000" }, "DUPLICATE_WINDOW_MS"],
       [{ MAX_VOTE_BODY_BYTES: "100" }, "MAX_VOTE_BODY_BYTES"],
       [{ MAX_BATCH_BODY_BYTES: "1mb" }, "MAX_BATCH_BODY_BYTES"],
@@ -155,6 +201,52 @@ describe("readIngestConfig", () => {
       [{ SHUTDOWN_DEADLINE_MS: "soon" }, "SHUTDOWN_DEADLINE_MS"],
     ];
     for (const [env, variable] of cases) failsNaming(env, variable);
+  });
+
+  test("rate limits, CORS and the proxy: defaults, values and 0 = off", () => {
+    const defaults = readIngestConfig({});
+    assert.deepEqual(defaults.rateLimits, {
+      kioskVotesPerS: 200,
+      kioskBatchesPerS: 20,
+      kioskBatchBurstPerMin: 600,
+      resultsPerS: 50,
+      sseConnectsPerS: 20,
+      pagesPerS: 200,
+      readyzPerS: 20,
+      authFailuresPerMin: 60,
+      redisTimeoutMs: 250,
+    });
+    assert.equal(defaults.readyzCacheMs, 1_000);
+    assert.deepEqual(defaults.corsOrigins, []);
+    assert.equal(defaults.corsMaxAgeMs, 600_000);
+    assert.equal(defaults.trustProxy, false);
+    const config = readIngestConfig({
+      RATE_LIMIT_KIOSK_VOTES_PER_S: "0",
+      RATE_LIMIT_RESULTS_PER_S: "500",
+      CORS_ORIGINS: "https://dash.example.org, http://10.0.0.5:8080",
+    });
+    assert.equal(config.rateLimits.kioskVotesPerS, 0);
+    assert.equal(config.rateLimits.resultsPerS, 500);
+    assert.deepEqual(config.corsOrigins, ["https://dash.example.org", "http://10.0.0.5:8080"]);
+  });
+
+  test("a bad origin or limit fails naming its variable (TRUST_PROXY: http-config.test.ts)", () => {
+    failsNaming(
+      { CORS_ORIGINS: "https://dash.example.org/" },
+      "CORS_ORIGINS",
+      /"https:\/\/dash.example.org"/,
+    );
+    failsNaming({ CORS_ORIGINS: "https://a.org/app" }, "CORS_ORIGINS", /not an origin/);
+    failsNaming({ CORS_ORIGINS: "dash.example.org" }, "CORS_ORIGINS", /not an origin/);
+    failsNaming({ CORS_ORIGINS: "ftp://files.example.org" }, "CORS_ORIGINS");
+    failsNaming({ CORS_ORIGINS: "*" }, "CORS_ORIGINS");
+    failsNaming({ CORS_ORIGINS: "https://a.org,," }, "CORS_ORIGINS");
+    failsNaming({ CORS_ORIGINS: "https://Dash.Example.org" }, "CORS_ORIGINS");
+    failsNaming({ RATE_LIMIT_KIOSK_BATCHES_PER_S: "-1" }, "RATE_LIMIT_KIOSK_BATCHES_PER_S");
+    failsNaming({ RATE_LIMIT_AUTH_FAILURES_PER_MIN: "many" }, "RATE_LIMIT_AUTH_FAILURES_PER_MIN");
+    failsNaming({ RATE_LIMIT_REDIS_TIMEOUT_MS: "0" }, "RATE_LIMIT_REDIS_TIMEOUT_MS");
+    failsNaming({ READYZ_CACHE_MS: "1s" }, "READYZ_CACHE_MS");
+    failsNaming({ CORS_MAX_AGE_MS: "-1" }, "CORS_MAX_AGE_MS");
   });
 
   test("the ingest API refuses to start on a bad variable, exiting 2 and naming it", () => {

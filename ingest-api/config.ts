@@ -14,6 +14,10 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly adminTokenIsDefault: boolean;
   /** How long to wait for JetStream's ack before answering 503. @defaultValue 2000 */
   readonly publishTimeoutMs: number;
+  /** Retries of a publish that got no responders, a 503 or a timeout, within the timeout above. @defaultValue 3 */
+  readonly publishRetries: number;
+  /** Pause before the first retry (doubling after). @defaultValue 100 */
+  readonly publishRetryDelayMs: number;
   /** Largest `POST /v1/votes` body. @defaultValue 16384 */
   readonly maxVoteBodyBytes: number;
   /** Largest `POST /v1/votes/batch` body. @defaultValue 1048576 */
@@ -47,8 +51,46 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly voterBucketBits: number;
   /** Idle time after which a voter bucket expires from Redis. @defaultValue 2592000000 (30 days) */
   readonly voterRetentionMs: number;
+  /** How often each API process checks that Redis holds every voter claim. @defaultValue 5000 */
+  readonly voterClaimsCheckMs: number;
+  /** voter_ballots rows per step of a claims rebuild (read, then pipelined to Redis). @defaultValue 10000 */
+  readonly voterRebuildBatchRows: number;
+  /** Lifetime of the claims rebuild lock, renewed after each step. @defaultValue 30000 */
+  readonly voterRebuildLockMs: number;
+  /** Longest wait, before a claims rebuild, for the writer to store the votes in the stream; 0 = none. @defaultValue 30000 */
+  readonly voterRebuildWriterWaitMs: number;
   /** Graceful shutdown deadline. @defaultValue 10000 */
   readonly shutdownDeadlineMs: number;
+  /** Per-kiosk and per-address request limits (shared across API instances through Redis). */
+  readonly rateLimits: RateLimitConfig;
+  /** How long one /readyz answer is reused, so a flood costs at most one probe round per period. @defaultValue 1000 */
+  readonly readyzCacheMs: number;
+  /** Origins allowed to call the kiosk and public routes from a browser; empty = no CORS headers. */
+  readonly corsOrigins: readonly string[];
+  /** How long a browser may cache a preflight answer (Access-Control-Max-Age). @defaultValue 600000 */
+  readonly corsMaxAgeMs: number;
+}
+
+/** Every limit is per second unless its name says otherwise; 0 turns that limit off. */
+export interface RateLimitConfig {
+  /** `POST /v1/votes` requests per kiosk per second. @defaultValue 200 */
+  readonly kioskVotesPerS: number;
+  /** `POST /v1/votes/batch` requests per kiosk per second. @defaultValue 20 */
+  readonly kioskBatchesPerS: number;
+  /** Batch requests per kiosk per minute allowed beyond the per-second rate (offline flushes). @defaultValue 600 */
+  readonly kioskBatchBurstPerMin: number;
+  /** Results JSON/PNG and public poll reads per client address. @defaultValue 50 */
+  readonly resultsPerS: number;
+  /** SSE connects per client address. @defaultValue 20 */
+  readonly sseConnectsPerS: number;
+  /** Web pages and their assets per client address. @defaultValue 200 */
+  readonly pagesPerS: number;
+  /** /readyz requests per client address. @defaultValue 20 */
+  readonly readyzPerS: number;
+  /** Failed authentications (401) per client address per minute before it is refused. @defaultValue 60 */
+  readonly authFailuresPerMin: number;
+  /** Longest wait for Redis before the limiter decides in memory (this instance only). @defaultValue 250 */
+  readonly redisTimeoutMs: number;
 }
 
 export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig> {
@@ -66,6 +108,8 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     adminToken: adminToken ?? DEV_ADMIN_TOKEN,
     adminTokenIsDefault: adminToken === undefined,
     publishTimeoutMs: readInt(env, "PUBLISH_TIMEOUT_MS", 2_000, { min: 100 }),
+    publishRetries: readInt(env, "PUBLISH_RETRIES", 3, { min: 0, max: 10 }),
+    publishRetryDelayMs: readInt(env, "PUBLISH_RETRY_DELAY_MS", 100, { min: 10, max: 5_000 }),
     maxVoteBodyBytes: readInt(env, "MAX_VOTE_BODY_BYTES", 16_384, { min: 1_024 }),
     maxBatchBodyBytes: readInt(env, "MAX_BATCH_BODY_BYTES", 1_048_576, { min: 1_024 }),
     maxBatchItems: readInt(env, "MAX_BATCH_ITEMS", 1_000, { min: 1, max: 10_000 }),
@@ -79,7 +123,20 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     resultsCacheMaxBytes: readInt(env, "RESULTS_CACHE_MAX_BYTES", 268_435_456, { min: 1_048_576 }),
     voterBucketBits: readInt(env, "VOTER_BUCKET_BITS", 16, { min: 0, max: 24 }),
     voterRetentionMs: readInt(env, "VOTER_RETENTION_MS", 2_592_000_000, { min: 60_000 }),
+    voterClaimsCheckMs: readInt(env, "VOTER_CLAIMS_CHECK_MS", 5_000, { min: 100 }),
+    // At most 20,000: a step is one script call of 3 arguments a row, and node-redis spreads
+    // a command's arguments on the stack (60,000 is safe, 150,000 overflows it).
+    voterRebuildBatchRows: readInt(env, "VOTER_REBUILD_BATCH_ROWS", 10_000, {
+      min: 100,
+      max: 20_000,
+    }),
+    voterRebuildLockMs: readInt(env, "VOTER_REBUILD_LOCK_MS", 30_000, { min: 1_000 }),
+    voterRebuildWriterWaitMs: readInt(env, "VOTER_REBUILD_WRITER_WAIT_MS", 30_000, { min: 0 }),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 10_000, { min: 100 }),
+    rateLimits: readRateLimits(env),
+    readyzCacheMs: readInt(env, "READYZ_CACHE_MS", 1_000, { min: 0, max: 60_000 }),
+    corsOrigins: readOrigins(env, "CORS_ORIGINS"),
+    corsMaxAgeMs: readInt(env, "CORS_MAX_AGE_MS", 600_000, { min: 0, max: 86_400_000 }),
   });
 }
 
@@ -93,4 +150,45 @@ function readMaxMessageBytes(env: Env): number {
       `must be 0 (derived from the NATS server) or at least ${floor} (one vote at its largest), got ${value}`,
     );
   return value;
+}
+
+// The defaults and why they are safe for the reference deployment (1,000 schools, peaks of
+// ~1,500 votes/s in all) are in the README's configuration table.
+function readRateLimits(env: Env): RateLimitConfig {
+  const perS = (name: string, fallback: number) =>
+    readInt(env, name, fallback, { min: 0, max: 1_000_000 });
+  return Object.freeze({
+    kioskVotesPerS: perS("RATE_LIMIT_KIOSK_VOTES_PER_S", 200),
+    kioskBatchesPerS: perS("RATE_LIMIT_KIOSK_BATCHES_PER_S", 20),
+    kioskBatchBurstPerMin: perS("RATE_LIMIT_KIOSK_BATCH_BURST_PER_MIN", 600),
+    resultsPerS: perS("RATE_LIMIT_RESULTS_PER_S", 50),
+    sseConnectsPerS: perS("RATE_LIMIT_SSE_CONNECTS_PER_S", 20),
+    pagesPerS: perS("RATE_LIMIT_PAGES_PER_S", 200),
+    readyzPerS: perS("RATE_LIMIT_READYZ_PER_S", 20),
+    authFailuresPerMin: perS("RATE_LIMIT_AUTH_FAILURES_PER_MIN", 60),
+    redisTimeoutMs: readInt(env, "RATE_LIMIT_REDIS_TIMEOUT_MS", 250, { min: 10, max: 10_000 }),
+  });
+}
+
+/** Comma-separated exact origins (`https://dash.example.org`), as a browser sends in `Origin`. */
+function readOrigins(env: Env, name: string): readonly string[] {
+  const value = readOptionalString(env, name);
+  if (value === undefined) return Object.freeze([]);
+  const origins = value.split(",").map((o) => o.trim());
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || !["http:", "https:"].includes(url.protocol) || url.origin !== origin)
+      throw new ConfigError(
+        name,
+        `"${origin}" is not an origin: use scheme://host[:port] with no path or trailing slash${
+          url && ["http:", "https:"].includes(url.protocol) ? ` ("${url.origin}")` : ""
+        }`,
+      );
+  }
+  return Object.freeze(origins);
 }

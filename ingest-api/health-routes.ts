@@ -1,8 +1,6 @@
 import { Router } from "express";
 import type { Registry } from "prom-client";
-import type { Pool } from "../common/postgres.ts";
-import type { RedisClient } from "../common/redis.ts";
-import type { VotePublisher } from "./vote-publisher.ts";
+import type { AppDeps } from "./app.ts";
 
 const CHECK_TIMEOUT_MS = 1_000;
 
@@ -23,19 +21,38 @@ async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; erro
   }
 }
 
-/** Liveness, readiness (every dependency reachable) and Prometheus metrics. */
-export function healthRoutes(
-  pool: Pool,
-  publisher: VotePublisher,
-  redis: RedisClient,
-  registry: Registry,
-  registryAgeMs: () => number,
-) {
+interface Readiness {
+  ready: boolean;
+  checks: Record<"postgres" | "nats" | "redis", { ok: boolean; error?: string }>;
+}
+
+/**
+ * Liveness, readiness (every dependency reachable) and Prometheus metrics. /healthz touches
+ * nothing (liveness probes). One readiness probe round is shared by every /readyz within
+ * `readyzCacheMs` of its start, including the ones arriving while it runs, so a flood
+ * costs at most one Postgres query per period.
+ */
+export interface HealthRouteDeps extends Pick<AppDeps, "pool" | "publisher" | "redis"> {
+  /** The metrics /metrics serves. */
+  metricsRegistry: Registry;
+  /** Age of the registry cache, reported by /readyz. */
+  registryAgeMs: () => number;
+  readyzCacheMs?: number;
+}
+
+export function healthRoutes({
+  pool,
+  publisher,
+  redis,
+  metricsRegistry: registry,
+  registryAgeMs,
+  readyzCacheMs = 0,
+}: HealthRouteDeps) {
   const router = Router();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
-  router.get("/readyz", async (_req, res) => {
+  const probe = async (): Promise<Readiness> => {
     const [postgres, nats, redisCheck] = await Promise.all([
       check(() => pool.query("select 1")),
       check(async () => {
@@ -44,9 +61,18 @@ export function healthRoutes(
       check(() => redis.ping()),
     ]);
     const ready = postgres.ok && nats.ok && redisCheck.ok;
+    return { ready, checks: { postgres, nats, redis: redisCheck } };
+  };
+  let last: { startedMs: number; readiness: Promise<Readiness> } | undefined;
+  router.get("/readyz", async (_req, res) => {
+    const now = performance.now();
+    if (last === undefined || now - last.startedMs >= readyzCacheMs)
+      last = { startedMs: now, readiness: probe() };
+    const { ready, checks } = await last.readiness;
+    res.setHeader("Cache-Control", "no-store");
     res.status(ready ? 200 : 503).json({
       status: ready ? "ready" : "not_ready",
-      checks: { postgres, nats, redis: redisCheck },
+      checks,
       registryCacheAgeMs: registryAgeMs(),
     });
   });

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
 import type { ErrorCode } from "../common/error-codes.ts";
-import { AppError, UnavailableError } from "../common/errors.ts";
+import { AppError, RateLimitedError, UnavailableError } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 
 // body-parser reports its failures with a `type`; these are the client's mistakes.
@@ -36,7 +36,7 @@ export function errorMiddleware(logger: Logger) {
       logger.error({ err, method: req.method, url: req.originalUrl }, "unhandled error");
       appError = new AppError(500, "internal_error", "internal error");
     }
-    if (appError instanceof UnavailableError)
+    if (appError instanceof UnavailableError || appError instanceof RateLimitedError)
       res.setHeader("Retry-After", String(appError.retryAfterSeconds));
     if (res.headersSent) return res.end();
     // Refused before its body was read (401, 403, 413, 415…): close rather than read a

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { connect } from "@nats-io/transport-node";
 import request, { type Response } from "supertest";
-import { votesStreamOptions } from "../common/config.ts";
-import { ensureVotesStream } from "../common/votes-stream.ts";
+import { UnavailableError } from "../common/errors.ts";
+import { JetStreamHealer } from "../common/jetstream-heal.ts";
+import { createLogger } from "../common/logger.ts";
 import {
   createKiosk,
   createPoll,
@@ -14,6 +16,7 @@ import {
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 import { PrivateNatsServer } from "../test-support/nats-server.ts";
 import { streamMessages, withJetStream } from "../test-support/streams.ts";
+import { VotePublisher } from "./vote-publisher.ts";
 
 // The API answers 202 only once JetStream acked the vote. While NATS is unreachable it must
 // say 503 with Retry-After (the kiosk keeps the vote and retries), never 202.
@@ -161,24 +164,56 @@ describe("NATS outage", () => {
     assert.equal((await vote()).status, 202);
   });
 
-  test("a missing stream answers 503 nats_unavailable, never 202; accepted once it exists again", async () => {
+  test("a publish no stream captures answers 503 nats_unavailable, never 202", async () => {
     await natsReady();
-    await withJetStream(nats!.url, (jsm) => jsm.streams.delete(api().names.streamName));
+    // Its healer provisions nothing, so the subject stays uncaptured through every retry.
+    const nc = await connect({ servers: nats!.url });
     try {
-      expectUnavailable(await vote());
-      expectUnavailable(
-        await request(api().app)
-          .post("/v1/votes/batch")
-          .set(kiosk.auth)
-          .send({ votes: [{ pollId: "outage", optionId: "yes" }] }),
+      const logger = createLogger("silent");
+      const healer = new JetStreamHealer("nothing", async () => [], 60_000, logger);
+      const blind = new VotePublisher(nc, {
+        subjectPrefix: `${api().names.subjectPrefix}_uncaptured`,
+        timeoutMs: 500,
+        retries: 3,
+        retryDelayMs: 20,
+        healer,
+        logger,
+      });
+      await assert.rejects(blind.publish("outage", new Uint8Array([1]), randomUUID()), (err) => {
+        assert.ok(err instanceof UnavailableError);
+        assert.equal(err.code, "nats_unavailable");
+        return true;
+      });
+      assert.equal(
+        healer.runs,
+        1,
+        "the missing stream was looked for once: the rate limit holds the rest",
       );
     } finally {
-      await withJetStream(nats!.url, (_jsm, nc) =>
-        ensureVotesStream(nc, votesStreamOptions(api().config)),
-      );
+      await nc.close();
     }
-    const res = await vote();
-    assert.equal(res.status, 202, res.text);
+  });
+
+  test("a deleted stream: 202 or 503 until the API re-provisions it, then 202", async () => {
+    await natsReady();
+    await withJetStream(nats!.url, (jsm) => jsm.streams.delete(api().names.streamName));
+    const statuses: number[] = [];
+    await eventually(
+      "a vote is accepted once the stream is back",
+      async () => {
+        const res = await vote();
+        statuses.push(res.status);
+        if (res.status === 503) expectUnavailable(res);
+        return res.status === 202 ? true : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    assert.deepEqual(
+      statuses.filter((s) => s !== 202 && s !== 503),
+      [],
+    );
+    const info = await withJetStream(nats!.url, (jsm) => jsm.streams.info(api().names.streamName));
+    assert.equal(info.config.num_replicas, 1);
   });
 
   test("a batch is accepted again after the outage", async () => {

@@ -5,6 +5,7 @@ import type { ResultsVisibility } from "../common/registry-types.ts";
 import type { PublishedResults } from "../common/results-contract.ts";
 import { idSchema } from "../common/vote.ts";
 import { pollPhase } from "../web/assets/poll-phase.js";
+import type { AppDeps } from "./app.ts";
 import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
 
 /** What anyone may know about a poll: enough for the public pages, nothing about votes. */
@@ -60,12 +61,14 @@ function built(value: unknown, registryVersion: number, validUntilMs: number): B
 const fresh = (b: Built | undefined, cache: RegistryCache, nowMs: number): b is Built =>
   b !== undefined && b.registryVersion === cache.version && nowMs < b.validUntilMs;
 
+export type PublicPollRouteDeps = Pick<AppDeps, "cache" | "resultsIntervalMs">;
+
 /**
  * The public list of polls for the web pages (the registry API needs the admin token).
  * Served from the in-memory registry cache, and built once per registry version (and
  * again when a poll opens or closes): no Postgres and no sorting per request.
  */
-export function publicPollRoutes(cache: RegistryCache, intervalMs: number) {
+export function publicPollRoutes({ cache, resultsIntervalMs: intervalMs }: PublicPollRouteDeps) {
   const router = Router();
   const cacheControl = `public, max-age=${Math.max(1, Math.round(intervalMs / 1000))}`;
   let list: Built | undefined;

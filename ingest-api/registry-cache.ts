@@ -2,19 +2,26 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
-import type { Poll } from "../common/registry-types.ts";
-import { listPolls, loadKioskCredentials, loadRegistry } from "./registry-store.ts";
+import {
+  loadKioskCredentials,
+  loadRegistry,
+  loadRegistryPolls,
+  type RegistryPoll,
+} from "./registry-store.ts";
 
-export interface CachedPoll extends Poll {
+export interface CachedPoll extends RegistryPoll {
   optionIds: ReadonlySet<string>;
+  /** The row's creation: a publication older than it is of an earlier poll under this id. */
+  createdAtMs: number;
   opensAtMs: number | null;
   closesAtMs: number | null;
 }
 
-function cachedPoll(p: Poll): CachedPoll {
+function cachedPoll(p: RegistryPoll): CachedPoll {
   return {
     ...p,
     optionIds: new Set(p.options.map((o) => o.id)),
+    createdAtMs: Date.parse(p.createdAt),
     opensAtMs: p.opensAt === null ? null : Date.parse(p.opensAt),
     closesAtMs: p.closesAt === null ? null : Date.parse(p.closesAt),
   };
@@ -196,7 +203,7 @@ export class RegistryCache {
     const pollIds = [...work.polls];
     const kioskIds = [...work.kiosks];
     const [polls, kiosks] = await Promise.all([
-      pollIds.length > 0 ? listPolls(this.#pool, pollIds) : [],
+      pollIds.length > 0 ? loadRegistryPolls(this.#pool, pollIds) : [],
       kioskIds.length > 0 ? loadKioskCredentials(this.#pool, kioskIds) : [],
     ]);
     for (const id of pollIds) this.#polls.delete(id);

@@ -1,13 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
-import { ConflictError, NotFoundError, ValidationError } from "../common/errors.ts";
-import { type Pool, type PoolClient, pgCode, withTransaction } from "../common/postgres.ts";
+import { ConflictError, NotFoundError } from "../common/errors.ts";
+import { type Pool, type PoolClient, pgCode } from "../common/postgres.ts";
 import type { Kiosk, Poll, PollOption, ResultsVisibility } from "../common/registry-types.ts";
 import type { CreateKiosk, CreatePoll, UpdatePoll } from "./registry-schemas.ts";
 
-// Postgres access for the registry. Rules for changing a poll once votes exist:
-// title, labels, option order, time zone, window and visibility may change at any time;
-// options may be added at any time; removing an option or switching one-vote-per-voter
-// is refused once the poll has votes (it would orphan or re-judge stored votes).
+// Postgres access for the registry: SQL only. The rules (what may change once a poll has
+// votes, when a poll may be deleted) and the side effects of a change are the service's
+// (registry-service.ts), which runs the functions taking a client in its transactions.
 
 interface PollRow {
   id: string;
@@ -20,6 +19,7 @@ interface PollRow {
   archived_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  incarnation: number;
   options: PollOption[] | null;
 }
 
@@ -50,17 +50,8 @@ function toPoll(row: PollRow): Poll {
   };
 }
 
-/**
- * Every poll, or only those of `ids` (the registry cache's per-row reload): one query for
- * both, so a column added to the registry reaches the full and the per-row load alike.
- */
-export async function listPolls(db: Pool | PoolClient, ids?: readonly string[]): Promise<Poll[]> {
-  const { rows } =
-    ids === undefined
-      ? await db.query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`)
-      : await db.query<PollRow>(`${POLL_SELECT} where p.id = any($1) order by p.created_at, p.id`, [
-          ids,
-        ]);
+export async function listPolls(db: Pool | PoolClient): Promise<Poll[]> {
+  const { rows } = await db.query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`);
   return rows.map(toPoll);
 }
 
@@ -70,7 +61,8 @@ export async function getPoll(db: Pool | PoolClient, id: string): Promise<Poll> 
   return toPoll(rows[0]!);
 }
 
-async function insertOptions(
+/** Adds the options, or relabels and reorders those that exist, in the order given. */
+export async function putOptions(
   client: PoolClient,
   pollId: string,
   options: { id: string; label: string }[],
@@ -84,30 +76,38 @@ async function insertOptions(
   );
 }
 
-export async function createPoll(pool: Pool, input: CreatePoll): Promise<Poll> {
-  return withTransaction(pool, async (client) => {
-    try {
-      await client.query(
-        `insert into polls (id, title, time_zone, opens_at, closes_at, results_visibility, one_vote_per_voter)
-         values ($1, $2, $3, $4, $5, $6, $7)`,
-        [
-          input.id,
-          input.title,
-          input.timeZone ?? "UTC",
-          input.opensAt ?? null,
-          input.closesAt ?? null,
-          input.resultsVisibility ?? "live",
-          input.oneVotePerVoter ?? false,
-        ],
-      );
-    } catch (err) {
-      if (pgCode(err) === "23505")
-        throw new ConflictError("poll_exists", `poll "${input.id}" already exists`);
-      throw err;
-    }
-    await insertOptions(client, input.id, input.options);
-    return getPoll(client, input.id);
-  });
+export async function deleteOptions(
+  client: PoolClient,
+  pollId: string,
+  optionIds: string[],
+): Promise<void> {
+  await client.query("delete from poll_options where poll_id = $1 and id = any($2)", [
+    pollId,
+    optionIds,
+  ]);
+}
+
+/** Inserts the poll row (options apart); an id taken already is 409 poll_exists. */
+export async function insertPoll(client: PoolClient, input: CreatePoll): Promise<void> {
+  try {
+    await client.query(
+      `insert into polls (id, title, time_zone, opens_at, closes_at, results_visibility, one_vote_per_voter)
+       values ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        input.id,
+        input.title,
+        input.timeZone ?? "UTC",
+        input.opensAt ?? null,
+        input.closesAt ?? null,
+        input.resultsVisibility ?? "live",
+        input.oneVotePerVoter ?? false,
+      ],
+    );
+  } catch (err) {
+    if (pgCode(err) === "23505")
+      throw new ConflictError("poll_exists", `poll "${input.id}" already exists`);
+    throw err;
+  }
 }
 
 export async function pollHasVotes(db: Pool | PoolClient, pollId: string): Promise<boolean> {
@@ -118,102 +118,60 @@ export async function pollHasVotes(db: Pool | PoolClient, pollId: string): Promi
   return rows[0]!.has;
 }
 
-export async function updatePoll(pool: Pool, id: string, patch: UpdatePoll): Promise<Poll> {
-  return withTransaction(pool, async (client) => {
-    // Row lock: two concurrent PATCHes of one poll apply one after the other.
-    const { rows } = await client.query<PollRow>(`${POLL_SELECT} where p.id = $1 for update`, [id]);
-    if (rows.length === 0) throw new NotFoundError("poll_not_found", `poll "${id}" does not exist`);
-    const current = toPoll(rows[0]!);
-    const opensAt = patch.opensAt === undefined ? current.opensAt : patch.opensAt;
-    const closesAt = patch.closesAt === undefined ? current.closesAt : patch.closesAt;
-    if (opensAt && closesAt && Date.parse(closesAt) <= Date.parse(opensAt))
-      // Same answer as a create with a bad window: the request's field is wrong.
-      throw new ValidationError([
-        { field: "closesAt", message: `must be after opensAt (${opensAt}), got ${closesAt}` },
-      ]);
+/**
+ * The poll, its row locked until the transaction ends: two changes of one poll apply one
+ * after the other, and a delete waits for a batch being written for it (the writer holds
+ * a key-share lock on the row), so no vote commits between the checks and the change.
+ */
+export async function lockPoll(client: PoolClient, id: string): Promise<Poll> {
+  const { rows } = await client.query<PollRow>(`${POLL_SELECT} where p.id = $1 for update`, [id]);
+  if (rows.length === 0) throw new NotFoundError("poll_not_found", `poll "${id}" does not exist`);
+  return toPoll(rows[0]!);
+}
 
-    const removed = patch.options
-      ? current.options.filter((o) => !patch.options!.some((n) => n.id === o.id))
-      : [];
-    const switchesRule =
-      patch.oneVotePerVoter !== undefined && patch.oneVotePerVoter !== current.oneVotePerVoter;
-    if ((removed.length > 0 || switchesRule) && (await pollHasVotes(client, id))) {
-      throw new ConflictError(
-        "poll_has_votes",
-        removed.length > 0
-          ? `options ${removed.map((o) => o.id).join(", ")} cannot be removed: the poll has votes`
-          : "oneVotePerVoter cannot change: the poll has votes",
-      );
-    }
-
-    await client.query(
-      `update polls set
-         title = coalesce($2, title),
-         time_zone = coalesce($3, time_zone),
-         opens_at = case when $4::boolean then $5::timestamptz else opens_at end,
-         closes_at = case when $6::boolean then $7::timestamptz else closes_at end,
-         results_visibility = coalesce($8, results_visibility),
-         one_vote_per_voter = coalesce($9, one_vote_per_voter),
-         archived_at = case when $10::boolean is null then archived_at
-                            when $10 then coalesce(archived_at, now()) else null end,
-         updated_at = now()
-       where id = $1`,
-      [
-        id,
-        patch.title ?? null,
-        patch.timeZone ?? null,
-        patch.opensAt !== undefined,
-        patch.opensAt ?? null,
-        patch.closesAt !== undefined,
-        patch.closesAt ?? null,
-        patch.resultsVisibility ?? null,
-        patch.oneVotePerVoter ?? null,
-        patch.archived ?? null,
-      ],
-    );
-    if (patch.options) {
-      if (removed.length > 0)
-        await client.query("delete from poll_options where poll_id = $1 and id = any($2)", [
-          id,
-          removed.map((o) => o.id),
-        ]);
-      await insertOptions(client, id, patch.options);
-    }
-    return getPoll(client, id);
-  });
+/** Writes the fields the patch has (options apart); an absent field keeps its value. */
+export async function updatePollRow(
+  client: PoolClient,
+  id: string,
+  patch: UpdatePoll,
+): Promise<void> {
+  await client.query(
+    `update polls set
+       title = coalesce($2, title),
+       time_zone = coalesce($3, time_zone),
+       opens_at = case when $4::boolean then $5::timestamptz else opens_at end,
+       closes_at = case when $6::boolean then $7::timestamptz else closes_at end,
+       results_visibility = coalesce($8, results_visibility),
+       one_vote_per_voter = coalesce($9, one_vote_per_voter),
+       archived_at = case when $10::boolean is null then archived_at
+                          when $10 then coalesce(archived_at, now()) else null end,
+       updated_at = now()
+     where id = $1`,
+    [
+      id,
+      patch.title ?? null,
+      patch.timeZone ?? null,
+      patch.opensAt !== undefined,
+      patch.opensAt ?? null,
+      patch.closesAt !== undefined,
+      patch.closesAt ?? null,
+      patch.resultsVisibility ?? null,
+      patch.oneVotePerVoter ?? null,
+      patch.archived ?? null,
+    ],
+  );
 }
 
 /**
- * Deletes a poll. Refused while it has votes, unless it was archived first: then its
- * votes and everything derived from them go with it.
+ * Deletes the poll row; its options go by cascade, and the writer's rows for it (votes
+ * and everything derived from them) by the writer's trigger (migration 011), in this
+ * transaction. Votes still in the stream are not stored afterwards: the writer drops votes
+ * whose poll is gone, or whose incarnation is not the poll's (a poll re-created with the
+ * same id), into rejected_votes (poll_deleted).
  */
-export async function deletePoll(pool: Pool, id: string): Promise<Poll> {
-  return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<PollRow>(`${POLL_SELECT} where p.id = $1 for update`, [id]);
-    if (rows.length === 0) throw new NotFoundError("poll_not_found", `poll "${id}" does not exist`);
-    const poll = toPoll(rows[0]!);
-    if (!poll.archived && (await pollHasVotes(client, id)))
-      throw new ConflictError(
-        "poll_has_votes",
-        `poll "${id}" has votes: archive it (PATCH {"archived": true}) before deleting it`,
-      );
-    for (const table of pollOwnedTables) {
-      await client.query(`delete from ${table} where poll_id = $1`, [id]);
-    }
-    await client.query("delete from polls where id = $1", [id]);
-    return poll;
-  });
+export async function deletePollRow(client: PoolClient, id: string): Promise<void> {
+  await client.query("delete from polls where id = $1", [id]);
 }
-
-/** Tables holding a poll's data besides the registry (dead letters are kept: they are evidence). */
-const pollOwnedTables = [
-  "votes",
-  "vote_rollups",
-  "poll_changes",
-  "voter_ballots",
-  "rejected_votes",
-  "duplicate_counts",
-];
 
 export function hashToken(token: string): Buffer {
   return createHash("sha256").update(token).digest();
@@ -271,6 +229,26 @@ export async function revokeKiosk(pool: Pool, id: string): Promise<Kiosk> {
   return toKiosk(rows[0]!);
 }
 
+/** A poll with its incarnation (migration 007), which the API stamps on each vote. */
+export interface RegistryPoll extends Poll {
+  incarnation: number;
+}
+
+/**
+ * The registry cache's polls: every one, or only those of `ids` (the per-row reload after
+ * a NOTIFY). One query for both, so a column added to the registry reaches both alike.
+ */
+export async function loadRegistryPolls(
+  db: Pool | PoolClient,
+  ids?: readonly string[],
+): Promise<RegistryPoll[]> {
+  const { rows } =
+    ids === undefined
+      ? await db.query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`)
+      : await db.query<PollRow>(`${POLL_SELECT} where p.id = any($1)`, [ids]);
+  return rows.map((r) => ({ ...toPoll(r), incarnation: r.incarnation }));
+}
+
 /** What the registry cache holds of a kiosk. */
 export interface KioskCredential {
   id: string;
@@ -278,7 +256,7 @@ export interface KioskCredential {
   revokedAt: Date | null;
 }
 
-/** Every kiosk's credential, or only those of `ids` (as listPolls). */
+/** Every kiosk's credential, or only those of `ids` (as loadRegistryPolls). */
 export async function loadKioskCredentials(
   pool: Pool,
   ids?: readonly string[],
@@ -292,11 +270,11 @@ export async function loadKioskCredentials(
 }
 
 export interface RegistrySnapshot {
-  polls: Poll[];
+  polls: RegistryPoll[];
   kiosks: KioskCredential[];
 }
 
 export async function loadRegistry(pool: Pool): Promise<RegistrySnapshot> {
-  const [polls, kiosks] = await Promise.all([listPolls(pool), loadKioskCredentials(pool)]);
+  const [polls, kiosks] = await Promise.all([loadRegistryPolls(pool), loadKioskCredentials(pool)]);
   return { polls, kiosks };
 }

@@ -43,6 +43,12 @@ function writer(h: IngestHarness) {
   };
 }
 
+// Versions as the publisher makes them, `<change>-<registry time, base 36>`: a registry time
+// before the poll's creation would be an earlier poll's publication (not served), so these
+// carry one an hour ahead.
+const STAMP = (Date.now() + 3_600_000).toString(36);
+const v = (tag: string) => `${tag}-${STAMP}`;
+
 const pngOf = (version: string) => Buffer.from(`\x89PNG chart of ${version}`, "latin1");
 
 /** The version a read of the JSON gets (its ETag, checked against the body's). */
@@ -70,22 +76,26 @@ describe("results cache: announcements, reconnects, Redis gone (check interval p
   });
 
   test("reads come from memory; an announcement replaces the copy", async () => {
-    await write("lunch", { version: "1-a", announce: false });
-    assert.equal(await servedVersion(h, "lunch"), "1-a");
+    await write("lunch", { version: v("1a"), announce: false });
+    assert.equal(await servedVersion(h, "lunch"), v("1a"));
     // Written without an announcement: this process keeps serving its copy...
-    await write("lunch", { version: "2-a", announce: false });
-    assert.equal(await servedVersion(h, "lunch"), "1-a");
+    await write("lunch", { version: v("2a"), announce: false });
+    assert.equal(await servedVersion(h, "lunch"), v("1a"));
     // ...until it is told.
-    await write("lunch", { version: "3-a", announce: true });
+    await write("lunch", { version: v("3a"), announce: true });
     await eventually("the announced version is served", async () =>
-      (await servedVersion(h, "lunch")) === "3-a" ? true : undefined,
+      (await servedVersion(h, "lunch")) === v("3a") ? true : undefined,
     );
-    const res = await request(h.app).get("/v1/polls/lunch/results").set("If-None-Match", '"3-a"');
+    const res = await request(h.app)
+      .get("/v1/polls/lunch/results")
+      .set("If-None-Match", `"${v("3a")}"`);
     assert.equal(res.status, 304);
-    assert.equal(res.headers.etag, '"3-a"');
-    const old = await request(h.app).get("/v1/polls/lunch/results").set("If-None-Match", '"1-a"');
+    assert.equal(res.headers.etag, `"${v("3a")}"`);
+    const old = await request(h.app)
+      .get("/v1/polls/lunch/results")
+      .set("If-None-Match", `"${v("1a")}"`);
     assert.equal(old.status, 200);
-    assert.equal(old.headers.etag, '"3-a"');
+    assert.equal(old.headers.etag, `"${v("3a")}"`);
     assert.equal(old.headers["content-length"], String(Buffer.byteLength(old.text)));
     assert.equal(old.headers["x-content-type-options"], "nosniff");
     assert.equal(old.headers["cache-control"], "public, max-age=5");
@@ -105,54 +115,54 @@ describe("results cache: announcements, reconnects, Redis gone (check interval p
   });
 
   test("the subscriber reconnecting compares every cached version with Redis", async () => {
-    await write("lunch", { version: "4-a", announce: false });
-    assert.equal(await servedVersion(h, "lunch"), "3-a");
+    await write("lunch", { version: v("4a"), announce: false });
+    assert.equal(await servedVersion(h, "lunch"), v("3a"));
     // Cut the API's subscriber (announcements sent meanwhile would be lost).
     await redis.command(["CLIENT", "KILL", "TYPE", "pubsub"]);
     await eventually("the version missed is served after the reconnect", async () =>
-      (await servedVersion(h, "lunch")) === "4-a" ? true : undefined,
+      (await servedVersion(h, "lunch")) === v("4a") ? true : undefined,
     );
   });
 
   test("a PNG is always of the version its ETag names, and of the JSON served with it", async () => {
-    await write("chart", { version: "1-c", png: pngOf("1-c"), announce: false });
-    assert.equal(await servedVersion(h, "chart"), "1-c");
+    await write("chart", { version: v("1c"), png: pngOf(v("1c")), announce: false });
+    assert.equal(await servedVersion(h, "chart"), v("1c"));
     // The JSON copy holds no PNG yet. Redis moves on silently: the PNG read fetches version,
     // JSON and PNG together, and the JSON follows it to that version.
-    await write("chart", { version: "2-c", png: pngOf("2-c"), announce: false });
+    await write("chart", { version: v("2c"), png: pngOf(v("2c")), announce: false });
     const png = await request(h.app).get("/v1/polls/chart/results.png").expect(200);
     assert.equal(png.headers["content-type"], "image/png");
-    assert.equal(png.headers.etag, '"2-c"');
-    assert.deepEqual(png.body, pngOf("2-c"));
-    assert.equal(await servedVersion(h, "chart"), "2-c");
+    assert.equal(png.headers.etag, `"${v("2c")}"`);
+    assert.deepEqual(png.body, pngOf(v("2c")));
+    assert.equal(await servedVersion(h, "chart"), v("2c"));
     // A version without a chart: 503 chart_unavailable, never the previous chart.
-    await write("chart", { version: "3-c", announce: true });
+    await write("chart", { version: v("3c"), announce: true });
     await eventually("the version without a chart", async () =>
-      (await servedVersion(h, "chart")) === "3-c" ? true : undefined,
+      (await servedVersion(h, "chart")) === v("3c") ? true : undefined,
     );
     expectError(await request(h.app).get("/v1/polls/chart/results.png"), 503, "chart_unavailable");
     // A later run renders that same version at last: its chart is served, unannounced.
-    await write("chart", { version: "3-c", png: pngOf("3-c"), announce: false });
+    await write("chart", { version: v("3c"), png: pngOf(v("3c")), announce: false });
     const healed = await request(h.app).get("/v1/polls/chart/results.png").expect(200);
-    assert.equal(healed.headers.etag, '"3-c"');
-    assert.deepEqual(healed.body, pngOf("3-c"));
-    await write("chart", { version: "4-c", png: pngOf("4-c"), announce: true });
+    assert.equal(healed.headers.etag, `"${v("3c")}"`);
+    assert.deepEqual(healed.body, pngOf(v("3c")));
+    await write("chart", { version: v("4c"), png: pngOf(v("4c")), announce: true });
     await eventually("the new chart", async () => {
       const res = await request(h.app).get("/v1/polls/chart/results.png");
       return res.status === 200 ? res : undefined;
     }).then((res) => {
-      assert.equal(res.headers.etag, '"4-c"');
-      assert.deepEqual(res.body, pngOf("4-c"));
+      assert.equal(res.headers.etag, `"${v("4c")}"`);
+      assert.deepEqual(res.body, pngOf(v("4c")));
     });
     const cached = await request(h.app)
       .get("/v1/polls/chart/results.png")
-      .set("If-None-Match", '"4-c"');
+      .set("If-None-Match", `"${v("4c")}"`);
     assert.equal(cached.status, 304);
   });
 
   test("a poll turned after_close is hidden at once, its cached counts never served", async () => {
     await createPoll(h.app, { id: "secret" });
-    await write("secret", { version: "1-s", png: pngOf("1-s"), announce: false });
+    await write("secret", { version: v("1s"), png: pngOf(v("1s")), announce: false });
     await request(h.app).get("/v1/polls/secret/results").expect(200);
     await request(h.app).get("/v1/polls/secret/results.png").expect(200);
     await request(h.app)
@@ -161,7 +171,9 @@ describe("results cache: announcements, reconnects, Redis gone (check interval p
       .send({ resultsVisibility: "after_close", closesAt: isoFromNow(minutes(60)) })
       .expect(200);
     for (const path of ["/v1/polls/secret/results", "/v1/polls/secret/results.png"]) {
-      const res = await request(h.app).get(path).set("If-None-Match", '"1-s"');
+      const res = await request(h.app)
+        .get(path)
+        .set("If-None-Match", `"${v("1s")}"`);
       expectError(res, 403, "results_hidden");
       assert.equal(res.headers.etag, undefined, path);
       assert.doesNotMatch(res.text, /count/, path);
@@ -170,19 +182,19 @@ describe("results cache: announcements, reconnects, Redis gone (check interval p
 
   test("one fetch per poll and version per process, however many read it", async () => {
     await createPoll(h.app, { id: "fresh" });
-    await write("fresh", { version: "1-f", announce: false });
+    await write("fresh", { version: v("1f"), announce: false });
     const before = h.results.fetches;
     const reads = await Promise.all(
       Array.from({ length: 20 }, () => request(h.app).get("/v1/polls/fresh/results")),
     );
     assert.deepEqual(
       new Set(reads.map((r) => `${r.status} ${r.headers.etag}`)),
-      new Set(['200 "1-f"']),
+      new Set([`200 "${v("1f")}"`]),
     );
     assert.equal(h.results.fetches, before + 1, "readers arriving during the fetch share it");
-    await write("fresh", { version: "2-f", announce: true });
+    await write("fresh", { version: v("2f"), announce: true });
     await eventually("the announced version", async () =>
-      (await servedVersion(h, "fresh")) === "2-f" ? true : undefined,
+      (await servedVersion(h, "fresh")) === v("2f") ? true : undefined,
     );
     await Promise.all(Array.from({ length: 20 }, () => servedVersion(h, "fresh")));
     assert.equal(h.results.fetches, before + 2, "the announcement cost one fetch");
@@ -192,7 +204,7 @@ describe("results cache: announcements, reconnects, Redis gone (check interval p
   });
 
   test("Redis unreachable: once a check fails the copy is dropped and reads answer 503 redis_unavailable", async () => {
-    assert.equal(await servedVersion(h, "lunch"), "4-a");
+    assert.equal(await servedVersion(h, "lunch"), v("4a"));
     await redis.stop();
     await h.results.check(); // what the interval would do
     assert.equal(h.results.size, 0);
@@ -226,26 +238,27 @@ describe("results cache: the check interval (short)", () => {
   after(() => h?.close());
 
   test("a missed announcement is caught up within the check interval", async () => {
-    await write("lunch", { version: "1-a", announce: false });
-    assert.equal(await servedVersion(h, "lunch"), "1-a");
-    await write("lunch", { version: "2-a", announce: false });
+    await write("lunch", { version: v("1a"), announce: false });
+    assert.equal(await servedVersion(h, "lunch"), v("1a"));
+    await write("lunch", { version: v("2a"), announce: false });
     await eventually("the version written without an announcement is served", async () =>
-      (await servedVersion(h, "lunch")) === "2-a" ? true : undefined,
+      (await servedVersion(h, "lunch")) === v("2a") ? true : undefined,
     );
   });
 
   test("at most RESULTS_CACHE_MAX_POLLS polls are kept, the least recently read dropped", async () => {
     for (const id of ["p1", "p2", "p3"]) {
       await createPoll(h.app, { id });
-      await write(id, { version: `1-${id}`, announce: false });
+      await write(id, { version: v(`1${id}`), announce: false });
     }
-    for (const id of ["p1", "p2", "p3", "p1"]) assert.equal(await servedVersion(h, id), `1-${id}`);
+    for (const id of ["p1", "p2", "p3", "p1"])
+      assert.equal(await servedVersion(h, id), v(`1${id}`));
     assert.equal(h.results.size, 2);
     assert.ok(h.results.bytes > 0);
   });
 
   test("Redis emptied: the copy is dropped and reads answer 503 results_not_ready", async () => {
-    assert.equal(await servedVersion(h, "lunch"), "2-a");
+    assert.equal(await servedVersion(h, "lunch"), v("2a"));
     const keys = resultsKeys(h.names.redisKeyPrefix, "lunch");
     await h.redis.del([keys.version, keys.json, keys.png]);
     await eventually("503 results_not_ready", async () => {
@@ -255,7 +268,9 @@ describe("results cache: the check interval (short)", () => {
       assert.equal(res.headers.etag, undefined);
       return true;
     });
-    const res = await request(h.app).get("/v1/polls/lunch/results").set("If-None-Match", '"2-a"');
+    const res = await request(h.app)
+      .get("/v1/polls/lunch/results")
+      .set("If-None-Match", `"${v("2a")}"`);
     expectError(res, 503, "results_not_ready");
   });
 });

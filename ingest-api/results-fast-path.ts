@@ -1,15 +1,13 @@
 import type { OutgoingHttpHeaders } from "node:http";
 import type { NextFunction, Request, Response } from "express";
+import { publishedForEarlierPoll } from "../result-publisher/published-version.ts";
 import { countsHidden } from "../web/assets/poll-phase.js";
-import type { IngestMetrics } from "./ingest-metrics.ts";
-import type { RegistryCache } from "./registry-cache.ts";
-import type { Publication, ResultsCache } from "./results-cache.ts";
+import type { AppDeps } from "./app.ts";
+import type { CachedPoll } from "./registry-cache.ts";
+import type { Publication } from "./results-cache.ts";
 
-/** The route label both paths give the metrics. */
+/** The results JSON's route: the hot path and the full route are mounted on it. */
 export const RESULTS_ROUTE = "/v1/polls/:pollId/results";
-
-/** `GET /v1/polls/<id>/results` with no query string: ids as idSchema takes them. */
-const RESULTS_PATH = /^\/v1\/polls\/([A-Za-z0-9_-]{1,64})\/results$/;
 
 /** The results' Cache-Control: fresh for one publisher interval, in whole seconds (≥ 1). */
 export function resultsCacheControl(intervalMs: number): string {
@@ -24,21 +22,24 @@ export function matchesEtag(ifNoneMatch: string | undefined, etag: string): bool
 }
 
 /**
- * The results JSON's hot path, ahead of the routers: a visible poll whose publication is
- * in memory is answered here with headers made once per publication, and counted in the
- * same metrics as the route. Everything else (unknown or hidden poll, nothing cached yet,
- * a fetch running, a query string) goes on to the route, which gives the same answers
- * and every error. Mounted after the security headers, so those are on these answers too.
+ * Whether a publication is of an earlier poll under this id (deleted, then created again):
+ * not this poll's results (published-version.ts).
  */
-export function resultsFastPath(
-  cache: RegistryCache,
-  results: ResultsCache,
-  metrics: Pick<IngestMetrics, "httpRequests" | "httpDuration">,
-  cacheControl: string,
-) {
-  const ok = metrics.httpRequests.labels("GET", RESULTS_ROUTE, "200");
-  const notModified = metrics.httpRequests.labels("GET", RESULTS_ROUTE, "304");
-  const duration = metrics.httpDuration.labels(RESULTS_ROUTE);
+export function ofEarlierPoll(poll: CachedPoll, version: string): boolean {
+  return publishedForEarlierPoll(version, poll.createdAtMs);
+}
+
+export type ResultsFastPathDeps = Pick<AppDeps, "cache" | "results" | "resultsIntervalMs">;
+
+/**
+ * The results JSON's hot path: a visible poll whose publication is in memory is answered
+ * here, with headers made once per publication. Everything else (unknown or hidden poll,
+ * nothing cached yet, a fetch running, an earlier poll's publication) goes on to the
+ * route, which gives the same answers and every error. Mounted on the route's path (so
+ * the request metrics label it as the route) after the security headers and throttles.
+ */
+export function resultsFastPath({ cache, results, resultsIntervalMs }: ResultsFastPathDeps) {
+  const cacheControl = resultsCacheControl(resultsIntervalMs);
   const headersOf = new WeakMap<Publication, OutgoingHttpHeaders>();
   const headers = (publication: Publication): OutgoingHttpHeaders => {
     let made = headersOf.get(publication);
@@ -55,21 +56,13 @@ export function resultsFastPath(
   };
 
   return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method !== "GET") return next();
-    const match = RESULTS_PATH.exec(req.url);
-    if (match === null) return next();
-    const started = performance.now();
-    const poll = cache.poll(match[1]!);
+    // An id idSchema would refuse is in no cache: the route answers it.
+    const poll = cache.poll(String(req.params.pollId));
     if (poll === undefined || countsHidden(poll, Date.now())) return next();
     const publication = results.current(poll.id);
-    if (publication === undefined) return next();
-    if (matchesEtag(req.headers["if-none-match"], publication.etag)) {
+    if (publication === undefined || ofEarlierPoll(poll, publication.version)) return next();
+    if (matchesEtag(req.headers["if-none-match"], publication.etag))
       res.writeHead(304, { ETag: publication.etag, "Cache-Control": cacheControl }).end();
-      notModified.inc();
-    } else {
-      res.writeHead(200, headers(publication)).end(publication.json);
-      ok.inc();
-    }
-    duration.observe((performance.now() - started) / 1000);
+    else res.writeHead(200, headers(publication)).end(publication.json);
   };
 }

@@ -2,10 +2,11 @@ import { type Request, type Response, Router } from "express";
 import { ForbiddenError, NotFoundError, UnavailableError } from "../common/errors.ts";
 import { idSchema } from "../common/vote.ts";
 import { countsHidden } from "../web/assets/poll-phase.js";
-import type { CachedPoll, RegistryCache } from "./registry-cache.ts";
-import type { ResultsCache } from "./results-cache.ts";
-import type { ResultsEvents, VersionEvent } from "./results-events.ts";
-import { matchesEtag, resultsCacheControl } from "./results-fast-path.ts";
+import type { AppDeps } from "./app.ts";
+import type { CachedPoll } from "./registry-cache.ts";
+import type { Publication } from "./results-cache.ts";
+import type { VersionEvent } from "./results-events.ts";
+import { matchesEtag, ofEarlierPoll, resultsCacheControl } from "./results-fast-path.ts";
 import type { StreamAdmission } from "./sse-admission.ts";
 
 /** The event stream's headers, also the answer to HEAD. */
@@ -26,13 +27,18 @@ export interface EventStreamOptions {
  * The read path: the in-process results cache (a copy of Redis), never Postgres. ETag =
  * the publication's version, so a dashboard polling with If-None-Match gets a 304.
  */
-export function resultsRoutes(
-  cache: RegistryCache,
-  results: ResultsCache,
-  events: ResultsEvents,
-  intervalMs: number,
-  streams: EventStreamOptions,
-) {
+export type ResultsRouteDeps = Pick<
+  AppDeps,
+  "cache" | "results" | "events" | "resultsIntervalMs" | "streams"
+>;
+
+export function resultsRoutes({
+  cache,
+  results,
+  events,
+  resultsIntervalMs: intervalMs,
+  streams,
+}: ResultsRouteDeps) {
   const router = Router();
   const retryAfter = Math.max(1, Math.round(intervalMs / 1000));
   const cacheControl = resultsCacheControl(intervalMs);
@@ -65,6 +71,14 @@ export function resultsRoutes(
   const notReady = () =>
     new UnavailableError("results_not_ready", "results have not been published yet", retryAfter);
 
+  /**
+   * The current publication, or null while there is none for this poll: also when Redis
+   * still holds an earlier poll's under this id (deleted, then created again) until the
+   * publisher's next run.
+   */
+  const publicationOf = (poll: CachedPoll, publication: Publication | null): Publication | null =>
+    publication === null || ofEarlierPoll(poll, publication.version) ? null : publication;
+
   const fromRedis = async <T>(read: () => Promise<T>): Promise<T> => {
     try {
       return await read();
@@ -91,8 +105,11 @@ export function resultsRoutes(
   // per read once it is in memory (resultsFastPath answers those hits before the routers).
   // The ETag, the body and the PNG come from one MGET, so they are of one version.
   router.get("/v1/polls/:pollId/results", async (req, res) => {
-    const id = visiblePoll(req).id;
-    const publication = results.current(id) ?? (await fromRedis(() => results.load(id)));
+    const poll = visiblePoll(req);
+    const publication = publicationOf(
+      poll,
+      results.current(poll.id) ?? (await fromRedis(() => results.load(poll.id))),
+    );
     if (publication === null) throw notReady();
     if (notModified(req, res, publication.etag)) return;
     res
@@ -106,8 +123,8 @@ export function resultsRoutes(
   });
 
   router.get("/v1/polls/:pollId/results.png", async (req, res) => {
-    const id = visiblePoll(req).id;
-    const publication = await fromRedis(() => results.loadWithPng(id));
+    const poll = visiblePoll(req);
+    const publication = publicationOf(poll, await fromRedis(() => results.loadWithPng(poll.id)));
     if (publication === null) throw notReady();
     // After a failed render the version has no PNG: that is no 304 either.
     if (!publication.png) throw chartUnavailable();
@@ -158,7 +175,9 @@ export function resultsRoutes(
     }
     res.once("close", release);
     res.writeHead(200, SSE_HEADERS);
-    const send = (event: VersionEvent) => res.write(frameOf(event));
+    const send = (event: VersionEvent) => {
+      if (!ofEarlierPoll(poll, event.version)) res.write(frameOf(event));
+    };
     res.write(`retry: ${Math.max(1_000, intervalMs)}\n\n`);
     if (!events.track(res)) return;
     const unsubscribe = events.on(poll.id, send);

@@ -1,19 +1,24 @@
 import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { Express } from "express";
 import { votesStreamOptions } from "../common/config.ts";
+import { JetStreamHealer } from "../common/jetstream-heal.ts";
+import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
 import { createPool } from "../common/postgres.ts";
 import { closeRedis, connectRedis } from "../common/redis.ts";
-import { ensureVotesStream } from "../common/votes-stream.ts";
+import { provisionVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
 import type { IngestConfig } from "./config.ts";
 import { checkDescriptorBudget } from "./descriptor-budget.ts";
 import { createHttpServer, listen } from "./http-server.ts";
 import { createIngestMetrics } from "./ingest-metrics.ts";
+import { RateLimits } from "./rate-limits.ts";
 import { RegistryCache } from "./registry-cache.ts";
+import { RegistryService } from "./registry-service.ts";
 import { ResultsCache } from "./results-cache.ts";
 import { registerResultsCacheMetrics } from "./results-cache-metrics.ts";
 import { ResultsEvents } from "./results-events.ts";
@@ -21,13 +26,17 @@ import { StreamAdmission } from "./sse-admission.ts";
 import { resolveMaxMessageBytes } from "./vote-messages.ts";
 import { VotePublisher } from "./vote-publisher.ts";
 import { VoteService } from "./vote-service.ts";
+import { VoterClaimsRebuild } from "./voter-claims-rebuild.ts";
 import { VoterGuard } from "./voter-guard.ts";
+import { votesStreamProgress } from "./votes-stream-progress.ts";
 
 export interface IngestApi {
   app: Express;
   cache: RegistryCache;
+  registry: RegistryService;
   publisher: VotePublisher;
   events: ResultsEvents;
+  voterClaims: VoterClaimsRebuild;
   results: ResultsCache;
 }
 
@@ -52,13 +61,42 @@ export async function buildIngestApi(
     closeRedis,
   );
   let publisher: VotePublisher | undefined;
+  let healer: JetStreamHealer | undefined;
   const nc = lifecycle.add(
     "nats",
-    await connectNats(config.natsUrl, "ingest-api", log, (up) => publisher?.setConnected(up)),
+    await connectNats(
+      config.natsUrl,
+      "ingest-api",
+      log,
+      (up) => {
+        publisher?.setConnected(up);
+        // The server we reconnected to may be a new one without our stream: check at once
+        // rather than on the first failing vote.
+        if (up) void healer?.check();
+      },
+      config.natsConnectWaitMs,
+    ),
     closeNats,
   );
-  await ensureVotesStream(nc, votesStreamOptions(config));
-  publisher = new VotePublisher(nc, config.subjectPrefix, config.publishTimeoutMs, log);
+  // `npm run migrate` owns the stream's settings: the API creates the stream only when it is
+  // missing (first start without a migration, or a NATS server that lost its store) and
+  // warns about any setting that differs from its own environment.
+  const ensureStream = async () => provisionVotesStream(nc, votesStreamOptions(config), "check");
+  warnDrift(log, (await ensureStream()).drift);
+  healer = new JetStreamHealer(
+    "votes stream",
+    async () => (await ensureStream()).created,
+    config.jetstreamHealIntervalMs,
+    log,
+  );
+  publisher = new VotePublisher(nc, {
+    subjectPrefix: config.subjectPrefix,
+    timeoutMs: config.publishTimeoutMs,
+    retries: config.publishRetries,
+    retryDelayMs: config.publishRetryDelayMs,
+    healer,
+    logger: log,
+  });
   const cache = new RegistryCache(pool, config.databaseUrl, config.registryRefreshMs, log);
   await cache.start();
   lifecycle.add("registry-cache", cache, (c) => c.stop());
@@ -97,18 +135,35 @@ export async function buildIngestApi(
     config.voterBucketBits,
     config.voterRetentionMs,
   );
+  // Before the API takes votes: a Redis that came back empty gets its claims back first.
+  const claims = new VoterClaimsRebuild(
+    pool,
+    redis,
+    guard,
+    {
+      checkIntervalMs: config.voterClaimsCheckMs,
+      batchRows: config.voterRebuildBatchRows,
+      lockMs: config.voterRebuildLockMs,
+      writerWaitMs: config.voterRebuildWriterWaitMs,
+    },
+    log,
+    votesStreamProgress(await jetstreamManager(nc), config.streamName),
+  );
+  await claims.start();
+  lifecycle.add("voter-claims", claims, (c) => c.stop());
   const votes = new VoteService(cache, publisher, guard, metrics, {
     castAtMaxSkewMs: config.castAtMaxSkewMs,
     castAtMaxAgeMs: config.castAtMaxAgeMs,
     lateVoteGraceMs: config.lateVoteGraceMs,
     maxMessageBytes: resolveMaxMessageBytes(config.maxMessageBytes, nc.info?.max_payload),
   });
+  const registry = new RegistryService({ pool, cache, guard, logger: log });
   const app = createApp({
     pool,
     redis,
     cache,
+    registry,
     publisher,
-    guard,
     votes,
     metrics,
     logger: log,
@@ -128,8 +183,18 @@ export async function buildIngestApi(
       ),
       heartbeatMs: config.sseHeartbeatMs,
     },
+    rateLimits: new RateLimits(
+      redis,
+      config.redisKeyPrefix,
+      config.rateLimits,
+      metrics.registry,
+      log,
+    ),
+    readyzCacheMs: config.readyzCacheMs,
+    corsOrigins: config.corsOrigins,
+    corsMaxAgeMs: config.corsMaxAgeMs,
   });
-  return { app, cache, publisher, events, results };
+  return { app, cache, registry, publisher, events, results, voterClaims: claims };
 }
 
 /** Builds the API and listens; stopping closes the server first, letting in-flight requests finish. */

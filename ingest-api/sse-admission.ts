@@ -1,6 +1,10 @@
-import { isIPv6 } from "node:net";
 import { Counter, type Registry } from "prom-client";
 import { AppError, UnavailableError } from "../common/errors.ts";
+import { addressKey } from "./client-address.ts";
+
+// One unit for every per-address budget (the SSE cap and the rate limits): an IPv4
+// address, or an IPv6 /64. Re-exported for the tests that pin it down here.
+export { addressKey };
 
 /** The process holds as many SSE streams as it may: 503, try again (maybe another instance). */
 export class TooManyStreamsError extends UnavailableError {
@@ -85,24 +89,4 @@ export class StreamAdmission {
   get total(): number {
     return this.#total;
   }
-}
-
-/**
- * The unit a per-address cap counts: an IPv4 address (also when IPv4-mapped), or an IPv6
- * /64, since one IPv6 host is usually given a whole /64 and could rotate through it.
- */
-export function addressKey(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1]!;
-  if (!isIPv6(address)) return address;
-  const [head = "", tail = ""] = address.split("::");
-  const left = head === "" ? [] : head.split(":");
-  const right = tail === "" ? [] : tail.split(":");
-  const groups = address.includes("::")
-    ? [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right]
-    : left;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => Number.parseInt(g, 16).toString(16))
-    .join(":")}::/64`;
 }

@@ -1,9 +1,8 @@
-import { Router } from "express";
+import { type RequestHandler, Router } from "express";
 import { AppError, ValidationError } from "../common/errors.ts";
+import type { AppDeps } from "./app.ts";
 import { requireKiosk } from "./auth.ts";
 import { jsonBody } from "./json-body.ts";
-import type { RegistryCache } from "./registry-cache.ts";
-import type { VoteService } from "./vote-service.ts";
 
 export interface VoteRouteLimits {
   maxVoteBodyBytes: number;
@@ -11,16 +10,35 @@ export interface VoteRouteLimits {
   maxBatchItems: number;
 }
 
-export function voteRoutes(service: VoteService, cache: RegistryCache, limits: VoteRouteLimits) {
+/** Per-kiosk rate limits, run after auth and before the body is read. */
+export interface KioskThrottles {
+  votes: RequestHandler;
+  batches: RequestHandler;
+}
+
+const none: RequestHandler = (_req, _res, next) => next();
+
+export interface VoteRouteDeps extends Pick<AppDeps, "votes" | "cache" | "limits"> {
+  throttles?: KioskThrottles;
+}
+
+export function voteRoutes({
+  votes: service,
+  cache,
+  limits,
+  throttles = { votes: none, batches: none },
+}: VoteRouteDeps) {
   const router = Router();
   const kiosk = requireKiosk(cache);
 
-  router.post("/v1/votes", kiosk, jsonBody(limits.maxVoteBodyBytes), async (req, res) => {
+  const voteBody = jsonBody(limits.maxVoteBodyBytes);
+  router.post("/v1/votes", kiosk, throttles.votes, voteBody, async (req, res) => {
     const result = await service.acceptOne(req.kioskId!, req.body);
     res.status(202).json(result);
   });
 
-  router.post("/v1/votes/batch", kiosk, jsonBody(limits.maxBatchBodyBytes), async (req, res) => {
+  const batchBody = jsonBody(limits.maxBatchBodyBytes);
+  router.post("/v1/votes/batch", kiosk, throttles.batches, batchBody, async (req, res) => {
     const body: unknown = req.body;
     const votes =
       typeof body === "object" && body !== null && "votes" in body ? body.votes : undefined;

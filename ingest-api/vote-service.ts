@@ -275,6 +275,8 @@ export class VoteService {
       kioskId,
       castAt: canonicalInstant(input.castAt, castAtMs, now, nowIso),
       receivedAt: nowIso,
+      // The writer stores the vote only into this incarnation of the poll (poll deleted since: dropped).
+      pollIncarnation: poll.incarnation,
     };
     if (input.voterId !== undefined) vote.voterId = input.voterId;
     const claim =

@@ -123,10 +123,14 @@ describe("POST /v1/votes", () => {
       "kioskId",
       "optionId",
       "pollId",
+      "pollIncarnation",
       "receivedAt",
       "voterId",
     ]);
     assert.equal(stored.eventId, res.body.eventId);
+    // The writer stores the vote only into this incarnation of the poll (migration 007).
+    const { rows } = await h.db.pool.query("select incarnation from polls where id = 'lunch'");
+    assert.equal(stored.pollIncarnation, rows[0].incarnation);
     assert.equal(stored.pollId, "lunch");
     assert.equal(stored.optionId, "salad");
     assert.equal(stored.kioskId, "k1");

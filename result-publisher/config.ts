@@ -1,6 +1,7 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readHost, readInt, readOptionalString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
+import { isRecurringCron } from "./cron.ts";
 
 export interface PublisherConfig extends CommonConfig {
   /** node-schedule cron (with seconds) derived from the interval, or RESULTS_CRON. */
@@ -33,6 +34,13 @@ export function readPublisherConfig(env: Env = process.env): Readonly<PublisherC
     throw new ConfigError(
       "RESULTS_CRON",
       `must be a cron expression of 5 or 6 fields, got "${cron}"`,
+    );
+  // Five or six fields is not enough: node-schedule reads a rule it cannot parse as a date
+  // and then runs once, or never (the publisher would stop after its first run, silently).
+  if (cron !== undefined && !isRecurringCron(cron))
+    throw new ConfigError(
+      "RESULTS_CRON",
+      `is not a cron rule node-schedule can run (fields: second minute hour day-of-month month day-of-week), got "${cron}"`,
     );
   const schedule = cron ?? cronForInterval(resultsIntervalMs);
   if (schedule === undefined)

@@ -123,7 +123,13 @@ describe("incremental publishing", () => {
     const busyBefore = await p.visible("busy");
 
     const idle = await p.publisher.run();
-    assert.deepEqual(idle, { polls: 2, published: [], removed: [], renderFailures: 0 });
+    assert.deepEqual(idle, {
+      polls: 2,
+      published: [],
+      removed: [],
+      renderFailures: 0,
+      restored: [],
+    });
     await log.settle();
     assert.deepEqual(log.take(), [], "nothing announced when nothing changed");
 
@@ -148,7 +154,13 @@ describe("incremental publishing", () => {
     const busyBefore = await rawJson("busy");
     const restarted = await p.restartPublisher();
     const first = await restarted.firstRun;
-    assert.deepEqual(first, { polls: 2, published: [], removed: [], renderFailures: 0 });
+    assert.deepEqual(first, {
+      polls: 2,
+      published: [],
+      removed: [],
+      renderFailures: 0,
+      restored: [],
+    });
     await log.settle();
     assert.deepEqual(log.take(), []);
     assert.equal(await rawJson("steady"), steadyBefore);

@@ -6,6 +6,7 @@ export interface PublisherMetrics {
   runs: Counter;
   published: Counter;
   renderFailures: Counter;
+  resultsLost: Counter;
   rollupRowsRead: Counter;
   runDuration: Histogram;
   renderDuration: Histogram;
@@ -29,6 +30,11 @@ export function createPublisherMetrics(): PublisherMetrics {
     renderFailures: new Counter({
       name: "tallyflow_publisher_render_failures_total",
       help: "Charts that failed to render (the JSON was still published)",
+      registers: [registry],
+    }),
+    resultsLost: new Counter({
+      name: "tallyflow_publisher_results_lost_total",
+      help: "Published polls found missing or changed in Redis (Redis restarted empty), republished in the same run",
       registers: [registry],
     }),
     rollupRowsRead: new Counter({

@@ -3,12 +3,11 @@ import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
 import { type PublishedResults, resultsChannel, resultsKeys } from "../common/results-contract.ts";
 import { renderResultsPng } from "./chart.ts";
+import { isHidden, loadPolls, type PollRecord, resultsVersion } from "./published-version.ts";
 import type { PublisherMetrics } from "./publisher-metrics.ts";
-import { hiddenResults, isHidden, resultsVersion, visibleResults } from "./results.ts";
+import { hiddenResults, visibleResults } from "./results.ts";
 import {
-  loadPolls,
   loadRollups,
-  type PollRecord,
   type Queryable,
   type RollupRow,
   readSnapshot,
@@ -37,7 +36,12 @@ export interface PublishRunSummary {
   published: string[];
   removed: string[];
   renderFailures: number;
+  /** Polls whose publication was gone from Redis (or not ours any more), republished in this run. */
+  restored: string[];
 }
+
+/** Version keys per MGET: at 10,000 polls a run's check is 10 pipelined MGETs of ~40 KB. */
+const MGET_CHUNK = 1_000;
 
 export interface PublisherDeps {
   pool: Pool;
@@ -61,6 +65,8 @@ export class ResultsPublisher {
   readonly #models = new Map<string, PollModel>();
   /** Snapshot xmin taken at the start of the last successful run. */
   #xmin: string | undefined;
+  /** A loss was reported (one WARN) and not yet healed (one INFO). */
+  #healing = false;
   readonly #deps: PublisherDeps;
 
   constructor(deps: PublisherDeps) {
@@ -79,9 +85,14 @@ export class ResultsPublisher {
     const started = performance.now();
     // Everything read from Postgres comes from one snapshot, so that a publication's counts
     // are exactly those of its change marker (version, asOf); rendering and Redis come after.
-    const { xmin, polls, published, changes } = await readSnapshot(pool, async (db) => {
+    const { xmin, polls, published, changes, lost } = await readSnapshot(pool, async (db) => {
       const xmin = await snapshotXmin(db);
       const polls = await loadPolls(db);
+      // What memory says was written is a cache of Redis, not the truth: Redis may have
+      // restarted empty (no persistence) or been written by someone else. Re-checked every
+      // run, so every poll is back within one interval; closed and hidden polls included,
+      // since nothing else would ever republish them.
+      const lost = this.#published ? await this.#verify(polls, this.#published) : [];
       const published = this.#published ?? (await this.#loadPublished(polls));
       this.#published = published;
       const changes: Change[] = [];
@@ -99,7 +110,7 @@ export class ResultsPublisher {
           rollups: hidden ? [] : await this.#rollups(db, poll),
         });
       }
-      return { xmin, polls, published, changes };
+      return { xmin, polls, published, changes, lost };
     });
 
     const summary: PublishRunSummary = {
@@ -107,7 +118,17 @@ export class ResultsPublisher {
       published: [],
       removed: [],
       renderFailures: 0,
+      restored: lost,
     };
+    if (lost.length > 0) {
+      metrics.resultsLost.inc(lost.length);
+      if (!this.#healing)
+        logger.warn(
+          { polls: lost.length, sample: lost.slice(0, 10) },
+          "published results are missing from Redis (restarted empty?); republishing them",
+        );
+      this.#healing = true;
+    }
     for (const { poll, hidden, version, rollups } of changes) {
       const rendered = await this.#publishPoll(poll, hidden, rollups, nowMs);
       if (rendered) published.set(poll.id, version);
@@ -126,6 +147,10 @@ export class ResultsPublisher {
       await redis.del([keys.json, keys.png, keys.version]);
       published.delete(pollId);
       summary.removed.push(pollId);
+    }
+    if (this.#healing && lost.length > 0) {
+      logger.info({ polls: lost.length }, "published results restored in Redis");
+      this.#healing = false;
     }
     metrics.runs.inc();
     metrics.published.inc(summary.published.length);
@@ -196,11 +221,41 @@ export class ResultsPublisher {
     return [...model.rows.values()];
   }
 
+  /**
+   * Drops from `published` every poll whose version in Redis is not the one remembered, so
+   * that this run publishes it again; returns those polls. One MGET per MGET_CHUNK polls.
+   */
+  async #verify(polls: PollRecord[], published: Map<string, string>): Promise<string[]> {
+    const known = polls.filter((p) => published.has(p.id));
+    const versions = await this.#versions(known);
+    const lost: string[] = [];
+    known.forEach((p, i) => {
+      if (versions[i] === published.get(p.id)) return;
+      published.delete(p.id);
+      lost.push(p.id);
+    });
+    return lost;
+  }
+
+  /**
+   * The version key of each poll, in order (null where absent): MGETs of MGET_CHUNK keys,
+   * sent together (one pipeline), so that no single command holds Redis for long.
+   */
+  async #versions(polls: PollRecord[]): Promise<(string | null)[]> {
+    const { redis, keyPrefix } = this.#deps;
+    const chunks: Promise<(string | null)[]>[] = [];
+    for (let i = 0; i < polls.length; i += MGET_CHUNK)
+      chunks.push(
+        redis.mGet(polls.slice(i, i + MGET_CHUNK).map((p) => resultsKeys(keyPrefix, p.id).version)),
+      );
+    return (await Promise.all(chunks)).flat();
+  }
+
   async #loadPublished(polls: PollRecord[]): Promise<Map<string, string>> {
     const { redis, keyPrefix } = this.#deps;
     const map = new Map<string, string>();
     if (polls.length === 0) return map;
-    const versions = await redis.mGet(polls.map((p) => resultsKeys(keyPrefix, p.id).version));
+    const versions = await this.#versions(polls);
     const pngs = await Promise.all(
       polls.map((p) => redis.exists(resultsKeys(keyPrefix, p.id).png)),
     );

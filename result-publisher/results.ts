@@ -1,42 +1,7 @@
-import type {
-  HiddenResults,
-  OptionTotal,
-  PublishedResults,
-  VisibleResults,
-} from "../common/results-contract.ts";
+import type { HiddenResults, OptionTotal, VisibleResults } from "../common/results-contract.ts";
 import { BUCKET_MS } from "../common/rollup-buckets.ts";
-import { countsHidden, pollPhase } from "../web/assets/poll-phase.js";
-import type { PollRecord, RollupRow } from "./rollup-store.ts";
-
-/** Whether counts may be shown now (after_close polls hide them until they close). */
-export function isHidden(poll: PollRecord, nowMs: number): boolean {
-  return countsHidden(
-    { resultsVisibility: poll.resultsVisibility, closesAtMs: poll.closesAt?.getTime() ?? null },
-    nowMs,
-  );
-}
-
-/**
- * A version derived from everything a publication depends on: the poll's change marker
- * (new votes), its registry row (title, options, window), whether it is hidden, and its
- * status (a poll opens and closes by the clock, with no vote or edit to mark it). The
- * same inputs give the same version, so a restarted publisher does not republish.
- *
- * A hidden poll's version leaves the change marker out: it is public (ETag, SSE, Redis),
- * and a version that moved with each stored batch would show how busy the poll is.
- */
-export function resultsVersion(poll: PollRecord, hidden: boolean, nowMs = Date.now()): string {
-  const phase = { not_open: "-n", open: "", closed: "-c" }[status(poll, nowMs)];
-  const registry = poll.updatedAt.getTime().toString(36);
-  return hidden ? `h-${registry}${phase}` : `${poll.changeSeq}-${registry}${phase}`;
-}
-
-function status(poll: PollRecord, nowMs: number): PublishedResults["status"] {
-  return pollPhase(
-    { opensAtMs: poll.opensAt?.getTime() ?? null, closesAtMs: poll.closesAt?.getTime() ?? null },
-    nowMs,
-  );
-}
+import { type PollRecord, resultsStatus, resultsVersion } from "./published-version.ts";
+import type { RollupRow } from "./rollup-store.ts";
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
@@ -48,7 +13,7 @@ function baseFields(poll: PollRecord, nowMs: number, hidden: boolean) {
     timeZone: poll.timeZone,
     opensAt: iso(poll.opensAt),
     closesAt: iso(poll.closesAt),
-    status: status(poll, nowMs),
+    status: resultsStatus(poll, nowMs),
     version: resultsVersion(poll, hidden, nowMs),
     asOf: iso(poll.changedAt),
     publishedAt: new Date(nowMs).toISOString(),

@@ -1,7 +1,8 @@
 import type { Pool, PoolClient } from "../common/postgres.ts";
 
 // What the publisher reads. Each run reads one row per poll (registry and change
-// markers) and the rollup rows of the polls that changed: never `votes`.
+// markers: loadPolls, in published-version.ts) and the rollup rows of the polls that
+// changed: never `votes`.
 
 /** Where the reads below run: the pool (one query each), or a client inside readSnapshot. */
 export type Queryable = Pool | PoolClient;
@@ -31,55 +32,6 @@ export async function readSnapshot<T>(
   } finally {
     client.release(broken);
   }
-}
-
-export interface PollRecord {
-  id: string;
-  title: string;
-  timeZone: string;
-  opensAt: Date | null;
-  closesAt: Date | null;
-  resultsVisibility: "live" | "after_close";
-  updatedAt: Date;
-  createdAt: Date;
-  options: { id: string; label: string }[];
-  /** From poll_changes; 0 and null while the poll has no stored votes. */
-  changeSeq: number;
-  changedAt: Date | null;
-}
-
-export async function loadPolls(db: Queryable): Promise<PollRecord[]> {
-  const { rows } = await db.query<{
-    id: string;
-    title: string;
-    time_zone: string;
-    opens_at: Date | null;
-    closes_at: Date | null;
-    results_visibility: "live" | "after_close";
-    updated_at: Date;
-    created_at: Date;
-    options: { id: string; label: string }[] | null;
-    change_seq: number | null;
-    changed_at: Date | null;
-  }>(`
-    select p.id, p.title, p.time_zone, p.opens_at, p.closes_at, p.results_visibility,
-           p.updated_at, p.created_at, c.change_seq, c.changed_at,
-           (select json_agg(json_build_object('id', o.id, 'label', o.label) order by o.position)
-            from poll_options o where o.poll_id = p.id) as options
-    from polls p left join poll_changes c on c.poll_id = p.id`);
-  return rows.map((r) => ({
-    id: r.id,
-    title: r.title,
-    timeZone: r.time_zone,
-    opensAt: r.opens_at,
-    closesAt: r.closes_at,
-    resultsVisibility: r.results_visibility,
-    updatedAt: r.updated_at,
-    createdAt: r.created_at,
-    options: r.options ?? [],
-    changeSeq: r.change_seq ?? 0,
-    changedAt: r.changed_at,
-  }));
 }
 
 export interface RollupRow {

@@ -5,6 +5,7 @@ import { startMetricsServer } from "../common/metrics-server.ts";
 import { createPool } from "../common/postgres.ts";
 import { closeRedis, connectRedis } from "../common/redis.ts";
 import type { PublisherConfig } from "./config.ts";
+import { removeResultsOfGonePolls } from "./gone-results.ts";
 import { Leadership } from "./leader.ts";
 import { type PublishRunSummary, ResultsPublisher } from "./publisher.ts";
 import { createPublisherMetrics, type PublisherMetrics } from "./publisher-metrics.ts";
@@ -71,6 +72,8 @@ export async function startResultPublisher(
 
   let running: Promise<PublishRunSummary | undefined> | undefined;
   let failing = false;
+  /** A new leader looks once for results of polls deleted while no publisher led. */
+  let sweepPending = false;
   const tick = (): Promise<PublishRunSummary | undefined> => {
     running ??= (async () => {
       try {
@@ -78,8 +81,23 @@ export async function startResultPublisher(
         const leader = await leadership.acquire();
         metrics.leader.set(leader ? 1 : 0);
         if (!leader) return undefined;
-        if (!wasLeader) publisher.reset();
-        const summary = await publisher.run();
+        if (!wasLeader) {
+          publisher.reset();
+          sweepPending = true;
+        }
+        let summary = await publisher.run();
+        if (sweepPending) {
+          // Polls deleted while no publisher led are in no run's memory: find their keys.
+          const gone = await removeResultsOfGonePolls(pool, redis, config.redisKeyPrefix);
+          sweepPending = false;
+          if (gone.length > 0) {
+            log.info(
+              { polls: gone.length, sample: gone.slice(0, 10) },
+              "removed results of polls deleted while no publisher led",
+            );
+            summary = { ...summary, removed: [...summary.removed, ...gone] };
+          }
+        }
         if (failing) log.info("publishing recovered");
         failing = false;
         return summary;
@@ -95,10 +113,15 @@ export async function startResultPublisher(
   };
 
   const job = schedule.scheduleJob(config.schedule, () => void tick());
+  // readPublisherConfig checked the rule; null here would mean a publisher that runs once.
+  if (job === null) throw new Error(`node-schedule refused the schedule "${config.schedule}"`);
   lifecycle.add("schedule", job, async (j) => {
     j.cancel();
     await running;
   });
+  // A Redis that comes back may have come back empty: a run checks every poll's version and
+  // republishes what is missing, so run now instead of waiting for the next tick.
+  redis.on("ready", () => void tick());
   void tick();
   log.info({ schedule: config.schedule, metricsPort }, "result publisher started");
   return { leadership, metrics, metricsPort, tick };

@@ -1,25 +1,27 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdir, readdir, rm } from "node:fs/promises";
-import { availableParallelism, cpus, loadavg, totalmem } from "node:os";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
-import { createClient } from "redis";
-import { readInt } from "../common/env.ts";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "../common/logger.ts";
+import { configOrExit } from "../common/main-guard.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
+import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { ensureVotesStream } from "../common/votes-stream.ts";
-import { type ProfileSummary, summarizeCpuProfile } from "./bench/cpu-profile.ts";
+import { summarizeCpuProfile } from "./bench/cpu-profile.ts";
 import {
-  failures,
-  type LoadRequest,
-  type LoadResult,
-  medianRun,
-  okPerSecond,
-  runLoad,
-} from "./bench/load.ts";
+  ingestReport,
+  int,
+  type Kind,
+  type Profile,
+  type Run,
+  type Target,
+} from "./bench/ingest-report.ts";
+import { INGEST_USAGE, type IngestSettings, readIngestSettings } from "./bench/ingest-settings.ts";
+import { failures, type LoadRequest, type LoadResult, okPerSecond, runLoad } from "./bench/load.ts";
 import {
   type Child,
   findPids,
@@ -28,6 +30,8 @@ import {
   waitUntilReady,
   watchCpu,
 } from "./bench/processes.ts";
+import { benchLog as log } from "./bench/progress.ts";
+import { readCli } from "./cli.ts";
 
 // `npm run bench:ingest`: throughput of the real ingest API (child process) against a
 // bare node:http server doing only the same awaited JetStream publish (child process),
@@ -35,30 +39,11 @@ import {
 // shared machine hits both alike. Then the batch endpoint in votes/s. Prints a markdown
 // report on stdout (server logs and progress go to stderr).
 //
-// Tunables (env): BENCH_CONNECTIONS (50), BENCH_DURATION s (12), BENCH_WARMUP s (3),
-// BENCH_ROUNDS (3), BENCH_BATCH_CONNECTIONS (4), BENCH_BATCH_DURATION s (10),
-// BENCH_CPU_PROF=1 (extra profiled run of each server, top self time printed),
-// BENCH_FIXED_RATE req/s (2000; 0 = skip the CPU-cost runs), BENCH_MAX_REST_CPU %
-// (30) and BENCH_RETRIES (3): a run during which processes other than the server, NATS,
-// Redis and the generator used more CPU than that (someone else's tests) is discarded and
-// repeated, and the report says so.
-// BENCH_PG_URL (postgres://postgres@127.0.0.1:5432), NATS_URL, REDIS_URL.
+// Tuned by environment variables (scripts/bench/ingest-settings.ts, `--help` lists them);
+// the report is scripts/bench/ingest-report.ts. Importing this file connects nothing:
+// main() runs from the entry guard at the end.
 
 const env = process.env;
-const settings = {
-  connections: readInt(env, "BENCH_CONNECTIONS", 50, { min: 1 }),
-  durationS: readInt(env, "BENCH_DURATION", 12, { min: 1 }),
-  warmupS: readInt(env, "BENCH_WARMUP", 3, { min: 0 }),
-  rounds: readInt(env, "BENCH_ROUNDS", 3, { min: 1 }),
-  batchConnections: readInt(env, "BENCH_BATCH_CONNECTIONS", 4, { min: 1 }),
-  batchDurationS: readInt(env, "BENCH_BATCH_DURATION", 10, { min: 1 }),
-  batchSize: 1_000,
-  cpuProfile: env.BENCH_CPU_PROF === "1",
-  fixedRate: readInt(env, "BENCH_FIXED_RATE", 2_000, { min: 0 }),
-  fixedRateDurationS: 8,
-  maxRestCpuPct: readInt(env, "BENCH_MAX_REST_CPU", 30, { min: 0 }),
-  retries: readInt(env, "BENCH_RETRIES", 3, { min: 0 }),
-};
 
 // Names of the bench's own resources, distinct from the default ones (VOTES, votes.*,
 // tallyflow:, database tallyflow) and unique per run: `npm run bench` may start this
@@ -80,46 +65,27 @@ const redisUrl = env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const repoRoot = join(import.meta.dirname, "..");
 const profileDir = join(repoRoot, "artifacts", "cpu-prof");
 
-type Target = "reference" | "api" | "batch";
-type Kind = "max" | "fixed-rate" | "profiled";
-
-interface Run {
-  target: Target;
-  kind: Kind;
-  round: number;
-  okPerSecond: number;
-  /** votes/s: equals okPerSecond for single votes, × batch size for batches. */
-  votesPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  ok: number;
-  failed: number;
-  statusCodes: string;
-  /** 2xx answers whose body did not say every vote was accepted. */
-  notAccepted: number;
-  /** Messages JetStream holds after the run (stream purged before it). */
-  streamMessages: number;
-  cpu: Record<string, number>;
-  machineBusyPct: number;
-  /** CPU used by everything not watched (kernel threads, other processes), % of one core. */
-  restCpuPct: number;
-  /** Discarded because something else loaded the machine; repeated. */
-  disturbed: boolean;
-}
-
-const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const logger = createLogger("warn", { service: "bench-ingest" });
 
-// Module state, declared before anything runs (the load callbacks use it).
-const children: Child[] = [];
-const nc = await connect({ servers: natsUrl, name: "bench-ingest" });
-const jsm = await jetstreamManager(nc);
-const redis = createClient({ url: redisUrl });
-await redis.connect();
+/** A run's connections, children and settings, opened by main(). */
+interface Bench {
+  settings: IngestSettings;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  redis: RedisClient;
+  children: Child[];
+}
+
+// Counters of the load callbacks (autocannon calls them for every request).
 let voteCounter = 0;
 let notAccepted = 0;
-// Reported with the results: a loaded machine (other test runs) distorts every number.
-const loadBefore = loadavg();
+
+async function openBench(settings: IngestSettings): Promise<Bench> {
+  const nc = await connect({ servers: natsUrl, name: "bench-ingest" });
+  const jsm = await jetstreamManager(nc);
+  const redis = await connectRedis(redisUrl, logger, "bench-ingest");
+  return { settings, nc, jsm, redis, children: [] };
+}
 
 interface LoadTarget {
   url: string;
@@ -127,7 +93,7 @@ interface LoadTarget {
   connections: number;
 }
 
-async function prepareResources(): Promise<void> {
+async function prepareResources({ nc, jsm, redis }: Bench): Promise<void> {
   await ensureDatabase(databaseUrl);
   const pool = createPool(databaseUrl, logger, { max: 1, applicationName: "bench-ingest" });
   try {
@@ -142,8 +108,9 @@ async function prepareResources(): Promise<void> {
     subjectPrefix: names.subjectPrefix,
     duplicateWindowMs: 600_000,
     maxBytes: 0,
+    replicas: 1,
   });
-  await deleteRedisKeys();
+  await deleteRedisKeys(redis);
 }
 
 function childEnv(port: number): NodeJS.ProcessEnv {
@@ -160,27 +127,31 @@ function childEnv(port: number): NodeJS.ProcessEnv {
     REDIS_KEY_PREFIX: names.redisKeyPrefix,
     ADMIN_TOKEN,
     LOG_LEVEL: "warn",
+    // One kiosk token carries the whole load here: the per-kiosk limits would measure
+    // themselves. Set them (e.g. very high) to measure the limiter's cost instead.
+    RATE_LIMIT_KIOSK_VOTES_PER_S: env.RATE_LIMIT_KIOSK_VOTES_PER_S ?? "0",
+    RATE_LIMIT_KIOSK_BATCHES_PER_S: env.RATE_LIMIT_KIOSK_BATCHES_PER_S ?? "0",
   };
 }
 
-async function startApi(name: string, nodeArgs: string[]) {
+async function startApi(b: Bench, name: string, nodeArgs: string[]) {
   const port = await freePort();
   const child = startNode(
     name,
     [...nodeArgs, join(repoRoot, "ingest-api", "main.ts")],
     childEnv(port),
   );
-  children.push(child);
+  b.children.push(child);
   const url = `http://127.0.0.1:${port}`;
   await waitUntilReady(child, `${url}/readyz`);
   return { child, url };
 }
 
-async function startReference(name: string, nodeArgs: string[]) {
+async function startReference(b: Bench, name: string, nodeArgs: string[]) {
   const port = await freePort();
   const script = join(repoRoot, "scripts", "bench", "reference-server.ts");
   const child = startNode(name, [...nodeArgs, script], childEnv(port));
-  children.push(child);
+  b.children.push(child);
   const url = `http://127.0.0.1:${port}`;
   await waitUntilReady(child, `${url}/readyz`);
   return { child, url };
@@ -229,14 +200,14 @@ function singleVoteRequests(auth: Record<string, string>): LoadRequest[] {
   ];
 }
 
-function batchRequests(auth: Record<string, string>): LoadRequest[] {
-  const prefix = `{"accepted":${settings.batchSize},`;
+function batchRequests(batchSize: number, auth: Record<string, string>): LoadRequest[] {
+  const prefix = `{"accepted":${batchSize},`;
   return [
     {
       method: "POST",
       headers: { "content-type": "application/json", ...auth },
       setupRequest: (request) => {
-        const votes = new Array<string>(settings.batchSize);
+        const votes = new Array<string>(batchSize);
         for (let i = 0; i < votes.length; i++) votes[i] = voteJson();
         return { ...request, body: `{"votes":[${votes.join(",")}]}` };
       },
@@ -247,9 +218,9 @@ function batchRequests(auth: Record<string, string>): LoadRequest[] {
   ];
 }
 
-async function warmup(target: LoadTarget): Promise<void> {
-  if (settings.warmupS === 0) return;
-  const result = await load(target, settings.warmupS);
+async function warmup(warmupS: number, target: LoadTarget): Promise<void> {
+  if (warmupS === 0) return;
+  const result = await load(target, warmupS);
   if (failures(result) > 0) log(`warmup of ${target.url}: ${failures(result)} failures`);
 }
 
@@ -277,9 +248,10 @@ interface Measure {
 }
 
 /** Runs once, or again (up to `settings.retries` times) while the run was disturbed. */
-async function measure(m: Measure, discarded: Run[]): Promise<Run> {
+async function measure(b: Bench, m: Measure, discarded: Run[]): Promise<Run> {
+  const { settings } = b;
   for (let attempt = 0; ; attempt++) {
-    const run = await measureOnce(m);
+    const run = await measureOnce(b, m);
     const watchedRest = Object.keys(m.pids).length > 0;
     if (!watchedRest || run.restCpuPct <= settings.maxRestCpuPct || attempt >= settings.retries)
       return run;
@@ -292,7 +264,7 @@ async function measure(m: Measure, discarded: Run[]): Promise<Run> {
   }
 }
 
-async function measureOnce(m: Measure): Promise<Run> {
+async function measureOnce({ jsm }: Bench, m: Measure): Promise<Run> {
   // Each run starts from an empty stream, so runs are alike and the count below is exact.
   await jsm.streams.purge(names.stream);
   notAccepted = 0;
@@ -323,22 +295,22 @@ async function measureOnce(m: Measure): Promise<Run> {
   };
 }
 
-async function deleteRedisKeys(): Promise<void> {
+async function deleteRedisKeys(redis: RedisClient): Promise<void> {
   for await (const keys of redis.scanIterator({ MATCH: `${names.redisKeyPrefix}*`, COUNT: 1000 }))
     if (keys.length > 0) await redis.unlink(keys);
 }
 
 let cleaning: Promise<void> | undefined;
 /** Idempotent: a signal during the final cleanup must not run it twice. */
-function cleanup(): Promise<void> {
-  cleaning ??= cleanupOnce();
+function cleanup(b: Bench): Promise<void> {
+  cleaning ??= cleanupOnce(b);
   return cleaning;
 }
 
-async function cleanupOnce(): Promise<void> {
+async function cleanupOnce({ children, jsm, redis, nc }: Bench): Promise<void> {
   await Promise.allSettled(children.map((c) => c.stop()));
   await jsm.streams.delete(names.stream).catch(() => false);
-  await deleteRedisKeys().catch(() => {});
+  await deleteRedisKeys(redis).catch(() => {});
   await redis.close().catch(() => {});
   await nc.close().catch(() => {});
   // The database holds one poll and one kiosk; recreating it takes a second, so it is
@@ -346,135 +318,14 @@ async function cleanupOnce(): Promise<void> {
   await dropDatabase(databaseUrl).catch((err: unknown) => log(`drop database: ${String(err)}`));
 }
 
-const int = (n: number) => Math.round(n).toLocaleString("en-US");
-const ms = (n: number) => (n < 10 ? n.toFixed(1) : int(n));
-const pct = (n: number | undefined) => (n === undefined ? "" : `${int(n)} %`);
-
-interface Profile {
-  target: Target;
-  okPerSecond: number;
-  summary: ProfileSummary;
-}
-
-/** The BENCH_* settings given, so that the printed command reproduces the run. */
-function benchEnv(): string {
-  return Object.entries(env)
-    .filter(([k, v]) => k.startsWith("BENCH_") && v !== undefined)
-    .map(([k, v]) => `${k}=${v} `)
-    .join("");
-}
-
-function report(runs: Run[], discarded: Run[], profiles: Profile[]): string {
-  const of = (t: Target, kind: Kind = "max") =>
-    runs.filter((r) => r.target === t && r.kind === kind);
-  const ref = medianRun(of("reference"));
-  const api = medianRun(of("api"));
-  const batch = medianRun(of("batch"));
-  const ratio = api.okPerSecond / ref.okPerSecond;
-  const failed = runs.reduce((n, r) => n + r.failed + r.notAccepted, 0);
-  const cores = availableParallelism();
-  const all = (t: Target) =>
-    of(t)
-      .map((r) => int(r.okPerSecond))
-      .join(" / ");
-  const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
-  const disturbed = (r: Run) => r.kind !== "profiled" && r.restCpuPct > settings.maxRestCpuPct;
-  const stillDisturbed = runs.filter(disturbed);
-  const lines: string[] = [
-    "| | |",
-    "|---|---|",
-    `| Machine | ${cores} cores, ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${int(totalmem() / 2 ** 30)} GiB RAM; NATS, Redis, Postgres on the same machine |`,
-    `| Node | ${process.version} |`,
-    `| Date | ${new Date().toISOString()} |`,
-    `| Load average before the run | ${loadBefore.map((l) => l.toFixed(2)).join(", ")} (1, 5, 15 min) |`,
-    `| Command | \`${benchEnv()}npm run bench:ingest\` |`,
-    `| Load | autocannon in the bench process; ${settings.connections} connections, pipelining 1, one vote per request (fresh eventId); ${settings.rounds} × ${settings.durationS} s per server, alternating reference/API, after ${settings.warmupS} s warmup; batch: ${settings.batchConnections} connections × ${settings.batchSize} votes, ${settings.batchDurationS} s |`,
-    "",
-    "| Metric | Result | Target |",
-    "|---|---:|---|",
-    `| Reference (bare \`node:http\` + JetStream publish) req/s | ${int(ref.okPerSecond)} (median; runs ${all("reference")}) | |`,
-    `| Reference p99 latency | ${ms(ref.p99Ms)} ms (p50 ${ms(ref.p50Ms)} ms) | |`,
-    `| API \`POST /v1/votes\` req/s | ${int(api.okPerSecond)} (median; runs ${all("api")}) | |`,
-    `| API p99 latency | ${ms(api.p99Ms)} ms (p50 ${ms(api.p50Ms)} ms) | |`,
-    `| Ratio API / reference | ${ratio.toFixed(2)} | ≥ 0.9: ${verdict(ratio >= 0.9)} |`,
-    `| Batch \`POST /v1/votes/batch\` votes/s | ${int(batch.votesPerSecond)} (${batch.okPerSecond.toFixed(1)} req/s, p99 ${ms(batch.p99Ms)} ms) | ≥ 150,000: ${verdict(batch.votesPerSecond >= 150_000)} |`,
-    `| Non-2xx, errors, timeouts, bodies not "accepted" | ${failed === 0 ? "0 (every response was 2xx and accepted)" : `**${int(failed)}: this run had errors, see the runs table**`} | 0 |`,
-    `| Runs discarded (other processes used > ${settings.maxRestCpuPct} % CPU) and repeated | ${discarded.length}${stillDisturbed.length > 0 ? `; **${stillDisturbed.length} kept although still disturbed after ${settings.retries} retries: these numbers are unreliable**` : ""} | 0 |`,
-  ];
-
-  const fixed = (["reference", "api"] as const).flatMap((t) => of(t, "fixed-rate"));
-  if (fixed.length > 0) {
-    const perReq = (r: Run, name: string) =>
-      r.cpu[name] === undefined ? "" : `${int((r.cpu[name] * 10_000) / r.okPerSecond)} µs`;
-    const perVote = (batch.cpu.server ?? 0) * (10_000 / batch.votesPerSecond);
-    lines.push(
-      "",
-      `CPU cost per request at a fixed ${int(settings.fixedRate)} req/s (below saturation, so`,
-      "contention does not distort it; CPU time ÷ requests):",
-      "",
-      "| Server | 2xx/s | p99 ms | server CPU / req | nats-server CPU / req | generator CPU / req |",
-      "|---|---:|---:|---:|---:|---:|",
-      ...fixed.map(
-        (r) =>
-          `| ${r.target} | ${int(r.okPerSecond)} | ${ms(r.p99Ms)} | ${perReq(r, "server")} | ${perReq(r, "nats-server")} | ${perReq(r, "autocannon (bench)")} |`,
-      ),
-      `| API batch (saturated run above) | ${int(batch.votesPerSecond)} votes/s | ${ms(batch.p99Ms)} | ${perVote.toFixed(1)} µs per vote | | |`,
-    );
-  }
-
-  lines.push(
-    "",
-    "Every run, with what JetStream holds afterwards (the stream is purged before each run; a",
-    "few more messages than 2xx answers are requests still in flight when autocannon stopped)",
-    `and CPU use in % of one core (${cores} cores = ${cores * 100} %; "rest" is the kernel's own`,
-    "threads and any other process):",
-    "",
-  );
-  const table = [...runs, ...discarded];
-  const cpuNames = [...new Set(table.flatMap((r) => Object.keys(r.cpu)))];
-  lines.push(
-    `| Run | 2xx/s | p99 ms | 2xx | failed | status codes | messages in stream | ${cpuNames.map((n) => `CPU ${n}`).join(" | ")} | CPU rest | CPU machine |`,
-    `|---|---:|---:|---:|---:|---|---:|${cpuNames.map(() => "---:|").join("")}---:|---:|`,
-  );
-  for (const r of table) {
-    const name =
-      r.kind === "max"
-        ? `${r.target} #${r.round}`
-        : r.kind === "fixed-rate"
-          ? `${r.target} @ ${int(settings.fixedRate)} req/s`
-          : `${r.target} (profiled)`;
-    const msgs =
-      r.target === "batch"
-        ? `${int(r.streamMessages)} (× ${settings.batchSize} votes)`
-        : int(r.streamMessages);
-    lines.push(
-      `| ${name}${r.disturbed ? " (discarded: disturbed)" : disturbed(r) ? " (**disturbed, kept**)" : ""} | ${int(r.okPerSecond)} | ${ms(r.p99Ms)} | ${int(r.ok)} | ${r.failed + r.notAccepted} | ${r.statusCodes} | ${msgs} | ${cpuNames.map((n) => pct(r.cpu[n])).join(" | ")} | ${pct(r.restCpuPct)} | ${pct(r.machineBusyPct)} |`,
-    );
-  }
-
-  for (const p of profiles) {
-    lines.push(
-      "",
-      `CPU profile, ${p.target} workload (\`--cpu-prof\` on a separate server child, file in artifacts/cpu-prof/${p.target}/; ${int(p.okPerSecond)} req/s under the profiler; busy ${int(p.summary.busyMs)} ms of ${int(p.summary.wallMs)} ms wall):`,
-      "",
-      "| Self time by package | % of busy |",
-      "|---|---:|",
-      ...p.summary.byPackage.slice(0, 15).map((x) => `| ${x.name} | ${x.pct.toFixed(1)} |`),
-      "",
-      "| Top self-time functions | % of busy |",
-      "|---|---:|",
-      ...p.summary.topFunctions.map((x) => `| \`${x.name}\` | ${x.pct.toFixed(1)} |`),
-    );
-  }
-  return `${lines.join("\n")}\n`;
-}
-
-async function main(): Promise<void> {
+/** Every run, then the report on stdout. */
+async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<void> {
+  const { settings } = b;
   if ((loadBefore[0] ?? 0) > 0.5)
     log(
       `warning: load average ${loadBefore[0]?.toFixed(2)} before the run; results may be disturbed`,
     );
-  await prepareResources();
+  await prepareResources(b);
   const natsPid = findPids("nats-server", String(new URL(natsUrl).port || 4222))[0];
   const redisPid = findPids("redis-server", String(new URL(redisUrl).port || 6379))[0];
   const watched = (serverPid: number): Record<string, number | "self"> => ({
@@ -484,9 +335,9 @@ async function main(): Promise<void> {
     "autocannon (bench)": "self",
   });
 
-  const api = await startApi("api", []);
+  const api = await startApi(b, "api", []);
   const kioskToken = await createPollAndKiosk(api.url);
-  const ref = await startReference("reference", []);
+  const ref = await startReference(b, "reference", []);
   const single = (url: string, auth: boolean): LoadTarget => ({
     url: `${url}/v1/votes`,
     requests: singleVoteRequests(auth ? { authorization: `Bearer ${kioskToken}` } : {}),
@@ -498,13 +349,14 @@ async function main(): Promise<void> {
   ] as const;
 
   log(`warming up (${settings.warmupS} s each)`);
-  for (const s of servers) await warmup(s.load);
+  for (const s of servers) await warmup(settings.warmupS, s.load);
 
   const runs: Run[] = [];
   const discarded: Run[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     for (const s of servers) {
       const run = await measure(
+        b,
         {
           target: s.target,
           kind: "max",
@@ -527,6 +379,7 @@ async function main(): Promise<void> {
   if (settings.fixedRate > 0) {
     for (const s of servers) {
       const run = await measure(
+        b,
         {
           target: s.target,
           kind: "fixed-rate",
@@ -546,12 +399,13 @@ async function main(): Promise<void> {
 
   const batch: LoadTarget = {
     url: `${api.url}/v1/votes/batch`,
-    requests: batchRequests({ authorization: `Bearer ${kioskToken}` }),
+    requests: batchRequests(settings.batchSize, { authorization: `Bearer ${kioskToken}` }),
     connections: settings.batchConnections,
   };
   log(`batch: warming up, then ${settings.batchDurationS} s`);
-  await warmup(batch);
+  await warmup(settings.warmupS, batch);
   const batchRun = await measure(
+    b,
     {
       target: "batch",
       kind: "max",
@@ -580,14 +434,14 @@ async function main(): Promise<void> {
       const profArgs = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
       const server =
         target === "reference"
-          ? await startReference("ref-prof", profArgs)
-          : await startApi("api-prof", profArgs);
+          ? await startReference(b, "ref-prof", profArgs)
+          : await startApi(b, "api-prof", profArgs);
       const load =
         target === "batch"
           ? { ...batch, url: `${server.url}/v1/votes/batch` }
           : single(server.url, target === "api");
-      await warmup(load);
-      const run = await measureOnce({
+      await warmup(settings.warmupS, load);
+      const run = await measureOnce(b, {
         target,
         kind: "profiled",
         round: 0,
@@ -608,18 +462,26 @@ async function main(): Promise<void> {
     }
   }
 
-  process.stdout.write(report(runs, discarded, profiles));
+  process.stdout.write(ingestReport({ settings, loadBefore, env }, runs, discarded, profiles));
 }
 
-// Ctrl-C or a supervisor's SIGTERM: still stop the children and remove what we created.
-for (const signal of ["SIGINT", "SIGTERM"] as const)
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    cleanup().finally(() => process.exit(130));
-  });
-
-try {
-  await main();
-} finally {
-  await cleanup();
+async function main(): Promise<void> {
+  readCli({ usage: INGEST_USAGE, options: {} }, () => undefined);
+  const settings = configOrExit(() => readIngestSettings(env));
+  const b = await openBench(settings);
+  // Ctrl-C or a supervisor's SIGTERM: still stop the children and remove what we created.
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => {
+      log(`${signal}: cleaning up`);
+      cleanup(b).finally(() => process.exit(130));
+    });
+  // Reported with the results: a loaded machine (other test runs) distorts every number.
+  const loadBefore = loadavg();
+  try {
+    await measureAll(b, loadBefore);
+  } finally {
+    await cleanup(b);
+  }
 }
+
+if (import.meta.main) await main();

@@ -2,11 +2,11 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createLogger } from "../common/logger.ts";
 import { migrate, migrationsDir } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
+import { intFlag, readCli } from "./cli.ts";
 import { findReport, listReports } from "./report.ts";
 
 // `npm run bench:reports [-- --votes 10000000 --days 30 --polls 20 --runs 3]`
@@ -19,23 +19,41 @@ import { findReport, listReports } from "./report.ts";
 // what they buy). Finally measures what those indexes cost the writer: 200,000 more votes
 // inserted with and without them, rolled back.
 
-const { values } = parseArgs({
-  options: {
-    votes: { type: "string", default: "10000000" },
-    days: { type: "string", default: "30" },
-    polls: { type: "string", default: "20" },
-    kiosks: { type: "string", default: "2000" },
-    runs: { type: "string", default: "3" },
-    reuse: { type: "boolean", default: false },
-    keep: { type: "boolean", default: false },
-    "without-report-indexes": { type: "boolean", default: false },
+const USAGE = `usage: npm run bench:reports -- [--votes N] [--days N] [--polls N] [--kiosks N]
+                                [--runs N] [--reuse] [--keep] [--without-report-indexes]
+  --votes N                  stored votes (default 10000000)
+  --days N                   days they span (default 30)
+  --polls N                  polls they are spread over (default 20)
+  --kiosks N                 kiosks that cast them (default 2000)
+  --runs N                   timed runs of each report; the median is shown (default 3)
+  --reuse                    keep a database of the same shape from an earlier --keep run
+  --keep                     do not drop the database at the end
+  --without-report-indexes   drop migration 006's indexes first (to see what they buy)
+env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432), PSQL (default psql)`;
+
+const { values, VOTES, DAYS, POLLS, KIOSKS, RUNS } = readCli(
+  {
+    usage: USAGE,
+    options: {
+      votes: { type: "string", default: "10000000" },
+      days: { type: "string", default: "30" },
+      polls: { type: "string", default: "20" },
+      kiosks: { type: "string", default: "2000" },
+      runs: { type: "string", default: "3" },
+      reuse: { type: "boolean", default: false },
+      keep: { type: "boolean", default: false },
+      "without-report-indexes": { type: "boolean", default: false },
+    },
   },
-});
-const VOTES = Number(values.votes);
-const DAYS = Number(values.days);
-const POLLS = Number(values.polls);
-const KIOSKS = Number(values.kiosks);
-const RUNS = Number(values.runs);
+  ({ values }) => ({
+    values,
+    VOTES: intFlag("votes", values.votes, { min: 1 }),
+    DAYS: intFlag("days", values.days, { min: 1 }),
+    POLLS: intFlag("polls", values.polls, { min: 1 }),
+    KIOSKS: intFlag("kiosks", values.kiosks, { min: 1 }),
+    RUNS: intFlag("runs", values.runs, { min: 1 }),
+  }),
+);
 const OPTIONS = 5;
 const CHECKIN_POLLS = 2;
 const VOTERS = 20_000;

@@ -1,6 +1,5 @@
 import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { storeBatch } from "../batch-writer/store-batch.ts";
@@ -10,12 +9,13 @@ import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/p
 import { connectRedis } from "../common/redis.ts";
 import { resultsChannel } from "../common/results-contract.ts";
 import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
+import { loadPolls } from "../result-publisher/published-version.ts";
 import { ResultsPublisher } from "../result-publisher/publisher.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { visibleResults } from "../result-publisher/results.ts";
-import { loadPolls } from "../result-publisher/rollup-store.ts";
 import { freePort, startNode, waitUntilReady } from "./bench/processes.ts";
 import { generateVotes } from "./bench/vote-data.ts";
+import { intFlag, numberFlag, readCli } from "./cli.ts";
 
 // `npm run bench:results [-- --history 10000000 --rate 300 --seconds 40]`
 // 1. Freshness: the whole system runs (npm start in a child); at a steady ingest rate,
@@ -23,17 +23,30 @@ import { generateVotes } from "./bench/vote-data.ts";
 // 2. Refresh cost against history: with N votes stored, one publisher run folding in
 //    10,000 new votes, against a full recompute from `votes`, measured in the same run.
 
-const { values } = parseArgs({
-  options: {
-    history: { type: "string", default: "10000000" },
-    rate: { type: "string", default: "300" },
-    seconds: { type: "string", default: "40" },
-    rebuild: { type: "boolean", default: false },
+const USAGE = `usage: npm run bench:results -- [--history N] [--rate N] [--seconds N] [--rebuild]
+  --history N   stored votes for the refresh-cost part (default 10000000; kept between runs)
+  --rate N      votes/s of the freshness part (default 300)
+  --seconds N   how long the freshness part loads the system (default 40)
+  --rebuild     rebuild the stored history even when one of that size exists
+env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432), NATS_URL`;
+
+const { values, HISTORY, RATE, SECONDS } = readCli(
+  {
+    usage: USAGE,
+    options: {
+      history: { type: "string", default: "10000000" },
+      rate: { type: "string", default: "300" },
+      seconds: { type: "string", default: "40" },
+      rebuild: { type: "boolean", default: false },
+    },
   },
-});
-const HISTORY = Number(values.history);
-const RATE = Number(values.rate);
-const SECONDS = Number(values.seconds);
+  ({ values }) => ({
+    values,
+    HISTORY: intFlag("history", values.history, { min: 1 }),
+    RATE: numberFlag("rate", values.rate, { above: 0 }),
+    SECONDS: numberFlag("seconds", values.seconds, { above: 0 }),
+  }),
+);
 const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const INTERVAL_MS = 5_000;
@@ -62,6 +75,8 @@ async function freshness(): Promise<{ p50: number; p95: number; max: number; vot
     RESULTS_INTERVAL_MS: String(INTERVAL_MS),
     ADMIN_TOKEN: admin,
     LOG_LEVEL: "warn",
+    // One kiosk sends the whole --rate (300/s by default), over the per-kiosk vote limit.
+    RATE_LIMIT_KIOSK_VOTES_PER_S: "0",
   });
   const base = `http://127.0.0.1:${port}`;
   try {

@@ -2,8 +2,11 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { availableParallelism, cpus } from "node:os";
 import { readInt } from "../common/env.ts";
 import { createLogger } from "../common/logger.ts";
+import { configOrExit } from "../common/main-guard.ts";
 import { connectRedis } from "../common/redis.ts";
-import { VoterGuard } from "../ingest-api/voter-guard.ts";
+import { VoterGuard, voterClaimsKeys } from "../ingest-api/voter-guard.ts";
+import { benchLog as log } from "./bench/progress.ts";
+import { readCli } from "./cli.ts";
 
 // `npm run bench:voters`: Redis memory of the one-vote-per-voter structure (VoterGuard:
 // 2^bits listpack hashes per poll) at a million voters of one poll, against the naive
@@ -13,10 +16,19 @@ import { VoterGuard } from "../ingest-api/voter-guard.ts";
 // Tunables (env): BENCH_VOTERS (1000000), BENCH_NAIVE_VOTERS (200000),
 // BENCH_CHUNK (10000 concurrent commands; the client pipelines them), REDIS_URL.
 
+const USAGE = `usage: npm run bench:voters   (tuned by environment variables)
+  BENCH_VOTERS        voters of the VoterGuard layout (default 1000000)
+  BENCH_NAIVE_VOTERS  voters of the one-key-per-voter layout (default 200000)
+  BENCH_CHUNK         commands in flight at once (default 10000)
+  REDIS_URL           (default redis://127.0.0.1:6379)`;
+
+readCli({ usage: USAGE, options: {} }, () => undefined);
 const env = process.env;
-const voters = readInt(env, "BENCH_VOTERS", 1_000_000, { min: 1 });
-const naiveVoters = readInt(env, "BENCH_NAIVE_VOTERS", 200_000, { min: 1 });
-const chunk = readInt(env, "BENCH_CHUNK", 10_000, { min: 1 });
+const { voters, naiveVoters, chunk } = configOrExit(() => ({
+  voters: readInt(env, "BENCH_VOTERS", 1_000_000, { min: 1 }),
+  naiveVoters: readInt(env, "BENCH_NAIVE_VOTERS", 200_000, { min: 1 }),
+  chunk: readInt(env, "BENCH_CHUNK", 10_000, { min: 1 }),
+}));
 // The API's defaults (ingest-api/config.ts): 2^16 buckets per poll, 30-day retention.
 const BUCKET_BITS = 16;
 const RETENTION_MS = 2_592_000_000;
@@ -25,7 +37,6 @@ const POLL_ID = "memory-poll";
 // names, which dominate the naive layout's cost, are sized as they would be in production.
 const prefix = `tfv${randomBytes(3).toString("hex")}:`;
 
-const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const redis = await connectRedis(
   env.REDIS_URL ?? "redis://127.0.0.1:6379",
   createLogger("warn"),
@@ -103,6 +114,9 @@ async function deleteUnder(match: string): Promise<void> {
 
 async function measureGuard(): Promise<Measurement> {
   const guard = new VoterGuard(redis, prefix, BUCKET_BITS, RETENTION_MS);
+  // The claims of this scratch prefix are complete (there is nothing to restore): without
+  // the marker every claim would answer voter_claims_rebuilding.
+  await redis.set(voterClaimsKeys(prefix).restored, "bench");
   const before = await usedMemory();
   const started = performance.now();
   // The first claim loads the Lua script; after that every claim is one EVALSHA.

@@ -1,9 +1,7 @@
-import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { from as copyFrom } from "pg-copy-streams";
@@ -14,21 +12,32 @@ import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { ensureVotesStream } from "../common/votes-stream.ts";
-import { startNode } from "./bench/processes.ts";
+import { peakRssMb, startNode } from "./bench/processes.ts";
 import { generateVotes, optionIds, pollIds, type VoteDataShape } from "./bench/vote-data.ts";
+import { intFlag, readCli } from "./cli.ts";
 
 // `npm run bench:writer [-- --votes 1000000]`: stream-to-committed-rows throughput of the
 // batch writer against the reference, one COPY FROM STDIN of the same rows into an
 // identical empty table with the same indexes, measured in the same run.
 
-const { values } = parseArgs({
-  options: {
-    votes: { type: "string", default: "1000000" },
-    "sweep-votes": { type: "string", default: "200000" },
+const USAGE = `usage: npm run bench:writer -- [--votes N] [--sweep-votes N]
+  --votes N         votes of the throughput runs against the COPY reference (default 1000000)
+  --sweep-votes N   votes of each batch-size run (default 200000; 0 = no batch-size sweep)
+env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432), NATS_URL`;
+
+const { VOTES, SWEEP_VOTES } = readCli(
+  {
+    usage: USAGE,
+    options: {
+      votes: { type: "string", default: "1000000" },
+      "sweep-votes": { type: "string", default: "200000" },
+    },
   },
-});
-const VOTES = Number(values.votes);
-const SWEEP_VOTES = Number(values["sweep-votes"]);
+  ({ values }) => ({
+    VOTES: intFlag("votes", values.votes, { min: 1 }),
+    SWEEP_VOTES: intFlag("sweep-votes", values["sweep-votes"], { min: 0 }),
+  }),
+);
 const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const DB_URL = `${PG}/tallyflow_bench_writer`;
@@ -109,6 +118,7 @@ async function fillStream(votes: StoredVote[], votesPerMessage: number): Promise
     subjectPrefix: SUBJECTS,
     duplicateWindowMs: 600_000,
     maxBytes: 0,
+    replicas: 1,
   });
   const js = jetstream(nc);
   // Group by poll as the ingest API does (one subject per poll).
@@ -171,16 +181,6 @@ async function measureTransport(votes: StoredVote[]): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   await nc.close();
   return messages / seconds;
-}
-
-function peakRssMb(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-    return kb / 1024;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 async function measureWriter(s: Scenario): Promise<Measured> {

@@ -1,26 +1,35 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
-import { readCommonConfig } from "../common/config.ts";
-import { readName } from "../common/env.ts";
 import { configOrExit } from "../common/main-guard.ts";
+import { intFlag, numberFlag, readCli } from "./cli.ts";
 import { DEFAULT_KIOSK_FILE, REPO_ROOT } from "./simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, seed } from "./simulator/seeding.ts";
-import { verifyRun } from "./simulator/verification.ts";
+import { verifyRun, verifyTargetFromEnv } from "./simulator/verification.ts";
 
 // `npm run demo [-- --rate 20 --kiosks 20]`: `npm start`, the demo seed and a gentle
 // simulated load (offline kiosks, dropped responses, voters trying twice), then prints
 // where to look. Ctrl-C stops the load, waits for the pipeline to drain, verifies the
 // run, and stops the system.
 
-const { values } = parseArgs({
-  options: {
-    rate: { type: "string", default: "20" },
-    kiosks: { type: "string", default: "20" },
+const USAGE = `usage: npm run demo -- [--rate N] [--kiosks N]
+  --rate N     votes per second of the simulated load at the day's peak (default 20)
+  --kiosks N   simulated kiosks (default 20)
+env: the services' (DATABASE_URL, NATS_URL, REDIS_URL, PORT, ADMIN_TOKEN, ...), API_URL`;
+
+const { rate, kiosks } = readCli(
+  {
+    usage: USAGE,
+    options: {
+      rate: { type: "string", default: "20" },
+      kiosks: { type: "string", default: "20" },
+    },
   },
-});
-const config = configOrExit(() => readCommonConfig(process.env));
-const consumerName = configOrExit(() => readName(process.env, "CONSUMER_NAME", "batch-writer"));
+  ({ values }) => ({
+    rate: numberFlag("rate", values.rate, { above: 0 }),
+    kiosks: intFlag("kiosks", values.kiosks, { min: 1 }),
+  }),
+);
+const target = configOrExit(() => verifyTargetFromEnv(process.env));
 const port = process.env.PORT ?? "3000";
 const apiUrl = process.env.API_URL ?? `http://127.0.0.1:${port}`;
 const adminToken = process.env.ADMIN_TOKEN ?? DEFAULT_ADMIN_TOKEN;
@@ -86,7 +95,7 @@ try {
   const report = await seed({
     apiUrl,
     adminToken,
-    kiosks: Number(values.kiosks),
+    kiosks,
     file: DEFAULT_KIOSK_FILE,
     log: (line) => out(`seed: ${line}`),
   });
@@ -111,14 +120,14 @@ try {
   out(`  kiosk tokens: .local/kiosks.json (${report.content.kiosks.length} kiosks)`);
   out();
   out(
-    `Simulating ${values.kiosks} kiosks at ${values.rate} votes/s (a day compressed into 10 minutes). Ctrl-C stops the load, verifies and stops.`,
+    `Simulating ${kiosks} kiosks at ${rate} votes/s (a day compressed into 10 minutes). Ctrl-C stops the load, verifies and stops.`,
   );
   out();
 
   simulator = start(
     [
       "scripts/simulate.ts",
-      ...["--kiosks", values.kiosks, "--rate", values.rate, "--duration", "0", "--day", "10m"],
+      ...["--kiosks", String(kiosks), "--rate", String(rate), "--duration", "0", "--day", "10m"],
       ...["--offline", "10%", "--retry", "2%", "--voters", "100000", "--twice", "5%"],
       ...["--url", apiUrl, "--json"],
     ],
@@ -136,12 +145,7 @@ try {
   out(`load stopped; verifying ${runFile} (waits for the pipeline to drain)...`);
   const result = await verifyRun({
     runFile,
-    databaseUrl: config.databaseUrl,
-    natsUrl: config.natsUrl,
-    redisUrl: config.redisUrl,
-    redisKeyPrefix: config.redisKeyPrefix,
-    streamName: config.streamName,
-    consumerName,
+    ...target,
     drainTimeoutMs: 120_000,
     publishTimeoutMs: 30_000,
     log: (line) => out(`  ${line}`),

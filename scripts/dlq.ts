@@ -1,22 +1,45 @@
-import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
 import { readCommonConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
 import { createPool } from "../common/postgres.ts";
+import { CliError, readCli } from "./cli.ts";
 
-// `npm run dlq -- list [--all]`: dead letters not yet replayed (--all: every one).
+// `npm run dlq -- list [--all]`: dead letters not yet replayed (--all: every one), with
+// why each is there (invalid data, store_failed after bounded retries, max_deliveries).
 // `npm run dlq -- replay <id> | replay --all`: publish them to the stream again after a
 // fix. A whole message is re-published as it was; a single vote from a batch message is
 // wrapped in a message of its own. Replays are safe to repeat: votes are deduplicated.
 
-const usage = "usage: npm run dlq -- list [--all] | replay <id> | replay --all";
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: { all: { type: "boolean", default: false } },
-});
-const [command, idArg] = positionals;
+const USAGE = `usage: npm run dlq -- list [--all] | replay <id> | replay --all
+  list           dead letters not yet replayed
+  list --all     every dead letter, replayed or not
+  replay <id>    publish dead letter <id> to the stream again
+  replay --all   publish every dead letter not yet replayed
+env: DATABASE_URL, NATS_URL`;
+
+const { command, idArg, values } = readCli(
+  {
+    usage: USAGE,
+    allowPositionals: true,
+    options: { all: { type: "boolean", default: false } },
+  },
+  ({ positionals, values }) => {
+    const [command, idArg, ...rest] = positionals;
+    if (command !== "list" && command !== "replay")
+      throw new CliError(
+        command === undefined ? "a command is needed" : `unknown command "${command}"`,
+      );
+    const extra = command === "list" ? positionals.slice(1) : rest;
+    if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`);
+    if (command === "replay" && values.all === (idArg !== undefined))
+      throw new CliError("replay wants either a dead letter id or --all");
+    if (idArg !== undefined && !/^\d+$/.test(idArg))
+      throw new CliError(`not a dead letter id: ${idArg}`);
+    return { command, idArg, values };
+  },
+);
 const config = configOrExit(() => readCommonConfig(process.env));
 const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel, {
   service: "dlq",
@@ -31,6 +54,8 @@ interface DeadLetter {
   subject: string;
   raw: Buffer;
   error: string;
+  /** invalid | store_failed | max_deliveries (migration 007). */
+  reason: string;
   deliveries: number;
   first_seen: Date;
   replayed_at: Date | null;
@@ -47,13 +72,12 @@ try {
       process.stdout.write(
         `#${r.id}  ${r.first_seen.toISOString()}  ${r.subject}  seq=${r.stream_seq}` +
           `${r.item_index >= 0 ? ` item=${r.item_index}` : ""}  deliveries=${r.deliveries}` +
+          `  reason=${r.reason}` +
           `${r.replayed_at ? `  replayed=${r.replayed_at.toISOString()}` : ""}\n` +
           `    error: ${r.error}\n    raw:   ${preview}\n`,
       );
     }
-  } else if (command === "replay" && (values.all || idArg)) {
-    if (!values.all && !/^\d+$/.test(idArg ?? ""))
-      throw new Error(`not a dead letter id: ${idArg}\n${usage}`);
+  } else {
     const { rows } = values.all
       ? await pool.query<DeadLetter>(
           "select * from dead_letters where replayed_at is null order by id",
@@ -76,8 +100,6 @@ try {
     } finally {
       await closeNats(nc);
     }
-  } else {
-    throw new Error(usage);
   }
 } catch (err) {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

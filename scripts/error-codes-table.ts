@@ -1,6 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ERROR_CODES } from "../common/error-codes.ts";
+import { readCli } from "./cli.ts";
 
 // `node scripts/error-codes-table.ts`: rewrites the README's error table from
 // common/error-codes.ts (common/error-codes.test.ts fails until the two agree).
@@ -18,6 +19,13 @@ export function errorCodesTable(): string {
 }
 
 if (import.meta.main) {
+  readCli(
+    {
+      usage: "usage: node scripts/error-codes-table.ts   (rewrites README.md's error table)",
+      options: {},
+    },
+    () => undefined,
+  );
   const readme = await readFile(README_PATH, "utf8");
   const begin = readme.indexOf(TABLE_BEGIN);
   const end = readme.indexOf(TABLE_END);

@@ -1,15 +1,16 @@
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { readCommonConfig } from "../common/config.ts";
 import { configOrExit } from "../common/main-guard.ts";
+import { CliError, choiceFlag, tryCli } from "./cli.ts";
 
 // `npm run report -- <name> [--poll ID] [--from TS] [--to TS] [--part P] [--set var=value]...
 //  [--format table|csv]`: runs sql/reports/<nn>_<name>.sql through psql against
 // DATABASE_URL, mapping the flags to psql variables. --format csv is psql --csv: one header
 // line and proper CSV on stdout. Exits with psql's exit code (3: the report stopped on an
-// error, e.g. an unknown poll). `npm run report -- --help` lists the reports.
+// error, e.g. an unknown poll), or 2 on a wrong command line (scripts/cli.ts).
+// `npm run report -- --help` lists the reports.
 
 export const REPORTS_DIR = join(import.meta.dirname, "..", "sql", "reports");
 
@@ -86,6 +87,7 @@ export function usage(reports: readonly ReportFile[]): string {
     "  --part       the report's part (see the report's header)",
     "  --set        any other psql variable of the report, e.g. --set gap='2 hours'",
     "  --format     table (default) or csv (proper CSV on stdout, for export)",
+    "  -h, --help   this text",
     "",
     "reports (sql/reports/, details in sql/reports/README.md):",
     ...reports.map((r) => `  ${r.name.padEnd(width)}  ${r.number}  ${r.summary}`),
@@ -95,21 +97,14 @@ export function usage(reports: readonly ReportFile[]): string {
 
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-function parseFlags(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      poll: { type: "string" },
-      from: { type: "string" },
-      to: { type: "string" },
-      part: { type: "string" },
-      set: { type: "string", multiple: true },
-      format: { type: "string", default: "table" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-}
+const OPTIONS = {
+  poll: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  part: { type: "string" },
+  set: { type: "string", multiple: true },
+  format: { type: "string", default: "table" },
+} as const;
 
 /** Parses the command line; returns the request, or an exit code after printing why. */
 export function parseReportArgs(
@@ -118,52 +113,36 @@ export function parseReportArgs(
   reports: readonly ReportFile[],
   print: { out: (text: string) => void; err: (text: string) => void },
 ): ReportRequest | number {
-  const { err } = print;
-  let parsed: ReturnType<typeof parseFlags>;
-  try {
-    parsed = parseFlags(argv);
-  } catch (e) {
-    err(`${(e as Error).message}\n\n${usage(reports)}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    print.out(usage(reports));
-    return 0;
-  }
-  if (positionals.length === 0) {
-    err(usage(reports));
-    return 2;
-  }
-  if (positionals.length > 1) {
-    err(`one report at a time, got: ${positionals.join(" ")}\n\n${usage(reports)}`);
-    return 2;
-  }
-  const report = findReport(reports, positionals[0]!);
-  if (report === undefined) {
-    err(`unknown report "${positionals[0]}"\n\n${usage(reports)}`);
-    return 2;
-  }
-  if (values.format !== "table" && values.format !== "csv") {
-    err(`--format must be table or csv, got "${values.format}"`);
-    return 2;
-  }
-  const variables: Record<string, string> = {};
-  if (values.poll !== undefined) variables.poll_id = values.poll;
-  if (values.from !== undefined) variables.from = values.from;
-  if (values.to !== undefined) variables.to = values.to;
-  if (values.part !== undefined) variables.part = values.part;
-  for (const assignment of values.set ?? []) {
-    const eq = assignment.indexOf("=");
-    const name = eq < 0 ? assignment : assignment.slice(0, eq);
-    if (eq < 0 || !VARIABLE_NAME.test(name)) {
-      err(`--set wants var=value, got "${assignment}"`);
-      return 2;
-    }
-    variables[name] = assignment.slice(eq + 1);
-  }
-  const config = configOrExit(() => readCommonConfig(env));
-  return { report, databaseUrl: config.databaseUrl, format: values.format, variables };
+  const outcome = tryCli(
+    { usage: usage(reports), options: OPTIONS, allowPositionals: true },
+    ({ values, positionals }): ReportRequest => {
+      if (positionals.length === 0) throw new CliError("which report? name one");
+      if (positionals.length > 1)
+        throw new CliError(`one report at a time, got: ${positionals.join(" ")}`);
+      const report = findReport(reports, positionals[0]!);
+      if (report === undefined) throw new CliError(`unknown report "${positionals[0]}"`);
+      const format = choiceFlag("format", values.format, ["table", "csv"]);
+      const variables: Record<string, string> = {};
+      if (values.poll !== undefined) variables.poll_id = values.poll;
+      if (values.from !== undefined) variables.from = values.from;
+      if (values.to !== undefined) variables.to = values.to;
+      if (values.part !== undefined) variables.part = values.part;
+      for (const assignment of values.set ?? []) {
+        const eq = assignment.indexOf("=");
+        const name = eq < 0 ? assignment : assignment.slice(0, eq);
+        if (eq < 0 || !VARIABLE_NAME.test(name))
+          throw new CliError(`--set wants var=value, got "${assignment}"`);
+        variables[name] = assignment.slice(eq + 1);
+      }
+      const config = configOrExit(() => readCommonConfig(env));
+      return { report, databaseUrl: config.databaseUrl, format, variables };
+    },
+    argv,
+  );
+  if (outcome.ok) return outcome.value;
+  // print adds the line end.
+  print[outcome.stream](outcome.text.trimEnd());
+  return outcome.code;
 }
 
 /** Runs psql with the report; resolves with psql's exit code. */

@@ -1,5 +1,5 @@
 import { relative } from "node:path";
-import { parseArgs } from "node:util";
+import { intFlag, readCli } from "./cli.ts";
 import { DEFAULT_KIOSK_FILE, REPO_ROOT } from "./simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, DEFAULT_API_URL, seed } from "./simulator/seeding.ts";
 
@@ -7,26 +7,23 @@ import { DEFAULT_ADMIN_TOKEN, DEFAULT_API_URL, seed } from "./simulator/seeding.
 // Creates the demo polls and kiosks through the admin API (ADMIN_TOKEN, API_URL) and
 // writes the kiosk tokens to a git-ignored file the simulator reads. Idempotent.
 
-const { values } = parseArgs({
-  options: {
-    kiosks: { type: "string", default: "50" },
-    url: { type: "string" },
-    file: { type: "string", default: DEFAULT_KIOSK_FILE },
-    help: { type: "boolean", short: "h", default: false },
+const USAGE = `usage: npm run seed -- [--kiosks N] [--url API_URL] [--file PATH]
+  --kiosks N    kiosks to have in the file (default 50)
+  --url URL     the API (default: API_URL, else ${DEFAULT_API_URL})
+  --file PATH   kiosk file (default .local/kiosks.json)
+env: API_URL (default ${DEFAULT_API_URL}), ADMIN_TOKEN (default dev-admin-token)`;
+
+const { values, kiosks } = readCli(
+  {
+    usage: USAGE,
+    options: {
+      kiosks: { type: "string", default: "50" },
+      url: { type: "string" },
+      file: { type: "string", default: DEFAULT_KIOSK_FILE },
+    },
   },
-});
-if (values.help) {
-  process.stdout.write(
-    "usage: npm run seed -- [--kiosks N] [--url API_URL] [--file PATH]\n" +
-      "env: API_URL (default http://127.0.0.1:3000), ADMIN_TOKEN (default dev-admin-token)\n",
-  );
-  process.exit(0);
-}
-const kiosks = Number(values.kiosks);
-if (!Number.isInteger(kiosks) || kiosks < 1) {
-  process.stderr.write(`--kiosks must be a positive integer, got "${values.kiosks}"\n`);
-  process.exit(2);
-}
+  ({ values }) => ({ values, kiosks: intFlag("kiosks", values.kiosks, { min: 1 }) }),
+);
 const apiUrl = values.url ?? process.env.API_URL ?? DEFAULT_API_URL;
 try {
   const report = await seed({

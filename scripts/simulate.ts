@@ -1,12 +1,11 @@
 import { relative } from "node:path";
-import { parseArgs } from "node:util";
+import { CliError, durationFlag, intFlag, numberFlag, percentFlag, readCli } from "./cli.ts";
 import {
   DEFAULT_KIOSK_FILE,
   DEFAULT_RUN_DIR,
   REPO_ROOT,
   readKioskFile,
 } from "./simulator/kiosk-file.ts";
-import { parseDuration, parsePercent } from "./simulator/pacing.ts";
 import { DEFAULT_ADMIN_TOKEN, DEFAULT_API_URL, seed } from "./simulator/seeding.ts";
 import { Simulation, summaryTable } from "./simulator/simulation.ts";
 
@@ -40,72 +39,69 @@ const USAGE = `usage: npm run simulate -- [options]
   --seed N            random seed (default: time-based)
   --json              print the summary as JSON on stdout (the table goes to stderr)
   --quiet             no progress output
+  --progress-interval D  time between progress lines (default 500ms on a terminal, else 5s)
+  -h, --help          this text
 env: ADMIN_TOKEN (for topping up kiosks), API_URL`;
 
-const { values } = parseArgs({
-  options: {
-    kiosks: { type: "string", default: "50" },
-    rate: { type: "string", default: "100" },
-    duration: { type: "string", default: "60s" },
-    votes: { type: "string", default: "0" },
-    batch: { type: "string", default: "0" },
-    linger: { type: "string", default: "1s" },
-    offline: { type: "string", default: "0%" },
-    retry: { type: "string", default: "0%" },
-    voters: { type: "string", default: "0" },
-    twice: { type: "string", default: "3%" },
-    day: { type: "string", default: "0" },
-    flat: { type: "boolean", default: false },
-    connections: { type: "string", default: "64" },
-    "max-in-flight": { type: "string", default: "5000" },
-    "max-batch": { type: "string", default: "1000" },
-    url: { type: "string" },
-    file: { type: "string", default: DEFAULT_KIOSK_FILE },
-    runs: { type: "string", default: DEFAULT_RUN_DIR },
-    seed: { type: "string" },
-    json: { type: "boolean", default: false },
-    quiet: { type: "boolean", default: false },
-    "progress-interval": { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
+const { values, flags } = readCli(
+  {
+    usage: USAGE,
+    options: {
+      kiosks: { type: "string", default: "50" },
+      rate: { type: "string", default: "100" },
+      duration: { type: "string", default: "60s" },
+      votes: { type: "string", default: "0" },
+      batch: { type: "string", default: "0" },
+      linger: { type: "string", default: "1s" },
+      offline: { type: "string", default: "0%" },
+      retry: { type: "string", default: "0%" },
+      voters: { type: "string", default: "0" },
+      twice: { type: "string", default: "3%" },
+      day: { type: "string", default: "0" },
+      flat: { type: "boolean", default: false },
+      connections: { type: "string", default: "64" },
+      "max-in-flight": { type: "string", default: "5000" },
+      "max-batch": { type: "string", default: "1000" },
+      url: { type: "string" },
+      file: { type: "string", default: DEFAULT_KIOSK_FILE },
+      runs: { type: "string", default: DEFAULT_RUN_DIR },
+      seed: { type: "string" },
+      json: { type: "boolean", default: false },
+      quiet: { type: "boolean", default: false },
+      "progress-interval": { type: "string" },
+    },
   },
-});
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-
-function int(name: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    process.stderr.write(`--${name} must be an integer ≥ ${min}, got "${text}"\n`);
-    process.exit(2);
-  }
-  return n;
-}
-
-function parsed<T>(name: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    process.stderr.write(`--${name}: ${(err as Error).message}\n`);
-    process.exit(2);
-  }
-}
-
-const kioskCount = int("kiosks", values.kiosks, 1);
-const rate = Number(values.rate);
-if (!(rate > 0)) {
-  process.stderr.write(`--rate must be a positive number, got "${values.rate}"\n`);
-  process.exit(2);
-}
-const durationMs = parsed("duration", () => parseDuration(values.duration));
-const votes = int("votes", values.votes, 0);
-const maxBatchItems = int("max-batch", values["max-batch"], 1);
-const batch = int("batch", values.batch, 0);
-if (batch > maxBatchItems) {
-  process.stderr.write(`--batch ${batch} is more than --max-batch ${maxBatchItems}\n`);
-  process.exit(2);
-}
+  ({ values }) => {
+    const maxBatchItems = intFlag("max-batch", values["max-batch"], { min: 1 });
+    const batch = intFlag("batch", values.batch, { min: 0 });
+    if (batch > maxBatchItems)
+      throw new CliError(`--batch ${batch} is more than --max-batch ${maxBatchItems}`);
+    const interval = values["progress-interval"];
+    return {
+      values,
+      flags: {
+        kioskCount: intFlag("kiosks", values.kiosks, { min: 1 }),
+        rate: numberFlag("rate", values.rate, { above: 0 }),
+        durationMs: durationFlag("duration", values.duration),
+        votes: intFlag("votes", values.votes, { min: 0 }),
+        maxBatchItems,
+        batch,
+        lingerMs: durationFlag("linger", values.linger),
+        offline: percentFlag("offline", values.offline),
+        retry: percentFlag("retry", values.retry),
+        voters: intFlag("voters", values.voters, { min: 0 }),
+        twice: percentFlag("twice", values.twice),
+        connections: intFlag("connections", values.connections, { min: 1 }),
+        maxInFlight: intFlag("max-in-flight", values["max-in-flight"], { min: 1 }),
+        dayMs: durationFlag("day", values.day),
+        seed: values.seed === undefined ? undefined : intFlag("seed", values.seed, { min: 0 }),
+        progressIntervalMs:
+          interval === undefined ? undefined : durationFlag("progress-interval", interval),
+      },
+    };
+  },
+);
+const { kioskCount } = flags;
 
 let file = await readKioskFile(values.file);
 const apiUrl = values.url ?? process.env.API_URL ?? file?.apiUrl ?? DEFAULT_API_URL;
@@ -124,33 +120,30 @@ if (!file || file.kiosks.length < kioskCount) {
   ).content;
 }
 
-const progressInterval = values["progress-interval"]
-  ? parsed("progress-interval", () => parseDuration(values["progress-interval"]!))
-  : undefined;
 const tty = process.stderr.isTTY === true;
 const simulation = new Simulation({
   urls,
   kioskFile: values.file,
   kiosks: file.kiosks.slice(0, kioskCount),
   polls: file.polls,
-  rate,
-  durationMs,
-  votes,
-  batch,
-  lingerMs: parsed("linger", () => parseDuration(values.linger)),
-  offline: parsed("offline", () => parsePercent(values.offline)),
-  retry: parsed("retry", () => parsePercent(values.retry)),
-  voters: int("voters", values.voters, 0),
-  twice: parsed("twice", () => parsePercent(values.twice)),
-  connections: int("connections", values.connections, 1),
-  maxInFlight: int("max-in-flight", values["max-in-flight"], 1),
-  maxBatchItems,
-  dayMs: parsed("day", () => parseDuration(values.day)),
+  rate: flags.rate,
+  durationMs: flags.durationMs,
+  votes: flags.votes,
+  batch: flags.batch,
+  lingerMs: flags.lingerMs,
+  offline: flags.offline,
+  retry: flags.retry,
+  voters: flags.voters,
+  twice: flags.twice,
+  connections: flags.connections,
+  maxInFlight: flags.maxInFlight,
+  maxBatchItems: flags.maxBatchItems,
+  dayMs: flags.dayMs,
   timeOfDay: !values.flat,
   runDir: values.runs,
-  seed: values.seed === undefined ? Date.now() % 2 ** 31 : int("seed", values.seed, 0),
+  seed: flags.seed ?? Date.now() % 2 ** 31,
   progress: values.quiet ? "none" : tty ? "tty" : "plain",
-  progressIntervalMs: progressInterval ?? (tty ? 500 : 5_000),
+  progressIntervalMs: flags.progressIntervalMs ?? (tty ? 500 : 5_000),
   command: `npm run simulate -- ${process.argv.slice(2).join(" ")}`.trim(),
 });
 

@@ -3,16 +3,27 @@ import { startBatchWriter } from "../batch-writer/service.ts";
 import { exitOnSignals, Lifecycle } from "../common/lifecycle.ts";
 import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
-import { migrate } from "../common/migrate.ts";
-import { createPool, ensureDatabase } from "../common/postgres.ts";
 import { readIngestConfig } from "../ingest-api/config.ts";
 import { startIngestApi } from "../ingest-api/service.ts";
 import { readPublisherConfig } from "../result-publisher/config.ts";
 import { startResultPublisher } from "../result-publisher/service.ts";
+import { readCli } from "./cli.ts";
+import { runMigration } from "./migration.ts";
 
 // `npm start`: the whole system in one process for development and small deployments.
-// Creates the database, migrates, provisions the stream (the API does), starts every
-// service that exists, and prints where to look.
+// Runs the migration first, as `npm run migrate` does (the database, the schema, and the
+// JetStream stream and consumers with their settings), starts every service, and prints
+// where to look.
+readCli(
+  {
+    usage: `usage: npm start
+  the whole system in one process: migrate, then the batch writer, the result publisher
+  and the ingest API
+env: every service's configuration (README, Configuration)`,
+    options: {},
+  },
+  () => undefined,
+);
 const config = configOrExit(() => readIngestConfig());
 const writerConfig = configOrExit(() => readWriterConfig());
 const publisherConfig = configOrExit(() => readPublisherConfig());
@@ -20,13 +31,7 @@ const logger = createLogger(config.logLevel, { service: "tallyflow" });
 const lifecycle = new Lifecycle(logger);
 exitOnSignals(lifecycle, logger, config.shutdownDeadlineMs);
 try {
-  if (await ensureDatabase(config.databaseUrl)) logger.info("database created");
-  const pool = createPool(config.databaseUrl, logger, { max: 1, applicationName: "migrate" });
-  try {
-    await migrate(pool, logger);
-  } finally {
-    await pool.end();
-  }
+  await runMigration(writerConfig, logger.child({ component: "migrate" }));
   // Started first so that it stops last: the API stops taking votes before the writer drains.
   const writer = await startBatchWriter(writerConfig, logger, lifecycle);
   const publisher = await startResultPublisher(publisherConfig, logger, lifecycle);

@@ -1,13 +1,10 @@
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { readCommonConfig } from "../common/config.ts";
-import { readName } from "../common/env.ts";
 import { configOrExit } from "../common/main-guard.ts";
+import { CliError, durationFlag, readCli } from "./cli.ts";
 import { DEFAULT_RUN_DIR } from "./simulator/kiosk-file.ts";
-import { parseDuration } from "./simulator/pacing.ts";
 import { fmtInt } from "./simulator/stats.ts";
-import { verifyRun } from "./simulator/verification.ts";
+import { verifyRun, verifyTargetFromEnv } from "./simulator/verification.ts";
 
 // `npm run verify -- <run file> [--drain-timeout 10m] [--publish-timeout 60s] [--json]`
 // Waits for the pipeline to drain, then checks that exactly the votes that got a 202 in
@@ -15,23 +12,35 @@ import { verifyRun } from "./simulator/verification.ts";
 // difference. Reads DATABASE_URL, NATS_URL, REDIS_URL, STREAM_NAME, CONSUMER_NAME and
 // REDIS_KEY_PREFIX like the services. Without a file: the newest run in .local/runs.
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    "drain-timeout": { type: "string", default: "10m" },
-    "publish-timeout": { type: "string", default: "60s" },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
+const USAGE = `usage: npm run verify -- [RUN_FILE] [--drain-timeout D] [--publish-timeout D] [--json]
+  RUN_FILE             a run file of npm run simulate (default: the newest in .local/runs)
+  --drain-timeout D    how long to wait for the writers to drain the stream (default 10m)
+  --publish-timeout D  then, how long to wait for the publisher (default 60s)
+  --json               the result as JSON on stdout (the log goes to stderr)
+env: DATABASE_URL, NATS_URL, REDIS_URL, STREAM_NAME, CONSUMER_NAME, REDIS_KEY_PREFIX`;
+
+const { values, positionals, drainTimeoutMs, publishTimeoutMs } = readCli(
+  {
+    usage: USAGE,
+    allowPositionals: true,
+    options: {
+      "drain-timeout": { type: "string", default: "10m" },
+      "publish-timeout": { type: "string", default: "60s" },
+      json: { type: "boolean", default: false },
+    },
   },
-});
-if (values.help) {
-  process.stdout.write(
-    "usage: npm run verify -- [.local/runs/<stamp>.json] [--drain-timeout 10m] [--publish-timeout 60s] [--json]\n",
-  );
-  process.exit(0);
-}
-const config = configOrExit(() => readCommonConfig(process.env));
-const consumerName = configOrExit(() => readName(process.env, "CONSUMER_NAME", "batch-writer"));
+  ({ values, positionals }) => {
+    if (positionals.length > 1)
+      throw new CliError(`one run file at a time, got: ${positionals.join(" ")}`);
+    return {
+      values,
+      positionals,
+      drainTimeoutMs: durationFlag("drain-timeout", values["drain-timeout"]),
+      publishTimeoutMs: durationFlag("publish-timeout", values["publish-timeout"]),
+    };
+  },
+);
+const target = configOrExit(() => verifyTargetFromEnv(process.env));
 
 async function latestRun(): Promise<string | undefined> {
   const names = await readdir(DEFAULT_RUN_DIR).catch(() => [] as string[]);
@@ -49,14 +58,9 @@ const log = (line: string) => (values.json ? process.stderr : process.stdout).wr
 try {
   const result = await verifyRun({
     runFile,
-    databaseUrl: config.databaseUrl,
-    natsUrl: config.natsUrl,
-    redisUrl: config.redisUrl,
-    redisKeyPrefix: config.redisKeyPrefix,
-    streamName: config.streamName,
-    consumerName,
-    drainTimeoutMs: parseDuration(values["drain-timeout"]),
-    publishTimeoutMs: parseDuration(values["publish-timeout"]),
+    ...target,
+    drainTimeoutMs,
+    publishTimeoutMs,
     log,
   });
   if (result.ok)

@@ -20,6 +20,20 @@ export interface IngestHarness extends IngestApi {
   close(): Promise<void>;
 }
 
+/**
+ * Every request of a test file comes from one address, many from one kiosk, often in tight
+ * loops: the rate limits are off here unless a test sets them (ingest-api/rate-limits.test.ts).
+ */
+export const RATE_LIMITS_OFF: Readonly<Record<string, string>> = Object.freeze({
+  RATE_LIMIT_KIOSK_VOTES_PER_S: "0",
+  RATE_LIMIT_KIOSK_BATCHES_PER_S: "0",
+  RATE_LIMIT_RESULTS_PER_S: "0",
+  RATE_LIMIT_SSE_CONNECTS_PER_S: "0",
+  RATE_LIMIT_PAGES_PER_S: "0",
+  RATE_LIMIT_READYZ_PER_S: "0",
+  RATE_LIMIT_AUTH_FAILURES_PER_MIN: "0",
+});
+
 /** The ingest API wired to this test file's own database, stream and Redis prefix. */
 export async function startIngestHarness(env: Record<string, string> = {}): Promise<IngestHarness> {
   const names = testNames();
@@ -31,6 +45,7 @@ export async function startIngestHarness(env: Record<string, string> = {}): Prom
     REDIS_KEY_PREFIX: names.redisKeyPrefix,
     ADMIN_TOKEN,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    ...RATE_LIMITS_OFF,
     ...env,
   });
   const logger = createLogger(config.logLevel);

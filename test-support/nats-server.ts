@@ -40,7 +40,9 @@ export class PrivateNatsServer {
         stdio: "ignore",
       },
     );
-    for (let i = 0; i < 100; i++) {
+    // Generous: on a loaded machine a JetStream server can take seconds to listen.
+    const child = this.#process;
+    for (let i = 0; i < 400 && child.exitCode === null; i++) {
       if (await canConnect(this.port)) return;
       await sleep(50);
     }
@@ -53,6 +55,16 @@ export class PrivateNatsServer {
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGKILL");
     await exited;
+  }
+
+  /**
+   * Stops the server and starts it again on the same port with an empty store: a new node,
+   * a lost volume. Every stream, consumer and duplicate window it held is gone.
+   */
+  async restartEmpty(): Promise<void> {
+    await this.stop();
+    await rm(this.#storeDir, { recursive: true, force: true });
+    await this.start();
   }
 
   async destroy(): Promise<void> {
@@ -75,7 +87,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     import("node:net").then(({ connect }) => {
       const socket = connect(port, "127.0.0.1");

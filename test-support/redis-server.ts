@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "redis";
 import { freePort } from "./nats-server.ts";
 
 /**
- * A private, memory-only redis-server for tests that kill its clients or stop it: the
- * shared Redis must never see that. The test ends it with destroy().
+ * A private redis-server without persistence (as in docker-compose.yml), for outage tests
+ * that must never touch the shared Redis: restartEmpty() kills it and starts a new one on
+ * the same port, which is what a Redis without persistence looks like after a restart.
  */
 export class PrivateRedisServer {
   readonly port: number;
@@ -21,25 +23,19 @@ export class PrivateRedisServer {
     return server;
   }
 
-  /** Starts it (again, empty) on its port. */
-  async start(): Promise<void> {
-    const child = spawn(
-      process.env.REDIS_SERVER_BIN ?? "redis-server",
-      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-      { stdio: "ignore" },
-    );
-    this.#process = child;
-    for (let i = 0; i < 100; i++) {
-      if (child.exitCode !== null) break;
-      if (await this.#ping()) return;
-      await sleep(50);
-    }
-    await this.stop();
-    throw new Error(`redis-server did not start on port ${this.port}`);
-  }
-
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const bin = process.env.REDIS_SERVER_BIN ?? "redis-server";
+    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--save", ""];
+    this.#process = spawn(bin, [...args, "--appendonly", "no"], { stdio: "ignore" });
+    for (let i = 0; i < 200; i++) {
+      if (await pong(this.port)) return;
+      await sleep(50);
+    }
+    throw new Error(`redis-server did not start on port ${this.port}`);
   }
 
   /** One command on a connection of its own, e.g. ["CLIENT", "KILL", "TYPE", "pubsub"]. */
@@ -54,7 +50,6 @@ export class PrivateRedisServer {
     }
   }
 
-  /** SIGKILL: an outage, its data gone. */
   async stop(): Promise<void> {
     const child = this.#process;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -63,15 +58,28 @@ export class PrivateRedisServer {
     await exited;
   }
 
-  destroy(): Promise<void> {
-    return this.stop();
+  /** Kill and start again on the same port: every key is gone. */
+  async restartEmpty(): Promise<void> {
+    await this.stop();
+    await this.start();
   }
 
-  async #ping(): Promise<boolean> {
-    try {
-      return (await this.command(["PING"])) === "PONG";
-    } catch {
-      return false;
-    }
+  async destroy(): Promise<void> {
+    await this.stop();
   }
+}
+
+/** Whether a Redis on this port answers PING (listening is not enough: it may be loading). */
+function pong(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once("data", (data) => done(data.toString().startsWith("+PONG")));
+  });
 }

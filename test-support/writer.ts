@@ -13,19 +13,21 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
+  jetstreamManager,
   type PubAck,
 } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { v7 as uuidv7 } from "uuid";
 import { readWriterConfig, type WriterConfig } from "../batch-writer/config.ts";
-import { ensureMaxDeliveriesStream, ensureWriterConsumer } from "../batch-writer/consumer.ts";
+import { ensureWriterResources } from "../batch-writer/consumer.ts";
 import { type RunningWriter, startBatchWriter } from "../batch-writer/service.ts";
-import { votesStreamOptions } from "../common/config.ts";
+import { JetStreamHealer } from "../common/jetstream-heal.ts";
 import { Lifecycle } from "../common/lifecycle.ts";
 import { createLogger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
-import { ensureVotesStream, voteSubject } from "../common/votes-stream.ts";
+import { voteSubject } from "../common/votes-stream.ts";
+import { migrateJetStream } from "../scripts/migration.ts";
 import { metricSample } from "./api.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 import { type TestNames, testNames } from "./names.ts";
@@ -224,6 +226,8 @@ export interface WriterTestBed {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** Re-provisions this bed's stream and consumers, as a writer process does. */
+  healer: JetStreamHealer;
   /** Messages of the writers' consumer not yet acked (undelivered + delivered, unacked). */
   pending(): Promise<number>;
   /** Kills child processes, deletes the streams, closes NATS and drops the database. */
@@ -240,10 +244,17 @@ export async function createWriterTestBed(extra: WriterEnv = {}): Promise<Writer
   const env = writerEnv(names, db.url, extra);
   const config = readWriterConfig(env);
   const nc = await connect({ servers: config.natsUrl, name: "writer-test" });
-  const jsm = await ensureVotesStream(nc, votesStreamOptions(config));
-  await ensureWriterConsumer(jsm, config);
-  await ensureMaxDeliveriesStream(jsm, config);
+  const logger = createLogger(LOG_LEVEL, { service: "writer-test" });
+  // As in production, the migration provisions JetStream before any writer starts.
+  await migrateJetStream(nc, config, logger);
+  const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
+  const healer = new JetStreamHealer(
+    "test bed's stream and consumers",
+    async () => (await ensureWriterResources(nc, config, "check")).created,
+    config.jetstreamHealIntervalMs,
+    logger,
+  );
   return {
     names,
     db,
@@ -252,6 +263,7 @@ export async function createWriterTestBed(extra: WriterEnv = {}): Promise<Writer
     nc,
     js,
     jsm,
+    healer,
     pending: () => pendingMessages(jsm, config.streamName, config.consumerName),
     async close() {
       await killChildren();

@@ -1,6 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import {
+  type ChildProcess,
+  type ChildProcessByStdio,
+  execFileSync,
+  spawn,
+} from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 
 // Child processes and CPU accounting for the benchmarks. The server under test runs in
@@ -45,6 +51,24 @@ export function startNode(name: string, args: string[], env: NodeJS.ProcessEnv):
       const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+/** Everything a child writes, as text, read once it has closed. */
+export function collectOutput(child: ChildProcessByStdio<null, Readable, Readable>): {
+  readonly stdout: string;
+  readonly stderr: string;
+} {
+  const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  child.stdout.on("data", (c: Buffer) => chunks.stdout.push(c));
+  child.stderr.on("data", (c: Buffer) => chunks.stderr.push(c));
+  return {
+    get stdout() {
+      return Buffer.concat(chunks.stdout).toString("utf8");
+    },
+    get stderr() {
+      return Buffer.concat(chunks.stderr).toString("utf8");
     },
   };
 }
@@ -115,21 +139,56 @@ export function machineCpuSeconds(): { busy: number; total: number } {
   return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
 }
 
+/** The pids in /proc now (a process may end before its files are read). */
+function procPids(): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+}
+
+/** The pids for which `test` holds; a process that ends while being looked at is skipped. */
+function pidsWhere(test: (pid: number) => boolean): number[] {
+  return procPids().filter((pid) => {
+    try {
+      return test(pid);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** A process's command line, arguments joined by spaces ("" once it is gone). */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+
 /** Pids whose command line runs `binary` and mentions `needle` (e.g. the port it serves). */
 export function findPids(binary: string, needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Some servers rewrite their title into argv[0] ("redis-server 127.0.0.1:6379").
-      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      const program = argv[0]?.split(" ")[0]?.split("/").pop();
-      if (program === binary && argv.join(" ").includes(needle)) pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
+  return pidsWhere((pid) => {
+    // Some servers rewrite their title into argv[0] ("redis-server 127.0.0.1:6379").
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    const program = argv[0]?.split(" ")[0]?.split("/").pop();
+    return program === binary && argv.join(" ").includes(needle);
+  });
+}
+
+/** Pids whose command name (/proc/<pid>/comm) is `comm`. */
+export function pidsByComm(comm: string): number[] {
+  return pidsWhere((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim() === comm);
+}
+
+/** Peak resident memory (VmHWM) of a process in MB; NaN once it is gone. */
+export function peakRssMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  } catch {
+    return Number.NaN;
   }
-  return pids;
 }
 
 export interface CpuWatch {

@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import type { StoredVote } from "../../common/vote.ts";
+import { prng } from "../simulator/pacing.ts";
 
 // Deterministic, realistic vote data for benchmarks: polls with options of uneven
 // popularity, kiosks of uneven activity, cast times following a day's curve (busy at
@@ -23,18 +24,6 @@ export function pollIds(shape: VoteDataShape): string[] {
 
 export function optionIds(shape: VoteDataShape): string[] {
   return Array.from({ length: shape.optionsPerPoll }, (_, i) => `opt-${i + 1}`);
-}
-
-/** A small fast PRNG (mulberry32): the same seed gives the same data in every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // Relative activity by hour of day (kiosks in schools and offices).

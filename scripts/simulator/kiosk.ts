@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from "uuid";
+import type { Outbox } from "../../kiosk-client/outbox.ts";
 import type { SeededKiosk, SeededPoll } from "./kiosk-file.ts";
 import { hourFactor, localHour, WeightedPicker } from "./pacing.ts";
 
@@ -40,6 +41,10 @@ export interface SimKiosk {
   queue: VoteBody[];
   firstQueuedAt: number;
   sending: boolean;
+  /** Offline kiosks: every vote goes through the kiosk-client outbox (see kiosk-outbox.ts). */
+  outbox: Outbox | undefined;
+  /** Votes in the outbox not yet answered. */
+  outboxPending: number;
 }
 
 export function simPolls(polls: SeededPoll[], votersOn: boolean, nowMs: number): SimPoll[] {
@@ -77,6 +82,8 @@ export function placeKiosks(
     queue: [],
     firstQueuedAt: 0,
     sending: false,
+    outbox: undefined,
+    outboxPending: 0,
   }));
 }
 

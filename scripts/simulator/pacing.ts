@@ -63,23 +63,9 @@ export class Pacer {
   }
 }
 
-/** "60s", "2m", "1h", "500ms", or plain seconds. 0 = no limit. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new Error(`not a duration: "${text}" (use e.g. 60s, 2m, 500ms)`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? "s";
-  return n * (unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000);
-}
-
-/** "5%" → 0.05; a plain number is a percentage too ("2" → 0.02). */
-export function parsePercent(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)%?$/.exec(text.trim());
-  if (!m) throw new Error(`not a percentage: "${text}" (use e.g. 5%)`);
-  const value = Number(m[1]) / 100;
-  if (value > 1) throw new Error(`a percentage must be at most 100%, got "${text}"`);
-  return value;
-}
+// scripts/chaos.ts (written on another branch at the same time) imports parseDuration from
+// here; its home is now scripts/cli.ts. Remove this line once chaos reads flags through cli.ts.
+export { parseDuration } from "../cli.ts";
 
 /** A small fast PRNG (mulberry32): the same seed gives the same behaviour. */
 export function prng(seed: number): () => number {

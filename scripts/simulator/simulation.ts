@@ -11,6 +11,7 @@ import {
   Voters,
 } from "./kiosk.ts";
 import type { SeededKiosk, SeededPoll } from "./kiosk-file.ts";
+import { kioskOutbox } from "./kiosk-outbox.ts";
 import { Pacer, prng, WeightedPicker } from "./pacing.ts";
 import { type ProgressSnapshot, renderPlainLine, renderTtyLine } from "./progress.ts";
 import { openRun, type RunMeta, writeRunMeta } from "./run-file.ts";
@@ -126,6 +127,8 @@ export class Simulation {
   #offlineBatches = 0;
   #buffered = 0;
   readonly #recorded = new WeakSet<VoteBody>();
+  /** Votes in offline kiosks' outboxes, by eventId, until the server answered them. */
+  readonly #inOutbox = new Map<string, VoteBody>();
   readonly #uncertain = new Set<string>();
   #ids: Awaited<ReturnType<typeof openRun>>["ids"] | undefined;
   #voters: Voters | undefined;
@@ -206,7 +209,8 @@ export class Simulation {
         if (k.offline) {
           this.#enqueue(k, [vote]);
           this.#queuedOffline++;
-        } else if (o.batch > 0) {
+        } else if (k.outbox) this.#enqueue(k, [vote]);
+        else if (o.batch > 0) {
           this.#enqueue(k, [vote]);
           this.#buffered++;
           if (k.queue.length >= o.batch) this.#flush(k, false);
@@ -229,10 +233,11 @@ export class Simulation {
       k.offline = undefined;
       this.#flush(k, true);
     }
-    while (this.#active > 0 || kiosks.some((k) => k.queue.length > 0)) {
+    while (this.#active > 0 || kiosks.some((k) => k.queue.length > 0 || k.outboxPending > 0)) {
       for (const k of kiosks) if (k.queue.length > 0 && !k.sending) this.#flush(k, true);
       await sleep(20);
     }
+    await Promise.all(kiosks.map((k) => k.outbox?.close()));
     const endedAt = new Date();
     progress.stop();
     await Promise.all(this.#pools.map((p) => p.close()));
@@ -323,7 +328,7 @@ export class Simulation {
 
   #queuedNow(kiosks: SimKiosk[]): number {
     let n = 0;
-    for (const k of kiosks) if (k.offline) n += k.queue.length;
+    for (const k of kiosks) if (k.offline) n += k.queue.length + k.outboxPending;
     return n;
   }
 
@@ -336,12 +341,14 @@ export class Simulation {
       .slice(0, count)
       .map((x) => x.k);
     const runMs = o.durationMs > 0 ? o.durationMs : 120_000;
-    for (const k of chosen)
+    for (const k of chosen) {
       k.offline = {
         // Offline for up to 10 minutes before the run, back after 15-65 % of it.
         fromMs: -Math.floor(this.#rand() * 600_000),
         untilMs: Math.floor(runMs * (0.15 + 0.5 * this.#rand())),
       };
+      this.#attachOutbox(k);
+    }
     return chosen;
   }
 
@@ -371,13 +378,70 @@ export class Simulation {
     this.#enqueue(k, votes);
   }
 
+  /** Gives an offline kiosk its outbox, and counts what its sender reports. */
+  #attachOutbox(k: SimKiosk): void {
+    const o = this.#o;
+    const st = this.#stats;
+    const box = kioskOutbox({
+      url: o.urls[k.urlIndex]!,
+      token: k.headers.authorization!.slice("Bearer ".length),
+      pool: this.#pools[k.urlIndex]!,
+      maxBatch: o.batch > 0 ? Math.min(o.batch, o.maxBatchItems) : o.maxBatchItems,
+      hooks: {
+        requestStarted: () => this.#inFlight++,
+        requestEnded: (ms) => {
+          this.#inFlight--;
+          st.requests++;
+          st.observe(ms);
+        },
+      },
+    });
+    box.on("sent", ({ acked, duplicates, refused }) => {
+      this.#offlineBatches++;
+      st.votesSent += acked.length + refused;
+      k.outboxPending -= acked.length + refused;
+      const dup = new Set(duplicates);
+      for (const id of acked) {
+        const vote = this.#inOutbox.get(id);
+        this.#inOutbox.delete(id);
+        if (dup.has(id)) st.duplicates++;
+        else st.accepted++;
+        if (vote) this.#ok(k, vote);
+      }
+    });
+    box.on("refused", ({ refused }) => {
+      for (const r of refused) {
+        this.#inOutbox.delete(r.entry.eventId);
+        st.refuse(r.error.code);
+      }
+    });
+    box.on("error", ({ error }) => st.error(error.code));
+    k.outbox = box;
+  }
+
   #enqueue(k: SimKiosk, votes: VoteBody[]): void {
+    if (k.outbox) {
+      for (const vote of votes) {
+        this.#inOutbox.set(vote.eventId, vote);
+        k.outboxPending++;
+        void k.outbox.enqueue(vote).catch((err: unknown) => {
+          this.#inOutbox.delete(vote.eventId);
+          k.outboxPending--;
+          this.#stats.error(errorKind(err));
+        });
+      }
+      return;
+    }
     if (k.queue.length === 0) k.firstQueuedAt = this.#elapsed();
     for (const v of votes) k.queue.push(v);
   }
 
   /** Sends the kiosk's next batch if it is not already sending (one batch at a time per kiosk). */
   #flush(k: SimKiosk, offlineQueue: boolean): void {
+    if (k.outbox) {
+      if (!k.offline) k.outbox.start(); // its sender drains the queue from now on
+      return;
+    }
     if (k.sending || k.queue.length === 0 || k.offline) return;
     const take =
       this.#o.batch > 0 ? Math.min(this.#o.batch, this.#o.maxBatchItems) : this.#o.maxBatchItems;

@@ -4,13 +4,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { from as copyFrom } from "pg-copy-streams";
+import { readCommonConfig } from "../../common/config.ts";
+import { readName } from "../../common/env.ts";
 import { createLogger } from "../../common/logger.ts";
 import { createPool, type Pool, type PoolClient } from "../../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../../common/redis.ts";
 import { resultsKeys } from "../../common/results-contract.ts";
-import { formatReconciliation, reconcile } from "../../result-publisher/reconcile.ts";
-import { isHidden, resultsVersion } from "../../result-publisher/results.ts";
-import { loadPolls } from "../../result-publisher/rollup-store.ts";
+import { loadPolls, publishedVersion } from "../../result-publisher/published-version.ts";
+import { formatReconciliation, reconcile } from "../checks/reconcile.ts";
 import { eventIdsPath, type RunMeta, readEventIds, readRunMeta } from "./run-file.ts";
 import { fmtInt } from "./stats.ts";
 
@@ -46,6 +47,25 @@ export interface VerifyResult {
   reconcileDifferences: number;
   problems: string[];
   seconds: { drain: number; publish: number; check: number };
+}
+
+/** Where verify looks: the services' own settings. */
+export type VerifyTarget = Pick<
+  VerifyOptions,
+  "databaseUrl" | "natsUrl" | "redisUrl" | "redisKeyPrefix" | "streamName" | "consumerName"
+>;
+
+/** The target as the services read it from `env`; throws ConfigError naming a bad variable. */
+export function verifyTargetFromEnv(env: NodeJS.ProcessEnv): VerifyTarget {
+  const config = readCommonConfig(env);
+  return {
+    databaseUrl: config.databaseUrl,
+    natsUrl: config.natsUrl,
+    redisUrl: config.redisUrl,
+    redisKeyPrefix: config.redisKeyPrefix,
+    streamName: config.streamName,
+    consumerName: readName(env, "CONSUMER_NAME", "batch-writer"),
+  };
 }
 
 /** Waits until the writers' durable consumer has nothing pending or unacked. */
@@ -87,9 +107,7 @@ export async function unpublishedPolls(
   if (polls.length === 0) return [];
   const now = Date.now();
   const versions = await redis.mGet(polls.map((p) => resultsKeys(keyPrefix, p.id).version));
-  return polls
-    .filter((p, i) => versions[i] !== resultsVersion(p, isHidden(p, now)))
-    .map((p) => p.id);
+  return polls.filter((p, i) => versions[i] !== publishedVersion(p, now)).map((p) => p.id);
 }
 
 async function copyEventIds(client: PoolClient, path: string): Promise<void> {

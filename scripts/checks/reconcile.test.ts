@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createPoll, insertStoredVote, isoFromNow, minutes } from "../test-support/api.ts";
+import { createPoll, insertStoredVote, isoFromNow, minutes } from "../../test-support/api.ts";
 import {
   killChildren,
   type ResultsPipeline,
   runScript,
   startResultsPipeline,
-} from "../test-support/publisher.ts";
+} from "../../test-support/publisher.ts";
 
 describe("npm run reconcile", () => {
   let p: ResultsPipeline;

@@ -1,6 +1,6 @@
-import type { Pool } from "../common/postgres.ts";
-import type { RedisClient } from "../common/redis.ts";
-import { type PublishedResults, resultsKeys } from "../common/results-contract.ts";
+import type { Pool } from "../../common/postgres.ts";
+import type { RedisClient } from "../../common/redis.ts";
+import { type PublishedResults, resultsKeys } from "../../common/results-contract.ts";
 
 // Published totals in Redis against a direct count over `votes`, per poll. Used by
 // `npm run reconcile` and by `npm run verify` (after a simulation). A poll whose results

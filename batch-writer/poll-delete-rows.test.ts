@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import type { Pool } from "../common/postgres.ts";
+import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
+import { testNames } from "../test-support/names.ts";
+
+// Migration 011: deleting a poll row deletes the writer's rows of that poll, in the same
+// transaction (the ingest API deletes only the poll row). Dead letters are kept.
+
+/** The writer's tables that hold rows per poll: what the trigger must clear. */
+const WRITER_TABLES = [
+  "votes",
+  "vote_rollups",
+  "poll_changes",
+  "voter_ballots",
+  "rejected_votes",
+  "duplicate_counts",
+  "conflicting_votes",
+];
+/** Tables with a poll_id that the trigger leaves alone: the registry's own (cascade). */
+const REGISTRY_TABLES = ["poll_options"];
+
+async function insertPoll(pool: Pool, id: string): Promise<void> {
+  await pool.query("insert into polls (id, title) values ($1, $1)", [id]);
+}
+
+/** One row of the poll in every writer table, and a dead letter naming it. */
+async function insertWriterRows(pool: Pool, pollId: string): Promise<void> {
+  const vote = `$1, '${pollId}', 'yes', 'k1', now(), now(), 1`;
+  const cols = "event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq";
+  await pool.query(`insert into votes (${cols}) values (${vote})`, [randomUUID()]);
+  await pool.query(`insert into rejected_votes (${cols}, reason) values (${vote}, 'test')`, [
+    randomUUID(),
+  ]);
+  await pool.query(`insert into conflicting_votes (${cols}) values (${vote})`, [randomUUID()]);
+  await pool.query(
+    "insert into vote_rollups (poll_id, option_id, bucket_start, count) values ($1, 'yes', now(), 1)",
+    [pollId],
+  );
+  await pool.query(
+    "insert into poll_changes (poll_id, change_seq, last_stream_seq, changed_at) values ($1, 1, 1, now())",
+    [pollId],
+  );
+  await pool.query(
+    "insert into voter_ballots (poll_id, voter_id, event_id) values ($1, 'v1', $2)",
+    [pollId, randomUUID()],
+  );
+  await pool.query(
+    "insert into duplicate_counts (poll_id, kiosk_id, day, count) values ($1, 'k1', current_date, 1)",
+    [pollId],
+  );
+  await pool.query(
+    `insert into dead_letters (stream, stream_seq, subject, raw, error, deliveries)
+     values ('votes', $1, 'votes.x', convert_to($2, 'UTF8'), 'test', 1)`,
+    [Math.floor(Math.random() * 1e9), `{"pollId":"${pollId}"}`],
+  );
+}
+
+async function rowsOf(pool: Pool, pollId: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const table of WRITER_TABLES) {
+    const { rows } = await pool.query<{ n: number }>(
+      `select count(*)::int as n from ${table} where poll_id = $1`,
+      [pollId],
+    );
+    counts[table] = rows[0]!.n;
+  }
+  return counts;
+}
+
+const everyTable = (n: number) => Object.fromEntries(WRITER_TABLES.map((t) => [t, n]));
+
+describe("deleting a poll row clears the writer's rows of that poll (migration 011)", () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase(testNames().database);
+  });
+  after(() => db?.drop());
+
+  test("every table with a poll_id is either cleared by the trigger or the registry's own", async () => {
+    // A writer table added later without joining the trigger would keep a deleted poll's
+    // rows, and show them to a poll created again under the same id.
+    const { rows } = await db.pool.query<{ table_name: string }>(
+      `select table_name from information_schema.columns
+       where table_schema = 'public' and column_name = 'poll_id' order by table_name`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.table_name),
+      [...WRITER_TABLES, ...REGISTRY_TABLES].sort(),
+    );
+  });
+
+  test("the deleted poll's rows go, another poll's stay, dead letters stay", async () => {
+    await insertPoll(db.pool, "gone");
+    await insertPoll(db.pool, "stays");
+    await insertWriterRows(db.pool, "gone");
+    await insertWriterRows(db.pool, "stays");
+    assert.deepEqual(await rowsOf(db.pool, "gone"), everyTable(1));
+    const deadBefore = await db.pool.query("select 1 from dead_letters");
+
+    await db.pool.query("delete from polls where id = 'gone'");
+
+    assert.deepEqual(await rowsOf(db.pool, "gone"), everyTable(0));
+    assert.deepEqual(await rowsOf(db.pool, "stays"), everyTable(1));
+    const deadAfter = await db.pool.query("select 1 from dead_letters");
+    assert.equal(deadAfter.rowCount, deadBefore.rowCount, "dead letters are evidence: kept");
+  });
+
+  test("a delete rolled back keeps the rows: the trigger runs in the deleting transaction", async () => {
+    await insertPoll(db.pool, "kept");
+    await insertWriterRows(db.pool, "kept");
+    const client = await db.pool.connect();
+    try {
+      await client.query("begin");
+      await client.query("delete from polls where id = 'kept'");
+      const inside = await client.query<{ n: number }>(
+        "select count(*)::int as n from votes where poll_id = 'kept'",
+      );
+      assert.equal(inside.rows[0]!.n, 0, "gone inside the transaction");
+      await client.query("rollback");
+    } finally {
+      client.release();
+    }
+    assert.deepEqual(await rowsOf(db.pool, "kept"), everyTable(1));
+  });
+});

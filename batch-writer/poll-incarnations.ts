@@ -1,0 +1,67 @@
+import type { PoolClient } from "../common/postgres.ts";
+import type { DecodedVote } from "./decode.ts";
+
+// Votes outlive their poll in the stream: a poll archived and deleted while its votes wait
+// for a writer would get them back as orphans, counted again should the id be created
+// anew. So a vote is stored only while its poll exists with the incarnation the ingest API
+// stamped on it (migration 007). A vote from before incarnations (no pollIncarnation) is
+// judged by its poll's existence alone.
+
+// FOR KEY SHARE, first thing in the batch's transaction: a poll delete (SELECT … FOR
+// UPDATE, then deleting the poll's votes) waits for this batch to commit and then deletes
+// what it stored, or this lookup waits for the delete and no longer finds the poll. Batches
+// do not block each other (key-share locks are compatible), nor ordinary poll updates.
+const LIVE_POLLS = "select id, incarnation from polls where id = any($1) for key share";
+
+const REJECT_DELETED_POLL_VOTES = `
+  insert into rejected_votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
+                              received_at, stream_seq, reason)
+  select e, p, o, k, v, c, r, s, 'poll_deleted'
+  from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+              $6::timestamptz[], $7::timestamptz[], $8::bigint[]) as u(e, p, o, k, v, c, r, s)
+  on conflict (event_id) do nothing`;
+
+export interface SortedVotes {
+  kept: readonly DecodedVote[];
+  /** Votes for a poll that was deleted (or deleted and created anew) since they were cast. */
+  deleted: readonly DecodedVote[];
+}
+
+/** One lookup per batch, of its distinct polls. */
+export async function sortByPollIncarnation(
+  client: PoolClient,
+  votes: readonly DecodedVote[],
+): Promise<SortedVotes> {
+  if (votes.length === 0) return { kept: votes, deleted: [] };
+  const ids = new Set<string>();
+  for (const v of votes) ids.add(v.pollId);
+  const { rows } = await client.query<{ id: string; incarnation: number }>(LIVE_POLLS, [[...ids]]);
+  const live = new Map(rows.map((r) => [r.id, r.incarnation]));
+  const belongs = (v: DecodedVote) => {
+    const incarnation = live.get(v.pollId);
+    return (
+      incarnation !== undefined &&
+      (v.pollIncarnation === undefined || v.pollIncarnation === incarnation)
+    );
+  };
+  if (votes.every(belongs)) return { kept: votes, deleted: [] };
+  return { kept: votes.filter(belongs), deleted: votes.filter((v) => !belongs(v)) };
+}
+
+/** Keeps the dropped votes in rejected_votes (reason poll_deleted): nothing vanishes unseen. */
+export async function rejectDeletedPollVotes(
+  client: PoolClient,
+  deleted: readonly DecodedVote[],
+): Promise<void> {
+  if (deleted.length === 0) return;
+  await client.query(REJECT_DELETED_POLL_VOTES, [
+    deleted.map((v) => v.eventId),
+    deleted.map((v) => v.pollId),
+    deleted.map((v) => v.optionId),
+    deleted.map((v) => v.kioskId),
+    deleted.map((v) => v.voterId ?? null),
+    deleted.map((v) => v.castAt),
+    deleted.map((v) => v.receivedAt),
+    deleted.map((v) => v.streamSeq),
+  ]);
+}

@@ -1,0 +1,108 @@
+import { join } from "node:path";
+import { CliError, intFlag, listFlag, numberFlag, readCli } from "../cli.ts";
+import { REPO_ROOT } from "../simulator/kiosk-file.ts";
+
+// What `npm run bench` is told (its flags) and where the whole-pipeline part works: a
+// database, stream, consumer and Redis prefix of its own, so that it never touches the
+// default ones.
+
+const USAGE = `usage: npm run bench -- [options]
+  --skip-individual     only the whole pipeline, not the bench:* scripts first
+  --only-individual     only the bench:* scripts
+  --full-individual     give the bench:* scripts their own (larger, longer) default sizes
+  --steps N,N,...|none  single-vote rates of the ramp, req/s
+                        (default 1000,1500,2000,2500,3000,4000,5000,7500,10000)
+  --step-seconds N      length of each step (default 25)
+  --kiosks N            simulated kiosks of the ramp (default 500)
+  --batch-votes N       votes of the batch run; 0 = no batch run (default 10000000)
+  --batch-kiosks N      kiosks of the batch run, one batch in flight each (default 16)
+  --writers N           batch writer processes (default 1)
+  --ingest N            ingest API processes, on ports of their own (default 1)
+  --wait-quiet MIN      first wait up to MIN minutes for a load average below 1.5 (default 0)
+  --no-write            print the section only, do not update BENCHMARKS.md
+  --keep                keep the bench database and run files
+env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432), NATS_URL, REDIS_URL`;
+
+export interface PipelineOptions {
+  skipIndividual: boolean;
+  onlyIndividual: boolean;
+  fullIndividual: boolean;
+  /** Req/s of the single-vote steps, in order. */
+  steps: number[];
+  /** --steps as given, for the command line the report prints. */
+  stepsText: string;
+  stepSeconds: number;
+  kiosks: number;
+  batchVotes: number;
+  batchKiosks: number;
+  writers: number;
+  ingests: number;
+  waitQuietMinutes: number;
+  write: boolean;
+  keep: boolean;
+}
+
+export function readPipelineOptions(argv?: string[]): PipelineOptions {
+  return readCli(
+    {
+      usage: USAGE,
+      options: {
+        "skip-individual": { type: "boolean", default: false },
+        "only-individual": { type: "boolean", default: false },
+        "full-individual": { type: "boolean", default: false },
+        steps: { type: "string", default: "1000,1500,2000,2500,3000,4000,5000,7500,10000" },
+        "step-seconds": { type: "string", default: "25" },
+        kiosks: { type: "string", default: "500" },
+        "batch-votes": { type: "string", default: "10000000" },
+        "batch-kiosks": { type: "string", default: "16" },
+        writers: { type: "string", default: "1" },
+        // One API process: on 2 cores a second one costs more CPU per vote than it adds
+        // (measured: 1,500 req/s sustained with two, 2,500 with one, same session).
+        ingest: { type: "string", default: "1" },
+        "wait-quiet": { type: "string", default: "0" },
+        "no-write": { type: "boolean", default: false },
+        keep: { type: "boolean", default: false },
+      },
+    },
+    ({ values }) => {
+      if (values["skip-individual"] && values["only-individual"])
+        throw new CliError("--skip-individual and --only-individual leave nothing to run");
+      return {
+        skipIndividual: values["skip-individual"],
+        onlyIndividual: values["only-individual"],
+        fullIndividual: values["full-individual"],
+        steps:
+          values.steps === "none"
+            ? []
+            : listFlag("steps", values.steps, (name, text) => intFlag(name, text, { min: 1 })),
+        stepsText: values.steps,
+        stepSeconds: numberFlag("step-seconds", values["step-seconds"], { above: 0 }),
+        kiosks: intFlag("kiosks", values.kiosks, { min: 1 }),
+        batchVotes: intFlag("batch-votes", values["batch-votes"], { min: 0 }),
+        batchKiosks: intFlag("batch-kiosks", values["batch-kiosks"], { min: 1 }),
+        writers: intFlag("writers", values.writers, { min: 1 }),
+        ingests: intFlag("ingest", values.ingest, { min: 1 }),
+        waitQuietMinutes: numberFlag("wait-quiet", values["wait-quiet"], { min: 0 }),
+        write: !values["no-write"],
+        keep: values.keep,
+      };
+    },
+    argv,
+  );
+}
+
+const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
+
+/** The whole-pipeline bench's own resources and the services it uses. */
+export const PIPELINE = Object.freeze({
+  databaseUrl: `${PG}/tallyflow_bench_e2e`,
+  natsUrl: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+  redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+  stream: "VOTES_E2E",
+  subjectPrefix: "e2evotes",
+  consumer: "e2e_writer",
+  redisKeyPrefix: "tallyflow-e2e:",
+  adminToken: "bench-e2e-admin-token",
+  kioskFile: join(REPO_ROOT, ".local", "bench-kiosks.json"),
+  runDir: join(REPO_ROOT, ".local", "runs", "bench"),
+});
