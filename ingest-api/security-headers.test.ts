@@ -11,15 +11,17 @@ import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/i
 /** One answer of each kind the API gives, named for the assertion messages. */
 async function answers(h: IngestHarness): Promise<[string, Response][]> {
   const keys = resultsKeys(h.names.redisKeyPrefix, "shown");
+  // `<change>-<registry time, base 36>`, after the poll's creation (else an earlier poll's).
+  const version = `7-${(Date.now() + 3_600_000).toString(36)}`;
   await h.redis.mSet([
-    [keys.version, "7-test"],
-    [keys.json, JSON.stringify({ pollId: "shown", version: "7-test" })],
+    [keys.version, version],
+    [keys.json, JSON.stringify({ pollId: "shown", version })],
     [keys.png, "not really a png"],
   ]);
   const app = h.app;
   return [
     ["200 JSON", await request(app).get("/v1/polls/shown/results")],
-    ["304", await request(app).get("/v1/polls/shown/results").set("If-None-Match", '"7-test"')],
+    ["304", await request(app).get("/v1/polls/shown/results").set("If-None-Match", `"${version}"`)],
     ["PNG", await request(app).get("/v1/polls/shown/results.png")],
     ["503", await request(app).get("/v1/polls/unpublished/results")],
     ["401", await request(app).post("/v1/votes").send({})],
