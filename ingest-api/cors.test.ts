@@ -7,6 +7,9 @@ import { resultsKeys } from "../common/results-contract.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 
+// `<change>-<registry time, base 36>`, after the poll's creation (else an earlier poll's).
+const VERSION = `7-${(Date.now() + 3_600_000).toString(36)}`;
+
 const ALLOWED = "https://dash.example.org";
 const ALSO_ALLOWED = "http://kiosk.school.lan:8080";
 const OTHER = "https://evil.example.com";
@@ -34,8 +37,8 @@ describe("CORS for the configured origins", () => {
     kiosk = await createKiosk(h.app, "cors-kiosk");
     const keys = resultsKeys(h.config.redisKeyPrefix, "cors");
     await h.redis.mSet([
-      [keys.version, "7-abc"],
-      [keys.json, JSON.stringify({ pollId: "cors", version: "7-abc" })],
+      [keys.version, VERSION],
+      [keys.json, JSON.stringify({ pollId: "cors", version: VERSION })],
     ]);
   });
   after(() => h.close());
@@ -77,7 +80,7 @@ describe("CORS for the configured origins", () => {
   test("a cross-origin results GET carries Allow-Origin and exposes ETag and Retry-After", async () => {
     const res = await request(h.app).get("/v1/polls/cors/results").set("Origin", ALLOWED);
     assert.equal(res.status, 200, res.text);
-    assert.equal(res.headers.etag, '"7-abc"');
+    assert.equal(res.headers.etag, `"${VERSION}"`);
     assert.equal(res.headers["access-control-allow-origin"], ALLOWED);
     assert.deepEqual(res.headers["access-control-expose-headers"]?.split(","), [
       "ETag",
