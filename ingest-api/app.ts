@@ -68,6 +68,14 @@ export function createApp(deps: AppDeps): Express {
   // req.ip: the socket's address, or X-Forwarded-For's entry left of the trusted proxies.
   app.set("trust proxy", deps.exposure.trustProxy);
   app.use(apiSecurityHeaders(deps.exposure.hstsMaxAgeSeconds));
+  const cors = corsHandler(deps.corsOrigins, deps.corsMaxAgeMs);
+  // The results JSON's hot path. Without a per-address results limit, a hit needs none of
+  // the layers below (metrics middleware, throttles, routers): it is answered here, with
+  // its CORS headers, and counts itself in the request metrics. With one, it comes after
+  // the throttle (each read then costs the limit's Redis call anyway).
+  const hitsAhead = !deps.rateLimits.limitsByAddress("results");
+  if (hitsAhead)
+    app.get(RESULTS_ROUTE, ...(cors ? [cors] : []), resultsFastPath(deps, deps.metrics));
   const { httpRequests, httpDuration } = deps.metrics;
   app.use((req, res, next) => {
     const started = performance.now();
@@ -79,7 +87,6 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   // CORS first, so that a browser can read the 429s and 503s of these routes too.
-  const cors = corsHandler(deps.corsOrigins, deps.corsMaxAgeMs);
   if (cors) app.use(CORS_PATHS, cors);
   app.use(deps.rateLimits.authFailures);
   // One layer per path (not an array), so a 429's metrics route label is that path.
@@ -96,9 +103,7 @@ export function createApp(deps: AppDeps): Express {
       },
     }),
   );
-  // After the throttles (a hit is still counted against its address), before the routers:
-  // a visible poll whose publication is in memory is answered here; anything else goes on.
-  app.get(RESULTS_ROUTE, resultsFastPath(deps));
+  if (!hitsAhead) app.get(RESULTS_ROUTE, resultsFastPath(deps));
   app.use(resultsRoutes(deps));
   app.use(registryRoutes(deps));
   app.use(

@@ -274,3 +274,24 @@ describe("results cache: the check interval (short)", () => {
     expectError(res, 503, "results_not_ready");
   });
 });
+
+describe("results cache: hits under the per-address results limit", () => {
+  let h: IngestHarness;
+  before(async () => {
+    h = await startIngestHarness({ RATE_LIMIT_RESULTS_PER_S: "3" });
+    await createPoll(h.app, { id: "lunch" });
+    await writer(h)("lunch", { version: v("1a"), announce: false });
+  });
+  after(() => h?.close());
+
+  test("a read answered from memory still counts against its address", async () => {
+    // Within one second (the limit's window); a slow machine may straddle two windows,
+    // which allows at most twice the budget: the sixth read of a burst is refused either way.
+    const answers = [];
+    for (let i = 0; i < 7; i++)
+      answers.push((await request(h.app).get("/v1/polls/lunch/results")).status);
+    assert.equal(answers[0], 200);
+    assert.ok(answers.includes(429), `statuses: ${answers.join(" ")}`);
+    assert.ok(h.results.fetches <= 1, "the hits came from memory");
+  });
+});
