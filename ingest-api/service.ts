@@ -20,6 +20,8 @@ import { KioskHealth } from "./kiosk-health.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { RegistryCache } from "./registry-cache.ts";
 import { RegistryService } from "./registry-service.ts";
+import { ResultsCache } from "./results-cache.ts";
+import { registerResultsCacheMetrics } from "./results-cache-metrics.ts";
 import { ResultsEvents } from "./results-events.ts";
 import { StreamAdmission } from "./sse-admission.ts";
 import { resolveMaxMessageBytes } from "./vote-messages.ts";
@@ -36,6 +38,7 @@ export interface IngestApi {
   publisher: VotePublisher;
   events: ResultsEvents;
   voterClaims: VoterClaimsRebuild;
+  results: ResultsCache;
 }
 
 /**
@@ -105,12 +108,28 @@ export async function buildIngestApi(
     await connectRedis(config.redisUrl, log, "ingest-api-results"),
     closeRedis,
   );
+  const results = new ResultsCache(
+    redis,
+    config.redisKeyPrefix,
+    {
+      checkMs: config.resultsCacheCheckMs,
+      maxPolls: config.resultsCacheMaxPolls,
+      maxBytes: config.resultsCacheMaxBytes,
+    },
+    log,
+  );
   const events = new ResultsEvents(subscriber, config.redisKeyPrefix, log);
+  events.onEveryPoll((event) => results.announce(event));
+  // Announcements sent while the subscriber was away are lost: compare every version now.
+  subscriber.on("ready", () => void results.check());
   await events.start();
+  results.start();
+  lifecycle.add("results-cache", results, (r) => r.stop());
   const metrics = createIngestMetrics(
     () => cache.ageMs,
     () => events.clientCount,
   );
+  registerResultsCacheMetrics(metrics.registry, results);
   const guard = new VoterGuard(
     redis,
     config.redisKeyPrefix,
@@ -166,6 +185,7 @@ export async function buildIngestApi(
     adminToken: config.adminToken,
     limits: config,
     events,
+    results,
     keyPrefix: config.redisKeyPrefix,
     resultsIntervalMs: config.resultsIntervalMs,
     exposure: config,
@@ -192,7 +212,7 @@ export async function buildIngestApi(
     health,
     kiosks: config.kiosks,
   });
-  return { app, cache, registry, publisher, events, voterClaims: claims };
+  return { app, cache, registry, publisher, events, results, voterClaims: claims };
 }
 
 /** Builds the API and listens; stopping closes the server first, letting in-flight requests finish. */
