@@ -9,6 +9,7 @@ import { connect } from "@nats-io/transport-node";
 import { createClient } from "redis";
 import { readInt } from "../common/env.ts";
 import { createLogger } from "../common/logger.ts";
+import { configOrExit } from "../common/main-guard.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
@@ -20,6 +21,7 @@ import {
   startNode,
   waitUntilReady,
 } from "./bench/processes.ts";
+import { readCli } from "./cli.ts";
 
 // `npm run bench:reads`: the read side at the seeds' scale, each number beside its
 // reference or target measured in the same run (issue #13):
@@ -40,8 +42,13 @@ import {
 // fixed-rate runs whose server CPU per request is less moved by other load on the box);
 // BENCH_PG_URL, NATS_URL, REDIS_URL.
 
+const USAGE = `usage: npm run bench:reads   (tuned by environment variables)
+  BENCH_CONNECTIONS (50), BENCH_DURATION s (8), BENCH_ROUNDS (3), BENCH_REGISTRY_POLLS (10000),
+  BENCH_REGISTRY_WRITES (100), BENCH_SSE_CLIENTS (10000), BENCH_VOTE_RATE (1000),
+  BENCH_VOTE_DURATION s (10), BENCH_CPU_RATE req/s (2000); BENCH_PG_URL, NATS_URL, REDIS_URL`;
+readCli({ usage: USAGE, options: {} }, () => undefined);
 const env = process.env;
-const settings = {
+const settings = configOrExit(() => ({
   connections: readInt(env, "BENCH_CONNECTIONS", 50, { min: 1 }),
   durationS: readInt(env, "BENCH_DURATION", 8, { min: 1 }),
   rounds: readInt(env, "BENCH_ROUNDS", 3, { min: 1 }),
@@ -52,7 +59,7 @@ const settings = {
   voteDurationS: readInt(env, "BENCH_VOTE_DURATION", 10, { min: 1 }),
   cpuRate: readInt(env, "BENCH_CPU_RATE", 2_000, { min: 1 }),
   cpuDurationS: 5,
-};
+}));
 
 // Unique per run (another copy may run at the same time); all removed at the end.
 const runId = randomBytes(3).toString("hex");

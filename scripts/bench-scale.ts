@@ -1,8 +1,7 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createLogger } from "../common/logger.ts";
@@ -16,25 +15,38 @@ import { loadRollups } from "../result-publisher/rollup-store.ts";
 import { launchChromium } from "../test-support/browser.ts";
 import { chartSeries } from "../web/assets/chart-series.js";
 import { type Child, freePort, startNode, waitUntilReady } from "./bench/processes.ts";
+import { intFlag, listFlag, readCli } from "./cli.ts";
 
 // `npm run bench:scale [-- --rounds 3]`: the seeds' scale (issue #13). The whole system runs
 // as separate processes (ingest API, batch writer, two result publishers: leader and
 // standby) on a database, stream and Redis prefix of its own, with 10,000 polls registered.
 // Each section returns table rows, each row against its reference or target measured in
-// the same run. Sections another bench provides (scripts/bench-reads.ts: results GET vs
-// the bare reference, registry writes at 10,000 polls, SSE clients held + vote p99) are
-// added when that file exports `scaleSections` (see ScaleSection).
+// the same run. Then it runs `scripts/bench-reads.ts` (results GET against the bare
+// reference, registry writes at 10,000 polls, SSE clients held + vote p99) as a process of
+// its own, after this system is stopped, and prints its tables after this one.
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "3" },
-    polls: { type: "string", default: "10000" },
-    levels: { type: "string", default: "100,1000,5000" },
+const USAGE = `usage: npm run bench:scale -- [--rounds N] [--polls N] [--levels A,B,C] [--skip-reads]
+  --rounds N      freshness rounds per level (default 3)
+  --polls N       registered polls (default 10000)
+  --levels A,B    polls changing per interval, one level each (default 100,1000,5000)
+  --skip-reads    do not run scripts/bench-reads.ts afterwards`;
+const { ROUNDS, POLLS, LEVELS, SKIP_READS } = readCli(
+  {
+    usage: USAGE,
+    options: {
+      rounds: { type: "string", default: "3" },
+      polls: { type: "string", default: "10000" },
+      levels: { type: "string", default: "100,1000,5000" },
+      "skip-reads": { type: "boolean", default: false },
+    },
   },
-});
-const ROUNDS = Number(values.rounds);
-const POLLS = Number(values.polls);
-const LEVELS = values.levels.split(",").map(Number);
+  ({ values }) => ({
+    ROUNDS: intFlag("rounds", values.rounds, { min: 1 }),
+    POLLS: intFlag("polls", values.polls, { min: 100 }),
+    LEVELS: listFlag("levels", values.levels, (n, t) => intFlag(n, t, { min: 1 })),
+    SKIP_READS: values["skip-reads"],
+  }),
+);
 const READ_POLLS = 20;
 const HISTORY_OPTIONS = 100;
 const HISTORY_VOTES = 3_000;
@@ -571,12 +583,6 @@ async function main(): Promise<void> {
       idleTick(leaderPort, metricsPorts),
       backDated,
     ];
-    // apireads' sections (results GET vs bare reference, registry writes, SSE + vote p99).
-    const reads = join(ROOT, "scripts", "bench-reads.ts");
-    if (existsSync(reads)) {
-      const mod = (await import(reads)) as { scaleSections?: ScaleSection[] };
-      sections.push(...(mod.scaleSections ?? []));
-    }
     const rows: ScaleRow[] = [];
     for (const section of sections) {
       try {
@@ -606,4 +612,21 @@ async function main(): Promise<void> {
   }
 }
 
+/** `scripts/bench-reads.ts` as a process of its own; its tables (stdout) follow ours. */
+function runReadsBench(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, "scripts", "bench-reads.ts")], {
+      cwd: ROOT,
+      env: process.env,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    child.once("error", reject);
+    child.once("exit", (code) => resolve(code ?? 1));
+  });
+}
+
 await main();
+if (!SKIP_READS) {
+  process.stderr.write("[bench:scale] the read side: scripts/bench-reads.ts\n");
+  process.exitCode = await runReadsBench();
+}
