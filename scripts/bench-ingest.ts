@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -31,6 +31,7 @@ import {
   watchCpu,
 } from "./bench/processes.ts";
 import { benchLog as log } from "./bench/progress.ts";
+import { BENCH_ADMIN_TOKEN, BENCH_OPTION_IDS, BENCH_POLL_ID, benchRun } from "./bench/run-names.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:ingest`: throughput of the real ingest API (child process) against a
@@ -45,23 +46,10 @@ import { readCli } from "./cli.ts";
 
 const env = process.env;
 
-// Names of the bench's own resources, distinct from the default ones (VOTES, votes.*,
-// tallyflow:, database tallyflow) and unique per run: `npm run bench` may start this
-// script while another copy runs, and fixed names would let one drop the other's
-// database and stream mid-run. Everything is removed at the end (also on Ctrl-C).
-const runId = randomBytes(3).toString("hex");
-const names = {
-  database: `tallyflow_bench_ingest_${runId}`,
-  stream: `VOTES_BENCH_${runId}`,
-  subjectPrefix: `benchvotes_${runId}`,
-  redisKeyPrefix: `tallyflow-bench-ingest:${runId}:`,
-};
-const ADMIN_TOKEN = "bench-admin-token-0123456789";
-const POLL_ID = "bench";
-const OPTION_IDS = ["red", "green", "blue", "yellow"];
-const databaseUrl = `${env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432"}/${names.database}`;
-const natsUrl = env.NATS_URL ?? "nats://127.0.0.1:4222";
-const redisUrl = env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const { names, databaseUrl, natsUrl, redisUrl } = benchRun("ingest");
+const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
+const POLL_ID = BENCH_POLL_ID;
+const OPTION_IDS = BENCH_OPTION_IDS;
 const repoRoot = join(import.meta.dirname, "..");
 const profileDir = join(repoRoot, "artifacts", "cpu-prof");
 

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect as connectTcp, type Socket } from "node:net";
 import { cpus, loadavg } from "node:os";
@@ -21,6 +21,7 @@ import {
   startNode,
   waitUntilReady,
 } from "./bench/processes.ts";
+import { BENCH_ADMIN_TOKEN, BENCH_OPTION_IDS, BENCH_POLL_ID, benchRun } from "./bench/run-names.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:reads`: the read side at the seeds' scale, each number beside its
@@ -61,20 +62,10 @@ const settings = configOrExit(() => ({
   cpuDurationS: 5,
 }));
 
-// Unique per run (another copy may run at the same time); all removed at the end.
-const runId = randomBytes(3).toString("hex");
-const names = {
-  database: `tallyflow_bench_reads_${runId}`,
-  stream: `VOTES_BENCH_READS_${runId}`,
-  subjectPrefix: `benchreads_${runId}`,
-  redisKeyPrefix: `tallyflow-bench-reads:${runId}:`,
-};
-const ADMIN_TOKEN = "bench-admin-token-0123456789";
-const POLL_ID = "bench";
-const OPTIONS = ["red", "green", "blue", "yellow"];
-const databaseUrl = `${env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432"}/${names.database}`;
-const natsUrl = env.NATS_URL ?? "nats://127.0.0.1:4222";
-const redisUrl = env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const { names, databaseUrl, natsUrl, redisUrl } = benchRun("reads");
+const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
+const POLL_ID = BENCH_POLL_ID;
+const OPTIONS = BENCH_OPTION_IDS;
 const repoRoot = join(import.meta.dirname, "..");
 const keys = resultsKeys(names.redisKeyPrefix, POLL_ID);
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
