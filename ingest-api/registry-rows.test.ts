@@ -209,11 +209,14 @@ describe("public polls: built once per registry version", () => {
       "archived",
       "closesAt",
       "id",
+      "oneVotePerVoter",
       "opensAt",
+      "options",
       "resultsVisibility",
       "status",
       "timeZone",
       "title",
+      "voteCooldownMs",
     ]);
     assert.doesNotMatch(res.text, /count|totalVotes/);
   });

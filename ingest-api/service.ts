@@ -8,7 +8,7 @@ import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
-import { createPool } from "../common/postgres.ts";
+import { addPool } from "../common/postgres.ts";
 import { closeRedis, connectRedis } from "../common/redis.ts";
 import { provisionVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
@@ -51,11 +51,10 @@ export async function buildIngestApi(
   lifecycle: Lifecycle,
 ): Promise<IngestApi> {
   const log = logger.child({ component: "ingest-api" });
-  const pool = lifecycle.add(
-    "postgres",
-    createPool(config.databaseUrl, log, { max: config.pgPoolSize, applicationName: "ingest-api" }),
-    (p) => p.end(),
-  );
+  const pool = addPool(lifecycle, config.databaseUrl, log, {
+    max: config.pgPoolSize,
+    applicationName: "ingest-api",
+  });
   const redis = lifecycle.add(
     "redis",
     await connectRedis(config.redisUrl, log, "ingest-api"),

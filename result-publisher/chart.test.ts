@@ -133,6 +133,10 @@ describe("result charts", () => {
     // and the same version gets its chart without a new publication.
     const lunch = await p.visible("lunch");
     await p.h.redis.del(pngKey("lunch"));
+    // This API's in-process copy still holds that version's PNG and serves it (the same
+    // version as the JSON): an API process without the copy (a new one) finds none.
+    await get("/v1/polls/lunch/results.png").expect(200);
+    p.h.results.forget("lunch");
     await new Promise((r) => setTimeout(r, CHART_DEMAND_THROTTLE_MS));
     expectError(await get("/v1/polls/lunch/results.png"), 503, "chart_unavailable");
     const png = await eventually(

@@ -1,8 +1,8 @@
 import schedule from "node-schedule";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
-import { startMetricsServer } from "../common/metrics-server.ts";
-import { createPool } from "../common/postgres.ts";
+import { addMetricsServer } from "../common/metrics-server.ts";
+import { addPool } from "../common/postgres.ts";
 import { closeRedis, connectRedis } from "../common/redis.ts";
 import { ChartRenderer } from "./chart-renderer.ts";
 import type { PublisherConfig } from "./config.ts";
@@ -33,11 +33,10 @@ export async function startResultPublisher(
   lifecycle: Lifecycle,
 ): Promise<RunningPublisher> {
   const log = logger.child({ component: "result-publisher" });
-  const pool = lifecycle.add(
-    "postgres",
-    createPool(config.databaseUrl, log, { max: 2, applicationName: "result-publisher" }),
-    (p) => p.end(),
-  );
+  const pool = addPool(lifecycle, config.databaseUrl, log, {
+    max: 2,
+    applicationName: "result-publisher",
+  });
   const redis = lifecycle.add(
     "redis",
     await connectRedis(config.redisUrl, log, "result-publisher"),
@@ -79,23 +78,15 @@ export async function startResultPublisher(
     (r) => r.close(),
   );
 
-  let metricsPort: number | undefined;
-  if (config.metricsPort > 0) {
-    const started = await startMetricsServer(
-      metrics.registry,
-      { port: config.metricsPort, host: config.metricsHost },
-      async () => {
-        await pool.query("select 1");
-        return redis.isReady;
-      },
-    );
-    metricsPort = started.port;
-    lifecycle.add(
-      "metrics-server",
-      started.server,
-      (s) => new Promise<void>((r) => s.close(() => r())),
-    );
-  }
+  const metricsPort = await addMetricsServer(
+    lifecycle,
+    metrics.registry,
+    { port: config.metricsPort, host: config.metricsHost },
+    async () => {
+      await pool.query("select 1");
+      return redis.isReady;
+    },
+  );
 
   let running: Promise<PublishRunSummary | undefined> | undefined;
   let failing = false;

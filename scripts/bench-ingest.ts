@@ -31,7 +31,13 @@ import {
   watchCpu,
 } from "./bench/processes.ts";
 import { benchLog as log } from "./bench/progress.ts";
-import { BENCH_ADMIN_TOKEN, BENCH_OPTION_IDS, BENCH_POLL_ID, benchRun } from "./bench/run-names.ts";
+import {
+  BENCH_ADMIN_TOKEN,
+  BENCH_OPTION_IDS,
+  BENCH_POLL_ID,
+  benchRun,
+  benchServiceEnv,
+} from "./bench/run-names.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:ingest`: throughput of the real ingest API (child process) against a
@@ -46,7 +52,8 @@ import { readCli } from "./cli.ts";
 
 const env = process.env;
 
-const { names, databaseUrl, natsUrl, redisUrl } = benchRun("ingest");
+const run = benchRun("ingest");
+const { names, databaseUrl, natsUrl, redisUrl } = run;
 const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
 const POLL_ID = BENCH_POLL_ID;
 const OPTION_IDS = BENCH_OPTION_IDS;
@@ -103,18 +110,7 @@ async function prepareResources({ nc, jsm, redis }: Bench): Promise<void> {
 
 function childEnv(port: number): NodeJS.ProcessEnv {
   return {
-    ...env,
-    NODE_ENV: "production",
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    DATABASE_URL: databaseUrl,
-    NATS_URL: natsUrl,
-    REDIS_URL: redisUrl,
-    STREAM_NAME: names.stream,
-    SUBJECT_PREFIX: names.subjectPrefix,
-    REDIS_KEY_PREFIX: names.redisKeyPrefix,
-    ADMIN_TOKEN,
-    LOG_LEVEL: "warn",
+    ...benchServiceEnv(run, port),
     // One kiosk token carries the whole load here: the per-kiosk limits would measure
     // themselves. Set them (e.g. very high) to measure the limiter's cost instead.
     RATE_LIMIT_KIOSK_VOTES_PER_S: env.RATE_LIMIT_KIOSK_VOTES_PER_S ?? "0",

@@ -21,7 +21,13 @@ import {
   startNode,
   waitUntilReady,
 } from "./bench/processes.ts";
-import { BENCH_ADMIN_TOKEN, BENCH_OPTION_IDS, BENCH_POLL_ID, benchRun } from "./bench/run-names.ts";
+import {
+  BENCH_ADMIN_TOKEN,
+  BENCH_OPTION_IDS,
+  BENCH_POLL_ID,
+  benchRun,
+  benchServiceEnv,
+} from "./bench/run-names.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:reads`: the read side at the seeds' scale, each number beside its
@@ -62,7 +68,8 @@ const settings = configOrExit(() => ({
   cpuDurationS: 5,
 }));
 
-const { names, databaseUrl, natsUrl, redisUrl } = benchRun("reads");
+const run = benchRun("reads");
+const { names, databaseUrl, natsUrl, redisUrl } = run;
 const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
 const POLL_ID = BENCH_POLL_ID;
 const OPTIONS = BENCH_OPTION_IDS;
@@ -80,18 +87,7 @@ const loadBefore = loadavg();
 
 function childEnv(port: number): NodeJS.ProcessEnv {
   return {
-    ...env,
-    NODE_ENV: "production",
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    DATABASE_URL: databaseUrl,
-    NATS_URL: natsUrl,
-    REDIS_URL: redisUrl,
-    STREAM_NAME: names.stream,
-    SUBJECT_PREFIX: names.subjectPrefix,
-    REDIS_KEY_PREFIX: names.redisKeyPrefix,
-    ADMIN_TOKEN,
-    LOG_LEVEL: "warn",
+    ...benchServiceEnv(run, port),
     // Every request comes from 127.0.0.1: the caps and the per-address rate limits are
     // lifted for the bench alone (a results read would otherwise also cost a Redis INCR).
     RATE_LIMIT_RESULTS_PER_S: "0",

@@ -34,3 +34,21 @@ export function benchRun(kind: string, env: NodeJS.ProcessEnv = process.env): Be
     redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
   };
 }
+
+/** The environment every service of the run gets: its resources, its admin token, quiet logs. */
+export function benchServiceEnv(run: BenchRun, port: number): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: "production",
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DATABASE_URL: run.databaseUrl,
+    NATS_URL: run.natsUrl,
+    REDIS_URL: run.redisUrl,
+    STREAM_NAME: run.names.stream,
+    SUBJECT_PREFIX: run.names.subjectPrefix,
+    REDIS_KEY_PREFIX: run.names.redisKeyPrefix,
+    ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+    LOG_LEVEL: "warn",
+  };
+}
