@@ -3,9 +3,9 @@ import { JetStreamHealer } from "../common/jetstream-heal.ts";
 import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
-import { startMetricsServer } from "../common/metrics-server.ts";
+import { addMetricsServer } from "../common/metrics-server.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
-import { createPool } from "../common/postgres.ts";
+import { addPool } from "../common/postgres.ts";
 import type { WriterConfig } from "./config.ts";
 import { ensureWriterResources } from "./consumer.ts";
 import { MaxDeliveriesMover } from "./max-deliveries.ts";
@@ -31,14 +31,10 @@ export async function startBatchWriter(
   lifecycle: Lifecycle,
 ): Promise<RunningWriter> {
   const log = logger.child({ component: "batch-writer" });
-  const pool = lifecycle.add(
-    "postgres",
-    createPool(config.databaseUrl, log, {
-      max: config.pgPoolSize,
-      applicationName: "batch-writer",
-    }),
-    (p) => p.end(),
-  );
+  const pool = addPool(lifecycle, config.databaseUrl, log, {
+    max: config.pgPoolSize,
+    applicationName: "batch-writer",
+  });
   let healer: JetStreamHealer | undefined;
   const nc = lifecycle.add(
     "nats",
@@ -70,23 +66,15 @@ export async function startBatchWriter(
     const info = await jsm.consumers.info(config.streamName, config.consumerName);
     return info.num_pending + info.num_ack_pending;
   });
-  let metricsPort: number | undefined;
-  if (config.metricsPort > 0) {
-    const started = await startMetricsServer(
-      metrics.registry,
-      { port: config.metricsPort, host: config.metricsHost },
-      async () => {
-        await pool.query("select 1");
-        return !nc.isClosed();
-      },
-    );
-    metricsPort = started.port;
-    lifecycle.add(
-      "metrics-server",
-      started.server,
-      (s) => new Promise<void>((r) => s.close(() => r())),
-    );
-  }
+  const metricsPort = await addMetricsServer(
+    lifecycle,
+    metrics.registry,
+    { port: config.metricsPort, host: config.metricsHost },
+    async () => {
+      await pool.query("select 1");
+      return !nc.isClosed();
+    },
+  );
 
   const mover = new MaxDeliveriesMover({ pool, js, jsm, config, logger: log, metrics, healer });
   mover.start();

@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import type { Lifecycle } from "./lifecycle.ts";
 
 /**
  * A tiny HTTP server for services without an API: GET /metrics and GET /healthz. It listens
@@ -31,4 +32,24 @@ export async function startMetricsServer(
     server.listen(listenOn.port, listenOn.host, () => resolve());
   });
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/**
+ * A service's metrics server, registered with its lifecycle (closed in reverse order with
+ * the rest). Port 0 means none: returns undefined. Otherwise the port it listens on.
+ */
+export async function addMetricsServer(
+  lifecycle: Lifecycle,
+  registry: Registry,
+  listenOn: { port: number; host: string },
+  ready: () => Promise<boolean>,
+): Promise<number | undefined> {
+  if (listenOn.port <= 0) return undefined;
+  const started = await startMetricsServer(registry, listenOn, ready);
+  lifecycle.add(
+    "metrics-server",
+    started.server,
+    (s) => new Promise<void>((r) => s.close(() => r())),
+  );
+  return started.port;
 }

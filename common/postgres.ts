@@ -1,4 +1,5 @@
 import pg from "pg";
+import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 
 export type Pool = pg.Pool;
@@ -29,6 +30,16 @@ export function createPool(
     client.on("error", (err) => logger.debug({ err }, "postgres client error")),
   );
   return pool;
+}
+
+/** A service's pool, registered with its lifecycle so that it is ended last-in-first-out. */
+export function addPool(
+  lifecycle: Lifecycle,
+  databaseUrl: string,
+  logger: Logger,
+  options: { max: number; applicationName: string },
+): Pool {
+  return lifecycle.add("postgres", createPool(databaseUrl, logger, options), (p) => p.end());
 }
 
 /** Creates the database named in the URL when it is missing (connecting to `postgres`). */

@@ -5,7 +5,11 @@
 export interface ResultsKeys {
   /** JSON document (`PublishedResults`), UTF-8. */
   json: string;
-  /** PNG chart of the same version; absent while hidden counts must not leak or a render failed. */
+  /**
+   * PNG chart of the same version as the JSON beside it; absent until a renderer drew this
+   * version (charts are drawn for polls being read, after the JSON is out) or after a failed
+   * render. Never a PNG of another version.
+   */
   png: string;
   /** The version string alone: poll this cheaply, fetch JSON/PNG only when it changes. */
   version: string;
@@ -14,6 +18,24 @@ export interface ResultsKeys {
 export function resultsKeys(prefix: string, pollId: string): ResultsKeys {
   const base = `${prefix}results:${pollId}`;
   return { json: `${base}:json`, png: `${base}:png`, version: `${base}:version` };
+}
+
+/**
+ * Internal (not a contract): sorted set of poll id → last time its chart was read (ms), written
+ * by the API at most once per second per poll and process; the publisher renders charts of
+ * polls read within CHART_DEMAND_TTL_MS only.
+ */
+export function chartDemandKey(prefix: string): string {
+  return `${prefix}chart-demand`;
+}
+
+/**
+ * Internal (not a contract): sorted set of poll id → enqueue time (ms): charts to draw. A
+ * poll is in it once whatever its number of new versions (a renderer draws the version
+ * current when it takes the job); every publisher process, leader or standby, takes jobs.
+ */
+export function chartJobsKey(prefix: string): string {
+  return `${prefix}chart-jobs`;
 }
 
 /** Pub/sub channel: one message `{"pollId","version"}` per publication. */
@@ -33,10 +55,18 @@ export interface Distribution {
   bucketMinutes: 10;
   /** Start of the first bucket (UTC-aligned); bucket i starts at start + i × 10 min. */
   start: string | null;
-  /** Number of buckets, zero-filled, from the first vote's bucket to the asOf bucket. */
+  /**
+   * Number of buckets, zero-filled, from the first vote's bucket to the asOf bucket, but
+   * never more than the window: `windowHours` × 6 buckets ending at the asOf bucket.
+   */
   buckets: number;
-  /** One series per option, in option order, `buckets` counts each. */
-  series: { optionId: string; counts: number[] }[];
+  /** The window the buckets are bounded by (DISTRIBUTION_WINDOW_HOURS). */
+  windowHours: number;
+  /**
+   * One series per option, in option order, `buckets` counts each; `before` counts the
+   * option's votes cast before `start` (in the totals, outside the window), 0 when none.
+   */
+  series: { optionId: string; counts: number[]; before: number }[];
 }
 
 interface ResultsBase {
@@ -58,7 +88,7 @@ export interface VisibleResults extends ResultsBase {
   totalVotes: number;
   options: OptionTotal[];
   distribution: Distribution;
-  /** The PNG chart of this version, or null when rendering failed (retried next run). */
+  /** The size of this version's PNG (drawn when the poll's chart is read; see ResultsKeys.png). */
   chart: { width: number; height: number } | null;
 }
 

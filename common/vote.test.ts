@@ -33,6 +33,14 @@ describe("voter id normalisation", () => {
     );
   });
 
+  test("an id Postgres would rewrite is refused: lone surrogates, U+FFFD from bytes not UTF-8", () => {
+    const refused = "must be valid UTF-8 text (no lone surrogate, no U+FFFD replacement character)";
+    for (const raw of ["\ud800x", "x\udfff", "\udc00\ud800", "ab\ufffd"])
+      assert.equal(input(raw).error?.issues[0]?.message, refused, JSON.stringify(raw));
+    // A well-formed pair outside the BMP is fine.
+    assert.equal(input("\ud83d\ude00").data?.voterId, "\u{1f600}");
+  });
+
   test("a message from before normalisation is normalised, and never refused for it", () => {
     assert.equal(stored(" jose\u0301").data?.voterId, "jos\u00e9");
     assert.equal(stored("   ").data?.voterId, "   ", "an id of spaces stays what it was");

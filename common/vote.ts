@@ -39,7 +39,20 @@ const voterIdSchema = z
   .normalize("NFC")
   .min(1, { error: "must not be empty" })
   .max(VOTER_ID_MAX_LENGTH, { error: `must be at most ${VOTER_ID_MAX_LENGTH} characters` })
-  .regex(VOTER_ID_PATTERN, { error: "must not contain control characters or backslash" });
+  .regex(VOTER_ID_PATTERN, { error: "must not contain control characters or backslash" })
+  .refine(isWellFormedText, {
+    error: "must be valid UTF-8 text (no lone surrogate, no U+FFFD replacement character)",
+  });
+
+/**
+ * False for text Postgres would not store as sent: a lone surrogate (`"\ud800"` in JSON)
+ * becomes U+FFFD on its way to UTF-8, and so does every invalid byte of a body that was
+ * not UTF-8. Two different ids would then be stored as one voter (and the second refused
+ * as already voted), so an id holding either is refused instead of silently rewritten.
+ */
+function isWellFormedText(value: string): boolean {
+  return value.isWellFormed() && !value.includes("\ufffd");
+}
 
 /**
  * A voter id in a message. The API publishes the normal form; a message published before

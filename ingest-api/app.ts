@@ -17,7 +17,9 @@ import type { AddressLimit, RateLimits } from "./rate-limits.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import { registryRoutes } from "./registry-routes.ts";
 import type { RegistryService } from "./registry-service.ts";
+import type { ResultsCache } from "./results-cache.ts";
 import type { ResultsEvents } from "./results-events.ts";
+import { RESULTS_ROUTE, resultsFastPath } from "./results-fast-path.ts";
 import { type EventStreamOptions, resultsRoutes } from "./results-routes.ts";
 import { apiSecurityHeaders } from "./security-headers.ts";
 import type { VotePublisher } from "./vote-publisher.ts";
@@ -37,6 +39,8 @@ export interface AppDeps {
   adminToken: string;
   limits: VoteRouteLimits;
   events: ResultsEvents;
+  /** The in-process copy of the current publications (the read path's source). */
+  results: ResultsCache;
   keyPrefix: string;
   resultsIntervalMs: number;
   /** Which proxies' X-Forwarded-For to believe, and HSTS. */
@@ -81,6 +85,14 @@ export function createApp(deps: AppDeps): Express {
   // req.ip: the socket's address, or X-Forwarded-For's entry left of the trusted proxies.
   app.set("trust proxy", deps.exposure.trustProxy);
   app.use(apiSecurityHeaders(deps.exposure.hstsMaxAgeSeconds));
+  const cors = corsHandler(deps.corsOrigins, deps.corsMaxAgeMs);
+  // The results JSON's hot path. Without a per-address results limit, a hit needs none of
+  // the layers below (metrics middleware, throttles, routers): it is answered here, with
+  // its CORS headers, and counts itself in the request metrics. With one, it comes after
+  // the throttle (each read then costs the limit's Redis call anyway).
+  const hitsAhead = !deps.rateLimits.limitsByAddress("results");
+  if (hitsAhead)
+    app.get(RESULTS_ROUTE, ...(cors ? [cors] : []), resultsFastPath(deps, deps.metrics));
   const { httpRequests, httpDuration } = deps.metrics;
   app.use((req, res, next) => {
     const started = performance.now();
@@ -92,7 +104,6 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   // CORS first, so that a browser can read the 429s and 503s of these routes too.
-  const cors = corsHandler(deps.corsOrigins, deps.corsMaxAgeMs);
   if (cors) app.use(CORS_PATHS, cors);
   app.use(deps.rateLimits.authFailures);
   // One layer per path (not an array), so a 429's metrics route label is that path.
@@ -117,6 +128,7 @@ export function createApp(deps: AppDeps): Express {
       kioskThrottle: deps.rateLimits.kiosk("batches"),
     }),
   );
+  if (!hitsAhead) app.get(RESULTS_ROUTE, resultsFastPath(deps));
   app.use(resultsRoutes(deps));
   app.use(registryRoutes(deps));
   app.use(

@@ -35,8 +35,18 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly castAtMaxAgeMs: number;
   /** After a poll closes, votes cast before the close are still taken this long. @defaultValue 3600000 */
   readonly lateVoteGraceMs: number;
-  /** Full registry reload interval (NOTIFY makes changes visible sooner). @defaultValue 5000 */
+  /**
+   * Full registry reload interval, the safety net: per-row NOTIFY applies each change at
+   * once and a re-opened LISTEN reloads everything, so this only bounds a change made with
+   * the triggers off. A full reload reads every poll (~200 ms at 10,000). @defaultValue 60000
+   */
   readonly registryRefreshMs: number;
+  /** How often the results cache compares its versions with Redis (missed announcements). @defaultValue 2000 */
+  readonly resultsCacheCheckMs: number;
+  /** Most polls whose current publication the API keeps in memory. @defaultValue 10000 */
+  readonly resultsCacheMaxPolls: number;
+  /** Most bytes (JSON and PNG) of publications kept in memory. @defaultValue 268435456 (256 MiB) */
+  readonly resultsCacheMaxBytes: number;
   /** One-vote-per-voter hash buckets per poll: 2^bits. @defaultValue 16 */
   readonly voterBucketBits: number;
   /** Idle time after which a voter bucket expires from Redis. @defaultValue 2592000000 (30 days) */
@@ -127,7 +137,10 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     castAtMaxSkewMs: readInt(env, "CAST_AT_MAX_SKEW_MS", 60_000, { min: 0 }),
     castAtMaxAgeMs: readInt(env, "CAST_AT_MAX_AGE_MS", 2_592_000_000, { min: 60_000 }),
     lateVoteGraceMs: readInt(env, "LATE_VOTE_GRACE_MS", 3_600_000, { min: 0 }),
-    registryRefreshMs: readInt(env, "REGISTRY_REFRESH_MS", 5_000, { min: 100 }),
+    registryRefreshMs: readInt(env, "REGISTRY_REFRESH_MS", 60_000, { min: 100 }),
+    resultsCacheCheckMs: readInt(env, "RESULTS_CACHE_CHECK_MS", 2_000, { min: 100 }),
+    resultsCacheMaxPolls: readInt(env, "RESULTS_CACHE_MAX_POLLS", 10_000, { min: 1 }),
+    resultsCacheMaxBytes: readInt(env, "RESULTS_CACHE_MAX_BYTES", 268_435_456, { min: 1_048_576 }),
     voterBucketBits: readInt(env, "VOTER_BUCKET_BITS", 16, { min: 0, max: 24 }),
     voterRetentionMs: readInt(env, "VOTER_RETENTION_MS", 2_592_000_000, { min: 60_000 }),
     voterClaimsCheckMs: readInt(env, "VOTER_CLAIMS_CHECK_MS", 5_000, { min: 100 }),

@@ -62,6 +62,19 @@ describe("CORS for the configured origins", () => {
       assert.match(String(res.headers.vary), /\bOrigin\b/);
     });
 
+  test("the kiosk-client's batch passes the preflight: X-Kiosk-Status is an allowed header", async () => {
+    // What a browser asks before the outbox's POST (sender.ts sets these three headers).
+    const res = await request(h.app)
+      .options("/v1/votes/batch")
+      .set("Origin", ALLOWED)
+      .set("Access-Control-Request-Method", "POST")
+      .set("Access-Control-Request-Headers", "authorization,content-type,x-kiosk-status");
+    assert.equal(res.status, 204, res.text);
+    const allowed = String(res.headers["access-control-allow-headers"]).toLowerCase().split(",");
+    for (const header of ["authorization", "content-type", "x-kiosk-status"])
+      assert.ok(allowed.includes(header), `${header} in ${allowed.join(",")}`);
+  });
+
   test("each configured origin is allowed as itself (never `*`)", async () => {
     const res = await preflight(h, "/v1/votes", ALSO_ALLOWED);
     assert.equal(res.headers["access-control-allow-origin"], ALSO_ALLOWED);

@@ -34,7 +34,8 @@ export function corsHandler(
     origin: (origin, callback) =>
       callback(null, origin !== undefined && allowed.has(origin) ? origin : false),
     methods: ["GET", "HEAD", "POST"],
-    // X-Kiosk-Status: the outbox reports its queue with each batch (kiosk-health.ts).
+    // X-Kiosk-Status: the kiosk-client outbox sends its heartbeat with every batch (on by
+    // default); without it here a browser refuses the preflight and no batch ever leaves.
     allowedHeaders: ["Authorization", "Content-Type", "X-Kiosk-Status"],
     exposedHeaders: ["ETag", "Retry-After"],
     maxAge: Math.floor(maxAgeMs / 1000),

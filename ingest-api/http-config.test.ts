@@ -19,6 +19,7 @@ describe("HTTP exposure config", () => {
     assert.equal(c.sseMaxClients, 10_000);
     assert.equal(c.sseMaxPerAddress, 20);
     assert.equal(c.sseHeartbeatMs, 15_000);
+    assert.equal(c.sseMaxBufferedBytes, 65_536);
     assert.equal(c.trustProxy, false);
     assert.equal(c.hstsMaxAgeSeconds, 0);
   });
@@ -66,6 +67,7 @@ describe("HTTP exposure config", () => {
     failsNaming({ SSE_MAX_CLIENTS: "0" }, "SSE_MAX_CLIENTS", /at least 1/);
     failsNaming({ SSE_MAX_PER_ADDRESS: "0" }, "SSE_MAX_PER_ADDRESS", /at least 1/);
     failsNaming({ SSE_HEARTBEAT_MS: "10" }, "SSE_HEARTBEAT_MS", /at least 50/);
+    failsNaming({ SSE_MAX_BUFFERED_BYTES: "100" }, "SSE_MAX_BUFFERED_BYTES", /at least 1024/);
     failsNaming({ TRUST_PROXY: "true" }, "TRUST_PROXY", /any client's X-Forwarded-For/);
     failsNaming({ TRUST_PROXY: "10.0.0.0/33" }, "TRUST_PROXY", /"10\.0\.0\.0\/33" is not/);
     failsNaming({ TRUST_PROXY: "proxy.internal" }, "TRUST_PROXY", /is not an address/);

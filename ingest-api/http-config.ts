@@ -21,6 +21,8 @@ export interface HttpExposureConfig {
   readonly sseMaxPerAddress: number;
   /** Interval of the `: ping` comment on every SSE stream. @defaultValue 15000 */
   readonly sseHeartbeatMs: number;
+  /** Bytes an SSE stream may hold unsent (a client that stops reading); beyond, it is closed. @defaultValue 65536 */
+  readonly sseMaxBufferedBytes: number;
   /** Express `trust proxy`: false, a hop count, or the proxies' addresses/subnets. @defaultValue false */
   readonly trustProxy: false | number | readonly string[];
   /** `Strict-Transport-Security: max-age=<this>` on every answer when > 0 (served over TLS). @defaultValue 0 */
@@ -88,6 +90,10 @@ export function readHttpExposureConfig(env: Env): HttpExposureConfig {
     sseMaxClients,
     sseMaxPerAddress: readInt(env, "SSE_MAX_PER_ADDRESS", 20, { min: 1 }),
     sseHeartbeatMs: readInt(env, "SSE_HEARTBEAT_MS", 15_000, { min: 50, max: 300_000 }),
+    sseMaxBufferedBytes: readInt(env, "SSE_MAX_BUFFERED_BYTES", 65_536, {
+      min: 1_024,
+      max: 16_777_216,
+    }),
     trustProxy: readTrustProxy(env),
     hstsMaxAgeSeconds: readInt(env, "HSTS_MAX_AGE_SECONDS", 0, { min: 0, max: 63_072_000 }),
   };

@@ -9,6 +9,7 @@ import { pino } from "pino";
 import request from "supertest";
 import { AppError, ConflictError, UnavailableError } from "../common/errors.ts";
 import { expectError } from "../test-support/api.ts";
+import { RawClient } from "../test-support/raw-http.ts";
 import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
 import { jsonBody } from "./json-body.ts";
 
@@ -210,6 +211,71 @@ describe("error responses", () => {
     assert.equal(handled, 1, "only the complete request reached the handler");
     assert.deepEqual(lines, []);
     server.close();
+  });
+
+  test("a charset other than UTF-8 is 415, the utf-* ones body-parser would try too", async () => {
+    const { app } = appWith((a) => {
+      a.post("/echo", jsonBody(1024), (req, res) => {
+        res.json({ got: req.body });
+      });
+    });
+    for (const type of [
+      "application/json; charset=utf-16",
+      "application/json; charset=UTF-32",
+      'application/json; charset="utf-16le"',
+    ]) {
+      // Past the fast path (UTF-8 only), to body-parser, which took these and failed to parse.
+      const res = await request(app).post("/echo").set("Content-Type", type).send('{"a":1}');
+      expectError(res, 415, "unsupported_charset");
+    }
+  });
+
+  test("a JSON request with no body reaches the route without one, not a 415", async () => {
+    const { app } = appWith((a) => {
+      a.post("/echo", jsonBody(1024), (req, res) => {
+        res.json({ bodyless: req.body === undefined });
+      });
+    });
+    const server = app.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      // Neither Content-Length nor Transfer-Encoding: a request without a body (RFC 9112 6.3).
+      const ask = async (head: string) => {
+        const client = await RawClient.open(server);
+        client.write(`POST /echo HTTP/1.1\r\nHost: x\r\n${head}Connection: close\r\n\r\n`);
+        await client.waitClosed();
+        return client.response();
+      };
+      const json = await ask("Content-Type: application/json\r\n");
+      assert.equal(json.status, 200, json.body);
+      assert.deepEqual(JSON.parse(json.body), { bodyless: true });
+      // Without a JSON Content-Type it stays 415.
+      const none = await ask("");
+      assert.equal(none.status, 415);
+      assert.equal(JSON.parse(none.body).error.code, "unsupported_media_type");
+    } finally {
+      server.close();
+    }
+  });
+
+  test("a path parameter that is not valid percent-encoding is 400 naming the path", async () => {
+    const { app, lines } = appWith((a) => {
+      a.get("/v1/polls/:pollId/results", (_req, res) => {
+        res.json({});
+      });
+    });
+    for (const path of [
+      "/v1/polls/%ZZ/results",
+      "/v1/polls/%/results",
+      "/v1/polls/%E0%A4%A/results",
+    ]) {
+      const res = await request(app).get(path);
+      const error = expectError(res, 400, "invalid_request");
+      assert.deepEqual(error.details, {
+        issues: [{ field: "path", message: "is not valid percent-encoding (RFC 3986)" }],
+      });
+    }
+    assert.deepEqual(lines, []);
   });
 
   test("an unknown route is 404 route_not_found", async () => {

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
 import type { ErrorCode } from "../common/error-codes.ts";
-import { AppError, RateLimitedError, UnavailableError } from "../common/errors.ts";
+import { AppError, RateLimitedError, UnavailableError, ValidationError } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 
 // body-parser reports its failures with a `type`; these are the client's mistakes.
@@ -29,6 +29,11 @@ export function errorMiddleware(logger: Logger) {
       const known = BODY_ERRORS[err.type]!;
       const limit = "limit" in err ? { limitBytes: err.limit } : undefined;
       appError = AppError.of(known.code, known.message, limit ? { details: limit } : {});
+    } else if (err instanceof URIError && isClientHttpError(err)) {
+      // The router could not percent-decode a path parameter (`/v1/polls/%ZZ/results`).
+      appError = new ValidationError([
+        { field: "path", message: "is not valid percent-encoding (RFC 3986)" },
+      ]);
     } else if (isClientHttpError(err)) {
       // Other request failures body-parser blames on the client, e.g. a corrupt gzip body.
       appError = new AppError(400, "unreadable_body", "body could not be read");

@@ -191,6 +191,29 @@ describe("HTTP server limits", () => {
     assert.equal(client.response().status, 400);
     assert.equal(errorCode(client), "bad_request");
   });
+
+  test("an HTTP/1.1 request without Host gets 400 bad_request in the API's error shape", async () => {
+    const client = await open(short);
+    client.write("GET /healthz HTTP/1.1\r\n\r\n");
+    await client.waitClosed();
+    assert.equal(client.response().status, 400);
+    assert.equal(errorCode(client), "bad_request");
+    // HTTP/1.0 has no Host requirement.
+    const old = await open(short);
+    old.write("GET /healthz HTTP/1.0\r\n\r\n");
+    await old.waitClosed();
+    assert.equal(old.response().status, 200);
+  });
+
+  test("an unknown Expect is ignored (RFC 9110 10.1.1): the vote is served, not a bare 417", async () => {
+    const client = await open(short);
+    const body = JSON.stringify({ pollId: "wire", optionId: "yes" });
+    client.write(
+      voteHead(Buffer.byteLength(body)).replace("\r\n\r\n", "\r\nExpect: a-pony\r\n\r\n") + body,
+    );
+    await eventually("the answer", async () => client.received.includes("\r\n\r\n{") || undefined);
+    assert.equal(client.response().status, 202, client.received);
+  });
 });
 
 describe("HTTP_MAX_CONNECTIONS", () => {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Express } from "express";
 import { type ErrorCode, statusOf } from "../common/error-codes.ts";
@@ -20,8 +20,14 @@ type ServerLimits = Pick<
  *   Postgres, NATS and Redis.
  */
 export function createHttpServer(app: Express, limits: ServerLimits): Server {
+  const handle: RequestListener = (req, res) => {
+    if (req.headers.host === undefined && req.httpVersion === "1.1") return refuseNoHost(res);
+    app(req, res);
+  };
   const server = createServer(
     {
+      // Checked in `handle` instead: Node's own refusal is a 400 with an empty body.
+      requireHostHeader: false,
       headersTimeout: limits.httpHeadersTimeoutMs,
       requestTimeout: limits.httpRequestTimeoutMs,
       keepAliveTimeout: limits.httpKeepAliveTimeoutMs,
@@ -32,8 +38,12 @@ export function createHttpServer(app: Express, limits: ServerLimits): Server {
         Math.max(25, Math.floor(limits.httpHeadersTimeoutMs / 4)),
       ),
     },
-    app,
+    handle,
   );
+  // An `Expect` other than 100-continue: Node answers a bare 417 unless someone listens.
+  // RFC 9110 10.1.1 lets a server ignore an expectation it does not know, so the request
+  // is served as if it had none.
+  server.on("checkExpectation", handle);
   if (limits.httpMaxConnections > 0) server.maxConnections = limits.httpMaxConnections;
   server.on("clientError", answerClientError);
   return server;
@@ -87,6 +97,20 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     return;
   }
   socket.destroy();
+}
+
+/** HTTP/1.1 requires Host (RFC 9112 3.2): 400 bad_request in the API's error shape, closed. */
+function refuseNoHost(res: ServerResponse): void {
+  const body = JSON.stringify({
+    error: { code: "bad_request", message: "an HTTP/1.1 request needs a Host header" },
+  });
+  res.writeHead(statusOf("bad_request"), {
+    "Content-Type": "application/json; charset=utf-8",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Length": Buffer.byteLength(body),
+    Connection: "close",
+  });
+  res.end(body);
 }
 
 /** Listens on `port` and `host`; resolves once listening. */

@@ -26,7 +26,7 @@ export function createIngestMetrics(
   });
   new Gauge({
     name: "tallyflow_registry_cache_age_seconds",
-    help: "Time since the registry cache was last reloaded from Postgres",
+    help: "How far behind Postgres the registry cache may be: 0 while LISTENing with every change applied",
     registers: [registry],
     collect() {
       this.set(registryAgeMs() / 1000);

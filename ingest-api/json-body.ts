@@ -28,12 +28,35 @@ export function jsonBody(limitBytes: number) {
       );
     const length = plainJsonLength(req, limitBytes);
     if (length !== undefined) return readJson(req, length, next);
+    // A JSON request without a body (no Content-Length, not chunked): express.json leaves
+    // req.body unset and the route names what is missing. req.is() is null for any bodiless
+    // request, which made it a 415 "Content-Type must be application/json" that it already is.
+    if (!hasBody(req) && JSON_TYPE.test(req.headers["content-type"] ?? ""))
+      return parse(req, res, next);
     if (!req.is("application/json"))
       return next(
         new AppError(415, "unsupported_media_type", "Content-Type must be application/json"),
       );
+    // body-parser takes any "utf-*" charset (utf-16, utf-32) and then fails to parse a body
+    // the client meant in it: 415 as for every charset other than UTF-8.
+    const charset = CHARSET.exec(req.headers["content-type"] ?? "")?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== "utf-8")
+      return next(
+        AppError.of("unsupported_charset", `charset "${charset.slice(0, 32)}": use UTF-8`),
+      );
     parse(req, res, next);
   };
+}
+
+const JSON_TYPE = /^application\/json\s*(?:;|$)/i;
+// The charset parameter of a Content-Type, quoted or not.
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
+/** As type-is's hasBody: chunked, or a Content-Length (0 included). */
+function hasBody(req: IncomingMessage): boolean {
+  return (
+    req.headers["transfer-encoding"] !== undefined || req.headers["content-length"] !== undefined
+  );
 }
 
 /** The Content-Length header as a number; 0 when absent or not a number (the parser decides then). */

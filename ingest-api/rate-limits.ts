@@ -142,14 +142,23 @@ export class RateLimits {
     );
   }
 
-  /** Per client address, for the unauthenticated routes. */
-  byAddress(name: AddressLimit): RequestHandler {
-    const perS = {
+  /** Whether this per-address limit is on (0 per second: off). */
+  limitsByAddress(name: AddressLimit): boolean {
+    return this.#perS(name) > 0;
+  }
+
+  #perS(name: AddressLimit): number {
+    return {
       results: this.#config.resultsPerS,
       sse_connects: this.#config.sseConnectsPerS,
       pages: this.#config.pagesPerS,
       readyz: this.#config.readyzPerS,
     }[name];
+  }
+
+  /** Per client address, for the unauthenticated routes. */
+  byAddress(name: AddressLimit): RequestHandler {
+    const perS = this.#perS(name);
     if (perS === 0) return pass;
     const what = {
       results: "results requests",

@@ -59,17 +59,22 @@ const pollIdsSchema = z
   .refine((ids) => new Set(ids).size === ids.length, { error: "poll ids must be unique" })
   .nullable();
 
+/** The settings a poll may be created with and changed later, all optional in both. */
+const pollSettings = {
+  timeZone: timeZoneSchema.optional(),
+  opensAt: instantSchema.optional(),
+  closesAt: instantSchema.optional(),
+  resultsVisibility: visibilitySchema.optional(),
+  oneVotePerVoter: z.boolean({ error: "must be true or false" }).optional(),
+  voteCooldownMs: voteCooldownSchema.optional(),
+};
+
 export const createPollSchema = z
   .strictObject({
     id: idSchema,
     title: titleSchema,
     options: optionsSchema,
-    timeZone: timeZoneSchema.optional(),
-    opensAt: instantSchema.optional(),
-    closesAt: instantSchema.optional(),
-    resultsVisibility: visibilitySchema.optional(),
-    oneVotePerVoter: z.boolean({ error: "must be true or false" }).optional(),
-    voteCooldownMs: voteCooldownSchema.optional(),
+    ...pollSettings,
   })
   .refine((p) => windowIsOrdered(p.opensAt, p.closesAt), {
     path: ["closesAt"],
@@ -80,12 +85,7 @@ export type CreatePoll = z.infer<typeof createPollSchema>;
 export const updatePollSchema = z.strictObject({
   title: titleSchema.optional(),
   options: optionsSchema.optional(),
-  timeZone: timeZoneSchema.optional(),
-  opensAt: instantSchema.optional(),
-  closesAt: instantSchema.optional(),
-  resultsVisibility: visibilitySchema.optional(),
-  oneVotePerVoter: z.boolean({ error: "must be true or false" }).optional(),
-  voteCooldownMs: voteCooldownSchema.optional(),
+  ...pollSettings,
   archived: z.boolean({ error: "must be true or false" }).optional(),
 });
 export type UpdatePoll = z.infer<typeof updatePollSchema>;

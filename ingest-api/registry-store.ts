@@ -357,38 +357,59 @@ export interface RegistryPoll extends Poll {
   incarnation: number;
 }
 
-export interface RegistrySnapshot {
-  polls: RegistryPoll[];
-  kiosks: {
+/**
+ * The registry cache's polls: every one, or only those of `ids` (the per-row reload after
+ * a NOTIFY). One query for both, so a column added to the registry reaches both alike.
+ */
+export async function loadRegistryPolls(
+  db: Pool | PoolClient,
+  ids?: readonly string[],
+): Promise<RegistryPoll[]> {
+  const { rows } =
+    ids === undefined
+      ? await db.query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`)
+      : await db.query<PollRow>(`${POLL_SELECT} where p.id = any($1)`, [ids]);
+  return rows.map((r) => ({ ...toPoll(r), incarnation: r.incarnation }));
+}
+
+/** What the registry cache holds of a kiosk. */
+export interface KioskCredential {
+  id: string;
+  name: string;
+  tokenHash: Buffer;
+  revokedAt: Date | null;
+  /** The polls it may vote in; null = any. */
+  pollIds: string[] | null;
+}
+
+/** Every kiosk's credential, or only those of `ids` (as loadRegistryPolls). */
+export async function loadKioskCredentials(
+  pool: Pool,
+  ids?: readonly string[],
+): Promise<KioskCredential[]> {
+  const select = "select id, name, token_hash, revoked_at, poll_ids from kiosks";
+  const { rows } = await pool.query<{
     id: string;
     name: string;
-    tokenHash: Buffer;
-    revokedAt: Date | null;
-    pollIds: string[] | null;
-  }[];
+    token_hash: Buffer;
+    revoked_at: Date | null;
+    poll_ids: string[] | null;
+  }>(ids === undefined ? select : `${select} where id = any($1)`, ids === undefined ? [] : [ids]);
+  return rows.map((k) => ({
+    id: k.id,
+    name: k.name,
+    tokenHash: k.token_hash,
+    revokedAt: k.revoked_at,
+    pollIds: k.poll_ids,
+  }));
+}
+
+export interface RegistrySnapshot {
+  polls: RegistryPoll[];
+  kiosks: KioskCredential[];
 }
 
 export async function loadRegistry(pool: Pool): Promise<RegistrySnapshot> {
-  const [polls, kiosks] = await Promise.all([
-    pool
-      .query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`)
-      .then(({ rows }) => rows.map((r) => ({ ...toPoll(r), incarnation: r.incarnation }))),
-    pool.query<{
-      id: string;
-      name: string;
-      token_hash: Buffer;
-      revoked_at: Date | null;
-      poll_ids: string[] | null;
-    }>("select id, name, token_hash, revoked_at, poll_ids from kiosks"),
-  ]);
-  return {
-    polls,
-    kiosks: kiosks.rows.map((k) => ({
-      id: k.id,
-      name: k.name,
-      tokenHash: k.token_hash,
-      revokedAt: k.revoked_at,
-      pollIds: k.poll_ids,
-    })),
-  };
+  const [polls, kiosks] = await Promise.all([loadRegistryPolls(pool), loadKioskCredentials(pool)]);
+  return { polls, kiosks };
 }

@@ -11,11 +11,29 @@ export interface VersionEvent {
 type Listener = (event: VersionEvent) => void;
 
 /**
+ * Streams written per turn of the event loop: ten thousand writes in one go hold the loop
+ * for tens of milliseconds, and every vote waiting behind them with it.
+ */
+const FAN_OUT_SLICE = 500;
+
+/**
+ * Calls `list[from…]` in slices, skipping listeners gone from `live` meanwhile. Slices
+ * run in setImmediate order, so a client still gets a poll's versions in order.
+ */
+function fanOut(live: Set<Listener>, list: Listener[], event: VersionEvent, from: number): void {
+  const end = Math.min(list.length, from + FAN_OUT_SLICE);
+  for (let i = from; i < end; i++) if (live.has(list[i]!)) list[i]!(event);
+  if (end < list.length) setImmediate(() => fanOut(live, list, event, end));
+}
+
+/**
  * One Redis subscription per process, fanned out to every SSE client in memory: a
  * thousand dashboards cost one subscriber connection, not a thousand.
  */
 export class ResultsEvents {
   readonly #listeners = new Map<string, Set<Listener>>();
+  /** Told of every announcement, before the SSE clients (the results cache). */
+  readonly #everyPoll: Listener[] = [];
   readonly #subscriber: RedisClient;
   readonly #channel: string;
   readonly #logger: Logger;
@@ -38,8 +56,24 @@ export class ResultsEvents {
         this.#logger.warn({ err }, "ignoring a malformed results announcement");
         return;
       }
-      for (const listener of this.#listeners.get(event.pollId) ?? []) listener(event);
+      if (typeof event?.pollId !== "string" || typeof event.version !== "string") {
+        this.#logger.warn(
+          { message },
+          "ignoring a results announcement without pollId and version",
+        );
+        return;
+      }
+      // The cache first: its fetch of the new version is then running when a client told of
+      // it asks for it, and the client waits for that fetch instead of getting the old one.
+      for (const listener of this.#everyPoll) listener(event);
+      const listeners = this.#listeners.get(event.pollId);
+      if (listeners) fanOut(listeners, [...listeners], event, 0);
     });
+  }
+
+  /** Hears every poll's announcements, for the life of the process. */
+  onEveryPoll(listener: Listener): void {
+    this.#everyPoll.push(listener);
   }
 
   /** Returns the unsubscribe function. */

@@ -1,12 +1,13 @@
 import { type Request, type Response, Router } from "express";
-import { RESP_TYPES } from "redis";
+import { recordChartDemand } from "../common/chart-demand.ts";
 import { ForbiddenError, NotFoundError, UnavailableError } from "../common/errors.ts";
-import { resultsKeys } from "../common/results-contract.ts";
 import { idSchema } from "../common/vote.ts";
-import { publishedForEarlierPoll } from "../result-publisher/published-version.ts";
 import { countsHidden } from "../web/assets/poll-phase.js";
 import type { AppDeps } from "./app.ts";
 import type { CachedPoll } from "./registry-cache.ts";
+import type { Publication } from "./results-cache.ts";
+import type { VersionEvent } from "./results-events.ts";
+import { matchesEtag, ofEarlierPoll, resultsCacheControl } from "./results-fast-path.ts";
 import type { StreamAdmission } from "./sse-admission.ts";
 
 /** The event stream's headers, also the answer to HEAD. */
@@ -21,35 +22,31 @@ const SSE_HEADERS = {
 export interface EventStreamOptions {
   admission: StreamAdmission;
   heartbeatMs: number;
-}
-
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  if (ifNoneMatch.trim() === "*") return true;
-  return ifNoneMatch.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
+  /** Unsent bytes a stream may hold before it is closed (SSE_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes: number;
 }
 
 /**
- * The read path: Redis only, never Postgres. ETag = the publication's version, so a
- * dashboard polling with If-None-Match costs one small GET and a 304.
+ * The read path: the in-process results cache (a copy of Redis), never Postgres. ETag =
+ * the publication's version, so a dashboard polling with If-None-Match gets a 304.
  */
 export type ResultsRouteDeps = Pick<
   AppDeps,
-  "cache" | "redis" | "events" | "keyPrefix" | "resultsIntervalMs" | "streams"
+  "cache" | "results" | "events" | "resultsIntervalMs" | "streams" | "redis" | "keyPrefix"
 >;
 
 export function resultsRoutes({
   cache,
-  redis,
+  results,
   events,
-  keyPrefix,
   resultsIntervalMs: intervalMs,
   streams,
+  redis,
+  keyPrefix,
 }: ResultsRouteDeps) {
   const router = Router();
-  const maxAge = Math.max(1, Math.round(intervalMs / 1000));
-  const retryAfter = maxAge;
-  const binary = redis.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  const retryAfter = Math.max(1, Math.round(intervalMs / 1000));
+  const cacheControl = resultsCacheControl(intervalMs);
 
   const pollFor = (req: Request): CachedPoll => {
     const parsed = idSchema.safeParse(req.params.pollId);
@@ -79,10 +76,13 @@ export function resultsRoutes({
   const notReady = () =>
     new UnavailableError("results_not_ready", "results have not been published yet", retryAfter);
 
-  // A poll deleted and created again: Redis holds the old poll's results until the
-  // publisher's next run. They are not this poll's, so they are "not published yet".
-  const ofEarlierPoll = (poll: CachedPoll, version: string) =>
-    publishedForEarlierPoll(version, Date.parse(poll.createdAt));
+  /**
+   * The current publication, or null while there is none for this poll: also when Redis
+   * still holds an earlier poll's under this id (deleted, then created again) until the
+   * publisher's next run.
+   */
+  const publicationOf = (poll: CachedPoll, publication: Publication | null): Publication | null =>
+    publication === null || ofEarlierPoll(poll, publication.version) ? null : publication;
 
   const fromRedis = async <T>(read: () => Promise<T>): Promise<T> => {
     try {
@@ -97,50 +97,69 @@ export function resultsRoutes({
       "the chart of this version is not available yet",
       retryAfter,
     );
-  /** ETag and Cache-Control go on a 200 or a 304 only: never on an error a cache could keep. */
-  const validators = (res: Response, version: string) => {
-    res.setHeader("ETag", `"${version}"`);
-    res.setHeader("Cache-Control", `public, max-age=${maxAge}`);
-  };
-  /** Answers 304 when the client has this version already. */
-  const notModified = (req: Request, res: Response, version: string): boolean => {
-    if (!matches(req.headers["if-none-match"], `"${version}"`)) return false;
-    validators(res, version);
+  /** Answers 304 when the client has this version already (ETag and Cache-Control on a 200 or 304 only). */
+  const notModified = (req: Request, res: Response, etag: string): boolean => {
+    if (!matchesEtag(req.headers["if-none-match"], etag)) return false;
+    res.setHeader("ETag", etag);
+    res.setHeader("Cache-Control", cacheControl);
     res.status(304).end();
     return true;
   };
 
-  // A dashboard polling with the current ETag costs one small read and a 304. Otherwise the
-  // version and the body are read in one MGET (atomic), so the ETag always names the body's
-  // version even when a publication lands between the two reads.
+  // Served from the process's copy of the publication (ResultsCache): no Redis round trip
+  // per read once it is in memory (resultsFastPath answers those hits before the routers).
+  // The ETag, the body and the PNG come from one MGET, so they are of one version.
   router.get("/v1/polls/:pollId/results", async (req, res) => {
     const poll = visiblePoll(req);
-    const keys = resultsKeys(keyPrefix, poll.id);
-    const version = await fromRedis(() => redis.get(keys.version));
-    if (version === null || ofEarlierPoll(poll, version)) throw notReady();
-    if (notModified(req, res, version)) return;
-    const [current, json] = await fromRedis(() => redis.mGet([keys.version, keys.json]));
-    if (current == null || json == null || ofEarlierPoll(poll, current)) throw notReady();
-    validators(res, current);
-    res.type("application/json").send(json);
+    const publication = publicationOf(
+      poll,
+      results.current(poll.id) ?? (await fromRedis(() => results.load(poll.id))),
+    );
+    if (publication === null) throw notReady();
+    if (notModified(req, res, publication.etag)) return;
+    res
+      .writeHead(200, {
+        "Content-Type": "application/json; charset=utf-8",
+        "Content-Length": publication.json.length,
+        ETag: publication.etag,
+        "Cache-Control": cacheControl,
+      })
+      .end(publication.json);
   });
 
   router.get("/v1/polls/:pollId/results.png", async (req, res) => {
     const poll = visiblePoll(req);
-    const keys = resultsKeys(keyPrefix, poll.id);
-    // After a failed render the version has no PNG: that is no 304 either.
-    const [version, hasPng] = await fromRedis(() =>
-      redis.multi().get(keys.version).exists(keys.png).execTyped(),
-    );
-    if (version === null || ofEarlierPoll(poll, version)) throw notReady();
-    if (hasPng === 0) throw chartUnavailable();
-    if (notModified(req, res, version)) return;
-    const [current, png] = await fromRedis(() => binary.mGet([keys.version, keys.png]));
-    if (current == null || ofEarlierPoll(poll, current.toString())) throw notReady();
-    if (png == null) throw chartUnavailable();
-    validators(res, current.toString());
-    res.type("image/png").send(png);
+    const publication = publicationOf(poll, await fromRedis(() => results.loadWithPng(poll.id)));
+    if (publication === null) throw notReady();
+    // Publishers draw the charts of polls being read; a missing one is queued at once.
+    recordChartDemand(redis, keyPrefix, poll.id, !publication.png);
+    // Before a renderer drew this version (or after a failed render) the version has no
+    // PNG: that is no 304 either.
+    if (!publication.png) throw chartUnavailable();
+    if (notModified(req, res, publication.etag)) return;
+    res
+      .writeHead(200, {
+        "Content-Type": "image/png",
+        "Content-Length": publication.png.length,
+        ETag: publication.etag,
+        "Cache-Control": cacheControl,
+      })
+      .end(publication.png);
   });
+
+  // One announcement reaches every stream of its poll as the same event object: its frame
+  // is encoded once, not once per stream.
+  const frames = new WeakMap<VersionEvent, Buffer>();
+  const frameOf = (event: VersionEvent): Buffer => {
+    let frame = frames.get(event);
+    if (frame === undefined) {
+      frame = Buffer.from(
+        `event: results\nid: ${event.version}\ndata: ${JSON.stringify(event)}\n\n`,
+      );
+      frames.set(event, frame);
+    }
+    return frame;
+  };
 
   // HEAD answers at once with the stream's headers (a GET route would answer HEAD with a
   // stream that never ends); it holds no slot.
@@ -164,24 +183,31 @@ export function resultsRoutes({
     }
     res.once("close", release);
     res.writeHead(200, SSE_HEADERS);
-    const send = (event: { pollId: string; version: string }) => {
-      if (ofEarlierPoll(poll, event.version)) return;
-      res.write(`event: results\nid: ${event.version}\ndata: ${JSON.stringify(event)}\n\n`);
+    // A client that stops reading (a slow-read attack, a frozen screen) leaves each event in
+    // this process's memory once the kernel's buffers are full, for as long as it stays
+    // connected: past the bound the stream is closed, and a live page reconnects by itself.
+    const write = (chunk: string | Buffer) => {
+      if (res.destroyed) return;
+      res.write(chunk);
+      if (res.writableLength > streams.maxBufferedBytes) res.destroy();
     };
-    res.write(`retry: ${Math.max(1_000, intervalMs)}\n\n`);
+    const send = (event: VersionEvent) => {
+      if (!ofEarlierPoll(poll, event.version)) write(frameOf(event));
+    };
+    write(`retry: ${Math.max(1_000, intervalMs)}\n\n`);
     if (!events.track(res)) return;
     const unsubscribe = events.on(poll.id, send);
     // A comment line: proxies see traffic and keep the stream, and a dead peer shows up as
     // a failed write instead of holding its slot for ever.
-    const heartbeat = setInterval(() => res.write(": ping\n\n"), streams.heartbeatMs);
+    const heartbeat = setInterval(() => write(": ping\n\n"), streams.heartbeatMs);
     // The response's close: the client going away, or the server ending the stream.
     res.once("close", () => {
       clearInterval(heartbeat);
       unsubscribe();
     });
     // The version current at connect time, so a client never waits a whole interval.
-    const version = await redis.get(resultsKeys(keyPrefix, poll.id).version).catch(() => null);
-    if (version !== null && !res.writableEnded) send({ pollId: poll.id, version });
+    const current = results.current(poll.id) ?? (await results.load(poll.id).catch(() => null));
+    if (current && !res.writableEnded) send({ pollId: poll.id, version: current.version });
   });
 
   return router;

@@ -8,7 +8,7 @@ import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
-import { createPool } from "../common/postgres.ts";
+import { addPool } from "../common/postgres.ts";
 import { closeRedis, connectRedis } from "../common/redis.ts";
 import { provisionVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
@@ -20,6 +20,8 @@ import { KioskHealth } from "./kiosk-health.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { RegistryCache } from "./registry-cache.ts";
 import { RegistryService } from "./registry-service.ts";
+import { ResultsCache } from "./results-cache.ts";
+import { registerResultsCacheMetrics } from "./results-cache-metrics.ts";
 import { ResultsEvents } from "./results-events.ts";
 import { StreamAdmission } from "./sse-admission.ts";
 import { resolveMaxMessageBytes } from "./vote-messages.ts";
@@ -36,6 +38,7 @@ export interface IngestApi {
   publisher: VotePublisher;
   events: ResultsEvents;
   voterClaims: VoterClaimsRebuild;
+  results: ResultsCache;
 }
 
 /**
@@ -48,11 +51,10 @@ export async function buildIngestApi(
   lifecycle: Lifecycle,
 ): Promise<IngestApi> {
   const log = logger.child({ component: "ingest-api" });
-  const pool = lifecycle.add(
-    "postgres",
-    createPool(config.databaseUrl, log, { max: config.pgPoolSize, applicationName: "ingest-api" }),
-    (p) => p.end(),
-  );
+  const pool = addPool(lifecycle, config.databaseUrl, log, {
+    max: config.pgPoolSize,
+    applicationName: "ingest-api",
+  });
   const redis = lifecycle.add(
     "redis",
     await connectRedis(config.redisUrl, log, "ingest-api"),
@@ -105,12 +107,28 @@ export async function buildIngestApi(
     await connectRedis(config.redisUrl, log, "ingest-api-results"),
     closeRedis,
   );
+  const results = new ResultsCache(
+    redis,
+    config.redisKeyPrefix,
+    {
+      checkMs: config.resultsCacheCheckMs,
+      maxPolls: config.resultsCacheMaxPolls,
+      maxBytes: config.resultsCacheMaxBytes,
+    },
+    log,
+  );
   const events = new ResultsEvents(subscriber, config.redisKeyPrefix, log);
+  events.onEveryPoll((event) => results.announce(event));
+  // Announcements sent while the subscriber was away are lost: compare every version now.
+  subscriber.on("ready", () => void results.check());
   await events.start();
+  results.start();
+  lifecycle.add("results-cache", results, (r) => r.stop());
   const metrics = createIngestMetrics(
     () => cache.ageMs,
     () => events.clientCount,
   );
+  registerResultsCacheMetrics(metrics.registry, results);
   const guard = new VoterGuard(
     redis,
     config.redisKeyPrefix,
@@ -166,6 +184,7 @@ export async function buildIngestApi(
     adminToken: config.adminToken,
     limits: config,
     events,
+    results,
     keyPrefix: config.redisKeyPrefix,
     resultsIntervalMs: config.resultsIntervalMs,
     exposure: config,
@@ -177,6 +196,7 @@ export async function buildIngestApi(
         metrics.registry,
       ),
       heartbeatMs: config.sseHeartbeatMs,
+      maxBufferedBytes: config.sseMaxBufferedBytes,
     },
     rateLimits: new RateLimits(
       redis,
@@ -191,7 +211,7 @@ export async function buildIngestApi(
     health,
     kiosks: config.kiosks,
   });
-  return { app, cache, registry, publisher, events, voterClaims: claims };
+  return { app, cache, registry, publisher, events, results, voterClaims: claims };
 }
 
 /** Builds the API and listens; stopping closes the server first, letting in-flight requests finish. */

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { resultsChannel } from "../common/results-contract.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../test-support/api.ts";
 import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 import { metricSample } from "../test-support/metrics-scrape.ts";
@@ -75,6 +76,7 @@ describe("SSE bounds", () => {
       SSE_MAX_CLIENTS: String(MAX_CLIENTS),
       SSE_MAX_PER_ADDRESS: String(MAX_PER_ADDRESS),
       SSE_HEARTBEAT_MS: "100",
+      SSE_MAX_BUFFERED_BYTES: "1024",
       TRUST_PROXY: "loopback",
     });
     kiosk = await createKiosk(h.app, "screens");
@@ -109,6 +111,47 @@ describe("SSE bounds", () => {
       { timeoutMs: 10_000 },
     );
     await stream.close();
+  });
+
+  test("a stream whose client stops reading is closed past SSE_MAX_BUFFERED_BYTES", async () => {
+    await eventually("the earlier streams have ended on the server", async () =>
+      h.events.clientCount === 0 ? true : undefined,
+    );
+    const before = 0;
+    const { port } = server.address() as AddressInfo;
+    const socket = connect(port, "127.0.0.1");
+    socket.on("error", () => {}); // a reset by the server is the outcome under test
+    try {
+      socket.write(
+        "GET /v1/polls/screens/events HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 10.7.7.7\r\n\r\n",
+      );
+      socket.pause(); // never reads: what is written piles up in the kernel, then the server
+      await eventually("the stream is open", async () =>
+        h.events.clientCount === before + 1 ? true : undefined,
+      );
+      // Big announcements fill the kernel's buffers quickly; each round adds 2 MB. Without
+      // the bound the stream stays open and the process keeps every byte.
+      const channel = resultsChannel(h.config.redisKeyPrefix);
+      const padding = "z".repeat(10_000);
+      let round = 0;
+      await eventually(
+        "the server closes the stream that does not read",
+        async () => {
+          if (h.events.clientCount === before) return true;
+          const multi = h.redis.multi();
+          for (let i = 0; i < 200; i++)
+            multi.publish(
+              channel,
+              JSON.stringify({ pollId: "screens", version: `1-${padding}${round++}` }),
+            );
+          await multi.exec();
+          return undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+    } finally {
+      socket.destroy();
+    }
   });
 
   test("a client address beyond SSE_MAX_PER_ADDRESS gets 429 too_many_streams_per_address", async () => {

@@ -1,5 +1,7 @@
 import { type RequestHandler, Router } from "express";
+import { z } from "zod";
 import { AppError, ValidationError } from "../common/errors.ts";
+import { toFieldIssues } from "../common/vote.ts";
 import type { AppDeps } from "./app.ts";
 import { requireKiosk } from "./auth.ts";
 import { jsonBody } from "./json-body.ts";
@@ -15,6 +17,10 @@ export interface KioskThrottles {
   votes: RequestHandler;
   batches: RequestHandler;
 }
+
+// A batch body holds `votes` and nothing else: an unknown field (a typo, or a `kioskId`
+// a client hopes is used) is refused as in a single vote, not silently dropped.
+const batchEnvelopeSchema = z.strictObject({ votes: z.unknown() });
 
 const none: RequestHandler = (_req, _res, next) => next();
 
@@ -47,6 +53,8 @@ export function voteRoutes({
       typeof body === "object" && body !== null && "votes" in body ? body.votes : undefined;
     if (!Array.isArray(votes))
       throw new ValidationError([{ field: "votes", message: "must be an array of votes" }]);
+    const envelope = batchEnvelopeSchema.safeParse(body);
+    if (!envelope.success) throw new ValidationError(toFieldIssues(envelope.error));
     if (votes.length === 0)
       throw new ValidationError([{ field: "votes", message: "must hold at least one vote" }]);
     if (votes.length > limits.maxBatchItems)

@@ -8,12 +8,13 @@ import {
   expectError,
   isoFromNow,
   issueFields,
+  issueFor,
   minutes,
   type TestKiosk,
 } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 import { metricSample } from "../test-support/metrics-scrape.ts";
-import { type StreamMessage, streamMessages } from "../test-support/streams.ts";
+import { type StreamMessage, streamMessageCount, streamMessages } from "../test-support/streams.ts";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -361,6 +362,14 @@ describe("POST /v1/votes/batch", () => {
         .send(text);
       assert.deepEqual(issueFields(res), ["votes"], text);
     }
+  });
+
+  test("a field beside votes is refused, naming it, and nothing is published", async () => {
+    const before = await streamMessageCount(h.config.natsUrl, h.names.streamName);
+    const res = await batch({ votes: [{ pollId: "lunch", optionId: "pizza" }], kioskId: "k2" });
+    assert.deepEqual(issueFields(res), ["kioskId"]);
+    assert.equal(issueFor(res, "kioskId").message, "is not a known field");
+    assert.equal(await streamMessageCount(h.config.natsUrl, h.names.streamName), before);
   });
 
   test("an empty votes array is 400", async () => {

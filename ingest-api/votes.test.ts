@@ -299,6 +299,28 @@ describe("POST /v1/votes", () => {
     }
   });
 
+  test("a voterId Postgres would rewrite to U+FFFD is refused, naming voterId", async () => {
+    const raw = (bytes: Buffer) =>
+      request(h.app)
+        .post("/v1/votes")
+        .set(kiosk.auth)
+        .set("Content-Type", "application/json")
+        .serialize((b: Buffer) => b as unknown as string)
+        .send(bytes);
+    const json = (voterId: string) =>
+      Buffer.from(`{"pollId":"lunch","optionId":"pizza","voterId":"${voterId}"}`);
+    for (const body of [
+      json("\\ud800x"), // a lone surrogate, escaped
+      Buffer.concat([json("").subarray(0, -2), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+      Buffer.concat([json("").subarray(0, -2), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]),
+    ]) {
+      const before = await count();
+      const res = await raw(body);
+      assert.deepEqual(issueFields(res), ["voterId"], body.toString("latin1"));
+      assert.equal(await count(), before, "nothing published");
+    }
+  });
+
   test("every bad field is named at once", async () => {
     const res = await vote({ eventId: "x", optionId: 1, castAt: "soon", extra: true });
     assert.deepEqual(issueFields(res).sort(), ["castAt", "eventId", "extra", "optionId", "pollId"]);

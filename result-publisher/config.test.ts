@@ -57,3 +57,22 @@ describe("readPublisherConfig: RESULTS_CRON", () => {
     assert.match(result.stderr, /^configuration error: RESULTS_CRON: .*"61 \* \* \* \* \*"$/m);
   });
 });
+
+describe("readPublisherConfig: charts and the distribution window", () => {
+  test("defaults: charts on demand, one worker thread, a 48-hour window", () => {
+    const c = readPublisherConfig({});
+    assert.equal(c.chartRender, "demand");
+    assert.equal(c.chartWorkers, 1);
+    assert.equal(c.chartDemandTtlMs, 60_000);
+    assert.equal(c.distributionWindowHours, 48);
+  });
+
+  test("a bad value fails at start naming its variable", () => {
+    failsNaming({ CHART_RENDER: "sometimes" }, "CHART_RENDER", /demand, all/);
+    failsNaming({ CHART_WORKERS: "-1" }, "CHART_WORKERS", /at least 0/);
+    failsNaming({ CHART_WORKERS: "two" }, "CHART_WORKERS", /integer/);
+    failsNaming({ CHART_DEMAND_TTL_MS: "10" }, "CHART_DEMAND_TTL_MS", /at least 1000/);
+    failsNaming({ DISTRIBUTION_WINDOW_HOURS: "0" }, "DISTRIBUTION_WINDOW_HOURS", /at least 1/);
+    failsNaming({ DISTRIBUTION_WINDOW_HOURS: "10000" }, "DISTRIBUTION_WINDOW_HOURS", /at most 744/);
+  });
+});

@@ -1,5 +1,5 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
-import { type Env, readHost, readInt, readOptionalString } from "../common/env.ts";
+import { type Env, readEnum, readHost, readInt, readOptionalString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
 import { isRecurringCron } from "./cron.ts";
 
@@ -14,7 +14,18 @@ export interface PublisherConfig extends CommonConfig {
   /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
   readonly metricsHost: string;
   readonly shutdownDeadlineMs: number;
+  /** The distribution covers at most this many hours, ending at the asOf bucket. @defaultValue 48 */
+  readonly distributionWindowHours: number;
+  /** A poll's chart is drawn while it was read within this time. @defaultValue 60000 */
+  readonly chartDemandTtlMs: number;
+  /** `demand`: draw charts of polls being read; `all`: of every changed poll. @defaultValue demand */
+  readonly chartRender: "demand" | "all";
+  /** Worker threads drawing charts in this process (leader or standby). @defaultValue 1 */
+  readonly chartWorkers: number;
 }
+
+/** The default distribution window: two days of exact 10-minute buckets (288). */
+export const DEFAULT_DISTRIBUTION_WINDOW_HOURS = 48;
 
 /** A cron rule for node-schedule that fires every `intervalMs` (whole seconds dividing a minute, or whole minutes dividing an hour). */
 export function cronForInterval(intervalMs: number): string | undefined {
@@ -56,5 +67,18 @@ export function readPublisherConfig(env: Env = process.env): Readonly<PublisherC
     metricsPort: readInt(env, "PUBLISHER_METRICS_PORT", 9102, { min: 0, max: 65535 }),
     metricsHost: readHost(env, "PUBLISHER_METRICS_HOST", "127.0.0.1"),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 10_000, { min: 100 }),
+    // 1 h .. 31 days: beyond a month the document is the size the window exists to prevent.
+    distributionWindowHours: readInt(
+      env,
+      "DISTRIBUTION_WINDOW_HOURS",
+      DEFAULT_DISTRIBUTION_WINDOW_HOURS,
+      { min: 1, max: 744 },
+    ),
+    chartDemandTtlMs: readInt(env, "CHART_DEMAND_TTL_MS", 60_000, {
+      min: 1_000,
+      max: 86_400_000,
+    }),
+    chartRender: readEnum(env, "CHART_RENDER", ["demand", "all"] as const, "demand"),
+    chartWorkers: readInt(env, "CHART_WORKERS", 1, { min: 0, max: 16 }),
   });
 }

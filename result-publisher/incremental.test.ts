@@ -11,6 +11,7 @@ import { ADMIN } from "../test-support/ingest.ts";
 import { assertMatchesSql, changedAt } from "../test-support/results-checks.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 import { eventually } from "../test-support/waiting.ts";
+import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "./config.ts";
 import { ResultsPublisher } from "./publisher.ts";
 import { createPublisherMetrics } from "./publisher-metrics.ts";
 
@@ -124,8 +125,8 @@ describe("incremental publishing", () => {
       polls: 2,
       published: [],
       removed: [],
-      renderFailures: 0,
       restored: [],
+      chartsQueued: [],
     });
     await log.settle();
     assert.deepEqual(log.take(), [], "nothing announced when nothing changed");
@@ -155,8 +156,8 @@ describe("incremental publishing", () => {
       polls: 2,
       published: [],
       removed: [],
-      renderFailures: 0,
       restored: [],
+      chartsQueued: [],
     });
     await log.settle();
     assert.deepEqual(log.take(), []);
@@ -252,6 +253,9 @@ describe("incremental publishing", () => {
       keyPrefix: p.h.names.redisKeyPrefix,
       chartWidth: 800,
       chartHeight: 600,
+      distributionWindowHours: DEFAULT_DISTRIBUTION_WINDOW_HOURS,
+      chartRender: "all",
+      chartDemandTtlMs: 60_000,
       logger: createLogger("silent"),
       metrics: createPublisherMetrics(),
     });

@@ -6,6 +6,10 @@ export interface PublisherMetrics {
   runs: Counter;
   published: Counter;
   renderFailures: Counter;
+  chartsStored: Counter;
+  chartsStale: Counter;
+  chartJobsQueued: Counter;
+  registryReloads: Counter;
   resultsLost: Counter;
   rollupRowsRead: Counter;
   runDuration: Histogram;
@@ -24,12 +28,32 @@ export function createPublisherMetrics(): PublisherMetrics {
     }),
     published: new Counter({
       name: "tallyflow_publisher_publications_total",
-      help: "Poll results published (JSON + PNG + announcement)",
+      help: "Poll results published (JSON + version + announcement; charts are drawn apart)",
       registers: [registry],
     }),
     renderFailures: new Counter({
       name: "tallyflow_publisher_render_failures_total",
-      help: "Charts that failed to render (the JSON was still published)",
+      help: "Charts that failed to render (the JSON is published regardless)",
+      registers: [registry],
+    }),
+    chartsStored: new Counter({
+      name: "tallyflow_publisher_charts_stored_total",
+      help: "PNGs drawn by this process and stored beside the JSON of the same version",
+      registers: [registry],
+    }),
+    chartsStale: new Counter({
+      name: "tallyflow_publisher_charts_stale_total",
+      help: "PNGs drawn by this process and dropped: a newer version was published meanwhile",
+      registers: [registry],
+    }),
+    chartJobsQueued: new Counter({
+      name: "tallyflow_publisher_chart_jobs_queued_total",
+      help: "Charts queued by the leader for polls being read (CHART_RENDER=all: every changed poll)",
+      registers: [registry],
+    }),
+    registryReloads: new Counter({
+      name: "tallyflow_publisher_registry_reloads_total",
+      help: "Full reads of the poll registry (at start, after a registry change or a lost LISTEN)",
       registers: [registry],
     }),
     resultsLost: new Counter({

@@ -1,16 +1,24 @@
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
-import { type PublishedResults, resultsChannel, resultsKeys } from "../common/results-contract.ts";
-import { renderResultsPng } from "./chart.ts";
+import {
+  chartJobsKey,
+  type PublishedResults,
+  resultsChannel,
+  resultsKeys,
+} from "../common/results-contract.ts";
+import { demandedPolls } from "./chart-jobs.ts";
 import { isHidden, loadPolls, type PollRecord, resultsVersion } from "./published-version.ts";
 import type { PublisherMetrics } from "./publisher-metrics.ts";
+import type { RegistryWatch } from "./registry-watch.ts";
 import { hiddenResults, visibleResults } from "./results.ts";
 import {
-  loadRollups,
+  loadChanges,
+  loadRollupsFor,
   type Queryable,
   type RollupRow,
   readSnapshot,
+  registryFingerprint,
   snapshotXmin,
 } from "./rollup-store.ts";
 
@@ -31,17 +39,32 @@ interface Change {
   rollups: RollupRow[];
 }
 
+/** What a run read from its snapshot (and from Redis, for the versions published). */
+interface SnapshotRead {
+  xmin: string;
+  polls: Map<string, PollRecord>;
+  published: Map<string, string>;
+  changes: Change[];
+  lost: string[];
+}
+
 export interface PublishRunSummary {
   polls: number;
   published: string[];
   removed: string[];
-  renderFailures: number;
   /** Polls whose publication was gone from Redis (or not ours any more), republished in this run. */
   restored: string[];
+  /** Published polls whose chart was queued for the renderers (read polls, or all with CHART_RENDER=all). */
+  chartsQueued: string[];
 }
 
 /** Version keys per MGET: at 10,000 polls a run's check is 10 pipelined MGETs of ~40 KB. */
 const MGET_CHUNK = 1_000;
+/**
+ * Publications sent to Redis together (each its own MULTI, pipelined on the connection):
+ * 1,000 changed polls are two round trips, and no batch holds Redis for long.
+ */
+const WRITE_CHUNK = 500;
 
 export interface PublisherDeps {
   pool: Pool;
@@ -49,18 +72,31 @@ export interface PublisherDeps {
   keyPrefix: string;
   chartWidth: number;
   chartHeight: number;
+  /** See DISTRIBUTION_WINDOW_HOURS. */
+  distributionWindowHours: number;
+  /** `demand`: queue charts of polls read within chartDemandTtlMs; `all`: of every changed poll. */
+  chartRender: "demand" | "all";
+  chartDemandTtlMs: number;
+  /** Says when the registry must be read again; without one, every run reads all of it. */
+  registry?: RegistryWatch;
   logger: Logger;
   metrics: PublisherMetrics;
 }
 
 /**
  * One run: find the polls whose version changed (new votes, registry edits, an
- * after_close poll that just closed), recompute only those from their rollups, render,
- * and write JSON + PNG + version in one MULTI with a pub/sub announcement.
+ * after_close poll that just closed), recompute only those from their rollups, and write
+ * JSON + version in one MULTI per poll with a pub/sub announcement, the MULTIs pipelined.
+ * No chart is drawn here: the MULTI deletes the PNG of the older version and, for a poll
+ * being read, queues a chart job that a ChartRenderer (any publisher process) takes.
  */
 export class ResultsPublisher {
   /** poll id → version known to be in Redis (loaded from Redis on the first run). */
   #published: Map<string, string> | undefined;
+  /** The registry (with change markers) as of the last run, kept current with deltas. */
+  #polls: Map<string, PollRecord> | undefined;
+  /** registryFingerprint of #polls. */
+  #fingerprint: string | undefined;
   /** poll id → its rollup rows, kept current with delta reads. */
   readonly #models = new Map<string, PollModel>();
   /** Snapshot xmin taken at the start of the last successful run. */
@@ -76,49 +112,33 @@ export class ResultsPublisher {
   /** Forget what was published (after losing and regaining leadership, Redis may have moved on). */
   reset(): void {
     this.#published = undefined;
+    this.#polls = undefined;
+    this.#fingerprint = undefined;
     this.#models.clear();
     this.#xmin = undefined;
   }
 
   async run(nowMs = Date.now()): Promise<PublishRunSummary> {
-    const { pool, redis, keyPrefix, logger, metrics } = this.#deps;
+    const { pool, logger, metrics, registry } = this.#deps;
     const started = performance.now();
-    // Everything read from Postgres comes from one snapshot, so that a publication's counts
-    // are exactly those of its change marker (version, asOf); rendering and Redis come after.
-    const { xmin, polls, published, changes, lost } = await readSnapshot(pool, async (db) => {
-      const xmin = await snapshotXmin(db);
-      const polls = await loadPolls(db);
-      // What memory says was written is a cache of Redis, not the truth: Redis may have
-      // restarted empty (no persistence) or been written by someone else. Re-checked every
-      // run, so every poll is back within one interval; closed and hidden polls included,
-      // since nothing else would ever republish them.
-      const lost = this.#published ? await this.#verify(polls, this.#published) : [];
-      const published = this.#published ?? (await this.#loadPublished(polls));
-      this.#published = published;
-      const changes: Change[] = [];
-      for (const poll of polls) {
-        const hidden = isHidden(poll, nowMs);
-        // Its rollups are not followed while hidden: a poll hidden again (closing time moved
-        // on) reads them in full once it shows, not as deltas over a model gone stale.
-        if (hidden) this.#models.delete(poll.id);
-        const version = resultsVersion(poll, hidden, nowMs);
-        if (published.get(poll.id) === version) continue;
-        changes.push({
-          poll,
-          hidden,
-          version,
-          rollups: hidden ? [] : await this.#rollups(db, poll),
-        });
-      }
-      return { xmin, polls, published, changes, lost };
-    });
+    // Taken before the snapshot: a registry change notified after this is read next run.
+    const fullRegistry = (registry?.takeStale(nowMs) ?? true) || this.#polls === undefined;
+    let read: SnapshotRead;
+    try {
+      read = await readSnapshot(pool, (db) => this.#read(db, fullRegistry, nowMs));
+    } catch (err) {
+      registry?.markStale();
+      this.#fingerprint = undefined;
+      throw err;
+    }
+    const { xmin, polls, published, changes, lost } = read;
 
     const summary: PublishRunSummary = {
-      polls: polls.length,
+      polls: polls.size,
       published: [],
       removed: [],
-      renderFailures: 0,
       restored: lost,
+      chartsQueued: [],
     };
     if (lost.length > 0) {
       metrics.resultsLost.inc(lost.length);
@@ -129,110 +149,216 @@ export class ResultsPublisher {
         );
       this.#healing = true;
     }
-    for (const { poll, hidden, version, rollups } of changes) {
-      const rendered = await this.#publishPoll(poll, hidden, rollups, nowMs);
-      if (rendered) published.set(poll.id, version);
-      else {
-        summary.renderFailures++;
-        published.delete(poll.id); // JSON is out; render again next run
-      }
-      summary.published.push(poll.id);
-    }
-    const live = new Set(polls.map((p) => p.id));
-    for (const pollId of this.#models.keys()) if (!live.has(pollId)) this.#models.delete(pollId);
+    await this.#write(changes, published, summary, nowMs);
+    for (const pollId of this.#models.keys()) if (!polls.has(pollId)) this.#models.delete(pollId);
+    this.#polls = polls;
     this.#xmin = xmin;
-    for (const pollId of [...published.keys()]) {
-      if (live.has(pollId)) continue;
-      const keys = resultsKeys(keyPrefix, pollId);
-      await redis.del([keys.json, keys.png, keys.version]);
-      published.delete(pollId);
-      summary.removed.push(pollId);
-    }
+    await this.#remove(polls, published, summary);
     if (this.#healing && lost.length > 0) {
       logger.info({ polls: lost.length }, "published results restored in Redis");
       this.#healing = false;
     }
     metrics.runs.inc();
     metrics.published.inc(summary.published.length);
+    metrics.chartJobsQueued.inc(summary.chartsQueued.length);
     metrics.runDuration.observe((performance.now() - started) / 1000);
     if (summary.published.length > 0)
-      logger.debug({ published: summary.published }, "results published");
+      logger.debug({ published: summary.published.length }, "results published");
     return summary;
   }
 
-  /** Returns false when the chart failed (the JSON is published regardless). */
+  /**
+   * Everything read from Postgres comes from one snapshot, so that a publication's counts
+   * are exactly those of its change marker (version, asOf).
+   */
+  async #read(db: Queryable, fullRegistry: boolean, nowMs: number): Promise<SnapshotRead> {
+    const xmin = await snapshotXmin(db);
+    const polls = await this.#registry(db, fullRegistry);
+    // What memory says was written is a cache of Redis, not the truth: Redis may have
+    // restarted empty (no persistence) or been written by someone else. Re-checked every
+    // run, so every poll is back within one interval; closed and hidden polls included,
+    // since nothing else would ever republish them.
+    const lost = this.#published ? await this.#verify(polls, this.#published) : [];
+    const published = this.#published ?? (await this.#loadPublished(polls));
+    this.#published = published;
+    // In memory: an idle poll costs a version computed per run (its phase moves with the
+    // clock), no read.
+    const changes: Change[] = [];
+    for (const poll of polls.values()) {
+      const hidden = isHidden(poll, nowMs);
+      // Its rollups are not followed while hidden: a poll hidden again (closing time moved
+      // on) reads them in full once it shows, not as deltas over a model gone stale.
+      if (hidden) this.#models.delete(poll.id);
+      const version = resultsVersion(poll, hidden, nowMs);
+      if (published.get(poll.id) === version) continue;
+      changes.push({ poll, hidden, version, rollups: [] });
+    }
+    await this.#rollups(
+      db,
+      changes.filter((c) => !c.hidden),
+    );
+    return { xmin, polls, published, changes, lost };
+  }
+
+  /**
+   * The whole registry when it changed (a notification, or another fingerprint: an edit
+   * committed just before this snapshot may not have been notified yet), else the last
+   * run's, updated with the change markers written since.
+   */
+  async #registry(db: Queryable, full: boolean): Promise<Map<string, PollRecord>> {
+    const previous = this.#polls;
+    const fingerprint = await registryFingerprint(db);
+    const changed = fingerprint !== this.#fingerprint;
+    this.#fingerprint = fingerprint;
+    if (full || changed || previous === undefined || this.#xmin === undefined) {
+      this.#deps.metrics.registryReloads.inc();
+      return new Map((await loadPolls(db)).map((p) => [p.id, p]));
+    }
+    // A copy: a run that fails half-way leaves the last good registry as it was.
+    const polls = new Map(previous);
+    for (const c of await loadChanges(db, this.#xmin)) {
+      const poll = polls.get(c.pollId);
+      // A poll this registry does not know yet: its notification is on its way; read
+      // everything next run rather than guess the row.
+      if (poll === undefined) this.#deps.registry?.markStale();
+      else if (
+        poll.changeSeq !== c.changeSeq ||
+        poll.changedAt?.getTime() !== c.changedAt.getTime()
+      )
+        polls.set(c.pollId, { ...poll, changeSeq: c.changeSeq, changedAt: c.changedAt });
+    }
+    return polls;
+  }
+
+  /**
+   * The rollups of the visible changed polls: read once in full, then only what changed
+   * since the last run; one query for each kind, whatever the number of polls.
+   */
+  async #rollups(db: Queryable, changes: Change[]): Promise<void> {
+    const fresh: Change[] = [];
+    const known: Change[] = [];
+    for (const c of changes) {
+      const model = this.#models.get(c.poll.id);
+      // A poll deleted and created again under the same id starts from nothing.
+      if (
+        model === undefined ||
+        this.#xmin === undefined ||
+        model.createdAtMs !== c.poll.createdAt.getTime()
+      ) {
+        this.#models.set(c.poll.id, { createdAtMs: c.poll.createdAt.getTime(), rows: new Map() });
+        fresh.push(c);
+      } else known.push(c);
+    }
+    const reads = [
+      fresh.length > 0
+        ? await loadRollupsFor(
+            db,
+            fresh.map((c) => c.poll.id),
+          )
+        : new Map(),
+      known.length > 0
+        ? await loadRollupsFor(
+            db,
+            known.map((c) => c.poll.id),
+            this.#xmin,
+          )
+        : new Map(),
+    ];
+    for (const rowsByPoll of reads)
+      for (const [pollId, rows] of rowsByPoll as Map<string, RollupRow[]>) {
+        const model = this.#models.get(pollId)!;
+        for (const r of rows) model.rows.set(modelKey(r), r);
+        this.#deps.metrics.rollupRowsRead.inc(rows.length);
+      }
+    for (const c of changes) c.rollups = [...this.#models.get(c.poll.id)!.rows.values()];
+  }
+
+  /** One MULTI per changed poll (JSON, version, no PNG of an older version, announcement). */
+  async #write(
+    changes: Change[],
+    published: Map<string, string>,
+    summary: PublishRunSummary,
+    nowMs: number,
+  ): Promise<void> {
+    if (changes.length === 0) return;
+    const { redis, keyPrefix, chartRender, chartDemandTtlMs } = this.#deps;
+    const demanded =
+      chartRender === "all"
+        ? undefined
+        : await demandedPolls(redis, keyPrefix, nowMs, chartDemandTtlMs);
+    for (let i = 0; i < changes.length; i += WRITE_CHUNK) {
+      const chunk = changes.slice(i, i + WRITE_CHUNK);
+      await Promise.all(
+        chunk.map(async ({ poll, hidden, version, rollups }) => {
+          const queue = demanded === undefined || demanded.has(poll.id);
+          await this.#publishPoll(poll, hidden, rollups, queue, nowMs);
+          published.set(poll.id, version);
+          summary.published.push(poll.id);
+          if (queue) summary.chartsQueued.push(poll.id);
+        }),
+      );
+    }
+  }
+
   async #publishPoll(
     poll: PollRecord,
     hidden: boolean,
     rollups: RollupRow[],
+    queueChart: boolean,
     nowMs: number,
-  ): Promise<boolean> {
-    const { redis, keyPrefix, chartWidth, chartHeight, logger, metrics } = this.#deps;
+  ): Promise<void> {
+    const { redis, keyPrefix, chartWidth, chartHeight, distributionWindowHours } = this.#deps;
     const size = { width: chartWidth, height: chartHeight };
-    let results: PublishedResults = hidden
+    const results: PublishedResults = hidden
       ? hiddenResults(poll, nowMs)
-      : visibleResults(poll, rollups, nowMs, size);
-    let png: Buffer | undefined;
-    const renderStarted = performance.now();
-    try {
-      png = await renderResultsPng(results, chartWidth, chartHeight);
-      metrics.renderDuration.observe((performance.now() - renderStarted) / 1000);
-    } catch (err) {
-      metrics.renderFailures.inc();
-      logger.error({ err, pollId: poll.id }, "chart render failed; publishing the JSON without it");
-      if (!results.hidden) results = { ...results, chart: null };
-    }
+      : visibleResults(poll, rollups, nowMs, size, distributionWindowHours);
     const keys = resultsKeys(keyPrefix, poll.id);
     const tx = redis
       .multi()
       .set(keys.json, JSON.stringify(results))
-      .set(keys.version, results.version);
-    // Never leave a PNG of another version beside this JSON.
-    if (png) tx.set(keys.png, png);
-    else tx.del(keys.png);
-    tx.publish(
-      resultsChannel(keyPrefix),
-      JSON.stringify({ pollId: poll.id, version: results.version }),
-    );
+      .set(keys.version, results.version)
+      // Never leave a PNG of another version beside this JSON: a renderer stores the PNG
+      // of this version later, and only while this version is current.
+      .del(keys.png)
+      .publish(
+        resultsChannel(keyPrefix),
+        JSON.stringify({ pollId: poll.id, version: results.version }),
+      );
+    if (queueChart)
+      tx.zAdd(chartJobsKey(keyPrefix), { value: poll.id, score: nowMs }, { condition: "NX" });
     await tx.exec();
-    return png !== undefined;
   }
 
-  /** The poll's rollups: read once in full, then only what changed since the last run. */
-  async #rollups(db: Queryable, poll: PollRecord): Promise<RollupRow[]> {
-    const pollId = poll.id;
-    let model = this.#models.get(pollId);
-    // A poll deleted and created again under the same id starts from nothing.
-    if (
-      model === undefined ||
-      this.#xmin === undefined ||
-      model.createdAtMs !== poll.createdAt.getTime()
-    ) {
-      model = { createdAtMs: poll.createdAt.getTime(), rows: new Map() };
-      this.#models.set(pollId, model);
-      const rows = await loadRollups(db, pollId);
-      for (const r of rows) model.rows.set(modelKey(r), r);
-      this.#deps.metrics.rollupRowsRead.inc(rows.length);
-    } else {
-      const rows = await loadRollups(db, pollId, this.#xmin);
-      for (const r of rows) model.rows.set(modelKey(r), r);
-      this.#deps.metrics.rollupRowsRead.inc(rows.length);
-    }
-    return [...model.rows.values()];
+  /** Deletes the publications of polls no longer in the registry (pipelined). */
+  async #remove(
+    polls: Map<string, PollRecord>,
+    published: Map<string, string>,
+    summary: PublishRunSummary,
+  ): Promise<void> {
+    const { redis, keyPrefix } = this.#deps;
+    const gone = [...published.keys()].filter((pollId) => !polls.has(pollId));
+    await Promise.all(
+      gone.map(async (pollId) => {
+        const keys = resultsKeys(keyPrefix, pollId);
+        await redis.del([keys.json, keys.png, keys.version]);
+        published.delete(pollId);
+        summary.removed.push(pollId);
+      }),
+    );
   }
 
   /**
    * Drops from `published` every poll whose version in Redis is not the one remembered, so
    * that this run publishes it again; returns those polls. One MGET per MGET_CHUNK polls.
    */
-  async #verify(polls: PollRecord[], published: Map<string, string>): Promise<string[]> {
-    const known = polls.filter((p) => published.has(p.id));
+  async #verify(polls: Map<string, PollRecord>, published: Map<string, string>): Promise<string[]> {
+    const known = [...polls.keys()].filter((id) => published.has(id));
     const versions = await this.#versions(known);
     const lost: string[] = [];
-    known.forEach((p, i) => {
-      if (versions[i] === published.get(p.id)) return;
-      published.delete(p.id);
-      lost.push(p.id);
+    known.forEach((id, i) => {
+      if (versions[i] === published.get(id)) return;
+      published.delete(id);
+      lost.push(id);
     });
     return lost;
   }
@@ -241,28 +367,26 @@ export class ResultsPublisher {
    * The version key of each poll, in order (null where absent): MGETs of MGET_CHUNK keys,
    * sent together (one pipeline), so that no single command holds Redis for long.
    */
-  async #versions(polls: PollRecord[]): Promise<(string | null)[]> {
+  async #versions(pollIds: string[]): Promise<(string | null)[]> {
     const { redis, keyPrefix } = this.#deps;
     const chunks: Promise<(string | null)[]>[] = [];
-    for (let i = 0; i < polls.length; i += MGET_CHUNK)
+    for (let i = 0; i < pollIds.length; i += MGET_CHUNK)
       chunks.push(
-        redis.mGet(polls.slice(i, i + MGET_CHUNK).map((p) => resultsKeys(keyPrefix, p.id).version)),
+        redis.mGet(
+          pollIds.slice(i, i + MGET_CHUNK).map((id) => resultsKeys(keyPrefix, id).version),
+        ),
       );
     return (await Promise.all(chunks)).flat();
   }
 
-  async #loadPublished(polls: PollRecord[]): Promise<Map<string, string>> {
-    const { redis, keyPrefix } = this.#deps;
+  /** What Redis holds already: a restarted publisher does not republish unchanged polls. */
+  async #loadPublished(polls: Map<string, PollRecord>): Promise<Map<string, string>> {
     const map = new Map<string, string>();
-    if (polls.length === 0) return map;
-    const versions = await this.#versions(polls);
-    const pngs = await Promise.all(
-      polls.map((p) => redis.exists(resultsKeys(keyPrefix, p.id).png)),
-    );
-    polls.forEach((p, i) => {
+    const ids = [...polls.keys()];
+    const versions = await this.#versions(ids);
+    ids.forEach((id, i) => {
       const v = versions[i];
-      // A version without its PNG was a failed render: do it again.
-      if (typeof v === "string" && pngs[i] === 1) map.set(p.id, v);
+      if (typeof v === "string") map.set(id, v);
     });
     return map;
   }

@@ -80,6 +80,10 @@ describe("results after Redis comes back empty", () => {
     const before = await versions();
     const keys = POLLS.flatMap((id) => Object.values(resultsKeys(p.h.names.redisKeyPrefix, id)));
     await p.h.redis.unlink(keys);
+    // The API's in-process copy notices at its next check (RESULTS_CACHE_CHECK_MS).
+    await eventually("the API answers 503 for the emptied polls", async () =>
+      (await get("live")).status === 503 ? true : undefined,
+    );
     expectError(await get("live"), 503, "results_not_ready");
     expectError(await get("closed"), 503, "results_not_ready");
 

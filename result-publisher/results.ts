@@ -3,6 +3,8 @@ import { BUCKET_MS } from "../common/rollup-buckets.ts";
 import { type PollRecord, resultsStatus, resultsVersion } from "./published-version.ts";
 import type { RollupRow } from "./rollup-store.ts";
 
+const BUCKETS_PER_HOUR = 3_600_000 / BUCKET_MS;
+
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
 /** The fields every publication has, hidden or not. */
@@ -37,14 +39,18 @@ export function hiddenResults(poll: PollRecord, nowMs: number): HiddenResults {
 /**
  * Totals and the zero-filled 10-minute distribution from a poll's rollup rows. The
  * distribution runs from the first vote's bucket to the bucket of `asOf`, so that one
- * version always has the same content. Votes for options no longer listed still count
- * in the total and are reported under their id.
+ * version always has the same content, and is cut to the latest `windowHours` of buckets
+ * ending there: one back-dated vote must not make every reader download (and draw) a
+ * month of empty buckets. Votes before the window still count in the totals, and each
+ * series says how many of its option's votes are before `start`. Votes for options no
+ * longer listed still count in the total and are reported under their id.
  */
 export function visibleResults(
   poll: PollRecord,
   rollups: readonly RollupRow[],
   nowMs: number,
   chart: { width: number; height: number } | null,
+  windowHours: number,
 ): VisibleResults {
   const counts = new Map<string, number>();
   let first = Number.POSITIVE_INFINITY;
@@ -66,19 +72,23 @@ export function visibleResults(
   let buckets = 0;
   let start: number | null = null;
   if (rollups.length > 0) {
-    start = first;
     const asOfBucket =
       poll.changedAt === null ? last : Math.floor(poll.changedAt.getTime() / BUCKET_MS) * BUCKET_MS;
-    buckets = (Math.max(last, asOfBucket) - first) / BUCKET_MS + 1;
+    const end = Math.max(last, asOfBucket);
+    start = Math.max(first, end - (windowHours * BUCKETS_PER_HOUR - 1) * BUCKET_MS);
+    buckets = (end - start) / BUCKET_MS + 1;
   }
   const index = new Map(optionIds.map((id, i) => [id, i]));
   const series = optionIds.map((optionId) => ({
     optionId,
     counts: new Array<number>(buckets).fill(0),
+    before: 0,
   }));
   if (start !== null) {
     for (const r of rollups) {
-      series[index.get(r.optionId)!]!.counts[(r.bucketStartMs - start) / BUCKET_MS]! += r.count;
+      const s = series[index.get(r.optionId)!]!;
+      if (r.bucketStartMs < start) s.before += r.count;
+      else s.counts[(r.bucketStartMs - start) / BUCKET_MS]! += r.count;
     }
   }
   return {
@@ -90,6 +100,7 @@ export function visibleResults(
       bucketMinutes: 10,
       start: start === null ? null : new Date(start).toISOString(),
       buckets,
+      windowHours,
       series,
     },
     chart,

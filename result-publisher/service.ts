@@ -1,19 +1,23 @@
 import schedule from "node-schedule";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
-import { startMetricsServer } from "../common/metrics-server.ts";
-import { createPool } from "../common/postgres.ts";
+import { addMetricsServer } from "../common/metrics-server.ts";
+import { addPool } from "../common/postgres.ts";
 import { closeRedis, connectRedis } from "../common/redis.ts";
+import { ChartRenderer } from "./chart-renderer.ts";
 import type { PublisherConfig } from "./config.ts";
 import { removeResultsOfGonePolls } from "./gone-results.ts";
 import { Leadership } from "./leader.ts";
 import { type PublishRunSummary, ResultsPublisher } from "./publisher.ts";
 import { createPublisherMetrics, type PublisherMetrics } from "./publisher-metrics.ts";
+import { RegistryWatch } from "./registry-watch.ts";
 
 export interface RunningPublisher {
   leadership: Leadership;
   metrics: PublisherMetrics;
   metricsPort: number | undefined;
+  /** This process's chart renderer (idle() tells when the queued charts are drawn). */
+  charts: ChartRenderer;
   /** Runs once now (as leader only); resolves with what it published, or undefined as standby. */
   tick(): Promise<PublishRunSummary | undefined>;
 }
@@ -29,11 +33,10 @@ export async function startResultPublisher(
   lifecycle: Lifecycle,
 ): Promise<RunningPublisher> {
   const log = logger.child({ component: "result-publisher" });
-  const pool = lifecycle.add(
-    "postgres",
-    createPool(config.databaseUrl, log, { max: 2, applicationName: "result-publisher" }),
-    (p) => p.end(),
-  );
+  const pool = addPool(lifecycle, config.databaseUrl, log, {
+    max: 2,
+    applicationName: "result-publisher",
+  });
   const redis = lifecycle.add(
     "redis",
     await connectRedis(config.redisUrl, log, "result-publisher"),
@@ -42,33 +45,48 @@ export async function startResultPublisher(
   const metrics = createPublisherMetrics();
   const leadership = new Leadership(config.databaseUrl, log);
   lifecycle.add("leadership", leadership, (l) => l.release());
+  const registry = lifecycle.add(
+    "registry-watch",
+    new RegistryWatch(config.databaseUrl, log),
+    (w) => w.close(),
+  );
   const publisher = new ResultsPublisher({
     pool,
     redis,
     keyPrefix: config.redisKeyPrefix,
     chartWidth: config.chartWidth,
     chartHeight: config.chartHeight,
+    distributionWindowHours: config.distributionWindowHours,
+    chartRender: config.chartRender,
+    chartDemandTtlMs: config.chartDemandTtlMs,
+    registry,
     logger: log,
     metrics,
   });
+  // Leader or standby, every publisher draws the charts queued in Redis.
+  const charts = lifecycle.add(
+    "chart-renderer",
+    await ChartRenderer.start({
+      redis,
+      keyPrefix: config.redisKeyPrefix,
+      chartWidth: config.chartWidth,
+      chartHeight: config.chartHeight,
+      workers: config.chartWorkers,
+      logger: log,
+      metrics,
+    }),
+    (r) => r.close(),
+  );
 
-  let metricsPort: number | undefined;
-  if (config.metricsPort > 0) {
-    const started = await startMetricsServer(
-      metrics.registry,
-      { port: config.metricsPort, host: config.metricsHost },
-      async () => {
-        await pool.query("select 1");
-        return redis.isReady;
-      },
-    );
-    metricsPort = started.port;
-    lifecycle.add(
-      "metrics-server",
-      started.server,
-      (s) => new Promise<void>((r) => s.close(() => r())),
-    );
-  }
+  const metricsPort = await addMetricsServer(
+    lifecycle,
+    metrics.registry,
+    { port: config.metricsPort, host: config.metricsHost },
+    async () => {
+      await pool.query("select 1");
+      return redis.isReady;
+    },
+  );
 
   let running: Promise<PublishRunSummary | undefined> | undefined;
   let failing = false;
@@ -83,6 +101,7 @@ export async function startResultPublisher(
         if (!leader) return undefined;
         if (!wasLeader) {
           publisher.reset();
+          registry.markStale();
           sweepPending = true;
         }
         let summary = await publisher.run();
@@ -124,5 +143,5 @@ export async function startResultPublisher(
   redis.on("ready", () => void tick());
   void tick();
   log.info({ schedule: config.schedule, metricsPort }, "result publisher started");
-  return { leadership, metrics, metricsPort, tick };
+  return { leadership, metrics, metricsPort, charts, tick };
 }

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -31,6 +31,13 @@ import {
   watchCpu,
 } from "./bench/processes.ts";
 import { benchLog as log } from "./bench/progress.ts";
+import {
+  BENCH_ADMIN_TOKEN,
+  BENCH_OPTION_IDS,
+  BENCH_POLL_ID,
+  benchRun,
+  benchServiceEnv,
+} from "./bench/run-names.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:ingest`: throughput of the real ingest API (child process) against a
@@ -45,23 +52,11 @@ import { readCli } from "./cli.ts";
 
 const env = process.env;
 
-// Names of the bench's own resources, distinct from the default ones (VOTES, votes.*,
-// tallyflow:, database tallyflow) and unique per run: `npm run bench` may start this
-// script while another copy runs, and fixed names would let one drop the other's
-// database and stream mid-run. Everything is removed at the end (also on Ctrl-C).
-const runId = randomBytes(3).toString("hex");
-const names = {
-  database: `tallyflow_bench_ingest_${runId}`,
-  stream: `VOTES_BENCH_${runId}`,
-  subjectPrefix: `benchvotes_${runId}`,
-  redisKeyPrefix: `tallyflow-bench-ingest:${runId}:`,
-};
-const ADMIN_TOKEN = "bench-admin-token-0123456789";
-const POLL_ID = "bench";
-const OPTION_IDS = ["red", "green", "blue", "yellow"];
-const databaseUrl = `${env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432"}/${names.database}`;
-const natsUrl = env.NATS_URL ?? "nats://127.0.0.1:4222";
-const redisUrl = env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const run = benchRun("ingest");
+const { names, databaseUrl, natsUrl, redisUrl } = run;
+const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
+const POLL_ID = BENCH_POLL_ID;
+const OPTION_IDS = BENCH_OPTION_IDS;
 const repoRoot = join(import.meta.dirname, "..");
 const profileDir = join(repoRoot, "artifacts", "cpu-prof");
 
@@ -115,18 +110,7 @@ async function prepareResources({ nc, jsm, redis }: Bench): Promise<void> {
 
 function childEnv(port: number): NodeJS.ProcessEnv {
   return {
-    ...env,
-    NODE_ENV: "production",
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    DATABASE_URL: databaseUrl,
-    NATS_URL: natsUrl,
-    REDIS_URL: redisUrl,
-    STREAM_NAME: names.stream,
-    SUBJECT_PREFIX: names.subjectPrefix,
-    REDIS_KEY_PREFIX: names.redisKeyPrefix,
-    ADMIN_TOKEN,
-    LOG_LEVEL: "warn",
+    ...benchServiceEnv(run, port),
     // One kiosk token carries the whole load here: the per-kiosk limits would measure
     // themselves. Set them (e.g. very high) to measure the limiter's cost instead.
     RATE_LIMIT_KIOSK_VOTES_PER_S: env.RATE_LIMIT_KIOSK_VOTES_PER_S ?? "0",

@@ -9,6 +9,7 @@ import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/p
 import { connectRedis } from "../common/redis.ts";
 import { resultsChannel } from "../common/results-contract.ts";
 import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
+import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "../result-publisher/config.ts";
 import { loadPolls } from "../result-publisher/published-version.ts";
 import { ResultsPublisher } from "../result-publisher/publisher.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
@@ -234,6 +235,9 @@ async function refreshCost(): Promise<RefreshCost> {
     keyPrefix: prefix,
     chartWidth: 1200,
     chartHeight: 900,
+    distributionWindowHours: DEFAULT_DISTRIBUTION_WINDOW_HOURS,
+    chartRender: "all",
+    chartDemandTtlMs: 60_000,
     logger,
     metrics,
   });
@@ -283,7 +287,7 @@ async function refreshCost(): Promise<RefreshCost> {
     const mine = rows
       .filter((r) => r.poll_id === poll.id)
       .map((r) => ({ optionId: r.option_id, bucketStartMs: r.bucket.getTime(), count: r.n }));
-    JSON.stringify(visibleResults(poll, mine, Date.now(), null));
+    JSON.stringify(visibleResults(poll, mine, Date.now(), null, DEFAULT_DISTRIBUTION_WINDOW_HOURS));
   }
   const fullRecomputeMs = performance.now() - t;
   const { rows: rollupCount } = await pool.query<{ n: number }>(

@@ -5,6 +5,7 @@ import { type PublisherConfig, readPublisherConfig } from "../result-publisher/c
 import type { PublishRunSummary } from "../result-publisher/publisher.ts";
 import { type RunningPublisher, startResultPublisher } from "../result-publisher/service.ts";
 import type { EnvVars } from "./service-env.ts";
+import { eventually } from "./waiting.ts";
 
 /**
  * A cron that fires once a year (1 January, 00:00:00): in-process publishers run only
@@ -19,9 +20,12 @@ export interface InProcessPublisher extends RunningPublisher {
   /**
    * One publishing run that starts after this call (the first run, which may have read
    * Postgres before the caller's data arrived, is awaited first; with RARE_CRON no other
-   * run starts on its own). Fails if this publisher is not the leader or the run failed.
+   * run starts on its own), and the charts it queued drawn (or failed). Fails if this
+   * publisher is not the leader or the run failed.
    */
   run(): Promise<PublishRunSummary>;
+  /** Waits until no chart is queued or being drawn in this process. */
+  chartsDrawn(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,16 +48,29 @@ export async function startPublisherInProcess(
     await lifecycle.close(2_000);
     throw err;
   }
+  const chartsDrawn = async () => {
+    await eventually(
+      "the queued charts are drawn",
+      async () => ((await running.charts.idle()) ? true : undefined),
+      { timeoutMs: 20_000 },
+    );
+  };
   // tick() while a run is in flight returns that run: this is the one started at once.
-  const firstRun = running.tick();
+  const tickNow = running.tick();
+  const firstRun = tickNow.then(async (summary) => {
+    if (summary && config.chartWorkers > 0) await chartsDrawn();
+    return summary;
+  });
   return {
     ...running,
     config,
     firstRun,
+    chartsDrawn,
     async run() {
       await firstRun;
       const summary = await running.tick();
       assert.ok(summary, "the publishing run did not happen (not the leader, or it failed)");
+      if (config.chartWorkers > 0) await chartsDrawn();
       return summary;
     },
     close: () => lifecycle.close(config.shutdownDeadlineMs),

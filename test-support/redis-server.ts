@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { createClient } from "redis";
 import { freePort } from "../scripts/bench/processes.ts";
 
 /**
@@ -35,6 +36,18 @@ export class PrivateRedisServer {
       await sleep(50);
     }
     throw new Error(`redis-server did not start on port ${this.port}`);
+  }
+
+  /** One command on a connection of its own, e.g. ["CLIENT", "KILL", "TYPE", "pubsub"]. */
+  async command(args: string[]): Promise<unknown> {
+    const client = createClient({ url: this.url });
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      return await client.sendCommand(args);
+    } finally {
+      client.destroy();
+    }
   }
 
   async stop(): Promise<void> {

@@ -56,6 +56,9 @@ export function publisherEnv(names: TestNames, databaseUrl: string, extra: EnvVa
     SUBJECT_PREFIX: names.subjectPrefix,
     REDIS_KEY_PREFIX: names.redisKeyPrefix,
     RESULTS_INTERVAL_MS: "1000",
+    // Every changed poll's chart, so that a test reads the PNG of a run without reading it
+    // first through the API (demand-driven rendering has its own tests).
+    CHART_RENDER: "all",
     CHART_WIDTH: "800",
     CHART_HEIGHT: "600",
     PUBLISHER_METRICS_PORT: "0",

@@ -26,27 +26,9 @@
 \ir include/poll.sql
 set time zone :'poll_tz';
 
-with rng as (
-  select :'from'::timestamptz as lo, :'to'::timestamptz as hi
-), r as (
-  -- every rollup bucket that overlaps [from, to)
-  select r.option_id, r.bucket_start, r.count,
-         r.bucket_start >= rng.lo and r.bucket_start + interval '10 minutes' <= rng.hi as inside
-  from vote_rollups r, rng
-  where r.poll_id = :'poll_id'
-    and r.bucket_start > rng.lo - interval '10 minutes' and r.bucket_start < rng.hi
-), counted as (
-  select option_id, count as votes from r where inside
-  union all
-  -- a bucket cut by from or to: only its votes inside the range (one index probe each)
-  select r.option_id, v.votes
-  from r, rng, lateral (
-    select count(*) as votes from votes v
-    where v.poll_id = :'poll_id' and v.option_id = r.option_id
-      and v.cast_at >= greatest(r.bucket_start, rng.lo)
-      and v.cast_at < least(r.bucket_start + interval '10 minutes', rng.hi)
-  ) v
-  where not r.inside
+with counted as (
+  -- exact votes per option and bucket in [from, to) (migration 013)
+  select option_id, votes from report_range_counts(:'poll_id', :'from', :'to')
 ), totals as (
   select option_id, sum(votes)::bigint as votes from counted group by option_id
 ), opts as (

@@ -47,26 +47,9 @@ select :'part' in ('turnout', 'peak') as part_ok,
 set time zone :'poll_tz';
 
 \if :part_peak
-with rng as (
-  select :'from'::timestamptz as lo, :'to'::timestamptz as hi
-), r as (
-  select r.option_id, r.bucket_start, r.count,
-         r.bucket_start >= rng.lo and r.bucket_start + interval '10 minutes' <= rng.hi as inside
-  from vote_rollups r, rng
-  where r.poll_id = :'poll_id'
-    and r.bucket_start > rng.lo - interval '10 minutes' and r.bucket_start < rng.hi
-), counted as (
-  select bucket_start, count as votes from r where inside
-  union all
-  -- a bucket cut by from or to: only its votes inside the range (one index probe each)
-  select r.bucket_start, v.votes
-  from r, rng, lateral (
-    select count(*) as votes from votes v
-    where v.poll_id = :'poll_id' and v.option_id = r.option_id
-      and v.cast_at >= greatest(r.bucket_start, rng.lo)
-      and v.cast_at < least(r.bucket_start + interval '10 minutes', rng.hi)
-  ) v
-  where not r.inside
+with counted as (
+  -- exact votes per option and bucket in [from, to) (migration 013)
+  select bucket_start, votes from report_range_counts(:'poll_id', :'from', :'to')
 ), buckets as (
   select bucket_start, sum(votes)::bigint as votes from counted group by bucket_start
 )

@@ -68,20 +68,8 @@ set time zone :'poll_tz';
 
 \if :part_voters
 with presence as materialized (
-  -- (voter, local day) once each: in index order (voter, cast_at) a voter's local day only
-  -- moves forward, so keeping the rows whose day differs from the previous one deduplicates
-  -- without sorting or hashing every check-in
-  select voter_id, day
-  from (
-    select voter_id, day, lag(day) over (partition by voter_id order by cast_at) as prev_day
-    from (
-      select v.voter_id, v.cast_at, (v.cast_at at time zone :'poll_tz')::date as day
-      from votes v
-      where v.poll_id = :'poll_id' and v.voter_id is not null
-        and v.cast_at >= :'from'::timestamptz and v.cast_at < :'to'::timestamptz
-    ) c
-  ) x
-  where prev_day is distinct from day
+  -- (voter, local day) once each (migration 013)
+  select voter_id, day from report_presence(:'poll_id', :'poll_tz', :'from', :'to')
 ), sessions as (
   select count(*) as session_days from (select day from presence group by day) d
 )
@@ -98,17 +86,7 @@ order by days_present desc, p.voter_id;
 \else
 with presence as materialized (
   -- (voter, local day) once each, as in part=voters
-  select voter_id, day
-  from (
-    select voter_id, day, lag(day) over (partition by voter_id order by cast_at) as prev_day
-    from (
-      select v.voter_id, v.cast_at, (v.cast_at at time zone :'poll_tz')::date as day
-      from votes v
-      where v.poll_id = :'poll_id' and v.voter_id is not null
-        and v.cast_at >= :'from'::timestamptz and v.cast_at < :'to'::timestamptz
-    ) c
-  ) x
-  where prev_day is distinct from day
+  select voter_id, day from report_presence(:'poll_id', :'poll_tz', :'from', :'to')
 ), daily as (
   select day, count(*) as present from presence group by day
 ), voters as (

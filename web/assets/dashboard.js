@@ -2,6 +2,7 @@
 // distribution (stacked chart and table), and how fresh the data is, updated from the
 // results' Server-Sent Events (or by polling while they are unavailable).
 
+import { chartSeries } from "./chart-series.js";
 import { colorFor } from "./colors.js";
 import {
   el,
@@ -17,6 +18,7 @@ import { connectionMessage, LiveResults, pollIdFromPath, serverNow } from "./liv
 /** The Chart.js UMD bundle (loaded before this module); absent if it failed to load. */
 const Chart = globalThis.Chart;
 const TABLE_BUCKETS = 36; // the distribution table lists the latest 6 hours
+const ANIMATED_BARS = 400; // beyond, the distribution chart is drawn without animation
 const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)").matches;
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -175,6 +177,13 @@ function renderDistribution(results) {
   const labels = bucketLabels(distribution);
   const labelOf = new Map(options.map((o) => [o.id, o.label]));
   const series = distribution.series;
+  // The distribution covers at most the window; earlier votes are in the totals only.
+  const before = series.reduce((sum, s) => sum + (s.before ?? 0), 0);
+  $("distribution-window").hidden = before === 0;
+  $("distribution-window").textContent =
+    before === 0
+      ? ""
+      : `Showing the latest ${distribution.windowHours} hours from ${labels[0]}; ${formatCount(before)} earlier ${before === 1 ? "vote is" : "votes are"} counted in the totals only.`;
 
   // The table: the latest buckets, newest first, one column per option.
   const from = Math.max(0, labels.length - TABLE_BUCKETS);
@@ -202,18 +211,26 @@ function renderDistribution(results) {
     rows.push(row);
   }
   $("distribution-body").replaceChildren(...rows);
+  // The leading options and "Other", in bars of up to MAX_CHART_BARS (chart-series.js).
+  const drawn = chartSeries(distribution, options);
+  const perBar = drawn.minutesPerBar / distribution.bucketMinutes;
+  const barLabels = labels.filter((_, i) => i % perBar === 0);
+  const colorIndex = new Map(series.map((s, i) => [s.optionId, i]));
   $("distribution-chart").setAttribute(
     "aria-label",
-    `Stacked bar chart of votes per 10 minutes from ${labels[0]} to ${labels.at(-1)} (${poll.timeZone}), one color per option. The numbers are in the table below.`,
+    `Stacked bar chart of votes per ${drawn.minutesPerBar} minutes from ${labels[0]} to ${labels.at(-1)} (${poll.timeZone}), one color per option${drawn.series.length < series.length ? `, the ${drawn.series.length - 1} leading options and the other ${drawn.series.at(-1)?.others} together` : ""}. The numbers are in the table below.`,
   );
-
   if (!Chart) return;
   const data = {
-    labels,
-    datasets: series.map((s, i) => ({
-      label: labelOf.get(s.optionId) ?? s.optionId,
+    labels: barLabels,
+    datasets: drawn.series.map((s, i) => ({
+      label:
+        s.optionId === null
+          ? `Other (${s.others} options)`
+          : (labelOf.get(s.optionId) ?? s.optionId),
       data: s.counts,
-      backgroundColor: colorFor(i),
+      // The option's own colour, as in the totals chart.
+      backgroundColor: s.optionId === null ? "#9ca3af" : colorFor(colorIndex.get(s.optionId) ?? i),
       stack: "votes",
     })),
   };
@@ -226,6 +243,8 @@ function renderDistribution(results) {
     type: "bar",
     data,
     options: chartOptions({
+      // Animating hundreds of stacked bars costs every frame of the first second.
+      ...(drawn.bars * drawn.series.length > ANIMATED_BARS ? { animation: false } : {}),
       plugins: {
         legend: { position: "bottom", labels: { color: "#1a1a1a", font: { size: 14 } } },
       },

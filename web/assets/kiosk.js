@@ -13,6 +13,12 @@ const poll = { id: pollId, timeZone: "UTC", opensAt: null, closesAt: null };
 let shown;
 let imageFailedFor;
 let hiddenShown = false;
+// The PNG of a new version is drawn a moment after its JSON (503 chart_unavailable until
+// then): the image is asked again this many times, a second apart, before the table shows.
+const IMAGE_RETRIES = 5;
+const IMAGE_RETRY_MS = 1_000;
+let imageRetries = 0;
+let imageRetryTimer;
 
 if (imageMode) document.documentElement.classList.add("image-mode");
 
@@ -78,6 +84,9 @@ function renderTable(results) {
 
 function renderImage(results) {
   const img = /** @type {HTMLImageElement} */ ($("chart-image"));
+  if (img.dataset.version !== results.version) imageRetries = 0;
+  img.dataset.version = results.version;
+  clearTimeout(imageRetryTimer);
   img.alt = altText(results);
   // The version in the address: each publication is a new image, never a stale cached one.
   img.src = `/v1/polls/${encodeURIComponent(pollId)}/results.png?v=${encodeURIComponent(results.version)}`;
@@ -106,6 +115,17 @@ function render(results) {
 
 $("chart-image").addEventListener("error", () => {
   if (!shown) return;
+  const img = /** @type {HTMLImageElement} */ ($("chart-image"));
+  if (imageRetries < IMAGE_RETRIES && img.dataset.version === shown.version) {
+    imageRetries++;
+    const version = shown.version;
+    imageRetryTimer = setTimeout(() => {
+      if (shown?.version !== version) return;
+      // Another address (the last parameter stays the version), so the browser asks again.
+      img.src = `/v1/polls/${encodeURIComponent(pollId)}/results.png?try=${imageRetries}&v=${encodeURIComponent(version)}`;
+    }, IMAGE_RETRY_MS);
+    return;
+  }
   imageFailedFor = shown.version;
   renderTable(shown);
 });

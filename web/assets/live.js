@@ -8,7 +8,7 @@
 /**
  * @typedef {{ id: string, label: string, count: number, share: number }} OptionTotal
  * @typedef {{ bucketMinutes: number, start: string | null, buckets: number,
- *   series: { optionId: string, counts: number[] }[] }} Distribution
+ *   windowHours?: number, series: { optionId: string, counts: number[], before?: number }[] }} Distribution
  * @typedef {{ pollId: string, title: string, timeZone: string, opensAt: string | null,
  *   closesAt: string | null, status: string, version: string, asOf: string | null,
  *   publishedAt: string, hidden: boolean, message?: string, totalVotes?: number,

@@ -1,0 +1,511 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { connect as connectTcp, type Socket } from "node:net";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { createClient } from "redis";
+import { readInt } from "../common/env.ts";
+import { createLogger } from "../common/logger.ts";
+import { configOrExit } from "../common/main-guard.ts";
+import { migrate } from "../common/migrate.ts";
+import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
+import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
+import { type LoadResult, median, okPerSecond, runLoad } from "./bench/load.ts";
+import {
+  type Child,
+  freePort,
+  processCpuSeconds,
+  startNode,
+  waitUntilReady,
+} from "./bench/processes.ts";
+import {
+  BENCH_ADMIN_TOKEN,
+  BENCH_OPTION_IDS,
+  BENCH_POLL_ID,
+  benchRun,
+  benchServiceEnv,
+} from "./bench/run-names.ts";
+import { readCli } from "./cli.ts";
+
+// `npm run bench:reads`: the read side at the seeds' scale, each number beside its
+// reference or target measured in the same run (issue #13):
+// 1. GET /v1/polls/:id/results through the real API (child process) against a bare
+//    node:http server answering the same bytes from Redis per request, and one answering
+//    them from memory; same autocannon load, alternating rounds. Target: API ≥ 0.8× the
+//    Redis reference.
+// 2. POST /v1/polls latency with 1 poll and with BENCH_REGISTRY_POLLS (10,000) in the
+//    registry (the cache applies a change per row, so it should not grow with the count).
+// 3. BENCH_SSE_CLIENTS (10,000) event streams held by one API process: its RSS per client,
+//    and single-vote p99 at BENCH_VOTE_RATE (1,000) votes/s meanwhile, with a new version
+//    announced to every stream each second. Target: p99 < 25 ms.
+// Prints a markdown report on stdout (progress on stderr), with the load average.
+//
+// Tunables (env): BENCH_CONNECTIONS (50), BENCH_DURATION s (8), BENCH_ROUNDS (3),
+// BENCH_REGISTRY_POLLS (10000), BENCH_REGISTRY_WRITES (100), BENCH_SSE_CLIENTS (10000),
+// BENCH_VOTE_RATE (1000), BENCH_VOTE_DURATION s (10), BENCH_CPU_RATE req/s (2000: the
+// fixed-rate runs whose server CPU per request is less moved by other load on the box);
+// BENCH_PG_URL, NATS_URL, REDIS_URL.
+
+const USAGE = `usage: npm run bench:reads   (tuned by environment variables)
+  BENCH_CONNECTIONS (50), BENCH_DURATION s (8), BENCH_ROUNDS (3), BENCH_REGISTRY_POLLS (10000),
+  BENCH_REGISTRY_WRITES (100), BENCH_SSE_CLIENTS (10000), BENCH_VOTE_RATE (1000),
+  BENCH_VOTE_DURATION s (10), BENCH_CPU_RATE req/s (2000); BENCH_PG_URL, NATS_URL, REDIS_URL`;
+readCli({ usage: USAGE, options: {} }, () => undefined);
+const env = process.env;
+const settings = configOrExit(() => ({
+  connections: readInt(env, "BENCH_CONNECTIONS", 50, { min: 1 }),
+  durationS: readInt(env, "BENCH_DURATION", 8, { min: 1 }),
+  rounds: readInt(env, "BENCH_ROUNDS", 3, { min: 1 }),
+  registryPolls: readInt(env, "BENCH_REGISTRY_POLLS", 10_000, { min: 1 }),
+  registryWrites: readInt(env, "BENCH_REGISTRY_WRITES", 100, { min: 1 }),
+  sseClients: readInt(env, "BENCH_SSE_CLIENTS", 10_000, { min: 0, max: 18_000 }),
+  voteRate: readInt(env, "BENCH_VOTE_RATE", 1_000, { min: 1 }),
+  voteDurationS: readInt(env, "BENCH_VOTE_DURATION", 10, { min: 1 }),
+  cpuRate: readInt(env, "BENCH_CPU_RATE", 2_000, { min: 1 }),
+  cpuDurationS: 5,
+}));
+
+const run = benchRun("reads");
+const { names, databaseUrl, natsUrl, redisUrl } = run;
+const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
+const POLL_ID = BENCH_POLL_ID;
+const OPTIONS = BENCH_OPTION_IDS;
+const repoRoot = join(import.meta.dirname, "..");
+const keys = resultsKeys(names.redisKeyPrefix, POLL_ID);
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+
+const log = (line: string) => process.stderr.write(`[bench:reads] ${line}\n`);
+const logger = createLogger("warn", { service: "bench-reads" });
+const children: Child[] = [];
+const sockets: Socket[] = [];
+const redis = createClient({ url: redisUrl });
+await redis.connect();
+const loadBefore = loadavg();
+
+function childEnv(port: number): NodeJS.ProcessEnv {
+  return {
+    ...benchServiceEnv(run, port),
+    // Every request comes from 127.0.0.1: the caps and the per-address rate limits are
+    // lifted for the bench alone (a results read would otherwise also cost a Redis INCR).
+    RATE_LIMIT_RESULTS_PER_S: "0",
+    RATE_LIMIT_SSE_CONNECTS_PER_S: "0",
+    RATE_LIMIT_KIOSK_VOTES_PER_S: "0",
+    SSE_MAX_CLIENTS: String(settings.sseClients + 500),
+    SSE_MAX_PER_ADDRESS: String(settings.sseClients + 500),
+    HTTP_MAX_CONNECTIONS: String(settings.sseClients + 2_000),
+    READS_KEY: keys.json,
+  };
+}
+
+async function start(name: string, script: string, extra: NodeJS.ProcessEnv = {}) {
+  const port = await freePort();
+  const child = startNode(name, [join(repoRoot, script)], { ...childEnv(port), ...extra });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilReady(child, `${url}/readyz`);
+  return { child, url };
+}
+
+/** A results document of the usual shape: 4 options, a day of 10-minute buckets. */
+function resultsDocument(version: string): string {
+  const buckets = 144;
+  return JSON.stringify({
+    pollId: POLL_ID,
+    title: "Benchmark poll",
+    timeZone: "UTC",
+    opensAt: null,
+    closesAt: null,
+    status: "open",
+    version,
+    asOf: new Date().toISOString(),
+    publishedAt: new Date().toISOString(),
+    hidden: false,
+    totalVotes: 4 * buckets * 3,
+    options: OPTIONS.map((id) => ({ id, label: id, count: buckets * 3, share: 0.25 })),
+    distribution: {
+      bucketMinutes: 10,
+      start: new Date(Date.now() - buckets * 600_000).toISOString(),
+      buckets,
+      series: OPTIONS.map((optionId) => ({
+        optionId,
+        counts: Array.from({ length: buckets }, (_, i) => (i * 7) % 5),
+      })),
+    },
+    chart: null,
+  });
+}
+
+let versionCounter = 0;
+// `<change>-<registry time, base 36>` as the publisher makes them; an hour ahead, since a
+// registry time before the poll's creation reads as an earlier poll's publication.
+const VERSION_STAMP = (Date.now() + 3_600_000).toString(36);
+/** A new publication, written as the publisher does (one MULTI with the announcement). */
+async function publish(): Promise<string> {
+  const version = `${++versionCounter}-${VERSION_STAMP}`;
+  await redis
+    .multi()
+    .set(keys.json, resultsDocument(version))
+    .set(keys.version, version)
+    .publish(resultsChannel(names.redisKeyPrefix), JSON.stringify({ pollId: POLL_ID, version }))
+    .exec();
+  return version;
+}
+
+async function post(url: string, path: string, body: unknown): Promise<Response> {
+  return fetch(`${url}${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) });
+}
+
+const pollBody = (id: string) => ({
+  id,
+  title: `Poll ${id}`,
+  options: OPTIONS.map((o) => ({ id: o, label: o })),
+});
+
+// --- 1. results GET ------------------------------------------------------------------
+
+interface ReadRun {
+  target: string;
+  okPerSecond: number;
+  p99Ms: number;
+  failed: number;
+}
+
+/** Server CPU per request at a fixed rate below saturation: less moved by a busy machine. */
+interface CpuRun {
+  target: string;
+  cpuMicrosPerRequest: number;
+}
+
+async function readLoad(url: string, durationS: number, overallRate?: number): Promise<LoadResult> {
+  return runLoad({
+    ...(overallRate === undefined ? {} : { overallRate }),
+    url: `${url}/v1/polls/${POLL_ID}/results`,
+    connections: settings.connections,
+    pipelining: 1,
+    duration: durationS,
+    timeout: 10,
+    requests: [{ method: "GET" }],
+  });
+}
+
+async function benchReads(api: { child: Child; url: string }) {
+  const redisRef = await start("ref-redis", "scripts/bench/reads-reference-server.ts", {
+    READS_FROM: "redis",
+  });
+  const memoryRef = await start("ref-memory", "scripts/bench/reads-reference-server.ts", {
+    READS_FROM: "memory",
+  });
+  const targets = [
+    { target: "API (in-process cache)", url: api.url, pid: api.child.pid },
+    { target: "node:http + Redis GET", url: redisRef.url, pid: redisRef.child.pid },
+    { target: "node:http from memory", url: memoryRef.url, pid: memoryRef.child.pid },
+  ];
+  // Same bytes from all three (the API's copy is of the version written last).
+  const bodies = await Promise.all(
+    targets.map(async (t) =>
+      (await fetch(`${t.url}/v1/polls/${POLL_ID}/results`)).arrayBuffer().then((b) => b.byteLength),
+    ),
+  );
+  if (new Set(bodies).size !== 1) throw new Error(`different bodies: ${bodies.join(", ")} bytes`);
+  for (const t of targets) await readLoad(t.url, 2); // warm-up (JIT, connections)
+  const runs: ReadRun[] = [];
+  for (let round = 1; round <= settings.rounds; round++)
+    for (const t of targets) {
+      const result = await readLoad(t.url, settings.durationS);
+      runs.push({
+        target: t.target,
+        okPerSecond: okPerSecond(result),
+        p99Ms: result.latency.p99,
+        failed: result.non2xx + result.errors + result.timeouts,
+      });
+      log(`round ${round} ${t.target}: ${Math.round(okPerSecond(result))} req/s`);
+    }
+  const cpu: CpuRun[] = [];
+  for (let round = 1; round <= settings.rounds; round++)
+    for (const t of targets) {
+      const before = processCpuSeconds(t.pid) ?? Number.NaN;
+      const result = await readLoad(t.url, settings.cpuDurationS, settings.cpuRate);
+      const used = (processCpuSeconds(t.pid) ?? Number.NaN) - before;
+      cpu.push({
+        target: t.target,
+        cpuMicrosPerRequest: (used * 1e6) / Math.max(1, result["2xx"]),
+      });
+    }
+  await redisRef.child.stop();
+  await memoryRef.child.stop();
+  return { runs, cpu };
+}
+
+// --- 2. registry writes ----------------------------------------------------------------
+
+async function writeLatencies(apiUrl: string, label: string): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < settings.registryWrites; i++) {
+    const started = performance.now();
+    const res = await post(apiUrl, "/v1/polls", pollBody(`w-${label}-${i}`));
+    latencies.push(performance.now() - started);
+    if (res.status !== 201) throw new Error(`create poll: ${res.status} ${await res.text()}`);
+  }
+  return latencies;
+}
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+};
+
+// --- 3. SSE clients and votes meanwhile ------------------------------------------------
+
+function rssBytes(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"));
+  return Number(line?.split(/\s+/)[1] ?? Number.NaN) * 1024;
+}
+
+let sseEvents = 0;
+/** One raw event stream: a GET on a socket of its own; resolves at the first event. */
+function openStream(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(port, "127.0.0.1");
+    sockets.push(socket);
+    let first = true;
+    socket.setNoDelay(true);
+    socket.once("error", reject);
+    socket.on("data", (chunk: Buffer) => {
+      const text = chunk.toString("latin1");
+      if (first) {
+        if (!text.startsWith("HTTP/1.1 200")) reject(new Error(text.split("\r\n", 1)[0]));
+        first = false;
+      }
+      if (text.includes("event: results")) {
+        sseEvents++;
+        resolve();
+      }
+    });
+    socket.write(`GET /v1/polls/${POLL_ID}/events HTTP/1.1\r\nHost: bench\r\n\r\n`);
+  });
+}
+
+/** Single votes at BENCH_VOTE_RATE for BENCH_VOTE_DURATION s, a new version announced each second. */
+async function voteLoad(apiUrl: string, token: string) {
+  sseEvents = 0;
+  const announcer = setInterval(() => void publish(), 1_000);
+  let accepted = 0;
+  const result = await runLoad({
+    url: `${apiUrl}/v1/votes`,
+    connections: 20,
+    pipelining: 1,
+    duration: settings.voteDurationS,
+    timeout: 10,
+    overallRate: settings.voteRate,
+    requests: [
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        setupRequest: (request) => ({
+          ...request,
+          body: `{"eventId":"${randomUUID()}","pollId":"${POLL_ID}","optionId":"red"}`,
+        }),
+        onResponse: (status) => {
+          if (status === 202) accepted++;
+        },
+      },
+    ],
+  });
+  clearInterval(announcer);
+  await sleep(1_000); // the last announcement's events
+  return {
+    votesPerSecond: accepted / result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    failed: result.non2xx + result.errors + result.timeouts,
+    eventsDelivered: sseEvents,
+  };
+}
+
+async function benchStreams(api: { child: Child; url: string }, token: string) {
+  const port = Number(new URL(api.url).port);
+  // The same vote load with no stream open: the reference the streams' cost shows against.
+  const alone = await voteLoad(api.url, token);
+  const rssBefore = rssBytes(api.child.pid);
+  const opened = performance.now();
+  for (let i = 0; i < settings.sseClients; i += 250) {
+    const batch = Math.min(250, settings.sseClients - i);
+    await Promise.all(Array.from({ length: batch }, () => openStream(port)));
+  }
+  const openSeconds = (performance.now() - opened) / 1000;
+  await sleep(3_000); // let buffers and the heap settle
+  const rssAfter = rssBytes(api.child.pid);
+  log(`${settings.sseClients} streams open in ${openSeconds.toFixed(1)} s`);
+  const held = await voteLoad(api.url, token);
+  return {
+    clients: settings.sseClients,
+    openSeconds,
+    rssPerClientBytes: (rssAfter - rssBefore) / Math.max(1, settings.sseClients),
+    rssBeforeBytes: rssBefore,
+    rssAfterBytes: rssAfter,
+    announcements: settings.voteDurationS,
+    alone,
+    held,
+  };
+}
+
+// --- the run -----------------------------------------------------------------------------
+
+async function cleanup(): Promise<void> {
+  for (const socket of sockets) socket.destroy();
+  await Promise.allSettled(children.map((c) => c.stop()));
+  const nc = await connect({ servers: natsUrl, name: "bench-reads-cleanup" }).catch(() => null);
+  if (nc) {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(names.stream).catch(() => false);
+    await nc.close();
+  }
+  for await (const found of redis.scanIterator({
+    MATCH: `${names.redisKeyPrefix}*`,
+    COUNT: 1000,
+  }))
+    if (found.length > 0) await redis.unlink(found);
+  await redis.close().catch(() => {});
+  await dropDatabase(databaseUrl).catch((err: unknown) => log(`drop database: ${String(err)}`));
+}
+
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const ms = (n: number) => (n < 10 ? n.toFixed(1) : int(n));
+const load3 = (l: number[]) => l.map((n) => n.toFixed(2)).join(" / ");
+
+async function main(): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  const pool = createPool(databaseUrl, logger, { max: 2, applicationName: "bench-reads" });
+  try {
+    await migrate(pool, logger);
+    await publish();
+    const api = await start("api", "ingest-api/main.ts");
+    if ((await post(api.url, "/v1/polls", pollBody(POLL_ID))).status !== 201)
+      throw new Error("could not create the bench poll");
+    const kiosk = await post(api.url, "/v1/kiosks", { id: "bench-kiosk", name: "Bench" });
+    const { token } = (await kiosk.json()) as { token: string };
+
+    log("1/3 results GET");
+    const { runs: reads, cpu } = await benchReads(api);
+
+    log("2/3 registry writes");
+    const small = await writeLatencies(api.url, "small");
+    await pool.query(
+      `insert into polls (id, title) select 'seed-' || n, 'Seed ' || n from generate_series(1, $1::int) n`,
+      [settings.registryPolls],
+    );
+    await pool.query(
+      `insert into poll_options (poll_id, id, label, position)
+       select 'seed-' || n, o.id, o.id, o.position
+       from generate_series(1, $1::int) n, unnest($2::text[]) with ordinality o(id, position)`,
+      [settings.registryPolls, OPTIONS],
+    );
+    await sleep(2_000); // the bulk NOTIFY burst: one full reload
+    const large = await writeLatencies(api.url, "large");
+    const started = performance.now();
+    const list = await fetch(`${api.url}/v1/public/polls`);
+    const listBytes = (await list.arrayBuffer()).byteLength;
+    const listFirstMs = performance.now() - started;
+    const listAgain = performance.now();
+    await (await fetch(`${api.url}/v1/public/polls`)).arrayBuffer();
+    const listCachedMs = performance.now() - listAgain;
+
+    log(`3/3 ${settings.sseClients} event streams, votes at ${settings.voteRate}/s`);
+    const streams = await benchStreams(api, token);
+    const loadAfter = loadavg();
+
+    const byTarget = (target: string) => reads.filter((r) => r.target === target);
+    const medianRate = (target: string) => median(byTarget(target).map((r) => r.okPerSecond));
+    const apiRate = medianRate("API (in-process cache)");
+    const redisRate = medianRate("node:http + Redis GET");
+    const memoryRate = medianRate("node:http from memory");
+    const lines = [
+      `# bench:reads — ${new Date().toISOString()}`,
+      "",
+      `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}. ` +
+        `Load average (1/5/15 min) before: ${load3(loadBefore)}, after: ${load3(loadAfter)}.`,
+      `Command: \`npm run bench:reads\` (${settings.connections} connections, ` +
+        `${settings.rounds} rounds × ${settings.durationS} s per target, alternating).`,
+      "",
+      "## Results GET (median of rounds)",
+      "",
+      "| server | req/s | p99 ms | failed | ratio to Redis reference |",
+      "| --- | ---: | ---: | ---: | ---: |",
+      ...["API (in-process cache)", "node:http + Redis GET", "node:http from memory"].map((t) => {
+        const runs = byTarget(t);
+        return `| ${t} | ${int(medianRate(t))} | ${ms(median(runs.map((r) => r.p99Ms)))} | ${runs.reduce((a, r) => a + r.failed, 0)} | ${(medianRate(t) / redisRate).toFixed(2)}× |`;
+      }),
+      "",
+      `API / Redis reference: **${(apiRate / redisRate).toFixed(2)}×** (target ≥ 0.80×); ` +
+        `API / memory reference: ${(apiRate / memoryRate).toFixed(2)}×.`,
+      "",
+      `Server-process CPU per request at a fixed ${int(settings.cpuRate)} req/s (median of ` +
+        `${settings.rounds} × ${settings.cpuDurationS} s; Redis's own CPU not counted): ` +
+        ["API (in-process cache)", "node:http + Redis GET", "node:http from memory"]
+          .map((t) => {
+            const us = median(cpu.filter((c) => c.target === t).map((c) => c.cpuMicrosPerRequest));
+            return `${t} ${int(us)} µs`;
+          })
+          .join(", ") +
+        ". Throughput at equal CPU, API / Redis reference: " +
+        `**${(
+          median(
+            cpu
+              .filter((c) => c.target === "node:http + Redis GET")
+              .map((c) => c.cpuMicrosPerRequest),
+          ) /
+            median(
+              cpu
+                .filter((c) => c.target === "API (in-process cache)")
+                .map((c) => c.cpuMicrosPerRequest),
+            )
+        ).toFixed(2)}×**.`,
+      "",
+      "## Registry writes (POST /v1/polls, sequential)",
+      "",
+      "| polls in the registry | writes | p50 ms | p99 ms |",
+      "| ---: | ---: | ---: | ---: |",
+      `| ~${settings.registryWrites} | ${small.length} | ${ms(quantile(small, 0.5))} | ${ms(quantile(small, 0.99))} |`,
+      `| ~${int(settings.registryPolls + 2 * settings.registryWrites)} | ${large.length} | ${ms(quantile(large, 0.5))} | ${ms(quantile(large, 0.99))} |`,
+      "",
+      `p50 at ${int(settings.registryPolls)} polls / p50 near empty: ${(quantile(large, 0.5) / quantile(small, 0.5)).toFixed(2)}×. ` +
+        `GET /v1/public/polls (${int(listBytes / 1024)} KB): ${ms(listFirstMs)} ms built, ${ms(listCachedMs)} ms from its bytes.`,
+      "",
+      "## Event streams held, votes meanwhile",
+      "",
+      `${int(streams.clients)} streams opened in ${streams.openSeconds.toFixed(1)} s; API RSS ` +
+        `${int(streams.rssBeforeBytes / 2 ** 20)} MB → ${int(streams.rssAfterBytes / 2 ** 20)} MB: ` +
+        `**${(streams.rssPerClientBytes / 1024).toFixed(1)} KB per stream**. Votes at ` +
+        `${int(settings.voteRate)}/s for ${settings.voteDurationS} s, a new version announced each second:`,
+      "",
+      "| streams open | votes/s | vote p50 ms | vote p99 ms | failed | events delivered |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: |",
+      `| 0 | ${int(streams.alone.votesPerSecond)} | ${ms(streams.alone.p50Ms)} | ${ms(streams.alone.p99Ms)} | ${streams.alone.failed} | – |`,
+      `| ${int(streams.clients)} | ${int(streams.held.votesPerSecond)} | ${ms(streams.held.p50Ms)} | ${ms(streams.held.p99Ms)} | ${streams.held.failed} | ${int(streams.held.eventsDelivered)} of ${int(streams.clients * streams.announcements)} |`,
+      "",
+      `Vote p99 with ${int(streams.clients)} streams: **${ms(streams.held.p99Ms)} ms** (target < 25 ms; ` +
+        `${ms(streams.alone.p99Ms)} ms with none, same run).`,
+      "",
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+  } finally {
+    await pool.end();
+  }
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`);
+    cleanup().finally(() => process.exit(130));
+  });
+
+try {
+  await main();
+} finally {
+  await cleanup();
+}
