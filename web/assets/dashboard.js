@@ -13,7 +13,13 @@ import {
   freshnessText,
   windowText,
 } from "./format.js";
-import { connectionMessage, LiveResults, pollIdFromPath, serverNow } from "./live.js";
+import {
+  connectionMessage,
+  LiveResults,
+  POLL_GONE_TEXT,
+  pollIdFromPath,
+  serverNow,
+} from "./live.js";
 
 /** The Chart.js UMD bundle (loaded before this module); absent if it failed to load. */
 const Chart = globalThis.Chart;
@@ -279,7 +285,7 @@ function render(results) {
 async function loadPoll() {
   try {
     const response = await fetch(`/v1/public/polls/${encodeURIComponent(pollId)}`);
-    if (response.status === 404) return showMessage("This poll does not exist (any more).");
+    if (response.status === 404) return showMessage(POLL_GONE_TEXT);
     if (!response.ok) return;
     const info = await response.json();
     Object.assign(poll, {
@@ -295,15 +301,18 @@ async function loadPoll() {
   }
 }
 
+/** The poll's results are hidden until it closes: forget what was shown, say so. */
+function hideResults() {
+  shown = undefined;
+  hiddenShown = true;
+  showHidden();
+}
+
 const live = new LiveResults(pollId, {
   results: render,
-  hidden: () => {
-    shown = undefined;
-    hiddenShown = true;
-    showHidden();
-  },
+  hidden: hideResults,
   notReady: () => showMessage("No results have been published yet. This page updates by itself."),
-  notFound: () => showMessage("This poll does not exist (any more)."),
+  notFound: () => showMessage(POLL_GONE_TEXT),
   connection: (state) => {
     const banner = $("connection");
     const text = connectionMessage(state, live.pollMs);

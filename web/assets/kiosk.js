@@ -3,7 +3,13 @@
 
 import { colorFor } from "./colors.js";
 import { el, formatCount, formatShare, formatTime, freshnessText, windowText } from "./format.js";
-import { connectionMessage, LiveResults, pollIdFromPath, serverNow } from "./live.js";
+import {
+  connectionMessage,
+  LiveResults,
+  POLL_GONE_TEXT,
+  pollIdFromPath,
+  serverNow,
+} from "./live.js";
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const pollId = pollIdFromPath();
@@ -130,15 +136,18 @@ $("chart-image").addEventListener("error", () => {
   renderTable(shown);
 });
 
+/** The poll's results are hidden until it closes: forget what was shown, say so. */
+function hideResults() {
+  shown = undefined;
+  hiddenShown = true;
+  showHidden();
+}
+
 const live = new LiveResults(pollId, {
   results: render,
-  hidden: () => {
-    shown = undefined;
-    hiddenShown = true;
-    showHidden();
-  },
+  hidden: hideResults,
   notReady: () => showMessage("No results yet."),
-  notFound: () => showMessage("This poll does not exist (any more)."),
+  notFound: () => showMessage(POLL_GONE_TEXT),
   connection: (state) => {
     const text = connectionMessage(state, live.pollMs, true);
     $("connection").textContent = text ?? "";

@@ -29,6 +29,9 @@ const RECONNECT_MAX_MS = 15_000;
 const FETCH_TIMEOUT_MS = 10_000;
 
 /** The poll id of a page at /dashboard/:pollId or /kiosk/:pollId. */
+/** What a page says when its poll does not exist, or no longer does. */
+export const POLL_GONE_TEXT = "This poll does not exist (any more).";
+
 export function pollIdFromPath(pathname = location.pathname) {
   const segment = pathname.split("/").filter(Boolean)[1] ?? "";
   try {
