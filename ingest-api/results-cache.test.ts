@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
+import { PrivateRedis } from "../scripts/chaos/private-redis.ts";
 import { createPoll, expectError, isoFromNow, minutes } from "../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 import { metricSample } from "../test-support/metrics-scrape.ts";
-import { PrivateRedisServer } from "../test-support/redis-server.ts";
 import { eventually } from "../test-support/waiting.ts";
 
 // The API's in-process copy of the publications (ResultsCache). Publications are written
@@ -54,12 +54,12 @@ async function servedVersion(h: IngestHarness, pollId: string): Promise<string> 
 }
 
 describe("results cache: announcements, reconnects, Redis gone (check interval pushed out)", () => {
-  let redis: PrivateRedisServer;
+  let redis: PrivateRedis;
   let h: IngestHarness;
   let write: ReturnType<typeof writer>;
 
   before(async () => {
-    redis = await PrivateRedisServer.create();
+    redis = await PrivateRedis.create();
     h = await startIngestHarness({ REDIS_URL: redis.url, RESULTS_CACHE_CHECK_MS: "600000" });
     write = writer(h);
     await createPoll(h.app, { id: "lunch" });

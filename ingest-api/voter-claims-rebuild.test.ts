@@ -3,10 +3,10 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { createLogger } from "../common/logger.ts";
+import { PrivateRedis } from "../scripts/chaos/private-redis.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../test-support/api.ts";
 import { type InProcessWriter, startPipelineWriter } from "../test-support/in-process-writer.ts";
 import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
-import { PrivateRedisServer } from "../test-support/redis-server.ts";
 import { eventually } from "../test-support/waiting.ts";
 import { VoterClaimsRebuild } from "./voter-claims-rebuild.ts";
 import { VoterGuard, voterClaimsKeys } from "./voter-guard.ts";
@@ -19,7 +19,7 @@ import { VoterGuard, voterClaimsKeys } from "./voter-guard.ts";
 const noStream = async () => ({ published: 0, unstored: undefined });
 
 describe("one-vote-per-voter claims after Redis comes back empty", () => {
-  let redis: PrivateRedisServer | undefined;
+  let redis: PrivateRedis | undefined;
   let h: IngestHarness | undefined;
   let writer: InProcessWriter | undefined;
   let kiosk: TestKiosk;
@@ -72,7 +72,7 @@ describe("one-vote-per-voter claims after Redis comes back empty", () => {
   };
 
   before(async () => {
-    redis = await PrivateRedisServer.create();
+    redis = await PrivateRedis.create();
     h = await startIngestHarness({
       REDIS_URL: redis.url,
       VOTER_CLAIMS_CHECK_MS: "200",

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { type PublishedResults, resultsKeys } from "../common/results-contract.ts";
+import { PrivateRedis } from "../scripts/chaos/private-redis.ts";
 import { createPoll, expectError, isoFromNow, minutes } from "../test-support/api.ts";
-import { PrivateRedisServer } from "../test-support/redis-server.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 import { eventually } from "../test-support/waiting.ts";
 
@@ -12,7 +12,7 @@ import { eventually } from "../test-support/waiting.ts";
 // where before a closed poll stayed 503 `results_not_ready` for ever.
 
 describe("results after Redis comes back empty", () => {
-  let redis: PrivateRedisServer | undefined;
+  let redis: PrivateRedis | undefined;
   let p: ResultsPipeline;
   const POLLS = ["live", "closed", "secret"];
 
@@ -44,7 +44,7 @@ describe("results after Redis comes back empty", () => {
   };
 
   before(async () => {
-    redis = await PrivateRedisServer.create();
+    redis = await PrivateRedis.create();
     p = await startResultsPipeline({ REDIS_URL: redis.url });
     await createPoll(p.h.app, { id: "live" });
     // Closed a minute ago; votes cast before the close still come in (late-vote grace).

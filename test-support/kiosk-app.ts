@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { CHROMIUM_PATH } from "./browser.ts";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./browser.ts";
 import { eventually } from "./waiting.ts";
 import type { WebStack } from "./web-stack.ts";
 
@@ -89,16 +89,7 @@ export function launchKioskBrowser(
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,
     // As launchChromium (test-support/browser.ts), for a persistent profile.
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: CHROMIUM_ARGS,
     viewport: options.viewport ?? { width: 1280, height: 800 },
     offline: options.offline ?? false,
     timezoneId: "America/New_York",

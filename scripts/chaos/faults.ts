@@ -84,7 +84,7 @@ export const FAULTS: readonly Fault[] = [
     description: "Redis killed and started again empty (no persistence)",
     cluster: false,
     async inject({ redis }) {
-      await redis.kill();
+      await redis.stop();
       await redis.start();
       return { healFrom: Date.now() };
     },

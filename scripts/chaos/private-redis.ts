@@ -1,11 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { connect } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createClient } from "redis";
 import { freePort } from "../bench/processes.ts";
-import { waitForPort } from "./ports.ts";
 
 /**
- * A redis-server of the chaos suite's own, without persistence: killed and started again,
- * it comes back empty, which is the "Redis restarted empty" fault.
+ * A private redis-server without persistence (as in docker-compose.yml), for the chaos
+ * suite and the outage tests, which must never touch the shared Redis: stop() is kill -9,
+ * and started again it comes back empty, which is "Redis restarted empty".
  */
 export class PrivateRedis {
   readonly port: number;
@@ -28,12 +31,29 @@ export class PrivateRedis {
   async start(): Promise<void> {
     const bin = process.env.REDIS_SERVER_BIN ?? "redis-server";
     const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--save", ""];
-    this.#process = spawn(bin, [...args, "--appendonly", "no"], { stdio: "ignore" });
-    await waitForPort(this.port, "redis-server", this.#process);
+    const child = spawn(bin, [...args, "--appendonly", "no"], { stdio: "ignore" });
+    this.#process = child;
+    for (let i = 0; i < 400 && child.exitCode === null; i++) {
+      if (await pong(this.port)) return;
+      await sleep(50);
+    }
+    throw new Error(`redis-server did not start on port ${this.port}`);
+  }
+
+  /** One command on a connection of its own, e.g. ["CLIENT", "KILL", "TYPE", "pubsub"]. */
+  async command(args: string[]): Promise<unknown> {
+    const client = createClient({ url: this.url });
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      return await client.sendCommand(args);
+    } finally {
+      client.destroy();
+    }
   }
 
   /** kill -9: with no persistence, everything it held is gone. */
-  async kill(): Promise<void> {
+  async stop(): Promise<void> {
     const child = this.#process;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, "exit");
@@ -41,7 +61,28 @@ export class PrivateRedis {
     await exited;
   }
 
-  async destroy(): Promise<void> {
-    await this.kill();
+  /** Kill and start again on the same port: every key is gone. */
+  async restartEmpty(): Promise<void> {
+    await this.stop();
+    await this.start();
   }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** Whether a Redis on this port answers PING (listening is not enough: it may be loading). */
+function pong(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once("data", (data) => done(data.toString().startsWith("+PONG")));
+  });
 }
