@@ -189,6 +189,10 @@ export function resultsRoutes({
     const write = (chunk: string | Buffer) => {
       if (res.destroyed) return;
       res.write(chunk);
+      // A response corks its socket and flushes it on the next tick: for a fan-out that
+      // would move every stream's syscall out of the slice that wrote it, so the slices
+      // (results-events.ts) could not bound how long votes wait. Flushed here, at once.
+      res.socket?.uncork();
       if (res.writableLength > streams.maxBufferedBytes) res.destroy();
     };
     const send = (event: VersionEvent) => {

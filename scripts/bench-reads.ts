@@ -1,6 +1,4 @@
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { connect as connectTcp, type Socket } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -14,6 +12,7 @@ import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
 import { type LoadResult, median, okPerSecond, runLoad } from "./bench/load.ts";
+import { pacedVotesInChild } from "./bench/paced-votes.ts";
 import {
   type Child,
   freePort,
@@ -28,6 +27,7 @@ import {
   benchRun,
   benchServiceEnv,
 } from "./bench/run-names.ts";
+import { StreamHolder } from "./bench/stream-holder.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:reads`: the read side at the seeds' scale, each number beside its
@@ -45,14 +45,14 @@ import { readCli } from "./cli.ts";
 //
 // Tunables (env): BENCH_CONNECTIONS (50), BENCH_DURATION s (8), BENCH_ROUNDS (3),
 // BENCH_REGISTRY_POLLS (10000), BENCH_REGISTRY_WRITES (100), BENCH_SSE_CLIENTS (10000),
-// BENCH_VOTE_RATE (1000), BENCH_VOTE_DURATION s (10), BENCH_CPU_RATE req/s (2000: the
+// BENCH_VOTE_RATE (1000), BENCH_VOTE_DURATION s (30), BENCH_CPU_RATE req/s (2000: the
 // fixed-rate runs whose server CPU per request is less moved by other load on the box);
 // BENCH_PG_URL, NATS_URL, REDIS_URL.
 
 const USAGE = `usage: npm run bench:reads   (tuned by environment variables)
   BENCH_CONNECTIONS (50), BENCH_DURATION s (8), BENCH_ROUNDS (3), BENCH_REGISTRY_POLLS (10000),
   BENCH_REGISTRY_WRITES (100), BENCH_SSE_CLIENTS (10000), BENCH_VOTE_RATE (1000),
-  BENCH_VOTE_DURATION s (10), BENCH_CPU_RATE req/s (2000); BENCH_PG_URL, NATS_URL, REDIS_URL`;
+  BENCH_VOTE_DURATION s (30), BENCH_CPU_RATE req/s (2000); BENCH_PG_URL, NATS_URL, REDIS_URL`;
 readCli({ usage: USAGE, options: {} }, () => undefined);
 const env = process.env;
 const settings = configOrExit(() => ({
@@ -63,9 +63,10 @@ const settings = configOrExit(() => ({
   registryWrites: readInt(env, "BENCH_REGISTRY_WRITES", 100, { min: 1 }),
   sseClients: readInt(env, "BENCH_SSE_CLIENTS", 10_000, { min: 0, max: 18_000 }),
   voteRate: readInt(env, "BENCH_VOTE_RATE", 1_000, { min: 1 }),
-  voteDurationS: readInt(env, "BENCH_VOTE_DURATION", 10, { min: 1 }),
+  voteDurationS: readInt(env, "BENCH_VOTE_DURATION", 30, { min: 1 }),
   cpuRate: readInt(env, "BENCH_CPU_RATE", 2_000, { min: 1 }),
   cpuDurationS: 5,
+  cpuProfile: env.BENCH_CPU_PROF === "1",
 }));
 
 const run = benchRun("reads");
@@ -80,7 +81,6 @@ const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "applica
 const log = (line: string) => process.stderr.write(`[bench:reads] ${line}\n`);
 const logger = createLogger("warn", { service: "bench-reads" });
 const children: Child[] = [];
-const sockets: Socket[] = [];
 const redis = createClient({ url: redisUrl });
 await redis.connect();
 const loadBefore = loadavg();
@@ -98,6 +98,12 @@ function childEnv(port: number): NodeJS.ProcessEnv {
     HTTP_MAX_CONNECTIONS: String(settings.sseClients + 2_000),
     READS_KEY: keys.json,
   };
+}
+
+const profileDir = join(repoRoot, "artifacts", "cpu-prof", "reads");
+/** BENCH_CPU_PROF=1: the API child runs under --cpu-prof; its profile is summarised at the end. */
+function profileEnv(): NodeJS.ProcessEnv {
+  return settings.cpuProfile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {};
 }
 
 async function start(name: string, script: string, extra: NodeJS.ProcessEnv = {}) {
@@ -266,98 +272,79 @@ function rssBytes(pid: number): number {
   return Number(line?.split(/\s+/)[1] ?? Number.NaN) * 1024;
 }
 
-let sseEvents = 0;
-/** One raw event stream: a GET on a socket of its own; resolves at the first event. */
-function openStream(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTcp(port, "127.0.0.1");
-    sockets.push(socket);
-    let first = true;
-    socket.setNoDelay(true);
-    socket.once("error", reject);
-    socket.on("data", (chunk: Buffer) => {
-      const text = chunk.toString("latin1");
-      if (first) {
-        if (!text.startsWith("HTTP/1.1 200")) reject(new Error(text.split("\r\n", 1)[0]));
-        first = false;
-      }
-      if (text.includes("event: results")) {
-        sseEvents++;
-        resolve();
-      }
-    });
-    socket.write(`GET /v1/polls/${POLL_ID}/events HTTP/1.1\r\nHost: bench\r\n\r\n`);
-  });
-}
-
-/** Single votes at BENCH_VOTE_RATE for BENCH_VOTE_DURATION s, a new version announced each second. */
-async function voteLoad(apiUrl: string, token: string) {
-  sseEvents = 0;
-  const announcer = setInterval(() => void publish(), 1_000);
-  let accepted = 0;
-  const result = await runLoad({
-    url: `${apiUrl}/v1/votes`,
-    connections: 20,
-    pipelining: 1,
-    duration: settings.voteDurationS,
-    timeout: 10,
-    overallRate: settings.voteRate,
-    requests: [
-      {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-        setupRequest: (request) => ({
-          ...request,
-          body: `{"eventId":"${randomUUID()}","pollId":"${POLL_ID}","optionId":"red"}`,
-        }),
-        onResponse: (status) => {
-          if (status === 202) accepted++;
-        },
-      },
-    ],
+/**
+ * Single votes at BENCH_VOTE_RATE for BENCH_VOTE_DURATION s, evenly spaced, from a process
+ * of their own (paced-votes.ts), a new version announced each second meanwhile.
+ */
+async function voteLoad(api: { child: Child; url: string }, token: string, holder: StreamHolder) {
+  await holder.takeEvents();
+  const cpuBefore = processCpuSeconds(api.child.pid) ?? Number.NaN;
+  let announcements = 0;
+  const announcer = setInterval(() => {
+    announcements++;
+    void publish();
+  }, 1_000);
+  const result = await pacedVotesInChild({
+    url: api.url,
+    token,
+    pollId: POLL_ID,
+    optionId: "red",
+    rate: settings.voteRate,
+    durationS: settings.voteDurationS,
+    warmupS: 1,
+    connections: 64,
+    timeoutMs: 10_000,
   });
   clearInterval(announcer);
+  const apiCpuShare =
+    ((processCpuSeconds(api.child.pid) ?? Number.NaN) - cpuBefore) / result.seconds;
   await sleep(1_000); // the last announcement's events
   return {
-    votesPerSecond: accepted / result.duration,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    failed: result.non2xx + result.errors + result.timeouts,
-    eventsDelivered: sseEvents,
+    votesPerSecond: result.accepted / result.seconds,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    p999Ms: result.p999Ms,
+    maxMs: result.maxMs,
+    sendLagMs: result.maxSendLagMs,
+    p99BySecondMs: result.p99BySecondMs,
+    apiCpuShare,
+    failed: result.failed,
+    announcements,
+    eventsDelivered: await holder.takeEvents(),
   };
 }
 
 async function benchStreams(api: { child: Child; url: string }, token: string) {
   const port = Number(new URL(api.url).port);
-  // The same vote load with no stream open: the reference the streams' cost shows against.
-  const alone = await voteLoad(api.url, token);
-  const rssBefore = rssBytes(api.child.pid);
-  const opened = performance.now();
-  for (let i = 0; i < settings.sseClients; i += 250) {
-    const batch = Math.min(250, settings.sseClients - i);
-    await Promise.all(Array.from({ length: batch }, () => openStream(port)));
+  const holder = new StreamHolder();
+  try {
+    // The same vote load with no stream open: the reference the streams' cost shows against.
+    const alone = await voteLoad(api, token, holder);
+    const rssBefore = rssBytes(api.child.pid);
+    const opened = performance.now();
+    await holder.open(port, POLL_ID, settings.sseClients);
+    const openSeconds = (performance.now() - opened) / 1000;
+    await sleep(3_000); // let buffers and the heap settle
+    const rssAfter = rssBytes(api.child.pid);
+    log(`${settings.sseClients} streams open in ${openSeconds.toFixed(1)} s`);
+    const held = await voteLoad(api, token, holder);
+    return {
+      clients: settings.sseClients,
+      openSeconds,
+      rssPerClientBytes: (rssAfter - rssBefore) / Math.max(1, settings.sseClients),
+      rssBeforeBytes: rssBefore,
+      rssAfterBytes: rssAfter,
+      alone,
+      held,
+    };
+  } finally {
+    await holder.close();
   }
-  const openSeconds = (performance.now() - opened) / 1000;
-  await sleep(3_000); // let buffers and the heap settle
-  const rssAfter = rssBytes(api.child.pid);
-  log(`${settings.sseClients} streams open in ${openSeconds.toFixed(1)} s`);
-  const held = await voteLoad(api.url, token);
-  return {
-    clients: settings.sseClients,
-    openSeconds,
-    rssPerClientBytes: (rssAfter - rssBefore) / Math.max(1, settings.sseClients),
-    rssBeforeBytes: rssBefore,
-    rssAfterBytes: rssAfter,
-    announcements: settings.voteDurationS,
-    alone,
-    held,
-  };
 }
 
 // --- the run -----------------------------------------------------------------------------
 
 async function cleanup(): Promise<void> {
-  for (const socket of sockets) socket.destroy();
   await Promise.allSettled(children.map((c) => c.stop()));
   const nc = await connect({ servers: natsUrl, name: "bench-reads-cleanup" }).catch(() => null);
   if (nc) {
@@ -384,7 +371,7 @@ async function main(): Promise<void> {
   try {
     await migrate(pool, logger);
     await publish();
-    const api = await start("api", "ingest-api/main.ts");
+    const api = await start("api", "ingest-api/main.ts", profileEnv());
     if ((await post(api.url, "/v1/polls", pollBody(POLL_ID))).status !== 201)
       throw new Error("could not create the bench poll");
     const kiosk = await post(api.url, "/v1/kiosks", { id: "bench-kiosk", name: "Bench" });
@@ -480,13 +467,22 @@ async function main(): Promise<void> {
       "",
       `${int(streams.clients)} streams opened in ${streams.openSeconds.toFixed(1)} s; API RSS ` +
         `${int(streams.rssBeforeBytes / 2 ** 20)} MB → ${int(streams.rssAfterBytes / 2 ** 20)} MB: ` +
-        `**${(streams.rssPerClientBytes / 1024).toFixed(1)} KB per stream**. Votes at ` +
-        `${int(settings.voteRate)}/s for ${settings.voteDurationS} s, a new version announced each second:`,
+        `**${(streams.rssPerClientBytes / 1024).toFixed(1)} KB per stream**. Single votes at ` +
+        `${int(settings.voteRate)}/s, evenly spaced, for ${settings.voteDurationS} s from a process of ` +
+        "their own (latency counted from when each vote was due), the streams held by another, " +
+        "a new version announced each second:",
       "",
-      "| streams open | votes/s | vote p50 ms | vote p99 ms | failed | events delivered |",
-      "| ---: | ---: | ---: | ---: | ---: | ---: |",
-      `| 0 | ${int(streams.alone.votesPerSecond)} | ${ms(streams.alone.p50Ms)} | ${ms(streams.alone.p99Ms)} | ${streams.alone.failed} | – |`,
-      `| ${int(streams.clients)} | ${int(streams.held.votesPerSecond)} | ${ms(streams.held.p50Ms)} | ${ms(streams.held.p99Ms)} | ${streams.held.failed} | ${int(streams.held.eventsDelivered)} of ${int(streams.clients * streams.announcements)} |`,
+      "| streams open | votes/s | API CPU (cores) | vote p50 ms | vote p99 ms | p99.9 ms | max ms | worst second's p99 ms | seconds with p99 ≥ 25 ms | generator lag max ms | failed | events delivered |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...[
+        { open: 0, r: streams.alone },
+        { open: streams.clients, r: streams.held },
+      ].map(
+        ({ open, r }) =>
+          `| ${int(open)} | ${int(r.votesPerSecond)} | ${r.apiCpuShare.toFixed(2)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.p999Ms)} | ${ms(r.maxMs)} | ` +
+          `${ms(Math.max(...r.p99BySecondMs))} | ${r.p99BySecondMs.filter((v) => v >= 25).length} of ${r.p99BySecondMs.length} | ${ms(r.sendLagMs)} | ${r.failed} | ` +
+          (open === 0 ? "– |" : `${int(r.eventsDelivered)} of ${int(open * r.announcements)} |`),
+      ),
       "",
       `Vote p99 with ${int(streams.clients)} streams: **${ms(streams.held.p99Ms)} ms** (target < 25 ms; ` +
         `${ms(streams.alone.p99Ms)} ms with none, same run).`,
