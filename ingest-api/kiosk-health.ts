@@ -79,6 +79,7 @@ interface Fleet {
 }
 
 const WARN_INTERVAL_MS = 60_000;
+const EMPTY_WRITE = { seen: new Map<string, number>(), status: new Map<string, KioskStatus>() };
 
 export class KioskHealth {
   readonly #redis: RedisClient;
@@ -97,6 +98,8 @@ export class KioskHealth {
   readonly #abort = new AbortController();
   #loop: Promise<void> | undefined;
   #lastWarnMs = -Infinity;
+  /** What the write in flight carries (see #write). */
+  #inFlight: { seen: Map<string, number>; status: Map<string, KioskStatus> } = EMPTY_WRITE;
 
   constructor(
     redis: RedisClient,
@@ -203,11 +206,12 @@ export class KioskHealth {
       this.#redis.hmGet(this.#statusKey, ids),
     ]);
     ids.forEach((id, i) => {
-      const heardMs = this.#seen.get(id);
+      const heardMs = this.#seen.get(id) ?? this.#inFlight.seen.get(id);
       const stored = seen[i] ?? null;
       entries.set(id, {
         lastSeenAt: heardMs === undefined ? stored : new Date(heardMs).toISOString(),
-        status: this.#status.get(id) ?? parseStored(status[i] ?? null),
+        status:
+          this.#status.get(id) ?? this.#inFlight.status.get(id) ?? parseStored(status[i] ?? null),
       });
     });
     return entries;
@@ -251,6 +255,9 @@ export class KioskHealth {
     if (this.#seen.size === 0 && this.#status.size === 0) return;
     const seen = this.#seen;
     const status = this.#status;
+    // Until the MULTI has landed, reads find these here: Redis does not have them yet, and
+    // a kiosk must not show as never seen for the length of a write.
+    this.#inFlight = { seen, status };
     this.#seen = new Map();
     this.#status = new Map();
     const multi = this.#redis.multi();
@@ -267,11 +274,13 @@ export class KioskHealth {
     try {
       await multi.exec();
     } catch (err) {
+      this.#inFlight = EMPTY_WRITE;
       // What was heard since is newer: it wins over what failed.
       for (const [id, ms] of seen) if (!this.#seen.has(id)) this.#seen.set(id, ms);
       for (const [id, s] of status) if (!this.#status.has(id)) this.#status.set(id, s);
       throw err;
     }
+    this.#inFlight = EMPTY_WRITE;
   }
 
   #readFleet(): Promise<Fleet> {
