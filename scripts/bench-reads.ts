@@ -6,6 +6,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createClient } from "redis";
 import { readInt } from "../common/env.ts";
+import { ConfigError } from "../common/errors.ts";
 import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
 import { migrate } from "../common/migrate.ts";
@@ -40,21 +41,33 @@ import { readCli } from "./cli.ts";
 //    registry (the cache applies a change per row, so it should not grow with the count).
 // 3. BENCH_SSE_CLIENTS (10,000) event streams held by one API process: its RSS per client,
 //    and single-vote p99 at BENCH_VOTE_RATE (1,000) votes/s meanwhile, with a new version
-//    announced to every stream each second. Target: p99 < 25 ms.
+//    announced to every stream at each cadence of BENCH_ANNOUNCE_MS (5000 = the
+//    publisher's default interval, and 1000 as a stress rate). Target: p99 < 25 ms.
 // Prints a markdown report on stdout (progress on stderr), with the load average.
 //
 // Tunables (env): BENCH_CONNECTIONS (50), BENCH_DURATION s (8), BENCH_ROUNDS (3),
 // BENCH_REGISTRY_POLLS (10000), BENCH_REGISTRY_WRITES (100), BENCH_SSE_CLIENTS (10000),
 // BENCH_VOTE_RATE (1000), BENCH_VOTE_DURATION s (30), BENCH_CPU_RATE req/s (2000: the
-// fixed-rate runs whose server CPU per request is less moved by other load on the box);
+// fixed-rate runs whose server CPU per request is less moved by other load on the box),
+// BENCH_ANNOUNCE_MS (5000,1000), BENCH_PARTS (reads,registry,streams: run only some);
 // BENCH_PG_URL, NATS_URL, REDIS_URL.
 
 const USAGE = `usage: npm run bench:reads   (tuned by environment variables)
   BENCH_CONNECTIONS (50), BENCH_DURATION s (8), BENCH_ROUNDS (3), BENCH_REGISTRY_POLLS (10000),
   BENCH_REGISTRY_WRITES (100), BENCH_SSE_CLIENTS (10000), BENCH_VOTE_RATE (1000),
-  BENCH_VOTE_DURATION s (30), BENCH_CPU_RATE req/s (2000); BENCH_PG_URL, NATS_URL, REDIS_URL`;
+  BENCH_VOTE_DURATION s (30), BENCH_CPU_RATE req/s (2000), BENCH_ANNOUNCE_MS (5000,1000),
+  BENCH_PARTS (reads,registry,streams); BENCH_PG_URL, NATS_URL, REDIS_URL`;
 readCli({ usage: USAGE, options: {} }, () => undefined);
 const env = process.env;
+const PARTS = ["reads", "registry", "streams"] as const;
+type Part = (typeof PARTS)[number];
+/** A comma-separated list of positive integers, or of part names. */
+function readList(name: string, fallback: string): string[] {
+  return (env[name] ?? fallback)
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
 const settings = configOrExit(() => ({
   connections: readInt(env, "BENCH_CONNECTIONS", 50, { min: 1 }),
   durationS: readInt(env, "BENCH_DURATION", 8, { min: 1 }),
@@ -67,6 +80,19 @@ const settings = configOrExit(() => ({
   cpuRate: readInt(env, "BENCH_CPU_RATE", 2_000, { min: 1 }),
   cpuDurationS: 5,
   cpuProfile: env.BENCH_CPU_PROF === "1",
+  announceMs: readList("BENCH_ANNOUNCE_MS", "5000,1000").map((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 100)
+      throw new ConfigError("BENCH_ANNOUNCE_MS", `"${v}" is not a whole number of ms ≥ 100`);
+    return n;
+  }),
+  parts: new Set(
+    readList("BENCH_PARTS", PARTS.join(",")).map((v) => {
+      if (!PARTS.includes(v as Part))
+        throw new ConfigError("BENCH_PARTS", `"${v}" is not one of ${PARTS.join(", ")}`);
+      return v as Part;
+    }),
+  ),
 }));
 
 const run = benchRun("reads");
@@ -274,16 +300,21 @@ function rssBytes(pid: number): number {
 
 /**
  * Single votes at BENCH_VOTE_RATE for BENCH_VOTE_DURATION s, evenly spaced, from a process
- * of their own (paced-votes.ts), a new version announced each second meanwhile.
+ * of their own (paced-votes.ts), a new version announced every `announceMs` meanwhile.
  */
-async function voteLoad(api: { child: Child; url: string }, token: string, holder: StreamHolder) {
+async function voteLoad(
+  api: { child: Child; url: string },
+  token: string,
+  holder: StreamHolder,
+  announceMs: number,
+) {
   await holder.takeEvents();
   const cpuBefore = processCpuSeconds(api.child.pid) ?? Number.NaN;
   let announcements = 0;
   const announcer = setInterval(() => {
     announcements++;
     void publish();
-  }, 1_000);
+  }, announceMs);
   const result = await pacedVotesInChild({
     url: api.url,
     token,
@@ -300,6 +331,7 @@ async function voteLoad(api: { child: Child; url: string }, token: string, holde
     ((processCpuSeconds(api.child.pid) ?? Number.NaN) - cpuBefore) / result.seconds;
   await sleep(1_000); // the last announcement's events
   return {
+    announceMs,
     votesPerSecond: result.accepted / result.seconds,
     p50Ms: result.p50Ms,
     p99Ms: result.p99Ms,
@@ -319,7 +351,7 @@ async function benchStreams(api: { child: Child; url: string }, token: string) {
   const holder = new StreamHolder();
   try {
     // The same vote load with no stream open: the reference the streams' cost shows against.
-    const alone = await voteLoad(api, token, holder);
+    const alone = await voteLoad(api, token, holder, Math.min(...settings.announceMs));
     const rssBefore = rssBytes(api.child.pid);
     const opened = performance.now();
     await holder.open(port, POLL_ID, settings.sseClients);
@@ -327,7 +359,9 @@ async function benchStreams(api: { child: Child; url: string }, token: string) {
     await sleep(3_000); // let buffers and the heap settle
     const rssAfter = rssBytes(api.child.pid);
     log(`${settings.sseClients} streams open in ${openSeconds.toFixed(1)} s`);
-    const held = await voteLoad(api, token, holder);
+    const held = [];
+    for (const announceMs of settings.announceMs)
+      held.push(await voteLoad(api, token, holder, announceMs));
     return {
       clients: settings.sseClients,
       openSeconds,
@@ -365,6 +399,114 @@ const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const ms = (n: number) => (n < 10 ? n.toFixed(1) : int(n));
 const load3 = (l: number[]) => l.map((n) => n.toFixed(2)).join(" / ");
 
+type Api = { child: Child; url: string };
+
+async function readsSection(api: Api): Promise<string[]> {
+  log("results GET");
+  const { runs: reads, cpu } = await benchReads(api);
+  const byTarget = (target: string) => reads.filter((r) => r.target === target);
+  const medianRate = (target: string) => median(byTarget(target).map((r) => r.okPerSecond));
+  const cpuOf = (target: string) =>
+    median(cpu.filter((c) => c.target === target).map((c) => c.cpuMicrosPerRequest));
+  const targets = ["API (in-process cache)", "node:http + Redis GET", "node:http from memory"];
+  const [apiRate, redisRate, memoryRate] = targets.map(medianRate) as [number, number, number];
+  return [
+    "## Results GET (median of rounds)",
+    "",
+    "| server | req/s | p99 ms | failed | ratio to Redis reference |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...targets.map((t) => {
+      const runs = byTarget(t);
+      return `| ${t} | ${int(medianRate(t))} | ${ms(median(runs.map((r) => r.p99Ms)))} | ${runs.reduce((a, r) => a + r.failed, 0)} | ${(medianRate(t) / redisRate).toFixed(2)}× |`;
+    }),
+    "",
+    `API / Redis reference: **${(apiRate / redisRate).toFixed(2)}×** (target ≥ 0.80×); ` +
+      `API / memory reference: ${(apiRate / memoryRate).toFixed(2)}×.`,
+    "",
+    `Server-process CPU per request at a fixed ${int(settings.cpuRate)} req/s (median of ` +
+      `${settings.rounds} × ${settings.cpuDurationS} s; Redis's own CPU not counted): ` +
+      targets.map((t) => `${t} ${int(cpuOf(t))} µs`).join(", ") +
+      ". Throughput at equal CPU, API / Redis reference: " +
+      `**${(cpuOf("node:http + Redis GET") / cpuOf("API (in-process cache)")).toFixed(2)}×**.`,
+    "",
+  ];
+}
+
+async function registrySection(api: Api, pool: ReturnType<typeof createPool>): Promise<string[]> {
+  log("registry writes");
+  const small = await writeLatencies(api.url, "small");
+  await pool.query(
+    `insert into polls (id, title) select 'seed-' || n, 'Seed ' || n from generate_series(1, $1::int) n`,
+    [settings.registryPolls],
+  );
+  await pool.query(
+    `insert into poll_options (poll_id, id, label, position)
+     select 'seed-' || n, o.id, o.id, o.position
+     from generate_series(1, $1::int) n, unnest($2::text[]) with ordinality o(id, position)`,
+    [settings.registryPolls, OPTIONS],
+  );
+  await sleep(2_000); // the bulk NOTIFY burst: one full reload
+  const large = await writeLatencies(api.url, "large");
+  const started = performance.now();
+  const list = await fetch(`${api.url}/v1/public/polls`);
+  const listBytes = (await list.arrayBuffer()).byteLength;
+  const listFirstMs = performance.now() - started;
+  const listAgain = performance.now();
+  await (await fetch(`${api.url}/v1/public/polls`)).arrayBuffer();
+  const listCachedMs = performance.now() - listAgain;
+  return [
+    "## Registry writes (POST /v1/polls, sequential)",
+    "",
+    "| polls in the registry | writes | p50 ms | p99 ms |",
+    "| ---: | ---: | ---: | ---: |",
+    `| ~${settings.registryWrites} | ${small.length} | ${ms(quantile(small, 0.5))} | ${ms(quantile(small, 0.99))} |`,
+    `| ~${int(settings.registryPolls + 2 * settings.registryWrites)} | ${large.length} | ${ms(quantile(large, 0.5))} | ${ms(quantile(large, 0.99))} |`,
+    "",
+    `p50 at ${int(settings.registryPolls)} polls / p50 near empty: ${(quantile(large, 0.5) / quantile(small, 0.5)).toFixed(2)}×. ` +
+      `GET /v1/public/polls (${int(listBytes / 1024)} KB): ${ms(listFirstMs)} ms built, ${ms(listCachedMs)} ms from its bytes.`,
+    "",
+  ];
+}
+
+const cadence = (announceMs: number) =>
+  announceMs % 1000 === 0 ? `${announceMs / 1000} s` : `${announceMs} ms`;
+
+async function streamsSection(api: Api, token: string): Promise<string[]> {
+  log(`${settings.sseClients} event streams, votes at ${settings.voteRate}/s`);
+  const streams = await benchStreams(api, token);
+  const rows = [
+    { open: 0, r: streams.alone },
+    ...streams.held.map((r) => ({ open: streams.clients, r })),
+  ];
+  return [
+    "## Event streams held, votes meanwhile",
+    "",
+    `${int(streams.clients)} streams opened in ${streams.openSeconds.toFixed(1)} s; API RSS ` +
+      `${int(streams.rssBeforeBytes / 2 ** 20)} MB → ${int(streams.rssAfterBytes / 2 ** 20)} MB: ` +
+      `**${(streams.rssPerClientBytes / 1024).toFixed(1)} KB per stream**. Single votes at ` +
+      `${int(settings.voteRate)}/s, evenly spaced, for ${settings.voteDurationS} s from a process of ` +
+      "their own (latency counted from when each vote was due), the streams held by another, " +
+      `a new version announced to every stream at each cadence (the publisher's default interval is ` +
+      `${cadence(5_000)}):`,
+    "",
+    "| streams open | a version every | votes/s | API CPU (cores) | vote p50 ms | vote p99 ms | p99.9 ms | max ms | worst second's p99 ms | seconds with p99 ≥ 25 ms | generator lag max ms | failed | events delivered |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows.map(
+      ({ open, r }) =>
+        `| ${int(open)} | ${cadence(r.announceMs)} | ${int(r.votesPerSecond)} | ${r.apiCpuShare.toFixed(2)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.p999Ms)} | ${ms(r.maxMs)} | ` +
+        `${ms(Math.max(...r.p99BySecondMs))} | ${r.p99BySecondMs.filter((v) => v >= 25).length} of ${r.p99BySecondMs.length} | ${ms(r.sendLagMs)} | ${r.failed} | ` +
+        (open === 0 ? "– |" : `${int(r.eventsDelivered)} of ${int(open * r.announcements)} |`),
+    ),
+    "",
+    `Vote p99 with ${int(streams.clients)} streams: ` +
+      streams.held
+        .map((r) => `**${ms(r.p99Ms)} ms** with a version every ${cadence(r.announceMs)}`)
+        .join(", ") +
+      ` (target < 25 ms; ${ms(streams.alone.p99Ms)} ms with none, same run).`,
+    "",
+  ];
+}
+
 async function main(): Promise<void> {
   await ensureDatabase(databaseUrl);
   const pool = createPool(databaseUrl, logger, { max: 2, applicationName: "bench-reads" });
@@ -377,116 +519,21 @@ async function main(): Promise<void> {
     const kiosk = await post(api.url, "/v1/kiosks", { id: "bench-kiosk", name: "Bench" });
     const { token } = (await kiosk.json()) as { token: string };
 
-    log("1/3 results GET");
-    const { runs: reads, cpu } = await benchReads(api);
-
-    log("2/3 registry writes");
-    const small = await writeLatencies(api.url, "small");
-    await pool.query(
-      `insert into polls (id, title) select 'seed-' || n, 'Seed ' || n from generate_series(1, $1::int) n`,
-      [settings.registryPolls],
-    );
-    await pool.query(
-      `insert into poll_options (poll_id, id, label, position)
-       select 'seed-' || n, o.id, o.id, o.position
-       from generate_series(1, $1::int) n, unnest($2::text[]) with ordinality o(id, position)`,
-      [settings.registryPolls, OPTIONS],
-    );
-    await sleep(2_000); // the bulk NOTIFY burst: one full reload
-    const large = await writeLatencies(api.url, "large");
-    const started = performance.now();
-    const list = await fetch(`${api.url}/v1/public/polls`);
-    const listBytes = (await list.arrayBuffer()).byteLength;
-    const listFirstMs = performance.now() - started;
-    const listAgain = performance.now();
-    await (await fetch(`${api.url}/v1/public/polls`)).arrayBuffer();
-    const listCachedMs = performance.now() - listAgain;
-
-    log(`3/3 ${settings.sseClients} event streams, votes at ${settings.voteRate}/s`);
-    const streams = await benchStreams(api, token);
+    const sections: string[] = [];
+    if (settings.parts.has("reads")) sections.push(...(await readsSection(api)));
+    if (settings.parts.has("registry")) sections.push(...(await registrySection(api, pool)));
+    if (settings.parts.has("streams")) sections.push(...(await streamsSection(api, token)));
     const loadAfter = loadavg();
-
-    const byTarget = (target: string) => reads.filter((r) => r.target === target);
-    const medianRate = (target: string) => median(byTarget(target).map((r) => r.okPerSecond));
-    const apiRate = medianRate("API (in-process cache)");
-    const redisRate = medianRate("node:http + Redis GET");
-    const memoryRate = medianRate("node:http from memory");
     const lines = [
       `# bench:reads — ${new Date().toISOString()}`,
       "",
       `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}. ` +
         `Load average (1/5/15 min) before: ${load3(loadBefore)}, after: ${load3(loadAfter)}.`,
-      `Command: \`npm run bench:reads\` (${settings.connections} connections, ` +
-        `${settings.rounds} rounds × ${settings.durationS} s per target, alternating).`,
+      `Command: \`npm run bench:reads\` (parts: ${[...settings.parts].join(", ")}; ` +
+        `${settings.connections} connections, ${settings.rounds} rounds × ${settings.durationS} s ` +
+        "per read target, alternating).",
       "",
-      "## Results GET (median of rounds)",
-      "",
-      "| server | req/s | p99 ms | failed | ratio to Redis reference |",
-      "| --- | ---: | ---: | ---: | ---: |",
-      ...["API (in-process cache)", "node:http + Redis GET", "node:http from memory"].map((t) => {
-        const runs = byTarget(t);
-        return `| ${t} | ${int(medianRate(t))} | ${ms(median(runs.map((r) => r.p99Ms)))} | ${runs.reduce((a, r) => a + r.failed, 0)} | ${(medianRate(t) / redisRate).toFixed(2)}× |`;
-      }),
-      "",
-      `API / Redis reference: **${(apiRate / redisRate).toFixed(2)}×** (target ≥ 0.80×); ` +
-        `API / memory reference: ${(apiRate / memoryRate).toFixed(2)}×.`,
-      "",
-      `Server-process CPU per request at a fixed ${int(settings.cpuRate)} req/s (median of ` +
-        `${settings.rounds} × ${settings.cpuDurationS} s; Redis's own CPU not counted): ` +
-        ["API (in-process cache)", "node:http + Redis GET", "node:http from memory"]
-          .map((t) => {
-            const us = median(cpu.filter((c) => c.target === t).map((c) => c.cpuMicrosPerRequest));
-            return `${t} ${int(us)} µs`;
-          })
-          .join(", ") +
-        ". Throughput at equal CPU, API / Redis reference: " +
-        `**${(
-          median(
-            cpu
-              .filter((c) => c.target === "node:http + Redis GET")
-              .map((c) => c.cpuMicrosPerRequest),
-          ) /
-            median(
-              cpu
-                .filter((c) => c.target === "API (in-process cache)")
-                .map((c) => c.cpuMicrosPerRequest),
-            )
-        ).toFixed(2)}×**.`,
-      "",
-      "## Registry writes (POST /v1/polls, sequential)",
-      "",
-      "| polls in the registry | writes | p50 ms | p99 ms |",
-      "| ---: | ---: | ---: | ---: |",
-      `| ~${settings.registryWrites} | ${small.length} | ${ms(quantile(small, 0.5))} | ${ms(quantile(small, 0.99))} |`,
-      `| ~${int(settings.registryPolls + 2 * settings.registryWrites)} | ${large.length} | ${ms(quantile(large, 0.5))} | ${ms(quantile(large, 0.99))} |`,
-      "",
-      `p50 at ${int(settings.registryPolls)} polls / p50 near empty: ${(quantile(large, 0.5) / quantile(small, 0.5)).toFixed(2)}×. ` +
-        `GET /v1/public/polls (${int(listBytes / 1024)} KB): ${ms(listFirstMs)} ms built, ${ms(listCachedMs)} ms from its bytes.`,
-      "",
-      "## Event streams held, votes meanwhile",
-      "",
-      `${int(streams.clients)} streams opened in ${streams.openSeconds.toFixed(1)} s; API RSS ` +
-        `${int(streams.rssBeforeBytes / 2 ** 20)} MB → ${int(streams.rssAfterBytes / 2 ** 20)} MB: ` +
-        `**${(streams.rssPerClientBytes / 1024).toFixed(1)} KB per stream**. Single votes at ` +
-        `${int(settings.voteRate)}/s, evenly spaced, for ${settings.voteDurationS} s from a process of ` +
-        "their own (latency counted from when each vote was due), the streams held by another, " +
-        "a new version announced each second:",
-      "",
-      "| streams open | votes/s | API CPU (cores) | vote p50 ms | vote p99 ms | p99.9 ms | max ms | worst second's p99 ms | seconds with p99 ≥ 25 ms | generator lag max ms | failed | events delivered |",
-      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-      ...[
-        { open: 0, r: streams.alone },
-        { open: streams.clients, r: streams.held },
-      ].map(
-        ({ open, r }) =>
-          `| ${int(open)} | ${int(r.votesPerSecond)} | ${r.apiCpuShare.toFixed(2)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.p999Ms)} | ${ms(r.maxMs)} | ` +
-          `${ms(Math.max(...r.p99BySecondMs))} | ${r.p99BySecondMs.filter((v) => v >= 25).length} of ${r.p99BySecondMs.length} | ${ms(r.sendLagMs)} | ${r.failed} | ` +
-          (open === 0 ? "– |" : `${int(r.eventsDelivered)} of ${int(open * r.announcements)} |`),
-      ),
-      "",
-      `Vote p99 with ${int(streams.clients)} streams: **${ms(streams.held.p99Ms)} ms** (target < 25 ms; ` +
-        `${ms(streams.alone.p99Ms)} ms with none, same run).`,
-      "",
+      ...sections,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {
