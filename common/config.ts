@@ -3,6 +3,9 @@ import { type Env, readEnum, readInt, readName, readString, readUrl, readUrlList
 // Settings every service shares: where the three dependencies are and how the stream,
 // subjects and Redis keys are named (tests give each file its own names).
 
+/** How often results are published, and so how often a poll's version can change. */
+export const DEFAULT_RESULTS_INTERVAL_MS = 5_000;
+
 export interface CommonConfig {
   /** @defaultValue postgres://postgres@127.0.0.1:5432/tallyflow */
   readonly databaseUrl: string;
@@ -65,7 +68,10 @@ export function readCommonConfig(env: Env): CommonConfig {
     pgPoolSize: readInt(env, "PG_POOL_SIZE", 10, { min: 1, max: 200 }),
     duplicateWindowMs: readInt(env, "DUPLICATE_WINDOW_MS", 600_000, { min: 600_000 }),
     streamMaxBytes: readInt(env, "STREAM_MAX_BYTES", 0, { min: 0 }),
-    resultsIntervalMs: readInt(env, "RESULTS_INTERVAL_MS", 5_000, { min: 1_000, max: 3_600_000 }),
+    resultsIntervalMs: readInt(env, "RESULTS_INTERVAL_MS", DEFAULT_RESULTS_INTERVAL_MS, {
+      min: 1_000,
+      max: 3_600_000,
+    }),
     natsConnectWaitMs: readInt(env, "NATS_CONNECT_WAIT_MS", 30_000, { min: 0, max: 3_600_000 }),
     // JetStream allows at most 5 replicas; more than the cluster has servers fails at start.
     streamReplicas: readInt(env, "STREAM_REPLICAS", 1, { min: 1, max: 5 }),

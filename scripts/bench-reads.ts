@@ -5,8 +5,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createClient } from "redis";
-import { readInt } from "../common/env.ts";
-import { ConfigError } from "../common/errors.ts";
+import { DEFAULT_RESULTS_INTERVAL_MS } from "../common/config.ts";
+import { type Env, readEnum, readInt } from "../common/env.ts";
 import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
 import { migrate } from "../common/migrate.ts";
@@ -60,13 +60,15 @@ const USAGE = `usage: npm run bench:reads   (tuned by environment variables)
 readCli({ usage: USAGE, options: {} }, () => undefined);
 const env = process.env;
 const PARTS = ["reads", "registry", "streams"] as const;
-type Part = (typeof PARTS)[number];
-/** A comma-separated list of positive integers, or of part names. */
-function readList(name: string, fallback: string): string[] {
-  return (env[name] ?? fallback)
+/**
+ * A comma-separated variable, each item read by readInt or readEnum under the variable's
+ * name, so a bad item fails the way a bad single value does.
+ */
+function readList<T>(name: string, fallback: string, item: (env: Env) => T): T[] {
+  return (env[name]?.trim() || fallback)
     .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
+    .filter((s) => s.trim() !== "")
+    .map((s) => item({ [name]: s }));
 }
 const settings = configOrExit(() => ({
   connections: readInt(env, "BENCH_CONNECTIONS", 50, { min: 1 }),
@@ -80,18 +82,11 @@ const settings = configOrExit(() => ({
   cpuRate: readInt(env, "BENCH_CPU_RATE", 2_000, { min: 1 }),
   cpuDurationS: 5,
   cpuProfile: env.BENCH_CPU_PROF === "1",
-  announceMs: readList("BENCH_ANNOUNCE_MS", "5000,1000").map((v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 100)
-      throw new ConfigError("BENCH_ANNOUNCE_MS", `"${v}" is not a whole number of ms ≥ 100`);
-    return n;
-  }),
+  announceMs: readList("BENCH_ANNOUNCE_MS", `${DEFAULT_RESULTS_INTERVAL_MS},1000`, (e) =>
+    readInt(e, "BENCH_ANNOUNCE_MS", DEFAULT_RESULTS_INTERVAL_MS, { min: 100 }),
+  ),
   parts: new Set(
-    readList("BENCH_PARTS", PARTS.join(",")).map((v) => {
-      if (!PARTS.includes(v as Part))
-        throw new ConfigError("BENCH_PARTS", `"${v}" is not one of ${PARTS.join(", ")}`);
-      return v as Part;
-    }),
+    readList("BENCH_PARTS", PARTS.join(","), (e) => readEnum(e, "BENCH_PARTS", PARTS, "reads")),
   ),
 }));
 
@@ -487,7 +482,7 @@ async function streamsSection(api: Api, token: string): Promise<string[]> {
       `${int(settings.voteRate)}/s, evenly spaced, for ${settings.voteDurationS} s from a process of ` +
       "their own (latency counted from when each vote was due), the streams held by another, " +
       `a new version announced to every stream at each cadence (the publisher's default interval is ` +
-      `${cadence(5_000)}):`,
+      `${cadence(DEFAULT_RESULTS_INTERVAL_MS)}):`,
     "",
     "| streams open | a version every | votes/s | API CPU (cores) | vote p50 ms | vote p99 ms | p99.9 ms | max ms | worst second's p99 ms | seconds with p99 ≥ 25 ms | generator lag max ms | failed | events delivered |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
