@@ -3,29 +3,29 @@ import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
 import type { KioskConfig } from "./config.ts";
-import { CORS_PATHS, corsHandler } from "./cors.ts";
-import { healthRoutes } from "./health-routes.ts";
-import type { HttpExposureConfig } from "./http-config.ts";
-import { errorMiddleware, notFoundHandler } from "./http-errors.ts";
-import type { IngestMetrics } from "./ingest-metrics.ts";
-import { kioskAppRoutes } from "./kiosk-app-routes.ts";
-import { kioskClientRoutes } from "./kiosk-client-routes.ts";
-import type { KioskHealth } from "./kiosk-health.ts";
-import { kioskRoutes } from "./kiosk-routes.ts";
-import { publicPollRoutes } from "./public-poll-routes.ts";
-import type { AddressLimit, RateLimits } from "./rate-limits.ts";
-import type { RegistryCache } from "./registry-cache.ts";
-import { registryRoutes } from "./registry-routes.ts";
-import type { RegistryService } from "./registry-service.ts";
-import type { ResultsCache } from "./results-cache.ts";
-import type { ResultsEvents } from "./results-events.ts";
-import { RESULTS_ROUTE, resultsFastPath } from "./results-fast-path.ts";
-import { type EventStreamOptions, resultsRoutes } from "./results-routes.ts";
-import { apiSecurityHeaders } from "./security-headers.ts";
-import type { VotePublisher } from "./vote-publisher.ts";
-import { type VoteRouteLimits, voteRoutes } from "./vote-routes.ts";
-import type { VoteService } from "./vote-service.ts";
-import { webRoutes } from "./web-routes.ts";
+import { healthRoutes } from "./health/health-routes.ts";
+import { CORS_PATHS, corsHandler } from "./http/cors.ts";
+import type { HttpExposureConfig } from "./http/http-config.ts";
+import { errorMiddleware, notFoundHandler } from "./http/http-errors.ts";
+import type { IngestMetrics } from "./http/ingest-metrics.ts";
+import type { AddressLimit, RateLimits } from "./http/rate-limits.ts";
+import { apiSecurityHeaders } from "./http/security-headers.ts";
+import { kioskAppRoutes } from "./kiosks/kiosk-app-routes.ts";
+import { kioskClientRoutes } from "./kiosks/kiosk-client-routes.ts";
+import type { KioskHealth } from "./kiosks/kiosk-health.ts";
+import { kioskRoutes } from "./kiosks/kiosk-routes.ts";
+import type { RegistryCache } from "./registry/registry-cache.ts";
+import { registryRoutes } from "./registry/registry-routes.ts";
+import type { RegistryService } from "./registry/registry-service.ts";
+import { publicPollRoutes } from "./results/public-poll-routes.ts";
+import type { ResultsCache } from "./results/results-cache.ts";
+import type { ResultsEvents } from "./results/results-events.ts";
+import { RESULTS_ROUTE, resultsFastPath } from "./results/results-fast-path.ts";
+import { type EventStreamOptions, resultsRoutes } from "./results/results-routes.ts";
+import type { VotePublisher } from "./votes/vote-publisher.ts";
+import { type VoteRouteLimits, voteRoutes } from "./votes/vote-routes.ts";
+import type { VoteService } from "./votes/vote-service.ts";
+import { webRoutes } from "./web/web-routes.ts";
 
 export interface AppDeps {
   pool: Pool;
@@ -70,6 +70,7 @@ const ADDRESS_LIMITS: Record<AddressLimit, string[]> = {
     "/kiosk/:pollId",
     "/assets/{*file}",
     "/vendor/{*file}",
+    "/common/browser/:file",
     "/pair",
     "/vote",
     "/vote/:pollId",

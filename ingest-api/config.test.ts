@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { assertFailsNaming } from "../test-support/config-errors.ts";
 import { DEV_ADMIN_TOKEN, readIngestConfig } from "./config.ts";
-import { largestVoteMessageBytes } from "./vote-messages.ts";
+import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
 /** Reading this env fails with a ConfigError naming `variable`. */
 const failsNaming = (env: Record<string, string>, variable: string, message?: RegExp) =>

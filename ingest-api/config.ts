@@ -1,8 +1,8 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readInt, readOptionalString, readString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
-import { type HttpExposureConfig, readHttpExposureConfig } from "./http-config.ts";
-import { largestVoteMessageBytes } from "./vote-messages.ts";
+import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
+import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
 export const DEV_ADMIN_TOKEN = "dev-admin-token";
 

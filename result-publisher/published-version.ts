@@ -1,6 +1,6 @@
+import { countsHidden, pollPhase } from "../common/browser/poll-phase.js";
 import type { Pool, PoolClient } from "../common/postgres.ts";
 import type { PublishedResults } from "../common/results-contract.ts";
-import { countsHidden, pollPhase } from "../web/assets/poll-phase.js";
 
 // The publisher's public contract: which version it publishes for a poll, from what it
 // reads of Postgres. The publisher decides what to publish with exactly these functions,

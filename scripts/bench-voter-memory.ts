@@ -4,7 +4,7 @@ import { readInt } from "../common/env.ts";
 import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
 import { connectRedis } from "../common/redis.ts";
-import { VoterGuard, voterClaimsKeys } from "../ingest-api/voter-guard.ts";
+import { VoterGuard, voterClaimsKeys } from "../ingest-api/votes/voter-guard.ts";
 import { benchLog as log } from "./bench/progress.ts";
 import { readCli } from "./cli.ts";
 

@@ -5,8 +5,8 @@ import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
-import { VoterClaimsRebuild } from "../ingest-api/voter-claims-rebuild.ts";
-import { VoterGuard, voterClaimsKeys } from "../ingest-api/voter-guard.ts";
+import { VoterClaimsRebuild } from "../ingest-api/votes/voter-claims-rebuild.ts";
+import { VoterGuard, voterClaimsKeys } from "../ingest-api/votes/voter-guard.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:voter-rebuild`: how long the API takes to give Redis back the

@@ -1,6 +1,6 @@
 // Formatting shared by the pages: numbers, shares, times in the poll's time zone.
 
-import { instantMs, pollPhase } from "./poll-phase.js";
+import { instantMs, pollPhase } from "/common/browser/poll-phase.js";
 
 const numberFormat = new Intl.NumberFormat("en");
 const shareFormat = new Intl.NumberFormat("en", {

@@ -2,10 +2,10 @@
 // outbox (IndexedDB) before the page says thank you, then the buttons rest for the poll's
 // voteCooldownMs (against button-mashing). The outbox alone sends votes.
 
+import { instantMs, pollPhase } from "/common/browser/poll-phase.js";
 import { formatTime } from "./format.js";
 import { fetchKiosk, loadCredentials, openOutbox, registerServiceWorker } from "./kiosk-session.js";
 import { showOutboxStatus } from "./kiosk-status.js";
-import { instantMs, pollPhase } from "./poll-phase.js";
 
 const DEFAULT_COOLDOWN_MS = 2000; // the API's default, for a poll that does not say
 const MIN_THANKS_MS = 1500; // the thank-you stays readable even with no cooldown

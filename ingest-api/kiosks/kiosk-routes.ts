@@ -1,0 +1,88 @@
+import { type RequestHandler, Router } from "express";
+import { isAppError, ValidationError } from "../../common/errors.ts";
+import { toFieldIssues } from "../../common/vote.ts";
+import type { AppDeps } from "../app.ts";
+import { requireKiosk } from "../auth/bearer-auth.ts";
+import { jsonBody } from "../http/json-body.ts";
+import type { CachedKiosk, RegistryCache } from "../registry/registry-cache.ts";
+import { pairSchema } from "../registry/registry-schemas.ts";
+import { type PublicPoll, publicPoll } from "../results/public-poll-routes.ts";
+
+export interface KioskRouteDeps extends Pick<AppDeps, "registry" | "cache" | "health" | "metrics"> {
+  kiosks: Pick<AppDeps["kiosks"], "statusMaxBytes">;
+  /** POST /v1/pair per client address (RATE_LIMIT_PAIR_PER_MIN). */
+  pairThrottle: RequestHandler;
+  /**
+   * GET /v1/kiosk and the heartbeat count against the kiosk's batch budget (a heartbeat is a
+   * flush with nothing to send).
+   */
+  kioskThrottle: RequestHandler;
+}
+
+/**
+ * The kiosk app's own routes (issue #14): pairing (no token: the code is the credential),
+ * what the kiosk may vote in, and its heartbeat. Served from the registry cache but for
+ * the pairing itself.
+ */
+export function kioskRoutes(deps: KioskRouteDeps) {
+  const { registry, cache, health } = deps;
+  const router = Router();
+  const kiosk = requireKiosk(cache);
+
+  router.post("/v1/pair", deps.pairThrottle, jsonBody(1_024), async (req, res) => {
+    const { pairings } = deps.metrics;
+    const parsed = pairSchema.safeParse(req.body ?? {}, { reportInput: true });
+    if (!parsed.success) {
+      pairings.inc({ outcome: "invalid_code" });
+      throw new ValidationError(toFieldIssues(parsed.error));
+    }
+    const paired = await registry.pair(parsed.data.code).catch((err: unknown) => {
+      if (isAppError(err) && err.code === "kiosk_revoked") pairings.inc({ outcome: "revoked" });
+      else if (isAppError(err) && err.status < 500) pairings.inc({ outcome: "invalid_code" });
+      throw err;
+    });
+    pairings.inc({ outcome: "paired" });
+    // Credentials: no cache may keep them.
+    res.setHeader("Cache-Control", "no-store").json(paired);
+  });
+
+  router.get("/v1/kiosk", kiosk, health.track, deps.kioskThrottle, (req, res) => {
+    const k = req.kiosk!;
+    res.setHeader("Cache-Control", "no-store").json({
+      id: k.id,
+      name: k.name,
+      pollIds: k.pollIds === null ? null : [...k.pollIds],
+      polls: votablePolls(cache, k, Date.now()),
+    });
+  });
+
+  router.post(
+    "/v1/kiosk/heartbeat",
+    kiosk,
+    health.track, // seen even when its body is refused
+    deps.kioskThrottle,
+    // The largest status (KIOSK_STATUS_MAX_BYTES); beyond, 413 body_too_large.
+    jsonBody(deps.kiosks.statusMaxBytes),
+    (req, res) => {
+      health.heartbeat(req.kioskId!, req.body);
+      res.status(204).end();
+    },
+  );
+
+  return router;
+}
+
+/** The non-archived polls the kiosk may vote in, open or not open yet: open first, by title. */
+function votablePolls(cache: RegistryCache, kiosk: CachedKiosk, nowMs: number): PublicPoll[] {
+  const polls: PublicPoll[] = [];
+  for (const poll of cache.polls()) {
+    if (poll.archived || (kiosk.pollIds !== null && !kiosk.pollIds.has(poll.id))) continue;
+    const shown = publicPoll(poll, nowMs);
+    if (shown.status === "closed") continue;
+    polls.push(shown);
+  }
+  return polls.sort(
+    (a, b) =>
+      Number(a.status !== "open") - Number(b.status !== "open") || a.title.localeCompare(b.title),
+  );
+}

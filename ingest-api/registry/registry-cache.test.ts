@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import request from "supertest";
+import {
+  createKiosk,
+  createPoll,
+  expectError,
+  listenerReady,
+  type TestKiosk,
+} from "../../test-support/api.ts";
+import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
+import { eventually } from "../../test-support/waiting.ts";
+
+// The ingest path reads an in-memory copy of the registry. Changes made by another API
+// process (here: directly in Postgres) arrive through LISTEN/NOTIFY; the periodic reload is
+// pushed out to 10 minutes so that only NOTIFY can make these tests pass.
+
+describe("registry changes made by another process", () => {
+  let h: IngestHarness;
+  let kiosk: TestKiosk;
+  const vote = (pollId: string, optionId: string) =>
+    request(h.app).post("/v1/votes").set(kiosk.auth).send({ pollId, optionId });
+  /** Votes until the answer is no longer `status`, then returns the new answer. */
+  const voteUntilNot = (status: number, pollId: string, optionId: string) =>
+    eventually(`a vote for ${pollId}/${optionId} is no longer ${status}`, async () => {
+      const res = await vote(pollId, optionId);
+      return res.status === status ? undefined : res;
+    });
+
+  before(async () => {
+    h = await startIngestHarness({ REGISTRY_REFRESH_MS: "600000" });
+    kiosk = await createKiosk(h.app, "cache-kiosk");
+    await listenerReady(h);
+  });
+  after(() => h?.close());
+
+  test("a poll inserted directly in Postgres takes votes within 5 s", async () => {
+    expectError(await vote("remote", "a"), 404, "poll_not_found");
+    const client = await h.db.pool.connect();
+    try {
+      await client.query("begin");
+      await client.query("insert into polls (id, title) values ('remote', 'Remote')");
+      await client.query(
+        "insert into poll_options (poll_id, id, label, position) values ('remote', 'a', 'A', 1)",
+      );
+      await client.query("commit");
+    } finally {
+      client.release();
+    }
+    const res = await voteUntilNot(404, "remote", "a");
+    assert.equal(res.status, 202, res.text);
+  });
+
+  test("an option added directly in Postgres is accepted within 5 s", async () => {
+    await createPoll(h.app, { id: "extended" });
+    expectError(await vote("extended", "maybe"), 422, "unknown_option");
+    await h.db.pool.query(
+      "insert into poll_options (poll_id, id, label, position) values ('extended', 'maybe', 'Maybe', 3)",
+    );
+    const res = await voteUntilNot(422, "extended", "maybe");
+    assert.equal(res.status, 202, res.text);
+  });
+
+  test("a poll archived directly in Postgres refuses votes within 5 s", async () => {
+    await createPoll(h.app, { id: "retiring" });
+    assert.equal((await vote("retiring", "yes")).status, 202);
+    await h.db.pool.query("update polls set archived_at = now() where id = 'retiring'");
+    expectError(await voteUntilNot(202, "retiring", "yes"), 409, "poll_archived");
+  });
+});

@@ -1,0 +1,293 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import type { Logger } from "../../common/logger.ts";
+import type { Pool } from "../../common/postgres.ts";
+import {
+  type KioskCredential,
+  loadKioskCredentials,
+  loadRegistry,
+  loadRegistryPolls,
+  type RegistryPoll,
+} from "./registry-store.ts";
+
+export interface CachedPoll extends RegistryPoll {
+  optionIds: ReadonlySet<string>;
+  /** The row's creation: a publication older than it is of an earlier poll under this id. */
+  createdAtMs: number;
+  opensAtMs: number | null;
+  closesAtMs: number | null;
+}
+
+function cachedPoll(p: RegistryPoll): CachedPoll {
+  return {
+    ...p,
+    optionIds: new Set(p.options.map((o) => o.id)),
+    createdAtMs: Date.parse(p.createdAt),
+    opensAtMs: p.opensAt === null ? null : Date.parse(p.opensAt),
+    closesAtMs: p.closesAt === null ? null : Date.parse(p.closesAt),
+  };
+}
+
+export interface CachedKiosk {
+  id: string;
+  name: string;
+  revoked: boolean;
+  /** The polls this kiosk may vote in (kiosks.poll_ids, migration 012); null = any poll. */
+  pollIds: ReadonlySet<string> | null;
+}
+
+/** A burst of more row changes than this (a bulk UPDATE) is one full reload instead. */
+const MAX_ROWS_PER_LOAD = 500;
+
+/** The changes heard and not applied yet. */
+interface Pending {
+  full: boolean;
+  polls: Set<string>;
+  kiosks: Set<string>;
+}
+
+const nothingPending = (): Pending => ({ full: false, polls: new Set(), kiosks: new Set() });
+
+/**
+ * The ingest path never queries Postgres per vote: it reads this in-memory copy of the
+ * registry. A change is seen within milliseconds through LISTEN/NOTIFY, whose payload
+ * names the row (`polls:<id>`, `poll_options:<pollId>`, `kiosks:<id>`, migration 010):
+ * only that poll (with its options) or that kiosk is read again. A full reload runs at
+ * start, after the LISTEN connection is re-opened (notifications may have been missed),
+ * for a payload naming a table alone, and every `refreshMs` as the safety net. While
+ * Postgres is down the last snapshot keeps serving (votes still flow to NATS) and `ageMs`
+ * grows. `version` counts the changes applied, for what is built from the registry.
+ */
+export class RegistryCache {
+  #polls = new Map<string, CachedPoll>();
+  /** By token hash (hex): what a vote's credential is looked up by. */
+  #kiosks = new Map<string, CachedKiosk>();
+  /** Kiosk id to its token hash, to replace or drop one kiosk. */
+  #kioskHashes = new Map<string, string>();
+  #version = 0;
+  /** When the copy was last known to match Postgres. */
+  #syncedAt = 0;
+  /** LISTENing: every change since the last load reaches us as it commits. */
+  #listening = false;
+  /** A load failed: the copy may miss changes until a full reload succeeds. */
+  #behind = false;
+  #pending = nothingPending();
+  #applying: Promise<void> | undefined;
+  #listener: pg.Client | undefined;
+  readonly #abort = new AbortController();
+  readonly #pool: Pool;
+  readonly #databaseUrl: string;
+  readonly #refreshMs: number;
+  readonly #logger: Logger;
+  #failing = false;
+
+  constructor(pool: Pool, databaseUrl: string, refreshMs: number, logger: Logger) {
+    this.#pool = pool;
+    this.#databaseUrl = databaseUrl;
+    this.#refreshMs = refreshMs;
+    this.#logger = logger;
+  }
+
+  /** Loads once (throws if Postgres is unreachable), then keeps itself fresh. */
+  async start(): Promise<void> {
+    await this.reload();
+    void this.#listenLoop();
+    void this.#refreshLoop();
+  }
+
+  stop(): void {
+    this.#abort.abort();
+    this.#listener?.end().catch(() => {});
+  }
+
+  poll(id: string): CachedPoll | undefined {
+    return this.#polls.get(id);
+  }
+
+  /** Every poll of the current snapshot (archived ones too). */
+  polls(): IterableIterator<CachedPoll> {
+    return this.#polls.values();
+  }
+
+  kioskByTokenHash(hashHex: string): CachedKiosk | undefined {
+    return this.#kiosks.get(hashHex);
+  }
+
+  /** Bumped by every change applied: what is built from the registry is built again. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /**
+   * How far behind Postgres the copy may be: 0 while LISTENing with every change applied
+   * (the periodic reload is only a safety net, its interval says nothing of staleness),
+   * otherwise the time since it was last known to match.
+   */
+  get ageMs(): number {
+    return this.#listening && !this.#behind ? 0 : Date.now() - this.#syncedAt;
+  }
+
+  /** Reloads everything; resolves once applied (with any change heard meanwhile). */
+  reload(): Promise<void> {
+    this.#pending.full = true;
+    return this.#apply();
+  }
+
+  /** Reads one poll and its options again (gone from Postgres: dropped). */
+  refreshPoll(id: string): Promise<void> {
+    this.#pending.polls.add(id);
+    return this.#apply();
+  }
+
+  /** Reads one kiosk again (gone: dropped, its token refused). */
+  refreshKiosk(id: string): Promise<void> {
+    this.#pending.kiosks.add(id);
+    return this.#apply();
+  }
+
+  /** A NOTIFY payload from migration 010's triggers; anything else is a full reload. */
+  #heard(payload: string | undefined): Promise<void> {
+    const colon = payload?.indexOf(":") ?? -1;
+    const table = colon < 0 ? undefined : payload!.slice(0, colon);
+    const id = colon < 0 ? "" : payload!.slice(colon + 1);
+    if (id !== "" && (table === "polls" || table === "poll_options")) return this.refreshPoll(id);
+    if (id !== "" && table === "kiosks") return this.refreshKiosk(id);
+    return this.reload();
+  }
+
+  /**
+   * One load at a time, in the order heard: a change heard during a load is applied by
+   * the next one, whose query starts after the change's commit (NOTIFY is delivered after
+   * it), so nothing is applied from an older snapshot than one already applied.
+   */
+  #apply(): Promise<void> {
+    this.#applying ??= (async () => {
+      try {
+        while (this.#pending.full || this.#pending.polls.size + this.#pending.kiosks.size > 0) {
+          const work = this.#pending;
+          this.#pending = nothingPending();
+          try {
+            if (work.full || work.polls.size + work.kiosks.size > MAX_ROWS_PER_LOAD)
+              await this.#loadAll();
+            else await this.#loadRows(work);
+          } catch (err) {
+            // What failed is owed as a full reload, at the next change or safety-net tick.
+            this.#pending.full = true;
+            this.#behind = true;
+            throw err;
+          }
+          this.#version++;
+          this.#syncedAt = Date.now();
+          this.#behind = false;
+        }
+      } finally {
+        this.#applying = undefined;
+      }
+    })();
+    return this.#applying;
+  }
+
+  async #loadAll(): Promise<void> {
+    const snapshot = await loadRegistry(this.#pool);
+    const polls = new Map<string, CachedPoll>();
+    for (const p of snapshot.polls) polls.set(p.id, cachedPoll(p));
+    const kiosks = new Map<string, CachedKiosk>();
+    const hashes = new Map<string, string>();
+    for (const k of snapshot.kiosks) {
+      const hash = k.tokenHash.toString("hex");
+      kiosks.set(hash, cachedKiosk(k));
+      hashes.set(k.id, hash);
+    }
+    this.#polls = polls;
+    this.#kiosks = kiosks;
+    this.#kioskHashes = hashes;
+  }
+
+  async #loadRows(work: Pending): Promise<void> {
+    const pollIds = [...work.polls];
+    const kioskIds = [...work.kiosks];
+    const [polls, kiosks] = await Promise.all([
+      pollIds.length > 0 ? loadRegistryPolls(this.#pool, pollIds) : [],
+      kioskIds.length > 0 ? loadKioskCredentials(this.#pool, kioskIds) : [],
+    ]);
+    for (const id of pollIds) this.#polls.delete(id);
+    for (const p of polls) this.#polls.set(p.id, cachedPoll(p));
+    for (const id of kioskIds) {
+      const hash = this.#kioskHashes.get(id);
+      if (hash !== undefined) this.#kiosks.delete(hash);
+      this.#kioskHashes.delete(id);
+    }
+    for (const k of kiosks) {
+      const hash = k.tokenHash.toString("hex");
+      this.#kiosks.set(hash, cachedKiosk(k));
+      this.#kioskHashes.set(k.id, hash);
+    }
+  }
+
+  async #refreshLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      try {
+        await sleep(this.#refreshMs, undefined, { signal });
+      } catch {
+        return;
+      }
+      try {
+        await this.reload();
+        if (this.#failing) this.#logger.info("registry reload recovered");
+        this.#failing = false;
+      } catch (err) {
+        if (!this.#failing)
+          this.#logger.warn({ err }, "registry reload failed; serving the last snapshot");
+        this.#failing = true;
+      }
+    }
+  }
+
+  /** One dedicated connection LISTENs; it is re-opened after any error. */
+  async #listenLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      const client = new pg.Client({ connectionString: this.#databaseUrl });
+      this.#listener = client;
+      try {
+        const ended = new Promise<void>((resolve) => {
+          client.on("error", () => resolve());
+          client.on("end", () => resolve());
+        });
+        await client.connect();
+        client.on("notification", (message) => {
+          this.#heard(message.payload).catch(() => {}); // the refresh loop reports failures
+        });
+        await client.query("listen tallyflow_registry");
+        this.#listening = true;
+        // Changes made while we were not listening: catch up once.
+        await this.reload().catch(() => {});
+        await ended;
+      } catch {
+        // Postgres unreachable: retry below; the refresh loop logs the outage.
+      }
+      if (this.#listening && !this.#behind) this.#syncedAt = Date.now();
+      this.#listening = false;
+      // Changes from now on are not heard: behind until a load succeeds (the catch-up one
+      // of the next connection, or the safety net's).
+      this.#behind = true;
+      await client.end().catch(() => {});
+      try {
+        await sleep(1_000, undefined, { signal });
+      } catch {
+        return;
+      }
+    }
+  }
+}
+
+/** A kiosk as the cache holds it, from a full load or a per-row one alike. */
+function cachedKiosk(k: KioskCredential): CachedKiosk {
+  return {
+    id: k.id,
+    name: k.name,
+    revoked: k.revokedAt !== null,
+    pollIds: k.pollIds === null ? null : new Set(k.pollIds),
+  };
+}

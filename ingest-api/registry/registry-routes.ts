@@ -1,0 +1,88 @@
+import { type Request, Router } from "express";
+import type { z } from "zod";
+import { ValidationError } from "../../common/errors.ts";
+import { idSchema, toFieldIssues } from "../../common/vote.ts";
+import type { AppDeps } from "../app.ts";
+import { requireAdmin } from "../auth/bearer-auth.ts";
+import { jsonBody } from "../http/json-body.ts";
+import {
+  createKioskSchema,
+  createPollSchema,
+  updateKioskSchema,
+  updatePollSchema,
+} from "./registry-schemas.ts";
+
+function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  // reportInput: toFieldIssues tells a missing field from one of the wrong type by the input.
+  const result = schema.safeParse(body ?? {}, { reportInput: true });
+  if (!result.success) throw new ValidationError(toFieldIssues(result.error));
+  return result.data;
+}
+
+function idParam(req: Request): string {
+  const id = req.params.id;
+  const result = idSchema.safeParse(id);
+  if (!result.success) throw new ValidationError([{ field: "id", message: "is not a valid id" }]);
+  return result.data;
+}
+
+/**
+ * The registry API (admin token): parse, call the service, answer. The rules and side
+ * effects of each change (voter claims, this process's cache) are RegistryService's.
+ */
+/** `kiosks.publicUrl`: the pairing URL's base (PUBLIC_URL); undefined: the request's origin. */
+export type RegistryRouteDeps = Pick<AppDeps, "registry" | "adminToken"> & {
+  kiosks: Pick<AppDeps["kiosks"], "publicUrl">;
+};
+
+export function registryRoutes({ registry, adminToken, kiosks }: RegistryRouteDeps) {
+  const { publicUrl } = kiosks;
+  const router = Router();
+  // Per route, not per prefix: the public results routes live under /v1/polls too.
+  const admin = requireAdmin(adminToken);
+  const body = jsonBody(256 * 1024);
+
+  router.post("/v1/polls", admin, body, async (req, res) => {
+    const poll = await registry.createPoll(parse(createPollSchema, req.body));
+    res.status(201).location(`/v1/polls/${poll.id}`).json(poll);
+  });
+  router.get("/v1/polls", admin, async (_req, res) => {
+    res.json({ polls: await registry.listPolls() });
+  });
+  router.get("/v1/polls/:id", admin, async (req, res) => {
+    res.json(await registry.getPoll(idParam(req)));
+  });
+  router.patch("/v1/polls/:id", admin, body, async (req, res) => {
+    res.json(await registry.updatePoll(idParam(req), parse(updatePollSchema, req.body)));
+  });
+  router.delete("/v1/polls/:id", admin, async (req, res) => {
+    res.json(await registry.deletePoll(idParam(req)));
+  });
+
+  router.post("/v1/kiosks", admin, body, async (req, res) => {
+    const kiosk = await registry.createKiosk(parse(createKioskSchema, req.body));
+    res.status(201).location(`/v1/kiosks/${kiosk.id}`).json(kiosk);
+  });
+  router.get("/v1/kiosks", admin, async (_req, res) => {
+    res.json(await registry.listKiosks());
+  });
+  router.patch("/v1/kiosks/:id", admin, body, async (req, res) => {
+    res.json(await registry.updateKiosk(idParam(req), parse(updateKioskSchema, req.body)));
+  });
+  router.post("/v1/kiosks/:id/pairing", admin, async (req, res) => {
+    // req.protocol follows X-Forwarded-Proto only through TRUST_PROXY.
+    const host = req.get("host");
+    if (publicUrl === undefined && host === undefined)
+      throw new ValidationError([
+        { field: "Host", message: "is required to build the pairing URL (or set PUBLIC_URL)" },
+      ]);
+    const base = publicUrl ?? `${req.protocol}://${host}`;
+    const pairing = await registry.createPairing(idParam(req), base);
+    // The code is a credential for its lifetime: no cache may keep it.
+    res.status(201).setHeader("Cache-Control", "no-store").json(pairing);
+  });
+  router.delete("/v1/kiosks/:id", admin, async (req, res) => {
+    res.json(await registry.revokeKiosk(idParam(req)));
+  });
+  return router;
+}

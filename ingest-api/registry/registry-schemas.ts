@@ -1,0 +1,117 @@
+import { z } from "zod";
+import { isPortableTimeZone, TIME_ZONE_RULE } from "../../common/time-zone.ts";
+import { idSchema, isStorableInstant } from "../../common/vote.ts";
+
+// Request bodies of the registry API. Validation messages are what an admin reads.
+
+const timeZoneSchema = z
+  .string({ error: "must be a string" })
+  .refine(isPortableTimeZone, { error: TIME_ZONE_RULE });
+
+const instantSchema = z.iso
+  .datetime({ offset: true, error: "must be an ISO 8601 timestamp with a time zone" })
+  .refine(isStorableInstant, { error: "must be between the years 0001 and 9999 (UTC)" })
+  // Kept to the millisecond: the window is checked in JavaScript, which has no finer clock
+  // (Postgres would round microseconds and could find an "ordered" window empty).
+  .transform((s) => new Date(Date.parse(s)).toISOString())
+  .nullable();
+
+const titleSchema = z
+  .string({ error: "must be a string" })
+  .trim()
+  .min(1, { error: "must not be empty" })
+  .max(200, { error: "must be at most 200 characters" })
+  // Postgres text cannot hold NUL.
+  .refine((s) => !s.includes("\u0000"), { error: "must not contain NUL characters" });
+
+const optionSchema = z.strictObject({ id: idSchema, label: titleSchema });
+
+const optionsSchema = z
+  .array(optionSchema, { error: "must be an array of {id, label}" })
+  .min(1, { error: "must hold at least one option" })
+  .max(100, { error: "must hold at most 100 options" })
+  .refine((options) => new Set(options.map((o) => o.id)).size === options.length, {
+    error: "option ids must be unique",
+  });
+
+const visibilitySchema = z.enum(["live", "after_close"], {
+  error: 'must be "live" or "after_close"',
+});
+
+/** The pause a kiosk page keeps between two votes: 0 (none) to 10 minutes. */
+export const VOTE_COOLDOWN_MAX_MS = 600_000;
+export const DEFAULT_VOTE_COOLDOWN_MS = 2_000;
+
+const voteCooldownSchema = z
+  .number({ error: "must be a number of milliseconds" })
+  .int({ error: "must be a whole number of milliseconds" })
+  .min(0, { error: "must be at least 0 (no cooldown)" })
+  .max(VOTE_COOLDOWN_MAX_MS, { error: `must be at most ${VOTE_COOLDOWN_MAX_MS} (10 minutes)` });
+
+/** Most polls one kiosk may be limited to (the kiosks.poll_ids check, migration 012). */
+export const KIOSK_POLL_IDS_MAX = 1_000;
+
+/** The polls a kiosk may vote in; null (or absent on create) = any poll. */
+const pollIdsSchema = z
+  .array(idSchema, { error: "must be an array of poll ids, or null for any poll" })
+  .min(1, { error: "must hold at least one poll id (null allows any poll)" })
+  .max(KIOSK_POLL_IDS_MAX, { error: `must hold at most ${KIOSK_POLL_IDS_MAX} poll ids` })
+  .refine((ids) => new Set(ids).size === ids.length, { error: "poll ids must be unique" })
+  .nullable();
+
+/** The settings a poll may be created with and changed later, all optional in both. */
+const pollSettings = {
+  timeZone: timeZoneSchema.optional(),
+  opensAt: instantSchema.optional(),
+  closesAt: instantSchema.optional(),
+  resultsVisibility: visibilitySchema.optional(),
+  oneVotePerVoter: z.boolean({ error: "must be true or false" }).optional(),
+  voteCooldownMs: voteCooldownSchema.optional(),
+};
+
+export const createPollSchema = z
+  .strictObject({
+    id: idSchema,
+    title: titleSchema,
+    options: optionsSchema,
+    ...pollSettings,
+  })
+  .refine((p) => windowIsOrdered(p.opensAt, p.closesAt), {
+    path: ["closesAt"],
+    error: "must be after opensAt",
+  });
+export type CreatePoll = z.infer<typeof createPollSchema>;
+
+export const updatePollSchema = z.strictObject({
+  title: titleSchema.optional(),
+  options: optionsSchema.optional(),
+  ...pollSettings,
+  archived: z.boolean({ error: "must be true or false" }).optional(),
+});
+export type UpdatePoll = z.infer<typeof updatePollSchema>;
+
+export const createKioskSchema = z.strictObject({
+  id: idSchema,
+  name: titleSchema,
+  pollIds: pollIdsSchema.optional(),
+});
+export type CreateKiosk = z.infer<typeof createKioskSchema>;
+
+export const updateKioskSchema = z.strictObject({
+  name: titleSchema.optional(),
+  pollIds: pollIdsSchema.optional(),
+});
+export type UpdateKiosk = z.infer<typeof updateKioskSchema>;
+
+/** `POST /v1/pair`: the code as the kiosk shows or types it (normalised by pairing-code.ts). */
+export const pairSchema = z.strictObject({
+  code: z.string({ error: "must be a string" }).max(64, { error: "must be at most 64 characters" }),
+});
+
+export function windowIsOrdered(
+  opensAt: string | null | undefined,
+  closesAt: string | null | undefined,
+): boolean {
+  if (!opensAt || !closesAt) return true;
+  return Date.parse(closesAt) > Date.parse(opensAt);
+}

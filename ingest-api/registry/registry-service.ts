@@ -1,0 +1,344 @@
+import QRCode from "qrcode";
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  TallyflowError,
+  ValidationError,
+} from "../../common/errors.ts";
+import type { Logger } from "../../common/logger.ts";
+import { type Pool, type PoolClient, withTransaction } from "../../common/postgres.ts";
+import type { Kiosk, Poll, PollOption } from "../../common/registry-types.ts";
+import type { KioskHealth, KioskHealthEntry } from "../kiosks/kiosk-health.ts";
+import { hashPairingCode, newPairingCode, normalizePairingCode } from "../kiosks/pairing-code.ts";
+import type { VoterGuard } from "../votes/voter-guard.ts";
+import type { RegistryCache } from "./registry-cache.ts";
+import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
+import * as store from "./registry-store.ts";
+
+/** What a registry write changed: what this process's cache has to catch up with. */
+export interface RegistryChange {
+  kind: "poll" | "kiosk";
+  id: string;
+  op: "created" | "updated" | "deleted";
+}
+
+export interface RegistryServiceDeps {
+  pool: Pool;
+  cache: RegistryCache;
+  guard: VoterGuard;
+  health: KioskHealth;
+  /** Lifetime of a kiosk pairing code (PAIRING_CODE_TTL_MS). */
+  pairingCodeTtlMs: number;
+  logger: Logger;
+}
+
+/** A kiosk as GET /v1/kiosks shows it: the registry row and what the kiosk last reported. */
+export type KioskListing = Kiosk & KioskHealthEntry;
+
+/** The answer to POST /v1/kiosks/:id/pairing. */
+export interface Pairing {
+  code: string;
+  pairUrl: string;
+  expiresAt: string;
+  qrSvg: string;
+}
+
+/** The answer to POST /v1/pair: the kiosk's credentials, shown once. */
+export interface PairedKiosk {
+  kioskId: string;
+  name: string;
+  token: string;
+  pollIds: string[] | null;
+}
+
+/** Draws of a new code when its hash is taken (each a 1 in 2^40 chance). */
+const PAIRING_CODE_DRAWS = 5;
+
+/**
+ * The registry's rules and the side effects of each change, in one place (the routes only
+ * parse and answer). Once a poll has votes, its title, labels, option order, time zone,
+ * window and visibility may still change, and options may be added; removing an option or
+ * switching one-vote-per-voter is refused (it would orphan or re-judge stored votes), and
+ * the poll may be deleted only once archived. Each rule is checked under the poll's row
+ * lock, in the transaction that applies the change.
+ *
+ * Each service cleans up what it owns: deleting a poll deletes its registry rows, the
+ * writer's rows go by the writer's trigger (migration 011) in the same transaction, and the
+ * publisher removes the published results of a poll that is gone at its next run. This
+ * service forgets the voter claims (the API's own Redis keys) on archive and delete.
+ */
+export class RegistryService {
+  readonly #pool: Pool;
+  readonly #cache: RegistryCache;
+  readonly #guard: VoterGuard;
+  readonly #health: KioskHealth;
+  readonly #pairingCodeTtlMs: number;
+  readonly #logger: Logger;
+
+  constructor(deps: RegistryServiceDeps) {
+    this.#pool = deps.pool;
+    this.#cache = deps.cache;
+    this.#guard = deps.guard;
+    this.#health = deps.health;
+    this.#pairingCodeTtlMs = deps.pairingCodeTtlMs;
+    this.#logger = deps.logger;
+  }
+
+  listPolls(): Promise<Poll[]> {
+    return store.listPolls(this.#pool);
+  }
+
+  getPoll(id: string): Promise<Poll> {
+    return store.getPoll(this.#pool, id);
+  }
+
+  /**
+   * Every kiosk with its health. Redis down: the kiosks still, with `health: "unavailable"`
+   * and null health fields, since the registry itself is in Postgres.
+   */
+  async listKiosks(): Promise<{ kiosks: KioskListing[]; health: "ok" | "unavailable" }> {
+    const kiosks = await store.listKiosks(this.#pool);
+    const health = await this.#health.describe(kiosks.map((k) => k.id)).catch((err: unknown) => {
+      this.#logger.warn({ err }, "kiosk health unavailable (Redis); listing kiosks without it");
+      return undefined;
+    });
+    return {
+      kiosks: kiosks.map((k) => ({ ...k, ...(health?.get(k.id) ?? NO_HEALTH) })),
+      health: health === undefined ? "unavailable" : "ok",
+    };
+  }
+
+  async createPoll(input: CreatePoll): Promise<Poll> {
+    const poll = await withTransaction(this.#pool, async (client) => {
+      await store.insertPoll(client, input);
+      await store.putOptions(client, input.id, input.options);
+      return store.getPoll(client, input.id);
+    });
+    await this.#applied({ kind: "poll", id: poll.id, op: "created" });
+    return poll;
+  }
+
+  async updatePoll(id: string, patch: UpdatePoll): Promise<Poll> {
+    const poll = await withTransaction(this.#pool, async (client) => {
+      const current = await store.lockPoll(client, id);
+      checkWindow(current, patch);
+      const removed = removedOptions(current, patch);
+      const switchesRule =
+        patch.oneVotePerVoter !== undefined && patch.oneVotePerVoter !== current.oneVotePerVoter;
+      if ((removed.length > 0 || switchesRule) && (await store.pollHasVotes(client, id))) {
+        throw new ConflictError(
+          "poll_has_votes",
+          removed.length > 0
+            ? `options ${removed.map((o) => o.id).join(", ")} cannot be removed: the poll has votes`
+            : "oneVotePerVoter cannot change: the poll has votes",
+        );
+      }
+      await store.updatePollRow(client, id, patch);
+      if (patch.options) {
+        if (removed.length > 0)
+          await store.deleteOptions(
+            client,
+            id,
+            removed.map((o) => o.id),
+          );
+        await store.putOptions(client, id, patch.options);
+      }
+      return store.getPoll(client, id);
+    });
+    // An archived poll takes no votes, so its claims only hold memory.
+    if (poll.archived) await this.#forgetVoters(poll.id);
+    await this.#applied({ kind: "poll", id: poll.id, op: "updated" });
+    return poll;
+  }
+
+  /**
+   * Refused while the poll has votes, unless it was archived first: then its votes and
+   * everything derived from them go with it (the writer's trigger, same transaction).
+   */
+  async deletePoll(id: string): Promise<Poll> {
+    const poll = await withTransaction(this.#pool, async (client) => {
+      const current = await store.lockPoll(client, id);
+      if (!current.archived && (await store.pollHasVotes(client, id)))
+        throw new ConflictError(
+          "poll_has_votes",
+          `poll "${id}" has votes: archive it (PATCH {"archived": true}) before deleting it`,
+        );
+      await store.deletePollRow(client, id);
+      return current;
+    });
+    await this.#forgetVoters(poll.id);
+    await this.#applied({ kind: "poll", id: poll.id, op: "deleted" });
+    return poll;
+  }
+
+  /** The answer holds the kiosk's token: the only time it exists outside the kiosk. */
+  async createKiosk(input: CreateKiosk): Promise<Kiosk & { token: string }> {
+    const kiosk = await withTransaction(this.#pool, async (client) => {
+      if (input.pollIds) await checkPollIds(client, input.pollIds);
+      return store.createKiosk(client, input);
+    });
+    await this.#applied({ kind: "kiosk", id: kiosk.id, op: "created" });
+    return kiosk;
+  }
+
+  /**
+   * Renames a kiosk or changes the polls it may vote in (null: any). The polls named must
+   * exist now (key-share locked until the change commits, so none is deleted meanwhile); one
+   * deleted later stays listed and matches nothing.
+   */
+  async updateKiosk(id: string, patch: UpdateKiosk): Promise<Kiosk> {
+    const kiosk = await withTransaction(this.#pool, async (client) => {
+      if (patch.pollIds) await checkPollIds(client, patch.pollIds);
+      return store.updateKiosk(client, id, patch);
+    });
+    await this.#applied({ kind: "kiosk", id: kiosk.id, op: "updated" });
+    return kiosk;
+  }
+
+  /** Revokes the kiosk, drops its unused pairing code and forgets its health. */
+  async revokeKiosk(id: string): Promise<Kiosk> {
+    const kiosk = await withTransaction(this.#pool, (client) => store.revokeKiosk(client, id));
+    await this.#forgetHealth(id);
+    await this.#applied({ kind: "kiosk", id: kiosk.id, op: "updated" });
+    return kiosk;
+  }
+
+  /**
+   * A single-use pairing code for the kiosk, replacing its unused one: `baseUrl/pair#code=…`
+   * (in the fragment, which browsers never send, so the code reaches no server log) and that
+   * URL as an SVG QR code. A revoked kiosk cannot be paired (403 kiosk_revoked).
+   */
+  async createPairing(kioskId: string, baseUrl: string): Promise<Pairing> {
+    for (let draw = 0; draw < PAIRING_CODE_DRAWS; draw++) {
+      const code = newPairingCode();
+      const stored = await store.putPairingCode(
+        this.#pool,
+        kioskId,
+        hashPairingCode(normalizePairingCode(code)!),
+        this.#pairingCodeTtlMs,
+      );
+      if (stored === "clash") continue;
+      if (stored === "no_kiosk") {
+        const kiosk = await store.getKiosk(this.#pool, kioskId); // or 404 kiosk_not_found
+        if (kiosk.revokedAt !== null)
+          throw new ForbiddenError(
+            "kiosk_revoked",
+            `kiosk "${kioskId}" has been revoked and cannot be paired`,
+          );
+        continue; // revoked and restored in between: draw again
+      }
+      const pairUrl = `${baseUrl}/pair#code=${code}`;
+      // Medium error correction: a kiosk's camera reads it off another screen.
+      const qrSvg = await QRCode.toString(pairUrl, { type: "svg", errorCorrectionLevel: "M" });
+      return { code, pairUrl, expiresAt: stored.expiresAt, qrSvg };
+    }
+    throw new TallyflowError(
+      "pairing_failed",
+      `no pairing code could be stored for kiosk "${kioskId}" in ${PAIRING_CODE_DRAWS} draws`,
+    );
+  }
+
+  /**
+   * Exchanges a pairing code for the kiosk's credentials. The code is used up whatever
+   * follows; the kiosk gets a new token and its previous one stops working at once here (and
+   * on the other API processes through NOTIFY). Unknown, used and expired codes are the same
+   * 404 pairing_code_invalid: the answer tells a guesser nothing.
+   */
+  async pair(codeText: string): Promise<PairedKiosk> {
+    const canonical = normalizePairingCode(codeText);
+    if (canonical === undefined)
+      throw new ValidationError([
+        {
+          field: "code",
+          message: "must be 8 letters and digits (as shown: XXXX-XXXX; I, L, O, U are not used)",
+        },
+      ]);
+    const outcome = await withTransaction(this.#pool, async (client) => {
+      const kioskId = await store.takePairingCode(client, hashPairingCode(canonical));
+      if (kioskId === undefined) return undefined;
+      return { kioskId, kiosk: await store.rotateKioskToken(client, kioskId) };
+    });
+    if (outcome === undefined)
+      throw new NotFoundError(
+        "pairing_code_invalid",
+        "this pairing code is unknown, used or expired: ask for a new one",
+      );
+    if (outcome.kiosk === undefined)
+      throw new ForbiddenError("kiosk_revoked", `kiosk "${outcome.kioskId}" has been revoked`);
+    const { kiosk } = outcome;
+    // The new device reports its own queue; what the old one held can no longer be sent.
+    await this.#forgetHealth(kiosk.id);
+    await this.#applied({ kind: "kiosk", id: kiosk.id, op: "updated" });
+    return { kioskId: kiosk.id, name: kiosk.name, token: kiosk.token, pollIds: kiosk.pollIds };
+  }
+
+  /** Best effort: a status left behind is overwritten by the kiosk's next report. */
+  async #forgetHealth(kioskId: string): Promise<void> {
+    await this.#health
+      .forget(kioskId)
+      .catch((err: unknown) =>
+        this.#logger.warn({ err, kioskId }, "could not clear the kiosk's health in Redis"),
+      );
+  }
+
+  /** Best effort: the claims expire on their own (VOTER_RETENTION), the change stands. */
+  async #forgetVoters(pollId: string): Promise<void> {
+    await this.#guard
+      .forgetPoll(pollId)
+      .catch((err: unknown) =>
+        this.#logger.warn(
+          { err, pollId },
+          "could not clear voter entries; they expire on their own",
+        ),
+      );
+  }
+
+  /**
+   * Makes this process's cache current before the change is answered, so that a kiosk can
+   * use a poll the moment it was created; other API processes hear of it through NOTIFY.
+   * The one place a registry write reaches the cache: it reads that one row again (a full
+   * reload grows with the registry: 100 ms at 5,000 polls). A failed refresh is not the
+   * write's failure (it is committed): the NOTIFY and the periodic refresh catch up.
+   */
+  async #applied(change: RegistryChange): Promise<void> {
+    const refresh =
+      change.kind === "poll"
+        ? this.#cache.refreshPoll(change.id)
+        : this.#cache.refreshKiosk(change.id);
+    await refresh.catch((err: unknown) =>
+      this.#logger.warn({ err, change }, "registry cache refresh failed"),
+    );
+  }
+}
+
+const NO_HEALTH = { lastSeenAt: null, status: null } as const;
+
+/** 400 naming each poll id of the list that no poll has. */
+async function checkPollIds(client: PoolClient, pollIds: string[]): Promise<void> {
+  const missing = new Set(await store.missingPollIds(client, pollIds));
+  if (missing.size === 0) return;
+  throw new ValidationError(
+    pollIds.flatMap((id, i) =>
+      missing.has(id) ? [{ field: `pollIds.${i}`, message: `no poll has the id "${id}"` }] : [],
+    ),
+  );
+}
+
+/** The window the patch leaves (its fields over the current ones) must be ordered. */
+function checkWindow(current: Poll, patch: UpdatePoll): void {
+  const opensAt = patch.opensAt === undefined ? current.opensAt : patch.opensAt;
+  const closesAt = patch.closesAt === undefined ? current.closesAt : patch.closesAt;
+  if (opensAt && closesAt && Date.parse(closesAt) <= Date.parse(opensAt))
+    // Same answer as a create with a bad window: the request's field is wrong.
+    throw new ValidationError([
+      { field: "closesAt", message: `must be after opensAt (${opensAt}), got ${closesAt}` },
+    ]);
+}
+
+/** Options the poll has that a patch listing options leaves out. */
+function removedOptions(current: Poll, patch: UpdatePoll): PollOption[] {
+  if (!patch.options) return [];
+  const kept = new Set(patch.options.map((o) => o.id));
+  return current.options.filter((o) => !kept.has(o.id));
+}

@@ -1,0 +1,415 @@
+import { createHash, randomBytes } from "node:crypto";
+import { ConflictError, NotFoundError } from "../../common/errors.ts";
+import { type Pool, type PoolClient, pgCode } from "../../common/postgres.ts";
+import type { Kiosk, Poll, PollOption, ResultsVisibility } from "../../common/registry-types.ts";
+import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
+
+// Postgres access for the registry: SQL only. The rules (what may change once a poll has
+// votes, when a poll may be deleted) and the side effects of a change are the service's
+// (registry-service.ts), which runs the functions taking a client in its transactions.
+
+interface PollRow {
+  id: string;
+  title: string;
+  time_zone: string;
+  opens_at: Date | null;
+  closes_at: Date | null;
+  results_visibility: ResultsVisibility;
+  one_vote_per_voter: boolean;
+  vote_cooldown_ms: number;
+  archived_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  incarnation: number;
+  options: PollOption[] | null;
+}
+
+const POLL_SELECT = `
+  select p.*, (
+    select json_agg(json_build_object('id', o.id, 'label', o.label, 'position', o.position)
+                    order by o.position)
+    from poll_options o where o.poll_id = p.id
+  ) as options
+  from polls p`;
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+
+function toPoll(row: PollRow): Poll {
+  return {
+    id: row.id,
+    title: row.title,
+    timeZone: row.time_zone,
+    opensAt: iso(row.opens_at),
+    closesAt: iso(row.closes_at),
+    resultsVisibility: row.results_visibility,
+    oneVotePerVoter: row.one_vote_per_voter,
+    voteCooldownMs: row.vote_cooldown_ms,
+    archived: row.archived_at !== null,
+    archivedAt: iso(row.archived_at),
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    options: row.options ?? [],
+  };
+}
+
+export async function listPolls(db: Pool | PoolClient): Promise<Poll[]> {
+  const { rows } = await db.query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`);
+  return rows.map(toPoll);
+}
+
+export async function getPoll(db: Pool | PoolClient, id: string): Promise<Poll> {
+  const { rows } = await db.query<PollRow>(`${POLL_SELECT} where p.id = $1`, [id]);
+  if (rows.length === 0) throw new NotFoundError("poll_not_found", `poll "${id}" does not exist`);
+  return toPoll(rows[0]!);
+}
+
+/** Adds the options, or relabels and reorders those that exist, in the order given. */
+export async function putOptions(
+  client: PoolClient,
+  pollId: string,
+  options: { id: string; label: string }[],
+): Promise<void> {
+  await client.query(
+    `insert into poll_options (poll_id, id, label, position)
+     select $1, o.id, o.label, o.position
+     from unnest($2::text[], $3::text[]) with ordinality as o(id, label, position)
+     on conflict (poll_id, id) do update set label = excluded.label, position = excluded.position`,
+    [pollId, options.map((o) => o.id), options.map((o) => o.label)],
+  );
+}
+
+export async function deleteOptions(
+  client: PoolClient,
+  pollId: string,
+  optionIds: string[],
+): Promise<void> {
+  await client.query("delete from poll_options where poll_id = $1 and id = any($2)", [
+    pollId,
+    optionIds,
+  ]);
+}
+
+/** Inserts the poll row (options apart); an id taken already is 409 poll_exists. */
+export async function insertPoll(client: PoolClient, input: CreatePoll): Promise<void> {
+  try {
+    await client.query(
+      `insert into polls (id, title, time_zone, opens_at, closes_at, results_visibility,
+                          one_vote_per_voter, vote_cooldown_ms)
+       values ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 2000))`,
+      [
+        input.id,
+        input.title,
+        input.timeZone ?? "UTC",
+        input.opensAt ?? null,
+        input.closesAt ?? null,
+        input.resultsVisibility ?? "live",
+        input.oneVotePerVoter ?? false,
+        input.voteCooldownMs ?? null,
+      ],
+    );
+  } catch (err) {
+    if (pgCode(err) === "23505")
+      throw new ConflictError("poll_exists", `poll "${input.id}" already exists`);
+    throw err;
+  }
+}
+
+export async function pollHasVotes(db: Pool | PoolClient, pollId: string): Promise<boolean> {
+  const { rows } = await db.query<{ has: boolean }>(
+    "select exists (select 1 from votes where poll_id = $1) as has",
+    [pollId],
+  );
+  return rows[0]!.has;
+}
+
+/**
+ * The poll, its row locked until the transaction ends: two changes of one poll apply one
+ * after the other, and a delete waits for a batch being written for it (the writer holds
+ * a key-share lock on the row), so no vote commits between the checks and the change.
+ */
+export async function lockPoll(client: PoolClient, id: string): Promise<Poll> {
+  const { rows } = await client.query<PollRow>(`${POLL_SELECT} where p.id = $1 for update`, [id]);
+  if (rows.length === 0) throw new NotFoundError("poll_not_found", `poll "${id}" does not exist`);
+  return toPoll(rows[0]!);
+}
+
+/** Writes the fields the patch has (options apart); an absent field keeps its value. */
+export async function updatePollRow(
+  client: PoolClient,
+  id: string,
+  patch: UpdatePoll,
+): Promise<void> {
+  await client.query(
+    `update polls set
+       title = coalesce($2, title),
+       time_zone = coalesce($3, time_zone),
+       opens_at = case when $4::boolean then $5::timestamptz else opens_at end,
+       closes_at = case when $6::boolean then $7::timestamptz else closes_at end,
+       results_visibility = coalesce($8, results_visibility),
+       one_vote_per_voter = coalesce($9, one_vote_per_voter),
+       archived_at = case when $10::boolean is null then archived_at
+                          when $10 then coalesce(archived_at, now()) else null end,
+       vote_cooldown_ms = coalesce($11, vote_cooldown_ms),
+       updated_at = now()
+     where id = $1`,
+    [
+      id,
+      patch.title ?? null,
+      patch.timeZone ?? null,
+      patch.opensAt !== undefined,
+      patch.opensAt ?? null,
+      patch.closesAt !== undefined,
+      patch.closesAt ?? null,
+      patch.resultsVisibility ?? null,
+      patch.oneVotePerVoter ?? null,
+      patch.archived ?? null,
+      patch.voteCooldownMs ?? null,
+    ],
+  );
+}
+
+/**
+ * Deletes the poll row; its options go by cascade, and the writer's rows for it (votes
+ * and everything derived from them) by the writer's trigger (migration 011), in this
+ * transaction. Votes still in the stream are not stored afterwards: the writer drops votes
+ * whose poll is gone, or whose incarnation is not the poll's (a poll re-created with the
+ * same id), into rejected_votes (poll_deleted).
+ */
+export async function deletePollRow(client: PoolClient, id: string): Promise<void> {
+  await client.query("delete from polls where id = $1", [id]);
+}
+
+export function hashToken(token: string): Buffer {
+  return createHash("sha256").update(token).digest();
+}
+
+interface KioskRow {
+  id: string;
+  name: string;
+  poll_ids: string[] | null;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+const KIOSK_COLUMNS = "id, name, poll_ids, created_at, revoked_at";
+
+const toKiosk = (r: KioskRow): Kiosk => ({
+  id: r.id,
+  name: r.name,
+  pollIds: r.poll_ids,
+  createdAt: r.created_at.toISOString(),
+  revokedAt: iso(r.revoked_at),
+});
+
+/** Creates a kiosk and returns its token: the only time the token exists outside the kiosk. */
+export async function createKiosk(
+  db: Pool | PoolClient,
+  input: CreateKiosk,
+): Promise<Kiosk & { token: string }> {
+  const token = newKioskToken();
+  try {
+    const { rows } = await db.query<KioskRow>(
+      `insert into kiosks (id, name, token_hash, poll_ids) values ($1, $2, $3, $4)
+       returning ${KIOSK_COLUMNS}`,
+      [input.id, input.name, hashToken(token), input.pollIds ?? null],
+    );
+    return { ...toKiosk(rows[0]!), token };
+  } catch (err) {
+    if (pgCode(err) === "23505")
+      throw new ConflictError("kiosk_exists", `kiosk "${input.id}" already exists`);
+    throw err;
+  }
+}
+
+/** 256 random bits: the token has full entropy, so its sha256 is all that is stored. */
+function newKioskToken(): string {
+  return `tfk_${randomBytes(32).toString("base64url")}`;
+}
+
+export async function listKiosks(pool: Pool): Promise<Kiosk[]> {
+  const { rows } = await pool.query<KioskRow>(
+    `select ${KIOSK_COLUMNS} from kiosks order by created_at, id`,
+  );
+  return rows.map(toKiosk);
+}
+
+const kioskNotFound = (id: string) =>
+  new NotFoundError("kiosk_not_found", `kiosk "${id}" does not exist`);
+
+export async function getKiosk(db: Pool | PoolClient, id: string): Promise<Kiosk> {
+  const { rows } = await db.query<KioskRow>(`select ${KIOSK_COLUMNS} from kiosks where id = $1`, [
+    id,
+  ]);
+  if (rows.length === 0) throw kioskNotFound(id);
+  return toKiosk(rows[0]!);
+}
+
+/** Writes the fields the patch has; `pollIds: null` lifts the kiosk's poll limit. */
+export async function updateKiosk(
+  db: Pool | PoolClient,
+  id: string,
+  patch: UpdateKiosk,
+): Promise<Kiosk> {
+  const { rows } = await db.query<KioskRow>(
+    `update kiosks set
+       name = coalesce($2, name),
+       poll_ids = case when $3::boolean then $4::text[] else poll_ids end
+     where id = $1
+     returning ${KIOSK_COLUMNS}`,
+    [id, patch.name ?? null, patch.pollIds !== undefined, patch.pollIds ?? null],
+  );
+  if (rows.length === 0) throw kioskNotFound(id);
+  return toKiosk(rows[0]!);
+}
+
+/** Of these poll ids, those no poll has (to refuse a kiosk limited to a poll that is not). */
+export async function missingPollIds(client: PoolClient, ids: string[]): Promise<string[]> {
+  // Key-share locks the polls found: none is deleted before the caller's change commits.
+  const { rows: found } = await client.query<{ id: string }>(
+    "select id from polls where id = any($1) for key share",
+    [ids],
+  );
+  const present = new Set(found.map((r) => r.id));
+  return ids.filter((id) => !present.has(id));
+}
+
+/**
+ * Revokes a kiosk (idempotent: a second revoke keeps the first time) and drops its unused
+ * pairing code: a revoked kiosk cannot be paired.
+ */
+export async function revokeKiosk(client: PoolClient, id: string): Promise<Kiosk> {
+  const { rows } = await client.query<KioskRow>(
+    `update kiosks set revoked_at = coalesce(revoked_at, now()) where id = $1
+     returning ${KIOSK_COLUMNS}`,
+    [id],
+  );
+  if (rows.length === 0) throw kioskNotFound(id);
+  await client.query("delete from kiosk_pairing_codes where kiosk_id = $1", [id]);
+  return toKiosk(rows[0]!);
+}
+
+/**
+ * Stores a kiosk's pairing code (its hash), replacing the kiosk's unused one, unless the
+ * kiosk is revoked. One statement, so a revoke cannot slip between the check and the insert.
+ * Expired codes of any kiosk are dropped first. "clash" when the hash is taken (a 1 in 2^40
+ * chance: the caller draws another code); "no_kiosk" when the kiosk is missing or revoked.
+ */
+export async function putPairingCode(
+  pool: Pool,
+  kioskId: string,
+  codeHash: Buffer,
+  ttlMs: number,
+): Promise<{ expiresAt: string } | "clash" | "no_kiosk"> {
+  await pool.query("delete from kiosk_pairing_codes where expires_at <= now()");
+  try {
+    const { rows } = await pool.query<{ expires_at: Date }>(
+      `insert into kiosk_pairing_codes (kiosk_id, code_hash, expires_at)
+       select id, $2, now() + $3 * interval '1 millisecond'
+       from kiosks where id = $1 and revoked_at is null
+       on conflict (kiosk_id) do update
+         set code_hash = excluded.code_hash, created_at = now(), expires_at = excluded.expires_at
+       returning expires_at`,
+      [kioskId, codeHash, ttlMs],
+    );
+    return rows.length === 0 ? "no_kiosk" : { expiresAt: rows[0]!.expires_at.toISOString() };
+  } catch (err) {
+    if (pgCode(err) === "23505") return "clash";
+    throw err;
+  }
+}
+
+/**
+ * Uses a pairing code: deletes it (single use) and, if it was unexpired, returns the kiosk
+ * it pairs. Undefined when no unexpired code has this hash (unknown, used or expired).
+ */
+export async function takePairingCode(
+  client: PoolClient,
+  codeHash: Buffer,
+): Promise<string | undefined> {
+  const { rows } = await client.query<{ kiosk_id: string; live: boolean }>(
+    `delete from kiosk_pairing_codes where code_hash = $1
+     returning kiosk_id, expires_at > now() as live`,
+    [codeHash],
+  );
+  const row = rows[0];
+  return row?.live ? row.kiosk_id : undefined;
+}
+
+/**
+ * Gives a kiosk a new token, unless it is revoked: the previous token stops matching any
+ * kiosk (the registry caches drop its hash on the row's NOTIFY). Undefined when revoked.
+ */
+export async function rotateKioskToken(
+  client: PoolClient,
+  id: string,
+): Promise<(Kiosk & { token: string }) | undefined> {
+  const token = newKioskToken();
+  const { rows } = await client.query<KioskRow>(
+    `update kiosks set token_hash = $2 where id = $1 and revoked_at is null
+     returning ${KIOSK_COLUMNS}`,
+    [id, hashToken(token)],
+  );
+  return rows.length === 0 ? undefined : { ...toKiosk(rows[0]!), token };
+}
+
+/** A poll with its incarnation (migration 007), which the API stamps on each vote. */
+export interface RegistryPoll extends Poll {
+  incarnation: number;
+}
+
+/**
+ * The registry cache's polls: every one, or only those of `ids` (the per-row reload after
+ * a NOTIFY). One query for both, so a column added to the registry reaches both alike.
+ */
+export async function loadRegistryPolls(
+  db: Pool | PoolClient,
+  ids?: readonly string[],
+): Promise<RegistryPoll[]> {
+  const { rows } =
+    ids === undefined
+      ? await db.query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`)
+      : await db.query<PollRow>(`${POLL_SELECT} where p.id = any($1)`, [ids]);
+  return rows.map((r) => ({ ...toPoll(r), incarnation: r.incarnation }));
+}
+
+/** What the registry cache holds of a kiosk. */
+export interface KioskCredential {
+  id: string;
+  name: string;
+  tokenHash: Buffer;
+  revokedAt: Date | null;
+  /** The polls it may vote in; null = any. */
+  pollIds: string[] | null;
+}
+
+/** Every kiosk's credential, or only those of `ids` (as loadRegistryPolls). */
+export async function loadKioskCredentials(
+  pool: Pool,
+  ids?: readonly string[],
+): Promise<KioskCredential[]> {
+  const select = "select id, name, token_hash, revoked_at, poll_ids from kiosks";
+  const { rows } = await pool.query<{
+    id: string;
+    name: string;
+    token_hash: Buffer;
+    revoked_at: Date | null;
+    poll_ids: string[] | null;
+  }>(ids === undefined ? select : `${select} where id = any($1)`, ids === undefined ? [] : [ids]);
+  return rows.map((k) => ({
+    id: k.id,
+    name: k.name,
+    tokenHash: k.token_hash,
+    revokedAt: k.revoked_at,
+    pollIds: k.poll_ids,
+  }));
+}
+
+export interface RegistrySnapshot {
+  polls: RegistryPoll[];
+  kiosks: KioskCredential[];
+}
+
+export async function loadRegistry(pool: Pool): Promise<RegistrySnapshot> {
+  const [polls, kiosks] = await Promise.all([loadRegistryPolls(pool), loadKioskCredentials(pool)]);
+  return { polls, kiosks };
+}

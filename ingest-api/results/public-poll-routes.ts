@@ -1,0 +1,142 @@
+import { createHash } from "node:crypto";
+import { type Request, type Response, Router } from "express";
+import { pollPhase } from "../../common/browser/poll-phase.js";
+import { NotFoundError } from "../../common/errors.ts";
+import type { ResultsVisibility } from "../../common/registry-types.ts";
+import type { PublishedResults } from "../../common/results-contract.ts";
+import { idSchema } from "../../common/vote.ts";
+import type { AppDeps } from "../app.ts";
+import type { CachedPoll, RegistryCache } from "../registry/registry-cache.ts";
+
+/** What anyone may know about a poll: enough for the public pages, nothing about votes. */
+export interface PublicPoll {
+  id: string;
+  title: string;
+  status: PublishedResults["status"];
+  timeZone: string;
+  opensAt: string | null;
+  closesAt: string | null;
+  resultsVisibility: ResultsVisibility;
+  archived: boolean;
+  /** The voting page's buttons, in order. */
+  options: { id: string; label: string }[];
+  /** Whether the kiosk must ask for a voter id. */
+  oneVotePerVoter: boolean;
+  /** The pause the voting page keeps between two votes, in ms (0: none). */
+  voteCooldownMs: number;
+}
+
+export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
+  return {
+    id: poll.id,
+    title: poll.title,
+    status: pollPhase(poll, nowMs),
+    timeZone: poll.timeZone,
+    opensAt: poll.opensAt,
+    closesAt: poll.closesAt,
+    resultsVisibility: poll.resultsVisibility,
+    archived: poll.archived,
+    options: poll.options.map((o) => ({ id: o.id, label: o.label })),
+    oneVotePerVoter: poll.oneVotePerVoter,
+    voteCooldownMs: poll.voteCooldownMs,
+  };
+}
+
+/** An answer built once: its bytes, their ETag, and until when its phases hold. */
+interface Built {
+  registryVersion: number;
+  /** The next opensAt/closesAt ahead: a status (and the list's order) changes then. */
+  validUntilMs: number;
+  body: Buffer;
+  etag: string;
+}
+
+/** The first of these instants after `nowMs` (Infinity: none). */
+function nextBoundary(polls: Iterable<CachedPoll>, nowMs: number): number {
+  let next = Number.POSITIVE_INFINITY;
+  for (const p of polls)
+    for (const at of [p.opensAtMs, p.closesAtMs])
+      if (at !== null && at > nowMs && at < next) next = at;
+  return next;
+}
+
+function built(value: unknown, registryVersion: number, validUntilMs: number): Built {
+  const body = Buffer.from(JSON.stringify(value));
+  // From the bytes: two API processes give the same answer the same ETag.
+  const etag = `"p-${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`;
+  return { registryVersion, validUntilMs, body, etag };
+}
+
+const fresh = (b: Built | undefined, cache: RegistryCache, nowMs: number): b is Built =>
+  b !== undefined && b.registryVersion === cache.version && nowMs < b.validUntilMs;
+
+export type PublicPollRouteDeps = Pick<AppDeps, "cache" | "resultsIntervalMs">;
+
+/**
+ * The public list of polls for the web pages (the registry API needs the admin token).
+ * Served from the in-memory registry cache, and built once per registry version (and
+ * again when a poll opens or closes): no Postgres and no sorting per request.
+ */
+export function publicPollRoutes({ cache, resultsIntervalMs: intervalMs }: PublicPollRouteDeps) {
+  const router = Router();
+  const cacheControl = `public, max-age=${Math.max(1, Math.round(intervalMs / 1000))}`;
+  let list: Built | undefined;
+  /** One entry per poll asked for; all dropped when the registry version moves. */
+  let single = new Map<string, Built>();
+  let singleVersion = -1;
+
+  /** Non-archived polls: open ones first, then upcoming, then closed; by title within each. */
+  const buildList = (now: number): Built => {
+    const rank = { open: 0, not_open: 1, closed: 2 } as const;
+    const live = [...cache.polls()].filter((p) => !p.archived);
+    const polls = live
+      .map((p) => publicPoll(p, now))
+      .sort((a, b) => rank[a.status] - rank[b.status] || a.title.localeCompare(b.title));
+    return built({ polls }, cache.version, nextBoundary(live, now));
+  };
+
+  const send = (req: Request, res: Response, answer: Built) => {
+    res.setHeader("Cache-Control", cacheControl);
+    res.setHeader("ETag", answer.etag);
+    if (
+      req.headers["if-none-match"]
+        ?.split(",")
+        .some((t) => t.trim().replace(/^W\//, "") === answer.etag)
+    ) {
+      res.status(304).end();
+      return;
+    }
+    res
+      .writeHead(200, {
+        "Content-Type": "application/json; charset=utf-8",
+        "Content-Length": answer.body.length,
+      })
+      .end(answer.body);
+  };
+
+  router.get("/v1/public/polls", (req, res) => {
+    const now = Date.now();
+    if (!fresh(list, cache, now)) list = buildList(now);
+    send(req, res, list);
+  });
+
+  router.get("/v1/public/polls/:pollId", (req: Request, res) => {
+    const parsed = idSchema.safeParse(req.params.pollId);
+    const poll = parsed.success ? cache.poll(parsed.data) : undefined;
+    if (!poll)
+      throw new NotFoundError("poll_not_found", `poll "${req.params.pollId}" does not exist`);
+    const now = Date.now();
+    if (singleVersion !== cache.version) {
+      single = new Map();
+      singleVersion = cache.version;
+    }
+    let answer = single.get(poll.id);
+    if (!fresh(answer, cache, now)) {
+      answer = built(publicPoll(poll, now), cache.version, nextBoundary([poll], now));
+      single.set(poll.id, answer);
+    }
+    send(req, res, answer);
+  });
+
+  return router;
+}

@@ -1,0 +1,365 @@
+import { v7 as uuidv7 } from "uuid";
+import {
+  AppError,
+  ConflictError,
+  NotFoundError,
+  UnprocessableError,
+  ValidationError,
+} from "../../common/errors.ts";
+import {
+  encodeVoteMessage,
+  type StoredVote,
+  toFieldIssues,
+  voteInputSchema,
+} from "../../common/vote.ts";
+import type { IngestMetrics } from "../http/ingest-metrics.ts";
+import type { RegistryCache } from "../registry/registry-cache.ts";
+import { batchMessageId, sameVoteIdentity, voteMessageId } from "./message-id.ts";
+import { splitVoteMessages } from "./vote-messages.ts";
+import type { VotePublisher } from "./vote-publisher.ts";
+import type { VoterClaim, VoterGuard } from "./voter-guard.ts";
+
+export type VoteStatus = "accepted" | "duplicate";
+
+export interface ItemError {
+  status: number;
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export type BatchItemResult =
+  | { index: number; eventId: string; status: VoteStatus }
+  | { index: number; eventId: string | null; status: "rejected"; error: ItemError };
+
+export interface BatchResult {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  results: BatchItemResult[];
+}
+
+export interface VoteRules {
+  castAtMaxSkewMs: number;
+  castAtMaxAgeMs: number;
+  lateVoteGraceMs: number;
+  /** Largest JetStream message payload; a batch's votes are split to stay under it. */
+  maxMessageBytes: number;
+}
+
+/** Who is voting: the kiosk named by the token, and the polls it may vote in (null = any). */
+export interface VotingKiosk {
+  id: string;
+  pollIds: ReadonlySet<string> | null;
+}
+
+/** The one thing the service needs of the publisher (tests give it one that fails for a poll). */
+export type PublishVotes = Pick<VotePublisher, "publish">;
+
+// What a rejected item's error may echo of the input: enough to find the mistake, never
+// enough to make the answer grow faster than the request.
+const ECHOED_EVENT_ID_MAX_LENGTH = 64;
+
+interface Prepared {
+  vote: StoredVote;
+  claim: VoterClaim | undefined;
+  /** The voterId's field name in error details (`votes.3.voterId` in a batch). */
+  voterField: string;
+}
+
+/**
+ * Turns kiosk input into durable JetStream messages. Everything here reads the
+ * in-memory registry; the only I/O is Redis (one-vote-per-voter polls) and the publish.
+ */
+export class VoteService {
+  readonly #cache: RegistryCache;
+  readonly #publisher: PublishVotes;
+  readonly #guard: VoterGuard;
+  readonly #metrics: IngestMetrics;
+  readonly #rules: VoteRules;
+
+  constructor(
+    cache: RegistryCache,
+    publisher: PublishVotes,
+    guard: VoterGuard,
+    metrics: IngestMetrics,
+    rules: VoteRules,
+  ) {
+    this.#cache = cache;
+    this.#publisher = publisher;
+    this.#guard = guard;
+    this.#metrics = metrics;
+    this.#rules = rules;
+  }
+
+  async acceptOne(
+    kiosk: VotingKiosk,
+    body: unknown,
+  ): Promise<{ eventId: string; status: VoteStatus }> {
+    let prepared: Prepared;
+    try {
+      const now = Date.now();
+      prepared = this.#prepare(kiosk, body, now, new Date(now).toISOString(), "");
+      await this.#claimVoter(prepared);
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500)
+        this.#metrics.votes.inc({ status: "refused" });
+      throw err;
+    }
+    const { vote, claim } = prepared;
+    const started = performance.now();
+    try {
+      const ack = await this.#publisher.publish(
+        vote.pollId,
+        encodeVoteMessage([vote]),
+        voteMessageId(vote),
+      );
+      this.#metrics.publishDuration.observe((performance.now() - started) / 1000);
+      const status: VoteStatus = ack.duplicate ? "duplicate" : "accepted";
+      this.#metrics.votes.inc({ status });
+      return { eventId: vote.eventId, status };
+    } catch (err) {
+      if (claim) await this.#guard.release(claim).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * Validates each item on its own; publishes the good ones as messages per poll, split to
+   * stay under the message limit (each message id derived from the kiosk and its votes'
+   * identities, so resending the same batch is dropped by JetStream message by message).
+   * An eventId repeated in the batch is a duplicate when the vote is the same, and 409
+   * event_id_conflict when it is not. If a publish fails the whole request fails with 503:
+   * resending it is safe, since what was published is deduplicated. Only the votes of the
+   * messages that were not acked give their voter claims back: the others are in the
+   * stream, and their voters have voted.
+   */
+  async acceptBatch(kiosk: VotingKiosk, items: unknown[]): Promise<BatchResult> {
+    const kioskId = kiosk.id;
+    const now = Date.now();
+    const nowIso = new Date(now).toISOString();
+    const results: BatchItemResult[] = new Array(items.length);
+    const seen = new Map<string, { index: number; vote: StoredVote }>();
+    const good: { index: number; prepared: Prepared }[] = [];
+    let conflicts = 0;
+    for (let index = 0; index < items.length; index++) {
+      try {
+        const prepared = this.#prepare(kiosk, items[index], now, nowIso, `votes.${index}.`);
+        const { eventId } = prepared.vote;
+        const first = seen.get(eventId);
+        if (first) {
+          if (!sameVoteIdentity(first.vote, prepared.vote)) {
+            conflicts++;
+            throw eventIdConflict(eventId, index, first.index);
+          }
+          results[index] = { index, eventId, status: "duplicate" };
+          continue;
+        }
+        seen.set(eventId, { index, vote: prepared.vote });
+        good.push({ index, prepared });
+      } catch (err) {
+        results[index] = rejected(index, items[index], err);
+      }
+    }
+
+    const claims = await Promise.allSettled(good.map((g) => this.#claimVoter(g.prepared)));
+    const unavailable = claims.find(
+      (c): c is PromiseRejectedResult => c.status === "rejected" && !isClientError(c.reason),
+    );
+    if (unavailable) {
+      await this.#releaseAll(good.map((g) => g.prepared));
+      throw unavailable.reason;
+    }
+    const publishable = good.filter((g, i) => {
+      const claim = claims[i]!;
+      if (claim.status === "fulfilled") return true;
+      results[g.index] = rejected(g.index, g.prepared.vote, claim.reason);
+      return false;
+    });
+
+    const byPoll = new Map<string, typeof publishable>();
+    for (const g of publishable) {
+      const group = byPoll.get(g.prepared.vote.pollId) ?? [];
+      group.push(g);
+      byPoll.set(g.prepared.vote.pollId, group);
+    }
+    const messages = [...byPoll].flatMap(([pollId, group]) => {
+      const votes = group.map((g) => g.prepared.vote);
+      return splitVoteMessages(votes, this.#rules.maxMessageBytes).map((chunk) => ({
+        pollId,
+        group: group.slice(chunk.start, chunk.end),
+        data: chunk.data,
+        msgId: batchMessageId(kioskId, votes.slice(chunk.start, chunk.end)),
+      }));
+    });
+    const started = performance.now();
+    const published = await Promise.allSettled(
+      messages.map(async ({ pollId, group, data, msgId }) => {
+        const ack = await this.#publisher.publish(pollId, data, msgId);
+        const status: VoteStatus = ack.duplicate ? "duplicate" : "accepted";
+        for (const g of group)
+          results[g.index] = { index: g.index, eventId: g.prepared.vote.eventId, status };
+      }),
+    );
+    this.#metrics.publishDuration.observe((performance.now() - started) / 1000);
+    const failed = published.flatMap((p, i) => (p.status === "rejected" ? [i] : []));
+    if (failed.length > 0) {
+      await this.#releaseAll(failed.flatMap((i) => messages[i]!.group.map((g) => g.prepared)));
+      throw (published[failed[0]!] as PromiseRejectedResult).reason;
+    }
+
+    const summary: BatchResult = { accepted: 0, duplicates: 0, rejected: 0, results };
+    for (const r of results) {
+      if (r.status === "accepted") summary.accepted++;
+      else if (r.status === "duplicate") summary.duplicates++;
+      else summary.rejected++;
+    }
+    this.#metrics.votes.inc({ status: "accepted" }, summary.accepted);
+    this.#metrics.votes.inc({ status: "duplicate" }, summary.duplicates);
+    this.#metrics.votes.inc({ status: "conflict" }, conflicts);
+    this.#metrics.votes.inc({ status: "refused" }, summary.rejected - conflicts);
+    return summary;
+  }
+
+  /** `nowIso` is `now` as ISO text, made once per request: toISOString costs ~1 µs a call. */
+  #prepare(
+    kiosk: VotingKiosk,
+    body: unknown,
+    now: number,
+    nowIso: string,
+    fieldPrefix: string,
+  ): Prepared {
+    const parsed = voteInputSchema.safeParse(body, { reportInput: true });
+    if (!parsed.success)
+      throw new ValidationError(toFieldIssues(parsed.error, fieldPrefix.slice(0, -1)));
+    const input = parsed.data;
+    // Before the poll's existence: a kiosk limited to some polls learns nothing of others.
+    if (kiosk.pollIds !== null && !kiosk.pollIds.has(input.pollId))
+      throw new AppError(
+        403,
+        "poll_not_allowed",
+        `kiosk "${kiosk.id}" may not vote in poll "${input.pollId}" (its pollIds)`,
+        { details: { field: `${fieldPrefix}pollId`, pollId: input.pollId } },
+      );
+    const poll = this.#cache.poll(input.pollId);
+    if (!poll) throw new NotFoundError("poll_not_found", `poll "${input.pollId}" does not exist`);
+    if (poll.archived) throw new ConflictError("poll_archived", `poll "${poll.id}" is archived`);
+    if (!poll.optionIds.has(input.optionId))
+      throw new UnprocessableError(
+        "unknown_option",
+        `optionId "${input.optionId}" is not an option of poll "${poll.id}"`,
+        // The count, not the list: a 100-option poll made each rejected item of a batch
+        // repeat every option id (a 39 KB request got a 6.9 MB answer).
+        { field: `${fieldPrefix}optionId`, optionCount: poll.optionIds.size },
+      );
+
+    const castAtMs = input.castAt === undefined ? now : Date.parse(input.castAt);
+    if (castAtMs > now + this.#rules.castAtMaxSkewMs)
+      throw new ValidationError([
+        {
+          field: `${fieldPrefix}castAt`,
+          message: "must not be in the future (check the kiosk clock)",
+        },
+      ]);
+    if (castAtMs < now - this.#rules.castAtMaxAgeMs)
+      throw new ValidationError([
+        {
+          field: `${fieldPrefix}castAt`,
+          message: `must be within the last ${Math.round(this.#rules.castAtMaxAgeMs / 86_400_000)} days (check the kiosk clock)`,
+        },
+      ]);
+    if (poll.opensAtMs !== null && castAtMs < poll.opensAtMs)
+      throw new ConflictError("poll_not_open", `poll "${poll.id}" opens at ${poll.opensAt}`, {
+        field: `${fieldPrefix}castAt`,
+        opensAt: poll.opensAt,
+      });
+    if (
+      poll.closesAtMs !== null &&
+      (castAtMs >= poll.closesAtMs || now >= poll.closesAtMs + this.#rules.lateVoteGraceMs)
+    )
+      throw new ConflictError("poll_closed", `poll "${poll.id}" closed at ${poll.closesAt}`, {
+        field: `${fieldPrefix}castAt`,
+        closesAt: poll.closesAt,
+      });
+
+    const eventId = input.eventId ?? uuidv7();
+    const vote: StoredVote = {
+      eventId,
+      pollId: poll.id,
+      optionId: input.optionId,
+      kioskId: kiosk.id,
+      castAt: canonicalInstant(input.castAt, castAtMs, now, nowIso),
+      receivedAt: nowIso,
+      // The writer stores the vote only into this incarnation of the poll (poll deleted since: dropped).
+      pollIncarnation: poll.incarnation,
+    };
+    if (input.voterId !== undefined) vote.voterId = input.voterId;
+    const claim =
+      poll.oneVotePerVoter && input.voterId !== undefined
+        ? this.#guard.claimFor(poll.id, input.voterId, eventId)
+        : undefined;
+    return { vote, claim, voterField: `${fieldPrefix}voterId` };
+  }
+
+  async #claimVoter(prepared: Prepared): Promise<void> {
+    if (!prepared.claim) return;
+    const result = await this.#guard.claim(prepared.claim);
+    if (result === "taken") {
+      prepared.claim = undefined; // not ours to release
+      throw new ConflictError(
+        "already_voted",
+        `voter has already voted in poll "${prepared.vote.pollId}"`,
+        { field: prepared.voterField },
+      );
+    }
+    if (result === "same_event") prepared.claim = undefined; // an earlier request holds it
+  }
+
+  async #releaseAll(prepared: Prepared[]): Promise<void> {
+    await Promise.allSettled(
+      prepared.flatMap((p) => (p.claim ? [this.#guard.release(p.claim)] : [])),
+    );
+  }
+}
+
+// What toISOString prints: an instant already in this form is its own canonical text.
+const CANONICAL_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** castAt as the canonical ISO text of its instant, computed only when it is not already. */
+function canonicalInstant(
+  given: string | undefined,
+  ms: number,
+  now: number,
+  nowIso: string,
+): string {
+  if (given === undefined || ms === now) return nowIso;
+  return CANONICAL_INSTANT.test(given) ? given : new Date(ms).toISOString();
+}
+
+/** The same eventId as an earlier item of the batch, for another poll, option or voter. */
+function eventIdConflict(eventId: string, index: number, firstIndex: number): ConflictError {
+  return new ConflictError(
+    "event_id_conflict",
+    `eventId "${eventId}" is already used by votes.${firstIndex} of this batch for another poll, option or voter; a retry must resend the same vote, a new vote needs a new eventId`,
+    { field: `votes.${index}.eventId`, conflictsWith: `votes.${firstIndex}` },
+  );
+}
+
+function isClientError(err: unknown): boolean {
+  return err instanceof AppError && err.status < 500;
+}
+
+function rejected(index: number, item: unknown, err: unknown): BatchItemResult {
+  if (!(err instanceof AppError) || err.status >= 500) throw err;
+  const eventId =
+    typeof item === "object" &&
+    item !== null &&
+    "eventId" in item &&
+    typeof item.eventId === "string" &&
+    item.eventId.length <= ECHOED_EVENT_ID_MAX_LENGTH
+      ? item.eventId
+      : null;
+  const error: ItemError = { status: err.status, code: err.code, message: err.message };
+  if (err.details !== undefined) error.details = err.details;
+  return { index, eventId, status: "rejected", error };
+}
