@@ -172,44 +172,67 @@ export async function buildIngestApi(
     pairingCodeTtlMs: config.kiosks.pairingCodeTtlMs,
     logger: log,
   });
-  const app = createApp({
-    pool,
+  const rateLimits = new RateLimits(
     redis,
-    cache,
-    registry,
-    publisher,
-    votes,
-    metrics,
-    logger: log,
-    adminToken: config.adminToken,
-    limits: config,
-    events,
-    results,
-    keyPrefix: config.redisKeyPrefix,
-    resultsIntervalMs: config.resultsIntervalMs,
-    exposure: config,
-    streams: {
-      admission: new StreamAdmission(
-        config,
-        // Retry-After of a 503: the page polls the JSON each interval meanwhile.
-        Math.max(1, Math.round(config.resultsIntervalMs / 1000)),
-        metrics.registry,
-      ),
-      heartbeatMs: config.sseHeartbeatMs,
-      maxBufferedBytes: config.sseMaxBufferedBytes,
+    config.redisKeyPrefix,
+    config.rateLimits,
+    metrics.registry,
+    log,
+  );
+  const resultsReads = { cache, results, resultsIntervalMs: config.resultsIntervalMs };
+  const app = createApp({
+    http: {
+      exposure: config,
+      corsOrigins: config.corsOrigins,
+      corsMaxAgeMs: config.corsMaxAgeMs,
+      rateLimits,
+      metrics,
+      logger: log,
     },
-    rateLimits: new RateLimits(
+    votes: {
+      votes,
+      cache,
+      limits: config,
+      throttles: { votes: rateLimits.kiosk("votes"), batches: rateLimits.kiosk("batches") },
+      track: health.track,
+    },
+    kiosks: {
+      registry,
+      cache,
+      health,
+      metrics,
+      kiosks: config.kiosks,
+      pairThrottle: rateLimits.pairing(),
+      kioskThrottle: rateLimits.kiosk("batches"),
+    },
+    kioskApp: { cache },
+    registry: { registry, adminToken: config.adminToken, kiosks: config.kiosks },
+    results: resultsReads,
+    resultsPng: { ...resultsReads, redis, keyPrefix: config.redisKeyPrefix },
+    eventStream: {
+      ...resultsReads,
+      events,
+      streams: {
+        admission: new StreamAdmission(
+          config,
+          // Retry-After of a 503: the page polls the JSON each interval meanwhile.
+          Math.max(1, Math.round(config.resultsIntervalMs / 1000)),
+          metrics.registry,
+        ),
+        heartbeatMs: config.sseHeartbeatMs,
+        maxBufferedBytes: config.sseMaxBufferedBytes,
+      },
+    },
+    publicPolls: { cache, resultsIntervalMs: config.resultsIntervalMs },
+    health: {
+      pool,
+      publisher,
       redis,
-      config.redisKeyPrefix,
-      config.rateLimits,
-      metrics.registry,
-      log,
-    ),
-    readyzCacheMs: config.readyzCacheMs,
-    corsOrigins: config.corsOrigins,
-    corsMaxAgeMs: config.corsMaxAgeMs,
-    health,
-    kiosks: config.kiosks,
+      metricsRegistry: metrics.registry,
+      registryAgeMs: () => cache.ageMs,
+      readyzCacheMs: config.readyzCacheMs,
+    },
+    web: { cache },
   });
   return { app, cache, registry, publisher, events, results, voterClaims: claims };
 }

@@ -1,14 +1,15 @@
 import { countsHidden, pollPhase } from "../common/browser/poll-phase.js";
 import type { Pool, PoolClient } from "../common/postgres.ts";
 import type { PublishedResults } from "../common/results-contract.ts";
+import { formatResultsVersion } from "../common/results-version.ts";
 
 // The publisher's public contract: which version it publishes for a poll, from what it
 // reads of Postgres. The publisher decides what to publish with exactly these functions,
 // and a checker (`npm run verify`) that asks "has the publisher caught up?" compares
 // Redis with publishedVersion() of loadPolls(). Nothing here is a publisher internal:
 // change it and the version every client holds (ETag, SSE, Redis) changes meaning.
-// The phase and hidden rules themselves live in web/assets/poll-phase.js, shared with the
-// pages and the API.
+// The phase and hidden rules themselves live in common/browser/poll-phase.js, shared with
+// the pages and the API; the version's format in common/results-version.ts.
 
 /** One poll as the publisher reads it: its registry row and its change marker. */
 export interface PollRecord {
@@ -81,31 +82,19 @@ export function resultsStatus(poll: PollRecord, nowMs: number): PublishedResults
  * A version derived from everything a publication depends on: the poll's change marker
  * (new votes), its registry row (title, options, window), whether it is hidden, and its
  * status (a poll opens and closes by the clock, with no vote or edit to mark it). The
- * same inputs give the same version, so a restarted publisher does not republish.
- *
- * A hidden poll's version leaves the change marker out: it is public (ETag, SSE, Redis),
- * and a version that moved with each stored batch would show how busy the poll is.
+ * same inputs give the same version, so a restarted publisher does not republish. The
+ * format is the API's contract too (common/results-version.ts).
  */
 export function resultsVersion(poll: PollRecord, hidden: boolean, nowMs = Date.now()): string {
-  const phase = { not_open: "-n", open: "", closed: "-c" }[resultsStatus(poll, nowMs)];
-  const registry = poll.updatedAt.getTime().toString(36);
-  return hidden ? `h-${registry}${phase}` : `${poll.changeSeq}-${registry}${phase}`;
+  return formatResultsVersion({
+    changeSeq: poll.changeSeq,
+    registryMs: poll.updatedAt.getTime(),
+    phase: resultsStatus(poll, nowMs),
+    hidden,
+  });
 }
 
 /** The version the publisher publishes for this poll at `nowMs`. */
 export function publishedVersion(poll: PollRecord, nowMs = Date.now()): string {
   return resultsVersion(poll, isHidden(poll, nowMs), nowMs);
-}
-
-/**
- * Whether `version` was published for an earlier poll under the same id (deleted, then
- * created again): its registry time (the poll row's updated_at, never before the row's
- * created_at) is before this poll was created. Until the publisher's next run removes or
- * replaces them, Redis still holds that poll's results; a reader that knows the poll's
- * creation time (the API's registry cache) must not serve them as this poll's.
- */
-export function publishedForEarlierPoll(version: string, createdAtMs: number): boolean {
-  const registry = version.split("-")[1];
-  const registryMs = registry === undefined ? Number.NaN : Number.parseInt(registry, 36);
-  return Number.isFinite(registryMs) && registryMs < createdAtMs;
 }

@@ -1,6 +1,8 @@
 import { Router } from "express";
 import type { Registry } from "prom-client";
-import type { AppDeps } from "../app.ts";
+import type { Pool } from "../../common/postgres.ts";
+import type { RedisClient } from "../../common/redis.ts";
+import type { VotePublisher } from "../votes/vote-publisher.ts";
 
 const CHECK_TIMEOUT_MS = 1_000;
 
@@ -32,7 +34,11 @@ interface Readiness {
  * `readyzCacheMs` of its start, including the ones arriving while it runs, so a flood
  * costs at most one Postgres query per period.
  */
-export interface HealthRouteDeps extends Pick<AppDeps, "pool" | "publisher" | "redis"> {
+export interface HealthRouteDeps {
+  pool: Pool;
+  /** NATS: its connection state. */
+  publisher: Pick<VotePublisher, "connected">;
+  redis: RedisClient;
   /** The metrics /metrics serves. */
   metricsRegistry: Registry;
   /** Age of the registry cache, reported by /readyz. */

@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { type RequestHandler, type Response, Router } from "express";
 import { ID_PATTERN } from "../../common/vote.ts";
-import type { AppDeps } from "../app.ts";
+import type { RegistryCache } from "../registry/registry-cache.ts";
 import { SHARED_ROOT, SHARED_URL, WEB_ROOT, webSecurityHeaders } from "../web/web-routes.ts";
 import { BROWSER_MODULES } from "./kiosk-client-routes.ts";
 
@@ -76,7 +76,9 @@ function sendPage(res: Response, file: string, status = 200): void {
 }
 
 /** The registry cache: an unknown poll's voting page is a 404 page. */
-export type KioskAppRouteDeps = Pick<AppDeps, "cache">;
+export interface KioskAppRouteDeps {
+  cache: RegistryCache;
+}
 
 /** GET /pair, /vote, /vote/:pollId, /kiosk-app/vote.html and /kiosk-sw.js. */
 export function kioskAppRoutes({ cache }: KioskAppRouteDeps): Router {

@@ -1,15 +1,22 @@
 import { type RequestHandler, Router } from "express";
 import { isAppError, ValidationError } from "../../common/errors.ts";
 import { toFieldIssues } from "../../common/vote.ts";
-import type { AppDeps } from "../app.ts";
 import { requireKiosk } from "../auth/bearer-auth.ts";
+import type { KioskConfig } from "../config.ts";
+import type { IngestMetrics } from "../http/ingest-metrics.ts";
 import { jsonBody } from "../http/json-body.ts";
 import type { CachedKiosk, RegistryCache } from "../registry/registry-cache.ts";
 import { pairSchema } from "../registry/registry-schemas.ts";
+import type { RegistryService } from "../registry/registry-service.ts";
 import { type PublicPoll, publicPoll } from "../results/public-poll-routes.ts";
+import type { KioskHealth } from "./kiosk-health.ts";
 
-export interface KioskRouteDeps extends Pick<AppDeps, "registry" | "cache" | "health" | "metrics"> {
-  kiosks: Pick<AppDeps["kiosks"], "statusMaxBytes">;
+export interface KioskRouteDeps {
+  registry: RegistryService;
+  cache: RegistryCache;
+  health: KioskHealth;
+  metrics: Pick<IngestMetrics, "pairings">;
+  kiosks: Pick<KioskConfig, "statusMaxBytes">;
   /** POST /v1/pair per client address (RATE_LIMIT_PAIR_PER_MIN). */
   pairThrottle: RequestHandler;
   /**
@@ -20,7 +27,7 @@ export interface KioskRouteDeps extends Pick<AppDeps, "registry" | "cache" | "he
 }
 
 /**
- * The kiosk app's own routes (issue #14): pairing (no token: the code is the credential),
+ * The kiosk app's own routes: pairing (no token: the code is the credential),
  * what the kiosk may vote in, and its heartbeat. Served from the registry cache but for
  * the pairing itself.
  */

@@ -2,8 +2,8 @@ import { type Request, Router } from "express";
 import type { z } from "zod";
 import { ValidationError } from "../../common/errors.ts";
 import { idSchema, toFieldIssues } from "../../common/vote.ts";
-import type { AppDeps } from "../app.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
+import type { KioskConfig } from "../config.ts";
 import { jsonBody } from "../http/json-body.ts";
 import {
   createKioskSchema,
@@ -11,6 +11,7 @@ import {
   updateKioskSchema,
   updatePollSchema,
 } from "./registry-schemas.ts";
+import type { RegistryService } from "./registry-service.ts";
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   // reportInput: toFieldIssues tells a missing field from one of the wrong type by the input.
@@ -31,9 +32,11 @@ function idParam(req: Request): string {
  * effects of each change (voter claims, this process's cache) are RegistryService's.
  */
 /** `kiosks.publicUrl`: the pairing URL's base (PUBLIC_URL); undefined: the request's origin. */
-export type RegistryRouteDeps = Pick<AppDeps, "registry" | "adminToken"> & {
-  kiosks: Pick<AppDeps["kiosks"], "publicUrl">;
-};
+export interface RegistryRouteDeps {
+  registry: RegistryService;
+  adminToken: string;
+  kiosks: Pick<KioskConfig, "publicUrl">;
+}
 
 export function registryRoutes({ registry, adminToken, kiosks }: RegistryRouteDeps) {
   const { publicUrl } = kiosks;

@@ -5,7 +5,6 @@ import { NotFoundError } from "../../common/errors.ts";
 import type { ResultsVisibility } from "../../common/registry-types.ts";
 import type { PublishedResults } from "../../common/results-contract.ts";
 import { idSchema } from "../../common/vote.ts";
-import type { AppDeps } from "../app.ts";
 import type { CachedPoll, RegistryCache } from "../registry/registry-cache.ts";
 
 /** What anyone may know about a poll: enough for the public pages, nothing about votes. */
@@ -70,7 +69,11 @@ function built(value: unknown, registryVersion: number, validUntilMs: number): B
 const fresh = (b: Built | undefined, cache: RegistryCache, nowMs: number): b is Built =>
   b !== undefined && b.registryVersion === cache.version && nowMs < b.validUntilMs;
 
-export type PublicPollRouteDeps = Pick<AppDeps, "cache" | "resultsIntervalMs">;
+export interface PublicPollRouteDeps {
+  cache: RegistryCache;
+  /** The publisher's interval: how long a list may be cached. */
+  resultsIntervalMs: number;
+}
 
 /**
  * The public list of polls for the web pages (the registry API needs the admin token).

@@ -2,9 +2,10 @@ import { type RequestHandler, Router } from "express";
 import { z } from "zod";
 import { AppError, ValidationError } from "../../common/errors.ts";
 import { toFieldIssues } from "../../common/vote.ts";
-import type { AppDeps } from "../app.ts";
 import { requireKiosk } from "../auth/bearer-auth.ts";
 import { jsonBody } from "../http/json-body.ts";
+import type { RegistryCache } from "../registry/registry-cache.ts";
+import type { VoteService } from "./vote-service.ts";
 
 export interface VoteRouteLimits {
   maxVoteBodyBytes: number;
@@ -24,7 +25,11 @@ const batchEnvelopeSchema = z.strictObject({ votes: z.unknown() });
 
 const none: RequestHandler = (_req, _res, next) => next();
 
-export interface VoteRouteDeps extends Pick<AppDeps, "votes" | "cache" | "limits"> {
+export interface VoteRouteDeps {
+  votes: VoteService;
+  /** Who the kiosk is (its token), from the registry cache. */
+  cache: RegistryCache;
+  limits: VoteRouteLimits;
   throttles?: KioskThrottles;
   /** After auth: the kiosk was seen, and its X-Kiosk-Status is kept (kiosk-health.ts). */
   track?: RequestHandler;

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import express, { type RequestHandler, type Response, Router } from "express";
 import helmet from "helmet";
 import { ID_PATTERN } from "../../common/vote.ts";
-import type { AppDeps } from "../app.ts";
+import type { RegistryCache } from "../registry/registry-cache.ts";
 
 /** The web UI's files: static HTML, CSS and ES modules, served as they are (no build step). */
 export const WEB_ROOT = join(import.meta.dirname, "..", "..", "web");
@@ -64,7 +64,9 @@ function sendPage(res: Response, file: string, status = 200): void {
  * read the poll id from the address; an unknown poll gets a real 404 with a friendly page,
  * decided here from the registry cache (no Postgres per request).
  */
-export type WebRouteDeps = Pick<AppDeps, "cache">;
+export interface WebRouteDeps {
+  cache: RegistryCache;
+}
 
 export function webRoutes({ cache }: WebRouteDeps) {
   const router = Router();
