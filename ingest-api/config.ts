@@ -69,7 +69,7 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly corsOrigins: readonly string[];
   /** How long a browser may cache a preflight answer (Access-Control-Max-Age). @defaultValue 600000 */
   readonly corsMaxAgeMs: number;
-  /** Kiosk pairing and health (issue #14). */
+  /** Kiosk pairing and health. */
   readonly kiosks: KioskConfig;
 }
 

@@ -8,7 +8,7 @@ import type { RedisClient } from "../../common/redis.ts";
 import { toFieldIssues } from "../../common/vote.ts";
 import type { KioskConfig } from "../config.ts";
 
-// Kiosk health (issue #14): what each kiosk's outbox reports of its queue, sent as the
+// Kiosk health: what each kiosk's outbox reports of its queue, sent as the
 // X-Kiosk-Status header of its batches or as the body of POST /v1/kiosk/heartbeat, and when
 // each kiosk was last heard from. Kept in Redis (two hashes keyed by kiosk id), so that every
 // API process and GET /v1/kiosks see the whole fleet, and written in batches: at most one

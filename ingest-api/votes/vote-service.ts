@@ -248,8 +248,8 @@ export class VoteService {
       throw new UnprocessableError(
         "unknown_option",
         `optionId "${input.optionId}" is not an option of poll "${poll.id}"`,
-        // The count, not the list: a 100-option poll made each rejected item of a batch
-        // repeat every option id (a 39 KB request got a 6.9 MB answer).
+        // The count, not the list: the answer to a batch stays proportional to the request
+        // (listing the options would repeat a 100-option poll's ids for every bad item).
         { field: `${fieldPrefix}optionId`, optionCount: poll.optionIds.size },
       );
 
