@@ -2,26 +2,30 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
+  ERROR_TABLE_PATH,
   errorCodesTable,
-  README_PATH,
   TABLE_BEGIN,
   TABLE_END,
 } from "../scripts/error-codes-table.ts";
 import { ERROR_CODES } from "./error-codes.ts";
 
-// The README's error table is the table in error-codes.ts, row for row: a code added to
-// the API without a line in the README (or the other way round) fails here.
+// The API reference's error table (docs/api.md) is the table in error-codes.ts, row for
+// row: a code added to the API without a line in the reference (or the other way round)
+// fails here.
 
-test("the README's error table lists exactly the codes of common/error-codes.ts", async () => {
-  const readme = await readFile(README_PATH, "utf8");
-  const begin = readme.indexOf(TABLE_BEGIN);
-  const end = readme.indexOf(TABLE_END);
-  assert.ok(begin >= 0 && end > begin, `README.md needs the markers ${TABLE_BEGIN} … ${TABLE_END}`);
-  const table = readme.slice(begin + TABLE_BEGIN.length, end).trim();
+test("docs/api.md's error table lists exactly the codes of common/error-codes.ts", async () => {
+  const doc = await readFile(ERROR_TABLE_PATH, "utf8");
+  const begin = doc.indexOf(TABLE_BEGIN);
+  const end = doc.indexOf(TABLE_END);
+  assert.ok(
+    begin >= 0 && end > begin,
+    `docs/api.md needs the markers ${TABLE_BEGIN} … ${TABLE_END}`,
+  );
+  const table = doc.slice(begin + TABLE_BEGIN.length, end).trim();
   assert.equal(
     table,
     errorCodesTable(),
-    "README.md's error table differs: run `node scripts/error-codes-table.ts`",
+    "docs/api.md's error table differs: run `node scripts/error-codes-table.ts`",
   );
 });
 

@@ -1,6 +1,6 @@
 // Every error code the HTTP API sends: its status and what it means. The one table:
 // AppError accepts only these codes with their status (a type error otherwise), the tests'
-// expectError checks the status against it, and a test holds the README's table to it.
+// expectError checks the status against it, and a test holds docs/api.md's table to it.
 
 export const ERROR_CODES = {
   invalid_request: {

@@ -1,6 +1,6 @@
 // The Redis contract for published results, shared by the publisher (writes) and the
 // read API (reads). Kiosks on the same network may read these keys directly: the layout
-// is documented in the README and changes only with a new key version.
+// is documented in docs/redis-contract.md and changes only with a new key version.
 
 export interface ResultsKeys {
   /** JSON document (`PublishedResults`), UTF-8. */

@@ -59,7 +59,7 @@ describe("isPortableTimeZone", () => {
     // (the same zone, the same sign) from one read differently. Not the coming years:
     // Node's ICU and the system's tz database may be of different releases (today 2026c
     // and 2025b: America/Vancouver's permanent DST, Morocco's coming Ramadans), which no
-    // naming rule can fix (README, Operations: keep both up to date).
+    // naming rule can fix (docs/operations.md, Time zone data: keep both up to date).
     const instants = ["2019", "2010"].flatMap((year) =>
       Array.from(
         { length: 12 },

@@ -210,7 +210,7 @@ function readMaxMessageBytes(env: Env): number {
 }
 
 // The defaults and why they are safe for the reference deployment (1,000 schools, peaks of
-// ~1,500 votes/s in all) are in the README's configuration table.
+// ~1,500 votes/s in all) are in docs/configuration.md.
 function readRateLimits(env: Env): RateLimitConfig {
   const perS = (name: string, fallback: number) =>
     readInt(env, name, fallback, { min: 0, max: 1_000_000 });

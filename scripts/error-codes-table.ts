@@ -3,10 +3,11 @@ import { join } from "node:path";
 import { ERROR_CODES } from "../common/error-codes.ts";
 import { readCli } from "./cli.ts";
 
-// `node scripts/error-codes-table.ts`: rewrites the README's error table from
-// common/error-codes.ts (common/error-codes.test.ts fails until the two agree).
+// `node scripts/error-codes-table.ts`: rewrites the API reference's error table
+// (docs/api.md) from common/error-codes.ts (common/error-codes.test.ts fails until the
+// two agree).
 
-export const README_PATH = join(import.meta.dirname, "..", "README.md");
+export const ERROR_TABLE_PATH = join(import.meta.dirname, "..", "docs", "api.md");
 export const TABLE_BEGIN =
   "<!-- error-codes:begin (common/error-codes.ts; checked by common/error-codes.test.ts) -->";
 export const TABLE_END = "<!-- error-codes:end -->";
@@ -21,15 +22,15 @@ export function errorCodesTable(): string {
 if (import.meta.main) {
   readCli(
     {
-      usage: "usage: node scripts/error-codes-table.ts   (rewrites README.md's error table)",
+      usage: "usage: node scripts/error-codes-table.ts   (rewrites docs/api.md's error table)",
       options: {},
     },
     () => undefined,
   );
-  const readme = await readFile(README_PATH, "utf8");
-  const begin = readme.indexOf(TABLE_BEGIN);
-  const end = readme.indexOf(TABLE_END);
-  if (begin < 0 || end < begin) throw new Error(`README.md lacks ${TABLE_BEGIN} … ${TABLE_END}`);
-  const next = `${readme.slice(0, begin + TABLE_BEGIN.length)}\n${errorCodesTable()}\n${readme.slice(end)}`;
-  await writeFile(README_PATH, next);
+  const doc = await readFile(ERROR_TABLE_PATH, "utf8");
+  const begin = doc.indexOf(TABLE_BEGIN);
+  const end = doc.indexOf(TABLE_END);
+  if (begin < 0 || end < begin) throw new Error(`docs/api.md lacks ${TABLE_BEGIN} … ${TABLE_END}`);
+  const next = `${doc.slice(0, begin + TABLE_BEGIN.length)}\n${errorCodesTable()}\n${doc.slice(end)}`;
+  await writeFile(ERROR_TABLE_PATH, next);
 }

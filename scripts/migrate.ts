@@ -13,7 +13,7 @@ readCli(
   creates or updates the JetStream votes stream, the writers' consumer and the MaxDeliver
   capture with their settings (the services only warn when theirs differ)
 env: DATABASE_URL, NATS_URL, LOG_LEVEL, and the stream and consumer settings: the
-  writer's configuration (README, Configuration: "migrate"); give it the services' env`,
+  writer's configuration (docs/configuration.md: "migrate"); give it the services' env`,
     options: {},
   },
   () => undefined,

@@ -19,7 +19,7 @@ readCli(
     usage: `usage: npm start
   the whole system in one process: migrate, then the batch writer, the result publisher
   and the ingest API
-env: every service's configuration (README, Configuration)`,
+env: every service's configuration (docs/configuration.md)`,
     options: {},
   },
   () => undefined,

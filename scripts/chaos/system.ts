@@ -4,7 +4,7 @@ import { REPO_ROOT } from "../simulator/kiosk-file.ts";
 
 // tallyflow as separate processes, as production runs it: the ingest API, one batch
 // writer and one result publisher, each a `node <main>.ts` child with the environment of
-// the README's configuration table. Any of them can be killed (-9) and started again with
+// docs/configuration.md. Any of them can be killed (-9) and started again with
 // the same environment, on the same port.
 
 export type ServiceName = "api" | "writer" | "publisher";
