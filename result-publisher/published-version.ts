@@ -7,8 +7,8 @@ import type { PublishedResults } from "../common/results-contract.ts";
 // and a checker (`npm run verify`) that asks "has the publisher caught up?" compares
 // Redis with publishedVersion() of loadPolls(). Nothing here is a publisher internal:
 // change it and the version every client holds (ETag, SSE, Redis) changes meaning.
-// The phase and hidden rules themselves live in web/assets/poll-phase.js, shared with the
-// pages and the API.
+// The phase and hidden rules themselves live in common/browser/poll-phase.js, shared with
+// the pages and the API.
 
 /** One poll as the publisher reads it: its registry row and its change marker. */
 export interface PollRecord {
