@@ -1,12 +1,14 @@
 // eventId clashes in the writer's staging path (see sql/migrations/008). A staged vote
 // whose event_id is already stored is a duplicate only when the stored vote has the same
-// identity (kiosk, poll, option, voter; castAt is not part of it, ingest-api/message-id.ts
-// says why). Otherwise it is a conflict: kept in conflicting_votes, never counted, never a
-// duplicate, and it claims no ballot (a clash must not use up another voter's vote).
+// identity (kiosk, poll, option, voter; castAt is not part of it,
+// ingest-api/votes/message-id.ts says why). Otherwise it is a conflict: kept in
+// conflicting_votes, never counted, never a duplicate, and it claims no ballot (a clash
+// must not use up another voter's vote).
 
-// Correlated scalar subqueries on purpose: each is one primary-key probe per row. Written
-// as EXISTS, the planner may turn them into a hash join that reads all of `votes` for
-// every batch (it did at 500k votes: 250 ms for 10k staged rows, against 25 ms so).
+// Correlated scalar subqueries on purpose: each is one primary-key probe per row, so a
+// batch costs the same however many votes are stored. Written as EXISTS, the planner may
+// turn them into a hash join that reads all of `votes` for every batch (ten times slower
+// with 500k votes stored).
 const STORED_IDENTITY_EQUALS = `(
   select (v.kiosk_id, v.poll_id, v.option_id, v.voter_id)
          is not distinct from (s.kiosk_id, s.poll_id, s.option_id, s.voter_id)

@@ -5,7 +5,7 @@ import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { addMetricsServer } from "../common/metrics-server.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
-import { addPool } from "../common/postgres.ts";
+import { openServiceBase } from "../common/service-base.ts";
 import type { WriterConfig } from "./config.ts";
 import { ensureWriterResources } from "./consumer.ts";
 import { MaxDeliveriesMover } from "./max-deliveries.ts";
@@ -30,18 +30,15 @@ export async function startBatchWriter(
   logger: Logger,
   lifecycle: Lifecycle,
 ): Promise<RunningWriter> {
-  const log = logger.child({ component: "batch-writer" });
-  const pool = addPool(lifecycle, config.databaseUrl, log, {
-    max: config.pgPoolSize,
-    applicationName: "batch-writer",
-  });
+  const service = "batch-writer";
+  const { log, pool } = openServiceBase(service, config, config.pgPoolSize, logger, lifecycle);
   let healer: JetStreamHealer | undefined;
   const nc = lifecycle.add(
     "nats",
     // A server we reconnect to may be a new one, without our stream and consumers.
     await connectNats(
       config.natsUrl,
-      "batch-writer",
+      service,
       log,
       (up) => {
         if (up) void healer?.check();
@@ -66,15 +63,10 @@ export async function startBatchWriter(
     const info = await jsm.consumers.info(config.streamName, config.consumerName);
     return info.num_pending + info.num_ack_pending;
   });
-  const metricsPort = await addMetricsServer(
-    lifecycle,
-    metrics.registry,
-    { port: config.metricsPort, host: config.metricsHost },
-    async () => {
-      await pool.query("select 1");
-      return !nc.isClosed();
-    },
-  );
+  const metricsPort = await addMetricsServer(lifecycle, metrics.registry, config, {
+    pool,
+    connected: () => !nc.isClosed(),
+  });
 
   const mover = new MaxDeliveriesMover({ pool, js, jsm, config, logger: log, metrics, healer });
   mover.start();

@@ -294,7 +294,7 @@ async function storeViaStaging(
       inserted = rows[0]!.inserted;
       // A row neither inserted, refused nor a duplicate of a stored vote clashes with a
       // stored vote or repeats an id of this batch: look for conflicts only then, so a
-      // redelivered batch costs no more lookups than before.
+      // redelivered batch (all duplicates) costs no conflict lookup at all.
       if (votes.length > inserted + rejected + rows[0]!.stored_duplicates)
         conflicts = (await client.query<{ conflicts: number }>(RECORD_CONFLICTS)).rows[0]!
           .conflicts;

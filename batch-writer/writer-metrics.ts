@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { createMetricsRegistry } from "../common/metrics.ts";
+import { type Counter, Gauge, type Histogram, type Registry } from "prom-client";
+import { counter, createMetricsRegistry, histogram, secondsBuckets } from "../common/metrics.ts";
 
 export interface WriterMetrics {
   registry: Registry;
@@ -25,50 +25,50 @@ export function createWriterMetrics(pendingMessages: () => Promise<number>): Wri
   });
   return {
     registry,
-    batches: new Counter({
-      name: "tallyflow_writer_batches_total",
-      help: "Batches committed (outcome=committed) or abandoned at shutdown (outcome=released)",
-      labelNames: ["outcome"],
-      registers: [registry],
-    }),
-    rows: new Counter({
-      name: "tallyflow_writer_votes_total",
-      help: "Votes by outcome: inserted, duplicate (already stored), rejected (second vote), conflict (eventId stored for another vote), poll_deleted (its poll was deleted since)",
-      labelNames: ["outcome"],
-      registers: [registry],
-    }),
-    deadLetters: new Counter({
-      name: "tallyflow_writer_dead_letters_total",
-      help: "Messages or votes moved to dead_letters, by reason (invalid, store_failed, max_deliveries)",
-      labelNames: ["reason"],
-      registers: [registry],
-    }),
-    batchDuration: new Histogram({
-      name: "tallyflow_writer_batch_duration_seconds",
-      help: "Time to store and commit one batch",
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
-    batchVotes: new Histogram({
-      name: "tallyflow_writer_batch_votes",
-      help: "Votes per committed batch",
-      buckets: [1, 10, 100, 1_000, 5_000, 20_000, 100_000],
-      registers: [registry],
-    }),
-    retries: new Counter({
-      name: "tallyflow_writer_retries_total",
-      help: "Batch attempts that failed for a transient reason and were retried",
-      registers: [registry],
-    }),
-    permanentFailures: new Counter({
-      name: "tallyflow_writer_permanent_failures_total",
-      help: "Batch attempts that failed for a reason neither transient nor about the data (retried a bounded number of times, then isolated)",
-      registers: [registry],
-    }),
-    fetchesEndedEarly: new Counter({
-      name: "tallyflow_writer_fetches_ended_early_total",
-      help: "Pulls that failed after delivering messages (stored all the same)",
-      registers: [registry],
-    }),
+    batches: counter(
+      registry,
+      "tallyflow_writer_batches_total",
+      "Batches committed (outcome=committed) or abandoned at shutdown (outcome=released)",
+      ["outcome"],
+    ),
+    rows: counter(
+      registry,
+      "tallyflow_writer_votes_total",
+      "Votes by outcome: inserted, duplicate (already stored), rejected (second vote), conflict (eventId stored for another vote), poll_deleted (its poll was deleted since)",
+      ["outcome"],
+    ),
+    deadLetters: counter(
+      registry,
+      "tallyflow_writer_dead_letters_total",
+      "Messages or votes moved to dead_letters, by reason (invalid, store_failed, max_deliveries)",
+      ["reason"],
+    ),
+    batchDuration: histogram(
+      registry,
+      "tallyflow_writer_batch_duration_seconds",
+      "Time to store and commit one batch",
+      secondsBuckets(0.01, 10),
+    ),
+    batchVotes: histogram(
+      registry,
+      "tallyflow_writer_batch_votes",
+      "Votes per committed batch",
+      [1, 10, 100, 1_000, 5_000, 20_000, 100_000],
+    ),
+    retries: counter(
+      registry,
+      "tallyflow_writer_retries_total",
+      "Batch attempts that failed for a transient reason and were retried",
+    ),
+    permanentFailures: counter(
+      registry,
+      "tallyflow_writer_permanent_failures_total",
+      "Batch attempts that failed for a reason neither transient nor about the data (retried a bounded number of times, then isolated)",
+    ),
+    fetchesEndedEarly: counter(
+      registry,
+      "tallyflow_writer_fetches_ended_early_total",
+      "Pulls that failed after delivering messages (stored all the same)",
+    ),
   };
 }

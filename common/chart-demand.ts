@@ -1,5 +1,6 @@
+import { queueChartJob } from "./chart-job-queue.ts";
 import type { RedisClient } from "./redis.ts";
-import { chartDemandKey, chartJobsKey } from "./results-contract.ts";
+import { chartDemandKey } from "./results-contract.ts";
 
 // The read API tells the result publishers which charts are being read: the publishers draw
 // PNGs for those polls only (drawing every changed poll every interval does not scale).
@@ -30,8 +31,7 @@ export function recordChartDemand(
   if (lastWrite.size >= THROTTLE_MAX_ENTRIES) lastWrite.clear();
   lastWrite.set(key, nowMs);
   const tx = redis.multi().zAdd(chartDemandKey(prefix), { value: pollId, score: nowMs });
-  if (pngMissing)
-    tx.zAdd(chartJobsKey(prefix), { value: pollId, score: nowMs }, { condition: "NX" });
+  if (pngMissing) queueChartJob(tx, prefix, pollId, nowMs);
   tx.exec().catch(() => {
     // Redis is down: the read itself answers 503; the next read records the demand.
     lastWrite.delete(key);

@@ -36,14 +36,6 @@ export function readInt(
   return n;
 }
 
-export function readBool(env: Env, name: string, fallback: boolean): boolean {
-  const value = raw(env, name);
-  if (value === undefined) return fallback;
-  if (/^(1|true|yes|on)$/i.test(value)) return true;
-  if (/^(0|false|no|off)$/i.test(value)) return false;
-  throw new ConfigError(name, `must be true or false, got "${value}"`);
-}
-
 export function readEnum<T extends string>(
   env: Env,
   name: string,

@@ -124,7 +124,3 @@ export type StatusOf<C extends ErrorCode> = (typeof ERROR_CODES)[C]["status"];
 export function statusOf(code: ErrorCode): number {
   return ERROR_CODES[code].status;
 }
-
-export function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_CODES, code);
-}

@@ -3,7 +3,7 @@ import type { Logger } from "./logger.ts";
 // One owner for JetStream's settings: `npm run migrate` creates what is missing and updates
 // what differs ("apply"). A service at start only creates what is missing, the self-healing
 // path, and reports what differs from its own configuration ("check") without changing it,
-// so two services started with different environments no longer overwrite each other.
+// so two services started with different environments cannot overwrite each other.
 
 export type ProvisionMode = "apply" | "check";
 

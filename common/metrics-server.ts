@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Lifecycle } from "./lifecycle.ts";
+import type { Pool } from "./postgres.ts";
 
 /**
  * A tiny HTTP server for services without an API: GET /metrics and GET /healthz. It listens
@@ -36,16 +37,22 @@ export async function startMetricsServer(
 
 /**
  * A service's metrics server, registered with its lifecycle (closed in reverse order with
- * the rest). Port 0 means none: returns undefined. Otherwise the port it listens on.
+ * the rest), on METRICS_PORT / METRICS_HOST. Port 0 means none: returns undefined.
+ * Otherwise the port it listens on. /healthz says ready while Postgres answers and the
+ * service's other connection (NATS, Redis) is `connected`: a service works only with both.
  */
 export async function addMetricsServer(
   lifecycle: Lifecycle,
   registry: Registry,
-  listenOn: { port: number; host: string },
-  ready: () => Promise<boolean>,
+  config: { metricsPort: number; metricsHost: string },
+  ready: { pool: Pool; connected: () => boolean },
 ): Promise<number | undefined> {
-  if (listenOn.port <= 0) return undefined;
-  const started = await startMetricsServer(registry, listenOn, ready);
+  if (config.metricsPort <= 0) return undefined;
+  const listenOn = { port: config.metricsPort, host: config.metricsHost };
+  const started = await startMetricsServer(registry, listenOn, async () => {
+    await ready.pool.query("select 1");
+    return ready.connected();
+  });
   lifecycle.add(
     "metrics-server",
     started.server,

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** A registry per service instance (tests run several in one process), with process metrics. */
 export function createMetricsRegistry(service: string): Registry {
@@ -6,4 +6,42 @@ export function createMetricsRegistry(service: string): Registry {
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry, prefix: "tallyflow_" });
   return registry;
+}
+
+// Every metric is registered in its service's registry only (never prom-client's global
+// one), so that several services in one test process do not share or clash on names.
+
+export function counter<L extends string = string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+): Counter<L> {
+  return new Counter<L>({ name, help, labelNames, registers: [registry] });
+}
+
+export function histogram(
+  registry: Registry,
+  name: string,
+  help: string,
+  buckets: number[],
+): Histogram {
+  return new Histogram({ name, help, buckets, registers: [registry] });
+}
+
+export function gauge(registry: Registry, name: string, help: string): Gauge {
+  return new Gauge({ name, help, registers: [registry] });
+}
+
+/** The 1-2.5-5 ladder, in seconds: evenly spaced on a log scale, from 1 ms to 100 s. */
+const SECONDS_LADDER = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100,
+];
+
+/**
+ * Buckets of a duration histogram: the steps of the 1-2.5-5 ladder from `fromS` to `toS`
+ * (both included), so that every service's latencies are cut at the same points.
+ */
+export function secondsBuckets(fromS: number, toS: number): number[] {
+  return SECONDS_LADDER.filter((s) => s >= fromS && s <= toS);
 }

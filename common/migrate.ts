@@ -59,8 +59,8 @@ interface Applied {
  * Checks what the database recorded against what this code has, before applying anything:
  * - a landed migration edited afterwards is refused (migrations are never edited, only added);
  * - a recorded migration this code does not have is refused: the database was migrated by
- *   newer code, or by a migration renumbered after it landed (004 became 006 once). Either
- *   way this code does not know the schema it would run against.
+ *   newer code, or by a migration renumbered after it landed. Either way this code does not
+ *   know the schema it would run against.
  */
 function checkApplied(migrations: Migration[], applied: Applied[]): void {
   const known = new Map(migrations.map((m) => [m.version, m]));

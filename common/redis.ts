@@ -1,4 +1,5 @@
 import { createClient } from "redis";
+import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 
 function newClient(url: string, name: string) {
@@ -37,6 +38,20 @@ export async function connectRedis(
   });
   await client.connect();
   return client;
+}
+
+/**
+ * A service's client (connectRedis), registered with its lifecycle as `resource` so that it
+ * is closed in reverse order with the rest.
+ */
+export async function addRedis(
+  lifecycle: Lifecycle,
+  url: string,
+  logger: Logger,
+  name: string,
+  resource = "redis",
+): Promise<RedisClient> {
+  return lifecycle.add(resource, await connectRedis(url, logger, name), closeRedis);
 }
 
 export async function closeRedis(client: RedisClient): Promise<void> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { backoffDelayMs, retryAfterMs } from "./backoff.ts";
-import { fitBytes } from "./sender.ts";
+import { fitBytes } from "./batch-body.ts";
 
 describe("back-off, Retry-After and the byte budget", () => {
   test("full jitter stays within [min, min(max, min × 2^attempt)]", () => {

@@ -1,54 +1,25 @@
-import { backoffDelayMs } from "./backoff.ts";
+import { batchBody } from "./batch-body.ts";
 import { OutboxError } from "./errors.ts";
-import { isUuid, newEventId } from "./event-id.ts";
 import {
-  type BatchRequest,
-  type FetchLike,
-  fitBytes,
-  sendBatch,
-  serializeEntries,
-} from "./sender.ts";
-import type {
-  OutboxEntry,
-  OutboxState,
-  OutboxStatus,
-  OutboxStore,
-  RefusedEntry,
-  VoteInput,
-} from "./types.ts";
+  batchUrl,
+  checkedToken,
+  type Limits,
+  type OutboxOptions,
+  readLimits,
+} from "./outbox-options.ts";
+import { SendState } from "./send-state.ts";
+import { type BatchOutcome, type BatchRequest, refusedAsTooLarge, sendBatch } from "./sender.ts";
+import { statusHeader } from "./status-report.ts";
+import type { OutboxEntry, OutboxStatus, OutboxStore, RefusedEntry, VoteInput } from "./types.ts";
+import { toEntry } from "./vote-entry.ts";
+import { WakeableSleep } from "./wakeable-sleep.ts";
 
 // The outbox: votes are written to a durable store before enqueue resolves, and a sender
 // (one flush at a time) drains the store through POST /v1/votes/batch, removing an entry
 // only once the server answered for it. The same file runs in Node and, types stripped,
 // in the browser (served by the API at /kiosk-client/outbox.ts).
 
-export interface OutboxOptions {
-  store: OutboxStore;
-  /** The API's origin, e.g. "https://votes.example.org" (in a page: location.origin). */
-  apiUrl: string;
-  /** The kiosk's bearer token. */
-  token: string;
-  /** Defaults to the global fetch. */
-  fetch?: FetchLike;
-  /** Most votes per request (the API's MAX_BATCH_ITEMS). @defaultValue 1000 */
-  maxBatch?: number;
-  /** Largest request body; under the API's 1 MiB MAX_BATCH_BODY_BYTES. @defaultValue 900000 */
-  maxBatchBytes?: number;
-  /** Back-off after a network error or 5xx: full jitter between these. @defaultValue 1000 */
-  minBackoffMs?: number;
-  /** @defaultValue 300000 (5 min) */
-  maxBackoffMs?: number;
-  /** A server's Retry-After is honoured up to this. @defaultValue 600000 (10 min) */
-  maxRetryAfterMs?: number;
-  /** @defaultValue 30000 */
-  requestTimeoutMs?: number;
-  /** The background sender's idle check when nothing woke it. @defaultValue 30000 */
-  pollIntervalMs?: number;
-  /** Reported in the X-Kiosk-Status heartbeat. */
-  appVersion?: string;
-  /** Send X-Kiosk-Status with each batch. @defaultValue true */
-  sendStatus?: boolean;
-}
+export type { OutboxOptions } from "./outbox-options.ts";
 
 export interface FlushResult {
   /** Entries the server answered accepted or duplicate (removed). */
@@ -73,67 +44,10 @@ export interface OutboxEventDetail {
 
 export type OutboxEventType = keyof OutboxEventDetail;
 
-const DEFAULTS = {
-  maxBatch: 1000,
-  maxBatchBytes: 900_000,
-  minBackoffMs: 1000,
-  maxBackoffMs: 300_000,
-  maxRetryAfterMs: 600_000,
-  requestTimeoutMs: 30_000,
-  pollIntervalMs: 30_000,
-};
-
-type Limits = typeof DEFAULTS;
-
-function readLimits(options: OutboxOptions): Limits {
-  const limits = { ...DEFAULTS };
-  for (const key of Object.keys(DEFAULTS) as (keyof Limits)[]) {
-    const value = options[key];
-    if (value === undefined) continue;
-    if (!Number.isInteger(value) || value < 1)
-      throw new OutboxError("invalid_options", `${key} must be a positive integer, got ${value}`);
-    limits[key] = value;
-  }
-  if (limits.minBackoffMs > limits.maxBackoffMs)
-    throw new OutboxError("invalid_options", "minBackoffMs must not exceed maxBackoffMs");
-  return limits;
-}
-
-function invalid(field: string, message: string): OutboxError {
-  return new OutboxError("invalid_vote", `${field} ${message}`);
-}
-
-function toEntry(vote: VoteInput, now: number): OutboxEntry {
-  for (const field of ["pollId", "optionId"] as const)
-    if (typeof vote[field] !== "string" || vote[field].length === 0)
-      throw invalid(field, "must be a non-empty string");
-  if (vote.voterId !== undefined && typeof vote.voterId !== "string")
-    throw invalid("voterId", "must be a string");
-  if (vote.eventId !== undefined && !(typeof vote.eventId === "string" && isUuid(vote.eventId)))
-    throw invalid("eventId", "must be a UUID");
-  let castAt = new Date(now).toISOString();
-  if (vote.castAt !== undefined) {
-    const at = typeof vote.castAt === "string" ? Date.parse(vote.castAt) : Number.NaN;
-    if (Number.isNaN(at)) throw invalid("castAt", "must be an ISO 8601 time");
-    castAt = new Date(at).toISOString();
-  }
-  const entry: OutboxEntry = {
-    eventId: vote.eventId ?? newEventId(),
-    pollId: vote.pollId,
-    optionId: vote.optionId,
-    castAt,
-    enqueuedAt: now,
-  };
-  if (vote.voterId !== undefined) entry.voterId = vote.voterId;
-  return entry;
-}
-
-/** JSON with every non-ASCII character escaped: a header value must be ASCII. */
-function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[\u007f-\uffff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+/** What one flush settled so far. */
+interface Tally {
+  acked: number;
+  refused: number;
 }
 
 export class Outbox extends EventTarget {
@@ -142,40 +56,25 @@ export class Outbox extends EventTarget {
   readonly #request: Omit<BatchRequest, "statusHeader">;
   readonly #appVersion: string | undefined;
   readonly #sendStatus: boolean;
+  readonly #send = new SendState();
+  readonly #idle = new WakeableSleep();
   #batchLimit: number;
-  #state: OutboxState = "stopped";
-  #attempt = 0;
-  #lastError: OutboxStatus["lastError"] = null;
-  #retryAt: number | null = null;
-  #lastFailure: OutboxError | undefined;
   #flushing: Promise<FlushResult> | undefined;
   #loop: Promise<void> | undefined;
   #running = false;
   #closed = false;
-  #wake: (() => void) | undefined;
   #abort = new AbortController();
 
   constructor(options: OutboxOptions) {
     super();
     this.#limits = readLimits(options);
-    let url: URL;
-    try {
-      url = new URL("/v1/votes/batch", options.apiUrl);
-    } catch (cause) {
-      throw new OutboxError(
-        "invalid_options",
-        `apiUrl must be an absolute URL, got ${options.apiUrl}`,
-        { cause },
-      );
-    }
-    if (typeof options.token !== "string" || options.token.length === 0)
-      throw new OutboxError("invalid_options", "token must be a non-empty string");
-    const fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
+    const url = batchUrl(options.apiUrl);
+    const token = checkedToken(options.token);
     this.#store = options.store;
     this.#request = {
-      url: url.href,
-      token: options.token,
-      fetch: fetchFn,
+      url,
+      token,
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
       requestTimeoutMs: this.#limits.requestTimeoutMs,
     };
     this.#appVersion = options.appVersion;
@@ -200,7 +99,7 @@ export class Outbox extends EventTarget {
     const entry = toEntry(vote, Date.now());
     await this.#store.add([entry]);
     this.#emit("change", {});
-    if (this.#state === "idle") this.#wake?.(); // never cut a back-off or Retry-After short
+    if (this.#send.state === "idle") this.#idle.wake(); // never cut a back-off or Retry-After short
     return { eventId: entry.eventId, castAt: entry.castAt };
   }
 
@@ -208,15 +107,15 @@ export class Outbox extends EventTarget {
     const counts = await this.#store.counts();
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     return {
-      state: this.#state,
+      state: this.#send.state,
       pending: counts.pending,
       oldestPendingAt: iso(counts.oldestPendingAt),
       lastSentAt: iso(counts.lastSentAt),
-      lastError: this.#lastError,
+      lastError: this.#send.lastError,
       refused: counts.refused,
       persisted: await this.#store.persisted(),
       appVersion: this.#appVersion,
-      retryAt: iso(this.#retryAt),
+      retryAt: iso(this.#send.retryAt),
     };
   }
 
@@ -231,9 +130,10 @@ export class Outbox extends EventTarget {
    * sends nothing (the result says how long is left) unless `force` is set.
    */
   flush(options: { force?: boolean } = {}): Promise<FlushResult> {
-    const waitMs = this.#retryAt === null ? 0 : this.#retryAt - Date.now();
-    if (!this.#flushing && waitMs > 0 && !options.force && this.#lastFailure)
-      return this.#result(0, 0, this.#lastFailure, waitMs);
+    const waitMs = this.#send.waitMs();
+    const { lastFailure } = this.#send;
+    if (!this.#flushing && waitMs > 0 && !options.force && lastFailure)
+      return this.#result({ acked: 0, refused: 0 }, lastFailure, waitMs);
     this.#flushing ??= this.#flushAll().finally(() => {
       this.#flushing = undefined;
     });
@@ -242,12 +142,10 @@ export class Outbox extends EventTarget {
 
   /** A new token (after re-pairing a revoked kiosk): the sender resumes. */
   setToken(token: string): void {
-    if (typeof token !== "string" || token.length === 0)
-      throw new OutboxError("invalid_options", "token must be a non-empty string");
-    this.#request.token = token;
-    if (this.#state === "revoked") {
-      this.#state = this.#running ? "idle" : "stopped";
-      this.#wake?.();
+    this.#request.token = checkedToken(token);
+    if (this.#send.state === "revoked") {
+      this.#send.state = this.#running ? "idle" : "stopped";
+      this.#idle.wake();
     }
   }
 
@@ -255,7 +153,7 @@ export class Outbox extends EventTarget {
   start(): void {
     if (this.#running || this.#closed) return;
     this.#running = true;
-    if (this.#state === "stopped") this.#state = "idle";
+    if (this.#send.state === "stopped") this.#send.state = "idle";
     this.#loop = this.#run();
   }
 
@@ -266,7 +164,7 @@ export class Outbox extends EventTarget {
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     this.#running = false;
-    this.#wake?.();
+    this.#idle.wake();
     const flushing = this.#flushing;
     if (flushing) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -287,7 +185,7 @@ export class Outbox extends EventTarget {
     await this.#flushing?.catch(() => {});
     this.#abort = new AbortController();
     this.#loop = undefined;
-    if (this.#state !== "revoked") this.#state = "stopped";
+    this.#send.rest(false);
   }
 
   /** Stops the sender and closes the store. */
@@ -302,10 +200,10 @@ export class Outbox extends EventTarget {
     while (this.#running) {
       let retryInMs: number | undefined;
       try {
-        if (this.#state !== "revoked") retryInMs = (await this.flush()).retryInMs;
+        if (this.#send.state !== "revoked") retryInMs = (await this.flush()).retryInMs;
       } catch (cause) {
         // The store failed (disk full, IndexedDB aborted): nothing was removed; back off.
-        retryInMs = backoffDelayMs(++this.#attempt, this.#limits);
+        retryInMs = this.#send.nextRetryMs(this.#limits);
         const message = cause instanceof Error ? cause.message : String(cause);
         this.#failed(
           new OutboxError("store_failed", `the store failed: ${message}`, { cause }),
@@ -313,139 +211,93 @@ export class Outbox extends EventTarget {
         );
       }
       if (!this.#running) break;
-      await this.#sleep(retryInMs ?? this.#limits.pollIntervalMs);
+      await this.#idle.sleep(retryInMs ?? this.#limits.pollIntervalMs);
     }
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = () => {
-        this.#wake = undefined;
-        done();
-      };
-    });
-  }
-
-  async #statusHeader(): Promise<string | undefined> {
-    if (!this.#sendStatus) return undefined;
-    const s = await this.status();
-    return asciiJson({
-      pending: s.pending,
-      oldestPendingAt: s.oldestPendingAt,
-      lastSentAt: s.lastSentAt,
-      refused: s.refused,
-      appVersion: s.appVersion ?? null,
-      persisted: s.persisted ?? null,
-      lastError: s.lastError?.code ?? null,
-    });
-  }
-
-  #result(acked: number, refused: number, error?: OutboxError, retryInMs?: number) {
+  #result(tally: Tally, error?: OutboxError, retryInMs?: number): Promise<FlushResult> {
     return this.#store
       .counts()
-      .then((c): FlushResult => ({ acked, refused, pending: c.pending, error, retryInMs }));
+      .then((c): FlushResult => ({ ...tally, pending: c.pending, error, retryInMs }));
   }
 
   #failed(error: OutboxError, retryInMs: number | undefined): void {
-    this.#lastFailure = error;
-    this.#lastError = { code: error.code, message: error.message, at: new Date().toISOString() };
-    this.#retryAt = retryInMs === undefined ? null : Date.now() + retryInMs;
+    this.#send.failed(error, retryInMs);
     this.#emit("error", { error, retryInMs });
   }
 
   async #flushAll(): Promise<FlushResult> {
-    let acked = 0;
-    let refused = 0;
-    const restState = () => (this.#running ? "idle" : "stopped");
-    if (this.#state === "revoked")
-      return this.#result(0, 0, new OutboxError("kiosk_revoked", "the kiosk is revoked"));
+    const tally: Tally = { acked: 0, refused: 0 };
+    if (this.#send.state === "revoked")
+      return this.#result(tally, new OutboxError("kiosk_revoked", "the kiosk is revoked"));
     try {
       while (!this.#closed) {
-        const entries = await this.#store.pending(this.#batchLimit);
-        if (entries.length === 0) break;
-        const items = serializeEntries(entries);
-        const n = fitBytes(items, this.#limits.maxBatchBytes);
-        const batch = entries.slice(0, n);
-        const body = `{"votes":[${items
-          .slice(0, n)
-          .map((i) => i.json)
-          .join(",")}]}`;
-        this.#state = "sending";
-        const statusHeader = await this.#statusHeader();
+        const pending = await this.#store.pending(this.#batchLimit);
+        if (pending.length === 0) break;
+        const { batch, body } = batchBody(pending, this.#limits.maxBatchBytes);
+        this.#send.state = "sending";
+        const header = this.#sendStatus ? statusHeader(await this.status()) : undefined;
         const outcome = await sendBatch(
-          { ...this.#request, statusHeader, signal: this.#abort.signal },
+          { ...this.#request, statusHeader: header, signal: this.#abort.signal },
           batch,
           body,
         );
-
-        if (outcome.kind === "revoked") {
-          this.#state = "revoked";
-          this.#failed(outcome.error, undefined);
-          return this.#result(acked, refused, outcome.error);
-        }
-        if (outcome.kind === "too_large" && n > 1) {
-          this.#batchLimit = Math.max(1, Math.floor(n / 2)); // this server takes fewer
+        if (outcome.kind === "too_large" && batch.length > 1) {
+          this.#batchLimit = Math.max(1, Math.floor(batch.length / 2)); // this server takes fewer
           continue;
         }
-        if (outcome.kind === "retry") {
-          this.#attempt++;
-          const retryInMs =
-            outcome.retryAfterMs === undefined
-              ? backoffDelayMs(this.#attempt, this.#limits)
-              : Math.min(outcome.retryAfterMs, this.#limits.maxRetryAfterMs);
-          this.#state = "backoff";
-          this.#failed(outcome.error, retryInMs);
-          return this.#result(acked, refused, outcome.error, retryInMs);
-        }
-        // A single vote too large for the server can never be sent: refused, with the answer.
-        const settlement =
-          outcome.kind === "answered"
-            ? outcome.settlement
-            : {
-                acked: [],
-                refused: batch.map((entry) => ({
-                  entry,
-                  error: { status: 413, code: outcome.error.code, message: outcome.error.message },
-                  refusedAt: Date.now(),
-                })),
-                sentAt: Date.now(),
-              };
-        await this.#store.settle(settlement);
-        acked += settlement.acked.length;
-        refused += settlement.refused.length;
-        this.#attempt = 0;
-        this.#lastError = null;
-        this.#retryAt = null;
-        this.#emit("sent", {
-          acked: settlement.acked,
-          duplicates: outcome.kind === "answered" ? outcome.duplicates : [],
-          refused: settlement.refused.length,
-        });
-        if (settlement.refused.length > 0) this.#emit("refused", { refused: settlement.refused });
-        this.#emit("change", {});
-        if (outcome.kind === "answered" && outcome.unanswered > 0) {
-          // Some items got no answer: keep them, and do not spin on a server that skips them.
-          const error = new OutboxError(
-            "bad_response",
-            `${outcome.unanswered} items were not answered`,
-          );
-          const retryInMs = backoffDelayMs(++this.#attempt, this.#limits);
-          this.#state = "backoff";
-          this.#failed(error, retryInMs);
-          return this.#result(acked, refused, error, retryInMs);
-        }
+        const ended = await this.#apply(outcome, batch, tally);
+        if (ended) return ended;
       }
-      this.#state = restState();
-      return this.#result(acked, refused);
+      this.#send.rest(this.#running);
+      return this.#result(tally);
     } catch (err) {
-      if (this.#state !== "revoked") this.#state = restState();
+      this.#send.rest(this.#running);
       throw err;
     }
+  }
+
+  /** Acts on one batch's outcome; a result when it ends the flush, undefined to go on. */
+  async #apply(
+    outcome: BatchOutcome,
+    batch: OutboxEntry[],
+    tally: Tally,
+  ): Promise<FlushResult | undefined> {
+    if (outcome.kind === "revoked") {
+      this.#send.state = "revoked";
+      this.#failed(outcome.error, undefined);
+      return this.#result(tally, outcome.error);
+    }
+    if (outcome.kind === "retry") return this.#backOff(tally, outcome.error, outcome.retryAfterMs);
+    const settlement =
+      outcome.kind === "answered" ? outcome.settlement : refusedAsTooLarge(batch, outcome.error);
+    await this.#store.settle(settlement);
+    tally.acked += settlement.acked.length;
+    tally.refused += settlement.refused.length;
+    this.#send.answered();
+    this.#emit("sent", {
+      acked: settlement.acked,
+      duplicates: outcome.kind === "answered" ? outcome.duplicates : [],
+      refused: settlement.refused.length,
+    });
+    if (settlement.refused.length > 0) this.#emit("refused", { refused: settlement.refused });
+    this.#emit("change", {});
+    if (outcome.kind === "answered" && outcome.unanswered > 0) {
+      // Some items got no answer: keep them, and do not spin on a server that skips them.
+      const error = new OutboxError(
+        "bad_response",
+        `${outcome.unanswered} items were not answered`,
+      );
+      return this.#backOff(tally, error);
+    }
+    return undefined;
+  }
+
+  #backOff(tally: Tally, error: OutboxError, retryAfterMs?: number): Promise<FlushResult> {
+    const retryInMs = this.#send.nextRetryMs(this.#limits, retryAfterMs);
+    this.#send.state = "backoff";
+    this.#failed(error, retryInMs);
+    return this.#result(tally, error, retryInMs);
   }
 }
 

@@ -28,35 +28,6 @@ export type BatchOutcome =
   /** 401/403: the kiosk's token is not (or no longer) valid. Never drop entries for it. */
   | { kind: "revoked"; error: OutboxError };
 
-const encoder = new TextEncoder();
-
-/** The serialized votes of entries, in order, and each one's size in bytes. */
-export function serializeEntries(entries: OutboxEntry[]): { json: string; bytes: number }[] {
-  return entries.map((e) => {
-    const vote: Record<string, string> = {
-      eventId: e.eventId,
-      pollId: e.pollId,
-      optionId: e.optionId,
-      castAt: e.castAt,
-    };
-    if (e.voterId !== undefined) vote.voterId = e.voterId;
-    const json = JSON.stringify(vote);
-    return { json, bytes: encoder.encode(json).length };
-  });
-}
-
-/** How many of the leading items fit a `{"votes":[…]}` body of maxBytes (at least one). */
-export function fitBytes(items: { bytes: number }[], maxBytes: number): number {
-  let total = '{"votes":[]}'.length;
-  let n = 0;
-  for (const item of items) {
-    total += item.bytes + (n > 0 ? 1 : 0);
-    if (total > maxBytes && n > 0) break;
-    n++;
-  }
-  return n;
-}
-
 interface AnswerItem {
   index?: unknown;
   eventId?: unknown;
@@ -119,6 +90,23 @@ function settle(entries: OutboxEntry[], body: unknown, sentAt: number): BatchOut
   });
   const unanswered = entries.length - settlement.acked.length - settlement.refused.length;
   return { kind: "answered", settlement, duplicates, unanswered };
+}
+
+/**
+ * What a 413 for a single entry means: a vote too large for this server can never be
+ * sent, so it is refused (with the server's answer) rather than kept to block the queue.
+ */
+export function refusedAsTooLarge(entries: OutboxEntry[], error: OutboxError): Settlement {
+  const now = Date.now();
+  return {
+    acked: [],
+    refused: entries.map((entry) => ({
+      entry,
+      error: { status: 413, code: error.code, message: error.message },
+      refusedAt: now,
+    })),
+    sentAt: now,
+  };
 }
 
 /** POSTs one batch to /v1/votes/batch and classifies the answer. Never throws. */

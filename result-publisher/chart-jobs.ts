@@ -61,18 +61,3 @@ export async function takeChartJob(
   const popped = await blocking.bzPopMin(chartJobsKey(prefix), timeoutS);
   return popped === null ? undefined : String(popped.value);
 }
-
-/** Queues charts to draw; a poll already queued keeps its place (NX): jobs coalesce. */
-export async function enqueueChartJobs(
-  redis: RedisClient,
-  prefix: string,
-  pollIds: readonly string[],
-  nowMs: number,
-): Promise<void> {
-  if (pollIds.length === 0) return;
-  await redis.zAdd(
-    chartJobsKey(prefix),
-    pollIds.map((value) => ({ value, score: nowMs })),
-    { condition: "NX" },
-  );
-}

@@ -1,12 +1,8 @@
+import { queueChartJob } from "../common/chart-job-queue.ts";
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
-import {
-  chartJobsKey,
-  type PublishedResults,
-  resultsChannel,
-  resultsKeys,
-} from "../common/results-contract.ts";
+import { type PublishedResults, resultsChannel, resultsKeys } from "../common/results-contract.ts";
 import { demandedPolls } from "./chart-jobs.ts";
 import { isHidden, loadPolls, type PollRecord, resultsVersion } from "./published-version.ts";
 import type { PublisherMetrics } from "./publisher-metrics.ts";
@@ -324,8 +320,7 @@ export class ResultsPublisher {
         resultsChannel(keyPrefix),
         JSON.stringify({ pollId: poll.id, version: results.version }),
       );
-    if (queueChart)
-      tx.zAdd(chartJobsKey(keyPrefix), { value: poll.id, score: nowMs }, { condition: "NX" });
+    if (queueChart) queueChartJob(tx, keyPrefix, poll.id, nowMs);
     await tx.exec();
   }
 

@@ -2,8 +2,8 @@ import schedule from "node-schedule";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { addMetricsServer } from "../common/metrics-server.ts";
-import { addPool } from "../common/postgres.ts";
-import { closeRedis, connectRedis } from "../common/redis.ts";
+import { addRedis } from "../common/redis.ts";
+import { openServiceBase } from "../common/service-base.ts";
 import { ChartRenderer } from "./chart-renderer.ts";
 import type { PublisherConfig } from "./config.ts";
 import { removeResultsOfGonePolls } from "./gone-results.ts";
@@ -32,16 +32,9 @@ export async function startResultPublisher(
   logger: Logger,
   lifecycle: Lifecycle,
 ): Promise<RunningPublisher> {
-  const log = logger.child({ component: "result-publisher" });
-  const pool = addPool(lifecycle, config.databaseUrl, log, {
-    max: 2,
-    applicationName: "result-publisher",
-  });
-  const redis = lifecycle.add(
-    "redis",
-    await connectRedis(config.redisUrl, log, "result-publisher"),
-    closeRedis,
-  );
+  const service = "result-publisher";
+  const { log, pool } = openServiceBase(service, config, 2, logger, lifecycle);
+  const redis = await addRedis(lifecycle, config.redisUrl, log, service);
   const metrics = createPublisherMetrics();
   const leadership = new Leadership(config.databaseUrl, log);
   lifecycle.add("leadership", leadership, (l) => l.release());
@@ -78,15 +71,10 @@ export async function startResultPublisher(
     (r) => r.close(),
   );
 
-  const metricsPort = await addMetricsServer(
-    lifecycle,
-    metrics.registry,
-    { port: config.metricsPort, host: config.metricsHost },
-    async () => {
-      await pool.query("select 1");
-      return redis.isReady;
-    },
-  );
+  const metricsPort = await addMetricsServer(lifecycle, metrics.registry, config, {
+    pool,
+    connected: () => redis.isReady,
+  });
 
   let running: Promise<PublishRunSummary | undefined> | undefined;
   let failing = false;

@@ -14,14 +14,20 @@ const KIOSK_CLIENT = join(import.meta.dirname, "..", "..", "kiosk-client");
 /** The browser-safe files. Never store-file.ts (the Node journal) or anything outside. */
 export const BROWSER_MODULES = [
   "backoff.ts",
+  "batch-body.ts",
   "errors.ts",
   "event-id.ts",
+  "outbox-options.ts",
   "outbox.ts",
+  "send-state.ts",
   "sender.ts",
+  "status-report.ts",
   "store-indexeddb.ts",
   "store-memory.ts",
   "store-state.ts",
   "types.ts",
+  "vote-entry.ts",
+  "wakeable-sleep.ts",
 ] as const;
 
 // uuid's browser build (ES modules, crypto.getRandomValues) from the installed package, so

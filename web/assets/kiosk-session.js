@@ -3,6 +3,7 @@
 // and the outbox. Votes leave the browser only through the outbox.
 
 import { createOutbox } from "/kiosk-client/outbox.ts";
+import { statusReport } from "/kiosk-client/status-report.ts";
 import { openIndexedDbStore } from "/kiosk-client/store-indexeddb.ts";
 
 export const APP_VERSION = "tallyflow-kiosk-pages/1";
@@ -124,19 +125,10 @@ function startHeartbeat(outbox, token) {
   const beat = async () => {
     const s = await outbox.status();
     if (s.pending > 0 || s.state === "revoked") return;
-    const body = {
-      pending: s.pending,
-      oldestPendingAt: s.oldestPendingAt,
-      lastSentAt: s.lastSentAt,
-      refused: s.refused,
-      appVersion: s.appVersion ?? null,
-      persisted: s.persisted ?? null,
-      lastError: s.lastError?.code ?? null,
-    };
     await fetch("/v1/kiosk/heartbeat", {
       method: "POST",
       headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: JSON.stringify(body),
+      body: JSON.stringify(statusReport(s)),
     }).catch(() => {});
   };
   beat().catch(() => {});

@@ -1,0 +1,34 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import { type DecodedVote, decodeVoteMessage, type Poison } from "./decode.ts";
+import type { PoisonRow } from "./store-batch.ts";
+
+/** One fetched message and what decoding made of it: votes to store, poison to dead-letter. */
+export interface BatchItem {
+  msg: JsMsg;
+  votes: DecodedVote[];
+  poison: Poison[];
+}
+
+export function decodeItem(msg: JsMsg): BatchItem {
+  return { msg, ...decodeVoteMessage(msg.data, msg.seq) };
+}
+
+/** What one transaction stores for these items: their votes, and their poison as dead letters. */
+export function batchRows(items: BatchItem[]): { votes: DecodedVote[]; poison: PoisonRow[] } {
+  return {
+    votes: items.flatMap((i) => i.votes),
+    poison: items.flatMap((i) => i.poison.map((p) => poisonRow(i.msg, p))),
+  };
+}
+
+function poisonRow(msg: JsMsg, p: Poison): PoisonRow {
+  return { ...p, streamSeq: msg.seq, subject: msg.subject, deliveries: msg.info.deliveryCount };
+}
+
+/**
+ * A message stored only as its own dead letter, nothing of it counted: it is termed rather
+ * than acked, telling JetStream it could not be processed.
+ */
+export function isDeadLetteredWhole(item: BatchItem): boolean {
+  return item.votes.length === 0 && item.poison.some((p) => p.itemIndex === -1);
+}
