@@ -8,8 +8,8 @@ import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
-import { addPool } from "../common/postgres.ts";
-import { closeRedis, connectRedis } from "../common/redis.ts";
+import { addRedis } from "../common/redis.ts";
+import { openServiceBase } from "../common/service-base.ts";
 import { provisionVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
 import type { IngestConfig } from "./config.ts";
@@ -50,23 +50,16 @@ export async function buildIngestApi(
   logger: Logger,
   lifecycle: Lifecycle,
 ): Promise<IngestApi> {
-  const log = logger.child({ component: "ingest-api" });
-  const pool = addPool(lifecycle, config.databaseUrl, log, {
-    max: config.pgPoolSize,
-    applicationName: "ingest-api",
-  });
-  const redis = lifecycle.add(
-    "redis",
-    await connectRedis(config.redisUrl, log, "ingest-api"),
-    closeRedis,
-  );
+  const service = "ingest-api";
+  const { log, pool } = openServiceBase(service, config, config.pgPoolSize, logger, lifecycle);
+  const redis = await addRedis(lifecycle, config.redisUrl, log, service);
   let publisher: VotePublisher | undefined;
   let healer: JetStreamHealer | undefined;
   const nc = lifecycle.add(
     "nats",
     await connectNats(
       config.natsUrl,
-      "ingest-api",
+      service,
       log,
       (up) => {
         publisher?.setConnected(up);
@@ -102,10 +95,12 @@ export async function buildIngestApi(
   lifecycle.add("registry-cache", cache, (c) => c.stop());
 
   // Pub/sub needs a connection of its own: one per process, shared by every SSE client.
-  const subscriber = lifecycle.add(
+  const subscriber = await addRedis(
+    lifecycle,
+    config.redisUrl,
+    log,
+    `${service}-results`,
     "redis-subscriber",
-    await connectRedis(config.redisUrl, log, "ingest-api-results"),
-    closeRedis,
   );
   const results = new ResultsCache(
     redis,

@@ -30,7 +30,7 @@ const label = (max: number) =>
     .refine((s) => !/\p{Cc}/u.test(s), { error: "must not contain control characters" })
     .nullable();
 
-/** What an outbox reports (kiosk-client/outbox.ts, #statusHeader). Only `pending` is required. */
+/** What an outbox reports (kiosk-client/status-report.ts, statusHeader). Only `pending` is required. */
 export const kioskStatusSchema = z.strictObject({
   pending: count,
   oldestPendingAt: instant.optional(),

@@ -110,7 +110,7 @@ export class ResultsCache {
   async loadWithPng(pollId: string): Promise<Publication | null> {
     const entry = this.current(pollId);
     // A version without a chart (a failed render) gets it when a later run renders the
-    // same version again: until then each PNG read asks Redis, as it did before the cache.
+    // same version again: until then each PNG read asks Redis (a missing chart is never cached).
     if (entry?.png) return entry;
     return this.#refresh(pollId, true);
   }
