@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { eventually } from "../harness/waiting.ts";
 import {
   launchChromium,
   newContext,
@@ -8,7 +9,6 @@ import {
   watchPage,
 } from "../test-support/browser.ts";
 import { type OutboxApi, startOutboxApi } from "../test-support/outbox-api.ts";
-import { eventually } from "../test-support/waiting.ts";
 import type { OutboxStatus, RefusedEntry } from "./types.ts";
 
 // The browser outbox in Chromium: a page on the API's origin, under the pages' CSP, imports

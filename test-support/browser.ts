@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { ROOT } from "./repo-root.ts";
+import { ROOT } from "../harness/repo-root.ts";
 
 // A real browser for the web UI's tests: Debian's Chromium (package `chromium`, which
 // .ci/run installs when it is missing) driven by playwright-core. Nothing is downloaded.

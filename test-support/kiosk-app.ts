@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { eventually } from "../harness/waiting.ts";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./browser.ts";
-import { eventually } from "./waiting.ts";
 import type { WebStack } from "./web-stack.ts";
 
 // Helpers for the kiosk app's browser tests (web/kiosk-app.test.ts): a gate in front of the

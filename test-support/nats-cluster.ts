@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { canConnect } from "../harness/ports.ts";
 import { freePort } from "../scripts/bench/processes.ts";
-import { canConnect } from "../scripts/chaos/ports.ts";
 
 interface Node {
   name: string;

@@ -3,8 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { canConnect } from "../harness/ports.ts";
 import { freePort } from "../scripts/bench/processes.ts";
-import { canConnect } from "../scripts/chaos/ports.ts";
 
 /**
  * A private nats-server (JetStream on, file store in a temp dir) that a test can stop and

@@ -10,14 +10,14 @@ import { readWriterConfig, type WriterConfig } from "../batch-writer/config.ts";
 import { ensureWriterResources } from "../batch-writer/consumer.ts";
 import { JetStreamHealer } from "../common/jetstream-heal.ts";
 import { createLogger } from "../common/logger.ts";
+import { killChildren } from "../harness/child-processes.ts";
+import { eventually } from "../harness/waiting.ts";
 import { migrateJetStream } from "../scripts/migration.ts";
-import { killChildren } from "./child-processes.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 import { type TestNames, testNames } from "./names.ts";
 import { type EnvVars, LOG_LEVEL, writerEnv } from "./service-env.ts";
 import { countVotes } from "./stored-votes.ts";
 import { deleteStreams } from "./streams.ts";
-import { eventually } from "./waiting.ts";
 
 // A writer test file's world: its database, the votes stream, the writers' durable
 // consumer and the max-deliveries capture, and the NATS connection to publish with.

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { deadLetterStreamName } from "../../batch-writer/consumer.ts";
+import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../../test-support/api.ts";
 import {
   type InProcessWriter,
@@ -12,7 +13,6 @@ import { type IngestHarness, startIngestHarness } from "../../test-support/inges
 import { PrivateNatsServer } from "../../test-support/nats-server.ts";
 import { writerEnv } from "../../test-support/service-env.ts";
 import { withJetStream } from "../../test-support/streams.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 // NATS can come back without its data: a new node, a lost volume, a stream deleted by
 // mistake. The API and the writer re-provision what they own (the stream, the durable

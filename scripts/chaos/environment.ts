@@ -3,11 +3,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { NatsServers } from "../../harness/nats-servers.ts";
+import { PrivatePostgres } from "../../harness/private-postgres.ts";
+import { PrivateRedis } from "../../harness/private-redis.ts";
 import { REPO_ROOT, type SeededKiosk, type SeededPoll } from "../simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, seed } from "../simulator/seeding.ts";
-import { NatsServers } from "./nats-servers.ts";
-import { PrivatePostgres } from "./private-postgres.ts";
-import { PrivateRedis } from "./private-redis.ts";
 
 const run = promisify(execFile);
 

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import type { NatsServers } from "../../harness/nats-servers.ts";
+import type { PrivatePostgres } from "../../harness/private-postgres.ts";
+import type { PrivateRedis } from "../../harness/private-redis.ts";
 import { CliError } from "../cli.ts";
-import type { NatsServers } from "./nats-servers.ts";
-import type { PrivatePostgres } from "./private-postgres.ts";
-import type { PrivateRedis } from "./private-redis.ts";
 import type { ServiceName, System } from "./system.ts";
 
 // The faults, one small function each. A fault returns when it is over (the killed

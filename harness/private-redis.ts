@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "redis";
-import { freePort } from "../bench/processes.ts";
+import { freePort } from "../scripts/bench/processes.ts";
 
 /**
  * A private redis-server without persistence (as in docker-compose.yml), for the chaos

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { freePort } from "../bench/processes.ts";
+import { freePort } from "../scripts/bench/processes.ts";
 
 const run = promisify(execFile);
 

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../bench/processes.ts";
+import { freePort } from "../scripts/bench/processes.ts";
 import { waitForPort } from "./ports.ts";
 
 // The chaos suite's own nats-server processes: one node for the single-server faults, and
