@@ -1,8 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { ROOT } from "./repo-root.ts";
+import { freePort } from "./ports.ts";
+import { REPO_ROOT } from "./repo-root.ts";
+import { eventually } from "./waiting.ts";
 
-// Node child processes of a test (services, CLIs), all tracked in one registry so that an
-// `after` hook, or the exit of the test process itself, ends every one still running.
+// Node child processes of a test or a benchmark (services, CLIs, reference servers), all
+// tracked in one registry so that killChildren(), or the exit of this process itself, ends
+// every one still running.
 
 export interface ChildExit {
   code: number | null;
@@ -10,7 +13,10 @@ export interface ChildExit {
 }
 
 export interface NodeChild {
-  process: ChildProcess;
+  /** Names the child in messages and prefixes its forwarded output. */
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly pid: number;
   /** The last 64 KB of the child's stdout and stderr, for failure messages. */
   output(): string;
   /** Resolves with the exit code (or the signal) once the child has exited. */
@@ -25,7 +31,8 @@ export interface ScriptRun {
 
 const children = new Set<ChildProcess>();
 
-// A test process that dies (an uncaught failure, a timeout) must not leave children behind.
+// A process that dies (an uncaught failure, a timeout, Ctrl-C of a bench) must not leave
+// children behind, servers still listening.
 process.once("exit", () => {
   for (const child of children) child.kill("SIGKILL");
 });
@@ -38,10 +45,10 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-function spawnTracked(script: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [script, ...args], {
-    cwd: ROOT,
-    env: childEnv(env),
+function spawnTracked(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
@@ -49,20 +56,41 @@ function spawnTracked(script: string, args: string[], env: Record<string, string
   return child;
 }
 
-/** `node <script> args...` from the repository root, tracked so that killChildren() ends it. */
-export function spawnNode(script: string, args: string[], env: Record<string, string>): NodeChild {
-  const child = spawnTracked(script, args, env);
+/**
+ * `node args...` from the repository root with exactly `env`, tracked so that
+ * killChildren() ends it. With `forward`, its output also goes to this process's stderr,
+ * each line prefixed with `name`, so that a benchmark's stdout stays its report.
+ */
+export function startNode(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  forward = true,
+): NodeChild {
+  const child = spawnTracked(args, env);
+  if (child.pid === undefined) throw new Error(`${name} did not start`);
   let output = "";
   const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-65_536);
-    if (process.env.TEST_LOG_LEVEL) process.stderr.write(chunk);
+    const text = chunk.toString("utf8");
+    output = (output + text).slice(-65_536);
+    if (forward)
+      for (const line of text.split("\n"))
+        if (line.trim() !== "") process.stderr.write(`[${name}] ${line}\n`);
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   const exited = new Promise<ChildExit>((resolve) => {
     child.once("exit", (code, signal) => resolve({ code, signal }));
   });
-  return { process: child, output: () => output, exited };
+  return { name, process: child, pid: child.pid, output: () => output, exited };
+}
+
+/**
+ * `node <script> args...` with this process's environment (minus the test runner's) and
+ * `env` over it; its output is forwarded only when TEST_LOG_LEVEL is set.
+ */
+export function spawnNode(script: string, args: string[], env: Record<string, string>): NodeChild {
+  return startNode(script, [script, ...args], childEnv(env), Boolean(process.env.TEST_LOG_LEVEL));
 }
 
 /** `node <script> args...` to completion (SIGKILL after `timeoutMs`): its exit code and output. */
@@ -72,7 +100,7 @@ export async function runNode(
   env: Record<string, string>,
   timeoutMs = 30_000,
 ): Promise<ScriptRun> {
-  const child = spawnTracked(script, args, env);
+  const child = spawnTracked([script, ...args], childEnv(env));
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (c: Buffer) => {
@@ -92,17 +120,70 @@ export async function runNode(
   }
 }
 
+function running(child: NodeChild): boolean {
+  return child.process.exitCode === null && child.process.signalCode === null;
+}
+
+/** Polls `url` until it answers 200; fails early if the child exits. */
+export async function waitUntilReady(
+  child: NodeChild,
+  url: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const state = await eventually(
+    `${child.name} ready at ${url}`,
+    async () => {
+      if (!running(child)) return "exited";
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      return res.ok && "ready";
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+  if (state === "exited")
+    throw new Error(`${child.name} exited with code ${child.process.exitCode}`);
+}
+
+export interface ServerChild {
+  child: NodeChild;
+  /** http://127.0.0.1:<port> */
+  url: string;
+}
+
+/**
+ * `node args...` (startNode) serving HTTP on a free port, which `env(port)` tells it, once
+ * its /readyz answers 200; killed if it never does.
+ */
+export async function startServer(
+  name: string,
+  args: string[],
+  env: (port: number) => NodeJS.ProcessEnv,
+  timeoutMs = 30_000,
+): Promise<ServerChild> {
+  const port = await freePort();
+  const child = startNode(name, args, env(port));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilReady(child, `${url}/readyz`, timeoutMs);
+  } catch (err) {
+    await killChild(child);
+    throw err;
+  }
+  return { child, url };
+}
+
 /** SIGKILL, and wait until the process is gone. */
 export async function killChild(child: NodeChild): Promise<void> {
-  if (child.process.exitCode === null && child.process.signalCode === null)
-    child.process.kill("SIGKILL");
+  if (running(child)) child.process.kill("SIGKILL");
   await child.exited;
 }
 
-/** SIGTERM (graceful shutdown) and the exit it led to; SIGKILL if it takes over `timeoutMs`. */
+/**
+ * SIGTERM (graceful shutdown: a --cpu-prof child writes its profile) and the exit it led
+ * to; SIGKILL if it takes over `timeoutMs`.
+ */
 export async function stopChild(child: NodeChild, timeoutMs = 20_000): Promise<ChildExit> {
-  if (child.process.exitCode === null && child.process.signalCode === null)
-    child.process.kill("SIGTERM");
+  if (running(child)) child.process.kill("SIGTERM");
   const timer = setTimeout(() => child.process.kill("SIGKILL"), timeoutMs);
   try {
     return await child.exited;

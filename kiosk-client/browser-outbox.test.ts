@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "../harness/chromium.ts";
 import { eventually } from "../harness/waiting.ts";
-import {
-  launchChromium,
-  newContext,
-  type PageProblems,
-  watchPage,
-} from "../test-support/browser.ts";
+import { newContext, type PageProblems, watchPage } from "../test-support/browser.ts";
 import { type OutboxApi, startOutboxApi } from "../test-support/outbox-api.ts";
 import type { OutboxStatus, RefusedEntry } from "./types.ts";
 

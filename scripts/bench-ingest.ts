@@ -11,6 +11,8 @@ import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { ensureVotesStream } from "../common/votes-stream.ts";
+import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 import { summarizeCpuProfile } from "./bench/cpu-profile.ts";
 import {
   ingestReport,
@@ -22,14 +24,7 @@ import {
 } from "./bench/ingest-report.ts";
 import { INGEST_USAGE, type IngestSettings, readIngestSettings } from "./bench/ingest-settings.ts";
 import { failures, type LoadRequest, type LoadResult, okPerSecond, runLoad } from "./bench/load.ts";
-import {
-  type Child,
-  findPids,
-  freePort,
-  startNode,
-  waitUntilReady,
-  watchCpu,
-} from "./bench/processes.ts";
+import { findPids, watchCpu } from "./bench/proc-stats.ts";
 import { benchLog as log } from "./bench/progress.ts";
 import {
   BENCH_ADMIN_TOKEN,
@@ -57,8 +52,7 @@ const { names, databaseUrl, natsUrl, redisUrl } = run;
 const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
 const POLL_ID = BENCH_POLL_ID;
 const OPTION_IDS = BENCH_OPTION_IDS;
-const repoRoot = join(import.meta.dirname, "..");
-const profileDir = join(repoRoot, "artifacts", "cpu-prof");
+const profileDir = join(REPO_ROOT, "artifacts", "cpu-prof");
 
 const logger = createLogger("warn", { service: "bench-ingest" });
 
@@ -68,7 +62,7 @@ interface Bench {
   nc: NatsConnection;
   jsm: JetStreamManager;
   redis: RedisClient;
-  children: Child[];
+  children: NodeChild[];
 }
 
 // Counters of the load callbacks (autocannon calls them for every request).
@@ -118,27 +112,14 @@ function childEnv(port: number): NodeJS.ProcessEnv {
   };
 }
 
-async function startApi(b: Bench, name: string, nodeArgs: string[]) {
-  const port = await freePort();
-  const child = startNode(
-    name,
-    [...nodeArgs, join(repoRoot, "ingest-api", "main.ts")],
-    childEnv(port),
-  );
-  b.children.push(child);
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilReady(child, `${url}/readyz`);
-  return { child, url };
-}
+const API = "ingest-api/main.ts";
+const REFERENCE = "scripts/bench/reference-server.ts";
 
-async function startReference(b: Bench, name: string, nodeArgs: string[]) {
-  const port = await freePort();
-  const script = join(repoRoot, "scripts", "bench", "reference-server.ts");
-  const child = startNode(name, [...nodeArgs, script], childEnv(port));
-  b.children.push(child);
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilReady(child, `${url}/readyz`);
-  return { child, url };
+/** The API or the reference server (`script`), a child of the run; `nodeArgs`: --cpu-prof. */
+async function startChild(b: Bench, name: string, script: string, nodeArgs: string[] = []) {
+  const server = await startServer(name, [...nodeArgs, script], childEnv);
+  b.children.push(server.child);
+  return server;
 }
 
 /** The real admin API: a poll with a few options and a kiosk, whose token we return. */
@@ -292,7 +273,7 @@ function cleanup(b: Bench): Promise<void> {
 }
 
 async function cleanupOnce({ children, jsm, redis, nc }: Bench): Promise<void> {
-  await Promise.allSettled(children.map((c) => c.stop()));
+  await Promise.allSettled(children.map((c) => stopChild(c)));
   await jsm.streams.delete(names.stream).catch(() => false);
   await deleteRedisKeys(redis).catch(() => {});
   await redis.close().catch(() => {});
@@ -319,9 +300,9 @@ async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<void
     "autocannon (bench)": "self",
   });
 
-  const api = await startApi(b, "api", []);
+  const api = await startChild(b, "api", API);
   const kioskToken = await createPollAndKiosk(api.url);
-  const ref = await startReference(b, "reference", []);
+  const ref = await startChild(b, "reference", REFERENCE);
   const single = (url: string, auth: boolean): LoadTarget => ({
     url: `${url}/v1/votes`,
     requests: singleVoteRequests(auth ? { authorization: `Bearer ${kioskToken}` } : {}),
@@ -406,8 +387,8 @@ async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<void
 
   const profiles: Profile[] = [];
   if (settings.cpuProfile) {
-    await api.child.stop();
-    await ref.child.stop();
+    await stopChild(api.child);
+    await stopChild(ref.child);
     // One profiled server per workload; each profile covers the child's whole life
     // (start-up, warmup and the run), which the run dominates.
     for (const target of ["reference", "api", "batch"] as const) {
@@ -418,8 +399,8 @@ async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<void
       const profArgs = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
       const server =
         target === "reference"
-          ? await startReference(b, "ref-prof", profArgs)
-          : await startApi(b, "api-prof", profArgs);
+          ? await startChild(b, "ref-prof", REFERENCE, profArgs)
+          : await startChild(b, "api-prof", API, profArgs);
       const load =
         target === "batch"
           ? { ...batch, url: `${server.url}/v1/votes/batch` }
@@ -435,7 +416,7 @@ async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<void
         pids: watched(server.child.pid),
       });
       runs.push(run);
-      await server.child.stop();
+      await stopChild(server.child);
       const file = (await readdir(dir)).find((f) => f.endsWith(".cpuprofile"));
       if (file === undefined) throw new Error(`no CPU profile written for ${target}`);
       profiles.push({

@@ -12,15 +12,11 @@ import { configOrExit } from "../common/main-guard.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
+import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 import { type LoadResult, median, okPerSecond, runLoad } from "./bench/load.ts";
 import { pacedVotesInChild } from "./bench/paced-votes.ts";
-import {
-  type Child,
-  freePort,
-  processCpuSeconds,
-  startNode,
-  waitUntilReady,
-} from "./bench/processes.ts";
+import { processCpuSeconds } from "./bench/proc-stats.ts";
 import {
   BENCH_ADMIN_TOKEN,
   BENCH_OPTION_IDS,
@@ -95,13 +91,12 @@ const { names, databaseUrl, natsUrl, redisUrl } = run;
 const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
 const POLL_ID = BENCH_POLL_ID;
 const OPTIONS = BENCH_OPTION_IDS;
-const repoRoot = join(import.meta.dirname, "..");
 const keys = resultsKeys(names.redisKeyPrefix, POLL_ID);
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
 
 const log = (line: string) => process.stderr.write(`[bench:reads] ${line}\n`);
 const logger = createLogger("warn", { service: "bench-reads" });
-const children: Child[] = [];
+const children: NodeChild[] = [];
 const redis = createClient({ url: redisUrl });
 await redis.connect();
 const loadBefore = loadavg();
@@ -121,19 +116,16 @@ function childEnv(port: number): NodeJS.ProcessEnv {
   };
 }
 
-const profileDir = join(repoRoot, "artifacts", "cpu-prof", "reads");
+const profileDir = join(REPO_ROOT, "artifacts", "cpu-prof", "reads");
 /** BENCH_CPU_PROF=1: the API child runs under --cpu-prof; its profile is summarised at the end. */
 function profileEnv(): NodeJS.ProcessEnv {
   return settings.cpuProfile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {};
 }
 
 async function start(name: string, script: string, extra: NodeJS.ProcessEnv = {}) {
-  const port = await freePort();
-  const child = startNode(name, [join(repoRoot, script)], { ...childEnv(port), ...extra });
-  children.push(child);
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilReady(child, `${url}/readyz`);
-  return { child, url };
+  const server = await startServer(name, [script], (port) => ({ ...childEnv(port), ...extra }));
+  children.push(server.child);
+  return server;
 }
 
 /** A results document of the usual shape: 4 options, a day of 10-minute buckets. */
@@ -218,7 +210,7 @@ async function readLoad(url: string, durationS: number, overallRate?: number): P
   });
 }
 
-async function benchReads(api: { child: Child; url: string }) {
+async function benchReads(api: { child: NodeChild; url: string }) {
   const redisRef = await start("ref-redis", "scripts/bench/reads-reference-server.ts", {
     READS_FROM: "redis",
   });
@@ -261,8 +253,8 @@ async function benchReads(api: { child: Child; url: string }) {
         cpuMicrosPerRequest: (used * 1e6) / Math.max(1, result["2xx"]),
       });
     }
-  await redisRef.child.stop();
-  await memoryRef.child.stop();
+  await stopChild(redisRef.child);
+  await stopChild(memoryRef.child);
   return { runs, cpu };
 }
 
@@ -298,7 +290,7 @@ function rssBytes(pid: number): number {
  * of their own (paced-votes.ts), a new version announced every `announceMs` meanwhile.
  */
 async function voteLoad(
-  api: { child: Child; url: string },
+  api: { child: NodeChild; url: string },
   token: string,
   holder: StreamHolder,
   announceMs: number,
@@ -341,7 +333,7 @@ async function voteLoad(
   };
 }
 
-async function benchStreams(api: { child: Child; url: string }, token: string) {
+async function benchStreams(api: { child: NodeChild; url: string }, token: string) {
   const port = Number(new URL(api.url).port);
   const holder = new StreamHolder();
   try {
@@ -374,7 +366,7 @@ async function benchStreams(api: { child: Child; url: string }, token: string) {
 // --- the run -----------------------------------------------------------------------------
 
 async function cleanup(): Promise<void> {
-  await Promise.allSettled(children.map((c) => c.stop()));
+  await Promise.allSettled(children.map((c) => stopChild(c)));
   const nc = await connect({ servers: natsUrl, name: "bench-reads-cleanup" }).catch(() => null);
   if (nc) {
     const jsm = await jetstreamManager(nc);
@@ -394,7 +386,7 @@ const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const ms = (n: number) => (n < 10 ? n.toFixed(1) : int(n));
 const load3 = (l: number[]) => l.map((n) => n.toFixed(2)).join(" / ");
 
-type Api = { child: Child; url: string };
+type Api = { child: NodeChild; url: string };
 
 async function readsSection(api: Api): Promise<string[]> {
   log("results GET");

@@ -1,12 +1,13 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ERROR_CODES } from "../common/error-codes.ts";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 import { readCli } from "./cli.ts";
 
 // `node scripts/error-codes-table.ts`: rewrites the README's error table from
 // common/error-codes.ts (common/error-codes.test.ts fails until the two agree).
 
-export const README_PATH = join(import.meta.dirname, "..", "README.md");
+export const README_PATH = join(REPO_ROOT, "README.md");
 export const TABLE_BEGIN =
   "<!-- error-codes:begin (common/error-codes.ts; checked by common/error-codes.test.ts) -->";
 export const TABLE_END = "<!-- error-codes:end -->";

@@ -1,6 +1,6 @@
 import { type NodeChild, spawnNode } from "../harness/child-processes.ts";
+import { freePort } from "../harness/ports.ts";
 import { eventually } from "../harness/waiting.ts";
-import { freePort } from "../scripts/bench/processes.ts";
 import { metricSample } from "./metrics-scrape.ts";
 import type { EnvVars } from "./service-env.ts";
 

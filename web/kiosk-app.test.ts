@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { ROOT } from "../harness/repo-root.ts";
+import { launchChromium } from "../harness/chromium.ts";
+import { REPO_ROOT as ROOT } from "../harness/repo-root.ts";
 import { eventually } from "../harness/waiting.ts";
 import {
-  launchChromium,
   newContext,
   type PageProblems,
   screenshotPath,
