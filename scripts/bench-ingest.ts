@@ -26,13 +26,7 @@ import { INGEST_USAGE, type IngestSettings, readIngestSettings } from "./bench/i
 import { failures, type LoadRequest, type LoadResult, okPerSecond, runLoad } from "./bench/load.ts";
 import { findPids, watchCpu } from "./bench/proc-stats.ts";
 import { benchLog as log } from "./bench/progress.ts";
-import {
-  BENCH_ADMIN_TOKEN,
-  BENCH_OPTION_IDS,
-  BENCH_POLL_ID,
-  benchRun,
-  benchServiceEnv,
-} from "./bench/run-names.ts";
+import { BENCH_ADMIN_HEADERS, BENCH_POLL, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:ingest`: throughput of the real ingest API (child process) against a
@@ -49,9 +43,6 @@ const env = process.env;
 
 const run = benchRun("ingest");
 const { names, databaseUrl, natsUrl, redisUrl } = run;
-const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
-const POLL_ID = BENCH_POLL_ID;
-const OPTION_IDS = BENCH_OPTION_IDS;
 const profileDir = join(REPO_ROOT, "artifacts", "cpu-prof");
 
 const logger = createLogger("warn", { service: "bench-ingest" });
@@ -124,20 +115,19 @@ async function startChild(b: Bench, name: string, script: string, nodeArgs: stri
 
 /** The real admin API: a poll with a few options and a kiosk, whose token we return. */
 async function createPollAndKiosk(apiUrl: string): Promise<string> {
-  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
   const poll = await fetch(`${apiUrl}/v1/polls`, {
     method: "POST",
-    headers: admin,
+    headers: BENCH_ADMIN_HEADERS,
     body: JSON.stringify({
-      id: POLL_ID,
+      id: BENCH_POLL.id,
       title: "Benchmark poll",
-      options: OPTION_IDS.map((id) => ({ id, label: id })),
+      options: BENCH_POLL.optionIds.map((id) => ({ id, label: id })),
     }),
   });
   if (poll.status !== 201) throw new Error(`create poll: ${poll.status} ${await poll.text()}`);
   const kiosk = await fetch(`${apiUrl}/v1/kiosks`, {
     method: "POST",
-    headers: admin,
+    headers: BENCH_ADMIN_HEADERS,
     body: JSON.stringify({ id: "bench-kiosk", name: "Benchmark kiosk" }),
   });
   if (kiosk.status !== 201) throw new Error(`create kiosk: ${kiosk.status} ${await kiosk.text()}`);
@@ -146,9 +136,9 @@ async function createPollAndKiosk(apiUrl: string): Promise<string> {
   return token;
 }
 
-const nextOption = () => OPTION_IDS[voteCounter++ % OPTION_IDS.length]!;
+const nextOption = () => BENCH_POLL.optionIds[voteCounter++ % BENCH_POLL.optionIds.length]!;
 const voteJson = () =>
-  `{"eventId":"${randomUUID()}","pollId":"${POLL_ID}","optionId":"${nextOption()}"}`;
+  `{"eventId":"${randomUUID()}","pollId":"${BENCH_POLL.id}","optionId":"${nextOption()}"}`;
 
 /** One vote per request with a fresh eventId, so that JetStream never sees a duplicate. */
 function singleVoteRequests(auth: Record<string, string>): LoadRequest[] {
