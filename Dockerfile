@@ -17,6 +17,8 @@ COPY result-publisher ./result-publisher
 COPY web ./web
 COPY sql ./sql
 COPY scripts ./scripts
+# The repository root and the process helpers the scripts share with the tests.
+COPY harness ./harness
 USER node
 EXPOSE 3000 9101 9102
 CMD ["node", "scripts/start.ts"]

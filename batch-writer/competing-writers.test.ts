@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { StoredVote } from "../common/vote.ts";
-import { freePort } from "../scripts/bench/processes.ts";
-import { type NodeChild, stopChild } from "../test-support/child-processes.ts";
+import { type NodeChild, stopChild } from "../harness/child-processes.ts";
+import { freePort } from "../harness/ports.ts";
+import { eventually } from "../harness/waiting.ts";
 import { scrapeMetric } from "../test-support/metrics-scrape.ts";
 import { spawnWriter } from "../test-support/service-children.ts";
 import { assertRollupsMatchVotes, insertPoll, queryNumber } from "../test-support/stored-votes.ts";
 import { makeVote, publishMany } from "../test-support/vote-messages.ts";
-import { eventually } from "../test-support/waiting.ts";
 import {
   createWriterTestBed,
   type WriterTestBed,

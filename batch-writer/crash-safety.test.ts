@@ -3,7 +3,8 @@ import { randomInt } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StoredVote } from "../common/vote.ts";
-import { killChild, stopChild } from "../test-support/child-processes.ts";
+import { killChild, stopChild } from "../harness/child-processes.ts";
+import { eventually } from "../harness/waiting.ts";
 import { spawnWriter } from "../test-support/service-children.ts";
 import { shuffle } from "../test-support/shuffle.ts";
 import {
@@ -13,7 +14,6 @@ import {
   queryNumber,
 } from "../test-support/stored-votes.ts";
 import { makeVote, publishMany } from "../test-support/vote-messages.ts";
-import { eventually } from "../test-support/waiting.ts";
 import {
   createWriterTestBed,
   type WriterTestBed,

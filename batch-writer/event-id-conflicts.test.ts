@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { eventually } from "../harness/waiting.ts";
 import {
   type InProcessWriter,
   startWriterInProcess,
@@ -12,7 +13,6 @@ import {
   queryNumber,
 } from "../test-support/stored-votes.ts";
 import { makeVote, publishVotes, type VoteSpec } from "../test-support/vote-messages.ts";
-import { eventually } from "../test-support/waiting.ts";
 import { createWriterTestBed, type WriterTestBed } from "../test-support/writer-test-bed.ts";
 import type { DecodedVote } from "./decode.ts";
 import { storeBatch } from "./store-batch.ts";

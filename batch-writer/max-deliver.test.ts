@@ -5,7 +5,8 @@ import { TimeoutError } from "@nats-io/transport-node";
 import { createLogger } from "../common/logger.ts";
 import { encodeVoteMessage } from "../common/vote.ts";
 import { voteSubject } from "../common/votes-stream.ts";
-import { runNode } from "../test-support/child-processes.ts";
+import { runNode } from "../harness/child-processes.ts";
+import { eventually } from "../harness/waiting.ts";
 import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import {
   assertRollupsMatchVotes,
@@ -15,7 +16,6 @@ import {
 } from "../test-support/stored-votes.ts";
 import { streamMessageCount } from "../test-support/streams.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
-import { eventually } from "../test-support/waiting.ts";
 import {
   createWriterTestBed,
   type WriterTestBed,

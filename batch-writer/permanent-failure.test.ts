@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { PubAck } from "@nats-io/jetstream";
 import type { StoredVote } from "../common/vote.ts";
-import { runNode } from "../test-support/child-processes.ts";
+import { runNode } from "../harness/child-processes.ts";
+import { eventually } from "../harness/waiting.ts";
 import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import {
   assertRollupsMatchVotes,
@@ -12,7 +13,6 @@ import {
 } from "../test-support/stored-votes.ts";
 import { streamMessageCount } from "../test-support/streams.ts";
 import { makeVote, publishVotes } from "../test-support/vote-messages.ts";
-import { eventually } from "../test-support/waiting.ts";
 import {
   createWriterTestBed,
   type WriterTestBed,

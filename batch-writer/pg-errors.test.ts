@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import pg from "pg";
-import { freePort } from "../scripts/bench/processes.ts";
+import { freePort } from "../harness/ports.ts";
 import { PG_BASE_URL } from "../test-support/database.ts";
 import { classifyFailure, describeFailure } from "./pg-errors.ts";
 

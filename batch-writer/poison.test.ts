@@ -3,7 +3,8 @@ import { after, before, describe, test } from "node:test";
 import type { PubAck } from "@nats-io/jetstream";
 import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { voteSubject } from "../common/votes-stream.ts";
-import { runNode } from "../test-support/child-processes.ts";
+import { runNode } from "../harness/child-processes.ts";
+import { eventually } from "../harness/waiting.ts";
 import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import {
   assertRollupsMatchVotes,
@@ -13,7 +14,6 @@ import {
 } from "../test-support/stored-votes.ts";
 import { streamMessageCount } from "../test-support/streams.ts";
 import { makeVote, publishRaw, publishVotes } from "../test-support/vote-messages.ts";
-import { eventually } from "../test-support/waiting.ts";
 import {
   createWriterTestBed,
   type WriterTestBed,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StoredVote } from "../common/vote.ts";
+import { eventually } from "../harness/waiting.ts";
 import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import { shuffle } from "../test-support/shuffle.ts";
 import {
@@ -12,7 +13,6 @@ import {
 } from "../test-support/stored-votes.ts";
 import { TcpProxy } from "../test-support/tcp-proxy.ts";
 import { makeVote, publishMany } from "../test-support/vote-messages.ts";
-import { eventually } from "../test-support/waiting.ts";
 import {
   createWriterTestBed,
   type WriterTestBed,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { StoredVote } from "../common/vote.ts";
+import { eventually } from "../harness/waiting.ts";
 import {
   type InProcessWriter,
   startWriterInProcess,
@@ -13,7 +14,6 @@ import {
   queryNumber,
 } from "../test-support/stored-votes.ts";
 import { makeVote, publishVotes } from "../test-support/vote-messages.ts";
-import { eventually } from "../test-support/waiting.ts";
 import {
   createWriterTestBed,
   type WriterTestBed,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { PrivateNatsServer } from "../test-support/nats-server.ts";
+import { PrivateNatsServer } from "../harness/nats-servers.ts";
 import { createLogger } from "./logger.ts";
 import { closeNats, connectNats } from "./nats.ts";
 

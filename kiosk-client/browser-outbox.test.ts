@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import {
-  launchChromium,
-  newContext,
-  type PageProblems,
-  watchPage,
-} from "../test-support/browser.ts";
+import { launchChromium } from "../harness/chromium.ts";
+import { eventually } from "../harness/waiting.ts";
+import { newContext, type PageProblems, watchPage } from "../test-support/browser.ts";
 import { type OutboxApi, startOutboxApi } from "../test-support/outbox-api.ts";
-import { eventually } from "../test-support/waiting.ts";
 import type { OutboxStatus, RefusedEntry } from "./types.ts";
 
 // The browser outbox in Chromium: a page on the API's origin, under the pages' CSP, imports

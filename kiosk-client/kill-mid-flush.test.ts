@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { killChild, killChildren, spawnNode } from "../test-support/child-processes.ts";
+import { killChild, killChildren, spawnNode } from "../harness/child-processes.ts";
+import { eventually } from "../harness/waiting.ts";
 import { type OutboxApi, startOutboxApi } from "../test-support/outbox-api.ts";
-import { eventually } from "../test-support/waiting.ts";
 
 // kill -9 a kiosk process in the middle of flushing its file outbox, start it again on
 // the same journal: every vote it queued is stored exactly once, and nothing else.

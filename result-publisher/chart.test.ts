@@ -5,10 +5,10 @@ import { createCanvas, loadImage } from "@napi-rs/canvas";
 import request from "supertest";
 import { CHART_DEMAND_THROTTLE_MS } from "../common/chart-demand.ts";
 import { resultsKeys } from "../common/results-contract.ts";
+import { eventually } from "../harness/waiting.ts";
 import { createPoll, expectError } from "../test-support/api.ts";
 import { metricSample } from "../test-support/metrics-scrape.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
-import { eventually } from "../test-support/waiting.ts";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

@@ -4,6 +4,7 @@ import { RESP_TYPES } from "redis";
 import request from "supertest";
 import { CHART_DEMAND_THROTTLE_MS } from "../common/chart-demand.ts";
 import { chartJobsKey, type HiddenResults, resultsKeys } from "../common/results-contract.ts";
+import { eventually } from "../harness/waiting.ts";
 import { createPoll, isoFromNow, minutes } from "../test-support/api.ts";
 import {
   type InProcessPublisher,
@@ -12,7 +13,6 @@ import {
 import { ADMIN } from "../test-support/ingest.ts";
 import { assertMatchesSql } from "../test-support/results-checks.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
-import { eventually } from "../test-support/waiting.ts";
 import { renderResultsPng } from "./chart.ts";
 import { storePngIfCurrent } from "./chart-jobs.ts";
 

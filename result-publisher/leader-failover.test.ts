@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { killChild, killChildren } from "../harness/child-processes.ts";
+import { eventually } from "../harness/waiting.ts";
 import { advisoryLockHolders } from "../test-support/advisory-locks.ts";
 import { createPoll } from "../test-support/api.ts";
-import { killChild, killChildren } from "../test-support/child-processes.ts";
 import { metricSample } from "../test-support/metrics-scrape.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 import {
@@ -10,7 +11,6 @@ import {
   type PublisherChild,
   spawnPublisher,
 } from "../test-support/service-children.ts";
-import { eventually } from "../test-support/waiting.ts";
 
 const INTERVAL_MS = 1_000;
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
+import { eventually } from "../harness/waiting.ts";
 import { advisoryLockHolders } from "../test-support/advisory-locks.ts";
 import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
 import {
@@ -11,7 +12,6 @@ import {
 import { type TestNames, testNames } from "../test-support/names.ts";
 import { publisherEnv } from "../test-support/service-env.ts";
 import { TcpProxy } from "../test-support/tcp-proxy.ts";
-import { eventually } from "../test-support/waiting.ts";
 import { Leadership, LOCK_APPLICATION_NAME } from "./leader.ts";
 
 describe("publisher leadership when the lock session is lost", () => {

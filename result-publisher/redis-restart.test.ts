@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { type PublishedResults, resultsKeys } from "../common/results-contract.ts";
-import { PrivateRedis } from "../scripts/chaos/private-redis.ts";
+import { PrivateRedis } from "../harness/private-redis.ts";
+import { eventually } from "../harness/waiting.ts";
 import { createPoll, expectError, isoFromNow, minutes } from "../test-support/api.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
-import { eventually } from "../test-support/waiting.ts";
 
 // Redis without persistence comes back empty. The publisher must not trust its memory of
 // what it wrote: every poll (open, closed, hidden) is published again within one run,

@@ -11,6 +11,8 @@ import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { ensureVotesStream } from "../common/votes-stream.ts";
+import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 import { summarizeCpuProfile } from "./bench/cpu-profile.ts";
 import {
   ingestReport,
@@ -22,22 +24,9 @@ import {
 } from "./bench/ingest-report.ts";
 import { INGEST_USAGE, type IngestSettings, readIngestSettings } from "./bench/ingest-settings.ts";
 import { failures, type LoadRequest, type LoadResult, okPerSecond, runLoad } from "./bench/load.ts";
-import {
-  type Child,
-  findPids,
-  freePort,
-  startNode,
-  waitUntilReady,
-  watchCpu,
-} from "./bench/processes.ts";
+import { findPids, watchCpu } from "./bench/proc-stats.ts";
 import { benchLog as log } from "./bench/progress.ts";
-import {
-  BENCH_ADMIN_TOKEN,
-  BENCH_OPTION_IDS,
-  BENCH_POLL_ID,
-  benchRun,
-  benchServiceEnv,
-} from "./bench/run-names.ts";
+import { BENCH_ADMIN_HEADERS, BENCH_POLL, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:ingest`: throughput of the real ingest API (child process) against a
@@ -54,11 +43,7 @@ const env = process.env;
 
 const run = benchRun("ingest");
 const { names, databaseUrl, natsUrl, redisUrl } = run;
-const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
-const POLL_ID = BENCH_POLL_ID;
-const OPTION_IDS = BENCH_OPTION_IDS;
-const repoRoot = join(import.meta.dirname, "..");
-const profileDir = join(repoRoot, "artifacts", "cpu-prof");
+const profileDir = join(REPO_ROOT, "artifacts", "cpu-prof");
 
 const logger = createLogger("warn", { service: "bench-ingest" });
 
@@ -68,7 +53,7 @@ interface Bench {
   nc: NatsConnection;
   jsm: JetStreamManager;
   redis: RedisClient;
-  children: Child[];
+  children: NodeChild[];
 }
 
 // Counters of the load callbacks (autocannon calls them for every request).
@@ -118,45 +103,31 @@ function childEnv(port: number): NodeJS.ProcessEnv {
   };
 }
 
-async function startApi(b: Bench, name: string, nodeArgs: string[]) {
-  const port = await freePort();
-  const child = startNode(
-    name,
-    [...nodeArgs, join(repoRoot, "ingest-api", "main.ts")],
-    childEnv(port),
-  );
-  b.children.push(child);
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilReady(child, `${url}/readyz`);
-  return { child, url };
-}
+const API = "ingest-api/main.ts";
+const REFERENCE = "scripts/bench/reference-server.ts";
 
-async function startReference(b: Bench, name: string, nodeArgs: string[]) {
-  const port = await freePort();
-  const script = join(repoRoot, "scripts", "bench", "reference-server.ts");
-  const child = startNode(name, [...nodeArgs, script], childEnv(port));
-  b.children.push(child);
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilReady(child, `${url}/readyz`);
-  return { child, url };
+/** The API or the reference server (`script`), a child of the run; `nodeArgs`: --cpu-prof. */
+async function startChild(b: Bench, name: string, script: string, nodeArgs: string[] = []) {
+  const server = await startServer(name, [...nodeArgs, script], childEnv);
+  b.children.push(server.child);
+  return server;
 }
 
 /** The real admin API: a poll with a few options and a kiosk, whose token we return. */
 async function createPollAndKiosk(apiUrl: string): Promise<string> {
-  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
   const poll = await fetch(`${apiUrl}/v1/polls`, {
     method: "POST",
-    headers: admin,
+    headers: BENCH_ADMIN_HEADERS,
     body: JSON.stringify({
-      id: POLL_ID,
+      id: BENCH_POLL.id,
       title: "Benchmark poll",
-      options: OPTION_IDS.map((id) => ({ id, label: id })),
+      options: BENCH_POLL.optionIds.map((id) => ({ id, label: id })),
     }),
   });
   if (poll.status !== 201) throw new Error(`create poll: ${poll.status} ${await poll.text()}`);
   const kiosk = await fetch(`${apiUrl}/v1/kiosks`, {
     method: "POST",
-    headers: admin,
+    headers: BENCH_ADMIN_HEADERS,
     body: JSON.stringify({ id: "bench-kiosk", name: "Benchmark kiosk" }),
   });
   if (kiosk.status !== 201) throw new Error(`create kiosk: ${kiosk.status} ${await kiosk.text()}`);
@@ -165,9 +136,9 @@ async function createPollAndKiosk(apiUrl: string): Promise<string> {
   return token;
 }
 
-const nextOption = () => OPTION_IDS[voteCounter++ % OPTION_IDS.length]!;
+const nextOption = () => BENCH_POLL.optionIds[voteCounter++ % BENCH_POLL.optionIds.length]!;
 const voteJson = () =>
-  `{"eventId":"${randomUUID()}","pollId":"${POLL_ID}","optionId":"${nextOption()}"}`;
+  `{"eventId":"${randomUUID()}","pollId":"${BENCH_POLL.id}","optionId":"${nextOption()}"}`;
 
 /** One vote per request with a fresh eventId, so that JetStream never sees a duplicate. */
 function singleVoteRequests(auth: Record<string, string>): LoadRequest[] {
@@ -292,7 +263,7 @@ function cleanup(b: Bench): Promise<void> {
 }
 
 async function cleanupOnce({ children, jsm, redis, nc }: Bench): Promise<void> {
-  await Promise.allSettled(children.map((c) => c.stop()));
+  await Promise.allSettled(children.map((c) => stopChild(c)));
   await jsm.streams.delete(names.stream).catch(() => false);
   await deleteRedisKeys(redis).catch(() => {});
   await redis.close().catch(() => {});
@@ -319,9 +290,9 @@ async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<void
     "autocannon (bench)": "self",
   });
 
-  const api = await startApi(b, "api", []);
+  const api = await startChild(b, "api", API);
   const kioskToken = await createPollAndKiosk(api.url);
-  const ref = await startReference(b, "reference", []);
+  const ref = await startChild(b, "reference", REFERENCE);
   const single = (url: string, auth: boolean): LoadTarget => ({
     url: `${url}/v1/votes`,
     requests: singleVoteRequests(auth ? { authorization: `Bearer ${kioskToken}` } : {}),
@@ -406,8 +377,8 @@ async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<void
 
   const profiles: Profile[] = [];
   if (settings.cpuProfile) {
-    await api.child.stop();
-    await ref.child.stop();
+    await stopChild(api.child);
+    await stopChild(ref.child);
     // One profiled server per workload; each profile covers the child's whole life
     // (start-up, warmup and the run), which the run dominates.
     for (const target of ["reference", "api", "batch"] as const) {
@@ -418,8 +389,8 @@ async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<void
       const profArgs = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
       const server =
         target === "reference"
-          ? await startReference(b, "ref-prof", profArgs)
-          : await startApi(b, "api-prof", profArgs);
+          ? await startChild(b, "ref-prof", REFERENCE, profArgs)
+          : await startChild(b, "api-prof", API, profArgs);
       const load =
         target === "batch"
           ? { ...batch, url: `${server.url}/v1/votes/batch` }
@@ -435,7 +406,7 @@ async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<void
         pids: watched(server.child.pid),
       });
       runs.push(run);
-      await server.child.stop();
+      await stopChild(server.child);
       const file = (await readdir(dir)).find((f) => f.endsWith(".cpuprofile"));
       if (file === undefined) throw new Error(`no CPU profile written for ${target}`);
       profiles.push({

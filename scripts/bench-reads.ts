@@ -12,22 +12,12 @@ import { configOrExit } from "../common/main-guard.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
+import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 import { type LoadResult, median, okPerSecond, runLoad } from "./bench/load.ts";
 import { pacedVotesInChild } from "./bench/paced-votes.ts";
-import {
-  type Child,
-  freePort,
-  processCpuSeconds,
-  startNode,
-  waitUntilReady,
-} from "./bench/processes.ts";
-import {
-  BENCH_ADMIN_TOKEN,
-  BENCH_OPTION_IDS,
-  BENCH_POLL_ID,
-  benchRun,
-  benchServiceEnv,
-} from "./bench/run-names.ts";
+import { processCpuSeconds } from "./bench/proc-stats.ts";
+import { BENCH_ADMIN_HEADERS, BENCH_POLL, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { StreamHolder } from "./bench/stream-holder.ts";
 import { readCli } from "./cli.ts";
 
@@ -92,16 +82,11 @@ const settings = configOrExit(() => ({
 
 const run = benchRun("reads");
 const { names, databaseUrl, natsUrl, redisUrl } = run;
-const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
-const POLL_ID = BENCH_POLL_ID;
-const OPTIONS = BENCH_OPTION_IDS;
-const repoRoot = join(import.meta.dirname, "..");
-const keys = resultsKeys(names.redisKeyPrefix, POLL_ID);
-const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+const keys = resultsKeys(names.redisKeyPrefix, BENCH_POLL.id);
 
 const log = (line: string) => process.stderr.write(`[bench:reads] ${line}\n`);
 const logger = createLogger("warn", { service: "bench-reads" });
-const children: Child[] = [];
+const children: NodeChild[] = [];
 const redis = createClient({ url: redisUrl });
 await redis.connect();
 const loadBefore = loadavg();
@@ -121,26 +106,23 @@ function childEnv(port: number): NodeJS.ProcessEnv {
   };
 }
 
-const profileDir = join(repoRoot, "artifacts", "cpu-prof", "reads");
+const profileDir = join(REPO_ROOT, "artifacts", "cpu-prof", "reads");
 /** BENCH_CPU_PROF=1: the API child runs under --cpu-prof; its profile is summarised at the end. */
 function profileEnv(): NodeJS.ProcessEnv {
   return settings.cpuProfile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {};
 }
 
 async function start(name: string, script: string, extra: NodeJS.ProcessEnv = {}) {
-  const port = await freePort();
-  const child = startNode(name, [join(repoRoot, script)], { ...childEnv(port), ...extra });
-  children.push(child);
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilReady(child, `${url}/readyz`);
-  return { child, url };
+  const server = await startServer(name, [script], (port) => ({ ...childEnv(port), ...extra }));
+  children.push(server.child);
+  return server;
 }
 
 /** A results document of the usual shape: 4 options, a day of 10-minute buckets. */
 function resultsDocument(version: string): string {
   const buckets = 144;
   return JSON.stringify({
-    pollId: POLL_ID,
+    pollId: BENCH_POLL.id,
     title: "Benchmark poll",
     timeZone: "UTC",
     opensAt: null,
@@ -151,12 +133,12 @@ function resultsDocument(version: string): string {
     publishedAt: new Date().toISOString(),
     hidden: false,
     totalVotes: 4 * buckets * 3,
-    options: OPTIONS.map((id) => ({ id, label: id, count: buckets * 3, share: 0.25 })),
+    options: BENCH_POLL.optionIds.map((id) => ({ id, label: id, count: buckets * 3, share: 0.25 })),
     distribution: {
       bucketMinutes: 10,
       start: new Date(Date.now() - buckets * 600_000).toISOString(),
       buckets,
-      series: OPTIONS.map((optionId) => ({
+      series: BENCH_POLL.optionIds.map((optionId) => ({
         optionId,
         counts: Array.from({ length: buckets }, (_, i) => (i * 7) % 5),
       })),
@@ -176,19 +158,26 @@ async function publish(): Promise<string> {
     .multi()
     .set(keys.json, resultsDocument(version))
     .set(keys.version, version)
-    .publish(resultsChannel(names.redisKeyPrefix), JSON.stringify({ pollId: POLL_ID, version }))
+    .publish(
+      resultsChannel(names.redisKeyPrefix),
+      JSON.stringify({ pollId: BENCH_POLL.id, version }),
+    )
     .exec();
   return version;
 }
 
 async function post(url: string, path: string, body: unknown): Promise<Response> {
-  return fetch(`${url}${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) });
+  return fetch(`${url}${path}`, {
+    method: "POST",
+    headers: BENCH_ADMIN_HEADERS,
+    body: JSON.stringify(body),
+  });
 }
 
 const pollBody = (id: string) => ({
   id,
   title: `Poll ${id}`,
-  options: OPTIONS.map((o) => ({ id: o, label: o })),
+  options: BENCH_POLL.optionIds.map((o) => ({ id: o, label: o })),
 });
 
 // --- 1. results GET ------------------------------------------------------------------
@@ -209,7 +198,7 @@ interface CpuRun {
 async function readLoad(url: string, durationS: number, overallRate?: number): Promise<LoadResult> {
   return runLoad({
     ...(overallRate === undefined ? {} : { overallRate }),
-    url: `${url}/v1/polls/${POLL_ID}/results`,
+    url: `${url}/v1/polls/${BENCH_POLL.id}/results`,
     connections: settings.connections,
     pipelining: 1,
     duration: durationS,
@@ -218,7 +207,7 @@ async function readLoad(url: string, durationS: number, overallRate?: number): P
   });
 }
 
-async function benchReads(api: { child: Child; url: string }) {
+async function benchReads(api: { child: NodeChild; url: string }) {
   const redisRef = await start("ref-redis", "scripts/bench/reads-reference-server.ts", {
     READS_FROM: "redis",
   });
@@ -233,7 +222,9 @@ async function benchReads(api: { child: Child; url: string }) {
   // Same bytes from all three (the API's copy is of the version written last).
   const bodies = await Promise.all(
     targets.map(async (t) =>
-      (await fetch(`${t.url}/v1/polls/${POLL_ID}/results`)).arrayBuffer().then((b) => b.byteLength),
+      (await fetch(`${t.url}/v1/polls/${BENCH_POLL.id}/results`))
+        .arrayBuffer()
+        .then((b) => b.byteLength),
     ),
   );
   if (new Set(bodies).size !== 1) throw new Error(`different bodies: ${bodies.join(", ")} bytes`);
@@ -261,8 +252,8 @@ async function benchReads(api: { child: Child; url: string }) {
         cpuMicrosPerRequest: (used * 1e6) / Math.max(1, result["2xx"]),
       });
     }
-  await redisRef.child.stop();
-  await memoryRef.child.stop();
+  await stopChild(redisRef.child);
+  await stopChild(memoryRef.child);
   return { runs, cpu };
 }
 
@@ -298,7 +289,7 @@ function rssBytes(pid: number): number {
  * of their own (paced-votes.ts), a new version announced every `announceMs` meanwhile.
  */
 async function voteLoad(
-  api: { child: Child; url: string },
+  api: { child: NodeChild; url: string },
   token: string,
   holder: StreamHolder,
   announceMs: number,
@@ -313,7 +304,7 @@ async function voteLoad(
   const result = await pacedVotesInChild({
     url: api.url,
     token,
-    pollId: POLL_ID,
+    pollId: BENCH_POLL.id,
     optionId: "red",
     rate: settings.voteRate,
     durationS: settings.voteDurationS,
@@ -341,7 +332,7 @@ async function voteLoad(
   };
 }
 
-async function benchStreams(api: { child: Child; url: string }, token: string) {
+async function benchStreams(api: { child: NodeChild; url: string }, token: string) {
   const port = Number(new URL(api.url).port);
   const holder = new StreamHolder();
   try {
@@ -349,7 +340,7 @@ async function benchStreams(api: { child: Child; url: string }, token: string) {
     const alone = await voteLoad(api, token, holder, Math.min(...settings.announceMs));
     const rssBefore = rssBytes(api.child.pid);
     const opened = performance.now();
-    await holder.open(port, POLL_ID, settings.sseClients);
+    await holder.open(port, BENCH_POLL.id, settings.sseClients);
     const openSeconds = (performance.now() - opened) / 1000;
     await sleep(3_000); // let buffers and the heap settle
     const rssAfter = rssBytes(api.child.pid);
@@ -374,7 +365,7 @@ async function benchStreams(api: { child: Child; url: string }, token: string) {
 // --- the run -----------------------------------------------------------------------------
 
 async function cleanup(): Promise<void> {
-  await Promise.allSettled(children.map((c) => c.stop()));
+  await Promise.allSettled(children.map((c) => stopChild(c)));
   const nc = await connect({ servers: natsUrl, name: "bench-reads-cleanup" }).catch(() => null);
   if (nc) {
     const jsm = await jetstreamManager(nc);
@@ -394,7 +385,7 @@ const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const ms = (n: number) => (n < 10 ? n.toFixed(1) : int(n));
 const load3 = (l: number[]) => l.map((n) => n.toFixed(2)).join(" / ");
 
-type Api = { child: Child; url: string };
+type Api = { child: NodeChild; url: string };
 
 async function readsSection(api: Api): Promise<string[]> {
   log("results GET");
@@ -438,7 +429,7 @@ async function registrySection(api: Api, pool: ReturnType<typeof createPool>): P
     `insert into poll_options (poll_id, id, label, position)
      select 'seed-' || n, o.id, o.id, o.position
      from generate_series(1, $1::int) n, unnest($2::text[]) with ordinality o(id, position)`,
-    [settings.registryPolls, OPTIONS],
+    [settings.registryPolls, BENCH_POLL.optionIds],
   );
   await sleep(2_000); // the bulk NOTIFY burst: one full reload
   const large = await writeLatencies(api.url, "large");
@@ -509,7 +500,7 @@ async function main(): Promise<void> {
     await migrate(pool, logger);
     await publish();
     const api = await start("api", "ingest-api/main.ts", profileEnv());
-    if ((await post(api.url, "/v1/polls", pollBody(POLL_ID))).status !== 201)
+    if ((await post(api.url, "/v1/polls", pollBody(BENCH_POLL.id))).status !== 201)
       throw new Error("could not create the bench poll");
     const kiosk = await post(api.url, "/v1/kiosks", { id: "bench-kiosk", name: "Bench" });
     const { token } = (await kiosk.json()) as { token: string };

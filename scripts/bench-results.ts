@@ -9,12 +9,13 @@ import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/p
 import { connectRedis } from "../common/redis.ts";
 import { resultsChannel } from "../common/results-contract.ts";
 import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
+import { startNode, stopChild, waitUntilReady } from "../harness/child-processes.ts";
+import { freePort } from "../harness/ports.ts";
 import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "../result-publisher/config.ts";
 import { loadPolls } from "../result-publisher/published-version.ts";
 import { ResultsPublisher } from "../result-publisher/publisher.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { visibleResults } from "../result-publisher/results.ts";
-import { freePort, startNode, waitUntilReady } from "./bench/processes.ts";
 import { generateVotes } from "./bench/vote-data.ts";
 import { intFlag, numberFlag, readCli } from "./cli.ts";
 
@@ -164,7 +165,7 @@ async function freshness(): Promise<{ p50: number; p95: number; max: number; vot
       votes: accepted.length,
     };
   } finally {
-    await child.stop();
+    await stopChild(child);
     const nc = await connect({ servers: NATS_URL });
     await (await jetstreamManager(nc)).streams.delete("BENCH_FRESH").catch(() => false);
     await (await jetstreamManager(nc)).streams.delete("BENCH_FRESH_MAXDELIVER").catch(() => false);

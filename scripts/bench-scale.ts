@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -9,12 +8,19 @@ import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { type PublishedResults, resultsChannel, resultsKeys } from "../common/results-contract.ts";
+import {
+  type NodeChild,
+  startNode,
+  stopChild,
+  waitUntilReady,
+} from "../harness/child-processes.ts";
+import { launchChromium } from "../harness/chromium.ts";
+import { freePorts } from "../harness/ports.ts";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 import { loadPolls } from "../result-publisher/published-version.ts";
 import { visibleResults } from "../result-publisher/results.ts";
 import { loadRollups } from "../result-publisher/rollup-store.ts";
-import { launchChromium } from "../test-support/browser.ts";
 import { chartSeries } from "../web/assets/chart-series.js";
-import { type Child, freePort, startNode, waitUntilReady } from "./bench/processes.ts";
 import { intFlag, listFlag, readCli } from "./cli.ts";
 
 // `npm run bench:scale [-- --rounds 3]`: the seeds' scale (issue #13). The whole system runs
@@ -60,7 +66,6 @@ const DB_URL = `${PG}/tallyflow_bench_scale`;
 const PREFIX = "benchscale:";
 const STREAM = "BENCH_SCALE";
 const ADMIN = "bench-scale-admin";
-const ROOT = join(import.meta.dirname, "..");
 const logger = createLogger("warn");
 
 /** One line of the table. */
@@ -552,9 +557,8 @@ async function main(): Promise<void> {
   const pool = createPool(DB_URL, logger, { max: 2 });
   await migrate(pool, logger);
   const redis = await connectRedis(REDIS_URL, logger, "bench-scale");
-  const children: Child[] = [];
-  const port = await freePort();
-  const metricsPorts = [await freePort(), await freePort()];
+  const children: NodeChild[] = [];
+  const [port, ...metricsPorts] = await freePorts(3);
   const env = {
     ...process.env,
     DATABASE_URL: DB_URL,
@@ -637,7 +641,7 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`\n${table.join("\n")}\n`);
   } finally {
-    for (const child of children.reverse()) await child.stop();
+    for (const child of children.reverse()) await stopChild(child);
     for await (const keys of redis.scanIterator({ MATCH: `${PREFIX}*`, COUNT: 1000 }))
       if (keys.length > 0) await redis.unlink(keys);
     await redis.close();
@@ -654,8 +658,8 @@ async function main(): Promise<void> {
 /** `scripts/bench-reads.ts` as a process of its own; its tables (stdout) follow ours. */
 function runReadsBench(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, "scripts", "bench-reads.ts")], {
-      cwd: ROOT,
+    const child = spawn(process.execPath, ["scripts/bench-reads.ts"], {
+      cwd: REPO_ROOT,
       env: process.env,
       stdio: ["ignore", "inherit", "inherit"],
     });

@@ -12,7 +12,8 @@ import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { ensureVotesStream } from "../common/votes-stream.ts";
-import { peakRssMb, startNode } from "./bench/processes.ts";
+import { startNode, stopChild } from "../harness/child-processes.ts";
+import { peakRssMb } from "./bench/proc-stats.ts";
 import { generateVotes, optionIds, pollIds, type VoteDataShape } from "./bench/vote-data.ts";
 import { intFlag, readCli } from "./cli.ts";
 
@@ -227,7 +228,7 @@ async function measureWriter(s: Scenario): Promise<Measured> {
     }
   }
   peak = Math.max(peak, peakRssMb(child.pid) || 0);
-  await child.stop();
+  await stopChild(child);
   const { rows } = await pool.query<{ n: number; rolled: number }>(
     "select (select count(*) from votes) as n, (select coalesce(sum(count), 0)::bigint from vote_rollups) as rolled",
   );

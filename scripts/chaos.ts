@@ -71,7 +71,7 @@ const log = (line: string) => process.stderr.write(`[chaos] ${line}\n`);
 log("starting private Postgres, Redis and NATS");
 const env = await ChaosEnvironment.create();
 // Ctrl-C: stop the private servers before exiting (the service children are killed by
-// scripts/bench/processes.ts's exit hook).
+// harness/child-processes.ts's exit hook).
 let interrupted = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const)
   process.on(signal, () => {

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { configOrExit } from "../common/main-guard.ts";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 import { intFlag, numberFlag, readCli } from "./cli.ts";
-import { DEFAULT_KIOSK_FILE, REPO_ROOT } from "./simulator/kiosk-file.ts";
+import { DEFAULT_KIOSK_FILE } from "./simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, seed } from "./simulator/seeding.ts";
 import { verifyRun, verifyTargetFromEnv } from "./simulator/verification.ts";
 

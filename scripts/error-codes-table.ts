@@ -1,13 +1,14 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ERROR_CODES } from "../common/error-codes.ts";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 import { readCli } from "./cli.ts";
 
 // `node scripts/error-codes-table.ts`: rewrites the API reference's error table
 // (docs/api.md) from common/error-codes.ts (common/error-codes.test.ts fails until the
 // two agree).
 
-export const ERROR_TABLE_PATH = join(import.meta.dirname, "..", "docs", "api.md");
+export const ERROR_TABLE_PATH = join(REPO_ROOT, "docs", "api.md");
 export const TABLE_BEGIN =
   "<!-- error-codes:begin (common/error-codes.ts; checked by common/error-codes.test.ts) -->";
 export const TABLE_END = "<!-- error-codes:end -->";

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readCommonConfig } from "../common/config.ts";
 import { configOrExit } from "../common/main-guard.ts";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 import { CliError, choiceFlag, tryCli } from "./cli.ts";
 
 // `npm run report -- <name> [--poll ID] [--from TS] [--to TS] [--part P] [--set var=value]...
@@ -12,7 +13,7 @@ import { CliError, choiceFlag, tryCli } from "./cli.ts";
 // error, e.g. an unknown poll), or 2 on a wrong command line (scripts/cli.ts).
 // `npm run report -- --help` lists the reports.
 
-export const REPORTS_DIR = join(import.meta.dirname, "..", "sql", "reports");
+export const REPORTS_DIR = join(REPO_ROOT, "sql", "reports");
 
 export interface ReportFile {
   /** e.g. "totals" */

@@ -1,6 +1,7 @@
 import { relative } from "node:path";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 import { intFlag, readCli } from "./cli.ts";
-import { DEFAULT_KIOSK_FILE, REPO_ROOT } from "./simulator/kiosk-file.ts";
+import { DEFAULT_KIOSK_FILE } from "./simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, DEFAULT_API_URL, seed } from "./simulator/seeding.ts";
 
 // `npm run seed [-- --kiosks 50 --url http://127.0.0.1:3000 --file .local/kiosks.json]`

@@ -1,11 +1,7 @@
 import { relative } from "node:path";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 import { CliError, durationFlag, intFlag, numberFlag, percentFlag, readCli } from "./cli.ts";
-import {
-  DEFAULT_KIOSK_FILE,
-  DEFAULT_RUN_DIR,
-  REPO_ROOT,
-  readKioskFile,
-} from "./simulator/kiosk-file.ts";
+import { DEFAULT_KIOSK_FILE, DEFAULT_RUN_DIR, readKioskFile } from "./simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, DEFAULT_API_URL, seed } from "./simulator/seeding.ts";
 import { Simulation, summaryTable } from "./simulator/simulation.ts";
 

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { runNode } from "../test-support/child-processes.ts";
+import { runNode } from "../harness/child-processes.ts";
 import { type LocalServer, listenLocally } from "../test-support/http-listen.ts";
 import {
   type InProcessPublisher,

@@ -1,7 +1,7 @@
 import { createLogger } from "../common/logger.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { resultsChannel } from "../common/results-contract.ts";
-import { eventually } from "./waiting.ts";
+import { eventually } from "../harness/waiting.ts";
 
 export interface Announcement {
   pollId: string;

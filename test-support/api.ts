@@ -3,8 +3,8 @@ import type { Express } from "express";
 import request, { type Response } from "supertest";
 import { type ErrorCode, statusOf } from "../common/error-codes.ts";
 import type { Poll } from "../common/registry-types.ts";
+import { eventually } from "../harness/waiting.ts";
 import { ADMIN, type IngestHarness } from "./ingest.ts";
-import { eventually } from "./waiting.ts";
 
 // Helpers shared by the ingest API tests: fixtures made through the real API and the
 // error-body contract.

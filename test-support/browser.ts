@@ -1,33 +1,12 @@
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { ROOT } from "./repo-root.ts";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { REPO_ROOT } from "../harness/repo-root.ts";
 
-// A real browser for the web UI's tests: Debian's Chromium (package `chromium`, which
-// .ci/run installs when it is missing) driven by playwright-core. Nothing is downloaded.
+// What the web UI's tests do in a browser (harness/chromium.ts launches it): watch a page
+// for errors, open a context as a wall screen is, and name screenshots. Page.screenshot
+// creates the folder.
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-export const SCREENSHOTS = join(ROOT, "artifacts", "screenshots");
-
-/**
- * Headless, no sandbox (tests run as root), and none of Chromium's background traffic: this
- * machine's closed network refuses it, many connections at a time.
- */
-export const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-export async function launchChromium(): Promise<Browser> {
-  await mkdir(SCREENSHOTS, { recursive: true });
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-}
+export const SCREENSHOTS = join(REPO_ROOT, "artifacts", "screenshots");
 
 /** What went wrong in a page: uncaught errors, console errors and CSP violations. */
 export interface PageProblems {

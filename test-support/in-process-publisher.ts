@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { Lifecycle } from "../common/lifecycle.ts";
 import { createLogger } from "../common/logger.ts";
+import { eventually } from "../harness/waiting.ts";
 import { type PublisherConfig, readPublisherConfig } from "../result-publisher/config.ts";
 import type { PublishRunSummary } from "../result-publisher/publisher.ts";
 import { type RunningPublisher, startResultPublisher } from "../result-publisher/service.ts";
 import type { EnvVars } from "./service-env.ts";
-import { eventually } from "./waiting.ts";
 
 /**
  * A cron that fires once a year (1 January, 00:00:00): in-process publishers run only

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./browser.ts";
-import { eventually } from "./waiting.ts";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../harness/chromium.ts";
+import { eventually } from "../harness/waiting.ts";
 import type { WebStack } from "./web-stack.ts";
 
 // Helpers for the kiosk app's browser tests (web/kiosk-app.test.ts): a gate in front of the
@@ -88,7 +88,7 @@ export function launchKioskBrowser(
 ): Promise<BrowserContext> {
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,
-    // As launchChromium (test-support/browser.ts), for a persistent profile.
+    // As launchChromium (harness/chromium.ts), for a persistent profile.
     args: CHROMIUM_ARGS,
     viewport: options.viewport ?? { width: 1280, height: 800 },
     offline: options.offline ?? false,

@@ -1,9 +1,9 @@
+import { eventually } from "../harness/waiting.ts";
 import { createKiosk, createPoll, type TestKiosk } from "./api.ts";
 import { listenLocally } from "./http-listen.ts";
 import { type InProcessWriter, startWriterInProcess } from "./in-process-writer.ts";
 import { type IngestHarness, startIngestHarness } from "./ingest.ts";
 import { writerEnv } from "./service-env.ts";
-import { eventually } from "./waiting.ts";
 
 // The kiosk-client tests' system: the ingest API on a real port (the outbox talks HTTP to
 // it, as a kiosk does) and a batch writer in this process, so votes reach Postgres.

@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
-import { eventually } from "./waiting.ts";
+import { eventually } from "../harness/waiting.ts";
 
 /**
  * A client on a bare TCP socket, for what fetch cannot do: send headers or a body a byte at

@@ -5,6 +5,7 @@ import {
   resultsKeys,
   type VisibleResults,
 } from "../common/results-contract.ts";
+import { eventually } from "../harness/waiting.ts";
 import { createKiosk, type TestKiosk } from "./api.ts";
 import { type LocalServer, listenLocally } from "./http-listen.ts";
 import { type InProcessPublisher, startPublisherInProcess } from "./in-process-publisher.ts";
@@ -12,7 +13,6 @@ import { type InProcessWriter, startPipelineWriter } from "./in-process-writer.t
 import { type IngestHarness, startIngestHarness } from "./ingest.ts";
 import { type EnvVars, publisherEnv } from "./service-env.ts";
 import { deleteStreams } from "./streams.ts";
-import { eventually } from "./waiting.ts";
 
 // The whole read pipeline for one test file, in this process: ingest API (supertest) →
 // JetStream → batch writer → result publisher (driven by run(), never by the clock) →

@@ -1,8 +1,8 @@
-import { freePort } from "../scripts/bench/processes.ts";
-import { type NodeChild, spawnNode } from "./child-processes.ts";
+import { type NodeChild, spawnNode } from "../harness/child-processes.ts";
+import { freePort } from "../harness/ports.ts";
+import { eventually } from "../harness/waiting.ts";
 import { metricSample } from "./metrics-scrape.ts";
 import type { EnvVars } from "./service-env.ts";
-import { eventually } from "./waiting.ts";
 
 // The services as child processes, as they run in production: for crashes (SIGKILL),
 // graceful stops (SIGTERM) and several instances competing.

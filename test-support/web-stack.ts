@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Server } from "node:http";
 import type { PublishedResults } from "../common/results-contract.ts";
+import { eventually } from "../harness/waiting.ts";
 import type { RunningPublisher } from "../result-publisher/service.ts";
 import { listenLocally } from "./http-listen.ts";
 import { startPublisherInProcess } from "./in-process-publisher.ts";
@@ -8,7 +9,6 @@ import { type InProcessWriter, startWriterInProcess } from "./in-process-writer.
 import { ADMIN, type IngestHarness, startIngestHarness } from "./ingest.ts";
 import { publisherEnv, writerEnv } from "./service-env.ts";
 import { deleteStreams } from "./streams.ts";
-import { eventually } from "./waiting.ts";
 
 // The whole system for browser tests: the ingest API listening on a real port, with the
 // batch writer and the result publisher running in this process, so that a vote sent to

@@ -10,14 +10,13 @@ import { readWriterConfig, type WriterConfig } from "../batch-writer/config.ts";
 import { ensureWriterResources } from "../batch-writer/consumer.ts";
 import { JetStreamHealer } from "../common/jetstream-heal.ts";
 import { createLogger } from "../common/logger.ts";
-import { migrateJetStream } from "../scripts/migration.ts";
-import { killChildren } from "./child-processes.ts";
+import { killChildren } from "../harness/child-processes.ts";
+import { eventually } from "../harness/waiting.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 import { type TestNames, testNames } from "./names.ts";
 import { type EnvVars, LOG_LEVEL, writerEnv } from "./service-env.ts";
 import { countVotes } from "./stored-votes.ts";
 import { deleteStreams } from "./streams.ts";
-import { eventually } from "./waiting.ts";
 
 // A writer test file's world: its database, the votes stream, the writers' durable
 // consumer and the max-deliveries capture, and the NATS connection to publish with.
@@ -49,8 +48,9 @@ export async function createWriterTestBed(extra: EnvVars = {}): Promise<WriterTe
   const config = readWriterConfig(env);
   const nc = await connect({ servers: config.natsUrl, name: "writer-test" });
   const logger = createLogger(LOG_LEVEL, { service: "writer-test" });
-  // As in production, the migration provisions JetStream before any writer starts.
-  await migrateJetStream(nc, config, logger);
+  // As in production, the migration (scripts/migration.ts) provisions JetStream before any
+  // writer starts: the same call, "apply".
+  await ensureWriterResources(nc, config, "apply");
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const healer = new JetStreamHealer(

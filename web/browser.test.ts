@@ -3,8 +3,8 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import type { PublishedResults, VisibleResults } from "../common/results-contract.ts";
+import { launchChromium } from "../harness/chromium.ts";
 import {
-  launchChromium,
   newContext,
   type PageProblems,
   screenshotPath,

@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "../harness/chromium.ts";
+import { REPO_ROOT as ROOT } from "../harness/repo-root.ts";
+import { eventually } from "../harness/waiting.ts";
 import {
-  launchChromium,
   newContext,
   type PageProblems,
   screenshotPath,
@@ -20,8 +22,6 @@ import {
   storeCredentials,
   waitForServiceWorker,
 } from "../test-support/kiosk-app.ts";
-import { ROOT } from "../test-support/repo-root.ts";
-import { eventually } from "../test-support/waiting.ts";
 import { startWebStack, type WebStack } from "../test-support/web-stack.ts";
 
 // The kiosk app (/pair, /vote, /vote/:pollId and its service worker) in Chromium against

@@ -3,10 +3,10 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../../test-support/api.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import { RawClient } from "../../test-support/raw-http.ts";
-import { eventually } from "../../test-support/waiting.ts";
 import { createHttpServer, listen } from "./http-server.ts";
 
 // The API's HTTP server against clients that misbehave on the wire, over raw sockets:

@@ -3,12 +3,12 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { Express } from "express";
 import request, { type Response } from "supertest";
+import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../../test-support/api.ts";
 import { listenLocally } from "../../test-support/http-listen.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import { metricSample } from "../../test-support/metrics-scrape.ts";
 import { TcpProxy } from "../../test-support/tcp-proxy.ts";
-import { eventually } from "../../test-support/waiting.ts";
 import { readIngestConfig } from "../config.ts";
 
 // Windows are fixed and one second long, so a test never counts on several requests

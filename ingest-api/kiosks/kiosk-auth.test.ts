@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
+import { eventually } from "../../harness/waiting.ts";
 import {
   createKiosk,
   createPoll,
@@ -15,7 +16,6 @@ import {
   type IngestHarness,
   startIngestHarness,
 } from "../../test-support/ingest.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 describe("kiosk authentication on the vote routes", () => {
   let h: IngestHarness;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
+import { eventually } from "../../harness/waiting.ts";
 import {
   createKiosk,
   createPoll,
@@ -11,7 +12,6 @@ import {
 } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import { metricSample } from "../../test-support/metrics-scrape.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 interface Listed {
   id: string;

@@ -5,6 +5,7 @@ import QRCode from "qrcode";
 import request, { type Response } from "supertest";
 import { Lifecycle } from "../../common/lifecycle.ts";
 import { createLogger } from "../../common/logger.ts";
+import { eventually } from "../../harness/waiting.ts";
 import {
   createKiosk,
   createPoll,
@@ -14,7 +15,6 @@ import {
 } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import { metricSample } from "../../test-support/metrics-scrape.ts";
-import { eventually } from "../../test-support/waiting.ts";
 import type { Pairing } from "../registry/registry-service.ts";
 import { buildIngestApi, type IngestApi } from "../service.ts";
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
+import { eventually } from "../../harness/waiting.ts";
 import {
   createKiosk,
   createPoll,
@@ -9,7 +10,6 @@ import {
   type TestKiosk,
 } from "../../test-support/api.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 // The ingest path reads an in-memory copy of the registry. Changes made by another API
 // process (here: directly in Postgres) arrive through LISTEN/NOTIFY; the periodic reload is

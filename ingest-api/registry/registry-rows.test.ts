@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
+import { eventually } from "../../harness/waiting.ts";
 import {
   createKiosk,
   createPoll,
@@ -10,7 +11,6 @@ import {
   type TestKiosk,
 } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 // Registry changes apply per row (migration 010's NOTIFY names the row). To tell a per-row
 // load from a full reload, a "silent" change is made with the triggers off

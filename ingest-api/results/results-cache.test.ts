@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { resultsChannel, resultsKeys } from "../../common/results-contract.ts";
-import { PrivateRedis } from "../../scripts/chaos/private-redis.ts";
+import { PrivateRedis } from "../../harness/private-redis.ts";
+import { eventually } from "../../harness/waiting.ts";
 import { createPoll, expectError, isoFromNow, minutes } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import { metricSample } from "../../test-support/metrics-scrape.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 // The API's in-process copy of the publications (ResultsCache). Publications are written
 // straight into Redis as the publisher would (one MULTI), with or without the PUBLISH, so

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { resultsChannel } from "../../common/results-contract.ts";
+import { eventually } from "../../harness/waiting.ts";
 import { createPoll, isoFromNow, minutes } from "../../test-support/api.ts";
 import { ADMIN } from "../../test-support/ingest.ts";
 import { metricSample } from "../../test-support/metrics-scrape.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../../test-support/results-pipeline.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 interface SseEvent {
   event: string | undefined;

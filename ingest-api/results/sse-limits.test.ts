@@ -3,10 +3,10 @@ import type { Server } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { resultsChannel } from "../../common/results-contract.ts";
+import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../../test-support/api.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import { metricSample } from "../../test-support/metrics-scrape.ts";
-import { eventually } from "../../test-support/waiting.ts";
 import { createHttpServer, listen } from "../http/http-server.ts";
 import { addressKey, StreamAdmission } from "./sse-admission.ts";
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
+import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../../test-support/api.ts";
 import {
   type InProcessWriter,
@@ -9,7 +10,6 @@ import {
   writerRows,
 } from "../../test-support/in-process-writer.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 // The whole path, API -> JetStream -> writer -> Postgres: a kiosk reusing another kiosk's
 // eventId inside JetStream's duplicate window is neither dropped as a duplicate nor

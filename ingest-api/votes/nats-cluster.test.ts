@@ -3,17 +3,17 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import request from "supertest";
+import { PrivateNatsCluster } from "../../harness/nats-servers.ts";
+import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../../test-support/api.ts";
 import {
   type InProcessWriter,
   startWriterInProcess,
 } from "../../test-support/in-process-writer.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { PrivateNatsCluster } from "../../test-support/nats-cluster.ts";
 import { writerEnv } from "../../test-support/service-env.ts";
 import { assertRollupsMatchVotes } from "../../test-support/stored-votes.ts";
 import { withJetStream } from "../../test-support/streams.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 // A 3-node JetStream cluster with the stream at replicas 3: the stream's leader is killed
 // (SIGKILL) under a steady load of single votes. Publishes retry through the election inside

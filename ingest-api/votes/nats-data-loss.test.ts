@@ -3,16 +3,16 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { deadLetterStreamName } from "../../batch-writer/consumer.ts";
+import { PrivateNatsServer } from "../../harness/nats-servers.ts";
+import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../../test-support/api.ts";
 import {
   type InProcessWriter,
   startWriterInProcess,
 } from "../../test-support/in-process-writer.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { PrivateNatsServer } from "../../test-support/nats-server.ts";
 import { writerEnv } from "../../test-support/service-env.ts";
 import { withJetStream } from "../../test-support/streams.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 // NATS can come back without its data: a new node, a lost volume, a stream deleted by
 // mistake. The API and the writer re-provision what they own (the stream, the durable

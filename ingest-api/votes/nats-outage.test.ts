@@ -6,11 +6,11 @@ import request, { type Response } from "supertest";
 import { UnavailableError } from "../../common/errors.ts";
 import { JetStreamHealer } from "../../common/jetstream-heal.ts";
 import { createLogger } from "../../common/logger.ts";
+import { PrivateNatsServer } from "../../harness/nats-servers.ts";
+import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { PrivateNatsServer } from "../../test-support/nats-server.ts";
 import { streamMessages, withJetStream } from "../../test-support/streams.ts";
-import { eventually } from "../../test-support/waiting.ts";
 import { VotePublisher } from "./vote-publisher.ts";
 
 // The API answers 202 only once JetStream acked the vote. While NATS is unreachable it must

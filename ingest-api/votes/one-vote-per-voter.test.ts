@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
+import { PrivateNatsServer } from "../../harness/nats-servers.ts";
+import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { PrivateNatsServer } from "../../test-support/nats-server.ts";
 import { streamMessages } from "../../test-support/streams.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 // Polls created with oneVotePerVoter: true take one vote per voterId at ingest (Redis).
 // A retry of the same vote (same eventId) is a duplicate, not a second vote.

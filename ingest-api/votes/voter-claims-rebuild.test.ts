@@ -3,11 +3,11 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { createLogger } from "../../common/logger.ts";
-import { PrivateRedis } from "../../scripts/chaos/private-redis.ts";
+import { PrivateRedis } from "../../harness/private-redis.ts";
+import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../../test-support/api.ts";
 import { type InProcessWriter, startPipelineWriter } from "../../test-support/in-process-writer.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { eventually } from "../../test-support/waiting.ts";
 import { VoterClaimsRebuild } from "./voter-claims-rebuild.ts";
 import { VoterGuard, voterClaimsKeys } from "./voter-guard.ts";
 

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { REPO_ROOT } from "../../harness/repo-root.ts";
 
 // Summarises a V8 .cpuprofile (written by `node --cpu-prof`) into self time per function
 // and per package, which is what tells where an event loop spends its CPU.
@@ -35,7 +35,7 @@ export interface ProfileSummary {
 
 const IDLE = new Set(["(idle)"]);
 // Our own files appear as file:// URLs under the repository root.
-const REPO_URL = `${pathToFileURL(join(import.meta.dirname, "..", "..")).href}/`;
+const REPO_URL = `${pathToFileURL(REPO_ROOT).href}/`;
 
 export async function summarizeCpuProfile(file: string, top = 15): Promise<ProfileSummary> {
   const profile = JSON.parse(await readFile(file, "utf8")) as CpuProfile;

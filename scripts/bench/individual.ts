@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { REPO_ROOT } from "../simulator/kiosk-file.ts";
+import { REPO_ROOT } from "../../harness/repo-root.ts";
 import { benchLog } from "./progress.ts";
 
 // The individual benchmarks (the bench:* npm scripts that exist), run one after the

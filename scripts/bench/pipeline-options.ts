@@ -1,6 +1,6 @@
 import { join } from "node:path";
+import { REPO_ROOT } from "../../harness/repo-root.ts";
 import { CliError, intFlag, listFlag, numberFlag, readCli } from "../cli.ts";
-import { REPO_ROOT } from "../simulator/kiosk-file.ts";
 
 // What `npm run bench` is told (its flags) and where the whole-pipeline part works: a
 // database, stream, consumer and Redis prefix of its own, so that it never touches the

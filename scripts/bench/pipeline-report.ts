@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT } from "../simulator/kiosk-file.ts";
+import { REPO_ROOT } from "../../harness/repo-root.ts";
 import { fmtInt, fmtMs } from "../simulator/stats.ts";
 import type { Individual } from "./individual.ts";
 import type { PipelineOptions } from "./pipeline-options.ts";

@@ -1,14 +1,14 @@
-import { spawn } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { REPO_ROOT } from "../simulator/kiosk-file.ts";
+import { REPO_ROOT } from "../../harness/repo-root.ts";
 import type { SimSummary } from "../simulator/simulation.ts";
 import { fmtInt } from "../simulator/stats.ts";
 import { type VerifyResult, verifyRun } from "../simulator/verification.ts";
 import { PIPELINE } from "./pipeline-options.ts";
 import { type System, serviceEnv } from "./pipeline-system.ts";
-import { collectOutput } from "./processes.ts";
 import { benchLog } from "./progress.ts";
 import { measureResources, type Resources } from "./resources.ts";
 
@@ -140,5 +140,23 @@ export async function loadRun(system: System, args: string[]): Promise<LoadRun> 
     stalledBacklog,
     verify,
     pipelineS: (endT - t0) / 1000 + drainS + verify.seconds.drain + verify.seconds.publish,
+  };
+}
+
+/** Everything a child writes, as text, read once it has closed. */
+function collectOutput(child: ChildProcessByStdio<null, Readable, Readable>): {
+  readonly stdout: string;
+  readonly stderr: string;
+} {
+  const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  child.stdout.on("data", (c: Buffer) => chunks.stdout.push(c));
+  child.stderr.on("data", (c: Buffer) => chunks.stderr.push(c));
+  return {
+    get stdout() {
+      return Buffer.concat(chunks.stdout).toString("utf8");
+    },
+    get stderr() {
+      return Buffer.concat(chunks.stderr).toString("utf8");
+    },
   };
 }

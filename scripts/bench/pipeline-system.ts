@@ -6,8 +6,15 @@ import { createLogger } from "../../common/logger.ts";
 import { migrate } from "../../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../../common/postgres.ts";
 import { connectRedis } from "../../common/redis.ts";
+import {
+  type NodeChild,
+  startNode,
+  stopChild,
+  waitUntilReady,
+} from "../../harness/child-processes.ts";
+import { freePort } from "../../harness/ports.ts";
 import { PIPELINE } from "./pipeline-options.ts";
-import { type Child, freePort, pidsByComm, startNode, waitUntilReady } from "./processes.ts";
+import { pidsByComm } from "./proc-stats.ts";
 
 // The system under test of the whole-pipeline bench: ingest API(s), batch writer(s) and
 // the result publisher as processes of their own, on the bench's database, stream and
@@ -68,7 +75,7 @@ export async function resetWorld(): Promise<void> {
 export async function startSystem(ingests: number, writers: number): Promise<System> {
   // Several ingest APIs listen on ports of their own; the simulator spreads its kiosks
   // over them as a load balancer would.
-  const apis: Child[] = [];
+  const apis: NodeChild[] = [];
   const urls: string[] = [];
   for (let i = 0; i < ingests; i++) {
     const port = await freePort();
@@ -106,7 +113,7 @@ export async function startSystem(ingests: number, writers: number): Promise<Sys
     apiUrl: urls.join(","),
     pids,
     async stop() {
-      for (const c of children) await c.stop(20_000);
+      for (const c of children) await stopChild(c);
     },
   };
 }

@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import { RESP_TYPES } from "redis";
 import { createLogger } from "../../common/logger.ts";
 import { connectRedis } from "../../common/redis.ts";
+import { listenUntilStopped } from "./reference-listen.ts";
 
 // The baselines of `npm run bench:reads`: bare node:http answering a results GET with the
 // bytes of one Redis key. READS_FROM=redis GETs the key per request (what the API did
@@ -46,13 +47,4 @@ const server = createServer((req, res) => {
       () => res.writeHead(503).end(),
     );
 });
-server.keepAliveTimeout = 65_000; // as the API, so neither closes idle bench connections
-server.listen(port, "127.0.0.1");
-
-const stop = () => {
-  server.close();
-  server.closeIdleConnections();
-  redis.close().finally(() => process.exit(0));
-};
-process.once("SIGTERM", stop);
-process.once("SIGINT", stop);
+listenUntilStopped(server, port, () => redis.close());

@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import { jetstream } from "@nats-io/jetstream";
 import { createLogger } from "../../common/logger.ts";
 import { connectNats } from "../../common/nats.ts";
+import { listenUntilStopped } from "./reference-listen.ts";
 
 // The baseline for `npm run bench:ingest`: the least a Node process can do per vote and
 // still give the kiosk the same guarantee as the ingest API (202 only after JetStream
@@ -51,13 +52,4 @@ const server = createServer((req, res) => {
     }
   });
 });
-server.keepAliveTimeout = 65_000; // as the API, so neither closes idle bench connections
-server.listen(port, "127.0.0.1");
-
-const stop = () => {
-  server.close();
-  server.closeIdleConnections();
-  nc.drain().finally(() => process.exit(0));
-};
-process.once("SIGTERM", stop);
-process.once("SIGINT", stop);
+listenUntilStopped(server, port, () => nc.drain());

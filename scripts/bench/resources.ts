@@ -1,4 +1,4 @@
-import { commandLine, peakRssMb, pidsByComm, processCpuSeconds, watchCpu } from "./processes.ts";
+import { commandLine, peakRssMb, pidsByComm, processCpuSeconds, watchCpu } from "./proc-stats.ts";
 
 // CPU and peak memory of the processes serving the whole-pipeline bench, Postgres
 // included: its backends of the bench's database and the server's own processes.

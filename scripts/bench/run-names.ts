@@ -5,9 +5,14 @@ import { randomBytes } from "node:crypto";
 // while another copy runs, and fixed names would let one drop the other's database and
 // stream mid-run. The bench removes all of them at the end (also on Ctrl-C).
 
-export const BENCH_ADMIN_TOKEN = "bench-admin-token-0123456789";
-export const BENCH_POLL_ID = "bench";
-export const BENCH_OPTION_IDS = ["red", "green", "blue", "yellow"];
+const BENCH_ADMIN_TOKEN = "bench-admin-token-0123456789";
+/** The headers of a bench's admin API requests (the services take BENCH_ADMIN_TOKEN). */
+export const BENCH_ADMIN_HEADERS = {
+  authorization: `Bearer ${BENCH_ADMIN_TOKEN}`,
+  "content-type": "application/json",
+};
+/** The poll a bench registers and votes in. */
+export const BENCH_POLL = { id: "bench", optionIds: ["red", "green", "blue", "yellow"] };
 
 export interface BenchRun {
   runId: string;

@@ -3,11 +3,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { REPO_ROOT, type SeededKiosk, type SeededPoll } from "../simulator/kiosk-file.ts";
+import { PrivateNatsCluster } from "../../harness/nats-servers.ts";
+import { PrivatePostgres } from "../../harness/private-postgres.ts";
+import { PrivateRedis } from "../../harness/private-redis.ts";
+import { REPO_ROOT } from "../../harness/repo-root.ts";
+import type { SeededKiosk, SeededPoll } from "../simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, seed } from "../simulator/seeding.ts";
-import { NatsServers } from "./nats-servers.ts";
-import { PrivatePostgres } from "./private-postgres.ts";
-import { PrivateRedis } from "./private-redis.ts";
 
 const run = promisify(execFile);
 
@@ -20,7 +21,7 @@ export class ChaosEnvironment {
   readonly redis: PrivateRedis;
   readonly databaseUrl: string;
   readonly #dir: string;
-  readonly #nats = new Map<number, NatsServers>();
+  readonly #nats = new Map<number, PrivateNatsCluster>();
   #closed = false;
 
   private constructor(postgres: PrivatePostgres, redis: PrivateRedis, dir: string) {
@@ -46,10 +47,10 @@ export class ChaosEnvironment {
   }
 
   /** The single node (size 1) or the 3-node cluster (size 3), started on first use. */
-  async nats(size: 1 | 3): Promise<NatsServers> {
+  async nats(size: 1 | 3): Promise<PrivateNatsCluster> {
     let servers = this.#nats.get(size);
     if (!servers) {
-      servers = await NatsServers.create(size);
+      servers = await PrivateNatsCluster.create(size);
       this.#nats.set(size, servers);
     }
     return servers;

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import type { PrivateNatsCluster } from "../../harness/nats-servers.ts";
+import type { PrivatePostgres } from "../../harness/private-postgres.ts";
+import type { PrivateRedis } from "../../harness/private-redis.ts";
 import { CliError } from "../cli.ts";
-import type { NatsServers } from "./nats-servers.ts";
-import type { PrivatePostgres } from "./private-postgres.ts";
-import type { PrivateRedis } from "./private-redis.ts";
 import type { ServiceName, System } from "./system.ts";
 
 // The faults, one small function each. A fault returns when it is over (the killed
@@ -16,7 +16,7 @@ export interface FaultContext {
   system: System;
   postgres: PrivatePostgres;
   redis: PrivateRedis;
-  nats: NatsServers;
+  nats: PrivateNatsCluster;
   streamName: string;
   postgresOutageMs: number;
   /** How long the killed JetStream leader stays down before it is started again. */
@@ -144,7 +144,7 @@ export const FAULTS: readonly Fault[] = [
 
 /** The stream's replica count and current leader (server name), asked of a running node. */
 async function streamCluster(
-  nats: NatsServers,
+  nats: PrivateNatsCluster,
   streamName: string,
 ): Promise<{ replicas: number; leader: string }> {
   const servers = nats.nodes.filter((n) => n.running).map((n) => n.url);

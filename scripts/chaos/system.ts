@@ -1,6 +1,13 @@
 import { join } from "node:path";
-import { type Child, freePort, startNode, waitUntilReady } from "../bench/processes.ts";
-import { REPO_ROOT } from "../simulator/kiosk-file.ts";
+import {
+  killChild,
+  type NodeChild,
+  startNode,
+  stopChild,
+  waitUntilReady,
+} from "../../harness/child-processes.ts";
+import { freePort } from "../../harness/ports.ts";
+import { REPO_ROOT } from "../../harness/repo-root.ts";
 
 // tallyflow as separate processes, as production runs it: the ingest API, one batch
 // writer and one result publisher, each a `node <main>.ts` child with the environment of
@@ -28,7 +35,7 @@ export interface SystemOptions {
 export class System {
   readonly apiUrl: string;
   readonly env: NodeJS.ProcessEnv;
-  readonly #children = new Map<ServiceName, Child>();
+  readonly #children = new Map<ServiceName, NodeChild>();
 
   private constructor(port: number, env: NodeJS.ProcessEnv) {
     this.apiUrl = `http://127.0.0.1:${port}`;
@@ -95,10 +102,7 @@ export class System {
   /** kill -9 of one service: nothing is flushed, acked or released. */
   async kill(name: ServiceName): Promise<void> {
     const child = this.#children.get(name);
-    if (!child || !this.#alive(name)) return;
-    const exited = new Promise((resolve) => child.process.once("exit", resolve));
-    child.process.kill("SIGKILL");
-    await exited;
+    if (child) await killChild(child);
   }
 
   /** Services that exited by themselves (a crash), for the report. */
@@ -111,7 +115,8 @@ export class System {
   /** Graceful stop of everything, publisher first (the reverse of start). */
   async stop(): Promise<void> {
     for (const name of ["publisher", "writer", "api"] as const) {
-      await this.#children.get(name)?.stop(8_000);
+      const child = this.#children.get(name);
+      if (child) await stopChild(child, 8_000);
       this.#children.delete(name);
     }
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { killChildren, runNode } from "../../harness/child-processes.ts";
 import { createPoll, isoFromNow, minutes } from "../../test-support/api.ts";
-import { killChildren, runNode } from "../../test-support/child-processes.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../../test-support/results-pipeline.ts";
 import { insertStoredVote } from "../../test-support/stored-votes.ts";
 

@@ -1,12 +1,12 @@
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { REPO_ROOT } from "../../harness/repo-root.ts";
 
 // The file the seed writes and the simulator reads: the demo polls (as the registry has
 // them, with a popularity weight per option) and the kiosks with their tokens. The API
 // shows a kiosk token once, at creation; this file is the only copy. It lives in .local/
 // (git-ignored) and is written with mode 0600.
 
-export const REPO_ROOT = join(import.meta.dirname, "..", "..");
 export const DEFAULT_KIOSK_FILE = join(REPO_ROOT, ".local", "kiosks.json");
 export const DEFAULT_RUN_DIR = join(REPO_ROOT, ".local", "runs");
 

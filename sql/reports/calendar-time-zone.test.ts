@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import request from "supertest";
+import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../../test-support/api.ts";
 import { type InProcessWriter, startPipelineWriter } from "../../test-support/in-process-writer.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { eventually } from "../../test-support/waiting.ts";
 
 // Issue #11: a poll in "+05:30" put a 21:09Z vote on the wrong local day, since JavaScript
 // read it as UTC+05:30 and Postgres (the reports) as UTC-05:30. Through the API, the

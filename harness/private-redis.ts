@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { connect } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "redis";
-import { freePort } from "../bench/processes.ts";
+import { freePort } from "./ports.ts";
+import { eventually } from "./waiting.ts";
 
 /**
  * A private redis-server without persistence (as in docker-compose.yml), for the chaos
@@ -33,11 +33,11 @@ export class PrivateRedis {
     const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--save", ""];
     const child = spawn(bin, [...args, "--appendonly", "no"], { stdio: "ignore" });
     this.#process = child;
-    for (let i = 0; i < 400 && child.exitCode === null; i++) {
-      if (await pong(this.port)) return;
-      await sleep(50);
-    }
-    throw new Error(`redis-server did not start on port ${this.port}`);
+    const state = await eventually(`redis-server answers PING on port ${this.port}`, async () =>
+      child.exitCode !== null ? "exited" : (await pong(this.port)) && "ready",
+    );
+    if (state === "exited")
+      throw new Error(`redis-server exited with code ${child.exitCode} on port ${this.port}`);
   }
 
   /** One command on a connection of its own, e.g. ["CLIENT", "KILL", "TYPE", "pubsub"]. */

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { freePort } from "../bench/processes.ts";
+import { freePort } from "./ports.ts";
+import { eventually } from "./waiting.ts";
 
 const run = promisify(execFile);
 
@@ -30,9 +31,9 @@ async function pgTool(tool: string, args: string[]): Promise<string> {
 }
 
 /**
- * A Postgres cluster of the chaos suite's own (initdb in a temp dir, on a free port,
- * fsync off: the suite kills processes, not the machine), which it can stop, start and
- * kill without touching the shared server.
+ * A Postgres cluster of its own (initdb in a temp dir, on a free port, fsync off: the
+ * chaos suite kills processes, not the machine), which can be stopped, started and killed
+ * without touching the shared server.
  */
 export class PrivatePostgres {
   readonly port: number;
@@ -117,16 +118,14 @@ export class PrivatePostgres {
 
   /** start(), retried while the previous server's processes are still exiting. */
   async startAfterCrash(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
+    await eventually(
+      `Postgres on port ${this.port} starts after a crash`,
+      async () => {
         await this.start();
-        return;
-      } catch (err) {
-        if (Date.now() >= deadline) throw err;
-        await sleep(500);
-      }
-    }
+        return true;
+      },
+      { timeoutMs, intervalMs: 500 },
+    );
   }
 
   /** The postmaster's pid, from postmaster.pid (undefined when it is not running). */
