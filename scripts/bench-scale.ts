@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { chartSeries } from "../common/browser/chart-look.js";
 import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
@@ -13,7 +14,6 @@ import { loadPolls } from "../result-publisher/published-version.ts";
 import { visibleResults } from "../result-publisher/results.ts";
 import { loadRollups } from "../result-publisher/rollup-store.ts";
 import { launchChromium } from "../test-support/browser.ts";
-import { chartSeries } from "../web/assets/chart-series.js";
 import { type Child, freePort, startNode, waitUntilReady } from "./bench/processes.ts";
 import { intFlag, listFlag, readCli } from "./cli.ts";
 
