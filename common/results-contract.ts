@@ -52,12 +52,14 @@ export interface OptionTotal {
 }
 
 export interface Distribution {
-  bucketMinutes: 10;
-  /** Start of the first bucket (UTC-aligned); bucket i starts at start + i × 10 min. */
+  /** The rollup bucket width, BUCKET_MINUTES (common/browser/bucket-width.js). */
+  bucketMinutes: number;
+  /** Start of the first bucket (UTC-aligned); bucket i starts at start + i × bucketMinutes. */
   start: string | null;
   /**
    * Number of buckets, zero-filled, from the first vote's bucket to the asOf bucket, but
-   * never more than the window: `windowHours` × 6 buckets ending at the asOf bucket.
+   * never more than the window: `windowHours` × 60 / `bucketMinutes` buckets ending at the
+   * asOf bucket.
    */
   buckets: number;
   /** The window the buckets are bounded by (DISTRIBUTION_WINDOW_HOURS). */

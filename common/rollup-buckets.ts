@@ -1,14 +1,20 @@
+import { BUCKET_MS } from "./browser/bucket-width.js";
 import type { Pool } from "./postgres.ts";
 
-// The one definition of a rollup bucket: 10 minutes, aligned to UTC (date_bin from
-// 2000-01-01 00:00 UTC lands on the same instants as flooring epoch milliseconds by
-// 600,000). The writer, the publisher and the reports all agree on it.
+// A rollup bucket: BUCKET_MS wide (common/browser/bucket-width.js, the width's one home in
+// JavaScript), aligned to UTC. In SQL, rollup_bucket_start(ts) and rollup_bucket_width()
+// (migration 014) say the same; the writer, the publisher and the reports all agree on it.
 
-export const BUCKET_MS = 600_000;
+export { BUCKET_MINUTES, BUCKET_MS } from "./browser/bucket-width.js";
+
+/** Epoch milliseconds of the start of the bucket holding `ms`. */
+export function bucketStartMs(ms: number): number {
+  return Math.floor(ms / BUCKET_MS) * BUCKET_MS;
+}
 
 /** SQL for the start of `column`'s rollup bucket. */
 export function bucketStartSql(column: string): string {
-  return `date_bin('10 minutes', ${column}, timestamptz '2000-01-01 00:00:00+00')`;
+  return `rollup_bucket_start(${column})`;
 }
 
 /**

@@ -6,59 +6,35 @@ import {
   type Plugin,
   registerables,
 } from "chart.js";
+import { distributionLook, spanText, totalsLook } from "../common/browser/chart-look.js";
 import type { PublishedResults, VisibleResults } from "../common/results-contract.ts";
-import { BUCKET_MS } from "../common/rollup-buckets.ts";
 
 // Server-side charts: Chart.js drawing on @napi-rs/canvas (Skia, shipped as a prebuilt
-// binary inside its npm package: no Cairo headers, no download at install).
+// binary inside its npm package: no Cairo headers, no download at install). Colours, labels
+// and the distribution's bars and series come from the chart look the dashboard uses too
+// (common/browser/chart-look.js).
 
 Chart.register(...registerables);
 Chart.defaults.font.family = "DejaVu Sans, Liberation Sans, Arial, sans-serif";
 Chart.defaults.color = "#111827";
 
-// High-contrast, colour-blind-friendly palette (Okabe-Ito, then Tableau).
-const PALETTE = [
-  "#0072B2",
-  "#E69F00",
-  "#009E73",
-  "#D55E00",
-  "#CC79A7",
-  "#56B4E9",
-  "#F0E442",
-  "#000000",
-  "#4E79A7",
-  "#F28E2B",
-  "#59A14F",
-  "#E15759",
-  "#76B7B2",
-  "#EDC948",
-  "#B07AA1",
-  "#9C755F",
-];
-const colour = (i: number) => PALETTE[i % PALETTE.length]!;
-
-// The chart's own resolution: a month of 10-minute buckets would be unreadable bars, so
-// the picture groups them (the JSON keeps every 10-minute bucket).
-const MAX_CHART_BUCKETS = 144;
-
-/** Numbers at the end of each bar, readable from across a room. */
-const barValues: Plugin<"bar"> = {
-  id: "barValues",
-  afterDatasetsDraw(chart) {
-    const ctx = chart.ctx;
-    ctx.save();
-    ctx.font = `bold ${Math.round(chart.height / 14)}px ${Chart.defaults.font.family}`;
-    ctx.fillStyle = "#111827";
-    ctx.textBaseline = "middle";
-    const meta = chart.getDatasetMeta(0);
-    meta.data.forEach((bar, i) => {
-      const value = chart.data.datasets[0]?.data[i];
-      if (typeof value !== "number") return;
-      ctx.fillText(` ${value.toLocaleString("en-US")}`, bar.x + 4, bar.y);
-    });
-    ctx.restore();
-  },
-};
+/** "1,234 · 56.3%" at the end of each totals bar, readable from across a room. */
+function barValues(font: string, labels: string[]): Plugin<"bar"> {
+  return {
+    id: "barValues",
+    afterDatasetsDraw(chart) {
+      const ctx = chart.ctx;
+      ctx.save();
+      ctx.font = font;
+      ctx.fillStyle = "#111827";
+      ctx.textBaseline = "middle";
+      chart.getDatasetMeta(0).data.forEach((bar, i) => {
+        ctx.fillText(labels[i] ?? "", bar.x + 8, bar.y);
+      });
+      ctx.restore();
+    },
+  };
+}
 
 function timeLabel(ms: number, timeZone: string, withDate: boolean, withSeconds = false): string {
   return new Intl.DateTimeFormat("en-GB", {
@@ -94,18 +70,28 @@ function totalsChart(
 ): void {
   const canvas = createCanvas(width, height);
   const { title, subtitle } = header(results);
+  const bars = totalsLook(results.options);
   const big = Math.round(height / 12);
+  // Every option keeps its label: the rows shrink to fit the options (below the title,
+  // the subtitle and the x axis, about 60% of the height is bars).
+  const row = Math.floor((height * 0.6) / Math.max(1, bars.length));
+  const labelSize = Math.max(10, Math.min(Math.round(big * 0.6), Math.floor(row * 0.6)));
+  const valueFont = `bold ${labelSize}px ${Chart.defaults.font.family}`;
+  const values = bars.map((b) => b.value);
+  const measure = canvas.getContext("2d");
+  measure.font = valueFont;
+  const valuesWidth = Math.max(0, ...values.map((v) => measure.measureText(v).width));
   draw(
     canvas,
     {
       type: "bar",
       data: {
-        labels: results.options.map((o) => `${o.label} (${Math.round(o.share * 100)}%)`),
+        labels: bars.map((b) => b.label),
         datasets: [
           {
             label: "votes",
             data: results.options.map((o) => o.count),
-            backgroundColor: results.options.map((_, i) => colour(i)),
+            backgroundColor: bars.map((b) => b.color),
           },
         ],
       },
@@ -114,7 +100,7 @@ function totalsChart(
         responsive: false,
         animation: false,
         devicePixelRatio: 1,
-        layout: { padding: { right: big * 3, left: 12, top: 8 } },
+        layout: { padding: { right: Math.ceil(valuesWidth) + 16, left: 12, top: 8 } },
         plugins: {
           legend: { display: false },
           title: { display: true, text: title, font: { size: big, weight: "bold" } },
@@ -122,10 +108,10 @@ function totalsChart(
         },
         scales: {
           x: { beginAtZero: true, ticks: { precision: 0, font: { size: Math.round(big * 0.45) } } },
-          y: { ticks: { font: { size: Math.round(big * 0.6) } } },
+          y: { ticks: { autoSkip: false, font: { size: labelSize } } },
         },
       },
-      plugins: [barValues as Plugin],
+      plugins: [barValues(valueFont, values) as Plugin],
     },
     target,
     0,
@@ -140,28 +126,19 @@ function distributionChart(
   y: number,
 ): void {
   const canvas = createCanvas(width, height);
-  const { buckets, series } = results.distribution;
-  const startMs = results.distribution.start ? Date.parse(results.distribution.start) : 0;
-  const group = Math.max(1, Math.ceil(buckets / MAX_CHART_BUCKETS));
-  const groups = Math.ceil(buckets / group);
-  const spansDays = buckets * BUCKET_MS > 86_400_000;
-  const labels = Array.from({ length: groups }, (_, g) =>
-    timeLabel(startMs + g * group * BUCKET_MS, results.timeZone, spansDays),
-  );
-  const minutes = group * 10;
+  const { timeZone } = results;
+  const look = distributionLook(results.distribution, results.options, timeZone);
   const small = Math.round(height / 22);
   draw(
     canvas,
     {
       type: "bar",
       data: {
-        labels,
-        datasets: series.map((s, i) => ({
-          label: results.options[i]?.label ?? s.optionId,
-          backgroundColor: colour(i),
-          data: Array.from({ length: groups }, (_, g) =>
-            s.counts.slice(g * group, (g + 1) * group).reduce((a, b) => a + b, 0),
-          ),
+        labels: look.labels,
+        datasets: look.datasets.map((d) => ({
+          label: d.label,
+          backgroundColor: d.color,
+          data: d.counts,
         })),
       },
       options: {
@@ -171,7 +148,7 @@ function distributionChart(
         plugins: {
           title: {
             display: true,
-            text: `Votes per ${minutes >= 60 ? `${minutes / 60} h` : `${minutes} minutes`} (${results.timeZone})`,
+            text: `Votes per ${spanText(look.minutesPerBar)} (${timeZone})`,
             font: { size: Math.round(small * 1.2), weight: "bold" },
           },
           legend: { position: "bottom", labels: { font: { size: small } } },

@@ -1,5 +1,5 @@
 import type { HiddenResults, OptionTotal, VisibleResults } from "../common/results-contract.ts";
-import { BUCKET_MS } from "../common/rollup-buckets.ts";
+import { BUCKET_MINUTES, BUCKET_MS, bucketStartMs } from "../common/rollup-buckets.ts";
 import { type PollRecord, resultsStatus, resultsVersion } from "./published-version.ts";
 import type { RollupRow } from "./rollup-store.ts";
 
@@ -72,8 +72,7 @@ export function visibleResults(
   let buckets = 0;
   let start: number | null = null;
   if (rollups.length > 0) {
-    const asOfBucket =
-      poll.changedAt === null ? last : Math.floor(poll.changedAt.getTime() / BUCKET_MS) * BUCKET_MS;
+    const asOfBucket = poll.changedAt === null ? last : bucketStartMs(poll.changedAt.getTime());
     const end = Math.max(last, asOfBucket);
     start = Math.max(first, end - (windowHours * BUCKETS_PER_HOUR - 1) * BUCKET_MS);
     buckets = (end - start) / BUCKET_MS + 1;
@@ -97,7 +96,7 @@ export function visibleResults(
     totalVotes: total,
     options,
     distribution: {
-      bucketMinutes: 10,
+      bucketMinutes: BUCKET_MINUTES,
       start: start === null ? null : new Date(start).toISOString(),
       buckets,
       windowHours,

@@ -12,6 +12,7 @@ import { configOrExit } from "../common/main-guard.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
+import { BUCKET_MINUTES, BUCKET_MS } from "../common/rollup-buckets.ts";
 import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
 import { REPO_ROOT } from "../harness/repo-root.ts";
 import { type LoadResult, median, okPerSecond, runLoad } from "./bench/load.ts";
@@ -118,9 +119,9 @@ async function start(name: string, script: string, extra: NodeJS.ProcessEnv = {}
   return server;
 }
 
-/** A results document of the usual shape: 4 options, a day of 10-minute buckets. */
+/** A results document of the usual shape: 4 options, a day of rollup buckets. */
 function resultsDocument(version: string): string {
-  const buckets = 144;
+  const buckets = 86_400_000 / BUCKET_MS;
   return JSON.stringify({
     pollId: BENCH_POLL.id,
     title: "Benchmark poll",
@@ -135,8 +136,8 @@ function resultsDocument(version: string): string {
     totalVotes: 4 * buckets * 3,
     options: BENCH_POLL.optionIds.map((id) => ({ id, label: id, count: buckets * 3, share: 0.25 })),
     distribution: {
-      bucketMinutes: 10,
-      start: new Date(Date.now() - buckets * 600_000).toISOString(),
+      bucketMinutes: BUCKET_MINUTES,
+      start: new Date(Date.now() - buckets * BUCKET_MS).toISOString(),
       buckets,
       series: BENCH_POLL.optionIds.map((optionId) => ({
         optionId,

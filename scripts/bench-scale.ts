@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { chartSeries } from "../common/browser/chart-look.js";
 import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
@@ -20,7 +21,6 @@ import { REPO_ROOT } from "../harness/repo-root.ts";
 import { loadPolls } from "../result-publisher/published-version.ts";
 import { visibleResults } from "../result-publisher/results.ts";
 import { loadRollups } from "../result-publisher/rollup-store.ts";
-import { chartSeries } from "../web/assets/chart-series.js";
 import { intFlag, listFlag, readCli } from "./cli.ts";
 
 // `npm run bench:scale [-- --rounds 3]`: the seeds' scale (issue #13). The whole system runs

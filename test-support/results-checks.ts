@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import type { VisibleResults } from "../common/results-contract.ts";
+import { BUCKET_MS } from "../common/rollup-buckets.ts";
 import type { IngestHarness } from "./ingest.ts";
 
 // Published results checked against a direct count over `votes`.
 
-export const BUCKET_MS = 600_000;
+export { BUCKET_MS };
 
 /** `select option_id, count(*) … group by`, as a map. */
 export async function sqlTotals(h: IngestHarness, pollId: string): Promise<Map<string, number>> {
@@ -19,7 +20,7 @@ export async function sqlTotals(h: IngestHarness, pollId: string): Promise<Map<s
 export async function sqlBuckets(h: IngestHarness, pollId: string): Promise<Map<string, number>> {
   const { rows } = await h.db.pool.query<{ option_id: string; bucket: Date; n: number }>(
     `select option_id,
-            date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00') as bucket,
+            rollup_bucket_start(cast_at) as bucket,
             count(*) as n
      from votes where poll_id = $1 group by 1, 2`,
     [pollId],

@@ -70,7 +70,7 @@ export async function assertRollupsMatchVotes(pool: Pool): Promise<number> {
   }>(`
     with raw as (
       select poll_id, option_id,
-             date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
+             rollup_bucket_start(cast_at) as bucket_start,
              count(*) as n
       from votes group by 1, 2, 3)
     select coalesce(r.poll_id, v.poll_id) as poll_id,

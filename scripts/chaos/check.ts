@@ -143,7 +143,7 @@ async function rollupExcess(pool: Pool): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(`
     with raw as (
       select poll_id, option_id,
-             date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
+             rollup_bucket_start(cast_at) as bucket_start,
              count(*) as n
       from votes group by 1, 2, 3)
     select coalesce(sum(greatest(r.count - coalesce(v.n, 0), 0)), 0)::int as n

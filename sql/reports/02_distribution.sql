@@ -32,13 +32,13 @@ with r as (
   -- publisher: first bucket .. max(last bucket, bucket of asOf)
   select min(r.bucket_start) as first_bucket,
          greatest(max(r.bucket_start),
-                  (select date_bin('10 minutes', c.changed_at, timestamptz '2000-01-01 00:00:00+00')
+                  (select rollup_bucket_start(c.changed_at)
                    from poll_changes c where c.poll_id = :'poll_id')) as last_bucket
   from r
 ), buckets as (
   -- zero-filled; from/to only narrow the span
   select g as bucket_start
-  from span, generate_series(span.first_bucket, span.last_bucket, interval '10 minutes') g
+  from span, generate_series(span.first_bucket, span.last_bucket, rollup_bucket_width()) g
   where g >= :'from'::timestamptz and g < :'to'::timestamptz
 ), seen as (
   -- the option ids that have rollups: a loose scan of the primary key, one probe each

@@ -46,23 +46,23 @@ with rng as (
   select r.option_id, r.bucket_start, r.count
   from vote_rollups r, rng
   where r.poll_id = :'poll_id'
-    and r.bucket_start > rng.lo - interval '10 minutes' and r.bucket_start < rng.hi
+    and r.bucket_start > rng.lo - rollup_bucket_width() and r.bucket_start < rng.hi
 ), span as materialized (
   select case when isfinite(rng.lo) then rng.lo else (select min(bucket_start) from r) end as first_t,
          case when isfinite(rng.hi) then rng.hi
-              else (select max(bucket_start) + interval '10 minutes' from r) end as end_t
+              else (select max(bucket_start) + rollup_bucket_width() from r) end as end_t
   from rng
 ), grid as (
   -- every 10-minute bucket of the span, with the local day of its first and last instant
   -- inside the span (time zones converted once per bucket, not once per rollup row)
   select g as bucket_start,
          (greatest(g, span.first_t) at time zone :'poll_tz')::date as first_day,
-         ((least(g + interval '10 minutes', span.end_t) - interval '1 microsecond')
+         ((least(g + rollup_bucket_width(), span.end_t) - interval '1 microsecond')
           at time zone :'poll_tz')::date as last_day,
-         g >= rng.lo and g + interval '10 minutes' <= rng.hi as inside
+         g >= rng.lo and g + rollup_bucket_width() <= rng.hi as inside
   from span, rng,
-       generate_series(date_bin('10 minutes', span.first_t, timestamptz '2000-01-01 00:00:00+00'),
-                       span.end_t - interval '1 microsecond', interval '10 minutes') g
+       generate_series(rollup_bucket_start(span.first_t),
+                       span.end_t - interval '1 microsecond', rollup_bucket_width()) g
 ), edge as materialized (
   -- the rollup rows of buckets cut by from/to or by local midnight (usually none)
   select r.option_id, r.bucket_start
@@ -83,7 +83,7 @@ with rng as (
     from votes v
     where v.poll_id = :'poll_id' and v.option_id = e.option_id
       and v.cast_at >= greatest(e.bucket_start, rng.lo)
-      and v.cast_at < least(e.bucket_start + interval '10 minutes', rng.hi)
+      and v.cast_at < least(e.bucket_start + rollup_bucket_width(), rng.hi)
     group by 1
   ) v
 ), daily as (

@@ -55,7 +55,7 @@ with counted as (
 )
 select rank() over (order by votes desc) as rank,
        bucket_start,
-       bucket_start + interval '10 minutes' as bucket_end,
+       bucket_start + rollup_bucket_width() as bucket_end,
        votes,
        round(100.0 * votes / nullif(sum(votes) over (), 0), 2) as share_pct
 from buckets
@@ -67,14 +67,14 @@ with b as (
   select r.bucket_start, sum(r.count)::bigint as votes
   from vote_rollups r
   where r.poll_id = :'poll_id'
-    and r.bucket_start > :'from'::timestamptz - interval '10 minutes'
+    and r.bucket_start > :'from'::timestamptz - rollup_bucket_width()
     and r.bucket_start < :'to'::timestamptz
   group by r.bucket_start
 ), bounds as materialized (
   select case when isfinite(:'from'::timestamptz) then :'from'::timestamptz
               else (select min(bucket_start) from b) end as first_t,
          case when isfinite(:'to'::timestamptz) then :'to'::timestamptz
-              else (select max(bucket_start) + interval '10 minutes' from b) end as end_t
+              else (select max(bucket_start) + rollup_bucket_width() from b) end as end_t
 ), grid as (
   -- Every 10-minute bucket of the span, with the local hour of its first and last instant
   -- inside the span. hour(t) = t - (local time of t - its local hour): the instant the
@@ -85,12 +85,12 @@ with b as (
            as first_hour,
          e.te - ((e.te at time zone :'poll_tz') - date_trunc('hour', e.te at time zone :'poll_tz'))
            as last_hour,
-         g >= :'from'::timestamptz and g + interval '10 minutes' <= :'to'::timestamptz as inside
+         g >= :'from'::timestamptz and g + rollup_bucket_width() <= :'to'::timestamptz as inside
   from bounds,
-       generate_series(date_bin('10 minutes', bounds.first_t, timestamptz '2000-01-01 00:00:00+00'),
-                       bounds.end_t - interval '1 microsecond', interval '10 minutes') g,
+       generate_series(rollup_bucket_start(bounds.first_t),
+                       bounds.end_t - interval '1 microsecond', rollup_bucket_width()) g,
        lateral (select greatest(g, bounds.first_t) as ts,
-                       least(g + interval '10 minutes', bounds.end_t) - interval '1 microsecond'
+                       least(g + rollup_bucket_width(), bounds.end_t) - interval '1 microsecond'
                          as te) e
 ), edge as materialized (
   -- Buckets cut by from/to or by the start of a local hour (every bucket holding hh:45 UTC
@@ -107,7 +107,7 @@ with b as (
     from votes v
     where v.poll_id = :'poll_id'
       and v.cast_at >= greatest(g.bucket_start, :'from'::timestamptz)
-      and v.cast_at < least(g.bucket_start + interval '10 minutes', :'to'::timestamptz)
+      and v.cast_at < least(g.bucket_start + rollup_bucket_width(), :'to'::timestamptz)
   ) c
   where not (g.inside and g.first_hour = g.last_hour)
 ), counted as (

@@ -42,7 +42,7 @@ set time zone :'poll_tz';
 with buckets as (
   -- votes per kiosk and bucket, straight from the index
   select v.kiosk_id,
-         date_bin('10 minutes', v.cast_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
+         rollup_bucket_start(v.cast_at) as bucket_start,
          count(*) as votes
   from votes v
   where v.poll_id = :'poll_id'
@@ -82,7 +82,7 @@ cross join lateral (
   from votes v
   where v.poll_id = :'poll_id' and v.kiosk_id = f.kiosk_id
     and v.cast_at >= greatest(f.bucket_start, :'from'::timestamptz)
-    and v.cast_at < least(f.bucket_start + interval '10 minutes', :'to'::timestamptz)
+    and v.cast_at < least(f.bucket_start + rollup_bucket_width(), :'to'::timestamptz)
   group by v.option_id
   order by count(*) desc, v.option_id
   limit 1

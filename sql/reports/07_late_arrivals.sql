@@ -22,11 +22,12 @@
 --              publisher logs no publications in Postgres, so it is derived from data that
 --              exists): a bucket is published live while it fills, and the publisher runs
 --              every publish_interval and shows every bucket up to its asOf, zero-filled. So
---              by published_by = bucket_start + 10 minutes + publish_interval the public had
---              seen the finished bucket without any vote stored later. A vote with
---              stored_at > published_by changed a published bucket; late_by = stored_at -
---              published_by. (Comparing with the bucket's first stored vote instead would
---              flag nearly every on-time vote, since buckets are shown while they fill.)
+--              by published_by = the bucket's end (bucket_start + rollup_bucket_width()) +
+--              publish_interval the public had seen the finished bucket without any vote
+--              stored later. A vote with stored_at > published_by changed a published
+--              bucket; late_by = stored_at - published_by. (Comparing with the bucket's
+--              first stored vote instead would flag nearly every on-time vote, since
+--              buckets are shown while they fill.)
 -- Source     raw votes (the rollups keep no arrival times): an index-only scan of one
 --            poll's votes, votes_poll_cast_idx (poll_id, cast_at)
 --            include (kiosk_id, option_id, received_at, stored_at) from migration 006; the
@@ -64,19 +65,19 @@ with late as (
   from votes v
   where v.poll_id = :'poll_id'
     and v.cast_at >= :'from'::timestamptz and v.cast_at < :'to'::timestamptz
-    and v.stored_at > date_bin('10 minutes', v.cast_at, timestamptz '2000-01-01 00:00:00+00')
-                      + interval '10 minutes' + (:'publish_interval')::interval
+    and v.stored_at > rollup_bucket_start(v.cast_at)
+                      + rollup_bucket_width() + (:'publish_interval')::interval
 )
 select v.event_id, v.kiosk_id, v.option_id, v.cast_at, v.received_at, v.stored_at,
        v.bucket_start,
-       v.bucket_start + interval '10 minutes' + (:'publish_interval')::interval as published_by,
-       v.stored_at - (v.bucket_start + interval '10 minutes' + (:'publish_interval')::interval)
+       v.bucket_start + rollup_bucket_width() + (:'publish_interval')::interval as published_by,
+       v.stored_at - (v.bucket_start + rollup_bucket_width() + (:'publish_interval')::interval)
          as late_by
 from late l
 cross join lateral (
   -- then their event ids: the votes with exactly these values (an index probe each)
   select v.*,
-         date_bin('10 minutes', v.cast_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start
+         rollup_bucket_start(v.cast_at) as bucket_start
   from votes v
   where v.poll_id = :'poll_id' and v.kiosk_id = l.kiosk_id and v.cast_at = l.cast_at
     and v.option_id = l.option_id and v.received_at = l.received_at
@@ -103,8 +104,8 @@ with classes (ord, delay_class, delay_from, delay_to) as (
          (2, '1-5 s', interval '1 second', interval '5 seconds'),
          (3, '5-30 s', interval '5 seconds', interval '30 seconds'),
          (4, '30 s-1 min', interval '30 seconds', interval '1 minute'),
-         (5, '1-10 min', interval '1 minute', interval '10 minutes'),
-         (6, '10 min-1 h', interval '10 minutes', interval '1 hour'),
+         (5, '1-10 min', interval '1 minute', interval '10 minutes'), -- a delay class, not the bucket width
+         (6, '10 min-1 h', interval '10 minutes', interval '1 hour'), -- a delay class, not the bucket width
          (7, '1-6 h', interval '1 hour', interval '6 hours'),
          (8, '6-24 h', interval '6 hours', interval '24 hours'),
          (9, '24 h or more', interval '24 hours', null::interval)
@@ -114,7 +115,7 @@ with classes (ord, delay_class, delay_from, delay_to) as (
               when delay < interval '5 seconds' then 2
               when delay < interval '30 seconds' then 3
               when delay < interval '1 minute' then 4
-              when delay < interval '10 minutes' then 5
+              when delay < interval '10 minutes' then 5 -- a delay class, not the bucket width
               when delay < interval '1 hour' then 6
               when delay < interval '6 hours' then 7
               when delay < interval '24 hours' then 8

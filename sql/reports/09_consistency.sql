@@ -15,7 +15,7 @@
 --            agree, the summary row is all that is printed: detail = 'ok: all N buckets
 --            agree'. Otherwise detail = 'M of N buckets differ'.
 -- Source     both, on purpose: vote_rollups against votes grouped by
---            date_bin('10 minutes', cast_at, '2000-01-01 UTC'), the writer's own bucketing:
+--            rollup_bucket_start(cast_at) (migration 014), the writer's own bucketing:
 --            an index-only scan of votes_poll_option_cast_idx for one poll; every poll is a
 --            parallel scan of all votes (statistics votes_bucket_stats, migration 006).
 -- Run        psql -v poll_id=lunch -f sql/reports/09_consistency.sql
@@ -33,12 +33,10 @@ set time zone :'poll_tz';
 
 -- The votes of the buckets starting in [from, to) are those cast in [vlo, vhi): from and to
 -- rounded up to a bucket boundary. Literals, not a CTE, so the planner sees the bounds.
-select case when date_bin('10 minutes', f, timestamptz '2000-01-01 00:00:00+00') = f then f
-            else date_bin('10 minutes', f, timestamptz '2000-01-01 00:00:00+00')
-                 + interval '10 minutes' end as vlo,
-       case when date_bin('10 minutes', t, timestamptz '2000-01-01 00:00:00+00') = t then t
-            else date_bin('10 minutes', t, timestamptz '2000-01-01 00:00:00+00')
-                 + interval '10 minutes' end as vhi
+select case when rollup_bucket_start(f) = f then f
+            else rollup_bucket_start(f) + rollup_bucket_width() end as vlo,
+       case when rollup_bucket_start(t) = t then t
+            else rollup_bucket_start(t) + rollup_bucket_width() end as vhi
 from (select :'from'::timestamptz as f, :'to'::timestamptz as t) given \gset
 
 with r as (
@@ -48,7 +46,7 @@ with r as (
     and r.bucket_start >= :'from'::timestamptz and r.bucket_start < :'to'::timestamptz
 ), v as (
   select v.poll_id, v.option_id,
-         date_bin('10 minutes', v.cast_at, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
+         rollup_bucket_start(v.cast_at) as bucket_start,
          count(*) as count
   from votes v
   where (:'poll_id' = '' or v.poll_id = :'poll_id')

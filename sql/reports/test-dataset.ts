@@ -1,5 +1,5 @@
 import type { Pool } from "../../common/postgres.ts";
-import { rollupsFromVotes } from "../../common/rollup-buckets.ts";
+import { BUCKET_MS, rollupsFromVotes } from "../../common/rollup-buckets.ts";
 
 // The hand-built data set the report tests run on (reports.test.ts). Small enough to check
 // by hand, with the cases the reports must get right:
@@ -127,7 +127,7 @@ export function buildDataset(): Dataset {
   add("lunch", "salad", "k-east", "2026-03-29T00:30:00Z");
   // k-south: two votes in each of 14 buckets (09:00 .. 11:10 UTC) ...
   for (let b = 0; b < 14; b++) {
-    const start = ms("2026-03-29T09:00:00Z") + b * 600_000;
+    const start = ms("2026-03-29T09:00:00Z") + b * BUCKET_MS;
     add("lunch", "pizza", "k-south", start + 60_000);
     add("lunch", "salad", "k-south", start + 360_000);
   }

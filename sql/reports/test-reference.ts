@@ -1,3 +1,4 @@
+import { BUCKET_MS, bucketStartMs } from "../../common/rollup-buckets.ts";
 import type { Dataset, Poll } from "./test-dataset.ts";
 
 // An independent computation of every report in TypeScript, over the in-memory data set
@@ -6,7 +7,9 @@ import type { Dataset, Poll } from "./test-dataset.ts";
 // canonical form: timestamps as ISO UTC strings, intervals as milliseconds, numbers as
 // printed with their scale; `Approx` marks derived statistics compared within 0.01.
 
-export const BUCKET_MS = 600_000;
+export { BUCKET_MS };
+
+const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
@@ -84,7 +87,7 @@ export function localHourStart(ms: number, tz: string): number {
   return ms - (p.minute * 60 + p.second) * 1000 - (((ms % 1000) + 1000) % 1000);
 }
 
-export const bucketOf = (ms: number) => Math.floor(ms / BUCKET_MS) * BUCKET_MS;
+export const bucketOf = bucketStartMs;
 
 function addDays(date: string, n: number): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
@@ -402,8 +405,9 @@ const CLASSES: [string, number | null, number | null][] = [
   ["1-5 s", 1_000, 5_000],
   ["5-30 s", 5_000, 30_000],
   ["30 s-1 min", 30_000, 60_000],
-  ["1-10 min", 60_000, BUCKET_MS],
-  ["10 min-1 h", BUCKET_MS, HOUR_MS],
+  // Fixed delay classes, not the bucket width.
+  ["1-10 min", MINUTE_MS, 10 * MINUTE_MS],
+  ["10 min-1 h", 10 * MINUTE_MS, HOUR_MS],
   ["1-6 h", HOUR_MS, 6 * HOUR_MS],
   ["6-24 h", 6 * HOUR_MS, DAY_MS],
   ["24 h or more", DAY_MS, null],

@@ -2,8 +2,7 @@
 // distribution (stacked chart and table), and how fresh the data is, updated from the
 // results' Server-Sent Events (or by polling while they are unavailable).
 
-import { chartSeries } from "./chart-series.js";
-import { colorFor } from "./colors.js";
+import { distributionLook, spanText, totalsLook } from "/common/browser/chart-look.js";
 import {
   el,
   formatCount,
@@ -86,21 +85,19 @@ function chartOptions(extra) {
   };
 }
 
-/** Draws "9 · 56.3%" at the end of each totals bar. */
+/** Draws "9 · 56.3%" at the end of each totals bar (the PNG's label too). */
 const barValueLabels = {
   id: "barValueLabels",
   afterDatasetsDraw(chart) {
     const { ctx } = chart;
     const meta = chart.getDatasetMeta(0);
-    const counts = chart.data.datasets[0]?.data ?? [];
-    const shares = chart.data.datasets[0]?.shares ?? [];
+    const values = chart.data.datasets[0]?.values ?? [];
     ctx.save();
     ctx.fillStyle = "#1a1a1a";
     ctx.font = "600 14px system-ui, sans-serif";
     ctx.textBaseline = "middle";
     meta.data.forEach((bar, i) => {
-      const text = `${formatCount(counts[i] ?? 0)} · ${formatShare(shares[i] ?? 0)}`;
-      ctx.fillText(text, bar.x + 8, bar.y);
+      ctx.fillText(values[i] ?? "", bar.x + 8, bar.y);
     });
     ctx.restore();
   },
@@ -130,14 +127,15 @@ function renderTotals(results) {
   );
   if (!Chart) return;
   $("totals-box").style.height = `${Math.max(120, options.length * 52 + 40)}px`;
+  const bars = totalsLook(options);
   const data = {
-    labels: options.map((o) => o.label),
+    labels: bars.map((b) => b.label),
     datasets: [
       {
         label: "Votes",
         data: options.map((o) => o.count),
-        shares: options.map((o) => o.share),
-        backgroundColor: options.map((_, i) => colorFor(i)),
+        values: bars.map((b) => b.value),
+        backgroundColor: bars.map((b) => b.color),
         borderRadius: 4,
         maxBarThickness: 40,
       },
@@ -172,6 +170,15 @@ function bucketLabels(distribution) {
   );
 }
 
+/** The distribution chart's look, with times in the poll's zone (the device's if unknown). */
+function distributionChartLook(distribution, options) {
+  try {
+    return distributionLook(distribution, options, poll.timeZone);
+  } catch {
+    return distributionLook(distribution, options, undefined);
+  }
+}
+
 function renderDistribution(results) {
   const distribution = results.distribution;
   const options = results.options ?? [];
@@ -179,6 +186,12 @@ function renderDistribution(results) {
   $("distribution-empty").hidden = !empty;
   $("distribution-box").hidden = empty;
   $("distribution-details").hidden = empty;
+  if (!distribution) return;
+  // The bucket width the results were published with.
+  const perBucket = `Votes per ${spanText(distribution.bucketMinutes)}`;
+  $("distribution-heading").textContent = perBucket;
+  $("distribution-summary").textContent =
+    `Show the numbers per ${spanText(distribution.bucketMinutes)}`;
   if (empty) return;
   const labels = bucketLabels(distribution);
   const labelOf = new Map(options.map((o) => [o.id, o.label]));
@@ -195,8 +208,8 @@ function renderDistribution(results) {
   const from = Math.max(0, labels.length - TABLE_BUCKETS);
   $("distribution-caption").textContent =
     from === 0
-      ? `Votes per 10 minutes (times in ${poll.timeZone})`
-      : `Votes per 10 minutes, the latest ${TABLE_BUCKETS} of ${labels.length} (times in ${poll.timeZone})`;
+      ? `${perBucket} (times in ${poll.timeZone})`
+      : `${perBucket}, the latest ${TABLE_BUCKETS} of ${labels.length} (times in ${poll.timeZone})`;
   const head = el("tr");
   head.append(el("th", "From", { scope: "col" }));
   for (const s of series)
@@ -217,26 +230,20 @@ function renderDistribution(results) {
     rows.push(row);
   }
   $("distribution-body").replaceChildren(...rows);
-  // The leading options and "Other", in bars of up to MAX_CHART_BARS (chart-series.js).
-  const drawn = chartSeries(distribution, options);
-  const perBar = drawn.minutesPerBar / distribution.bucketMinutes;
-  const barLabels = labels.filter((_, i) => i % perBar === 0);
-  const colorIndex = new Map(series.map((s, i) => [s.optionId, i]));
+  // The leading options and "Other", in bars of up to MAX_CHART_BARS, as the PNG draws them.
+  const look = distributionChartLook(distribution, options);
   $("distribution-chart").setAttribute(
     "aria-label",
-    `Stacked bar chart of votes per ${drawn.minutesPerBar} minutes from ${labels[0]} to ${labels.at(-1)} (${poll.timeZone}), one color per option${drawn.series.length < series.length ? `, the ${drawn.series.length - 1} leading options and the other ${drawn.series.at(-1)?.others} together` : ""}. The numbers are in the table below.`,
+    `Stacked bar chart of votes per ${spanText(look.minutesPerBar)} from ${labels[0]} to ${labels.at(-1)} (${poll.timeZone}), one color per option${look.others > 0 ? `, the ${look.datasets.length - 1} leading options and the other ${look.others} together` : ""}. The numbers are in the table below.`,
   );
   if (!Chart) return;
   const data = {
-    labels: barLabels,
-    datasets: drawn.series.map((s, i) => ({
-      label:
-        s.optionId === null
-          ? `Other (${s.others} options)`
-          : (labelOf.get(s.optionId) ?? s.optionId),
-      data: s.counts,
-      // The option's own colour, as in the totals chart.
-      backgroundColor: s.optionId === null ? "#9ca3af" : colorFor(colorIndex.get(s.optionId) ?? i),
+    labels: look.labels,
+    // Each option in its own colour and label, as in the totals chart.
+    datasets: look.datasets.map((d) => ({
+      label: d.label,
+      data: d.counts,
+      backgroundColor: d.color,
       stack: "votes",
     })),
   };
@@ -250,7 +257,7 @@ function renderDistribution(results) {
     data,
     options: chartOptions({
       // Animating hundreds of stacked bars costs every frame of the first second.
-      ...(drawn.bars * drawn.series.length > ANIMATED_BARS ? { animation: false } : {}),
+      ...(look.bars * look.datasets.length > ANIMATED_BARS ? { animation: false } : {}),
       plugins: {
         legend: { position: "bottom", labels: { color: "#1a1a1a", font: { size: 14 } } },
       },

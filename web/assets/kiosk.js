@@ -1,7 +1,7 @@
 // The kiosk / wall display: /kiosk/:pollId, or /kiosk/:pollId?image=1 for devices too weak
 // for anything but an image (the server-rendered PNG of the same version).
 
-import { colorFor } from "./colors.js";
+import { optionColor } from "/common/browser/chart-look.js";
 import { el, formatCount, formatShare, formatTime, freshnessText, windowText } from "./format.js";
 import {
   connectionMessage,
@@ -68,7 +68,7 @@ function renderTable(results) {
       const row = el("tr", null, { "data-option-id": o.id });
       const fill = el("span", null, { class: "fill" });
       fill.style.width = `${(o.share * 100).toFixed(2)}%`;
-      fill.style.backgroundColor = colorFor(i, true);
+      fill.style.backgroundColor = optionColor(i, true);
       const track = el("span", null, { class: "track" });
       track.append(fill);
       const bar = el("td", null, { class: "bar", "aria-hidden": "true" });
