@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, test } from "node:test";
 
@@ -95,4 +95,29 @@ describe("the rooms' imports", () => {
       "a page's URL import was not read",
     );
   });
+});
+
+// The map must be true: a path named in the docs that no longer exists sends a newcomer to
+// the wrong file. Every `folder/file` in backticks that starts with one of the rooms counts.
+const ROOMS =
+  /^(?:ingest-api|batch-writer|result-publisher|kiosk-client|common|web|sql|scripts|test-support|harness|docs)\//;
+const DOCS = [
+  "ARCHITECTURE.md",
+  "README.md",
+  ...readdirSync(join(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
+
+test("every repository path the docs name exists", () => {
+  const missing: string[] = [];
+  for (const doc of DOCS) {
+    const text = readFileSync(join(ROOT, doc), "utf8");
+    for (const [, quoted] of text.matchAll(/`([^`\s]+)`/g)) {
+      const path = (quoted ?? "").replace(/[:#].*$/, "").replace(/\/$/, "");
+      if (!ROOMS.test(`${path}/`) || path.includes("*") || path.includes("<")) continue;
+      if (!existsSync(join(ROOT, path))) missing.push(`${doc}: ${quoted}`);
+    }
+  }
+  assert.deepEqual(missing, []);
 });
