@@ -4,7 +4,7 @@ import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { addMetricsServer } from "../common/metrics-server.ts";
-import { closeNats, connectNats } from "../common/nats.ts";
+import { addNats } from "../common/nats.ts";
 import { openServiceBase } from "../common/service-base.ts";
 import type { WriterConfig } from "./config.ts";
 import { ensureWriterResources } from "./consumer.ts";
@@ -33,20 +33,10 @@ export async function startBatchWriter(
   const service = "batch-writer";
   const { log, pool } = openServiceBase(service, config, config.pgPoolSize, logger, lifecycle);
   let healer: JetStreamHealer | undefined;
-  const nc = lifecycle.add(
-    "nats",
-    // A server we reconnect to may be a new one, without our stream and consumers.
-    await connectNats(
-      config.natsUrl,
-      service,
-      log,
-      (up) => {
-        if (up) void healer?.check();
-      },
-      config.natsConnectWaitMs,
-    ),
-    closeNats,
-  );
+  // A server we reconnect to may be a new one, without our stream and consumers.
+  const nc = await addNats(lifecycle, config, service, log, (up) => {
+    if (up) void healer?.check();
+  });
   // `npm run migrate` owns these settings: a writer creates only what is missing and warns
   // about any setting that differs from its own environment.
   const { jsm, drift } = await ensureWriterResources(nc, config, "check");

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 
 export type { NatsConnection };
@@ -67,6 +68,25 @@ async function connectWithin(
       await sleep(500);
     }
   }
+}
+
+/**
+ * A service's NATS connection, drained on shutdown. `onStatus` as for connectNats: a
+ * service passes its self-heal check there, since a server it reconnects to may be a new
+ * one without its stream.
+ */
+export async function addNats(
+  lifecycle: Lifecycle,
+  config: { natsUrl: string; natsConnectWaitMs: number },
+  name: string,
+  logger: Logger,
+  onStatus: (connected: boolean) => void,
+): Promise<NatsConnection> {
+  return lifecycle.add(
+    "nats",
+    await connectNats(config.natsUrl, name, logger, onStatus, config.natsConnectWaitMs),
+    closeNats,
+  );
 }
 
 /** Drains (flushes what is pending, stops subscriptions) and closes. */

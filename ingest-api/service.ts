@@ -7,7 +7,7 @@ import { JetStreamHealer } from "../common/jetstream-heal.ts";
 import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
-import { closeNats, connectNats } from "../common/nats.ts";
+import { addNats } from "../common/nats.ts";
 import { addRedis } from "../common/redis.ts";
 import { openServiceBase } from "../common/service-base.ts";
 import { provisionVotesStream } from "../common/votes-stream.ts";
@@ -55,22 +55,12 @@ export async function buildIngestApi(
   const redis = await addRedis(lifecycle, config.redisUrl, log, service);
   let publisher: VotePublisher | undefined;
   let healer: JetStreamHealer | undefined;
-  const nc = lifecycle.add(
-    "nats",
-    await connectNats(
-      config.natsUrl,
-      service,
-      log,
-      (up) => {
-        publisher?.setConnected(up);
-        // The server we reconnected to may be a new one without our stream: check at once
-        // rather than on the first failing vote.
-        if (up) void healer?.check();
-      },
-      config.natsConnectWaitMs,
-    ),
-    closeNats,
-  );
+  const nc = await addNats(lifecycle, config, service, log, (up) => {
+    publisher?.setConnected(up);
+    // The server we reconnected to may be a new one without our stream: check at once
+    // rather than on the first failing vote.
+    if (up) void healer?.check();
+  });
   // `npm run migrate` owns the stream's settings: the API creates the stream only when it is
   // missing (first start without a migration, or a NATS server that lost its store) and
   // warns about any setting that differs from its own environment.

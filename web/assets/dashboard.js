@@ -12,13 +12,7 @@ import {
   freshnessText,
   windowText,
 } from "./format.js";
-import {
-  connectionMessage,
-  LiveResults,
-  POLL_GONE_TEXT,
-  pollIdFromPath,
-  serverNow,
-} from "./live.js";
+import { pollIdFromPath, runResultsPage, serverNow } from "./live.js";
 
 /** The Chart.js UMD bundle (loaded before this module); absent if it failed to load. */
 const Chart = globalThis.Chart;
@@ -31,11 +25,10 @@ const pollId = pollIdFromPath();
 
 /** What the page knows about the poll: the public registry entry, then the results. */
 const poll = { id: pollId, title: pollId, timeZone: "UTC", opensAt: null, closesAt: null };
-/** @type {import("./live.js").Results | undefined} */
-let shown;
+/** What the page shows: the poll, and the results drawn (undefined: none, or hidden). */
+const view = { poll, shown: /** @type {import("./live.js").Results | undefined} */ (undefined) };
 let totalsChart;
 let distributionChart;
-let hiddenShown = false;
 
 $("kiosk-link").setAttribute("href", `/kiosk/${encodeURIComponent(pollId)}`);
 // The table lists the latest buckets only (a month is 4,320 rows); the JSON has them all.
@@ -68,10 +61,10 @@ function showHidden() {
 function tickClock() {
   const now = serverNow();
   $("window").textContent = windowText(poll, now);
-  $("freshness").textContent = shown?.hidden
+  $("freshness").textContent = view.shown?.hidden
     ? ""
-    : shown
-      ? (freshnessText(shown.asOf, poll.timeZone, now) ?? "no votes yet")
+    : view.shown
+      ? (freshnessText(view.shown.asOf, poll.timeZone, now) ?? "no votes yet")
       : "";
 }
 
@@ -270,18 +263,8 @@ function renderDistribution(results) {
 }
 
 function render(results) {
-  shown = results;
-  hiddenShown = false;
-  Object.assign(poll, {
-    timeZone: results.timeZone,
-    opensAt: results.opensAt,
-    closesAt: results.closesAt,
-  });
   setTitle(results.title);
-  if (results.hidden) {
-    hiddenShown = true;
-    return showHidden();
-  }
+  if (results.hidden) return showHidden();
   $("message").hidden = true;
   $("results").hidden = false; // before drawing: Chart.js sizes itself to a visible box
   renderTotals(results);
@@ -289,46 +272,11 @@ function render(results) {
   tickClock();
 }
 
-async function loadPoll() {
-  try {
-    const response = await fetch(`/v1/public/polls/${encodeURIComponent(pollId)}`);
-    if (response.status === 404) return showMessage(POLL_GONE_TEXT);
-    if (!response.ok) return;
-    const info = await response.json();
-    Object.assign(poll, {
-      timeZone: info.timeZone,
-      opensAt: info.opensAt,
-      closesAt: info.closesAt,
-    });
-    if (!shown) setTitle(info.title);
-    if (hiddenShown) showHidden();
-    tickClock();
-  } catch {
-    // The results fetch reports connection trouble.
-  }
-}
-
-/** The poll's results are hidden until it closes: forget what was shown, say so. */
-function hideResults() {
-  shown = undefined;
-  hiddenShown = true;
-  showHidden();
-}
-
-const live = new LiveResults(pollId, {
-  results: render,
-  hidden: hideResults,
-  notReady: () => showMessage("No results have been published yet. This page updates by itself."),
-  notFound: () => showMessage(POLL_GONE_TEXT),
-  connection: (state) => {
-    const banner = $("connection");
-    const text = connectionMessage(state, live.pollMs);
-    banner.textContent = text ?? "";
-    banner.hidden = text === undefined;
-    document.body.dataset.connection = state;
-  },
+runResultsPage(pollId, view, {
+  render,
+  setTitle,
+  showMessage,
+  showHidden,
+  tick: tickClock,
+  notReadyText: "No results have been published yet. This page updates by itself.",
 });
-
-loadPoll();
-live.start();
-setInterval(tickClock, 1_000);

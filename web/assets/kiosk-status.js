@@ -28,11 +28,30 @@ export function connectionText(status, online = navigator.onLine) {
   return "Online";
 }
 
+/** The status line's parts, made here so that every kiosk page has the same ones. */
+function buildStatusLine(box) {
+  const refused = el("details", null, { id: "st-refused", class: "st-refused", hidden: "" });
+  refused.append(
+    el("summary", null, { id: "st-refused-count", "data-refused": "0" }),
+    el("ul", null, { id: "st-refused-list" }),
+  );
+  box.replaceChildren(
+    el("span", "…", { id: "st-online", class: "st-online", role: "status" }),
+    el("span", "…", { id: "st-waiting", "data-pending": "" }),
+    el("span", null, { id: "st-oldest", hidden: "" }),
+    el("span", null, { id: "st-last-sent" }),
+    el("span", null, { id: "st-storage" }),
+    el("button", "Send now", { id: "st-send", type: "button", class: "st-send" }),
+    refused,
+  );
+}
+
 /**
  * Renders the outbox's status into the page's #kiosk-status and keeps it current.
  * `labelOf(entry)` names a refused entry's option. Returns a function that re-renders.
  */
 export function showOutboxStatus(outbox, { labelOf = (entry) => entry.optionId, onStatus } = {}) {
+  buildStatusLine($("kiosk-status"));
   let rendering = false;
   let again = false;
   const render = async () => {

@@ -3,22 +3,15 @@
 
 import { optionColor } from "/common/browser/chart-look.js";
 import { el, formatCount, formatShare, formatTime, freshnessText, windowText } from "./format.js";
-import {
-  connectionMessage,
-  LiveResults,
-  POLL_GONE_TEXT,
-  pollIdFromPath,
-  serverNow,
-} from "./live.js";
+import { pollIdFromPath, runResultsPage, serverNow } from "./live.js";
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const pollId = pollIdFromPath();
 const imageMode = new URLSearchParams(location.search).get("image") === "1";
 const poll = { id: pollId, timeZone: "UTC", opensAt: null, closesAt: null };
-/** @type {import("./live.js").Results | undefined} */
-let shown;
+/** What the page shows: the poll, and the results drawn (undefined: none, or hidden). */
+const view = { poll, shown: /** @type {import("./live.js").Results | undefined} */ (undefined) };
 let imageFailedFor;
-let hiddenShown = false;
 // The PNG of a new version is drawn a moment after its JSON (503 chart_unavailable until
 // then): the image is asked again this many times, a second apart, before the table shows.
 const IMAGE_RETRIES = 5;
@@ -46,8 +39,8 @@ function showHidden() {
 function tickClock() {
   const now = serverNow();
   $("window").textContent = windowText(poll, now);
-  $("freshness").textContent = shown
-    ? (freshnessText(shown.asOf, poll.timeZone, now) ?? "no votes yet")
+  $("freshness").textContent = view.shown
+    ? (freshnessText(view.shown.asOf, poll.timeZone, now) ?? "no votes yet")
     : "";
 }
 
@@ -100,16 +93,13 @@ function renderImage(results) {
   $("totals").hidden = true;
 }
 
+function setTitle(title) {
+  $("title").textContent = title;
+  document.title = `${title} — results`;
+}
+
 function render(results) {
-  shown = results;
-  hiddenShown = false;
-  Object.assign(poll, {
-    timeZone: results.timeZone,
-    opensAt: results.opensAt,
-    closesAt: results.closesAt,
-  });
-  $("title").textContent = results.title;
-  document.title = `${results.title} — results`;
+  setTitle(results.title);
   $("message").hidden = true;
   $("total").textContent = formatCount(results.totalVotes ?? 0);
   // No chart for this version (a failed render): the table instead, until the next one.
@@ -120,57 +110,28 @@ function render(results) {
 }
 
 $("chart-image").addEventListener("error", () => {
-  if (!shown) return;
+  if (!view.shown) return;
   const img = /** @type {HTMLImageElement} */ ($("chart-image"));
-  if (imageRetries < IMAGE_RETRIES && img.dataset.version === shown.version) {
+  if (imageRetries < IMAGE_RETRIES && img.dataset.version === view.shown.version) {
     imageRetries++;
-    const version = shown.version;
+    const version = view.shown.version;
     imageRetryTimer = setTimeout(() => {
-      if (shown?.version !== version) return;
+      if (view.shown?.version !== version) return;
       // Another address (the last parameter stays the version), so the browser asks again.
       img.src = `/v1/polls/${encodeURIComponent(pollId)}/results.png?try=${imageRetries}&v=${encodeURIComponent(version)}`;
     }, IMAGE_RETRY_MS);
     return;
   }
-  imageFailedFor = shown.version;
-  renderTable(shown);
+  imageFailedFor = view.shown.version;
+  renderTable(view.shown);
 });
 
-/** The poll's results are hidden until it closes: forget what was shown, say so. */
-function hideResults() {
-  shown = undefined;
-  hiddenShown = true;
-  showHidden();
-}
-
-const live = new LiveResults(pollId, {
-  results: render,
-  hidden: hideResults,
-  notReady: () => showMessage("No results yet."),
-  notFound: () => showMessage(POLL_GONE_TEXT),
-  connection: (state) => {
-    const text = connectionMessage(state, live.pollMs, true);
-    $("connection").textContent = text ?? "";
-    $("connection").hidden = text === undefined;
-    document.body.dataset.connection = state;
-  },
+runResultsPage(pollId, view, {
+  render,
+  setTitle,
+  showMessage,
+  showHidden,
+  tick: tickClock,
+  notReadyText: "No results yet.",
+  shortConnectionText: true,
 });
-
-// The title of a hidden poll (its results, which carry the title, are refused).
-fetch(`/v1/public/polls/${encodeURIComponent(pollId)}`)
-  .then((r) => (r.ok ? r.json() : undefined))
-  .then((info) => {
-    if (!info) return;
-    Object.assign(poll, {
-      timeZone: info.timeZone,
-      opensAt: info.opensAt,
-      closesAt: info.closesAt,
-    });
-    if (!shown) $("title").textContent = info.title;
-    if (hiddenShown) showHidden();
-    tickClock();
-  })
-  .catch(() => {});
-
-live.start();
-setInterval(tickClock, 1_000);

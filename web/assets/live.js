@@ -251,3 +251,70 @@ export function connectionMessage(state, pollMs, short = false) {
       : "Connection lost — retrying. The server cannot be reached, so the numbers shown may be out of date.";
   return undefined;
 }
+
+/**
+ * What the dashboard and the kiosk display share around their drawing: the poll's window
+ * and time zone kept current (from its results, or from the public poll list while its
+ * results are hidden, since those carry them), the results shown, the live results, the
+ * connection banner (#connection) and the clock. A page says how it draws each state.
+ * @param {string} pollId
+ * @param {{
+ *   poll: { timeZone: string, opensAt: string | null, closesAt: string | null },
+ *   shown: Results | undefined,
+ * }} view kept current here: the poll, and the results shown (undefined: none or hidden)
+ * @param {{
+ *   render: (results: Results) => void,
+ *   setTitle: (title: string) => void,
+ *   showMessage: (text: string) => void,
+ *   showHidden: () => void,
+ *   tick: () => void,
+ *   notReadyText: string,
+ *   shortConnectionText?: boolean,
+ * }} page
+ */
+export function runResultsPage(pollId, view, page) {
+  let hiddenShown = false;
+  const keepWindow = (/** @type {any} */ info) =>
+    Object.assign(view.poll, {
+      timeZone: info.timeZone,
+      opensAt: info.opensAt,
+      closesAt: info.closesAt,
+    });
+  const live = new LiveResults(pollId, {
+    results: (results) => {
+      view.shown = results;
+      hiddenShown = Boolean(results.hidden);
+      keepWindow(results);
+      page.render(results);
+    },
+    // The results became hidden: forget what was shown, say so.
+    hidden: () => {
+      view.shown = undefined;
+      hiddenShown = true;
+      page.showHidden();
+    },
+    notReady: () => page.showMessage(page.notReadyText),
+    notFound: () => page.showMessage(POLL_GONE_TEXT),
+    connection: (state) => {
+      const banner = /** @type {HTMLElement} */ (document.getElementById("connection"));
+      const text = connectionMessage(state, live.pollMs, page.shortConnectionText);
+      banner.textContent = text ?? "";
+      banner.hidden = text === undefined;
+      document.body.dataset.connection = state;
+    },
+  });
+  fetch(`/v1/public/polls/${encodeURIComponent(pollId)}`)
+    .then(async (response) => {
+      if (response.status === 404) return page.showMessage(POLL_GONE_TEXT);
+      if (!response.ok) return;
+      const info = await response.json();
+      keepWindow(info);
+      if (view.shown === undefined) page.setTitle(info.title);
+      if (hiddenShown) page.showHidden();
+      page.tick();
+    })
+    // The results fetch reports connection trouble.
+    .catch(() => {});
+  live.start();
+  setInterval(page.tick, 1_000);
+}
