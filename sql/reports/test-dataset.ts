@@ -1,4 +1,5 @@
 import type { Pool } from "../../common/postgres.ts";
+import type { PollOption, Poll as RegistryPoll } from "../../common/registry-types.ts";
 import { BUCKET_MS, rollupsFromVotes } from "../../common/rollup-buckets.ts";
 
 // The hand-built data set the report tests run on (reports.test.ts). Small enough to check
@@ -16,15 +17,11 @@ import { BUCKET_MS, rollupsFromVotes } from "../../common/rollup-buckets.ts";
 // - a poll that never closes (`ideas`), so its last vote ends the silences window, and that
 //   last vote is the only one of its kiosk (k-west).
 
-export interface Poll {
-  id: string;
-  title: string;
-  timeZone: string;
-  opensAt: string | null;
-  closesAt: string | null;
-  oneVotePerVoter: boolean;
-  options: { id: string; label: string }[];
-}
+/** A poll of the dataset: the registry's fields the reports read. */
+export type Poll = Pick<
+  RegistryPoll,
+  "id" | "title" | "timeZone" | "opensAt" | "closesAt" | "oneVotePerVoter"
+> & { options: Omit<PollOption, "position">[] };
 
 export interface Vote {
   eventId: string;

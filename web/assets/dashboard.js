@@ -275,8 +275,8 @@ function render(results) {
 runResultsPage(pollId, view, {
   render,
   setTitle,
+  notReadyText: "No results have been published yet. This page updates by itself.",
   showMessage,
   showHidden,
   tick: tickClock,
-  notReadyText: "No results have been published yet. This page updates by itself.",
 });

@@ -129,9 +129,9 @@ $("chart-image").addEventListener("error", () => {
 runResultsPage(pollId, view, {
   render,
   setTitle,
+  notReadyText: "No results yet.",
   showMessage,
   showHidden,
   tick: tickClock,
-  notReadyText: "No results yet.",
   shortConnectionText: true,
 });
