@@ -1,8 +1,14 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readHost, readInt, readName, readString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
+import { type NatsAuth, type NatsRole, readNatsAuth } from "../common/nats-auth.ts";
 
 export interface WriterConfig extends CommonConfig {
+  /**
+   * Who connects to NATS: the writers' user (NATS_WRITER_*), or the migration's
+   * (NATS_MIGRATE_*) when the migration reads this config to provision what the writers use.
+   */
+  readonly natsAuth: NatsAuth;
   /** Durable consumer shared by every writer process. @defaultValue batch-writer */
   readonly consumerName: string;
   /** Most messages fetched into one batch. @defaultValue 20000 */
@@ -36,7 +42,10 @@ export interface WriterConfig extends CommonConfig {
   readonly shutdownDeadlineMs: number;
 }
 
-export function readWriterConfig(env: Env = process.env): Readonly<WriterConfig> {
+export function readWriterConfig(
+  env: Env = process.env,
+  natsRole: Extract<NatsRole, "writer" | "migrate"> = "writer",
+): Readonly<WriterConfig> {
   const ackWaitMs = readInt(env, "ACK_WAIT_MS", 30_000, { min: 1_000 });
   const maxDeliver = readInt(env, "MAX_DELIVER", 20, { min: 2 });
   const backoff = readString(env, "REDELIVERY_BACKOFF_MS", "30000,60000,120000,300000")
@@ -55,6 +64,7 @@ export function readWriterConfig(env: Env = process.env): Readonly<WriterConfig>
     throw new ConfigError("REDELIVERY_BACKOFF_MS", "must have fewer entries than MAX_DELIVER");
   return Object.freeze({
     ...readCommonConfig(env),
+    natsAuth: readNatsAuth(env, natsRole),
     consumerName: readName(env, "CONSUMER_NAME", "batch-writer"),
     batchMaxMessages: readInt(env, "BATCH_MAX_MESSAGES", 20_000, { min: 1, max: 100_000 }),
     batchMaxBytes: readInt(env, "BATCH_MAX_BYTES", 8 * 1024 * 1024, { min: 1_024 }),

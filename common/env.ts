@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { ConfigError } from "./errors.ts";
 
@@ -92,4 +93,25 @@ export function readHost(env: Env, name: string, fallback: string): string {
   )
     throw new ConfigError(name, `must be an IP address or a host name, got "${value}"`);
   return value;
+}
+
+/**
+ * A secret: the variable itself, or the contents of the file that `<name>_FILE` names (a
+ * Docker or Kubernetes secret mounted as a file), without its final newline. Setting both
+ * is refused: which one wins would be a guess.
+ */
+export function readSecret(env: Env, name: string): string | undefined {
+  const value = raw(env, name);
+  const file = raw(env, `${name}_FILE`);
+  if (file === undefined) return value;
+  if (value !== undefined) throw new ConfigError(name, `set ${name} or ${name}_FILE, not both`);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${name}_FILE`, `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const secret = text.replace(/\r?\n$/, "");
+  if (secret.trim() === "") throw new ConfigError(`${name}_FILE`, `${file} is empty`);
+  return secret;
 }

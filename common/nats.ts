@@ -1,24 +1,33 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { AuthorizationError, connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
+import { type NatsAuth, natsConnectAuth } from "./nats-auth.ts";
 
 export type { NatsConnection };
 
+export interface ConnectNatsOptions {
+  /** Sees connected/disconnected. */
+  onStatus?: (connected: boolean) => void;
+  /** How long to keep trying while no server answers at all yet. @defaultValue 0 */
+  firstConnectWaitMs?: number;
+}
+
 /**
- * Connects with unlimited reconnects. `onStatus` sees connected/disconnected so that
- * callers can fail fast (503) instead of waiting for a timeout while NATS is down.
- * One WARN per outage, one INFO when it heals: no log flood while reconnecting.
- * `firstConnectWaitMs`: how long to keep trying while no server answers at all yet.
+ * Connects as `auth`'s user with unlimited reconnects. `onStatus` sees connected/disconnected
+ * so that callers can fail fast (503) instead of waiting for a timeout while NATS is down.
+ * One WARN per outage, one INFO when it heals: no log flood while reconnecting. A wrong
+ * password fails here, as a configuration error would.
  */
 export async function connectNats(
   url: string,
   name: string,
+  auth: NatsAuth,
   logger: Logger,
-  onStatus: (connected: boolean) => void = () => {},
-  firstConnectWaitMs = 0,
+  { onStatus = () => {}, firstConnectWaitMs = 0 }: ConnectNatsOptions = {},
 ): Promise<NatsConnection> {
-  const nc = await connectWithin(url, name, logger, firstConnectWaitMs);
+  const nc = await connectWithin(url, name, auth, logger, firstConnectWaitMs);
+  warnAboutAuth(nc, auth, logger);
   (async () => {
     for await (const status of nc.status()) {
       if (status.type === "disconnect") {
@@ -43,6 +52,7 @@ export async function connectNats(
 async function connectWithin(
   url: string,
   name: string,
+  auth: NatsAuth,
   logger: Logger,
   waitMs: number,
 ): Promise<NatsConnection> {
@@ -53,6 +63,7 @@ async function connectWithin(
       return await connect({
         servers: url.split(","),
         name,
+        ...natsConnectAuth(auth),
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
         pingInterval: 10_000,
@@ -62,12 +73,30 @@ async function connectWithin(
         noAsyncTraces: true,
       });
     } catch (err) {
-      if (Date.now() >= deadline) throw err;
+      // A refused login is not a server still starting: waiting would not change it.
+      if (Date.now() >= deadline || err instanceof AuthorizationError) throw err;
       if (!warned) logger.warn({ err, server: url, waitMs }, "NATS not reachable yet; waiting");
       warned = true;
       await sleep(500);
     }
   }
+}
+
+/**
+ * The server tells whether it checks who connects. When it does not, anyone who reaches it
+ * can publish votes or purge the stream (docs/operations.md, "NATS users"); when it does and
+ * this process logs in with the public development password, so can anyone who read it.
+ */
+function warnAboutAuth(nc: NatsConnection, auth: NatsAuth, logger: Logger): void {
+  if (nc.info?.auth_required !== true)
+    logger.warn(
+      "the NATS server lets anyone in: run it with docs/nats/accounts.conf (docs/operations.md)",
+    );
+  else if (auth.passwordIsDefault)
+    logger.warn(
+      { user: auth.user },
+      `using the development NATS password (set ${auth.passwordVariable})`,
+    );
 }
 
 /**
@@ -77,14 +106,17 @@ async function connectWithin(
  */
 export async function addNats(
   lifecycle: Lifecycle,
-  config: { natsUrl: string; natsConnectWaitMs: number },
+  config: { natsUrl: string; natsConnectWaitMs: number; natsAuth: NatsAuth },
   name: string,
   logger: Logger,
   onStatus: (connected: boolean) => void,
 ): Promise<NatsConnection> {
   return lifecycle.add(
     "nats",
-    await connectNats(config.natsUrl, name, logger, onStatus, config.natsConnectWaitMs),
+    await connectNats(config.natsUrl, name, config.natsAuth, logger, {
+      onStatus,
+      firstConnectWaitMs: config.natsConnectWaitMs,
+    }),
     closeNats,
   );
 }

@@ -5,31 +5,63 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type NatsAuth, natsConnectAuth, readNatsAuth } from "../common/nats-auth.ts";
 import { freePort, freePorts, waitForPort } from "./ports.ts";
+import { REPO_ROOT } from "./repo-root.ts";
 import { eventually } from "./waiting.ts";
 
 // Private nats-server processes (JetStream on, a store dir each, on free local ports) for
 // the outage tests and the chaos suite, which must never disturb the shared server: one
 // server, or a JetStream cluster (routes between the nodes, the shape of
 // docker-compose.cluster.yml). A node can be killed (-9) and started again on the same
-// ports, with its store or with an empty one (a replaced machine).
+// ports, with its store or with an empty one (a replaced machine). With `users`, the
+// servers run the shipped docs/nats/accounts.conf: only its users get in, each with its
+// permissions, and their passwords are made up for this run.
+
+/** The users of docs/nats/accounts.conf with passwords of this run. */
+export interface NatsUsers {
+  /** The server's configuration file. */
+  readonly configFile: string;
+  /** NATS_API_PASSWORD, NATS_WRITER_PASSWORD, NATS_MIGRATE_PASSWORD: for the server and the services. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+export function privateNatsUsers(): NatsUsers {
+  const password = () => randomBytes(16).toString("hex");
+  return {
+    configFile: join(REPO_ROOT, "docs/nats/accounts.conf"),
+    env: {
+      NATS_API_PASSWORD: password(),
+      NATS_WRITER_PASSWORD: password(),
+      NATS_MIGRATE_PASSWORD: password(),
+    },
+  };
+}
 
 export class NatsNode {
   readonly name: string;
   readonly port: number;
   readonly clusterPort: number | undefined;
   readonly #storeDir: string;
+  readonly #users: NatsUsers | undefined;
   #cluster: { name: string; routes: string[] } | undefined;
   #process: ChildProcess | undefined;
   /** The last few KB the server printed, for a failure message. */
   #output = "";
 
-  constructor(name: string, port: number, storeDir: string, clusterPort?: number) {
+  constructor(
+    name: string,
+    port: number,
+    storeDir: string,
+    clusterPort?: number,
+    users?: NatsUsers,
+  ) {
     this.name = name;
     this.port = port;
     this.#storeDir = storeDir;
     this.clusterPort = clusterPort;
+    this.#users = users;
   }
 
   get url(): string {
@@ -48,7 +80,9 @@ export class NatsNode {
 
   async start(): Promise<void> {
     await mkdir(this.#storeDir, { recursive: true });
-    const args = ["-a", "127.0.0.1", "-p", String(this.port), "-n", this.name];
+    // The flags after the file override what it sets.
+    const args = this.#users ? ["-c", this.#users.configFile] : [];
+    args.push("-a", "127.0.0.1", "-p", String(this.port), "-n", this.name);
     args.push("-js", "-sd", this.#storeDir);
     if (this.#cluster && this.clusterPort !== undefined) {
       const { name, routes } = this.#cluster;
@@ -56,7 +90,10 @@ export class NatsNode {
       if (routes.length > 0) args.push("--routes", routes.join(","));
     }
     const bin = process.env.NATS_SERVER_BIN ?? "nats-server";
-    const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(bin, args, {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, ...this.#users?.env },
+    });
     this.#process = child;
     this.#output = "";
     child.stderr.on("data", (chunk: Buffer) => {
@@ -94,9 +131,9 @@ export class PrivateNatsServer {
     this.#dir = dir;
   }
 
-  static async create(): Promise<PrivateNatsServer> {
+  static async create(users?: NatsUsers): Promise<PrivateNatsServer> {
     const dir = await mkdtemp(join(tmpdir(), "tf-nats-"));
-    const node = new NatsNode("n1", await freePort(), join(dir, "store"));
+    const node = new NatsNode("n1", await freePort(), join(dir, "store"), undefined, users);
     const server = new PrivateNatsServer(node, dir);
     try {
       await server.start();
@@ -146,13 +183,15 @@ export class PrivateNatsServer {
 export class PrivateNatsCluster {
   readonly nodes: NatsNode[];
   readonly #dir: string;
+  readonly #users: NatsUsers | undefined;
 
-  private constructor(nodes: NatsNode[], dir: string) {
+  private constructor(nodes: NatsNode[], dir: string, users: NatsUsers | undefined) {
     this.nodes = nodes;
     this.#dir = dir;
+    this.#users = users;
   }
 
-  static async create(size = 3): Promise<PrivateNatsCluster> {
+  static async create(size = 3, users?: NatsUsers): Promise<PrivateNatsCluster> {
     const dir = await mkdtemp(join(tmpdir(), "tf-nats-"));
     const clustered = size > 1;
     const ports = await freePorts(clustered ? size * 2 : size);
@@ -160,7 +199,7 @@ export class PrivateNatsCluster {
     for (let i = 0; i < size; i++) {
       const name = `n${i + 1}`;
       const clusterPort = clustered ? ports[size + i] : undefined;
-      nodes.push(new NatsNode(name, ports[i]!, join(dir, name), clusterPort));
+      nodes.push(new NatsNode(name, ports[i]!, join(dir, name), clusterPort, users));
     }
     const clusterName = `tf-${randomBytes(4).toString("hex")}`;
     if (clustered)
@@ -169,7 +208,7 @@ export class PrivateNatsCluster {
           name: clusterName,
           routes: nodes.filter((n) => n !== node).map((n) => `nats://127.0.0.1:${n.clusterPort}`),
         };
-    const cluster = new PrivateNatsCluster(nodes, dir);
+    const cluster = new PrivateNatsCluster(nodes, dir, users);
     try {
       for (const node of nodes) await node.start();
       await cluster.#jetStreamReady();
@@ -183,6 +222,20 @@ export class PrivateNatsCluster {
   /** Every server, comma-separated: what NATS_URL is set to. */
   get url(): string {
     return this.nodes.map((n) => n.url).join(",");
+  }
+
+  /** Who the harness's and the suite's own connections log in as: the migration's user. */
+  get adminAuth(): NatsAuth {
+    return readNatsAuth(this.#users?.env ?? {}, "migrate");
+  }
+
+  /** A connection as `adminAuth` to the servers running now (a check after a kill). */
+  connect(timeoutMs = 5_000): Promise<NatsConnection> {
+    return connect({
+      servers: this.nodes.filter((n) => n.running).map((n) => n.url),
+      timeout: timeoutMs,
+      ...natsConnectAuth(this.adminAuth),
+    });
   }
 
   /** The servers running now: for a test's own short-lived connections after a kill. */
@@ -210,7 +263,7 @@ export class PrivateNatsCluster {
 
   /** Routes up and a JetStream meta leader elected: account info answers. */
   async #jetStreamReady(): Promise<void> {
-    const nc = await connect({ servers: this.nodes.map((n) => n.url) });
+    const nc = await this.connect();
     try {
       const jsm = await jetstreamManager(nc, { timeout: 2_000, checkAPI: false });
       await eventually("the JetStream cluster elects a meta leader", () => jsm.getAccountInfo(), {

@@ -46,6 +46,7 @@ describe("readIngestConfig", () => {
       PORT: "8080",
       HOST: "127.0.0.1",
       ADMIN_TOKEN: "a-long-enough-secret",
+      NATS_API_PASSWORD: "a-nats-secret",
       DATABASE_URL: "postgresql://app@db.internal:5433/votes",
       NATS_URL: "nats://n1:4222,nats://n2:4222",
       REDIS_URL: "rediss://cache:6380",
@@ -60,6 +61,7 @@ describe("readIngestConfig", () => {
     assert.equal(config.host, "127.0.0.1");
     assert.equal(config.adminToken, "a-long-enough-secret");
     assert.equal(config.adminTokenIsDefault, false);
+    assert.equal(config.natsAuth.password, "a-nats-secret");
     assert.equal(config.databaseUrl, "postgresql://app@db.internal:5433/votes");
     assert.equal(config.natsUrl, "nats://n1:4222,nats://n2:4222");
     assert.equal(config.redisUrl, "rediss://cache:6380");

@@ -1,6 +1,7 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readInt, readOptionalString, readString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
+import { type NatsAuth, readNatsAuth } from "../common/nats-auth.ts";
 import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
 import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
@@ -12,6 +13,8 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   /** Bearer token for the registry API. A development default exists outside production. */
   readonly adminToken: string;
   readonly adminTokenIsDefault: boolean;
+  /** The API's NATS user (NATS_API_USER, NATS_API_PASSWORD): it may only publish votes. */
+  readonly natsAuth: NatsAuth;
   /** How long to wait for JetStream's ack before answering 503. @defaultValue 2000 */
   readonly publishTimeoutMs: number;
   /** Retries of a publish that got no responders, a 503 or a timeout, within the timeout above. @defaultValue 3 */
@@ -127,6 +130,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     host: readString(env, "HOST", "0.0.0.0"),
     adminToken: adminToken ?? DEV_ADMIN_TOKEN,
     adminTokenIsDefault: adminToken === undefined,
+    natsAuth: readNatsAuth(env, "api"),
     publishTimeoutMs: readInt(env, "PUBLISH_TIMEOUT_MS", 2_000, { min: 100 }),
     publishRetries: readInt(env, "PUBLISH_RETRIES", 3, { min: 0, max: 10 }),
     publishRetryDelayMs: readInt(env, "PUBLISH_RETRY_DELAY_MS", 100, { min: 10, max: 5_000 }),

@@ -109,6 +109,7 @@ test("the check reports a lost vote, a vote stored without a 202 and a rollup co
       redis,
       redisKeyPrefix: "tallyflow:",
       natsUrl: nats.nodes[0]!.url,
+      natsAuth: nats.adminAuth,
       streamName: "VOTES",
       consumerName: "batch-writer",
       kioskIds: [kiosk],

@@ -3,6 +3,7 @@ import { readCommonConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
+import { readNatsAuth } from "../common/nats-auth.ts";
 import { createPool } from "../common/postgres.ts";
 import { CliError, readCli } from "./cli.ts";
 
@@ -17,7 +18,8 @@ const USAGE = `usage: npm run dlq -- list [--all] | replay <id> | replay --all
   list --all     every dead letter, replayed or not
   replay <id>    publish dead letter <id> to the stream again
   replay --all   publish every dead letter not yet replayed
-env: DATABASE_URL, NATS_URL`;
+env: DATABASE_URL, NATS_URL, and the migration's NATS user (NATS_MIGRATE_USER,
+  NATS_MIGRATE_PASSWORD): the operator's, allowed to publish votes`;
 
 const { command, idArg, values } = readCli(
   {
@@ -41,6 +43,7 @@ const { command, idArg, values } = readCli(
   },
 );
 const config = configOrExit(() => readCommonConfig(process.env));
+const natsAuth = configOrExit(() => readNatsAuth(process.env, "migrate"));
 const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel, {
   service: "dlq",
 });
@@ -85,7 +88,7 @@ try {
       : await pool.query<DeadLetter>("select * from dead_letters where id = $1", [idArg]);
     if (rows.length === 0)
       throw new Error(values.all ? "nothing to replay" : `no dead letter #${idArg}`);
-    const nc = await connectNats(config.natsUrl, "dlq", logger);
+    const nc = await connectNats(config.natsUrl, "dlq", natsAuth, logger);
     try {
       const js = jetstream(nc);
       for (const r of rows) {

@@ -23,7 +23,10 @@ export async function migrateJetStream(
   return { created, drift };
 }
 
-/** Creates the database if missing, applies pending migrations, then provisions JetStream. */
+/**
+ * Creates the database if missing, applies pending migrations, then provisions JetStream as
+ * the migration's NATS user: read `config` with readWriterConfig(env, "migrate").
+ */
 export async function runMigration(config: WriterConfig, logger: Logger): Promise<void> {
   if (await ensureDatabase(config.databaseUrl)) logger.info("database created");
   const pool = createPool(config.databaseUrl, logger, { max: 1, applicationName: "migrate" });
@@ -33,13 +36,9 @@ export async function runMigration(config: WriterConfig, logger: Logger): Promis
   } finally {
     await pool.end();
   }
-  const nc = await connectNats(
-    config.natsUrl,
-    "migrate",
-    logger,
-    undefined,
-    config.natsConnectWaitMs,
-  );
+  const nc = await connectNats(config.natsUrl, "migrate", config.natsAuth, logger, {
+    firstConnectWaitMs: config.natsConnectWaitMs,
+  });
   try {
     const { created, drift } = await migrateJetStream(nc, config, logger);
     if (created.length === 0 && drift.length === 0) logger.info("JetStream is up to date");

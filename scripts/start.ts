@@ -26,12 +26,13 @@ env: every service's configuration (docs/configuration.md)`,
 );
 const config = configOrExit(() => readIngestConfig());
 const writerConfig = configOrExit(() => readWriterConfig());
+const migrateConfig = configOrExit(() => readWriterConfig(process.env, "migrate"));
 const publisherConfig = configOrExit(() => readPublisherConfig());
 const logger = createLogger(config.logLevel, { service: "tallyflow" });
 const lifecycle = new Lifecycle(logger);
 exitOnSignals(lifecycle, logger, config.shutdownDeadlineMs);
 try {
-  await runMigration(writerConfig, logger.child({ component: "migrate" }));
+  await runMigration(migrateConfig, logger.child({ component: "migrate" }));
   // Started first so that it stops last: the API stops taking votes before the writer drains.
   const writer = await startBatchWriter(writerConfig, logger, lifecycle);
   const publisher = await startResultPublisher(publisherConfig, logger, lifecycle);

@@ -3,6 +3,7 @@ import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { readNatsAuth } from "../../common/nats-auth.ts";
 import { REPO_ROOT } from "../../harness/repo-root.ts";
 import type { SimSummary } from "../simulator/simulation.ts";
 import { fmtInt } from "../simulator/stats.ts";
@@ -122,6 +123,7 @@ export async function loadRun(system: System, args: string[]): Promise<LoadRun> 
     runFile: summary.runFile,
     databaseUrl: PIPELINE.databaseUrl,
     natsUrl: PIPELINE.natsUrl,
+    natsAuth: readNatsAuth(process.env, "migrate"),
     redisUrl: PIPELINE.redisUrl,
     redisKeyPrefix: PIPELINE.redisKeyPrefix,
     streamName: PIPELINE.stream,

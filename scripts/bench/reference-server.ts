@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import { jetstream } from "@nats-io/jetstream";
 import { createLogger } from "../../common/logger.ts";
 import { connectNats } from "../../common/nats.ts";
+import { readNatsAuth } from "../../common/nats-auth.ts";
 import { listenUntilStopped } from "./reference-listen.ts";
 
 // The baseline for `npm run bench:ingest`: the least a Node process can do per vote and
@@ -11,7 +12,7 @@ import { listenUntilStopped } from "./reference-listen.ts";
 // Nats-Msg-Id, 202. No auth, validation, metrics or logging, so the API's ratio to this
 // server is the price of everything the API adds on top of the unavoidable I/O.
 //
-// Env: PORT, NATS_URL, SUBJECT_PREFIX (publishes on `<SUBJECT_PREFIX>.<pollId>`).
+// Env: PORT, NATS_URL, NATS_API_PASSWORD, SUBJECT_PREFIX (publishes on `<SUBJECT_PREFIX>.<pollId>`).
 
 const port = Number(process.env.PORT ?? "3100");
 const subjectPrefix = process.env.SUBJECT_PREFIX ?? "votes";
@@ -20,6 +21,7 @@ const subjectPrefix = process.env.SUBJECT_PREFIX ?? "votes";
 const nc = await connectNats(
   process.env.NATS_URL ?? "nats://127.0.0.1:4222",
   "bench-reference",
+  readNatsAuth(process.env, "api"),
   createLogger("warn", { service: "bench-reference" }),
 );
 const js = jetstream(nc, { timeout: 2_000 });

@@ -54,6 +54,10 @@ export function benchServiceEnv(run: BenchRun, port: number): NodeJS.ProcessEnv 
     SUBJECT_PREFIX: run.names.subjectPrefix,
     REDIS_KEY_PREFIX: run.names.redisKeyPrefix,
     ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+    // NODE_ENV=production wants real NATS passwords; the shared bench server checks none.
+    NATS_API_PASSWORD: "bench-nats-api-password",
+    NATS_WRITER_PASSWORD: "bench-nats-writer-password",
+    NATS_MIGRATE_PASSWORD: "bench-nats-migrate-password",
     LOG_LEVEL: "warn",
   };
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { NatsAuth } from "../../common/nats-auth.ts";
 import type { Pool } from "../../common/postgres.ts";
 import type { RedisClient } from "../../common/redis.ts";
 import { type PublishedResults, resultsKeys } from "../../common/results-contract.ts";
@@ -21,6 +22,8 @@ export interface CheckOptions {
   redis: RedisClient;
   redisKeyPrefix: string;
   natsUrl: string;
+  /** A user that may read the writers' consumer: the migration's. */
+  natsAuth: NatsAuth;
   streamName: string;
   consumerName: string;
   kioskIds: string[];
@@ -45,6 +48,7 @@ export async function checkAfterFault(load: MixedLoad, o: CheckOptions): Promise
   try {
     const drain = await waitForDrain(
       o.natsUrl,
+      o.natsAuth,
       o.streamName,
       o.consumerName,
       o.drainTimeoutMs,

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { PrivateNatsCluster } from "../../harness/nats-servers.ts";
+import { PrivateNatsCluster, privateNatsUsers } from "../../harness/nats-servers.ts";
 import { PrivatePostgres } from "../../harness/private-postgres.ts";
 import { PrivateRedis } from "../../harness/private-redis.ts";
 import { REPO_ROOT } from "../../harness/repo-root.ts";
@@ -14,12 +14,15 @@ const run = promisify(execFile);
 
 // Everything the suite runs against, started by it and always stopped by it: its own
 // Postgres cluster, redis-server and nats-server(s), never the shared ones. `close()` is
-// safe to call twice and runs on failure and on Ctrl-C too.
+// safe to call twice and runs on failure and on Ctrl-C too. NATS runs the shipped users and
+// permissions (docs/nats/accounts.conf): the services log in with theirs.
 
 export class ChaosEnvironment {
   readonly postgres: PrivatePostgres;
   readonly redis: PrivateRedis;
   readonly databaseUrl: string;
+  /** The NATS users' passwords of this run: the servers' environment and the services'. */
+  readonly natsUsers = privateNatsUsers();
   readonly #dir: string;
   readonly #nats = new Map<number, PrivateNatsCluster>();
   #closed = false;
@@ -50,7 +53,7 @@ export class ChaosEnvironment {
   async nats(size: 1 | 3): Promise<PrivateNatsCluster> {
     let servers = this.#nats.get(size);
     if (!servers) {
-      servers = await PrivateNatsCluster.create(size);
+      servers = await PrivateNatsCluster.create(size, this.natsUsers);
       this.#nats.set(size, servers);
     }
     return servers;

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import type { PrivateNatsCluster } from "../../harness/nats-servers.ts";
 import type { PrivatePostgres } from "../../harness/private-postgres.ts";
 import type { PrivateRedis } from "../../harness/private-redis.ts";
@@ -147,8 +146,7 @@ async function streamCluster(
   nats: PrivateNatsCluster,
   streamName: string,
 ): Promise<{ replicas: number; leader: string }> {
-  const servers = nats.nodes.filter((n) => n.running).map((n) => n.url);
-  const nc = await connect({ servers, timeout: 5_000 });
+  const nc = await nats.connect();
   try {
     const jsm = await jetstreamManager(nc, { timeout: 5_000 });
     const info = await jsm.streams.info(streamName);

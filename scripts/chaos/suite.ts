@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { createLogger } from "../../common/logger.ts";
 import { createPool } from "../../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../../common/redis.ts";
 import { resultsKeys } from "../../common/results-contract.ts";
+import type { PrivateNatsCluster } from "../../harness/nats-servers.ts";
 import { checkAfterFault } from "./check.ts";
 import type { ChaosEnvironment } from "./environment.ts";
 import type { Fault, FaultOutcome } from "./faults.ts";
@@ -74,6 +74,7 @@ export async function runSuite(env: ChaosEnvironment, o: SuiteOptions): Promise<
       const system = await System.create({
         databaseUrl: env.databaseUrl,
         natsUrl: nats.url,
+        natsEnv: env.natsUsers.env,
         redisUrl: env.redis.url,
         streamReplicas: cluster ? 3 : 1,
         resultsIntervalMs: o.resultsIntervalMs,
@@ -103,7 +104,7 @@ export async function runSuite(env: ChaosEnvironment, o: SuiteOptions): Promise<
           });
           load.start();
           await sleep(o.warmupMs);
-          const inFlight = await pipelineBacklog(nats.url, STREAM_NAME, CONSUMER_NAME);
+          const inFlight = await pipelineBacklog(nats, STREAM_NAME, CONSUMER_NAME);
           const outcome: FaultOutcome = await fault
             .inject({
               system,
@@ -126,6 +127,7 @@ export async function runSuite(env: ChaosEnvironment, o: SuiteOptions): Promise<
             redis,
             redisKeyPrefix: REDIS_KEY_PREFIX,
             natsUrl: nats.nodes[0]!.url,
+            natsAuth: nats.adminAuth,
             streamName: STREAM_NAME,
             consumerName: CONSUMER_NAME,
             kioskIds: kiosks.map((k) => k.id),
@@ -227,9 +229,13 @@ async function watchHealing(
  * Messages the writers have not acked yet (waiting or in hand) as the fault strikes:
  * shows that it hit the pipeline with votes in flight. "?" when NATS cannot tell.
  */
-async function pipelineBacklog(natsUrl: string, stream: string, consumer: string): Promise<string> {
+async function pipelineBacklog(
+  nats: PrivateNatsCluster,
+  stream: string,
+  consumer: string,
+): Promise<string> {
   try {
-    const nc = await connect({ servers: natsUrl.split(","), timeout: 2_000 });
+    const nc = await nats.connect(2_000);
     try {
       const jsm = await jetstreamManager(nc, { timeout: 2_000 });
       const info = await jsm.consumers.info(stream, consumer);

@@ -25,6 +25,8 @@ const MAINS: Record<ServiceName, string> = {
 export interface SystemOptions {
   databaseUrl: string;
   natsUrl: string;
+  /** The NATS users' passwords (NATS_API_PASSWORD, ...). */
+  natsEnv: Readonly<Record<string, string>>;
   redisUrl: string;
   /** Stream replicas (3 on the cluster). Read by the services once STREAM_REPLICAS exists. */
   streamReplicas: number;
@@ -49,6 +51,7 @@ export class System {
       NODE_ENV: "development",
       DATABASE_URL: o.databaseUrl,
       NATS_URL: o.natsUrl,
+      ...o.natsEnv,
       REDIS_URL: o.redisUrl,
       STREAM_REPLICAS: String(o.streamReplicas),
       RESULTS_INTERVAL_MS: String(o.resultsIntervalMs),

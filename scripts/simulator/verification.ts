@@ -7,6 +7,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { readCommonConfig } from "../../common/config.ts";
 import { readName } from "../../common/env.ts";
 import { createLogger } from "../../common/logger.ts";
+import { type NatsAuth, natsConnectAuth, readNatsAuth } from "../../common/nats-auth.ts";
 import { createPool, type Pool, type PoolClient } from "../../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../../common/redis.ts";
 import { resultsKeys } from "../../common/results-contract.ts";
@@ -26,6 +27,8 @@ export interface VerifyOptions {
   runFile: string;
   databaseUrl: string;
   natsUrl: string;
+  /** The operator's NATS user (the migration's): it may read the writers' consumer. */
+  natsAuth: NatsAuth;
   redisUrl: string;
   redisKeyPrefix: string;
   streamName: string;
@@ -52,7 +55,13 @@ export interface VerifyResult {
 /** Where verify looks: the services' own settings. */
 export type VerifyTarget = Pick<
   VerifyOptions,
-  "databaseUrl" | "natsUrl" | "redisUrl" | "redisKeyPrefix" | "streamName" | "consumerName"
+  | "databaseUrl"
+  | "natsUrl"
+  | "natsAuth"
+  | "redisUrl"
+  | "redisKeyPrefix"
+  | "streamName"
+  | "consumerName"
 >;
 
 /** The target as the services read it from `env`; throws ConfigError naming a bad variable. */
@@ -61,6 +70,7 @@ export function verifyTargetFromEnv(env: NodeJS.ProcessEnv): VerifyTarget {
   return {
     databaseUrl: config.databaseUrl,
     natsUrl: config.natsUrl,
+    natsAuth: readNatsAuth(env, "migrate"),
     redisUrl: config.redisUrl,
     redisKeyPrefix: config.redisKeyPrefix,
     streamName: config.streamName,
@@ -71,12 +81,17 @@ export function verifyTargetFromEnv(env: NodeJS.ProcessEnv): VerifyTarget {
 /** Waits until the writers' durable consumer has nothing pending or unacked. */
 export async function waitForDrain(
   natsUrl: string,
+  natsAuth: NatsAuth,
   stream: string,
   consumer: string,
   timeoutMs: number,
   log: (line: string) => void,
 ): Promise<{ drained: boolean; pending: number }> {
-  const nc = await connect({ servers: natsUrl, name: "verify" });
+  const nc = await connect({
+    servers: natsUrl.split(","),
+    name: "verify",
+    ...natsConnectAuth(natsAuth),
+  });
   try {
     const jsm = await jetstreamManager(nc);
     const deadline = Date.now() + timeoutMs;
@@ -137,6 +152,7 @@ export async function verifyRun(o: VerifyOptions): Promise<VerifyResult> {
   let t = performance.now();
   const drain = await waitForDrain(
     o.natsUrl,
+    o.natsAuth,
     o.streamName,
     o.consumerName,
     o.drainTimeoutMs,
