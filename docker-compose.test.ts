@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -14,7 +21,55 @@ interface Service {
   build?: string;
   command?: string[];
   environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
 }
+
+const NATS_PASSWORDS = ["NATS_API_PASSWORD", "NATS_WRITER_PASSWORD", "NATS_MIGRATE_PASSWORD"];
+
+/** Compose's `${VAR:?message}`: the variable comes from the environment and must be set. */
+const REQUIRED_FROM_ENV = (variable: string) => new RegExp(`^\\$\\{${variable}:\\?[^}]+\\}$`);
+
+/**
+ * A NATS server of the compose files: no port published to the host, the folder with the
+ * users' file mounted, and every user's password required from the environment.
+ */
+function assertNatsServerLocked(name: string, service: Service | undefined): void {
+  assert.equal(service?.ports, undefined, `${name} publishes no port to the host`);
+  assert.ok(service?.volumes?.includes("./docs/nats:/etc/nats:ro"), `${name} mounts docs/nats`);
+  for (const variable of NATS_PASSWORDS)
+    assert.match(service?.environment?.[variable] ?? "", REQUIRED_FROM_ENV(variable), name);
+}
+
+test("NATS lets in only the services: each gets its own user's password, 4222 stays unpublished", () => {
+  const services = (
+    parse(readFileSync("docker-compose.yml", "utf8"), { merge: true }) as {
+      services: Record<string, Service>;
+    }
+  ).services;
+  assertNatsServerLocked("nats", services.nats);
+  const own: Record<string, string | undefined> = {
+    "ingest-api": "NATS_API_PASSWORD",
+    "batch-writer": "NATS_WRITER_PASSWORD",
+    migrate: "NATS_MIGRATE_PASSWORD",
+    "result-publisher": undefined,
+  };
+  for (const [name, mine] of Object.entries(own)) {
+    const env = services[name]?.environment ?? {};
+    for (const variable of NATS_PASSWORDS)
+      if (variable === mine) assert.match(env[variable] ?? "", REQUIRED_FROM_ENV(variable), name);
+      else assert.equal(env[variable], undefined, `${name} does not get ${variable}`);
+  }
+  assert.match(readFileSync("docs/nats/jetstream.conf", "utf8"), /^include \.\/accounts\.conf$/m);
+  // No password is written in the users' file: each is a variable of the server's environment.
+  const accounts = readFileSync("docs/nats/accounts.conf", "utf8");
+  const passwords = [...accounts.matchAll(/^\s*password:\s*(\S+)\s*$/gm)].map((m) => m[1]);
+  assert.deepEqual(
+    passwords,
+    NATS_PASSWORDS.map((v) => `$${v}`),
+  );
+  assert.doesNotMatch(accounts, /no_auth_user/, "no anonymous user");
+});
 
 test("docker-compose.yml parses and every app service runs an existing entry point", () => {
   const compose = parse(readFileSync("docker-compose.yml", "utf8"), { merge: true }) as {
@@ -68,7 +123,7 @@ test("NATS fsyncs every write, and the cluster override runs 3 routed servers at
       services: Record<string, Service & { volumes?: string[] }>;
     };
   const conf = "docs/nats/jetstream.conf";
-  const mount = `./${conf}:/etc/nats/jetstream.conf:ro`;
+  const mount = "./docs/nats:/etc/nats:ro";
   assert.match(readFileSync(conf, "utf8"), /^\s*sync_interval:\s*always\s*$/m);
   // The installed nats-server (2.9 here) predates sync_interval: check the rest parses.
   const dir = mkdtempSync(join(tmpdir(), "tf-nats-conf-"));
@@ -80,8 +135,10 @@ test("NATS fsyncs every write, and the cluster override runs 3 routed servers at
         .replace(/^\s*sync_interval:.*$/m, "")
         .replace("/data", join(dir, "store")),
     );
+    copyFileSync("docs/nats/accounts.conf", join(dir, "accounts.conf"));
     const checked = spawnSync(process.env.NATS_SERVER_BIN ?? "nats-server", ["-c", copy, "-t"], {
       encoding: "utf8",
+      env: { ...process.env, ...Object.fromEntries(NATS_PASSWORDS.map((v) => [v, "checked"])) },
     });
     assert.equal(checked.status, 0, checked.stderr);
   } finally {
@@ -103,7 +160,7 @@ test("NATS fsyncs every write, and the cluster override runs 3 routed servers at
     assert.equal(flag("--cluster_name"), "tallyflow", name);
     assert.equal(flag("--routes"), routes, name);
     names.add(flag("--server_name") ?? "");
-    if (name !== "nats") assert.ok(cluster[name]?.volumes?.includes(mount), name);
+    if (name !== "nats") assertNatsServerLocked(name, cluster[name]);
   }
   assert.equal(names.size, 3, "each server has its own server_name");
   for (const app of ["migrate", "ingest-api", "batch-writer", "result-publisher"]) {
