@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { AuthorizationError, connect, type NatsConnection } from "@nats-io/transport-node";
+import { pino } from "pino";
 import request from "supertest";
 import { readWriterConfig } from "../batch-writer/config.ts";
 import { ensureWriterResources } from "../batch-writer/consumer.ts";
@@ -17,8 +18,9 @@ import { type InProcessWriter, startWriterInProcess } from "../test-support/in-p
 import { type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
 import { countVotes } from "../test-support/stored-votes.ts";
 import { ConfigError } from "./errors.ts";
+import { Lifecycle } from "./lifecycle.ts";
 import { createLogger } from "./logger.ts";
-import { connectNats } from "./nats.ts";
+import { addNats, connectNats } from "./nats.ts";
 import { devNatsPassword, type NatsRole, natsConnectAuth, readNatsAuth } from "./nats-auth.ts";
 
 // NATS lets in only the services, each with what it needs (docs/nats/accounts.conf): a real
@@ -185,6 +187,47 @@ describe("NATS with docs/nats/accounts.conf", () => {
     assert.ok(msg, "the writer got the vote");
     assert.equal(await msg.ackAck(), true);
     assert.equal(await messages(), 0, "acked, so gone from the work queue");
+    // What the MaxDeliver mover does: read a vote by sequence, delete it, and pull the
+    // capture of the advisories.
+    const api = jetstream(await connectAs("api"));
+    const { seq } = await api.publish(SUBJECT, JSON.stringify({ v: 1 }));
+    assert.ok(await jsm.streams.getMessage(STREAM, { seq }));
+    assert.equal(await jsm.streams.deleteMessage(STREAM, seq, false), true);
+    const capture = await jetstream(nc).consumers.get(`${STREAM}_MAXDELIVER`, CONSUMER);
+    assert.equal(await capture.next({ expires: 1_000 }), null);
+  });
+
+  test("a service warns when NATS lets anyone in, or when it uses its development password", async () => {
+    const warnings = async (url: string, env: Record<string, string>) => {
+      const lines: string[] = [];
+      const log = pino({ level: "warn" }, { write: (line: string) => lines.push(line) });
+      const lifecycle = new Lifecycle(log);
+      const config = { natsUrl: url, natsConnectWaitMs: 0, natsAuth: readNatsAuth(env, "api") };
+      await addNats(lifecycle, config, "warn-test", log, () => {});
+      await lifecycle.close(2_000);
+      return lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+    };
+    assert.deepEqual(await warnings(server!.url, users.env), []);
+    const anonymous = await PrivateNatsServer.create();
+    try {
+      assert.deepEqual(await warnings(anonymous.url, {}), [
+        "the NATS server lets anyone in: run it with docs/nats/accounts.conf (docs/operations.md)",
+      ]);
+    } finally {
+      await anonymous.destroy();
+    }
+    // A server that checks passwords and was given the development one.
+    const dev = await PrivateNatsServer.create({
+      ...users,
+      env: { ...users.env, NATS_API_PASSWORD: devNatsPassword("api") },
+    });
+    try {
+      assert.deepEqual(await warnings(dev.url, {}), [
+        "using the development NATS password (set NATS_API_PASSWORD)",
+      ]);
+    } finally {
+      await dev.destroy();
+    }
   });
 
   test("the migration's user manages the streams", async () => {

@@ -27,7 +27,6 @@ export async function connectNats(
   { onStatus = () => {}, firstConnectWaitMs = 0 }: ConnectNatsOptions = {},
 ): Promise<NatsConnection> {
   const nc = await connectWithin(url, name, auth, logger, firstConnectWaitMs);
-  warnAboutAuth(nc, auth, logger);
   (async () => {
     for await (const status of nc.status()) {
       if (status.type === "disconnect") {
@@ -102,7 +101,7 @@ function warnAboutAuth(nc: NatsConnection, auth: NatsAuth, logger: Logger): void
 /**
  * A service's NATS connection, drained on shutdown. `onStatus` as for connectNats: a
  * service passes its self-heal check there, since a server it reconnects to may be a new
- * one without its stream.
+ * one without its stream. The service warns at start when NATS does not keep others out.
  */
 export async function addNats(
   lifecycle: Lifecycle,
@@ -111,14 +110,12 @@ export async function addNats(
   logger: Logger,
   onStatus: (connected: boolean) => void,
 ): Promise<NatsConnection> {
-  return lifecycle.add(
-    "nats",
-    await connectNats(config.natsUrl, name, config.natsAuth, logger, {
-      onStatus,
-      firstConnectWaitMs: config.natsConnectWaitMs,
-    }),
-    closeNats,
-  );
+  const nc = await connectNats(config.natsUrl, name, config.natsAuth, logger, {
+    onStatus,
+    firstConnectWaitMs: config.natsConnectWaitMs,
+  });
+  warnAboutAuth(nc, config.natsAuth, logger);
+  return lifecycle.add("nats", nc, closeNats);
 }
 
 /** Drains (flushes what is pending, stops subscriptions) and closes. */
