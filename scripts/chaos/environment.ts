@@ -1,16 +1,14 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { createLogger } from "../../common/logger.ts";
+import { migrate } from "../../common/migrate.ts";
+import { createPool, ensureDatabase } from "../../common/postgres.ts";
 import { PrivateNatsCluster, privateNatsUsers } from "../../harness/nats-servers.ts";
 import { PrivatePostgres } from "../../harness/private-postgres.ts";
 import { PrivateRedis } from "../../harness/private-redis.ts";
-import { REPO_ROOT } from "../../harness/repo-root.ts";
 import type { SeededKiosk, SeededPoll } from "../simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, seed } from "../simulator/seeding.ts";
-
-const run = promisify(execFile);
 
 // Everything the suite runs against, started by it and always stopped by it: its own
 // Postgres cluster, redis-server and nats-server(s), never the shared ones. `close()` is
@@ -38,10 +36,16 @@ export class ChaosEnvironment {
     const dir = await mkdtemp(join(tmpdir(), "tf-chaos-"));
     const [postgres, redis] = await Promise.all([PrivatePostgres.create(), PrivateRedis.create()]);
     const env = new ChaosEnvironment(postgres, redis, dir);
+    // Postgres only: the JetStream resources are created on the private NATS servers when
+    // those start (by the services' self-heal), never on the machine's shared NATS.
     try {
-      await run(process.execPath, [join(REPO_ROOT, "scripts/migrate.ts")], {
-        env: { PATH: process.env.PATH, DATABASE_URL: env.databaseUrl, LOG_LEVEL: "warn" },
-      });
+      await ensureDatabase(env.databaseUrl);
+      const pool = createPool(env.databaseUrl, createLogger("warn"), { max: 1 });
+      try {
+        await migrate(pool, createLogger("warn"));
+      } finally {
+        await pool.end();
+      }
     } catch (err) {
       await env.close();
       throw err;
