@@ -23,7 +23,7 @@ import { visibleResults } from "../result-publisher/results.ts";
 import { loadRollups } from "../result-publisher/rollup-store.ts";
 import { intFlag, listFlag, readCli } from "./cli.ts";
 
-// `npm run bench:scale [-- --rounds 3]`: the seeds' scale (issue #13). The whole system runs
+// `npm run bench:scale [-- --rounds 3]`: the seeds' scale. The whole system runs
 // as separate processes (ingest API, batch writer, two result publishers: leader and
 // standby) on a database, stream and Redis prefix of its own, with 10,000 polls registered.
 // Each section returns table rows, each row against its reference or target measured in

@@ -1,4 +1,5 @@
 import { availableParallelism, cpus, totalmem } from "node:os";
+import { benchCommand } from "./command-line.ts";
 import type { ProfileSummary } from "./cpu-profile.ts";
 import type { IngestSettings } from "./ingest-settings.ts";
 import { medianRun } from "./load.ts";
@@ -68,14 +69,6 @@ export interface Profile {
   summary: ProfileSummary;
 }
 
-/** The BENCH_* settings given, so that the printed command reproduces the run. */
-function benchEnv(env: NodeJS.ProcessEnv): string {
-  return Object.entries(env)
-    .filter(([k, v]) => k.startsWith("BENCH_") && v !== undefined)
-    .map(([k, v]) => `${k}=${v} `)
-    .join("");
-}
-
 /** What the report says about the run besides the measurements. */
 export interface IngestContext {
   settings: IngestSettings;
@@ -143,7 +136,7 @@ export function ingestReport(
     `| Node | ${process.version} |`,
     `| Date | ${new Date().toISOString()} |`,
     `| Load average before the run | ${loadBefore.map((l) => l.toFixed(2)).join(", ")} (1, 5, 15 min) |`,
-    `| Command | \`${benchEnv(env)}npm run bench:ingest\` |`,
+    `| Command | \`${benchCommand("bench:ingest", env, [])}\` |`,
     `| Load | autocannon in the bench process; ${settings.connections} connections, pipelining 1, one vote per request (fresh eventId); ${settings.rounds} × ${settings.durationS} s per server, alternating reference/API, after ${settings.warmupS} s warmup; batch: ${settings.batchConnections} connections × ${settings.batchSize} votes, ${settings.batchDurationS} s |`,
     "",
     "| Metric | Result | Target |",
