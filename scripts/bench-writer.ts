@@ -323,6 +323,8 @@ for (const size of SWEEP_VOTES > 0 ? [100, 1_000, 5_000, 20_000] : []) {
 const jsmNc = await connect({ servers: NATS_URL });
 await (await jetstreamManager(jsmNc)).streams.delete(STREAM).catch(() => false);
 await jsmNc.close();
+// Nothing in the database is worth keeping: each run starts from a fresh one.
+await dropDatabase(DB_URL);
 
 const lines = [
   machineLine(started),
