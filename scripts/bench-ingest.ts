@@ -20,6 +20,7 @@ import {
   type Kind,
   type Profile,
   type Run,
+  streamMismatch,
   type Target,
 } from "./bench/ingest-report.ts";
 import { INGEST_USAGE, type IngestSettings, readIngestSettings } from "./bench/ingest-settings.ts";
@@ -219,14 +220,31 @@ async function measure(b: Bench, m: Measure, discarded: Run[]): Promise<Run> {
   }
 }
 
+/**
+ * The stream's message count once it has held still for half a second: the requests a
+ * load left in flight when it stopped have been published by then (or never will be).
+ */
+async function settledMessages(jsm: JetStreamManager): Promise<number> {
+  let last = -1;
+  for (let i = 0; i < 40; i++) {
+    const messages = (await jsm.streams.info(names.stream)).state.messages;
+    if (messages === last) return messages;
+    last = messages;
+    await sleep(500);
+  }
+  return last;
+}
+
 async function measureOnce({ jsm }: Bench, m: Measure): Promise<Run> {
-  // Each run starts from an empty stream, so runs are alike and the count below is exact.
+  // Each run starts from an empty stream, so runs are alike and the count below is exact:
+  // the previous load's last requests land before the purge, this run's before the count.
+  await settledMessages(jsm);
   await jsm.streams.purge(names.stream);
   notAccepted = 0;
   const cpu = watchCpu(m.pids);
   const result = await load(m.load, m.durationS, m.overallRate);
   const usage = cpu.stop();
-  const info = await jsm.streams.info(names.stream);
+  const streamMessages = await settledMessages(jsm);
   const perSecond = okPerSecond(result);
   return {
     target: m.target,
@@ -242,7 +260,8 @@ async function measureOnce({ jsm }: Bench, m: Measure): Promise<Run> {
       .map(([code, { count }]) => `${code}×${count}`)
       .join(" "),
     notAccepted,
-    streamMessages: info.state.messages,
+    streamMessages,
+    connections: m.load.connections,
     cpu: usage.byName,
     machineBusyPct: usage.machineBusyPct,
     restCpuPct: usage.machineBusyPct - Object.values(usage.byName).reduce((a, b) => a + b, 0),
@@ -273,8 +292,8 @@ async function cleanupOnce({ children, jsm, redis, nc }: Bench): Promise<void> {
   await dropDatabase(databaseUrl).catch((err: unknown) => log(`drop database: ${String(err)}`));
 }
 
-/** Every run, then the report on stdout. */
-async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<void> {
+/** Every run, then the report on stdout; false when JetStream's count did not match a run's. */
+async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<boolean> {
   const { settings } = b;
   if ((loadBefore[0] ?? 0) > 0.5)
     log(
@@ -418,6 +437,7 @@ async function measureAll(b: Bench, loadBefore: readonly number[]): Promise<void
   }
 
   process.stdout.write(ingestReport({ settings, loadBefore, env }, runs, discarded, profiles));
+  return [...runs, ...discarded].every((r) => streamMismatch(r) === undefined);
 }
 
 async function main(): Promise<void> {
@@ -433,7 +453,9 @@ async function main(): Promise<void> {
   // Reported with the results: a loaded machine (other test runs) distorts every number.
   const loadBefore = loadavg();
   try {
-    await measureAll(b, loadBefore);
+    // A stream that does not hold one message per accepted request is a failed run, not
+    // a slow one: exit 1 so that `npm run bench` reports it.
+    if (!(await measureAll(b, loadBefore))) process.exitCode = 1;
   } finally {
     await cleanup(b);
   }

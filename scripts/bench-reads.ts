@@ -15,15 +15,24 @@ import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
 import { BUCKET_MINUTES, BUCKET_MS } from "../common/rollup-buckets.ts";
 import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
 import { REPO_ROOT } from "../harness/repo-root.ts";
+import { benchCommand } from "./bench/command-line.ts";
 import { type LoadResult, median, okPerSecond, runLoad } from "./bench/load.ts";
 import { pacedVotesInChild } from "./bench/paced-votes.ts";
 import { processCpuSeconds } from "./bench/proc-stats.ts";
 import { BENCH_ADMIN_HEADERS, BENCH_POLL, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { StreamHolder } from "./bench/stream-holder.ts";
+import {
+  ratioText,
+  ratioVerdict,
+  type Verdict,
+  valueVerdict,
+  verdictLines,
+  verdictText,
+} from "./bench/verdict.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:reads`: the read side at the seeds' scale, each number beside its
-// reference or target measured in the same run (issue #13):
+// reference or target measured in the same run:
 // 1. GET /v1/polls/:id/results through the real API (child process) against a bare
 //    node:http server answering the same bytes from Redis per request, and one answering
 //    them from memory; same autocannon load, alternating rounds. Target: API ≥ 0.8× the
@@ -388,6 +397,13 @@ const load3 = (l: number[]) => l.map((n) => n.toFixed(2)).join(" / ");
 
 type Api = { child: NodeChild; url: string };
 
+/** Every section's verdicts, in order: the report ends with them. */
+const verdicts: Verdict[] = [];
+/** The API's results GET throughput against the Redis reference's: the target's metric. */
+const READS_TARGET = 0.8;
+/** Single-vote p99 with the streams open. */
+const VOTE_P99_TARGET_MS = 25;
+
 async function readsSection(api: Api): Promise<string[]> {
   log("results GET");
   const { runs: reads, cpu } = await benchReads(api);
@@ -397,6 +413,13 @@ async function readsSection(api: Api): Promise<string[]> {
     median(cpu.filter((c) => c.target === target).map((c) => c.cpuMicrosPerRequest));
   const targets = ["API (in-process cache)", "node:http + Redis GET", "node:http from memory"];
   const [apiRate, redisRate, memoryRate] = targets.map(medianRate) as [number, number, number];
+  const readsVerdict = ratioVerdict(
+    `results GET, API / bare node:http + Redis GET req/s (medians of ${settings.rounds} rounds)`,
+    apiRate / redisRate,
+    "≥",
+    READS_TARGET,
+  );
+  verdicts.push(readsVerdict);
   return [
     "## Results GET (median of rounds)",
     "",
@@ -404,17 +427,18 @@ async function readsSection(api: Api): Promise<string[]> {
     "| --- | ---: | ---: | ---: | ---: |",
     ...targets.map((t) => {
       const runs = byTarget(t);
-      return `| ${t} | ${int(medianRate(t))} | ${ms(median(runs.map((r) => r.p99Ms)))} | ${runs.reduce((a, r) => a + r.failed, 0)} | ${(medianRate(t) / redisRate).toFixed(2)}× |`;
+      return `| ${t} | ${int(medianRate(t))} | ${ms(median(runs.map((r) => r.p99Ms)))} | ${runs.reduce((a, r) => a + r.failed, 0)} | ${(medianRate(t) / redisRate).toFixed(4)}× |`;
     }),
     "",
-    `API / Redis reference: **${(apiRate / redisRate).toFixed(2)}×** (target ≥ 0.80×); ` +
-      `API / memory reference: ${(apiRate / memoryRate).toFixed(2)}×.`,
+    `API / Redis reference req/s: **${verdictText(readsVerdict)}**; ` +
+      `API / memory reference: ${ratioText(apiRate / memoryRate)}.`,
     "",
     `Server-process CPU per request at a fixed ${int(settings.cpuRate)} req/s (median of ` +
       `${settings.rounds} × ${settings.cpuDurationS} s; Redis's own CPU not counted): ` +
       targets.map((t) => `${t} ${int(cpuOf(t))} µs`).join(", ") +
       ". Throughput at equal CPU, API / Redis reference: " +
-      `**${(cpuOf("node:http + Redis GET") / cpuOf("API (in-process cache)")).toFixed(2)}×**.`,
+      `${ratioText(cpuOf("node:http + Redis GET") / cpuOf("API (in-process cache)"))} ` +
+      "(what the API costs per read; not the target's metric, which is req/s above).",
     "",
   ];
 }
@@ -465,6 +489,24 @@ async function streamsSection(api: Api, token: string): Promise<string[]> {
     { open: 0, r: streams.alone },
     ...streams.held.map((r) => ({ open: streams.clients, r })),
   ];
+  for (const r of streams.held) {
+    verdicts.push(
+      valueVerdict(
+        `single-vote p99 at ${int(r.votesPerSecond)} votes/s with ${int(streams.clients)} streams open, a version every ${cadence(r.announceMs)}`,
+        r.p99Ms,
+        "<",
+        VOTE_P99_TARGET_MS,
+        (n) => `${ms(n)} ms`,
+      ),
+    );
+    const expected = streams.clients * r.announcements;
+    verdicts.push({
+      what: `events delivered to the ${int(streams.clients)} streams, a version every ${cadence(r.announceMs)}`,
+      measured: `${int(r.eventsDelivered)} of ${int(expected)}`,
+      target: "every one",
+      met: r.eventsDelivered === expected,
+    });
+  }
   return [
     "## Event streams held, votes meanwhile",
     "",
@@ -489,7 +531,7 @@ async function streamsSection(api: Api, token: string): Promise<string[]> {
       streams.held
         .map((r) => `**${ms(r.p99Ms)} ms** with a version every ${cadence(r.announceMs)}`)
         .join(", ") +
-      ` (target < 25 ms; ${ms(streams.alone.p99Ms)} ms with none, same run).`,
+      ` (target < ${VOTE_P99_TARGET_MS} ms; ${ms(streams.alone.p99Ms)} ms with none, same run: not a target, the reference).`,
     "",
   ];
 }
@@ -516,11 +558,12 @@ async function main(): Promise<void> {
       "",
       `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}. ` +
         `Load average (1/5/15 min) before: ${load3(loadBefore)}, after: ${load3(loadAfter)}.`,
-      `Command: \`npm run bench:reads\` (parts: ${[...settings.parts].join(", ")}; ` +
+      `Command: \`${benchCommand("bench:reads", env, [])}\` (parts: ${[...settings.parts].join(", ")}; ` +
         `${settings.connections} connections, ${settings.rounds} rounds × ${settings.durationS} s ` +
         "per read target, alternating).",
       "",
       ...sections,
+      ...verdictLines(verdicts),
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {

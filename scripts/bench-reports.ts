@@ -6,6 +6,8 @@ import { createLogger } from "../common/logger.ts";
 import { migrate, migrationsDir } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
+import { benchCommand } from "./bench/command-line.ts";
+import { verdictLines, verdictWord } from "./bench/verdict.ts";
 import { intFlag, readCli } from "./cli.ts";
 import { findReport, listReports } from "./report.ts";
 
@@ -533,7 +535,7 @@ try {
     const report = findReport(reports, c.report)!;
     out.push(
       `| ${report.number} | ${c.report} | ${c.label} | ${c.reads} | ${fmt(rows)} | ${fmt(t.wallMs)} | ` +
-        `${fmt(t.sqlMs, 1)} | < ${fmt(c.targetMs)} | ${t.wallMs < c.targetMs ? "ok" : "**missed**"} |`,
+        `${fmt(t.sqlMs, 1)} | < ${fmt(c.targetMs)} | ${t.wallMs < c.targetMs ? verdictWord(true) : `**${verdictWord(false)}**`} |`,
     );
   }
   out.push(
@@ -556,7 +558,23 @@ try {
     `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30)} GiB RAM ` +
       `(load average ${fmt(loadBefore, 1)} before the timings, ${fmt(loadavg()[0]!, 1)} after); ` +
       `Node ${process.version}; ${pg[0]?.version.replace(/ on .*/, "")} (default settings); ` +
-      `${new Date().toISOString().slice(0, 10)}; \`${["npm run bench:reports", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" ")}\`.`,
+      `${new Date().toISOString().slice(0, 10)}; \`${benchCommand("bench:reports")}\`.`,
+  );
+  const missed = results.filter(({ t, c }) => !(t.wallMs < c.targetMs));
+  out.push(
+    "",
+    ...verdictLines([
+      {
+        what: "reports within their target, wall ms (< 100 for those the rollups answer, < 5,000 for the rest)",
+        measured:
+          `${results.length - missed.length} of ${results.length}` +
+          (missed.length > 0
+            ? `; over: ${missed.map(({ c, t }) => `${findReport(reports, c.report)!.number} ${c.report}${c.label ? ` (${c.label})` : ""} ${fmt(t.wallMs)} ms`).join(", ")}`
+            : ""),
+        target: "every one",
+        met: missed.length === 0,
+      },
+    ]),
   );
   process.stdout.write(`${out.join("\n")}\n`);
 } finally {

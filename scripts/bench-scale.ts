@@ -21,9 +21,19 @@ import { REPO_ROOT } from "../harness/repo-root.ts";
 import { loadPolls } from "../result-publisher/published-version.ts";
 import { visibleResults } from "../result-publisher/results.ts";
 import { loadRollups } from "../result-publisher/rollup-store.ts";
+import { benchCommand } from "./bench/command-line.ts";
+import { machineLine } from "./bench/machine.ts";
+import {
+  ratioText,
+  type Verdict,
+  valueVerdict,
+  verdictLines,
+  verdictWord,
+  within,
+} from "./bench/verdict.ts";
 import { intFlag, listFlag, readCli } from "./cli.ts";
 
-// `npm run bench:scale [-- --rounds 3]`: the seeds' scale (issue #13). The whole system runs
+// `npm run bench:scale [-- --rounds 3]`: the seeds' scale. The whole system runs
 // as separate processes (ingest API, batch writer, two result publishers: leader and
 // standby) on a database, stream and Redis prefix of its own, with 10,000 polls registered.
 // Each section returns table rows, each row against its reference or target measured in
@@ -74,8 +84,12 @@ export interface ScaleRow {
   value: string;
   /** The reference measured in this run, or the target. */
   reference: string;
-  verdict: string;
+  /** Against the reference (a ratio), or the verdict on the target: met or MISSED. */
+  outcome: string;
 }
+
+/** Every section's verdicts, in order: the report ends with them. */
+const verdicts: Verdict[] = [];
 
 /** What a section gets: the running system. */
 export interface ScaleContext {
@@ -222,19 +236,28 @@ function freshness(leaderMetricsPort: () => Promise<number>): ScaleSection {
           await sleep(50);
         }
       };
+      /** While the section runs: the screens read, and a failed read is worth a line. */
+      let reading = true;
       await subscriber.subscribe(resultsChannel(ctx.keyPrefix), (message) => {
         const at = Date.now();
         const { pollId: id, version } = JSON.parse(message) as { pollId: string; version: string };
-        void ctx.redis.get(resultsKeys(ctx.keyPrefix, id).json).then((raw) => {
-          if (raw === null) return;
-          const doc = JSON.parse(raw) as PublishedResults;
-          const total = doc.hidden ? 0 : doc.totalVotes;
-          settle(pendingJson, seenJson, id, total, at, jsonLat);
-          if (readPolls.has(id)) void watchPng(id, version, total);
-        });
+        // Announcements and PNG watches still under way when the section ends (and the
+        // client closes) only fail: they must not end the process.
+        const late = (err: unknown) => {
+          if (reading) log(`freshness: reading ${id}: ${String(err)}`);
+        };
+        void ctx.redis
+          .get(resultsKeys(ctx.keyPrefix, id).json)
+          .then((raw) => {
+            if (raw === null) return;
+            const doc = JSON.parse(raw) as PublishedResults;
+            const total = doc.hidden ? 0 : doc.totalVotes;
+            settle(pendingJson, seenJson, id, total, at, jsonLat);
+            if (readPolls.has(id)) watchPng(id, version, total).catch(late);
+          })
+          .catch(late);
       });
       // Screens reading the PNG of the read polls (the demand the publishers follow).
-      let reading = true;
       const readers = (async () => {
         while (reading) {
           await Promise.all(
@@ -269,12 +292,16 @@ function freshness(leaderMetricsPort: () => Promise<number>): ScaleSection {
             await sleep(Math.max(0, INTERVAL_MS - (Date.now() - started)));
           }
           const deadline = Date.now() + 60_000;
-          const open = () =>
-            [...pendingJson.values(), ...pendingPng.values()].reduce((a, l) => a + l.length, 0);
-          while (open() > 0 && Date.now() < deadline) await sleep(200);
-          const missing = open();
+          const unseen = (pending: Map<string, { n: number; at: number }[]>) =>
+            [...pending.values()].reduce((a, l) => a + l.length, 0);
+          while (unseen(pendingJson) + unseen(pendingPng) > 0 && Date.now() < deadline)
+            await sleep(200);
+          // A vote never seen published has no latency: it is counted apart, and any one
+          // of them fails the verdict (the percentiles alone would hide it).
+          const unseenJson = unseen(pendingJson);
+          const unseenPng = unseen(pendingPng);
           let diagnosis = "";
-          if (missing > 0) {
+          if (unseenJson > 0) {
             // Where the missing votes are: not stored yet, or stored and not published.
             const ids = [...pendingJson].filter(([, l]) => l.length > 0).map(([id]) => id);
             const { rows: stored } = await ctx.pool.query<{ n: number }>(
@@ -295,21 +322,27 @@ function freshness(leaderMetricsPort: () => Promise<number>): ScaleSection {
           readJsonLat.sort((a, b) => a - b);
           const spread = (lat: number[]) =>
             `${secs(pct(lat, 50))} / ${secs(pct(lat, 95))} / ${secs(lat.at(-1) ?? Number.NaN)}`;
-          const unseen =
-            missing > 0 ? `${fmt(missing)} votes not seen published in 60 s${diagnosis}; ` : "";
+          const sentJson = jsonLat.length + unseenJson;
+          const json: Verdict = {
+            what: `freshness JSON, ${fmt(level)} polls changing per interval: p95 of the votes seen published, and the votes never seen published within 60 s`,
+            measured: `p95 ${secs(pct(jsonLat, 95))}, ${fmt(unseenJson)} of ${fmt(sentJson)} votes unseen`,
+            target: `p95 ≤ ${secs(target)} (interval + 1 s), none unseen`,
+            met: within(pct(jsonLat, 95), "≤", target) && unseenJson === 0,
+          };
+          verdicts.push(json);
           rows.push({
-            measure: `freshness JSON, ${fmt(level)} polls changing: p50 / p95 / max (n=${fmt(jsonLat.length)})`,
-            value: spread(jsonLat),
-            reference: `target p95 ≤ ${secs(target)} (interval + 1 s)`,
-            verdict: `${unseen}${pct(jsonLat, 95) <= target ? "meets" : "misses"} (leader's run: ${fmt(runMs)} ms mean over ${runsAfter.count - runsBefore.count} runs)`,
+            measure: `freshness JSON, ${fmt(level)} polls changing: p50 / p95 / max of the ${fmt(jsonLat.length)} votes seen published, of ${fmt(sentJson)}`,
+            value: `${spread(jsonLat)}${unseenJson > 0 ? `; **${fmt(unseenJson)} votes never seen published in 60 s**${diagnosis}` : ""}`,
+            reference: `target p95 ≤ ${secs(target)} (interval + 1 s), every vote seen published`,
+            outcome: `${verdictWord(json.met)} (leader's run: ${fmt(runMs)} ms mean over ${runsAfter.count - runsBefore.count} runs)`,
           });
           // PNG: stated, not a target of its own: the JSON's freshness plus the drawing of
           // the queued charts (two publishers, CHART_WORKERS=1 each).
           rows.push({
-            measure: `freshness PNG of the ${READ_POLLS} read polls, ${fmt(level)} changing: p50 / p95 / max (n=${fmt(pngLat.length)})`,
-            value: spread(pngLat),
+            measure: `freshness PNG of the ${READ_POLLS} read polls, ${fmt(level)} changing: p50 / p95 / max of the ${fmt(pngLat.length)} votes seen drawn, of ${fmt(pngLat.length + unseenPng)}`,
+            value: `${spread(pngLat)}${unseenPng > 0 ? `; **${fmt(unseenPng)} votes never seen in a PNG in 60 s**` : ""}`,
             reference: `their JSON: p50 ${secs(pct(readJsonLat, 50))}, p95 ${secs(pct(readJsonLat, 95))}`,
-            verdict: `PNG ${secs(pct(pngLat, 50) - pct(readJsonLat, 50))} after the JSON (p50)`,
+            outcome: `PNG ${secs(pct(pngLat, 50) - pct(readJsonLat, 50))} after the JSON (p50)`,
           });
         }
       } finally {
@@ -362,18 +395,21 @@ function idleTick(leaderMetricsPort: () => Promise<number>, metricsPorts: number
         renderSum += sample("tallyflow_publisher_render_duration_seconds_sum");
         renderCount += sample("tallyflow_publisher_render_duration_seconds_count");
       }
+      // One chart per changed poll and round is what a run drew before it followed
+      // demand: counted from the rounds sent, not drawn in this run.
+      const everyChanged = LEVELS.reduce((a, l) => a + l, 0) * ROUNDS;
       return [
         {
           measure: `charts drawn by both publishers (leader and standby) in the freshness rounds`,
           value: `${fmt(renderCount)} charts, ${fmt((renderSum / renderCount) * 1000)} ms each (mean)`,
-          reference: `every changed poll: ${fmt(LEVELS.reduce((a, l) => a + l, 0) * ROUNDS)} charts`,
-          verdict: `${fmt((LEVELS.reduce((a, l) => a + l, 0) * ROUNDS) / Math.max(1, renderCount))}× fewer`,
+          reference: `one per changed poll and round, **an estimate** (polls × rounds sent; not drawn in this run): ${fmt(everyChanged)} charts`,
+          outcome: `estimate / drawn: ${ratioText(everyChanged / Math.max(1, renderCount))}`,
         },
         {
           measure: `publisher tick, ${fmt(ctx.pollIds.length)} idle polls (mean of ${after.count - before.count} runs)`,
           value: `${fmt(tickMs, 1)} ms`,
-          reference: `full registry read alone (each run before): ${fmt(refs[1]!, 1)} ms`,
-          verdict: `${fmt(refs[1]! / tickMs, 1)}× less`,
+          reference: `full registry read alone (each run before), median of 3: ${fmt(refs[1]!, 1)} ms`,
+          outcome: `tick / reference: ${ratioText(tickMs / refs[1]!)}`,
         },
       ];
     },
@@ -519,18 +555,26 @@ const backDated: ScaleSection = {
     } finally {
       await serveJson(ctx, id, bounded);
     }
+    const load = valueVerdict(
+      `back-dated ${HISTORY_OPTIONS}-option poll: dashboard load in Chromium (median of ${DASHBOARD_LOADS})`,
+      boundedMs,
+      "<",
+      1_000,
+      secs,
+    );
+    verdicts.push(load);
     return [
       {
         measure: `back-dated ${HISTORY_OPTIONS}-option poll: results JSON (${fmt(doc.distribution.buckets)} buckets)`,
         value: `${fmt(Buffer.byteLength(bounded) / 1024)} KB`,
         reference: `unbounded (${fmt(unboundedDoc.distribution.buckets)} buckets): ${fmt(Buffer.byteLength(unbounded) / 1024)} KB`,
-        verdict: `${fmt(Buffer.byteLength(unbounded) / Buffer.byteLength(bounded), 1)}× smaller`,
+        outcome: `bounded / unbounded bytes: ${ratioText(Buffer.byteLength(bounded) / Buffer.byteLength(unbounded))}`,
       },
       {
-        measure: `back-dated ${HISTORY_OPTIONS}-option poll: dashboard load in Chromium (median of ${DASHBOARD_LOADS})`,
+        measure: load.what,
         value: secs(boundedMs),
-        reference: `target < 1 s; a 4-option poll: ${secs(smallMs)}; the unbounded document: ${secs(unboundedMs)}`,
-        verdict: boundedMs < 1_000 ? "meets" : "misses",
+        reference: `target < ${secs(1_000)}; a 4-option poll: ${secs(smallMs)}; the unbounded document: ${secs(unboundedMs)}`,
+        outcome: verdictWord(load.met),
       },
     ];
   },
@@ -551,7 +595,10 @@ async function registerPolls(pool: Pool, n: number): Promise<string[]> {
   return Array.from({ length: n }, (_, i) => pollId(i));
 }
 
-async function main(): Promise<void> {
+/** Runs the sections and prints the report; false when a section failed. */
+async function main(): Promise<boolean> {
+  const started = new Date();
+  let complete = true;
   await dropDatabase(DB_URL);
   await ensureDatabase(DB_URL);
   const pool = createPool(DB_URL, logger, { max: 2 });
@@ -631,15 +678,27 @@ async function main(): Promise<void> {
       try {
         rows.push(...(await section.run(ctx)));
       } catch (err) {
-        rows.push({ measure: section.name, value: "failed", reference: "", verdict: String(err) });
+        complete = false;
+        rows.push({ measure: section.name, value: "failed", reference: "", outcome: String(err) });
+        verdicts.push({
+          what: `section "${section.name}"`,
+          measured: `failed: ${err instanceof Error ? err.message : String(err)}`,
+          target: "runs to its end",
+          met: false,
+        });
       }
     }
-    const table = [
-      "| measure | value | reference / target (same run) | verdict |",
+    const report = [
+      machineLine(started),
+      `Command: \`${benchCommand("bench:scale")}\``,
+      "",
+      "| measure | value | reference / target (same run) | outcome |",
       "| --- | --- | --- | --- |",
-      ...rows.map((r) => `| ${r.measure} | ${r.value} | ${r.reference} | ${r.verdict} |`),
+      ...rows.map((r) => `| ${r.measure} | ${r.value} | ${r.reference} | ${r.outcome} |`),
+      "",
+      ...verdictLines(verdicts),
     ];
-    process.stdout.write(`\n${table.join("\n")}\n`);
+    process.stdout.write(`${report.join("\n")}\n`);
   } finally {
     for (const child of children.reverse()) await stopChild(child);
     for await (const keys of redis.scanIterator({ MATCH: `${PREFIX}*`, COUNT: 1000 }))
@@ -653,6 +712,7 @@ async function main(): Promise<void> {
     await nc.close();
     await dropDatabase(DB_URL);
   }
+  return complete;
 }
 
 /** `scripts/bench-reads.ts` as a process of its own; its tables (stdout) follow ours. */
@@ -668,8 +728,10 @@ function runReadsBench(): Promise<number> {
   });
 }
 
-await main();
+// A section that failed is a failed run (exit 1), and so is a failed bench:reads.
+let failed = !(await main());
 if (!SKIP_READS) {
   process.stderr.write("[bench:scale] the read side: scripts/bench-reads.ts\n");
-  process.exitCode = await runReadsBench();
+  failed = (await runReadsBench()) !== 0 || failed;
 }
+process.exitCode = failed ? 1 : 0;

@@ -5,7 +5,9 @@ import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
 import { connectRedis } from "../common/redis.ts";
 import { VoterGuard, voterClaimsKeys } from "../ingest-api/votes/voter-guard.ts";
+import { benchCommand } from "./bench/command-line.ts";
 import { benchLog as log } from "./bench/progress.ts";
+import { valueVerdict, verdictLines } from "./bench/verdict.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:voters`: Redis memory of the one-vote-per-voter structure (VoterGuard:
@@ -185,7 +187,7 @@ function report(rows: Measurement[], config: Record<string, string>, version: st
     `| Machine | ${availableParallelism()} cores, ${cpus()[0]?.model.trim() ?? "unknown CPU"} |`,
     `| Node / Redis | ${process.version} / Redis ${version} |`,
     `| Date | ${new Date().toISOString()} |`,
-    "| Command | `npm run bench:voters` |",
+    `| Command | \`${benchCommand("bench:voters", env, [])}\` |`,
     `| Redis settings | hash-max-listpack-entries ${config["hash-max-listpack-entries"] ?? "?"}, hash-max-listpack-value ${config["hash-max-listpack-value"] ?? "?"} |`,
     "",
     "| Layout | Voters | Keys | Σ MEMORY USAGE | B/voter (Σ MEMORY USAGE) | used_memory Δ | B/voter (used_memory Δ) | Writes/s |",
@@ -195,8 +197,6 @@ function report(rows: Measurement[], config: Record<string, string>, version: st
         `| ${r.layout} | ${int(r.voters)} | ${int(r.keys)} | ${int(r.memoryUsageSum)} | ${(r.memoryUsageSum / r.voters).toFixed(1)} | ${int(r.usedMemoryDelta)} | ${(r.usedMemoryDelta / r.voters).toFixed(1)} | ${int(r.voters / r.seconds)} |`,
     ),
     "",
-    `Target < 40 B/voter: **${perVoter < 40 && perVoterInfo < 40 ? "met" : "missed"}** ` +
-      `(${perVoter.toFixed(1)} B by Σ MEMORY USAGE, ${perVoterInfo.toFixed(1)} B by used_memory Δ).`,
     `VoterGuard buckets: ${Object.entries(guard.encodings)
       .map(([e, n]) => `${int(n)} ${e}`)
       .join(", ")}; voters per bucket min ${guard.entries?.min ?? "?"}, ` +
@@ -208,6 +208,26 @@ function report(rows: Measurement[], config: Record<string, string>, version: st
           `${r.layout}: ${(r.memoryUsageSum / r.voters / perVoter).toFixed(1)}× the VoterGuard's bytes per voter by Σ MEMORY USAGE, ${(r.usedMemoryDelta / r.voters / perVoterInfo).toFixed(1)}× by used_memory Δ.`,
       ),
   ];
+  const bytes = (n: number) => `${n.toFixed(1)} B/voter`;
+  lines.push(
+    "",
+    ...verdictLines([
+      valueVerdict(
+        `VoterGuard at ${int(guard.voters)} voters, by Σ MEMORY USAGE`,
+        perVoter,
+        "<",
+        40,
+        bytes,
+      ),
+      valueVerdict(
+        `VoterGuard at ${int(guard.voters)} voters, by used_memory Δ`,
+        perVoterInfo,
+        "<",
+        40,
+        bytes,
+      ),
+    ]),
+  );
   return `${lines.join("\n")}\n`;
 }
 

@@ -7,6 +7,8 @@ import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts"
 import { connectRedis } from "../common/redis.ts";
 import { VoterClaimsRebuild } from "../ingest-api/votes/voter-claims-rebuild.ts";
 import { VoterGuard, voterClaimsKeys } from "../ingest-api/votes/voter-guard.ts";
+import { benchCommand } from "./bench/command-line.ts";
+import { verdictLines } from "./bench/verdict.ts";
 import { readCli } from "./cli.ts";
 
 // `npm run bench:voter-rebuild`: how long the API takes to give Redis back the
@@ -42,7 +44,9 @@ const RETENTION_MS = 2_592_000_000;
 const SAMPLE = 1_000;
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
-const logger = createLogger("warn");
+// The rebuild's own WARN ("claims are missing … rebuilding") is what this bench provokes:
+// errors only, so that stdout stays the report.
+const logger = createLogger("error");
 const suffix = randomBytes(4).toString("hex");
 const databaseUrl = `${pgBase}/tf_bench_rebuild_${suffix}`;
 const prefix = `tfr${suffix.slice(0, 6)}:`;
@@ -59,7 +63,7 @@ interface Row {
   /** This process's CPU (user + system) over the run: what the API would spend. */
   cpuSeconds: number;
   usedMemoryDelta?: number;
-  refusedAgain?: string;
+  refusedAgain?: { taken: number; sampled: number };
 }
 
 function cpuSince(start: NodeJS.CpuUsage): number {
@@ -131,7 +135,7 @@ async function readOnly(): Promise<number> {
 }
 
 /** A second vote (new eventId) by SAMPLE seeded voters: every one must be "taken". */
-async function sampleRefused(guard: VoterGuard): Promise<string> {
+async function sampleRefused(guard: VoterGuard): Promise<{ taken: number; sampled: number }> {
   const { rows } = await pool.query<{ poll_id: string; voter_id: string }>(
     "select poll_id, voter_id from voter_ballots tablesample bernoulli (1) limit $1",
     [SAMPLE],
@@ -140,7 +144,7 @@ async function sampleRefused(guard: VoterGuard): Promise<string> {
   for (const r of rows)
     if ((await guard.claim(guard.claimFor(r.poll_id, r.voter_id, randomUUID()))) === "taken")
       taken++;
-  return `${taken} / ${rows.length}`;
+  return { taken, sampled: rows.length };
 }
 
 const results: Row[] = [];
@@ -207,7 +211,7 @@ const lines = [
   `| Machine | ${cpus().length} cores, ${cpus()[0]?.model ?? "unknown"} |`,
   `| Node / Redis | ${process.version} / Redis ${server} |`,
   `| Date | ${new Date().toISOString()} |`,
-  "| Command | `npm run bench:voter-rebuild` |",
+  `| Command | \`${benchCommand("bench:voter-rebuild", env, [])}\` |`,
   `| Settings | ${fmt(voters)} voters, ${batchRows.toLocaleString("en")} rows a step (VOTER_REBUILD_BATCH_ROWS), 2^${BUCKET_BITS} buckets a poll |`,
   `| Load average at the end | ${loadavg()
     .map((l) => l.toFixed(1))
@@ -220,7 +224,25 @@ for (const r of results) {
   const reference = results.find((x) => x.polls === r.polls && x.what !== "VoterClaimsRebuild");
   const ratio = reference ? (r.seconds / reference.seconds).toFixed(1) : "";
   lines.push(
-    `| ${r.polls} | ${r.what} | ${r.seconds.toFixed(2)} | ${fmt(voters / r.seconds)} | ${ratio} | ${r.cpuSeconds.toFixed(2)} | ${r.usedMemoryDelta === undefined ? "" : fmt(r.usedMemoryDelta)} | ${r.refusedAgain ?? ""} |`,
+    `| ${r.polls} | ${r.what} | ${r.seconds.toFixed(2)} | ${fmt(voters / r.seconds)} | ${ratio} | ${r.cpuSeconds.toFixed(2)} | ${r.usedMemoryDelta === undefined ? "" : fmt(r.usedMemoryDelta)} | ${r.refusedAgain === undefined ? "" : `${r.refusedAgain.taken} / ${r.refusedAgain.sampled}`} |`,
   );
 }
+// A sampled voter whose second vote is let through means the rebuild lost a claim: a
+// failed run, not a slow one.
+const sampled = results.flatMap((r) => (r.refusedAgain ? [r.refusedAgain] : []));
+const refusedAll = sampled.every((s) => s.taken === s.sampled && s.sampled > 0);
+lines.push(
+  "",
+  "No speed target: the times against the reads alone are the result.",
+  "",
+  ...verdictLines([
+    {
+      what: `second votes of sampled voters refused after each rebuild (${pollCounts.join(", ")} polls)`,
+      measured: sampled.map((s) => `${s.taken} of ${s.sampled}`).join(", "),
+      target: "every one",
+      met: refusedAll,
+    },
+  ]),
+);
 process.stdout.write(`${lines.join("\n")}\n`);
+if (!refusedAll) process.exitCode = 1;

@@ -3,42 +3,59 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../harness/repo-root.ts";
 import { benchLog } from "./progress.ts";
+import { parseVerdicts } from "./verdict.ts";
 
-// The individual benchmarks (the bench:* npm scripts that exist), run one after the
-// other as child processes; their Markdown reports are kept for BENCHMARKS.md.
+// The individual benchmarks (every bench:* npm script), run one after the other as child
+// processes; their Markdown reports and verdicts are kept for BENCHMARKS.md.
 
 export interface Individual {
+  /** The npm script, e.g. "bench:ingest". */
   script: string;
   /** The command as a user would type it, flags included. */
   command: string;
   code: number | null;
+  /** Wall time of the child process, measured. */
   seconds: number;
   output: string;
+  /** Its report's verdict lines (scripts/bench/verdict.ts). */
+  verdicts: string[];
 }
 
-const INDIVIDUAL = [
-  "bench:ingest",
-  "bench:voters",
-  // On main since this branch started (wt-redis); skipped while package.json lacks it.
-  "bench:voter-rebuild",
-  "bench:writer",
-  "bench:results",
-  "bench:reports",
-];
-// Smaller than their defaults so that the whole bench fits in about half an hour.
-const SMALLER: Record<string, string[]> = {
-  "bench:results": ["--history", "2000000", "--seconds", "20"],
-  "bench:reports": ["--votes", "2000000"],
-};
+interface Bench {
+  script: string;
+  /** Flags it is always given here. */
+  args?: string[];
+  /** Flags of the default `npm run bench` (without --full-individual): a smaller run. */
+  smaller?: string[];
+}
 
-async function runIndividual(script: string, command: string, full: boolean): Promise<Individual> {
+/** Every individual benchmark, in the order `npm run bench` runs them. */
+const BENCHES: readonly Bench[] = [
+  { script: "bench:ingest" },
+  { script: "bench:voters" },
+  { script: "bench:voter-rebuild" },
+  { script: "bench:writer" },
+  // Smaller than their defaults so that the whole bench fits in about an hour.
+  { script: "bench:results", smaller: ["--history", "2000000", "--seconds", "20"] },
+  { script: "bench:reads" },
+  // bench:reads runs above, once: not again inside bench:scale.
+  { script: "bench:scale", args: ["--skip-reads"] },
+  { script: "bench:reports", smaller: ["--votes", "2000000"] },
+];
+
+/** The names `--only` takes: "ingest" for bench:ingest, and so on. */
+export const INDIVIDUAL_NAMES: readonly string[] = BENCHES.map((b) =>
+  b.script.replace(/^bench:/, ""),
+);
+
+async function runIndividual(bench: Bench, command: string, full: boolean): Promise<Individual> {
   const [bin, ...rest] = command.split(/\s+/);
-  if (bin !== "node") throw new Error(`${script}: expected "node …", got "${command}"`);
-  const args = [...rest, ...(full ? [] : (SMALLER[script] ?? []))];
-  const shown = `npm run ${script}${args.length > rest.length ? ` -- ${args.slice(rest.length).join(" ")}` : ""}`;
+  if (bin !== "node") throw new Error(`${bench.script}: expected "node …", got "${command}"`);
+  const flags = [...(bench.args ?? []), ...(full ? [] : (bench.smaller ?? []))];
+  const shown = `npm run ${bench.script}${flags.length > 0 ? ` -- ${flags.join(" ")}` : ""}`;
   benchLog(`${shown} ...`);
   const started = performance.now();
-  const child = spawn(process.execPath, args, {
+  const child = spawn(process.execPath, [...rest, ...flags], {
     cwd: REPO_ROOT,
     env: process.env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -50,27 +67,35 @@ async function runIndividual(script: string, command: string, full: boolean): Pr
   });
   child.stderr.on("data", (c: Buffer) => {
     for (const line of c.toString("utf8").split("\n"))
-      if (line.trim() !== "") process.stderr.write(`[${script}] ${line}\n`);
+      if (line.trim() !== "") process.stderr.write(`[${bench.script}] ${line}\n`);
   });
   const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  const seconds = (performance.now() - started) / 1000;
+  benchLog(`${shown}: exit ${code}, ${seconds.toFixed(0)} s`);
   return {
-    script,
+    script: bench.script,
     command: shown,
     code,
-    seconds: (performance.now() - started) / 1000,
+    seconds,
     output: output.trim(),
+    verdicts: parseVerdicts(output),
   };
 }
 
-/** Runs every bench:* script of INDIVIDUAL that package.json has; `full`: with their own default sizes. */
-export async function runIndividuals(full: boolean): Promise<Individual[]> {
+/** Runs the benches named (`INDIVIDUAL_NAMES`), in order; `full`: with their own default sizes. */
+export async function runIndividuals(
+  names: readonly string[],
+  full: boolean,
+): Promise<Individual[]> {
   const pkg = JSON.parse(await readFile(join(REPO_ROOT, "package.json"), "utf8")) as {
     scripts: Record<string, string>;
   };
   const results: Individual[] = [];
-  for (const script of INDIVIDUAL) {
-    const command = pkg.scripts[script];
-    if (command) results.push(await runIndividual(script, command, full));
+  for (const bench of BENCHES) {
+    if (!names.includes(bench.script.replace(/^bench:/, ""))) continue;
+    const command = pkg.scripts[bench.script];
+    if (!command) throw new Error(`package.json has no "${bench.script}" script`);
+    results.push(await runIndividual(bench, command, full));
   }
   return results;
 }

@@ -1,14 +1,27 @@
 import { join } from "node:path";
 import { REPO_ROOT } from "../../harness/repo-root.ts";
-import { CliError, intFlag, listFlag, numberFlag, readCli } from "../cli.ts";
+import {
+  CliError,
+  type CliIo,
+  choiceFlag,
+  intFlag,
+  listFlag,
+  numberFlag,
+  readCli,
+} from "../cli.ts";
+import { INDIVIDUAL_NAMES } from "./individual.ts";
 
 // What `npm run bench` is told (its flags) and where the whole-pipeline part works: a
 // database, stream, consumer and Redis prefix of its own, so that it never touches the
 // default ones.
 
+const PIPELINE_NAME = "pipeline";
+
 const USAGE = `usage: npm run bench -- [options]
-  --skip-individual     only the whole pipeline, not the bench:* scripts first
-  --only-individual     only the bench:* scripts
+  --only NAME,...       run only these: ${[...INDIVIDUAL_NAMES, PIPELINE_NAME].join(", ")}
+                        (default: all of them, in that order)
+  --skip-individual     only the whole pipeline (--only ${PIPELINE_NAME})
+  --only-individual     only the bench:* scripts, not the whole pipeline
   --full-individual     give the bench:* scripts their own (larger, longer) default sizes
   --steps N,N,...|none  single-vote rates of the ramp, req/s
                         (default 1000,1500,2000,2500,3000,4000,5000,7500,10000)
@@ -19,13 +32,16 @@ const USAGE = `usage: npm run bench -- [options]
   --writers N           batch writer processes (default 1)
   --ingest N            ingest API processes, on ports of their own (default 1)
   --wait-quiet MIN      first wait up to MIN minutes for a load average below 1.5 (default 0)
-  --no-write            print the section only, do not update BENCHMARKS.md
+  --no-write            print the report only: do not record each run as its section's
+                        latest in BENCHMARKS.md
   --keep                keep the bench database and run files
 env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432), NATS_URL, REDIS_URL`;
 
 export interface PipelineOptions {
-  skipIndividual: boolean;
-  onlyIndividual: boolean;
+  /** The individual benches to run (INDIVIDUAL_NAMES), in their order. */
+  individuals: string[];
+  /** Whether the whole pipeline runs after them. */
+  pipeline: boolean;
   fullIndividual: boolean;
   /** Req/s of the single-vote steps, in order. */
   steps: number[];
@@ -42,11 +58,13 @@ export interface PipelineOptions {
   keep: boolean;
 }
 
-export function readPipelineOptions(argv?: string[]): PipelineOptions {
+/** `argv` and `io`: this process's by default (a test passes its own). */
+export function readPipelineOptions(argv?: string[], io?: CliIo): PipelineOptions {
   return readCli(
     {
       usage: USAGE,
       options: {
+        only: { type: "string" },
         "skip-individual": { type: "boolean", default: false },
         "only-individual": { type: "boolean", default: false },
         "full-individual": { type: "boolean", default: false },
@@ -56,8 +74,8 @@ export function readPipelineOptions(argv?: string[]): PipelineOptions {
         "batch-votes": { type: "string", default: "10000000" },
         "batch-kiosks": { type: "string", default: "16" },
         writers: { type: "string", default: "1" },
-        // One API process: on 2 cores a second one costs more CPU per vote than it adds
-        // (measured: 1,500 req/s sustained with two, 2,500 with one, same session).
+        // One API process: on 2 cores a second one competes for the same CPU as the
+        // first; `--ingest 2` measures what it does on a given machine.
         ingest: { type: "string", default: "1" },
         "wait-quiet": { type: "string", default: "0" },
         "no-write": { type: "boolean", default: false },
@@ -65,11 +83,25 @@ export function readPipelineOptions(argv?: string[]): PipelineOptions {
       },
     },
     ({ values }) => {
-      if (values["skip-individual"] && values["only-individual"])
+      const shorthands = [values["skip-individual"], values["only-individual"]].filter(Boolean);
+      if (shorthands.length > 1)
         throw new CliError("--skip-individual and --only-individual leave nothing to run");
+      if (shorthands.length > 0 && values.only !== undefined)
+        throw new CliError(
+          "--only names what runs: without --skip-individual or --only-individual",
+        );
+      const all = [...INDIVIDUAL_NAMES, PIPELINE_NAME];
+      const only =
+        values.only !== undefined
+          ? listFlag("only", values.only, (name, text) => choiceFlag(name, text, all))
+          : values["skip-individual"]
+            ? [PIPELINE_NAME]
+            : values["only-individual"]
+              ? [...INDIVIDUAL_NAMES]
+              : all;
       return {
-        skipIndividual: values["skip-individual"],
-        onlyIndividual: values["only-individual"],
+        individuals: INDIVIDUAL_NAMES.filter((n) => only.includes(n)),
+        pipeline: only.includes(PIPELINE_NAME),
         fullIndividual: values["full-individual"],
         steps:
           values.steps === "none"
@@ -88,6 +120,7 @@ export function readPipelineOptions(argv?: string[]): PipelineOptions {
       };
     },
     argv,
+    io,
   );
 }
 

@@ -4,7 +4,7 @@ import type { LoadRun, Sample } from "./pipeline-run.ts";
 import { backlogSlope, judge, MAX_P99_MS } from "./step-verdict.ts";
 
 // The verdict on a step of `npm run bench`'s ramp, on hand-made runs: what passes, and
-// that a writer stall fails the step like any other failure (it used to be set aside).
+// that a writer stall fails the step like any other failure.
 
 const RATE = 1_000;
 
