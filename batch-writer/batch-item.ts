@@ -1,4 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
+import { deadLetterMessageId } from "./dead-letter-id.ts";
 import { type DecodedVote, decodeVoteMessage, type Poison } from "./decode.ts";
 import type { PoisonRow } from "./store-batch.ts";
 
@@ -22,7 +23,13 @@ export function batchRows(items: BatchItem[]): { votes: DecodedVote[]; poison: P
 }
 
 function poisonRow(msg: JsMsg, p: Poison): PoisonRow {
-  return { ...p, streamSeq: msg.seq, subject: msg.subject, deliveries: msg.info.deliveryCount };
+  return {
+    ...p,
+    streamSeq: msg.seq,
+    msgId: deadLetterMessageId(msg.headers?.get("Nats-Msg-Id"), msg.data),
+    subject: msg.subject,
+    deliveries: msg.info.deliveryCount,
+  };
 }
 
 /**

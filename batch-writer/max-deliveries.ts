@@ -12,6 +12,7 @@ import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { WriterConfig } from "./config.ts";
 import { deadLetterStreamName } from "./consumer.ts";
+import { deadLetterMessageId } from "./dead-letter-id.ts";
 import type { WriterMetrics } from "./writer-metrics.ts";
 
 /** How long an advisory whose move failed waits before it is delivered again. */
@@ -102,15 +103,19 @@ export class MaxDeliveriesMover {
     const stored = await this.#read(event.stream_seq);
     // Already gone: an earlier attempt moved and deleted it but died before the ack.
     if (stored === null) return;
+    // Keyed by the message's identity, as store-batch.ts keys the writer's own dead letters.
     await pool.query(
-      `insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries,
-                                 reason)
-       values ($1, $2, -1, $3, $4, $5, $6, 'max_deliveries')
-       on conflict (stream, stream_seq, item_index) do update set
-         error = excluded.error, deliveries = excluded.deliveries, last_seen = now()`,
+      `insert into dead_letters (stream, stream_seq, msg_id, item_index, subject, raw, error,
+                                 deliveries, reason)
+       values ($1, $2, $3, -1, $4, $5, $6, $7, 'max_deliveries')
+       on conflict (msg_id, item_index) do update set
+         stream = excluded.stream, stream_seq = excluded.stream_seq, subject = excluded.subject,
+         raw = excluded.raw, error = excluded.error, deliveries = excluded.deliveries,
+         reason = excluded.reason, last_seen = now(), replayed_at = null`,
       [
         config.streamName,
         event.stream_seq,
+        deadLetterMessageId(stored.header?.get("Nats-Msg-Id"), stored.data),
         stored.subject,
         Buffer.from(stored.data),
         `exceeded MaxDeliver (${event.deliveries} deliveries) without being stored`,

@@ -10,6 +10,8 @@ import { rejectDeletedPollVotes, sortByPollIncarnation } from "./poll-incarnatio
 
 export interface PoisonRow extends Poison {
   streamSeq: number;
+  /** The message's identity (dead-letter-id.ts): what the dead letter is keyed by. */
+  msgId: string;
   subject: string;
   deliveries: number;
 }
@@ -125,14 +127,21 @@ const INSERT_AND_ROLL_UP = `
          (select count(*) from rolled) as buckets,
          (select count(*) from changed) as polls`;
 
+// Keyed by the message's identity (dead-letter-id.ts), never by its stream sequence. The
+// same message dead-lettered again (a resend past the duplicate window) takes its latest
+// bytes and is listed for replay again; two copies in one batch (the same bytes with no
+// message id) are one dead letter.
 const INSERT_DEAD_LETTERS = `
-  insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries,
-                            reason)
-  select $1, * from unnest($2::bigint[], $3::int[], $4::text[], $5::bytea[], $6::text[], $7::int[],
-                           $8::text[])
-  on conflict (stream, stream_seq, item_index) do update set
-    error = excluded.error, deliveries = excluded.deliveries, reason = excluded.reason,
-    last_seen = now()`;
+  insert into dead_letters (stream, stream_seq, msg_id, item_index, subject, raw, error,
+                            deliveries, reason)
+  select distinct on (msg_id, item_index) $1, *
+  from unnest($2::bigint[], $3::text[], $4::int[], $5::text[], $6::bytea[], $7::text[],
+              $8::int[], $9::text[]) as u(stream_seq, msg_id, item_index, subject, raw, error,
+                                          deliveries, reason)
+  on conflict (msg_id, item_index) do update set
+    stream = excluded.stream, stream_seq = excluded.stream_seq, subject = excluded.subject,
+    raw = excluded.raw, error = excluded.error, deliveries = excluded.deliveries,
+    reason = excluded.reason, last_seen = now(), replayed_at = null`;
 
 // The direct path's rollups and change markers, aggregated in Node from the batch.
 const ROLL_UP_ARRAYS = `
@@ -252,6 +261,7 @@ async function insertDeadLetters(
   await client.query(INSERT_DEAD_LETTERS, [
     stream,
     poison.map((p) => p.streamSeq),
+    poison.map((p) => p.msgId),
     poison.map((p) => p.itemIndex),
     poison.map((p) => p.subject),
     poison.map((p) => Buffer.from(p.raw)),

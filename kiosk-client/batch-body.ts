@@ -5,14 +5,27 @@ import type { OutboxEntry } from "./types.ts";
 
 const encoder = new TextEncoder();
 
+/**
+ * The castAt sent for an entry: as stamped, or, for one stamped before any server clock
+ * offset was known, the device's time corrected by the offset learned since.
+ */
+export function sentCastAt(e: OutboxEntry, clockOffsetMs: number | undefined): string {
+  if (e.clockOffsetMs !== undefined || e.deviceCastAt === undefined || !clockOffsetMs)
+    return e.castAt;
+  return new Date(Date.parse(e.deviceCastAt) + clockOffsetMs).toISOString();
+}
+
 /** The serialized votes of entries, in order, and each one's size in bytes. */
-export function serializeEntries(entries: OutboxEntry[]): { json: string; bytes: number }[] {
+export function serializeEntries(
+  entries: OutboxEntry[],
+  clockOffsetMs?: number,
+): { json: string; bytes: number }[] {
   return entries.map((e) => {
     const vote: Record<string, string> = {
       eventId: e.eventId,
       pollId: e.pollId,
       optionId: e.optionId,
-      castAt: e.castAt,
+      castAt: sentCastAt(e, clockOffsetMs),
     };
     if (e.voterId !== undefined) vote.voterId = e.voterId;
     const json = JSON.stringify(vote);
@@ -36,8 +49,9 @@ export function fitBytes(items: { bytes: number }[], maxBytes: number): number {
 export function batchBody(
   pending: OutboxEntry[],
   maxBytes: number,
+  clockOffsetMs?: number,
 ): { batch: OutboxEntry[]; body: string } {
-  const items = serializeEntries(pending);
+  const items = serializeEntries(pending, clockOffsetMs);
   const n = fitBytes(items, maxBytes);
   const votes = items
     .slice(0, n)

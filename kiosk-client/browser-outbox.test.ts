@@ -26,7 +26,7 @@ let box;
 window.outboxTest = {
   async open(token) {
     const store = await openIndexedDbStore({ name: "outbox-test" });
-    box = createOutbox({ store, apiUrl: location.origin, token, minBackoffMs: 100, maxBackoffMs: 500, pollIntervalMs: 200, appVersion: "test" });
+    box = createOutbox({ store, apiUrl: location.origin, token, minBackoffMs: 100, maxBackoffMs: 500, pollIntervalMs: 200, appVersion: "test", registryLagRetryMs: 0 });
     return true;
   },
   enqueue: (vote) => box.enqueue(vote),

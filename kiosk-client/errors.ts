@@ -10,6 +10,7 @@ export type OutboxErrorCode =
   | "server_error"
   | "request_refused"
   | "bad_response"
+  | "registry_lag"
   | "kiosk_revoked"
   | "store_locked"
   | "store_failed"

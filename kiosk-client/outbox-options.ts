@@ -27,6 +27,15 @@ export interface OutboxOptions {
   requestTimeoutMs?: number;
   /** The background sender's idle check when nothing woke it. @defaultValue 30000 */
   pollIntervalMs?: number;
+  /**
+   * How long an item answered 404 poll_not_found or 422 unknown_option is kept and sent
+   * again before it is refused: an API process can be a moment behind on a registry
+   * change (a poll or option just created through another). 0: refused at once.
+   * @defaultValue 300000 (5 min)
+   */
+  registryLagRetryMs?: number;
+  /** The device's clock (epoch ms). @defaultValue Date.now */
+  now?: () => number;
   /** Reported in the X-Kiosk-Status heartbeat. */
   appVersion?: string;
   /** Send X-Kiosk-Status with each batch. @defaultValue true */
@@ -41,6 +50,7 @@ const DEFAULTS = {
   maxRetryAfterMs: 600_000,
   requestTimeoutMs: 30_000,
   pollIntervalMs: 30_000,
+  registryLagRetryMs: 300_000,
 };
 
 export type Limits = typeof DEFAULTS;
@@ -51,8 +61,12 @@ export function readLimits(options: OutboxOptions): Limits {
   for (const key of Object.keys(DEFAULTS) as (keyof Limits)[]) {
     const value = options[key];
     if (value === undefined) continue;
-    if (!Number.isInteger(value) || value < 1)
-      throw new OutboxError("invalid_options", `${key} must be a positive integer, got ${value}`);
+    const min = key === "registryLagRetryMs" ? 0 : 1;
+    if (!Number.isInteger(value) || value < min)
+      throw new OutboxError(
+        "invalid_options",
+        `${key} must be an integer of at least ${min}, got ${value}`,
+      );
     limits[key] = value;
   }
   if (limits.minBackoffMs > limits.maxBackoffMs)
@@ -60,10 +74,10 @@ export function readLimits(options: OutboxOptions): Limits {
   return limits;
 }
 
-/** The batch endpoint of the API at `apiUrl`. */
-export function batchUrl(apiUrl: string): string {
+/** The batch endpoint of the API at `apiUrl` (or another of its paths). */
+export function batchUrl(apiUrl: string, path = "/v1/votes/batch"): string {
   try {
-    return new URL("/v1/votes/batch", apiUrl).href;
+    return new URL(path, apiUrl).href;
   } catch (cause) {
     throw new OutboxError("invalid_options", `apiUrl must be an absolute URL, got ${apiUrl}`, {
       cause,

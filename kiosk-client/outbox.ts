@@ -7,9 +7,11 @@ import {
   type OutboxOptions,
   readLimits,
 } from "./outbox-options.ts";
+import { RegistryLag } from "./registry-lag.ts";
 import { SendState } from "./send-state.ts";
 import { type BatchOutcome, type BatchRequest, refusedAsTooLarge, sendBatch } from "./sender.ts";
-import { statusHeader } from "./status-report.ts";
+import { ServerClock } from "./server-clock.ts";
+import { statusHeader, statusReport } from "./status-report.ts";
 import type { OutboxEntry, OutboxStatus, OutboxStore, RefusedEntry, VoteInput } from "./types.ts";
 import { toEntry } from "./vote-entry.ts";
 import { WakeableSleep } from "./wakeable-sleep.ts";
@@ -58,6 +60,9 @@ export class Outbox extends EventTarget {
   readonly #sendStatus: boolean;
   readonly #send = new SendState();
   readonly #idle = new WakeableSleep();
+  readonly #clock: ServerClock;
+  readonly #registryLag: RegistryLag;
+  readonly #heartbeatUrl: string;
   #batchLimit: number;
   #flushing: Promise<FlushResult> | undefined;
   #loop: Promise<void> | undefined;
@@ -71,11 +76,15 @@ export class Outbox extends EventTarget {
     const url = batchUrl(options.apiUrl);
     const token = checkedToken(options.token);
     this.#store = options.store;
+    this.#clock = new ServerClock(options.now ?? Date.now);
+    this.#registryLag = new RegistryLag(this.#limits.registryLagRetryMs);
+    this.#heartbeatUrl = batchUrl(options.apiUrl, "/v1/kiosk/heartbeat");
     this.#request = {
       url,
       token,
       fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
       requestTimeoutMs: this.#limits.requestTimeoutMs,
+      clock: this.#clock,
     };
     this.#appVersion = options.appVersion;
     this.#sendStatus = options.sendStatus ?? true;
@@ -96,7 +105,7 @@ export class Outbox extends EventTarget {
   /** Writes the vote durably; resolves (with its eventId and castAt) only once it is stored. */
   async enqueue(vote: VoteInput): Promise<{ eventId: string; castAt: string }> {
     if (this.#closed) throw new OutboxError("outbox_closed", "the outbox is closed");
-    const entry = toEntry(vote, Date.now());
+    const entry = toEntry(vote, this.#clock.deviceNow(), this.#clock.offsetMs);
     await this.#store.add([entry]);
     this.#emit("change", {});
     if (this.#send.state === "idle") this.#idle.wake(); // never cut a back-off or Retry-After short
@@ -230,12 +239,21 @@ export class Outbox extends EventTarget {
     const tally: Tally = { acked: 0, refused: 0 };
     if (this.#send.state === "revoked")
       return this.#result(tally, new OutboxError("kiosk_revoked", "the kiosk is revoked"));
+    let probed = false; // once a flush: a server whose answers carry no Date is not asked again
     try {
       while (!this.#closed) {
         const pending = await this.#store.pending(this.#batchLimit);
         if (pending.length === 0) break;
-        const { batch, body } = batchBody(pending, this.#limits.maxBatchBytes);
         this.#send.state = "sending";
+        if (!probed && this.#clock.offsetMs === undefined && pending.some(awaitsOffset)) {
+          probed = true;
+          await this.#learnClock();
+        }
+        const { batch, body } = batchBody(
+          pending,
+          this.#limits.maxBatchBytes,
+          this.#clock.offsetMs,
+        );
         const header = this.#sendStatus ? statusHeader(await this.status()) : undefined;
         const outcome = await sendBatch(
           { ...this.#request, statusHeader: header, signal: this.#abort.signal },
@@ -271,6 +289,7 @@ export class Outbox extends EventTarget {
     if (outcome.kind === "retry") return this.#backOff(tally, outcome.error, outcome.retryAfterMs);
     const settlement =
       outcome.kind === "answered" ? outcome.settlement : refusedAsTooLarge(batch, outcome.error);
+    const lagging = this.#registryLag.defer(settlement, Date.now());
     await this.#store.settle(settlement);
     tally.acked += settlement.acked.length;
     tally.refused += settlement.refused.length;
@@ -282,6 +301,14 @@ export class Outbox extends EventTarget {
     });
     if (settlement.refused.length > 0) this.#emit("refused", { refused: settlement.refused });
     this.#emit("change", {});
+    if (lagging > 0) {
+      // Kept: this API process may not know the poll or option yet. Not in a tight loop.
+      const error = new OutboxError(
+        "registry_lag",
+        `${lagging} items were answered poll_not_found or unknown_option; sent again for up to ${this.#limits.registryLagRetryMs} ms before they are refused`,
+      );
+      return this.#backOff(tally, error);
+    }
     if (outcome.kind === "answered" && outcome.unanswered > 0) {
       // Some items got no answer: keep them, and do not spin on a server that skips them.
       const error = new OutboxError(
@@ -293,12 +320,43 @@ export class Outbox extends EventTarget {
     return undefined;
   }
 
+  /**
+   * Learns the server's clock before sending votes stamped while it was unknown (offline
+   * since boot), so that their castAt goes out corrected rather than clamped by the
+   * server. Any answer's Date will do: the kiosk heartbeat, which reports the queue too.
+   * A failure here is not the batch's: the batch request that follows reports it.
+   */
+  async #learnClock(): Promise<void> {
+    const startedAt = this.#clock.deviceNow();
+    try {
+      const res = await this.#request.fetch(this.#heartbeatUrl, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${this.#request.token}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify(statusReport(await this.status())),
+        signal: AbortSignal.any([
+          this.#abort.signal,
+          AbortSignal.timeout(this.#limits.requestTimeoutMs),
+        ]),
+      });
+      this.#clock.learn(res.headers.get("date"), startedAt);
+      await res.body?.cancel();
+    } catch {}
+  }
+
   #backOff(tally: Tally, error: OutboxError, retryAfterMs?: number): Promise<FlushResult> {
     const retryInMs = this.#send.nextRetryMs(this.#limits, retryAfterMs);
     this.#send.state = "backoff";
     this.#failed(error, retryInMs);
     return this.#result(tally, error, retryInMs);
   }
+}
+
+/** An entry stamped before the server's clock was known: its castAt awaits the offset. */
+function awaitsOffset(e: OutboxEntry): boolean {
+  return e.deviceCastAt !== undefined && e.clockOffsetMs === undefined;
 }
 
 /** Creates an outbox over a store. Call start() for the background sender, or flush() yourself. */

@@ -1,5 +1,6 @@
 import { retryAfterMs } from "./backoff.ts";
 import { OutboxError } from "./errors.ts";
+import type { ServerClock } from "./server-clock.ts";
 import type { ItemError, OutboxEntry, RefusedEntry, Settlement } from "./types.ts";
 
 // One batch request and what its answer means for each entry sent. Store-agnostic and
@@ -16,6 +17,8 @@ export interface BatchRequest {
   signal?: AbortSignal;
   /** Sent as X-Kiosk-Status (the kiosk-health heartbeat), already ASCII-safe JSON. */
   statusHeader: string | undefined;
+  /** Learns the server's clock from every answer's Date. */
+  clock: ServerClock;
 }
 
 export type BatchOutcome =
@@ -121,6 +124,7 @@ export async function sendBatch(
   };
   if (req.statusHeader !== undefined) headers["x-kiosk-status"] = req.statusHeader;
   let res: Response;
+  const startedAt = req.clock.deviceNow();
   try {
     res = await req.fetch(req.url, {
       method: "POST",
@@ -140,6 +144,7 @@ export async function sendBatch(
       retryAfterMs: undefined,
     };
   }
+  req.clock.learn(res.headers.get("date"), startedAt);
   const sentAt = Date.now();
   const status = res.status;
   if (status === 200) {

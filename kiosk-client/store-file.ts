@@ -1,7 +1,8 @@
 import type { FileHandle } from "node:fs/promises";
-import { mkdir, open, readFile, rename, truncate, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, truncate } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { OutboxError } from "./errors.ts";
+import { JournalLock } from "./store-lock.ts";
 import { type StoreRecord, StoreState } from "./store-state.ts";
 import type { OutboxEntry, OutboxStore, RefusedEntry, Settlement, StoreCounts } from "./types.ts";
 
@@ -25,41 +26,6 @@ async function syncDirectory(dir: string): Promise<void> {
     await handle.sync(); // makes the rename (a directory entry) durable
   } finally {
     await handle.close();
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Lock files this process holds (its own pid in one it does not hold is a previous boot's). */
-const heldHere = new Set<string>();
-
-/**
- * One writer per journal: a lock file holding the owner's pid, created exclusively. A lock
- * left by a dead process (kill -9) is taken over; a live owner makes open fail.
- */
-async function lock(lockPath: string): Promise<void> {
-  if (heldHere.has(lockPath))
-    throw new OutboxError("store_locked", `${lockPath} is held by this process already`);
-  for (let tries = 0; ; tries++) {
-    try {
-      await writeFile(lockPath, `${process.pid}\n`, { flag: "wx" });
-      heldHere.add(lockPath);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || tries > 0) throw err;
-    }
-    const pid = Number.parseInt(await readFile(lockPath, "utf8").catch(() => ""), 10);
-    // Our own pid in a lock we have not taken yet: a previous boot's process had it.
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
-      throw new OutboxError("store_locked", `${lockPath} is held by process ${pid}`);
-    await unlink(lockPath).catch(() => {});
   }
 }
 
@@ -101,7 +67,7 @@ interface QueuedWrite {
 
 export class FileStore implements OutboxStore {
   readonly path: string;
-  readonly #lockPath: string;
+  readonly #lock: JournalLock;
   readonly #state: StoreState;
   readonly #minRecords: number;
   readonly #deadFraction: number;
@@ -116,12 +82,13 @@ export class FileStore implements OutboxStore {
 
   private constructor(
     path: string,
+    lock: JournalLock,
     handle: FileHandle,
     replayed: { state: StoreState; records: number; bytes: number },
     options: Required<FileStoreOptions>,
   ) {
     this.path = path;
-    this.#lockPath = `${path}.lock`;
+    this.#lock = lock;
     this.#handle = handle;
     this.#state = replayed.state;
     this.#records = replayed.records;
@@ -141,14 +108,13 @@ export class FileStore implements OutboxStore {
     if (!(resolved.compactDeadFraction > 0 && resolved.compactDeadFraction < 1))
       throw new OutboxError("invalid_options", "compactDeadFraction must be between 0 and 1");
     await mkdir(dirname(path), { recursive: true });
-    await lock(`${path}.lock`);
+    const lock = await JournalLock.take(`${path}.lock`);
     try {
       const replayed = await replay(path);
       const handle = await open(path, "a");
-      return new FileStore(path, handle, replayed, resolved);
+      return new FileStore(path, lock, handle, replayed, resolved);
     } catch (err) {
-      await unlink(`${path}.lock`).catch(() => {});
-      heldHere.delete(`${path}.lock`);
+      await lock.release();
       throw err;
     }
   }
@@ -188,8 +154,7 @@ export class FileStore implements OutboxStore {
     this.#closed = true;
     while (this.#writing) await this.#writing;
     await this.#handle.close();
-    await unlink(this.#lockPath).catch(() => {});
-    heldHere.delete(this.#lockPath);
+    await this.#lock.release();
   }
 
   /** Queues records; resolves once they are on disk. Concurrent writes share one fdatasync. */

@@ -17,7 +17,19 @@ export interface OutboxEntry {
   pollId: string;
   optionId: string;
   voterId?: string;
+  /** What is sent, unless clockOffsetMs is absent (see deviceCastAt). */
   castAt: string;
+  /**
+   * The device's own clock when enqueue stamped castAt (absent when the caller gave castAt,
+   * and in entries from before the outbox learned clocks), kept as it was.
+   */
+  deviceCastAt?: string;
+  /**
+   * The server clock offset (ms) castAt was corrected by at enqueue. Absent when none was
+   * known yet (offline since boot): the sender then sends deviceCastAt corrected by the
+   * offset it has learned by then.
+   */
+  clockOffsetMs?: number;
   /** Epoch ms when it was written to the store (oldestPendingAt). */
   enqueuedAt: number;
 }

@@ -10,8 +10,11 @@ function invalid(field: string, message: string): OutboxError {
   return new OutboxError("invalid_vote", `${field} ${message}`);
 }
 
-/** The entry a vote is queued as, at `now`; throws `invalid_vote` naming the field. */
-export function toEntry(vote: VoteInput, now: number): OutboxEntry {
+/**
+ * The entry a vote is queued as, at `now` by the device's clock, its castAt corrected by
+ * the server clock offset when one is known; throws `invalid_vote` naming the field.
+ */
+export function toEntry(vote: VoteInput, now: number, clockOffsetMs?: number): OutboxEntry {
   for (const field of ["pollId", "optionId"] as const)
     if (typeof vote[field] !== "string" || vote[field].length === 0)
       throw invalid(field, "must be a non-empty string");
@@ -19,7 +22,7 @@ export function toEntry(vote: VoteInput, now: number): OutboxEntry {
     throw invalid("voterId", "must be a string");
   if (vote.eventId !== undefined && !(typeof vote.eventId === "string" && isUuid(vote.eventId)))
     throw invalid("eventId", "must be a UUID");
-  let castAt = new Date(now).toISOString();
+  let castAt = new Date(now + (clockOffsetMs ?? 0)).toISOString();
   if (vote.castAt !== undefined) {
     const at = typeof vote.castAt === "string" ? Date.parse(vote.castAt) : Number.NaN;
     if (Number.isNaN(at)) throw invalid("castAt", "must be an ISO 8601 time");
@@ -33,5 +36,9 @@ export function toEntry(vote: VoteInput, now: number): OutboxEntry {
     enqueuedAt: now,
   };
   if (vote.voterId !== undefined) entry.voterId = vote.voterId;
+  if (vote.castAt === undefined) {
+    entry.deviceCastAt = new Date(now).toISOString();
+    if (clockOffsetMs !== undefined) entry.clockOffsetMs = clockOffsetMs;
+  }
   return entry;
 }

@@ -172,8 +172,9 @@ async function build(pool: Pool): Promise<void> {
     [POLLS],
   );
   await pool.query(
-    `insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries)
-     select 'VOTES', g, case when g % 10 = 0 then -1 else 0 end,
+    `insert into dead_letters (stream, stream_seq, msg_id, item_index, subject, raw, error,
+                               deliveries)
+     select 'VOTES', g, 'bench-' || g, case when g % 10 = 0 then -1 else 0 end,
             'votes.poll-' || lpad((1 + g % $1)::text, 2, '0'),
             convert_to(case when g % 10 = 0 then 'not json'
                             else json_build_object('eventId', 'x', 'kioskId', 'kiosk-' || (g % 50),

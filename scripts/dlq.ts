@@ -61,6 +61,8 @@ interface DeadLetter {
   reason: string;
   deliveries: number;
   first_seen: Date;
+  /** Set again each time the same message (msg_id, item_index: migration 015) is dead-lettered. */
+  last_seen: Date;
   replayed_at: Date | null;
 }
 
@@ -94,7 +96,11 @@ try {
       for (const r of rows) {
         const data =
           r.item_index >= 0 ? Buffer.from(`{"v":1,"votes":[${r.raw.toString("utf8")}]}`) : r.raw;
-        const ack = await js.publish(r.subject, data, { msgID: `dlq-${r.stream}-${r.id}` });
+        // One message id per dead letter and sighting: a repeated replay (a crash before
+        // replayed_at was set) is dropped by JetStream; the same message dead-lettered
+        // again (last_seen moved) is published anew.
+        const msgID = `dlq-${r.id}-${r.last_seen.getTime()}`;
+        const ack = await js.publish(r.subject, data, { msgID });
         await pool.query("update dead_letters set replayed_at = now() where id = $1", [r.id]);
         process.stdout.write(
           `#${r.id} replayed as stream seq ${ack.seq}${ack.duplicate ? " (already replayed)" : ""}\n`,

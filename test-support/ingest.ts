@@ -35,12 +35,14 @@ export const RATE_LIMITS_OFF: Readonly<Record<string, string>> = Object.freeze({
   RATE_LIMIT_PAIR_PER_MIN: "0",
 });
 
-/** The ingest API wired to this test file's own database, stream and Redis prefix. */
-export async function startIngestHarness(env: Record<string, string> = {}): Promise<IngestHarness> {
-  const names = testNames();
-  const db = await createTestDatabase(names.database);
-  const config = readIngestConfig({
-    DATABASE_URL: db.url,
+/** The API's configuration for a test file's names and database, `env` on top. */
+function harnessConfig(
+  names: TestNames,
+  databaseUrl: string,
+  env: Record<string, string>,
+): IngestConfig {
+  return readIngestConfig({
+    DATABASE_URL: databaseUrl,
     STREAM_NAME: names.streamName,
     SUBJECT_PREFIX: names.subjectPrefix,
     REDIS_KEY_PREFIX: names.redisKeyPrefix,
@@ -49,6 +51,13 @@ export async function startIngestHarness(env: Record<string, string> = {}): Prom
     ...RATE_LIMITS_OFF,
     ...env,
   });
+}
+
+/** The ingest API wired to this test file's own database, stream and Redis prefix. */
+export async function startIngestHarness(env: Record<string, string> = {}): Promise<IngestHarness> {
+  const names = testNames();
+  const db = await createTestDatabase(names.database);
+  const config = harnessConfig(names, db.url, env);
   const logger = createLogger(config.logLevel);
   const lifecycle = new Lifecycle(logger);
   const api = await buildIngestApi(config, logger, lifecycle);
@@ -71,4 +80,21 @@ export async function startIngestHarness(env: Record<string, string> = {}): Prom
       await db.drop();
     },
   };
+}
+
+/**
+ * A second API process on the first one's database, stream and Redis keys (as two
+ * replicas behind a load balancer), with its own registry cache. `env` may point its
+ * DATABASE_URL elsewhere (a TcpProxy, to hold its registry back). Closing it leaves the
+ * shared state to the first.
+ */
+export async function startIngestReplica(
+  first: IngestHarness,
+  env: Record<string, string> = {},
+): Promise<{ app: Express; close(): Promise<void> }> {
+  const config = harnessConfig(first.names, first.db.url, env);
+  const logger = createLogger(config.logLevel);
+  const lifecycle = new Lifecycle(logger);
+  const api = await buildIngestApi(config, logger, lifecycle);
+  return { app: api.app, close: () => lifecycle.close(5_000) };
 }

@@ -20,7 +20,8 @@ export const CORS_PATHS = [
 /**
  * CORS for the configured origins only (exact match, as the browser sends `Origin`). Any
  * other origin, or a request without one, gets no CORS header at all, so the browser
- * blocks it. Preflights are answered 204 here. ETag and Retry-After are exposed so an app
+ * blocks it. Preflights are answered 204 here. ETag, Retry-After and Date (the outbox learns
+ * the server's clock from it) are exposed so an app
  * can revalidate with If-None-Match and honour a 429 or 503. No credentials: kiosks send a
  * bearer token, never cookies. Undefined when no origin is configured.
  */
@@ -37,7 +38,7 @@ export function corsHandler(
     // X-Kiosk-Status: the kiosk-client outbox sends its heartbeat with every batch (on by
     // default); without it here a browser refuses the preflight and no batch ever leaves.
     allowedHeaders: ["Authorization", "Content-Type", "X-Kiosk-Status"],
-    exposedHeaders: ["ETag", "Retry-After"],
+    exposedHeaders: ["ETag", "Retry-After", "Date"],
     maxAge: Math.floor(maxAgeMs / 1000),
   });
   // Whatever the origin, the answer depends on it: a shared cache must not hand one

@@ -7,6 +7,8 @@ export interface IngestMetrics {
   httpDuration: Histogram<"route">;
   publishDuration: Histogram;
   votes: Counter<"status">;
+  /** Batch votes whose castAt was ahead of the server by more than CAST_AT_MAX_SKEW_MS, stored at the receive time. */
+  castAtClamped: Counter;
   /** POST /v1/pair by outcome: guessing shows as invalid_code (and 429s). */
   pairings: Counter<"outcome">;
 }
@@ -57,6 +59,11 @@ export function createIngestMetrics(
       name: "tallyflow_votes_total",
       help: "Votes by outcome at ingest: accepted, duplicate, conflict (eventId reused in a batch for another vote), refused",
       labelNames: ["status"],
+      registers: [registry],
+    }),
+    castAtClamped: new Counter({
+      name: "tallyflow_cast_at_clamped_total",
+      help: "Batch votes whose castAt was further ahead of the server than CAST_AT_MAX_SKEW_MS (a kiosk clock running fast): stored with castAt = the receive time",
       registers: [registry],
     }),
     pairings: pairingsCounter(registry),

@@ -29,7 +29,7 @@ export interface ItemError {
 }
 
 export type BatchItemResult =
-  | { index: number; eventId: string; status: VoteStatus }
+  | { index: number; eventId: string; status: VoteStatus; castAtClamped?: true }
   | { index: number; eventId: string | null; status: "rejected"; error: ItemError };
 
 export interface BatchResult {
@@ -65,7 +65,18 @@ interface Prepared {
   claim: VoterClaim | undefined;
   /** The voterId's field name in error details (`votes.3.voterId` in a batch). */
   voterField: string;
+  /** castAt was further ahead than the skew allows, and the receive time was stored instead. */
+  castAtClamped: boolean;
 }
+
+/**
+ * What a castAt further ahead of the server than CAST_AT_MAX_SKEW_MS means. A single vote
+ * is answered at once, so its caller hears 400 and can fix its clock before saying thank
+ * you. A batch comes from an outbox that already said thank you, maybe days ago: the vote
+ * is stored at the receive time (the latest instant it can have been cast) and counted
+ * as clamped, never refused for the kiosk's clock.
+ */
+type FutureCastAt = "refuse" | "clamp";
 
 /**
  * Turns kiosk input into durable JetStream messages. Everything here reads the
@@ -99,7 +110,7 @@ export class VoteService {
     let prepared: Prepared;
     try {
       const now = Date.now();
-      prepared = this.#prepare(kiosk, body, now, new Date(now).toISOString(), "");
+      prepared = this.#prepare(kiosk, body, now, new Date(now).toISOString(), "", "refuse");
       await this.#claimVoter(prepared);
     } catch (err) {
       if (err instanceof AppError && err.status < 500)
@@ -144,7 +155,14 @@ export class VoteService {
     let conflicts = 0;
     for (let index = 0; index < items.length; index++) {
       try {
-        const prepared = this.#prepare(kiosk, items[index], now, nowIso, `votes.${index}.`);
+        const prepared = this.#prepare(
+          kiosk,
+          items[index],
+          now,
+          nowIso,
+          `votes.${index}.`,
+          "clamp",
+        );
         const { eventId } = prepared.vote;
         const first = seen.get(eventId);
         if (first) {
@@ -197,8 +215,15 @@ export class VoteService {
       messages.map(async ({ pollId, group, data, msgId }) => {
         const ack = await this.#publisher.publish(pollId, data, msgId);
         const status: VoteStatus = ack.duplicate ? "duplicate" : "accepted";
-        for (const g of group)
-          results[g.index] = { index: g.index, eventId: g.prepared.vote.eventId, status };
+        for (const g of group) {
+          const result: BatchItemResult = {
+            index: g.index,
+            eventId: g.prepared.vote.eventId,
+            status,
+          };
+          if (g.prepared.castAtClamped) result.castAtClamped = true;
+          results[g.index] = result;
+        }
       }),
     );
     this.#metrics.publishDuration.observe((performance.now() - started) / 1000);
@@ -218,6 +243,7 @@ export class VoteService {
     this.#metrics.votes.inc({ status: "duplicate" }, summary.duplicates);
     this.#metrics.votes.inc({ status: "conflict" }, conflicts);
     this.#metrics.votes.inc({ status: "refused" }, summary.rejected - conflicts);
+    this.#metrics.castAtClamped.inc(results.filter((r) => "castAtClamped" in r).length);
     return summary;
   }
 
@@ -228,6 +254,7 @@ export class VoteService {
     now: number,
     nowIso: string,
     fieldPrefix: string,
+    futureCastAt: FutureCastAt,
   ): Prepared {
     const parsed = voteInputSchema.safeParse(body, { reportInput: true });
     if (!parsed.success)
@@ -253,7 +280,9 @@ export class VoteService {
         { field: `${fieldPrefix}optionId`, optionCount: poll.optionIds.size },
       );
 
-    const castAtMs = input.castAt === undefined ? now : Date.parse(input.castAt);
+    let castAtMs = input.castAt === undefined ? now : Date.parse(input.castAt);
+    const castAtClamped = castAtMs > now + this.#rules.castAtMaxSkewMs && futureCastAt === "clamp";
+    if (castAtClamped) castAtMs = now;
     if (castAtMs > now + this.#rules.castAtMaxSkewMs)
       throw new ValidationError([
         {
@@ -288,7 +317,7 @@ export class VoteService {
       pollId: poll.id,
       optionId: input.optionId,
       kioskId: kiosk.id,
-      castAt: canonicalInstant(input.castAt, castAtMs, now, nowIso),
+      castAt: castAtClamped ? nowIso : canonicalInstant(input.castAt, castAtMs, now, nowIso),
       receivedAt: nowIso,
       // The writer stores the vote only into this incarnation of the poll (poll deleted since: dropped).
       pollIncarnation: poll.incarnation,
@@ -298,7 +327,7 @@ export class VoteService {
       poll.oneVotePerVoter && input.voterId !== undefined
         ? this.#guard.claimFor(poll.id, input.voterId, eventId)
         : undefined;
-    return { vote, claim, voterField: `${fieldPrefix}voterId` };
+    return { vote, claim, voterField: `${fieldPrefix}voterId`, castAtClamped };
   }
 
   async #claimVoter(prepared: Prepared): Promise<void> {

@@ -282,7 +282,6 @@ describe("POST /v1/votes/batch", () => {
       votes: [
         { pollId: "closed", optionId: "yes" },
         { pollId: "archived", optionId: "yes" },
-        { pollId: "lunch", optionId: "pizza", castAt: isoFromNow(minutes(10)) },
       ],
     }).expect(200);
     assert.deepEqual(
@@ -293,14 +292,29 @@ describe("POST /v1/votes/batch", () => {
       [
         [409, "poll_closed"],
         [409, "poll_archived"],
-        [400, "invalid_request"],
       ],
     );
-    assert.deepEqual(res.body.results[2].error.details, {
-      issues: [
-        { field: "votes.2.castAt", message: "must not be in the future (check the kiosk clock)" },
+  });
+
+  test("a castAt ahead of the server beyond the skew (a fast kiosk clock) is stored at the receive time, never refused", async () => {
+    const before = await messages();
+    const eventId = randomUUID();
+    const res = await batch({
+      votes: [
+        { eventId, pollId: "lunch", optionId: "pizza", castAt: isoFromNow(minutes(2 * 24 * 60)) },
       ],
-    });
+    }).expect(200);
+    assert.deepEqual(res.body.results, [
+      { index: 0, eventId, status: "accepted", castAtClamped: true },
+    ]);
+    const [vote] = (await messages())
+      .slice(before.length)
+      .flatMap(
+        (m) =>
+          (m.body as { votes: { eventId: string; castAt: string; receivedAt: string }[] }).votes,
+      );
+    assert.equal(vote?.eventId, eventId);
+    assert.equal(vote?.castAt, vote?.receivedAt, "castAt clamped to the receive time");
   });
 
   test("items that are not vote objects are rejected, named by their index", async () => {

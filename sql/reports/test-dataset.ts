@@ -392,9 +392,9 @@ export async function seedDataset(pool: Pool, d: Dataset): Promise<void> {
   }
   for (const l of d.deadLetters) {
     await pool.query(
-      `insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries,
-                                 first_seen, last_seen)
-       values ('VOTES', $1, $2, $3, $4, $5, 1, $6, $6)`,
+      `insert into dead_letters (stream, stream_seq, msg_id, item_index, subject, raw, error,
+                                 deliveries, first_seen, last_seen)
+       values ('VOTES', $1, 'test-' || $1::bigint, $2, $3, $4, $5, 1, $6, $6)`,
       [l.streamSeq, l.itemIndex, l.subject, Buffer.from(l.raw), l.error, iso(l.firstSeen)],
     );
   }
