@@ -269,8 +269,15 @@ describe("the Node outbox against the real API", () => {
         taken.every((n) => n <= 5),
         `${sizes}`,
       );
+      // Each vote reached the API in exactly one of the batches it took: none twice.
+      const sent = front.seen
+        .map((s) => (JSON.parse(s.body) as { votes: { eventId: string }[] }).votes)
+        .filter((votes) => votes.length <= 5)
+        .flatMap((votes) => votes.map((v) => v.eventId));
+      assert.deepEqual(sent.toSorted(), ids.toSorted(), "every vote sent once to the API");
       await api.storedCount(before + 23);
       const stored = await api.stored();
+      assert.equal(stored.rows, before + 23, "these 23 votes stored, and nothing else");
       for (const id of ids) assert.ok(stored.ids.has(id));
       await box.close();
     } finally {

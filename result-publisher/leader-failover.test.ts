@@ -86,11 +86,12 @@ describe("publisher leader election", () => {
     await killChild(leader);
     assert.equal(leader.process.signalCode, "SIGKILL");
     // Postgres ends the dead process's session and frees its lock; the standby takes it at
-    // one of its next ticks. The deadline allows two intervals plus slack for a busy machine.
+    // one of its next ticks (every INTERVAL_MS). The wait is generous: what is checked is
+    // that the standby takes over by itself, not how soon.
     await eventually(
       "the standby becomes the leader",
       async () => ((await leaderGauge(standby)) === 1 ? true : undefined),
-      { timeoutMs: 2 * INTERVAL_MS + 3_000 },
+      { timeoutMs: 20_000 },
     );
     assert.deepEqual(await lockHolders(), ["result-publisher-lock"]);
 

@@ -116,13 +116,15 @@ describe("results after Redis comes back empty", () => {
     // The publisher's schedule is once a year here (RARE_CRON): only its reconnect can run
     // it, which is what brings every poll back before the next interval.
     await eventually(
-      "every poll is served again",
+      "every poll is published again",
       async () => {
-        await expectServed();
-        return true;
+        const statuses = await Promise.all(POLLS.map(async (id) => (await get(id)).status));
+        const png = await p.h.redis.exists(resultsKeys(p.h.names.redisKeyPrefix, "secret").png);
+        return statuses.join() === "200,200,403" && png === 1 ? true : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 100 },
     );
+    await expectServed();
     assert.deepEqual(await versions(), before);
   });
 });

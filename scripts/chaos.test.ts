@@ -4,6 +4,7 @@ import { v7 as uuidv7 } from "uuid";
 import { createLogger } from "../common/logger.ts";
 import { createPool } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
+import { resultsKeys } from "../common/results-contract.ts";
 import { checkAfterFault } from "./chaos/check.ts";
 import { ChaosEnvironment } from "./chaos/environment.ts";
 import { selectFaults } from "./chaos/faults.ts";
@@ -60,7 +61,7 @@ test("kill -9 of the writer, Postgres stopped 3 s, NATS restarted with its store
   }
 });
 
-test("the check reports a lost vote, a vote stored without a 202 and a rollup counted twice", async () => {
+test("the check reports a lost vote, a vote stored without a 202, and votes counted twice in the rollups and in the publication", async () => {
   const logger = createLogger("silent", { service: "chaos-test" });
   const pool = createPool(env!.databaseUrl, logger, { max: 2 });
   const redis = await connectRedis(env!.redis.url, logger, "chaos-test");
@@ -103,6 +104,19 @@ test("the check reports a lost vote, a vote stored without a 202 and a rollup co
        values ('demo-lunch', 'pizza', date_bin('10 minutes', now(), timestamptz '2000-01-01 00:00:00+00'), 3)
        on conflict (poll_id, option_id, bucket_start) do update set count = vote_rollups.count + 3`,
     );
+    // Its publication counts three votes that are not there.
+    const { rows } = await pool.query<{ n: number }>(
+      "select count(*)::int as n from votes where poll_id = 'demo-lunch' and option_id = 'pizza'",
+    );
+    const counted = rows[0]!.n + 3;
+    await redis.set(
+      resultsKeys("tallyflow:", "demo-lunch").json,
+      JSON.stringify({
+        hidden: false,
+        options: [{ id: "pizza", count: counted }],
+        totalVotes: counted,
+      }),
+    );
     load.endedAt = new Date();
     const check = await checkAfterFault(load, {
       pool,
@@ -119,7 +133,7 @@ test("the check reports a lost vote, a vote stored without a 202 and a rollup co
     await load.stop(0);
     assert.equal(check.lost, 1);
     assert.equal(check.extra, 1);
-    assert.equal(check.doubleCounted, 2);
+    assert.equal(check.doubleCounted, 2 + 3, "2 in the rollups, 3 in the publication");
     assert.ok(check.problems.some((p) => p.startsWith("LOST")));
   } finally {
     await redis.close();

@@ -30,6 +30,8 @@ describe("kiosk authentication on the vote routes", () => {
       .send({ votes: [good] });
 
   before(async () => {
+    // The periodic reload is pushed out to 10 minutes: changes made directly in Postgres
+    // can only arrive through LISTEN/NOTIFY.
     h = await startIngestHarness({ REGISTRY_REFRESH_MS: "600000" });
     await createPoll(h.app, { id: "auth-poll" });
     kiosk = await createKiosk(h.app, "front-desk");
@@ -115,7 +117,7 @@ describe("kiosk authentication on the vote routes", () => {
     assert.equal((await voteWith(other.auth)).status, 202);
   });
 
-  test("a revocation done directly in Postgres by another process is seen within 5 s", async () => {
+  test("a revocation done directly in Postgres by another process is seen, told by NOTIFY alone (no reload)", async () => {
     const k = await createKiosk(h.app, "remote-revoke");
     assert.equal((await voteWith(k.auth)).status, 202);
     await h.db.pool.query("update kiosks set revoked_at = now() where id = 'remote-revoke'");
@@ -136,7 +138,7 @@ describe("kiosk authentication on the vote routes", () => {
     );
   });
 
-  test("a kiosk added directly in Postgres by another process can vote within 5 s", async () => {
+  test("a kiosk added directly in Postgres by another process can vote, told by NOTIFY alone (no reload)", async () => {
     const token = `tfk_${randomBytes(32).toString("base64url")}`;
     const auth = { Authorization: `Bearer ${token}` };
     expectError(await voteWith(auth), 401, "unauthorized");

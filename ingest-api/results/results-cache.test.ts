@@ -232,7 +232,7 @@ describe("results cache: the check interval (short)", () => {
   });
   after(() => h?.close());
 
-  test("a missed announcement is caught up within the check interval", async () => {
+  test("a missed announcement is caught up by the periodic check (RESULTS_CACHE_CHECK_MS)", async () => {
     await write("lunch", { version: v("1a"), announce: false });
     assert.equal(await servedVersion(h, "lunch"), v("1a"));
     await write("lunch", { version: v("2a"), announce: false });

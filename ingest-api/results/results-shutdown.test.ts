@@ -9,8 +9,10 @@ import { deleteStreams } from "../../test-support/streams.ts";
 import { type IngestConfig, readIngestConfig } from "../config.ts";
 import { startIngestApi } from "../service.ts";
 
-// A generous deadline: the check is that shutdown does not wait for it, not how fast it is.
-const DEADLINE_MS = 10_000;
+// The shutdown deadline is far beyond the test's own timeout (itself generous for a loaded
+// machine): a close that waited for the deadline fails the test, however fast the machine.
+const DEADLINE_MS = 600_000;
+const TEST_TIMEOUT_MS = 60_000;
 
 describe("API shutdown with open SSE clients", () => {
   let names: TestNames;
@@ -42,7 +44,9 @@ describe("API shutdown with open SSE clients", () => {
     await db?.drop();
   });
 
-  test("closing ends the event streams and does not wait for the deadline", async () => {
+  test("closing ends the event streams and does not wait for the deadline", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const logger = createLogger(config.logLevel);
     lifecycle = new Lifecycle(logger);
     const { url } = await startIngestApi(config, logger, lifecycle);
@@ -86,13 +90,7 @@ describe("API shutdown with open SSE clients", () => {
         };
       }),
     );
-    const started = performance.now();
     await lifecycle.close(DEADLINE_MS);
-    const elapsedMs = performance.now() - started;
-    assert.ok(
-      elapsedMs < DEADLINE_MS / 2,
-      `shutdown took ${Math.round(elapsedMs)} ms of a ${DEADLINE_MS} ms deadline`,
-    );
     assert.deepEqual(
       await Promise.all(streams.map((s) => s.ended)),
       ["ended", "ended"],

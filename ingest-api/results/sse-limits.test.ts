@@ -16,6 +16,7 @@ import { addressKey, StreamAdmission } from "./sse-admission.ts";
 
 const MAX_CLIENTS = 4;
 const MAX_PER_ADDRESS = 2;
+const HEARTBEAT_MS = 100;
 
 /** An open event stream read with fetch: records what arrives until closed. */
 interface Stream {
@@ -75,7 +76,7 @@ describe("SSE bounds", () => {
     h = await startIngestHarness({
       SSE_MAX_CLIENTS: String(MAX_CLIENTS),
       SSE_MAX_PER_ADDRESS: String(MAX_PER_ADDRESS),
-      SSE_HEARTBEAT_MS: "100",
+      SSE_HEARTBEAT_MS: String(HEARTBEAT_MS),
       SSE_MAX_BUFFERED_BYTES: "1024",
       TRUST_PROXY: "loopback",
     });
@@ -102,15 +103,38 @@ describe("SSE bounds", () => {
     assert.equal(unknown.status, 404);
   });
 
-  test("a stream gets a `: ping` comment every SSE_HEARTBEAT_MS", async () => {
+  test("a stream gets a `: ping` comment every SSE_HEARTBEAT_MS", async (t) => {
+    // The stream's heartbeat timer is made on a mocked clock (setInterval only), moved by
+    // this test: the count of pings follows the clock's ticks, however loaded the machine.
+    t.mock.timers.enable({ apis: ["setInterval"] });
     const stream = await openStream("screens", "10.9.9.9");
     assert.equal(stream.status, 200);
-    await eventually(
-      "two heartbeats",
-      async () => (stream.text().split(": ping\n\n").length > 2 ? true : undefined),
-      { timeoutMs: 10_000 },
-    );
-    await stream.close();
+    try {
+      const pings = () => stream.text().split(": ping\n\n").length - 1;
+      // An announcement reaches the stream after whatever was written to it before.
+      const channel = resultsChannel(h.config.redisKeyPrefix);
+      let marks = 0;
+      const everythingWrittenArrived = async () => {
+        const version = `1-${"z".repeat(12)}-mark${++marks}`;
+        await h.redis.publish(channel, JSON.stringify({ pollId: "screens", version }));
+        await eventually(`announcement ${version} on the stream`, () =>
+          stream.text().includes(`id: ${version}\n`) ? true : undefined,
+        );
+      };
+      await everythingWrittenArrived();
+      t.mock.timers.tick(HEARTBEAT_MS - 1);
+      await everythingWrittenArrived();
+      assert.equal(pings(), 0, "no ping before SSE_HEARTBEAT_MS");
+      t.mock.timers.tick(1);
+      await everythingWrittenArrived();
+      assert.equal(pings(), 1, "a ping at SSE_HEARTBEAT_MS");
+      t.mock.timers.tick(HEARTBEAT_MS);
+      t.mock.timers.tick(HEARTBEAT_MS);
+      await everythingWrittenArrived();
+      assert.equal(pings(), 3, "one more every SSE_HEARTBEAT_MS");
+    } finally {
+      await stream.close(); // the next test counts the streams left open
+    }
   });
 
   test("a stream whose client stops reading is closed past SSE_MAX_BUFFERED_BYTES", async () => {
