@@ -115,18 +115,25 @@ export class ResultsPublisher {
   }
 
   async run(nowMs = Date.now()): Promise<PublishRunSummary> {
-    const { pool, logger, metrics, registry } = this.#deps;
+    const { registry } = this.#deps;
     const started = performance.now();
     // Taken before the snapshot: a registry change notified after this is read next run.
     const fullRegistry = (registry?.takeStale(nowMs) ?? true) || this.#polls === undefined;
-    let read: SnapshotRead;
     try {
-      read = await readSnapshot(pool, (db) => this.#read(db, fullRegistry, nowMs));
+      return await this.#run(fullRegistry, nowMs, started);
     } catch (err) {
+      // The run took the watch's mark and the registry's fingerprint but kept the registry
+      // it had: whatever failed (the snapshot, a write to Redis), the next run reads the
+      // registry again, not at the resync minutes later.
       registry?.markStale();
       this.#fingerprint = undefined;
       throw err;
     }
+  }
+
+  async #run(fullRegistry: boolean, nowMs: number, started: number): Promise<PublishRunSummary> {
+    const { pool, logger, metrics } = this.#deps;
+    const read = await readSnapshot(pool, (db) => this.#read(db, fullRegistry, nowMs));
     const { xmin, polls, published, changes, lost } = read;
 
     const summary: PublishRunSummary = {
