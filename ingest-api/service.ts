@@ -155,6 +155,7 @@ export async function buildIngestApi(
     pool,
     cache,
     guard,
+    claims,
     health,
     pairingCodeTtlMs: config.kiosks.pairingCodeTtlMs,
     logger: log,
