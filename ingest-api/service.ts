@@ -197,6 +197,7 @@ export async function buildIngestApi(
       metrics,
       kiosks: config.kiosks,
       pairThrottle: rateLimits.pairing(),
+      pairFailures: rateLimits.pairingFailures,
       kioskThrottle: rateLimits.kiosk("batches"),
     },
     kioskApp: { cache },
