@@ -22,6 +22,10 @@ export interface CommonConfig {
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Postgres pool size per process. @defaultValue 10 */
   readonly pgPoolSize: number;
+  /** Longest wait for one query's answer on a pool's connection; past it the connection is dropped. @defaultValue 60000 */
+  readonly pgQueryTimeoutMs: number;
+  /** Idle time before TCP keepalive probes start on every Postgres connection. @defaultValue 10000 */
+  readonly pgKeepAliveMs: number;
   /** JetStream duplicate window (at least 10 minutes). @defaultValue 600000 */
   readonly duplicateWindowMs: number;
   /** Stream size limit; 0 = unlimited. A full stream refuses votes with 503. @defaultValue 0 */
@@ -66,6 +70,8 @@ export function readCommonConfig(env: Env): CommonConfig {
       "info",
     ),
     pgPoolSize: readInt(env, "PG_POOL_SIZE", 10, { min: 1, max: 200 }),
+    pgQueryTimeoutMs: readInt(env, "PG_QUERY_TIMEOUT_MS", 60_000, { min: 100, max: 3_600_000 }),
+    pgKeepAliveMs: readInt(env, "PG_KEEPALIVE_MS", 10_000, { min: 1_000, max: 3_600_000 }),
     duplicateWindowMs: readInt(env, "DUPLICATE_WINDOW_MS", 600_000, { min: 600_000 }),
     streamMaxBytes: readInt(env, "STREAM_MAX_BYTES", 0, { min: 0 }),
     resultsIntervalMs: readInt(env, "RESULTS_INTERVAL_MS", DEFAULT_RESULTS_INTERVAL_MS, {

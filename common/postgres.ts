@@ -9,10 +9,18 @@ export type PoolClient = pg.PoolClient;
 // is a count or a stream sequence, far below 2^53. timestamptz keeps pg's default (Date).
 pg.types.setTypeParser(20, (value) => Number.parseInt(value, 10));
 
+/** How a service's connections find out that Postgres stopped answering. */
+export interface PgLiveness {
+  /** A query not answered within this is failed, and its connection dropped (PG_QUERY_TIMEOUT_MS). */
+  queryTimeoutMs?: number;
+  /** Idle time before TCP keepalive probes (PG_KEEPALIVE_MS): a dead host is found by the kernel. */
+  keepAliveMs?: number;
+}
+
 export function createPool(
   databaseUrl: string,
   logger: Logger,
-  options: { max?: number; applicationName?: string } = {},
+  options: { max?: number; applicationName?: string } & PgLiveness = {},
 ): Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
@@ -20,6 +28,13 @@ export function createPool(
     application_name: options.applicationName ?? "tallyflow",
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    // A connection whose peer went silent (a partition, a host gone without a FIN) would
+    // hold its query, and its caller, for ever: the query fails at the timeout, and the
+    // pool drops a client released with an error, so the next query gets a new connection.
+    ...(options.queryTimeoutMs === undefined ? {} : { query_timeout: options.queryTimeoutMs }),
+    ...(options.keepAliveMs === undefined
+      ? {}
+      : { keepAlive: true, keepAliveInitialDelayMillis: options.keepAliveMs }),
   });
   // An idle client losing its connection emits here; without a listener it would crash the process.
   pool.on("error", (err) => logger.warn({ err }, "idle postgres client error"));
@@ -37,7 +52,7 @@ export function addPool(
   lifecycle: Lifecycle,
   databaseUrl: string,
   logger: Logger,
-  options: { max: number; applicationName: string },
+  options: { max: number; applicationName: string } & PgLiveness,
 ): Pool {
   return lifecycle.add("postgres", createPool(databaseUrl, logger, options), (p) => p.end());
 }

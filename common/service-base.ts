@@ -9,7 +9,7 @@ import { addPool, type Pool } from "./postgres.ts";
  */
 export function openServiceBase(
   service: string,
-  config: { databaseUrl: string },
+  config: { databaseUrl: string; pgQueryTimeoutMs: number; pgKeepAliveMs: number },
   poolSize: number,
   logger: Logger,
   lifecycle: Lifecycle,
@@ -18,6 +18,8 @@ export function openServiceBase(
   const pool = addPool(lifecycle, config.databaseUrl, log, {
     max: poolSize,
     applicationName: service,
+    queryTimeoutMs: config.pgQueryTimeoutMs,
+    keepAliveMs: config.pgKeepAliveMs,
   });
   return { log, pool };
 }

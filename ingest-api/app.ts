@@ -65,6 +65,7 @@ const ADDRESS_LIMITS: Record<AddressLimit, string[]> = {
     "/vote/:pollId",
     "/kiosk-app/{*file}",
     "/kiosk-sw.js",
+    "/kiosk-client/:file",
   ],
 };
 

@@ -206,6 +206,7 @@ describe("readIngestConfig", () => {
       readyzPerS: 20,
       authFailuresPerMin: 60,
       pairPerMin: 10,
+      pairFailuresPerMin: 30,
       redisTimeoutMs: 250,
     });
     assert.equal(defaults.readyzCacheMs, 1_000);
@@ -245,6 +246,7 @@ describe("readIngestConfig", () => {
     failsNaming({ KIOSK_STATUS_WRITE_MS: "0" }, "KIOSK_STATUS_WRITE_MS");
     failsNaming({ KIOSK_SEEN_RECENTLY_MS: "soon" }, "KIOSK_SEEN_RECENTLY_MS");
     failsNaming({ RATE_LIMIT_PAIR_PER_MIN: "-1" }, "RATE_LIMIT_PAIR_PER_MIN");
+    failsNaming({ RATE_LIMIT_PAIR_FAILURES_PER_MIN: "x" }, "RATE_LIMIT_PAIR_FAILURES_PER_MIN");
   });
 
   test("a bad origin or limit fails naming its variable (TRUST_PROXY: http-config.test.ts)", () => {

@@ -112,6 +112,8 @@ export interface RateLimitConfig {
   readonly authFailuresPerMin: number;
   /** `POST /v1/pair` attempts per client address per minute (pairing-code guessing). @defaultValue 10 */
   readonly pairPerMin: number;
+  /** Failed `POST /v1/pair` attempts per minute from every address together (guessing from many addresses). @defaultValue 30 */
+  readonly pairFailuresPerMin: number;
   /** Longest wait for Redis before the limiter decides in memory (this instance only). @defaultValue 250 */
   readonly redisTimeoutMs: number;
 }
@@ -228,6 +230,7 @@ function readRateLimits(env: Env): RateLimitConfig {
     readyzPerS: perS("RATE_LIMIT_READYZ_PER_S", 20),
     authFailuresPerMin: perS("RATE_LIMIT_AUTH_FAILURES_PER_MIN", 60),
     pairPerMin: perS("RATE_LIMIT_PAIR_PER_MIN", 10),
+    pairFailuresPerMin: perS("RATE_LIMIT_PAIR_FAILURES_PER_MIN", 30),
     redisTimeoutMs: readInt(env, "RATE_LIMIT_REDIS_TIMEOUT_MS", 250, { min: 10, max: 10_000 }),
   });
 }

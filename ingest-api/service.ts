@@ -39,6 +39,8 @@ export interface IngestApi {
   events: ResultsEvents;
   voterClaims: VoterClaimsRebuild;
   results: ResultsCache;
+  /** The SSE slots held, in total and per address. */
+  streamAdmission: StreamAdmission;
 }
 
 /**
@@ -153,6 +155,7 @@ export async function buildIngestApi(
     pool,
     cache,
     guard,
+    claims,
     health,
     pairingCodeTtlMs: config.kiosks.pairingCodeTtlMs,
     logger: log,
@@ -165,6 +168,12 @@ export async function buildIngestApi(
     log,
   );
   const resultsReads = { cache, results, resultsIntervalMs: config.resultsIntervalMs };
+  const streamAdmission = new StreamAdmission(
+    config,
+    // Retry-After of a 503: the page polls the JSON each interval meanwhile.
+    Math.max(1, Math.round(config.resultsIntervalMs / 1000)),
+    metrics.registry,
+  );
   const app = createApp({
     http: {
       exposure: config,
@@ -188,6 +197,7 @@ export async function buildIngestApi(
       metrics,
       kiosks: config.kiosks,
       pairThrottle: rateLimits.pairing(),
+      pairFailures: rateLimits.pairingFailures,
       kioskThrottle: rateLimits.kiosk("batches"),
     },
     kioskApp: { cache },
@@ -198,12 +208,7 @@ export async function buildIngestApi(
       ...resultsReads,
       events,
       streams: {
-        admission: new StreamAdmission(
-          config,
-          // Retry-After of a 503: the page polls the JSON each interval meanwhile.
-          Math.max(1, Math.round(config.resultsIntervalMs / 1000)),
-          metrics.registry,
-        ),
+        admission: streamAdmission,
         heartbeatMs: config.sseHeartbeatMs,
         maxBufferedBytes: config.sseMaxBufferedBytes,
       },
@@ -219,7 +224,16 @@ export async function buildIngestApi(
     },
     web: { cache },
   });
-  return { app, cache, registry, publisher, events, results, voterClaims: claims };
+  return {
+    app,
+    cache,
+    registry,
+    publisher,
+    events,
+    results,
+    voterClaims: claims,
+    streamAdmission,
+  };
 }
 
 /** Builds the API and listens; stopping closes the server first, letting in-flight requests finish. */

@@ -4,6 +4,7 @@ import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
 import { type PublishedResults, resultsChannel, resultsKeys } from "../common/results-contract.ts";
 import { demandedPolls } from "./chart-jobs.ts";
+import { PollModel, type RollupSummary, summarize } from "./poll-model.ts";
 import { isHidden, loadPolls, type PollRecord, resultsVersion } from "./published-version.ts";
 import type { PublisherMetrics } from "./publisher-metrics.ts";
 import type { RegistryWatch } from "./registry-watch.ts";
@@ -18,21 +19,13 @@ import {
   snapshotXmin,
 } from "./rollup-store.ts";
 
-/** A poll's rollup rows by option and bucket; counts are absolute, so a newer row replaces. */
-interface PollModel {
-  /** Which incarnation of the poll id this model belongs to. */
-  createdAtMs: number;
-  rows: Map<string, RollupRow>;
-}
-const modelKey = (r: RollupRow) => `${r.optionId}\u0000${r.bucketStartMs}`;
-
 /** A poll whose version is not the one in Redis, with what its publication is built from. */
 interface Change {
   poll: PollRecord;
   hidden: boolean;
   version: string;
   /** Empty for a hidden poll: its counts are not read at all. */
-  rollups: RollupRow[];
+  rollups: RollupSummary;
 }
 
 /** What a run read from its snapshot (and from Redis, for the versions published). */
@@ -53,6 +46,9 @@ export interface PublishRunSummary {
   /** Published polls whose chart was queued for the renderers (read polls, or all with CHART_RENDER=all). */
   chartsQueued: string[];
 }
+
+const NO_ROLLUPS: RollupSummary = summarize([]);
+const ids = (changes: readonly Change[]) => changes.map((c) => c.poll.id);
 
 /** Version keys per MGET: at 10,000 polls a run's check is 10 pipelined MGETs of ~40 KB. */
 const MGET_CHUNK = 1_000;
@@ -93,7 +89,7 @@ export class ResultsPublisher {
   #polls: Map<string, PollRecord> | undefined;
   /** registryFingerprint of #polls. */
   #fingerprint: string | undefined;
-  /** poll id → its rollup rows, kept current with delta reads. */
+  /** poll id → its totals and distribution window (poll-model.ts), kept current with delta reads. */
   readonly #models = new Map<string, PollModel>();
   /** Snapshot xmin taken at the start of the last successful run. */
   #xmin: string | undefined;
@@ -115,18 +111,25 @@ export class ResultsPublisher {
   }
 
   async run(nowMs = Date.now()): Promise<PublishRunSummary> {
-    const { pool, logger, metrics, registry } = this.#deps;
+    const { registry } = this.#deps;
     const started = performance.now();
     // Taken before the snapshot: a registry change notified after this is read next run.
     const fullRegistry = (registry?.takeStale(nowMs) ?? true) || this.#polls === undefined;
-    let read: SnapshotRead;
     try {
-      read = await readSnapshot(pool, (db) => this.#read(db, fullRegistry, nowMs));
+      return await this.#run(fullRegistry, nowMs, started);
     } catch (err) {
+      // The run took the watch's mark and the registry's fingerprint but kept the registry
+      // it had: whatever failed (the snapshot, a write to Redis), the next run reads the
+      // registry again, not at the resync minutes later.
       registry?.markStale();
       this.#fingerprint = undefined;
       throw err;
     }
+  }
+
+  async #run(fullRegistry: boolean, nowMs: number, started: number): Promise<PublishRunSummary> {
+    const { pool, logger, metrics } = this.#deps;
+    const read = await readSnapshot(pool, (db) => this.#read(db, fullRegistry, nowMs));
     const { xmin, polls, published, changes, lost } = read;
 
     const summary: PublishRunSummary = {
@@ -187,7 +190,7 @@ export class ResultsPublisher {
       if (hidden) this.#models.delete(poll.id);
       const version = resultsVersion(poll, hidden, nowMs);
       if (published.get(poll.id) === version) continue;
-      changes.push({ poll, hidden, version, rollups: [] });
+      changes.push({ poll, hidden, version, rollups: NO_ROLLUPS });
     }
     await this.#rollups(
       db,
@@ -228,7 +231,9 @@ export class ResultsPublisher {
 
   /**
    * The rollups of the visible changed polls: read once in full, then only what changed
-   * since the last run; one query for each kind, whatever the number of polls.
+   * since the last run; one query for each kind, whatever the number of polls. A model keeps
+   * the totals and the distribution window only (poll-model.ts); a row back-dated before
+   * its window has the poll read in full again.
    */
   async #rollups(db: Queryable, changes: Change[]): Promise<void> {
     const fresh: Change[] = [];
@@ -240,33 +245,34 @@ export class ResultsPublisher {
         model === undefined ||
         this.#xmin === undefined ||
         model.createdAtMs !== c.poll.createdAt.getTime()
-      ) {
-        this.#models.set(c.poll.id, { createdAtMs: c.poll.createdAt.getTime(), rows: new Map() });
+      )
         fresh.push(c);
-      } else known.push(c);
+      else known.push(c);
     }
-    const reads = [
-      fresh.length > 0
-        ? await loadRollupsFor(
-            db,
-            fresh.map((c) => c.poll.id),
-          )
-        : new Map(),
-      known.length > 0
-        ? await loadRollupsFor(
-            db,
-            known.map((c) => c.poll.id),
-            this.#xmin,
-          )
-        : new Map(),
-    ];
-    for (const rowsByPoll of reads)
-      for (const [pollId, rows] of rowsByPoll as Map<string, RollupRow[]>) {
-        const model = this.#models.get(pollId)!;
-        for (const r of rows) model.rows.set(modelKey(r), r);
-        this.#deps.metrics.rollupRowsRead.inc(rows.length);
-      }
-    for (const c of changes) c.rollups = [...this.#models.get(c.poll.id)!.rows.values()];
+    const readFully = async (list: Change[]) => {
+      for (const c of list) this.#models.set(c.poll.id, new PollModel(c.poll.createdAt.getTime()));
+      if (list.length > 0) this.#apply(await loadRollupsFor(db, ids(list)));
+    };
+    await readFully(fresh);
+    const stale =
+      known.length > 0 ? this.#apply(await loadRollupsFor(db, ids(known), this.#xmin)) : [];
+    await readFully(known.filter((c) => stale.includes(c.poll.id)));
+    const { distributionWindowHours } = this.#deps;
+    for (const c of changes) {
+      const model = this.#models.get(c.poll.id)!;
+      model.trim(c.poll.changedAt, distributionWindowHours);
+      c.rollups = model;
+    }
+  }
+
+  /** Applies rows read to their polls' models; returns the polls that need a full read. */
+  #apply(rowsByPoll: Map<string, RollupRow[]>): string[] {
+    const stale: string[] = [];
+    for (const [pollId, rows] of rowsByPoll) {
+      if (!this.#models.get(pollId)!.apply(rows)) stale.push(pollId);
+      this.#deps.metrics.rollupRowsRead.inc(rows.length);
+    }
+    return stale;
   }
 
   /** One MULTI per changed poll (JSON, version, no PNG of an older version, announcement). */
@@ -299,7 +305,7 @@ export class ResultsPublisher {
   async #publishPoll(
     poll: PollRecord,
     hidden: boolean,
-    rollups: RollupRow[],
+    rollups: RollupSummary,
     queueChart: boolean,
     nowMs: number,
   ): Promise<void> {

@@ -1,9 +1,11 @@
 import type { HiddenResults, OptionTotal, VisibleResults } from "../common/results-contract.ts";
 import { BUCKET_MINUTES, BUCKET_MS, bucketStartMs } from "../common/rollup-buckets.ts";
+import { type RollupSummary, summarize, windowStartMs } from "./poll-model.ts";
 import { type PollRecord, resultsStatus, resultsVersion } from "./published-version.ts";
 import type { RollupRow } from "./rollup-store.ts";
 
-const BUCKETS_PER_HOUR = 3_600_000 / BUCKET_MS;
+const isRows = (r: readonly RollupRow[] | RollupSummary): r is readonly RollupRow[] =>
+  Array.isArray(r);
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
@@ -37,29 +39,24 @@ export function hiddenResults(poll: PollRecord, nowMs: number): HiddenResults {
 }
 
 /**
- * Totals and the zero-filled 10-minute distribution from a poll's rollup rows. The
- * distribution runs from the first vote's bucket to the bucket of `asOf`, so that one
- * version always has the same content, and is cut to the latest `windowHours` of buckets
- * ending there: one back-dated vote must not make every reader download (and draw) a
- * month of empty buckets. Votes before the window still count in the totals, and each
- * series says how many of its option's votes are before `start`. Votes for options no
- * longer listed still count in the total and are reported under their id.
+ * Totals and the zero-filled 10-minute distribution from a poll's rollups (every row, or
+ * the publisher's summary of them: poll-model.ts). The distribution runs from the first
+ * vote's bucket to the bucket of `asOf`, so that one version always has the same content,
+ * and is cut to the latest `windowHours` of buckets ending there: one back-dated vote must
+ * not make every reader download (and draw) a month of empty buckets. Votes before the
+ * window still count in the totals, and each series says how many of its option's votes
+ * are before `start`. Votes for options no longer listed still count in the total and are
+ * reported under their id.
  */
 export function visibleResults(
   poll: PollRecord,
-  rollups: readonly RollupRow[],
+  rollups: readonly RollupRow[] | RollupSummary,
   nowMs: number,
   chart: { width: number; height: number } | null,
   windowHours: number,
 ): VisibleResults {
-  const counts = new Map<string, number>();
-  let first = Number.POSITIVE_INFINITY;
-  let last = Number.NEGATIVE_INFINITY;
-  for (const r of rollups) {
-    counts.set(r.optionId, (counts.get(r.optionId) ?? 0) + r.count);
-    first = Math.min(first, r.bucketStartMs);
-    last = Math.max(last, r.bucketStartMs);
-  }
+  const summary = isRows(rollups) ? summarize(rollups) : rollups;
+  const counts = summary.totals;
   const optionIds = poll.options.map((o) => o.id);
   for (const id of counts.keys()) if (!optionIds.includes(id)) optionIds.push(id);
   const labels = new Map(poll.options.map((o) => [o.id, o.label]));
@@ -71,23 +68,25 @@ export function visibleResults(
 
   let buckets = 0;
   let start: number | null = null;
-  if (rollups.length > 0) {
-    const asOfBucket = poll.changedAt === null ? last : bucketStartMs(poll.changedAt.getTime());
-    const end = Math.max(last, asOfBucket);
-    start = Math.max(first, end - (windowHours * BUCKETS_PER_HOUR - 1) * BUCKET_MS);
-    buckets = (end - start) / BUCKET_MS + 1;
+  if (summary.lastMs >= summary.firstMs) {
+    start = windowStartMs(summary.firstMs, summary.lastMs, poll.changedAt, windowHours);
+    const asOfBucket =
+      poll.changedAt === null ? summary.lastMs : bucketStartMs(poll.changedAt.getTime());
+    buckets = (Math.max(summary.lastMs, asOfBucket) - start) / BUCKET_MS + 1;
   }
   const index = new Map(optionIds.map((id, i) => [id, i]));
   const series = optionIds.map((optionId) => ({
     optionId,
     counts: new Array<number>(buckets).fill(0),
-    before: 0,
+    before: counts.get(optionId) ?? 0,
   }));
   if (start !== null) {
-    for (const r of rollups) {
+    // Each option's votes before the window: its total less what the window shows.
+    for (const r of summary.recent) {
+      if (r.bucketStartMs < start) continue;
       const s = series[index.get(r.optionId)!]!;
-      if (r.bucketStartMs < start) s.before += r.count;
-      else s.counts[(r.bucketStartMs - start) / BUCKET_MS]! += r.count;
+      s.counts[(r.bucketStartMs - start) / BUCKET_MS]! += r.count;
+      s.before -= r.count;
     }
   }
   return {

@@ -124,7 +124,7 @@ async function measureGuard(): Promise<Measurement> {
   // The first claim loads the Lua script; after that every claim is one EVALSHA.
   const results = { claimed: 0, other: 0 };
   const claim = async (i: number) => {
-    const c = guard.claimFor(POLL_ID, `voter-${i}`, randomUUID());
+    const c = guard.claimFor({ pollId: POLL_ID, incarnation: 1 }, `voter-${i}`, randomUUID());
     if ((await guard.claim(c)) === "claimed") results.claimed++;
     else results.other++;
   };

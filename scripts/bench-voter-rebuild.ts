@@ -136,14 +136,16 @@ async function readOnly(): Promise<number> {
 
 /** A second vote (new eventId) by SAMPLE seeded voters: every one must be "taken". */
 async function sampleRefused(guard: VoterGuard): Promise<{ taken: number; sampled: number }> {
-  const { rows } = await pool.query<{ poll_id: string; voter_id: string }>(
-    "select poll_id, voter_id from voter_ballots tablesample bernoulli (1) limit $1",
+  const { rows } = await pool.query<{ poll_id: string; incarnation: number; voter_id: string }>(
+    `select b.poll_id, p.incarnation, b.voter_id
+     from voter_ballots b tablesample bernoulli (1) join polls p on p.id = b.poll_id limit $1`,
     [SAMPLE],
   );
   let taken = 0;
-  for (const r of rows)
-    if ((await guard.claim(guard.claimFor(r.poll_id, r.voter_id, randomUUID()))) === "taken")
-      taken++;
+  for (const r of rows) {
+    const poll = { pollId: r.poll_id, incarnation: r.incarnation };
+    if ((await guard.claim(guard.claimFor(poll, r.voter_id, randomUUID()))) === "taken") taken++;
+  }
   return { taken, sampled: rows.length };
 }
 

@@ -6,7 +6,7 @@ import request, { type Response } from "supertest";
 import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../../test-support/api.ts";
 import { listenLocally } from "../../test-support/http-listen.ts";
-import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
+import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import { metricSample } from "../../test-support/metrics-scrape.ts";
 import { TcpProxy } from "../../test-support/tcp-proxy.ts";
 import { readIngestConfig } from "../config.ts";
@@ -194,6 +194,13 @@ describe("per-address limits", () => {
     expectThrottled(asset.refused, "pages");
   });
 
+  test("the outbox's browser modules (/kiosk-client/*) count against the pages budget", async () => {
+    const { refused } = await untilRefused(0, 200, () =>
+      request(h.app).get("/kiosk-client/outbox.ts"),
+    );
+    expectThrottled(refused, "pages");
+  });
+
   test("SSE connects are throttled per address", async () => {
     const server = await listenLocally(h.app);
     const abort = new AbortController();
@@ -234,6 +241,65 @@ describe("per-address limits", () => {
       const res = await request(h.app).get("/v1/public/polls/pub");
       return res.status === 200 ? true : undefined;
     });
+  });
+});
+
+describe("failed pairings from many addresses (RATE_LIMIT_PAIR_FAILURES_PER_MIN)", () => {
+  let h: IngestHarness;
+  const FAILURES_PER_MIN = 5;
+  const pairFrom = (address: string, code: string) =>
+    request(h.app).post("/v1/pair").set("X-Forwarded-For", address).send({ code });
+  const codeFor = async (kioskId: string) => {
+    await createKiosk(h.app, kioskId);
+    const res = await request(h.app).post(`/v1/kiosks/${kioskId}/pairing`).set(ADMIN);
+    assert.equal(res.status, 201, res.text);
+    return res.body.code as string;
+  };
+  before(async () => {
+    h = await startIngestHarness({
+      TRUST_PROXY: "loopback",
+      RATE_LIMIT_PAIR_PER_MIN: "2",
+      RATE_LIMIT_PAIR_FAILURES_PER_MIN: String(FAILURES_PER_MIN),
+    });
+  });
+  after(() => h.close());
+
+  test("successful pairings spend nothing of the budget", async () => {
+    for (let i = 0; i < FAILURES_PER_MIN + 3; i++) {
+      const res = await pairFrom(`2001:db8:0:${i}::1`, await codeFor(`early-${i}`));
+      assert.equal(res.status, 200, res.text);
+    }
+  });
+
+  test("guesses from one /64 each stop at the fleet-wide budget; an honest kiosk pairs once it ends", async () => {
+    const honest = await codeFor("honest");
+    // Each guesser is within its own per-address budget (2 a minute): only the global bound
+    // stops them. Guesses go one after the other, so every failure is counted first.
+    const statuses: number[] = [];
+    for (let i = 0; i < 3 * FAILURES_PER_MIN; i++) {
+      const res = await pairFrom(`2001:db8:1:${i}::1`, "ZZZZ-ZZZZ");
+      statuses.push(res.status);
+      if (res.status === 429) expectThrottled(res, "pairing_failures");
+      else expectError(res, 404, "pairing_code_invalid");
+    }
+    const guessed = statuses.filter((s) => s === 404).length;
+    // A window may roll over during the loop: at most two windows' worth get an answer.
+    assert.ok(guessed <= 2 * FAILURES_PER_MIN, `statuses: ${statuses}`);
+    assert.equal(statuses.at(-1), 429, `statuses: ${statuses}`);
+    // The guessing stopped, not the honest kiosk: its code still pairs when the window ends.
+    let attempt = 0;
+    const paired = await eventually(
+      "the honest kiosk pairs",
+      async () => {
+        // A new address each time, so that the per-address budget is not what refuses it.
+        const res = await pairFrom(`2001:db8:2:${attempt++}::1`, honest);
+        if (res.status === 429) return undefined;
+        return res;
+      },
+      { timeoutMs: 90_000, intervalMs: 1_000 },
+    );
+    assert.equal(paired.status, 200, paired.text);
+    assert.equal(paired.body.kioskId, "honest");
   });
 });
 

@@ -22,7 +22,8 @@ export type LimitName =
   | "pages"
   | "readyz"
   | "auth_failures"
-  | "pairing";
+  | "pairing"
+  | "pairing_failures";
 
 export type AddressLimit = "results" | "sse_connects" | "pages" | "readyz";
 
@@ -54,6 +55,9 @@ export class RateLimits {
   readonly #blockedUntil = new Map<string, number>();
   #lastWarnMs = -Infinity;
   #authFailures: Limiter | undefined;
+  #pairFailures: Limiter | undefined;
+  /** Until when every pairing is refused: the fleet-wide failure budget is spent. */
+  #pairBlockedUntil = 0;
 
   constructor(
     redis: RedisClient,
@@ -81,10 +85,13 @@ export class RateLimits {
       "readyz",
       "auth_failures",
       "pairing",
+      "pairing_failures",
     ] satisfies LimitName[])
       this.#throttled.inc({ limit }, 0);
     if (config.authFailuresPerMin > 0)
       this.#authFailures = this.#limiter("auth_failures", config.authFailuresPerMin, 60);
+    if (config.pairFailuresPerMin > 0)
+      this.#pairFailures = this.#limiter("pairing_failures", config.pairFailuresPerMin, 60);
   }
 
   /** One store limiter with its in-memory insurance and a bound on the wait for Redis. */
@@ -186,6 +193,41 @@ export class RateLimits {
       (req) => `too many pairing attempts from ${clientAddress(req)}: at most ${perMin} per minute`,
     );
   }
+
+  /**
+   * Failed pairings of every address together, per minute and across instances: a guesser
+   * with many addresses (IPv6 /64s are cheap) passes every per-address budget, so only a
+   * fleet-wide one bounds the guesses each outstanding code faces (RATE_LIMIT_PAIR_FAILURES_PER_MIN
+   * × its minutes of life, against 2^40 codes). Only failures count (any 4xx but 429): a
+   * successful pairing never spends it, and a kiosk typing its code wrong once is one failure.
+   * Once it is spent, POST /v1/pair answers 429 without looking at the code until the window
+   * ends; an honest kiosk's code stays valid meanwhile and pairs when it tries again.
+   */
+  readonly pairingFailures: RequestHandler = (_req, res, next) => {
+    const limiter = this.#pairFailures;
+    if (limiter === undefined) return next();
+    const waitMs = this.#pairBlockedUntil - Date.now();
+    if (waitMs > 0) {
+      this.#throttled.inc({ limit: "pairing_failures" });
+      const per = this.#config.pairFailuresPerMin;
+      return next(
+        new RateLimitedError(
+          "pairing_failures",
+          `too many failed pairings from every address together: at most ${per} per minute`,
+          waitMs,
+        ),
+      );
+    }
+    res.once("finish", () => {
+      if (res.statusCode < 400 || res.statusCode >= 500 || res.statusCode === 429) return;
+      limiter.consume("all").catch((rejection: unknown) => {
+        if (!(rejection instanceof RateLimiterRes))
+          return this.#failOpen("pairing_failures", rejection);
+        this.#pairBlockedUntil = Date.now() + rejection.msBeforeNext;
+      });
+    });
+    next();
+  };
 
   /**
    * Counts every 401 per client address; once an address spends its budget, its requests

@@ -19,6 +19,8 @@ export interface KioskRouteDeps {
   kiosks: Pick<KioskConfig, "statusMaxBytes">;
   /** POST /v1/pair per client address (RATE_LIMIT_PAIR_PER_MIN). */
   pairThrottle: RequestHandler;
+  /** POST /v1/pair's failures of every address together (RATE_LIMIT_PAIR_FAILURES_PER_MIN). */
+  pairFailures: RequestHandler;
   /**
    * GET /v1/kiosk and the heartbeat count against the kiosk's batch budget (a heartbeat is a
    * flush with nothing to send).
@@ -36,22 +38,28 @@ export function kioskRoutes(deps: KioskRouteDeps) {
   const router = Router();
   const kiosk = requireKiosk(cache);
 
-  router.post("/v1/pair", deps.pairThrottle, jsonBody(1_024), async (req, res) => {
-    const { pairings } = deps.metrics;
-    const parsed = pairSchema.safeParse(req.body ?? {}, { reportInput: true });
-    if (!parsed.success) {
-      pairings.inc({ outcome: "invalid_code" });
-      throw new ValidationError(toFieldIssues(parsed.error));
-    }
-    const paired = await registry.pair(parsed.data.code).catch((err: unknown) => {
-      if (isAppError(err) && err.code === "kiosk_revoked") pairings.inc({ outcome: "revoked" });
-      else if (isAppError(err) && err.status < 500) pairings.inc({ outcome: "invalid_code" });
-      throw err;
-    });
-    pairings.inc({ outcome: "paired" });
-    // Credentials: no cache may keep them.
-    res.setHeader("Cache-Control", "no-store").json(paired);
-  });
+  router.post(
+    "/v1/pair",
+    deps.pairThrottle,
+    deps.pairFailures,
+    jsonBody(1_024),
+    async (req, res) => {
+      const { pairings } = deps.metrics;
+      const parsed = pairSchema.safeParse(req.body ?? {}, { reportInput: true });
+      if (!parsed.success) {
+        pairings.inc({ outcome: "invalid_code" });
+        throw new ValidationError(toFieldIssues(parsed.error));
+      }
+      const paired = await registry.pair(parsed.data.code).catch((err: unknown) => {
+        if (isAppError(err) && err.code === "kiosk_revoked") pairings.inc({ outcome: "revoked" });
+        else if (isAppError(err) && err.status < 500) pairings.inc({ outcome: "invalid_code" });
+        throw err;
+      });
+      pairings.inc({ outcome: "paired" });
+      // Credentials: no cache may keep them.
+      res.setHeader("Cache-Control", "no-store").json(paired);
+    },
+  );
 
   router.get("/v1/kiosk", kiosk, health.track, deps.kioskThrottle, (req, res) => {
     const k = req.kiosk!;

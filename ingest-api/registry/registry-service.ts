@@ -11,7 +11,8 @@ import { type Pool, type PoolClient, withTransaction } from "../../common/postgr
 import type { Kiosk, Poll, PollOption } from "../../common/registry-types.ts";
 import type { KioskHealth, KioskHealthEntry } from "../kiosks/kiosk-health.ts";
 import { hashPairingCode, newPairingCode, normalizePairingCode } from "../kiosks/pairing-code.ts";
-import type { VoterGuard } from "../votes/voter-guard.ts";
+import type { VoterClaimsRebuild } from "../votes/voter-claims-rebuild.ts";
+import type { PollIncarnation, VoterGuard } from "../votes/voter-guard.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
 import * as store from "./registry-store.ts";
@@ -27,6 +28,8 @@ export interface RegistryServiceDeps {
   pool: Pool;
   cache: RegistryCache;
   guard: VoterGuard;
+  /** Gives an unarchived poll its voter claims back. */
+  claims: Pick<VoterClaimsRebuild, "restorePoll">;
   health: KioskHealth;
   /** Lifetime of a kiosk pairing code (PAIRING_CODE_TTL_MS). */
   pairingCodeTtlMs: number;
@@ -72,6 +75,7 @@ export class RegistryService {
   readonly #pool: Pool;
   readonly #cache: RegistryCache;
   readonly #guard: VoterGuard;
+  readonly #claims: Pick<VoterClaimsRebuild, "restorePoll">;
   readonly #health: KioskHealth;
   readonly #pairingCodeTtlMs: number;
   readonly #logger: Logger;
@@ -80,6 +84,7 @@ export class RegistryService {
     this.#pool = deps.pool;
     this.#cache = deps.cache;
     this.#guard = deps.guard;
+    this.#claims = deps.claims;
     this.#health = deps.health;
     this.#pairingCodeTtlMs = deps.pairingCodeTtlMs;
     this.#logger = deps.logger;
@@ -120,8 +125,10 @@ export class RegistryService {
   }
 
   async updatePoll(id: string, patch: UpdatePoll): Promise<Poll> {
+    let incarnation = 0;
     const poll = await withTransaction(this.#pool, async (client) => {
       const current = await store.lockPoll(client, id);
+      incarnation = current.incarnation;
       checkWindow(current, patch);
       const removed = removedOptions(current, patch);
       const switchesRule =
@@ -134,6 +141,11 @@ export class RegistryService {
             : "oneVotePerVoter cannot change: the poll has votes",
         );
       }
+      // The archive forgot the poll's voter claims: they are back before the unarchive
+      // commits (the poll takes no votes until then), or a voter who voted before the
+      // archive would get a 202 for a second vote that the writer then drops.
+      if (current.archived && patch.archived === false && current.oneVotePerVoter)
+        await this.#claims.restorePoll({ pollId: id, incarnation });
       await store.updatePollRow(client, id, patch);
       if (patch.options) {
         if (removed.length > 0)
@@ -147,7 +159,7 @@ export class RegistryService {
       return store.getPoll(client, id);
     });
     // An archived poll takes no votes, so its claims only hold memory.
-    if (poll.archived) await this.#forgetVoters(poll.id);
+    if (poll.archived) await this.#forgetVoters({ pollId: poll.id, incarnation });
     await this.#applied({ kind: "poll", id: poll.id, op: "updated" });
     return poll;
   }
@@ -157,7 +169,7 @@ export class RegistryService {
    * everything derived from them go with it (the writer's trigger, same transaction).
    */
   async deletePoll(id: string): Promise<Poll> {
-    const poll = await withTransaction(this.#pool, async (client) => {
+    const { incarnation, ...poll } = await withTransaction(this.#pool, async (client) => {
       const current = await store.lockPoll(client, id);
       if (!current.archived && (await store.pollHasVotes(client, id)))
         throw new ConflictError(
@@ -167,7 +179,7 @@ export class RegistryService {
       await store.deletePollRow(client, id);
       return current;
     });
-    await this.#forgetVoters(poll.id);
+    await this.#forgetVoters({ pollId: poll.id, incarnation });
     await this.#applied({ kind: "poll", id: poll.id, op: "deleted" });
     return poll;
   }
@@ -283,12 +295,12 @@ export class RegistryService {
   }
 
   /** Best effort: the claims expire on their own (VOTER_RETENTION), the change stands. */
-  async #forgetVoters(pollId: string): Promise<void> {
+  async #forgetVoters(poll: PollIncarnation): Promise<void> {
     await this.#guard
-      .forgetPoll(pollId)
+      .forgetPoll(poll)
       .catch((err: unknown) =>
         this.#logger.warn(
-          { err, pollId },
+          { err, pollId: poll.pollId },
           "could not clear voter entries; they expire on their own",
         ),
       );

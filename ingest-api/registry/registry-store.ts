@@ -127,10 +127,10 @@ export async function pollHasVotes(db: Pool | PoolClient, pollId: string): Promi
  * after the other, and a delete waits for a batch being written for it (the writer holds
  * a key-share lock on the row), so no vote commits between the checks and the change.
  */
-export async function lockPoll(client: PoolClient, id: string): Promise<Poll> {
+export async function lockPoll(client: PoolClient, id: string): Promise<RegistryPoll> {
   const { rows } = await client.query<PollRow>(`${POLL_SELECT} where p.id = $1 for update`, [id]);
   if (rows.length === 0) throw new NotFoundError("poll_not_found", `poll "${id}" does not exist`);
-  return toPoll(rows[0]!);
+  return { ...toPoll(rows[0]!), incarnation: rows[0]!.incarnation };
 }
 
 /** Writes the fields the patch has (options apart); an absent field keeps its value. */

@@ -67,6 +67,9 @@ export function eventStreamRoute({
   // phase (never with votes), so it tells a dashboard when the results show and nothing else.
   router.get("/v1/polls/:pollId/events", async (req, res) => {
     const poll = pollOf(cache, req);
+    // The connect was rate-checked asynchronously: a client gone meanwhile has already
+    // closed its response, so a slot or a heartbeat taken now would never be released.
+    if (res.destroyed || req.socket.destroyed) return;
     // 503/429 beyond the caps, closing the connection: a refused client holding it idle
     // would take a connection from votes. req.ip is the socket's address unless TRUST_PROXY.
     let release: () => void;

@@ -325,7 +325,11 @@ export class VoteService {
     if (input.voterId !== undefined) vote.voterId = input.voterId;
     const claim =
       poll.oneVotePerVoter && input.voterId !== undefined
-        ? this.#guard.claimFor(poll.id, input.voterId, eventId)
+        ? this.#guard.claimFor(
+            { pollId: poll.id, incarnation: poll.incarnation },
+            input.voterId,
+            eventId,
+          )
         : undefined;
     return { vote, claim, voterField: `${fieldPrefix}voterId`, castAtClamped };
   }

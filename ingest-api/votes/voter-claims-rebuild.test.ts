@@ -251,11 +251,17 @@ describe("one-vote-per-voter claims after Redis comes back empty", () => {
     const second = await rebuilder.ensure();
     assert.deepEqual([second?.polls, second?.voters], [2, 20_006]);
     assert.equal(await api().redis.exists(keys.restored), 1);
+    const { rows } = await api().db.pool.query<{ id: string; incarnation: number }>(
+      "select id, incarnation from polls",
+    );
+    const incarnation = new Map(rows.map((r) => [r.id, r.incarnation]));
     for (const [pollId, voterId] of [
       ["big", "member-1"],
       ["big", "member-20000"],
       ["council", "alice"],
-    ] as const)
-      assert.equal(await guard.claim(guard.claimFor(pollId, voterId, randomUUID())), "taken");
+    ] as const) {
+      const poll = { pollId, incarnation: incarnation.get(pollId)! };
+      assert.equal(await guard.claim(guard.claimFor(poll, voterId, randomUUID())), "taken");
+    }
   });
 });

@@ -1,10 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { UnavailableError } from "../../common/errors.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { Pool } from "../../common/postgres.ts";
 import type { RedisClient } from "../../common/redis.ts";
 import { COMPLETE, EXPIRE_ALL, EXTEND, POLL_DONE, UNLOCK, WRITE } from "./voter-claims-scripts.ts";
-import { type VoterGuard, voterClaim, voterClaimsKeys } from "./voter-guard.ts";
+import {
+  type PollIncarnation,
+  type VoterGuard,
+  voterClaim,
+  voterClaimsKeys,
+} from "./voter-guard.ts";
 import type { StreamProgress } from "./votes-stream-progress.ts";
 
 // Gives Redis back the one-vote-per-voter claims it lost (a Redis without persistence
@@ -139,6 +145,37 @@ export class VoterClaimsRebuild {
     return this.#inFlight;
   }
 
+  /**
+   * Gives one poll its claims back from voter_ballots: an unarchived poll, whose claims the
+   * archive forgot. Called before the poll takes votes again (the unarchive commits after
+   * it), under the rebuild lock, waited for up to lockMs while another process holds it: a
+   * full rebuild going on may have listed the polls before this one was unarchived.
+   * Throws 503 when the lock cannot be had: the poll then stays archived.
+   */
+  async restorePoll(poll: PollIncarnation): Promise<number> {
+    const token = randomUUID();
+    const deadline = Date.now() + this.#settings.lockMs;
+    while (
+      (await this.#redis.set(this.#keys.lock, token, {
+        condition: "NX",
+        expiration: { type: "PX", value: this.#settings.lockMs },
+      })) === null
+    ) {
+      if (Date.now() >= deadline)
+        throw new UnavailableError(
+          "voter_claims_rebuilding",
+          `one-vote-per-voter claims are being rebuilt; unarchive poll "${poll.pollId}" again shortly`,
+          2,
+        );
+      await sleep(WRITER_POLL_MS);
+    }
+    try {
+      return await this.#rebuildPoll(poll, token);
+    } finally {
+      await this.#script(UNLOCK, [this.#keys.lock], [token]).catch(() => {});
+    }
+  }
+
   async #check(): Promise<RebuildSummary | undefined> {
     if (this.#stopped || (await this.#redis.exists(this.#keys.restored)) === 1) return undefined;
     const token = randomUUID();
@@ -156,8 +193,13 @@ export class VoterClaimsRebuild {
 
   async #rebuild(token: string): Promise<RebuildSummary> {
     const started = performance.now();
-    const { rows: polls } = await this.#pool.query<{ id: string; voters: boolean }>(
-      `select p.id, exists (select 1 from voter_ballots b where b.poll_id = p.id) as voters
+    const { rows: polls } = await this.#pool.query<{
+      id: string;
+      incarnation: number;
+      voters: boolean;
+    }>(
+      `select p.id, p.incarnation,
+              exists (select 1 from voter_ballots b where b.poll_id = p.id) as voters
        from polls p where p.one_vote_per_voter and p.archived_at is null order by p.id`,
     );
     // A first start (nothing to restore) is not news; claims lost by Redis are.
@@ -176,7 +218,7 @@ export class VoterClaimsRebuild {
     for (const poll of polls) {
       if (done.has(poll.id)) continue;
       // Every poll, not only those with ballots when listed: the wait may have added some.
-      voters += await this.#rebuildPoll(poll.id, token);
+      voters += await this.#rebuildPoll({ pollId: poll.id, incarnation: poll.incarnation }, token);
       await this.#holding(POLL_DONE, [this.#keys.lock, this.#keys.rebuilt], [token, poll.id]);
     }
     const marker = JSON.stringify({ at: new Date().toISOString(), polls: polls.length, voters });
@@ -228,7 +270,7 @@ export class VoterClaimsRebuild {
    * One poll's ballots in keyset-ordered steps of batchRows, each written by one script.
    * The next step is read and hashed while Redis runs the previous one (two in flight).
    */
-  async #rebuildPoll(pollId: string, token: string): Promise<number> {
+  async #rebuildPoll(poll: PollIncarnation, token: string): Promise<number> {
     const { batchRows } = this.#settings;
     let after: string | null = null;
     let written = 0;
@@ -236,9 +278,9 @@ export class VoterClaimsRebuild {
     const touched = new Set<string>();
     for (;;) {
       if (this.#stopped) throw new RebuildInterruptedError("the API is shutting down");
-      const rows = await this.#ballots(pollId, after);
+      const rows = await this.#ballots(poll.pollId, after);
       if (rows.length === 0) break;
-      const step = this.#write(pollId, rows, token, touched);
+      const step = this.#write(poll, rows, token, touched);
       // Awaited below or at the next step; a failure meanwhile must not count as unhandled
       // (that would end the process). Awaiting it later still throws its error.
       step.catch(() => {});
@@ -275,11 +317,16 @@ export class VoterClaimsRebuild {
    * One script for the whole step, which also renews the lock: the database is the truth,
    * so an entry already there is overwritten with it. Records the bucket keys it wrote.
    */
-  async #write(pollId: string, rows: Ballot[], token: string, touched: Set<string>): Promise<void> {
+  async #write(
+    poll: PollIncarnation,
+    rows: Ballot[],
+    token: string,
+    touched: Set<string>,
+  ): Promise<void> {
     const keys = [this.#keys.lock];
     const args: (string | Buffer)[] = [token, String(this.#settings.lockMs)];
     for (const r of rows) {
-      const c = voterClaim(this.#guard.layout, pollId, r.voter_id, r.event_id);
+      const c = voterClaim(this.#guard.layout, poll, r.voter_id, r.event_id);
       keys.push(c.key);
       args.push(c.field, c.tag);
       touched.add(c.key);

@@ -3,7 +3,7 @@ import { UnavailableError } from "../../common/errors.ts";
 import type { RedisClient } from "../../common/redis.ts";
 
 // One vote per voter at ingest, kept in Redis in a memory-lean layout: each poll's voters
-// are spread over 2^bits hashes (`<prefix>voters:<pollId>:<bucket>`); a voter is one
+// are spread over 2^bits hashes (`<prefix>voters:<pollId>:<incarnation>:<bucket>`); a voter is one
 // listpack entry, field = 8 bytes of sha256(voterId), value = 4 bytes of the eventId that
 // claimed the vote. Small hashes stay listpack-encoded (hash-max-listpack-entries, 128 by
 // default), ~20 bytes a voter instead of ~100 for a key each. Storing the eventId tag lets
@@ -16,6 +16,10 @@ import type { RedisClient } from "../../common/redis.ts";
 // were rebuilt from voter_ballots) exists, or the poll is listed as rebuilt in
 // `<prefix>voter-claims:rebuilt` while a rebuild goes on. Both vanish with the data, in
 // the same script as the claim: no round trip more, and no window between check and claim.
+//
+// The poll's incarnation (polls.incarnation, which the writer also judges votes by) is in
+// the key: a poll deleted and created again under the same id starts with no claims, even
+// where the old ones could not be deleted (Redis unavailable at the delete).
 
 const CLAIM = `
 if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0 then
@@ -45,6 +49,21 @@ export interface VoterClaim {
   tag: Buffer;
 }
 
+/** One incarnation of a poll id (polls.incarnation): its claims are its own. */
+export interface PollIncarnation {
+  pollId: string;
+  incarnation: number;
+}
+
+/** Bucket keys deleted per UNLINK when a poll's claims are forgotten. */
+const UNLINK_CHUNK = 1_024;
+/** UNLINKs sent together: the 65,536 buckets of 16 bits are 4 round trips. */
+const UNLINK_PIPELINE = 16;
+
+function bucketKey(layout: VoterLayout, poll: PollIncarnation, bucket: number): string {
+  return `${layout.keyPrefix}voters:${poll.pollId}:${poll.incarnation}:${bucket.toString(16)}`;
+}
+
 /** Where a poll's voter entries live: the one home of the hashing rule. */
 export interface VoterLayout {
   keyPrefix: string;
@@ -57,7 +76,7 @@ export interface VoterLayout {
  */
 export function voterClaim(
   layout: VoterLayout,
-  pollId: string,
+  poll: PollIncarnation,
   voterId: string,
   eventId: string,
 ): VoterClaim {
@@ -66,8 +85,8 @@ export function voterClaim(
   const bits = layout.bucketBits;
   const bucket = bits === 0 ? 0 : digest.readUInt32BE(0) >>> (32 - bits);
   return {
-    pollId,
-    key: `${layout.keyPrefix}voters:${pollId}:${bucket.toString(16)}`,
+    pollId: poll.pollId,
+    key: bucketKey(layout, poll, bucket),
     field: digest.subarray(4, 12),
     tag: Buffer.from(eventId.slice(-8), "hex"),
   };
@@ -123,8 +142,8 @@ export class VoterGuard {
     this.#onClaimsMissing = listener;
   }
 
-  claimFor(pollId: string, voterId: string, eventId: string): VoterClaim {
-    return voterClaim(this.#layout, pollId, voterId, eventId);
+  claimFor(poll: PollIncarnation, voterId: string, eventId: string): VoterClaim {
+    return voterClaim(this.#layout, poll, voterId, eventId);
   }
 
   async claim(c: VoterClaim): Promise<ClaimResult> {
@@ -146,14 +165,27 @@ export class VoterGuard {
     await this.#run(RELEASE, [c.key], [c.field, c.tag]);
   }
 
-  /** Removes every voter entry of a poll (on archive or delete), not one by one. */
-  async forgetPoll(pollId: string): Promise<number> {
+  /**
+   * Removes every voter entry of a poll's incarnation (on archive or delete): its 2^bits
+   * bucket keys are known, so they are unlinked by name, UNLINK_CHUNK a command, pipelined.
+   * A SCAN of the keyspace would cost as much as every key of every service, however few
+   * this poll has, and hold Redis as long.
+   */
+  async forgetPoll(poll: PollIncarnation): Promise<number> {
+    const buckets = 2 ** this.#layout.bucketBits;
+    const chunk = (start: number) => {
+      const keys = [];
+      for (let b = start; b < Math.min(buckets, start + UNLINK_CHUNK); b++)
+        keys.push(bucketKey(this.#layout, poll, b));
+      return this.#redis.unlink(keys);
+    };
     let removed = 0;
-    for await (const keys of this.#redis.scanIterator({
-      MATCH: `${this.#layout.keyPrefix}voters:${pollId}:*`,
-      COUNT: 1000,
-    })) {
-      if (keys.length > 0) removed += await this.#redis.unlink(keys);
+    // UNLINK_PIPELINE commands in flight: the key names of 2^24 buckets are not all built at once.
+    for (let start = 0; start < buckets; start += UNLINK_CHUNK * UNLINK_PIPELINE) {
+      const unlinks: Promise<number>[] = [];
+      for (let i = 0; i < UNLINK_PIPELINE && start + i * UNLINK_CHUNK < buckets; i++)
+        unlinks.push(chunk(start + i * UNLINK_CHUNK));
+      for (const n of await Promise.all(unlinks)) removed += n;
     }
     return removed;
   }

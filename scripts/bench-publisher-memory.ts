@@ -1,0 +1,148 @@
+import { createLogger } from "../common/logger.ts";
+import { migrate } from "../common/migrate.ts";
+import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
+import { connectRedis } from "../common/redis.ts";
+import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "../result-publisher/config.ts";
+import { ResultsPublisher } from "../result-publisher/publisher.ts";
+import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
+import { intFlag, readCli } from "./cli.ts";
+
+// `npm run bench:publisher-memory [-- --polls 1000 --months 12]`
+// The result publisher's memory against history: a year of rollups for 1,000 polls, written
+// straight into a scratch database a month at a time (generate_series, as the batch writer
+// would have left them), each month followed by publishing rounds; the publisher's heap and
+// RSS are printed after each month, after a full GC. Flat is the outcome: a publisher keeps
+// each poll's totals and its distribution window, not its history.
+
+const USAGE = `usage: npm run bench:publisher-memory -- [--polls N] [--options N] [--months N] [--month-days N] [--rounds N]
+  --polls N       polls (default 1000)
+  --options N     options per poll (default 4)
+  --months N      simulated months (default 12)
+  --month-days N  days of 10-minute buckets per month (default 30; smaller for a smoke run)
+  --rounds N      publishing rounds per month, each after new votes in the latest bucket (default 3)
+env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432), REDIS_URL (default redis://127.0.0.1:6379)`;
+
+const { POLLS, OPTIONS, MONTHS, MONTH_DAYS, ROUNDS } = readCli(
+  {
+    usage: USAGE,
+    options: {
+      polls: { type: "string", default: "1000" },
+      options: { type: "string", default: "4" },
+      months: { type: "string", default: "12" },
+      "month-days": { type: "string", default: "30" },
+      rounds: { type: "string", default: "3" },
+    },
+  },
+  ({ values }) => ({
+    POLLS: intFlag("polls", values.polls, { min: 1 }),
+    OPTIONS: intFlag("options", values.options, { min: 1 }),
+    MONTHS: intFlag("months", values.months, { min: 1 }),
+    MONTH_DAYS: intFlag("month-days", values["month-days"], { min: 1 }),
+    ROUNDS: intFlag("rounds", values.rounds, { min: 1 }),
+  }),
+);
+const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const DB_URL = `${PG}/tallyflow_bench_publisher_memory`;
+const PREFIX = "benchpubmem:";
+const DAY_MS = 86_400_000;
+const logger = createLogger("warn");
+const mb = (bytes: number) => (bytes / 1_048_576).toFixed(1).padStart(8);
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) {
+  process.stderr.write("run with --expose-gc (npm run bench:publisher-memory does)\n");
+  process.exit(2);
+}
+
+await dropDatabase(DB_URL);
+await ensureDatabase(DB_URL);
+const pool = createPool(DB_URL, logger, { max: 4, applicationName: "bench-publisher-memory" });
+const redis = await connectRedis(REDIS_URL, logger, "bench-publisher-memory");
+try {
+  await migrate(pool, logger);
+  await pool.query(
+    `insert into polls (id, title) select 'p' || i, 'Poll ' || i from generate_series(1, $1::int) i`,
+    [POLLS],
+  );
+  await pool.query(
+    `insert into poll_options (poll_id, id, label, position)
+     select 'p' || i, 'o' || o, 'Option ' || o, o
+     from generate_series(1, $1::int) i, generate_series(1, $2::int) o`,
+    [POLLS, OPTIONS],
+  );
+  const publisher = new ResultsPublisher({
+    pool,
+    redis,
+    keyPrefix: PREFIX,
+    chartWidth: 800,
+    chartHeight: 600,
+    distributionWindowHours: DEFAULT_DISTRIBUTION_WINDOW_HOURS,
+    chartRender: "all",
+    chartDemandTtlMs: 60_000,
+    logger,
+    metrics: createPublisherMetrics(),
+  });
+  // The simulated history ends now; the poll changes carry the time of their last bucket.
+  const monthMs = MONTH_DAYS * DAY_MS;
+  const startMs = Math.floor((Date.now() - MONTHS * monthMs) / 600_000) * 600_000;
+  const measure = () => {
+    gc();
+    return process.memoryUsage();
+  };
+  const base = measure();
+  process.stdout.write(
+    `${POLLS} polls × ${OPTIONS} options, ${MONTHS} months of ${MONTH_DAYS} days ` +
+      `(window ${DEFAULT_DISTRIBUTION_WINDOW_HOURS} h), ${ROUNDS} rounds a month\n` +
+      `start: heap ${mb(base.heapUsed)} MB, rss ${mb(base.rss)} MB\n` +
+      "month  rollup rows  insert s   rounds s   heap MB    rss MB\n",
+  );
+  let rows = 0;
+  for (let month = 0; month < MONTHS; month++) {
+    const from = new Date(startMs + month * monthMs);
+    const to = new Date(startMs + (month + 1) * monthMs - 600_000);
+    const inserting = performance.now();
+    // One statement a month: every bucket of every option of every poll has votes.
+    const inserted = await pool.query(
+      `insert into vote_rollups (poll_id, option_id, bucket_start, count, tx_id)
+       select 'p' || i, 'o' || o, b, 1 + (i * 7 + o * 13 + extract(epoch from b)::bigint) % 50,
+              pg_current_xact_id()
+       from generate_series(1, $1::int) i, generate_series(1, $2::int) o,
+            generate_series($3::timestamptz, $4::timestamptz, interval '10 minutes') b`,
+      [POLLS, OPTIONS, from, to],
+    );
+    rows += inserted.rowCount ?? 0;
+    const insertS = (performance.now() - inserting) / 1000;
+    const publishing = performance.now();
+    for (let round = 0; round < ROUNDS; round++) {
+      // New votes in the month's last bucket of every poll, as a writer's batch leaves them.
+      await pool.query(
+        `update vote_rollups set count = count + 1, tx_id = pg_current_xact_id()
+         where (poll_id, option_id, bucket_start) in
+           (select 'p' || i, 'o1', $2::timestamptz from generate_series(1, $1::int) i)`,
+        [POLLS, to],
+      );
+      await pool.query(
+        `insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at, tx_id)
+         select 'p' || i, 1, 1, $2::timestamptz, pg_current_xact_id()
+         from generate_series(1, $1::int) i
+         on conflict (poll_id) do update set change_seq = c.change_seq + 1,
+           changed_at = excluded.changed_at, tx_id = excluded.tx_id`,
+        [POLLS, to],
+      );
+      await publisher.run();
+    }
+    const publishS = (performance.now() - publishing) / 1000;
+    const m = measure();
+    process.stdout.write(
+      `${String(month + 1).padStart(5)} ${String(rows).padStart(12)} ${insertS.toFixed(1).padStart(9)} ` +
+        `${publishS.toFixed(1).padStart(10)} ${mb(m.heapUsed)} ${mb(m.rss)}\n`,
+    );
+  }
+} finally {
+  for await (const keys of redis.scanIterator({ MATCH: `${PREFIX}*`, COUNT: 1000 }))
+    if (keys.length > 0) await redis.unlink(keys);
+  await redis.close();
+  await pool.end();
+  await dropDatabase(DB_URL);
+}
