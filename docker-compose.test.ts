@@ -43,6 +43,8 @@ test("docker-compose.yml parses and every app service runs an existing entry poi
   }
   assert.equal(compose.services["ingest-api"]?.environment?.NATS_URL, "nats://nats:4222");
   // The metrics listen on 127.0.0.1 by default; in a container that would reach no scraper.
+  const apiEnv = compose.services["ingest-api"]?.environment;
+  assert.equal(apiEnv?.API_METRICS_HOST, "0.0.0.0");
   const writerEnv = compose.services["batch-writer"]?.environment;
   const publisherEnv = compose.services["result-publisher"]?.environment;
   assert.equal(writerEnv?.WRITER_METRICS_HOST, "0.0.0.0");

@@ -571,6 +571,7 @@ async function main(): Promise<void> {
     RESULTS_INTERVAL_MS: String(INTERVAL_MS),
     ADMIN_TOKEN: ADMIN,
     LOG_LEVEL: "warn",
+    API_METRICS_PORT: "0",
     WRITER_METRICS_PORT: "0",
   };
   try {

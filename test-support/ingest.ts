@@ -17,6 +17,8 @@ export interface IngestHarness extends IngestApi {
   db: TestDatabase;
   config: IngestConfig;
   redis: RedisClient;
+  /** The API's Prometheus text, as its metrics port serves it (off here: API_METRICS_PORT=0). */
+  metrics(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,8 @@ export async function startIngestHarness(env: Record<string, string> = {}): Prom
     REDIS_KEY_PREFIX: names.redisKeyPrefix,
     ADMIN_TOKEN,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    // Test files run side by side: no fixed port. A test that scrapes over HTTP sets one.
+    API_METRICS_PORT: "0",
     ...RATE_LIMITS_OFF,
     ...env,
   });
@@ -59,6 +63,7 @@ export async function startIngestHarness(env: Record<string, string> = {}): Prom
     db,
     config,
     redis,
+    metrics: () => api.metricsRegistry.metrics(),
     async close() {
       await lifecycle.close(5_000);
       for await (const keys of redis.scanIterator({

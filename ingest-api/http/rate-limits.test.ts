@@ -62,8 +62,7 @@ describe("per-kiosk limits", () => {
       const res = await vote(h.app, kiosk, "lim");
       return res.status === 202 ? true : undefined;
     });
-    const metrics = await request(h.app).get("/metrics");
-    const throttled = metricSample(metrics.text, "tallyflow_rate_limited_total", {
+    const throttled = metricSample(await h.metrics(), "tallyflow_rate_limited_total", {
       limit: "kiosk_votes",
     });
     assert.ok(throttled !== undefined && throttled >= 10, `metric: ${throttled}`);
@@ -278,6 +277,24 @@ describe("/readyz answers from one probe round per READYZ_CACHE_MS", () => {
       { timeoutMs: 20_000, intervalMs: 250 },
     );
     assert.equal(fresh.body.checks.redis.ok, false);
+  });
+
+  test("/readyz names the dependency down, never its error (that is for the log)", async () => {
+    await proxy.down();
+    const res = await eventually(
+      "/readyz sees Redis down",
+      async () => {
+        const r = await request(h.app).get("/readyz");
+        return r.status === 503 ? r : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
+    const { registryCacheAgeMs, ...rest } = res.body;
+    assert.deepEqual(rest, {
+      status: "not_ready",
+      checks: { postgres: { ok: true }, nats: { ok: true }, redis: { ok: false } },
+    });
+    assert.equal(typeof registryCacheAgeMs, "number");
   });
 });
 

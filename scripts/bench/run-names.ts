@@ -55,5 +55,7 @@ export function benchServiceEnv(run: BenchRun, port: number): NodeJS.ProcessEnv 
     REDIS_KEY_PREFIX: run.names.redisKeyPrefix,
     ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
     LOG_LEVEL: "warn",
+    // Runs may start several APIs on one host: no fixed metrics port to collide on.
+    API_METRICS_PORT: "0",
   };
 }
