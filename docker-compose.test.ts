@@ -28,6 +28,7 @@ test("docker-compose.yml parses and every app service runs an existing entry poi
     "nats",
     "postgres",
     "redis",
+    "redis-users",
     "result-publisher",
   ]);
   for (const [name, service] of Object.entries(compose.services)) {
@@ -45,6 +46,17 @@ test("docker-compose.yml parses and every app service runs an existing entry poi
   // The metrics listen on 127.0.0.1 by default; in a container that would reach no scraper.
   const apiEnv = compose.services["ingest-api"]?.environment;
   assert.equal(apiEnv?.API_METRICS_HOST, "0.0.0.0");
+  // Redis reads the users `npm run redis-users` wrote; each service connects as its own.
+  assert.ok(compose.services.redis?.command?.includes("--aclfile"));
+  assert.equal(compose.services["redis-users"]?.command?.[1], "scripts/redis-users.ts");
+  assert.match(
+    String(apiEnv?.REDIS_URL),
+    /^redis:\/\/ingest-api:\$\{REDIS_API_PASSWORD\}@redis:6379$/,
+  );
+  assert.match(
+    String(compose.services["result-publisher"]?.environment?.REDIS_URL),
+    /^redis:\/\/result-publisher:\$\{REDIS_PUBLISHER_PASSWORD\}@redis:6379$/,
+  );
   const writerEnv = compose.services["batch-writer"]?.environment;
   const publisherEnv = compose.services["result-publisher"]?.environment;
   assert.equal(writerEnv?.WRITER_METRICS_HOST, "0.0.0.0");

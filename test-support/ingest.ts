@@ -37,9 +37,19 @@ export const RATE_LIMITS_OFF: Readonly<Record<string, string>> = Object.freeze({
   RATE_LIMIT_PAIR_PER_MIN: "0",
 });
 
+/** Where a harness runs when a test chooses (Redis users need the key prefix in advance). */
+export interface HarnessOptions {
+  names?: TestNames;
+  /** The test's own Redis client (fixtures, cleanup), when not the API's REDIS_URL. */
+  testRedisUrl?: string;
+}
+
 /** The ingest API wired to this test file's own database, stream and Redis prefix. */
-export async function startIngestHarness(env: Record<string, string> = {}): Promise<IngestHarness> {
-  const names = testNames();
+export async function startIngestHarness(
+  env: Record<string, string> = {},
+  options: HarnessOptions = {},
+): Promise<IngestHarness> {
+  const names = options.names ?? testNames();
   const db = await createTestDatabase(names.database);
   const config = readIngestConfig({
     DATABASE_URL: db.url,
@@ -56,7 +66,7 @@ export async function startIngestHarness(env: Record<string, string> = {}): Prom
   const logger = createLogger(config.logLevel);
   const lifecycle = new Lifecycle(logger);
   const api = await buildIngestApi(config, logger, lifecycle);
-  const redis = await connectRedis(config.redisUrl, logger, "test");
+  const redis = await connectRedis(options.testRedisUrl ?? config.redisUrl, logger, "test");
   return {
     ...api,
     names,
