@@ -32,6 +32,8 @@ export interface RedisUserRules {
  */
 const CONNECTION = ["ping", "client|setname"];
 const TRANSACTIONS = ["multi", "exec", "discard"];
+/** Plain string keys, read and written. */
+const STRINGS = ["get", "mget", "set", "del"];
 
 /** The results contract: the keys every reader may GET, and the announcement channel. */
 const RESULTS_KEYS = ["results:*"];
@@ -48,10 +50,7 @@ export const REDIS_USERS = {
     commands: [
       ...CONNECTION,
       ...TRANSACTIONS,
-      "get",
-      "mget",
-      "set",
-      "del",
+      ...STRINGS,
       "unlink",
       "exists",
       "incrby",
@@ -82,10 +81,7 @@ export const REDIS_USERS = {
     commands: [
       ...CONNECTION,
       ...TRANSACTIONS,
-      "get",
-      "mget",
-      "set",
-      "del",
+      ...STRINGS,
       "publish",
       "zadd",
       "zcard",
