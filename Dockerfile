@@ -20,5 +20,5 @@ COPY scripts ./scripts
 # The repository root and the process helpers the scripts share with the tests.
 COPY harness ./harness
 USER node
-EXPOSE 3000 9101 9102
+EXPOSE 3000 9100 9101 9102
 CMD ["node", "scripts/start.ts"]

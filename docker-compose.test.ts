@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
+import { readIngestConfig } from "./ingest-api/config.ts";
 
 // No Docker engine runs in CI: check that the compose file parses, names every service,
 // and that each app service runs a file that exists in the image's sources.
@@ -83,6 +84,7 @@ test("docker-compose.yml parses and every app service runs an existing entry poi
     "nats",
     "postgres",
     "redis",
+    "redis-users",
     "result-publisher",
   ]);
   for (const [name, service] of Object.entries(compose.services)) {
@@ -98,6 +100,19 @@ test("docker-compose.yml parses and every app service runs an existing entry poi
   }
   assert.equal(compose.services["ingest-api"]?.environment?.NATS_URL, "nats://nats:4222");
   // The metrics listen on 127.0.0.1 by default; in a container that would reach no scraper.
+  const apiEnv = compose.services["ingest-api"]?.environment;
+  assert.equal(apiEnv?.API_METRICS_HOST, "0.0.0.0");
+  // Redis reads the users `npm run redis-users` wrote; each service connects as its own.
+  assert.ok(compose.services.redis?.command?.includes("--aclfile"));
+  assert.equal(compose.services["redis-users"]?.command?.[1], "scripts/redis-users.ts");
+  assert.match(
+    String(apiEnv?.REDIS_URL),
+    /^redis:\/\/ingest-api:\$\{REDIS_API_PASSWORD\}@redis:6379$/,
+  );
+  assert.match(
+    String(compose.services["result-publisher"]?.environment?.REDIS_URL),
+    /^redis:\/\/result-publisher:\$\{REDIS_PUBLISHER_PASSWORD\}@redis:6379$/,
+  );
   const writerEnv = compose.services["batch-writer"]?.environment;
   const publisherEnv = compose.services["result-publisher"]?.environment;
   assert.equal(writerEnv?.WRITER_METRICS_HOST, "0.0.0.0");
@@ -184,4 +199,27 @@ test("the NATS config asks JetStream to fsync every write (sync_interval: always
       app,
     );
   }
+});
+
+test("behind the proxy override, only the proxy reaches the API, and TRUST_PROXY is its one hop", () => {
+  // `!reset` is Compose's tag (drop the base file's list); here it simply reads as [].
+  const load = (file: string) =>
+    parse(readFileSync(file, "utf8"), { merge: true, logLevel: "error" }) as {
+      services: Record<string, Service & { ports?: string[]; volumes?: string[] }>;
+    };
+  const base = load("docker-compose.yml").services;
+  const proxied = load("docker-compose.proxy.yml").services;
+  // Published directly, the API believes no X-Forwarded-For: any client could write one.
+  assert.equal(base["ingest-api"]?.environment?.TRUST_PROXY, undefined);
+  assert.match(readFileSync("docker-compose.proxy.yml", "utf8"), /ports: !reset \[\]/);
+  assert.deepEqual(proxied["ingest-api"]?.ports, [], "the API's port is not published");
+  assert.equal(proxied["ingest-api"]?.environment?.TRUST_PROXY, "1");
+  assert.equal(readIngestConfig({ TRUST_PROXY: "1" }).trustProxy, 1);
+  const conf = "docs/proxy/nginx.conf";
+  assert.ok(proxied.proxy?.volumes?.includes(`./${conf}:/etc/nginx/conf.d/default.conf:ro`));
+  assert.deepEqual(proxied.proxy?.ports, ["80:80"]);
+  const nginx = readFileSync(conf, "utf8");
+  // Appends the address the proxy saw: the rightmost entry, the one TRUST_PROXY=1 takes.
+  assert.match(nginx, /proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/);
+  assert.match(nginx, /proxy_pass http:\/\/ingest-api:3000;/);
 });

@@ -1,10 +1,22 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
+/**
+ * prom-client's default gauges whose names end in `_total`, which Prometheus keeps for
+ * counters (`promtool check metrics` flags them). Each is the sum of the gauge of the same
+ * name without `_total`, labelled by type, which stays: `sum(tallyflow_nodejs_active_handles)`.
+ */
+const GAUGES_NAMED_AS_COUNTERS = [
+  "tallyflow_nodejs_active_handles_total",
+  "tallyflow_nodejs_active_requests_total",
+  "tallyflow_nodejs_active_resources_total",
+];
+
 /** A registry per service instance (tests run several in one process), with process metrics. */
 export function createMetricsRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry, prefix: "tallyflow_" });
+  for (const name of GAUGES_NAMED_AS_COUNTERS) registry.removeSingleMetric(name);
   return registry;
 }
 

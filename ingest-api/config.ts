@@ -1,5 +1,5 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
-import { type Env, readInt, readOptionalString, readString } from "../common/env.ts";
+import { type Env, readHost, readInt, readOptionalString, readString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
 import { type NatsAuth, readNatsAuth } from "../common/nats-auth.ts";
 import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
@@ -10,6 +10,13 @@ export const DEV_ADMIN_TOKEN = "dev-admin-token";
 export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly port: number;
   readonly host: string;
+  /**
+   * Port of the API's /metrics (and a /healthz of its own), never the API port: a scrape
+   * is costly and says much about the fleet. 0 = none. @defaultValue 9100
+   */
+  readonly metricsPort: number;
+  /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
+  readonly metricsHost: string;
   /** Bearer token for the registry API. A development default exists outside production. */
   readonly adminToken: string;
   readonly adminTokenIsDefault: boolean;
@@ -130,6 +137,8 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     ...readHttpExposureConfig(env),
     port: readInt(env, "PORT", 3000, { min: 0, max: 65535 }),
     host: readString(env, "HOST", "0.0.0.0"),
+    metricsPort: readInt(env, "API_METRICS_PORT", 9100, { min: 0, max: 65535 }),
+    metricsHost: readHost(env, "API_METRICS_HOST", "127.0.0.1"),
     adminToken: adminToken ?? DEV_ADMIN_TOKEN,
     adminTokenIsDefault: adminToken === undefined,
     natsAuth: readNatsAuth(env, "api"),

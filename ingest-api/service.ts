@@ -2,11 +2,13 @@ import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Express } from "express";
+import type { Registry } from "prom-client";
 import { votesStreamOptions } from "../common/config.ts";
 import { JetStreamHealer } from "../common/jetstream-heal.ts";
 import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
+import { addMetricsServer } from "../common/metrics-server.ts";
 import { addNats } from "../common/nats.ts";
 import { addRedis } from "../common/redis.ts";
 import { openServiceBase } from "../common/service-base.ts";
@@ -41,6 +43,10 @@ export interface IngestApi {
   results: ResultsCache;
   /** The SSE slots held, in total and per address. */
   streamAdmission: StreamAdmission;
+  /** What the metrics port serves (tests read it directly). */
+  metricsRegistry: Registry;
+  /** The port /metrics listens on (API_METRICS_PORT); undefined when off. */
+  metricsPort: number | undefined;
 }
 
 /**
@@ -218,11 +224,16 @@ export async function buildIngestApi(
       pool,
       publisher,
       redis,
-      metricsRegistry: metrics.registry,
       registryAgeMs: () => cache.ageMs,
       readyzCacheMs: config.readyzCacheMs,
+      logger: log,
     },
     web: { cache },
+  });
+  // Never on the API port: public clients neither see nor pay for a scrape.
+  const metricsPort = await addMetricsServer(lifecycle, metrics.registry, config, {
+    pool,
+    connected: () => redis.isReady && publisher.connected,
   });
   return {
     app,
@@ -233,6 +244,8 @@ export async function buildIngestApi(
     results,
     voterClaims: claims,
     streamAdmission,
+    metricsRegistry: metrics.registry,
+    metricsPort,
   };
 }
 
@@ -241,8 +254,8 @@ export async function startIngestApi(
   config: IngestConfig,
   logger: Logger,
   lifecycle: Lifecycle,
-): Promise<{ url: string; server: Server }> {
-  const { app, events } = await buildIngestApi(config, logger, lifecycle);
+): Promise<{ url: string; server: Server; metricsPort: number | undefined }> {
+  const { app, events, metricsPort } = await buildIngestApi(config, logger, lifecycle);
   checkDescriptorBudget(config, logger);
   const server = createHttpServer(app, config);
   await listen(server, config.port, config.host);
@@ -256,8 +269,8 @@ export async function startIngestApi(
       { adminToken: config.adminToken },
       "using the development admin token (set ADMIN_TOKEN)",
     );
-  logger.info({ url }, "ingest API listening");
-  return { url, server };
+  logger.info({ url, metricsPort }, "ingest API listening");
+  return { url, server, metricsPort };
 }
 
 /** The requests whose responses have not closed yet, and a wait for there to be none. */

@@ -80,6 +80,7 @@ async function freshness(): Promise<{ p50: number; p95: number; max: number; vot
     CONSUMER_NAME: "bench_fresh",
     REDIS_KEY_PREFIX: prefix,
     PORT: String(port),
+    API_METRICS_PORT: "0",
     WRITER_METRICS_PORT: "0",
     PUBLISHER_METRICS_PORT: "0",
     RESULTS_INTERVAL_MS: String(INTERVAL_MS),

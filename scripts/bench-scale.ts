@@ -618,6 +618,7 @@ async function main(): Promise<boolean> {
     RESULTS_INTERVAL_MS: String(INTERVAL_MS),
     ADMIN_TOKEN: ADMIN,
     LOG_LEVEL: "warn",
+    API_METRICS_PORT: "0",
     WRITER_METRICS_PORT: "0",
   };
   try {

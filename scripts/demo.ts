@@ -116,7 +116,7 @@ try {
     out(`    results: ${base}/results   chart: ${base}/results.png   live: ${base}/events`);
     if (poll.checkIn) out(`    attendance: npm run report -- attendance --poll ${poll.id}`);
   }
-  out(`  metrics: ${apiUrl}/metrics   readiness: ${apiUrl}/readyz`);
+  out(`  readiness: ${apiUrl}/readyz   metrics: 127.0.0.1:<API_METRICS_PORT, 9100>/metrics`);
   out("  published totals against SQL: npm run reconcile");
   out(`  kiosk tokens: .local/kiosks.json (${report.content.kiosks.length} kiosks)`);
   out();

@@ -126,6 +126,7 @@ describe("JetStream settings have one owner: the migration", () => {
           SUBJECT_PREFIX: names.subjectPrefix,
           REDIS_KEY_PREFIX: names.redisKeyPrefix,
           ADMIN_TOKEN,
+          API_METRICS_PORT: "0",
           ...RATE_LIMITS_OFF,
         }),
         logger,

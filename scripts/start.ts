@@ -36,7 +36,8 @@ try {
   // Started first so that it stops last: the API stops taking votes before the writer drains.
   const writer = await startBatchWriter(writerConfig, logger, lifecycle);
   const publisher = await startResultPublisher(publisherConfig, logger, lifecycle);
-  const { url } = await startIngestApi(config, logger, lifecycle);
+  const api = await startIngestApi(config, logger, lifecycle);
+  const { url } = api;
   const writerMetrics = writer.metricsPort
     ? `http://127.0.0.1:${writer.metricsPort}/metrics`
     : "off (WRITER_METRICS_PORT=0)";
@@ -45,7 +46,7 @@ try {
       "",
       `tallyflow is up: ${url}`,
       `  readiness:      ${url}/readyz`,
-      `  API metrics:    ${url}/metrics`,
+      `  API metrics:    ${api.metricsPort ? `http://127.0.0.1:${api.metricsPort}/metrics` : "off (API_METRICS_PORT=0)"}`,
       `  writer metrics: ${writerMetrics}`,
       `  publisher metrics: ${publisher.metricsPort ? `http://127.0.0.1:${publisher.metricsPort}/metrics` : "off"}`,
       `  results:        ${url}/v1/polls/<pollId>/results (.png, /events)`,

@@ -17,6 +17,8 @@ export interface IngestHarness extends IngestApi {
   db: TestDatabase;
   config: IngestConfig;
   redis: RedisClient;
+  /** The API's Prometheus text, as its metrics port serves it (off here: API_METRICS_PORT=0). */
+  metrics(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -49,26 +51,39 @@ function harnessConfig(
     REDIS_KEY_PREFIX: names.redisKeyPrefix,
     ADMIN_TOKEN,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    // Test files run side by side: no fixed port. A test that scrapes over HTTP sets one.
+    API_METRICS_PORT: "0",
     ...RATE_LIMITS_OFF,
     ...env,
   });
 }
 
+/** Where a harness runs when a test chooses (Redis users need the key prefix in advance). */
+export interface HarnessOptions {
+  names?: TestNames;
+  /** The test's own Redis client (fixtures, cleanup), when not the API's REDIS_URL. */
+  testRedisUrl?: string;
+}
+
 /** The ingest API wired to this test file's own database, stream and Redis prefix. */
-export async function startIngestHarness(env: Record<string, string> = {}): Promise<IngestHarness> {
-  const names = testNames();
+export async function startIngestHarness(
+  env: Record<string, string> = {},
+  options: HarnessOptions = {},
+): Promise<IngestHarness> {
+  const names = options.names ?? testNames();
   const db = await createTestDatabase(names.database);
   const config = harnessConfig(names, db.url, env);
   const logger = createLogger(config.logLevel);
   const lifecycle = new Lifecycle(logger);
   const api = await buildIngestApi(config, logger, lifecycle);
-  const redis = await connectRedis(config.redisUrl, logger, "test");
+  const redis = await connectRedis(options.testRedisUrl ?? config.redisUrl, logger, "test");
   return {
     ...api,
     names,
     db,
     config,
     redis,
+    metrics: () => api.metricsRegistry.metrics(),
     async close() {
       await lifecycle.close(5_000);
       for await (const keys of redis.scanIterator({

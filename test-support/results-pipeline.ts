@@ -10,7 +10,7 @@ import { createKiosk, type TestKiosk } from "./api.ts";
 import { type LocalServer, listenLocally } from "./http-listen.ts";
 import { type InProcessPublisher, startPublisherInProcess } from "./in-process-publisher.ts";
 import { type InProcessWriter, startPipelineWriter } from "./in-process-writer.ts";
-import { type IngestHarness, startIngestHarness } from "./ingest.ts";
+import { type HarnessOptions, type IngestHarness, startIngestHarness } from "./ingest.ts";
 import { type EnvVars, publisherEnv } from "./service-env.ts";
 import { deleteStreams } from "./streams.ts";
 
@@ -47,8 +47,11 @@ export interface ResultsPipeline {
  * process and all on this file's database, stream, consumer and Redis prefix.
  * RESULTS_INTERVAL_MS defaults to 3000 here, so max-age and Retry-After read "3".
  */
-export async function startResultsPipeline(env: EnvVars = {}): Promise<ResultsPipeline> {
-  const h = await startIngestHarness({ RESULTS_INTERVAL_MS: "3000", ...env });
+export async function startResultsPipeline(
+  env: EnvVars = {},
+  options: HarnessOptions & { publisherRedisUrl?: string } = {},
+): Promise<ResultsPipeline> {
+  const h = await startIngestHarness({ RESULTS_INTERVAL_MS: "3000", ...env }, options);
   let writer: InProcessWriter | undefined;
   let server: LocalServer | undefined;
   const pEnv = publisherEnv(h.names, h.db.url, {
@@ -56,6 +59,7 @@ export async function startResultsPipeline(env: EnvVars = {}): Promise<ResultsPi
     REDIS_URL: h.config.redisUrl,
     RESULTS_INTERVAL_MS: h.config.resultsIntervalMs.toString(),
     ...env,
+    ...(options.publisherRedisUrl ? { REDIS_URL: options.publisherRedisUrl } : {}),
   });
   let publisher: InProcessPublisher | undefined;
   const close = async () => {

@@ -1,25 +1,29 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
+import { freePort } from "../../harness/ports.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import { metricSample } from "../../test-support/metrics-scrape.ts";
+import { readIngestConfig } from "../config.ts";
 
 describe("health and metrics", () => {
   let h: IngestHarness;
   let kiosk: TestKiosk;
+  let metricsPort: number;
 
   const metrics = async () => {
-    const res = await request(h.app).get("/metrics");
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     assert.equal(res.status, 200);
-    assert.match(String(res.headers["content-type"]), /^text\/plain; version=0\.0\.4/);
-    return res.text;
+    assert.match(String(res.headers.get("content-type")), /^text\/plain; version=0\.0\.4/);
+    return res.text();
   };
   const sample = (text: string, name: string, labels: Record<string, string>) =>
     metricSample(text, name, labels) ?? 0;
 
   before(async () => {
-    h = await startIngestHarness();
+    metricsPort = await freePort();
+    h = await startIngestHarness({ API_METRICS_PORT: String(metricsPort) });
     await createPoll(h.app, { id: "metered" });
     kiosk = await createKiosk(h.app, "meter-kiosk");
   });
@@ -41,6 +45,17 @@ describe("health and metrics", () => {
     });
     assert.equal(typeof registryCacheAgeMs, "number");
     assert.ok(registryCacheAgeMs >= 0);
+  });
+
+  test("/metrics is on a port of its own, on 127.0.0.1 unless configured, never the API's", async () => {
+    assert.equal(h.metricsPort, metricsPort);
+    const defaults = readIngestConfig({});
+    assert.equal(defaults.metricsHost, "127.0.0.1");
+    assert.equal(defaults.metricsPort, 9100);
+    assert.notEqual(defaults.metricsPort, defaults.port);
+    assert.equal((await request(h.app).get("/metrics")).status, 404);
+    const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+    assert.equal(health.status, 200, "the metrics port has a /healthz of its own");
   });
 
   test("GET /metrics is Prometheus text with the service's metrics", async () => {

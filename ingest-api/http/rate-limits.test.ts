@@ -96,8 +96,7 @@ describe("per-kiosk limits", () => {
     });
     const refusedMeanwhile = waiting.filter((s) => s === 429).length;
     assert.equal(refusedMeanwhile, waiting.length - 1, `answers until then: ${waiting}`);
-    const metrics = await request(h.app).get("/metrics");
-    const throttled = metricSample(metrics.text, "tallyflow_rate_limited_total", {
+    const throttled = metricSample(await h.metrics(), "tallyflow_rate_limited_total", {
       limit: "kiosk_votes",
     });
     assert.equal(throttled, refusals + refusedMeanwhile, "every refusal, counted");
@@ -356,6 +355,24 @@ describe("/readyz answers from one probe round per READYZ_CACHE_MS", () => {
       { timeoutMs: 20_000, intervalMs: 250 },
     );
     assert.equal(fresh.body.checks.redis.ok, false);
+  });
+
+  test("/readyz names the dependency down, never its error (that is for the log)", async () => {
+    await proxy.down();
+    const res = await eventually(
+      "/readyz sees Redis down",
+      async () => {
+        const r = await request(h.app).get("/readyz");
+        return r.status === 503 ? r : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
+    const { registryCacheAgeMs, ...rest } = res.body;
+    assert.deepEqual(rest, {
+      status: "not_ready",
+      checks: { postgres: { ok: true }, nats: { ok: true }, redis: { ok: false } },
+    });
+    assert.equal(typeof registryCacheAgeMs, "number");
   });
 });
 

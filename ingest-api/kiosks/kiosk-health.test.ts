@@ -37,7 +37,7 @@ describe("kiosk health", () => {
     const text = await h.redis.hGet(`${h.names.redisKeyPrefix}kiosks:status`, id);
     return text == null ? undefined : (JSON.parse(text) as Record<string, unknown>);
   };
-  const metrics = async () => (await request(h.app).get("/metrics").expect(200)).text;
+  const metrics = () => h.metrics();
 
   const status = (over: Record<string, unknown> = {}) =>
     JSON.stringify({

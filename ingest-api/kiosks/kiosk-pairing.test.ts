@@ -201,11 +201,7 @@ describe("kiosk pairing", () => {
 
   test("pairings are counted by outcome", async () => {
     const count = async (outcome: string) =>
-      metricSample(
-        (await request(h.app).get("/metrics").expect(200)).text,
-        "tallyflow_kiosk_pairings_total",
-        { outcome },
-      ) ?? Number.NaN;
+      metricSample(await h.metrics(), "tallyflow_kiosk_pairings_total", { outcome }) ?? Number.NaN;
     const before = { paired: await count("paired"), invalid: await count("invalid_code") };
     assert.ok((await count("revoked")) >= 1, "the raced kiosk's pairing");
     await createKiosk(h.app, "counted");
@@ -248,7 +244,7 @@ describe("kiosk pairing: PUBLIC_URL and the per-address limit", () => {
     }
     for (const res of answers.filter((r) => r.status !== 429))
       expectError(res, 404, "pairing_code_invalid");
-    const metrics = (await request(h.app).get("/metrics").expect(200)).text;
+    const metrics = await h.metrics();
     assert.equal(
       metricSample(metrics, "tallyflow_kiosk_pairings_total", { outcome: "invalid_code" }),
       10 - throttled.length,

@@ -101,8 +101,7 @@ describe("results cache: announcements, reconnects, Redis gone (check interval p
     assert.equal(routed.headers["content-type"], old.headers["content-type"]);
     assert.equal(routed.headers["x-content-type-options"], "nosniff");
     // Both paths are counted under the route's label.
-    const metrics = await request(h.app).get("/metrics").expect(200);
-    const served = metricSample(metrics.text, "tallyflow_http_requests_total", {
+    const served = metricSample(await h.metrics(), "tallyflow_http_requests_total", {
       route: "/v1/polls/:pollId/results",
       status: "200",
     });
@@ -193,9 +192,9 @@ describe("results cache: announcements, reconnects, Redis gone (check interval p
     );
     await Promise.all(Array.from({ length: 20 }, () => servedVersion(h, "fresh")));
     assert.equal(h.results.fetches, before + 2, "the announcement cost one fetch");
-    const metrics = await request(h.app).get("/metrics").expect(200);
-    assert.equal(metricSample(metrics.text, "tallyflow_results_cache_fetches_total"), before + 2);
-    assert.equal(metricSample(metrics.text, "tallyflow_results_cache_polls"), h.results.size);
+    const metrics = await h.metrics();
+    assert.equal(metricSample(metrics, "tallyflow_results_cache_fetches_total"), before + 2);
+    assert.equal(metricSample(metrics, "tallyflow_results_cache_polls"), h.results.size);
   });
 
   test("Redis unreachable: once a check fails the copy is dropped and reads answer 503 redis_unavailable", async () => {

@@ -105,8 +105,7 @@ describe("results events (SSE)", () => {
     return (await p.h.redis.pubSubNumSub(channel))[channel];
   };
   const sseGauge = async () => {
-    const res = await fetch(`${base}/metrics`);
-    return metricSample(await res.text(), "tallyflow_sse_clients");
+    return metricSample(await p.h.metrics(), "tallyflow_sse_clients");
   };
   const votes = async (list: [pollId: string, optionId: string][]) => {
     await p.voteBatch(list.map(([pollId, optionId]) => ({ pollId, optionId })));

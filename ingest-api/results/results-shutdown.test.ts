@@ -33,6 +33,7 @@ describe("API shutdown with open SSE clients", () => {
       ADMIN_TOKEN,
       PORT: "0",
       HOST: "127.0.0.1",
+      API_METRICS_PORT: "0",
       SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS),
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     });

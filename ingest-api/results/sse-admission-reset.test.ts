@@ -76,12 +76,7 @@ describe("SSE connects reset during admission", () => {
     // The scrape reads Redis-backed gauges too: it waits for Redis to be back.
     await proxy.down();
     await proxy.up();
-    const metrics = await eventually("a scrape", async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
-        signal: AbortSignal.timeout(5_000),
-      });
-      return res.ok ? res.text() : undefined;
-    });
+    const metrics = await h.metrics();
     assert.equal(metricSample(metrics, "tallyflow_sse_clients"), 0);
   });
 });

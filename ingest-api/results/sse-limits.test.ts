@@ -203,7 +203,7 @@ describe("SSE bounds", () => {
     assert.equal(res.headers.get("x-content-type-options"), "nosniff");
     const body = (await res.json()) as { error: { code: string } };
     assert.equal(body.error.code, "too_many_streams");
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await h.metrics();
     assert.equal(metricSample(metrics, "tallyflow_sse_refused_total", { reason: "total" }), 1);
     assert.equal(
       metricSample(metrics, "tallyflow_sse_refused_total", { reason: "per_address" }),

@@ -46,8 +46,7 @@ describe("POST /v1/votes/batch", () => {
   };
   const votesOf = (m: StreamMessage) => (m.body as { votes: StoredVote[] }).votes;
   const conflictMetric = async () => {
-    const res = await request(h.app).get("/metrics").expect(200);
-    return metricSample(res.text, "tallyflow_votes_total", { status: "conflict" }) ?? 0;
+    return metricSample(await h.metrics(), "tallyflow_votes_total", { status: "conflict" }) ?? 0;
   };
 
   before(async () => {

@@ -42,6 +42,7 @@ export function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     CONSUMER_NAME: PIPELINE.consumer,
     REDIS_KEY_PREFIX: PIPELINE.redisKeyPrefix,
     ADMIN_TOKEN: PIPELINE.adminToken,
+    API_METRICS_PORT: "0",
     WRITER_METRICS_PORT: "0",
     PUBLISHER_METRICS_PORT: "0",
     LOG_LEVEL: "warn",

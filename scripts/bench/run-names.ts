@@ -59,5 +59,7 @@ export function benchServiceEnv(run: BenchRun, port: number): NodeJS.ProcessEnv 
     NATS_WRITER_PASSWORD: "bench-nats-writer-password",
     NATS_MIGRATE_PASSWORD: "bench-nats-migrate-password",
     LOG_LEVEL: "warn",
+    // Runs may start several APIs on one host: no fixed metrics port to collide on.
+    API_METRICS_PORT: "0",
   };
 }

@@ -58,6 +58,7 @@ export class System {
       LOG_LEVEL: o.logLevel,
       HOST: "127.0.0.1",
       PORT: String(port),
+      API_METRICS_PORT: "0",
       WRITER_METRICS_PORT: "0",
       PUBLISHER_METRICS_PORT: "0",
       PG_POOL_SIZE: "4",

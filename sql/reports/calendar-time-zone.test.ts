@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import request from "supertest";
 import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../../test-support/api.ts";
+import { createLoginRole, type LoginRole } from "../../test-support/database.ts";
 import { type InProcessWriter, startPipelineWriter } from "../../test-support/in-process-writer.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 
@@ -29,15 +30,19 @@ describe("the calendar report in the poll's time zone", () => {
   let h: IngestHarness;
   let writer: InProcessWriter | undefined;
   let kiosk: TestKiosk;
+  /** The report runs as an analyst (migration 016's read-only role). */
+  let analyst: LoginRole;
 
   before(async () => {
     h = await startIngestHarness();
     kiosk = await createKiosk(h.app, "k1");
     writer = await startPipelineWriter(h);
+    analyst = await createLoginRole(h.db, "tallyflow_analyst");
   });
   after(async () => {
     try {
       await writer?.close();
+      await analyst?.drop();
     } finally {
       await h?.close();
     }
@@ -76,7 +81,7 @@ describe("the calendar report in the poll's time zone", () => {
       "-X",
       "--csv",
       "--dbname",
-      h.db.url,
+      analyst.url,
       "-v",
       "poll_id=kolkata",
       "-v",

@@ -5,7 +5,12 @@ import { after, before, describe, test } from "node:test";
 import { loadPolls } from "../../result-publisher/published-version.ts";
 import { visibleResults } from "../../result-publisher/results.ts";
 import { loadRollups } from "../../result-publisher/rollup-store.ts";
-import { createTestDatabase, type TestDatabase } from "../../test-support/database.ts";
+import {
+  createLoginRole,
+  createTestDatabase,
+  type LoginRole,
+  type TestDatabase,
+} from "../../test-support/database.ts";
 import { testNames } from "../../test-support/names.ts";
 import { buildDataset, seedDataset } from "./test-dataset.ts";
 import * as ref from "./test-reference.ts";
@@ -147,9 +152,11 @@ function canonical(value: string, type: Col): string | number {
 }
 
 let db: TestDatabase;
+/** The reports run as an analyst (migration 016's read-only role), as they do in production. */
+let analyst: LoginRole;
 
 async function psql(file: string, vars: Record<string, string> = {}): Promise<Run> {
-  const args = ["-X", "-v", "ON_ERROR_STOP=1", "--csv", "--dbname", db.url];
+  const args = ["-X", "-v", "ON_ERROR_STOP=1", "--csv", "--dbname", analyst.url];
   for (const [k, v] of Object.entries(vars)) args.push("-v", `${k}=${v}`);
   args.push("-f", join(ROOT, "sql", "reports", file));
   return run(PSQL, args);
@@ -202,9 +209,11 @@ const londonDay = (day: string, next: string) =>
 before(async () => {
   db = await createTestDatabase(testNames().database);
   await seedDataset(db.pool, data);
+  analyst = await createLoginRole(db, "tallyflow_analyst");
 });
 
 after(async () => {
+  await analyst?.drop();
   await db?.drop();
 });
 
@@ -768,7 +777,7 @@ describe("analyst reports through psql", () => {
 
 describe("npm run report", () => {
   const script = join(ROOT, "scripts", "report.ts");
-  const env = () => ({ ...process.env, DATABASE_URL: db.url });
+  const env = () => ({ ...process.env, DATABASE_URL: analyst.url });
   const report = (...args: string[]) => run(process.execPath, [script, ...args], env());
 
   test("--format csv prints the report as CSV, the same as psql --csv", async () => {

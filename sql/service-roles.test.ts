@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import pg from "pg";
+import request from "supertest";
+import { createPoll } from "../test-support/api.ts";
+import {
+  createLoginRole,
+  createTestDatabase,
+  type LoginRole,
+  type ServiceRole,
+  type TestDatabase,
+} from "../test-support/database.ts";
+import { ADMIN, startIngestHarness } from "../test-support/ingest.ts";
+import { testNames } from "../test-support/names.ts";
+
+// Migration 016's roles: each service's login user can do its job and nothing the rules
+// forbid (the API never touches votes; the writer never changes the registry; the
+// publisher and the analyst only read).
+
+const REFUSED = /permission denied/;
+
+describe("the services' Postgres roles", () => {
+  let db: TestDatabase;
+  const roles: LoginRole[] = [];
+  const clients: pg.Client[] = [];
+  const as = async (group: ServiceRole) => {
+    const role = await createLoginRole(db, group);
+    roles.push(role);
+    const client = new pg.Client({ connectionString: role.url });
+    clients.push(client);
+    await client.connect();
+    return client;
+  };
+
+  before(async () => {
+    db = await createTestDatabase(testNames().database);
+    await db.pool.query(`
+      insert into polls (id, title, time_zone) values ('p', 'P', 'UTC');
+      insert into poll_options (poll_id, id, label, position) values ('p', 'yes', 'Yes', 0);
+      insert into kiosks (id, name, token_hash) values ('k', 'K', '\\x01');
+      insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
+        values ('0190a5b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b', 'p', 'yes', 'k', now(), now(), 1)`);
+  });
+  after(async () => {
+    for (const c of clients) await c.end().catch(() => {});
+    for (const r of roles) await r.drop();
+    await db?.drop();
+  });
+
+  test("the API manages the registry and cannot touch votes", async () => {
+    const api = await as("tallyflow_api");
+    await api.query("insert into polls (id, title, time_zone) values ('q', 'Q', 'UTC')");
+    await api.query("update polls set title = 'P2' where id = 'p'");
+    await api.query("select voter_id from voter_ballots");
+    assert.equal((await api.query("select poll_has_votes('p') as has")).rows[0].has, true);
+    await assert.rejects(
+      api.query(
+        "insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq) values ('0190a5b2-7c3d-7e4f-8a5b-6c7d8e9f0a1c', 'p', 'yes', 'k', now(), now(), 1)",
+      ),
+      REFUSED,
+    );
+    await assert.rejects(api.query("select count(*) from votes"), REFUSED);
+    await assert.rejects(api.query("delete from votes"), REFUSED);
+    await assert.rejects(api.query("select * from vote_rollups"), REFUSED);
+    // Deleting an archived poll clears the writer's rows through the trigger's own rights.
+    await api.query("update polls set archived_at = now() where id = 'p'");
+    await api.query("delete from polls where id = 'p'");
+    const { rows } = await db.pool.query(
+      "select count(*)::int as n from votes where poll_id = 'p'",
+    );
+    assert.equal(rows[0].n, 0);
+  });
+
+  test("the writer stores votes and cannot change the registry", async () => {
+    await db.pool.query(`
+      insert into polls (id, title, time_zone) values ('w', 'W', 'UTC');
+      insert into poll_options (poll_id, id, label, position) values ('w', 'yes', 'Yes', 0)`);
+    const writer = await as("tallyflow_writer");
+    await writer.query(
+      "insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq) values ('0190a5b2-7c3d-7e4f-8a5b-6c7d8e9f0a1d', 'w', 'yes', 'k', now(), now(), 1)",
+    );
+    await writer.query("select incarnation from polls");
+    await assert.rejects(writer.query("update polls set title = 'x' where id = 'w'"), REFUSED);
+    await assert.rejects(writer.query("delete from polls where id = 'w'"), REFUSED);
+    await assert.rejects(writer.query("update kiosks set name = 'x'"), REFUSED);
+    await assert.rejects(
+      writer.query("insert into poll_options values ('w', 'no', 'No', 1)"),
+      REFUSED,
+    );
+  });
+
+  test("the publisher and the analyst only read", async () => {
+    const publisher = await as("tallyflow_publisher");
+    await publisher.query("select * from vote_rollups");
+    await publisher.query("select * from poll_changes");
+    await assert.rejects(publisher.query("delete from vote_rollups"), REFUSED);
+    await assert.rejects(publisher.query("select * from votes"), REFUSED);
+    const analyst = await as("tallyflow_analyst");
+    await analyst.query("select count(*) from votes");
+    await assert.rejects(analyst.query("delete from votes"), REFUSED);
+    await assert.rejects(analyst.query("update polls set title = 'x'"), REFUSED);
+  });
+
+  test("every table is readable by the analyst and granted to a service", async () => {
+    const { rows } = await db.pool.query<{ table: string; analyst: boolean; service: boolean }>(`
+      select c.relname as table,
+        has_table_privilege('tallyflow_analyst', c.oid, 'select') as analyst,
+        (has_table_privilege('tallyflow_api', c.oid, 'select')
+          or has_table_privilege('tallyflow_writer', c.oid, 'insert')) as service
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relname <> 'schema_migrations'
+      order by 1`);
+    assert.ok(rows.length > 10);
+    for (const r of rows) {
+      assert.ok(
+        r.analyst,
+        `${r.table}: no select for tallyflow_analyst (a migration must grant it)`,
+      );
+      assert.ok(r.service, `${r.table}: granted to no service (a migration must grant it)`);
+    }
+  });
+
+  test("the API runs as its role: registry, votes, one-vote claims, poll deletion", async () => {
+    const role = await createLoginRole(db, "tallyflow_api");
+    roles.push(role);
+    const names = testNames();
+    const url = new URL(role.url);
+    url.pathname = `/${names.database}`;
+    const h = await startIngestHarness({ DATABASE_URL: url.toString() }, { names });
+    try {
+      const who = await request(h.app).get("/readyz");
+      assert.equal(who.status, 200, who.text);
+      await createPoll(h.app, { id: "r", oneVotePerVoter: true });
+      const kiosk = await request(h.app).post("/v1/kiosks").set(ADMIN).send({ id: "k", name: "K" });
+      assert.equal(kiosk.status, 201, kiosk.text);
+      const vote = await request(h.app)
+        .post("/v1/votes")
+        .set({ Authorization: `Bearer ${kiosk.body.token}` })
+        .send({ pollId: "r", optionId: "yes", voterId: "v" });
+      assert.equal(vote.status, 202, vote.text);
+      await request(h.app).patch("/v1/polls/r").set(ADMIN).send({ archived: true }).expect(200);
+      await request(h.app).delete("/v1/polls/r").set(ADMIN).expect(200);
+      const { rows } = await h.db.pool.query("select current_user");
+      assert.notEqual(rows[0].current_user, role.name, "the fixtures' own pool is the owner's");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("the migration runs again, in another database, with the roles already there", async () => {
+    const other = await createTestDatabase(testNames().database);
+    try {
+      const { rows } = await other.pool.query(
+        "select has_table_privilege('tallyflow_writer', 'votes', 'insert') as ok",
+      );
+      assert.equal(rows[0].ok, true);
+    } finally {
+      await other.drop();
+    }
+  });
+});
