@@ -51,9 +51,9 @@ async function insertWriterRows(pool: Pool, pollId: string): Promise<void> {
     [pollId],
   );
   await pool.query(
-    `insert into dead_letters (stream, stream_seq, subject, raw, error, deliveries)
-     values ('votes', $1, 'votes.x', convert_to($2, 'UTF8'), 'test', 1)`,
-    [Math.floor(Math.random() * 1e9), `{"pollId":"${pollId}"}`],
+    `insert into dead_letters (stream, stream_seq, msg_id, subject, raw, error, deliveries)
+     values ('votes', $1, $2, 'votes.x', convert_to($3, 'UTF8'), 'test', 1)`,
+    [Math.floor(Math.random() * 1e9), randomUUID(), `{"pollId":"${pollId}"}`],
   );
 }
 

@@ -2,6 +2,7 @@ import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
+import { BUCKET_MS } from "../common/rollup-buckets.ts";
 import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "../result-publisher/config.ts";
 import { ResultsPublisher } from "../result-publisher/publisher.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
@@ -85,7 +86,7 @@ try {
   });
   // The simulated history ends now; the poll changes carry the time of their last bucket.
   const monthMs = MONTH_DAYS * DAY_MS;
-  const startMs = Math.floor((Date.now() - MONTHS * monthMs) / 600_000) * 600_000;
+  const startMs = Math.floor((Date.now() - MONTHS * monthMs) / BUCKET_MS) * BUCKET_MS;
   const measure = () => {
     gc();
     return process.memoryUsage();
@@ -100,7 +101,7 @@ try {
   let rows = 0;
   for (let month = 0; month < MONTHS; month++) {
     const from = new Date(startMs + month * monthMs);
-    const to = new Date(startMs + (month + 1) * monthMs - 600_000);
+    const to = new Date(startMs + (month + 1) * monthMs - BUCKET_MS);
     const inserting = performance.now();
     // One statement a month: every bucket of every option of every poll has votes.
     const inserted = await pool.query(
@@ -108,7 +109,7 @@ try {
        select 'p' || i, 'o' || o, b, 1 + (i * 7 + o * 13 + extract(epoch from b)::bigint) % 50,
               pg_current_xact_id()
        from generate_series(1, $1::int) i, generate_series(1, $2::int) o,
-            generate_series($3::timestamptz, $4::timestamptz, interval '10 minutes') b`,
+            generate_series($3::timestamptz, $4::timestamptz, rollup_bucket_width()) b`,
       [POLLS, OPTIONS, from, to],
     );
     rows += inserted.rowCount ?? 0;

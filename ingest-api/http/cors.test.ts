@@ -93,7 +93,7 @@ describe("CORS for the configured origins", () => {
     assert.deepEqual(corsHeaders(near), []);
   });
 
-  test("a cross-origin results GET carries Allow-Origin and exposes ETag and Retry-After", async () => {
+  test("a cross-origin results GET carries Allow-Origin and exposes ETag, Retry-After and Date (the outbox learns the server's clock from it)", async () => {
     const res = await request(h.app).get("/v1/polls/cors/results").set("Origin", ALLOWED);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.headers.etag, `"${VERSION}"`);
@@ -101,6 +101,7 @@ describe("CORS for the configured origins", () => {
     assert.deepEqual(res.headers["access-control-expose-headers"]?.split(","), [
       "ETag",
       "Retry-After",
+      "Date",
     ]);
     const png = await request(h.app).get("/v1/polls/cors/results.png").set("Origin", ALLOWED);
     assert.equal(png.headers["access-control-allow-origin"], ALLOWED, png.text);
