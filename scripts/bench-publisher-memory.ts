@@ -15,15 +15,17 @@ import { intFlag, readCli } from "./cli.ts";
 // RSS are printed after each month, after a full GC. Flat is the outcome: a publisher keeps
 // each poll's totals and its distribution window, not its history.
 
-const USAGE = `usage: npm run bench:publisher-memory -- [--polls N] [--options N] [--months N] [--month-days N] [--rounds N]
+const USAGE = `usage: npm run bench:publisher-memory -- [--polls N] [--options N] [--months N] [--month-days N] [--peaks H,H] [--rounds N]
   --polls N       polls (default 1000)
   --options N     options per poll (default 4)
   --months N      simulated months (default 12)
   --month-days N  days of 10-minute buckets per month (default 30; smaller for a smoke run)
+  --peaks H,H     UTC hours whose buckets hold votes, one hour each (default: every hour);
+                  the reference day is two one-hour peaks: --peaks 8,15
   --rounds N      publishing rounds per month, each after new votes in the latest bucket (default 3)
 env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432), REDIS_URL (default redis://127.0.0.1:6379)`;
 
-const { POLLS, OPTIONS, MONTHS, MONTH_DAYS, ROUNDS } = readCli(
+const { POLLS, OPTIONS, MONTHS, MONTH_DAYS, ROUNDS, PEAK_HOURS } = readCli(
   {
     usage: USAGE,
     options: {
@@ -32,6 +34,7 @@ const { POLLS, OPTIONS, MONTHS, MONTH_DAYS, ROUNDS } = readCli(
       months: { type: "string", default: "12" },
       "month-days": { type: "string", default: "30" },
       rounds: { type: "string", default: "3" },
+      peaks: { type: "string", default: "" },
     },
   },
   ({ values }) => ({
@@ -40,6 +43,10 @@ const { POLLS, OPTIONS, MONTHS, MONTH_DAYS, ROUNDS } = readCli(
     MONTHS: intFlag("months", values.months, { min: 1 }),
     MONTH_DAYS: intFlag("month-days", values["month-days"], { min: 1 }),
     ROUNDS: intFlag("rounds", values.rounds, { min: 1 }),
+    PEAK_HOURS:
+      values.peaks === ""
+        ? Array.from({ length: 24 }, (_, h) => h)
+        : values.peaks.split(",").map((h) => intFlag("peaks", h, { min: 0, max: 23 })),
   }),
 );
 const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
@@ -94,7 +101,8 @@ try {
   const base = measure();
   process.stdout.write(
     `${POLLS} polls × ${OPTIONS} options, ${MONTHS} months of ${MONTH_DAYS} days ` +
-      `(window ${DEFAULT_DISTRIBUTION_WINDOW_HOURS} h), ${ROUNDS} rounds a month\n` +
+      `(votes in the UTC hours ${PEAK_HOURS.join(",")}; window ${DEFAULT_DISTRIBUTION_WINDOW_HOURS} h), ` +
+      `${ROUNDS} rounds a month\n` +
       `start: heap ${mb(base.heapUsed)} MB, rss ${mb(base.rss)} MB\n` +
       "month  rollup rows  insert s   rounds s   heap MB    rss MB\n",
   );
@@ -103,14 +111,16 @@ try {
     const from = new Date(startMs + month * monthMs);
     const to = new Date(startMs + (month + 1) * monthMs - BUCKET_MS);
     const inserting = performance.now();
-    // One statement a month: every bucket of every option of every poll has votes.
+    // One statement a month: every bucket of the peak hours, of every option of every
+    // poll, has votes.
     const inserted = await pool.query(
       `insert into vote_rollups (poll_id, option_id, bucket_start, count, tx_id)
        select 'p' || i, 'o' || o, b, 1 + (i * 7 + o * 13 + extract(epoch from b)::bigint) % 50,
               pg_current_xact_id()
        from generate_series(1, $1::int) i, generate_series(1, $2::int) o,
-            generate_series($3::timestamptz, $4::timestamptz, rollup_bucket_width()) b`,
-      [POLLS, OPTIONS, from, to],
+            generate_series($3::timestamptz, $4::timestamptz, rollup_bucket_width()) b
+       where extract(hour from b at time zone 'UTC')::int = any($5::int[])`,
+      [POLLS, OPTIONS, from, to, PEAK_HOURS],
     );
     rows += inserted.rowCount ?? 0;
     const insertS = (performance.now() - inserting) / 1000;
@@ -118,9 +128,11 @@ try {
     for (let round = 0; round < ROUNDS; round++) {
       // New votes in the month's last bucket of every poll, as a writer's batch leaves them.
       await pool.query(
-        `update vote_rollups set count = count + 1, tx_id = pg_current_xact_id()
-         where (poll_id, option_id, bucket_start) in
-           (select 'p' || i, 'o1', $2::timestamptz from generate_series(1, $1::int) i)`,
+        `insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
+         select 'p' || i, 'o1', $2::timestamptz, 1, pg_current_xact_id()
+         from generate_series(1, $1::int) i
+         on conflict (poll_id, option_id, bucket_start)
+         do update set count = r.count + 1, tx_id = excluded.tx_id`,
         [POLLS, to],
       );
       await pool.query(
