@@ -6,6 +6,9 @@ import { BUCKET_MS } from "../common/rollup-buckets.ts";
 import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "../result-publisher/config.ts";
 import { ResultsPublisher } from "../result-publisher/publisher.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
+import { benchCommand } from "./bench/command-line.ts";
+import { machineLine } from "./bench/machine.ts";
+import { ratioVerdict, verdictLines } from "./bench/verdict.ts";
 import { intFlag, readCli } from "./cli.ts";
 
 // `npm run bench:publisher-memory [-- --polls 1000 --months 12]`
@@ -100,6 +103,10 @@ try {
   };
   const base = measure();
   process.stdout.write(
+    `# Publisher memory against history\n\n${machineLine(new Date())}\n` +
+      `Command: \`${benchCommand("bench:publisher-memory")}\`\n\n`,
+  );
+  process.stdout.write(
     `${POLLS} polls × ${OPTIONS} options, ${MONTHS} months of ${MONTH_DAYS} days ` +
       `(votes in the UTC hours ${PEAK_HOURS.join(",")}; window ${DEFAULT_DISTRIBUTION_WINDOW_HOURS} h), ` +
       `${ROUNDS} rounds a month\n` +
@@ -107,6 +114,7 @@ try {
       "month  rollup rows  insert s   rounds s   heap MB    rss MB\n",
   );
   let rows = 0;
+  const heapByMonth: number[] = [];
   for (let month = 0; month < MONTHS; month++) {
     const from = new Date(startMs + month * monthMs);
     const to = new Date(startMs + (month + 1) * monthMs - BUCKET_MS);
@@ -147,11 +155,25 @@ try {
     }
     const publishS = (performance.now() - publishing) / 1000;
     const m = measure();
+    heapByMonth.push(m.heapUsed);
     process.stdout.write(
       `${String(month + 1).padStart(5)} ${String(rows).padStart(12)} ${insertS.toFixed(1).padStart(9)} ` +
         `${publishS.toFixed(1).padStart(10)} ${mb(m.heapUsed)} ${mb(m.rss)}\n`,
     );
   }
+  // Flat: the last month's heap against the first's, after a full GC each (the history
+  // grew MONTHS-fold in between). 1.1 leaves room for the V8 heap's own noise.
+  const growth = heapByMonth.at(-1)! / heapByMonth[0]!;
+  process.stdout.write(
+    `\n${verdictLines([
+      ratioVerdict(
+        `publisher heap after month ${MONTHS} / after month 1 (history ${MONTHS}× longer)`,
+        growth,
+        "≤",
+        1.1,
+      ),
+    ]).join("\n")}\n`,
+  );
 } finally {
   for await (const keys of redis.scanIterator({ MATCH: `${PREFIX}*`, COUNT: 1000 }))
     if (keys.length > 0) await redis.unlink(keys);

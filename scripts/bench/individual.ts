@@ -41,6 +41,8 @@ const BENCHES: readonly Bench[] = [
   // bench:reads runs above, once: not again inside bench:scale.
   { script: "bench:scale", args: ["--skip-reads"] },
   { script: "bench:reports", smaller: ["--votes", "2000000"] },
+  // A year for 1,000 polls, votes in the reference day's two one-hour peaks.
+  { script: "bench:publisher-memory", args: ["--peaks", "8,15"], smaller: ["--months", "6"] },
 ];
 
 /** The names `--only` takes: "ingest" for bench:ingest, and so on. */
