@@ -354,7 +354,10 @@ describe("the kiosk app in Chromium", () => {
     await voterId.focus();
     await page.keyboard.type("B-1001\n");
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), OPTIONS[0]!.label);
-    await page.clock.pauseAt(await page.evaluate(() => Date.now() + 1));
+    // A moment ahead of the page's clock: the clock moves on while this call travels, and
+    // pausing at an instant it has passed is refused. Jumping there fires nothing that
+    // matters (no vote is under way yet).
+    await page.clock.pauseAt(await page.evaluate(() => Date.now() + 5_000));
     await page.keyboard.press("Enter");
     await page.locator("#thanks").getByText("your vote for Pizza is saved").waitFor();
     // The cooldown: every option rests, and a tap now is not a vote.

@@ -27,6 +27,7 @@ test("by default every bench runs, reads and scale included, then the pipeline",
     "reads",
     "scale",
     "reports",
+    "publisher-memory",
   ]);
   assert.deepEqual(o.individuals, INDIVIDUAL_NAMES);
   assert.equal(o.pipeline, true);
