@@ -3,9 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import type { ListenLiveness } from "../common/postgres.ts";
 import { eventually } from "../harness/waiting.ts";
-import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
-import { testNames } from "../test-support/names.ts";
-import { TcpProxy } from "../test-support/tcp-proxy.ts";
+import { createProxiedDatabase, type ProxiedDatabase } from "../test-support/proxied-database.ts";
 import { RegistryWatch } from "./registry-watch.ts";
 
 // The publisher reads the registry only when its LISTEN connection says it changed (or no
@@ -16,26 +14,20 @@ import { RegistryWatch } from "./registry-watch.ts";
 const LIVENESS: ListenLiveness = { checkIntervalMs: 200, checkTimeoutMs: 500, keepAliveMs: 1_000 };
 
 describe("the publisher's registry LISTEN connection gone silent", () => {
-  let db: TestDatabase;
-  let proxy: TcpProxy;
+  let pg: ProxiedDatabase;
   let watch: RegistryWatch;
   const addPoll = (id: string) =>
-    db.pool.query("insert into polls (id, title) values ($1, $1)", [id]);
+    pg.db.pool.query("insert into polls (id, title) values ($1, $1)", [id]);
 
   before(async () => {
-    db = await createTestDatabase(testNames().database);
-    const target = new URL(db.url);
-    proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
-    await proxy.up();
-    const viaProxy = new URL(db.url);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
-    watch = new RegistryWatch(viaProxy.toString(), createLogger("silent"), LIVENESS);
+    pg = await createProxiedDatabase();
+    watch = new RegistryWatch(pg.urlViaProxy, createLogger("silent"), LIVENESS);
   });
   after(async () => {
     // The proxy first: ending a client on a silent connection waits for an answer.
-    await proxy?.down();
+    await pg?.proxy.down();
     await watch?.close();
-    await db?.drop();
+    await pg?.close();
   });
 
   test("a poll created after the freeze makes the next run read the registry, and later ones too", async () => {
@@ -44,12 +36,12 @@ describe("the publisher's registry LISTEN connection gone silent", () => {
     await eventually("a change before the freeze is heard", () => watch.takeStale());
     // One change may be told more than once (a row's notice and its table's): settle first.
     await eventually("every notice of that change is taken", () => !watch.takeStale());
-    const connections = proxy.connections;
-    proxy.freeze();
+    const connections = pg.proxy.connections;
+    pg.proxy.freeze();
     await addPoll("after");
     await eventually("a change after the freeze is seen", () => watch.takeStale());
     await eventually("the new connection listens, nothing changed", () => !watch.takeStale());
-    assert.ok(proxy.connections > connections, "a new LISTEN connection was opened");
+    assert.ok(pg.proxy.connections > connections, "a new LISTEN connection was opened");
     await addPoll("later");
     await eventually("a change on the new connection is heard", () => watch.takeStale());
   });

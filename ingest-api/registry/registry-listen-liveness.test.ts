@@ -3,9 +3,10 @@ import { after, before, describe, test } from "node:test";
 import { createLogger } from "../../common/logger.ts";
 import type { ListenLiveness } from "../../common/postgres.ts";
 import { eventually } from "../../harness/waiting.ts";
-import { createTestDatabase, type TestDatabase } from "../../test-support/database.ts";
-import { testNames } from "../../test-support/names.ts";
-import { TcpProxy } from "../../test-support/tcp-proxy.ts";
+import {
+  createProxiedDatabase,
+  type ProxiedDatabase,
+} from "../../test-support/proxied-database.ts";
 import { RegistryCache } from "./registry-cache.ts";
 
 // The registry cache hears changes on a LISTEN connection. Gone silent (a partition: no
@@ -16,27 +17,21 @@ import { RegistryCache } from "./registry-cache.ts";
 const LIVENESS: ListenLiveness = { checkIntervalMs: 200, checkTimeoutMs: 500, keepAliveMs: 1_000 };
 
 describe("the registry cache's LISTEN connection gone silent", () => {
-  let db: TestDatabase;
-  let proxy: TcpProxy;
+  let pg: ProxiedDatabase;
   let cache: RegistryCache;
   const addPoll = (id: string) =>
-    db.pool.query(
+    pg.db.pool.query(
       `with p as (insert into polls (id, title) values ($1, $1))
        insert into poll_options (poll_id, id, label, position) values ($1, 'a', 'A', 1)`,
       [id],
     );
 
   before(async () => {
-    db = await createTestDatabase(testNames().database);
-    const target = new URL(db.url);
-    proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
-    await proxy.up();
-    const viaProxy = new URL(db.url);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    pg = await createProxiedDatabase();
     // Loads go through the pool, directly: only the LISTEN connection is black-holed.
     cache = new RegistryCache(
-      db.pool,
-      viaProxy.toString(),
+      pg.db.pool,
+      pg.urlViaProxy,
       600_000,
       createLogger("silent"),
       LIVENESS,
@@ -45,19 +40,18 @@ describe("the registry cache's LISTEN connection gone silent", () => {
   });
   after(async () => {
     cache?.stop();
-    await proxy?.down();
-    await db?.drop();
+    await pg?.close();
   });
 
   test("a poll created after the freeze is seen once the connection is replaced, and later ones by NOTIFY", async () => {
     await eventually("the cache listens", () => cache.ageMs === 0);
     await addPoll("before");
     await eventually("a poll created before the freeze is seen", () => cache.poll("before"));
-    const connections = proxy.connections;
-    proxy.freeze();
+    const connections = pg.proxy.connections;
+    pg.proxy.freeze();
     await addPoll("after");
     await eventually("a poll created after the freeze is seen", () => cache.poll("after"));
-    assert.ok(proxy.connections > connections, "a new LISTEN connection was opened");
+    assert.ok(pg.proxy.connections > connections, "a new LISTEN connection was opened");
     await addPoll("later");
     await eventually("a poll created on the new connection's watch is seen", () =>
       cache.poll("later"),
