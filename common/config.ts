@@ -1,4 +1,6 @@
 import { type Env, readEnum, readInt, readName, readString, readUrl, readUrlList } from "./env.ts";
+import type { ListenLiveness } from "./postgres.ts";
+import type { RedisLiveness } from "./redis.ts";
 
 // Settings every service shares: where the three dependencies are and how the stream,
 // subjects and Redis keys are named (tests give each file its own names).
@@ -26,6 +28,16 @@ export interface CommonConfig {
   readonly pgQueryTimeoutMs: number;
   /** Idle time before TCP keepalive probes start on every Postgres connection. @defaultValue 10000 */
   readonly pgKeepAliveMs: number;
+  /** How often a dedicated connection (LISTEN) is checked with `select 1`. @defaultValue 10000 */
+  readonly pgListenCheckMs: number;
+  /** A check not answered within this ends the connection, and it is opened again. @defaultValue 5000 */
+  readonly pgListenCheckTimeoutMs: number;
+  /** How often each Redis connection is PINGed. @defaultValue 5000 */
+  readonly redisPingIntervalMs: number;
+  /** A PING not answered within this replaces the connection. @defaultValue 5000 */
+  readonly redisPingTimeoutMs: number;
+  /** Idle time before TCP keepalive probes start on each Redis connection. @defaultValue 10000 */
+  readonly redisKeepAliveMs: number;
   /** JetStream duplicate window (at least 10 minutes). @defaultValue 600000 */
   readonly duplicateWindowMs: number;
   /** Stream size limit; 0 = unlimited. A full stream refuses votes with 503. @defaultValue 0 */
@@ -51,6 +63,24 @@ export function votesStreamOptions(c: CommonConfig) {
   };
 }
 
+/** How every Redis connection of a service finds out that Redis stopped answering. */
+export function redisLiveness(c: CommonConfig): RedisLiveness {
+  return {
+    pingIntervalMs: c.redisPingIntervalMs,
+    pingTimeoutMs: c.redisPingTimeoutMs,
+    keepAliveMs: c.redisKeepAliveMs,
+  };
+}
+
+/** How every dedicated Postgres connection (LISTEN) of a service finds out that Postgres stopped answering. */
+export function listenLiveness(c: CommonConfig): ListenLiveness {
+  return {
+    checkIntervalMs: c.pgListenCheckMs,
+    checkTimeoutMs: c.pgListenCheckTimeoutMs,
+    keepAliveMs: c.pgKeepAliveMs,
+  };
+}
+
 export function readCommonConfig(env: Env): CommonConfig {
   return {
     databaseUrl: readUrl(env, "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tallyflow", [
@@ -72,6 +102,17 @@ export function readCommonConfig(env: Env): CommonConfig {
     pgPoolSize: readInt(env, "PG_POOL_SIZE", 10, { min: 1, max: 200 }),
     pgQueryTimeoutMs: readInt(env, "PG_QUERY_TIMEOUT_MS", 60_000, { min: 100, max: 3_600_000 }),
     pgKeepAliveMs: readInt(env, "PG_KEEPALIVE_MS", 10_000, { min: 1_000, max: 3_600_000 }),
+    pgListenCheckMs: readInt(env, "PG_LISTEN_CHECK_MS", 10_000, { min: 100, max: 3_600_000 }),
+    pgListenCheckTimeoutMs: readInt(env, "PG_LISTEN_CHECK_TIMEOUT_MS", 5_000, {
+      min: 100,
+      max: 3_600_000,
+    }),
+    redisPingIntervalMs: readInt(env, "REDIS_PING_INTERVAL_MS", 5_000, {
+      min: 100,
+      max: 3_600_000,
+    }),
+    redisPingTimeoutMs: readInt(env, "REDIS_PING_TIMEOUT_MS", 5_000, { min: 100, max: 3_600_000 }),
+    redisKeepAliveMs: readInt(env, "REDIS_KEEPALIVE_MS", 10_000, { min: 1_000, max: 3_600_000 }),
     duplicateWindowMs: readInt(env, "DUPLICATE_WINDOW_MS", 600_000, { min: 600_000 }),
     streamMaxBytes: readInt(env, "STREAM_MAX_BYTES", 0, { min: 0 }),
     resultsIntervalMs: readInt(env, "RESULTS_INTERVAL_MS", DEFAULT_RESULTS_INTERVAL_MS, {

@@ -47,6 +47,62 @@ export function createPool(
   return pool;
 }
 
+/** How a dedicated connection (a LISTEN) finds out that Postgres stopped answering. */
+export interface ListenLiveness {
+  /** How often it is checked with `select 1` (PG_LISTEN_CHECK_MS). */
+  checkIntervalMs: number;
+  /** A check not answered within this ends the connection (PG_LISTEN_CHECK_TIMEOUT_MS). */
+  checkTimeoutMs: number;
+  /** Idle time before TCP keepalive probes (PG_KEEPALIVE_MS). */
+  keepAliveMs: number;
+}
+
+/** A dedicated connection (LISTEN), not connected yet, with TCP keepalive; watch it with watchListener. */
+export function newListenClient(
+  databaseUrl: string,
+  applicationName: string,
+  liveness: ListenLiveness,
+): pg.Client {
+  return new pg.Client({
+    connectionString: databaseUrl,
+    application_name: applicationName,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: liveness.keepAliveMs,
+  });
+}
+
+/**
+ * A LISTEN connection only receives: if its peer goes silent (a partition, a host gone
+ * without a FIN), it hears no more notifications and reports no error, for hours, until
+ * the kernel gives up. So it is asked `select 1` every interval; one not answered in time
+ * ends the client (pg destroys the socket of a client with a query in flight), which emits
+ * "end" and so sends its owner down the path that opens a new connection and catches up.
+ * The checks stop when the client ends.
+ */
+export function watchListener(client: pg.Client, liveness: ListenLiveness, logger: Logger): void {
+  let ended = false;
+  let timer: NodeJS.Timeout | undefined;
+  client.once("end", () => {
+    ended = true;
+    clearTimeout(timer);
+  });
+  const check = () => {
+    // query_timeout per query is pg's, missing from its type declarations.
+    const query = { text: "select 1", query_timeout: liveness.checkTimeoutMs } as pg.QueryConfig;
+    client.query(query).then(
+      () => {
+        if (!ended) timer = setTimeout(check, liveness.checkIntervalMs);
+      },
+      (err: unknown) => {
+        if (ended) return;
+        logger.warn({ err }, "a LISTEN connection did not answer its check; opening a new one");
+        client.end().catch(() => {});
+      },
+    );
+  };
+  timer = setTimeout(check, liveness.checkIntervalMs);
+}
+
 /** A service's pool, registered with its lifecycle so that it is ended last-in-first-out. */
 export function addPool(
   lifecycle: Lifecycle,

@@ -2,7 +2,17 @@ import { createClient } from "redis";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 
-function newClient(url: string, name: string) {
+/** How a service's Redis connections find out that Redis stopped answering. */
+export interface RedisLiveness {
+  /** How often an otherwise idle or busy connection is asked to PING (REDIS_PING_INTERVAL_MS). */
+  pingIntervalMs: number;
+  /** A PING not answered within this means the connection is gone silent (REDIS_PING_TIMEOUT_MS). */
+  pingTimeoutMs: number;
+  /** Idle time before TCP keepalive probes (REDIS_KEEPALIVE_MS): a dead host is found by the kernel. */
+  keepAliveMs: number;
+}
+
+function newClient(url: string, name: string, liveness: RedisLiveness | undefined) {
   return createClient({
     url,
     name,
@@ -10,6 +20,9 @@ function newClient(url: string, name: string) {
     socket: {
       connectTimeout: 2_000,
       reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2_000),
+      ...(liveness === undefined
+        ? {}
+        : { keepAlive: true, keepAliveInitialDelay: liveness.keepAliveMs }),
     },
   });
 }
@@ -19,15 +32,17 @@ export type RedisClient = ReturnType<typeof newClient>;
 /**
  * A client that fails fast while Redis is down (no offline queue: a caller gets an error
  * at once and can answer 503, instead of a request hanging until Redis returns) and
- * reconnects on its own with capped backoff. One WARN per outage.
+ * reconnects on its own with capped backoff. One WARN per outage. With `liveness`, a
+ * connection gone silent is replaced too (watchSilence).
  */
 export async function connectRedis(
   url: string,
   logger: Logger,
   name: string,
+  liveness?: RedisLiveness,
 ): Promise<RedisClient> {
   let down = false;
-  const client = newClient(url, name);
+  const client = newClient(url, name, liveness);
   client.on("error", (err: unknown) => {
     if (!down) logger.warn({ err }, "Redis unavailable; reconnecting");
     down = true;
@@ -37,7 +52,51 @@ export async function connectRedis(
     down = false;
   });
   await client.connect();
+  if (liveness !== undefined) watchSilence(client, liveness, logger);
   return client;
+}
+
+/**
+ * node-redis reconnects when its socket reports an error or closes, but a peer gone silent
+ * (a partition, a host gone without a FIN or RST) does neither: every command waits on the
+ * same connection for ever (node-redis's command timeout only covers the wait to be
+ * written, not for the answer), and a subscriber, which sends nothing, hears nothing for
+ * ever. Its own pingInterval waits for the answer without a bound, and socketTimeout is
+ * reset by every write. So a PING with a deadline: unanswered, the connection is destroyed
+ * (the commands waiting on it fail at once) and opened again on the same client object.
+ * Subscriptions survive this (node-redis keeps its listeners and subscribes again on the
+ * new connection), and 'ready' is emitted as after any reconnect, for whoever must catch
+ * up on what was missed.
+ */
+function watchSilence(client: RedisClient, liveness: RedisLiveness, logger: Logger): void {
+  const schedule = () => setTimeout(check, liveness.pingIntervalMs).unref();
+  const check = async () => {
+    if (!client.isOpen) return; // closed for good: the watch ends with the client
+    if (!client.isReady) return schedule(); // node-redis is reconnecting on its own
+    let deadline: NodeJS.Timeout | undefined;
+    const silent = await Promise.race([
+      // An error is an answer too: node-redis reacts to a failing socket itself.
+      client.ping().then(
+        () => false,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        deadline = setTimeout(() => resolve(true), liveness.pingTimeoutMs).unref();
+      }),
+    ]);
+    clearTimeout(deadline);
+    if (silent && client.isOpen) {
+      logger.warn(
+        { pingTimeoutMs: liveness.pingTimeoutMs },
+        "Redis did not answer a PING; replacing the connection",
+      );
+      client.destroy();
+      // connect() retries with the reconnect strategy until Redis answers, or close().
+      await client.connect().catch(() => {});
+    }
+    schedule();
+  };
+  schedule();
 }
 
 /**
@@ -49,9 +108,10 @@ export async function addRedis(
   url: string,
   logger: Logger,
   name: string,
+  liveness: RedisLiveness,
   resource = "redis",
 ): Promise<RedisClient> {
-  return lifecycle.add(resource, await connectRedis(url, logger, name), closeRedis);
+  return lifecycle.add(resource, await connectRedis(url, logger, name, liveness), closeRedis);
 }
 
 export async function closeRedis(client: RedisClient): Promise<void> {

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Express } from "express";
 import type { Registry } from "prom-client";
-import { votesStreamOptions } from "../common/config.ts";
+import { listenLiveness, redisLiveness, votesStreamOptions } from "../common/config.ts";
 import { JetStreamHealer } from "../common/jetstream-heal.ts";
 import { warnDrift } from "../common/jetstream-settings.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
@@ -60,7 +60,7 @@ export async function buildIngestApi(
 ): Promise<IngestApi> {
   const service = "ingest-api";
   const { log, pool } = openServiceBase(service, config, config.pgPoolSize, logger, lifecycle);
-  const redis = await addRedis(lifecycle, config.redisUrl, log, service);
+  const redis = await addRedis(lifecycle, config.redisUrl, log, service, redisLiveness(config));
   let publisher: VotePublisher | undefined;
   let healer: JetStreamHealer | undefined;
   const nc = await addNats(lifecycle, config, service, log, (up) => {
@@ -88,7 +88,13 @@ export async function buildIngestApi(
     healer,
     logger: log,
   });
-  const cache = new RegistryCache(pool, config.databaseUrl, config.registryRefreshMs, log);
+  const cache = new RegistryCache(
+    pool,
+    config.databaseUrl,
+    config.registryRefreshMs,
+    log,
+    listenLiveness(config),
+  );
   await cache.start();
   lifecycle.add("registry-cache", cache, (c) => c.stop());
 
@@ -98,6 +104,7 @@ export async function buildIngestApi(
     config.redisUrl,
     log,
     `${service}-results`,
+    redisLiveness(config),
     "redis-subscriber",
   );
   const results = new ResultsCache(

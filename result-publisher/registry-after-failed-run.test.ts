@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import request from "supertest";
+import { listenLiveness, readCommonConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { type PublishedResults, resultsKeys } from "../common/results-contract.ts";
@@ -40,7 +41,7 @@ describe("the registry after a run that failed past its snapshot", () => {
     h = await startIngestHarness();
     redis = await PrivateRedis.create();
     client = await connectRedis(redis.url, logger, "test-publisher");
-    watch = new RegistryWatch(h.db.url, logger);
+    watch = new RegistryWatch(h.db.url, logger, listenLiveness(readCommonConfig({})));
     publisher = new ResultsPublisher({
       pool: h.db.pool,
       redis: client,

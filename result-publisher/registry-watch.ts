@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
+import type pg from "pg";
 import type { Logger } from "../common/logger.ts";
+import { type ListenLiveness, newListenClient, watchListener } from "../common/postgres.ts";
 
 /** Channel of the registry triggers (migration 001). */
 const REGISTRY_CHANNEL = "tallyflow_registry";
@@ -15,8 +16,8 @@ const RESYNC_INTERVAL_MS = 300_000;
 /**
  * Tells the publisher when its in-memory registry may be stale, so that an idle run reads
  * no registry rows at all: a LISTEN on the registry triggers' channel marks it stale, and
- * so does any moment without a working LISTEN (start, an error, a reconnect), and the
- * resync interval. takeStale() is called before a run's snapshot is taken: a change whose
+ * so does any moment without a working LISTEN (start, an error, a reconnect, a connection
+ * that stopped answering its check), and the resync interval. takeStale() is called before a run's snapshot is taken: a change whose
  * notification arrives after that call is read by the next run at the latest.
  */
 export class RegistryWatch {
@@ -28,10 +29,12 @@ export class RegistryWatch {
   readonly #loop: Promise<void>;
   readonly #databaseUrl: string;
   readonly #logger: Logger;
+  readonly #liveness: ListenLiveness;
 
-  constructor(databaseUrl: string, logger: Logger) {
+  constructor(databaseUrl: string, logger: Logger, liveness: ListenLiveness) {
     this.#databaseUrl = databaseUrl;
     this.#logger = logger;
+    this.#liveness = liveness;
     this.#loop = this.#listenLoop();
   }
 
@@ -52,10 +55,11 @@ export class RegistryWatch {
     const signal = this.#stop.signal;
     let failing = false;
     while (!signal.aborted) {
-      const client = new pg.Client({
-        connectionString: this.#databaseUrl,
-        application_name: "result-publisher-registry",
-      });
+      const client = newListenClient(
+        this.#databaseUrl,
+        "result-publisher-registry",
+        this.#liveness,
+      );
       this.#client = client;
       try {
         const ended = new Promise<void>((resolve) => {
@@ -68,6 +72,8 @@ export class RegistryWatch {
           if (msg.payload !== "kiosks") this.#stale = true;
         });
         await client.query(`listen ${REGISTRY_CHANNEL}`);
+        // A connection gone silent hears nothing and reports nothing: checked, and ended.
+        watchListener(client, this.#liveness, this.#logger);
         // Changes made while nobody listened: the next run reads everything.
         this.#stale = true;
         this.#listening = true;

@@ -1,4 +1,5 @@
 import schedule from "node-schedule";
+import { listenLiveness, redisLiveness } from "../common/config.ts";
 import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { addMetricsServer } from "../common/metrics-server.ts";
@@ -34,13 +35,13 @@ export async function startResultPublisher(
 ): Promise<RunningPublisher> {
   const service = "result-publisher";
   const { log, pool } = openServiceBase(service, config, 2, logger, lifecycle);
-  const redis = await addRedis(lifecycle, config.redisUrl, log, service);
+  const redis = await addRedis(lifecycle, config.redisUrl, log, service, redisLiveness(config));
   const metrics = createPublisherMetrics();
   const leadership = new Leadership(config.databaseUrl, log);
   lifecycle.add("leadership", leadership, (l) => l.release());
   const registry = lifecycle.add(
     "registry-watch",
-    new RegistryWatch(config.databaseUrl, log),
+    new RegistryWatch(config.databaseUrl, log, listenLiveness(config)),
     (w) => w.close(),
   );
   const publisher = new ResultsPublisher({

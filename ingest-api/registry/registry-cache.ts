@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
+import type pg from "pg";
 import type { Logger } from "../../common/logger.ts";
-import type { Pool } from "../../common/postgres.ts";
+import {
+  type ListenLiveness,
+  newListenClient,
+  type Pool,
+  watchListener,
+} from "../../common/postgres.ts";
 import {
   type KioskCredential,
   loadKioskCredentials,
@@ -79,13 +84,21 @@ export class RegistryCache {
   readonly #databaseUrl: string;
   readonly #refreshMs: number;
   readonly #logger: Logger;
+  readonly #liveness: ListenLiveness;
   #failing = false;
 
-  constructor(pool: Pool, databaseUrl: string, refreshMs: number, logger: Logger) {
+  constructor(
+    pool: Pool,
+    databaseUrl: string,
+    refreshMs: number,
+    logger: Logger,
+    liveness: ListenLiveness,
+  ) {
     this.#pool = pool;
     this.#databaseUrl = databaseUrl;
     this.#refreshMs = refreshMs;
     this.#logger = logger;
+    this.#liveness = liveness;
   }
 
   /** Loads once (throws if Postgres is unreachable), then keeps itself fresh. */
@@ -244,11 +257,11 @@ export class RegistryCache {
     }
   }
 
-  /** One dedicated connection LISTENs; it is re-opened after any error. */
+  /** One dedicated connection LISTENs; it is re-opened after any error, or once it goes silent. */
   async #listenLoop(): Promise<void> {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
-      const client = new pg.Client({ connectionString: this.#databaseUrl });
+      const client = newListenClient(this.#databaseUrl, "ingest-api-registry", this.#liveness);
       this.#listener = client;
       try {
         const ended = new Promise<void>((resolve) => {
@@ -260,6 +273,7 @@ export class RegistryCache {
           this.#heard(message.payload).catch(() => {}); // the refresh loop reports failures
         });
         await client.query("listen tallyflow_registry");
+        watchListener(client, this.#liveness, this.#logger);
         this.#listening = true;
         // Changes made while we were not listening: catch up once.
         await this.reload().catch(() => {});
