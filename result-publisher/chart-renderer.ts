@@ -20,6 +20,12 @@ export interface ChartRendererDeps {
   workers: number;
   logger: Logger;
   metrics: PublisherMetrics;
+  /**
+   * How long past its own wait a blocking take may stay unanswered before its connection
+   * is taken for silent (half-open) and replaced (REDIS_PING_TIMEOUT_MS): a PING watch
+   * cannot serve a connection that is blocked by design.
+   */
+  silentAfterMs: number;
 }
 
 /**
@@ -63,14 +69,20 @@ export class ChartRenderer {
   }
 
   async #loop(blocking: RedisClient, worker: ChartWorker): Promise<void> {
-    const { keyPrefix, logger } = this.#deps;
+    const { logger } = this.#deps;
     const signal = this.#stop.signal;
     while (!signal.aborted) {
       let pollId: string | undefined;
       try {
-        pollId = await takeChartJob(blocking, keyPrefix, TAKE_TIMEOUT_S);
-      } catch {
+        pollId = await this.#take(blocking);
+      } catch (err) {
         if (signal.aborted) return;
+        if (err instanceof SilentConnection) {
+          logger.warn("chart queue connection silent; replacing it");
+          blocking.destroy();
+          // connect() retries with the reconnect strategy until Redis answers, or close().
+          await blocking.connect().catch(() => {});
+        }
         await sleep(RETRY_DELAY_MS, undefined, { signal }).catch(() => {});
         continue;
       }
@@ -86,6 +98,25 @@ export class ChartRenderer {
       } finally {
         this.#inFlight--;
       }
+    }
+  }
+
+  /** One blocking take, bounded: unanswered past its wait and the margin, SilentConnection. */
+  async #take(blocking: RedisClient): Promise<string | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new SilentConnection()),
+        TAKE_TIMEOUT_S * 1000 + this.#deps.silentAfterMs,
+      );
+    });
+    try {
+      return await Promise.race([
+        takeChartJob(blocking, this.#deps.keyPrefix, TAKE_TIMEOUT_S),
+        deadline,
+      ]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -121,4 +152,9 @@ export class ChartRenderer {
     await Promise.allSettled(this.#loops);
     await Promise.allSettled(this.#workers.map((w) => w.close()));
   }
+}
+
+/** A blocking take that got no answer in time: its connection is half-open. */
+class SilentConnection extends Error {
+  override name = "SilentConnection";
 }

@@ -2,6 +2,7 @@ import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readEnum, readHost, readInt, readOptionalString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
 import { isRecurringCron } from "./cron.ts";
+import { DEFAULT_LOCK_QUERY_TIMEOUT_MS } from "./leader.ts";
 
 export interface PublisherConfig extends CommonConfig {
   /** node-schedule cron (with seconds) derived from the interval, or RESULTS_CRON. */
@@ -22,6 +23,8 @@ export interface PublisherConfig extends CommonConfig {
   readonly chartRender: "demand" | "all";
   /** Worker threads drawing charts in this process (leader or standby). @defaultValue 1 */
   readonly chartWorkers: number;
+  /** Bound on connecting and on each query of the leader's lock session. @defaultValue 2000 */
+  readonly leaderLockTimeoutMs: number;
 }
 
 /** The default distribution window: two days of exact 10-minute buckets (288). */
@@ -80,5 +83,9 @@ export function readPublisherConfig(env: Env = process.env): Readonly<PublisherC
     }),
     chartRender: readEnum(env, "CHART_RENDER", ["demand", "all"] as const, "demand"),
     chartWorkers: readInt(env, "CHART_WORKERS", 1, { min: 0, max: 16 }),
+    leaderLockTimeoutMs: readInt(env, "LEADER_LOCK_TIMEOUT_MS", DEFAULT_LOCK_QUERY_TIMEOUT_MS, {
+      min: 100,
+      max: 60_000,
+    }),
   });
 }

@@ -11,9 +11,9 @@ export const LOCK_APPLICATION_NAME = "result-publisher-lock";
 /**
  * Bound on connecting and on every query of the lock session (client side, and as
  * statement_timeout server side): a partitioned Postgres makes the check fail instead of
- * hanging the tick.
+ * hanging the tick (LEADER_LOCK_TIMEOUT_MS).
  */
-const LOCK_QUERY_TIMEOUT_MS = 2_000;
+export const DEFAULT_LOCK_QUERY_TIMEOUT_MS = 2_000;
 
 /**
  * TCP keepalive on both ends of the lock session. Without it Postgres keeps the session of
@@ -27,7 +27,6 @@ const SERVER_KEEPALIVE_SETTINGS = {
   tcp_keepalives_interval: 2, // seconds
   tcp_keepalives_count: 3,
   tcp_user_timeout: 10_000, // milliseconds
-  statement_timeout: LOCK_QUERY_TIMEOUT_MS,
 };
 
 /**
@@ -36,7 +35,7 @@ const SERVER_KEEPALIVE_SETTINGS = {
  * frees the lock (at once for a crash, within seconds for a dead host, thanks to the
  * keepalives); a standby takes it at its next tick. Every tick the leader confirms it
  * still holds the lock: a leader whose lock session ended, or that cannot reach Postgres
- * within LOCK_QUERY_TIMEOUT_MS, stops publishing, sits one tick out (so a standby with a
+ * within its lock timeout, stops publishing, sits one tick out (so a standby with a
  * healthy connection can take over) and then reconnects.
  */
 export class Leadership {
@@ -47,10 +46,16 @@ export class Leadership {
   readonly #databaseUrl: string;
   readonly #logger: Logger;
   readonly #id = `${process.pid}`;
+  readonly #lockTimeoutMs: number;
 
-  constructor(databaseUrl: string, logger: Logger) {
+  constructor(
+    databaseUrl: string,
+    logger: Logger,
+    lockTimeoutMs: number = DEFAULT_LOCK_QUERY_TIMEOUT_MS,
+  ) {
     this.#databaseUrl = databaseUrl;
     this.#logger = logger;
+    this.#lockTimeoutMs = lockTimeoutMs;
   }
 
   get isLeader(): boolean {
@@ -114,8 +119,8 @@ export class Leadership {
       application_name: LOCK_APPLICATION_NAME,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
-      connectionTimeoutMillis: LOCK_QUERY_TIMEOUT_MS,
-      query_timeout: LOCK_QUERY_TIMEOUT_MS,
+      connectionTimeoutMillis: this.#lockTimeoutMs,
+      query_timeout: this.#lockTimeoutMs,
     });
     // Events of a client already discarded must not end its successor: #lost checks it.
     client.on("error", (err) => this.#lost(client, err));
@@ -125,7 +130,7 @@ export class Leadership {
     // Set per session rather than as startup options, which parameters in DATABASE_URL
     // would override.
     await client.query(
-      Object.entries(SERVER_KEEPALIVE_SETTINGS)
+      Object.entries({ ...SERVER_KEEPALIVE_SETTINGS, statement_timeout: this.#lockTimeoutMs })
         .map(([name, value]) => `set ${name} = ${value}`)
         .join("; "),
     );

@@ -37,7 +37,7 @@ export async function startResultPublisher(
   const { log, pool } = openServiceBase(service, config, 2, logger, lifecycle);
   const redis = await addRedis(lifecycle, config.redisUrl, log, service, redisLiveness(config));
   const metrics = createPublisherMetrics();
-  const leadership = new Leadership(config.databaseUrl, log);
+  const leadership = new Leadership(config.databaseUrl, log, config.leaderLockTimeoutMs);
   lifecycle.add("leadership", leadership, (l) => l.release());
   const registry = lifecycle.add(
     "registry-watch",
@@ -68,6 +68,7 @@ export async function startResultPublisher(
       workers: config.chartWorkers,
       logger: log,
       metrics,
+      silentAfterMs: config.redisPingTimeoutMs,
     }),
     (r) => r.close(),
   );
