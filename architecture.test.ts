@@ -121,3 +121,27 @@ test("every repository path the docs name exists", () => {
   }
   assert.deepEqual(missing, []);
 });
+
+// Every setting a service reads is in the configuration table: a limit nobody can find is
+// not configurable in practice.
+const CONFIG_FILES = [
+  "common/config.ts",
+  "common/nats.ts",
+  "ingest-api/config.ts",
+  "ingest-api/http/http-config.ts",
+  "batch-writer/config.ts",
+  "result-publisher/config.ts",
+];
+
+test("every environment variable the services read is in docs/configuration.md", () => {
+  const table = readFileSync(join(ROOT, "docs/configuration.md"), "utf8");
+  const read = new Set<string>();
+  for (const file of CONFIG_FILES) {
+    const text = readFileSync(join(ROOT, file), "utf8");
+    for (const [, name] of text.matchAll(/\(\s*(?:env,\s*)?"([A-Z][A-Z0-9_]{3,})"/g))
+      read.add(name ?? "");
+  }
+  assert.ok(read.size > 50, `only ${read.size} variables found: the check reads nothing`);
+  const missing = [...read].filter((name) => !table.includes(`\`${name}\``));
+  assert.deepEqual(missing, []);
+});
