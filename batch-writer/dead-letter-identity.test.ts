@@ -4,10 +4,11 @@ import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { runNode } from "../harness/child-processes.ts";
 import { eventually } from "../harness/waiting.ts";
 import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
-import { insertPoll, queryNumber } from "../test-support/stored-votes.ts";
+import { queryNumber } from "../test-support/stored-votes.ts";
 import { makeVote, publishVotes } from "../test-support/vote-messages.ts";
 import {
-  createWriterTestBed,
+  createPoisonTestBed,
+  REFUSED_KIOSK,
   type WriterTestBed,
   waitForVotes,
 } from "../test-support/writer-test-bed.ts";
@@ -16,8 +17,6 @@ import { ensureWriterResources } from "./consumer.ts";
 // A dead letter is kept under its message's identity: when the stream is re-created (the
 // self-heal path) its sequences start at 1 again, and a new message's dead letter at an old
 // sequence is a row of its own, with its own bytes, replayed on its own.
-
-const REFUSED_KIOSK = "quarantined";
 
 interface DeadLetterRow {
   id: number;
@@ -49,11 +48,7 @@ describe("dead letters across a re-created stream", () => {
     });
 
   before(async () => {
-    bed = await createWriterTestBed();
-    await insertPoll(bed.db.pool, "lunch", ["pizza", "salad"]);
-    await bed.db.pool.query(
-      `alter table votes add constraint test_refuses_kiosk check (kiosk_id <> '${REFUSED_KIOSK}')`,
-    );
+    bed = await createPoisonTestBed();
   });
 
   after(async () => {

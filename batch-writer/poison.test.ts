@@ -6,16 +6,12 @@ import { voteSubject } from "../common/votes-stream.ts";
 import { runNode } from "../harness/child-processes.ts";
 import { eventually } from "../harness/waiting.ts";
 import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
-import {
-  assertRollupsMatchVotes,
-  countVotes,
-  insertPoll,
-  queryNumber,
-} from "../test-support/stored-votes.ts";
+import { assertRollupsMatchVotes, countVotes, queryNumber } from "../test-support/stored-votes.ts";
 import { streamMessageCount } from "../test-support/streams.ts";
 import { makeVote, publishRaw, publishVotes } from "../test-support/vote-messages.ts";
 import {
-  createWriterTestBed,
+  createPoisonTestBed,
+  REFUSED_KIOSK,
   type WriterTestBed,
   waitForVotes,
 } from "../test-support/writer-test-bed.ts";
@@ -35,7 +31,6 @@ interface DeadLetterRow {
 
 // The kiosk whose votes this test database refuses (a CHECK constraint added here only):
 // data that passes validation but that Postgres will not store (SQLSTATE 23514).
-const REFUSED_KIOSK = "quarantined";
 
 describe("batch writer: poison messages among good ones", () => {
   let bed: WriterTestBed;
@@ -58,11 +53,7 @@ describe("batch writer: poison messages among good ones", () => {
   const subject = (pollId: string) => voteSubject(bed.config.subjectPrefix, pollId);
 
   before(async () => {
-    bed = await createWriterTestBed();
-    await insertPoll(bed.db.pool, "lunch", ["pizza", "salad"]);
-    await bed.db.pool.query(
-      `alter table votes add constraint test_refuses_kiosk check (kiosk_id <> '${REFUSED_KIOSK}')`,
-    );
+    bed = await createPoisonTestBed();
   });
 
   after(async () => {

@@ -15,7 +15,7 @@ import { eventually } from "../harness/waiting.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 import { type TestNames, testNames } from "./names.ts";
 import { type EnvVars, LOG_LEVEL, writerEnv } from "./service-env.ts";
-import { countVotes } from "./stored-votes.ts";
+import { countVotes, insertPoll } from "./stored-votes.ts";
 import { deleteStreams } from "./streams.ts";
 
 // A writer test file's world: its database, the votes stream, the writers' durable
@@ -113,4 +113,21 @@ export async function waitForVotes(
     });
   }
   assert.equal(await countVotes(bed.db.pool), expected, "votes stored");
+}
+
+/** The kiosk whose votes Postgres refuses in a bed made by createPoisonTestBed. */
+export const REFUSED_KIOSK = "quarantined";
+
+/**
+ * A test bed with a poll `lunch` (pizza, salad) whose `votes` table refuses every vote of
+ * REFUSED_KIOSK with a check violation: a vote that is valid JSON yet can never be stored,
+ * as a poison message is, without changing the writer.
+ */
+export async function createPoisonTestBed(): Promise<WriterTestBed> {
+  const bed = await createWriterTestBed();
+  await insertPoll(bed.db.pool, "lunch", ["pizza", "salad"]);
+  await bed.db.pool.query(
+    `alter table votes add constraint test_refuses_kiosk check (kiosk_id <> '${REFUSED_KIOSK}')`,
+  );
+  return bed;
 }
