@@ -183,7 +183,7 @@ describe("poll deleted while its votes are still in the stream", () => {
       };
       const sorted = await sortByPollIncarnation(client, [{ ...v, streamSeq: 1 }]);
       assert.equal(sorted.kept.length, 1);
-      const deleting = h.registry.deletePoll("racing");
+      const deleting = h.registry.deletePoll("racing", null);
       const database = new URL(h.db.url).pathname.slice(1);
       await eventually("the delete waits for the batch's lock", async () => {
         const waiting = await queryNumber(

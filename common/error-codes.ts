@@ -18,7 +18,15 @@ export const ERROR_CODES = {
     status: 400,
     meaning: "not HTTP: the request line or headers could not be parsed (the connection is closed)",
   },
+  invalid_csv: {
+    status: 400,
+    meaning: "a roster CSV that is not UTF-8, has no `id,name,groups` header row, or cannot be parsed",
+  },
   unauthorized: { status: 401, meaning: "no valid bearer token" },
+  deployment_admin_required: {
+    status: 403,
+    meaning: "a deployment-wide operation (schools, their admins) with a school admin's token",
+  },
   kiosk_revoked: {
     status: 403,
     meaning: "the kiosk was revoked: its token is refused, and it cannot be paired",
@@ -30,6 +38,12 @@ export const ERROR_CODES = {
   results_hidden: { status: 403, meaning: "an `after_close` poll's results before it closes" },
   poll_not_found: { status: 404, meaning: "no poll has this id" },
   kiosk_not_found: { status: 404, meaning: "no kiosk has this id" },
+  school_not_found: {
+    status: 404,
+    meaning: "no school has this id (or it is another school than the admin's own)",
+  },
+  school_admin_not_found: { status: 404, meaning: "this school has no admin with this id" },
+  person_not_found: { status: 404, meaning: "this school's roster has no person with this id" },
   pairing_code_invalid: {
     status: 404,
     meaning: "no unused, unexpired pairing code is this one (unknown, used and expired alike)",
@@ -42,6 +56,15 @@ export const ERROR_CODES = {
   },
   poll_exists: { status: 409, meaning: "a poll with this id already exists" },
   kiosk_exists: { status: 409, meaning: "a kiosk with this id already exists" },
+  school_exists: { status: 409, meaning: "a school with this id already exists" },
+  school_has_votes: {
+    status: 409,
+    meaning: "the school has polls with votes that are not archived (`details: {pollIds}`)",
+  },
+  school_is_default: {
+    status: 409,
+    meaning: "the `default` school holds what predates schools and cannot be deleted",
+  },
   poll_has_votes: {
     status: 409,
     meaning: "the change needs a poll without votes (or, to delete, an archived one)",
@@ -63,13 +86,20 @@ export const ERROR_CODES = {
   },
   body_too_large: { status: 413, meaning: "the body exceeds the route's limit" },
   batch_too_large: { status: 413, meaning: "the batch holds more votes than `MAX_BATCH_ITEMS`" },
-  unsupported_media_type: { status: 415, meaning: "`Content-Type` is not `application/json`" },
+  unsupported_media_type: {
+    status: 415,
+    meaning: "`Content-Type` is not the route's (`application/json`; `text/csv` for a roster import)",
+  },
   unsupported_encoding: { status: 415, meaning: "a `Content-Encoding` the API does not decode" },
   unsupported_charset: { status: 415, meaning: "a charset other than UTF-8" },
   unknown_option: {
     status: 422,
     meaning:
       "the option is not one of the poll's (`details: {field, optionCount}`, never the list)",
+  },
+  unknown_person: {
+    status: 422,
+    meaning: "a `voters: \"roster\"` poll and a `voterId` that is no active person of the poll's school",
   },
   rate_limited: {
     status: 429,

@@ -157,6 +157,15 @@ export function pgCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** The constraint a Postgres error names (a unique violation: which key clashed). */
+export function pgConstraint(err: unknown): string | undefined {
+  if (typeof err === "object" && err !== null && "constraint" in err) {
+    const name = (err as { constraint: unknown }).constraint;
+    return typeof name === "string" ? name : undefined;
+  }
+  return undefined;
+}
+
 export async function withTransaction<T>(
   pool: Pool,
   work: (client: PoolClient) => Promise<T>,

@@ -214,7 +214,7 @@ export async function buildIngestApi(
       kioskThrottle: rateLimits.kiosk("batches"),
     },
     kioskApp: { cache },
-    registry: { registry, adminToken: config.adminToken, kiosks: config.kiosks },
+    registry: { registry, cache, adminToken: config.adminToken, kiosks: config.kiosks },
     results: resultsReads,
     resultsPng: { ...resultsReads, redis, keyPrefix: config.redisKeyPrefix },
     eventStream: {

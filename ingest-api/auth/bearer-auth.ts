@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import { ForbiddenError, UnauthorizedError } from "../../common/errors.ts";
 import type { CachedKiosk, RegistryCache } from "../registry/registry-cache.ts";
+import type { Actor } from "./actor.ts";
 
 declare global {
   namespace Express {
@@ -10,6 +11,8 @@ declare global {
       kioskId?: string;
       /** Set by requireKiosk: the kiosk as the registry cache holds it (name, poll scope). */
       kiosk?: CachedKiosk;
+      /** Set by requireAdmin and requireDeploymentAdmin: who is acting, and for which school. */
+      actor?: Actor;
     }
   }
 }
@@ -22,17 +25,48 @@ function bearer(req: Request): string | undefined {
   return token === "" ? undefined : token;
 }
 
-export function requireAdmin(adminToken: string) {
-  const expected = createHash("sha256").update(adminToken).digest();
+const sha256 = (text: string) => createHash("sha256").update(text).digest();
+
+/**
+ * The deployment admin (ADMIN_TOKEN) or a school admin (a token the deployment admin
+ * issued, looked up by its hash in the registry cache, so a revocation holds as soon as
+ * the cache hears of it). Sets `req.actor`; which objects the actor may see is the
+ * services' (scope.ts), where another school's object is the same 404 as a missing one.
+ */
+export function requireAdmin(adminToken: string, cache: RegistryCache) {
+  const expected = sha256(adminToken);
   return (req: Request, _res: Response, next: NextFunction) => {
     const token = bearer(req);
-    // Compare digests in constant time: the token's length and prefix stay secret.
     if (token === undefined) return next(new UnauthorizedError("admin bearer token required"));
-    const given = createHash("sha256").update(token).digest();
-    if (!timingSafeEqual(given, expected))
-      return next(new UnauthorizedError("invalid admin token"));
+    const given = sha256(token);
+    // Compare digests in constant time: the token's length and prefix stay secret.
+    if (timingSafeEqual(given, expected)) {
+      req.actor = { kind: "deployment" };
+      return next();
+    }
+    // School admin tokens have full entropy: a lookup by their hash leaks nothing.
+    const admin = cache.schoolAdminByTokenHash(given.toString("hex"));
+    if (admin === undefined) return next(new UnauthorizedError("invalid admin token"));
+    req.actor = { kind: "school", schoolId: admin.schoolId, adminId: admin.id };
     next();
   };
+}
+
+/** Deployment-wide operations (schools and their admins): ADMIN_TOKEN only. */
+export function requireDeploymentAdmin(adminToken: string, cache: RegistryCache) {
+  const admin = requireAdmin(adminToken, cache);
+  return (req: Request, res: Response, next: NextFunction) =>
+    admin(req, res, (err?: unknown) => {
+      if (err !== undefined) return next(err);
+      if (req.actor?.kind !== "deployment")
+        return next(
+          new ForbiddenError(
+            "deployment_admin_required",
+            "this operation needs the deployment admin token (ADMIN_TOKEN), not a school admin's",
+          ),
+        );
+      next();
+    });
 }
 
 // Known kiosk tokens → their sha256: a kiosk sends the same token with every vote, and

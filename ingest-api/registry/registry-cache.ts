@@ -7,6 +7,12 @@ import {
   type Pool,
   watchListener,
 } from "../../common/postgres.ts";
+import type { School } from "../../common/registry-types.ts";
+import {
+  loadSchoolAdminCredentials,
+  loadSchools,
+  type SchoolAdminCredential,
+} from "../schools/school-store.ts";
 import {
   type KioskCredential,
   loadKioskCredentials,
@@ -35,6 +41,8 @@ function cachedPoll(p: RegistryPoll): CachedPoll {
 
 export interface CachedKiosk {
   id: string;
+  /** The kiosk votes only in its school's polls. */
+  schoolId: string;
   name: string;
   revoked: boolean;
   /** The polls this kiosk may vote in (kiosks.poll_ids, migration 012); null = any poll. */
@@ -44,14 +52,31 @@ export interface CachedKiosk {
 /** A burst of more row changes than this (a bulk UPDATE) is one full reload instead. */
 const MAX_ROWS_PER_LOAD = 500;
 
+/** A school admin's credential as the cache holds it: who it is, and for which school. */
+export interface CachedSchoolAdmin {
+  id: string;
+  schoolId: string;
+}
+
 /** The changes heard and not applied yet. */
 interface Pending {
   full: boolean;
   polls: Set<string>;
   kiosks: Set<string>;
+  schools: Set<string>;
+  admins: Set<string>;
 }
 
-const nothingPending = (): Pending => ({ full: false, polls: new Set(), kiosks: new Set() });
+const nothingPending = (): Pending => ({
+  full: false,
+  polls: new Set(),
+  kiosks: new Set(),
+  schools: new Set(),
+  admins: new Set(),
+});
+
+const pendingRows = (p: Pending) =>
+  p.polls.size + p.kiosks.size + p.schools.size + p.admins.size;
 
 /**
  * The ingest path never queries Postgres per vote: it reads this in-memory copy of the
@@ -69,6 +94,10 @@ export class RegistryCache {
   #kiosks = new Map<string, CachedKiosk>();
   /** Kiosk id to its token hash, to replace or drop one kiosk. */
   #kioskHashes = new Map<string, string>();
+  #schools = new Map<string, School>();
+  /** School admins by token hash (hex), and their id to that hash. */
+  #admins = new Map<string, CachedSchoolAdmin>();
+  #adminHashes = new Map<string, string>();
   #version = 0;
   /** When the copy was last known to match Postgres. */
   #syncedAt = 0;
@@ -126,6 +155,14 @@ export class RegistryCache {
     return this.#kiosks.get(hashHex);
   }
 
+  schoolAdminByTokenHash(hashHex: string): CachedSchoolAdmin | undefined {
+    return this.#admins.get(hashHex);
+  }
+
+  school(id: string): School | undefined {
+    return this.#schools.get(id);
+  }
+
   /** Bumped by every change applied: what is built from the registry is built again. */
   get version(): number {
     return this.#version;
@@ -158,6 +195,18 @@ export class RegistryCache {
     return this.#apply();
   }
 
+  /** Reads one school again (gone: dropped). */
+  refreshSchool(id: string): Promise<void> {
+    this.#pending.schools.add(id);
+    return this.#apply();
+  }
+
+  /** Reads one school admin again (gone, i.e. revoked: its token refused). */
+  refreshSchoolAdmin(id: string): Promise<void> {
+    this.#pending.admins.add(id);
+    return this.#apply();
+  }
+
   /** A NOTIFY payload from migration 010's triggers; anything else is a full reload. */
   #heard(payload: string | undefined): Promise<void> {
     const colon = payload?.indexOf(":") ?? -1;
@@ -165,6 +214,8 @@ export class RegistryCache {
     const id = colon < 0 ? "" : payload!.slice(colon + 1);
     if (id !== "" && (table === "polls" || table === "poll_options")) return this.refreshPoll(id);
     if (id !== "" && table === "kiosks") return this.refreshKiosk(id);
+    if (id !== "" && table === "schools") return this.refreshSchool(id);
+    if (id !== "" && table === "school_admins") return this.refreshSchoolAdmin(id);
     return this.reload();
   }
 
@@ -176,11 +227,11 @@ export class RegistryCache {
   #apply(): Promise<void> {
     this.#applying ??= (async () => {
       try {
-        while (this.#pending.full || this.#pending.polls.size + this.#pending.kiosks.size > 0) {
+        while (this.#pending.full || pendingRows(this.#pending) > 0) {
           const work = this.#pending;
           this.#pending = nothingPending();
           try {
-            if (work.full || work.polls.size + work.kiosks.size > MAX_ROWS_PER_LOAD)
+            if (work.full || pendingRows(work) > MAX_ROWS_PER_LOAD)
               await this.#loadAll();
             else await this.#loadRows(work);
           } catch (err) {
@@ -214,15 +265,32 @@ export class RegistryCache {
     this.#polls = polls;
     this.#kiosks = kiosks;
     this.#kioskHashes = hashes;
+    this.#schools = new Map(snapshot.schools.map((school) => [school.id, school]));
+    const admins = new Map<string, CachedSchoolAdmin>();
+    const adminHashes = new Map<string, string>();
+    for (const a of snapshot.schoolAdmins) {
+      const hash = a.tokenHash.toString("hex");
+      admins.set(hash, { id: a.id, schoolId: a.schoolId });
+      adminHashes.set(a.id, hash);
+    }
+    this.#admins = admins;
+    this.#adminHashes = adminHashes;
   }
 
   async #loadRows(work: Pending): Promise<void> {
     const pollIds = [...work.polls];
     const kioskIds = [...work.kiosks];
-    const [polls, kiosks] = await Promise.all([
+    const schoolIds = [...work.schools];
+    const adminIds = [...work.admins];
+    const [polls, kiosks, schools, admins] = await Promise.all([
       pollIds.length > 0 ? loadRegistryPolls(this.#pool, pollIds) : [],
       kioskIds.length > 0 ? loadKioskCredentials(this.#pool, kioskIds) : [],
+      schoolIds.length > 0 ? loadSchools(this.#pool, schoolIds) : [],
+      adminIds.length > 0 ? loadSchoolAdminCredentials(this.#pool, adminIds) : [],
     ]);
+    for (const id of schoolIds) this.#schools.delete(id);
+    for (const school of schools) this.#schools.set(school.id, school);
+    this.#applyAdmins(adminIds, admins);
     for (const id of pollIds) this.#polls.delete(id);
     for (const p of polls) this.#polls.set(p.id, cachedPoll(p));
     for (const id of kioskIds) {
@@ -234,6 +302,19 @@ export class RegistryCache {
       const hash = k.tokenHash.toString("hex");
       this.#kiosks.set(hash, cachedKiosk(k));
       this.#kioskHashes.set(k.id, hash);
+    }
+  }
+
+  #applyAdmins(ids: readonly string[], admins: readonly SchoolAdminCredential[]): void {
+    for (const id of ids) {
+      const hash = this.#adminHashes.get(id);
+      if (hash !== undefined) this.#admins.delete(hash);
+      this.#adminHashes.delete(id);
+    }
+    for (const a of admins) {
+      const hash = a.tokenHash.toString("hex");
+      this.#admins.set(hash, { id: a.id, schoolId: a.schoolId });
+      this.#adminHashes.set(a.id, hash);
     }
   }
 
@@ -300,6 +381,7 @@ export class RegistryCache {
 function cachedKiosk(k: KioskCredential): CachedKiosk {
   return {
     id: k.id,
+    schoolId: k.schoolId,
     name: k.name,
     revoked: k.revokedAt !== null,
     pollIds: k.pollIds === null ? null : new Set(k.pollIds),

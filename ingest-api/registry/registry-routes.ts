@@ -2,6 +2,7 @@ import { type Request, Router } from "express";
 import type { z } from "zod";
 import { ValidationError } from "../../common/errors.ts";
 import { idSchema, toFieldIssues } from "../../common/vote.ts";
+import { listScope, requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
 import type { KioskConfig } from "../config.ts";
 import { jsonBody } from "../http/json-body.ts";
@@ -11,6 +12,7 @@ import {
   updateKioskSchema,
   updatePollSchema,
 } from "./registry-schemas.ts";
+import type { RegistryCache } from "./registry-cache.ts";
 import type { RegistryService } from "./registry-service.ts";
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
@@ -34,43 +36,48 @@ function idParam(req: Request): string {
 /** `kiosks.publicUrl`: the pairing URL's base (PUBLIC_URL); undefined: the request's origin. */
 export interface RegistryRouteDeps {
   registry: RegistryService;
+  /** Where school admins' tokens are looked up. */
+  cache: RegistryCache;
   adminToken: string;
   kiosks: Pick<KioskConfig, "publicUrl">;
 }
 
-export function registryRoutes({ registry, adminToken, kiosks }: RegistryRouteDeps) {
+export function registryRoutes({ registry, cache, adminToken, kiosks }: RegistryRouteDeps) {
   const { publicUrl } = kiosks;
   const router = Router();
   // Per route, not per prefix: the public results routes live under /v1/polls too.
-  const admin = requireAdmin(adminToken);
+  const admin = requireAdmin(adminToken, cache);
   const body = jsonBody(256 * 1024);
 
   router.post("/v1/polls", admin, body, async (req, res) => {
-    const poll = await registry.createPoll(parse(createPollSchema, req.body));
+    const poll = await registry.createPoll(parse(createPollSchema, req.body), requestScope(req));
     res.status(201).location(`/v1/polls/${poll.id}`).json(poll);
   });
-  router.get("/v1/polls", admin, async (_req, res) => {
-    res.json({ polls: await registry.listPolls() });
+  router.get("/v1/polls", admin, async (req, res) => {
+    res.json({ polls: await registry.listPolls(listScope(req)) });
   });
   router.get("/v1/polls/:id", admin, async (req, res) => {
-    res.json(await registry.getPoll(idParam(req)));
+    res.json(await registry.getPoll(idParam(req), requestScope(req)));
   });
   router.patch("/v1/polls/:id", admin, body, async (req, res) => {
-    res.json(await registry.updatePoll(idParam(req), parse(updatePollSchema, req.body)));
+    const patch = parse(updatePollSchema, req.body);
+    res.json(await registry.updatePoll(idParam(req), patch, requestScope(req)));
   });
   router.delete("/v1/polls/:id", admin, async (req, res) => {
-    res.json(await registry.deletePoll(idParam(req)));
+    res.json(await registry.deletePoll(idParam(req), requestScope(req)));
   });
 
   router.post("/v1/kiosks", admin, body, async (req, res) => {
-    const kiosk = await registry.createKiosk(parse(createKioskSchema, req.body));
+    const input = parse(createKioskSchema, req.body);
+    const kiosk = await registry.createKiosk(input, requestScope(req));
     res.status(201).location(`/v1/kiosks/${kiosk.id}`).json(kiosk);
   });
-  router.get("/v1/kiosks", admin, async (_req, res) => {
-    res.json(await registry.listKiosks());
+  router.get("/v1/kiosks", admin, async (req, res) => {
+    res.json(await registry.listKiosks(listScope(req)));
   });
   router.patch("/v1/kiosks/:id", admin, body, async (req, res) => {
-    res.json(await registry.updateKiosk(idParam(req), parse(updateKioskSchema, req.body)));
+    const patch = parse(updateKioskSchema, req.body);
+    res.json(await registry.updateKiosk(idParam(req), patch, requestScope(req)));
   });
   router.post("/v1/kiosks/:id/pairing", admin, async (req, res) => {
     // req.protocol follows X-Forwarded-Proto only through TRUST_PROXY.
@@ -80,12 +87,12 @@ export function registryRoutes({ registry, adminToken, kiosks }: RegistryRouteDe
         { field: "Host", message: "is required to build the pairing URL (or set PUBLIC_URL)" },
       ]);
     const base = publicUrl ?? `${req.protocol}://${host}`;
-    const pairing = await registry.createPairing(idParam(req), base);
+    const pairing = await registry.createPairing(idParam(req), base, requestScope(req));
     // The code is a credential for its lifetime: no cache may keep it.
     res.status(201).setHeader("Cache-Control", "no-store").json(pairing);
   });
   router.delete("/v1/kiosks/:id", admin, async (req, res) => {
-    res.json(await registry.revokeKiosk(idParam(req)));
+    res.json(await registry.revokeKiosk(idParam(req), requestScope(req)));
   });
   return router;
 }

@@ -59,8 +59,16 @@ const pollIdsSchema = z
   .refine((ids) => new Set(ids).size === ids.length, { error: "poll ids must be unique" })
   .nullable();
 
+const votersSchema = z.enum(["any", "roster"], {
+  error: 'must be "any" (any voter id) or "roster" (only active people of the school)',
+});
+
+/** The school a poll or kiosk is created in: the deployment admin's choice (default: `default`). */
+const schoolIdSchema = idSchema.optional();
+
 /** The settings a poll may be created with and changed later, all optional in both. */
 const pollSettings = {
+  voters: votersSchema.optional(),
   timeZone: timeZoneSchema.optional(),
   opensAt: instantSchema.optional(),
   closesAt: instantSchema.optional(),
@@ -71,7 +79,9 @@ const pollSettings = {
 
 export const createPollSchema = z
   .strictObject({
+    /** The poll's name in its school (its slug); the answer's id is what URLs take. */
     id: idSchema,
+    schoolId: schoolIdSchema,
     title: titleSchema,
     options: optionsSchema,
     ...pollSettings,
@@ -92,6 +102,7 @@ export type UpdatePoll = z.infer<typeof updatePollSchema>;
 
 export const createKioskSchema = z.strictObject({
   id: idSchema,
+  schoolId: schoolIdSchema,
   name: titleSchema,
   pollIds: pollIdsSchema.optional(),
 });

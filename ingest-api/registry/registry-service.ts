@@ -9,7 +9,9 @@ import {
 import type { Logger } from "../../common/logger.ts";
 import { type Pool, type PoolClient, withTransaction } from "../../common/postgres.ts";
 import type { Kiosk, Poll, PollOption } from "../../common/registry-types.ts";
+import type { SchoolScope } from "../auth/actor.ts";
 import type { KioskHealth, KioskHealthEntry } from "../kiosks/kiosk-health.ts";
+import { insertWithScopedId, schoolOfCreate } from "../schools/create-in-school.ts";
 import { hashPairingCode, newPairingCode, normalizePairingCode } from "../kiosks/pairing-code.ts";
 import type { VoterClaimsRebuild } from "../votes/voter-claims-rebuild.ts";
 import type { PollIncarnation, VoterGuard } from "../votes/voter-guard.ts";
@@ -50,6 +52,7 @@ export interface Pairing {
 /** The answer to POST /v1/pair: the kiosk's credentials, shown once. */
 export interface PairedKiosk {
   kioskId: string;
+  schoolId: string;
   name: string;
   token: string;
   pollIds: string[] | null;
@@ -90,20 +93,22 @@ export class RegistryService {
     this.#logger = deps.logger;
   }
 
-  listPolls(): Promise<Poll[]> {
-    return store.listPolls(this.#pool);
+  listPolls(scope: SchoolScope): Promise<Poll[]> {
+    return store.listPolls(this.#pool, scope);
   }
 
-  getPoll(id: string): Promise<Poll> {
-    return store.getPoll(this.#pool, id);
+  getPoll(id: string, scope: SchoolScope): Promise<Poll> {
+    return store.getPoll(this.#pool, id, scope);
   }
 
   /**
    * Every kiosk with its health. Redis down: the kiosks still, with `health: "unavailable"`
    * and null health fields, since the registry itself is in Postgres.
    */
-  async listKiosks(): Promise<{ kiosks: KioskListing[]; health: "ok" | "unavailable" }> {
-    const kiosks = await store.listKiosks(this.#pool);
+  async listKiosks(
+    scope: SchoolScope,
+  ): Promise<{ kiosks: KioskListing[]; health: "ok" | "unavailable" }> {
+    const kiosks = await store.listKiosks(this.#pool, scope);
     const health = await this.#health.describe(kiosks.map((k) => k.id)).catch((err: unknown) => {
       this.#logger.warn({ err }, "kiosk health unavailable (Redis); listing kiosks without it");
       return undefined;
@@ -114,20 +119,26 @@ export class RegistryService {
     };
   }
 
-  async createPoll(input: CreatePoll): Promise<Poll> {
+  /** In the actor's school (or the one named); the time zone defaults to the school's. */
+  async createPoll(input: CreatePoll, scope: SchoolScope): Promise<Poll> {
     const poll = await withTransaction(this.#pool, async (client) => {
-      await store.insertPoll(client, input);
-      await store.putOptions(client, input.id, input.options);
-      return store.getPoll(client, input.id);
+      const school = await schoolOfCreate(client, scope, input.schoolId);
+      const timeZone = input.timeZone ?? school.timeZone;
+      const id = await insertWithScopedId(school.id, input.id, async (id) => {
+        const inserted = await store.insertPoll(client, id, school.id, timeZone, input);
+        return inserted === "inserted" ? id : inserted;
+      });
+      await store.putOptions(client, id, input.options);
+      return store.getPoll(client, id, null);
     });
     await this.#applied({ kind: "poll", id: poll.id, op: "created" });
     return poll;
   }
 
-  async updatePoll(id: string, patch: UpdatePoll): Promise<Poll> {
+  async updatePoll(id: string, patch: UpdatePoll, scope: SchoolScope): Promise<Poll> {
     let incarnation = 0;
     const poll = await withTransaction(this.#pool, async (client) => {
-      const current = await store.lockPoll(client, id);
+      const current = await store.lockPoll(client, id, scope);
       incarnation = current.incarnation;
       checkWindow(current, patch);
       const removed = removedOptions(current, patch);
@@ -156,7 +167,7 @@ export class RegistryService {
           );
         await store.putOptions(client, id, patch.options);
       }
-      return store.getPoll(client, id);
+      return store.getPoll(client, id, null);
     });
     // An archived poll takes no votes, so its claims only hold memory.
     if (poll.archived) await this.#forgetVoters({ pollId: poll.id, incarnation });
@@ -168,9 +179,9 @@ export class RegistryService {
    * Refused while the poll has votes, unless it was archived first: then its votes and
    * everything derived from them go with it (the writer's trigger, same transaction).
    */
-  async deletePoll(id: string): Promise<Poll> {
+  async deletePoll(id: string, scope: SchoolScope): Promise<Poll> {
     const { incarnation, ...poll } = await withTransaction(this.#pool, async (client) => {
-      const current = await store.lockPoll(client, id);
+      const current = await store.lockPoll(client, id, scope);
       if (!current.archived && (await store.pollHasVotes(client, id)))
         throw new ConflictError(
           "poll_has_votes",
@@ -185,10 +196,13 @@ export class RegistryService {
   }
 
   /** The answer holds the kiosk's token: the only time it exists outside the kiosk. */
-  async createKiosk(input: CreateKiosk): Promise<Kiosk & { token: string }> {
+  async createKiosk(input: CreateKiosk, scope: SchoolScope): Promise<Kiosk & { token: string }> {
     const kiosk = await withTransaction(this.#pool, async (client) => {
-      if (input.pollIds) await checkPollIds(client, input.pollIds);
-      return store.createKiosk(client, input);
+      const school = await schoolOfCreate(client, scope, input.schoolId);
+      if (input.pollIds) await checkPollIds(client, input.pollIds, school.id);
+      return insertWithScopedId(school.id, input.id, (id) =>
+        store.createKiosk(client, id, school.id, input),
+      );
     });
     await this.#applied({ kind: "kiosk", id: kiosk.id, op: "created" });
     return kiosk;
@@ -197,20 +211,23 @@ export class RegistryService {
   /**
    * Renames a kiosk or changes the polls it may vote in (null: any). The polls named must
    * exist now (key-share locked until the change commits, so none is deleted meanwhile); one
-   * deleted later stays listed and matches nothing.
+   * deleted later stays listed and matches nothing. Only polls of the kiosk's school.
    */
-  async updateKiosk(id: string, patch: UpdateKiosk): Promise<Kiosk> {
+  async updateKiosk(id: string, patch: UpdateKiosk, scope: SchoolScope): Promise<Kiosk> {
     const kiosk = await withTransaction(this.#pool, async (client) => {
-      if (patch.pollIds) await checkPollIds(client, patch.pollIds);
-      return store.updateKiosk(client, id, patch);
+      const current = await store.getKiosk(client, id, scope);
+      if (patch.pollIds) await checkPollIds(client, patch.pollIds, current.schoolId);
+      return store.updateKiosk(client, id, scope, patch);
     });
     await this.#applied({ kind: "kiosk", id: kiosk.id, op: "updated" });
     return kiosk;
   }
 
   /** Revokes the kiosk, drops its unused pairing code and forgets its health. */
-  async revokeKiosk(id: string): Promise<Kiosk> {
-    const kiosk = await withTransaction(this.#pool, (client) => store.revokeKiosk(client, id));
+  async revokeKiosk(id: string, scope: SchoolScope): Promise<Kiosk> {
+    const kiosk = await withTransaction(this.#pool, (client) =>
+      store.revokeKiosk(client, id, scope),
+    );
     await this.#forgetHealth(id);
     await this.#applied({ kind: "kiosk", id: kiosk.id, op: "updated" });
     return kiosk;
@@ -221,7 +238,8 @@ export class RegistryService {
    * (in the fragment, which browsers never send, so the code reaches no server log) and that
    * URL as an SVG QR code. A revoked kiosk cannot be paired (403 kiosk_revoked).
    */
-  async createPairing(kioskId: string, baseUrl: string): Promise<Pairing> {
+  async createPairing(kioskId: string, baseUrl: string, scope: SchoolScope): Promise<Pairing> {
+    await store.getKiosk(this.#pool, kioskId, scope); // or 404 kiosk_not_found
     for (let draw = 0; draw < PAIRING_CODE_DRAWS; draw++) {
       const code = newPairingCode();
       const stored = await store.putPairingCode(
@@ -232,7 +250,7 @@ export class RegistryService {
       );
       if (stored === "clash") continue;
       if (stored === "no_kiosk") {
-        const kiosk = await store.getKiosk(this.#pool, kioskId); // or 404 kiosk_not_found
+        const kiosk = await store.getKiosk(this.#pool, kioskId, scope); // or 404 kiosk_not_found
         if (kiosk.revokedAt !== null)
           throw new ForbiddenError(
             "kiosk_revoked",
@@ -282,7 +300,13 @@ export class RegistryService {
     // The new device reports its own queue; what the old one held can no longer be sent.
     await this.#forgetHealth(kiosk.id);
     await this.#applied({ kind: "kiosk", id: kiosk.id, op: "updated" });
-    return { kioskId: kiosk.id, name: kiosk.name, token: kiosk.token, pollIds: kiosk.pollIds };
+    return {
+      kioskId: kiosk.id,
+      schoolId: kiosk.schoolId,
+      name: kiosk.name,
+      token: kiosk.token,
+      pollIds: kiosk.pollIds,
+    };
   }
 
   /** Best effort: a status left behind is overwritten by the kiosk's next report. */
@@ -326,9 +350,13 @@ export class RegistryService {
 
 const NO_HEALTH = { lastSeenAt: null, status: null } as const;
 
-/** 400 naming each poll id of the list that no poll has. */
-async function checkPollIds(client: PoolClient, pollIds: string[]): Promise<void> {
-  const missing = new Set(await store.missingPollIds(client, pollIds));
+/** 400 naming each poll id of the list that no poll of the school has. */
+async function checkPollIds(
+  client: PoolClient,
+  pollIds: string[],
+  schoolId: string,
+): Promise<void> {
+  const missing = new Set(await store.missingPollIds(client, pollIds, schoolId));
   if (missing.size === 0) return;
   throw new ValidationError(
     pollIds.flatMap((id, i) =>

@@ -1,7 +1,16 @@
 import { createHash, randomBytes } from "node:crypto";
 import { ConflictError, NotFoundError } from "../../common/errors.ts";
-import { type Pool, type PoolClient, pgCode } from "../../common/postgres.ts";
-import type { Kiosk, Poll, PollOption, ResultsVisibility } from "../../common/registry-types.ts";
+import { type Pool, type PoolClient, pgCode, pgConstraint } from "../../common/postgres.ts";
+import type {
+  Kiosk,
+  Poll,
+  PollOption,
+  PollVoters,
+  ResultsVisibility,
+  School,
+} from "../../common/registry-types.ts";
+import type { SchoolScope } from "../auth/actor.ts";
+import { loadSchoolAdminCredentials, loadSchools, type SchoolAdminCredential } from "../schools/school-store.ts";
 import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
 
 // Postgres access for the registry: SQL only. The rules (what may change once a poll has
@@ -10,6 +19,9 @@ import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registr
 
 interface PollRow {
   id: string;
+  school_id: string;
+  slug: string;
+  voters: PollVoters;
   title: string;
   time_zone: string;
   opens_at: Date | null;
@@ -37,6 +49,8 @@ const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 function toPoll(row: PollRow): Poll {
   return {
     id: row.id,
+    schoolId: row.school_id,
+    slug: row.slug,
     title: row.title,
     timeZone: row.time_zone,
     opensAt: iso(row.opens_at),
@@ -44,6 +58,7 @@ function toPoll(row: PollRow): Poll {
     resultsVisibility: row.results_visibility,
     oneVotePerVoter: row.one_vote_per_voter,
     voteCooldownMs: row.vote_cooldown_ms,
+    voters: row.voters,
     archived: row.archived_at !== null,
     archivedAt: iso(row.archived_at),
     createdAt: row.created_at.toISOString(),
@@ -52,14 +67,29 @@ function toPoll(row: PollRow): Poll {
   };
 }
 
-export async function listPolls(db: Pool | PoolClient): Promise<Poll[]> {
-  const { rows } = await db.query<PollRow>(`${POLL_SELECT} order by p.created_at, p.id`);
+/** The polls of one school, or of every school (scope null). */
+export async function listPolls(db: Pool | PoolClient, scope: SchoolScope): Promise<Poll[]> {
+  const { rows } = await db.query<PollRow>(
+    `${POLL_SELECT} where $1::text is null or p.school_id = $1 order by p.created_at, p.id`,
+    [scope],
+  );
   return rows.map(toPoll);
 }
 
-export async function getPoll(db: Pool | PoolClient, id: string): Promise<Poll> {
-  const { rows } = await db.query<PollRow>(`${POLL_SELECT} where p.id = $1`, [id]);
-  if (rows.length === 0) throw new NotFoundError("poll_not_found", `poll "${id}" does not exist`);
+const pollNotFound = (id: string) =>
+  new NotFoundError("poll_not_found", `poll "${id}" does not exist`);
+
+/** The poll, if the scope may see it: another school's poll is the same 404 as a missing one. */
+export async function getPoll(
+  db: Pool | PoolClient,
+  id: string,
+  scope: SchoolScope,
+): Promise<Poll> {
+  const { rows } = await db.query<PollRow>(
+    `${POLL_SELECT} where p.id = $1 and ($2::text is null or p.school_id = $2)`,
+    [id, scope],
+  );
+  if (rows.length === 0) throw pollNotFound(id);
   return toPoll(rows[0]!);
 }
 
@@ -89,28 +119,45 @@ export async function deleteOptions(
   ]);
 }
 
-/** Inserts the poll row (options apart); an id taken already is 409 poll_exists. */
-export async function insertPoll(client: PoolClient, input: CreatePoll): Promise<void> {
+/**
+ * Inserts the poll row (options apart) under `id` in `schoolId`, its slug the create's id.
+ * "id_taken" when another poll has the id (a generated one is drawn again); a slug the
+ * school uses already is 409 poll_exists.
+ */
+export async function insertPoll(
+  client: PoolClient,
+  id: string,
+  schoolId: string,
+  timeZone: string,
+  input: CreatePoll,
+): Promise<"inserted" | "id_taken"> {
   try {
+    await client.query("savepoint insert_poll");
     await client.query(
-      `insert into polls (id, title, time_zone, opens_at, closes_at, results_visibility,
-                          one_vote_per_voter, vote_cooldown_ms)
-       values ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 2000))`,
+      `insert into polls (id, school_id, slug, title, time_zone, opens_at, closes_at,
+                          results_visibility, one_vote_per_voter, vote_cooldown_ms, voters)
+       values ($1, $9, $10, $2, $3, $4, $5, $6, $7, coalesce($8, 2000), $11)`,
       [
-        input.id,
+        id,
         input.title,
-        input.timeZone ?? "UTC",
+        timeZone,
         input.opensAt ?? null,
         input.closesAt ?? null,
         input.resultsVisibility ?? "live",
         input.oneVotePerVoter ?? false,
         input.voteCooldownMs ?? null,
+        schoolId,
+        input.id,
+        input.voters ?? "any",
       ],
     );
+    await client.query("release savepoint insert_poll");
+    return "inserted";
   } catch (err) {
-    if (pgCode(err) === "23505")
-      throw new ConflictError("poll_exists", `poll "${input.id}" already exists`);
-    throw err;
+    if (pgCode(err) !== "23505") throw err;
+    await client.query("rollback to savepoint insert_poll");
+    if (pgConstraint(err) === "polls_pkey" && id !== input.id) return "id_taken";
+    throw new ConflictError("poll_exists", `poll "${input.id}" already exists`);
   }
 }
 
@@ -128,9 +175,16 @@ export async function pollHasVotes(db: Pool | PoolClient, pollId: string): Promi
  * after the other, and a delete waits for a batch being written for it (the writer holds
  * a key-share lock on the row), so no vote commits between the checks and the change.
  */
-export async function lockPoll(client: PoolClient, id: string): Promise<RegistryPoll> {
-  const { rows } = await client.query<PollRow>(`${POLL_SELECT} where p.id = $1 for update`, [id]);
-  if (rows.length === 0) throw new NotFoundError("poll_not_found", `poll "${id}" does not exist`);
+export async function lockPoll(
+  client: PoolClient,
+  id: string,
+  scope: SchoolScope,
+): Promise<RegistryPoll> {
+  const { rows } = await client.query<PollRow>(
+    `${POLL_SELECT} where p.id = $1 and ($2::text is null or p.school_id = $2) for update of p`,
+    [id, scope],
+  );
+  if (rows.length === 0) throw pollNotFound(id);
   return { ...toPoll(rows[0]!), incarnation: rows[0]!.incarnation };
 }
 
@@ -151,6 +205,7 @@ export async function updatePollRow(
        archived_at = case when $10::boolean is null then archived_at
                           when $10 then coalesce(archived_at, now()) else null end,
        vote_cooldown_ms = coalesce($11, vote_cooldown_ms),
+       voters = coalesce($12, voters),
        updated_at = now()
      where id = $1`,
     [
@@ -165,6 +220,7 @@ export async function updatePollRow(
       patch.oneVotePerVoter ?? null,
       patch.archived ?? null,
       patch.voteCooldownMs ?? null,
+      patch.voters ?? null,
     ],
   );
 }
@@ -186,39 +242,52 @@ export function hashToken(token: string): Buffer {
 
 interface KioskRow {
   id: string;
+  school_id: string;
+  slug: string;
   name: string;
   poll_ids: string[] | null;
   created_at: Date;
   revoked_at: Date | null;
 }
 
-const KIOSK_COLUMNS = "id, name, poll_ids, created_at, revoked_at";
+const KIOSK_COLUMNS = "id, school_id, slug, name, poll_ids, created_at, revoked_at";
 
 const toKiosk = (r: KioskRow): Kiosk => ({
   id: r.id,
+  schoolId: r.school_id,
+  slug: r.slug,
   name: r.name,
   pollIds: r.poll_ids,
   createdAt: r.created_at.toISOString(),
   revokedAt: iso(r.revoked_at),
 });
 
-/** Creates a kiosk and returns its token: the only time the token exists outside the kiosk. */
+/**
+ * Creates a kiosk under `id` in `schoolId` (its slug the create's id) and returns its
+ * token: the only time the token exists outside the kiosk. "id_taken" as for insertPoll.
+ */
 export async function createKiosk(
-  db: Pool | PoolClient,
+  client: PoolClient,
+  id: string,
+  schoolId: string,
   input: CreateKiosk,
-): Promise<Kiosk & { token: string }> {
+): Promise<(Kiosk & { token: string }) | "id_taken"> {
   const token = newKioskToken();
   try {
-    const { rows } = await db.query<KioskRow>(
-      `insert into kiosks (id, name, token_hash, poll_ids) values ($1, $2, $3, $4)
+    await client.query("savepoint insert_kiosk");
+    const { rows } = await client.query<KioskRow>(
+      `insert into kiosks (id, school_id, slug, name, token_hash, poll_ids)
+       values ($1, $2, $3, $4, $5, $6)
        returning ${KIOSK_COLUMNS}`,
-      [input.id, input.name, hashToken(token), input.pollIds ?? null],
+      [id, schoolId, input.id, input.name, hashToken(token), input.pollIds ?? null],
     );
+    await client.query("release savepoint insert_kiosk");
     return { ...toKiosk(rows[0]!), token };
   } catch (err) {
-    if (pgCode(err) === "23505")
-      throw new ConflictError("kiosk_exists", `kiosk "${input.id}" already exists`);
-    throw err;
+    if (pgCode(err) !== "23505") throw err;
+    await client.query("rollback to savepoint insert_kiosk");
+    if (pgConstraint(err) === "kiosks_pkey" && id !== input.id) return "id_taken";
+    throw new ConflictError("kiosk_exists", `kiosk "${input.id}" already exists`);
   }
 }
 
@@ -227,20 +296,31 @@ function newKioskToken(): string {
   return `tfk_${randomBytes(32).toString("base64url")}`;
 }
 
-export async function listKiosks(pool: Pool): Promise<Kiosk[]> {
+/** The kiosks of one school, or of every school (scope null). */
+export async function listKiosks(pool: Pool, scope: SchoolScope): Promise<Kiosk[]> {
   const { rows } = await pool.query<KioskRow>(
-    `select ${KIOSK_COLUMNS} from kiosks order by created_at, id`,
+    `select ${KIOSK_COLUMNS} from kiosks where $1::text is null or school_id = $1
+     order by created_at, id`,
+    [scope],
   );
   return rows.map(toKiosk);
 }
 
+const IN_SCOPE = "($2::text is null or school_id = $2)";
+
 const kioskNotFound = (id: string) =>
   new NotFoundError("kiosk_not_found", `kiosk "${id}" does not exist`);
 
-export async function getKiosk(db: Pool | PoolClient, id: string): Promise<Kiosk> {
-  const { rows } = await db.query<KioskRow>(`select ${KIOSK_COLUMNS} from kiosks where id = $1`, [
-    id,
-  ]);
+/** The kiosk, if the scope may see it: another school's kiosk is the same 404 as a missing one. */
+export async function getKiosk(
+  db: Pool | PoolClient,
+  id: string,
+  scope: SchoolScope,
+): Promise<Kiosk> {
+  const { rows } = await db.query<KioskRow>(
+    `select ${KIOSK_COLUMNS} from kiosks where id = $1 and ${IN_SCOPE}`,
+    [id, scope],
+  );
   if (rows.length === 0) throw kioskNotFound(id);
   return toKiosk(rows[0]!);
 }
@@ -249,26 +329,34 @@ export async function getKiosk(db: Pool | PoolClient, id: string): Promise<Kiosk
 export async function updateKiosk(
   db: Pool | PoolClient,
   id: string,
+  scope: SchoolScope,
   patch: UpdateKiosk,
 ): Promise<Kiosk> {
   const { rows } = await db.query<KioskRow>(
     `update kiosks set
-       name = coalesce($2, name),
-       poll_ids = case when $3::boolean then $4::text[] else poll_ids end
-     where id = $1
+       name = coalesce($3, name),
+       poll_ids = case when $4::boolean then $5::text[] else poll_ids end
+     where id = $1 and ${IN_SCOPE}
      returning ${KIOSK_COLUMNS}`,
-    [id, patch.name ?? null, patch.pollIds !== undefined, patch.pollIds ?? null],
+    [id, scope, patch.name ?? null, patch.pollIds !== undefined, patch.pollIds ?? null],
   );
   if (rows.length === 0) throw kioskNotFound(id);
   return toKiosk(rows[0]!);
 }
 
-/** Of these poll ids, those no poll has (to refuse a kiosk limited to a poll that is not). */
-export async function missingPollIds(client: PoolClient, ids: string[]): Promise<string[]> {
+/**
+ * Of these poll ids, those no poll of the school has (to refuse a kiosk limited to a poll
+ * that is not, or is another school's).
+ */
+export async function missingPollIds(
+  client: PoolClient,
+  ids: string[],
+  schoolId: string,
+): Promise<string[]> {
   // Key-share locks the polls found: none is deleted before the caller's change commits.
   const { rows: found } = await client.query<{ id: string }>(
-    "select id from polls where id = any($1) for key share",
-    [ids],
+    "select id from polls where id = any($1) and school_id = $2 for key share",
+    [ids, schoolId],
   );
   const present = new Set(found.map((r) => r.id));
   return ids.filter((id) => !present.has(id));
@@ -278,11 +366,15 @@ export async function missingPollIds(client: PoolClient, ids: string[]): Promise
  * Revokes a kiosk (idempotent: a second revoke keeps the first time) and drops its unused
  * pairing code: a revoked kiosk cannot be paired.
  */
-export async function revokeKiosk(client: PoolClient, id: string): Promise<Kiosk> {
+export async function revokeKiosk(
+  client: PoolClient,
+  id: string,
+  scope: SchoolScope,
+): Promise<Kiosk> {
   const { rows } = await client.query<KioskRow>(
-    `update kiosks set revoked_at = coalesce(revoked_at, now()) where id = $1
+    `update kiosks set revoked_at = coalesce(revoked_at, now()) where id = $1 and ${IN_SCOPE}
      returning ${KIOSK_COLUMNS}`,
-    [id],
+    [id, scope],
   );
   if (rows.length === 0) throw kioskNotFound(id);
   await client.query("delete from kiosk_pairing_codes where kiosk_id = $1", [id]);
@@ -376,6 +468,7 @@ export async function loadRegistryPolls(
 /** What the registry cache holds of a kiosk. */
 export interface KioskCredential {
   id: string;
+  schoolId: string;
   name: string;
   tokenHash: Buffer;
   revokedAt: Date | null;
@@ -388,9 +481,10 @@ export async function loadKioskCredentials(
   pool: Pool,
   ids?: readonly string[],
 ): Promise<KioskCredential[]> {
-  const select = "select id, name, token_hash, revoked_at, poll_ids from kiosks";
+  const select = "select id, school_id, name, token_hash, revoked_at, poll_ids from kiosks";
   const { rows } = await pool.query<{
     id: string;
+    school_id: string;
     name: string;
     token_hash: Buffer;
     revoked_at: Date | null;
@@ -398,6 +492,7 @@ export async function loadKioskCredentials(
   }>(ids === undefined ? select : `${select} where id = any($1)`, ids === undefined ? [] : [ids]);
   return rows.map((k) => ({
     id: k.id,
+    schoolId: k.school_id,
     name: k.name,
     tokenHash: k.token_hash,
     revokedAt: k.revoked_at,
@@ -408,9 +503,16 @@ export async function loadKioskCredentials(
 export interface RegistrySnapshot {
   polls: RegistryPoll[];
   kiosks: KioskCredential[];
+  schools: School[];
+  schoolAdmins: SchoolAdminCredential[];
 }
 
 export async function loadRegistry(pool: Pool): Promise<RegistrySnapshot> {
-  const [polls, kiosks] = await Promise.all([loadRegistryPolls(pool), loadKioskCredentials(pool)]);
-  return { polls, kiosks };
+  const [polls, kiosks, schools, schoolAdmins] = await Promise.all([
+    loadRegistryPolls(pool),
+    loadKioskCredentials(pool),
+    loadSchools(pool),
+    loadSchoolAdminCredentials(pool),
+  ]);
+  return { polls, kiosks, schools, schoolAdmins };
 }

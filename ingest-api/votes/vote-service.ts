@@ -50,6 +50,8 @@ export interface VoteRules {
 /** Who is voting: the kiosk named by the token, and the polls it may vote in (null = any). */
 export interface VotingKiosk {
   id: string;
+  /** A kiosk votes only in its school's polls. */
+  schoolId: string;
   pollIds: ReadonlySet<string> | null;
 }
 
@@ -270,6 +272,13 @@ export class VoteService {
       );
     const poll = this.#cache.poll(input.pollId);
     if (!poll) throw new NotFoundError("poll_not_found", `poll "${input.pollId}" does not exist`);
+    if (poll.schoolId !== kiosk.schoolId)
+      throw new AppError(
+        403,
+        "poll_not_allowed",
+        `kiosk "${kiosk.id}" may not vote in poll "${input.pollId}" (another school's)`,
+        { details: { field: `${fieldPrefix}pollId`, pollId: input.pollId } },
+      );
     if (poll.archived) throw new ConflictError("poll_archived", `poll "${poll.id}" is archived`);
     if (!poll.optionIds.has(input.optionId))
       throw new UnprocessableError(

@@ -142,7 +142,7 @@ describe("batches split by size, claims released per message", () => {
       { eventId: randomUUID(), pollId: "second", optionId: "yes", voterId: "olga" },
     ];
     await assert.rejects(
-      service.acceptBatch({ id: kiosk.id, pollIds: null }, items),
+      service.acceptBatch({ id: kiosk.id, schoolId: "default", pollIds: null }, items),
       (err: unknown) => {
         assert.ok(err instanceof UnavailableError);
         assert.equal(err.code, "nats_unavailable");

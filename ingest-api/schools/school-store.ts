@@ -1,0 +1,210 @@
+import { ConflictError, NotFoundError } from "../../common/errors.ts";
+import { type Pool, type PoolClient, pgCode } from "../../common/postgres.ts";
+import type { School } from "../../common/registry-types.ts";
+import type { SchoolScope } from "../auth/actor.ts";
+
+// Postgres access for schools and their admins: SQL only (rules: school-service.ts).
+
+type Db = Pool | PoolClient;
+
+interface SchoolRow {
+  id: string;
+  name: string;
+  time_zone: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const SCHOOL_COLUMNS = "id, name, time_zone, created_at, updated_at";
+
+const toSchool = (r: SchoolRow): School => ({
+  id: r.id,
+  name: r.name,
+  timeZone: r.time_zone,
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+});
+
+export const schoolNotFound = (id: string) =>
+  new NotFoundError("school_not_found", `school "${id}" does not exist`);
+
+/** Every school, or only those of `ids` (the registry cache's per-row reload). */
+export async function loadSchools(db: Db, ids?: readonly string[]): Promise<School[]> {
+  const select = `select ${SCHOOL_COLUMNS} from schools`;
+  const { rows } =
+    ids === undefined
+      ? await db.query<SchoolRow>(`${select} order by id`)
+      : await db.query<SchoolRow>(`${select} where id = any($1)`, [ids]);
+  return rows.map(toSchool);
+}
+
+/** The school, if the scope may see it (another school's is the same 404 as a missing one). */
+export async function getSchool(db: Db, id: string, scope: SchoolScope): Promise<School> {
+  if (scope !== null && scope !== id) throw schoolNotFound(id);
+  const { rows } = await db.query<SchoolRow>(
+    `select ${SCHOOL_COLUMNS} from schools where id = $1`,
+    [id],
+  );
+  if (rows.length === 0) throw schoolNotFound(id);
+  return toSchool(rows[0]!);
+}
+
+/** Locks the school's row until the transaction ends (a delete against a concurrent create). */
+export async function lockSchool(client: PoolClient, id: string): Promise<School> {
+  const { rows } = await client.query<SchoolRow>(
+    `select ${SCHOOL_COLUMNS} from schools where id = $1 for update`,
+    [id],
+  );
+  if (rows.length === 0) throw schoolNotFound(id);
+  return toSchool(rows[0]!);
+}
+
+export async function insertSchool(
+  db: Db,
+  input: { id: string; name: string; timeZone?: string | undefined },
+): Promise<School> {
+  try {
+    const { rows } = await db.query<SchoolRow>(
+      `insert into schools (id, name, time_zone) values ($1, $2, $3) returning ${SCHOOL_COLUMNS}`,
+      [input.id, input.name, input.timeZone ?? "UTC"],
+    );
+    return toSchool(rows[0]!);
+  } catch (err) {
+    if (pgCode(err) === "23505")
+      throw new ConflictError("school_exists", `school "${input.id}" already exists`);
+    throw err;
+  }
+}
+
+export async function updateSchool(
+  db: Db,
+  id: string,
+  patch: { name?: string | undefined; timeZone?: string | undefined },
+): Promise<School> {
+  const { rows } = await db.query<SchoolRow>(
+    `update schools set name = coalesce($2, name), time_zone = coalesce($3, time_zone),
+       updated_at = now()
+     where id = $1 returning ${SCHOOL_COLUMNS}`,
+    [id, patch.name ?? null, patch.timeZone ?? null],
+  );
+  if (rows.length === 0) throw schoolNotFound(id);
+  return toSchool(rows[0]!);
+}
+
+/** The school's polls, locked, with whether each may go (archived, or without votes). */
+export async function lockSchoolPolls(
+  client: PoolClient,
+  schoolId: string,
+): Promise<{ id: string; incarnation: number; blocking: boolean }[]> {
+  const { rows } = await client.query<{ id: string; incarnation: number; blocking: boolean }>(
+    `select id, incarnation, (archived_at is null and poll_has_votes(id)) as blocking
+     from polls where school_id = $1 order by id for update`,
+    [schoolId],
+  );
+  return rows;
+}
+
+/**
+ * Deletes the school's polls one by one (each runs the writer's trigger, migration 011),
+ * then the school: its kiosks, people and admins go by cascade.
+ */
+export async function deleteSchoolRows(client: PoolClient, schoolId: string): Promise<void> {
+  await client.query("delete from polls where school_id = $1", [schoolId]);
+  await client.query("delete from schools where id = $1", [schoolId]);
+}
+
+/** What the registry cache holds of a school admin: enough to authenticate and scope. */
+export interface SchoolAdminCredential {
+  id: string;
+  schoolId: string;
+  tokenHash: Buffer;
+}
+
+export async function loadSchoolAdminCredentials(
+  db: Db,
+  ids?: readonly string[],
+): Promise<SchoolAdminCredential[]> {
+  const select = "select id, school_id, token_hash from school_admins";
+  const { rows } = await db.query<{ id: string; school_id: string; token_hash: Buffer }>(
+    ids === undefined ? select : `${select} where id = any($1)`,
+    ids === undefined ? [] : [ids],
+  );
+  return rows.map((r) => ({ id: r.id, schoolId: r.school_id, tokenHash: r.token_hash }));
+}
+
+/** A school admin as the API shows it: never its token. */
+export interface SchoolAdmin {
+  id: string;
+  schoolId: string;
+  label: string;
+  createdAt: string;
+}
+
+interface AdminRow {
+  id: string;
+  school_id: string;
+  label: string;
+  created_at: Date;
+}
+
+const toAdmin = (r: AdminRow): SchoolAdmin => ({
+  id: r.id,
+  schoolId: r.school_id,
+  label: r.label,
+  createdAt: r.created_at.toISOString(),
+});
+
+export async function insertSchoolAdmin(
+  db: Db,
+  input: { id: string; schoolId: string; label: string; tokenHash: Buffer },
+): Promise<SchoolAdmin> {
+  const { rows } = await db.query<AdminRow>(
+    `insert into school_admins (id, school_id, label, token_hash) values ($1, $2, $3, $4)
+     returning id, school_id, label, created_at`,
+    [input.id, input.schoolId, input.label, input.tokenHash],
+  );
+  return toAdmin(rows[0]!);
+}
+
+export async function listSchoolAdmins(db: Db, schoolId: string): Promise<SchoolAdmin[]> {
+  const { rows } = await db.query<AdminRow>(
+    `select id, school_id, label, created_at from school_admins where school_id = $1
+     order by created_at, id`,
+    [schoolId],
+  );
+  return rows.map(toAdmin);
+}
+
+/** Deletes the admin (its token stops working); the 404 when this school has no such admin. */
+export async function deleteSchoolAdmin(
+  db: Db,
+  schoolId: string,
+  adminId: string,
+): Promise<SchoolAdmin> {
+  const { rows } = await db.query<AdminRow>(
+    `delete from school_admins where school_id = $1 and id = $2
+     returning id, school_id, label, created_at`,
+    [schoolId, adminId],
+  );
+  if (rows.length === 0)
+    throw new NotFoundError(
+      "school_admin_not_found",
+      `school "${schoolId}" has no admin "${adminId}"`,
+    );
+  return toAdmin(rows[0]!);
+}
+
+/**
+ * The school a poll or kiosk is being created in, key-share locked until the create
+ * commits (the school cannot be deleted under it); undefined when there is none.
+ */
+export async function schoolForCreate(
+  client: PoolClient,
+  id: string,
+): Promise<School | undefined> {
+  const { rows } = await client.query<SchoolRow>(
+    `select ${SCHOOL_COLUMNS} from schools where id = $1 for key share`,
+    [id],
+  );
+  return rows[0] === undefined ? undefined : toSchool(rows[0]);
+}
