@@ -16,6 +16,7 @@ import { type PublicPollRouteDeps, publicPollRoutes } from "./results/public-pol
 import { RESULTS_ROUTE } from "./results/results-http.ts";
 import { type ResultsJsonRouteDeps, resultsJsonRoute } from "./results/results-json-route.ts";
 import { type ResultsPngRouteDeps, resultsPngRoute } from "./results/results-png-route.ts";
+import { type SchoolRouteDeps, schoolRoutes } from "./schools/school-routes.ts";
 import { type VoteRouteDeps, voteRoutes } from "./votes/vote-routes.ts";
 import { type WebRouteDeps, webRoutes } from "./web/web-routes.ts";
 
@@ -37,6 +38,7 @@ export interface AppParts {
   kiosks: KioskRouteDeps;
   kioskApp: KioskAppRouteDeps;
   registry: RegistryRouteDeps;
+  schools: SchoolRouteDeps;
   results: Pick<ResultsJsonRouteDeps, "cache" | "results" | "resultsIntervalMs">;
   resultsPng: ResultsPngRouteDeps;
   eventStream: EventStreamRouteDeps;
@@ -114,6 +116,7 @@ export function createApp(parts: AppParts): Express {
   app.use(resultsPngRoute(parts.resultsPng));
   app.use(eventStreamRoute(parts.eventStream));
   app.use(registryRoutes(parts.registry));
+  app.use(schoolRoutes(parts.schools));
   app.use(healthRoutes(parts.health));
   app.use(publicPollRoutes(parts.publicPolls));
   app.use(webRoutes(parts.web)); // the pages, with their own security headers (helmet)

@@ -26,6 +26,7 @@ import { ResultsCache } from "./results/results-cache.ts";
 import { registerResultsCacheMetrics } from "./results/results-cache-metrics.ts";
 import { ResultsEvents } from "./results/results-events.ts";
 import { StreamAdmission } from "./results/sse-admission.ts";
+import { SchoolService } from "./schools/school-service.ts";
 import { resolveMaxMessageBytes } from "./votes/vote-messages.ts";
 import { VotePublisher } from "./votes/vote-publisher.ts";
 import { VoteService } from "./votes/vote-service.ts";
@@ -173,6 +174,7 @@ export async function buildIngestApi(
     pairingCodeTtlMs: config.kiosks.pairingCodeTtlMs,
     logger: log,
   });
+  const schools = new SchoolService({ pool, cache, registry, logger: log });
   const rateLimits = new RateLimits(
     redis,
     config.redisKeyPrefix,
@@ -215,6 +217,7 @@ export async function buildIngestApi(
     },
     kioskApp: { cache },
     registry: { registry, cache, adminToken: config.adminToken, kiosks: config.kiosks },
+    schools: { schools, cache, adminToken: config.adminToken },
     results: resultsReads,
     resultsPng: { ...resultsReads, redis, keyPrefix: config.redisKeyPrefix },
     eventStream: {

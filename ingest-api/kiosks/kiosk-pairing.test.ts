@@ -115,7 +115,13 @@ describe("kiosk pairing", () => {
     const res = await pair(h.app, typed);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.headers["cache-control"], "no-store");
-    assert.deepEqual(Object.keys(res.body).sort(), ["kioskId", "name", "pollIds", "token"]);
+    assert.deepEqual(Object.keys(res.body).sort(), [
+      "kioskId",
+      "name",
+      "pollIds",
+      "schoolId",
+      "token",
+    ]);
     assert.equal(res.body.kioskId, "once");
     assert.equal(res.body.name, "Once hall");
     assert.equal(res.body.pollIds, null);

@@ -1,26 +1,19 @@
 import { type Request, Router } from "express";
-import type { z } from "zod";
 import { ValidationError } from "../../common/errors.ts";
-import { idSchema, toFieldIssues } from "../../common/vote.ts";
+import { idSchema } from "../../common/vote.ts";
 import { listScope, requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
 import type { KioskConfig } from "../config.ts";
 import { jsonBody } from "../http/json-body.ts";
+import { parseBody as parse } from "../http/parse-body.ts";
+import type { RegistryCache } from "./registry-cache.ts";
 import {
   createKioskSchema,
   createPollSchema,
   updateKioskSchema,
   updatePollSchema,
 } from "./registry-schemas.ts";
-import type { RegistryCache } from "./registry-cache.ts";
 import type { RegistryService } from "./registry-service.ts";
-
-function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  // reportInput: toFieldIssues tells a missing field from one of the wrong type by the input.
-  const result = schema.safeParse(body ?? {}, { reportInput: true });
-  if (!result.success) throw new ValidationError(toFieldIssues(result.error));
-  return result.data;
-}
 
 function idParam(req: Request): string {
   const id = req.params.id;

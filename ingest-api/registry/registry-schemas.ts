@@ -2,9 +2,10 @@ import { z } from "zod";
 import { isPortableTimeZone, TIME_ZONE_RULE } from "../../common/time-zone.ts";
 import { idSchema, isStorableInstant } from "../../common/vote.ts";
 
-// Request bodies of the registry API. Validation messages are what an admin reads.
+// Request bodies of the registry API. Validation messages are what an admin reads. The
+// title and time zone rules are shared by every admin body that names things (schools, people).
 
-const timeZoneSchema = z
+export const timeZoneSchema = z
   .string({ error: "must be a string" })
   .refine(isPortableTimeZone, { error: TIME_ZONE_RULE });
 
@@ -16,7 +17,7 @@ const instantSchema = z.iso
   .transform((s) => new Date(Date.parse(s)).toISOString())
   .nullable();
 
-const titleSchema = z
+export const titleSchema = z
   .string({ error: "must be a string" })
   .trim()
   .min(1, { error: "must not be empty" })

@@ -11,8 +11,8 @@ import { type Pool, type PoolClient, withTransaction } from "../../common/postgr
 import type { Kiosk, Poll, PollOption } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
 import type { KioskHealth, KioskHealthEntry } from "../kiosks/kiosk-health.ts";
-import { insertWithScopedId, schoolOfCreate } from "../schools/create-in-school.ts";
 import { hashPairingCode, newPairingCode, normalizePairingCode } from "../kiosks/pairing-code.ts";
+import { insertWithScopedId, schoolOfCreate } from "../schools/create-in-school.ts";
 import type { VoterClaimsRebuild } from "../votes/voter-claims-rebuild.ts";
 import type { PollIncarnation, VoterGuard } from "../votes/voter-guard.ts";
 import type { RegistryCache } from "./registry-cache.ts";
@@ -307,6 +307,18 @@ export class RegistryService {
       token: kiosk.token,
       pollIds: kiosk.pollIds,
     };
+  }
+
+  /**
+   * A school's delete took these polls and kiosks with it (school-service.ts): the same
+   * side effects as deleting each one, then this process's cache reloads (many rows).
+   */
+  async schoolDeleted(polls: PollIncarnation[], kioskIds: string[]): Promise<void> {
+    for (const poll of polls) await this.#forgetVoters(poll);
+    for (const kioskId of kioskIds) await this.#forgetHealth(kioskId);
+    await this.#cache
+      .reload()
+      .catch((err: unknown) => this.#logger.warn({ err }, "registry cache reload failed"));
   }
 
   /** Best effort: a status left behind is overwritten by the kiosk's next report. */

@@ -60,6 +60,8 @@ describe("POST /v1/polls", () => {
     assert.equal(updatedAt, createdAt);
     assert.deepEqual(rest, {
       id: "colours",
+      schoolId: "default",
+      slug: "colours",
       title: "Colours",
       timeZone: "UTC",
       opensAt: null,
@@ -67,6 +69,7 @@ describe("POST /v1/polls", () => {
       resultsVisibility: "live",
       oneVotePerVoter: false,
       voteCooldownMs: 2000,
+      voters: "any",
       archived: false,
       archivedAt: null,
       options: [
@@ -531,7 +534,14 @@ describe("kiosks", () => {
     assert.equal(res.status, 201, res.text);
     assert.equal(res.headers.location, "/v1/kiosks/lobby");
     const { token, createdAt, ...rest } = res.body;
-    assert.deepEqual(rest, { id: "lobby", name: "Lobby", pollIds: null, revokedAt: null });
+    assert.deepEqual(rest, {
+      id: "lobby",
+      schoolId: "default",
+      slug: "lobby",
+      name: "Lobby",
+      pollIds: null,
+      revokedAt: null,
+    });
     assert.match(createdAt, ISO);
     assert.match(token, /^tfk_[A-Za-z0-9_-]{43}$/);
 
@@ -540,6 +550,8 @@ describe("kiosks", () => {
     const listed = list.body.kiosks.find((k: { id: string }) => k.id === "lobby");
     assert.deepEqual(listed, {
       id: "lobby",
+      schoolId: "default",
+      slug: "lobby",
       name: "Lobby",
       pollIds: null,
       createdAt,
