@@ -57,6 +57,7 @@ const ADDRESS_LIMITS: Record<AddressLimit, string[]> = {
   readyz: ["/readyz"],
   pages: [
     "/",
+    "/s/:schoolId",
     "/dashboard/:pollId",
     "/kiosk/:pollId",
     "/assets/{*file}",

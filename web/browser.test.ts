@@ -224,10 +224,12 @@ describe("web pages in Chromium", () => {
       "opensAt",
       "options",
       "resultsVisibility",
+      "schoolId",
       "status",
       "timeZone",
       "title",
       "voteCooldownMs",
+      "voters",
     ]);
     const one = await fetch(`${stack.url}/v1/public/polls/${POLL}`);
     assert.equal(((await one.json()) as { title: string }).title, "Lunch vote");
@@ -262,6 +264,30 @@ describe("web pages in Chromium", () => {
     await Promise.all([page.waitForURL(`**/dashboard/${POLL}`), page.keyboard.press("Enter")]);
     await waitForText(page, "h1", "Lunch vote");
     await page.close();
+  });
+
+  test("/s/:schoolId lists only that school's polls, under its name", async () => {
+    await stack.admin("POST", "/v1/schools", { id: "riverside", name: "Riverside Primary" }, 201);
+    const created = (await stack.admin(
+      "POST",
+      "/v1/polls",
+      { id: POLL, schoolId: "riverside", title: "Riverside lunch", options: OPTIONS },
+      201,
+    )) as { id: string };
+    const { page, response } = await open("school-index", "/s/riverside");
+    assert.equal(response?.status(), 200);
+    const item = page.locator(`#open-polls li[data-poll-id="${created.id}"]`);
+    await item.waitFor();
+    assert.equal(await page.locator("#open-polls li").count(), 1, "the default school's are not");
+    assert.equal(
+      await item.locator("a.poll-title").getAttribute("href"),
+      `/dashboard/${created.id}`,
+    );
+    await waitForText(page, "h1", "Open polls — Riverside Primary");
+    await page.close();
+    assert.equal((await fetch(`${stack.url}/s/nowhere`)).status, 404);
+    const list = await fetch(`${stack.url}/v1/public/polls?schoolId=nowhere`);
+    assert.equal(list.status, 404);
   });
 
   test("the dashboard shows the API's numbers, then updates live without a reload", async () => {

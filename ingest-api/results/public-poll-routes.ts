@@ -1,8 +1,12 @@
 import { createHash } from "node:crypto";
 import { type Request, type Response, Router } from "express";
 import { pollPhase } from "../../common/browser/poll-phase.js";
-import { NotFoundError } from "../../common/errors.ts";
-import type { ResultsVisibility } from "../../common/registry-types.ts";
+import { NotFoundError, ValidationError } from "../../common/errors.ts";
+import {
+  DEFAULT_SCHOOL_ID,
+  type PollVoters,
+  type ResultsVisibility,
+} from "../../common/registry-types.ts";
 import type { PublishedResults } from "../../common/results-contract.ts";
 import { idSchema } from "../../common/vote.ts";
 import type { CachedPoll, RegistryCache } from "../registry/registry-cache.ts";
@@ -10,6 +14,7 @@ import type { CachedPoll, RegistryCache } from "../registry/registry-cache.ts";
 /** What anyone may know about a poll: enough for the public pages, nothing about votes. */
 export interface PublicPoll {
   id: string;
+  schoolId: string;
   title: string;
   status: PublishedResults["status"];
   timeZone: string;
@@ -19,8 +24,10 @@ export interface PublicPoll {
   archived: boolean;
   /** The voting page's buttons, in order. */
   options: { id: string; label: string }[];
-  /** Whether the kiosk must ask for a voter id. */
+  /** One vote per voter: the kiosk must ask for a voter id. */
   oneVotePerVoter: boolean;
+  /** "roster": only the school's people may vote, so the kiosk must ask for a voter id too. */
+  voters: PollVoters;
   /** The pause the voting page keeps between two votes, in ms (0: none). */
   voteCooldownMs: number;
 }
@@ -28,6 +35,7 @@ export interface PublicPoll {
 export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
   return {
     id: poll.id,
+    schoolId: poll.schoolId,
     title: poll.title,
     status: pollPhase(poll, nowMs),
     timeZone: poll.timeZone,
@@ -37,6 +45,7 @@ export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
     archived: poll.archived,
     options: poll.options.map((o) => ({ id: o.id, label: o.label })),
     oneVotePerVoter: poll.oneVotePerVoter,
+    voters: poll.voters,
     voteCooldownMs: poll.voteCooldownMs,
   };
 }
@@ -83,19 +92,45 @@ export interface PublicPollRouteDeps {
 export function publicPollRoutes({ cache, resultsIntervalMs: intervalMs }: PublicPollRouteDeps) {
   const router = Router();
   const cacheControl = `public, max-age=${Math.max(1, Math.round(intervalMs / 1000))}`;
-  let list: Built | undefined;
+  /** One list per school asked for; rebuilt when the registry version moves. */
+  let lists = new Map<string, Built>();
+  /** The registry's polls by school, indexed once per registry version. */
+  let bySchool = new Map<string, CachedPoll[]>();
+  let indexedVersion = -1;
   /** One entry per poll asked for; all dropped when the registry version moves. */
   let single = new Map<string, Built>();
   let singleVersion = -1;
 
-  /** Non-archived polls: open ones first, then upcoming, then closed; by title within each. */
-  const buildList = (now: number): Built => {
+  const schoolPolls = (schoolId: string): CachedPoll[] => {
+    if (indexedVersion !== cache.version) {
+      bySchool = new Map();
+      for (const p of cache.polls()) {
+        if (p.archived) continue;
+        const list = bySchool.get(p.schoolId);
+        if (list === undefined) bySchool.set(p.schoolId, [p]);
+        else list.push(p);
+      }
+      lists = new Map();
+      indexedVersion = cache.version;
+    }
+    return bySchool.get(schoolId) ?? [];
+  };
+
+  /**
+   * A school's non-archived polls: open ones first, then upcoming, then closed; by title
+   * within each. One list per school: a thousand schools' polls are not one list.
+   */
+  const buildList = (school: { id: string; name: string }, now: number): Built => {
     const rank = { open: 0, not_open: 1, closed: 2 } as const;
-    const live = [...cache.polls()].filter((p) => !p.archived);
+    const live = schoolPolls(school.id);
     const polls = live
       .map((p) => publicPoll(p, now))
       .sort((a, b) => rank[a.status] - rank[b.status] || a.title.localeCompare(b.title));
-    return built({ polls }, cache.version, nextBoundary(live, now));
+    return built(
+      { school: { id: school.id, name: school.name }, polls },
+      cache.version,
+      nextBoundary(live, now),
+    );
   };
 
   const send = (req: Request, res: Response, answer: Built) => {
@@ -117,9 +152,22 @@ export function publicPollRoutes({ cache, resultsIntervalMs: intervalMs }: Publi
       .end(answer.body);
   };
 
+  // `?schoolId=` (default: the `default` school, which holds what predates schools).
   router.get("/v1/public/polls", (req, res) => {
+    const asked = req.query.schoolId ?? DEFAULT_SCHOOL_ID;
+    const parsed = idSchema.safeParse(asked);
+    if (!parsed.success)
+      throw new ValidationError([{ field: "schoolId", message: "is not a valid school id" }]);
+    const school = cache.school(parsed.data);
+    if (school === undefined)
+      throw new NotFoundError("school_not_found", `school "${parsed.data}" does not exist`);
     const now = Date.now();
-    if (!fresh(list, cache, now)) list = buildList(now);
+    schoolPolls(school.id); // drops the lists of an older registry version
+    let list = lists.get(school.id);
+    if (!fresh(list, cache, now)) {
+      list = buildList(school, now);
+      lists.set(school.id, list);
+    }
     send(req, res, list);
   });
 

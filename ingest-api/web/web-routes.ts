@@ -60,7 +60,7 @@ function sendPage(res: Response, file: string, status = 200): void {
 }
 
 /**
- * `/` (open polls), `/dashboard/:pollId`, `/kiosk/:pollId`, and their assets. The poll pages
+ * `/` (the default school's polls), `/s/:schoolId` (a school's), `/dashboard/:pollId`, `/kiosk/:pollId`, and their assets. The poll pages
  * read the poll id from the address; an unknown poll gets a real 404 with a friendly page,
  * decided here from the registry cache (no Postgres per request).
  */
@@ -79,6 +79,12 @@ export function webRoutes({ cache }: WebRouteDeps) {
   };
 
   router.get("/", webSecurityHeaders, (_req, res) => sendPage(res, "index.html"));
+  // A school's own poll list (the same page: it reads the school from the address).
+  router.get("/s/:schoolId", webSecurityHeaders, (req, res) => {
+    const id = String(req.params.schoolId);
+    if (!ID_PATTERN.test(id) || !cache.school(id)) return sendPage(res, "not-found.html", 404);
+    sendPage(res, "index.html");
+  });
   router.get("/dashboard/:pollId", webSecurityHeaders, pollPage("dashboard.html"));
   router.get("/kiosk/:pollId", webSecurityHeaders, pollPage("kiosk.html"));
   router.use(

@@ -1,10 +1,14 @@
-// The poll list at /: open polls first, with links to their dashboard and kiosk display.
+// The poll list at / (the default school) and /s/:schoolId (a school's own): open polls
+// first, with links to their dashboard and kiosk display.
 
 import { el, windowText } from "./format.js";
 import { noteServerDate, serverNow } from "./live.js";
 
 const REFRESH_MS = 30_000;
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const schoolId = /^\/s\/([^/]+)$/.exec(location.pathname)?.[1];
+const LIST_URL =
+  schoolId === undefined ? "/v1/public/polls" : `/v1/public/polls?schoolId=${schoolId}`;
 
 function pollItem(poll) {
   const id = encodeURIComponent(poll.id);
@@ -21,10 +25,14 @@ function pollItem(poll) {
 async function load() {
   const banner = $("connection");
   try {
-    const response = await fetch("/v1/public/polls", { cache: "no-store" });
+    const response = await fetch(LIST_URL, { cache: "no-store" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     noteServerDate(response);
-    const { polls } = await response.json();
+    const { school, polls } = await response.json();
+    if (schoolId !== undefined) {
+      $("heading").textContent = `Open polls — ${school.name}`;
+      document.title = `Polls — ${school.name} — tallyflow`;
+    }
     const open = polls.filter((p) => p.status === "open");
     const other = polls.filter((p) => p.status !== "open");
     $("open-polls").replaceChildren(...open.map(pollItem));

@@ -41,8 +41,9 @@ function setLocked(value) {
   if (!value && reloadWhenIdle) location.reload();
 }
 
+/** One vote per voter, or only the school's roster: the vote must say who is voting. */
 function needsVoterId() {
-  return poll?.oneVotePerVoter === true;
+  return poll?.oneVotePerVoter === true || poll?.voters === "roster";
 }
 
 function cooldownMs() {
