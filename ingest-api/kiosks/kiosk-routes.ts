@@ -87,11 +87,15 @@ export function kioskRoutes(deps: KioskRouteDeps) {
   return router;
 }
 
-/** The non-archived polls the kiosk may vote in, open or not open yet: open first, by title. */
+/**
+ * The non-archived polls of its school the kiosk may vote in, open or not open yet: open
+ * first, by title.
+ */
 function votablePolls(cache: RegistryCache, kiosk: CachedKiosk, nowMs: number): PublicPoll[] {
   const polls: PublicPoll[] = [];
   for (const poll of cache.polls()) {
-    if (poll.archived || (kiosk.pollIds !== null && !kiosk.pollIds.has(poll.id))) continue;
+    if (poll.archived || poll.schoolId !== kiosk.schoolId) continue;
+    if (kiosk.pollIds !== null && !kiosk.pollIds.has(poll.id)) continue;
     const shown = publicPoll(poll, nowMs);
     if (shown.status === "closed") continue;
     polls.push(shown);

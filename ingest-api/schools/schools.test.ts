@@ -263,6 +263,14 @@ describe("a school's polls and kiosks", () => {
         .set({ Authorization: `Bearer ${kiosk.token}` })
         .send({ pollId, optionId: "yes" });
     assert.equal((await vote(oakPoll.id)).status, 202);
+    const home = await request(h.app)
+      .get("/v1/kiosk")
+      .set({ Authorization: `Bearer ${kiosk.token}` })
+      .expect(200);
+    const listed = home.body.polls.map((p: Poll) => p.id);
+    assert.ok(listed.includes(oakPoll.id));
+    assert.ok(!listed.includes(elmPoll.id), "the kiosk home lists only its school's polls");
+    assert.ok(home.body.polls.every((p: Poll) => p.schoolId === "oak"));
     const refused = expectError(await vote(elmPoll.id), 403, "poll_not_allowed");
     assert.deepEqual(refused.details, { field: "pollId", pollId: elmPoll.id });
 
