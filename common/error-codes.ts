@@ -20,7 +20,8 @@ export const ERROR_CODES = {
   },
   invalid_csv: {
     status: 400,
-    meaning: "a roster CSV that is not UTF-8, has no `id,name,groups` header row, or cannot be parsed",
+    meaning:
+      "a roster CSV that is not UTF-8, has no `id,name,groups` header row, or cannot be parsed",
   },
   unauthorized: { status: 401, meaning: "no valid bearer token" },
   deployment_admin_required: {
@@ -88,7 +89,8 @@ export const ERROR_CODES = {
   batch_too_large: { status: 413, meaning: "the batch holds more votes than `MAX_BATCH_ITEMS`" },
   unsupported_media_type: {
     status: 415,
-    meaning: "`Content-Type` is not the route's (`application/json`; `text/csv` for a roster import)",
+    meaning:
+      "`Content-Type` is not the route's (`application/json`; `text/csv` for a roster import)",
   },
   unsupported_encoding: { status: 415, meaning: "a `Content-Encoding` the API does not decode" },
   unsupported_charset: { status: 415, meaning: "a charset other than UTF-8" },
@@ -99,7 +101,8 @@ export const ERROR_CODES = {
   },
   unknown_person: {
     status: 422,
-    meaning: "a `voters: \"roster\"` poll and a `voterId` that is no active person of the poll's school",
+    meaning:
+      'a `voters: "roster"` poll and a `voterId` that is no active person of the poll\'s school',
   },
   rate_limited: {
     status: 429,

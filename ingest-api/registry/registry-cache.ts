@@ -75,8 +75,7 @@ const nothingPending = (): Pending => ({
   admins: new Set(),
 });
 
-const pendingRows = (p: Pending) =>
-  p.polls.size + p.kiosks.size + p.schools.size + p.admins.size;
+const pendingRows = (p: Pending) => p.polls.size + p.kiosks.size + p.schools.size + p.admins.size;
 
 /**
  * The ingest path never queries Postgres per vote: it reads this in-memory copy of the
@@ -231,8 +230,7 @@ export class RegistryCache {
           const work = this.#pending;
           this.#pending = nothingPending();
           try {
-            if (work.full || pendingRows(work) > MAX_ROWS_PER_LOAD)
-              await this.#loadAll();
+            if (work.full || pendingRows(work) > MAX_ROWS_PER_LOAD) await this.#loadAll();
             else await this.#loadRows(work);
           } catch (err) {
             // What failed is owed as a full reload, at the next change or safety-net tick.

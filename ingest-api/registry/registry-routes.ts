@@ -6,13 +6,13 @@ import { listScope, requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
 import type { KioskConfig } from "../config.ts";
 import { jsonBody } from "../http/json-body.ts";
+import type { RegistryCache } from "./registry-cache.ts";
 import {
   createKioskSchema,
   createPollSchema,
   updateKioskSchema,
   updatePollSchema,
 } from "./registry-schemas.ts";
-import type { RegistryCache } from "./registry-cache.ts";
 import type { RegistryService } from "./registry-service.ts";
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {

@@ -11,8 +11,8 @@ import { type Pool, type PoolClient, withTransaction } from "../../common/postgr
 import type { Kiosk, Poll, PollOption } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
 import type { KioskHealth, KioskHealthEntry } from "../kiosks/kiosk-health.ts";
-import { insertWithScopedId, schoolOfCreate } from "../schools/create-in-school.ts";
 import { hashPairingCode, newPairingCode, normalizePairingCode } from "../kiosks/pairing-code.ts";
+import { insertWithScopedId, schoolOfCreate } from "../schools/create-in-school.ts";
 import type { VoterClaimsRebuild } from "../votes/voter-claims-rebuild.ts";
 import type { PollIncarnation, VoterGuard } from "../votes/voter-guard.ts";
 import type { RegistryCache } from "./registry-cache.ts";

@@ -10,7 +10,11 @@ import type {
   School,
 } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
-import { loadSchoolAdminCredentials, loadSchools, type SchoolAdminCredential } from "../schools/school-store.ts";
+import {
+  loadSchoolAdminCredentials,
+  loadSchools,
+  type SchoolAdminCredential,
+} from "../schools/school-store.ts";
 import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
 
 // Postgres access for the registry: SQL only. The rules (what may change once a poll has

@@ -2,8 +2,8 @@ import { ValidationError } from "../../common/errors.ts";
 import type { PoolClient } from "../../common/postgres.ts";
 import { DEFAULT_SCHOOL_ID, type School } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
-import { SCOPED_ID_DRAWS, scopedId } from "./scoped-id.ts";
 import { schoolForCreate } from "./school-store.ts";
+import { SCOPED_ID_DRAWS, scopedId } from "./scoped-id.ts";
 
 /**
  * The school a create lands in. The deployment admin names it (`schoolId`, default

@@ -198,10 +198,7 @@ export async function deleteSchoolAdmin(
  * The school a poll or kiosk is being created in, key-share locked until the create
  * commits (the school cannot be deleted under it); undefined when there is none.
  */
-export async function schoolForCreate(
-  client: PoolClient,
-  id: string,
-): Promise<School | undefined> {
+export async function schoolForCreate(client: PoolClient, id: string): Promise<School | undefined> {
   const { rows } = await client.query<SchoolRow>(
     `select ${SCHOOL_COLUMNS} from schools where id = $1 for key share`,
     [id],
