@@ -51,6 +51,15 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
    * the triggers off. A full reload reads every poll (~200 ms at 10,000). @defaultValue 60000
    */
   readonly registryRefreshMs: number;
+  /**
+   * Full reload interval of the known people (every school's active people, for `voters:
+   * "roster"` polls), the safety net: a NOTIFY per school changed reloads that school at
+   * once and a re-opened LISTEN reloads everything. A full reload streams every active
+   * person's key (~4 s at 10 million, `npm run bench:roster-memory`). @defaultValue 600000
+   */
+  readonly peopleRefreshMs: number;
+  /** A load of the known people not done within this is abandoned (its connection closed) and retried. @defaultValue 300000 */
+  readonly peopleLoadTimeoutMs: number;
   /** How often the results cache compares its versions with Redis (missed announcements). @defaultValue 2000 */
   readonly resultsCacheCheckMs: number;
   /** Most polls whose current publication the API keeps in memory. @defaultValue 10000 */
@@ -153,6 +162,8 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     castAtMaxAgeMs: readInt(env, "CAST_AT_MAX_AGE_MS", 2_592_000_000, { min: 60_000 }),
     lateVoteGraceMs: readInt(env, "LATE_VOTE_GRACE_MS", 3_600_000, { min: 0 }),
     registryRefreshMs: readInt(env, "REGISTRY_REFRESH_MS", 60_000, { min: 100 }),
+    peopleRefreshMs: readInt(env, "PEOPLE_REFRESH_MS", 600_000, { min: 1_000 }),
+    peopleLoadTimeoutMs: readInt(env, "PEOPLE_LOAD_TIMEOUT_MS", 300_000, { min: 1_000 }),
     resultsCacheCheckMs: readInt(env, "RESULTS_CACHE_CHECK_MS", 2_000, { min: 100 }),
     resultsCacheMaxPolls: readInt(env, "RESULTS_CACHE_MAX_POLLS", 10_000, { min: 1 }),
     resultsCacheMaxBytes: readInt(env, "RESULTS_CACHE_MAX_BYTES", 268_435_456, { min: 1_048_576 }),

@@ -20,6 +20,8 @@ import { createHttpServer, listen } from "./http/http-server.ts";
 import { createIngestMetrics } from "./http/ingest-metrics.ts";
 import { RateLimits } from "./http/rate-limits.ts";
 import { KioskHealth } from "./kiosks/kiosk-health.ts";
+import { KnownPeople } from "./people/known-people.ts";
+import { registerKnownPeopleMetrics } from "./people/known-people-metrics.ts";
 import { RegistryCache } from "./registry/registry-cache.ts";
 import { RegistryService } from "./registry/registry-service.ts";
 import { ResultsCache } from "./results/results-cache.ts";
@@ -37,6 +39,8 @@ import { votesStreamProgress } from "./votes/votes-stream-progress.ts";
 export interface IngestApi {
   app: Express;
   cache: RegistryCache;
+  /** The active people of every school, for `voters: "roster"` polls. */
+  people: KnownPeople;
   registry: RegistryService;
   publisher: VotePublisher;
   events: ResultsEvents;
@@ -98,6 +102,16 @@ export async function buildIngestApi(
   );
   await cache.start();
   lifecycle.add("registry-cache", cache, (c) => c.stop());
+  const people = new KnownPeople({
+    databaseUrl: config.databaseUrl,
+    refreshMs: config.peopleRefreshMs,
+    loadTimeoutMs: config.peopleLoadTimeoutMs,
+    logger: log,
+    liveness: listenLiveness(config),
+  });
+  // Registered before the load: a start that fails half-way still closes the LISTEN connection.
+  lifecycle.add("known-people", people, (p) => p.stop());
+  await people.start();
 
   // Pub/sub needs a connection of its own: one per process, shared by every SSE client.
   const subscriber = await addRedis(
@@ -130,6 +144,7 @@ export async function buildIngestApi(
     () => events.clientCount,
   );
   registerResultsCacheMetrics(metrics.registry, results);
+  registerKnownPeopleMetrics(metrics.registry, people);
   const guard = new VoterGuard(
     redis,
     config.redisKeyPrefix,
@@ -152,7 +167,7 @@ export async function buildIngestApi(
   );
   await claims.start();
   lifecycle.add("voter-claims", claims, (c) => c.stop());
-  const votes = new VoteService(cache, publisher, guard, metrics, {
+  const votes = new VoteService(cache, people, publisher, guard, metrics, {
     castAtMaxSkewMs: config.castAtMaxSkewMs,
     castAtMaxAgeMs: config.castAtMaxAgeMs,
     lateVoteGraceMs: config.lateVoteGraceMs,
@@ -248,6 +263,7 @@ export async function buildIngestApi(
   return {
     app,
     cache,
+    people,
     registry,
     publisher,
     events,

@@ -13,6 +13,7 @@ import {
   voteInputSchema,
 } from "../../common/vote.ts";
 import type { IngestMetrics } from "../http/ingest-metrics.ts";
+import type { KnownPeople } from "../people/known-people.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import { batchMessageId, sameVoteIdentity, voteMessageId } from "./message-id.ts";
 import { splitVoteMessages } from "./vote-messages.ts";
@@ -86,6 +87,7 @@ type FutureCastAt = "refuse" | "clamp";
  */
 export class VoteService {
   readonly #cache: RegistryCache;
+  readonly #people: Pick<KnownPeople, "has">;
   readonly #publisher: PublishVotes;
   readonly #guard: VoterGuard;
   readonly #metrics: IngestMetrics;
@@ -93,12 +95,14 @@ export class VoteService {
 
   constructor(
     cache: RegistryCache,
+    people: Pick<KnownPeople, "has">,
     publisher: PublishVotes,
     guard: VoterGuard,
     metrics: IngestMetrics,
     rules: VoteRules,
   ) {
     this.#cache = cache;
+    this.#people = people;
     this.#publisher = publisher;
     this.#guard = guard;
     this.#metrics = metrics;
@@ -288,6 +292,22 @@ export class VoteService {
         // (listing the options would repeat a 100-option poll's ids for every bad item).
         { field: `${fieldPrefix}optionId`, optionCount: poll.optionIds.size },
       );
+    // The id is never echoed: a roster's ids are personal data, and the kiosk sent it anyway.
+    if (poll.voters === "roster") {
+      if (input.voterId === undefined)
+        throw new ValidationError([
+          {
+            field: `${fieldPrefix}voterId`,
+            message: `is required: poll "${poll.id}" takes votes from the people of its school's roster only`,
+          },
+        ]);
+      if (!this.#people.has(poll.schoolId, input.voterId))
+        throw new UnprocessableError(
+          "unknown_person",
+          `voterId is not an active person of the school of poll "${poll.id}"`,
+          { field: `${fieldPrefix}voterId` },
+        );
+    }
 
     let castAtMs = input.castAt === undefined ? now : Date.parse(input.castAt);
     const castAtClamped = castAtMs > now + this.#rules.castAtMaxSkewMs && futureCastAt === "clamp";

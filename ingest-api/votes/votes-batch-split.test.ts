@@ -127,6 +127,7 @@ describe("batches split by size, claims released per message", () => {
     );
     const service = new VoteService(
       h.cache,
+      h.people,
       failing,
       guard,
       createIngestMetrics(() => 0),
