@@ -20,6 +20,7 @@ import { createHttpServer, listen } from "./http/http-server.ts";
 import { createIngestMetrics } from "./http/ingest-metrics.ts";
 import { RateLimits } from "./http/rate-limits.ts";
 import { KioskHealth } from "./kiosks/kiosk-health.ts";
+import { PeopleService } from "./people/people-service.ts";
 import { RegistryCache } from "./registry/registry-cache.ts";
 import { RegistryService } from "./registry/registry-service.ts";
 import { ResultsCache } from "./results/results-cache.ts";
@@ -173,6 +174,7 @@ export async function buildIngestApi(
     pairingCodeTtlMs: config.kiosks.pairingCodeTtlMs,
     logger: log,
   });
+  const people = new PeopleService({ pool, limits: config.people, logger: log });
   const rateLimits = new RateLimits(
     redis,
     config.redisKeyPrefix,
@@ -215,6 +217,7 @@ export async function buildIngestApi(
     },
     kioskApp: { cache },
     registry: { registry, cache, adminToken: config.adminToken, kiosks: config.kiosks },
+    people: { people, cache, adminToken: config.adminToken, limits: config.people },
     results: resultsReads,
     resultsPng: { ...resultsReads, redis, keyPrefix: config.redisKeyPrefix },
     eventStream: {
