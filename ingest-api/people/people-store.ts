@@ -158,7 +158,8 @@ export interface PageFilter {
  * One page in id order, `limit` rows at most. The keyset (`id > after`) keeps a page stable
  * under inserts and costs the same on page 200 as on page 1. An id prefix is a range of the
  * primary key (LIKE on a "C" column, its pattern known when the statement is planned); a
- * name search or a group filters the school's range.
+ * name search and a group use people_search_idx (migration 018: the school, the name's
+ * trigrams, the groups), or the planner walks the school's range when they match many.
  */
 export async function listPeople(
   db: Db,
@@ -237,10 +238,11 @@ export async function deactivateOthers(
   schoolId: string,
   keep: string[],
 ): Promise<number> {
+  // NOT IN over the array: one hashed set, whatever the planner thinks the school holds
+  // (a school filled by this very import has no statistics yet).
   const { rowCount } = await client.query(
-    `update people p set active = false, updated_at = now()
-     where p.school_id = $1 and p.active
-       and not exists (select 1 from unnest($2::text[]) as k(id) where k.id = p.id)`,
+    `update people set active = false, updated_at = now()
+     where school_id = $1 and active and id not in (select unnest($2::text[]))`,
     [schoolId, keep],
   );
   return rowCount ?? 0;

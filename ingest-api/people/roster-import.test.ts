@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import pg from "pg";
 import request from "supertest";
+import { REPO_ROOT } from "../../harness/repo-root.ts";
 import { eventually } from "../../harness/waiting.ts";
 import { expectError, issueFields } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
@@ -116,6 +119,27 @@ describe("importing a roster", () => {
       { id: "1002", name: "Alan Turing", groups: ["6b"], active: true },
       { id: "1003", name: null, groups: [], active: true },
       { id: "1004", name: "Grace Hopper", groups: [], active: true },
+    ]);
+  });
+
+  test("the documentation's example file (docs/examples/roster.csv) imports as docs/people.md says", async () => {
+    const school = await freshSchool();
+    const file = await readFile(join(REPO_ROOT, "docs", "examples", "roster.csv"));
+    const res = await importCsv(school.id, file, { auth: school.auth });
+    assert.deepEqual(countOf(res.body), {
+      mode: "upsert",
+      rows: 5,
+      created: 5,
+      updated: 0,
+      unchanged: 0,
+      errorCount: 0,
+    });
+    assert.deepEqual(await roster(school.id), [
+      { id: "S-1001", name: "Ada Lovelace", groups: ["5a", "choir"], active: true },
+      { id: "S-1002", name: "Turing, Alan", groups: ["5b"], active: true },
+      { id: "S-1003", name: 'Jo "JJ" Jones', groups: ["5a", "football", "chess"], active: true },
+      { id: "S-1004", name: "Grace Hopper", groups: [], active: true },
+      { id: "T-0042", name: null, groups: ["staff"], active: true },
     ]);
   });
 

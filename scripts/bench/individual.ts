@@ -43,6 +43,8 @@ const BENCHES: readonly Bench[] = [
   { script: "bench:reports", smaller: ["--votes", "2000000"] },
   // A year for 1,000 polls, votes in the reference day's two one-hour peaks.
   { script: "bench:publisher-memory", args: ["--peaks", "8,15"], smaller: ["--months", "6"] },
+  // 10 million people in the deployment take minutes to generate: a million by default.
+  { script: "bench:people", smaller: ["--people", "1000000"] },
 ];
 
 /** The names `--only` takes: "ingest" for bench:ingest, and so on. */

@@ -28,6 +28,7 @@ test("by default every bench runs, reads and scale included, then the pipeline",
     "scale",
     "reports",
     "publisher-memory",
+    "people",
   ]);
   assert.deepEqual(o.individuals, INDIVIDUAL_NAMES);
   assert.equal(o.pipeline, true);
