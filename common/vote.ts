@@ -31,9 +31,10 @@ const uuidSchema = z
  * (a kiosk's keyboard or scanner adds it) and the text is put in Unicode NFC (an accent
  * typed as a separate combining mark is the same letter). Case is kept: badge and member
  * numbers are often case-sensitive, and folding case (which also depends on the language,
- * Turkish i) could make two voters one and refuse the second's only vote.
+ * Turkish i) could make two voters one and refuse the second's only vote. A roster's
+ * person ids (ingest-api/people/) are this same normal form, so a kiosk's voterId is the id.
  */
-const voterIdSchema = z
+export const voterIdSchema = z
   .string({ error: "must be a string" })
   .trim()
   .normalize("NFC")

@@ -10,6 +10,7 @@ import { apiSecurityHeaders } from "./http/security-headers.ts";
 import { type KioskAppRouteDeps, kioskAppRoutes } from "./kiosks/kiosk-app-routes.ts";
 import { kioskClientRoutes } from "./kiosks/kiosk-client-routes.ts";
 import { type KioskRouteDeps, kioskRoutes } from "./kiosks/kiosk-routes.ts";
+import { type PeopleRouteDeps, peopleRoutes } from "./people/people-routes.ts";
 import { type RegistryRouteDeps, registryRoutes } from "./registry/registry-routes.ts";
 import { type EventStreamRouteDeps, eventStreamRoute } from "./results/event-stream-route.ts";
 import { type PublicPollRouteDeps, publicPollRoutes } from "./results/public-poll-routes.ts";
@@ -39,6 +40,7 @@ export interface AppParts {
   kioskApp: KioskAppRouteDeps;
   registry: RegistryRouteDeps;
   schools: SchoolRouteDeps;
+  people: PeopleRouteDeps;
   results: Pick<ResultsJsonRouteDeps, "cache" | "results" | "resultsIntervalMs">;
   resultsPng: ResultsPngRouteDeps;
   eventStream: EventStreamRouteDeps;
@@ -118,6 +120,7 @@ export function createApp(parts: AppParts): Express {
   app.use(eventStreamRoute(parts.eventStream));
   app.use(registryRoutes(parts.registry));
   app.use(schoolRoutes(parts.schools));
+  app.use(peopleRoutes(parts.people));
   app.use(healthRoutes(parts.health));
   app.use(publicPollRoutes(parts.publicPolls));
   app.use(webRoutes(parts.web)); // the pages, with their own security headers (helmet)

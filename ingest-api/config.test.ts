@@ -249,6 +249,29 @@ describe("readIngestConfig", () => {
     failsNaming({ RATE_LIMIT_PAIR_FAILURES_PER_MIN: "x" }, "RATE_LIMIT_PAIR_FAILURES_PER_MIN");
   });
 
+  test("people: defaults; a default page larger than the largest fails naming it", () => {
+    assert.deepEqual(readIngestConfig({}).people, {
+      pageDefault: 50,
+      pageMax: 500,
+      importMaxBytes: 5_242_880,
+      importMaxRows: 100_000,
+      importMaxErrors: 1_000,
+      exportChunkRows: 5_000,
+    });
+    const set = readIngestConfig({ PEOPLE_PAGE_MAX: "20" });
+    assert.deepEqual([set.people.pageDefault, set.people.pageMax], [20, 20]);
+    failsNaming(
+      { PEOPLE_PAGE_MAX: "20", PEOPLE_PAGE_DEFAULT: "30" },
+      "PEOPLE_PAGE_DEFAULT",
+      /at most 20/,
+    );
+    failsNaming({ PEOPLE_PAGE_MAX: "0" }, "PEOPLE_PAGE_MAX");
+    failsNaming({ PEOPLE_IMPORT_MAX_BYTES: "5MB" }, "PEOPLE_IMPORT_MAX_BYTES");
+    failsNaming({ PEOPLE_IMPORT_MAX_ROWS: "0" }, "PEOPLE_IMPORT_MAX_ROWS");
+    failsNaming({ PEOPLE_IMPORT_MAX_ERRORS: "-1" }, "PEOPLE_IMPORT_MAX_ERRORS");
+    failsNaming({ PEOPLE_EXPORT_CHUNK_ROWS: "10" }, "PEOPLE_EXPORT_CHUNK_ROWS");
+  });
+
   test("a bad origin or limit fails naming its variable (TRUST_PROXY: http-config.test.ts)", () => {
     failsNaming(
       { CORS_ORIGINS: "https://dash.example.org/" },

@@ -90,6 +90,23 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly corsMaxAgeMs: number;
   /** Kiosk pairing and health. */
   readonly kiosks: KioskConfig;
+  /** The people API: page sizes, roster imports and exports. */
+  readonly people: PeopleConfig;
+}
+
+export interface PeopleConfig {
+  /** People in a page of `GET …/people` when `limit` is not given (at most pageMax). @defaultValue 50 */
+  readonly pageDefault: number;
+  /** Largest `limit` of `GET …/people`. @defaultValue 500 */
+  readonly pageMax: number;
+  /** Largest roster CSV body of `POST …/people/import` (413 beyond). @defaultValue 5242880 (5 MiB) */
+  readonly importMaxBytes: number;
+  /** Most rows in one roster import (413 beyond). @defaultValue 100000 */
+  readonly importMaxRows: number;
+  /** Most row errors an import answer lists (`errorCount` has them all). @defaultValue 1000 */
+  readonly importMaxErrors: number;
+  /** People read from Postgres per query while an export streams. @defaultValue 5000 */
+  readonly exportChunkRows: number;
 }
 
 export interface KioskConfig {
@@ -184,6 +201,26 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     corsOrigins: readOrigins(env, "CORS_ORIGINS"),
     corsMaxAgeMs: readInt(env, "CORS_MAX_AGE_MS", 600_000, { min: 0, max: 86_400_000 }),
     kiosks: readKioskConfig(env),
+    people: readPeopleConfig(env),
+  });
+}
+
+function readPeopleConfig(env: Env): PeopleConfig {
+  const pageMax = readInt(env, "PEOPLE_PAGE_MAX", 500, { min: 1, max: 10_000 });
+  return Object.freeze({
+    // A smaller PEOPLE_PAGE_MAX alone lowers the default with it.
+    pageDefault: readInt(env, "PEOPLE_PAGE_DEFAULT", Math.min(50, pageMax), {
+      min: 1,
+      max: pageMax,
+    }),
+    pageMax,
+    importMaxBytes: readInt(env, "PEOPLE_IMPORT_MAX_BYTES", 5_242_880, {
+      min: 1_024,
+      max: 1_073_741_824,
+    }),
+    importMaxRows: readInt(env, "PEOPLE_IMPORT_MAX_ROWS", 100_000, { min: 1, max: 10_000_000 }),
+    importMaxErrors: readInt(env, "PEOPLE_IMPORT_MAX_ERRORS", 1_000, { min: 1 }),
+    exportChunkRows: readInt(env, "PEOPLE_EXPORT_CHUNK_ROWS", 5_000, { min: 100, max: 100_000 }),
   });
 }
 

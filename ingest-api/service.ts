@@ -22,6 +22,7 @@ import { RateLimits } from "./http/rate-limits.ts";
 import { KioskHealth } from "./kiosks/kiosk-health.ts";
 import { KnownPeople } from "./people/known-people.ts";
 import { registerKnownPeopleMetrics } from "./people/known-people-metrics.ts";
+import { PeopleService } from "./people/people-service.ts";
 import { RegistryCache } from "./registry/registry-cache.ts";
 import { RegistryService } from "./registry/registry-service.ts";
 import { ResultsCache } from "./results/results-cache.ts";
@@ -190,6 +191,7 @@ export async function buildIngestApi(
     logger: log,
   });
   const schools = new SchoolService({ pool, cache, registry, logger: log });
+  const roster = new PeopleService({ pool, limits: config.people, logger: log });
   const rateLimits = new RateLimits(
     redis,
     config.redisKeyPrefix,
@@ -233,6 +235,7 @@ export async function buildIngestApi(
     kioskApp: { cache },
     registry: { registry, cache, adminToken: config.adminToken, kiosks: config.kiosks },
     schools: { schools, cache, adminToken: config.adminToken },
+    people: { people: roster, cache, adminToken: config.adminToken, limits: config.people },
     results: resultsReads,
     resultsPng: { ...resultsReads, redis, keyPrefix: config.redisKeyPrefix },
     eventStream: {

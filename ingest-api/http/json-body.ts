@@ -39,7 +39,7 @@ export function jsonBody(limitBytes: number) {
       );
     // body-parser takes any "utf-*" charset (utf-16, utf-32) and then fails to parse a body
     // the client meant in it: 415 as for every charset other than UTF-8.
-    const charset = CHARSET.exec(req.headers["content-type"] ?? "")?.[1]?.toLowerCase();
+    const charset = charsetOf(req.headers["content-type"]);
     if (charset !== undefined && charset !== "utf-8")
       return next(
         AppError.of("unsupported_charset", `charset "${charset.slice(0, 32)}": use UTF-8`),
@@ -52,6 +52,11 @@ const JSON_TYPE = /^application\/json\s*(?:;|$)/i;
 // The charset parameter of a Content-Type, quoted or not.
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
 
+/** The charset a Content-Type names, lower case; undefined when it names none. */
+export function charsetOf(contentType: string | undefined): string | undefined {
+  return CHARSET.exec(contentType ?? "")?.[1]?.toLowerCase();
+}
+
 /** As type-is's hasBody: chunked, or a Content-Length (0 included). */
 function hasBody(req: IncomingMessage): boolean {
   return (
@@ -60,7 +65,7 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /** The Content-Length header as a number; 0 when absent or not a number (the parser decides then). */
-function declaredLength(req: IncomingMessage): number {
+export function declaredLength(req: IncomingMessage): number {
   const header = req.headers["content-length"];
   return header !== undefined && /^\d{1,15}$/.test(header) ? Number(header) : 0;
 }

@@ -45,6 +45,8 @@ const BENCHES: readonly Bench[] = [
   { script: "bench:publisher-memory", args: ["--peaks", "8,15"], smaller: ["--months", "6"] },
   // 1,000 schools × 10,000 people, the reference deployment's roster.
   { script: "bench:roster-memory" },
+  // 10 million people in the deployment take minutes to generate: a million by default.
+  { script: "bench:people", smaller: ["--people", "1000000"] },
 ];
 
 /** The names `--only` takes: "ingest" for bench:ingest, and so on. */

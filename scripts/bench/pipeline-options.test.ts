@@ -29,6 +29,7 @@ test("by default every bench runs, reads and scale included, then the pipeline",
     "reports",
     "publisher-memory",
     "roster-memory",
+    "people",
   ]);
   assert.deepEqual(o.individuals, INDIVIDUAL_NAMES);
   assert.equal(o.pipeline, true);
