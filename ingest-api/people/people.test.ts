@@ -4,10 +4,10 @@ import request from "supertest";
 import { expectError, issueFields, issueFor } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import {
-  insertSchool,
-  insertSchoolAdmin,
+  createSchool,
+  issueSchoolAdmin,
   type TestSchoolAdmin,
-} from "../../test-support/school-rows.ts";
+} from "../../test-support/schools.ts";
 import { insertPoll, insertStoredVote } from "../../test-support/stored-votes.ts";
 
 // The people API against Postgres: create, replace, change, read, erase, pages and exports,
@@ -23,10 +23,10 @@ let adminB: TestSchoolAdmin;
 before(async () => {
   // Small export chunks: an export of a few hundred people crosses several of them.
   h = await startIngestHarness({ PEOPLE_EXPORT_CHUNK_ROWS: "100" });
-  await insertSchool(h, "school-a");
-  await insertSchool(h, "school-b");
-  adminA = await insertSchoolAdmin(h, "school-a");
-  adminB = await insertSchoolAdmin(h, "school-b");
+  await createSchool(h.app, "school-a");
+  await createSchool(h.app, "school-b");
+  adminA = await issueSchoolAdmin(h.app, "school-a");
+  adminB = await issueSchoolAdmin(h.app, "school-b");
 });
 after(() => h?.close());
 
@@ -285,13 +285,10 @@ describe("a school admin and another school's people", () => {
   });
 
   test("a revoked school admin is refused (401)", async () => {
-    const gone = await insertSchoolAdmin(h, "school-a");
-    await h.db.pool.query("delete from school_admins where school_id = 'school-a' and label = $1", [
-      "Admin of school-a",
-    ]);
-    await h.cache.reload();
+    const gone = await issueSchoolAdmin(h.app, "school-a", "Leaving");
+    await as(gone.auth).get(people("school-a")).expect(200);
+    await request(h.app).delete(`/v1/schools/school-a/admins/${gone.id}`).set(ADMIN).expect(200);
     expectError(await as(gone.auth).get(people("school-a")), 401, "unauthorized");
-    adminA = await insertSchoolAdmin(h, "school-a");
   });
 
   test("no token: 401", async () => {
@@ -303,7 +300,7 @@ describe("GET /v1/schools/:schoolId/people: pages", () => {
   const ids = Array.from({ length: 120 }, (_, i) => `p${String(i).padStart(3, "0")}`);
 
   before(async () => {
-    await insertSchool(h, "paged");
+    await createSchool(h.app, "paged");
     const rows = ids.map((id, i) => `${id},Pupil ${i},${i % 3 === 0 ? "red" : "blue"}`);
     const res = await request(h.app)
       .post(`${people("paged")}/import`)
@@ -330,7 +327,7 @@ describe("GET /v1/schools/:schoolId/people: pages", () => {
   }
 
   test("keyset pages in id order, the last with next null; stable under inserts", async () => {
-    const admin = await insertSchoolAdmin(h, "paged");
+    const admin = await issueSchoolAdmin(h.app, "paged");
     const { seen, pages } = await walk(admin.auth, "", 50);
     assert.deepEqual(seen, ids);
     assert.equal(pages, 3);
@@ -351,7 +348,7 @@ describe("GET /v1/schools/:schoolId/people: pages", () => {
   });
 
   test("ids are ordered bytewise (uppercase before lowercase, as the primary key)", async () => {
-    await insertSchool(h, "bytewise");
+    await createSchool(h.app, "bytewise");
     for (const id of ["b", "B", "a", "Ä", "10", "9"])
       await deployment.put(person("bytewise", id), { name: "N" }).expect(201);
     const res = await deployment.get(people("bytewise")).expect(200);
@@ -362,7 +359,7 @@ describe("GET /v1/schools/:schoolId/people: pages", () => {
   });
 
   test("q: an id prefix (LIKE wildcards match as written), or part of a name for who sees names", async () => {
-    const admin = await insertSchoolAdmin(h, "paged");
+    const admin = await issueSchoolAdmin(h.app, "paged");
     const prefix = await walk(admin.auth, "&q=p01", 4);
     assert.deepEqual(prefix.seen, ids.slice(10, 20));
     assert.deepEqual((await walk(admin.auth, "&q=p_1", 50)).seen, [], "_ is not a wildcard");
@@ -416,7 +413,7 @@ describe("GET /v1/schools/:schoolId/people: pages", () => {
   });
 
   test("a school without people: an empty page; a school that does not exist: 404", async () => {
-    await insertSchool(h, "empty-school");
+    await createSchool(h.app, "empty-school");
     const empty = await deployment.get(people("empty-school")).expect(200);
     assert.deepEqual(empty.body, { items: [], next: null });
     expectError(await deployment.get(people("no-such-school")), 404, "school_not_found");
@@ -429,8 +426,8 @@ describe("GET /v1/schools/:schoolId/people: pages", () => {
 
 describe("GET /v1/schools/:schoolId/people/export", () => {
   test("CSV of the active people in id order, names only for the school's own admin", async () => {
-    await insertSchool(h, "exported");
-    const admin = await insertSchoolAdmin(h, "exported");
+    await createSchool(h.app, "exported");
+    const admin = await issueSchoolAdmin(h.app, "exported");
     const rows = Array.from(
       { length: 250 },
       (_, i) => `e${String(i).padStart(3, "0")},Name ${i},g${i % 2}`,

@@ -10,10 +10,10 @@ import { eventually } from "../../harness/waiting.ts";
 import { expectError, issueFields } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import {
-  insertSchool,
-  insertSchoolAdmin,
+  createSchool,
+  issueSchoolAdmin,
   type TestSchoolAdmin,
-} from "../../test-support/school-rows.ts";
+} from "../../test-support/schools.ts";
 
 // POST /v1/schools/:schoolId/people/import against Postgres: what a roster file does, line
 // by line, and the files refused whole. Limits are small here so that each is reached.
@@ -31,8 +31,8 @@ before(async () => {
     PEOPLE_IMPORT_MAX_ROWS: String(MAX_ROWS),
     PEOPLE_IMPORT_MAX_ERRORS: String(MAX_ERRORS),
   });
-  await insertSchool(h, "roster");
-  admin = await insertSchoolAdmin(h, "roster");
+  await createSchool(h.app, "roster");
+  admin = await issueSchoolAdmin(h.app, "roster");
 });
 after(() => h?.close());
 
@@ -40,8 +40,8 @@ let schools = 0;
 /** A school of its own for one test, with its admin. */
 async function freshSchool(): Promise<{ id: string; auth: { Authorization: string } }> {
   const id = `school-${++schools}`;
-  await insertSchool(h, id);
-  return { id, auth: (await insertSchoolAdmin(h, id)).auth };
+  await createSchool(h.app, id);
+  return { id, auth: (await issueSchoolAdmin(h.app, id)).auth };
 }
 
 function importCsv(
@@ -218,7 +218,7 @@ describe("importing a roster", () => {
   });
 
   test("the lines past the first errors: repeated id, cell counts, a long id", async () => {
-    await insertSchool(h, "few-errors");
+    await createSchool(h.app, "few-errors");
     const file = [
       "id,name,groups",
       "r-1,One,", // 2
