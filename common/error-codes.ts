@@ -104,6 +104,10 @@ export const ERROR_CODES = {
     meaning:
       'a `voters: "roster"` poll and a `voterId` that is no active person of the poll\'s school',
   },
+  temperature_out_of_range: {
+    status: 422,
+    meaning: "a `temperatureC` outside the school's range (`details: {field, min, max}`)",
+  },
   rate_limited: {
     status: 429,
     meaning: "a rate limit was reached (`details: {limit, retryAfterSeconds}`, `Retry-After`)",

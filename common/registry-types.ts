@@ -11,12 +11,27 @@ export interface PollOption {
 /** Who may vote in a poll: any voter id, or only the active people of its school's roster. */
 export type PollVoters = "any" | "roster";
 
+/**
+ * A poll's kind: a `vote` (its own options), or an `attendance` register (options `in` and
+ * `out`, voters the school's roster, events may carry a temperature).
+ */
+export type PollKind = "vote" | "attendance";
+
+/** The options every attendance register has, in this order. */
+export const ATTENDANCE_OPTIONS = [
+  { id: "in", label: "Check in" },
+  { id: "out", label: "Check out" },
+] as const;
+
 export interface Poll {
   /** Globally unique: what every URL, NATS subject and Redis key of the poll takes. */
   id: string;
   schoolId: string;
   /** The name the school gave it, unique within the school (in `default`: the id). */
   slug: string;
+  kind: PollKind;
+  /** The groups an attendance register is for; null = the whole school. */
+  groupIds: string[] | null;
   title: string;
   timeZone: string;
   opensAt: string | null;
@@ -48,10 +63,29 @@ export interface Kiosk {
 export interface School {
   id: string;
   name: string;
-  /** The time zone a new poll of the school takes when its create names none. */
+  /** The time zone a new poll of the school takes when its create names none, and its days. */
   timeZone: string;
+  attendance: AttendanceSettings;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A school's presence rules (migration 019; docs/attendance.md). Times are school-local. */
+export interface AttendanceSettings {
+  /** "HH:MM": a check-in still open then is closed there (`autoClosed`). */
+  dayEndsAt: string;
+  minPresentMinutes: number;
+  /** "HH:MM" or null: a first check-in after it is late. */
+  lateAfter: string | null;
+  minPresentDaysPct: number;
+  /** ISO weekdays (1 = Monday … 7 = Sunday) the school is open. */
+  weekdays: number[];
+  feverThresholdC: number;
+  /** Temperatures outside [min, max] are refused (422). */
+  temperatureMinC: number;
+  temperatureMaxC: number;
+  /** Whether a counts-only day document (no person) is public, for wall screens. */
+  publicCounts: boolean;
 }
 
 /** The school everything that predates schools belongs to (migration 017). */

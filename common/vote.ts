@@ -96,6 +96,18 @@ const timestampSchema = z.iso
   .refine(isStorableInstant, { error: "must be between the years 0001 and 9999 (UTC)" })
   .refine(hasStorableOffset, { error: "must have a UTC offset between -15:59 and +15:59" });
 
+/**
+ * A temperature in °C with at most one decimal (what a door thermometer shows). Its range
+ * is the school's (schools.temperature_min_c … max_c), checked by the API, which knows it;
+ * here only what any school could accept: a plain number that Postgres numeric(4,1) holds.
+ */
+export const temperatureSchema = z
+  .number({ error: "must be a number of degrees Celsius" })
+  .refine((t) => Number.isFinite(t) && Math.abs(t) < 1000, {
+    error: "must be a number of degrees Celsius",
+  })
+  .refine((t) => Math.round(t * 10) / 10 === t, { error: "must have at most one decimal" });
+
 /** What a kiosk sends for one vote. Unknown fields are refused so typos are not ignored. */
 export const voteInputSchema = z.strictObject({
   eventId: uuidSchema.optional(),
@@ -103,6 +115,8 @@ export const voteInputSchema = z.strictObject({
   optionId: idSchema,
   voterId: voterIdSchema.optional(),
   castAt: timestampSchema.optional(),
+  /** A check-in's or check-out's temperature (attendance registers only). */
+  temperatureC: temperatureSchema.optional(),
 });
 export type VoteInput = z.infer<typeof voteInputSchema>;
 
@@ -124,6 +138,7 @@ export const storedVoteSchema = z.strictObject({
     .int({ error: "must be a positive integer" })
     .positive({ error: "must be a positive integer" })
     .optional(),
+  temperatureC: temperatureSchema.optional(),
 });
 export type StoredVote = z.infer<typeof storedVoteSchema>;
 

@@ -213,10 +213,12 @@ describe("public polls: built once per registry version", () => {
       "opensAt",
       "options",
       "resultsVisibility",
+      "schoolId",
       "status",
       "timeZone",
       "title",
       "voteCooldownMs",
+      "voters",
     ]);
     assert.doesNotMatch(res.text, /count|totalVotes/);
   });

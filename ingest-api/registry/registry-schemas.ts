@@ -67,8 +67,24 @@ const votersSchema = z.enum(["any", "roster"], {
 /** The school a poll or kiosk is created in: the deployment admin's choice (default: `default`). */
 const schoolIdSchema = idSchema.optional();
 
+/** The groups an attendance register is for (ids as a roster's groups); null = everyone. */
+const groupIdsSchema = z
+  .array(
+    z
+      .string({ error: "must be a group id" })
+      .trim()
+      .min(1, { error: "must not be empty" })
+      .max(64, { error: "must be at most 64 characters" }),
+    { error: "must be an array of group ids, or null for the whole school" },
+  )
+  .min(1, { error: "must hold at least one group (null: the whole school)" })
+  .max(50, { error: "must hold at most 50 groups" })
+  .refine((ids) => new Set(ids).size === ids.length, { error: "group ids must be unique" })
+  .nullable();
+
 /** The settings a poll may be created with and changed later, all optional in both. */
 const pollSettings = {
+  groupIds: groupIdsSchema.optional(),
   voters: votersSchema.optional(),
   timeZone: timeZoneSchema.optional(),
   opensAt: instantSchema.optional(),
@@ -83,13 +99,39 @@ export const createPollSchema = z
     /** The poll's name in its school (its slug); the answer's id is what URLs take. */
     id: idSchema,
     schoolId: schoolIdSchema,
+    kind: z.enum(["vote", "attendance"], { error: 'must be "vote" or "attendance"' }).optional(),
     title: titleSchema,
-    options: optionsSchema,
+    /** A vote's options; an attendance register's are `in` and `out` (ATTENDANCE_OPTIONS). */
+    options: optionsSchema.optional(),
     ...pollSettings,
   })
   .refine((p) => windowIsOrdered(p.opensAt, p.closesAt), {
     path: ["closesAt"],
     error: "must be after opensAt",
+  })
+  // A vote needs its options: said even when other fields are wrong too (`when`), as a
+  // missing required field is.
+  .refine((p) => p.kind === "attendance" || p.options !== undefined, {
+    path: ["options"],
+    error: "is required",
+    when: (payload) => {
+      const input = payload.value as { kind?: unknown; options?: unknown } | null;
+      return typeof input === "object" && input !== null && input.options === undefined;
+    },
+  })
+  .superRefine((p, ctx) => {
+    const issue = (path: string, message: string) =>
+      ctx.addIssue({ code: "custom", path: [path], message, input: p });
+    if (p.kind !== "attendance") {
+      if (p.groupIds !== undefined) issue("groupIds", "is for attendance registers only");
+      return;
+    }
+    if (p.options !== undefined)
+      issue("options", "must be left out: an attendance register's options are in and out");
+    if (p.voters === "any")
+      issue("voters", 'must be "roster": an attendance register takes the school\'s people only');
+    if (p.oneVotePerVoter === true)
+      issue("oneVotePerVoter", "must be false: people check in and out every day");
   });
 export type CreatePoll = z.infer<typeof createPollSchema>;
 

@@ -8,7 +8,12 @@ import {
 } from "../../common/errors.ts";
 import type { Logger } from "../../common/logger.ts";
 import { type Pool, type PoolClient, withTransaction } from "../../common/postgres.ts";
-import type { Kiosk, Poll, PollOption } from "../../common/registry-types.ts";
+import {
+  ATTENDANCE_OPTIONS,
+  type Kiosk,
+  type Poll,
+  type PollOption,
+} from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
 import type { KioskHealth, KioskHealthEntry } from "../kiosks/kiosk-health.ts";
 import { hashPairingCode, newPairingCode, normalizePairingCode } from "../kiosks/pairing-code.ts";
@@ -128,7 +133,7 @@ export class RegistryService {
         const inserted = await store.insertPoll(client, id, school.id, timeZone, input);
         return inserted === "inserted" ? id : inserted;
       });
-      await store.putOptions(client, id, input.options);
+      await store.putOptions(client, id, input.options ?? [...ATTENDANCE_OPTIONS]);
       return store.getPoll(client, id, null);
     });
     await this.#applied({ kind: "poll", id: poll.id, op: "created" });
@@ -141,6 +146,7 @@ export class RegistryService {
       const current = await store.lockPoll(client, id, scope);
       incarnation = current.incarnation;
       checkWindow(current, patch);
+      checkKind(current, patch);
       const removed = removedOptions(current, patch);
       const switchesRule =
         patch.oneVotePerVoter !== undefined && patch.oneVotePerVoter !== current.oneVotePerVoter;
@@ -386,6 +392,24 @@ function checkWindow(current: Poll, patch: UpdatePoll): void {
     throw new ValidationError([
       { field: "closesAt", message: `must be after opensAt (${opensAt}), got ${closesAt}` },
     ]);
+}
+
+/** What a patch may not change of a poll of its kind (what createPollSchema refuses on create). */
+function checkKind(current: Poll, patch: UpdatePoll): void {
+  const issues: { field: string; message: string }[] = [];
+  if (current.kind === "attendance") {
+    if (patch.options !== undefined)
+      issues.push({ field: "options", message: "an attendance register's options are in and out" });
+    if (patch.voters === "any")
+      issues.push({ field: "voters", message: 'must be "roster" for an attendance register' });
+    if (patch.oneVotePerVoter === true)
+      issues.push({
+        field: "oneVotePerVoter",
+        message: "must be false for an attendance register",
+      });
+  } else if (patch.groupIds !== undefined)
+    issues.push({ field: "groupIds", message: "is for attendance registers only" });
+  if (issues.length > 0) throw new ValidationError(issues);
 }
 
 /** Options the poll has that a patch listing options leaves out. */

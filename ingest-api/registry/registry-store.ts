@@ -4,6 +4,7 @@ import { type Pool, type PoolClient, pgCode, pgConstraint } from "../../common/p
 import type {
   Kiosk,
   Poll,
+  PollKind,
   PollOption,
   PollVoters,
   ResultsVisibility,
@@ -25,6 +26,8 @@ interface PollRow {
   id: string;
   school_id: string;
   slug: string;
+  kind: PollKind;
+  group_ids: string[] | null;
   voters: PollVoters;
   title: string;
   time_zone: string;
@@ -55,6 +58,8 @@ function toPoll(row: PollRow): Poll {
     id: row.id,
     schoolId: row.school_id,
     slug: row.slug,
+    kind: row.kind,
+    groupIds: row.group_ids,
     title: row.title,
     timeZone: row.time_zone,
     opensAt: iso(row.opens_at),
@@ -139,8 +144,9 @@ export async function insertPoll(
     await client.query("savepoint insert_poll");
     await client.query(
       `insert into polls (id, school_id, slug, title, time_zone, opens_at, closes_at,
-                          results_visibility, one_vote_per_voter, vote_cooldown_ms, voters)
-       values ($1, $9, $10, $2, $3, $4, $5, $6, $7, coalesce($8, 2000), $11)`,
+                          results_visibility, one_vote_per_voter, vote_cooldown_ms, voters,
+                          kind, group_ids)
+       values ($1, $9, $10, $2, $3, $4, $5, $6, $7, coalesce($8, 2000), $11, $12, $13)`,
       [
         id,
         input.title,
@@ -152,7 +158,9 @@ export async function insertPoll(
         input.voteCooldownMs ?? null,
         schoolId,
         input.id,
-        input.voters ?? "any",
+        input.voters ?? (input.kind === "attendance" ? "roster" : "any"),
+        input.kind ?? "vote",
+        input.groupIds ?? null,
       ],
     );
     await client.query("release savepoint insert_poll");
@@ -210,6 +218,7 @@ export async function updatePollRow(
                           when $10 then coalesce(archived_at, now()) else null end,
        vote_cooldown_ms = coalesce($11, vote_cooldown_ms),
        voters = coalesce($12, voters),
+       group_ids = case when $13::boolean then $14::text[] else group_ids end,
        updated_at = now()
      where id = $1`,
     [
@@ -225,6 +234,8 @@ export async function updatePollRow(
       patch.archived ?? null,
       patch.voteCooldownMs ?? null,
       patch.voters ?? null,
+      patch.groupIds !== undefined,
+      patch.groupIds ?? null,
     ],
   );
 }

@@ -62,6 +62,8 @@ describe("POST /v1/polls", () => {
       id: "colours",
       schoolId: "default",
       slug: "colours",
+      kind: "vote",
+      groupIds: null,
       title: "Colours",
       timeZone: "UTC",
       opensAt: null,

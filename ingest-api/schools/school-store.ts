@@ -13,14 +13,41 @@ interface SchoolRow {
   time_zone: string;
   created_at: Date;
   updated_at: Date;
+  day_ends_at: string;
+  min_present_minutes: number;
+  late_after: string | null;
+  min_present_days_pct: number;
+  weekdays: number[];
+  fever_threshold_c: string;
+  temperature_min_c: string;
+  temperature_max_c: string;
+  public_counts: boolean;
 }
 
-const SCHOOL_COLUMNS = "id, name, time_zone, created_at, updated_at";
+// Times as "HH:MM" (the settings have no seconds); numeric(4,1) arrives as text.
+const SCHOOL_COLUMNS = `id, name, time_zone, created_at, updated_at,
+  to_char(attendance_day_ends_at, 'HH24:MI') as day_ends_at,
+  attendance_min_present_minutes as min_present_minutes,
+  to_char(attendance_late_after, 'HH24:MI') as late_after,
+  attendance_min_present_days_pct as min_present_days_pct,
+  attendance_weekdays as weekdays, fever_threshold_c, temperature_min_c, temperature_max_c,
+  attendance_public_counts as public_counts`;
 
 const toSchool = (r: SchoolRow): School => ({
   id: r.id,
   name: r.name,
   timeZone: r.time_zone,
+  attendance: {
+    dayEndsAt: r.day_ends_at,
+    minPresentMinutes: r.min_present_minutes,
+    lateAfter: r.late_after,
+    minPresentDaysPct: r.min_present_days_pct,
+    weekdays: r.weekdays,
+    feverThresholdC: Number(r.fever_threshold_c),
+    temperatureMinC: Number(r.temperature_min_c),
+    temperatureMaxC: Number(r.temperature_max_c),
+    publicCounts: r.public_counts,
+  },
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
@@ -65,7 +92,8 @@ export async function insertSchool(
 ): Promise<School> {
   try {
     const { rows } = await db.query<SchoolRow>(
-      `insert into schools (id, name, time_zone) values ($1, $2, $3) returning ${SCHOOL_COLUMNS}`,
+      `insert into schools (id, name, time_zone) values ($1, $2, $3)
+       returning ${SCHOOL_COLUMNS}`,
       [input.id, input.name, input.timeZone ?? "UTC"],
     );
     return toSchool(rows[0]!);

@@ -43,8 +43,9 @@ describe("schools (deployment admin)", () => {
     });
     assert.equal(res.status, 201, res.text);
     assert.equal(res.headers.location, "/v1/schools/north");
-    const { createdAt, updatedAt, ...rest } = res.body as School;
+    const { createdAt, updatedAt, attendance, ...rest } = res.body as School;
     assert.deepEqual(rest, { id: "north", name: "North High", timeZone: "Europe/Oslo" });
+    assert.equal(attendance.dayEndsAt, "17:00", "the presence rules' defaults");
     assert.match(createdAt, ISO);
     assert.equal(updatedAt, createdAt);
 

@@ -14,7 +14,7 @@ import {
 } from "../../common/vote.ts";
 import type { IngestMetrics } from "../http/ingest-metrics.ts";
 import type { KnownPeople } from "../people/known-people.ts";
-import type { RegistryCache } from "../registry/registry-cache.ts";
+import type { CachedPoll, RegistryCache } from "../registry/registry-cache.ts";
 import { batchMessageId, sameVoteIdentity, voteMessageId } from "./message-id.ts";
 import { splitVoteMessages } from "./vote-messages.ts";
 import type { VotePublisher } from "./vote-publisher.ts";
@@ -254,6 +254,24 @@ export class VoteService {
   }
 
   /** `nowIso` is `now` as ISO text, made once per request: toISOString costs ~1 µs a call. */
+  /** Only a register takes a temperature, and only within its school's range. */
+  #checkTemperature(poll: CachedPoll, temperatureC: number, fieldPrefix: string): void {
+    const field = `${fieldPrefix}temperatureC`;
+    if (poll.kind !== "attendance")
+      throw new ValidationError([
+        { field, message: `is for attendance registers only; poll "${poll.id}" is a vote` },
+      ]);
+    const school = this.#cache.school(poll.schoolId);
+    if (school === undefined) return; // the school went with the poll: the writer drops the vote
+    const { temperatureMinC: min, temperatureMaxC: max } = school.attendance;
+    if (temperatureC < min || temperatureC > max)
+      throw new UnprocessableError(
+        "temperature_out_of_range",
+        `temperatureC ${temperatureC} is outside the school's range ${min}–${max} °C (check the thermometer)`,
+        { field, min, max },
+      );
+  }
+
   #prepare(
     kiosk: VotingKiosk,
     body: unknown,
@@ -308,6 +326,8 @@ export class VoteService {
           { field: `${fieldPrefix}voterId` },
         );
     }
+    if (input.temperatureC !== undefined)
+      this.#checkTemperature(poll, input.temperatureC, fieldPrefix);
 
     let castAtMs = input.castAt === undefined ? now : Date.parse(input.castAt);
     const castAtClamped = castAtMs > now + this.#rules.castAtMaxSkewMs && futureCastAt === "clamp";
@@ -352,6 +372,7 @@ export class VoteService {
       pollIncarnation: poll.incarnation,
     };
     if (input.voterId !== undefined) vote.voterId = input.voterId;
+    if (input.temperatureC !== undefined) vote.temperatureC = input.temperatureC;
     const claim =
       poll.oneVotePerVoter && input.voterId !== undefined
         ? this.#guard.claimFor(
