@@ -50,6 +50,12 @@ export interface CommonConfig {
   readonly streamReplicas: number;
   /** Least time between two re-provisionings of a missing stream or consumer. @defaultValue 1000 */
   readonly jetstreamHealIntervalMs: number;
+  /**
+   * Attendance day documents are kept for the school's last this many local days, today
+   * included: the publisher publishes them (and lets older ones expire), the API serves them.
+   * @defaultValue 7
+   */
+  readonly attendanceDaysKept: number;
 }
 
 /** The votes stream as configured: migrate applies it; the API and the writer check it (and create it when missing). */
@@ -126,5 +132,7 @@ export function readCommonConfig(env: Env): CommonConfig {
       min: 100,
       max: 60_000,
     }),
+    // At least today; at most two months of documents (each a school's whole roster).
+    attendanceDaysKept: readInt(env, "ATTENDANCE_DAYS_KEPT", 7, { min: 1, max: 62 }),
   };
 }

@@ -139,6 +139,10 @@ export const ERROR_CODES = {
       "a vote with a `voterId` in a one-vote-per-voter poll while its claims are rebuilt into an emptied Redis",
   },
   results_not_ready: { status: 503, meaning: "the poll's results are not published yet" },
+  attendance_not_ready: {
+    status: 503,
+    meaning: "the school's day document is not published yet (a new day, a new school)",
+  },
   chart_unavailable: {
     status: 503,
     meaning: "the chart of the current version is not rendered yet",

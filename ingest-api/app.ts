@@ -1,5 +1,11 @@
 import express, { type Express } from "express";
 import type { Logger } from "../common/logger.ts";
+import {
+  ATTENDANCE_DAY_ROUTE,
+  type DayRouteDeps,
+  dayRoutes,
+  PUBLIC_ATTENDANCE_ROUTE,
+} from "./attendance/day-routes.ts";
 import { type HealthRouteDeps, healthRoutes } from "./health/health-routes.ts";
 import { CORS_PATHS, corsHandler } from "./http/cors.ts";
 import type { HttpExposureConfig } from "./http/http-config.ts";
@@ -45,6 +51,7 @@ export interface AppParts {
   resultsPng: ResultsPngRouteDeps;
   eventStream: EventStreamRouteDeps;
   publicPolls: PublicPollRouteDeps;
+  attendance: DayRouteDeps;
   health: HealthRouteDeps;
   web: WebRouteDeps;
 }
@@ -54,8 +61,13 @@ export interface AppParts {
  * results JSON carries its own throttle: see resultsJsonRoute).
  */
 const ADDRESS_LIMITS: Record<AddressLimit, string[]> = {
-  results: ["/v1/polls/:pollId/results.png", "/v1/public/polls", "/v1/public/polls/:pollId"],
-  sse_connects: ["/v1/polls/:pollId/events"],
+  results: [
+    "/v1/polls/:pollId/results.png",
+    "/v1/public/polls",
+    "/v1/public/polls/:pollId",
+    PUBLIC_ATTENDANCE_ROUTE,
+  ],
+  sse_connects: ["/v1/polls/:pollId/events", `${ATTENDANCE_DAY_ROUTE}/events`],
   readyz: ["/readyz"],
   pages: [
     "/",
@@ -121,6 +133,7 @@ export function createApp(parts: AppParts): Express {
   app.use(registryRoutes(parts.registry));
   app.use(schoolRoutes(parts.schools));
   app.use(peopleRoutes(parts.people));
+  app.use(dayRoutes(parts.attendance));
   app.use(healthRoutes(parts.health));
   app.use(publicPollRoutes(parts.publicPolls));
   app.use(webRoutes(parts.web)); // the pages, with their own security headers (helmet)

@@ -92,6 +92,17 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly kiosks: KioskConfig;
   /** The people API: page sizes, roster imports and exports. */
   readonly people: PeopleConfig;
+  /** The schools' day documents as the API serves them. */
+  readonly attendance: AttendanceReadConfig;
+}
+
+export interface AttendanceReadConfig {
+  /** Most school day documents kept in memory; the least recently read goes first. @defaultValue 2000 */
+  readonly cacheMaxDocuments: number;
+  /** Most bytes of school day documents (and the answers made from them) kept in memory. @defaultValue 268435456 (256 MiB) */
+  readonly cacheMaxBytes: number;
+  /** Schools whose people's names are kept in memory for their own admin's reads. @defaultValue 100 */
+  readonly namesCacheSchools: number;
 }
 
 export interface PeopleConfig {
@@ -202,6 +213,16 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     corsMaxAgeMs: readInt(env, "CORS_MAX_AGE_MS", 600_000, { min: 0, max: 86_400_000 }),
     kiosks: readKioskConfig(env),
     people: readPeopleConfig(env),
+    attendance: Object.freeze({
+      cacheMaxDocuments: readInt(env, "ATTENDANCE_CACHE_MAX_DOCUMENTS", 2_000, { min: 1 }),
+      cacheMaxBytes: readInt(env, "ATTENDANCE_CACHE_MAX_BYTES", 268_435_456, {
+        min: 1_048_576,
+      }),
+      namesCacheSchools: readInt(env, "ATTENDANCE_NAMES_CACHE_SCHOOLS", 100, {
+        min: 1,
+        max: 10_000,
+      }),
+    }),
   });
 }
 

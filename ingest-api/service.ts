@@ -14,6 +14,9 @@ import { addRedis } from "../common/redis.ts";
 import { openServiceBase } from "../common/service-base.ts";
 import { provisionVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
+import { DayAnnouncements } from "./attendance/day-announcements.ts";
+import { DayDocuments } from "./attendance/day-documents.ts";
+import { RosterNames } from "./attendance/roster-names.ts";
 import type { IngestConfig } from "./config.ts";
 import { checkDescriptorBudget } from "./http/descriptor-budget.ts";
 import { createHttpServer, listen } from "./http/http-server.ts";
@@ -47,6 +50,8 @@ export interface IngestApi {
   events: ResultsEvents;
   voterClaims: VoterClaimsRebuild;
   results: ResultsCache;
+  /** The in-process copy of the schools' day documents. */
+  attendance: DayDocuments;
   /** The SSE slots held, in total and per address. */
   streamAdmission: StreamAdmission;
   /** What the metrics port serves (tests read it directly). */
@@ -140,9 +145,32 @@ export async function buildIngestApi(
   await events.start();
   results.start();
   lifecycle.add("results-cache", results, (r) => r.stop());
+  // The schools' day documents, likewise: one copy per process, told by the same subscriber.
+  const attendance = new DayDocuments(
+    redis,
+    config.redisKeyPrefix,
+    {
+      checkMs: config.resultsCacheCheckMs,
+      maxDocuments: config.attendance.cacheMaxDocuments,
+      maxBytes: config.attendance.cacheMaxBytes,
+    },
+    log,
+  );
+  const dayAnnouncements = new DayAnnouncements(subscriber, config.redisKeyPrefix, log);
+  dayAnnouncements.onEverySchool((event) => attendance.announce(event));
+  subscriber.on("ready", () => void attendance.check());
+  await dayAnnouncements.start();
+  attendance.start();
+  lifecycle.add("attendance-documents", attendance, (a) => a.stop());
+  // Names for the school's own admin, dropped whenever the known people hear a change.
+  const rosterNames = new RosterNames(pool, {
+    maxSchools: config.attendance.namesCacheSchools,
+    maxAgeMs: config.peopleRefreshMs,
+  });
+  people.onChange((schoolId) => rosterNames.changed(schoolId));
   const metrics = createIngestMetrics(
     () => cache.ageMs,
-    () => events.clientCount,
+    () => events.clientCount + dayAnnouncements.clientCount,
   );
   registerResultsCacheMetrics(metrics.registry, results);
   registerKnownPeopleMetrics(metrics.registry, people);
@@ -248,6 +276,21 @@ export async function buildIngestApi(
       },
     },
     publicPolls: { cache, resultsIntervalMs: config.resultsIntervalMs },
+    attendance: {
+      cache,
+      documents: attendance,
+      announcements: dayAnnouncements,
+      names: rosterNames,
+      adminToken: config.adminToken,
+      daysKept: config.attendanceDaysKept,
+      resultsIntervalMs: config.resultsIntervalMs,
+      streams: {
+        admission: streamAdmission,
+        heartbeatMs: config.sseHeartbeatMs,
+        maxBufferedBytes: config.sseMaxBufferedBytes,
+      },
+      tracker: events,
+    },
     health: {
       pool,
       publisher,
@@ -271,6 +314,7 @@ export async function buildIngestApi(
     publisher,
     events,
     results,
+    attendance,
     voterClaims: claims,
     streamAdmission,
     metricsRegistry: metrics.registry,

@@ -25,6 +25,8 @@ export interface PublisherConfig extends CommonConfig {
   readonly chartWorkers: number;
   /** Bound on connecting and on each query of the leader's lock session. @defaultValue 2000 */
   readonly leaderLockTimeoutMs: number;
+  /** School day documents built per run at most, today's first; the rest wait for the next runs. @defaultValue 400 */
+  readonly attendanceMaxDocumentsPerRun: number;
 }
 
 /** The default distribution window: two days of exact 10-minute buckets (288). */
@@ -86,6 +88,10 @@ export function readPublisherConfig(env: Env = process.env): Readonly<PublisherC
     leaderLockTimeoutMs: readInt(env, "LEADER_LOCK_TIMEOUT_MS", DEFAULT_LOCK_QUERY_TIMEOUT_MS, {
       min: 100,
       max: 60_000,
+    }),
+    attendanceMaxDocumentsPerRun: readInt(env, "ATTENDANCE_MAX_DOCUMENTS_PER_RUN", 400, {
+      min: 1,
+      max: 100_000,
     }),
   });
 }

@@ -19,6 +19,12 @@ export interface PublisherMetrics {
   resultsLost: Counter;
   rollupRowsRead: Counter;
   runDuration: Histogram;
+  attendanceBuilt: Counter;
+  attendancePublished: Counter;
+  attendanceLost: Counter;
+  attendanceRowsRead: Counter;
+  attendanceOwed: Gauge;
+  attendanceRunDuration: Histogram;
   renderDuration: Histogram;
   leader: Gauge;
 }
@@ -72,6 +78,37 @@ export function createPublisherMetrics(): PublisherMetrics {
       registry,
       "tallyflow_publisher_run_duration_seconds",
       "Duration of one publishing run",
+      secondsBuckets(0.005, 5),
+    ),
+    attendanceBuilt: counter(
+      registry,
+      "tallyflow_publisher_attendance_documents_built_total",
+      "School day documents built (a changed day, a roster or rule change, a day ending, one missing in Redis)",
+    ),
+    attendancePublished: counter(
+      registry,
+      "tallyflow_publisher_attendance_documents_published_total",
+      "School day documents written to Redis and announced (built ones whose version changed)",
+    ),
+    attendanceLost: counter(
+      registry,
+      "tallyflow_publisher_attendance_documents_lost_total",
+      "School day documents found missing or changed in Redis, rebuilt",
+    ),
+    attendanceRowsRead: counter(
+      registry,
+      "tallyflow_publisher_attendance_rows_read_total",
+      "Roster and attendance_days rows read to build school day documents",
+    ),
+    attendanceOwed: gauge(
+      registry,
+      "tallyflow_publisher_attendance_documents_owed",
+      "School day documents to build left for the next runs (ATTENDANCE_MAX_DOCUMENTS_PER_RUN)",
+    ),
+    attendanceRunDuration: histogram(
+      registry,
+      "tallyflow_publisher_attendance_run_duration_seconds",
+      "Duration of one attendance publishing run",
       secondsBuckets(0.005, 5),
     ),
     renderDuration: histogram(

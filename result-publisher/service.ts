@@ -5,6 +5,7 @@ import type { Logger } from "../common/logger.ts";
 import { addMetricsServer } from "../common/metrics-server.ts";
 import { addRedis } from "../common/redis.ts";
 import { openServiceBase } from "../common/service-base.ts";
+import { AttendancePublisher, type AttendanceRunSummary } from "./attendance-publisher.ts";
 import { ChartRenderer } from "./chart-renderer.ts";
 import type { PublisherConfig } from "./config.ts";
 import { removeResultsOfGonePolls } from "./gone-results.ts";
@@ -21,6 +22,11 @@ export interface RunningPublisher {
   charts: ChartRenderer;
   /** Runs once now (as leader only); resolves with what it published, or undefined as standby. */
   tick(): Promise<PublishRunSummary | undefined>;
+  /**
+   * The attendance run the last tick started (it runs beside the results, not in their way),
+   * resolved with what it published; undefined when it failed or none ran.
+   */
+  attendanceRun(): Promise<AttendanceRunSummary | undefined>;
 }
 
 /**
@@ -34,7 +40,9 @@ export async function startResultPublisher(
   lifecycle: Lifecycle,
 ): Promise<RunningPublisher> {
   const service = "result-publisher";
-  const { log, pool } = openServiceBase(service, config, 2, logger, lifecycle);
+  // Three connections: the results' snapshot, the attendance run's (beside it), and one for
+  // the rest (the sweep of deleted polls' results, the metrics server's check).
+  const { log, pool } = openServiceBase(service, config, 3, logger, lifecycle);
   const redis = await addRedis(lifecycle, config.redisUrl, log, service, redisLiveness(config));
   const metrics = createPublisherMetrics();
   const leadership = new Leadership(config.databaseUrl, log, config.leaderLockTimeoutMs);
@@ -54,6 +62,15 @@ export async function startResultPublisher(
     chartRender: config.chartRender,
     chartDemandTtlMs: config.chartDemandTtlMs,
     registry,
+    logger: log,
+    metrics,
+  });
+  const attendance = new AttendancePublisher({
+    pool,
+    redis,
+    keyPrefix: config.redisKeyPrefix,
+    daysKept: config.attendanceDaysKept,
+    maxDocumentsPerRun: config.attendanceMaxDocumentsPerRun,
     logger: log,
     metrics,
   });
@@ -80,6 +97,33 @@ export async function startResultPublisher(
 
   let running: Promise<PublishRunSummary | undefined> | undefined;
   let failing = false;
+  let attendanceFailing = false;
+  let attendanceRunning: Promise<AttendanceRunSummary | undefined> | undefined;
+  let lastAttendanceRun: Promise<AttendanceRunSummary | undefined> = Promise.resolve(undefined);
+  /**
+   * The schools' day documents, started by the leader's tick beside the results, on a
+   * connection of its own: a morning peak's attendance run (seconds: every school's day
+   * changed) never delays the results, nor a failure of one the other (each logs once per
+   * outage). A run still going when the next tick comes is not started twice.
+   */
+  const publishAttendance = () => {
+    attendanceRunning ??= (async () => {
+      try {
+        const summary = await attendance.run();
+        if (attendanceFailing) log.info("attendance publishing recovered");
+        attendanceFailing = false;
+        return summary;
+      } catch (err) {
+        if (!attendanceFailing)
+          log.warn({ err }, "attendance publishing run failed; retrying at the next tick");
+        attendanceFailing = true;
+        return undefined;
+      } finally {
+        attendanceRunning = undefined;
+      }
+    })();
+    lastAttendanceRun = attendanceRunning;
+  };
   /** A new leader looks once for results of polls deleted while no publisher led. */
   let sweepPending = false;
   const tick = (): Promise<PublishRunSummary | undefined> => {
@@ -91,9 +135,11 @@ export async function startResultPublisher(
         if (!leader) return undefined;
         if (!wasLeader) {
           publisher.reset();
+          attendance.reset();
           registry.markStale();
           sweepPending = true;
         }
+        publishAttendance();
         let summary = await publisher.run();
         if (sweepPending) {
           // Polls deleted while no publisher led are in no run's memory: find their keys.
@@ -127,11 +173,19 @@ export async function startResultPublisher(
   lifecycle.add("schedule", job, async (j) => {
     j.cancel();
     await running;
+    await attendanceRunning;
   });
   // A Redis that comes back may have come back empty: a run checks every poll's version and
   // republishes what is missing, so run now instead of waiting for the next tick.
   redis.on("ready", () => void tick());
   void tick();
   log.info({ schedule: config.schedule, metricsPort }, "result publisher started");
-  return { leadership, metrics, metricsPort, charts, tick };
+  return {
+    leadership,
+    metrics,
+    metricsPort,
+    charts,
+    tick,
+    attendanceRun: () => lastAttendanceRun,
+  };
 }

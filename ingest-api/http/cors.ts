@@ -12,6 +12,8 @@ export const CORS_PATHS = [
   "/v1/polls/:pollId/results.png",
   "/v1/polls/:pollId/events",
   "/v1/public/polls",
+  // A school's public attendance counts (wall screens).
+  "/v1/public/schools",
   // The kiosk app's own calls: pairing, its scope and polls, its heartbeat.
   "/v1/pair",
   "/v1/kiosk",

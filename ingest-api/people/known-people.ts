@@ -65,6 +65,8 @@ export class KnownPeople {
   #listener: pg.Client | undefined;
   #loader: pg.Client | undefined;
   #retry: NodeJS.Timeout | undefined;
+  /** Told of every change heard: a school's id, or null when any school may have changed. */
+  readonly #changeListeners: ((schoolId: string | null) => void)[] = [];
   readonly #abort = new AbortController();
   readonly #options: KnownPeopleOptions;
 
@@ -98,6 +100,19 @@ export class KnownPeople {
     if (keys === undefined) return false;
     const digest = hash("md5", personId, "buffer");
     return keys.has(digest.readUInt32BE(0), digest.readUInt32BE(4));
+  }
+
+  /**
+   * Hears what this set hears of the roster, for what else the API keeps of it (the names
+   * the attendance documents show): a school's id for each notification naming it, null
+   * whenever notifications may have been missed (the LISTEN connection opened again).
+   */
+  onChange(listener: (schoolId: string | null) => void): void {
+    this.#changeListeners.push(listener);
+  }
+
+  #changed(schoolId: string | null): void {
+    for (const listener of this.#changeListeners) listener(schoolId);
   }
 
   /** Active people held, every school together. */
@@ -293,6 +308,7 @@ export class KnownPeople {
         await client.connect();
         client.on("notification", (message) => {
           const schoolId = message.payload ?? "";
+          this.#changed(schoolId === "" ? null : schoolId);
           // The refresh loop reports failures.
           (schoolId === "" ? this.reload() : this.reloadSchool(schoolId)).catch(() => {});
         });
@@ -302,6 +318,7 @@ export class KnownPeople {
         // Changes made while nobody listened: catch up once (not before the first load,
         // which starts after this and so reads them).
         if (this.#loadsStarted > 0) this.reload().catch(() => {});
+        this.#changed(null);
         firstAttempt();
         await ended;
       } catch {

@@ -8,7 +8,7 @@ export interface VersionEvent {
   version: string;
 }
 
-type Listener = (event: VersionEvent) => void;
+type Listener<E = VersionEvent> = (event: E) => void;
 
 /**
  * How long one turn of the event loop writes streams before it lets other work run. A
@@ -23,8 +23,14 @@ const CLOCK_EVERY = 16;
 /**
  * Calls `list[from…]` in time slices, skipping listeners gone from `live` meanwhile.
  * Slices run in setImmediate order, so a client still gets a poll's versions in order.
+ * (The attendance announcements fan out the same way: ingest-api/attendance/.)
  */
-function fanOut(live: Set<Listener>, list: Listener[], event: VersionEvent, from: number): void {
+export function fanOut<E>(
+  live: Set<Listener<E>>,
+  list: Listener<E>[],
+  event: E,
+  from: number,
+): void {
   const deadline = performance.now() + FAN_OUT_SLICE_MS;
   let i = from;
   while (i < list.length) {

@@ -47,6 +47,8 @@ const BENCHES: readonly Bench[] = [
   { script: "bench:roster-memory" },
   // 10 million people in the deployment take minutes to generate: a million by default.
   { script: "bench:people", smaller: ["--people", "1000000"] },
+  // 100 schools × 10,000 people with today's attendance: what a run costs per school-day.
+  { script: "bench:attendance-publish" },
 ];
 
 /** The names `--only` takes: "ingest" for bench:ingest, and so on. */

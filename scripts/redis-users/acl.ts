@@ -38,6 +38,12 @@ const STRINGS = ["get", "mget", "set", "del"];
 /** The results contract: the keys every reader may GET, and the announcement channel. */
 const RESULTS_KEYS = ["results:*"];
 const RESULTS_CHANNEL = "results";
+/**
+ * The schools' day documents and their channel (common/attendance-contract.ts): they name
+ * people, so the read-only `results` user has neither.
+ */
+const ATTENDANCE_KEYS = ["attendance:*"];
+const ATTENDANCE_CHANNEL = "attendance";
 /** The chart queue both the API (a read that found no PNG) and the publisher write. */
 const CHART_KEYS = ["chart-demand", "chart-jobs"];
 
@@ -73,10 +79,10 @@ export const REDIS_USERS = {
       "unsubscribe",
     ],
     keys: ["voters:*", "voter-claims:*", "ratelimit:*", "kiosks:*", ...CHART_KEYS],
-    readKeys: RESULTS_KEYS,
-    channels: [RESULTS_CHANNEL],
+    readKeys: [...RESULTS_KEYS, ...ATTENDANCE_KEYS],
+    channels: [RESULTS_CHANNEL, ATTENDANCE_CHANNEL],
   },
-  // publisher.ts, gone-results.ts, chart-jobs.ts, chart-renderer.ts.
+  // publisher.ts, gone-results.ts, chart-jobs.ts, chart-renderer.ts, attendance-publisher.ts.
   "result-publisher": {
     commands: [
       ...CONNECTION,
@@ -91,9 +97,9 @@ export const REDIS_USERS = {
       "scan",
       "eval",
     ],
-    keys: [...RESULTS_KEYS, ...CHART_KEYS],
+    keys: [...RESULTS_KEYS, ...CHART_KEYS, ...ATTENDANCE_KEYS, "attendance-cursor"],
     readKeys: [],
-    channels: [RESULTS_CHANNEL],
+    channels: [RESULTS_CHANNEL, ATTENDANCE_CHANNEL],
   },
   // Kiosks, screens and the operator's checks (npm run reconcile, verify): read only.
   results: {

@@ -1,0 +1,262 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { RESP_TYPES } from "redis";
+import type { LocalDay } from "../../common/attendance/school-day.ts";
+import {
+  type AttendanceAnnouncement,
+  attendanceDayKeys,
+} from "../../common/attendance-contract.ts";
+import type { Logger } from "../../common/logger.ts";
+import type { RedisClient } from "../../common/redis.ts";
+
+/** An answer made from a publication (a group's lists, with or without names), kept with it. */
+export interface DayAnswer {
+  readonly body: Buffer;
+  readonly etag: string;
+}
+
+/** One school day's current publication as this process serves it. */
+export interface DayPublication {
+  readonly schoolId: string;
+  readonly day: LocalDay;
+  readonly version: string;
+  /** The day document's bytes as stored. */
+  readonly json: Buffer;
+  /** The counts document's bytes as stored (same version). */
+  readonly counts: Buffer;
+  /** Answers made from it, by what they were made for: each made once per version. */
+  readonly answers: Map<string, DayAnswer>;
+  /** The day document parsed, once, when an answer first needs it. */
+  parsed?: unknown;
+  parsedCounts?: unknown;
+}
+
+export interface DayDocumentsOptions {
+  /** How often the kept versions are compared with Redis (RESULTS_CACHE_CHECK_MS). */
+  checkMs: number;
+  maxDocuments: number;
+  maxBytes: number;
+}
+
+/** Answers kept per publication: the whole school, a few groups, with and without names. */
+const MAX_ANSWERS = 16;
+/** Versions per MGET of the check. */
+const CHECK_CHUNK = 1_000;
+
+const keyOf = (schoolId: string, day: LocalDay) => `${schoolId}/${day}`;
+
+/**
+ * The API's in-process copy of the schools' day documents, as ResultsCache is of the
+ * results (ingest-api/results/results-cache.ts), so that a read costs no Redis round trip
+ * and an answer (a group's lists, the names added) is made once per version, not once per
+ * read: a 10,000-person document is ~200 KB of JSON. An announcement on the attendance
+ * channel replaces a kept document (one fetch, shared by the readers waiting); every
+ * `checkMs` one MGET per thousand kept documents compares the versions with Redis, so a
+ * missed announcement or an emptied Redis is seen within that; a check that cannot reach
+ * Redis drops every copy (reads then answer 503 as Redis does).
+ */
+export class DayDocuments {
+  /** Map order is recency: a read moves its entry to the end, eviction takes the first. */
+  readonly #entries = new Map<string, DayPublication>();
+  readonly #loads = new Map<string, { promise: Promise<DayPublication | null>; again: boolean }>();
+  readonly #redis: RedisClient;
+  readonly #binary;
+  readonly #keyPrefix: string;
+  readonly #options: DayDocumentsOptions;
+  readonly #logger: Logger;
+  readonly #abort = new AbortController();
+  #bytes = 0;
+  #fetches = 0;
+  #checking: Promise<void> | undefined;
+  #failing = false;
+
+  constructor(redis: RedisClient, keyPrefix: string, options: DayDocumentsOptions, logger: Logger) {
+    this.#redis = redis;
+    this.#binary = redis.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+    this.#keyPrefix = keyPrefix;
+    this.#options = options;
+    this.#logger = logger.child({ component: "attendance-documents" });
+  }
+
+  start(): void {
+    void this.#checkLoop();
+  }
+
+  stop(): void {
+    this.#abort.abort();
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Fetches from Redis so far. */
+  get fetches(): number {
+    return this.#fetches;
+  }
+
+  /** The publication in memory, unless a fetch of a newer one is running. */
+  current(schoolId: string, day: LocalDay): DayPublication | undefined {
+    const key = keyOf(schoolId, day);
+    if (this.#loads.has(key)) return undefined;
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return entry;
+  }
+
+  /** The current publication, fetched if need be; null when there is none. Throws if Redis is unreachable. */
+  async load(schoolId: string, day: LocalDay): Promise<DayPublication | null> {
+    return this.current(schoolId, day) ?? this.#refresh(schoolId, day);
+  }
+
+  /** Keeps an answer made from a publication, while it is the one kept (its bytes count). */
+  remember(publication: DayPublication, key: string, answer: DayAnswer): void {
+    if (publication.answers.size >= MAX_ANSWERS) {
+      for (const a of publication.answers.values()) this.#count(publication, -a.body.length);
+      publication.answers.clear();
+    }
+    publication.answers.set(key, answer);
+    this.#count(publication, answer.body.length);
+    this.#evict();
+  }
+
+  /** An announcement from the attendance channel: fetch the new version if this day is kept. */
+  announce(event: AttendanceAnnouncement): void {
+    const key = keyOf(event.schoolId, event.day);
+    const load = this.#loads.get(key);
+    if (load) {
+      load.again = true;
+      return;
+    }
+    const entry = this.#entries.get(key);
+    if (entry === undefined || entry.version === event.version) return;
+    this.#refresh(event.schoolId, event.day).catch(() => {
+      // Redis unreachable: the entry stays until the check replaces or drops it.
+    });
+  }
+
+  /** Compares every kept version with Redis now; concurrent calls share one check. */
+  check(): Promise<void> {
+    this.#checking ??= this.#check().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
+  async #check(): Promise<void> {
+    const entries = [...this.#entries.values()];
+    const refreshes: Promise<unknown>[] = [];
+    try {
+      for (let i = 0; i < entries.length; i += CHECK_CHUNK) {
+        const chunk = entries.slice(i, i + CHECK_CHUNK);
+        const versions = await this.#redis.mGet(
+          chunk.map((e) => attendanceDayKeys(this.#keyPrefix, e.schoolId, e.day).version),
+        );
+        chunk.forEach((e, n) => {
+          const key = keyOf(e.schoolId, e.day);
+          if (this.#entries.get(key) !== e || this.#loads.has(key)) return;
+          const version = versions[n];
+          if (version == null) this.#drop(key);
+          else if (version !== e.version) refreshes.push(this.#refresh(e.schoolId, e.day));
+        });
+      }
+      await Promise.all(refreshes);
+      if (this.#failing) this.#logger.info("attendance documents check recovered");
+      this.#failing = false;
+    } catch (err) {
+      if (!this.#failing)
+        this.#logger.warn({ err }, "attendance documents check failed; dropping the kept copies");
+      this.#failing = true;
+      await Promise.allSettled(refreshes);
+      this.#entries.clear();
+      this.#bytes = 0;
+    }
+  }
+
+  async #checkLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    for (;;) {
+      try {
+        await sleep(this.#options.checkMs, undefined, { signal });
+      } catch {
+        return;
+      }
+      await this.check();
+    }
+  }
+
+  /** One fetch per document at a time; a caller arriving during one shares it. */
+  #refresh(schoolId: string, day: LocalDay): Promise<DayPublication | null> {
+    const key = keyOf(schoolId, day);
+    const running = this.#loads.get(key);
+    if (running) return running.promise;
+    const load = { promise: Promise.resolve<DayPublication | null>(null), again: false };
+    load.promise = (async () => {
+      try {
+        let publication: DayPublication | null;
+        do {
+          load.again = false;
+          publication = await this.#fetch(schoolId, day);
+        } while (load.again);
+        return publication;
+      } finally {
+        this.#loads.delete(key);
+      }
+    })();
+    this.#loads.set(key, load);
+    return load.promise;
+  }
+
+  /** Version, JSON and counts in one MGET: one moment of Redis, so all of one version. */
+  async #fetch(schoolId: string, day: LocalDay): Promise<DayPublication | null> {
+    const key = keyOf(schoolId, day);
+    const keys = attendanceDayKeys(this.#keyPrefix, schoolId, day);
+    this.#fetches++;
+    const [version, json, counts] = await this.#binary.mGet([keys.version, keys.json, keys.counts]);
+    this.#drop(key);
+    if (version == null || json == null || counts == null) return null;
+    const publication: DayPublication = {
+      schoolId,
+      day,
+      version: version.toString(),
+      json,
+      counts,
+      answers: new Map(),
+    };
+    this.#entries.set(key, publication);
+    this.#bytes += json.length + counts.length;
+    this.#evict();
+    return publication;
+  }
+
+  /** Bytes of an answer added to (or taken from) a kept publication. */
+  #count(publication: DayPublication, bytes: number): void {
+    if (this.#entries.get(keyOf(publication.schoolId, publication.day)) === publication)
+      this.#bytes += bytes;
+  }
+
+  /** The least recently read go first; the newest stays even alone above maxBytes. */
+  #evict(): void {
+    while (
+      this.#entries.size > this.#options.maxDocuments ||
+      (this.#bytes > this.#options.maxBytes && this.#entries.size > 1)
+    ) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#drop(oldest);
+    }
+  }
+
+  #drop(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#entries.delete(key);
+    this.#bytes -= entry.json.length + entry.counts.length;
+    for (const a of entry.answers.values()) this.#bytes -= a.body.length;
+  }
+}

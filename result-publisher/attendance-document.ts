@@ -1,0 +1,215 @@
+import { createHash } from "node:crypto";
+import type { DayRules } from "../common/attendance/person-day.ts";
+import { viewDay } from "../common/attendance/person-day.ts";
+import { dayRules, type LocalDay } from "../common/attendance/school-day.ts";
+import type {
+  AttendanceCounts,
+  AttendanceDetail,
+  AttendanceLists,
+} from "../common/attendance-contract.ts";
+import { formatAttendanceVersion } from "../common/attendance-contract.ts";
+import type { AttendanceSchool, DayRow, RosterPerson } from "./attendance-store.ts";
+
+// A school's day document, from its active roster and the day's stored rows: every person
+// viewed once with the presence rules' one home (viewDay), then counted and listed for the
+// school and for each of their groups. Pure: no I/O, and the clock only as `nowMs`.
+//
+// What the document shows moves with the clock at one instant only: the day's dayEndsAt.
+// Before it, someone checked in is in now, hence present whatever their minutes; after it,
+// open check-ins are closed there and every person's minutes are fixed. So the document
+// holds no running minutes (a screen would have to be republished every minute for them),
+// and a day is republished by the clock once, when it ends (`dayOver`, the version's `-c`).
+
+/** One publication: the version and the bytes of both documents. */
+export interface BuiltDay {
+  version: string;
+  dayOver: boolean;
+  /** The AttendanceDayDocument. */
+  json: string;
+  /** The AttendanceCountsDocument of the same version. */
+  countsJson: string;
+  counts: AttendanceCounts;
+}
+
+interface Section {
+  counts: AttendanceCounts;
+  lists: AttendanceLists;
+}
+
+const newSection = (): Section => ({
+  counts: {
+    roster: 0,
+    inNow: 0,
+    present: 0,
+    absent: 0,
+    late: 0,
+    fever: 0,
+    autoClosed: 0,
+    anomalies: 0,
+  },
+  lists: { inNow: [], out: [], absent: [], late: [], fever: [], autoClosed: [], anomalies: [] },
+});
+
+type Status = "inNow" | "out" | "absent";
+
+const NO_FLAGS = 0;
+const LATE = 1;
+const FEVER = 2;
+const AUTO_CLOSED = 4;
+const ANOMALIES = 8;
+
+function add(section: Section, id: string, status: Status, flags: number): void {
+  const { counts, lists } = section;
+  counts.roster++;
+  lists[status].push(id);
+  if (status === "inNow") counts.inNow++;
+  if (status === "absent") counts.absent++;
+  else counts.present++;
+  if (flags === NO_FLAGS) return;
+  if (flags & LATE) {
+    counts.late++;
+    lists.late.push(id);
+  }
+  if (flags & FEVER) {
+    counts.fever++;
+    lists.fever.push(id);
+  }
+  if (flags & AUTO_CLOSED) {
+    counts.autoClosed++;
+    lists.autoClosed.push(id);
+  }
+  if (flags & ANOMALIES) {
+    counts.anomalies++;
+    lists.anomalies.push(id);
+  }
+}
+
+/** `{"a":1}` + `{"b":2}` → `{"a":1,"b":2}`: the content serialised once, for its hash and the document. */
+const joinObjects = (head: object, bodyJson: string) => {
+  const headJson = JSON.stringify(head);
+  return `${headJson.slice(0, -1)},${bodyJson.slice(1)}`;
+};
+
+/** Rules by zone, settings and day: luxon builds a zone per call, ~1,000 schools share a few. */
+const rulesMemo = new Map<string, DayRules>();
+
+function rulesOf(school: AttendanceSchool, day: LocalDay): DayRules {
+  const { settings, timeZone } = school;
+  const key = `${timeZone}|${settings.dayEndsAt}|${settings.lateAfter}|${settings.minPresentMinutes}|${settings.feverThresholdC}|${day}`;
+  let rules = rulesMemo.get(key);
+  if (rules === undefined) {
+    if (rulesMemo.size >= 10_000) rulesMemo.clear();
+    rules = dayRules(settings, timeZone, day);
+    rulesMemo.set(key, rules);
+  }
+  return rules;
+}
+
+/**
+ * The day document of `day` at `nowMs`. The people it covers: the active roster, and anyone
+ * else with a row that day (counted where they were, in the groups they are in now, or in
+ * none once their roster row is gone). Lists follow the roster's order (the ids' bytewise
+ * order, as Postgres reads them), then the others in id order; groups are in name order: the
+ * same inputs give the same bytes and the same version.
+ */
+export function buildDayDocument(
+  school: AttendanceSchool,
+  day: LocalDay,
+  roster: readonly RosterPerson[],
+  rows: readonly DayRow[],
+  nowMs: number,
+  publishedAtMs = nowMs,
+): BuiltDay {
+  const { settings, timeZone } = school;
+  const rules = rulesOf(school, day);
+  const dayOver = nowMs >= rules.dayEndMs;
+  const byPerson = new Map<string, DayRow>();
+  let asOfMs: number | null = null;
+  for (const r of rows) {
+    if (asOfMs === null || r.updatedAtMs > asOfMs) asOfMs = r.updatedAtMs;
+    byPerson.set(r.personId, r);
+  }
+
+  const whole = newSection();
+  const byGroup = new Map<string, Section>();
+  const details: Record<string, AttendanceDetail> = {};
+  const person = (id: string, groups: readonly string[], row: DayRow | undefined) => {
+    let status: Status = "absent";
+    let flags = NO_FLAGS;
+    if (row !== undefined) {
+      const view = viewDay(row.state, rules, nowMs);
+      status = view.inNow ? "inNow" : view.present ? "out" : "absent";
+      if (view.late) flags |= LATE;
+      if (view.fever) flags |= FEVER;
+      if (view.autoClosed) flags |= AUTO_CLOSED;
+      if (view.anomalies > 0) flags |= ANOMALIES;
+      if (flags !== NO_FLAGS) {
+        // Only what each flag rests on: the document stays small with a late tail of 1,000.
+        const detail: AttendanceDetail = {};
+        if (flags & (LATE | AUTO_CLOSED) && row.state.firstInMs !== null)
+          detail.firstIn = new Date(row.state.firstInMs).toISOString();
+        if (flags & FEVER) detail.maxTemperatureC = row.state.maxTemperatureC;
+        if (flags & ANOMALIES) detail.anomalies = view.anomalies;
+        details[id] = detail;
+      }
+    }
+    add(whole, id, status, flags);
+    for (const g of groups) {
+      let section = byGroup.get(g);
+      if (section === undefined) {
+        section = newSection();
+        byGroup.set(g, section);
+      }
+      add(section, id, status, flags);
+    }
+  };
+  for (const p of roster) {
+    person(p.id, p.groups, byPerson.get(p.id));
+    byPerson.delete(p.id);
+  }
+  // People with a row and no place in the active roster any more.
+  for (const id of [...byPerson.keys()].sort()) {
+    const row = byPerson.get(id)!;
+    person(id, row.groups ?? [], row);
+  }
+
+  const groupNames = [...byGroup.keys()].sort();
+  const head = {
+    schoolId: school.id,
+    day,
+    timeZone,
+    asOf: asOfMs === null ? null : new Date(asOfMs).toISOString(),
+    dayEndsAt: new Date(rules.dayEndMs).toISOString(),
+    dayOver,
+    rules: {
+      dayEndsAt: settings.dayEndsAt,
+      minPresentMinutes: settings.minPresentMinutes,
+      lateAfter: settings.lateAfter,
+      feverThresholdC: settings.feverThresholdC,
+    },
+  };
+  const content = JSON.stringify({
+    ...head,
+    counts: whole.counts,
+    lists: whole.lists,
+    groups: Object.fromEntries(groupNames.map((g) => [g, byGroup.get(g)!])),
+    details,
+  });
+  const version = formatAttendanceVersion(
+    createHash("sha256").update(content).digest("hex"),
+    dayOver,
+  );
+  const stamp = { version, publishedAt: new Date(publishedAtMs).toISOString() };
+  const countsContent = JSON.stringify({
+    ...head,
+    counts: whole.counts,
+    groups: Object.fromEntries(groupNames.map((g) => [g, byGroup.get(g)!.counts])),
+  });
+  return {
+    version,
+    dayOver,
+    json: joinObjects(stamp, content),
+    countsJson: joinObjects(stamp, countsContent),
+    counts: whole.counts,
+  };
+}

@@ -1,0 +1,374 @@
+import { dayRules, type LocalDay } from "../common/attendance/school-day.ts";
+import {
+  attendanceChannel,
+  attendanceCursorKey,
+  attendanceDayKeys,
+  keptDays,
+  keptUntilMs,
+  versionDayOver,
+} from "../common/attendance-contract.ts";
+import type { Logger } from "../common/logger.ts";
+import type { Pool } from "../common/postgres.ts";
+import type { RedisClient } from "../common/redis.ts";
+import { type BuiltDay, buildDayDocument } from "./attendance-document.ts";
+import {
+  type AttendanceSchool,
+  currentSnapshot,
+  type DayRow,
+  loadActiveRoster,
+  loadAttendanceSchools,
+  loadChangedDays,
+  loadChangedSchools,
+  loadDayRows,
+  loadGroupsOf,
+} from "./attendance-store.ts";
+import type { PublisherMetrics } from "./publisher-metrics.ts";
+import { type Queryable, readSnapshot } from "./rollup-store.ts";
+
+/** `<schoolId>/<day>`: a school id holds no `/` (its id pattern). */
+type DocKey = string;
+const docKey = (schoolId: string, day: LocalDay): DocKey => `${schoolId}/${day}`;
+const schoolOf = (key: DocKey) => key.slice(0, key.indexOf("/"));
+
+/** A document the schools' kept days call for at this run. */
+interface Target {
+  key: DocKey;
+  school: AttendanceSchool;
+  day: LocalDay;
+  today: boolean;
+  /** The day's dayEndsAt has passed at this run. */
+  over: boolean;
+}
+
+interface Build {
+  target: Target;
+  built: BuiltDay;
+}
+
+interface SnapshotRead {
+  /** This run's snapshot (`xmin:xmax:xip…`): the next run reads what it did not see. */
+  snapshot: string;
+  schools: Set<string>;
+  targets: Map<DocKey, Target>;
+  /** Built, and their version differs from Redis's: to write. */
+  writes: Build[];
+  /** Built, and Redis holds that version already. */
+  unchanged: { key: DocKey; version: string }[];
+  /** Owed and left for the next runs (the budget). */
+  owed: Set<DocKey>;
+  lost: DocKey[];
+}
+
+export interface AttendanceRunSummary {
+  schools: number;
+  /** Documents the schools' kept days call for (schools × ATTENDANCE_DAYS_KEPT). */
+  documents: number;
+  /** Built this run (`<schoolId>/<day>`), written or found unchanged in Redis. */
+  built: string[];
+  /** Written and announced: their version changed. */
+  published: string[];
+  /** Found missing (or not ours) in Redis, and rebuilt this run or owed. */
+  restored: string[];
+  /** Left for the next runs by ATTENDANCE_MAX_DOCUMENTS_PER_RUN. */
+  owed: number;
+  /** Documents of schools deleted since the last run, removed. */
+  removed: string[];
+}
+
+export interface AttendancePublisherDeps {
+  pool: Pool;
+  redis: RedisClient;
+  keyPrefix: string;
+  /** ATTENDANCE_DAYS_KEPT. */
+  daysKept: number;
+  /** ATTENDANCE_MAX_DOCUMENTS_PER_RUN. */
+  maxDocumentsPerRun: number;
+  logger: Logger;
+  metrics: PublisherMetrics;
+}
+
+/** Version keys per MGET, as the results' check (publisher.ts). */
+const MGET_CHUNK = 1_000;
+/** Documents sent to Redis together (each its own MULTI, pipelined): a school's is ~100 KB. */
+const WRITE_CHUNK = 50;
+
+/**
+ * Publishes every school's day documents for its kept days (common/attendance-contract.ts),
+ * one run per publisher tick, as the leader. A run builds only the documents that may have
+ * changed since the last: a day with rows written since (attendance_days.tx_id), every kept
+ * day of a school whose roster or rules changed (attendance_school_changes, migration 020),
+ * a day whose dayEndsAt passed since it was published (the version's `-c`), a new day, and
+ * any document missing from Redis or not the version remembered. Each is built from the
+ * school's active roster and that day's rows (two queries per school, whatever its number of
+ * days), all in one snapshot, so the next run reads the rows that snapshot did not see and
+ * misses nothing.
+ *
+ * At most `maxDocumentsPerRun` are built per run, today's first: the rest are owed to the
+ * next runs (a metric), so a cold start or an emptied Redis (every school's every kept day)
+ * never makes one run hold a snapshot for minutes. The cursor (the snapshot before which
+ * every change is published) is kept in Redis, so a new leader rebuilds what changed, not all.
+ */
+export class AttendancePublisher {
+  /** Document → version known to be in Redis. */
+  readonly #published = new Map<DocKey, string>();
+  /** Owed documents (changed, not built yet). */
+  #owed = new Set<DocKey>();
+  /**
+   * The snapshot every change before which is published or owed: the next run reads what it
+   * did not see. null: unknown (every document owed); undefined: not read from Redis yet.
+   */
+  #cursor: string | null | undefined;
+  /**
+   * The cursor kept in Redis: the last run's snapshot when it owed nothing, else the cursor
+   * before the first run that left documents owed (their changes are all after it).
+   */
+  #stored: string | null = null;
+  /** dayEndsAt instants by zone, time and day: ~1,000 schools share a few of them. */
+  #dayEnds = new Map<string, number>();
+  readonly #deps: AttendancePublisherDeps;
+
+  constructor(deps: AttendancePublisherDeps) {
+    this.#deps = deps;
+  }
+
+  /** Forget everything (a new leadership: Redis may have moved on). */
+  reset(): void {
+    this.#published.clear();
+    this.#owed = new Set();
+    this.#cursor = undefined;
+    this.#stored = null;
+  }
+
+  async run(nowMs = Date.now()): Promise<AttendanceRunSummary> {
+    const { pool, redis, keyPrefix, metrics, logger } = this.#deps;
+    const started = performance.now();
+    if (this.#cursor === undefined) {
+      this.#cursor = await redis.get(attendanceCursorKey(keyPrefix));
+      this.#stored = this.#cursor;
+    }
+    const read = await readSnapshot(pool, (db) => this.#read(db, nowMs));
+    const summary: AttendanceRunSummary = {
+      schools: read.schools.size,
+      documents: read.targets.size,
+      built: [...read.writes.map((w) => w.target.key), ...read.unchanged.map((u) => u.key)],
+      published: [],
+      restored: read.lost,
+      owed: read.owed.size,
+      removed: [],
+    };
+    for (const { key, version } of read.unchanged) this.#published.set(key, version);
+    await this.#write(read.writes, summary, nowMs);
+    await this.#remove(read.schools, summary);
+    // Days no longer kept expire in Redis by themselves (keptUntilMs).
+    for (const key of this.#published.keys())
+      if (!read.targets.has(key)) this.#published.delete(key);
+
+    // The cursor kept in Redis never passes a change not yet published: while documents are
+    // owed it stays where it was before the first run that left some (null: nothing kept).
+    const owedBefore = this.#owed.size > 0;
+    if (read.owed.size === 0) this.#stored = read.snapshot;
+    else if (!owedBefore) this.#stored = this.#cursor ?? null;
+    this.#cursor = read.snapshot;
+    this.#owed = read.owed;
+    if (this.#stored !== null) await redis.set(attendanceCursorKey(keyPrefix), this.#stored);
+
+    if (read.lost.length > 0) {
+      metrics.attendanceLost.inc(read.lost.length);
+      logger.warn(
+        { documents: read.lost.length, sample: read.lost.slice(0, 10) },
+        "attendance documents missing from Redis (restarted empty?); rebuilding them",
+      );
+    }
+    metrics.attendanceBuilt.inc(summary.built.length);
+    metrics.attendancePublished.inc(summary.published.length);
+    metrics.attendanceOwed.set(read.owed.size);
+    metrics.attendanceRunDuration.observe((performance.now() - started) / 1000);
+    if (summary.published.length > 0)
+      logger.debug(
+        { published: summary.published.length, owed: summary.owed },
+        "attendance published",
+      );
+    return summary;
+  }
+
+  async #read(db: Queryable, nowMs: number): Promise<SnapshotRead> {
+    const { daysKept, maxDocumentsPerRun } = this.#deps;
+    const snapshot = await currentSnapshot(db);
+    const schoolRows = await loadAttendanceSchools(db);
+    const targets = new Map<DocKey, Target>();
+    let firstDay: LocalDay | undefined;
+    for (const school of schoolRows) {
+      keptDays(nowMs, school.timeZone, daysKept).forEach((day, i) => {
+        const key = docKey(school.id, day);
+        targets.set(key, {
+          key,
+          school,
+          day,
+          today: i === 0,
+          over: nowMs >= this.#dayEnd(school, day),
+        });
+        if (firstDay === undefined || day < firstDay) firstDay = day;
+      });
+    }
+
+    // What Redis holds is checked every run (as the results are): a Redis restarted empty is
+    // refilled within a run or a few, whatever the cursor says.
+    const keys = [...targets.keys()];
+    const versions = await this.#versions(keys);
+    const cursor = this.#cursor ?? null;
+    const needed = new Set<DocKey>();
+    const lost: DocKey[] = [];
+    const inRedis = new Map<DocKey, string>();
+    keys.forEach((key, i) => {
+      const version = versions[i];
+      const known = this.#published.get(key);
+      if (version == null) {
+        needed.add(key);
+        if (known !== undefined) {
+          lost.push(key);
+          this.#published.delete(key);
+        }
+        return;
+      }
+      inRedis.set(key, version);
+      if (known === undefined && cursor !== null) this.#published.set(key, version);
+      else if (known !== undefined && known !== version) {
+        needed.add(key);
+        lost.push(key);
+      }
+      if (versionDayOver(version) !== targets.get(key)!.over) needed.add(key);
+    });
+    for (const key of this.#owed) if (targets.has(key)) needed.add(key);
+    if (cursor === null) for (const key of keys) needed.add(key);
+    else {
+      if (firstDay !== undefined)
+        for (const { schoolId, day } of await loadChangedDays(db, cursor, firstDay)) {
+          const key = docKey(schoolId, day);
+          if (targets.has(key)) needed.add(key);
+        }
+      const changed = new Set(await loadChangedSchools(db, cursor));
+      if (changed.size > 0)
+        for (const t of targets.values()) if (changed.has(t.school.id)) needed.add(t.key);
+    }
+
+    // Today's first (what screens show), then the most recent days.
+    const ordered = [...needed]
+      .map((key) => targets.get(key)!)
+      .sort(
+        (a, b) => Number(b.today) - Number(a.today) || (a.day < b.day ? 1 : a.day > b.day ? -1 : 0),
+      );
+    const now = ordered.slice(0, maxDocumentsPerRun);
+    const owed = new Set(ordered.slice(maxDocumentsPerRun).map((t) => t.key));
+
+    const writes: Build[] = [];
+    const unchanged: { key: DocKey; version: string }[] = [];
+    const bySchool = Map.groupBy(now, (t) => t.school.id);
+    for (const list of bySchool.values()) {
+      const school = list[0]!.school;
+      const roster = await loadActiveRoster(db, school.id);
+      const rows = await loadDayRows(
+        db,
+        school.id,
+        list.map((t) => t.day),
+      );
+      const active = new Set(roster.map((p) => p.id));
+      const others = rows.filter((r) => !active.has(r.personId));
+      if (others.length > 0) {
+        const groups = await loadGroupsOf(db, school.id, [
+          ...new Set(others.map((r) => r.personId)),
+        ]);
+        for (const r of others) r.groups = groups.get(r.personId) ?? null;
+      }
+      this.#deps.metrics.attendanceRowsRead.inc(roster.length + rows.length);
+      const rowsByDay = Map.groupBy(rows, (r) => r.day);
+      for (const target of list) {
+        const dayRows: DayRow[] = rowsByDay.get(target.day) ?? [];
+        const built = buildDayDocument(school, target.day, roster, dayRows, nowMs);
+        if (inRedis.get(target.key) === built.version)
+          unchanged.push({ key: target.key, version: built.version });
+        else writes.push({ target, built });
+      }
+    }
+    return {
+      snapshot,
+      schools: new Set(schoolRows.map((s) => s.id)),
+      targets,
+      writes,
+      unchanged,
+      owed,
+      lost,
+    };
+  }
+
+  /** The instant of a school's dayEndsAt on a day (memoised: luxon is not free at 7,000 a run). */
+  #dayEnd(school: AttendanceSchool, day: LocalDay): number {
+    const memo = `${school.timeZone}|${school.settings.dayEndsAt}|${day}`;
+    let at = this.#dayEnds.get(memo);
+    if (at === undefined) {
+      if (this.#dayEnds.size > 100_000) this.#dayEnds.clear();
+      at = dayRules(school.settings, school.timeZone, day).dayEndMs;
+      this.#dayEnds.set(memo, at);
+    }
+    return at;
+  }
+
+  /**
+   * One MULTI per document: JSON, counts, version and the announcement. Each key expires when
+   * its day is no longer kept, counted from this run's clock (PX, not PXAT: a publisher's
+   * idea of the time is what decided the day's kept days).
+   */
+  async #write(writes: Build[], summary: AttendanceRunSummary, nowMs: number): Promise<void> {
+    const { redis, keyPrefix, daysKept } = this.#deps;
+    const channel = attendanceChannel(keyPrefix);
+    for (let i = 0; i < writes.length; i += WRITE_CHUNK) {
+      await Promise.all(
+        writes.slice(i, i + WRITE_CHUNK).map(async ({ target, built }) => {
+          const { school, day, key } = target;
+          const keys = attendanceDayKeys(keyPrefix, school.id, day);
+          const ttlMs = Math.max(60_000, keptUntilMs(day, school.timeZone, daysKept) - nowMs);
+          const expiration = { expiration: { type: "PX", value: ttlMs } } as const;
+          await redis
+            .multi()
+            .set(keys.json, built.json, expiration)
+            .set(keys.counts, built.countsJson, expiration)
+            .set(keys.version, built.version, expiration)
+            .publish(channel, JSON.stringify({ schoolId: school.id, day, version: built.version }))
+            .exec();
+          this.#published.set(key, built.version);
+          summary.published.push(key);
+        }),
+      );
+    }
+  }
+
+  /** Deletes the documents of schools deleted since the last run (pipelined). */
+  async #remove(schools: Set<string>, summary: AttendanceRunSummary): Promise<void> {
+    const { redis, keyPrefix } = this.#deps;
+    const gone = [...this.#published.keys()].filter((key) => !schools.has(schoolOf(key)));
+    await Promise.all(
+      gone.map(async (key) => {
+        const schoolId = schoolOf(key);
+        const keys = attendanceDayKeys(keyPrefix, schoolId, key.slice(schoolId.length + 1));
+        await redis.del([keys.json, keys.counts, keys.version]);
+        this.#published.delete(key);
+        summary.removed.push(key);
+      }),
+    );
+  }
+
+  /** Version keys in order (null where absent), MGETs of MGET_CHUNK sent together. */
+  async #versions(keys: DocKey[]): Promise<(string | null)[]> {
+    const { redis, keyPrefix } = this.#deps;
+    const chunks: Promise<(string | null)[]>[] = [];
+    for (let i = 0; i < keys.length; i += MGET_CHUNK)
+      chunks.push(
+        redis.mGet(
+          keys.slice(i, i + MGET_CHUNK).map((key) => {
+            const schoolId = schoolOf(key);
+            return attendanceDayKeys(keyPrefix, schoolId, key.slice(schoolId.length + 1)).version;
+          }),
+        ),
+      );
+    return (await Promise.all(chunks)).flat();
+  }
+}
