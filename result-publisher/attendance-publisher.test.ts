@@ -299,6 +299,21 @@ describe("the attendance publisher", () => {
     assert.deepEqual((await publisher.run(t)).published, []);
   });
 
+  test("a deleted person-day republishes its school's days", async () => {
+    const t = nowAt(DAY, "20:00");
+    await storeAttendanceDay(db.pool, "oak", "A1", "2025-03-01", [
+      { kind: "in", at: at("2025-03-01", "08:00") },
+    ]);
+    await publisher.run(t);
+    assert.deepEqual((await document("oak", "2025-03-01")).lists.out, ["A1"]);
+    await db.pool.query(
+      "delete from attendance_days where school_id = 'oak' and person_id = 'A1' and day = '2025-03-01'",
+    );
+    const summary = await publisher.run(t);
+    assert.deepEqual(summary.published, ["oak/2025-03-01"]);
+    assert.deepEqual((await document("oak", "2025-03-01")).lists.out, []);
+  });
+
   test("a roster change republishes the school's kept days, and only its own", async () => {
     const t = nowAt(DAY, "20:00");
     await apiPool.query(

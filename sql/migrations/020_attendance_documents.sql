@@ -7,8 +7,8 @@
 -- day (time zone, dayEndsAt, minPresentMinutes, lateAfter, feverThreshold). The rows carry
 -- their own tx_id; the other two have none, and a notification is missed by a publisher
 -- that is not running (a restart, a failover). attendance_school_changes gives them one:
--- a row per school, its tx_id moved by every statement that changes the school's people
--- and by every change of those settings, so the publisher reads `tx_id >= the xmin of its
+-- a row per school, its tx_id moved by every statement that changes the school's people,
+-- by every change of those settings and by a deleted person-day (which leaves no row), so the publisher reads `tx_id >= the xmin of its
 -- last run's snapshot` here exactly as it does on attendance_days, and republishes that
 -- school's documents. One row per school, not per change: an import of 10,000 people is
 -- one upsert.
@@ -46,6 +46,12 @@ create trigger people_mark_attendance_updated after update on people
   referencing old table as old_rows new table as new_rows
   for each statement execute function mark_attendance_school_changed();
 create trigger people_mark_attendance_deleted after delete on people
+  referencing old table as old_rows
+  for each statement execute function mark_attendance_school_changed();
+
+-- A person-day deleted (not rewritten: a rewrite moves its tx_id) leaves no row to read:
+-- its school is marked, and its kept days are rebuilt.
+create trigger attendance_days_mark_deleted after delete on attendance_days
   referencing old table as old_rows
   for each statement execute function mark_attendance_school_changed();
 
