@@ -25,7 +25,7 @@ export interface PublisherConfig extends CommonConfig {
   readonly chartWorkers: number;
   /** Bound on connecting and on each query of the leader's lock session. @defaultValue 2000 */
   readonly leaderLockTimeoutMs: number;
-  /** School day documents built per run at most, today's first; the rest wait for the next runs. @defaultValue 400 */
+  /** School day documents built per run at most, today's first; the rest wait for the next runs. @defaultValue 100 */
   readonly attendanceMaxDocumentsPerRun: number;
 }
 
@@ -89,7 +89,7 @@ export function readPublisherConfig(env: Env = process.env): Readonly<PublisherC
       min: 100,
       max: 60_000,
     }),
-    attendanceMaxDocumentsPerRun: readInt(env, "ATTENDANCE_MAX_DOCUMENTS_PER_RUN", 400, {
+    attendanceMaxDocumentsPerRun: readInt(env, "ATTENDANCE_MAX_DOCUMENTS_PER_RUN", 100, {
       min: 1,
       max: 100_000,
     }),
