@@ -82,6 +82,7 @@ try {
           ? `, ${fmtInt(layout.people)} people each (imports: ${fmtInt(people.created)} created, ` +
             `${fmtInt(people.updated)} updated, ${fmtInt(people.unchanged)} unchanged)`
           : ""),
+      `(schools, polls and rosters ${report.seconds.schools.toFixed(1)} s, kiosks ${report.seconds.kiosks.toFixed(1)} s)`,
       `kiosk tokens: ${shown}${shown.startsWith(".local/") ? " (git-ignored)" : ""}. The API shows a`,
       "token only once: this file is its only copy. Keep it private, and do not delete it while",
       "the kiosks are in use.",

@@ -459,8 +459,11 @@ export async function seed(options: SeedOptions): Promise<SeedReport> {
   const listed = await admin.call("GET", "/v1/kiosks");
   if (listed.status !== 200) throw new Error(`GET /v1/kiosks: ${describe(listed)}`);
   const registry = new Map((listed.body as { kiosks: Kiosk[] }).kiosks.map((k) => [k.id, k]));
-  const slotOf = (schoolId: string, slug: string) => `${schoolId}/${slug}`;
-  const taken = new Set([...registry.values()].map((k) => slotOf(k.schoolId, k.slug)));
+  // A kiosk number is taken when one of the seed's schools has it, whichever: kiosk n keeps
+  // the school it was created in when schools are added later.
+  const taken = new Set(
+    [...registry.values()].filter((k) => inLayout.has(k.schoolId)).map((k) => k.slug),
+  );
 
   if (previous && previous.apiUrl !== options.apiUrl)
     log(
@@ -485,13 +488,12 @@ export async function seed(options: SeedOptions): Promise<SeedReport> {
     )
     .map((k) => k.id);
 
-  // Kiosk n is in school n of the seed (round robin): more kiosks spread over more schools,
-  // and a kiosk keeps its school when more kiosks or schools are added.
+  // A new kiosk n goes to school n of the seed (round robin): kiosks spread over the schools.
   const toCreate: { id: string; schoolId: string; name: string }[] = [];
   for (let n = 1; kiosks.length + toCreate.length < options.kiosks; n++) {
     const schoolId = schools[(n - 1) % schools.length]!.id;
     const { slug, name } = demoKiosk(n);
-    if (taken.has(slotOf(schoolId, slug))) continue; // taken (its token, if any, is not ours)
+    if (taken.has(slug)) continue; // taken (its token, if any, is not ours)
     toCreate.push({ id: slug, schoolId, name });
   }
   const created: SeededKiosk[] = [];
