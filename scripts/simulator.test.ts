@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { parse } from "csv-parse/sync";
 import { ID_PATTERN } from "../common/vote.ts";
 import { runNode } from "../harness/child-processes.ts";
+import { eventually } from "../harness/waiting.ts";
 import { type LocalServer, listenLocally } from "../test-support/http-listen.ts";
 import {
   type InProcessPublisher,
@@ -300,6 +301,9 @@ describe("seed, simulate, verify", () => {
   let runFile: string;
 
   test("a short simulation: kiosks vote in their school's polls with its people's ids, unknown ids are refused and counted, verify passes once the pipeline drained", async () => {
+    // The API follows a roster import within a second (its NOTIFY); on a loaded machine the
+    // simulation could otherwise start before this API knows school-0003's people.
+    await eventually("the API knows the three rosters", () => h.people.people === 90);
     const run = await runNode(
       "scripts/simulate.ts",
       [

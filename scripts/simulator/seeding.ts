@@ -41,7 +41,7 @@ import { fmtInt } from "./stats.ts";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";
 export const DEFAULT_ADMIN_TOKEN = "dev-admin-token";
-/** A demo that takes seconds: three schools in three time zones, a class-sized roster each. */
+/** A demo that takes seconds: three schools in three time zones, 200 people on each roster. */
 export const DEFAULT_SCHOOLS = 3;
 export const DEFAULT_PEOPLE = 200;
 export const DEFAULT_CONCURRENCY = 4;
