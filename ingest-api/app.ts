@@ -1,5 +1,9 @@
 import express, { type Express } from "express";
 import type { Logger } from "../common/logger.ts";
+import {
+  type KioskAttendanceRouteDeps,
+  kioskAttendanceRoutes,
+} from "./attendance/kiosk-attendance-routes.ts";
 import { type HealthRouteDeps, healthRoutes } from "./health/health-routes.ts";
 import { CORS_PATHS, corsHandler } from "./http/cors.ts";
 import type { HttpExposureConfig } from "./http/http-config.ts";
@@ -38,6 +42,7 @@ export interface AppParts {
   votes: VoteRouteDeps;
   kiosks: KioskRouteDeps;
   kioskApp: KioskAppRouteDeps;
+  kioskAttendance: KioskAttendanceRouteDeps;
   registry: RegistryRouteDeps;
   schools: SchoolRouteDeps;
   people: PeopleRouteDeps;
@@ -116,6 +121,7 @@ export function createApp(parts: AppParts): Express {
   }
   app.use(voteRoutes(parts.votes));
   app.use(kioskRoutes(parts.kiosks));
+  app.use(kioskAttendanceRoutes(parts.kioskAttendance));
   app.use(resultsPngRoute(parts.resultsPng));
   app.use(eventStreamRoute(parts.eventStream));
   app.use(registryRoutes(parts.registry));

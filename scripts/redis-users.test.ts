@@ -133,6 +133,29 @@ describe("Redis users from the rendered ACL file", () => {
       const listed = await request(h.app).get("/v1/kiosks").set(ADMIN).expect(200);
       return listed.body.kiosks[0]?.status ? true : undefined;
     });
+    // An attendance register's check-in sets the person's state (a script with EXPIREAT),
+    // which the kiosk reads back (a script); the API's start rebuilt it (scripts, a lock).
+    await request(h.app)
+      .put("/v1/schools/default/people/P-1")
+      .set(ADMIN)
+      .send({ name: "Ada" })
+      .expect(201);
+    await request(h.app)
+      .post("/v1/polls")
+      .set(ADMIN)
+      .send({ id: "door", kind: "attendance", title: "Door" })
+      .expect(201);
+    await eventually("the API knows the person", () => h.people.has("default", "P-1"));
+    await request(h.app)
+      .post("/v1/votes")
+      .set(kiosk.auth)
+      .send({ pollId: "door", optionId: "in", voterId: "P-1" })
+      .expect(202);
+    const state = await request(h.app)
+      .get("/v1/kiosk/people/P-1/attendance")
+      .set(kiosk.auth)
+      .expect(200);
+    assert.equal(state.body.state, "in");
     // Archiving forgets the poll's voter entries (SCAN, UNLINK); deleting another poll
     // makes the publisher remove its results.
     await request(h.app).patch("/v1/polls/once").set(ADMIN).send({ archived: true }).expect(200);

@@ -47,6 +47,8 @@ const BENCHES: readonly Bench[] = [
   { script: "bench:roster-memory" },
   // 10 million people in the deployment take minutes to generate: a million by default.
   { script: "bench:people", smaller: ["--people", "1000000"] },
+  // Every person of 1,000 schools × 10,000 checked in, in a redis-server of its own.
+  { script: "bench:attendance-state" },
 ];
 
 /** The names `--only` takes: "ingest" for bench:ingest, and so on. */

@@ -42,7 +42,8 @@ const RESULTS_CHANNEL = "results";
 const CHART_KEYS = ["chart-demand", "chart-jobs"];
 
 export const REDIS_USERS = {
-  // votes/voter-guard.ts, votes/voter-claims-rebuild.ts (and their Lua scripts),
+  // votes/voter-guard.ts, votes/voter-claims-rebuild.ts, attendance/attendance-state.ts,
+  // attendance/attendance-state-rebuild.ts (and their Lua scripts),
   // http/rate-limits.ts (rate-limiter-flexible: a Lua script, MULTI, GET, DEL),
   // kiosks/kiosk-health.ts, results/results-cache.ts and results-events.ts,
   // common/chart-demand.ts.
@@ -56,6 +57,7 @@ export const REDIS_USERS = {
       "incrby",
       "pexpire",
       "expire",
+      "expireat",
       "pttl",
       "hget",
       "hset",
@@ -72,7 +74,15 @@ export const REDIS_USERS = {
       "subscribe",
       "unsubscribe",
     ],
-    keys: ["voters:*", "voter-claims:*", "ratelimit:*", "kiosks:*", ...CHART_KEYS],
+    keys: [
+      "voters:*",
+      "voter-claims:*",
+      "attendance-state:*",
+      "attendance-state-rebuild:*",
+      "ratelimit:*",
+      "kiosks:*",
+      ...CHART_KEYS,
+    ],
     readKeys: RESULTS_KEYS,
     channels: [RESULTS_CHANNEL],
   },
