@@ -36,6 +36,11 @@ export const ERROR_CODES = {
     status: 403,
     meaning: "the kiosk is limited to other polls (its `pollIds`; `details: {field, pollId}`)",
   },
+  attendance_not_allowed: {
+    status: 403,
+    meaning:
+      "the kiosk may not take attendance: its `pollIds` name no attendance register of its school",
+  },
   results_hidden: { status: 403, meaning: "an `after_close` poll's results before it closes" },
   poll_not_found: { status: 404, meaning: "no poll has this id" },
   kiosk_not_found: { status: 404, meaning: "no kiosk has this id" },
@@ -102,7 +107,7 @@ export const ERROR_CODES = {
   unknown_person: {
     status: 422,
     meaning:
-      'a `voters: "roster"` poll and a `voterId` that is no active person of the poll\'s school',
+      "a `voters: \"roster\"` poll and a `voterId` that is no active person of the poll's school (or a kiosk asking for such a person's attendance state)",
   },
   temperature_out_of_range: {
     status: 422,
@@ -137,6 +142,11 @@ export const ERROR_CODES = {
     status: 503,
     meaning:
       "a vote with a `voterId` in a one-vote-per-voter poll while its claims are rebuilt into an emptied Redis",
+  },
+  attendance_state_rebuilding: {
+    status: 503,
+    meaning:
+      "a kiosk's attendance state read while the school's state is rebuilt into an emptied Redis",
   },
   results_not_ready: { status: 503, meaning: "the poll's results are not published yet" },
   attendance_not_ready: {

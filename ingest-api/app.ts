@@ -6,6 +6,10 @@ import {
   dayRoutes,
   PUBLIC_ATTENDANCE_ROUTE,
 } from "./attendance/day-routes.ts";
+import {
+  type KioskAttendanceRouteDeps,
+  kioskAttendanceRoutes,
+} from "./attendance/kiosk-attendance-routes.ts";
 import { type HealthRouteDeps, healthRoutes } from "./health/health-routes.ts";
 import { CORS_PATHS, corsHandler } from "./http/cors.ts";
 import type { HttpExposureConfig } from "./http/http-config.ts";
@@ -44,6 +48,7 @@ export interface AppParts {
   votes: VoteRouteDeps;
   kiosks: KioskRouteDeps;
   kioskApp: KioskAppRouteDeps;
+  kioskAttendance: KioskAttendanceRouteDeps;
   registry: RegistryRouteDeps;
   schools: SchoolRouteDeps;
   people: PeopleRouteDeps;
@@ -128,6 +133,7 @@ export function createApp(parts: AppParts): Express {
   }
   app.use(voteRoutes(parts.votes));
   app.use(kioskRoutes(parts.kiosks));
+  app.use(kioskAttendanceRoutes(parts.kioskAttendance));
   app.use(resultsPngRoute(parts.resultsPng));
   app.use(eventStreamRoute(parts.eventStream));
   app.use(registryRoutes(parts.registry));

@@ -94,6 +94,8 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly people: PeopleConfig;
   /** The schools' day documents as the API serves them. */
   readonly attendance: AttendanceReadConfig;
+  /** The "already checked in" state kiosks read (ingest-api/attendance/attendance-state.ts). */
+  readonly attendanceState: AttendanceStateConfig;
 }
 
 export interface AttendanceReadConfig {
@@ -103,6 +105,21 @@ export interface AttendanceReadConfig {
   readonly cacheMaxBytes: number;
   /** Schools whose people's names are kept in memory for their own admin's reads. @defaultValue 100 */
   readonly namesCacheSchools: number;
+}
+
+export interface AttendanceStateConfig {
+  /** Hashes per school and day = 2^bits; keep a school's people checked in a day / 2^bits ≤ 128. @defaultValue 7 */
+  readonly bucketBits: number;
+  /** A day's state expires this long after the school-local day ends. @defaultValue 3600000 */
+  readonly expiryMarginMs: number;
+  /** How often each API process checks that Redis holds the state. @defaultValue 5000 */
+  readonly checkMs: number;
+  /** attendance_days rows per step of a state rebuild. @defaultValue 10000 */
+  readonly rebuildBatchRows: number;
+  /** Lifetime of the state rebuild lock, renewed after each step. @defaultValue 30000 */
+  readonly rebuildLockMs: number;
+  /** Longest wait, before a state rebuild, for the writer to store the events in the stream; 0 = none. @defaultValue 30000 */
+  readonly rebuildWriterWaitMs: number;
 }
 
 export interface PeopleConfig {
@@ -222,6 +239,27 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
         min: 1,
         max: 10_000,
       }),
+    }),
+    attendanceState: readAttendanceStateConfig(env),
+  });
+}
+
+function readAttendanceStateConfig(env: Env): AttendanceStateConfig {
+  return Object.freeze({
+    bucketBits: readInt(env, "ATTENDANCE_STATE_BUCKET_BITS", 7, { min: 0, max: 16 }),
+    expiryMarginMs: readInt(env, "ATTENDANCE_STATE_EXPIRY_MARGIN_MS", 3_600_000, {
+      min: 0,
+      max: 86_400_000,
+    }),
+    checkMs: readInt(env, "ATTENDANCE_STATE_CHECK_MS", 5_000, { min: 100 }),
+    // As VOTER_REBUILD_BATCH_ROWS: a step is one script call of 3 arguments a row.
+    rebuildBatchRows: readInt(env, "ATTENDANCE_STATE_REBUILD_BATCH_ROWS", 10_000, {
+      min: 100,
+      max: 20_000,
+    }),
+    rebuildLockMs: readInt(env, "ATTENDANCE_STATE_REBUILD_LOCK_MS", 30_000, { min: 1_000 }),
+    rebuildWriterWaitMs: readInt(env, "ATTENDANCE_STATE_REBUILD_WRITER_WAIT_MS", 30_000, {
+      min: 0,
     }),
   });
 }

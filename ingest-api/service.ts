@@ -14,6 +14,8 @@ import { addRedis } from "../common/redis.ts";
 import { openServiceBase } from "../common/service-base.ts";
 import { provisionVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
+import { AttendanceState } from "./attendance/attendance-state.ts";
+import { AttendanceStateRebuild } from "./attendance/attendance-state-rebuild.ts";
 import { DayAnnouncements } from "./attendance/day-announcements.ts";
 import { DayDocuments } from "./attendance/day-documents.ts";
 import { RosterNames } from "./attendance/roster-names.ts";
@@ -49,6 +51,9 @@ export interface IngestApi {
   publisher: VotePublisher;
   events: ResultsEvents;
   voterClaims: VoterClaimsRebuild;
+  /** The "already checked in" state and its rebuild after Redis came back empty. */
+  attendanceState: AttendanceState;
+  attendanceStateRebuild: AttendanceStateRebuild;
   results: ResultsCache;
   /** The in-process copy of the schools' day documents. */
   attendance: DayDocuments;
@@ -180,6 +185,7 @@ export async function buildIngestApi(
     config.voterBucketBits,
     config.voterRetentionMs,
   );
+  const streamProgress = votesStreamProgress(await jetstreamManager(nc), config.streamName);
   // Before the API takes votes: a Redis that came back empty gets its claims back first.
   const claims = new VoterClaimsRebuild(
     pool,
@@ -192,16 +198,50 @@ export async function buildIngestApi(
       writerWaitMs: config.voterRebuildWriterWaitMs,
     },
     log,
-    votesStreamProgress(await jetstreamManager(nc), config.streamName),
+    streamProgress,
   );
   await claims.start();
   lifecycle.add("voter-claims", claims, (c) => c.stop());
-  const votes = new VoteService(cache, people, publisher, guard, metrics, {
-    castAtMaxSkewMs: config.castAtMaxSkewMs,
-    castAtMaxAgeMs: config.castAtMaxAgeMs,
-    lateVoteGraceMs: config.lateVoteGraceMs,
-    maxMessageBytes: resolveMaxMessageBytes(config.maxMessageBytes, nc.info?.max_payload),
-  });
+  const attendanceConfig = config.attendanceState;
+  const attendanceState = new AttendanceState(
+    redis,
+    {
+      keyPrefix: config.redisKeyPrefix,
+      bucketBits: attendanceConfig.bucketBits,
+      expiryMarginMs: attendanceConfig.expiryMarginMs,
+    },
+    log,
+  );
+  // Likewise the "already checked in" state, from attendance_days.
+  const attendanceStateRebuild = new AttendanceStateRebuild(
+    pool,
+    redis,
+    attendanceState,
+    {
+      checkIntervalMs: attendanceConfig.checkMs,
+      batchRows: attendanceConfig.rebuildBatchRows,
+      lockMs: attendanceConfig.rebuildLockMs,
+      writerWaitMs: attendanceConfig.rebuildWriterWaitMs,
+    },
+    log,
+    streamProgress,
+  );
+  await attendanceStateRebuild.start();
+  lifecycle.add("attendance-state", attendanceStateRebuild, (r) => r.stop());
+  const votes = new VoteService(
+    cache,
+    people,
+    publisher,
+    guard,
+    metrics,
+    {
+      castAtMaxSkewMs: config.castAtMaxSkewMs,
+      castAtMaxAgeMs: config.castAtMaxAgeMs,
+      lateVoteGraceMs: config.lateVoteGraceMs,
+      maxMessageBytes: resolveMaxMessageBytes(config.maxMessageBytes, nc.info?.max_payload),
+    },
+    attendanceState,
+  );
   // Closed before Redis (the lifecycle runs backwards): its last write still goes out.
   const health = lifecycle.add(
     "kiosk-health",
@@ -261,6 +301,13 @@ export async function buildIngestApi(
       kioskThrottle: rateLimits.kiosk("batches"),
     },
     kioskApp: { cache },
+    kioskAttendance: {
+      cache,
+      people,
+      state: attendanceState,
+      throttle: rateLimits.kiosk("votes"),
+      track: health.track,
+    },
     registry: { registry, cache, adminToken: config.adminToken, kiosks: config.kiosks },
     schools: { schools, cache, adminToken: config.adminToken },
     people: { people: roster, cache, adminToken: config.adminToken, limits: config.people },
@@ -316,6 +363,8 @@ export async function buildIngestApi(
     results,
     attendance,
     voterClaims: claims,
+    attendanceState,
+    attendanceStateRebuild,
     streamAdmission,
     metricsRegistry: metrics.registry,
     metricsPort,

@@ -21,13 +21,14 @@ export function serializeEntries(
   clockOffsetMs?: number,
 ): { json: string; bytes: number }[] {
   return entries.map((e) => {
-    const vote: Record<string, string> = {
+    const vote: Record<string, string | number> = {
       eventId: e.eventId,
       pollId: e.pollId,
       optionId: e.optionId,
       castAt: sentCastAt(e, clockOffsetMs),
     };
     if (e.voterId !== undefined) vote.voterId = e.voterId;
+    if (e.temperatureC !== undefined) vote.temperatureC = e.temperatureC;
     const json = JSON.stringify(vote);
     return { json, bytes: encoder.encode(json).length };
   });

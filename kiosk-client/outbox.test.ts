@@ -358,6 +358,63 @@ describe("the Node outbox against the real API", () => {
     await box.close();
   });
 
+  test("a check-in's temperature travels with it, and the API's 422 comes back with its field", async () => {
+    const h = api.harness;
+    await request(h.app)
+      .put("/v1/schools/default/people/P-1")
+      .set(ADMIN)
+      .send({ name: "Ada" })
+      .expect(201);
+    await request(h.app)
+      .post("/v1/polls")
+      .set(ADMIN)
+      .send({ id: "door", kind: "attendance", title: "Door" })
+      .expect(201);
+    await eventually("the API knows P-1", () => h.people.has("default", "P-1"));
+    const front = await frontServer(api.url, () => false);
+    try {
+      const box = createOutbox({
+        store: new MemoryStore(),
+        apiUrl: front.url,
+        token: api.kiosk.token,
+      });
+      const fine = await box.enqueue({
+        pollId: "door",
+        optionId: "in",
+        voterId: "P-1",
+        temperatureC: 36.6,
+      });
+      const hot = await box.enqueue({
+        pollId: "door",
+        optionId: "out",
+        voterId: "P-1",
+        temperatureC: 44.5,
+      });
+      const plain = await box.enqueue({ pollId: "door", optionId: "out", voterId: "P-1" });
+      const result = await box.flush();
+      assert.deepEqual([result.acked, result.refused, result.pending], [2, 1, 0]);
+      const sent = JSON.parse(front.seen[0]!.body).votes as {
+        eventId: string;
+        temperatureC?: number;
+      }[];
+      assert.deepEqual(
+        sent.map((v) => [v.eventId, v.temperatureC]),
+        [
+          [fine.eventId, 36.6],
+          [hot.eventId, 44.5],
+          [plain.eventId, undefined],
+        ],
+      );
+      const [refused] = await box.refused();
+      assert.equal(refused!.entry.temperatureC, 44.5, "kept as it was, for the operator");
+      assert.equal(refused!.error.code, "temperature_out_of_range");
+      assert.deepEqual(refused!.error.details, { field: "votes.1.temperatureC", min: 28, max: 43 });
+      await box.close();
+    } finally {
+      await front.close();
+    }
+  });
+
   test("bad votes and options are refused at once, naming the field", async () => {
     const box = outbox(new MemoryStore());
     await assert.rejects(box.enqueue({ pollId: "", optionId: "pizza" }), /pollId/);
@@ -370,6 +427,12 @@ describe("the Node outbox against the real API", () => {
       box.enqueue({ pollId: "lunch", optionId: "pizza", castAt: "yesterday" }),
       /castAt/,
     );
+    for (const temperatureC of [36.66, Number.NaN, "36.6" as unknown as number])
+      await assert.rejects(
+        box.enqueue({ pollId: "lunch", optionId: "pizza", temperatureC }),
+        (err: Error & { code?: string }) =>
+          err.code === "invalid_vote" && /temperatureC/.test(err.message),
+      );
     assert.throws(() => outbox(new MemoryStore(), { maxBatch: 0 }), /maxBatch/);
     assert.throws(() => outbox(new MemoryStore(), { apiUrl: "not a url" }), /apiUrl/);
     await box.close();

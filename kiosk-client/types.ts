@@ -9,6 +9,8 @@ export interface VoteInput {
   eventId?: string;
   /** ISO 8601; the moment of enqueue otherwise. */
   castAt?: string;
+  /** °C with at most one decimal, taken with a check-in or check-out (attendance registers). */
+  temperatureC?: number;
 }
 
 /** A vote waiting in the outbox, exactly as it will be sent. */
@@ -32,6 +34,8 @@ export interface OutboxEntry {
   clockOffsetMs?: number;
   /** Epoch ms when it was written to the store (oldestPendingAt). */
   enqueuedAt: number;
+  /** Sent as given; the API checks it against the school's range (422 temperature_out_of_range). */
+  temperatureC?: number;
 }
 
 /** The server's error for one refused item (the batch answer's `error`). */

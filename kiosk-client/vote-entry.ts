@@ -10,6 +10,15 @@ function invalid(field: string, message: string): OutboxError {
   return new OutboxError("invalid_vote", `${field} ${message}`);
 }
 
+function isTemperature(t: unknown): boolean {
+  return (
+    typeof t === "number" &&
+    Number.isFinite(t) &&
+    Math.abs(t) < 1000 &&
+    Math.round(t * 10) / 10 === t
+  );
+}
+
 /**
  * The entry a vote is queued as, at `now` by the device's clock, its castAt corrected by
  * the server clock offset when one is known; throws `invalid_vote` naming the field.
@@ -22,6 +31,9 @@ export function toEntry(vote: VoteInput, now: number, clockOffsetMs?: number): O
     throw invalid("voterId", "must be a string");
   if (vote.eventId !== undefined && !(typeof vote.eventId === "string" && isUuid(vote.eventId)))
     throw invalid("eventId", "must be a UUID");
+  // Only what any school could take (the API's temperatureSchema); the range is the school's.
+  if (vote.temperatureC !== undefined && !isTemperature(vote.temperatureC))
+    throw invalid("temperatureC", "must be a number of degrees Celsius with at most one decimal");
   let castAt = new Date(now + (clockOffsetMs ?? 0)).toISOString();
   if (vote.castAt !== undefined) {
     const at = typeof vote.castAt === "string" ? Date.parse(vote.castAt) : Number.NaN;
@@ -36,6 +48,7 @@ export function toEntry(vote: VoteInput, now: number, clockOffsetMs?: number): O
     enqueuedAt: now,
   };
   if (vote.voterId !== undefined) entry.voterId = vote.voterId;
+  if (vote.temperatureC !== undefined) entry.temperatureC = vote.temperatureC;
   if (vote.castAt === undefined) {
     entry.deviceCastAt = new Date(now).toISOString();
     if (clockOffsetMs !== undefined) entry.clockOffsetMs = clockOffsetMs;

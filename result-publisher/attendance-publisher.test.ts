@@ -28,7 +28,7 @@ import { createPublisherMetrics } from "./publisher-metrics.ts";
 // whose clock the test sets: counts and lists, in now and auto-closed at dayEndsAt, late
 // and out-of-order rows republishing their day, roster and rule changes, a restart that
 // rewrites nothing, an emptied Redis, the per-run budget, a deleted school. The publisher
-// reads as the tallyflow_publisher role (migration 020's grants: no name).
+// reads as the tallyflow_publisher role (migration 023's grants: no name).
 
 const names = testNames();
 const prefix = names.redisKeyPrefix;

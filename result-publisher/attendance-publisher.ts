@@ -96,7 +96,7 @@ const WRITE_CHUNK = 50;
  * Publishes every school's day documents for its kept days (common/attendance-contract.ts),
  * one run per publisher tick, as the leader. A run builds only the documents that may have
  * changed since the last: a day with rows written since (attendance_days.tx_id), every kept
- * day of a school whose roster or rules changed (attendance_school_changes, migration 020),
+ * day of a school whose roster or rules changed (attendance_school_changes, migration 023),
  * a day whose dayEndsAt passed since it was published (the version's `-c`), a new day, and
  * any document missing from Redis or not the version remembered. Each is built from the
  * school's active roster and that day's rows (two queries per school, whatever its number of

@@ -5,7 +5,7 @@ import type { Queryable } from "./rollup-store.ts";
 
 // What the attendance publisher reads: every school's rules (one row each), the days and
 // schools changed since the last run's snapshot (attendance_days.tx_id, 019;
-// attendance_school_changes, 020), and for a school it republishes its active roster and the rows of the days it
+// attendance_school_changes, 023), and for a school it republishes its active roster and the rows of the days it
 // republishes. Never `votes`, never a name.
 
 /** A school as its day documents need it: its zone and its rules (migration 019). */
@@ -93,7 +93,7 @@ export async function loadChangedDays(
   return rows.map((r) => ({ schoolId: r.school_id, day: r.day }));
 }
 
-/** The schools whose roster or day rules changed since `since` (migration 020). */
+/** The schools whose roster or day rules changed since `since` (migration 023). */
 export async function loadChangedSchools(db: Queryable, since: string): Promise<string[]> {
   const { rows } = await db.query<{ school_id: string }>(
     `select school_id from attendance_school_changes where ${NOT_SEEN_BY("$1")}`,

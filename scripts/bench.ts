@@ -60,6 +60,8 @@ if (options.pipeline) {
       apiUrl: system.apiUrl.split(",")[0]!,
       adminToken: PIPELINE.adminToken,
       kiosks: Math.max(options.kiosks, options.batchKiosks),
+      // The default school's demo, open to any voter id: the steps' 50 million voters are free text.
+      schools: 0,
       file: PIPELINE.kioskFile,
     });
     for (const rate of options.steps) {

@@ -70,10 +70,13 @@ test("the check reports a lost vote, a vote stored without a 202, and votes coun
     const kiosk = "demo-kiosk-0001";
     const load = new MixedLoad({
       apiUrl: "http://127.0.0.1:9",
-      kiosks: [{ id: kiosk, name: "k", token: "unused" }],
+      kiosks: [{ id: kiosk, schoolId: "default", slug: kiosk, name: "k", token: "unused" }],
       polls: [
         {
           id: "demo-lunch",
+          schoolId: "default",
+          slug: "demo-lunch",
+          voters: "any",
           title: "Lunch",
           timeZone: "UTC",
           opensAt: null,

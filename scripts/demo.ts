@@ -7,9 +7,10 @@ import { DEFAULT_KIOSK_FILE } from "./simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, seed } from "./simulator/seeding.ts";
 import { verifyRun, verifyTargetFromEnv } from "./simulator/verification.ts";
 
-// `npm run demo [-- --rate 20 --kiosks 20]`: `npm start`, the demo seed and a gentle
-// simulated load (offline kiosks, dropped responses, voters trying twice), then prints
-// where to look. Ctrl-C stops the load, waits for the pipeline to drain, verifies the
+// `npm run demo [-- --rate 20 --kiosks 20]`: `npm start`, the demo seed (the seed's
+// default schools and rosters, or what .local/kiosks.json was seeded with) and a gentle
+// simulated load (offline kiosks, dropped responses, voters trying twice, a few unknown
+// badges), then prints where to look. Ctrl-C stops the load, waits for the pipeline to drain, verifies the
 // run, and stops the system.
 
 const USAGE = `usage: npm run demo -- [--rate N] [--kiosks N]
@@ -102,9 +103,20 @@ try {
   });
   out();
   out(`tallyflow demo on ${apiUrl}`);
-  for (const poll of report.content.polls) {
+  const { schools, polls } = report.content;
+  const rostered = schools.filter((s) => s.people !== null);
+  for (const school of schools)
+    out(
+      `  ${school.name} (${school.id}, ${school.timeZone}): ${apiUrl}/s/${school.id}` +
+        (school.people ? `, ${school.people.count} people on its roster` : ""),
+    );
+  // Every school has the same four polls: their URLs once, for the first school.
+  const first = schools[0]!;
+  out(`  the polls of ${first.name} (each school has its own four):`);
+  for (const poll of polls.filter((p) => p.schoolId === first.id)) {
     const base = `${apiUrl}/v1/polls/${poll.id}`;
     const kind = [
+      poll.voters === "roster" ? "its roster's people only" : undefined,
       poll.checkIn ? "check-in" : poll.oneVotePerVoter ? "one vote per voter" : undefined,
       poll.resultsVisibility === "after_close"
         ? `results hidden (403) until ${poll.closesAt}`
@@ -112,10 +124,14 @@ try {
     ]
       .filter((k) => k !== undefined)
       .join(", ");
-    out(`  ${poll.title} (${poll.timeZone}; ${kind})`);
-    out(`    results: ${base}/results   chart: ${base}/results.png   live: ${base}/events`);
-    if (poll.checkIn) out(`    attendance: npm run report -- attendance --poll ${poll.id}`);
+    out(`    ${poll.title} (${poll.timeZone}; ${kind})`);
+    out(`      results: ${base}/results   chart: ${base}/results.png   live: ${base}/events`);
+    if (poll.checkIn) out(`      attendance: npm run report -- attendance --poll ${poll.id}`);
   }
+  if (rostered.length > 0)
+    out(
+      `  people: GET ${apiUrl}/v1/schools/${first.id}/people (ADMIN_TOKEN; names only for the school's own admins)`,
+    );
   out(`  readiness: ${apiUrl}/readyz   metrics: 127.0.0.1:<API_METRICS_PORT, 9100>/metrics`);
   out("  published totals against SQL: npm run reconcile");
   out(`  kiosk tokens: .local/kiosks.json (${report.content.kiosks.length} kiosks)`);
@@ -130,6 +146,7 @@ try {
       "scripts/simulate.ts",
       ...["--kiosks", String(kiosks), "--rate", String(rate), "--duration", "0", "--day", "10m"],
       ...["--offline", "10%", "--retry", "2%", "--voters", "100000", "--twice", "5%"],
+      ...["--unknown-voters", "1%"],
       ...["--url", apiUrl, "--json"],
     ],
     { ...process.env, ADMIN_TOKEN: adminToken },

@@ -6,10 +6,10 @@ import { configOrExit } from "../common/main-guard.ts";
 import { REPO_ROOT } from "../harness/repo-root.ts";
 import { CliError, choiceFlag, tryCli } from "./cli.ts";
 
-// `npm run report -- <name> [--poll ID] [--from TS] [--to TS] [--part P] [--set var=value]...
-//  [--format table|csv]`: runs sql/reports/<nn>_<name>.sql through psql against
-// DATABASE_URL, mapping the flags to psql variables. --format csv is psql --csv: one header
-// line and proper CSV on stdout. Exits with psql's exit code (3: the report stopped on an
+// `npm run report -- <name> [--poll ID | --school ID] [--from TS] [--to TS] [--part P]
+//  [--set var=value]... [--format table|csv]`: runs sql/reports/<nn>_<name>.sql through psql
+// against DATABASE_URL, mapping the flags to psql variables. --format csv is psql --csv: one
+// header line and proper CSV on stdout. Exits with psql's exit code (3: the report stopped on an
 // error, e.g. an unknown poll), or 2 on a wrong command line (scripts/cli.ts).
 // `npm run report -- --help` lists the reports.
 
@@ -80,11 +80,15 @@ export function psqlInvocation(request: ReportRequest): { args: string[]; env: N
 export function usage(reports: readonly ReportFile[]): string {
   const width = Math.max(...reports.map((r) => r.name.length));
   return [
-    "usage: npm run report -- <name> [--poll ID] [--from TIMESTAMP] [--to TIMESTAMP]",
-    "                         [--part PART] [--set var=value]... [--format table|csv]",
+    "usage: npm run report -- <name> [--poll ID | --school ID] [--from TIMESTAMP]",
+    "                         [--to TIMESTAMP] [--part PART] [--set var=value]...",
+    "                         [--format table|csv]",
     "",
+    "  --poll       the poll of reports 01-10",
+    "  --school     the school of the attendance reports (11-15)",
     "  --from/--to  half-open range [from, to); a timestamp without an offset is read in",
-    "               the poll's time zone (--from 2026-03-29 = local midnight)",
+    "               the poll's time zone (--from 2026-03-29 = local midnight); for the",
+    "               attendance reports, school-local days (YYYY-MM-DD)",
     "  --part       the report's part (see the report's header)",
     "  --set        any other psql variable of the report, e.g. --set gap='2 hours'",
     "  --format     table (default) or csv (proper CSV on stdout, for export)",
@@ -100,6 +104,7 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const OPTIONS = {
   poll: { type: "string" },
+  school: { type: "string" },
   from: { type: "string" },
   to: { type: "string" },
   part: { type: "string" },
@@ -125,6 +130,7 @@ export function parseReportArgs(
       const format = choiceFlag("format", values.format, ["table", "csv"]);
       const variables: Record<string, string> = {};
       if (values.poll !== undefined) variables.poll_id = values.poll;
+      if (values.school !== undefined) variables.school_id = values.school;
       if (values.from !== undefined) variables.from = values.from;
       if (values.to !== undefined) variables.to = values.to;
       if (values.part !== undefined) variables.part = values.part;

@@ -6,13 +6,16 @@ import { DEFAULT_ADMIN_TOKEN, DEFAULT_API_URL, seed } from "./simulator/seeding.
 import { Simulation, summaryTable } from "./simulator/simulation.ts";
 
 // `npm run simulate -- --kiosks 500 --rate 2000 --duration 60s [--batch 0|N]
-//   [--offline 5%] [--retry 2%] [--voters N] [--json]`
-// Simulated kiosks voting against a running API (see scripts/simulator/). Writes the
-// eventIds that got a 202 to .local/runs/ for `npm run verify -- <run file>`.
+//   [--offline 5%] [--retry 2%] [--voters N] [--unknown-voters 1%] [--json]`
+// Simulated kiosks voting in their schools' polls against a running API (see
+// scripts/simulator/), naming people of their school's roster. Writes the eventIds that
+// got a 202 to .local/runs/ for `npm run verify -- <run file>`.
 
 const USAGE = `usage: npm run simulate -- [options]
-  --kiosks N          simulated kiosks, each with its own token (default 50; tops up the
-                      kiosk file through the admin API when it holds fewer)
+  --kiosks N          simulated kiosks, each with its own token, each voting in its school's
+                      polls (default 50; tops up the kiosk file through the admin API when it
+                      holds fewer, with the file's schools and rosters; no file: npm run seed's
+                      defaults)
   --rate N            votes per second over all kiosks (default 100)
   --duration D        60s, 2m, ... ; 0 = until Ctrl-C (default 60s)
   --votes N           stop after N votes (default: no limit)
@@ -21,9 +24,14 @@ const USAGE = `usage: npm run simulate -- [options]
   --offline P         share of kiosks offline for a while, sending their queue as batches
                       with the old castAt when back (default 0%)
   --retry P           share of responses "dropped": the kiosk resends the same eventId (0%)
-  --voters N          voter population (default 0 = no voterId); voters on the one-vote
-                      poll sometimes try twice (409 already_voted: counted as refused)
-  --twice P           of those votes, the share by a voter who already voted (default 3%)
+  --voters N          votes on polls open to any voter carry a voterId too (default 0: only
+                      roster polls' votes do, always, naming people of the kiosk's school):
+                      people of the school's roster, or in a school without one (--schools 0)
+                      a population of N ids voter-<i>
+  --twice P           on the one-vote poll, the share of votes by a voter who already voted
+                      there (409 already_voted: counted as refused; default 3%)
+  --unknown-voters P  on roster polls, the share of votes naming no one on the roster (422
+                      unknown_person: counted as refused; default 0%)
   --day D             compress a day's activity curve into D (rate = the peak; default off)
   --flat              no local-time-of-day weighting between polls
   --connections N     keep-alive connections per API URL (default 64)
@@ -53,6 +61,7 @@ const { values, flags } = readCli(
       retry: { type: "string", default: "0%" },
       voters: { type: "string", default: "0" },
       twice: { type: "string", default: "3%" },
+      "unknown-voters": { type: "string", default: "0%" },
       day: { type: "string", default: "0" },
       flat: { type: "boolean", default: false },
       connections: { type: "string", default: "64" },
@@ -87,6 +96,7 @@ const { values, flags } = readCli(
         retry: percentFlag("retry", values.retry),
         voters: intFlag("voters", values.voters, { min: 0 }),
         twice: percentFlag("twice", values.twice),
+        unknownVoters: percentFlag("unknown-voters", values["unknown-voters"]),
         connections: intFlag("connections", values.connections, { min: 1 }),
         maxInFlight: intFlag("max-in-flight", values["max-in-flight"], { min: 1 }),
         dayMs: durationFlag("day", values.day),
@@ -121,6 +131,7 @@ const simulation = new Simulation({
   urls,
   kioskFile: values.file,
   kiosks: file.kiosks.slice(0, kioskCount),
+  schools: file.schools,
   polls: file.polls,
   rate: flags.rate,
   durationMs: flags.durationMs,
@@ -131,6 +142,7 @@ const simulation = new Simulation({
   retry: flags.retry,
   voters: flags.voters,
   twice: flags.twice,
+  unknownVoters: flags.unknownVoters,
   connections: flags.connections,
   maxInFlight: flags.maxInFlight,
   maxBatchItems: flags.maxBatchItems,
@@ -141,6 +153,7 @@ const simulation = new Simulation({
   progress: values.quiet ? "none" : tty ? "tty" : "plain",
   progressIntervalMs: flags.progressIntervalMs ?? (tty ? 500 : 5_000),
   command: `npm run simulate -- ${process.argv.slice(2).join(" ")}`.trim(),
+  warn: (line) => process.stderr.write(`${line}\n`),
 });
 
 let signals = 0;

@@ -5,7 +5,8 @@
 // - GET /v1/kiosk and GET /v1/public/polls[/:id] go to the network first and fall back to
 //   the last good answer, so an offline kiosk still knows its polls;
 // - nothing else is touched: POSTs (votes, pairing) always go to the network, from the
-//   page's outbox. The queue lives in IndexedDB, which this worker never opens, so an
+//   page's outbox, and so does a person's attendance state (GET /v1/kiosk/people/…), which
+//   is personal data and must not be kept on the device. The queue lives in IndexedDB, which this worker never opens, so an
 //   update (a new worker, a new cache) can never lose a vote.
 
 const VERSION = "__SHELL_VERSION__";

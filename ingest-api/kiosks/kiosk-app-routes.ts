@@ -34,6 +34,7 @@ const ASSETS = [
   "pair.js",
   "vote-home.js",
   "vote.js",
+  "check-in.js",
   "format.js",
 ];
 /** The shared contracts the pages import (common/browser/). */

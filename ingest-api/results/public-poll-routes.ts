@@ -4,6 +4,7 @@ import { pollPhase } from "../../common/browser/poll-phase.js";
 import { NotFoundError, ValidationError } from "../../common/errors.ts";
 import {
   DEFAULT_SCHOOL_ID,
+  type PollKind,
   type PollVoters,
   type ResultsVisibility,
 } from "../../common/registry-types.ts";
@@ -15,6 +16,8 @@ import type { CachedPoll, RegistryCache } from "../registry/registry-cache.ts";
 export interface PublicPoll {
   id: string;
   schoolId: string;
+  /** `attendance`: a register, whose voting page is the check-in mode (in, out, a temperature). */
+  kind: PollKind;
   title: string;
   status: PublishedResults["status"];
   timeZone: string;
@@ -36,6 +39,7 @@ export function publicPoll(poll: CachedPoll, nowMs: number): PublicPoll {
   return {
     id: poll.id,
     schoolId: poll.schoolId,
+    kind: poll.kind,
     title: poll.title,
     status: pollPhase(poll, nowMs),
     timeZone: poll.timeZone,

@@ -12,6 +12,7 @@ import {
   toFieldIssues,
   voteInputSchema,
 } from "../../common/vote.ts";
+import type { AttendanceState, PresenceEvent } from "../attendance/attendance-state.ts";
 import type { IngestMetrics } from "../http/ingest-metrics.ts";
 import type { KnownPeople } from "../people/known-people.ts";
 import type { CachedPoll, RegistryCache } from "../registry/registry-cache.ts";
@@ -70,7 +71,12 @@ interface Prepared {
   voterField: string;
   /** castAt was further ahead than the skew allows, and the receive time was stored instead. */
   castAtClamped: boolean;
+  /** An attendance register's event: the "already checked in" state it sets once acked. */
+  presence: PresenceEvent | undefined;
 }
+
+/** What the service needs of the attendance state: its write after a publish ack. */
+export type RecordPresence = Pick<AttendanceState, "record">;
 
 /**
  * What a castAt further ahead of the server than CAST_AT_MAX_SKEW_MS means. A single vote
@@ -92,6 +98,7 @@ export class VoteService {
   readonly #guard: VoterGuard;
   readonly #metrics: IngestMetrics;
   readonly #rules: VoteRules;
+  readonly #presence: RecordPresence | undefined;
 
   constructor(
     cache: RegistryCache,
@@ -100,6 +107,7 @@ export class VoteService {
     guard: VoterGuard,
     metrics: IngestMetrics,
     rules: VoteRules,
+    presence?: RecordPresence,
   ) {
     this.#cache = cache;
     this.#people = people;
@@ -107,6 +115,7 @@ export class VoteService {
     this.#guard = guard;
     this.#metrics = metrics;
     this.#rules = rules;
+    this.#presence = presence;
   }
 
   async acceptOne(
@@ -134,6 +143,7 @@ export class VoteService {
       this.#metrics.publishDuration.observe((performance.now() - started) / 1000);
       const status: VoteStatus = ack.duplicate ? "duplicate" : "accepted";
       this.#metrics.votes.inc({ status });
+      await this.#recordPresence([prepared]);
       return { eventId: vote.eventId, status };
     } catch (err) {
       if (claim) await this.#guard.release(claim).catch(() => {});
@@ -220,6 +230,7 @@ export class VoteService {
     const published = await Promise.allSettled(
       messages.map(async ({ pollId, group, data, msgId }) => {
         const ack = await this.#publisher.publish(pollId, data, msgId);
+        await this.#recordPresence(group.map((g) => g.prepared));
         const status: VoteStatus = ack.duplicate ? "duplicate" : "accepted";
         for (const g of group) {
           const result: BatchItemResult = {
@@ -381,7 +392,38 @@ export class VoteService {
             eventId,
           )
         : undefined;
-    return { vote, claim, voterField: `${fieldPrefix}voterId`, castAtClamped };
+    return {
+      vote,
+      claim,
+      voterField: `${fieldPrefix}voterId`,
+      castAtClamped,
+      presence: this.#presenceOf(poll, vote, castAtMs),
+    };
+  }
+
+  /** An attendance register's check-in or check-out, for the "already checked in" state. */
+  #presenceOf(poll: CachedPoll, vote: StoredVote, castAtMs: number): PresenceEvent | undefined {
+    if (poll.kind !== "attendance" || vote.voterId === undefined || this.#presence === undefined)
+      return undefined;
+    const school = this.#cache.school(poll.schoolId);
+    if (school === undefined) return undefined;
+    return {
+      schoolId: poll.schoolId,
+      timeZone: school.timeZone,
+      personId: vote.voterId,
+      kind: vote.optionId === "out" ? "out" : "in",
+      atMs: castAtMs,
+    };
+  }
+
+  /**
+   * After the publish ack (a duplicate too: its first answer may have been lost before the
+   * state was written, and writing it again changes nothing). Never throws.
+   */
+  async #recordPresence(prepared: readonly Prepared[]): Promise<void> {
+    if (this.#presence === undefined) return;
+    const events = prepared.flatMap((p) => (p.presence === undefined ? [] : [p.presence]));
+    if (events.length > 0) await this.#presence.record(events);
   }
 
   async #claimVoter(prepared: Prepared): Promise<void> {

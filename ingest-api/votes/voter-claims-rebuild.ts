@@ -11,7 +11,7 @@ import {
   voterClaim,
   voterClaimsKeys,
 } from "./voter-guard.ts";
-import type { StreamProgress } from "./votes-stream-progress.ts";
+import { type StreamProgress, waitForWriter } from "./votes-stream-progress.ts";
 
 // Gives Redis back the one-vote-per-voter claims it lost (a Redis without persistence
 // restarts empty) from the writer's voter_ballots, the database's record of who voted.
@@ -239,31 +239,24 @@ export class VoterClaimsRebuild {
    */
   async #writerCaughtUp(token: string): Promise<void> {
     const { writerWaitMs, lockMs } = this.#settings;
-    if (writerWaitMs === 0) return;
-    const deadline = Date.now() + writerWaitMs;
-    let target: number;
-    try {
-      target = (await this.#streamProgress()).published;
-      for (;;) {
-        const { unstored } = await this.#streamProgress();
-        if (unstored === undefined || unstored > target) return;
+    const wait = await waitForWriter(this.#streamProgress, {
+      waitMs: writerWaitMs,
+      pollMs: WRITER_POLL_MS,
+      between: async () => {
         if (this.#stopped) throw new RebuildInterruptedError("the API is shutting down");
-        if (Date.now() >= deadline) break;
         await this.#holding(EXTEND, [this.#keys.lock], [token, String(lockMs)]);
-        await sleep(WRITER_POLL_MS);
-      }
-    } catch (err) {
-      if (err instanceof RebuildInterruptedError) throw err;
+      },
+    });
+    if (wait.outcome === "unknown")
       this.#logger.warn(
-        { err },
+        { err: wait.err },
         "cannot tell whether the writer stored the votes in the stream; rebuilding voter claims without waiting",
       );
-      return;
-    }
-    this.#logger.warn(
-      { writerWaitMs, publishedSeq: target },
-      "the writer has not stored the votes already in the stream; rebuilding voter claims without them (a second vote by their voters is refused by the writer instead)",
-    );
+    else if (wait.outcome === "timed_out")
+      this.#logger.warn(
+        { writerWaitMs, publishedSeq: wait.publishedSeq },
+        "the writer has not stored the votes already in the stream; rebuilding voter claims without them (a second vote by their voters is refused by the writer instead)",
+      );
   }
 
   /**

@@ -49,6 +49,8 @@ const BENCHES: readonly Bench[] = [
   { script: "bench:people", smaller: ["--people", "1000000"] },
   // 100 schools × 10,000 people with today's attendance: what a run costs per school-day.
   { script: "bench:attendance-publish" },
+  // Every person of 1,000 schools × 10,000 checked in, in a redis-server of its own.
+  { script: "bench:attendance-state" },
 ];
 
 /** The names `--only` takes: "ingest" for bench:ingest, and so on. */

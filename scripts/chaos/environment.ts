@@ -72,6 +72,8 @@ export class ChaosEnvironment {
       apiUrl,
       adminToken: DEFAULT_ADMIN_TOKEN,
       kiosks,
+      // The default school's demo: its kiosks may vote in every poll the load picks.
+      schools: 0,
       file: join(this.#dir, "kiosks.json"),
     });
     return { kiosks: report.content.kiosks.slice(0, kiosks), polls: report.content.polls };

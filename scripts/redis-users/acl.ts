@@ -48,7 +48,8 @@ const ATTENDANCE_CHANNEL = "attendance";
 const CHART_KEYS = ["chart-demand", "chart-jobs"];
 
 export const REDIS_USERS = {
-  // votes/voter-guard.ts, votes/voter-claims-rebuild.ts (and their Lua scripts),
+  // votes/voter-guard.ts, votes/voter-claims-rebuild.ts, attendance/attendance-state.ts,
+  // attendance/attendance-state-rebuild.ts (and their Lua scripts),
   // http/rate-limits.ts (rate-limiter-flexible: a Lua script, MULTI, GET, DEL),
   // kiosks/kiosk-health.ts, results/results-cache.ts and results-events.ts,
   // common/chart-demand.ts.
@@ -62,6 +63,7 @@ export const REDIS_USERS = {
       "incrby",
       "pexpire",
       "expire",
+      "expireat",
       "pttl",
       "hget",
       "hset",
@@ -78,7 +80,15 @@ export const REDIS_USERS = {
       "subscribe",
       "unsubscribe",
     ],
-    keys: ["voters:*", "voter-claims:*", "ratelimit:*", "kiosks:*", ...CHART_KEYS],
+    keys: [
+      "voters:*",
+      "voter-claims:*",
+      "attendance-state:*",
+      "attendance-state-rebuild:*",
+      "ratelimit:*",
+      "kiosks:*",
+      ...CHART_KEYS,
+    ],
     readKeys: [...RESULTS_KEYS, ...ATTENDANCE_KEYS],
     channels: [RESULTS_CHANNEL, ATTENDANCE_CHANNEL],
   },

@@ -8,25 +8,29 @@ import {
   type SimKiosk,
   simPolls,
   type VoteBody,
-  Voters,
+  type VoterMix,
 } from "./kiosk.ts";
-import type { SeededKiosk, SeededPoll } from "./kiosk-file.ts";
+import type { SeededKiosk, SeededPoll, SeededSchool } from "./kiosk-file.ts";
 import { kioskOutbox } from "./kiosk-outbox.ts";
 import { Pacer, prng, WeightedPicker } from "./pacing.ts";
 import { type ProgressSnapshot, renderPlainLine, renderTtyLine } from "./progress.ts";
+import { isUnknownPersonId } from "./roster.ts";
 import { openRun, type RunMeta, writeRunMeta } from "./run-file.ts";
 import { fmtInt, fmtMs, SimStats } from "./stats.ts";
 
 // The simulation: open-loop load paced by elapsed time, votes from simulated kiosks over
 // keep-alive connections (undici pools), with the behaviours a real fleet shows: dropped
 // responses followed by a resend of the same eventId, offline kiosks flushing a queue of
-// old votes through the batch endpoint, voters trying twice. Keeps every eventId that got
-// a 202 in a run file for `npm run verify`.
+// old votes through the batch endpoint, voters trying twice, now and then an id that is
+// on no roster. Each kiosk votes in its own school's polls, naming people of its school.
+// Keeps every eventId that got a 202 in a run file for `npm run verify`.
 
 export interface SimulationOptions {
   urls: string[];
   kioskFile: string;
   kiosks: SeededKiosk[];
+  /** The kiosk file's schools (their rosters) and polls. */
+  schools: SeededSchool[];
   polls: SeededPoll[];
   /** Votes cast per second over all kiosks (the peak when `dayMs` > 0). */
   rate: number;
@@ -46,6 +50,8 @@ export interface SimulationOptions {
   voters: number;
   /** On one-vote-per-voter polls, share of votes by a voter who already voted. */
   twice: number;
+  /** On roster polls, share of votes naming no one of the roster (answered 422 unknown_person). */
+  unknownVoters: number;
   connections: number;
   maxInFlight: number;
   maxBatchItems: number;
@@ -58,6 +64,8 @@ export interface SimulationOptions {
   progress: "tty" | "plain" | "none";
   progressIntervalMs: number;
   command: string;
+  /** What the run leaves out and why (a roster poll without a roster in the file). */
+  warn?: (line: string) => void;
   /** Called with each progress snapshot (after rendering), e.g. to sample backlog. */
   onProgress?: (snapshot: ProgressSnapshot) => void;
 }
@@ -69,6 +77,8 @@ export interface SimSummary {
   mode: "single" | "batch";
   batch: number;
   kiosks: number;
+  /** Schools the kiosks are in. */
+  schools: number;
   polls: string[];
   target: { votesPerSecond: number; durationS: number; votes: number };
   /** Seconds spent casting votes, and then draining (queues, in-flight requests, retries). */
@@ -87,6 +97,17 @@ export interface SimSummary {
   duplicates: number;
   refused: number;
   refusedByCode: Record<string, number>;
+  /**
+   * Roster polls: votes cast naming no one on the roster on purpose (--unknown-voters) and
+   * what they got; and votes naming a real person that were answered unknown_person
+   * (should never happen: the roster check is wrong or behind).
+   */
+  roster: {
+    unknownCast: number;
+    unknownRefused: number;
+    unknownAccepted: number;
+    peopleRefusedAsUnknown: number;
+  };
   errors: number;
   errorsByKind: Record<string, number>;
   abandoned: number;
@@ -130,13 +151,20 @@ export class Simulation {
   /** Votes in offline kiosks' outboxes, by eventId, until the server answered them. */
   readonly #inOutbox = new Map<string, VoteBody>();
   readonly #uncertain = new Set<string>();
+  readonly #roster = {
+    unknownCast: 0,
+    unknownRefused: 0,
+    unknownAccepted: 0,
+    peopleRefusedAsUnknown: 0,
+  };
   #ids: Awaited<ReturnType<typeof openRun>>["ids"] | undefined;
-  #voters: Voters | undefined;
+  readonly #mix: VoterMix;
   #t0 = 0;
 
   constructor(options: SimulationOptions) {
     this.#o = options;
     this.#rand = prng(options.seed);
+    this.#mix = { twice: options.twice, unknown: options.unknownVoters };
     this.#pools = options.urls.map(
       (url) =>
         new Pool(url, {
@@ -160,11 +188,20 @@ export class Simulation {
 
   async run(): Promise<SimSummary> {
     const o = this.#o;
-    const polls = simPolls(o.polls, o.voters > 0, Date.now());
+    const { polls, skipped } = simPolls(
+      { schools: o.schools, polls: o.polls },
+      { voters: o.voters, nowMs: Date.now() },
+    );
+    for (const line of skipped) o.warn?.(`skipped: ${line}`);
     if (polls.length === 0) throw new Error("no open poll in the kiosk file (run npm run seed)");
     if (o.kiosks.length === 0) throw new Error("no kiosks in the kiosk file (run npm run seed)");
-    this.#voters = o.voters > 0 ? new Voters(o.voters) : undefined;
     const kiosks = placeKiosks(o.kiosks, polls, o.urls.length, this.#rand);
+    if (kiosks.length < o.kiosks.length)
+      o.warn?.(
+        `${o.kiosks.length - kiosks.length} of ${o.kiosks.length} kiosks left out: their school has no open poll in the kiosk file`,
+      );
+    if (kiosks.length === 0)
+      throw new Error("no kiosk's school has an open poll (run npm run seed)");
     const offlineKiosks = this.#planOffline(kiosks);
     let picker = new WeightedPicker(kioskWeights(kiosks, Date.now(), o.timeOfDay));
     let pickerAt = Date.now();
@@ -203,9 +240,8 @@ export class Simulation {
       while (cast < due) {
         if (this.#active >= o.maxInFlight || this.#buffered >= bufferCap) break;
         const k = kiosks[picker.pick(this.#rand())]!;
-        const vote = makeVote(k, Date.now(), this.#rand, this.#voters, o.twice);
+        const vote = this.#makeVote(k, Date.now());
         cast++;
-        this.#stats.votesCast++;
         if (k.offline) {
           this.#enqueue(k, [vote]);
           this.#queuedOffline++;
@@ -245,6 +281,8 @@ export class Simulation {
 
     const st = this.#stats;
     const totalMs = this.#elapsed();
+    /** The polls with a kiosk: of 1,000 schools' polls, those of the schools that took part. */
+    const votedIn = [...new Set(kiosks.map((k) => k.poll.poll.id))];
     const summary: SimSummary = {
       runFile: run.metaPath,
       eventIdsFile: run.ids.path,
@@ -252,7 +290,8 @@ export class Simulation {
       mode: o.batch > 0 ? "batch" : "single",
       batch: o.batch,
       kiosks: kiosks.length,
-      polls: polls.map((p) => p.poll.id),
+      schools: new Set(kiosks.map((k) => k.poll.poll.schoolId)).size,
+      polls: votedIn,
       target: { votesPerSecond: o.rate, durationS: o.durationMs / 1000, votes: o.votes },
       castingS: castingMs / 1000,
       drainS: (totalMs - castingMs) / 1000,
@@ -267,6 +306,7 @@ export class Simulation {
       duplicates: st.duplicates,
       refused: st.refused,
       refusedByCode: Object.fromEntries(st.refusedByCode),
+      roster: { ...this.#roster },
       errors: st.errors,
       errorsByKind: Object.fromEntries(st.errorsByKind),
       abandoned: st.abandoned,
@@ -306,13 +346,14 @@ export class Simulation {
         retry: o.retry,
         voters: o.voters,
         twice: o.twice,
+        unknownVoters: o.unknownVoters,
         connections: o.connections,
         dayMs: o.dayMs,
         timeOfDay: o.timeOfDay,
         seed: o.seed,
       },
       kioskIds: kiosks.map((k) => k.id),
-      pollIds: polls.map((p) => p.poll.id),
+      pollIds: votedIn,
       eventIdsFile: relative(o.runDir, run.ids.path),
       eventIdCount: run.ids.count,
       uncertainEventIds: [...this.#uncertain],
@@ -371,9 +412,8 @@ export class Simulation {
     const votes: VoteBody[] = [];
     for (let i = 0; i < count; i++) {
       const at = startMs + Math.floor(((i + this.#rand()) * beforeMs) / Math.max(1, count));
-      votes.push(makeVote(k, at, this.#rand, this.#voters, this.#o.twice));
+      votes.push(this.#makeVote(k, at));
     }
-    this.#stats.votesCast += votes.length;
     this.#queuedOffline += votes.length;
     this.#enqueue(k, votes);
   }
@@ -411,8 +451,8 @@ export class Simulation {
     });
     box.on("refused", ({ refused }) => {
       for (const r of refused) {
+        this.#refused(this.#inOutbox.get(r.entry.eventId), r.error.code);
         this.#inOutbox.delete(r.entry.eventId);
-        st.refuse(r.error.code);
       }
     });
     box.on("error", ({ error }) => st.error(error.code));
@@ -473,14 +513,31 @@ export class Simulation {
     }
   }
 
+  #makeVote(k: SimKiosk, castAtMs: number): VoteBody {
+    const vote = makeVote(k, castAtMs, this.#rand, this.#mix);
+    this.#stats.votesCast++;
+    if (vote.voterId !== undefined && isUnknownPersonId(vote.voterId)) this.#roster.unknownCast++;
+    return vote;
+  }
+
+  /** Counts a refused vote; unknown_person is told apart by whether the id was made up. */
+  #refused(vote: VoteBody | undefined, code: string): void {
+    this.#stats.refuse(code);
+    if (code !== "unknown_person" || vote?.voterId === undefined) return;
+    if (isUnknownPersonId(vote.voterId)) this.#roster.unknownRefused++;
+    else this.#roster.peopleRefusedAsUnknown++;
+  }
+
   #ok(k: SimKiosk, vote: VoteBody): void {
     this.#uncertain.delete(vote.eventId);
     if (this.#recorded.has(vote)) return;
     this.#recorded.add(vote);
+    if (vote.voterId !== undefined && isUnknownPersonId(vote.voterId))
+      this.#roster.unknownAccepted++;
     this.#ids?.add(vote.eventId);
     // Only one-vote-per-voter polls refuse a voter who tries twice (a kiosk sits at one poll).
     if (vote.voterId !== undefined && k.poll.poll.oneVotePerVoter)
-      this.#voters?.voted(vote.pollId, vote.voterId);
+      k.poll.voters?.voted(vote.pollId, vote.voterId);
   }
 
   /** Counts a failed request; the delay before the kiosk tries again, or undefined: it gives up. */
@@ -537,10 +594,12 @@ export class Simulation {
               if (r.status === "accepted") st.accepted++;
               else st.duplicates++;
               this.#ok(k, vote);
-            } else st.refuse(r.error?.code ?? "rejected");
+            } else this.#refused(vote, r.error?.code ?? "rejected");
           });
         } else {
-          st.refuse(errorCode(parseBody(out.text)) ?? `http_${out.status}`, votes.length);
+          const code = errorCode(parseBody(out.text)) ?? `http_${out.status}`;
+          if (single) this.#refused(votes[0], code);
+          else st.refuse(code, votes.length);
           return;
         }
         if (resend || this.#rand() >= this.#o.retry) return;
@@ -615,7 +674,7 @@ export function summaryTable(s: SimSummary): string {
     ["run file", s.runFile],
     [
       "load",
-      `${s.mode === "batch" ? `batches of ≤ ${s.batch}` : "single votes"}, ${s.kiosks} kiosks, ${s.polls.length} polls, target ${fmtInt(s.target.votesPerSecond)} votes/s`,
+      `${s.mode === "batch" ? `batches of ≤ ${s.batch}` : "single votes"}, ${s.kiosks} kiosks in ${s.schools} schools, ${s.polls.length} polls, target ${fmtInt(s.target.votesPerSecond)} votes/s`,
     ],
     ["casting time", `${s.castingS.toFixed(1)} s (then ${s.drainS.toFixed(1)} s draining)`],
     ["votes cast", `${fmtInt(s.votesCast)} (${fmtInt(s.votesPerSecond)}/s)`],
@@ -635,6 +694,14 @@ export function summaryTable(s: SimSummary): string {
           : ""
       }`,
     ],
+    ...(s.roster.unknownCast + s.roster.peopleRefusedAsUnknown > 0
+      ? [
+          [
+            "unknown voter ids",
+            `${fmtInt(s.roster.unknownCast)} cast on purpose: ${fmtInt(s.roster.unknownRefused)} refused (unknown_person), ${fmtInt(s.roster.unknownAccepted)} accepted; people refused as unknown: ${fmtInt(s.roster.peopleRefusedAsUnknown)}`,
+          ] as [string, string],
+        ]
+      : []),
     [
       "errors",
       `${fmtInt(s.errors)}${

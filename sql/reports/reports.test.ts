@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { loadPolls } from "../../result-publisher/published-version.ts";
@@ -13,6 +12,7 @@ import {
 } from "../../test-support/database.ts";
 import { testNames } from "../../test-support/names.ts";
 import { buildDataset, seedDataset } from "./test-dataset.ts";
+import { parseCsv, type Run, run } from "./test-psql.ts";
 import * as ref from "./test-reference.ts";
 
 // Every report runs through the real psql client on the hand-built data set
@@ -24,57 +24,6 @@ const ROOT = join(import.meta.dirname, "..", "..");
 const PSQL = process.env.PSQL ?? "psql";
 const data = buildDataset();
 const LONDON = "Europe/London";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding("utf8").on("data", (c: string) => {
-      stderr += c;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** RFC 4180 CSV, as psql --csv writes it. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c !== '"') field += c;
-      else if (text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else quoted = false;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") {
-      row.push(field);
-      field = "";
-    } else if (c === "\n") {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = "";
-    } else if (c !== "\r") field += c;
-  }
-  if (field !== "" || row.length > 0) rows.push([...row, field]);
-  return rows;
-}
 
 type Col = "text" | "int" | "dec" | "approx" | "ts" | "date" | "interval";
 const t = "text";

@@ -1,8 +1,22 @@
 // /vote/:pollId: the voting page. One big button per option; a vote is written to the
 // outbox (IndexedDB) before the page says thank you, then the buttons rest for the poll's
 // voteCooldownMs (against button-mashing). The outbox alone sends votes.
+//
+// An attendance register's page is its check-in mode: a badge scan (the scanner types the
+// id and Enter) shows the person's state today and highlights the other action (Check in
+// or Check out), with an optional temperature; check-ins go through the same outbox, so
+// they wait offline like votes. The state comes from the API's "already checked in" answer
+// and the check-ins this page queued (check-in.js).
 
 import { instantMs, pollPhase } from "/common/browser/poll-phase.js";
+import {
+  lookUpPresence,
+  parseTemperature,
+  presenceText,
+  RecentPresence,
+  refusalText,
+  suggestedAction,
+} from "./check-in.js";
 import { formatTime } from "./format.js";
 import { fetchKiosk, loadCredentials, openOutbox, registerServiceWorker } from "./kiosk-session.js";
 import { showOutboxStatus } from "./kiosk-status.js";
@@ -21,6 +35,10 @@ let locked = false; // in the cooldown after a vote
 let blocked = ""; // why this kiosk cannot vote at all (revoked, not allowed), or ""
 let reloadWhenIdle = false;
 let thanksTimer;
+let token; // the kiosk's, for the check-in mode's state lookups
+let lookups = 0; // the latest scan's lookup: an older answer is dropped
+let unknownPerson = ""; // the last scan was no person of the school's roster
+const recent = new RecentPresence();
 
 function banner(text) {
   $("banner").textContent = text ?? "";
@@ -39,6 +57,59 @@ function setLocked(value) {
   locked = value;
   for (const b of buttons()) b.setAttribute("aria-disabled", String(value || blocked !== ""));
   if (!value && reloadWhenIdle) location.reload();
+}
+
+/** An attendance register: the page is in its check-in mode. */
+function checkInMode() {
+  return poll?.kind === "attendance";
+}
+
+const voterField = () => /** @type {HTMLInputElement} */ ($("voter-id"));
+const temperatureInput = () => /** @type {HTMLInputElement} */ ($("temperature"));
+
+function personState(text) {
+  $("person-state").textContent = text ?? "";
+  $("person-state").hidden = !text;
+}
+
+function temperatureError(text) {
+  $("temperature-error").textContent = text ?? "";
+  $("temperature-error").hidden = !text;
+  if (text) temperatureInput().setAttribute("aria-invalid", "true");
+  else temperatureInput().removeAttribute("aria-invalid");
+}
+
+/** Highlights the action to offer (data-suggested), or none. */
+function suggest(optionId) {
+  for (const b of buttons())
+    if (optionId && b.dataset.optionId === optionId) b.dataset.suggested = "true";
+    else delete b.dataset.suggested;
+}
+
+const suggestedButton = () => buttons().find((b) => b.dataset.suggested === "true");
+
+/** A badge was scanned (or typed, then Enter): show the person's state, offer the other action. */
+async function scanned() {
+  const personId = voterField().value.trim();
+  if (!personId || !token) return;
+  const lookup = ++lookups;
+  unknownPerson = "";
+  suggest(undefined);
+  banner(undefined);
+  personState(`${personId}: looking up…`);
+  const answer = recent.combine(personId, await lookUpPresence(token, personId));
+  // Another scan since: its answer is the one to show.
+  if (lookup !== lookups || voterField().value.trim() !== personId) return;
+  personState(
+    presenceText(personId, answer, (ms) => formatTime(new Date(ms), poll?.timeZone ?? "UTC")),
+  );
+  if (answer.kind === "unknown_person") {
+    unknownPerson = personId;
+    voterField().select();
+    return;
+  }
+  suggest(suggestedAction(answer));
+  (suggestedButton() ?? buttons()[0])?.focus();
 }
 
 /** One vote per voter, or only the school's roster: the vote must say who is voting. */
@@ -61,13 +132,35 @@ async function vote(option) {
   const voterInput = /** @type {HTMLInputElement} */ ($("voter-id"));
   const voterId = needsVoterId() ? voterInput.value.trim() : undefined;
   if (needsVoterId() && !voterId) {
-    banner("Scan your badge or type your voter ID first.");
+    banner(
+      checkInMode()
+        ? "Scan a badge or type its ID first."
+        : "Scan your badge or type your voter ID first.",
+    );
     voterInput.focus();
     return;
   }
+  let temperatureC;
+  if (checkInMode()) {
+    if (voterId === unknownPerson) {
+      banner(`${voterId} is not on this school's roster. Scan again.`);
+      voterInput.focus();
+      return;
+    }
+    const temperature = parseTemperature(temperatureInput().value);
+    temperatureError(temperature.error);
+    if (temperature.error) return temperatureInput().focus();
+    temperatureC = temperature.value;
+  }
   setLocked(true);
+  let queued;
   try {
-    await outbox.enqueue({ pollId, optionId: option.id, ...(voterId ? { voterId } : {}) });
+    queued = await outbox.enqueue({
+      pollId,
+      optionId: option.id,
+      ...(voterId ? { voterId } : {}),
+      ...(temperatureC !== undefined ? { temperatureC } : {}),
+    });
   } catch (err) {
     // Never a thank-you for a vote that is not stored.
     banner(`Your vote could not be saved (${err?.message ?? err}). Please try again.`);
@@ -76,7 +169,16 @@ async function vote(option) {
   }
   banner(undefined);
   const thanks = $("thanks");
-  thanks.textContent = `Thank you! Your vote for ${option.label} is saved.`;
+  if (checkInMode()) {
+    const atMs = Date.parse(queued.castAt);
+    recent.remember(voterId, option.id, atMs, queued.eventId);
+    const at = formatTime(new Date(atMs), poll.timeZone);
+    const degrees = temperatureC === undefined ? "" : `, ${temperatureC.toFixed(1)} °C`;
+    thanks.textContent = `${voterId} ${option.id === "out" ? "checked out" : "checked in"} at ${at}${degrees}.`;
+    temperatureInput().value = "";
+    personState(undefined);
+    suggest(undefined);
+  } else thanks.textContent = `Thank you! Your vote for ${option.label} is saved.`;
   thanks.hidden = false;
   voterInput.value = "";
   clearTimeout(thanksTimer);
@@ -102,6 +204,8 @@ function renderOptions() {
       button.textContent = option.label;
       button.dataset.optionId = option.id;
       button.setAttribute("aria-disabled", String(locked || blocked !== ""));
+      // The check-in mode's state line describes the actions (which one is offered).
+      if (checkInMode()) button.setAttribute("aria-describedby", "person-state");
       button.addEventListener("click", () => vote(option));
       return button;
     }),
@@ -119,11 +223,19 @@ function checkPhase() {
   const open = phase === "open" && !blocked;
   $("options").hidden = !open;
   $("voter-form").hidden = !open || !needsVoterId();
+  $("temperature-field").hidden = !open || !checkInMode();
+  if (!open) personState(undefined);
   if (blocked) message(undefined);
   else if (phase === "not_open")
     message(`This poll opens at ${formatTime(new Date(poll.opensAt), poll.timeZone)}.`);
   else if (phase === "closed") message("This poll is closed. Thank you for voting.");
   else message(needsVoterId() ? undefined : "Tap your choice.");
+}
+
+/** The badge field's words in the check-in mode. */
+function enterCheckInMode() {
+  $("voter-label").textContent = "Badge — scan it or type the ID";
+  $("voter-hint").textContent = "Then Enter: the person's state shows, and the action to take.";
 }
 
 function block(text) {
@@ -161,6 +273,7 @@ async function loadPoll(token) {
   }
   const relabel = JSON.stringify(fresh.options) !== JSON.stringify(poll?.options);
   poll = fresh;
+  if (checkInMode()) enterCheckInMode();
   $("title").textContent = poll.title;
   document.title = `${poll.title} — tallyflow`;
   if (relabel) renderOptions();
@@ -185,6 +298,7 @@ async function main() {
     $("message").append(link);
     return;
   }
+  token = credentials.token;
   outbox = await openOutbox(credentials.token);
   showOutboxStatus(outbox, {
     labelOf,
@@ -195,15 +309,35 @@ async function main() {
   });
   outbox.on("refused", ({ refused }) => {
     const mine = refused.filter((r) => r.entry.pollId === pollId);
+    if (checkInMode()) {
+      for (const r of mine) recent.forget(r.entry.voterId, r.entry.eventId);
+      if (mine.length > 0) banner(refusalText(mine[0].entry, mine[0].error));
+      return;
+    }
     const voted = mine.find((r) => r.error.code === "already_voted");
     if (voted) banner(`Voter ${voted.entry.voterId} has already voted: that vote was not counted.`);
     else if (mine.length > 0)
       banner(`A vote for ${labelOf(mine[0].entry)} was refused: ${mine[0].error.message}`);
   });
   $("voter-form").addEventListener("submit", (event) => {
-    // A badge scanner types the id and Enter: go on to the choices.
+    // A badge scanner types the id and Enter: go on to the choices (in the check-in mode,
+    // after showing the person's state).
     event.preventDefault();
-    buttons()[0]?.focus();
+    if (checkInMode()) scanned();
+    else buttons()[0]?.focus();
+  });
+  $("voter-id").addEventListener("input", () => {
+    if (!checkInMode()) return;
+    personState(undefined);
+    suggest(undefined);
+  });
+  $("temperature").addEventListener("input", () => temperatureError(undefined));
+  $("temperature").addEventListener("keydown", (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    const offered = suggestedButton();
+    if (offered) offered.click();
+    else buttons()[0]?.focus();
   });
   await loadPoll(credentials.token);
   setInterval(checkPhase, PHASE_CHECK_MS);

@@ -1,4 +1,4 @@
--- 020 (owned by the result publisher): what the publisher needs to keep each school's day
+-- 023 (owned by the result publisher): what the publisher needs to keep each school's day
 -- documents current (docs/attendance.md#documents) from deltas only, across restarts.
 -- Parameters: none. Output: none.
 --
