@@ -86,35 +86,41 @@ export function versionDayOver(version: string): boolean {
   return version.endsWith("-c");
 }
 
-/** The counts of a school's day, or of one group's. */
+/**
+ * The counts of a school's day, or of one group's: what report 15 counts per day
+ * (attendance_school_day_counts, migration 022), so that both can be compared.
+ */
 export interface AttendanceCounts {
-  /**
-   * The people the day covers: the school's active people, and anyone else with events that
-   * day (a person made inactive since, an erased person's pseudonym). present + absent.
-   */
+  /** The active people (of the school, or of the group). */
   roster: number;
-  /** Checked in and not out, and the day not over. */
+  /** Everyone checked in and not out, the day not over. */
   inNow: number;
-  /** In now, or minutes ≥ minPresentMinutes (common/attendance/person-day.ts). */
+  /**
+   * Everyone in now, or with minutes ≥ minPresentMinutes (common/attendance/person-day.ts):
+   * someone made inactive since counts too, so a group's may exceed its roster.
+   */
   present: number;
+  /** The active people not present, on a school day; 0 on another day. */
   absent: number;
   late: number;
   fever: number;
   /** Checked in and never out by dayEndsAt: closed there. */
   autoClosed: number;
-  /** People with at least one anomaly (a check-out without check-in, a double in or out). */
+  /** Anomalous events (a check-out without check-in, a double in or out), all people together. */
   anomalies: number;
 }
 
 /**
- * Person ids by status, each list sorted. `inNow`, `out` and `absent` part the day's people
- * (present = inNow + out); the other four are flags and overlap them.
+ * Person ids by status, in id order. `inNow` and `out` are the present (present = inNow +
+ * out); `absent` the active people not present on a school day. `late`, `fever`,
+ * `autoClosed` and `anomalies` (the people with any) are flags and overlap them. Someone
+ * inactive or erased since, with too few minutes, is in none of the three.
  */
 export interface AttendanceLists {
   inNow: string[];
   /** Present and not in now: checked out (or closed at dayEndsAt) with enough minutes. */
   out: string[];
-  /** Not present: no event that day, or too few minutes. */
+  /** Active, not present (no event, or too few minutes), on a school day. */
   absent: string[];
   late: string[];
   fever: string[];
@@ -153,6 +159,8 @@ interface AttendanceDayBase {
   dayEndsAt: string;
   /** dayEndsAt has passed: nothing changes by the clock any more. */
   dayOver: boolean;
+  /** One of the school's weekdays and not one of its holidays: else nobody is absent. */
+  schoolDay: boolean;
   rules: AttendanceDayRules;
 }
 

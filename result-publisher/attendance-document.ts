@@ -12,7 +12,11 @@ import type { AttendanceSchool, DayRow, RosterPerson } from "./attendance-store.
 
 // A school's day document, from its active roster and the day's stored rows: every person
 // viewed once with the presence rules' one home (viewDay), then counted and listed for the
-// school and for each of their groups. Pure: no I/O, and the clock only as `nowMs`.
+// school and for each of their groups. Pure: no I/O, and the clock only as `nowMs`. The
+// counts mean what report 15's per-day counts mean (attendance_school_day_counts, migration
+// 022), so that a document and the SQL computed from the raw events can be compared: the
+// roster and the absent are the active people, absent on school days only; the present, in
+// now, late, fever and auto-closed are everyone with events; anomalies are events.
 //
 // What the document shows moves with the clock at one instant only: the day's dayEndsAt.
 // Before it, someone checked in is in now, hence present whatever their minutes; after it,
@@ -50,7 +54,8 @@ const newSection = (): Section => ({
   lists: { inNow: [], out: [], absent: [], late: [], fever: [], autoClosed: [], anomalies: [] },
 });
 
-type Status = "inNow" | "out" | "absent";
+/** inNow and out: present; absent: active, not present, a school day; none: none of these. */
+type Status = "inNow" | "out" | "absent" | "none";
 
 const NO_FLAGS = 0;
 const LATE = 1;
@@ -58,13 +63,20 @@ const FEVER = 2;
 const AUTO_CLOSED = 4;
 const ANOMALIES = 8;
 
-function add(section: Section, id: string, status: Status, flags: number): void {
+function add(
+  section: Section,
+  id: string,
+  active: boolean,
+  status: Status,
+  flags: number,
+  anomalies: number,
+): void {
   const { counts, lists } = section;
-  counts.roster++;
-  lists[status].push(id);
+  if (active) counts.roster++;
+  if (status !== "none") lists[status].push(id);
+  if (status === "inNow" || status === "out") counts.present++;
   if (status === "inNow") counts.inNow++;
   if (status === "absent") counts.absent++;
-  else counts.present++;
   if (flags === NO_FLAGS) return;
   if (flags & LATE) {
     counts.late++;
@@ -79,7 +91,7 @@ function add(section: Section, id: string, status: Status, flags: number): void 
     lists.autoClosed.push(id);
   }
   if (flags & ANOMALIES) {
-    counts.anomalies++;
+    counts.anomalies += anomalies;
     lists.anomalies.push(id);
   }
 }
@@ -108,13 +120,15 @@ function rulesOf(school: AttendanceSchool, day: LocalDay): DayRules {
 /**
  * The day document of `day` at `nowMs`. The people it covers: the active roster, and anyone
  * else with a row that day (counted where they were, in the groups they are in now, or in
- * none once their roster row is gone). Lists follow the roster's order (the ids' bytewise
- * order, as Postgres reads them), then the others in id order; groups are in name order: the
- * same inputs give the same bytes and the same version.
+ * none once their roster row is gone). `schoolDay`: one of the school's weekdays and no
+ * holiday (else nobody is absent). Lists follow the roster's order (the ids' bytewise order,
+ * as Postgres reads them), then the others in id order; groups are in name order: the same
+ * inputs give the same bytes and the same version.
  */
 export function buildDayDocument(
   school: AttendanceSchool,
   day: LocalDay,
+  schoolDay: boolean,
   roster: readonly RosterPerson[],
   rows: readonly DayRow[],
   nowMs: number,
@@ -133,12 +147,20 @@ export function buildDayDocument(
   const whole = newSection();
   const byGroup = new Map<string, Section>();
   const details: Record<string, AttendanceDetail> = {};
-  const person = (id: string, groups: readonly string[], row: DayRow | undefined) => {
-    let status: Status = "absent";
+  const person = (
+    id: string,
+    active: boolean,
+    groups: readonly string[],
+    row: DayRow | undefined,
+  ) => {
+    let status: Status = active && schoolDay ? "absent" : "none";
     let flags = NO_FLAGS;
+    let anomalies = 0;
     if (row !== undefined) {
       const view = viewDay(row.state, rules, nowMs);
-      status = view.inNow ? "inNow" : view.present ? "out" : "absent";
+      if (view.inNow) status = "inNow";
+      else if (view.present) status = "out";
+      anomalies = view.anomalies;
       if (view.late) flags |= LATE;
       if (view.fever) flags |= FEVER;
       if (view.autoClosed) flags |= AUTO_CLOSED;
@@ -153,24 +175,24 @@ export function buildDayDocument(
         details[id] = detail;
       }
     }
-    add(whole, id, status, flags);
+    add(whole, id, active, status, flags, anomalies);
     for (const g of groups) {
       let section = byGroup.get(g);
       if (section === undefined) {
         section = newSection();
         byGroup.set(g, section);
       }
-      add(section, id, status, flags);
+      add(section, id, active, status, flags, anomalies);
     }
   };
   for (const p of roster) {
-    person(p.id, p.groups, byPerson.get(p.id));
+    person(p.id, true, p.groups, byPerson.get(p.id));
     byPerson.delete(p.id);
   }
   // People with a row and no place in the active roster any more.
   for (const id of [...byPerson.keys()].sort()) {
     const row = byPerson.get(id)!;
-    person(id, row.groups ?? [], row);
+    person(id, false, row.groups ?? [], row);
   }
 
   const groupNames = [...byGroup.keys()].sort();
@@ -181,6 +203,7 @@ export function buildDayDocument(
     asOf: asOfMs === null ? null : new Date(asOfMs).toISOString(),
     dayEndsAt: new Date(rules.dayEndMs).toISOString(),
     dayOver,
+    schoolDay,
     rules: {
       dayEndsAt: settings.dayEndsAt,
       minPresentMinutes: settings.minPresentMinutes,

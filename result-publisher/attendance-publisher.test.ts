@@ -164,10 +164,10 @@ describe("the attendance publisher", () => {
       feverThresholdC: 38,
     });
     assert.deepEqual(doc.counts, {
-      roster: 6,
+      roster: 4,
       inNow: 2,
       present: 3,
-      absent: 3,
+      absent: 2,
       late: 1,
       fever: 1,
       autoClosed: 0,
@@ -176,7 +176,7 @@ describe("the attendance publisher", () => {
     assert.deepEqual(doc.lists, {
       inNow: ["A1", "A4"],
       out: ["A5"],
-      absent: ["A2", "A3", "erased-x9"],
+      absent: ["A2", "A3"],
       late: ["A2"],
       fever: ["A4"],
       autoClosed: [],
@@ -186,6 +186,9 @@ describe("the attendance publisher", () => {
     assert.deepEqual(doc.groups["7A"]!.lists.inNow, ["A1", "A4"]);
     assert.deepEqual(doc.groups["7A"]!.lists.absent, ["A2"]);
     assert.equal(doc.groups["7A"]!.counts.roster, 3);
+    // The roster is the active people; the present, everyone who was there.
+    assert.equal(doc.groups["7B"]!.counts.roster, 2);
+    assert.equal(doc.groups["7B"]!.counts.present, 2);
     // A5 is inactive now: still in 7B where they were present.
     assert.deepEqual(doc.groups["7B"]!.lists, {
       inNow: ["A4"],
@@ -204,9 +207,12 @@ describe("the attendance publisher", () => {
     });
     assert.ok(doc.asOf !== null);
     assert.doesNotMatch(JSON.stringify(doc), /Ada|Bo"|Cy|Di"/, "no name in a document");
-    // A day without a row: the active roster, all absent.
+    assert.equal(doc.schoolDay, true);
+    // A Sunday (oak's weekdays: Monday to Friday): no school day, nobody absent.
     const sunday = await document("oak", "2025-03-02");
-    assert.deepEqual(sunday.lists.absent, ["A1", "A2", "A3", "A4"]);
+    assert.equal(sunday.schoolDay, false);
+    assert.deepEqual(sunday.lists.absent, []);
+    assert.equal(sunday.counts.roster, 4);
     assert.equal(sunday.asOf, null);
     assert.equal(sunday.dayOver, true);
     assert.match(sunday.version, /-c$/);
@@ -266,6 +272,28 @@ describe("the attendance publisher", () => {
     const later = await publisher.run(nowAt(DAY, "20:00"));
     assert.deepEqual(later.published, ["elm/2025-03-03"]);
     assert.deepEqual((await publisher.run(nowAt(DAY, "23:00"))).built, [], "then nothing");
+  });
+
+  test("weekdays and holidays: the days that become school days list their absent", async () => {
+    const t = nowAt(DAY, "20:00");
+    await db.pool.query(
+      "update schools set attendance_weekdays = '{1,2,3,4,5,6,7}' where id = 'oak'",
+    );
+    const summary = await publisher.run(t);
+    assert.deepEqual(summary.published.toSorted(), ["oak/2025-03-01", "oak/2025-03-02"]);
+    const sunday = await document("oak", "2025-03-02");
+    assert.equal(sunday.schoolDay, true);
+    assert.deepEqual(sunday.lists.absent, ["A1", "A2", "A3", "A4"]);
+    assert.deepEqual(sunday.groups["7A"]!.counts.absent, 3);
+    // A holiday added: that day has nobody absent again.
+    await db.pool.query(
+      "insert into school_holidays (school_id, day, name) values ('oak', '2025-03-01', 'Carnival')",
+    );
+    assert.deepEqual((await publisher.run(t)).published, ["oak/2025-03-01"]);
+    const saturday = await document("oak", "2025-03-01");
+    assert.equal(saturday.schoolDay, false);
+    assert.deepEqual(saturday.lists.absent, []);
+    assert.equal(saturday.counts.absent, 0);
   });
 
   test("a late row republishes its day only; an out-of-order one gives the same state", async () => {

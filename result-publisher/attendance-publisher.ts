@@ -1,4 +1,4 @@
-import { dayRules, type LocalDay } from "../common/attendance/school-day.ts";
+import { dayRules, type LocalDay, schoolDays } from "../common/attendance/school-day.ts";
 import {
   attendanceChannel,
   attendanceCursorKey,
@@ -21,6 +21,7 @@ import {
   loadChangedSchools,
   loadDayRows,
   loadGroupsOf,
+  loadHolidays,
 } from "./attendance-store.ts";
 import type { PublisherMetrics } from "./publisher-metrics.ts";
 import { type Queryable, readSnapshot } from "./rollup-store.ts";
@@ -99,8 +100,8 @@ const WRITE_CHUNK = 50;
  * day of a school whose roster or rules changed (attendance_school_changes, migration 023),
  * a day whose dayEndsAt passed since it was published (the version's `-c`), a new day, and
  * any document missing from Redis or not the version remembered. Each is built from the
- * school's active roster and that day's rows (two queries per school, whatever its number of
- * days), all in one snapshot, so the next run reads the rows that snapshot did not see and
+ * school's active roster, that day's rows and the school's holidays (three queries per school,
+ * whatever its number of days), all in one snapshot, so the next run reads the rows that snapshot did not see and
  * misses nothing.
  *
  * At most `maxDocumentsPerRun` are built per run, today's first: the rest are owed to the
@@ -281,9 +282,16 @@ export class AttendancePublisher {
       }
       this.#deps.metrics.attendanceRowsRead.inc(roster.length + rows.length);
       const rowsByDay = Map.groupBy(rows, (r) => r.day);
+      const holidays = await loadHolidays(
+        db,
+        school.id,
+        list.map((t) => t.day),
+      );
       for (const target of list) {
         const dayRows: DayRow[] = rowsByDay.get(target.day) ?? [];
-        const built = buildDayDocument(school, target.day, roster, dayRows, nowMs);
+        const { day } = target;
+        const schoolDay = schoolDays(day, day, school.settings.weekdays, holidays).length === 1;
+        const built = buildDayDocument(school, day, schoolDay, roster, dayRows, nowMs);
         if (inRedis.get(target.key) === built.version)
           unchanged.push({ key: target.key, version: built.version });
         else writes.push({ target, built });

@@ -206,3 +206,16 @@ export async function loadGroupsOf(
   );
   return new Map(rows.map((r) => [r.id, splitGroups(r.groups)]));
 }
+
+/** The school's holidays among these days: they are no school days (nobody is absent). */
+export async function loadHolidays(
+  db: Queryable,
+  schoolId: string,
+  days: readonly LocalDay[],
+): Promise<Set<LocalDay>> {
+  const { rows } = await db.query<{ day: string }>(
+    "select day::text as day from school_holidays where school_id = $1 and day = any($2::date[])",
+    [schoolId, days],
+  );
+  return new Set(rows.map((r) => r.day));
+}

@@ -158,7 +158,7 @@ try {
     const rows = await loadDayRows(pool, school.id, [today]);
     readMs.push(performance.now() - t0);
     const t1 = performance.now();
-    const built = buildDayDocument(school, today, roster, rows, nowMs);
+    const built = buildDayDocument(school, today, true, roster, rows, nowMs);
     buildMs.push(performance.now() - t1);
     jsonBytes = built.json.length;
     countsBytes = built.countsJson.length;

@@ -3,12 +3,14 @@
 -- Parameters: none. Output: none.
 --
 -- A day document depends on the day's attendance_days rows (their tx_id, 019), on the
--- school's roster (who is absent, who is in which group) and on the school's rules for a
--- day (time zone, dayEndsAt, minPresentMinutes, lateAfter, feverThreshold). The rows carry
+-- school's roster (who is absent, who is in which group), on the school's rules for a day
+-- (time zone, dayEndsAt, minPresentMinutes, lateAfter, feverThreshold) and on whether the
+-- day is a school day (weekdays, school_holidays: nobody is absent on another day). The rows carry
 -- their own tx_id; the other two have none, and a notification is missed by a publisher
 -- that is not running (a restart, a failover). attendance_school_changes gives them one:
--- a row per school, its tx_id moved by every statement that changes the school's people,
--- by every change of those settings and by a deleted person-day (which leaves no row), so the publisher reads `tx_id >= the xmin of its
+-- a row per school, its tx_id moved by every statement that changes the school's people
+-- or its holidays, by every change of those settings and by a deleted person-day (which
+-- leaves no row), so the publisher reads `tx_id >= the xmin of its
 -- last run's snapshot` here exactly as it does on attendance_days, and republishes that
 -- school's documents. One row per school, not per change: an import of 10,000 people is
 -- one upsert.
@@ -55,15 +57,25 @@ create trigger attendance_days_mark_deleted after delete on attendance_days
   referencing old table as old_rows
   for each statement execute function mark_attendance_school_changed();
 
--- Only what a day document shows: the week and month settings, the temperature range and
+create trigger school_holidays_mark_attendance_inserted after insert on school_holidays
+  referencing new table as new_rows
+  for each statement execute function mark_attendance_school_changed();
+create trigger school_holidays_mark_attendance_updated after update on school_holidays
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function mark_attendance_school_changed();
+create trigger school_holidays_mark_attendance_deleted after delete on school_holidays
+  referencing old table as old_rows
+  for each statement execute function mark_attendance_school_changed();
+
+-- Only what a day document shows: the week and month share, the temperature range and
 -- public_counts (the API reads it from its registry cache) republish nothing.
 create trigger schools_mark_attendance_rules after update on schools
   for each row
   when ((old.time_zone, old.attendance_day_ends_at, old.attendance_min_present_minutes,
-         old.attendance_late_after, old.fever_threshold_c)
+         old.attendance_late_after, old.fever_threshold_c, old.attendance_weekdays)
         is distinct from
         (new.time_zone, new.attendance_day_ends_at, new.attendance_min_present_minutes,
-         new.attendance_late_after, new.fever_threshold_c))
+         new.attendance_late_after, new.fever_threshold_c, new.attendance_weekdays))
   execute function mark_attendance_school_changed();
 
 -- The publisher reads the roster's ids, groups and active flag: never a name.
