@@ -314,3 +314,101 @@ describe("the school day document", () => {
     );
   });
 });
+
+describe("a day document and the SQL of the raw events (migration 022)", () => {
+  test("the counts of the school and of each group are those of report 15", async () => {
+    await createSchool(h.app, "larch", { timeZone: ZONE });
+    await h.db.pool.query(
+      "update schools set attendance_weekdays = '{1,2,3,4,5,6,7}', attendance_late_after = '08:30' where id = 'larch'",
+    );
+    for (const [id, groups, active] of [
+      ["L1", ["7A"], true],
+      ["L2", ["7A", "7B"], true],
+      ["L3", ["7B"], true],
+      ["L4", ["7B"], false],
+      ["L5", ["7A"], true],
+    ] as const)
+      await request(h.app)
+        .put(`/v1/schools/larch/people/${id}`)
+        .set(ADMIN)
+        .send({ name: null, groups, active })
+        .expect(201);
+    const register = await request(h.app)
+      .post("/v1/polls")
+      .set(ADMIN)
+      .send({ id: "gate", schoolId: "larch", kind: "attendance", title: "Gate" })
+      .expect(201);
+    const events: Record<string, { kind: "in" | "out"; at: string; temperatureC?: number }[]> = {
+      L1: [{ kind: "in", at: at(TODAY, "08:00") }],
+      L2: [
+        { kind: "in", at: at(TODAY, "08:45"), temperatureC: 38.2 },
+        { kind: "out", at: at(TODAY, "09:00") },
+      ],
+      L4: [
+        { kind: "in", at: at(TODAY, "06:00") },
+        { kind: "out", at: at(TODAY, "11:00") },
+      ],
+      L5: [{ kind: "out", at: at(TODAY, "07:00") }],
+      "erased-z": [
+        { kind: "out", at: at(TODAY, "07:00") },
+        { kind: "in", at: at(TODAY, "07:10") },
+        { kind: "in", at: at(TODAY, "07:20") },
+      ],
+    };
+    // The raw events, as the writer stores them, and the person-days it keeps from them.
+    for (const [person, list] of Object.entries(events)) {
+      for (const e of list)
+        await h.db.pool.query(
+          `insert into votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
+             received_at, stream_seq, temperature_c)
+           values (gen_random_uuid(), $1, $2, 'gate-kiosk', $3, $4, now(), 1, $5)`,
+          [register.body.id, e.kind, person, e.at, e.temperatureC ?? null],
+        );
+      await storeAttendanceDay(h.db.pool, "larch", person, TODAY, list);
+    }
+    await publish();
+    const res = await request(h.app).get("/v1/schools/larch/attendance").set(ADMIN);
+    assert.equal(res.status, 200, res.text);
+    const doc = res.body as AttendanceDayDocument & { groups: Record<string, unknown> };
+    const { rows } = await h.db.pool.query<{
+      group_id: string | null;
+      roster: number;
+      present: number;
+      absent: number;
+      in_now: number;
+      late: number;
+      fever: number;
+      auto_closed: number;
+      anomalies: number;
+    }>(
+      `select group_id, roster, present, absent, in_now, late, fever, auto_closed, anomalies
+       from attendance_school_day_counts('larch', $1::date, $1::date + 1, $2)`,
+      [TODAY, doc.publishedAt],
+    );
+    const sql = Object.fromEntries(
+      rows.map((r) => [
+        r.group_id ?? "(school)",
+        {
+          roster: r.roster,
+          inNow: r.in_now,
+          present: r.present,
+          absent: r.absent,
+          late: r.late,
+          fever: r.fever,
+          autoClosed: r.auto_closed,
+          anomalies: r.anomalies,
+        },
+      ]),
+    );
+    assert.deepEqual(
+      { "(school)": doc.counts, ...doc.groups },
+      sql,
+      "the document's counts are the SQL's",
+    );
+    // And what the lists say, person by person.
+    assert.deepEqual(doc.lists.inNow, ["L1", "erased-z"]);
+    assert.deepEqual(doc.lists.out, ["L4"]);
+    assert.deepEqual(doc.lists.absent, ["L2", "L3", "L5"]);
+    assert.deepEqual(doc.counts.anomalies, 3);
+  });
+});
