@@ -30,6 +30,8 @@ test("by default every bench runs, reads and scale included, then the pipeline",
     "publisher-memory",
     "roster-memory",
     "people",
+    "attendance-publish",
+    "attendance-state",
   ]);
   assert.deepEqual(o.individuals, INDIVIDUAL_NAMES);
   assert.equal(o.pipeline, true);
