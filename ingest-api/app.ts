@@ -1,5 +1,14 @@
 import express, { type Express } from "express";
 import type { Logger } from "../common/logger.ts";
+import {
+  type AttendanceReadRouteDeps,
+  attendanceReadRoutes,
+} from "./attendance/attendance-reads-routes.ts";
+import {
+  type AttendanceSettingsRouteDeps,
+  attendanceSettingsRoutes,
+} from "./attendance/attendance-settings-routes.ts";
+import { type HolidaysRouteDeps, holidaysRoutes } from "./attendance/holidays-routes.ts";
 import { type HealthRouteDeps, healthRoutes } from "./health/health-routes.ts";
 import { CORS_PATHS, corsHandler } from "./http/cors.ts";
 import type { HttpExposureConfig } from "./http/http-config.ts";
@@ -41,6 +50,9 @@ export interface AppParts {
   registry: RegistryRouteDeps;
   schools: SchoolRouteDeps;
   people: PeopleRouteDeps;
+  attendanceSettings: AttendanceSettingsRouteDeps;
+  holidays: HolidaysRouteDeps;
+  attendanceReads: AttendanceReadRouteDeps;
   results: Pick<ResultsJsonRouteDeps, "cache" | "results" | "resultsIntervalMs">;
   resultsPng: ResultsPngRouteDeps;
   eventStream: EventStreamRouteDeps;
@@ -121,6 +133,10 @@ export function createApp(parts: AppParts): Express {
   app.use(registryRoutes(parts.registry));
   app.use(schoolRoutes(parts.schools));
   app.use(peopleRoutes(parts.people));
+  app.use(attendanceSettingsRoutes(parts.attendanceSettings));
+  app.use(holidaysRoutes(parts.holidays));
+  // Before the day document's route: `GET …/attendance?period=` is answered here, the rest passed on.
+  app.use(attendanceReadRoutes(parts.attendanceReads));
   app.use(healthRoutes(parts.health));
   app.use(publicPollRoutes(parts.publicPolls));
   app.use(webRoutes(parts.web)); // the pages, with their own security headers (helmet)

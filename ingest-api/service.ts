@@ -14,6 +14,8 @@ import { addRedis } from "../common/redis.ts";
 import { openServiceBase } from "../common/service-base.ts";
 import { provisionVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
+import { AttendanceSettingsService } from "./attendance/attendance-settings-service.ts";
+import { HolidaysService } from "./attendance/holidays-service.ts";
 import type { IngestConfig } from "./config.ts";
 import { checkDescriptorBudget } from "./http/descriptor-budget.ts";
 import { createHttpServer, listen } from "./http/http-server.ts";
@@ -236,6 +238,24 @@ export async function buildIngestApi(
     registry: { registry, cache, adminToken: config.adminToken, kiosks: config.kiosks },
     schools: { schools, cache, adminToken: config.adminToken },
     people: { people: roster, cache, adminToken: config.adminToken, limits: config.people },
+    attendanceSettings: {
+      settings: new AttendanceSettingsService({ pool, cache, logger: log }),
+      cache,
+      adminToken: config.adminToken,
+    },
+    holidays: {
+      holidays: new HolidaysService({ pool }),
+      cache,
+      adminToken: config.adminToken,
+      limits: config.attendanceReads,
+    },
+    attendanceReads: {
+      pool,
+      cache,
+      now: Date.now,
+      adminToken: config.adminToken,
+      limits: config.attendanceReads,
+    },
     results: resultsReads,
     resultsPng: { ...resultsReads, redis, keyPrefix: config.redisKeyPrefix },
     eventStream: {

@@ -47,6 +47,8 @@ const BENCHES: readonly Bench[] = [
   { script: "bench:roster-memory" },
   // 10 million people in the deployment take minutes to generate: a million by default.
   { script: "bench:people", smaller: ["--people", "1000000"] },
+  // One school of 10,000 people and a month of its attendance, among 9 more schools.
+  { script: "bench:attendance-reads" },
 ];
 
 /** The names `--only` takes: "ingest" for bench:ingest, and so on. */

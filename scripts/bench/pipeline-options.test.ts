@@ -30,6 +30,7 @@ test("by default every bench runs, reads and scale included, then the pipeline",
     "publisher-memory",
     "roster-memory",
     "people",
+    "attendance-reads",
   ]);
   assert.deepEqual(o.individuals, INDIVIDUAL_NAMES);
   assert.equal(o.pipeline, true);
