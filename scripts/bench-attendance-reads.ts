@@ -119,7 +119,7 @@ async function fill(pool: Pool, days: string[]): Promise<void> {
               case when c.open then c.first_in end,
               36.0 + (h & 31) / 10.0, case when c.open then 1 else 2 end
        from unnest($1::text[]) s, generate_series(0, $3::int - 1) k,
-            lateral (select hashint4(k * 7919 + $4::int * 104729 + length(s)) & 2147483647 as h) r,
+            lateral (select hashint8(k::bigint * 7919 + $4::int * 104729 + length(s)) & 2147483647 as h) r,
             lateral (select (h % 1000) < 20 as open,
                             case when (h % 1000) < 20 then 0 else 14400 + (h % 14400) end as closed,
                             (($2::date + time '07:30') at time zone $5) + make_interval(secs => h % 3600) as first_in) c
