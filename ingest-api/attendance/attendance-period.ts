@@ -1,4 +1,10 @@
-import { type DayRules, periodPresent, viewDay } from "../../common/attendance/person-day.ts";
+import {
+  type DayRules,
+  type DayState,
+  EMPTY_DAY,
+  periodPresent,
+  viewDay,
+} from "../../common/attendance/person-day.ts";
 import {
   dayRules,
   type LocalDay,
@@ -14,7 +20,7 @@ import { seesNames } from "../people/people-service.ts";
 import { listPeople } from "../people/people-store.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import { schoolNotFound } from "../schools/school-store.ts";
-import { loadPeopleDays } from "./attendance-reads-store.ts";
+import { loadPeoplePresence } from "./attendance-reads-store.ts";
 import { listHolidays } from "./holidays-store.ts";
 
 // A week or a month of a school's attendance (`GET /v1/schools/:schoolId/attendance?period=`):
@@ -82,8 +88,8 @@ export function readableSchool(cache: RegistryCache, schoolId: string, scope: Sc
 export interface CountedDays {
   through: LocalDay | null;
   days: LocalDay[];
-  /** The school's rules of each counted day, as instants. */
-  rules: Map<LocalDay, DayRules>;
+  /** The school's rules of a counted day, as instants; undefined for a day not counted. */
+  rulesOf(day: LocalDay): DayRules | undefined;
 }
 
 /**
@@ -101,7 +107,7 @@ export async function countedDays(
 ): Promise<CountedDays> {
   const today = localDay(nowMs, school.timeZone);
   const through = until < today ? until : today;
-  if (through < from) return { through: null, days: [], rules: new Map() };
+  if (through < from) return { through: null, days: [], rulesOf: () => undefined };
   const holidays = await listHolidays(pool, school.id, from, through);
   const days = schoolDays(
     from,
@@ -109,10 +115,28 @@ export async function countedDays(
     school.attendance.weekdays,
     new Set(holidays.map((h) => h.date)),
   );
-  const rules = new Map(
-    days.map((day) => [day, dayRules(school.attendance, school.timeZone, day)] as const),
-  );
-  return { through, days, rules };
+  const counted = new Set(days);
+  // Built on first use: a year's range has ~250 school days, and a person few stored days.
+  const rules = new Map<LocalDay, DayRules>();
+  const rulesOf = (day: LocalDay) => {
+    if (!counted.has(day)) return undefined;
+    let r = rules.get(day);
+    if (r === undefined) {
+      r = dayRules(school.attendance, school.timeZone, day);
+      rules.set(day, r);
+    }
+    return r;
+  };
+  return { through, days, rulesOf };
+}
+
+/**
+ * A stored day's state as far as its presence goes: viewDay's `present` reads its closed
+ * seconds and its open check-in only (the columns the person index carries, migration 024;
+ * attendance-presence.test.ts holds this against whole states).
+ */
+export function presenceState(day: Pick<DayState, "closedSeconds" | "openSinceMs">): DayState {
+  return { ...EMPTY_DAY, closedSeconds: day.closedSeconds, openSinceMs: day.openSinceMs };
 }
 
 const round4 = (n: number) => Math.round(n * 10_000) / 10_000;
@@ -144,18 +168,18 @@ export async function readPeriod(
   const page = rows.slice(0, query.limit);
   const presentDays = new Map<string, number>();
   if (counted.days.length > 0 && page.length > 0) {
-    const stored = await loadPeopleDays(
+    const stored = await loadPeoplePresence(
       deps.pool,
       schoolId,
       page.map((p) => p.id),
       counted.days[0]!,
       counted.days.at(-1)!,
     );
-    for (const { personId, day, state } of stored) {
-      const rules = counted.rules.get(day);
+    for (const day of stored) {
+      const rules = counted.rulesOf(day.day);
       // A day that is no school day (a weekend, a holiday) is not counted, present or not.
-      if (rules === undefined || !viewDay(state, rules, nowMs).present) continue;
-      presentDays.set(personId, (presentDays.get(personId) ?? 0) + 1);
+      if (rules === undefined || !viewDay(presenceState(day), rules, nowMs).present) continue;
+      presentDays.set(day.personId, (presentDays.get(day.personId) ?? 0) + 1);
     }
   }
   const names = seesNames(scope, schoolId);

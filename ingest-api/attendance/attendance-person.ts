@@ -69,7 +69,7 @@ export async function readPersonDays(
   ]);
   let presentDays = 0;
   const days = stored.map(({ day, state }): PersonDay => {
-    const counts = counted.rules.get(day);
+    const counts = counted.rulesOf(day);
     const view = viewDay(state, counts ?? dayRules(school.attendance, school.timeZone, day), nowMs);
     if (counts !== undefined && view.present) presentDays++;
     return {

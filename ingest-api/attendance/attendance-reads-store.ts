@@ -55,25 +55,46 @@ const toStoredDay = (r: DayRow): StoredDay => ({
   },
 });
 
+/** What a day's presence depends on (viewDay: minutes and in now), and nothing else. */
+export interface StoredPresence {
+  personId: string;
+  day: LocalDay;
+  closedSeconds: number;
+  openSinceMs: number | null;
+}
+
 /**
- * The stored days of these people (a page of them) from `from` to `to`: the index on
- * (school_id, person_id, day) gives each person's days as one short range, wherever in
- * the table the writer put them (a school's days are written day by day).
+ * The presence of these people's days (a page of them) from `from` to `to`: an index-only
+ * scan of the person index, one short range per person, which carries the two columns
+ * presence depends on (migration 024), wherever in the table the writer put the rows (a
+ * school's days are written day by day).
  */
-export async function loadPeopleDays(
+export async function loadPeoplePresence(
   db: Db,
   schoolId: string,
   personIds: readonly string[],
   from: LocalDay,
   to: LocalDay,
-): Promise<StoredDay[]> {
+): Promise<StoredPresence[]> {
   if (personIds.length === 0) return [];
-  const { rows } = await db.query<DayRow>(
-    `select ${DAY_COLUMNS} from attendance_days
+  const { rows } = await db.query<{
+    person_id: string;
+    day: string;
+    closed_seconds: number;
+    open_since: number | null;
+  }>(
+    `select person_id, day::text as day, closed_seconds,
+       (extract(epoch from open_since) * 1000)::float8 as open_since
+     from attendance_days
      where school_id = $1 and person_id = any($2::text[]) and day between $3::date and $4::date`,
     [schoolId, personIds, from, to],
   );
-  return rows.map(toStoredDay);
+  return rows.map((r) => ({
+    personId: r.person_id,
+    day: r.day,
+    closedSeconds: r.closed_seconds,
+    openSinceMs: r.open_since,
+  }));
 }
 
 /** One person's stored days from `from` to `to`, in day order. */
