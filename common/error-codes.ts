@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   },
   school_admin_not_found: { status: 404, meaning: "this school has no admin with this id" },
   person_not_found: { status: 404, meaning: "this school's roster has no person with this id" },
+  holiday_not_found: { status: 404, meaning: "this school has no holiday on this date" },
   pairing_code_invalid: {
     status: 404,
     meaning: "no unused, unexpired pairing code is this one (unknown, used and expired alike)",

@@ -1,11 +1,20 @@
 import express, { type Express } from "express";
 import type { Logger } from "../common/logger.ts";
 import {
+  type AttendanceReadRouteDeps,
+  attendanceReadRoutes,
+} from "./attendance/attendance-reads-routes.ts";
+import {
+  type AttendanceSettingsRouteDeps,
+  attendanceSettingsRoutes,
+} from "./attendance/attendance-settings-routes.ts";
+import {
   ATTENDANCE_DAY_ROUTE,
   type DayRouteDeps,
   dayRoutes,
   PUBLIC_ATTENDANCE_ROUTE,
 } from "./attendance/day-routes.ts";
+import { type HolidaysRouteDeps, holidaysRoutes } from "./attendance/holidays-routes.ts";
 import {
   type KioskAttendanceRouteDeps,
   kioskAttendanceRoutes,
@@ -52,6 +61,9 @@ export interface AppParts {
   registry: RegistryRouteDeps;
   schools: SchoolRouteDeps;
   people: PeopleRouteDeps;
+  attendanceSettings: AttendanceSettingsRouteDeps;
+  holidays: HolidaysRouteDeps;
+  attendanceReads: AttendanceReadRouteDeps;
   results: Pick<ResultsJsonRouteDeps, "cache" | "results" | "resultsIntervalMs">;
   resultsPng: ResultsPngRouteDeps;
   eventStream: EventStreamRouteDeps;
@@ -139,6 +151,10 @@ export function createApp(parts: AppParts): Express {
   app.use(registryRoutes(parts.registry));
   app.use(schoolRoutes(parts.schools));
   app.use(peopleRoutes(parts.people));
+  app.use(attendanceSettingsRoutes(parts.attendanceSettings));
+  app.use(holidaysRoutes(parts.holidays));
+  // Before the day document's route: `GET …/attendance?period=` is answered here, the rest passed on.
+  app.use(attendanceReadRoutes(parts.attendanceReads));
   app.use(dayRoutes(parts.attendance));
   app.use(healthRoutes(parts.health));
   app.use(publicPollRoutes(parts.publicPolls));

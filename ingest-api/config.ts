@@ -96,6 +96,19 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly attendance: AttendanceReadConfig;
   /** The "already checked in" state kiosks read (ingest-api/attendance/attendance-state.ts). */
   readonly attendanceState: AttendanceStateConfig;
+  /** The attendance reads and holidays: page sizes and date ranges. */
+  readonly attendanceReads: AttendanceReadsConfig;
+}
+
+export interface AttendanceReadsConfig {
+  /** People in a page of `GET …/attendance?period=` when `limit` is not given (at most pageMax). @defaultValue 100 */
+  readonly pageDefault: number;
+  /** Largest `limit` of that page. @defaultValue 1000 */
+  readonly pageMax: number;
+  /** Longest `from`…`to` of `GET …/people/:personId/attendance`, in days (both counted). @defaultValue 366 */
+  readonly personRangeMaxDays: number;
+  /** Longest `from`…`to` of `GET …/holidays`, in days (both counted). @defaultValue 731 */
+  readonly holidaysRangeMaxDays: number;
 }
 
 export interface AttendanceReadConfig {
@@ -241,6 +254,21 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
       }),
     }),
     attendanceState: readAttendanceStateConfig(env),
+    attendanceReads: readAttendanceReadsConfig(env),
+  });
+}
+
+function readAttendanceReadsConfig(env: Env): AttendanceReadsConfig {
+  const pageMax = readInt(env, "ATTENDANCE_PAGE_MAX", 1_000, { min: 1, max: 10_000 });
+  return Object.freeze({
+    // A smaller ATTENDANCE_PAGE_MAX alone lowers the default with it.
+    pageDefault: readInt(env, "ATTENDANCE_PAGE_DEFAULT", Math.min(100, pageMax), {
+      min: 1,
+      max: pageMax,
+    }),
+    pageMax,
+    personRangeMaxDays: readInt(env, "ATTENDANCE_RANGE_MAX_DAYS", 366, { min: 1, max: 3_660 }),
+    holidaysRangeMaxDays: readInt(env, "HOLIDAYS_RANGE_MAX_DAYS", 731, { min: 1, max: 3_660 }),
   });
 }
 

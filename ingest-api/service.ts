@@ -14,10 +14,12 @@ import { addRedis } from "../common/redis.ts";
 import { openServiceBase } from "../common/service-base.ts";
 import { provisionVotesStream } from "../common/votes-stream.ts";
 import { createApp } from "./app.ts";
+import { AttendanceSettingsService } from "./attendance/attendance-settings-service.ts";
 import { AttendanceState } from "./attendance/attendance-state.ts";
 import { AttendanceStateRebuild } from "./attendance/attendance-state-rebuild.ts";
 import { DayAnnouncements } from "./attendance/day-announcements.ts";
 import { DayDocuments } from "./attendance/day-documents.ts";
+import { HolidaysService } from "./attendance/holidays-service.ts";
 import { RosterNames } from "./attendance/roster-names.ts";
 import type { IngestConfig } from "./config.ts";
 import { checkDescriptorBudget } from "./http/descriptor-budget.ts";
@@ -311,6 +313,24 @@ export async function buildIngestApi(
     registry: { registry, cache, adminToken: config.adminToken, kiosks: config.kiosks },
     schools: { schools, cache, adminToken: config.adminToken },
     people: { people: roster, cache, adminToken: config.adminToken, limits: config.people },
+    attendanceSettings: {
+      settings: new AttendanceSettingsService({ pool, cache, logger: log }),
+      cache,
+      adminToken: config.adminToken,
+    },
+    holidays: {
+      holidays: new HolidaysService({ pool }),
+      cache,
+      adminToken: config.adminToken,
+      limits: config.attendanceReads,
+    },
+    attendanceReads: {
+      pool,
+      cache,
+      now: Date.now,
+      adminToken: config.adminToken,
+      limits: config.attendanceReads,
+    },
     results: resultsReads,
     resultsPng: { ...resultsReads, redis, keyPrefix: config.redisKeyPrefix },
     eventStream: {

@@ -91,26 +91,32 @@ function decodeCursor(cursor: string): string | undefined {
   return parsed.success && parsed.data === id ? id : undefined;
 }
 
+/** A query parameter given once (`?a=1&a=2` is an array, refused with this message). */
+export const once = (what: string) => z.string({ error: `must be given once, as ${what}` });
+
+/** `?limit=`: a page size from 1 to `pageMax` (the pages of people and of attendance). */
+export const pageLimitSchema = (pageMax: number) =>
+  once("a whole number")
+    .regex(/^\d{1,6}$/, { error: `must be a whole number from 1 to ${pageMax}` })
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= pageMax, {
+      error: `must be a whole number from 1 to ${pageMax}`,
+    });
+
+/** `?after=`: the `next` of the page before, decoded to the last person id of that page. */
+export const pageAfterSchema = once("the `next` of the page before").transform((cursor, ctx) => {
+  const id = decodeCursor(cursor);
+  if (id === undefined)
+    ctx.addIssue({ code: "custom", message: "is not a cursor: pass `next` as answered" });
+  return id ?? "";
+});
+
 /** The query schema of `GET …/people`, with the configured page sizes. */
 export function peopleQuerySchema(limits: { pageDefault: number; pageMax: number }) {
-  const once = (what: string) => z.string({ error: `must be given once, as ${what}` });
   return z
     .strictObject({
-      limit: once("a whole number")
-        .regex(/^\d{1,6}$/, { error: `must be a whole number from 1 to ${limits.pageMax}` })
-        .transform(Number)
-        .refine((n) => n >= 1 && n <= limits.pageMax, {
-          error: `must be a whole number from 1 to ${limits.pageMax}`,
-        })
-        .optional(),
-      after: once("the `next` of the page before")
-        .transform((cursor, ctx) => {
-          const id = decodeCursor(cursor);
-          if (id === undefined)
-            ctx.addIssue({ code: "custom", message: "is not a cursor: pass `next` as answered" });
-          return id ?? "";
-        })
-        .optional(),
+      limit: pageLimitSchema(limits.pageMax).optional(),
+      after: pageAfterSchema.optional(),
       // Empty = absent: a search box submitted blank lists everyone.
       q: once("text")
         .trim()

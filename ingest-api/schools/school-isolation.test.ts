@@ -86,8 +86,40 @@ function objectRoutes(target: SchoolFixture) {
     { method: "get", path: `/v1/schools/${schoolId}`, code: "school_not_found" },
     { method: "get", path: `/v1/polls?schoolId=${schoolId}`, code: "school_not_found" },
     { method: "get", path: `/v1/kiosks?schoolId=${schoolId}`, code: "school_not_found" },
+    {
+      method: "patch",
+      path: `/v1/schools/${schoolId}/attendance`,
+      body: { minPresentMinutes: 1 },
+      code: "school_not_found",
+    },
+    {
+      method: "get",
+      path: `/v1/schools/${schoolId}/attendance?period=week&date=2026-03-11`,
+      code: "school_not_found",
+    },
+    {
+      method: "get",
+      path: `/v1/schools/${schoolId}/people/P-1/attendance?from=2026-03-01&to=2026-03-31`,
+      code: "school_not_found",
+    },
+    {
+      method: "put",
+      path: `/v1/schools/${schoolId}/holidays/2026-03-11`,
+      body: { name: "Mine" },
+      code: "school_not_found",
+    },
+    {
+      method: "delete",
+      path: `/v1/schools/${schoolId}/holidays/2026-03-11`,
+      code: "school_not_found",
+    },
+    {
+      method: "get",
+      path: `/v1/schools/${schoolId}/holidays?from=2026-01-01&to=2026-12-31`,
+      code: "school_not_found",
+    },
   ] as const satisfies readonly {
-    method: "get" | "post" | "patch" | "delete";
+    method: "get" | "post" | "patch" | "put" | "delete";
     path: string;
     body?: object;
     code: ErrorCode;
@@ -103,7 +135,7 @@ const missing: SchoolFixture = {
 
 async function send(
   auth: { Authorization: string },
-  route: { method: "get" | "post" | "patch" | "delete"; path: string; body?: object },
+  route: { method: "get" | "post" | "patch" | "put" | "delete"; path: string; body?: object },
 ) {
   const req = request(h.app)[route.method](route.path).set(auth);
   return "body" in route && route.body !== undefined ? req.send(route.body) : req;

@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError } from "../../common/errors.ts";
 import { type Pool, type PoolClient, pgCode } from "../../common/postgres.ts";
-import type { School } from "../../common/registry-types.ts";
+import type { AttendanceSettings, School } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
 
 // Postgres access for schools and their admins: SQL only (rules: school-service.ts).
@@ -114,6 +114,39 @@ export async function updateSchool(
        updated_at = now()
      where id = $1 returning ${SCHOOL_COLUMNS}`,
     [id, patch.name ?? null, patch.timeZone ?? null],
+  );
+  if (rows.length === 0) throw schoolNotFound(id);
+  return toSchool(rows[0]!);
+}
+
+/**
+ * Writes the school's presence rules (every column: the caller merged its patch into the
+ * settings it read). The row's trigger (migration 010) tells every API process.
+ */
+export async function updateAttendanceSettings(
+  db: Db,
+  id: string,
+  settings: AttendanceSettings,
+): Promise<School> {
+  const { rows } = await db.query<SchoolRow>(
+    `update schools set
+       attendance_day_ends_at = $2::time, attendance_min_present_minutes = $3,
+       attendance_late_after = $4::time, attendance_min_present_days_pct = $5,
+       attendance_weekdays = $6::int[], fever_threshold_c = $7, temperature_min_c = $8,
+       temperature_max_c = $9, attendance_public_counts = $10, updated_at = now()
+     where id = $1 returning ${SCHOOL_COLUMNS}`,
+    [
+      id,
+      settings.dayEndsAt,
+      settings.minPresentMinutes,
+      settings.lateAfter,
+      settings.minPresentDaysPct,
+      settings.weekdays,
+      settings.feverThresholdC,
+      settings.temperatureMinC,
+      settings.temperatureMaxC,
+      settings.publicCounts,
+    ],
   );
   if (rows.length === 0) throw schoolNotFound(id);
   return toSchool(rows[0]!);

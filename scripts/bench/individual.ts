@@ -51,6 +51,8 @@ const BENCHES: readonly Bench[] = [
   { script: "bench:attendance-publish" },
   // Every person of 1,000 schools × 10,000 checked in, in a redis-server of its own.
   { script: "bench:attendance-state" },
+  // One school of 10,000 people and a month of its attendance, among 9 more schools.
+  { script: "bench:attendance-reads" },
 ];
 
 /** The names `--only` takes: "ingest" for bench:ingest, and so on. */

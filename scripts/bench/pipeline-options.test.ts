@@ -32,6 +32,7 @@ test("by default every bench runs, reads and scale included, then the pipeline",
     "people",
     "attendance-publish",
     "attendance-state",
+    "attendance-reads",
   ]);
   assert.deepEqual(o.individuals, INDIVIDUAL_NAMES);
   assert.equal(o.pipeline, true);

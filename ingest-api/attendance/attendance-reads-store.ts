@@ -1,0 +1,115 @@
+import type { DayState } from "../../common/attendance/person-day.ts";
+import type { LocalDay } from "../../common/attendance/school-day.ts";
+import type { Pool, PoolClient } from "../../common/postgres.ts";
+
+// Reads of the writer's attendance_days (migration 019) for the attendance API: SQL only.
+// The rows hold each person-day's state (common/attendance/person-day.ts DayState), never a
+// view: present, in now and the rest are derived by the caller with the school's rules and
+// the clock. Never a read of raw events.
+
+type Db = Pool | PoolClient;
+
+/** One stored person-day. */
+export interface StoredDay {
+  personId: string;
+  day: LocalDay;
+  state: DayState;
+}
+
+interface DayRow {
+  person_id: string;
+  day: string;
+  closed_seconds: number;
+  first_in: number | null;
+  last_out: number | null;
+  open_since: number | null;
+  max_temperature_c: number | null;
+  outs_without_in: number;
+  double_ins: number;
+  double_outs: number;
+  events: number;
+}
+
+// Instants as epoch milliseconds (float8: exact, and parsed as a number, where a
+// timestamptz would be parsed into a Date); the day as its text.
+const DAY_COLUMNS = `person_id, day::text as day, closed_seconds,
+  (extract(epoch from first_in) * 1000)::float8 as first_in,
+  (extract(epoch from last_out) * 1000)::float8 as last_out,
+  (extract(epoch from open_since) * 1000)::float8 as open_since,
+  max_temperature_c::float8 as max_temperature_c,
+  outs_without_in, double_ins, double_outs, events`;
+
+const toStoredDay = (r: DayRow): StoredDay => ({
+  personId: r.person_id,
+  day: r.day,
+  state: {
+    closedSeconds: r.closed_seconds,
+    firstInMs: r.first_in,
+    lastOutMs: r.last_out,
+    openSinceMs: r.open_since,
+    maxTemperatureC: r.max_temperature_c,
+    outsWithoutIn: r.outs_without_in,
+    doubleIns: r.double_ins,
+    doubleOuts: r.double_outs,
+    events: r.events,
+  },
+});
+
+/** What a day's presence depends on (viewDay: minutes and in now), and nothing else. */
+export interface StoredPresence {
+  personId: string;
+  day: LocalDay;
+  closedSeconds: number;
+  openSinceMs: number | null;
+}
+
+/**
+ * The presence of these people's days (a page of them) from `from` to `to`: an index-only
+ * scan of the person index, one short range per person, which carries the two columns
+ * presence depends on (migration 024), wherever in the table the writer put the rows (a
+ * school's days are written day by day).
+ */
+export async function loadPeoplePresence(
+  db: Db,
+  schoolId: string,
+  personIds: readonly string[],
+  from: LocalDay,
+  to: LocalDay,
+): Promise<StoredPresence[]> {
+  if (personIds.length === 0) return [];
+  const { rows } = await db.query<{
+    person_id: string;
+    day: string;
+    closed_seconds: number;
+    open_since: number | null;
+  }>(
+    `select person_id, day::text as day, closed_seconds,
+       (extract(epoch from open_since) * 1000)::float8 as open_since
+     from attendance_days
+     where school_id = $1 and person_id = any($2::text[]) and day between $3::date and $4::date`,
+    [schoolId, personIds, from, to],
+  );
+  return rows.map((r) => ({
+    personId: r.person_id,
+    day: r.day,
+    closedSeconds: r.closed_seconds,
+    openSinceMs: r.open_since,
+  }));
+}
+
+/** One person's stored days from `from` to `to`, in day order. */
+export async function loadPersonDays(
+  db: Db,
+  schoolId: string,
+  personId: string,
+  from: LocalDay,
+  to: LocalDay,
+): Promise<StoredDay[]> {
+  const { rows } = await db.query<DayRow>(
+    `select ${DAY_COLUMNS} from attendance_days
+     where school_id = $1 and person_id = $2 and day between $3::date and $4::date
+     order by day`,
+    [schoolId, personId, from, to],
+  );
+  return rows.map(toStoredDay);
+}
