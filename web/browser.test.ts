@@ -220,6 +220,7 @@ describe("web pages in Chromium", () => {
       "archived",
       "closesAt",
       "id",
+      "kind",
       "oneVotePerVoter",
       "opensAt",
       "options",

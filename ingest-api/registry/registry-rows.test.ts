@@ -209,6 +209,7 @@ describe("public polls: built once per registry version", () => {
       "archived",
       "closesAt",
       "id",
+      "kind",
       "oneVotePerVoter",
       "opensAt",
       "options",
