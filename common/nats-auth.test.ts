@@ -70,6 +70,14 @@ describe("readNatsAuth", () => {
       () => readNatsAuth({ NATS_WRITER_PASSWORD: "short" }, "writer"),
       (err: unknown) => err instanceof ConfigError && err.variable === "NATS_WRITER_PASSWORD",
     );
+    // nats-server would read it as a number and refuse accounts.conf.
+    assert.throws(
+      () => readNatsAuth({ NATS_WRITER_PASSWORD: "2d4f9a1c0b3e5f6a" }, "writer"),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.variable === "NATS_WRITER_PASSWORD" &&
+        /start with a letter/.test(err.message),
+    );
   });
 
   test("a password can come from a file; a missing file or both ways at once fail", () => {

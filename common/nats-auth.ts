@@ -18,6 +18,13 @@ const ROLES: Readonly<Record<NatsRole, { variable: string; user: string }>> = {
 /** The same length rule as ADMIN_TOKEN's. */
 const MIN_PASSWORD_LENGTH = 12;
 
+/**
+ * nats-server reads `$NATS_<ROLE>_PASSWORD` in accounts.conf as a config value, not as a
+ * string: one that starts with a digit is parsed as a number and the server refuses the
+ * whole file. A password that starts with a letter is always a string to it.
+ */
+const NATS_SAFE_PASSWORD = /^[A-Za-z]/;
+
 export interface NatsAuth {
   readonly user: string;
   readonly password: string;
@@ -48,6 +55,11 @@ export function readNatsAuth(env: Env, role: NatsRole): NatsAuth {
     throw new ConfigError(passwordVariable, "must be set to a secret when NODE_ENV=production");
   if (password !== undefined && password.length < MIN_PASSWORD_LENGTH)
     throw new ConfigError(passwordVariable, `must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (password !== undefined && !NATS_SAFE_PASSWORD.test(password))
+    throw new ConfigError(
+      passwordVariable,
+      "must start with a letter: nats-server reads the variable as a config value, and one starting with a digit as a number",
+    );
   return Object.freeze({
     user: readName(env, `${variable}_USER`, user),
     password: password ?? devNatsPassword(role),

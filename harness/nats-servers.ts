@@ -28,7 +28,8 @@ export interface NatsUsers {
 }
 
 export function privateNatsUsers(): NatsUsers {
-  const password = () => randomBytes(16).toString("hex");
+  // A letter first: nats-server reads a leading digit as a number (common/nats-auth.ts).
+  const password = () => `pw${randomBytes(16).toString("hex")}`;
   return {
     configFile: join(REPO_ROOT, "docs/nats/accounts.conf"),
     env: {
