@@ -288,6 +288,8 @@ describe("the already-checked-in state", () => {
     assert.deepEqual(await stateOf("P-9"), { state: "none", since: null });
     assert.deepEqual(await stateOf("P-3"), { state: "none", since: null }, "no row, no state");
     const elm = stateSlot(api().attendanceState.layout, "elm", today, "E-1");
+    // The test's own client reconnects to the restarted server on its own time.
+    await eventually("the test's Redis client is back", () => api().redis.isReady);
     assert.ok(await api().redis.hGet(elm.key, elm.field), "elm's rebuilt too");
     const marker = await api().redis.get(attendanceStateKeys(api().names.redisKeyPrefix).restored);
     assert.ok(marker, "the marker says the state is complete");

@@ -190,7 +190,14 @@ describe("public polls: built once per registry version", () => {
         ?.status;
     };
     assert.equal(await statusOf(), "not_open");
-    const version = h.cache.version;
+    // The create's own NOTIFY may still be on its way (a loaded machine): let it land first.
+    let version = h.cache.version;
+    await eventually("the create's notification applied", async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      const settled = h.cache.version === version;
+      version = h.cache.version;
+      return settled;
+    });
     await eventually("the poll shows open", async () =>
       (await statusOf()) === "open" ? true : undefined,
     );
