@@ -199,7 +199,8 @@ const LOCK_PERSON_DAYS = `
     from unnest($1::text[], $2::text[], $3::date[]) as u(school_id, person_id, day)
   ), locked as (
     insert into attendance_days as a (school_id, person_id, day)
-    select school_id, person_id, day from person_days order by school_id, day, person_id
+    select school_id, person_id, day from person_days
+    order by school_id collate "C", day, person_id
     on conflict (school_id, day, person_id) do update set events = a.events where false
   )
   select school_id as school, person_id as person, day::text as day from person_days`;
@@ -251,7 +252,10 @@ interface EventRow {
   temperature_c: number | null;
 }
 
-/** Key order: the order every writer writes and locks person-days in. */
+/**
+ * Key order: the order every writer writes and locks person-days in (as LOCK_PERSON_DAYS
+ * sorts: ids compared by their characters, collation "C").
+ */
 function byKey(a: PersonDay, b: PersonDay): number {
   if (a.school !== b.school) return a.school < b.school ? -1 : 1;
   if (a.day !== b.day) return a.day < b.day ? -1 : 1;
@@ -409,7 +413,7 @@ async function keepBatchDays(
   );
   const { rows } = await client.query<PersonDay & StoredColumns & { ns: number[] }>(BATCH_DAYS);
   const replayed: Replayed[] = [];
-  const outOfOrder: { at: number; events: AttendanceEvent[] }[] = [];
+  const outOfOrder: number[] = [];
   for (const r of rows) {
     const events: AttendanceEvent[] = [];
     for (const n of r.ns) {
@@ -425,17 +429,17 @@ async function keepBatchDays(
     if (continuesDay(from, events))
       replayed.push({ day, replay: replayDay(from, events), readTxId: r.tx_id });
     else {
-      outOfOrder.push({ at: replayed.length, events });
+      outOfOrder.push(replayed.length);
       replayed.push({ day, replay: from, readTxId: r.tx_id });
     }
   }
   if (outOfOrder.length > 0) {
     const all = await readDayEvents(
       client,
-      outOfOrder.map((o) => replayed[o.at]!.day),
+      outOfOrder.map((at) => replayed[at]!.day),
     );
-    outOfOrder.forEach((o, j) => {
-      replayed[o.at]!.replay = replayDay(null, all[j]!);
+    outOfOrder.forEach((at, j) => {
+      replayed[at]!.replay = replayDay(null, all[j]!);
     });
   }
   replayed.sort((a, b) => byKey(a.day, b.day));
