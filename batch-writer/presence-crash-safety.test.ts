@@ -10,7 +10,7 @@ import {
   assertAttendanceDaysMatchEvents,
   insertRegister,
   insertSchool,
-} from "../test-support/attendance-days.ts";
+} from "../test-support/presence-state.ts";
 import { spawnWriter } from "../test-support/service-children.ts";
 import { shuffle } from "../test-support/shuffle.ts";
 import { assertRollupsMatchVotes, countVotes, queryNumber } from "../test-support/stored-votes.ts";

@@ -6,13 +6,13 @@ import { after, before, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import { migrate, migrationsDir } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import { PG_BASE_URL } from "../test-support/database.ts";
+import { testNames } from "../test-support/names.ts";
 import {
   assertAttendanceDaysMatchEvents,
   insertRegister,
   insertSchool,
-} from "../test-support/attendance-days.ts";
-import { PG_BASE_URL } from "../test-support/database.ts";
-import { testNames } from "../test-support/names.ts";
+} from "../test-support/presence-state.ts";
 import { queryNumber } from "../test-support/stored-votes.ts";
 import { storeBatch } from "./store-batch.ts";
 

@@ -6,15 +6,15 @@ import { createLogger } from "../common/logger.ts";
 import { createPool, type Pool } from "../common/postgres.ts";
 import type { StoredVote } from "../common/vote.ts";
 import { eventually } from "../harness/waiting.ts";
+import { createLoginRole } from "../test-support/database.ts";
+import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import {
   assertAttendanceDaysMatchEvents,
   type DayRow,
   insertRegister,
   insertSchool,
   readAttendanceDays,
-} from "../test-support/attendance-days.ts";
-import { createLoginRole } from "../test-support/database.ts";
-import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
+} from "../test-support/presence-state.ts";
 import { shuffle } from "../test-support/shuffle.ts";
 import { assertRollupsMatchVotes, insertPoll, queryNumber } from "../test-support/stored-votes.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
@@ -23,7 +23,7 @@ import type { DecodedVote } from "./decode.ts";
 import { storeBatch } from "./store-batch.ts";
 
 // The writer's presence state (presence-upkeep.ts), checked against attendance_days
-// recomputed independently from the stored events (test-support/attendance-days.ts: the
+// recomputed independently from the stored events (test-support/presence-state.ts: the
 // local day through luxon, not Postgres), and against hand-computed days where the zone
 // makes it tricky.
 
