@@ -451,6 +451,8 @@ describe("batch writer: presence state (attendance_days)", () => {
       await assertAttendanceDaysMatchEvents(pool);
     } finally {
       await pool.query("update schools set time_zone = $1 where id = 'north'", [LONDON]);
+      // The writer's temporary tables are its role's: dropped now, or the role cannot be.
+      await writerPool.query("discard temp");
       await writerPool.end();
       await apiPool.end();
       await writerRole.drop();
