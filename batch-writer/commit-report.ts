@@ -27,6 +27,7 @@ export function reportCommit(
   metrics.rows.inc({ outcome: "rejected" }, result.rejected);
   metrics.rows.inc({ outcome: "conflict" }, result.conflicts);
   metrics.rows.inc({ outcome: "poll_deleted" }, result.pollDeleted);
+  metrics.personDays.inc(result.personDays);
   if (result.pollDeleted > 0)
     logger.info(
       { votes: result.pollDeleted },

@@ -25,3 +25,19 @@ describe("readWriterConfig: PERMANENT_FAILURE_ATTEMPTS", () => {
     }
   });
 });
+
+describe("readWriterConfig: ATTENDANCE_DIRTY_BATCH", () => {
+  test("defaults to 1000 and reads a given value", () => {
+    assert.equal(readWriterConfig({}).attendanceDirtyBatch, 1_000);
+    assert.equal(readWriterConfig({ ATTENDANCE_DIRTY_BATCH: "50" }).attendanceDirtyBatch, 50);
+  });
+
+  test("a bad value fails naming the variable", () => {
+    for (const value of ["0", "-3", "1.5", "all", "100001"])
+      assert.throws(
+        () => readWriterConfig({ ATTENDANCE_DIRTY_BATCH: value }),
+        (err: unknown) => err instanceof ConfigError && err.variable === "ATTENDANCE_DIRTY_BATCH",
+        value,
+      );
+  });
+});

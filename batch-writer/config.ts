@@ -35,6 +35,11 @@ export interface WriterConfig extends CommonConfig {
    * find the messages that fail, which are then dead-lettered. @defaultValue 5
    */
   readonly permanentFailureAttempts: number;
+  /**
+   * Dirty person-days (attendance_dirty: a register deleted) recomputed with each batch, and
+   * per transaction of the sweep while idle. @defaultValue 1000
+   */
+  readonly attendanceDirtyBatch: number;
   /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
   readonly metricsPort: number;
   /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
@@ -76,6 +81,7 @@ export function readWriterConfig(
     retryMinMs: readInt(env, "RETRY_MIN_MS", 250, { min: 10 }),
     retryMaxMs: readInt(env, "RETRY_MAX_MS", 10_000, { min: 10 }),
     permanentFailureAttempts: readInt(env, "PERMANENT_FAILURE_ATTEMPTS", 5, { min: 1, max: 1_000 }),
+    attendanceDirtyBatch: readInt(env, "ATTENDANCE_DIRTY_BATCH", 1_000, { min: 1, max: 100_000 }),
     metricsPort: readInt(env, "WRITER_METRICS_PORT", 9101, { min: 0, max: 65535 }),
     metricsHost: readHost(env, "WRITER_METRICS_HOST", "127.0.0.1"),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 15_000, { min: 100 }),

@@ -6,9 +6,10 @@ import type { DecodedVote } from "./decode.ts";
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
 
 export const STAGING_COLUMNS =
-  "event_id, poll_id, option_id, kiosk_id, voter_id, cast_at, received_at, stream_seq";
+  "event_id, poll_id, option_id, kiosk_id, voter_id, cast_at, received_at, stream_seq, temperature_c";
 
-function field(value: string): string {
+/** A text field as COPY text: refused (a bug upstream) if it would need escaping. */
+export function field(value: string): string {
   if (NEEDS_ESCAPE.test(value)) throw new Error(`unescaped COPY field: ${JSON.stringify(value)}`);
   return value;
 }
@@ -25,7 +26,11 @@ export function* copyChunks(
       const v = votes[i]!;
       chunk += `${v.eventId}\t${v.pollId}\t${v.optionId}\t${v.kioskId}\t${
         v.voterId === undefined ? "\\N" : field(v.voterId)
-      }\t${v.castAt}\t${v.receivedAt}\t${v.streamSeq}\n`;
+      }\t${v.castAt}\t${v.receivedAt}\t${v.streamSeq}\t${
+        // A number with at most one decimal (common/vote.ts): its JavaScript text is a
+        // numeric Postgres reads as is ("36.6", "-2", never an exponent at that size).
+        v.temperatureC === undefined ? "\\N" : v.temperatureC
+      }\n`;
     }
     yield chunk;
   }

@@ -77,6 +77,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
         conflicts: 1,
         pollDeleted: 0,
         deadLettered: 0,
+        personDays: 0,
       });
     // Delivered again (a redelivery or a resend): still a conflict, recorded only once.
     const again = await store(clashes.map((c) => ({ ...c, streamSeq: seq++ })));
@@ -122,6 +123,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       conflicts: 0,
       pollDeleted: 0,
       deadLettered: 0,
+      personDays: 0,
     });
     assert.equal(await duplicatesCounted("lunch"), 1);
     assert.deepEqual(await conflictsOf(original.eventId), []);
@@ -148,6 +150,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       conflicts: 1,
       pollDeleted: 0,
       deadLettered: 0,
+      personDays: 0,
     });
     assert.deepEqual(await conflictsOf(first.eventId), [
       { kiosk_id: "k-b", poll_id: "color", option_id: "blue", voter_id: null },

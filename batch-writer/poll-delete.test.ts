@@ -161,6 +161,7 @@ describe("poll deleted while its votes are still in the stream", () => {
       conflicts: 0,
       pollDeleted: 1,
       deadLettered: 0,
+      personDays: 0,
     });
     assert.equal(await countVotes(h.db.pool), before + 1);
     assert.ok((await rejectedForDeletedPolls()).includes(stale.eventId));

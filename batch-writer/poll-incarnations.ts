@@ -11,7 +11,17 @@ import type { DecodedVote } from "./decode.ts";
 // UPDATE, then deleting the poll's votes) waits for this batch to commit and then deletes
 // what it stored, or this lookup waits for the delete and no longer finds the poll. Batches
 // do not block each other (key-share locks are compatible), nor ordinary poll updates.
-const LIVE_POLLS = "select id, incarnation from polls where id = any($1) for key share";
+// The same lookup tells which polls are attendance registers, with their school and its
+// time zone (presence-upkeep.ts). Only the polls are locked, not their schools. Through
+// writer_live_polls() (migration 020): a row lock asks for UPDATE rights, which the writer's
+// role has not on the registry; the function takes it with its owner's.
+const LIVE_POLLS = "select * from writer_live_polls($1)";
+
+/** An attendance register's school and the school's time zone. */
+export interface RegisterSchool {
+  schoolId: string;
+  timeZone: string;
+}
 
 const REJECT_DELETED_POLL_VOTES = `
   insert into rejected_votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
@@ -25,18 +35,35 @@ export interface SortedVotes {
   kept: readonly DecodedVote[];
   /** Votes for a poll that was deleted (or deleted and created anew) since they were cast. */
   deleted: readonly DecodedVote[];
+  /** The batch's live polls that are attendance registers (their events keep presence state). */
+  registers: ReadonlyMap<string, RegisterSchool>;
 }
+
+const NONE: ReadonlyMap<string, RegisterSchool> = new Map();
 
 /** One lookup per batch, of its distinct polls. */
 export async function sortByPollIncarnation(
   client: PoolClient,
   votes: readonly DecodedVote[],
 ): Promise<SortedVotes> {
-  if (votes.length === 0) return { kept: votes, deleted: [] };
+  if (votes.length === 0) return { kept: votes, deleted: [], registers: NONE };
   const ids = new Set<string>();
   for (const v of votes) ids.add(v.pollId);
-  const { rows } = await client.query<{ id: string; incarnation: number }>(LIVE_POLLS, [[...ids]]);
+  const { rows } = await client.query<{
+    id: string;
+    incarnation: number;
+    register: boolean;
+    school_id: string;
+    time_zone: string;
+  }>(LIVE_POLLS, [[...ids]]);
   const live = new Map(rows.map((r) => [r.id, r.incarnation]));
+  const registers = rows.some((r) => r.register)
+    ? new Map(
+        rows
+          .filter((r) => r.register)
+          .map((r) => [r.id, { schoolId: r.school_id, timeZone: r.time_zone }]),
+      )
+    : NONE;
   const belongs = (v: DecodedVote) => {
     const incarnation = live.get(v.pollId);
     return (
@@ -44,8 +71,8 @@ export async function sortByPollIncarnation(
       (v.pollIncarnation === undefined || v.pollIncarnation === incarnation)
     );
   };
-  if (votes.every(belongs)) return { kept: votes, deleted: [] };
-  return { kept: votes.filter(belongs), deleted: votes.filter((v) => !belongs(v)) };
+  if (votes.every(belongs)) return { kept: votes, deleted: [], registers };
+  return { kept: votes.filter(belongs), deleted: votes.filter((v) => !belongs(v)), registers };
 }
 
 /** Keeps the dropped votes in rejected_votes (reason poll_deleted): nothing vanishes unseen. */

@@ -107,6 +107,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       conflicts: 0,
       pollDeleted: 0,
       deadLettered: 0,
+      personDays: 0,
     });
     const before = await snapshot();
 
@@ -119,6 +120,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       conflicts: 0,
       pollDeleted: 0,
       deadLettered: 0,
+      personDays: 0,
     });
     assert.deepEqual(await snapshot(), before, "nothing changed, not even change_seq");
 
@@ -136,6 +138,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       conflicts: 0,
       pollDeleted: 0,
       deadLettered: 0,
+      personDays: 0,
     });
 
     assert.equal(await countVotes(bed.db.pool), stored + 26);
@@ -170,6 +173,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       conflicts: 0,
       pollDeleted: 0,
       deadLettered: 0,
+      personDays: 0,
     });
     assert.equal(
       await queryNumber(bed.db.pool, "select count(*) from votes where poll_id = 'mixed'"),

@@ -51,7 +51,13 @@ export class RetryingStore {
       const { votes, poison } = batchRows(items);
       const started = performance.now();
       try {
-        const result = await storeBatch(pool, config.streamName, votes, poison);
+        const result = await storeBatch(
+          pool,
+          config.streamName,
+          votes,
+          poison,
+          config.attendanceDirtyBatch,
+        );
         reportCommit(metrics, logger, {
           messages: items.length,
           votes: votes.length,

@@ -6,7 +6,12 @@ import { BUCKET_MS, bucketStartSql } from "../common/rollup-buckets.ts";
 import { copyChunks, STAGING_COLUMNS } from "./copy-rows.ts";
 import type { DecodedVote, Poison } from "./decode.ts";
 import { CLASHES_WITH_STORED, RECORD_CONFLICTS, SAME_VOTE_STORED } from "./event-id-conflicts.ts";
-import { rejectDeletedPollVotes, sortByPollIncarnation } from "./poll-incarnations.ts";
+import {
+  type RegisterSchool,
+  rejectDeletedPollVotes,
+  sortByPollIncarnation,
+} from "./poll-incarnations.ts";
+import { keepPresence, type RegisterEvent } from "./presence-upkeep.ts";
 
 export interface PoisonRow extends Poison {
   streamSeq: number;
@@ -30,6 +35,8 @@ export interface StoreResult {
   /** Votes for a poll deleted since (poll-incarnations.ts), kept in rejected_votes. */
   pollDeleted: number;
   deadLettered: number;
+  /** Person-days of attendance_days recomputed (presence-upkeep.ts), dirty ones included. */
+  personDays: number;
 }
 
 const prepared = new WeakSet<PoolClient>();
@@ -39,7 +46,7 @@ const CREATE_STAGING = `
   create temp table if not exists vote_staging (
     event_id uuid not null, poll_id text not null, option_id text not null,
     kiosk_id text not null, voter_id text, cast_at timestamptz not null,
-    received_at timestamptz not null, stream_seq bigint not null
+    received_at timestamptz not null, stream_seq bigint not null, temperature_c numeric(4, 1)
   ) on commit delete rows`;
 
 // The first vote (by cast time) of a voter in a one-vote-per-voter poll claims the ballot;
@@ -73,7 +80,11 @@ const REJECT_SECOND_VOTES = `
   on conflict (event_id) do nothing`;
 
 // One statement: insert what is new, fold exactly those rows into the rollups, and bump
-// each touched poll's change marker for the publisher.
+// each touched poll's change marker for the publisher. Rollup rows and change markers are
+// written in key order on both paths, so that writers folding into the same buckets at
+// once wait for each other instead of deadlocking. It also hands back the inserted events
+// of the batch's attendance registers ($1), whose person-days presence-upkeep.ts
+// recomputes (one aggregate, so the arrays are in one order).
 const INSERT_AND_ROLL_UP = `
   with inserted as (
     insert into votes (${STAGING_COLUMNS})
@@ -82,20 +93,20 @@ const INSERT_AND_ROLL_UP = `
       select 1 from voter_ballots b
       where b.poll_id = s.poll_id and b.voter_id = s.voter_id and b.event_id <> s.event_id)
     on conflict (event_id) do nothing
-    returning event_id, poll_id, option_id, cast_at, stream_seq
+    returning event_id, poll_id, option_id, voter_id, cast_at, stream_seq, temperature_c
   ), rolled as (
     insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
     select poll_id, option_id,
            ${bucketStartSql("cast_at")}, count(*),
            pg_current_xact_id()
-    from inserted group by 1, 2, 3
+    from inserted group by 1, 2, 3 order by 1, 2, 3
     on conflict (poll_id, option_id, bucket_start)
       do update set count = r.count + excluded.count, tx_id = pg_current_xact_id()
     returning 1
   ), changed as (
     insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at, tx_id)
     select poll_id, 1, max(stream_seq), clock_timestamp(), pg_current_xact_id()
-    from inserted group by poll_id
+    from inserted group by poll_id order by poll_id
     on conflict (poll_id) do update set
       change_seq = c.change_seq + 1,
       last_stream_seq = greatest(c.last_stream_seq, excluded.last_stream_seq),
@@ -118,14 +129,25 @@ const INSERT_AND_ROLL_UP = `
     insert into duplicate_counts as d (poll_id, kiosk_id, day, count)
     select poll_id, kiosk_id, (now() at time zone 'UTC')::date, count(*)
     from duplicate_rows
-    group by 1, 2, 3
+    group by 1, 2, 3 order by 1, 2, 3
     on conflict (poll_id, kiosk_id, day) do update set count = d.count + excluded.count
     returning 1
+  ), register_events as (
+    select coalesce(array_agg(event_id::text), '{}') as event_ids,
+           coalesce(array_agg(poll_id), '{}') as poll_ids,
+           coalesce(array_agg(option_id), '{}') as option_ids,
+           coalesce(array_agg(voter_id), '{}') as voter_ids,
+           coalesce(array_agg(cast_at::text), '{}') as cast_ats,
+           coalesce(array_agg(floor(extract(epoch from cast_at) * 1000)::float8), '{}') as at_ms,
+           coalesce(array_agg(temperature_c::float8), '{}') as temperatures
+    from inserted where voter_id is not null and poll_id = any($1::text[])
   )
   select (select count(*) from inserted) as inserted,
          (select count(*) from duplicate_rows) as stored_duplicates,
          (select count(*) from rolled) as buckets,
-         (select count(*) from changed) as polls`;
+         (select count(*) from changed) as polls,
+         r.event_ids, r.poll_ids, r.option_ids, r.voter_ids, r.cast_ats, r.at_ms, r.temperatures
+  from register_events r`;
 
 // Keyed by the message's identity (dead-letter-id.ts), never by its stream sequence. The
 // same message dead-lettered again (a resend past the duplicate window) takes its latest
@@ -148,6 +170,7 @@ const ROLL_UP_ARRAYS = `
   insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
   select p, o, b, n, pg_current_xact_id()
   from unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[]) as u(p, o, b, n)
+  order by p, o, b
   on conflict (poll_id, option_id, bucket_start)
     do update set count = r.count + excluded.count, tx_id = excluded.tx_id`;
 
@@ -155,6 +178,7 @@ const MARK_CHANGES_ARRAYS = `
   insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at, tx_id)
   select p, 1, s, clock_timestamp(), pg_current_xact_id()
   from unnest($1::text[], $2::bigint[]) as u(p, s)
+  order by p
   on conflict (poll_id) do update set
     change_seq = c.change_seq + 1,
     last_stream_seq = greatest(c.last_stream_seq, excluded.last_stream_seq),
@@ -174,18 +198,44 @@ const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = a
  * - staging (redeliveries, resends, one-vote-per-voter polls, a repeated id in the
  *   batch): COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING and rollups
  *   counting only the rows actually inserted.
+ * On both, the person-days of the attendance events inserted are recomputed, and up to
+ * `dirtyLimit` dirty ones (presence-upkeep.ts; the writer passes ATTENDANCE_DIRTY_BATCH).
  */
 export async function storeBatch(
   pool: Pool,
   stream: string,
   votes: readonly DecodedVote[],
   poison: readonly PoisonRow[],
+  dirtyLimit = 0,
 ): Promise<StoreResult> {
   if (votes.length > 0 && new Set(votes.map((v) => v.eventId)).size === votes.length) {
-    const direct = await storeDirect(pool, stream, votes, poison);
+    const direct = await storeDirect(pool, stream, votes, poison, dirtyLimit);
     if (direct !== undefined) return direct;
   }
-  return storeViaStaging(pool, stream, votes, poison);
+  return storeViaStaging(pool, stream, votes, poison, dirtyLimit);
+}
+
+/** The events of `registers` among votes that were all inserted (the direct path). */
+function registerEvents(
+  votes: readonly DecodedVote[],
+  registers: ReadonlyMap<string, RegisterSchool>,
+): RegisterEvent[] {
+  if (registers.size === 0) return [];
+  const events: RegisterEvent[] = [];
+  for (const v of votes) {
+    const school = registers.get(v.pollId);
+    if (school !== undefined && v.voterId !== undefined)
+      events.push({
+        eventId: v.eventId,
+        optionId: v.optionId,
+        voterId: v.voterId,
+        castAt: v.castAt,
+        atMs: Date.parse(v.castAt),
+        temperatureC: v.temperatureC ?? null,
+        ...school,
+      });
+  }
+  return events;
 }
 
 /** Returns undefined when the batch needs the staging path (nothing was written then). */
@@ -194,12 +244,13 @@ async function storeDirect(
   stream: string,
   batch: readonly DecodedVote[],
   poison: readonly PoisonRow[],
+  dirtyLimit: number,
 ): Promise<StoreResult | undefined> {
   const client = await pool.connect();
   let broken = false;
   try {
     await client.query("begin");
-    const { kept: votes, deleted } = await sortByPollIncarnation(client, batch);
+    const { kept: votes, deleted, registers } = await sortByPollIncarnation(client, batch);
     const votersIn = [
       ...new Set(votes.filter((v) => v.voterId !== undefined).map((v) => v.pollId)),
     ];
@@ -230,6 +281,7 @@ async function storeDirect(
       rows.map((r) => r.n),
     ]);
     await client.query(MARK_CHANGES_ARRAYS, [[...polls.keys()], [...polls.values()]]);
+    const presence = await keepPresence(client, registerEvents(votes, registers), dirtyLimit);
     await rejectDeletedPollVotes(client, deleted);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
@@ -241,6 +293,7 @@ async function storeDirect(
       conflicts: 0,
       pollDeleted: deleted.length,
       deadLettered: poison.length,
+      personDays: presence.personDays,
     };
   } catch (err) {
     broken = true;
@@ -277,6 +330,7 @@ async function storeViaStaging(
   stream: string,
   batch: readonly DecodedVote[],
   poison: readonly PoisonRow[],
+  dirtyLimit: number,
 ): Promise<StoreResult> {
   const client = await pool.connect();
   let broken = false;
@@ -286,10 +340,11 @@ async function storeViaStaging(
       prepared.add(client);
     }
     await client.query("begin");
-    const { kept: votes, deleted } = await sortByPollIncarnation(client, batch);
+    const { kept: votes, deleted, registers } = await sortByPollIncarnation(client, batch);
     let inserted = 0;
     let rejected = 0;
     let conflicts = 0;
+    let events: RegisterEvent[] = [];
     if (votes.length > 0) {
       await pipeline(
         Readable.from(copyChunks(votes)),
@@ -299,10 +354,28 @@ async function storeViaStaging(
         await client.query(CLAIM_BALLOTS);
         rejected = (await client.query(REJECT_SECOND_VOTES)).rowCount ?? 0;
       }
-      const { rows } = await client.query<{ inserted: number; stored_duplicates: number }>(
-        INSERT_AND_ROLL_UP,
-      );
-      inserted = rows[0]!.inserted;
+      const { rows } = await client.query<{
+        inserted: number;
+        stored_duplicates: number;
+        event_ids: string[];
+        poll_ids: string[];
+        option_ids: string[];
+        voter_ids: string[];
+        cast_ats: string[];
+        at_ms: number[];
+        temperatures: (number | null)[];
+      }>(INSERT_AND_ROLL_UP, [[...registers.keys()]]);
+      const r = rows[0]!;
+      inserted = r.inserted;
+      events = r.event_ids.map((eventId, i) => ({
+        eventId,
+        optionId: r.option_ids[i]!,
+        voterId: r.voter_ids[i]!,
+        castAt: r.cast_ats[i]!,
+        atMs: r.at_ms[i]!,
+        temperatureC: r.temperatures[i] ?? null,
+        ...registers.get(r.poll_ids[i]!)!,
+      }));
       // A row neither inserted, refused nor a duplicate of a stored vote clashes with a
       // stored vote or repeats an id of this batch: look for conflicts only then, so a
       // redelivered batch (all duplicates) costs no conflict lookup at all.
@@ -310,6 +383,7 @@ async function storeViaStaging(
         conflicts = (await client.query<{ conflicts: number }>(RECORD_CONFLICTS)).rows[0]!
           .conflicts;
     }
+    const presence = await keepPresence(client, events, dirtyLimit);
     await rejectDeletedPollVotes(client, deleted);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
@@ -321,6 +395,7 @@ async function storeViaStaging(
       conflicts,
       pollDeleted: deleted.length,
       deadLettered: poison.length,
+      personDays: presence.personDays,
     };
   } catch (err) {
     broken = true;

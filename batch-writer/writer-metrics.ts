@@ -11,6 +11,7 @@ export interface WriterMetrics {
   retries: Counter;
   permanentFailures: Counter;
   fetchesEndedEarly: Counter;
+  personDays: Counter;
 }
 
 export function createWriterMetrics(pendingMessages: () => Promise<number>): WriterMetrics {
@@ -69,6 +70,11 @@ export function createWriterMetrics(pendingMessages: () => Promise<number>): Wri
       registry,
       "tallyflow_writer_fetches_ended_early_total",
       "Pulls that failed after delivering messages (stored all the same)",
+    ),
+    personDays: counter(
+      registry,
+      "tallyflow_writer_attendance_days_total",
+      "Person-days of attendance_days recomputed from their events (touched by a batch, or dirty after a register was deleted)",
     ),
   };
 }

@@ -8,6 +8,7 @@ import { type BatchItem, isDeadLetteredWhole } from "./batch-item.ts";
 import type { WriterConfig } from "./config.ts";
 import { BatchFetcher } from "./fetch-batch.ts";
 import { Heartbeat } from "./heartbeat.ts";
+import { sweepDirtyPersonDays } from "./presence-upkeep.ts";
 import { RetryAborted, RetryingStore } from "./retrying-store.ts";
 import type { WriterMetrics } from "./writer-metrics.ts";
 
@@ -40,6 +41,7 @@ export class BatchWriter {
   readonly #fetcher: BatchFetcher;
   readonly #store: RetryingStore;
   #running: Promise<void> | undefined;
+  #sweepFailing = false;
 
   readonly deps: WriterDeps;
 
@@ -80,7 +82,10 @@ export class BatchWriter {
         }
         if (fetchFailing) this.deps.logger.info("fetching from JetStream recovered");
         fetchFailing = false;
-        if (fetched.length === 0) continue;
+        if (fetched.length === 0) {
+          await this.#sweepDirty();
+          continue;
+        }
         // Fetch and decode the next batch while this one is written: decoding and acks
         // run on this core while Postgres works on the other.
         if (!signal.aborted) prefetched = this.#fetcher.next();
@@ -103,6 +108,31 @@ export class BatchWriter {
       }
     } finally {
       stopHeartbeat();
+    }
+  }
+
+  /**
+   * Idle: recompute dirty person-days (presence-upkeep.ts), for at most the linger, the
+   * latency a vote already accepts. Batches do some too; this drains a large backlog (a
+   * register of a year deleted) when there are none. A failure waits for the next idle turn.
+   */
+  async #sweepDirty(): Promise<void> {
+    const { pool, config, logger, metrics } = this.deps;
+    try {
+      const days = await sweepDirtyPersonDays(
+        pool,
+        config.attendanceDirtyBatch,
+        config.batchLingerMs,
+        this.#abort.signal,
+      );
+      metrics.personDays.inc(days);
+      if (days > 0) logger.debug({ personDays: days }, "dirty person-days recomputed");
+      if (this.#sweepFailing) logger.info("recomputing dirty person-days recovered");
+      this.#sweepFailing = false;
+    } catch (err) {
+      if (!this.#sweepFailing)
+        logger.warn({ err }, "recomputing dirty person-days failed; retrying when idle");
+      this.#sweepFailing = true;
     }
   }
 

@@ -15,6 +15,8 @@ export interface VoteSpec {
   /** Default: now. */
   castAt?: Date | string;
   eventId?: string;
+  /** A register's check-in or check-out temperature. */
+  temperatureC?: number;
 }
 
 /** A StoredVote as the ingest API publishes it: UUIDv7 event id, ISO timestamps. */
@@ -34,6 +36,7 @@ export function makeVote(spec: VoteSpec): StoredVote {
     receivedAt: new Date().toISOString(),
   };
   if (spec.voterId !== undefined) vote.voterId = spec.voterId;
+  if (spec.temperatureC !== undefined) vote.temperatureC = spec.temperatureC;
   return vote;
 }
 

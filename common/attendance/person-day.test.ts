@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
+import { randomInt } from "node:crypto";
 import { describe, test } from "node:test";
 import {
   type AttendanceEvent,
+  byTime,
+  continuesDay,
   type DayRules,
   dayState,
   EMPTY_DAY,
   periodPresent,
+  replayDay,
   viewDay,
 } from "./person-day.ts";
 
@@ -105,6 +109,53 @@ describe("a person's day", () => {
     const ok = viewDay(dayState([ev("in", "08:30", 37.9)]), rules, evening);
     assert.deepEqual([ok.late, ok.fever], [false, false]);
     assert.equal(viewDay(EMPTY_DAY, rules, evening).present, false);
+  });
+});
+
+describe("a day's replay continued with later events (the writer's in-order case)", () => {
+  /** Up to 8 events at a few distinct minutes, some at the same millisecond, sub-second too. */
+  const randomDay = (): AttendanceEvent[] =>
+    Array.from({ length: 1 + randomInt(8) }, (_, i) => ({
+      eventId: `r${randomInt(1_000_000)}-${i}`,
+      kind: randomInt(2) === 0 ? ("in" as const) : ("out" as const),
+      atMs: T0 + randomInt(6) * 3_600_000 + randomInt(3) * 333,
+      temperatureC: randomInt(3) === 0 ? 36 + randomInt(30) / 10 : null,
+    }));
+
+  test("equals replaying every event, whatever the cut", () => {
+    for (let round = 0; round < 500; round++) {
+      const events = randomDay().sort(byTime);
+      const cut = randomInt(events.length + 1);
+      const first = replayDay(null, events.slice(0, cut));
+      const rest = events.slice(cut);
+      assert.equal(continuesDay(first, rest), true);
+      assert.deepEqual(replayDay(first, rest), replayDay(null, events));
+      assert.deepEqual(replayDay(first, rest).state, dayState(events));
+    }
+  });
+
+  test("an event before the last one replayed does not continue it", () => {
+    const first = replayDay(null, [ev("in", "08:00"), ev("out", "12:00")]);
+    assert.equal(continuesDay(first, [ev("in", "13:00")]), true);
+    assert.equal(continuesDay(first, [ev("in", "13:00"), ev("out", "11:00")]), false);
+    // The same instant: the event id decides, as in the replay.
+    const tie = { eventId: "a", kind: "in" as const, atMs: at("12:00"), temperatureC: null };
+    assert.equal(continuesDay(first, [tie]), tie.eventId > first.last!.eventId);
+    assert.equal(continuesDay(replayDay(null, []), [tie]), true);
+  });
+
+  test("the closed time is kept to the millisecond: seconds cut only at the end", () => {
+    const half = [
+      { eventId: "a", kind: "in" as const, atMs: T0, temperatureC: null },
+      { eventId: "b", kind: "out" as const, atMs: T0 + 1_500, temperatureC: null },
+    ];
+    const more = [
+      { eventId: "c", kind: "in" as const, atMs: T0 + 2_000, temperatureC: null },
+      { eventId: "d", kind: "out" as const, atMs: T0 + 3_500, temperatureC: null },
+    ];
+    const first = replayDay(null, half);
+    assert.deepEqual([first.state.closedSeconds, first.closedMs], [1, 1_500]);
+    assert.equal(replayDay(first, more).state.closedSeconds, 3);
   });
 });
 

@@ -59,13 +59,36 @@ export function byTime(a: AttendanceEvent, b: AttendanceEvent): number {
   return a.atMs - b.atMs || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0);
 }
 
+/**
+ * Where the replay of a day stands after some of its events: the state, plus what continuing
+ * it with later events needs: the closed time to the millisecond (the state keeps seconds)
+ * and the last event replayed, in time order. The batch writer stores it with the state.
+ */
+export interface DayReplay {
+  state: DayState;
+  closedMs: number;
+  /** The last event replayed, in time order (castAt, then eventId); null before any. */
+  last: { atMs: number; eventId: string } | null;
+}
+
 /** The state the day's events leave, replayed in time order. */
 export function dayState(events: readonly AttendanceEvent[]): DayState {
-  const s: DayState = { ...EMPTY_DAY };
-  let closedMs = 0;
-  let checkedInToday = false;
+  return replayDay(null, events).state;
+}
+
+/**
+ * Replays `events` (in time order, whatever their order here) after `from` (null: from the
+ * day's start). When every one of them comes after `from.last` (`continuesDay`), the result
+ * is the one replaying all the day's events from the first gives: the writer's common case,
+ * events arriving in order, needs no other event of the day.
+ */
+export function replayDay(from: DayReplay | null, events: readonly AttendanceEvent[]): DayReplay {
+  const s: DayState = { ...(from?.state ?? EMPTY_DAY) };
+  let closedMs = from?.closedMs ?? 0;
+  let last = from?.last ?? null;
   for (const e of [...events].sort(byTime)) {
     s.events++;
+    last = e;
     if (
       e.temperatureC !== null &&
       (s.maxTemperatureC === null || e.temperatureC > s.maxTemperatureC)
@@ -78,9 +101,9 @@ export function dayState(events: readonly AttendanceEvent[]): DayState {
       }
       s.openSinceMs = e.atMs;
       s.firstInMs ??= e.atMs;
-      checkedInToday = true;
     } else if (s.openSinceMs === null) {
-      if (checkedInToday) s.doubleOuts++;
+      // Checked in earlier that day: a double; never: an out without an in.
+      if (s.firstInMs !== null) s.doubleOuts++;
       else s.outsWithoutIn++;
     } else {
       closedMs += e.atMs - s.openSinceMs;
@@ -89,7 +112,15 @@ export function dayState(events: readonly AttendanceEvent[]): DayState {
     }
   }
   s.closedSeconds = Math.floor(closedMs / 1000);
-  return s;
+  return { state: s, closedMs, last: last && { atMs: last.atMs, eventId: last.eventId } };
+}
+
+/** Whether every one of `events` comes after the last event `from` replayed (time order). */
+export function continuesDay(from: DayReplay, events: readonly AttendanceEvent[]): boolean {
+  const last = from.last;
+  if (last === null) return from.state.events === 0;
+  const lastEvent: AttendanceEvent = { ...last, kind: "in", temperatureC: null };
+  return events.every((e) => byTime(lastEvent, e) < 0);
 }
 
 /** A person-day as a screen reads it at `nowMs`. */

@@ -35,6 +35,8 @@ const BENCHES: readonly Bench[] = [
   { script: "bench:voters" },
   { script: "bench:voter-rebuild" },
   { script: "bench:writer" },
+  // Ten schools' day (200,000 events) by default; the full run is fifty (a million).
+  { script: "bench:attendance-writer", smaller: ["--schools", "10"] },
   // Smaller than their defaults so that the whole bench fits in about an hour.
   { script: "bench:results", smaller: ["--history", "2000000", "--seconds", "20"] },
   { script: "bench:reads" },

@@ -1,0 +1,532 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { from as copyFrom } from "pg-copy-streams";
+import {
+  type AttendanceEvent,
+  continuesDay,
+  type DayReplay,
+  replayDay,
+} from "../common/attendance/person-day.ts";
+import { type Pool, type PoolClient, pgCode } from "../common/postgres.ts";
+import { field } from "./copy-rows.ts";
+
+// The presence state (attendance_days, migrations 019 and 020), kept by the writer in the
+// transaction that stores the events, as it keeps the rollups: per school, person and
+// school-local day, only for the person-days the batch inserted events into (duplicates
+// insert nothing, so they change nothing), plus up to `dirtyLimit` dirty ones
+// (attendance_dirty: a register deleted since). The state is the replay of the day's events
+// in time order (common/attendance/person-day.ts), so the order they arrive in never matters:
+// - a person-day without a row has no events but the batch's own (every person-day with
+//   events has its row or is dirty: migration 020), replayed from the start;
+// - one whose stored replay they all come after (the common case: an out after its in)
+//   continues it (replayDay from the stored DayReplay: the same state as replaying all);
+// - one they do not (an event arriving late, out of order) is replayed from all its events,
+//   read through votes_poll_voter_cast_idx (poll, voter, cast time) over the school's
+//   registers, never a scan.
+//
+// Two writers storing events of one person-day at once would each miss the other's
+// uncommitted events, and the last to write would lose the first's. So the batch's write is
+// conditional: a row is written only if its tx_id is still the one read with it, and a new
+// one only if still missing. Every writer of a person-day changes its tx_id in the
+// transaction that stores its events: an unchanged tx_id means no events came in since.
+// (ON CONFLICT DO UPDATE waits for a row being written, then judges its latest version.)
+// New rows go in by one COPY (the fastest insert: the morning's check-ins are all new),
+// which fails whole on a row another writer created meanwhile (23505, undone to a
+// savepoint); they are then written as the others are. A person-day that changed meanwhile
+// (rare: two writers on one person within a batch's time) is done the locking way, as dirty
+// ones are: its row locked first (created when missing), then all its events read, in a
+// statement of their own (READ COMMITTED: it sees all that committed before the lock was
+// granted). Rows are written and locked in key order, so that writers on the same
+// person-days wait for each other in one order; a deadlock left (a transaction holding its
+// written rows while it locks a changed one) is retried as any (pg-errors.ts: class 40 is
+// transient).
+//
+// The batch's events and person-days travel by COPY into temporary tables, not as array
+// parameters: at 100,000 rows, sixteen arrays cost more to pass than the rows cost to write.
+
+/** An inserted event of an attendance register, with its school and the school's zone. */
+export interface RegisterEvent {
+  eventId: string;
+  optionId: string;
+  voterId: string;
+  /** As sent (ISO 8601) or as Postgres prints it: what the local day is computed from. */
+  castAt: string;
+  /** castAt in milliseconds since 1970. */
+  atMs: number;
+  temperatureC: number | null;
+  schoolId: string;
+  timeZone: string;
+}
+
+export interface PresenceResult {
+  /** Person-days recomputed (kept or removed). */
+  personDays: number;
+  /** Of which had no event left (a register deleted): their row removed. */
+  removed: number;
+}
+
+interface PersonDay {
+  school: string;
+  person: string;
+  /** "YYYY-MM-DD", school-local. */
+  day: string;
+}
+
+interface Replayed {
+  day: PersonDay;
+  replay: DayReplay;
+  /** The row's tx_id when read; null: no row then. */
+  readTxId: string | null;
+}
+
+// Per connection, created in the transaction when missing (so again after one rolled back),
+// emptied at every commit.
+const CREATE_TEMP_TABLES = `
+  create temp table if not exists presence_events (
+    n integer not null, school_id text not null, person_id text not null,
+    cast_at timestamptz not null, time_zone text not null
+  ) on commit delete rows;
+  create temp table if not exists presence_days (
+    school_id text not null, person_id text not null, day date not null,
+    closed_seconds integer not null, closed_ms integer not null, first_in timestamptz,
+    last_out timestamptz, open_since timestamptz, max_temperature_c numeric(4, 1),
+    outs_without_in integer not null, double_ins integer not null, double_outs integer not null,
+    events integer not null, last_event_at timestamptz, last_event_id uuid, read_tx_id xid8
+  ) on commit delete rows`;
+
+const COPY_EVENTS = "copy presence_events (n, school_id, person_id, cast_at, time_zone) from stdin";
+
+// Instants come back as milliseconds since 1970 (cut to the millisecond, as JavaScript reads
+// an event's castAt), so that every path replays the same numbers.
+const MS = (col: string) => `floor(extract(epoch from ${col}) * 1000)::float8`;
+
+// The school-local day of an instant, as every part of tallyflow computes it in SQL.
+const LOCAL_DAY = (at: string, tz: string) => `(${at} at time zone ${tz})::date`;
+
+const STORED_COLUMNS = `a.tx_id::text as tx_id, a.closed_ms, ${MS("a.first_in")} as first_in_ms,
+  ${MS("a.last_out")} as last_out_ms, ${MS("a.open_since")} as open_since_ms,
+  a.max_temperature_c::float8 as max_temperature_c, a.outs_without_in, a.double_ins,
+  a.double_outs, a.events, ${MS("a.last_event_at")} as last_event_ms,
+  a.last_event_id::text as last_event_id`;
+
+// The batch's person-days (its events, by their number, grouped by school, person and local
+// day), each with its stored replay and tx_id when it has a row: one primary-key probe per
+// person-day (LATERAL: the temporary table has no statistics, and a hash join would read
+// all of attendance_days).
+const BATCH_DAYS = `
+  select e.school_id as school, e.person_id as person, e.day::text as day, e.ns, a.*
+  from (select school_id, person_id, ${LOCAL_DAY("cast_at", "time_zone")} as day,
+               array_agg(n) as ns
+        from presence_events group by 1, 2, 3) e
+  left join lateral (
+    select ${STORED_COLUMNS} from attendance_days a
+    where a.school_id = e.school_id and a.day = e.day and a.person_id = e.person_id collate "C"
+  ) a on true`;
+
+// All events of the given person-days, by their index in the list: per person-day one index
+// range per register of its school over the day's instants (wider by a few hours, so that a
+// zone whose midnight is skipped or repeated loses nothing; the local-day test is the exact
+// one).
+const DAY_EVENTS = `
+  select k.i::int as i, v.event_id::text as event_id, v.option_id, ${MS("v.cast_at")} as at_ms,
+         v.temperature_c::float8 as temperature_c
+  from (select u.*, s.time_zone
+        from unnest($1::text[], $2::text[], $3::date[]) with ordinality
+          as u(school_id, person_id, day, i)
+        join schools s on s.id = u.school_id) k
+  join polls p on p.school_id = k.school_id and p.kind = 'attendance'
+  join votes v on v.poll_id = p.id and v.voter_id is not null and v.voter_id = k.person_id
+    and v.cast_at >= (k.day::timestamp at time zone k.time_zone) - interval '3 hours'
+    and v.cast_at < ((k.day + 1)::timestamp at time zone k.time_zone) + interval '3 hours'
+    and ${LOCAL_DAY("v.cast_at", "k.time_zone")} = k.day`;
+
+const DAY_COLUMNS = `school_id, person_id, day, closed_seconds, closed_ms, first_in, last_out,
+  open_since, max_temperature_c, outs_without_in, double_ins, double_outs, events,
+  last_event_at, last_event_id`;
+
+// New person-days straight into attendance_days; tx_id and updated_at take their defaults
+// (this transaction, now).
+const COPY_NEW_DAYS = `copy attendance_days (${DAY_COLUMNS}) from stdin`;
+const COPY_DAYS = `copy presence_days (${DAY_COLUMNS}, read_tx_id) from stdin`;
+
+const UPSERT_SET = `
+  closed_seconds = excluded.closed_seconds, closed_ms = excluded.closed_ms,
+  first_in = excluded.first_in, last_out = excluded.last_out,
+  open_since = excluded.open_since, max_temperature_c = excluded.max_temperature_c,
+  outs_without_in = excluded.outs_without_in, double_ins = excluded.double_ins,
+  double_outs = excluded.double_outs, events = excluded.events,
+  last_event_at = excluded.last_event_at, last_event_id = excluded.last_event_id,
+  tx_id = pg_current_xact_id(), updated_at = now()`;
+
+// presence_days written if unchanged since read, in the order copied (key order):
+// excluded.tx_id is the tx_id read, or (no row read) this transaction's, which no other
+// writer's row has. Done: written by this transaction. Not done: changed since, or a row
+// inserted where one was read (deleted since, its register deleted: its tx_id is the read
+// one); those are done the locking way.
+const WRITE_IF_UNCHANGED = `
+  with written as (
+    insert into attendance_days as a (${DAY_COLUMNS}, tx_id, updated_at)
+    select ${DAY_COLUMNS}, coalesce(read_tx_id, pg_current_xact_id()), now() from presence_days
+    on conflict (school_id, day, person_id) do update set ${UPSERT_SET}
+    where a.tx_id = excluded.tx_id
+    returning a.tx_id = pg_current_xact_id() as done
+  )
+  select count(*) filter (where done)::int as done from written`;
+
+// The person-days of presence_days this transaction did not write.
+const NOT_WRITTEN = `
+  select p.school_id as school, p.person_id as person, p.day::text as day
+  from presence_days p
+  left join attendance_days a
+    on a.school_id = p.school_id and a.day = p.day and a.person_id = p.person_id collate "C"
+  where a.tx_id is distinct from pg_current_xact_id()`;
+
+// The locking way: claims up to $4 dirty person-days (SKIP LOCKED: another writer's claims
+// are its own; claiming never waits), adds the given ones, and locks them all in key order
+// without a new row version: a missing one is inserted empty, an existing one locked by ON
+// CONFLICT DO UPDATE … WHERE false (it locks the row, then updates nothing).
+const LOCK_PERSON_DAYS = `
+  with claimed as (
+    delete from attendance_dirty d
+    where (d.school_id, d.person_id, d.day) in (
+      select school_id, person_id, day from attendance_dirty
+      order by school_id, person_id, day limit $4 for update skip locked)
+    returning d.school_id, d.person_id, d.day
+  ), person_days as (
+    select school_id, person_id, day from claimed
+    union
+    select school_id, person_id collate "C", day
+    from unnest($1::text[], $2::text[], $3::date[]) as u(school_id, person_id, day)
+  ), locked as (
+    insert into attendance_days as a (school_id, person_id, day)
+    select school_id, person_id, day from person_days
+    order by school_id collate "C", day, person_id
+    on conflict (school_id, day, person_id) do update set events = a.events where false
+  )
+  select school_id as school, person_id as person, day::text as day from person_days`;
+
+// Locked person-days written: those with events take their replay ($1-$15), those without
+// any (their register deleted) go ($16-$18).
+const TIMESTAMP = (ms: string) => `'epoch'::timestamptz + ${ms} * interval '1 millisecond'`;
+const WRITE_LOCKED = `
+  with gone as (
+    delete from attendance_days a
+    using unnest($16::text[], $17::text[], $18::date[]) as g(school_id, person_id, day)
+    where a.school_id = g.school_id and a.day = g.day and a.person_id = g.person_id
+    returning 1
+  )
+  insert into attendance_days as a (${DAY_COLUMNS}, tx_id, updated_at)
+  select u.school_id, u.person_id, u.day, u.closed_seconds, u.closed_ms,
+         ${TIMESTAMP("u.first_in_ms")}, ${TIMESTAMP("u.last_out_ms")},
+         ${TIMESTAMP("u.open_since_ms")}, u.max_temperature_c, u.outs_without_in, u.double_ins,
+         u.double_outs, u.events, ${TIMESTAMP("u.last_event_ms")}, u.last_event_id,
+         pg_current_xact_id(), now()
+  from unnest($1::text[], $2::text[], $3::date[], $4::int[], $5::int[], $6::float8[],
+              $7::float8[], $8::float8[], $9::numeric[], $10::int[], $11::int[], $12::int[],
+              $13::int[], $14::float8[], $15::uuid[])
+    as u(school_id, person_id, day, closed_seconds, closed_ms, first_in_ms, last_out_ms,
+         open_since_ms, max_temperature_c, outs_without_in, double_ins, double_outs, events,
+         last_event_ms, last_event_id)
+  on conflict (school_id, day, person_id) do update set ${UPSERT_SET}`;
+
+interface StoredColumns {
+  tx_id: string | null;
+  closed_ms: number | null;
+  first_in_ms: number | null;
+  last_out_ms: number | null;
+  open_since_ms: number | null;
+  max_temperature_c: number | null;
+  outs_without_in: number | null;
+  double_ins: number | null;
+  double_outs: number | null;
+  events: number | null;
+  last_event_ms: number | null;
+  last_event_id: string | null;
+}
+
+interface EventRow {
+  i: number;
+  event_id: string;
+  option_id: string;
+  at_ms: number;
+  temperature_c: number | null;
+}
+
+/**
+ * Key order: the order every writer writes and locks person-days in (as LOCK_PERSON_DAYS
+ * sorts: ids compared by their characters, collation "C").
+ */
+function byKey(a: PersonDay, b: PersonDay): number {
+  if (a.school !== b.school) return a.school < b.school ? -1 : 1;
+  if (a.day !== b.day) return a.day < b.day ? -1 : 1;
+  return a.person < b.person ? -1 : a.person > b.person ? 1 : 0;
+}
+
+const keyColumns = (days: readonly PersonDay[]) => [
+  days.map((d) => d.school),
+  days.map((d) => d.person),
+  days.map((d) => d.day),
+];
+
+function toEvent(e: {
+  eventId: string;
+  optionId: string;
+  atMs: number;
+  temperatureC: number | null;
+}): AttendanceEvent | undefined {
+  // A register's options are `in` and `out` (the API allows no other).
+  if (e.optionId !== "in" && e.optionId !== "out") return undefined;
+  return { eventId: e.eventId, kind: e.optionId, atMs: e.atMs, temperatureC: e.temperatureC };
+}
+
+/** A stored row's replay (a row has all its columns when tx_id is there). */
+function fromRow(r: StoredColumns): DayReplay {
+  const closedMs = r.closed_ms ?? 0;
+  return {
+    state: {
+      closedSeconds: Math.floor(closedMs / 1000),
+      firstInMs: r.first_in_ms,
+      lastOutMs: r.last_out_ms,
+      openSinceMs: r.open_since_ms,
+      maxTemperatureC: r.max_temperature_c,
+      outsWithoutIn: r.outs_without_in ?? 0,
+      doubleIns: r.double_ins ?? 0,
+      doubleOuts: r.double_outs ?? 0,
+      events: r.events ?? 0,
+    },
+    closedMs,
+    last:
+      r.last_event_ms === null || r.last_event_id === null
+        ? null
+        : { atMs: r.last_event_ms, eventId: r.last_event_id },
+  };
+}
+
+// COPY text: ids are COPY-safe (common/vote.ts; field() holds us to it), numbers and
+// instants are.
+const NULL = "\\N";
+const copyInstant = (ms: number | null) => (ms === null ? NULL : new Date(ms).toISOString());
+
+function dayLine(d: Replayed, withReadTxId: boolean): string {
+  const s = d.replay.state;
+  const last = d.replay.last;
+  return `${field(d.day.school)}\t${field(d.day.person)}\t${d.day.day}\t${s.closedSeconds}\t${
+    d.replay.closedMs
+  }\t${copyInstant(s.firstInMs)}\t${copyInstant(s.lastOutMs)}\t${copyInstant(s.openSinceMs)}\t${
+    s.maxTemperatureC ?? NULL
+  }\t${s.outsWithoutIn}\t${s.doubleIns}\t${s.doubleOuts}\t${s.events}\t${copyInstant(
+    last?.atMs ?? null,
+  )}\t${last?.eventId ?? NULL}${withReadTxId ? `\t${d.readTxId ?? NULL}` : ""}\n`;
+}
+
+/** `lines` as COPY text in chunks of 2,000 rows (one stream write per chunk). */
+function* chunks<T>(items: readonly T[], line: (item: T, i: number) => string): Generator<string> {
+  for (let start = 0; start < items.length; start += 2_000) {
+    let chunk = "";
+    const end = Math.min(start + 2_000, items.length);
+    for (let i = start; i < end; i++) chunk += line(items[i]!, i);
+    yield chunk;
+  }
+}
+
+async function copyIn(client: PoolClient, sql: string, text: Iterable<string>): Promise<void> {
+  await pipeline(Readable.from(text), client.query(copyFrom(sql)));
+}
+
+/**
+ * Inserts person-days read as missing, by COPY, under a savepoint: false (nothing written)
+ * when another writer created one of them meanwhile.
+ */
+async function copyNewDays(client: PoolClient, days: readonly Replayed[]): Promise<boolean> {
+  await client.query("savepoint presence_new_days");
+  try {
+    await copyIn(
+      client,
+      COPY_NEW_DAYS,
+      chunks(days, (d) => dayLine(d, false)),
+    );
+  } catch (err) {
+    if (pgCode(err) !== "23505") throw err;
+    await client.query("rollback to savepoint presence_new_days");
+    return false;
+  }
+  await client.query("release savepoint presence_new_days");
+  return true;
+}
+
+/** Every event of the given person-days, as stored (this transaction's included). */
+async function readDayEvents(
+  client: PoolClient,
+  days: readonly PersonDay[],
+): Promise<AttendanceEvent[][]> {
+  const events: AttendanceEvent[][] = days.map(() => []);
+  if (days.length === 0) return events;
+  const { rows } = await client.query<EventRow>(DAY_EVENTS, keyColumns(days));
+  for (const r of rows) {
+    const e = toEvent({
+      eventId: r.event_id,
+      optionId: r.option_id,
+      atMs: r.at_ms,
+      temperatureC: r.temperature_c,
+    });
+    if (e) events[r.i - 1]!.push(e);
+  }
+  return events;
+}
+
+/**
+ * Keeps the person-days of `inserted` (this batch's inserted register events) and up to
+ * `dirtyLimit` dirty ones, in the caller's transaction, after the events are inserted and
+ * before the commit. When nothing is dirty, one statement for a batch without register
+ * events; with some, the events copied in and read back grouped by person-day with their
+ * stored replays, those arriving out of order read in full, the new person-days copied in,
+ * the others copied and written if unchanged.
+ */
+export async function keepPresence(
+  client: PoolClient,
+  inserted: readonly RegisterEvent[],
+  dirtyLimit: number,
+): Promise<PresenceResult> {
+  const changed =
+    inserted.length > 0 ? await keepBatchDays(client, inserted) : { total: 0, days: [] };
+  const locked = await recomputeLocked(client, changed.days, dirtyLimit);
+  return {
+    personDays: changed.total + locked.personDays - changed.days.length,
+    removed: locked.removed,
+  };
+}
+
+/** The batch's person-days, written if unchanged; returns those that changed meanwhile. */
+async function keepBatchDays(
+  client: PoolClient,
+  inserted: readonly RegisterEvent[],
+): Promise<{ total: number; days: PersonDay[] }> {
+  await client.query(CREATE_TEMP_TABLES);
+  await copyIn(
+    client,
+    COPY_EVENTS,
+    chunks(
+      inserted,
+      (e, n) =>
+        `${n}\t${field(e.schoolId)}\t${field(e.voterId)}\t${field(e.castAt)}\t${field(e.timeZone)}\n`,
+    ),
+  );
+  const { rows } = await client.query<PersonDay & StoredColumns & { ns: number[] }>(BATCH_DAYS);
+  const replayed: Replayed[] = [];
+  const outOfOrder: number[] = [];
+  for (const r of rows) {
+    const events: AttendanceEvent[] = [];
+    for (const n of r.ns) {
+      const e = toEvent(inserted[n]!);
+      if (e) events.push(e);
+    }
+    const day = { school: r.school, person: r.person, day: r.day };
+    if (r.tx_id === null) {
+      replayed.push({ day, replay: replayDay(null, events), readTxId: null });
+      continue;
+    }
+    const from = fromRow(r);
+    if (continuesDay(from, events))
+      replayed.push({ day, replay: replayDay(from, events), readTxId: r.tx_id });
+    else {
+      outOfOrder.push(replayed.length);
+      replayed.push({ day, replay: from, readTxId: r.tx_id });
+    }
+  }
+  if (outOfOrder.length > 0) {
+    const all = await readDayEvents(
+      client,
+      outOfOrder.map((at) => replayed[at]!.day),
+    );
+    outOfOrder.forEach((at, j) => {
+      replayed[at]!.replay = replayDay(null, all[j]!);
+    });
+  }
+  replayed.sort((a, b) => byKey(a.day, b.day));
+
+  const fresh = replayed.filter((d) => d.readTxId === null);
+  const update =
+    fresh.length === 0 || (await copyNewDays(client, fresh))
+      ? replayed.filter((d) => d.readTxId !== null)
+      : replayed;
+  if (update.length === 0) return { total: replayed.length, days: [] };
+  await copyIn(
+    client,
+    COPY_DAYS,
+    chunks(update, (d) => dayLine(d, true)),
+  );
+  const { rows: result } = await client.query<{ done: number }>(WRITE_IF_UNCHANGED);
+  if (result[0]!.done === update.length) return { total: replayed.length, days: [] };
+  const { rows: notWritten } = await client.query<PersonDay>(NOT_WRITTEN);
+  return { total: replayed.length, days: notWritten };
+}
+
+/** The locking way, for `given` person-days and up to `dirtyLimit` dirty ones. */
+async function recomputeLocked(
+  client: PoolClient,
+  given: readonly PersonDay[],
+  dirtyLimit: number,
+): Promise<PresenceResult> {
+  const { rows: days } = await client.query<PersonDay>(LOCK_PERSON_DAYS, [
+    ...keyColumns(given),
+    dirtyLimit,
+  ]);
+  if (days.length === 0) return { personDays: 0, removed: 0 };
+  const events = await readDayEvents(client, days);
+  const gone: PersonDay[] = [];
+  const kept: { day: PersonDay; replay: DayReplay }[] = [];
+  days.forEach((day, i) => {
+    if (events[i]!.length === 0) gone.push(day);
+    else kept.push({ day, replay: replayDay(null, events[i]!) });
+  });
+  await client.query(WRITE_LOCKED, [
+    ...keyColumns(kept.map((k) => k.day)),
+    kept.map((k) => k.replay.state.closedSeconds),
+    kept.map((k) => k.replay.closedMs),
+    kept.map((k) => k.replay.state.firstInMs),
+    kept.map((k) => k.replay.state.lastOutMs),
+    kept.map((k) => k.replay.state.openSinceMs),
+    kept.map((k) => k.replay.state.maxTemperatureC),
+    kept.map((k) => k.replay.state.outsWithoutIn),
+    kept.map((k) => k.replay.state.doubleIns),
+    kept.map((k) => k.replay.state.doubleOuts),
+    kept.map((k) => k.replay.state.events),
+    kept.map((k) => k.replay.last?.atMs ?? null),
+    kept.map((k) => k.replay.last?.eventId ?? null),
+    ...keyColumns(gone),
+  ]);
+  return { personDays: days.length, removed: gone.length };
+}
+
+/**
+ * While no votes arrive, dirty person-days are recomputed on their own: transactions of up
+ * to `limit` person-days, one after another while each finds a full `limit`, for at most
+ * `budgetMs` (a vote arriving meanwhile waits no longer than that). Resolves to the
+ * person-days recomputed.
+ */
+export async function sweepDirtyPersonDays(
+  pool: Pool,
+  limit: number,
+  budgetMs: number,
+  signal: AbortSignal,
+): Promise<number> {
+  const started = performance.now();
+  let total = 0;
+  for (;;) {
+    const client = await pool.connect();
+    let result: PresenceResult;
+    try {
+      await client.query("begin");
+      result = await recomputeLocked(client, [], limit);
+      await client.query("commit");
+    } catch (err) {
+      await client.query("rollback").catch(() => {});
+      client.release(true);
+      throw err;
+    }
+    client.release();
+    total += result.personDays;
+    if (result.personDays < limit || signal.aborted || performance.now() - started >= budgetMs)
+      return total;
+  }
+}
