@@ -73,7 +73,7 @@ export function createWriterMetrics(pendingMessages: () => Promise<number>): Wri
     ),
     personDays: counter(
       registry,
-      "tallyflow_writer_attendance_days_total",
+      "tallyflow_writer_attendance_recomputes_total",
       "Person-days of attendance_days recomputed from their events (touched by a batch, or dirty after a register was deleted)",
     ),
   };
