@@ -78,6 +78,15 @@ export function createWriterMetrics(readLag: () => Promise<ConsumerLag>): Writer
       this.set((await read()) ? 1 : 0);
     },
   });
+  const deadLetters = counter(
+    registry,
+    "tallyflow_writer_dead_letters_total",
+    "Messages or votes moved to dead_letters, by reason (invalid, store_failed, max_deliveries)",
+    ["reason"],
+  );
+  // At 0 from the start: increase() over a series born at its first dead letter misses it.
+  for (const reason of ["invalid", "store_failed", "max_deliveries"])
+    deadLetters.inc({ reason }, 0);
   return {
     registry,
     batches: counter(
@@ -92,12 +101,7 @@ export function createWriterMetrics(readLag: () => Promise<ConsumerLag>): Writer
       "Votes by outcome: inserted, duplicate (already stored), rejected (second vote), conflict (eventId stored for another vote), poll_deleted (its poll was deleted since)",
       ["outcome"],
     ),
-    deadLetters: counter(
-      registry,
-      "tallyflow_writer_dead_letters_total",
-      "Messages or votes moved to dead_letters, by reason (invalid, store_failed, max_deliveries)",
-      ["reason"],
-    ),
+    deadLetters,
     batchDuration: histogram(
       registry,
       "tallyflow_writer_batch_duration_seconds",
