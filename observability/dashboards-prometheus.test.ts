@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -43,14 +43,7 @@ const BINARIES = [
 ];
 
 const missing = BINARIES.filter((b) =>
-  (process.env.PATH ?? "").split(":").every((dir) => {
-    try {
-      readFileSync(join(dir, b), { flag: "r" }).length;
-      return false;
-    } catch {
-      return true;
-    }
-  }),
+  (process.env.PATH ?? "").split(":").every((dir) => !existsSync(join(dir, b))),
 );
 const skip =
   missing.length > 0 ? `not installed: ${missing.join(", ")} (.ci/run installs them)` : "";
