@@ -37,6 +37,12 @@ function promtoolRun(args: string[]): { status: number | null; output: string } 
 }
 
 describe("alert rules", { skip: missing || false }, () => {
+  test("promtool check config: the compose kit's prometheus.yml is valid", () => {
+    const config = join(import.meta.dirname, "prometheus", "prometheus.yml");
+    const run = promtoolRun(["check", "config", config]);
+    assert.equal(run.status, 0, run.output);
+  });
+
   test("promtool check rules: they load", () => {
     const run = promtoolRun(["check", "rules", RULES]);
     assert.equal(run.status, 0, run.output);
