@@ -86,7 +86,8 @@ describe("dashboards against a real Prometheus", { skip: skip || false }, () => 
       publisherEnv(h.names, h.db.url, {
         NATS_URL: h.config.natsUrl,
         REDIS_URL: h.config.redisUrl,
-        RESULTS_INTERVAL_MS: "1000",
+        // Stale after 3 intervals: 6 s, room for a slow run on a loaded machine.
+        RESULTS_INTERVAL_MS: "2000",
         PUBLISHER_METRICS_PORT: String(publisherPort),
       }),
       { scheduled: true },
@@ -237,8 +238,13 @@ describe("dashboards against a real Prometheus", { skip: skip || false }, () => 
       },
       { timeoutMs: 20_000 },
     );
-    // Nothing else is wrong with this pipeline.
-    assert.deepEqual([...new Set(firing)], ["TallyflowDeadLettersRising"]);
+    // Nothing else is wrong with this pipeline. (The host's disk and memory are the test
+    // machine's, not the pipeline's: their alerts are left out.)
+    const host = new Set(["TallyflowDiskNearlyFull", "TallyflowMemoryNearlyFull"]);
+    assert.deepEqual(
+      [...new Set(firing)].filter((name) => !host.has(name)),
+      ["TallyflowDeadLettersRising"],
+    );
     const { groups } = await prometheus.api<{
       groups: { rules: { name: string; health: string; lastError?: string }[] }[];
     }>("rules");
