@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -74,9 +75,12 @@ describe("dashboards against a real Prometheus", { skip: skip || false }, () => 
   let publisher: InProcessPublisher;
   let prometheus: PrometheusServer;
   const exporters: Exporter[] = [];
+  /** The metrics ports of the API, the writer and the publisher. */
+  let ports: number[] = [];
 
   before(async () => {
-    const [apiPort, writerPort, publisherPort] = (await freePorts(3)) as [number, number, number];
+    ports = await freePorts(3);
+    const [apiPort, writerPort, publisherPort] = ports as [number, number, number];
     h = await startIngestHarness({ API_METRICS_PORT: String(apiPort) });
     writer = await startWriterInProcess({
       ...pipelineWriterEnv(h.names, h.db.url, h.config.natsUrl),
@@ -193,6 +197,16 @@ describe("dashboards against a real Prometheus", { skip: skip || false }, () => 
       );
       return rows[0]!.votes === 15 && rows[0]!.dead === 1 ? true : undefined;
     });
+  });
+
+  test("after the traffic, every service's /metrics still passes promtool check metrics", async () => {
+    // common/promtool-metrics.test.ts lints them at start; the traffic adds labelled series.
+    for (const port of ports) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const run = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+      assert.equal(run.error, undefined);
+      assert.equal(`${run.stdout}${run.stderr}`.trim(), "", `port ${port}`);
+    }
   });
 
   test("every dashboard panel's query returns data (a number, not NaN)", async () => {
