@@ -18,6 +18,7 @@ import { parse } from "yaml";
 import { readWriterConfig } from "./batch-writer/config.ts";
 import { readIngestConfig } from "./ingest-api/config.ts";
 import { readPublisherConfig } from "./result-publisher/config.ts";
+import { METRICS_PASSWORD_VARIABLE, METRICS_USER } from "./scripts/redis-users/acl.ts";
 
 // No Docker engine runs in CI: check that the compose file parses, names every service,
 // and that each app service runs a file that exists in the image's sources.
@@ -400,6 +401,14 @@ test("the observability override: Prometheus scrapes every service and engine, G
     ),
   );
   assert.deepEqual(prometheus.rule_files, ["/etc/prometheus/rules/*.yml"]);
+  // The Redis exporter signs in as the metrics user the redis-users job writes.
+  const exporterEnv = services["redis-exporter"]?.environment;
+  assert.equal(exporterEnv?.REDIS_USER, METRICS_USER);
+  assert.match(exporterEnv?.REDIS_PASSWORD ?? "", REQUIRED_FROM_ENV(METRICS_PASSWORD_VARIABLE));
+  assert.equal(
+    services["redis-users"]?.environment?.[METRICS_PASSWORD_VARIABLE],
+    `\${${METRICS_PASSWORD_VARIABLE}:-}`,
+  );
 
   // Grafana: the provider reads the folder the dashboards are mounted at, and every panel
   // asks the provisioned data source.
