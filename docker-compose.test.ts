@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
 import { readWriterConfig } from "./batch-writer/config.ts";
+import { eventually } from "./harness/waiting.ts";
 import { readIngestConfig } from "./ingest-api/config.ts";
 import { readPublisherConfig } from "./result-publisher/config.ts";
 import { METRICS_PASSWORD_VARIABLE, METRICS_USER } from "./scripts/redis-users/acl.ts";
@@ -443,4 +444,73 @@ test("the observability override: Prometheus scrapes every service and engine, G
     "tallyflow-kiosks",
     "tallyflow-pipeline",
   ]);
+});
+
+const haproxyMissing = spawnSync("haproxy", ["-v"]).error
+  ? "haproxy is not installed (apt-get install haproxy; .ci/run does)"
+  : "";
+
+test("the cluster's balancer config: haproxy accepts it, and sends requests only to an API whose /readyz answers 200", {
+  skip: haproxyMissing || false,
+}, async () => {
+  const conf = "docs/proxy/haproxy.cfg";
+  const checked = spawnSync("haproxy", ["-c", "-f", conf], { encoding: "utf8" });
+  assert.equal(checked.status, 0, `${checked.stdout}${checked.stderr}`);
+
+  // The same file with the two instances at fixed local addresses instead of compose's
+  // DNS: the checks, their thresholds and the forwarding are the file's own.
+  const ready = { a: true, b: false };
+  const forwardedFor: string[] = [];
+  const servers = (["a", "b"] as const).map((name) =>
+    createServer((req, res) => {
+      if (req.url === "/readyz") res.statusCode = ready[name] ? 200 : 503;
+      else forwardedFor.push(String(req.headers["x-forwarded-for"]));
+      res.end(name);
+    }),
+  );
+  const listen = (s: ReturnType<typeof createServer>) =>
+    new Promise<number>((r) =>
+      s.listen(0, "127.0.0.1", () => r((s.address() as AddressInfo).port)),
+    );
+  const [portA, portB] = [await listen(servers[0]!), await listen(servers[1]!)];
+  const probe = createServer();
+  const front = await listen(probe);
+  await new Promise<void>((r) => probe.close(() => r()));
+  const text = readFileSync(conf, "utf8")
+    .replace(/^\s*bind :\d+$/m, `  bind 127.0.0.1:${front}`)
+    .replace(/ resolvers docker init-addr none$/m, "")
+    .replace(
+      /^\s*server-template api 2 ingest-api:\d+$/m,
+      `  server a 127.0.0.1:${portA}\n  server b 127.0.0.1:${portB}`,
+    );
+  const dir = mkdtempSync(join(tmpdir(), "tf-haproxy-"));
+  writeFileSync(join(dir, "haproxy.cfg"), text);
+  const lb = spawn("haproxy", ["-db", "-f", join(dir, "haproxy.cfg")], { stdio: "ignore" });
+  const hits = async (n: number) => {
+    const seen: string[] = [];
+    for (let i = 0; i < n; i++)
+      seen.push(await (await fetch(`http://127.0.0.1:${front}/v1/polls`)).text());
+    return seen;
+  };
+  try {
+    // b fails its checks: after two (2 s apart) it gets no request.
+    await eventually(
+      "only a gets requests",
+      async () => ((await hits(6)).every((s) => s === "a") ? true : undefined),
+      { timeoutMs: 20_000, intervalMs: 500 },
+    );
+    assert.equal(forwardedFor.at(-1), "127.0.0.1", "the client's address is appended");
+    // b passes two checks: it is back.
+    ready.b = true;
+    await eventually(
+      "b gets requests again",
+      async () => ((await hits(6)).includes("b") ? true : undefined),
+      { timeoutMs: 20_000, intervalMs: 500 },
+    );
+  } finally {
+    lb.kill("SIGKILL");
+    for (const s of servers) s.closeAllConnections();
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
