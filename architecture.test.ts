@@ -100,7 +100,7 @@ describe("the rooms' imports", () => {
 // The map must be true: a path named in the docs that no longer exists sends a newcomer to
 // the wrong file. Every `folder/file` in backticks that starts with one of the rooms counts.
 const ROOMS =
-  /^(?:ingest-api|batch-writer|result-publisher|kiosk-client|common|web|sql|scripts|test-support|harness|docs)\//;
+  /^(?:ingest-api|batch-writer|result-publisher|kiosk-client|common|web|sql|scripts|test-support|harness|docs|observability)\//;
 const DOCS = [
   "ARCHITECTURE.md",
   "README.md",

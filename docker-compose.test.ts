@@ -1,18 +1,25 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
+import { readWriterConfig } from "./batch-writer/config.ts";
+import { eventually } from "./harness/waiting.ts";
 import { readIngestConfig } from "./ingest-api/config.ts";
+import { readPublisherConfig } from "./result-publisher/config.ts";
+import { METRICS_PASSWORD_VARIABLE, METRICS_USER } from "./scripts/redis-users/acl.ts";
 
 // No Docker engine runs in CI: check that the compose file parses, names every service,
 // and that each app service runs a file that exists in the image's sources.
@@ -222,4 +229,288 @@ test("behind the proxy override, only the proxy reaches the API, and TRUST_PROXY
   // Appends the address the proxy saw: the rightmost entry, the one TRUST_PROXY=1 takes.
   assert.match(nginx, /proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/);
   assert.match(nginx, /proxy_pass http:\/\/ingest-api:3000;/);
+});
+
+interface Healthcheck {
+  test?: string[];
+}
+type FullService = Service & {
+  healthcheck?: Healthcheck;
+  depends_on?: Record<string, { condition: string }>;
+  deploy?: { replicas?: number };
+};
+
+/** Compose's view of files given together: later files' services merged over earlier ones. */
+function composeOf(...files: string[]): Record<string, FullService> {
+  const merged: Record<string, FullService> = {};
+  for (const file of files) {
+    const services = (
+      parse(readFileSync(file, "utf8"), { merge: true, logLevel: "error" }) as {
+        services: Record<string, FullService>;
+      }
+    ).services;
+    for (const [name, service] of Object.entries(services)) {
+      const base = merged[name] ?? {};
+      merged[name] = {
+        ...base,
+        ...service,
+        environment: { ...base.environment, ...service.environment },
+      };
+    }
+  }
+  return merged;
+}
+
+/** Runs a service's health check command here (its `node -e` probe) against `url`: the exit code. */
+function runProbe(check: Healthcheck | undefined, url: string): Promise<number | null> {
+  const [kind, binary, flag, script] = check?.test ?? [];
+  assert.equal(kind, "CMD");
+  assert.equal(binary, "node");
+  assert.equal(flag, "-e");
+  // Not spawnSync: the server answering the probe runs in this process.
+  const child = spawn(process.execPath, ["-e", script!, url], { stdio: "ignore", timeout: 10_000 });
+  return new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+}
+
+test("every long-running service has a health check; the services' probes ask /readyz and /healthz and fail on anything but 2xx", async () => {
+  const services = composeOf("docker-compose.yml");
+  for (const name of [
+    "postgres",
+    "redis",
+    "nats",
+    "ingest-api",
+    "batch-writer",
+    "result-publisher",
+  ])
+    assert.ok(services[name]?.healthcheck?.test, `${name} has a health check`);
+  // The probe URL: the API's readiness on its port, the others' health on their metrics port.
+  const api = readIngestConfig({});
+  const writer = readWriterConfig({ DATABASE_URL: "postgres://x@y/z" });
+  const publisher = readPublisherConfig({ DATABASE_URL: "postgres://x@y/z" });
+  const urlOf = (name: string) => services[name]?.healthcheck?.test?.at(-1);
+  assert.equal(urlOf("ingest-api"), `http://127.0.0.1:${api.port}/readyz`);
+  assert.equal(urlOf("batch-writer"), `http://127.0.0.1:${writer.metricsPort}/healthz`);
+  assert.equal(urlOf("result-publisher"), `http://127.0.0.1:${publisher.metricsPort}/healthz`);
+  assert.match(urlOf("nats") ?? "", /^http:\/\/127\.0\.0\.1:8222\/healthz/);
+  assert.match(readFileSync("docs/nats/jetstream.conf", "utf8"), /^http_port: 8222$/m);
+  // The apps start once NATS and Redis answer their health checks, not merely started.
+  for (const name of ["ingest-api", "batch-writer", "result-publisher"]) {
+    assert.equal(services[name]?.depends_on?.nats?.condition, "service_healthy", name);
+    assert.equal(services[name]?.depends_on?.redis?.condition, "service_healthy", name);
+  }
+  assert.equal(services.migrate?.depends_on?.nats?.condition, "service_healthy");
+
+  // The probe itself, run as the container runs it: 0 on 200, 1 on 503 and on no answer.
+  let status = 200;
+  const server = createServer((_req, res) => {
+    res.statusCode = status;
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
+  try {
+    const check = services["ingest-api"]?.healthcheck;
+    assert.equal(await runProbe(check, url), 0);
+    status = 503;
+    assert.equal(await runProbe(check, url), 1);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+  assert.equal(await runProbe(services["ingest-api"]?.healthcheck, url), 1, "nothing listening");
+});
+
+test("the cluster layout: 3 NATS, 2 APIs reached only through a load balancer that checks /readyz, 2 writers, 2 publishers", () => {
+  const services = composeOf("docker-compose.yml", "docker-compose.cluster.yml");
+  for (const name of ["nats", "nats-2", "nats-3"])
+    assert.ok(services[name]?.healthcheck?.test, `${name} has a health check`);
+  assert.equal(services["ingest-api"]?.deploy?.replicas, 2);
+  assert.equal(services["batch-writer"]?.deploy?.replicas, 2);
+  assert.equal(services["result-publisher"]?.deploy?.replicas, 2);
+  assert.deepEqual(services["ingest-api"]?.ports, [], "only the balancer reaches the APIs");
+  assert.equal(services["ingest-api"]?.environment?.TRUST_PROXY, "1");
+  const lb = services.lb;
+  const conf = "docs/proxy/haproxy.cfg";
+  assert.ok(lb?.volumes?.includes(`./${conf}:/usr/local/etc/haproxy/haproxy.cfg:ro`));
+  assert.equal(lb?.depends_on?.["ingest-api"]?.condition, "service_healthy");
+  const haproxy = readFileSync(conf, "utf8");
+  const bind = /^\s*bind :(\d+)$/m.exec(haproxy)?.[1];
+  assert.deepEqual(lb?.ports, [`3000:${bind}`]);
+  // Both instances, found by the service name, each checked on its readiness.
+  const api = readIngestConfig({});
+  assert.match(haproxy, new RegExp(`^\\s*server-template api 2 ingest-api:${api.port}$`, "m"));
+  assert.match(haproxy, /^\s*option httpchk GET \/readyz$/m);
+  assert.match(haproxy, /^\s*http-check expect status 200$/m);
+  assert.match(haproxy, /^\s*default-server check .*resolvers docker/m);
+  assert.match(haproxy, /^\s*option forwardfor$/m);
+});
+
+test("the observability override: Prometheus scrapes every service and engine, Grafana loads the committed dashboards from its data source", () => {
+  const services = composeOf(
+    "docker-compose.yml",
+    "docker-compose.cluster.yml",
+    "docker-compose.observability.yml",
+  );
+  for (const name of [
+    "prometheus",
+    "grafana",
+    "postgres-exporter",
+    "redis-exporter",
+    "nats-exporter",
+    "node-exporter",
+  ])
+    assert.ok(services[name], `${name} is a service`);
+  // Every mounted file or folder exists.
+  for (const name of ["prometheus", "grafana"])
+    for (const volume of services[name]?.volumes ?? []) {
+      const source = volume.split(":")[0]!;
+      if (source.startsWith("./")) assert.ok(existsSync(source), `${name} mounts ${source}`);
+    }
+  const prometheus = parse(readFileSync("observability/prometheus/prometheus.yml", "utf8")) as {
+    rule_files: string[];
+    scrape_configs: {
+      job_name: string;
+      dns_sd_configs?: { names: string[]; port: number }[];
+      static_configs?: { targets: string[] }[];
+    }[];
+  };
+  const targets = new Map(
+    prometheus.scrape_configs.map((c) => [
+      c.job_name,
+      c.dns_sd_configs
+        ? c.dns_sd_configs.flatMap((d) => d.names.map((n) => `${n}:${d.port}`))
+        : (c.static_configs ?? []).flatMap((s) => s.targets),
+    ]),
+  );
+  const db = { DATABASE_URL: "postgres://x@y/z" };
+  assert.deepEqual(targets.get("ingest-api"), [`ingest-api:${readIngestConfig({}).metricsPort}`]);
+  assert.deepEqual(targets.get("batch-writer"), [
+    `batch-writer:${readWriterConfig(db).metricsPort}`,
+  ]);
+  assert.deepEqual(targets.get("result-publisher"), [
+    `result-publisher:${readPublisherConfig(db).metricsPort}`,
+  ]);
+  for (const [job, service] of [
+    ["postgres", "postgres-exporter"],
+    ["redis", "redis-exporter"],
+    ["nats", "nats-exporter"],
+    ["node", "node-exporter"],
+  ] as const)
+    assert.equal(targets.get(job)?.[0]?.split(":")[0], service, `${job} scrapes ${service}`);
+  assert.ok(
+    services.prometheus?.volumes?.includes(
+      "./observability/prometheus/rules:/etc/prometheus/rules:ro",
+    ),
+  );
+  assert.deepEqual(prometheus.rule_files, ["/etc/prometheus/rules/*.yml"]);
+  // The Redis exporter signs in as the metrics user the redis-users job writes.
+  const exporterEnv = services["redis-exporter"]?.environment;
+  assert.equal(exporterEnv?.REDIS_USER, METRICS_USER);
+  assert.match(exporterEnv?.REDIS_PASSWORD ?? "", REQUIRED_FROM_ENV(METRICS_PASSWORD_VARIABLE));
+  assert.equal(
+    services["redis-users"]?.environment?.[METRICS_PASSWORD_VARIABLE],
+    `\${${METRICS_PASSWORD_VARIABLE}:-}`,
+  );
+
+  // Grafana: the provider reads the folder the dashboards are mounted at, and every panel
+  // asks the provisioned data source.
+  const provider = parse(
+    readFileSync("observability/grafana/provisioning/dashboards/tallyflow.yml", "utf8"),
+  ) as { providers: { options: { path: string } }[] };
+  const dashboardsPath = provider.providers[0]!.options.path;
+  assert.ok(
+    services.grafana?.volumes?.includes(`./observability/grafana/dashboards:${dashboardsPath}:ro`),
+  );
+  const datasource = parse(
+    readFileSync("observability/grafana/provisioning/datasources/prometheus.yml", "utf8"),
+  ) as { datasources: { uid: string; url: string }[] };
+  assert.equal(datasource.datasources[0]!.url, "http://prometheus:9090");
+  const uid = datasource.datasources[0]!.uid;
+  const dir = "observability/grafana/dashboards";
+  const uids = new Set<string>();
+  for (const file of readdirSync(dir)) {
+    const dashboard = JSON.parse(readFileSync(join(dir, file), "utf8")) as {
+      uid: string;
+      panels: { type: string; datasource?: { uid: string }; targets?: { expr: string }[] }[];
+    };
+    uids.add(dashboard.uid);
+    for (const panel of dashboard.panels.filter((p) => p.type !== "row")) {
+      assert.equal(panel.datasource?.uid, uid, `${file}: a panel's data source`);
+      assert.ok((panel.targets ?? []).length > 0, `${file}: every panel has a query`);
+    }
+  }
+  assert.deepEqual([...uids].sort(), [
+    "tallyflow-attendance",
+    "tallyflow-engines",
+    "tallyflow-kiosks",
+    "tallyflow-pipeline",
+  ]);
+});
+
+const haproxyMissing = spawnSync("haproxy", ["-v"]).error
+  ? "haproxy is not installed (apt-get install haproxy; .ci/run does)"
+  : "";
+
+test("the cluster's balancer config: haproxy accepts it, and sends requests only to an API whose /readyz answers 200", {
+  skip: haproxyMissing || false,
+}, async () => {
+  const conf = "docs/proxy/haproxy.cfg";
+  const checked = spawnSync("haproxy", ["-c", "-f", conf], { encoding: "utf8" });
+  assert.equal(checked.status, 0, `${checked.stdout}${checked.stderr}`);
+
+  // The same file with the two instances at fixed local addresses instead of compose's
+  // DNS: the checks, their thresholds and the forwarding are the file's own.
+  const ready = { a: true, b: false };
+  const forwardedFor: string[] = [];
+  const servers = (["a", "b"] as const).map((name) =>
+    createServer((req, res) => {
+      if (req.url === "/readyz") res.statusCode = ready[name] ? 200 : 503;
+      else forwardedFor.push(String(req.headers["x-forwarded-for"]));
+      res.end(name);
+    }),
+  );
+  const listen = (s: ReturnType<typeof createServer>) =>
+    new Promise<number>((r) =>
+      s.listen(0, "127.0.0.1", () => r((s.address() as AddressInfo).port)),
+    );
+  const [portA, portB] = [await listen(servers[0]!), await listen(servers[1]!)];
+  const probe = createServer();
+  const front = await listen(probe);
+  await new Promise<void>((r) => probe.close(() => r()));
+  const text = readFileSync(conf, "utf8")
+    .replace(/^\s*bind :\d+$/m, `  bind 127.0.0.1:${front}`)
+    .replace(/ resolvers docker init-addr none$/m, "")
+    .replace(
+      /^\s*server-template api 2 ingest-api:\d+$/m,
+      `  server a 127.0.0.1:${portA}\n  server b 127.0.0.1:${portB}`,
+    );
+  const dir = mkdtempSync(join(tmpdir(), "tf-haproxy-"));
+  writeFileSync(join(dir, "haproxy.cfg"), text);
+  const lb = spawn("haproxy", ["-db", "-f", join(dir, "haproxy.cfg")], { stdio: "ignore" });
+  const hits = async (n: number) => {
+    const seen: string[] = [];
+    for (let i = 0; i < n; i++)
+      seen.push(await (await fetch(`http://127.0.0.1:${front}/v1/polls`)).text());
+    return seen;
+  };
+  try {
+    // b fails its checks: after two (2 s apart) it gets no request.
+    await eventually(
+      "only a gets requests",
+      async () => ((await hits(6)).every((s) => s === "a") ? true : undefined),
+      { timeoutMs: 20_000, intervalMs: 500 },
+    );
+    assert.equal(forwardedFor.at(-1), "127.0.0.1", "the client's address is appended");
+    // b passes two checks: it is back.
+    ready.b = true;
+    await eventually(
+      "b gets requests again",
+      async () => ((await hits(6)).includes("b") ? true : undefined),
+      { timeoutMs: 20_000, intervalMs: 500 },
+    );
+  } finally {
+    lb.kill("SIGKILL");
+    for (const s of servers) s.closeAllConnections();
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

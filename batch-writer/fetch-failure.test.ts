@@ -8,7 +8,7 @@ import { assertRollupsMatchVotes, countVotes, insertPoll } from "../test-support
 import { makeVote, publishVotes } from "../test-support/vote-messages.ts";
 import { createWriterTestBed, type WriterTestBed } from "../test-support/writer-test-bed.ts";
 import { BatchWriter } from "./writer.ts";
-import { createWriterMetrics } from "./writer-metrics.ts";
+import { consumerLag, createWriterMetrics } from "./writer-metrics.ts";
 
 /**
  * The real JetStream client, except that one pull ends with an error after it delivered
@@ -70,7 +70,9 @@ describe("batch writer: a pull that fails after delivering messages", () => {
     );
     for (const v of votes) await publishVotes(bed.js, bed.config.subjectPrefix, [v]);
 
-    const metrics = createWriterMetrics(() => bed.pending());
+    const metrics = createWriterMetrics(() =>
+      consumerLag(bed.jsm, bed.config.streamName, bed.config.consumerName),
+    );
     writer = new BatchWriter({
       pool: bed.db.pool,
       nc: bed.nc,

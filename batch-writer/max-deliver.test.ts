@@ -22,7 +22,7 @@ import {
   waitForVotes,
 } from "../test-support/writer-test-bed.ts";
 import { MaxDeliveriesMover } from "./max-deliveries.ts";
-import { createWriterMetrics } from "./writer-metrics.ts";
+import { consumerLag, createWriterMetrics } from "./writer-metrics.ts";
 
 /**
  * A consumer that takes the message on the writers' durable consumer and never acks it (a
@@ -222,7 +222,9 @@ describe("batch writer: moving a MaxDeliver message when JetStream fails transie
 
     // Only the mover runs here (no writer), on a manager that times out once per call kind.
     const faulty = withTransientFaults(bed.jsm);
-    const metrics = createWriterMetrics(() => bed.pending());
+    const metrics = createWriterMetrics(() =>
+      consumerLag(bed.jsm, bed.config.streamName, bed.config.consumerName),
+    );
     mover = new MaxDeliveriesMover({
       pool: bed.db.pool,
       js: bed.js,

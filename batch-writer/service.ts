@@ -10,7 +10,7 @@ import type { WriterConfig } from "./config.ts";
 import { ensureWriterResources } from "./consumer.ts";
 import { MaxDeliveriesMover } from "./max-deliveries.ts";
 import { BatchWriter } from "./writer.ts";
-import { createWriterMetrics, type WriterMetrics } from "./writer-metrics.ts";
+import { consumerLag, createWriterMetrics, type WriterMetrics } from "./writer-metrics.ts";
 
 export interface RunningWriter {
   writer: BatchWriter;
@@ -49,10 +49,9 @@ export async function startBatchWriter(
   );
   const js = jetstream(nc);
 
-  const metrics = createWriterMetrics(async () => {
-    const info = await jsm.consumers.info(config.streamName, config.consumerName);
-    return info.num_pending + info.num_ack_pending;
-  });
+  const metrics = createWriterMetrics(() =>
+    consumerLag(jsm, config.streamName, config.consumerName),
+  );
   const metricsPort = await addMetricsServer(lifecycle, metrics.registry, config, {
     pool,
     connected: () => !nc.isClosed(),

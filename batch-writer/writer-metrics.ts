@@ -1,3 +1,4 @@
+import type { JetStreamManager } from "@nats-io/jetstream";
 import { type Counter, Gauge, type Histogram, type Registry } from "prom-client";
 import { counter, createMetricsRegistry, histogram, secondsBuckets } from "../common/metrics.ts";
 
@@ -14,16 +15,78 @@ export interface WriterMetrics {
   personDays: Counter;
 }
 
-export function createWriterMetrics(pendingMessages: () => Promise<number>): WriterMetrics {
+/** The shared durable consumer's lag, as JetStream reports it. */
+export interface ConsumerLag {
+  /** In the stream, not yet delivered to any writer (JetStream's num_pending). */
+  undelivered: number;
+  /** Delivered to a writer, not yet acked (num_ack_pending). */
+  ackPending: number;
+}
+
+export async function consumerLag(
+  jsm: JetStreamManager,
+  stream: string,
+  consumer: string,
+): Promise<ConsumerLag> {
+  const info = await jsm.consumers.info(stream, consumer);
+  return { undelivered: info.num_pending, ackPending: info.num_ack_pending };
+}
+
+export function createWriterMetrics(readLag: () => Promise<ConsumerLag>): WriterMetrics {
   const registry = createMetricsRegistry("batch-writer");
+  // One consumer info per scrape, shared by the four gauges that collect at once. JetStream
+  // unreachable: the lag gauges read NaN and jetstream_reachable 0 (an alert can use it).
+  let lag: Promise<ConsumerLag | undefined> | undefined;
+  const read = () => {
+    lag ??= readLag()
+      .catch(() => undefined)
+      .finally(() => {
+        lag = undefined;
+      });
+    return lag;
+  };
+  const lagGauge = (name: string, help: string, pick: (l: ConsumerLag) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const l = await read();
+        this.set(l ? pick(l) : Number.NaN);
+      },
+    });
+  lagGauge(
+    "tallyflow_writer_consumer_pending_messages",
+    "Consumer lag: messages in the stream not yet delivered plus delivered but unacked",
+    (l) => l.undelivered + l.ackPending,
+  );
+  lagGauge(
+    "tallyflow_writer_consumer_undelivered_messages",
+    "Messages in the stream not yet delivered to any writer (JetStream num_pending)",
+    (l) => l.undelivered,
+  );
+  lagGauge(
+    "tallyflow_writer_consumer_ack_pending_messages",
+    "Messages delivered to a writer and not yet acked (JetStream num_ack_pending)",
+    (l) => l.ackPending,
+  );
   new Gauge({
-    name: "tallyflow_writer_consumer_pending_messages",
-    help: "Consumer lag: messages in the stream not yet delivered plus delivered but unacked",
+    name: "tallyflow_writer_jetstream_reachable",
+    help: "1 when JetStream answered this scrape's consumer info request, 0 when it did not (NATS down or unreachable)",
     registers: [registry],
     async collect() {
-      this.set(await pendingMessages().catch(() => Number.NaN));
+      this.set((await read()) ? 1 : 0);
     },
   });
+  const deadLetters = counter(
+    registry,
+    "tallyflow_writer_dead_letters_total",
+    "Messages or votes moved to dead_letters, by reason (invalid, store_failed, max_deliveries)",
+    ["reason"],
+  );
+  // At 0 from the start: increase() over a series born at its first dead letter misses it.
+  for (const reason of ["invalid", "store_failed", "max_deliveries"])
+    deadLetters.inc({ reason }, 0);
   return {
     registry,
     batches: counter(
@@ -38,12 +101,7 @@ export function createWriterMetrics(pendingMessages: () => Promise<number>): Wri
       "Votes by outcome: inserted, duplicate (already stored), rejected (second vote), conflict (eventId stored for another vote), poll_deleted (its poll was deleted since)",
       ["outcome"],
     ),
-    deadLetters: counter(
-      registry,
-      "tallyflow_writer_dead_letters_total",
-      "Messages or votes moved to dead_letters, by reason (invalid, store_failed, max_deliveries)",
-      ["reason"],
-    ),
+    deadLetters,
     batchDuration: histogram(
       registry,
       "tallyflow_writer_batch_duration_seconds",

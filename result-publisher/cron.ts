@@ -18,3 +18,24 @@ export function isRecurringCron(spec: string): boolean {
     job.cancel();
   }
 }
+
+/**
+ * The time between the next two runs of a recurring cron rule, in seconds: what "one
+ * interval" means to an alert on stale results (for an irregular rule, the gap ahead now).
+ */
+export function cronIntervalSeconds(spec: string, now = new Date()): number {
+  const next = (after: Date): Date => {
+    const job = new schedule.Job(() => {});
+    try {
+      job.schedule({ start: after, rule: spec });
+      const at = job.nextInvocation();
+      if (at === null) throw new Error(`"${spec}" has no run after ${after.toISOString()}`);
+      return new Date(at.getTime());
+    } finally {
+      job.cancel();
+    }
+  };
+  const first = next(now);
+  const second = next(new Date(first.getTime() + 1));
+  return (second.getTime() - first.getTime()) / 1000;
+}

@@ -27,6 +27,10 @@ export interface PublisherMetrics {
   attendanceRunDuration: Histogram;
   renderDuration: Histogram;
   leader: Gauge;
+  /** Unix time (s) the last results run completed as leader: the results are as of then. */
+  lastRun: Gauge;
+  /** The schedule's interval (s), for "results older than 3 intervals". */
+  interval: Gauge;
 }
 
 export function createPublisherMetrics(): PublisherMetrics {
@@ -121,6 +125,16 @@ export function createPublisherMetrics(): PublisherMetrics {
       registry,
       "tallyflow_publisher_is_leader",
       "1 when this process holds the publisher lock",
+    ),
+    lastRun: gauge(
+      registry,
+      "tallyflow_publisher_last_run_timestamp_seconds",
+      "Unix time the last results run of this process completed as leader: every published result is as of then at least (0: none yet)",
+    ),
+    interval: gauge(
+      registry,
+      "tallyflow_publisher_interval_seconds",
+      "Time between two scheduled runs (RESULTS_INTERVAL_MS, or the gap between the next two runs of RESULTS_CRON)",
     ),
   };
 }

@@ -8,6 +8,7 @@ import { openServiceBase } from "../common/service-base.ts";
 import { AttendancePublisher, type AttendanceRunSummary } from "./attendance-publisher.ts";
 import { ChartRenderer } from "./chart-renderer.ts";
 import type { PublisherConfig } from "./config.ts";
+import { cronIntervalSeconds } from "./cron.ts";
 import { removeResultsOfGonePolls } from "./gone-results.ts";
 import { Leadership } from "./leader.ts";
 import { type PublishRunSummary, ResultsPublisher } from "./publisher.ts";
@@ -45,6 +46,7 @@ export async function startResultPublisher(
   const { log, pool } = openServiceBase(service, config, 3, logger, lifecycle);
   const redis = await addRedis(lifecycle, config.redisUrl, log, service, redisLiveness(config));
   const metrics = createPublisherMetrics();
+  metrics.interval.set(cronIntervalSeconds(config.schedule));
   const leadership = new Leadership(config.databaseUrl, log, config.leaderLockTimeoutMs);
   lifecycle.add("leadership", leadership, (l) => l.release());
   const registry = lifecycle.add(
@@ -153,6 +155,7 @@ export async function startResultPublisher(
             summary = { ...summary, removed: [...summary.removed, ...gone] };
           }
         }
+        metrics.lastRun.set(Date.now() / 1000);
         if (failing) log.info("publishing recovered");
         failing = false;
         return summary;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect as connectTcp } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +11,9 @@ import { PrivateRedis } from "../harness/private-redis.ts";
 import { eventually } from "../harness/waiting.ts";
 import { voterClaimsKeys } from "../ingest-api/votes/voter-guard.ts";
 import { ADMIN } from "../test-support/ingest.ts";
+import { metricSample } from "../test-support/metrics-scrape.ts";
 import { testNames } from "../test-support/names.ts";
+import { startExporter } from "../test-support/prometheus-server.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 import { type RedisUserName, readAclSettings, renderAclFile } from "./redis-users/acl.ts";
 
@@ -24,6 +26,7 @@ const PASSWORDS = {
   REDIS_PUBLISHER_PASSWORD: "publisher-password-for-tests-0001",
   REDIS_RESULTS_PASSWORD: "results-password-for-tests-0001",
   REDIS_ADMIN_PASSWORD: "admin-password-for-tests-0001",
+  REDIS_METRICS_PASSWORD: "metrics-password-for-tests-0001",
 };
 
 /** The first reply line to one inline command sent without authenticating. */
@@ -45,13 +48,17 @@ describe("Redis users from the rendered ACL file", () => {
   const dir = mkdtempSync(join(tmpdir(), "tf-redis-acl-"));
   let redis: PrivateRedis;
   let p: ResultsPipeline;
-  const url = (user: RedisUserName | "admin") => {
+  const url = (user: RedisUserName | "admin" | "metrics") => {
     const password =
-      user === "admin" ? settings.adminPassword : settings.passwords[user as RedisUserName];
+      user === "admin"
+        ? settings.adminPassword
+        : user === "metrics"
+          ? settings.metricsPassword
+          : settings.passwords[user as RedisUserName];
     return `redis://${user}:${password}@127.0.0.1:${redis.port}`;
   };
   const clients: { close(): Promise<void>; destroy(): void }[] = [];
-  const connect = async (user: RedisUserName | "admin") => {
+  const connect = async (user: RedisUserName | "admin" | "metrics") => {
     const client = createClient({ url: url(user) });
     client.on("error", () => {});
     clients.push(client);
@@ -243,5 +250,45 @@ describe("Redis users from the rendered ACL file", () => {
       /NOPERM/,
       "the publisher never reads voter claims",
     );
+  });
+
+  test("the metrics user reads the server's state and no data; redis_exporter scrapes as it", async () => {
+    const metrics = await connect("metrics");
+    assert.match(await metrics.info(), /used_memory:/);
+    assert.ok(await metrics.configGet("maxmemory"));
+    const read = resultsKeys(names.redisKeyPrefix, "read");
+    for (const denied of [
+      metrics.get(read.json),
+      metrics.sendCommand(["KEYS", "*"]),
+      metrics.sendCommand(["CONFIG", "SET", "save", "60 1"]),
+      metrics.sendCommand(["FLUSHALL"]),
+      metrics.subscribe(resultsChannel(names.redisKeyPrefix), () => {}),
+    ])
+      await assert.rejects(denied, /NOPERM/);
+    // Debian's exporter, as docker-compose.observability.yml runs its image: every command
+    // of its scrape is allowed (Redis's ACL LOG records any it refused).
+    const exporterMissing = (process.env.PATH ?? "")
+      .split(":")
+      .every((dir) => !existsSync(join(dir, "prometheus-redis-exporter")));
+    if (exporterMissing) return;
+    const admin = await connect("admin");
+    await admin.sendCommand(["ACL", "LOG", "RESET"]);
+    const exporter = await startExporter(
+      "prometheus-redis-exporter",
+      (port) => [
+        `-web.listen-address=127.0.0.1:${port}`,
+        `-redis.addr=redis://127.0.0.1:${redis.port}`,
+      ],
+      { REDIS_USER: "metrics", REDIS_PASSWORD: settings.metricsPassword! },
+    );
+    try {
+      const text = await (await fetch(`http://${exporter.target}/metrics`)).text();
+      assert.equal(metricSample(text, "redis_up"), 1);
+      assert.ok((metricSample(text, "redis_memory_used_bytes") ?? 0) > 0);
+    } finally {
+      await exporter.close();
+    }
+    const log = (await admin.sendCommand(["ACL", "LOG"])) as unknown[];
+    assert.deepEqual(log, [], "nothing the exporter sent was refused");
   });
 });

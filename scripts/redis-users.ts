@@ -13,7 +13,8 @@ const { out } = readCli(
     usage: `usage: npm run redis-users -- [--out FILE]
   writes Redis's ACL file (stdout without --out); only password hashes are written
 env: REDIS_API_PASSWORD, REDIS_PUBLISHER_PASSWORD, REDIS_RESULTS_PASSWORD (required),
-     REDIS_ADMIN_PASSWORD (optional: an operator's user with every right), REDIS_KEY_PREFIX`,
+     REDIS_ADMIN_PASSWORD (optional: an operator's user with every right),
+     REDIS_METRICS_PASSWORD (optional: the metrics exporter's user), REDIS_KEY_PREFIX`,
     options: { out: { type: "string" } },
   },
   (args) => ({ out: args.values.out }),

@@ -157,7 +157,7 @@ export function viewDay(s: DayState, rules: DayRules, nowMs: number): DayView {
     present: inNow || minutes >= rules.minPresentMinutes,
     autoClosed,
     late: rules.lateAfterMs !== null && s.firstInMs !== null && s.firstInMs > rules.lateAfterMs,
-    fever: s.maxTemperatureC !== null && s.maxTemperatureC >= rules.feverThresholdC,
+    fever: isFever(s.maxTemperatureC, rules.feverThresholdC),
     anomalies: s.outsWithoutIn + s.doubleIns + s.doubleOuts,
   };
 }
@@ -174,4 +174,9 @@ export function periodPresent(
   if (schoolDays === 0) return { share: 0, present: false };
   const share = presentDays / schoolDays;
   return { share, present: presentDays * 100 >= minPresentDaysPct * schoolDays };
+}
+
+/** A temperature (°C) that is a fever by the school's threshold: at or above it. */
+export function isFever(temperatureC: number | null | undefined, feverThresholdC: number): boolean {
+  return temperatureC != null && temperatureC >= feverThresholdC;
 }

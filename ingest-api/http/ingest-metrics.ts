@@ -11,6 +11,10 @@ export interface IngestMetrics {
   castAtClamped: Counter;
   /** POST /v1/pair by outcome: guessing shows as invalid_code (and 429s). */
   pairings: Counter<"outcome">;
+  /** Attendance register events accepted (not duplicates), by kind: in, out. */
+  attendanceEvents: Counter<"kind">;
+  /** Accepted attendance events with a temperature at or above the school's fever threshold. */
+  feverReadings: Counter;
 }
 
 export function createIngestMetrics(
@@ -67,7 +71,24 @@ export function createIngestMetrics(
       registers: [registry],
     }),
     pairings: pairingsCounter(registry),
+    attendanceEvents: attendanceEventsCounter(registry),
+    feverReadings: new Counter({
+      name: "tallyflow_attendance_fever_readings_total",
+      help: "Attendance events accepted with a temperature at or above their school's fever threshold",
+      registers: [registry],
+    }),
   };
+}
+
+function attendanceEventsCounter(registry: Registry): Counter<"kind"> {
+  const counter = new Counter({
+    name: "tallyflow_attendance_events_total",
+    help: "Attendance register events accepted (acked by JetStream, duplicates not counted), by kind: in (check-in), out (check-out)",
+    labelNames: ["kind"],
+    registers: [registry],
+  });
+  for (const kind of ["in", "out"]) counter.inc({ kind }, 0);
+  return counter;
 }
 
 function pairingsCounter(registry: Registry): Counter<"outcome"> {

@@ -190,7 +190,7 @@ describe("kiosk health", () => {
     assert.equal(await stored("retiring"), undefined);
   });
 
-  test("the fleet gauges: kiosks seen recently, votes waiting, oldest pending", async () => {
+  test("the fleet gauges: kiosks seen recently, votes waiting, oldest pending, refused", async () => {
     const oldest = new Date(Date.now() - 3_600_000).toISOString();
     const a = await createKiosk(h.app, "fleet-a");
     const b = await createKiosk(h.app, "fleet-b");
@@ -201,6 +201,7 @@ describe("kiosk health", () => {
     const res = await request(h.app).get("/v1/kiosks").set(ADMIN).expect(200);
     const rows = res.body.kiosks as Listed[];
     const waiting = rows.reduce((sum, k) => sum + Number(k.status?.pending ?? 0), 0);
+    const refused = rows.reduce((sum, k) => sum + Number(k.status?.refused ?? 0), 0);
     const seen = rows.filter((k) => k.lastSeenAt !== null).length;
     assert.ok(waiting >= 3_000);
     const text = await eventually("the gauges show the last reports", async () => {
@@ -208,6 +209,8 @@ describe("kiosk health", () => {
       return metricSample(t, "tallyflow_kiosk_votes_waiting") === waiting ? t : undefined;
     });
     assert.equal(metricSample(text, "tallyflow_kiosks_seen_recently"), seen);
+    assert.ok(refused >= 4, "each of the two reported 2 refused");
+    assert.equal(metricSample(text, "tallyflow_kiosk_votes_refused"), refused);
     const age = metricSample(text, "tallyflow_kiosk_oldest_pending_seconds")!;
     // Some earlier kiosk of this file reported 2026-01-01 as its oldest: at least an hour.
     assert.ok(age >= 3_600, `oldest pending ${age} s`);

@@ -76,6 +76,7 @@ interface Fleet {
   seenRecently: number;
   votesWaiting: number;
   oldestPendingSeconds: number;
+  votesRefused: number;
 }
 
 const WARN_INTERVAL_MS = 60_000;
@@ -146,6 +147,11 @@ export class KioskHealth {
       "tallyflow_kiosk_oldest_pending_seconds",
       "Age of the oldest vote waiting in any kiosk outbox (0: none)",
       (f) => f.oldestPendingSeconds,
+    );
+    fleetGauge(
+      "tallyflow_kiosk_votes_refused",
+      "Votes the server refused for good and kiosk outboxes set aside, as last reported by each kiosk",
+      (f) => f.votesRefused,
     );
   }
 
@@ -306,14 +312,21 @@ export class KioskHealth {
     for (const at of seen) if (Date.parse(at) >= since) seenRecently++;
     let votesWaiting = 0;
     let oldestMs = now;
+    let votesRefused = 0;
     for (const text of status) {
       const s = parseStored(text);
+      votesRefused += s?.refused ?? 0;
       if (!s || s.pending === 0) continue;
       votesWaiting += s.pending;
       const oldest = s.oldestPendingAt === null ? Number.NaN : Date.parse(s.oldestPendingAt);
       if (oldest < oldestMs) oldestMs = oldest;
     }
-    return { seenRecently, votesWaiting, oldestPendingSeconds: (now - oldestMs) / 1000 };
+    return {
+      seenRecently,
+      votesWaiting,
+      oldestPendingSeconds: (now - oldestMs) / 1000,
+      votesRefused,
+    };
   }
 
   /** At most one WARN a minute: while Redis is down every write fails. */

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import type { Poll } from "../../common/registry-types.ts";
 import { expectError, issueFor } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
+import { metricSample } from "../../test-support/metrics-scrape.ts";
 import {
   createSchool,
   issueSchoolAdmin,
@@ -127,6 +129,37 @@ describe("an attendance register", () => {
       "unknown_person",
     );
     issueFor(await vote({ pollId: register.id, optionId: "in" }), "voterId");
+  });
+
+  test("accepted events are counted by kind, fever readings at the school's threshold; a duplicate is not counted again", async () => {
+    const sample = async (name: string, labels: Record<string, string> = {}) =>
+      metricSample(await h.metrics(), name, labels) ?? 0;
+    const before = {
+      in: await sample("tallyflow_attendance_events_total", { kind: "in" }),
+      out: await sample("tallyflow_attendance_events_total", { kind: "out" }),
+      fever: await sample("tallyflow_attendance_fever_readings_total"),
+    };
+    // The default threshold is 38.0: 38.0 is a fever, 37.9 is not.
+    const eventId = randomUUID();
+    const hot = { eventId, pollId: register.id, optionId: "in", voterId: "B-1", temperatureC: 38 };
+    assert.equal((await vote(hot)).status, 202);
+    assert.equal((await vote(hot)).body.status, "duplicate");
+    const batch = await request(h.app)
+      .post("/v1/votes/batch")
+      .set(kioskAuth)
+      .send({
+        votes: [
+          { pollId: register.id, optionId: "out", voterId: "B-1", temperatureC: 37.9 },
+          { pollId: register.id, optionId: "in", voterId: "B-1" },
+        ],
+      });
+    assert.equal(batch.body.accepted, 2, batch.text);
+    assert.equal(await sample("tallyflow_attendance_events_total", { kind: "in" }), before.in + 2);
+    assert.equal(
+      await sample("tallyflow_attendance_events_total", { kind: "out" }),
+      before.out + 1,
+    );
+    assert.equal(await sample("tallyflow_attendance_fever_readings_total"), before.fever + 1);
   });
 
   test("a vote poll takes no temperature", async () => {

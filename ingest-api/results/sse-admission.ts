@@ -59,6 +59,7 @@ export class StreamAdmission {
           registers: [registry],
         })
       : undefined;
+    for (const reason of ["total", "per_address"]) this.#refused?.inc({ reason }, 0);
   }
 
   /** Takes a slot for `address` or throws; the returned release is safe to call twice. */

@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from "uuid";
+import { isFever } from "../../common/attendance/person-day.ts";
 import {
   AppError,
   ConflictError,
@@ -73,6 +74,8 @@ interface Prepared {
   castAtClamped: boolean;
   /** An attendance register's event: the "already checked in" state it sets once acked. */
   presence: PresenceEvent | undefined;
+  /** A register's event as the metrics count it once accepted; undefined for a vote. */
+  attendance: { kind: "in" | "out"; fever: boolean } | undefined;
 }
 
 /** What the service needs of the attendance state: its write after a publish ack. */
@@ -143,6 +146,7 @@ export class VoteService {
       this.#metrics.publishDuration.observe((performance.now() - started) / 1000);
       const status: VoteStatus = ack.duplicate ? "duplicate" : "accepted";
       this.#metrics.votes.inc({ status });
+      if (!ack.duplicate) this.#countAttendance([prepared]);
       await this.#recordPresence([prepared]);
       return { eventId: vote.eventId, status };
     } catch (err) {
@@ -230,6 +234,7 @@ export class VoteService {
     const published = await Promise.allSettled(
       messages.map(async ({ pollId, group, data, msgId }) => {
         const ack = await this.#publisher.publish(pollId, data, msgId);
+        if (!ack.duplicate) this.#countAttendance(group.map((g) => g.prepared));
         await this.#recordPresence(group.map((g) => g.prepared));
         const status: VoteStatus = ack.duplicate ? "duplicate" : "accepted";
         for (const g of group) {
@@ -398,7 +403,26 @@ export class VoteService {
       voterField: `${fieldPrefix}voterId`,
       castAtClamped,
       presence: this.#presenceOf(poll, vote, castAtMs),
+      attendance: this.#attendanceOf(poll, vote),
     };
+  }
+
+  #attendanceOf(poll: CachedPoll, vote: StoredVote): Prepared["attendance"] {
+    if (poll.kind !== "attendance") return undefined;
+    const threshold = this.#cache.school(poll.schoolId)?.attendance.feverThresholdC;
+    return {
+      kind: vote.optionId === "out" ? "out" : "in",
+      fever: threshold !== undefined && isFever(vote.temperatureC, threshold),
+    };
+  }
+
+  /** Counts accepted register events (a duplicate was counted when first accepted). */
+  #countAttendance(prepared: readonly Prepared[]): void {
+    for (const { attendance } of prepared) {
+      if (attendance === undefined) continue;
+      this.#metrics.attendanceEvents.inc({ kind: attendance.kind });
+      if (attendance.fever) this.#metrics.feverReadings.inc();
+    }
   }
 
   /** An attendance register's check-in or check-out, for the "already checked in" state. */

@@ -140,6 +140,20 @@ export const PASSWORD_VARIABLES: Record<RedisUserName, string> = {
 /** An operator's user with every right (maintenance: CONFIG, ACL LOG, FLUSHALL); optional. */
 export const ADMIN_USER = "admin";
 export const ADMIN_PASSWORD_VARIABLE = "REDIS_ADMIN_PASSWORD";
+/**
+ * The metrics exporter's user (docker-compose.observability.yml), optional: the server
+ * commands redis_exporter sends at a scrape, no key and no channel.
+ */
+export const METRICS_USER = "metrics";
+export const METRICS_PASSWORD_VARIABLE = "REDIS_METRICS_PASSWORD";
+const METRICS_COMMANDS = [
+  ...CONNECTION,
+  "info",
+  "config|get",
+  "slowlog|get",
+  "slowlog|len",
+  "latency|latest",
+];
 /** Shorter passwords are refused: they go over the network and guessing is cheap. */
 const MIN_PASSWORD_CHARS = 16;
 
@@ -165,13 +179,19 @@ export interface AclSettings {
   keyPrefix: string;
   passwords: Record<RedisUserName, string>;
   adminPassword: string | undefined;
+  metricsPassword: string | undefined;
 }
 
 /**
  * The file for redis-server --aclfile (`npm run redis-users`; an ACL file has no comments):
  * the default user off, then one line per user.
  */
-export function renderAclFile({ keyPrefix, passwords, adminPassword }: AclSettings): string {
+export function renderAclFile({
+  keyPrefix,
+  passwords,
+  adminPassword,
+  metricsPassword,
+}: AclSettings): string {
   const lines = [
     "user default reset off",
     ...Object.entries(REDIS_USERS).map(([name, rules]) =>
@@ -180,6 +200,15 @@ export function renderAclFile({ keyPrefix, passwords, adminPassword }: AclSettin
   ];
   if (adminPassword !== undefined)
     lines.push(`user ${ADMIN_USER} reset on ${hashed(adminPassword)} +@all ~* &*`);
+  if (metricsPassword !== undefined)
+    lines.push(
+      userLine(
+        METRICS_USER,
+        metricsPassword,
+        { commands: METRICS_COMMANDS, keys: [], readKeys: [], channels: [] },
+        keyPrefix,
+      ),
+    );
   return `${lines.join("\n")}\n`;
 }
 
@@ -209,5 +238,10 @@ export function readAclSettings(env: Env): AclSettings {
       readPassword(env, variable, true),
     ]),
   ) as Record<RedisUserName, string>;
-  return { keyPrefix, passwords, adminPassword: readPassword(env, ADMIN_PASSWORD_VARIABLE, false) };
+  return {
+    keyPrefix,
+    passwords,
+    adminPassword: readPassword(env, ADMIN_PASSWORD_VARIABLE, false),
+    metricsPassword: readPassword(env, METRICS_PASSWORD_VARIABLE, false),
+  };
 }
