@@ -52,6 +52,16 @@ export class OpenApiAnswers {
       .sort((a, b) => a.params - b.params);
   }
 
+  /** `METHOD /template` of every operation the document describes. */
+  operations(): string[] {
+    const out: string[] = [];
+    for (const [path, item] of Object.entries(this.#document.paths ?? {}))
+      for (const method of ["get", "head", "post", "put", "patch", "delete"])
+        if ((item as Record<string, unknown>)[method] !== undefined)
+          out.push(`${method.toUpperCase()} ${path}`);
+    return out;
+  }
+
   /** The template a request path falls under (fails if none: a route the document lacks). */
   template(method: string, urlPath: string): string {
     const path = urlPath.split("?")[0] ?? urlPath;

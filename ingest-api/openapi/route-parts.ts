@@ -64,7 +64,9 @@ export function pathParams(params: Record<string, string>) {
 
 /** A file served as it is (a page's asset, a module): its bytes, no JSON. */
 export function fileAnswer(type: string, description: string): ZodOpenApiResponseObject {
-  return { description, content: { [type]: { schema: z.string() } } };
+  // A JSON file (this document, a source map) is an object, whatever its shape.
+  const schema = type === "application/json" ? z.record(z.string(), z.unknown()) : z.string();
+  return { description, content: { [type]: { schema } } };
 }
 
 /** A web page: HTML, and for a page about a poll or school that does not exist, a 404 page. */
