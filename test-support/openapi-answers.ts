@@ -73,7 +73,7 @@ export class OpenApiAnswers {
   }
 
   #operation(path: string, method: string): DocOperation | undefined {
-    const item = (this.#document.paths ?? {})[path] as Record<string, DocOperation> | undefined;
+    const item = this.#document.paths?.[path] as Record<string, DocOperation> | undefined;
     return item?.[method.toLowerCase()];
   }
 
