@@ -1913,7 +1913,10 @@ export interface AttendanceDay {
   dayOver: boolean;
   schoolDay: boolean;
   rules: {
-    [k: string]: unknown | undefined;
+    dayEndsAt: string;
+    minPresentMinutes: number;
+    lateAfter: string | null;
+    feverThresholdC: number;
   };
   group?: string;
   counts: {
@@ -1927,8 +1930,17 @@ export interface AttendanceDay {
     anomalies: number;
   };
   lists: {
-    [k: string]: string[] | undefined;
+    inNow: string[];
+    out: string[];
+    absent: string[];
+    late: string[];
+    fever: string[];
+    autoClosed: string[];
+    anomalies: string[];
   };
+  /**
+   * each group's counts; absent with `?group=`
+   */
   groups?: {
     [k: string]:
       | {
@@ -1946,14 +1958,15 @@ export interface AttendanceDay {
   details: {
     [k: string]:
       | {
-          [k: string]: unknown | undefined;
+          firstIn?: string;
+          maxTemperatureC?: number | null;
+          anomalies?: number;
         }
       | undefined;
   };
   names?: {
     [k: string]: string | null | undefined;
   };
-  [k: string]: unknown | undefined;
 }
 /**
  * This interface was referenced by `ApiPaths`'s JSON-Schema
@@ -1999,7 +2012,10 @@ export interface AttendanceCounts {
   dayOver: boolean;
   schoolDay: boolean;
   rules: {
-    [k: string]: unknown | undefined;
+    dayEndsAt: string;
+    minPresentMinutes: number;
+    lateAfter: string | null;
+    feverThresholdC: number;
   };
   group?: string;
   counts: {

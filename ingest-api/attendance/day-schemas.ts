@@ -25,18 +25,44 @@ const base = {
   dayEndsAt: z.string(),
   dayOver: z.boolean(),
   schoolDay: z.boolean(),
-  rules: z.looseObject({}),
+  rules: z.strictObject({
+    dayEndsAt: z.string(),
+    minPresentMinutes: z.number(),
+    lateAfter: z.string().nullable(),
+    feverThresholdC: z.number(),
+  }),
 };
+
+const ids = z.array(z.string());
+const listsSchema = z.strictObject({
+  inNow: ids,
+  out: ids,
+  absent: ids,
+  late: ids,
+  fever: ids,
+  autoClosed: ids,
+  anomalies: ids,
+});
+
+/** What a person's flags rest on, for each person in a flag list. */
+const detailSchema = z.strictObject({
+  firstIn: z.iso.datetime({ offset: true }).optional(),
+  maxTemperatureC: z.number().nullable().optional(),
+  anomalies: z.int().optional(),
+});
 
 /** The lists and details of people, by id; `names` only for the school's own admin. */
 export const dayDocumentAnswerSchema = z
-  .looseObject({
+  .strictObject({
     ...base,
     group: z.string().optional(),
     counts: countsSchema,
-    lists: z.record(z.string(), z.array(z.string())),
-    groups: z.record(z.string(), countsSchema).optional(),
-    details: z.record(z.string(), z.looseObject({})),
+    lists: listsSchema,
+    groups: z
+      .record(z.string(), countsSchema)
+      .optional()
+      .meta({ description: "each group's counts; absent with `?group=`" }),
+    details: z.record(z.string(), detailSchema),
     names: z.record(z.string(), z.string().nullable()).optional(),
   })
   .meta({ id: "AttendanceDay" });

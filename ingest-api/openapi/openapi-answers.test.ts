@@ -281,12 +281,10 @@ describe("the API's answers match /openapi.json", () => {
     );
 
     // A register of the school and a kiosk of it: the door's check, then the day documents.
-    expect(
-      await call("post", "/v1/polls", (t) =>
-        asHead(t).send({ id: "door", kind: "attendance", title: "Door", voters: "roster" }),
-      ),
-      201,
+    const register = await call("post", "/v1/polls", (t) =>
+      asHead(t).send({ id: "door", kind: "attendance", title: "Door", voters: "roster" }),
     );
+    expect(register, 201);
     const door = await call("post", "/v1/kiosks", (t) =>
       asHead(t).send({ id: "door-kiosk", name: "Door" }),
     );
@@ -299,6 +297,13 @@ describe("the API's answers match /openapi.json", () => {
       return res.status === 200 ? res : undefined;
     });
     answers.check("GET", "/v1/kiosk/people/P1/attendance", checkIn);
+    // A check-in with a fever: the day document then lists, flags and details someone.
+    const fever = { pollId: register.body.id, optionId: "in", voterId: "P1", temperatureC: 39.1 };
+    expect(await call("post", "/v1/votes", (t) => asDoor(t).send(fever)), 202);
+    await p.stored(4);
+    const inNow = await call("get", "/v1/kiosk/people/P1/attendance", asDoor);
+    expect(inNow, 200);
+    assert.equal(inNow.body.state, "in");
     expect(await call("get", "/v1/kiosk/people/nobody/attendance", asDoor), 422);
     expect(await call("head", "/v1/schools/north/attendance/events", asHead), 200);
     await p.publisher.run();
@@ -306,6 +311,8 @@ describe("the API's answers match /openapi.json", () => {
     await p.h.attendance.check();
     const day = await call("get", "/v1/schools/north/attendance", asHead);
     expect(day, 200);
+    assert.deepEqual(day.body.lists.fever, ["P1"], day.text);
+    assert.ok(day.body.details.P1, day.text);
     expect(
       await call("get", "/v1/schools/north/attendance", (t) =>
         asHead(t).set("If-None-Match", String(day.headers.etag)),
