@@ -21,6 +21,12 @@ const anchor = (text: string): string => text.replace(/[^A-Za-z0-9]+/g, "-").rep
 
 /** A schema as indented JSON, each `$ref` a link to its component. */
 function schemaHtml(schema: unknown): string {
+  // A named schema alone: a link to it, not a block of JSON.
+  const ref = (schema as { $ref?: unknown } | null)?.$ref;
+  if (typeof ref === "string" && Object.keys(schema as object).length === 1) {
+    const name = ref.replace("#/components/schemas/", "");
+    return `<p class="ref">schema: <a href="#schema-${escapeHtml(name)}">${escapeHtml(name)}</a></p>`;
+  }
   const text = escapeHtml(JSON.stringify(schema, null, 2));
   return `<pre>${text.replace(
     /&quot;#\/components\/schemas\/([A-Za-z0-9_]+)&quot;/g,
