@@ -93,17 +93,128 @@ export interface ApiPaths {
       requestBody: Vote;
       responses: {
         "202": VoteAnswer;
-        "400": Error400;
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "401": Error401;
-        "403": Error403;
-        "404": Error404;
-        "409": Error409;
-        "413": Error413;
+        "403": {
+          error: {
+            code: "kiosk_revoked" | "poll_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "poll_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "409": {
+          error: {
+            code: "poll_not_open" | "poll_closed" | "poll_archived" | "already_voted";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "413": {
+          error: {
+            code: "body_too_large";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "415": Error415;
         "422": Error422;
-        "429": Error429;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "500": Error500;
-        "503": Error503;
+        "503": {
+          error: {
+            code:
+              "nats_unavailable" | "queue_full" | "redis_unavailable" | "voter_claims_rebuilding";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
       };
     };
   };
@@ -117,15 +228,96 @@ export interface ApiPaths {
       };
       responses: {
         "200": BatchAnswer;
-        "400": Error400;
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "401": Error401;
-        "403": Error403;
-        "409": Error409;
+        "403": {
+          error: {
+            code: "kiosk_revoked";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "409": {
+          error: {
+            code: "event_id_conflict";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "413": Error413;
         "415": Error415;
-        "429": Error429;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "500": Error500;
-        "503": Error503;
+        "503": {
+          error: {
+            code:
+              "nats_unavailable" | "queue_full" | "redis_unavailable" | "voter_claims_rebuilding";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
       };
     };
   };
@@ -136,12 +328,92 @@ export interface ApiPaths {
       };
       responses: {
         "200": PairedKiosk;
-        "400": Error400;
-        "403": Error403;
-        "404": Error404;
-        "413": Error413;
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "403": {
+          error: {
+            code: "kiosk_revoked";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "pairing_code_invalid";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "413": {
+          error: {
+            code: "body_too_large";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "415": Error415;
-        "429": Error429;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "500": Error500;
       };
     };
@@ -151,8 +423,38 @@ export interface ApiPaths {
       responses: {
         "200": KioskSelf;
         "401": Error401;
-        "403": Error403;
-        "429": Error429;
+        "403": {
+          error: {
+            code: "kiosk_revoked";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "500": Error500;
       };
     };
@@ -162,12 +464,77 @@ export interface ApiPaths {
       requestBody: KioskStatus;
       responses: {
         "204": never;
-        "400": Error400;
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "401": Error401;
-        "403": Error403;
-        "413": Error413;
+        "403": {
+          error: {
+            code: "kiosk_revoked";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "413": {
+          error: {
+            code: "body_too_large";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "415": Error415;
-        "429": Error429;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "500": Error500;
       };
     };
@@ -261,11 +628,71 @@ export interface ApiPaths {
       responses: {
         "200": Results;
         "304": never;
-        "403": Error403;
-        "404": Error404;
-        "429": Error429;
+        "403": {
+          error: {
+            code: "results_hidden";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "poll_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "500": Error500;
-        "503": Error503;
+        "503": {
+          error: {
+            code: "results_not_ready" | "redis_unavailable";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
       };
     };
   };
@@ -277,11 +704,71 @@ export interface ApiPaths {
       responses: {
         "200": string;
         "304": never;
-        "403": Error403;
-        "404": Error404;
-        "429": Error429;
+        "403": {
+          error: {
+            code: "results_hidden";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "poll_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "500": Error500;
-        "503": Error503;
+        "503": {
+          error: {
+            code: "results_not_ready" | "redis_unavailable" | "chart_unavailable";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
       };
     };
   };
@@ -325,9 +812,54 @@ export interface ApiPaths {
           polls: PublicPoll[];
         };
         "304": never;
-        "400": Error400;
-        "404": Error404;
-        "429": Error429;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "500": Error500;
       };
     };
@@ -340,8 +872,38 @@ export interface ApiPaths {
       responses: {
         "200": PublicPoll;
         "304": never;
-        "404": Error404;
-        "429": Error429;
+        "404": {
+          error: {
+            code: "poll_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "500": Error500;
       };
     };
@@ -834,13 +1396,88 @@ export interface ApiPaths {
       };
       responses: {
         "200": KioskAttendanceState;
-        "400": Error400;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "401": Error401;
-        "403": Error403;
-        "422": Error422;
-        "429": Error429;
+        "403": {
+          error: {
+            code: "kiosk_revoked" | "attendance_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "422": {
+          error: {
+            code: "unknown_person";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "500": Error500;
-        "503": Error503;
+        "503": {
+          error: {
+            code: "attendance_state_rebuilding" | "redis_unavailable";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
       };
     };
   };
@@ -957,11 +1594,71 @@ export interface ApiPaths {
       responses: {
         "200": AttendanceCounts;
         "304": never;
-        "400": Error400;
-        "404": Error404;
-        "429": Error429;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "500": Error500;
-        "503": Error503;
+        "503": {
+          error: {
+            code: "attendance_not_ready" | "redis_unavailable";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
       };
     };
   };
@@ -1280,35 +1977,6 @@ export interface VoteAnswer {
   castAtClamped?: true;
 }
 /**
- * an error of status 400
- *
- * This interface was referenced by `ApiPaths`'s JSON-Schema
- * via the `definition` "Error400".
- */
-export interface Error400 {
-  error: {
-    code:
-      | "invalid_request"
-      | "malformed_json"
-      | "unreadable_body"
-      | "request_aborted"
-      | "bad_length"
-      | "bad_request"
-      | "invalid_csv";
-    message: string;
-    details?:
-      | {
-          issues: {
-            field: string;
-            message: string;
-          }[];
-        }
-      | {
-          [k: string]: unknown | undefined;
-        };
-  };
-}
-/**
  * an error of status 401
  *
  * This interface was referenced by `ApiPaths`'s JSON-Schema
@@ -1317,118 +1985,6 @@ export interface Error400 {
 export interface Error401 {
   error: {
     code: "unauthorized";
-    message: string;
-    details?:
-      | {
-          issues: {
-            field: string;
-            message: string;
-          }[];
-        }
-      | {
-          [k: string]: unknown | undefined;
-        };
-  };
-}
-/**
- * an error of status 403
- *
- * This interface was referenced by `ApiPaths`'s JSON-Schema
- * via the `definition` "Error403".
- */
-export interface Error403 {
-  error: {
-    code:
-      | "deployment_admin_required"
-      | "kiosk_revoked"
-      | "poll_not_allowed"
-      | "attendance_not_allowed"
-      | "results_hidden";
-    message: string;
-    details?:
-      | {
-          issues: {
-            field: string;
-            message: string;
-          }[];
-        }
-      | {
-          [k: string]: unknown | undefined;
-        };
-  };
-}
-/**
- * an error of status 404
- *
- * This interface was referenced by `ApiPaths`'s JSON-Schema
- * via the `definition` "Error404".
- */
-export interface Error404 {
-  error: {
-    code:
-      | "poll_not_found"
-      | "kiosk_not_found"
-      | "school_not_found"
-      | "school_admin_not_found"
-      | "person_not_found"
-      | "holiday_not_found"
-      | "pairing_code_invalid"
-      | "route_not_found";
-    message: string;
-    details?:
-      | {
-          issues: {
-            field: string;
-            message: string;
-          }[];
-        }
-      | {
-          [k: string]: unknown | undefined;
-        };
-  };
-}
-/**
- * an error of status 409
- *
- * This interface was referenced by `ApiPaths`'s JSON-Schema
- * via the `definition` "Error409".
- */
-export interface Error409 {
-  error: {
-    code:
-      | "poll_exists"
-      | "kiosk_exists"
-      | "school_exists"
-      | "school_has_votes"
-      | "school_is_default"
-      | "poll_has_votes"
-      | "poll_closed"
-      | "poll_not_open"
-      | "poll_archived"
-      | "already_voted"
-      | "event_id_conflict";
-    message: string;
-    details?:
-      | {
-          issues: {
-            field: string;
-            message: string;
-          }[];
-        }
-      | {
-          [k: string]: unknown | undefined;
-        };
-  };
-}
-/**
- * an error of status 413
- *
- * This interface was referenced by `ApiPaths`'s JSON-Schema
- * via the `definition` "Error413".
- */
-export interface Error413 {
-  error: {
-    code: "body_too_large" | "batch_too_large";
     message: string;
     details?:
       | {
@@ -1487,28 +2043,6 @@ export interface Error422 {
   };
 }
 /**
- * an error of status 429
- *
- * This interface was referenced by `ApiPaths`'s JSON-Schema
- * via the `definition` "Error429".
- */
-export interface Error429 {
-  error: {
-    code: "rate_limited" | "too_many_streams_per_address";
-    message: string;
-    details?:
-      | {
-          issues: {
-            field: string;
-            message: string;
-          }[];
-        }
-      | {
-          [k: string]: unknown | undefined;
-        };
-  };
-}
-/**
  * an error of status 500
  *
  * This interface was referenced by `ApiPaths`'s JSON-Schema
@@ -1517,37 +2051,6 @@ export interface Error429 {
 export interface Error500 {
   error: {
     code: "internal_error";
-    message: string;
-    details?:
-      | {
-          issues: {
-            field: string;
-            message: string;
-          }[];
-        }
-      | {
-          [k: string]: unknown | undefined;
-        };
-  };
-}
-/**
- * an error of status 503
- *
- * This interface was referenced by `ApiPaths`'s JSON-Schema
- * via the `definition` "Error503".
- */
-export interface Error503 {
-  error: {
-    code:
-      | "nats_unavailable"
-      | "queue_full"
-      | "redis_unavailable"
-      | "voter_claims_rebuilding"
-      | "attendance_state_rebuilding"
-      | "results_not_ready"
-      | "attendance_not_ready"
-      | "chart_unavailable"
-      | "too_many_streams";
     message: string;
     details?:
       | {
@@ -1573,6 +2076,28 @@ export interface BatchAnswer {
    * in input order
    */
   results: BatchItemAnswer[];
+}
+/**
+ * an error of status 413
+ *
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "Error413".
+ */
+export interface Error413 {
+  error: {
+    code: "body_too_large" | "batch_too_large";
+    message: string;
+    details?:
+      | {
+          issues: {
+            field: string;
+            message: string;
+          }[];
+        }
+      | {
+          [k: string]: unknown | undefined;
+        };
+  };
 }
 /**
  * This interface was referenced by `ApiPaths`'s JSON-Schema
@@ -1635,6 +2160,116 @@ export interface KioskStatus {
   lastError?: string | null;
 }
 /**
+ * an error of status 429
+ *
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "Error429".
+ */
+export interface Error429 {
+  error: {
+    code: "rate_limited" | "too_many_streams_per_address";
+    message: string;
+    details?:
+      | {
+          issues: {
+            field: string;
+            message: string;
+          }[];
+        }
+      | {
+          [k: string]: unknown | undefined;
+        };
+  };
+}
+/**
+ * an error of status 404
+ *
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "Error404".
+ */
+export interface Error404 {
+  error: {
+    code:
+      | "poll_not_found"
+      | "kiosk_not_found"
+      | "school_not_found"
+      | "school_admin_not_found"
+      | "person_not_found"
+      | "holiday_not_found"
+      | "pairing_code_invalid"
+      | "route_not_found";
+    message: string;
+    details?:
+      | {
+          issues: {
+            field: string;
+            message: string;
+          }[];
+        }
+      | {
+          [k: string]: unknown | undefined;
+        };
+  };
+}
+/**
+ * an error of status 403
+ *
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "Error403".
+ */
+export interface Error403 {
+  error: {
+    code:
+      | "deployment_admin_required"
+      | "kiosk_revoked"
+      | "poll_not_allowed"
+      | "attendance_not_allowed"
+      | "results_hidden";
+    message: string;
+    details?:
+      | {
+          issues: {
+            field: string;
+            message: string;
+          }[];
+        }
+      | {
+          [k: string]: unknown | undefined;
+        };
+  };
+}
+/**
+ * an error of status 503
+ *
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "Error503".
+ */
+export interface Error503 {
+  error: {
+    code:
+      | "nats_unavailable"
+      | "queue_full"
+      | "redis_unavailable"
+      | "voter_claims_rebuilding"
+      | "attendance_state_rebuilding"
+      | "results_not_ready"
+      | "attendance_not_ready"
+      | "chart_unavailable"
+      | "too_many_streams";
+    message: string;
+    details?:
+      | {
+          issues: {
+            field: string;
+            message: string;
+          }[];
+        }
+      | {
+          [k: string]: unknown | undefined;
+        };
+  };
+}
+/**
  * This interface was referenced by `ApiPaths`'s JSON-Schema
  * via the `definition` "Poll".
  */
@@ -1669,6 +2304,35 @@ export interface Poll {
   }[];
 }
 /**
+ * an error of status 400
+ *
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "Error400".
+ */
+export interface Error400 {
+  error: {
+    code:
+      | "invalid_request"
+      | "malformed_json"
+      | "unreadable_body"
+      | "request_aborted"
+      | "bad_length"
+      | "bad_request"
+      | "invalid_csv";
+    message: string;
+    details?:
+      | {
+          issues: {
+            field: string;
+            message: string;
+          }[];
+        }
+      | {
+          [k: string]: unknown | undefined;
+        };
+  };
+}
+/**
  * This interface was referenced by `ApiPaths`'s JSON-Schema
  * via the `definition` "CreatePoll".
  */
@@ -1699,6 +2363,39 @@ export interface CreatePoll {
   resultsVisibility?: "live" | "after_close";
   oneVotePerVoter?: boolean;
   voteCooldownMs?: number;
+}
+/**
+ * an error of status 409
+ *
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "Error409".
+ */
+export interface Error409 {
+  error: {
+    code:
+      | "poll_exists"
+      | "kiosk_exists"
+      | "school_exists"
+      | "school_has_votes"
+      | "school_is_default"
+      | "poll_has_votes"
+      | "poll_closed"
+      | "poll_not_open"
+      | "poll_archived"
+      | "already_voted"
+      | "event_id_conflict";
+    message: string;
+    details?:
+      | {
+          issues: {
+            field: string;
+            message: string;
+          }[];
+        }
+      | {
+          [k: string]: unknown | undefined;
+        };
+  };
 }
 /**
  * This interface was referenced by `ApiPaths`'s JSON-Schema

@@ -2,8 +2,9 @@ import { z } from "zod";
 import { idSchema, voterIdSchema } from "../../common/vote.ts";
 import type { AttendanceReadsConfig } from "../config.ts";
 import { kioskAttendanceAnswerSchema } from "../kiosks/kiosk-schemas.ts";
-import { errors } from "../openapi/error-responses.ts";
+import { errors, refusals } from "../openapi/error-responses.ts";
 import {
+  ANY_ROUTE,
   adminCaller,
   adminSecurity,
   anyRoute,
@@ -11,7 +12,7 @@ import {
   fileAnswer,
   json,
   jsonBodyErrors,
-  kioskCaller,
+  KIOSK_CALLER,
   kioskSecurity,
   notModified,
   type RouteDescriptions,
@@ -53,9 +54,15 @@ export function attendanceRouteDescriptions(limits: AttendanceReadsConfig): Rout
         requestParams: { path: z.object({ personId: voterIdSchema }) },
         responses: {
           "200": json(kioskAttendanceAnswerSchema, "in, out or none, and since when"),
-          ...kioskCaller,
-          ...errors(400, 422, 503),
-          ...anyRoute,
+          ...refusals(
+            ...KIOSK_CALLER,
+            ...ANY_ROUTE,
+            "invalid_request",
+            "attendance_not_allowed",
+            "unknown_person",
+            "attendance_state_rebuilding",
+            "redis_unavailable",
+          ),
         },
       },
     },
@@ -136,8 +143,13 @@ export function attendanceRouteDescriptions(limits: AttendanceReadsConfig): Rout
         responses: {
           "200": json(dayCountsAnswerSchema, "the counts"),
           ...notModified,
-          ...errors(400, 404, 503),
-          ...anyRoute,
+          ...refusals(
+            ...ANY_ROUTE,
+            "invalid_request",
+            "school_not_found",
+            "attendance_not_ready",
+            "redis_unavailable",
+          ),
         },
       },
     },

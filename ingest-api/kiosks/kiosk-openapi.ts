@@ -1,11 +1,11 @@
-import { errors } from "../openapi/error-responses.ts";
+import { refusals } from "../openapi/error-responses.ts";
 import {
-  anyRoute,
+  ANY_ROUTE,
   empty,
   htmlPage,
+  JSON_BODY,
   json,
-  jsonBodyErrors,
-  kioskCaller,
+  KIOSK_CALLER,
   kioskSecurity,
   type RouteDescriptions,
   staticFile,
@@ -23,9 +23,7 @@ export const kioskRouteDescriptions: RouteDescriptions = {
       requestBody: { required: true, content: { "application/json": { schema: pairSchema } } },
       responses: {
         "200": json(pairedKioskAnswerSchema, "the kiosk's credentials, shown once (no-store)"),
-        ...jsonBodyErrors,
-        ...errors(403, 404),
-        ...anyRoute,
+        ...refusals(...JSON_BODY, ...ANY_ROUTE, "kiosk_revoked", "pairing_code_invalid"),
       },
     },
   },
@@ -36,8 +34,7 @@ export const kioskRouteDescriptions: RouteDescriptions = {
       security: kioskSecurity,
       responses: {
         "200": json(kioskSelfAnswerSchema, "the kiosk and its votable polls (no-store)"),
-        ...kioskCaller,
-        ...anyRoute,
+        ...refusals(...KIOSK_CALLER, ...ANY_ROUTE),
       },
     },
   },
@@ -50,7 +47,10 @@ export const kioskRouteDescriptions: RouteDescriptions = {
         required: true,
         content: { "application/json": { schema: kioskStatusSchema.meta({ id: "KioskStatus" }) } },
       },
-      responses: { "204": empty("kept"), ...kioskCaller, ...jsonBodyErrors, ...anyRoute },
+      responses: {
+        "204": empty("kept"),
+        ...refusals(...KIOSK_CALLER, ...JSON_BODY, ...ANY_ROUTE),
+      },
     },
   },
   "/pair": { get: htmlPage("Kiosk app: pair this browser") },

@@ -4,6 +4,7 @@ import type {
   ZodOpenApiPathsObject,
   ZodOpenApiResponseObject,
 } from "zod-openapi";
+import type { ErrorCode } from "../../common/error-codes.ts";
 import { errors } from "./error-responses.ts";
 
 // The pieces each feature's route descriptions are made of (its `*-openapi.ts` beside its
@@ -95,3 +96,24 @@ export function staticFile(summary: string, type = "*/*"): Operation {
     },
   };
 }
+
+// The same, by code, for `refusals()` where a route's refusals are known exactly.
+
+/** A kiosk's bearer token missing or unknown, revoked, or over the kiosk's rate limit. */
+export const KIOSK_CALLER: ErrorCode[] = ["unauthorized", "kiosk_revoked", "rate_limited"];
+
+/** A JSON body that cannot be read, is too large, or is not JSON, or a field refused. */
+export const JSON_BODY: ErrorCode[] = [
+  "invalid_request",
+  "malformed_json",
+  "unreadable_body",
+  "request_aborted",
+  "bad_length",
+  "body_too_large",
+  "unsupported_media_type",
+  "unsupported_encoding",
+  "unsupported_charset",
+];
+
+/** Credentials from an address over its failed-authentication budget; a defect. */
+export const ANY_ROUTE: ErrorCode[] = ["rate_limited", "internal_error"];

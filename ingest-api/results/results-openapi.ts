@@ -1,7 +1,9 @@
 import { z } from "zod";
+import type { ErrorCode } from "../../common/error-codes.ts";
 import { idSchema } from "../../common/vote.ts";
-import { errors } from "../openapi/error-responses.ts";
+import { errors, refusals } from "../openapi/error-responses.ts";
 import {
+  ANY_ROUTE,
   anyRoute,
   empty,
   fileAnswer,
@@ -14,6 +16,14 @@ import {
   publicPollListAnswerSchema,
   resultsAnswerSchema,
 } from "./results-schemas.ts";
+
+/** What a read of a poll's published results may answer instead (results-http.ts). */
+const RESULTS_READ: ErrorCode[] = [
+  "poll_not_found",
+  "results_hidden",
+  "results_not_ready",
+  "redis_unavailable",
+];
 
 const poll = { path: z.object({ pollId: idSchema }) };
 const tags = ["results"];
@@ -28,8 +38,7 @@ export const resultsRouteDescriptions: RouteDescriptions = {
       responses: {
         "200": json(resultsAnswerSchema, "the results document"),
         ...notModified,
-        ...errors(403, 404, 503),
-        ...anyRoute,
+        ...refusals(...ANY_ROUTE, ...RESULTS_READ),
       },
     },
   },
@@ -41,8 +50,7 @@ export const resultsRouteDescriptions: RouteDescriptions = {
       responses: {
         "200": fileAnswer("image/png", "the chart"),
         ...notModified,
-        ...errors(403, 404, 503),
-        ...anyRoute,
+        ...refusals(...ANY_ROUTE, ...RESULTS_READ, "chart_unavailable"),
       },
     },
   },
@@ -75,8 +83,7 @@ export const resultsRouteDescriptions: RouteDescriptions = {
       responses: {
         "200": json(publicPollListAnswerSchema, "the school and its polls"),
         ...notModified,
-        ...errors(400, 404),
-        ...anyRoute,
+        ...refusals(...ANY_ROUTE, "invalid_request", "school_not_found"),
       },
     },
   },
@@ -88,8 +95,7 @@ export const resultsRouteDescriptions: RouteDescriptions = {
       responses: {
         "200": json(publicPollAnswerSchema, "the poll"),
         ...notModified,
-        ...errors(404),
-        ...anyRoute,
+        ...refusals(...ANY_ROUTE, "poll_not_found"),
       },
     },
   },

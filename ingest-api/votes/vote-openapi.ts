@@ -1,9 +1,10 @@
-import { errors } from "../openapi/error-responses.ts";
+import type { ErrorCode } from "../../common/error-codes.ts";
+import { refusals } from "../openapi/error-responses.ts";
 import {
-  anyRoute,
+  ANY_ROUTE,
+  JSON_BODY,
   json,
-  jsonBodyErrors,
-  kioskCaller,
+  KIOSK_CALLER,
   kioskSecurity,
   type RouteDescriptions,
 } from "../openapi/route-parts.ts";
@@ -13,6 +14,14 @@ import {
   voteAnswerSchema,
   voteBodySchema,
 } from "./vote-schemas.ts";
+
+/** What stops a vote being queued: the stream, or the one-vote-per-voter check's Redis. */
+const VOTE_QUEUE: ErrorCode[] = [
+  "nats_unavailable",
+  "queue_full",
+  "redis_unavailable",
+  "voter_claims_rebuilding",
+];
 
 /** The vote routes as /openapi.json describes them (docs/api.md: Vote rules). */
 export const voteRouteDescriptions: RouteDescriptions = {
@@ -24,10 +33,21 @@ export const voteRouteDescriptions: RouteDescriptions = {
       requestBody: { required: true, content: { "application/json": { schema: voteBodySchema } } },
       responses: {
         "202": json(voteAnswerSchema, "published to the queue (or a retry of one that was)"),
-        ...kioskCaller,
-        ...jsonBodyErrors,
-        ...errors(403, 404, 409, 422, 503),
-        ...anyRoute,
+        ...refusals(
+          ...KIOSK_CALLER,
+          ...JSON_BODY,
+          ...ANY_ROUTE,
+          "poll_not_allowed",
+          "poll_not_found",
+          "poll_not_open",
+          "poll_closed",
+          "poll_archived",
+          "already_voted",
+          "unknown_option",
+          "unknown_person",
+          "temperature_out_of_range",
+          ...VOTE_QUEUE,
+        ),
       },
     },
   },
@@ -39,10 +59,14 @@ export const voteRouteDescriptions: RouteDescriptions = {
       requestBody: { required: true, content: { "application/json": { schema: batchBodySchema } } },
       responses: {
         "200": json(batchAnswerSchema, "each vote's outcome, in input order"),
-        ...kioskCaller,
-        ...jsonBodyErrors,
-        ...errors(409, 503),
-        ...anyRoute,
+        ...refusals(
+          ...KIOSK_CALLER,
+          ...JSON_BODY,
+          ...ANY_ROUTE,
+          "batch_too_large",
+          "event_id_conflict",
+          ...VOTE_QUEUE,
+        ),
       },
     },
   },
