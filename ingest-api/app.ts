@@ -29,6 +29,8 @@ import { apiSecurityHeaders } from "./http/security-headers.ts";
 import { type KioskAppRouteDeps, kioskAppRoutes } from "./kiosks/kiosk-app-routes.ts";
 import { kioskClientRoutes } from "./kiosks/kiosk-client-routes.ts";
 import { type KioskRouteDeps, kioskRoutes } from "./kiosks/kiosk-routes.ts";
+import { OPENAPI_PATH, REFERENCE_PAGE_PATH } from "./openapi/openapi-document.ts";
+import { openApiRoutes } from "./openapi/openapi-routes.ts";
 import { type PeopleRouteDeps, peopleRoutes } from "./people/people-routes.ts";
 import { type RegistryRouteDeps, registryRoutes } from "./registry/registry-routes.ts";
 import { type EventStreamRouteDeps, eventStreamRoute } from "./results/event-stream-route.ts";
@@ -100,6 +102,8 @@ const ADDRESS_LIMITS: Record<AddressLimit, string[]> = {
     "/kiosk-app/{*file}",
     "/kiosk-sw.js",
     "/kiosk-client/:file",
+    OPENAPI_PATH,
+    REFERENCE_PAGE_PATH,
   ],
 };
 
@@ -161,6 +165,10 @@ export function createApp(parts: AppParts): Express {
   app.use(webRoutes(parts.web)); // the pages, with their own security headers (helmet)
   app.use(kioskClientRoutes()); // the outbox library as browser modules
   app.use(kioskAppRoutes(parts.kioskApp)); // the kiosk app's pages and service worker
+  // The API described (OpenAPI 3.1) and its reference page, from the routes' own schemas.
+  app.use(
+    openApiRoutes({ people: parts.people.limits, attendanceReads: parts.attendanceReads.limits }),
+  );
   app.use(notFoundHandler);
   app.use(errorMiddleware(logger));
   return app;

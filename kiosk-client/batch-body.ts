@@ -1,3 +1,4 @@
+import type { ApiVote } from "./api-shapes.ts";
 import type { OutboxEntry } from "./types.ts";
 
 // What one POST /v1/votes/batch carries: the leading pending entries that fit the byte
@@ -21,7 +22,7 @@ export function serializeEntries(
   clockOffsetMs?: number,
 ): { json: string; bytes: number }[] {
   return entries.map((e) => {
-    const vote: Record<string, string | number> = {
+    const vote: ApiVote = {
       eventId: e.eventId,
       pollId: e.pollId,
       optionId: e.optionId,

@@ -1,3 +1,4 @@
+import type { BatchAnswer, BatchItemAnswer } from "./api-shapes.ts";
 import { retryAfterMs } from "./backoff.ts";
 import { OutboxError } from "./errors.ts";
 import type { ServerClock } from "./server-clock.ts";
@@ -31,12 +32,13 @@ export type BatchOutcome =
   /** 401/403: the kiosk's token is not (or no longer) valid. Never drop entries for it. */
   | { kind: "revoked"; error: OutboxError };
 
-interface AnswerItem {
-  index?: unknown;
-  eventId?: unknown;
-  status?: unknown;
-  error?: unknown;
-}
+/** An answer item as received: checked field by field, as a server may answer anything. */
+type AnswerItem = { [K in keyof BatchItemAnswer | "error"]?: unknown };
+
+// The statuses an item is answered with, as the API's document names them.
+const ACCEPTED = "accepted" satisfies BatchItemAnswer["status"];
+const DUPLICATE = "duplicate" satisfies BatchItemAnswer["status"];
+const REJECTED = "rejected" satisfies BatchItemAnswer["status"];
 
 function itemError(raw: unknown): ItemError {
   const e = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
@@ -65,7 +67,7 @@ async function errorOf(res: Response): Promise<{ code: string; message: string }
  * that an echoed eventId agrees: an entry is settled only by an answer about it.
  */
 function settle(entries: OutboxEntry[], body: unknown, sentAt: number): BatchOutcome {
-  const results = (body as { results?: unknown })?.results;
+  const results = (body as Partial<Record<keyof BatchAnswer, unknown>> | null)?.results;
   if (!Array.isArray(results))
     return {
       kind: "retry",
@@ -84,9 +86,9 @@ function settle(entries: OutboxEntry[], body: unknown, sentAt: number): BatchOut
   const duplicates: string[] = [];
   entries.forEach((entry, index) => {
     const r = answered.get(index);
-    if (r?.status === "duplicate") duplicates.push(entry.eventId);
-    if (r?.status === "accepted" || r?.status === "duplicate") settlement.acked.push(entry.eventId);
-    else if (r?.status === "rejected") {
+    if (r?.status === DUPLICATE) duplicates.push(entry.eventId);
+    if (r?.status === ACCEPTED || r?.status === DUPLICATE) settlement.acked.push(entry.eventId);
+    else if (r?.status === REJECTED) {
       const refused: RefusedEntry = { entry, error: itemError(r.error), refusedAt: sentAt };
       settlement.refused.push(refused);
     }

@@ -1,19 +1,12 @@
+import type { HeartbeatBody } from "./api-shapes.ts";
 import type { OutboxStatus } from "./types.ts";
 
 // What a kiosk reports of its queue to the API's kiosk health: the same fields whether they
 // ride on a batch (X-Kiosk-Status) or on the kiosk app's idle heartbeat
 // (POST /v1/kiosk/heartbeat), so the server reads one shape. Browser-safe.
 
-export interface StatusReport {
-  pending: number;
-  oldestPendingAt: string | null;
-  lastSentAt: string | null;
-  refused: number;
-  appVersion: string | null;
-  persisted: boolean | null;
-  /** The code of the last send failure, or null. */
-  lastError: string | null;
-}
+/** Every field of the heartbeat's body given (null where unknown); `lastError`: a code. */
+export type StatusReport = Required<HeartbeatBody>;
 
 export function statusReport(s: OutboxStatus): StatusReport {
   return {

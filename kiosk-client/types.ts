@@ -1,17 +1,14 @@
+import type { ApiVote, RejectedItemError } from "./api-shapes.ts";
+
 // The shapes the outbox, its sender and its stores share. Browser-safe: no Node imports.
 
-/** What a kiosk casts. eventId and castAt are filled in by enqueue when missing. */
-export interface VoteInput {
-  pollId: string;
-  optionId: string;
-  voterId?: string;
-  /** A UUID the caller chose (e.g. to retry its own enqueue); a fresh UUIDv7 otherwise. */
-  eventId?: string;
-  /** ISO 8601; the moment of enqueue otherwise. */
-  castAt?: string;
-  /** °C with at most one decimal, taken with a check-in or check-out (attendance registers). */
-  temperatureC?: number;
-}
+/**
+ * What a kiosk casts: the API's vote (api-shapes.ts). eventId (a UUID the caller chose, e.g.
+ * to retry its own enqueue; a fresh UUIDv7 otherwise) and castAt (ISO 8601; the moment of
+ * enqueue otherwise) are filled in by enqueue when missing; temperatureC (°C, at most one
+ * decimal) goes with a check-in or check-out of an attendance register.
+ */
+export type VoteInput = ApiVote;
 
 /** A vote waiting in the outbox, exactly as it will be sent. */
 export interface OutboxEntry {
@@ -39,12 +36,7 @@ export interface OutboxEntry {
 }
 
 /** The server's error for one refused item (the batch answer's `error`). */
-export interface ItemError {
-  status: number;
-  code: string;
-  message: string;
-  details?: unknown;
-}
+export type ItemError = RejectedItemError;
 
 /** An entry the server refused: kept, never resent, for the operator to look at. */
 export interface RefusedEntry {

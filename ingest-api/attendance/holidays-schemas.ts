@@ -38,3 +38,16 @@ export function dateRangeSchema(maxDays: number, variable: string) {
 
 /** `PUT …/holidays/:date`: the holiday's name ("Easter Monday"), which a PUT may change. */
 export const putHolidaySchema = z.strictObject({ name: titleSchema });
+
+// Answers of the holidays API.
+
+const holidayFields = { date: z.iso.date(), name: z.string() };
+
+export const holidayAnswerSchema = z.strictObject({ schoolId: z.string(), ...holidayFields });
+
+export const holidayListAnswerSchema = z.strictObject({
+  schoolId: z.string(),
+  from: z.iso.date(),
+  to: z.iso.date(),
+  holidays: z.array(z.strictObject(holidayFields)),
+});

@@ -144,3 +144,42 @@ export const importQuerySchema = z.strictObject({
     .optional()
     .transform((mode) => mode ?? "upsert"),
 });
+
+// Answers of the people API.
+
+const instantAnswer = z.iso.datetime({ offset: true });
+
+export const personAnswerSchema = z
+  .strictObject({
+    schoolId: z.string(),
+    id: z.string(),
+    name: z.string().nullable().meta({ description: "for the school's own admin only" }),
+    groups: z.array(z.string()),
+    active: z.boolean(),
+    createdAt: instantAnswer,
+    updatedAt: instantAnswer,
+  })
+  .meta({ id: "Person" });
+
+export const peoplePageAnswerSchema = z.strictObject({
+  items: z.array(personAnswerSchema),
+  next: z.string().nullable().meta({ description: "the `after` of the next page; null: the last" }),
+});
+
+export const erasureAnswerSchema = z.strictObject({
+  erased: z.literal(true),
+  id: z.string(),
+  pseudonym: z.string(),
+  eventsRewritten: z.int(),
+});
+
+export const importAnswerSchema = z.strictObject({
+  mode: importModeSchema,
+  rows: z.int(),
+  created: z.int(),
+  updated: z.int(),
+  unchanged: z.int(),
+  deactivated: z.int().optional(),
+  errorCount: z.int(),
+  errors: z.array(z.strictObject({ line: z.int(), field: z.string(), message: z.string() })),
+});

@@ -169,3 +169,95 @@ export function windowIsOrdered(
   if (!opensAt || !closesAt) return true;
   return Date.parse(closesAt) > Date.parse(opensAt);
 }
+
+// Answers of the registry API: what /openapi.json describes and the tests hold each answer to.
+
+/** An instant as the API answers it (ISO 8601, UTC). */
+export const instantAnswerSchema = z.iso.datetime({ offset: true });
+
+const pollOptionAnswerSchema = z.strictObject({
+  id: z.string(),
+  label: z.string(),
+  position: z.int(),
+});
+
+export const pollAnswerSchema = z
+  .strictObject({
+    id: z.string().meta({ description: "globally unique: what every URL takes" }),
+    schoolId: z.string(),
+    slug: z.string().meta({ description: "the poll's name in its school" }),
+    kind: z.enum(["vote", "attendance"]),
+    groupIds: z.array(z.string()).nullable(),
+    title: z.string(),
+    timeZone: z.string(),
+    opensAt: instantAnswerSchema.nullable(),
+    closesAt: instantAnswerSchema.nullable(),
+    resultsVisibility: z.enum(["live", "after_close"]),
+    oneVotePerVoter: z.boolean(),
+    voteCooldownMs: z.int(),
+    voters: z.enum(["any", "roster"]),
+    archived: z.boolean(),
+    archivedAt: instantAnswerSchema.nullable(),
+    createdAt: instantAnswerSchema,
+    updatedAt: instantAnswerSchema,
+    options: z.array(pollOptionAnswerSchema),
+  })
+  .meta({ id: "Poll" });
+
+export const pollListAnswerSchema = z.strictObject({ polls: z.array(pollAnswerSchema) });
+
+const kioskFields = {
+  id: z.string(),
+  schoolId: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  pollIds: z.array(z.string()).nullable().meta({ description: "null: any poll of its school" }),
+  createdAt: instantAnswerSchema,
+  revokedAt: instantAnswerSchema.nullable(),
+};
+
+export const kioskAnswerSchema = z.strictObject(kioskFields).meta({ id: "Kiosk" });
+
+export const createdKioskAnswerSchema = z
+  .strictObject({ ...kioskFields, token: z.string().meta({ description: "shown this once" }) })
+  .meta({ id: "CreatedKiosk" });
+
+/** A kiosk's last status report (kiosk-health.ts), as GET /v1/kiosks shows it. */
+export const kioskStatusAnswerSchema = z.strictObject({
+  pending: z.int(),
+  oldestPendingAt: z.string().nullable(),
+  lastSentAt: z.string().nullable(),
+  refused: z.int().nullable(),
+  appVersion: z.string().nullable(),
+  persisted: z.boolean().nullable(),
+  lastError: z.string().nullable(),
+  reportedAt: instantAnswerSchema,
+});
+
+export const kioskListAnswerSchema = z.strictObject({
+  kiosks: z.array(
+    z.strictObject({
+      ...kioskFields,
+      lastSeenAt: instantAnswerSchema.nullable(),
+      status: kioskStatusAnswerSchema.nullable(),
+    }),
+  ),
+  health: z.enum(["ok", "unavailable"]),
+});
+
+export const pairingAnswerSchema = z.strictObject({
+  code: z.string(),
+  pairUrl: z.url(),
+  expiresAt: instantAnswerSchema,
+  qrSvg: z.string(),
+});
+
+export const pairedKioskAnswerSchema = z
+  .strictObject({
+    kioskId: z.string(),
+    schoolId: z.string(),
+    name: z.string(),
+    token: z.string(),
+    pollIds: z.array(z.string()).nullable(),
+  })
+  .meta({ id: "PairedKiosk" });

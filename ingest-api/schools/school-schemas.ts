@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { idSchema } from "../../common/vote.ts";
-import { timeZoneSchema, titleSchema } from "../registry/registry-schemas.ts";
+import { instantAnswerSchema, timeZoneSchema, titleSchema } from "../registry/registry-schemas.ts";
 
 // Request bodies of the schools API (deployment admin). Messages are what an admin reads.
 
@@ -21,4 +21,53 @@ export type UpdateSchool = z.infer<typeof updateSchoolSchema>;
 export const createSchoolAdminSchema = z.strictObject({
   /** Who holds the credential (a person or a device): shown in listings, never the token. */
   label: titleSchema,
+});
+
+// Answers of the schools API.
+
+export const attendanceSettingsAnswerSchema = z
+  .strictObject({
+    dayEndsAt: z.string(),
+    minPresentMinutes: z.number(),
+    lateAfter: z.string().nullable(),
+    minPresentDaysPct: z.number(),
+    weekdays: z.array(z.int().min(1).max(7)),
+    feverThresholdC: z.number(),
+    temperatureMinC: z.number(),
+    temperatureMaxC: z.number(),
+    publicCounts: z.boolean(),
+  })
+  .meta({ id: "AttendanceSettings" });
+
+export const schoolAnswerSchema = z
+  .strictObject({
+    id: z.string(),
+    name: z.string(),
+    timeZone: z.string(),
+    attendance: attendanceSettingsAnswerSchema,
+    createdAt: instantAnswerSchema,
+    updatedAt: instantAnswerSchema,
+  })
+  .meta({ id: "School" });
+
+export const schoolListAnswerSchema = z.strictObject({ schools: z.array(schoolAnswerSchema) });
+
+const schoolAdminFields = {
+  id: z.string(),
+  schoolId: z.string(),
+  label: z.string(),
+  createdAt: instantAnswerSchema,
+};
+
+export const schoolAdminAnswerSchema = z
+  .strictObject(schoolAdminFields)
+  .meta({ id: "SchoolAdmin" });
+
+export const issuedSchoolAdminAnswerSchema = z.strictObject({
+  ...schoolAdminFields,
+  token: z.string().meta({ description: "shown this once" }),
+});
+
+export const schoolAdminListAnswerSchema = z.strictObject({
+  admins: z.array(schoolAdminAnswerSchema),
 });

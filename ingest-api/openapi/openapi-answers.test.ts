@@ -1,0 +1,405 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import request, { type Response, type Test } from "supertest";
+import { PrivateNatsServer } from "../../harness/nats-servers.ts";
+import { eventually } from "../../harness/waiting.ts";
+import { ADMIN, startIngestHarness } from "../../test-support/ingest.ts";
+import { OpenApiAnswers } from "../../test-support/openapi-answers.ts";
+import { type ResultsPipeline, startResultsPipeline } from "../../test-support/results-pipeline.ts";
+import { issueSchoolAdmin, type TestSchoolAdmin } from "../../test-support/schools.ts";
+import type { OpenApiDocument } from "./openapi-document.ts";
+
+// The API's real answers, held to /openapi.json: successes, error envelopes, 304s, a 429 from
+// a tiny pairing budget, 503s (results not yet published, NATS unreachable). Each answer's
+// status must be documented for its route and its body must match that status's schema
+// (test-support/openapi-answers.ts). Every documented operation must be answered at least
+// once here, so a route described but never held to its description fails too.
+
+/** Operations this file cannot call with supertest: an event stream never ends. */
+const NOT_CALLED = new Set([
+  "GET /v1/polls/{pollId}/events",
+  "GET /v1/schools/{schoolId}/attendance/events",
+]);
+
+type Method = "get" | "head" | "post" | "put" | "patch" | "delete";
+
+describe("the API's answers match /openapi.json", () => {
+  let p: ResultsPipeline;
+  let answers: OpenApiAnswers;
+  let head: TestSchoolAdmin;
+
+  /** A request whose answer is checked against the document. */
+  const call = async (
+    method: Method,
+    path: string,
+    prepare: (t: Test) => Test = (t) => t,
+  ): Promise<Response> => {
+    const res = await prepare(request(p.h.app)[method](path));
+    return answers.check(method.toUpperCase(), path, res);
+  };
+  const admin = (t: Test) => t.set(ADMIN);
+  const asKiosk = (t: Test) => t.set(p.kiosk.auth);
+  const expect = (res: Response, status: number) =>
+    assert.equal(res.status, status, `${res.status}: ${String(res.text ?? "").slice(0, 500)}`);
+
+  before(async () => {
+    p = await startResultsPipeline({
+      // A tiny pairing budget: the third pairing from this address in a minute is a 429.
+      RATE_LIMIT_PAIR_PER_MIN: "3",
+      CHART_WORKERS: "0",
+    });
+    const doc = await request(p.h.app).get("/openapi.json");
+    answers = new OpenApiAnswers(doc.body as OpenApiDocument);
+    answers.check("GET", "/openapi.json", doc);
+    // Every day a school day: the test's today may be a Saturday.
+    await p.h.db.pool.query("update schools set attendance_weekdays = '{1,2,3,4,5,6,7}'");
+  });
+  after(() => p?.close());
+
+  test("schools and their admins", async () => {
+    expect(
+      await call("post", "/v1/schools", (t) =>
+        admin(t).send({ id: "north", name: "North", timeZone: "Europe/London" }),
+      ),
+      201,
+    );
+    expect(
+      await call("post", "/v1/schools", (t) => admin(t).send({ id: "north", name: "North" })),
+      409,
+    );
+    expect(await call("post", "/v1/schools", (t) => admin(t).send({ id: "bad id" })), 400);
+    expect(await call("post", "/v1/schools", (t) => admin(t).type("text/plain").send("x")), 415);
+    expect(await call("get", "/v1/schools"), 401);
+    expect(await call("get", "/v1/schools", admin), 200);
+    expect(await call("get", "/v1/schools/north", admin), 200);
+    expect(await call("get", "/v1/schools/nowhere", admin), 404);
+    expect(
+      await call("patch", "/v1/schools/north", (t) => admin(t).send({ name: "North Hill" })),
+      200,
+    );
+    const issued = await call("post", "/v1/schools/north/admins", (t) =>
+      admin(t).send({ label: "Office" }),
+    );
+    expect(issued, 201);
+    expect(await call("get", "/v1/schools/north/admins", admin), 200);
+    expect(await call("delete", `/v1/schools/north/admins/${issued.body.id}`, admin), 200);
+    head = await issueSchoolAdmin(p.h.app, "north");
+    expect(await call("get", "/v1/schools", (t) => t.set(head.auth)), 403);
+    expect(
+      await call("post", "/v1/schools", (t) => admin(t).send({ id: "gone", name: "Gone" })),
+      201,
+    );
+    expect(await call("delete", "/v1/schools/gone", admin), 200);
+  });
+
+  test("polls and kiosks", async () => {
+    const lunch = {
+      id: "lunch",
+      title: "Lunch",
+      options: [
+        { id: "yes", label: "Yes" },
+        { id: "no", label: "No" },
+      ],
+    };
+    expect(await call("post", "/v1/polls", (t) => admin(t).send(lunch)), 201);
+    expect(await call("post", "/v1/polls", (t) => admin(t).send(lunch)), 409);
+    expect(
+      await call("post", "/v1/polls", (t) =>
+        admin(t).send({ ...lunch, id: "big", title: "x".repeat(300_000) }),
+      ),
+      413,
+    );
+    expect(await call("get", "/v1/polls", admin), 200);
+    expect(await call("get", "/v1/polls/lunch", admin), 200);
+    expect(await call("get", "/v1/polls/nope", admin), 404);
+    expect(
+      await call("patch", "/v1/polls/lunch", (t) => admin(t).send({ title: "Lunch today" })),
+      200,
+    );
+    expect(await call("post", "/v1/polls", (t) => admin(t).send({ ...lunch, id: "old" })), 201);
+    expect(await call("patch", "/v1/polls/old", (t) => admin(t).send({ archived: true })), 200);
+    expect(await call("delete", "/v1/polls/old", admin), 200);
+    expect(
+      await call("post", "/v1/kiosks", (t) =>
+        admin(t).send({ id: "hall", name: "Hall", pollIds: ["lunch"] }),
+      ),
+      201,
+    );
+    expect(await call("get", "/v1/kiosks", admin), 200);
+    expect(
+      await call("patch", "/v1/kiosks/hall", (t) => admin(t).send({ name: "Main hall" })),
+      200,
+    );
+    const pairing = await call("post", "/v1/kiosks/hall/pairing", admin);
+    expect(pairing, 201);
+    expect(await call("post", "/v1/pair", (t) => t.send({ code: pairing.body.code })), 200);
+    expect(await call("post", "/v1/pair", (t) => t.send({ code: 12 })), 400);
+    expect(await call("post", "/v1/pair", (t) => t.send({ code: "AAAA-BBBB" })), 404);
+    const limited = await call("post", "/v1/pair", (t) => t.send({ code: "AAAA-BBBB" }));
+    expect(limited, 429);
+    assert.equal(limited.body.error.code, "rate_limited");
+    expect(await call("delete", "/v1/kiosks/hall", admin), 200);
+    expect(await call("get", "/v1/kiosk", (t) => t.set("Authorization", "Bearer nope")), 401);
+  });
+
+  test("votes, results and the public polls", async () => {
+    expect(await call("get", "/v1/polls/lunch/results"), 503);
+    const vote = { pollId: "lunch", optionId: "yes", eventId: randomUUID() };
+    expect(await call("post", "/v1/votes", (t) => asKiosk(t).send(vote)), 202);
+    expect(await call("post", "/v1/votes", (t) => asKiosk(t).send(vote)), 202);
+    expect(await call("post", "/v1/votes", (t) => asKiosk(t).send({ pollId: "lunch" })), 400);
+    expect(
+      await call("post", "/v1/votes", (t) => asKiosk(t).send({ pollId: "nope", optionId: "yes" })),
+      404,
+    );
+    expect(
+      await call("post", "/v1/votes", (t) =>
+        asKiosk(t).send({ pollId: "lunch", optionId: "maybe" }),
+      ),
+      422,
+    );
+    expect(await call("post", "/v1/votes", (t) => asKiosk(t).type("json").send("{")), 400);
+    const batch = await call("post", "/v1/votes/batch", (t) =>
+      asKiosk(t).send({
+        votes: [
+          { pollId: "lunch", optionId: "no" },
+          { pollId: "lunch", optionId: "maybe" },
+        ],
+      }),
+    );
+    expect(batch, 200);
+    assert.equal(batch.body.rejected, 1);
+    const id = randomUUID();
+    expect(
+      await call("post", "/v1/votes/batch", (t) =>
+        asKiosk(t).send({
+          votes: [
+            { pollId: "lunch", optionId: "no", eventId: id },
+            { pollId: "lunch", optionId: "yes", eventId: id },
+          ],
+        }),
+      ),
+      200,
+    );
+    await p.stored(3);
+    await p.publisher.run();
+    const results = await call("get", "/v1/polls/lunch/results");
+    expect(results, 200);
+    expect(
+      await call("get", "/v1/polls/lunch/results", (t) =>
+        t.set("If-None-Match", String(results.headers.etag)),
+      ),
+      304,
+    );
+    expect(await call("get", "/v1/polls/nope/results"), 404);
+    const png = await call("get", "/v1/polls/lunch/results.png");
+    assert.ok([200, 503].includes(png.status), png.text);
+    expect(await call("head", "/v1/polls/lunch/events"), 200);
+    const polls = await call("get", "/v1/public/polls");
+    expect(polls, 200);
+    expect(
+      await call("get", "/v1/public/polls", (t) =>
+        t.set("If-None-Match", String(polls.headers.etag)),
+      ),
+      304,
+    );
+    expect(await call("get", "/v1/public/polls?schoolId=nowhere"), 404);
+    expect(await call("get", "/v1/public/polls/lunch"), 200);
+    expect(await call("get", "/v1/public/polls/nope"), 404);
+    expect(await call("get", "/v1/kiosk", asKiosk), 200);
+    expect(await call("post", "/v1/kiosk/heartbeat", (t) => asKiosk(t).send({ pending: 0 })), 204);
+    expect(
+      await call("post", "/v1/kiosk/heartbeat", (t) => asKiosk(t).send({ pending: "x" })),
+      400,
+    );
+  });
+
+  test("people, holidays and attendance", async () => {
+    const person = (id: string) => `/v1/schools/north/people/${id}`;
+    const asHead = (t: Test) => t.set(head.auth);
+    expect(
+      await call("put", person("P1"), (t) => asHead(t).send({ name: "Ada", groups: ["7A"] })),
+      201,
+    );
+    expect(
+      await call("put", person("P1"), (t) => asHead(t).send({ name: "Ada L", groups: ["7A"] })),
+      200,
+    );
+    expect(await call("put", person("P2"), (t) => asHead(t).send({ name: null })), 201);
+    expect(await call("get", person("P1"), asHead), 200);
+    expect(await call("get", person("P9"), asHead), 404);
+    expect(await call("patch", person("P2"), (t) => asHead(t).send({ groups: ["7B"] })), 200);
+    expect(await call("get", "/v1/schools/north/people?limit=1", asHead), 200);
+    expect(await call("get", "/v1/schools/north/people?limit=x", asHead), 400);
+    expect(
+      await call("post", "/v1/schools/north/people/import", (t) =>
+        asHead(t).type("text/csv").send("id,name,groups\nP3,Cy,7A\nbad id,,\n"),
+      ),
+      200,
+    );
+    expect(await call("get", "/v1/schools/north/people/export", asHead), 200);
+    expect(await call("delete", person("P3"), asHead), 200);
+
+    expect(
+      await call("patch", "/v1/schools/north/attendance", (t) =>
+        asHead(t).send({ minPresentMinutes: 60, publicCounts: true }),
+      ),
+      200,
+    );
+    expect(
+      await call("patch", "/v1/schools/north/attendance", (t) => asHead(t).send({ weekdays: [9] })),
+      400,
+    );
+    expect(
+      await call("put", "/v1/schools/north/holidays/2026-12-25", (t) =>
+        asHead(t).send({ name: "Christmas" }),
+      ),
+      201,
+    );
+    expect(
+      await call("put", "/v1/schools/north/holidays/2026-12-25", (t) =>
+        asHead(t).send({ name: "Xmas" }),
+      ),
+      200,
+    );
+    expect(
+      await call("get", "/v1/schools/north/holidays?from=2026-12-01&to=2026-12-31", asHead),
+      200,
+    );
+    expect(await call("delete", "/v1/schools/north/holidays/2026-12-25", asHead), 200);
+    expect(await call("delete", "/v1/schools/north/holidays/2026-12-25", asHead), 404);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(
+      await call("get", `/v1/schools/north/attendance?period=week&date=${today}`, asHead),
+      200,
+    );
+    expect(await call("get", "/v1/schools/north/attendance?period=year", asHead), 400);
+    expect(
+      await call("get", `/v1/schools/north/people/P1/attendance?from=${today}&to=${today}`, asHead),
+      200,
+    );
+
+    // A register of the school and a kiosk of it: the door's check, then the day documents.
+    const register = await call("post", "/v1/polls", (t) =>
+      asHead(t).send({ id: "door", kind: "attendance", title: "Door", voters: "roster" }),
+    );
+    expect(register, 201);
+    const door = await call("post", "/v1/kiosks", (t) =>
+      asHead(t).send({ id: "door-kiosk", name: "Door" }),
+    );
+    expect(door, 201);
+    const asDoor = (t: Test) => t.set("Authorization", `Bearer ${door.body.token}`);
+    const checkIn = await eventually("the roster reached the API", async () => {
+      const res = await request(p.h.app)
+        .get("/v1/kiosk/people/P1/attendance")
+        .set("Authorization", `Bearer ${door.body.token}`);
+      return res.status === 200 ? res : undefined;
+    });
+    answers.check("GET", "/v1/kiosk/people/P1/attendance", checkIn);
+    // A check-in with a fever: the day document then lists, flags and details someone.
+    const fever = { pollId: register.body.id, optionId: "in", voterId: "P1", temperatureC: 39.1 };
+    expect(await call("post", "/v1/votes", (t) => asDoor(t).send(fever)), 202);
+    await p.stored(4);
+    const inNow = await call("get", "/v1/kiosk/people/P1/attendance", asDoor);
+    expect(inNow, 200);
+    assert.equal(inNow.body.state, "in");
+    expect(await call("get", "/v1/kiosk/people/nobody/attendance", asDoor), 422);
+    expect(await call("head", "/v1/schools/north/attendance/events", asHead), 200);
+    await p.publisher.run();
+    await p.publisher.attendanceRun();
+    await p.h.attendance.check();
+    const day = await call("get", "/v1/schools/north/attendance", asHead);
+    expect(day, 200);
+    assert.deepEqual(day.body.lists.fever, ["P1"], day.text);
+    assert.ok(day.body.details.P1, day.text);
+    expect(
+      await call("get", "/v1/schools/north/attendance", (t) =>
+        asHead(t).set("If-None-Match", String(day.headers.etag)),
+      ),
+      304,
+    );
+    expect(await call("get", "/v1/schools/north/attendance?group=7A", asHead), 200);
+    expect(await call("get", "/v1/schools/north/attendance", admin), 200);
+    expect(await call("get", "/v1/public/schools/north/attendance"), 200);
+    expect(await call("get", "/v1/public/schools/default/attendance"), 404);
+  });
+
+  test("health, pages and files", async () => {
+    expect(await call("get", "/healthz"), 200);
+    expect(await call("get", "/readyz"), 200);
+    for (const path of [
+      "/",
+      "/s/default",
+      "/dashboard/lunch",
+      "/kiosk/lunch",
+      "/pair",
+      "/vote",
+      "/vote/lunch",
+      "/kiosk-app/vote.html",
+      "/api",
+    ])
+      expect(await call("get", path), 200);
+    for (const path of ["/s/nowhere", "/dashboard/nope", "/kiosk/nope", "/vote/nope"])
+      expect(await call("get", path), 404);
+    for (const path of [
+      "/assets/site.css",
+      "/vendor/chart.umd.min.js",
+      "/vendor/chart.umd.min.js.map",
+      "/common/browser/poll-phase.js",
+      "/kiosk-sw.js",
+      "/kiosk-client/outbox.ts",
+      "/vendor/uuid/index.js",
+      "/kiosk-app/vote.html",
+    ])
+      expect(await call("get", path), 200);
+    expect(await call("get", "/kiosk-client/store-file.ts"), 404);
+    expect(await call("get", "/kiosk-app/nothing.js"), 404);
+    expect(await call("get", "/vendor/nothing.js"), 404);
+    expect(await call("get", "/assets/nothing.css"), 404);
+    expect(await call("get", "/common/browser/nothing.js"), 404);
+  });
+
+  test("every operation of the document was answered here", () => {
+    const called = new Set([...answers.covered].map((c) => c.split(" ").slice(0, 2).join(" ")));
+    const missed = answers.operations().filter((op) => !called.has(op) && !NOT_CALLED.has(op));
+    assert.deepEqual(missed, [], "operations of the document no request here exercised");
+  });
+});
+
+describe("the API's answers while NATS is unreachable match /openapi.json", () => {
+  test("503 nats_unavailable for a vote, 503 not_ready from /readyz", async () => {
+    const nats = await PrivateNatsServer.create();
+    const h = await startIngestHarness({ NATS_URL: nats.url, PUBLISH_TIMEOUT_MS: "500" });
+    try {
+      const doc = await request(h.app).get("/openapi.json");
+      const answers = new OpenApiAnswers(doc.body as OpenApiDocument);
+      await request(h.app)
+        .post("/v1/polls")
+        .set(ADMIN)
+        .send({ id: "outage", title: "Outage", options: [{ id: "yes", label: "Yes" }] })
+        .expect(201);
+      const kiosk = await request(h.app)
+        .post("/v1/kiosks")
+        .set(ADMIN)
+        .send({ id: "k", name: "K" })
+        .expect(201);
+      await nats.stop();
+      const vote = await request(h.app)
+        .post("/v1/votes")
+        .set("Authorization", `Bearer ${kiosk.body.token}`)
+        .send({ pollId: "outage", optionId: "yes" });
+      answers.check("POST", "/v1/votes", vote);
+      assert.equal(vote.status, 503, vote.text);
+      assert.equal(vote.body.error.code, "nats_unavailable");
+      const ready = await eventually("/readyz reports NATS down", async () => {
+        const res = await request(h.app).get("/readyz");
+        return res.status === 503 ? res : undefined;
+      });
+      answers.check("GET", "/readyz", ready);
+    } finally {
+      await h.close();
+      await nats.destroy();
+    }
+  });
+});

@@ -1,0 +1,99 @@
+import { createDocument } from "zod-openapi";
+import { attendanceRouteDescriptions } from "../attendance/attendance-openapi.ts";
+import type { AttendanceReadsConfig, PeopleConfig } from "../config.ts";
+import { healthRouteDescriptions } from "../health/health-openapi.ts";
+import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
+import { peopleRouteDescriptions } from "../people/people-openapi.ts";
+import { registryRouteDescriptions } from "../registry/registry-openapi.ts";
+import { resultsRouteDescriptions } from "../results/results-openapi.ts";
+import { schoolRouteDescriptions } from "../schools/school-openapi.ts";
+import { voteRouteDescriptions } from "../votes/vote-openapi.ts";
+import { webRouteDescriptions } from "../web/web-openapi.ts";
+import { anyRoute, fileAnswer, notModified, type RouteDescriptions } from "./route-parts.ts";
+
+/** The document's own routes: the document and its reference page. */
+export const OPENAPI_PATH = "/openapi.json";
+export const REFERENCE_PAGE_PATH = "/api";
+
+/** The configured limits the query schemas are made with (their messages name them). */
+export interface DocumentLimits {
+  people: PeopleConfig;
+  attendanceReads: AttendanceReadsConfig;
+}
+
+export type OpenApiDocument = ReturnType<typeof createDocument>;
+
+const ownRoutes: RouteDescriptions = {
+  [OPENAPI_PATH]: {
+    get: {
+      tags: ["reference"],
+      summary: "This document (OpenAPI 3.1)",
+      responses: {
+        "200": fileAnswer("application/json", "the document"),
+        ...notModified,
+        ...anyRoute,
+      },
+    },
+  },
+  [REFERENCE_PAGE_PATH]: {
+    get: {
+      tags: ["reference"],
+      summary: "This document as a reference page",
+      responses: { "200": fileAnswer("text/html", "the page"), ...notModified, ...anyRoute },
+    },
+  },
+};
+
+/**
+ * The HTTP API described from the zod schemas its routes validate with and answer by (each
+ * feature's `*-openapi.ts`, beside its `*-schemas.ts`): one source for the validation, this
+ * document, the tests that hold every answer to it, and the kiosk client's types.
+ */
+export function apiDocument(limits: DocumentLimits): OpenApiDocument {
+  return createDocument(
+    {
+      openapi: "3.1.0",
+      info: {
+        title: "tallyflow ingest API",
+        version: "1",
+        description:
+          "Votes and attendance from kiosks, their results and the registry. Every error answer is `{error: {code, message, details?}}`; the codes and their meaning: docs/api.md. Limits are named settings: docs/configuration.md.",
+      },
+      tags: [
+        { name: "votes" },
+        { name: "kiosks" },
+        { name: "results" },
+        { name: "registry" },
+        { name: "schools" },
+        { name: "people" },
+        { name: "attendance" },
+        { name: "health" },
+        { name: "reference" },
+        { name: "pages", description: "web pages and their files (no JSON)" },
+      ],
+      components: {
+        securitySchemes: {
+          adminToken: {
+            type: "http",
+            scheme: "bearer",
+            description: "the deployment admin's ADMIN_TOKEN or a school admin's token",
+          },
+          kioskToken: { type: "http", scheme: "bearer", description: "a kiosk's token" },
+        },
+      },
+      paths: {
+        ...voteRouteDescriptions,
+        ...kioskRouteDescriptions,
+        ...resultsRouteDescriptions,
+        ...registryRouteDescriptions,
+        ...schoolRouteDescriptions,
+        ...peopleRouteDescriptions(limits.people),
+        ...attendanceRouteDescriptions(limits.attendanceReads),
+        ...healthRouteDescriptions,
+        ...webRouteDescriptions,
+        ...ownRoutes,
+      },
+    },
+    { outputIdSuffix: "Answer" },
+  );
+}

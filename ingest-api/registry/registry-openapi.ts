@@ -1,0 +1,160 @@
+import { z } from "zod";
+import { idSchema } from "../../common/vote.ts";
+import { errors } from "../openapi/error-responses.ts";
+import {
+  adminCaller,
+  adminSecurity,
+  anyRoute,
+  json,
+  jsonBodyErrors,
+  type RouteDescriptions,
+} from "../openapi/route-parts.ts";
+import {
+  createdKioskAnswerSchema,
+  createKioskSchema,
+  createPollSchema,
+  kioskAnswerSchema,
+  kioskListAnswerSchema,
+  pairingAnswerSchema,
+  pollAnswerSchema,
+  pollListAnswerSchema,
+  updateKioskSchema,
+  updatePollSchema,
+} from "./registry-schemas.ts";
+
+const byId = { path: z.object({ id: idSchema }) };
+const body = (schema: z.ZodType) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+const admin = { tags: ["registry"], security: adminSecurity };
+
+/** The registry routes (polls and kiosks, admin token). */
+export const registryRouteDescriptions: RouteDescriptions = {
+  "/v1/polls": {
+    post: {
+      ...admin,
+      summary: "Create a poll or an attendance register",
+      requestBody: body(createPollSchema.meta({ id: "CreatePoll" })),
+      responses: {
+        "201": json(pollAnswerSchema, "the poll"),
+        ...adminCaller,
+        ...jsonBodyErrors,
+        ...errors(404, 409),
+        ...anyRoute,
+      },
+    },
+    get: {
+      ...admin,
+      summary: "The polls (a school admin's own school's only)",
+      requestParams: { query: z.object({ schoolId: idSchema.optional() }) },
+      responses: {
+        "200": json(pollListAnswerSchema, "the polls"),
+        ...adminCaller,
+        ...errors(400, 404),
+        ...anyRoute,
+      },
+    },
+  },
+  "/v1/polls/{id}": {
+    get: {
+      ...admin,
+      summary: "One poll",
+      requestParams: byId,
+      responses: {
+        "200": json(pollAnswerSchema, "the poll"),
+        ...adminCaller,
+        ...errors(400, 404),
+        ...anyRoute,
+      },
+    },
+    patch: {
+      ...admin,
+      summary: "Change a poll",
+      requestParams: byId,
+      requestBody: body(updatePollSchema.meta({ id: "UpdatePoll" })),
+      responses: {
+        "200": json(pollAnswerSchema, "the poll as changed"),
+        ...adminCaller,
+        ...jsonBodyErrors,
+        ...errors(404, 409),
+        ...anyRoute,
+      },
+    },
+    delete: {
+      ...admin,
+      summary: "Delete an archived poll, its votes and rollups",
+      requestParams: byId,
+      responses: {
+        "200": json(pollAnswerSchema, "the poll deleted"),
+        ...adminCaller,
+        ...errors(400, 404, 409),
+        ...anyRoute,
+      },
+    },
+  },
+  "/v1/kiosks": {
+    post: {
+      ...admin,
+      summary: "Create a kiosk (its token is shown this once)",
+      requestBody: body(createKioskSchema.meta({ id: "CreateKiosk" })),
+      responses: {
+        "201": json(createdKioskAnswerSchema, "the kiosk and its token"),
+        ...adminCaller,
+        ...jsonBodyErrors,
+        ...errors(404, 409),
+        ...anyRoute,
+      },
+    },
+    get: {
+      ...admin,
+      summary: "The kiosks and their last status reports",
+      requestParams: { query: z.object({ schoolId: idSchema.optional() }) },
+      responses: {
+        "200": json(kioskListAnswerSchema, "the kiosks"),
+        ...adminCaller,
+        ...errors(400, 404),
+        ...anyRoute,
+      },
+    },
+  },
+  "/v1/kiosks/{id}": {
+    patch: {
+      ...admin,
+      summary: "Rename a kiosk or change the polls it may vote in",
+      requestParams: byId,
+      requestBody: body(updateKioskSchema.meta({ id: "UpdateKiosk" })),
+      responses: {
+        "200": json(kioskAnswerSchema, "the kiosk"),
+        ...adminCaller,
+        ...jsonBodyErrors,
+        ...errors(404),
+        ...anyRoute,
+      },
+    },
+    delete: {
+      ...admin,
+      summary: "Revoke a kiosk",
+      requestParams: byId,
+      responses: {
+        "200": json(kioskAnswerSchema, "the kiosk revoked"),
+        ...adminCaller,
+        ...errors(400, 404),
+        ...anyRoute,
+      },
+    },
+  },
+  "/v1/kiosks/{id}/pairing": {
+    post: {
+      ...admin,
+      summary: "A pairing code for a kiosk (no-store)",
+      requestParams: byId,
+      responses: {
+        "201": json(pairingAnswerSchema, "the code, its URL and QR code"),
+        ...adminCaller,
+        ...errors(400, 404),
+        ...anyRoute,
+      },
+    },
+  },
+};
