@@ -129,6 +129,7 @@ export async function loadActiveRoster(db: Queryable, schoolId: string): Promise
 
 /** One person-day as stored, with the person's groups (null: not read, or no roster row). */
 export interface DayRow {
+  schoolId: string;
   personId: string;
   day: LocalDay;
   state: DayState;
@@ -171,6 +172,7 @@ export async function loadDayRows(
     values: [schoolId, days],
   });
   return rows.map((r) => ({
+    schoolId,
     personId: r.person_id,
     day: r.day,
     state: {
