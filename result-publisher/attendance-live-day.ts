@@ -186,7 +186,7 @@ export class LiveDay {
       ? null
       : new Map(this.#quoted.slice(0, this.#active).map((q, i) => [q, i]));
     this.#others = new Map(
-      others.map((id, i) => [this.#quoted[this.#active + i]!, this.#active + i]),
+      others.map((_, i) => [this.#quoted[this.#active + i]!, this.#active + i]),
     );
 
     // Groups: names in sort order; each person's as indices; each group's members.
