@@ -25,10 +25,12 @@ import type { AttendanceSchool, DayRow, RosterPerson } from "./attendance-store.
 // checks it), so its version is the one a restarted publisher computes from scratch.
 //
 // Compact, because a publisher holds every school's today (10 million people at the
-// reference scale): per person a quoted id, one byte of status and flags, its groups as
-// indices, its place in each group's member list; the serialised lists are kept per block
-// of BLOCK people of a section (the school, each group) and list kind, ~the document's own
-// bytes. What a flag rests on is kept for the flagged people only. No object per person.
+// reference scale): per person its quoted id within one string of the school's (and its
+// offset), one byte of status and flags, its groups as indices, its place in each group's
+// member list; the serialised lists are kept per block of BLOCK people of a section (the
+// school, each group) and list kind, ~the document's own bytes, and assembled by one join
+// per build (no second copy kept). What a flag rests on is kept for the flagged people only.
+// No object, no string per person: the heap a major gc walks stays small.
 
 /** People per block of a section: a change re-serialises the block's lists only. */
 const BLOCK = 256;
@@ -57,8 +59,6 @@ interface Section {
   /** Block b's list of kind k at `b * KINDS + k`: its quoted ids joined with commas. */
   fragments: string[];
   dirty: Set<number>;
-  /** `{"inNow":[…],…}`; null: to assemble. */
-  listsJson: string | null;
   countsJson: string | null;
 }
 
@@ -72,7 +72,6 @@ const newSection = (members: Int32Array | null, size: number): Section => {
     counts: new Float64Array(COUNT_NAMES.length),
     fragments: new Array<string>(blocks * KINDS).fill(""),
     dirty,
-    listsJson: null,
     countsJson: null,
   };
 };
@@ -117,8 +116,14 @@ export class LiveDay {
   readonly #rules: DayRules;
   /** The instant views are taken at: any on the same side of dayEndsAt gives the same view. */
   readonly #viewAtMs: number;
-  /** JSON-quoted ids: the active roster (the order read), then the others in id order. */
-  readonly #quoted: string[];
+  /**
+   * JSON-quoted ids, end to end: the active roster (the order read), then the others in id
+   * order; person p's is #ids.slice(#idAt[p], #idAt[p + 1]).
+   */
+  readonly #ids: string;
+  readonly #idAt: Uint32Array;
+  /** Whether some id is a key JSON orders first (an array index): details then need sorting. */
+  readonly #indexIds: boolean;
   readonly #active: number;
   /** Quoted roster id → index, only when the roster's quoted ids are not in JS order. */
   readonly #lookup: Map<string, number> | null;
@@ -128,7 +133,7 @@ export class LiveDay {
   readonly #groupStart: Uint32Array;
   readonly #groupOf: Uint16Array | Uint32Array;
   readonly #codes: Uint8Array;
-  /** Flagged people only: anomalies (> 0) and the detail's JSON. */
+  /** Flagged people only: anomalies (> 0) and the detail's `"id":{…}`. */
   readonly #anomalies = new Map<number, number>();
   readonly #details = new Map<number, string>();
   #detailsJson: string | null = null;
@@ -140,7 +145,6 @@ export class LiveDay {
   readonly #groupKeys: string[];
   /** Group indices in the document's key order. */
   readonly #groupOrder: number[];
-  #groupsJson: string | null = null;
   #groupCountsJson: string | null = null;
 
   /** The day as buildDayDocument would build it from these (the same arguments). */
@@ -178,16 +182,15 @@ export class LiveDay {
       groupsOf.push(byPerson.get(id)!.groups ?? []);
     }
     const people = ids.length;
-    this.#quoted = ids.map((id) => JSON.stringify(id));
+    const quoted = ids.map((id) => JSON.stringify(id));
+    this.#idAt = new Uint32Array(people + 1);
+    for (let p = 0; p < people; p++) this.#idAt[p + 1] = this.#idAt[p]! + quoted[p]!.length;
+    this.#ids = quoted.join("");
+    this.#indexIds = ids.some(isIndexKey);
     let sorted = true;
-    for (let i = 1; i < this.#active && sorted; i++)
-      sorted = this.#quoted[i - 1]! < this.#quoted[i]!;
-    this.#lookup = sorted
-      ? null
-      : new Map(this.#quoted.slice(0, this.#active).map((q, i) => [q, i]));
-    this.#others = new Map(
-      others.map((_, i) => [this.#quoted[this.#active + i]!, this.#active + i]),
-    );
+    for (let i = 1; i < this.#active && sorted; i++) sorted = quoted[i - 1]! < quoted[i]!;
+    this.#lookup = sorted ? null : new Map(quoted.slice(0, this.#active).map((q, i) => [q, i]));
+    this.#others = new Map(others.map((_, i) => [quoted[this.#active + i]!, this.#active + i]));
 
     // Groups: names in sort order; each person's as indices; each group's members.
     const names = [...new Set(groupsOf.flat())].sort();
@@ -255,13 +258,9 @@ export class LiveDay {
         contribute(s.counts, -1, active, oldCode, oldAnomalies);
         contribute(s.counts, 1, active, code, anomalies);
         s.countsJson = null;
-        if (code !== oldCode) {
-          s.dirty.add(Math.floor(position / BLOCK));
-          s.listsJson = null;
-        }
+        if (code !== oldCode) s.dirty.add(Math.floor(position / BLOCK));
       });
       this.#groupCountsJson = null;
-      this.#groupsJson = null;
     }
     return true;
   }
@@ -279,19 +278,23 @@ export class LiveDay {
       ),
     ).slice(0, -1);
     const whole = this.#fresh(this.#whole);
-    if (this.#groupsJson === null) {
-      const parts: string[] = [];
-      for (const gi of this.#groupOrder) {
-        const s = this.#fresh(this.#groups[gi]!);
-        parts.push(`${this.#groupKeys[gi]}:{"counts":${s.countsJson},"lists":${s.listsJson}}`);
-      }
-      this.#groupsJson = parts.join(",");
-    }
+    // The content in pieces, joined once: the kept fragments are not copied into a cache.
+    const parts: string[] = [head, ',"counts":', whole.countsJson!, ',"lists":'];
+    pushLists(parts, whole);
+    parts.push(',"groups":{');
+    this.#groupOrder.forEach((gi, n) => {
+      const s = this.#fresh(this.#groups[gi]!);
+      parts.push(n === 0 ? "" : ",", this.#groupKeys[gi]!, ':{"counts":', s.countsJson!);
+      parts.push(',"lists":');
+      pushLists(parts, s);
+      parts.push("}");
+    });
+    parts.push('},"details":{', this.#detailsText(), "}}");
+    const content = parts.join("");
     if (this.#groupCountsJson === null)
       this.#groupCountsJson = this.#groupOrder
-        .map((gi) => `${this.#groupKeys[gi]}:${this.#fresh(this.#groups[gi]!).countsJson}`)
+        .map((gi) => `${this.#groupKeys[gi]}:${this.#groups[gi]!.countsJson}`)
         .join(",");
-    const content = `${head},"counts":${whole.countsJson},"lists":${whole.listsJson},"groups":{${this.#groupsJson}},"details":{${this.#detailsText()}}}`;
     const version = formatAttendanceVersion(
       createHash("sha256").update(content).digest("hex"),
       this.dayOver,
@@ -310,6 +313,10 @@ export class LiveDay {
     };
   }
 
+  #quoted(p: number): string {
+    return this.#ids.slice(this.#idAt[p]!, this.#idAt[p + 1]!);
+  }
+
   /** Views person p with this row (none: no row), keeps the code and flags' detail, returns the code. */
   #view(p: number, row: DayRow | undefined): number {
     const view = viewPerson(p < this.#active, this.schoolDay, row, this.#rules, this.#viewAtMs);
@@ -317,7 +324,11 @@ export class LiveDay {
     this.#codes[p] = code;
     if (view.anomalies > 0) this.#anomalies.set(p, view.anomalies);
     else this.#anomalies.delete(p);
-    const detail = view.detail === null ? undefined : JSON.stringify(view.detail);
+    // Joined (one flat string), not concatenated (a rope of three): kept for every flagged person.
+    const detail =
+      view.detail === null
+        ? undefined
+        : [this.#quoted(p), ":", JSON.stringify(view.detail)].join("");
     if (detail !== this.#details.get(p)) {
       if (detail === undefined) this.#details.delete(p);
       else this.#details.set(p, detail);
@@ -344,29 +355,16 @@ export class LiveDay {
     let hi = this.#active;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.#quoted[mid]! < quoted) lo = mid + 1;
+      if (this.#quoted(mid) < quoted) lo = mid + 1;
       else hi = mid;
     }
-    return lo < this.#active && this.#quoted[lo] === quoted ? lo : -1;
+    return lo < this.#active && this.#quoted(lo) === quoted ? lo : -1;
   }
 
-  /** The section with its dirty blocks serialised again, and its JSON assembled. */
+  /** The section with its dirty blocks serialised again, and its counts' JSON. */
   #fresh(s: Section): Section {
     for (const b of s.dirty) this.#serialiseBlock(s, b);
     s.dirty.clear();
-    if (s.listsJson === null) {
-      const blocks = s.fragments.length / KINDS;
-      const lists: string[] = [];
-      for (let k = 0; k < KINDS; k++) {
-        const parts: string[] = [];
-        for (let b = 0; b < blocks; b++) {
-          const f = s.fragments[b * KINDS + k]!;
-          if (f !== "") parts.push(f);
-        }
-        lists.push(`"${KIND_NAMES[k]}":[${parts.join(",")}]`);
-      }
-      s.listsJson = `{${lists.join(",")}}`;
-    }
     if (s.countsJson === null)
       s.countsJson = `{${COUNT_NAMES.map((name, i) => `"${name}":${s.counts[i]}`).join(",")}}`;
     return s;
@@ -378,7 +376,7 @@ export class LiveDay {
     for (let position = b * BLOCK; position < end; position++) {
       const p = s.members === null ? position : s.members[position]!;
       const code = this.#codes[p]!;
-      const q = this.#quoted[p]!;
+      const q = this.#quoted(p);
       const status = code & 3;
       if (status !== 0) lists[status - 1]!.push(q);
       const flags = code >> FLAG_SHIFT;
@@ -394,13 +392,30 @@ export class LiveDay {
   /** `"id":{…}` of the flagged people, in the order an object built person by person has. */
   #detailsText(): string {
     if (this.#detailsJson === null) {
-      const people = [...this.#details.keys()].sort((a, b) => a - b);
-      this.#detailsJson = objectKeyOrder(people, (p) => JSON.parse(this.#quoted[p]!) as string)
-        .map((p) => `${this.#quoted[p]}:${this.#details.get(p)}`)
-        .join(",");
+      let people = [...this.#details.keys()].sort((a, b) => a - b);
+      if (this.#indexIds)
+        people = objectKeyOrder(people, (p) => JSON.parse(this.#quoted(p)) as string);
+      this.#detailsJson = people.map((p) => this.#details.get(p)).join(",");
     }
     return this.#detailsJson;
   }
+}
+
+/** A section's lists, `{"inNow":[…],…}`, from its kept fragments (the empty ones left out). */
+function pushLists(parts: string[], s: Section): void {
+  const blocks = s.fragments.length / KINDS;
+  for (let k = 0; k < KINDS; k++) {
+    parts.push(k === 0 ? '{"' : '],"', KIND_NAMES[k]!, '":[');
+    let first = true;
+    for (let b = 0; b < blocks; b++) {
+      const f = s.fragments[b * KINDS + k]!;
+      if (f === "") continue;
+      if (!first) parts.push(",");
+      parts.push(f);
+      first = false;
+    }
+  }
+  parts.push("]}");
 }
 
 /** The first position in an ascending array holding `value` (or where it would go). */

@@ -312,7 +312,10 @@ export class AttendancePublisher {
           needed.add(key);
           if (this.#live.get(row.schoolId)?.day !== row.day) continue;
           let list = bySchool.get(row.schoolId);
-          if (list === undefined) bySchool.set(row.schoolId, (list = []));
+          if (list === undefined) {
+            list = [];
+            bySchool.set(row.schoolId, list);
+          }
           list.push(row);
         }
         for (const [schoolId, list] of bySchool)

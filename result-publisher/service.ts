@@ -71,6 +71,7 @@ export async function startResultPublisher(
     keyPrefix: config.redisKeyPrefix,
     daysKept: config.attendanceDaysKept,
     maxDocumentsPerRun: config.attendanceMaxDocumentsPerRun,
+    keptTodayMaxGapMs: config.attendanceKeptTodayMaxGapMs,
     logger: log,
     metrics,
   });
