@@ -6,6 +6,7 @@ import {
   attendanceCursorKey,
   attendanceDayKeys,
 } from "../common/attendance-contract.ts";
+import { readAttendanceDay } from "../common/attendance-day-read.ts";
 import { createLogger } from "../common/logger.ts";
 import { createPool, type Pool } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
@@ -58,9 +59,9 @@ async function rowsRead(metrics: PublisherMetrics): Promise<number> {
 }
 
 async function document(schoolId = "oak"): Promise<AttendanceDayDocument> {
-  const raw = await redis.get(attendanceDayKeys(prefix, schoolId, DAY).json);
-  assert.ok(raw !== null, `no document for ${schoolId}`);
-  return JSON.parse(raw) as AttendanceDayDocument;
+  const doc = await readAttendanceDay(redis, prefix, schoolId, DAY);
+  assert.ok(doc !== null, `no document for ${schoolId}`);
+  return doc;
 }
 
 /** The version buildDayDocument gives from the database as it is now. */

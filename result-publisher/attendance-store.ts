@@ -5,8 +5,10 @@ import type { Queryable } from "./rollup-store.ts";
 
 // What the attendance publisher reads: every school's rules (one row each), the days and
 // schools changed since the last run's snapshot (attendance_days.tx_id, 019;
-// attendance_school_changes, 023), and for a school it republishes its active roster and the rows of the days it
-// republishes. Never `votes`, never a name.
+// attendance_school_changes, 023) or the changed rows themselves (for the todays it keeps,
+// attendance-live-day.ts), and for a school it republishes from reads its active roster and
+// the rows of the days it republishes. Never `votes`, never a name. Every query that reads
+// the change tracking is here (NOT_SEEN_BY), so that a change of it stays in this file.
 
 /** A school as its day documents need it: its zone and its rules (migration 019). */
 export interface AttendanceSchool {
