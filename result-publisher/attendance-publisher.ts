@@ -171,6 +171,11 @@ export class AttendancePublisher {
     this.#lastRunAt = undefined;
   }
 
+  /** Frees the kept todays (the leadership lost); the next leadership starts with reset(). */
+  dropKeptTodays(): void {
+    this.#live.clear();
+  }
+
   /** Schools whose today is kept in memory. */
   get keptTodays(): number {
     return this.#live.size;
