@@ -221,4 +221,29 @@ describe("the attendance publisher's kept todays", () => {
     assert.ok((await rowsRead(metrics)) - before > 1, "no delta after a gap: the reads");
     assert.deepEqual((await document()).lists.autoClosed, ["A1", "A2", "A3", "A4", "A5"]);
   });
+
+  test("kept todays are built outside the budget: it bounds the builds from reads", async () => {
+    const small = new AttendancePublisher({
+      pool,
+      redis,
+      keyPrefix: prefix,
+      daysKept: 2,
+      maxDocumentsPerRun: 1,
+      logger,
+      metrics,
+    });
+    await redis.del(attendanceCursorKey(prefix));
+    // Without a cursor: 4 documents, 1 a run from reads (the todays first).
+    assert.equal((await small.run(nowAt("09:30"))).owed, 3);
+    assert.equal((await small.run(nowAt("09:30"))).owed, 2);
+    assert.equal(small.keptTodays, 2);
+    await storeAttendanceDay(db.pool, "oak", "A4", DAY, [{ kind: "in", at: at("09:30") }]);
+    await storeAttendanceDay(db.pool, "elm", "E1", DAY, [{ kind: "in", at: at("09:30") }]);
+    const summary = await small.run(nowAt("09:31"));
+    assert.deepEqual(summary.published.toSorted(), [`elm/${DAY}`, `oak/${DAY}`]);
+    assert.equal(summary.owed, 1, "the other day still owed");
+    assert.deepEqual((await document("elm")).lists.inNow, ["E1"]);
+    await small.run(nowAt("09:32"));
+    assert.equal((await small.run(nowAt("09:33"))).owed, 0);
+  });
 });

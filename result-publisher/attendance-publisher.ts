@@ -127,7 +127,7 @@ const WRITE_CHUNK = 50;
  * attendance-live-day.ts) and brought up to date by each run from the rows changed since the
  * last run's snapshot (loadChangedDayRows: one query for every school), so the morning peak,
  * when every school changes every interval, costs a run no roster or day read and no view of
- * the people who did not change: ~1 ms a school instead of ~75 ms (BENCHMARKS.md). A kept
+ * the people who did not change: a few ms a school instead of ~60-75 ms (BENCHMARKS.md). A kept
  * today is dropped, and built from reads again, when its school's roster or rules change
  * (attendance_school_changes), when a row names someone it has no place for, when its day
  * ends (dayEndsAt: every open check-in's view changes) or is no longer today, when the school
