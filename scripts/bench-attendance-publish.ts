@@ -290,6 +290,8 @@ try {
     `| peak run: every school's today changed by ${CHANGED_PER_SCHOOL} people (${int(options.schools)} documents, kept todays) | ${ms(median(peakMs))} ms | ${ms(perSchool)} ms |`,
     "",
     `peak runs: ${int(changed)} rows changed before each, ${int(median(peakRowsRead))} rows read by each (median); ${(wholePerSchool / perSchool).toFixed(1)}× faster than keeping nothing`,
+    // Ratios to this run's own references carry over between a loaded and a quiet machine.
+    `a changed school in a peak run costs ${(perSchool / median(buildMs)).toFixed(3)} × this run's build alone, ${(perSchool / (median(readMs) + median(buildMs))).toFixed(3)} × its reads + build`,
     `kept todays: ${int(withKept - withoutKept)} bytes for ${int(keptPeople)} people, ${bytesPerPerson.toFixed(1)} bytes a person (heap + array buffers after a gc, with and without them); at 1,000 × 10,000 people ~${int((bytesPerPerson * 10_000_000) / 1_048_576)} MiB`,
     `document: ${int(jsonBytes)} bytes (day), ${int(countsBytes)} bytes (counts) at ${int(options.schoolPeople)} people`,
     `at 1,000 schools a peak run would take ~${int(perSchool * 1_000)} ms (interval ${int(INTERVAL_MS)} ms); keeping nothing ~${int(wholePerSchool * 1_000)} ms`,
