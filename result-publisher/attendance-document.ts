@@ -28,8 +28,11 @@ import type { AttendanceSchool, DayRow, RosterPerson } from "./attendance-store.
 export interface BuiltDay {
   version: string;
   dayOver: boolean;
-  /** The AttendanceDayDocument. */
-  json: string;
+  /**
+   * The AttendanceDayDocument: its text, or its UTF-8 bytes (the kept today's: encoded once,
+   * hashed and sent to Redis as they are).
+   */
+  json: string | Buffer;
   /** The AttendanceCountsDocument of the same version. */
   countsJson: string;
   counts: AttendanceCounts;

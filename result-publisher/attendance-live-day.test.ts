@@ -121,7 +121,7 @@ describe("LiveDay: the kept today", () => {
           nowMs,
         );
         const got = live.build(nowMs);
-        assert.equal(got.json, expected.json, what);
+        assert.equal(got.json.toString(), expected.json, what);
         assert.equal(got.countsJson, expected.countsJson, what);
         assert.equal(got.version, expected.version, what);
         assert.deepEqual(got.counts, expected.counts, what);
