@@ -28,8 +28,11 @@ import type { AttendanceSchool, DayRow, RosterPerson } from "./attendance-store.
 export interface BuiltDay {
   version: string;
   dayOver: boolean;
-  /** The AttendanceDayDocument. */
-  json: string;
+  /**
+   * The AttendanceDayDocument: its text, or its UTF-8 bytes (the kept today's: encoded once,
+   * hashed and sent to Redis as they are).
+   */
+  json: string | Buffer;
   /** The AttendanceCountsDocument of the same version. */
   countsJson: string;
   counts: AttendanceCounts;
@@ -55,23 +58,62 @@ const newSection = (): Section => ({
 });
 
 /** inNow and out: present; absent: active, not present, a school day; none: none of these. */
-type Status = "inNow" | "out" | "absent" | "none";
+export type Status = "inNow" | "out" | "absent" | "none";
 
-const NO_FLAGS = 0;
-const LATE = 1;
-const FEVER = 2;
-const AUTO_CLOSED = 4;
-const ANOMALIES = 8;
+export const NO_FLAGS = 0;
+export const LATE = 1;
+export const FEVER = 2;
+export const AUTO_CLOSED = 4;
+export const ANOMALIES = 8;
 
-function add(
-  section: Section,
-  id: string,
+/** What a person contributes to a day document: a status, flags, and what the flags rest on. */
+export interface PersonView {
+  status: Status;
+  flags: number;
+  anomalies: number;
+  /** null when no flag is set. */
+  detail: AttendanceDetail | null;
+}
+
+/**
+ * One person's part of a day document: the one place both builders (the whole document here,
+ * the kept today in attendance-live-day.ts) take it from, so both give the same bytes.
+ */
+export function viewPerson(
   active: boolean,
-  status: Status,
-  flags: number,
-  anomalies: number,
-): void {
+  schoolDay: boolean,
+  row: DayRow | undefined,
+  rules: DayRules,
+  nowMs: number,
+): PersonView {
+  let status: Status = active && schoolDay ? "absent" : "none";
+  let flags = NO_FLAGS;
+  let anomalies = 0;
+  let detail: AttendanceDetail | null = null;
+  if (row !== undefined) {
+    const view = viewDay(row.state, rules, nowMs);
+    if (view.inNow) status = "inNow";
+    else if (view.present) status = "out";
+    anomalies = view.anomalies;
+    if (view.late) flags |= LATE;
+    if (view.fever) flags |= FEVER;
+    if (view.autoClosed) flags |= AUTO_CLOSED;
+    if (view.anomalies > 0) flags |= ANOMALIES;
+    if (flags !== NO_FLAGS) {
+      // Only what each flag rests on: the document stays small with a late tail of 1,000.
+      detail = {};
+      if (flags & (LATE | AUTO_CLOSED) && row.state.firstInMs !== null)
+        detail.firstIn = new Date(row.state.firstInMs).toISOString();
+      if (flags & FEVER) detail.maxTemperatureC = row.state.maxTemperatureC;
+      if (flags & ANOMALIES) detail.anomalies = view.anomalies;
+    }
+  }
+  return { status, flags, anomalies, detail };
+}
+
+function add(section: Section, id: string, active: boolean, view: PersonView): void {
   const { counts, lists } = section;
+  const { status, flags, anomalies } = view;
   if (active) counts.roster++;
   if (status !== "none") lists[status].push(id);
   if (status === "inNow" || status === "out") counts.present++;
@@ -97,7 +139,7 @@ function add(
 }
 
 /** `{"a":1}` + `{"b":2}` → `{"a":1,"b":2}`: the content serialised once, for its hash and the document. */
-const joinObjects = (head: object, bodyJson: string) => {
+export const joinObjects = (head: object, bodyJson: string) => {
   const headJson = JSON.stringify(head);
   return `${headJson.slice(0, -1)},${bodyJson.slice(1)}`;
 };
@@ -105,7 +147,7 @@ const joinObjects = (head: object, bodyJson: string) => {
 /** Rules by zone, settings and day: luxon builds a zone per call, ~1,000 schools share a few. */
 const rulesMemo = new Map<string, DayRules>();
 
-function rulesOf(school: AttendanceSchool, day: LocalDay): DayRules {
+export function rulesOf(school: AttendanceSchool, day: LocalDay): DayRules {
   const { settings, timeZone } = school;
   const key = `${timeZone}|${settings.dayEndsAt}|${settings.lateAfter}|${settings.minPresentMinutes}|${settings.feverThresholdC}|${day}`;
   let rules = rulesMemo.get(key);
@@ -115,6 +157,33 @@ function rulesOf(school: AttendanceSchool, day: LocalDay): DayRules {
     rulesMemo.set(key, rules);
   }
   return rules;
+}
+
+/** What both documents of a day start with (the version and publishedAt are stamped apart). */
+export function documentHead(
+  school: AttendanceSchool,
+  day: LocalDay,
+  dayEndMs: number,
+  dayOver: boolean,
+  schoolDay: boolean,
+  asOfMs: number | null,
+) {
+  const { settings, timeZone } = school;
+  return {
+    schoolId: school.id,
+    day,
+    timeZone,
+    asOf: asOfMs === null ? null : new Date(asOfMs).toISOString(),
+    dayEndsAt: new Date(dayEndMs).toISOString(),
+    dayOver,
+    schoolDay,
+    rules: {
+      dayEndsAt: settings.dayEndsAt,
+      minPresentMinutes: settings.minPresentMinutes,
+      lateAfter: settings.lateAfter,
+      feverThresholdC: settings.feverThresholdC,
+    },
+  };
 }
 
 /**
@@ -134,7 +203,6 @@ export function buildDayDocument(
   nowMs: number,
   publishedAtMs = nowMs,
 ): BuiltDay {
-  const { settings, timeZone } = school;
   const rules = rulesOf(school, day);
   const dayOver = nowMs >= rules.dayEndMs;
   const byPerson = new Map<string, DayRow>();
@@ -153,36 +221,16 @@ export function buildDayDocument(
     groups: readonly string[],
     row: DayRow | undefined,
   ) => {
-    let status: Status = active && schoolDay ? "absent" : "none";
-    let flags = NO_FLAGS;
-    let anomalies = 0;
-    if (row !== undefined) {
-      const view = viewDay(row.state, rules, nowMs);
-      if (view.inNow) status = "inNow";
-      else if (view.present) status = "out";
-      anomalies = view.anomalies;
-      if (view.late) flags |= LATE;
-      if (view.fever) flags |= FEVER;
-      if (view.autoClosed) flags |= AUTO_CLOSED;
-      if (view.anomalies > 0) flags |= ANOMALIES;
-      if (flags !== NO_FLAGS) {
-        // Only what each flag rests on: the document stays small with a late tail of 1,000.
-        const detail: AttendanceDetail = {};
-        if (flags & (LATE | AUTO_CLOSED) && row.state.firstInMs !== null)
-          detail.firstIn = new Date(row.state.firstInMs).toISOString();
-        if (flags & FEVER) detail.maxTemperatureC = row.state.maxTemperatureC;
-        if (flags & ANOMALIES) detail.anomalies = view.anomalies;
-        details[id] = detail;
-      }
-    }
-    add(whole, id, active, status, flags, anomalies);
+    const view = viewPerson(active, schoolDay, row, rules, nowMs);
+    if (view.detail !== null) details[id] = view.detail;
+    add(whole, id, active, view);
     for (const g of groups) {
       let section = byGroup.get(g);
       if (section === undefined) {
         section = newSection();
         byGroup.set(g, section);
       }
-      add(section, id, active, status, flags, anomalies);
+      add(section, id, active, view);
     }
   };
   for (const p of roster) {
@@ -196,21 +244,7 @@ export function buildDayDocument(
   }
 
   const groupNames = [...byGroup.keys()].sort();
-  const head = {
-    schoolId: school.id,
-    day,
-    timeZone,
-    asOf: asOfMs === null ? null : new Date(asOfMs).toISOString(),
-    dayEndsAt: new Date(rules.dayEndMs).toISOString(),
-    dayOver,
-    schoolDay,
-    rules: {
-      dayEndsAt: settings.dayEndsAt,
-      minPresentMinutes: settings.minPresentMinutes,
-      lateAfter: settings.lateAfter,
-      feverThresholdC: settings.feverThresholdC,
-    },
-  };
+  const head = documentHead(school, day, rules.dayEndMs, dayOver, schoolDay, asOfMs);
   const content = JSON.stringify({
     ...head,
     counts: whole.counts,

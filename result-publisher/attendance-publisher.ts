@@ -11,12 +11,14 @@ import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
 import { type BuiltDay, buildDayDocument } from "./attendance-document.ts";
+import { LiveDay } from "./attendance-live-day.ts";
 import {
   type AttendanceSchool,
   currentSnapshot,
   type DayRow,
   loadActiveRoster,
   loadAttendanceSchools,
+  loadChangedDayRows,
   loadChangedDays,
   loadChangedSchools,
   loadDayRows,
@@ -53,6 +55,10 @@ interface SnapshotRead {
   targets: Map<DocKey, Target>;
   /** Built, and their version differs from Redis's: to write. */
   writes: Build[];
+  /** Todays to build from what the publisher keeps (#live), after the snapshot is closed. */
+  fromLive: Target[];
+  /** Versions found in Redis this run. */
+  inRedis: Map<DocKey, string>;
   /** Built, and Redis holds that version already. */
   unchanged: { key: DocKey; version: string }[];
   /** Owed and left for the next runs (the budget). */
@@ -82,12 +88,20 @@ export interface AttendancePublisherDeps {
   keyPrefix: string;
   /** ATTENDANCE_DAYS_KEPT. */
   daysKept: number;
-  /** ATTENDANCE_MAX_DOCUMENTS_PER_RUN. */
+  /** ATTENDANCE_MAX_DOCUMENTS_PER_RUN: documents built from reads per run. */
   maxDocumentsPerRun: number;
+  /**
+   * ATTENDANCE_KEPT_TODAY_MAX_GAP_MS: the kept todays are brought up to date from the rows
+   * changed since the last run only if it ended at most this long ago; else dropped (and
+   * built from reads again), so one delta read never holds the writes of an hour.
+   */
+  keptTodayMaxGapMs?: number;
   logger: Logger;
   metrics: PublisherMetrics;
 }
 
+/** ATTENDANCE_KEPT_TODAY_MAX_GAP_MS's default. */
+export const DEFAULT_KEPT_TODAY_MAX_GAP_MS = 60_000;
 /** Version keys per MGET, as the results' check (publisher.ts). */
 const MGET_CHUNK = 1_000;
 /** Documents sent to Redis together (each its own MULTI, pipelined): a school's is ~100 KB. */
@@ -108,6 +122,17 @@ const WRITE_CHUNK = 50;
  * next runs (a metric), so a cold start or an emptied Redis (every school's every kept day)
  * never makes one run hold a snapshot for minutes. The cursor (the snapshot before which
  * every change is published) is kept in Redis, so a new leader rebuilds what changed, not all.
+ *
+ * Each school's today, once built from reads, is kept in memory (LiveDay,
+ * attendance-live-day.ts) and brought up to date by each run from the rows changed since the
+ * last run's snapshot (loadChangedDayRows: one query for every school), so the morning peak,
+ * when every school changes every interval, costs a run no roster or day read and no view of
+ * the people who did not change: a few ms a school instead of ~60-75 ms (BENCHMARKS.md). A kept
+ * today is dropped, and built from reads again, when its school's roster or rules change
+ * (attendance_school_changes), when a row names someone it has no place for, when its day
+ * ends (dayEndsAt: every open check-in's view changes) or is no longer today, when the school
+ * is deleted, at a new leadership, and after a gap of more than keptTodayMaxGapMs between
+ * runs. Builds from it are outside the budget: they read nothing and hold no snapshot.
  */
 export class AttendancePublisher {
   /** Document → version known to be in Redis. */
@@ -124,6 +149,10 @@ export class AttendancePublisher {
    * before the first run that left documents owed (their changes are all after it).
    */
   #stored: string | null = null;
+  /** Each school's today, in step with #cursor once a run has ended (see the class). */
+  readonly #live = new Map<string, LiveDay>();
+  /** performance.now() at the end of the last run that moved #cursor. */
+  #lastRunAt: number | undefined;
   /** dayEndsAt instants by zone, time and day: ~1,000 schools share a few of them. */
   #dayEnds = new Map<string, number>();
   readonly #deps: AttendancePublisherDeps;
@@ -138,6 +167,18 @@ export class AttendancePublisher {
     this.#owed = new Set();
     this.#cursor = undefined;
     this.#stored = null;
+    this.#live.clear();
+    this.#lastRunAt = undefined;
+  }
+
+  /** Frees the kept todays (the leadership lost); the next leadership starts with reset(). */
+  dropKeptTodays(): void {
+    this.#live.clear();
+  }
+
+  /** Schools whose today is kept in memory. */
+  get keptTodays(): number {
+    return this.#live.size;
   }
 
   async run(nowMs = Date.now()): Promise<AttendanceRunSummary> {
@@ -147,7 +188,16 @@ export class AttendancePublisher {
       this.#cursor = await redis.get(attendanceCursorKey(keyPrefix));
       this.#stored = this.#cursor;
     }
+    const maxGapMs = this.#deps.keptTodayMaxGapMs ?? DEFAULT_KEPT_TODAY_MAX_GAP_MS;
+    if (this.#lastRunAt === undefined || started - this.#lastRunAt > maxGapMs) this.#live.clear();
     const read = await readSnapshot(pool, (db) => this.#read(db, nowMs));
+    // The kept todays, built outside the snapshot: memory only.
+    for (const target of read.fromLive) {
+      const built = this.#live.get(target.school.id)!.build(nowMs);
+      if (read.inRedis.get(target.key) === built.version)
+        read.unchanged.push({ key: target.key, version: built.version });
+      else read.writes.push({ target, built });
+    }
     const summary: AttendanceRunSummary = {
       schools: read.schools.size,
       documents: read.targets.size,
@@ -170,6 +220,7 @@ export class AttendancePublisher {
     if (read.owed.size === 0) this.#stored = read.snapshot;
     else if (!owedBefore) this.#stored = this.#cursor ?? null;
     this.#cursor = read.snapshot;
+    this.#lastRunAt = performance.now();
     this.#owed = read.owed;
     if (this.#stored !== null) await redis.set(attendanceCursorKey(keyPrefix), this.#stored);
 
@@ -240,16 +291,46 @@ export class AttendancePublisher {
       if (versionDayOver(version) !== targets.get(key)!.over) needed.add(key);
     });
     for (const key of this.#owed) if (targets.has(key)) needed.add(key);
-    if (cursor === null) for (const key of keys) needed.add(key);
-    else {
-      if (firstDay !== undefined)
+    // A kept today stands while it is its school's today, on the same side of dayEndsAt.
+    for (const [schoolId, live] of this.#live) {
+      const target = targets.get(docKey(schoolId, live.day));
+      if (target === undefined || !target.today || target.over !== live.dayOver)
+        this.#live.delete(schoolId);
+    }
+    if (cursor === null) {
+      this.#live.clear();
+      for (const key of keys) needed.add(key);
+    } else {
+      const changed = new Set(await loadChangedSchools(db, cursor));
+      if (changed.size > 0) {
+        for (const t of targets.values()) if (changed.has(t.school.id)) needed.add(t.key);
+        for (const schoolId of changed) this.#live.delete(schoolId);
+      }
+      if (firstDay !== undefined && this.#live.size > 0) {
+        // The rows themselves: the kept todays take theirs, every row names its day.
+        const rows = await loadChangedDayRows(db, cursor, firstDay);
+        this.#deps.metrics.attendanceRowsRead.inc(rows.length);
+        const bySchool = new Map<string, DayRow[]>();
+        for (const row of rows) {
+          const key = docKey(row.schoolId, row.day);
+          if (!targets.has(key)) continue;
+          needed.add(key);
+          if (this.#live.get(row.schoolId)?.day !== row.day) continue;
+          let list = bySchool.get(row.schoolId);
+          if (list === undefined) {
+            list = [];
+            bySchool.set(row.schoolId, list);
+          }
+          list.push(row);
+        }
+        for (const [schoolId, list] of bySchool)
+          if (!this.#live.get(schoolId)!.apply(list)) this.#live.delete(schoolId);
+      } else if (firstDay !== undefined)
+        // Nothing kept (a new leader, a restart): the days only, not every row since the cursor.
         for (const { schoolId, day } of await loadChangedDays(db, cursor, firstDay)) {
           const key = docKey(schoolId, day);
           if (targets.has(key)) needed.add(key);
         }
-      const changed = new Set(await loadChangedSchools(db, cursor));
-      if (changed.size > 0)
-        for (const t of targets.values()) if (changed.has(t.school.id)) needed.add(t.key);
     }
 
     // Today's first (what screens show), then the most recent days.
@@ -258,8 +339,13 @@ export class AttendancePublisher {
       .sort(
         (a, b) => Number(b.today) - Number(a.today) || (a.day < b.day ? 1 : a.day > b.day ? -1 : 0),
       );
-    const now = ordered.slice(0, maxDocumentsPerRun);
-    const owed = new Set(ordered.slice(maxDocumentsPerRun).map((t) => t.key));
+    // A kept today is built from memory, outside the budget (it reads nothing).
+    const fromLive: Target[] = [];
+    const fromReads: Target[] = [];
+    for (const t of ordered)
+      (t.today && this.#live.get(t.school.id)?.day === t.day ? fromLive : fromReads).push(t);
+    const now = fromReads.slice(0, maxDocumentsPerRun);
+    const owed = new Set(fromReads.slice(maxDocumentsPerRun).map((t) => t.key));
 
     const writes: Build[] = [];
     const unchanged: { key: DocKey; version: string }[] = [];
@@ -291,7 +377,13 @@ export class AttendancePublisher {
         const dayRows: DayRow[] = rowsByDay.get(target.day) ?? [];
         const { day } = target;
         const schoolDay = schoolDays(day, day, school.settings.weekdays, holidays).length === 1;
-        const built = buildDayDocument(school, day, schoolDay, roster, dayRows, nowMs);
+        let built: BuiltDay;
+        if (target.today) {
+          // Kept from now on: the next runs bring it up to date from the changed rows.
+          const live = new LiveDay(school, day, schoolDay, roster, dayRows, nowMs);
+          this.#live.set(school.id, live);
+          built = live.build(nowMs);
+        } else built = buildDayDocument(school, day, schoolDay, roster, dayRows, nowMs);
         if (inRedis.get(target.key) === built.version)
           unchanged.push({ key: target.key, version: built.version });
         else writes.push({ target, built });
@@ -302,6 +394,8 @@ export class AttendancePublisher {
       schools: new Set(schoolRows.map((s) => s.id)),
       targets,
       writes,
+      fromLive,
+      inRedis,
       unchanged,
       owed,
       lost,

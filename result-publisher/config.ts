@@ -25,8 +25,10 @@ export interface PublisherConfig extends CommonConfig {
   readonly chartWorkers: number;
   /** Bound on connecting and on each query of the leader's lock session. @defaultValue 2000 */
   readonly leaderLockTimeoutMs: number;
-  /** School day documents built per run at most, today's first; the rest wait for the next runs. @defaultValue 100 */
+  /** School day documents built from reads per run at most, today's first; the rest wait for the next runs. @defaultValue 100 */
   readonly attendanceMaxDocumentsPerRun: number;
+  /** Longest time since the last run for which the kept todays are brought up to date from the changed rows; beyond, built from reads again. @defaultValue 60000 */
+  readonly attendanceKeptTodayMaxGapMs: number;
 }
 
 /** The default distribution window: two days of exact 10-minute buckets (288). */
@@ -92,6 +94,10 @@ export function readPublisherConfig(env: Env = process.env): Readonly<PublisherC
     attendanceMaxDocumentsPerRun: readInt(env, "ATTENDANCE_MAX_DOCUMENTS_PER_RUN", 100, {
       min: 1,
       max: 100_000,
+    }),
+    attendanceKeptTodayMaxGapMs: readInt(env, "ATTENDANCE_KEPT_TODAY_MAX_GAP_MS", 60_000, {
+      min: 0,
+      max: 3_600_000,
     }),
   });
 }

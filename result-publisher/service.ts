@@ -73,6 +73,7 @@ export async function startResultPublisher(
     keyPrefix: config.redisKeyPrefix,
     daysKept: config.attendanceDaysKept,
     maxDocumentsPerRun: config.attendanceMaxDocumentsPerRun,
+    keptTodayMaxGapMs: config.attendanceKeptTodayMaxGapMs,
     logger: log,
     metrics,
   });
@@ -134,7 +135,11 @@ export async function startResultPublisher(
         const wasLeader = leadership.isLeader;
         const leader = await leadership.acquire();
         metrics.leader.set(leader ? 1 : 0);
-        if (!leader) return undefined;
+        if (!leader) {
+          // A standby holds no school's today (~700 MB at the reference scale).
+          if (wasLeader) attendance.dropKeptTodays();
+          return undefined;
+        }
         if (!wasLeader) {
           publisher.reset();
           attendance.reset();

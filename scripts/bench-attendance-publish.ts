@@ -24,14 +24,21 @@ import { intFlag, readCli } from "./cli.ts";
 // 1. --schools schools of --school-people people (10,000), each with today's attendance
 //    (95 % checked in, a late tail, some out again, a few fevers), written by Postgres.
 // 2. A cold run (no cursor: every school's every kept day built, the budget lifted), an
-//    idle run (nothing changed), and --runs peak runs, each after one new row in every
-//    school's today (every school changed, as in the morning peak).
+//    idle run (nothing changed), and --runs peak runs, each after 8 people of every school's
+//    today checked in or out (every school changed, as in the morning peak: ~1,500
+//    check-ins a second over 1,000 schools are ~8 people a school per 5 s interval). The
+//    publisher keeps each school's today (result-publisher/attendance-live-day.ts), so a peak
+//    run reads the changed rows only.
 // 3. Beside them, in the same run: the reference, the two reads a document is built from
 //    (the roster and the day's rows, one school at a time) without building anything, and
-//    the build alone (buildDayDocument on rows already read).
+//    the build alone (buildDayDocument on rows already read); and one peak run of a
+//    publisher that keeps nothing (ATTENDANCE_KEPT_TODAY_MAX_GAP_MS=0: every changed school
+//    read and built whole, as before the kept todays).
+// 4. The memory the kept todays take: the heap and array buffers after a gc, with and
+//    without them (publisher.reset()), per person kept.
 // Targets: a peak run's cost per changed school ≤ 5 ms (1,000 schools within the default
 // 5 s interval); an idle run ≤ 10 % of the interval. The database and keys are removed at
-// the end (--keep leaves the database).
+// the end (--keep leaves the database). Needs --expose-gc (the npm script passes it).
 
 const USAGE = `usage: npm run bench:attendance-publish -- [options]
   --schools N         schools (default 100)
@@ -119,17 +126,44 @@ async function fill(pool: Pool, today: string): Promise<void> {
   await pool.query("vacuum analyze attendance_days");
 }
 
-/** A row of every school's today written again (one statement): every school changed. */
-async function touchEverySchool(pool: Pool, today: string, n: number): Promise<void> {
-  await pool.query(
-    `update attendance_days d set events = d.events + $2::int, tx_id = pg_current_xact_id(),
-       updated_at = now()
-     from (select school_id, min(person_id) as person_id from attendance_days
-           where day = $1::date group by school_id) m
-     where d.school_id = m.school_id and d.person_id = m.person_id and d.day = $1::date`,
-    [today, n + 1],
+/** People of each school whose today changes before each peak run. */
+const CHANGED_PER_SCHOOL = 8;
+
+/**
+ * CHANGED_PER_SCHOOL people of every school's today check in (no row yet, or out) or out
+ * (in), at 09:00 + n minutes local, in one statement: every school changed, a few rows each.
+ */
+async function changeEverySchool(pool: Pool, today: string, n: number): Promise<number> {
+  const { rowCount } = await pool.query(
+    `insert into attendance_days as a (school_id, person_id, day, first_in, open_since, events)
+     select 'bench-' || lpad(s::text, 5, '0'), 'S' || lpad(k::text, 6, '0'), $1::date, t, t, 1
+     from generate_series(0, $2::int - 1) s,
+          generate_series($3::int * $4::int, $3::int * $4::int + $4::int - 1) k,
+          (select ($1::date + time '09:00' + make_interval(mins => $3::int)) at time zone $5 as t) c
+     on conflict (school_id, day, person_id) do update set
+       closed_seconds = case when a.open_since is null then a.closed_seconds
+                        else a.closed_seconds + extract(epoch from excluded.first_in - a.open_since)::int end,
+       last_out = case when a.open_since is null then a.last_out else excluded.first_in end,
+       open_since = case when a.open_since is null then excluded.first_in end,
+       first_in = coalesce(a.first_in, excluded.first_in),
+       events = a.events + 1, tx_id = pg_current_xact_id(), updated_at = now()`,
+    [today, options.schools, n, CHANGED_PER_SCHOOL, ZONE],
   );
+  return rowCount ?? 0;
 }
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) {
+  process.stderr.write("run with --expose-gc (npm run bench:attendance-publish does)\n");
+  process.exit(2);
+}
+/** Heap and array buffers after a full gc. */
+const heldBytes = () => {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
 
 const pool = createPool(run.databaseUrl, logger, { max: 4, applicationName: "bench-attpub" });
 const redis = await connectRedis(run.redisUrl, logger, "bench-attendance-publish");
@@ -165,17 +199,19 @@ try {
   }
 
   const metrics = createPublisherMetrics();
-  const publisher = (budget: number) =>
+  const publisher = (budget: number, keptTodayMaxGapMs?: number) =>
     new AttendancePublisher({
       pool,
       redis,
       keyPrefix: run.names.redisKeyPrefix,
       daysKept: options.days,
       maxDocumentsPerRun: budget,
+      keptTodayMaxGapMs,
       logger,
       metrics,
     });
   const documents = options.schools * options.days;
+  const rowsRead = async () => (await metrics.attendanceRowsRead.get()).values[0]?.value ?? 0;
   const p = publisher(documents);
   let t = performance.now();
   const cold = await p.run(nowMs);
@@ -186,20 +222,57 @@ try {
   const idle = await p.run(nowMs + 1_000);
   const idleMs = performance.now() - t;
   if (idle.published.length !== 0) throw new Error("the idle run published documents");
+  if (p.keptTodays !== options.schools)
+    throw new Error(`${p.keptTodays} todays kept of ${options.schools}`);
   const peakMs: number[] = [];
+  const peakRowsRead: number[] = [];
+  let changed = 0;
+  let lastRunMs = nowMs;
   for (let i = 0; i < options.runs; i++) {
-    await touchEverySchool(pool, today, i);
+    changed = await changeEverySchool(pool, today, i);
+    const before = await rowsRead();
+    lastRunMs = nowMs + 2_000 + i;
     t = performance.now();
-    const peak = await p.run(nowMs + 2_000 + i);
+    const peak = await p.run(lastRunMs);
     peakMs.push(performance.now() - t);
+    peakRowsRead.push((await rowsRead()) - before);
     if (peak.published.length !== options.schools)
       throw new Error(`peak run ${i} published ${peak.published.length} of ${options.schools}`);
   }
+  // What the kept todays published is what a build from scratch gives.
   const probe = attendanceDayKeys(run.names.redisKeyPrefix, schools[0]!.id, today);
+  const fresh = buildDayDocument(
+    schools[0]!,
+    today,
+    true,
+    await loadActiveRoster(pool, schools[0]!.id),
+    await loadDayRows(pool, schools[0]!.id, [today]),
+    lastRunMs,
+  );
+  if ((await redis.get(probe.version)) !== fresh.version)
+    throw new Error("the kept today's version is not a build from scratch's");
   const stored = await redis.strLen(probe.json);
   if (stored !== jsonBytes) log(`(stored document ${int(stored)} bytes)`);
 
+  // The memory of the kept todays: held with them, then without (a new leadership).
+  const withKept = heldBytes();
+  p.reset();
+  const withoutKept = heldBytes();
+  const keptPeople = options.schools * options.schoolPeople;
+  const bytesPerPerson = (withKept - withoutKept) / keptPeople;
+
+  // The earlier way, for comparison: a publisher that keeps nothing reads and builds each
+  // changed school whole (from the cursor p left in Redis).
+  const whole = publisher(documents, 0);
+  await changeEverySchool(pool, today, options.runs);
+  t = performance.now();
+  const wholePeak = await whole.run(nowMs + 3_001);
+  const wholePeakMs = performance.now() - t;
+  if (wholePeak.published.length !== options.schools)
+    throw new Error(`the whole peak run published ${wholePeak.published.length}`);
+
   const perSchool = median(peakMs) / options.schools;
+  const wholePerSchool = wholePeakMs / options.schools;
   const lines = [
     `# bench:attendance-publish`,
     "",
@@ -213,10 +286,15 @@ try {
     `| the build alone (viewDay per person, lists, groups, JSON, hash) | ${ms(median(buildMs))} ms | ${ms(median(buildMs))} ms |`,
     `| cold run: every kept day of every school (${int(documents)} documents) | ${ms(coldMs)} ms | ${ms(coldMs / documents)} ms |`,
     `| idle run: nothing changed (${int(documents)} versions checked) | ${ms(idleMs)} ms | — |`,
-    `| peak run: every school's today changed (${int(options.schools)} documents) | ${ms(median(peakMs))} ms | ${ms(perSchool)} ms |`,
+    `| reference: a peak run keeping nothing (each changed school read and built whole) | ${ms(wholePeakMs)} ms | ${ms(wholePerSchool)} ms |`,
+    `| peak run: every school's today changed by ${CHANGED_PER_SCHOOL} people (${int(options.schools)} documents, kept todays) | ${ms(median(peakMs))} ms | ${ms(perSchool)} ms |`,
     "",
+    `peak runs: ${int(changed)} rows changed before each, ${int(median(peakRowsRead))} rows read by each (median); ${(wholePerSchool / perSchool).toFixed(1)}× faster than keeping nothing`,
+    // Ratios to this run's own references carry over between a loaded and a quiet machine.
+    `a changed school in a peak run costs ${(perSchool / median(buildMs)).toFixed(3)} × this run's build alone, ${(perSchool / (median(readMs) + median(buildMs))).toFixed(3)} × its reads + build`,
+    `kept todays: ${int(withKept - withoutKept)} bytes for ${int(keptPeople)} people, ${bytesPerPerson.toFixed(1)} bytes a person (heap + array buffers after a gc, with and without them); at 1,000 × 10,000 people ~${int((bytesPerPerson * 10_000_000) / 1_048_576)} MiB`,
     `document: ${int(jsonBytes)} bytes (day), ${int(countsBytes)} bytes (counts) at ${int(options.schoolPeople)} people`,
-    `at 1,000 schools a peak run would take ~${int(perSchool * 1_000)} ms (interval ${int(INTERVAL_MS)} ms)`,
+    `at 1,000 schools a peak run would take ~${int(perSchool * 1_000)} ms (interval ${int(INTERVAL_MS)} ms); keeping nothing ~${int(wholePerSchool * 1_000)} ms`,
   ];
   verdicts.push(
     valueVerdict(
