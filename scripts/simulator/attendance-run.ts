@@ -95,7 +95,7 @@ export async function runAttendanceDays(o: AttendanceRunOptions): Promise<Attend
   });
   const total = starts[o.schools.length]!;
   const schoolOf = new Uint16Array(total);
-  o.schools.forEach((s, i) => schoolOf.fill(i, starts[i]!, starts[i + 1]!));
+  for (let i = 0; i < o.schools.length; i++) schoolOf.fill(i, starts[i]!, starts[i + 1]!);
 
   // Offline kiosks: round(share × kiosks), at least one when the share is not 0.
   const allKiosks = o.schools.flatMap((s) => s.kiosks.map((k) => k.id));
