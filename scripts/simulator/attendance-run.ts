@@ -188,7 +188,7 @@ export async function runAttendanceDays(o: AttendanceRunOptions): Promise<Attend
     // The offline kiosks come back: their morning, late, through the same endpoint.
     o.onPhase?.({ dayIndex: d, phase: "late", state: "start", atMs: Date.now() });
     let url = 0;
-    for (const h of held.values()) o.sender.sendNow(h.token, h.events, url++);
+    for (const h of held.values()) o.sender.sendNow(h.token, h.events, url++, 500);
     const lateEvents = [...held.values()].reduce((n, h) => n + h.events.length, 0);
     o.log?.(
       `day ${d + 1}/${dayCount}: ${held.size} offline kiosks back, ${lateEvents} check-ins sent late`,

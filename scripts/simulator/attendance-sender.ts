@@ -104,10 +104,13 @@ export class AttendanceSender {
         this.#flushBox(box);
   }
 
-  /** Sends `events` of one kiosk now, in batches (an offline kiosk's queue coming back). */
-  sendNow(token: string, events: AttendanceEventBody[], url = 0): void {
-    for (let i = 0; i < events.length; i += this.#o.batch)
-      this.#track(this.#post(token, events.slice(i, i + this.#o.batch), url % this.#pools.length));
+  /**
+   * Sends `events` of one kiosk now, in batches of `size` (an offline kiosk's queue coming
+   * back: the kiosk app sends its outbox in batches of the API's MAX_BATCH_ITEMS at most).
+   */
+  sendNow(token: string, events: AttendanceEventBody[], url = 0, size = this.#o.batch): void {
+    for (let i = 0; i < events.length; i += size)
+      this.#track(this.#post(token, events.slice(i, i + size), url % this.#pools.length));
   }
 
   /** Resolves when every batch sent so far is answered (or given up). */
@@ -167,7 +170,8 @@ export class AttendanceSender {
           });
           return;
         }
-        if (status !== 0 && status < 500) {
+        // 429: the kiosk's rate limit; a kiosk waits and sends the same batch again.
+        if (status !== 0 && status < 500 && status !== 429) {
           let code = `http_${status}`;
           try {
             code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? code;
