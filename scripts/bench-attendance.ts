@@ -431,7 +431,8 @@ try {
   const phaseRows = result.phaseRates.map((p) => {
     const start = phases.find((x) => x.phase === p.phase && x.state === "start")!;
     const wallS = (lastAnswerMs[p.phase]! - start.atMs) / 1000;
-    return { ...p, answered: answered[p.phase]!, wallS };
+    // The events handed to online kiosks (an offline kiosk's check-ins are the late row's).
+    return { ...p, events: result.events[p.phase], answered: answered[p.phase]!, wallS };
   });
   const sustained = Math.min(...phaseRows.map((p) => p.answered / p.wallS));
   const events = result.events.in + result.events.out + result.events.late;

@@ -5,6 +5,7 @@ import { configOrExit } from "../common/main-guard.ts";
 import { createPool } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
 import {
+  DocumentsNotReadableError,
   formatDocumentReconciliation,
   reconcileAttendanceDocuments,
 } from "./checks/attendance-documents.ts";
@@ -77,10 +78,17 @@ try {
     const documents = await reconcileAttendanceDocuments(pool, redis, config.redisKeyPrefix, {
       ...scope,
       daysKept: config.attendanceDaysKept,
+    }).catch((err: unknown) => {
+      if (!(err instanceof DocumentsNotReadableError)) throw err;
+      process.stderr.write(`attendance documents not compared: ${err.message}\n`);
+      return null;
     });
-    process.stdout.write(formatDocumentReconciliation(documents));
-    const differences = result.differences + attendance.differences + documents.differences;
-    process.exitCode = differences === 0 ? 0 : 1;
+    if (documents === null) process.exitCode = 2;
+    else {
+      process.stdout.write(formatDocumentReconciliation(documents));
+      const differences = result.differences + attendance.differences + documents.differences;
+      process.exitCode = differences === 0 ? 0 : 1;
+    }
   }
 } finally {
   await redis.close();

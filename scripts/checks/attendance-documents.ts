@@ -26,6 +26,11 @@ import { schoolsToCheck } from "./attendance-reconcile.ts";
 // document shows moves with the clock (docs/attendance.md). Run it on an idle pipeline: an
 // event stored after the document's snapshot differs until the next publisher run.
 
+/** The Redis user may not read the documents (the `results` user may not: they name people). */
+export class DocumentsNotReadableError extends Error {
+  override readonly name = "DocumentsNotReadableError";
+}
+
 export interface DocumentScope {
   schoolId?: string;
   /** School-local days [from, to); default: every kept day. */
@@ -304,7 +309,13 @@ export async function reconcileAttendanceDocuments(
       .sort();
     const differences: DocumentDifference[] = [];
     for (const day of days) {
-      const doc = await readAttendanceDay(redis, prefix, schoolId, day);
+      const doc = await readAttendanceDay(redis, prefix, schoolId, day).catch((err: unknown) => {
+        if (err instanceof Error && err.message.startsWith("NOPERM"))
+          throw new DocumentsNotReadableError(
+            `this Redis user may not read the attendance documents (${err.message}): use a user that may, not the read-only results user`,
+          );
+        throw err;
+      });
       if (doc === null) {
         differences.push({ schoolId, day, kind: "missing", lines: [], more: 0 });
         continue;
