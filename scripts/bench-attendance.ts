@@ -19,7 +19,10 @@ import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
 import { BENCH_ADMIN_HEADERS, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { type Verdict, valueVerdict, verdictLines } from "./bench/verdict.ts";
-import { reconcileAttendanceDocuments } from "./checks/attendance-documents.ts";
+import {
+  formatDocumentReconciliation,
+  reconcileAttendanceDocuments,
+} from "./checks/attendance-documents.ts";
 import { durationFlag, intFlag, numberFlag, percentFlag, readCli } from "./cli.ts";
 import { AdminClient } from "./simulator/admin-client.ts";
 import { attendanceSchools, pastSchoolDays } from "./simulator/attendance-registers.ts";
@@ -401,25 +404,38 @@ try {
 
   // The sampled schools' documents against the events (migration 022), once republished.
   t = performance.now();
-  let docs = { differences: -1, days: 0 };
+  // Each school until its document agrees (or the deadline): the publisher may still be
+  // catching up when the writer has drained.
   const docDeadline = Date.now() + 4 * o.intervalMs + 60_000;
+  let unsettled = [...sampled.keys()];
+  let docLines: string[] = [];
+  let docsDays = 0;
   for (;;) {
-    let differences = 0;
-    let daysChecked = 0;
-    for (const [schoolId, day] of sampled) {
+    const still: string[] = [];
+    docLines = [];
+    for (const schoolId of unsettled) {
       const r = await reconcileAttendanceDocuments(pool, redis, run.names.redisKeyPrefix, {
         schoolId,
-        days: [day],
+        days: [sampled.get(schoolId)!],
         daysKept: 7,
-        listed: 3,
+        listed: 5,
       });
-      differences += r.differences;
-      daysChecked += r.schools.reduce((n, s) => n + s.days, 0);
+      if (unsettled.length === sampled.size) docsDays += r.schools.reduce((n, x) => n + x.days, 0);
+      if (r.differences > 0) {
+        still.push(schoolId);
+        docLines.push(
+          ...formatDocumentReconciliation(r)
+            .trimEnd()
+            .split("\n")
+            .filter((l) => l.startsWith("  ")),
+        );
+      }
     }
-    docs = { differences, days: daysChecked };
-    if (differences === 0 || Date.now() > docDeadline) break;
+    unsettled = still;
+    if (unsettled.length === 0 || Date.now() > docDeadline) break;
     await sleep(o.intervalMs);
   }
+  const docs = { differences: unsettled.length, days: docsDays };
   const reconcileS = (performance.now() - t) / 1000;
   for (const k of ["in", "out"] as const) {
     const stillPending = [...pending.values()].flat().filter((s) => s.kind === k).length;
@@ -503,6 +519,16 @@ try {
     `attendance API during the peaks (${int(o.reads)} reads/s over the sampled schools): day document p50 ${ms(pct(apiMs.day!, 0.5))} ms, p99 ${ms(pct(apiMs.day!, 0.99))} ms (${apiMs.day!.length}); week page of 100 p50 ${ms(pct(apiMs.page!, 0.5))} ms, p99 ${ms(pct(apiMs.page!, 0.99))} ms (${apiMs.page!.length}); answers ${JSON.stringify(apiStatus)}`,
     `freshness: ${int(allFresh.length)} sampled events (one in ${o.sampleEvery} of ${sampled.size} schools' accepted peak events), ${documentsRead} documents read; measured from the 202 the kiosk got to the first announced version the bench read that shows the event`,
     "writer throughput with presence upkeep against without it: npm run bench:attendance-writer (BENCHMARKS.md)",
+    ...(docLines.length > 0
+      ? [
+          "",
+          `documents still differing from the events ${int(4 * o.intervalMs + 60_000)} ms after the writer drained (first lines):`,
+          "",
+          "```",
+          ...docLines.slice(0, 20),
+          "```",
+        ]
+      : []),
   ];
   console.log([...lines, "", ...verdictLines(verdicts)].join("\n"));
 } catch (err) {
