@@ -26,7 +26,7 @@ import {
 import { durationFlag, intFlag, numberFlag, percentFlag, readCli } from "./cli.ts";
 import { AdminClient } from "./simulator/admin-client.ts";
 import { attendanceSchools, pastSchoolDays } from "./simulator/attendance-registers.ts";
-import { type PhaseReport, runAttendanceDays } from "./simulator/attendance-run.ts";
+import { type PhaseReport, planOf, runAttendanceDays } from "./simulator/attendance-run.ts";
 import { type AttendanceEventBody, AttendanceSender } from "./simulator/attendance-sender.ts";
 import { readKioskFile } from "./simulator/kiosk-file.ts";
 import { personId } from "./simulator/roster.ts";
@@ -212,6 +212,16 @@ try {
   const answered: Record<string, number> = { in: 0, out: 0 };
   const lastAnswerMs: Record<string, number> = { in: 0, out: 0 };
   const registerSchool = new Map(schools.map((s) => [s.registerId, s.id]));
+  const schoolById = new Map(schools.map((s) => [s.id, s]));
+  // A check-in shows in a document as its person no longer absent, unless the person's
+  // check-out (maybe published in the same version) leaves the day under the school's
+  // minPresentMinutes (240 by default): absent again. Those check-ins are not timed.
+  const observable = (schoolId: string, body: AttendanceEventBody) => {
+    if (body.optionId === "out") return true;
+    const school = schoolById.get(schoolId)!;
+    const p = planOf(o.seed, school, Number(body.voterId.slice(school.people.idPrefix.length)), 0);
+    return p.outMs === null || p.outMs - p.inMs >= 240 * 60_000;
+  };
   const sender = new AttendanceSender({
     urls: [apiUrl],
     batch: o.batch,
@@ -240,7 +250,7 @@ try {
           body.optionId === at.phase &&
           sampled.has(schoolId)
         )
-          if (sampleCounter++ % o.sampleEvery === 0) {
+          if (sampleCounter++ % o.sampleEvery === 0 && observable(schoolId, body)) {
             const list = pending.get(schoolId) ?? [];
             list.push({
               personId: body.voterId,
