@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { DateTime } from "luxon";
 import { Pool as HttpPool } from "undici";
 import type { LocalDay } from "../common/attendance/school-day.ts";
 import { type AttendanceAnnouncement, attendanceChannel } from "../common/attendance-contract.ts";
@@ -23,6 +24,10 @@ import {
   formatDocumentReconciliation,
   reconcileAttendanceDocuments,
 } from "./checks/attendance-documents.ts";
+import {
+  formatAttendanceReconciliation,
+  reconcileAttendanceDays,
+} from "./checks/attendance-reconcile.ts";
 import { durationFlag, intFlag, numberFlag, percentFlag, readCli } from "./cli.ts";
 import { AdminClient } from "./simulator/admin-client.ts";
 import { attendanceSchools, pastSchoolDays } from "./simulator/attendance-registers.ts";
@@ -446,6 +451,18 @@ try {
     await sleep(o.intervalMs);
   }
   const docs = { differences: unsettled.length, days: docsDays };
+  // Whose side is off: the writer's attendance_days against the same events tells.
+  for (const schoolId of unsettled) {
+    const day = sampled.get(schoolId)!;
+    const next = DateTime.fromISO(day).plus({ days: 1 }).toISODate()!;
+    const state = await reconcileAttendanceDays(pool, { schoolId, from: day, to: next, listed: 3 });
+    docLines.push(
+      ...formatAttendanceReconciliation(state)
+        .trimEnd()
+        .split("\n")
+        .map((l) => `  (writer's state) ${l}`),
+    );
+  }
   const reconcileS = (performance.now() - t) / 1000;
   for (const k of ["in", "out"] as const) {
     const stillPending = [...pending.values()].flat().filter((s) => s.kind === k).length;
@@ -535,7 +552,8 @@ try {
           `documents still differing from the events ${int(4 * o.intervalMs + 60_000)} ms after the writer drained (first lines):`,
           "",
           "```",
-          ...docLines.slice(0, 20),
+          ...docLines.filter((l) => !l.includes("(writer's state)")).slice(0, 20),
+          ...docLines.filter((l) => l.includes("(writer's state)")).slice(0, 10),
           "```",
         ]
       : []),
