@@ -5,6 +5,11 @@ import { configOrExit } from "../common/main-guard.ts";
 import { createPool } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
 import {
+  DocumentsNotReadableError,
+  formatDocumentReconciliation,
+  reconcileAttendanceDocuments,
+} from "./checks/attendance-documents.ts";
+import {
   formatAttendanceReconciliation,
   reconcileAttendanceDays,
   UnknownSchoolError,
@@ -14,8 +19,11 @@ import { CliError, intFlag, readCli } from "./cli.ts";
 
 // `npm run reconcile`: compares every poll's published totals in Redis with a direct
 // count over `votes`, and every school's attendance_days (the writer's presence state) with
-// the same state computed from scratch over the raw events (migration 022). Prints each
-// difference; exits 1 if there is any. A poll whose results are hidden (after_close)
+// the same state computed from scratch over the raw events (migration 022), and every
+// published attendance day document (counts, lists and details, per school and group) with
+// the same day computed from scratch over the raw events (migration 022's functions).
+// Attendance registers have no vote results: the vote check skips them and says so. Prints
+// each difference; exits 1 if there is any. A poll whose results are hidden (after_close)
 // publishes no counts, so it is reported, not compared. Run it when the pipeline is idle
 // (or expect differences of at most one interval, or one writer batch).
 
@@ -29,13 +37,15 @@ const scope = readCli(
   {
     usage: `usage: npm run reconcile [-- --school ID] [--from DAY] [--to DAY] [--show N]
   compares every poll's published totals in Redis with a count over votes, and the
-  writer's attendance_days with the presence state computed from the events; exit 1 on a
-  difference
+  writer's attendance_days with the presence state computed from the events, and every
+  published attendance day document (kept days) with the day computed from the events;
+  exit 1 on a difference
   --school  attendance of this school only (default: every school with a register)
   --from    attendance days from this school-local day (YYYY-MM-DD; default: the first)
   --to      up to the day before this one (default: the last)
-  --show    differing person-days listed per school (default 20; all are counted)
-env: DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX`,
+  --show    differing person-days listed per school, and differing lines per school-day
+            document (default 20; all are counted)
+env: DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX, ATTENDANCE_DAYS_KEPT`,
     options: {
       school: { type: "string" },
       from: { type: "string" },
@@ -65,7 +75,20 @@ try {
   if (attendance === null) process.exitCode = 2;
   else {
     process.stdout.write(formatAttendanceReconciliation(attendance));
-    process.exitCode = result.differences + attendance.differences === 0 ? 0 : 1;
+    const documents = await reconcileAttendanceDocuments(pool, redis, config.redisKeyPrefix, {
+      ...scope,
+      daysKept: config.attendanceDaysKept,
+    }).catch((err: unknown) => {
+      if (!(err instanceof DocumentsNotReadableError)) throw err;
+      process.stderr.write(`attendance documents not compared: ${err.message}\n`);
+      return null;
+    });
+    if (documents === null) process.exitCode = 2;
+    else {
+      process.stdout.write(formatDocumentReconciliation(documents));
+      const differences = result.differences + attendance.differences + documents.differences;
+      process.exitCode = differences === 0 ? 0 : 1;
+    }
   }
 } finally {
   await redis.close();

@@ -1,6 +1,11 @@
 import { relative } from "node:path";
 import { REPO_ROOT } from "../harness/repo-root.ts";
 import { CliError, durationFlag, intFlag, numberFlag, percentFlag, readCli } from "./cli.ts";
+import {
+  attendanceSummaryTable,
+  MAX_ATTENDANCE_DAYS,
+  simulateAttendance,
+} from "./simulator/attendance-simulation.ts";
 import { DEFAULT_KIOSK_FILE, DEFAULT_RUN_DIR, readKioskFile } from "./simulator/kiosk-file.ts";
 import { DEFAULT_ADMIN_TOKEN, DEFAULT_API_URL, seed } from "./simulator/seeding.ts";
 import { Simulation, summaryTable } from "./simulator/simulation.ts";
@@ -10,6 +15,8 @@ import { Simulation, summaryTable } from "./simulator/simulation.ts";
 // Simulated kiosks voting in their schools' polls against a running API (see
 // scripts/simulator/), naming people of their school's roster. Writes the eventIds that
 // got a 202 to .local/runs/ for `npm run verify -- <run file>`.
+// `npm run simulate -- --attendance-days N [--rate 1500] [--offline 5%]` plays N past school
+// days at the schools' doors instead (scripts/simulator/attendance-*.ts).
 
 const USAGE = `usage: npm run simulate -- [options]
   --kiosks N          simulated kiosks, each with its own token, each voting in its school's
@@ -34,6 +41,13 @@ const USAGE = `usage: npm run simulate -- [options]
                       unknown_person: counted as refused; default 0%)
   --day D             compress a day's activity curve into D (rate = the peak; default off)
   --flat              no local-time-of-day weighting between polls
+  --attendance-days N attendance instead of votes: each school of the file with a roster
+                      gets a register at the door and lives its last N school days (1 to
+                      ${MAX_ATTENDANCE_DAYS}, before today): arrivals around the bell with a late tail,
+                      check-outs in the afternoon, ~5 % absent, a few who forget to check
+                      out, a few fevers; the mornings then the afternoons at --rate events/s,
+                      kiosks offline for the morning (--offline, of the kiosks) sending their
+                      queue after the afternoon. --batch is the kiosks' batch (default 50)
   --connections N     keep-alive connections per API URL (default 64)
   --max-in-flight N   open requests at most; beyond, the generator falls behind (5000)
   --max-batch N       the API's MAX_BATCH_ITEMS (default 1000)
@@ -64,6 +78,7 @@ const { values, flags } = readCli(
       "unknown-voters": { type: "string", default: "0%" },
       day: { type: "string", default: "0" },
       flat: { type: "boolean", default: false },
+      "attendance-days": { type: "string", default: "0" },
       connections: { type: "string", default: "64" },
       "max-in-flight": { type: "string", default: "5000" },
       "max-batch": { type: "string", default: "1000" },
@@ -100,6 +115,10 @@ const { values, flags } = readCli(
         connections: intFlag("connections", values.connections, { min: 1 }),
         maxInFlight: intFlag("max-in-flight", values["max-in-flight"], { min: 1 }),
         dayMs: durationFlag("day", values.day),
+        attendanceDays: intFlag("attendance-days", values["attendance-days"], {
+          min: 0,
+          max: MAX_ATTENDANCE_DAYS,
+        }),
         seed: values.seed === undefined ? undefined : intFlag("seed", values.seed, { min: 0 }),
         progressIntervalMs:
           interval === undefined ? undefined : durationFlag("progress-interval", interval),
@@ -127,6 +146,47 @@ if (!file || file.kiosks.length < kioskCount) {
 }
 
 const tty = process.stderr.isTTY === true;
+if (flags.attendanceDays > 0) {
+  let stop = false;
+  process.on("SIGINT", () => {
+    if (stop) process.exit(130);
+    stop = true;
+  });
+  try {
+    const summary = await simulateAttendance({
+      urls,
+      adminToken: process.env.ADMIN_TOKEN ?? DEFAULT_ADMIN_TOKEN,
+      kioskFile: values.file,
+      kiosks: file.kiosks.slice(0, kioskCount),
+      schools: file.schools,
+      days: flags.attendanceDays,
+      rate: flags.rate,
+      batch: flags.batch || 50,
+      lingerMs: flags.lingerMs,
+      offline: flags.offline,
+      connections: flags.connections,
+      maxInFlight: flags.maxInFlight,
+      runDir: values.runs,
+      seed: flags.seed ?? Date.now() % 2 ** 31,
+      command: `npm run simulate -- ${process.argv.slice(2).join(" ")}`.trim(),
+      log: values.quiet ? () => {} : (line) => process.stderr.write(`${line}\n`),
+      progressIntervalMs: flags.progressIntervalMs ?? (tty ? 1_000 : 5_000),
+      shouldStop: () => stop,
+    });
+    const runFile = relative(REPO_ROOT, summary.runFile);
+    const out = `${attendanceSummaryTable(summary)}\nverify once the pipeline drained: npm run verify -- ${runFile}\n`;
+    if (values.json) {
+      process.stderr.write(out);
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    } else process.stdout.write(out);
+  } catch (err) {
+    process.stderr.write(
+      `simulation failed: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  }
+  process.exit();
+}
 const simulation = new Simulation({
   urls,
   kioskFile: values.file,

@@ -11,10 +11,8 @@ import type { Pool } from "../../common/postgres.ts";
 // register deleted, a person erased: the writer recomputes it at its next batch or sweep) is
 // reported as pending, not as a difference.
 //
-// Published day documents (the publisher's, in Redis) are the next thing to compare: the
-// view they show is attendance_person_days_from_events / attendance_school_day_counts
-// (migration 022) at the document's asOf. Their layout is the publisher's contract, not on
-// this branch yet; a check of them belongs next to this one, called from reconcile.ts.
+// The publisher's day documents are checked against the same computation beside this, in
+// attendance-documents.ts.
 
 /** The days to compare: a school (default all with registers or state), days [from, to). */
 export interface AttendanceScope {
@@ -148,8 +146,8 @@ interface DifferenceRow {
   pending: boolean;
 }
 
-/** The schools to check: one, or every school with a register or presence state. */
-async function schoolsToCheck(pool: Pool, schoolId: string | undefined): Promise<string[]> {
+/** The schools to check: one, or every school with a register or presence state (also the documents check). */
+export async function schoolsToCheck(pool: Pool, schoolId: string | undefined): Promise<string[]> {
   if (schoolId !== undefined) {
     const { rowCount } = await pool.query("select 1 from schools where id = $1", [schoolId]);
     if (rowCount === 0) throw new UnknownSchoolError(schoolId);

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import request from "supertest";
 import { killChildren, runNode } from "../../harness/child-processes.ts";
 import { createPoll, isoFromNow, minutes } from "../../test-support/api.ts";
+import { ADMIN } from "../../test-support/ingest.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../../test-support/results-pipeline.ts";
 import { insertStoredVote } from "../../test-support/stored-votes.ts";
 
@@ -96,5 +98,25 @@ describe("npm run reconcile", () => {
       stderr,
     );
     assert.equal(code, 1, stderr);
+  });
+
+  test("an attendance register is skipped, and said so: it has no vote results by design", async () => {
+    const res = await request(p.h.app)
+      .post("/v1/polls")
+      .set(ADMIN)
+      .send({ id: "main-door", kind: "attendance", title: "Main door" });
+    assert.equal(res.status, 201, res.text);
+    await p.h.db.pool.query(
+      `insert into votes (event_id, poll_id, option_id, voter_id, kiosk_id, cast_at, received_at, stream_seq)
+       values (gen_random_uuid(), 'main-door', 'in', 'p-1', 'door-kiosk', now(), now(), 1)`,
+    );
+    const { stdout, stderr } = await reconcile();
+    const votePart = stdout.slice(0, stdout.indexOf("poll(s) differ") + "poll(s) differ".length);
+    assert.doesNotMatch(votePart, /main-door/, stdout);
+    assert.match(
+      stdout,
+      /\n1 attendance register\(s\) skipped: they publish no vote results \(their events are checked as attendance\)\n3 poll\(s\) differ\n/,
+      stderr,
+    );
   });
 });

@@ -4,7 +4,10 @@ import { type PublishedResults, resultsKeys } from "../../common/results-contrac
 
 // Published totals in Redis against a direct count over `votes`, per poll. Used by
 // `npm run reconcile` and by `npm run verify` (after a simulation). A poll whose results
-// are hidden (after_close) publishes no counts, so it is reported, not compared.
+// are hidden (after_close) publishes no counts, so it is reported, not compared. An
+// attendance register (a poll of kind `attendance`) has no vote results by design: it is
+// skipped here, counted, and its events are checked as attendance (attendance-reconcile.ts,
+// attendance-documents.ts).
 
 export type PollReconciliation =
   | { pollId: string; state: "ok"; total: number; version: string }
@@ -22,6 +25,8 @@ export type PollReconciliation =
 
 export interface Reconciliation {
   polls: PollReconciliation[];
+  /** Attendance registers, not compared here: they publish no vote results. */
+  registers: number;
   /** Polls that differ, or that are not published while votes are stored. */
   differences: number;
 }
@@ -32,9 +37,15 @@ export async function reconcile(
   redis: RedisClient,
   keyPrefix: string,
 ): Promise<Reconciliation> {
+  const registers = (
+    await pool.query<{ n: number }>(
+      "select count(*)::int as n from polls where kind = 'attendance'",
+    )
+  ).rows[0]!.n;
   const { rows } = await pool.query<{ poll_id: string; option_id: string | null; n: number }>(`
     select p.id as poll_id, v.option_id, count(v.event_id) as n
     from polls p left join votes v on v.poll_id = p.id
+    where p.kind <> 'attendance'
     group by p.id, v.option_id order by p.id, v.option_id`);
   const counted = new Map<string, Map<string, number>>();
   for (const r of rows) {
@@ -81,7 +92,7 @@ export async function reconcile(
       });
     } else polls.push({ pollId, state: "ok", total, version: published.version });
   }
-  return { polls, differences };
+  return { polls, registers, differences };
 }
 
 /** The report `npm run reconcile` prints: one line (or block) per poll, then a verdict. */
@@ -109,6 +120,10 @@ export function formatReconciliation(result: Reconciliation): string {
         break;
     }
   }
+  if (result.registers > 0)
+    out.push(
+      `${result.registers} attendance register(s) skipped: they publish no vote results (their events are checked as attendance)`,
+    );
   out.push(
     result.differences === 0
       ? "all published results agree with votes"

@@ -12,7 +12,13 @@ import { createPool, type Pool, type PoolClient } from "../../common/postgres.ts
 import { connectRedis, type RedisClient } from "../../common/redis.ts";
 import { resultsKeys } from "../../common/results-contract.ts";
 import { loadPolls, publishedVersion } from "../../result-publisher/published-version.ts";
+import {
+  type DocumentReconciliation,
+  formatDocumentReconciliation,
+  reconcileAttendanceDocuments,
+} from "../checks/attendance-documents.ts";
 import { formatReconciliation, reconcile } from "../checks/reconcile.ts";
+import type { AttendanceRunRecord } from "./attendance-simulation.ts";
 import { eventIdsPath, type RunMeta, readEventIds, readRunMeta } from "./run-file.ts";
 import { fmtInt } from "./stats.ts";
 
@@ -21,7 +27,10 @@ const RECEIVED_AT_MARGIN_MS = 100;
 
 // `npm run verify`: after the pipeline drained, exactly the votes that got a 202 in a
 // simulation run are in Postgres (none lost, none extra), and the published results
-// agree with `votes`. The run's eventIds are COPYed into a temp table and joined.
+// agree with `votes`. The run's eventIds are COPYed into a temp table and joined. After an
+// attendance run (`--attendance-days`) the events are checked the same way, and each school's
+// published day document of every day played is compared with the same day computed from
+// scratch over the raw events by migration 022 (counts and lists, per school and group).
 
 export interface VerifyOptions {
   runFile: string;
@@ -48,6 +57,8 @@ export interface VerifyResult {
   extra: number;
   uncertainStored: number;
   reconcileDifferences: number;
+  /** Attendance runs: school-day documents missing or differing from the events. */
+  attendanceDifferences?: number;
   problems: string[];
   seconds: { drain: number; publish: number; check: number };
 }
@@ -118,9 +129,16 @@ export async function unpublishedPolls(
   redis: RedisClient,
   keyPrefix: string,
 ): Promise<string[]> {
-  const polls = await loadPolls(pool);
+  let polls = await loadPolls(pool);
   if (polls.length === 0) return [];
   const now = Date.now();
+  // Attendance registers publish no vote results (their documents are checked apart).
+  const { rows } = await pool.query<{ id: string }>(
+    "select id from polls where kind = 'attendance'",
+  );
+  const registers = new Set(rows.map((r) => r.id));
+  polls = polls.filter((p) => !registers.has(p.id));
+  if (polls.length === 0) return [];
   const versions = await redis.mGet(polls.map((p) => resultsKeys(keyPrefix, p.id).version));
   return polls.filter((p, i) => versions[i] !== publishedVersion(p, now)).map((p) => p.id);
 }
@@ -295,6 +313,16 @@ export async function verifyRun(o: VerifyOptions): Promise<VerifyResult> {
       );
       if (rec.differences > 0)
         problems.push(`${rec.differences} poll(s) publish totals that differ from votes`);
+      const attendance = meta.options.attendance as AttendanceRunRecord | undefined;
+      let attendanceDifferences: number | undefined;
+      if (attendance !== undefined) {
+        const docs = await attendanceDocuments(pool, redis, o, attendance);
+        attendanceDifferences = docs.differences;
+        if (docs.differences > 0)
+          problems.push(
+            `${docs.differences} school-day attendance document(s) differ from the events (or are not published)`,
+          );
+      }
       result = {
         ok: problems.length === 0,
         eventIds: counts.distinct_n,
@@ -303,6 +331,7 @@ export async function verifyRun(o: VerifyOptions): Promise<VerifyResult> {
         extra: extra.length,
         uncertainStored,
         reconcileDifferences: rec.differences,
+        ...(attendanceDifferences === undefined ? {} : { attendanceDifferences }),
         problems,
         seconds: { drain: drainS, publish: publishS, check: (performance.now() - t) / 1000 },
       };
@@ -314,4 +343,48 @@ export async function verifyRun(o: VerifyOptions): Promise<VerifyResult> {
     await redis.close();
     await pool.end();
   }
+}
+
+/**
+ * The run's school-days' published documents against the events (migration 022), once the
+ * publisher has caught up: tried again until they agree or publishTimeoutMs passed (a
+ * document is republished within an interval of its last change).
+ */
+async function attendanceDocuments(
+  pool: Pool,
+  redis: RedisClient,
+  o: VerifyOptions,
+  run: AttendanceRunRecord,
+): Promise<DocumentReconciliation> {
+  const config = readCommonConfig(process.env);
+  const deadline = Date.now() + o.publishTimeoutMs;
+  const schools = Object.keys(run.days).sort();
+  let result: DocumentReconciliation;
+  for (;;) {
+    result = { schools: [], differences: 0 };
+    for (const schoolId of schools) {
+      const r = await reconcileAttendanceDocuments(pool, redis, o.redisKeyPrefix, {
+        schoolId,
+        days: run.days[schoolId],
+        daysKept: config.attendanceDaysKept,
+        listed: 10,
+      });
+      result.schools.push(...r.schools);
+      result.differences += r.differences;
+    }
+    if (result.differences === 0 || Date.now() >= deadline) break;
+    await sleep(1_000);
+  }
+  const checked = result.schools.reduce((n, s) => n + s.days, 0);
+  o.log(
+    `published attendance documents against the events (migration 022), ${checked} school-days:\n${formatDocumentReconciliation(
+      result,
+    )
+      .trimEnd()
+      .split("\n")
+      .map((l) => `  ${l}`)
+      .join("\n")}`,
+  );
+  if (checked === 0) o.log("  (none of the run's days is kept any more: nothing compared)");
+  return result;
 }

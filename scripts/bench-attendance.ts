@@ -1,0 +1,584 @@
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { DateTime } from "luxon";
+import { Pool as HttpPool } from "undici";
+import type { LocalDay } from "../common/attendance/school-day.ts";
+import { type AttendanceAnnouncement, attendanceChannel } from "../common/attendance-contract.ts";
+import { readAttendanceDay } from "../common/attendance-day-read.ts";
+import { createLogger } from "../common/logger.ts";
+import { migrate } from "../common/migrate.ts";
+import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
+import { connectRedis } from "../common/redis.ts";
+import { startNode, stopChild, waitUntilReady } from "../harness/child-processes.ts";
+import { freePort } from "../harness/ports.ts";
+import { REPO_ROOT } from "../harness/repo-root.ts";
+import { benchCommand } from "./bench/command-line.ts";
+import { machineLine } from "./bench/machine.ts";
+import { benchLog as log } from "./bench/progress.ts";
+import { BENCH_ADMIN_HEADERS, benchRun, benchServiceEnv } from "./bench/run-names.ts";
+import { type Verdict, valueVerdict, verdictLines } from "./bench/verdict.ts";
+import {
+  formatDocumentReconciliation,
+  reconcileAttendanceDocuments,
+} from "./checks/attendance-documents.ts";
+import {
+  formatAttendanceReconciliation,
+  reconcileAttendanceDays,
+} from "./checks/attendance-reconcile.ts";
+import { durationFlag, intFlag, numberFlag, percentFlag, readCli } from "./cli.ts";
+import { AdminClient } from "./simulator/admin-client.ts";
+import { attendanceSchools, pastSchoolDays } from "./simulator/attendance-registers.ts";
+import { type PhaseReport, planOf, runAttendanceDays } from "./simulator/attendance-run.ts";
+import { type AttendanceEventBody, AttendanceSender } from "./simulator/attendance-sender.ts";
+import { readKioskFile } from "./simulator/kiosk-file.ts";
+import { personId } from "./simulator/roster.ts";
+import { seed } from "./simulator/seeding.ts";
+
+// `npm run bench:attendance`: attendance end to end at the reference scale (1,000 schools ×
+// 10,000 people by default; --schools/--people scale it down). The real system runs as
+// processes of its own (ingest API, batch writer, result publisher) on a database, stream
+// and Redis prefix of this run; the schools, rosters and kiosks are seeded through the admin
+// API (npm run seed's code), each school gets a register at the door, and one school day is
+// played through the kiosks' batch endpoint by the simulator's attendance code
+// (scripts/simulator/attendance-*.ts): the morning peak (every person who comes checks in,
+// in order of their school-local arrival time) then the afternoon peak (every check-out),
+// each sent at --rate events/s. The day's clock is compressed, the rate is not: every event
+// carries the castAt of its real school-local time on the last school day before today.
+// Kiosks offline for the morning (--offline, of the kiosks: ~1 % of the events) send their
+// check-ins once the afternoon is done: hours late by castAt, after the same person's
+// check-out.
+//
+// Measured, each against its target:
+// - every event stored once: votes of the registers = events accepted (202), and no event
+//   stored twice (no two rows with the same register, person, option and castAt);
+// - freshness: for sampled accepted events of the sampled schools during the peaks, the time
+//   from the API's answer to the first published document version that shows the event (the
+//   bench subscribes to the attendance channel and reads each announced document of a
+//   sampled school: a check-in shows as the person no longer absent, a check-out as the person
+//   no longer auto-closed); target ≤ RESULTS_INTERVAL_MS + 1 s at p95;
+// - sustained events/s during each peak: events answered 202 per second of the peak;
+// - the attendance API during the peaks: the day document (whole school) and a week page of
+//   100 people, at 10,000 people per school, p99 < 25 ms;
+// - the published documents of the sampled schools equal the day computed from the raw
+//   events (migration 022) once the pipeline drained.
+// The writer's throughput with presence upkeep against without it is bench:attendance-writer's.
+
+const USAGE = `usage: npm run bench:attendance -- [--schools N] [--people N] [--rate N] [options]
+  --schools N        schools (default 1000)
+  --people N         people per school (default 10000)
+  --rate N           events/s sent during each peak (default 1500)
+  --kiosks N         kiosks per school (default 2)
+  --offline P        share of kiosks offline for the morning (default 2%: ~1 % of the events)
+  --interval D       the publisher's RESULTS_INTERVAL_MS (default 5s, the service's default)
+  --sample-schools N schools whose documents are watched and read through the API (default 20)
+  --sample-every N   of the sampled schools' accepted events, one in N timed (default 20)
+  --reads N          attendance API reads per second during the run (default 20)
+  --batch N          a kiosk's batch (default 50; it also goes after --linger)
+  --linger D         a kiosk's batch goes after this long (default 1s)
+  --drain-timeout D  how long to wait for the writer after the last event (default 30m)
+  --seed N           random seed (default 1)
+  --keep             keep the database, stream and keys (default: removed)`;
+
+const o = readCli(
+  {
+    usage: USAGE,
+    options: {
+      schools: { type: "string", default: "1000" },
+      people: { type: "string", default: "10000" },
+      rate: { type: "string", default: "1500" },
+      kiosks: { type: "string", default: "2" },
+      offline: { type: "string", default: "2%" },
+      interval: { type: "string", default: "5s" },
+      "sample-schools": { type: "string", default: "20" },
+      "sample-every": { type: "string", default: "20" },
+      reads: { type: "string", default: "20" },
+      batch: { type: "string", default: "50" },
+      linger: { type: "string", default: "1s" },
+      "drain-timeout": { type: "string", default: "30m" },
+      seed: { type: "string", default: "1" },
+      keep: { type: "boolean", default: false },
+    },
+  },
+  ({ values }) => ({
+    schools: intFlag("schools", values.schools, { min: 1, max: 4_000 }),
+    people: intFlag("people", values.people, { min: 1, max: 999_999 }),
+    rate: numberFlag("rate", values.rate, { above: 0 }),
+    kiosks: intFlag("kiosks", values.kiosks, { min: 1 }),
+    offline: percentFlag("offline", values.offline),
+    intervalMs: durationFlag("interval", values.interval),
+    sampleSchools: intFlag("sample-schools", values["sample-schools"], { min: 1 }),
+    sampleEvery: intFlag("sample-every", values["sample-every"], { min: 1 }),
+    reads: numberFlag("reads", values.reads, { above: 0 }),
+    batch: intFlag("batch", values.batch, { min: 1, max: 1_000 }),
+    lingerMs: durationFlag("linger", values.linger),
+    drainTimeoutMs: durationFlag("drain-timeout", values["drain-timeout"]),
+    seed: intFlag("seed", values.seed, { min: 0 }),
+    keep: values.keep,
+  }),
+);
+
+const FRESH_SLACK_MS = 1_000;
+const API_P99_TARGET_MS = 25;
+const RATE_TARGET = 1_500;
+const ADMIN_TOKEN = BENCH_ADMIN_HEADERS.authorization.slice("Bearer ".length);
+const started = new Date();
+const logger = createLogger("warn");
+const run = benchRun("attendance");
+const kioskFile = join(REPO_ROOT, ".local", `bench-attendance-kiosks-${run.runId}.json`);
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const ms = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : "–");
+const pct = (values: number[], p: number) => {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+};
+
+await ensureDatabase(run.databaseUrl);
+const pool = createPool(run.databaseUrl, logger, { max: 4, applicationName: "bench-attendance" });
+await migrate(pool, logger);
+const redis = await connectRedis(run.redisUrl, logger, "bench-attendance");
+const subscriber = await connectRedis(run.redisUrl, logger, "bench-attendance-sub");
+const children: ReturnType<typeof startNode>[] = [];
+let exitCode = 0;
+
+try {
+  // The system under test.
+  const port = await freePort();
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const env = (extra: Record<string, string>) => ({
+    ...benchServiceEnv(run, port),
+    RESULTS_INTERVAL_MS: String(o.intervalMs),
+    WRITER_METRICS_PORT: "0",
+    PUBLISHER_METRICS_PORT: "0",
+    ...extra,
+  });
+  const api = startNode("ingest", ["ingest-api/main.ts"], env({}));
+  children.push(api);
+  await waitUntilReady(api, `${apiUrl}/readyz`, 60_000);
+  children.push(startNode("writer", ["batch-writer/main.ts"], env({})));
+  children.push(startNode("publisher", ["result-publisher/main.ts"], env({})));
+
+  // The world: schools, rosters, kiosks (npm run seed's code), a register at each door.
+  let t = performance.now();
+  log(`seeding ${int(o.schools)} schools × ${int(o.people)} people, ${o.kiosks} kiosks each...`);
+  await seed({
+    apiUrl,
+    adminToken: ADMIN_TOKEN,
+    kiosks: o.schools * o.kiosks,
+    file: kioskFile,
+    schools: o.schools,
+    people: o.people,
+    progressIntervalMs: 30_000,
+    log,
+  });
+  const seedS = (performance.now() - t) / 1000;
+  const file = (await readKioskFile(kioskFile))!;
+  const admin = new AdminClient(apiUrl, ADMIN_TOKEN);
+  const { schools } = await attendanceSchools(admin, file.schools, file.kiosks);
+  log(`seeded in ${seedS.toFixed(0)} s; ${schools.length} registers`);
+  // The API knows a roster within a second of its import (NOTIFY): wait for the last one.
+  const last = schools.at(-1)!;
+  const probe = new HttpPool(apiUrl, { connections: 4 });
+  for (let i = 0; ; i++) {
+    const res = await probe.request({
+      method: "GET",
+      path: `/v1/kiosk/people/${personId(last.people, last.people.count)}/attendance`,
+      headers: { authorization: `Bearer ${last.kiosks[0]!.token}` },
+    });
+    await res.body.text();
+    if (res.statusCode !== 422) break;
+    if (i > 600) throw new Error("the API did not learn the last roster within 60 s");
+    await sleep(100);
+  }
+
+  const nowMs = Date.now();
+  const days = schools.map((s) => pastSchoolDays(nowMs, s.timeZone, 1));
+  const sampled = new Map<string, LocalDay>();
+  for (let i = 0; i < Math.min(o.sampleSchools, schools.length); i++) {
+    // Spread over the list: not only the first schools' documents.
+    const k = Math.floor((i * schools.length) / Math.min(o.sampleSchools, schools.length));
+    sampled.set(schools[k]!.id, days[k]![0]!);
+  }
+
+  // Freshness: sampled accepted events waiting for a document that shows them.
+  type Sample = { personId: string; kind: "in" | "out"; acceptedAtMs: number; phase: string };
+  const pending = new Map<string, Sample[]>();
+  const fresh: Record<string, number[]> = { in: [], out: [] };
+  const at: { phase: "seed" | "in" | "out" | "late" | "drain" } = { phase: "seed" };
+  let accepted = 0;
+  let duplicates = 0;
+  let refused = 0;
+  const refusedByCode: Record<string, number> = {};
+  let uncertain = 0;
+  let sampleCounter = 0;
+  const answered: Record<string, number> = { in: 0, out: 0 };
+  const lastAnswerMs: Record<string, number> = { in: 0, out: 0 };
+  const registerSchool = new Map(schools.map((s) => [s.registerId, s.id]));
+  const schoolById = new Map(schools.map((s) => [s.id, s]));
+  // A check-in shows in a document as its person no longer absent, unless the person's
+  // check-out (maybe published in the same version) leaves the day under the school's
+  // minPresentMinutes (240 by default): absent again. Those check-ins are not timed.
+  const observable = (schoolId: string, body: AttendanceEventBody) => {
+    if (body.optionId === "out") return true;
+    const school = schoolById.get(schoolId)!;
+    const p = planOf(o.seed, school, Number(body.voterId.slice(school.people.idPrefix.length)), 0);
+    return p.outMs === null || p.outMs - p.inMs >= 240 * 60_000;
+  };
+  const sender = new AttendanceSender({
+    urls: [apiUrl],
+    batch: o.batch,
+    lingerMs: o.lingerMs,
+    connections: 64,
+    maxInFlight: 2_000,
+    hooks: {
+      accepted(body: AttendanceEventBody, duplicate: boolean, atMs: number) {
+        if (duplicate) duplicates++;
+        else accepted++;
+        // A peak's events: check-ins answered before the offline kiosks came back (theirs
+        // are only sent then), every check-out.
+        const peak =
+          body.optionId === "out"
+            ? "out"
+            : at.phase === "in" || at.phase === "out"
+              ? "in"
+              : undefined;
+        if (peak !== undefined) {
+          answered[peak]!++;
+          lastAnswerMs[peak] = atMs;
+        }
+        const schoolId = registerSchool.get(body.pollId)!;
+        if (
+          (at.phase === "in" || at.phase === "out") &&
+          body.optionId === at.phase &&
+          sampled.has(schoolId)
+        )
+          if (sampleCounter++ % o.sampleEvery === 0 && observable(schoolId, body)) {
+            const list = pending.get(schoolId) ?? [];
+            list.push({
+              personId: body.voterId,
+              kind: body.optionId,
+              acceptedAtMs: atMs,
+              phase: at.phase,
+            });
+            pending.set(schoolId, list);
+          }
+      },
+      refused(_b, code) {
+        refused++;
+        refusedByCode[code] = (refusedByCode[code] ?? 0) + 1;
+      },
+      uncertain() {
+        uncertain++;
+      },
+    },
+  });
+
+  // The watcher: each announced document of a sampled school, read once at a time.
+  const reading = new Set<string>();
+  const again = new Set<string>();
+  let documentsRead = 0;
+  const check = async (schoolId: string) => {
+    if (reading.has(schoolId)) {
+      again.add(schoolId);
+      return;
+    }
+    reading.add(schoolId);
+    try {
+      do {
+        again.delete(schoolId);
+        const waiting = pending.get(schoolId);
+        if (waiting === undefined || waiting.length === 0) break;
+        const doc = await readAttendanceDay(
+          redis,
+          run.names.redisKeyPrefix,
+          schoolId,
+          sampled.get(schoolId)!,
+        );
+        const seenAt = Date.now();
+        documentsRead++;
+        if (doc === null) continue;
+        const absent = new Set(doc.lists.absent);
+        const open = new Set(doc.lists.autoClosed);
+        const left: Sample[] = [];
+        for (const s of waiting) {
+          const shown = s.kind === "in" ? !absent.has(s.personId) : !open.has(s.personId);
+          if (shown) fresh[s.kind]!.push(seenAt - s.acceptedAtMs);
+          else left.push(s);
+        }
+        pending.set(schoolId, left);
+      } while (again.has(schoolId));
+    } finally {
+      reading.delete(schoolId);
+    }
+  };
+  await subscriber.subscribe(attendanceChannel(run.names.redisKeyPrefix), (message) => {
+    const a = JSON.parse(message) as AttendanceAnnouncement;
+    if (sampled.get(a.schoolId) === a.day) void check(a.schoolId);
+  });
+
+  // The attendance API while the day is played: the day document and a week page.
+  const apiMs: Record<string, number[]> = { day: [], page: [] };
+  const apiStatus: Record<string, number> = {};
+  let reading_ = true;
+  const readsDone = (async () => {
+    const http = new HttpPool(apiUrl, { connections: 2 });
+    const ids = [...sampled.keys()];
+    const t0 = performance.now();
+    for (let i = 0; reading_; i++) {
+      const wait = t0 + (i * 1000) / o.reads - performance.now();
+      if (wait > 0) await sleep(wait);
+      const schoolId = ids[i % ids.length]!;
+      const day = sampled.get(schoolId)!;
+      const kind = i % 2 === 0 ? "day" : "page";
+      const path =
+        kind === "day"
+          ? `/v1/schools/${schoolId}/attendance?date=${day}`
+          : `/v1/schools/${schoolId}/attendance?period=week&date=${day}&limit=100`;
+      const a = performance.now();
+      const res = await http.request({ method: "GET", path, headers: BENCH_ADMIN_HEADERS });
+      await res.body.text();
+      const took = performance.now() - a;
+      apiStatus[`${kind} ${res.statusCode}`] = (apiStatus[`${kind} ${res.statusCode}`] ?? 0) + 1;
+      if (res.statusCode === 200 && (at.phase === "in" || at.phase === "out"))
+        apiMs[kind]!.push(took);
+    }
+    await http.close();
+  })();
+
+  // The writer's backlog, each second.
+  const nc = await connect({ servers: run.natsUrl });
+  const jsm = await jetstreamManager(nc);
+  const backlog: Record<string, number> = { in: 0, out: 0, late: 0 };
+  let sampling = true;
+  const backlogDone = (async () => {
+    while (sampling) {
+      const info = await jsm.consumers
+        .info(run.names.stream, "batch-writer")
+        .catch(() => undefined);
+      if (info && (at.phase === "in" || at.phase === "out" || at.phase === "late"))
+        backlog[at.phase] = Math.max(backlog[at.phase]!, info.num_pending + info.num_ack_pending);
+      await sleep(1_000);
+    }
+  })();
+
+  // The day.
+  const phases: PhaseReport[] = [];
+  t = performance.now();
+  const result = await runAttendanceDays({
+    schools,
+    days,
+    rate: o.rate,
+    seed: o.seed,
+    offline: o.offline,
+    sender,
+    log,
+    progressIntervalMs: 15_000,
+    onPhase(p) {
+      phases.push(p);
+      if (p.state === "start") {
+        at.phase = p.phase;
+      }
+    },
+  });
+  await sender.drain();
+  at.phase = "drain";
+  const sendS = (performance.now() - t) / 1000;
+
+  // Drained: the writer has stored everything; then the publisher's last documents.
+  log("waiting for the writer to drain the stream...");
+  t = performance.now();
+  const deadline = Date.now() + o.drainTimeoutMs;
+  let left = -1;
+  for (;;) {
+    const info = await jsm.consumers.info(run.names.stream, "batch-writer");
+    left = info.num_pending + info.num_ack_pending;
+    if (left === 0 || Date.now() > deadline) break;
+    await sleep(500);
+  }
+  const drainS = (performance.now() - t) / 1000;
+  sampling = false;
+  await backlogDone;
+  await nc.close();
+  reading_ = false;
+  await readsDone;
+  await sender.close();
+  await probe.close();
+
+  const lateStart = phases.find((x) => x.phase === "late" && x.state === "start")!.atMs;
+  const { rows: storedRows } = await pool.query<{ stored: number; twice: number; late: number }>(
+    `select count(*)::int as stored,
+            (count(*) - count(distinct (v.poll_id, v.voter_id, v.option_id, v.cast_at)))::int as twice,
+            (count(*) filter (where v.received_at >= $1 and v.option_id = 'in'))::int as late
+     from votes v join polls p on p.id = v.poll_id where p.kind = 'attendance'`,
+    [new Date(lateStart)],
+  );
+  const stored = storedRows[0]!;
+
+  // The sampled schools' documents against the events (migration 022), once republished.
+  t = performance.now();
+  // Each school until its document agrees (or the deadline): the publisher may still be
+  // catching up when the writer has drained.
+  const docDeadline = Date.now() + 4 * o.intervalMs + 60_000;
+  let unsettled = [...sampled.keys()];
+  let docLines: string[] = [];
+  let docsDays = 0;
+  for (;;) {
+    const still: string[] = [];
+    docLines = [];
+    for (const schoolId of unsettled) {
+      const r = await reconcileAttendanceDocuments(pool, redis, run.names.redisKeyPrefix, {
+        schoolId,
+        days: [sampled.get(schoolId)!],
+        daysKept: 7,
+        listed: 5,
+      });
+      if (unsettled.length === sampled.size) docsDays += r.schools.reduce((n, x) => n + x.days, 0);
+      if (r.differences > 0) {
+        still.push(schoolId);
+        docLines.push(
+          ...formatDocumentReconciliation(r)
+            .trimEnd()
+            .split("\n")
+            .filter((l) => l.startsWith("  ")),
+        );
+      }
+    }
+    unsettled = still;
+    if (unsettled.length === 0 || Date.now() > docDeadline) break;
+    await sleep(o.intervalMs);
+  }
+  const docs = { differences: unsettled.length, days: docsDays };
+  // Whose side is off: the writer's attendance_days against the same events tells.
+  for (const schoolId of unsettled) {
+    const day = sampled.get(schoolId)!;
+    const next = DateTime.fromISO(day).plus({ days: 1 }).toISODate()!;
+    const state = await reconcileAttendanceDays(pool, { schoolId, from: day, to: next, listed: 3 });
+    docLines.push(
+      ...formatAttendanceReconciliation(state)
+        .trimEnd()
+        .split("\n")
+        .map((l) => `  (writer's state) ${l}`),
+    );
+  }
+  const reconcileS = (performance.now() - t) / 1000;
+  for (const k of ["in", "out"] as const) {
+    const stillPending = [...pending.values()].flat().filter((s) => s.kind === k).length;
+    if (stillPending > 0) log(`${stillPending} sampled ${k} events never seen in a document`);
+  }
+
+  // The report.
+  // A peak lasts from its first event handed to a kiosk to the last answer to one of its events.
+  const phaseRows = result.phaseRates.map((p) => {
+    const start = phases.find((x) => x.phase === p.phase && x.state === "start")!;
+    const wallS = (lastAnswerMs[p.phase]! - start.atMs) / 1000;
+    // The events handed to online kiosks (an offline kiosk's check-ins are the late row's).
+    return { ...p, events: result.events[p.phase], answered: answered[p.phase]!, wallS };
+  });
+  const sustained = Math.min(...phaseRows.map((p) => p.answered / p.wallS));
+  const events = result.events.in + result.events.out + result.events.late;
+  const freshLimit = o.intervalMs + FRESH_SLACK_MS;
+  const allFresh = [...fresh.in!, ...fresh.out!];
+  const verdicts: Verdict[] = [
+    {
+      what: "every event stored once (votes of the registers = accepted, none twice)",
+      measured: `${int(stored.stored)} stored, ${int(accepted)} accepted, ${int(stored.twice)} twice`,
+      target: "stored = accepted, 0 twice",
+      met: stored.stored === accepted && stored.twice === 0 && left === 0,
+    },
+    valueVerdict(
+      `documents fresh during the peaks, p95 (accept → first version showing it, ${int(allFresh.length)} sampled events)`,
+      pct(allFresh, 0.95),
+      "≤",
+      freshLimit,
+      (n) => `${int(n)} ms`,
+    ),
+    valueVerdict(
+      "sustained events/s during the peaks (the slower peak: answered 202 per second)",
+      sustained,
+      "≥",
+      RATE_TARGET,
+      (n) => `${int(n)}/s`,
+    ),
+    valueVerdict(
+      `attendance API p99 during the peaks, day document at ${int(o.people)} people`,
+      pct(apiMs.day!, 0.99),
+      "<",
+      API_P99_TARGET_MS,
+      (n) => `${ms(n)} ms`,
+    ),
+    valueVerdict(
+      "attendance API p99 during the peaks, a week page of 100",
+      pct(apiMs.page!, 0.99),
+      "<",
+      API_P99_TARGET_MS,
+      (n) => `${ms(n)} ms`,
+    ),
+    {
+      what: `published documents of the ${sampled.size} sampled schools = the day from the raw events (migration 022)`,
+      measured: `${docs.differences} of ${docs.days} differ`,
+      target: "0 differ",
+      met: docs.differences === 0 && docs.days > 0,
+    },
+  ];
+  if (verdicts.some((v) => !v.met)) exitCode = 1;
+  const scaled = o.schools * o.people < 10_000_000;
+  const lines = [
+    "# bench:attendance",
+    "",
+    machineLine(started),
+    `command: ${benchCommand("bench:attendance")}`,
+    `${int(o.schools)} schools × ${int(o.people)} people${scaled ? ` (scaled down from the reference 1,000 × 10,000)` : ""}, ${o.kiosks} kiosks each, one school day (${[...new Set(days.flat())].join(", ")}), ${int(o.rate)} events/s sent per peak, publisher interval ${int(o.intervalMs)} ms; ingest API, writer and publisher as processes, Postgres, NATS and Redis shared with other work on the machine`,
+    `seeding ${int(seedS)} s; the day sent in ${int(sendS)} s; writer drained ${drainS.toFixed(1)} s after the last answer; documents checked in ${reconcileS.toFixed(1)} s`,
+    "",
+    "| phase | events sent | answered 202 | seconds (first sent → last answered) | events/s | writer backlog, max | fresh p50 / p95 / max (ms) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...phaseRows.map(
+      (p) =>
+        `| ${p.phase === "in" ? "morning peak (check-ins)" : "afternoon peak (check-outs)"} | ${int(p.events)} | ${int(p.answered)} | ${p.wallS.toFixed(1)} | ${int(p.answered / p.wallS)} | ${int(backlog[p.phase]!)} | ${int(pct(fresh[p.phase]!, 0.5))} / ${int(pct(fresh[p.phase]!, 0.95))} / ${int(pct(fresh[p.phase]!, 1))} |`,
+    ),
+    `| late: offline kiosks' morning (${result.offlineKiosks.length} kiosks) | ${int(result.events.late)} (${((100 * result.events.late) / Math.max(1, events)).toFixed(2)} %) | ${int(stored.late)} stored | — | — | ${int(backlog.late!)} | — |`,
+    "",
+    `person-days: ${int(o.schools * o.people)}; absent ${int(result.absent)}, late ${int(result.late)}, forgot to check out ${int(result.forgot)}, fever ${int(result.fever)}`,
+    `events: ${int(events)} sent, ${int(accepted)} accepted, ${int(duplicates)} duplicate answers, ${int(refused)} refused${refused > 0 ? ` (${JSON.stringify(refusedByCode)})` : ""}, ${int(uncertain)} unanswered; stored ${int(stored.stored)} (${int(stored.late)} check-ins received after the afternoon peak: the offline kiosks' mornings)`,
+    `attendance API during the peaks (${int(o.reads)} reads/s over the sampled schools): day document p50 ${ms(pct(apiMs.day!, 0.5))} ms, p99 ${ms(pct(apiMs.day!, 0.99))} ms (${apiMs.day!.length}); week page of 100 p50 ${ms(pct(apiMs.page!, 0.5))} ms, p99 ${ms(pct(apiMs.page!, 0.99))} ms (${apiMs.page!.length}); answers ${JSON.stringify(apiStatus)}`,
+    `freshness: ${int(allFresh.length)} sampled events (one in ${o.sampleEvery} of ${sampled.size} schools' accepted peak events), ${documentsRead} documents read; measured from the 202 the kiosk got to the first announced version the bench read that shows the event`,
+    "writer throughput with presence upkeep against without it: npm run bench:attendance-writer (BENCHMARKS.md)",
+    ...(docLines.length > 0
+      ? [
+          "",
+          `documents still differing from the events ${int(4 * o.intervalMs + 60_000)} ms after the writer drained (first lines):`,
+          "",
+          "```",
+          ...docLines.filter((l) => !l.includes("(writer's state)")).slice(0, 20),
+          ...docLines.filter((l) => l.includes("(writer's state)")).slice(0, 10),
+          "```",
+        ]
+      : []),
+  ];
+  console.log([...lines, "", ...verdictLines(verdicts)].join("\n"));
+} catch (err) {
+  exitCode = 2;
+  console.error(err);
+} finally {
+  for (const c of children.reverse()) await stopChild(c).catch(() => {});
+  await subscriber.close().catch(() => {});
+  if (!o.keep) {
+    for await (const keys of redis.scanIterator({
+      MATCH: `${run.names.redisKeyPrefix}*`,
+      COUNT: 1000,
+    }))
+      if (keys.length > 0) await redis.unlink(keys);
+    const nc = await connect({ servers: run.natsUrl });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(run.names.stream).catch(() => false);
+    await nc.close();
+  }
+  await redis.close().catch(() => {});
+  await pool.end();
+  if (!o.keep) await dropDatabase(run.databaseUrl);
+  await rm(kioskFile, { force: true });
+}
+process.exit(exitCode);
