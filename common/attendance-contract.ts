@@ -111,7 +111,8 @@ export interface AttendanceCounts {
 }
 
 /**
- * Person ids by status, in id order. `inNow` and `out` are the present (present = inNow +
+ * Person ids by status: the active roster's in id order (bytewise, as `collate "C"`), then
+ * anyone off the roster since (inactive, or an erasure's pseudonym) with a row that day. `inNow` and `out` are the present (present = inNow +
  * out); `absent` the active people not present on a school day. `late`, `fever`,
  * `autoClosed` and `anomalies` (the people with any) are flags and overlap them. Someone
  * inactive or erased since, with too few minutes, is in none of the three.
