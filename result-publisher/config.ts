@@ -1,6 +1,7 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readEnum, readHost, readInt, readOptionalString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
+import { readRegisterCompletionGraceMs } from "../common/register-contract.ts";
 import { isRecurringCron } from "./cron.ts";
 import { DEFAULT_LOCK_QUERY_TIMEOUT_MS } from "./leader.ts";
 
@@ -27,6 +28,15 @@ export interface PublisherConfig extends CommonConfig {
   readonly leaderLockTimeoutMs: number;
   /** School day documents built per run at most, today's first; the rest wait for the next runs. @defaultValue 100 */
   readonly attendanceMaxDocumentsPerRun: number;
+  /** Lesson registers' documents (register-publisher.ts). */
+  readonly registers: {
+    /** REGISTER_DAYS_KEPT. @defaultValue 7 */
+    readonly daysKept: number;
+    /** REGISTER_MAX_DOCUMENTS_PER_RUN. @defaultValue 1000 */
+    readonly maxDocumentsPerRun: number;
+    /** REGISTER_COMPLETION_GRACE_MS. @defaultValue 600000 */
+    readonly completionGraceMs: number;
+  };
 }
 
 /** The default distribution window: two days of exact 10-minute buckets (288). */
@@ -92,6 +102,14 @@ export function readPublisherConfig(env: Env = process.env): Readonly<PublisherC
     attendanceMaxDocumentsPerRun: readInt(env, "ATTENDANCE_MAX_DOCUMENTS_PER_RUN", 100, {
       min: 1,
       max: 100_000,
+    }),
+    registers: Object.freeze({
+      daysKept: readInt(env, "REGISTER_DAYS_KEPT", 7, { min: 1, max: 366 }),
+      maxDocumentsPerRun: readInt(env, "REGISTER_MAX_DOCUMENTS_PER_RUN", 1_000, {
+        min: 1,
+        max: 1_000_000,
+      }),
+      completionGraceMs: readRegisterCompletionGraceMs(env),
     }),
   });
 }

@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { eventually } from "../../harness/waiting.ts";
 import { expectError, issueFor } from "../../test-support/api.ts";
+import { startPublisherInProcess } from "../../test-support/in-process-publisher.ts";
 import { type InProcessWriter, startPipelineWriter } from "../../test-support/in-process-writer.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import {
@@ -11,6 +12,7 @@ import {
   issueSchoolAdmin,
   type TestSchoolAdmin,
 } from "../../test-support/schools.ts";
+import { publisherEnv } from "../../test-support/service-env.ts";
 
 // Lesson registers end to end (API -> JetStream -> writer -> Postgres): teachers' credentials,
 // absences and their taking back, the completion and what it makes of the group, out of
@@ -22,6 +24,8 @@ const HOUR = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 let h: IngestHarness;
+/** Each register's id by the slug its test gave it. */
+const ids = new Map<string, string>();
 let writer: InProcessWriter;
 let head: TestSchoolAdmin;
 let teacher: { id: string; auth: { Authorization: string } };
@@ -50,6 +54,7 @@ async function createRegister(slug: string, groupId: string, startsAt: number, e
       endsAt: iso(endsAt),
     });
   assert.equal(res.status, 201, res.text);
+  ids.set(slug, res.body.id);
   return res.body as { id: string; groupId: string; startsAt: string; options: { id: string }[] };
 }
 
@@ -363,5 +368,75 @@ describe("a lesson register", () => {
     const t = await issueTeacher("birch", head.auth, "Substitute");
     await request(h.app).delete(`/v1/schools/birch/teachers/${t.id}`).set(head.auth).expect(200);
     expectError(await report(t.auth, "maths-1", "P1", "absent"), 401, "unauthorized");
+  });
+
+  test("the publisher publishes each register's document, read by the school's admins and teachers", async () => {
+    const publisher = await startPublisherInProcess(
+      publisherEnv(h.names, h.db.url, { CHART_WORKERS: "0" }),
+    );
+    try {
+      await publisher.run();
+      const summary = await publisher.registersRun();
+      assert.ok(summary && summary.published.length >= 9, JSON.stringify(summary));
+      assert.ok(summary.overdue >= 1);
+      const done = await request(h.app)
+        .get(`/v1/registers/${ids.get("maths-4")}`)
+        .set(teacher.auth);
+      assert.equal(done.status, 200, done.text);
+      assert.equal(done.headers["cache-control"], "private, no-store");
+      assert.equal(done.body.completed, true);
+      assert.deepEqual(done.body.lists, {
+        present: ["P1", "P3", "P4"],
+        absent: ["P2"],
+        pending: [],
+      });
+      assert.deepEqual(done.body.counts, { present: 3, absent: 1, pending: 0, events: 3 });
+      assert.equal(done.body.changedAfterCompletion, false);
+      const again = await request(h.app)
+        .get(`/v1/registers/${ids.get("maths-4")}`)
+        .set(head.auth)
+        .set("If-None-Match", done.headers.etag!);
+      assert.equal(again.status, 304);
+      const changed = await request(h.app)
+        .get(`/v1/registers/${ids.get("maths-6")}`)
+        .set(ADMIN);
+      assert.equal(changed.body.changedAfterCompletion, true);
+      assert.deepEqual(changed.body.changedAfter, ["P1", "P2"]);
+      const never = await request(h.app)
+        .get(`/v1/registers/${ids.get("maths-9")}`)
+        .set(head.auth);
+      assert.equal(never.body.completed, false);
+      assert.deepEqual(never.body.lists, {
+        present: [],
+        absent: ["P1"],
+        pending: ["P2", "P3", "P4"],
+      });
+      const metrics = await publisher.metrics.registry.getSingleMetricAsString(
+        "tallyflow_registers_overdue",
+      );
+      assert.match(metrics, /tallyflow_registers_overdue\{[^}]*\} [1-9]/);
+      // Nothing changed: the next run writes nothing.
+      await publisher.run();
+      assert.deepEqual((await publisher.registersRun())?.published, []);
+      // A correction: the next run republishes that register only.
+      await report(teacher.auth, ids.get("maths-4")!, "P2", "present").expect(202);
+      await settled(ids.get("maths-4")!, 4, true);
+      await publisher.run();
+      assert.deepEqual((await publisher.registersRun())?.published, [ids.get("maths-4")]);
+      const corrected = await request(h.app)
+        .get(`/v1/registers/${ids.get("maths-4")}`)
+        .set(teacher.auth);
+      assert.deepEqual(corrected.body.counts, { present: 4, absent: 0, pending: 0, events: 4 });
+      assert.equal(corrected.body.changedAfterCompletion, true);
+      expectError(
+        await request(h.app)
+          .get(`/v1/registers/${ids.get("maths-4")}`)
+          .set(otherTeacher.auth),
+        404,
+        "poll_not_found",
+      );
+    } finally {
+      await publisher.close();
+    }
   });
 });
