@@ -22,11 +22,6 @@ export function registerChannel(prefix: string): string {
   return `${prefix}registers`;
 }
 
-/** The publisher's cursor (the snapshot before which every register is published). Not a contract. */
-export function registerCursorKey(prefix: string): string {
-  return `${prefix}register-cursor`;
-}
-
 /**
  * REGISTER_COMPLETION_GRACE_MS: a register not completed by its `endsAt` plus this is
  * overdue (the API's list, the publisher's gauge). One reader, so both services agree.

@@ -73,6 +73,8 @@ create table register_people (
 );
 
 grant select, insert, delete on school_teachers to tallyflow_api;
+-- Never the token hash: who holds a credential, not what it is.
+grant select (id, school_id, label, created_at) on school_teachers to tallyflow_analyst;
 grant select, insert, update, delete on register_states, register_people to tallyflow_writer;
 grant select (school_id, id, groups, active) on people to tallyflow_writer;
 grant select on register_states, register_people to tallyflow_api, tallyflow_publisher, tallyflow_analyst;
