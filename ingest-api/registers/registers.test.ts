@@ -364,6 +364,47 @@ describe("a lesson register", () => {
     );
   });
 
+  test("a classroom tablet (a kiosk) takes registers too; the outbox's batches carry a teacher's", async () => {
+    const now = Date.now();
+    const poll = await createRegister("maths-11", "7A", now - HOUR, now - HOUR / 2);
+    const kiosk = await request(h.app)
+      .post("/v1/kiosks")
+      .set(head.auth)
+      .send({ id: "room-12", name: "Room 12" });
+    assert.equal(kiosk.status, 201, kiosk.text);
+    const tablet = { Authorization: `Bearer ${kiosk.body.token}` };
+    const batch = await request(h.app)
+      .post("/v1/votes/batch")
+      .set(teacher.auth)
+      .send({
+        votes: [
+          { pollId: poll.id, optionId: "absent", voterId: "P1" },
+          { pollId: poll.id, optionId: "absent", voterId: "Q1" },
+          { pollId: poll.id, optionId: "late", voterId: "P2" },
+        ],
+      });
+    assert.equal(batch.status, 200, batch.text);
+    assert.deepEqual(
+      batch.body.results.map(
+        (r: { status: string; error?: { code: string } }) => r.error?.code ?? r.status,
+      ),
+      ["accepted", "not_in_group", "unknown_option"],
+    );
+    await report(tablet, poll.id, "P2", "absent").expect(202);
+    await complete(tablet, poll.id, randomUUID()).expect(202);
+    const s = await settled(poll.id, 2, true);
+    assert.deepEqual([s.present, s.absent], [2, 2]);
+    const cedarKiosk = await request(h.app)
+      .post("/v1/kiosks")
+      .set(ADMIN)
+      .send({ id: "cedar-room", name: "Cedar room", schoolId: "cedar" });
+    expectError(
+      await complete({ Authorization: `Bearer ${cedarKiosk.body.token}` }, poll.id, randomUUID()),
+      403,
+      "poll_not_allowed",
+    );
+  });
+
   test("a revoked teacher's token is refused", async () => {
     const t = await issueTeacher("birch", head.auth, "Substitute");
     await request(h.app).delete(`/v1/schools/birch/teachers/${t.id}`).set(head.auth).expect(200);
