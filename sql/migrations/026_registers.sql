@@ -28,6 +28,8 @@ alter table polls add constraint polls_register_shape check (
                          and starts_at is not null and ends_at > starts_at));
 -- The overdue list: a school's registers by their end.
 create index polls_register_ends_idx on polls (school_id, ends_at) where kind = 'register';
+-- The publisher's kept window and the statistics' ranges: registers by their start.
+create index polls_register_starts_idx on polls (starts_at) where kind = 'register';
 
 create table school_teachers (
   id text primary key check (id ~ '^[A-Za-z0-9_-]{1,64}$'),
