@@ -261,6 +261,10 @@ export async function buildIngestApi(
     health,
     pairingCodeTtlMs: config.kiosks.pairingCodeTtlMs,
     logger: log,
+    // Only a school's first register (or one whose people are in no group) reads it again.
+    registerCreated: async (schoolId) => {
+      if (!people.holdsGroupsOf(schoolId)) await people.reloadSchool(schoolId);
+    },
   });
   const schools = new SchoolService({ pool, cache, registry, logger: log });
   const roster = new PeopleService({ pool, limits: config.people, logger: log });

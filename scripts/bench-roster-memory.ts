@@ -25,8 +25,9 @@ import { intFlag, readCli } from "./cli.ts";
 const USAGE = `usage: npm run bench:roster-memory -- [--schools N] [--people N] [--groups N] [--reference-schools N] [--lookups N]
   --schools N            schools (default 1000)
   --people N             active people per school (default 10000)
-  --groups N             groups per school, each person in one (default 0: none); the set then
-                         also holds each group's members (lesson registers' not_in_group)
+  --groups N             groups per school, each person in one (default 0: none), and a lesson
+                         register in each school: the set then also holds each group's members
+                         (lesson registers' not_in_group)
   --reference-schools N  schools of the reference Set<string> (default 100)
   --lookups N            lookups timed per kind (default 1000000)
 env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432)`;
@@ -142,6 +143,15 @@ try {
     "insert into people (school_id, id, active) select 'school-' || s, 'inactive', false from generate_series(1, $1::int) s",
     [SCHOOLS],
   );
+  // The groups' members are held for schools with a lesson register only: one each.
+  if (GROUPS > 0)
+    await pool.query(
+      `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+       select 'lesson-' || s, 'Lesson', 'school-' || s, 'register', 'roster', '{g0}', now(),
+              now() + interval '45 minutes'
+       from generate_series(1, $1::int) s`,
+      [SCHOOLS],
+    );
   await pool.query("vacuum analyze people");
   const insertS = (performance.now() - inserting) / 1000;
 

@@ -110,12 +110,20 @@ export class KnownPeople {
     return keys.has(digest.readUInt32BE(0), digest.readUInt32BE(4));
   }
 
-  /** Whether `personId` is an active person of the school in this group (a lesson register's). */
+  /**
+   * Whether `personId` is an active person of the school in this group (a lesson register's).
+   * Held for schools with a register only (read again at a school's first: migration 026).
+   */
   inGroup(schoolId: string, groupId: string, personId: string): boolean {
     const keys = this.#groups.get(schoolId)?.get(groupId);
     if (keys === undefined) return false;
     const digest = hash("md5", personId, "buffer");
     return keys.has(digest.readUInt32BE(0), digest.readUInt32BE(4));
+  }
+
+  /** Whether the school's groups' members are held (it has a register, and people in groups). */
+  holdsGroupsOf(schoolId: string): boolean {
+    return this.#groups.has(schoolId);
   }
 
   /**
@@ -263,7 +271,8 @@ export class KnownPeople {
           ? "active"
           : `active and school_id in (${schoolIds.map((id) => client.escapeLiteral(id)).join(", ")})`;
       const reader = new SchoolKeysReader(onSchool);
-      // Each school's keys, then each of its groups' under `school/group`: one stream, the
+      // Each school's keys, then each of its groups' under `school/group` (schools with a
+      // lesson register only: migration 026 notifies a school's first): one stream, the
       // reader unchanged (it wants each name's rows together, which the order gives).
       const stream = client.query(
         copyTo(
@@ -271,6 +280,7 @@ export class KnownPeople {
                  union all
                  select school_id || '${GROUP_SEPARATOR}' || g, lookup_key
                  from people, unnest(groups) g where ${where}
+                   and school_id in (select school_id from polls where kind = 'register')
                  order by 1) to stdout (format binary)`,
         ),
       );

@@ -6,7 +6,12 @@ import { eventually } from "../../harness/waiting.ts";
 import { expectError, issueFor } from "../../test-support/api.ts";
 import { startPublisherInProcess } from "../../test-support/in-process-publisher.ts";
 import { type InProcessWriter, startPipelineWriter } from "../../test-support/in-process-writer.ts";
-import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
+import {
+  ADMIN,
+  type IngestHarness,
+  startIngestHarness,
+  startIngestReplica,
+} from "../../test-support/ingest.ts";
 import {
   createSchool,
   issueSchoolAdmin,
@@ -403,6 +408,53 @@ describe("a lesson register", () => {
       403,
       "poll_not_allowed",
     );
+  });
+
+  test("a school's first register: every API process learns its groups' members", async () => {
+    const replica = await startIngestReplica(h, { PEOPLE_REFRESH_MS: "600000" });
+    try {
+      await createSchool(h.app, "fir");
+      await request(h.app)
+        .put("/v1/schools/fir/people/F1")
+        .set(ADMIN)
+        .send({ name: "Fir pupil", groups: ["7A"] })
+        .expect(201);
+      await eventually("the people are known", async () =>
+        h.people.has("fir", "F1") ? true : undefined,
+      );
+      assert.equal(h.people.inGroup("fir", "7A", "F1"), false, "no register: no group keys");
+      const now = Date.now();
+      const res = await request(h.app)
+        .post("/v1/polls")
+        .set(ADMIN)
+        .send({
+          id: "first",
+          schoolId: "fir",
+          kind: "register",
+          title: "First",
+          groupId: "7A",
+          startsAt: iso(now - HOUR),
+          endsAt: iso(now + HOUR),
+        });
+      assert.equal(res.status, 201, res.text);
+      assert.equal(h.people.inGroup("fir", "7A", "F1"), true, "known before the answer");
+      const firTeacher = await issueTeacher("fir", ADMIN, "Fir teacher");
+      await eventually(
+        "the other API process knows the group",
+        async () =>
+          (
+            await request(replica.app)
+              .post("/v1/votes")
+              .set(firTeacher.auth)
+              .send({ pollId: res.body.id, optionId: "absent", voterId: "F1" })
+          ).status === 202
+            ? true
+            : undefined,
+        { timeoutMs: 2_000, intervalMs: 20 },
+      );
+    } finally {
+      await replica.close();
+    }
   });
 
   test("a revoked teacher's token is refused", async () => {

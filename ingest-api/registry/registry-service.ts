@@ -42,6 +42,11 @@ export interface RegistryServiceDeps {
   /** Lifetime of a kiosk pairing code (PAIRING_CODE_TTL_MS). */
   pairingCodeTtlMs: number;
   logger: Logger;
+  /**
+   * After a lesson register's create: the school's people read again (its groups' members,
+   * held from a school's first register on), before the answer, on this process.
+   */
+  registerCreated?: (schoolId: string) => Promise<void>;
 }
 
 /** A kiosk as GET /v1/kiosks shows it: the registry row and what the kiosk last reported. */
@@ -88,8 +93,10 @@ export class RegistryService {
   readonly #health: KioskHealth;
   readonly #pairingCodeTtlMs: number;
   readonly #logger: Logger;
+  readonly #registerCreated: RegistryServiceDeps["registerCreated"];
 
   constructor(deps: RegistryServiceDeps) {
+    this.#registerCreated = deps.registerCreated;
     this.#pool = deps.pool;
     this.#cache = deps.cache;
     this.#guard = deps.guard;
@@ -142,6 +149,10 @@ export class RegistryService {
       return store.getPoll(client, id, null);
     });
     await this.#applied({ kind: "poll", id: poll.id, op: "created" });
+    if (poll.kind === "register")
+      await this.#registerCreated?.(poll.schoolId).catch((err: unknown) =>
+        this.#logger.warn({ err, schoolId: poll.schoolId }, "known people reload failed"),
+      );
     return poll;
   }
 

@@ -31,6 +31,21 @@ create index polls_register_ends_idx on polls (school_id, ends_at) where kind = 
 -- The publisher's kept window and the statistics' ranges: registers by their start.
 create index polls_register_starts_idx on polls (starts_at) where kind = 'register';
 
+-- The API's known people hold each group's members only for schools with a register (their
+-- memory doubles otherwise): a school's first register makes every API process read that
+-- school's keys again, its groups' with them (ingest-api/people/known-people.ts).
+create function notify_first_register() returns trigger language plpgsql as $$
+begin
+  if new.kind = 'register' and not exists (
+    select 1 from polls where school_id = new.school_id and kind = 'register' and id <> new.id
+  ) then
+    perform pg_notify('tallyflow_people', new.school_id);
+  end if;
+  return null;
+end $$;
+create trigger polls_first_register after insert on polls
+  for each row execute function notify_first_register();
+
 create table school_teachers (
   id text primary key check (id ~ '^[A-Za-z0-9_-]{1,64}$'),
   school_id text not null references schools (id) on delete cascade,
