@@ -1,4 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
+import type { StoredCompletion } from "../common/register-completion.ts";
 import { deadLetterMessageId } from "./dead-letter-id.ts";
 import { type DecodedVote, decodeVoteMessage, type Poison } from "./decode.ts";
 import type { PoisonRow } from "./store-batch.ts";
@@ -7,6 +8,7 @@ import type { PoisonRow } from "./store-batch.ts";
 export interface BatchItem {
   msg: JsMsg;
   votes: DecodedVote[];
+  completions: StoredCompletion[];
   poison: Poison[];
 }
 
@@ -15,9 +17,14 @@ export function decodeItem(msg: JsMsg): BatchItem {
 }
 
 /** What one transaction stores for these items: their votes, and their poison as dead letters. */
-export function batchRows(items: BatchItem[]): { votes: DecodedVote[]; poison: PoisonRow[] } {
+export function batchRows(items: BatchItem[]): {
+  votes: DecodedVote[];
+  completions: StoredCompletion[];
+  poison: PoisonRow[];
+} {
   return {
     votes: items.flatMap((i) => i.votes),
+    completions: items.flatMap((i) => i.completions),
     poison: items.flatMap((i) => i.poison.map((p) => poisonRow(i.msg, p))),
   };
 }
@@ -37,5 +44,9 @@ function poisonRow(msg: JsMsg, p: Poison): PoisonRow {
  * than acked, telling JetStream it could not be processed.
  */
 export function isDeadLetteredWhole(item: BatchItem): boolean {
-  return item.votes.length === 0 && item.poison.some((p) => p.itemIndex === -1);
+  return (
+    item.votes.length === 0 &&
+    item.completions.length === 0 &&
+    item.poison.some((p) => p.itemIndex === -1)
+  );
 }

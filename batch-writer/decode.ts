@@ -1,3 +1,4 @@
+import { type StoredCompletion, storedCompletionSchema } from "../common/register-completion.ts";
 import { type StoredVote, storedVoteSchema } from "../common/vote.ts";
 
 /** A vote ready for COPY, tagged with the stream sequence of the message that carried it. */
@@ -23,6 +24,8 @@ export interface Poison {
 
 export interface DecodedMessage {
   votes: DecodedVote[];
+  /** Lesson registers' completions (common/register-completion.ts). */
+  completions: StoredCompletion[];
   poison: Poison[];
 }
 
@@ -66,9 +69,25 @@ export function decodeVoteMessage(data: Uint8Array, streamSeq: number): DecodedM
       poison.push({ itemIndex, raw: Buffer.from(JSON.stringify(item) ?? "null"), error });
     }
   });
-  return { votes, poison };
+  const completions: StoredCompletion[] = [];
+  const voteCount = parsed.votes.length;
+  if ("completions" in parsed && Array.isArray(parsed.completions))
+    // Numbered after the votes: a dead letter is keyed by its message and item index.
+    parsed.completions.forEach((item: unknown, i: number) => {
+      const result = storedCompletionSchema.safeParse(item);
+      if (result.success) completions.push(result.data);
+      else
+        poison.push({
+          itemIndex: voteCount + i,
+          raw: Buffer.from(JSON.stringify(item) ?? "null"),
+          error: result.error.issues
+            .map((e) => `${e.path.join(".") || "completion"}: ${e.message}`)
+            .join("; "),
+        });
+    });
+  return { votes, completions, poison };
 }
 
 function whole(data: Uint8Array, error: string): DecodedMessage {
-  return { votes: [], poison: [{ itemIndex: -1, raw: data, error }] };
+  return { votes: [], completions: [], poison: [{ itemIndex: -1, raw: data, error }] };
 }

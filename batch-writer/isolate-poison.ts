@@ -73,6 +73,7 @@ export class PoisonIsolation {
     );
     this.#deadLettered = true;
     item.votes = [];
+    item.completions = [];
     item.poison = [
       {
         itemIndex: -1,

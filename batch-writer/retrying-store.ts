@@ -48,7 +48,7 @@ export class RetryingStore {
     const { pool, config, logger, metrics, signal } = this.#deps;
     const isolation = new PoisonIsolation(this.#deps, isolating);
     for (let attempt = 0; ; attempt++) {
-      const { votes, poison } = batchRows(items);
+      const { votes, completions, poison } = batchRows(items);
       const started = performance.now();
       try {
         const result = await storeBatch(
@@ -57,6 +57,7 @@ export class RetryingStore {
           votes,
           poison,
           config.attendanceDirtyBatch,
+          completions,
         );
         reportCommit(metrics, logger, {
           messages: items.length,

@@ -2,6 +2,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { from as copyFrom } from "pg-copy-streams";
 import { type Pool, type PoolClient, pgCode } from "../common/postgres.ts";
+import type { StoredCompletion } from "../common/register-completion.ts";
 import { BUCKET_MS, bucketStartSql } from "../common/rollup-buckets.ts";
 import { copyChunks, STAGING_COLUMNS } from "./copy-rows.ts";
 import type { DecodedVote, Poison } from "./decode.ts";
@@ -12,6 +13,7 @@ import {
   sortByPollIncarnation,
 } from "./poll-incarnations.ts";
 import { keepPresence, type RegisterEvent } from "./presence-upkeep.ts";
+import { keepRegisters } from "./register-upkeep.ts";
 
 export interface PoisonRow extends Poison {
   streamSeq: number;
@@ -207,12 +209,13 @@ export async function storeBatch(
   votes: readonly DecodedVote[],
   poison: readonly PoisonRow[],
   dirtyLimit = 0,
+  completions: readonly StoredCompletion[] = [],
 ): Promise<StoreResult> {
   if (votes.length > 0 && new Set(votes.map((v) => v.eventId)).size === votes.length) {
-    const direct = await storeDirect(pool, stream, votes, poison, dirtyLimit);
+    const direct = await storeDirect(pool, stream, votes, poison, dirtyLimit, completions);
     if (direct !== undefined) return direct;
   }
-  return storeViaStaging(pool, stream, votes, poison, dirtyLimit);
+  return storeViaStaging(pool, stream, votes, poison, dirtyLimit, completions);
 }
 
 /** The events of `registers` among votes that were all inserted (the direct path). */
@@ -245,6 +248,7 @@ async function storeDirect(
   batch: readonly DecodedVote[],
   poison: readonly PoisonRow[],
   dirtyLimit: number,
+  completions: readonly StoredCompletion[],
 ): Promise<StoreResult | undefined> {
   const client = await pool.connect();
   let broken = false;
@@ -282,6 +286,7 @@ async function storeDirect(
     ]);
     await client.query(MARK_CHANGES_ARRAYS, [[...polls.keys()], [...polls.values()]]);
     const presence = await keepPresence(client, registerEvents(votes, registers), dirtyLimit);
+    await keepRegisters(client, votes, completions);
     await rejectDeletedPollVotes(client, deleted);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
@@ -331,6 +336,7 @@ async function storeViaStaging(
   batch: readonly DecodedVote[],
   poison: readonly PoisonRow[],
   dirtyLimit: number,
+  completions: readonly StoredCompletion[],
 ): Promise<StoreResult> {
   const client = await pool.connect();
   let broken = false;
@@ -384,6 +390,7 @@ async function storeViaStaging(
           .conflicts;
     }
     const presence = await keepPresence(client, events, dirtyLimit);
+    await keepRegisters(client, votes, completions);
     await rejectDeletedPollVotes(client, deleted);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");

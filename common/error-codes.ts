@@ -41,6 +41,11 @@ export const ERROR_CODES = {
     meaning:
       "the kiosk may not take attendance: its `pollIds` name no attendance register of its school",
   },
+  teacher_not_allowed: {
+    status: 403,
+    meaning:
+      "a teacher's token on a route other than its school's lesson registers (their events, completion, documents and stats), or for a poll that is no lesson register",
+  },
   results_hidden: { status: 403, meaning: "an `after_close` poll's results before it closes" },
   poll_not_found: { status: 404, meaning: "no poll has this id" },
   kiosk_not_found: { status: 404, meaning: "no kiosk has this id" },
@@ -49,6 +54,7 @@ export const ERROR_CODES = {
     meaning: "no school has this id (or it is another school than the admin's own)",
   },
   school_admin_not_found: { status: 404, meaning: "this school has no admin with this id" },
+  teacher_not_found: { status: 404, meaning: "this school has no teacher with this id" },
   person_not_found: { status: 404, meaning: "this school's roster has no person with this id" },
   holiday_not_found: { status: 404, meaning: "this school has no holiday on this date" },
   pairing_code_invalid: {
@@ -110,6 +116,11 @@ export const ERROR_CODES = {
     meaning:
       "a `voters: \"roster\"` poll and a `voterId` that is no active person of the poll's school (or a kiosk asking for such a person's attendance state)",
   },
+  not_in_group: {
+    status: 422,
+    meaning:
+      "a lesson register's `voterId` that is an active person of the school but not in the register's group",
+  },
   temperature_out_of_range: {
     status: 422,
     meaning: "a `temperatureC` outside the school's range (`details: {field, min, max}`)",
@@ -153,6 +164,10 @@ export const ERROR_CODES = {
   attendance_not_ready: {
     status: 503,
     meaning: "the school's day document is not published yet (a new day, a new school)",
+  },
+  register_not_ready: {
+    status: 503,
+    meaning: "the lesson register's document is not published yet (a new register)",
   },
   chart_unavailable: {
     status: 503,

@@ -13,14 +13,22 @@ export type PollVoters = "any" | "roster";
 
 /**
  * A poll's kind: a `vote` (its own options), or an `attendance` register (options `in` and
- * `out`, voters the school's roster, events may carry a temperature).
+ * `out`, voters the school's roster, events may carry a temperature), or a lesson `register`
+ * (one group's lesson: options `absent` and `present`, completed by its teacher;
+ * docs/registers.md).
  */
-export type PollKind = "vote" | "attendance";
+export type PollKind = "vote" | "attendance" | "register";
 
 /** The options every attendance register has, in this order. */
 export const ATTENDANCE_OPTIONS = [
   { id: "in", label: "Check in" },
   { id: "out", label: "Check out" },
+] as const;
+
+/** The options every lesson register has: an absence, and its taking back. */
+export const REGISTER_OPTIONS = [
+  { id: "absent", label: "Absent" },
+  { id: "present", label: "Present" },
 ] as const;
 
 export interface Poll {
@@ -30,8 +38,12 @@ export interface Poll {
   /** The name the school gave it, unique within the school (in `default`: the id). */
   slug: string;
   kind: PollKind;
-  /** The groups an attendance register is for; null = the whole school. */
+  /** The groups an attendance register is for; null = the whole school. A lesson register's one group. */
   groupIds: string[] | null;
+  /** A lesson register's group, its start and its end (registers only). */
+  groupId?: string;
+  startsAt?: string;
+  endsAt?: string;
   title: string;
   timeZone: string;
   opensAt: string | null;

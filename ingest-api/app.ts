@@ -32,6 +32,7 @@ import { type KioskRouteDeps, kioskRoutes } from "./kiosks/kiosk-routes.ts";
 import { OPENAPI_PATH, REFERENCE_PAGE_PATH } from "./openapi/openapi-document.ts";
 import { openApiRoutes } from "./openapi/openapi-routes.ts";
 import { type PeopleRouteDeps, peopleRoutes } from "./people/people-routes.ts";
+import { type RegisterRouteDeps, registerRoutes } from "./registers/register-routes.ts";
 import { type RegistryRouteDeps, registryRoutes } from "./registry/registry-routes.ts";
 import { type EventStreamRouteDeps, eventStreamRoute } from "./results/event-stream-route.ts";
 import { type PublicPollRouteDeps, publicPollRoutes } from "./results/public-poll-routes.ts";
@@ -73,6 +74,7 @@ export interface AppParts {
   attendance: DayRouteDeps;
   health: HealthRouteDeps;
   web: WebRouteDeps;
+  registers: RegisterRouteDeps;
 }
 
 /**
@@ -160,6 +162,7 @@ export function createApp(parts: AppParts): Express {
   // Before the day document's route: `GET …/attendance?period=` is answered here, the rest passed on.
   app.use(attendanceReadRoutes(parts.attendanceReads));
   app.use(dayRoutes(parts.attendance));
+  app.use(registerRoutes(parts.registers));
   app.use(healthRoutes(parts.health));
   app.use(publicPollRoutes(parts.publicPolls));
   app.use(webRoutes(parts.web)); // the pages, with their own security headers (helmet)

@@ -2,6 +2,7 @@ import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readHost, readInt, readOptionalString, readString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
 import { type NatsAuth, readNatsAuth } from "../common/nats-auth.ts";
+import { readRegisterCompletionGraceMs } from "../common/register-contract.ts";
 import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
 import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
@@ -98,6 +99,15 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly attendanceState: AttendanceStateConfig;
   /** The attendance reads and holidays: page sizes and date ranges. */
   readonly attendanceReads: AttendanceReadsConfig;
+  /** Lesson registers (ingest-api/registers/). */
+  readonly registers: RegistersConfig;
+}
+
+export interface RegistersConfig {
+  /** A register not completed by its `endsAt` plus this is overdue. @defaultValue 600000 */
+  readonly completionGraceMs: number;
+  /** Longest `from`…`to` of the registers' statistics, in days (both counted). @defaultValue 366 */
+  readonly statsRangeMaxDays: number;
 }
 
 export interface AttendanceReadsConfig {
@@ -255,6 +265,10 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     }),
     attendanceState: readAttendanceStateConfig(env),
     attendanceReads: readAttendanceReadsConfig(env),
+    registers: Object.freeze({
+      completionGraceMs: readRegisterCompletionGraceMs(env),
+      statsRangeMaxDays: readInt(env, "REGISTER_STATS_RANGE_MAX_DAYS", 366, { min: 1, max: 3_660 }),
+    }),
   });
 }
 

@@ -30,6 +30,8 @@ import { KioskHealth } from "./kiosks/kiosk-health.ts";
 import { KnownPeople } from "./people/known-people.ts";
 import { registerKnownPeopleMetrics } from "./people/known-people-metrics.ts";
 import { PeopleService } from "./people/people-service.ts";
+import { CompletionService } from "./registers/completion-service.ts";
+import { TeacherService } from "./registers/teacher-service.ts";
 import { RegistryCache } from "./registry/registry-cache.ts";
 import { RegistryService } from "./registry/registry-service.ts";
 import { ResultsCache } from "./results/results-cache.ts";
@@ -259,6 +261,10 @@ export async function buildIngestApi(
     health,
     pairingCodeTtlMs: config.kiosks.pairingCodeTtlMs,
     logger: log,
+    // Only a school's first register (or one whose people are in no group) reads it again.
+    registerCreated: async (schoolId) => {
+      if (!people.holdsGroupsOf(schoolId)) await people.reloadSchool(schoolId);
+    },
   });
   const schools = new SchoolService({ pool, cache, registry, logger: log });
   const roster = new PeopleService({ pool, limits: config.people, logger: log });
@@ -367,6 +373,18 @@ export async function buildIngestApi(
       logger: log,
     },
     web: { cache },
+    registers: {
+      adminToken: config.adminToken,
+      cache,
+      pool,
+      redis,
+      redisKeyPrefix: config.redisKeyPrefix,
+      completions: new CompletionService(cache, publisher, config),
+      teachers: new TeacherService(pool, cache, log),
+      config: config.registers,
+      resultsIntervalMs: config.resultsIntervalMs,
+      logger: log,
+    },
   });
   // Never on the API port: public clients neither see nor pay for a scrape.
   const metricsPort = await addMetricsServer(lifecycle, metrics.registry, config, {

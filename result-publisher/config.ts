@@ -1,6 +1,7 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readEnum, readHost, readInt, readOptionalString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
+import { readRegisterCompletionGraceMs } from "../common/register-contract.ts";
 import { isRecurringCron } from "./cron.ts";
 import { DEFAULT_LOCK_QUERY_TIMEOUT_MS } from "./leader.ts";
 
@@ -29,6 +30,15 @@ export interface PublisherConfig extends CommonConfig {
   readonly attendanceMaxDocumentsPerRun: number;
   /** Longest time since the last run for which the kept todays are brought up to date from the changed rows; beyond, built from reads again. @defaultValue 60000 */
   readonly attendanceKeptTodayMaxGapMs: number;
+  /** Lesson registers' documents (register-publisher.ts). */
+  readonly registers: {
+    /** REGISTER_DAYS_KEPT. @defaultValue 7 */
+    readonly daysKept: number;
+    /** REGISTER_MAX_DOCUMENTS_PER_RUN. @defaultValue 1000 */
+    readonly maxDocumentsPerRun: number;
+    /** REGISTER_COMPLETION_GRACE_MS. @defaultValue 600000 */
+    readonly completionGraceMs: number;
+  };
 }
 
 /** The default distribution window: two days of exact 10-minute buckets (288). */
@@ -98,6 +108,14 @@ export function readPublisherConfig(env: Env = process.env): Readonly<PublisherC
     attendanceKeptTodayMaxGapMs: readInt(env, "ATTENDANCE_KEPT_TODAY_MAX_GAP_MS", 60_000, {
       min: 0,
       max: 3_600_000,
+    }),
+    registers: Object.freeze({
+      daysKept: readInt(env, "REGISTER_DAYS_KEPT", 7, { min: 1, max: 366 }),
+      maxDocumentsPerRun: readInt(env, "REGISTER_MAX_DOCUMENTS_PER_RUN", 1_000, {
+        min: 1,
+        max: 1_000_000,
+      }),
+      completionGraceMs: readRegisterCompletionGraceMs(env),
     }),
   });
 }

@@ -13,6 +13,7 @@ import { removeResultsOfGonePolls } from "./gone-results.ts";
 import { Leadership } from "./leader.ts";
 import { type PublishRunSummary, ResultsPublisher } from "./publisher.ts";
 import { createPublisherMetrics, type PublisherMetrics } from "./publisher-metrics.ts";
+import { RegisterPublisher, type RegisterRunSummary } from "./register-publisher.ts";
 import { RegistryWatch } from "./registry-watch.ts";
 
 export interface RunningPublisher {
@@ -28,6 +29,8 @@ export interface RunningPublisher {
    * resolved with what it published; undefined when it failed or none ran.
    */
   attendanceRun(): Promise<AttendanceRunSummary | undefined>;
+  /** The lesson registers' run the last tick started (as attendanceRun). */
+  registersRun(): Promise<RegisterRunSummary | undefined>;
 }
 
 /**
@@ -74,6 +77,14 @@ export async function startResultPublisher(
     daysKept: config.attendanceDaysKept,
     maxDocumentsPerRun: config.attendanceMaxDocumentsPerRun,
     keptTodayMaxGapMs: config.attendanceKeptTodayMaxGapMs,
+    logger: log,
+    metrics,
+  });
+  const registers = new RegisterPublisher({
+    pool,
+    redis,
+    keyPrefix: config.redisKeyPrefix,
+    ...config.registers,
     logger: log,
     metrics,
   });
@@ -127,6 +138,22 @@ export async function startResultPublisher(
     })();
     lastAttendanceRun = attendanceRunning;
   };
+  // The registers' documents after each attendance run, on its connection (a small run); one
+  // at a time, as the attendance run.
+  let registersRunning: Promise<RegisterRunSummary | undefined> | undefined;
+  let lastRegistersRun: Promise<RegisterRunSummary | undefined> = Promise.resolve(undefined);
+  const publishRegisters = (after: Promise<unknown>) => {
+    registersRunning ??= after
+      .then(() => registers.run())
+      .catch((err: unknown) => {
+        log.warn({ err }, "lesson registers publishing run failed; retrying at the next tick");
+        return undefined;
+      })
+      .finally(() => {
+        registersRunning = undefined;
+      });
+    lastRegistersRun = registersRunning;
+  };
   /** A new leader looks once for results of polls deleted while no publisher led. */
   let sweepPending = false;
   const tick = (): Promise<PublishRunSummary | undefined> => {
@@ -143,10 +170,12 @@ export async function startResultPublisher(
         if (!wasLeader) {
           publisher.reset();
           attendance.reset();
+          registers.reset();
           registry.markStale();
           sweepPending = true;
         }
         publishAttendance();
+        publishRegisters(lastAttendanceRun);
         let summary = await publisher.run();
         if (sweepPending) {
           // Polls deleted while no publisher led are in no run's memory: find their keys.
@@ -182,6 +211,7 @@ export async function startResultPublisher(
     j.cancel();
     await running;
     await attendanceRunning;
+    await lastRegistersRun;
   });
   // A Redis that comes back may have come back empty: a run checks every poll's version and
   // republishes what is missing, so run now instead of waiting for the next tick.
@@ -195,5 +225,6 @@ export async function startResultPublisher(
     charts,
     tick,
     attendanceRun: () => lastAttendanceRun,
+    registersRun: () => lastRegistersRun,
   };
 }

@@ -22,19 +22,23 @@ import { intFlag, readCli } from "./cli.ts";
 // --reference-schools schools (its bytes a person and its lookups). Target: at most 20
 // bytes a person (an attendance service with Redis hash buckets needs ~40).
 
-const USAGE = `usage: npm run bench:roster-memory -- [--schools N] [--people N] [--reference-schools N] [--lookups N]
+const USAGE = `usage: npm run bench:roster-memory -- [--schools N] [--people N] [--groups N] [--reference-schools N] [--lookups N]
   --schools N            schools (default 1000)
   --people N             active people per school (default 10000)
+  --groups N             groups per school, each person in one (default 0: none), and a lesson
+                         register in each school: the set then also holds each group's members
+                         (lesson registers' not_in_group)
   --reference-schools N  schools of the reference Set<string> (default 100)
   --lookups N            lookups timed per kind (default 1000000)
 env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432)`;
 
-const { SCHOOLS, PEOPLE, REFERENCE_SCHOOLS, LOOKUPS } = readCli(
+const { SCHOOLS, PEOPLE, GROUPS, REFERENCE_SCHOOLS, LOOKUPS } = readCli(
   {
     usage: USAGE,
     options: {
       schools: { type: "string", default: "1000" },
       people: { type: "string", default: "10000" },
+      groups: { type: "string", default: "0" },
       "reference-schools": { type: "string", default: "100" },
       lookups: { type: "string", default: "1000000" },
     },
@@ -42,6 +46,7 @@ const { SCHOOLS, PEOPLE, REFERENCE_SCHOOLS, LOOKUPS } = readCli(
   ({ values }) => ({
     SCHOOLS: intFlag("schools", values.schools, { min: 1 }),
     PEOPLE: intFlag("people", values.people, { min: 1 }),
+    GROUPS: intFlag("groups", values.groups, { min: 0 }),
     REFERENCE_SCHOOLS: intFlag("reference-schools", values["reference-schools"], { min: 1 }),
     LOOKUPS: intFlag("lookups", values.lookups, { min: 1 }),
   }),
@@ -125,10 +130,11 @@ try {
   for (let from = 1; from <= SCHOOLS; from += SCHOOLS_PER_INSERT) {
     const to = Math.min(SCHOOLS, from + SCHOOLS_PER_INSERT - 1);
     await pool.query(
-      `insert into people (school_id, id)
-       select 'school-' || s, s || '-' || lpad(i::text, 6, '0')
+      `insert into people (school_id, id, groups)
+       select 'school-' || s, s || '-' || lpad(i::text, 6, '0'),
+              case when $4::int = 0 then '{}' else array['g' || (i % $4::int)] end
        from generate_series($1::int, $2::int) s, generate_series(1, $3::int) i`,
-      [from, to, PEOPLE],
+      [from, to, PEOPLE, GROUPS],
     );
     log(`  ${int(to * PEOPLE)} people`);
   }
@@ -137,6 +143,15 @@ try {
     "insert into people (school_id, id, active) select 'school-' || s, 'inactive', false from generate_series(1, $1::int) s",
     [SCHOOLS],
   );
+  // The groups' members are held for schools with a lesson register only: one each.
+  if (GROUPS > 0)
+    await pool.query(
+      `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+       select 'lesson-' || s, 'Lesson', 'school-' || s, 'register', 'roster', '{g0}', now(),
+              now() + interval '45 minutes'
+       from generate_series(1, $1::int) s`,
+      [SCHOOLS],
+    );
   await pool.query("vacuum analyze people");
   const insertS = (performance.now() - inserting) / 1000;
 
@@ -191,6 +206,10 @@ try {
   const p = people;
   const knownNs = time(known, (s, id) => p.has(s, id), true);
   const strangerNs = time(strangers, (s, id) => p.has(s, id), false);
+  // A lesson register's check: the person's own group (id `<school>-<n>`, group n mod GROUPS).
+  const groupOf = (id: string) => `g${Number(id.slice(id.indexOf("-") + 1)) % GROUPS}`;
+  const groupNs =
+    GROUPS === 0 ? undefined : time(known, (s, id) => p.inGroup(s, groupOf(id), id), true);
   if (p.has("school-1", "inactive")) throw new Error("an inactive person is known");
   const md5Ns = time(known, (_s, id) => hash("md5", id, "buffer").length === 16, true);
 
@@ -204,7 +223,7 @@ try {
     machineLine(new Date()),
     `Command: \`${benchCommand("bench:roster-memory")}\``,
     "",
-    `${int(SCHOOLS)} schools × ${int(PEOPLE)} active people = ${int(total)} (and one inactive person a school), inserted in ${fixed(insertS, 0)} s.`,
+    `${int(SCHOOLS)} schools × ${int(PEOPLE)} active people = ${int(total)} (and one inactive person a school), ${GROUPS === 0 ? "in no group" : `each in one of ${int(GROUPS)} groups of its school (the set holds each group's members too)`}, inserted in ${fixed(insertS, 0)} s.`,
     "",
     "| what | known people (`ingest-api/people/known-people.ts`) | reference: `Set<string>` per school |",
     "| --- | ---: | ---: |",
@@ -214,6 +233,11 @@ try {
     `| RSS growth a person (informative: the allocator keeps what the load's garbage used) | ${fixed(rssPerPerson)} | |`,
     `| lookup of a known person, ns/op (md5 of the id + probe) | ${fixed(knownNs, 0)} | ${fixed(refKnownNs, 0)} |`,
     `| lookup of a stranger, ns/op | ${fixed(strangerNs, 0)} | ${fixed(refStrangerNs, 0)} |`,
+    ...(groupNs === undefined
+      ? []
+      : [
+          `| a person in their group (\`inGroup\`, a lesson register's check), ns/op | ${fixed(groupNs, 0)} | |`,
+        ]),
     `| of a lookup: the md5 of the id alone, ns/op | ${fixed(md5Ns, 0)} | |`,
     "",
     "| load | s |",

@@ -6,7 +6,11 @@ import { idSchema } from "../../common/vote.ts";
  * Who is acting on the admin API. The deployment admin acts for every school; a school
  * admin for its own school only.
  */
-export type Actor = { kind: "deployment" } | { kind: "school"; schoolId: string; adminId: string };
+export type Actor =
+  | { kind: "deployment" }
+  | { kind: "school"; schoolId: string; adminId: string }
+  /** A teacher (lesson registers only: ingest-api/registers/register-auth.ts). */
+  | { kind: "teacher"; schoolId: string; teacherId: string };
 
 /**
  * The school an actor is limited to, or null for every school. Services take this, never

@@ -13,11 +13,13 @@ declare global {
       kiosk?: CachedKiosk;
       /** Set by requireAdmin and requireDeploymentAdmin: who is acting, and for which school. */
       actor?: Actor;
+      /** Set by requireKioskOrTeacher for a teacher's token: it votes in lesson registers only. */
+      teacher?: { id: string; schoolId: string };
     }
   }
 }
 
-function bearer(req: Request): string | undefined {
+export function bearer(req: Request): string | undefined {
   const header = req.headers.authorization;
   // The auth scheme is case-insensitive (RFC 9110); the token itself is not.
   if (header === undefined || !/^bearer /i.test(header)) return undefined;
@@ -46,7 +48,11 @@ export function requireAdmin(adminToken: string, cache: RegistryCache) {
     }
     // School admin tokens have full entropy: a lookup by their hash leaks nothing.
     const admin = cache.schoolAdminByTokenHash(given.toString("hex"));
-    if (admin === undefined) return next(new UnauthorizedError("invalid admin token"));
+    if (admin === undefined) {
+      if (cache.teacherByTokenHash(given.toString("hex")) !== undefined)
+        return next(teacherNotAllowed());
+      return next(new UnauthorizedError("invalid admin token"));
+    }
     req.actor = { kind: "school", schoolId: admin.schoolId, adminId: admin.id };
     next();
   };
@@ -69,13 +75,36 @@ export function requireDeploymentAdmin(adminToken: string, cache: RegistryCache)
     });
 }
 
+export const teacherNotAllowed = () =>
+  new ForbiddenError(
+    "teacher_not_allowed",
+    "a teacher's token takes and reads its school's lesson registers only",
+  );
+
+/**
+ * An admin (as requireAdmin) or a teacher of a school (a token its admin issued,
+ * ingest-api/registers/): the lesson registers' reads and completion. A teacher acts for
+ * its own school only, as a school admin does (`req.actor.kind === "teacher"`).
+ */
+export function requireAdminOrTeacher(adminToken: string, cache: RegistryCache) {
+  const admin = requireAdmin(adminToken, cache);
+  return (req: Request, res: Response, next: NextFunction) => {
+    const token = bearer(req);
+    const teacher =
+      token === undefined ? undefined : cache.teacherByTokenHash(sha256(token).toString("hex"));
+    if (teacher === undefined) return admin(req, res, next);
+    req.actor = { kind: "teacher", schoolId: teacher.schoolId, teacherId: teacher.id };
+    next();
+  };
+}
+
 // Known kiosk tokens → their sha256: a kiosk sends the same token with every vote, and
 // hashing it each time was a measurable share of a vote's CPU. Only tokens that matched
 // a kiosk are kept (random tokens cannot churn it); the registry lookup still runs on
 // every request, so a revocation is seen at once. Bounded: cleared when full.
 const MAX_CACHED_TOKENS = 50_000;
 
-export function requireKiosk(cache: RegistryCache) {
+export function requireKiosk(cache: RegistryCache, acceptTeachers = false) {
   const knownHashes = new Map<string, string>();
   return (req: Request, _res: Response, next: NextFunction) => {
     const token = bearer(req);
@@ -87,7 +116,15 @@ export function requireKiosk(cache: RegistryCache) {
       if (knownHashes.size >= MAX_CACHED_TOKENS) knownHashes.clear();
       knownHashes.set(token, hash);
     }
-    if (kiosk === undefined) return next(new UnauthorizedError("unknown kiosk token"));
+    if (kiosk === undefined) {
+      // A teacher takes its school's lesson registers through the same routes (and outbox).
+      const teacher = cache.teacherByTokenHash(hash);
+      if (teacher === undefined || !acceptTeachers)
+        return next(new UnauthorizedError("unknown kiosk token"));
+      req.kioskId = teacher.id;
+      req.teacher = teacher;
+      return next();
+    }
     if (kiosk.revoked)
       return next(new ForbiddenError("kiosk_revoked", `kiosk "${kiosk.id}" has been revoked`));
     req.kioskId = kiosk.id;

@@ -49,8 +49,16 @@ interface Pending {
  * Keys are read with a binary COPY on a connection of its own (not the pool's: its query
  * timeout would fire on a COPY, which pg never completes as a query), parsed as they stream.
  */
+/**
+ * Between a school's id and a group's in the COPY's first column: neither may hold it (both
+ * are ids of the pattern in common/vote.ts), so `school/group` names one group's members.
+ */
+const GROUP_SEPARATOR = "/";
+
 export class KnownPeople {
   #schools = new Map<string, LookupKeySet>();
+  /** Each school's groups: the active members of each, as the school's keys are held. */
+  #groups = new Map<string, Map<string, LookupKeySet>>();
   #people = 0;
   #bytes = 0;
   readonly #loads = { full: 0, schools: 0 };
@@ -100,6 +108,22 @@ export class KnownPeople {
     if (keys === undefined) return false;
     const digest = hash("md5", personId, "buffer");
     return keys.has(digest.readUInt32BE(0), digest.readUInt32BE(4));
+  }
+
+  /**
+   * Whether `personId` is an active person of the school in this group (a lesson register's).
+   * Held for schools with a register only (read again at a school's first: migration 026).
+   */
+  inGroup(schoolId: string, groupId: string, personId: string): boolean {
+    const keys = this.#groups.get(schoolId)?.get(groupId);
+    if (keys === undefined) return false;
+    const digest = hash("md5", personId, "buffer");
+    return keys.has(digest.readUInt32BE(0), digest.readUInt32BE(4));
+  }
+
+  /** Whether the school's groups' members are held (it has a register, and people in groups). */
+  holdsGroupsOf(schoolId: string): boolean {
+    return this.#groups.has(schoolId);
   }
 
   /**
@@ -189,10 +213,12 @@ export class KnownPeople {
 
   async #loadAll(): Promise<void> {
     const schools = new Map<string, LookupKeySet>();
-    await this.#copy(undefined, (schoolId, pairs, count) => {
-      schools.set(schoolId, LookupKeySet.fromPairs(pairs, count));
+    const groups = new Map<string, Map<string, LookupKeySet>>();
+    await this.#copy(undefined, (name, pairs, count) => {
+      keep(schools, groups, name, LookupKeySet.fromPairs(pairs, count));
     });
     this.#schools = schools;
+    this.#groups = groups;
     this.#loads.full++;
     this.#recount();
   }
@@ -200,13 +226,17 @@ export class KnownPeople {
   /** The schools named, in one COPY; a school without active people is dropped. */
   async #loadSchools(schoolIds: string[]): Promise<void> {
     const loaded = new Map<string, LookupKeySet>();
-    await this.#copy(schoolIds, (schoolId, pairs, count) => {
-      loaded.set(schoolId, LookupKeySet.fromPairs(pairs, count));
+    const groups = new Map<string, Map<string, LookupKeySet>>();
+    await this.#copy(schoolIds, (name, pairs, count) => {
+      keep(loaded, groups, name, LookupKeySet.fromPairs(pairs, count));
     });
     for (const id of schoolIds) {
       const keys = loaded.get(id);
       if (keys === undefined) this.#schools.delete(id);
       else this.#schools.set(id, keys);
+      const members = groups.get(id);
+      if (members === undefined) this.#groups.delete(id);
+      else this.#groups.set(id, members);
     }
     this.#loads.schools++;
     this.#recount();
@@ -219,6 +249,8 @@ export class KnownPeople {
       people += keys.size;
       bytes += keys.bytes;
     }
+    for (const groups of this.#groups.values())
+      for (const keys of groups.values()) bytes += keys.bytes;
     this.#people = people;
     this.#bytes = bytes;
   }
@@ -239,9 +271,17 @@ export class KnownPeople {
           ? "active"
           : `active and school_id in (${schoolIds.map((id) => client.escapeLiteral(id)).join(", ")})`;
       const reader = new SchoolKeysReader(onSchool);
+      // Each school's keys, then each of its groups' under `school/group` (schools with a
+      // lesson register only: migration 026 notifies a school's first): one stream, the
+      // reader unchanged (it wants each name's rows together, which the order gives).
       const stream = client.query(
         copyTo(
-          `copy (select school_id, lookup_key from people where ${where} order by school_id) to stdout (format binary)`,
+          `copy (select school_id as name, lookup_key from people where ${where}
+                 union all
+                 select school_id || '${GROUP_SEPARATOR}' || g, lookup_key
+                 from people, unnest(groups) g where ${where}
+                   and school_id in (select school_id from polls where kind = 'register')
+                 order by 1) to stdout (format binary)`,
         ),
       );
       for await (const chunk of stream) reader.push(chunk as Buffer);
@@ -336,4 +376,22 @@ export class KnownPeople {
       }
     }
   }
+}
+
+/** A school's keys, or one of its groups' (`school/group`), into the maps being built. */
+function keep(
+  schools: Map<string, LookupKeySet>,
+  groups: Map<string, Map<string, LookupKeySet>>,
+  name: string,
+  keys: LookupKeySet,
+): void {
+  const at = name.indexOf(GROUP_SEPARATOR);
+  if (at < 0) {
+    schools.set(name, keys);
+    return;
+  }
+  const schoolId = name.slice(0, at);
+  const members = groups.get(schoolId) ?? new Map<string, LookupKeySet>();
+  groups.set(schoolId, members);
+  members.set(name.slice(at + 1), keys);
 }

@@ -8,6 +8,7 @@ import {
   watchListener,
 } from "../../common/postgres.ts";
 import type { School } from "../../common/registry-types.ts";
+import { loadTeacherCredentials, type TeacherCredential } from "../registers/teacher-store.ts";
 import {
   loadSchoolAdminCredentials,
   loadSchools,
@@ -65,6 +66,7 @@ interface Pending {
   kiosks: Set<string>;
   schools: Set<string>;
   admins: Set<string>;
+  teachers: Set<string>;
 }
 
 const nothingPending = (): Pending => ({
@@ -73,9 +75,11 @@ const nothingPending = (): Pending => ({
   kiosks: new Set(),
   schools: new Set(),
   admins: new Set(),
+  teachers: new Set(),
 });
 
-const pendingRows = (p: Pending) => p.polls.size + p.kiosks.size + p.schools.size + p.admins.size;
+const pendingRows = (p: Pending) =>
+  p.polls.size + p.kiosks.size + p.schools.size + p.admins.size + p.teachers.size;
 
 /**
  * The ingest path never queries Postgres per vote: it reads this in-memory copy of the
@@ -97,6 +101,9 @@ export class RegistryCache {
   /** School admins by token hash (hex), and their id to that hash. */
   #admins = new Map<string, CachedSchoolAdmin>();
   #adminHashes = new Map<string, string>();
+  /** Teachers (lesson registers, migration 026) by token hash (hex), and their id to that hash. */
+  #teachers = new Map<string, CachedSchoolAdmin>();
+  #teacherHashes = new Map<string, string>();
   #version = 0;
   /** When the copy was last known to match Postgres. */
   #syncedAt = 0;
@@ -158,6 +165,10 @@ export class RegistryCache {
     return this.#admins.get(hashHex);
   }
 
+  teacherByTokenHash(hashHex: string): CachedSchoolAdmin | undefined {
+    return this.#teachers.get(hashHex);
+  }
+
   school(id: string): School | undefined {
     return this.#schools.get(id);
   }
@@ -206,6 +217,12 @@ export class RegistryCache {
     return this.#apply();
   }
 
+  /** Reads one teacher again (gone, i.e. revoked: its token refused). */
+  refreshTeacher(id: string): Promise<void> {
+    this.#pending.teachers.add(id);
+    return this.#apply();
+  }
+
   /** A NOTIFY payload from migration 010's triggers; anything else is a full reload. */
   #heard(payload: string | undefined): Promise<void> {
     const colon = payload?.indexOf(":") ?? -1;
@@ -215,6 +232,7 @@ export class RegistryCache {
     if (id !== "" && table === "kiosks") return this.refreshKiosk(id);
     if (id !== "" && table === "schools") return this.refreshSchool(id);
     if (id !== "" && table === "school_admins") return this.refreshSchoolAdmin(id);
+    if (id !== "" && table === "school_teachers") return this.refreshTeacher(id);
     return this.reload();
   }
 
@@ -273,6 +291,14 @@ export class RegistryCache {
     }
     this.#admins = admins;
     this.#adminHashes = adminHashes;
+    this.#teachers = new Map();
+    this.#teacherHashes = new Map();
+    applyCredentials(
+      this.#teachers,
+      this.#teacherHashes,
+      [],
+      await loadTeacherCredentials(this.#pool),
+    );
   }
 
   async #loadRows(work: Pending): Promise<void> {
@@ -280,12 +306,15 @@ export class RegistryCache {
     const kioskIds = [...work.kiosks];
     const schoolIds = [...work.schools];
     const adminIds = [...work.admins];
-    const [polls, kiosks, schools, admins] = await Promise.all([
+    const teacherIds = [...work.teachers];
+    const [polls, kiosks, schools, admins, teachers] = await Promise.all([
       pollIds.length > 0 ? loadRegistryPolls(this.#pool, pollIds) : [],
       kioskIds.length > 0 ? loadKioskCredentials(this.#pool, kioskIds) : [],
       schoolIds.length > 0 ? loadSchools(this.#pool, schoolIds) : [],
       adminIds.length > 0 ? loadSchoolAdminCredentials(this.#pool, adminIds) : [],
+      teacherIds.length > 0 ? loadTeacherCredentials(this.#pool, teacherIds) : [],
     ]);
+    applyCredentials(this.#teachers, this.#teacherHashes, teacherIds, teachers);
     for (const id of schoolIds) this.#schools.delete(id);
     for (const school of schools) this.#schools.set(school.id, school);
     this.#applyAdmins(adminIds, admins);
@@ -384,4 +413,23 @@ function cachedKiosk(k: KioskCredential): CachedKiosk {
     revoked: k.revokedAt !== null,
     pollIds: k.pollIds === null ? null : new Set(k.pollIds),
   };
+}
+
+/** Drops the credentials of `ids`, then adds those loaded (a school admin's or a teacher's). */
+function applyCredentials(
+  byHash: Map<string, CachedSchoolAdmin>,
+  hashes: Map<string, string>,
+  ids: readonly string[],
+  loaded: readonly TeacherCredential[],
+): void {
+  for (const id of ids) {
+    const hash = hashes.get(id);
+    if (hash !== undefined) byHash.delete(hash);
+    hashes.delete(id);
+  }
+  for (const c of loaded) {
+    const hash = c.tokenHash.toString("hex");
+    byHash.set(hash, { id: c.id, schoolId: c.schoolId });
+    hashes.set(c.id, hash);
+  }
 }

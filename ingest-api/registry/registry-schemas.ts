@@ -67,6 +67,14 @@ const votersSchema = z.enum(["any", "roster"], {
 /** The school a poll or kiosk is created in: the deployment admin's choice (default: `default`). */
 const schoolIdSchema = idSchema.optional();
 
+/** One group id, as a roster's groups are written (people-schemas.ts: the id pattern). */
+const groupIdSchema = idSchema;
+
+const lessonInstantSchema = z.iso
+  .datetime({ offset: true, error: "must be an ISO 8601 timestamp with a time zone" })
+  .refine(isStorableInstant, { error: "must be between the years 0001 and 9999 (UTC)" })
+  .transform((s) => new Date(Date.parse(s)).toISOString());
+
 /** The groups an attendance register is for (ids as a roster's groups); null = everyone. */
 const groupIdsSchema = z
   .array(
@@ -99,10 +107,18 @@ export const createPollSchema = z
     /** The poll's name in its school (its slug); the answer's id is what URLs take. */
     id: idSchema,
     schoolId: schoolIdSchema,
-    kind: z.enum(["vote", "attendance"], { error: 'must be "vote" or "attendance"' }).optional(),
+    kind: z
+      .enum(["vote", "attendance", "register"], {
+        error: 'must be "vote", "attendance" or "register"',
+      })
+      .optional(),
     title: titleSchema,
     /** A vote's options; an attendance register's are `in` and `out` (ATTENDANCE_OPTIONS). */
     options: optionsSchema.optional(),
+    /** A lesson register's group, start and end (docs/registers.md). */
+    groupId: groupIdSchema.optional(),
+    startsAt: lessonInstantSchema.optional(),
+    endsAt: lessonInstantSchema.optional(),
     ...pollSettings,
   })
   .refine((p) => windowIsOrdered(p.opensAt, p.closesAt), {
@@ -111,7 +127,7 @@ export const createPollSchema = z
   })
   // A vote needs its options: said even when other fields are wrong too (`when`), as a
   // missing required field is.
-  .refine((p) => p.kind === "attendance" || p.options !== undefined, {
+  .refine((p) => (p.kind ?? "vote") !== "vote" || p.options !== undefined, {
     path: ["options"],
     error: "is required",
     when: (payload) => {
@@ -122,6 +138,13 @@ export const createPollSchema = z
   .superRefine((p, ctx) => {
     const issue = (path: string, message: string) =>
       ctx.addIssue({ code: "custom", path: [path], message, input: p });
+    if (p.kind !== "register")
+      for (const field of ["groupId", "startsAt", "endsAt"] as const)
+        if (p[field] !== undefined) issue(field, "is for lesson registers only");
+    if (p.kind === "register") {
+      checkLessonRegister(p, issue);
+      return;
+    }
     if (p.kind !== "attendance") {
       if (p.groupIds !== undefined) issue("groupIds", "is for attendance registers only");
       return;
@@ -134,6 +157,34 @@ export const createPollSchema = z
       issue("oneVotePerVoter", "must be false: people check in and out every day");
   });
 export type CreatePoll = z.infer<typeof createPollSchema>;
+
+/** A lesson register's create: its one group and its times; no options, no roster choice. */
+function checkLessonRegister(
+  p: {
+    groupId?: string | undefined;
+    startsAt?: string | undefined;
+    endsAt?: string | undefined;
+    options?: unknown;
+    groupIds?: unknown;
+    voters?: string | undefined;
+    oneVotePerVoter?: boolean | undefined;
+  },
+  issue: (path: string, message: string) => void,
+): void {
+  if (p.groupId === undefined) issue("groupId", "is required for a lesson register");
+  if (p.startsAt === undefined) issue("startsAt", "is required for a lesson register");
+  if (p.endsAt === undefined) issue("endsAt", "is required for a lesson register");
+  else if (p.startsAt !== undefined && Date.parse(p.endsAt) <= Date.parse(p.startsAt))
+    issue("endsAt", "must be after startsAt");
+  if (p.options !== undefined)
+    issue("options", "must be left out: a lesson register's options are absent and present");
+  if (p.groupIds !== undefined)
+    issue("groupIds", "must be left out: a lesson register names groupId");
+  if (p.voters === "any")
+    issue("voters", 'must be "roster": a lesson register takes the school\'s people only');
+  if (p.oneVotePerVoter === true)
+    issue("oneVotePerVoter", "must be false: an absence may be taken back");
+}
 
 export const updatePollSchema = z.strictObject({
   title: titleSchema.optional(),

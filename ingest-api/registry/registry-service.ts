@@ -13,6 +13,7 @@ import {
   type Kiosk,
   type Poll,
   type PollOption,
+  REGISTER_OPTIONS,
 } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
 import type { KioskHealth, KioskHealthEntry } from "../kiosks/kiosk-health.ts";
@@ -41,6 +42,11 @@ export interface RegistryServiceDeps {
   /** Lifetime of a kiosk pairing code (PAIRING_CODE_TTL_MS). */
   pairingCodeTtlMs: number;
   logger: Logger;
+  /**
+   * After a lesson register's create: the school's people read again (its groups' members,
+   * held from a school's first register on), before the answer, on this process.
+   */
+  registerCreated?: (schoolId: string) => Promise<void>;
 }
 
 /** A kiosk as GET /v1/kiosks shows it: the registry row and what the kiosk last reported. */
@@ -87,8 +93,10 @@ export class RegistryService {
   readonly #health: KioskHealth;
   readonly #pairingCodeTtlMs: number;
   readonly #logger: Logger;
+  readonly #registerCreated: RegistryServiceDeps["registerCreated"];
 
   constructor(deps: RegistryServiceDeps) {
+    this.#registerCreated = deps.registerCreated;
     this.#pool = deps.pool;
     this.#cache = deps.cache;
     this.#guard = deps.guard;
@@ -133,10 +141,18 @@ export class RegistryService {
         const inserted = await store.insertPoll(client, id, school.id, timeZone, input);
         return inserted === "inserted" ? id : inserted;
       });
-      await store.putOptions(client, id, input.options ?? [...ATTENDANCE_OPTIONS]);
+      await store.putOptions(
+        client,
+        id,
+        input.options ?? [...(input.kind === "register" ? REGISTER_OPTIONS : ATTENDANCE_OPTIONS)],
+      );
       return store.getPoll(client, id, null);
     });
     await this.#applied({ kind: "poll", id: poll.id, op: "created" });
+    if (poll.kind === "register")
+      await this.#registerCreated?.(poll.schoolId).catch((err: unknown) =>
+        this.#logger.warn({ err, schoolId: poll.schoolId }, "known people reload failed"),
+      );
     return poll;
   }
 
@@ -397,7 +413,22 @@ function checkWindow(current: Poll, patch: UpdatePoll): void {
 /** What a patch may not change of a poll of its kind (what createPollSchema refuses on create). */
 function checkKind(current: Poll, patch: UpdatePoll): void {
   const issues: { field: string; message: string }[] = [];
-  if (current.kind === "attendance") {
+  if (current.kind === "register") {
+    if (patch.options !== undefined)
+      issues.push({
+        field: "options",
+        message: "a lesson register's options are absent and present",
+      });
+    if (patch.voters === "any")
+      issues.push({ field: "voters", message: 'must be "roster" for a lesson register' });
+    if (patch.oneVotePerVoter === true)
+      issues.push({ field: "oneVotePerVoter", message: "must be false for a lesson register" });
+    if (patch.groupIds !== undefined)
+      issues.push({
+        field: "groupIds",
+        message: "a lesson register's group is fixed at its create",
+      });
+  } else if (current.kind === "attendance") {
     if (patch.options !== undefined)
       issues.push({ field: "options", message: "an attendance register's options are in and out" });
     if (patch.voters === "any")

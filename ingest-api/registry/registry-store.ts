@@ -33,6 +33,8 @@ interface PollRow {
   time_zone: string;
   opens_at: Date | null;
   closes_at: Date | null;
+  starts_at: Date | null;
+  ends_at: Date | null;
   results_visibility: ResultsVisibility;
   one_vote_per_voter: boolean;
   vote_cooldown_ms: number;
@@ -54,6 +56,17 @@ const POLL_SELECT = `
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
 function toPoll(row: PollRow): Poll {
+  const poll = basePoll(row);
+  if (row.kind !== "register") return poll;
+  return {
+    ...poll,
+    groupId: row.group_ids![0]!,
+    startsAt: row.starts_at!.toISOString(),
+    endsAt: row.ends_at!.toISOString(),
+  };
+}
+
+function basePoll(row: PollRow): Poll {
   return {
     id: row.id,
     schoolId: row.school_id,
@@ -145,8 +158,8 @@ export async function insertPoll(
     await client.query(
       `insert into polls (id, school_id, slug, title, time_zone, opens_at, closes_at,
                           results_visibility, one_vote_per_voter, vote_cooldown_ms, voters,
-                          kind, group_ids)
-       values ($1, $9, $10, $2, $3, $4, $5, $6, $7, coalesce($8, 2000), $11, $12, $13)`,
+                          kind, group_ids, starts_at, ends_at)
+       values ($1, $9, $10, $2, $3, $4, $5, $6, $7, coalesce($8, 2000), $11, $12, $13, $14, $15)`,
       [
         id,
         input.title,
@@ -158,9 +171,11 @@ export async function insertPoll(
         input.voteCooldownMs ?? null,
         schoolId,
         input.id,
-        input.voters ?? (input.kind === "attendance" ? "roster" : "any"),
+        input.voters ?? (input.kind === undefined || input.kind === "vote" ? "any" : "roster"),
         input.kind ?? "vote",
-        input.groupIds ?? null,
+        input.kind === "register" ? [input.groupId] : (input.groupIds ?? null),
+        input.startsAt ?? null,
+        input.endsAt ?? null,
       ],
     );
     await client.query("release savepoint insert_poll");

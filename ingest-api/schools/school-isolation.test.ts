@@ -118,6 +118,37 @@ function objectRoutes(target: SchoolFixture) {
       path: `/v1/schools/${schoolId}/holidays?from=2026-01-01&to=2026-12-31`,
       code: "school_not_found",
     },
+    // Lesson registers (ingest-api/registers/).
+    {
+      method: "post",
+      path: `/v1/schools/${schoolId}/teachers`,
+      body: { label: "Mine" },
+      code: "school_not_found",
+    },
+    { method: "get", path: `/v1/schools/${schoolId}/teachers`, code: "school_not_found" },
+    { method: "delete", path: `/v1/schools/${schoolId}/teachers/tt-1`, code: "school_not_found" },
+    {
+      method: "get",
+      path: `/v1/schools/${schoolId}/groups/7A/stats?from=2026-03-01&to=2026-03-31`,
+      code: "school_not_found",
+    },
+    {
+      method: "get",
+      path: `/v1/schools/${schoolId}/registers/stats?from=2026-03-01&to=2026-03-31`,
+      code: "school_not_found",
+    },
+    {
+      method: "get",
+      path: `/v1/schools/${schoolId}/registers?state=overdue`,
+      code: "school_not_found",
+    },
+    { method: "get", path: `/v1/registers/${target.poll.id}`, code: "poll_not_found" },
+    {
+      method: "post",
+      path: `/v1/registers/${target.poll.id}/complete`,
+      body: { completionId: "0190b3c4-0000-7000-8000-000000000001" },
+      code: "poll_not_found",
+    },
   ] as const satisfies readonly {
     method: "get" | "post" | "patch" | "put" | "delete";
     path: string;

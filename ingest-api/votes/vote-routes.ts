@@ -1,11 +1,11 @@
-import { type RequestHandler, Router } from "express";
+import { type Request, type RequestHandler, Router } from "express";
 import { z } from "zod";
 import { AppError, ValidationError } from "../../common/errors.ts";
 import { toFieldIssues } from "../../common/vote.ts";
 import { requireKiosk } from "../auth/bearer-auth.ts";
 import { jsonBody } from "../http/json-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
-import type { VoteService } from "./vote-service.ts";
+import type { VoteService, VotingKiosk } from "./vote-service.ts";
 
 export interface VoteRouteLimits {
   maxVoteBodyBytes: number;
@@ -43,16 +43,18 @@ export function voteRoutes({
   track = none,
 }: VoteRouteDeps) {
   const router = Router();
-  const kiosk = requireKiosk(cache);
+  const kiosk = requireKiosk(cache, true);
+  // A teacher is no kiosk: its requests say nothing of a kiosk's health.
+  const seen: RequestHandler = (req, res, next) => (req.teacher ? next() : track(req, res, next));
 
   const voteBody = jsonBody(limits.maxVoteBodyBytes);
-  router.post("/v1/votes", kiosk, track, throttles.votes, voteBody, async (req, res) => {
-    const result = await service.acceptOne(req.kiosk!, req.body);
+  router.post("/v1/votes", kiosk, seen, throttles.votes, voteBody, async (req, res) => {
+    const result = await service.acceptOne(votingAs(req), req.body);
     res.status(202).json(result);
   });
 
   const batchBody = jsonBody(limits.maxBatchBodyBytes);
-  router.post("/v1/votes/batch", kiosk, track, throttles.batches, batchBody, async (req, res) => {
+  router.post("/v1/votes/batch", kiosk, seen, throttles.batches, batchBody, async (req, res) => {
     const body: unknown = req.body;
     const votes =
       typeof body === "object" && body !== null && "votes" in body ? body.votes : undefined;
@@ -69,9 +71,15 @@ export function voteRoutes({
         `a batch holds at most ${limits.maxBatchItems} votes, got ${votes.length}`,
         { details: { maxItems: limits.maxBatchItems } },
       );
-    const result = await service.acceptBatch(req.kiosk!, votes);
+    const result = await service.acceptBatch(votingAs(req), votes);
     res.status(200).json(result);
   });
 
   return router;
+}
+
+/** The kiosk, or a teacher: any lesson register of its school, nothing else. */
+function votingAs(req: Request): VotingKiosk {
+  if (req.teacher === undefined) return req.kiosk!;
+  return { id: req.teacher.id, schoolId: req.teacher.schoolId, pollIds: null, registersOnly: true };
 }

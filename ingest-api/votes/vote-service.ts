@@ -56,6 +56,8 @@ export interface VotingKiosk {
   /** A kiosk votes only in its school's polls. */
   schoolId: string;
   pollIds: ReadonlySet<string> | null;
+  /** A teacher's credential: lesson registers only (403 teacher_not_allowed otherwise). */
+  registersOnly?: boolean;
 }
 
 /** The one thing the service needs of the publisher (tests give it one that fails for a poll). */
@@ -96,7 +98,7 @@ type FutureCastAt = "refuse" | "clamp";
  */
 export class VoteService {
   readonly #cache: RegistryCache;
-  readonly #people: Pick<KnownPeople, "has">;
+  readonly #people: Pick<KnownPeople, "has" | "inGroup">;
   readonly #publisher: PublishVotes;
   readonly #guard: VoterGuard;
   readonly #metrics: IngestMetrics;
@@ -105,7 +107,7 @@ export class VoteService {
 
   constructor(
     cache: RegistryCache,
-    people: Pick<KnownPeople, "has">,
+    people: Pick<KnownPeople, "has" | "inGroup">,
     publisher: PublishVotes,
     guard: VoterGuard,
     metrics: IngestMetrics,
@@ -310,11 +312,21 @@ export class VoteService {
       );
     const poll = this.#cache.poll(input.pollId);
     if (!poll) throw new NotFoundError("poll_not_found", `poll "${input.pollId}" does not exist`);
+    // A teacher learns nothing of another school's polls (the admins' rule: actor.ts).
+    if (poll.schoolId !== kiosk.schoolId && kiosk.registersOnly)
+      throw new NotFoundError("poll_not_found", `poll "${input.pollId}" does not exist`);
     if (poll.schoolId !== kiosk.schoolId)
       throw new AppError(
         403,
         "poll_not_allowed",
         `kiosk "${kiosk.id}" may not vote in poll "${input.pollId}" (another school's)`,
+        { details: { field: `${fieldPrefix}pollId`, pollId: input.pollId } },
+      );
+    if (kiosk.registersOnly && poll.kind !== "register")
+      throw new AppError(
+        403,
+        "teacher_not_allowed",
+        `a teacher's token takes lesson registers only; poll "${input.pollId}" is none`,
         { details: { field: `${fieldPrefix}pollId`, pollId: input.pollId } },
       );
     if (poll.archived) throw new ConflictError("poll_archived", `poll "${poll.id}" is archived`);
@@ -340,6 +352,15 @@ export class VoteService {
           "unknown_person",
           `voterId is not an active person of the school of poll "${poll.id}"`,
           { field: `${fieldPrefix}voterId` },
+        );
+      if (
+        poll.groupId !== undefined &&
+        !this.#people.inGroup(poll.schoolId, poll.groupId, input.voterId)
+      )
+        throw new UnprocessableError(
+          "not_in_group",
+          `voterId is not in group "${poll.groupId}" of lesson register "${poll.id}"`,
+          { field: `${fieldPrefix}voterId`, groupId: poll.groupId },
         );
     }
     if (input.temperatureC !== undefined)

@@ -44,6 +44,9 @@ const RESULTS_CHANNEL = "results";
  */
 const ATTENDANCE_KEYS = ["attendance:*"];
 const ATTENDANCE_CHANNEL = "attendance";
+/** Lesson registers' documents and their channel (common/register-contract.ts): they name people too. */
+const REGISTER_KEYS = ["register:*"];
+const REGISTER_CHANNEL = "registers";
 /** The chart queue both the API (a read that found no PNG) and the publisher write. */
 const CHART_KEYS = ["chart-demand", "chart-jobs"];
 
@@ -89,10 +92,11 @@ export const REDIS_USERS = {
       "kiosks:*",
       ...CHART_KEYS,
     ],
-    readKeys: [...RESULTS_KEYS, ...ATTENDANCE_KEYS],
+    readKeys: [...RESULTS_KEYS, ...ATTENDANCE_KEYS, ...REGISTER_KEYS],
     channels: [RESULTS_CHANNEL, ATTENDANCE_CHANNEL],
   },
-  // publisher.ts, gone-results.ts, chart-jobs.ts, chart-renderer.ts, attendance-publisher.ts.
+  // publisher.ts, gone-results.ts, chart-jobs.ts, chart-renderer.ts, attendance-publisher.ts,
+  // register-publisher.ts.
   "result-publisher": {
     commands: [
       ...CONNECTION,
@@ -107,9 +111,15 @@ export const REDIS_USERS = {
       "scan",
       "eval",
     ],
-    keys: [...RESULTS_KEYS, ...CHART_KEYS, ...ATTENDANCE_KEYS, "attendance-cursor"],
+    keys: [
+      ...RESULTS_KEYS,
+      ...CHART_KEYS,
+      ...ATTENDANCE_KEYS,
+      "attendance-cursor",
+      ...REGISTER_KEYS,
+    ],
     readKeys: [],
-    channels: [RESULTS_CHANNEL, ATTENDANCE_CHANNEL],
+    channels: [RESULTS_CHANNEL, ATTENDANCE_CHANNEL, REGISTER_CHANNEL],
   },
   // Kiosks, screens and the operator's checks (npm run reconcile, verify): read only.
   results: {

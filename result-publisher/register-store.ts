@@ -1,0 +1,121 @@
+import type { RegisterRows } from "./register-document.ts";
+import type { Queryable } from "./rollup-store.ts";
+
+// What the register publisher reads (one snapshot a run): the registers changed since its
+// last run (register_states.tx_id, as attendance_days is read), the registers of the kept
+// window, and each register's rows. Never a name: the publisher's grant on people is ids,
+// groups and the active flag (migration 023).
+
+/** Rows written by transactions the snapshot `$1` did not see (attendance-store.ts). */
+const NOT_SEEN_BY = (param: string) =>
+  `tx_id >= pg_snapshot_xmin(${param}::pg_snapshot) and not pg_visible_in_snapshot(tx_id, ${param}::pg_snapshot)`;
+
+/** The registers of the kept window (started within the last `days` days), with their state's change. */
+export async function loadKeptRegisters(
+  db: Queryable,
+  nowMs: number,
+  days: number,
+): Promise<{ pollId: string; schoolId: string; completed: boolean }[]> {
+  const { rows } = await db.query<{ id: string; school_id: string; completed: boolean }>(
+    `select p.id, p.school_id, s.completed_at is not null as completed
+     from polls p left join register_states s on s.poll_id = p.id
+     where p.kind = 'register' and p.starts_at >= $1::timestamptz - $2::int * interval '1 day'`,
+    [new Date(nowMs), days],
+  );
+  return rows.map((r) => ({ pollId: r.id, schoolId: r.school_id, completed: r.completed }));
+}
+
+/** The registers whose state changed since the snapshot `since`. */
+export async function loadChangedRegisters(db: Queryable, since: string): Promise<string[]> {
+  const { rows } = await db.query<{ poll_id: string }>(
+    `select poll_id from register_states where ${NOT_SEEN_BY("$1")}`,
+    [since],
+  );
+  return rows.map((r) => r.poll_id);
+}
+
+/** The schools whose roster changed since `since` (migration 023's table). */
+export async function loadChangedRosters(db: Queryable, since: string): Promise<string[]> {
+  const { rows } = await db.query<{ school_id: string }>(
+    `select school_id from attendance_school_changes where ${NOT_SEEN_BY("$1")}`,
+    [since],
+  );
+  return rows.map((r) => r.school_id);
+}
+
+/** Each register's rows, three queries whatever their number. */
+export async function loadRegisterRows(db: Queryable, pollIds: string[]): Promise<RegisterRows[]> {
+  if (pollIds.length === 0) return [];
+  const [registers, people, members] = await Promise.all([
+    db.query<{
+      id: string;
+      school_id: string;
+      group_id: string;
+      title: string;
+      starts_at: Date;
+      ends_at: Date;
+      completed_at: Date | null;
+      changed: boolean | null;
+      events: number | null;
+    }>(
+      `select p.id, p.school_id, p.group_ids[1] as group_id, p.title, p.starts_at, p.ends_at,
+              s.completed_at, s.changed_after_completion as changed, s.events
+       from polls p left join register_states s on s.poll_id = p.id
+       where p.id = any($1) and p.kind = 'register'`,
+      [pollIds],
+    ),
+    db.query<{
+      poll_id: string;
+      person_id: string;
+      status: "present" | "absent" | "pending";
+      after: boolean;
+    }>(
+      `select poll_id, person_id, status, after_completion as after from register_people
+       where poll_id = any($1)`,
+      [pollIds],
+    ),
+    db.query<{ poll_id: string; id: string }>(
+      `select p.id as poll_id, pe.id from polls p
+       left join register_states s on s.poll_id = p.id
+       join people pe on pe.school_id = p.school_id and pe.active and p.group_ids[1] = any(pe.groups)
+       where p.id = any($1) and p.kind = 'register' and s.completed_at is null`,
+      [pollIds],
+    ),
+  ]);
+  const peopleOf = Map.groupBy(people.rows, (r) => r.poll_id);
+  const membersOf = Map.groupBy(members.rows, (r) => r.poll_id);
+  return registers.rows.map((r) => ({
+    pollId: r.id,
+    schoolId: r.school_id,
+    groupId: r.group_id,
+    title: r.title,
+    startsAt: r.starts_at,
+    endsAt: r.ends_at,
+    completedAt: r.completed_at,
+    changedAfterCompletion: r.changed ?? false,
+    events: r.events ?? 0,
+    people: (peopleOf.get(r.id) ?? []).map((p) => ({
+      personId: p.person_id,
+      status: p.status,
+      afterCompletion: p.after,
+    })),
+    members: (membersOf.get(r.id) ?? []).map((m) => m.id),
+  }));
+}
+
+/** Registers of the kept window not completed by their end plus the grace (not archived). */
+export async function countOverdue(
+  db: Queryable,
+  nowMs: number,
+  graceMs: number,
+  days: number,
+): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select count(*)::int as n from polls p left join register_states s on s.poll_id = p.id
+     where p.kind = 'register' and p.archived_at is null and s.completed_at is null
+       and p.ends_at < $1::timestamptz - $2::bigint * interval '1 millisecond'
+       and p.starts_at >= $1::timestamptz - $3::int * interval '1 day'`,
+    [new Date(nowMs), graceMs, days],
+  );
+  return rows[0]!.n;
+}

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { storeBatch } from "../batch-writer/store-batch.ts";
+import { createLogger } from "../common/logger.ts";
+import { createPool, type Pool } from "../common/postgres.ts";
+import { groupStats, overdueRegisters } from "../ingest-api/registers/register-reads.ts";
+import {
+  deleteTeacher,
+  insertTeacher,
+  listTeachers,
+  loadTeacherCredentials,
+} from "../ingest-api/registers/teacher-store.ts";
+import { currentSnapshot } from "../result-publisher/attendance-store.ts";
+import {
+  countOverdue,
+  loadChangedRegisters,
+  loadKeptRegisters,
+  loadRegisterRows,
+} from "../result-publisher/register-store.ts";
+import {
+  createLoginRole,
+  createTestDatabase,
+  type LoginRole,
+  type TestDatabase,
+} from "../test-support/database.ts";
+import { testNames } from "../test-support/names.ts";
+import { makeVote } from "../test-support/vote-messages.ts";
+
+// Lesson registers under the services' own Postgres roles (migration 016's, granted by 026):
+// the writer stores events and a completion and keeps the state, the API manages teachers
+// and reads the statistics, the publisher reads what it publishes.
+
+let db: TestDatabase;
+const roles: LoginRole[] = [];
+const pools: Pool[] = [];
+
+async function as(role: "tallyflow_writer" | "tallyflow_api" | "tallyflow_publisher") {
+  const login = await createLoginRole(db, role);
+  roles.push(login);
+  const pool = createPool(login.url, createLogger("silent"), { max: 1 });
+  pools.push(pool);
+  return pool;
+}
+
+const NOW = Date.now();
+
+before(async () => {
+  db = await createTestDatabase(testNames().database);
+  await db.pool.query("insert into schools (id, name) values ('ash', 'Ash')");
+  await db.pool.query(
+    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     values ('r1', 'R1', 'ash', 'register', 'roster', '{7A}', $1, $2),
+            ('r2', 'R2', 'ash', 'register', 'roster', '{7A}', $1, $2)`,
+    [new Date(NOW - 3_600_000), new Date(NOW - 1_800_000)],
+  );
+  await db.pool.query(
+    "insert into people (school_id, id, groups) values ('ash', 'A1', '{7A}'), ('ash', 'A2', '{7A}')",
+  );
+});
+
+after(async () => {
+  for (const pool of pools) await pool.end();
+  for (const role of roles) await role.drop();
+  await db?.drop();
+});
+
+describe("lesson registers under the services' roles", () => {
+  test("the writer, the API and the publisher each do their part with their grants", async () => {
+    const writer = await as("tallyflow_writer");
+    const { rows } = await db.pool.query<{ incarnation: string }>(
+      "select incarnation from polls where id = 'r1'",
+    );
+    const vote = { ...makeVote({ pollId: "r1", optionId: "absent", voterId: "A2" }), streamSeq: 1 };
+    await storeBatch(writer, "VOTES", [vote], [], 0, [
+      {
+        completionId: randomUUID(),
+        pollId: "r1",
+        pollIncarnation: Number(rows[0]!.incarnation),
+        completedAt: new Date().toISOString(),
+        receivedAt: new Date().toISOString(),
+        by: "tt-1",
+      },
+    ]);
+    await writer.query("discard temp");
+
+    const api = await as("tallyflow_api");
+    const day = new Date(NOW).toISOString().slice(0, 10);
+    const stats = await groupStats(api, "ash", "7A", { from: day, to: day, timeZone: "UTC" });
+    assert.deepEqual([stats.lessonsHeld, stats.present, stats.absent], [1, 1, 1]);
+    const overdue = await overdueRegisters(api, "ash", 0, 10);
+    assert.deepEqual(
+      overdue.map((r) => r.id),
+      ["r2"],
+    );
+    await insertTeacher(api, {
+      id: "tt-1",
+      schoolId: "ash",
+      label: "T",
+      tokenHash: Buffer.alloc(32),
+    });
+    assert.equal((await listTeachers(api, "ash")).length, 1);
+    assert.equal((await loadTeacherCredentials(api)).length, 1);
+    await deleteTeacher(api, "ash", "tt-1");
+
+    const publisher = await as("tallyflow_publisher");
+    const client = await publisher.connect();
+    try {
+      const kept = await loadKeptRegisters(client, NOW, 7);
+      assert.equal(kept.length, 2);
+      assert.deepEqual(await loadChangedRegisters(client, await currentSnapshot(client)), []);
+      const [r1, r2] = (await loadRegisterRows(client, ["r1", "r2"])).sort((a, b) =>
+        a.pollId.localeCompare(b.pollId),
+      );
+      assert.equal(r1!.people.length, 2);
+      assert.deepEqual(r2!.members.sort(), ["A1", "A2"]);
+      assert.equal(await countOverdue(client, NOW, 0, 7), 1);
+    } finally {
+      client.release();
+    }
+  });
+});
