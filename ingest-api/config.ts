@@ -2,6 +2,7 @@ import { type CommonConfig, readCommonConfig } from "../common/config.ts";
 import { type Env, readHost, readInt, readOptionalString, readString } from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
 import { type NatsAuth, readNatsAuth } from "../common/nats-auth.ts";
+import { type ConsoleConfig, readConsoleConfig } from "./console/console-config.ts";
 import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
 import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
@@ -98,6 +99,8 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly attendanceState: AttendanceStateConfig;
   /** The attendance reads and holidays: page sizes and date ranges. */
   readonly attendanceReads: AttendanceReadsConfig;
+  /** The operator console (ingest-api/console/): invites, sessions, the audit log. */
+  readonly console: ConsoleConfig;
 }
 
 export interface AttendanceReadsConfig {
@@ -255,6 +258,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     }),
     attendanceState: readAttendanceStateConfig(env),
     attendanceReads: readAttendanceReadsConfig(env),
+    console: readConsoleConfig(env),
   });
 }
 

@@ -13,6 +13,14 @@ declare global {
       kiosk?: CachedKiosk;
       /** Set by requireAdmin and requireDeploymentAdmin: who is acting, and for which school. */
       actor?: Actor;
+      /**
+       * Set by the console's session layer (ingest-api/console/session-layer.ts) for a request
+       * without a bearer token whose session cookie is live (and, if state-changing, carries
+       * its CSRF token): requireAdmin takes it as the actor.
+       */
+      consoleSession?: { id: string; actor: Actor };
+      /** Set by that layer when the request's session cookie is unknown, revoked or expired. */
+      consoleSessionRefused?: boolean;
     }
   }
 }
@@ -30,14 +38,28 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest();
 /**
  * The deployment admin (ADMIN_TOKEN) or a school admin (a token the deployment admin
  * issued, looked up by its hash in the registry cache, so a revocation holds as soon as
- * the cache hears of it). Sets `req.actor`; which objects the actor may see is the
+ * the cache hears of it), or a console session acting as either (read from Postgres per
+ * request by the console's session layer). Sets `req.actor`; which objects the actor may see is the
  * services' (scope.ts), where another school's object is the same 404 as a missing one.
  */
 export function requireAdmin(adminToken: string, cache: RegistryCache) {
   const expected = sha256(adminToken);
   return (req: Request, _res: Response, next: NextFunction) => {
     const token = bearer(req);
-    if (token === undefined) return next(new UnauthorizedError("admin bearer token required"));
+    if (token === undefined) {
+      // Scripts use bearer tokens; the console's browser a session cookie (HttpOnly).
+      if (req.consoleSession !== undefined) {
+        req.actor = req.consoleSession.actor;
+        return next();
+      }
+      return next(
+        new UnauthorizedError(
+          req.consoleSessionRefused
+            ? "the console session is unknown, revoked or expired: sign in again"
+            : "admin bearer token required",
+        ),
+      );
+    }
     const given = sha256(token);
     // Compare digests in constant time: the token's length and prefix stay secret.
     if (timingSafeEqual(given, expected)) {
