@@ -47,12 +47,7 @@ export function buildConsoleParts(deps: {
 }
 
 /** The URL paths the console's page and modules answer (throttled as pages). */
-export const CONSOLE_PAGE_PATHS = [
-  "/console",
-  "/console/",
-  "/console/assets/{*file}",
-  "/console/vendor/:file",
-];
+export const CONSOLE_PAGE_PATHS = ["/console", "/console/", "/console/assets/{*file}"];
 
 /** The kiosks' own routes (votes, pairing, heartbeat, attendance state): never an admin's. */
 const KIOSK_PATHS = /^\/v1\/(votes|pair$|kiosk(\/|$)|attendance)/;
@@ -84,6 +79,7 @@ export function mountConsoleRoutes(app: Express, parts: ConsoleParts): void {
       config: config.console,
       signIn: parts.signIn,
       publicUrl: config.kiosks.publicUrl,
+      kioskOfflineMs: config.kiosks.seenRecentlyMs,
     }),
   );
   app.use(

@@ -23,27 +23,29 @@ function vendorModules(): Map<string, string> {
   const read = (file: string) =>
     readFileSync(file, "utf8").replace(/\/\/# sourceMappingURL=.*$/m, "");
   const hooks = read(join(hooksDist, "hooks.module.js"));
-  const rewritten = hooks.replace(/from\s*["']preact["']/g, 'from"./preact.js"');
+  const rewritten = hooks.replace(/from\s*["']preact["']/g, 'from"/vendor/preact/preact.js"');
   if (rewritten === hooks)
     throw new Error('preact/hooks no longer imports "preact": check the vendor rewrite');
   return new Map([
-    ["preact.js", read(join(preactDist, "preact.module.js"))],
-    ["hooks.js", rewritten],
-    ["htm.js", read(join(htmDist, "htm.module.js"))],
+    ["preact/preact.js", read(join(preactDist, "preact.module.js"))],
+    ["preact/hooks.js", rewritten],
+    ["htm/htm.js", read(join(htmDist, "htm.module.js"))],
   ]);
 }
 
 /** `/console/` (the one page; its views are the URL's fragment), its modules and the UI library. */
 export function consolePageRoutes() {
-  const router = Router();
+  // Strict: `/console` (redirected) and `/console/` (the page) are two routes.
+  const router = Router({ strict: true });
   const vendor = vendorModules();
   router.get("/console", (_req, res) => res.redirect(301, "/console/"));
   router.get("/console/", webSecurityHeaders, (_req, res) => {
     res.setHeader("Cache-Control", "no-cache");
     res.sendFile(join(CONSOLE_ROOT, "index.html"));
   });
-  router.get("/console/vendor/:file", webSecurityHeaders, (req, res, next) => {
-    const source = vendor.get(String(req.params.file));
+  // Under /vendor/, as the other pages' libraries (chart.js, uuid).
+  router.get("/vendor/:package/:file", webSecurityHeaders, (req, res, next) => {
+    const source = vendor.get(`${String(req.params.package)}/${String(req.params.file)}`);
     if (source === undefined) return next();
     res
       .type("text/javascript; charset=utf-8")

@@ -45,6 +45,8 @@ export interface ConsoleRouteDeps {
   signIn: SignInLimit;
   /** PUBLIC_URL: the invite link's base; undefined: the request's origin. */
   publicUrl: string | undefined;
+  /** A kiosk silent this long shows as offline (KIOSK_SEEN_RECENTLY_MS). */
+  kioskOfflineMs: number;
 }
 
 const NO_STORE = "no-store";
@@ -94,7 +96,10 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     res
       .status(201)
       .setHeader("Cache-Control", NO_STORE)
-      .json({ session: viewOf(session, config.sessionIdleMs), csrfToken: session.csrfToken });
+      .json({
+        session: { ...viewOf(session, config.sessionIdleMs), kioskOfflineMs: deps.kioskOfflineMs },
+        csrfToken: session.csrfToken,
+      });
   });
 
   /** The page's own session, with its CSRF token: a session cookie only, never a bearer token. */
@@ -111,9 +116,10 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 
   router.get("/v1/console/session", async (req, res) => {
     const session = await ownSession(req);
-    res
-      .setHeader("Cache-Control", NO_STORE)
-      .json({ session: viewOf(session, config.sessionIdleMs), csrfToken: session.csrfToken });
+    res.setHeader("Cache-Control", NO_STORE).json({
+      session: { ...viewOf(session, config.sessionIdleMs), kioskOfflineMs: deps.kioskOfflineMs },
+      csrfToken: session.csrfToken,
+    });
   });
 
   router.delete("/v1/console/session", admin, async (req, res) => {
