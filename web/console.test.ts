@@ -122,7 +122,7 @@ describe("the operator console in Chromium", () => {
   });
 
   test("invite → sign in → poll → pair a kiosk from its QR code → vote → live result → audit", async () => {
-    const console = await open("deployment console");
+    const console = await open("deployment console", { width: 1280, height: 800 });
     const link = await invite({ label: "Ops desk" });
     await console.goto(link);
     await console.getByRole("link", { name: "Schools" }).waitFor();
@@ -135,6 +135,9 @@ describe("the operator console in Chromium", () => {
     await form.getByLabel("Short name (in links)").fill("lunch");
     await form.getByLabel("Title").fill("Lunch today");
     await form.getByLabel("Options, one a line").fill("Pizza\nSalad");
+    // The list behind the dialog refreshes every 3 s: what was typed stays.
+    await console.waitForTimeout(3_500);
+    assert.equal(await form.getByLabel("Title").inputValue(), "Lunch today");
     await audit(console, "the new poll dialog");
     await form.getByRole("button", { name: "Create poll" }).click();
     const card = console.locator('li[data-poll="lunch"]');
@@ -158,6 +161,7 @@ describe("the operator console in Chromium", () => {
     const box = await qr.boundingBox();
     assert.ok(box && box.width >= 400, `the QR code fills the screen (${box?.width} px)`);
     await audit(console, "the pairing dialog");
+    await console.screenshot({ path: screenshotPath("console-pairing") });
     const pairUrl = String(await qr.getAttribute("data-pair-url"));
     assert.match(decodeURIComponent(String(await qr.getAttribute("src"))), /^data:image\/svg\+xml/);
     await console.getByRole("button", { name: "Done" }).click();
@@ -185,6 +189,7 @@ describe("the operator console in Chromium", () => {
       .getByText("online")
       .waitFor({ timeout: WAIT_MS });
     await audit(console, "kiosks");
+    await console.screenshot({ path: screenshotPath("console-kiosks") });
     await console.getByRole("link", { name: "Polls" }).click();
     await eventually(
       "the console shows the vote",
@@ -192,6 +197,7 @@ describe("the operator console in Chromium", () => {
       { timeoutMs: WAIT_MS },
     );
     await card.getByText("Pizza: 1").waitFor();
+    await console.screenshot({ path: screenshotPath("console-polls") });
     await audit(console, "polls with results");
 
     await console.getByRole("link", { name: "Schools" }).click();
@@ -207,6 +213,7 @@ describe("the operator console in Chromium", () => {
     ])
       await console.locator(`tr[data-action="${action}"]`).first().waitFor();
     await audit(console, "the audit log");
+    await console.screenshot({ path: screenshotPath("console-audit") });
 
     // Phone, portrait: the polls view still fits its width.
     await console.setViewportSize({ width: 390, height: 844 });
@@ -216,6 +223,7 @@ describe("the operator console in Chromium", () => {
       () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
     );
     assert.ok(overflow <= 0, `no sideways scrolling on a phone (${overflow} px)`);
+    await console.screenshot({ path: screenshotPath("console-phone") });
   });
 
   test("a school admin sees and reaches its own school only, in the UI and the API", async () => {

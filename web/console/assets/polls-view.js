@@ -6,17 +6,19 @@ import { Dialog, ErrorNote, html, PAGE_SIZE, Pager, usePolled, useState } from "
 
 const LIVE_MS = 3_000;
 
-async function loadPolls(schoolId) {
+/** The polls, and the live results of the page shown only (one read each, from memory). */
+async function loadPolls(schoolId, page) {
   const query = schoolId ? `?schoolId=${encodeURIComponent(schoolId)}` : "";
   const { polls } = await api("GET", `/v1/polls${query}`);
+  const shown = polls.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
   const results = await Promise.all(
-    polls.map((p) =>
+    shown.map((p) =>
       fetch(`/v1/polls/${encodeURIComponent(p.id)}/results`).then((r) =>
         r.ok ? r.json() : undefined,
       ),
     ),
   );
-  return polls.map((p, i) => ({ ...p, results: results[i] }));
+  return { count: polls.length, shown: shown.map((p, i) => ({ ...p, results: results[i] })) };
 }
 
 function phaseOf(poll) {
@@ -31,11 +33,15 @@ function Results({ results }) {
   if (!results) return html`<span class="muted">no votes yet</span>`;
   if (results.hidden) return html`<span class="muted">hidden until it closes</span>`;
   return html`<span class="results" data-total=${results.totalVotes}>
-    <strong>${results.totalVotes} votes</strong>
+    <strong>${results.totalVotes} ${results.totalVotes === 1 ? "vote" : "votes"}</strong>
     ${results.options.map((o) => html` <span class="chip">${o.label}: ${o.count}</span>`)}
   </span>`;
 }
 
+/**
+ * Uncontrolled fields (defaultValue, defaultChecked): the list behind the dialog refreshes
+ * every few seconds, and a `value` would put back what was there at each refresh.
+ */
 function PollForm({ poll, schoolId, deployment, onDone, onCancel }) {
   const [error, setError] = useState(undefined);
   const [school, setSchool] = useState(schoolId ?? "default");
@@ -63,8 +69,9 @@ function PollForm({ poll, schoolId, deployment, onDone, onCancel }) {
     };
     const opensAt = String(form.get("opensAt"));
     const closesAt = String(form.get("closesAt"));
-    body.opensAt = opensAt ? new Date(opensAt).toISOString() : null;
-    body.closesAt = closesAt ? new Date(closesAt).toISOString() : null;
+    // The fields are UTC wall times (labelled so), as `local` fills them.
+    body.opensAt = opensAt ? new Date(`${opensAt}Z`).toISOString() : null;
+    body.closesAt = closesAt ? new Date(`${closesAt}Z`).toISOString() : null;
     try {
       if (poll) await api("PATCH", `/v1/polls/${encodeURIComponent(poll.id)}`, body);
       else
@@ -87,13 +94,13 @@ function PollForm({ poll, schoolId, deployment, onDone, onCancel }) {
         : html`<label>Short name (in links)<input name="slug" required pattern="[A-Za-z0-9_-]{1,64}" /></label>
           ${deployment ? html`<${SchoolPicker} value=${school} onChange=${setSchool} />` : null}`
     }
-    <label>Title<input name="title" required maxlength="200" value=${poll?.title ?? ""} /></label>
-    <label>Options, one a line<textarea name="options" rows="4" required>${(poll?.options ?? []).map((o) => o.label).join("\n")}</textarea></label>
-    <label>Opens at (UTC)<input name="opensAt" type="datetime-local" value=${local(poll?.opensAt)} /></label>
-    <label>Closes at (UTC)<input name="closesAt" type="datetime-local" value=${local(poll?.closesAt)} /></label>
-    <label class="check"><input type="checkbox" name="hidden" checked=${poll?.resultsVisibility === "after_close"} /> Hide results until it closes</label>
-    <label class="check"><input type="checkbox" name="oneVote" checked=${poll?.oneVotePerVoter} /> One vote per voter</label>
-    <label class="check"><input type="checkbox" name="roster" checked=${poll?.voters === "roster"} /> Only people on the school's roster</label>
+    <label>Title<input name="title" required maxlength="200" defaultValue=${poll?.title ?? ""} /></label>
+    <label>Options, one a line<textarea name="options" rows="4" required defaultValue=${(poll?.options ?? []).map((o) => o.label).join("\n")}></textarea></label>
+    <label>Opens at (UTC)<input name="opensAt" type="datetime-local" defaultValue=${local(poll?.opensAt)} /></label>
+    <label>Closes at (UTC)<input name="closesAt" type="datetime-local" defaultValue=${local(poll?.closesAt)} /></label>
+    <label class="check"><input type="checkbox" name="hidden" defaultChecked=${poll?.resultsVisibility === "after_close"} /> Hide results until it closes</label>
+    <label class="check"><input type="checkbox" name="oneVote" defaultChecked=${poll?.oneVotePerVoter} /> One vote per voter</label>
+    <label class="check"><input type="checkbox" name="roster" defaultChecked=${poll?.voters === "roster"} /> Only people on the school's roster</label>
     <p class="actions">
       <button type="submit">${poll ? "Save" : "Create poll"}</button>
       <button type="button" onClick=${onCancel}>Cancel</button>
@@ -137,7 +144,10 @@ export function PollsView({ session }) {
   const [editing, setEditing] = useState(undefined); // undefined: none; null: a new poll
   const [deleting, setDeleting] = useState(undefined);
   const [error, setError] = useState(undefined);
-  const [polls, loadError, reload] = usePolled(() => loadPolls(schoolId), LIVE_MS, [schoolId]);
+  const [polls, loadError, reload] = usePolled(() => loadPolls(schoolId, page), LIVE_MS, [
+    schoolId,
+    page,
+  ]);
   const change = async (poll, patch) => {
     try {
       await api("PATCH", `/v1/polls/${encodeURIComponent(poll.id)}`, patch);
@@ -151,9 +161,8 @@ export function PollsView({ session }) {
     setDeleting(undefined);
     reload();
   };
-  const list = polls ?? [];
-  const pages = Math.max(1, Math.ceil(list.length / PAGE_SIZE));
-  const shown = list.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
+  const shown = polls?.shown ?? [];
+  const pages = Math.max(1, Math.ceil((polls?.count ?? 0) / PAGE_SIZE));
   return html`
     <div class="toolbar">
       ${
@@ -177,7 +186,7 @@ export function PollsView({ session }) {
     }
     ${deleting ? html`<${ConfirmDelete} poll=${deleting} onDone=${done} onCancel=${() => setDeleting(undefined)} />` : null}
     ${polls === undefined ? html`<p>Loading…</p>` : null}
-    ${polls !== undefined && list.length === 0 ? html`<p>No polls yet.</p>` : null}
+    ${polls !== undefined && polls.count === 0 ? html`<p>No polls yet.</p>` : null}
     <ul class="cards" aria-label="Polls">
       ${shown.map((p) => {
         const phase = phaseOf(p);
