@@ -124,6 +124,35 @@ describe("the audit log", () => {
     assert.equal((await entries("?action=GET%20/v1/kiosks")).entries.length, 0);
   });
 
+  test("a roster's names never reach the log; a CSV import is logged by its size", async () => {
+    const admin = await issueSchoolAdmin(h.app, "north");
+    await request(h.app)
+      .put("/v1/schools/north/people/p-0001")
+      .set(admin.auth)
+      .send({ name: "Ada Lovelace", groups: ["7a"] })
+      .expect(201);
+    await request(h.app)
+      .patch("/v1/schools/north/people/p-0001")
+      .set(admin.auth)
+      .send({ name: "Ada King", groups: ["7b"] })
+      .expect(200);
+    const csv = "id,name,groups\np-0002,Grace Hopper,7a\n";
+    const imported = await request(h.app)
+      .post("/v1/schools/north/people/import")
+      .set({ ...admin.auth, "Content-Type": "text/csv" })
+      .send(csv);
+    assert.equal(imported.status, 200, imported.text);
+    await request(h.app).delete("/v1/schools/north/people/p-0001").set(admin.auth).expect(200);
+    const put = await logged("PUT /v1/schools/:schoolId/people/:personId", "p-0001");
+    const patched = await logged("PATCH /v1/schools/:schoolId/people/:personId", "p-0001");
+    const erased = await logged("DELETE /v1/schools/:schoolId/people/:personId", "p-0001");
+    const bulk = await logged("POST /v1/schools/:schoolId/people/import", "north");
+    assert.deepEqual(bulk.changes, { requestBytes: Buffer.byteLength(csv) });
+    assert.deepEqual(patched.changes, { groups: { before: null, after: ["7b"] } });
+    assert.deepEqual((put.changes!.request as { groups: string[] }).groups, ["7a"]);
+    assert.doesNotMatch(JSON.stringify([put, patched, erased, bulk]), /Ada|Lovelace|King|Grace/);
+  });
+
   test("filters, keyset pages, and each school admin sees its own school only", async () => {
     const all = (await entries("?limit=500")).entries;
     assert.ok(all.length >= 8);

@@ -9,6 +9,12 @@ import { type AuditInput, insertAudit } from "./audit-store.ts";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 /** Fields never written to the log: credentials an answer carries once. */
 const SECRET_FIELDS = new Set(["token", "code", "link", "pairUrl", "qrSvg", "csrfToken"]);
+/**
+ * A roster's people's names are personal data only their school's own admin reads
+ * (people-service.ts seesNames); the deployment admin and the analyst read this log.
+ */
+const PERSONAL_FIELDS = new Set(["name"]);
+const PERSONAL_PATH = /\/people(\/|$)/;
 /** A request body larger than this (as JSON) is logged by its field names only. */
 const MAX_LOGGED_BODY_CHARS = 4_096;
 
@@ -33,13 +39,21 @@ function snapshotReaders(cache: RegistryCache): [RegExp, (id: string) => Snapsho
   ];
 }
 
-function redact(value: unknown): unknown {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
-  return Object.fromEntries(Object.entries(value).filter(([k]) => !SECRET_FIELDS.has(k)));
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !ArrayBuffer.isView(value) // a CSV body (Buffer): logged by its size
+  );
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+/** What may be logged of a body or an object: no secret, and no name of a person. */
+function redactor(personal: boolean) {
+  const hidden = (k: string) => SECRET_FIELDS.has(k) || (personal && PERSONAL_FIELDS.has(k));
+  const redact = (value: unknown): unknown =>
+    isRecord(value) ? Object.fromEntries(Object.entries(value).filter(([k]) => !hidden(k))) : value;
+  return { hidden, redact };
 }
 
 /** What changed: PATCH, each field set with its value before and after; DELETE, the object gone. */
@@ -48,12 +62,14 @@ function changesOf(
   requestBody: unknown,
   before: Snapshot | undefined,
   answer: unknown,
+  personal: boolean,
 ): unknown {
+  const { hidden, redact } = redactor(personal);
   if (method === "PATCH" && isRecord(requestBody)) {
     const after = isRecord(answer) ? answer : requestBody;
     return Object.fromEntries(
       Object.keys(requestBody)
-        .filter((k) => !SECRET_FIELDS.has(k))
+        .filter((k) => !hidden(k))
         .map((k) => [k, { before: before?.[k] ?? null, after: after[k] ?? requestBody[k] }]),
     );
   }
@@ -61,11 +77,12 @@ function changesOf(
     const gone = before ?? (isRecord(answer) ? answer : undefined);
     return gone === undefined ? null : { before: redact(gone) };
   }
+  if (ArrayBuffer.isView(requestBody)) return { requestBytes: requestBody.byteLength };
   if (isRecord(requestBody)) {
     const text = JSON.stringify(redact(requestBody));
     return text.length <= MAX_LOGGED_BODY_CHARS
       ? { request: JSON.parse(text) }
-      : { requestFields: Object.keys(requestBody).filter((k) => !SECRET_FIELDS.has(k)) };
+      : { requestFields: Object.keys(requestBody).filter((k) => !hidden(k)) };
   }
   return null;
 }
@@ -144,7 +161,7 @@ export function auditRecorder(deps: {
         objectId: objectIdOf(params, answer),
         address: clientAddress(req),
         status: res.statusCode,
-        changes: changesOf(req.method, req.body, before, answer),
+        changes: changesOf(req.method, req.body, before, answer, PERSONAL_PATH.test(req.path)),
       };
       insertAudit(deps.pool, entry).catch((err: unknown) => {
         failures.inc();
