@@ -6,6 +6,8 @@ import type { RegistryCache } from "../registry/registry-cache.ts";
 import type { ConsoleConfig } from "./console-config.ts";
 import * as store from "./console-store.ts";
 
+/** Expired invites and sessions forgotten per sign-in. */
+const FORGET_BATCH = 100;
 const sha256 = (text: string) => createHash("sha256").update(text).digest();
 const randomId = (prefix: string) =>
   `${prefix}${randomBytes(12)
@@ -139,6 +141,8 @@ export class ConsoleService {
         maxMs: this.#config.sessionMaxMs,
       });
     });
+    // Housekeeping off the answer's path: a failure here changes nothing of the sign-in.
+    store.forgetExpired(this.#pool, FORGET_BATCH).catch(() => undefined);
     return { session, token };
   }
 

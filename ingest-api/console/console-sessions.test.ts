@@ -69,6 +69,17 @@ describe("console sessions", () => {
       404,
       "invite_invalid",
     );
+    const expired = await invite(ADMIN, { label: "Late" });
+    await h.db.pool.query(
+      "update console_invites set expires_at = now() - interval '1 second' where used_at is null",
+    );
+    expectError(
+      await request(h.app)
+        .post("/v1/console/sessions")
+        .send({ code: codeOf(expired.link) }),
+      404,
+      "invite_invalid",
+    );
     const tls = await signIn((await invite(ADMIN, { label: "Ops" })).link, {
       "X-Forwarded-Proto": "https",
     });
@@ -193,6 +204,19 @@ describe("console sessions", () => {
       401,
       "unauthorized",
     );
+
+    // Sessions a day past their end are forgotten, a few at each sign-in.
+    await h.db.pool.query(
+      "update console_sessions set expires_at = now() - interval '2 days' where id = $1",
+      [old.sessionId],
+    );
+    await signIn((await invite(ADMIN, { label: "Later" })).link);
+    await eventually("the old session forgotten", async () => {
+      const { rows } = await h.db.pool.query("select 1 from console_sessions where id = $1", [
+        old.sessionId,
+      ]);
+      return rows.length === 0;
+    });
 
     // Revoking a school's console admin ends its sessions with it.
     const school = await signIn((await invite(ADMIN, { schoolId: "north", label: "E" })).link);

@@ -173,3 +173,22 @@ export async function revokeSession(
   );
   return rows[0] && toSession(rows[0]);
 }
+
+/**
+ * Forgets invites and sessions past their expiry by a day or more (a few at a time: it runs
+ * on sign-in), so the tables hold what is live and the recent past. The audit log keeps
+ * their ids.
+ */
+export async function forgetExpired(db: Pool, batch: number): Promise<void> {
+  await db.query(
+    `delete from console_invites where code_hash in (
+       select code_hash from console_invites where expires_at < now() - interval '1 day' limit $1)`,
+    [batch],
+  );
+  await db.query(
+    `delete from console_sessions where id in (
+       select id from console_sessions
+       where coalesce(revoked_at, expires_at) < now() - interval '1 day' limit $1)`,
+    [batch],
+  );
+}
