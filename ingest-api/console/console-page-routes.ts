@@ -43,14 +43,17 @@ export function consolePageRoutes() {
     res.setHeader("Cache-Control", "no-cache");
     res.sendFile(join(CONSOLE_ROOT, "index.html"));
   });
-  // Under /vendor/, as the other pages' libraries (chart.js, uuid).
-  router.get("/vendor/:package/:file", webSecurityHeaders, (req, res, next) => {
+  // Under /vendor/, as the other pages' libraries (chart.js, uuid); any other file is theirs.
+  router.get("/vendor/:package/:file", (req, res, next) => {
     const source = vendor.get(`${String(req.params.package)}/${String(req.params.file)}`);
     if (source === undefined) return next();
-    res
-      .type("text/javascript; charset=utf-8")
-      .setHeader("Cache-Control", `max-age=${ASSET_MAX_AGE_MS / 1000}`)
-      .send(source);
+    webSecurityHeaders(req, res, (err?: unknown) => {
+      if (err !== undefined) return next(err);
+      res
+        .type("text/javascript; charset=utf-8")
+        .setHeader("Cache-Control", `max-age=${ASSET_MAX_AGE_MS / 1000}`)
+        .send(source);
+    });
   });
   router.use(
     "/console/assets",
