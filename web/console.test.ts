@@ -203,6 +203,12 @@ describe("the operator console in Chromium", () => {
     await console.getByRole("link", { name: "Schools" }).click();
     await console.locator('tr[data-school="default"]').waitFor();
     await audit(console, "schools");
+    await console.getByRole("button", { name: "Edit North school" }).click();
+    const edit = console.getByRole("dialog", { name: "Edit North school" });
+    await edit.getByLabel("Name").fill("North Academy");
+    await audit(console, "the school dialog");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await console.locator('tr[data-school="north"]').getByText("North Academy").waitFor();
 
     await console.getByRole("link", { name: "Audit log" }).click();
     for (const action of [
@@ -210,6 +216,7 @@ describe("the operator console in Chromium", () => {
       "POST /v1/polls",
       "POST /v1/kiosks",
       "POST /v1/kiosks/:id/pairing",
+      "PATCH /v1/schools/:schoolId",
     ])
       await console.locator(`tr[data-action="${action}"]`).first().waitFor();
     await audit(console, "the audit log");

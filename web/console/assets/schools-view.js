@@ -76,6 +76,7 @@ export function InviteForm({ schoolId, onCancel }) {
 export function SchoolsView() {
   const [schools, loadError, reload] = usePolled(loadFigures, LIVE_MS);
   const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState(undefined);
   const [inviting, setInviting] = useState(undefined); // a school id, or "" for the deployment
   const [error, setError] = useState(undefined);
   const [page, setPage] = useState(0);
@@ -89,6 +90,20 @@ export function SchoolsView() {
         timeZone: String(form.get("timeZone")) || undefined,
       });
       setCreating(false);
+      reload();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const save = async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    try {
+      await api("PATCH", `/v1/schools/${encodeURIComponent(editing.id)}`, {
+        name: String(form.get("name")),
+        timeZone: String(form.get("timeZone")),
+      });
+      setEditing(undefined);
       reload();
     } catch (e) {
       setError(e);
@@ -117,6 +132,19 @@ export function SchoolsView() {
         : null
     }
     ${
+      editing
+        ? html`<${Dialog} title=${`Edit ${editing.name}`} onClose=${() => setEditing(undefined)}>
+          <form class="stack" onSubmit=${save}>
+            <${ErrorNote} error=${error} />
+            <label>Name<input name="name" required maxlength="200" defaultValue=${editing.name} /></label>
+            <label>Time zone<input name="timeZone" required defaultValue=${editing.timeZone} /></label>
+            <p class="actions"><button type="submit">Save</button>
+            <button type="button" onClick=${() => setEditing(undefined)}>Cancel</button></p>
+          </form>
+        </${Dialog}>`
+        : null
+    }
+    ${
       inviting !== undefined
         ? html`<${Dialog} title=${inviting ? `Invite an admin of ${inviting}` : "Invite a deployment admin"} onClose=${() => setInviting(undefined)}>
           <${InviteForm} schoolId=${inviting} onCancel=${() => setInviting(undefined)} />
@@ -132,7 +160,10 @@ export function SchoolsView() {
           (s) => html`<tr data-school=${s.id}>
             <th scope="row">${s.name} <span class="muted">${s.id}</span></th>
             <td>${s.polls}</td><td>${s.open}</td><td>${s.kiosks}</td><td>${s.waiting}</td>
-            <td><button type="button" onClick=${() => setInviting(s.id)} aria-label=${`Invite admin of ${s.name}`}>Invite admin</button></td>
+            <td class="actions">
+              <button type="button" onClick=${() => setEditing(s)} aria-label=${`Edit ${s.name}`}>Edit</button>
+              <button type="button" onClick=${() => setInviting(s.id)} aria-label=${`Invite admin of ${s.name}`}>Invite admin</button>
+            </td>
           </tr>`,
         )}
       </tbody>
