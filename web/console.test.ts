@@ -268,6 +268,29 @@ describe("the operator console in Chromium", () => {
     await page.getByRole("button", { name: "New kiosk" }).waitFor();
     assert.equal(await page.getByText("South gate").count(), 0);
     await audit(page, "a school admin's kiosks");
+    // Its own kiosk: made, then revoked.
+    await page.getByRole("button", { name: "New kiosk" }).click();
+    const kioskForm = page.getByRole("dialog", { name: "New kiosk" });
+    await kioskForm.getByLabel("Short name (id)").fill("desk");
+    await kioskForm.getByLabel("Name", { exact: true }).fill("Front desk");
+    await kioskForm.getByRole("button", { name: "Create and pair" }).click();
+    await page.getByRole("img", { name: /QR code to pair Front desk/ }).waitFor();
+    await page.getByRole("button", { name: "Done" }).click();
+    await page.getByRole("button", { name: "Revoke Front desk" }).click();
+    await page
+      .locator('tr[data-kiosk="north-desk"], tr[data-kiosk^="desk"]')
+      .getByText("revoked")
+      .waitFor();
+
+    // Its own poll, deleted after a confirmation that says what goes.
+    await page.getByRole("link", { name: "Polls" }).click();
+    await page.getByRole("button", { name: "Delete North trip" }).click();
+    const confirm = page.getByRole("dialog", { name: "Delete “North trip”?" });
+    await confirm.getByText(/(all its|its \d+) votes and its results/).waitFor();
+    await confirm.getByText("its place on every kiosk").waitFor();
+    await audit(page, "the delete confirmation");
+    await confirm.getByRole("button", { name: "Delete poll and its votes" }).click();
+    await page.getByText("No polls yet.").waitFor();
 
     for (const path of [
       `/v1/polls/${southPoll}`,
