@@ -119,6 +119,13 @@ describe("the audit log", () => {
     assert.equal(made.actorId, admin.id);
     assert.equal(made.sessionId, null);
     const paired = await logged("POST /v1/kiosks/:id/pairing", kioskId);
+    assert.equal(paired.schoolId, "south");
+    await request(h.app).post(`/v1/kiosks/${kioskId}/pairing`).set(ADMIN).expect(201);
+    await eventually("the deployment admin's pairing logged with the kiosk's school", async () =>
+      (await entries("?action=POST%20/v1/kiosks/:id/pairing&actor=deployment")).entries.some(
+        (e) => e.objectId === kioskId && e.schoolId === "south",
+      ),
+    );
     assert.doesNotMatch(JSON.stringify([issued, made, paired]), /tfs_|token|#code=|<svg/);
     await request(h.app).get("/v1/kiosks").set(admin.auth).expect(200);
     assert.equal((await entries("?action=GET%20/v1/kiosks")).entries.length, 0);

@@ -37,7 +37,11 @@ export async function insertAudit(db: Pool, e: AuditInput): Promise<void> {
   await db.query(
     `insert into audit_log
        (school_id, actor_kind, actor_id, session_id, action, object_id, address, status, changes)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+     -- A deployment admin's change to a kiosk or poll named by id only (pairing, revoke):
+     -- its school from the registry (primary-key reads).
+     values (coalesce($1, (select school_id from kiosks where id = $6),
+                          (select school_id from polls where id = $6)),
+             $2, $3, $4, $5, $6, $7, $8, $9)`,
     [
       e.schoolId,
       e.actorKind,
