@@ -15,10 +15,10 @@ declare global {
       actor?: Actor;
       /**
        * Set by the console's session layer (ingest-api/console/session-layer.ts) for a request
-       * without a bearer token whose session cookie is live (and, if state-changing, carries
-       * its CSRF token): requireAdmin takes it as the actor.
+       * without a bearer token whose session cookie is live: requireAdmin takes it as the
+       * actor, or answers 403 csrf_failed when a state-changing request lacks its CSRF token.
        */
-      consoleSession?: { id: string; actor: Actor };
+      consoleSession?: { id: string; actor: Actor; csrfOk: boolean };
       /** Set by that layer when the request's session cookie is unknown, revoked or expired. */
       consoleSessionRefused?: boolean;
     }
@@ -49,6 +49,13 @@ export function requireAdmin(adminToken: string, cache: RegistryCache) {
     if (token === undefined) {
       // Scripts use bearer tokens; the console's browser a session cookie (HttpOnly).
       if (req.consoleSession !== undefined) {
+        if (!req.consoleSession.csrfOk)
+          return next(
+            new ForbiddenError(
+              "csrf_failed",
+              `a console session's ${req.method} needs its CSRF token in X-CSRF-Token`,
+            ),
+          );
         req.actor = req.consoleSession.actor;
         return next();
       }

@@ -90,7 +90,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     outcomes.inc({ outcome: "signed_in" });
     const { session, token } = signed;
     // For the audit log: the sign-in is this session's first action.
-    req.consoleSession = { id: session.id, actor: actorOfSession(session) };
+    req.consoleSession = { id: session.id, actor: actorOfSession(session), csrfOk: true };
     req.actor = req.consoleSession.actor;
     setSessionCookie(req, res, token, config.sessionMaxMs);
     res

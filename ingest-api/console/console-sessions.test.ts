@@ -110,6 +110,12 @@ describe("console sessions", () => {
       .set({ Cookie: b.cookie, "X-CSRF-Token": b.csrf })
       .send(poll);
     assert.equal(made.status, 201, made.text);
+    // A public route ignores the cookie: a kiosk paired in a signed-in browser is not refused.
+    expectError(
+      await request(h.app).post("/v1/pair").set("Cookie", b.cookie).send({ code: "AAAA-AAAA" }),
+      404,
+      "pairing_code_invalid",
+    );
     // Bearer tokens keep working, without a CSRF token.
     await request(h.app).delete(`/v1/polls/${made.body.id}`).set(ADMIN).expect(200);
   });

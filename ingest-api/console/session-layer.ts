@@ -1,6 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
-import { ForbiddenError } from "../../common/errors.ts";
 import { actorOfSession, type ConsoleService } from "./console-service.ts";
 
 /** The session cookie: HttpOnly, SameSite=Strict, Secure over TLS (req.secure, TRUST_PROXY). */
@@ -8,8 +7,6 @@ export const SESSION_COOKIE = "tallyflow_console";
 /** The header a console page sends its session's CSRF token in, on every state-changing request. */
 export const CSRF_HEADER = "X-CSRF-Token";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-/** The sign-in itself: its invite code is its proof, and a stale cookie must not block it. */
-const SIGN_IN = "/v1/console/sessions";
 
 export function readCookie(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
@@ -53,9 +50,11 @@ function sameSecret(given: string | undefined, expected: string): boolean {
 /**
  * Before the admin routes: a request with no bearer token but a session cookie gets the
  * session's actor (requireAdmin takes it), after its row is read (revocation and expiry hold
- * at once). A state-changing request must carry the session's CSRF token in X-CSRF-Token
- * (403 csrf_failed): SameSite=Strict already keeps other sites' requests cookieless, and the
- * token covers browsers and same-site pages that do not.
+ * at once). Whether a state-changing request carries the session's CSRF token
+ * (X-CSRF-Token) is noted here and enforced by requireAdmin (403 csrf_failed), so that only
+ * the routes that act on the session's authority need it: a kiosk paired in a browser that
+ * is signed in to the console is not refused. SameSite=Strict already keeps other sites'
+ * requests cookieless; the token covers browsers and same-site pages that do not.
  */
 export function consoleSessionLayer(service: ConsoleService): RequestHandler {
   return (req, _res, next) => {
@@ -67,17 +66,11 @@ export function consoleSessionLayer(service: ConsoleService): RequestHandler {
         req.consoleSessionRefused = true;
         return next();
       }
-      const path = `${req.baseUrl}${req.path}`;
-      if (!SAFE_METHODS.has(req.method) && path !== SIGN_IN) {
-        if (!sameSecret(req.get(CSRF_HEADER), session.csrfToken))
-          return next(
-            new ForbiddenError(
-              "csrf_failed",
-              `a console session's ${req.method} needs its CSRF token in ${CSRF_HEADER}`,
-            ),
-          );
-      }
-      req.consoleSession = { id: session.id, actor: actorOfSession(session) };
+      req.consoleSession = {
+        id: session.id,
+        actor: actorOfSession(session),
+        csrfOk: SAFE_METHODS.has(req.method) || sameSecret(req.get(CSRF_HEADER), session.csrfToken),
+      };
       next();
     }, next);
   };
