@@ -46,6 +46,11 @@ export const ERROR_CODES = {
     meaning:
       "a teacher's token on a route other than its school's lesson registers (their events, completion, documents and stats), or for a poll that is no lesson register",
   },
+  csrf_failed: {
+    status: 403,
+    meaning:
+      "a state-changing request signed in by a console session without its `X-CSRF-Token` header (read it from `GET /v1/console/session`)",
+  },
   results_hidden: { status: 403, meaning: "an `after_close` poll's results before it closes" },
   poll_not_found: { status: 404, meaning: "no poll has this id" },
   kiosk_not_found: { status: 404, meaning: "no kiosk has this id" },
@@ -60,6 +65,14 @@ export const ERROR_CODES = {
   pairing_code_invalid: {
     status: 404,
     meaning: "no unused, unexpired pairing code is this one (unknown, used and expired alike)",
+  },
+  invite_invalid: {
+    status: 404,
+    meaning: "no unused, unexpired console invite is this one (unknown, used and expired alike)",
+  },
+  session_not_found: {
+    status: 404,
+    meaning: "no console session has this id (or it is another school's)",
   },
   route_not_found: { status: 404, meaning: "no route for this method and path" },
   request_timeout: {

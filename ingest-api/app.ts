@@ -19,6 +19,12 @@ import {
   type KioskAttendanceRouteDeps,
   kioskAttendanceRoutes,
 } from "./attendance/kiosk-attendance-routes.ts";
+import {
+  CONSOLE_PAGE_PATHS,
+  type ConsoleParts,
+  mountConsoleLayers,
+  mountConsoleRoutes,
+} from "./console/console-mount.ts";
 import { type HealthRouteDeps, healthRoutes } from "./health/health-routes.ts";
 import { CORS_PATHS, corsHandler } from "./http/cors.ts";
 import type { HttpExposureConfig } from "./http/http-config.ts";
@@ -75,6 +81,8 @@ export interface AppParts {
   health: HealthRouteDeps;
   web: WebRouteDeps;
   registers: RegisterRouteDeps;
+  /** The operator console: sessions, the audit log, its page. */
+  console: ConsoleParts;
 }
 
 /**
@@ -106,6 +114,7 @@ const ADDRESS_LIMITS: Record<AddressLimit, string[]> = {
     "/kiosk-client/:file",
     OPENAPI_PATH,
     REFERENCE_PAGE_PATH,
+    ...CONSOLE_PAGE_PATHS,
   ],
 };
 
@@ -149,6 +158,8 @@ export function createApp(parts: AppParts): Express {
     const throttle = rateLimits.byAddress(limit);
     for (const path of paths) app.get(path, throttle);
   }
+  // A console session's cookie read, and admin changes recorded, ahead of every admin route.
+  mountConsoleLayers(app, parts.console);
   app.use(voteRoutes(parts.votes));
   app.use(kioskRoutes(parts.kiosks));
   app.use(kioskAttendanceRoutes(parts.kioskAttendance));
@@ -163,6 +174,7 @@ export function createApp(parts: AppParts): Express {
   app.use(attendanceReadRoutes(parts.attendanceReads));
   app.use(dayRoutes(parts.attendance));
   app.use(registerRoutes(parts.registers));
+  mountConsoleRoutes(app, parts.console);
   app.use(healthRoutes(parts.health));
   app.use(publicPollRoutes(parts.publicPolls));
   app.use(webRoutes(parts.web)); // the pages, with their own security headers (helmet)

@@ -3,6 +3,7 @@ import { type Env, readHost, readInt, readOptionalString, readString } from "../
 import { ConfigError } from "../common/errors.ts";
 import { type NatsAuth, readNatsAuth } from "../common/nats-auth.ts";
 import { readRegisterCompletionGraceMs } from "../common/register-contract.ts";
+import { type ConsoleConfig, readConsoleConfig } from "./console/console-config.ts";
 import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
 import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
@@ -99,6 +100,8 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly attendanceState: AttendanceStateConfig;
   /** The attendance reads and holidays: page sizes and date ranges. */
   readonly attendanceReads: AttendanceReadsConfig;
+  /** The operator console (ingest-api/console/): invites, sessions, the audit log. */
+  readonly console: ConsoleConfig;
   /** Lesson registers (ingest-api/registers/). */
   readonly registers: RegistersConfig;
 }
@@ -269,6 +272,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
       completionGraceMs: readRegisterCompletionGraceMs(env),
       statsRangeMaxDays: readInt(env, "REGISTER_STATS_RANGE_MAX_DAYS", 366, { min: 1, max: 3_660 }),
     }),
+    console: readConsoleConfig(env),
   });
 }
 

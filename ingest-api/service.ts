@@ -22,6 +22,7 @@ import { DayDocuments } from "./attendance/day-documents.ts";
 import { HolidaysService } from "./attendance/holidays-service.ts";
 import { RosterNames } from "./attendance/roster-names.ts";
 import type { IngestConfig } from "./config.ts";
+import { buildConsoleParts } from "./console/console-mount.ts";
 import { checkDescriptorBudget } from "./http/descriptor-budget.ts";
 import { createHttpServer, listen } from "./http/http-server.ts";
 import { createIngestMetrics } from "./http/ingest-metrics.ts";
@@ -385,6 +386,14 @@ export async function buildIngestApi(
       resultsIntervalMs: config.resultsIntervalMs,
       logger: log,
     },
+    console: buildConsoleParts({
+      pool,
+      cache,
+      redis,
+      config,
+      registry: metrics.registry,
+      logger: log,
+    }),
   });
   // Never on the API port: public clients neither see nor pay for a scrape.
   const metricsPort = await addMetricsServer(lifecycle, metrics.registry, config, {

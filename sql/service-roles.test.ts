@@ -62,6 +62,14 @@ describe("the services' Postgres roles", () => {
     await assert.rejects(api.query("select count(*) from votes"), REFUSED);
     await assert.rejects(api.query("delete from votes"), REFUSED);
     await assert.rejects(api.query("select * from vote_rollups"), REFUSED);
+    // The audit log is append-only for the API (migration 027).
+    await api.query(
+      "insert into audit_log (actor_kind, action, status) values ('deployment', 'POST /x', 201)",
+    );
+    await api.query("select count(*) from audit_log");
+    await assert.rejects(api.query("update audit_log set action = 'x'"), REFUSED);
+    await assert.rejects(api.query("delete from audit_log"), REFUSED);
+    await assert.rejects(api.query("truncate audit_log"), REFUSED);
     // Deleting an archived poll clears the writer's rows through the trigger's own rights.
     await api.query("update polls set archived_at = now() where id = 'p'");
     await api.query("delete from polls where id = 'p'");

@@ -15,6 +15,14 @@ declare global {
       actor?: Actor;
       /** Set by requireKioskOrTeacher for a teacher's token: it votes in lesson registers only. */
       teacher?: { id: string; schoolId: string };
+      /**
+       * Set by the console's session layer (ingest-api/console/session-layer.ts) for a request
+       * without a bearer token whose session cookie is live: requireAdmin takes it as the
+       * actor, or answers 403 csrf_failed when a state-changing request lacks its CSRF token.
+       */
+      consoleSession?: { id: string; actor: Actor; csrfOk: boolean };
+      /** Set by that layer when the request's session cookie is unknown, revoked or expired. */
+      consoleSessionRefused?: boolean;
     }
   }
 }
@@ -32,14 +40,35 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest();
 /**
  * The deployment admin (ADMIN_TOKEN) or a school admin (a token the deployment admin
  * issued, looked up by its hash in the registry cache, so a revocation holds as soon as
- * the cache hears of it). Sets `req.actor`; which objects the actor may see is the
+ * the cache hears of it), or a console session acting as either (read from Postgres per
+ * request by the console's session layer). Sets `req.actor`; which objects the actor may see is the
  * services' (scope.ts), where another school's object is the same 404 as a missing one.
  */
 export function requireAdmin(adminToken: string, cache: RegistryCache) {
   const expected = sha256(adminToken);
   return (req: Request, _res: Response, next: NextFunction) => {
     const token = bearer(req);
-    if (token === undefined) return next(new UnauthorizedError("admin bearer token required"));
+    if (token === undefined) {
+      // Scripts use bearer tokens; the console's browser a session cookie (HttpOnly).
+      if (req.consoleSession !== undefined) {
+        if (!req.consoleSession.csrfOk)
+          return next(
+            new ForbiddenError(
+              "csrf_failed",
+              `a console session's ${req.method} needs its CSRF token in X-CSRF-Token`,
+            ),
+          );
+        req.actor = req.consoleSession.actor;
+        return next();
+      }
+      return next(
+        new UnauthorizedError(
+          req.consoleSessionRefused
+            ? "the console session is unknown, revoked or expired: sign in again"
+            : "admin bearer token required",
+        ),
+      );
+    }
     const given = sha256(token);
     // Compare digests in constant time: the token's length and prefix stay secret.
     if (timingSafeEqual(given, expected)) {
