@@ -182,7 +182,11 @@ export function createApp(parts: AppParts): Express {
   app.use(kioskAppRoutes(parts.kioskApp)); // the kiosk app's pages and service worker
   // The API described (OpenAPI 3.1) and its reference page, from the routes' own schemas.
   app.use(
-    openApiRoutes({ people: parts.people.limits, attendanceReads: parts.attendanceReads.limits }),
+    openApiRoutes({
+      people: parts.people.limits,
+      attendanceReads: parts.attendanceReads.limits,
+      registers: parts.registers.config,
+    }),
   );
   app.use(notFoundHandler);
   app.use(errorMiddleware(logger));

@@ -117,7 +117,7 @@ export interface ApiPaths {
         "401": Error401;
         "403": {
           error: {
-            code: "kiosk_revoked" | "poll_not_allowed";
+            code: "kiosk_revoked" | "poll_not_allowed" | "teacher_not_allowed";
             message: string;
             details?:
               | {
@@ -1787,6 +1787,761 @@ export interface ApiPaths {
       };
     };
   };
+  "/v1/schools/{schoolId}/teachers": {
+    get: {
+      path: {
+        schoolId: string;
+      };
+      responses: {
+        "200": {
+          teachers: Teacher[];
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+    post: {
+      path: {
+        schoolId: string;
+      };
+      requestBody: CreateTeacher;
+      responses: {
+        "201": {
+          id: string;
+          schoolId: string;
+          label: string;
+          createdAt: string;
+          /**
+           * `tft_…`, shown this once
+           */
+          token: string;
+        };
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "413": {
+          error: {
+            code: "body_too_large";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "415": Error415;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/schools/{schoolId}/teachers/{teacherId}": {
+    delete: {
+      path: {
+        schoolId: string;
+        teacherId: string;
+      };
+      responses: {
+        "200": Teacher;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found" | "teacher_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/registers/{pollId}/complete": {
+    post: {
+      path: {
+        pollId: string;
+      };
+      requestBody: CompleteRegister;
+      responses: {
+        "202": RegisterCompletion;
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "kiosk_revoked" | "poll_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "poll_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "409": {
+          error: {
+            code: "poll_not_open" | "poll_archived";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "413": {
+          error: {
+            code: "body_too_large";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "415": Error415;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+        "503": {
+          error: {
+            code: "nats_unavailable" | "queue_full";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+      };
+    };
+  };
+  "/v1/registers/{pollId}": {
+    get: {
+      path: {
+        pollId: string;
+      };
+      responses: {
+        "200": LessonRegister;
+        "304": never;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "404": {
+          error: {
+            code: "poll_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+        "503": {
+          error: {
+            code: "register_not_ready" | "redis_unavailable";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+      };
+    };
+  };
+  "/v1/schools/{schoolId}/groups/{groupId}/stats": {
+    get: {
+      path: {
+        schoolId: string;
+        groupId: string;
+      };
+      query: {
+        from: string;
+        to: string;
+      };
+      responses: {
+        "200": {
+          schoolId: string;
+          groupId: string;
+          from: string;
+          to: string;
+          lessonsHeld: number;
+          lessonsNotCompleted: number;
+          /**
+           * person-lessons of the held lessons
+           */
+          present: number;
+          absent: number;
+          /**
+           * present / (present + absent), 4 decimals
+           */
+          share: number;
+          changedAfterCompletion: number;
+          people: {
+            id: string;
+            lessons: number;
+            present: number;
+            absent: number;
+            /**
+             * present / (present + absent), 4 decimals
+             */
+            share: number;
+          }[];
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/schools/{schoolId}/registers/stats": {
+    get: {
+      path: {
+        schoolId: string;
+      };
+      query: {
+        from: string;
+        to: string;
+      };
+      responses: {
+        "200": {
+          schoolId: string;
+          from: string;
+          to: string;
+          lessonsHeld: number;
+          lessonsNotCompleted: number;
+          /**
+           * person-lessons of the held lessons
+           */
+          present: number;
+          absent: number;
+          /**
+           * present / (present + absent), 4 decimals
+           */
+          share: number;
+          changedAfterCompletion: number;
+          groups: {
+            groupId: string;
+            lessonsHeld: number;
+            lessonsNotCompleted: number;
+            /**
+             * person-lessons of the held lessons
+             */
+            present: number;
+            absent: number;
+            /**
+             * present / (present + absent), 4 decimals
+             */
+            share: number;
+            changedAfterCompletion: number;
+          }[];
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/schools/{schoolId}/registers": {
+    get: {
+      path: {
+        schoolId: string;
+      };
+      query: {
+        state: "overdue";
+      };
+      responses: {
+        "200": {
+          schoolId: string;
+          state: "overdue";
+          /**
+           * REGISTER_COMPLETION_GRACE_MS
+           */
+          graceMs: number;
+          /**
+           * oldest end first, at most 1,000
+           */
+          registers: {
+            id: string;
+            slug: string;
+            title: string;
+            groupId: string;
+            startsAt: string;
+            endsAt: string;
+            absent: number;
+            events: number;
+          }[];
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
   "/healthz": {
     get: {
       responses: {
@@ -2028,7 +2783,7 @@ export interface Error415 {
  */
 export interface Error422 {
   error: {
-    code: "unknown_option" | "unknown_person" | "temperature_out_of_range";
+    code: "unknown_option" | "unknown_person" | "not_in_group" | "temperature_out_of_range";
     message: string;
     details?:
       | {
@@ -2130,7 +2885,7 @@ export interface KioskSelf {
 export interface PublicPoll {
   id: string;
   schoolId: string;
-  kind: "vote" | "attendance";
+  kind: "vote" | "attendance" | "register";
   title: string;
   status: "not_open" | "open" | "closed";
   timeZone: string;
@@ -2194,6 +2949,7 @@ export interface Error404 {
       | "kiosk_not_found"
       | "school_not_found"
       | "school_admin_not_found"
+      | "teacher_not_found"
       | "person_not_found"
       | "holiday_not_found"
       | "pairing_code_invalid"
@@ -2224,6 +2980,7 @@ export interface Error403 {
       | "kiosk_revoked"
       | "poll_not_allowed"
       | "attendance_not_allowed"
+      | "teacher_not_allowed"
       | "results_hidden";
     message: string;
     details?:
@@ -2254,6 +3011,7 @@ export interface Error503 {
       | "attendance_state_rebuilding"
       | "results_not_ready"
       | "attendance_not_ready"
+      | "register_not_ready"
       | "chart_unavailable"
       | "too_many_streams";
     message: string;
@@ -2283,8 +3041,20 @@ export interface Poll {
    * the poll's name in its school
    */
   slug: string;
-  kind: "vote" | "attendance";
+  kind: "vote" | "attendance" | "register";
   groupIds: string[] | null;
+  /**
+   * a lesson register's group
+   */
+  groupId?: string;
+  /**
+   * a lesson register's start
+   */
+  startsAt?: string;
+  /**
+   * a lesson register's end
+   */
+  endsAt?: string;
   title: string;
   timeZone: string;
   opensAt: string | null;
@@ -2339,7 +3109,7 @@ export interface Error400 {
 export interface CreatePoll {
   id: string;
   schoolId?: string;
-  kind?: "vote" | "attendance";
+  kind?: "vote" | "attendance" | "register";
   title: string;
   /**
    * @minItems 1
@@ -2355,6 +3125,9 @@ export interface CreatePoll {
       label: string;
     }[]
   ];
+  groupId?: string;
+  startsAt?: string;
+  endsAt?: string;
   groupIds?: [string, ...string[]] | null;
   voters?: "any" | "roster";
   timeZone?: string;
@@ -2746,4 +3519,82 @@ export interface AttendanceCounts {
  */
 export interface PutHoliday {
   name: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "Teacher".
+ */
+export interface Teacher {
+  id: string;
+  schoolId: string;
+  label: string;
+  createdAt: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "CreateTeacher".
+ */
+export interface CreateTeacher {
+  label: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "CompleteRegister".
+ */
+export interface CompleteRegister {
+  completionId: string;
+  completedAt?: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "RegisterCompletion".
+ */
+export interface RegisterCompletion {
+  pollId: string;
+  completionId: string;
+  status: "accepted" | "duplicate";
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "LessonRegister".
+ */
+export interface LessonRegister {
+  /**
+   * the ETag's value
+   */
+  version: string;
+  publishedAt: string;
+  pollId: string;
+  schoolId: string;
+  groupId: string;
+  title: string;
+  startsAt: string;
+  endsAt: string;
+  completed: boolean;
+  completedAt: string | null;
+  changedAfterCompletion: boolean;
+  counts: {
+    present: number;
+    absent: number;
+    pending: number;
+    events: number;
+  };
+  lists: {
+    /**
+     * person ids in id order
+     */
+    present: string[];
+    /**
+     * person ids in id order
+     */
+    absent: string[];
+    /**
+     * before the completion: the group's active members not reported absent
+     */
+    pending: string[];
+  };
+  /**
+   * the people whose latest event was cast after the completion
+   */
+  changedAfter: string[];
 }

@@ -11,7 +11,8 @@ import { issueSchoolAdmin, type TestSchoolAdmin } from "../../test-support/schoo
 import type { OpenApiDocument } from "./openapi-document.ts";
 
 // The API's real answers, held to /openapi.json: successes, error envelopes, 304s, a 429 from
-// a tiny pairing budget, 503s (results not yet published, NATS unreachable). Each answer's
+// a tiny pairing budget, 503s (results or a lesson register not yet published, NATS
+// unreachable). Each answer's
 // status must be documented for its route and its body must match that status's schema
 // (test-support/openapi-answers.ts). Every documented operation must be answered at least
 // once here, so a route described but never held to its description fails too.
@@ -323,6 +324,172 @@ describe("the API's answers match /openapi.json", () => {
     expect(await call("get", "/v1/schools/north/attendance", admin), 200);
     expect(await call("get", "/v1/public/schools/north/attendance"), 200);
     expect(await call("get", "/v1/public/schools/default/attendance"), 404);
+  });
+
+  test("lesson registers: teachers, absences, the completion, the document, statistics", async () => {
+    const HOUR = 3_600_000;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const asHead = (t: Test) => t.set(head.auth);
+    const now = Date.now();
+    for (const id of ["R1", "R2", "R3"])
+      expect(
+        await call("put", `/v1/schools/north/people/${id}`, (t) =>
+          asHead(t).send({ name: `Pupil ${id}`, groups: ["9C"] }),
+        ),
+        201,
+      );
+    const lesson = (id: string, startsAt: number, endsAt: number) => ({
+      id,
+      kind: "register",
+      title: `Lesson ${id}`,
+      groupId: "9C",
+      startsAt: iso(startsAt),
+      endsAt: iso(endsAt),
+    });
+    // The poll answers name a register's kind, group and times.
+    const created = await call("post", "/v1/polls", (t) =>
+      asHead(t).send(lesson("maths-9c", now - HOUR, now - HOUR / 2)),
+    );
+    expect(created, 201);
+    assert.equal(created.body.kind, "register");
+    assert.equal(created.body.groupId, "9C");
+    const pollId = String(created.body.id);
+    expect(await call("get", `/v1/polls/${pollId}`, asHead), 200);
+    expect(
+      await call("patch", `/v1/polls/${pollId}`, (t) => asHead(t).send({ title: "Maths 9C" })),
+      200,
+    );
+    const missing = await call("post", "/v1/polls", (t) =>
+      asHead(t).send({ ...lesson("bad", now, now + HOUR), groupId: undefined }),
+    );
+    expect(missing, 400);
+    // Ended long ago and never completed: overdue.
+    const overdue = await call("post", "/v1/polls", (t) =>
+      asHead(t).send(lesson("maths-9c-old", now - 3 * HOUR, now - 2 * HOUR)),
+    );
+    expect(overdue, 201);
+    const quiz = await call("post", "/v1/polls", (t) =>
+      asHead(t).send({ id: "quiz", title: "Quiz", options: [{ id: "a", label: "A" }] }),
+    );
+    expect(quiz, 201);
+
+    // Teachers.
+    const teachers = "/v1/schools/north/teachers";
+    const issued = await call("post", teachers, (t) => asHead(t).send({ label: "Ms Birch" }));
+    expect(issued, 201);
+    const asTeacher = (t: Test) => t.set("Authorization", `Bearer ${issued.body.token}`);
+    expect(await call("post", teachers, (t) => asHead(t).send({ label: "" })), 400);
+    expect(
+      await call("post", "/v1/schools/nowhere/teachers", (t) => admin(t).send({ label: "X" })),
+      404,
+    );
+    const refused = await call("get", teachers, asTeacher);
+    expect(refused, 403);
+    assert.equal(refused.body.error.code, "teacher_not_allowed");
+    expect(await call("get", teachers, asHead), 200);
+    expect(await call("get", teachers), 401);
+
+    // Absences through the vote endpoint, with a teacher's token.
+    const absent = { pollId, optionId: "absent", voterId: "R2" };
+    expect(await call("post", "/v1/votes", (t) => asTeacher(t).send(absent)), 202);
+    const notInGroup = await call("post", "/v1/votes", (t) =>
+      asTeacher(t).send({ ...absent, voterId: "P1" }),
+    );
+    expect(notInGroup, 422);
+    assert.equal(notInGroup.body.error.code, "not_in_group");
+    const notRegister = await call("post", "/v1/votes", (t) =>
+      asTeacher(t).send({ pollId: quiz.body.id, optionId: "a" }),
+    );
+    expect(notRegister, 403);
+    assert.equal(notRegister.body.error.code, "teacher_not_allowed");
+
+    // Not published yet: 503 register_not_ready.
+    const document = `/v1/registers/${pollId}`;
+    const early = await call("get", document, asTeacher);
+    expect(early, 503);
+    assert.equal(early.body.error.code, "register_not_ready");
+
+    // The completion.
+    const complete = `/v1/registers/${pollId}/complete`;
+    const completionId = randomUUID();
+    const done = await call("post", complete, (t) => asTeacher(t).send({ completionId }));
+    expect(done, 202);
+    assert.equal(done.body.status, "accepted");
+    const again = await call("post", complete, (t) => asTeacher(t).send({ completionId }));
+    expect(again, 202);
+    assert.equal(again.body.status, "duplicate");
+    expect(await call("post", complete, (t) => asTeacher(t).send({ completionId: "x" })), 400);
+    expect(
+      await call("post", complete, (t) =>
+        asTeacher(t).send({ completionId: randomUUID(), completedAt: iso(now - 2 * HOUR) }),
+      ),
+      409,
+    );
+    expect(
+      await call("post", complete, (t) => asKiosk(t).send({ completionId: randomUUID() })),
+      403,
+    );
+    expect(
+      await call("post", "/v1/registers/nope/complete", (t) =>
+        asTeacher(t).send({ completionId: randomUUID() }),
+      ),
+      404,
+    );
+    expect(await call("post", complete, (t) => t.send({ completionId: randomUUID() })), 401);
+
+    // The writer stores it, the publisher publishes the document.
+    await eventually("the register completed and stored", async () => {
+      const { rows } = await p.h.db.pool.query<{ events: number }>(
+        "select events from register_states where poll_id = $1 and completion_id is not null",
+        [pollId],
+      );
+      return rows[0]?.events === 1 ? true : undefined;
+    });
+    await p.publisher.run();
+    await p.publisher.registersRun();
+    const published = await call("get", document, asTeacher);
+    expect(published, 200);
+    assert.deepEqual(published.body.lists, { present: ["R1", "R3"], absent: ["R2"], pending: [] });
+    expect(
+      await call("get", document, (t) =>
+        asHead(t).set("If-None-Match", String(published.headers.etag)),
+      ),
+      304,
+    );
+    expect(await call("get", "/v1/registers/nope", asTeacher), 404);
+    expect(await call("get", "/v1/registers/bad%20id", asTeacher), 400);
+    expect(await call("get", document), 401);
+
+    // Statistics and the overdue list.
+    const today = new Date().toISOString().slice(0, 10);
+    const from = new Date(now - 2 * 86_400_000).toISOString().slice(0, 10);
+    const range = `from=${from}&to=${today}`;
+    const group = await call("get", `/v1/schools/north/groups/9C/stats?${range}`, asTeacher);
+    expect(group, 200);
+    assert.equal(group.body.lessonsHeld, 1, group.text);
+    expect(await call("get", `/v1/schools/north/groups/9C/stats?from=${today}`, asTeacher), 400);
+    expect(await call("get", `/v1/schools/nowhere/groups/9C/stats?${range}`, asTeacher), 404);
+    const school = await call("get", `/v1/schools/north/registers/stats?${range}`, asHead);
+    expect(school, 200);
+    assert.equal(school.body.groups[0].groupId, "9C", school.text);
+    expect(await call("get", `/v1/schools/north/registers/stats?${range}`), 401);
+    expect(await call("get", `/v1/schools/nowhere/registers/stats?${range}`, asTeacher), 404);
+    const list = await call("get", "/v1/schools/north/registers?state=overdue", asHead);
+    expect(list, 200);
+    assert.deepEqual(
+      list.body.registers.map((r: { id: string }) => r.id),
+      [overdue.body.id],
+    );
+    expect(await call("get", "/v1/schools/north/registers?state=open", asHead), 400);
+    expect(await call("get", "/v1/schools/north/registers?state=overdue", asTeacher), 403);
+    expect(await call("get", "/v1/schools/nowhere/registers?state=overdue", admin), 404);
+
+    // A teacher revoked: its token is refused.
+    const revoke = `/v1/schools/north/teachers/${issued.body.id}`;
+    expect(await call("delete", revoke, asHead), 200);
+    expect(await call("delete", revoke, asHead), 404);
+    expect(await call("delete", revoke, asTeacher), 401);
+    expect(await call("post", "/v1/votes", (t) => asTeacher(t).send(absent)), 401);
   });
 
   test("health, pages and files", async () => {

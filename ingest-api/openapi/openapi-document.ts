@@ -1,9 +1,10 @@
 import { createDocument } from "zod-openapi";
 import { attendanceRouteDescriptions } from "../attendance/attendance-openapi.ts";
-import type { AttendanceReadsConfig, PeopleConfig } from "../config.ts";
+import type { AttendanceReadsConfig, PeopleConfig, RegistersConfig } from "../config.ts";
 import { healthRouteDescriptions } from "../health/health-openapi.ts";
 import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
 import { peopleRouteDescriptions } from "../people/people-openapi.ts";
+import { registerRouteDescriptions } from "../registers/register-openapi.ts";
 import { registryRouteDescriptions } from "../registry/registry-openapi.ts";
 import { resultsRouteDescriptions } from "../results/results-openapi.ts";
 import { schoolRouteDescriptions } from "../schools/school-openapi.ts";
@@ -19,6 +20,7 @@ export const REFERENCE_PAGE_PATH = "/api";
 export interface DocumentLimits {
   people: PeopleConfig;
   attendanceReads: AttendanceReadsConfig;
+  registers: RegistersConfig;
 }
 
 export type OpenApiDocument = ReturnType<typeof createDocument>;
@@ -57,7 +59,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         title: "tallyflow ingest API",
         version: "1",
         description:
-          "Votes and attendance from kiosks, their results and the registry. Every error answer is `{error: {code, message, details?}}`; the codes and their meaning: docs/api.md. Limits are named settings: docs/configuration.md.",
+          "Votes and attendance from kiosks, lesson registers, their results and the registry. Every error answer is `{error: {code, message, details?}}`; the codes and their meaning: docs/api.md. Limits are named settings: docs/configuration.md.",
       },
       tags: [
         { name: "votes" },
@@ -67,6 +69,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         { name: "schools" },
         { name: "people" },
         { name: "attendance" },
+        { name: "registers", description: "lesson registers: docs/registers.md" },
         { name: "health" },
         { name: "reference" },
         { name: "pages", description: "web pages and their files (no JSON)" },
@@ -79,6 +82,11 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
             description: "the deployment admin's ADMIN_TOKEN or a school admin's token",
           },
           kioskToken: { type: "http", scheme: "bearer", description: "a kiosk's token" },
+          teacherToken: {
+            type: "http",
+            scheme: "bearer",
+            description: "a teacher's token (`tft_…`): its school's lesson registers only",
+          },
         },
       },
       paths: {
@@ -89,6 +97,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         ...schoolRouteDescriptions,
         ...peopleRouteDescriptions(limits.people),
         ...attendanceRouteDescriptions(limits.attendanceReads),
+        ...registerRouteDescriptions(limits.registers),
         ...healthRouteDescriptions,
         ...webRouteDescriptions,
         ...ownRoutes,

@@ -48,6 +48,8 @@ export const jsonBodyErrors: Responses = errors(400, 413, 415);
 export const adminSecurity = [{ adminToken: [] }];
 /** The security requirement of a kiosk route. */
 export const kioskSecurity = [{ kioskToken: [] }];
+/** A teacher's token, beside another credential: lesson registers only (docs/registers.md). */
+export const teacherSecurity = [{ teacherToken: [] }];
 
 /** `:id` → `{id}`, `{*file}` → `{file}`: an Express path as OpenAPI writes it. */
 export function openApiPath(expressPath: string): string {
@@ -101,6 +103,12 @@ export function staticFile(summary: string, type = "*/*"): Operation {
 
 /** A kiosk's bearer token missing or unknown, revoked, or over the kiosk's rate limit. */
 export const KIOSK_CALLER: ErrorCode[] = ["unauthorized", "kiosk_revoked", "rate_limited"];
+
+/**
+ * An admin's bearer token missing or wrong (its failures throttled per address), or a
+ * teacher's token, which an admin route refuses.
+ */
+export const ADMIN_CALLER: ErrorCode[] = ["unauthorized", "teacher_not_allowed", "rate_limited"];
 
 /** A JSON body that cannot be read, is too large, or is not JSON, or a field refused. */
 export const JSON_BODY: ErrorCode[] = [

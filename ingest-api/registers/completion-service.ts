@@ -1,24 +1,13 @@
-import { z } from "zod";
 import { AppError, ConflictError, NotFoundError, ValidationError } from "../../common/errors.ts";
 import {
-  completionIdSchema,
   completionMessageId,
   encodeCompletionMessage,
   type StoredCompletion,
 } from "../../common/register-completion.ts";
-import { isStorableInstant } from "../../common/vote.ts";
 import type { Actor } from "../auth/actor.ts";
 import type { CachedKiosk, CachedPoll, RegistryCache } from "../registry/registry-cache.ts";
 import type { PublishVotes } from "../votes/vote-service.ts";
-
-/** `POST /v1/registers/:pollId/complete`: the client's id (a retry resends it) and when. */
-export const completeSchema = z.strictObject({
-  completionId: completionIdSchema,
-  completedAt: z.iso
-    .datetime({ offset: true, error: "must be an ISO 8601 timestamp with a time zone" })
-    .refine(isStorableInstant, { error: "must be between the years 0001 and 9999 (UTC)" })
-    .optional(),
-});
+import type { CompleteInput } from "./register-schemas.ts";
 
 /** Who completes: a kiosk (a classroom tablet), a teacher, or an admin. */
 export type Completer = { kind: "kiosk"; kiosk: CachedKiosk } | { kind: "actor"; actor: Actor };
@@ -48,7 +37,7 @@ export class CompletionService {
   async complete(
     by: Completer,
     pollId: string,
-    input: z.infer<typeof completeSchema>,
+    input: CompleteInput,
   ): Promise<{ pollId: string; completionId: string; status: "accepted" | "duplicate" }> {
     const poll = this.#register(by, pollId);
     const now = Date.now();

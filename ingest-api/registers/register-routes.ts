@@ -1,22 +1,26 @@
 import { createHash } from "node:crypto";
 import { type NextFunction, type Request, type Response, Router } from "express";
-import { z } from "zod";
 import { NotFoundError, UnavailableError, ValidationError } from "../../common/errors.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { Pool } from "../../common/postgres.ts";
 import type { RedisClient } from "../../common/redis.ts";
 import { registerKeys } from "../../common/register-contract.ts";
 import { idSchema } from "../../common/vote.ts";
-import { dateRangeSchema } from "../attendance/holidays-schemas.ts";
 import { actsFor, requestScope } from "../auth/actor.ts";
 import { bearer, requireAdmin, requireAdminOrTeacher, requireKiosk } from "../auth/bearer-auth.ts";
 import type { RegistersConfig } from "../config.ts";
 import { jsonBody } from "../http/json-body.ts";
 import { parseBody } from "../http/parse-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
-import { createSchoolAdminSchema } from "../schools/school-schemas.ts";
-import { type CompletionService, completeSchema } from "./completion-service.ts";
+import { readErrors } from "../results/results-http.ts";
+import type { CompletionService } from "./completion-service.ts";
 import { groupStats, overdueRegisters, schoolStats } from "./register-reads.ts";
+import {
+  completeSchema,
+  createTeacherSchema,
+  overdueQuerySchema,
+  statsQuerySchema,
+} from "./register-schemas.ts";
 import type { TeacherService } from "./teacher-service.ts";
 
 export interface RegisterRouteDeps {
@@ -42,10 +46,6 @@ function param(req: Request, name: "schoolId" | "teacherId" | "pollId" | "groupI
   return result.data;
 }
 
-const overdueQuerySchema = z.strictObject({
-  state: z.enum(["overdue"], { error: 'must be "overdue"' }),
-});
-
 // Lists of people are personal data: no cache between the API and the reader keeps them.
 const noStore = (res: Response) => res.setHeader("Cache-Control", "private, no-store");
 
@@ -68,6 +68,8 @@ export function registerRoutes(deps: RegisterRouteDeps) {
     return reader(req, res, next);
   };
   const body = jsonBody(16 * 1024);
+  // Redis unreachable: 503 redis_unavailable (Retry-After), as the results' and day documents' reads.
+  const redisRead = readErrors(deps.resultsIntervalMs).fromRedis;
 
   /** The school of the path, if the actor acts for it and it exists (404 otherwise). */
   const school = (req: Request) => {
@@ -79,7 +81,7 @@ export function registerRoutes(deps: RegisterRouteDeps) {
   };
 
   router.post("/v1/schools/:schoolId/teachers", admin, body, async (req, res) => {
-    const { label } = parseBody(createSchoolAdminSchema, req.body);
+    const { label } = parseBody(createTeacherSchema, req.body);
     const issued = await deps.teachers.issue(param(req, "schoolId"), label, requestScope(req));
     res
       .status(201)
@@ -124,7 +126,7 @@ export function registerRoutes(deps: RegisterRouteDeps) {
     )
       throw new NotFoundError("poll_not_found", `no lesson register has the id "${pollId}"`);
     const keys = registerKeys(deps.redisKeyPrefix, pollId);
-    const [version, json] = await deps.redis.mGet([keys.version, keys.json]);
+    const [version, json] = await redisRead(() => deps.redis.mGet([keys.version, keys.json]));
     if (version === null || json === null)
       throw new UnavailableError(
         "register_not_ready",
@@ -136,7 +138,7 @@ export function registerRoutes(deps: RegisterRouteDeps) {
     res.type("application/json").send(json);
   });
 
-  const statsQuery = dateRangeSchema(config.statsRangeMaxDays, "REGISTER_STATS_RANGE_MAX_DAYS");
+  const statsQuery = statsQuerySchema(config);
   router.get("/v1/schools/:schoolId/groups/:groupId/stats", reader, async (req, res) => {
     const s = school(req);
     const groupId = param(req, "groupId");

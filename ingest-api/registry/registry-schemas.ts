@@ -226,6 +226,9 @@ export function windowIsOrdered(
 /** An instant as the API answers it (ISO 8601, UTC). */
 export const instantAnswerSchema = z.iso.datetime({ offset: true });
 
+/** A poll's kind as answers name it (common/registry-types.ts `PollKind`). */
+export const pollKindAnswerSchema = z.enum(["vote", "attendance", "register"]);
+
 const pollOptionAnswerSchema = z.strictObject({
   id: z.string(),
   label: z.string(),
@@ -237,8 +240,11 @@ export const pollAnswerSchema = z
     id: z.string().meta({ description: "globally unique: what every URL takes" }),
     schoolId: z.string(),
     slug: z.string().meta({ description: "the poll's name in its school" }),
-    kind: z.enum(["vote", "attendance"]),
+    kind: pollKindAnswerSchema,
     groupIds: z.array(z.string()).nullable(),
+    groupId: z.string().optional().meta({ description: "a lesson register's group" }),
+    startsAt: instantAnswerSchema.optional().meta({ description: "a lesson register's start" }),
+    endsAt: instantAnswerSchema.optional().meta({ description: "a lesson register's end" }),
     title: z.string(),
     timeZone: z.string(),
     opensAt: instantAnswerSchema.nullable(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { pollKindAnswerSchema } from "../registry/registry-schemas.ts";
 
 // What the public read routes answer: a poll as anyone may see it, and the results
 // document (the publisher's, result-publisher/results.ts; its Redis contract:
@@ -11,7 +12,7 @@ export const publicPollAnswerSchema = z
   .strictObject({
     id: z.string(),
     schoolId: z.string(),
-    kind: z.enum(["vote", "attendance"]),
+    kind: pollKindAnswerSchema,
     title: z.string(),
     status: phaseSchema,
     timeZone: z.string(),

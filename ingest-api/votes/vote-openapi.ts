@@ -7,6 +7,7 @@ import {
   KIOSK_CALLER,
   kioskSecurity,
   type RouteDescriptions,
+  teacherSecurity,
 } from "../openapi/route-parts.ts";
 import {
   batchAnswerSchema,
@@ -23,13 +24,17 @@ const VOTE_QUEUE: ErrorCode[] = [
   "voter_claims_rebuilding",
 ];
 
+/** A kiosk, or a teacher reporting absences in its school's lesson registers (docs/registers.md). */
+const security = [...kioskSecurity, ...teacherSecurity];
+
 /** The vote routes as /openapi.json describes them (docs/api.md: Vote rules). */
 export const voteRouteDescriptions: RouteDescriptions = {
   "/v1/votes": {
     post: {
       tags: ["votes"],
-      summary: "Cast one vote (or check-in/out of an attendance register)",
-      security: kioskSecurity,
+      summary:
+        "Cast one vote (or check-in/out of an attendance register, an absence in a lesson register)",
+      security,
       requestBody: { required: true, content: { "application/json": { schema: voteBodySchema } } },
       responses: {
         "202": json(voteAnswerSchema, "published to the queue (or a retry of one that was)"),
@@ -38,6 +43,7 @@ export const voteRouteDescriptions: RouteDescriptions = {
           ...JSON_BODY,
           ...ANY_ROUTE,
           "poll_not_allowed",
+          "teacher_not_allowed",
           "poll_not_found",
           "poll_not_open",
           "poll_closed",
@@ -45,6 +51,7 @@ export const voteRouteDescriptions: RouteDescriptions = {
           "already_voted",
           "unknown_option",
           "unknown_person",
+          "not_in_group",
           "temperature_out_of_range",
           ...VOTE_QUEUE,
         ),
@@ -55,7 +62,7 @@ export const voteRouteDescriptions: RouteDescriptions = {
     post: {
       tags: ["votes"],
       summary: "Cast many votes (an outbox's flush); each is judged on its own",
-      security: kioskSecurity,
+      security,
       requestBody: { required: true, content: { "application/json": { schema: batchBodySchema } } },
       responses: {
         "200": json(batchAnswerSchema, "each vote's outcome, in input order"),

@@ -88,7 +88,11 @@ export function apiTypesSchema(document: OpenApiDocument): JSONSchema {
 /** The file's text, from the document as the API serves it with its default settings. */
 export async function apiTypesSource(): Promise<string> {
   const config = readIngestConfig({});
-  const document = apiDocument({ people: config.people, attendanceReads: config.attendanceReads });
+  const document = apiDocument({
+    people: config.people,
+    attendanceReads: config.attendanceReads,
+    registers: config.registers,
+  });
   return compile(apiTypesSchema(document), "ApiPaths", {
     bannerComment: BANNER,
     additionalProperties: false,
