@@ -2953,6 +2953,8 @@ export interface Error404 {
       | "person_not_found"
       | "holiday_not_found"
       | "pairing_code_invalid"
+      | "invite_invalid"
+      | "session_not_found"
       | "route_not_found";
     message: string;
     details?:
@@ -2981,6 +2983,7 @@ export interface Error403 {
       | "poll_not_allowed"
       | "attendance_not_allowed"
       | "teacher_not_allowed"
+      | "csrf_failed"
       | "results_hidden";
     message: string;
     details?:
