@@ -82,10 +82,6 @@ interface Replayed {
 // Per connection, created in the transaction when missing (so again after one rolled back),
 // emptied at every commit.
 const CREATE_TEMP_TABLES = `
-  create temp table if not exists presence_events (
-    n integer not null, school_id text not null, person_id text not null,
-    cast_at timestamptz not null, time_zone text not null
-  ) on commit delete rows;
   create temp table if not exists presence_days (
     school_id text not null, person_id text not null, day date not null,
     closed_seconds integer not null, closed_ms integer not null, first_in timestamptz,
@@ -93,8 +89,6 @@ const CREATE_TEMP_TABLES = `
     outs_without_in integer not null, double_ins integer not null, double_outs integer not null,
     events integer not null, last_event_at timestamptz, last_event_id uuid, read_tx_id xid8
   ) on commit delete rows`;
-
-const COPY_EVENTS = "copy presence_events (n, school_id, person_id, cast_at, time_zone) from stdin";
 
 // Instants come back as milliseconds since 1970 (cut to the millisecond, as JavaScript reads
 // an event's castAt), so that every path replays the same numbers.
@@ -109,19 +103,29 @@ const STORED_COLUMNS = `a.tx_id::text as tx_id, a.closed_ms, ${MS("a.first_in")}
   a.double_outs, a.events, ${MS("a.last_event_at")} as last_event_ms,
   a.last_event_id::text as last_event_id`;
 
-// The batch's person-days (its events, by their number, grouped by school, person and local
-// day), each with its stored replay and tx_id when it has a row: one primary-key probe per
-// person-day (LATERAL: the temporary table has no statistics, and a hash join would read
-// all of attendance_days).
-const BATCH_DAYS = `
-  select e.school_id as school, e.person_id as person, e.day::text as day, e.ns, a.*
-  from (select school_id, person_id, ${LOCAL_DAY("cast_at", "time_zone")} as day,
-               array_agg(n) as ns
-        from presence_events group by 1, 2, 3) e
-  left join lateral (
+// The stored replay and tx_id of the given person-days that have a row, by their index in
+// the list: one primary-key probe each (LATERAL: never a scan of attendance_days).
+const STORED_DAYS = `
+  select k.i::int as i, a.*
+  from unnest($1::text[], $2::text[], $3::date[]) with ordinality as k(school_id, person_id, day, i)
+  join lateral (
     select ${STORED_COLUMNS} from attendance_days a
-    where a.school_id = e.school_id and a.day = e.day and a.person_id = e.person_id collate "C"
+    where a.school_id = k.school_id and a.day = k.day and a.person_id = k.person_id collate "C"
   ) a on true`;
+
+// The school-local day at the first and the last millisecond of 15-minute slots of time
+// ($2: their starts in ms since 1970) in zones ($1), computed by Postgres as every part of
+// tallyflow computes a local day in SQL. Offsets are whole quarter hours and change at
+// quarter hours, so a slot whose two ends share a day has that day throughout; the instants
+// of a slot that does not (midnight, or a change of offset across it) are asked one by one.
+const SLOT_MS = 15 * 60_000;
+const SLOT_DAYS = `
+  select ((to_timestamp(s / 1000.0) at time zone tz)::date)::text as first,
+         ((to_timestamp((s + ${SLOT_MS} - 1) / 1000.0) at time zone tz)::date)::text as last
+  from unnest($1::text[], $2::float8[]) as u(tz, s)`;
+const INSTANT_DAYS = `
+  select ((at at time zone tz)::date)::text as day
+  from unnest($1::timestamptz[], $2::text[]) as u(at, tz)`;
 
 // All events of the given person-days, by their index in the list: per person-day one index
 // range per register of its school over the day's instants (wider by a few hours, so that a
@@ -374,64 +378,234 @@ async function readDayEvents(
   return events;
 }
 
+/** What this writer last wrote for a person-day: its replay, and the transaction's tx_id. */
+interface Written {
+  replay: DayReplay;
+  txId: string;
+}
+
+/**
+ * The person-days this writer wrote, their replay and tx_id as committed, the most recently
+ * written last, up to `limit` (the oldest are forgotten first). What a batch would otherwise
+ * read back from attendance_days before continuing a day: the write stays conditional on the
+ * tx_id, so an entry another writer (or the sweep, or an erasure) has since made stale only
+ * sends its person-day the locking way, as a changed row does.
+ */
+export class WrittenDays {
+  readonly #days = new Map<string, Written>();
+  readonly #limit: number;
+  /**
+   * Whether the last person-days this writer knew nothing of were all new (no row): then
+   * the next ones are copied in as new without a read first (the morning's check-ins), and
+   * read first again once such a copy meets a stored row.
+   */
+  unknownAreNew = true;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  get size(): number {
+    return this.#days.size;
+  }
+
+  get(key: string): Written | undefined {
+    return this.#days.get(key);
+  }
+
+  set(key: string, written: Written): void {
+    this.#days.delete(key);
+    this.#days.set(key, written);
+    if (this.#days.size > this.#limit)
+      for (const oldest of this.#days.keys()) {
+        this.#days.delete(oldest);
+        if (this.#days.size <= this.#limit) break;
+      }
+  }
+
+  delete(key: string): void {
+    this.#days.delete(key);
+  }
+}
+
+/** Person-days kept in memory per writer (ATTENDANCE_WRITTEN_DAYS) when not configured. */
+export const DEFAULT_WRITTEN_DAYS = 1_000_000;
+const writtenDaysByPool = new WeakMap<object, WrittenDays>();
+
+/** The written person-days of the writer using `pool` (one per pool: one per database). */
+export function writtenDaysOf(pool: object, limit = DEFAULT_WRITTEN_DAYS): WrittenDays {
+  let written = writtenDaysByPool.get(pool);
+  if (written === undefined) {
+    written = new WrittenDays(limit);
+    writtenDaysByPool.set(pool, written);
+  }
+  return written;
+}
+
+const dayKey = (d: PersonDay) => `${d.school}\u0000${d.person}\u0000${d.day}`;
+
+// The local day of each 15-minute slot of each zone, as Postgres computed it (null: the slot
+// holds a day's end or an offset change, its instants are asked one by one). The tz database
+// does not change under a running writer; bounded all the same.
+const slotDays = new Map<string, string | null>();
+const SLOT_DAYS_KEPT = 100_000;
+
+/** The school-local day of each event, as `(cast_at at time zone tz)::date` gives it. */
+async function localDaysOf(
+  client: PoolClient,
+  events: readonly RegisterEvent[],
+): Promise<string[]> {
+  const slotKey = (e: RegisterEvent) => `${e.timeZone}\u0000${Math.floor(e.atMs / SLOT_MS)}`;
+  const missing = new Map<string, { tz: string; startMs: number }>();
+  for (const e of events) {
+    const key = slotKey(e);
+    if (!slotDays.has(key) && !missing.has(key))
+      missing.set(key, { tz: e.timeZone, startMs: Math.floor(e.atMs / SLOT_MS) * SLOT_MS });
+  }
+  if (missing.size > 0) {
+    const asked = [...missing.values()];
+    const { rows } = await client.query<{ first: string; last: string }>(SLOT_DAYS, [
+      asked.map((m) => m.tz),
+      asked.map((m) => m.startMs),
+    ]);
+    if (slotDays.size + asked.length > SLOT_DAYS_KEPT) slotDays.clear();
+    [...missing.keys()].forEach((key, i) => {
+      const r = rows[i]!;
+      slotDays.set(key, r.first === r.last ? r.first : null);
+    });
+  }
+  const days: string[] = [];
+  const split: number[] = [];
+  events.forEach((e, i) => {
+    const day = slotDays.get(slotKey(e)) ?? null;
+    if (day === null) split.push(i);
+    days.push(day ?? "");
+  });
+  if (split.length > 0) {
+    const { rows } = await client.query<{ day: string }>(INSTANT_DAYS, [
+      split.map((i) => events[i]!.castAt),
+      split.map((i) => events[i]!.timeZone),
+    ]);
+    split.forEach((at, j) => {
+      days[at] = rows[j]!.day;
+    });
+  }
+  return days;
+}
+
+/** What keepPresence did, and what to remember once the transaction has committed. */
+export interface KeptPresence extends PresenceResult {
+  /** To be called after the commit (never after a rollback): remembers what was written. */
+  committed(): void;
+}
+
 /**
  * Keeps the person-days of `inserted` (this batch's inserted register events) and up to
  * `dirtyLimit` dirty ones, in the caller's transaction, after the events are inserted and
- * before the commit. When nothing is dirty, one statement for a batch without register
- * events; with some, the events copied in and read back grouped by person-day with their
- * stored replays, those arriving out of order read in full, the new person-days copied in,
- * the others copied and written if unchanged.
+ * before the commit. The events are grouped by person-day in memory; a person-day this
+ * writer wrote (`written`) is continued from what it wrote, one it knows nothing of is read
+ * (its stored replay, by primary key), or copied in as new while such ones have been new;
+ * those arriving out of order are replayed from all their events; the new person-days are
+ * copied in, the others copied and written if unchanged.
  */
 export async function keepPresence(
   client: PoolClient,
   inserted: readonly RegisterEvent[],
   dirtyLimit: number,
-): Promise<PresenceResult> {
+  written: WrittenDays = new WrittenDays(0),
+): Promise<KeptPresence> {
   const changed =
-    inserted.length > 0 ? await keepBatchDays(client, inserted) : { total: 0, days: [] };
+    inserted.length > 0
+      ? await keepBatchDays(client, inserted, written)
+      : { total: 0, days: [], wrote: [], txId: "" };
   const locked = await recomputeLocked(client, changed.days, dirtyLimit);
   return {
     personDays: changed.total + locked.personDays - changed.days.length,
     removed: locked.removed,
+    committed: () => {
+      for (const d of changed.wrote)
+        written.set(dayKey(d.day), { replay: d.replay, txId: changed.txId });
+      for (const d of locked.days) written.delete(dayKey(d));
+    },
   };
 }
 
-/** The batch's person-days, written if unchanged; returns those that changed meanwhile. */
+interface BatchDay {
+  day: PersonDay;
+  events: AttendanceEvent[];
+}
+
+/**
+ * The batch's person-days, written if unchanged; returns those that changed meanwhile (to
+ * be done the locking way) and those written, with this transaction's tx_id.
+ */
 async function keepBatchDays(
   client: PoolClient,
   inserted: readonly RegisterEvent[],
-): Promise<{ total: number; days: PersonDay[] }> {
+  written: WrittenDays,
+): Promise<{ total: number; days: PersonDay[]; wrote: Replayed[]; txId: string }> {
   await client.query(CREATE_TEMP_TABLES);
-  await copyIn(
-    client,
-    COPY_EVENTS,
-    chunks(
-      inserted,
-      (e, n) =>
-        `${n}\t${field(e.schoolId)}\t${field(e.voterId)}\t${field(e.castAt)}\t${field(e.timeZone)}\n`,
-    ),
-  );
-  const { rows } = await client.query<PersonDay & StoredColumns & { ns: number[] }>(BATCH_DAYS);
+  const localDays = await localDaysOf(client, inserted);
+  const byDay = new Map<string, BatchDay>();
+  inserted.forEach((e, n) => {
+    const day = { school: e.schoolId, person: e.voterId, day: localDays[n]! };
+    const key = dayKey(day);
+    let batchDay = byDay.get(key);
+    if (batchDay === undefined) {
+      batchDay = { day, events: [] };
+      byDay.set(key, batchDay);
+    }
+    const event = toEvent(e);
+    if (event) batchDay.events.push(event);
+  });
+
   const replayed: Replayed[] = [];
   const outOfOrder: number[] = [];
-  for (const r of rows) {
-    const events: AttendanceEvent[] = [];
-    for (const n of r.ns) {
-      const e = toEvent(inserted[n]!);
-      if (e) events.push(e);
-    }
-    const day = { school: r.school, person: r.person, day: r.day };
-    if (r.tx_id === null) {
-      replayed.push({ day, replay: replayDay(null, events), readTxId: null });
-      continue;
-    }
-    const from = fromRow(r);
-    if (continuesDay(from, events))
-      replayed.push({ day, replay: replayDay(from, events), readTxId: r.tx_id });
+  const unknown: BatchDay[] = [];
+  const continueFrom = (d: BatchDay, from: DayReplay, txId: string) => {
+    if (continuesDay(from, d.events))
+      replayed.push({ day: d.day, replay: replayDay(from, d.events), readTxId: txId });
     else {
       outOfOrder.push(replayed.length);
-      replayed.push({ day, replay: from, readTxId: r.tx_id });
+      replayed.push({ day: d.day, replay: from, readTxId: txId });
     }
+  };
+  for (const [key, d] of byDay) {
+    const known = written.get(key);
+    if (known === undefined) unknown.push(d);
+    else continueFrom(d, known.replay, known.txId);
+  }
+
+  const fresh = (days: readonly BatchDay[]): Replayed[] =>
+    days
+      .map((d) => ({ day: d.day, replay: replayDay(null, d.events), readTxId: null }))
+      .sort((a, b) => byKey(a.day, b.day));
+  const copiedNew: Replayed[] = [];
+  let toRead = unknown;
+  if (unknown.length > 0 && written.unknownAreNew) {
+    const days = fresh(unknown);
+    if (await copyNewDays(client, days)) {
+      copiedNew.push(...days);
+      toRead = [];
+    } else written.unknownAreNew = false;
+  }
+  const notCopied: Replayed[] = [];
+  if (toRead.length > 0) {
+    const { rows } = await client.query<StoredColumns & { i: number }>(
+      STORED_DAYS,
+      keyColumns(toRead.map((d) => d.day)),
+    );
+    const stored = new Map(rows.map((r) => [r.i - 1, r]));
+    const missing: BatchDay[] = [];
+    toRead.forEach((d, i) => {
+      const row = stored.get(i);
+      if (row === undefined || row.tx_id === null) missing.push(d);
+      else continueFrom(d, fromRow(row), row.tx_id);
+    });
+    written.unknownAreNew = rows.length === 0;
+    const days = fresh(missing);
+    if (days.length > 0 && (await copyNewDays(client, days))) copiedNew.push(...days);
+    else notCopied.push(...days);
   }
   if (outOfOrder.length > 0) {
     const all = await readDayEvents(
@@ -442,23 +616,29 @@ async function keepBatchDays(
       replayed[at]!.replay = replayDay(null, all[j]!);
     });
   }
-  replayed.sort((a, b) => byKey(a.day, b.day));
-
-  const fresh = replayed.filter((d) => d.readTxId === null);
-  const update =
-    fresh.length === 0 || (await copyNewDays(client, fresh))
-      ? replayed.filter((d) => d.readTxId !== null)
-      : replayed;
-  if (update.length === 0) return { total: replayed.length, days: [] };
+  const total = byDay.size;
+  const update = [...replayed, ...notCopied].sort((a, b) => byKey(a.day, b.day));
+  const { rows: tx } = await client.query<{ tx_id: string }>(
+    "select pg_current_xact_id()::text as tx_id",
+  );
+  const txId = tx[0]!.tx_id;
+  if (update.length === 0) return { total, days: [], wrote: copiedNew, txId };
   await copyIn(
     client,
     COPY_DAYS,
     chunks(update, (d) => dayLine(d, true)),
   );
   const { rows: result } = await client.query<{ done: number }>(WRITE_IF_UNCHANGED);
-  if (result[0]!.done === update.length) return { total: replayed.length, days: [] };
+  if (result[0]!.done === update.length)
+    return { total, days: [], wrote: [...copiedNew, ...update], txId };
   const { rows: notWritten } = await client.query<PersonDay>(NOT_WRITTEN);
-  return { total: replayed.length, days: notWritten };
+  const changed = new Set(notWritten.map(dayKey));
+  return {
+    total,
+    days: notWritten,
+    wrote: [...copiedNew, ...update.filter((d) => !changed.has(dayKey(d.day)))],
+    txId,
+  };
 }
 
 /** The locking way, for `given` person-days and up to `dirtyLimit` dirty ones. */
@@ -466,12 +646,12 @@ async function recomputeLocked(
   client: PoolClient,
   given: readonly PersonDay[],
   dirtyLimit: number,
-): Promise<PresenceResult> {
+): Promise<PresenceResult & { days: PersonDay[] }> {
   const { rows: days } = await client.query<PersonDay>(LOCK_PERSON_DAYS, [
     ...keyColumns(given),
     dirtyLimit,
   ]);
-  if (days.length === 0) return { personDays: 0, removed: 0 };
+  if (days.length === 0) return { personDays: 0, removed: 0, days };
   const events = await readDayEvents(client, days);
   const gone: PersonDay[] = [];
   const kept: { day: PersonDay; replay: DayReplay }[] = [];
@@ -495,7 +675,7 @@ async function recomputeLocked(
     kept.map((k) => k.replay.last?.eventId ?? null),
     ...keyColumns(gone),
   ]);
-  return { personDays: days.length, removed: gone.length };
+  return { personDays: days.length, removed: gone.length, days };
 }
 
 /**

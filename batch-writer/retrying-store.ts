@@ -57,6 +57,7 @@ export class RetryingStore {
           votes,
           poison,
           config.attendanceDirtyBatch,
+          config.attendanceWrittenDays,
         );
         reportCommit(metrics, logger, {
           messages: items.length,

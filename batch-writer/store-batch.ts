@@ -11,7 +11,12 @@ import {
   rejectDeletedPollVotes,
   sortByPollIncarnation,
 } from "./poll-incarnations.ts";
-import { keepPresence, type RegisterEvent } from "./presence-upkeep.ts";
+import {
+  DEFAULT_WRITTEN_DAYS,
+  keepPresence,
+  type RegisterEvent,
+  writtenDaysOf,
+} from "./presence-upkeep.ts";
 
 export interface PoisonRow extends Poison {
   streamSeq: number;
@@ -199,7 +204,9 @@ const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = a
  *   batch): COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING and rollups
  *   counting only the rows actually inserted.
  * On both, the person-days of the attendance events inserted are recomputed, and up to
- * `dirtyLimit` dirty ones (presence-upkeep.ts; the writer passes ATTENDANCE_DIRTY_BATCH).
+ * `dirtyLimit` dirty ones (presence-upkeep.ts; the writer passes ATTENDANCE_DIRTY_BATCH),
+ * continuing the person-days this writer wrote from memory (up to `writtenDays` of them:
+ * ATTENDANCE_WRITTEN_DAYS).
  */
 export async function storeBatch(
   pool: Pool,
@@ -207,7 +214,9 @@ export async function storeBatch(
   votes: readonly DecodedVote[],
   poison: readonly PoisonRow[],
   dirtyLimit = 0,
+  writtenDays = DEFAULT_WRITTEN_DAYS,
 ): Promise<StoreResult> {
+  writtenDaysOf(pool, writtenDays);
   if (votes.length > 0 && new Set(votes.map((v) => v.eventId)).size === votes.length) {
     const direct = await storeDirect(pool, stream, votes, poison, dirtyLimit);
     if (direct !== undefined) return direct;
@@ -281,10 +290,16 @@ async function storeDirect(
       rows.map((r) => r.n),
     ]);
     await client.query(MARK_CHANGES_ARRAYS, [[...polls.keys()], [...polls.values()]]);
-    const presence = await keepPresence(client, registerEvents(votes, registers), dirtyLimit);
+    const presence = await keepPresence(
+      client,
+      registerEvents(votes, registers),
+      dirtyLimit,
+      writtenDaysOf(pool),
+    );
     await rejectDeletedPollVotes(client, deleted);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
+    presence.committed();
     return {
       received: batch.length,
       inserted: votes.length,
@@ -383,10 +398,11 @@ async function storeViaStaging(
         conflicts = (await client.query<{ conflicts: number }>(RECORD_CONFLICTS)).rows[0]!
           .conflicts;
     }
-    const presence = await keepPresence(client, events, dirtyLimit);
+    const presence = await keepPresence(client, events, dirtyLimit, writtenDaysOf(pool));
     await rejectDeletedPollVotes(client, deleted);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
+    presence.committed();
     return {
       received: batch.length,
       inserted,
