@@ -160,7 +160,15 @@ const UPSERT_SET = `
   outs_without_in = excluded.outs_without_in, double_ins = excluded.double_ins,
   double_outs = excluded.double_outs, events = excluded.events,
   last_event_at = excluded.last_event_at, last_event_id = excluded.last_event_id,
+  settled_closed_seconds = case when a.settled_closed_seconds is not null
+                                then excluded.closed_seconds end,
+  settled_open_since = case when a.settled_closed_seconds is not null then excluded.open_since end,
   tx_id = pg_current_xact_id(), updated_at = now()`;
+
+// The school-days this transaction wrote person-days of, for the publisher (migration 025).
+const LOG_CHANGES = `
+  insert into attendance_day_changes (school_id, day)
+  select distinct school_id, day from unnest($1::text[], $2::date[]) as u(school_id, day)`;
 
 // presence_days written if unchanged since read, in the order copied (key order):
 // excluded.tx_id is the tx_id read, or (no row read) this transaction's, which no other
@@ -519,6 +527,7 @@ export async function keepPresence(
       ? await keepBatchDays(client, inserted, written)
       : { total: 0, days: [], wrote: [], txId: "" };
   const locked = await recomputeLocked(client, changed.days, dirtyLimit);
+  await logChanges(client, [...changed.wrote.map((d) => d.day), ...locked.days]);
   return {
     personDays: changed.total + locked.personDays - changed.days.length,
     removed: locked.removed,
@@ -528,6 +537,15 @@ export async function keepPresence(
       for (const d of locked.days) written.delete(dayKey(d));
     },
   };
+}
+
+/** Logs the school-days of `days` as changed by this transaction (one row each). */
+async function logChanges(client: PoolClient, days: readonly PersonDay[]): Promise<void> {
+  const schoolDays = new Map<string, PersonDay>();
+  for (const d of days) schoolDays.set(`${d.school}\u0000${d.day}`, d);
+  if (schoolDays.size === 0) return;
+  const pairs = [...schoolDays.values()];
+  await client.query(LOG_CHANGES, [pairs.map((d) => d.school), pairs.map((d) => d.day)]);
 }
 
 interface BatchDay {
@@ -694,11 +712,14 @@ export async function sweepDirtyPersonDays(
   let total = 0;
   for (;;) {
     const client = await pool.connect();
-    let result: PresenceResult;
+    let result: PresenceResult & { days: PersonDay[] };
     try {
       await client.query("begin");
       result = await recomputeLocked(client, [], limit);
+      await logChanges(client, result.days);
       await client.query("commit");
+      const written = writtenDaysOf(pool);
+      for (const d of result.days) written.delete(dayKey(d));
     } catch (err) {
       await client.query("rollback").catch(() => {});
       client.release(true);
@@ -709,4 +730,35 @@ export async function sweepDirtyPersonDays(
     if (result.personDays < limit || signal.aborted || performance.now() - started >= budgetMs)
       return total;
   }
+}
+
+/**
+ * While no votes arrive, past person-days are settled (their covered copy for the period
+ * reads, migration 025) and change rows no publisher reads any more pruned: statements of
+ * up to `limit` rows, one after another while each finds a full `limit`, for at most
+ * `budgetMs`. Resolves to the person-days settled.
+ */
+export async function settlePastDays(
+  pool: Pool,
+  limit: number,
+  budgetMs: number,
+  signal: AbortSignal,
+): Promise<number> {
+  const started = performance.now();
+  let total = 0;
+  for (;;) {
+    const { rows } = await pool.query<{ n: number }>("select attendance_settle_days($1) as n", [
+      limit,
+    ]);
+    total += rows[0]!.n;
+    if (rows[0]!.n < limit || signal.aborted || performance.now() - started >= budgetMs) break;
+  }
+  while (!signal.aborted && performance.now() - started < budgetMs) {
+    const { rows } = await pool.query<{ n: number }>(
+      "select attendance_prune_day_changes($1) as n",
+      [limit],
+    );
+    if (rows[0]!.n < limit) break;
+  }
+  return total;
 }

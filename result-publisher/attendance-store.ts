@@ -4,7 +4,7 @@ import type { AttendanceSettings } from "../common/registry-types.ts";
 import type { Queryable } from "./rollup-store.ts";
 
 // What the attendance publisher reads: every school's rules (one row each), the days and
-// schools changed since the last run's snapshot (attendance_days.tx_id, 019;
+// schools changed since the last run's snapshot (attendance_day_changes, 025;
 // attendance_school_changes, 023), and for a school it republishes its active roster and the rows of the days it
 // republishes. Never `votes`, never a name.
 
@@ -67,8 +67,8 @@ export async function currentSnapshot(db: Queryable): Promise<string> {
 }
 
 /**
- * Rows written by transactions a snapshot did not see: the range `tx_id >= its xmin` (the
- * index on tx_id), less those it saw. Exact where `>= xmin` alone is not: a long transaction
+ * Rows written by transactions a snapshot did not see: the range `tx_id >= its xmin` (an
+ * index on tx_id, where the table has one), less those it saw. Exact where `>= xmin` alone is not: a long transaction
  * elsewhere in the cluster (an analyst's query) holds every snapshot's xmin back, and every
  * row written since it began would look changed at every run.
  */
@@ -78,7 +78,9 @@ const NOT_SEEN_BY = (param: string) =>
 /**
  * The (school, day) pairs with a row `since` did not see, on or after `fromDay`: an idle
  * system returns no rows, a busy one a row per school-day it touched, whatever the number
- * of events.
+ * of events. Read from the writer's change log (migration 025: a row per school-day and
+ * writing transaction, in the transaction that writes the rows), not from attendance_days,
+ * whose tx_id is not indexed (its updates stay heap-only).
  */
 export async function loadChangedDays(
   db: Queryable,
@@ -86,7 +88,7 @@ export async function loadChangedDays(
   fromDay: LocalDay,
 ): Promise<{ schoolId: string; day: LocalDay }[]> {
   const { rows } = await db.query<{ school_id: string; day: string }>(
-    `select distinct school_id, day::text as day from attendance_days
+    `select distinct school_id, day::text as day from attendance_day_changes
      where ${NOT_SEEN_BY("$1")} and day >= $2::date`,
     [since, fromDay],
   );
@@ -171,6 +173,66 @@ export async function loadDayRows(
     values: [schoolId, days],
   });
   return rows.map((r) => ({
+    personId: r.person_id,
+    day: r.day,
+    state: {
+      closedSeconds: r.closed_seconds,
+      firstInMs: r.first_in,
+      lastOutMs: r.last_out,
+      openSinceMs: r.open_since,
+      maxTemperatureC: r.max_temperature_c,
+      outsWithoutIn: r.outs_without_in,
+      doubleIns: r.double_ins,
+      doubleOuts: r.double_outs,
+      events: r.events,
+    },
+    updatedAtMs: r.updated_at,
+    groups: null,
+  }));
+}
+
+/**
+ * The attendance_days rows of days on or after `firstDay` written by transactions the
+ * snapshot `cursor` did not see (as loadDayRows gives them, `groups` null): the changed
+ * school-days from the change log (migration 025), then their rows (the primary key's range
+ * per school-day: its rows lie together) whose tx_id the snapshot did not see. A row
+ * written after `cursor` is in a school-day logged by its own transaction, so none is
+ * missed, whichever writer committed first.
+ */
+export async function loadChangedDayRows(
+  db: Queryable,
+  cursor: string,
+  firstDay: LocalDay,
+): Promise<(DayRow & { schoolId: string })[]> {
+  const { rows } = await db.query<{
+    school_id: string;
+    person_id: string;
+    day: string;
+    closed_seconds: number;
+    first_in: number | null;
+    last_out: number | null;
+    open_since: number | null;
+    max_temperature_c: number | null;
+    outs_without_in: number;
+    double_ins: number;
+    double_outs: number;
+    events: number;
+    updated_at: number;
+  }>(
+    `select a.school_id, a.person_id, a.day::text as day, a.closed_seconds,
+            ${ms("a.first_in")} as first_in, ${ms("a.last_out")} as last_out,
+            ${ms("a.open_since")} as open_since, a.max_temperature_c::float8 as max_temperature_c,
+            a.outs_without_in, a.double_ins, a.double_outs, a.events,
+            ${ms("a.updated_at")} as updated_at
+     from (select distinct school_id, day from attendance_day_changes
+           where ${NOT_SEEN_BY("$1")} and day >= $2::date) c
+     join attendance_days a on a.school_id = c.school_id and a.day = c.day
+     where a.tx_id >= pg_snapshot_xmin($1::pg_snapshot)
+       and not pg_visible_in_snapshot(a.tx_id, $1::pg_snapshot)`,
+    [cursor, firstDay],
+  );
+  return rows.map((r) => ({
+    schoolId: r.school_id,
     personId: r.person_id,
     day: r.day,
     state: {
