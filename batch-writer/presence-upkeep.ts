@@ -79,8 +79,9 @@ interface Replayed {
   readTxId: string | null;
 }
 
-// Per connection, created in the transaction when missing (so again after one rolled back),
-// emptied at every commit.
+// Per connection, created in the first transaction that needs it, and known to exist once
+// that one committed (a rolled-back batch discards its connection: store-batch.ts), emptied
+// at every commit.
 const CREATE_TEMP_TABLES = `
   create temp table if not exists presence_days (
     school_id text not null, person_id text not null, day date not null,
@@ -151,6 +152,7 @@ const DAY_COLUMNS = `school_id, person_id, day, closed_seconds, closed_ms, first
 // New person-days straight into attendance_days; tx_id and updated_at take their defaults
 // (this transaction, now).
 const COPY_NEW_DAYS = `copy attendance_days (${DAY_COLUMNS}) from stdin`;
+const withTempTables = new WeakSet<PoolClient>();
 const COPY_DAYS = `copy presence_days (${DAY_COLUMNS}, read_tx_id) from stdin`;
 
 const UPSERT_SET = `
@@ -183,7 +185,8 @@ const WRITE_IF_UNCHANGED = `
     where a.tx_id = excluded.tx_id
     returning a.tx_id = pg_current_xact_id() as done
   )
-  select count(*) filter (where done)::int as done from written`;
+  select count(*) filter (where done)::int as done, pg_current_xact_id()::text as tx_id
+  from written`;
 
 // The person-days of presence_days this transaction did not write.
 const NOT_WRITTEN = `
@@ -532,6 +535,7 @@ export async function keepPresence(
     personDays: changed.total + locked.personDays - changed.days.length,
     removed: locked.removed,
     committed: () => {
+      if (inserted.length > 0) withTempTables.add(client);
       for (const d of changed.wrote)
         written.set(dayKey(d.day), { replay: d.replay, txId: changed.txId });
       for (const d of locked.days) written.delete(dayKey(d));
@@ -562,7 +566,7 @@ async function keepBatchDays(
   inserted: readonly RegisterEvent[],
   written: WrittenDays,
 ): Promise<{ total: number; days: PersonDay[]; wrote: Replayed[]; txId: string }> {
-  await client.query(CREATE_TEMP_TABLES);
+  if (!withTempTables.has(client)) await client.query(CREATE_TEMP_TABLES);
   const localDays = await localDaysOf(client, inserted);
   const byDay = new Map<string, BatchDay>();
   inserted.forEach((e, n) => {
@@ -636,17 +640,19 @@ async function keepBatchDays(
   }
   const total = byDay.size;
   const update = [...replayed, ...notCopied].sort((a, b) => byKey(a.day, b.day));
-  const { rows: tx } = await client.query<{ tx_id: string }>(
-    "select pg_current_xact_id()::text as tx_id",
-  );
-  const txId = tx[0]!.tx_id;
-  if (update.length === 0) return { total, days: [], wrote: copiedNew, txId };
+  if (update.length === 0) {
+    const { rows: tx } = await client.query<{ tx_id: string }>(
+      "select pg_current_xact_id()::text as tx_id",
+    );
+    return { total, days: [], wrote: copiedNew, txId: tx[0]!.tx_id };
+  }
   await copyIn(
     client,
     COPY_DAYS,
     chunks(update, (d) => dayLine(d, true)),
   );
-  const { rows: result } = await client.query<{ done: number }>(WRITE_IF_UNCHANGED);
+  const { rows: result } = await client.query<{ done: number; tx_id: string }>(WRITE_IF_UNCHANGED);
+  const txId = result[0]!.tx_id;
   if (result[0]!.done === update.length)
     return { total, days: [], wrote: [...copiedNew, ...update], txId };
   const { rows: notWritten } = await client.query<PersonDay>(NOT_WRITTEN);
