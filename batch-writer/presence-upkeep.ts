@@ -10,7 +10,7 @@ import {
 import { type Pool, type PoolClient, pgCode } from "../common/postgres.ts";
 import { field } from "./copy-rows.ts";
 
-// The presence state (attendance_days, migrations 019 and 020), kept by the writer in the
+// The presence state (attendance_days, migrations 019, 020 and 025), kept by the writer in the
 // transaction that stores the events, as it keeps the rollups: per school, person and
 // school-local day, only for the person-days the batch inserted events into (duplicates
 // insert nothing, so they change nothing), plus up to `dirtyLimit` dirty ones
@@ -20,6 +20,8 @@ import { field } from "./copy-rows.ts";
 //   events has its row or is dirty: migration 020), replayed from the start;
 // - one whose stored replay they all come after (the common case: an out after its in)
 //   continues it (replayDay from the stored DayReplay: the same state as replaying all);
+//   the stored replay is the one this writer wrote, from memory (WrittenDays, with the
+//   tx_id it wrote), else read by primary key;
 // - one they do not (an event arriving late, out of order) is replayed from all its events,
 //   read through votes_poll_voter_cast_idx (poll, voter, cast time) over the school's
 //   registers, never a scan.
@@ -41,8 +43,14 @@ import { field } from "./copy-rows.ts";
 // written rows while it locks a changed one) is retried as any (pg-errors.ts: class 40 is
 // transient).
 //
-// The batch's events and person-days travel by COPY into temporary tables, not as array
-// parameters: at 100,000 rows, sixteen arrays cost more to pass than the rows cost to write.
+// The batch's person-days travel by COPY (into attendance_days when new, else into a
+// temporary table), not as array parameters: at 100,000 rows, sixteen arrays cost more to
+// pass than the rows cost to write.
+//
+// Updates stay heap-only (migration 025): they change no indexed column (tx_id is not
+// indexed; the person index covers the settled copies, which stay null until the idle
+// writer settles a past day, and are rewritten with the row once set). Each transaction logs
+// the school-days it wrote in attendance_day_changes, for the publisher.
 
 /** An inserted event of an attendance register, with its school and the school's zone. */
 export interface RegisterEvent {

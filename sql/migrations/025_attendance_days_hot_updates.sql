@@ -23,7 +23,9 @@
 -- - The person index covers settled_closed_seconds and settled_open_since instead: the
 --   same two columns, copied once the day is over (attendance_settle_days, run by the
 --   writer when idle, up to a limit at a time; a day is settled from two UTC days after
---   it, so never a school's today in any zone), null before. The period read takes them
+--   it, so never a school's today in any zone), null before. Whatever the date, every
+--   writer of a row keeps a set copy equal to the row's state: the date only decides when
+--   the copy is made (a row settled too early only loses its heap-only updates). The period read takes them
 --   from the index where set and reads the row for the others (today's, a few per
 --   person). The writer keeps a settled row's copy equal to its state when a late event
 --   changes it (then not HOT: rare).
@@ -46,7 +48,7 @@ drop index attendance_days_tx_idx;
 drop index attendance_days_person_idx;
 
 update attendance_days set settled_closed_seconds = closed_seconds, settled_open_since = open_since
-where day < current_date - 1;
+where day < (now() at time zone 'UTC')::date - 1;
 
 -- A person's days (GET …/people/:personId/attendance), and a week's or month's presence as
 -- an index-only scan where settled (024).
@@ -61,9 +63,12 @@ create table attendance_day_changes (
   day date not null
 );
 create index attendance_day_changes_tx_idx on attendance_day_changes (tx_id);
+-- The pruning's range.
+create index attendance_day_changes_day_idx on attendance_day_changes (day);
 
 insert into attendance_day_changes (tx_id, school_id, day)
-select distinct tx_id, school_id, day from attendance_days where day >= current_date - 64;
+select distinct tx_id, school_id, day from attendance_days
+where day >= (now() at time zone 'UTC')::date - 64;
 
 -- Up to p_limit past person-days settled (rows a writer holds are skipped: the next run
 -- takes them); returns how many.
@@ -71,7 +76,7 @@ create function attendance_settle_days(p_limit integer) returns integer
 language sql as $$
   with due as (
     select school_id, day, person_id from attendance_days
-    where settled_closed_seconds is null and day < current_date - 1
+    where settled_closed_seconds is null and day < (now() at time zone 'UTC')::date - 1
     order by day
     limit p_limit
     for update skip locked
@@ -91,7 +96,8 @@ create function attendance_prune_day_changes(p_limit integer) returns integer
 language sql as $$
   with gone as (
     delete from attendance_day_changes
-    where ctid in (select ctid from attendance_day_changes where day < current_date - 64 limit p_limit)
+    where ctid in (select ctid from attendance_day_changes
+                   where day < (now() at time zone 'UTC')::date - 64 limit p_limit)
     returning 1
   )
   select count(*)::integer from gone
