@@ -240,7 +240,8 @@ async function referencePages(pool: Pool, count: number, days: string[]): Promis
       );
       const t0 = performance.now();
       const { rows } = await client.query(
-        `select person_id, day, closed_seconds, open_since from attendance_days
+        // The columns the person index covers (migration 025: the settled copies).
+        `select person_id, day, settled_closed_seconds, settled_open_since from attendance_days
          where school_id = $1 and person_id = any($2::text[]) and day between $3 and $4`,
         [SCHOOL, ids, days[0], days.at(-1)],
       );
