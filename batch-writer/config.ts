@@ -40,6 +40,12 @@ export interface WriterConfig extends CommonConfig {
    * per transaction of the sweep while idle. @defaultValue 1000
    */
   readonly attendanceDirtyBatch: number;
+  /**
+   * Person-days whose replay the writer keeps in memory after writing them (~250 bytes
+   * each), so that their next events continue them without reading the row back; the
+   * oldest are forgotten first. @defaultValue 1000000
+   */
+  readonly attendanceWrittenDays: number;
   /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
   readonly metricsPort: number;
   /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
@@ -82,6 +88,10 @@ export function readWriterConfig(
     retryMaxMs: readInt(env, "RETRY_MAX_MS", 10_000, { min: 10 }),
     permanentFailureAttempts: readInt(env, "PERMANENT_FAILURE_ATTEMPTS", 5, { min: 1, max: 1_000 }),
     attendanceDirtyBatch: readInt(env, "ATTENDANCE_DIRTY_BATCH", 1_000, { min: 1, max: 100_000 }),
+    attendanceWrittenDays: readInt(env, "ATTENDANCE_WRITTEN_DAYS", 1_000_000, {
+      min: 0,
+      max: 100_000_000,
+    }),
     metricsPort: readInt(env, "WRITER_METRICS_PORT", 9101, { min: 0, max: 65535 }),
     metricsHost: readHost(env, "WRITER_METRICS_HOST", "127.0.0.1"),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 15_000, { min: 100 }),

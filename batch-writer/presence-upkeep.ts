@@ -10,7 +10,7 @@ import {
 import { type Pool, type PoolClient, pgCode } from "../common/postgres.ts";
 import { field } from "./copy-rows.ts";
 
-// The presence state (attendance_days, migrations 019 and 020), kept by the writer in the
+// The presence state (attendance_days, migrations 019, 020 and 025), kept by the writer in the
 // transaction that stores the events, as it keeps the rollups: per school, person and
 // school-local day, only for the person-days the batch inserted events into (duplicates
 // insert nothing, so they change nothing), plus up to `dirtyLimit` dirty ones
@@ -20,6 +20,8 @@ import { field } from "./copy-rows.ts";
 //   events has its row or is dirty: migration 020), replayed from the start;
 // - one whose stored replay they all come after (the common case: an out after its in)
 //   continues it (replayDay from the stored DayReplay: the same state as replaying all);
+//   the stored replay is the one this writer wrote, from memory (WrittenDays, with the
+//   tx_id it wrote), else read by primary key;
 // - one they do not (an event arriving late, out of order) is replayed from all its events,
 //   read through votes_poll_voter_cast_idx (poll, voter, cast time) over the school's
 //   registers, never a scan.
@@ -41,8 +43,14 @@ import { field } from "./copy-rows.ts";
 // written rows while it locks a changed one) is retried as any (pg-errors.ts: class 40 is
 // transient).
 //
-// The batch's events and person-days travel by COPY into temporary tables, not as array
-// parameters: at 100,000 rows, sixteen arrays cost more to pass than the rows cost to write.
+// The batch's person-days travel by COPY (into attendance_days when new, else into a
+// temporary table), not as array parameters: at 100,000 rows, sixteen arrays cost more to
+// pass than the rows cost to write.
+//
+// Updates stay heap-only (migration 025): they change no indexed column (tx_id is not
+// indexed; the person index covers the settled copies, which stay null until the idle
+// writer settles a past day, and are rewritten with the row once set). Each transaction logs
+// the school-days it wrote in attendance_day_changes, for the publisher.
 
 /** An inserted event of an attendance register, with its school and the school's zone. */
 export interface RegisterEvent {
@@ -79,13 +87,10 @@ interface Replayed {
   readTxId: string | null;
 }
 
-// Per connection, created in the transaction when missing (so again after one rolled back),
-// emptied at every commit.
+// Per connection, created in the first transaction that needs it, and known to exist once
+// that one committed (a rolled-back batch discards its connection: store-batch.ts), emptied
+// at every commit.
 const CREATE_TEMP_TABLES = `
-  create temp table if not exists presence_events (
-    n integer not null, school_id text not null, person_id text not null,
-    cast_at timestamptz not null, time_zone text not null
-  ) on commit delete rows;
   create temp table if not exists presence_days (
     school_id text not null, person_id text not null, day date not null,
     closed_seconds integer not null, closed_ms integer not null, first_in timestamptz,
@@ -93,8 +98,6 @@ const CREATE_TEMP_TABLES = `
     outs_without_in integer not null, double_ins integer not null, double_outs integer not null,
     events integer not null, last_event_at timestamptz, last_event_id uuid, read_tx_id xid8
   ) on commit delete rows`;
-
-const COPY_EVENTS = "copy presence_events (n, school_id, person_id, cast_at, time_zone) from stdin";
 
 // Instants come back as milliseconds since 1970 (cut to the millisecond, as JavaScript reads
 // an event's castAt), so that every path replays the same numbers.
@@ -109,19 +112,29 @@ const STORED_COLUMNS = `a.tx_id::text as tx_id, a.closed_ms, ${MS("a.first_in")}
   a.double_outs, a.events, ${MS("a.last_event_at")} as last_event_ms,
   a.last_event_id::text as last_event_id`;
 
-// The batch's person-days (its events, by their number, grouped by school, person and local
-// day), each with its stored replay and tx_id when it has a row: one primary-key probe per
-// person-day (LATERAL: the temporary table has no statistics, and a hash join would read
-// all of attendance_days).
-const BATCH_DAYS = `
-  select e.school_id as school, e.person_id as person, e.day::text as day, e.ns, a.*
-  from (select school_id, person_id, ${LOCAL_DAY("cast_at", "time_zone")} as day,
-               array_agg(n) as ns
-        from presence_events group by 1, 2, 3) e
-  left join lateral (
+// The stored replay and tx_id of the given person-days that have a row, by their index in
+// the list: one primary-key probe each (LATERAL: never a scan of attendance_days).
+const STORED_DAYS = `
+  select k.i::int as i, a.*
+  from unnest($1::text[], $2::text[], $3::date[]) with ordinality as k(school_id, person_id, day, i)
+  join lateral (
     select ${STORED_COLUMNS} from attendance_days a
-    where a.school_id = e.school_id and a.day = e.day and a.person_id = e.person_id collate "C"
+    where a.school_id = k.school_id and a.day = k.day and a.person_id = k.person_id collate "C"
   ) a on true`;
+
+// The school-local day at the first and the last millisecond of 15-minute slots of time
+// ($2: their starts in ms since 1970) in zones ($1), computed by Postgres as every part of
+// tallyflow computes a local day in SQL. Offsets are whole quarter hours and change at
+// quarter hours, so a slot whose two ends share a day has that day throughout; the instants
+// of a slot that does not (midnight, or a change of offset across it) are asked one by one.
+const SLOT_MS = 15 * 60_000;
+const SLOT_DAYS = `
+  select ((to_timestamp(s / 1000.0) at time zone tz)::date)::text as first,
+         ((to_timestamp((s + ${SLOT_MS} - 1) / 1000.0) at time zone tz)::date)::text as last
+  from unnest($1::text[], $2::float8[]) as u(tz, s)`;
+const INSTANT_DAYS = `
+  select ((at at time zone tz)::date)::text as day
+  from unnest($1::timestamptz[], $2::text[]) as u(at, tz)`;
 
 // All events of the given person-days, by their index in the list: per person-day one index
 // range per register of its school over the day's instants (wider by a few hours, so that a
@@ -147,6 +160,7 @@ const DAY_COLUMNS = `school_id, person_id, day, closed_seconds, closed_ms, first
 // New person-days straight into attendance_days; tx_id and updated_at take their defaults
 // (this transaction, now).
 const COPY_NEW_DAYS = `copy attendance_days (${DAY_COLUMNS}) from stdin`;
+const withTempTables = new WeakSet<PoolClient>();
 const COPY_DAYS = `copy presence_days (${DAY_COLUMNS}, read_tx_id) from stdin`;
 
 const UPSERT_SET = `
@@ -156,7 +170,15 @@ const UPSERT_SET = `
   outs_without_in = excluded.outs_without_in, double_ins = excluded.double_ins,
   double_outs = excluded.double_outs, events = excluded.events,
   last_event_at = excluded.last_event_at, last_event_id = excluded.last_event_id,
+  settled_closed_seconds = case when a.settled_closed_seconds is not null
+                                then excluded.closed_seconds end,
+  settled_open_since = case when a.settled_closed_seconds is not null then excluded.open_since end,
   tx_id = pg_current_xact_id(), updated_at = now()`;
+
+// The school-days this transaction wrote person-days of, for the publisher (migration 025).
+const LOG_CHANGES = `
+  insert into attendance_day_changes (school_id, day)
+  select distinct school_id, day from unnest($1::text[], $2::date[]) as u(school_id, day)`;
 
 // presence_days written if unchanged since read, in the order copied (key order):
 // excluded.tx_id is the tx_id read, or (no row read) this transaction's, which no other
@@ -171,7 +193,8 @@ const WRITE_IF_UNCHANGED = `
     where a.tx_id = excluded.tx_id
     returning a.tx_id = pg_current_xact_id() as done
   )
-  select count(*) filter (where done)::int as done from written`;
+  select count(*) filter (where done)::int as done, pg_current_xact_id()::text as tx_id
+  from written`;
 
 // The person-days of presence_days this transaction did not write.
 const NOT_WRITTEN = `
@@ -374,64 +397,245 @@ async function readDayEvents(
   return events;
 }
 
+/** What this writer last wrote for a person-day: its replay, and the transaction's tx_id. */
+interface Written {
+  replay: DayReplay;
+  txId: string;
+}
+
+/**
+ * The person-days this writer wrote, their replay and tx_id as committed, the most recently
+ * written last, up to `limit` (the oldest are forgotten first). What a batch would otherwise
+ * read back from attendance_days before continuing a day: the write stays conditional on the
+ * tx_id, so an entry another writer (or the sweep, or an erasure) has since made stale only
+ * sends its person-day the locking way, as a changed row does.
+ */
+export class WrittenDays {
+  readonly #days = new Map<string, Written>();
+  readonly #limit: number;
+  /**
+   * Whether the last person-days this writer knew nothing of were all new (no row): then
+   * the next ones are copied in as new without a read first (the morning's check-ins), and
+   * read first again once such a copy meets a stored row.
+   */
+  unknownAreNew = true;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  get size(): number {
+    return this.#days.size;
+  }
+
+  get(key: string): Written | undefined {
+    return this.#days.get(key);
+  }
+
+  set(key: string, written: Written): void {
+    this.#days.delete(key);
+    this.#days.set(key, written);
+    if (this.#days.size > this.#limit)
+      for (const oldest of this.#days.keys()) {
+        this.#days.delete(oldest);
+        if (this.#days.size <= this.#limit) break;
+      }
+  }
+
+  delete(key: string): void {
+    this.#days.delete(key);
+  }
+}
+
+/** Person-days kept in memory per writer (ATTENDANCE_WRITTEN_DAYS) when not configured. */
+export const DEFAULT_WRITTEN_DAYS = 1_000_000;
+const writtenDaysByPool = new WeakMap<object, WrittenDays>();
+
+/** The written person-days of the writer using `pool` (one per pool: one per database). */
+export function writtenDaysOf(pool: object, limit = DEFAULT_WRITTEN_DAYS): WrittenDays {
+  let written = writtenDaysByPool.get(pool);
+  if (written === undefined) {
+    written = new WrittenDays(limit);
+    writtenDaysByPool.set(pool, written);
+  }
+  return written;
+}
+
+const dayKey = (d: PersonDay) => `${d.school}\u0000${d.person}\u0000${d.day}`;
+
+// The local day of each 15-minute slot of each zone, as Postgres computed it (null: the slot
+// holds a day's end or an offset change, its instants are asked one by one). The tz database
+// does not change under a running writer; bounded all the same.
+const slotDays = new Map<string, string | null>();
+const SLOT_DAYS_KEPT = 100_000;
+
+/** The school-local day of each event, as `(cast_at at time zone tz)::date` gives it. */
+async function localDaysOf(
+  client: PoolClient,
+  events: readonly RegisterEvent[],
+): Promise<string[]> {
+  const slotKey = (e: RegisterEvent) => `${e.timeZone}\u0000${Math.floor(e.atMs / SLOT_MS)}`;
+  const missing = new Map<string, { tz: string; startMs: number }>();
+  for (const e of events) {
+    const key = slotKey(e);
+    if (!slotDays.has(key) && !missing.has(key))
+      missing.set(key, { tz: e.timeZone, startMs: Math.floor(e.atMs / SLOT_MS) * SLOT_MS });
+  }
+  if (missing.size > 0) {
+    const asked = [...missing.values()];
+    const { rows } = await client.query<{ first: string; last: string }>(SLOT_DAYS, [
+      asked.map((m) => m.tz),
+      asked.map((m) => m.startMs),
+    ]);
+    if (slotDays.size + asked.length > SLOT_DAYS_KEPT) slotDays.clear();
+    [...missing.keys()].forEach((key, i) => {
+      const r = rows[i]!;
+      slotDays.set(key, r.first === r.last ? r.first : null);
+    });
+  }
+  const days: string[] = [];
+  const split: number[] = [];
+  events.forEach((e, i) => {
+    const day = slotDays.get(slotKey(e)) ?? null;
+    if (day === null) split.push(i);
+    days.push(day ?? "");
+  });
+  if (split.length > 0) {
+    const { rows } = await client.query<{ day: string }>(INSTANT_DAYS, [
+      split.map((i) => events[i]!.castAt),
+      split.map((i) => events[i]!.timeZone),
+    ]);
+    split.forEach((at, j) => {
+      days[at] = rows[j]!.day;
+    });
+  }
+  return days;
+}
+
+/** What keepPresence did, and what to remember once the transaction has committed. */
+export interface KeptPresence extends PresenceResult {
+  /** To be called after the commit (never after a rollback): remembers what was written. */
+  committed(): void;
+}
+
 /**
  * Keeps the person-days of `inserted` (this batch's inserted register events) and up to
  * `dirtyLimit` dirty ones, in the caller's transaction, after the events are inserted and
- * before the commit. When nothing is dirty, one statement for a batch without register
- * events; with some, the events copied in and read back grouped by person-day with their
- * stored replays, those arriving out of order read in full, the new person-days copied in,
- * the others copied and written if unchanged.
+ * before the commit. The events are grouped by person-day in memory; a person-day this
+ * writer wrote (`written`) is continued from what it wrote, one it knows nothing of is read
+ * (its stored replay, by primary key), or copied in as new while such ones have been new;
+ * those arriving out of order are replayed from all their events; the new person-days are
+ * copied in, the others copied and written if unchanged.
  */
 export async function keepPresence(
   client: PoolClient,
   inserted: readonly RegisterEvent[],
   dirtyLimit: number,
-): Promise<PresenceResult> {
+  written: WrittenDays = new WrittenDays(0),
+): Promise<KeptPresence> {
   const changed =
-    inserted.length > 0 ? await keepBatchDays(client, inserted) : { total: 0, days: [] };
+    inserted.length > 0
+      ? await keepBatchDays(client, inserted, written)
+      : { total: 0, days: [], wrote: [], txId: "" };
   const locked = await recomputeLocked(client, changed.days, dirtyLimit);
+  await logChanges(client, [...changed.wrote.map((d) => d.day), ...locked.days]);
   return {
     personDays: changed.total + locked.personDays - changed.days.length,
     removed: locked.removed,
+    committed: () => {
+      if (inserted.length > 0) withTempTables.add(client);
+      for (const d of changed.wrote)
+        written.set(dayKey(d.day), { replay: d.replay, txId: changed.txId });
+      for (const d of locked.days) written.delete(dayKey(d));
+    },
   };
 }
 
-/** The batch's person-days, written if unchanged; returns those that changed meanwhile. */
+/** Logs the school-days of `days` as changed by this transaction (one row each). */
+async function logChanges(client: PoolClient, days: readonly PersonDay[]): Promise<void> {
+  const schoolDays = new Map<string, PersonDay>();
+  for (const d of days) schoolDays.set(`${d.school}\u0000${d.day}`, d);
+  if (schoolDays.size === 0) return;
+  const pairs = [...schoolDays.values()];
+  await client.query(LOG_CHANGES, [pairs.map((d) => d.school), pairs.map((d) => d.day)]);
+}
+
+interface BatchDay {
+  day: PersonDay;
+  events: AttendanceEvent[];
+}
+
+/**
+ * The batch's person-days, written if unchanged; returns those that changed meanwhile (to
+ * be done the locking way) and those written, with this transaction's tx_id.
+ */
 async function keepBatchDays(
   client: PoolClient,
   inserted: readonly RegisterEvent[],
-): Promise<{ total: number; days: PersonDay[] }> {
-  await client.query(CREATE_TEMP_TABLES);
-  await copyIn(
-    client,
-    COPY_EVENTS,
-    chunks(
-      inserted,
-      (e, n) =>
-        `${n}\t${field(e.schoolId)}\t${field(e.voterId)}\t${field(e.castAt)}\t${field(e.timeZone)}\n`,
-    ),
-  );
-  const { rows } = await client.query<PersonDay & StoredColumns & { ns: number[] }>(BATCH_DAYS);
+  written: WrittenDays,
+): Promise<{ total: number; days: PersonDay[]; wrote: Replayed[]; txId: string }> {
+  if (!withTempTables.has(client)) await client.query(CREATE_TEMP_TABLES);
+  const localDays = await localDaysOf(client, inserted);
+  const byDay = new Map<string, BatchDay>();
+  inserted.forEach((e, n) => {
+    const day = { school: e.schoolId, person: e.voterId, day: localDays[n]! };
+    const key = dayKey(day);
+    let batchDay = byDay.get(key);
+    if (batchDay === undefined) {
+      batchDay = { day, events: [] };
+      byDay.set(key, batchDay);
+    }
+    const event = toEvent(e);
+    if (event) batchDay.events.push(event);
+  });
+
   const replayed: Replayed[] = [];
   const outOfOrder: number[] = [];
-  for (const r of rows) {
-    const events: AttendanceEvent[] = [];
-    for (const n of r.ns) {
-      const e = toEvent(inserted[n]!);
-      if (e) events.push(e);
-    }
-    const day = { school: r.school, person: r.person, day: r.day };
-    if (r.tx_id === null) {
-      replayed.push({ day, replay: replayDay(null, events), readTxId: null });
-      continue;
-    }
-    const from = fromRow(r);
-    if (continuesDay(from, events))
-      replayed.push({ day, replay: replayDay(from, events), readTxId: r.tx_id });
+  const unknown: BatchDay[] = [];
+  const continueFrom = (d: BatchDay, from: DayReplay, txId: string) => {
+    if (continuesDay(from, d.events))
+      replayed.push({ day: d.day, replay: replayDay(from, d.events), readTxId: txId });
     else {
       outOfOrder.push(replayed.length);
-      replayed.push({ day, replay: from, readTxId: r.tx_id });
+      replayed.push({ day: d.day, replay: from, readTxId: txId });
     }
+  };
+  for (const [key, d] of byDay) {
+    const known = written.get(key);
+    if (known === undefined) unknown.push(d);
+    else continueFrom(d, known.replay, known.txId);
+  }
+
+  const fresh = (days: readonly BatchDay[]): Replayed[] =>
+    days
+      .map((d) => ({ day: d.day, replay: replayDay(null, d.events), readTxId: null }))
+      .sort((a, b) => byKey(a.day, b.day));
+  const copiedNew: Replayed[] = [];
+  let toRead = unknown;
+  if (unknown.length > 0 && written.unknownAreNew) {
+    const days = fresh(unknown);
+    if (await copyNewDays(client, days)) {
+      copiedNew.push(...days);
+      toRead = [];
+    } else written.unknownAreNew = false;
+  }
+  const notCopied: Replayed[] = [];
+  if (toRead.length > 0) {
+    const { rows } = await client.query<StoredColumns & { i: number }>(
+      STORED_DAYS,
+      keyColumns(toRead.map((d) => d.day)),
+    );
+    const stored = new Map(rows.map((r) => [r.i - 1, r]));
+    const missing: BatchDay[] = [];
+    toRead.forEach((d, i) => {
+      const row = stored.get(i);
+      if (row === undefined || row.tx_id === null) missing.push(d);
+      else continueFrom(d, fromRow(row), row.tx_id);
+    });
+    written.unknownAreNew = rows.length === 0;
+    const days = fresh(missing);
+    if (days.length > 0 && (await copyNewDays(client, days))) copiedNew.push(...days);
+    else notCopied.push(...days);
   }
   if (outOfOrder.length > 0) {
     const all = await readDayEvents(
@@ -442,23 +646,31 @@ async function keepBatchDays(
       replayed[at]!.replay = replayDay(null, all[j]!);
     });
   }
-  replayed.sort((a, b) => byKey(a.day, b.day));
-
-  const fresh = replayed.filter((d) => d.readTxId === null);
-  const update =
-    fresh.length === 0 || (await copyNewDays(client, fresh))
-      ? replayed.filter((d) => d.readTxId !== null)
-      : replayed;
-  if (update.length === 0) return { total: replayed.length, days: [] };
+  const total = byDay.size;
+  const update = [...replayed, ...notCopied].sort((a, b) => byKey(a.day, b.day));
+  if (update.length === 0) {
+    const { rows: tx } = await client.query<{ tx_id: string }>(
+      "select pg_current_xact_id()::text as tx_id",
+    );
+    return { total, days: [], wrote: copiedNew, txId: tx[0]!.tx_id };
+  }
   await copyIn(
     client,
     COPY_DAYS,
     chunks(update, (d) => dayLine(d, true)),
   );
-  const { rows: result } = await client.query<{ done: number }>(WRITE_IF_UNCHANGED);
-  if (result[0]!.done === update.length) return { total: replayed.length, days: [] };
+  const { rows: result } = await client.query<{ done: number; tx_id: string }>(WRITE_IF_UNCHANGED);
+  const txId = result[0]!.tx_id;
+  if (result[0]!.done === update.length)
+    return { total, days: [], wrote: [...copiedNew, ...update], txId };
   const { rows: notWritten } = await client.query<PersonDay>(NOT_WRITTEN);
-  return { total: replayed.length, days: notWritten };
+  const changed = new Set(notWritten.map(dayKey));
+  return {
+    total,
+    days: notWritten,
+    wrote: [...copiedNew, ...update.filter((d) => !changed.has(dayKey(d.day)))],
+    txId,
+  };
 }
 
 /** The locking way, for `given` person-days and up to `dirtyLimit` dirty ones. */
@@ -466,12 +678,12 @@ async function recomputeLocked(
   client: PoolClient,
   given: readonly PersonDay[],
   dirtyLimit: number,
-): Promise<PresenceResult> {
+): Promise<PresenceResult & { days: PersonDay[] }> {
   const { rows: days } = await client.query<PersonDay>(LOCK_PERSON_DAYS, [
     ...keyColumns(given),
     dirtyLimit,
   ]);
-  if (days.length === 0) return { personDays: 0, removed: 0 };
+  if (days.length === 0) return { personDays: 0, removed: 0, days };
   const events = await readDayEvents(client, days);
   const gone: PersonDay[] = [];
   const kept: { day: PersonDay; replay: DayReplay }[] = [];
@@ -495,7 +707,7 @@ async function recomputeLocked(
     kept.map((k) => k.replay.last?.eventId ?? null),
     ...keyColumns(gone),
   ]);
-  return { personDays: days.length, removed: gone.length };
+  return { personDays: days.length, removed: gone.length, days };
 }
 
 /**
@@ -514,11 +726,14 @@ export async function sweepDirtyPersonDays(
   let total = 0;
   for (;;) {
     const client = await pool.connect();
-    let result: PresenceResult;
+    let result: PresenceResult & { days: PersonDay[] };
     try {
       await client.query("begin");
       result = await recomputeLocked(client, [], limit);
+      await logChanges(client, result.days);
       await client.query("commit");
+      const written = writtenDaysOf(pool);
+      for (const d of result.days) written.delete(dayKey(d));
     } catch (err) {
       await client.query("rollback").catch(() => {});
       client.release(true);
@@ -529,4 +744,35 @@ export async function sweepDirtyPersonDays(
     if (result.personDays < limit || signal.aborted || performance.now() - started >= budgetMs)
       return total;
   }
+}
+
+/**
+ * While no votes arrive, past person-days are settled (their covered copy for the period
+ * reads, migration 025) and change rows no publisher reads any more pruned: statements of
+ * up to `limit` rows, one after another while each finds a full `limit`, for at most
+ * `budgetMs`. Resolves to the person-days settled.
+ */
+export async function settlePastDays(
+  pool: Pool,
+  limit: number,
+  budgetMs: number,
+  signal: AbortSignal,
+): Promise<number> {
+  const started = performance.now();
+  let total = 0;
+  for (;;) {
+    const { rows } = await pool.query<{ n: number }>("select attendance_settle_days($1) as n", [
+      limit,
+    ]);
+    total += rows[0]!.n;
+    if (rows[0]!.n < limit || signal.aborted || performance.now() - started >= budgetMs) break;
+  }
+  while (!signal.aborted && performance.now() - started < budgetMs) {
+    const { rows } = await pool.query<{ n: number }>(
+      "select attendance_prune_day_changes($1) as n",
+      [limit],
+    );
+    if (rows[0]!.n < limit) break;
+  }
+  return total;
 }

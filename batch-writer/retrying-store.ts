@@ -58,6 +58,7 @@ export class RetryingStore {
           poison,
           config.attendanceDirtyBatch,
           completions,
+          config.attendanceWrittenDays,
         );
         reportCommit(metrics, logger, {
           messages: items.length,

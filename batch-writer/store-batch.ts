@@ -12,7 +12,12 @@ import {
   rejectDeletedPollVotes,
   sortByPollIncarnation,
 } from "./poll-incarnations.ts";
-import { keepPresence, type RegisterEvent } from "./presence-upkeep.ts";
+import {
+  DEFAULT_WRITTEN_DAYS,
+  keepPresence,
+  type RegisterEvent,
+  writtenDaysOf,
+} from "./presence-upkeep.ts";
 import { keepRegisters } from "./register-upkeep.ts";
 
 export interface PoisonRow extends Poison {
@@ -201,7 +206,9 @@ const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = a
  *   batch): COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING and rollups
  *   counting only the rows actually inserted.
  * On both, the person-days of the attendance events inserted are recomputed, and up to
- * `dirtyLimit` dirty ones (presence-upkeep.ts; the writer passes ATTENDANCE_DIRTY_BATCH).
+ * `dirtyLimit` dirty ones (presence-upkeep.ts; the writer passes ATTENDANCE_DIRTY_BATCH),
+ * continuing the person-days this writer wrote from memory (up to `writtenDays` of them:
+ * ATTENDANCE_WRITTEN_DAYS).
  */
 export async function storeBatch(
   pool: Pool,
@@ -210,7 +217,9 @@ export async function storeBatch(
   poison: readonly PoisonRow[],
   dirtyLimit = 0,
   completions: readonly StoredCompletion[] = [],
+  writtenDays = DEFAULT_WRITTEN_DAYS,
 ): Promise<StoreResult> {
+  writtenDaysOf(pool, writtenDays);
   if (votes.length > 0 && new Set(votes.map((v) => v.eventId)).size === votes.length) {
     const direct = await storeDirect(pool, stream, votes, poison, dirtyLimit, completions);
     if (direct !== undefined) return direct;
@@ -285,11 +294,17 @@ async function storeDirect(
       rows.map((r) => r.n),
     ]);
     await client.query(MARK_CHANGES_ARRAYS, [[...polls.keys()], [...polls.values()]]);
-    const presence = await keepPresence(client, registerEvents(votes, registers), dirtyLimit);
+    const presence = await keepPresence(
+      client,
+      registerEvents(votes, registers),
+      dirtyLimit,
+      writtenDaysOf(pool),
+    );
     await keepRegisters(client, votes, completions);
     await rejectDeletedPollVotes(client, deleted);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
+    presence.committed();
     return {
       received: batch.length,
       inserted: votes.length,
@@ -389,11 +404,12 @@ async function storeViaStaging(
         conflicts = (await client.query<{ conflicts: number }>(RECORD_CONFLICTS)).rows[0]!
           .conflicts;
     }
-    const presence = await keepPresence(client, events, dirtyLimit);
+    const presence = await keepPresence(client, events, dirtyLimit, writtenDaysOf(pool));
     await keepRegisters(client, votes, completions);
     await rejectDeletedPollVotes(client, deleted);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
+    presence.committed();
     return {
       received: batch.length,
       inserted,

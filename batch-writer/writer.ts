@@ -8,7 +8,7 @@ import { type BatchItem, isDeadLetteredWhole } from "./batch-item.ts";
 import type { WriterConfig } from "./config.ts";
 import { BatchFetcher } from "./fetch-batch.ts";
 import { Heartbeat } from "./heartbeat.ts";
-import { sweepDirtyPersonDays } from "./presence-upkeep.ts";
+import { settlePastDays, sweepDirtyPersonDays } from "./presence-upkeep.ts";
 import { RetryAborted, RetryingStore } from "./retrying-store.ts";
 import type { WriterMetrics } from "./writer-metrics.ts";
 
@@ -112,13 +112,15 @@ export class BatchWriter {
   }
 
   /**
-   * Idle: recompute dirty person-days (presence-upkeep.ts), for at most the linger, the
-   * latency a vote already accepts. Batches do some too; this drains a large backlog (a
-   * register of a year deleted) when there are none. A failure waits for the next idle turn.
+   * Idle: recompute dirty person-days (presence-upkeep.ts), then settle past ones for the
+   * period reads (migration 025), for at most the linger in all, the latency a vote already
+   * accepts. Batches recompute some dirty ones too; this drains a large backlog (a register
+   * of a year deleted) when there are none. A failure waits for the next idle turn.
    */
   async #sweepDirty(): Promise<void> {
     const { pool, config, logger, metrics } = this.deps;
     try {
+      const started = performance.now();
       const days = await sweepDirtyPersonDays(
         pool,
         config.attendanceDirtyBatch,
@@ -127,6 +129,16 @@ export class BatchWriter {
       );
       metrics.personDays.inc(days);
       if (days > 0) logger.debug({ personDays: days }, "dirty person-days recomputed");
+      const left = config.batchLingerMs - (performance.now() - started);
+      if (left > 0) {
+        const settled = await settlePastDays(
+          pool,
+          config.attendanceDirtyBatch,
+          left,
+          this.#abort.signal,
+        );
+        if (settled > 0) logger.debug({ personDays: settled }, "past person-days settled");
+      }
       if (this.#sweepFailing) logger.info("recomputing dirty person-days recovered");
       this.#sweepFailing = false;
     } catch (err) {

@@ -4,7 +4,7 @@ import type { AttendanceSettings } from "../common/registry-types.ts";
 import type { Queryable } from "./rollup-store.ts";
 
 // What the attendance publisher reads: every school's rules (one row each), the days and
-// schools changed since the last run's snapshot (attendance_days.tx_id, 019;
+// schools changed since the last run's snapshot (attendance_day_changes, 025;
 // attendance_school_changes, 023) or the changed rows themselves (for the todays it keeps,
 // attendance-live-day.ts), and for a school it republishes from reads its active roster and
 // the rows of the days it republishes. Never `votes`, never a name. Every query that reads
@@ -69,18 +69,20 @@ export async function currentSnapshot(db: Queryable): Promise<string> {
 }
 
 /**
- * Rows written by transactions a snapshot did not see: the range `tx_id >= its xmin` (the
- * index on tx_id), less those it saw. Exact where `>= xmin` alone is not: a long transaction
+ * Rows written by transactions a snapshot did not see: the range `tx_id >= its xmin` (an
+ * index on tx_id, where the table has one), less those it saw. Exact where `>= xmin` alone is not: a long transaction
  * elsewhere in the cluster (an analyst's query) holds every snapshot's xmin back, and every
  * row written since it began would look changed at every run.
  */
-const NOT_SEEN_BY = (param: string) =>
-  `tx_id >= pg_snapshot_xmin(${param}::pg_snapshot) and not pg_visible_in_snapshot(tx_id, ${param}::pg_snapshot)`;
+const NOT_SEEN_BY = (param: string, column = "tx_id") =>
+  `${column} >= pg_snapshot_xmin(${param}::pg_snapshot) and not pg_visible_in_snapshot(${column}, ${param}::pg_snapshot)`;
 
 /**
  * The (school, day) pairs with a row `since` did not see, on or after `fromDay`: an idle
  * system returns no rows, a busy one a row per school-day it touched, whatever the number
- * of events.
+ * of events. Read from the writer's change log (migration 025: a row per school-day and
+ * writing transaction, in the transaction that writes the rows), not from attendance_days,
+ * whose tx_id is not indexed (its updates stay heap-only).
  */
 export async function loadChangedDays(
   db: Queryable,
@@ -88,7 +90,7 @@ export async function loadChangedDays(
   fromDay: LocalDay,
 ): Promise<{ schoolId: string; day: LocalDay }[]> {
   const { rows } = await db.query<{ school_id: string; day: string }>(
-    `select distinct school_id, day::text as day from attendance_days
+    `select distinct school_id, day::text as day from attendance_day_changes
      where ${NOT_SEEN_BY("$1")} and day >= $2::date`,
     [since, fromDay],
   );
@@ -202,22 +204,28 @@ export async function loadDayRows(
 }
 
 /**
- * Every school's rows, on or after `fromDay`, written by transactions `since` did not see
- * (the delta loadChangedDays names the days of): what the publisher's kept todays
- * (attendance-live-day.ts) are brought up to date with, one query a run for every school. A
- * run in the morning peak reads the interval's writes (~1,500 check-ins a second at the
- * reference scale: ~7,500 rows), not 10,000 rows per school. The caller bounds `since`'s age
- * (a cursor an hour old would return every row of the hour).
+ * The attendance_days rows of days on or after `firstDay` written by transactions the
+ * snapshot `cursor` did not see (as loadDayRows gives them, `groups` null): the changed
+ * school-days from the change log (migration 025), then their rows (the primary key's range
+ * per school-day: its rows lie together) whose tx_id the snapshot did not see. A row
+ * written after `cursor` is in a school-day logged by its own transaction, so none is
+ * missed, whichever writer committed first. What the publisher's kept todays
+ * (attendance-live-day.ts) are brought up to date with, one query a run for every school: a
+ * run in the morning peak reads the interval's writes (~7,500 rows at the reference scale),
+ * not 10,000 rows per school. The caller bounds the cursor's age.
  */
 export async function loadChangedDayRows(
   db: Queryable,
-  since: string,
-  fromDay: LocalDay,
+  cursor: string,
+  firstDay: LocalDay,
 ): Promise<DayRow[]> {
   const { rows } = await db.query<DayRowColumns>(
-    `select ${DAY_ROW_COLUMNS} from attendance_days
-     where ${NOT_SEEN_BY("$1")} and day >= $2::date`,
-    [since, fromDay],
+    `select ${DAY_ROW_COLUMNS}
+     from (select distinct school_id as c_school, day as c_day from attendance_day_changes
+           where ${NOT_SEEN_BY("$1")} and day >= $2::date) c
+     join attendance_days a on a.school_id = c.c_school and a.day = c.c_day
+     where ${NOT_SEEN_BY("$1", "a.tx_id")}`,
+    [cursor, firstDay],
   );
   return rows.map(dayRowOf);
 }

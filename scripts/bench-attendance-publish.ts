@@ -134,8 +134,11 @@ const CHANGED_PER_SCHOOL = 8;
  * (in), at 09:00 + n minutes local, in one statement: every school changed, a few rows each.
  */
 async function changeEverySchool(pool: Pool, today: string, n: number): Promise<number> {
-  const { rowCount } = await pool.query(
-    `insert into attendance_days as a (school_id, person_id, day, first_in, open_since, events)
+  // The rows and their school-days in the writer's change log (migration 025), in one
+  // transaction, as the writer logs them.
+  const { rows } = await pool.query<{ n: number }>(
+    `with changed as (
+     insert into attendance_days as a (school_id, person_id, day, first_in, open_since, events)
      select 'bench-' || lpad(s::text, 5, '0'), 'S' || lpad(k::text, 6, '0'), $1::date, t, t, 1
      from generate_series(0, $2::int - 1) s,
           generate_series($3::int * $4::int, $3::int * $4::int + $4::int - 1) k,
@@ -146,10 +149,14 @@ async function changeEverySchool(pool: Pool, today: string, n: number): Promise<
        last_out = case when a.open_since is null then a.last_out else excluded.first_in end,
        open_since = case when a.open_since is null then excluded.first_in end,
        first_in = coalesce(a.first_in, excluded.first_in),
-       events = a.events + 1, tx_id = pg_current_xact_id(), updated_at = now()`,
+       events = a.events + 1, tx_id = pg_current_xact_id(), updated_at = now()
+     returning a.school_id, a.day),
+     logged as (insert into attendance_day_changes (school_id, day)
+                select distinct school_id, day from changed)
+     select count(*)::int as n from changed`,
     [today, options.schools, n, CHANGED_PER_SCHOOL, ZONE],
   );
-  return rowCount ?? 0;
+  return rows[0]?.n ?? 0;
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;

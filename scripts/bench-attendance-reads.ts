@@ -113,11 +113,15 @@ async function fill(pool: Pool, days: string[]): Promise<void> {
     // arrivals 07:30-08:30 local. A day's rows in random order, as the writer writes them.
     await pool.query(
       `insert into attendance_days (school_id, person_id, day, closed_seconds, first_in,
-         last_out, open_since, max_temperature_c, events)
+         last_out, open_since, max_temperature_c, events, settled_closed_seconds,
+         settled_open_since)
        select s, 'S' || lpad(k::text, 6, '0'), $2::date, c.closed, c.first_in,
               case when c.open then null else c.first_in + make_interval(secs => c.closed) end,
               case when c.open then c.first_in end,
-              36.0 + (h & 31) / 10.0, case when c.open then 1 else 2 end
+              36.0 + (h & 31) / 10.0, case when c.open then 1 else 2 end,
+              -- a past day as the writer's idle settling leaves it (migration 025)
+              case when $2::date < current_date - 1 then c.closed end,
+              case when $2::date < current_date - 1 and c.open then c.first_in end
        from unnest($1::text[]) s, generate_series(0, $3::int - 1) k,
             lateral (select hashint8(k::bigint * 7919 + $4::int * 104729 + length(s)) & 2147483647 as h) r,
             lateral (select (h % 1000) < 20 as open,
@@ -236,7 +240,8 @@ async function referencePages(pool: Pool, count: number, days: string[]): Promis
       );
       const t0 = performance.now();
       const { rows } = await client.query(
-        `select person_id, day, closed_seconds, open_since from attendance_days
+        // The columns the person index covers (migration 025: the settled copies).
+        `select person_id, day, settled_closed_seconds, settled_open_since from attendance_days
          where school_id = $1 and person_id = any($2::text[]) and day between $3 and $4`,
         [SCHOOL, ids, days[0], days.at(-1)],
       );

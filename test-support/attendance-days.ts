@@ -3,7 +3,8 @@ import type { Pool } from "../common/postgres.ts";
 
 // attendance_days rows as the batch writer keeps them (migration 019): a person-day's state
 // from its events (common/attendance/person-day.ts), stamped with the writing transaction's
-// id, so the publisher's delta read sees them exactly as it sees the writer's.
+// id and its school-day logged as changed by it (attendance_day_changes, migration 025), so
+// the publisher's delta read sees them exactly as it sees the writer's.
 
 /** A check-in or check-out at an instant (ISO), with its temperature if one was taken. */
 export interface TestAttendanceEvent {
@@ -32,7 +33,8 @@ export async function storeAttendanceDay(
   );
   const at = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   await pool.query(
-    `insert into attendance_days as d (school_id, person_id, day, closed_seconds, first_in,
+    `with written as (
+     insert into attendance_days as d (school_id, person_id, day, closed_seconds, first_in,
        last_out, open_since, max_temperature_c, outs_without_in, double_ins, double_outs, events)
      values ($1, $2, $3::date, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      on conflict (school_id, day, person_id) do update set
@@ -40,7 +42,10 @@ export async function storeAttendanceDay(
        last_out = excluded.last_out, open_since = excluded.open_since,
        max_temperature_c = excluded.max_temperature_c, outs_without_in = excluded.outs_without_in,
        double_ins = excluded.double_ins, double_outs = excluded.double_outs,
-       events = excluded.events, tx_id = pg_current_xact_id(), updated_at = now()`,
+       events = excluded.events, tx_id = pg_current_xact_id(), updated_at = now()
+     returning school_id, day
+     )
+     insert into attendance_day_changes (school_id, day) select school_id, day from written`,
     [
       schoolId,
       personId,

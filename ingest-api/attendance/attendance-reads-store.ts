@@ -66,8 +66,9 @@ export interface StoredPresence {
 /**
  * The presence of these people's days (a page of them) from `from` to `to`: an index-only
  * scan of the person index, one short range per person, which carries the two columns
- * presence depends on (migration 024), wherever in the table the writer put the rows (a
- * school's days are written day by day).
+ * presence depends on for every settled day (migration 025: copied once the day is over),
+ * wherever in the table the writer put the rows (a school's days are written day by day);
+ * a day not settled yet (today's) is read from its row, by key.
  */
 export async function loadPeoplePresence(
   db: Db,
@@ -83,10 +84,20 @@ export async function loadPeoplePresence(
     closed_seconds: number;
     open_since: number | null;
   }>(
-    `select person_id, day::text as day, closed_seconds,
-       (extract(epoch from open_since) * 1000)::float8 as open_since
-     from attendance_days
-     where school_id = $1 and person_id = any($2::text[]) and day between $3::date and $4::date`,
+    // Each subquery runs only where its CASE takes it (a lateral join would probe every
+    // row: the planner moves the settled test out of it).
+    `select d.person_id, d.day::text as day,
+       case when d.settled_closed_seconds is not null then d.settled_closed_seconds
+            else (select a.closed_seconds from attendance_days a
+                  where a.school_id = d.school_id and a.day = d.day and a.person_id = d.person_id)
+       end as closed_seconds,
+       (extract(epoch from
+          case when d.settled_closed_seconds is not null then d.settled_open_since
+               else (select a.open_since from attendance_days a
+                     where a.school_id = d.school_id and a.day = d.day and a.person_id = d.person_id)
+          end) * 1000)::float8 as open_since
+     from attendance_days d
+     where d.school_id = $1 and d.person_id = any($2::text[]) and d.day between $3::date and $4::date`,
     [schoolId, personIds, from, to],
   );
   return rows.map((r) => ({
