@@ -1,6 +1,8 @@
 import { createDocument } from "zod-openapi";
 import { attendanceRouteDescriptions } from "../attendance/attendance-openapi.ts";
 import type { AttendanceReadsConfig, PeopleConfig } from "../config.ts";
+import { consoleRouteDescriptions } from "../console/console-openapi.ts";
+import { CSRF_HEADER, SESSION_COOKIE } from "../console/session-layer.ts";
 import { healthRouteDescriptions } from "../health/health-openapi.ts";
 import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
 import { peopleRouteDescriptions } from "../people/people-openapi.ts";
@@ -9,7 +11,13 @@ import { resultsRouteDescriptions } from "../results/results-openapi.ts";
 import { schoolRouteDescriptions } from "../schools/school-openapi.ts";
 import { voteRouteDescriptions } from "../votes/vote-openapi.ts";
 import { webRouteDescriptions } from "../web/web-openapi.ts";
-import { anyRoute, fileAnswer, notModified, type RouteDescriptions } from "./route-parts.ts";
+import {
+  anyRoute,
+  fileAnswer,
+  notModified,
+  type RouteDescriptions,
+  withCsrfHeader,
+} from "./route-parts.ts";
 
 /** The document's own routes: the document and its reference page. */
 export const OPENAPI_PATH = "/openapi.json";
@@ -57,7 +65,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         title: "tallyflow ingest API",
         version: "1",
         description:
-          "Votes and attendance from kiosks, their results and the registry. Every error answer is `{error: {code, message, details?}}`; the codes and their meaning: docs/api.md. Limits are named settings: docs/configuration.md.",
+          "Votes and attendance from kiosks, their results and the registry, and the operator console's sessions and audit log. Every error answer is `{error: {code, message, details?}}`; the codes and their meaning: docs/api.md. Limits are named settings: docs/configuration.md.",
       },
       tags: [
         { name: "votes" },
@@ -67,6 +75,8 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         { name: "schools" },
         { name: "people" },
         { name: "attendance" },
+        { name: "console", description: "console sign-in by invite, and its sessions" },
+        { name: "audit", description: "every admin change that succeeded" },
         { name: "health" },
         { name: "reference" },
         { name: "pages", description: "web pages and their files (no JSON)" },
@@ -78,10 +88,17 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
             scheme: "bearer",
             description: "the deployment admin's ADMIN_TOKEN or a school admin's token",
           },
+          consoleSession: {
+            type: "apiKey",
+            in: "cookie",
+            name: SESSION_COOKIE,
+            description: `a console session (\`POST /v1/console/sessions\`) acting as the admin it was invited as; a state-changing request also carries the session's CSRF token in \`${CSRF_HEADER}\` (else 403 \`csrf_failed\`). Ignored when an \`Authorization\` header is sent`,
+          },
           kioskToken: { type: "http", scheme: "bearer", description: "a kiosk's token" },
         },
       },
-      paths: {
+      // The CSRF header on every change a console session may make, whichever feature's.
+      paths: withCsrfHeader({
         ...voteRouteDescriptions,
         ...kioskRouteDescriptions,
         ...resultsRouteDescriptions,
@@ -91,8 +108,9 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         ...attendanceRouteDescriptions(limits.attendanceReads),
         ...healthRouteDescriptions,
         ...webRouteDescriptions,
+        ...consoleRouteDescriptions,
         ...ownRoutes,
-      },
+      }),
     },
     { outputIdSuffix: "Answer" },
   );
