@@ -180,7 +180,22 @@ export interface ApiPaths {
           };
         };
         "415": Error415;
-        "422": Error422;
+        "422": {
+          error: {
+            code: "unknown_option" | "unknown_person" | "temperature_out_of_range";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
         "429": {
           error: {
             code: "rate_limited";
@@ -1932,6 +1947,686 @@ export interface ApiPaths {
       };
     };
   };
+  "/v1/console/invites": {
+    post: {
+      requestBody: CreateConsoleInvite;
+      responses: {
+        "201": ConsoleInvite;
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "csrf_failed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "413": {
+          error: {
+            code: "body_too_large";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "415": Error415;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/console/sessions": {
+    get: {
+      query: {
+        /**
+         * the deployment admin's filter; a school admin reads its own school
+         */
+        schoolId?: string;
+      };
+      responses: {
+        "200": {
+          sessions: {
+            id: string;
+            role: "deployment" | "school";
+            schoolId: string | null;
+            adminId: string | null;
+            label: string;
+            createdAt: string;
+            /**
+             * the absolute end (CONSOLE_SESSION_MAX_MS)
+             */
+            expiresAt: string;
+            /**
+             * unused this long, it ends (CONSOLE_SESSION_IDLE_MS)
+             */
+            idleMs: number;
+            lastSeenAt: string;
+            /**
+             * the client address it signed in from
+             */
+            address: string | null;
+          }[];
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+    post: {
+      requestBody: ConsoleSignIn;
+      responses: {
+        "201": OwnConsoleSession;
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "invite_invalid";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "413": {
+          error: {
+            code: "body_too_large";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "415": Error415;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/console/sessions/{id}": {
+    delete: {
+      path: {
+        id: string;
+      };
+      responses: {
+        "200": ConsoleSession;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "csrf_failed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "session_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/console/session": {
+    get: {
+      responses: {
+        "200": OwnConsoleSession;
+        "401": Error401;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+    delete: {
+      responses: {
+        "204": never;
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "csrf_failed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/audit": {
+    get: {
+      query: {
+        /**
+         * an admin id, or "deployment" for the deployment admin
+         */
+        actor?: string;
+        /**
+         * a route as `METHOD /path/:param`
+         */
+        action?: string;
+        /**
+         * entries at or after this instant
+         */
+        from?: string;
+        /**
+         * entries before this instant
+         */
+        to?: string;
+        /**
+         * entries older than this id: the previous page's `next`
+         */
+        before?: string;
+        /**
+         * entries per page (AUDIT_PAGE_DEFAULT; at most AUDIT_PAGE_MAX)
+         */
+        limit?: number;
+        /**
+         * the deployment admin's filter; a school admin reads its own school
+         */
+        schoolId?: string;
+      };
+      responses: {
+        "200": {
+          entries: AuditEntry[];
+          /**
+           * `before=` for the next page; null: no more
+           */
+          next: string | null;
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/audit.csv": {
+    get: {
+      query: {
+        /**
+         * an admin id, or "deployment" for the deployment admin
+         */
+        actor?: string;
+        /**
+         * a route as `METHOD /path/:param`
+         */
+        action?: string;
+        /**
+         * entries at or after this instant
+         */
+        from?: string;
+        /**
+         * entries before this instant
+         */
+        to?: string;
+        /**
+         * entries older than this id: the previous page's `next`
+         */
+        before?: string;
+        /**
+         * entries per page (AUDIT_PAGE_DEFAULT; at most AUDIT_PAGE_MAX)
+         */
+        limit?: number;
+        /**
+         * the deployment admin's filter; a school admin reads its own school
+         */
+        schoolId?: string;
+      };
+      responses: {
+        "200": string;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/console": {
+    get: {
+      responses: {
+        "301": string;
+        "429": Error429;
+        "500": Error500;
+      };
+    };
+  };
+  "/console/": {
+    get: {
+      responses: {
+        "200": string;
+        "429": Error429;
+        "500": Error500;
+      };
+    };
+  };
+  "/console/assets/{file}": {
+    get: {
+      responses: {
+        "200": string;
+        "304": never;
+        "404": Error404;
+        "429": Error429;
+        "500": Error500;
+      };
+    };
+  };
+  "/vendor/{package}/{file}": {
+    get: {
+      responses: {
+        "200": string;
+        "404": {
+          error: {
+            code: "route_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": Error429;
+        "500": Error500;
+      };
+    };
+  };
   "/openapi.json": {
     get: {
       responses: {
@@ -2007,28 +2702,6 @@ export interface Error401 {
 export interface Error415 {
   error: {
     code: "unsupported_media_type" | "unsupported_encoding" | "unsupported_charset";
-    message: string;
-    details?:
-      | {
-          issues: {
-            field: string;
-            message: string;
-          }[];
-        }
-      | {
-          [k: string]: unknown | undefined;
-        };
-  };
-}
-/**
- * an error of status 422
- *
- * This interface was referenced by `ApiPaths`'s JSON-Schema
- * via the `definition` "Error422".
- */
-export interface Error422 {
-  error: {
-    code: "unknown_option" | "unknown_person" | "temperature_out_of_range";
     message: string;
     details?:
       | {
@@ -2194,9 +2867,12 @@ export interface Error404 {
       | "kiosk_not_found"
       | "school_not_found"
       | "school_admin_not_found"
+      | "teacher_not_found"
       | "person_not_found"
       | "holiday_not_found"
       | "pairing_code_invalid"
+      | "invite_invalid"
+      | "session_not_found"
       | "route_not_found";
     message: string;
     details?:
@@ -2224,6 +2900,8 @@ export interface Error403 {
       | "kiosk_revoked"
       | "poll_not_allowed"
       | "attendance_not_allowed"
+      | "teacher_not_allowed"
+      | "csrf_failed"
       | "results_hidden";
     message: string;
     details?:
@@ -2254,6 +2932,7 @@ export interface Error503 {
       | "attendance_state_rebuilding"
       | "results_not_ready"
       | "attendance_not_ready"
+      | "register_not_ready"
       | "chart_unavailable"
       | "too_many_streams";
     message: string;
@@ -2339,7 +3018,7 @@ export interface Error400 {
 export interface CreatePoll {
   id: string;
   schoolId?: string;
-  kind?: "vote" | "attendance";
+  kind?: "vote" | "attendance" | "register";
   title: string;
   /**
    * @minItems 1
@@ -2355,6 +3034,9 @@ export interface CreatePoll {
       label: string;
     }[]
   ];
+  groupId?: string;
+  startsAt?: string;
+  endsAt?: string;
   groupIds?: [string, ...string[]] | null;
   voters?: "any" | "roster";
   timeZone?: string;
@@ -2746,4 +3428,107 @@ export interface AttendanceCounts {
  */
 export interface PutHoliday {
   name: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "CreateConsoleInvite".
+ */
+export interface CreateConsoleInvite {
+  schoolId?: string;
+  label: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "ConsoleInvite".
+ */
+export interface ConsoleInvite {
+  /**
+   * `<base>/console/#invite=<code>`: works once, shown this once
+   */
+  link: string;
+  schoolId: string | null;
+  label: string;
+  expiresAt: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "ConsoleSignIn".
+ */
+export interface ConsoleSignIn {
+  code: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "OwnConsoleSession".
+ */
+export interface OwnConsoleSession {
+  session: {
+    id: string;
+    role: "deployment" | "school";
+    schoolId: string | null;
+    adminId: string | null;
+    label: string;
+    createdAt: string;
+    /**
+     * the absolute end (CONSOLE_SESSION_MAX_MS)
+     */
+    expiresAt: string;
+    /**
+     * unused this long, it ends (CONSOLE_SESSION_IDLE_MS)
+     */
+    idleMs: number;
+    /**
+     * a kiosk silent this long shows as offline (KIOSK_SEEN_RECENTLY_MS)
+     */
+    kioskOfflineMs: number;
+  };
+  /**
+   * send it in `X-CSRF-Token`
+   */
+  csrfToken: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "ConsoleSession".
+ */
+export interface ConsoleSession {
+  id: string;
+  role: "deployment" | "school";
+  schoolId: string | null;
+  adminId: string | null;
+  label: string;
+  createdAt: string;
+  /**
+   * the absolute end (CONSOLE_SESSION_MAX_MS)
+   */
+  expiresAt: string;
+  /**
+   * unused this long, it ends (CONSOLE_SESSION_IDLE_MS)
+   */
+  idleMs: number;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "AuditEntry".
+ */
+export interface AuditEntry {
+  /**
+   * ascending: newer entries have larger ids
+   */
+  id: string;
+  at: string;
+  schoolId: string | null;
+  actorKind: "deployment" | "school" | "teacher";
+  actorId: string | null;
+  sessionId: string | null;
+  action: string;
+  objectId: string | null;
+  address: string;
+  status: number;
+  /**
+   * what changed (docs/console.md), or null
+   */
+  changes: {
+    [k: string]: unknown | undefined;
+  };
 }
