@@ -2687,6 +2687,686 @@ export interface ApiPaths {
       };
     };
   };
+  "/v1/console/invites": {
+    post: {
+      requestBody: CreateConsoleInvite;
+      responses: {
+        "201": ConsoleInvite;
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "csrf_failed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "413": {
+          error: {
+            code: "body_too_large";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "415": Error415;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/console/sessions": {
+    get: {
+      query: {
+        /**
+         * the deployment admin's filter; a school admin reads its own school
+         */
+        schoolId?: string;
+      };
+      responses: {
+        "200": {
+          sessions: {
+            id: string;
+            role: "deployment" | "school";
+            schoolId: string | null;
+            adminId: string | null;
+            label: string;
+            createdAt: string;
+            /**
+             * the absolute end (CONSOLE_SESSION_MAX_MS)
+             */
+            expiresAt: string;
+            /**
+             * unused this long, it ends (CONSOLE_SESSION_IDLE_MS)
+             */
+            idleMs: number;
+            lastSeenAt: string;
+            /**
+             * the client address it signed in from
+             */
+            address: string | null;
+          }[];
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+    post: {
+      requestBody: ConsoleSignIn;
+      responses: {
+        "201": OwnConsoleSession;
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "invite_invalid";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "413": {
+          error: {
+            code: "body_too_large";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "415": Error415;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/console/sessions/{id}": {
+    delete: {
+      path: {
+        id: string;
+      };
+      responses: {
+        "200": ConsoleSession;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "csrf_failed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "session_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/console/session": {
+    get: {
+      responses: {
+        "200": OwnConsoleSession;
+        "401": Error401;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+    delete: {
+      responses: {
+        "204": never;
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "csrf_failed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/audit": {
+    get: {
+      query: {
+        /**
+         * an admin id, or "deployment" for the deployment admin
+         */
+        actor?: string;
+        /**
+         * a route as `METHOD /path/:param`
+         */
+        action?: string;
+        /**
+         * entries at or after this instant
+         */
+        from?: string;
+        /**
+         * entries before this instant
+         */
+        to?: string;
+        /**
+         * entries older than this id: the previous page's `next`
+         */
+        before?: string;
+        /**
+         * entries per page (AUDIT_PAGE_DEFAULT; at most AUDIT_PAGE_MAX)
+         */
+        limit?: number;
+        /**
+         * the deployment admin's filter; a school admin reads its own school
+         */
+        schoolId?: string;
+      };
+      responses: {
+        "200": {
+          entries: AuditEntry[];
+          /**
+           * `before=` for the next page; null: no more
+           */
+          next: string | null;
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/audit.csv": {
+    get: {
+      query: {
+        /**
+         * an admin id, or "deployment" for the deployment admin
+         */
+        actor?: string;
+        /**
+         * a route as `METHOD /path/:param`
+         */
+        action?: string;
+        /**
+         * entries at or after this instant
+         */
+        from?: string;
+        /**
+         * entries before this instant
+         */
+        to?: string;
+        /**
+         * entries older than this id: the previous page's `next`
+         */
+        before?: string;
+        /**
+         * entries per page (AUDIT_PAGE_DEFAULT; at most AUDIT_PAGE_MAX)
+         */
+        limit?: number;
+        /**
+         * the deployment admin's filter; a school admin reads its own school
+         */
+        schoolId?: string;
+      };
+      responses: {
+        "200": string;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/console": {
+    get: {
+      responses: {
+        "301": string;
+        "429": Error429;
+        "500": Error500;
+      };
+    };
+  };
+  "/console/": {
+    get: {
+      responses: {
+        "200": string;
+        "429": Error429;
+        "500": Error500;
+      };
+    };
+  };
+  "/console/assets/{file}": {
+    get: {
+      responses: {
+        "200": string;
+        "304": never;
+        "404": Error404;
+        "429": Error429;
+        "500": Error500;
+      };
+    };
+  };
+  "/vendor/{package}/{file}": {
+    get: {
+      responses: {
+        "200": string;
+        "404": {
+          error: {
+            code: "route_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": Error429;
+        "500": Error500;
+      };
+    };
+  };
   "/openapi.json": {
     get: {
       responses: {
@@ -3600,4 +4280,107 @@ export interface LessonRegister {
    * the people whose latest event was cast after the completion
    */
   changedAfter: string[];
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "CreateConsoleInvite".
+ */
+export interface CreateConsoleInvite {
+  schoolId?: string;
+  label: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "ConsoleInvite".
+ */
+export interface ConsoleInvite {
+  /**
+   * `<base>/console/#invite=<code>`: works once, shown this once
+   */
+  link: string;
+  schoolId: string | null;
+  label: string;
+  expiresAt: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "ConsoleSignIn".
+ */
+export interface ConsoleSignIn {
+  code: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "OwnConsoleSession".
+ */
+export interface OwnConsoleSession {
+  session: {
+    id: string;
+    role: "deployment" | "school";
+    schoolId: string | null;
+    adminId: string | null;
+    label: string;
+    createdAt: string;
+    /**
+     * the absolute end (CONSOLE_SESSION_MAX_MS)
+     */
+    expiresAt: string;
+    /**
+     * unused this long, it ends (CONSOLE_SESSION_IDLE_MS)
+     */
+    idleMs: number;
+    /**
+     * a kiosk silent this long shows as offline (KIOSK_SEEN_RECENTLY_MS)
+     */
+    kioskOfflineMs: number;
+  };
+  /**
+   * send it in `X-CSRF-Token`
+   */
+  csrfToken: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "ConsoleSession".
+ */
+export interface ConsoleSession {
+  id: string;
+  role: "deployment" | "school";
+  schoolId: string | null;
+  adminId: string | null;
+  label: string;
+  createdAt: string;
+  /**
+   * the absolute end (CONSOLE_SESSION_MAX_MS)
+   */
+  expiresAt: string;
+  /**
+   * unused this long, it ends (CONSOLE_SESSION_IDLE_MS)
+   */
+  idleMs: number;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "AuditEntry".
+ */
+export interface AuditEntry {
+  /**
+   * ascending: newer entries have larger ids
+   */
+  id: string;
+  at: string;
+  schoolId: string | null;
+  actorKind: "deployment" | "school" | "teacher";
+  actorId: string | null;
+  sessionId: string | null;
+  action: string;
+  objectId: string | null;
+  address: string;
+  status: number;
+  /**
+   * what changed (docs/console.md), or null
+   */
+  changes: {
+    [k: string]: unknown | undefined;
+  };
 }

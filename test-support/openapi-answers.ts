@@ -28,6 +28,18 @@ interface Template {
   params: number;
 }
 
+const METHODS = ["get", "head", "post", "put", "patch", "delete"];
+
+/** `METHOD /template` of every operation of these paths (a document's, or a feature's descriptions). */
+export function operationsOf(paths: Record<string, object>): string[] {
+  const out: string[] = [];
+  for (const [path, item] of Object.entries(paths))
+    for (const method of METHODS)
+      if ((item as Record<string, unknown>)[method] !== undefined)
+        out.push(`${method.toUpperCase()} ${path}`);
+  return out;
+}
+
 export class OpenApiAnswers {
   readonly #document: OpenApiDocument;
   readonly #ajv: Ajv2020;
@@ -54,12 +66,7 @@ export class OpenApiAnswers {
 
   /** `METHOD /template` of every operation the document describes. */
   operations(): string[] {
-    const out: string[] = [];
-    for (const [path, item] of Object.entries(this.#document.paths ?? {}))
-      for (const method of ["get", "head", "post", "put", "patch", "delete"])
-        if ((item as Record<string, unknown>)[method] !== undefined)
-          out.push(`${method.toUpperCase()} ${path}`);
-    return out;
+    return operationsOf(this.#document.paths ?? {});
   }
 
   /** The template a request path falls under (fails if none: a route the document lacks). */

@@ -2,7 +2,6 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { stringify } from "csv-stringify";
 import { type Request, Router } from "express";
-import { z } from "zod";
 import { ValidationError } from "../../common/errors.ts";
 import type { Pool } from "../../common/postgres.ts";
 import { toFieldIssues } from "../../common/vote.ts";
@@ -11,33 +10,7 @@ import { requireAdmin } from "../auth/bearer-auth.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import { type AuditEntry, type AuditFilter, listAudit } from "./audit-store.ts";
 import type { ConsoleConfig } from "./console-config.ts";
-
-const instant = z.iso.datetime({ offset: true, error: "must be an ISO 8601 timestamp" });
-const querySchema = z.object({
-  actor: z.string().min(1).max(64, { error: "must be at most 64 characters" }).optional(),
-  action: z.string().min(1).max(200, { error: "must be at most 200 characters" }).optional(),
-  from: instant.optional(),
-  to: instant.optional(),
-  before: z
-    .string()
-    .regex(/^[1-9]\d{0,18}$/, { error: "must be an entry id" })
-    .optional(),
-  limit: z.coerce.number({ error: "must be a number" }).int().min(1).optional(),
-});
-
-export const AUDIT_CSV_COLUMNS = [
-  "id",
-  "at",
-  "schoolId",
-  "actorKind",
-  "actorId",
-  "sessionId",
-  "action",
-  "objectId",
-  "address",
-  "status",
-  "changes",
-] as const;
+import { AUDIT_CSV_COLUMNS, auditQuerySchema } from "./console-schemas.ts";
 
 export interface AuditRouteDeps {
   pool: Pool;
@@ -57,7 +30,7 @@ export function auditRoutes(deps: AuditRouteDeps) {
   const admin = requireAdmin(deps.adminToken, deps.cache);
 
   const filterOf = (req: Request): { filter: AuditFilter; limit: number | undefined } => {
-    const parsed = querySchema.safeParse(req.query, { reportInput: true });
+    const parsed = auditQuerySchema.safeParse(req.query, { reportInput: true });
     if (!parsed.success) throw new ValidationError(toFieldIssues(parsed.error));
     const { limit, ...rest } = parsed.data;
     if (limit !== undefined && limit > config.auditPageMax)

@@ -1,5 +1,4 @@
 import { type Request, Router } from "express";
-import { z } from "zod";
 import { UnauthorizedError, ValidationError } from "../../common/errors.ts";
 import { idSchema } from "../../common/vote.ts";
 import { listScope, requestScope } from "../auth/actor.ts";
@@ -9,6 +8,7 @@ import { jsonBody } from "../http/json-body.ts";
 import { parseBody } from "../http/parse-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import type { ConsoleConfig } from "./console-config.ts";
+import { createInviteSchema, signInSchema } from "./console-schemas.ts";
 import { actorOfSession, type ConsoleService, viewOf } from "./console-service.ts";
 import {
   clearSessionCookie,
@@ -17,25 +17,6 @@ import {
   setSessionCookie,
 } from "./session-layer.ts";
 import type { SignInLimit } from "./sign-in-limit.ts";
-
-const labelSchema = z
-  .string({ error: "must be a string" })
-  .trim()
-  .min(1, { error: "must not be empty" })
-  .max(200, { error: "must be at most 200 characters" })
-  .refine((s) => !/\p{Cc}/u.test(s), { error: "must not contain control characters" });
-
-export const createInviteSchema = z.strictObject({
-  /** The school whose admin the invite makes; absent: the deployment admin (or, for a school admin, its own school). */
-  schoolId: idSchema.optional(),
-  label: labelSchema,
-});
-export const signInSchema = z.strictObject({
-  code: z
-    .string({ error: "must be a string" })
-    .min(1, { error: "must not be empty" })
-    .max(64, { error: "must be at most 64 characters" }),
-});
 
 export interface ConsoleRouteDeps {
   console: ConsoleService;

@@ -5,9 +5,10 @@ import request, { type Response, type Test } from "supertest";
 import { PrivateNatsServer } from "../../harness/nats-servers.ts";
 import { eventually } from "../../harness/waiting.ts";
 import { ADMIN, startIngestHarness } from "../../test-support/ingest.ts";
-import { OpenApiAnswers } from "../../test-support/openapi-answers.ts";
+import { OpenApiAnswers, operationsOf } from "../../test-support/openapi-answers.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../../test-support/results-pipeline.ts";
 import { issueSchoolAdmin, type TestSchoolAdmin } from "../../test-support/schools.ts";
+import { consoleRouteDescriptions } from "../console/console-openapi.ts";
 import type { OpenApiDocument } from "./openapi-document.ts";
 
 // The API's real answers, held to /openapi.json: successes, error envelopes, 304s, a 429 from
@@ -17,10 +18,14 @@ import type { OpenApiDocument } from "./openapi-document.ts";
 // (test-support/openapi-answers.ts). Every documented operation must be answered at least
 // once here, so a route described but never held to its description fails too.
 
-/** Operations this file cannot call with supertest: an event stream never ends. */
+/**
+ * Operations this file does not call: an event stream never ends (supertest), and the
+ * console's, answered in openapi-console-answers.test.ts (sessions of their own).
+ */
 const NOT_CALLED = new Set([
   "GET /v1/polls/{pollId}/events",
   "GET /v1/schools/{schoolId}/attendance/events",
+  ...operationsOf(consoleRouteDescriptions),
 ]);
 
 type Method = "get" | "head" | "post" | "put" | "patch" | "delete";

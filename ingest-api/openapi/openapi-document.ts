@@ -1,6 +1,8 @@
 import { createDocument } from "zod-openapi";
 import { attendanceRouteDescriptions } from "../attendance/attendance-openapi.ts";
 import type { AttendanceReadsConfig, PeopleConfig, RegistersConfig } from "../config.ts";
+import { consoleRouteDescriptions } from "../console/console-openapi.ts";
+import { CSRF_HEADER, SESSION_COOKIE } from "../console/session-layer.ts";
 import { healthRouteDescriptions } from "../health/health-openapi.ts";
 import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
 import { peopleRouteDescriptions } from "../people/people-openapi.ts";
@@ -10,7 +12,13 @@ import { resultsRouteDescriptions } from "../results/results-openapi.ts";
 import { schoolRouteDescriptions } from "../schools/school-openapi.ts";
 import { voteRouteDescriptions } from "../votes/vote-openapi.ts";
 import { webRouteDescriptions } from "../web/web-openapi.ts";
-import { anyRoute, fileAnswer, notModified, type RouteDescriptions } from "./route-parts.ts";
+import {
+  anyRoute,
+  fileAnswer,
+  notModified,
+  type RouteDescriptions,
+  withCsrfHeader,
+} from "./route-parts.ts";
 
 /** The document's own routes: the document and its reference page. */
 export const OPENAPI_PATH = "/openapi.json";
@@ -59,7 +67,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         title: "tallyflow ingest API",
         version: "1",
         description:
-          "Votes and attendance from kiosks, lesson registers, their results and the registry. Every error answer is `{error: {code, message, details?}}`; the codes and their meaning: docs/api.md. Limits are named settings: docs/configuration.md.",
+          "Votes and attendance from kiosks, lesson registers, their results and the registry, and the operator console's sessions and audit log. Every error answer is `{error: {code, message, details?}}`; the codes and their meaning: docs/api.md. Limits are named settings: docs/configuration.md.",
       },
       tags: [
         { name: "votes" },
@@ -70,6 +78,8 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         { name: "people" },
         { name: "attendance" },
         { name: "registers", description: "lesson registers: docs/registers.md" },
+        { name: "console", description: "console sign-in by invite, and its sessions" },
+        { name: "audit", description: "every admin change that succeeded" },
         { name: "health" },
         { name: "reference" },
         { name: "pages", description: "web pages and their files (no JSON)" },
@@ -81,6 +91,12 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
             scheme: "bearer",
             description: "the deployment admin's ADMIN_TOKEN or a school admin's token",
           },
+          consoleSession: {
+            type: "apiKey",
+            in: "cookie",
+            name: SESSION_COOKIE,
+            description: `a console session (\`POST /v1/console/sessions\`) acting as the admin it was invited as; a state-changing request also carries the session's CSRF token in \`${CSRF_HEADER}\` (else 403 \`csrf_failed\`). Ignored when an \`Authorization\` header is sent`,
+          },
           kioskToken: { type: "http", scheme: "bearer", description: "a kiosk's token" },
           teacherToken: {
             type: "http",
@@ -89,7 +105,8 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
           },
         },
       },
-      paths: {
+      // The CSRF header on every change a console session may make, whichever feature's.
+      paths: withCsrfHeader({
         ...voteRouteDescriptions,
         ...kioskRouteDescriptions,
         ...resultsRouteDescriptions,
@@ -100,8 +117,9 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         ...registerRouteDescriptions(limits.registers),
         ...healthRouteDescriptions,
         ...webRouteDescriptions,
+        ...consoleRouteDescriptions,
         ...ownRoutes,
-      },
+      }),
     },
     { outputIdSuffix: "Answer" },
   );

@@ -5,6 +5,7 @@ import type {
   ZodOpenApiResponseObject,
 } from "zod-openapi";
 import type { ErrorCode } from "../../common/error-codes.ts";
+import { CSRF_HEADER } from "../console/session-layer.ts";
 import { errors } from "./error-responses.ts";
 
 // The pieces each feature's route descriptions are made of (its `*-openapi.ts` beside its
@@ -13,6 +14,8 @@ import { errors } from "./error-responses.ts";
 export type RouteDescriptions = ZodOpenApiPathsObject;
 export type Operation = ZodOpenApiOperationObject;
 export type Responses = Record<string, ZodOpenApiResponseObject>;
+/** Alternatives, each a set of schemes that together authenticate. */
+export type Security = Record<string, string[]>[];
 
 /** A JSON answer of this schema. */
 export function json(schema: z.ZodType, description: string): ZodOpenApiResponseObject {
@@ -44,12 +47,53 @@ export const kioskCaller: Responses = errors(401, 403, 429);
 /** A JSON body: unreadable or invalid (400), too large (413), not JSON (415). */
 export const jsonBodyErrors: Responses = errors(400, 413, 415);
 
-/** The security requirement of an admin route. */
-export const adminSecurity = [{ adminToken: [] }];
+/**
+ * The security requirement of an admin route: a bearer token, or a console session's cookie
+ * (requireAdmin takes either; a state-changing request by cookie also needs its CSRF header).
+ */
+export const adminSecurity: Security = [{ adminToken: [] }, { consoleSession: [] }];
+/** The console page's own session: its cookie, never a bearer token. */
+export const consoleSessionSecurity: Security = [{ consoleSession: [] }];
 /** The security requirement of a kiosk route. */
 export const kioskSecurity = [{ kioskToken: [] }];
 /** A teacher's token, beside another credential: lesson registers only (docs/registers.md). */
 export const teacherSecurity = [{ teacherToken: [] }];
+
+const STATE_CHANGING = ["post", "put", "patch", "delete"] as const;
+
+const csrfHeader = z.object({
+  [CSRF_HEADER]: z.string().optional().meta({
+    description:
+      "the console session's CSRF token (`GET /v1/console/session`): required when signed in by the session cookie, else 403 `csrf_failed`",
+  }),
+});
+
+/**
+ * The CSRF header on every state-changing operation a console session may call (its
+ * security names `consoleSession`), added here once rather than by each feature.
+ */
+export function withCsrfHeader(paths: RouteDescriptions): RouteDescriptions {
+  const out: RouteDescriptions = {};
+  for (const [path, item] of Object.entries(paths)) {
+    const changed = { ...item };
+    for (const method of STATE_CHANGING) {
+      const op = item[method];
+      if (op?.security?.some((s) => "consoleSession" in s) !== true) continue;
+      const header = op.requestParams?.header;
+      if (header !== undefined && !(header instanceof z.ZodObject))
+        throw new Error(`${method} ${path}: its header parameters are not a z.object`);
+      changed[method] = {
+        ...op,
+        requestParams: {
+          ...op.requestParams,
+          header: header === undefined ? csrfHeader : header.extend(csrfHeader.shape),
+        },
+      };
+    }
+    out[path] = changed;
+  }
+  return out;
+}
 
 /** `:id` → `{id}`, `{*file}` → `{file}`: an Express path as OpenAPI writes it. */
 export function openApiPath(expressPath: string): string {
