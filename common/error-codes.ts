@@ -81,6 +81,11 @@ export const ERROR_CODES = {
       "headers or body not received within `HTTP_HEADERS_TIMEOUT_MS` / `HTTP_REQUEST_TIMEOUT_MS` (closed)",
   },
   poll_exists: { status: 409, meaning: "a poll with this id already exists" },
+  poll_purge_pending: {
+    status: 409,
+    meaning:
+      "a poll with this id was deleted and its votes are still being removed in the background",
+  },
   kiosk_exists: { status: 409, meaning: "a kiosk with this id already exists" },
   school_exists: { status: 409, meaning: "a school with this id already exists" },
   school_has_votes: {

@@ -3830,6 +3830,7 @@ export interface Error409 {
   error: {
     code:
       | "poll_exists"
+      | "poll_purge_pending"
       | "kiosk_exists"
       | "school_exists"
       | "school_has_votes"
