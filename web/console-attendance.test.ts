@@ -182,6 +182,16 @@ describe("the console's attendance, registers and dead letters in Chromium", () 
     assert.equal(await count("fever").innerText(), "1");
     assert.equal(await count("roster").innerText(), "4");
     assert.match(await page.locator('[data-list="fever"]').innerText(), /38\.9 °C/);
+    // Held open on the day's event stream (the session's cookie), not polled.
+    let status = "";
+    await eventually(
+      "the day is live",
+      async () => {
+        status = await page.locator("p.day-status").innerText();
+        return / · live · /.test(status);
+      },
+      { timeoutMs: WAIT_MS },
+    ).catch(() => assert.fail(`the day is not live: the page says "${status}"`));
     await audit(page, "attendance, today");
 
     // Live: a check-out comes in while the page is open; the count follows without a reload.

@@ -143,10 +143,11 @@ function Day({ schoolId, date, group, setGroup, onPerson }) {
     <${ErrorNote} error=${error} />
     ${
       doc
-        ? html`<p class="muted" role="status">
-            ${doc.day}${doc.schoolDay ? "" : " (no school day)"}${doc.group ? `, group ${doc.group}` : ""} ·
-            ${live ? "live" : "refreshed every few seconds"} · as of ${doc.asOf ? new Date(doc.asOf).toLocaleTimeString() : "no event yet"}
-          </p>
+        ? html`<p class="muted day-status" role="status">${[
+            `${doc.day}${doc.schoolDay ? "" : " (no school day)"}${doc.group ? `, group ${doc.group}` : ""}`,
+            live ? "live" : "refreshed every few seconds",
+            `as of ${doc.asOf ? new Date(doc.asOf).toLocaleTimeString() : "no event yet"}`,
+          ].join(" · ")}</p>
           <label class="inline">Group
             <select value=${group} onChange=${(e) => setGroup(e.target.value)}>
               <option value="">Whole school</option>
