@@ -8,7 +8,12 @@ import { encodeVoteMessage } from "../common/vote.ts";
 import { voteSubject } from "../common/votes-stream.ts";
 import { launchChromium } from "../harness/chromium.ts";
 import { eventually } from "../harness/waiting.ts";
-import { newContext, type PageProblems, watchPage } from "../test-support/browser.ts";
+import {
+  newContext,
+  type PageProblems,
+  screenshotPath,
+  watchPage,
+} from "../test-support/browser.ts";
 import { ADMIN } from "../test-support/ingest.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
 import { startWebStack, type WebStack } from "../test-support/web-stack.ts";
@@ -79,11 +84,18 @@ describe("the console's attendance, registers and dead letters in Chromium", () 
     );
   };
 
-  const signedIn = async (name: string, viewport: { width: number; height: number }) => {
+  const signedIn = async (
+    name: string,
+    viewport: { width: number; height: number },
+    schoolId?: string,
+  ) => {
     const page = await open(name, viewport);
-    const { link } = (await stack.admin("POST", "/v1/console/invites", { label: name }, 201)) as {
-      link: string;
-    };
+    const { link } = (await stack.admin(
+      "POST",
+      "/v1/console/invites",
+      { label: name, ...(schoolId ? { schoolId } : {}) },
+      201,
+    )) as { link: string };
     await page.goto(link.replace(/^https?:\/\/[^/]+/, stack.url));
     await page.getByRole("link", { name: "Attendance" }).waitFor();
     return page;
@@ -233,10 +245,21 @@ describe("the console's attendance, registers and dead letters in Chromium", () 
     assert.ok(below.includes("A-4"), "the pupil who never came is below 50 %");
     await audit(page, "attendance, the week filtered");
 
-    const phone = await signedIn("attendance phone", { width: 390, height: 844 });
+    await page.screenshot({ path: screenshotPath("console-attendance-week") });
+
+    // The school's own admin, on a phone: names (the deployment admin saw ids), and no dead
+    // letters (the deployment admin's: the link is not there, the address shows the polls).
+    const phone = await signedIn("attendance phone", { width: 390, height: 844 }, "default");
     await phone.goto(`${stack.url}/console/#/attendance`);
-    await phone.locator('[data-list="fever"]').getByText("A-2").waitFor({ timeout: WAIT_MS });
+    await phone
+      .locator('[data-list="fever"]')
+      .getByRole("button", { name: "Alan Turing" })
+      .waitFor({ timeout: WAIT_MS });
     await audit(phone, "attendance on a phone");
+    await phone.screenshot({ path: screenshotPath("console-attendance-phone"), fullPage: true });
+    assert.equal(await phone.getByRole("link", { name: "Dead letters" }).count(), 0);
+    await phone.goto(`${stack.url}/console/#/dead-letters`);
+    await phone.getByRole("heading", { name: "Polls", level: 1 }).waitFor();
   });
 
   test("registers: the overdue one listed, its document opened", async () => {
@@ -251,6 +274,7 @@ describe("the console's attendance, registers and dead letters in Chromium", () 
     const doc = page.getByRole("dialog");
     await doc.locator('[data-list="absent"]').getByText("A-4").waitFor({ timeout: WAIT_MS });
     assert.match(await doc.innerText(), /not completed/);
+    await page.screenshot({ path: screenshotPath("console-register") });
     await audit(page, "a register's document");
   });
 
@@ -274,6 +298,7 @@ describe("the console's attendance, registers and dead letters in Chromium", () 
     assert.match(await row.innerText(), /store failed/);
     assert.match(await row.innerText(), /a trigger refused it/);
     await audit(page, "dead letters");
+    await page.screenshot({ path: screenshotPath("console-dead-letters") });
     await row.getByRole("button", { name: `Replay dead letter ${id}` }).click();
     await page
       .getByRole("status")

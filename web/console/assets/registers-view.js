@@ -23,9 +23,7 @@ function RegisterDocument({ pollId, onClose }) {
     <${ErrorNote} error=${error} />
     ${
       doc
-        ? html`<p>${when(doc.startsAt)} – ${new Date(doc.endsAt).toLocaleTimeString()} ·
-            ${doc.completed ? `completed ${when(doc.completedAt)}` : html`<strong>not completed</strong>`}
-            ${doc.changedAfterCompletion ? html` · <strong>changed after completion</strong>` : null}</p>
+        ? html`<p>${when(doc.startsAt)} – ${new Date(doc.endsAt).toLocaleTimeString()} · ${doc.completed ? `completed ${when(doc.completedAt)}` : html`<strong>not completed</strong>`}${doc.changedAfterCompletion ? html` · <strong>changed after completion</strong>` : null}</p>
           <p>Present ${doc.counts.present} · absent ${doc.counts.absent} · not reported ${doc.counts.pending}</p>
           ${list("Present", doc.lists.present, "present")}
           ${list("Absent", doc.lists.absent, "absent")}
