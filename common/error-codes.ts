@@ -26,7 +26,8 @@ export const ERROR_CODES = {
   unauthorized: { status: 401, meaning: "no valid bearer token" },
   deployment_admin_required: {
     status: 403,
-    meaning: "a deployment-wide operation (schools, their admins) with a school admin's token",
+    meaning:
+      "a deployment-wide operation (schools, their admins, dead letters) with a school admin's token",
   },
   kiosk_revoked: {
     status: 403,
@@ -74,6 +75,7 @@ export const ERROR_CODES = {
     status: 404,
     meaning: "no console session has this id (or it is another school's)",
   },
+  dead_letter_not_found: { status: 404, meaning: "no dead letter has this id" },
   route_not_found: { status: 404, meaning: "no route for this method and path" },
   request_timeout: {
     status: 408,

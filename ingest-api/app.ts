@@ -25,6 +25,7 @@ import {
   mountConsoleLayers,
   mountConsoleRoutes,
 } from "./console/console-mount.ts";
+import { type DeadLetterRouteDeps, deadLetterRoutes } from "./dead-letters/dead-letter-routes.ts";
 import { type HealthRouteDeps, healthRoutes } from "./health/health-routes.ts";
 import { CORS_PATHS, corsHandler } from "./http/cors.ts";
 import type { HttpExposureConfig } from "./http/http-config.ts";
@@ -83,6 +84,8 @@ export interface AppParts {
   registers: RegisterRouteDeps;
   /** The operator console: sessions, the audit log, its page. */
   console: ConsoleParts;
+  /** The writer's dead letters, listed and replayed (deployment admin). */
+  deadLetters: DeadLetterRouteDeps;
 }
 
 /**
@@ -174,6 +177,7 @@ export function createApp(parts: AppParts): Express {
   app.use(attendanceReadRoutes(parts.attendanceReads));
   app.use(dayRoutes(parts.attendance));
   app.use(registerRoutes(parts.registers));
+  app.use(deadLetterRoutes(parts.deadLetters));
   mountConsoleRoutes(app, parts.console);
   app.use(healthRoutes(parts.health));
   app.use(publicPollRoutes(parts.publicPolls));
@@ -186,6 +190,7 @@ export function createApp(parts: AppParts): Express {
       people: parts.people.limits,
       attendanceReads: parts.attendanceReads.limits,
       registers: parts.registers.config,
+      deadLetters: parts.deadLetters.config,
     }),
   );
   app.use(notFoundHandler);

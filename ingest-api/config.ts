@@ -4,6 +4,7 @@ import { ConfigError } from "../common/errors.ts";
 import { type NatsAuth, readNatsAuth } from "../common/nats-auth.ts";
 import { readRegisterCompletionGraceMs } from "../common/register-contract.ts";
 import { type ConsoleConfig, readConsoleConfig } from "./console/console-config.ts";
+import { type DeadLetterConfig, readDeadLetterConfig } from "./dead-letters/dead-letter-config.ts";
 import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
 import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
@@ -104,6 +105,8 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly console: ConsoleConfig;
   /** Lesson registers (ingest-api/registers/). */
   readonly registers: RegistersConfig;
+  /** The dead letters' routes (ingest-api/dead-letters/). */
+  readonly deadLetters: DeadLetterConfig;
 }
 
 export interface RegistersConfig {
@@ -273,6 +276,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
       statsRangeMaxDays: readInt(env, "REGISTER_STATS_RANGE_MAX_DAYS", 366, { min: 1, max: 3_660 }),
     }),
     console: readConsoleConfig(env),
+    deadLetters: readDeadLetterConfig(env),
   });
 }
 

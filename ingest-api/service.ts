@@ -386,6 +386,14 @@ export async function buildIngestApi(
       resultsIntervalMs: config.resultsIntervalMs,
       logger: log,
     },
+    deadLetters: {
+      pool,
+      cache,
+      adminToken: config.adminToken,
+      publisher,
+      subjectPrefix: config.subjectPrefix,
+      config: config.deadLetters,
+    },
     console: buildConsoleParts({
       pool,
       cache,

@@ -3367,6 +3367,275 @@ export interface ApiPaths {
       };
     };
   };
+  "/v1/dead-letters": {
+    get: {
+      query: {
+        /**
+         * only this poll's messages
+         */
+        pollId?: string;
+        /**
+         * only those set aside for this reason
+         */
+        reason?: "invalid" | "store_failed" | "max_deliveries";
+        /**
+         * pending (not yet replayed: the default), replayed, or all
+         */
+        state?: "pending" | "replayed" | "all";
+        /**
+         * dead letters after this id: the previous page's `next`
+         */
+        after?: string;
+        /**
+         * per page (DEAD_LETTERS_PAGE_DEFAULT; at most DEAD_LETTERS_PAGE_MAX)
+         */
+        limit?: string;
+      };
+      responses: {
+        "200": {
+          deadLetters: DeadLetter[];
+          /**
+           * `after=` of the next page; null: the last
+           */
+          next: string | null;
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "deployment_admin_required";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/dead-letters/replay": {
+    post: {
+      query: {
+        /**
+         * only this poll's messages
+         */
+        pollId?: string;
+        /**
+         * only those set aside for this reason
+         */
+        reason?: "invalid" | "store_failed" | "max_deliveries";
+      };
+      responses: {
+        "200": {
+          replayed: ReplayedDeadLetter[];
+          /**
+           * others wait (past DEAD_LETTERS_REPLAY_MAX): call again
+           */
+          more: boolean;
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "deployment_admin_required" | "csrf_failed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+        "503": {
+          error: {
+            code: "nats_unavailable" | "queue_full";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+      };
+    };
+  };
+  "/v1/dead-letters/{id}/replay": {
+    post: {
+      path: {
+        /**
+         * its id
+         */
+        id: string;
+      };
+      responses: {
+        "200": ReplayedDeadLetter;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "deployment_admin_required" | "csrf_failed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "dead_letter_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+        "503": {
+          error: {
+            code: "nats_unavailable" | "queue_full";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+      };
+    };
+  };
   "/openapi.json": {
     get: {
       responses: {
@@ -3635,6 +3904,7 @@ export interface Error404 {
       | "pairing_code_invalid"
       | "invite_invalid"
       | "session_not_found"
+      | "dead_letter_not_found"
       | "route_not_found";
     message: string;
     details?:
@@ -4384,4 +4654,49 @@ export interface AuditEntry {
   changes: {
     [k: string]: unknown | undefined;
   };
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "DeadLetter".
+ */
+export interface DeadLetter {
+  id: string;
+  /**
+   * from its subject; null when not under SUBJECT_PREFIX
+   */
+  pollId: string | null;
+  subject: string;
+  stream: string;
+  streamSeq: number;
+  /**
+   * -1: the whole message; n: the n-th vote of a batch message
+   */
+  itemIndex: number;
+  reason: "invalid" | "store_failed" | "max_deliveries";
+  error: string;
+  deliveries: number;
+  firstSeen: string;
+  lastSeen: string;
+  replayedAt: string | null;
+  /**
+   * its bytes as UTF-8, the first 500 characters
+   */
+  raw: string;
+  rawBytes: number;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "ReplayedDeadLetter".
+ */
+export interface ReplayedDeadLetter {
+  id: string;
+  /**
+   * the stream sequence JetStream stored it at
+   */
+  seq: number;
+  /**
+   * JetStream had this replay already (an earlier replay of the same sighting)
+   */
+  duplicate: boolean;
+  replayedAt: string;
 }

@@ -70,6 +70,11 @@ describe("the services' Postgres roles", () => {
     await assert.rejects(api.query("update audit_log set action = 'x'"), REFUSED);
     await assert.rejects(api.query("delete from audit_log"), REFUSED);
     await assert.rejects(api.query("truncate audit_log"), REFUSED);
+    // Dead letters: read and marked replayed by the console's routes, nothing else (032).
+    await api.query("select raw from dead_letters");
+    await api.query("update dead_letters set replayed_at = now() where false");
+    await assert.rejects(api.query("update dead_letters set raw = '\\x00' where false"), REFUSED);
+    await assert.rejects(api.query("delete from dead_letters"), REFUSED);
     // Deleting an archived poll queues its rows for the purge through the trigger's own
     // rights; the writer's role runs the purge through purge_deleted_polls (migration 031).
     await api.query("update polls set archived_at = now() where id = 'p'");

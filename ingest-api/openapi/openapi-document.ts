@@ -3,6 +3,8 @@ import { attendanceRouteDescriptions } from "../attendance/attendance-openapi.ts
 import type { AttendanceReadsConfig, PeopleConfig, RegistersConfig } from "../config.ts";
 import { consoleRouteDescriptions } from "../console/console-openapi.ts";
 import { CSRF_HEADER, SESSION_COOKIE } from "../console/session-layer.ts";
+import type { DeadLetterConfig } from "../dead-letters/dead-letter-config.ts";
+import { deadLetterRouteDescriptions } from "../dead-letters/dead-letter-openapi.ts";
 import { healthRouteDescriptions } from "../health/health-openapi.ts";
 import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
 import { peopleRouteDescriptions } from "../people/people-openapi.ts";
@@ -29,6 +31,7 @@ export interface DocumentLimits {
   people: PeopleConfig;
   attendanceReads: AttendanceReadsConfig;
   registers: RegistersConfig;
+  deadLetters: DeadLetterConfig;
 }
 
 export type OpenApiDocument = ReturnType<typeof createDocument>;
@@ -80,6 +83,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         { name: "registers", description: "lesson registers: docs/registers.md" },
         { name: "console", description: "console sign-in by invite, and its sessions" },
         { name: "audit", description: "every admin change that succeeded" },
+        { name: "dead letters", description: "the writer's dead letters, and their replay" },
         { name: "health" },
         { name: "reference" },
         { name: "pages", description: "web pages and their files (no JSON)" },
@@ -118,6 +122,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         ...healthRouteDescriptions,
         ...webRouteDescriptions,
         ...consoleRouteDescriptions,
+        ...deadLetterRouteDescriptions(limits.deadLetters),
         ...ownRoutes,
       }),
     },
