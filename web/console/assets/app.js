@@ -3,6 +3,7 @@
 import { currentSession, signIn, signOut } from "./api.js";
 import { AuditView } from "./audit-view.js";
 import { KiosksView } from "./kiosks-view.js";
+import { PeopleView } from "./people-view.js";
 import { PollsView } from "./polls-view.js";
 import { SchoolsView } from "./schools-view.js";
 import { ErrorNote, html, render, useEffect, useState } from "./ui.js";
@@ -10,6 +11,7 @@ import { ErrorNote, html, render, useEffect, useState } from "./ui.js";
 const VIEWS = {
   polls: { title: "Polls", view: PollsView },
   kiosks: { title: "Kiosks", view: KiosksView },
+  people: { title: "People", view: PeopleView },
   schools: { title: "Schools", view: SchoolsView, deployment: true },
   audit: { title: "Audit log", view: AuditView },
 };
