@@ -172,7 +172,9 @@ describe("the audit log", () => {
     assert.deepEqual((put.changes!.request as { groups: string[] }).groups, ["7a"]);
     assert.doesNotMatch(JSON.stringify([put, patched, erased, bulk]), /Ada|Lovelace|King|Grace/);
     // The pseudonym beside the erased id would link the person's events back to them.
-    assert.deepEqual(erased.changes, { before: { erased: true, id: "p-0001", eventsRewritten: 0 } });
+    assert.deepEqual(erased.changes, {
+      before: { erased: true, id: "p-0001", eventsRewritten: 0 },
+    });
     assert.doesNotMatch(JSON.stringify(erased), new RegExp(erasure.body.pseudonym));
     const imports = await entries(
       `?action=${encodeURIComponent("POST /v1/schools/:schoolId/people/import")}`,

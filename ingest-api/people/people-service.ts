@@ -231,7 +231,10 @@ export class PeopleService {
       errors: roster.errors.slice(0, this.#limits.importMaxErrors),
     };
     const { errors: _listed, ...counts } = result;
-    this.#logger.info({ schoolId, ...counts }, dryRun ? "roster import previewed" : "roster imported");
+    this.#logger.info(
+      { schoolId, ...counts },
+      dryRun ? "roster import previewed" : "roster imported",
+    );
     return result;
   }
 

@@ -308,7 +308,9 @@ describe("importing a roster", () => {
     for (const query of ["?mode=merge", "?mode=replace&mode=upsert", "?dryRun=1", "?dry=true"]) {
       const res = await importCsv(school.id, "id,name,groups\n", { auth: school.auth, query });
       // ?dryRun=1: a value it does not take; ?dry: a parameter it does not know.
-      const field = ({ "?dryRun=1": "dryRun", "?dry=true": "dry" } as Record<string, string>)[query];
+      const field = ({ "?dryRun=1": "dryRun", "?dry=true": "dry" } as Record<string, string>)[
+        query
+      ];
       assert.deepEqual(issueFields(res), [field ?? "mode"], query);
     }
   });

@@ -12,7 +12,11 @@ export class ApiError extends Error {
 }
 
 export function api(method, path, body) {
-  return send(method, path, body === undefined ? undefined : ["application/json", JSON.stringify(body)]);
+  return send(
+    method,
+    path,
+    body === undefined ? undefined : ["application/json", JSON.stringify(body)],
+  );
 }
 
 /** A file as the body (a roster CSV), sent as it is with its media type. */

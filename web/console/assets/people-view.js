@@ -54,7 +54,10 @@ export function PeopleView({ session }) {
   const search = (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
-    setFilter({ q: String(form.get("q") ?? "").trim(), group: String(form.get("group") ?? "").trim() });
+    setFilter({
+      q: String(form.get("q") ?? "").trim(),
+      group: String(form.get("group") ?? "").trim(),
+    });
     restart();
   };
   const done = (message) => {
@@ -65,7 +68,7 @@ export function PeopleView({ session }) {
   const first = (cursors.length - 1) * PAGE_SIZE + 1;
 
   return html`
-    <div class="toolbar">
+    <div class="toolbar people-tools">
       ${
         deployment
           ? html`<${SchoolPicker} value=${schoolId} onChange=${(v) => {
@@ -76,7 +79,7 @@ export function PeopleView({ session }) {
           : null
       }
       <button type="button" onClick=${() => setImporting(true)}>Import CSV</button>
-      <p class="actions"><a href=${`${peoplePath(schoolId)}/export`} download=${`people-${schoolId}.csv`}>Export CSV</a></p>
+      <a class="button" href=${`${peoplePath(schoolId)}/export`} download=${`people-${schoolId}.csv`}>Export CSV</a>
     </div>
     <form class="filters" role="search" aria-label="Search people" onSubmit=${search}>
       <label>${deployment ? "Id starts with" : "Name or id"}<input type="search" name="q" maxlength="128" /></label>
@@ -100,10 +103,10 @@ export function PeopleView({ session }) {
             ${deployment ? null : html`<td>${p.name ?? html`<span class="muted">no name</span>`}</td>`}
             <td>${p.groups.map((g) => html`<span class="chip">${g}</span>`)}</td>
             <td><span class=${`badge ${p.active ? "online" : "offline"}`}>${p.active ? "active" : "inactive"}</span></td>
-            <td class="actions">
+            <td><div class="row-actions">
               <button type="button" onClick=${() => setEditing(p)} aria-label=${`Edit ${labelOf(p)}`}>Edit</button>
               <button type="button" class="danger" onClick=${() => setErasing(p)} aria-label=${`Erase ${labelOf(p)}`}>Erase</button>
-            </td>
+            </div></td>
           </tr>`,
         )}
       </tbody>
@@ -135,7 +138,15 @@ export function PeopleView({ session }) {
             onClose=${() => setErasing(undefined)}
             onErased=${(erasure) => {
               setErasing(undefined);
-              done(`Erased ${erasure.id}: ${erasure.eventsRewritten} of their votes are kept, under a pseudonym.`);
+              // Gone from the page at once, not only after the list is read again.
+              setPage(
+                (old) => old && { ...old, items: old.items.filter((x) => x.id !== erasure.id) },
+              );
+              done(
+                erasure.eventsRewritten === 0
+                  ? `Erased ${erasure.id} (no stored vote or check-in was theirs).`
+                  : `Erased ${erasure.id}: their ${erasure.eventsRewritten} votes and check-ins are kept, under a pseudonym.`,
+              );
             }} />`
         : null
     }
@@ -158,7 +169,10 @@ function EditPerson({ schoolId, person, names, onClose, onSaved }) {
     event.preventDefault();
     const form = new FormData(event.target);
     const name = String(form.get("name") ?? "").trim();
-    const patch = { groups: groupsOf(String(form.get("groups") ?? "")), active: form.get("active") === "on" };
+    const patch = {
+      groups: groupsOf(String(form.get("groups") ?? "")),
+      active: form.get("active") === "on",
+    };
     // The school's admin sees the name: empty removes it. The deployment admin does not:
     // empty keeps the name it cannot see.
     if (names) patch.name = name === "" ? null : name;
@@ -222,7 +236,8 @@ function summary(r) {
   const good = r.created + r.updated + r.unchanged;
   const parts = [`${r.created} added`, `${r.updated} changed`, `${r.unchanged} unchanged`];
   if (r.deactivated !== undefined) parts.push(`${r.deactivated} deactivated`);
-  if (r.rows > good) parts.push(`${r.rows - good} ${r.rows - good === 1 ? "row" : "rows"} left out`);
+  if (r.rows > good)
+    parts.push(`${r.rows - good} ${r.rows - good === 1 ? "row" : "rows"} left out`);
   return parts.join(", ");
 }
 
@@ -286,7 +301,7 @@ function ImportRoster({ schoolId, onClose, onApplied }) {
 
   const good = preview ? preview.created + preview.updated + preview.unchanged : 0;
   return html`<${Dialog} title="Import a roster" onClose=${onClose} wide>
-    <div class="stack">
+    <div class="stack importing">
       <p class="muted">A CSV file (UTF-8) with the header <code>id,name,groups</code>, groups separated by <code>;</code>. An empty name keeps the name a person has. Nothing changes until you apply it.</p>
       <fieldset>
         <legend>People the file leaves out</legend>
@@ -329,7 +344,8 @@ function RowErrors({ preview }) {
       <thead><tr><th scope="col">Line</th><th scope="col">Column</th><th scope="col">Problem</th></tr></thead>
       <tbody>
         ${preview.errors.map(
-          (e) => html`<tr data-line=${e.line}><td>${e.line}</td><td>${e.field}</td><td>${e.field === "row" ? "the row" : e.field} ${e.message}</td></tr>`,
+          (e) =>
+            html`<tr data-line=${e.line}><td>${e.line}</td><td>${e.field}</td><td>${e.field === "row" ? "the row" : e.field} ${e.message}</td></tr>`,
         )}
       </tbody>
     </table>
