@@ -11,6 +11,7 @@ import {
   screenshotPath,
   watchPage,
 } from "../test-support/browser.ts";
+import { ADMIN } from "../test-support/ingest.ts";
 import { startWebStack, type WebStack } from "../test-support/web-stack.ts";
 
 // The console's People page in Chromium against the whole system: a school admin imports a
@@ -193,13 +194,26 @@ describe("the console's People page in Chromium", () => {
       (await page.locator("tr[data-person]").count()) === 1 ? true : undefined,
     );
     await page.locator('tr[data-person="p-0002"]').waitFor();
-    await page.getByRole("button", { name: "Edit Grace Hopper (p-0002)" }).click();
+    // By keyboard: the dialog opens on its first field, Enter saves, focus comes back.
+    await page.getByRole("button", { name: "Edit Grace Hopper (p-0002)" }).focus();
+    await page.keyboard.press("Enter");
     const edit = page.getByRole("dialog", { name: "Edit Grace Hopper (p-0002)" });
-    await edit.getByLabel("Name").fill("Grace B. Hopper");
-    await edit.getByLabel("Groups").fill("7b staff");
+    await edit.waitFor();
     await audit(page, "the edit dialog");
-    await edit.getByRole("button", { name: "Save" }).click();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("name")), "name");
+    await page.keyboard.press("ControlOrMeta+A");
+    await page.keyboard.type("Grace B. Hopper");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("ControlOrMeta+A");
+    await page.keyboard.type("7b staff");
+    await page.keyboard.press("Enter");
     await page.locator('tr[data-person="p-0002"]').getByText("Grace B. Hopper").waitFor();
+    await eventually("focus back on the Edit button", async () =>
+      (await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))) ===
+      "Edit Grace B. Hopper (p-0002)"
+        ? true
+        : undefined,
+    );
     const { rows: edited } = await stack.harness.db.pool.query(
       "select name, groups from people where school_id = 'north' and id = 'p-0002'",
     );
@@ -215,6 +229,12 @@ describe("the console's People page in Chromium", () => {
     await audit(page, "the erase confirmation");
     await confirm.getByRole("button", { name: "Erase p-0003" }).click();
     await page.getByRole("status").getByText("Erased p-0003").waitFor();
+    // The row that held the focus is gone: it is on the note saying what happened.
+    await eventually("focus on the note", async () =>
+      (await page.evaluate(() => document.activeElement?.getAttribute("role"))) === "status"
+        ? true
+        : undefined,
+    );
     await page.locator('tr[data-person="p-0003"]').waitFor({ state: "detached" });
     assert.deepEqual(await roster("north"), [
       "p-0001:Ada Lovelace",
@@ -256,14 +276,31 @@ describe("the console's People page in Chromium", () => {
     assert.ok(dialogOverflow <= 0, `the import dialog fits a phone (${dialogOverflow} px)`);
     await audit(page, "the import preview on a phone");
     await page.screenshot({ path: screenshotPath("console-people-phone") });
-    await page.getByRole("button", { name: "Cancel" }).click();
+    // Escape cancels: nothing applied, focus back on Import CSV.
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").waitFor({ state: "detached" });
+    await eventually("focus back on Import CSV", async () =>
+      (await page.evaluate(() => document.activeElement?.textContent)) === "Import CSV"
+        ? true
+        : undefined,
+    );
     assert.equal(
       ((await stack.admin("GET", "/v1/schools/north/people")) as { items: unknown[] }).items.length,
       3,
     );
   });
 
-  test("the deployment admin picks a school and sees ids, not names", async () => {
+  test("the deployment admin picks a school, sees ids, not names, page by page", async () => {
+    const rows = Array.from(
+      { length: 45 },
+      (_, i) => `t-${String(i).padStart(3, "0")},Pupil ${i},5c`,
+    );
+    const imported = await fetch(`${stack.url}/v1/schools/south/people/import`, {
+      method: "POST",
+      headers: { ...ADMIN, "Content-Type": "text/csv" },
+      body: `id,name,groups\n${rows.join("\n")}\n`,
+    });
+    assert.equal(imported.status, 200, await imported.text());
     const page = await open("deployment admin");
     await page.goto(await invite({ label: "Ops desk" }));
     await page.getByRole("link", { name: "People" }).click();
@@ -273,8 +310,27 @@ describe("the console's People page in Chromium", () => {
     assert.equal(await page.getByText("Ada Lovelace").count(), 0, "no names");
     assert.equal(await page.getByRole("columnheader", { name: "Name" }).count(), 0);
     await page.getByLabel("School").selectOption("south");
+    await page.getByText("People 1–20").waitFor();
     await page.locator('tr[data-person="s-0001"]').waitFor();
     assert.equal(await page.locator('tr[data-person="p-0001"]').count(), 0);
+    assert.equal(await page.getByText("Pupil 1").count(), 0, "no names");
     await audit(page, "people for the deployment admin");
+    const pager = page.getByRole("navigation", { name: "People pages" });
+    await pager.getByRole("button", { name: "Next" }).click();
+    await page.getByText("People 21–40").waitFor();
+    await pager.getByRole("button", { name: "Next" }).click();
+    // s-0001 and the 45 imported, in id order: the last page holds t-039…t-044.
+    await page.getByText("People 41–46").waitFor();
+    await page.locator('tr[data-person="t-044"]').waitFor();
+    assert.equal(await pager.getByRole("button", { name: "Next" }).isDisabled(), true);
+    await pager.getByRole("button", { name: "Previous" }).click();
+    await page.getByText("People 21–40").waitFor();
+    await page.locator('tr[data-person="t-020"]').waitFor();
+    // An id search: ids start with it.
+    await page.getByLabel("Id starts with").fill("t-04");
+    await page.getByLabel("Id starts with").press("Enter");
+    await eventually("t-040…t-044 found", async () =>
+      (await page.locator("tr[data-person]").count()) === 5 ? true : undefined,
+    );
   });
 });

@@ -4,7 +4,7 @@
 // own admin only (the API answers null to the deployment admin).
 import { api, upload } from "./api.js";
 import { SchoolPicker } from "./schools-view.js";
-import { Dialog, ErrorNote, html, PAGE_SIZE, useEffect, useState } from "./ui.js";
+import { Dialog, ErrorNote, html, PAGE_SIZE, useEffect, useRef, useState } from "./ui.js";
 
 const peoplePath = (schoolId) => `/v1/schools/${encodeURIComponent(schoolId)}/people`;
 const personPath = (schoolId, id) => `${peoplePath(schoolId)}/${encodeURIComponent(id)}`;
@@ -26,6 +26,18 @@ export function PeopleView({ session }) {
   const [editing, setEditing] = useState(undefined);
   const [erasing, setErasing] = useState(undefined);
   const [importing, setImporting] = useState(false);
+  const opener = useRef(null);
+  const noteRef = useRef(null);
+  /** Opens a dialog, remembering the control that opened it. */
+  const openWith = (set, value) => {
+    opener.current = document.activeElement;
+    set(value);
+  };
+  /** Closes it, focus back on that control; an erased person's row is gone: on the note saying so. */
+  const closeWith = (set) => {
+    set(undefined);
+    setTimeout(() => (opener.current?.isConnected ? opener.current : noteRef.current)?.focus(), 0);
+  };
   const after = cursors[cursors.length - 1];
 
   useEffect(() => {
@@ -78,7 +90,7 @@ export function PeopleView({ session }) {
             }} />`
           : null
       }
-      <button type="button" onClick=${() => setImporting(true)}>Import CSV</button>
+      <button type="button" onClick=${() => openWith(setImporting, true)}>Import CSV</button>
       <a class="button" href=${`${peoplePath(schoolId)}/export`} download=${`people-${schoolId}.csv`}>Export CSV</a>
     </div>
     <form class="filters" role="search" aria-label="Search people" onSubmit=${search}>
@@ -87,7 +99,7 @@ export function PeopleView({ session }) {
       <p class="actions"><button type="submit">Search</button></p>
     </form>
     ${deployment ? html`<p class="muted">Names are shown to the school's own admins only.</p>` : null}
-    <p role="status" class="note">${note}</p>
+    <p role="status" class="note" tabindex="-1" ref=${noteRef}>${note}</p>
     <${ErrorNote} error=${error} />
     <div class="scroll">
     <table class="people">
@@ -98,14 +110,14 @@ export function PeopleView({ session }) {
       </tr></thead>
       <tbody>
         ${people.map(
-          (p) => html`<tr data-person=${p.id}>
+          (p) => html`<tr key=${p.id} data-person=${p.id}>
             <th scope="row">${p.id}</th>
             ${deployment ? null : html`<td>${p.name ?? html`<span class="muted">no name</span>`}</td>`}
             <td>${p.groups.map((g) => html`<span class="chip">${g}</span>`)}</td>
             <td><span class=${`badge ${p.active ? "online" : "offline"}`}>${p.active ? "active" : "inactive"}</span></td>
             <td><div class="row-actions">
-              <button type="button" onClick=${() => setEditing(p)} aria-label=${`Edit ${labelOf(p)}`}>Edit</button>
-              <button type="button" class="danger" onClick=${() => setErasing(p)} aria-label=${`Erase ${labelOf(p)}`}>Erase</button>
+              <button type="button" onClick=${() => openWith(setEditing, p)} aria-label=${`Edit ${labelOf(p)}`}>Edit</button>
+              <button type="button" class="danger" onClick=${() => openWith(setErasing, p)} aria-label=${`Erase ${labelOf(p)}`}>Erase</button>
             </div></td>
           </tr>`,
         )}
@@ -125,9 +137,9 @@ export function PeopleView({ session }) {
     ${
       editing
         ? html`<${EditPerson} schoolId=${schoolId} person=${editing} names=${!deployment}
-            onClose=${() => setEditing(undefined)}
+            onClose=${() => closeWith(setEditing)}
             onSaved=${(p) => {
-              setEditing(undefined);
+              closeWith(setEditing);
               done(`Saved ${labelOf(p)}.`);
             }} />`
         : null
@@ -135,9 +147,9 @@ export function PeopleView({ session }) {
     ${
       erasing
         ? html`<${ErasePerson} schoolId=${schoolId} person=${erasing}
-            onClose=${() => setErasing(undefined)}
+            onClose=${() => closeWith(setErasing)}
             onErased=${(erasure) => {
-              setErasing(undefined);
+              closeWith(setErasing);
               // Gone from the page at once, not only after the list is read again.
               setPage(
                 (old) => old && { ...old, items: old.items.filter((x) => x.id !== erasure.id) },
@@ -153,7 +165,7 @@ export function PeopleView({ session }) {
     ${
       importing
         ? html`<${ImportRoster} schoolId=${schoolId}
-            onClose=${() => setImporting(false)}
+            onClose=${() => closeWith(setImporting)}
             onApplied=${(r) => {
               setNote(`Imported: ${summary(r)}.`);
               restart();
