@@ -165,8 +165,8 @@ describe("the console's People page in Chromium", () => {
       lines.map(([line, field]) => `${line}:${field}`),
       ["4:id", "6:groups"],
     );
-    assert.match(String(lines[0]![2]), /^id must not contain control characters or backslash/);
-    assert.match(String(lines[1]![2]), /^groups group 2 /);
+    assert.match(String(lines[0]![2]), /^must not contain control characters or backslash/);
+    assert.match(String(lines[1]![2]), /^group 2 must be /);
     await dialog.getByText("4 added").waitFor();
     await dialog.getByText("2 rows with errors, left out").waitFor();
     assert.deepEqual(await roster("north"), [], "a preview writes nothing");

@@ -357,7 +357,7 @@ function RowErrors({ preview }) {
       <tbody>
         ${preview.errors.map(
           (e) =>
-            html`<tr data-line=${e.line}><td>${e.line}</td><td>${e.field}</td><td>${e.field === "row" ? "the row" : e.field} ${e.message}</td></tr>`,
+            html`<tr data-line=${e.line}><td>${e.line}</td><td>${e.field}</td><td>${e.message}</td></tr>`,
         )}
       </tbody>
     </table>
