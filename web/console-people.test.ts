@@ -219,9 +219,24 @@ describe("the console's People page in Chromium", () => {
     );
     assert.deepEqual(edited, [{ name: "Grace B. Hopper", groups: ["7b", "staff"] }]);
 
-    // Erase, after a confirmation saying what is lost.
+    // By group; then the export link, through the session's cookie, holds the edit.
     await page.getByLabel("Name or id").fill("");
+    await page.getByLabel("Group").fill("7a");
     await page.getByRole("button", { name: "Search" }).click();
+    await page.locator('tr[data-person="p-0003"]').waitFor();
+    await page.locator('tr[data-person="p-0002"]').waitFor({ state: "detached" });
+    const exported = await page.evaluate(async () => {
+      const link = document.querySelector<HTMLAnchorElement>("a[download]")!;
+      const res = await fetch(link.href);
+      return { type: res.headers.get("content-type"), text: await res.text() };
+    });
+    assert.match(String(exported.type), /^text\/csv/);
+    assert.match(exported.text, /p-0002,Grace B\. Hopper,7b;staff/);
+
+    // Erase, after a confirmation saying what is lost.
+    await page.getByLabel("Group").fill("");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.locator('tr[data-person="p-0002"]').waitFor();
     await page.getByRole("button", { name: "Erase Alan Turing (p-0003)" }).click();
     const confirm = page.getByRole("dialog", { name: "Erase Alan Turing (p-0003)?" });
     await confirm.getByText("This cannot be undone").waitFor();

@@ -85,6 +85,7 @@ export function PeopleView({ session }) {
         deployment
           ? html`<${SchoolPicker} value=${schoolId} onChange=${(v) => {
               setSchoolId(v);
+              setPage(undefined);
               setNote("");
               restart();
             }} />`
