@@ -186,6 +186,8 @@ describe("the console's People page in Chromium", () => {
     await page.locator('tr[data-person="p-0005"]').waitFor();
     assert.equal(await page.locator("tr[data-person]").count(), 4);
     assert.equal(await page.getByText("South pupil").count(), 0, "another school's people");
+    const south = await page.evaluate(async () => (await fetch("/v1/schools/south/people")).status);
+    assert.equal(south, 404, "another school's roster, through this session");
 
     // Search by name, then edit the name found.
     await page.getByLabel("Name or id").fill("grace");
