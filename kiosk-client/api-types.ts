@@ -1271,6 +1271,7 @@ export interface ApiPaths {
       };
       query: {
         mode?: string;
+        dryRun?: string;
       };
       requestBody: string;
       responses: {
@@ -1281,6 +1282,10 @@ export interface ApiPaths {
           updated: number;
           unchanged: number;
           deactivated?: number;
+          /**
+           * a preview (`?dryRun=true`): what the import would do; nothing written
+           */
+          dryRun?: true;
           errorCount: number;
           errors: {
             line: number;

@@ -248,6 +248,18 @@ describe("the API's answers match /openapi.json", () => {
       ),
       200,
     );
+    // A preview: the same answer (with dryRun: true), nothing written.
+    const preview = await call("post", "/v1/schools/north/people/import?dryRun=true", (t) =>
+      asHead(t).type("text/csv").send("id,name,groups\nP4,Di,7A\n"),
+    );
+    expect(preview, 200);
+    assert.equal(preview.body.dryRun, true);
+    expect(
+      await call("post", "/v1/schools/north/people/import?dryRun=yes", (t) =>
+        asHead(t).type("text/csv").send("id,name,groups\n"),
+      ),
+      400,
+    );
     expect(await call("get", "/v1/schools/north/people/export", asHead), 200);
     expect(await call("delete", person("P3"), asHead), 200);
 

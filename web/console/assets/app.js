@@ -5,6 +5,7 @@ import { AttendanceView } from "./attendance-view.js";
 import { AuditView } from "./audit-view.js";
 import { DeadLettersView } from "./dead-letters-view.js";
 import { KiosksView } from "./kiosks-view.js";
+import { PeopleView } from "./people-view.js";
 import { PollsView } from "./polls-view.js";
 import { RegistersView } from "./registers-view.js";
 import { SchoolsView } from "./schools-view.js";
@@ -13,6 +14,7 @@ import { ErrorNote, html, render, useEffect, useState } from "./ui.js";
 const VIEWS = {
   polls: { title: "Polls", view: PollsView },
   kiosks: { title: "Kiosks", view: KiosksView },
+  people: { title: "People", view: PeopleView },
   schools: { title: "Schools", view: SchoolsView, deployment: true },
   audit: { title: "Audit log", view: AuditView },
   attendance: { title: "Attendance", view: AttendanceView },
