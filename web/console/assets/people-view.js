@@ -329,7 +329,7 @@ function ImportRoster({ schoolId, onClose, onApplied }) {
           preview
             ? html`<section class="preview" aria-labelledby="preview-h">
               <h3 id="preview-h">What applying ${file.name} would do</h3>
-              <ul class="counts">
+              <ul class="import-counts">
                 <li><strong>${preview.created}</strong> added</li>
                 <li><strong>${preview.updated}</strong> changed</li>
                 <li><strong>${preview.unchanged}</strong> unchanged</li>
