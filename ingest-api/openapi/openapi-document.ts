@@ -6,6 +6,7 @@ import { CSRF_HEADER, SESSION_COOKIE } from "../console/session-layer.ts";
 import { healthRouteDescriptions } from "../health/health-openapi.ts";
 import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
 import { peopleRouteDescriptions } from "../people/people-openapi.ts";
+import { registerPageRouteDescriptions } from "../registers/register-page-openapi.ts";
 import { registerRouteDescriptions } from "../registers/register-openapi.ts";
 import { registryRouteDescriptions } from "../registry/registry-openapi.ts";
 import { resultsRouteDescriptions } from "../results/results-openapi.ts";
@@ -115,6 +116,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         ...peopleRouteDescriptions(limits.people),
         ...attendanceRouteDescriptions(limits.attendanceReads),
         ...registerRouteDescriptions(limits.registers),
+        ...registerPageRouteDescriptions,
         ...healthRouteDescriptions,
         ...webRouteDescriptions,
         ...consoleRouteDescriptions,
