@@ -45,10 +45,13 @@ export const registerPageRouteDescriptions: RouteDescriptions = {
   "/v1/teachers/sign-in": {
     post: {
       tags,
-      summary: "Exchange a sign-in link's code for a new token of its teacher (the code is the credential)",
+      summary:
+        "Exchange a sign-in link's code for a new token of its teacher (the code is the credential)",
       requestBody: {
         required: true,
-        content: { "application/json": { schema: teacherSignInSchema.meta({ id: "TeacherSignIn" }) } },
+        content: {
+          "application/json": { schema: teacherSignInSchema.meta({ id: "TeacherSignIn" }) },
+        },
       },
       responses: {
         "200": json(signedInTeacherAnswerSchema, "the teacher's credential, shown once (no-store)"),

@@ -103,8 +103,7 @@ export function registerPageRoutes(deps: RegisterPageRouteDeps): Router {
       registers.push(poll);
     }
     registers.sort(
-      (a, b) =>
-        Date.parse(a.startsAt!) - Date.parse(b.startsAt!) || a.title.localeCompare(b.title),
+      (a, b) => Date.parse(a.startsAt!) - Date.parse(b.startsAt!) || a.title.localeCompare(b.title),
     );
     noStore(res).json({
       teacherId: actor.teacherId,

@@ -129,18 +129,23 @@ export function registerRoutes(deps: RegisterRouteDeps) {
     deps.completionThrottle,
     body,
     async (req, res) => {
-    const input = parseBody(completeSchema, req.body);
-    const by =
-      req.kiosk !== undefined
-        ? ({ kind: "kiosk", kiosk: req.kiosk } as const)
-        : req.teacher !== undefined
-          ? ({
-              kind: "actor",
-              actor: { kind: "teacher", schoolId: req.teacher.schoolId, teacherId: req.teacher.id },
-            } as const)
-          : ({ kind: "actor", actor: req.actor! } as const);
-    res.status(202).json(await deps.completions.complete(by, param(req, "pollId"), input));
-  });
+      const input = parseBody(completeSchema, req.body);
+      const by =
+        req.kiosk !== undefined
+          ? ({ kind: "kiosk", kiosk: req.kiosk } as const)
+          : req.teacher !== undefined
+            ? ({
+                kind: "actor",
+                actor: {
+                  kind: "teacher",
+                  schoolId: req.teacher.schoolId,
+                  teacherId: req.teacher.id,
+                },
+              } as const)
+            : ({ kind: "actor", actor: req.actor! } as const);
+      res.status(202).json(await deps.completions.complete(by, param(req, "pollId"), input));
+    },
+  );
 
   router.get("/v1/registers/:pollId", reader, async (req, res) => {
     const pollId = param(req, "pollId");
