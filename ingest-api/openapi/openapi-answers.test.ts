@@ -9,6 +9,7 @@ import { OpenApiAnswers, operationsOf } from "../../test-support/openapi-answers
 import { type ResultsPipeline, startResultsPipeline } from "../../test-support/results-pipeline.ts";
 import { issueSchoolAdmin, type TestSchoolAdmin } from "../../test-support/schools.ts";
 import { consoleRouteDescriptions } from "../console/console-openapi.ts";
+import { registerPageRouteDescriptions } from "../registers/register-page-openapi.ts";
 import type { OpenApiDocument } from "./openapi-document.ts";
 
 // The API's real answers, held to /openapi.json: successes, error envelopes, 304s, a 429 from
@@ -26,6 +27,8 @@ const NOT_CALLED = new Set([
   "GET /v1/polls/{pollId}/events",
   "GET /v1/schools/{schoolId}/attendance/events",
   ...operationsOf(consoleRouteDescriptions),
+  // The register page's: openapi-register-page-answers.test.ts (a completion budget of its own).
+  ...operationsOf(registerPageRouteDescriptions),
 ]);
 
 type Method = "get" | "head" | "post" | "put" | "patch" | "delete";
