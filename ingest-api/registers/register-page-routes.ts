@@ -1,11 +1,10 @@
-import { createHash } from "node:crypto";
 import { type Request, type RequestHandler, type Response, Router } from "express";
 import { localDay } from "../../common/attendance/school-day.ts";
-import { NotFoundError, UnauthorizedError, ValidationError } from "../../common/errors.ts";
+import { NotFoundError, ValidationError } from "../../common/errors.ts";
 import type { Pool } from "../../common/postgres.ts";
 import { idSchema } from "../../common/vote.ts";
 import { actsFor, requestScope } from "../auth/actor.ts";
-import { bearer, requireAdmin, requireAdminOrTeacher } from "../auth/bearer-auth.ts";
+import { requireAdmin, requireAdminOrTeacher, requireTeacher } from "../auth/bearer-auth.ts";
 import { jsonBody } from "../http/json-body.ts";
 import { parseBody } from "../http/parse-body.ts";
 import { seesNames } from "../people/people-service.ts";
@@ -50,14 +49,7 @@ export function registerPageRoutes(deps: RegisterPageRouteDeps): Router {
   const admin = requireAdmin(deps.adminToken, cache);
   const reader = requireAdminOrTeacher(deps.adminToken, cache);
   // The teacher's day is the teacher's own: an admin has no "today's registers" of its own.
-  const teacher: RequestHandler = (req, _res, next) => {
-    const token = bearer(req);
-    const hash = token === undefined ? "" : createHash("sha256").update(token).digest("hex");
-    const found = cache.teacherByTokenHash(hash);
-    if (found === undefined) return next(new UnauthorizedError("teacher bearer token required"));
-    req.actor = { kind: "teacher", schoolId: found.schoolId, teacherId: found.id };
-    next();
-  };
+  const teacher = requireTeacher(cache);
 
   router.post("/v1/schools/:schoolId/teachers/:teacherId/sign-in-link", admin, async (req, res) => {
     // req.protocol follows X-Forwarded-Proto only through TRUST_PROXY.
