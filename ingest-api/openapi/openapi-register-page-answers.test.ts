@@ -127,6 +127,13 @@ describe("the register page's answers match /openapi.json", () => {
       404,
       "sign_in_link_invalid",
     );
+    // Two uses of one link at once (two devices): one wins, the other waits on the row and
+    // finds it replaced.
+    const raced = expect(await call("post", links, admin), 201);
+    const both = await Promise.all(
+      [0, 1].map(() => call("post", signIn, (t) => t.send({ code: codeOf(raced.body.link) }))),
+    );
+    assert.deepEqual(both.map((r) => r.status).sort(), [200, 404]);
     // Forged and malformed codes alike.
     const forged = `${code.slice(0, -4)}AAAA`;
     expect(
