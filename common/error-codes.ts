@@ -67,6 +67,11 @@ export const ERROR_CODES = {
     status: 404,
     meaning: "no unused, unexpired pairing code is this one (unknown, used and expired alike)",
   },
+  sign_in_link_invalid: {
+    status: 404,
+    meaning:
+      "no unused, unexpired teacher sign-in link is this one (unknown, used, expired and revoked alike)",
+  },
   invite_invalid: {
     status: 404,
     meaning: "no unused, unexpired console invite is this one (unknown, used and expired alike)",

@@ -39,6 +39,10 @@ import { type KioskRouteDeps, kioskRoutes } from "./kiosks/kiosk-routes.ts";
 import { OPENAPI_PATH, REFERENCE_PAGE_PATH } from "./openapi/openapi-document.ts";
 import { openApiRoutes } from "./openapi/openapi-routes.ts";
 import { type PeopleRouteDeps, peopleRoutes } from "./people/people-routes.ts";
+import {
+  type RegisterPageRouteDeps,
+  registerPageRoutes,
+} from "./registers/register-page-routes.ts";
 import { type RegisterRouteDeps, registerRoutes } from "./registers/register-routes.ts";
 import { type RegistryRouteDeps, registryRoutes } from "./registry/registry-routes.ts";
 import { type EventStreamRouteDeps, eventStreamRoute } from "./results/event-stream-route.ts";
@@ -82,6 +86,8 @@ export interface AppParts {
   health: HealthRouteDeps;
   web: WebRouteDeps;
   registers: RegisterRouteDeps;
+  /** The register page's routes: teachers' sign-in links, the teacher's day, a roster. */
+  registerPage: RegisterPageRouteDeps;
   /** The operator console: sessions, the audit log, its page. */
   console: ConsoleParts;
   /** The writer's dead letters, listed and replayed (deployment admin). */
@@ -114,6 +120,7 @@ const ADDRESS_LIMITS: Record<AddressLimit, string[]> = {
     "/vote/:pollId",
     "/kiosk-app/{*file}",
     "/kiosk-sw.js",
+    "/register",
     "/kiosk-client/:file",
     OPENAPI_PATH,
     REFERENCE_PAGE_PATH,
@@ -178,6 +185,7 @@ export function createApp(parts: AppParts): Express {
   app.use(dayRoutes(parts.attendance));
   app.use(registerRoutes(parts.registers));
   app.use(deadLetterRoutes(parts.deadLetters));
+  app.use(registerPageRoutes(parts.registerPage));
   mountConsoleRoutes(app, parts.console);
   app.use(healthRoutes(parts.health));
   app.use(publicPollRoutes(parts.publicPolls));

@@ -2547,6 +2547,272 @@ export interface ApiPaths {
       };
     };
   };
+  "/v1/schools/{schoolId}/teachers/{teacherId}/sign-in-link": {
+    post: {
+      path: {
+        schoolId: string;
+        teacherId: string;
+      };
+      responses: {
+        "201": {
+          teacherId: string;
+          schoolId: string;
+          /**
+           * `<PUBLIC_URL or the request's origin>/register#code=…`: single use, the code in the fragment (never sent to a server)
+           */
+          link: string;
+          expiresAt: string;
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found" | "teacher_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/teachers/sign-in": {
+    post: {
+      requestBody: TeacherSignIn;
+      responses: {
+        "200": {
+          teacherId: string;
+          schoolId: string;
+          label: string;
+          /**
+           * `tft_…`, shown this once; the teacher's previous token stops working
+           */
+          token: string;
+        };
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "sign_in_link_invalid";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "413": {
+          error: {
+            code: "body_too_large";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "415": Error415;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/teacher": {
+    get: {
+      responses: {
+        "200": TeacherDay;
+        "401": Error401;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/registers/{pollId}/roster": {
+    get: {
+      path: {
+        pollId: string;
+      };
+      responses: {
+        "200": RegisterRoster;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "404": {
+          error: {
+            code: "poll_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/register": {
+    get: {
+      responses: {
+        "200": string;
+        "429": Error429;
+        "500": Error500;
+      };
+    };
+  };
   "/healthz": {
     get: {
       responses: {
@@ -3907,6 +4173,7 @@ export interface Error404 {
       | "person_not_found"
       | "holiday_not_found"
       | "pairing_code_invalid"
+      | "sign_in_link_invalid"
       | "invite_invalid"
       | "session_not_found"
       | "dead_letter_not_found"
@@ -4556,6 +4823,55 @@ export interface LessonRegister {
    * the people whose latest event was cast after the completion
    */
   changedAfter: string[];
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "TeacherSignIn".
+ */
+export interface TeacherSignIn {
+  code: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "TeacherDay".
+ */
+export interface TeacherDay {
+  teacherId: string;
+  schoolId: string;
+  label: string;
+  /**
+   * today in the school's time zone
+   */
+  day: string;
+  /**
+   * the school's registers (not archived) starting today, by start then title
+   */
+  registers: {
+    id: string;
+    title: string;
+    groupId: string;
+    startsAt: string;
+    endsAt: string;
+  }[];
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "RegisterRoster".
+ */
+export interface RegisterRoster {
+  pollId: string;
+  schoolId: string;
+  groupId: string;
+  title: string;
+  startsAt: string;
+  endsAt: string;
+  /**
+   * the group's active members now, by name then id
+   */
+  people: {
+    id: string;
+    name: string | null;
+  }[];
 }
 /**
  * This interface was referenced by `ApiPaths`'s JSON-Schema

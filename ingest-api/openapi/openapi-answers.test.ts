@@ -11,6 +11,7 @@ import { issueSchoolAdmin, type TestSchoolAdmin } from "../../test-support/schoo
 import { consoleRouteDescriptions } from "../console/console-openapi.ts";
 import { readDeadLetterConfig } from "../dead-letters/dead-letter-config.ts";
 import { deadLetterRouteDescriptions } from "../dead-letters/dead-letter-openapi.ts";
+import { registerPageRouteDescriptions } from "../registers/register-page-openapi.ts";
 import type { OpenApiDocument } from "./openapi-document.ts";
 
 // The API's real answers, held to /openapi.json: successes, error envelopes, 304s, a 429 from
@@ -30,6 +31,8 @@ const NOT_CALLED = new Set([
   "GET /v1/schools/{schoolId}/attendance/events",
   ...operationsOf(consoleRouteDescriptions),
   ...operationsOf(deadLetterRouteDescriptions(readDeadLetterConfig({}))),
+  // The register page's: openapi-register-page-answers.test.ts (a completion budget of its own).
+  ...operationsOf(registerPageRouteDescriptions),
 ]);
 
 type Method = "get" | "head" | "post" | "put" | "patch" | "delete";

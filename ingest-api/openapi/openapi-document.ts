@@ -9,6 +9,7 @@ import { healthRouteDescriptions } from "../health/health-openapi.ts";
 import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
 import { peopleRouteDescriptions } from "../people/people-openapi.ts";
 import { registerRouteDescriptions } from "../registers/register-openapi.ts";
+import { registerPageRouteDescriptions } from "../registers/register-page-openapi.ts";
 import { registryRouteDescriptions } from "../registry/registry-openapi.ts";
 import { resultsRouteDescriptions } from "../results/results-openapi.ts";
 import { schoolRouteDescriptions } from "../schools/school-openapi.ts";
@@ -119,6 +120,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         ...peopleRouteDescriptions(limits.people),
         ...attendanceRouteDescriptions(limits.attendanceReads),
         ...registerRouteDescriptions(limits.registers),
+        ...registerPageRouteDescriptions,
         ...healthRouteDescriptions,
         ...webRouteDescriptions,
         ...consoleRouteDescriptions,
