@@ -4,6 +4,7 @@ import { ConfigError } from "../common/errors.ts";
 import { type NatsAuth, readNatsAuth } from "../common/nats-auth.ts";
 import { readRegisterCompletionGraceMs } from "../common/register-contract.ts";
 import { type ConsoleConfig, readConsoleConfig } from "./console/console-config.ts";
+import { type BodyLimitsConfig, readBodyLimits } from "./http/body-limits.ts";
 import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
 import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
@@ -36,6 +37,8 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly maxBatchBodyBytes: number;
   /** Most votes in one batch. @defaultValue 1000 */
   readonly maxBatchItems: number;
+  /** Largest JSON body of the admin, registry, console and pairing routes (http/body-limits.ts). */
+  readonly bodyLimits: BodyLimitsConfig;
   /**
    * Largest JetStream message the API publishes; a batch is split into messages under it.
    * 0 = the NATS server's max_payload less 4096 for headers. @defaultValue 0
@@ -228,6 +231,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     maxVoteBodyBytes: readInt(env, "MAX_VOTE_BODY_BYTES", 16_384, { min: 1_024 }),
     maxBatchBodyBytes: readInt(env, "MAX_BATCH_BODY_BYTES", 1_048_576, { min: 1_024 }),
     maxBatchItems: readInt(env, "MAX_BATCH_ITEMS", 1_000, { min: 1, max: 10_000 }),
+    bodyLimits: readBodyLimits(env),
     maxMessageBytes: readMaxMessageBytes(env),
     castAtMaxSkewMs: readInt(env, "CAST_AT_MAX_SKEW_MS", 60_000, { min: 0 }),
     castAtMaxAgeMs: readInt(env, "CAST_AT_MAX_AGE_MS", 2_592_000_000, { min: 60_000 }),
