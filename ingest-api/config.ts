@@ -204,6 +204,11 @@ export interface RateLimitConfig {
   readonly pairPerMin: number;
   /** Failed `POST /v1/pair` attempts per minute from every address together (guessing from many addresses). @defaultValue 30 */
   readonly pairFailuresPerMin: number;
+  /**
+   * The window those failures are counted in, whole seconds: the budget above is per window
+   * (per minute by default). A test shortens it so that it need not wait out a minute. @defaultValue 60000
+   */
+  readonly pairFailuresWindowMs: number;
   /** Longest wait for Redis before the limiter decides in memory (this instance only). @defaultValue 250 */
   readonly redisTimeoutMs: number;
 }
@@ -397,8 +402,17 @@ function readRateLimits(env: Env): RateLimitConfig {
     authFailuresPerMin: perS("RATE_LIMIT_AUTH_FAILURES_PER_MIN", 60),
     pairPerMin: perS("RATE_LIMIT_PAIR_PER_MIN", 10),
     pairFailuresPerMin: perS("RATE_LIMIT_PAIR_FAILURES_PER_MIN", 30),
+    pairFailuresWindowMs: readWholeSeconds(env, "RATE_LIMIT_PAIR_FAILURES_WINDOW_MS", 60_000),
     redisTimeoutMs: readInt(env, "RATE_LIMIT_REDIS_TIMEOUT_MS", 250, { min: 10, max: 10_000 }),
   });
+}
+
+/** A window of a Redis-counted limit: rate-limiter-flexible keeps it in whole seconds. */
+function readWholeSeconds(env: Env, name: string, fallback: number): number {
+  const ms = readInt(env, name, fallback, { min: 1_000, max: 3_600_000 });
+  if (ms % 1_000 !== 0)
+    throw new ConfigError(name, `must be whole seconds (a multiple of 1000), got ${ms}`);
+  return ms;
 }
 
 /** Comma-separated exact origins (`https://dash.example.org`), as a browser sends in `Origin`. */
