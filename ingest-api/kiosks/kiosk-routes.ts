@@ -79,7 +79,7 @@ export function kioskRoutes(deps: KioskRouteDeps) {
     health.track, // seen even when its body is refused
     deps.kioskThrottle,
     // The largest status (KIOSK_STATUS_MAX_BYTES); beyond, 413 body_too_large.
-    jsonBody(deps.kiosks.statusMaxBytes),
+    jsonBody(deps.kiosks.statusMaxBytes, "KIOSK_STATUS_MAX_BYTES"),
     (req, res) => {
       health.heartbeat(req.kioskId!, req.body);
       res.status(204).end();
