@@ -6,7 +6,12 @@ import request, { type Response } from "supertest";
 import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../../test-support/api.ts";
 import { listenLocally } from "../../test-support/http-listen.ts";
-import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
+import {
+  ADMIN,
+  type IngestHarness,
+  startIngestHarness,
+  startIngestReplica,
+} from "../../test-support/ingest.ts";
 import { metricSample } from "../../test-support/metrics-scrape.ts";
 import { TcpProxy } from "../../test-support/tcp-proxy.ts";
 import { readIngestConfig } from "../config.ts";
@@ -388,21 +393,23 @@ describe("/readyz answers from one probe round per READYZ_CACHE_MS", () => {
 
 describe("two API instances on the same Redis", () => {
   let a: IngestHarness;
-  let b: IngestHarness;
+  let b: Awaited<ReturnType<typeof startIngestReplica>>;
   before(async () => {
     // Pairing is limited per address and minute: the one attempt below falls in one window
     // however slow the machine, and that window is new (the first harness's Redis prefix is).
+    // The second instance is a replica: its own process state and limiters, the same
+    // database, stream and Redis keys, as behind a load balancer.
     const env = { RATE_LIMIT_PAIR_PER_MIN: "4" };
     a = await startIngestHarness(env);
-    b = await startIngestHarness({ ...env, REDIS_KEY_PREFIX: a.config.redisKeyPrefix });
+    b = await startIngestReplica(a, env);
   });
   after(async () => {
-    await b.close();
-    await a.close();
+    await b?.close();
+    await a?.close();
   });
 
   test("share one budget per address", async () => {
-    const pair = (h: IngestHarness) =>
+    const pair = (h: { app: Express }) =>
       request(h.app).post("/v1/pair").send({ code: "no-such-code" });
     const answers: Response[] = [];
     for (const h of [a, a, a, b, b]) answers.push(await pair(h));
