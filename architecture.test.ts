@@ -129,6 +129,7 @@ const CONFIG_FILES = [
   "common/nats.ts",
   "ingest-api/config.ts",
   "ingest-api/http/http-config.ts",
+  "ingest-api/http/body-limits.ts",
   "batch-writer/config.ts",
   "result-publisher/config.ts",
 ];

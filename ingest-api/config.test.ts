@@ -208,6 +208,7 @@ describe("readIngestConfig", () => {
       pairPerMin: 10,
       pairFailuresPerMin: 30,
       completionsPerMin: 60,
+      pairFailuresWindowMs: 60_000,
       redisTimeoutMs: 250,
     });
     assert.equal(defaults.readyzCacheMs, 1_000);
@@ -261,6 +262,10 @@ describe("readIngestConfig", () => {
     failsNaming({ KIOSK_SEEN_RECENTLY_MS: "soon" }, "KIOSK_SEEN_RECENTLY_MS");
     failsNaming({ RATE_LIMIT_PAIR_PER_MIN: "-1" }, "RATE_LIMIT_PAIR_PER_MIN");
     failsNaming({ RATE_LIMIT_PAIR_FAILURES_PER_MIN: "x" }, "RATE_LIMIT_PAIR_FAILURES_PER_MIN");
+    const window = "RATE_LIMIT_PAIR_FAILURES_WINDOW_MS";
+    assert.equal(readIngestConfig({ [window]: "5000" }).rateLimits.pairFailuresWindowMs, 5_000);
+    failsNaming({ [window]: "1500" }, window, /whole seconds/);
+    failsNaming({ [window]: "500" }, window, /at least 1000/);
   });
 
   test("people: defaults; a default page larger than the largest fails naming it", () => {

@@ -5,6 +5,7 @@ import { type NatsAuth, readNatsAuth } from "../common/nats-auth.ts";
 import { readRegisterCompletionGraceMs } from "../common/register-contract.ts";
 import { type ConsoleConfig, readConsoleConfig } from "./console/console-config.ts";
 import { type DeadLetterConfig, readDeadLetterConfig } from "./dead-letters/dead-letter-config.ts";
+import { type BodyLimitsConfig, readBodyLimits } from "./http/body-limits.ts";
 import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
 import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
@@ -37,6 +38,8 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly maxBatchBodyBytes: number;
   /** Most votes in one batch. @defaultValue 1000 */
   readonly maxBatchItems: number;
+  /** Largest JSON body of the admin, registry, console and pairing routes (http/body-limits.ts). */
+  readonly bodyLimits: BodyLimitsConfig;
   /**
    * Largest JetStream message the API publishes; a batch is split into messages under it.
    * 0 = the NATS server's max_payload less 4096 for headers. @defaultValue 0
@@ -208,6 +211,11 @@ export interface RateLimitConfig {
   readonly pairFailuresPerMin: number;
   /** `POST /v1/registers/:pollId/complete` per credential (kiosk, teacher, admin) and minute. @defaultValue 60 */
   readonly completionsPerMin: number;
+  /**
+   * The window those failures are counted in, whole seconds: the budget above is per window
+   * (per minute by default). A test shortens it so that it need not wait out a minute. @defaultValue 60000
+   */
+  readonly pairFailuresWindowMs: number;
   /** Longest wait for Redis before the limiter decides in memory (this instance only). @defaultValue 250 */
   readonly redisTimeoutMs: number;
 }
@@ -235,6 +243,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     maxVoteBodyBytes: readInt(env, "MAX_VOTE_BODY_BYTES", 16_384, { min: 1_024 }),
     maxBatchBodyBytes: readInt(env, "MAX_BATCH_BODY_BYTES", 1_048_576, { min: 1_024 }),
     maxBatchItems: readInt(env, "MAX_BATCH_ITEMS", 1_000, { min: 1, max: 10_000 }),
+    bodyLimits: readBodyLimits(env),
     maxMessageBytes: readMaxMessageBytes(env),
     castAtMaxSkewMs: readInt(env, "CAST_AT_MAX_SKEW_MS", 60_000, { min: 0 }),
     castAtMaxAgeMs: readInt(env, "CAST_AT_MAX_AGE_MS", 2_592_000_000, { min: 60_000 }),
@@ -406,8 +415,17 @@ function readRateLimits(env: Env): RateLimitConfig {
     pairPerMin: perS("RATE_LIMIT_PAIR_PER_MIN", 10),
     pairFailuresPerMin: perS("RATE_LIMIT_PAIR_FAILURES_PER_MIN", 30),
     completionsPerMin: perS("RATE_LIMIT_COMPLETIONS_PER_MIN", 60),
+    pairFailuresWindowMs: readWholeSeconds(env, "RATE_LIMIT_PAIR_FAILURES_WINDOW_MS", 60_000),
     redisTimeoutMs: readInt(env, "RATE_LIMIT_REDIS_TIMEOUT_MS", 250, { min: 10, max: 10_000 }),
   });
+}
+
+/** A window of a Redis-counted limit: rate-limiter-flexible keeps it in whole seconds. */
+function readWholeSeconds(env: Env, name: string, fallback: number): number {
+  const ms = readInt(env, name, fallback, { min: 1_000, max: 3_600_000 });
+  if (ms % 1_000 !== 0)
+    throw new ConfigError(name, `must be whole seconds (a multiple of 1000), got ${ms}`);
+  return ms;
 }
 
 /** Comma-separated exact origins (`https://dash.example.org`), as a browser sends in `Origin`. */

@@ -35,8 +35,11 @@ test("kill -9 of the writer, Postgres stopped 3 s, NATS restarted with its store
     faults: selectFaults(["kill-writer", "postgres-stop", "nats-restart"]),
     ratePerS: 40,
     kiosks: 4,
-    warmupMs: 2_000,
-    afterMs: 3_000,
+    // A second of load before each fault is ~40 votes, enough to have votes in flight when it
+    // strikes (the table's note says how many); after healing, the load goes on until a 202
+    // and a new publication came back, then 1.5 s more.
+    warmupMs: 1_000,
+    afterMs: 1_500,
     healTimeoutMs: 45_000,
     postgresOutageMs: 3_000,
     leaderDownMs: 0,

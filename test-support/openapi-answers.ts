@@ -30,6 +30,24 @@ interface Template {
 
 const METHODS = ["get", "head", "post", "put", "patch", "delete"];
 
+/** What `check` reads of an answer: supertest's Response has it, `answerOf` makes it from fetch's. */
+export type Answer = Pick<Response, "status" | "headers" | "text" | "body">;
+
+/**
+ * An answer read with fetch (a real socket: an event stream's refusal), as `check` reads
+ * it: headers by lower-case name, the text, and the JSON body when it is JSON.
+ */
+export async function answerOf(res: globalThis.Response): Promise<Answer> {
+  const text = await res.text();
+  const json = /^application\/json/.test(res.headers.get("content-type") ?? "");
+  return {
+    status: res.status,
+    headers: Object.fromEntries(res.headers),
+    text,
+    body: json ? JSON.parse(text) : {},
+  };
+}
+
 /** `METHOD /template` of every operation of these paths (a document's, or a feature's descriptions). */
 export function operationsOf(paths: Record<string, object>): string[] {
   const out: string[] = [];
@@ -95,7 +113,7 @@ export class OpenApiAnswers {
   }
 
   /** Checks one answer; returns it for chaining. */
-  check(method: string, urlPath: string, res: Response): Response {
+  check<A extends Answer>(method: string, urlPath: string, res: A): A {
     const path = this.template(method, urlPath);
     const operation = this.#operation(path, method);
     const what = `${method} ${urlPath} → ${res.status}`;

@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../harness/chromium.ts";
 import { eventually } from "../harness/waiting.ts";
+import { assertNoAxeViolations } from "../test-support/axe.ts";
 import {
   newContext,
   type PageProblems,
@@ -53,11 +54,15 @@ describe("the kiosk app's check-in mode in Chromium", () => {
       timeoutMs: WAIT_MS,
     });
 
+  const problemsOf = new WeakMap<Page, PageProblems>();
+
   const openPage = async (name: string) => {
     const context = await newContext(browser);
     contexts.push(context);
     const page = await context.newPage();
-    watched.push({ name, problems: await watchPage(page) });
+    const problems = await watchPage(page);
+    watched.push({ name, problems });
+    problemsOf.set(page, problems);
     page.on("request", (req) => {
       if (req.method() === "POST" && req.url().endsWith("/v1/votes/batch"))
         batches.push(JSON.parse(req.postData() ?? "{}"));
@@ -161,6 +166,11 @@ describe("the kiosk app's check-in mode in Chromium", () => {
     await temperature.press("Enter");
     await other.page.getByText("at most one decimal").waitFor();
     assert.equal(await temperature.getAttribute("aria-invalid"), "true");
+    await assertNoAxeViolations(
+      other.page,
+      problemsOf.get(other.page)!,
+      "check-in mode, a temperature refused on the page",
+    );
     assert.equal((await queuedEventIds(other.page)).length, 0, "nothing queued");
     await temperature.fill("36,6");
     assert.equal(await other.page.locator("#temperature-error").isHidden(), true);
@@ -181,6 +191,13 @@ describe("the kiosk app's check-in mode in Chromium", () => {
     assert.match(await scan(page, "B-1"), /^B-1 checked out at \d\d:\d\d\.$/);
     assert.deepEqual(await suggested(page), ["Check in"]);
     await page.screenshot({ path: screenshotPath("check-in-state") });
+    // A person's state shown, the suggested action marked, a thank-you on the other page.
+    await assertNoAxeViolations(page, problemsOf.get(page)!, "check-in mode, a state shown");
+    await assertNoAxeViolations(
+      other.page,
+      problemsOf.get(other.page)!,
+      "check-in mode, after a check-out with a temperature",
+    );
   });
 
   test("the API's 422 for a temperature out of the school's range, and a badge not on the roster", async () => {
@@ -211,6 +228,8 @@ describe("the kiosk app's check-in mode in Chromium", () => {
     await banner.filter({ hasText: "NOBODY is not on this school's roster" }).waitFor();
     assert.equal((await queuedEventIds(page)).length, 0);
     await page.screenshot({ path: screenshotPath("check-in-refused") });
+    // The refusals shown: the banner and the open list of refused check-ins.
+    await assertNoAxeViolations(page, problemsOf.get(page)!, "check-in mode, refusals shown");
   });
 
   test("offline: check-ins wait in the outbox, the page remembers its own, and each is stored once when back", async () => {
@@ -257,17 +276,14 @@ describe("the kiosk app's check-in mode in Chromium", () => {
   });
 
   test("layout at 800×480 and in portrait: badge, temperature, both actions and the status fit", async () => {
+    // One page, resized and reloaded at each size: laid out from its load at that size.
+    const { page } = await openPage("layout");
     for (const [width, height] of [
       [800, 480],
       [480, 800],
     ] as const) {
-      const context = await newContext(browser, { width, height });
-      contexts.push(context);
-      const page = await context.newPage();
-      watched.push({ name: `layout-${width}x${height}`, problems: await watchPage(page) });
-      await page.goto(`${stack.url}/vote`);
-      await storeCredentials(page, kiosk);
-      await page.goto(`${stack.url}/vote/${register}`);
+      await page.setViewportSize({ width, height });
+      await page.reload();
       await page.getByRole("button", { name: "Check in", exact: true }).waitFor();
       await scan(page, "B-9");
       const boxes = [

@@ -3,7 +3,7 @@ import { ValidationError } from "../../common/errors.ts";
 import { idSchema } from "../../common/vote.ts";
 import { requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
-import { jsonBody } from "../http/json-body.ts";
+import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
 import { parseBody } from "../http/parse-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import { attendanceSettingsPatchSchema } from "./attendance-settings-schemas.ts";
@@ -13,6 +13,7 @@ export interface AttendanceSettingsRouteDeps {
   settings: AttendanceSettingsService;
   cache: RegistryCache;
   adminToken: string;
+  bodyLimits: Pick<BodyLimitsConfig, "adminBodyBytes">;
 }
 
 /** The school id of the path (the attendance and holidays routes). */
@@ -31,12 +32,18 @@ export function attendanceSettingsRoutes({
   settings,
   cache,
   adminToken,
+  bodyLimits,
 }: AttendanceSettingsRouteDeps) {
   const router = Router();
   const admin = requireAdmin(adminToken, cache);
-  router.patch("/v1/schools/:schoolId/attendance", admin, jsonBody(16 * 1024), async (req, res) => {
-    const patch = parseBody(attendanceSettingsPatchSchema, req.body);
-    res.json(await settings.update(schoolParam(req), patch, requestScope(req)));
-  });
+  router.patch(
+    "/v1/schools/:schoolId/attendance",
+    admin,
+    limitedJsonBody(bodyLimits, "adminBodyBytes"),
+    async (req, res) => {
+      const patch = parseBody(attendanceSettingsPatchSchema, req.body);
+      res.json(await settings.update(schoolParam(req), patch, requestScope(req)));
+    },
+  );
   return router;
 }

@@ -80,6 +80,7 @@ export function mountConsoleRoutes(app: Express, parts: ConsoleParts): void {
       signIn: parts.signIn,
       publicUrl: config.kiosks.publicUrl,
       kioskOfflineMs: config.kiosks.seenRecentlyMs,
+      bodyLimits: config.bodyLimits,
     }),
   );
   app.use(

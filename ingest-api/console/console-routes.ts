@@ -3,8 +3,8 @@ import { UnauthorizedError, ValidationError } from "../../common/errors.ts";
 import { idSchema } from "../../common/vote.ts";
 import { listScope, requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
+import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
 import { clientAddress } from "../http/client-address.ts";
-import { jsonBody } from "../http/json-body.ts";
 import { parseBody } from "../http/parse-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import type { ConsoleConfig } from "./console-config.ts";
@@ -28,6 +28,7 @@ export interface ConsoleRouteDeps {
   publicUrl: string | undefined;
   /** A kiosk silent this long shows as offline (KIOSK_SEEN_RECENTLY_MS). */
   kioskOfflineMs: number;
+  bodyLimits: Pick<BodyLimitsConfig, "consoleBodyBytes">;
 }
 
 const NO_STORE = "no-store";
@@ -40,7 +41,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   const { console: service, config } = deps;
   const router = Router();
   const admin = requireAdmin(deps.adminToken, deps.cache);
-  const body = jsonBody(4 * 1024);
+  const body = limitedJsonBody(deps.bodyLimits, "consoleBodyBytes");
 
   router.post("/v1/console/invites", admin, body, async (req, res) => {
     const input = parseBody(createInviteSchema, req.body);

@@ -6,7 +6,8 @@ import { AppError } from "../../common/errors.ts";
 const PLAIN_JSON = /^application\/json\s*(?:;\s*charset\s*=\s*("?)utf-8\1\s*)?$/i;
 
 /**
- * A JSON body parser for one route: 415 unless the body is JSON, 413 beyond `limitBytes`.
+ * A JSON body parser for one route: 415 unless the body is JSON, 413 beyond `limitBytes`,
+ * saying the limit and, when given, the variable that sets it (`limitVariable`).
  *
  * A kiosk's vote is a plain UTF-8 JSON body with a Content-Length, and for that one case
  * the body is read and parsed here directly: body-parser's general machinery (type-is,
@@ -15,17 +16,27 @@ const PLAIN_JSON = /^application\/json\s*(?:;\s*charset\s*=\s*("?)utf-8\1\s*)?$/
  * empty or too large a body) goes through `express.json`, which answers it as before, so
  * the two paths give the same errors.
  */
-export function jsonBody(limitBytes: number) {
-  const parse = express.json({ limit: limitBytes, strict: false });
+export function jsonBody(limitBytes: number, limitVariable?: string) {
+  const read = express.json({ limit: limitBytes, strict: false });
+  const tooLarge = () =>
+    new AppError(
+      413,
+      "body_too_large",
+      `body is larger than ${limitBytes} bytes${limitVariable ? ` (${limitVariable})` : ""}`,
+      { details: { limitBytes } },
+    );
+  // A chunked or compressed body over the limit is found by express.json while it reads:
+  // the same answer as a declared one.
+  const parse = (req: Request, res: Response, next: NextFunction) =>
+    read(req, res, (err?: unknown) => {
+      const overLimit =
+        typeof err === "object" && err !== null && "type" in err && err.type === "entity.too.large";
+      next(overLimit ? tooLarge() : err);
+    });
   return (req: Request, res: Response, next: NextFunction) => {
     // A declared oversize body is refused before a byte of it is read: express.json would
     // read it all (to drop it) before answering. The error middleware closes the connection.
-    if (declaredLength(req) > limitBytes)
-      return next(
-        new AppError(413, "body_too_large", `body is larger than ${limitBytes} bytes`, {
-          details: { limitBytes },
-        }),
-      );
+    if (declaredLength(req) > limitBytes) return next(tooLarge());
     const length = plainJsonLength(req, limitBytes);
     if (length !== undefined) return readJson(req, length, next);
     // A JSON request without a body (no Content-Length, not chunked): express.json leaves

@@ -93,7 +93,11 @@ export class RateLimits {
     if (config.authFailuresPerMin > 0)
       this.#authFailures = this.#limiter("auth_failures", config.authFailuresPerMin, 60);
     if (config.pairFailuresPerMin > 0)
-      this.#pairFailures = this.#limiter("pairing_failures", config.pairFailuresPerMin, 60);
+      this.#pairFailures = this.#limiter(
+        "pairing_failures",
+        config.pairFailuresPerMin,
+        config.pairFailuresWindowMs / 1_000,
+      );
   }
 
   /** One store limiter with its in-memory insurance and a bound on the wait for Redis. */
@@ -218,7 +222,8 @@ export class RateLimits {
    * Failed pairings of every address together, per minute and across instances: a guesser
    * with many addresses (IPv6 /64s are cheap) passes every per-address budget, so only a
    * fleet-wide one bounds the guesses each outstanding code faces (RATE_LIMIT_PAIR_FAILURES_PER_MIN
-   * × its minutes of life, against 2^40 codes). Only failures count (any 4xx but 429): a
+   * × its minutes of life, against 2^40 codes; per RATE_LIMIT_PAIR_FAILURES_WINDOW_MS, a minute
+   * unless set). Only failures count (any 4xx but 429): a
    * successful pairing never spends it, and a kiosk typing its code wrong once is one failure.
    * Once it is spent, POST /v1/pair answers 429 without looking at the code until the window
    * ends; an honest kiosk's code stays valid meanwhile and pairs when it tries again.
@@ -229,11 +234,12 @@ export class RateLimits {
     const waitMs = this.#pairBlockedUntil - Date.now();
     if (waitMs > 0) {
       this.#throttled.inc({ limit: "pairing_failures" });
-      const per = this.#config.pairFailuresPerMin;
+      const { pairFailuresPerMin: per, pairFailuresWindowMs: windowMs } = this.#config;
+      const window = windowMs === 60_000 ? "minute" : `${windowMs / 1_000} s`;
       return next(
         new RateLimitedError(
           "pairing_failures",
-          `too many failed pairings from every address together: at most ${per} per minute`,
+          `too many failed pairings from every address together: at most ${per} per ${window}`,
           waitMs,
         ),
       );

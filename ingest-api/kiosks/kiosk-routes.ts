@@ -3,6 +3,7 @@ import { isAppError, ValidationError } from "../../common/errors.ts";
 import { toFieldIssues } from "../../common/vote.ts";
 import { requireKiosk } from "../auth/bearer-auth.ts";
 import type { KioskConfig } from "../config.ts";
+import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
 import type { IngestMetrics } from "../http/ingest-metrics.ts";
 import { jsonBody } from "../http/json-body.ts";
 import type { CachedKiosk, RegistryCache } from "../registry/registry-cache.ts";
@@ -17,6 +18,7 @@ export interface KioskRouteDeps {
   health: KioskHealth;
   metrics: Pick<IngestMetrics, "pairings">;
   kiosks: Pick<KioskConfig, "statusMaxBytes">;
+  bodyLimits: Pick<BodyLimitsConfig, "pairingBodyBytes">;
   /** POST /v1/pair per client address (RATE_LIMIT_PAIR_PER_MIN). */
   pairThrottle: RequestHandler;
   /** POST /v1/pair's failures of every address together (RATE_LIMIT_PAIR_FAILURES_PER_MIN). */
@@ -43,7 +45,7 @@ export function kioskRoutes(deps: KioskRouteDeps) {
     "/v1/pair",
     deps.pairThrottle,
     deps.pairFailures,
-    jsonBody(1_024),
+    limitedJsonBody(deps.bodyLimits, "pairingBodyBytes"),
     async (req, res) => {
       const { pairings } = deps.metrics;
       const parsed = pairSchema.safeParse(req.body ?? {}, { reportInput: true });
@@ -86,7 +88,7 @@ export function kioskRoutes(deps: KioskRouteDeps) {
     health.track, // seen even when its body is refused
     deps.kioskThrottle,
     // The largest status (KIOSK_STATUS_MAX_BYTES); beyond, 413 body_too_large.
-    jsonBody(deps.kiosks.statusMaxBytes),
+    jsonBody(deps.kiosks.statusMaxBytes, "KIOSK_STATUS_MAX_BYTES"),
     (req, res) => {
       health.heartbeat(req.kioskId!, req.body);
       res.status(204).end();

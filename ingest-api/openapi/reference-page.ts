@@ -28,7 +28,9 @@ function schemaHtml(schema: unknown): string {
     return `<p class="ref">schema: <a href="#schema-${escapeHtml(name)}">${escapeHtml(name)}</a></p>`;
   }
   const text = escapeHtml(JSON.stringify(schema, null, 2));
-  return `<pre>${text.replace(
+  // A long schema scrolls sideways in its block: focusable, so that a keyboard scrolls it too
+  // (axe: scrollable-region-focusable).
+  return `<pre tabindex="0">${text.replace(
     /&quot;#\/components\/schemas\/([A-Za-z0-9_]+)&quot;/g,
     (_m, name: string) => `&quot;<a href="#schema-${name}">${name}</a>&quot;`,
   )}</pre>`;

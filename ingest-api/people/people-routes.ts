@@ -8,8 +8,8 @@ import { requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
 import type { PeopleConfig } from "../config.ts";
 import { notAChange } from "../console/audit-recorder.ts";
+import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
 import { csvBody } from "../http/csv-body.ts";
-import { jsonBody } from "../http/json-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import {
   importQuerySchema,
@@ -27,6 +27,7 @@ export interface PeopleRouteDeps {
   cache: RegistryCache;
   adminToken: string;
   limits: PeopleConfig;
+  bodyLimits: Pick<BodyLimitsConfig, "adminBodyBytes">;
 }
 
 function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
@@ -62,10 +63,11 @@ const noStore = (res: Response) => res.setHeader("Cache-Control", "no-store");
  * PeopleService's. `/people/export` is registered before `/people/:personId`: a person
  * whose id is `export` is read through the list (`?q=export`).
  */
-export function peopleRoutes({ people, cache, adminToken, limits }: PeopleRouteDeps) {
+export function peopleRoutes(deps: PeopleRouteDeps) {
+  const { people, cache, adminToken, limits } = deps;
   const router = Router();
   const admin = requireAdmin(adminToken, cache);
-  const body = jsonBody(16 * 1024);
+  const body = limitedJsonBody(deps.bodyLimits, "adminBodyBytes");
   const csv = csvBody(limits.importMaxBytes, "PEOPLE_IMPORT_MAX_BYTES");
   const listQuery = peopleQuerySchema(limits);
   const base = "/v1/schools/:schoolId/people";

@@ -5,7 +5,7 @@ import type { Pool } from "../../common/postgres.ts";
 import { idSchema } from "../../common/vote.ts";
 import { actsFor, requestScope } from "../auth/actor.ts";
 import { requireAdmin, requireAdminOrTeacher, requireTeacher } from "../auth/bearer-auth.ts";
-import { jsonBody } from "../http/json-body.ts";
+import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
 import { parseBody } from "../http/parse-body.ts";
 import { seesNames } from "../people/people-service.ts";
 import type { CachedPoll, RegistryCache } from "../registry/registry-cache.ts";
@@ -18,6 +18,7 @@ export interface RegisterPageRouteDeps {
   cache: RegistryCache;
   pool: Pool;
   signIn: TeacherSignIn;
+  bodyLimits: BodyLimitsConfig;
   /** The sign-in link's base (PUBLIC_URL); undefined: the request's origin. */
   publicUrl: string | undefined;
   /** POST /v1/teachers/sign-in per client address (RATE_LIMIT_PAIR_PER_MIN), as POST /v1/pair. */
@@ -73,7 +74,8 @@ export function registerPageRoutes(deps: RegisterPageRouteDeps): Router {
     "/v1/teachers/sign-in",
     deps.signInThrottle,
     deps.signInFailures,
-    jsonBody(1_024),
+    // A code exchange, as kiosk pairing is: the same small limit.
+    limitedJsonBody(deps.bodyLimits, "pairingBodyBytes"),
     async (req, res) => {
       const { code } = parseBody(teacherSignInSchema, req.body);
       res.setHeader("Cache-Control", "no-store").json(await deps.signIn.signIn(code));

@@ -15,7 +15,7 @@ import { idSchema } from "../../common/vote.ts";
 import { actsFor, requestScope } from "../auth/actor.ts";
 import { bearer, requireAdmin, requireAdminOrTeacher, requireKiosk } from "../auth/bearer-auth.ts";
 import type { RegistersConfig } from "../config.ts";
-import { jsonBody } from "../http/json-body.ts";
+import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
 import { parseBody } from "../http/parse-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import { readErrors } from "../results/results-http.ts";
@@ -38,6 +38,7 @@ export interface RegisterRouteDeps {
   completions: CompletionService;
   teachers: TeacherService;
   config: RegistersConfig;
+  bodyLimits: Pick<BodyLimitsConfig, "adminBodyBytes">;
   /** Retry-After of a document not published yet: the publisher's interval. */
   resultsIntervalMs: number;
   logger: Logger;
@@ -88,7 +89,7 @@ export function registerRoutes(deps: RegisterRouteDeps) {
     if (cache.kioskByTokenHash(hash) !== undefined) return kioskOrTeacher(req, res, next);
     return reader(req, res, next);
   };
-  const body = jsonBody(16 * 1024);
+  const body = limitedJsonBody(deps.bodyLimits, "adminBodyBytes");
   // Redis unreachable: 503 redis_unavailable (Retry-After), as the results' and day documents' reads.
   const redisRead = readErrors(deps.resultsIntervalMs).fromRedis;
 

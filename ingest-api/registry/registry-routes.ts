@@ -4,7 +4,7 @@ import { idSchema } from "../../common/vote.ts";
 import { listScope, requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
 import type { KioskConfig } from "../config.ts";
-import { jsonBody } from "../http/json-body.ts";
+import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
 import { parseBody as parse } from "../http/parse-body.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import {
@@ -33,14 +33,16 @@ export interface RegistryRouteDeps {
   cache: RegistryCache;
   adminToken: string;
   kiosks: Pick<KioskConfig, "publicUrl">;
+  bodyLimits: Pick<BodyLimitsConfig, "registryBodyBytes">;
 }
 
-export function registryRoutes({ registry, cache, adminToken, kiosks }: RegistryRouteDeps) {
+export function registryRoutes(deps: RegistryRouteDeps) {
+  const { registry, cache, adminToken, kiosks } = deps;
   const { publicUrl } = kiosks;
   const router = Router();
   // Per route, not per prefix: the public results routes live under /v1/polls too.
   const admin = requireAdmin(adminToken, cache);
-  const body = jsonBody(256 * 1024);
+  const body = limitedJsonBody(deps.bodyLimits, "registryBodyBytes");
 
   router.post("/v1/polls", admin, body, async (req, res) => {
     const poll = await registry.createPoll(parse(createPollSchema, req.body), requestScope(req));

@@ -7,7 +7,9 @@ import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, type TestKiosk } from "../../test-support/api.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import { metricSample } from "../../test-support/metrics-scrape.ts";
+import { answerOf, OpenApiAnswers } from "../../test-support/openapi-answers.ts";
 import { createHttpServer, listen } from "../http/http-server.ts";
+import type { OpenApiDocument } from "../openapi/openapi-document.ts";
 import { addressKey, StreamAdmission } from "./sse-admission.ts";
 
 // The bounds of the results event streams: a cap per process and per client address
@@ -32,6 +34,7 @@ describe("SSE bounds", () => {
   let base: string;
   let kiosk: TestKiosk;
   const streams: Stream[] = [];
+  let answers: OpenApiAnswers;
 
   /** Opens the events route as `forwardedFor` (through the trusted loopback proxy). */
   const openStream = async (pollId: string, forwardedFor?: string): Promise<Stream> => {
@@ -85,6 +88,8 @@ describe("SSE bounds", () => {
     server = createHttpServer(h.app, h.config);
     await listen(server, 0, "127.0.0.1");
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const document = (await (await fetch(`${base}/openapi.json`)).json()) as OpenApiDocument;
+    answers = new OpenApiAnswers(document);
   });
   after(async () => {
     await Promise.all(streams.map((s) => s.close()));
@@ -201,8 +206,10 @@ describe("SSE bounds", () => {
     assert.equal(res.headers.get("retry-after"), "5");
     assert.equal(res.headers.get("connection"), "close", "a refused client holds no connection");
     assert.equal(res.headers.get("x-content-type-options"), "nosniff");
-    const body = (await res.json()) as { error: { code: string } };
-    assert.equal(body.error.code, "too_many_streams");
+    // As /openapi.json describes it: a documented 503 of the route, the error envelope whose
+    // code is one of that status's, Retry-After.
+    const answer = answers.check("GET", "/v1/polls/screens/events", await answerOf(res));
+    assert.equal((answer.body as { error: { code: string } }).error.code, "too_many_streams");
     const metrics = await h.metrics();
     assert.equal(metricSample(metrics, "tallyflow_sse_refused_total", { reason: "total" }), 1);
     assert.equal(

@@ -3,7 +3,7 @@ import { ValidationError } from "../../common/errors.ts";
 import { idSchema } from "../../common/vote.ts";
 import { requestScope } from "../auth/actor.ts";
 import { requireAdmin, requireDeploymentAdmin } from "../auth/bearer-auth.ts";
-import { jsonBody } from "../http/json-body.ts";
+import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
 import { parseBody } from "../http/parse-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import {
@@ -17,6 +17,7 @@ export interface SchoolRouteDeps {
   schools: SchoolService;
   cache: RegistryCache;
   adminToken: string;
+  bodyLimits: Pick<BodyLimitsConfig, "adminBodyBytes">;
 }
 
 function param(req: Request, name: "schoolId" | "adminId"): string {
@@ -30,11 +31,11 @@ function param(req: Request, name: "schoolId" | "adminId"): string {
  * or revoking school admins, is the deployment admin's; a school admin may read its own
  * school (another school is 404, as a missing one).
  */
-export function schoolRoutes({ schools, cache, adminToken }: SchoolRouteDeps) {
+export function schoolRoutes({ schools, cache, adminToken, bodyLimits }: SchoolRouteDeps) {
   const router = Router();
   const deployment = requireDeploymentAdmin(adminToken, cache);
   const admin = requireAdmin(adminToken, cache);
-  const body = jsonBody(16 * 1024);
+  const body = limitedJsonBody(bodyLimits, "adminBodyBytes");
 
   router.post("/v1/schools", deployment, body, async (req, res) => {
     const school = await schools.createSchool(parseBody(createSchoolSchema, req.body));

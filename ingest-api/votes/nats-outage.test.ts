@@ -10,7 +10,9 @@ import { PrivateNatsServer } from "../../harness/nats-servers.ts";
 import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
+import { OpenApiAnswers } from "../../test-support/openapi-answers.ts";
 import { streamMessages, withJetStream } from "../../test-support/streams.ts";
+import type { OpenApiDocument } from "../openapi/openapi-document.ts";
 import { VotePublisher } from "./vote-publisher.ts";
 
 // The API answers 202 only once JetStream acked the vote. While NATS is unreachable it must
@@ -157,14 +159,18 @@ describe("NATS outage", () => {
         if (res.status !== 202) full = res;
       }
       assert.ok(full, `the stream never filled: ${statuses.join()}`);
-      expectError(full, 503, "queue_full");
+      // Both answers as /openapi.json describes them (a documented 503 of the route, its
+      // envelope and code, Retry-After).
+      const document = (await request(api().app).get("/openapi.json")).body as OpenApiDocument;
+      const answers = new OpenApiAnswers(document);
+      expectError(answers.check("POST", "/v1/votes", full), 503, "queue_full");
       assert.equal(full.headers["retry-after"], "30");
       assert.ok(statuses.length > 1, "the first vote should have fitted");
       const batch = await request(api().app)
         .post("/v1/votes/batch")
         .set(kiosk.auth)
         .send({ votes: [{ pollId: "outage", optionId: "yes", voterId: "v".repeat(100) }] });
-      expectError(batch, 503, "queue_full");
+      expectError(answers.check("POST", "/v1/votes/batch", batch), 503, "queue_full");
     } finally {
       await setMaxBytes(null);
     }

@@ -47,13 +47,13 @@ export function voteRoutes({
   // A teacher is no kiosk: its requests say nothing of a kiosk's health.
   const seen: RequestHandler = (req, res, next) => (req.teacher ? next() : track(req, res, next));
 
-  const voteBody = jsonBody(limits.maxVoteBodyBytes);
+  const voteBody = jsonBody(limits.maxVoteBodyBytes, "MAX_VOTE_BODY_BYTES");
   router.post("/v1/votes", kiosk, seen, throttles.votes, voteBody, async (req, res) => {
     const result = await service.acceptOne(votingAs(req), req.body);
     res.status(202).json(result);
   });
 
-  const batchBody = jsonBody(limits.maxBatchBodyBytes);
+  const batchBody = jsonBody(limits.maxBatchBodyBytes, "MAX_BATCH_BODY_BYTES");
   router.post("/v1/votes/batch", kiosk, seen, throttles.batches, batchBody, async (req, res) => {
     const body: unknown = req.body;
     const votes =

@@ -357,6 +357,7 @@ describe("POST /v1/votes/batch", () => {
     });
     const error = expectError(res, 413, "body_too_large");
     assert.deepEqual(error.details, { limitBytes: 2048 });
+    assert.equal(error.message, "body is larger than 2048 bytes (MAX_BATCH_BODY_BYTES)");
   });
 
   test("a body that is not {votes: [...]} is 400 naming votes", async () => {

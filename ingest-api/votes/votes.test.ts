@@ -364,6 +364,7 @@ describe("POST /v1/votes", () => {
       .send(body);
     const error = expectError(res, 413, "body_too_large");
     assert.deepEqual(error.details, { limitBytes: 1024 });
+    assert.equal(error.message, "body is larger than 1024 bytes (MAX_VOTE_BODY_BYTES)");
     assert.equal(await count(), before);
   });
 
