@@ -1,9 +1,12 @@
 import type { Request } from "express";
 import { ValidationError } from "../../common/errors.ts";
 
-/** A Host header a link may be built on: a name, IPv4 or [IPv6], and an optional port. */
+/**
+ * A Host header a link may be built on: a name (a compose service's `_` and a final dot
+ * allowed), IPv4 or [IPv6], and an optional port.
+ */
 const HOST =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 
 /**
  * The origin a link carrying a credential is built on (a kiosk's pairing, a console invite, a

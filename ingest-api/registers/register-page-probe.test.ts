@@ -173,7 +173,13 @@ describe("register page probed: sign-in bodies, links and scope", () => {
         assert.equal(res.body.error.details.issues[0].field, "Host");
         assert.match(res.body.error.details.issues[0].message, /host name/);
       }
-    for (const host of ["127.0.0.1:3000", "[::1]:8080", "localhost"])
+    for (const host of [
+      "127.0.0.1:3000",
+      "[::1]:8080",
+      "localhost",
+      "ingest_api:3000",
+      "vote.example.",
+    ])
       for (const link of links) expect(await link().set(ADMIN).set("Host", host), 201);
     const ok = await request(h.app)
       .post(`/v1/schools/north/teachers/${teacher.id}/sign-in-link`)
