@@ -9,7 +9,9 @@ import {
   issueSchoolAdmin,
   type TestSchoolAdmin,
 } from "../../test-support/schools.ts";
+import { hashToken } from "../registry/registry-store.ts";
 import { TeacherSignIn } from "./teacher-sign-in.ts";
+import { getTeacherCredential, replaceTeacherToken } from "./teacher-store.ts";
 
 // The register page's routes as an attacker and a careless client call them: sign-in bodies
 // of every wrong shape, an expired link, a link after its teacher was revoked, one link on
@@ -152,6 +154,44 @@ describe("register page probed: sign-in bodies, links and scope", () => {
       await request(h.app).get("/v1/teacher").set("Authorization", `Bearer ${teacher.token}`),
       401,
     );
+  });
+
+  test("revoked while a sign-in replaces its token: the revoke waits, then takes the new row", async () => {
+    const teacher = await teacherOf("north", "Mr Between");
+    const current = await getTeacherCredential(h.db.pool, teacher.id);
+    // A sign-in midway: the row deleted and inserted again, not yet committed.
+    const client = await h.db.pool.connect();
+    let revoking: Promise<Response> | undefined;
+    try {
+      await client.query("begin");
+      const replaced = await replaceTeacherToken(
+        client,
+        teacher.id,
+        current!.tokenHash,
+        hashToken("tft_probe"),
+      );
+      assert.ok(replaced);
+      revoking = request(h.app)
+        .delete(`/v1/schools/north/teachers/${teacher.id}`)
+        .set(north.auth)
+        .then((r) => r);
+      const database = new URL(h.db.url).pathname.slice(1);
+      await eventually("the revoke waits on the row", async () => {
+        const { rows } = await h.db.pool.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity
+           where datname = $1 and wait_event_type = 'Lock'`,
+          [database],
+        );
+        return rows[0]!.n > 0;
+      });
+      await client.query("commit");
+    } finally {
+      client.release();
+    }
+    // Before: the revoke's delete found its row gone (replaced), answered 404 teacher_not_found,
+    // and the teacher stayed, signed in with the new token.
+    expect(await revoking!, 200);
+    assert.equal(await getTeacherCredential(h.db.pool, teacher.id), undefined);
   });
 
   test("a Host that is not a host name: 400 naming Host, no link built on it", async () => {
