@@ -11,6 +11,28 @@ import type { WriterMetrics } from "./writer-metrics.ts";
 // While idle a writer purges for the linger (the latency a vote already accepts); while busy
 // it takes one step every pollPurgeIntervalMs, so a deleted poll still goes during a peak.
 
+// A deleted school's person-days. attendance_days has no foreign key, and a deleted poll's
+// person-days are marked dirty by its purge only while its school exists (the day needs the
+// school's time zone): deleting a school deletes its polls, then the school, so by the time
+// the writers purge those polls the school is gone and its person-days (ids and presence)
+// would stay for good. Before 031 the polls' delete trigger marked them while the school
+// row was still there. The schools that have person-days are found by a skip scan of the
+// primary key (one probe each), and a gone school's rows deleted at most $1 at a time.
+const DELETE_ORPHAN_DAYS = `
+  with recursive with_days as (
+    (select a.school_id from attendance_days a order by a.school_id limit 1)
+    union all
+    select (select a.school_id from attendance_days a where a.school_id > w.school_id
+            order by a.school_id limit 1)
+    from with_days w where w.school_id is not null
+  ), gone as (
+    select w.school_id from with_days w
+    where w.school_id is not null and not exists (select 1 from schools s where s.id = w.school_id)
+  )
+  delete from attendance_days a
+  where a.ctid = any (array(
+    select x.ctid from attendance_days x join gone g on g.school_id = x.school_id limit $1))`;
+
 interface PurgeStep {
   poll_id: string;
   purged: string;
@@ -28,6 +50,11 @@ export class PollPurge {
   readonly #deps: PollPurgeDeps;
   #lastStepAt = 0;
   #failing = false;
+  /**
+   * Whether a deleted school may have left person-days: at start (a writer stopped midway)
+   * and after each purge done; cleared by a sweep that finds fewer than a step's rows.
+   */
+  #orphansMaybe = true;
 
   constructor(deps: PollPurgeDeps) {
     this.#deps = deps;
@@ -35,7 +62,8 @@ export class PollPurge {
 
   /**
    * One bounded step: resolves to the rows it removed, or undefined when no purge is
-   * waiting (or the only ones are another writer's right now).
+   * waiting (or the only ones are another writer's right now) and no deleted school's
+   * person-days are left.
    */
   async step(): Promise<number | undefined> {
     const { pool, config, logger, metrics } = this.#deps;
@@ -45,11 +73,27 @@ export class PollPurge {
       [config.pollPurgeBatchRows],
     );
     const step = rows[0];
-    if (step === undefined) return undefined;
+    if (step === undefined) return this.#orphanStep();
     const purged = Number(step.purged);
     metrics.pollPurgeRows.inc(purged);
-    if (step.done) logger.info({ pollId: step.poll_id }, "deleted poll purged");
+    if (step.done) {
+      logger.info({ pollId: step.poll_id }, "deleted poll purged");
+      this.#orphansMaybe = true;
+    }
     return purged;
+  }
+
+  /** Once the queue is empty: a bounded step of a deleted school's person-days, if any. */
+  async #orphanStep(): Promise<number | undefined> {
+    if (!this.#orphansMaybe) return undefined;
+    const { pool, config, logger, metrics } = this.#deps;
+    const { rowCount } = await pool.query(DELETE_ORPHAN_DAYS, [config.pollPurgeBatchRows]);
+    const deleted = rowCount ?? 0;
+    if (deleted < config.pollPurgeBatchRows) this.#orphansMaybe = false;
+    if (deleted === 0) return undefined;
+    metrics.pollPurgeRows.inc(deleted);
+    logger.info({ rows: deleted }, "person-days of deleted schools purged");
+    return deleted;
   }
 
   /** Steps until the queue is empty, the budget is spent or the writer stops. */

@@ -19,7 +19,10 @@ export interface DeadLetter {
   /** -1: the whole message; n >= 0: the n-th vote of a batch message (raw is that vote). */
   itemIndex: number;
   subject: string;
+  /** Its bytes: all of them, or their first `rawPrefixBytes` when the listing asked so. */
   raw: Buffer;
+  /** The length of all its bytes (raw may hold only a prefix of them). */
+  rawBytes: number;
   error: string;
   reason: DeadLetterReason;
   deliveries: number;
@@ -45,6 +48,7 @@ interface Row {
   item_index: number;
   subject: string;
   raw: Buffer;
+  raw_bytes: number;
   error: string;
   reason: DeadLetterReason;
   deliveries: number;
@@ -54,7 +58,7 @@ interface Row {
 }
 
 const COLUMNS =
-  "id, stream, stream_seq, item_index, subject, raw, error, reason, deliveries, first_seen, last_seen, replayed_at";
+  "id, stream, stream_seq, item_index, subject, octet_length(raw) as raw_bytes, error, reason, deliveries, first_seen, last_seen, replayed_at";
 
 const fromRow = (r: Row): DeadLetter => ({
   id: Number(r.id),
@@ -63,6 +67,7 @@ const fromRow = (r: Row): DeadLetter => ({
   itemIndex: r.item_index,
   subject: r.subject,
   raw: r.raw,
+  rawBytes: r.raw_bytes,
   error: r.error,
   reason: r.reason,
   deliveries: r.deliveries,
@@ -71,14 +76,24 @@ const fromRow = (r: Row): DeadLetter => ({
   replayedAt: r.replayed_at,
 });
 
-/** Oldest first by id; `limit` undefined: every row the filter keeps (the CLI's listing). */
+/**
+ * Oldest first by id; `limit` undefined: every row the filter keeps (the CLI's listing).
+ * `rawPrefixBytes`: only the first bytes of each raw (a preview): a message may be as large
+ * as the stream's max payload (1 MiB), and a page of 500 whole ones would be held in memory
+ * at once, twice (pg's rows and the answer).
+ */
 export async function listDeadLetters(
   pool: Pool,
   filter: DeadLetterFilter,
   limit?: number,
+  options: { rawPrefixBytes?: number } = {},
 ): Promise<DeadLetter[]> {
   const where: string[] = [];
   const params: unknown[] = [];
+  const raw =
+    options.rawPrefixBytes === undefined
+      ? "raw"
+      : `substring(raw from 1 for $${params.push(options.rawPrefixBytes)}) as raw`;
   const state = filter.state ?? "pending";
   if (state === "pending") where.push("replayed_at is null");
   if (state === "replayed") where.push("replayed_at is not null");
@@ -86,7 +101,7 @@ export async function listDeadLetters(
   if (filter.subject !== undefined) where.push(`subject = $${params.push(filter.subject)}`);
   if (filter.after !== undefined) where.push(`id > $${params.push(filter.after)}`);
   const { rows } = await pool.query<Row>(
-    `select ${COLUMNS} from dead_letters ${where.length > 0 ? `where ${where.join(" and ")}` : ""}
+    `select ${COLUMNS}, ${raw} from dead_letters ${where.length > 0 ? `where ${where.join(" and ")}` : ""}
       order by id ${limit === undefined ? "" : `limit $${params.push(limit)}`}`,
     params,
   );
@@ -94,7 +109,9 @@ export async function listDeadLetters(
 }
 
 export async function findDeadLetter(pool: Pool, id: number): Promise<DeadLetter | undefined> {
-  const { rows } = await pool.query<Row>(`select ${COLUMNS} from dead_letters where id = $1`, [id]);
+  const { rows } = await pool.query<Row>(`select ${COLUMNS}, raw from dead_letters where id = $1`, [
+    id,
+  ]);
   return rows[0] === undefined ? undefined : fromRow(rows[0]);
 }
 
@@ -155,6 +172,13 @@ export async function replayDeadLetter(
 }
 
 /**
+ * Dead letters a replay reads from Postgres at once: each may be up to the stream's max
+ * payload (1 MiB), so a backlog is read a page at a time (at most this many MiB held),
+ * never whole.
+ */
+export const REPLAY_PAGE_ROWS = 50;
+
+/**
  * Replays the pending dead letters the filter keeps, oldest first, at most `max` of them
  * (undefined: every one); stops at the first publish that fails, those before it replayed.
  */
@@ -164,8 +188,14 @@ export async function replayPending(
   filter: Omit<DeadLetterFilter, "state" | "after">,
   max?: number,
 ): Promise<Replayed[]> {
-  const letters = await listDeadLetters(pool, { ...filter, state: "pending" }, max);
   const out: Replayed[] = [];
-  for (const letter of letters) out.push(await replayDeadLetter(pool, publish, letter));
-  return out;
+  let after: number | undefined;
+  for (;;) {
+    const want = Math.min(REPLAY_PAGE_ROWS, max === undefined ? Infinity : max - out.length);
+    if (want <= 0) return out;
+    const page = await listDeadLetters(pool, { ...filter, state: "pending", after }, want);
+    for (const letter of page) out.push(await replayDeadLetter(pool, publish, letter));
+    if (page.length < want) return out;
+    after = page.at(-1)!.id;
+  }
 }

@@ -103,6 +103,11 @@ export const ERROR_CODES = {
     status: 409,
     meaning: "the `default` school holds what predates schools and cannot be deleted",
   },
+  people_import_running: {
+    status: 409,
+    meaning:
+      "another import or preview of this school's roster is running: send the file again when it is done",
+  },
   poll_has_votes: {
     status: 409,
     meaning: "the change needs a poll without votes (or, to delete, an archived one)",

@@ -1297,6 +1297,7 @@ export interface ApiPaths {
         "401": Error401;
         "403": Error403;
         "404": Error404;
+        "409": Error409;
         "413": Error413;
         "415": Error415;
         "429": Error429;
@@ -4377,6 +4378,7 @@ export interface Error409 {
       | "school_exists"
       | "school_has_votes"
       | "school_is_default"
+      | "people_import_running"
       | "poll_has_votes"
       | "poll_closed"
       | "poll_not_open"

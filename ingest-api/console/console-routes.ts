@@ -5,6 +5,7 @@ import { listScope, requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
 import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
 import { clientAddress } from "../http/client-address.ts";
+import { linkBase } from "../http/link-base.ts";
 import { parseBody } from "../http/parse-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import type { ConsoleConfig } from "./console-config.ts";
@@ -45,12 +46,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 
   router.post("/v1/console/invites", admin, body, async (req, res) => {
     const input = parseBody(createInviteSchema, req.body);
-    const host = req.get("host");
-    if (deps.publicUrl === undefined && host === undefined)
-      throw new ValidationError([
-        { field: "Host", message: "is required to build the invite link (or set PUBLIC_URL)" },
-      ]);
-    const base = deps.publicUrl ?? `${req.protocol}://${host}`;
+    const base = linkBase(req, deps.publicUrl, "invite link");
     const invite = await service.createInvite(req.actor!, input, base);
     // The link signs in whoever opens it first: no cache may keep it.
     res.status(201).setHeader("Cache-Control", NO_STORE).json(invite);

@@ -66,7 +66,7 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps) {
     lastSeen: d.lastSeen.toISOString(),
     replayedAt: d.replayedAt?.toISOString() ?? null,
     raw: d.raw.toString("utf8").slice(0, RAW_PREVIEW_CHARS),
-    rawBytes: d.raw.byteLength,
+    rawBytes: d.rawBytes,
   });
   const replayedOf = (r: Replayed) => ({
     id: String(r.id),
@@ -84,6 +84,8 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps) {
       pool,
       { state: q.state, reason: q.reason, subject: subjectOf(q.pollId), after: q.after },
       limit,
+      // A UTF-8 character is at most 4 bytes: these bytes hold the preview's characters.
+      { rawPrefixBytes: RAW_PREVIEW_CHARS * 4 },
     );
     res.setHeader("Cache-Control", "no-store").json({
       deadLetters: page.map(answerOf),

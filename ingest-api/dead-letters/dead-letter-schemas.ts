@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DEAD_LETTER_REASONS, DEAD_LETTER_STATES } from "../../common/dead-letters.ts";
-import { idSchema } from "../../common/vote.ts";
+import { ID_PATTERN } from "../../common/vote.ts";
 import type { DeadLetterConfig } from "./dead-letter-config.ts";
 
 // What the dead letters' routes take and answer (described in dead-letter-openapi.ts).
@@ -8,33 +8,48 @@ import type { DeadLetterConfig } from "./dead-letter-config.ts";
 /** The characters of a dead letter's bytes a listing shows (as UTF-8); `rawBytes` says all. */
 export const RAW_PREVIEW_CHARS = 500;
 
+// A query parameter given twice (`?limit=1&limit=2`) arrives as an array: named as such.
+const once = (what: string) => z.string({ error: `must be given once, as ${what}` });
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, {
+    error: (issue) =>
+      Array.isArray(issue.input)
+        ? `must be given once, as one of ${values.join(", ")}`
+        : `must be one of ${values.join(", ")}`,
+  });
+
+// Ids are bigserial: beyond 2^53 a Number would name another row than the one asked for.
+const DEAD_LETTER_ID = /^[1-9]\d{0,14}$/;
+
 const filterShape = {
-  pollId: idSchema.optional().meta({ description: "only this poll's messages" }),
-  reason: z
-    .enum(DEAD_LETTER_REASONS, { error: `must be one of ${DEAD_LETTER_REASONS.join(", ")}` })
+  pollId: once("a poll id")
+    .regex(ID_PATTERN, { error: 'must be 1-64 letters, digits, "-" or "_"' })
+    .optional()
+    .meta({ description: "only this poll's messages" }),
+  reason: oneOf(DEAD_LETTER_REASONS)
     .optional()
     .meta({ description: "only those set aside for this reason" }),
 };
 
-/** `POST /v1/dead-letters/replay?pollId=&reason=`: which pending dead letters to replay. */
-export const replayAllQuerySchema = z.object(filterShape);
+/**
+ * `POST /v1/dead-letters/replay?pollId=&reason=`: which pending dead letters to replay.
+ * Strict: a misspelt filter (`?poll=lunch`) ignored would replay every poll's.
+ */
+export const replayAllQuerySchema = z.strictObject(filterShape);
 
 /** `GET /v1/dead-letters?state=&pollId=&reason=&limit=&after=`. */
 export function deadLetterQuerySchema(config: Pick<DeadLetterConfig, "pageMax">) {
-  return z.object({
+  return z.strictObject({
     ...filterShape,
-    state: z
-      .enum(DEAD_LETTER_STATES, { error: `must be one of ${DEAD_LETTER_STATES.join(", ")}` })
+    state: oneOf(DEAD_LETTER_STATES)
       .optional()
       .meta({ description: "pending (not yet replayed: the default), replayed, or all" }),
-    after: z
-      .string()
-      .regex(/^[1-9]\d{0,15}$/, { error: "must be a dead letter id: the previous page's `next`" })
+    after: once("a dead letter id")
+      .regex(DEAD_LETTER_ID, { error: "must be a dead letter id: the previous page's `next`" })
       .transform(Number)
       .optional()
       .meta({ description: "dead letters after this id: the previous page's `next`" }),
-    limit: z
-      .string()
+    limit: once("a whole number")
       .regex(/^\d{1,6}$/, { error: `must be a whole number from 1 to ${config.pageMax}` })
       .transform(Number)
       .refine((n) => n >= 1 && n <= config.pageMax, {
@@ -47,7 +62,7 @@ export function deadLetterQuerySchema(config: Pick<DeadLetterConfig, "pageMax">)
 
 export const deadLetterIdSchema = z
   .string()
-  .regex(/^[1-9]\d{0,15}$/, { error: "must be a dead letter id" })
+  .regex(DEAD_LETTER_ID, { error: "must be a dead letter id" })
   .transform(Number);
 
 export const deadLetterParamsSchema = z.object({ id: deadLetterIdSchema });

@@ -60,7 +60,7 @@ export function peopleRouteDescriptions(limits: PeopleConfig): RouteDescriptions
           "200": json(importAnswerSchema, "what the import did, and each row's error"),
           ...adminCaller,
           ...jsonBodyErrors,
-          ...errors(404),
+          ...errors(404, 409),
           ...anyRoute,
         },
       },

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { NotFoundError } from "../../common/errors.ts";
+import { AppError, NotFoundError } from "../../common/errors.ts";
 import type { Logger } from "../../common/logger.ts";
 import { type Pool, type PoolClient, withTransaction } from "../../common/postgres.ts";
 import { actsFor, type SchoolScope } from "../auth/actor.ts";
@@ -206,6 +206,7 @@ export class PeopleService {
     const transaction = dryRun ? withRolledBackTransaction : withTransaction;
     const { created, updated, deactivated } = await withoutRowData(() =>
       transaction(this.#pool, async (client) => {
+        await oneImportAtATime(client, schoolId);
         if ((await schoolForCreate(client, schoolId)) === undefined) throw schoolNotFound(schoolId);
         const written = await store.upsertPeople(client, schoolId, {
           ids: rows.map((r) => r.id),
@@ -276,6 +277,26 @@ export class PeopleService {
     await getSchool(this.#pool, schoolId, scope);
     return personNotFound(schoolId, id);
   }
+}
+
+/**
+ * One import or preview of a school's roster at a time, across API instances (a lock held to
+ * the transaction's end). Two at once lock the same people in their files' orders and
+ * replace mode's deactivation in another: Postgres broke the deadlock with a 500 after
+ * seconds. A second one is refused at once rather than queued: queued, each waiting request
+ * would hold a connection of the pool every route shares.
+ */
+async function oneImportAtATime(client: PoolClient, schoolId: string): Promise<void> {
+  const { rows } = await client.query<{ locked: boolean }>(
+    "select pg_try_advisory_xact_lock(hashtextextended('tallyflow people import ' || $1, 0)) as locked",
+    [schoolId],
+  );
+  if (!rows[0]!.locked)
+    throw new AppError(
+      409,
+      "people_import_running",
+      `another import or preview of school "${schoolId}"'s roster is running: send the file again when it is done`,
+    );
 }
 
 /** Another school than the caller's: the 404 of a school that does not exist. */

@@ -6,6 +6,7 @@ import { idSchema } from "../../common/vote.ts";
 import { actsFor, requestScope } from "../auth/actor.ts";
 import { requireAdmin, requireAdminOrTeacher, requireTeacher } from "../auth/bearer-auth.ts";
 import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
+import { linkBase } from "../http/link-base.ts";
 import { parseBody } from "../http/parse-body.ts";
 import { seesNames } from "../people/people-service.ts";
 import type { CachedPoll, RegistryCache } from "../registry/registry-cache.ts";
@@ -53,13 +54,7 @@ export function registerPageRoutes(deps: RegisterPageRouteDeps): Router {
   const teacher = requireTeacher(cache);
 
   router.post("/v1/schools/:schoolId/teachers/:teacherId/sign-in-link", admin, async (req, res) => {
-    // req.protocol follows X-Forwarded-Proto only through TRUST_PROXY.
-    const host = req.get("host");
-    if (deps.publicUrl === undefined && host === undefined)
-      throw new ValidationError([
-        { field: "Host", message: "is required to build the sign-in link (or set PUBLIC_URL)" },
-      ]);
-    const base = deps.publicUrl ?? `${req.protocol}://${host}`;
+    const base = linkBase(req, deps.publicUrl, "sign-in link");
     const link = await deps.signIn.createLink(
       param(req, "schoolId"),
       param(req, "teacherId"),

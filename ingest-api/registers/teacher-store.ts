@@ -68,19 +68,31 @@ export async function listTeachers(db: Db, schoolId: string): Promise<Teacher[]>
   return rows.map(toTeacher);
 }
 
-/** Deletes the teacher (its token stops working); 404 when this school has no such teacher. */
+/**
+ * Deletes the teacher (its token stops working); 404 when this school has no such teacher.
+ * A sign-in replaces the teacher's row (replaceTeacherToken: deleted and inserted again): a
+ * delete that waited on it finds its row gone and the new one outside its snapshot, so it
+ * looks again (a new statement, a new snapshot) while the teacher is there. Without it the
+ * admin was told 404 and the teacher stayed, signed in.
+ */
 export async function deleteTeacher(db: Db, schoolId: string, teacherId: string): Promise<Teacher> {
-  const { rows } = await db.query<TeacherRow>(
-    `delete from school_teachers where school_id = $1 and id = $2
-     returning id, school_id, label, created_at`,
-    [schoolId, teacherId],
-  );
-  if (rows.length === 0)
-    throw new NotFoundError(
-      "teacher_not_found",
-      `school "${schoolId}" has no teacher "${teacherId}"`,
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const { rows } = await db.query<TeacherRow>(
+      `delete from school_teachers where school_id = $1 and id = $2
+       returning id, school_id, label, created_at`,
+      [schoolId, teacherId],
     );
-  return toTeacher(rows[0]!);
+    if (rows[0] !== undefined) return toTeacher(rows[0]);
+    const still = await db.query("select 1 from school_teachers where school_id = $1 and id = $2", [
+      schoolId,
+      teacherId,
+    ]);
+    if (still.rows.length === 0) break;
+  }
+  throw new NotFoundError(
+    "teacher_not_found",
+    `school "${schoolId}" has no teacher "${teacherId}"`,
+  );
 }
 
 /** A teacher with the hash of its current token: what a sign-in link is checked against. */

@@ -5,6 +5,7 @@ import { listScope, requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
 import type { KioskConfig } from "../config.ts";
 import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
+import { linkBase } from "../http/link-base.ts";
 import { parseBody as parse } from "../http/parse-body.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import {
@@ -75,13 +76,7 @@ export function registryRoutes(deps: RegistryRouteDeps) {
     res.json(await registry.updateKiosk(idParam(req), patch, requestScope(req)));
   });
   router.post("/v1/kiosks/:id/pairing", admin, async (req, res) => {
-    // req.protocol follows X-Forwarded-Proto only through TRUST_PROXY.
-    const host = req.get("host");
-    if (publicUrl === undefined && host === undefined)
-      throw new ValidationError([
-        { field: "Host", message: "is required to build the pairing URL (or set PUBLIC_URL)" },
-      ]);
-    const base = publicUrl ?? `${req.protocol}://${host}`;
+    const base = linkBase(req, publicUrl, "pairing URL");
     const pairing = await registry.createPairing(idParam(req), base, requestScope(req));
     // The code is a credential for its lifetime: no cache may keep it.
     res.status(201).setHeader("Cache-Control", "no-store").json(pairing);
