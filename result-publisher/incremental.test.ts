@@ -9,6 +9,7 @@ import { eventually } from "../harness/waiting.ts";
 import { AnnouncementLog } from "../test-support/announcements.ts";
 import { createPoll, isoFromNow, minutes } from "../test-support/api.ts";
 import { ADMIN } from "../test-support/ingest.ts";
+import { drainPollPurges } from "../test-support/poll-purges.ts";
 import { assertMatchesSql, changedAt } from "../test-support/results-checks.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "./config.ts";
@@ -328,6 +329,8 @@ describe("incremental publishing", () => {
       .expect(200);
     await request(p.h.app).delete("/v1/polls/reborn").set(ADMIN).expect(200);
     stored -= 3;
+    // The id is free again once a writer has purged the old poll's votes (migration 031).
+    await drainPollPurges(p.h.db.pool);
     await createPoll(p.h.app, { id: "reborn" });
     await votes([["reborn", "no"]]);
     await p.publisher.run();
