@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { v7 as uuidv7 } from "uuid";
 import { createLogger } from "../common/logger.ts";
-import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
+import { migrate, migrationsDir } from "../common/migrate.ts";
+import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import { createTestDatabase, PG_BASE_URL, type TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
 import {
   assertRollupsMatchVotes,
@@ -292,5 +297,71 @@ describe("votes partitioned by the event id's time (migration 033)", () => {
       await queryNumber(db.pool, "select count(*) from votes where poll_id = 'kept'"),
       3,
     );
+  });
+});
+
+describe("a deployment from before 033: the old votes table becomes the default partition", () => {
+  const logger = createLogger("silent");
+  const names = testNames();
+  const url = `${PG_BASE_URL}/${names.database}`;
+  let pool: Pool;
+  let oldDir: string;
+  const ids = {
+    today: uuidv7(),
+    july2024: idAt("2024-07-01T12:00:00Z"),
+    jan2023: idAt("2023-01-15T12:00:00Z"),
+    v4: randomUUID(),
+  };
+
+  before(async () => {
+    // The database as the release before 033 left it, with votes of several months.
+    oldDir = await mkdtemp(join(tmpdir(), "tallyflow-before-033-"));
+    for (const file of await readdir(migrationsDir))
+      if (/^\d{3}_/.test(file) && Number(file.slice(0, 3)) < 33)
+        await copyFile(join(migrationsDir, file), join(oldDir, file));
+    await ensureDatabase(url);
+    pool = createPool(url, logger, { max: 2, applicationName: "test" });
+    await migrate(pool, logger, oldDir);
+    await insertPoll(pool, "lunch", ["yes"]);
+    await pool.query(
+      `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
+       select e::uuid, 'lunch', 'yes', 'kiosk-1', now(), now(), 1 from unnest($1::text[]) as e`,
+      [Object.values(ids)],
+    );
+  });
+  after(async () => {
+    await pool?.end();
+    await dropDatabase(url);
+    await rm(oldDir, { recursive: true, force: true });
+  });
+
+  test("033 keeps every vote, moves this month's and one past month's, and a resend counts once", async () => {
+    await migrate(pool, logger);
+    const where = async () =>
+      Object.fromEntries(
+        (
+          await pool.query<{ event_id: string; p: string }>(
+            "select event_id, tableoid::regclass::text as p from votes",
+          )
+        ).rows.map((r) => [r.event_id, r.p]),
+      );
+    const now = new Date();
+    const month = `votes_p${now.getUTCFullYear()}_${String(now.getUTCMonth() + 1).padStart(2, "0")}`;
+    assert.deepEqual(await where(), {
+      [ids.today]: month,
+      [ids.july2024]: "votes_default",
+      [ids.jan2023]: "votes_p2023_01",
+      [ids.v4]: "votes_legacy",
+    });
+    // Every one already stored, wherever it is: the same votes again are all duplicates.
+    const again = Object.values(ids).map((eventId, i) => ({
+      ...makeVote({ eventId, pollId: "lunch", optionId: "yes" }),
+      streamSeq: 100 + i,
+    }));
+    const result = await storeBatch(pool, "VOTES", again, []);
+    assert.deepEqual([result.inserted, result.duplicates], [0, 4]);
+    await pool.query("select votes_ensure_partitions()");
+    assert.equal((await where())[ids.july2024], "votes_p2024_07");
+    assert.equal(await countVotes(pool), 4);
   });
 });
