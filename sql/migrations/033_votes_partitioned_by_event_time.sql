@@ -104,20 +104,50 @@ begin
 end $$;
 revoke execute on function votes_add_partition(text, timestamptz, timestamptz) from public;
 
+-- The months votes_ensure_partitions is to create a partition for, oldest first: every month
+-- from p_now's to p_now + p_ahead's that has none, and the oldest p_max_past_months (null:
+-- all) months the default partition holds rows of, from 2000 up to p_now + p_ahead's month.
+-- Later months (a kiosk clock far ahead) stay in the default until they are that close, so
+-- a wrong clock cannot make partitions for years that have not come.
+create function votes_partitions_due(p_ahead interval, p_now timestamptz, p_max_past_months integer)
+  returns setof timestamp language sql stable set search_path = public, pg_temp as $$
+  with bounds as (
+    select date_trunc('month', p_now at time zone 'UTC') as first,
+           date_trunc('month', (p_now + p_ahead) at time zone 'UTC') as horizon
+  )
+  (select s.m from bounds b, generate_series(b.first, b.horizon, interval '1 month') as s(m)
+   where to_regclass(format('votes_p%s', to_char(s.m, 'YYYY_MM'))) is null)
+  union
+  (select d.m from bounds b, (
+     select distinct date_trunc('month', event_id_time(v.event_id) at time zone 'UTC') as m
+     from votes_default v) d
+   where d.m >= timestamp '2000-01-01' and d.m <= b.horizon
+   order by d.m limit p_max_past_months)
+  order by 1 $$;
+
+-- A leaf partition of votes without a unique index on event_id alone (one attached by hand).
+create function votes_partitions_without_key() returns setof regclass
+  language sql stable set search_path = public, pg_temp as $$
+  select t.relid from pg_partition_tree('votes') t
+  where t.isleaf and not exists (
+    select 1 from pg_index i
+    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+    where i.indrelid = t.relid and i.indisunique and i.indnkeyatts = 1
+      and i.indpred is null and i.indexprs is null and a.attname = 'event_id') $$;
+
 -- The partitions' maintenance, run by the writers (batch-writer/votes-partitions.ts) and by
 -- this migration: one call, one transaction.
---   - creates the partitions of every month from p_now's to p_now + p_ahead's that has none;
---   - moves the oldest month (at most p_max_past_months of them) the default partition holds
---     rows of, from 2000 up to p_now + p_ahead, into a new partition of its own. Later
---     months (a kiosk clock far ahead) stay in the default until they are that close, so a
---     wrong clock cannot make partitions for years that have not come;
+--   - creates a partition for each month votes_partitions_due names (those ahead, and the
+--     oldest past month the default partition holds rows of, by default), moving its rows;
 --   - gives every partition without one its unique index on event_id (a partition attached
 --     by hand without it would not refuse a resend).
 -- Returns one row per partition created, with the rows it took from the default.
 -- Writers call it at once: the second returns nothing (an advisory lock, not waited for).
--- It locks the default partition (ACCESS EXCLUSIVE, as ATTACH does anyway) for its duration,
--- at most lock_timeout 10 s waiting for it; a vote arriving for a month without a partition
--- meanwhile waits for it. Nothing else waits: writes to other partitions go on.
+-- A pass with nothing to do (most of them) takes no other lock. One with work locks the
+-- default partition (ACCESS EXCLUSIVE, as ATTACH does anyway) for its duration, waiting at
+-- most lock_timeout 2 s for it (behind a long report, say): a queued ACCESS EXCLUSIVE
+-- request holds up every query that plans over `votes`, so it gives up soon and the next
+-- interval tries again. Votes for months with a partition are written meanwhile.
 create function votes_ensure_partitions(
   p_ahead interval default interval '3 months',
   p_now timestamptz default now(),
@@ -126,13 +156,17 @@ create function votes_ensure_partitions(
   language plpgsql security definer set search_path = public, pg_temp as $$
 declare
   m timestamp;
-  horizon timestamp := date_trunc('month', (p_now + p_ahead) at time zone 'UTC');
   leaf regclass;
 begin
   if not pg_try_advisory_xact_lock(hashtext('votes_ensure_partitions')) then
     return;
   end if;
-  perform set_config('lock_timeout', '10s', true);
+  if to_regclass('votes_legacy') is not null
+     and not exists (select 1 from votes_partitions_due(p_ahead, p_now, p_max_past_months))
+     and not exists (select 1 from votes_partitions_without_key()) then
+    return;
+  end if;
+  perform set_config('lock_timeout', '2s', true);
   lock table votes_default in access exclusive mode;
 
   if to_regclass('votes_legacy') is null then
@@ -141,32 +175,15 @@ begin
     return next;
   end if;
 
-  for m in
-    (select s.m from generate_series(date_trunc('month', p_now at time zone 'UTC'), horizon,
-                                     interval '1 month') as s(m)
-     where to_regclass(format('votes_p%s', to_char(s.m, 'YYYY_MM'))) is null)
-    union
-    (select d.m from (
-       select distinct date_trunc('month', event_id_time(v.event_id) at time zone 'UTC') as m
-       from votes_default v) d
-     where d.m >= timestamp '2000-01-01' and d.m <= horizon
-     order by d.m limit p_max_past_months)
-    order by 1
-  loop
+  -- Again under the lock: a vote may have landed in the default since.
+  for m in select * from votes_partitions_due(p_ahead, p_now, p_max_past_months) loop
     partition_name := format('votes_p%s', to_char(m, 'YYYY_MM'));
     moved := votes_add_partition(partition_name, m at time zone 'UTC',
                                  (m + interval '1 month') at time zone 'UTC');
     return next;
   end loop;
 
-  for leaf in
-    select t.relid from pg_partition_tree('votes') t
-    where t.isleaf and not exists (
-      select 1 from pg_index i
-      join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-      where i.indrelid = t.relid and i.indisunique and i.indnkeyatts = 1
-        and i.indpred is null and i.indexprs is null and a.attname = 'event_id')
-  loop
+  for leaf in select * from votes_partitions_without_key() loop
     execute format('create unique index on %s (event_id)', leaf);
   end loop;
 end $$;
