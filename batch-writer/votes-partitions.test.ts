@@ -248,6 +248,36 @@ describe("votes partitioned by the event id's time (migration 033)", () => {
     assert.ok((await partitions()).includes("votes_p2051_02"));
   });
 
+  test("a pass with nothing to do waits for no report; one with work gives up after 2 s", async () => {
+    const report = await db.pool.connect();
+    try {
+      // A long report reading votes holds the default partition in ACCESS SHARE mode.
+      await report.query("begin");
+      await report.query("select count(*) from votes");
+      const started = performance.now();
+      assert.equal((await db.pool.query("select * from votes_ensure_partitions()")).rowCount, 0);
+      assert.ok(performance.now() - started < 1_000, "nothing to do: no lock waited for");
+      await assert.rejects(
+        db.pool.query(
+          "select * from votes_ensure_partitions(interval '3 months', timestamptz '2060-01-01 00:00:00+00')",
+        ),
+        (err: { code?: string }) => err.code === "55P03",
+      );
+    } finally {
+      await report.query("rollback");
+      report.release();
+    }
+    assert.equal(
+      (
+        await db.pool.query(
+          "select * from votes_ensure_partitions(interval '3 months', timestamptz '2060-01-01 00:00:00+00')",
+        )
+      ).rowCount,
+      4,
+      "once the report is done",
+    );
+  });
+
   test("the stored-vote probe reads one partition per vote, not every month's", async () => {
     const votes = ["2026-12-20T00:00:00Z", "2027-02-20T00:00:00Z"].map((at) =>
       decoded({ eventId: idAt(at), pollId: "lunch", optionId: "pizza" }),
