@@ -24,18 +24,19 @@
 --
 -- Partitions (all by UTC month):
 --   votes_legacy    [MINVALUE, 2000-01-01): non-v7 ids (and v7 ids of clocks before 2000);
---                   never dropped by retention: its rows' time says nothing of their age.
+--                   a retention policy must never drop it: its rows' time says nothing of
+--                   their age.
 --   votes_pYYYY_MM  one per month, created ahead by votes_ensure_partitions.
 --   votes_default   DEFAULT: a vote whose month has no partition yet is stored here, never
 --                   refused; votes_ensure_partitions moves it to its month's partition.
 --
 -- An existing deployment: the old table becomes the DEFAULT partition as it is (renamed,
 -- attached: no row copied, its indexes attached to the partitioned ones, its primary key
--- is that partition's unique index), then the partitions of the current and next months
--- (three ahead) are created, each moving its rows out of the default. Older months stay in the default
--- until the writers' maintenance (or `select votes_ensure_partitions(...)` by hand) moves
--- them, one month per call (see below), each in its own transaction, so the migration
--- itself copies at most a few months. An INSERT … SELECT into a new table would copy the
+-- is that partition's unique index), then the partitions of the current month and the
+-- three ahead are created, each moving its rows out of the default, and the oldest past
+-- month is moved too. The other past months stay in the default until the writers'
+-- maintenance (or `select votes_ensure_partitions()` by hand) moves them, one month per
+-- call, each in its own transaction, so the migration itself copies two months at most. An INSERT … SELECT into a new table would copy the
 -- whole history in the migration's one transaction, with the table locked throughout.
 -- On a fresh database the default is empty and all of this is instant.
 
