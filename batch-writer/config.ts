@@ -57,6 +57,13 @@ export interface WriterConfig extends CommonConfig {
    * (while idle it purges for the linger). @defaultValue 2000
    */
   readonly pollPurgeIntervalMs: number;
+  /**
+   * Months ahead of the current one that `votes` has partitions for (migration 033,
+   * votes-partitions.ts). @defaultValue 3
+   */
+  readonly votesPartitionsAheadMonths: number;
+  /** How often a writer runs the votes partitions' maintenance. @defaultValue 3600000 */
+  readonly votesPartitionCheckMs: number;
   /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
   readonly metricsPort: number;
   /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
@@ -101,6 +108,14 @@ export function readWriterConfig(
     attendanceDirtyBatch: readInt(env, "ATTENDANCE_DIRTY_BATCH", 1_000, { min: 1, max: 100_000 }),
     pollPurgeBatchRows: readInt(env, "POLL_PURGE_BATCH_ROWS", 5_000, { min: 1, max: 1_000_000 }),
     pollPurgeIntervalMs: readInt(env, "POLL_PURGE_INTERVAL_MS", 2_000, { min: 10, max: 3_600_000 }),
+    votesPartitionsAheadMonths: readInt(env, "VOTES_PARTITIONS_AHEAD_MONTHS", 3, {
+      min: 1,
+      max: 120,
+    }),
+    votesPartitionCheckMs: readInt(env, "VOTES_PARTITION_CHECK_MS", 3_600_000, {
+      min: 1_000,
+      max: 86_400_000,
+    }),
     attendanceWrittenDays: readInt(env, "ATTENDANCE_WRITTEN_DAYS", 1_000_000, {
       min: 0,
       max: 100_000_000,

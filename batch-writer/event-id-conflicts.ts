@@ -8,11 +8,14 @@
 // Correlated scalar subqueries on purpose: each is one primary-key probe per row, so a
 // batch costs the same however many votes are stored. Written as EXISTS, the planner may
 // turn them into a hash join that reads all of `votes` for every batch (ten times slower
-// with 500k votes stored).
-const STORED_IDENTITY_EQUALS = `(
+// with 500k votes stored). Each names the partition key too (migration 033): the probe then
+// runs in the one partition the event id's time names, not in every month's.
+/** SQL: whether the vote stored under staging row `s`'s event_id has its identity (null: none). */
+export const STORED_IDENTITY_EQUALS = `(
   select (v.kiosk_id, v.poll_id, v.option_id, v.voter_id)
          is not distinct from (s.kiosk_id, s.poll_id, s.option_id, s.voter_id)
-  from votes v where v.event_id = s.event_id)`;
+  from votes v
+  where v.event_id = s.event_id and event_id_time(v.event_id) = event_id_time(s.event_id))`;
 
 /** SQL condition on staging row `s`: a vote with its event_id and another identity is stored. */
 export const CLASHES_WITH_STORED = `coalesce(not ${STORED_IDENTITY_EQUALS}, false)`;
@@ -33,7 +36,8 @@ export const RECORD_CONFLICTS = `
     where b.event_id = c.event_id and b.poll_id = c.poll_id and b.voter_id = c.voter_id
       and not exists (
         select 1 from votes v
-        where v.event_id = b.event_id and v.poll_id = b.poll_id and v.voter_id = b.voter_id)
+        where v.event_id = b.event_id and event_id_time(v.event_id) = event_id_time(b.event_id)
+          and v.poll_id = b.poll_id and v.voter_id = b.voter_id)
     returning 1
   ), recorded as (
     insert into conflicting_votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,

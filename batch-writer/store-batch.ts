@@ -99,7 +99,8 @@ const INSERT_AND_ROLL_UP = `
     where not exists (
       select 1 from voter_ballots b
       where b.poll_id = s.poll_id and b.voter_id = s.voter_id and b.event_id <> s.event_id)
-    on conflict (event_id) do nothing
+    -- No target: votes' unique key is each partition's index on event_id (migration 033).
+    on conflict do nothing
     returning event_id, poll_id, option_id, voter_id, cast_at, stream_seq, temperature_c
   ), rolled as (
     insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
@@ -198,7 +199,8 @@ const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = a
  * Stores one batch in one transaction; the caller acks the messages only after this
  * resolves. Two paths, the same guarantees:
  * - direct (the common case): COPY straight into `votes`. The unique key on event_id
- *   makes the whole COPY fail if any vote is already stored, so a success means every
+ *   (in the partition the event id's time names, migration 033: a resend lands in the same
+ *   one) makes the whole COPY fail if any vote is already stored, so a success means every
  *   row is new, and the rollups are folded from the batch itself. It runs near a plain
  *   COPY into the table; the staging path below runs at about half that rate (bench:writer
  *   measures both against the same COPY).

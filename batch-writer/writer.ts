@@ -11,6 +11,7 @@ import { Heartbeat } from "./heartbeat.ts";
 import { PollPurge } from "./poll-purge.ts";
 import { settlePastDays, sweepDirtyPersonDays } from "./presence-upkeep.ts";
 import { RetryAborted, RetryingStore } from "./retrying-store.ts";
+import { VotesPartitions } from "./votes-partitions.ts";
 import type { WriterMetrics } from "./writer-metrics.ts";
 
 export interface WriterDeps {
@@ -42,6 +43,7 @@ export class BatchWriter {
   readonly #fetcher: BatchFetcher;
   readonly #store: RetryingStore;
   readonly #purge: PollPurge;
+  readonly #partitions: VotesPartitions;
   #running: Promise<void> | undefined;
   #sweepFailing = false;
 
@@ -53,6 +55,7 @@ export class BatchWriter {
     this.#fetcher = new BatchFetcher({ ...deps, heartbeat: this.#heartbeat });
     this.#store = new RetryingStore({ ...deps, signal: this.#abort.signal });
     this.#purge = new PollPurge(deps);
+    this.#partitions = new VotesPartitions(deps);
   }
 
   start(): void {
@@ -88,6 +91,7 @@ export class BatchWriter {
         if (fetched.length === 0) {
           await this.#sweepDirty();
           await this.#purge.drain(this.deps.config.batchLingerMs, signal);
+          await this.#partitions.maybeRun();
           continue;
         }
         // Fetch and decode the next batch while this one is written: decoding and acks
@@ -96,6 +100,7 @@ export class BatchWriter {
         try {
           await this.#handle(fetched);
           await this.#purge.maybeStep();
+          await this.#partitions.maybeRun();
         } catch (err) {
           if (!(err instanceof RetryAborted)) {
             // Committed but the acks may not have reached NATS: redelivery is deduplicated.

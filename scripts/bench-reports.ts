@@ -8,6 +8,7 @@ import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/p
 import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { verdictLines, verdictWord } from "./bench/verdict.ts";
+import { dropVotesKeys, restoreVotesKeys, votesSizes } from "./bench/votes-keys.ts";
 import { intFlag, readCli } from "./cli.ts";
 import { findReport, listReports } from "./report.ts";
 
@@ -110,9 +111,9 @@ async function build(pool: Pool): Promise<void> {
   // Load without indexes, then build them (sorted, parallel): much faster than maintaining
   // four indexes row by row. The definitions are the migrations' own.
   const { rows: indexes } = await pool.query<{ indexname: string; indexdef: string }>(
-    "select indexname, indexdef from pg_indexes where tablename = 'votes' and indexname <> 'votes_pkey'",
+    "select indexname, indexdef from pg_indexes where tablename = 'votes'",
   );
-  await pool.query("alter table votes drop constraint votes_pkey");
+  await dropVotesKeys(pool);
   for (const ix of indexes) await pool.query(`drop index ${ix.indexname}`);
 
   const span = DAYS * 86_400;
@@ -145,7 +146,7 @@ async function build(pool: Pool): Promise<void> {
     }
   });
   await pool.query("set maintenance_work_mem = '1GB'");
-  await timed("primary key", () => pool.query("alter table votes add primary key (event_id)"));
+  await timed("unique event_id keys", () => restoreVotesKeys(pool));
   for (const ix of indexes) await timed(ix.indexname, () => pool.query(ix.indexdef));
 
   await timed("vote_rollups and poll_changes", async () => {
@@ -504,14 +505,12 @@ try {
     progress(`${report.number} ${c.report} ${c.label}: ${fmt(t.wallMs)} ms`);
   }
   const { rows: pg } = await pool.query<{ version: string }>("select version()");
-  const { rows: sizes } = await pool.query<{ votes: string; rollups: string; total: string }>(`
-    select pg_size_pretty(pg_table_size('votes')) as votes,
-           pg_size_pretty(pg_total_relation_size('vote_rollups')) as rollups,
-           pg_size_pretty(pg_indexes_size('votes')) as total`);
-  const { rows: ixSizes } = await pool.query<{ name: string; size: string }>(
-    `select indexrelid::regclass::text as name, pg_size_pretty(pg_relation_size(indexrelid)) as size
-     from pg_index where indrelid = 'votes'::regclass order by 1`,
+  const votesSize = await votesSizes(pool);
+  const { rows: rollupSizes } = await pool.query<{ rollups: string }>(
+    "select pg_size_pretty(pg_total_relation_size('vote_rollups')) as rollups",
   );
+  const sizes = [{ votes: votesSize.table, total: votesSize.indexes, ...rollupSizes[0]! }];
+  const ixSizes = votesSize.each;
   const { rows: perPoll } = await pool.query<{ n: number }>(
     "select count(*)::int as n from votes where poll_id = $1",
     [pollId(1)],

@@ -25,6 +25,7 @@ import {
   verdictText,
 } from "./bench/verdict.ts";
 import { generateVotes } from "./bench/vote-data.ts";
+import { dropVotesKeys, restoreVotesKeys } from "./bench/votes-keys.ts";
 import { intFlag, numberFlag, readCli } from "./cli.ts";
 
 // `npm run bench:results [-- --history 10000000 --rate 300 --seconds 40]`
@@ -197,7 +198,7 @@ async function buildHistory(pool: Pool): Promise<void> {
   await pool.query(`insert into poll_options (poll_id, id, label, position)
     select p.id, 'opt-' || o, 'Option ' || o, o from polls p, generate_series(1, 8) o`);
   // Bulk load without indexes, then build them: how one restores a large table.
-  await pool.query("alter table votes drop constraint votes_pkey");
+  await dropVotesKeys(pool);
   await pool.query("drop index votes_poll_option_cast_idx");
   await pool.query(
     `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
@@ -208,7 +209,7 @@ async function buildHistory(pool: Pool): Promise<void> {
           from generate_series(1, $1::int) i) g`,
     [HISTORY],
   );
-  await pool.query("alter table votes add primary key (event_id)");
+  await restoreVotesKeys(pool);
   await pool.query(
     "create index votes_poll_option_cast_idx on votes (poll_id, option_id, cast_at)",
   );

@@ -136,6 +136,9 @@ describe("the services' Postgres roles", () => {
           or has_table_privilege('tallyflow_publisher', c.oid, 'select')) as service
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relname <> 'schema_migrations'
+        -- A partition (votes', migration 033) is reached through its partitioned table,
+        -- whose rights are checked instead.
+        and not c.relispartition
       order by 1`);
     assert.ok(rows.length > 10);
     for (const r of rows) {

@@ -1,0 +1,70 @@
+import type { Logger } from "../common/logger.ts";
+import type { Pool } from "../common/postgres.ts";
+import type { WriterConfig } from "./config.ts";
+
+// The monthly partitions of `votes` (migration 033), kept by the writers, which own the
+// table: every votesPartitionCheckMs (and once soon after start) a writer calls
+// votes_ensure_partitions, which creates the partitions up to votesPartitionsAheadMonths
+// ahead and moves one past month a vote landed in the default partition for (a kiosk
+// offline for weeks, a clock far off, the history of a deployment from before 033) into a
+// partition of its own. A vote whose month has no partition is never refused meanwhile:
+// it waits in the default partition, counted once like any other (its unique index).
+// Owned here rather than by pg_partman: the rule that matters, that a partition is a
+// function of the event id alone and carries a unique index on it, lives in one migration
+// beside the writer's queries, and the job is three statements a month; pg_partman would
+// add a Debian package and a background worker to every deployment, test and CI run for it.
+// Writers run it at once safely: the function takes an advisory lock and the second returns.
+
+interface CreatedPartition {
+  partition_name: string;
+  moved: string;
+}
+
+export interface VotesPartitionsDeps {
+  pool: Pool;
+  config: Pick<WriterConfig, "votesPartitionsAheadMonths" | "votesPartitionCheckMs">;
+  logger: Logger;
+}
+
+export class VotesPartitions {
+  readonly #deps: VotesPartitionsDeps;
+  #lastRunAt: number | undefined;
+  #failing = false;
+
+  constructor(deps: VotesPartitionsDeps) {
+    this.#deps = deps;
+  }
+
+  /** One maintenance pass: resolves to the partitions it created. */
+  async run(): Promise<{ partition: string; moved: number }[]> {
+    const { pool, config, logger } = this.#deps;
+    this.#lastRunAt = performance.now();
+    const { rows } = await pool.query<CreatedPartition>(
+      "select partition_name, moved::text from votes_ensure_partitions(make_interval(months => $1))",
+      [config.votesPartitionsAheadMonths],
+    );
+    const created = rows.map((r) => ({ partition: r.partition_name, moved: Number(r.moved) }));
+    for (const c of created) logger.info(c, "votes partition created");
+    return created;
+  }
+
+  /** Between batches and when idle: a pass when the interval has passed (or none ran yet). */
+  async maybeRun(): Promise<void> {
+    if (
+      this.#lastRunAt !== undefined &&
+      performance.now() - this.#lastRunAt < this.#deps.config.votesPartitionCheckMs
+    )
+      return;
+    try {
+      await this.run();
+      if (this.#failing) this.#deps.logger.info("votes partition maintenance recovered");
+      this.#failing = false;
+    } catch (err) {
+      // Postgres away, or the default partition busy past lock_timeout: the next interval
+      // tries again; votes keep landing in the default partition meanwhile.
+      if (!this.#failing)
+        this.#deps.logger.warn({ err }, "votes partition maintenance failed; retrying later");
+      this.#failing = true;
+    }
+  }
+}

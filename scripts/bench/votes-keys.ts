@@ -1,0 +1,55 @@
+import pg from "pg";
+import type { Pool } from "../../common/postgres.ts";
+
+// Bulk loads into `votes` (bench:reports, bench:results) drop its unique keys and build them
+// after the load, as one restores a large table. Since migration 033 those keys are each
+// partition's own unique index on event_id (a table partitioned by an expression has none
+// of its own): dropVotesKeys drops every one, restoreVotesKeys has the partitions'
+// maintenance build each again (votes_ensure_partitions gives a partition without one its
+// index).
+
+/** Drops the unique index (or the primary key holding it) of every partition of votes. */
+export async function dropVotesKeys(pool: Pool): Promise<void> {
+  const { rows } = await pool.query<{ tbl: string; idx: string; con: string | null }>(`
+    select i.indrelid::regclass::text as tbl, i.indexrelid::regclass::text as idx,
+           c.conname as con
+    from pg_partition_tree('votes') t
+    join pg_index i on i.indrelid = t.relid
+    left join pg_constraint c on c.conindid = i.indexrelid and c.conrelid = i.indrelid
+    where t.isleaf and i.indisunique`);
+  for (const r of rows)
+    await pool.query(
+      r.con === null
+        ? `drop index ${r.idx}`
+        : `alter table ${r.tbl} drop constraint ${pg.escapeIdentifier(r.con)}`,
+    );
+}
+
+/** Builds every partition's unique index on event_id again. */
+export async function restoreVotesKeys(pool: Pool): Promise<void> {
+  await pool.query("select votes_ensure_partitions()");
+}
+
+/** Sizes of votes summed over its partitions: the table, its indexes, and each index. */
+export async function votesSizes(pool: Pool): Promise<{
+  table: string;
+  indexes: string;
+  each: { name: string; size: string }[];
+}> {
+  const { rows } = await pool.query<{ table: string; indexes: string }>(`
+    select pg_size_pretty(sum(pg_table_size(relid))) as table,
+           pg_size_pretty(sum(pg_indexes_size(relid))) as indexes
+    from pg_partition_tree('votes') where isleaf`);
+  // Each partitioned index summed over its partitions' indexes, and the partitions' keys.
+  const { rows: each } = await pool.query<{ name: string; size: string }>(`
+    select i.indexrelid::regclass::text as name,
+           pg_size_pretty((select sum(pg_relation_size(t.relid))
+                           from pg_partition_tree(i.indexrelid) t)) as size
+    from pg_index i where i.indrelid = 'votes'::regclass
+    union all
+    select 'event_id keys', pg_size_pretty(sum(pg_relation_size(i.indexrelid)))
+    from pg_partition_tree('votes') t join pg_index i on i.indrelid = t.relid
+    where t.isleaf and i.indisunique
+    order by 1`);
+  return { table: rows[0]!.table, indexes: rows[0]!.indexes, each };
+}
