@@ -5,6 +5,7 @@ import { type NatsAuth, readNatsAuth } from "../common/nats-auth.ts";
 import { readRegisterCompletionGraceMs } from "../common/register-contract.ts";
 import { type ConsoleConfig, readConsoleConfig } from "./console/console-config.ts";
 import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
+import type { ListPageConfig } from "./http/page-cursor.ts";
 import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
 export const DEV_ADMIN_TOKEN = "dev-admin-token";
@@ -94,6 +95,8 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly kiosks: KioskConfig;
   /** The people API: page sizes, roster imports and exports. */
   readonly people: PeopleConfig;
+  /** Page sizes of the admin lists of polls, kiosks and schools (ingest-api/http/page-cursor.ts). */
+  readonly listPages: ListPageConfig;
   /** The schools' day documents as the API serves them. */
   readonly attendance: AttendanceReadConfig;
   /** The "already checked in" state kiosks read (ingest-api/attendance/attendance-state.ts). */
@@ -256,6 +259,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     corsMaxAgeMs: readInt(env, "CORS_MAX_AGE_MS", 600_000, { min: 0, max: 86_400_000 }),
     kiosks: readKioskConfig(env),
     people: readPeopleConfig(env),
+    listPages: readListPageConfig(env),
     attendance: Object.freeze({
       cacheMaxDocuments: readInt(env, "ATTENDANCE_CACHE_MAX_DOCUMENTS", 2_000, { min: 1 }),
       cacheMaxBytes: readInt(env, "ATTENDANCE_CACHE_MAX_BYTES", 268_435_456, {
@@ -307,6 +311,18 @@ function readAttendanceStateConfig(env: Env): AttendanceStateConfig {
     rebuildWriterWaitMs: readInt(env, "ATTENDANCE_STATE_REBUILD_WRITER_WAIT_MS", 30_000, {
       min: 0,
     }),
+  });
+}
+
+function readListPageConfig(env: Env): ListPageConfig {
+  const pageMax = readInt(env, "LIST_PAGE_MAX", 500, { min: 1, max: 10_000 });
+  return Object.freeze({
+    // A smaller LIST_PAGE_MAX alone lowers the default with it.
+    pageDefault: readInt(env, "LIST_PAGE_DEFAULT", Math.min(100, pageMax), {
+      min: 1,
+      max: pageMax,
+    }),
+    pageMax,
   });
 }
 

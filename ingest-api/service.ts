@@ -317,8 +317,14 @@ export async function buildIngestApi(
       throttle: rateLimits.kiosk("votes"),
       track: health.track,
     },
-    registry: { registry, cache, adminToken: config.adminToken, kiosks: config.kiosks },
-    schools: { schools, cache, adminToken: config.adminToken },
+    registry: {
+      registry,
+      cache,
+      adminToken: config.adminToken,
+      kiosks: config.kiosks,
+      pages: config.listPages,
+    },
+    schools: { schools, cache, adminToken: config.adminToken, pages: config.listPages },
     people: { people: roster, cache, adminToken: config.adminToken, limits: config.people },
     attendanceSettings: {
       settings: new AttendanceSettingsService({ pool, cache, logger: log }),

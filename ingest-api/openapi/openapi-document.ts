@@ -4,6 +4,7 @@ import type { AttendanceReadsConfig, PeopleConfig, RegistersConfig } from "../co
 import { consoleRouteDescriptions } from "../console/console-openapi.ts";
 import { CSRF_HEADER, SESSION_COOKIE } from "../console/session-layer.ts";
 import { healthRouteDescriptions } from "../health/health-openapi.ts";
+import type { ListPageConfig } from "../http/page-cursor.ts";
 import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
 import { peopleRouteDescriptions } from "../people/people-openapi.ts";
 import { registerRouteDescriptions } from "../registers/register-openapi.ts";
@@ -27,6 +28,7 @@ export const REFERENCE_PAGE_PATH = "/api";
 /** The configured limits the query schemas are made with (their messages name them). */
 export interface DocumentLimits {
   people: PeopleConfig;
+  listPages: ListPageConfig;
   attendanceReads: AttendanceReadsConfig;
   registers: RegistersConfig;
 }
@@ -110,8 +112,8 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         ...voteRouteDescriptions,
         ...kioskRouteDescriptions,
         ...resultsRouteDescriptions,
-        ...registryRouteDescriptions,
-        ...schoolRouteDescriptions,
+        ...registryRouteDescriptions(limits.listPages),
+        ...schoolRouteDescriptions(limits.listPages),
         ...peopleRouteDescriptions(limits.people),
         ...attendanceRouteDescriptions(limits.attendanceReads),
         ...registerRouteDescriptions(limits.registers),

@@ -5,8 +5,11 @@ import { listScope, requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
 import type { KioskConfig } from "../config.ts";
 import { jsonBody } from "../http/json-body.ts";
+import { withNextLink } from "../http/next-link.ts";
+import type { ListPageConfig } from "../http/page-cursor.ts";
 import { parseBody as parse } from "../http/parse-body.ts";
 import type { RegistryCache } from "./registry-cache.ts";
+import { kioskListQuerySchema, pollListQuerySchema } from "./registry-list-queries.ts";
 import {
   createKioskSchema,
   createPollSchema,
@@ -32,10 +35,15 @@ export interface RegistryRouteDeps {
   /** Where school admins' tokens are looked up. */
   cache: RegistryCache;
   adminToken: string;
-  kiosks: Pick<KioskConfig, "publicUrl">;
+  kiosks: Pick<KioskConfig, "publicUrl" | "seenRecentlyMs">;
+  /** Page sizes of the poll and kiosk lists. */
+  pages: ListPageConfig;
 }
 
-export function registryRoutes({ registry, cache, adminToken, kiosks }: RegistryRouteDeps) {
+export function registryRoutes(deps: RegistryRouteDeps) {
+  const { registry, cache, adminToken, kiosks } = deps;
+  const pollListQuery = pollListQuerySchema(deps.pages);
+  const kioskListQuery = kioskListQuerySchema(deps.pages);
   const { publicUrl } = kiosks;
   const router = Router();
   // Per route, not per prefix: the public results routes live under /v1/polls too.
@@ -47,7 +55,8 @@ export function registryRoutes({ registry, cache, adminToken, kiosks }: Registry
     res.status(201).location(`/v1/polls/${poll.id}`).json(poll);
   });
   router.get("/v1/polls", admin, async (req, res) => {
-    res.json({ polls: await registry.listPolls(listScope(req)) });
+    const query = parse(pollListQuery, req.query);
+    res.json(withNextLink(req, res, await registry.listPolls(listScope(req), query)));
   });
   router.get("/v1/polls/:id", admin, async (req, res) => {
     res.json(await registry.getPoll(idParam(req), requestScope(req)));
@@ -66,7 +75,9 @@ export function registryRoutes({ registry, cache, adminToken, kiosks }: Registry
     res.status(201).location(`/v1/kiosks/${kiosk.id}`).json(kiosk);
   });
   router.get("/v1/kiosks", admin, async (req, res) => {
-    res.json(await registry.listKiosks(listScope(req)));
+    const query = parse(kioskListQuery, req.query);
+    const page = await registry.listKiosks(listScope(req), query, kiosks.seenRecentlyMs);
+    res.json(withNextLink(req, res, page));
   });
   router.patch("/v1/kiosks/:id", admin, body, async (req, res) => {
     const patch = parse(updateKioskSchema, req.body);

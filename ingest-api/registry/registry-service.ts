@@ -16,12 +16,15 @@ import {
   REGISTER_OPTIONS,
 } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
+import { pageOf } from "../http/page-cursor.ts";
+import { attentionKey, compareAttention } from "../kiosks/kiosk-attention.ts";
 import type { KioskHealth, KioskHealthEntry } from "../kiosks/kiosk-health.ts";
 import { hashPairingCode, newPairingCode, normalizePairingCode } from "../kiosks/pairing-code.ts";
 import { insertWithScopedId, schoolOfCreate } from "../schools/create-in-school.ts";
 import type { VoterClaimsRebuild } from "../votes/voter-claims-rebuild.ts";
 import type { PollIncarnation, VoterGuard } from "../votes/voter-guard.ts";
 import type { RegistryCache } from "./registry-cache.ts";
+import type { KioskListQuery, PollListQuery } from "./registry-list-queries.ts";
 import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
 import * as store from "./registry-store.ts";
 
@@ -106,8 +109,14 @@ export class RegistryService {
     this.#logger = deps.logger;
   }
 
-  listPolls(scope: SchoolScope): Promise<Poll[]> {
-    return store.listPolls(this.#pool, scope);
+  /** A page of polls in creation order (`next`: the cursor of the page after, null: the last). */
+  async listPolls(
+    scope: SchoolScope,
+    query: PollListQuery,
+  ): Promise<{ polls: Poll[]; next: string | null }> {
+    const rows = await store.listPolls(this.#pool, { scope, ...query }, query.limit + 1);
+    const { items, next } = pageOf(rows, query.limit, (p) => [p.createdKey, p.id]);
+    return { polls: items.map(({ createdKey: _, ...poll }) => poll), next };
   }
 
   getPoll(id: string, scope: SchoolScope): Promise<Poll> {
@@ -115,20 +124,61 @@ export class RegistryService {
   }
 
   /**
-   * Every kiosk with its health. Redis down: the kiosks still, with `health: "unavailable"`
-   * and null health fields, since the registry itself is in Postgres.
+   * A page of kiosks with their health. Redis down: the kiosks still, with `health:
+   * "unavailable"` and null health fields, since the registry itself is in Postgres (and in
+   * creation order: the attention order needs the health).
+   *
+   * In creation order a page is one range of an index and only its kiosks' health is read.
+   * By attention the order depends on health kept in Redis, so the scope's kiosks (those `q`
+   * keeps) are read and sorted in memory at each page, the cursor holding the last key: a
+   * kiosk whose health changes between two pages may move across the boundary, the others
+   * keep their place. Its cost is the scope's fleet (a school's kiosks; every kiosk for the
+   * deployment admin, measured by bench:console).
    */
   async listKiosks(
     scope: SchoolScope,
-  ): Promise<{ kiosks: KioskListing[]; health: "ok" | "unavailable" }> {
-    const kiosks = await store.listKiosks(this.#pool, scope);
-    const health = await this.#health.describe(kiosks.map((k) => k.id)).catch((err: unknown) => {
-      this.#logger.warn({ err }, "kiosk health unavailable (Redis); listing kiosks without it");
-      return undefined;
+    query: KioskListQuery,
+    offlineMs: number,
+  ): Promise<{ kiosks: KioskListing[]; health: "ok" | "unavailable"; next: string | null }> {
+    const describe = (ids: string[]) =>
+      this.#health.describe(ids).catch((err: unknown) => {
+        this.#logger.warn({ err }, "kiosk health unavailable (Redis); listing kiosks without it");
+        return undefined;
+      });
+    const withHealth = (k: Kiosk, health: Map<string, KioskHealthEntry> | undefined) => ({
+      ...k,
+      ...(health?.get(k.id) ?? NO_HEALTH),
     });
+    if (query.sort === "attention") {
+      const all = await store.listKiosksForAttention(this.#pool, { scope, q: query.q });
+      const health = await describe(all.map((k) => k.id));
+      if (health !== undefined) {
+        const now = Date.now();
+        const keyed = all.map((k) => {
+          const listing = withHealth(k, health);
+          return { listing, key: attentionKey(listing, now, offlineMs) };
+        });
+        keyed.sort((a, b) => compareAttention(a.key, b.key));
+        const after = query.after;
+        const from =
+          after === undefined ? 0 : keyed.findIndex((k) => compareAttention(k.key, after) > 0);
+        const rows = from < 0 ? [] : keyed.slice(from, from + query.limit + 1);
+        const { items, next } = pageOf(rows, query.limit, (k) => k.key);
+        return { kiosks: items.map((k) => k.listing), health: "ok", next };
+      }
+    }
+    // Creation order (also the attention order's fallback without Redis, from its start).
+    const after =
+      query.sort === "created" ? (query.after as [string, string] | undefined) : undefined;
+    const rows = await store.listKiosks(this.#pool, { scope, q: query.q, after }, query.limit + 1);
+    const { items, next } = pageOf(rows, query.limit, (k) => [k.createdKey, k.id]);
+    const kiosks = items.map(({ createdKey: _, ...k }) => k);
+    const health = await describe(kiosks.map((k) => k.id));
     return {
-      kiosks: kiosks.map((k) => ({ ...k, ...(health?.get(k.id) ?? NO_HEALTH) })),
+      kiosks: kiosks.map((k) => withHealth(k, health)),
       health: health === undefined ? "unavailable" : "ok",
+      // Without Redis an attention page has no key to continue from: one page, no next.
+      next: query.sort === "created" ? next : null,
     };
   }
 
@@ -329,6 +379,19 @@ export class RegistryService {
       token: kiosk.token,
       pollIds: kiosk.pollIds,
     };
+  }
+
+  /**
+   * Votes waiting in each kiosk's outbox, as last reported (kiosks never heard from: 0), for
+   * the schools list's figures; undefined when Redis cannot be read.
+   */
+  async votesWaiting(kioskIds: string[]): Promise<Map<string, number> | undefined> {
+    const health = await this.#health.describe(kioskIds).catch((err: unknown) => {
+      this.#logger.warn({ err }, "kiosk health unavailable (Redis); schools listed without it");
+      return undefined;
+    });
+    if (health === undefined) return undefined;
+    return new Map(kioskIds.map((id) => [id, health.get(id)?.status?.pending ?? 0]));
   }
 
   /**

@@ -2,6 +2,7 @@ import { ConflictError, NotFoundError } from "../../common/errors.ts";
 import { type Pool, type PoolClient, pgCode } from "../../common/postgres.ts";
 import type { AttendanceSettings, School } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
+import { likePrefix } from "../http/page-cursor.ts";
 
 // Postgres access for schools and their admins: SQL only (rules: school-service.ts).
 
@@ -63,6 +64,59 @@ export async function loadSchools(db: Db, ids?: readonly string[]): Promise<Scho
       ? await db.query<SchoolRow>(`${select} order by id`)
       : await db.query<SchoolRow>(`${select} where id = any($1)`, [ids]);
   return rows.map(toSchool);
+}
+
+/** `limit` schools in id order after `after`, `q` a prefix of the id or the name (any case). */
+export async function listSchoolPage(
+  db: Db,
+  filter: { q: string | undefined; after: string | undefined },
+  limit: number,
+): Promise<School[]> {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const param = (value: unknown) => `$${args.push(value)}`;
+  if (filter.q !== undefined) {
+    const prefix = param(likePrefix(filter.q));
+    where.push(`(id like ${prefix} escape '\\' or lower(name) like lower(${prefix}) escape '\\')`);
+  }
+  if (filter.after !== undefined) where.push(`id > ${param(filter.after)}`);
+  const { rows } = await db.query<SchoolRow>(
+    `select ${SCHOOL_COLUMNS} from schools ${where.length > 0 ? `where ${where.join(" and ")}` : ""}
+     order by id limit ${param(limit)}`,
+    args,
+  );
+  return rows.map(toSchool);
+}
+
+/** What the schools list's figures count, for the schools of one page. */
+export interface SchoolFigureRows {
+  /** Polls not archived: their school and window. */
+  polls: { schoolId: string; opensAt: Date | null; closesAt: Date | null }[];
+  /** Kiosks not revoked. */
+  kiosks: { schoolId: string; id: string }[];
+}
+
+/** Reads of the (school_id, created_at, id) indexes of migration 028, one range per school. */
+export async function schoolFigureRows(db: Db, schoolIds: string[]): Promise<SchoolFigureRows> {
+  const [polls, kiosks] = await Promise.all([
+    db.query<{ school_id: string; opens_at: Date | null; closes_at: Date | null }>(
+      `select school_id, opens_at, closes_at from polls
+       where school_id = any($1) and archived_at is null`,
+      [schoolIds],
+    ),
+    db.query<{ school_id: string; id: string }>(
+      "select school_id, id from kiosks where school_id = any($1) and revoked_at is null",
+      [schoolIds],
+    ),
+  ]);
+  return {
+    polls: polls.rows.map((r) => ({
+      schoolId: r.school_id,
+      opensAt: r.opens_at,
+      closesAt: r.closes_at,
+    })),
+    kiosks: kiosks.rows.map((r) => ({ schoolId: r.school_id, id: r.id })),
+  };
 }
 
 /** The school, if the scope may see it (another school's is the same 404 as a missing one). */
