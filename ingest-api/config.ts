@@ -180,6 +180,8 @@ export interface KioskConfig {
   readonly statusWriteMs: number;
   /** A kiosk heard from within this long counts in `tallyflow_kiosks_seen_recently`. @defaultValue 300000 */
   readonly seenRecentlyMs: number;
+  /** How long `GET /v1/kiosks?sort=attention` reuses one sort of the fleet (0: none). @defaultValue 2000 */
+  readonly attentionSnapshotMs: number;
 }
 
 /** Every limit is per second unless its name says otherwise; 0 turns that limit off. */
@@ -357,6 +359,10 @@ function readKioskConfig(env: Env): KioskConfig {
     seenRecentlyMs: readInt(env, "KIOSK_SEEN_RECENTLY_MS", 300_000, {
       min: 10_000,
       max: 86_400_000,
+    }),
+    attentionSnapshotMs: readInt(env, "KIOSK_ATTENTION_SNAPSHOT_MS", 2_000, {
+      min: 0,
+      max: 60_000,
     }),
   });
 }

@@ -261,6 +261,7 @@ export async function buildIngestApi(
     claims,
     health,
     pairingCodeTtlMs: config.kiosks.pairingCodeTtlMs,
+    attentionSnapshotMs: config.kiosks.attentionSnapshotMs,
     logger: log,
     // Only a school's first register (or one whose people are in no group) reads it again.
     registerCreated: async (schoolId) => {

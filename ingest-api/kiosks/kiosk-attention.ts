@@ -23,38 +23,49 @@ export function attentionGroup(k: AttentionInput, nowMs: number, offlineMs: numb
   return k.lastSeenAt === null ? 4 : 3;
 }
 
+/** The sort key: group, votes waiting, the oldest waiting (ms; none: Infinity), id. */
+export type AttentionKey = readonly [number, number, number, string];
+
 /**
- * The sort key, also the page cursor's parts: the group, then the most votes waiting, the
- * oldest waiting first ("" when none: after any instant), then the id (unique: a total order).
+ * The sort key: the group, then the most votes waiting, the oldest waiting first (none:
+ * after any instant), then the id (unique: a total order).
  */
-export function attentionKey(
-  k: AttentionInput,
-  nowMs: number,
-  offlineMs: number,
-): [string, string, string, string] {
-  const pending = k.status?.pending ?? 0;
+export function attentionKey(k: AttentionInput, nowMs: number, offlineMs: number): AttentionKey {
+  const oldest = k.status?.oldestPendingAt ?? null;
+  const oldestMs = oldest === null ? Number.NaN : Date.parse(oldest);
   return [
-    String(attentionGroup(k, nowMs, offlineMs)),
-    String(pending),
-    k.status?.oldestPendingAt ?? "",
+    attentionGroup(k, nowMs, offlineMs),
+    k.status?.pending ?? 0,
+    Number.isNaN(oldestMs) ? Number.POSITIVE_INFINITY : oldestMs,
     k.id,
   ];
 }
 
 /** Compares two keys in the order: negative when `a` comes first. */
-export function compareAttention(a: readonly string[], b: readonly string[]): number {
-  const group = Number(a[0]) - Number(b[0]);
-  if (group !== 0) return group;
-  const pending = Number(b[1]) - Number(a[1]);
-  if (pending !== 0) return pending;
-  const [ao, bo] = [a[2]!, b[2]!];
-  if (ao !== bo) {
-    if (ao === "") return 1;
-    if (bo === "") return -1;
-    return Date.parse(ao) - Date.parse(bo) || (ao < bo ? -1 : 1);
-  }
-  return a[3]! < b[3]! ? -1 : a[3]! > b[3]! ? 1 : 0;
+export function compareAttention(a: AttentionKey, b: AttentionKey): number {
+  return (
+    a[0] - b[0] ||
+    b[1] - a[1] ||
+    (a[2] === b[2] ? 0 : a[2] < b[2] ? -1 : 1) ||
+    (a[3] < b[3] ? -1 : a[3] > b[3] ? 1 : 0)
+  );
 }
+
+/** A key as the cursor's parts (the instant in milliseconds: exact, unlike a date string). */
+export const attentionParts = (key: AttentionKey): string[] => [
+  String(key[0]),
+  String(key[1]),
+  key[2] === Number.POSITIVE_INFINITY ? "" : String(key[2]),
+  key[3],
+];
+
+/** The cursor's parts as a key (checked by isAttentionPart first). */
+export const attentionKeyOf = (parts: readonly string[]): AttentionKey => [
+  Number(parts[0]),
+  Number(parts[1]),
+  parts[2] === "" ? Number.POSITIVE_INFINITY : Number(parts[2]),
+  parts[3]!,
+];
 
 /** Whether a decoded cursor part is one of the key's (checked before any compare). */
 export function isAttentionPart(part: string, index: number): boolean {
@@ -64,7 +75,7 @@ export function isAttentionPart(part: string, index: number): boolean {
     case 1:
       return /^\d{1,13}$/.test(part);
     case 2:
-      return part === "" || (part.length <= 40 && !Number.isNaN(Date.parse(part)));
+      return part === "" || /^-?\d{1,16}$/.test(part);
     default:
       return /^[A-Za-z0-9_-]{1,128}$/.test(part);
   }

@@ -17,12 +17,18 @@ import {
 } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
 import { pageOf } from "../http/page-cursor.ts";
-import { attentionKey, compareAttention } from "../kiosks/kiosk-attention.ts";
+import {
+  attentionKey,
+  attentionKeyOf,
+  attentionParts,
+  compareAttention,
+} from "../kiosks/kiosk-attention.ts";
 import type { KioskHealth, KioskHealthEntry } from "../kiosks/kiosk-health.ts";
 import { hashPairingCode, newPairingCode, normalizePairingCode } from "../kiosks/pairing-code.ts";
 import { insertWithScopedId, schoolOfCreate } from "../schools/create-in-school.ts";
 import type { VoterClaimsRebuild } from "../votes/voter-claims-rebuild.ts";
 import type { PollIncarnation, VoterGuard } from "../votes/voter-guard.ts";
+import { FleetSnapshots, firstAfter } from "./fleet-snapshots.ts";
 import type { RegistryCache } from "./registry-cache.ts";
 import type { KioskListQuery, PollListQuery } from "./registry-list-queries.ts";
 import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
@@ -44,6 +50,8 @@ export interface RegistryServiceDeps {
   health: KioskHealth;
   /** Lifetime of a kiosk pairing code (PAIRING_CODE_TTL_MS). */
   pairingCodeTtlMs: number;
+  /** How long the fleet sorted by attention is kept (KIOSK_ATTENTION_SNAPSHOT_MS). */
+  attentionSnapshotMs: number;
   logger: Logger;
   /**
    * After a lesson register's create: the school's people read again (its groups' members,
@@ -95,6 +103,7 @@ export class RegistryService {
   readonly #claims: Pick<VoterClaimsRebuild, "restorePoll">;
   readonly #health: KioskHealth;
   readonly #pairingCodeTtlMs: number;
+  readonly #fleets: FleetSnapshots;
   readonly #logger: Logger;
   readonly #registerCreated: RegistryServiceDeps["registerCreated"];
 
@@ -106,6 +115,7 @@ export class RegistryService {
     this.#claims = deps.claims;
     this.#health = deps.health;
     this.#pairingCodeTtlMs = deps.pairingCodeTtlMs;
+    this.#fleets = new FleetSnapshots(deps.attentionSnapshotMs);
     this.#logger = deps.logger;
   }
 
@@ -150,20 +160,22 @@ export class RegistryService {
       ...(health?.get(k.id) ?? NO_HEALTH),
     });
     if (query.sort === "attention") {
-      const all = await store.listKiosksForAttention(this.#pool, { scope, q: query.q });
-      const health = await describe(all.map((k) => k.id));
-      if (health !== undefined) {
+      const fleet = await this.#fleets.get(scope, query.q, async () => {
+        const all = await store.listKiosksForAttention(this.#pool, { scope, q: query.q });
+        const health = await describe(all.map((k) => k.id));
+        if (health === undefined) return undefined;
         const now = Date.now();
-        const keyed = all.map((k) => {
-          const listing = withHealth(k, health);
-          return { listing, key: attentionKey(listing, now, offlineMs) };
-        });
-        keyed.sort((a, b) => compareAttention(a.key, b.key));
-        const after = query.after;
-        const from =
-          after === undefined ? 0 : keyed.findIndex((k) => compareAttention(k.key, after) > 0);
-        const rows = from < 0 ? [] : keyed.slice(from, from + query.limit + 1);
-        const { items, next } = pageOf(rows, query.limit, (k) => k.key);
+        return all
+          .map((k) => {
+            const listing = withHealth(k, health);
+            return { listing, key: attentionKey(listing, now, offlineMs) };
+          })
+          .sort((a, b) => compareAttention(a.key, b.key));
+      });
+      if (fleet !== undefined) {
+        const from = query.after === undefined ? 0 : firstAfter(fleet, attentionKeyOf(query.after));
+        const rows = fleet.slice(from, from + query.limit + 1);
+        const { items, next } = pageOf(rows, query.limit, (k) => attentionParts(k.key));
         return { kiosks: items.map((k) => k.listing), health: "ok", next };
       }
     }
@@ -269,6 +281,7 @@ export class RegistryService {
 
   /** The answer holds the kiosk's token: the only time it exists outside the kiosk. */
   async createKiosk(input: CreateKiosk, scope: SchoolScope): Promise<Kiosk & { token: string }> {
+    this.#fleets.clear(); // the fleet changes: no page from before it
     const kiosk = await withTransaction(this.#pool, async (client) => {
       const school = await schoolOfCreate(client, scope, input.schoolId);
       if (input.pollIds) await checkPollIds(client, input.pollIds, school.id);
@@ -286,6 +299,7 @@ export class RegistryService {
    * deleted later stays listed and matches nothing. Only polls of the kiosk's school.
    */
   async updateKiosk(id: string, patch: UpdateKiosk, scope: SchoolScope): Promise<Kiosk> {
+    this.#fleets.clear(); // the fleet changes: no page from before it
     const kiosk = await withTransaction(this.#pool, async (client) => {
       const current = await store.getKiosk(client, id, scope);
       if (patch.pollIds) await checkPollIds(client, patch.pollIds, current.schoolId);
@@ -297,6 +311,7 @@ export class RegistryService {
 
   /** Revokes the kiosk, drops its unused pairing code and forgets its health. */
   async revokeKiosk(id: string, scope: SchoolScope): Promise<Kiosk> {
+    this.#fleets.clear(); // the fleet changes: no page from before it
     const kiosk = await withTransaction(this.#pool, (client) =>
       store.revokeKiosk(client, id, scope),
     );
@@ -348,6 +363,7 @@ export class RegistryService {
    * 404 pairing_code_invalid: the answer tells a guesser nothing.
    */
   async pair(codeText: string): Promise<PairedKiosk> {
+    this.#fleets.clear(); // the fleet changes: no page from before it
     const canonical = normalizePairingCode(codeText);
     if (canonical === undefined)
       throw new ValidationError([
@@ -399,6 +415,7 @@ export class RegistryService {
    * side effects as deleting each one, then this process's cache reloads (many rows).
    */
   async schoolDeleted(polls: PollIncarnation[], kioskIds: string[]): Promise<void> {
+    this.#fleets.clear(); // the fleet changes: no page from before it
     for (const poll of polls) await this.#forgetVoters(poll);
     for (const kioskId of kioskIds) await this.#forgetHealth(kioskId);
     await this.#cache
