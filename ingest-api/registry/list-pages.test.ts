@@ -193,6 +193,39 @@ describe("GET /v1/schools pages", () => {
   });
 });
 
+describe("GET /v1/audit pages", () => {
+  test("newest first by `before`: a walk while changes are logged holds each older entry once, one school's only", async () => {
+    const everything = await request(h.app).get("/v1/audit?limit=500").set(admins.a.auth);
+    const expected = (everything.body.entries as { id: string }[]).map((e) => e.id);
+    assert.ok(expected.length > 10, "the polls and kiosks made above are logged");
+    const seen: string[] = [];
+    let before = "";
+    for (let page = 0; ; page++) {
+      const res = await request(h.app).get(`/v1/audit?limit=4${before}`).set(admins.a.auth);
+      assert.equal(res.status, 200, res.text);
+      const entries = res.body.entries as { id: string; schoolId: string }[];
+      assert.ok(
+        entries.every((e) => e.schoolId === "list-a"),
+        "the school's own entries only",
+      );
+      seen.push(...entries.map((e) => e.id));
+      if (page === 0) {
+        // Logged now: newer than the walk's cursor, so in none of its pages.
+        await createPoll(admins.a.auth, `during-audit`, "During");
+        await createPoll(admins.b.auth, `during-audit`, "During");
+      }
+      if (res.body.next === null) break;
+      before = `&before=${res.body.next}`;
+    }
+    assert.deepEqual(seen, expected);
+    for (const limit of ["0", "501", "x"]) {
+      const res = await request(h.app).get(`/v1/audit?limit=${limit}`).set(ADMIN);
+      assert.equal(res.status, 400, res.text);
+      assert.deepEqual(issueFields(res), ["limit"]);
+    }
+  });
+});
+
 describe("query parameters", () => {
   test("every parameter is checked, naming it (400 invalid_request, as the people pages)", async () => {
     const bad: [string, string][] = [
