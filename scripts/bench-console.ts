@@ -517,8 +517,12 @@ async function main(): Promise<void> {
     await fill(pool);
     await fillHealth();
     const fillSeconds = (performance.now() - t0) / 1000;
-    const api = await startServer("api", ["ingest-api/main.ts"], (port) =>
-      benchServiceEnv(run, port),
+    // The API loads every school's known people at start: 10 million rows take a while.
+    const api = await startServer(
+      "api",
+      ["ingest-api/main.ts"],
+      (port) => benchServiceEnv(run, port),
+      300_000,
     );
     children.push(api.child);
     const measured: Measured[] = [];
