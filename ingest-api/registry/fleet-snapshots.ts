@@ -1,9 +1,10 @@
+import type { Kiosk } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
 import { type AttentionKey, compareAttention } from "../kiosks/kiosk-attention.ts";
-import type { KioskListing } from "./registry-service.ts";
+import type { KioskHealthEntry } from "../kiosks/kiosk-health.ts";
 
 /** A fleet sorted by attention: its kiosks, each with its key, first to last. */
-export type SortedFleet = readonly { listing: KioskListing; key: AttentionKey }[];
+export type SortedFleet = readonly { listing: Kiosk & KioskHealthEntry; key: AttentionKey }[];
 
 /**
  * The fleet sorted by what needs attention first, kept for `ttlMs` per scope and search:
