@@ -56,7 +56,7 @@ export class FleetSnapshots {
 }
 
 /** The index of the first kiosk after `after` (binary search; the fleet's length: none). */
-export function firstAfter(fleet: SortedFleet, after: AttentionKey): number {
+export function firstAfter(fleet: readonly { key: AttentionKey }[], after: AttentionKey): number {
   let lo = 0;
   let hi = fleet.length;
   while (lo < hi) {
