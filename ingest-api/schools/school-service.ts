@@ -66,33 +66,23 @@ export class SchoolService {
     const rows = await store.listSchoolPage(this.#pool, query, query.limit + 1);
     const { items, next } = pageOf(rows, query.limit, (school) => [school.id]);
     if (!query.figures) return { schools: items, next };
-    const ids = items.map((school) => school.id);
-    const counted = await store.schoolFigureRows(this.#pool, ids);
-    const waiting = await this.#registry.votesWaiting(counted.kiosks.map((k) => k.id));
-    const nowMs = Date.now();
-    const figures = new Map<string, SchoolFigures>(
-      ids.map((id) => [
-        id,
-        { polls: 0, openPolls: 0, kiosks: 0, votesWaiting: waiting === undefined ? null : 0 },
-      ]),
+    const counted = await store.schoolFigureRows(
+      this.#pool,
+      items.map((school) => school.id),
     );
-    for (const poll of counted.polls) {
-      const f = figures.get(poll.schoolId)!;
-      f.polls++;
-      const phase = pollPhase(
-        {
-          opensAtMs: poll.opensAt?.getTime() ?? null,
-          closesAtMs: poll.closesAt?.getTime() ?? null,
-        },
-        nowMs,
-      );
-      if (phase === "open") f.openPolls++;
-    }
-    for (const kiosk of counted.kiosks) {
-      const f = figures.get(kiosk.schoolId)!;
-      f.kiosks++;
-      if (waiting !== undefined) f.votesWaiting! += waiting.get(kiosk.id) ?? 0;
-    }
+    const waiting = await this.#registry.votesWaiting(counted.flatMap((r) => r.kioskIds));
+    const nowMs = Date.now();
+    const figures = new Map<string, SchoolFigures>();
+    for (const row of counted)
+      figures.set(row.schoolId, {
+        polls: row.polls.length,
+        openPolls: row.polls.filter((window) => pollPhase(window, nowMs) === "open").length,
+        kiosks: row.kioskIds.length,
+        votesWaiting:
+          waiting === undefined
+            ? null
+            : row.kioskIds.reduce((sum, id) => sum + (waiting.get(id) ?? 0), 0),
+      });
     return {
       schools: items.map((school) => ({ ...school, figures: figures.get(school.id)! })),
       next,

@@ -88,35 +88,45 @@ export async function listSchoolPage(
   return rows.map(toSchool);
 }
 
-/** What the schools list's figures count, for the schools of one page. */
-export interface SchoolFigureRows {
-  /** Polls not archived: their school and window. */
-  polls: { schoolId: string; opensAt: Date | null; closesAt: Date | null }[];
-  /** Kiosks not revoked. */
-  kiosks: { schoolId: string; id: string }[];
+/** What the schools list's figures count, for one school of a page. */
+export interface SchoolFigureRow {
+  schoolId: string;
+  /** Its polls not archived: each one's window, in epoch ms (null: unbounded). */
+  polls: { opensAtMs: number | null; closesAtMs: number | null }[];
+  /** Its kiosks not revoked. */
+  kioskIds: string[];
 }
 
-/** Reads of the (school_id, created_at, id) indexes of migration 028, one range per school. */
-export async function schoolFigureRows(db: Db, schoolIds: string[]): Promise<SchoolFigureRows> {
-  const [polls, kiosks] = await Promise.all([
-    db.query<{ school_id: string; opens_at: Date | null; closes_at: Date | null }>(
-      `select school_id, opens_at, closes_at from polls
-       where school_id = any($1) and archived_at is null`,
-      [schoolIds],
-    ),
-    db.query<{ school_id: string; id: string }>(
-      "select school_id, id from kiosks where school_id = any($1) and revoked_at is null",
-      [schoolIds],
-    ),
-  ]);
-  return {
-    polls: polls.rows.map((r) => ({
-      schoolId: r.school_id,
-      opensAt: r.opens_at,
-      closesAt: r.closes_at,
-    })),
-    kiosks: kiosks.rows.map((r) => ({ schoolId: r.school_id, id: r.id })),
-  };
+/**
+ * One row per school of the page (one statement, a hundred rows rather than every poll and
+ * kiosk of them): reads of the (school_id, created_at, id) indexes of migration 028, one
+ * range per school and table.
+ */
+export async function schoolFigureRows(db: Db, schoolIds: string[]): Promise<SchoolFigureRow[]> {
+  const { rows } = await db.query<{
+    school_id: string;
+    opens: (number | null)[];
+    closes: (number | null)[];
+    kiosk_ids: string[];
+  }>(
+    `select s.id as school_id, coalesce(p.opens, '{}') as opens, coalesce(p.closes, '{}') as closes,
+            coalesce(k.ids, '{}') as kiosk_ids
+     from unnest($1::text[]) as s(id)
+     left join lateral (
+       select array_agg((extract(epoch from opens_at) * 1000)::float8) as opens,
+              array_agg((extract(epoch from closes_at) * 1000)::float8) as closes
+       from polls where school_id = s.id and archived_at is null
+     ) p on true
+     left join lateral (
+       select array_agg(id) as ids from kiosks where school_id = s.id and revoked_at is null
+     ) k on true`,
+    [schoolIds],
+  );
+  return rows.map((r) => ({
+    schoolId: r.school_id,
+    polls: r.opens.map((opensAtMs, i) => ({ opensAtMs, closesAtMs: r.closes[i] ?? null })),
+    kioskIds: r.kiosk_ids,
+  }));
 }
 
 /** The school, if the scope may see it (another school's is the same 404 as a missing one). */
