@@ -81,7 +81,7 @@ describe("the attention order", () => {
     const sorted = fleet
       .map((listing) => ({ listing, key: attentionKey(listing, NOW, OFFLINE_MS) }))
       .sort((a, b) => compareAttention(a.key, b.key));
-    sorted.forEach((k, i) => assert.equal(firstAfter(sorted, k.key), i + 1));
+    for (const [i, k] of sorted.entries()) assert.equal(firstAfter(sorted, k.key), i + 1);
     // A kiosk gone since: the page goes on from where it would be.
     assert.equal(firstAfter(sorted, [3, 0, Number.POSITIVE_INFINITY, "offlinf"]), 5);
     assert.equal(firstAfter(sorted, [0, 1e9, 0, ""]), 0);
