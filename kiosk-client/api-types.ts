@@ -3183,7 +3183,7 @@ export interface ApiPaths {
          */
         to?: string;
         /**
-         * entries older than this id: the previous page's `next`
+         * the entries after this one, newest first (by time, then id): the previous page's `next`
          */
         before?: string;
         /**
@@ -3292,7 +3292,7 @@ export interface ApiPaths {
          */
         to?: string;
         /**
-         * entries older than this id: the previous page's `next`
+         * the entries after this one, newest first (by time, then id): the previous page's `next`
          */
         before?: string;
         /**

@@ -267,6 +267,9 @@ async function cases(pool: Pool, api: string): Promise<Case[]> {
   const before = auditDeep[0]!.id;
   const from = new Date(Date.now() - 10 * 86_400_000).toISOString();
   const to = new Date(Date.now() - 9 * 86_400_000).toISOString();
+  // The log's first day: in id order the planner reads every newer entry to find it.
+  const oldFrom = new Date(Date.now() - 35 * 86_400_000).toISOString();
+  const oldTo = new Date(Date.now() - 34 * 86_400_000).toISOString();
   const peopleSchool = school(Math.floor(Math.ceil(options.people / SCHOOL_PEOPLE) / 2));
   const attention = (scope: string | null) => () =>
     listKiosksForAttention(pool, { scope, q: undefined });
@@ -391,6 +394,11 @@ async function cases(pool: Pool, api: string): Promise<Case[]> {
       route: "audit, a day 10 days back",
       path: `/v1/audit?from=${from}&to=${to}`,
       sql: audit({ schoolId: null, from, to }),
+    },
+    {
+      route: "audit, the log's first day",
+      path: `/v1/audit?from=${oldFrom}&to=${oldTo}`,
+      sql: audit({ schoolId: null, from: oldFrom, to: oldTo }),
     },
     {
       route: "audit, school + action + day",
