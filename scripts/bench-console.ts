@@ -355,6 +355,17 @@ async function cases(pool: Pool, api: string): Promise<Case[]> {
       sql: figures(school(899)),
     },
     {
+      route: "schools + figures, the console's page (20)",
+      path: "/v1/schools?figures=true&limit=20",
+      sql: async () => {
+        const page = await listSchoolPage(pool, { q: undefined, after: undefined }, 21);
+        return schoolFigureRows(
+          pool,
+          page.map((s) => s.id),
+        );
+      },
+    },
+    {
       route: "schools, q=river",
       path: `/v1/schools?limit=${PAGE}&q=river`,
       sql: () => listSchoolPage(pool, { q: "river", after: undefined }, PAGE + 1),

@@ -402,12 +402,10 @@ export class RegistryService {
    * the schools list's figures; undefined when Redis cannot be read.
    */
   async votesWaiting(kioskIds: string[]): Promise<Map<string, number> | undefined> {
-    const health = await this.#health.describe(kioskIds).catch((err: unknown) => {
+    return this.#health.pending(kioskIds).catch((err: unknown) => {
       this.#logger.warn({ err }, "kiosk health unavailable (Redis); schools listed without it");
       return undefined;
     });
-    if (health === undefined) return undefined;
-    return new Map(kioskIds.map((id) => [id, health.get(id)?.status?.pending ?? 0]));
   }
 
   /**
