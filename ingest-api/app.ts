@@ -196,6 +196,7 @@ export function createApp(parts: AppParts): Express {
   app.use(
     openApiRoutes({
       people: parts.people.limits,
+      listPages: parts.registry.pages,
       attendanceReads: parts.attendanceReads.limits,
       registers: parts.registers.config,
       deadLetters: parts.deadLetters.config,

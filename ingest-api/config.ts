@@ -7,6 +7,7 @@ import { type ConsoleConfig, readConsoleConfig } from "./console/console-config.
 import { type DeadLetterConfig, readDeadLetterConfig } from "./dead-letters/dead-letter-config.ts";
 import { type BodyLimitsConfig, readBodyLimits } from "./http/body-limits.ts";
 import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
+import type { ListPageConfig } from "./http/page-cursor.ts";
 import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
 export const DEV_ADMIN_TOKEN = "dev-admin-token";
@@ -98,6 +99,8 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly kiosks: KioskConfig;
   /** The people API: page sizes, roster imports and exports. */
   readonly people: PeopleConfig;
+  /** Page sizes of the admin lists of polls, kiosks and schools (ingest-api/http/page-cursor.ts). */
+  readonly listPages: ListPageConfig;
   /** The schools' day documents as the API serves them. */
   readonly attendance: AttendanceReadConfig;
   /** The "already checked in" state kiosks read (ingest-api/attendance/attendance-state.ts). */
@@ -185,6 +188,8 @@ export interface KioskConfig {
   readonly statusWriteMs: number;
   /** A kiosk heard from within this long counts in `tallyflow_kiosks_seen_recently`. @defaultValue 300000 */
   readonly seenRecentlyMs: number;
+  /** How long `GET /v1/kiosks?sort=attention` reuses one sort of the fleet (0: none). @defaultValue 2000 */
+  readonly attentionSnapshotMs: number;
 }
 
 /** Every limit is per second unless its name says otherwise; 0 turns that limit off. */
@@ -272,6 +277,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     corsMaxAgeMs: readInt(env, "CORS_MAX_AGE_MS", 600_000, { min: 0, max: 86_400_000 }),
     kiosks: readKioskConfig(env),
     people: readPeopleConfig(env),
+    listPages: readListPageConfig(env),
     attendance: Object.freeze({
       cacheMaxDocuments: readInt(env, "ATTENDANCE_CACHE_MAX_DOCUMENTS", 2_000, { min: 1 }),
       cacheMaxBytes: readInt(env, "ATTENDANCE_CACHE_MAX_BYTES", 268_435_456, {
@@ -331,6 +337,18 @@ function readAttendanceStateConfig(env: Env): AttendanceStateConfig {
   });
 }
 
+function readListPageConfig(env: Env): ListPageConfig {
+  const pageMax = readInt(env, "LIST_PAGE_MAX", 500, { min: 1, max: 10_000 });
+  return Object.freeze({
+    // A smaller LIST_PAGE_MAX alone lowers the default with it.
+    pageDefault: readInt(env, "LIST_PAGE_DEFAULT", Math.min(100, pageMax), {
+      min: 1,
+      max: pageMax,
+    }),
+    pageMax,
+  });
+}
+
 function readPeopleConfig(env: Env): PeopleConfig {
   const pageMax = readInt(env, "PEOPLE_PAGE_MAX", 500, { min: 1, max: 10_000 });
   return Object.freeze({
@@ -362,6 +380,10 @@ function readKioskConfig(env: Env): KioskConfig {
     seenRecentlyMs: readInt(env, "KIOSK_SEEN_RECENTLY_MS", 300_000, {
       min: 10_000,
       max: 86_400_000,
+    }),
+    attentionSnapshotMs: readInt(env, "KIOSK_ATTENTION_SNAPSHOT_MS", 2_000, {
+      min: 0,
+      max: 60_000,
     }),
   });
 }

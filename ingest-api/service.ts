@@ -263,6 +263,7 @@ export async function buildIngestApi(
     claims,
     health,
     pairingCodeTtlMs: config.kiosks.pairingCodeTtlMs,
+    attentionSnapshotMs: config.kiosks.attentionSnapshotMs,
     logger: log,
     // Only a school's first register (or one whose people are in no group) reads it again.
     registerCreated: async (schoolId) => {
@@ -326,8 +327,15 @@ export async function buildIngestApi(
       adminToken: config.adminToken,
       kiosks: config.kiosks,
       bodyLimits: config.bodyLimits,
+      pages: config.listPages,
     },
-    schools: { schools, cache, adminToken: config.adminToken, bodyLimits: config.bodyLimits },
+    schools: {
+      schools,
+      cache,
+      adminToken: config.adminToken,
+      bodyLimits: config.bodyLimits,
+      pages: config.listPages,
+    },
     people: {
       people: roster,
       cache,

@@ -911,11 +911,30 @@ export interface ApiPaths {
   "/v1/polls": {
     get: {
       query: {
+        /**
+         * rows per page (LIST_PAGE_DEFAULT, 100; at most LIST_PAGE_MAX, 500)
+         */
+        limit?: string;
+        /**
+         * the `next` of the page before (opaque)
+         */
+        after?: string;
+        /**
+         * the deployment admin's filter: one school (a school admin: its own)
+         */
         schoolId?: string;
+        /**
+         * a prefix of the id or of the name (title), any case
+         */
+        q?: string;
       };
       responses: {
         "200": {
           polls: Poll[];
+          /**
+           * the `after` of the next page; null: the last
+           */
+          next: string | null;
         };
         "400": Error400;
         "401": Error401;
@@ -993,7 +1012,23 @@ export interface ApiPaths {
   "/v1/kiosks": {
     get: {
       query: {
+        /**
+         * rows per page (LIST_PAGE_DEFAULT, 100; at most LIST_PAGE_MAX, 500)
+         */
+        limit?: string;
+        /**
+         * the `next` of the page before (opaque)
+         */
+        after?: string;
+        /**
+         * the deployment admin's filter: one school (a school admin: its own)
+         */
         schoolId?: string;
+        /**
+         * a prefix of the id or of the name (title), any case
+         */
+        q?: string;
+        sort?: string;
       };
       responses: {
         "200": {
@@ -1021,6 +1056,10 @@ export interface ApiPaths {
             } | null;
           }[];
           health: "ok" | "unavailable";
+          /**
+           * the `after` of the next page; null: the last
+           */
+          next: string | null;
         };
         "400": Error400;
         "401": Error401;
@@ -1102,10 +1141,33 @@ export interface ApiPaths {
   };
   "/v1/schools": {
     get: {
+      query: {
+        /**
+         * schools per page (LIST_PAGE_DEFAULT, 100; at most LIST_PAGE_MAX, 500)
+         */
+        limit?: string;
+        /**
+         * the `next` of the page before (opaque)
+         */
+        after?: string;
+        /**
+         * a prefix of the id or of the name, any case
+         */
+        q?: string;
+        /**
+         * true: each school's polls, open polls, kiosks and votes waiting
+         */
+        figures?: string;
+      };
       responses: {
         "200": {
-          schools: School[];
+          schools: SchoolListing[];
+          /**
+           * the `after` of the next page; null: the last
+           */
+          next: string | null;
         };
+        "400": Error400;
         "401": Error401;
         "403": Error403;
         "429": Error429;
@@ -3393,7 +3455,7 @@ export interface ApiPaths {
          */
         to?: string;
         /**
-         * entries older than this id: the previous page's `next`
+         * the entries after this one, newest first (by time, then id): the previous page's `next`
          */
         before?: string;
         /**
@@ -3502,7 +3564,7 @@ export interface ApiPaths {
          */
         to?: string;
         /**
-         * entries older than this id: the previous page's `next`
+         * the entries after this one, newest first (by time, then id): the previous page's `next`
          */
         before?: string;
         /**
@@ -4484,15 +4546,16 @@ export interface Kiosk {
 }
 /**
  * This interface was referenced by `ApiPaths`'s JSON-Schema
- * via the `definition` "School".
+ * via the `definition` "SchoolListing".
  */
-export interface School {
+export interface SchoolListing {
   id: string;
   name: string;
   timeZone: string;
   attendance: AttendanceSettings;
   createdAt: string;
   updatedAt: string;
+  figures?: SchoolFigures;
 }
 /**
  * This interface was referenced by `ApiPaths`'s JSON-Schema
@@ -4510,6 +4573,27 @@ export interface AttendanceSettings {
   publicCounts: boolean;
 }
 /**
+ * with `figures=true`
+ */
+export interface SchoolFigures {
+  /**
+   * polls not archived
+   */
+  polls: number;
+  /**
+   * of those, open now
+   */
+  openPolls: number;
+  /**
+   * kiosks not revoked
+   */
+  kiosks: number;
+  /**
+   * in their outboxes, as last reported; null: kiosk health unavailable
+   */
+  votesWaiting: number | null;
+}
+/**
  * This interface was referenced by `ApiPaths`'s JSON-Schema
  * via the `definition` "CreateSchool".
  */
@@ -4517,6 +4601,18 @@ export interface CreateSchool {
   id: string;
   name: string;
   timeZone?: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "School".
+ */
+export interface School {
+  id: string;
+  name: string;
+  timeZone: string;
+  attendance: AttendanceSettings;
+  createdAt: string;
+  updatedAt: string;
 }
 /**
  * This interface was referenced by `ApiPaths`'s JSON-Schema
@@ -5022,4 +5118,26 @@ export interface ReplayedDeadLetter {
    */
   duplicate: boolean;
   replayedAt: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "SchoolFigures".
+ */
+export interface SchoolFigures1 {
+  /**
+   * polls not archived
+   */
+  polls: number;
+  /**
+   * of those, open now
+   */
+  openPolls: number;
+  /**
+   * kiosks not revoked
+   */
+  kiosks: number;
+  /**
+   * in their outboxes, as last reported; null: kiosk health unavailable
+   */
+  votesWaiting: number | null;
 }

@@ -20,8 +20,8 @@ export interface AuditRouteDeps {
 }
 
 /**
- * The audit log, read only: `GET /v1/audit` pages newest first by id (`next` is the cursor
- * for `before=`), `GET /v1/audit.csv` streams every entry the filters keep. The deployment
+ * The audit log, read only: `GET /v1/audit` pages newest first (by time, then id; `next` is
+ * the last entry's id, the cursor for `before=`), `GET /v1/audit.csv` streams every entry the filters keep. The deployment
  * admin sees every school (narrowed by `?schoolId=`), a school admin its own.
  */
 export function auditRoutes(deps: AuditRouteDeps) {

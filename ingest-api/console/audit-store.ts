@@ -29,7 +29,7 @@ export interface AuditFilter {
   action?: string | undefined;
   from?: string | undefined;
   to?: string | undefined;
-  /** Keyset: entries older than this id. */
+  /** Keyset: the entries after this one (an entry id, as `next` answers) in the order. */
   before?: string | undefined;
 }
 
@@ -70,7 +70,10 @@ interface AuditRow {
   changes: unknown;
 }
 
-/** Newest first, `limit` entries after the keyset cursor, each filter applied when given. */
+/**
+ * Newest first (by time, then id), `limit` entries after the keyset cursor, each filter
+ * applied when given.
+ */
 export async function listAudit(db: Pool, f: AuditFilter, limit: number): Promise<AuditEntry[]> {
   const where: string[] = [];
   const args: unknown[] = [];
@@ -84,13 +87,17 @@ export async function listAudit(db: Pool, f: AuditFilter, limit: number): Promis
   if (f.action !== undefined) add("action = ?", f.action);
   if (f.from !== undefined) add("at >= ?", f.from);
   if (f.to !== undefined) add("at < ?", f.to);
-  if (f.before !== undefined) add("id < ?", f.before);
+  // The key is (at, id), the cursor the id of the last entry shown: one range of an index
+  // of migration 028 whichever filters are given (a time window included, which in id order
+  // the planner could only filter, reading every newer entry first).
+  if (f.before !== undefined)
+    add("(at, id) < (select b.at, b.id from audit_log b where b.id = ?)", f.before);
   args.push(limit);
   const { rows } = await db.query<AuditRow>(
     `select id::text as id, at, school_id, actor_kind, actor_id, session_id, action, object_id,
        address, status, changes
      from audit_log ${where.length > 0 ? `where ${where.join(" and ")}` : ""}
-     order by audit_log.id desc limit $${args.length}`,
+     order by audit_log.at desc, audit_log.id desc limit $${args.length}`,
     args,
   );
   return rows.map((r) => ({

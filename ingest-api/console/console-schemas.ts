@@ -48,7 +48,10 @@ export const auditQuerySchema = z.object({
     .string()
     .regex(/^[1-9]\d{0,18}$/, { error: "must be an entry id" })
     .optional()
-    .meta({ description: "entries older than this id: the previous page's `next`" }),
+    .meta({
+      description:
+        "the entries after this one, newest first (by time, then id): the previous page's `next`",
+    }),
   limit: z.coerce
     .number({ error: "must be a number" })
     .int()

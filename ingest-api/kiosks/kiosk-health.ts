@@ -223,6 +223,23 @@ export class KioskHealth {
     return entries;
   }
 
+  /**
+   * Votes waiting in each kiosk's outbox as last reported (never reported: 0): the status
+   * hash alone, one HMGET (the schools list's figures, many kiosks a page).
+   */
+  async pending(kioskIds: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    if (kioskIds.length === 0) return counts;
+    const ids = [...kioskIds];
+    const stored = await this.#redis.hmGet(this.#statusKey, ids);
+    ids.forEach((id, i) => {
+      const status =
+        this.#status.get(id) ?? this.#inFlight.status.get(id) ?? parseStored(stored[i] ?? null);
+      counts.set(id, status?.pending ?? 0);
+    });
+    return counts;
+  }
+
   #fromHeader(header: string): KioskStatus | undefined {
     if (Buffer.byteLength(header) > this.#config.statusMaxBytes) {
       this.#invalid.inc({ reason: "too_large" });

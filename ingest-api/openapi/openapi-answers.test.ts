@@ -85,6 +85,8 @@ describe("the API's answers match /openapi.json", () => {
     expect(await call("post", "/v1/schools", (t) => admin(t).type("text/plain").send("x")), 415);
     expect(await call("get", "/v1/schools"), 401);
     expect(await call("get", "/v1/schools", admin), 200);
+    expect(await call("get", "/v1/schools?figures=true&limit=1&q=n", admin), 200);
+    expect(await call("get", "/v1/schools?limit=0", admin), 400);
     expect(await call("get", "/v1/schools/north", admin), 200);
     expect(await call("get", "/v1/schools/nowhere", admin), 404);
     expect(
@@ -131,6 +133,11 @@ describe("the API's answers match /openapi.json", () => {
       200,
     );
     expect(await call("post", "/v1/polls", (t) => admin(t).send({ ...lunch, id: "old" })), 201);
+    // Two polls: a page,  its next one through the cursor, and refused parameters (LIST_PAGE_MAX: 500).
+    const first = await call("get", "/v1/polls?limit=1", admin);
+    expect(first, 200);
+    expect(await call("get", `/v1/polls?limit=1&q=lu&after=${first.body.next}`, admin), 200);
+    expect(await call("get", "/v1/polls?limit=501", admin), 400);
     expect(await call("patch", "/v1/polls/old", (t) => admin(t).send({ archived: true })), 200);
     expect(await call("delete", "/v1/polls/old", admin), 200);
     expect(
@@ -140,6 +147,8 @@ describe("the API's answers match /openapi.json", () => {
       201,
     );
     expect(await call("get", "/v1/kiosks", admin), 200);
+    expect(await call("get", "/v1/kiosks?sort=attention&limit=1&q=h", admin), 200);
+    expect(await call("get", "/v1/kiosks?sort=nearest", admin), 400);
     expect(
       await call("patch", "/v1/kiosks/hall", (t) => admin(t).send({ name: "Main hall" })),
       200,

@@ -6,6 +6,7 @@ import { CSRF_HEADER, SESSION_COOKIE } from "../console/session-layer.ts";
 import type { DeadLetterConfig } from "../dead-letters/dead-letter-config.ts";
 import { deadLetterRouteDescriptions } from "../dead-letters/dead-letter-openapi.ts";
 import { healthRouteDescriptions } from "../health/health-openapi.ts";
+import type { ListPageConfig } from "../http/page-cursor.ts";
 import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
 import { peopleRouteDescriptions } from "../people/people-openapi.ts";
 import { registerRouteDescriptions } from "../registers/register-openapi.ts";
@@ -30,6 +31,7 @@ export const REFERENCE_PAGE_PATH = "/api";
 /** The configured limits the query schemas are made with (their messages name them). */
 export interface DocumentLimits {
   people: PeopleConfig;
+  listPages: ListPageConfig;
   attendanceReads: AttendanceReadsConfig;
   registers: RegistersConfig;
   deadLetters: DeadLetterConfig;
@@ -115,8 +117,8 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         ...voteRouteDescriptions,
         ...kioskRouteDescriptions,
         ...resultsRouteDescriptions,
-        ...registryRouteDescriptions,
-        ...schoolRouteDescriptions,
+        ...registryRouteDescriptions(limits.listPages),
+        ...schoolRouteDescriptions(limits.listPages),
         ...peopleRouteDescriptions(limits.people),
         ...attendanceRouteDescriptions(limits.attendanceReads),
         ...registerRouteDescriptions(limits.registers),

@@ -1,5 +1,12 @@
 import { z } from "zod";
 import { idSchema, voterIdSchema } from "../../common/vote.ts";
+import {
+  cursorSchema,
+  decodeCursor,
+  encodeCursor,
+  once,
+  pageLimitSchema,
+} from "../http/page-cursor.ts";
 
 // What the people API takes: bodies, query parameters, and the fields a roster CSV row
 // holds (roster-csv.ts checks a row with these same schemas). Validation messages are what
@@ -76,40 +83,20 @@ export interface PeopleQuery {
 const Q_MAX = 128;
 
 /**
- * A page cursor: the last id of the page before, base64url (RFC 4648 §5, unpadded). Opaque
- * to clients; decoded strictly (it must encode back to itself and hold a person id in its
- * normal form), so a hand-edited cursor is a 400, never a page from the wrong place.
+ * `?after=`: the `next` of the page before, decoded to the last person id of that page (a
+ * one-part cursor, ingest-api/http/page-cursor.ts, holding a person id in its normal form).
  */
-export const encodeCursor = (id: string): string => Buffer.from(id, "utf8").toString("base64url");
-
-function decodeCursor(cursor: string): string | undefined {
-  if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) return undefined;
-  const bytes = Buffer.from(cursor, "base64url");
-  if (bytes.toString("base64url") !== cursor) return undefined;
-  const id = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
-  const parsed = personIdSchema.safeParse(id);
-  return parsed.success && parsed.data === id ? id : undefined;
-}
-
-/** A query parameter given once (`?a=1&a=2` is an array, refused with this message). */
-export const once = (what: string) => z.string({ error: `must be given once, as ${what}` });
-
-/** `?limit=`: a page size from 1 to `pageMax` (the pages of people and of attendance). */
-export const pageLimitSchema = (pageMax: number) =>
-  once("a whole number")
-    .regex(/^\d{1,6}$/, { error: `must be a whole number from 1 to ${pageMax}` })
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= pageMax, {
-      error: `must be a whole number from 1 to ${pageMax}`,
-    });
-
-/** `?after=`: the `next` of the page before, decoded to the last person id of that page. */
-export const pageAfterSchema = once("the `next` of the page before").transform((cursor, ctx) => {
-  const id = decodeCursor(cursor);
-  if (id === undefined)
-    ctx.addIssue({ code: "custom", message: "is not a cursor: pass `next` as answered" });
-  return id ?? "";
+export const pageAfterSchema = cursorSchema((cursor) => {
+  const parts = decodeCursor(cursor, 1, (id) => {
+    const parsed = personIdSchema.safeParse(id);
+    return parsed.success && parsed.data === id;
+  });
+  return parts?.[0];
 });
+
+// The page parameters' home is ingest-api/http/page-cursor.ts; the people and attendance
+// reads import them from here as they always did.
+export { encodeCursor, once, pageLimitSchema };
 
 /** The query schema of `GET …/people`, with the configured page sizes. */
 export function peopleQuerySchema(limits: { pageDefault: number; pageMax: number }) {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { idSchema } from "../../common/vote.ts";
+import type { ListPageConfig } from "../http/page-cursor.ts";
 import { errors } from "../openapi/error-responses.ts";
 import {
   adminCaller,
@@ -9,6 +10,7 @@ import {
   jsonBodyErrors,
   type RouteDescriptions,
 } from "../openapi/route-parts.ts";
+import { kioskListQuerySchema, pollListQuerySchema } from "./registry-list-queries.ts";
 import {
   createdKioskAnswerSchema,
   createKioskSchema,
@@ -29,8 +31,8 @@ const body = (schema: z.ZodType) => ({
 });
 const admin = { tags: ["registry"], security: adminSecurity };
 
-/** The registry routes (polls and kiosks, admin token). */
-export const registryRouteDescriptions: RouteDescriptions = {
+/** The registry routes (polls and kiosks, admin token), with the configured page sizes. */
+export const registryRouteDescriptions = (pages: ListPageConfig): RouteDescriptions => ({
   "/v1/polls": {
     post: {
       ...admin,
@@ -46,10 +48,11 @@ export const registryRouteDescriptions: RouteDescriptions = {
     },
     get: {
       ...admin,
-      summary: "The polls (a school admin's own school's only)",
-      requestParams: { query: z.object({ schoolId: idSchema.optional() }) },
+      summary:
+        "A page of the polls in creation order (a school admin's own school's only; `next` also as a Link header)",
+      requestParams: { query: pollListQuerySchema(pages).in },
       responses: {
-        "200": json(pollListAnswerSchema, "the polls"),
+        "200": json(pollListAnswerSchema, "a page of polls"),
         ...adminCaller,
         ...errors(400, 404),
         ...anyRoute,
@@ -108,10 +111,11 @@ export const registryRouteDescriptions: RouteDescriptions = {
     },
     get: {
       ...admin,
-      summary: "The kiosks and their last status reports",
-      requestParams: { query: z.object({ schoolId: idSchema.optional() }) },
+      summary:
+        "A page of the kiosks and their last status reports, in creation order or by what needs attention first (`next` also as a Link header)",
+      requestParams: { query: kioskListQuerySchema(pages).in },
       responses: {
-        "200": json(kioskListAnswerSchema, "the kiosks"),
+        "200": json(kioskListAnswerSchema, "a page of kiosks"),
         ...adminCaller,
         ...errors(400, 404),
         ...anyRoute,
@@ -157,4 +161,4 @@ export const registryRouteDescriptions: RouteDescriptions = {
       },
     },
   },
-};
+});

@@ -6,8 +6,11 @@ import { requireAdmin } from "../auth/bearer-auth.ts";
 import type { KioskConfig } from "../config.ts";
 import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
 import { linkBase } from "../http/link-base.ts";
+import { withNextLink } from "../http/next-link.ts";
+import type { ListPageConfig } from "../http/page-cursor.ts";
 import { parseBody as parse } from "../http/parse-body.ts";
 import type { RegistryCache } from "./registry-cache.ts";
+import { kioskListQuerySchema, pollListQuerySchema } from "./registry-list-queries.ts";
 import {
   createKioskSchema,
   createPollSchema,
@@ -33,12 +36,16 @@ export interface RegistryRouteDeps {
   /** Where school admins' tokens are looked up. */
   cache: RegistryCache;
   adminToken: string;
-  kiosks: Pick<KioskConfig, "publicUrl">;
+  kiosks: Pick<KioskConfig, "publicUrl" | "seenRecentlyMs">;
   bodyLimits: Pick<BodyLimitsConfig, "registryBodyBytes">;
+  /** Page sizes of the poll and kiosk lists. */
+  pages: ListPageConfig;
 }
 
 export function registryRoutes(deps: RegistryRouteDeps) {
   const { registry, cache, adminToken, kiosks } = deps;
+  const pollListQuery = pollListQuerySchema(deps.pages);
+  const kioskListQuery = kioskListQuerySchema(deps.pages);
   const { publicUrl } = kiosks;
   const router = Router();
   // Per route, not per prefix: the public results routes live under /v1/polls too.
@@ -50,7 +57,8 @@ export function registryRoutes(deps: RegistryRouteDeps) {
     res.status(201).location(`/v1/polls/${poll.id}`).json(poll);
   });
   router.get("/v1/polls", admin, async (req, res) => {
-    res.json({ polls: await registry.listPolls(listScope(req)) });
+    const query = parse(pollListQuery, req.query);
+    res.json(withNextLink(req, res, await registry.listPolls(listScope(req), query)));
   });
   router.get("/v1/polls/:id", admin, async (req, res) => {
     res.json(await registry.getPoll(idParam(req), requestScope(req)));
@@ -69,7 +77,9 @@ export function registryRoutes(deps: RegistryRouteDeps) {
     res.status(201).location(`/v1/kiosks/${kiosk.id}`).json(kiosk);
   });
   router.get("/v1/kiosks", admin, async (req, res) => {
-    res.json(await registry.listKiosks(listScope(req)));
+    const query = parse(kioskListQuery, req.query);
+    const page = await registry.listKiosks(listScope(req), query, kiosks.seenRecentlyMs);
+    res.json(withNextLink(req, res, page));
   });
   router.patch("/v1/kiosks/:id", admin, body, async (req, res) => {
     const patch = parse(updateKioskSchema, req.body);

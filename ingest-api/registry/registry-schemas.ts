@@ -261,7 +261,10 @@ export const pollAnswerSchema = z
   })
   .meta({ id: "Poll" });
 
-export const pollListAnswerSchema = z.strictObject({ polls: z.array(pollAnswerSchema) });
+export const pollListAnswerSchema = z.strictObject({
+  polls: z.array(pollAnswerSchema),
+  next: z.string().nullable().meta({ description: "the `after` of the next page; null: the last" }),
+});
 
 const kioskFields = {
   id: z.string(),
@@ -300,6 +303,7 @@ export const kioskListAnswerSchema = z.strictObject({
     }),
   ),
   health: z.enum(["ok", "unavailable"]),
+  next: z.string().nullable().meta({ description: "the `after` of the next page; null: the last" }),
 });
 
 export const pairingAnswerSchema = z.strictObject({

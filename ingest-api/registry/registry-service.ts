@@ -16,12 +16,21 @@ import {
   REGISTER_OPTIONS,
 } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
+import { pageOf } from "../http/page-cursor.ts";
+import {
+  attentionKey,
+  attentionKeyOf,
+  attentionParts,
+  compareAttention,
+} from "../kiosks/kiosk-attention.ts";
 import type { KioskHealth, KioskHealthEntry } from "../kiosks/kiosk-health.ts";
 import { hashPairingCode, newPairingCode, normalizePairingCode } from "../kiosks/pairing-code.ts";
 import { insertWithScopedId, schoolOfCreate } from "../schools/create-in-school.ts";
 import type { VoterClaimsRebuild } from "../votes/voter-claims-rebuild.ts";
 import type { PollIncarnation, VoterGuard } from "../votes/voter-guard.ts";
+import { FleetSnapshots, firstAfter } from "./fleet-snapshots.ts";
 import type { RegistryCache } from "./registry-cache.ts";
+import type { KioskListQuery, PollListQuery } from "./registry-list-queries.ts";
 import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
 import * as store from "./registry-store.ts";
 
@@ -41,6 +50,8 @@ export interface RegistryServiceDeps {
   health: KioskHealth;
   /** Lifetime of a kiosk pairing code (PAIRING_CODE_TTL_MS). */
   pairingCodeTtlMs: number;
+  /** How long the fleet sorted by attention is kept (KIOSK_ATTENTION_SNAPSHOT_MS). */
+  attentionSnapshotMs: number;
   logger: Logger;
   /**
    * After a lesson register's create: the school's people read again (its groups' members,
@@ -92,6 +103,7 @@ export class RegistryService {
   readonly #claims: Pick<VoterClaimsRebuild, "restorePoll">;
   readonly #health: KioskHealth;
   readonly #pairingCodeTtlMs: number;
+  readonly #fleets: FleetSnapshots;
   readonly #logger: Logger;
   readonly #registerCreated: RegistryServiceDeps["registerCreated"];
 
@@ -103,11 +115,18 @@ export class RegistryService {
     this.#claims = deps.claims;
     this.#health = deps.health;
     this.#pairingCodeTtlMs = deps.pairingCodeTtlMs;
+    this.#fleets = new FleetSnapshots(deps.attentionSnapshotMs);
     this.#logger = deps.logger;
   }
 
-  listPolls(scope: SchoolScope): Promise<Poll[]> {
-    return store.listPolls(this.#pool, scope);
+  /** A page of polls in creation order (`next`: the cursor of the page after, null: the last). */
+  async listPolls(
+    scope: SchoolScope,
+    query: PollListQuery,
+  ): Promise<{ polls: Poll[]; next: string | null }> {
+    const rows = await store.listPolls(this.#pool, { scope, ...query }, query.limit + 1);
+    const { items, next } = pageOf(rows, query.limit, (p) => [p.createdKey, p.id]);
+    return { polls: items.map(({ createdKey: _, ...poll }) => poll), next };
   }
 
   getPoll(id: string, scope: SchoolScope): Promise<Poll> {
@@ -115,20 +134,63 @@ export class RegistryService {
   }
 
   /**
-   * Every kiosk with its health. Redis down: the kiosks still, with `health: "unavailable"`
-   * and null health fields, since the registry itself is in Postgres.
+   * A page of kiosks with their health. Redis down: the kiosks still, with `health:
+   * "unavailable"` and null health fields, since the registry itself is in Postgres (and in
+   * creation order: the attention order needs the health).
+   *
+   * In creation order a page is one range of an index and only its kiosks' health is read.
+   * By attention the order depends on health kept in Redis, so the scope's kiosks (those `q`
+   * keeps) are read and sorted in memory at each page, the cursor holding the last key: a
+   * kiosk whose health changes between two pages may move across the boundary, the others
+   * keep their place. Its cost is the scope's fleet (a school's kiosks; every kiosk for the
+   * deployment admin, measured by bench:console).
    */
   async listKiosks(
     scope: SchoolScope,
-  ): Promise<{ kiosks: KioskListing[]; health: "ok" | "unavailable" }> {
-    const kiosks = await store.listKiosks(this.#pool, scope);
-    const health = await this.#health.describe(kiosks.map((k) => k.id)).catch((err: unknown) => {
-      this.#logger.warn({ err }, "kiosk health unavailable (Redis); listing kiosks without it");
-      return undefined;
+    query: KioskListQuery,
+    offlineMs: number,
+  ): Promise<{ kiosks: KioskListing[]; health: "ok" | "unavailable"; next: string | null }> {
+    const describe = (ids: string[]) =>
+      this.#health.describe(ids).catch((err: unknown) => {
+        this.#logger.warn({ err }, "kiosk health unavailable (Redis); listing kiosks without it");
+        return undefined;
+      });
+    const withHealth = (k: Kiosk, health: Map<string, KioskHealthEntry> | undefined) => ({
+      ...k,
+      ...(health?.get(k.id) ?? NO_HEALTH),
     });
+    if (query.sort === "attention") {
+      const fleet = await this.#fleets.get(scope, query.q, async () => {
+        const all = await store.listKiosksForAttention(this.#pool, { scope, q: query.q });
+        const health = await describe(all.map((k) => k.id));
+        if (health === undefined) return undefined;
+        const now = Date.now();
+        return all
+          .map((k) => {
+            const listing = withHealth(k, health);
+            return { listing, key: attentionKey(listing, now, offlineMs) };
+          })
+          .sort((a, b) => compareAttention(a.key, b.key));
+      });
+      if (fleet !== undefined) {
+        const from = query.after === undefined ? 0 : firstAfter(fleet, attentionKeyOf(query.after));
+        const rows = fleet.slice(from, from + query.limit + 1);
+        const { items, next } = pageOf(rows, query.limit, (k) => attentionParts(k.key));
+        return { kiosks: items.map((k) => k.listing), health: "ok", next };
+      }
+    }
+    // Creation order (also the attention order's fallback without Redis, from its start).
+    const after =
+      query.sort === "created" ? (query.after as [string, string] | undefined) : undefined;
+    const rows = await store.listKiosks(this.#pool, { scope, q: query.q, after }, query.limit + 1);
+    const { items, next } = pageOf(rows, query.limit, (k) => [k.createdKey, k.id]);
+    const kiosks = items.map(({ createdKey: _, ...k }) => k);
+    const health = await describe(kiosks.map((k) => k.id));
     return {
-      kiosks: kiosks.map((k) => ({ ...k, ...(health?.get(k.id) ?? NO_HEALTH) })),
+      kiosks: kiosks.map((k) => withHealth(k, health)),
       health: health === undefined ? "unavailable" : "ok",
+      // Without Redis an attention page has no key to continue from: one page, no next.
+      next: query.sort === "created" ? next : null,
     };
   }
 
@@ -219,6 +281,7 @@ export class RegistryService {
 
   /** The answer holds the kiosk's token: the only time it exists outside the kiosk. */
   async createKiosk(input: CreateKiosk, scope: SchoolScope): Promise<Kiosk & { token: string }> {
+    this.#fleets.clear(); // the fleet changes: no page from before it
     const kiosk = await withTransaction(this.#pool, async (client) => {
       const school = await schoolOfCreate(client, scope, input.schoolId);
       if (input.pollIds) await checkPollIds(client, input.pollIds, school.id);
@@ -236,6 +299,7 @@ export class RegistryService {
    * deleted later stays listed and matches nothing. Only polls of the kiosk's school.
    */
   async updateKiosk(id: string, patch: UpdateKiosk, scope: SchoolScope): Promise<Kiosk> {
+    this.#fleets.clear(); // the fleet changes: no page from before it
     const kiosk = await withTransaction(this.#pool, async (client) => {
       const current = await store.getKiosk(client, id, scope);
       if (patch.pollIds) await checkPollIds(client, patch.pollIds, current.schoolId);
@@ -247,6 +311,7 @@ export class RegistryService {
 
   /** Revokes the kiosk, drops its unused pairing code and forgets its health. */
   async revokeKiosk(id: string, scope: SchoolScope): Promise<Kiosk> {
+    this.#fleets.clear(); // the fleet changes: no page from before it
     const kiosk = await withTransaction(this.#pool, (client) =>
       store.revokeKiosk(client, id, scope),
     );
@@ -298,6 +363,7 @@ export class RegistryService {
    * 404 pairing_code_invalid: the answer tells a guesser nothing.
    */
   async pair(codeText: string): Promise<PairedKiosk> {
+    this.#fleets.clear(); // the fleet changes: no page from before it
     const canonical = normalizePairingCode(codeText);
     if (canonical === undefined)
       throw new ValidationError([
@@ -332,10 +398,22 @@ export class RegistryService {
   }
 
   /**
+   * Votes waiting in each kiosk's outbox, as last reported (kiosks never heard from: 0), for
+   * the schools list's figures; undefined when Redis cannot be read.
+   */
+  async votesWaiting(kioskIds: string[]): Promise<Map<string, number> | undefined> {
+    return this.#health.pending(kioskIds).catch((err: unknown) => {
+      this.#logger.warn({ err }, "kiosk health unavailable (Redis); schools listed without it");
+      return undefined;
+    });
+  }
+
+  /**
    * A school's delete took these polls and kiosks with it (school-service.ts): the same
    * side effects as deleting each one, then this process's cache reloads (many rows).
    */
   async schoolDeleted(polls: PollIncarnation[], kioskIds: string[]): Promise<void> {
+    this.#fleets.clear(); // the fleet changes: no page from before it
     for (const poll of polls) await this.#forgetVoters(poll);
     for (const kioskId of kioskIds) await this.#forgetHealth(kioskId);
     await this.#cache

@@ -11,6 +11,7 @@ import type {
   School,
 } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
+import { likePrefix } from "../http/page-cursor.ts";
 import {
   loadSchoolAdminCredentials,
   loadSchools,
@@ -89,13 +90,54 @@ function basePoll(row: PollRow): Poll {
   };
 }
 
-/** The polls of one school, or of every school (scope null). */
-export async function listPolls(db: Pool | PoolClient, scope: SchoolScope): Promise<Poll[]> {
-  const { rows } = await db.query<PollRow>(
-    `${POLL_SELECT} where $1::text is null or p.school_id = $1 order by p.created_at, p.id`,
-    [scope],
+/** A page of an admin list in creation order: the filters, and the key of the page before. */
+export interface CreatedPageFilter {
+  scope: SchoolScope;
+  /** An id or name prefix (case-insensitive on the name or title). */
+  q: string | undefined;
+  /** The (created_at, id) of the last row of the page before, created_at to the microsecond. */
+  after: readonly [string, string] | undefined;
+}
+
+/** created_at as its cursor part: to the microsecond, which toISOString would cut. */
+const CREATED_KEY = (alias: string) =>
+  `to_char(${alias}.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_key`;
+
+/**
+ * The where clause of a creation-order page: one range of (school_id, created_at, id), or
+ * of (created_at, id) for every school (indexes of migration 028), `q` a filter on it.
+ */
+function createdPageWhere(alias: string, nameColumn: string, f: CreatedPageFilter) {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const param = (value: unknown) => `$${args.push(value)}`;
+  if (f.scope !== null) where.push(`${alias}.school_id = ${param(f.scope)}`);
+  if (f.q !== undefined) {
+    const prefix = param(likePrefix(f.q));
+    where.push(
+      `(${alias}.slug like ${prefix} escape '\\' or lower(${alias}.${nameColumn}) like lower(${prefix}) escape '\\')`,
+    );
+  }
+  if (f.after !== undefined)
+    where.push(
+      `(${alias}.created_at, ${alias}.id) > (${param(f.after[0])}::timestamptz, ${param(f.after[1])})`,
+    );
+  return { where: where.length > 0 ? `where ${where.join(" and ")}` : "", args, param };
+}
+
+/** `limit` polls in creation order after the key, with each one's cursor key. */
+export async function listPolls(
+  db: Pool | PoolClient,
+  filter: CreatedPageFilter,
+  limit: number,
+): Promise<(Poll & { createdKey: string })[]> {
+  const { where, args, param } = createdPageWhere("p", "title", filter);
+  const { rows } = await db.query<PollRow & { created_key: string }>(
+    `${POLL_SELECT.replace("select p.*,", `select p.*, ${CREATED_KEY("p")},`)}
+     ${where} order by p.created_at, p.id limit ${param(limit)}`,
+    args,
   );
-  return rows.map(toPoll);
+  return rows.map((r) => ({ ...toPoll(r), createdKey: r.created_key }));
 }
 
 const pollNotFound = (id: string) =>
@@ -334,12 +376,33 @@ function newKioskToken(): string {
   return `tfk_${randomBytes(32).toString("base64url")}`;
 }
 
-/** The kiosks of one school, or of every school (scope null). */
-export async function listKiosks(pool: Pool, scope: SchoolScope): Promise<Kiosk[]> {
+/** `limit` kiosks in creation order after the key, with each one's cursor key. */
+export async function listKiosks(
+  pool: Pool,
+  filter: CreatedPageFilter,
+  limit: number,
+): Promise<(Kiosk & { createdKey: string })[]> {
+  const { where, args, param } = createdPageWhere("k", "name", filter);
+  const { rows } = await pool.query<KioskRow & { created_key: string }>(
+    `select ${KIOSK_COLUMNS}, ${CREATED_KEY("k")} from kiosks k
+     ${where} order by k.created_at, k.id limit ${param(limit)}`,
+    args,
+  );
+  return rows.map((r) => ({ ...toKiosk(r), createdKey: r.created_key }));
+}
+
+/**
+ * Every kiosk of the scope that the `q` keeps, for the fleet sorted by attention (which
+ * depends on health kept in Redis, so it is sorted in memory: at most the scope's fleet).
+ */
+export async function listKiosksForAttention(
+  pool: Pool,
+  filter: Omit<CreatedPageFilter, "after">,
+): Promise<Kiosk[]> {
+  const { where, args } = createdPageWhere("k", "name", { ...filter, after: undefined });
   const { rows } = await pool.query<KioskRow>(
-    `select ${KIOSK_COLUMNS} from kiosks where $1::text is null or school_id = $1
-     order by created_at, id`,
-    [scope],
+    `select ${KIOSK_COLUMNS} from kiosks k ${where}`,
+    args,
   );
   return rows.map(toKiosk);
 }

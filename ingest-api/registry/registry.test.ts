@@ -327,7 +327,7 @@ describe("GET /v1/polls and /v1/polls/:id", () => {
     await createPoll(h.app, { id: "list-a" });
     await createPoll(h.app, { id: "list-b" });
     const res = await admin.get("/v1/polls").expect(200);
-    assert.deepEqual(Object.keys(res.body), ["polls"]);
+    assert.deepEqual(Object.keys(res.body), ["polls", "next"]);
     const ids = (res.body.polls as Poll[]).map((p) => p.id);
     assert.ok(
       ids.indexOf("list-a") >= 0 && ids.indexOf("list-a") < ids.indexOf("list-b"),
@@ -552,7 +552,7 @@ describe("kiosks", () => {
     assert.match(token, /^tfk_[A-Za-z0-9_-]{43}$/);
 
     const list = await admin.get("/v1/kiosks").expect(200);
-    assert.deepEqual(Object.keys(list.body), ["kiosks", "health"]);
+    assert.deepEqual(Object.keys(list.body), ["kiosks", "health", "next"]);
     const listed = list.body.kiosks.find((k: { id: string }) => k.id === "lobby");
     assert.deepEqual(listed, {
       id: "lobby",

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { idSchema } from "../../common/vote.ts";
+import type { ListPageConfig } from "../http/page-cursor.ts";
 import { errors } from "../openapi/error-responses.ts";
 import {
   adminCaller,
@@ -9,6 +10,7 @@ import {
   jsonBodyErrors,
   type RouteDescriptions,
 } from "../openapi/route-parts.ts";
+import { schoolListQuerySchema } from "./school-list-query.ts";
 import {
   createSchoolAdminSchema,
   createSchoolSchema,
@@ -28,7 +30,7 @@ const body = (schema: z.ZodType) => ({
 const admin = { tags: ["schools"], security: adminSecurity };
 
 /** The schools and their admins (the deployment admin's; a school admin reads its own). */
-export const schoolRouteDescriptions: RouteDescriptions = {
+export const schoolRouteDescriptions = (pages: ListPageConfig): RouteDescriptions => ({
   "/v1/schools": {
     post: {
       ...admin,
@@ -44,10 +46,13 @@ export const schoolRouteDescriptions: RouteDescriptions = {
     },
     get: {
       ...admin,
-      summary: "The schools",
+      summary:
+        "A page of the schools in id order, with their figures if asked (`next` also as a Link header)",
+      requestParams: { query: schoolListQuerySchema(pages).in },
       responses: {
-        "200": json(schoolListAnswerSchema, "the schools"),
+        "200": json(schoolListAnswerSchema, "a page of schools"),
         ...adminCaller,
+        ...errors(400),
         ...anyRoute,
       },
     },
@@ -128,4 +133,4 @@ export const schoolRouteDescriptions: RouteDescriptions = {
       },
     },
   },
-};
+});

@@ -4,8 +4,11 @@ import { idSchema } from "../../common/vote.ts";
 import { requestScope } from "../auth/actor.ts";
 import { requireAdmin, requireDeploymentAdmin } from "../auth/bearer-auth.ts";
 import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
+import { withNextLink } from "../http/next-link.ts";
+import type { ListPageConfig } from "../http/page-cursor.ts";
 import { parseBody } from "../http/parse-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
+import { schoolListQuerySchema } from "./school-list-query.ts";
 import {
   createSchoolAdminSchema,
   createSchoolSchema,
@@ -18,6 +21,8 @@ export interface SchoolRouteDeps {
   cache: RegistryCache;
   adminToken: string;
   bodyLimits: Pick<BodyLimitsConfig, "adminBodyBytes">;
+  /** Page sizes of the schools list. */
+  pages: ListPageConfig;
 }
 
 function param(req: Request, name: "schoolId" | "adminId"): string {
@@ -31,8 +36,9 @@ function param(req: Request, name: "schoolId" | "adminId"): string {
  * or revoking school admins, is the deployment admin's; a school admin may read its own
  * school (another school is 404, as a missing one).
  */
-export function schoolRoutes({ schools, cache, adminToken, bodyLimits }: SchoolRouteDeps) {
+export function schoolRoutes({ schools, cache, adminToken, bodyLimits, pages }: SchoolRouteDeps) {
   const router = Router();
+  const listQuery = schoolListQuerySchema(pages);
   const deployment = requireDeploymentAdmin(adminToken, cache);
   const admin = requireAdmin(adminToken, cache);
   const body = limitedJsonBody(bodyLimits, "adminBodyBytes");
@@ -41,8 +47,9 @@ export function schoolRoutes({ schools, cache, adminToken, bodyLimits }: SchoolR
     const school = await schools.createSchool(parseBody(createSchoolSchema, req.body));
     res.status(201).location(`/v1/schools/${school.id}`).json(school);
   });
-  router.get("/v1/schools", deployment, async (_req, res) => {
-    res.json({ schools: await schools.listSchools() });
+  router.get("/v1/schools", deployment, async (req, res) => {
+    const query = parseBody(listQuery, req.query);
+    res.json(withNextLink(req, res, await schools.listSchools(query)));
   });
   router.get("/v1/schools/:schoolId", admin, async (req, res) => {
     res.json(await schools.getSchool(param(req, "schoolId"), requestScope(req)));

@@ -50,7 +50,29 @@ export const schoolAnswerSchema = z
   })
   .meta({ id: "School" });
 
-export const schoolListAnswerSchema = z.strictObject({ schools: z.array(schoolAnswerSchema) });
+const schoolFiguresAnswerSchema = z
+  .strictObject({
+    polls: z.int().meta({ description: "polls not archived" }),
+    openPolls: z.int().meta({ description: "of those, open now" }),
+    kiosks: z.int().meta({ description: "kiosks not revoked" }),
+    votesWaiting: z
+      .int()
+      .nullable()
+      .meta({ description: "in their outboxes, as last reported; null: kiosk health unavailable" }),
+  })
+  .meta({ id: "SchoolFigures" });
+
+export const schoolListAnswerSchema = z.strictObject({
+  schools: z.array(
+    z
+      .strictObject({
+        ...schoolAnswerSchema.shape,
+        figures: schoolFiguresAnswerSchema.optional().meta({ description: "with `figures=true`" }),
+      })
+      .meta({ id: "SchoolListing" }),
+  ),
+  next: z.string().nullable().meta({ description: "the `after` of the next page; null: the last" }),
+});
 
 const schoolAdminFields = {
   id: z.string(),

@@ -1,12 +1,15 @@
 import { randomBytes } from "node:crypto";
+import { pollPhase } from "../../common/browser/poll-phase.js";
 import { ConflictError } from "../../common/errors.ts";
 import type { Logger } from "../../common/logger.ts";
 import { type Pool, withTransaction } from "../../common/postgres.ts";
 import { DEFAULT_SCHOOL_ID, type School } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
+import { pageOf } from "../http/page-cursor.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import type { RegistryService } from "../registry/registry-service.ts";
 import { hashToken } from "../registry/registry-store.ts";
+import type { SchoolListQuery } from "./school-list-query.ts";
 import type { CreateSchool, UpdateSchool } from "./school-schemas.ts";
 import * as store from "./school-store.ts";
 
@@ -14,9 +17,20 @@ export interface SchoolServiceDeps {
   pool: Pool;
   cache: RegistryCache;
   /** The side effects of deleting polls and kiosks (voter claims, kiosk health). */
-  registry: Pick<RegistryService, "schoolDeleted">;
+  registry: Pick<RegistryService, "schoolDeleted" | "votesWaiting">;
   logger: Logger;
 }
+
+/** A school's figures in the schools list (`?figures=true`). */
+export interface SchoolFigures {
+  polls: number;
+  openPolls: number;
+  kiosks: number;
+  /** null: kiosk health unavailable (Redis). */
+  votesWaiting: number | null;
+}
+
+export type SchoolListing = School & { figures?: SchoolFigures };
 
 /** The answer to issuing a school admin: its token, shown this once. */
 export type IssuedSchoolAdmin = store.SchoolAdmin & { token: string };
@@ -40,8 +54,39 @@ export class SchoolService {
     this.#logger = deps.logger;
   }
 
-  listSchools(): Promise<School[]> {
-    return store.loadSchools(this.#pool);
+  /**
+   * A page of schools in id order, with each one's figures when asked: polls (not archived)
+   * and those open now (the poll phase's rule), kiosks (not revoked) and the votes waiting
+   * in their outboxes (null when Redis cannot be read). The figures are read for the page's
+   * schools only: their cost is a page's, whatever the deployment holds.
+   */
+  async listSchools(
+    query: SchoolListQuery,
+  ): Promise<{ schools: SchoolListing[]; next: string | null }> {
+    const rows = await store.listSchoolPage(this.#pool, query, query.limit + 1);
+    const { items, next } = pageOf(rows, query.limit, (school) => [school.id]);
+    if (!query.figures) return { schools: items, next };
+    const counted = await store.schoolFigureRows(
+      this.#pool,
+      items.map((school) => school.id),
+    );
+    const waiting = await this.#registry.votesWaiting(counted.flatMap((r) => r.kioskIds));
+    const nowMs = Date.now();
+    const figures = new Map<string, SchoolFigures>();
+    for (const row of counted)
+      figures.set(row.schoolId, {
+        polls: row.polls.length,
+        openPolls: row.polls.filter((window) => pollPhase(window, nowMs) === "open").length,
+        kiosks: row.kioskIds.length,
+        votesWaiting:
+          waiting === undefined
+            ? null
+            : row.kioskIds.reduce((sum, id) => sum + (waiting.get(id) ?? 0), 0),
+      });
+    return {
+      schools: items.map((school) => ({ ...school, figures: figures.get(school.id)! })),
+      next,
+    };
   }
 
   getSchool(id: string, scope: SchoolScope): Promise<School> {

@@ -2,6 +2,7 @@ import { ConflictError, NotFoundError } from "../../common/errors.ts";
 import { type Pool, type PoolClient, pgCode } from "../../common/postgres.ts";
 import type { AttendanceSettings, School } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
+import { likePrefix } from "../http/page-cursor.ts";
 
 // Postgres access for schools and their admins: SQL only (rules: school-service.ts).
 
@@ -63,6 +64,69 @@ export async function loadSchools(db: Db, ids?: readonly string[]): Promise<Scho
       ? await db.query<SchoolRow>(`${select} order by id`)
       : await db.query<SchoolRow>(`${select} where id = any($1)`, [ids]);
   return rows.map(toSchool);
+}
+
+/** `limit` schools in id order after `after`, `q` a prefix of the id or the name (any case). */
+export async function listSchoolPage(
+  db: Db,
+  filter: { q: string | undefined; after: string | undefined },
+  limit: number,
+): Promise<School[]> {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const param = (value: unknown) => `$${args.push(value)}`;
+  if (filter.q !== undefined) {
+    const prefix = param(likePrefix(filter.q));
+    where.push(`(id like ${prefix} escape '\\' or lower(name) like lower(${prefix}) escape '\\')`);
+  }
+  if (filter.after !== undefined) where.push(`id > ${param(filter.after)}`);
+  const { rows } = await db.query<SchoolRow>(
+    `select ${SCHOOL_COLUMNS} from schools ${where.length > 0 ? `where ${where.join(" and ")}` : ""}
+     order by id limit ${param(limit)}`,
+    args,
+  );
+  return rows.map(toSchool);
+}
+
+/** What the schools list's figures count, for one school of a page. */
+export interface SchoolFigureRow {
+  schoolId: string;
+  /** Its polls not archived: each one's window, in epoch ms (null: unbounded). */
+  polls: { opensAtMs: number | null; closesAtMs: number | null }[];
+  /** Its kiosks not revoked. */
+  kioskIds: string[];
+}
+
+/**
+ * One row per school of the page (one statement, a hundred rows rather than every poll and
+ * kiosk of them): reads of the (school_id, created_at, id) indexes of migration 028, one
+ * range per school and table.
+ */
+export async function schoolFigureRows(db: Db, schoolIds: string[]): Promise<SchoolFigureRow[]> {
+  const { rows } = await db.query<{
+    school_id: string;
+    opens: (number | null)[];
+    closes: (number | null)[];
+    kiosk_ids: string[];
+  }>(
+    `select s.id as school_id, coalesce(p.opens, '{}') as opens, coalesce(p.closes, '{}') as closes,
+            coalesce(k.ids, '{}') as kiosk_ids
+     from unnest($1::text[]) as s(id)
+     left join lateral (
+       select array_agg((extract(epoch from opens_at) * 1000)::float8) as opens,
+              array_agg((extract(epoch from closes_at) * 1000)::float8) as closes
+       from polls where school_id = s.id and archived_at is null
+     ) p on true
+     left join lateral (
+       select array_agg(id) as ids from kiosks where school_id = s.id and revoked_at is null
+     ) k on true`,
+    [schoolIds],
+  );
+  return rows.map((r) => ({
+    schoolId: r.school_id,
+    polls: r.opens.map((opensAtMs, i) => ({ opensAtMs, closesAtMs: r.closes[i] ?? null })),
+    kioskIds: r.kiosk_ids,
+  }));
 }
 
 /** The school, if the scope may see it (another school's is the same 404 as a missing one). */

@@ -90,6 +90,7 @@ export async function apiTypesSource(): Promise<string> {
   const config = readIngestConfig({});
   const document = apiDocument({
     people: config.people,
+    listPages: config.listPages,
     attendanceReads: config.attendanceReads,
     registers: config.registers,
     deadLetters: config.deadLetters,

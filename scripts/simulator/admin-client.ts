@@ -33,6 +33,27 @@ export class AdminClient {
     });
   }
 
+  /**
+   * Every row of a keyset-paged admin list (`GET /v1/polls`, `/v1/kiosks`, `/v1/schools`):
+   * its pages followed through `next` at the API's default page size. Throws on any answer
+   * but 200, naming the path.
+   */
+  async list<T>(path: string, key: string): Promise<T[]> {
+    const rows: T[] = [];
+    let next: string | null = null;
+    do {
+      const sep = path.includes("?") ? "&" : "?";
+      const page = next === null ? path : `${path}${sep}after=${encodeURIComponent(next)}`;
+      const res = await this.call("GET", page);
+      if (res.status !== 200)
+        throw new Error(`GET ${page}: ${res.status} ${JSON.stringify(res.body)}`);
+      const body = res.body as Record<string, unknown> & { next: string | null };
+      rows.push(...(body[key] as T[]));
+      next = body.next;
+    } while (next !== null);
+    return rows;
+  }
+
   /** A CSV body (a roster import): idempotent, so tried again on a transient failure. */
   csv(path: string, body: string, timeoutMs: number): Promise<AdminAnswer> {
     return this.#send("POST", path, {

@@ -23,9 +23,10 @@ export interface AttendanceSchool {
 }
 
 async function findRegister(admin: AdminClient, schoolId: string): Promise<string | undefined> {
-  const res = await admin.call("GET", `/v1/polls?schoolId=${encodeURIComponent(schoolId)}`);
-  if (res.status !== 200) throw new Error(`GET /v1/polls of ${schoolId}: ${describe(res)}`);
-  const polls = (res.body as { polls: { id: string; slug: string; kind?: string }[] }).polls;
+  const polls = await admin.list<{ id: string; slug: string; kind?: string }>(
+    `/v1/polls?schoolId=${encodeURIComponent(schoolId)}`,
+    "polls",
+  );
   return polls.find((p) => p.slug === REGISTER_SLUG && p.kind === "attendance")?.id;
 }
 

@@ -202,9 +202,8 @@ async function fixRules(
 }
 
 async function listPolls(admin: AdminClient, schoolId: string): Promise<Map<string, Poll>> {
-  const res = await admin.call("GET", `/v1/polls?${inSchool(schoolId)}`);
-  if (res.status !== 200) throw new Error(`GET /v1/polls?${inSchool(schoolId)}: ${describe(res)}`);
-  return new Map((res.body as { polls: Poll[] }).polls.map((p) => [p.slug, p]));
+  const polls = await admin.list<Poll>(`/v1/polls?${inSchool(schoolId)}`, "polls");
+  return new Map(polls.map((p) => [p.slug, p]));
 }
 
 interface SchoolSeed {
@@ -386,9 +385,7 @@ async function seedSchools(
       ? [{ id: DEFAULT_SCHOOL_ID, name: "Default school", timeZone: "UTC" }]
       : Array.from({ length: layout.schools }, (_, i) => demoSchool(i + 1));
   const known = new Map<string, School>();
-  const listed = await admin.call("GET", "/v1/schools");
-  if (listed.status !== 200) throw new Error(`GET /v1/schools: ${describe(listed)}`);
-  for (const s of (listed.body as { schools: School[] }).schools) known.set(s.id, s);
+  for (const s of await admin.list<School>("/v1/schools", "schools")) known.set(s.id, s);
 
   const started = performance.now();
   const perSchool = defs.length <= 20;
@@ -456,9 +453,8 @@ export async function seed(options: SeedOptions): Promise<SeedReport> {
   const inLayout = new Set(schools.map((s) => s.id));
 
   t = performance.now();
-  const listed = await admin.call("GET", "/v1/kiosks");
-  if (listed.status !== 200) throw new Error(`GET /v1/kiosks: ${describe(listed)}`);
-  const registry = new Map((listed.body as { kiosks: Kiosk[] }).kiosks.map((k) => [k.id, k]));
+  const listed = await admin.list<Kiosk>("/v1/kiosks", "kiosks");
+  const registry = new Map(listed.map((k) => [k.id, k]));
   // A kiosk number is taken when one of the seed's schools has it, whichever: kiosk n keeps
   // the school it was created in when schools are added later.
   const taken = new Set(

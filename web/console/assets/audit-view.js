@@ -1,4 +1,5 @@
-// The audit log: filtered, paged newest first (keyset), exported as CSV.
+// The audit log: filtered, paged newest first (keyset: each "Load older entries" asks for the
+// page before the last one shown), exported as CSV.
 import { api } from "./api.js";
 import { ErrorNote, html, useEffect, useState } from "./ui.js";
 
@@ -73,6 +74,6 @@ export function AuditView({ session }) {
       </tbody>
     </table>
     </div>
-    ${entries.length === 0 ? html`<p>No entries.</p>` : null}
-    ${next ? html`<p><button type="button" onClick=${() => load(next)}>Older entries</button></p>` : null}`;
+    <p role="status" aria-live="polite">${entries.length === 0 ? "No entries." : `${entries.length} ${entries.length === 1 ? "entry" : "entries"} shown, newest first${next ? "" : " (all)"}.`}</p>
+    ${next ? html`<p><button type="button" onClick=${() => load(next)}>Load older entries</button></p>` : null}`;
 }

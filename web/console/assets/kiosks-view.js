@@ -1,8 +1,21 @@
 // Kiosks: create, pair (the pairing QR code full-screen), revoke, and the fleet sorted by
-// what needs attention first, updated live.
+// what needs attention first (the API's order, `sort=attention`: ingest-api/kiosks/
+// kiosk-attention.ts), a page at a time, updated live.
 import { api } from "./api.js";
 import { InviteForm, SchoolPicker } from "./schools-view.js";
-import { ago, Dialog, ErrorNote, html, PAGE_SIZE, Pager, usePolled, useState } from "./ui.js";
+import {
+  ago,
+  Dialog,
+  ErrorNote,
+  html,
+  PAGE_SIZE,
+  Pager,
+  queryString,
+  SearchBox,
+  useKeysetPages,
+  usePolled,
+  useState,
+} from "./ui.js";
 
 const LIVE_MS = 5_000;
 
@@ -10,26 +23,6 @@ function stateOf(k, offlineMs) {
   if (k.revokedAt) return "revoked";
   if (!k.lastSeenAt) return "never seen";
   return Date.now() - Date.parse(k.lastSeenAt) > offlineMs ? "offline" : "online";
-}
-
-/** Offline with votes waiting first, then the most waiting and the oldest, offline, online, revoked. */
-function attention(k, offlineMs) {
-  const state = stateOf(k, offlineMs);
-  const pending = k.status?.pending ?? 0;
-  const rank = { offline: 0, "never seen": 2, online: 1, revoked: 4 }[state];
-  return [
-    pending > 0 && state === "offline" ? -1 : pending > 0 ? 0 : rank,
-    -pending,
-    k.status?.oldestPendingAt ?? "~",
-  ];
-}
-
-function compare(a, b) {
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] < b[i]) return -1;
-    if (a[i] > b[i]) return 1;
-  }
-  return 0;
 }
 
 function Pairing({ kiosk, onClose }) {
@@ -59,12 +52,16 @@ export function KiosksView({ session }) {
   const [creating, setCreating] = useState(false);
   const [pairing, setPairing] = useState(undefined);
   const [error, setError] = useState(undefined);
-  const [page, setPage] = useState(0);
+  const [q, setQ] = useState("");
   const [school, setSchool] = useState("default");
-  const [fleet, loadError, reload] = usePolled(
-    () => api("GET", `/v1/kiosks${schoolId ? `?schoolId=${encodeURIComponent(schoolId)}` : ""}`),
+  const [fleet, loadError, reload, pager] = useKeysetPages(
+    (after) =>
+      api(
+        "GET",
+        `/v1/kiosks${queryString({ sort: "attention", schoolId, q, limit: PAGE_SIZE, after })}`,
+      ),
     LIVE_MS,
-    [schoolId],
+    [schoolId, q],
   );
   const create = async (event) => {
     event.preventDefault();
@@ -90,24 +87,15 @@ export function KiosksView({ session }) {
       setError(e);
     }
   };
-  const kiosks = [...(fleet?.kiosks ?? [])].sort((a, b) =>
-    compare(attention(a, offlineMs), attention(b, offlineMs)),
-  );
-  const pages = Math.max(1, Math.ceil(kiosks.length / PAGE_SIZE));
+  const kiosks = fleet?.kiosks ?? [];
   return html`
     <div class="toolbar">
-      ${
-        deployment
-          ? html`<${SchoolPicker} value=${schoolId} onChange=${(v) => {
-              setSchoolId(v);
-              setPage(0);
-            }} all />`
-          : null
-      }
+      ${deployment ? html`<${SchoolPicker} value=${schoolId} onChange=${setSchoolId} all />` : null}
+      <${SearchBox} label="Search kiosks" value=${q} onSearch=${setQ} />
       <button type="button" onClick=${() => setCreating(true)}>New kiosk</button>
     </div>
     <${ErrorNote} error=${error ?? loadError} />
-    ${fleet?.health === "unavailable" ? html`<p class="error" role="status">Kiosk health is unavailable (Redis): the list shows no status.</p>` : null}
+    ${fleet?.health === "unavailable" ? html`<p class="error" role="status">Kiosk health is unavailable (Redis): the list shows no status, in creation order.</p>` : null}
     ${
       creating
         ? html`<${Dialog} title="New kiosk" onClose=${() => setCreating(false)}>
@@ -139,7 +127,7 @@ export function KiosksView({ session }) {
         <th scope="col">App version</th><th scope="col">Storage kept</th><th scope="col"><span class="visually-hidden">Actions</span></th>
       </tr></thead>
       <tbody>
-        ${kiosks.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).map((k) => {
+        ${kiosks.map((k) => {
           const state = stateOf(k, offlineMs);
           return html`<tr data-kiosk=${k.id}>
             <th scope="row">${k.name} <span class="muted">${k.id}</span></th>
@@ -161,7 +149,7 @@ export function KiosksView({ session }) {
       </tbody>
     </table>
     </div>
-    <${Pager} page=${page} pages=${pages} onPage=${setPage} label="Kiosks" />
+    <${Pager} pager=${pager} label="Kiosks" />
     ${
       deployment
         ? null

@@ -2,15 +2,24 @@
 // archive, delete with a confirmation that says what is lost.
 import { api } from "./api.js";
 import { SchoolPicker } from "./schools-view.js";
-import { Dialog, ErrorNote, html, PAGE_SIZE, Pager, usePolled, useState } from "./ui.js";
+import {
+  Dialog,
+  ErrorNote,
+  html,
+  PAGE_SIZE,
+  Pager,
+  queryString,
+  SearchBox,
+  useKeysetPages,
+  useState,
+} from "./ui.js";
 
 const LIVE_MS = 3_000;
 
-/** The polls, and the live results of the page shown only (one read each, from memory). */
-async function loadPolls(schoolId, page) {
-  const query = schoolId ? `?schoolId=${encodeURIComponent(schoolId)}` : "";
-  const { polls } = await api("GET", `/v1/polls${query}`);
-  const shown = polls.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
+/** A page of polls (keyset), and the live results of its polls (one read each, from memory). */
+async function loadPolls(schoolId, q, after) {
+  const query = queryString({ schoolId, q, limit: PAGE_SIZE, after });
+  const { polls: shown, next } = await api("GET", `/v1/polls${query}`);
   const results = await Promise.all(
     shown.map((p) =>
       fetch(`/v1/polls/${encodeURIComponent(p.id)}/results`).then((r) =>
@@ -18,7 +27,7 @@ async function loadPolls(schoolId, page) {
       ),
     ),
   );
-  return { count: polls.length, shown: shown.map((p, i) => ({ ...p, results: results[i] })) };
+  return { next, shown: shown.map((p, i) => ({ ...p, results: results[i] })) };
 }
 
 function phaseOf(poll) {
@@ -140,14 +149,15 @@ function ConfirmDelete({ poll, onDone, onCancel }) {
 export function PollsView({ session }) {
   const deployment = session.role === "deployment";
   const [schoolId, setSchoolId] = useState("");
-  const [page, setPage] = useState(0);
+  const [q, setQ] = useState("");
   const [editing, setEditing] = useState(undefined); // undefined: none; null: a new poll
   const [deleting, setDeleting] = useState(undefined);
   const [error, setError] = useState(undefined);
-  const [polls, loadError, reload] = usePolled(() => loadPolls(schoolId, page), LIVE_MS, [
-    schoolId,
-    page,
-  ]);
+  const [polls, loadError, reload, pager] = useKeysetPages(
+    (after) => loadPolls(schoolId, q, after),
+    LIVE_MS,
+    [schoolId, q],
+  );
   const change = async (poll, patch) => {
     try {
       await api("PATCH", `/v1/polls/${encodeURIComponent(poll.id)}`, patch);
@@ -162,17 +172,10 @@ export function PollsView({ session }) {
     reload();
   };
   const shown = polls?.shown ?? [];
-  const pages = Math.max(1, Math.ceil((polls?.count ?? 0) / PAGE_SIZE));
   return html`
     <div class="toolbar">
-      ${
-        deployment
-          ? html`<${SchoolPicker} value=${schoolId} onChange=${(v) => {
-              setSchoolId(v);
-              setPage(0);
-            }} all />`
-          : null
-      }
+      ${deployment ? html`<${SchoolPicker} value=${schoolId} onChange=${setSchoolId} all />` : null}
+      <${SearchBox} label="Search polls" value=${q} onSearch=${setQ} />
       <button type="button" onClick=${() => setEditing(null)}>New poll</button>
     </div>
     <${ErrorNote} error=${error ?? loadError} />
@@ -186,7 +189,7 @@ export function PollsView({ session }) {
     }
     ${deleting ? html`<${ConfirmDelete} poll=${deleting} onDone=${done} onCancel=${() => setDeleting(undefined)} />` : null}
     ${polls === undefined ? html`<p>Loading…</p>` : null}
-    ${polls !== undefined && polls.count === 0 ? html`<p>No polls yet.</p>` : null}
+    ${polls !== undefined && shown.length === 0 && !pager.hasPrevious ? html`<p>${q ? "No poll matches." : "No polls yet."}</p>` : null}
     <ul class="cards" aria-label="Polls">
       ${shown.map((p) => {
         const phase = phaseOf(p);
@@ -210,5 +213,5 @@ export function PollsView({ session }) {
         </li>`;
       })}
     </ul>
-    <${Pager} page=${page} pages=${pages} onPage=${setPage} label="Polls" />`;
+    <${Pager} pager=${pager} label="Polls" />`;
 }

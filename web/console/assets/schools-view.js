@@ -1,12 +1,36 @@
-// Schools (the deployment admin's): the list with live figures, create, invite admins.
+// Schools (the deployment admin's): the list with live figures (the API's `figures=true`,
+// read for the page shown only), a page at a time; create, invite admins.
 import { api } from "./api.js";
-import { Dialog, ErrorNote, html, PAGE_SIZE, Pager, usePolled, useState } from "./ui.js";
+import {
+  Dialog,
+  ErrorNote,
+  html,
+  PAGE_SIZE,
+  Pager,
+  queryString,
+  SearchBox,
+  useKeysetPages,
+  usePolled,
+  useState,
+} from "./ui.js";
 
 const LIVE_MS = 5_000;
 
-/** The schools, for the deployment admin's pickers (a school admin has only its own). */
+/**
+ * Every school, for the deployment admin's pickers (a school admin has only its own): the
+ * pages walked once when the picker is shown (1,000 schools: ten requests).
+ */
 export function useSchools() {
-  const [schools] = usePolled(() => api("GET", "/v1/schools").then((b) => b.schools), 0);
+  const [schools] = usePolled(async () => {
+    const all = [];
+    let after;
+    do {
+      const page = await api("GET", `/v1/schools${queryString({ limit: 100, after })}`);
+      all.push(...page.schools);
+      after = page.next;
+    } while (after);
+    return all;
+  }, 0);
   return schools ?? [];
 }
 
@@ -18,26 +42,6 @@ export function SchoolPicker({ value, onChange, all = false }) {
       ${schools.map((s) => html`<option value=${s.id}>${s.name} (${s.id})</option>`)}
     </select>
   </label>`;
-}
-
-async function loadFigures() {
-  const [{ schools }, { polls }, { kiosks }] = await Promise.all([
-    api("GET", "/v1/schools"),
-    api("GET", "/v1/polls"),
-    api("GET", "/v1/kiosks"),
-  ]);
-  const now = Date.now();
-  return schools.map((s) => {
-    const own = polls.filter((p) => p.schoolId === s.id && !p.archived);
-    const open = own.filter(
-      (p) =>
-        (!p.opensAt || Date.parse(p.opensAt) <= now) &&
-        (!p.closesAt || Date.parse(p.closesAt) > now),
-    );
-    const fleet = kiosks.filter((k) => k.schoolId === s.id && !k.revokedAt);
-    const waiting = fleet.reduce((n, k) => n + (k.status?.pending ?? 0), 0);
-    return { ...s, polls: own.length, open: open.length, kiosks: fleet.length, waiting };
-  });
 }
 
 export function InviteForm({ schoolId, onCancel }) {
@@ -74,12 +78,17 @@ export function InviteForm({ schoolId, onCancel }) {
 }
 
 export function SchoolsView() {
-  const [schools, loadError, reload] = usePolled(loadFigures, LIVE_MS);
+  const [q, setQ] = useState("");
+  const [schools, loadError, reload, pager] = useKeysetPages(
+    (after) =>
+      api("GET", `/v1/schools${queryString({ figures: true, q, limit: PAGE_SIZE, after })}`),
+    LIVE_MS,
+    [q],
+  );
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState(undefined);
   const [inviting, setInviting] = useState(undefined); // a school id, or "" for the deployment
   const [error, setError] = useState(undefined);
-  const [page, setPage] = useState(0);
   const create = async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
@@ -109,10 +118,10 @@ export function SchoolsView() {
       setError(e);
     }
   };
-  const list = schools ?? [];
-  const pages = Math.max(1, Math.ceil(list.length / PAGE_SIZE));
+  const list = schools?.schools ?? [];
   return html`
     <div class="toolbar">
+      <${SearchBox} label="Search schools" value=${q} onSearch=${setQ} />
       <button type="button" onClick=${() => setCreating(true)}>New school</button>
       <button type="button" onClick=${() => setInviting("")}>Invite a deployment admin</button>
     </div>
@@ -156,10 +165,10 @@ export function SchoolsView() {
       <caption class="visually-hidden">Schools and their live figures</caption>
       <thead><tr><th scope="col">School</th><th scope="col">Polls</th><th scope="col">Open now</th><th scope="col">Kiosks</th><th scope="col">Votes waiting</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
       <tbody>
-        ${list.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).map(
+        ${list.map(
           (s) => html`<tr data-school=${s.id}>
             <th scope="row">${s.name} <span class="muted">${s.id}</span></th>
-            <td>${s.polls}</td><td>${s.open}</td><td>${s.kiosks}</td><td>${s.waiting}</td>
+            <td>${s.figures?.polls}</td><td>${s.figures?.openPolls}</td><td>${s.figures?.kiosks}</td><td>${s.figures?.votesWaiting ?? "–"}</td>
             <td class="actions">
               <button type="button" onClick=${() => setEditing(s)} aria-label=${`Edit ${s.name}`}>Edit</button>
               <button type="button" onClick=${() => setInviting(s.id)} aria-label=${`Invite admin of ${s.name}`}>Invite admin</button>
@@ -169,5 +178,5 @@ export function SchoolsView() {
       </tbody>
     </table>
     </div>
-    <${Pager} page=${page} pages=${pages} onPage=${setPage} label="Schools" />`;
+    <${Pager} pager=${pager} label="Schools" />`;
 }

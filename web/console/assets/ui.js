@@ -57,17 +57,54 @@ export function ErrorNote({ error }) {
   return html`<p class="error" role="alert">${error.message ?? String(error)}</p>`;
 }
 
-/** 20 rows a page of a list the API answered whole. */
-export function Pager({ page, pages, onPage, label }) {
-  if (pages <= 1) return null;
-  return html`<nav class="pager" aria-label=${`${label} pages`}>
-    <button type="button" disabled=${page === 0} onClick=${() => onPage(page - 1)}>Previous</button>
-    <span>Page ${page + 1} of ${pages}</span>
-    <button type="button" disabled=${page >= pages - 1} onClick=${() => onPage(page + 1)}>Next</button>
-  </nav>`;
+/** Rows a page of the console's lists asks the API for (`?limit=`). */
+export const PAGE_SIZE = 20;
+
+/**
+ * A keyset-paged list, live: `load(after)` reads one page (`{ ..., next }`) and runs again
+ * every `everyMs` for the page shown. The cursors of the pages before are kept, so that
+ * Previous goes back the way Next came; a change of `deps` (a filter) starts from the first
+ * page. Returns [page, error, reload, pager props].
+ */
+export function useKeysetPages(load, everyMs, deps = []) {
+  const [cursors, setCursors] = useState([undefined]);
+  useEffect(() => setCursors([undefined]), deps);
+  const after = cursors[cursors.length - 1];
+  const [page, error, reload] = usePolled(() => load(after), everyMs, [...deps, after]);
+  const pager = {
+    number: cursors.length,
+    hasPrevious: cursors.length > 1,
+    hasNext: Boolean(page?.next),
+    onPrevious: () => setCursors((c) => (c.length > 1 ? c.slice(0, -1) : c)),
+    onNext: () => page?.next && setCursors((c) => [...c, page.next]),
+  };
+  return [page, error, reload, pager];
 }
 
-export const PAGE_SIZE = 20;
+/** A search box for a list's `?q=` (a prefix of the id or name), applied as one types. */
+export function SearchBox({ label, value, onSearch }) {
+  return html`<label class="inline">${label}
+    <input type="search" value=${value} onInput=${(e) => onSearch(e.target.value)} />
+  </label>`;
+}
+
+/** A list's query string from its parameters, the empty ones left out. */
+export function queryString(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") q.set(k, String(v));
+  const text = q.toString();
+  return text ? `?${text}` : "";
+}
+
+/** Previous and Next of a keyset-paged list; the page number announced politely. */
+export function Pager({ pager, label }) {
+  if (!pager.hasPrevious && !pager.hasNext) return null;
+  return html`<nav class="pager" aria-label=${`${label} pages`}>
+    <button type="button" disabled=${!pager.hasPrevious} onClick=${pager.onPrevious}>Previous</button>
+    <span aria-live="polite">Page ${pager.number}</span>
+    <button type="button" disabled=${!pager.hasNext} onClick=${pager.onNext}>Next</button>
+  </nav>`;
+}
 
 export function ago(iso) {
   if (!iso) return "never";
