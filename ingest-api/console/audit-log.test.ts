@@ -155,7 +155,7 @@ describe("the audit log", () => {
     const erased = await logged("DELETE /v1/schools/:schoolId/people/:personId", "p-0001");
     const bulk = await logged("POST /v1/schools/:schoolId/people/import", "north");
     assert.deepEqual(bulk.changes, { requestBytes: Buffer.byteLength(csv) });
-    assert.deepEqual(patched.changes, { groups: { before: null, after: ["7b"] } });
+    assert.deepEqual(patched.changes, { groups: { before: ["7a"], after: ["7b"] } });
     assert.deepEqual((put.changes!.request as { groups: string[] }).groups, ["7a"]);
     assert.doesNotMatch(JSON.stringify([put, patched, erased, bulk]), /Ada|Lovelace|King|Grace/);
   });
