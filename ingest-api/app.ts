@@ -25,6 +25,7 @@ import {
   mountConsoleLayers,
   mountConsoleRoutes,
 } from "./console/console-mount.ts";
+import { type ExportRouteDeps, exportRoutes } from "./exports/export-routes.ts";
 import { type HealthRouteDeps, healthRoutes } from "./health/health-routes.ts";
 import { CORS_PATHS, corsHandler } from "./http/cors.ts";
 import type { HttpExposureConfig } from "./http/http-config.ts";
@@ -73,6 +74,8 @@ export interface AppParts {
   attendanceSettings: AttendanceSettingsRouteDeps;
   holidays: HolidaysRouteDeps;
   attendanceReads: AttendanceReadRouteDeps;
+  /** The CSV exports: a poll's results and votes, a school's person-days. */
+  exports: ExportRouteDeps;
   results: Pick<ResultsJsonRouteDeps, "cache" | "results" | "resultsIntervalMs">;
   resultsPng: ResultsPngRouteDeps;
   eventStream: EventStreamRouteDeps;
@@ -174,6 +177,7 @@ export function createApp(parts: AppParts): Express {
   app.use(attendanceReadRoutes(parts.attendanceReads));
   app.use(dayRoutes(parts.attendance));
   app.use(registerRoutes(parts.registers));
+  app.use(exportRoutes(parts.exports));
   mountConsoleRoutes(app, parts.console);
   app.use(healthRoutes(parts.health));
   app.use(publicPollRoutes(parts.publicPolls));

@@ -104,6 +104,17 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly console: ConsoleConfig;
   /** Lesson registers (ingest-api/registers/). */
   readonly registers: RegistersConfig;
+  /** The CSV exports (ingest-api/exports/). */
+  readonly exports: ExportsConfig;
+}
+
+export interface ExportsConfig {
+  /**
+   * Longest a poll's CSV export may stream (its COPY holds a pool connection while the
+   * client downloads): cut beyond, so that a stalled client cannot hold one for ever.
+   * @defaultValue 900000 (15 min)
+   */
+  readonly maxMs: number;
 }
 
 export interface RegistersConfig {
@@ -273,6 +284,9 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
       statsRangeMaxDays: readInt(env, "REGISTER_STATS_RANGE_MAX_DAYS", 366, { min: 1, max: 3_660 }),
     }),
     console: readConsoleConfig(env),
+    exports: Object.freeze({
+      maxMs: readInt(env, "EXPORT_MAX_MS", 900_000, { min: 1_000, max: 86_400_000 }),
+    }),
   });
 }
 
