@@ -30,15 +30,12 @@ describe("the attendance export", () => {
     await createSchool(h.app, "south");
     north = await issueSchoolAdmin(h.app, "north");
     south = await issueSchoolAdmin(h.app, "south");
-    const rules = await request(h.app)
-      .patch("/v1/schools/north/attendance")
-      .set(north.auth)
-      .send({
-        dayEndsAt: "17:00",
-        minPresentMinutes: 120,
-        lateAfter: "08:30",
-        feverThresholdC: 38,
-      });
+    const rules = await request(h.app).patch("/v1/schools/north/attendance").set(north.auth).send({
+      dayEndsAt: "17:00",
+      minPresentMinutes: 120,
+      lateAfter: "08:30",
+      feverThresholdC: 38,
+    });
     assert.equal(rules.status, 200, rules.text);
     for (const [id, name] of [
       ["p-1", "Ada Lovelace"],

@@ -9,6 +9,7 @@ import { OpenApiAnswers, operationsOf } from "../../test-support/openapi-answers
 import { type ResultsPipeline, startResultsPipeline } from "../../test-support/results-pipeline.ts";
 import { issueSchoolAdmin, type TestSchoolAdmin } from "../../test-support/schools.ts";
 import { consoleRouteDescriptions } from "../console/console-openapi.ts";
+import { exportRouteDescriptions } from "../exports/exports-openapi.ts";
 import type { OpenApiDocument } from "./openapi-document.ts";
 
 // The API's real answers, held to /openapi.json: successes, error envelopes, 304s, a 429 from
@@ -20,12 +21,15 @@ import type { OpenApiDocument } from "./openapi-document.ts";
 
 /**
  * Operations this file does not call: an event stream never ends (supertest), and the
- * console's, answered in openapi-console-answers.test.ts (sessions of their own).
+ * console's, answered in openapi-console-answers.test.ts (sessions of their own), and the
+ * CSV exports', answered in openapi-exports-answers.test.ts.
  */
 const NOT_CALLED = new Set([
   "GET /v1/polls/{pollId}/events",
   "GET /v1/schools/{schoolId}/attendance/events",
   ...operationsOf(consoleRouteDescriptions),
+  // The CSV exports: openapi-exports-answers.test.ts.
+  ...operationsOf(exportRouteDescriptions({ personRangeMaxDays: 1 })),
 ]);
 
 type Method = "get" | "head" | "post" | "put" | "patch" | "delete";

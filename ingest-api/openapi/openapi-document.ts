@@ -3,6 +3,7 @@ import { attendanceRouteDescriptions } from "../attendance/attendance-openapi.ts
 import type { AttendanceReadsConfig, PeopleConfig, RegistersConfig } from "../config.ts";
 import { consoleRouteDescriptions } from "../console/console-openapi.ts";
 import { CSRF_HEADER, SESSION_COOKIE } from "../console/session-layer.ts";
+import { exportRouteDescriptions } from "../exports/exports-openapi.ts";
 import { healthRouteDescriptions } from "../health/health-openapi.ts";
 import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
 import { peopleRouteDescriptions } from "../people/people-openapi.ts";
@@ -80,6 +81,10 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         { name: "registers", description: "lesson registers: docs/registers.md" },
         { name: "console", description: "console sign-in by invite, and its sessions" },
         { name: "audit", description: "every admin change that succeeded" },
+        {
+          name: "exports",
+          description: "CSV files of a poll's results and votes, a school's attendance",
+        },
         { name: "health" },
         { name: "reference" },
         { name: "pages", description: "web pages and their files (no JSON)" },
@@ -115,6 +120,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         ...peopleRouteDescriptions(limits.people),
         ...attendanceRouteDescriptions(limits.attendanceReads),
         ...registerRouteDescriptions(limits.registers),
+        ...exportRouteDescriptions(limits.attendanceReads),
         ...healthRouteDescriptions,
         ...webRouteDescriptions,
         ...consoleRouteDescriptions,
