@@ -109,4 +109,15 @@ describe("the audit log's before-values", () => {
     const [removed] = await logged("DELETE /v1/schools/:schoolId/holidays/:date", 1);
     assert.deepEqual(removed!.changes, { before: { date: "2026-12-24", name: "Winter break" } });
   });
+
+  test("a roster export is logged (a read that carries names), whether sent whole or not", async () => {
+    const res = await request(h.app).get("/v1/schools/north/people/export").set(admin.auth);
+    assert.equal(res.status, 200, res.text);
+    await request(h.app).get("/v1/schools/north/people").set(admin.auth).expect(200);
+    const [exported] = await logged("GET /v1/schools/:schoolId/people/export", 1);
+    assert.equal(exported!.schoolId, "north");
+    assert.deepEqual(exported!.changes, { export: "roster", names: true, complete: true });
+    // Other reads are not logged.
+    assert.deepEqual(await entriesOf("GET /v1/schools/:schoolId/people"), []);
+  });
 });
