@@ -59,13 +59,20 @@ function exportablePoll(req: Request, cache: RegistryCache) {
   return poll;
 }
 
-/** The answer's headers: a CSV file to save, never kept by a cache (personal data). */
-function attachment(res: Response, filename: string): void {
+/**
+ * The answer's headers: a CSV file to save, never kept by a cache (personal data). True when
+ * that is the whole answer: a HEAD (Express answers it with the GET route) reads nothing,
+ * and is no export.
+ */
+function attachment(req: Request, res: Response, filename: string): boolean {
   res
     .status(200)
     .setHeader("Cache-Control", "no-store")
     .type("text/csv; charset=utf-8")
     .setHeader("Content-Disposition", `attachment; filename="${filename}"`);
+  if (req.method !== "HEAD") return false;
+  res.end();
+  return true;
 }
 
 /**
@@ -113,9 +120,9 @@ export function exportRoutes(deps: ExportRouteDeps) {
   router.get("/v1/polls/:pollId/results.csv", admin, async (req, res) => {
     const poll = exportablePoll(req, cache);
     const by = parse(resultsQuerySchema, req.query).by ?? "option";
-    auditExport(res, { export: "results", by });
     const byBucket = by === "bucket";
-    attachment(res, `${poll.id}-results${byBucket ? "-by-bucket" : ""}.csv`);
+    if (attachment(req, res, `${poll.id}-results${byBucket ? "-by-bucket" : ""}.csv`)) return;
+    auditExport(res, { export: "results", by });
     await untilGone(copyCsv(pool, resultsQuery(poll.id, byBucket), res, deps.maxMs));
   });
 
@@ -124,8 +131,8 @@ export function exportRoutes(deps: ExportRouteDeps) {
     // Voter ids are the school's people's ids (a roster poll's): its own admin's to read,
     // like their names (seesNames); the deployment admin's column is empty.
     const voters = seesNames(requestScope(req), poll.schoolId);
+    if (attachment(req, res, `${poll.id}-votes.csv`)) return;
     auditExport(res, { export: "votes", voterIds: voters });
-    attachment(res, `${poll.id}-votes.csv`);
     await untilGone(copyCsv(pool, votesQuery(poll.id, voters), res, deps.maxMs));
   });
 
@@ -136,8 +143,8 @@ export function exportRoutes(deps: ExportRouteDeps) {
     const names = seesNames(scope, school.id);
     const nowMs = deps.now();
     const counted = await countedDays(pool, school, from, to, nowMs);
+    if (attachment(req, res, `${school.id}-attendance-${from}-${to}.csv`)) return;
     auditExport(res, { export: "attendance", from, to, names });
-    attachment(res, `${school.id}-attendance-${from}-${to}.csv`);
     await sendCsv(
       res,
       ATTENDANCE_COLUMNS,

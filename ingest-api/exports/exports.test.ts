@@ -240,6 +240,10 @@ describe("CSV exports", () => {
     const code = new URL(invite.body.link).hash.replace("#invite=", "");
     const signed = await request(h.app).post("/v1/console/sessions").send({ code });
     const cookie = String(signed.headers["set-cookie"]?.[0]).split(";")[0]!;
+    // A HEAD: the headers, no body, no query, no audit entry.
+    const head = await request(h.app).head(`/v1/polls/${pollId}/votes.csv`).set(north.auth);
+    assert.equal(head.status, 200);
+    assert.equal(head.headers["content-disposition"], `attachment; filename="${pollId}-votes.csv"`);
     const byCookie = await request(h.app)
       .get(`/v1/polls/${pollId}/votes.csv`)
       .set("Cookie", cookie);
