@@ -110,7 +110,7 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
 
 export interface ExportsConfig {
   /**
-   * Longest a poll's CSV export may stream (its COPY holds a pool connection while the
+   * Longest a CSV export may stream (its COPY or cursor holds a pool connection while the
    * client downloads): cut beyond, so that a stalled client cannot hold one for ever.
    * @defaultValue 900000 (15 min)
    */

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
+import { get, type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { parse } from "csv-parse/sync";
 import request from "supertest";
+import { eventually } from "../../harness/waiting.ts";
 import { expectError } from "../../test-support/api.ts";
 import { storeAttendanceDay } from "../../test-support/attendance-days.ts";
+import { listenLocally } from "../../test-support/http-listen.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import {
   createSchool,
@@ -25,7 +29,8 @@ describe("the attendance export", () => {
   const path = "/v1/schools/north/attendance.csv?from=2026-03-02&to=2026-03-06";
 
   before(async () => {
-    h = await startIngestHarness();
+    // A download is cut after 3 s (the last test: a client that stops reading).
+    h = await startIngestHarness({ EXPORT_MAX_MS: "3000" });
     await createSchool(h.app, "north", { timeZone: "UTC" });
     await createSchool(h.app, "south");
     north = await issueSchoolAdmin(h.app, "north");
@@ -196,5 +201,62 @@ describe("the attendance export", () => {
       400,
       "invalid_request",
     );
+  });
+
+  test("a client that stops reading is cut at EXPORT_MAX_MS, and its connection given back", async () => {
+    // 120,000 person-days (a 120-day range of 1,000 people, 13 MB): more than the sockets hold.
+    await h.db.pool.query(
+      `insert into attendance_days (school_id, person_id, day, closed_seconds, first_in, last_out,
+         open_since, max_temperature_c, outs_without_in, double_ins, double_outs, events)
+       select 'north', 'bulk-' || lpad(p::text, 4, '0'), d::date, 25200, d + interval '8 hours',
+         d + interval '15 hours', null, null, 0, 0, 0, 2
+       from generate_series(1, 1000) p, generate_series('2025-09-01'::date, '2025-12-29', '1 day') d`,
+    );
+    const local = await listenLocally(h.app);
+    const served: Socket[] = [];
+    local.server.on("connection", (socket) => served.push(socket));
+    try {
+      const inUse = () => h.pool.totalCount - h.pool.idleCount;
+      const before = inUse();
+      const res = await new Promise<IncomingMessage>((resolve, reject) =>
+        get(
+          `${local.url}/v1/schools/north/attendance.csv?from=2025-09-01&to=2025-12-29`,
+          { headers: north.auth },
+          resolve,
+        ).on("error", reject),
+      );
+      assert.equal(res.statusCode, 200);
+      await new Promise((resolve) =>
+        res.once("data", () => {
+          res.pause(); // and never read again
+          resolve(undefined);
+        }),
+      );
+      assert.equal(inUse(), before + 1, "the cursor holds one connection");
+      // The server cuts the connection (a paused client would not even notice).
+      const started = Date.now();
+      await new Promise((resolve) => served.at(-1)!.once("close", resolve));
+      assert.ok(Date.now() - started < 6_000, `cut after ${Date.now() - started} ms`);
+      assert.equal(res.complete, false, "the file was cut, not ended");
+      res.destroy();
+      await eventually("the cursor's connection back in the pool", async () =>
+        inUse() === before ? true : undefined,
+      );
+      const { rows } = await h.db.pool.query(
+        `select count(*)::int as n from pg_stat_activity
+         where datname = current_database() and state like 'idle in transaction%'`,
+      );
+      assert.equal(rows[0].n, 0, "no transaction left open");
+      await eventually("the cut export logged", async () => {
+        const log = await request(h.app)
+          .get("/v1/audit?action=GET%20/v1/schools/:schoolId/attendance.csv")
+          .set(ADMIN);
+        return (log.body.entries as { changes: { complete: boolean } }[]).find(
+          (e) => e.changes.complete === false,
+        );
+      });
+    } finally {
+      await local.close();
+    }
   });
 });

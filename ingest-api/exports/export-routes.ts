@@ -31,7 +31,7 @@ export interface ExportRouteDeps {
   /** Epoch milliseconds: a day still open is viewed at this instant. */
   now: () => number;
   limits: Pick<AttendanceReadsConfig, "personRangeMaxDays">;
-  /** Longest a poll's export may stream (EXPORT_MAX_MS). */
+  /** Longest an export may stream (EXPORT_MAX_MS). */
   maxMs: number;
 }
 
@@ -62,17 +62,22 @@ function exportablePoll(req: Request, cache: RegistryCache) {
 /**
  * The answer's headers: a CSV file to save, never kept by a cache (personal data). True when
  * that is the whole answer: a HEAD (Express answers it with the GET route) reads nothing,
- * and is no export.
+ * and is no export. A download still going after `maxMs` is cut (a stalled client would
+ * hold its Postgres connection for ever): its read ends as when the client goes away.
  */
-function attachment(req: Request, res: Response, filename: string): boolean {
+function attachment(req: Request, res: Response, filename: string, maxMs: number): boolean {
   res
     .status(200)
     .setHeader("Cache-Control", "no-store")
     .type("text/csv; charset=utf-8")
     .setHeader("Content-Disposition", `attachment; filename="${filename}"`);
-  if (req.method !== "HEAD") return false;
-  res.end();
-  return true;
+  if (req.method === "HEAD") {
+    res.end();
+    return true;
+  }
+  const deadline = setTimeout(() => res.destroy(), maxMs);
+  res.once("close", () => clearTimeout(deadline));
+  return false;
 }
 
 /**
@@ -121,7 +126,8 @@ export function exportRoutes(deps: ExportRouteDeps) {
     const poll = exportablePoll(req, cache);
     const by = parse(resultsQuerySchema, req.query).by ?? "option";
     const byBucket = by === "bucket";
-    if (attachment(req, res, `${poll.id}-results${byBucket ? "-by-bucket" : ""}.csv`)) return;
+    if (attachment(req, res, `${poll.id}-results${byBucket ? "-by-bucket" : ""}.csv`, deps.maxMs))
+      return;
     auditExport(res, { export: "results", by });
     await untilGone(copyCsv(pool, resultsQuery(poll.id, byBucket), res, deps.maxMs));
   });
@@ -131,7 +137,7 @@ export function exportRoutes(deps: ExportRouteDeps) {
     // Voter ids are the school's people's ids (a roster poll's): its own admin's to read,
     // like their names (seesNames); the deployment admin's column is empty.
     const voters = seesNames(requestScope(req), poll.schoolId);
-    if (attachment(req, res, `${poll.id}-votes.csv`)) return;
+    if (attachment(req, res, `${poll.id}-votes.csv`, deps.maxMs)) return;
     auditExport(res, { export: "votes", voterIds: voters });
     await untilGone(copyCsv(pool, votesQuery(poll.id, voters), res, deps.maxMs));
   });
@@ -143,7 +149,7 @@ export function exportRoutes(deps: ExportRouteDeps) {
     const names = seesNames(scope, school.id);
     const nowMs = deps.now();
     const counted = await countedDays(pool, school, from, to, nowMs);
-    if (attachment(req, res, `${school.id}-attendance-${from}-${to}.csv`)) return;
+    if (attachment(req, res, `${school.id}-attendance-${from}-${to}.csv`, deps.maxMs)) return;
     auditExport(res, { export: "attendance", from, to, names });
     await sendCsv(
       res,
