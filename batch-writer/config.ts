@@ -46,6 +46,17 @@ export interface WriterConfig extends CommonConfig {
    * oldest are forgotten first. @defaultValue 1000000
    */
   readonly attendanceWrittenDays: number;
+  /**
+   * Rows a deleted poll's purge removes per statement from each of its tables (votes, voter
+   * ballots, refusals): the longest any one lock or transaction of the purge lasts.
+   * @defaultValue 5000
+   */
+  readonly pollPurgeBatchRows: number;
+  /**
+   * While votes keep arriving, how often a writer takes one purge step between batches
+   * (while idle it purges for the linger). @defaultValue 2000
+   */
+  readonly pollPurgeIntervalMs: number;
   /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
   readonly metricsPort: number;
   /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
@@ -88,6 +99,8 @@ export function readWriterConfig(
     retryMaxMs: readInt(env, "RETRY_MAX_MS", 10_000, { min: 10 }),
     permanentFailureAttempts: readInt(env, "PERMANENT_FAILURE_ATTEMPTS", 5, { min: 1, max: 1_000 }),
     attendanceDirtyBatch: readInt(env, "ATTENDANCE_DIRTY_BATCH", 1_000, { min: 1, max: 100_000 }),
+    pollPurgeBatchRows: readInt(env, "POLL_PURGE_BATCH_ROWS", 5_000, { min: 1, max: 1_000_000 }),
+    pollPurgeIntervalMs: readInt(env, "POLL_PURGE_INTERVAL_MS", 2_000, { min: 10, max: 3_600_000 }),
     attendanceWrittenDays: readInt(env, "ATTENDANCE_WRITTEN_DAYS", 1_000_000, {
       min: 0,
       max: 100_000_000,

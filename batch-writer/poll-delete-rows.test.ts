@@ -5,21 +5,18 @@ import type { Pool } from "../common/postgres.ts";
 import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
 
-// Migration 011: deleting a poll row deletes the writer's rows of that poll, in the same
-// transaction (the ingest API deletes only the poll row). Dead letters are kept.
+// Migrations 011 and 031: deleting a poll row deletes, in the same transaction, the writer's
+// rows bounded by the poll's options and buckets, and queues the rest (bounded by its votes)
+// for the writers' background purge (the ingest API deletes only the poll row). Dead letters
+// are kept.
 
-/** The writer's tables that hold rows per poll: what the trigger must clear. */
-const WRITER_TABLES = [
-  "votes",
-  "vote_rollups",
-  "poll_changes",
-  "voter_ballots",
-  "rejected_votes",
-  "duplicate_counts",
-  "conflicting_votes",
-];
-/** Tables with a poll_id that the trigger leaves alone: the registry's own (cascade). */
-const REGISTRY_TABLES = ["poll_options"];
+/** The writer's tables the delete trigger clears at once: a few rows per option and bucket. */
+const CLEARED_AT_ONCE = ["vote_rollups", "poll_changes", "duplicate_counts"];
+/** The writer's tables as large as the poll's votes: purged in bounded steps (031). */
+const PURGED_LATER = ["votes", "voter_ballots", "rejected_votes", "conflicting_votes"];
+const WRITER_TABLES = [...CLEARED_AT_ONCE, ...PURGED_LATER];
+/** Tables with a poll_id that the trigger leaves alone: the registry's own (cascade), and the purge queue. */
+const REGISTRY_TABLES = ["poll_options", "poll_purges"];
 /**
  * The writer's lesson register state (migration 026): cleared by its foreign keys' cascade
  * from polls, in the same deleting transaction, not by the trigger.
@@ -83,10 +80,18 @@ async function rowsOf(pool: Pool, pollId: string): Promise<Record<string, number
   return counts;
 }
 
+async function queued(db: Pick<Pool, "query">, pollId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    "select count(*)::int as n from poll_purges where poll_id = $1",
+    [pollId],
+  );
+  return rows[0]!.n;
+}
+
 const everyTable = (n: number) =>
   Object.fromEntries([...WRITER_TABLES, ...CASCADED_WRITER_TABLES].map((t) => [t, n]));
 
-describe("deleting a poll row clears the writer's rows of that poll (migration 011)", () => {
+describe("deleting a poll row clears the writer's rows of that poll (migrations 011, 031)", () => {
   let db: TestDatabase;
   before(async () => {
     db = await createTestDatabase(testNames().database);
@@ -116,6 +121,28 @@ describe("deleting a poll row clears the writer's rows of that poll (migration 0
 
     await db.pool.query("delete from polls where id = 'gone'");
 
+    const right = await rowsOf(db.pool, "gone");
+    for (const table of [...CLEARED_AT_ONCE, ...CASCADED_WRITER_TABLES])
+      assert.equal(right[table], 0, `${table}: cleared with the poll row`);
+    for (const table of PURGED_LATER) assert.equal(right[table], 1, `${table}: left to the purge`);
+    assert.equal(await queued(db.pool, "gone"), 1);
+
+    // One row per table and step: four tables, then the step that finds nothing left.
+    const steps: { purged: number; done: boolean }[] = [];
+    for (;;) {
+      const { rows } = await db.pool.query<{ purged: number; done: boolean }>(
+        "select purged::int, done from purge_deleted_polls(1)",
+      );
+      if (rows.length === 0) break;
+      steps.push(rows[0]!);
+      assert.ok(steps.length < 10, "the purge ends");
+    }
+    assert.ok(
+      steps.every((s) => s.purged <= 1),
+      "each step removes at most its limit per table",
+    );
+    assert.equal(steps.at(-1)!.done, true);
+    assert.equal(await queued(db.pool, "gone"), 0, "the queue row goes with the last step");
     assert.deepEqual(await rowsOf(db.pool, "gone"), everyTable(0));
     assert.deepEqual(await rowsOf(db.pool, "stays"), everyTable(1));
     const deadAfter = await db.pool.query("select 1 from dead_letters");
@@ -132,11 +159,13 @@ describe("deleting a poll row clears the writer's rows of that poll (migration 0
       const inside = await client.query<{ n: number }>(
         "select count(*)::int as n from votes where poll_id = 'kept'",
       );
-      assert.equal(inside.rows[0]!.n, 0, "gone inside the transaction");
+      assert.equal(inside.rows[0]!.n, 1, "the votes are left to the purge");
+      assert.equal(await queued(client, "kept"), 1, "queued inside the transaction");
       await client.query("rollback");
     } finally {
       client.release();
     }
     assert.deepEqual(await rowsOf(db.pool, "kept"), everyTable(1));
+    assert.equal(await queued(db.pool, "kept"), 0, "nothing queued");
   });
 });

@@ -5,9 +5,10 @@ import request from "supertest";
 import type { StoredVote } from "../common/vote.ts";
 import { voteSubject } from "../common/votes-stream.ts";
 import { eventually } from "../harness/waiting.ts";
-import { createKiosk, createPoll, type TestKiosk } from "../test-support/api.ts";
+import { createKiosk, createPoll, expectError, type TestKiosk } from "../test-support/api.ts";
 import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../test-support/ingest.ts";
+import { drainPollPurges } from "../test-support/poll-purges.ts";
 import { writerEnv } from "../test-support/service-env.ts";
 import { assertRollupsMatchVotes, countVotes, queryNumber } from "../test-support/stored-votes.ts";
 import { deleteStreams, withJetStream } from "../test-support/streams.ts";
@@ -81,6 +82,17 @@ describe("poll deleted while its votes are still in the stream", () => {
     await archiveAndDelete("town");
     await archiveAndDelete("gone");
 
+    // The id is taken until the deleted poll's rows are purged (migration 031).
+    const early = await request(h.app)
+      .post("/v1/polls")
+      .set(ADMIN)
+      .send({
+        id: "town",
+        title: "town",
+        options: first.options.map(({ id, label }) => ({ id, label })),
+      });
+    expectError(early, 409, "poll_purge_pending");
+    await drainPollPurges(h.db.pool);
     const second = await createPoll(h.app, { id: "town" });
     assert.deepEqual(second.options, first.options);
     newVotes.push(await vote("town"), ...(await voteBatch("town", 3)));
@@ -168,7 +180,7 @@ describe("poll deleted while its votes are still in the stream", () => {
     await assertRollupsMatchVotes(h.db.pool);
   });
 
-  test("a delete waits for a batch of its poll being written, then deletes what it stored", async () => {
+  test("a delete waits for a batch of its poll being written; the purge removes what it stored", async () => {
     await createPoll(h.app, { id: "racing" });
     const incarnation = await queryNumber(
       h.db.pool,
@@ -204,6 +216,12 @@ describe("poll deleted while its votes are still in the stream", () => {
     } finally {
       client.release();
     }
+    assert.equal(
+      await queryNumber(h.db.pool, "select count(*) from poll_purges where poll_id = 'racing'"),
+      1,
+      "queued for the purge",
+    );
+    await drainPollPurges(h.db.pool);
     assert.equal(
       await queryNumber(h.db.pool, "select count(*) from votes where poll_id = 'racing'"),
       0,

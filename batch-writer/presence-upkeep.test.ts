@@ -8,6 +8,7 @@ import type { StoredVote } from "../common/vote.ts";
 import { eventually } from "../harness/waiting.ts";
 import { createLoginRole } from "../test-support/database.ts";
 import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
+import { drainPollPurges } from "../test-support/poll-purges.ts";
 import {
   assertAttendanceDaysMatchEvents,
   type DayRow,
@@ -121,7 +122,8 @@ describe("batch writer: presence state (attendance_days)", () => {
   };
 
   before(async () => {
-    bed = await createWriterTestBed({ ATTENDANCE_DIRTY_BATCH: "3" });
+    // Small purge steps: a deleted register goes in several (migration 031).
+    bed = await createWriterTestBed({ ATTENDANCE_DIRTY_BATCH: "3", POLL_PURGE_BATCH_ROWS: "7" });
     // Eight connections: the concurrency test stores eight batches at once.
     pool = createPool(bed.db.url, createLogger("silent"), { max: 8, applicationName: "test" });
     await insertSchool(pool, "north", LONDON);
@@ -345,6 +347,9 @@ describe("batch writer: presence state (attendance_days)", () => {
     ]);
     const before = await readAttendanceDays(pool);
     await pool.query("delete from polls where id = 'west-b'");
+    // Marked by the purge of its votes (migration 031), not by the delete.
+    assert.equal(await queryNumber(pool, "select count(*) from attendance_dirty"), 0);
+    await drainPollPurges(pool);
     assert.equal(await queryNumber(pool, "select count(*) from attendance_dirty"), 5);
 
     // Each batch takes up to its limit of dirty person-days (here 2), whatever it carries.
@@ -369,7 +374,7 @@ describe("batch writer: presence state (attendance_days)", () => {
     );
   });
 
-  test("an idle writer recomputes dirty person-days on its own", async () => {
+  test("an idle writer purges a deleted register and recomputes its person-days on its own", async () => {
     await reset();
     await insertSchool(pool, "east", LONDON);
     await insertRegister(pool, "east-a", "east");
@@ -379,14 +384,24 @@ describe("batch writer: presence state (attendance_days)", () => {
       ...schoolDays(["east-a"], people, LONDON, DAYS),
       ...schoolDays(["east-b"], people, LONDON, DAYS),
     ]);
+    // Every person-day east-b counted in: more than one sweep's 3.
+    const dirty = await queryNumber(
+      pool,
+      `select count(distinct (voter_id, (cast_at at time zone $1)::date)) from votes
+       where poll_id = 'east-b'`,
+      [LONDON],
+    );
+    assert.ok(dirty > 3, `${dirty} person-days, more than one sweep's 3`);
     await pool.query("delete from polls where id = 'east-b'");
-    const dirty = await queryNumber(pool, "select count(*) from attendance_dirty");
-    assert.ok(dirty > 3, `${dirty} dirty person-days, more than one sweep's 3`);
+    assert.equal(await queryNumber(pool, "select count(*) from poll_purges"), 1);
     writer = await startWriterInProcess(bed.env);
     await eventually(
-      "the dirty person-days recomputed",
-      async () => (await queryNumber(pool, "select count(*) from attendance_dirty")) === 0,
+      "the register purged and its dirty person-days recomputed",
+      async () =>
+        (await queryNumber(pool, "select count(*) from poll_purges")) === 0 &&
+        (await queryNumber(pool, "select count(*) from attendance_dirty")) === 0,
     );
+    assert.equal(await queryNumber(pool, "select count(*) from votes where poll_id = 'east-b'"), 0);
     await assertAttendanceDaysMatchEvents(pool);
     assert.ok((await writer.metrics.personDays.get()).values[0]!.value >= dirty);
     await writer.close();

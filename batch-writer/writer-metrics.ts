@@ -13,6 +13,7 @@ export interface WriterMetrics {
   permanentFailures: Counter;
   fetchesEndedEarly: Counter;
   personDays: Counter;
+  pollPurgeRows: Counter;
 }
 
 /** The shared durable consumer's lag, as JetStream reports it. */
@@ -133,6 +134,11 @@ export function createWriterMetrics(readLag: () => Promise<ConsumerLag>): Writer
       registry,
       "tallyflow_writer_attendance_recomputes_total",
       "Person-days of attendance_days recomputed from their events (touched by a batch, or dirty after a register was deleted)",
+    ),
+    pollPurgeRows: counter(
+      registry,
+      "tallyflow_writer_poll_purge_rows_total",
+      "Rows of deleted polls (votes, voter ballots, refusals) removed in the background by the purge",
     ),
   };
 }

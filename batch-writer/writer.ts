@@ -8,6 +8,7 @@ import { type BatchItem, isDeadLetteredWhole } from "./batch-item.ts";
 import type { WriterConfig } from "./config.ts";
 import { BatchFetcher } from "./fetch-batch.ts";
 import { Heartbeat } from "./heartbeat.ts";
+import { PollPurge } from "./poll-purge.ts";
 import { settlePastDays, sweepDirtyPersonDays } from "./presence-upkeep.ts";
 import { RetryAborted, RetryingStore } from "./retrying-store.ts";
 import type { WriterMetrics } from "./writer-metrics.ts";
@@ -40,6 +41,7 @@ export class BatchWriter {
   readonly #heartbeat: Heartbeat;
   readonly #fetcher: BatchFetcher;
   readonly #store: RetryingStore;
+  readonly #purge: PollPurge;
   #running: Promise<void> | undefined;
   #sweepFailing = false;
 
@@ -50,6 +52,7 @@ export class BatchWriter {
     this.#heartbeat = new Heartbeat(deps.config);
     this.#fetcher = new BatchFetcher({ ...deps, heartbeat: this.#heartbeat });
     this.#store = new RetryingStore({ ...deps, signal: this.#abort.signal });
+    this.#purge = new PollPurge(deps);
   }
 
   start(): void {
@@ -84,6 +87,7 @@ export class BatchWriter {
         fetchFailing = false;
         if (fetched.length === 0) {
           await this.#sweepDirty();
+          await this.#purge.drain(this.deps.config.batchLingerMs, signal);
           continue;
         }
         // Fetch and decode the next batch while this one is written: decoding and acks
@@ -91,6 +95,7 @@ export class BatchWriter {
         if (!signal.aborted) prefetched = this.#fetcher.next();
         try {
           await this.#handle(fetched);
+          await this.#purge.maybeStep();
         } catch (err) {
           if (!(err instanceof RetryAborted)) {
             // Committed but the acks may not have reached NATS: redelivery is deduplicated.

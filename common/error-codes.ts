@@ -26,7 +26,8 @@ export const ERROR_CODES = {
   unauthorized: { status: 401, meaning: "no valid bearer token" },
   deployment_admin_required: {
     status: 403,
-    meaning: "a deployment-wide operation (schools, their admins) with a school admin's token",
+    meaning:
+      "a deployment-wide operation (schools, their admins, dead letters) with a school admin's token",
   },
   kiosk_revoked: {
     status: 403,
@@ -66,6 +67,11 @@ export const ERROR_CODES = {
     status: 404,
     meaning: "no unused, unexpired pairing code is this one (unknown, used and expired alike)",
   },
+  sign_in_link_invalid: {
+    status: 404,
+    meaning:
+      "no unused, unexpired teacher sign-in link is this one (unknown, used, expired and revoked alike)",
+  },
   invite_invalid: {
     status: 404,
     meaning: "no unused, unexpired console invite is this one (unknown, used and expired alike)",
@@ -74,6 +80,7 @@ export const ERROR_CODES = {
     status: 404,
     meaning: "no console session has this id (or it is another school's)",
   },
+  dead_letter_not_found: { status: 404, meaning: "no dead letter has this id" },
   route_not_found: { status: 404, meaning: "no route for this method and path" },
   request_timeout: {
     status: 408,
@@ -81,6 +88,11 @@ export const ERROR_CODES = {
       "headers or body not received within `HTTP_HEADERS_TIMEOUT_MS` / `HTTP_REQUEST_TIMEOUT_MS` (closed)",
   },
   poll_exists: { status: 409, meaning: "a poll with this id already exists" },
+  poll_purge_pending: {
+    status: 409,
+    meaning:
+      "a poll with this id was deleted and its votes are still being removed in the background",
+  },
   kiosk_exists: { status: 409, meaning: "a kiosk with this id already exists" },
   school_exists: { status: 409, meaning: "a school with this id already exists" },
   school_has_votes: {

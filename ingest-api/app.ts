@@ -25,6 +25,7 @@ import {
   mountConsoleLayers,
   mountConsoleRoutes,
 } from "./console/console-mount.ts";
+import { type DeadLetterRouteDeps, deadLetterRoutes } from "./dead-letters/dead-letter-routes.ts";
 import { type ExportRouteDeps, exportRoutes } from "./exports/export-routes.ts";
 import { type HealthRouteDeps, healthRoutes } from "./health/health-routes.ts";
 import { CORS_PATHS, corsHandler } from "./http/cors.ts";
@@ -39,6 +40,10 @@ import { type KioskRouteDeps, kioskRoutes } from "./kiosks/kiosk-routes.ts";
 import { OPENAPI_PATH, REFERENCE_PAGE_PATH } from "./openapi/openapi-document.ts";
 import { openApiRoutes } from "./openapi/openapi-routes.ts";
 import { type PeopleRouteDeps, peopleRoutes } from "./people/people-routes.ts";
+import {
+  type RegisterPageRouteDeps,
+  registerPageRoutes,
+} from "./registers/register-page-routes.ts";
 import { type RegisterRouteDeps, registerRoutes } from "./registers/register-routes.ts";
 import { type RegistryRouteDeps, registryRoutes } from "./registry/registry-routes.ts";
 import { type EventStreamRouteDeps, eventStreamRoute } from "./results/event-stream-route.ts";
@@ -84,8 +89,12 @@ export interface AppParts {
   health: HealthRouteDeps;
   web: WebRouteDeps;
   registers: RegisterRouteDeps;
+  /** The register page's routes: teachers' sign-in links, the teacher's day, a roster. */
+  registerPage: RegisterPageRouteDeps;
   /** The operator console: sessions, the audit log, its page. */
   console: ConsoleParts;
+  /** The writer's dead letters, listed and replayed (deployment admin). */
+  deadLetters: DeadLetterRouteDeps;
 }
 
 /**
@@ -114,6 +123,7 @@ const ADDRESS_LIMITS: Record<AddressLimit, string[]> = {
     "/vote/:pollId",
     "/kiosk-app/{*file}",
     "/kiosk-sw.js",
+    "/register",
     "/kiosk-client/:file",
     OPENAPI_PATH,
     REFERENCE_PAGE_PATH,
@@ -178,6 +188,8 @@ export function createApp(parts: AppParts): Express {
   app.use(dayRoutes(parts.attendance));
   app.use(registerRoutes(parts.registers));
   app.use(exportRoutes(parts.exports));
+  app.use(deadLetterRoutes(parts.deadLetters));
+  app.use(registerPageRoutes(parts.registerPage));
   mountConsoleRoutes(app, parts.console);
   app.use(healthRoutes(parts.health));
   app.use(publicPollRoutes(parts.publicPolls));
@@ -190,6 +202,7 @@ export function createApp(parts: AppParts): Express {
       people: parts.people.limits,
       attendanceReads: parts.attendanceReads.limits,
       registers: parts.registers.config,
+      deadLetters: parts.deadLetters.config,
     }),
   );
   app.use(notFoundHandler);

@@ -207,6 +207,7 @@ describe("readIngestConfig", () => {
       authFailuresPerMin: 60,
       pairPerMin: 10,
       pairFailuresPerMin: 30,
+      completionsPerMin: 60,
       redisTimeoutMs: 250,
     });
     assert.equal(defaults.readyzCacheMs, 1_000);
@@ -221,6 +222,19 @@ describe("readIngestConfig", () => {
     assert.equal(config.rateLimits.kioskVotesPerS, 0);
     assert.equal(config.rateLimits.resultsPerS, 500);
     assert.deepEqual(config.corsOrigins, ["https://dash.example.org", "http://10.0.0.5:8080"]);
+    assert.equal(
+      readIngestConfig({ RATE_LIMIT_COMPLETIONS_PER_MIN: "0" }).rateLimits.completionsPerMin,
+      0,
+    );
+  });
+
+  test("a teacher's sign-in link lives a day unless TEACHER_SIGN_IN_LINK_TTL_MS says", () => {
+    assert.equal(readIngestConfig({}).registers.signInLinkTtlMs, 86_400_000);
+    assert.equal(
+      readIngestConfig({ TEACHER_SIGN_IN_LINK_TTL_MS: "3600000" }).registers.signInLinkTtlMs,
+      3_600_000,
+    );
+    failsNaming({ TEACHER_SIGN_IN_LINK_TTL_MS: "10" }, "TEACHER_SIGN_IN_LINK_TTL_MS", /./);
   });
 
   test("kiosk pairing and health: defaults, PUBLIC_URL, and bad values naming the variable", () => {

@@ -4,6 +4,7 @@ import { ConfigError } from "../common/errors.ts";
 import { type NatsAuth, readNatsAuth } from "../common/nats-auth.ts";
 import { readRegisterCompletionGraceMs } from "../common/register-contract.ts";
 import { type ConsoleConfig, readConsoleConfig } from "./console/console-config.ts";
+import { type DeadLetterConfig, readDeadLetterConfig } from "./dead-letters/dead-letter-config.ts";
 import { type HttpExposureConfig, readHttpExposureConfig } from "./http/http-config.ts";
 import { largestVoteMessageBytes } from "./votes/vote-messages.ts";
 
@@ -106,6 +107,8 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly registers: RegistersConfig;
   /** The CSV exports (ingest-api/exports/). */
   readonly exports: ExportsConfig;
+  /** The dead letters' routes (ingest-api/dead-letters/). */
+  readonly deadLetters: DeadLetterConfig;
 }
 
 export interface ExportsConfig {
@@ -122,6 +125,8 @@ export interface RegistersConfig {
   readonly completionGraceMs: number;
   /** Longest `from`…`to` of the registers' statistics, in days (both counted). @defaultValue 366 */
   readonly statsRangeMaxDays: number;
+  /** How long a teacher's sign-in link may be used (once). @defaultValue 86400000 (a day) */
+  readonly signInLinkTtlMs: number;
 }
 
 export interface AttendanceReadsConfig {
@@ -212,6 +217,8 @@ export interface RateLimitConfig {
   readonly pairPerMin: number;
   /** Failed `POST /v1/pair` attempts per minute from every address together (guessing from many addresses). @defaultValue 30 */
   readonly pairFailuresPerMin: number;
+  /** `POST /v1/registers/:pollId/complete` per credential (kiosk, teacher, admin) and minute. @defaultValue 60 */
+  readonly completionsPerMin: number;
   /** Longest wait for Redis before the limiter decides in memory (this instance only). @defaultValue 250 */
   readonly redisTimeoutMs: number;
 }
@@ -282,11 +289,16 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
     registers: Object.freeze({
       completionGraceMs: readRegisterCompletionGraceMs(env),
       statsRangeMaxDays: readInt(env, "REGISTER_STATS_RANGE_MAX_DAYS", 366, { min: 1, max: 3_660 }),
+      signInLinkTtlMs: readInt(env, "TEACHER_SIGN_IN_LINK_TTL_MS", 86_400_000, {
+        min: 60_000,
+        max: 30 * 86_400_000,
+      }),
     }),
     console: readConsoleConfig(env),
     exports: Object.freeze({
       maxMs: readInt(env, "EXPORT_MAX_MS", 900_000, { min: 1_000, max: 86_400_000 }),
     }),
+    deadLetters: readDeadLetterConfig(env),
   });
 }
 
@@ -407,6 +419,7 @@ function readRateLimits(env: Env): RateLimitConfig {
     authFailuresPerMin: perS("RATE_LIMIT_AUTH_FAILURES_PER_MIN", 60),
     pairPerMin: perS("RATE_LIMIT_PAIR_PER_MIN", 10),
     pairFailuresPerMin: perS("RATE_LIMIT_PAIR_FAILURES_PER_MIN", 30),
+    completionsPerMin: perS("RATE_LIMIT_COMPLETIONS_PER_MIN", 60),
     redisTimeoutMs: readInt(env, "RATE_LIMIT_REDIS_TIMEOUT_MS", 250, { min: 10, max: 10_000 }),
   });
 }

@@ -33,7 +33,9 @@ import { KnownPeople } from "./people/known-people.ts";
 import { registerKnownPeopleMetrics } from "./people/known-people-metrics.ts";
 import { PeopleService } from "./people/people-service.ts";
 import { CompletionService } from "./registers/completion-service.ts";
+import { completerKey } from "./registers/register-routes.ts";
 import { TeacherService } from "./registers/teacher-service.ts";
+import { TeacherSignIn } from "./registers/teacher-sign-in.ts";
 import { RegistryCache } from "./registry/registry-cache.ts";
 import { RegistryService } from "./registry/registry-service.ts";
 import { ResultsCache } from "./results/results-cache.ts";
@@ -396,6 +398,27 @@ export async function buildIngestApi(
       config: config.registers,
       resultsIntervalMs: config.resultsIntervalMs,
       logger: log,
+      completionThrottle: rateLimits.completions(completerKey),
+    },
+    registerPage: {
+      adminToken: config.adminToken,
+      cache,
+      pool,
+      signIn: new TeacherSignIn(
+        { pool, cache, logger: log },
+        { adminToken: config.adminToken, ttlMs: config.registers.signInLinkTtlMs },
+      ),
+      publicUrl: config.kiosks.publicUrl,
+      signInThrottle: rateLimits.pairing(),
+      signInFailures: rateLimits.pairingFailures,
+    },
+    deadLetters: {
+      pool,
+      cache,
+      adminToken: config.adminToken,
+      publisher,
+      subjectPrefix: config.subjectPrefix,
+      config: config.deadLetters,
     },
     console: buildConsoleParts({
       pool,

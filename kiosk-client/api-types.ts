@@ -1271,6 +1271,7 @@ export interface ApiPaths {
       };
       query: {
         mode?: string;
+        dryRun?: string;
       };
       requestBody: string;
       responses: {
@@ -1281,6 +1282,10 @@ export interface ApiPaths {
           updated: number;
           unchanged: number;
           deactivated?: number;
+          /**
+           * a preview (`?dryRun=true`): what the import would do; nothing written
+           */
+          dryRun?: true;
           errorCount: number;
           errors: {
             line: number;
@@ -2786,6 +2791,272 @@ export interface ApiPaths {
       };
     };
   };
+  "/v1/schools/{schoolId}/teachers/{teacherId}/sign-in-link": {
+    post: {
+      path: {
+        schoolId: string;
+        teacherId: string;
+      };
+      responses: {
+        "201": {
+          teacherId: string;
+          schoolId: string;
+          /**
+           * `<PUBLIC_URL or the request's origin>/register#code=…`: single use, the code in the fragment (never sent to a server)
+           */
+          link: string;
+          expiresAt: string;
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found" | "teacher_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/teachers/sign-in": {
+    post: {
+      requestBody: TeacherSignIn;
+      responses: {
+        "200": {
+          teacherId: string;
+          schoolId: string;
+          label: string;
+          /**
+           * `tft_…`, shown this once; the teacher's previous token stops working
+           */
+          token: string;
+        };
+        "400": {
+          error: {
+            code:
+              | "invalid_request"
+              | "malformed_json"
+              | "unreadable_body"
+              | "request_aborted"
+              | "bad_length";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "sign_in_link_invalid";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "413": {
+          error: {
+            code: "body_too_large";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "415": Error415;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/teacher": {
+    get: {
+      responses: {
+        "200": TeacherDay;
+        "401": Error401;
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/registers/{pollId}/roster": {
+    get: {
+      path: {
+        pollId: string;
+      };
+      responses: {
+        "200": RegisterRoster;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "404": {
+          error: {
+            code: "poll_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/register": {
+    get: {
+      responses: {
+        "200": string;
+        "429": Error429;
+        "500": Error500;
+      };
+    };
+  };
   "/healthz": {
     get: {
       responses: {
@@ -3611,6 +3882,275 @@ export interface ApiPaths {
       };
     };
   };
+  "/v1/dead-letters": {
+    get: {
+      query: {
+        /**
+         * only this poll's messages
+         */
+        pollId?: string;
+        /**
+         * only those set aside for this reason
+         */
+        reason?: "invalid" | "store_failed" | "max_deliveries";
+        /**
+         * pending (not yet replayed: the default), replayed, or all
+         */
+        state?: "pending" | "replayed" | "all";
+        /**
+         * dead letters after this id: the previous page's `next`
+         */
+        after?: string;
+        /**
+         * per page (DEAD_LETTERS_PAGE_DEFAULT; at most DEAD_LETTERS_PAGE_MAX)
+         */
+        limit?: string;
+      };
+      responses: {
+        "200": {
+          deadLetters: DeadLetter[];
+          /**
+           * `after=` of the next page; null: the last
+           */
+          next: string | null;
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "deployment_admin_required";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/dead-letters/replay": {
+    post: {
+      query: {
+        /**
+         * only this poll's messages
+         */
+        pollId?: string;
+        /**
+         * only those set aside for this reason
+         */
+        reason?: "invalid" | "store_failed" | "max_deliveries";
+      };
+      responses: {
+        "200": {
+          replayed: ReplayedDeadLetter[];
+          /**
+           * others wait (past DEAD_LETTERS_REPLAY_MAX): call again
+           */
+          more: boolean;
+        };
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "deployment_admin_required" | "csrf_failed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+        "503": {
+          error: {
+            code: "nats_unavailable" | "queue_full";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+      };
+    };
+  };
+  "/v1/dead-letters/{id}/replay": {
+    post: {
+      path: {
+        /**
+         * its id
+         */
+        id: string;
+      };
+      responses: {
+        "200": ReplayedDeadLetter;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed" | "deployment_admin_required" | "csrf_failed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "dead_letter_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+        "503": {
+          error: {
+            code: "nats_unavailable" | "queue_full";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+      };
+    };
+  };
   "/openapi.json": {
     get: {
       responses: {
@@ -3877,8 +4417,10 @@ export interface Error404 {
       | "person_not_found"
       | "holiday_not_found"
       | "pairing_code_invalid"
+      | "sign_in_link_invalid"
       | "invite_invalid"
       | "session_not_found"
+      | "dead_letter_not_found"
       | "route_not_found";
     message: string;
     details?:
@@ -4074,6 +4616,7 @@ export interface Error409 {
   error: {
     code:
       | "poll_exists"
+      | "poll_purge_pending"
       | "kiosk_exists"
       | "school_exists"
       | "school_has_votes"
@@ -4527,6 +5070,55 @@ export interface LessonRegister {
 }
 /**
  * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "TeacherSignIn".
+ */
+export interface TeacherSignIn {
+  code: string;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "TeacherDay".
+ */
+export interface TeacherDay {
+  teacherId: string;
+  schoolId: string;
+  label: string;
+  /**
+   * today in the school's time zone
+   */
+  day: string;
+  /**
+   * the school's registers (not archived) starting today, by start then title
+   */
+  registers: {
+    id: string;
+    title: string;
+    groupId: string;
+    startsAt: string;
+    endsAt: string;
+  }[];
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "RegisterRoster".
+ */
+export interface RegisterRoster {
+  pollId: string;
+  schoolId: string;
+  groupId: string;
+  title: string;
+  startsAt: string;
+  endsAt: string;
+  /**
+   * the group's active members now, by name then id
+   */
+  people: {
+    id: string;
+    name: string | null;
+  }[];
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
  * via the `definition` "CreateConsoleInvite".
  */
 export interface CreateConsoleInvite {
@@ -4627,4 +5219,49 @@ export interface AuditEntry {
   changes: {
     [k: string]: unknown | undefined;
   };
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "DeadLetter".
+ */
+export interface DeadLetter {
+  id: string;
+  /**
+   * from its subject; null when not under SUBJECT_PREFIX
+   */
+  pollId: string | null;
+  subject: string;
+  stream: string;
+  streamSeq: number;
+  /**
+   * -1: the whole message; n: the n-th vote of a batch message
+   */
+  itemIndex: number;
+  reason: "invalid" | "store_failed" | "max_deliveries";
+  error: string;
+  deliveries: number;
+  firstSeen: string;
+  lastSeen: string;
+  replayedAt: string | null;
+  /**
+   * its bytes as UTF-8, the first 500 characters
+   */
+  raw: string;
+  rawBytes: number;
+}
+/**
+ * This interface was referenced by `ApiPaths`'s JSON-Schema
+ * via the `definition` "ReplayedDeadLetter".
+ */
+export interface ReplayedDeadLetter {
+  id: string;
+  /**
+   * the stream sequence JetStream stored it at
+   */
+  seq: number;
+  /**
+   * JetStream had this replay already (an earlier replay of the same sighting)
+   */
+  duplicate: boolean;
+  replayedAt: string;
 }

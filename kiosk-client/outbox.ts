@@ -1,4 +1,5 @@
-import { batchBody } from "./batch-body.ts";
+import { batchBody, sentCastAt } from "./batch-body.ts";
+import { type CompletionInput, sendCompletion, toCompletionEntry } from "./completion-entry.ts";
 import { OutboxError } from "./errors.ts";
 import {
   batchUrl,
@@ -110,6 +111,27 @@ export class Outbox extends EventTarget {
     this.#emit("change", {});
     if (this.#send.state === "idle") this.#idle.wake(); // never cut a back-off or Retry-After short
     return { eventId: entry.eventId, castAt: entry.castAt };
+  }
+
+  /**
+   * Queues a lesson register's completion durably, after everything enqueued before it
+   * (the register's absences): the sender sends it alone, in queue order, through
+   * POST /v1/registers/:pollId/complete. Resolves with its completionId and completedAt.
+   */
+  async enqueueCompletion(
+    input: CompletionInput,
+  ): Promise<{ completionId: string; completedAt: string }> {
+    if (this.#closed) throw new OutboxError("outbox_closed", "the outbox is closed");
+    const entry = toCompletionEntry(input, this.#clock.deviceNow(), this.#clock.offsetMs);
+    await this.#store.add([entry]);
+    this.#emit("change", {});
+    if (this.#send.state === "idle") this.#idle.wake();
+    return { completionId: entry.eventId, completedAt: entry.castAt };
+  }
+
+  /** Up to `limit` entries still to send, oldest first (a page shows what it queued). */
+  pending(limit = 1_000): Promise<OutboxEntry[]> {
+    return this.#store.pending(limit);
   }
 
   async status(): Promise<OutboxStatus> {
@@ -249,8 +271,21 @@ export class Outbox extends EventTarget {
           probed = true;
           await this.#learnClock();
         }
+        // A completion goes alone, once the votes queued before it are answered.
+        const first = pending[0]!;
+        if (first.kind === "completion") {
+          const outcome = await sendCompletion(
+            { ...this.#request, signal: this.#abort.signal },
+            first,
+            sentCastAt(first, this.#clock.offsetMs),
+          );
+          const ended = await this.#apply(outcome, [first], tally);
+          if (ended) return ended;
+          continue;
+        }
+        const votes = pending.findIndex((e) => e.kind === "completion");
         const { batch, body } = batchBody(
-          pending,
+          votes === -1 ? pending : pending.slice(0, votes),
           this.#limits.maxBatchBytes,
           this.#clock.offsetMs,
         );

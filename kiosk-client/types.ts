@@ -12,6 +12,11 @@ export type VoteInput = ApiVote;
 
 /** A vote waiting in the outbox, exactly as it will be sent. */
 export interface OutboxEntry {
+  /**
+   * Absent: a vote. "completion": a lesson register's completion (completion-entry.ts):
+   * eventId is its completionId, castAt its completedAt, optionId unused.
+   */
+  kind?: "completion";
   eventId: string;
   pollId: string;
   optionId: string;

@@ -1,5 +1,12 @@
 import { jetstream } from "@nats-io/jetstream";
 import { readCommonConfig } from "../common/config.ts";
+import {
+  findDeadLetter,
+  listDeadLetters,
+  type PublishMessage,
+  replayDeadLetter,
+  replayPending,
+} from "../common/dead-letters.ts";
 import { createLogger } from "../common/logger.ts";
 import { configOrExit } from "../common/main-guard.ts";
 import { closeNats, connectNats } from "../common/nats.ts";
@@ -12,6 +19,7 @@ import { CliError, readCli } from "./cli.ts";
 // `npm run dlq -- replay <id> | replay --all`: publish them to the stream again after a
 // fix. A whole message is re-published as it was; a single vote from a batch message is
 // wrapped in a message of its own. Replays are safe to repeat: votes are deduplicated.
+// The listing and the replay are common/dead-letters.ts's, which the console's routes use too.
 
 const USAGE = `usage: npm run dlq -- list [--all] | replay <id> | replay --all
   list           dead letters not yet replayed
@@ -49,63 +57,37 @@ const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLeve
 });
 const pool = createPool(config.databaseUrl, logger, { max: 2, applicationName: "dlq" });
 
-interface DeadLetter {
-  id: number;
-  stream: string;
-  stream_seq: number;
-  item_index: number;
-  subject: string;
-  raw: Buffer;
-  error: string;
-  /** invalid | store_failed | max_deliveries (migration 007). */
-  reason: string;
-  deliveries: number;
-  first_seen: Date;
-  /** Set again each time the same message (msg_id, item_index: migration 015) is dead-lettered. */
-  last_seen: Date;
-  replayed_at: Date | null;
-}
-
 try {
   if (command === "list") {
-    const { rows } = await pool.query<DeadLetter>(
-      `select * from dead_letters ${values.all ? "" : "where replayed_at is null"} order by id`,
-    );
+    const rows = await listDeadLetters(pool, { state: values.all ? "all" : "pending" });
     if (rows.length === 0) process.stdout.write("no dead letters\n");
     for (const r of rows) {
       const preview = r.raw.toString("utf8").slice(0, 120).replace(/\s+/g, " ");
       process.stdout.write(
-        `#${r.id}  ${r.first_seen.toISOString()}  ${r.subject}  seq=${r.stream_seq}` +
-          `${r.item_index >= 0 ? ` item=${r.item_index}` : ""}  deliveries=${r.deliveries}` +
+        `#${r.id}  ${r.firstSeen.toISOString()}  ${r.subject}  seq=${r.streamSeq}` +
+          `${r.itemIndex >= 0 ? ` item=${r.itemIndex}` : ""}  deliveries=${r.deliveries}` +
           `  reason=${r.reason}` +
-          `${r.replayed_at ? `  replayed=${r.replayed_at.toISOString()}` : ""}\n` +
+          `${r.replayedAt ? `  replayed=${r.replayedAt.toISOString()}` : ""}\n` +
           `    error: ${r.error}\n    raw:   ${preview}\n`,
       );
     }
   } else {
-    const { rows } = values.all
-      ? await pool.query<DeadLetter>(
-          "select * from dead_letters where replayed_at is null order by id",
-        )
-      : await pool.query<DeadLetter>("select * from dead_letters where id = $1", [idArg]);
-    if (rows.length === 0)
-      throw new Error(values.all ? "nothing to replay" : `no dead letter #${idArg}`);
+    const one = values.all ? undefined : await findDeadLetter(pool, Number(idArg));
+    if (!values.all && one === undefined) throw new Error(`no dead letter #${idArg}`);
     const nc = await connectNats(config.natsUrl, "dlq", natsAuth, logger);
     try {
       const js = jetstream(nc);
-      for (const r of rows) {
-        const data =
-          r.item_index >= 0 ? Buffer.from(`{"v":1,"votes":[${r.raw.toString("utf8")}]}`) : r.raw;
-        // One message id per dead letter and sighting: a repeated replay (a crash before
-        // replayed_at was set) is dropped by JetStream; the same message dead-lettered
-        // again (last_seen moved) is published anew.
-        const msgID = `dlq-${r.id}-${r.last_seen.getTime()}`;
-        const ack = await js.publish(r.subject, data, { msgID });
-        await pool.query("update dead_letters set replayed_at = now() where id = $1", [r.id]);
+      const publish: PublishMessage = (subject, data, msgID) =>
+        js.publish(subject, data, { msgID });
+      const replayed =
+        one === undefined
+          ? await replayPending(pool, publish, {})
+          : [await replayDeadLetter(pool, publish, one)];
+      if (replayed.length === 0) throw new Error("nothing to replay");
+      for (const r of replayed)
         process.stdout.write(
-          `#${r.id} replayed as stream seq ${ack.seq}${ack.duplicate ? " (already replayed)" : ""}\n`,
+          `#${r.id} replayed as stream seq ${r.seq}${r.duplicate ? " (already replayed)" : ""}\n`,
         );
-      }
     } finally {
       await closeNats(nc);
     }

@@ -74,13 +74,24 @@ describe("the services' Postgres roles", () => {
     await assert.rejects(api.query("update audit_log set action = 'x'"), REFUSED);
     await assert.rejects(api.query("delete from audit_log"), REFUSED);
     await assert.rejects(api.query("truncate audit_log"), REFUSED);
-    // Deleting an archived poll clears the writer's rows through the trigger's own rights.
+    // Dead letters: read and marked replayed by the console's routes, nothing else (032).
+    await api.query("select raw from dead_letters");
+    await api.query("update dead_letters set replayed_at = now() where false");
+    await assert.rejects(api.query("update dead_letters set raw = '\\x00' where false"), REFUSED);
+    await assert.rejects(api.query("delete from dead_letters"), REFUSED);
+    // Deleting an archived poll queues its rows for the purge through the trigger's own
+    // rights; the writer's role runs the purge through purge_deleted_polls (migration 031).
     await api.query("update polls set archived_at = now() where id = 'p'");
     await api.query("delete from polls where id = 'p'");
-    const { rows } = await db.pool.query(
-      "select count(*)::int as n from votes where poll_id = 'p'",
-    );
-    assert.equal(rows[0].n, 0);
+    const votesOfP = async () =>
+      (await db.pool.query("select count(*)::int as n from votes where poll_id = 'p'")).rows[0].n;
+    assert.equal(await votesOfP(), 1);
+    assert.equal((await api.query("select count(*)::int as n from poll_purges")).rows[0].n, 1);
+    await assert.rejects(api.query("select * from purge_deleted_polls(10)"), REFUSED);
+    const writer = await as("tallyflow_writer");
+    const step = await writer.query("select purged::int, done from purge_deleted_polls(10)");
+    assert.deepEqual(step.rows, [{ purged: 1, done: true }]);
+    assert.equal(await votesOfP(), 0);
   });
 
   test("the writer stores votes and cannot change the registry", async () => {

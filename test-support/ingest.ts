@@ -36,6 +36,7 @@ export const RATE_LIMITS_OFF: Readonly<Record<string, string>> = Object.freeze({
   RATE_LIMIT_AUTH_FAILURES_PER_MIN: "0",
   RATE_LIMIT_PAIR_PER_MIN: "0",
   RATE_LIMIT_PAIR_FAILURES_PER_MIN: "0",
+  RATE_LIMIT_COMPLETIONS_PER_MIN: "0",
 });
 
 /** The API's configuration for a test file's names and database, `env` on top. */

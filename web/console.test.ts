@@ -11,6 +11,7 @@ import {
   screenshotPath,
   watchPage,
 } from "../test-support/browser.ts";
+import { readQrCode } from "../test-support/qr-code.ts";
 import { startWebStack, type WebStack } from "../test-support/web-stack.ts";
 
 // The operator console in Chromium against the whole system: an invite signs in, a poll is
@@ -162,8 +163,11 @@ describe("the operator console in Chromium", () => {
     assert.ok(box && box.width >= 400, `the QR code fills the screen (${box?.width} px)`);
     await audit(console, "the pairing dialog");
     await console.screenshot({ path: screenshotPath("console-pairing") });
-    const pairUrl = String(await qr.getAttribute("data-pair-url"));
     assert.match(decodeURIComponent(String(await qr.getAttribute("src"))), /^data:image\/svg\+xml/);
+    // Read from the pixels, as the kiosk's camera would: the code itself holds the URL.
+    const pairUrl = readQrCode(await qr.screenshot());
+    assert.equal(pairUrl, await qr.getAttribute("data-pair-url"));
+    assert.match(pairUrl, /\/pair#code=/);
     await console.getByRole("button", { name: "Done" }).click();
 
     const kiosk = await open("kiosk");

@@ -1,9 +1,12 @@
 // The kiosk app's service worker (served at /kiosk-sw.js, its version and shell list filled
-// in by the API at start). It makes /pair, /vote and /vote/:pollId load with no network:
+// in by the API at start). It makes /pair, /vote, /vote/:pollId and the teacher's register
+// page /register load with no network:
 // - the app shell (pages, CSS, scripts, the kiosk-client modules, uuid) is precached under
 //   a cache named after the version, and answered from it;
 // - GET /v1/kiosk and GET /v1/public/polls[/:id] go to the network first and fall back to
-//   the last good answer, so an offline kiosk still knows its polls;
+//   the last good answer, so an offline kiosk still knows its polls; so do a teacher's
+//   GET /v1/teacher and GET /v1/registers/:pollId/roster (the group's names on the device
+//   of a teacher of its school, as a paper register; dropped at the first 401 or 403);
 // - nothing else is touched: POSTs (votes, pairing) always go to the network, from the
 //   page's outbox, and so does a person's attendance state (GET /v1/kiosk/people/…), which
 //   is personal data and must not be kept on the device. The queue lives in IndexedDB, which this worker never opens, so an
@@ -52,7 +55,11 @@ function shellUrl(path) {
 
 function isApiRead(path) {
   return (
-    path === "/v1/kiosk" || path === "/v1/public/polls" || path.startsWith("/v1/public/polls/")
+    path === "/v1/kiosk" ||
+    path === "/v1/public/polls" ||
+    path.startsWith("/v1/public/polls/") ||
+    path === "/v1/teacher" ||
+    /^\/v1\/registers\/[A-Za-z0-9_-]{1,64}\/roster$/.test(path)
   );
 }
 

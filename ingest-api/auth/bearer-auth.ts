@@ -127,6 +127,21 @@ export function requireAdminOrTeacher(adminToken: string, cache: RegistryCache) 
   };
 }
 
+/**
+ * A teacher only (the register page's "my day"): `req.actor` is the teacher; any other
+ * token, or none, is 401.
+ */
+export function requireTeacher(cache: RegistryCache) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const token = bearer(req);
+    const teacher =
+      token === undefined ? undefined : cache.teacherByTokenHash(sha256(token).toString("hex"));
+    if (teacher === undefined) return next(new UnauthorizedError("teacher bearer token required"));
+    req.actor = { kind: "teacher", schoolId: teacher.schoolId, teacherId: teacher.id };
+    next();
+  };
+}
+
 // Known kiosk tokens → their sha256: a kiosk sends the same token with every vote, and
 // hashing it each time was a measurable share of a vote's CPU. Only tokens that matched
 // a kiosk are kept (random tokens cannot churn it); the registry lookup still runs on

@@ -144,12 +144,25 @@ describe("the audit log", () => {
       .send({ name: "Ada King", groups: ["7b"] })
       .expect(200);
     const csv = "id,name,groups\np-0002,Grace Hopper,7a\n";
+    // A preview through the console's session: its cookie and CSRF header, as the page sends
+    // them; without the header, refused. It changes nothing, so it is not logged.
+    const preview = () =>
+      request(h.app)
+        .post("/v1/schools/north/people/import?dryRun=true")
+        .set({ Cookie: session.cookie, "Content-Type": "text/csv" });
+    expectError(await preview().send(csv), 403, "csrf_failed");
+    const previewed = await preview().set("X-CSRF-Token", session.csrf).send(csv);
+    assert.equal(previewed.status, 200, previewed.text);
+    assert.equal(previewed.body.created, 1);
     const imported = await request(h.app)
       .post("/v1/schools/north/people/import")
       .set({ ...admin.auth, "Content-Type": "text/csv" })
       .send(csv);
     assert.equal(imported.status, 200, imported.text);
-    await request(h.app).delete("/v1/schools/north/people/p-0001").set(admin.auth).expect(200);
+    const erasure = await request(h.app)
+      .delete("/v1/schools/north/people/p-0001")
+      .set(admin.auth)
+      .expect(200);
     const put = await logged("PUT /v1/schools/:schoolId/people/:personId", "p-0001");
     const patched = await logged("PATCH /v1/schools/:schoolId/people/:personId", "p-0001");
     const erased = await logged("DELETE /v1/schools/:schoolId/people/:personId", "p-0001");
@@ -158,6 +171,15 @@ describe("the audit log", () => {
     assert.deepEqual(patched.changes, { groups: { before: ["7a"], after: ["7b"] } });
     assert.deepEqual((put.changes!.request as { groups: string[] }).groups, ["7a"]);
     assert.doesNotMatch(JSON.stringify([put, patched, erased, bulk]), /Ada|Lovelace|King|Grace/);
+    // The pseudonym beside the erased id would link the person's events back to them.
+    assert.deepEqual(erased.changes, {
+      before: { erased: true, id: "p-0001", eventsRewritten: 0 },
+    });
+    assert.doesNotMatch(JSON.stringify(erased), new RegExp(erasure.body.pseudonym));
+    const imports = await entries(
+      `?action=${encodeURIComponent("POST /v1/schools/:schoolId/people/import")}`,
+    );
+    assert.equal(imports.entries.length, 1, "the preview is not logged");
   });
 
   test("filters, keyset pages, and each school admin sees its own school only", async () => {

@@ -14,14 +14,27 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const SECRET_FIELDS = new Set(["token", "code", "link", "pairUrl", "qrSvg", "csrfToken"]);
 /**
  * A roster's people's names are personal data only their school's own admin reads
- * (people-service.ts seesNames); the deployment admin and the analyst read this log.
+ * (people-service.ts seesNames); the deployment admin and the analyst read this log. An
+ * erasure's pseudonym beside the erased id would link that person's events back to them.
  */
-const PERSONAL_FIELDS = new Set(["name"]);
+const PERSONAL_FIELDS = new Set(["name", "pseudonym"]);
 const PERSONAL_PATH = /\/people(\/|$)/;
 /** A request body larger than this (as JSON) is logged by its field names only. */
 const MAX_LOGGED_BODY_CHARS = 4_096;
 
 type Snapshot = Record<string, unknown>;
+
+/** Where a route notes that its request, though state-changing by method, changed nothing. */
+const NOT_A_CHANGE = "auditNotAChange";
+
+/**
+ * Called by a route that answered a state-changing method without changing anything (a
+ * dry run): the request is not logged. The route says so, not a query parameter, so that no
+ * parameter added to a request that does write can keep it out of the log.
+ */
+export function notAChange(res: Response): void {
+  res.locals[NOT_A_CHANGE] = true;
+}
 
 /**
  * The objects whose state before a change is cheap: read from the registry cache (no query).
@@ -196,6 +209,7 @@ export function auditRecorder(deps: {
   ) => {
     const actor = req.actor;
     if (actor === undefined || res.statusCode >= 400 || req.route === undefined) return;
+    if (res.locals[NOT_A_CHANGE] === true) return;
     const params = (req.params ?? {}) as Record<string, unknown>;
     const entry: AuditInput = {
       schoolId: schoolOf(

@@ -23,7 +23,8 @@ export type LimitName =
   | "readyz"
   | "auth_failures"
   | "pairing"
-  | "pairing_failures";
+  | "pairing_failures"
+  | "completions";
 
 export type AddressLimit = "results" | "sse_connects" | "pages" | "readyz";
 
@@ -86,6 +87,7 @@ export class RateLimits {
       "auth_failures",
       "pairing",
       "pairing_failures",
+      "completions",
     ] satisfies LimitName[])
       this.#throttled.inc({ limit }, 0);
     if (config.authFailuresPerMin > 0)
@@ -191,6 +193,24 @@ export class RateLimits {
       this.#limiter("pairing", perMin, 60),
       clientAddress,
       (req) => `too many pairing attempts from ${clientAddress(req)}: at most ${perMin} per minute`,
+    );
+  }
+
+  /**
+   * `POST /v1/registers/:pollId/complete` per credential and minute, after its authentication
+   * (`key` names the credential: a kiosk, a teacher or an admin). A lesson is completed once;
+   * a device's outbox resends a completion only until answered, so an honest credential
+   * completes a few registers an hour. The budget bounds what a leaked or looping one
+   * publishes to the queue.
+   */
+  completions(key: (req: Request) => string): RequestHandler {
+    const perMin = this.#config.completionsPerMin;
+    if (perMin === 0) return pass;
+    return this.#guard(
+      "completions",
+      this.#limiter("completions", perMin, 60),
+      key,
+      (req) => `${key(req)} sent more than ${perMin} register completions per minute`,
     );
   }
 

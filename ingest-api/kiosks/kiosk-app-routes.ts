@@ -25,6 +25,8 @@ const PAGES: Record<string, string> = {
   "/vote": "vote-home.html",
   // The voting page's one copy in the cache: the worker answers every /vote/<id> with it.
   "/kiosk-app/vote.html": "vote.html",
+  // A teacher's register page (docs/registers.md): the same outbox, the same offline shell.
+  "/register": "register.html",
 };
 
 const ASSETS = [
@@ -36,6 +38,8 @@ const ASSETS = [
   "vote.js",
   "check-in.js",
   "format.js",
+  "register.js",
+  "register-session.js",
 ];
 /** The shared contracts the pages import (common/browser/). */
 const SHARED = ["poll-phase.js"];

@@ -15,6 +15,7 @@ const KIOSK_CLIENT = join(import.meta.dirname, "..", "..", "kiosk-client");
 export const BROWSER_MODULES = [
   "backoff.ts",
   "batch-body.ts",
+  "completion-entry.ts",
   "errors.ts",
   "event-id.ts",
   "outbox-options.ts",

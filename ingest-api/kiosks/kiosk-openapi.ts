@@ -9,6 +9,7 @@ import {
   kioskSecurity,
   type RouteDescriptions,
   staticFile,
+  teacherSecurity,
 } from "../openapi/route-parts.ts";
 import { pairedKioskAnswerSchema, pairSchema } from "../registry/registry-schemas.ts";
 import { kioskStatusSchema } from "./kiosk-health.ts";
@@ -41,8 +42,9 @@ export const kioskRouteDescriptions: RouteDescriptions = {
   "/v1/kiosk/heartbeat": {
     post: {
       tags: ["kiosks"],
-      summary: "The kiosk's status report",
-      security: kioskSecurity,
+      summary:
+        "The kiosk's status report (a teacher's outbox probes the server's clock here: 204, nothing kept)",
+      security: [...kioskSecurity, ...teacherSecurity],
       requestBody: {
         required: true,
         content: { "application/json": { schema: kioskStatusSchema.meta({ id: "KioskStatus" }) } },

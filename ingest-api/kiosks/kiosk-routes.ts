@@ -37,6 +37,7 @@ export function kioskRoutes(deps: KioskRouteDeps) {
   const { registry, cache, health } = deps;
   const router = Router();
   const kiosk = requireKiosk(cache);
+  const kioskOrTeacher = requireKiosk(cache, true);
 
   router.post(
     "/v1/pair",
@@ -71,9 +72,17 @@ export function kioskRoutes(deps: KioskRouteDeps) {
     });
   });
 
+  // A teacher's outbox (the register page) probes the server's clock here too, as a kiosk's
+  // does: answered 204 from the Date header alone, with nothing kept (a teacher is no kiosk
+  // and has no health), rather than a 401 that would count against the address.
+  const teacherProbe: RequestHandler = (req, res, next) => {
+    if (req.teacher === undefined) return next();
+    res.setHeader("Cache-Control", "no-store").status(204).end();
+  };
   router.post(
     "/v1/kiosk/heartbeat",
-    kiosk,
+    kioskOrTeacher,
+    teacherProbe,
     health.track, // seen even when its body is refused
     deps.kioskThrottle,
     // The largest status (KIOSK_STATUS_MAX_BYTES); beyond, 413 body_too_large.

@@ -9,7 +9,10 @@ import { OpenApiAnswers, operationsOf } from "../../test-support/openapi-answers
 import { type ResultsPipeline, startResultsPipeline } from "../../test-support/results-pipeline.ts";
 import { issueSchoolAdmin, type TestSchoolAdmin } from "../../test-support/schools.ts";
 import { consoleRouteDescriptions } from "../console/console-openapi.ts";
+import { readDeadLetterConfig } from "../dead-letters/dead-letter-config.ts";
+import { deadLetterRouteDescriptions } from "../dead-letters/dead-letter-openapi.ts";
 import { exportRouteDescriptions } from "../exports/exports-openapi.ts";
+import { registerPageRouteDescriptions } from "../registers/register-page-openapi.ts";
 import type { OpenApiDocument } from "./openapi-document.ts";
 
 // The API's real answers, held to /openapi.json: successes, error envelopes, 304s, a 429 from
@@ -21,8 +24,9 @@ import type { OpenApiDocument } from "./openapi-document.ts";
 
 /**
  * Operations this file does not call: an event stream never ends (supertest), and the
- * console's, answered in openapi-console-answers.test.ts (sessions of their own), and the
- * CSV exports', answered in openapi-exports-answers.test.ts.
+ * console's, answered in openapi-console-answers.test.ts (sessions of their own), the
+ * dead letters', answered in ingest-api/dead-letters/dead-letters.test.ts (with a writer),
+ * and the CSV exports', answered in openapi-exports-answers.test.ts.
  */
 const NOT_CALLED = new Set([
   "GET /v1/polls/{pollId}/events",
@@ -30,6 +34,9 @@ const NOT_CALLED = new Set([
   ...operationsOf(consoleRouteDescriptions),
   // The CSV exports: openapi-exports-answers.test.ts.
   ...operationsOf(exportRouteDescriptions({ personRangeMaxDays: 1 })),
+  ...operationsOf(deadLetterRouteDescriptions(readDeadLetterConfig({}))),
+  // The register page's: openapi-register-page-answers.test.ts (a completion budget of its own).
+  ...operationsOf(registerPageRouteDescriptions),
 ]);
 
 type Method = "get" | "head" | "post" | "put" | "patch" | "delete";
@@ -247,6 +254,18 @@ describe("the API's answers match /openapi.json", () => {
         asHead(t).type("text/csv").send("id,name,groups\nP3,Cy,7A\nbad id,,\n"),
       ),
       200,
+    );
+    // A preview: the same answer (with dryRun: true), nothing written.
+    const preview = await call("post", "/v1/schools/north/people/import?dryRun=true", (t) =>
+      asHead(t).type("text/csv").send("id,name,groups\nP4,Di,7A\n"),
+    );
+    expect(preview, 200);
+    assert.equal(preview.body.dryRun, true);
+    expect(
+      await call("post", "/v1/schools/north/people/import?dryRun=yes", (t) =>
+        asHead(t).type("text/csv").send("id,name,groups\n"),
+      ),
+      400,
     );
     expect(await call("get", "/v1/schools/north/people/export", asHead), 200);
     expect(await call("delete", person("P3"), asHead), 200);

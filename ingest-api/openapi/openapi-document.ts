@@ -3,11 +3,14 @@ import { attendanceRouteDescriptions } from "../attendance/attendance-openapi.ts
 import type { AttendanceReadsConfig, PeopleConfig, RegistersConfig } from "../config.ts";
 import { consoleRouteDescriptions } from "../console/console-openapi.ts";
 import { CSRF_HEADER, SESSION_COOKIE } from "../console/session-layer.ts";
+import type { DeadLetterConfig } from "../dead-letters/dead-letter-config.ts";
+import { deadLetterRouteDescriptions } from "../dead-letters/dead-letter-openapi.ts";
 import { exportRouteDescriptions } from "../exports/exports-openapi.ts";
 import { healthRouteDescriptions } from "../health/health-openapi.ts";
 import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
 import { peopleRouteDescriptions } from "../people/people-openapi.ts";
 import { registerRouteDescriptions } from "../registers/register-openapi.ts";
+import { registerPageRouteDescriptions } from "../registers/register-page-openapi.ts";
 import { registryRouteDescriptions } from "../registry/registry-openapi.ts";
 import { resultsRouteDescriptions } from "../results/results-openapi.ts";
 import { schoolRouteDescriptions } from "../schools/school-openapi.ts";
@@ -30,6 +33,7 @@ export interface DocumentLimits {
   people: PeopleConfig;
   attendanceReads: AttendanceReadsConfig;
   registers: RegistersConfig;
+  deadLetters: DeadLetterConfig;
 }
 
 export type OpenApiDocument = ReturnType<typeof createDocument>;
@@ -85,6 +89,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
           name: "exports",
           description: "CSV files of a poll's results and votes, a school's attendance",
         },
+        { name: "dead letters", description: "the writer's dead letters, and their replay" },
         { name: "health" },
         { name: "reference" },
         { name: "pages", description: "web pages and their files (no JSON)" },
@@ -121,9 +126,11 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         ...attendanceRouteDescriptions(limits.attendanceReads),
         ...registerRouteDescriptions(limits.registers),
         ...exportRouteDescriptions(limits.attendanceReads),
+        ...registerPageRouteDescriptions,
         ...healthRouteDescriptions,
         ...webRouteDescriptions,
         ...consoleRouteDescriptions,
+        ...deadLetterRouteDescriptions(limits.deadLetters),
         ...ownRoutes,
       }),
     },

@@ -7,7 +7,7 @@ import { idSchema, toFieldIssues } from "../../common/vote.ts";
 import { requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
 import type { PeopleConfig } from "../config.ts";
-import { auditExport } from "../console/audit-recorder.ts";
+import { auditExport, notAChange } from "../console/audit-recorder.ts";
 import { csvBody } from "../http/csv-body.ts";
 import { jsonBody } from "../http/json-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
@@ -76,9 +76,13 @@ export function peopleRoutes({ people, cache, adminToken, limits }: PeopleRouteD
   });
 
   router.post(`${base}/import`, admin, csv, async (req, res) => {
-    const { mode } = parse(importQuerySchema, req.query);
+    const { mode, dryRun } = parse(importQuerySchema, req.query);
     const schoolId = schoolParam(req);
-    res.json(await people.importRoster(schoolId, req.body as Buffer, mode, requestScope(req)));
+    const file = req.body as Buffer;
+    const result = await people.importRoster(schoolId, file, mode, requestScope(req), dryRun);
+    // A preview changed nothing: the audit log lists the import that is applied, not each look.
+    if (dryRun) notAChange(res);
+    res.json(result);
   });
 
   router.get(`${base}/export`, admin, async (req, res) => {

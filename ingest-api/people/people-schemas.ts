@@ -143,6 +143,16 @@ export const importQuerySchema = z.strictObject({
     .pipe(importModeSchema)
     .optional()
     .transform((mode) => mode ?? "upsert"),
+  // A preview: the console shows what a file would do, and its bad rows, before it is applied.
+  dryRun: z
+    .string({ error: "must be given once" })
+    .pipe(
+      z.enum(["true", "false"], {
+        error: 'must be "true" (a preview: the same answer, nothing written) or "false"',
+      }),
+    )
+    .optional()
+    .transform((dryRun) => dryRun === "true"),
 });
 
 // Answers of the people API.
@@ -180,6 +190,10 @@ export const importAnswerSchema = z.strictObject({
   updated: z.int(),
   unchanged: z.int(),
   deactivated: z.int().optional(),
+  dryRun: z
+    .literal(true)
+    .optional()
+    .meta({ description: "a preview (`?dryRun=true`): what the import would do; nothing written" }),
   errorCount: z.int(),
   errors: z.array(z.strictObject({ line: z.int(), field: z.string(), message: z.string() })),
 });

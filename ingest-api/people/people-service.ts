@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { NotFoundError } from "../../common/errors.ts";
 import type { Logger } from "../../common/logger.ts";
-import { type Pool, withTransaction } from "../../common/postgres.ts";
+import { type Pool, type PoolClient, withTransaction } from "../../common/postgres.ts";
 import { actsFor, type SchoolScope } from "../auth/actor.ts";
 import type { PeopleConfig } from "../config.ts";
 import { getSchool, schoolForCreate, schoolNotFound } from "../schools/school-store.ts";
@@ -51,6 +51,8 @@ export interface ImportResult {
   unchanged: number;
   /** replace mode: the active people the file left out, now inactive. */
   deactivated?: number;
+  /** A preview: the counts are what the import would do; nothing was written. */
+  dryRun?: true;
   /** Every row error (errors lists the first PEOPLE_IMPORT_MAX_ERRORS of them). */
   errorCount: number;
   errors: RowError[];
@@ -185,20 +187,25 @@ export class PeopleService {
    * one transaction with replace mode's deactivation, so a school's roster changes at once
    * and its known-people set is told once. A bad row is an error on its line and keeps no
    * other row out; a file that cannot be read is refused whole before anything is written.
+   * A dry run does the very same statements and rolls them back: its counts are the
+   * import's own (no second copy of the upsert's rules to drift), and a rolled-back
+   * transaction sends no notification.
    */
   async importRoster(
     schoolId: string,
     body: Buffer,
     mode: ImportMode,
     scope: SchoolScope,
+    dryRun = false,
   ): Promise<ImportResult> {
     inScope(scope, schoolId);
     // A missing school is a 404 before the file is read.
     await getSchool(this.#pool, schoolId, scope);
     const roster = await parseRoster(body, this.#limits.importMaxRows);
     const { rows } = roster;
+    const transaction = dryRun ? withRolledBackTransaction : withTransaction;
     const { created, updated, deactivated } = await withoutRowData(() =>
-      withTransaction(this.#pool, async (client) => {
+      transaction(this.#pool, async (client) => {
         if ((await schoolForCreate(client, schoolId)) === undefined) throw schoolNotFound(schoolId);
         const written = await store.upsertPeople(client, schoolId, {
           ids: rows.map((r) => r.id),
@@ -219,11 +226,15 @@ export class PeopleService {
       updated,
       unchanged: rows.length - created - updated,
       ...(deactivated === undefined ? {} : { deactivated }),
+      ...(dryRun ? { dryRun: true as const } : {}),
       errorCount: roster.errors.length,
       errors: roster.errors.slice(0, this.#limits.importMaxErrors),
     };
     const { errors: _listed, ...counts } = result;
-    this.#logger.info({ schoolId, ...counts }, "roster imported");
+    this.#logger.info(
+      { schoolId, ...counts },
+      dryRun ? "roster import previewed" : "roster imported",
+    );
     return result;
   }
 
@@ -270,6 +281,24 @@ export class PeopleService {
 /** Another school than the caller's: the 404 of a school that does not exist. */
 function inScope(scope: SchoolScope, schoolId: string): void {
   if (!actsFor(scope, schoolId)) throw schoolNotFound(schoolId);
+}
+
+/**
+ * A transaction that is always rolled back: `work`'s statements run (their locks, their
+ * counts) and leave nothing behind.
+ */
+async function withRolledBackTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    return await work(client);
+  } finally {
+    await client.query("rollback").catch(() => undefined);
+    client.release();
+  }
 }
 
 /** Postgres error fields that quote row data (a name among it); the rest is kept. */

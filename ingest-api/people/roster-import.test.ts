@@ -305,10 +305,79 @@ describe("importing a roster", () => {
       unchanged: 0,
       errorCount: 0,
     });
-    for (const query of ["?mode=merge", "?mode=replace&mode=upsert", "?dryRun=1"]) {
+    for (const query of ["?mode=merge", "?mode=replace&mode=upsert", "?dryRun=1", "?dry=true"]) {
       const res = await importCsv(school.id, "id,name,groups\n", { auth: school.auth, query });
-      assert.deepEqual(issueFields(res), [query === "?dryRun=1" ? "dryRun" : "mode"], query);
+      // ?dryRun=1: a value it does not take; ?dry: a parameter it does not know.
+      const field = ({ "?dryRun=1": "dryRun", "?dry=true": "dry" } as Record<string, string>)[
+        query
+      ];
+      assert.deepEqual(issueFields(res), [field ?? "mode"], query);
     }
+  });
+
+  test("?dryRun=true: the import's own answer, its row errors included, and nothing written", async () => {
+    const school = await freshSchool();
+    await importCsv(school.id, "id,name,groups\na,A,x\nb,B,\nc,C,\n", { auth: school.auth });
+    const before = await h.db.pool.query(
+      "select id, name, groups, active, updated_at from people where school_id = $1 order by id",
+      [school.id],
+    );
+    const listener = new pg.Client({ connectionString: h.db.url });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on("notification", (n) => heard.push(n.payload ?? ""));
+    await listener.query("listen tallyflow_people");
+    const file = "id,name,groups\na,A,x\nb,B2,\nback\\slash,,\nd,D,not a group\ne,E,\n";
+    try {
+      const preview = await importCsv(school.id, file, {
+        auth: school.auth,
+        query: "?mode=replace&dryRun=true",
+      });
+      assert.equal(preview.status, 200, preview.text);
+      // Written nothing: the same rows, the same updated_at, and no roster notification.
+      const after = await h.db.pool.query(
+        "select id, name, groups, active, updated_at from people where school_id = $1 order by id",
+        [school.id],
+      );
+      assert.deepEqual(after.rows, before.rows);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(heard, []);
+
+      const applied = await importCsv(school.id, file, {
+        auth: school.auth,
+        query: "?mode=replace&dryRun=false",
+      });
+      assert.equal(applied.status, 200, applied.text);
+      const { dryRun, ...previewed } = preview.body;
+      assert.equal(dryRun, true);
+      assert.equal(applied.body.dryRun, undefined);
+      assert.deepEqual(previewed, applied.body, "a preview answers what the import then does");
+      assert.deepEqual(countOf(applied.body), {
+        mode: "replace",
+        rows: 5,
+        created: 1,
+        updated: 1,
+        unchanged: 1,
+        deactivated: 1,
+        errorCount: 2,
+      });
+      assert.deepEqual(
+        applied.body.errors.map((e: { line: number; field: string }) => `${e.line}:${e.field}`),
+        ["4:id", "5:groups"],
+      );
+      await eventually("the applied import's notification", async () =>
+        heard.length > 0 ? true : undefined,
+      );
+    } finally {
+      await listener.end();
+    }
+    // A file refused whole is refused the same in a preview.
+    const unreadable = await importCsv(school.id, "name,id\n", {
+      auth: school.auth,
+      query: "?dryRun=true",
+    });
+    assert.equal(unreadable.status, 400);
+    assert.equal(unreadable.body.error.code, "invalid_csv");
   });
 
   test("one import is one notification of the school's roster, whatever its size", async () => {

@@ -1,5 +1,11 @@
 import { createHash } from "node:crypto";
-import { type NextFunction, type Request, type Response, Router } from "express";
+import {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  Router,
+} from "express";
 import { NotFoundError, UnavailableError, ValidationError } from "../../common/errors.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { Pool } from "../../common/postgres.ts";
@@ -35,6 +41,21 @@ export interface RegisterRouteDeps {
   /** Retry-After of a document not published yet: the publisher's interval. */
   resultsIntervalMs: number;
   logger: Logger;
+  /**
+   * Completions per credential (RATE_LIMIT_COMPLETIONS_PER_MIN), after the credential is
+   * known (`completerKey`) and before the body is read.
+   */
+  completionThrottle: RequestHandler;
+}
+
+/** Who a completion's rate limit counts: the kiosk, the teacher or the admin that sent it. */
+export function completerKey(req: Request): string {
+  if (req.kiosk !== undefined) return `kiosk "${req.kiosk.id}"`;
+  if (req.teacher !== undefined) return `teacher "${req.teacher.id}"`;
+  const actor = req.actor;
+  if (actor?.kind === "teacher") return `teacher "${actor.teacherId}"`;
+  if (actor?.kind === "school") return `admin "${actor.adminId}"`;
+  return "the deployment admin";
 }
 
 /** Most registers in the overdue list (the oldest first). */
@@ -102,19 +123,29 @@ export function registerRoutes(deps: RegisterRouteDeps) {
     );
   });
 
-  router.post("/v1/registers/:pollId/complete", completer, body, async (req, res) => {
-    const input = parseBody(completeSchema, req.body);
-    const by =
-      req.kiosk !== undefined
-        ? ({ kind: "kiosk", kiosk: req.kiosk } as const)
-        : req.teacher !== undefined
-          ? ({
-              kind: "actor",
-              actor: { kind: "teacher", schoolId: req.teacher.schoolId, teacherId: req.teacher.id },
-            } as const)
-          : ({ kind: "actor", actor: req.actor! } as const);
-    res.status(202).json(await deps.completions.complete(by, param(req, "pollId"), input));
-  });
+  router.post(
+    "/v1/registers/:pollId/complete",
+    completer,
+    deps.completionThrottle,
+    body,
+    async (req, res) => {
+      const input = parseBody(completeSchema, req.body);
+      const by =
+        req.kiosk !== undefined
+          ? ({ kind: "kiosk", kiosk: req.kiosk } as const)
+          : req.teacher !== undefined
+            ? ({
+                kind: "actor",
+                actor: {
+                  kind: "teacher",
+                  schoolId: req.teacher.schoolId,
+                  teacherId: req.teacher.id,
+                },
+              } as const)
+            : ({ kind: "actor", actor: req.actor! } as const);
+      res.status(202).json(await deps.completions.complete(by, param(req, "pollId"), input));
+    },
+  );
 
   router.get("/v1/registers/:pollId", reader, async (req, res) => {
     const pollId = param(req, "pollId");

@@ -82,3 +82,44 @@ export async function deleteTeacher(db: Db, schoolId: string, teacherId: string)
     );
   return toTeacher(rows[0]!);
 }
+
+/** A teacher with the hash of its current token: what a sign-in link is checked against. */
+export async function getTeacherCredential(
+  db: Db,
+  teacherId: string,
+): Promise<(Teacher & { tokenHash: Buffer }) | undefined> {
+  const { rows } = await db.query<TeacherRow & { token_hash: Buffer }>(
+    "select id, school_id, label, created_at, token_hash from school_teachers where id = $1",
+    [teacherId],
+  );
+  const row = rows[0];
+  return row === undefined ? undefined : { ...toTeacher(row), tokenHash: row.token_hash };
+}
+
+/**
+ * Replaces the teacher's token, if it is still `oldHash` (a sign-in link names the token it
+ * replaces: a second use finds another and changes nothing). The row is deleted and inserted
+ * again with its id, label and creation time (the API may insert and delete teachers, not
+ * update them: migration 026's grants); in the caller's transaction, so that a concurrent
+ * use waits for this one and then finds no row with `oldHash`. Undefined when none matched.
+ */
+export async function replaceTeacherToken(
+  client: PoolClient,
+  teacherId: string,
+  oldHash: Buffer,
+  newHash: Buffer,
+): Promise<Teacher | undefined> {
+  const { rows } = await client.query<TeacherRow>(
+    `delete from school_teachers where id = $1 and token_hash = $2
+     returning id, school_id, label, created_at`,
+    [teacherId, oldHash],
+  );
+  const old = rows[0];
+  if (old === undefined) return undefined;
+  const inserted = await client.query<TeacherRow>(
+    `insert into school_teachers (id, school_id, label, token_hash, created_at)
+     values ($1, $2, $3, $4, $5) returning id, school_id, label, created_at`,
+    [old.id, old.school_id, old.label, newHash, old.created_at],
+  );
+  return toTeacher(inserted.rows[0]!);
+}

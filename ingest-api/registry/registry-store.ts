@@ -183,7 +183,15 @@ export async function insertPoll(
   } catch (err) {
     if (pgCode(err) !== "23505") throw err;
     await client.query("rollback to savepoint insert_poll");
-    if (pgConstraint(err) === "polls_pkey" && id !== input.id) return "id_taken";
+    const constraint = pgConstraint(err);
+    // A deleted poll's id stays taken until its votes are purged (migration 031).
+    if ((constraint === "polls_pkey" || constraint === "poll_purges_pkey") && id !== input.id)
+      return "id_taken";
+    if (constraint === "poll_purges_pkey")
+      throw new ConflictError(
+        "poll_purge_pending",
+        `poll "${input.id}" was deleted and its votes are still being removed: create it again in a few minutes`,
+      );
     throw new ConflictError("poll_exists", `poll "${input.id}" already exists`);
   }
 }

@@ -6,6 +6,7 @@ import { PrivateNatsServer } from "../../harness/nats-servers.ts";
 import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
+import { drainPollPurges } from "../../test-support/poll-purges.ts";
 import { streamMessages } from "../../test-support/streams.ts";
 
 // Polls created with oneVotePerVoter: true take one vote per voterId at ingest (Redis).
@@ -203,7 +204,8 @@ describe("one vote per voter", () => {
 
     await request(api().app).delete("/v1/polls/reborn").set(ADMIN).expect(200);
     assert.equal(await voterEntries("reborn"), 0);
-    // A new poll under the same id starts with no voters.
+    // A new poll under the same id (once the old one's rows are purged) starts with no voters.
+    await drainPollPurges(api().db.pool);
     await createPoll(api().app, { id: "reborn", oneVotePerVoter: true });
     assert.equal((await vote("reborn", { voterId: "judy" })).status, 202);
     // Other polls keep theirs.

@@ -7,6 +7,7 @@ import { eventually } from "../../harness/waiting.ts";
 import { createKiosk, createPoll, expectError, type TestKiosk } from "../../test-support/api.ts";
 import { type InProcessWriter, startPipelineWriter } from "../../test-support/in-process-writer.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
+import { drainPollPurges } from "../../test-support/poll-purges.ts";
 import { TcpProxy } from "../../test-support/tcp-proxy.ts";
 
 // The one-vote claims belong to one incarnation of a poll: a poll deleted and created again
@@ -100,6 +101,7 @@ describe("voter claims per poll incarnation", () => {
     } finally {
       await proxy.up();
     }
+    await drainPollPurges(h.db.pool); // the old poll's rows (migration 031)
     await createPoll(h.app, { id: "reborn", oneVotePerVoter: true });
     const res = await eventually("Redis is back for votes", async () => {
       const answer = await vote("reborn", "judy");

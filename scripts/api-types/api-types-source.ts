@@ -92,6 +92,7 @@ export async function apiTypesSource(): Promise<string> {
     people: config.people,
     attendanceReads: config.attendanceReads,
     registers: config.registers,
+    deadLetters: config.deadLetters,
   });
   return compile(apiTypesSchema(document), "ApiPaths", {
     bannerComment: BANNER,

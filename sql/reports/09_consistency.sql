@@ -51,6 +51,8 @@ with r as (
   from votes v
   where (:'poll_id' = '' or v.poll_id = :'poll_id')
     and v.cast_at >= :'vlo'::timestamptz and v.cast_at < :'vhi'::timestamptz
+    -- A deleted poll's votes wait for the background purge (migration 031), its rollups do not.
+    and not exists (select 1 from poll_purges pp where pp.poll_id = v.poll_id)
   group by 1, 2, 3
 ), cmp as (
   select poll_id, option_id, bucket_start,

@@ -11,15 +11,28 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+export function api(method, path, body) {
+  return send(
+    method,
+    path,
+    body === undefined ? undefined : ["application/json", JSON.stringify(body)],
+  );
+}
+
+/** A file as the body (a roster CSV), sent as it is with its media type. */
+export function upload(method, path, type, data) {
+  return send(method, path, [type, data]);
+}
+
+async function send(method, path, payload) {
   const headers = {};
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (payload !== undefined) headers["Content-Type"] = payload[0];
   if (method !== "GET") headers["X-CSRF-Token"] = csrfToken;
   const res = await fetch(path, {
     method,
     headers,
     credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: payload?.[1],
   });
   const text = await res.text();
   const parsed = text ? JSON.parse(text) : undefined;

@@ -1,17 +1,25 @@
 // The console's shell: sign-in from an invite link, the navigation, and the view the URL's
-// fragment names (#/polls, #/kiosks, #/schools, #/audit).
+// fragment names (#/polls, #/kiosks, #/schools, #/audit, #/attendance, #/registers, #/dead-letters).
 import { currentSession, signIn, signOut } from "./api.js";
+import { AttendanceView } from "./attendance-view.js";
 import { AuditView } from "./audit-view.js";
+import { DeadLettersView } from "./dead-letters-view.js";
 import { KiosksView } from "./kiosks-view.js";
+import { PeopleView } from "./people-view.js";
 import { PollsView } from "./polls-view.js";
+import { RegistersView } from "./registers-view.js";
 import { SchoolsView } from "./schools-view.js";
 import { ErrorNote, html, render, useEffect, useState } from "./ui.js";
 
 const VIEWS = {
   polls: { title: "Polls", view: PollsView },
   kiosks: { title: "Kiosks", view: KiosksView },
+  people: { title: "People", view: PeopleView },
   schools: { title: "Schools", view: SchoolsView, deployment: true },
   audit: { title: "Audit log", view: AuditView },
+  attendance: { title: "Attendance", view: AttendanceView },
+  registers: { title: "Registers", view: RegistersView },
+  "dead-letters": { title: "Dead letters", view: DeadLettersView, deployment: true },
 };
 
 function routeOf(hash) {

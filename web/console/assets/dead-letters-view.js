@@ -1,0 +1,122 @@
+// Dead letters (the deployment admin's): what the writer set aside and why, paged oldest first
+// (keyset), filtered by poll, reason and state; each replayed to the votes stream, or every
+// pending one the filters keep. A replay is safe to repeat: votes are stored once.
+import { api } from "./api.js";
+import { ErrorNote, html, useEffect, useState } from "./ui.js";
+
+const REASONS = {
+  invalid: "invalid data",
+  store_failed: "store failed",
+  max_deliveries: "max deliveries",
+};
+
+function queryOf(filters) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(filters)) if (v) q.set(k, v);
+  return q.toString();
+}
+
+export function DeadLettersView() {
+  const [filters, setFilters] = useState({ state: "pending" });
+  const [letters, setLetters] = useState([]);
+  const [next, setNext] = useState(null);
+  const [error, setError] = useState(undefined);
+  const [note, setNote] = useState("");
+  const [busy, setBusy] = useState(false);
+  const load = async (after) => {
+    try {
+      const q = queryOf({ ...filters, after });
+      const page = await api("GET", `/v1/dead-letters${q ? `?${q}` : ""}`);
+      setLetters((old) => (after ? [...old, ...page.deadLetters] : page.deadLetters));
+      setNext(page.next);
+      setError(undefined);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  useEffect(() => {
+    load();
+  }, [filters]);
+
+  const submit = (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    setFilters({
+      pollId: String(form.get("pollId") ?? "").trim(),
+      reason: String(form.get("reason") ?? ""),
+      state: String(form.get("state") ?? "pending"),
+    });
+  };
+  const replay = async (letter) => {
+    setBusy(true);
+    try {
+      const r = await api("POST", `/v1/dead-letters/${letter.id}/replay`);
+      setNote(
+        `Dead letter ${r.id} replayed as stream message ${r.seq}${r.duplicate ? " (it had been already)" : ""}.`,
+      );
+      await load();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const replayAll = async () => {
+    setBusy(true);
+    try {
+      const q = queryOf({ pollId: filters.pollId, reason: filters.reason });
+      const r = await api("POST", `/v1/dead-letters/replay${q ? `?${q}` : ""}`);
+      setNote(
+        `${r.replayed.length} dead letter${r.replayed.length === 1 ? "" : "s"} replayed${r.more ? "; more wait: replay again" : ""}.`,
+      );
+      await load();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return html`
+    <p class="muted">Messages the writers could not store, with why. Fix the cause first (docs/operations.md), then replay: each vote is stored once however often it is replayed.</p>
+    <form class="filters" onSubmit=${submit} aria-label="Filter the dead letters">
+      <label>Poll id<input name="pollId" /></label>
+      <label>Reason<select name="reason">
+        <option value="">Any reason</option>
+        ${Object.entries(REASONS).map(([v, label]) => html`<option value=${v}>${label}</option>`)}
+      </select></label>
+      <label>Shown<select name="state">
+        <option value="pending">Not yet replayed</option>
+        <option value="replayed">Replayed</option>
+        <option value="all">All</option>
+      </select></label>
+      <p class="actions"><button type="submit">Filter</button>
+        <button type="button" disabled=${busy} onClick=${replayAll}>Replay all pending${filters.pollId || filters.reason ? " (filtered)" : ""}</button></p>
+    </form>
+    <${ErrorNote} error=${error} />
+    <p role="status" class="muted">${note}</p>
+    <div class="scroll">
+    <table class="dead-letters">
+      <caption class="visually-hidden">Dead letters, oldest first</caption>
+      <thead><tr><th scope="col">Id</th><th scope="col">First seen</th><th scope="col">Poll</th><th scope="col">Reason</th><th scope="col">Error</th><th scope="col">Deliveries</th><th scope="col">Message</th><th scope="col">Replayed</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+      <tbody>
+        ${letters.map(
+          (d) => html`<tr data-dead-letter=${d.id}>
+            <td>${d.id}</td>
+            <td>${new Date(d.firstSeen).toLocaleString()}${d.lastSeen !== d.firstSeen ? html`<br /><span class="muted">again ${new Date(d.lastSeen).toLocaleString()}</span>` : null}</td>
+            <td>${d.pollId ?? d.subject}${d.itemIndex >= 0 ? html`<br /><span class="muted">vote ${d.itemIndex} of a batch</span>` : null}</td>
+            <td><span class="chip">${REASONS[d.reason] ?? d.reason}</span></td>
+            <td><code class="changes">${d.error}</code></td>
+            <td>${d.deliveries}</td>
+            <td><code class="changes">${d.raw}${d.rawBytes > d.raw.length ? "…" : ""}</code></td>
+            <td>${d.replayedAt ? new Date(d.replayedAt).toLocaleString() : "–"}</td>
+            <td><button type="button" disabled=${busy} onClick=${() => replay(d)}
+              aria-label=${`Replay dead letter ${d.id}`}>${d.replayedAt ? "Replay again" : "Replay"}</button></td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+    </div>
+    ${letters.length === 0 ? html`<p>No dead letters.</p>` : null}
+    ${next ? html`<p><button type="button" onClick=${() => load(next)}>More</button></p>` : null}`;
+}
