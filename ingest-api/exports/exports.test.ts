@@ -340,13 +340,17 @@ describe("CSV exports", () => {
       const inUse = () => h.pool.totalCount - h.pool.idleCount;
       const before = inUse();
       const res = await open(`/v1/polls/${bigPoll}/votes.csv`, north.auth);
-      assert.equal(res.statusCode, 200);
-      await new Promise((resolve) => res.once("data", resolve));
-      assert.equal(inUse(), before + 1, "the COPY holds one connection");
-      assert.equal(await copying(), 1);
-      res.destroy();
+      try {
+        assert.equal(res.statusCode, 200);
+        await new Promise((resolve) => res.once("data", resolve));
+        // (Other work of the API may hold a connection for a moment too: at least one more.)
+        assert.ok(inUse() >= before + 1, "the COPY holds a connection");
+        assert.equal(await copying(), 1);
+      } finally {
+        res.destroy();
+      }
       await eventually("the export's connection out of use, its COPY ended", async () =>
-        inUse() === before && (await copying()) === 0 ? true : undefined,
+        inUse() <= before && (await copying()) === 0 ? true : undefined,
       );
       // The pool serves on.
       const again = await request(h.app).get(`/v1/polls/${pollId}/results.csv`).set(north.auth);
