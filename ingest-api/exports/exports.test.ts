@@ -326,12 +326,12 @@ describe("CSV exports", () => {
       );
     });
 
-    /** Backends running an export's COPY. */
+    /** Backends running an export's COPY (an idle one shows its last query too). */
     const copying = async () => {
       const { rows } = await h.db.pool.query(
         `select count(*)::int as n from pg_stat_activity
          where datname = current_database() and pid <> pg_backend_pid()
-           and query ilike 'copy (%export_poll_votes%'`,
+           and state = 'active' and query ilike 'copy (%export_poll_votes%'`,
       );
       return rows[0].n as number;
     };
@@ -391,7 +391,7 @@ describe("CSV exports", () => {
       await eventually("the COPY waits on the paused client", async () => {
         const { rows } = await h.db.pool.query(
           `select wait_event from pg_stat_activity
-           where datname = current_database() and query ilike 'copy (%export_poll_votes%'`,
+           where datname = current_database() and state = 'active' and query ilike 'copy (%export_poll_votes%'`,
         );
         assert.equal(rows.length, 1, "the COPY is still running");
         return rows[0].wait_event === "ClientWrite" || undefined;
