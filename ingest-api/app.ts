@@ -26,6 +26,7 @@ import {
   mountConsoleRoutes,
 } from "./console/console-mount.ts";
 import { type DeadLetterRouteDeps, deadLetterRoutes } from "./dead-letters/dead-letter-routes.ts";
+import { type ExportRouteDeps, exportRoutes } from "./exports/export-routes.ts";
 import { type HealthRouteDeps, healthRoutes } from "./health/health-routes.ts";
 import { CORS_PATHS, corsHandler } from "./http/cors.ts";
 import type { HttpExposureConfig } from "./http/http-config.ts";
@@ -78,6 +79,8 @@ export interface AppParts {
   attendanceSettings: AttendanceSettingsRouteDeps;
   holidays: HolidaysRouteDeps;
   attendanceReads: AttendanceReadRouteDeps;
+  /** The CSV exports: a poll's results and votes, a school's person-days. */
+  exports: ExportRouteDeps;
   results: Pick<ResultsJsonRouteDeps, "cache" | "results" | "resultsIntervalMs">;
   resultsPng: ResultsPngRouteDeps;
   eventStream: EventStreamRouteDeps;
@@ -184,6 +187,7 @@ export function createApp(parts: AppParts): Express {
   app.use(attendanceReadRoutes(parts.attendanceReads));
   app.use(dayRoutes(parts.attendance));
   app.use(registerRoutes(parts.registers));
+  app.use(exportRoutes(parts.exports));
   app.use(deadLetterRoutes(parts.deadLetters));
   app.use(registerPageRoutes(parts.registerPage));
   mountConsoleRoutes(app, parts.console);

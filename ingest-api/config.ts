@@ -111,8 +111,19 @@ export interface IngestConfig extends CommonConfig, HttpExposureConfig {
   readonly console: ConsoleConfig;
   /** Lesson registers (ingest-api/registers/). */
   readonly registers: RegistersConfig;
+  /** The CSV exports (ingest-api/exports/). */
+  readonly exports: ExportsConfig;
   /** The dead letters' routes (ingest-api/dead-letters/). */
   readonly deadLetters: DeadLetterConfig;
+}
+
+export interface ExportsConfig {
+  /**
+   * Longest a CSV export may stream (its COPY or cursor holds a pool connection while the
+   * client downloads): cut beyond, so that a stalled client cannot hold one for ever.
+   * @defaultValue 900000 (15 min)
+   */
+  readonly maxMs: number;
 }
 
 export interface RegistersConfig {
@@ -299,6 +310,9 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
       }),
     }),
     console: readConsoleConfig(env),
+    exports: Object.freeze({
+      maxMs: readInt(env, "EXPORT_MAX_MS", 900_000, { min: 1_000, max: 86_400_000 }),
+    }),
     deadLetters: readDeadLetterConfig(env),
   });
 }

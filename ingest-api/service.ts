@@ -10,6 +10,7 @@ import type { Lifecycle } from "../common/lifecycle.ts";
 import type { Logger } from "../common/logger.ts";
 import { addMetricsServer } from "../common/metrics-server.ts";
 import { addNats } from "../common/nats.ts";
+import type { Pool } from "../common/postgres.ts";
 import { addRedis } from "../common/redis.ts";
 import { openServiceBase } from "../common/service-base.ts";
 import { provisionVotesStream } from "../common/votes-stream.ts";
@@ -68,6 +69,8 @@ export interface IngestApi {
   streamAdmission: StreamAdmission;
   /** What the metrics port serves (tests read it directly). */
   metricsRegistry: Registry;
+  /** The API's Postgres pool (tests read its idle and total counts). */
+  pool: Pool;
   /** The port /metrics listens on (API_METRICS_PORT); undefined when off. */
   metricsPort: number | undefined;
 }
@@ -363,6 +366,14 @@ export async function buildIngestApi(
       adminToken: config.adminToken,
       limits: config.attendanceReads,
     },
+    exports: {
+      pool,
+      cache,
+      now: Date.now,
+      adminToken: config.adminToken,
+      limits: config.attendanceReads,
+      maxMs: config.exports.maxMs,
+    },
     results: resultsReads,
     resultsPng: { ...resultsReads, redis, keyPrefix: config.redisKeyPrefix },
     eventStream: {
@@ -463,6 +474,7 @@ export async function buildIngestApi(
     streamAdmission,
     metricsRegistry: metrics.registry,
     metricsPort,
+    pool,
   };
 }
 

@@ -2610,6 +2610,250 @@ export interface ApiPaths {
       };
     };
   };
+  "/v1/polls/{pollId}/results.csv": {
+    get: {
+      path: {
+        /**
+         * the poll's id
+         */
+        pollId: string;
+      };
+      query: {
+        by?: string;
+      };
+      responses: {
+        "200": string;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "poll_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/polls/{pollId}/votes.csv": {
+    get: {
+      path: {
+        /**
+         * the poll's id
+         */
+        pollId: string;
+      };
+      responses: {
+        "200": string;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "poll_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
+  "/v1/schools/{schoolId}/attendance.csv": {
+    get: {
+      path: {
+        /**
+         * the school's id
+         */
+        schoolId: string;
+      };
+      query: {
+        from: string;
+        to: string;
+      };
+      responses: {
+        "200": string;
+        "400": {
+          error: {
+            code: "invalid_request";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "401": Error401;
+        "403": {
+          error: {
+            code: "teacher_not_allowed";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "404": {
+          error: {
+            code: "school_not_found";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "429": {
+          error: {
+            code: "rate_limited";
+            message: string;
+            details?:
+              | {
+                  issues: {
+                    field: string;
+                    message: string;
+                  }[];
+                }
+              | {
+                  [k: string]: unknown | undefined;
+                };
+          };
+        };
+        "500": Error500;
+      };
+    };
+  };
   "/v1/schools/{schoolId}/teachers/{teacherId}/sign-in-link": {
     post: {
       path: {

@@ -62,6 +62,10 @@ describe("the services' Postgres roles", () => {
     await assert.rejects(api.query("select count(*) from votes"), REFUSED);
     await assert.rejects(api.query("delete from votes"), REFUSED);
     await assert.rejects(api.query("select * from vote_rollups"), REFUSED);
+    // One poll's votes and results for its CSV exports, through migration 034's functions.
+    const exported = await api.query("select event_id, option_id from export_poll_votes('p')");
+    assert.equal(exported.rows.length, 1);
+    await api.query("select * from export_poll_results('p', false)");
     // The audit log is append-only for the API (migration 027).
     await api.query(
       "insert into audit_log (actor_kind, action, status) values ('deployment', 'POST /x', 201)",

@@ -168,13 +168,16 @@ describe("the audit log", () => {
     const erased = await logged("DELETE /v1/schools/:schoolId/people/:personId", "p-0001");
     const bulk = await logged("POST /v1/schools/:schoolId/people/import", "north");
     assert.deepEqual(bulk.changes, { requestBytes: Buffer.byteLength(csv) });
-    assert.deepEqual(patched.changes, { groups: { before: null, after: ["7b"] } });
+    assert.deepEqual(patched.changes, { groups: { before: ["7a"], after: ["7b"] } });
     assert.deepEqual((put.changes!.request as { groups: string[] }).groups, ["7a"]);
     assert.doesNotMatch(JSON.stringify([put, patched, erased, bulk]), /Ada|Lovelace|King|Grace/);
-    // The pseudonym beside the erased id would link the person's events back to them.
-    assert.deepEqual(erased.changes, {
-      before: { erased: true, id: "p-0001", eventsRewritten: 0 },
-    });
+    // The person as they were before the erasure (no name); never the pseudonym, which
+    // beside the erased id would link the person's events back to them.
+    const gone = erased.changes!.before as Record<string, unknown>;
+    assert.deepEqual(
+      { id: gone.id, groups: gone.groups, active: gone.active, name: "name" in gone },
+      { id: "p-0001", groups: ["7b"], active: true, name: false },
+    );
     assert.doesNotMatch(JSON.stringify(erased), new RegExp(erasure.body.pseudonym));
     const imports = await entries(
       `?action=${encodeURIComponent("POST /v1/schools/:schoolId/people/import")}`,

@@ -1,9 +1,12 @@
-import type { RequestHandler, Response } from "express";
+import type { Request, RequestHandler, Response } from "express";
 import { Counter, type Registry } from "prom-client";
 import type { Logger } from "../../common/logger.ts";
 import type { Pool } from "../../common/postgres.ts";
+import { listHolidays } from "../attendance/holidays-store.ts";
 import { clientAddress } from "../http/client-address.ts";
+import { getPerson, toPerson } from "../people/people-store.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
+import { getKiosk } from "../registry/registry-store.ts";
 import { type AuditInput, insertAudit } from "./audit-store.ts";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -35,9 +38,8 @@ export function notAChange(res: Response): void {
 
 /**
  * The objects whose state before a change is cheap: read from the registry cache (no query).
- * Others log what the request set and what the answer says.
  */
-function snapshotReaders(cache: RegistryCache): [RegExp, (id: string) => Snapshot | undefined][] {
+function cachedSnapshots(cache: RegistryCache): [RegExp, (id: string) => Snapshot | undefined][] {
   return [
     [
       /^\/v1\/polls\/([^/]+)$/,
@@ -50,6 +52,54 @@ function snapshotReaders(cache: RegistryCache): [RegExp, (id: string) => Snapsho
     ],
     [/^\/v1\/schools\/([^/]+)$/, (id) => cache.school(id) as unknown as Snapshot | undefined],
   ];
+}
+
+/**
+ * The objects the cache does not hold, read by primary key before the change runs (one
+ * query, only for a PUT, PATCH or DELETE of one of them), in the shape their routes answer,
+ * so that before and after compare field by field. Unscoped: the entry is written only when
+ * the change succeeded, that is when the admin could see the object.
+ */
+function storedSnapshots(
+  pool: Pool,
+): [RegExp, (...ids: string[]) => Promise<Snapshot | undefined>][] {
+  return [
+    [
+      /^\/v1\/kiosks\/([^/]+)$/,
+      (id) =>
+        getKiosk(pool, id!, null).then(
+          (k) => k as unknown as Snapshot,
+          () => undefined,
+        ),
+    ],
+    [
+      /^\/v1\/schools\/([^/]+)\/people\/([^/]+)$/,
+      async (schoolId, id) => {
+        const row = await getPerson(pool, schoolId!, id!);
+        // Without the name: the log never holds one (PERSONAL_FIELDS).
+        return row === undefined ? undefined : (toPerson(row, false) as unknown as Snapshot);
+      },
+    ],
+    [
+      /^\/v1\/schools\/([^/]+)\/holidays\/(\d{4}-\d{2}-\d{2})$/,
+      async (schoolId, date) => {
+        const [holiday] = await listHolidays(pool, schoolId!, date!, date!);
+        return holiday as unknown as Snapshot | undefined;
+      },
+    ],
+  ];
+}
+
+/** Where an export route leaves what it exported, for the recorder to log (auditExport). */
+const EXPORT_LOCAL = "auditExport";
+
+/**
+ * Marks a read as one the audit log records: an export of personal data (a poll's votes, a
+ * school's attendance, its roster). Logged when the response closes, whether the file was
+ * sent whole (`complete: true`) or the client went away midway (`complete: false`).
+ */
+export function auditExport(res: Response, what: Record<string, unknown>): void {
+  res.locals[EXPORT_LOCAL] = what;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -78,7 +128,9 @@ function changesOf(
   personal: boolean,
 ): unknown {
   const { hidden, redact } = redactor(personal);
-  if (method === "PATCH" && isRecord(requestBody)) {
+  // A PUT that replaced an object is logged as a PATCH of the fields it sent; one that
+  // created it (nothing before) by what it sent.
+  if ((method === "PATCH" || (method === "PUT" && before !== undefined)) && isRecord(requestBody)) {
     const after = isRecord(answer) ? answer : requestBody;
     return Object.fromEntries(
       Object.keys(requestBody)
@@ -139,21 +191,72 @@ export function auditRecorder(deps: {
   registry: Registry;
   logger: Logger;
 }): RequestHandler {
-  const readers = snapshotReaders(deps.cache);
+  const cached = cachedSnapshots(deps.cache);
+  const stored = storedSnapshots(deps.pool);
   const log = deps.logger.child({ component: "audit" });
   const failures = new Counter({
     name: "tallyflow_audit_write_failures_total",
     help: "Audit log entries that could not be written (logged at ERROR)",
     registers: [deps.registry],
   });
+  /** Appends one entry for this request; `changes` as changesOf or auditExport made them. */
+  const record = (
+    req: Request,
+    res: Response,
+    before: Snapshot | undefined,
+    answer: unknown,
+    changes: unknown,
+  ) => {
+    const actor = req.actor;
+    if (actor === undefined || res.statusCode >= 400 || req.route === undefined) return;
+    if (res.locals[NOT_A_CHANGE] === true) return;
+    const params = (req.params ?? {}) as Record<string, unknown>;
+    const entry: AuditInput = {
+      schoolId: schoolOf(
+        actor.kind === "deployment" ? null : actor.schoolId,
+        params,
+        before,
+        answer,
+      ),
+      actorKind: actor.kind,
+      actorId:
+        actor.kind === "school" ? actor.adminId : actor.kind === "teacher" ? actor.teacherId : null,
+      sessionId: req.consoleSession?.id ?? null,
+      action: `${req.method} ${req.baseUrl}${String(req.route.path)}`,
+      objectId: objectIdOf(params, answer),
+      address: clientAddress(req),
+      status: res.statusCode,
+      changes,
+    };
+    insertAudit(deps.pool, entry).catch((err: unknown) => {
+      failures.inc();
+      log.error({ err, action: entry.action, objectId: entry.objectId }, "audit write failed");
+    });
+  };
+
+  /** The object's state before the request changes it, if it is one whose state is kept. */
+  const snapshotBefore = async (method: string, path: string): Promise<Snapshot | undefined> => {
+    if (method !== "PATCH" && method !== "DELETE" && method !== "PUT") return undefined;
+    for (const [pattern, read] of cached) {
+      const m = pattern.exec(path);
+      if (m) return read(decodeURIComponent(m[1]!));
+    }
+    for (const [pattern, read] of stored) {
+      const m = pattern.exec(path);
+      if (m) return read(...m.slice(1).map(decodeURIComponent));
+    }
+    return undefined;
+  };
+
   return (req, res, next) => {
-    if (SAFE_METHODS.has(req.method)) return next();
-    let before: Snapshot | undefined;
-    if (req.method === "PATCH" || req.method === "DELETE") {
-      for (const [pattern, read] of readers) {
-        const m = pattern.exec(req.path);
-        if (m) before = read(decodeURIComponent(m[1]!));
-      }
+    if (SAFE_METHODS.has(req.method)) {
+      // A read is logged only when its route marked it an export (auditExport).
+      res.once("close", () => {
+        const what = res.locals[EXPORT_LOCAL] as Record<string, unknown> | undefined;
+        if (what !== undefined)
+          record(req, res, undefined, undefined, { ...what, complete: res.writableFinished });
+      });
+      return next();
     }
     let answer: unknown;
     const json = res.json.bind(res);
@@ -161,37 +264,34 @@ export function auditRecorder(deps: {
       answer = body;
       return json(body);
     };
-    res.once("finish", () => {
-      const actor = req.actor;
-      if (actor === undefined || res.statusCode >= 400 || req.route === undefined) return;
-      if (res.locals[NOT_A_CHANGE] === true) return;
-      const params = (req.params ?? {}) as Record<string, unknown>;
-      const entry: AuditInput = {
-        schoolId: schoolOf(
-          actor.kind === "deployment" ? null : actor.schoolId,
-          params,
-          before,
-          answer,
-        ),
-        actorKind: actor.kind,
-        actorId:
-          actor.kind === "school"
-            ? actor.adminId
-            : actor.kind === "teacher"
-              ? actor.teacherId
-              : null,
-        sessionId: req.consoleSession?.id ?? null,
-        action: `${req.method} ${req.baseUrl}${String(req.route.path)}`,
-        objectId: objectIdOf(params, answer),
-        address: clientAddress(req),
-        status: res.statusCode,
-        changes: changesOf(req.method, req.body, before, answer, PERSONAL_PATH.test(req.path)),
-      };
-      insertAudit(deps.pool, entry).catch((err: unknown) => {
-        failures.inc();
-        log.error({ err, action: entry.action, objectId: entry.objectId }, "audit write failed");
-      });
-    });
-    next();
+    snapshotBefore(req.method, req.path).then(
+      (before) => {
+        res.once("finish", () =>
+          record(
+            req,
+            res,
+            before,
+            answer,
+            changesOf(req.method, req.body, before, answer, PERSONAL_PATH.test(req.path)),
+          ),
+        );
+        next();
+      },
+      // A failed read of the state before (Postgres away): the change goes on, and the
+      // error handler answers what its own queries meet.
+      (err: unknown) => {
+        log.warn({ err, path: req.path }, "audit: state before the change not read");
+        res.once("finish", () =>
+          record(
+            req,
+            res,
+            undefined,
+            answer,
+            changesOf(req.method, req.body, undefined, answer, PERSONAL_PATH.test(req.path)),
+          ),
+        );
+        next();
+      },
+    );
   };
 }

@@ -11,6 +11,7 @@ import { issueSchoolAdmin, type TestSchoolAdmin } from "../../test-support/schoo
 import { consoleRouteDescriptions } from "../console/console-openapi.ts";
 import { readDeadLetterConfig } from "../dead-letters/dead-letter-config.ts";
 import { deadLetterRouteDescriptions } from "../dead-letters/dead-letter-openapi.ts";
+import { exportRouteDescriptions } from "../exports/exports-openapi.ts";
 import { registerPageRouteDescriptions } from "../registers/register-page-openapi.ts";
 import type { OpenApiDocument } from "./openapi-document.ts";
 
@@ -23,13 +24,16 @@ import type { OpenApiDocument } from "./openapi-document.ts";
 
 /**
  * Operations this file does not call: an event stream never ends (supertest), and the
- * console's, answered in openapi-console-answers.test.ts (sessions of their own), and the
- * dead letters', answered in ingest-api/dead-letters/dead-letters.test.ts (with a writer).
+ * console's, answered in openapi-console-answers.test.ts (sessions of their own), the
+ * dead letters', answered in ingest-api/dead-letters/dead-letters.test.ts (with a writer),
+ * and the CSV exports', answered in openapi-exports-answers.test.ts.
  */
 const NOT_CALLED = new Set([
   "GET /v1/polls/{pollId}/events",
   "GET /v1/schools/{schoolId}/attendance/events",
   ...operationsOf(consoleRouteDescriptions),
+  // The CSV exports: openapi-exports-answers.test.ts.
+  ...operationsOf(exportRouteDescriptions({ personRangeMaxDays: 1 })),
   ...operationsOf(deadLetterRouteDescriptions(readDeadLetterConfig({}))),
   // The register page's: openapi-register-page-answers.test.ts (a completion budget of its own).
   ...operationsOf(registerPageRouteDescriptions),

@@ -5,6 +5,7 @@ import { consoleRouteDescriptions } from "../console/console-openapi.ts";
 import { CSRF_HEADER, SESSION_COOKIE } from "../console/session-layer.ts";
 import type { DeadLetterConfig } from "../dead-letters/dead-letter-config.ts";
 import { deadLetterRouteDescriptions } from "../dead-letters/dead-letter-openapi.ts";
+import { exportRouteDescriptions } from "../exports/exports-openapi.ts";
 import { healthRouteDescriptions } from "../health/health-openapi.ts";
 import type { ListPageConfig } from "../http/page-cursor.ts";
 import { kioskRouteDescriptions } from "../kiosks/kiosk-openapi.ts";
@@ -86,6 +87,10 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         { name: "registers", description: "lesson registers: docs/registers.md" },
         { name: "console", description: "console sign-in by invite, and its sessions" },
         { name: "audit", description: "every admin change that succeeded" },
+        {
+          name: "exports",
+          description: "CSV files of a poll's results and votes, a school's attendance",
+        },
         { name: "dead letters", description: "the writer's dead letters, and their replay" },
         { name: "health" },
         { name: "reference" },
@@ -122,6 +127,7 @@ export function apiDocument(limits: DocumentLimits): OpenApiDocument {
         ...peopleRouteDescriptions(limits.people),
         ...attendanceRouteDescriptions(limits.attendanceReads),
         ...registerRouteDescriptions(limits.registers),
+        ...exportRouteDescriptions(limits.attendanceReads),
         ...registerPageRouteDescriptions,
         ...healthRouteDescriptions,
         ...webRouteDescriptions,

@@ -7,7 +7,7 @@ import { idSchema, toFieldIssues } from "../../common/vote.ts";
 import { requestScope } from "../auth/actor.ts";
 import { requireAdmin } from "../auth/bearer-auth.ts";
 import type { PeopleConfig } from "../config.ts";
-import { notAChange } from "../console/audit-recorder.ts";
+import { auditExport, notAChange } from "../console/audit-recorder.ts";
 import { type BodyLimitsConfig, limitedJsonBody } from "../http/body-limits.ts";
 import { csvBody } from "../http/csv-body.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
@@ -18,7 +18,7 @@ import {
   personIdSchema,
   putPersonSchema,
 } from "./people-schemas.ts";
-import type { PeopleService } from "./people-service.ts";
+import { type PeopleService, seesNames } from "./people-service.ts";
 import { type RosterRecord, rosterRecord, rosterWriter } from "./roster-csv.ts";
 
 export interface PeopleRouteDeps {
@@ -90,6 +90,8 @@ export function peopleRoutes(deps: PeopleRouteDeps) {
   router.get(`${base}/export`, admin, async (req, res) => {
     const schoolId = schoolParam(req);
     const chunks = await people.exportRoster(schoolId, requestScope(req));
+    // Names are personal data: each roster export is in the audit log.
+    auditExport(res, { export: "roster", names: seesNames(requestScope(req), schoolId) });
     noStore(res)
       .status(200)
       .type("text/csv; charset=utf-8")

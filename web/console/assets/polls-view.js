@@ -1,6 +1,7 @@
 // Polls: the list (paged) with live results beside each, create and edit, open or close now,
 // archive, delete with a confirmation that says what is lost.
 import { api } from "./api.js";
+import { PollExports } from "./poll-exports.js";
 import { SchoolPicker } from "./schools-view.js";
 import {
   Dialog,
@@ -209,6 +210,7 @@ export function PollsView({ session }) {
             <button type="button" onClick=${() => change(p, { archived: !p.archived })} aria-label=${`${p.archived ? "Restore" : "Archive"} ${p.title}`}>${p.archived ? "Restore" : "Archive"}</button>
             <button type="button" class="danger" onClick=${() => setDeleting(p)} aria-label=${`Delete ${p.title}`}>Delete</button>
             <a href=${`/dashboard/${encodeURIComponent(p.id)}`}>Dashboard</a>
+            <${PollExports} poll=${p} />
           </p>
         </li>`;
       })}
