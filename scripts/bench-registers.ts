@@ -305,7 +305,7 @@ async function waitForDocuments(
   let shown = 0;
   for (;;) {
     const n = lessons.reduce(
-      (s, l) => s + ((heard.last.get(l.pollId)?.atMs ?? 0) >= sinceMs ? 1 : 0),
+      (s, l) => s + ((heard.last.get(l.pollId)?.atMs ?? -1) >= sinceMs ? 1 : 0),
       0,
     );
     if (n === lessons.length) return;
