@@ -91,6 +91,11 @@ describe("KnownPeople", () => {
     assert.equal(people.inGroup("west", "7A", "stranger"), false);
     assert.equal(people.inGroup("west", "9Z", "w1"), false, "no such group");
     assert.equal(people.inGroup("north", "7A", "w1"), false, "another school");
+    assert.equal(people.memberOf("west", "7A", "w1"), "member");
+    assert.equal(people.memberOf("west", "7A", "w3"), "not_in_group");
+    assert.equal(people.memberOf("west", "9Z", "w3"), "not_in_group");
+    assert.equal(people.memberOf("west", "7A", "stranger"), "unknown");
+    assert.equal(people.memberOf("nowhere", "7A", "w1"), "unknown");
     await sql("update people set groups = '{7B}' where id = 'w1'");
     await eventually("a person moved is in their new group", () =>
       people.inGroup("west", "7B", "w1"),

@@ -123,6 +123,23 @@ export class KnownPeople {
     return groups.has(groupId, keys.slotOf(digest.readUInt32BE(0), digest.readUInt32BE(4)));
   }
 
+  /**
+   * A lesson register's voter in one look (one md5, where `has` then `inGroup` take two):
+   * `unknown` (not an active person of the school), `not_in_group`, or `member`.
+   */
+  memberOf(
+    schoolId: string,
+    groupId: string,
+    personId: string,
+  ): "unknown" | "not_in_group" | "member" {
+    const keys = this.#schools.get(schoolId);
+    if (keys === undefined) return "unknown";
+    const digest = hash("md5", personId, "buffer");
+    const slot = keys.slotOf(digest.readUInt32BE(0), digest.readUInt32BE(4));
+    if (slot < 0) return "unknown";
+    return this.#groups.get(schoolId)?.has(groupId, slot) === true ? "member" : "not_in_group";
+  }
+
   /** Whether the school's groups' members are held (it has a register, and people in groups). */
   holdsGroupsOf(schoolId: string): boolean {
     return this.#groups.has(schoolId);
