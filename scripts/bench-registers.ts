@@ -2,6 +2,7 @@ import { statfs } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Pool as HttpPool } from "undici";
 import { v7 as uuidv7 } from "uuid";
 import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
@@ -19,12 +20,12 @@ import {
 } from "../common/register-contract.ts";
 import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { ensureVotesStream, voteSubject } from "../common/votes-stream.ts";
-import { startNode, stopChild } from "../harness/child-processes.ts";
+import { startNode, stopChild, waitUntilReady } from "../harness/child-processes.ts";
 import { freePort } from "../harness/ports.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
-import { benchRun, benchServiceEnv } from "./bench/run-names.ts";
+import { BENCH_ADMIN_HEADERS, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { type Verdict, valueVerdict, verdictLines } from "./bench/verdict.ts";
 import { durationFlag, intFlag, percentFlag, readCli } from "./cli.ts";
 
@@ -39,9 +40,11 @@ import { durationFlag, intFlag, percentFlag, readCli } from "./cli.ts";
 // (a child process, as leader, with the service's settings) → Redis (a key prefix of this
 // run). The messages are those the API publishes (one per lesson for a teacher's batch of
 // absences, one per completion with its message id), published by the bench straight to
-// JetStream as fast as the stream acks them: the HTTP API is not in this bench's path (its
+// JetStream as fast as the stream acks them: the HTTP API is not the bulk's path (its
 // throughput is bench:ingest's and bench:attendance's); what is measured is what the
-// pipeline behind it sustains.
+// pipeline behind it sustains. A sample of the morning's lessons (`--api-lessons`, spread
+// over it) goes through the ingest API instead (a process of the run, a teacher's token of
+// each sampled school): the absences in one batch, the completion, the corrections.
 //
 // Measured, for the morning and for a reference morning in the same run that records every
 // pupil explicitly (the same lessons, absences and corrections, plus a `present` event for
@@ -69,6 +72,7 @@ const USAGE = `usage: npm run bench:registers -- [--pupils N] [--lessons N] [opt
   --window D             every lesson starts within this window (default 10m)
   --reference-pupils N   pupils of the reference morning (default: --pupils; 0: none)
   --in-flight N          JetStream publishes awaiting their ack (default 1000)
+  --api-lessons N        lessons of the morning sent through the ingest API instead (default 100; 0: none)
   --interval D           the publisher's RESULTS_INTERVAL_MS (default 5s, the service's)
   --documents-per-run N  the publisher's REGISTER_MAX_DOCUMENTS_PER_RUN (default 1000, the service's)
   --docs-timeout D       how long to wait for the documents (default 90m)
@@ -87,6 +91,7 @@ const o = readCli(
       window: { type: "string", default: "10m" },
       "reference-pupils": { type: "string" },
       "in-flight": { type: "string", default: "1000" },
+      "api-lessons": { type: "string", default: "100" },
       interval: { type: "string", default: "5s" },
       "documents-per-run": { type: "string", default: "1000" },
       "docs-timeout": { type: "string", default: "90m" },
@@ -111,6 +116,7 @@ const o = readCli(
           ? pupils
           : intFlag("reference-pupils", values["reference-pupils"], { min: 0, max: pupils }),
       inFlight: intFlag("in-flight", values["in-flight"], { min: 1, max: 100_000 }),
+      apiLessons: intFlag("api-lessons", values["api-lessons"], { min: 0, max: lessons }),
       intervalMs: durationFlag("interval", values.interval),
       documentsPerRun: intFlag("documents-per-run", values["documents-per-run"], { min: 1 }),
       docsTimeoutMs: durationFlag("docs-timeout", values["docs-timeout"]),
@@ -125,6 +131,11 @@ const run = benchRun("registers");
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 const pctText = (x: number) => `${(100 * x).toFixed(1)} %`;
+const pct = (values: number[], p: number) => {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+};
 /** The claim of the system registers were designed from: ~80 % fewer writes. */
 const CLAIMED_SAVING = 0.8;
 /** Lessons start this long before the bench runs: every completion is in the past. */
@@ -147,6 +158,7 @@ const mix = (i: number, salt: number) => {
 const isAbsent = (i: number) => mix(i, 0x5bd1e995) < o.absent;
 const isCorrected = (i: number) => isAbsent(i) && mix(i, 0x27d4eb2f) < o.corrections;
 const pupilId = (i: number) => `p${i}`;
+const schoolOf = (k: number) => Math.floor((k * o.schools) / o.lessons);
 
 interface Lesson {
   k: number;
@@ -370,12 +382,49 @@ async function checkDocuments(
   return { wrong, lastDocMs };
 }
 
+/**
+ * The lessons of the morning sent through the ingest API (a process of the run), as a
+ * teacher of the school sends them: the absences in one `POST /v1/votes/batch`, then
+ * `POST /v1/registers/:pollId/complete`, the corrections in one batch after all completions.
+ */
+interface ApiSample {
+  http: HttpPool;
+  pollIds: Set<string>;
+  /** Each school's teacher's token, by the school's number. */
+  tokens: Map<number, string>;
+  ms: number[];
+  failed: string[];
+}
+
+async function apiRequest(
+  api: ApiSample,
+  token: string,
+  path: string,
+  body: unknown,
+): Promise<boolean> {
+  const a = performance.now();
+  const res = await api.http.request({
+    method: "POST",
+    path,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  api.ms.push(performance.now() - a);
+  // A completion answers 202; a batch 200 with each vote's status (none may be rejected).
+  const ok = (res.statusCode === 202 || res.statusCode === 200) && !/"rejected":[1-9]/.test(text);
+  if (!ok) api.failed.push(`${path}: ${res.statusCode} ${text.slice(0, 200)}`);
+  return ok;
+}
+
 interface Morning {
   name: string;
   lessons: number;
   pupils: number;
   events: number;
   messages: number;
+  /** Of them, HTTP requests to the ingest API (the API's sample). */
+  apiRequests: number;
   publishS: number;
   storedS: number;
   docsS: number;
@@ -392,6 +441,7 @@ async function playMorning(
   redis: RedisClient,
   nc: NatsConnection,
   heard: Announcements,
+  api?: ApiSample,
 ): Promise<Morning> {
   const js = jetstream(nc);
   const subject = (pollId: string) => voteSubject(run.names.subjectPrefix, pollId);
@@ -422,7 +472,39 @@ async function playMorning(
   // Each lesson's teacher: the absences (one batch) two minutes in, the completion at five,
   // the corrections a minute later; the lessons in start order.
   const corrections: { lesson: Lesson; ids: number[] }[] = [];
+  const apiLessons: Promise<void>[] = [];
+  let apiRequests = 0;
   for (const l of lessons) {
+    if (api?.pollIds.has(l.pollId)) {
+      const token = api.tokens.get(schoolOf(l.k))!;
+      const absent: number[] = [];
+      for (let i = l.from; i < l.to; i++) if (isAbsent(i)) absent.push(i);
+      const corrected = absent.filter(isCorrected);
+      if (corrected.length > 0) corrections.push({ lesson: l, ids: corrected });
+      events += absent.length + 1;
+      apiRequests += absent.length > 0 ? 2 : 1;
+      apiLessons.push(
+        (async () => {
+          if (absent.length > 0)
+            await apiRequest(api, token, "/v1/votes/batch", {
+              votes: absent.map((i) => ({
+                pollId: l.pollId,
+                optionId: "absent",
+                voterId: pupilId(i),
+                castAt: new Date(l.startsAt + 2 * 60_000).toISOString(),
+              })),
+            });
+          if (
+            await apiRequest(api, token, `/v1/registers/${l.pollId}/complete`, {
+              completionId: uuidv7(),
+              completedAt: new Date(l.startsAt + 5 * 60_000).toISOString(),
+            })
+          )
+            lastCompletionAckMs = Math.max(lastCompletionAckMs, Date.now());
+        })(),
+      );
+      continue;
+    }
     const castAt = new Date(l.startsAt + 2 * 60_000).toISOString();
     const votes: StoredVote[] = [];
     const corrected: number[] = [];
@@ -462,8 +544,22 @@ async function playMorning(
     );
     if (corrected.length > 0) corrections.push({ lesson: l, ids: corrected });
   }
+  await Promise.all(apiLessons);
   for (const { lesson: l, ids } of corrections) {
     const castAt = new Date(l.startsAt + 6 * 60_000).toISOString();
+    if (api?.pollIds.has(l.pollId)) {
+      events += ids.length;
+      apiRequests++;
+      await apiRequest(api, api.tokens.get(schoolOf(l.k))!, "/v1/votes/batch", {
+        votes: ids.map((i) => ({
+          pollId: l.pollId,
+          optionId: "present",
+          voterId: pupilId(i),
+          castAt,
+        })),
+      });
+      continue;
+    }
     const votes = ids.map(
       (i): StoredVote => ({
         eventId: uuidv7({ msecs: l.startsAt + 6 * 60_000 }),
@@ -513,7 +609,8 @@ async function playMorning(
     lessons: lessons.length,
     pupils: lessons.reduce((s, l) => s + l.to - l.from, 0),
     events,
-    messages,
+    messages: messages + apiRequests,
+    apiRequests,
     publishS,
     storedS,
     docsS,
@@ -569,6 +666,36 @@ try {
   };
   children.push(startNode("writer", ["batch-writer/main.ts"], env));
   children.push(startNode("publisher", ["result-publisher/main.ts"], env));
+  // The API's sample: the ingest API as a process, a teacher for each sampled lesson's school.
+  let api: ApiSample | undefined;
+  if (o.apiLessons > 0) {
+    const port = await freePort();
+    const apiEnv = { ...env, ...benchServiceEnv(run, port), API_METRICS_PORT: "0" };
+    const child = startNode("ingest", ["ingest-api/main.ts"], apiEnv);
+    children.push(child);
+    await waitUntilReady(child, `http://127.0.0.1:${port}/readyz`, 300_000);
+    const http = new HttpPool(`http://127.0.0.1:${port}`, { connections: 8 });
+    // Spread over the morning: every (lessons / apiLessons)th lesson.
+    const sampled = Array.from({ length: o.apiLessons }, (_, n) =>
+      Math.floor((n * o.lessons) / o.apiLessons),
+    );
+    const tokens = new Map<number, string>();
+    for (const school of new Set(sampled.map(schoolOf))) {
+      const res = await http.request({
+        method: "POST",
+        path: `/v1/schools/s${school}/teachers`,
+        headers: BENCH_ADMIN_HEADERS,
+        body: JSON.stringify({ label: "Bench teacher" }),
+      });
+      const body = (await res.body.json()) as { token?: string };
+      if (res.statusCode !== 201 || body.token === undefined)
+        throw new Error(
+          `issuing a teacher of s${school}: ${res.statusCode} ${JSON.stringify(body)}`,
+        );
+      tokens.set(school, body.token);
+    }
+    api = { http, pollIds: new Set(sampled.map((k) => `m-${k}`)), tokens, ms: [], failed: [] };
+  }
   // The writer ready (its durable consumer created) before anything is timed.
   const jsm = await jetstreamManager(nc);
   while (!(await jsm.consumers.info(run.names.stream, "batch-writer").catch(() => undefined)))
@@ -582,7 +709,9 @@ try {
   const firstDocsS = (performance.now() - t) / 1000;
 
   log(`the morning: ${int(o.pupils)} pupils, ${int(o.lessons)} lessons...`);
-  const mornings = [await playMorning("morning", false, morningLessons, pool, redis, nc, heard)];
+  const mornings = [
+    await playMorning("morning", false, morningLessons, pool, redis, nc, heard, api),
+  ];
   if (referenceLessons > 0) {
     log(`the reference: every pupil recorded, ${int(referenceLessons)} lessons...`);
     const lessons = await seedRegisters(pool, "r-", referenceLessons);
@@ -606,7 +735,7 @@ try {
     "",
     machineLine(started),
     `command: ${benchCommand("bench:registers")}`,
-    `${int(o.pupils)} pupils in ${int(o.lessons)} lessons of ${int(o.schools)} schools${full ? "" : " (scaled down from the national morning's 10,000,000 pupils in 350,000 lessons)"}, every lesson starting within ${int(o.windowMs / 60_000)} minutes, ${pctText(o.absent)} absent, ${pctText(o.corrections)} of the absences taken back after the completion; messages published straight to JetStream (the API's messages: a lesson's absences in one, each completion in one; not through HTTP), ${o.inFlight} awaiting their ack at most; the writer and the publisher as processes (RESULTS_INTERVAL_MS ${int(o.intervalMs)}, REGISTER_MAX_DOCUMENTS_PER_RUN ${int(o.documentsPerRun)}); Postgres, NATS and Redis shared with other work on the machine`,
+    `${int(o.pupils)} pupils in ${int(o.lessons)} lessons of ${int(o.schools)} schools${full ? "" : " (scaled down from the national morning's 10,000,000 pupils in 350,000 lessons)"}, every lesson starting within ${int(o.windowMs / 60_000)} minutes, ${pctText(o.absent)} absent, ${pctText(o.corrections)} of the absences taken back after the completion; messages published straight to JetStream (the API's messages: a lesson's absences in one, each completion in one), ${o.inFlight} awaiting their ack at most, ${api === undefined ? "none through the HTTP API" : `${int(api.pollIds.size)} lessons of the morning through the ingest API (a process, as their teachers)`}; the writer and the publisher as processes (RESULTS_INTERVAL_MS ${int(o.intervalMs)}, REGISTER_MAX_DOCUMENTS_PER_RUN ${int(o.documentsPerRun)}); Postgres, NATS and Redis shared with other work on the machine`,
     `seeded in Postgres in ${seedS.toFixed(0)} s; the registers' first documents (before the morning) published in ${firstDocsS.toFixed(0)} s`,
     "",
     "| run | lessons | pupils | events | messages | published (s) | stored (s, first sent → last stored) | events/s sustained | last completion acked → every document published (s) | rows written | tables + indexes grown | WAL |",
@@ -625,6 +754,12 @@ try {
                 ),
               ]
             : []),
+        ]),
+    ...(api === undefined
+      ? []
+      : [
+          "",
+          `the API's sample: ${int(api.pollIds.size)} lessons, ${int(m.apiRequests)} requests (absences in a batch, the completion, corrections) answered (timed in the bench process, which publishes the rest of the morning meanwhile) in p50 ${pct(api.ms, 0.5).toFixed(1)} ms, p99 ${pct(api.ms, 0.99).toFixed(1)} ms, max ${pct(api.ms, 1).toFixed(1)} ms, ${int(api.failed.length)} refused${api.failed.length > 0 ? ` (first: ${api.failed[0]})` : ""}; their documents are among those checked`,
         ]),
     "",
     ...(ref === undefined
@@ -656,6 +791,13 @@ try {
     target: `${int(x.lessons)}`,
     met: x.wrong.length === 0,
   }));
+  if (api !== undefined)
+    verdicts.push({
+      what: "the API's sample: every request accepted (202, or 200 with no vote rejected)",
+      measured: `${int(api.ms.length - api.failed.length)} of ${int(api.ms.length)}`,
+      target: `${int(api.ms.length)}`,
+      met: api.failed.length === 0 && api.ms.length > 0,
+    });
   if (ref !== undefined)
     verdicts.push(
       valueVerdict(
@@ -667,6 +809,7 @@ try {
       ),
     );
   if (verdicts.some((v) => !v.met)) exitCode = 1;
+  await api?.http.close();
   console.log([...lines, "", ...verdictLines(verdicts)].join("\n"));
 } catch (err) {
   exitCode = 2;
