@@ -69,6 +69,46 @@ describe("KnownPeople", () => {
     assert.equal(people.loads.full, 1, "no full load was needed");
   });
 
+  test("a school with a register: its groups' members, followed as people move", async () => {
+    await eventually("the set is LISTENing", () => people.ageMs === 0);
+    await sql("insert into schools (id, name) values ('west', 'West')");
+    await sql(
+      `insert into people (school_id, id, groups)
+       values ('west', 'w1', '{7A}'), ('west', 'w2', '{7A,choir}'), ('west', 'w3', '{7B}')`,
+    );
+    await eventually("west's people known", () => people.has("west", "w3"));
+    assert.equal(people.holdsGroupsOf("west"), false, "no register: no group held");
+    assert.equal(people.inGroup("west", "7A", "w1"), false);
+    await sql(
+      `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+       values ('west-reg', 'Maths', 'west', 'register', 'roster', '{7A}', now(), now() + interval '1 hour')`,
+    );
+    await eventually("the first register has the groups read", () => people.holdsGroupsOf("west"));
+    assert.equal(people.inGroup("west", "7A", "w1"), true);
+    assert.equal(people.inGroup("west", "7A", "w2"), true);
+    assert.equal(people.inGroup("west", "choir", "w2"), true);
+    assert.equal(people.inGroup("west", "7A", "w3"), false, "another group's");
+    assert.equal(people.inGroup("west", "7A", "stranger"), false);
+    assert.equal(people.inGroup("west", "9Z", "w1"), false, "no such group");
+    assert.equal(people.inGroup("north", "7A", "w1"), false, "another school");
+    assert.equal(people.memberOf("west", "7A", "w1"), "member");
+    assert.equal(people.memberOf("west", "7A", "w3"), "not_in_group");
+    assert.equal(people.memberOf("west", "9Z", "w3"), "not_in_group");
+    assert.equal(people.memberOf("west", "7A", "stranger"), "unknown");
+    assert.equal(people.memberOf("nowhere", "7A", "w1"), "unknown");
+    await sql("update people set groups = '{7B}' where id = 'w1'");
+    await eventually("a person moved is in their new group", () =>
+      people.inGroup("west", "7B", "w1"),
+    );
+    assert.equal(people.inGroup("west", "7A", "w1"), false);
+    await sql("update people set active = false where id = 'w2'");
+    await eventually(
+      "an inactive person is in no group",
+      () => !people.inGroup("west", "choir", "w2"),
+    );
+    assert.equal(people.inGroup("west", "7B", "w3"), true, "the others as they were");
+  });
+
   test("one statement touching a school thousands of times is one load; a burst of reloads is one more", async () => {
     const loads = people.loads.schools;
     await sql(

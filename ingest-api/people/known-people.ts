@@ -4,6 +4,7 @@ import type pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import type { Logger } from "../../common/logger.ts";
 import { type ListenLiveness, newListenClient, watchListener } from "../../common/postgres.ts";
+import { GroupMembers, type GroupMembersBuilder } from "./group-members.ts";
 import { LookupKeySet } from "./lookup-key-set.ts";
 import { type SchoolKeys, SchoolKeysReader } from "./school-keys-reader.ts";
 
@@ -57,8 +58,8 @@ const GROUP_SEPARATOR = "/";
 
 export class KnownPeople {
   #schools = new Map<string, LookupKeySet>();
-  /** Each school's groups: the active members of each, as the school's keys are held. */
-  #groups = new Map<string, Map<string, LookupKeySet>>();
+  /** Each school's groups: the active members of each, as slots of the school's keys. */
+  #groups = new Map<string, GroupMembers>();
   #people = 0;
   #bytes = 0;
   readonly #loads = { full: 0, schools: 0 };
@@ -115,10 +116,28 @@ export class KnownPeople {
    * Held for schools with a register only (read again at a school's first: migration 026).
    */
   inGroup(schoolId: string, groupId: string, personId: string): boolean {
-    const keys = this.#groups.get(schoolId)?.get(groupId);
-    if (keys === undefined) return false;
+    const groups = this.#groups.get(schoolId);
+    const keys = this.#schools.get(schoolId);
+    if (groups === undefined || keys === undefined) return false;
     const digest = hash("md5", personId, "buffer");
-    return keys.has(digest.readUInt32BE(0), digest.readUInt32BE(4));
+    return groups.has(groupId, keys.slotOf(digest.readUInt32BE(0), digest.readUInt32BE(4)));
+  }
+
+  /**
+   * A lesson register's voter in one look (one md5, where `has` then `inGroup` take two):
+   * `unknown` (not an active person of the school), `not_in_group`, or `member`.
+   */
+  memberOf(
+    schoolId: string,
+    groupId: string,
+    personId: string,
+  ): "unknown" | "not_in_group" | "member" {
+    const keys = this.#schools.get(schoolId);
+    if (keys === undefined) return "unknown";
+    const digest = hash("md5", personId, "buffer");
+    const slot = keys.slotOf(digest.readUInt32BE(0), digest.readUInt32BE(4));
+    if (slot < 0) return "unknown";
+    return this.#groups.get(schoolId)?.has(groupId, slot) === true ? "member" : "not_in_group";
   }
 
   /** Whether the school's groups' members are held (it has a register, and people in groups). */
@@ -212,11 +231,9 @@ export class KnownPeople {
   }
 
   async #loadAll(): Promise<void> {
-    const schools = new Map<string, LookupKeySet>();
-    const groups = new Map<string, Map<string, LookupKeySet>>();
-    await this.#copy(undefined, (name, pairs, count) => {
-      keep(schools, groups, name, LookupKeySet.fromPairs(pairs, count));
-    });
+    const load = new Load();
+    await this.#copy(undefined, (name, pairs, count) => load.keep(name, pairs, count));
+    const { schools, groups } = load.done();
     this.#schools = schools;
     this.#groups = groups;
     this.#loads.full++;
@@ -225,11 +242,9 @@ export class KnownPeople {
 
   /** The schools named, in one COPY; a school without active people is dropped. */
   async #loadSchools(schoolIds: string[]): Promise<void> {
-    const loaded = new Map<string, LookupKeySet>();
-    const groups = new Map<string, Map<string, LookupKeySet>>();
-    await this.#copy(schoolIds, (name, pairs, count) => {
-      keep(loaded, groups, name, LookupKeySet.fromPairs(pairs, count));
-    });
+    const load = new Load();
+    await this.#copy(schoolIds, (name, pairs, count) => load.keep(name, pairs, count));
+    const { schools: loaded, groups } = load.done();
     for (const id of schoolIds) {
       const keys = loaded.get(id);
       if (keys === undefined) this.#schools.delete(id);
@@ -249,8 +264,7 @@ export class KnownPeople {
       people += keys.size;
       bytes += keys.bytes;
     }
-    for (const groups of this.#groups.values())
-      for (const keys of groups.values()) bytes += keys.bytes;
+    for (const groups of this.#groups.values()) bytes += groups.bytes;
     this.#people = people;
     this.#bytes = bytes;
   }
@@ -378,20 +392,43 @@ export class KnownPeople {
   }
 }
 
-/** A school's keys, or one of its groups' (`school/group`), into the maps being built. */
-function keep(
-  schools: Map<string, LookupKeySet>,
-  groups: Map<string, Map<string, LookupKeySet>>,
-  name: string,
-  keys: LookupKeySet,
-): void {
-  const at = name.indexOf(GROUP_SEPARATOR);
-  if (at < 0) {
-    schools.set(name, keys);
-    return;
+/**
+ * What one COPY builds: each school's keys, and each of its groups' members as slots of
+ * those keys (`school/group` rows come after the school's own: `order by 1`; a group read
+ * before its school, were the order ever otherwise, waits for the COPY's end).
+ */
+class Load {
+  readonly schools = new Map<string, LookupKeySet>();
+  readonly #builders = new Map<string, GroupMembersBuilder>();
+  readonly #early: { schoolId: string; groupId: string; pairs: Uint32Array }[] = [];
+
+  keep(name: string, pairs: Uint32Array, count: number): void {
+    const at = name.indexOf(GROUP_SEPARATOR);
+    if (at < 0) {
+      this.schools.set(name, LookupKeySet.fromPairs(pairs, count));
+      return;
+    }
+    const schoolId = name.slice(0, at);
+    const groupId = name.slice(at + 1);
+    if (this.schools.has(schoolId)) this.#group(schoolId, groupId, pairs, count);
+    else this.#early.push({ schoolId, groupId, pairs: pairs.slice(0, 2 * count) });
   }
-  const schoolId = name.slice(0, at);
-  const members = groups.get(schoolId) ?? new Map<string, LookupKeySet>();
-  groups.set(schoolId, members);
-  members.set(name.slice(at + 1), keys);
+
+  #group(schoolId: string, groupId: string, pairs: Uint32Array, count: number): void {
+    const keys = this.schools.get(schoolId);
+    if (keys === undefined) return; // no active person: no member either
+    let builder = this.#builders.get(schoolId);
+    if (builder === undefined) {
+      builder = GroupMembers.builder(keys);
+      this.#builders.set(schoolId, builder);
+    }
+    builder.add(groupId, pairs, count);
+  }
+
+  done(): { schools: Map<string, LookupKeySet>; groups: Map<string, GroupMembers> } {
+    for (const e of this.#early) this.#group(e.schoolId, e.groupId, e.pairs, e.pairs.length / 2);
+    const groups = new Map<string, GroupMembers>();
+    for (const [schoolId, builder] of this.#builders) groups.set(schoolId, builder.build());
+    return { schools: this.schools, groups };
+  }
 }

@@ -91,6 +91,27 @@ export class LookupKeySet {
     }
   }
 
+  /**
+   * Where the key is held: its slot (0 … capacity − 1), `capacity` for the key 0 (held apart),
+   * or -1 if it is not held. Stable while the set does not grow (a set built by fromPairs for
+   * its count never does): what a group's members are stored as (group-members.ts).
+   */
+  slotOf(high: number, low: number): number {
+    high >>>= 0;
+    low >>>= 0;
+    if (high === 0 && low === 0) return this.#hasZero ? this.#capacity : -1;
+    const slots = this.#slots;
+    const capacity = this.#capacity;
+    let i = startSlot(mix(high, low), capacity);
+    for (;;) {
+      const h = slots[2 * i]!;
+      const l = slots[2 * i + 1]!;
+      if (h === high && l === low) return i;
+      if (h === 0 && l === 0) return -1;
+      if (++i === capacity) i = 0;
+    }
+  }
+
   /** Adds the key; false if it was there already. */
   add(high: number, low: number): boolean {
     high >>>= 0;

@@ -98,7 +98,7 @@ type FutureCastAt = "refuse" | "clamp";
  */
 export class VoteService {
   readonly #cache: RegistryCache;
-  readonly #people: Pick<KnownPeople, "has" | "inGroup">;
+  readonly #people: Pick<KnownPeople, "has" | "memberOf">;
   readonly #publisher: PublishVotes;
   readonly #guard: VoterGuard;
   readonly #metrics: IngestMetrics;
@@ -107,7 +107,7 @@ export class VoteService {
 
   constructor(
     cache: RegistryCache,
-    people: Pick<KnownPeople, "has" | "inGroup">,
+    people: Pick<KnownPeople, "has" | "memberOf">,
     publisher: PublishVotes,
     guard: VoterGuard,
     metrics: IngestMetrics,
@@ -347,16 +347,20 @@ export class VoteService {
             message: `is required: poll "${poll.id}" takes votes from the people of its school's roster only`,
           },
         ]);
-      if (!this.#people.has(poll.schoolId, input.voterId))
+      // A lesson register's voter: the school and the group in one look (one md5).
+      const found =
+        poll.groupId === undefined
+          ? this.#people.has(poll.schoolId, input.voterId)
+            ? "member"
+            : "unknown"
+          : this.#people.memberOf(poll.schoolId, poll.groupId, input.voterId);
+      if (found === "unknown")
         throw new UnprocessableError(
           "unknown_person",
           `voterId is not an active person of the school of poll "${poll.id}"`,
           { field: `${fieldPrefix}voterId` },
         );
-      if (
-        poll.groupId !== undefined &&
-        !this.#people.inGroup(poll.schoolId, poll.groupId, input.voterId)
-      )
+      if (found === "not_in_group")
         throw new UnprocessableError(
           "not_in_group",
           `voterId is not in group "${poll.groupId}" of lesson register "${poll.id}"`,
