@@ -842,7 +842,13 @@ async function keepBatchDays(
   const { rows: notWritten } = await client.query<PersonDay>(NOT_WRITTEN);
   const changed = new Set(notWritten.map(dayKey));
   const wrote = [...copiedNew, ...update.filter((d) => !changed.has(dayKey(d.day)))];
-  return { total, days: notWritten, wrote, txId, schoolDays: schoolDaysOf(wrote.map((d) => d.day)) };
+  return {
+    total,
+    days: notWritten,
+    wrote,
+    txId,
+    schoolDays: schoolDaysOf(wrote.map((d) => d.day)),
+  };
 }
 
 /** The locking way, for `given` person-days and up to `dirtyLimit` dirty ones. */

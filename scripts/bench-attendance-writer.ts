@@ -206,6 +206,18 @@ interface Measured {
   seconds: number;
   peakRssMb: number;
   personDays: number;
+  /** The writer's updates of attendance_days, and how many of them were heap-only (HOT). */
+  updates: number;
+  hotUpdates: number;
+}
+
+/** attendance_days's update counters (pg_stat_user_tables; the writer's backend flushed them at its exit). */
+async function updateCounters(pool: ReturnType<typeof createPool>) {
+  const { rows } = await pool.query<{ upd: number; hot: number }>(
+    `select n_tup_upd::float8 as upd, n_tup_hot_upd::float8 as hot
+     from pg_stat_user_tables where relname = 'attendance_days'`,
+  );
+  return rows[0] ?? { upd: 0, hot: 0 };
 }
 
 async function measureWriter(mode: Mode, round: number, events: StoredVote[]): Promise<Measured> {
@@ -219,6 +231,7 @@ async function measureWriter(mode: Mode, round: number, events: StoredVote[]): P
   await pool.query("vacuum analyze votes");
   await pool.query("vacuum analyze attendance_days");
   const messages = await fillStream(events);
+  const countersBefore = await updateCounters(pool);
   const nc = await connect({ servers: NATS_URL });
   const jsm = await jetstreamManager(nc);
   let startedAt = 0;
@@ -255,6 +268,9 @@ async function measureWriter(mode: Mode, round: number, events: StoredVote[]): P
   }
   peak = Math.max(peak, peakRssMb(child.pid) || 0);
   await stopChild(child);
+  // The writer's backend reports its counters as it ends: give the statistics a moment.
+  await sleep(1_000);
+  const countersAfter = await updateCounters(pool);
   const { rows } = await pool.query<{
     n: number;
     rolled: number;
@@ -291,6 +307,8 @@ async function measureWriter(mode: Mode, round: number, events: StoredVote[]): P
     rowsPerSecond: events.length / seconds,
     peakRssMb: peak,
     personDays: got.days,
+    updates: countersAfter.upd - countersBefore.upd,
+    hotUpdates: countersAfter.hot - countersBefore.hot,
   };
 }
 
@@ -410,11 +428,11 @@ const lines = [
   "",
   `${fmt(events.length)} events: ${fmt(opts.schools)} schools × ${fmt(opts.people)} people, in then out on ${DAY}, through ${opts.registers} doors a school, ${opts.perMessage} events a message.`,
   "",
-  "| round | polls | rows/s | seconds | person-days kept | writer peak RSS |",
-  "| ---: | --- | ---: | ---: | ---: | ---: |",
+  "| round | polls | rows/s | seconds | person-days kept | updates (heap-only) | writer peak RSS |",
+  "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
   ...runs.map(
     (r) =>
-      `| ${r.round} | ${r.mode === "vote" ? "plain vote polls (reference)" : "attendance registers (presence upkeep)"} | ${fmt(r.rowsPerSecond)} | ${r.seconds.toFixed(1)} | ${fmt(r.personDays)} | ${fmt(r.peakRssMb)} MB |`,
+      `| ${r.round} | ${r.mode === "vote" ? "plain vote polls (reference)" : "attendance registers (presence upkeep)"} | ${fmt(r.rowsPerSecond)} | ${r.seconds.toFixed(1)} | ${fmt(r.personDays)} | ${r.mode === "vote" ? "—" : `${fmt(r.updates)} (${((r.hotUpdates / Math.max(1, r.updates)) * 100).toFixed(1)} %)`} | ${fmt(r.peakRssMb)} MB |`,
   ),
   "",
   `Medians: ${fmt(upkeep)} rows/s with presence upkeep, ${fmt(plain)} rows/s without: ${ratioText(upkeep / plain)}.`,
