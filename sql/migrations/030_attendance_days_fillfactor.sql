@@ -1,4 +1,4 @@
--- 030 (owned by the batch writer): attendance_days at fillfactor 85 instead of 50 (025).
+-- 030 (owned by the batch writer): attendance_days at fillfactor 70 instead of 50 (025).
 -- Parameters: none. Output: none.
 --
 -- 025 left half of each page free so that every row's check-out update found room beside
@@ -10,11 +10,13 @@
 -- page for one new version at the time, and the earlier versions of the page's rows, dead
 -- once their transaction is older than every snapshot, are pruned by the next access that
 -- finds the page short of room. A page's rows are updated over the afternoon, a few per
--- batch (a batch holds a few per cent of a day's check-outs, ~46 rows fill 85 % of a page),
--- so the 15 % left (~8 versions) keeps the updates heap-only while the table is 1.2× its
--- rows instead of 2×. bench:attendance-writer prints the share of the writer's updates that
--- were heap-only with each round (BENCHMARKS.md).
+-- batch: ~38 rows fill 70 % of a page, and the 30 % left holds ~16 new versions, enough
+-- for a batch of a fifth of the day's check-outs (a backlog of the writer's largest
+-- batches: 8 MB), while the table is 1.4× its rows instead of 2×. At 85 % (~8 versions a
+-- page) bench:attendance-writer measured only 30-45 % of the writer's updates heap-only in
+-- such batches (each non-heap-only update writes three index entries); it prints that
+-- share with each round (BENCHMARKS.md).
 --
 -- Pages written before this migration keep their room until rewritten.
 
-alter table attendance_days set (fillfactor = 85);
+alter table attendance_days set (fillfactor = 70);
