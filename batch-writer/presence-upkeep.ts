@@ -456,8 +456,68 @@ interface Written {
  * tx_id, so an entry another writer (or the sweep, or an erasure) has since made stale only
  * sends its person-day the locking way, as a changed row does.
  */
+/**
+ * A written person-day as WrittenDays keeps it: one object of numbers (and the last event's
+ * id) instead of the replay's four (replay, state, last event, entry). A writer keeps up to
+ * a million of them, and the garbage collector walks each at every full collection: in
+ * bench:attendance-writer's CPU profile it took 3.3 s of the writer's 11 s with presence
+ * upkeep, against 0.6 s without.
+ */
+class Remembered {
+  readonly closedMs: number;
+  readonly firstInMs: number | null;
+  readonly lastOutMs: number | null;
+  readonly openSinceMs: number | null;
+  readonly maxTemperatureC: number | null;
+  readonly outsWithoutIn: number;
+  readonly doubleIns: number;
+  readonly doubleOuts: number;
+  readonly events: number;
+  readonly lastAtMs: number;
+  readonly lastEventId: string | null;
+  readonly txId: string;
+
+  constructor({ replay, txId }: Written) {
+    const s = replay.state;
+    this.closedMs = replay.closedMs;
+    this.firstInMs = s.firstInMs;
+    this.lastOutMs = s.lastOutMs;
+    this.openSinceMs = s.openSinceMs;
+    this.maxTemperatureC = s.maxTemperatureC;
+    this.outsWithoutIn = s.outsWithoutIn;
+    this.doubleIns = s.doubleIns;
+    this.doubleOuts = s.doubleOuts;
+    this.events = s.events;
+    this.lastAtMs = replay.last?.atMs ?? 0;
+    this.lastEventId = replay.last?.eventId ?? null;
+    this.txId = txId;
+  }
+
+  /** The replay as written (closedSeconds from closedMs, as replayDay computes it). */
+  written(): Written {
+    return {
+      replay: {
+        state: {
+          closedSeconds: Math.floor(this.closedMs / 1000),
+          firstInMs: this.firstInMs,
+          lastOutMs: this.lastOutMs,
+          openSinceMs: this.openSinceMs,
+          maxTemperatureC: this.maxTemperatureC,
+          outsWithoutIn: this.outsWithoutIn,
+          doubleIns: this.doubleIns,
+          doubleOuts: this.doubleOuts,
+          events: this.events,
+        },
+        closedMs: this.closedMs,
+        last: this.lastEventId === null ? null : { atMs: this.lastAtMs, eventId: this.lastEventId },
+      },
+      txId: this.txId,
+    };
+  }
+}
+
 export class WrittenDays {
-  readonly #days = new Map<string, Written>();
+  readonly #days = new Map<string, Remembered>();
   readonly #limit: number;
   /**
    * Whether the last person-days this writer knew nothing of were all new (no row): then
@@ -475,12 +535,12 @@ export class WrittenDays {
   }
 
   get(key: string): Written | undefined {
-    return this.#days.get(key);
+    return this.#days.get(key)?.written();
   }
 
   set(key: string, written: Written): void {
     this.#days.delete(key);
-    this.#days.set(key, written);
+    this.#days.set(key, new Remembered(written));
     if (this.#days.size > this.#limit)
       for (const oldest of this.#days.keys()) {
         this.#days.delete(oldest);
