@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { setImmediate } from "node:timers/promises";
 import { from as copyFrom } from "pg-copy-streams";
 import {
   type AttendanceEvent,
@@ -328,7 +329,36 @@ function fromRow(r: StoredColumns): DayReplay {
 // COPY text: ids are COPY-safe (common/vote.ts; field() holds us to it), numbers and
 // instants are.
 const NULL = "\\N";
-const copyInstant = (ms: number | null) => (ms === null ? NULL : new Date(ms).toISOString());
+const DAY_MS = 86_400_000;
+// 0001-01-01 and 10000-01-01: outside, toISOString's own (signed, six-digit) years.
+const FAST_FROM_MS = -62_135_596_800_000;
+const FAST_UNTIL_MS = 253_402_300_800_000;
+const dayPrefixes = new Map<number, string>();
+const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+
+/**
+ * `new Date(ms).toISOString()` for whole milliseconds, without a Date per instant: four
+ * instants a person-day made this the writer's costliest line of Node (bench:attendance-
+ * writer's CPU profile). The date part is kept per UTC day.
+ */
+export function isoInstant(ms: number): string {
+  if (!Number.isInteger(ms) || ms < FAST_FROM_MS || ms >= FAST_UNTIL_MS)
+    return new Date(ms).toISOString();
+  const dayNo = Math.floor(ms / DAY_MS);
+  let prefix = dayPrefixes.get(dayNo);
+  if (prefix === undefined) {
+    if (dayPrefixes.size >= 10_000) dayPrefixes.clear();
+    prefix = new Date(dayNo * DAY_MS).toISOString().slice(0, -13);
+    dayPrefixes.set(dayNo, prefix);
+  }
+  const r = ms - dayNo * DAY_MS;
+  const milli = r % 1000;
+  return `${prefix}${pad2(Math.floor(r / 3_600_000))}:${pad2(Math.floor(r / 60_000) % 60)}:${pad2(
+    Math.floor(r / 1000) % 60,
+  )}.${milli < 10 ? "00" : milli < 100 ? "0" : ""}${milli}Z`;
+}
+
+const copyInstant = (ms: number | null) => (ms === null ? NULL : isoInstant(ms));
 
 function dayLine(d: Replayed, withReadTxId: boolean): string {
   const s = d.replay.state;
@@ -342,14 +372,30 @@ function dayLine(d: Replayed, withReadTxId: boolean): string {
   )}\t${last?.eventId ?? NULL}${withReadTxId ? `\t${d.readTxId ?? NULL}` : ""}\n`;
 }
 
+const CHUNK_ROWS = 2_000;
+
 /** `lines` as COPY text in chunks of 2,000 rows (one stream write per chunk). */
 function* chunks<T>(items: readonly T[], line: (item: T, i: number) => string): Generator<string> {
-  for (let start = 0; start < items.length; start += 2_000) {
+  for (let start = 0; start < items.length; start += CHUNK_ROWS) {
     let chunk = "";
-    const end = Math.min(start + 2_000, items.length);
+    const end = Math.min(start + CHUNK_ROWS, items.length);
     for (let i = start; i < end; i++) chunk += line(items[i]!, i);
     yield chunk;
   }
+}
+
+/** The same chunks made now, yielding to the event loop between them (see preparePresence). */
+async function madeChunks<T>(
+  items: readonly T[],
+  line: (item: T, i: number) => string,
+  yielding: boolean,
+): Promise<string[]> {
+  const made: string[] = [];
+  for (const chunk of chunks(items, line)) {
+    made.push(chunk);
+    if (yielding) await setImmediate();
+  }
+  return made;
 }
 
 async function copyIn(client: PoolClient, sql: string, text: Iterable<string>): Promise<void> {
@@ -360,14 +406,14 @@ async function copyIn(client: PoolClient, sql: string, text: Iterable<string>): 
  * Inserts person-days read as missing, by COPY, under a savepoint: false (nothing written)
  * when another writer created one of them meanwhile.
  */
-async function copyNewDays(client: PoolClient, days: readonly Replayed[]): Promise<boolean> {
+async function copyNewDays(
+  client: PoolClient,
+  days: readonly Replayed[],
+  text: Iterable<string> = chunks(days, (d) => dayLine(d, false)),
+): Promise<boolean> {
   await client.query("savepoint presence_new_days");
   try {
-    await copyIn(
-      client,
-      COPY_NEW_DAYS,
-      chunks(days, (d) => dayLine(d, false)),
-    );
+    await copyIn(client, COPY_NEW_DAYS, text);
   } catch (err) {
     if (pgCode(err) !== "23505") throw err;
     await client.query("rollback to savepoint presence_new_days");
@@ -410,8 +456,68 @@ interface Written {
  * tx_id, so an entry another writer (or the sweep, or an erasure) has since made stale only
  * sends its person-day the locking way, as a changed row does.
  */
+/**
+ * A written person-day as WrittenDays keeps it: one object of numbers (and the last event's
+ * id) instead of the replay's four (replay, state, last event, entry). A writer keeps up to
+ * a million of them, and the garbage collector walks each at every full collection: in
+ * bench:attendance-writer's CPU profile it took 3.3 s of the writer's 11 s with presence
+ * upkeep, against 0.6 s without.
+ */
+class Remembered {
+  readonly closedMs: number;
+  readonly firstInMs: number | null;
+  readonly lastOutMs: number | null;
+  readonly openSinceMs: number | null;
+  readonly maxTemperatureC: number | null;
+  readonly outsWithoutIn: number;
+  readonly doubleIns: number;
+  readonly doubleOuts: number;
+  readonly events: number;
+  readonly lastAtMs: number;
+  readonly lastEventId: string | null;
+  readonly txId: string;
+
+  constructor({ replay, txId }: Written) {
+    const s = replay.state;
+    this.closedMs = replay.closedMs;
+    this.firstInMs = s.firstInMs;
+    this.lastOutMs = s.lastOutMs;
+    this.openSinceMs = s.openSinceMs;
+    this.maxTemperatureC = s.maxTemperatureC;
+    this.outsWithoutIn = s.outsWithoutIn;
+    this.doubleIns = s.doubleIns;
+    this.doubleOuts = s.doubleOuts;
+    this.events = s.events;
+    this.lastAtMs = replay.last?.atMs ?? 0;
+    this.lastEventId = replay.last?.eventId ?? null;
+    this.txId = txId;
+  }
+
+  /** The replay as written (closedSeconds from closedMs, as replayDay computes it). */
+  written(): Written {
+    return {
+      replay: {
+        state: {
+          closedSeconds: Math.floor(this.closedMs / 1000),
+          firstInMs: this.firstInMs,
+          lastOutMs: this.lastOutMs,
+          openSinceMs: this.openSinceMs,
+          maxTemperatureC: this.maxTemperatureC,
+          outsWithoutIn: this.outsWithoutIn,
+          doubleIns: this.doubleIns,
+          doubleOuts: this.doubleOuts,
+          events: this.events,
+        },
+        closedMs: this.closedMs,
+        last: this.lastEventId === null ? null : { atMs: this.lastAtMs, eventId: this.lastEventId },
+      },
+      txId: this.txId,
+    };
+  }
+}
+
 export class WrittenDays {
-  readonly #days = new Map<string, Written>();
+  readonly #days = new Map<string, Remembered>();
   readonly #limit: number;
   /**
    * Whether the last person-days this writer knew nothing of were all new (no row): then
@@ -429,12 +535,12 @@ export class WrittenDays {
   }
 
   get(key: string): Written | undefined {
-    return this.#days.get(key);
+    return this.#days.get(key)?.written();
   }
 
   set(key: string, written: Written): void {
     this.#days.delete(key);
-    this.#days.set(key, written);
+    this.#days.set(key, new Remembered(written));
     if (this.#days.size > this.#limit)
       for (const oldest of this.#days.keys()) {
         this.#days.delete(oldest);
@@ -512,11 +618,154 @@ async function localDaysOf(
   return days;
 }
 
+/** The local days of `events` when every one's slot is known to be whole (no query), else undefined. */
+function cachedLocalDays(events: readonly RegisterEvent[]): string[] | undefined {
+  const days: string[] = [];
+  for (const e of events) {
+    const day = slotDays.get(`${e.timeZone}\u0000${Math.floor(e.atMs / SLOT_MS)}`);
+    if (day == null) return undefined;
+    days.push(day);
+  }
+  return days;
+}
+
 /** What keepPresence did, and what to remember once the transaction has committed. */
 export interface KeptPresence extends PresenceResult {
   /** To be called after the commit (never after a rollback): remembers what was written. */
   committed(): void;
 }
+
+interface BatchDay {
+  day: PersonDay;
+  events: AttendanceEvent[];
+}
+
+/**
+ * A batch's person-days as far as memory decides them: grouped, continued from what this
+ * writer wrote where in order, replayed afresh where unknown, and their COPY text made.
+ * Pending: a local day needed a query first (keepPresence then does it all).
+ */
+export type PreparedPresence =
+  | { pending: true }
+  | {
+      pending: false;
+      total: number;
+      /** Continued from memory in order, and those arriving out of order (`outOfOrder`). */
+      replayed: Replayed[];
+      outOfOrder: number[];
+      unknown: BatchDay[];
+      /** unknown replayed from their own events, in key order, if they are taken as new. */
+      fresh: Replayed[] | undefined;
+      freshText: string[] | undefined;
+      /** replayed in key order and its COPY text, when none is out of order. */
+      inOrder: Replayed[] | undefined;
+      inOrderText: string[] | undefined;
+      /** The school-days of all the batch's person-days. */
+      schoolDays: Map<string, PersonDay>;
+    };
+
+const YIELD_EVERY = 2_000;
+
+/**
+ * The memory-only part of a batch's presence upkeep (no client, no statement), which the
+ * direct path runs while Postgres stores the batch's events: it yields to the event loop
+ * every 2,000 events, so that the votes' COPY keeps flowing, and the Node work of the
+ * person-days (about as long as Postgres's own writes of them, bench:attendance-writer)
+ * overlaps Postgres's instead of following it. Reads `written`, never changes it.
+ */
+export async function preparePresence(
+  inserted: readonly RegisterEvent[],
+  written: WrittenDays,
+  yielding = true,
+): Promise<PreparedPresence> {
+  const localDays = cachedLocalDays(inserted);
+  if (localDays === undefined) return { pending: true };
+  return prepareDays(inserted, localDays, written, yielding);
+}
+
+async function prepareDays(
+  inserted: readonly RegisterEvent[],
+  localDays: readonly string[],
+  written: WrittenDays,
+  yielding: boolean,
+): Promise<PreparedPresence> {
+  const pause = async (n: number) => {
+    if (yielding && n % YIELD_EVERY === YIELD_EVERY - 1) await setImmediate();
+  };
+  const byDay = new Map<string, BatchDay>();
+  const schoolDays = new Map<string, PersonDay>();
+  for (let n = 0; n < inserted.length; n++) {
+    const e = inserted[n]!;
+    const key = `${e.schoolId}\u0000${e.voterId}\u0000${localDays[n]!}`;
+    let batchDay = byDay.get(key);
+    if (batchDay === undefined) {
+      const day = { school: e.schoolId, person: e.voterId, day: localDays[n]! };
+      batchDay = { day, events: [] };
+      byDay.set(key, batchDay);
+      schoolDays.set(`${day.school}\u0000${day.day}`, day);
+    }
+    const event = toEvent(e);
+    if (event) batchDay.events.push(event);
+    await pause(n);
+  }
+
+  const replayed: Replayed[] = [];
+  const outOfOrder: number[] = [];
+  const unknown: BatchDay[] = [];
+  let n = 0;
+  for (const [key, d] of byDay) {
+    const known = written.get(key);
+    if (known === undefined) unknown.push(d);
+    else continueFrom(replayed, outOfOrder, d, known.replay, known.txId);
+    await pause(n++);
+  }
+  let fresh: Replayed[] | undefined;
+  let freshText: string[] | undefined;
+  if (unknown.length > 0 && written.unknownAreNew) {
+    fresh = freshDays(unknown);
+    freshText = await madeChunks(fresh, (d) => dayLine(d, false), yielding);
+  }
+  let inOrder: Replayed[] | undefined;
+  let inOrderText: string[] | undefined;
+  if (outOfOrder.length === 0 && replayed.length > 0) {
+    inOrder = [...replayed].sort((a, b) => byKey(a.day, b.day));
+    inOrderText = await madeChunks(inOrder, (d) => dayLine(d, true), yielding);
+  }
+  return {
+    pending: false,
+    total: byDay.size,
+    replayed,
+    outOfOrder,
+    unknown,
+    fresh,
+    freshText,
+    inOrder,
+    inOrderText,
+    schoolDays,
+  };
+}
+
+/** A known person-day continued by the batch's events, or marked out of order. */
+function continueFrom(
+  replayed: Replayed[],
+  outOfOrder: number[],
+  d: BatchDay,
+  from: DayReplay,
+  txId: string,
+): void {
+  if (continuesDay(from, d.events))
+    replayed.push({ day: d.day, replay: replayDay(from, d.events), readTxId: txId });
+  else {
+    outOfOrder.push(replayed.length);
+    replayed.push({ day: d.day, replay: from, readTxId: txId });
+  }
+}
+
+/** Person-days replayed from the batch's events alone (no row yet), in key order. */
+const freshDays = (days: readonly BatchDay[]): Replayed[] =>
+  days
+    .map((d) => ({ day: d.day, replay: replayDay(null, d.events), readTxId: null }))
+    .sort((a, b) => byKey(a.day, b.day));
 
 /**
  * Keeps the person-days of `inserted` (this batch's inserted register events) and up to
@@ -525,20 +774,25 @@ export interface KeptPresence extends PresenceResult {
  * writer wrote (`written`) is continued from what it wrote, one it knows nothing of is read
  * (its stored replay, by primary key), or copied in as new while such ones have been new;
  * those arriving out of order are replayed from all their events; the new person-days are
- * copied in, the others copied and written if unchanged.
+ * copied in, the others copied and written if unchanged. `prepared`: the memory part done
+ * already (preparePresence, of the same `inserted` and `written`).
  */
 export async function keepPresence(
   client: PoolClient,
   inserted: readonly RegisterEvent[],
   dirtyLimit: number,
   written: WrittenDays = new WrittenDays(0),
+  prepared?: PreparedPresence,
 ): Promise<KeptPresence> {
   const changed =
     inserted.length > 0
-      ? await keepBatchDays(client, inserted, written)
-      : { total: 0, days: [], wrote: [], txId: "" };
+      ? await keepBatchDays(client, inserted, written, prepared)
+      : { total: 0, days: [], wrote: [], txId: "", schoolDays: new Map<string, PersonDay>() };
   const locked = await recomputeLocked(client, changed.days, dirtyLimit);
-  await logChanges(client, [...changed.wrote.map((d) => d.day), ...locked.days]);
+  // Every person-day of the batch that was written is in schoolDays; the locked ones add theirs.
+  const schoolDays = new Map(changed.schoolDays);
+  for (const d of locked.days) schoolDays.set(`${d.school}\u0000${d.day}`, d);
+  await logChanges(client, schoolDays);
   return {
     personDays: changed.total + locked.personDays - changed.days.length,
     removed: locked.removed,
@@ -551,18 +805,18 @@ export async function keepPresence(
   };
 }
 
-/** Logs the school-days of `days` as changed by this transaction (one row each). */
-async function logChanges(client: PoolClient, days: readonly PersonDay[]): Promise<void> {
-  const schoolDays = new Map<string, PersonDay>();
-  for (const d of days) schoolDays.set(`${d.school}\u0000${d.day}`, d);
+/** Logs the school-days (by `school\0day`) as changed by this transaction (one row each). */
+async function logChanges(client: PoolClient, schoolDays: Map<string, PersonDay>): Promise<void> {
   if (schoolDays.size === 0) return;
   const pairs = [...schoolDays.values()];
   await client.query(LOG_CHANGES, [pairs.map((d) => d.school), pairs.map((d) => d.day)]);
 }
 
-interface BatchDay {
-  day: PersonDay;
-  events: AttendanceEvent[];
+/** The school-days of `days`, by `school\0day`. */
+function schoolDaysOf(days: readonly PersonDay[]): Map<string, PersonDay> {
+  const schoolDays = new Map<string, PersonDay>();
+  for (const d of days) schoolDays.set(`${d.school}\u0000${d.day}`, d);
+  return schoolDays;
 }
 
 /**
@@ -573,49 +827,26 @@ async function keepBatchDays(
   client: PoolClient,
   inserted: readonly RegisterEvent[],
   written: WrittenDays,
-): Promise<{ total: number; days: PersonDay[]; wrote: Replayed[]; txId: string }> {
+  given: PreparedPresence | undefined,
+): Promise<{
+  total: number;
+  days: PersonDay[];
+  wrote: Replayed[];
+  txId: string;
+  schoolDays: Map<string, PersonDay>;
+}> {
   if (!withTempTables.has(client)) await client.query(CREATE_TEMP_TABLES);
-  const localDays = await localDaysOf(client, inserted);
-  const byDay = new Map<string, BatchDay>();
-  inserted.forEach((e, n) => {
-    const day = { school: e.schoolId, person: e.voterId, day: localDays[n]! };
-    const key = dayKey(day);
-    let batchDay = byDay.get(key);
-    if (batchDay === undefined) {
-      batchDay = { day, events: [] };
-      byDay.set(key, batchDay);
-    }
-    const event = toEvent(e);
-    if (event) batchDay.events.push(event);
-  });
+  let prepared = given;
+  if (prepared === undefined || prepared.pending)
+    prepared = await prepareDays(inserted, await localDaysOf(client, inserted), written, false);
+  if (prepared.pending) throw new Error("unreachable: local days known");
+  const { replayed, outOfOrder, unknown, total, schoolDays } = prepared;
 
-  const replayed: Replayed[] = [];
-  const outOfOrder: number[] = [];
-  const unknown: BatchDay[] = [];
-  const continueFrom = (d: BatchDay, from: DayReplay, txId: string) => {
-    if (continuesDay(from, d.events))
-      replayed.push({ day: d.day, replay: replayDay(from, d.events), readTxId: txId });
-    else {
-      outOfOrder.push(replayed.length);
-      replayed.push({ day: d.day, replay: from, readTxId: txId });
-    }
-  };
-  for (const [key, d] of byDay) {
-    const known = written.get(key);
-    if (known === undefined) unknown.push(d);
-    else continueFrom(d, known.replay, known.txId);
-  }
-
-  const fresh = (days: readonly BatchDay[]): Replayed[] =>
-    days
-      .map((d) => ({ day: d.day, replay: replayDay(null, d.events), readTxId: null }))
-      .sort((a, b) => byKey(a.day, b.day));
   const copiedNew: Replayed[] = [];
   let toRead = unknown;
-  if (unknown.length > 0 && written.unknownAreNew) {
-    const days = fresh(unknown);
-    if (await copyNewDays(client, days)) {
-      copiedNew.push(...days);
+  if (prepared.fresh !== undefined) {
+    if (await copyNewDays(client, prepared.fresh, prepared.freshText)) {
+      copiedNew.push(...prepared.fresh);
       toRead = [];
     } else written.unknownAreNew = false;
   }
@@ -630,10 +861,10 @@ async function keepBatchDays(
     toRead.forEach((d, i) => {
       const row = stored.get(i);
       if (row === undefined || row.tx_id === null) missing.push(d);
-      else continueFrom(d, fromRow(row), row.tx_id);
+      else continueFrom(replayed, outOfOrder, d, fromRow(row), row.tx_id);
     });
     written.unknownAreNew = rows.length === 0;
-    const days = fresh(missing);
+    const days = freshDays(missing);
     if (days.length > 0 && (await copyNewDays(client, days))) copiedNew.push(...days);
     else notCopied.push(...days);
   }
@@ -646,30 +877,37 @@ async function keepBatchDays(
       replayed[at]!.replay = replayDay(null, all[j]!);
     });
   }
-  const total = byDay.size;
-  const update = [...replayed, ...notCopied].sort((a, b) => byKey(a.day, b.day));
+  // The text made while preparing holds while nothing was read since (then replayed is
+  // exactly what it was made of: no out-of-order, no stored row continued).
+  const asPrepared =
+    prepared.inOrder !== undefined && toRead.length === 0 && outOfOrder.length === 0;
+  const update = asPrepared
+    ? prepared.inOrder!
+    : [...replayed, ...notCopied].sort((a, b) => byKey(a.day, b.day));
   if (update.length === 0) {
     const { rows: tx } = await client.query<{ tx_id: string }>(
       "select pg_current_xact_id()::text as tx_id",
     );
-    return { total, days: [], wrote: copiedNew, txId: tx[0]!.tx_id };
+    return { total, days: [], wrote: copiedNew, txId: tx[0]!.tx_id, schoolDays };
   }
   await copyIn(
     client,
     COPY_DAYS,
-    chunks(update, (d) => dayLine(d, true)),
+    asPrepared ? prepared.inOrderText! : chunks(update, (d) => dayLine(d, true)),
   );
   const { rows: result } = await client.query<{ done: number; tx_id: string }>(WRITE_IF_UNCHANGED);
   const txId = result[0]!.tx_id;
   if (result[0]!.done === update.length)
-    return { total, days: [], wrote: [...copiedNew, ...update], txId };
+    return { total, days: [], wrote: [...copiedNew, ...update], txId, schoolDays };
   const { rows: notWritten } = await client.query<PersonDay>(NOT_WRITTEN);
   const changed = new Set(notWritten.map(dayKey));
+  const wrote = [...copiedNew, ...update.filter((d) => !changed.has(dayKey(d.day)))];
   return {
     total,
     days: notWritten,
-    wrote: [...copiedNew, ...update.filter((d) => !changed.has(dayKey(d.day)))],
+    wrote,
     txId,
+    schoolDays: schoolDaysOf(wrote.map((d) => d.day)),
   };
 }
 
@@ -730,7 +968,7 @@ export async function sweepDirtyPersonDays(
     try {
       await client.query("begin");
       result = await recomputeLocked(client, [], limit);
-      await logChanges(client, result.days);
+      await logChanges(client, schoolDaysOf(result.days));
       await client.query("commit");
       const written = writtenDaysOf(pool);
       for (const d of result.days) written.delete(dayKey(d));

@@ -15,6 +15,7 @@ import {
 import {
   DEFAULT_WRITTEN_DAYS,
   keepPresence,
+  preparePresence,
   type RegisterEvent,
   writtenDaysOf,
 } from "./presence-upkeep.ts";
@@ -273,6 +274,13 @@ async function storeDirect(
       await client.query("rollback");
       return undefined;
     }
+    // The person-days' memory work runs while Postgres stores the events (it yields between
+    // slices, so the COPY keeps flowing): on two cores the one overlaps the other.
+    const events = registerEvents(votes, registers);
+    const written = writtenDaysOf(pool);
+    const prepared = events.length > 0 ? preparePresence(events, written) : undefined;
+    // Awaited below; a failure before then is the batch's, not an unhandled rejection.
+    prepared?.catch(() => {});
     if (votes.length > 0)
       await pipeline(
         Readable.from(copyChunks(votes)),
@@ -296,12 +304,7 @@ async function storeDirect(
       rows.map((r) => r.n),
     ]);
     await client.query(MARK_CHANGES_ARRAYS, [[...polls.keys()], [...polls.values()]]);
-    const presence = await keepPresence(
-      client,
-      registerEvents(votes, registers),
-      dirtyLimit,
-      writtenDaysOf(pool),
-    );
+    const presence = await keepPresence(client, events, dirtyLimit, written, await prepared);
     await keepRegisters(client, votes, completions);
     await rejectDeletedPollVotes(client, deleted);
     await insertDeadLetters(client, stream, poison);

@@ -11,7 +11,7 @@ import { ensureVotesStream } from "../common/votes-stream.ts";
 import { startNode, stopChild } from "../harness/child-processes.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
-import { peakRssMb } from "./bench/proc-stats.ts";
+import { peakRssMb, processCpuSeconds } from "./bench/proc-stats.ts";
 import { benchLog as log } from "./bench/progress.ts";
 import { ratioText, ratioVerdict, verdictLines } from "./bench/verdict.ts";
 import { intFlag, readCli } from "./cli.ts";
@@ -206,6 +206,21 @@ interface Measured {
   seconds: number;
   peakRssMb: number;
   personDays: number;
+  /** The writer's updates of attendance_days, and how many of them were heap-only (HOT). */
+  updates: number;
+  hotUpdates: number;
+  /** CPU seconds of the writer process and of its Postgres backends (at the end of the run). */
+  writerCpuS: number;
+  postgresCpuS: number;
+}
+
+/** attendance_days's update counters (pg_stat_user_tables; the writer's backend flushed them at its exit). */
+async function updateCounters(pool: ReturnType<typeof createPool>) {
+  const { rows } = await pool.query<{ upd: number; hot: number }>(
+    `select n_tup_upd::float8 as upd, n_tup_hot_upd::float8 as hot
+     from pg_stat_user_tables where relname = 'attendance_days'`,
+  );
+  return rows[0] ?? { upd: 0, hot: 0 };
 }
 
 async function measureWriter(mode: Mode, round: number, events: StoredVote[]): Promise<Measured> {
@@ -219,6 +234,7 @@ async function measureWriter(mode: Mode, round: number, events: StoredVote[]): P
   await pool.query("vacuum analyze votes");
   await pool.query("vacuum analyze attendance_days");
   const messages = await fillStream(events);
+  const countersBefore = await updateCounters(pool);
   const nc = await connect({ servers: NATS_URL });
   const jsm = await jetstreamManager(nc);
   let startedAt = 0;
@@ -254,7 +270,17 @@ async function measureWriter(mode: Mode, round: number, events: StoredVote[]): P
     }
   }
   peak = Math.max(peak, peakRssMb(child.pid) || 0);
+  // CPU time rather than wall time tells what the upkeep costs when other work shares the
+  // machine: the writer's own, and its connections' (Postgres runs here, one process each).
+  const writerCpuS = processCpuSeconds(child.pid) ?? 0;
+  const { rows: backends } = await pool.query<{ pid: number }>(
+    "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()",
+  );
+  const postgresCpuS = backends.reduce((sum, b) => sum + (processCpuSeconds(b.pid) ?? 0), 0);
   await stopChild(child);
+  // The writer's backend reports its counters as it ends: give the statistics a moment.
+  await sleep(1_000);
+  const countersAfter = await updateCounters(pool);
   const { rows } = await pool.query<{
     n: number;
     rolled: number;
@@ -291,6 +317,10 @@ async function measureWriter(mode: Mode, round: number, events: StoredVote[]): P
     rowsPerSecond: events.length / seconds,
     peakRssMb: peak,
     personDays: got.days,
+    updates: countersAfter.upd - countersBefore.upd,
+    hotUpdates: countersAfter.hot - countersBefore.hot,
+    writerCpuS,
+    postgresCpuS,
   };
 }
 
@@ -400,6 +430,8 @@ const verdict = ratioVerdict(
   "≥",
   TARGET,
 );
+const cpuOf = (mode: Mode) =>
+  median(runs.filter((r) => r.mode === mode).map((r) => r.writerCpuS + r.postgresCpuS));
 const lines = [
   machineLine(started),
   `Command: \`${benchCommand("bench:attendance-writer", process.env, [
@@ -410,14 +442,16 @@ const lines = [
   "",
   `${fmt(events.length)} events: ${fmt(opts.schools)} schools × ${fmt(opts.people)} people, in then out on ${DAY}, through ${opts.registers} doors a school, ${opts.perMessage} events a message.`,
   "",
-  "| round | polls | rows/s | seconds | person-days kept | writer peak RSS |",
-  "| ---: | --- | ---: | ---: | ---: | ---: |",
+  "| round | polls | rows/s | seconds | CPU s: writer + its Postgres backends | person-days kept | updates (heap-only) | writer peak RSS |",
+  "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...runs.map(
     (r) =>
-      `| ${r.round} | ${r.mode === "vote" ? "plain vote polls (reference)" : "attendance registers (presence upkeep)"} | ${fmt(r.rowsPerSecond)} | ${r.seconds.toFixed(1)} | ${fmt(r.personDays)} | ${fmt(r.peakRssMb)} MB |`,
+      `| ${r.round} | ${r.mode === "vote" ? "plain vote polls (reference)" : "attendance registers (presence upkeep)"} | ${fmt(r.rowsPerSecond)} | ${r.seconds.toFixed(1)} | ${r.writerCpuS.toFixed(1)} + ${r.postgresCpuS.toFixed(1)} | ${fmt(r.personDays)} | ${r.mode === "vote" ? "—" : `${fmt(r.updates)} (${((r.hotUpdates / Math.max(1, r.updates)) * 100).toFixed(1)} %)`} | ${fmt(r.peakRssMb)} MB |`,
   ),
   "",
   `Medians: ${fmt(upkeep)} rows/s with presence upkeep, ${fmt(plain)} rows/s without: ${ratioText(upkeep / plain)}.`,
+  "",
+  `CPU (writer + its Postgres backends, medians): ${cpuOf("vote").toFixed(1)} s without presence upkeep, ${cpuOf("attendance").toFixed(1)} s with: the same work on a machine of its own would allow ${ratioText(cpuOf("vote") / cpuOf("attendance"))} where CPU bounds both (what a busy machine measures; on two idle cores the writer and Postgres also overlap).`,
   "",
   `Postgres alone writing the same ${fmt(opts.schools * opts.people)} person-day rows from the stored events, set-based (no reads, no Node): the morning's in one INSERT … SELECT ${tableWrites.insertS.toFixed(1)} s, the afternoon's in one UPDATE … FROM ${tableWrites.updateS.toFixed(1)} s. Added to the plain writer's ${(events.length / plain).toFixed(1)} s, that alone allows at most ${ratioText(events.length / plain / (events.length / plain + tableWrites.insertS + tableWrites.updateS))} (the bound any upkeep of this table meets). ${(tableWrites.hotShare * 100).toFixed(1)} % of those updates were heap-only. Settling the day afterwards (the idle writer's attendance_settle_days: every row rewritten once, with its index entries) took ${tableWrites.settleS.toFixed(1)} s.`,
   "",

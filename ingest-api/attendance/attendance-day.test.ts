@@ -412,3 +412,36 @@ describe("a day document and the SQL of the raw events (migration 022)", () => {
     assert.deepEqual(doc.counts.anomalies, 3);
   });
 });
+
+// Last: it changes the day the tests above read.
+describe("the school day document's answers", () => {
+  test("a new version's answers are made as it is fetched, as the next reads answer them", async () => {
+    const reads = [
+      () => request(h.app).get(PATH).set(head.auth),
+      () => request(h.app).get(PATH).set(ADMIN),
+      () => request(h.app).get(`${PATH}?group=7A`).set(head.auth),
+    ];
+    for (const read of reads) assert.equal((await read()).status, 200);
+    const before = h.attendance.current("birch", TODAY);
+    assert.ok(before);
+    // The three above, and whatever the tests before read of this version.
+    const keys = [...before.answers.keys()].sort();
+    assert.ok(keys.length >= 3);
+    await storeAttendanceDay(h.db.pool, "birch", "B2", TODAY, [
+      { kind: "in", at: at(TODAY, "10:00") },
+    ]);
+    await publish();
+    const next = h.attendance.current("birch", TODAY);
+    assert.ok(next && next.version !== before.version);
+    // Made with the fetch, before any read of the new version.
+    assert.deepEqual([...next.answers.keys()].sort(), keys);
+    const made = new Map(next.answers);
+    const stamp = /-n([0-9a-f]{8})"$/.exec(String((await reads[0]!()).headers.etag))?.[1];
+    const keyOf = [`admin||${stamp}`, "admin||", `admin|7A|${stamp}`];
+    for (const [i, read] of reads.entries()) {
+      const res = await read();
+      assert.equal(res.status, 200);
+      assert.equal(made.get(keyOf[i]!)?.body.toString(), res.text, keyOf[i]);
+    }
+  });
+});

@@ -25,6 +25,8 @@ export interface DayPublication {
   readonly counts: Buffer;
   /** Answers made from it, by what they were made for: each made once per version. */
   readonly answers: Map<string, DayAnswer>;
+  /** When this day's documents were last read here (carried from version to version). */
+  readAtMs?: number;
   /** The day document parsed, once, when an answer first needs it. */
   parsed?: unknown;
   parsedCounts?: unknown;
@@ -39,6 +41,12 @@ export interface DayDocumentsOptions {
 
 /** Answers kept per publication: the whole school, a few groups, with and without names. */
 const MAX_ANSWERS = 16;
+/**
+ * A new version's answers are made as it is fetched only while its day was read within this
+ * long: a document read once stays kept for long (LRU), and would otherwise cost a parse and
+ * its answers at each of its new versions (every interval while its school is busy).
+ */
+const WARM_WHILE_READ_MS = 60_000;
 /** Versions per MGET of the check. */
 const CHECK_CHUNK = 1_000;
 
@@ -68,6 +76,7 @@ export class DayDocuments {
   #fetches = 0;
   #checking: Promise<void> | undefined;
   #failing = false;
+  #warm: ((next: DayPublication, keys: readonly string[]) => void) | undefined;
 
   constructor(redis: RedisClient, keyPrefix: string, options: DayDocumentsOptions, logger: Logger) {
     this.#redis = redis;
@@ -106,12 +115,28 @@ export class DayDocuments {
     if (entry === undefined) return undefined;
     this.#entries.delete(key);
     this.#entries.set(key, entry);
+    entry.readAtMs = Date.now();
     return entry;
   }
 
   /** The current publication, fetched if need be; null when there is none. Throws if Redis is unreachable. */
   async load(schoolId: string, day: LocalDay): Promise<DayPublication | null> {
-    return this.current(schoolId, day) ?? this.#refresh(schoolId, day);
+    const publication = this.current(schoolId, day) ?? (await this.#refresh(schoolId, day));
+    if (publication !== null) publication.readAtMs = Date.now();
+    return publication;
+  }
+
+  /**
+   * Called with each fetched publication that replaces a kept one read within the last
+   * minute, and the keys of the answers made from the one it replaces
+   * (DayDocuments.remember), before the readers
+   * waiting for the fetch get it: the routes make those answers again here, so that the
+   * first read of a new version finds its answer made (a 10,000-person document is parsed
+   * and an answer written in milliseconds, on the read that needs it otherwise: the
+   * attendance API's p99 in bench:attendance was those reads).
+   */
+  onReplaced(warm: (next: DayPublication, keys: readonly string[]) => void): void {
+    this.#warm = warm;
   }
 
   /** Keeps an answer made from a publication, while it is the one kept (its bytes count). */
@@ -218,6 +243,7 @@ export class DayDocuments {
     const keys = attendanceDayKeys(this.#keyPrefix, schoolId, day);
     this.#fetches++;
     const [version, json, counts] = await this.#binary.mGet([keys.version, keys.json, keys.counts]);
+    const previous = this.#entries.get(key);
     this.#drop(key);
     if (version == null || json == null || counts == null) return null;
     const publication: DayPublication = {
@@ -228,9 +254,19 @@ export class DayDocuments {
       counts,
       answers: new Map(),
     };
+    if (previous?.readAtMs !== undefined) publication.readAtMs = previous.readAtMs;
     this.#entries.set(key, publication);
     this.#bytes += json.length + counts.length;
     this.#evict();
+    const readLately =
+      previous?.readAtMs !== undefined && Date.now() - previous.readAtMs < WARM_WHILE_READ_MS;
+    if (previous !== undefined && readLately && previous.answers.size > 0 && this.#warm)
+      try {
+        this.#warm(publication, [...previous.answers.keys()]);
+      } catch (err) {
+        // The read that needs the answer makes it (and answers its error) as without this.
+        this.#logger.warn({ err, schoolId, day }, "making a new version's answers failed");
+      }
     return publication;
   }
 

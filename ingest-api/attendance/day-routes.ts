@@ -141,6 +141,24 @@ export function dayRoutes(deps: DayRouteDeps): Router {
     return made;
   };
 
+  // A new version's answers made as it is fetched, for the answers read of the version it
+  // replaces (DayDocuments.onReplaced): the whole school or a group, the counts; with names
+  // when the names kept are still those of the answer replaced (else its next read makes it).
+  documents.onReplaced((p, keys) => {
+    for (const key of keys) {
+      const [kind, group = "", stamp = ""] = key.split("|");
+      if (kind === "counts")
+        documents.remember(p, key, countsAnswer(p, group === "" ? undefined : group));
+      else if (kind === "admin" && stamp === "")
+        documents.remember(p, key, adminAnswer(p, group === "" ? undefined : group, null));
+      else if (kind === "admin") {
+        const kept = names.kept(p.schoolId);
+        if (kept?.stamp === stamp)
+          documents.remember(p, key, adminAnswer(p, group === "" ? undefined : group, kept));
+      }
+    }
+  });
+
   router.get(ATTENDANCE_DAY_ROUTE, admin, async (req, res, next) => {
     // `?period=week|month` is the period report's (another route of this path).
     if (req.query.period !== undefined) return next();

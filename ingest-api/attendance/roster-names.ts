@@ -18,6 +18,8 @@ export interface RosterNamesOptions {
 interface Entry {
   loadedAt: number;
   names: Promise<SchoolNames>;
+  /** The names once read. */
+  read?: SchoolNames;
 }
 
 /**
@@ -57,6 +59,12 @@ export class RosterNames {
       return kept.names;
     }
     const entry: Entry = { loadedAt: nowMs, names: this.#read(schoolId) };
+    entry.names.then(
+      (names) => {
+        entry.read = names;
+      },
+      () => {},
+    );
     this.#entries.set(schoolId, entry);
     while (this.#entries.size > this.#options.maxSchools) {
       const oldest = this.#entries.keys().next().value;
@@ -69,6 +77,13 @@ export class RosterNames {
       if (this.#entries.get(schoolId) === entry) this.#entries.delete(schoolId);
       throw err;
     }
+  }
+
+  /** A school's names if read and not too old, without reading them (null otherwise). */
+  kept(schoolId: string, nowMs = Date.now()): SchoolNames | null {
+    const kept = this.#entries.get(schoolId);
+    if (kept?.read === undefined || nowMs - kept.loadedAt >= this.#options.maxAgeMs) return null;
+    return kept.read;
   }
 
   get schools(): number {
