@@ -245,6 +245,7 @@ describe("readIngestConfig", () => {
       statusMaxBytes: 1_024,
       statusWriteMs: 5_000,
       seenRecentlyMs: 300_000,
+      attentionSnapshotMs: 2_000,
     });
     const set = readIngestConfig({ PUBLIC_URL: "https://vote.example.org/tally/" });
     assert.equal(set.kiosks.publicUrl, "https://vote.example.org/tally");

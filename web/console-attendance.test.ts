@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { v7 as uuidv7 } from "uuid";
@@ -8,6 +6,7 @@ import { encodeVoteMessage } from "../common/vote.ts";
 import { voteSubject } from "../common/votes-stream.ts";
 import { launchChromium } from "../harness/chromium.ts";
 import { eventually } from "../harness/waiting.ts";
+import { assertNoAxeViolations } from "../test-support/axe.ts";
 import {
   newContext,
   type PageProblems,
@@ -25,7 +24,6 @@ import { startWebStack, type WebStack } from "../test-support/web-stack.ts";
 // replayed from the page, its vote stored once. axe-core finds no violation on each view,
 // at 1280×800 and, for the attendance view, on a phone (390×844).
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const WAIT_MS = 20_000;
 const HOUR = 3_600_000;
 const PEOPLE: [string, string][] = [
@@ -34,12 +32,6 @@ const PEOPLE: [string, string][] = [
   ["A-3", "Grace Hopper"],
   ["A-4", "Edsger Dijkstra"],
 ];
-
-interface AxeViolation {
-  id: string;
-  help: string;
-  nodes: { target: string[] }[];
-}
 
 interface DayDocument {
   counts: Record<string, number>;
@@ -52,8 +44,6 @@ describe("the console's attendance, registers and dead letters in Chromium", () 
   const contexts: BrowserContext[] = [];
   const watched: { name: string; problems: PageProblems }[] = [];
   const problemsOf = new WeakMap<Page, PageProblems>();
-  /** axe-core adds <style> elements, which the page's CSP refuses: those reports are axe's. */
-  const axeNoise = new Set<string>();
 
   const open = async (name: string, viewport: { width: number; height: number }) => {
     const context = await newContext(browser, viewport);
@@ -65,24 +55,9 @@ describe("the console's attendance, registers and dead letters in Chromium", () 
     return page;
   };
 
-  /** axe-core, evaluated through the DevTools protocol (the page's CSP allows no injected script). */
-  const audit = async (page: Page, what: string) => {
-    const problems = problemsOf.get(page)!;
-    const seen = problems.csp().length;
-    await page.evaluate(`${AXE};0`);
-    const violations = (await page.evaluate(
-      "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)",
-    )) as AxeViolation[];
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    for (const line of problems.csp().slice(seen)) axeNoise.add(line);
-    assert.deepEqual(
-      violations.map(
-        (v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`,
-      ),
-      [],
-      `axe on ${what}`,
-    );
-  };
+  /** axe-core on the page as it stands (test-support/axe.ts). */
+  const audit = (page: Page, what: string) =>
+    assertNoAxeViolations(page, problemsOf.get(page)!, what);
 
   const signedIn = async (
     name: string,
@@ -169,11 +144,7 @@ describe("the console's attendance, registers and dead letters in Chromium", () 
     await stack?.close();
     for (const { name, problems } of watched) {
       assert.deepEqual(problems.pageErrors, [], `${name}: page errors`);
-      assert.deepEqual(
-        problems.csp().filter((line) => !axeNoise.has(line)),
-        [],
-        `${name}: CSP violations`,
-      );
+      assert.deepEqual(problems.csp(), [], `${name}: CSP violations`);
     }
   });
 

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../harness/chromium.ts";
 import { eventually } from "../harness/waiting.ts";
+import { assertNoAxeViolations } from "../test-support/axe.ts";
 import {
   newContext,
   type PageProblems,
@@ -19,14 +18,6 @@ import { startWebStack, type WebStack } from "../test-support/web-stack.ts";
 // Apply), searches, edits a name, erases a person after a confirmation; the audit log lists
 // the import and the erasure; the deployment admin picks a school and sees no names; axe-core
 // finds no violation, at 1280×800 and on a phone in portrait.
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-interface AxeViolation {
-  id: string;
-  help: string;
-  nodes: { target: string[] }[];
-}
 
 // Lines 4 and 6 are bad: an id with a backslash, a group with spaces.
 const ROSTER = [
@@ -45,8 +36,6 @@ describe("the console's People page in Chromium", () => {
   const contexts: BrowserContext[] = [];
   const watched: { name: string; problems: PageProblems }[] = [];
   const problemsOf = new WeakMap<Page, PageProblems>();
-  /** axe-core adds <style> elements, which the page's CSP refuses: those reports are axe's. */
-  const axeNoise = new Set<string>();
 
   const open = async (name: string, viewport = { width: 1280, height: 800 }) => {
     const context = await newContext(browser, viewport);
@@ -65,29 +54,9 @@ describe("the console's People page in Chromium", () => {
     return link.replace(/^https?:\/\/[^/]+/, stack.url);
   };
 
-  /** axe-core, evaluated through the DevTools protocol (the page's CSP allows no injected script). */
-  const audit = async (page: Page, what: string) => {
-    const problems = problemsOf.get(page)!;
-    const seen = problems.csp().length;
-    assert.deepEqual(
-      problems.csp().filter((line) => !axeNoise.has(line)),
-      [],
-      `CSP violations before axe on ${what}`,
-    );
-    await page.evaluate(`${AXE};0`);
-    const violations = (await page.evaluate(
-      "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)",
-    )) as AxeViolation[];
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    for (const line of problems.csp().slice(seen)) axeNoise.add(line);
-    assert.deepEqual(
-      violations.map(
-        (v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`,
-      ),
-      [],
-      `axe on ${what}`,
-    );
-  };
+  /** axe-core on the page as it stands (test-support/axe.ts). */
+  const audit = (page: Page, what: string) =>
+    assertNoAxeViolations(page, problemsOf.get(page)!, what);
 
   const roster = async (schoolId: string) => {
     const { rows } = await stack.harness.db.pool.query<{ id: string; name: string | null }>(
@@ -130,11 +99,7 @@ describe("the console's People page in Chromium", () => {
     await stack?.close();
     for (const { name, problems } of watched) {
       assert.deepEqual(problems.pageErrors, [], `${name}: page errors`);
-      assert.deepEqual(
-        problems.csp().filter((line) => !axeNoise.has(line)),
-        [],
-        `${name}: CSP violations`,
-      );
+      assert.deepEqual(problems.csp(), [], `${name}: CSP violations`);
     }
   });
 

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../harness/chromium.ts";
 import { eventually } from "../harness/waiting.ts";
+import { assertNoAxeViolations } from "../test-support/axe.ts";
 import {
   newContext,
   type PageProblems,
@@ -19,14 +18,7 @@ import { startWebStack, type WebStack } from "../test-support/web-stack.ts";
 // result; a school admin sees its school only; sign-out, revocation and CSRF are refused;
 // the audit log lists what was done; axe-core finds no violation on any console page.
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const WAIT_MS = 30_000;
-
-interface AxeViolation {
-  id: string;
-  help: string;
-  nodes: { target: string[] }[];
-}
 
 describe("the operator console in Chromium", () => {
   let stack: WebStack;
@@ -34,8 +26,6 @@ describe("the operator console in Chromium", () => {
   const contexts: BrowserContext[] = [];
   const watched: { name: string; problems: PageProblems }[] = [];
   const problemsOf = new WeakMap<Page, PageProblems>();
-  /** axe-core adds <style> elements, which the page's CSP refuses: those reports are axe's. */
-  const axeNoise = new Set<string>();
 
   const open = async (name: string, viewport?: { width: number; height: number }) => {
     const context = await newContext(browser, viewport);
@@ -54,30 +44,9 @@ describe("the operator console in Chromium", () => {
     return link.replace(/^https?:\/\/[^/]+/, stack.url);
   };
 
-  /** axe-core, evaluated through the DevTools protocol (the page's CSP allows no injected script). */
-  const audit = async (page: Page, what: string) => {
-    const problems = problemsOf.get(page)!;
-    const seen = problems.csp().length;
-    assert.deepEqual(
-      problems.csp().filter((line) => !axeNoise.has(line)),
-      [],
-      `CSP violations before axe on ${what}`,
-    );
-    await page.evaluate(`${AXE};0`);
-    const violations = (await page.evaluate(
-      "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)",
-    )) as AxeViolation[];
-    // Give its reports a moment to arrive, then set them aside.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    for (const line of problems.csp().slice(seen)) axeNoise.add(line);
-    assert.deepEqual(
-      violations.map(
-        (v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`,
-      ),
-      [],
-      `axe on ${what}`,
-    );
-  };
+  /** axe-core on the page as it stands (test-support/axe.ts). */
+  const audit = (page: Page, what: string) =>
+    assertNoAxeViolations(page, problemsOf.get(page)!, what);
 
   /** A request from the page itself, with its cookie (and the CSRF token when given). */
   const fromPage = (page: Page, method: string, path: string, csrf = false) =>
@@ -114,11 +83,7 @@ describe("the operator console in Chromium", () => {
     await stack?.close();
     for (const { name, problems } of watched) {
       assert.deepEqual(problems.pageErrors, [], `${name}: page errors`);
-      assert.deepEqual(
-        problems.csp().filter((line) => !axeNoise.has(line)),
-        [],
-        `${name}: CSP violations`,
-      );
+      assert.deepEqual(problems.csp(), [], `${name}: CSP violations`);
     }
   });
 

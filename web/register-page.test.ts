@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../harness/chromium.ts";
 import { eventually } from "../harness/waiting.ts";
+import { assertNoAxeViolations } from "../test-support/axe.ts";
 import {
   newContext,
   type PageProblems,
@@ -22,7 +21,6 @@ import { startWebStack, type WebStack } from "../test-support/web-stack.ts";
 // completion, and the register's published document says the group less one present, one
 // absent, completed. axe-core finds no violation on a phone and on a tablet.
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const WAIT_MS = 20_000;
 const GROUP = "7A";
 const PUPILS = [
@@ -32,12 +30,6 @@ const PUPILS = [
   ["P4", "Dorothy Vaughan"],
   ["P5", "Edsger Dijkstra"],
 ] as const;
-
-interface AxeViolation {
-  id: string;
-  help: string;
-  nodes: { target: string[] }[];
-}
 
 interface RegisterDocument {
   completed: boolean;
@@ -53,8 +45,6 @@ describe("the register page in Chromium", () => {
   const contexts: BrowserContext[] = [];
   const watched: { name: string; problems: PageProblems }[] = [];
   const problemsOf = new WeakMap<Page, PageProblems>();
-  /** axe-core adds <style> elements, which the page's CSP refuses: those reports are axe's. */
-  const axeNoise = new Set<string>();
 
   const open = async (name: string, viewport: { width: number; height: number }) => {
     const context = await newContext(browser, viewport);
@@ -84,29 +74,9 @@ describe("the register page in Chromium", () => {
     await page.getByRole("button", { name: /Ada Lovelace/ }).waitFor({ timeout: WAIT_MS });
   };
 
-  /** axe-core, evaluated through the DevTools protocol (the page's CSP allows no injected script). */
-  const audit = async (page: Page, what: string) => {
-    const problems = problemsOf.get(page)!;
-    const seen = problems.csp().length;
-    assert.deepEqual(
-      problems.csp().filter((line) => !axeNoise.has(line)),
-      [],
-      `CSP violations before axe on ${what}`,
-    );
-    await page.evaluate(`${AXE};0`);
-    const violations = (await page.evaluate(
-      "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)",
-    )) as AxeViolation[];
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    for (const line of problems.csp().slice(seen)) axeNoise.add(line);
-    assert.deepEqual(
-      violations.map(
-        (v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`,
-      ),
-      [],
-      `axe on ${what}`,
-    );
-  };
+  /** axe-core on the page as it stands (test-support/axe.ts). */
+  const audit = (page: Page, what: string) =>
+    assertNoAxeViolations(page, problemsOf.get(page)!, what);
 
   const pupil = (page: Page, name: string) => page.getByRole("button", { name: new RegExp(name) });
   const waitPending = (page: Page, n: number) =>
@@ -286,11 +256,7 @@ describe("the register page in Chromium", () => {
   test("no page error and no CSP violation", () => {
     for (const { name, problems } of watched) {
       assert.deepEqual(problems.pageErrors, [], `${name}: page errors`);
-      assert.deepEqual(
-        problems.csp().filter((line) => !axeNoise.has(line)),
-        [],
-        `${name}: CSP`,
-      );
+      assert.deepEqual(problems.csp(), [], `${name}: CSP`);
     }
   });
 });

@@ -69,8 +69,9 @@ create index votes_poll_cast_idx on votes (poll_id, cast_at)
   include (kiosk_id, option_id, received_at, stored_at);
 create index votes_poll_voter_cast_idx on votes (poll_id, voter_id, cast_at)
   where voter_id is not null;
+-- 006's statistics, on the bucket as 014 defines it (one home for the width).
 create statistics votes_bucket_stats (ndistinct)
-  on poll_id, option_id, date_bin('10 minutes', cast_at, timestamptz '2000-01-01 00:00:00+00')
+  on poll_id, option_id, rollup_bucket_start(cast_at)
   from votes;
 
 alter table votes attach partition votes_default default;
