@@ -245,23 +245,45 @@ describe("the console's attendance, registers and dead letters in Chromium", () 
     const doc = page.getByRole("dialog");
     await doc.locator('[data-list="absent"]').getByText("A-4").waitFor({ timeout: WAIT_MS });
     assert.match(await doc.innerText(), /not completed/);
+    // The deployment admin reads ids only: no name beside them.
+    assert.doesNotMatch(await doc.innerText(), /Edsger Dijkstra/);
     await page.screenshot({ path: screenshotPath("console-register") });
     await audit(page, "a register's document");
+
+    // The school's own admin: the roster's names beside the ids.
+    const school = await signedIn(
+      "registers, the school's admin",
+      { width: 1280, height: 800 },
+      "default",
+    );
+    await school.goto(`${stack.url}/console/#/registers`);
+    await school
+      .locator('tr[data-register="maths"]')
+      .getByRole("button", { name: "Maths" })
+      .click();
+    const named = school.getByRole("dialog").locator('[data-list="absent"] [data-person="A-4"]');
+    await named.getByText("Edsger Dijkstra").waitFor({ timeout: WAIT_MS });
+    assert.match(await named.innerText(), /Edsger Dijkstra\s+A-4/);
+    await audit(school, "a register's document, with names");
   });
 
   test("dead letters: one listed and replayed from the page, its vote stored once", async () => {
-    const vote = makeVote({ pollId: "lunch", optionId: "pizza", kioskId: "office" });
-    const { rows } = await stack.harness.db.pool.query<{ id: string }>(
-      `insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries, reason, msg_id)
-       values ($1, 7, -1, $2, $3, 'P0001: a trigger refused it', 5, 'store_failed', $4) returning id`,
-      [
-        stack.harness.names.streamName,
-        voteSubject(stack.harness.names.subjectPrefix, "lunch"),
-        Buffer.from(encodeVoteMessage([vote])),
-        uuidv7(),
-      ],
-    );
-    const id = String(rows[0]!.id);
+    /** A dead letter of one vote (its store refused by a trigger), as the writer would leave it. */
+    const deadLetter = async () => {
+      const vote = makeVote({ pollId: "lunch", optionId: "pizza", kioskId: "office" });
+      const { rows } = await stack.harness.db.pool.query<{ id: string }>(
+        `insert into dead_letters (stream, stream_seq, item_index, subject, raw, error, deliveries, reason, msg_id)
+         values ($1, 7, -1, $2, $3, 'P0001: a trigger refused it', 5, 'store_failed', $4) returning id`,
+        [
+          stack.harness.names.streamName,
+          voteSubject(stack.harness.names.subjectPrefix, "lunch"),
+          Buffer.from(encodeVoteMessage([vote])),
+          uuidv7(),
+        ],
+      );
+      return { vote, id: String(rows[0]!.id) };
+    };
+    const { vote, id } = await deadLetter();
     const page = await signedIn("dead letters", { width: 1280, height: 800 });
     await page.getByRole("link", { name: "Dead letters" }).click();
     const row = page.locator(`tr[data-dead-letter="${id}"]`);
@@ -276,20 +298,65 @@ describe("the console's attendance, registers and dead letters in Chromium", () 
       .filter({ hasText: `Dead letter ${id} replayed` })
       .waitFor();
     await row.waitFor({ state: "detached" });
-    const stored = async () =>
+    const stored = async (eventId: string) =>
       (
         await stack.harness.db.pool.query<{ n: number }>(
           "select count(*)::int as n from votes where event_id = $1",
-          [vote.eventId],
+          [eventId],
         )
       ).rows[0]!.n;
-    await eventually("the replayed vote stored", async () => (await stored()) === 1, {
+    await eventually("the replayed vote stored", async () => (await stored(vote.eventId)) === 1, {
       timeoutMs: WAIT_MS,
     });
-    // Replay all: nothing pending is left, nothing counts twice.
-    await page.getByRole("button", { name: /Replay all pending/ }).click();
-    await page.getByRole("status").filter({ hasText: "0 dead letters replayed" }).waitFor();
-    assert.equal(await stored(), 1);
+
+    // Replay all asks first, saying how many: one more is pending now.
+    const second = await deadLetter();
+    const replayAll = page.getByRole("button", { name: /Replay all pending/ });
+    const confirm = page.getByRole("dialog", { name: "Replay all pending dead letters?" });
+    const pendingOf = async (letter: string) =>
+      (
+        await stack.harness.db.pool.query<{ replayed_at: Date | null }>(
+          "select replayed_at from dead_letters where id = $1",
+          [letter],
+        )
+      ).rows[0]!.replayed_at;
+    await replayAll.click();
+    await confirm
+      .getByText("1 pending dead letter will be published to the votes stream again.")
+      .waitFor({ timeout: WAIT_MS });
+    await audit(page, "dead letters, replay all confirmation");
+    // Cancel replays nothing; focus is back on the button that opened the dialog.
+    await confirm.getByRole("button", { name: "Cancel" }).click();
+    await confirm.waitFor({ state: "detached" });
+    await eventually("focus back on Replay all", () =>
+      replayAll.evaluate((b) => b === document.activeElement),
+    );
+    assert.equal(await pendingOf(second.id), null, "Cancel replays nothing");
+    assert.doesNotMatch(await page.getByRole("status").innerText(), /dead letters? replayed/);
+    // Escape cancels as well.
+    await replayAll.click();
+    await confirm.getByText(/1 pending dead letter/).waitFor({ timeout: WAIT_MS });
+    await page.keyboard.press("Escape");
+    await confirm.waitFor({ state: "detached" });
+    assert.equal(await pendingOf(second.id), null, "Escape replays nothing");
+
+    // Confirmed: the pending one is replayed, nothing counts twice.
+    await replayAll.click();
+    await confirm.getByText(/1 pending dead letter/).waitFor({ timeout: WAIT_MS });
+    await confirm.getByRole("button", { name: "Replay them" }).click();
+    await page.getByRole("status").filter({ hasText: "1 dead letter replayed" }).waitFor();
+    assert.notEqual(await pendingOf(second.id), null);
+    await eventually(
+      "the second vote stored",
+      async () => (await stored(second.vote.eventId)) === 1,
+      {
+        timeoutMs: WAIT_MS,
+      },
+    );
+    assert.equal(await stored(vote.eventId), 1);
+    await eventually("focus back on Replay all", () =>
+      replayAll.evaluate((b) => b === document.activeElement),
+    );
     await audit(page, "dead letters, replayed");
   });
 });

@@ -1,8 +1,9 @@
 // Dead letters (the deployment admin's): what the writer set aside and why, paged oldest first
 // (keyset), filtered by poll, reason and state; each replayed to the votes stream, or every
-// pending one the filters keep. A replay is safe to repeat: votes are stored once.
+// pending one the filters keep, after a confirmation that says how many. A replay is safe to
+// repeat: votes are stored once.
 import { api } from "./api.js";
-import { ErrorNote, html, useEffect, useState } from "./ui.js";
+import { Dialog, ErrorNote, html, useEffect, useRef, useState } from "./ui.js";
 
 const REASONS = {
   invalid: "invalid data",
@@ -16,6 +17,63 @@ function queryOf(filters) {
   return q.toString();
 }
 
+/** Pages of pending letters the confirmation counts before it says "more than": it stays quick. */
+const COUNT_PAGES = 10;
+
+/**
+ * The pending letters `filters` keep, counted a page at a time (the list route has no count):
+ * `{ count, more }`, `more` when there are others past COUNT_PAGES pages.
+ */
+async function countPending(filters) {
+  let count = 0;
+  let after;
+  for (let i = 0; i < COUNT_PAGES; i++) {
+    const q = queryOf({ pollId: filters.pollId, reason: filters.reason, state: "pending", after });
+    const page = await api("GET", `/v1/dead-letters?${q}`);
+    count += page.deadLetters.length;
+    if (!page.next) return { count, more: false };
+    after = page.next;
+  }
+  return { count, more: true };
+}
+
+const letters = (n) => `${n} pending dead letter${n === 1 ? "" : "s"}`;
+
+/** Replay all, confirmed: how many the filters keep are published again, or nothing (Cancel). */
+function ConfirmReplayAll({ filters, onConfirm, onCancel }) {
+  const [pending, setPending] = useState(undefined);
+  const [error, setError] = useState(undefined);
+  useEffect(() => {
+    countPending(filters).then(setPending, setError);
+  }, []);
+  const kept = [
+    filters.pollId && `poll ${filters.pollId}`,
+    filters.reason && REASONS[filters.reason],
+  ]
+    .filter(Boolean)
+    .join(", ");
+  const which = kept ? ` (${kept})` : "";
+  const what =
+    pending === undefined
+      ? error
+        ? `Every pending dead letter${which}, up to DEAD_LETTERS_REPLAY_MAX, will be published to the votes stream again.`
+        : "Counting the pending dead letters…"
+      : pending.more
+        ? `More than ${letters(pending.count)}${which}: up to DEAD_LETTERS_REPLAY_MAX of them (1,000 unless the deployment sets otherwise), oldest first, will be published to the votes stream again; replay again for the rest.`
+        : pending.count === 0
+          ? `No pending dead letter${which}: nothing to replay.`
+          : `${letters(pending.count)}${which} will be published to the votes stream again.`;
+  return html`<${Dialog} title="Replay all pending dead letters?" onClose=${onCancel}>
+    <${ErrorNote} error=${error} />
+    <p data-replay-count>${what}</p>
+    <p>Fix their cause first. Each vote is stored once however often it is replayed.</p>
+    <p class="actions">
+      <button type="button" onClick=${onConfirm}>Replay them</button>
+      <button type="button" onClick=${onCancel}>Cancel</button>
+    </p>
+  </${Dialog}>`;
+}
+
 export function DeadLettersView() {
   const [filters, setFilters] = useState({ state: "pending" });
   const [letters, setLetters] = useState([]);
@@ -23,6 +81,10 @@ export function DeadLettersView() {
   const [error, setError] = useState(undefined);
   const [note, setNote] = useState("");
   const [busy, setBusy] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  // The control that opened the confirmation: focus goes back to it when it closes.
+  const opener = useRef(null);
+  const refocus = () => setTimeout(() => opener.current?.focus(), 0);
   const load = async (after) => {
     try {
       const q = queryOf({ ...filters, after });
@@ -61,7 +123,12 @@ export function DeadLettersView() {
       setBusy(false);
     }
   };
+  const cancelReplayAll = () => {
+    setConfirming(false);
+    refocus();
+  };
   const replayAll = async () => {
+    setConfirming(false);
     setBusy(true);
     try {
       const q = queryOf({ pollId: filters.pollId, reason: filters.reason });
@@ -74,6 +141,7 @@ export function DeadLettersView() {
       setError(e);
     } finally {
       setBusy(false);
+      refocus();
     }
   };
 
@@ -91,8 +159,12 @@ export function DeadLettersView() {
         <option value="all">All</option>
       </select></label>
       <p class="actions"><button type="submit">Filter</button>
-        <button type="button" disabled=${busy} onClick=${replayAll}>Replay all pending${filters.pollId || filters.reason ? " (filtered)" : ""}</button></p>
+        <button type="button" disabled=${busy} onClick=${(e) => {
+          opener.current = e.currentTarget;
+          setConfirming(true);
+        }}>Replay all pending${filters.pollId || filters.reason ? " (filtered)" : ""}</button></p>
     </form>
+    ${confirming ? html`<${ConfirmReplayAll} filters=${filters} onConfirm=${replayAll} onCancel=${cancelReplayAll} />` : null}
     <${ErrorNote} error=${error} />
     <p role="status" class="muted">${note}</p>
     <div class="scroll">

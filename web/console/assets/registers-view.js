@@ -15,9 +15,15 @@ function RegisterDocument({ pollId, onClose }) {
   const [doc, error] = usePolled(() => api("GET", `/v1/registers/${enc(pollId)}`), LIVE_MS, [
     pollId,
   ]);
+  // The group's names (the roster route gives them to the school's own admins and teachers; the
+  // deployment admin gets ids only): read once, the document's ids shown beside them.
+  const [roster] = usePolled(() => api("GET", `/v1/registers/${enc(pollId)}/roster`), 0, [pollId]);
+  const names = new Map((roster?.people ?? []).filter((p) => p.name).map((p) => [p.id, p.name]));
+  const person = (id) =>
+    names.has(id) ? html`${names.get(id)} <span class="muted">${id}</span>` : id;
   const list = (label, ids, key) =>
     html`<section data-list=${key}><h3>${label} (${ids.length})</h3>
-      ${ids.length ? html`<ul class="people">${ids.map((id) => html`<li>${id}${doc.changedAfter.includes(id) ? html` <span class="badge">changed after completion</span>` : null}</li>`)}</ul>` : html`<p class="muted">Nobody.</p>`}
+      ${ids.length ? html`<ul class="people">${ids.map((id) => html`<li data-person=${id}>${person(id)}${doc.changedAfter.includes(id) ? html` <span class="badge">changed after completion</span>` : null}</li>`)}</ul>` : html`<p class="muted">Nobody.</p>`}
     </section>`;
   return html`<${Dialog} title=${doc ? `${doc.title} (${doc.groupId})` : `Register ${pollId}`} onClose=${onClose} wide>
     <${ErrorNote} error=${error} />
