@@ -20,8 +20,9 @@ import { startWebStack, type WebStack } from "../test-support/web-stack.ts";
 // The console's attendance, registers and dead letters views in Chromium against the whole
 // system: check-ins sent by a kiosk are stored by the writer and published by the publisher,
 // and the console shows the day's counts and its fever live, the week with a share-below
-// filter, a person's days; an overdue register and its document; a dead letter listed and
-// replayed from the page, its vote stored once. axe-core finds no violation on each view,
+// filter, a person's days; an overdue register and its document (names beside the ids for the
+// school's own admin); a dead letter listed and replayed from the page, its vote stored once,
+// and Replay all confirmed in a dialog that says how many (Cancel and Escape replay nothing). axe-core finds no violation on each view,
 // at 1280×800 and, for the attendance view, on a phone (390×844).
 
 const WAIT_MS = 20_000;
