@@ -27,11 +27,17 @@ export function reportCommit(
   metrics.rows.inc({ outcome: "rejected" }, result.rejected);
   metrics.rows.inc({ outcome: "conflict" }, result.conflicts);
   metrics.rows.inc({ outcome: "poll_deleted" }, result.pollDeleted);
+  metrics.rows.inc({ outcome: "past_retention" }, result.pastRetention);
   metrics.personDays.inc(result.personDays);
   if (result.pollDeleted > 0)
     logger.info(
       { votes: result.pollDeleted },
       "votes for a deleted poll kept in rejected_votes (poll_deleted), not counted",
+    );
+  if (result.pastRetention > 0)
+    logger.info(
+      { votes: result.pastRetention },
+      "votes older than VOTES_RETENTION_DAYS kept in rejected_votes (past_retention), not counted",
     );
   const invalid = poison.filter((p) => (p.reason ?? "invalid") === "invalid").length;
   if (invalid > 0) {

@@ -41,3 +41,20 @@ describe("readWriterConfig: ATTENDANCE_DIRTY_BATCH", () => {
       );
   });
 });
+
+describe("readWriterConfig: VOTES_RETENTION_DAYS", () => {
+  test("unset keeps votes for ever; a given number of days is read", () => {
+    assert.equal(readWriterConfig({}).votesRetentionDays, undefined);
+    assert.equal(readWriterConfig({ VOTES_RETENTION_DAYS: "400" }).votesRetentionDays, 400);
+  });
+
+  test("a bad value fails naming the variable", () => {
+    for (const value of ["0", "-3", "1.5", "forever", "36501"]) {
+      assert.throws(
+        () => readWriterConfig({ VOTES_RETENTION_DAYS: value }),
+        (err: unknown) => err instanceof ConfigError && err.variable === "VOTES_RETENTION_DAYS",
+        value,
+      );
+    }
+  });
+});

@@ -1,5 +1,12 @@
 import { type CommonConfig, readCommonConfig } from "../common/config.ts";
-import { type Env, readHost, readInt, readName, readString } from "../common/env.ts";
+import {
+  type Env,
+  readHost,
+  readInt,
+  readName,
+  readOptionalString,
+  readString,
+} from "../common/env.ts";
 import { ConfigError } from "../common/errors.ts";
 import { type NatsAuth, type NatsRole, readNatsAuth } from "../common/nats-auth.ts";
 
@@ -64,6 +71,12 @@ export interface WriterConfig extends CommonConfig {
   readonly votesPartitionsAheadMonths: number;
   /** How often a writer runs the votes partitions' maintenance. @defaultValue 3600000 */
   readonly votesPartitionCheckMs: number;
+  /**
+   * Days of raw votes kept (migration 035, votes-retention.ts): the partitions of months
+   * that ended before then are dropped (rollups stay), and a vote whose event id time is
+   * older is refused (rejected_votes, past_retention). Unset: kept for ever.
+   */
+  readonly votesRetentionDays: number | undefined;
   /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
   readonly metricsPort: number;
   /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
@@ -116,6 +129,10 @@ export function readWriterConfig(
       min: 1_000,
       max: 86_400_000,
     }),
+    votesRetentionDays:
+      readOptionalString(env, "VOTES_RETENTION_DAYS") === undefined
+        ? undefined
+        : readInt(env, "VOTES_RETENTION_DAYS", 0, { min: 1, max: 36_500 }),
     attendanceWrittenDays: readInt(env, "ATTENDANCE_WRITTEN_DAYS", 1_000_000, {
       min: 0,
       max: 100_000_000,

@@ -76,6 +76,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
         duplicates: 0,
         conflicts: 1,
         pollDeleted: 0,
+        pastRetention: 0,
         deadLettered: 0,
         personDays: 0,
       });
@@ -122,6 +123,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       duplicates: 1,
       conflicts: 0,
       pollDeleted: 0,
+      pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
     });
@@ -149,6 +151,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       duplicates: 1,
       conflicts: 1,
       pollDeleted: 0,
+      pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
     });

@@ -172,6 +172,7 @@ describe("poll deleted while its votes are still in the stream", () => {
       duplicates: 1,
       conflicts: 0,
       pollDeleted: 1,
+      pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
     });

@@ -106,6 +106,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       duplicates: 0,
       conflicts: 0,
       pollDeleted: 0,
+      pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
     });
@@ -119,6 +120,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       duplicates: 25,
       conflicts: 0,
       pollDeleted: 0,
+      pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
     });
@@ -137,6 +139,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       duplicates: 3,
       conflicts: 0,
       pollDeleted: 0,
+      pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
     });
@@ -172,6 +175,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       duplicates: 15,
       conflicts: 0,
       pollDeleted: 0,
+      pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
     });

@@ -59,6 +59,7 @@ export class RetryingStore {
           config.attendanceDirtyBatch,
           completions,
           config.attendanceWrittenDays,
+          config.votesRetentionDays,
         );
         reportCommit(metrics, logger, {
           messages: items.length,

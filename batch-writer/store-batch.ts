@@ -20,6 +20,7 @@ import {
   writtenDaysOf,
 } from "./presence-upkeep.ts";
 import { keepRegisters } from "./register-upkeep.ts";
+import { rejectPastRetention, splitByRetention } from "./votes-retention.ts";
 
 export interface PoisonRow extends Poison {
   streamSeq: number;
@@ -42,6 +43,8 @@ export interface StoreResult {
   conflicts: number;
   /** Votes for a poll deleted since (poll-incarnations.ts), kept in rejected_votes. */
   pollDeleted: number;
+  /** Votes whose event id time is past VOTES_RETENTION_DAYS (votes-retention.ts), kept in rejected_votes. */
+  pastRetention: number;
   deadLettered: number;
   /** Person-days of attendance_days recomputed (presence-upkeep.ts), dirty ones included. */
   personDays: number;
@@ -212,6 +215,8 @@ const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = a
  * `dirtyLimit` dirty ones (presence-upkeep.ts; the writer passes ATTENDANCE_DIRTY_BATCH),
  * continuing the person-days this writer wrote from memory (up to `writtenDays` of them:
  * ATTENDANCE_WRITTEN_DAYS).
+ * With `keepDays` (VOTES_RETENTION_DAYS), votes whose event id time is older than that are
+ * refused into rejected_votes on both paths (votes-retention.ts).
  */
 export async function storeBatch(
   pool: Pool,
@@ -221,13 +226,15 @@ export async function storeBatch(
   dirtyLimit = 0,
   completions: readonly StoredCompletion[] = [],
   writtenDays = DEFAULT_WRITTEN_DAYS,
+  keepDays: number | undefined = undefined,
 ): Promise<StoreResult> {
   writtenDaysOf(pool, writtenDays);
-  if (votes.length > 0 && new Set(votes.map((v) => v.eventId)).size === votes.length) {
-    const direct = await storeDirect(pool, stream, votes, poison, dirtyLimit, completions);
+  const { kept, expired } = splitByRetention(votes, keepDays);
+  if (kept.length > 0 && new Set(kept.map((v) => v.eventId)).size === kept.length) {
+    const direct = await storeDirect(pool, stream, kept, expired, poison, dirtyLimit, completions);
     if (direct !== undefined) return direct;
   }
-  return storeViaStaging(pool, stream, votes, poison, dirtyLimit, completions);
+  return storeViaStaging(pool, stream, kept, expired, poison, dirtyLimit, completions);
 }
 
 /** The events of `registers` among votes that were all inserted (the direct path). */
@@ -258,6 +265,7 @@ async function storeDirect(
   pool: Pool,
   stream: string,
   batch: readonly DecodedVote[],
+  expired: readonly DecodedVote[],
   poison: readonly PoisonRow[],
   dirtyLimit: number,
   completions: readonly StoredCompletion[],
@@ -307,16 +315,18 @@ async function storeDirect(
     const presence = await keepPresence(client, events, dirtyLimit, written, await prepared);
     await keepRegisters(client, votes, completions);
     await rejectDeletedPollVotes(client, deleted);
+    await rejectPastRetention(client, expired);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
     presence.committed();
     return {
-      received: batch.length,
+      received: batch.length + expired.length,
       inserted: votes.length,
       rejected: 0,
       duplicates: 0,
       conflicts: 0,
       pollDeleted: deleted.length,
+      pastRetention: expired.length,
       deadLettered: poison.length,
       personDays: presence.personDays,
     };
@@ -354,6 +364,7 @@ async function storeViaStaging(
   pool: Pool,
   stream: string,
   batch: readonly DecodedVote[],
+  expired: readonly DecodedVote[],
   poison: readonly PoisonRow[],
   dirtyLimit: number,
   completions: readonly StoredCompletion[],
@@ -412,16 +423,18 @@ async function storeViaStaging(
     const presence = await keepPresence(client, events, dirtyLimit, writtenDaysOf(pool));
     await keepRegisters(client, votes, completions);
     await rejectDeletedPollVotes(client, deleted);
+    await rejectPastRetention(client, expired);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
     presence.committed();
     return {
-      received: batch.length,
+      received: batch.length + expired.length,
       inserted,
       rejected,
       duplicates: votes.length - inserted - rejected - conflicts,
       conflicts,
       pollDeleted: deleted.length,
+      pastRetention: expired.length,
       deadLettered: poison.length,
       personDays: presence.personDays,
     };

@@ -22,7 +22,8 @@ interface CreatedPartition {
 
 export interface VotesPartitionsDeps {
   pool: Pool;
-  config: Pick<WriterConfig, "votesPartitionsAheadMonths" | "votesPartitionCheckMs">;
+  config: Pick<WriterConfig, "votesPartitionsAheadMonths" | "votesPartitionCheckMs"> &
+    Partial<Pick<WriterConfig, "votesRetentionDays">>;
   logger: Logger;
 }
 
@@ -37,6 +38,30 @@ export class VotesPartitions {
 
   /** One maintenance pass: resolves to the partitions it created. */
   async run(): Promise<{ partition: string; moved: number }[]> {
+    const created = await this.#ensure();
+    await this.dropExpired();
+    return created;
+  }
+
+  /**
+   * With VOTES_RETENTION_DAYS, drops the partitions of months past it (migration 035),
+   * resolving to their names. One busy behind a query or an open transaction is left after
+   * a 1 s lock_timeout, with the later months, for the next pass.
+   */
+  async dropExpired(): Promise<string[]> {
+    const { pool, config, logger } = this.#deps;
+    if (config.votesRetentionDays === undefined) return [];
+    const { rows } = await pool.query<{ partition_name: string }>(
+      "select partition_name from votes_drop_expired_partitions(make_interval(days => $1))",
+      [config.votesRetentionDays],
+    );
+    const dropped = rows.map((r) => r.partition_name);
+    for (const partition of dropped)
+      logger.info({ partition }, "votes partition past retention dropped (its rollups stay)");
+    return dropped;
+  }
+
+  async #ensure(): Promise<{ partition: string; moved: number }[]> {
     const { pool, config, logger } = this.#deps;
     this.#lastRunAt = performance.now();
     const { rows } = await pool.query<CreatedPartition>(

@@ -99,7 +99,7 @@ export function createWriterMetrics(readLag: () => Promise<ConsumerLag>): Writer
     rows: counter(
       registry,
       "tallyflow_writer_votes_total",
-      "Votes by outcome: inserted, duplicate (already stored), rejected (second vote), conflict (eventId stored for another vote), poll_deleted (its poll was deleted since)",
+      "Votes by outcome: inserted, duplicate (already stored), rejected (second vote), conflict (eventId stored for another vote), poll_deleted (its poll was deleted since), past_retention (its event id time is older than VOTES_RETENTION_DAYS)",
       ["outcome"],
     ),
     deadLetters,

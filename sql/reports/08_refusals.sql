@@ -32,7 +32,8 @@
 --            kind = duplicate   (reason: already stored; duplicate_counts)
 --                 | conflict    (reason: event_id_conflict; conflicting_votes, by the
 --                                conflicting vote's own poll and kiosk)
---                 | rejected    (reason from rejected_votes: voter_already_voted)
+--                 | rejected    (reason from rejected_votes: voter_already_voted,
+--                                poll_deleted, past_retention: VOTES_RETENTION_DAYS)
 --                 | dead_letter (reason = the decoding or storage error; dead_letters)
 --            A dead letter's poll is the last token of its subject (<prefix>.<pollId>); its
 --            kiosk is the kioskId inside a single dead vote (item_index >= 0), and empty for
