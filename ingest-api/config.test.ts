@@ -236,6 +236,8 @@ describe("readIngestConfig", () => {
       3_600_000,
     );
     failsNaming({ TEACHER_SIGN_IN_LINK_TTL_MS: "10" }, "TEACHER_SIGN_IN_LINK_TTL_MS", /./);
+    assert.equal(readIngestConfig({}).registers.teacherDayMaxRegisters, 2_000);
+    failsNaming({ TEACHER_DAY_MAX_REGISTERS: "0" }, "TEACHER_DAY_MAX_REGISTERS", /./);
   });
 
   test("kiosk pairing and health: defaults, PUBLIC_URL, and bad values naming the variable", () => {

@@ -133,6 +133,11 @@ export interface RegistersConfig {
   readonly statsRangeMaxDays: number;
   /** How long a teacher's sign-in link may be used (once). @defaultValue 86400000 (a day) */
   readonly signInLinkTtlMs: number;
+  /**
+   * Most registers `GET /v1/teacher` lists for a day (a school's lessons of the day, by start);
+   * past it the answer says `more`. @defaultValue 2000
+   */
+  readonly teacherDayMaxRegisters: number;
 }
 
 export interface AttendanceReadsConfig {
@@ -307,6 +312,10 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
       signInLinkTtlMs: readInt(env, "TEACHER_SIGN_IN_LINK_TTL_MS", 86_400_000, {
         min: 60_000,
         max: 30 * 86_400_000,
+      }),
+      teacherDayMaxRegisters: readInt(env, "TEACHER_DAY_MAX_REGISTERS", 2_000, {
+        min: 1,
+        max: 100_000,
       }),
     }),
     console: readConsoleConfig(env),

@@ -426,6 +426,7 @@ export async function buildIngestApi(
     },
     registerPage: {
       adminToken: config.adminToken,
+      dayMaxRegisters: config.registers.teacherDayMaxRegisters,
       cache,
       pool,
       signIn: new TeacherSignIn(

@@ -5186,7 +5186,7 @@ export interface TeacherDay {
    */
   day: string;
   /**
-   * the school's registers (not archived) starting today, by start then title
+   * the school's registers (not archived) starting today, by start then title; at most TEACHER_DAY_MAX_REGISTERS
    */
   registers: {
     id: string;
@@ -5195,6 +5195,10 @@ export interface TeacherDay {
     startsAt: string;
     endsAt: string;
   }[];
+  /**
+   * true when the day holds more registers than TEACHER_DAY_MAX_REGISTERS listed
+   */
+  more: boolean;
 }
 /**
  * This interface was referenced by `ApiPaths`'s JSON-Schema

@@ -46,7 +46,11 @@ describe("the register page's answers match /openapi.json", () => {
     ).body as { id: string; token: string };
 
   before(async () => {
-    h = await startIngestHarness({ RATE_LIMIT_COMPLETIONS_PER_MIN: "2" });
+    // One register a teacher's day: a second today shows `more`.
+    h = await startIngestHarness({
+      RATE_LIMIT_COMPLETIONS_PER_MIN: "2",
+      TEACHER_DAY_MAX_REGISTERS: "1",
+    });
     const doc = await request(h.app).get("/openapi.json");
     answers = new OpenApiAnswers(doc.body as OpenApiDocument);
     await createSchool(h.app, "north");
@@ -154,6 +158,7 @@ describe("the register page's answers match /openapi.json", () => {
       day.body.registers.map((r: { id: string }) => r.id),
       [pollId],
     );
+    assert.equal(day.body.more, false);
     const southDay = expect(await call("get", "/v1/teacher", bearer(south.token)), 200);
     assert.deepEqual(southDay.body.registers, []);
     expect(await call("get", "/v1/teacher", admin), 401, "unauthorized");
@@ -186,6 +191,24 @@ describe("the register page's answers match /openapi.json", () => {
     const page = await call("get", "/register");
     expect(page, 200);
     assert.match(String(page.headers["content-security-policy"]), /script-src 'self'/);
+
+    // A second register today, past TEACHER_DAY_MAX_REGISTERS (1 here): listed no more, and said.
+    const second = await call("post", "/v1/polls", (t) =>
+      admin(t).send({
+        id: "history-8b-2",
+        schoolId: "north",
+        kind: "register",
+        title: "History 8B again",
+        groupId: "8B",
+        startsAt: new Date(Date.now() + 60_000).toISOString(),
+        endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+      }),
+    );
+    expect(second, 201);
+    await eventually("the API knows it", () => h.cache.poll(second.body.id) !== undefined);
+    const full = expect(await call("get", "/v1/teacher", bearer(north.token)), 200);
+    assert.equal(full.body.registers.length, 1);
+    assert.equal(full.body.more, true);
   });
 
   test("completions per credential: the third in a minute is a 429 with the usual envelope", async () => {

@@ -19,6 +19,8 @@ export interface RegisterPageRouteDeps {
   cache: RegistryCache;
   pool: Pool;
   signIn: TeacherSignIn;
+  /** Most registers GET /v1/teacher lists (TEACHER_DAY_MAX_REGISTERS). */
+  dayMaxRegisters: number;
   bodyLimits: BodyLimitsConfig;
   /** The sign-in link's base (PUBLIC_URL); undefined: the request's origin. */
   publicUrl: string | undefined;
@@ -27,9 +29,6 @@ export interface RegisterPageRouteDeps {
   /** Failed sign-ins of every address together (RATE_LIMIT_PAIR_FAILURES_PER_MIN). */
   signInFailures: RequestHandler;
 }
-
-/** Most registers in a teacher's day (a school's lessons of one day). */
-const DAY_MAX_REGISTERS = 500;
 
 function param(req: Request, name: "schoolId" | "teacherId" | "pollId"): string {
   const result = idSchema.safeParse(req.params[name]);
@@ -99,7 +98,8 @@ export function registerPageRoutes(deps: RegisterPageRouteDeps): Router {
       schoolId: actor.schoolId,
       label: label ?? actor.teacherId,
       day,
-      registers: registers.slice(0, DAY_MAX_REGISTERS).map(summary),
+      registers: registers.slice(0, deps.dayMaxRegisters).map(summary),
+      more: registers.length > deps.dayMaxRegisters,
     });
   });
 

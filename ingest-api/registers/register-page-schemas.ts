@@ -47,7 +47,11 @@ export const teacherDayAnswerSchema = z
     label: z.string(),
     day: z.iso.date().meta({ description: "today in the school's time zone" }),
     registers: z.array(registerSummary).meta({
-      description: "the school's registers (not archived) starting today, by start then title",
+      description:
+        "the school's registers (not archived) starting today, by start then title; at most TEACHER_DAY_MAX_REGISTERS",
+    }),
+    more: z.boolean().meta({
+      description: "true when the day holds more registers than TEACHER_DAY_MAX_REGISTERS listed",
     }),
   })
   .meta({ id: "TeacherDay" });

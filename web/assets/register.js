@@ -51,7 +51,9 @@ async function showDay(teacher) {
   say(
     registers.length === 0
       ? "No lesson registers today."
-      : "Choose the lesson to take its register.",
+      : day.body.more
+        ? "Choose the lesson to take its register. Not every lesson of today is listed: ask the school office for the link to yours."
+        : "Choose the lesson to take its register.",
   );
   $("day").replaceChildren(
     ...registers.map((r) => {
