@@ -58,3 +58,21 @@ describe("readWriterConfig: VOTES_RETENTION_DAYS", () => {
     }
   });
 });
+
+describe("readWriterConfig: VOTES_ARCHIVE_DIR", () => {
+  test("unset drops without a copy; set with retention, it is read", () => {
+    assert.equal(readWriterConfig({ VOTES_RETENTION_DAYS: "400" }).votesArchiveDir, undefined);
+    assert.equal(
+      readWriterConfig({ VOTES_RETENTION_DAYS: "400", VOTES_ARCHIVE_DIR: "/var/lib/archive" })
+        .votesArchiveDir,
+      "/var/lib/archive",
+    );
+  });
+
+  test("without VOTES_RETENTION_DAYS it fails at start, naming the variable", () => {
+    assert.throws(
+      () => readWriterConfig({ VOTES_ARCHIVE_DIR: "/var/lib/archive" }),
+      (err: unknown) => err instanceof ConfigError && err.variable === "VOTES_ARCHIVE_DIR",
+    );
+  });
+});

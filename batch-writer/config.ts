@@ -77,6 +77,11 @@ export interface WriterConfig extends CommonConfig {
    * older is refused (rejected_votes, past_retention). Unset: kept for ever.
    */
   readonly votesRetentionDays: number | undefined;
+  /**
+   * VOTES_ARCHIVE_DIR: with retention, each expired partition is written there (gzip'd CSV)
+   * before it is dropped (votes-archive.ts); unset: dropped without a copy.
+   */
+  readonly votesArchiveDir: string | undefined;
   /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
   readonly metricsPort: number;
   /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
@@ -104,6 +109,15 @@ export function readWriterConfig(
     });
   if (backoff.length >= maxDeliver)
     throw new ConfigError("REDELIVERY_BACKOFF_MS", "must have fewer entries than MAX_DELIVER");
+  // An archive directory without retention would never be written to: say so at start.
+  if (
+    readOptionalString(env, "VOTES_ARCHIVE_DIR") !== undefined &&
+    readOptionalString(env, "VOTES_RETENTION_DAYS") === undefined
+  )
+    throw new ConfigError(
+      "VOTES_ARCHIVE_DIR",
+      "needs VOTES_RETENTION_DAYS (nothing expires without it)",
+    );
   return Object.freeze({
     ...readCommonConfig(env),
     natsAuth: readNatsAuth(env, natsRole),
@@ -133,6 +147,7 @@ export function readWriterConfig(
       readOptionalString(env, "VOTES_RETENTION_DAYS") === undefined
         ? undefined
         : readInt(env, "VOTES_RETENTION_DAYS", 0, { min: 1, max: 36_500 }),
+    votesArchiveDir: readOptionalString(env, "VOTES_ARCHIVE_DIR"),
     attendanceWrittenDays: readInt(env, "ATTENDANCE_WRITTEN_DAYS", 1_000_000, {
       min: 0,
       max: 100_000_000,

@@ -1,6 +1,7 @@
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { WriterConfig } from "./config.ts";
+import { type ArchivedPartition, archiveExpiredPartitions } from "./votes-archive.ts";
 
 // The monthly partitions of `votes` (migration 033), kept by the writers, which own the
 // table: every votesPartitionCheckMs (and once soon after start) a writer calls
@@ -23,7 +24,7 @@ interface CreatedPartition {
 export interface VotesPartitionsDeps {
   pool: Pool;
   config: Pick<WriterConfig, "votesPartitionsAheadMonths" | "votesPartitionCheckMs"> &
-    Partial<Pick<WriterConfig, "votesRetentionDays">>;
+    Partial<Pick<WriterConfig, "votesRetentionDays" | "votesArchiveDir">>;
   logger: Logger;
 }
 
@@ -31,16 +32,67 @@ export class VotesPartitions {
   readonly #deps: VotesPartitionsDeps;
   #lastRunAt: number | undefined;
   #failing = false;
+  /** The archive pass running beside the batches (VOTES_ARCHIVE_DIR), if any. */
+  #archiving: Promise<void> | undefined;
+  #archiveFailing = false;
+  readonly #stopping = new AbortController();
 
   constructor(deps: VotesPartitionsDeps) {
     this.#deps = deps;
   }
 
-  /** One maintenance pass: resolves to the partitions it created. */
+  /**
+   * One maintenance pass: resolves to the partitions it created. With VOTES_ARCHIVE_DIR the
+   * expired partitions are archived and dropped in the background (minutes for a month at
+   * the reference rate, never on a batch's path); without it they are dropped here.
+   */
   async run(): Promise<{ partition: string; moved: number }[]> {
     const created = await this.#ensure();
-    await this.dropExpired();
+    if (this.#deps.config.votesArchiveDir === undefined) await this.dropExpired();
+    else this.#archiving ??= this.#archiveInBackground();
     return created;
+  }
+
+  /**
+   * With VOTES_RETENTION_DAYS and VOTES_ARCHIVE_DIR, archives then drops the partitions of
+   * months past retention (votes-archive.ts), resolving to them; throws when a file cannot
+   * be written (the partition stays).
+   */
+  async archiveExpired(): Promise<ArchivedPartition[]> {
+    const { pool, config, logger } = this.#deps;
+    if (config.votesRetentionDays === undefined || config.votesArchiveDir === undefined) return [];
+    return archiveExpiredPartitions(
+      pool,
+      config.votesRetentionDays,
+      config.votesArchiveDir,
+      logger,
+      this.#stopping.signal,
+    );
+  }
+
+  async #archiveInBackground(): Promise<void> {
+    try {
+      await this.archiveExpired();
+      if (this.#archiveFailing) this.#deps.logger.info("votes partition archiving recovered");
+      this.#archiveFailing = false;
+    } catch (err) {
+      // Loud at every failed pass (an operator must free the disk or fix the directory's
+      // permissions): the expired partitions stay until their files are written.
+      if (!this.#stopping.signal.aborted)
+        this.#deps.logger.error(
+          { err, dir: this.#deps.config.votesArchiveDir },
+          "archiving votes partitions past retention failed; they are kept until it works",
+        );
+      this.#archiveFailing = true;
+    } finally {
+      this.#archiving = undefined;
+    }
+  }
+
+  /** Stops an archive pass running (its partial file removed, its partition kept). */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await this.#archiving;
   }
 
   /**

@@ -68,6 +68,7 @@ export class BatchWriter {
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.#running;
+    await this.#partitions.stop();
   }
 
   async #loop(): Promise<void> {

@@ -1,0 +1,198 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { v7 as uuidv7 } from "uuid";
+import { createLogger } from "../common/logger.ts";
+import { createPool, type Pool } from "../common/postgres.ts";
+import { run } from "../sql/reports/test-psql.ts";
+import {
+  createLoginRole,
+  createTestDatabase,
+  type LoginRole,
+  type TestDatabase,
+} from "../test-support/database.ts";
+import { testNames } from "../test-support/names.ts";
+import { insertPoll } from "../test-support/stored-votes.ts";
+import { makeVote, type VoteSpec } from "../test-support/vote-messages.ts";
+import type { DecodedVote } from "./decode.ts";
+import { storeBatch } from "./store-batch.ts";
+import { archiveFileOf } from "./votes-archive.ts";
+import { VotesPartitions } from "./votes-partitions.ts";
+
+// VOTES_ARCHIVE_DIR (migration 040): a partition past retention is written to a gzip'd CSV
+// file, made durable, and only then dropped; the file loads back with psql into a table
+// like `votes`, row for row; a file that cannot be written drops nothing.
+
+const DAY_MS = 86_400_000;
+const idAt = (at: string) => uuidv7({ msecs: Date.parse(at) });
+/** Retention days that put the horizon (less its day of grace) just after `at`. */
+const daysSince = (at: string) => Math.floor((Date.now() - Date.parse(at)) / DAY_MS);
+
+describe("votes archive before drop (migration 040)", () => {
+  let db: TestDatabase;
+  let writerRole: LoginRole;
+  let writerPool: Pool;
+  let dir: string;
+  let seq = 1;
+  const decoded = (spec: VoteSpec): DecodedVote => ({ ...makeVote(spec), streamSeq: seq++ });
+  const partitions = async () =>
+    (
+      await db.pool.query<{ p: string }>(
+        "select relid::regclass::text as p from pg_partition_tree('votes') where isleaf order by 1",
+      )
+    ).rows.map((r) => r.p);
+  /** Every column of the month's votes as text, in event id order. */
+  const monthRows = async (table: string, from: string, to: string) =>
+    (
+      await db.pool.query<{ r: string }>(
+        `select row(v.*)::text as r from ${table} v
+         where event_id_time(event_id) >= $1 and event_id_time(event_id) < $2 order by event_id`,
+        [from, to],
+      )
+    ).rows.map((x) => x.r);
+  const maintenance = (archiveDir: string, keepDays: number) =>
+    new VotesPartitions({
+      pool: writerPool,
+      config: {
+        votesPartitionsAheadMonths: 1,
+        votesPartitionCheckMs: 60_000,
+        votesRetentionDays: keepDays,
+        votesArchiveDir: archiveDir,
+      },
+      logger: createLogger("silent"),
+    });
+
+  before(async () => {
+    db = await createTestDatabase(testNames().database);
+    dir = await mkdtemp(join(tmpdir(), "tallyflow-archive-"));
+    await insertPoll(db.pool, "lunch", ["pizza", "salad"]);
+    await db.pool.query(
+      "select votes_ensure_partitions(interval '3 months', timestamptz '2020-01-15 00:00:00+00')",
+    );
+    const votes: DecodedVote[] = [];
+    // January: many rows, one with a voter id that CSV must quote; February, March, April.
+    for (let i = 0; i < 500; i++)
+      votes.push(
+        decoded({
+          eventId: idAt(`2020-01-${String(1 + (i % 28)).padStart(2, "0")}T10:00:00Z`),
+          pollId: "lunch",
+          optionId: i % 3 === 0 ? "salad" : "pizza",
+          ...(i === 7 ? { voterId: 'a,"b"' } : {}),
+        }),
+      );
+    for (const at of ["2020-02-20T10:00:00Z", "2020-03-20T10:00:00Z", "2020-04-05T10:00:00Z"])
+      votes.push(decoded({ eventId: idAt(at), pollId: "lunch", optionId: "pizza" }));
+    assert.equal((await storeBatch(db.pool, "VOTES", votes, [])).inserted, votes.length);
+    // As deployed: the writer's own login role (migration 016's grants, no more).
+    writerRole = await createLoginRole(db, "tallyflow_writer");
+    writerPool = createPool(writerRole.url, createLogger("silent"), { max: 3 });
+  });
+  after(async () => {
+    await writerPool?.end();
+    await writerRole?.drop();
+    await db?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test("an expired month is archived, loads back with psql row for row, then is dropped", async () => {
+    const january = await monthRows("votes", "2020-01-01Z", "2020-02-01Z");
+    assert.equal(january.length, 500);
+    // Horizon at 2020-03-10: January and February ended a day before it.
+    const archived = await maintenance(dir, daysSince("2020-03-10T00:00:00Z")).archiveExpired();
+    assert.deepEqual(
+      archived.map((a) => [a.partition, a.rows]),
+      [
+        ["votes_p2020_01", 500],
+        ["votes_p2020_02", 1],
+      ],
+    );
+    const left = await partitions();
+    assert.ok(!left.includes("votes_p2020_01") && !left.includes("votes_p2020_02"));
+    assert.ok(left.includes("votes_p2020_03"));
+    // Only the finished files: no partial one left behind.
+    assert.deepEqual((await readdir(dir)).sort(), [
+      "votes_p2020_01.csv.gz",
+      "votes_p2020_02.csv.gz",
+    ]);
+
+    // As docs/pipeline.md tells an analyst: a table like votes, then \copy from the file.
+    const file = archiveFileOf(dir, "votes_p2020_01");
+    const created = await run("psql", [
+      db.url,
+      "-X",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-c",
+      "create table votes_back (like votes)",
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    const loaded = await run("sh", [
+      "-c",
+      `gunzip -c "$1" | psql "$2" -X -v ON_ERROR_STOP=1 -c '\\copy votes_back from stdin with (format csv, header true)'`,
+      "sh",
+      file,
+      db.url,
+    ]);
+    assert.equal(loaded.code, 0, loaded.stderr);
+    assert.deepEqual(await monthRows("votes_back", "2020-01-01Z", "2020-02-01Z"), january);
+  });
+
+  test("a file that cannot be written drops nothing, and leaves no partial file", async () => {
+    const blocker = join(dir, "not-a-directory");
+    await writeFile(blocker, "");
+    const keep = daysSince("2020-04-10T00:00:00Z");
+    await assert.rejects(
+      maintenance(join(blocker, "archive"), keep).archiveExpired(),
+      (err: { code?: string }) => err.code === "ENOTDIR" || err.code === "EEXIST",
+    );
+    assert.ok((await partitions()).includes("votes_p2020_03"));
+
+    // A directory that takes the file but a COPY that fails midway (the partition read is
+    // refused): still nothing dropped, no partial file.
+    const revoked = await mkdtemp(join(tmpdir(), "tallyflow-archive-"));
+    await db.pool.query(`revoke select on votes from tallyflow_writer`);
+    try {
+      await assert.rejects(
+        maintenance(revoked, keep).archiveExpired(),
+        (err: { code?: string }) => err.code === "42501", // insufficient_privilege
+      );
+    } finally {
+      await db.pool.query(`grant select on votes to tallyflow_writer`);
+    }
+    assert.deepEqual(await readdir(revoked), []);
+    await rm(revoked, { recursive: true });
+    assert.ok((await partitions()).includes("votes_p2020_03"));
+  });
+
+  test("a partition held by an open transaction keeps it, its file is written again next pass", async () => {
+    const keep = daysSince("2020-05-10T00:00:00Z");
+    const holder = await db.pool.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select count(*) from votes_p2020_03");
+      const started = performance.now();
+      assert.deepEqual(await maintenance(dir, keep).archiveExpired(), []);
+      assert.ok(performance.now() - started < 5_000);
+      assert.ok((await partitions()).includes("votes_p2020_03"));
+    } finally {
+      await holder.query("commit");
+      holder.release();
+    }
+    // In the background, as the writer runs it: run() does not wait for the archive.
+    const pass = maintenance(dir, keep);
+    await pass.run();
+    const deadline = Date.now() + 15_000;
+    while ((await partitions()).includes("votes_p2020_04") && Date.now() < deadline)
+      await sleep(100);
+    await pass.stop();
+    const left = await partitions();
+    assert.ok(!left.includes("votes_p2020_03") && !left.includes("votes_p2020_04"), `${left}`);
+    assert.ok(existsSync(archiveFileOf(dir, "votes_p2020_03")));
+    assert.ok(existsSync(archiveFileOf(dir, "votes_p2020_04")));
+    assert.ok(left.includes("votes_legacy") && left.includes("votes_default"));
+  });
+});
