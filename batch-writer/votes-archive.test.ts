@@ -16,7 +16,7 @@ import {
   type TestDatabase,
 } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
-import { insertPoll } from "../test-support/stored-votes.ts";
+import { insertPoll, votesPartitionNames } from "../test-support/stored-votes.ts";
 import { makeVote, type VoteSpec } from "../test-support/vote-messages.ts";
 import type { DecodedVote } from "./decode.ts";
 import { storeBatch } from "./store-batch.ts";
@@ -39,12 +39,7 @@ describe("votes archive before drop (migration 040)", () => {
   let dir: string;
   let seq = 1;
   const decoded = (spec: VoteSpec): DecodedVote => ({ ...makeVote(spec), streamSeq: seq++ });
-  const partitions = async () =>
-    (
-      await db.pool.query<{ p: string }>(
-        "select relid::regclass::text as p from pg_partition_tree('votes') where isleaf order by 1",
-      )
-    ).rows.map((r) => r.p);
+  const partitions = () => votesPartitionNames(db.pool);
   /** Every column of the month's votes as text, in event id order. */
   const monthRows = async (table: string, from: string, to: string) =>
     (

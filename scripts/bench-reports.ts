@@ -20,10 +20,15 @@ import { findReport, listReports } from "./report.ts";
 // --runs) and prints a Markdown table. --reuse keeps a database of the same shape from an
 // earlier --keep run; --without-report-indexes drops migration 006's indexes first (to see
 // what they buy). Finally measures what those indexes cost the writer: 200,000 more votes
-// inserted with and without them, rolled back.
+// inserted with and without them, rolled back. --index-audit (issue #29: "each index on
+// votes is there for a named query; the rest go") then takes each index of votes but the
+// event id keys (exactly-once needs those) in turn: drops it, runs every report again,
+// measures the writer's 200,000 votes without it, builds it again; and prints which reports
+// it serves and what it costs the writer.
 
 const USAGE = `usage: npm run bench:reports -- [--votes N] [--days N] [--polls N] [--kiosks N]
                                 [--runs N] [--reuse] [--keep] [--without-report-indexes]
+                                [--index-audit]
   --votes N                  stored votes (default 10000000)
   --days N                   days they span (default 30)
   --polls N                  polls they are spread over (default 20)
@@ -32,6 +37,8 @@ const USAGE = `usage: npm run bench:reports -- [--votes N] [--days N] [--polls N
   --reuse                    keep a database of the same shape from an earlier --keep run
   --keep                     do not drop the database at the end
   --without-report-indexes   drop migration 006's indexes first (to see what they buy)
+  --index-audit              then, for each index of votes but the event id keys: every report
+                             without it, and what the writer gains without it
 env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432), PSQL (default psql)`;
 
 const { values, VOTES, DAYS, POLLS, KIOSKS, RUNS } = readCli(
@@ -46,6 +53,7 @@ const { values, VOTES, DAYS, POLLS, KIOSKS, RUNS } = readCli(
       reuse: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
       "without-report-indexes": { type: "boolean", default: false },
+      "index-audit": { type: "boolean", default: false },
     },
   },
   ({ values }) => ({
@@ -423,6 +431,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  */
 async function writerCost(
   pool: Pool,
+  dropped: readonly string[] = REPORT_INDEX_NAMES,
 ): Promise<{ withMs: number; withoutMs: number; rows: number }> {
   const batch = 2_000;
   const batches = 100;
@@ -445,12 +454,12 @@ async function writerCost(
     from ins group by 1, 2, 3
     on conflict (poll_id, option_id, bucket_start)
       do update set count = r.count + excluded.count, tx_id = excluded.tx_id`;
-  const once = async (dropReportIndexes: boolean) => {
+  const once = async (dropIndexes: boolean) => {
     const client = await pool.connect();
     try {
       await client.query("begin");
-      if (dropReportIndexes)
-        for (const name of REPORT_INDEX_NAMES) await client.query(`drop index if exists ${name}`);
+      if (dropIndexes)
+        for (const name of dropped) await client.query(`drop index if exists ${name}`);
       const start = performance.now();
       for (let b = 0; b < batches; b++)
         await client.query(statement, [b * batch + 1, (b + 1) * batch]);
@@ -472,6 +481,83 @@ async function writerCost(
   return { withMs: median(withMs), withoutMs: median(withoutMs), rows: batch * batches };
 }
 
+/** Every case: one warm-up, the median of RUNS, and the rows it prints. */
+async function runCases(): Promise<{ c: Case; t: Timing; rows: number }[]> {
+  const reports = listReports();
+  const results: { c: Case; t: Timing; rows: number }[] = [];
+  for (const c of cases()) {
+    const report = findReport(reports, c.report);
+    if (!report) throw new Error(`no report ${c.report}`);
+    await runOnce(report.path, c.vars); // warm-up
+    const runs: Timing[] = [];
+    for (let r = 0; r < RUNS; r++) runs.push(await runOnce(report.path, c.vars));
+    const t = {
+      wallMs: median(runs.map((x) => x.wallMs)),
+      sqlMs: median(runs.map((x) => x.sqlMs)),
+    };
+    const rows = await countRows(report.path, c.vars);
+    results.push({ c, t, rows });
+    progress(`${report.number} ${c.report} ${c.label}: ${fmt(t.wallMs)} ms`);
+  }
+  return results;
+}
+
+/** A case slower by this much without an index is one the index serves. */
+const SERVES_RATIO = 1.5;
+const SERVES_MIN_MS = 20;
+
+/**
+ * --index-audit: each index of votes but the event id keys, dropped in turn (for real: psql
+ * runs the reports in sessions of its own), every case run again, the writer's 200,000
+ * votes without it, then built again as it was. Markdown lines.
+ */
+async function indexAudit(pool: Pool, withAll: { c: Case; t: Timing }[]): Promise<string[]> {
+  const reports = listReports();
+  const { rows: indexes } = await pool.query<{ name: string; def: string; size: string }>(`
+    select i.indexrelid::regclass::text as name, pg_get_indexdef(i.indexrelid) as def,
+           pg_size_pretty((select sum(pg_relation_size(t.relid))
+                           from pg_partition_tree(i.indexrelid) t)) as size
+    from pg_index i where i.indrelid = 'votes'::regclass and not i.indisunique order by 1`);
+  const out = [
+    "",
+    `Index audit (\`--index-audit\`): each index of votes but the event id keys dropped in turn; ` +
+      `"serves" lists the cases at least ${SERVES_RATIO}× and ${SERVES_MIN_MS} ms slower without it ` +
+      `(wall ms with every index → without this one); the writer's cost is ${fmt(200_000)} votes ` +
+      `with their rollup upserts, with every index against without this one (rolled back, median of ${RUNS}).`,
+    "",
+    "| index | size | serves | writer: with every index → without it |",
+    "|---|---:|---|---:|",
+  ];
+  for (const index of indexes) {
+    const cost = await writerCost(pool, [index.name]);
+    await pool.query(`drop index ${index.name}`);
+    progress(`index audit: ${index.name} dropped`);
+    let without: { c: Case; t: Timing }[];
+    try {
+      without = await runCases();
+    } finally {
+      // pg_get_indexdef of a partitioned index says ON ONLY: built on every partition here.
+      await pool.query(index.def.replace(" ON ONLY ", " ON "));
+      await pool.query("analyze votes");
+      progress(`index audit: ${index.name} built again`);
+    }
+    const serves = without
+      .map((w, i) => ({ c: w.c, before: withAll[i]!.t.wallMs, after: w.t.wallMs }))
+      .filter((x) => x.after >= SERVES_RATIO * x.before && x.after - x.before >= SERVES_MIN_MS)
+      .map(
+        (x) =>
+          `${findReport(reports, x.c.report)!.number} ${x.c.report}${x.c.label ? ` (${x.c.label})` : ""} ` +
+          `${fmt(x.before)} → ${fmt(x.after)}`,
+      );
+    out.push(
+      `| ${index.name} | ${index.size} | ${serves.length > 0 ? serves.join("; ") : "no report"} | ` +
+        `${fmt(cost.rows / (cost.withMs / 1000))} → ${fmt(cost.rows / (cost.withoutMs / 1000))} votes/s ` +
+        `(+${fmt((100 * (cost.withMs - cost.withoutMs)) / cost.withoutMs)}% with it) |`,
+    );
+  }
+  return out;
+}
+
 const pool = await prepare();
 const loadBefore = loadavg()[0]!;
 try {
@@ -489,21 +575,7 @@ try {
   }
   await pool.query("analyze votes");
   const reports = listReports();
-  const results: { c: Case; t: Timing; rows: number }[] = [];
-  for (const c of cases()) {
-    const report = findReport(reports, c.report);
-    if (!report) throw new Error(`no report ${c.report}`);
-    await runOnce(report.path, c.vars); // warm-up
-    const runs: Timing[] = [];
-    for (let r = 0; r < RUNS; r++) runs.push(await runOnce(report.path, c.vars));
-    const t = {
-      wallMs: median(runs.map((x) => x.wallMs)),
-      sqlMs: median(runs.map((x) => x.sqlMs)),
-    };
-    const rows = await countRows(report.path, c.vars);
-    results.push({ c, t, rows });
-    progress(`${report.number} ${c.report} ${c.label}: ${fmt(t.wallMs)} ms`);
-  }
+  const results = await runCases();
   const { rows: pg } = await pool.query<{ version: string }>("select version()");
   const votesSize = await votesSizes(pool);
   const { rows: rollupSizes } = await pool.query<{ rollups: string }>(
@@ -516,6 +588,7 @@ try {
     [pollId(1)],
   );
   const cost = values["without-report-indexes"] ? null : await writerCost(pool);
+  const audit = values["index-audit"] ? await indexAudit(pool, results) : [];
 
   const out: string[] = [];
   out.push(
@@ -553,6 +626,7 @@ try {
         `${fmt(cost.rows / (cost.withMs / 1000))} against ${fmt(cost.rows / (cost.withoutMs / 1000))} votes/s ` +
         `on one connection.`,
     );
+  out.push(...audit);
   out.push(
     "",
     `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30)} GiB RAM ` +

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import type { Pool } from "../common/postgres.ts";
+import type { Pool, PoolClient } from "../common/postgres.ts";
 
 // Rows written and read straight in SQL: fixtures the API would refuse or that need no
 // API, and the check every writer test ends with (rollups equal to the raw votes).
@@ -55,6 +55,14 @@ export async function queryNumber(
 }
 
 export const countVotes = (pool: Pool) => queryNumber(pool, "select count(*) from votes");
+
+/** The partitions of votes (migration 033), by name. */
+export async function votesPartitionNames(pool: Pool | PoolClient): Promise<string[]> {
+  const { rows } = await pool.query<{ p: string }>(
+    "select relid::regclass::text as p from pg_partition_tree('votes') where isleaf order by 1",
+  );
+  return rows.map((r) => r.p);
+}
 
 /**
  * Asserts every vote_rollups bucket equals the raw count of its votes (and no bucket is
