@@ -21,6 +21,7 @@ import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
 import { BENCH_ADMIN_HEADERS, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { type Verdict, valueVerdict, verdictLines } from "./bench/verdict.ts";
+import { snapshotNow, waitForAttendancePublisher } from "./checks/attendance-caught-up.ts";
 import {
   formatDocumentReconciliation,
   reconcileAttendanceDocuments,
@@ -382,6 +383,9 @@ try {
     await sleep(500);
   }
   const drainS = (performance.now() - t) / 1000;
+  // What is committed now (the writer acks a batch once stored): what the documents must show.
+  const drained = await snapshotNow(pool);
+  const drainedAt = performance.now();
   sampling = false;
   await backlogDone;
   await nc.close();
@@ -399,38 +403,44 @@ try {
   );
   const stored = storedRows[0]!;
 
-  // The sampled schools' documents against the events (migration 022), once republished.
+  // The sampled schools' documents against the events (migration 022), once the publisher
+  // has published everything the writer stored: its cursor covers the drain's snapshot.
+  // Checked then, and once: nothing changes them after. (Checked instead against a deadline
+  // from the drain, a loaded run read the first schools' documents before the publisher's
+  // lagging run had rewritten them, and the pass over 20 schools, seconds each, outlasted
+  // the deadline, so they were never looked at again: school-0001 reported stale.)
+  const publishTimeoutMs = 4 * o.intervalMs + 60_000;
+  const caughtUpMs = await waitForAttendancePublisher(
+    redis,
+    run.names.redisKeyPrefix,
+    drained,
+    publishTimeoutMs,
+  );
+  const caughtUp =
+    caughtUpMs === undefined
+      ? `the publisher had not published the writer's last batches ${int(publishTimeoutMs)} ms after the drain (documents checked as they were)`
+      : `the publisher published the writer's last batches ${((performance.now() - drainedAt) / 1000).toFixed(1)} s after the drain`;
   t = performance.now();
-  // Each school until its document agrees (or the deadline): the publisher may still be
-  // catching up when the writer has drained.
-  const docDeadline = Date.now() + 4 * o.intervalMs + 60_000;
-  let unsettled = [...sampled.keys()];
-  let docLines: string[] = [];
+  const unsettled: string[] = [];
+  const docLines: string[] = [];
   let docsDays = 0;
-  for (;;) {
-    const still: string[] = [];
-    docLines = [];
-    for (const schoolId of unsettled) {
-      const r = await reconcileAttendanceDocuments(pool, redis, run.names.redisKeyPrefix, {
-        schoolId,
-        days: [sampled.get(schoolId)!],
-        daysKept: 7,
-        listed: 5,
-      });
-      if (unsettled.length === sampled.size) docsDays += r.schools.reduce((n, x) => n + x.days, 0);
-      if (r.differences > 0) {
-        still.push(schoolId);
-        docLines.push(
-          ...formatDocumentReconciliation(r)
-            .trimEnd()
-            .split("\n")
-            .filter((l) => l.startsWith("  ")),
-        );
-      }
+  for (const schoolId of sampled.keys()) {
+    const r = await reconcileAttendanceDocuments(pool, redis, run.names.redisKeyPrefix, {
+      schoolId,
+      days: [sampled.get(schoolId)!],
+      daysKept: 7,
+      listed: 5,
+    });
+    docsDays += r.schools.reduce((n, x) => n + x.days, 0);
+    if (r.differences > 0) {
+      unsettled.push(schoolId);
+      docLines.push(
+        ...formatDocumentReconciliation(r)
+          .trimEnd()
+          .split("\n")
+          .filter((l) => l.startsWith("  ")),
+      );
     }
-    unsettled = still;
-    if (unsettled.length === 0 || Date.now() > docDeadline) break;
-    await sleep(o.intervalMs);
   }
   const docs = { differences: unsettled.length, days: docsDays };
   // Whose side is off: the writer's attendance_days against the same events tells.
@@ -513,7 +523,7 @@ try {
     machineLine(started),
     `command: ${benchCommand("bench:attendance")}`,
     `${int(o.schools)} schools × ${int(o.people)} people${scaled ? ` (scaled down from the reference 1,000 × 10,000)` : ""}, ${o.kiosks} kiosks each, one school day (${[...new Set(days.flat())].join(", ")}), ${int(o.rate)} events/s sent per peak, publisher interval ${int(o.intervalMs)} ms; ingest API, writer and publisher as processes, Postgres, NATS and Redis shared with other work on the machine`,
-    `seeding ${int(seedS)} s; the day sent in ${int(sendS)} s; writer drained ${drainS.toFixed(1)} s after the last answer; documents checked in ${reconcileS.toFixed(1)} s`,
+    `seeding ${int(seedS)} s; the day sent in ${int(sendS)} s; writer drained ${drainS.toFixed(1)} s after the last answer; ${caughtUp}; documents checked in ${reconcileS.toFixed(1)} s`,
     "",
     "| phase | events sent | answered 202 | seconds (first sent → last answered) | events/s | writer backlog, max | fresh p50 / p95 / max (ms) |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -531,7 +541,7 @@ try {
     ...(docLines.length > 0
       ? [
           "",
-          `documents still differing from the events ${int(4 * o.intervalMs + 60_000)} ms after the writer drained (first lines):`,
+          `documents differing from the events once the publisher had published the writer's last batches (first lines):`,
           "",
           "```",
           ...docLines.filter((l) => !l.includes("(writer's state)")).slice(0, 20),

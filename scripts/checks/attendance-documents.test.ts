@@ -15,6 +15,7 @@ import {
 } from "../../test-support/attendance-dataset.ts";
 import { createTestDatabase, type TestDatabase } from "../../test-support/database.ts";
 import { testNames } from "../../test-support/names.ts";
+import { snapshotNow, waitForAttendancePublisher } from "./attendance-caught-up.ts";
 import {
   formatDocumentReconciliation,
   reconcileAttendanceDocuments,
@@ -168,5 +169,62 @@ describe("reconcile: published attendance documents against the events", () => {
     assert.equal(bad.code, 1, bad.stdout + bad.stderr);
     assert.match(bad.stdout, /attendance documents weekend: DIFFERS \(1 of 2 days\)/);
     assert.match(bad.stdout, /counts\.roster: published \d+, computed \d+/);
+  });
+
+  test("a check that does not wait for the publisher's cursor finds a document it is still to rewrite", async () => {
+    // bench:attendance's school-0001: the writer's last batch committed, the check read the
+    // document before the publisher's run that saw the batch rewrote it, and never again.
+    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
+      if (keys.length > 0) await redis.unlink(keys);
+    const p = publisher(7);
+    // Someone who checked in and out on a past kept day (the bench's day is a past one).
+    const { rows } = await db.pool.query<{
+      day: string;
+      person_id: string;
+      closed_seconds: number;
+      last_out: Date;
+    }>(
+      `select day::text as day, person_id, closed_seconds, last_out from attendance_days
+       where school_id = 'north' and day between '2026-10-22' and '2026-10-27'
+         and last_out is not null and open_since is null and closed_seconds > 0
+       order by day desc, person_id limit 1`,
+    );
+    const { day, person_id: person, closed_seconds: seconds, last_out: lastOut } = rows[0]!;
+    const scope = { daysKept: 7, listed: 20, nowMs: NOW, schoolId: "north", days: [day] };
+    // A row as the writer writes it: its tx_id and its school-day logged in its transaction.
+    const write = (set: string) =>
+      db.pool.query(
+        `with u as (
+           update attendance_days set ${set}, tx_id = pg_current_xact_id(), updated_at = now()
+           where (school_id, person_id, day) = ('north', $1, $2) returning school_id, day)
+         insert into attendance_day_changes (school_id, day) select school_id, day from u`,
+        [person, day],
+      );
+    // A transient state published (the check-in without its check-out)...
+    await write("open_since = first_in, last_out = null, closed_seconds = 0, closed_ms = 0");
+    await p.run(NOW);
+    assert.equal(
+      (await reconcileAttendanceDocuments(db.pool, redis, prefix, scope)).differences,
+      1,
+    );
+    // ...then the writer's last write, which agrees with the events again.
+    await write(
+      `open_since = null, last_out = '${lastOut.toISOString()}', closed_seconds = ${seconds},
+       closed_ms = ${seconds * 1000}`,
+    );
+    const drained = await snapshotNow(db.pool);
+    // Looked at now, the document is behind: not stale, not yet republished.
+    assert.equal(
+      (await reconcileAttendanceDocuments(db.pool, redis, prefix, scope)).differences,
+      1,
+    );
+    assert.equal(await waitForAttendancePublisher(redis, prefix, drained, 0), undefined);
+    const waited = waitForAttendancePublisher(redis, prefix, drained, 10_000, 20);
+    await p.run(NOW);
+    assert.notEqual(await waited, undefined);
+    assert.equal(
+      (await reconcileAttendanceDocuments(db.pool, redis, prefix, scope)).differences,
+      0,
+    );
   });
 });

@@ -12,6 +12,7 @@ import { createPool, type Pool, type PoolClient } from "../../common/postgres.ts
 import { connectRedis, type RedisClient } from "../../common/redis.ts";
 import { resultsKeys } from "../../common/results-contract.ts";
 import { loadPolls, publishedVersion } from "../../result-publisher/published-version.ts";
+import { snapshotNow, waitForAttendancePublisher } from "../checks/attendance-caught-up.ts";
 import {
   type DocumentReconciliation,
   formatDocumentReconciliation,
@@ -347,8 +348,10 @@ export async function verifyRun(o: VerifyOptions): Promise<VerifyResult> {
 
 /**
  * The run's school-days' published documents against the events (migration 022), once the
- * publisher has caught up: tried again until they agree or publishTimeoutMs passed (a
- * document is republished within an interval of its last change).
+ * publisher has caught up: its cursor covers what is committed now (the pipeline drained),
+ * so that a pass over many schools, seconds each, never judges the first ones by a look
+ * taken before the publisher's lagging run rewrote them; then tried again until they agree
+ * or publishTimeoutMs passed.
  */
 async function attendanceDocuments(
   pool: Pool,
@@ -358,6 +361,14 @@ async function attendanceDocuments(
 ): Promise<DocumentReconciliation> {
   const config = readCommonConfig(process.env);
   const deadline = Date.now() + o.publishTimeoutMs;
+  const drained = await snapshotNow(pool);
+  if (
+    (await waitForAttendancePublisher(redis, o.redisKeyPrefix, drained, o.publishTimeoutMs)) ===
+    undefined
+  )
+    o.log(
+      `the attendance publisher had not published everything stored within ${o.publishTimeoutMs / 1000} s: documents checked as they are`,
+    );
   const schools = Object.keys(run.days).sort();
   let result: DocumentReconciliation;
   for (;;) {
