@@ -1,8 +1,8 @@
 import type { Pool } from "../../common/postgres.ts";
 
 // The registers' statistics and overdue list, read from the writer's precomputed rows
-// (register_states, register_people: migration 026) and the registry's polls, never from raw
-// events. A range is of school-local days (`from`, `to` both counted), by the lessons' start.
+// (register_states, register_people: migration 026; register_statuses, the roster's implied
+// present with the rows: 037) and the registry's polls, never from raw events. A range is of school-local days (`from`, `to` both counted), by the lessons' start.
 
 const RANGE = `p.starts_at >= ($3::date::timestamp at time zone $4)
   and p.starts_at < (($5::date + 1)::timestamp at time zone $4)`;
@@ -14,7 +14,7 @@ const GROUP_PEOPLE = `
          count(*) filter (where rp.status = 'absent')::int as absent
   from polls p
   join register_states s on s.poll_id = p.id and s.completed_at is not null
-  join register_people rp on rp.poll_id = p.id
+  join register_statuses rp on rp.poll_id = p.id
   where p.school_id = $1 and p.kind = 'register' and p.group_ids[1] = $2 and ${RANGE}
   group by rp.person_id order by rp.person_id`;
 
