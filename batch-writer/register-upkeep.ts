@@ -19,9 +19,10 @@ import type { DecodedVote } from "./decode.ts";
 //   `present` once completed (an absence taken back); else `pending`. Only people with an
 //   event have a row (migration 037): the roster's other members are present, counted in
 //   register_states.present but never written one by one (a national morning's pupils are
-//   ~95 % such: a row each was most of the writes the absent-only reporting saves). A register is `changed_after_completion` when any event was cast
-//   after its completion's time (a correction), never for one cast before it and arriving
-//   late (an offline tablet's queue): the same events give the same state in any order.
+//   ~95 % such: a row each was most of the writes the absent-only reporting saves). A
+//   register is `changed_after_completion` when any event was cast after its completion's
+//   time (a correction), never for one cast before it and arriving late (an offline
+//   tablet's queue): the same events give the same state in any order.
 //
 // Two writers storing one register's events at once would each miss the other's: the rows
 // are locked in poll order before the events are read, in a statement of their own (READ
