@@ -2,8 +2,8 @@
 -- does not imply (issue #26, "saves ~80 % of the writes"). Until now register_people held a
 -- row for every pupil of a completed lesson (the roster made present): at a national
 -- morning more than four fifths of the rows written, for what the completion's roster
--- (register_states.roster, one text[] a lesson, ~16 bytes a person inside the row, written
--- once) already says.
+-- (register_states.roster, one text[] a lesson, written once: an id and ~4 bytes a person
+-- inside the row) already says.
 --
 -- From now on register_people holds a row only for a person with an event in the register
 -- (their latest: absent, or present taking an absence back, before or after the
