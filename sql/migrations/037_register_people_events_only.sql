@@ -13,8 +13,10 @@
 -- completion, not the group now). The counts of register_states are unchanged.
 --
 -- register_statuses gives each register's people by status as register_people used to
--- (the event rows, and the roster's other members as present): what the statistics and
--- the tests read; the publisher reads the roster and the rows itself.
+-- (the event rows, and the roster's other members as present), for analysts and tests, one
+-- register at a time (`where poll_id = …` reaches both keys). The API's statistics and the
+-- publisher read the roster and the rows themselves: joined to a range of registers, the
+-- view is planned as an anti-join of every register's roster.
 --
 -- Erasure (029) already renames a person in register_people and inside every roster, so the
 -- view shows the pseudonym wherever the id was.
