@@ -34,7 +34,10 @@ interface Plan {
   messages: StoredVote[][];
   completions: { completion: StoredCompletion; msgIds: string[] }[];
   events: number;
-  expected: Map<string, { absent: Set<string>; changed: boolean; events: number }>;
+  expected: Map<
+    string,
+    { absent: Set<string>; changed: boolean; events: number; withEvent: number }
+  >;
 }
 
 function plan(incarnations: Map<string, number>): Plan {
@@ -68,6 +71,7 @@ function plan(incarnations: Map<string, number>): Plan {
       ),
       changed: votes.some((v) => Date.parse(v.castAt) > COMPLETED),
       events: votes.length,
+      withEvent: latest.size,
     });
     events += votes.length;
     for (let i = 0; i < votes.length; ) {
@@ -217,12 +221,18 @@ describe("batch writer: lesson registers under kill -9", () => {
         r.poll_id,
       );
       const people = await bed.db.pool.query<{ person_id: string; status: string }>(
-        "select person_id, status from register_people where poll_id = $1",
+        "select person_id, status from register_statuses where poll_id = $1",
         [r.poll_id],
       );
       assert.equal(people.rows.length, PUPILS);
       for (const p of people.rows)
         assert.equal(p.status, want.absent.has(p.person_id) ? "absent" : "present", p.person_id);
+      // Stored one by one: only the people with an event (migration 037), each once.
+      const stored = await queryNumber(
+        bed.db.pool,
+        `select count(*) from register_people where poll_id = '${r.poll_id}'`,
+      );
+      assert.equal(stored, want.withEvent, `${r.poll_id}: a row per person with an event`);
     }
     assert.equal(await queryNumber(bed.db.pool, "select count(*) from dead_letters"), 0);
   });

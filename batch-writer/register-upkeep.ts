@@ -2,7 +2,7 @@ import type { PoolClient } from "../common/postgres.ts";
 import type { StoredCompletion } from "../common/register-completion.ts";
 import type { DecodedVote } from "./decode.ts";
 
-// The state of lesson registers (register_states, register_people: migration 026), kept by
+// The state of lesson registers (register_states, register_people: migrations 026, 037), kept by
 // the writer in the transaction that stores their events and completions, as it keeps the
 // rollups. A register the batch touched (an event or a completion) is recomputed whole from
 // its own stored events: a lesson has tens of people and events, read through
@@ -16,10 +16,13 @@ import type { DecodedVote } from "./decode.ts";
 //   roster as the writer stores it (the active people of the school in the register's
 //   group): who is present once completed, whatever the group becomes later.
 // - A person's status is their latest event's (cast time, then eventId): `absent`; else
-//   `present` once completed (in the completion's roster, or an absence taken back);
-//   else `pending`. A register is `changed_after_completion` when any event was cast
-//   after its completion's time (a correction), never for one cast before it and arriving
-//   late (an offline tablet's queue): the same events give the same state in any order.
+//   `present` once completed (an absence taken back); else `pending`. Only people with an
+//   event have a row (migration 037): the roster's other members are present, counted in
+//   register_states.present but never written one by one (a national morning's pupils are
+//   ~95 % such: a row each was most of the writes the absent-only reporting saves). A
+//   register is `changed_after_completion` when any event was cast after its completion's
+//   time (a correction), never for one cast before it and arriving late (an offline
+//   tablet's queue): the same events give the same state in any order.
 //
 // Two writers storing one register's events at once would each miss the other's: the rows
 // are locked in poll order before the events are read, in a statement of their own (READ
@@ -56,31 +59,36 @@ const RECORD_COMPLETIONS = `
   from firsts f
   where s.poll_id = f.p and s.completion_id is null`;
 
-const CLEAR_PEOPLE = "delete from register_people where poll_id = any($1)";
-
-const RECOMPUTE_PEOPLE = `
+// Only the people with an event get a row (migration 037): the completion's roster says the
+// rest are present. Events are only ever added, so a person's row is written when their
+// latest event changed it (an upsert that skips an equal row: a completion, or a batch
+// redelivered, rewrites none of the absences already stored); a row whose person has no
+// event left (their votes gone with a dropped partition) is deleted in the same statement.
+const KEEP_PEOPLE = `
   with latest as (
-    select distinct on (v.poll_id, v.voter_id) v.poll_id, v.voter_id, v.option_id, v.cast_at
+    select distinct on (v.poll_id, v.voter_id) v.poll_id, v.voter_id collate "C" as person_id,
+           v.option_id, v.cast_at
     from votes v
     where v.poll_id = any($1) and v.voter_id is not null
     order by v.poll_id, v.voter_id, v.cast_at desc, v.event_id desc
-  ), persons as (
-    select s.poll_id, r.person_id collate "C" as person_id
-    from register_states s, unnest(s.roster) as r(person_id)
-    where s.poll_id = any($1)
-    union
-    select poll_id, voter_id collate "C" from latest
+  ), gone as (
+    delete from register_people rp
+    where rp.poll_id = any($1)
+      and not exists (select 1 from latest l where l.poll_id = rp.poll_id and l.person_id = rp.person_id)
   )
   insert into register_people (poll_id, person_id, status, last_event_at, after_completion)
-  select p.poll_id, p.person_id,
+  select l.poll_id, l.person_id,
          case when l.option_id = 'absent' then 'absent'
               when s.completed_at is not null then 'present'
               else 'pending' end,
          l.cast_at, coalesce(l.cast_at > s.completed_at, false)
-  from persons p
-  join register_states s on s.poll_id = p.poll_id
-  left join latest l on l.poll_id = p.poll_id and l.voter_id = p.person_id
-  order by p.poll_id, p.person_id`;
+  from latest l join register_states s on s.poll_id = l.poll_id
+  order by l.poll_id, l.person_id
+  on conflict (poll_id, person_id) do update set
+    status = excluded.status, last_event_at = excluded.last_event_at,
+    after_completion = excluded.after_completion
+  where (register_people.status, register_people.last_event_at, register_people.after_completion)
+    is distinct from (excluded.status, excluded.last_event_at, excluded.after_completion)`;
 
 const RECOUNT_STATES = `
   update register_states s set
@@ -91,12 +99,16 @@ const RECOUNT_STATES = `
     tx_id = pg_current_xact_id(), updated_at = now()
   from (
     select s2.poll_id,
-           count(rp.person_id) filter (where rp.status = 'present') as present,
+           count(rp.person_id) filter (where rp.status = 'present')
+             + coalesce((select count(*) from unnest(s2.roster) as r(person_id)
+                         where not exists (select 1 from register_people x
+                                           where x.poll_id = s2.poll_id and x.person_id = r.person_id)),
+                        0) as present,
            count(rp.person_id) filter (where rp.status = 'absent') as absent,
            count(rp.person_id) filter (where rp.status = 'pending') as pending
     from register_states s2 left join register_people rp on rp.poll_id = s2.poll_id
     where s2.poll_id = any($1)
-    group by s2.poll_id
+    group by s2.poll_id, s2.roster
   ) c
   where s.poll_id = c.poll_id`;
 
@@ -142,8 +154,7 @@ export async function keepRegisters(
           live.map((c) => c.by),
         ])
       ).rowCount ?? 0;
-  await client.query(CLEAR_PEOPLE, [registers]);
-  await client.query(RECOMPUTE_PEOPLE, [registers]);
+  await client.query(KEEP_PEOPLE, [registers]);
   await client.query(RECOUNT_STATES, [registers]);
   return { registers: registers.length, completed };
 }

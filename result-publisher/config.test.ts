@@ -76,3 +76,29 @@ describe("readPublisherConfig: charts and the distribution window", () => {
     failsNaming({ DISTRIBUTION_WINDOW_HOURS: "10000" }, "DISTRIBUTION_WINDOW_HOURS", /at most 744/);
   });
 });
+
+describe("readPublisherConfig: lesson registers' documents", () => {
+  test("defaults: 7 days kept, 10,000 documents a run (a national morning's pace), 10 minutes' grace", () => {
+    const r = readPublisherConfig({}).registers;
+    assert.equal(r.daysKept, 7);
+    assert.equal(r.maxDocumentsPerRun, 10_000);
+    assert.equal(r.completionGraceMs, 600_000);
+    assert.equal(
+      readPublisherConfig({ REGISTER_MAX_DOCUMENTS_PER_RUN: "500" }).registers.maxDocumentsPerRun,
+      500,
+    );
+  });
+
+  test("a bad value fails at start naming its variable", () => {
+    failsNaming(
+      { REGISTER_MAX_DOCUMENTS_PER_RUN: "0" },
+      "REGISTER_MAX_DOCUMENTS_PER_RUN",
+      /at least 1/,
+    );
+    failsNaming(
+      { REGISTER_MAX_DOCUMENTS_PER_RUN: "2000000" },
+      "REGISTER_MAX_DOCUMENTS_PER_RUN",
+      /at most 1000000/,
+    );
+  });
+});

@@ -34,7 +34,7 @@ export interface PublisherConfig extends CommonConfig {
   readonly registers: {
     /** REGISTER_DAYS_KEPT. @defaultValue 7 */
     readonly daysKept: number;
-    /** REGISTER_MAX_DOCUMENTS_PER_RUN. @defaultValue 1000 */
+    /** REGISTER_MAX_DOCUMENTS_PER_RUN. @defaultValue 10000 */
     readonly maxDocumentsPerRun: number;
     /** REGISTER_COMPLETION_GRACE_MS. @defaultValue 600000 */
     readonly completionGraceMs: number;
@@ -111,7 +111,11 @@ export function readPublisherConfig(env: Env = process.env): Readonly<PublisherC
     }),
     registers: Object.freeze({
       daysKept: readInt(env, "REGISTER_DAYS_KEPT", 7, { min: 1, max: 366 }),
-      maxDocumentsPerRun: readInt(env, "REGISTER_MAX_DOCUMENTS_PER_RUN", 1_000, {
+      // Not the limit at a national morning (~580 completions a second): a run of 10,000
+      // takes ~18 s on a loaded 2-core box (BENCHMARKS.md, lesson registers), so the runs
+      // follow the writer instead of 200 documents a second at 1,000; it bounds what a run
+      // holds in memory (~1 kB a document).
+      maxDocumentsPerRun: readInt(env, "REGISTER_MAX_DOCUMENTS_PER_RUN", 10_000, {
         min: 1,
         max: 1_000_000,
       }),

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { RegisterDocument } from "../common/register-contract.ts";
 
 // A lesson register's published document (common/register-contract.ts), built from the
-// writer's state (register_states, register_people) and, before the completion, the group's
+// writer's state (register_states with the completion's roster, register_people: a row for
+// each person with an event only, migration 037) and, before the completion, the group's
 // active members (who is still to be said). The version is a hash of the content: a rebuilt
 // document found unchanged is not written again.
 
@@ -17,7 +18,9 @@ export interface RegisterRows {
   completedAt: Date | null;
   changedAfterCompletion: boolean;
   events: number;
-  /** register_people: each person with an event or in the completion's roster. */
+  /** The completion's roster (empty before it): present unless they have a row in `people`. */
+  roster: string[];
+  /** register_people: each person with an event (their latest's status). */
   people: {
     personId: string;
     status: "present" | "absent" | "pending";
@@ -37,8 +40,14 @@ const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export function buildRegisterDocument(r: RegisterRows, nowMs: number): BuiltRegister {
   const completed = r.completedAt !== null;
   const absent = r.people.filter((p) => p.status === "absent").map((p) => p.personId);
+  // Once completed, present: those whose latest event says so, and every member of the
+  // completion's roster with no event (the completion implies them, no row is stored).
+  const withEvent = new Set(r.people.map((p) => p.personId));
   const present = completed
-    ? r.people.filter((p) => p.status === "present").map((p) => p.personId)
+    ? [
+        ...r.people.filter((p) => p.status === "present").map((p) => p.personId),
+        ...r.roster.filter((id) => !withEvent.has(id)),
+      ]
     : [];
   // Before the completion nobody is present: the group's members not reported absent (and
   // anyone whose absence was taken back) are still to be said.

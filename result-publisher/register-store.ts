@@ -43,7 +43,11 @@ export async function loadChangedRosters(db: Queryable, since: string): Promise<
   return rows.map((r) => r.school_id);
 }
 
-/** Each register's rows, three queries whatever their number. */
+/**
+ * Each register's rows, three queries whatever their number: its state with the completion's
+ * roster, its people with an event (migration 037), and before the completion the group's
+ * members now.
+ */
 export async function loadRegisterRows(db: Queryable, pollIds: string[]): Promise<RegisterRows[]> {
   if (pollIds.length === 0) return [];
   const [registers, people, members] = await Promise.all([
@@ -57,9 +61,10 @@ export async function loadRegisterRows(db: Queryable, pollIds: string[]): Promis
       completed_at: Date | null;
       changed: boolean | null;
       events: number | null;
+      roster: string[] | null;
     }>(
       `select p.id, p.school_id, p.group_ids[1] as group_id, p.title, p.starts_at, p.ends_at,
-              s.completed_at, s.changed_after_completion as changed, s.events
+              s.completed_at, s.changed_after_completion as changed, s.events, s.roster
        from polls p left join register_states s on s.poll_id = p.id
        where p.id = any($1) and p.kind = 'register'`,
       [pollIds],
@@ -94,6 +99,7 @@ export async function loadRegisterRows(db: Queryable, pollIds: string[]): Promis
     completedAt: r.completed_at,
     changedAfterCompletion: r.changed ?? false,
     events: r.events ?? 0,
+    roster: r.roster ?? [],
     people: (peopleOf.get(r.id) ?? []).map((p) => ({
       personId: p.person_id,
       status: p.status,

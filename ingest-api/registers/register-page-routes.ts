@@ -1,5 +1,5 @@
 import { type Request, type RequestHandler, type Response, Router } from "express";
-import { localDay } from "../../common/attendance/school-day.ts";
+import { dayBounds, localDay } from "../../common/attendance/school-day.ts";
 import { NotFoundError, ValidationError } from "../../common/errors.ts";
 import type { Pool } from "../../common/postgres.ts";
 import { idSchema } from "../../common/vote.ts";
@@ -84,12 +84,11 @@ export function registerPageRoutes(deps: RegisterPageRouteDeps): Router {
     const timeZone = school?.timeZone ?? "UTC";
     const now = Date.now();
     const day = localDay(now, timeZone);
+    const { startMs, endMs } = dayBounds(day, timeZone);
+    // The school's registers of the day from the cache's index, not a walk of every poll.
     const registers = [];
-    for (const poll of cache.polls()) {
-      if (poll.kind !== "register" || poll.archived || poll.schoolId !== actor.schoolId) continue;
-      if (localDay(Date.parse(poll.startsAt!), timeZone) !== day) continue;
-      registers.push(poll);
-    }
+    for (const poll of cache.registersStarting(actor.schoolId, startMs, endMs))
+      if (!poll.archived) registers.push(poll);
     registers.sort(
       (a, b) => Date.parse(a.startsAt!) - Date.parse(b.startsAt!) || a.title.localeCompare(b.title),
     );

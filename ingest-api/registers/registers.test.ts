@@ -97,7 +97,17 @@ async function state(pollId: string): Promise<StateRow | undefined> {
   return rows[0];
 }
 
+/** Each person's status: the stored rows and the completion's roster's others (037's view). */
 async function people(pollId: string): Promise<Record<string, string>> {
+  const { rows } = await h.db.pool.query<{ person_id: string; status: string }>(
+    "select person_id, status from register_statuses where poll_id = $1 order by person_id",
+    [pollId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.person_id, r.status]));
+}
+
+/** The rows stored for a register: only its people with an event (migration 037). */
+async function storedPeople(pollId: string): Promise<Record<string, string>> {
   const { rows } = await h.db.pool.query<{ person_id: string; status: string }>(
     "select person_id, status from register_people where poll_id = $1 order by person_id",
     [pollId],
@@ -246,6 +256,8 @@ describe("a lesson register", () => {
       P3: "present",
       P4: "present",
     });
+    // Stored: the absence and the taken-back one; P1 and P4 through the roster alone.
+    assert.deepEqual(await storedPeople(poll.id), { P2: "absent", P3: "present" });
     const { rows } = await h.db.pool.query(
       "select count(*)::int as n from register_states where poll_id = $1",
       [poll.id],
@@ -285,6 +297,7 @@ describe("a lesson register", () => {
       P3: "present",
       P4: "present",
     });
+    assert.deepEqual(await storedPeople(poll.id), { P1: "present", P2: "absent" });
   });
 
   test("a person moved to another group: the completion's roster holds, later registers follow the move", async () => {
@@ -580,6 +593,7 @@ describe("erasure", () => {
       }
       const { E1: e1, E2: e2 } = erased as { E1: string; E2: string };
       assert.deepEqual(await people(poll.id), { E3: "present", [e1]: "absent", [e2]: "present" });
+      assert.deepEqual(await storedPeople(poll.id), { [e1]: "absent" }, "E2 only in the roster");
       const { rows } = await h.db.pool.query<{ roster: string[] }>(
         "select roster from register_states where poll_id = $1",
         [poll.id],
@@ -587,9 +601,10 @@ describe("erasure", () => {
       assert.deepEqual(rows[0]!.roster, ["E3", e1, e2].sort(), "renamed, still in id order");
       const left = await h.db.pool.query(
         `select (select count(*) from register_people where person_id in ('E1', 'E2'))::int as people,
+                (select count(*) from register_statuses where person_id in ('E1', 'E2'))::int as statuses,
                 (select count(*) from register_states where roster && array['E1', 'E2'] collate "C")::int as rosters`,
       );
-      assert.deepEqual(left.rows[0], { people: 0, rosters: 0 });
+      assert.deepEqual(left.rows[0], { people: 0, statuses: 0, rosters: 0 });
       // Counts stand; the document is written again under the pseudonyms.
       const s = await state(poll.id);
       assert.deepEqual([s?.present, s?.absent, s?.pending], [2, 1, 0]);

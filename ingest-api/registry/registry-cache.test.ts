@@ -61,6 +61,34 @@ describe("registry changes made by another process", () => {
     assert.equal(res.status, 202, res.text);
   });
 
+  test("a teacher's day index follows a register created, moved and deleted in Postgres", async () => {
+    const day = (start: string) => {
+      const at = Date.parse(start);
+      return [...h.cache.registersStarting("default", at, at + 3_600_000)].map((p) => p.id);
+    };
+    await h.db.pool.query(
+      `insert into polls (id, title, kind, voters, group_ids, starts_at, ends_at)
+       values ('lesson', 'Lesson', 'register', 'roster', '{7A}',
+               '2026-03-02T08:00:00Z', '2026-03-02T08:45:00Z')`,
+    );
+    await eventually("the register indexed", async () =>
+      day("2026-03-02T08:00:00Z").includes("lesson") ? true : undefined,
+    );
+    await h.db.pool.query(
+      "update polls set starts_at = '2026-03-09T08:00:00Z', ends_at = '2026-03-09T08:45:00Z' where id = 'lesson'",
+    );
+    await eventually("the register moved", async () =>
+      day("2026-03-09T08:00:00Z").includes("lesson") ? true : undefined,
+    );
+    assert.deepEqual(day("2026-03-02T08:00:00Z"), [], "its old day no longer holds it");
+    await h.db.pool.query("delete from polls where id = 'lesson'");
+    await eventually("the register dropped", async () =>
+      day("2026-03-09T08:00:00Z").length === 0 ? true : undefined,
+    );
+    await h.cache.reload();
+    assert.deepEqual(day("2026-03-09T08:00:00Z"), [], "a full reload agrees");
+  });
+
   test("a poll archived directly in Postgres refuses votes, told by NOTIFY alone (no reload)", async () => {
     await createPoll(h.app, { id: "retiring" });
     assert.equal((await vote("retiring", "yes")).status, 202);

@@ -14,6 +14,7 @@ import {
   loadSchools,
   type SchoolAdminCredential,
 } from "../schools/school-store.ts";
+import { RegisterIndex } from "./register-index.ts";
 import {
   type KioskCredential,
   loadKioskCredentials,
@@ -93,6 +94,8 @@ const pendingRows = (p: Pending) =>
  */
 export class RegistryCache {
   #polls = new Map<string, CachedPoll>();
+  /** The lesson registers among #polls by school and start day (`registersStarting`). */
+  readonly #registers = new RegisterIndex<CachedPoll>();
   /** By token hash (hex): what a vote's credential is looked up by. */
   #kiosks = new Map<string, CachedKiosk>();
   /** Kiosk id to its token hash, to replace or drop one kiosk. */
@@ -155,6 +158,11 @@ export class RegistryCache {
   /** Every poll of the current snapshot (archived ones too). */
   polls(): IterableIterator<CachedPoll> {
     return this.#polls.values();
+  }
+
+  /** A school's lesson registers starting in [fromMs, toMs) (archived ones too), from an index. */
+  registersStarting(schoolId: string, fromMs: number, toMs: number): Iterable<CachedPoll> {
+    return this.#registers.starting(schoolId, fromMs, toMs);
   }
 
   kioskByTokenHash(hashHex: string): CachedKiosk | undefined {
@@ -271,6 +279,8 @@ export class RegistryCache {
     const snapshot = await loadRegistry(this.#pool);
     const polls = new Map<string, CachedPoll>();
     for (const p of snapshot.polls) polls.set(p.id, cachedPoll(p));
+    this.#registers.clear();
+    for (const p of polls.values()) this.#registers.add(p);
     const kiosks = new Map<string, CachedKiosk>();
     const hashes = new Map<string, string>();
     for (const k of snapshot.kiosks) {
@@ -318,8 +328,16 @@ export class RegistryCache {
     for (const id of schoolIds) this.#schools.delete(id);
     for (const school of schools) this.#schools.set(school.id, school);
     this.#applyAdmins(adminIds, admins);
-    for (const id of pollIds) this.#polls.delete(id);
-    for (const p of polls) this.#polls.set(p.id, cachedPoll(p));
+    for (const id of pollIds) {
+      const old = this.#polls.get(id);
+      if (old !== undefined) this.#registers.remove(old);
+      this.#polls.delete(id);
+    }
+    for (const p of polls) {
+      const cached = cachedPoll(p);
+      this.#polls.set(p.id, cached);
+      this.#registers.add(cached);
+    }
     for (const id of kioskIds) {
       const hash = this.#kioskHashes.get(id);
       if (hash !== undefined) this.#kiosks.delete(hash);
