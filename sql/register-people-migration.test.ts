@@ -75,7 +75,12 @@ describe("migration 037: register_people keeps only the people with an event", (
     const wasDone = await statuses("register_people", "done");
     const wasOpen = await statuses("register_people", "open");
 
-    assert.equal(await migrate(pool, logger), 1, "037 applied");
+    // 037 and whatever later migrations main has by now.
+    assert.ok((await migrate(pool, logger)) >= 1);
+    const { rows: applied } = await pool.query<{ n: number }>(
+      "select count(*)::int as n from schema_migrations where version = 37",
+    );
+    assert.equal(applied[0]!.n, 1, "037 applied");
     assert.deepEqual(await statuses("register_people", "done"), ["A2:absent", "A3:present"]);
     assert.deepEqual(await statuses("register_people", "open"), wasOpen);
     assert.deepEqual(await statuses("register_statuses", "done"), wasDone);
