@@ -8,7 +8,13 @@ import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/p
 import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { verdictLines, verdictWord } from "./bench/verdict.ts";
-import { dropVotesKeys, restoreVotesKeys, votesSizes } from "./bench/votes-keys.ts";
+import {
+  buildVotesIndexes,
+  dropVotesIndexes,
+  dropVotesKeys,
+  restoreVotesKeys,
+  votesSizes,
+} from "./bench/votes-keys.ts";
 import { intFlag, readCli } from "./cli.ts";
 import { findReport, listReports } from "./report.ts";
 
@@ -95,24 +101,6 @@ async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
 // A uniform number in [0, 1) from the row number and a salt: deterministic, no state.
 const rand = (salt: number) => `((hashint8extended(g, ${salt}) & 1048575)::float8 / 1048576)`;
 
-/**
- * An index definition as Postgres gives it (pg_indexes, pg_get_indexdef) built again on
- * every partition: of a partitioned table's index it says `ON ONLY`, which would make an
- * invalid index on the parent alone, and every report would read votes with no index at all
- * (what runs since migration 033 did until this was found).
- */
-const onEveryPartition = (indexdef: string) => indexdef.replace(" ON ONLY ", " ON ");
-
-/** Fails the run if an index of votes (or of a partition) is invalid: the timings would lie. */
-async function assertIndexesValid(pool: Pool): Promise<void> {
-  const { rows } = await pool.query<{ name: string }>(`
-    select i.indexrelid::regclass::text as name
-    from pg_partition_tree('votes') t join pg_index i on i.indrelid = t.relid
-    where not i.indisvalid`);
-  if (rows.length > 0)
-    throw new Error(`invalid indexes on votes: ${rows.map((r) => r.name).join(", ")}`);
-}
-
 async function build(pool: Pool): Promise<void> {
   await pool.query(`create table bench_meta (votes bigint, days int, polls int, kiosks int)`);
   await pool.query(
@@ -136,11 +124,8 @@ async function build(pool: Pool): Promise<void> {
 
   // Load without indexes, then build them (sorted, parallel): much faster than maintaining
   // four indexes row by row. The definitions are the migrations' own.
-  const { rows: indexes } = await pool.query<{ indexname: string; indexdef: string }>(
-    "select indexname, indexdef from pg_indexes where tablename = 'votes'",
-  );
+  const indexes = await dropVotesIndexes(pool);
   await dropVotesKeys(pool);
-  for (const ix of indexes) await pool.query(`drop index ${ix.indexname}`);
 
   const span = DAYS * 86_400;
   const chunk = 1_000_000;
@@ -173,9 +158,7 @@ async function build(pool: Pool): Promise<void> {
   });
   await pool.query("set maintenance_work_mem = '1GB'");
   await timed("unique event_id keys", () => restoreVotesKeys(pool));
-  for (const ix of indexes)
-    await timed(ix.indexname, () => pool.query(onEveryPartition(ix.indexdef)));
-  await assertIndexesValid(pool);
+  await buildVotesIndexes(pool, indexes, timed);
 
   await timed("vote_rollups and poll_changes", async () => {
     await rollupsFromVotes(pool);
@@ -557,8 +540,7 @@ async function indexAudit(pool: Pool, withAll: { c: Case; t: Timing }[]): Promis
       without = await runCases();
     } finally {
       // pg_get_indexdef of a partitioned index says ON ONLY: built on every partition here.
-      await pool.query(onEveryPartition(index.def));
-      await assertIndexesValid(pool);
+      await buildVotesIndexes(pool, [index]);
       await pool.query("analyze votes");
       progress(`index audit: ${index.name} built again`);
     }

@@ -25,7 +25,12 @@ import {
   verdictText,
 } from "./bench/verdict.ts";
 import { generateVotes } from "./bench/vote-data.ts";
-import { dropVotesKeys, restoreVotesKeys } from "./bench/votes-keys.ts";
+import {
+  buildVotesIndexes,
+  dropVotesIndexes,
+  dropVotesKeys,
+  restoreVotesKeys,
+} from "./bench/votes-keys.ts";
 import { intFlag, numberFlag, readCli } from "./cli.ts";
 
 // `npm run bench:results [-- --history 10000000 --rate 300 --seconds 40]`
@@ -198,8 +203,8 @@ async function buildHistory(pool: Pool): Promise<void> {
   await pool.query(`insert into poll_options (poll_id, id, label, position)
     select p.id, 'opt-' || o, 'Option ' || o, o from polls p, generate_series(1, 8) o`);
   // Bulk load without indexes, then build them: how one restores a large table.
+  const indexes = await dropVotesIndexes(pool);
   await dropVotesKeys(pool);
-  await pool.query("drop index votes_poll_option_cast_idx");
   await pool.query(
     `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
     select gen_random_uuid(), 'poll-' || lpad((1 + i % 20)::text, 2, '0'),
@@ -210,9 +215,7 @@ async function buildHistory(pool: Pool): Promise<void> {
     [HISTORY],
   );
   await restoreVotesKeys(pool);
-  await pool.query(
-    "create index votes_poll_option_cast_idx on votes (poll_id, option_id, cast_at)",
-  );
+  await buildVotesIndexes(pool, indexes);
   await rollupsFromVotes(pool);
   await pool.query(`insert into poll_changes (poll_id, change_seq, last_stream_seq, changed_at)
     select poll_id, 1, max(stream_seq), now() from votes group by poll_id`);

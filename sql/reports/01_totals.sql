@@ -12,7 +12,7 @@
 --            rank: 1 = most votes, ties share a rank. share_pct: % of the votes counted.
 -- Source     vote_rollups (fast: index-only, vote_rollups_poll_bucket_idx, migration 006).
 --            Only the 10-minute buckets that from/to cut through are counted from raw votes
---            (a probe of votes_poll_option_cast_idx each), so any range is exact.
+--            (a probe of votes_poll_cast_idx each), so any range is exact.
 -- Run        psql -v poll_id=lunch -f sql/reports/01_totals.sql
 --            psql -v poll_id=lunch -v from=2026-03-29 -v to=2026-03-30 -f sql/reports/01_totals.sql
 

@@ -17,7 +17,7 @@
 --            [from, to) and inside one local day (always, for zones whose UTC offset is a
 --            multiple of 10 minutes); the few other buckets (cut by from/to, or by local
 --            midnight in zones such as Asia/Kathmandu, +05:45) are counted from raw votes.
---            Index-only scans: vote_rollups_poll_bucket_idx, votes_poll_option_cast_idx.
+--            Index-only scans: vote_rollups_poll_bucket_idx, votes_poll_cast_idx.
 -- Run        psql -v poll_id=lunch -f sql/reports/03_calendar.sql
 --            psql -v poll_id=lunch -v period=week -v from=2026-03-01 -v to=2026-04-01 -f sql/reports/03_calendar.sql
 

@@ -22,7 +22,7 @@
 --            (and, for turnout, inside one local hour, which fails only in zones whose
 --            offset is not a multiple of 10 minutes, such as Asia/Kathmandu, +05:45); the
 --            other buckets come from raw votes. Index-only scans: vote_rollups_poll_bucket_idx,
---            votes_poll_cast_idx, votes_poll_option_cast_idx.
+--            votes_poll_cast_idx.
 -- Run        psql -v poll_id=lunch -f sql/reports/04_turnout.sql
 --            psql -v poll_id=lunch -v part=peak -v top=5 -f sql/reports/04_turnout.sql
 

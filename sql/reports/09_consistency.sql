@@ -16,7 +16,7 @@
 --            agree'. Otherwise detail = 'M of N buckets differ'.
 -- Source     both, on purpose: vote_rollups against votes grouped by
 --            rollup_bucket_start(cast_at) (migration 014), the writer's own bucketing:
---            an index-only scan of votes_poll_option_cast_idx for one poll; every poll is a
+--            an index-only scan of votes_poll_cast_idx for one poll; every poll is a
 --            parallel scan of all votes (statistics votes_bucket_stats, migration 006).
 -- Retention  with VOTES_RETENTION_DAYS (migration 035) the raw votes of dropped months are
 --            gone and their rollups stay: pass from = the start of the oldest votes_pYYYY_MM

@@ -1,0 +1,25 @@
+-- 041 (owned by the batch writer): votes_poll_option_cast_idx goes (issue #29: each index on
+-- votes is there for a named query; the rest go).
+--
+-- `npm run bench:reports -- --index-audit` (BENCHMARKS.md, "Analyst reports") dropped each
+-- index of votes in turn and ran every report again: without (poll_id, option_id, cast_at)
+-- no report was slower (each that used it, 01 totals' and 03 calendar's raw edge buckets,
+-- 09 consistency for one poll, 04 turnout, reads votes_poll_cast_idx instead: (poll_id,
+-- cast_at) covers option_id, so a bucket's probe reads that bucket's rows of every option,
+-- a few more rows, still index-only), while the writer stored votes 31 % faster without it.
+-- No writer, publisher or API query names an option on votes: the writer's dedupe is the
+-- event id keys, the attendance and register replays read (poll_id, voter_id, cast_at),
+-- the poll purge and the exports read (poll_id, cast_at).
+--
+-- What stays, and for what:
+--   the event id keys (each partition's unique index)  exactly-once (033)
+--   votes_poll_cast_idx        reports 01, 03, 04 (raw edges), 05-07, 09; the poll purge
+--                              (031); the votes export (034); a register's event count and
+--                              its changes after completion (register-upkeep.ts)
+--   votes_poll_voter_cast_idx  report 10; the writer's attendance and register replays by
+--                              person (presence-upkeep.ts, register-upkeep.ts, 020, 022;
+--                              partial: anonymous votes, most of them, are not in it)
+--
+-- A partitioned index cannot be dropped CONCURRENTLY: this takes ACCESS EXCLUSIVE on votes
+-- and each partition for the moment of the drop (no scan), so apply it between peaks.
+drop index if exists votes_poll_option_cast_idx;
