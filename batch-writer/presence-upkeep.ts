@@ -6,14 +6,15 @@ import type { Pool, PoolClient } from "../common/postgres.ts";
 // insert nothing, so they change nothing), plus up to `dirtyLimit` dirty ones
 // (attendance_dirty: a register deleted since). The work is Postgres's, set-based, in one
 // call (attendance_keep_days, migration 036): the batch's inserted register events go as
-// arrays; a person-day with one event after its row's last (the common case) is folded into
-// the row, any other (several events, one arriving late or out of order) recomputed from its
-// own events through an index (never a scan); rows are written in key order and only if
-// unchanged since read, those changed meanwhile (two writers on one person) locked and
-// recomputed in a statement of their own; the school-days written are logged in
-// attendance_day_changes for the publisher. The writer's Node process does no per-person-day
-// work: bench:attendance-writer measured that work (grouping, replay, COPY text, memory) as
-// what held the writer with presence upkeep at 0.43 of the plain writer's throughput.
+// arrays; a person-day with one event after its row's last (the common case: the check-in
+// on no row, the check-out on the check-in's row) is folded into the row's latest version
+// by one INSERT … ON CONFLICT DO UPDATE for the whole batch; any other (several events, one
+// arriving late or out of order) is locked, then recomputed from its own events through an
+// index (never a scan) in a statement of its own; the school-days written are logged in
+// attendance_day_changes for the publisher. The writer's Node process does no
+// per-person-day work: bench:attendance-writer measured that work (grouping, replay, COPY
+// text, a million remembered person-days) as what held the writer with presence upkeep at
+// 0.43 of the plain writer's throughput.
 //
 // A deadlock left (a transaction holding its written rows while it locks a changed one) is
 // retried as any (pg-errors.ts: class 40 is transient).

@@ -10,22 +10,26 @@
 -- time that allowed 0.86. So the writer now hands Postgres the batch's inserted register
 -- events (arrays, one call) and attendance_keep_days does the rest in SQL:
 --
--- - A person-day with one event in the batch, later (time, then event id) than the last
---   event its row replayed (the common case: the morning's check-in on no row, the
---   afternoon's check-out on the morning's row), is folded into the stored row with CASE
---   expressions: the rules of common/attendance/person-day.ts replayDay for one event.
--- - Any other (several events in the batch, one earlier than the row's last: late, out of
---   order; a row without a last event) is recomputed from its own events, read through
---   votes_poll_voter_cast_idx (poll, voter, cast time: one index range per register of
---   the school, never a scan) by attendance_day_states_of, the rules of migration 022
---   (one definition in SQL: 022's attendance_events and attendance_day_states_from_events
---   now read the same functions, for everyone instead of for one person).
--- - Concurrency as before (batch-writer/presence-upkeep.ts): the batch's rows are written
---   in key order and only if unchanged since read (tx_id compared; a new one only if still
---   missing); those changed meanwhile, and up to p_dirty_limit dirty ones, are done the
---   locking way: locked in key order first (created empty when missing), then recomputed
---   from all their events in a statement of its own (READ COMMITTED: it sees every event
---   committed before the lock was granted), removed when none is left.
+-- - A person-day with one event in the batch is written by one INSERT … ON CONFLICT DO
+--   UPDATE: a new row as that event alone leaves it (the morning's check-in), or the event
+--   folded into the stored row with CASE expressions (replayDay's step for one event,
+--   common/attendance/person-day.ts) when it comes after the row's last event (time, then
+--   event id: the afternoon's check-out). ON CONFLICT judges and folds into the row's latest
+--   version, after waiting for a writer holding it, so two writers on one person-day each
+--   fold into what the other committed.
+-- - Any other (several events in the batch; one earlier than the row's last: late, out of
+--   order; a row without a last event, from before 020) is done the locking way, as the
+--   up to p_dirty_limit dirty ones are: its row locked in key order first (created empty
+--   when missing; ON CONFLICT above already locked the rows it did not write), then
+--   recomputed from all its events in a statement of its own (READ COMMITTED: it sees every
+--   event committed before the lock was granted), removed when none is left. The events
+--   are read through votes_poll_voter_cast_idx (poll, voter, cast time: one index range
+--   per register of the school, never a scan) by attendance_day_states_of, migration 022's
+--   rules: 022's attendance_events and attendance_day_states_from_events now read the same
+--   functions (for everyone instead of for one person), so the SQL rules have one text.
+-- - Rows are written and locked in key order, so writers on the same person-days wait for
+--   each other in one order; a deadlock left (a transaction holding its written rows while
+--   it locks a dirty one) is retried as any (batch-writer/pg-errors.ts).
 -- - Only the events actually inserted by this transaction are passed (a redelivered
 --   batch inserts nothing, so folds nothing twice).
 -- - Updates change no indexed column (heap-only, 025); a settled row keeps its settled
@@ -202,20 +206,25 @@ declare
   -- or the other)
   v_log_schools text[];
   v_log_days date[];
-  -- the batch's person-days not written (changed since read): the locking way
+  -- the batch's person-days not written by the fold: the locking way
   v_schools text[];
   v_persons text[];
   v_days date[];
   v_locked integer;
 begin
-  with ev as (
-    select p.school_id, u.person_id collate "C" as person_id,
-           (u.cast_at at time zone s.time_zone)::date as day,
+  with reg as materialized (
+    -- the batch's registers, with their school's zone (a few rows)
+    select p.id, p.school_id, s.time_zone
+    from (select distinct x.poll_id from unnest(p_poll_ids) as x(poll_id)) r
+    join polls p on p.id = r.poll_id
+    join schools s on s.id = p.school_id
+  ), ev as (
+    select reg.school_id, u.person_id collate "C" as person_id,
+           (u.cast_at at time zone reg.time_zone)::date as day,
            date_trunc('milliseconds', u.cast_at) as at, u.event_id, u.kind, u.temperature_c
     from unnest(p_poll_ids, p_person_ids, p_kinds, p_cast_ats, p_event_ids, p_temperatures)
       as u(poll_id, person_id, kind, cast_at, event_id, temperature_c)
-    join polls p on p.id = u.poll_id
-    join schools s on s.id = p.school_id
+    join reg on reg.id = u.poll_id
     where u.kind in ('in', 'out')
   ), pd as materialized (
     -- (the event's fields are its own where n = 1, the only case they are read)
@@ -224,91 +233,70 @@ begin
            max(ev.temperature_c) as temperature_c
     from ev
     group by ev.school_id, ev.person_id, ev.day
-  ), cur as (
-    select pd.*, a.tx_id as read_tx_id, a.closed_ms as s_closed_ms, a.first_in as s_first_in,
-           a.last_out as s_last_out, a.open_since as s_open_since,
-           a.max_temperature_c as s_max_temperature_c, a.outs_without_in as s_outs_without_in,
-           a.double_ins as s_double_ins, a.double_outs as s_double_outs, a.events as s_events,
-           coalesce(pd.n = 1 and (a.tx_id is null
-                                  or (a.last_event_at is null and a.events = 0)
-                                  or (pd.at, pd.event_id) > (a.last_event_at, a.last_event_id)),
-                    false) as folds
-    from pd
-    left join attendance_days a
-      on a.school_id = pd.school_id and a.day = pd.day and a.person_id = pd.person_id
-  ), states as (
-    select c.school_id, c.person_id, c.day, c.read_tx_id, f.*
-    from cur c
-    cross join lateral (
-      -- one event after the stored replay (or on no row): replayDay's step
-      select coalesce(c.s_closed_ms, 0)
-               + case when c.kind = 'out' and c.s_open_since is not null
-                      then ((extract(epoch from c.at) - extract(epoch from c.s_open_since)) * 1000)::integer
-                      else 0 end as closed_ms,
-             case when c.kind = 'in' and c.s_open_since is null
-                  then coalesce(c.s_first_in, c.at) else c.s_first_in end as first_in,
-             case when c.kind = 'out' and c.s_open_since is not null
-                  then c.at else c.s_last_out end as last_out,
-             case when c.kind = 'in' then coalesce(c.s_open_since, c.at) end as open_since,
-             greatest(c.s_max_temperature_c, c.temperature_c) as max_temperature_c,
-             coalesce(c.s_outs_without_in, 0)
-               + (c.kind = 'out' and c.s_open_since is null and c.s_first_in is null)::integer
-               as outs_without_in,
-             coalesce(c.s_double_ins, 0) + (c.kind = 'in' and c.s_open_since is not null)::integer
-               as double_ins,
-             coalesce(c.s_double_outs, 0)
-               + (c.kind = 'out' and c.s_open_since is null and c.s_first_in is not null)::integer
-               as double_outs,
-             coalesce(c.s_events, 0) + 1 as events,
-             c.at as last_event_at,
-             c.event_id as last_event_id
-      where c.folds
-      union all
-      -- the day replayed from all its events (this transaction's included)
-      select d.closed_ms, d.first_in, d.last_out, d.open_since, d.max_temperature_c,
-             d.outs_without_in, d.double_ins, d.double_outs, d.events, d.last_event_at,
-             d.last_event_id
-      from attendance_day_states_of(c.school_id, c.person_id, c.day, c.day + 1) d
-      where not c.folds
-    ) f
   ), written as (
-    -- If unchanged since read: excluded.tx_id is the tx_id read, or (no row read) this
-    -- transaction's, which no other writer's row has. A row inserted where one was read
-    -- (deleted since: its register deleted) takes the read tx_id, so it is not done either.
+    -- A person-day's one event: its row as that event alone leaves it when there is none
+    -- (the check-in's insert), else folded into the row's latest version (ON CONFLICT
+    -- waits for a writer holding it, then reads what it committed) when it comes after the
+    -- row's last event: replayDay's step, in CASE expressions over the old row (a) and the
+    -- event's own row (excluded: open_since set for an `in`, null for an `out`). Not after
+    -- it (late, out of order) or a row that does not say (no last event): not written,
+    -- only locked; those are done the locking way below.
     insert into attendance_days as a (
       school_id, person_id, day, closed_seconds, closed_ms, first_in, last_out, open_since,
       max_temperature_c, outs_without_in, double_ins, double_outs, events, last_event_at,
       last_event_id, tx_id, updated_at)
-    select st.school_id, st.person_id, st.day, st.closed_ms / 1000, st.closed_ms, st.first_in,
-           st.last_out, st.open_since, st.max_temperature_c, st.outs_without_in, st.double_ins,
-           st.double_outs, st.events, st.last_event_at, st.last_event_id,
-           coalesce(st.read_tx_id, pg_current_xact_id()), now()
-    from states st
-    order by st.school_id collate "C", st.day, st.person_id
+    select pd.school_id, pd.person_id, pd.day, 0, 0,
+           case when pd.kind = 'in' then pd.at end, null, case when pd.kind = 'in' then pd.at end,
+           pd.temperature_c, (pd.kind = 'out')::integer, 0, 0, 1, pd.at, pd.event_id,
+           pg_current_xact_id(), now()
+    from pd
+    where pd.n = 1
+    order by pd.school_id collate "C", pd.day, pd.person_id
     on conflict (school_id, day, person_id) do update set
-      closed_seconds = excluded.closed_seconds, closed_ms = excluded.closed_ms,
-      first_in = excluded.first_in, last_out = excluded.last_out,
-      open_since = excluded.open_since, max_temperature_c = excluded.max_temperature_c,
-      outs_without_in = excluded.outs_without_in, double_ins = excluded.double_ins,
-      double_outs = excluded.double_outs, events = excluded.events,
+      closed_ms = a.closed_ms + (case when excluded.open_since is null and a.open_since is not null
+             then ((extract(epoch from excluded.last_event_at)
+                    - extract(epoch from a.open_since)) * 1000)::integer
+             else 0 end),
+      closed_seconds = (a.closed_ms + (case when excluded.open_since is null and a.open_since is not null
+             then ((extract(epoch from excluded.last_event_at)
+                    - extract(epoch from a.open_since)) * 1000)::integer
+             else 0 end)) / 1000,
+      first_in = case when excluded.open_since is not null and a.open_since is null
+                      then coalesce(a.first_in, excluded.open_since) else a.first_in end,
+      last_out = case when excluded.open_since is null and a.open_since is not null
+                      then excluded.last_event_at else a.last_out end,
+      open_since = (case when excluded.open_since is not null
+             then coalesce(a.open_since, excluded.open_since) end),
+      max_temperature_c = greatest(a.max_temperature_c, excluded.max_temperature_c),
+      outs_without_in = a.outs_without_in
+        + (excluded.open_since is null and a.open_since is null and a.first_in is null)::integer,
+      double_ins = a.double_ins + (excluded.open_since is not null and a.open_since is not null)::integer,
+      double_outs = a.double_outs
+        + (excluded.open_since is null and a.open_since is null and a.first_in is not null)::integer,
+      events = a.events + 1,
       last_event_at = excluded.last_event_at, last_event_id = excluded.last_event_id,
-      settled_closed_seconds = case when a.settled_closed_seconds is not null
-                                    then excluded.closed_seconds end,
-      settled_open_since = case when a.settled_closed_seconds is not null
-                                then excluded.open_since end,
+      settled_closed_seconds = case when a.settled_closed_seconds is not null then (a.closed_ms
+        + (case when excluded.open_since is null and a.open_since is not null
+             then ((extract(epoch from excluded.last_event_at)
+                    - extract(epoch from a.open_since)) * 1000)::integer
+             else 0 end)) / 1000 end,
+      settled_open_since = case when a.settled_closed_seconds is not null then
+        (case when excluded.open_since is not null
+             then coalesce(a.open_since, excluded.open_since) end) end,
       tx_id = pg_current_xact_id(), updated_at = now()
-    where a.tx_id = excluded.tx_id
-    returning a.school_id, a.person_id, a.day, a.tx_id = pg_current_xact_id() as done
+    where (excluded.last_event_at, excluded.last_event_id) > (a.last_event_at, a.last_event_id)
+    returning a.school_id, a.person_id, a.day
   ), log as (
     select array_agg(l.school_id) as schools, array_agg(l.day) as days
     from (select distinct pd.school_id, pd.day from pd) l
   ), not_done as (
+    -- several events, or not written above
     select array_agg(pd.school_id) as schools, array_agg(pd.person_id) as persons,
            array_agg(pd.day) as days
     from pd
     where not exists (
       select 1 from written w
-      where w.done and w.school_id = pd.school_id and w.day = pd.day and w.person_id = pd.person_id)
+      where w.school_id = pd.school_id and w.day = pd.day and w.person_id = pd.person_id)
   )
   select (select count(*) from pd)::integer, log.schools, log.days, nd.schools, nd.persons, nd.days
   into v_batch, v_log_schools, v_log_days, v_schools, v_persons, v_days
