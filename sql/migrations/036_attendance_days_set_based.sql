@@ -202,6 +202,8 @@ create function attendance_keep_days(
 language plpgsql as $$
 declare
   v_batch integer;
+  v_single integer;
+  v_written integer;
   -- the school-days of the batch's person-days (all written by this transaction, one way
   -- or the other)
   v_log_schools text[];
@@ -289,18 +291,47 @@ begin
   ), log as (
     select array_agg(l.school_id) as schools, array_agg(l.day) as days
     from (select distinct pd.school_id, pd.day from pd) l
-  ), not_done as (
-    -- several events, or not written above
+  ), several as (
     select array_agg(pd.school_id) as schools, array_agg(pd.person_id) as persons,
            array_agg(pd.day) as days
     from pd
-    where not exists (
-      select 1 from written w
-      where w.school_id = pd.school_id and w.day = pd.day and w.person_id = pd.person_id)
+    where pd.n > 1
   )
-  select (select count(*) from pd)::integer, log.schools, log.days, nd.schools, nd.persons, nd.days
-  into v_batch, v_log_schools, v_log_days, v_schools, v_persons, v_days
-  from log cross join not_done nd;
+  select (select count(*) from pd)::integer, (select count(*) from pd where pd.n = 1)::integer,
+         (select count(*) from written)::integer,
+         log.schools, log.days, sv.schools, sv.persons, sv.days
+  into v_batch, v_single, v_written, v_log_schools, v_log_days, v_schools, v_persons, v_days
+  from log cross join several sv;
+
+  if v_written < v_single then
+    -- Some single events were not folded (late, out of order): which, by their rows as this
+    -- statement sees them (not written by this transaction). Only then: a difference of the
+    -- batch's person-days and those written, inside the statement above, is what a planner
+    -- that expects a few rows from the arrays may join in quadratic time.
+    with reg as materialized (
+      select p.id, p.school_id, s.time_zone
+      from (select distinct x.poll_id from unnest(p_poll_ids) as x(poll_id)) r
+      join polls p on p.id = r.poll_id
+      join schools s on s.id = p.school_id
+    ), pd as (
+      select reg.school_id, u.person_id collate "C" as person_id,
+             (u.cast_at at time zone reg.time_zone)::date as day
+      from unnest(p_poll_ids, p_person_ids, p_kinds, p_cast_ats)
+        as u(poll_id, person_id, kind, cast_at)
+      join reg on reg.id = u.poll_id
+      where u.kind in ('in', 'out')
+      group by 1, 2, 3
+      having count(*) = 1
+    )
+    select coalesce(v_schools, '{}') || array_agg(pd.school_id),
+           coalesce(v_persons, '{}') || array_agg(pd.person_id),
+           coalesce(v_days, '{}') || array_agg(pd.day)
+    into v_schools, v_persons, v_days
+    from pd
+    left join attendance_days a
+      on a.school_id = pd.school_id and a.day = pd.day and a.person_id = pd.person_id
+    where a.tx_id is distinct from pg_current_xact_id();
+  end if;
 
   person_days := v_batch - coalesce(cardinality(v_schools), 0);
   removed := 0;
