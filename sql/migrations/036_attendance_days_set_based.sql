@@ -10,13 +10,14 @@
 -- time that allowed 0.86. So the writer now hands Postgres the batch's inserted register
 -- events (arrays, one call) and attendance_keep_days does the rest in SQL:
 --
--- - A person-day with one event in the batch is written by one INSERT … ON CONFLICT DO
---   UPDATE: a new row as that event alone leaves it (the morning's check-in), or the event
---   folded into the stored row with CASE expressions (replayDay's step for one event,
+-- - A person-day with one event in the batch: a new row as that event alone leaves it
+--   (the morning's check-in; INSERT … ON CONFLICT DO NOTHING), or the event folded into the
+--   stored row with CASE expressions (replayDay's step for one event,
 --   common/attendance/person-day.ts) when it comes after the row's last event (time, then
---   event id: the afternoon's check-out). ON CONFLICT judges and folds into the row's latest
---   version, after waiting for a writer holding it, so two writers on one person-day each
---   fold into what the other committed.
+--   event id: the afternoon's check-out; UPDATE of the row version read, by its ctid). One
+--   probe of the primary key a person-day. A row another writer created or changed since
+--   the statement's snapshot is not written (ON CONFLICT skips it; the UPDATE waits for
+--   that writer, then finds the row version it read gone) and goes the locking way.
 -- - Any other (several events in the batch; one earlier than the row's last: late, out of
 --   order; a row without a last event, from before 020) is done the locking way, as the
 --   up to p_dirty_limit dirty ones are: its row locked in key order first (created empty
@@ -235,15 +236,57 @@ begin
            max(ev.temperature_c) as temperature_c
     from ev
     group by ev.school_id, ev.person_id, ev.day
-  ), written as (
-    -- A person-day's one event: its row as that event alone leaves it when there is none
-    -- (the check-in's insert), else folded into the row's latest version (ON CONFLICT
-    -- waits for a writer holding it, then reads what it committed) when it comes after the
-    -- row's last event: replayDay's step, in CASE expressions over the old row (a) and the
-    -- event's own row (excluded: open_since set for an `in`, null for an `out`). Not after
-    -- it (late, out of order) or a row that does not say (no last event): not written,
-    -- only locked; those are done the locking way below.
-    insert into attendance_days as a (
+    -- key order: rows are written in it (writers on the same rows then wait, not deadlock)
+    order by ev.school_id collate "C", ev.day, ev.person_id
+  ), one as (
+    -- the person-days of one event, with their row as this statement sees it (one probe)
+    select pd.*, a.ctid as row_ctid,
+           coalesce((pd.at, pd.event_id) > (a.last_event_at, a.last_event_id), false) as after
+    from pd
+    left join attendance_days a
+      on a.school_id = pd.school_id and a.day = pd.day and a.person_id = pd.person_id
+    where pd.n = 1
+  ), folded as (
+    -- A person-day's one event after its row's last event (time, then event id) folded
+    -- into the row: replayDay's step, in CASE expressions over the old row. Not after it
+    -- (late, out of order) or a row that does not say (no last event): not written here,
+    -- done the locking way below.
+    update attendance_days a set
+      closed_ms = a.closed_ms + (case when pd.kind = 'out' and a.open_since is not null
+                 then ((extract(epoch from pd.at) - extract(epoch from a.open_since)) * 1000)::integer
+                 else 0 end),
+      closed_seconds = (a.closed_ms + (case when pd.kind = 'out' and a.open_since is not null
+                 then ((extract(epoch from pd.at) - extract(epoch from a.open_since)) * 1000)::integer
+                 else 0 end)) / 1000,
+      first_in = case when pd.kind = 'in' and a.open_since is null
+                      then coalesce(a.first_in, pd.at) else a.first_in end,
+      last_out = case when pd.kind = 'out' and a.open_since is not null
+                      then pd.at else a.last_out end,
+      open_since = (case when pd.kind = 'in' then coalesce(a.open_since, pd.at) end),
+      max_temperature_c = greatest(a.max_temperature_c, pd.temperature_c),
+      outs_without_in = a.outs_without_in
+        + (pd.kind = 'out' and a.open_since is null and a.first_in is null)::integer,
+      double_ins = a.double_ins + (pd.kind = 'in' and a.open_since is not null)::integer,
+      double_outs = a.double_outs
+        + (pd.kind = 'out' and a.open_since is null and a.first_in is not null)::integer,
+      events = a.events + 1,
+      last_event_at = pd.at, last_event_id = pd.event_id,
+      settled_closed_seconds = case when a.settled_closed_seconds is not null
+                                    then (a.closed_ms + (case when pd.kind = 'out' and a.open_since is not null
+                 then ((extract(epoch from pd.at) - extract(epoch from a.open_since)) * 1000)::integer
+                 else 0 end)) / 1000 end,
+      settled_open_since = case when a.settled_closed_seconds is not null then (case when pd.kind = 'in' then coalesce(a.open_since, pd.at) end) end,
+      tx_id = pg_current_xact_id(), updated_at = now()
+    from one pd
+    -- (by the row version read: one changed since, by another writer, is rechecked on its
+    -- latest version, whose ctid differs: left to the locking way, as one not after is)
+    where pd.after and a.ctid = pd.row_ctid
+      and (pd.at, pd.event_id) > (a.last_event_at, a.last_event_id)
+    returning 1
+  ), created as (
+    -- A person-day's one event on no row (the morning's check-in): its row as that event
+    -- alone leaves it. One another writer created meanwhile is left to the locking way.
+    insert into attendance_days (
       school_id, person_id, day, closed_seconds, closed_ms, first_in, last_out, open_since,
       max_temperature_c, outs_without_in, double_ins, double_outs, events, last_event_at,
       last_event_id, tx_id, updated_at)
@@ -251,43 +294,11 @@ begin
            case when pd.kind = 'in' then pd.at end, null, case when pd.kind = 'in' then pd.at end,
            pd.temperature_c, (pd.kind = 'out')::integer, 0, 0, 1, pd.at, pd.event_id,
            pg_current_xact_id(), now()
-    from pd
-    where pd.n = 1
+    from one pd
+    where pd.row_ctid is null
     order by pd.school_id collate "C", pd.day, pd.person_id
-    on conflict (school_id, day, person_id) do update set
-      closed_ms = a.closed_ms + (case when excluded.open_since is null and a.open_since is not null
-             then ((extract(epoch from excluded.last_event_at)
-                    - extract(epoch from a.open_since)) * 1000)::integer
-             else 0 end),
-      closed_seconds = (a.closed_ms + (case when excluded.open_since is null and a.open_since is not null
-             then ((extract(epoch from excluded.last_event_at)
-                    - extract(epoch from a.open_since)) * 1000)::integer
-             else 0 end)) / 1000,
-      first_in = case when excluded.open_since is not null and a.open_since is null
-                      then coalesce(a.first_in, excluded.open_since) else a.first_in end,
-      last_out = case when excluded.open_since is null and a.open_since is not null
-                      then excluded.last_event_at else a.last_out end,
-      open_since = (case when excluded.open_since is not null
-             then coalesce(a.open_since, excluded.open_since) end),
-      max_temperature_c = greatest(a.max_temperature_c, excluded.max_temperature_c),
-      outs_without_in = a.outs_without_in
-        + (excluded.open_since is null and a.open_since is null and a.first_in is null)::integer,
-      double_ins = a.double_ins + (excluded.open_since is not null and a.open_since is not null)::integer,
-      double_outs = a.double_outs
-        + (excluded.open_since is null and a.open_since is null and a.first_in is not null)::integer,
-      events = a.events + 1,
-      last_event_at = excluded.last_event_at, last_event_id = excluded.last_event_id,
-      settled_closed_seconds = case when a.settled_closed_seconds is not null then (a.closed_ms
-        + (case when excluded.open_since is null and a.open_since is not null
-             then ((extract(epoch from excluded.last_event_at)
-                    - extract(epoch from a.open_since)) * 1000)::integer
-             else 0 end)) / 1000 end,
-      settled_open_since = case when a.settled_closed_seconds is not null then
-        (case when excluded.open_since is not null
-             then coalesce(a.open_since, excluded.open_since) end) end,
-      tx_id = pg_current_xact_id(), updated_at = now()
-    where (excluded.last_event_at, excluded.last_event_id) > (a.last_event_at, a.last_event_id)
-    returning a.school_id, a.person_id, a.day
+    on conflict (school_id, day, person_id) do nothing
+    returning 1
   ), log as (
     select array_agg(l.school_id) as schools, array_agg(l.day) as days
     from (select distinct pd.school_id, pd.day from pd) l
@@ -298,7 +309,7 @@ begin
     where pd.n > 1
   )
   select (select count(*) from pd)::integer, (select count(*) from pd where pd.n = 1)::integer,
-         (select count(*) from written)::integer,
+         (select count(*) from folded)::integer + (select count(*) from created)::integer,
          log.schools, log.days, sv.schools, sv.persons, sv.days
   into v_batch, v_single, v_written, v_log_schools, v_log_days, v_schools, v_persons, v_days
   from log cross join several sv;
