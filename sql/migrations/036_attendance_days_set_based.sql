@@ -21,9 +21,9 @@
 -- - Any other (several events in the batch; one earlier than the row's last: late, out of
 --   order; a row without a last event, from before 020) is done the locking way, as the
 --   up to p_dirty_limit dirty ones are: its row locked in key order first (created empty
---   when missing; ON CONFLICT above already locked the rows it did not write), then
---   recomputed from all its events in a statement of its own (READ COMMITTED: it sees every
---   event committed before the lock was granted), removed when none is left. The events
+--   when missing), then recomputed from all its events in a statement of its own (READ
+--   COMMITTED: it sees every event committed before the lock was granted), removed when
+--   none is left. The events
 --   are read through votes_poll_voter_cast_idx (poll, voter, cast time: one index range
 --   per register of the school, never a scan) by attendance_day_states_of, migration 022's
 --   rules: 022's attendance_events and attendance_day_states_from_events now read the same
