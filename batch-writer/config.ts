@@ -48,12 +48,6 @@ export interface WriterConfig extends CommonConfig {
    */
   readonly attendanceDirtyBatch: number;
   /**
-   * Person-days whose replay the writer keeps in memory after writing them (~250 bytes
-   * each), so that their next events continue them without reading the row back; the
-   * oldest are forgotten first. @defaultValue 1000000
-   */
-  readonly attendanceWrittenDays: number;
-  /**
    * Rows a deleted poll's purge removes per statement from each of its tables (votes, voter
    * ballots, refusals): the longest any one lock or transaction of the purge lasts.
    * @defaultValue 5000
@@ -148,10 +142,6 @@ export function readWriterConfig(
         ? undefined
         : readInt(env, "VOTES_RETENTION_DAYS", 0, { min: 1, max: 36_500 }),
     votesArchiveDir: readOptionalString(env, "VOTES_ARCHIVE_DIR"),
-    attendanceWrittenDays: readInt(env, "ATTENDANCE_WRITTEN_DAYS", 1_000_000, {
-      min: 0,
-      max: 100_000_000,
-    }),
     metricsPort: readInt(env, "WRITER_METRICS_PORT", 9101, { min: 0, max: 65535 }),
     metricsHost: readHost(env, "WRITER_METRICS_HOST", "127.0.0.1"),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 15_000, { min: 100 }),

@@ -58,7 +58,6 @@ export class RetryingStore {
           poison,
           config.attendanceDirtyBatch,
           completions,
-          config.attendanceWrittenDays,
           config.votesRetentionDays,
         );
         reportCommit(metrics, logger, {

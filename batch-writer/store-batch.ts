@@ -12,13 +12,7 @@ import {
   rejectDeletedPollVotes,
   sortByPollIncarnation,
 } from "./poll-incarnations.ts";
-import {
-  DEFAULT_WRITTEN_DAYS,
-  keepPresence,
-  preparePresence,
-  type RegisterEvent,
-  writtenDaysOf,
-} from "./presence-upkeep.ts";
+import { keepPresence, noRegisterEvents, type RegisterEvents } from "./presence-upkeep.ts";
 import { keepRegisters } from "./register-upkeep.ts";
 import { rejectPastRetention, splitByRetention } from "./votes-retention.ts";
 
@@ -94,8 +88,8 @@ const REJECT_SECOND_VOTES = `
 // each touched poll's change marker for the publisher. Rollup rows and change markers are
 // written in key order on both paths, so that writers folding into the same buckets at
 // once wait for each other instead of deadlocking. It also hands back the inserted events
-// of the batch's attendance registers ($1), whose person-days presence-upkeep.ts
-// recomputes (one aggregate, so the arrays are in one order).
+// of the batch's attendance registers ($1), whose person-days presence-upkeep.ts keeps
+// (one aggregate, so the arrays are in one order).
 const INSERT_AND_ROLL_UP = `
   with inserted as (
     insert into votes (${STAGING_COLUMNS})
@@ -145,12 +139,11 @@ const INSERT_AND_ROLL_UP = `
     on conflict (poll_id, kiosk_id, day) do update set count = d.count + excluded.count
     returning 1
   ), register_events as (
-    select coalesce(array_agg(event_id::text), '{}') as event_ids,
-           coalesce(array_agg(poll_id), '{}') as poll_ids,
-           coalesce(array_agg(option_id), '{}') as option_ids,
-           coalesce(array_agg(voter_id), '{}') as voter_ids,
-           coalesce(array_agg(cast_at::text), '{}') as cast_ats,
-           coalesce(array_agg(floor(extract(epoch from cast_at) * 1000)::float8), '{}') as at_ms,
+    select coalesce(array_agg(event_id::text), '{}') as "eventIds",
+           coalesce(array_agg(poll_id), '{}') as "pollIds",
+           coalesce(array_agg(option_id), '{}') as kinds,
+           coalesce(array_agg(voter_id), '{}') as "personIds",
+           coalesce(array_agg(cast_at::text), '{}') as "castAts",
            coalesce(array_agg(temperature_c::float8), '{}') as temperatures
     from inserted where voter_id is not null and poll_id = any($1::text[])
   )
@@ -158,7 +151,7 @@ const INSERT_AND_ROLL_UP = `
          (select count(*) from duplicate_rows) as stored_duplicates,
          (select count(*) from rolled) as buckets,
          (select count(*) from changed) as polls,
-         r.event_ids, r.poll_ids, r.option_ids, r.voter_ids, r.cast_ats, r.at_ms, r.temperatures
+         r.*
   from register_events r`;
 
 // Keyed by the message's identity (dead-letter-id.ts), never by its stream sequence. The
@@ -211,10 +204,8 @@ const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = a
  * - staging (redeliveries, resends, one-vote-per-voter polls, a repeated id in the
  *   batch): COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING and rollups
  *   counting only the rows actually inserted.
- * On both, the person-days of the attendance events inserted are recomputed, and up to
- * `dirtyLimit` dirty ones (presence-upkeep.ts; the writer passes ATTENDANCE_DIRTY_BATCH),
- * continuing the person-days this writer wrote from memory (up to `writtenDays` of them:
- * ATTENDANCE_WRITTEN_DAYS).
+ * On both, the person-days of the attendance events inserted are kept, and up to
+ * `dirtyLimit` dirty ones (presence-upkeep.ts; the writer passes ATTENDANCE_DIRTY_BATCH).
  * With `keepDays` (VOTES_RETENTION_DAYS), votes whose event id time is older than that are
  * refused into rejected_votes on both paths (votes-retention.ts).
  */
@@ -225,10 +216,8 @@ export async function storeBatch(
   poison: readonly PoisonRow[],
   dirtyLimit = 0,
   completions: readonly StoredCompletion[] = [],
-  writtenDays = DEFAULT_WRITTEN_DAYS,
   keepDays: number | undefined = undefined,
 ): Promise<StoreResult> {
-  writtenDaysOf(pool, writtenDays);
   const { kept, expired } = splitByRetention(votes, keepDays);
   if (kept.length > 0 && new Set(kept.map((v) => v.eventId)).size === kept.length) {
     const direct = await storeDirect(pool, stream, kept, expired, poison, dirtyLimit, completions);
@@ -241,22 +230,18 @@ export async function storeBatch(
 function registerEvents(
   votes: readonly DecodedVote[],
   registers: ReadonlyMap<string, RegisterSchool>,
-): RegisterEvent[] {
-  if (registers.size === 0) return [];
-  const events: RegisterEvent[] = [];
-  for (const v of votes) {
-    const school = registers.get(v.pollId);
-    if (school !== undefined && v.voterId !== undefined)
-      events.push({
-        eventId: v.eventId,
-        optionId: v.optionId,
-        voterId: v.voterId,
-        castAt: v.castAt,
-        atMs: Date.parse(v.castAt),
-        temperatureC: v.temperatureC ?? null,
-        ...school,
-      });
-  }
+): RegisterEvents {
+  const events = noRegisterEvents();
+  if (registers.size === 0) return events;
+  for (const v of votes)
+    if (v.voterId !== undefined && registers.has(v.pollId)) {
+      events.pollIds.push(v.pollId);
+      events.personIds.push(v.voterId);
+      events.kinds.push(v.optionId);
+      events.castAts.push(v.castAt);
+      events.eventIds.push(v.eventId);
+      events.temperatures.push(v.temperatureC ?? null);
+    }
   return events;
 }
 
@@ -282,13 +267,6 @@ async function storeDirect(
       await client.query("rollback");
       return undefined;
     }
-    // The person-days' memory work runs while Postgres stores the events (it yields between
-    // slices, so the COPY keeps flowing): on two cores the one overlaps the other.
-    const events = registerEvents(votes, registers);
-    const written = writtenDaysOf(pool);
-    const prepared = events.length > 0 ? preparePresence(events, written) : undefined;
-    // Awaited below; a failure before then is the batch's, not an unhandled rejection.
-    prepared?.catch(() => {});
     if (votes.length > 0)
       await pipeline(
         Readable.from(copyChunks(votes)),
@@ -312,13 +290,12 @@ async function storeDirect(
       rows.map((r) => r.n),
     ]);
     await client.query(MARK_CHANGES_ARRAYS, [[...polls.keys()], [...polls.values()]]);
-    const presence = await keepPresence(client, events, dirtyLimit, written, await prepared);
+    const presence = await keepPresence(client, registerEvents(votes, registers), dirtyLimit);
     await keepRegisters(client, votes, completions);
     await rejectDeletedPollVotes(client, deleted);
     await rejectPastRetention(client, expired);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
-    presence.committed();
     return {
       received: batch.length + expired.length,
       inserted: votes.length,
@@ -381,7 +358,7 @@ async function storeViaStaging(
     let inserted = 0;
     let rejected = 0;
     let conflicts = 0;
-    let events: RegisterEvent[] = [];
+    let events = noRegisterEvents();
     if (votes.length > 0) {
       await pipeline(
         Readable.from(copyChunks(votes)),
@@ -391,28 +368,19 @@ async function storeViaStaging(
         await client.query(CLAIM_BALLOTS);
         rejected = (await client.query(REJECT_SECOND_VOTES)).rowCount ?? 0;
       }
-      const { rows } = await client.query<{
-        inserted: number;
-        stored_duplicates: number;
-        event_ids: string[];
-        poll_ids: string[];
-        option_ids: string[];
-        voter_ids: string[];
-        cast_ats: string[];
-        at_ms: number[];
-        temperatures: (number | null)[];
-      }>(INSERT_AND_ROLL_UP, [[...registers.keys()]]);
+      const { rows } = await client.query<
+        { inserted: number; stored_duplicates: number } & RegisterEvents
+      >(INSERT_AND_ROLL_UP, [[...registers.keys()]]);
       const r = rows[0]!;
       inserted = r.inserted;
-      events = r.event_ids.map((eventId, i) => ({
-        eventId,
-        optionId: r.option_ids[i]!,
-        voterId: r.voter_ids[i]!,
-        castAt: r.cast_ats[i]!,
-        atMs: r.at_ms[i]!,
-        temperatureC: r.temperatures[i] ?? null,
-        ...registers.get(r.poll_ids[i]!)!,
-      }));
+      events = {
+        pollIds: r.pollIds,
+        personIds: r.personIds,
+        kinds: r.kinds,
+        castAts: r.castAts,
+        eventIds: r.eventIds,
+        temperatures: r.temperatures,
+      };
       // A row neither inserted, refused nor a duplicate of a stored vote clashes with a
       // stored vote or repeats an id of this batch: look for conflicts only then, so a
       // redelivered batch (all duplicates) costs no conflict lookup at all.
@@ -420,13 +388,12 @@ async function storeViaStaging(
         conflicts = (await client.query<{ conflicts: number }>(RECORD_CONFLICTS)).rows[0]!
           .conflicts;
     }
-    const presence = await keepPresence(client, events, dirtyLimit, writtenDaysOf(pool));
+    const presence = await keepPresence(client, events, dirtyLimit);
     await keepRegisters(client, votes, completions);
     await rejectDeletedPollVotes(client, deleted);
     await rejectPastRetention(client, expired);
     await insertDeadLetters(client, stream, poison);
     await client.query("commit");
-    presence.committed();
     return {
       received: batch.length + expired.length,
       inserted,

@@ -118,16 +118,7 @@ describe("votes retention (migration 035)", () => {
     const fresh = decoded({ pollId: "lunch", optionId: "pizza" });
     const resendJan = { ...jan, streamSeq: seq++ };
     // Direct path (distinct ids, no voters).
-    const direct = await storeBatch(
-      db.pool,
-      "VOTES",
-      [resendJan, fresh],
-      [],
-      0,
-      [],
-      undefined,
-      keepDays,
-    );
+    const direct = await storeBatch(db.pool, "VOTES", [resendJan, fresh], [], 0, [], keepDays);
     assert.equal(direct.inserted, 1);
     assert.equal(direct.pastRetention, 1);
     assert.equal(direct.received, 2);
@@ -142,7 +133,6 @@ describe("votes retention (migration 035)", () => {
       [],
       0,
       [],
-      undefined,
       keepDays,
     );
     assert.equal(staged.pastRetention, 1);
