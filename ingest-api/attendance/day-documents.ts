@@ -7,6 +7,7 @@ import {
 } from "../../common/attendance-contract.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { RedisClient } from "../../common/redis.ts";
+import type { DayLayout } from "./day-splices.ts";
 
 /** An answer made from a publication (a group's lists, with or without names), kept with it. */
 export interface DayAnswer {
@@ -27,7 +28,9 @@ export interface DayPublication {
   readonly answers: Map<string, DayAnswer>;
   /** When this day's documents were last read here (carried from version to version). */
   readAtMs?: number;
-  /** The day document parsed, once, when an answer first needs it. */
+  /** Where the document's parts lie (null: not as the publisher lays it out), found once. */
+  layout?: DayLayout | null;
+  /** The day document parsed, once, when an answer first needs it (layout null). */
   parsed?: unknown;
   parsedCounts?: unknown;
 }
