@@ -83,9 +83,9 @@ const USAGE = `usage: npm run bench:attendance -- [--schools N] [--people N] [--
   --drain-timeout D  how long to wait for the writer after the last event (default 30m)
   --seed N           random seed (default 1)
   --keep             keep the database, stream and keys (default: removed)
-  --api-node-args S  node options for the ingest API's process only, space-separated (to
-                     profile it: "--cpu-prof --cpu-prof-dir=/tmp/prof", or an --import of a
-                     script that samples perf_hooks.monitorEventLoopDelay)`;
+  --api-node-args=S  node options for the ingest API's process only, space-separated (to
+                     profile it: --api-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof", or an
+                     --import of a script that samples perf_hooks.monitorEventLoopDelay)`;
 
 const o = readCli(
   {

@@ -17,7 +17,8 @@ import type { SchoolNames } from "./roster-names.ts";
 // What the day routes answer, made from a kept publication: the query they take, the
 // admin's answer (the whole school with each group's counts, or one group's lists; names
 // for the school's own admin only) and the public counts answer. Each answer is made once
-// per version (DayDocuments.remember), not once per read.
+// per version (DayDocuments.remember), not once per read, and spliced from the stored
+// bytes (day-splices.ts), not parsed and written again.
 
 const once = (what: string) => z.string({ error: `must be given once, as ${what}` });
 

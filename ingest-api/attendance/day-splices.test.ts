@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { EMPTY_DAY } from "../../common/attendance/person-day.ts";
+import { localInstant } from "../../common/attendance/school-day.ts";
 import type { AttendanceCounts, AttendanceLists } from "../../common/attendance-contract.ts";
+import { buildDayDocument } from "../../result-publisher/attendance-document.ts";
+import type {
+  AttendanceSchool,
+  DayRow,
+  RosterPerson,
+} from "../../result-publisher/attendance-store.ts";
 import { adminAnswer, parsedAdminAnswer } from "./day-answers.ts";
 import type { DayPublication } from "./day-documents.ts";
 import type { SchoolNames } from "./roster-names.ts";
@@ -181,4 +189,73 @@ test("an empty school day: no groups, no details, empty lists", () => {
         parsedAdminAnswer(publication(json), group, names).body.toString(),
       );
     }
+});
+
+test("the publisher's own documents: spliced answers are the parsed ones", () => {
+  const zone = "Europe/Paris";
+  const day = "2025-03-03";
+  const school: AttendanceSchool = {
+    id: "oak",
+    timeZone: zone,
+    settings: {
+      dayEndsAt: "16:00",
+      minPresentMinutes: 240,
+      lateAfter: "08:30",
+      minPresentDaysPct: 80,
+      weekdays: [1, 2, 3, 4, 5],
+      feverThresholdC: 38,
+      temperatureMinC: 34,
+      temperatureMaxC: 43,
+      publicCounts: false,
+    },
+  };
+  const next = random(9);
+  const groups = ["7A", "7B", "12", "3", "ü-x", "0", "details", "groups"];
+  const ids = [...TRICKY_IDS, ...Array.from({ length: 600 }, (_, i) => `p${i}`)].sort((a, b) =>
+    Buffer.compare(Buffer.from(a), Buffer.from(b)),
+  );
+  const roster: RosterPerson[] = ids.map((id) => ({
+    id,
+    groups: groups.filter(() => next() < 0.25),
+  }));
+  const rows: DayRow[] = [];
+  for (const person of roster) {
+    const r = next();
+    if (r < 0.1) continue;
+    const firstInMs = localInstant(day, "07:30", zone) + Math.floor(next() * 7_200_000);
+    const closedSeconds = r < 0.5 ? 0 : Math.floor(next() * 6 * 3600);
+    rows.push({
+      schoolId: school.id,
+      personId: person.id,
+      day,
+      state: {
+        ...EMPTY_DAY,
+        firstInMs,
+        openSinceMs: r < 0.5 ? firstInMs : null,
+        lastOutMs: r < 0.5 ? null : firstInMs + closedSeconds * 1000,
+        closedSeconds,
+        maxTemperatureC: next() < 0.1 ? 38.4 : 36.6,
+        outsWithoutIn: next() < 0.05 ? 1 : 0,
+        events: 2,
+      },
+      updatedAtMs: firstInMs,
+      groups: person.groups,
+    });
+  }
+  for (const nowAt of ["10:00", "18:00"]) {
+    const built = buildDayDocument(school, day, true, roster, rows, localInstant(day, nowAt, zone));
+    const json = Buffer.from(built.json);
+    const doc = JSON.parse(json.toString()) as ReturnType<typeof makeDocument>;
+    const names = namesOf(doc);
+    for (const group of [undefined, ...groups, "none"])
+      for (const withNames of [null, names]) {
+        const p = publication(json);
+        const made = adminAnswer(p, group, withNames);
+        assert.ok(p.layout);
+        assert.equal(
+          made.body.toString(),
+          parsedAdminAnswer(publication(json), group, withNames).body.toString(),
+        );
+      }
+  }
 });
