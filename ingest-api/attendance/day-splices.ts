@@ -110,15 +110,6 @@ const INDEX_KEY = /^"(?:0|[1-9][0-9]*)"$/;
 const isIndexKey = (quoted: string) =>
   INDEX_KEY.test(quoted) && Number(quoted.slice(1, -1)) < 4_294_967_295;
 
-/** Quoted keys in the order an object they were inserted into in this order has them. */
-function objectKeyOrder(quoted: readonly string[]): readonly string[] {
-  if (!quoted.some(isIndexKey)) return quoted;
-  const indexed = quoted
-    .filter(isIndexKey)
-    .sort((a, b) => Number(a.slice(1, -1)) - Number(b.slice(1, -1)));
-  return [...indexed, ...quoted.filter((k) => !isIndexKey(k))];
-}
-
 /**
  * A string as JSON.stringify writes it, from the bytes written: the same unless they hold
  * an escape (the publisher's are JSON.stringify's; one written otherwise is written again).
@@ -126,33 +117,63 @@ function objectKeyOrder(quoted: readonly string[]): readonly string[] {
 const canonical = (quoted: string): string =>
   quoted.includes("\\") ? JSON.stringify(JSON.parse(quoted) as string) : quoted;
 
-/** `"id":"name"` (or `"id":null`) per quoted id, kept per names read: a version costs a join. */
-const fragments = new WeakMap<SchoolNames, Map<string, string>>();
+/** A listed person's part of `names`, kept per names read: a version costs a lookup and a join. */
+interface NameFragment {
+  quoted: string;
+  /** `"id":"name"` or `"id":null`, one flat string. */
+  text: string;
+  indexKey: boolean;
+  /** The last answer that listed it: each id once per answer, without a set. */
+  seenBy: number;
+}
+const fragments = new WeakMap<SchoolNames, Map<string, NameFragment>>();
+let answers = 0;
 
-function namesText(quotedIds: readonly string[], names: SchoolNames): string {
+/** The ids of a section's lists, each once, in Object.values(lists).flat() order: their fragments. */
+function listedFragments(json: Buffer, lists: Span, names: SchoolNames): NameFragment[] {
   let kept = fragments.get(names);
   if (kept === undefined) {
     kept = new Map();
     fragments.set(names, kept);
   }
-  const out: string[] = [];
-  for (const quoted of objectKeyOrder(quotedIds)) {
-    let f = kept.get(quoted);
-    if (f === undefined) {
-      f = `${quoted}:${JSON.stringify(names.names.get(JSON.parse(quoted) as string) ?? null)}`;
-      kept.set(quoted, f);
+  const answer = ++answers;
+  const out: NameFragment[] = [];
+  for (const kind of objectMembers(json, lists))
+    for (const written of arrayStrings(json, kind.value)) {
+      let f = kept.get(written);
+      if (f === undefined) {
+        const quoted = canonical(written);
+        const name = names.names.get(JSON.parse(quoted) as string) ?? null;
+        // Joined, not concatenated: a flat string, not a rope the answer's join flattens.
+        const text = [quoted, ":", JSON.stringify(name)].join("");
+        f = { quoted, text, indexKey: isIndexKey(quoted), seenBy: 0 };
+        kept.set(written, f);
+      }
+      if (f.seenBy === answer) continue;
+      f.seenBy = answer;
+      out.push(f);
     }
-    out.push(f);
-  }
-  return `{${out.join(",")}}`;
+  return out;
 }
 
-/** The ids of a section's lists (quoted, canonical), each once, in Object.values(lists).flat() order. */
-function listedIds(json: Buffer, lists: Span): string[] {
+/** `{"id":"name",…}`: in the order an object they were inserted into in this order has them. */
+function namesText(listed: NameFragment[]): string {
+  let ordered = listed;
+  if (listed.some((f) => f.indexKey)) {
+    const indexed = listed
+      .filter((f) => f.indexKey)
+      .sort((a, b) => Number(a.quoted.slice(1, -1)) - Number(b.quoted.slice(1, -1)));
+    ordered = [...indexed, ...listed.filter((f) => !f.indexKey)];
+  }
+  return `{${ordered.map((f) => f.text).join(",")}}`;
+}
+
+/** The ids of a section's lists (quoted, canonical), each once. */
+function listedIds(json: Buffer, lists: Span): Set<string> {
   const ids = new Set<string>();
   for (const kind of objectMembers(json, lists))
     for (const quoted of arrayStrings(json, kind.value)) ids.add(canonical(quoted));
-  return [...ids];
+  return ids;
 }
 
 function head(pieces: Pieces, layout: DayLayout): void {
@@ -183,7 +204,8 @@ export function splicedSchoolAnswer(
       .span(g.counts);
   });
   pieces.text('},"details":').span(layout.details);
-  if (names !== null) pieces.text(`,"names":${namesText(listedIds(json, layout.lists), names)}`);
+  if (names !== null)
+    pieces.text(`,"names":${namesText(listedFragments(json, layout.lists, names))}`);
   return pieces.text("}").done();
 }
 
@@ -203,13 +225,13 @@ export function splicedGroupAnswer(
   head(pieces, layout);
   pieces.text(`"group":${JSON.stringify(group)},"counts":`);
   const section = layout.groups.get(group);
-  const ids = section === undefined ? [] : listedIds(json, section.lists);
+  const ids = section === undefined ? new Set<string>() : listedIds(json, section.lists);
   if (section === undefined) pieces.text(`${zeros},"lists":${noLists}`);
   else pieces.span(section.counts).text(',"lists":').span(section.lists);
   pieces.text(',"details":{');
-  if (ids.length > 0) {
+  if (ids.size > 0) {
     layout.detailMembers ??= objectMembers(json, layout.details);
-    const shown = new Set(ids);
+    const shown = ids;
     let first = true;
     for (const d of layout.detailMembers) {
       if (!shown.has(canonical(d.quoted))) continue;
@@ -219,6 +241,8 @@ export function splicedGroupAnswer(
     }
   }
   pieces.text("}");
-  if (names !== null) pieces.text(`,"names":${namesText(ids, names)}`);
+  if (names !== null && section !== undefined)
+    pieces.text(`,"names":${namesText(listedFragments(json, section.lists, names))}`);
+  else if (names !== null) pieces.text(',"names":{}');
   return pieces.text("}").done();
 }
