@@ -163,7 +163,6 @@ const pct = (values: number[], p: number) => {
 const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 
-const load = (await import("node:os")).loadavg()[0]!;
 const times: Record<string, Record<Way, Record<Kind, number[]>>> = {};
 const sizes: Record<string, number> = {};
 const moments = ["10:00", "18:00"];
@@ -229,7 +228,6 @@ const out = [
   "",
   machineLine(started),
   `Command: \`${benchCommand("bench:attendance-answers")}\``,
-  `Load average at start: ${load.toFixed(2)}`,
   "",
   `One school of ${int(o.people)} people in ${GROUPS} groups, documents built by the publisher's buildDayDocument; ${o.versions} versions per time of day (8 people changed between versions), each answered both ways in turn, alternating which goes first. Times are of the API's event loop per version: the answers in the order made (the first pays the scan, or the parse, for the rest).`,
   "",
