@@ -224,7 +224,7 @@ for (const at of moments) {
 }
 
 const out = [
-  "#### bench:attendance-answers",
+  "# bench:attendance-answers",
   "",
   machineLine(started),
   `Command: \`${benchCommand("bench:attendance-answers")}\``,
