@@ -83,7 +83,10 @@ const USAGE = `usage: npm run bench:attendance -- [--schools N] [--people N] [--
   --linger D         a kiosk's batch goes after this long (default 1s)
   --drain-timeout D  how long to wait for the writer after the last event (default 30m)
   --seed N           random seed (default 1)
-  --keep             keep the database, stream and keys (default: removed)`;
+  --keep             keep the database, stream and keys (default: removed)
+  --api-node-args=S  node options for the ingest API's process only, space-separated (to
+                     profile it: --api-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof", or an
+                     --import of a script that samples perf_hooks.monitorEventLoopDelay)`;
 
 const o = readCli(
   {
@@ -98,6 +101,7 @@ const o = readCli(
       "sample-schools": { type: "string", default: "20" },
       "sample-every": { type: "string", default: "20" },
       reads: { type: "string", default: "20" },
+      "api-node-args": { type: "string", default: "" },
       batch: { type: "string", default: "50" },
       linger: { type: "string", default: "1s" },
       "drain-timeout": { type: "string", default: "30m" },
@@ -120,6 +124,7 @@ const o = readCli(
     drainTimeoutMs: durationFlag("drain-timeout", values["drain-timeout"]),
     seed: intFlag("seed", values.seed, { min: 0 }),
     keep: values.keep,
+    apiNodeArgs: values["api-node-args"].split(" ").filter((a) => a !== ""),
   }),
 );
 
@@ -158,7 +163,7 @@ try {
     PUBLISHER_METRICS_PORT: "0",
     ...extra,
   });
-  const api = startNode("ingest", ["ingest-api/main.ts"], env({}));
+  const api = startNode("ingest", [...o.apiNodeArgs, "ingest-api/main.ts"], env({}));
   children.push(api);
   await waitUntilReady(api, `${apiUrl}/readyz`, 60_000);
   children.push(startNode("writer", ["batch-writer/main.ts"], env({})));

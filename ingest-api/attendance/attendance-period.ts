@@ -151,20 +151,24 @@ export async function readPeriod(
   const school = readableSchool(deps.cache, schoolId, scope);
   const nowMs = deps.now();
   const { from, to } = periodOf(query.date, query.period);
-  const counted = await countedDays(deps.pool, school, from, query.date, nowMs);
-  // One row more than the page: whether there is a next page, without a count.
-  const rows = await listPeople(
-    deps.pool,
-    schoolId,
-    {
-      after: query.after,
-      idLike: undefined,
-      nameLike: undefined,
-      group: query.group,
-      activeOnly: true,
-    },
-    query.limit + 1,
-  );
+  // The school days and the page's people at once: two round trips in flight, not one
+  // after the other (under load each waits its turn for Postgres and the event loop).
+  const [counted, rows] = await Promise.all([
+    countedDays(deps.pool, school, from, query.date, nowMs),
+    // One row more than the page: whether there is a next page, without a count.
+    listPeople(
+      deps.pool,
+      schoolId,
+      {
+        after: query.after,
+        idLike: undefined,
+        nameLike: undefined,
+        group: query.group,
+        activeOnly: true,
+      },
+      query.limit + 1,
+    ),
+  ]);
   const page = rows.slice(0, query.limit);
   const presentDays = new Map<string, number>();
   if (counted.days.length > 0 && page.length > 0) {

@@ -10,12 +10,15 @@ import { ValidationError } from "../../common/errors.ts";
 import { toFieldIssues } from "../../common/vote.ts";
 import { groupIdSchema } from "../people/people-schemas.ts";
 import type { DayAnswer, DayPublication } from "./day-documents.ts";
+import { dayLayout, splicedGroupAnswer, splicedSchoolAnswer } from "./day-splices.ts";
+import { JsonLayoutError } from "./json-spans.ts";
 import type { SchoolNames } from "./roster-names.ts";
 
 // What the day routes answer, made from a kept publication: the query they take, the
 // admin's answer (the whole school with each group's counts, or one group's lists; names
 // for the school's own admin only) and the public counts answer. Each answer is made once
-// per version (DayDocuments.remember), not once per read.
+// per version (DayDocuments.remember), not once per read, and spliced from the stored
+// bytes (day-splices.ts), not parsed and written again.
 
 const once = (what: string) => z.string({ error: `must be given once, as ${what}` });
 
@@ -72,6 +75,9 @@ const answer = (value: unknown, etag: string): DayAnswer => ({
   etag,
 });
 
+const ZERO_JSON = JSON.stringify(ZERO);
+const NO_LISTS_JSON = JSON.stringify(NO_LISTS);
+
 /**
  * The admin's answer. Without a group: the day document, each group with its counts only
  * (`?group=` gives a group's lists). With one: that group's counts, lists and details (a
@@ -79,6 +85,34 @@ const answer = (value: unknown, etag: string): DayAnswer => ({
  * id's name or null, and an ETag that changes with them.
  */
 export function adminAnswer(
+  publication: DayPublication,
+  group: string | undefined,
+  names: SchoolNames | null,
+): DayAnswer {
+  const etag =
+    names === null ? `"${publication.version}"` : `"${publication.version}-n${names.stamp}"`;
+  if (publication.layout === undefined)
+    try {
+      publication.layout = dayLayout(publication.json);
+    } catch (err) {
+      if (!(err instanceof JsonLayoutError)) throw err;
+      // Not laid out as the publisher writes it: answered by parsing, as it holds.
+      publication.layout = null;
+    }
+  const layout = publication.layout;
+  if (layout === null) return parsedAdminAnswer(publication, group, names);
+  const body =
+    group === undefined
+      ? splicedSchoolAnswer(publication.json, layout, names)
+      : splicedGroupAnswer(publication.json, layout, group, names, ZERO_JSON, NO_LISTS_JSON);
+  return { body, etag };
+}
+
+/**
+ * adminAnswer by parsing the document and writing the answer: for a document not laid out
+ * as the publisher writes it, and the reference day-splices.test.ts holds the splices to.
+ */
+export function parsedAdminAnswer(
   publication: DayPublication,
   group: string | undefined,
   names: SchoolNames | null,

@@ -55,6 +55,8 @@ const BENCHES: readonly Bench[] = [
   { script: "bench:attendance-state" },
   // One school of 10,000 people and a month of its attendance, among 9 more schools.
   { script: "bench:attendance-reads" },
+  // The API's event loop per day-document version at 10,000 people: spliced against parsed.
+  { script: "bench:attendance-answers" },
   // Every console list page at the reference scale; 10 million people take minutes to
   // generate: a million by default.
   { script: "bench:console", smaller: ["--people", "1000000"] },

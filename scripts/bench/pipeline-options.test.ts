@@ -34,6 +34,7 @@ test("by default every bench runs, reads and scale included, then the pipeline",
     "attendance-publish",
     "attendance-state",
     "attendance-reads",
+    "attendance-answers",
     "console",
   ]);
   assert.deepEqual(o.individuals, INDIVIDUAL_NAMES);
