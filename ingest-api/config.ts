@@ -158,6 +158,8 @@ export interface AttendanceReadConfig {
   readonly cacheMaxBytes: number;
   /** Schools whose people's names are kept in memory for their own admin's reads. @defaultValue 100 */
   readonly namesCacheSchools: number;
+  /** Day answers at least this large go gzip'd to a client that accepts it (made once per version); 0 = never. @defaultValue 16384 */
+  readonly gzipMinBytes: number;
 }
 
 export interface AttendanceStateConfig {
@@ -303,6 +305,7 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
         min: 1,
         max: 10_000,
       }),
+      gzipMinBytes: readInt(env, "ATTENDANCE_GZIP_MIN_BYTES", 16_384, { min: 0 }),
     }),
     attendanceState: readAttendanceStateConfig(env),
     attendanceReads: readAttendanceReadsConfig(env),

@@ -168,6 +168,7 @@ export async function buildIngestApi(
       checkMs: config.resultsCacheCheckMs,
       maxDocuments: config.attendance.cacheMaxDocuments,
       maxBytes: config.attendance.cacheMaxBytes,
+      gzipMinBytes: config.attendance.gzipMinBytes,
     },
     log,
   );

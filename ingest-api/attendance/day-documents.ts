@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
 import { RESP_TYPES } from "redis";
 import type { LocalDay } from "../../common/attendance/school-day.ts";
 import {
@@ -13,7 +15,17 @@ import type { DayLayout } from "./day-splices.ts";
 export interface DayAnswer {
   readonly body: Buffer;
   readonly etag: string;
+  /** The same answer gzip'd, made at the first read that takes gzip (DayDocuments.gzipped). */
+  gzipped?: Promise<DayAnswer>;
+  /** Its bytes once made (counted with the publication's). */
+  gzippedBytes?: number;
 }
+
+/** What a kept answer holds in memory. */
+const answerBytes = (a: DayAnswer) => a.body.length + (a.gzippedBytes ?? 0);
+
+/** The gzip'd representation's ETag: another representation, another strong validator. */
+export const gzipEtag = (etag: string) => `${etag.slice(0, -1)}-gz"`;
 
 /** One school day's current publication as this process serves it. */
 export interface DayPublication {
@@ -40,6 +52,8 @@ export interface DayDocumentsOptions {
   checkMs: number;
   maxDocuments: number;
   maxBytes: number;
+  /** ATTENDANCE_GZIP_MIN_BYTES: answers at least this large are offered gzip'd; 0 = never. */
+  gzipMinBytes?: number;
 }
 
 /** Answers kept per publication: the whole school, a few groups, with and without names. */
@@ -54,6 +68,7 @@ const WARM_WHILE_READ_MS = 60_000;
 const CHECK_CHUNK = 1_000;
 
 const keyOf = (schoolId: string, day: LocalDay) => `${schoolId}/${day}`;
+const gzipAsync = promisify(gzip);
 
 /**
  * The API's in-process copy of the schools' day documents, as ResultsCache is of the
@@ -145,7 +160,7 @@ export class DayDocuments {
   /** Keeps an answer made from a publication, while it is the one kept (its bytes count). */
   remember(publication: DayPublication, key: string, answer: DayAnswer): void {
     if (publication.answers.size >= MAX_ANSWERS) {
-      for (const a of publication.answers.values()) this.#count(publication, -a.body.length);
+      for (const a of publication.answers.values()) this.#count(publication, -answerBytes(a));
       publication.answers.clear();
     }
     publication.answers.set(key, answer);
@@ -273,6 +288,31 @@ export class DayDocuments {
     return publication;
   }
 
+  /** Whether an answer of this size is offered gzip'd (ATTENDANCE_GZIP_MIN_BYTES). */
+  gzips(answer: DayAnswer): boolean {
+    const min = this.#options.gzipMinBytes ?? 0;
+    return min > 0 && answer.body.length >= min;
+  }
+
+  /**
+   * The answer gzip'd: compressed once (on libuv's thread pool, not the event loop: ~10 ms
+   * for a 10,000-person document), shared by the reads waiting for it and kept with the
+   * answer, its bytes counted while the answer is kept. A whole school's document is ~10×
+   * smaller gzip'd; writing 1 MB to every reader's socket was the API's largest remaining
+   * cost on the event loop at 10,000 people (BENCHMARKS.md, bench:attendance).
+   */
+  gzipped(publication: DayPublication, answer: DayAnswer): Promise<DayAnswer> {
+    answer.gzipped ??= gzipAsync(answer.body).then((body) => {
+      answer.gzippedBytes = body.length;
+      if ([...publication.answers.values()].includes(answer)) {
+        this.#count(publication, body.length);
+        this.#evict();
+      }
+      return { body, etag: gzipEtag(answer.etag) };
+    });
+    return answer.gzipped;
+  }
+
   /** Bytes of an answer added to (or taken from) a kept publication. */
   #count(publication: DayPublication, bytes: number): void {
     if (this.#entries.get(keyOf(publication.schoolId, publication.day)) === publication)
@@ -296,6 +336,6 @@ export class DayDocuments {
     if (entry === undefined) return;
     this.#entries.delete(key);
     this.#bytes -= entry.json.length + entry.counts.length;
-    for (const a of entry.answers.values()) this.#bytes -= a.body.length;
+    for (const a of entry.answers.values()) this.#bytes -= answerBytes(a);
   }
 }

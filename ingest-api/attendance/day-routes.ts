@@ -116,17 +116,35 @@ export function dayRoutes(deps: DayRouteDeps): Router {
     return found;
   };
 
-  const send = (req: Request, res: Response, made: DayAnswer, cacheControl: string): void => {
+  // A large answer goes gzip'd to a client that takes it (ATTENDANCE_GZIP_MIN_BYTES), as a
+  // representation of its own: its ETag, and Vary on both, so no cache hands one to the other.
+  const send = async (
+    req: Request,
+    res: Response,
+    p: DayPublication,
+    plain: DayAnswer,
+    cacheControl: string,
+  ): Promise<void> => {
+    const negotiated = documents.gzips(plain);
+    const made =
+      negotiated && req.acceptsEncodings("gzip", "identity") === "gzip"
+        ? await documents.gzipped(p, plain)
+        : plain;
+    const headers = {
+      ETag: made.etag,
+      "Cache-Control": cacheControl,
+      ...(negotiated ? { Vary: "Accept-Encoding" } : {}),
+    };
     if (matchesEtag(req.headers["if-none-match"], made.etag)) {
-      res.writeHead(304, { ETag: made.etag, "Cache-Control": cacheControl }).end();
+      res.writeHead(304, headers).end();
       return;
     }
     res
       .writeHead(200, {
+        ...headers,
         "Content-Type": "application/json; charset=utf-8",
         "Content-Length": made.body.length,
-        ETag: made.etag,
-        "Cache-Control": cacheControl,
+        ...(made === plain ? {} : { "Content-Encoding": "gzip" }),
       })
       .end(made.body);
   };
@@ -168,9 +186,10 @@ export function dayRoutes(deps: DayRouteDeps): Router {
     const p = await publication(school.id, day);
     const schoolNames = seesNames(requestScope(req), school.id) ? await names.get(school.id) : null;
     const key = `admin|${query.group ?? ""}|${schoolNames?.stamp ?? ""}`;
-    send(
+    await send(
       req,
       res,
+      p,
       answerOf(p, key, () => adminAnswer(p, query.group, schoolNames)),
       PRIVATE,
     );
@@ -186,7 +205,7 @@ export function dayRoutes(deps: DayRouteDeps): Router {
     const day = keptDate(school, query.date, daysKept);
     const p = await publication(school.id, day);
     const made = answerOf(p, `counts|${query.group ?? ""}`, () => countsAnswer(p, query.group));
-    send(req, res, made, publicCacheControl);
+    await send(req, res, p, made, publicCacheControl);
   });
 
   const eventsPath = `${ATTENDANCE_DAY_ROUTE}/events`;

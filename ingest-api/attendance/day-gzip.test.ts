@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import request from "supertest";
+import {
+  type InProcessPublisher,
+  startPublisherInProcess,
+} from "../../test-support/in-process-publisher.ts";
+import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
+import {
+  createSchool,
+  issueSchoolAdmin,
+  type TestSchoolAdmin,
+} from "../../test-support/schools.ts";
+import { publisherEnv } from "../../test-support/service-env.ts";
+
+// ATTENDANCE_GZIP_MIN_BYTES: a day answer at least that large goes gzip'd to a client that
+// takes gzip, as a representation of its own (Content-Encoding, its own ETag, Vary on both),
+// and as it is to one that does not. Here the threshold is 1 byte, so the small documents
+// of the test are large enough; at its default only documents of hundreds of people are.
+
+const PATH = "/v1/schools/alder/attendance";
+const PUBLIC = "/v1/public/schools/alder/attendance";
+
+let h: IngestHarness;
+let head: TestSchoolAdmin;
+let publisher: InProcessPublisher;
+
+before(async () => {
+  h = await startIngestHarness({ RESULTS_INTERVAL_MS: "3000", ATTENDANCE_GZIP_MIN_BYTES: "1" });
+  await createSchool(h.app, "alder", { timeZone: "UTC" });
+  await h.db.pool.query("update schools set attendance_public_counts = true");
+  head = await issueSchoolAdmin(h.app, "alder");
+  for (const id of ["A1", "A2"])
+    await request(h.app)
+      .put(`/v1/schools/alder/people/${id}`)
+      .set(head.auth)
+      .send({ name: `Person ${id}`, groups: ["7A"] })
+      .expect(201);
+  publisher = await startPublisherInProcess(
+    publisherEnv(h.names, h.db.url, {
+      REDIS_URL: h.config.redisUrl,
+      RESULTS_INTERVAL_MS: "3000",
+      CHART_WORKERS: "0",
+    }),
+  );
+  await publisher.firstRun;
+  await publisher.attendanceRun();
+  await h.attendance.check();
+});
+
+after(async () => {
+  await publisher?.close();
+  await h?.close();
+});
+
+describe("day answers gzip'd for clients that take it", () => {
+  for (const [label, path, auth] of [
+    ["the admin's day document", PATH, () => head.auth],
+    ["the public counts", PUBLIC, () => ({})],
+  ] as const)
+    test(label, async () => {
+      const plain = await request(h.app)
+        .get(path)
+        .set(auth())
+        .set("Accept-Encoding", "identity")
+        .expect(200);
+      assert.equal(plain.headers["content-encoding"], undefined);
+      assert.equal(plain.headers.vary, "Accept-Encoding");
+      const etag = String(plain.headers.etag);
+      assert.doesNotMatch(etag, /-gz"$/);
+
+      const zipped = await request(h.app)
+        .get(path)
+        .set(auth())
+        .set("Accept-Encoding", "br, gzip")
+        .expect(200);
+      assert.equal(zipped.headers["content-encoding"], "gzip");
+      assert.equal(zipped.headers.vary, "Accept-Encoding");
+      assert.equal(zipped.headers.etag, `${etag.slice(0, -1)}-gz"`);
+      // supertest inflates it: the same document, byte for byte once inflated.
+      assert.deepEqual(zipped.body, plain.body);
+
+      // Each representation revalidates with its own ETag.
+      await request(h.app)
+        .get(path)
+        .set(auth())
+        .set("Accept-Encoding", "gzip")
+        .set("If-None-Match", String(zipped.headers.etag))
+        .expect(304)
+        .expect("Vary", "Accept-Encoding");
+      await request(h.app)
+        .get(path)
+        .set(auth())
+        .set("Accept-Encoding", "identity")
+        .set("If-None-Match", etag)
+        .expect(304);
+      // The other representation's ETag is not this one's.
+      const crossed = await request(h.app)
+        .get(path)
+        .set(auth())
+        .set("Accept-Encoding", "identity")
+        .set("If-None-Match", String(zipped.headers.etag))
+        .expect(200);
+      assert.equal(crossed.headers["content-encoding"], undefined);
+
+      // gzip refused (q=0): as it is.
+      const refused = await request(h.app)
+        .get(path)
+        .set(auth())
+        .set("Accept-Encoding", "gzip;q=0, identity")
+        .expect(200);
+      assert.equal(refused.headers["content-encoding"], undefined);
+      assert.equal(refused.headers.etag, etag);
+    });
+});
