@@ -38,7 +38,7 @@ let role: LoginRole;
 let pool: Pool;
 let redis: RedisClient;
 
-const newPublisher = (metrics: PublisherMetrics, maxDocumentsPerRun = 100) =>
+const newPublisher = (metrics: PublisherMetrics, maxDocumentsPerRun = 100, overdueRecountMs = 0) =>
   new RegisterPublisher({
     pool,
     redis,
@@ -46,6 +46,7 @@ const newPublisher = (metrics: PublisherMetrics, maxDocumentsPerRun = 100) =>
     daysKept: 7,
     maxDocumentsPerRun,
     completionGraceMs: 600_000,
+    overdueRecountMs,
     logger,
     metrics,
   });
@@ -185,5 +186,13 @@ describe("the register publisher reads what changed", () => {
     const later = await publisher.run(NOW + 41 * 60_000);
     assert.equal(later.overdue, 3);
     assert.deepEqual(later.published, []);
+  });
+
+  test("the overdue are recounted at most every REGISTER_OVERDUE_RECOUNT_MS (a scan of the window)", async () => {
+    const hourly = newPublisher(createPublisherMetrics(), 100, HOUR);
+    assert.equal((await hourly.run(NOW)).overdue, 2);
+    // 41 minutes later r-now is overdue, but the count is not an hour old.
+    assert.equal((await hourly.run(NOW + 41 * 60_000)).overdue, 2);
+    assert.equal((await hourly.run(NOW + HOUR)).overdue, 3);
   });
 });

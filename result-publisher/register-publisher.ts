@@ -32,6 +32,11 @@ export interface RegisterPublisherDeps {
   maxDocumentsPerRun: number;
   /** REGISTER_COMPLETION_GRACE_MS. */
   completionGraceMs: number;
+  /**
+   * REGISTER_OVERDUE_RECOUNT_MS: the overdue registers are counted (a scan of the kept
+   * window) when this long has passed since the last count, by the run's clock; 0: every run.
+   */
+  overdueRecountMs?: number;
   logger: Logger;
   metrics: PublisherMetrics;
 }
@@ -45,6 +50,7 @@ export interface RegisterRunSummary {
   /** Registers deleted since the last run whose documents were removed (`pollId`s). */
   removed: string[];
   owed: number;
+  /** The last count of the overdue (this run's, or one at most overdueRecountMs old). */
   overdue: number;
   /** The run had no cursor (a first leader, or Redis lost it): it read the kept window. */
   rebuilt: boolean;
@@ -64,7 +70,8 @@ const WRITE_CHUNK = 100;
  * reads no register row: its cost does not grow with the kept window (2.45 million at a
  * country's 350,000 lessons a day, 7 days kept). At most `maxDocumentsPerRun` are built a
  * run, nearest to now first (today's lessons): the rest are owed. Also sets
- * `tallyflow_registers_overdue`.
+ * `tallyflow_registers_overdue`, counted at most every `overdueRecountMs` (a scan of the
+ * kept window, the one read of a run that grows with it).
  *
  * The cursor is kept in Redis (registerCursorKey, never past a change not yet published:
  * nextStoredCursor), so a new leader reads what changed since, not the window. Without one
@@ -87,6 +94,8 @@ export class RegisterPublisher {
   #stored: string | null = null;
   readonly #deps: RegisterPublisherDeps;
   readonly #overdue: Gauge;
+  /** The last overdue count and the run's clock then. */
+  #overdueCount: { n: number; atMs: number } | undefined;
 
   constructor(deps: RegisterPublisherDeps) {
     this.#deps = deps;
@@ -102,6 +111,7 @@ export class RegisterPublisher {
     this.#owed = new Map();
     this.#cursor = undefined;
     this.#stored = null;
+    this.#overdueCount = undefined;
   }
 
   async run(nowMs = Date.now()): Promise<RegisterRunSummary> {
@@ -165,7 +175,14 @@ export class RegisterPublisher {
       const now = ordered.slice(0, maxDocumentsPerRun);
       const rows = await loadRegisterRows(db, now);
       rowsRead += rows.reduce((n, r) => n + 1 + r.people.length + r.members.length, 0);
-      const overdue = await countOverdue(db, nowMs, completionGraceMs, daysKept);
+      const recountMs = this.#deps.overdueRecountMs ?? 0;
+      const counted = this.#overdueCount;
+      const fresh =
+        counted !== undefined && nowMs >= counted.atMs && nowMs - counted.atMs < recountMs;
+      const overdue = fresh
+        ? counted.n
+        : await countOverdue(db, nowMs, completionGraceMs, daysKept);
+      if (!fresh) this.#overdueCount = { n: overdue, atMs: nowMs };
       const owed = new Map(
         ordered.slice(maxDocumentsPerRun).map((id) => [id, candidates.get(id)!]),
       );
