@@ -59,7 +59,7 @@ language sql as $$
   select count(*)::integer from gone
 $$;
 
-grant select on register_poll_changes to tallyflow_publisher;
+grant select on register_poll_changes to tallyflow_publisher, tallyflow_analyst;
 grant select, delete on register_poll_changes to tallyflow_writer;
 revoke execute on function register_prune_poll_changes(integer) from public;
 grant execute on function register_prune_poll_changes(integer) to tallyflow_writer;
