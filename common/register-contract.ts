@@ -17,6 +17,15 @@ export function registerKeys(prefix: string, pollId: string): RegisterKeys {
   return { json: `${base}:json`, version: `${base}:version` };
 }
 
+/**
+ * The register publisher's cursor (a snapshot, result-publisher/change-cursor.ts): a new
+ * leader reads the changes since it. Also its sentinel: gone while documents were published,
+ * Redis lost them (restarted empty), and every kept register is rebuilt.
+ */
+export function registerCursorKey(prefix: string): string {
+  return `${prefix}register-cursor`;
+}
+
 /** Pub/sub channel: one message `{"pollId","version"}` per publication. */
 export function registerChannel(prefix: string): string {
   return `${prefix}registers`;

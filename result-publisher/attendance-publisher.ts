@@ -25,6 +25,7 @@ import {
   loadGroupsOf,
   loadHolidays,
 } from "./attendance-store.ts";
+import { nextStoredCursor } from "./change-cursor.ts";
 import type { PublisherMetrics } from "./publisher-metrics.ts";
 import { type Queryable, readSnapshot } from "./rollup-store.ts";
 
@@ -216,9 +217,13 @@ export class AttendancePublisher {
 
     // The cursor kept in Redis never passes a change not yet published: while documents are
     // owed it stays where it was before the first run that left some (null: nothing kept).
-    const owedBefore = this.#owed.size > 0;
-    if (read.owed.size === 0) this.#stored = read.snapshot;
-    else if (!owedBefore) this.#stored = this.#cursor ?? null;
+    this.#stored = nextStoredCursor({
+      stored: this.#stored,
+      cursor: this.#cursor ?? null,
+      snapshot: read.snapshot,
+      owedBefore: this.#owed.size > 0,
+      owedAfter: read.owed.size > 0,
+    });
     this.#cursor = read.snapshot;
     this.#lastRunAt = performance.now();
     this.#owed = read.owed;

@@ -1,14 +1,15 @@
 import type { DayState } from "../common/attendance/person-day.ts";
 import type { LocalDay } from "../common/attendance/school-day.ts";
 import type { AttendanceSettings } from "../common/registry-types.ts";
+import { NOT_SEEN_BY } from "./change-cursor.ts";
 import type { Queryable } from "./rollup-store.ts";
 
 // What the attendance publisher reads: every school's rules (one row each), the days and
 // schools changed since the last run's snapshot (attendance_day_changes, 025;
 // attendance_school_changes, 023) or the changed rows themselves (for the todays it keeps,
 // attendance-live-day.ts), and for a school it republishes from reads its active roster and
-// the rows of the days it republishes. Never `votes`, never a name. Every query that reads
-// the change tracking is here (NOT_SEEN_BY), so that a change of it stays in this file.
+// the rows of the days it republishes. Never `votes`, never a name. Every query of it that reads
+// the change tracking is here (NOT_SEEN_BY, change-cursor.ts).
 
 /** A school as its day documents need it: its zone and its rules (migration 019). */
 export interface AttendanceSchool {
@@ -67,15 +68,6 @@ export async function currentSnapshot(db: Queryable): Promise<string> {
   );
   return rows[0]!.snapshot;
 }
-
-/**
- * Rows written by transactions a snapshot did not see: the range `tx_id >= its xmin` (an
- * index on tx_id, where the table has one), less those it saw. Exact where `>= xmin` alone is not: a long transaction
- * elsewhere in the cluster (an analyst's query) holds every snapshot's xmin back, and every
- * row written since it began would look changed at every run.
- */
-const NOT_SEEN_BY = (param: string, column = "tx_id") =>
-  `${column} >= pg_snapshot_xmin(${param}::pg_snapshot) and not pg_visible_in_snapshot(${column}, ${param}::pg_snapshot)`;
 
 /**
  * The (school, day) pairs with a row `since` did not see, on or after `fromDay`: an idle

@@ -83,6 +83,7 @@ describe("readPublisherConfig: lesson registers' documents", () => {
     assert.equal(r.daysKept, 7);
     assert.equal(r.maxDocumentsPerRun, 10_000);
     assert.equal(r.completionGraceMs, 600_000);
+    assert.equal(r.overdueRecountMs, 60_000);
     assert.equal(
       readPublisherConfig({ REGISTER_MAX_DOCUMENTS_PER_RUN: "500" }).registers.maxDocumentsPerRun,
       500,
@@ -100,5 +101,6 @@ describe("readPublisherConfig: lesson registers' documents", () => {
       "REGISTER_MAX_DOCUMENTS_PER_RUN",
       /at most 1000000/,
     );
+    failsNaming({ REGISTER_OVERDUE_RECOUNT_MS: "-1" }, "REGISTER_OVERDUE_RECOUNT_MS", /at least 0/);
   });
 });

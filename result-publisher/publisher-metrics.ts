@@ -23,6 +23,8 @@ export interface PublisherMetrics {
   attendancePublished: Counter;
   attendanceLost: Counter;
   attendanceRowsRead: Counter;
+  registerRowsRead: Counter;
+  registerLost: Counter;
   attendanceOwed: Gauge;
   attendanceRunDuration: Histogram;
   renderDuration: Histogram;
@@ -103,6 +105,16 @@ export function createPublisherMetrics(): PublisherMetrics {
       registry,
       "tallyflow_publisher_attendance_rows_read_total",
       "Roster and attendance_days rows read to build school day documents",
+    ),
+    registerRowsRead: counter(
+      registry,
+      "tallyflow_publisher_register_rows_read_total",
+      "Register, register_people, roster and change rows read to find and build lesson register documents",
+    ),
+    registerLost: counter(
+      registry,
+      "tallyflow_publisher_register_documents_lost_total",
+      "Times the register publisher found its cursor gone from Redis (restarted empty?) and rebuilt every kept register's document",
     ),
     attendanceOwed: gauge(
       registry,

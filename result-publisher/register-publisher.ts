@@ -3,15 +3,21 @@ import type { Logger } from "../common/logger.ts";
 import { gauge } from "../common/metrics.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
-import { registerChannel, registerKeys } from "../common/register-contract.ts";
+import { registerChannel, registerCursorKey, registerKeys } from "../common/register-contract.ts";
 import { currentSnapshot } from "./attendance-store.ts";
+import { nextStoredCursor } from "./change-cursor.ts";
 import type { PublisherMetrics } from "./publisher-metrics.ts";
-import { buildRegisterDocument } from "./register-document.ts";
+import { buildRegisterDocument, type RegisterRows } from "./register-document.ts";
 import {
   countOverdue,
+  type KeptRegister,
+  loadChangedRegisterPolls,
   loadChangedRegisters,
   loadChangedRosters,
+  loadExistingPolls,
+  loadKeptAmong,
   loadKeptRegisters,
+  loadOpenRegistersOf,
   loadRegisterRows,
 } from "./register-store.ts";
 import { readSnapshot } from "./rollup-store.ts";
@@ -26,18 +32,28 @@ export interface RegisterPublisherDeps {
   maxDocumentsPerRun: number;
   /** REGISTER_COMPLETION_GRACE_MS. */
   completionGraceMs: number;
+  /**
+   * REGISTER_OVERDUE_RECOUNT_MS: the overdue registers are counted (a scan of the kept
+   * window) when this long has passed since the last count, by the run's clock; 0: every run.
+   */
+  overdueRecountMs?: number;
   logger: Logger;
   metrics: PublisherMetrics;
 }
 
 export interface RegisterRunSummary {
-  /** Registers of the kept window. */
+  /** Registers this run found to (re)build: changed, owed, or the kept window without a cursor. */
   registers: number;
   built: number;
   /** Written and announced (`pollId`s): their version changed. */
   published: string[];
+  /** Registers deleted since the last run whose documents were removed (`pollId`s). */
+  removed: string[];
   owed: number;
+  /** The last count of the overdue (this run's, or one at most overdueRecountMs old). */
   overdue: number;
+  /** The run had no cursor (a first leader, or Redis lost it): it read the kept window. */
+  rebuilt: boolean;
 }
 
 const MGET_CHUNK = 1_000;
@@ -45,23 +61,41 @@ const WRITE_CHUNK = 100;
 
 /**
  * Publishes each lesson register's document (common/register-contract.ts) as the leader,
- * beside the results: the publisher reads the registers the writer changed since its last
- * run (register_states.tx_id, the snapshot it did not see), those of a school whose roster
- * changed (a register not completed lists the group's members still to be said), a new
- * register, and any document missing from Redis; each is built from the writer's
- * precomputed rows, never from raw events. The writer keeps the state (a register's truth
- * changes with its events, in their transaction); the publisher only turns it into
- * documents, as it does for the attendance days. At most `maxDocumentsPerRun` a run: the
- * rest are owed. Also sets `tallyflow_registers_overdue`.
+ * beside the results. A run reads what changed since the last one's snapshot, as the
+ * attendance days' runs do (change-cursor.ts): the registers whose state the writer changed
+ * (register_states.tx_id), those whose poll was created, edited or deleted (migration 042's
+ * log), and the kept registers not completed of a school whose roster changed (their
+ * pending list is the group's members now); plus what earlier runs owed. Each is built
+ * from the writer's precomputed rows, never from raw events. A run with nothing changed
+ * reads no register row: its cost does not grow with the kept window (2.45 million at a
+ * country's 350,000 lessons a day, 7 days kept). At most `maxDocumentsPerRun` are built a
+ * run, nearest to now first (today's lessons): the rest are owed. Also sets
+ * `tallyflow_registers_overdue`, counted at most every `overdueRecountMs` (a scan of the
+ * kept window, the one read of a run that grows with it).
  *
- * The cursor is this process's (a new leader rebuilds the kept window within the budget).
+ * The cursor is kept in Redis (registerCursorKey, never past a change not yet published:
+ * nextStoredCursor), so a new leader reads what changed since, not the window. Without one
+ * (the first leader ever, or Redis lost it) a run reads the kept window's ids and owes
+ * every document, within the budget a run.
+ *
+ * No state of a document depends on the clock: the overdue registers are listed by the API
+ * from Postgres and counted here, not in the documents (register-document.ts), so the time
+ * passing changes no document and needs no trigger of its own.
  */
 export class RegisterPublisher {
-  readonly #published = new Map<string, string>();
-  #owed = new Set<string>();
-  #cursor: string | null = null;
+  /** Owed documents (changed, not built yet), with their start for the order. */
+  #owed = new Map<string, number>();
+  /**
+   * The snapshot every change before which is published or owed: the next run reads what it
+   * did not see. null: unknown (the kept window is read); undefined: not read from Redis yet.
+   */
+  #cursor: string | null | undefined;
+  /** The cursor kept in Redis (nextStoredCursor): a new leader's. */
+  #stored: string | null = null;
   readonly #deps: RegisterPublisherDeps;
   readonly #overdue: Gauge;
+  /** The last overdue count and the run's clock then. */
+  #overdueCount: { n: number; atMs: number } | undefined;
 
   constructor(deps: RegisterPublisherDeps) {
     this.#deps = deps;
@@ -72,45 +106,127 @@ export class RegisterPublisher {
     );
   }
 
+  /** Forget everything (a new leadership: Redis may have moved on). */
   reset(): void {
-    this.#published.clear();
-    this.#owed = new Set();
-    this.#cursor = null;
+    this.#owed = new Map();
+    this.#cursor = undefined;
+    this.#stored = null;
+    this.#overdueCount = undefined;
   }
 
   async run(nowMs = Date.now()): Promise<RegisterRunSummary> {
-    const { pool, redis, keyPrefix, daysKept, maxDocumentsPerRun, completionGraceMs } = this.#deps;
+    const { pool, redis, keyPrefix, metrics, logger } = this.#deps;
+    const { daysKept, maxDocumentsPerRun, completionGraceMs } = this.#deps;
+    // One GET a run, the kept cursor doubling as the documents' sentinel (written at every
+    // run, "" when no cursor may be kept): a Redis restarted empty (or flushed) lost it with
+    // them, and everything is rebuilt. Checking every kept document's version instead (an
+    // MGET each, as before) costs a run what the kept window holds, the cost this class
+    // avoids. A document evicted alone is not seen here (the API answers 503
+    // register_not_ready; its next change republishes it): they expire by themselves, and
+    // Redis should not evict keys of tallyflow's.
+    const key = registerCursorKey(keyPrefix);
+    const inRedis = await redis.get(key);
+    if (this.#cursor === undefined) {
+      this.#cursor = inRedis || null;
+      this.#stored = this.#cursor;
+    } else if (inRedis === null) {
+      metrics.registerLost.inc();
+      logger.warn(
+        "lesson register cursor missing from Redis (restarted empty?); rebuilding every kept register's document",
+      );
+      this.#cursor = null;
+      this.#stored = null;
+      this.#owed = new Map();
+    }
+    const cursor = this.#cursor;
+    let rowsRead = 0;
     const read = await readSnapshot(pool, async (db) => {
       const snapshot = await currentSnapshot(db);
-      const kept = await loadKeptRegisters(db, nowMs, daysKept);
-      const needed = new Set(this.#owed);
-      const versions = await this.#versions(kept.map((k) => k.pollId));
-      const inRedis = new Map<string, string>();
-      kept.forEach((k, i) => {
-        const version = versions[i];
-        if (version != null) inRedis.set(k.pollId, version);
-        if (version == null || this.#published.get(k.pollId) !== version) needed.add(k.pollId);
-      });
-      if (this.#cursor !== null) {
-        for (const id of await loadChangedRegisters(db, this.#cursor)) needed.add(id);
-        const schools = new Set(await loadChangedRosters(db, this.#cursor));
-        if (schools.size > 0)
-          for (const k of kept) if (!k.completed && schools.has(k.schoolId)) needed.add(k.pollId);
+      const candidates = new Map(this.#owed);
+      const gone: string[] = [];
+      if (cursor === null) {
+        const kept = await loadKeptRegisters(db, nowMs, daysKept);
+        rowsRead += kept.length;
+        for (const k of kept) candidates.set(k.pollId, k.startsAtMs);
+      } else {
+        const states = await loadChangedRegisters(db, cursor);
+        const polls = await loadChangedRegisterPolls(db, cursor);
+        const schools = await loadChangedRosters(db, cursor);
+        rowsRead += states.length + polls.length + schools.length;
+        const add = (list: KeptRegister[]) => {
+          rowsRead += list.length;
+          for (const k of list) candidates.set(k.pollId, k.startsAtMs);
+        };
+        const changed = [...new Set([...states, ...polls])].filter((id) => !candidates.has(id));
+        const kept = await loadKeptAmong(db, nowMs, daysKept, changed);
+        add(kept);
+        add(await loadOpenRegistersOf(db, nowMs, daysKept, [...new Set(schools)]));
+        // A logged poll that no longer exists was deleted: its document goes.
+        const keptIds = new Set(kept.map((k) => k.pollId));
+        const unkept = polls.filter((id) => !keptIds.has(id));
+        const existing = await loadExistingPolls(db, unkept);
+        for (const id of unkept) if (!existing.has(id)) gone.push(id);
       }
-      const keptIds = new Set(kept.map((k) => k.pollId));
-      const ordered = [...needed].filter((id) => keptIds.has(id));
+      for (const id of gone) candidates.delete(id);
+      // Nearest to now first: today's lessons, then the most recent days (and tomorrow's).
+      const ordered = [...candidates]
+        .sort((a, b) => Math.abs(a[1] - nowMs) - Math.abs(b[1] - nowMs))
+        .map(([id]) => id);
       const now = ordered.slice(0, maxDocumentsPerRun);
       const rows = await loadRegisterRows(db, now);
-      const overdue = await countOverdue(db, nowMs, completionGraceMs, daysKept);
-      const owed = new Set(ordered.slice(maxDocumentsPerRun));
-      return { snapshot, kept, rows, owed, overdue, inRedis };
+      rowsRead += rows.reduce((n, r) => n + 1 + r.people.length + r.members.length, 0);
+      const recountMs = this.#deps.overdueRecountMs ?? 0;
+      const counted = this.#overdueCount;
+      const fresh =
+        counted !== undefined && nowMs >= counted.atMs && nowMs - counted.atMs < recountMs;
+      const overdue = fresh
+        ? counted.n
+        : await countOverdue(db, nowMs, completionGraceMs, daysKept);
+      if (!fresh) this.#overdueCount = { n: overdue, atMs: nowMs };
+      const owed = new Map(
+        ordered.slice(maxDocumentsPerRun).map((id) => [id, candidates.get(id)!]),
+      );
+      return { snapshot, candidates: candidates.size, rows, owed, overdue, gone };
     });
+    metrics.registerRowsRead.inc(rowsRead);
     const built = read.rows.map((r) => ({ r, doc: buildRegisterDocument(r, nowMs) }));
-    const writes = built.filter(({ r, doc }) => {
-      if (read.inRedis.get(r.pollId) !== doc.version) return true;
-      this.#published.set(r.pollId, doc.version); // found as built: nothing to write
-      return false;
+    // Only the documents built are checked in Redis (a rebuilt document found unchanged is
+    // not written again): at most the budget's, not the window's.
+    const versions = await this.#versions(read.rows);
+    const writes = built.filter(({ doc }, i) => versions[i] !== doc.version);
+    const published = await this.#write(writes, nowMs);
+    if (read.gone.length > 0)
+      await redis.del(read.gone.flatMap((id) => Object.values(registerKeys(keyPrefix, id))));
+
+    this.#stored = nextStoredCursor({
+      stored: this.#stored,
+      cursor,
+      snapshot: read.snapshot,
+      owedBefore: this.#owed.size > 0,
+      owedAfter: read.owed.size > 0,
     });
+    this.#owed = read.owed;
+    this.#cursor = read.snapshot;
+    // XX where a cursor was found: a Redis emptied during this run stays without one, and
+    // the next run rebuilds what it lost.
+    await redis.set(key, this.#stored ?? "", inRedis === null ? {} : { condition: "XX" });
+    this.#overdue.set(read.overdue);
+    return {
+      registers: read.candidates,
+      built: built.length,
+      published,
+      removed: read.gone,
+      owed: read.owed.size,
+      overdue: read.overdue,
+      rebuilt: cursor === null,
+    };
+  }
+
+  async #write(
+    writes: { r: RegisterRows; doc: { version: string; json: string } }[],
+    nowMs: number,
+  ): Promise<string[]> {
+    const { redis, keyPrefix, daysKept } = this.#deps;
     const published: string[] = [];
     const ttlMs = (endsAt: Date) =>
       Math.max(60_000, endsAt.getTime() + daysKept * 86_400_000 - nowMs);
@@ -128,31 +244,19 @@ export class RegisterPublisher {
               JSON.stringify({ pollId: r.pollId, version: doc.version }),
             )
             .exec();
-          this.#published.set(r.pollId, doc.version);
           published.push(r.pollId);
         }),
       );
-    const keptIds = new Set(read.kept.map((k) => k.pollId));
-    for (const id of this.#published.keys()) if (!keptIds.has(id)) this.#published.delete(id);
-    this.#owed = read.owed;
-    this.#cursor = read.snapshot;
-    this.#overdue.set(read.overdue);
-    return {
-      registers: read.kept.length,
-      built: built.length,
-      published,
-      owed: read.owed.size,
-      overdue: read.overdue,
-    };
+    return published;
   }
 
-  async #versions(pollIds: string[]): Promise<(string | null)[]> {
+  async #versions(rows: RegisterRows[]): Promise<(string | null)[]> {
     const { redis, keyPrefix } = this.#deps;
     const chunks: Promise<(string | null)[]>[] = [];
-    for (let i = 0; i < pollIds.length; i += MGET_CHUNK)
+    for (let i = 0; i < rows.length; i += MGET_CHUNK)
       chunks.push(
         redis.mGet(
-          pollIds.slice(i, i + MGET_CHUNK).map((id) => registerKeys(keyPrefix, id).version),
+          rows.slice(i, i + MGET_CHUNK).map((r) => registerKeys(keyPrefix, r.pollId).version),
         ),
       );
     return (await Promise.all(chunks)).flat();

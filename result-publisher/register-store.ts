@@ -1,28 +1,94 @@
+import { NOT_SEEN_BY } from "./change-cursor.ts";
 import type { RegisterRows } from "./register-document.ts";
 import type { Queryable } from "./rollup-store.ts";
 
-// What the register publisher reads (one snapshot a run): the registers changed since its
-// last run (register_states.tx_id, as attendance_days is read), the registers of the kept
-// window, and each register's rows. Never a name: the publisher's grant on people is ids,
-// groups and the active flag (migration 023).
+// What the register publisher reads (one snapshot a run): what changed since its last run
+// (register_states.tx_id, the registers' polls logged by migration 042, the rosters by 023),
+// the registers among them still kept, and each register's rows; the whole kept window only
+// when it has no cursor. Never a name: the publisher's grant on people is ids, groups and
+// the active flag (migration 023).
 
-/** Rows written by transactions the snapshot `$1` did not see (attendance-store.ts). */
-const NOT_SEEN_BY = (param: string) =>
-  `tx_id >= pg_snapshot_xmin(${param}::pg_snapshot) and not pg_visible_in_snapshot(tx_id, ${param}::pg_snapshot)`;
+/** A register of the kept window, as the publisher orders them. */
+export interface KeptRegister {
+  pollId: string;
+  startsAtMs: number;
+}
 
-/** The registers of the kept window (started within the last `days` days), with their state's change. */
+const KEPT = `p.kind = 'register' and p.starts_at >= $1::timestamptz - $2::int * interval '1 day'`;
+
+/** Every register of the kept window (started within the last `days` days): no cursor. */
 export async function loadKeptRegisters(
   db: Queryable,
   nowMs: number,
   days: number,
-): Promise<{ pollId: string; schoolId: string; completed: boolean }[]> {
-  const { rows } = await db.query<{ id: string; school_id: string; completed: boolean }>(
-    `select p.id, p.school_id, s.completed_at is not null as completed
-     from polls p left join register_states s on s.poll_id = p.id
-     where p.kind = 'register' and p.starts_at >= $1::timestamptz - $2::int * interval '1 day'`,
+): Promise<KeptRegister[]> {
+  const { rows } = await db.query<{ id: string; starts_at: number }>(
+    `select p.id, floor(extract(epoch from p.starts_at) * 1000)::float8 as starts_at
+     from polls p where ${KEPT}`,
     [new Date(nowMs), days],
   );
-  return rows.map((r) => ({ pollId: r.id, schoolId: r.school_id, completed: r.completed }));
+  return rows.map((r) => ({ pollId: r.id, startsAtMs: r.starts_at }));
+}
+
+/** Which of these registers exist and are kept (the others are gone or past the window). */
+export async function loadKeptAmong(
+  db: Queryable,
+  nowMs: number,
+  days: number,
+  pollIds: readonly string[],
+): Promise<KeptRegister[]> {
+  if (pollIds.length === 0) return [];
+  const { rows } = await db.query<{ id: string; starts_at: number }>(
+    `select p.id, floor(extract(epoch from p.starts_at) * 1000)::float8 as starts_at
+     from polls p where ${KEPT} and p.id = any($3::text[])`,
+    [new Date(nowMs), days, pollIds],
+  );
+  return rows.map((r) => ({ pollId: r.id, startsAtMs: r.starts_at }));
+}
+
+/** Which of these polls exist (a logged register change names a deleted one too). */
+export async function loadExistingPolls(
+  db: Queryable,
+  pollIds: readonly string[],
+): Promise<Set<string>> {
+  if (pollIds.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>(
+    "select id from polls where id = any($1::text[])",
+    [pollIds],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * The registers whose poll was created, changed or deleted since `since` (migration 042's
+ * log, written in the poll's transaction).
+ */
+export async function loadChangedRegisterPolls(db: Queryable, since: string): Promise<string[]> {
+  const { rows } = await db.query<{ poll_id: string }>(
+    `select distinct poll_id from register_poll_changes where ${NOT_SEEN_BY("$1")}`,
+    [since],
+  );
+  return rows.map((r) => r.poll_id);
+}
+
+/**
+ * The kept registers of these schools not completed: their pending list is the group's
+ * members now (polls_register_ends_idx: a school's registers).
+ */
+export async function loadOpenRegistersOf(
+  db: Queryable,
+  nowMs: number,
+  days: number,
+  schoolIds: readonly string[],
+): Promise<KeptRegister[]> {
+  if (schoolIds.length === 0) return [];
+  const { rows } = await db.query<{ id: string; starts_at: number }>(
+    `select p.id, floor(extract(epoch from p.starts_at) * 1000)::float8 as starts_at
+     from polls p left join register_states s on s.poll_id = p.id
+     where ${KEPT} and p.school_id = any($3::text[]) and s.completed_at is null`,
+    [new Date(nowMs), days, schoolIds],
+  );
+  return rows.map((r) => ({ pollId: r.id, startsAtMs: r.starts_at }));
 }
 
 /** The registers whose state changed since the snapshot `since`. */

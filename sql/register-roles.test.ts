@@ -14,6 +14,7 @@ import {
 import { currentSnapshot } from "../result-publisher/attendance-store.ts";
 import {
   countOverdue,
+  loadChangedRegisterPolls,
   loadChangedRegisters,
   loadKeptRegisters,
   loadRegisterRows,
@@ -109,6 +110,8 @@ describe("lesson registers under the services' roles", () => {
       const kept = await loadKeptRegisters(client, NOW, 7);
       assert.equal(kept.length, 2);
       assert.deepEqual(await loadChangedRegisters(client, await currentSnapshot(client)), []);
+      // Migration 042's log: the publisher reads it (the API's inserts wrote it).
+      assert.deepEqual(await loadChangedRegisterPolls(client, await currentSnapshot(client)), []);
       const [r1, r2] = (await loadRegisterRows(client, ["r1", "r2"])).sort((a, b) =>
         a.pollId.localeCompare(b.pollId),
       );

@@ -485,7 +485,7 @@ describe("a lesson register", () => {
       const summary = await publisher.registersRun();
       // Published by this run or by the leader's first (at its start, racing this one): the
       // documents are read below, whichever wrote them.
-      assert.ok(summary && summary.registers >= 9, JSON.stringify(summary));
+      assert.ok(summary, "a register run");
       assert.ok(summary.overdue >= 1);
       const done = await request(h.app)
         .get(`/v1/registers/${ids.get("maths-4")}`)
