@@ -5,7 +5,8 @@ import { eventually } from "../harness/waiting.ts";
 import { type PublisherConfig, readPublisherConfig } from "../result-publisher/config.ts";
 import type { PublishRunSummary } from "../result-publisher/publisher.ts";
 import { type RunningPublisher, startResultPublisher } from "../result-publisher/service.ts";
-import type { EnvVars } from "./service-env.ts";
+import type { IngestHarness } from "./ingest.ts";
+import { type EnvVars, publisherEnv } from "./service-env.ts";
 
 /**
  * A cron that fires once a year (1 January, 00:00:00): in-process publishers run only
@@ -75,4 +76,26 @@ export async function startPublisherInProcess(
     },
     close: () => lifecycle.close(config.shutdownDeadlineMs),
   };
+}
+
+/**
+ * A publisher in this process over an ingest harness's database and Redis (no chart
+ * workers), its first run and a first attendance run awaited: the day documents of the
+ * schools the harness made are in Redis when it resolves.
+ */
+export async function startHarnessPublisher(
+  h: Pick<IngestHarness, "names" | "db" | "config">,
+  extra: EnvVars = {},
+): Promise<InProcessPublisher> {
+  const publisher = await startPublisherInProcess(
+    publisherEnv(h.names, h.db.url, {
+      REDIS_URL: h.config.redisUrl,
+      CHART_WORKERS: "0",
+      ...extra,
+    }),
+  );
+  await publisher.firstRun;
+  // The first tick's attendance run may have begun before the caller's roster was complete.
+  await publisher.attendanceRun();
+  return publisher;
 }

@@ -11,7 +11,7 @@ import { setAttendanceRules, storeAttendanceDay } from "../../test-support/atten
 import { type LocalServer, listenLocally } from "../../test-support/http-listen.ts";
 import {
   type InProcessPublisher,
-  startPublisherInProcess,
+  startHarnessPublisher,
 } from "../../test-support/in-process-publisher.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import {
@@ -19,7 +19,6 @@ import {
   issueSchoolAdmin,
   type TestSchoolAdmin,
 } from "../../test-support/schools.ts";
-import { publisherEnv } from "../../test-support/service-env.ts";
 
 // The school day routes of the API, over documents the result publisher (in this process,
 // run by the test) put in Redis: who may
@@ -69,16 +68,7 @@ before(async () => {
       .set(head.auth)
       .send({ name, groups })
       .expect(201);
-  publisher = await startPublisherInProcess(
-    publisherEnv(h.names, h.db.url, {
-      REDIS_URL: h.config.redisUrl,
-      RESULTS_INTERVAL_MS: "3000",
-      CHART_WORKERS: "0",
-    }),
-  );
-  await publisher.firstRun;
-  // The first tick's attendance run may have begun before the roster was complete.
-  await publisher.attendanceRun();
+  publisher = await startHarnessPublisher(h, { RESULTS_INTERVAL_MS: "3000" });
 });
 
 after(async () => {

@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import {
   type InProcessPublisher,
-  startPublisherInProcess,
+  startHarnessPublisher,
 } from "../../test-support/in-process-publisher.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import {
@@ -11,7 +11,6 @@ import {
   issueSchoolAdmin,
   type TestSchoolAdmin,
 } from "../../test-support/schools.ts";
-import { publisherEnv } from "../../test-support/service-env.ts";
 
 // ATTENDANCE_GZIP_MIN_BYTES: a day answer at least that large goes gzip'd to a client that
 // takes gzip, as a representation of its own (Content-Encoding, its own ETag, Vary on both),
@@ -36,15 +35,7 @@ before(async () => {
       .set(head.auth)
       .send({ name: `Person ${id}`, groups: ["7A"] })
       .expect(201);
-  publisher = await startPublisherInProcess(
-    publisherEnv(h.names, h.db.url, {
-      REDIS_URL: h.config.redisUrl,
-      RESULTS_INTERVAL_MS: "3000",
-      CHART_WORKERS: "0",
-    }),
-  );
-  await publisher.firstRun;
-  await publisher.attendanceRun();
+  publisher = await startHarnessPublisher(h, { RESULTS_INTERVAL_MS: "3000" });
   await h.attendance.check();
 });
 
