@@ -22,6 +22,11 @@ const REGISTRY_TABLES = ["poll_options", "poll_purges"];
  * from polls, in the same deleting transaction, not by the trigger.
  */
 const CASCADED_WRITER_TABLES = ["register_people", "register_states"];
+/**
+ * Change logs that must outlive the poll (migration 042): the delete itself is logged there,
+ * so that the publisher removes the deleted register's documents.
+ */
+const CHANGE_LOGS = ["register_poll_changes"];
 
 async function insertPoll(pool: Pool, id: string): Promise<void> {
   await pool.query("insert into polls (id, title) values ($1, $1)", [id]);
@@ -112,7 +117,7 @@ describe("deleting a poll row clears the writer's rows of that poll (migrations 
     );
     assert.deepEqual(
       rows.map((r) => r.table_name),
-      [...WRITER_TABLES, ...REGISTRY_TABLES, ...CASCADED_WRITER_TABLES].sort(),
+      [...WRITER_TABLES, ...REGISTRY_TABLES, ...CASCADED_WRITER_TABLES, ...CHANGE_LOGS].sort(),
     );
   });
 

@@ -1,12 +1,13 @@
 import { createLogger } from "../common/logger.ts";
+import { migrate } from "../common/migrate.ts";
+import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
 import { registerCursorKey, registerKeys } from "../common/register-contract.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { RegisterPublisher } from "../result-publisher/register-publisher.ts";
 import { countOverdue } from "../result-publisher/register-store.ts";
-import { createTestDatabase } from "../test-support/database.ts";
-import { testNames } from "../test-support/names.ts";
 import { machineLine } from "./bench/machine.ts";
+import { benchRun } from "./bench/run-names.ts";
 import { intFlag, readCli } from "./cli.ts";
 
 // A register publisher's run when nothing changed, at a kept window of N registers (issue
@@ -37,10 +38,19 @@ const options = readCli(
 
 const started = new Date();
 const logger = createLogger("silent");
-const names = testNames();
-const prefix = names.redisKeyPrefix;
-const db = await createTestDatabase(names.database);
-const redis = await connectRedis("redis://127.0.0.1:6379", logger, "bench-register-idle");
+// A database and Redis prefix of this run's own (scripts/ do not use test-support/).
+const run = benchRun("register_idle");
+const prefix = run.names.redisKeyPrefix;
+await ensureDatabase(run.databaseUrl);
+const db = {
+  pool: createPool(run.databaseUrl, logger, { max: 5, applicationName: "bench-register-idle" }),
+  async drop() {
+    await this.pool.end();
+    await dropDatabase(run.databaseUrl);
+  },
+};
+await migrate(db.pool, logger);
+const redis = await connectRedis(run.redisUrl, logger, "bench-register-idle");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 try {
   console.log(machineLine(started));
