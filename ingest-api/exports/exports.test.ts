@@ -422,11 +422,11 @@ describe("CSV exports", () => {
       assert.ok(heldPaused < 8e6, `${heldPaused} bytes held while the client paused`);
       assert.equal(midway.length, 3);
       // The client reads in this process too: one sample may catch its side mid-chunk (a
-      // quiet CI run saw 11.5 MB once, the other two under 0). A file held whole would show
-      // in every sample, growing with it (6, 12, 18 MB): the median says which.
+      // quiet CI run saw 11.5 MB once and another 29.7 MB, the other two under 0 both
+      // times). A file held whole would show in every sample, growing with it (6, 12,
+      // 18 MB): the median says which, and no bound on the largest one sample holds.
       const median = [...midway].sort((a, b) => a - b)[1]!;
       assert.ok(median < bytes / 3, `${midway.join(", ")} bytes held midway`);
-      assert.ok(Math.max(...midway) < bytes * 0.75, `${midway.join(", ")} bytes held midway`);
     });
   });
 });
