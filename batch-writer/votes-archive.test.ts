@@ -190,4 +190,43 @@ describe("votes archive before drop (migration 040)", () => {
     assert.ok(existsSync(archiveFileOf(dir, "votes_p2020_04")));
     assert.ok(left.includes("votes_legacy") && left.includes("votes_default"));
   });
+
+  test("a writer stopping mid-COPY ends the pass at once: no file, the partition kept", async () => {
+    // 500,000 votes of January 2019, made in Postgres (v7 ids of their month's instants).
+    await db.pool.query(
+      "select votes_ensure_partitions(interval '2 months', timestamptz '2019-01-15 00:00:00+00')",
+    );
+    await db.pool.query(`
+      insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
+      select (lpad(to_hex((extract(epoch from t) * 1000)::bigint), 12, '0') || '70008000'
+              || lpad(to_hex(g), 12, '0'))::uuid, 'lunch', 'pizza', 'k1', t, t, g
+      from generate_series(1, 500000) g,
+           lateral (select timestamptz '2019-01-02 00:00:00+00' + g * interval '1 second' as t) x`);
+    const stopping = await mkdtemp(join(tmpdir(), "tallyflow-archive-"));
+    const pass = maintenance(stopping, daysSince("2019-03-10T00:00:00Z"));
+    await pass.run();
+    const deadline = Date.now() + 20_000;
+    while ((await readdir(stopping)).length === 0 && Date.now() < deadline) await sleep(10);
+    assert.match((await readdir(stopping))[0] ?? "", /^votes_p2019_01\.csv\.gz\.partial-/);
+    const started = performance.now();
+    await pass.stop();
+    assert.ok(performance.now() - started < 5_000, "the stop waited for the COPY");
+    assert.deepEqual(await readdir(stopping), []);
+    assert.ok((await partitions()).includes("votes_p2019_01"));
+    // The lock goes with the destroyed connection (once Postgres has seen it close): a
+    // later pass archives the month.
+    let next: Awaited<ReturnType<VotesPartitions["archiveExpired"]>> = [];
+    for (const until = Date.now() + 10_000; next.length === 0 && Date.now() < until; ) {
+      next = await maintenance(stopping, daysSince("2019-03-10T00:00:00Z")).archiveExpired();
+      if (next.length === 0) await sleep(100);
+    }
+    assert.deepEqual(
+      next.map((a) => [a.partition, a.rows]),
+      [
+        ["votes_p2019_01", 500_000],
+        ["votes_p2019_02", 0],
+      ],
+    );
+    await rm(stopping, { recursive: true });
+  });
 });

@@ -59,39 +59,12 @@ export async function archiveExpiredPartitions(
       "select pg_try_advisory_lock(hashtext('votes_archive')) as ok",
     );
     if (!lock[0]!.ok) return [];
-    try {
-      const { rows } = await client.query<Expired>(
-        "select * from votes_expired_partitions(make_interval(days => $1))",
-        [keepDays],
-      );
-      const done: ArchivedPartition[] = [];
-      if (rows.length > 0) await mkdir(dir, { recursive: true });
-      for (const row of rows) {
-        if (signal?.aborted) break;
-        const file = archiveFileOf(dir, row.partition_name);
-        const archived = await writeArchive(client, row, file, signal);
-        let dropped: boolean;
-        try {
-          const { rows: result } = await client.query<{ dropped: boolean }>(
-            "select votes_drop_expired_partition($1, make_interval(days => $2)) as dropped",
-            [row.partition_name, keepDays],
-          );
-          dropped = result[0]!.dropped;
-        } catch (err) {
-          // Busy behind a query or an open transaction: the file stays (written again next
-          // time, the same rows), the partition for the next pass.
-          if (pgCode(err) === "55P03") break;
-          throw err;
-        }
-        if (!dropped) continue; // another writer dropped it meanwhile: its file is the same
-        const entry = { partition: row.partition_name, file, ...archived };
-        logger.info(entry, "votes partition past retention archived, then dropped");
-        done.push(entry);
-      }
-      return done;
-    } finally {
-      await client.query("select pg_advisory_unlock(hashtext('votes_archive'))");
-    }
+    const done = await archiveLocked(client, keepDays, dir, logger, signal);
+    // Only after a pass that ended cleanly: a failed or aborted one may have left the client
+    // mid-COPY, where a query would wait for ever; its connection is destroyed instead
+    // (below), which releases the session lock with it.
+    await client.query("select pg_advisory_unlock(hashtext('votes_archive'))");
+    return done;
   } catch (err) {
     broken = err instanceof Error ? err : new Error(String(err));
     throw err;
@@ -99,6 +72,45 @@ export async function archiveExpiredPartitions(
     // A client that failed mid-COPY is not given back to the pool.
     client.release(broken);
   }
+}
+
+/** The pass itself, the archive lock held. */
+async function archiveLocked(
+  client: PoolClient,
+  keepDays: number,
+  dir: string,
+  logger: Logger,
+  signal: AbortSignal | undefined,
+): Promise<ArchivedPartition[]> {
+  const { rows } = await client.query<Expired>(
+    "select * from votes_expired_partitions(make_interval(days => $1))",
+    [keepDays],
+  );
+  const done: ArchivedPartition[] = [];
+  if (rows.length > 0) await mkdir(dir, { recursive: true });
+  for (const row of rows) {
+    if (signal?.aborted) break;
+    const file = archiveFileOf(dir, row.partition_name);
+    const archived = await writeArchive(client, row, file, signal);
+    let dropped: boolean;
+    try {
+      const { rows: result } = await client.query<{ dropped: boolean }>(
+        "select votes_drop_expired_partition($1, make_interval(days => $2)) as dropped",
+        [row.partition_name, keepDays],
+      );
+      dropped = result[0]!.dropped;
+    } catch (err) {
+      // Busy behind a query or an open transaction: the file stays (written again next
+      // time, the same rows), the partition for the next pass.
+      if (pgCode(err) === "55P03") break;
+      throw err;
+    }
+    if (!dropped) continue; // another writer dropped it meanwhile: its file is the same
+    const entry = { partition: row.partition_name, file, ...archived };
+    logger.info(entry, "votes partition past retention archived, then dropped");
+    done.push(entry);
+  }
+  return done;
 }
 
 /** One month's rows into `file` (through a partial file renamed once durable). */
