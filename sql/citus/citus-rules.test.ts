@@ -1,0 +1,388 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createTestDatabase, type TestDatabase } from "../../test-support/database.ts";
+import { testNames } from "../../test-support/names.ts";
+import { loadPlan, type PlannedTable, parsePlan } from "./citus-plan.ts";
+import { checkCitusRules, type Violation } from "./citus-rules.ts";
+
+// Citus is not installed here (not in Debian's packages): the migrated schema is checked
+// against Citus's rules for sql/citus/distribution.sql instead (issue #29, docs/citus.md).
+
+/**
+ * What Citus would refuse today, each with why it is so and what would fix it. Nothing
+ * else may be: a violation not listed fails the test, and so does a listed one that is gone
+ * (the list stays true; remove it from here and from docs/citus.md's "Not shardable yet").
+ */
+interface KnownException {
+  rule: Violation["rule"];
+  table: string;
+  subjects: string[];
+  reason: string;
+  fix: string;
+}
+
+const NOTIFY =
+  "NOTIFYs the services' registry watches; run on a shard placement (a worker), no listener on the coordinator hears it";
+const NOTIFY_FIX =
+  "the API's statements notify (or log the change in a coordinator-local table) instead of a trigger on the table";
+const DERIVED =
+  "writes other tables (distributed ones) from a trigger: Citus refuses it, or with citus.enable_unsafe_triggers runs it on each shard placement";
+const DERIVED_FIX =
+  "the statement that changes the row does the derived write itself, in its transaction (Citus routes it by the distribution column)";
+
+export const KNOWN_EXCEPTIONS: KnownException[] = [
+  {
+    rule: "unique-key",
+    table: "votes",
+    subjects: ["(event_id)"],
+    reason:
+      "exactly-once's key: each partition's unique index on event_id alone (migration 033). The direct COPY relies on its violation, the staging path on ON CONFLICT DO NOTHING, and the clash check (batch-writer/event-id-conflicts.ts) finds a stored vote by event id whatever its poll",
+    fix: "issue #29's dedupe redesign: each partition's key on (poll_id, event_id) and the clash lookups by poll too; an event id reused for another poll is then stored in its own poll, not recorded as a conflict, a rule the redesign must decide",
+  },
+  {
+    rule: "unique-key",
+    table: "rejected_votes",
+    subjects: ["(event_id)"],
+    reason:
+      "the refusals' key, the target of the writer's ON CONFLICT (event_id) (poll-incarnations.ts, store-batch.ts, votes-retention.ts); migration 044 (partitioning the event tables) owns its keys",
+    fix: "key (poll_id, event_id) and those three ON CONFLICT targets with poll_id",
+  },
+  {
+    rule: "unique-key",
+    table: "conflicting_votes",
+    subjects: ["(id)"],
+    reason:
+      "the identity id as primary key; the writer's ON CONFLICT targets the other unique key, which holds poll_id; migration 044 owns its keys",
+    fix: "primary key (poll_id, id)",
+  },
+  ...[
+    "vote_rollups",
+    "poll_changes",
+    "register_states",
+    "register_poll_changes",
+    "attendance_days",
+    "attendance_day_changes",
+    "attendance_school_changes",
+  ].map(
+    (table): KnownException => ({
+      rule: "xid8",
+      table,
+      subjects: ["tx_id"],
+      reason:
+        "change tracking by transaction id (result-publisher/change-cursor.ts): the publisher reads the rows its last snapshot did not see; each Citus node has its own transaction ids",
+      fix: "issue #29: a sequence per poll (or school) or change rows the publisher consumes",
+    }),
+  ),
+  {
+    rule: "trigger",
+    table: "schools",
+    subjects: ["schools_changed"],
+    reason: NOTIFY,
+    fix: NOTIFY_FIX,
+  },
+  {
+    rule: "trigger",
+    table: "schools",
+    subjects: ["schools_mark_attendance_rules", "schools_time_zone_mark_attendance"],
+    reason: `${DERIVED} (attendance_school_changes, attendance_dirty from votes)`,
+    fix: DERIVED_FIX,
+  },
+  {
+    rule: "trigger",
+    table: "polls",
+    subjects: ["polls_changed", "polls_first_register"],
+    reason: NOTIFY,
+    fix: NOTIFY_FIX,
+  },
+  {
+    rule: "trigger",
+    table: "polls",
+    subjects: [
+      "polls_deleted_clear_writer_rows",
+      "polls_register_inserted",
+      "polls_register_updated",
+      "polls_register_deleted",
+      "polls_refuse_purging_id",
+    ],
+    reason: `${DERIVED} (a deleted poll's rollups, change marker, duplicate counts and purge row; register_poll_changes; the purge check reads poll_purges)`,
+    fix: DERIVED_FIX,
+  },
+  {
+    rule: "trigger",
+    table: "polls",
+    subjects: ["polls_default_slug"],
+    reason:
+      "BEFORE INSERT: a poll's slug defaults to its id (a column default cannot read another column)",
+    fix: "every insert names the slug (the API does; the tests' and seeds' inserts too)",
+  },
+  {
+    rule: "trigger",
+    table: "kiosks",
+    subjects: ["kiosks_default_slug"],
+    reason:
+      "BEFORE INSERT: a kiosk's slug defaults to its id (a column default cannot read another column)",
+    fix: "every insert names the slug (the API does; the tests' and seeds' inserts too)",
+  },
+  {
+    rule: "trigger",
+    table: "kiosks",
+    subjects: ["kiosks_changed"],
+    reason: NOTIFY,
+    fix: NOTIFY_FIX,
+  },
+  {
+    rule: "trigger",
+    table: "poll_options",
+    subjects: ["poll_options_changed"],
+    reason: NOTIFY,
+    fix: NOTIFY_FIX,
+  },
+  {
+    rule: "trigger",
+    table: "people",
+    subjects: ["people_inserted", "people_updated", "people_deleted"],
+    reason: NOTIFY,
+    fix: NOTIFY_FIX,
+  },
+  {
+    rule: "trigger",
+    table: "people",
+    subjects: [
+      "people_mark_attendance_inserted",
+      "people_mark_attendance_updated",
+      "people_mark_attendance_deleted",
+    ],
+    reason: `${DERIVED} (attendance_school_changes)`,
+    fix: DERIVED_FIX,
+  },
+  {
+    rule: "trigger",
+    table: "school_holidays",
+    subjects: [
+      "school_holidays_mark_attendance_inserted",
+      "school_holidays_mark_attendance_updated",
+      "school_holidays_mark_attendance_deleted",
+    ],
+    reason: `${DERIVED} (attendance_school_changes)`,
+    fix: DERIVED_FIX,
+  },
+  {
+    rule: "trigger",
+    table: "attendance_days",
+    subjects: ["attendance_days_mark_deleted"],
+    reason: `${DERIVED} (attendance_school_changes, colocated by school_id: the same shard, but still a trigger)`,
+    fix: DERIVED_FIX,
+  },
+];
+
+const excepted = (v: Violation) =>
+  KNOWN_EXCEPTIONS.some(
+    (e) => e.rule === v.rule && e.table === v.table && e.subjects.includes(v.subject),
+  );
+const show = (v: Violation) => `${v.rule} ${v.table} ${v.subject}: ${v.detail}`;
+
+describe("the schema against Citus's rules for sql/citus/distribution.sql", () => {
+  let db: TestDatabase;
+  const plan = loadPlan();
+
+  before(async () => {
+    db = await createTestDatabase(testNames().database);
+  });
+  after(async () => {
+    await db?.drop();
+  });
+
+  test("every table is planned, and Citus would refuse nothing but the known exceptions", async () => {
+    const found = await checkCitusRules(db.pool, plan);
+    assert.deepEqual(found.filter((v) => !excepted(v)).map(show), []);
+    const stale = KNOWN_EXCEPTIONS.flatMap((e) =>
+      e.subjects
+        .filter(
+          (s) => !found.some((v) => v.rule === e.rule && v.table === e.table && v.subject === s),
+        )
+        .map((s) => `${e.rule} ${e.table} ${s}`),
+    );
+    assert.deepEqual(
+      stale,
+      [],
+      "fixed since: remove these from KNOWN_EXCEPTIONS and docs/citus.md",
+    );
+  });
+
+  test("the plan has the layout docs/citus.md describes", () => {
+    const kinds = Map.groupBy(plan, (p) =>
+      p.kind === "distributed" ? `${p.kind} by ${p.column} with ${p.group}` : p.kind,
+    );
+    assert.deepEqual(
+      kinds.get("reference")?.map((p) => p.table),
+      ["schools", "polls", "poll_options", "kiosks", "people", "school_holidays"],
+    );
+    assert.equal(kinds.get("distributed by poll_id with votes")?.[0]?.table, "votes");
+    assert.ok(
+      kinds.get("distributed by poll_id with votes")?.some((p) => p.table === "vote_rollups"),
+    );
+    assert.equal(
+      kinds.get("distributed by school_id with attendance_days")?.[0]?.table,
+      "attendance_days",
+    );
+    assert.deepEqual([...kinds.keys()].sort(), [
+      "distributed by poll_id with votes",
+      "distributed by school_id with attendance_days",
+      "local",
+      "reference",
+    ]);
+  });
+
+  test("the parser reads each call and refuses a distributed table with its colocation implicit", () => {
+    assert.deepEqual(
+      parsePlan(`
+        -- select create_reference_table('commented_out');
+        select create_reference_table('a');
+        select create_distributed_table('b', 'k', colocate_with => 'none');
+        SELECT create_distributed_table( 'c' , 'k' , colocate_with => 'b' );
+        select citus_add_local_table_to_metadata('d');`),
+      [
+        { table: "a", kind: "reference" },
+        { table: "b", kind: "distributed", column: "k", colocateWith: null, group: "b" },
+        { table: "c", kind: "distributed", column: "k", colocateWith: "b", group: "b" },
+        { table: "d", kind: "local" },
+      ],
+    );
+    assert.throws(() => parsePlan("select create_distributed_table('b', 'k');"), /colocate_with/);
+    assert.throws(() => parsePlan("select create_reference_table('public.a');"), /unqualified/);
+    assert.throws(
+      () => parsePlan("select create_reference_table('a'); select create_reference_table('a');"),
+      /named twice/,
+    );
+  });
+
+  test("the checker reports each rule broken (it can fail)", async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query("begin");
+      // Each table breaks one rule; all are rolled back.
+      await client.query(`
+        create table citus_unplanned (id int primary key);
+        create table citus_events (id uuid primary key, poll_id text not null);
+        create table citus_parts (poll_id text not null, at timestamptz not null)
+          partition by range (at);
+        create table citus_parts_1 partition of citus_parts
+          for values from ('2026-01-01') to ('2026-02-01');
+        create unique index on citus_parts_1 (at);
+        create table citus_parts_2 partition of citus_parts
+          for values from ('2026-02-01') to ('2026-03-01') partition by range (at);
+        create table citus_ref_to_dist (poll_id text references register_states (poll_id));
+        create table citus_child (
+          poll_id text not null references polls (id) on update cascade,
+          event_id uuid references citus_events (id));
+        create table citus_school_group (school_id text not null references attendance_school_changes (school_id));
+        create table citus_int_key (poll_id int not null);
+        create table citus_exclusion (
+          poll_id text not null, during tstzrange, exclude using gist (during with &&));
+        create table citus_nullable (poll_id text, n int generated always as identity);
+        create function citus_noop() returns trigger language plpgsql as $$ begin return null; end $$;
+        create trigger citus_noop after insert on citus_nullable for each statement execute function citus_noop();
+        create table citus_partitioned_ref (at timestamptz) partition by range (at);
+        create table citus_local_to_dist (poll_id text references register_states (poll_id));
+        create table citus_too_early (poll_id text not null references polls (id));`);
+      const extra: PlannedTable[] = [
+        {
+          table: "citus_too_early",
+          kind: "distributed",
+          column: "poll_id",
+          colocateWith: "votes",
+          group: "votes",
+        },
+        ...plan,
+        {
+          table: "citus_events",
+          kind: "distributed",
+          column: "poll_id",
+          colocateWith: "votes",
+          group: "votes",
+        },
+        {
+          table: "citus_parts",
+          kind: "distributed",
+          column: "poll_id",
+          colocateWith: "votes",
+          group: "votes",
+        },
+        {
+          table: "citus_parts_1",
+          kind: "distributed",
+          column: "poll_id",
+          colocateWith: "votes",
+          group: "votes",
+        },
+        { table: "citus_ref_to_dist", kind: "reference" },
+        {
+          table: "citus_child",
+          kind: "distributed",
+          column: "poll_id",
+          colocateWith: "votes",
+          group: "votes",
+        },
+        {
+          table: "citus_school_group",
+          kind: "distributed",
+          column: "school_id",
+          colocateWith: "votes",
+          group: "votes",
+        },
+        {
+          table: "citus_exclusion",
+          kind: "distributed",
+          column: "poll_id",
+          colocateWith: "votes",
+          group: "votes",
+        },
+        {
+          table: "citus_int_key",
+          kind: "distributed",
+          column: "poll_id",
+          colocateWith: "votes",
+          group: "votes",
+        },
+        {
+          table: "citus_nullable",
+          kind: "distributed",
+          column: "poll_id",
+          colocateWith: "votes",
+          group: "votes",
+        },
+        { table: "citus_partitioned_ref", kind: "reference" },
+        { table: "citus_local_to_dist", kind: "local" },
+        { table: "citus_missing", kind: "reference" },
+      ];
+      const found = (await checkCitusRules(client, extra)).filter((v) =>
+        v.table.startsWith("citus_"),
+      );
+      const brief = found.map((v) => `${v.rule} ${v.table} ${v.subject}`).sort();
+      assert.deepEqual(brief, [
+        "colocation citus_int_key poll_id",
+        "distribution-column citus_nullable poll_id",
+        "foreign-key citus_child citus_child_event_id_fkey",
+        "foreign-key citus_child citus_child_poll_id_fkey",
+        "foreign-key citus_local_to_dist citus_local_to_dist_poll_id_fkey",
+        "foreign-key citus_ref_to_dist citus_ref_to_dist_poll_id_fkey",
+        "foreign-key citus_school_group citus_school_group_school_id_fkey",
+        "identity citus_nullable n",
+        "order citus_too_early citus_too_early_poll_id_fkey",
+        "order citus_too_early votes",
+        "partition-planned citus_parts_1 citus_parts_1",
+        "partitioned citus_partitioned_ref citus_partitioned_ref",
+        "partitioned citus_parts citus_parts_2",
+        "planned-table-missing citus_missing citus_missing",
+        "trigger citus_nullable citus_noop",
+        "unique-key citus_events (id)",
+        "unique-key citus_exclusion (during) exclusion",
+        "unique-key citus_parts (at)",
+        "unplanned citus_unplanned citus_unplanned",
+      ]);
+    } finally {
+      await client.query("rollback");
+      client.release();
+    }
+  });
+});
