@@ -14,6 +14,7 @@ import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
+import { unlinkKeysUnder } from "./bench/run-cleanup.ts";
 import { benchRun } from "./bench/run-names.ts";
 import { type Verdict, valueVerdict, verdictLines } from "./bench/verdict.ts";
 import { intFlag, readCli } from "./cli.ts";
@@ -315,11 +316,7 @@ try {
   );
   console.log([...lines, "", ...verdictLines(verdicts)].join("\n"));
 } finally {
-  for await (const keys of redis.scanIterator({
-    MATCH: `${run.names.redisKeyPrefix}*`,
-    COUNT: 1000,
-  }))
-    if (keys.length > 0) await redis.unlink(keys);
+  await unlinkKeysUnder(redis, run.names.redisKeyPrefix);
   await redis.close().catch(() => {});
   await pool.end();
   if (!options.keep) await dropDatabase(run.databaseUrl);

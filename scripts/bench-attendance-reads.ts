@@ -1,16 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { DateTime } from "luxon";
-import { createClient } from "redis";
 import { Agent, request } from "undici";
 import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import { createPool, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
+import { removeBenchRun } from "./bench/run-cleanup.ts";
 import { benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { type Verdict, valueVerdict, verdictLines } from "./bench/verdict.ts";
 import { intFlag, readCli } from "./cli.ts";
@@ -437,32 +435,7 @@ function report(
 async function cleanup(): Promise<void> {
   await Promise.allSettled(children.map((c) => stopChild(c)));
   await agent.close().catch(() => {});
-  const nc = await connect({ servers: run.natsUrl, name: "bench-attendance-reads-cleanup" }).catch(
-    () => null,
-  );
-  if (nc) {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(run.names.stream).catch(() => false);
-    await nc.close();
-  }
-  const redis = createClient({ url: run.redisUrl });
-  try {
-    await redis.connect();
-    for await (const found of redis.scanIterator({
-      MATCH: `${run.names.redisKeyPrefix}*`,
-      COUNT: 1000,
-    }))
-      if (found.length > 0) await redis.unlink(found);
-  } catch (err) {
-    log(`redis cleanup: ${String(err)}`);
-  } finally {
-    await redis.close().catch(() => {});
-  }
-  if (options.keep) log(`kept the database: ${run.databaseUrl}`);
-  else
-    await dropDatabase(run.databaseUrl).catch((err: unknown) =>
-      log(`drop database: ${String(err)}`),
-    );
+  await removeBenchRun(run, log, { keep: options.keep });
 }
 
 async function main(): Promise<void> {

@@ -3,7 +3,7 @@ import { createClient } from "redis";
 import { Agent, request } from "undici";
 import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import { createPool, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
 import { listAudit } from "../ingest-api/console/audit-store.ts";
 import { encodeCursor } from "../ingest-api/http/page-cursor.ts";
@@ -17,6 +17,7 @@ import { listSchoolPage, schoolFigureRows } from "../ingest-api/schools/school-s
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
+import { removeBenchRun } from "./bench/run-cleanup.ts";
 import { BENCH_ADMIN_HEADERS, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { type Verdict, valueVerdict, verdictLines } from "./bench/verdict.ts";
 import { intFlag, readCli } from "./cli.ts";
@@ -505,24 +506,7 @@ function report(machine: string, fillSeconds: number, measured: Measured[]): str
 
 async function cleanup(): Promise<void> {
   for (const child of children.splice(0)) await stopChild(child);
-  const redis = createClient({ url: run.redisUrl });
-  try {
-    await redis.connect();
-    for await (const found of redis.scanIterator({
-      MATCH: `${run.names.redisKeyPrefix}*`,
-      COUNT: 1000,
-    }))
-      if (found.length > 0) await redis.unlink(found);
-  } catch (err) {
-    log(`redis cleanup: ${String(err)}`);
-  } finally {
-    await redis.close().catch(() => {});
-  }
-  if (options.keep) log(`kept the database: ${run.databaseUrl}`);
-  else
-    await dropDatabase(run.databaseUrl).catch((err: unknown) =>
-      log(`drop database: ${String(err)}`),
-    );
+  await removeBenchRun(run, log, { keep: options.keep });
 }
 
 async function main(): Promise<void> {

@@ -27,6 +27,7 @@ import { INGEST_USAGE, type IngestSettings, readIngestSettings } from "./bench/i
 import { failures, type LoadRequest, type LoadResult, okPerSecond, runLoad } from "./bench/load.ts";
 import { findPids, watchCpu } from "./bench/proc-stats.ts";
 import { benchLog as log } from "./bench/progress.ts";
+import { unlinkKeysUnder } from "./bench/run-cleanup.ts";
 import { BENCH_ADMIN_HEADERS, BENCH_POLL, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { readCli } from "./cli.ts";
 
@@ -91,7 +92,7 @@ async function prepareResources({ nc, jsm, redis }: Bench): Promise<void> {
     maxBytes: 0,
     replicas: 1,
   });
-  await deleteRedisKeys(redis);
+  await unlinkKeysUnder(redis, names.redisKeyPrefix);
 }
 
 function childEnv(port: number): NodeJS.ProcessEnv {
@@ -269,11 +270,6 @@ async function measureOnce({ jsm }: Bench, m: Measure): Promise<Run> {
   };
 }
 
-async function deleteRedisKeys(redis: RedisClient): Promise<void> {
-  for await (const keys of redis.scanIterator({ MATCH: `${names.redisKeyPrefix}*`, COUNT: 1000 }))
-    if (keys.length > 0) await redis.unlink(keys);
-}
-
 let cleaning: Promise<void> | undefined;
 /** Idempotent: a signal during the final cleanup must not run it twice. */
 function cleanup(b: Bench): Promise<void> {
@@ -284,7 +280,7 @@ function cleanup(b: Bench): Promise<void> {
 async function cleanupOnce({ children, jsm, redis, nc }: Bench): Promise<void> {
   await Promise.allSettled(children.map((c) => stopChild(c)));
   await jsm.streams.delete(names.stream).catch(() => false);
-  await deleteRedisKeys(redis).catch(() => {});
+  await unlinkKeysUnder(redis, names.redisKeyPrefix).catch(() => {});
   await redis.close().catch(() => {});
   await nc.close().catch(() => {});
   // The database holds one poll and one kiosk; recreating it takes a second, so it is

@@ -8,6 +8,7 @@ import { ResultsPublisher } from "../result-publisher/publisher.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
+import { unlinkKeysUnder } from "./bench/run-cleanup.ts";
 import { ratioVerdict, verdictLines } from "./bench/verdict.ts";
 import { intFlag, readCli } from "./cli.ts";
 
@@ -175,8 +176,7 @@ try {
     ]).join("\n")}\n`,
   );
 } finally {
-  for await (const keys of redis.scanIterator({ MATCH: `${PREFIX}*`, COUNT: 1000 }))
-    if (keys.length > 0) await redis.unlink(keys);
+  await unlinkKeysUnder(redis, PREFIX);
   await redis.close();
   await pool.end();
   await dropDatabase(DB_URL);

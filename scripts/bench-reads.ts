@@ -19,6 +19,7 @@ import { benchCommand } from "./bench/command-line.ts";
 import { type LoadResult, median, okPerSecond, runLoad } from "./bench/load.ts";
 import { pacedVotesInChild } from "./bench/paced-votes.ts";
 import { processCpuSeconds } from "./bench/proc-stats.ts";
+import { unlinkKeysUnder } from "./bench/run-cleanup.ts";
 import { BENCH_ADMIN_HEADERS, BENCH_POLL, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { StreamHolder } from "./bench/stream-holder.ts";
 import {
@@ -382,11 +383,7 @@ async function cleanup(): Promise<void> {
     await jsm.streams.delete(names.stream).catch(() => false);
     await nc.close();
   }
-  for await (const found of redis.scanIterator({
-    MATCH: `${names.redisKeyPrefix}*`,
-    COUNT: 1000,
-  }))
-    if (found.length > 0) await redis.unlink(found);
+  await unlinkKeysUnder(redis, names.redisKeyPrefix);
   await redis.close().catch(() => {});
   await dropDatabase(databaseUrl).catch((err: unknown) => log(`drop database: ${String(err)}`));
 }

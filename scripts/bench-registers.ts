@@ -25,6 +25,7 @@ import { freePort } from "../harness/ports.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
+import { unlinkKeysUnder } from "./bench/run-cleanup.ts";
 import { BENCH_ADMIN_HEADERS, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { type Verdict, valueVerdict, verdictLines } from "./bench/verdict.ts";
 import { durationFlag, intFlag, percentFlag, readCli } from "./cli.ts";
@@ -838,11 +839,7 @@ try {
   for (const c of children.reverse()) await stopChild(c).catch(() => {});
   await subscriber.close().catch(() => {});
   if (!o.keep) {
-    for await (const keys of redis.scanIterator({
-      MATCH: `${run.names.redisKeyPrefix}*`,
-      COUNT: 1000,
-    }))
-      if (keys.length > 0) await redis.unlink(keys);
+    await unlinkKeysUnder(redis, run.names.redisKeyPrefix);
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(run.names.stream).catch(() => false);
   }

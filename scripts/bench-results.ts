@@ -17,6 +17,7 @@ import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts
 import { visibleResults } from "../result-publisher/results.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
+import { unlinkKeysUnder } from "./bench/run-cleanup.ts";
 import {
   ratioText,
   ratioVerdict,
@@ -159,8 +160,7 @@ async function freshness(): Promise<{ p50: number; p95: number; max: number; vot
     while ((publications.at(-1)?.total ?? 0) < accepted.length && Date.now() < deadline)
       await sleep(100);
     await subscriber.close();
-    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
-      if (keys.length > 0) await redis.unlink(keys);
+    await unlinkKeysUnder(redis, prefix);
     await redis.close();
 
     const latencies: number[] = [];
@@ -301,8 +301,7 @@ async function refreshCost(): Promise<RefreshCost> {
   const { rows: rollupCount } = await pool.query<{ n: number }>(
     "select count(*) as n from vote_rollups",
   );
-  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
-    if (keys.length > 0) await redis.unlink(keys);
+  await unlinkKeysUnder(redis, prefix);
   await redis.close();
   await pool.end();
   return {

@@ -23,6 +23,7 @@ import { visibleResults } from "../result-publisher/results.ts";
 import { loadRollups } from "../result-publisher/rollup-store.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
+import { unlinkKeysUnder } from "./bench/run-cleanup.ts";
 import {
   ratioText,
   type Verdict,
@@ -702,8 +703,7 @@ async function main(): Promise<boolean> {
     process.stdout.write(`${report.join("\n")}\n`);
   } finally {
     for (const child of children.reverse()) await stopChild(child);
-    for await (const keys of redis.scanIterator({ MATCH: `${PREFIX}*`, COUNT: 1000 }))
-      if (keys.length > 0) await redis.unlink(keys);
+    await unlinkKeysUnder(redis, PREFIX);
     await redis.close();
     await pool.end();
     const nc = await connect({ servers: NATS_URL });

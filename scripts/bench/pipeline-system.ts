@@ -15,6 +15,7 @@ import {
 import { freePort } from "../../harness/ports.ts";
 import { PIPELINE } from "./pipeline-options.ts";
 import { pidsByComm } from "./proc-stats.ts";
+import { unlinkKeysUnder } from "./run-cleanup.ts";
 
 // The system under test of the whole-pipeline bench: ingest API(s), batch writer(s) and
 // the result publisher as processes of their own, on the bench's database, stream and
@@ -63,11 +64,7 @@ export async function resetWorld(): Promise<void> {
     await jsm.streams.delete(s).catch(() => false);
   await nc.close();
   const redis = await connectRedis(PIPELINE.redisUrl, logger, "bench");
-  for await (const keys of redis.scanIterator({
-    MATCH: `${PIPELINE.redisKeyPrefix}*`,
-    COUNT: 1000,
-  }))
-    if (keys.length > 0) await redis.unlink(keys);
+  await unlinkKeysUnder(redis, PIPELINE.redisKeyPrefix);
   await redis.close();
   await rm(PIPELINE.kioskFile, { force: true });
 }
