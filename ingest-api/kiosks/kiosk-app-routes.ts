@@ -40,6 +40,7 @@ const ASSETS = [
   "format.js",
   "register.js",
   "register-session.js",
+  "credential-store.js",
 ];
 /** The shared contracts the pages import (common/browser/). */
 const SHARED = ["poll-phase.js"];

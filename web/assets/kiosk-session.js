@@ -5,53 +5,26 @@
 import { createOutbox } from "/kiosk-client/outbox.ts";
 import { statusReport } from "/kiosk-client/status-report.ts";
 import { openIndexedDbStore } from "/kiosk-client/store-indexeddb.ts";
+import { loadRecord, saveRecord } from "./credential-store.js";
 
 export const APP_VERSION = "tallyflow-kiosk-pages/1";
 const DB_NAME = "tallyflow-kiosk";
 // An idle kiosk (nothing to send, so no batch carries its status) reports this often.
 const HEARTBEAT_MS = 60_000;
-const STORE = "credentials";
 const KEY = "kiosk";
-
-function done(request) {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-async function withStore(mode, fn) {
-  const open = indexedDB.open(DB_NAME, 1);
-  open.onupgradeneeded = () => open.result.createObjectStore(STORE);
-  const db = await done(open);
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode, { durability: "strict" });
-      let result;
-      tx.oncomplete = () => resolve(result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
-      done(fn(tx.objectStore(STORE))).then((value) => {
-        result = value;
-      }, reject);
-    });
-  } finally {
-    db.close();
-  }
-}
 
 /**
  * The kiosk's credentials, `{kioskId, name, token, pollIds, pairedAt}`, or undefined
  * before pairing.
  */
 export function loadCredentials() {
-  return withStore("readonly", (store) => store.get(KEY));
+  return loadRecord(DB_NAME, KEY);
 }
 
 /** Keeps the credentials from POST /v1/pair (replacing a previous pairing's). */
 export function saveCredentials({ kioskId, name, token, pollIds }) {
   const record = { kioskId, name, token, pollIds: pollIds ?? null, pairedAt: Date.now() };
-  return withStore("readwrite", (store) => store.put(record, KEY));
+  return saveRecord(DB_NAME, KEY, record);
 }
 
 /**

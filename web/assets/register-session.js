@@ -5,49 +5,22 @@
 
 import { createOutbox } from "/kiosk-client/outbox.ts";
 import { openIndexedDbStore } from "/kiosk-client/store-indexeddb.ts";
+import { loadRecord, saveRecord } from "./credential-store.js";
 
 export const APP_VERSION = "tallyflow-register-page/1";
 const DB_NAME = "tallyflow-teacher";
 const OUTBOX_DB = "tallyflow-teacher-outbox";
-const STORE = "credentials";
 const KEY = "teacher";
-
-function done(request) {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-async function withStore(mode, fn) {
-  const open = indexedDB.open(DB_NAME, 1);
-  open.onupgradeneeded = () => open.result.createObjectStore(STORE);
-  const db = await done(open);
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode, { durability: "strict" });
-      let result;
-      tx.oncomplete = () => resolve(result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
-      done(fn(tx.objectStore(STORE))).then((value) => {
-        result = value;
-      }, reject);
-    });
-  } finally {
-    db.close();
-  }
-}
 
 /** `{teacherId, schoolId, label, token, signedInAt}`, or undefined before a sign-in. */
 export function loadTeacher() {
-  return withStore("readonly", (store) => store.get(KEY));
+  return loadRecord(DB_NAME, KEY);
 }
 
 /** Keeps the credential from POST /v1/teachers/sign-in (replacing a previous one). */
 export function saveTeacher({ teacherId, schoolId, label, token }) {
   const record = { teacherId, schoolId, label, token, signedInAt: Date.now() };
-  return withStore("readwrite", (store) => store.put(record, KEY));
+  return saveRecord(DB_NAME, KEY, record);
 }
 
 /**
