@@ -101,8 +101,9 @@ const USAGE = `usage: npm run bench:attendance -- [--schools N] [--people N] [--
   --past-day         play the last school day before today (the schools' seeded zones), not
                      today in a zone where its events are past (default: today, live)
   --live-for D       how long the played today must stay live from the zone's pick: the
-                     schools' dayEndsAt is moved later when 17:00 is sooner (default: twice
-                     the peaks' sending time + 10 min, at least 30 min)
+                     schools' dayEndsAt is moved later when 17:00 is sooner (default: 1.5 ×
+                     the peaks' sending time + 10 min, at least 30 min; at most ~7.7 h
+                     fit before 23:59, the reference scale's ~5.7 h among them)
   --keep             keep the database, stream and keys (default: removed)
   --api-node-args=S  node options for the ingest API's process only, space-separated (to
                      profile it: --api-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof", or an
@@ -241,7 +242,9 @@ try {
   let seeded = file.schools;
   if (!o.pastDay) {
     const peaksS = (2 * o.schools * o.people) / o.rate;
-    const liveForMs = o.liveForMs ?? Math.max(30 * 60_000, (2 * peaksS + 600) * 1000);
+    // The peaks, the drain and the check, with room for a loaded machine; no more than fits
+    // between the day's last event (16:16) and 23:59 at the reference scale (~3.5 h of peaks: 5.7 h).
+    const liveForMs = o.liveForMs ?? Math.max(30 * 60_000, (1.5 * peaksS + 600) * 1000);
     live = pickLiveSchoolDay(Date.now(), { liveForMs });
     log(
       `today, live: ${live.day} in ${live.timeZone} (local ${live.localTime} now, every event of the day behind it), dayEndsAt ${live.dayEndsAt} (the day must stay live ${int(liveForMs / 60_000)} min)`,
