@@ -58,6 +58,12 @@ async function rowsRead(metrics: PublisherMetrics): Promise<number> {
   return (await metrics.attendanceRowsRead.get()).values[0]?.value ?? 0;
 }
 
+/** tallyflow_publisher_attendance_documents_built_by_path_total, by path. */
+async function builtByPath(metrics: PublisherMetrics): Promise<Record<string, number>> {
+  const values = (await metrics.attendanceBuiltByPath.get()).values;
+  return Object.fromEntries(values.map((v) => [String(v.labels.path), v.value]));
+}
+
 async function document(schoolId = "oak"): Promise<AttendanceDayDocument> {
   const doc = await readAttendanceDay(redis, prefix, schoolId, DAY);
   assert.ok(doc !== null, `no document for ${schoolId}`);
@@ -109,11 +115,19 @@ describe("the attendance publisher's kept todays", () => {
     assert.equal(first.published.length, 4, "2 schools × 2 kept days");
     assert.equal(publisher.keptTodays, 2);
     assert.deepEqual((await document()).lists.inNow, ["A1"]);
+    assert.deepEqual(first.keptToday, [], "nothing kept yet: every document from the reads");
+    assert.deepEqual(await builtByPath(metrics), {
+      kept_today: 0,
+      today_from_reads: 2,
+      earlier_day_from_reads: 2,
+    });
 
     const before = await rowsRead(metrics);
     await storeAttendanceDay(db.pool, "oak", "A2", DAY, [{ kind: "in", at: at("08:45") }]);
     const summary = await publisher.run(nowAt("09:01"));
     assert.deepEqual(summary.published, [`oak/${DAY}`]);
+    assert.deepEqual(summary.keptToday, [`oak/${DAY}`], "built from the kept today");
+    assert.equal((await builtByPath(metrics)).kept_today, 1);
     assert.equal((await rowsRead(metrics)) - before, 1, "the changed row, no roster, no day");
     const doc = await document();
     assert.deepEqual(doc.lists.inNow, ["A1", "A2"]);

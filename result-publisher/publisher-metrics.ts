@@ -20,6 +20,7 @@ export interface PublisherMetrics {
   rollupRowsRead: Counter;
   runDuration: Histogram;
   attendanceBuilt: Counter;
+  attendanceBuiltByPath: Counter<"path">;
   attendancePublished: Counter;
   attendanceLost: Counter;
   attendanceRowsRead: Counter;
@@ -90,6 +91,12 @@ export function createPublisherMetrics(): PublisherMetrics {
       registry,
       "tallyflow_publisher_attendance_documents_built_total",
       "School day documents built (a changed day, a roster or rule change, a day ending, one missing in Redis)",
+    ),
+    attendanceBuiltByPath: counter(
+      registry,
+      "tallyflow_publisher_attendance_documents_built_by_path_total",
+      "School day documents built, by path: kept_today (a school's today kept in memory, brought up to date from the changed rows, no read), today_from_reads (a today built from its roster and rows, kept from then on), earlier_day_from_reads",
+      ["path"],
     ),
     attendancePublished: counter(
       registry,

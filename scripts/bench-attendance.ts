@@ -5,7 +5,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { DateTime } from "luxon";
 import { Pool as HttpPool } from "undici";
-import type { LocalDay } from "../common/attendance/school-day.ts";
+import { type LocalDay, localDay } from "../common/attendance/school-day.ts";
 import { type AttendanceAnnouncement, attendanceChannel } from "../common/attendance-contract.ts";
 import { readAttendanceDay } from "../common/attendance-day-read.ts";
 import { createLogger } from "../common/logger.ts";
@@ -37,6 +37,11 @@ import { attendanceSchools, pastSchoolDays } from "./simulator/attendance-regist
 import { type PhaseReport, planOf, runAttendanceDays } from "./simulator/attendance-run.ts";
 import { type AttendanceEventBody, AttendanceSender } from "./simulator/attendance-sender.ts";
 import { readKioskFile } from "./simulator/kiosk-file.ts";
+import {
+  type LiveSchoolDay,
+  lastEventMinutes,
+  pickLiveSchoolDay,
+} from "./simulator/live-school-day.ts";
 import { personId } from "./simulator/roster.ts";
 import { seed } from "./simulator/seeding.ts";
 
@@ -49,7 +54,13 @@ import { seed } from "./simulator/seeding.ts";
 // (scripts/simulator/attendance-*.ts): the morning peak (every person who comes checks in,
 // in order of their school-local arrival time) then the afternoon peak (every check-out),
 // each sent at --rate events/s. The day's clock is compressed, the rate is not: every event
-// carries the castAt of its real school-local time on the last school day before today.
+// carries the castAt of its real school-local time on the schools' TODAY, still live while
+// it is measured, because that is the day a deployment's screens read during the peaks and
+// the publisher's path for it is its own (the kept today, attendance-live-day.ts; a past day
+// is built from reads every run): the schools are given the time zone where, at the run,
+// the day's last check-out is already past (the API refuses no castAt then) and, when the
+// default 17:00 is too soon, a later dayEndsAt (simulator/live-school-day.ts). --past-day
+// plays the last school day before today instead (the bench before 2026-12-07 16:30 UTC).
 // Kiosks offline for the morning (--offline, of the kiosks: ~1 % of the events) send their
 // check-ins once the afternoon is done: hours late by castAt, after the same person's
 // check-out.
@@ -61,7 +72,11 @@ import { seed } from "./simulator/seeding.ts";
 //   from the API's answer to the first published document version that shows the event (the
 //   bench subscribes to the attendance channel and reads each announced document of a
 //   sampled school: a check-in shows as the person no longer absent, a check-out as the person
-//   no longer auto-closed); target ≤ RESULTS_INTERVAL_MS + 1 s at p95;
+//   no longer in now (no longer auto-closed, on a day already over)); target ≤
+//   RESULTS_INTERVAL_MS + 1 s at p95;
+// - which path the publisher built the documents by during the peaks (its counter
+//   tallyflow_publisher_attendance_documents_built_by_path_total): the kept today, every
+//   one, on a live day, and the day live (today, before dayEndsAt) until the check's end;
 // - sustained events/s during each peak: events answered 202 per second of the peak;
 // - the attendance API during the peaks: the day document (whole school) and a week page of
 //   100 people, at 10,000 people per school, p99 < 25 ms (timed on a worker thread, so that
@@ -84,6 +99,12 @@ const USAGE = `usage: npm run bench:attendance -- [--schools N] [--people N] [--
   --linger D         a kiosk's batch goes after this long (default 1s)
   --drain-timeout D  how long to wait for the writer after the last event (default 30m)
   --seed N           random seed (default 1)
+  --past-day         play the last school day before today (the schools' seeded zones), not
+                     today in a zone where its events are past (default: today, live)
+  --live-for D       how long the played today must stay live from the zone's pick: the
+                     schools' dayEndsAt is moved later when 17:00 is sooner (default: 1.5 ×
+                     the peaks' sending time + 10 min, at least 30 min; at most ~7.7 h
+                     fit before 23:59, the reference scale's ~5.7 h among them)
   --keep             keep the database, stream and keys (default: removed)
   --api-node-args=S  node options for the ingest API's process only, space-separated (to
                      profile it: --api-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof", or an
@@ -108,6 +129,8 @@ const o = readCli(
       "drain-timeout": { type: "string", default: "30m" },
       seed: { type: "string", default: "1" },
       keep: { type: "boolean", default: false },
+      "past-day": { type: "boolean", default: false },
+      "live-for": { type: "string", default: "" },
     },
   },
   ({ values }) => ({
@@ -125,11 +148,32 @@ const o = readCli(
     drainTimeoutMs: durationFlag("drain-timeout", values["drain-timeout"]),
     seed: intFlag("seed", values.seed, { min: 0 }),
     keep: values.keep,
+    pastDay: values["past-day"],
+    liveForMs: values["live-for"] === "" ? null : durationFlag("live-for", values["live-for"]),
     apiNodeArgs: values["api-node-args"].split(" ").filter((a) => a !== ""),
   }),
 );
 
 const FRESH_SLACK_MS = 1_000;
+const PATHS = ["kept_today", "today_from_reads", "earlier_day_from_reads"] as const;
+type BuiltByPath = Record<(typeof PATHS)[number], number>;
+
+/** The publisher's tallyflow_publisher_attendance_documents_built_by_path_total, by path. */
+async function builtByPath(port: number): Promise<BuiltByPath> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out = { kept_today: 0, today_from_reads: 0, earlier_day_from_reads: 0 };
+  for (const path of PATHS) {
+    const m = new RegExp(
+      `^tallyflow_publisher_attendance_documents_built_by_path_total\\{[^}]*path="${path}"[^}]*\\} (\\S+)$`,
+      "m",
+    ).exec(text);
+    out[path] = m === null ? 0 : Number(m[1]);
+  }
+  return out;
+}
+
+const pathLine = (p: BuiltByPath) =>
+  `${p.kept_today.toLocaleString("en-US")} kept today, ${p.today_from_reads.toLocaleString("en-US")} today from reads, ${p.earlier_day_from_reads.toLocaleString("en-US")} earlier days from reads`;
 const API_P99_TARGET_MS = 25;
 const RATE_TARGET = 1_500;
 const ADMIN_TOKEN = BENCH_ADMIN_HEADERS.authorization.slice("Bearer ".length);
@@ -164,11 +208,18 @@ try {
     PUBLISHER_METRICS_PORT: "0",
     ...extra,
   });
+  const publisherMetricsPort = await freePort();
   const api = startNode("ingest", [...o.apiNodeArgs, "ingest-api/main.ts"], env({}));
   children.push(api);
   await waitUntilReady(api, `${apiUrl}/readyz`, 60_000);
   children.push(startNode("writer", ["batch-writer/main.ts"], env({})));
-  children.push(startNode("publisher", ["result-publisher/main.ts"], env({})));
+  children.push(
+    startNode(
+      "publisher",
+      ["result-publisher/main.ts"],
+      env({ PUBLISHER_METRICS_PORT: String(publisherMetricsPort) }),
+    ),
+  );
 
   // The world: schools, rosters, kiosks (npm run seed's code), a register at each door.
   let t = performance.now();
@@ -186,7 +237,40 @@ try {
   const seedS = (performance.now() - t) / 1000;
   const file = (await readKioskFile(kioskFile))!;
   const admin = new AdminClient(apiUrl, ADMIN_TOKEN);
-  const { schools } = await attendanceSchools(admin, file.schools, file.kiosks);
+  // Today, live: every school in the zone picked now (see the file's head), before its
+  // register and rules are set and before any event.
+  let live: LiveSchoolDay | null = null;
+  let seeded = file.schools;
+  if (!o.pastDay) {
+    const peaksS = (2 * o.schools * o.people) / o.rate;
+    // The peaks, the drain and the check, with room for a loaded machine; no more than fits
+    // between the day's last event (16:16) and 23:59 at the reference scale (~3.5 h of peaks: 5.7 h).
+    const liveForMs = o.liveForMs ?? Math.max(30 * 60_000, (1.5 * peaksS + 600) * 1000);
+    live = pickLiveSchoolDay(Date.now(), { liveForMs });
+    log(
+      `today, live: ${live.day} in ${live.timeZone} (local ${live.localTime} now, every event of the day behind it), dayEndsAt ${live.dayEndsAt} (the day must stay live ${int(liveForMs / 60_000)} min)`,
+    );
+    for (const s of file.schools) {
+      const res = await admin.call("PATCH", `/v1/schools/${encodeURIComponent(s.id)}`, {
+        timeZone: live.timeZone,
+      });
+      if (res.status !== 200) throw new Error(`time zone of ${s.id}: HTTP ${res.status}`);
+    }
+    seeded = file.schools.map((s) => ({ ...s, timeZone: live!.timeZone }));
+  }
+  const { schools } = await attendanceSchools(
+    admin,
+    seeded,
+    file.kiosks,
+    8,
+    live === null
+      ? {}
+      : {
+          dayEndsAt: live.dayEndsAt,
+          // A Saturday or Sunday there: a school day all the same (what is measured is a peak).
+          ...(live.weekday > 5 ? { weekdays: [1, 2, 3, 4, 5, 6, 7] } : {}),
+        },
+  );
   log(`seeded in ${seedS.toFixed(0)} s; ${schools.length} registers`);
   // The API knows a roster within a second of its import (NOTIFY): wait for the last one.
   const last = schools.at(-1)!;
@@ -203,8 +287,23 @@ try {
     await sleep(100);
   }
 
+  // The publisher has published the set-up (zones, rules, registers: a school's change is
+  // every kept day of it built from reads again) before the day starts: the peaks measure
+  // the peaks, not the set-up's rebuild (a run that did not wait built each school's today
+  // from reads once in the morning peak).
+  const setUpMs = await waitForAttendancePublisher(
+    redis,
+    run.names.redisKeyPrefix,
+    await snapshotNow(pool),
+    4 * o.intervalMs + 60_000,
+  );
+  if (setUpMs === undefined) throw new Error("the publisher did not publish the set-up in time");
+  log(`the publisher published the set-up in ${(setUpMs / 1000).toFixed(1)} s`);
+
   const nowMs = Date.now();
-  const days = schools.map((s) => pastSchoolDays(nowMs, s.timeZone, 1));
+  const days = schools.map((s) =>
+    live === null ? pastSchoolDays(nowMs, s.timeZone, 1) : [live.day],
+  );
   const sampled = new Map<string, LocalDay>();
   for (let i = 0; i < Math.min(o.sampleSchools, schools.length); i++) {
     // Spread over the list: not only the first schools' documents.
@@ -289,6 +388,8 @@ try {
   const reading = new Set<string>();
   const again = new Set<string>();
   let documentsRead = 0;
+  /** Documents the watcher read during the peaks, by the day's side of dayEndsAt. */
+  const peakDocs = { live: 0, over: 0 };
   const check = async (schoolId: string) => {
     if (reading.has(schoolId)) {
       again.add(schoolId);
@@ -309,8 +410,10 @@ try {
         const seenAt = Date.now();
         documentsRead++;
         if (doc === null) continue;
+        if (at.phase === "in" || at.phase === "out") peakDocs[doc.dayOver ? "over" : "live"]++;
         const absent = new Set(doc.lists.absent);
-        const open = new Set(doc.lists.autoClosed);
+        // Before dayEndsAt a person checked in and not out is in now; after it, auto-closed.
+        const open = new Set(doc.dayOver ? doc.lists.autoClosed : doc.lists.inNow);
         const left: Sample[] = [];
         for (const s of waiting) {
           const shown = s.kind === "in" ? !absent.has(s.personId) : !open.has(s.personId);
@@ -353,6 +456,8 @@ try {
     }
   })();
 
+  // The publisher's documents by path (its counter), at the peaks' start and end.
+  const pathsAt: { start?: Promise<BuiltByPath>; end?: Promise<BuiltByPath> } = {};
   // The day.
   const phases: PhaseReport[] = [];
   t = performance.now();
@@ -367,6 +472,9 @@ try {
     progressIntervalMs: 15_000,
     onPhase(p) {
       phases.push(p);
+      if (p.phase === "in" && p.state === "start")
+        pathsAt.start = builtByPath(publisherMetricsPort);
+      if (p.phase === "out" && p.state === "end") pathsAt.end = builtByPath(publisherMetricsPort);
       if (p.state === "start") {
         at.phase = p.phase;
         reads.timing(p.phase === "in" || p.phase === "out");
@@ -462,6 +570,17 @@ try {
     );
   }
   const reconcileS = (performance.now() - t) / 1000;
+  const checkedAtMs = Date.now();
+  const pathsStart = await pathsAt.start!;
+  const pathsEnd = await pathsAt.end!;
+  const pathsRun = await builtByPath(publisherMetricsPort);
+  const peakPaths = Object.fromEntries(
+    PATHS.map((path) => [path, (pathsEnd[path] ?? 0) - (pathsStart[path] ?? 0)]),
+  ) as BuiltByPath;
+  const stillLive =
+    live !== null &&
+    checkedAtMs < live.dayEndMs &&
+    localDay(checkedAtMs, live.timeZone) === live.day;
   for (const k of ["in", "out"] as const) {
     const stillPending = [...pending.values()].flat().filter((s) => s.kind === k).length;
     if (stillPending > 0) log(`${stillPending} sampled ${k} events never seen in a document`);
@@ -521,6 +640,25 @@ try {
       met: docs.differences === 0 && docs.days > 0,
     },
   ];
+  if (live !== null)
+    verdicts.push(
+      {
+        what: "the played day live (the schools' today, before dayEndsAt) until the documents were checked",
+        measured: `${live.day} in ${live.timeZone}, dayEndsAt ${live.dayEndsAt} (${new Date(live.dayEndMs).toISOString()}); checked by ${new Date(checkedAtMs).toISOString()}`,
+        target: "live throughout",
+        met: stillLive,
+      },
+      {
+        what: "the peaks' documents built from the publisher's kept today (the path of a deployment's peaks)",
+        measured: `${int(peakPaths.kept_today)} kept today, ${int(peakPaths.today_from_reads)} today from reads, ${int(peakPaths.earlier_day_from_reads)} earlier days; documents read ${int(peakDocs.live)} live, ${int(peakDocs.over)} day over`,
+        target: "all kept today, none over",
+        met:
+          peakPaths.kept_today > 0 &&
+          peakPaths.today_from_reads === 0 &&
+          peakDocs.over === 0 &&
+          peakDocs.live > 0,
+      },
+    );
   if (verdicts.some((v) => !v.met)) exitCode = 1;
   const scaled = o.schools * o.people < 10_000_000;
   const lines = [
@@ -529,6 +667,10 @@ try {
     machineLine(started),
     `command: ${benchCommand("bench:attendance")}`,
     `${int(o.schools)} schools × ${int(o.people)} people${scaled ? ` (scaled down from the reference 1,000 × 10,000)` : ""}, ${o.kiosks} kiosks each, one school day (${[...new Set(days.flat())].join(", ")}), ${int(o.rate)} events/s sent per peak, publisher interval ${int(o.intervalMs)} ms; ingest API, writer and publisher as processes, Postgres, NATS and Redis shared with other work on the machine`,
+    live === null
+      ? `the day played: the last school day before today in each school's zone (--past-day): the publisher builds it from reads`
+      : `the day played: today, ${live.day} (ISO weekday ${live.weekday}) in ${live.timeZone}, picked at ${live.localTime} local (the day's events all before ${String(Math.floor(lastEventMinutes() / 60)).padStart(2, "0")}:${String(lastEventMinutes() % 60).padStart(2, "0")} local); dayEndsAt ${live.dayEndsAt}; ${stillLive ? "still live when the documents were checked" : "NOT live any more when the documents were checked"}`,
+    `the publisher's documents by path (tallyflow_publisher_attendance_documents_built_by_path_total): during the peaks ${pathLine(peakPaths)}; the whole run ${pathLine(pathsRun)}; documents the watcher read during the peaks: ${int(peakDocs.live)} live, ${int(peakDocs.over)} day over`,
     `seeding ${int(seedS)} s; the day sent in ${int(sendS)} s; writer drained ${drainS.toFixed(1)} s after the last answer; ${caughtUp}; documents checked in ${reconcileS.toFixed(1)} s`,
     "",
     "| phase | events sent | answered 202 | seconds (first sent → last answered) | events/s | writer backlog, max | fresh p50 / p95 / max (ms) |",

@@ -30,8 +30,18 @@ async function findRegister(admin: AdminClient, schoolId: string): Promise<strin
   return polls.find((p) => p.slug === REGISTER_SLUG && p.kind === "attendance")?.id;
 }
 
-/** The school's register, created when missing; its lateAfter set. */
-export async function ensureRegister(admin: AdminClient, schoolId: string): Promise<string> {
+/** Presence rules a run sets besides lateAfter (PATCH /v1/schools/:schoolId/attendance). */
+export interface RunSettings {
+  dayEndsAt?: string;
+  weekdays?: number[];
+}
+
+/** The school's register, created when missing; its lateAfter (and `settings`) set. */
+export async function ensureRegister(
+  admin: AdminClient,
+  schoolId: string,
+  settings: RunSettings = {},
+): Promise<string> {
   let id = await findRegister(admin, schoolId);
   if (id === undefined) {
     const res = await admin.call("POST", "/v1/polls", {
@@ -48,11 +58,9 @@ export async function ensureRegister(admin: AdminClient, schoolId: string): Prom
   const patch = await admin.call(
     "PATCH",
     `/v1/schools/${encodeURIComponent(schoolId)}/attendance`,
-    {
-      lateAfter: LATE_AFTER,
-    },
+    { lateAfter: LATE_AFTER, ...settings },
   );
-  if (patch.status !== 200) throw new Error(`lateAfter of ${schoolId}: ${describe(patch)}`);
+  if (patch.status !== 200) throw new Error(`settings of ${schoolId}: ${describe(patch)}`);
   return id;
 }
 
@@ -62,6 +70,7 @@ export async function attendanceSchools(
   schools: readonly SeededSchool[],
   kiosks: readonly SeededKiosk[],
   concurrency = 8,
+  settings: RunSettings = {},
 ): Promise<{ schools: AttendanceSchool[]; skipped: string[] }> {
   const byschool = new Map<string, { id: string; token: string }[]>();
   for (const k of kiosks) {
@@ -86,7 +95,7 @@ export async function attendanceSchools(
         out[i] = {
           id: s.id,
           timeZone: s.timeZone,
-          registerId: await ensureRegister(admin, s.id),
+          registerId: await ensureRegister(admin, s.id, settings),
           people: s.people!,
           kiosks: byschool.get(s.id)!,
         };
