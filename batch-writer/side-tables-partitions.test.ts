@@ -236,6 +236,41 @@ describe("the writer's side tables partitioned by month (migration 044)", () => 
       );
   });
 
+  test("a deleted poll's purge deletes its refusals in every partition, nobody else's", async () => {
+    await insertPoll(db.pool, "gone", ["a"]);
+    await insertPoll(db.pool, "kept", ["a"]);
+    // The same row slots (ctids) in several partitions of both tables, one poll's in one
+    // partition the other's in the next: a ctid deleted in every partition would take both.
+    const months = ["2026-12-02T00:00:00Z", "2027-01-02T00:00:00Z", "2027-02-02T00:00:00Z"];
+    for (const [i, at] of months.entries())
+      for (const pollId of i % 2 === 0 ? ["gone", "kept"] : ["kept", "gone"]) {
+        const cols = "event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq";
+        await db.pool.query(
+          `insert into rejected_votes (${cols}, reason) values ($1, $2, 'a', 'k', $3, $3, 1, 'test')`,
+          [idAt(at), pollId, at],
+        );
+        await db.pool.query(
+          `insert into conflicting_votes (${cols}) values ($1, $2, 'a', 'k', $3, $3, 1)`,
+          [idAt(at), pollId, at],
+        );
+      }
+    await db.pool.query("delete from polls where id = 'gone'");
+    let steps = 0;
+    while ((await db.pool.query("select * from purge_deleted_polls(2)")).rowCount) steps++;
+    assert.ok(steps >= 3, `the purge went in steps of 2 rows: ${steps}`);
+    for (const table of ["rejected_votes", "conflicting_votes"])
+      assert.deepEqual(
+        (
+          await db.pool.query<{ poll_id: string; n: number }>(
+            `select poll_id, count(*)::int as n from ${table}
+             where poll_id in ('gone', 'kept') group by 1`,
+          )
+        ).rows,
+        [{ poll_id: "kept", n: 3 }],
+        table,
+      );
+  });
+
   test("a partition attached by hand gets the unique index its table needs", async () => {
     await db.pool.query("create table rejected_by_hand (like rejected_votes including defaults)");
     await db.pool.query(
