@@ -4,8 +4,8 @@ import type { WriterConfig } from "./config.ts";
 import { type ArchivedPartition, archiveExpiredPartitions } from "./votes-archive.ts";
 
 // The monthly partitions of `votes` (migration 033), kept by the writers, which own the
-// table: every votesPartitionCheckMs (and once soon after start) a writer calls
-// votes_ensure_partitions, which creates the partitions up to votesPartitionsAheadMonths
+// table: every votesPartitionCheckMs (and once soon after start) a writer runs
+// votes_ensure_partitions's pass (time_partitions_ensure('votes'), migration 044), which creates the partitions up to votesPartitionsAheadMonths
 // ahead and moves one past month a vote landed in the default partition for (a kiosk
 // offline for weeks, a clock far off, the history of a deployment from before 033) into a
 // partition of its own. A vote whose month has no partition is never refused meanwhile:
