@@ -344,6 +344,10 @@ begin
   end if;
   perform set_config('lock_timeout', '1s', true);
   if t.keeps_partition_sql is not null then
+    -- Locked first, as the detach would lock them (the parent, then the partition): no row
+    -- may turn into one to keep (a dead letter seen again is listed for replay again)
+    -- between the count and the drop.
+    execute format('lock table %I, %I in access exclusive mode', p_parent, p_name);
     execute format('select count(*) from %I where %s', p_name, t.keeps_partition_sql) into kept_rows;
     if kept_rows > 0 then
       outcome := 'kept';
