@@ -39,15 +39,16 @@
 -- same voter ids (erasure pseudonymises them with the votes), and report 08 sets them beside
 -- the votes of a window: kept longer than the votes they count, they would describe votes no
 -- longer there; kept shorter, a report of a stored month would miss its refusals. Two
--- differences, each a row of the table below:
+-- differences, each a column of time_partitioned_tables below:
 --   - dead_letters: a month holding a dead letter never replayed is not dropped (one is a vote
 --     not counted yet, or a message an operator must see); the writer warns at every pass until
 --     it is replayed (`npm run dlq -- replay`; a replay that fails again is a new dead letter).
 --   - the refusals, duplicate counts and dead letters of a month already past retention (a
 --     past_retention refusal: its event id is that old by definition; or an old deployment's
 --     history) get no partition: they wait in the default partition and are deleted from it once
---     they were recorded (rejected_at, recorded_at, day, last_seen) retention ago, so a refusal
---     is kept the retention after it happened rather than dropped at the next pass. Votes keep
+--     they were recorded (rejected_at, recorded_at, day; a dead letter's last_seen, once it is
+--     replayed) retention ago, so a refusal is kept the retention after it happened rather than
+--     dropped at the next pass. Votes keep
 --     033's rule: such a month is given a partition, which the drop or the archive then takes.
 --
 -- An existing deployment: each old table becomes its DEFAULT partition as 033 did for votes
