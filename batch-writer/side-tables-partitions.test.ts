@@ -176,6 +176,33 @@ describe("the writer's side tables partitioned by month (migration 044)", () => 
     ]);
   });
 
+  test("two writers dead-lettering one new message at once make one dead letter", async () => {
+    const call = `select record_dead_letters('VOTES', array[1::bigint], array['raced'], array[-1],
+      array['votes.lunch'], array['\\x00'::bytea], array['e'], array[1], array['invalid'])`;
+    const [a, b] = [await db.pool.connect(), await db.pool.connect()];
+    try {
+      await a.query("begin");
+      await b.query("begin");
+      // Without the key's lock, the second would look before the first commits, find none
+      // and insert its own: another first_seen (now() of a later transaction), so no
+      // conflict on (msg_id, item_index, first_seen), but a unique violation of the month's
+      // (msg_id, item_index) index, failing its writer's batch.
+      await a.query(call);
+      const second = b.query(call);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await a.query("commit");
+      await second;
+      await b.query("commit");
+    } finally {
+      a.release();
+      b.release();
+    }
+    assert.equal(
+      await queryNumber(db.pool, "select count(*) from dead_letters where msg_id = 'raced'"),
+      1,
+    );
+  });
+
   test("a row of a month with no partition goes to the default one and is moved later", async () => {
     const ballot = decoded({
       eventId: idAt("2041-06-01T08:00:00Z"),
