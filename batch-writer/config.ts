@@ -59,8 +59,8 @@ export interface WriterConfig extends CommonConfig {
    */
   readonly pollPurgeIntervalMs: number;
   /**
-   * Months ahead of the current one that `votes` has partitions for (migration 033,
-   * votes-partitions.ts). @defaultValue 3
+   * Months ahead of the current one that `votes` and the writer's other monthly tables have
+   * partitions for (migrations 033, 044, votes-partitions.ts). @defaultValue 3
    */
   readonly votesPartitionsAheadMonths: number;
   /** How often a writer runs the votes partitions' maintenance. @defaultValue 3600000 */
@@ -68,7 +68,9 @@ export interface WriterConfig extends CommonConfig {
   /**
    * Days of raw votes kept (migration 035, votes-retention.ts): the partitions of months
    * that ended before then are dropped (rollups stay), and a vote whose event id time is
-   * older is refused (rejected_votes, past_retention). Unset: kept for ever.
+   * older is refused (rejected_votes, past_retention). The refusals, clashes, duplicate
+   * counts and dead letters follow the same horizon (migration 044; a month holding a dead
+   * letter never replayed is kept). Unset: kept for ever.
    */
   readonly votesRetentionDays: number | undefined;
   /**

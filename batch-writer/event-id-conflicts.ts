@@ -44,7 +44,8 @@ export const RECORD_CONFLICTS = `
                                    received_at, stream_seq)
     select event_id, poll_id, option_id, kiosk_id, voter_id, cast_at, received_at, stream_seq
     from clashing
-    on conflict (event_id, kiosk_id, poll_id, option_id, voter_id) do nothing
+    -- No target: the key is each partition's unique index (migration 044).
+    on conflict do nothing
     returning 1
   )
   select (select count(*) from clashing)::int as conflicts,

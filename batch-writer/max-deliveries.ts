@@ -104,14 +104,11 @@ export class MaxDeliveriesMover {
     // Already gone: an earlier attempt moved and deleted it but died before the ack.
     if (stored === null) return;
     // Keyed by the message's identity, as store-batch.ts keys the writer's own dead letters.
+    // (record_dead_letters, migration 044: one dead letter per message, whatever its month).
     await pool.query(
-      `insert into dead_letters (stream, stream_seq, msg_id, item_index, subject, raw, error,
-                                 deliveries, reason)
-       values ($1, $2, $3, -1, $4, $5, $6, $7, 'max_deliveries')
-       on conflict (msg_id, item_index) do update set
-         stream = excluded.stream, stream_seq = excluded.stream_seq, subject = excluded.subject,
-         raw = excluded.raw, error = excluded.error, deliveries = excluded.deliveries,
-         reason = excluded.reason, last_seen = now(), replayed_at = null`,
+      `select record_dead_letters($1, array[$2::bigint], array[$3::text], array[-1],
+                                  array[$4::text], array[$5::bytea], array[$6::text],
+                                  array[$7::int], array['max_deliveries'])`,
       [
         config.streamName,
         event.stream_seq,

@@ -82,7 +82,8 @@ const REJECT_SECOND_VOTES = `
          s.received_at, s.stream_seq, 'voter_already_voted'
   from second_votes s
   where not ${CLASHES_WITH_STORED}
-  on conflict (event_id) do nothing`;
+  -- No target: rejected_votes' key is each partition's index on event_id (migration 044).
+  on conflict do nothing`;
 
 // One statement: insert what is new, fold exactly those rows into the rollups, and bump
 // each touched poll's change marker for the publisher. Rollup rows and change markers are
@@ -156,19 +157,12 @@ const INSERT_AND_ROLL_UP = `
 
 // Keyed by the message's identity (dead-letter-id.ts), never by its stream sequence. The
 // same message dead-lettered again (a resend past the duplicate window) takes its latest
-// bytes and is listed for replay again; two copies in one batch (the same bytes with no
-// message id) are one dead letter.
+// bytes and is listed for replay again, whatever month it was first seen in; two copies in
+// one batch (the same bytes with no message id) are one dead letter (record_dead_letters,
+// migration 044: the upsert's one home, which max-deliveries.ts calls too).
 const INSERT_DEAD_LETTERS = `
-  insert into dead_letters (stream, stream_seq, msg_id, item_index, subject, raw, error,
-                            deliveries, reason)
-  select distinct on (msg_id, item_index) $1, *
-  from unnest($2::bigint[], $3::text[], $4::int[], $5::text[], $6::bytea[], $7::text[],
-              $8::int[], $9::text[]) as u(stream_seq, msg_id, item_index, subject, raw, error,
-                                          deliveries, reason)
-  on conflict (msg_id, item_index) do update set
-    stream = excluded.stream, stream_seq = excluded.stream_seq, subject = excluded.subject,
-    raw = excluded.raw, error = excluded.error, deliveries = excluded.deliveries,
-    reason = excluded.reason, last_seen = now(), replayed_at = null`;
+  select record_dead_letters($1, $2::bigint[], $3::text[], $4::int[], $5::text[], $6::bytea[],
+                             $7::text[], $8::int[], $9::text[])`;
 
 // The direct path's rollups and change markers, aggregated in Node from the batch.
 const ROLL_UP_ARRAYS = `

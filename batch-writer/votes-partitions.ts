@@ -4,8 +4,8 @@ import type { WriterConfig } from "./config.ts";
 import { type ArchivedPartition, archiveExpiredPartitions } from "./votes-archive.ts";
 
 // The monthly partitions of `votes` (migration 033), kept by the writers, which own the
-// table: every votesPartitionCheckMs (and once soon after start) a writer calls
-// votes_ensure_partitions, which creates the partitions up to votesPartitionsAheadMonths
+// table: every votesPartitionCheckMs (and once soon after start) a writer runs
+// votes_ensure_partitions's pass (time_partitions_ensure('votes'), migration 044), which creates the partitions up to votesPartitionsAheadMonths
 // ahead and moves one past month a vote landed in the default partition for (a kiosk
 // offline for weeks, a clock far off, the history of a deployment from before 033) into a
 // partition of its own. A vote whose month has no partition is never refused meanwhile:
@@ -15,11 +15,28 @@ import { type ArchivedPartition, archiveExpiredPartitions } from "./votes-archiv
 // beside the writer's queries, and the job is three statements a month; pg_partman would
 // add a Debian package and a background worker to every deployment, test and CI run for it.
 // Writers run it at once safely: the function takes an advisory lock and the second returns.
+//
+// The same maintenance keeps the writer's other tables that grow with events (migration
+// 044: rejected_votes, conflicting_votes, duplicate_counts, dead_letters): each table and its
+// rules are a row of time_partitioned_tables, and a pass runs the same two functions for each,
+// one call (one short transaction, one default partition locked) per table. With
+// VOTES_RETENTION_DAYS their expired months are dropped too; with VOTES_ARCHIVE_DIR only the
+// votes are archived first (the others hold no vote to count again). A month of dead letters
+// holding one never replayed is kept, and said at every pass, until it is replayed.
 
 interface CreatedPartition {
   partition_name: string;
   moved: string;
 }
+
+interface RetentionOutcome {
+  partition_name: string;
+  outcome: "dropped" | "kept" | "deleted";
+  affected: string;
+}
+
+const TABLES = `
+  select parent from time_partitioned_tables order by parent <> 'votes', parent`;
 
 export interface VotesPartitionsDeps {
   pool: Pool;
@@ -36,6 +53,7 @@ export class VotesPartitions {
   #archiving: Promise<void> | undefined;
   #archiveFailing = false;
   readonly #stopping = new AbortController();
+  #parents: string[] | undefined;
 
   constructor(deps: VotesPartitionsDeps) {
     this.#deps = deps;
@@ -49,8 +67,19 @@ export class VotesPartitions {
   async run(): Promise<{ partition: string; moved: number }[]> {
     const created = await this.#ensure();
     if (this.#deps.config.votesArchiveDir === undefined) await this.dropExpired();
-    else this.#archiving ??= this.#archiveInBackground();
+    else {
+      await this.dropExpired({ votes: false });
+      this.#archiving ??= this.#archiveInBackground();
+    }
     return created;
+  }
+
+  /** The tables the maintenance keeps (migration 044), votes first. */
+  async #tables(): Promise<string[]> {
+    this.#parents ??= (await this.#deps.pool.query<{ parent: string }>(TABLES)).rows.map(
+      (r) => r.parent,
+    );
+    return this.#parents;
   }
 
   /**
@@ -96,32 +125,65 @@ export class VotesPartitions {
   }
 
   /**
-   * With VOTES_RETENTION_DAYS, drops the partitions of months past it (migration 035),
-   * resolving to their names. One busy behind a query or an open transaction is left after
-   * a 1 s lock_timeout, with the later months, for the next pass.
+   * With VOTES_RETENTION_DAYS, drops the partitions of months past it (migrations 035, 044)
+   * of every table (of all but votes with `votes: false`: the archive takes those), resolving
+   * to their names. One busy behind a query or an open transaction is left after a 1 s
+   * lock_timeout, with the later months of its table, for the next pass.
    */
-  async dropExpired(): Promise<string[]> {
+  async dropExpired({ votes = true }: { votes?: boolean } = {}): Promise<string[]> {
     const { pool, config, logger } = this.#deps;
     if (config.votesRetentionDays === undefined) return [];
-    const { rows } = await pool.query<{ partition_name: string }>(
-      "select partition_name from votes_drop_expired_partitions(make_interval(days => $1))",
-      [config.votesRetentionDays],
-    );
-    const dropped = rows.map((r) => r.partition_name);
-    for (const partition of dropped)
-      logger.info({ partition }, "votes partition past retention dropped (its rollups stay)");
+    const dropped: string[] = [];
+    for (const table of await this.#tables()) {
+      if (table === "votes" && !votes) continue;
+      const { rows } = await pool.query<RetentionOutcome>(
+        `select partition_name, outcome, affected::text
+         from time_partitions_drop_expired($1, make_interval(days => $2))`,
+        [table, config.votesRetentionDays],
+      );
+      for (const { partition_name: partition, outcome, affected } of rows)
+        if (outcome === "dropped") {
+          dropped.push(partition);
+          logger.info({ partition }, "partition past retention dropped (the rollups stay)");
+        } else if (outcome === "deleted")
+          logger.info(
+            { partition, rows: Number(affected) },
+            "rows of months past retention deleted from the default partition",
+          );
+        // Loud at every pass: an unreplayed dead letter is a message nobody has dealt with.
+        else
+          logger.warn(
+            { partition, unreplayed: Number(affected) },
+            "partition past retention kept: it holds dead letters never replayed (`npm run dlq -- list`, then replay them)",
+          );
+    }
     return dropped;
   }
 
+  /** Every table's ensure call, each its own transaction; throws the first failure after all ran. */
   async #ensure(): Promise<{ partition: string; moved: number }[]> {
     const { pool, config, logger } = this.#deps;
     this.#lastRunAt = performance.now();
-    const { rows } = await pool.query<CreatedPartition>(
-      "select partition_name, moved::text from votes_ensure_partitions(make_interval(months => $1))",
-      [config.votesPartitionsAheadMonths],
-    );
-    const created = rows.map((r) => ({ partition: r.partition_name, moved: Number(r.moved) }));
-    for (const c of created) logger.info(c, "votes partition created");
+    const created: { partition: string; moved: number }[] = [];
+    let failure: unknown;
+    for (const table of await this.#tables()) {
+      try {
+        const { rows } = await pool.query<CreatedPartition>(
+          `select partition_name, moved::text from time_partitions_ensure($1,
+             p_ahead => make_interval(months => $2), p_keep => make_interval(days => $3))`,
+          [table, config.votesPartitionsAheadMonths, config.votesRetentionDays ?? null],
+        );
+        for (const r of rows) {
+          const c = { partition: r.partition_name, moved: Number(r.moved) };
+          logger.info(c, "partition created");
+          created.push(c);
+        }
+      } catch (err) {
+        // A busy default partition of one table holds up no other table's maintenance.
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
     return created;
   }
 

@@ -137,7 +137,9 @@ describe("the services' Postgres roles", () => {
         (has_table_privilege('tallyflow_api', c.oid, 'select')
           or has_table_privilege('tallyflow_writer', c.oid, 'insert')
           -- Kept by triggers, read by the publisher (attendance_school_changes, 023).
-          or has_table_privilege('tallyflow_publisher', c.oid, 'select')) as service
+          or has_table_privilege('tallyflow_publisher', c.oid, 'select')
+          -- Rules the writers read (time_partitioned_tables, 044).
+          or has_table_privilege('tallyflow_writer', c.oid, 'select')) as service
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relname <> 'schema_migrations'
         -- A partition (votes', migration 033) is reached through its partitioned table,

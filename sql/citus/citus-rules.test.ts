@@ -44,15 +44,15 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
     table: "rejected_votes",
     subjects: ["(event_id)"],
     reason:
-      "the refusals' key, the target of the writer's ON CONFLICT (event_id) (poll-incarnations.ts, store-batch.ts, votes-retention.ts); migration 044 (partitioning the event tables) owns its keys",
-    fix: "key (poll_id, event_id) and those three ON CONFLICT targets with poll_id",
+      "the refusals' key since migration 044: each monthly partition's unique index on event_id alone (partitioned by event_id_time(event_id), as votes), which the writer's target-less ON CONFLICT DO NOTHING relies on (poll-incarnations.ts, store-batch.ts, votes-retention.ts, event-id-conflicts.ts)",
+    fix: "each partition's key on (poll_id, event_id), with votes' dedupe redesign",
   },
   {
     rule: "unique-key",
     table: "conflicting_votes",
     subjects: ["(id)"],
     reason:
-      "the identity id as primary key; the writer's ON CONFLICT targets the other unique key, which holds poll_id; migration 044 owns its keys",
+      "the identity id in each monthly partition's key (migration 044); the clash's own unique key holds poll_id",
     fix: "primary key (poll_id, id)",
   },
   ...[

@@ -71,3 +71,6 @@ select citus_add_local_table_to_metadata('kiosk_pairing_codes');
 select citus_add_local_table_to_metadata('audit_log');
 select citus_add_local_table_to_metadata('poll_purges');
 select citus_add_local_table_to_metadata('dead_letters');
+-- The writers' partition maintenance's own table (migration 044: which tables are partitioned
+-- by month, and how): read by the maintenance functions, which run on the coordinator.
+select citus_add_local_table_to_metadata('time_partitioned_tables');
