@@ -116,43 +116,43 @@ export async function loadChangedRosters(db: Queryable, since: string): Promise<
  */
 export async function loadRegisterRows(db: Queryable, pollIds: string[]): Promise<RegisterRows[]> {
   if (pollIds.length === 0) return [];
-  const [registers, people, members] = await Promise.all([
-    db.query<{
-      id: string;
-      school_id: string;
-      group_id: string;
-      title: string;
-      starts_at: Date;
-      ends_at: Date;
-      completed_at: Date | null;
-      changed: boolean | null;
-      events: number | null;
-      roster: string[] | null;
-    }>(
-      `select p.id, p.school_id, p.group_ids[1] as group_id, p.title, p.starts_at, p.ends_at,
+  // One after the other: `db` is the publisher's snapshot transaction, one connection, which
+  // runs one query at a time anyway (pg queues concurrent ones, and warns it will refuse them).
+  const registers = await db.query<{
+    id: string;
+    school_id: string;
+    group_id: string;
+    title: string;
+    starts_at: Date;
+    ends_at: Date;
+    completed_at: Date | null;
+    changed: boolean | null;
+    events: number | null;
+    roster: string[] | null;
+  }>(
+    `select p.id, p.school_id, p.group_ids[1] as group_id, p.title, p.starts_at, p.ends_at,
               s.completed_at, s.changed_after_completion as changed, s.events, s.roster
        from polls p left join register_states s on s.poll_id = p.id
        where p.id = any($1) and p.kind = 'register'`,
-      [pollIds],
-    ),
-    db.query<{
-      poll_id: string;
-      person_id: string;
-      status: "present" | "absent" | "pending";
-      after: boolean;
-    }>(
-      `select poll_id, person_id, status, after_completion as after from register_people
+    [pollIds],
+  );
+  const people = await db.query<{
+    poll_id: string;
+    person_id: string;
+    status: "present" | "absent" | "pending";
+    after: boolean;
+  }>(
+    `select poll_id, person_id, status, after_completion as after from register_people
        where poll_id = any($1)`,
-      [pollIds],
-    ),
-    db.query<{ poll_id: string; id: string }>(
-      `select p.id as poll_id, pe.id from polls p
+    [pollIds],
+  );
+  const members = await db.query<{ poll_id: string; id: string }>(
+    `select p.id as poll_id, pe.id from polls p
        left join register_states s on s.poll_id = p.id
        join people pe on pe.school_id = p.school_id and pe.active and p.group_ids[1] = any(pe.groups)
        where p.id = any($1) and p.kind = 'register' and s.completed_at is null`,
-      [pollIds],
-    ),
-  ]);
+    [pollIds],
+  );
   const peopleOf = Map.groupBy(people.rows, (r) => r.poll_id);
   const membersOf = Map.groupBy(members.rows, (r) => r.poll_id);
   return registers.rows.map((r) => ({
