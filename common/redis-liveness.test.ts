@@ -89,4 +89,39 @@ describe("Redis clients over a black-holed connection", () => {
     );
     assert.ok(proxy.connections > connections, "a new connection was opened");
   });
+
+  test("a live connection of a busy process is kept: an answer that came while the loop was blocked is not silence", async () => {
+    // Straight to Redis: the proxy runs in this process, and would be blocked too.
+    const client = await connectRedis(
+      "redis://127.0.0.1:6379",
+      logger,
+      "liveness-test-busy",
+      LIVENESS,
+    );
+    clients.push(client);
+    let connects = 0;
+    client.on("connect", () => connects++);
+    // Each PING is followed by a synchronous run longer than the deadline (a publisher
+    // building thousands of documents at once): the answer arrives meanwhile, in the socket,
+    // and the deadline's timer fires late. Three PINGs in a row.
+    const ping = client.ping.bind(client);
+    let blocked = 0;
+    client.ping = (() => {
+      const answer = ping();
+      if (blocked < 3) {
+        blocked++;
+        setImmediate(() => {
+          const until = Date.now() + LIVENESS.pingTimeoutMs * 2;
+          while (Date.now() < until);
+        });
+      }
+      return answer;
+    }) as typeof client.ping;
+    await eventually("three PINGs were followed by a blocked loop", async () => blocked === 3);
+    await new Promise((resolve) => setTimeout(resolve, LIVENESS.pingIntervalMs * 3));
+    assert.equal(connects, 0, "the connection was not replaced");
+    await client.set(`${prefix}busy`, "alive");
+    assert.equal(await within(client.get(`${prefix}busy`)), "alive");
+    await client.del(`${prefix}busy`);
+  });
 });

@@ -81,7 +81,14 @@ function watchSilence(client: RedisClient, liveness: RedisLiveness, logger: Logg
         () => false,
       ),
       new Promise<boolean>((resolve) => {
-        deadline = setTimeout(() => resolve(true), liveness.pingTimeoutMs).unref();
+        // Decided after the loop has read what arrived meanwhile (setImmediate runs after
+        // the poll phase): in a process busy for longer than the deadline (a run building
+        // thousands of documents at once), the timer fires late, before the socket is read,
+        // and an answer waiting there is not silence.
+        deadline = setTimeout(
+          () => setImmediate(() => resolve(true)),
+          liveness.pingTimeoutMs,
+        ).unref();
       }),
     ]);
     clearTimeout(deadline);
