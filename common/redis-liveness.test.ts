@@ -106,7 +106,7 @@ describe("Redis clients over a black-holed connection", () => {
     // and the deadline's timer fires late. Three PINGs in a row.
     const ping = client.ping.bind(client);
     let blocked = 0;
-    client.ping = (() => {
+    (client as { ping: typeof client.ping }).ping = (() => {
       const answer = ping();
       if (blocked < 3) {
         blocked++;
