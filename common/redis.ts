@@ -68,6 +68,17 @@ export async function connectRedis(
  * new connection), and 'ready' is emitted as after any reconnect, for whoever must catch
  * up on what was missed.
  */
+/**
+ * A deadline for an answer from Redis: `expire` runs `ms` from now, but only after the loop
+ * has read what arrived meanwhile (setImmediate runs after the poll phase). In a process
+ * busy for longer than the deadline (a run building thousands of documents at once) the
+ * timer fires late, before the socket is read, and an answer waiting there is not silence.
+ * Clearing the returned timer before it fires cancels `expire`.
+ */
+export function afterPendingReads(ms: number, expire: () => void): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(expire), ms);
+}
+
 function watchSilence(client: RedisClient, liveness: RedisLiveness, logger: Logger): void {
   const schedule = () => setTimeout(check, liveness.pingIntervalMs).unref();
   const check = async () => {
@@ -81,14 +92,7 @@ function watchSilence(client: RedisClient, liveness: RedisLiveness, logger: Logg
         () => false,
       ),
       new Promise<boolean>((resolve) => {
-        // Decided after the loop has read what arrived meanwhile (setImmediate runs after
-        // the poll phase): in a process busy for longer than the deadline (a run building
-        // thousands of documents at once), the timer fires late, before the socket is read,
-        // and an answer waiting there is not silence.
-        deadline = setTimeout(
-          () => setImmediate(() => resolve(true)),
-          liveness.pingTimeoutMs,
-        ).unref();
+        deadline = afterPendingReads(liveness.pingTimeoutMs, () => resolve(true)).unref();
       }),
     ]);
     clearTimeout(deadline);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../common/logger.ts";
-import type { RedisClient } from "../common/redis.ts";
+import { afterPendingReads, type RedisClient } from "../common/redis.ts";
 import { chartJobsKey, type PublishedResults, resultsKeys } from "../common/results-contract.ts";
 import { storePngIfCurrent, takeChartJob } from "./chart-jobs.ts";
 import { ChartWorker } from "./chart-worker.ts";
@@ -105,9 +105,8 @@ export class ChartRenderer {
   async #take(blocking: RedisClient): Promise<string | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new SilentConnection()),
-        TAKE_TIMEOUT_S * 1000 + this.#deps.silentAfterMs,
+      timer = afterPendingReads(TAKE_TIMEOUT_S * 1000 + this.#deps.silentAfterMs, () =>
+        reject(new SilentConnection()),
       );
     });
     try {
