@@ -36,6 +36,7 @@ export interface CommonConfig {
   readonly redisPingIntervalMs: number;
   /** A PING not answered within this replaces the connection. @defaultValue 5000 */
   readonly redisPingTimeoutMs: number;
+  readonly redisCommandTimeoutMs: number;
   /** Idle time before TCP keepalive probes start on each Redis connection. @defaultValue 10000 */
   readonly redisKeepAliveMs: number;
   /** JetStream duplicate window (at least 10 minutes). @defaultValue 600000 */
@@ -75,6 +76,7 @@ export function redisLiveness(c: CommonConfig): RedisLiveness {
     pingIntervalMs: c.redisPingIntervalMs,
     pingTimeoutMs: c.redisPingTimeoutMs,
     keepAliveMs: c.redisKeepAliveMs,
+    commandTimeoutMs: c.redisCommandTimeoutMs,
   };
 }
 
@@ -118,6 +120,10 @@ export function readCommonConfig(env: Env): CommonConfig {
       max: 3_600_000,
     }),
     redisPingTimeoutMs: readInt(env, "REDIS_PING_TIMEOUT_MS", 5_000, { min: 100, max: 3_600_000 }),
+    redisCommandTimeoutMs: readInt(env, "REDIS_COMMAND_TIMEOUT_MS", 5_000, {
+      min: 100,
+      max: 3_600_000,
+    }),
     redisKeepAliveMs: readInt(env, "REDIS_KEEPALIVE_MS", 10_000, { min: 1_000, max: 3_600_000 }),
     duplicateWindowMs: readInt(env, "DUPLICATE_WINDOW_MS", 600_000, { min: 600_000 }),
     streamMaxBytes: readInt(env, "STREAM_MAX_BYTES", 0, { min: 0 }),

@@ -26,6 +26,7 @@ function within<T>(promise: Promise<T>): Promise<T> {
 const LIVENESS: RedisLiveness = {
   pingIntervalMs: 200,
   pingTimeoutMs: 500,
+  commandTimeoutMs: 5_000,
   keepAliveMs: 1_000,
 };
 

@@ -10,6 +10,12 @@ export interface RedisLiveness {
   pingTimeoutMs: number;
   /** Idle time before TCP keepalive probes (REDIS_KEEPALIVE_MS): a dead host is found by the kernel. */
   keepAliveMs: number;
+  /**
+   * How long a command may wait to be written to the connection (REDIS_COMMAND_TIMEOUT_MS;
+   * node-redis's own bound, 5 s by default, said here so that it is a setting): behind a
+   * large batch of writes on a slow socket, a command fails with a TimeoutError after it.
+   */
+  commandTimeoutMs: number;
 }
 
 function newClient(url: string, name: string, liveness: RedisLiveness | undefined) {
@@ -17,6 +23,7 @@ function newClient(url: string, name: string, liveness: RedisLiveness | undefine
     url,
     name,
     disableOfflineQueue: true,
+    ...(liveness === undefined ? {} : { commandOptions: { timeout: liveness.commandTimeoutMs } }),
     socket: {
       connectTimeout: 2_000,
       reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2_000),

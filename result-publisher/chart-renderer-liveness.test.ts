@@ -35,6 +35,7 @@ describe("the chart renderer over a black-holed connection", () => {
       pingIntervalMs: 200,
       pingTimeoutMs: 500,
       keepAliveMs: 1_000,
+      commandTimeoutMs: 5_000,
     });
   });
   after(async () => {
