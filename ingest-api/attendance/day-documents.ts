@@ -278,13 +278,15 @@ export class DayDocuments {
     this.#evict();
     const readLately =
       previous?.readAtMs !== undefined && Date.now() - previous.readAtMs < WARM_WHILE_READ_MS;
-    if (previous !== undefined && readLately && previous.answers.size > 0 && this.#warm)
+    if (previous !== undefined && readLately && previous.answers.size > 0 && this.#warm) {
       try {
         this.#warm(publication, [...previous.answers.keys()]);
       } catch (err) {
         // The read that needs the answer makes it (and answers its error) as without this.
         this.#logger.warn({ err, schoolId, day }, "making a new version's answers failed");
       }
+      this.#gzipAhead(previous, publication);
+    }
     return publication;
   }
 
@@ -311,6 +313,21 @@ export class DayDocuments {
       return { body, etag: gzipEtag(answer.etag) };
     });
     return answer.gzipped;
+  }
+
+  /**
+   * The new version's answers gzip'd now, on the thread pool, for those whose predecessor a
+   * reader took gzip'd: else the first read of each version waits for its gzip (3-25 ms for
+   * a 10,000-person document on the loaded 2-core machine), and at a new version every
+   * interval that is one read of every few (BENCHMARKS.md, bench:attendance, 2026-12-07 17:00).
+   */
+  #gzipAhead(previous: DayPublication, next: DayPublication): void {
+    for (const [key, old] of previous.answers) {
+      const made = next.answers.get(key);
+      if (old.gzipped === undefined || made === undefined || !this.gzips(made)) continue;
+      // A failure is the read's to answer, as when the read starts the gzip itself.
+      this.gzipped(next, made).catch(() => {});
+    }
   }
 
   /** Bytes of an answer added to (or taken from) a kept publication. */

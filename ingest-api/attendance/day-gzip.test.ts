@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { gunzipSync } from "node:zlib";
 import request from "supertest";
+import { keptDays } from "../../common/attendance-contract.ts";
+import { storeAttendanceDay } from "../../test-support/attendance-days.ts";
 import {
   type InProcessPublisher,
   startHarnessPublisher,
@@ -103,4 +106,48 @@ describe("day answers gzip'd for clients that take it", () => {
       assert.equal(refused.headers["content-encoding"], undefined);
       assert.equal(refused.headers.etag, etag);
     });
+});
+
+describe("a new version's gzip'd answers", () => {
+  test("made with the fetch when the version before was read gzip'd, the same bytes as made at the read", async () => {
+    const [today] = keptDays(Date.now(), "UTC", 1) as [string];
+    const read = (encoding: string) =>
+      request(h.app).get(PATH).set(head.auth).set("Accept-Encoding", encoding).expect(200);
+    await read("gzip");
+    await request(h.app).get(`${PUBLIC}?group=7A`).set("Accept-Encoding", "identity").expect(200);
+    const before = h.attendance.current("alder", today);
+    assert.ok(before);
+    const publicKey = "counts|7A";
+    assert.ok(before.answers.has(publicKey));
+    assert.equal(before.answers.get(publicKey)?.gzipped, undefined);
+
+    await storeAttendanceDay(h.db.pool, "alder", "A2", today, [
+      { kind: "in", at: new Date(Date.now() - 60_000).toISOString() },
+    ]);
+    await publisher.run();
+    assert.ok(await publisher.attendanceRun(), "the attendance run failed");
+    await h.attendance.check();
+    const next = h.attendance.current("alder", today);
+    assert.ok(next && next.version !== before.version);
+    // Before any read of the new version: the admin's answer gzip'd (its predecessor was
+    // read so), the counts not (read as they are only).
+    const admin = [...next.answers].find(([k]) => k.startsWith("admin|"))?.[1];
+    assert.ok(admin?.gzipped, "the admin answer gzip'd ahead of its first read");
+    assert.equal(next.answers.get(publicKey)?.gzipped, undefined);
+    const ahead = await admin.gzipped;
+    assert.deepEqual(gunzipSync(ahead.body), admin.body);
+    const res = await request(h.app)
+      .get(PATH)
+      .set(head.auth)
+      .set("Accept-Encoding", "gzip")
+      .parse((r, done) => {
+        const chunks: Buffer[] = [];
+        r.on("data", (c: Buffer) => chunks.push(c));
+        r.on("end", () => done(null, Buffer.concat(chunks)));
+      })
+      .buffer(true)
+      .expect(200);
+    assert.equal(res.headers.etag, ahead.etag);
+    assert.equal(res.headers["content-encoding"], "gzip");
+  });
 });
