@@ -107,8 +107,9 @@ const USAGE = `usage: npm run bench:attendance -- [--schools N] [--people N] [--
                      fit before 23:59, the reference scale's ~5.7 h among them)
   --keep             keep the database, stream and keys (default: removed)
   --api-node-args=S  node options for the ingest API's process only, space-separated (to
-                     profile it: --api-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof", or an
-                     --import of a script that samples perf_hooks.monitorEventLoopDelay)`;
+                     profile it: --api-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof", and
+                     --import=./scripts/bench/event-loop-gaps.ts to log the event loop's
+                     gaps; scripts/bench/cpu-profile-gaps.ts says what the profile held in each)`;
 
 const o = readCli(
   {

@@ -17,10 +17,9 @@ import type { School } from "../../common/registry-types.ts";
 import { actsFor, type SchoolScope } from "../auth/actor.ts";
 import { encodeCursor } from "../people/people-schemas.ts";
 import { seesNames } from "../people/people-service.ts";
-import { listPeople } from "../people/people-store.ts";
 import type { RegistryCache } from "../registry/registry-cache.ts";
 import { schoolNotFound } from "../schools/school-store.ts";
-import { loadPeoplePresence } from "./attendance-reads-store.ts";
+import { loadPeriodPage } from "./attendance-reads-store.ts";
 import { listHolidays } from "./holidays-store.ts";
 
 // A week or a month of a school's attendance (`GET /v1/schools/:schoolId/attendance?period=`):
@@ -151,40 +150,30 @@ export async function readPeriod(
   const school = readableSchool(deps.cache, schoolId, scope);
   const nowMs = deps.now();
   const { from, to } = periodOf(query.date, query.period);
-  // The school days and the page's people at once: two round trips in flight, not one
-  // after the other (under load each waits its turn for Postgres and the event loop).
-  const [counted, rows] = await Promise.all([
+  // The days read: `from` to the date or the school's today (countedDays's range; its school
+  // days are those counted, below), known before the holidays are.
+  const today = localDay(nowMs, school.timeZone);
+  const through = query.date < today ? query.date : today;
+  // The school days, and the page's people with their days, at once: two round trips in
+  // flight, not one after the other (under load each waits its turn for Postgres and the
+  // event loop); the page and its people's days in one statement (one snapshot).
+  const [counted, { people, presence }] = await Promise.all([
     countedDays(deps.pool, school, from, query.date, nowMs),
-    // One row more than the page: whether there is a next page, without a count.
-    listPeople(
+    // One person more than the page: whether there is a next page, without a count.
+    loadPeriodPage(
       deps.pool,
       schoolId,
-      {
-        after: query.after,
-        idLike: undefined,
-        nameLike: undefined,
-        group: query.group,
-        activeOnly: true,
-      },
-      query.limit + 1,
+      { after: query.after, group: query.group, limit: query.limit + 1 },
+      through < from ? null : { from, to: through },
     ),
   ]);
-  const page = rows.slice(0, query.limit);
+  const page = people.slice(0, query.limit);
   const presentDays = new Map<string, number>();
-  if (counted.days.length > 0 && page.length > 0) {
-    const stored = await loadPeoplePresence(
-      deps.pool,
-      schoolId,
-      page.map((p) => p.id),
-      counted.days[0]!,
-      counted.days.at(-1)!,
-    );
-    for (const day of stored) {
-      const rules = counted.rulesOf(day.day);
-      // A day that is no school day (a weekend, a holiday) is not counted, present or not.
-      if (rules === undefined || !viewDay(presenceState(day), rules, nowMs).present) continue;
-      presentDays.set(day.personId, (presentDays.get(day.personId) ?? 0) + 1);
-    }
+  for (const day of presence) {
+    const rules = counted.rulesOf(day.day);
+    // A day that is no school day (a weekend, a holiday) is not counted, present or not.
+    if (rules === undefined || !viewDay(presenceState(day), rules, nowMs).present) continue;
+    presentDays.set(day.personId, (presentDays.get(day.personId) ?? 0) + 1);
   }
   const names = seesNames(scope, schoolId);
   const total = counted.days.length;
@@ -212,6 +201,6 @@ export async function readPeriod(
         status: judged.present ? "present" : "absent",
       };
     }),
-    next: rows.length > query.limit ? encodeCursor(page.at(-1)!.id) : null,
+    next: people.length > query.limit ? encodeCursor(page.at(-1)!.id) : null,
   };
 }

@@ -15,8 +15,13 @@ import type { DayLayout } from "./day-splices.ts";
 export interface DayAnswer {
   readonly body: Buffer;
   readonly etag: string;
-  /** The same answer gzip'd, made at the first read that takes gzip (DayDocuments.gzipped). */
+  /**
+   * The same answer gzip'd, made at the first read that takes gzip (DayDocuments.gzipped),
+   * or as the version is fetched when its predecessor was read gzip'd.
+   */
   gzipped?: Promise<DayAnswer>;
+  /** A read took it gzip'd: the next version's is made as that version is fetched. */
+  readGzipped?: boolean;
   /** Its bytes once made (counted with the publication's). */
   gzippedBytes?: number;
 }
@@ -278,13 +283,15 @@ export class DayDocuments {
     this.#evict();
     const readLately =
       previous?.readAtMs !== undefined && Date.now() - previous.readAtMs < WARM_WHILE_READ_MS;
-    if (previous !== undefined && readLately && previous.answers.size > 0 && this.#warm)
+    if (previous !== undefined && readLately && previous.answers.size > 0 && this.#warm) {
       try {
         this.#warm(publication, [...previous.answers.keys()]);
       } catch (err) {
         // The read that needs the answer makes it (and answers its error) as without this.
         this.#logger.warn({ err, schoolId, day }, "making a new version's answers failed");
       }
+      this.#gzipAhead(previous, publication);
+    }
     return publication;
   }
 
@@ -302,6 +309,11 @@ export class DayDocuments {
    * cost on the event loop at 10,000 people (BENCHMARKS.md, bench:attendance).
    */
   gzipped(publication: DayPublication, answer: DayAnswer): Promise<DayAnswer> {
+    answer.readGzipped = true;
+    return this.#gzip(publication, answer);
+  }
+
+  #gzip(publication: DayPublication, answer: DayAnswer): Promise<DayAnswer> {
     answer.gzipped ??= gzipAsync(answer.body).then((body) => {
       answer.gzippedBytes = body.length;
       if ([...publication.answers.values()].includes(answer)) {
@@ -311,6 +323,22 @@ export class DayDocuments {
       return { body, etag: gzipEtag(answer.etag) };
     });
     return answer.gzipped;
+  }
+
+  /**
+   * The new version's answers gzip'd now, on the thread pool, for those whose predecessor a
+   * reader took gzip'd (a read, not this: a version nobody reads gzip'd stops the chain).
+   * Else the first read of each version waits for its gzip (3-25 ms for a 10,000-person
+   * document on the loaded 2-core machine), and at a new version every interval that is
+   * one read of every few (BENCHMARKS.md, bench:attendance, 2026-12-07).
+   */
+  #gzipAhead(previous: DayPublication, next: DayPublication): void {
+    for (const [key, old] of previous.answers) {
+      const made = next.answers.get(key);
+      if (!old.readGzipped || made === undefined || !this.gzips(made)) continue;
+      // A failure is the read's to answer, as when the read starts the gzip itself.
+      this.#gzip(next, made).catch(() => {});
+    }
   }
 
   /** Bytes of an answer added to (or taken from) a kept publication. */

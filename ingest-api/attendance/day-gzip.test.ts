@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { gunzipSync } from "node:zlib";
 import request from "supertest";
+import { keptDays } from "../../common/attendance-contract.ts";
+import { storeAttendanceDay } from "../../test-support/attendance-days.ts";
 import {
   type InProcessPublisher,
   startHarnessPublisher,
@@ -11,6 +14,7 @@ import {
   issueSchoolAdmin,
   type TestSchoolAdmin,
 } from "../../test-support/schools.ts";
+import type { DayPublication } from "./day-documents.ts";
 
 // ATTENDANCE_GZIP_MIN_BYTES: a day answer at least that large goes gzip'd to a client that
 // takes gzip, as a representation of its own (Content-Encoding, its own ETag, Vary on both),
@@ -103,4 +107,67 @@ describe("day answers gzip'd for clients that take it", () => {
       assert.equal(refused.headers["content-encoding"], undefined);
       assert.equal(refused.headers.etag, etag);
     });
+});
+
+describe("a new version's gzip'd answers", () => {
+  const [today] = keptDays(Date.now(), "UTC", 1) as [string];
+  /** A new version of the day: A2 checked in `minutesAgo` minutes ago. */
+  const newVersion = async (minutesAgo: number) => {
+    const before = h.attendance.current("alder", today);
+    await storeAttendanceDay(h.db.pool, "alder", "A2", today, [
+      { kind: "in", at: new Date(Date.now() - minutesAgo * 60_000).toISOString() },
+    ]);
+    await publisher.run();
+    assert.ok(await publisher.attendanceRun(), "the attendance run failed");
+    await h.attendance.check();
+    const next = h.attendance.current("alder", today);
+    assert.ok(next && next.version !== before?.version, "a new version kept");
+    return next;
+  };
+  const adminOf = (p: DayPublication) => [...p.answers].find(([k]) => k.startsWith("admin|"))?.[1];
+  const readGzipped = () =>
+    request(h.app)
+      .get(PATH)
+      .set(head.auth)
+      .set("Accept-Encoding", "gzip")
+      .parse((r, done) => {
+        const chunks: Buffer[] = [];
+        r.on("data", (c: Buffer) => chunks.push(c));
+        r.on("end", () => done(null, Buffer.concat(chunks)));
+      })
+      .buffer(true)
+      .expect(200)
+      .expect("Content-Encoding", "gzip");
+
+  test("made with the fetch when the version before was read gzip'd, and what the read then sends", async () => {
+    await readGzipped();
+    await request(h.app).get(`${PUBLIC}?group=7A`).set("Accept-Encoding", "identity").expect(200);
+    const publicKey = "counts|7A";
+    assert.equal(h.attendance.current("alder", today)?.answers.get(publicKey)?.gzipped, undefined);
+
+    const next = await newVersion(5);
+    // Before any read of the new version: the admin's answer gzip'd (its predecessor was
+    // read so), the counts not (read as they are only).
+    const admin = adminOf(next);
+    assert.ok(admin?.gzipped, "the admin answer gzip'd ahead of its first read");
+    assert.ok(next.answers.has(publicKey));
+    assert.equal(next.answers.get(publicKey)?.gzipped, undefined);
+    const ahead = await admin.gzipped;
+    assert.deepEqual(gunzipSync(ahead.body), admin.body);
+    const res = await readGzipped();
+    assert.equal(res.headers.etag, ahead.etag);
+    // supertest inflates what it got: the answer's bytes.
+    assert.deepEqual(res.body, admin.body);
+  });
+
+  test("a version nobody read gzip'd: the one after it is gzip'd at its first read only", async () => {
+    await readGzipped();
+    const unread = await newVersion(4);
+    assert.ok(adminOf(unread)?.gzipped, "gzip'd ahead: its predecessor was read gzip'd");
+    const next = await newVersion(3);
+    assert.ok(adminOf(next), "the answer made with the fetch");
+    assert.equal(adminOf(next)?.gzipped, undefined);
+    await readGzipped();
+    assert.ok(adminOf(next)?.gzipped);
+  });
 });
