@@ -17,7 +17,9 @@ import type { WriterMetrics } from "./writer-metrics.ts";
 // the writers purge those polls the school is gone and its person-days (ids and presence)
 // would stay for good. Before 031 the polls' delete trigger marked them while the school
 // row was still there. The schools that have person-days are found by a skip scan of the
-// primary key (one probe each), and a gone school's rows deleted at most $1 at a time.
+// primary key (one probe each), and a gone school's rows deleted at most $1 at a time, by
+// their key (attendance_days is partitioned by month, 046: a ctid names a row within one
+// partition only).
 const DELETE_ORPHAN_DAYS = `
   with recursive with_days as (
     (select a.school_id from attendance_days a order by a.school_id limit 1)
@@ -30,8 +32,9 @@ const DELETE_ORPHAN_DAYS = `
     where w.school_id is not null and not exists (select 1 from schools s where s.id = w.school_id)
   )
   delete from attendance_days a
-  where a.ctid = any (array(
-    select x.ctid from attendance_days x join gone g on g.school_id = x.school_id limit $1))`;
+  where (a.school_id, a.day, a.person_id) in (
+    select x.school_id, x.day, x.person_id
+    from attendance_days x join gone g on g.school_id = x.school_id limit $1)`;
 
 interface PurgeStep {
   poll_id: string;

@@ -17,7 +17,8 @@ import { type ArchivedPartition, archiveExpiredPartitions } from "./votes-archiv
 // Writers run it at once safely: the function takes an advisory lock and the second returns.
 //
 // The same maintenance keeps the writer's other tables that grow with events (migration
-// 044: rejected_votes, conflicting_votes, duplicate_counts, dead_letters): each table and its
+// 044: rejected_votes, conflicting_votes, duplicate_counts, dead_letters; 046: the presence
+// state attendance_days, by month of its day, fillfactor 50 on each partition): each table and its
 // rules are a row of time_partitioned_tables, and a pass runs the same two functions for each,
 // one call (one short transaction, one default partition locked) per table. With
 // VOTES_RETENTION_DAYS their expired months are dropped too; with VOTES_ARCHIVE_DIR only the
