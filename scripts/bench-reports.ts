@@ -6,7 +6,14 @@ import { migrate, migrationsDir } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
 import { benchCommand } from "./bench/command-line.ts";
-import { type Case, median, reportCases, type Timing, timeReports } from "./bench/report-cases.ts";
+import {
+  type Case,
+  median,
+  reportCases,
+  type Timing,
+  timeReports,
+  REPORT_ZONES as ZONES,
+} from "./bench/report-cases.ts";
 import { verdictLines, verdictWord } from "./bench/verdict.ts";
 import {
   buildVotesIndexes,
@@ -76,13 +83,6 @@ const CHECKIN_POLLS = 2;
 const VOTERS = 20_000;
 const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
 const DB_URL = `${PG}/tallyflow_bench_reports`;
-const ZONES = [
-  "Europe/London",
-  "Asia/Kathmandu",
-  "America/New_York",
-  "Asia/Kolkata",
-  "Australia/Sydney",
-];
 const logger = createLogger("warn");
 
 const fmt = (n: number, digits = 0) =>

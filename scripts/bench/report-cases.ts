@@ -6,6 +6,15 @@ import { findReport, listReports } from "../report.ts";
 // the last polls check-ins), each run through psql the way an analyst runs it, one warm-up
 // then the median of the timed runs. Shared by bench:reports and bench:history.
 
+/** The polls' time zones, in turn (poll-01 Europe/London, poll-02 Asia/Kathmandu, …). */
+export const REPORT_ZONES = [
+  "Europe/London",
+  "Asia/Kathmandu",
+  "America/New_York",
+  "Asia/Kolkata",
+  "Australia/Sydney",
+];
+
 const PSQL = process.env.PSQL ?? "psql";
 const pollId = (n: number) => `poll-${String(n).padStart(2, "0")}`;
 
