@@ -51,36 +51,46 @@ import { findReport, listReports } from "./report.ts";
 // a sample of the rows: a size that would not fit is refused, with the size that would.
 
 const USAGE = `usage: npm run bench:history -- [--rows N] [--months N] [--step-votes N]
-                                [--batch-messages N] [--runs N] [--keep]
+                                [--batch-messages N] [--step-runs N] [--runs N]
+                                [--report-timeout S] [--keep]
   --rows N            history rows loaded in Postgres (default 100000000)
   --months N          whole months they span, ending with last month; one step each (default 12)
   --step-votes N      votes the writer stores after each step (default 200000)
   --batch-messages N  the writer's BATCH_MAX_MESSAGES, 100 votes a message (default 100)
+  --step-runs N       writer runs after each step, each storing --step-votes; the median
+                      rate is the step's (default 1)
   --runs N            timed runs of each report; the median is shown (default 3)
+  --report-timeout S  statement_timeout of each report run, in seconds (default 0: none); a
+                      report cancelled by it is shown as over it
   --keep              keep the database at the end (its name is printed)
 env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432), NATS_URL, REDIS_URL`;
 
-const { values, ROWS, MONTHS, STEP_VOTES, BATCH_MESSAGES, RUNS } = readCli(
-  {
-    usage: USAGE,
-    options: {
-      rows: { type: "string", default: "100000000" },
-      months: { type: "string", default: "12" },
-      "step-votes": { type: "string", default: "200000" },
-      "batch-messages": { type: "string", default: "100" },
-      runs: { type: "string", default: "3" },
-      keep: { type: "boolean", default: false },
+const { values, ROWS, MONTHS, STEP_VOTES, BATCH_MESSAGES, STEP_RUNS, RUNS, REPORT_TIMEOUT_S } =
+  readCli(
+    {
+      usage: USAGE,
+      options: {
+        rows: { type: "string", default: "100000000" },
+        months: { type: "string", default: "12" },
+        "step-votes": { type: "string", default: "200000" },
+        "batch-messages": { type: "string", default: "100" },
+        "step-runs": { type: "string", default: "1" },
+        runs: { type: "string", default: "3" },
+        "report-timeout": { type: "string", default: "0" },
+        keep: { type: "boolean", default: false },
+      },
     },
-  },
-  ({ values }) => ({
-    values,
-    ROWS: intFlag("rows", values.rows, { min: 1_000 }),
-    MONTHS: intFlag("months", values.months, { min: 3, max: 120 }),
-    STEP_VOTES: intFlag("step-votes", values["step-votes"], { min: 1_000 }),
-    BATCH_MESSAGES: intFlag("batch-messages", values["batch-messages"], { min: 1 }),
-    RUNS: intFlag("runs", values.runs, { min: 1 }),
-  }),
-);
+    ({ values }) => ({
+      values,
+      ROWS: intFlag("rows", values.rows, { min: 1_000 }),
+      MONTHS: intFlag("months", values.months, { min: 3, max: 120 }),
+      STEP_VOTES: intFlag("step-votes", values["step-votes"], { min: 1_000 }),
+      BATCH_MESSAGES: intFlag("batch-messages", values["batch-messages"], { min: 1 }),
+      STEP_RUNS: intFlag("step-runs", values["step-runs"], { min: 1 }),
+      RUNS: intFlag("runs", values.runs, { min: 1 }),
+      REPORT_TIMEOUT_S: intFlag("report-timeout", values["report-timeout"], { min: 0 }),
+    }),
+  );
 
 const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
 const RUN = `${process.pid}`;
@@ -136,26 +146,67 @@ async function freeDiskBytes(pool: Pool): Promise<{ bytes: number; path: string 
 }
 
 /**
+ * Rows firstRow.. of `month` (`rows` of them) into `table`, a new table shaped as votes,
+ * then its indexes: the event id key migration 033 gives every partition and each index of
+ * votes, built after the load (sorted, as a restore builds them: several times faster than
+ * maintaining three indexes row by row, and each month is loaded once).
+ */
+async function fillMonthTable(
+  pool: Pool,
+  table: string,
+  month: { start: Date; firstRow: number; rows: number },
+): Promise<void> {
+  await pool.query(`create table ${table} (like votes including defaults)`);
+  const end = month.firstRow + month.rows - 1;
+  for (let first = month.firstRow; first <= end; first += CHUNK)
+    await pool.query(
+      insertVotesSql(table),
+      insertVotesParams({ first, last: Math.min(end, first + CHUNK - 1) }, month, MIX),
+    );
+  const client = await pool.connect();
+  try {
+    await client.query("set maintenance_work_mem = '512MB'");
+    await client.query(`create unique index ${table}_event_id_key on ${table} (event_id)`);
+    const { rows } = await client.query<{ def: string }>(
+      "select indexdef as def from pg_indexes where schemaname = 'public' and tablename = 'votes'",
+    );
+    for (const { def } of rows)
+      await client.query(def.replace(/ INDEX \S+ ON ONLY public\.votes /, ` INDEX ON ${table} `));
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * A month loaded as its partition: filled, indexed, then attached under migration 033's
+ * name (its indexes attach to votes' own; ATTACH checks that every row's event id time is
+ * in the month, which the UUIDv7s make so).
+ */
+async function loadMonth(pool: Pool, month: { start: Date; firstRow: number; rows: number }) {
+  const partition = partitionOf(month.start);
+  const next = new Date(Date.UTC(month.start.getUTCFullYear(), month.start.getUTCMonth() + 1, 1));
+  await fillMonthTable(pool, partition, month);
+  await pool.query(
+    `alter table votes attach partition ${partition}
+     for values from ('${month.start.toISOString()}') to ('${next.toISOString()}')`,
+  );
+  await pool.query(rollupsOfPartitionSql(partition));
+  await pool.query(`analyze ${partition}`);
+}
+
+/**
  * Bytes a history row takes with its indexes: SAMPLE_ROWS rows of the first month loaded
- * into a copy of its partition (its indexes and key included), measured, dropped.
+ * as a month is (fillMonthTable), measured, dropped.
  */
 async function bytesPerRow(pool: Pool, first: Date): Promise<number> {
-  await pool.query(`create table bench_sample (like ${partitionOf(first)} including all)`);
   try {
-    await pool.query(
-      insertVotesSql("bench_sample"),
-      insertVotesParams(
-        { first: 1, last: SAMPLE_ROWS },
-        { start: first, firstRow: 1, rows: SAMPLE_ROWS },
-        MIX,
-      ),
-    );
+    await fillMonthTable(pool, "bench_sample", { start: first, firstRow: 1, rows: SAMPLE_ROWS });
     const { rows } = await pool.query<{ bytes: string }>(
       "select pg_total_relation_size('bench_sample') as bytes",
     );
     return Number(rows[0]!.bytes) / SAMPLE_ROWS;
   } finally {
-    await pool.query("drop table bench_sample");
+    await pool.query("drop table if exists bench_sample");
   }
 }
 
@@ -180,9 +231,6 @@ async function setUp(pool: Pool, months: readonly Date[]): Promise<void> {
      select 'kiosk-' || k, 'Kiosk ' || k, sha256(k::text::bytea) from generate_series(1, $1::int) k`,
     [MIX.kiosks],
   );
-  // Each month's partition, as the writers' maintenance makes the month's (migration 033).
-  for (const m of months)
-    await pool.query("select * from votes_ensure_partitions(interval '0', $1)", [m]);
 }
 
 interface Step {
@@ -283,7 +331,7 @@ let exitCode = 0;
 try {
   await setUp(pool, months);
   const perRow = await bytesPerRow(pool, months[0]!);
-  const writerRows = MONTHS * STEP_VOTES;
+  const writerRows = MONTHS * STEP_RUNS * STEP_VOTES;
   const need = perRow * (ROWS + writerRows) + HEADROOM_BYTES;
   const free = await freeDiskBytes(pool);
   benchLog(
@@ -319,73 +367,76 @@ try {
     for (const [i, month] of months.entries()) {
       const rows = perMonth[i]!;
       const partition = partitionOf(month);
-      const load = await timed(async () => {
-        for (let first = firstRow; first < firstRow + rows; first += CHUNK)
-          await pool.query(
-            insertVotesSql("votes"),
-            insertVotesParams(
-              { first, last: Math.min(firstRow + rows - 1, first + CHUNK - 1) },
-              { start: month, firstRow, rows },
-              MIX,
-            ),
-          );
-        await pool.query(rollupsOfPartitionSql(partition));
-        await pool.query(`analyze ${partition}`);
-      });
+      const load = await timed(() => loadMonth(pool, { start: month, firstRow, rows }));
       firstRow += rows;
       stored += rows;
+      const historyRows = stored;
       // The writer's votes of the month's last day, ids carrying their time: they go into
       // the month's partition, full, as a month's last votes do.
       const monthEnd = Date.UTC(month.getUTCFullYear(), month.getUTCMonth() + 1, 1);
-      const votes = generateVotes(
-        {
-          votes: STEP_VOTES,
-          polls: MIX.polls,
-          optionsPerPoll: MIX.optionsPerPoll,
-          kiosks: MIX.kiosks,
-          days: 1,
-          voterShare: 0.3,
-          seed: 1 + i,
-        },
-        monthEnd - 1,
-      );
-      const messages = await fillStream(BENCH, votes, VOTES_PER_MESSAGE);
-      const run = await drainWithWriter(BENCH, {
-        messages,
-        batchMaxMessages: BATCH_MESSAGES,
-        consumer: "history",
-      });
+      const runs: { seconds: number; peakRssMb: number }[] = [];
+      for (let r = 0; r < STEP_RUNS; r++) {
+        const votes = generateVotes(
+          {
+            votes: STEP_VOTES,
+            polls: MIX.polls,
+            optionsPerPoll: MIX.optionsPerPoll,
+            kiosks: MIX.kiosks,
+            days: 1,
+            voterShare: 0.3,
+            seed: 1 + i * STEP_RUNS + r,
+          },
+          monthEnd - 1,
+        );
+        const messages = await fillStream(BENCH, votes, VOTES_PER_MESSAGE);
+        runs.push(
+          await drainWithWriter(BENCH, {
+            messages,
+            batchMaxMessages: BATCH_MESSAGES,
+            consumer: "history",
+          }),
+        );
+        stored += STEP_VOTES;
+      }
       const { rows: count } = await pool.query<{ n: string }>(
         `select count(*) as n from ${partition}`,
       );
-      if (Number(count[0]!.n) !== rows + STEP_VOTES)
+      if (Number(count[0]!.n) !== rows + STEP_RUNS * STEP_VOTES)
         throw new Error(
-          `${partition}: ${count[0]!.n} rows after the writer, expected ${fmt(rows + STEP_VOTES)}`,
+          `${partition}: ${count[0]!.n} rows after the writer, expected ${fmt(rows + STEP_RUNS * STEP_VOTES)}`,
         );
-      const historyRows = stored;
-      stored += STEP_VOTES;
       await publisher.run();
       gc();
       const memory = process.memoryUsage();
+      const writerSeconds = median(runs.map((r) => r.seconds));
       steps.push({
         month,
         historyRows,
         loadMs: load.ms,
-        writerSeconds: run.seconds,
-        writerRate: STEP_VOTES / run.seconds,
-        writerRssMb: run.peakRssMb,
+        writerSeconds,
+        writerRate: STEP_VOTES / writerSeconds,
+        writerRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
         heapBytes: memory.heapUsed,
         rssBytes: memory.rss,
       });
       benchLog(
-        `${partition}: ${fmt(rows)} rows in ${seconds(load.ms)} s; writer ${fmt(STEP_VOTES / run.seconds)} votes/s ` +
+        `${partition}: ${fmt(rows)} rows in ${seconds(load.ms)} s; writer ${fmt(STEP_VOTES / writerSeconds)} votes/s ` +
           `over ${fmt(historyRows)} rows; publisher heap ${mb(memory.heapUsed)} MB`,
       );
     }
 
     const vacuum = await timed(() => pool.query("vacuum analyze votes"));
     benchLog(`vacuum analyze: ${seconds(vacuum.ms)} s`);
-    const reports = await timeReports(DB_URL, reportCases(MIX.polls, historyEnd), RUNS, benchLog);
+    const reportsUrl =
+      REPORT_TIMEOUT_S > 0
+        ? `${DB_URL}?options=${encodeURIComponent(`-c statement_timeout=${REPORT_TIMEOUT_S * 1000}`)}`
+        : DB_URL;
+    const reports = await timeReports(
+      reportsUrl,
+      reportCases(MIX.polls, historyEnd),
+      RUNS,
+      benchLog,
+    );
     const sizes = await votesSizes(pool);
 
     // The retention job with nothing to drop (every pass but one a month), then the pass
@@ -420,19 +471,23 @@ try {
     const last = steps.at(-1)!;
     const flat = last.writerRate / first.writerRate;
     const heapGrowth = last.heapBytes / first.heapBytes;
+    // Against log10 of the rows: what grows with the rows a writer's insert meets is a
+    // B-tree's depth (and the partitions to route among), logarithmic; a straight line in
+    // the rows, extrapolated a thousandfold, would say more about this run's noise.
     const fit = fitLine(
-      steps.map((s) => s.historyRows),
+      steps.map((s) => Math.log10(s.historyRows)),
       steps.map((s) => s.writerRate),
     );
-    const at = (rows: number) => fit.intercept + fit.slope * rows;
-    // A line through noisy steps can cross zero long before 3.65 billion: say so, not "−2 M/s".
+    const at = (rows: number) => fit.intercept + fit.slope * Math.log10(rows);
+    // A line through noisy steps can cross zero before 3.65 billion: say so, not "−2 M/s".
     const extrapolated = (rows: number) =>
       at(rows) > 0
         ? `${fmt(at(rows))} votes/s (${(at(rows) / first.writerRate).toFixed(2)}× step 1)`
-        : `no rate (the fitted line reaches 0 votes/s at ${fmt(-fit.intercept / fit.slope)} rows)`;
+        : `no rate (the fitted line reaches 0 votes/s at ${(10 ** (-fit.intercept / fit.slope)).toExponential(2)} rows)`;
     const loadRate = ROWS / (steps.reduce((a, s) => a + s.loadMs, 0) / 1000);
     const reportList = listReports();
     const missed = reports.filter(({ t, c }) => !(t.wallMs < c.targetMs));
+    const timeoutMs = REPORT_TIMEOUT_S * 1000;
     const out: string[] = [
       machineLine(started),
       `Command: \`${benchCommand("bench:history")}\``,
@@ -441,11 +496,11 @@ try {
         `(${fmt(ROWS / ((historyEnd - months[0]!.getTime()) / DAY_MS))} a day, each day in two one-hour peaks at ` +
         `${PEAK_HOURS.map((h) => `${String(h).padStart(2, "0")}:00`).join(" and ")} UTC; ${MIX.polls} polls × ${MIX.optionsPerPoll} options, ` +
         `${fmt(MIX.kiosks)} kiosks, the last ${MIX.checkinPolls} polls check-ins with ${fmt(MIX.voters)} voters: bench:reports' mix), ` +
-        `generated in Postgres a month per step (${fmt(loadRate)} rows/s with the indexes in place), UUIDv7 ids ` +
+        `generated in Postgres a month per step (${fmt(loadRate)} rows/s, each month into a table of its own, indexed, then attached as its partition), UUIDv7 ids ` +
         `carrying each vote's time. After each step the batch writer (NATS stream → writer → Postgres, as ` +
-        `bench:writer runs it) stores ${fmt(STEP_VOTES)} new votes of that month's last day, ${VOTES_PER_MESSAGE} a ` +
+        `bench:writer runs it) stores ${STEP_RUNS > 1 ? `${STEP_RUNS} × ` : ""}${fmt(STEP_VOTES)} new votes of that month's last day, ${VOTES_PER_MESSAGE} a ` +
         `message, \`BATCH_MAX_MESSAGES=${BATCH_MESSAGES}\` (${fmt(BATCH_MESSAGES * VOTES_PER_MESSAGE)} votes a ` +
-        `batch), into the month's full partition; then a ResultsPublisher in this process publishes, and its heap ` +
+        `batch), into the month's full partition${STEP_RUNS > 1 ? " (the step's rate: the median of its runs)" : ""}; then a ResultsPublisher in this process publishes, and its heap ` +
         `is read after a full GC. Load average ${fmt(loadBefore, 2)} at start, ${fmt(loadavg()[0]!, 2)} at the end.`,
       "",
       "| step | month | rows in votes before the step's writer votes | load s | writer votes/s | × step 1 | writer s | writer peak RSS MB | publisher heap MB | publisher RSS MB |",
@@ -462,26 +517,30 @@ try {
         `its indexes (the sample the disk check used).`,
       "",
       `**Extrapolated** (not measured): the writer's rate against the rows already in \`votes\`, fitted ` +
-        `by least squares over the ${steps.length} steps, is ${fmt(fit.intercept)} votes/s ${fit.slope >= 0 ? "+" : "−"} ` +
-        `${fmt(Math.abs(fit.slope) * 1e6, 2)} per million rows: ${extrapolated(100e6)} at 100 million rows and ` +
+        `by least squares on log10 of the rows over the ${steps.length} steps, is ${fmt(at(1e6))} votes/s at a ` +
+        `million rows ${fit.slope >= 0 ? "+" : "−"} ${fmt(Math.abs(fit.slope))} for each tenfold: ${extrapolated(100e6)} at 100 million rows and ` +
         `${extrapolated(3.65e9)} at 3.65 billion (a year at the reference rate). Each step's votes go into one ` +
         `month's partition of ${fmt(ROWS / MONTHS)} rows whatever the history before it, so the curve is the cost ` +
         `of the history itself; a month at the reference rate holds ~300 million rows, a partition ` +
         `${fmt(300e6 / (ROWS / MONTHS))}× this run's, which this run does not measure. At ${fmt(perRow)} bytes ` +
-        `a row with its indexes a year takes ${gb(perRow * 3.65e9)}, 100 million rows ${gb(perRow * 100e6)}; ` +
+        `a row with its indexes (the indexes built by sorting, as a restore does) a year takes ${gb(perRow * 3.65e9)}, 100 million rows ${gb(perRow * 100e6)}; ` +
         `generated at this run's rate a year loads in ${fmt(3.65e9 / loadRate / 3600, 1)} h.`,
       "",
       `Reports at ${fmt(ROWS)} rows (bench:reports' cases on poll-01, poll-02 and ${`poll-${MIX.polls}`}; ` +
         `psql, one warm-up, the median of ${RUNS}; the day cases 10 days before the history's end; after ` +
-        `\`vacuum analyze votes\`, ${seconds(vacuum.ms)} s):`,
+        `\`vacuum analyze votes\`, ${seconds(vacuum.ms)} s${
+          timeoutMs > 0
+            ? `; each run under statement_timeout ${fmt(timeoutMs)} ms, a case cancelled by it shown as over it`
+            : ""
+        }):`,
       "",
       "| # | report | case | reads | rows out | wall ms | SQL ms | target | |",
       "|---|---|---|---|---:|---:|---:|---:|---|",
-      ...reports.map(({ c, t, rows }) => {
+      ...reports.map(({ c, t, rows, timedOut }) => {
         const report = findReport(reportList, c.report)!;
         return (
-          `| ${report.number} | ${c.report} | ${c.label} | ${c.reads} | ${fmt(rows)} | ${fmt(t.wallMs)} | ` +
-          `${fmt(t.sqlMs, 1)} | < ${fmt(c.targetMs)} | ${t.wallMs < c.targetMs ? verdictWord(true) : `**${verdictWord(false)}**`} |`
+          `| ${report.number} | ${c.report} | ${c.label} | ${c.reads} | ${timedOut ? "–" : fmt(rows)} | ` +
+          `${timedOut ? `> ${fmt(timeoutMs)} (timeout)` : fmt(t.wallMs)} | ${timedOut ? "–" : fmt(t.sqlMs, 1)} | < ${fmt(c.targetMs)} | ${t.wallMs < c.targetMs ? verdictWord(true) : `**${verdictWord(false)}**`} |`
         );
       }),
       "",
@@ -495,7 +554,7 @@ try {
       `| retention with archive (VOTES_ARCHIVE_DIR): ${partitionOf(months[0]!)}, ${fmt(archived.result[0]!.rows)} rows → ` +
         `${mb(archived.result[0]!.bytes)} MB gzip'd CSV, then dropped | ${seconds(archived.ms)} s | ` +
         `${fmt(archived.writer.before, 1)} → ${fmt(archived.writer.worst, 1)} ms | ${fmt(archived.reader.before, 1)} → ${fmt(archived.reader.worst, 1)} ms |`,
-      `| dropping a month: ${partitionOf(months[1]!)} (${fmt(perMonth[1]! + STEP_VOTES)} rows, \`votes_drop_expired_partitions\`) | ` +
+      `| dropping a month: ${partitionOf(months[1]!)} (${fmt(perMonth[1]! + STEP_RUNS * STEP_VOTES)} rows, \`votes_drop_expired_partitions\`) | ` +
         `${fmt(dropped.ms, 1)} ms | ${fmt(dropped.writer.before, 1)} → ${fmt(dropped.writer.worst, 1)} ms | ` +
         `${fmt(dropped.reader.before, 1)} → ${fmt(dropped.reader.worst, 1)} ms |`,
       "",
@@ -517,7 +576,7 @@ try {
           measured:
             `${reports.length - missed.length} of ${reports.length}` +
             (missed.length > 0
-              ? `; over: ${missed.map(({ c, t }) => `${findReport(reportList, c.report)!.number} ${c.report}${c.label ? ` (${c.label})` : ""} ${fmt(t.wallMs)} ms`).join(", ")}`
+              ? `; over: ${missed.map(({ c, t, timedOut }) => `${findReport(reportList, c.report)!.number} ${c.report}${c.label ? ` (${c.label})` : ""} ${timedOut ? `> ${fmt(timeoutMs)}` : fmt(t.wallMs)} ms`).join(", ")}`
               : ""),
           target: "every one",
           met: missed.length === 0,

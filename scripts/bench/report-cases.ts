@@ -225,9 +225,18 @@ export interface CaseResult {
   c: Case;
   t: Timing;
   rows: number;
+  /** Cancelled by the connection's statement_timeout (its wall ms is then NaN). */
+  timedOut?: boolean;
 }
 
-/** Every case: one warm-up, the median of `runs`, and the rows it prints. */
+const TIMED_OUT = /canceling statement due to statement timeout/;
+
+/**
+ * Every case: one warm-up, the median of `runs`, and the rows it prints. A case whose
+ * warm-up is cancelled by a statement_timeout in `dbUrl` (bench:history bounds each report
+ * so that a year of rows fits its run: `?options=-c%20statement_timeout%3D…`) is recorded as
+ * timed out, its times NaN, and not run again.
+ */
 export async function timeReports(
   dbUrl: string,
   cases: readonly Case[],
@@ -239,7 +248,19 @@ export async function timeReports(
   for (const c of cases) {
     const report = findReport(reports, c.report);
     if (!report) throw new Error(`no report ${c.report}`);
-    await runReport(dbUrl, report.path, c.vars); // warm-up
+    try {
+      await runReport(dbUrl, report.path, c.vars); // warm-up
+    } catch (err) {
+      if (!(err instanceof Error && TIMED_OUT.test(err.message))) throw err;
+      results.push({
+        c,
+        t: { wallMs: Number.NaN, sqlMs: Number.NaN },
+        rows: Number.NaN,
+        timedOut: true,
+      });
+      progress(`${report.number} ${c.report} ${c.label}: statement timeout`);
+      continue;
+    }
     const timings: Timing[] = [];
     for (let r = 0; r < runs; r++) timings.push(await runReport(dbUrl, report.path, c.vars));
     const t = {
