@@ -31,7 +31,13 @@ import { median, REPORT_ZONES, reportCases, timeReports } from "./bench/report-c
 import { ratioVerdict, verdictLines, verdictWord } from "./bench/verdict.ts";
 import { generateVotes } from "./bench/vote-data.ts";
 import { votesSizes } from "./bench/votes-keys.ts";
-import { deleteStream, drainWithWriter, fillStream, type WriterBench } from "./bench/writer-run.ts";
+import {
+  copyReference,
+  deleteStream,
+  drainWithWriter,
+  fillStream,
+  type WriterBench,
+} from "./bench/writer-run.ts";
 import { intFlag, readCli } from "./cli.ts";
 import { findReport, listReports } from "./report.ts";
 
@@ -241,6 +247,8 @@ interface Step {
   loadMs: number;
   writerSeconds: number;
   writerRate: number;
+  /** rows/s of one COPY of the step's votes into an empty copy of votes, right after. */
+  reference: number;
   writerRssMb: number;
   heapBytes: number;
   rssBytes: number;
@@ -375,7 +383,7 @@ try {
       // The writer's votes of the month's last day, ids carrying their time: they go into
       // the month's partition, full, as a month's last votes do.
       const monthEnd = Date.UTC(month.getUTCFullYear(), month.getUTCMonth() + 1, 1);
-      const runs: { seconds: number; peakRssMb: number }[] = [];
+      const runs: { seconds: number; peakRssMb: number; reference: number }[] = [];
       for (let r = 0; r < STEP_RUNS; r++) {
         const votes = generateVotes(
           {
@@ -390,13 +398,14 @@ try {
           monthEnd - 1,
         );
         const messages = await fillStream(BENCH, votes, VOTES_PER_MESSAGE);
-        runs.push(
-          await drainWithWriter(BENCH, {
-            messages,
-            batchMaxMessages: BATCH_MESSAGES,
-            consumer: "history",
-          }),
-        );
+        const run = await drainWithWriter(BENCH, {
+          messages,
+          batchMaxMessages: BATCH_MESSAGES,
+          consumer: "history",
+        });
+        // The same rows COPYed into an empty copy of votes right after: what the machine
+        // gives a COPY at this moment, so that other work on it cancels out of the ratio.
+        runs.push({ ...run, reference: await copyReference(pool, votes) });
         stored += STEP_VOTES;
       }
       const { rows: count } = await pool.query<{ n: string }>(
@@ -410,12 +419,14 @@ try {
       gc();
       const memory = process.memoryUsage();
       const writerSeconds = median(runs.map((r) => r.seconds));
+      const reference = median(runs.map((r) => r.reference));
       steps.push({
         month,
         historyRows,
         loadMs: load.ms,
         writerSeconds,
         writerRate: STEP_VOTES / writerSeconds,
+        reference,
         writerRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
         heapBytes: memory.heapUsed,
         rssBytes: memory.rss,
@@ -492,6 +503,8 @@ try {
     const first = steps[0]!;
     const last = steps.at(-1)!;
     const flat = last.writerRate / first.writerRate;
+    const ofReference = (s: Step) => s.writerRate / s.reference;
+    const flatOfReference = ofReference(last) / ofReference(first);
     const heapGrowth = last.heapBytes / first.heapBytes;
     // Against log10 of the rows: what grows with the rows a writer's insert meets is a
     // B-tree's depth (and the partitions to route among), logarithmic; a straight line in
@@ -522,15 +535,19 @@ try {
         `carrying each vote's time. After each step the batch writer (NATS stream → writer → Postgres, as ` +
         `bench:writer runs it) stores ${STEP_RUNS > 1 ? `${STEP_RUNS} × ` : ""}${fmt(STEP_VOTES)} new votes of that month's last day, ${VOTES_PER_MESSAGE} a ` +
         `message, \`BATCH_MAX_MESSAGES=${BATCH_MESSAGES}\` (${fmt(BATCH_MESSAGES * VOTES_PER_MESSAGE)} votes a ` +
-        `batch), into the month's full partition${STEP_RUNS > 1 ? " (the step's rate: the median of its runs)" : ""}; then a ResultsPublisher in this process publishes, and its heap ` +
+        `batch), into the month's full partition${STEP_RUNS > 1 ? " (the step's rate: the median of its runs)" : ""}; ` +
+        `the reference is one COPY FROM STDIN of the same rows into an empty copy of \`votes\` with the same ` +
+        `indexes right after (bench:writer's), so that the writer × reference column cancels what the rest of the ` +
+        `machine's load does to both; then a ResultsPublisher in this process publishes, and its heap ` +
         `is read after a full GC. Load average ${fmt(loadBefore, 2)} at start, ${fmt(loadavg()[0]!, 2)} at the end.`,
       "",
-      "| step | month | rows in votes before the step's writer votes | load s | writer votes/s | × step 1 | writer s | writer peak RSS MB | publisher heap MB | publisher RSS MB |",
-      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| step | month | rows in votes before the step's writer votes | load s | writer votes/s | × step 1 | writer s | reference COPY rows/s | writer × reference | × step 1's | writer peak RSS MB | publisher heap MB | publisher RSS MB |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
       ...steps.map(
         (s, i) =>
           `| ${i + 1} | ${partitionOf(s.month).slice(7)} | ${fmt(s.historyRows)} | ${seconds(s.loadMs)} | ` +
           `${fmt(s.writerRate)} | ${(s.writerRate / first.writerRate).toFixed(4)} | ${s.writerSeconds.toFixed(1)} | ` +
+          `${fmt(s.reference)} | ${ofReference(s).toFixed(4)} | ${(ofReference(s) / ofReference(first)).toFixed(4)} | ` +
           `${fmt(s.writerRssMb)} | ${mb(s.heapBytes)} | ${mb(s.rssBytes)} |`,
       ),
       "",
@@ -588,6 +605,12 @@ try {
         ratioVerdict(
           `writer COPY rate, the last step (the history's last ${fmt(100 / MONTHS, 1)} %) / the first step (votes/s)`,
           flat,
+          "≥",
+          0.9,
+        ),
+        ratioVerdict(
+          "the same, each step's writer rate over its reference COPY (the machine's load cancelled)",
+          flatOfReference,
           "≥",
           0.9,
         ),

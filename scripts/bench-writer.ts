@@ -1,10 +1,5 @@
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { from as copyFrom } from "pg-copy-streams";
-import { copyChunks, STAGING_COLUMNS } from "../batch-writer/copy-rows.ts";
-import type { DecodedVote } from "../batch-writer/decode.ts";
 import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
@@ -13,7 +8,13 @@ import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { ratioText } from "./bench/verdict.ts";
 import { generateVotes, optionIds, pollIds, type VoteDataShape } from "./bench/vote-data.ts";
-import { deleteStream, drainWithWriter, fillStream, type WriterBench } from "./bench/writer-run.ts";
+import {
+  copyReference,
+  deleteStream,
+  drainWithWriter,
+  fillStream,
+  type WriterBench,
+} from "./bench/writer-run.ts";
 import { intFlag, readCli } from "./cli.ts";
 
 // `npm run bench:writer [-- --votes 1000000]`: stream-to-committed-rows throughput of the
@@ -100,28 +101,14 @@ async function resetDatabase(): Promise<void> {
   await pool.end();
 }
 
+/** The reference: one COPY of the same rows into an empty copy of votes (writer-run.ts). */
 async function measureReference(votes: StoredVote[]): Promise<number> {
   const pool = createPool(DB_URL, logger, { max: 1 });
-  await pool.query("drop table if exists reference_votes");
-  await pool.query("create table reference_votes (like votes including all)");
-  // votes' unique key is each partition's own index (migration 033), which LIKE cannot copy
-  // from the partitioned table: the reference pays for it too.
-  await pool.query("create unique index on reference_votes (event_id)");
-  const rows: DecodedVote[] = votes.map((v, i) => ({ ...v, streamSeq: i + 1 }));
-  const client = await pool.connect();
-  const started = performance.now();
   try {
-    await pipeline(
-      Readable.from(copyChunks(rows, 5_000)),
-      client.query(copyFrom(`copy reference_votes (${STAGING_COLUMNS}) from stdin`)),
-    );
+    return await copyReference(pool, votes);
   } finally {
-    client.release();
+    await pool.end();
   }
-  const seconds = (performance.now() - started) / 1000;
-  await pool.query("drop table reference_votes");
-  await pool.end();
-  return votes.length / seconds;
 }
 
 /**

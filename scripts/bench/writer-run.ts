@@ -1,6 +1,12 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { from as copyFrom } from "pg-copy-streams";
+import { copyChunks, STAGING_COLUMNS } from "../../batch-writer/copy-rows.ts";
+import type { DecodedVote } from "../../batch-writer/decode.ts";
+import type { Pool } from "../../common/postgres.ts";
 import { encodeVoteMessage, type StoredVote } from "../../common/vote.ts";
 import { ensureVotesStream } from "../../common/votes-stream.ts";
 import { startNode, stopChild } from "../../harness/child-processes.ts";
@@ -124,4 +130,31 @@ export async function drainWithWriter(
     await nc.close();
   }
   return { seconds: (done - startedAt) / 1000, peakRssMb: peak };
+}
+
+/**
+ * The reference a writer's rate is read against: one COPY FROM STDIN of the same rows into
+ * an empty, unpartitioned copy of votes with the same indexes, measured on `pool`'s
+ * database. Resolves to rows/s.
+ */
+export async function copyReference(pool: Pool, votes: readonly StoredVote[]): Promise<number> {
+  await pool.query("drop table if exists reference_votes");
+  await pool.query("create table reference_votes (like votes including all)");
+  // votes' unique key is each partition's own index (migration 033), which LIKE cannot copy
+  // from the partitioned table: the reference pays for it too.
+  await pool.query("create unique index on reference_votes (event_id)");
+  const rows: DecodedVote[] = votes.map((v, i) => ({ ...v, streamSeq: i + 1 }));
+  const client = await pool.connect();
+  const started = performance.now();
+  try {
+    await pipeline(
+      Readable.from(copyChunks(rows, 5_000)),
+      client.query(copyFrom(`copy reference_votes (${STAGING_COLUMNS}) from stdin`)),
+    );
+  } finally {
+    client.release();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await pool.query("drop table reference_votes");
+  return votes.length / seconds;
 }
