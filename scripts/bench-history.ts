@@ -309,6 +309,7 @@ const months = historyMonths(MONTHS, started.getTime());
 const historyEnd = new Date(Date.UTC(started.getUTCFullYear(), started.getUTCMonth(), 1)).getTime();
 const perMonth = rowsPerMonth(ROWS, months);
 const loadBefore = loadavg()[0]!;
+const machine = machineLine(started);
 
 await dropDatabase(DB_URL);
 await ensureDatabase(DB_URL);
@@ -503,7 +504,7 @@ try {
     const missed = reports.filter(({ t, c }) => !(t.wallMs < c.targetMs));
     const timeoutMs = REPORT_TIMEOUT_S * 1000;
     const out: string[] = [
-      machineLine(started),
+      machine,
       `Command: \`${benchCommand("bench:history")}\``,
       "",
       `${fmt(ROWS)} votes over the ${MONTHS} months ${partitionOf(months[0]!).slice(7)} – ${partitionOf(lastMonth).slice(7)} ` +
