@@ -537,7 +537,9 @@ try {
       "",
       `**Extrapolated** (not measured): the writer's rate against the rows already in \`votes\`, fitted ` +
         `by least squares on log10 of the rows over the ${steps.length} steps, is ${fmt(at(1e6))} votes/s at a ` +
-        `million rows ${fit.slope >= 0 ? "+" : "−"} ${fmt(Math.abs(fit.slope))} for each tenfold: ${extrapolated(100e6)} at 100 million rows and ` +
+        `million rows ${fit.slope >= 0 ? "+" : "−"} ${fmt(Math.abs(fit.slope))} for each tenfold (the line, which ` +
+        `uses every step and so less of one step's noise, puts the last step at ` +
+        `${(at(last.historyRows) / at(first.historyRows)).toFixed(4)}× the first): ${extrapolated(100e6)} at 100 million rows and ` +
         `${extrapolated(3.65e9)} at 3.65 billion (a year at the reference rate). Each step's votes go into one ` +
         `month's partition of ${fmt(ROWS / MONTHS)} rows whatever the history before it, so the curve is the cost ` +
         `of the history itself; a month at the reference rate holds ~300 million rows, a partition ` +
