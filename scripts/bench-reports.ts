@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
@@ -7,6 +6,14 @@ import { migrate, migrationsDir } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { bucketStartSql, rollupsFromVotes } from "../common/rollup-buckets.ts";
 import { benchCommand } from "./bench/command-line.ts";
+import {
+  type Case,
+  median,
+  reportCases,
+  type Timing,
+  timeReports,
+  REPORT_ZONES as ZONES,
+} from "./bench/report-cases.ts";
 import { verdictLines, verdictWord } from "./bench/verdict.ts";
 import {
   buildVotesIndexes,
@@ -76,14 +83,6 @@ const CHECKIN_POLLS = 2;
 const VOTERS = 20_000;
 const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
 const DB_URL = `${PG}/tallyflow_bench_reports`;
-const PSQL = process.env.PSQL ?? "psql";
-const ZONES = [
-  "Europe/London",
-  "Asia/Kathmandu",
-  "America/New_York",
-  "Asia/Kolkata",
-  "Australia/Sydney",
-];
 const logger = createLogger("warn");
 
 const fmt = (n: number, digits = 0) =>
@@ -232,200 +231,6 @@ const REPORT_STATISTICS = [...REPORT_INDEXES.matchAll(/create statistics (\w+)/g
   (m) => m[1]!,
 );
 
-interface Case {
-  report: string;
-  label: string;
-  vars: Record<string, string>;
-  reads: string;
-  targetMs: number;
-}
-
-function cases(): Case[] {
-  const p = pollId(1); // Europe/London
-  const nepal = pollId(2); // Asia/Kathmandu, +05:45
-  const checkin = pollId(POLLS);
-  const rollups = 100;
-  const raw = 5_000;
-  const day = new Date(Date.now() - 10 * 86_400_000).toISOString().slice(0, 10);
-  const next = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
-  return [
-    {
-      report: "totals",
-      label: "whole poll",
-      vars: { poll_id: p },
-      reads: "rollups",
-      targetMs: rollups,
-    },
-    {
-      report: "totals",
-      label: "one local day",
-      vars: { poll_id: p, from: day, to: next },
-      reads: "rollups",
-      targetMs: rollups,
-    },
-    {
-      report: "totals",
-      label: "range cutting 2 buckets",
-      vars: { poll_id: p, from: `${day} 09:03`, to: `${next} 17:47` },
-      reads: "rollups + raw (2 buckets)",
-      targetMs: rollups,
-    },
-    {
-      report: "distribution",
-      label: "",
-      vars: { poll_id: p },
-      reads: "rollups",
-      targetMs: rollups,
-    },
-    {
-      report: "calendar",
-      label: "day, week, month",
-      vars: { poll_id: p },
-      reads: "rollups",
-      targetMs: rollups,
-    },
-    {
-      report: "calendar",
-      label: "Asia/Kathmandu (+05:45)",
-      vars: { poll_id: nepal },
-      reads: "rollups + raw (midnight buckets)",
-      targetMs: rollups,
-    },
-    {
-      report: "turnout",
-      label: "turnout",
-      vars: { poll_id: p },
-      reads: "rollups",
-      targetMs: rollups,
-    },
-    {
-      report: "turnout",
-      label: "turnout, Asia/Kathmandu",
-      vars: { poll_id: nepal },
-      reads: "rollups + raw (every :45 bucket)",
-      targetMs: rollups,
-    },
-    {
-      report: "turnout",
-      label: "peak",
-      vars: { poll_id: p, part: "peak" },
-      reads: "rollups",
-      targetMs: rollups,
-    },
-    { report: "kiosks", label: "activity", vars: { poll_id: p }, reads: "raw", targetMs: raw },
-    {
-      report: "kiosks",
-      label: "silences (gap 1 h, the default)",
-      vars: { poll_id: p, part: "silences" },
-      reads: "raw",
-      targetMs: raw,
-    },
-    {
-      report: "kiosks",
-      label: "silences (gap 6 h)",
-      vars: { poll_id: p, part: "silences", gap: "6 hours" },
-      reads: "raw",
-      targetMs: raw,
-    },
-    { report: "bursts", label: "", vars: { poll_id: p }, reads: "raw", targetMs: raw },
-    { report: "late_arrivals", label: "delays", vars: { poll_id: p }, reads: "raw", targetMs: raw },
-    {
-      report: "late_arrivals",
-      label: "kiosks",
-      vars: { poll_id: p, part: "kiosks" },
-      reads: "raw",
-      targetMs: raw,
-    },
-    {
-      report: "late_arrivals",
-      label: "after_publish",
-      vars: { poll_id: p, part: "after_publish" },
-      reads: "raw",
-      targetMs: raw,
-    },
-    {
-      report: "refusals",
-      label: "all polls",
-      vars: {},
-      reads: "refusal tables",
-      targetMs: rollups,
-    },
-    {
-      report: "consistency",
-      label: "one poll",
-      vars: { poll_id: p },
-      reads: "rollups + raw",
-      targetMs: raw,
-    },
-    { report: "consistency", label: "all polls", vars: {}, reads: "rollups + raw", targetMs: raw },
-    {
-      report: "attendance",
-      label: "days",
-      vars: { poll_id: checkin },
-      reads: "raw",
-      targetMs: raw,
-    },
-    {
-      report: "attendance",
-      label: "voters",
-      vars: { poll_id: checkin, part: "voters" },
-      reads: "raw",
-      targetMs: raw,
-    },
-  ];
-}
-
-interface Timing {
-  wallMs: number;
-  sqlMs: number;
-}
-
-/** One psql run: wall time of the process, and the statements' time from \timing. */
-function runOnce(path: string, vars: Record<string, string>): Promise<Timing> {
-  const args = ["-X", "-v", "ON_ERROR_STOP=1", "--dbname", DB_URL, "--csv", "-o", "/dev/null"];
-  for (const [k, v] of Object.entries(vars)) args.push("-v", `${k}=${v}`);
-  args.push("-c", "\\timing on", "-f", path);
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const child = spawn(PSQL, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => {
-      out += c;
-    });
-    child.stderr.setEncoding("utf8").on("data", (c: string) => {
-      err += c;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const wallMs = performance.now() - start;
-      if (code !== 0) return reject(new Error(`psql ${path} exited ${code}: ${err}`));
-      const sqlMs = [...out.matchAll(/^Time: ([\d.]+) ms/gm)].reduce((s, m) => s + Number(m[1]), 0);
-      resolve({ wallMs, sqlMs });
-    });
-  });
-}
-
-/** The number of rows a report prints (psql --csv, counted here). */
-function countRows(path: string, vars: Record<string, string>): Promise<number> {
-  const args = ["-X", "-v", "ON_ERROR_STOP=1", "--dbname", DB_URL, "--csv"];
-  for (const [k, v] of Object.entries(vars)) args.push("-v", `${k}=${v}`);
-  args.push("-f", path);
-  return new Promise((resolve, reject) => {
-    const child = spawn(PSQL, args, { stdio: ["ignore", "pipe", "inherit"] });
-    let lines = 0;
-    child.stdout.on("data", (c: Buffer) => {
-      for (const byte of c) if (byte === 10) lines++;
-    });
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve(Math.max(0, lines - 1)) : reject(new Error(`psql exited ${code}`)),
-    );
-  });
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 /**
  * What migration 006's indexes cost the writer: batches of 2,000 votes, each inserted with
  * its rollup upsert in one statement (as batch-writer/store-batch.ts does), 100 batches in a
@@ -485,25 +290,7 @@ async function writerCost(
 }
 
 /** Every case: one warm-up, the median of RUNS, and the rows it prints. */
-async function runCases(): Promise<{ c: Case; t: Timing; rows: number }[]> {
-  const reports = listReports();
-  const results: { c: Case; t: Timing; rows: number }[] = [];
-  for (const c of cases()) {
-    const report = findReport(reports, c.report);
-    if (!report) throw new Error(`no report ${c.report}`);
-    await runOnce(report.path, c.vars); // warm-up
-    const runs: Timing[] = [];
-    for (let r = 0; r < RUNS; r++) runs.push(await runOnce(report.path, c.vars));
-    const t = {
-      wallMs: median(runs.map((x) => x.wallMs)),
-      sqlMs: median(runs.map((x) => x.sqlMs)),
-    };
-    const rows = await countRows(report.path, c.vars);
-    results.push({ c, t, rows });
-    progress(`${report.number} ${c.report} ${c.label}: ${fmt(t.wallMs)} ms`);
-  }
-  return results;
-}
+const runCases = () => timeReports(DB_URL, reportCases(POLLS), RUNS, progress);
 
 /** A case slower by this much without an index is one the index serves. */
 const SERVES_RATIO = 1.5;

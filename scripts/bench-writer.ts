@@ -1,22 +1,20 @@
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { from as copyFrom } from "pg-copy-streams";
-import { copyChunks, STAGING_COLUMNS } from "../batch-writer/copy-rows.ts";
-import type { DecodedVote } from "../batch-writer/decode.ts";
 import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
-import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
-import { ensureVotesStream } from "../common/votes-stream.ts";
-import { startNode, stopChild } from "../harness/child-processes.ts";
+import type { StoredVote } from "../common/vote.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
-import { peakRssMb } from "./bench/proc-stats.ts";
 import { ratioText } from "./bench/verdict.ts";
 import { generateVotes, optionIds, pollIds, type VoteDataShape } from "./bench/vote-data.ts";
+import {
+  copyReference,
+  deleteStream,
+  drainWithWriter,
+  fillStream,
+  type WriterBench,
+} from "./bench/writer-run.ts";
 import { intFlag, readCli } from "./cli.ts";
 
 // `npm run bench:writer [-- --votes 1000000]`: stream-to-committed-rows throughput of the
@@ -50,6 +48,12 @@ const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const DB_URL = `${PG}/tallyflow_bench_writer`;
 const STREAM = "BENCH_WRITER";
 const SUBJECTS = "benchw";
+const BENCH: WriterBench = {
+  dbUrl: DB_URL,
+  natsUrl: NATS_URL,
+  stream: STREAM,
+  subjectPrefix: SUBJECTS,
+};
 const logger = createLogger("warn");
 
 const shape: VoteDataShape = {
@@ -97,70 +101,14 @@ async function resetDatabase(): Promise<void> {
   await pool.end();
 }
 
+/** The reference: one COPY of the same rows into an empty copy of votes (writer-run.ts). */
 async function measureReference(votes: StoredVote[]): Promise<number> {
   const pool = createPool(DB_URL, logger, { max: 1 });
-  await pool.query("drop table if exists reference_votes");
-  await pool.query("create table reference_votes (like votes including all)");
-  // votes' unique key is each partition's own index (migration 033), which LIKE cannot copy
-  // from the partitioned table: the reference pays for it too.
-  await pool.query("create unique index on reference_votes (event_id)");
-  const rows: DecodedVote[] = votes.map((v, i) => ({ ...v, streamSeq: i + 1 }));
-  const client = await pool.connect();
-  const started = performance.now();
   try {
-    await pipeline(
-      Readable.from(copyChunks(rows, 5_000)),
-      client.query(copyFrom(`copy reference_votes (${STAGING_COLUMNS}) from stdin`)),
-    );
+    return await copyReference(pool, votes);
   } finally {
-    client.release();
+    await pool.end();
   }
-  const seconds = (performance.now() - started) / 1000;
-  await pool.query("drop table reference_votes");
-  await pool.end();
-  return votes.length / seconds;
-}
-
-async function fillStream(votes: StoredVote[], votesPerMessage: number): Promise<number> {
-  const nc = await connect({ servers: NATS_URL });
-  const jsm = await jetstreamManager(nc);
-  await jsm.streams.delete(STREAM).catch(() => false);
-  await ensureVotesStream(nc, {
-    streamName: STREAM,
-    subjectPrefix: SUBJECTS,
-    duplicateWindowMs: 600_000,
-    maxBytes: 0,
-    replicas: 1,
-  });
-  const js = jetstream(nc);
-  // Group by poll as the ingest API does (one subject per poll).
-  const byPoll = new Map<string, StoredVote[]>();
-  let inFlight: Promise<unknown>[] = [];
-  let messages = 0;
-  const flush = async (pollId: string, group: StoredVote[]) => {
-    inFlight.push(
-      js.publish(`${SUBJECTS}.${pollId}`, encodeVoteMessage(group), {
-        msgID: group.length === 1 ? group[0]!.eventId : `b-${group[0]!.eventId}`,
-      }),
-    );
-    messages++;
-    if (inFlight.length >= 2_000) {
-      await Promise.all(inFlight);
-      inFlight = [];
-    }
-  };
-  for (const v of votes) {
-    const group = byPoll.get(v.pollId) ?? [];
-    group.push(v);
-    if (group.length >= votesPerMessage) {
-      byPoll.delete(v.pollId);
-      await flush(v.pollId, group);
-    } else byPoll.set(v.pollId, group);
-  }
-  for (const [pollId, group] of byPoll) await flush(pollId, group);
-  await Promise.all(inFlight);
-  await nc.close();
-  return messages;
 }
 
 /**
@@ -168,7 +116,7 @@ async function fillStream(votes: StoredVote[], votesPerMessage: number): Promise
  * nats.js and do nothing else. A writer cannot beat this per message.
  */
 async function measureTransport(votes: StoredVote[]): Promise<number> {
-  const messages = await fillStream(votes, 1);
+  const messages = await fillStream(BENCH, votes, 1);
   const nc = await connect({ servers: NATS_URL });
   const jsm = await jetstreamManager(nc);
   await jsm.consumers.add(STREAM, {
@@ -202,52 +150,18 @@ async function measureWriter(s: Scenario): Promise<Measured> {
   );
   await pool.query("update polls set one_vote_per_voter = $1", [s.oneVotePerVoter]);
   await pool.query("vacuum analyze votes");
-  const messages = await fillStream(s.votes, s.votesPerMessage);
-  const nc = await connect({ servers: NATS_URL });
-  const jsm = await jetstreamManager(nc);
-  let startedAt = 0;
-  const child = startNode("writer", ["batch-writer/main.ts"], {
-    ...process.env,
-    DATABASE_URL: DB_URL,
-    NATS_URL,
-    STREAM_NAME: STREAM,
-    SUBJECT_PREFIX: SUBJECTS,
-    CONSUMER_NAME: "bench",
-    BATCH_MAX_MESSAGES: String(s.batchMaxMessages),
-    MAX_ACK_PENDING: String(Math.max(20_000, s.batchMaxMessages * 3)),
-    WRITER_METRICS_PORT: "0",
-    LOG_LEVEL: process.env.BENCH_WRITER_LOG ?? "info",
+  const messages = await fillStream(BENCH, s.votes, s.votesPerMessage);
+  const run = await drainWithWriter(BENCH, {
+    messages,
+    batchMaxMessages: s.batchMaxMessages,
+    consumer: "bench",
   });
-  child.process.stdout?.on("data", (chunk: Buffer) => {
-    if (startedAt === 0 && chunk.toString().includes("batch writer started"))
-      startedAt = performance.now();
-  });
-  let done = 0;
-  let peak = 0;
-  for (;;) {
-    await sleep(100);
-    peak = Math.max(peak, peakRssMb(child.pid) || 0);
-    if (startedAt === 0) continue;
-    const info = await jsm.consumers.info(STREAM, "bench").catch(() => undefined);
-    if (
-      info &&
-      info.num_pending === 0 &&
-      info.num_ack_pending === 0 &&
-      info.delivered.stream_seq >= messages
-    ) {
-      done = performance.now();
-      break;
-    }
-  }
-  peak = Math.max(peak, peakRssMb(child.pid) || 0);
-  await stopChild(child);
   const { rows } = await pool.query<{ n: number; rolled: number; ballots: number }>(
     `select (select count(*) from votes) as n,
             (select coalesce(sum(count), 0)::bigint from vote_rollups) as rolled,
             (select count(*) from voter_ballots) as ballots`,
   );
   await pool.end();
-  await nc.close();
   const expected = new Set(s.votes.map((v) => v.eventId)).size;
   // Only the staging path claims ballots: their count shows which path stored the votes.
   const ballots = s.oneVotePerVoter ? s.votes.filter((v) => v.voterId !== undefined).length : 0;
@@ -256,12 +170,11 @@ async function measureWriter(s: Scenario): Promise<Measured> {
     throw new Error(
       `${s.name}: stored ${got.n} rows, rolled up ${got.rolled}, claimed ${got.ballots} ballots; expected ${expected}, ${expected} and ${ballots}`,
     );
-  const seconds = (done - startedAt) / 1000;
   return {
     scenario: s,
-    seconds,
-    rowsPerSecond: s.votes.length / seconds,
-    peakRssMb: peak,
+    seconds: run.seconds,
+    rowsPerSecond: s.votes.length / run.seconds,
+    peakRssMb: run.peakRssMb,
     batches: messages,
   };
 }
@@ -323,9 +236,7 @@ for (const size of SWEEP_VOTES > 0 ? [100, 1_000, 5_000, 20_000] : []) {
   process.stderr.write(`writer sweep: ${s.name}...\n`);
   sweepResults.push(await measureWriter(s));
 }
-const jsmNc = await connect({ servers: NATS_URL });
-await (await jetstreamManager(jsmNc)).streams.delete(STREAM).catch(() => false);
-await jsmNc.close();
+await deleteStream(BENCH);
 // Nothing in the database is worth keeping: each run starts from a fresh one.
 await dropDatabase(DB_URL);
 
