@@ -6,10 +6,8 @@ import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
-import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "../result-publisher/config.ts";
-import { ResultsPublisher } from "../result-publisher/publisher.ts";
-import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { benchCommand } from "./bench/command-line.ts";
+import { historyPublisher } from "./bench/history-publisher.ts";
 import {
   DAY_MS,
   daysIn,
@@ -338,18 +336,7 @@ try {
     );
     exitCode = 2;
   } else {
-    const publisher = new ResultsPublisher({
-      pool,
-      redis,
-      keyPrefix: PREFIX,
-      chartWidth: 800,
-      chartHeight: 600,
-      distributionWindowHours: DEFAULT_DISTRIBUTION_WINDOW_HOURS,
-      chartRender: "all",
-      chartDemandTtlMs: 60_000,
-      logger,
-      metrics: createPublisherMetrics(),
-    });
+    const publisher = historyPublisher(pool, redis, PREFIX, logger);
     const steps: Step[] = [];
     let firstRow = 1;
     let stored = 0;

@@ -4,9 +4,8 @@ import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts"
 import { connectRedis } from "../common/redis.ts";
 import { BUCKET_MS } from "../common/rollup-buckets.ts";
 import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "../result-publisher/config.ts";
-import { ResultsPublisher } from "../result-publisher/publisher.ts";
-import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { benchCommand } from "./bench/command-line.ts";
+import { historyPublisher } from "./bench/history-publisher.ts";
 import { machineLine } from "./bench/machine.ts";
 import { unlinkKeysUnder } from "./bench/run-cleanup.ts";
 import { ratioVerdict, verdictLines } from "./bench/verdict.ts";
@@ -83,18 +82,7 @@ try {
      from generate_series(1, $1::int) i, generate_series(1, $2::int) o`,
     [POLLS, OPTIONS],
   );
-  const publisher = new ResultsPublisher({
-    pool,
-    redis,
-    keyPrefix: PREFIX,
-    chartWidth: 800,
-    chartHeight: 600,
-    distributionWindowHours: DEFAULT_DISTRIBUTION_WINDOW_HOURS,
-    chartRender: "all",
-    chartDemandTtlMs: 60_000,
-    logger,
-    metrics: createPublisherMetrics(),
-  });
+  const publisher = historyPublisher(pool, redis, PREFIX, logger);
   // The simulated history ends now; the poll changes carry the time of their last bucket.
   const monthMs = MONTH_DAYS * DAY_MS;
   const startMs = Math.floor((Date.now() - MONTHS * monthMs) / BUCKET_MS) * BUCKET_MS;
