@@ -15,6 +15,7 @@ import { makeVote, type VoteSpec } from "../test-support/vote-messages.ts";
 import type { DecodedVote } from "./decode.ts";
 import { type PoisonRow, storeBatch } from "./store-batch.ts";
 import { VotesPartitions } from "./votes-partitions.ts";
+import { createWriterMetrics } from "./writer-metrics.ts";
 
 // Migration 044: the writer's other tables that grow with events are partitioned by month
 // under the votes' maintenance: refusals and clashes by their event id's time (a resend is
@@ -408,6 +409,9 @@ describe("retention of the side tables (migration 044)", () => {
       warnings.push(obj);
     }) as typeof logger.warn;
     const keepDays = Math.floor((Date.now() - Date.parse("2020-05-10T00:00:00Z")) / DAY_MS);
+    const metrics = createWriterMetrics(async () => ({ undelivered: 0, ackPending: 0 }));
+    const pastRetention = async () =>
+      (await metrics.deadLettersPastRetention.get()).values[0]?.value;
     const maintenance = new VotesPartitions({
       pool: db.pool,
       config: {
@@ -416,6 +420,7 @@ describe("retention of the side tables (migration 044)", () => {
         votesRetentionDays: keepDays,
       },
       logger,
+      metrics,
     });
     assert.deepEqual(await maintenance.dropExpired(), [
       "conflicting_votes_p2020_03",
@@ -426,8 +431,10 @@ describe("retention of the side tables (migration 044)", () => {
       "rejected_votes_p2020_04",
     ]);
     assert.deepEqual(warnings, [{ partition: "dead_letters_p2020_03", unreplayed: 1 }]);
+    assert.equal(await pastRetention(), 1, "the gauge counts the dead letter kept");
     await db.pool.query("update dead_letters set replayed_at = now()");
     assert.deepEqual(await maintenance.dropExpired(), ["dead_letters_p2020_03"]);
+    assert.equal(await pastRetention(), 0, "replayed, dropped: nothing kept");
   });
 
   test("a refusal of a month already past retention waits in the default, then goes", async () => {

@@ -2,6 +2,7 @@ import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { WriterConfig } from "./config.ts";
 import { type ArchivedPartition, archiveExpiredPartitions } from "./votes-archive.ts";
+import type { WriterMetrics } from "./writer-metrics.ts";
 
 // The monthly partitions of `votes` (migration 033), kept by the writers, which own the
 // table: every votesPartitionCheckMs (and once soon after start) a writer runs
@@ -44,6 +45,8 @@ export interface VotesPartitionsDeps {
   config: Pick<WriterConfig, "votesPartitionsAheadMonths" | "votesPartitionCheckMs"> &
     Partial<Pick<WriterConfig, "votesRetentionDays" | "votesArchiveDir">>;
   logger: Logger;
+  /** Where a retention pass counts the unreplayed dead letters that keep their months. */
+  metrics?: Pick<WriterMetrics, "deadLettersPastRetention">;
 }
 
 export class VotesPartitions {
@@ -135,6 +138,7 @@ export class VotesPartitions {
     const { pool, config, logger } = this.#deps;
     if (config.votesRetentionDays === undefined) return [];
     const dropped: string[] = [];
+    let unreplayed = 0;
     for (const table of await this.#tables()) {
       if (table === "votes" && !votes) continue;
       const { rows } = await pool.query<RetentionOutcome>(
@@ -152,12 +156,15 @@ export class VotesPartitions {
             "rows of months past retention deleted from the default partition",
           );
         // Loud at every pass: an unreplayed dead letter is a message nobody has dealt with.
-        else
+        else {
+          unreplayed += Number(affected);
           logger.warn(
             { partition, unreplayed: Number(affected) },
             "partition past retention kept: it holds dead letters never replayed (`npm run dlq -- list`, then replay them)",
           );
+        }
     }
+    this.#deps.metrics?.deadLettersPastRetention.set(unreplayed);
     return dropped;
   }
 

@@ -14,6 +14,7 @@ export interface WriterMetrics {
   fetchesEndedEarly: Counter;
   personDays: Counter;
   pollPurgeRows: Counter;
+  deadLettersPastRetention: Gauge;
 }
 
 /** The shared durable consumer's lag, as JetStream reports it. */
@@ -140,5 +141,10 @@ export function createWriterMetrics(readLag: () => Promise<ConsumerLag>): Writer
       "tallyflow_writer_poll_purge_rows_total",
       "Rows of deleted polls (votes, voter ballots, refusals) removed in the background by the purge",
     ),
+    deadLettersPastRetention: new Gauge({
+      name: "tallyflow_writer_dead_letters_past_retention",
+      help: "Dead letters never replayed in months past VOTES_RETENTION_DAYS, at the last retention pass: their months are kept until they are replayed",
+      registers: [registry],
+    }),
   };
 }
