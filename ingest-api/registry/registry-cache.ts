@@ -276,7 +276,13 @@ export class RegistryCache {
   }
 
   async #loadAll(): Promise<void> {
-    const snapshot = await loadRegistry(this.#pool);
+    // Everything is read before anything is replaced: a map emptied before an await (the
+    // teachers' were, for the length of their query) refuses every token it held to the
+    // requests that arrive meanwhile (a national morning's teachers got 401 at a reload).
+    const [snapshot, teacherCredentials] = await Promise.all([
+      loadRegistry(this.#pool),
+      loadTeacherCredentials(this.#pool),
+    ]);
     const polls = new Map<string, CachedPoll>();
     for (const p of snapshot.polls) polls.set(p.id, cachedPoll(p));
     this.#registers.clear();
@@ -301,14 +307,11 @@ export class RegistryCache {
     }
     this.#admins = admins;
     this.#adminHashes = adminHashes;
-    this.#teachers = new Map();
-    this.#teacherHashes = new Map();
-    applyCredentials(
-      this.#teachers,
-      this.#teacherHashes,
-      [],
-      await loadTeacherCredentials(this.#pool),
-    );
+    const teachers = new Map<string, CachedSchoolAdmin>();
+    const teacherHashes = new Map<string, string>();
+    applyCredentials(teachers, teacherHashes, [], teacherCredentials);
+    this.#teachers = teachers;
+    this.#teacherHashes = teacherHashes;
   }
 
   async #loadRows(work: Pending): Promise<void> {
