@@ -465,6 +465,9 @@ describe("a lesson register", () => {
             : undefined,
         { timeoutMs: 2_000, intervalMs: 20 },
       );
+      // Stored before the next test's publisher runs: a late row would make its "nothing
+      // changed" run publish this register.
+      await settled(res.body.id, 1, false);
     } finally {
       await replica.close();
     }
