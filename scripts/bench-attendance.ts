@@ -88,7 +88,9 @@ import { seed } from "./simulator/seeding.ts";
 const USAGE = `usage: npm run bench:attendance -- [--schools N] [--people N] [--rate N] [options]
   --schools N        schools (default 1000)
   --people N         people per school (default 10000)
-  --rate N           events/s sent during each peak (default 1500)
+  --rate N           events/s offered during each peak (default 1650: 10 % above the
+                     1,500/s target, which the verdict checks on the rate answered; a
+                     sender offering exactly 1,500/s measures just below it)
   --kiosks N         kiosks per school (default 2)
   --offline P        share of kiosks offline for the morning (default 2%: ~1 % of the events)
   --interval D       the publisher's RESULTS_INTERVAL_MS (default 5s, the service's default)
@@ -117,7 +119,9 @@ const o = readCli(
     options: {
       schools: { type: "string", default: "1000" },
       people: { type: "string", default: "10000" },
-      rate: { type: "string", default: "1500" },
+      // Above the target on purpose: the answered rate (first sent → last answered) of a
+      // peak offered at exactly 1,500/s is below 1,500 by the last answer's latency.
+      rate: { type: "string", default: "1650" },
       kiosks: { type: "string", default: "2" },
       offline: { type: "string", default: "2%" },
       interval: { type: "string", default: "5s" },
