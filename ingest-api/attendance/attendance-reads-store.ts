@@ -142,6 +142,34 @@ export async function loadPeriodPage(
   filter: PeriodPageFilter,
   days: { from: LocalDay; to: LocalDay } | null,
 ): Promise<{ people: PagePerson[]; presence: StoredPresence[] }> {
+  const { text, values } = periodPageQuery(schoolId, filter, days);
+  const { rows } = await db.query<
+    PagePerson & { day: string | null; closed_seconds: number | null; open_since: number | null }
+  >(text, values);
+  const people: PagePerson[] = [];
+  const presence: StoredPresence[] = [];
+  for (const r of rows) {
+    if (people.at(-1)?.id !== r.id) people.push({ id: r.id, name: r.name, groups: r.groups });
+    if (r.day !== null)
+      presence.push({
+        personId: r.id,
+        day: r.day,
+        closedSeconds: r.closed_seconds!,
+        openSinceMs: r.open_since,
+      });
+  }
+  return { people, presence };
+}
+
+/**
+ * loadPeriodPage's statement and its parameters (apart so that a test can EXPLAIN it: the
+ * plan of the lateral is what keeps the page fast, period-page-plan.test.ts).
+ */
+export function periodPageQuery(
+  schoolId: string,
+  filter: PeriodPageFilter,
+  days: { from: LocalDay; to: LocalDay } | null,
+): { text: string; values: unknown[] } {
   const params: unknown[] = [schoolId];
   const param = (value: unknown) => {
     params.push(value);
@@ -164,28 +192,13 @@ export async function loadPeriodPage(
          where d.school_id = $1 and d.person_id = p.id
            and d.day between ${param(days.from)}::date and ${param(days.to)}::date
          offset 0`;
-  const { rows } = await db.query<
-    PagePerson & { day: string | null; closed_seconds: number | null; open_since: number | null }
-  >(
-    `with page as materialized (${page})
+  return {
+    text: `with page as materialized (${page})
      select p.id, p.name, p.groups, d.day, d.closed_seconds, d.open_since
      from page p left join lateral (${lateral}) d on true
      order by p.id`,
-    params,
-  );
-  const people: PagePerson[] = [];
-  const presence: StoredPresence[] = [];
-  for (const r of rows) {
-    if (people.at(-1)?.id !== r.id) people.push({ id: r.id, name: r.name, groups: r.groups });
-    if (r.day !== null)
-      presence.push({
-        personId: r.id,
-        day: r.day,
-        closedSeconds: r.closed_seconds!,
-        openSinceMs: r.open_since,
-      });
-  }
-  return { people, presence };
+    values: params,
+  };
 }
 
 /** One person's stored days from `from` to `to`, in day order. */
