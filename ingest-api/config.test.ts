@@ -324,3 +324,12 @@ describe("readIngestConfig", () => {
     assert.match(result.stderr, /^configuration error: PORT: must be an integer, got "eighty"$/m);
   });
 });
+
+describe("ATTENDANCE_ANSWERS_WARM_MS", () => {
+  test("60 s by default, 0 turns the answers made ahead off, beyond a day is refused", () => {
+    assert.equal(readIngestConfig({}).attendance.answersWarmMs, 60_000);
+    assert.equal(readIngestConfig({ ATTENDANCE_ANSWERS_WARM_MS: "0" }).attendance.answersWarmMs, 0);
+    failsNaming({ ATTENDANCE_ANSWERS_WARM_MS: "86400001" }, "ATTENDANCE_ANSWERS_WARM_MS");
+    failsNaming({ ATTENDANCE_ANSWERS_WARM_MS: "-1" }, "ATTENDANCE_ANSWERS_WARM_MS");
+  });
+});

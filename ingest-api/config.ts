@@ -160,6 +160,8 @@ export interface AttendanceReadConfig {
   readonly namesCacheSchools: number;
   /** Day answers at least this large go gzip'd to a client that accepts it (made once per version); 0 = never. @defaultValue 16384 */
   readonly gzipMinBytes: number;
+  /** A new version's answers are made as it is fetched only while its day was read within this long; 0 = never ahead. @defaultValue 60000 */
+  readonly answersWarmMs: number;
 }
 
 export interface AttendanceStateConfig {
@@ -306,6 +308,10 @@ export function readIngestConfig(env: Env = process.env): Readonly<IngestConfig>
         max: 10_000,
       }),
       gzipMinBytes: readInt(env, "ATTENDANCE_GZIP_MIN_BYTES", 16_384, { min: 0 }),
+      answersWarmMs: readInt(env, "ATTENDANCE_ANSWERS_WARM_MS", 60_000, {
+        min: 0,
+        max: 86_400_000,
+      }),
     }),
     attendanceState: readAttendanceStateConfig(env),
     attendanceReads: readAttendanceReadsConfig(env),

@@ -169,6 +169,7 @@ export async function buildIngestApi(
       maxDocuments: config.attendance.cacheMaxDocuments,
       maxBytes: config.attendance.cacheMaxBytes,
       gzipMinBytes: config.attendance.gzipMinBytes,
+      warmWhileReadMs: config.attendance.answersWarmMs,
     },
     log,
   );

@@ -59,15 +59,18 @@ export interface DayDocumentsOptions {
   maxBytes: number;
   /** ATTENDANCE_GZIP_MIN_BYTES: answers at least this large are offered gzip'd; 0 = never. */
   gzipMinBytes?: number;
+  /**
+   * ATTENDANCE_ANSWERS_WARM_MS: a new version's answers are made as it is fetched only while
+   * its day was read within this long (default 60 s). A document read once stays kept for
+   * long (LRU), and would otherwise cost a parse and its answers at each of its new versions
+   * (every interval while its school is busy).
+   */
+  warmWhileReadMs?: number;
 }
 
 /** Answers kept per publication: the whole school, a few groups, with and without names. */
 const MAX_ANSWERS = 16;
-/**
- * A new version's answers are made as it is fetched only while its day was read within this
- * long: a document read once stays kept for long (LRU), and would otherwise cost a parse and
- * its answers at each of its new versions (every interval while its school is busy).
- */
+/** DayDocumentsOptions.warmWhileReadMs's default. */
 const WARM_WHILE_READ_MS = 60_000;
 /** Versions per MGET of the check. */
 const CHECK_CHUNK = 1_000;
@@ -282,7 +285,8 @@ export class DayDocuments {
     this.#bytes += json.length + counts.length;
     this.#evict();
     const readLately =
-      previous?.readAtMs !== undefined && Date.now() - previous.readAtMs < WARM_WHILE_READ_MS;
+      previous?.readAtMs !== undefined &&
+      Date.now() - previous.readAtMs < (this.#options.warmWhileReadMs ?? WARM_WHILE_READ_MS);
     if (previous !== undefined && readLately && previous.answers.size > 0 && this.#warm) {
       try {
         this.#warm(publication, [...previous.answers.keys()]);
