@@ -192,13 +192,13 @@ const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = a
  * resolves. Two paths, the same guarantees:
  * - direct (the common case): COPY straight into `votes`. The unique key on (poll_id,
  *   event_id) (migration 047), in the partition the event id's time names (migration 033: a
- *   resend lands in the same one), makes the whole COPY fail if any vote is already stored, so a success means every
- *   row is new, and the rollups are folded from the batch itself. It runs near a plain
- *   COPY into the table; the staging path below runs at about half that rate (bench:writer
- *   measures both against the same COPY).
+ *   resend lands in the same one), makes the whole COPY fail if any vote is already stored,
+ *   so a success means every row is new, and the rollups are folded from the batch itself.
+ *   It runs near a plain COPY into the table; the staging path below runs at about half
+ *   that rate (bench:writer measures both against the same COPY).
  * - staging (redeliveries, resends, one-vote-per-voter polls, an event (poll and id)
- *   repeated in the batch): COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING and rollups
- *   counting only the rows actually inserted.
+ *   repeated in the batch): COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING
+ *   and rollups counting only the rows actually inserted.
  * On both, the person-days of the attendance events inserted are kept, and up to
  * `dirtyLimit` dirty ones (presence-upkeep.ts; the writer passes ATTENDANCE_DIRTY_BATCH).
  * With `keepDays` (VOTES_RETENTION_DAYS), votes whose event id time is older than that are
