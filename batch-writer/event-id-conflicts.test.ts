@@ -17,9 +17,10 @@ import { createWriterTestBed, type WriterTestBed } from "../test-support/writer-
 import type { DecodedVote } from "./decode.ts";
 import { storeBatch } from "./store-batch.ts";
 
-// An eventId reused by another kiosk, or for another poll, option or voter, is a conflict:
-// kept in conflicting_votes, counted nowhere, never a duplicate. A true retry (same kiosk,
-// poll, option and voter; castAt may differ) stays a duplicate.
+// An eventId reused in its poll by another kiosk, or for another option or voter, is a
+// conflict: kept in conflicting_votes, counted nowhere, never a duplicate. A true retry (same
+// kiosk, poll, option and voter; castAt may differ) stays a duplicate. The same eventId in
+// another poll is another event (migration 047): a vote of that poll.
 describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
   let bed: WriterTestBed;
   let writer: InProcessWriter | undefined;
@@ -56,7 +57,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
     await bed?.close();
   });
 
-  test("another kiosk, poll, option or voter on a stored eventId is a conflict, kept once", async () => {
+  test("another kiosk, option or voter on an eventId stored in the poll is a conflict, kept once", async () => {
     const original = decoded({ pollId: "lunch", optionId: "pizza", kioskId: "k-a", voterId: "v1" });
     assert.equal((await store([original])).inserted, 1);
     const rollups = await queryNumber(bed.db.pool, "select sum(count) from vote_rollups");
@@ -64,7 +65,6 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
     const clashes = [
       decoded({ eventId, pollId: "lunch", optionId: "pizza", kioskId: "k-b", voterId: "v1" }),
       decoded({ eventId, pollId: "lunch", optionId: "salad", kioskId: "k-a", voterId: "v1" }),
-      decoded({ eventId, pollId: "color", optionId: "red", kioskId: "k-a", voterId: "v1" }),
       decoded({ eventId, pollId: "lunch", optionId: "pizza", kioskId: "k-a" }),
       decoded({ eventId, pollId: "lunch", optionId: "pizza", kioskId: "k-a", voterId: "v2" }),
     ];
@@ -82,18 +82,16 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       });
     // Delivered again (a redelivery or a resend): still a conflict, recorded only once.
     const again = await store(clashes.map((c) => ({ ...c, streamSeq: seq++ })));
-    assert.equal(again.conflicts, 5);
+    assert.equal(again.conflicts, 4);
     assert.equal(again.duplicates, 0);
 
     assert.deepEqual(await conflictsOf(eventId), [
       { kiosk_id: "k-b", poll_id: "lunch", option_id: "pizza", voter_id: "v1" },
       { kiosk_id: "k-a", poll_id: "lunch", option_id: "salad", voter_id: "v1" },
-      { kiosk_id: "k-a", poll_id: "color", option_id: "red", voter_id: "v1" },
       { kiosk_id: "k-a", poll_id: "lunch", option_id: "pizza", voter_id: null },
       { kiosk_id: "k-a", poll_id: "lunch", option_id: "pizza", voter_id: "v2" },
     ]);
     assert.equal(await duplicatesCounted("lunch"), 0, "a clash is never a duplicate");
-    assert.equal(await duplicatesCounted("color"), 0);
     assert.equal(await queryNumber(bed.db.pool, "select sum(count) from vote_rollups"), rollups);
     const stored = await bed.db.pool.query(
       "select kiosk_id, option_id from votes where event_id = $1",
@@ -211,6 +209,102 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
     });
     assert.equal((await store([davesOwn])).inserted, 1, "dave's real vote is counted");
     assert.equal(await queryNumber(bed.db.pool, "select count(*) from rejected_votes"), 0);
+    await assertRollupsMatchVotes(bed.db.pool);
+  });
+
+  test("the same eventId in another poll is another event: a vote of that poll, counted there", async () => {
+    const ofPolls = async (eventId: string) =>
+      (
+        await bed.db.pool.query<{ poll_id: string; option_id: string }>(
+          "select poll_id, option_id from votes where event_id = $1 order by poll_id",
+          [eventId],
+        )
+      ).rows.map((r) => `${r.poll_id}:${r.option_id}`);
+    const totalOf = (pollId: string) =>
+      queryNumber(
+        bed.db.pool,
+        "select coalesce(sum(count), 0) from vote_rollups where poll_id = $1",
+        [pollId],
+      );
+    const colorBefore = await totalOf("color");
+    const dupsBefore = await duplicatesCounted("lunch");
+    const colorDupsBefore = await duplicatesCounted("color");
+    const lunch = decoded({ pollId: "lunch", optionId: "pizza", kioskId: "k-x", voterId: "v7" });
+    const { eventId } = lunch;
+    assert.equal((await store([lunch])).inserted, 1);
+    // Alone in its batch (the direct COPY): stored, not a unique violation.
+    const color = decoded({
+      eventId,
+      pollId: "color",
+      optionId: "red",
+      kioskId: "k-x",
+      voterId: "v7",
+    });
+    assert.deepEqual(await store([color]), {
+      received: 1,
+      inserted: 1,
+      rejected: 0,
+      duplicates: 0,
+      conflicts: 0,
+      pollDeleted: 0,
+      pastRetention: 0,
+      deadLettered: 0,
+      personDays: 0,
+    });
+    // A one-vote-per-voter poll (the staging path): stored, and it claims its ballot.
+    const council = decoded({
+      eventId,
+      pollId: "council",
+      optionId: "bob",
+      kioskId: "k-x",
+      voterId: "v7",
+    });
+    const claimed = await store([council]);
+    assert.deepEqual([claimed.inserted, claimed.conflicts, claimed.rejected], [1, 0, 0]);
+    assert.equal(
+      await queryNumber(
+        bed.db.pool,
+        "select count(*) from voter_ballots where poll_id = 'council' and voter_id = 'v7' and event_id = $1",
+        [eventId],
+      ),
+      1,
+    );
+    assert.deepEqual(await ofPolls(eventId), ["color:red", "council:bob", "lunch:pizza"]);
+
+    // Each resent, with a new vote of the first poll under the same id beside them: each
+    // poll's copy is a duplicate of its own poll's, counted there (the not-inserted rows are
+    // matched by poll and id), the lunch clash a conflict of lunch alone.
+    const lunchClash = { ...lunch, optionId: "salad", streamSeq: seq++ };
+    const again = await store(
+      [lunch, color, council, lunchClash].map((v) => ({ ...v, streamSeq: seq++ })),
+    );
+    assert.deepEqual([again.inserted, again.duplicates, again.conflicts], [0, 3, 1]);
+    assert.equal(await duplicatesCounted("lunch"), dupsBefore + 1);
+    assert.equal(await duplicatesCounted("color"), colorDupsBefore + 1);
+    assert.deepEqual(await conflictsOf(eventId), [
+      { kiosk_id: "k-x", poll_id: "lunch", option_id: "salad", voter_id: "v7" },
+    ]);
+
+    // New, one id in two polls in one batch, and a stored id of lunch resent beside a new
+    // vote of color under it: the new ones stored, the resend a duplicate of lunch.
+    const pair = decoded({ pollId: "lunch", optionId: "salad", kioskId: "k-y" });
+    const pairColor = {
+      ...decoded({ pollId: "color", optionId: "blue", kioskId: "k-y" }),
+      eventId: pair.eventId,
+    };
+    assert.deepEqual(
+      [await store([pair, pairColor])].map((r) => [r.inserted, r.duplicates, r.conflicts]),
+      [[2, 0, 0]],
+    );
+    const stored = decoded({ pollId: "lunch", optionId: "pizza", kioskId: "k-z" });
+    await store([stored]);
+    const mixed = await store([
+      { ...stored, streamSeq: seq++ },
+      { ...decoded({ pollId: "color", optionId: "red", kioskId: "k-z" }), eventId: stored.eventId },
+    ]);
+    assert.deepEqual([mixed.inserted, mixed.duplicates, mixed.conflicts], [1, 1, 0]);
+    assert.equal(await duplicatesCounted("lunch"), dupsBefore + 2, "the resend counted in lunch");
+    assert.equal(await totalOf("color"), colorBefore + 3);
     await assertRollupsMatchVotes(bed.db.pool);
   });
 

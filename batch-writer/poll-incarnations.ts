@@ -29,7 +29,7 @@ const REJECT_DELETED_POLL_VOTES = `
   select e, p, o, k, v, c, r, s, 'poll_deleted'
   from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
               $6::timestamptz[], $7::timestamptz[], $8::bigint[]) as u(e, p, o, k, v, c, r, s)
-  -- No target: rejected_votes' key is each partition's index on event_id (migration 044).
+  -- No target: rejected_votes' key is each partition's index on (poll_id, event_id) (047).
   on conflict do nothing`;
 
 export interface SortedVotes {

@@ -315,7 +315,7 @@ describe("the writer's side tables partitioned by month (migration 044)", () => 
     assert.equal(
       await queryNumber(
         db.pool,
-        "select count(*) from pg_indexes where tablename = 'rejected_by_hand' and indexdef like '%UNIQUE%(event_id)'",
+        "select count(*) from pg_indexes where tablename = 'rejected_by_hand' and indexdef like '%UNIQUE%(poll_id, event_id)'",
       ),
       1,
     );

@@ -33,7 +33,7 @@ export interface StoreResult {
   rejected: number;
   /** Votes already stored (redelivery, resend beyond the JetStream window). */
   duplicates: number;
-  /** Votes reusing a stored eventId for another kiosk, poll, option or voter: conflicting_votes. */
+  /** Votes reusing an eventId stored in their poll for another kiosk, option or voter: conflicting_votes. */
   conflicts: number;
   /** Votes for a poll deleted since (poll-incarnations.ts), kept in rejected_votes. */
   pollDeleted: number;
@@ -82,7 +82,7 @@ const REJECT_SECOND_VOTES = `
          s.received_at, s.stream_seq, 'voter_already_voted'
   from second_votes s
   where not ${CLASHES_WITH_STORED}
-  -- No target: rejected_votes' key is each partition's index on event_id (migration 044).
+  -- No target: rejected_votes' key is each partition's index on (poll_id, event_id) (047).
   on conflict do nothing`;
 
 // One statement: insert what is new, fold exactly those rows into the rollups, and bump
@@ -98,7 +98,7 @@ const INSERT_AND_ROLL_UP = `
     where not exists (
       select 1 from voter_ballots b
       where b.poll_id = s.poll_id and b.voter_id = s.voter_id and b.event_id <> s.event_id)
-    -- No target: votes' unique key is each partition's index on event_id (migration 033).
+    -- No target: votes' unique key is each partition's index on (poll_id, event_id) (047).
     on conflict do nothing
     returning event_id, poll_id, option_id, voter_id, cast_at, stream_seq, temperature_c
   ), rolled as (
@@ -122,15 +122,16 @@ const INSERT_AND_ROLL_UP = `
     returning 1
   ), not_inserted as materialized (
     -- Staged, not inserted, not a refused second vote (materialized: the lookup below
-    -- then runs for these rows only).
+    -- then runs for these rows only). An event is its poll and event id (migration 047).
     select s.* from vote_staging s
-    where not exists (select 1 from inserted i where i.event_id = s.event_id)
+    where not exists (
+        select 1 from inserted i where i.event_id = s.event_id and i.poll_id = s.poll_id)
       and not exists (
         select 1 from voter_ballots b
         where b.poll_id = s.poll_id and b.voter_id = s.voter_id and b.event_id <> s.event_id)
   ), duplicate_rows as (
-    -- The same vote stored: a duplicate. (A different vote stored under its event_id is a
-    -- conflict: RECORD_CONFLICTS.)
+    -- The same vote stored: a duplicate. (A different vote stored under its poll and
+    -- event_id is a conflict: RECORD_CONFLICTS.)
     select s.poll_id, s.kiosk_id from not_inserted s where ${SAME_VOTE_STORED}
   ), duplicates as (
     insert into duplicate_counts as d (poll_id, kiosk_id, day, count)
@@ -189,15 +190,15 @@ const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = a
 /**
  * Stores one batch in one transaction; the caller acks the messages only after this
  * resolves. Two paths, the same guarantees:
- * - direct (the common case): COPY straight into `votes`. The unique key on event_id
- *   (in the partition the event id's time names, migration 033: a resend lands in the same
- *   one) makes the whole COPY fail if any vote is already stored, so a success means every
- *   row is new, and the rollups are folded from the batch itself. It runs near a plain
- *   COPY into the table; the staging path below runs at about half that rate (bench:writer
- *   measures both against the same COPY).
- * - staging (redeliveries, resends, one-vote-per-voter polls, a repeated id in the
- *   batch): COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING and rollups
- *   counting only the rows actually inserted.
+ * - direct (the common case): COPY straight into `votes`. The unique key on (poll_id,
+ *   event_id) (migration 047), in the partition the event id's time names (migration 033: a
+ *   resend lands in the same one), makes the whole COPY fail if any vote is already stored,
+ *   so a success means every row is new, and the rollups are folded from the batch itself.
+ *   It runs near a plain COPY into the table; the staging path below runs at about half
+ *   that rate (bench:writer measures both against the same COPY).
+ * - staging (redeliveries, resends, one-vote-per-voter polls, an event (poll and id)
+ *   repeated in the batch): COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING
+ *   and rollups counting only the rows actually inserted.
  * On both, the person-days of the attendance events inserted are kept, and up to
  * `dirtyLimit` dirty ones (presence-upkeep.ts; the writer passes ATTENDANCE_DIRTY_BATCH).
  * With `keepDays` (VOTES_RETENTION_DAYS), votes whose event id time is older than that are
@@ -213,12 +214,16 @@ export async function storeBatch(
   keepDays: number | undefined = undefined,
 ): Promise<StoreResult> {
   const { kept, expired } = splitByRetention(votes, keepDays);
-  if (kept.length > 0 && new Set(kept.map((v) => v.eventId)).size === kept.length) {
+  // The same event id in two polls is two events (migration 047): the COPY stores both.
+  if (kept.length > 0 && new Set(kept.map(eventKey)).size === kept.length) {
     const direct = await storeDirect(pool, stream, kept, expired, poison, dirtyLimit, completions);
     if (direct !== undefined) return direct;
   }
   return storeViaStaging(pool, stream, kept, expired, poison, dirtyLimit, completions);
 }
+
+/** An event's identity in a batch: its poll and event id (migration 047). */
+const eventKey = (v: DecodedVote) => `${v.pollId}\u0000${v.eventId}`;
 
 /** The events of `registers` among votes that were all inserted (the direct path). */
 function registerEvents(

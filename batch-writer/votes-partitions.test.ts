@@ -23,8 +23,9 @@ import { storeBatch } from "./store-batch.ts";
 import { VotesPartitions } from "./votes-partitions.ts";
 
 // Migration 033: votes are partitioned by the month their event id carries (UUIDv7), and an
-// event id is stored once for ever: its partition is a function of the id alone, where a
-// unique index on event_id refuses it again, however late, whatever its castAt.
+// event (its poll and event id, migration 047) is stored once for ever: its partition is a
+// function of the id alone, where a unique index on (poll_id, event_id) refuses it again,
+// however late, whatever its castAt.
 
 /** A UUIDv7 created at `at` (the kiosk's and the API's ids: kiosk-client/event-id.ts). */
 const idAt = (at: string) => uuidv7({ msecs: Date.parse(at) });
@@ -209,7 +210,7 @@ describe("votes partitioned by the event id's time (migration 033)", () => {
     assert.equal(await countVotes(db.pool), await assertRollupsMatchVotes(db.pool));
   });
 
-  test("partitions are created ahead, each with its unique index on event_id", async () => {
+  test("partitions are created ahead, each with its unique index on (poll_id, event_id)", async () => {
     const { rows } = await db.pool.query<{ partition_name: string; moved: string }>(
       "select * from votes_ensure_partitions(interval '3 months', timestamptz '2050-11-20 00:00:00+00')",
     );
@@ -238,13 +239,20 @@ describe("votes partitioned by the event id's time (migration 033)", () => {
       "alter table votes attach partition votes_by_hand for values from ('2040-01-01 00:00:00+00') to ('2040-02-01 00:00:00+00')",
     );
     await db.pool.query("select votes_ensure_partitions()");
-    const withoutKey = await db.pool.query(
-      `select t.relid::regclass from pg_partition_tree('votes') t
-       where t.isleaf and not exists (
-         select 1 from pg_index i where i.indrelid = t.relid and i.indisunique
-           and i.indnkeyatts = 1 and pg_get_indexdef(i.indexrelid) like '%(event_id)')`,
+    const keys = await db.pool.query<{ leaf: string; key: string }>(
+      `select t.relid::regclass::text as leaf,
+              regexp_replace(pg_get_indexdef(i.indexrelid), '.* USING btree ', '') as key
+       from pg_partition_tree('votes') t
+       left join pg_index i on i.indrelid = t.relid and i.indisunique
+       where t.isleaf order by 1`,
     );
-    assert.deepEqual(withoutKey.rows, []);
+    assert.ok(keys.rows.some((r) => r.leaf === "votes_by_hand"));
+    // Every leaf (the default, the legacy one, the one attached by hand) has the poll's key
+    // and no other: a key on event_id alone would refuse the same id in another poll.
+    assert.deepEqual(
+      keys.rows.filter((r) => r.key !== "(poll_id, event_id)"),
+      [],
+    );
     assert.ok((await partitions()).includes("votes_p2051_02"));
   });
 
@@ -288,7 +296,7 @@ describe("votes partitioned by the event id's time (migration 033)", () => {
     }
   });
 
-  test("the stored-vote probe reads one partition per vote, not every month's", async () => {
+  test("the stored-vote probe reads one partition per vote, not every month's, by its key", async () => {
     const votes = ["2026-12-20T00:00:00Z", "2027-02-20T00:00:00Z"].map((at) =>
       decoded({ eventId: idAt(at), pollId: "lunch", optionId: "pizza" }),
     );
@@ -313,6 +321,10 @@ describe("votes partitioned by the event id's time (migration 033)", () => {
         .filter((l) => / on votes_\w+/.test(l) && !l.includes("never executed"));
       assert.ok((await partitions()).length >= 6, "many partitions to choose from");
       assert.equal(read.length, 2, plan);
+      // Through each partition's key, by poll and event id (migration 047).
+      for (const line of read)
+        assert.match(line, /Index Scan using votes_\w+_poll_id_event_id_idx/);
+      assert.match(plan, /Index Cond: \(\(poll_id = s\.poll_id\) AND \(event_id = s\.event_id\)\)/);
     } finally {
       client.release(true);
     }

@@ -43,7 +43,7 @@ const REJECT_PAST_RETENTION = `
   select e, p, o, k, v, c, r, s, 'past_retention'
   from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
               $6::timestamptz[], $7::timestamptz[], $8::bigint[]) as u(e, p, o, k, v, c, r, s)
-  -- No target: rejected_votes' key is each partition's index on event_id (migration 044).
+  -- No target: rejected_votes' key is each partition's index on (poll_id, event_id) (047).
   on conflict do nothing`;
 
 /** Keeps the refused votes in rejected_votes (reason past_retention), not counted. */

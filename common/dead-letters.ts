@@ -144,7 +144,8 @@ export function replayData(letter: Pick<DeadLetter, "itemIndex" | "raw">): Buffe
 /**
  * One message id per dead letter and sighting: a repeated replay (two operators at once, or a
  * crash before replayed_at was set) is dropped by JetStream's duplicate window, and the votes
- * inside carry their own event ids, which Postgres keeps unique for good; the same message
+ * inside carry their own poll and event ids, which Postgres keeps unique for good (the key
+ * (poll_id, event_id), migration 047: a replay meets its vote's first copy); the same message
  * dead-lettered again (last_seen moved) is published anew. Not the original Nats-Msg-Id: the
  * stream still holds the original within its window and would drop the replay unseen.
  */

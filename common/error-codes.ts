@@ -125,7 +125,7 @@ export const ERROR_CODES = {
   event_id_conflict: {
     status: 409,
     meaning:
-      "a batch repeats an eventId with another poll, option or voter (`details: {field, conflictsWith}`)",
+      "a batch repeats an eventId for the same poll with another option or voter (`details: {field, conflictsWith}`)",
   },
   body_too_large: { status: 413, meaning: "the body exceeds the route's limit" },
   batch_too_large: { status: 413, meaning: "the batch holds more votes than `MAX_BATCH_ITEMS`" },

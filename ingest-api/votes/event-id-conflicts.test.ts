@@ -87,4 +87,41 @@ describe("eventId clashes, end to end", () => {
     assert.equal(await rowsMetric("duplicate"), 0, "JetStream dropped the retry");
     assert.equal(await rowsMetric("inserted"), 1);
   });
+
+  test("the same eventId in another poll is another event: accepted, stored and counted in it", async () => {
+    await createPoll(h.app, { id: "color", options: [{ id: "red", label: "Red" }] });
+    const eventId = randomUUID();
+    const vote = { eventId, pollId: "lunch", optionId: "salad" };
+    const inserted = await rowsMetric("inserted");
+    const conflicts = await rowsMetric("conflict");
+    assert.equal((await send(hall, vote)).body.status, "accepted");
+    // Inside JetStream's duplicate window: the message id digests the poll, so it is not
+    // dropped as the lunch vote's retry.
+    assert.equal(
+      (await send(hall, { ...vote, pollId: "color", optionId: "red" })).body.status,
+      "accepted",
+    );
+    await eventually(
+      "both stored",
+      async () => ((await rowsMetric("inserted")) === inserted + 2 ? true : undefined),
+      { timeoutMs: 20_000 },
+    );
+    assert.equal(await rowsMetric("conflict"), conflicts);
+    assert.deepEqual(
+      await rows("select poll_id, option_id from votes where event_id = $1 order by poll_id", [
+        eventId,
+      ]),
+      [
+        { poll_id: "color", option_id: "red" },
+        { poll_id: "lunch", option_id: "salad" },
+      ],
+    );
+    assert.deepEqual(await rows("select count from vote_rollups where poll_id = 'color'"), [
+      { count: 1 },
+    ]);
+    assert.deepEqual(
+      await rows("select 1 from conflicting_votes where event_id = $1", [eventId]),
+      [],
+    );
+  });
 });

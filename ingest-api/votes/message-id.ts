@@ -5,10 +5,12 @@ import type { StoredVote } from "../../common/vote.ts";
 //
 // A vote's identity is its eventId as sent by one kiosk for one content: the kiosk, the
 // poll, the option and the voter. A retry repeats all of them, so it gets the same message
-// id and JetStream answers "duplicate" inside its window. Another kiosk (or another poll,
-// option or voter) reusing the eventId is not a retry: its message id differs, it reaches
-// the writer, and the writer records it as a conflict (conflicting_votes), never as a
-// duplicate.
+// id and JetStream answers "duplicate" inside its window. Another kiosk (or another option
+// or voter) reusing the eventId in the same poll is not a retry: its message id differs, it
+// reaches the writer, and the writer records it as a conflict (conflicting_votes), never as
+// a duplicate. The same eventId in another poll is another event (an event is its poll and
+// eventId, migration 047): the poll is in the digest, so JetStream never drops it as a
+// repeat of the first poll's vote, and the writer stores it as a vote of its own poll.
 //
 // castAt is not part of the identity: a vote sent without castAt is stamped with its
 // receive time, which differs on every retry, and a kiosk resending with a corrected clock

@@ -161,8 +161,9 @@ export class VoteService {
    * Validates each item on its own; publishes the good ones as messages per poll, split to
    * stay under the message limit (each message id derived from the kiosk and its votes'
    * identities, so resending the same batch is dropped by JetStream message by message).
-   * An eventId repeated in the batch is a duplicate when the vote is the same, and 409
-   * event_id_conflict when it is not. If a publish fails the whole request fails with 503:
+   * An eventId repeated in the batch for the same poll is a duplicate when the vote is the
+   * same, and 409 event_id_conflict when it is not; for another poll it is another event
+   * (an event is its poll and eventId, migration 047), published with its poll's votes. If a publish fails the whole request fails with 503:
    * resending it is safe, since what was published is deduplicated. Only the votes of the
    * messages that were not acked give their voter claims back: the others are in the
    * stream, and their voters have voted.
@@ -186,7 +187,8 @@ export class VoteService {
           "clamp",
         );
         const { eventId } = prepared.vote;
-        const first = seen.get(eventId);
+        const key = `${prepared.vote.pollId}\u0000${eventId}`;
+        const first = seen.get(key);
         if (first) {
           if (!sameVoteIdentity(first.vote, prepared.vote)) {
             conflicts++;
@@ -195,7 +197,7 @@ export class VoteService {
           results[index] = { index, eventId, status: "duplicate" };
           continue;
         }
-        seen.set(eventId, { index, vote: prepared.vote });
+        seen.set(key, { index, vote: prepared.vote });
         good.push({ index, prepared });
       } catch (err) {
         results[index] = rejected(index, items[index], err);
@@ -510,11 +512,11 @@ function canonicalInstant(
   return CANONICAL_INSTANT.test(given) ? given : new Date(ms).toISOString();
 }
 
-/** The same eventId as an earlier item of the batch, for another poll, option or voter. */
+/** The same eventId and poll as an earlier item of the batch, for another option or voter. */
 function eventIdConflict(eventId: string, index: number, firstIndex: number): ConflictError {
   return new ConflictError(
     "event_id_conflict",
-    `eventId "${eventId}" is already used by votes.${firstIndex} of this batch for another poll, option or voter; a retry must resend the same vote, a new vote needs a new eventId`,
+    `eventId "${eventId}" is already used by votes.${firstIndex} of this batch for another option or voter of the poll; a retry must resend the same vote, a new vote needs a new eventId`,
     { field: `votes.${index}.eventId`, conflictsWith: `votes.${firstIndex}` },
   );
 }

@@ -3,8 +3,8 @@ import type { Pool } from "../../common/postgres.ts";
 
 // Bulk loads into `votes` (bench:reports, bench:results) drop its unique keys and build them
 // after the load, as one restores a large table. Since migration 033 those keys are each
-// partition's own unique index on event_id (a table partitioned by an expression has none
-// of its own): dropVotesKeys drops every one, restoreVotesKeys has the partitions'
+// partition's own unique index, on (poll_id, event_id) since 047 (a table partitioned by an
+// expression has none of its own): dropVotesKeys drops every one, restoreVotesKeys has the partitions'
 // maintenance build each again (votes_ensure_partitions gives a partition without one its
 // index).
 
@@ -62,7 +62,7 @@ export async function buildVotesIndexes(
   await assertVotesIndexesValid(pool);
 }
 
-/** Builds every partition's unique index on event_id again. */
+/** Builds every partition's unique index on (poll_id, event_id) again. */
 export async function restoreVotesKeys(pool: Pool): Promise<void> {
   await pool.query("select votes_ensure_partitions()");
 }

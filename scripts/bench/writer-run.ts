@@ -140,9 +140,13 @@ export async function drainWithWriter(
 export async function copyReference(pool: Pool, votes: readonly StoredVote[]): Promise<number> {
   await pool.query("drop table if exists reference_votes");
   await pool.query("create table reference_votes (like votes including all)");
-  // votes' unique key is each partition's own index (migration 033), which LIKE cannot copy
-  // from the partitioned table: the reference pays for it too.
-  await pool.query("create unique index on reference_votes (event_id)");
+  // votes' unique key is each partition's own index (migrations 033, 047: (poll_id,
+  // event_id)), which LIKE cannot copy from the partitioned table: the reference pays for it
+  // too, as the partitions' maintenance builds it (time_partitioned_tables, migration 044).
+  const { rows: keys } = await pool.query<{ spec: string }>(
+    "select unnest(unique_keys) as spec from time_partitioned_tables where parent = 'votes'",
+  );
+  for (const k of keys) await pool.query(`create unique index on reference_votes ${k.spec}`);
   const rows: DecodedVote[] = votes.map((v, i) => ({ ...v, streamSeq: i + 1 }));
   const client = await pool.connect();
   const started = performance.now();

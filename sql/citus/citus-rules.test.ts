@@ -31,30 +31,6 @@ const DERIVED_FIX =
   "the statement that changes the row does the derived write itself, in its transaction (Citus routes it by the distribution column)";
 
 export const KNOWN_EXCEPTIONS: KnownException[] = [
-  {
-    rule: "unique-key",
-    table: "votes",
-    subjects: ["(event_id)"],
-    reason:
-      "exactly-once's key: each partition's unique index on event_id alone (migration 033). The direct COPY relies on its violation, the staging path on ON CONFLICT DO NOTHING, and the clash check (batch-writer/event-id-conflicts.ts) finds a stored vote by event id whatever its poll",
-    fix: "issue #29's dedupe redesign: each partition's key on (poll_id, event_id) and the clash lookups by poll too; an event id reused for another poll is then stored in its own poll, not recorded as a conflict, a rule the redesign must decide",
-  },
-  {
-    rule: "unique-key",
-    table: "rejected_votes",
-    subjects: ["(event_id)"],
-    reason:
-      "the refusals' key since migration 044: each monthly partition's unique index on event_id alone (partitioned by event_id_time(event_id), as votes), which the writer's target-less ON CONFLICT DO NOTHING relies on (poll-incarnations.ts, store-batch.ts, votes-retention.ts, event-id-conflicts.ts)",
-    fix: "each partition's key on (poll_id, event_id), with votes' dedupe redesign",
-  },
-  {
-    rule: "unique-key",
-    table: "conflicting_votes",
-    subjects: ["(id)"],
-    reason:
-      "the identity id in each monthly partition's key (migration 044); the clash's own unique key holds poll_id",
-    fix: "primary key (poll_id, id)",
-  },
   ...[
     "vote_rollups",
     "poll_changes",

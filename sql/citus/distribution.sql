@@ -4,9 +4,9 @@
 -- reads these calls and checks the migrated schema against Citus's rules for them, and a
 -- table a migration adds without a line here fails that test.
 --
--- Not runnable as it stands: Citus refuses `votes` while its partitions' unique key is
--- event_id alone, and the tables with triggers; the test lists each such exception with
--- its reason and its fix. Run it, after those are fixed, as the database owner, on the
+-- Not runnable as it stands: Citus refuses the tables with triggers, and the change
+-- tracking by transaction id would not work (votes' dedupe key names the poll since
+-- migration 047); the test lists each such exception with its reason and its fix. Run it, after those are fixed, as the database owner, on the
 -- coordinator, once the migrations have run and before the services start:
 --
 --   create extension citus;

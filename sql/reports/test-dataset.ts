@@ -53,7 +53,7 @@ export interface Duplicate {
   count: number;
 }
 
-/** A vote that reused a stored vote's eventId for another kiosk, poll, option or voter. */
+/** A vote that reused an eventId stored in its poll for another kiosk, option or voter. */
 export interface Conflict {
   eventId: string;
   pollId: string;

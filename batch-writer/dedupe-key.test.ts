@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { v7 as uuidv7 } from "uuid";
+import { createLogger } from "../common/logger.ts";
+import { migrate, migrationsDir } from "../common/migrate.ts";
+import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import { PG_BASE_URL } from "../test-support/database.ts";
+import { testNames } from "../test-support/names.ts";
+import { assertRollupsMatchVotes, insertPoll, queryNumber } from "../test-support/stored-votes.ts";
+import { makeVote } from "../test-support/vote-messages.ts";
+import { storeBatch } from "./store-batch.ts";
+
+// Migration 047: the dedupe key of votes, rejected_votes and conflicting_votes names the
+// poll. On a deployment from before it, every partition (the default one, the old table, keyed
+// by its primary key; the legacy one; the monthly ones) is re-keyed, the stored rows keep
+// refusing their resends, and an event id stored in one poll is a new event in another.
+
+const idAt = (at: string) => uuidv7({ msecs: Date.parse(at) });
+const TABLES = ["votes", "rejected_votes", "conflicting_votes"];
+
+describe("a deployment from before 047: each partition's key becomes the poll's", () => {
+  const logger = createLogger("silent");
+  const names = testNames();
+  const url = `${PG_BASE_URL}/${names.database}`;
+  let pool: Pool;
+  let oldDir: string;
+  // This month's partition, the legacy one, and the default one (a month far ahead).
+  const ids = { today: uuidv7(), v4: randomUUID(), ahead: idAt("2049-03-01T12:00:00Z") };
+
+  /** Each leaf's unique keys, as "leaf: (columns)", sorted. */
+  const keys = async () =>
+    (
+      await pool.query<{ k: string }>(
+        `select t.relid::regclass::text || ': ' ||
+                regexp_replace(pg_get_indexdef(i.indexrelid), '.* USING btree ', '') as k
+         from unnest($1::text[]) as p(parent)
+         cross join lateral pg_partition_tree(p.parent::regclass) t
+         join pg_index i on i.indrelid = t.relid and i.indisunique
+         where t.isleaf order by 1`,
+        [TABLES],
+      )
+    ).rows.map((r) => r.k);
+
+  before(async () => {
+    oldDir = await mkdtemp(join(tmpdir(), "tallyflow-before-047-"));
+    for (const file of await readdir(migrationsDir))
+      if (/^\d{3}_/.test(file) && Number(file.slice(0, 3)) < 47)
+        await copyFile(join(migrationsDir, file), join(oldDir, file));
+    await ensureDatabase(url);
+    pool = createPool(url, logger, { max: 2, applicationName: "test" });
+    await migrate(pool, logger, oldDir);
+    await insertPoll(pool, "lunch", ["yes", "no"]);
+    await insertPoll(pool, "color", ["red"]);
+    const votes = Object.values(ids).map((eventId, i) => ({
+      ...makeVote({ eventId, pollId: "lunch", optionId: "yes", kioskId: "k1" }),
+      streamSeq: i + 1,
+    }));
+    assert.equal((await storeBatch(pool, "VOTES", votes, [])).inserted, 3);
+    for (const table of ["rejected_votes", "conflicting_votes"]) {
+      const reason = table === "rejected_votes" ? ", reason" : "";
+      await pool.query(
+        `insert into ${table} (event_id, poll_id, option_id, kiosk_id, cast_at, received_at,
+                               stream_seq${reason})
+         select e, 'lunch', 'no', 'k2', now(), now(), 1${reason ? ", 'voter_already_voted'" : ""}
+         from unnest($1::uuid[]) as e`,
+        [Object.values(ids)],
+      );
+    }
+  });
+  after(async () => {
+    await pool?.end();
+    await dropDatabase(url);
+    await rm(oldDir, { recursive: true, force: true });
+  });
+
+  test("047 re-keys every partition; a resend still counts once, another poll's event is stored", async () => {
+    const before = await keys();
+    assert.ok(before.includes("votes_default: (event_id)"), before.join("\n"));
+    await migrate(pool, logger);
+
+    const after = await keys();
+    const month = (() => {
+      const d = new Date();
+      return `${d.getUTCFullYear()}_${String(d.getUTCMonth() + 1).padStart(2, "0")}`;
+    })();
+    for (const leaf of ["votes_default", "votes_legacy", `votes_p${month}`])
+      assert.ok(after.includes(`${leaf}: (poll_id, event_id)`), after.join("\n"));
+    for (const leaf of ["conflicting_votes_default", `conflicting_votes_p${month}`])
+      assert.ok(after.includes(`${leaf}: (poll_id, id)`), after.join("\n"));
+    // No key without the poll is left on any leaf, and none of the old keys either.
+    assert.deepEqual(
+      after.filter(
+        (k) =>
+          !/: \((poll_id, (event_id|id)|event_id, kiosk_id, poll_id, option_id, voter_id\) NULLS NOT DISTINCT)/.test(
+            k,
+          ),
+      ),
+      [],
+    );
+    // The indexes on poll_id alone went: the keys lead with it.
+    assert.equal(
+      await queryNumber(
+        pool,
+        "select count(*) from pg_class where relname in ('rejected_votes_poll_idx', 'conflicting_votes_poll_idx')",
+      ),
+      0,
+    );
+    assert.equal(
+      await queryNumber(pool, "select count(*) from time_partitions_without_key('votes')"),
+      0,
+    );
+
+    // Every stored vote, wherever it is, refuses its resend; the same ids in another poll are
+    // that poll's votes.
+    let seq = 100;
+    const resend = Object.values(ids).map((eventId) => ({
+      ...makeVote({ eventId, pollId: "lunch", optionId: "yes", kioskId: "k1" }),
+      streamSeq: seq++,
+    }));
+    const again = await storeBatch(pool, "VOTES", resend, []);
+    assert.deepEqual([again.inserted, again.duplicates, again.conflicts], [0, 3, 0]);
+    const color = Object.values(ids).map((eventId) => ({
+      ...makeVote({ eventId, pollId: "color", optionId: "red", kioskId: "k1" }),
+      streamSeq: seq++,
+    }));
+    const other = await storeBatch(pool, "VOTES", color, []);
+    assert.deepEqual([other.inserted, other.duplicates, other.conflicts], [3, 0, 0]);
+    await assertRollupsMatchVotes(pool);
+
+    // The refusals and clashes stored before keep refusing their copies in their poll, and
+    // take the same ids in another poll.
+    for (const table of ["rejected_votes", "conflicting_votes"]) {
+      const reason = table === "rejected_votes" ? ", reason" : "";
+      const insert = (pollId: string) =>
+        pool.query(
+          `insert into ${table} (event_id, poll_id, option_id, kiosk_id, cast_at, received_at,
+                                 stream_seq${reason})
+           select e, $2, 'no', 'k2', now(), now(), 1${reason ? ", 'voter_already_voted'" : ""}
+           from unnest($1::uuid[]) as e on conflict do nothing`,
+          [Object.values(ids), pollId],
+        );
+      assert.equal((await insert("lunch")).rowCount, 0, table);
+      assert.equal((await insert("color")).rowCount, 3, table);
+    }
+  });
+});
