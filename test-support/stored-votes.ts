@@ -45,7 +45,7 @@ export async function insertStoredVote(
 
 /** One number from a query (`select count(*) ...`). */
 export async function queryNumber(
-  pool: Pool,
+  pool: Pool | PoolClient,
   sql: string,
   params: unknown[] = [],
 ): Promise<number> {
