@@ -110,17 +110,27 @@ try {
     const to = new Date(startMs + (month + 1) * monthMs - BUCKET_MS);
     const inserting = performance.now();
     // One statement a month: every bucket of the peak hours, of every option of every
-    // poll has votes. A writer's batch as far as the publisher can tell (change marker, log,
-    // change_seq): rows written any other way are invisible to its delta reads.
+    // poll has votes. Written as a writer's batch is (change marker first, its log row, the
+    // rollups stamped with its change_seq: test-support/writer-rollups.ts), the rows made
+    // from the markers so that the month's rows are not held twice in a CTE.
     const inserted = await pool.query(
-      asWriterBatch(
-        `select 'p' || i as poll_id, 'o' || o as option_id, b as bucket_start,
-                1 + (i * 7 + o * 13 + extract(epoch from b)::bigint) % 50 as count
-         from generate_series(1, $1::int) i, generate_series(1, $2::int) o,
-              generate_series($3::timestamptz, $4::timestamptz, rollup_bucket_width()) b
-         where extract(hour from b at time zone 'UTC')::int = any($5::int[])`,
-        "$4::timestamptz",
-      ),
+      `with changed as (
+         insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at)
+         select 'p' || i, 1, 1, $4::timestamptz from generate_series(1, $1::int) i order by 1
+         on conflict (poll_id) do update set change_seq = c.change_seq + 1,
+           changed_at = excluded.changed_at
+         returning poll_id, change_seq
+       ), logged as (
+         insert into poll_change_log (poll_id, change_seq)
+         select poll_id, change_seq from changed
+       )
+       insert into vote_rollups (poll_id, option_id, bucket_start, count, change_seq)
+       select c.poll_id, 'o' || o, b,
+              1 + (substr(c.poll_id, 2)::int * 7 + o * 13 + extract(epoch from b)::bigint) % 50,
+              c.change_seq
+       from changed c, generate_series(1, $2::int) o,
+            generate_series($3::timestamptz, $4::timestamptz, rollup_bucket_width()) b
+       where extract(hour from b at time zone 'UTC')::int = any($5::int[])`,
       [POLLS, OPTIONS, from, to, PEAK_HOURS],
     );
     rows += inserted.rowCount ?? 0;
