@@ -116,10 +116,42 @@ export interface RollupRow {
   count: number;
 }
 
+/** Polls per delta query: two parameters each, one index range each (see loadRollupsFor). */
+const DELTA_CHUNK = 500;
+
+/** The rows of a query over vote_rollups, by poll id (appended to `byPoll`). */
+async function rollupsByPoll(
+  db: Queryable,
+  byPoll: Map<string, RollupRow[]>,
+  sql: string,
+  params: unknown[],
+): Promise<void> {
+  const { rows } = await db.query<{
+    poll_id: string;
+    option_id: string;
+    bucket_start: Date;
+    count: number;
+  }>(sql, params);
+  for (const r of rows) {
+    let list = byPoll.get(r.poll_id);
+    if (list === undefined) {
+      list = [];
+      byPoll.set(r.poll_id, list);
+    }
+    list.push({ optionId: r.option_id, bucketStartMs: r.bucket_start.getTime(), count: r.count });
+  }
+}
+
 /**
- * The rollup rows of many polls in one query (see loadRollups), by poll id: all of them, or
+ * The rollup rows of many polls (see loadRollups), by poll id: all of them in one query, or
  * with `sinceSeqs` (one per poll, in order) those of each poll written by its batches after
- * that change_seq. A run that publishes 1,000 polls makes two of these, not 1,000 round trips.
+ * that change_seq, one query per DELTA_CHUNK polls. A run that publishes 1,000 polls makes a
+ * few of these, not 1,000 round trips. The delta is an OR of one `(poll_id = … and
+ * change_seq > …)` per poll: each arm an index range of (poll_id, change_seq), combined in
+ * a BitmapOr. A join with unnest(polls, seqs) reads the same rows but is planned as a hash
+ * join over a scan of the whole table (the planner cannot estimate `change_seq > u.since`):
+ * 450 ms against 7 ms at 630,000 rollup rows. The OR is a filter on the distribution column
+ * too, which Citus prunes by.
  */
 export async function loadRollupsFor(
   db: Queryable,
@@ -128,26 +160,24 @@ export async function loadRollupsFor(
 ): Promise<Map<string, RollupRow[]>> {
   const byPoll = new Map<string, RollupRow[]>();
   if (pollIds.length === 0) return byPoll;
-  const { rows } = await db.query<{
-    poll_id: string;
-    option_id: string;
-    bucket_start: Date;
-    count: number;
-  }>(
-    sinceSeqs === undefined
-      ? "select poll_id, option_id, bucket_start, count from vote_rollups where poll_id = any($1::text[])"
-      : `select r.poll_id, r.option_id, r.bucket_start, r.count
-         from unnest($1::text[], $2::bigint[]) as u(poll_id, since)
-         join vote_rollups r on r.poll_id = u.poll_id and r.change_seq > u.since`,
-    sinceSeqs === undefined ? [pollIds] : [pollIds, sinceSeqs],
-  );
-  for (const r of rows) {
-    let list = byPoll.get(r.poll_id);
-    if (list === undefined) {
-      list = [];
-      byPoll.set(r.poll_id, list);
-    }
-    list.push({ optionId: r.option_id, bucketStartMs: r.bucket_start.getTime(), count: r.count });
+  if (sinceSeqs === undefined) {
+    await rollupsByPoll(
+      db,
+      byPoll,
+      "select poll_id, option_id, bucket_start, count from vote_rollups where poll_id = any($1::text[])",
+      [pollIds],
+    );
+    return byPoll;
+  }
+  for (let i = 0; i < pollIds.length; i += DELTA_CHUNK) {
+    const ids = pollIds.slice(i, i + DELTA_CHUNK);
+    const arms = ids.map((_, k) => `(poll_id = $${2 * k + 1} and change_seq > $${2 * k + 2})`);
+    await rollupsByPoll(
+      db,
+      byPoll,
+      `select poll_id, option_id, bucket_start, count from vote_rollups where ${arms.join(" or ")}`,
+      ids.flatMap((id, k) => [id, sinceSeqs[i + k]]),
+    );
   }
   return byPoll;
 }
