@@ -11,7 +11,7 @@ import { testNames } from "../test-support/names.ts";
 // are kept.
 
 /** The writer's tables the delete trigger clears at once: a few rows per option and bucket. */
-const CLEARED_AT_ONCE = ["vote_rollups", "poll_changes", "duplicate_counts"];
+const CLEARED_AT_ONCE = ["vote_rollups", "poll_changes", "poll_change_log", "duplicate_counts"];
 /** The writer's tables as large as the poll's votes: purged in bounded steps (031). */
 const PURGED_LATER = ["votes", "voter_ballots", "rejected_votes", "conflicting_votes"];
 const WRITER_TABLES = [...CLEARED_AT_ONCE, ...PURGED_LATER];
@@ -49,6 +49,7 @@ async function insertWriterRows(pool: Pool, pollId: string): Promise<void> {
     "insert into poll_changes (poll_id, change_seq, last_stream_seq, changed_at) values ($1, 1, 1, now())",
     [pollId],
   );
+  await pool.query("insert into poll_change_log (poll_id, change_seq) values ($1, 1)", [pollId]);
   await pool.query(
     "insert into voter_ballots (poll_id, voter_id, event_id) values ($1, 'v1', $2)",
     [pollId, randomUUID()],

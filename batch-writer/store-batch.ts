@@ -85,12 +85,24 @@ const REJECT_SECOND_VOTES = `
   -- No target: rejected_votes' key is each partition's index on (poll_id, event_id) (047).
   on conflict do nothing`;
 
-// One statement: insert what is new, fold exactly those rows into the rollups, and bump
-// each touched poll's change marker for the publisher. Rollup rows and change markers are
-// written in key order on both paths, so that writers folding into the same buckets at
-// once wait for each other instead of deadlocking. It also hands back the inserted events
-// of the batch's attendance registers ($1), whose person-days presence-upkeep.ts keeps
-// (one aggregate, so the arrays are in one order).
+// The publisher's log of which polls changed (migration 048): one row per poll per batch,
+// in the batch's transaction, from a `changed` CTE returning (poll_id, change_seq). A key
+// already there (never, as poll_changes' row lock numbers a poll's batches) would still
+// say what this row says, so it is not an error worth a failed batch.
+const LOG_CHANGES = `insert into poll_change_log (poll_id, change_seq)
+    select poll_id, change_seq from changed
+    on conflict do nothing`;
+
+// One statement: insert what is new, bump each touched poll's change marker, log it for the
+// publisher and fold exactly those rows into the rollups, each stamped with its poll's new
+// change_seq (migration 048). The change markers are upserted first (`changed`: the
+// rollups join it, and their sorted aggregate reads all of it before the first rollup row
+// is written), in poll_id order, then the rollup rows in key order: the same lock order as
+// the direct path (MARK_AND_ROLL_UP_ARRAYS), so writers folding into the same polls at once
+// wait for each other instead of deadlocking. The marker's row lock, held until commit,
+// makes a poll's batches commit in change_seq order: what the publisher's delta read relies
+// on. It also hands back the inserted events of the batch's attendance registers ($1),
+// whose person-days presence-upkeep.ts keeps (one aggregate, so the arrays are in one order).
 const INSERT_AND_ROLL_UP = `
   with inserted as (
     insert into votes (${STAGING_COLUMNS})
@@ -101,24 +113,25 @@ const INSERT_AND_ROLL_UP = `
     -- No target: votes' unique key is each partition's index on (poll_id, event_id) (047).
     on conflict do nothing
     returning event_id, poll_id, option_id, voter_id, cast_at, stream_seq, temperature_c
-  ), rolled as (
-    insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
-    select poll_id, option_id,
-           ${bucketStartSql("cast_at")}, count(*),
-           pg_current_xact_id()
-    from inserted group by 1, 2, 3 order by 1, 2, 3
-    on conflict (poll_id, option_id, bucket_start)
-      do update set count = r.count + excluded.count, tx_id = pg_current_xact_id()
-    returning 1
   ), changed as (
-    insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at, tx_id)
-    select poll_id, 1, max(stream_seq), clock_timestamp(), pg_current_xact_id()
+    insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at)
+    select poll_id, 1, max(stream_seq), clock_timestamp()
     from inserted group by poll_id order by poll_id
     on conflict (poll_id) do update set
       change_seq = c.change_seq + 1,
       last_stream_seq = greatest(c.last_stream_seq, excluded.last_stream_seq),
-      changed_at = excluded.changed_at,
-      tx_id = excluded.tx_id
+      changed_at = excluded.changed_at
+    returning poll_id, change_seq
+  ), logged as (
+    ${LOG_CHANGES}
+  ), rolled as (
+    insert into vote_rollups as r (poll_id, option_id, bucket_start, count, change_seq)
+    select i.poll_id, i.option_id,
+           ${bucketStartSql("i.cast_at")}, count(*), c.change_seq
+    from inserted i join changed c on c.poll_id = i.poll_id
+    group by 1, 2, 3, 5 order by 1, 2, 3
+    on conflict (poll_id, option_id, bucket_start)
+      do update set count = r.count + excluded.count, change_seq = excluded.change_seq
     returning 1
   ), not_inserted as materialized (
     -- Staged, not inserted, not a refused second vote (materialized: the lookup below
@@ -165,25 +178,31 @@ const INSERT_DEAD_LETTERS = `
   select record_dead_letters($1, $2::bigint[], $3::text[], $4::int[], $5::text[], $6::bytea[],
                              $7::text[], $8::int[], $9::text[])`;
 
-// The direct path's rollups and change markers, aggregated in Node from the batch.
-const ROLL_UP_ARRAYS = `
-  insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
-  select p, o, b, n, pg_current_xact_id()
+// The direct path's change markers, their log and rollups (aggregated in Node from the
+// batch) in one statement, in INSERT_AND_ROLL_UP's lock order: the markers in poll_id
+// order, then the rollup rows in key order (their sort reads all of `changed` first), each
+// rollup stamped with its poll's new change_seq.
+const MARK_AND_ROLL_UP_ARRAYS = `
+  with changed as (
+    insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at)
+    select p, 1, s, clock_timestamp()
+    from unnest($5::text[], $6::bigint[]) as u(p, s)
+    order by p
+    on conflict (poll_id) do update set
+      change_seq = c.change_seq + 1,
+      last_stream_seq = greatest(c.last_stream_seq, excluded.last_stream_seq),
+      changed_at = excluded.changed_at
+    returning poll_id, change_seq
+  ), logged as (
+    ${LOG_CHANGES}
+  )
+  insert into vote_rollups as r (poll_id, option_id, bucket_start, count, change_seq)
+  select u.p, u.o, u.b, u.n, c.change_seq
   from unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[]) as u(p, o, b, n)
-  order by p, o, b
+  join changed c on c.poll_id = u.p
+  order by u.p, u.o, u.b
   on conflict (poll_id, option_id, bucket_start)
-    do update set count = r.count + excluded.count, tx_id = excluded.tx_id`;
-
-const MARK_CHANGES_ARRAYS = `
-  insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at, tx_id)
-  select p, 1, s, clock_timestamp(), pg_current_xact_id()
-  from unnest($1::text[], $2::bigint[]) as u(p, s)
-  order by p
-  on conflict (poll_id) do update set
-    change_seq = c.change_seq + 1,
-    last_stream_seq = greatest(c.last_stream_seq, excluded.last_stream_seq),
-    changed_at = excluded.changed_at,
-    tx_id = excluded.tx_id`;
+    do update set count = r.count + excluded.count, change_seq = excluded.change_seq`;
 
 const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = any($1) limit 1";
 
@@ -282,13 +301,15 @@ async function storeDirect(
       polls.set(v.pollId, Math.max(polls.get(v.pollId) ?? 0, v.streamSeq));
     }
     const rows = [...buckets.values()];
-    await client.query(ROLL_UP_ARRAYS, [
-      rows.map((r) => r.p),
-      rows.map((r) => r.o),
-      rows.map((r) => new Date(r.b)),
-      rows.map((r) => r.n),
-    ]);
-    await client.query(MARK_CHANGES_ARRAYS, [[...polls.keys()], [...polls.values()]]);
+    if (rows.length > 0)
+      await client.query(MARK_AND_ROLL_UP_ARRAYS, [
+        rows.map((r) => r.p),
+        rows.map((r) => r.o),
+        rows.map((r) => new Date(r.b)),
+        rows.map((r) => r.n),
+        [...polls.keys()],
+        [...polls.values()],
+      ]);
     const presence = await keepPresence(client, registerEvents(votes, registers), dirtyLimit);
     await keepRegisters(client, votes, completions);
     await rejectDeletedPollVotes(client, deleted);

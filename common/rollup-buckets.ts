@@ -19,8 +19,9 @@ export function bucketStartSql(column: string): string {
 
 /**
  * Fills vote_rollups from the rows of votes, as the writer would have (benchmarks and
- * test data sets that load votes in bulk, not through the writer). tx_id is the
- * table's default.
+ * test data sets that load votes in bulk, not through the writer). change_seq is the
+ * table's default, 0 (migration 048): a publisher reads such rows in its first, full read
+ * of a poll, never in a delta read.
  */
 export async function rollupsFromVotes(pool: Pool): Promise<void> {
   await pool.query(`

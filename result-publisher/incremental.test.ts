@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type pg from "pg";
 import request from "supertest";
 import { createLogger } from "../common/logger.ts";
-import type { Pool } from "../common/postgres.ts";
 import { type HiddenResults, resultsKeys } from "../common/results-contract.ts";
 import { eventually } from "../harness/waiting.ts";
 import { AnnouncementLog } from "../test-support/announcements.ts";
@@ -12,69 +10,12 @@ import { ADMIN } from "../test-support/ingest.ts";
 import { drainPollPurges } from "../test-support/poll-purges.ts";
 import { assertMatchesSql, changedAt } from "../test-support/results-checks.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
+import { openWriterTransaction } from "../test-support/writer-rollups.ts";
 import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "./config.ts";
 import { ResultsPublisher } from "./publisher.ts";
 import { createPublisherMetrics } from "./publisher-metrics.ts";
 
 const changeSeqOf = (version: string) => Number(version.split("-")[0]);
-
-/**
- * A transaction that writes what one batch writer transaction writes for `n` votes (the
- * rows, the rollup bucket, the poll's change marker, all stamped with its transaction id),
- * held open until commit(): two of these overlap in an order the single in-process writer
- * cannot produce on demand.
- */
-async function openWriterTransaction(
-  pool: Pool,
-  pollId: string,
-  optionId: string,
-  n: number,
-  { lockRollups = false } = {},
-) {
-  const client: pg.PoolClient = await pool.connect();
-  await client.query("begin");
-  // Holding vote_rollups exclusively makes any reader of it wait for this commit: a
-  // publishing run can be stopped just before its rollup read, on the server, with no hook.
-  if (lockRollups) await client.query("lock table vote_rollups in access exclusive mode");
-  await client.query(
-    `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
-     select gen_random_uuid(), $1, $2, 'k1', now(), now(), 1 from generate_series(1, $3::int)`,
-    [pollId, optionId, n],
-  );
-  await client.query(
-    `insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
-     values ($1, $2, date_bin('10 minutes', now(), timestamptz '2000-01-01 00:00:00+00'), $3,
-             pg_current_xact_id())
-     on conflict (poll_id, option_id, bucket_start)
-       do update set count = r.count + excluded.count, tx_id = excluded.tx_id`,
-    [pollId, optionId, n],
-  );
-  await client.query(
-    `insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at, tx_id)
-     values ($1, 1, 1, clock_timestamp(), pg_current_xact_id())
-     on conflict (poll_id) do update set change_seq = c.change_seq + 1,
-       changed_at = excluded.changed_at, tx_id = excluded.tx_id`,
-    [pollId],
-  );
-  let open = true;
-  return {
-    async commit() {
-      open = false;
-      try {
-        await client.query("commit");
-      } finally {
-        client.release();
-      }
-    },
-    /** For cleanup after a failure: a no-op once committed. */
-    async rollback() {
-      if (!open) return;
-      open = false;
-      await client.query("rollback").catch(() => {});
-      client.release();
-    },
-  };
-}
 
 describe("incremental publishing", () => {
   let p: ResultsPipeline;
@@ -412,8 +353,9 @@ describe("incremental publishing", () => {
     await earlier.commit();
     const asOf = await changedAt(p.h, "torn");
     // This batch commits after the run has read poll_changes but before it reads the rollups.
+    // Holding vote_rollups exclusively makes any reader of it wait for this commit.
     const midRun = await openWriterTransaction(p.h.db.pool, "torn", "no", 3, {
-      lockRollups: true,
+      lock: "vote_rollups in access exclusive mode",
     });
     let run: Promise<unknown> | undefined;
     try {

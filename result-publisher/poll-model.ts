@@ -40,6 +40,11 @@ export function windowStartMs(
  */
 export class PollModel implements RollupSummary {
   readonly createdAtMs: number;
+  /**
+   * The poll's change_seq (poll_changes, migration 048) whose rollups this model holds: the
+   * next read is of the rows written after it. 0 until the publisher sets it.
+   */
+  changeSeq = 0;
   readonly totals = new Map<string, number>();
   firstMs = Number.POSITIVE_INFINITY;
   lastMs = Number.NEGATIVE_INFINITY;

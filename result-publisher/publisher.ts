@@ -10,13 +10,14 @@ import type { PublisherMetrics } from "./publisher-metrics.ts";
 import type { RegistryWatch } from "./registry-watch.ts";
 import { hiddenResults, visibleResults } from "./results.ts";
 import {
-  loadChanges,
+  type ChangeLog,
+  deleteChangeLog,
+  loadChangeLog,
   loadRollupsFor,
   type Queryable,
   type RollupRow,
   readSnapshot,
   registryFingerprint,
-  snapshotXmin,
 } from "./rollup-store.ts";
 
 /** A poll whose version is not the one in Redis, with what its publication is built from. */
@@ -30,7 +31,8 @@ interface Change {
 
 /** What a run read from its snapshot (and from Redis, for the versions published). */
 interface SnapshotRead {
-  xmin: string;
+  /** What the run read of poll_change_log: deleted once the run has published. */
+  log: ChangeLog;
   polls: Map<string, PollRecord>;
   published: Map<string, string>;
   changes: Change[];
@@ -91,8 +93,6 @@ export class ResultsPublisher {
   #fingerprint: string | undefined;
   /** poll id → its totals and distribution window (poll-model.ts), kept current with delta reads. */
   readonly #models = new Map<string, PollModel>();
-  /** Snapshot xmin taken at the start of the last successful run. */
-  #xmin: string | undefined;
   /** A loss was reported (one WARN) and not yet healed (one INFO). */
   #healing = false;
   readonly #deps: PublisherDeps;
@@ -107,7 +107,6 @@ export class ResultsPublisher {
     this.#polls = undefined;
     this.#fingerprint = undefined;
     this.#models.clear();
-    this.#xmin = undefined;
   }
 
   async run(nowMs = Date.now()): Promise<PublishRunSummary> {
@@ -130,7 +129,7 @@ export class ResultsPublisher {
   async #run(fullRegistry: boolean, nowMs: number, started: number): Promise<PublishRunSummary> {
     const { pool, logger, metrics } = this.#deps;
     const read = await readSnapshot(pool, (db) => this.#read(db, fullRegistry, nowMs));
-    const { xmin, polls, published, changes, lost } = read;
+    const { log, polls, published, changes, lost } = read;
 
     const summary: PublishRunSummary = {
       polls: polls.size,
@@ -151,8 +150,11 @@ export class ResultsPublisher {
     await this.#write(changes, published, summary, nowMs);
     for (const pollId of this.#models.keys()) if (!polls.has(pollId)) this.#models.delete(pollId);
     this.#polls = polls;
-    this.#xmin = xmin;
     await this.#remove(polls, published, summary);
+    // Only now, with everything it read published: a run that failed before this leaves the
+    // log as it was, and the next run (or a new leader, which reads everything anyway) reads
+    // it again. Rows committed since this run's snapshot have higher change_seqs and stay.
+    await deleteChangeLog(pool, log.logged);
     if (this.#healing && lost.length > 0) {
       logger.info({ polls: lost.length }, "published results restored in Redis");
       this.#healing = false;
@@ -171,8 +173,8 @@ export class ResultsPublisher {
    * are exactly those of its change marker (version, asOf).
    */
   async #read(db: Queryable, fullRegistry: boolean, nowMs: number): Promise<SnapshotRead> {
-    const xmin = await snapshotXmin(db);
-    const polls = await this.#registry(db, fullRegistry);
+    const log = await loadChangeLog(db);
+    const polls = await this.#registry(db, fullRegistry, log);
     // What memory says was written is a cache of Redis, not the truth: Redis may have
     // restarted empty (no persistence) or been written by someone else. Re-checked every
     // run, so every poll is back within one interval; closed and hidden polls included,
@@ -196,26 +198,28 @@ export class ResultsPublisher {
       db,
       changes.filter((c) => !c.hidden),
     );
-    return { xmin, polls, published, changes, lost };
+    return { log, polls, published, changes, lost };
   }
 
   /**
    * The whole registry when it changed (a notification, or another fingerprint: an edit
    * committed just before this snapshot may not have been notified yet), else the last
-   * run's, updated with the change markers written since.
+   * run's, updated with the change markers of the polls in the change log. Every change
+   * committed since the last run's snapshot is in the log: a row is deleted only by a run
+   * that published what it read, and a change's marker and log row commit together.
    */
-  async #registry(db: Queryable, full: boolean): Promise<Map<string, PollRecord>> {
+  async #registry(db: Queryable, full: boolean, log: ChangeLog): Promise<Map<string, PollRecord>> {
     const previous = this.#polls;
     const fingerprint = await registryFingerprint(db);
     const changed = fingerprint !== this.#fingerprint;
     this.#fingerprint = fingerprint;
-    if (full || changed || previous === undefined || this.#xmin === undefined) {
+    if (full || changed || previous === undefined) {
       this.#deps.metrics.registryReloads.inc();
       return new Map((await loadPolls(db)).map((p) => [p.id, p]));
     }
     // A copy: a run that fails half-way leaves the last good registry as it was.
     const polls = new Map(previous);
-    for (const c of await loadChanges(db, this.#xmin)) {
+    for (const c of log.changes) {
       const poll = polls.get(c.pollId);
       // A poll this registry does not know yet: its notification is on its way; read
       // everything next run rather than guess the row.
@@ -230,10 +234,13 @@ export class ResultsPublisher {
   }
 
   /**
-   * The rollups of the visible changed polls: read once in full, then only what changed
-   * since the last run; one query for each kind, whatever the number of polls. A model keeps
-   * the totals and the distribution window only (poll-model.ts); a row back-dated before
-   * its window has the poll read in full again.
+   * The rollups of the visible changed polls: read once in full, then only the rows written
+   * by the poll's batches after the change_seq its model holds; one query for each kind,
+   * whatever the number of polls. A model keeps the totals and the distribution window only
+   * (poll-model.ts); a row back-dated before its window has the poll read in full again.
+   * Exact: a poll's batches commit in change_seq order (migration 048), so this snapshot,
+   * which sees the poll at poll.changeSeq, sees every rollup written at or below it, and the
+   * rows it did not see when the model was last read are those above the model's.
    */
   async #rollups(db: Queryable, changes: Change[]): Promise<void> {
     const fresh: Change[] = [];
@@ -241,12 +248,7 @@ export class ResultsPublisher {
     for (const c of changes) {
       const model = this.#models.get(c.poll.id);
       // A poll deleted and created again under the same id starts from nothing.
-      if (
-        model === undefined ||
-        this.#xmin === undefined ||
-        model.createdAtMs !== c.poll.createdAt.getTime()
-      )
-        fresh.push(c);
+      if (model === undefined || model.createdAtMs !== c.poll.createdAt.getTime()) fresh.push(c);
       else known.push(c);
     }
     const readFully = async (list: Change[]) => {
@@ -255,11 +257,23 @@ export class ResultsPublisher {
     };
     await readFully(fresh);
     const stale =
-      known.length > 0 ? this.#apply(await loadRollupsFor(db, ids(known), this.#xmin)) : [];
+      known.length > 0
+        ? this.#apply(
+            await loadRollupsFor(
+              db,
+              ids(known),
+              known.map((c) => this.#models.get(c.poll.id)!.changeSeq),
+            ),
+          )
+        : [];
     await readFully(known.filter((c) => stale.includes(c.poll.id)));
     const { distributionWindowHours } = this.#deps;
     for (const c of changes) {
       const model = this.#models.get(c.poll.id)!;
+      // What this snapshot saw of the poll: its change marker, read in this snapshot (a full
+      // registry) or brought up to it by the change log. Were it behind (a log row lost),
+      // the next read would merely read some rows again.
+      model.changeSeq = c.poll.changeSeq;
       model.trim(c.poll.changedAt, distributionWindowHours);
       c.rollups = model;
     }

@@ -253,15 +253,27 @@ async function writerCost(
              'kiosk-' || (1 + floor(${rand(3)} * ${KIOSKS})::int), null,
              now() - make_interval(secs => ${rand(4)} * 600), now(), now(), g
       from generate_series($1::bigint, $2::bigint) g
-      returning poll_id, option_id, cast_at
+      returning poll_id, option_id, cast_at, stream_seq
+    ), changed as (
+      -- The writer's order (batch-writer/store-batch.ts): change markers, their log, rollups.
+      insert into poll_changes as c (poll_id, change_seq, last_stream_seq, changed_at)
+      select poll_id, 1, max(stream_seq), clock_timestamp()
+      from ins group by poll_id order by poll_id
+      on conflict (poll_id) do update set change_seq = c.change_seq + 1,
+        last_stream_seq = greatest(c.last_stream_seq, excluded.last_stream_seq),
+        changed_at = excluded.changed_at
+      returning poll_id, change_seq
+    ), logged as (
+      insert into poll_change_log (poll_id, change_seq)
+      select poll_id, change_seq from changed
     )
-    insert into vote_rollups as r (poll_id, option_id, bucket_start, count, tx_id)
-    select poll_id, option_id,
-           ${bucketStartSql("cast_at")}, count(*),
-           pg_current_xact_id()
-    from ins group by 1, 2, 3
+    insert into vote_rollups as r (poll_id, option_id, bucket_start, count, change_seq)
+    select i.poll_id, i.option_id,
+           ${bucketStartSql("i.cast_at")}, count(*), c.change_seq
+    from ins i join changed c on c.poll_id = i.poll_id
+    group by 1, 2, 3, 5 order by 1, 2, 3
     on conflict (poll_id, option_id, bucket_start)
-      do update set count = r.count + excluded.count, tx_id = excluded.tx_id`;
+      do update set count = r.count + excluded.count, change_seq = excluded.change_seq`;
   const once = async (dropIndexes: boolean) => {
     const client = await pool.connect();
     try {

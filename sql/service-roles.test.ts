@@ -103,6 +103,9 @@ describe("the services' Postgres roles", () => {
       "insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq) values ('0190a5b2-7c3d-7e4f-8a5b-6c7d8e9f0a1d', 'w', 'yes', 'k', now(), now(), 1)",
     );
     await writer.query("select incarnation from polls");
+    // The publisher's change log (migration 048): the writer only adds to it.
+    await writer.query("insert into poll_change_log (poll_id, change_seq) values ('w', 1)");
+    await assert.rejects(writer.query("delete from poll_change_log"), REFUSED);
     await assert.rejects(writer.query("update polls set title = 'x' where id = 'w'"), REFUSED);
     await assert.rejects(writer.query("delete from polls where id = 'w'"), REFUSED);
     await assert.rejects(writer.query("update kiosks set name = 'x'"), REFUSED);
@@ -112,14 +115,23 @@ describe("the services' Postgres roles", () => {
     );
   });
 
-  test("the publisher and the analyst only read", async () => {
+  test("the publisher reads and consumes the change log; the analyst only reads", async () => {
     const publisher = await as("tallyflow_publisher");
     await publisher.query("select * from vote_rollups");
     await publisher.query("select * from poll_changes");
+    // It deletes the change log rows it published (migration 048), and writes nothing else.
+    await publisher.query("select * from poll_change_log");
+    await publisher.query("delete from poll_change_log where false");
+    await assert.rejects(
+      publisher.query("insert into poll_change_log (poll_id, change_seq) values ('x', 1)"),
+      REFUSED,
+    );
+    await assert.rejects(publisher.query("update poll_changes set change_seq = 0"), REFUSED);
     await assert.rejects(publisher.query("delete from vote_rollups"), REFUSED);
     await assert.rejects(publisher.query("select * from votes"), REFUSED);
     const analyst = await as("tallyflow_analyst");
     await analyst.query("select count(*) from votes");
+    await analyst.query("select count(*) from poll_change_log");
     await assert.rejects(analyst.query("delete from votes"), REFUSED);
     await assert.rejects(analyst.query("update polls set title = 'x'"), REFUSED);
     // Personal data and credentials: the school's own admin exports names, nobody reads hashes.

@@ -32,8 +32,6 @@ const DERIVED_FIX =
 
 export const KNOWN_EXCEPTIONS: KnownException[] = [
   ...[
-    "vote_rollups",
-    "poll_changes",
     "register_states",
     "register_poll_changes",
     "attendance_days",
@@ -80,7 +78,7 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
       "polls_register_deleted",
       "polls_refuse_purging_id",
     ],
-    reason: `${DERIVED} (a deleted poll's rollups, change marker, duplicate counts and purge row; register_poll_changes; the purge check reads poll_purges)`,
+    reason: `${DERIVED} (a deleted poll's rollups, change marker and change log, duplicate counts and purge row; register_poll_changes; the purge check reads poll_purges)`,
     fix: DERIVED_FIX,
   },
   {

@@ -33,12 +33,13 @@ select create_reference_table('school_holidays');
 
 -- Distributed by poll_id, one colocation group (anchored on votes): every table that grows
 -- with a poll's events. The writer's transaction touches these rows for one poll together
--- (a vote, its rollup bucket, its change marker, its ballot, its refusal or duplicate
--- count), and the publisher reads them per poll: each of those statements then runs on the
+-- (a vote, its rollup bucket, its change marker and change log row, its ballot, its
+-- refusal or duplicate count), and the publisher reads them per poll: each of those statements then runs on the
 -- one shard holding the poll.
 select create_distributed_table('votes', 'poll_id', colocate_with => 'none');
 select create_distributed_table('vote_rollups', 'poll_id', colocate_with => 'votes');
 select create_distributed_table('poll_changes', 'poll_id', colocate_with => 'votes');
+select create_distributed_table('poll_change_log', 'poll_id', colocate_with => 'votes');
 select create_distributed_table('voter_ballots', 'poll_id', colocate_with => 'votes');
 select create_distributed_table('duplicate_counts', 'poll_id', colocate_with => 'votes');
 select create_distributed_table('rejected_votes', 'poll_id', colocate_with => 'votes');
