@@ -18,6 +18,7 @@ import {
 import { queryNumber } from "../test-support/stored-votes.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
 import type { DecodedVote } from "./decode.ts";
+import { keepPresence } from "./presence-upkeep.ts";
 import { storeBatch } from "./store-batch.ts";
 import { VotesPartitions } from "./votes-partitions.ts";
 
@@ -285,7 +286,48 @@ describe("a deployment from before 046: attendance_days becomes its default part
   let pool: Pool;
   let oldDir: string;
   const today = new Date().toISOString().slice(0, 10);
-  const store = (votes: StoredVote[]) => storeBatch(pool, "VOTES", decoded(votes), []);
+  // As that deployment's writer stored them: the register events inserted, then its upkeep
+  // (036's attendance_keep_days) in the same transaction. Not today's storeBatch, which
+  // writes tables of later migrations (048's change log).
+  const store = async (votes: StoredVote[]) => {
+    const client = await pool.connect();
+    try {
+      await client.query("begin");
+      await client.query(
+        `insert into votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at,
+                            received_at, stream_seq)
+         select e, p, o, k, v, c, now(), 1
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::timestamptz[]) as u(e, p, o, k, v, c)`,
+        [
+          votes.map((v) => v.eventId),
+          votes.map((v) => v.pollId),
+          votes.map((v) => v.optionId),
+          votes.map((v) => v.kioskId),
+          votes.map((v) => v.voterId ?? null),
+          votes.map((v) => v.castAt),
+        ],
+      );
+      await keepPresence(
+        client,
+        {
+          pollIds: votes.map((v) => v.pollId),
+          personIds: votes.map((v) => v.voterId!),
+          kinds: votes.map((v) => v.optionId),
+          castAts: votes.map((v) => v.castAt),
+          eventIds: votes.map((v) => v.eventId),
+          temperatures: votes.map(() => null),
+        },
+        0,
+      );
+      await client.query("commit");
+    } catch (err) {
+      await client.query("rollback");
+      throw err;
+    } finally {
+      client.release();
+    }
+  };
 
   before(async () => {
     oldDir = await mkdtemp(join(tmpdir(), "tallyflow-before-046-"));
@@ -335,11 +377,16 @@ describe("a deployment from before 046: attendance_days becomes its default part
       ],
     );
     // The afternoon's check-outs fold into the moved rows; a late event of 2023 recomputes
-    // its day in the default.
-    await store([
-      ...["amy", "ben", "cat"].map((p) => event("gate-a", p, "out", today, "15:00")),
-      event("gate-a", "amy", "in", "2023-01-16", "07:00"),
-    ]);
+    // its day in the default: today's writer, on the migrated schema.
+    await storeBatch(
+      pool,
+      "VOTES",
+      decoded([
+        ...["amy", "ben", "cat"].map((p) => event("gate-a", p, "out", today, "15:00")),
+        event("gate-a", "amy", "in", "2023-01-16", "07:00"),
+      ]),
+      [],
+    );
     const after = await assertAttendanceDaysMatchEvents(pool);
     assert.ok(after.filter((r) => r.day === today).every((r) => r.lastOut !== null));
     // A delete through the table still marks the school for the publisher (023's trigger).
