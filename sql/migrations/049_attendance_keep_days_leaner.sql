@@ -10,7 +10,7 @@
 -- writes: a probe of each person-day's row into a CTE (index and heap), then the fold's
 -- update found that row again by its ctid, the INSERT of the new rows sorted the batch a
 -- second time, and its sort, hash aggregate and CTE stores went to temporary files (4 MB
--- of work_mem; the array_agg of the event id alone made the planner expect 8 kB a group).
+-- of work_mem; with the array_agg of the event id, the aggregate spilled even at 64 MB).
 -- Now, the same rules:
 --
 -- - A person-day's one check-out is folded by an UPDATE that finds its row by key (one
@@ -27,7 +27,10 @@
 -- - One sort (the batch's person-days in key order, the order rows are written in), no
 --   temporary files (work_mem 64 MB for the function), the counts in one pass.
 --
--- The signature, the result and the locking way are 036's/046's.
+-- The signature, the result and the locking way are 036's/046's. Measured (BENCHMARKS.md,
+-- "Migration 049 against main"): the function alone −13 % CPU over the bench's day, the
+-- writer's extra CPU with upkeep 10.7 s against 12.5 s, the ratio 0.52 against 0.45
+-- (medians of three alternated pairs on a shared machine): the target is still missed.
 
 create or replace function attendance_keep_days(
   p_poll_ids text[],
@@ -69,9 +72,9 @@ begin
   ), pd as materialized (
     -- The batch's person-days, in key order (the rows are written in it below: writers on
     -- the same rows then wait, not deadlock). The event's fields are its own where n = 1,
-    -- the only case they are read; min(text) rather than 036's array_agg for its id: the
-    -- planner sizes an array_agg state at 8 kB a group, and the hash aggregate of a full
-    -- batch (40,000 person-days) spilled to disk for it.
+    -- the only case they are read; min(text) rather than 036's array_agg for its id: with
+    -- an array_agg state a group, the hash aggregate of a full batch (40,000 person-days)
+    -- spilled to disk even with 64 MB of work_mem (measured: 5 batches at 9 MB used).
     select reg.school_id, u.person_id collate "C" as person_id,
            (u.cast_at at time zone reg.time_zone)::date as day,
            count(*)::integer as n, min(date_trunc('milliseconds', u.cast_at)) as at,
