@@ -1,15 +1,16 @@
 import type { Pool, PoolClient } from "../common/postgres.ts";
 
-// The presence state (attendance_days, migrations 019, 020, 025 and 036), kept in the
+// The presence state (attendance_days, migrations 019, 020, 025, 036 and 049), kept in the
 // transaction that stores the events, as the rollups are: per school, person and
 // school-local day, only for the person-days the batch inserted events into (duplicates
 // insert nothing, so they change nothing), plus up to `dirtyLimit` dirty ones
 // (attendance_dirty: a register deleted since). The work is Postgres's, set-based, in one
-// call (attendance_keep_days, migration 036): the batch's inserted register events go as
-// arrays; a person-day with one event after its row's last (the common case: the check-in
-// on no row, the check-out on the check-in's row) is folded into the row's latest version
-// by one INSERT … ON CONFLICT DO UPDATE for the whole batch; any other (several events, one
-// arriving late or out of order) is locked, then recomputed from its own events through an
+// call (attendance_keep_days, migrations 036 and 049): the batch's inserted register events
+// go as arrays; a person-day with one event after its row's last (the common case: the
+// check-in on no row, the check-out on the check-in's row) is folded into its row by one
+// statement for the whole batch (the check-outs by an UPDATE found by key, the check-ins by
+// INSERT … ON CONFLICT DO UPDATE); any other (several events, one arriving late or out of
+// order, a check-out on no row) is locked, then recomputed from its own events through an
 // index (never a scan) in a statement of its own; the school-days written are logged in
 // attendance_day_changes for the publisher. The writer's Node process does no
 // per-person-day work: bench:attendance-writer measured that work (grouping, replay, COPY
