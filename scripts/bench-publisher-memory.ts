@@ -3,8 +3,8 @@ import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
 import { BUCKET_MS } from "../common/rollup-buckets.ts";
+import { asWriterBatch } from "../harness/writer-rollups.ts";
 import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "../result-publisher/config.ts";
-import { asWriterBatch } from "../test-support/writer-rollups.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { historyPublisher } from "./bench/history-publisher.ts";
 import { machineLine } from "./bench/machine.ts";
@@ -111,7 +111,7 @@ try {
     const inserting = performance.now();
     // One statement a month: every bucket of the peak hours, of every option of every
     // poll has votes. Written as a writer's batch is (change marker first, its log row, the
-    // rollups stamped with its change_seq: test-support/writer-rollups.ts), the rows made
+    // rollups stamped with its change_seq: harness/writer-rollups.ts), the rows made
     // from the markers so that the month's rows are not held twice in a CTE.
     const inserted = await pool.query(
       `with changed as (

@@ -2,27 +2,10 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import type { Pool, PoolClient } from "../common/postgres.ts";
 
+export { insertPoll } from "../harness/polls.ts";
+
 // Rows written and read straight in SQL: fixtures the API would refuse or that need no
 // API, and the check every writer test ends with (rollups equal to the raw votes).
-
-/** Inserts a poll and its options straight into the registry tables. */
-export async function insertPoll(
-  pool: Pool,
-  id: string,
-  options: string[],
-  { oneVotePerVoter = false }: { oneVotePerVoter?: boolean } = {},
-): Promise<void> {
-  await pool.query("insert into polls (id, title, one_vote_per_voter) values ($1, $2, $3)", [
-    id,
-    `Poll ${id}`,
-    oneVotePerVoter,
-  ]);
-  await pool.query(
-    `insert into poll_options (poll_id, id, label, position)
-     select $1, o, 'Option ' || o, n from unnest($2::text[]) with ordinality as t(o, n)`,
-    [id, options],
-  );
-}
 
 /**
  * A row in `votes`, as the batch writer would store it: the registry refuses some changes

@@ -4,7 +4,7 @@ import type * as Logging from "../../common/logger.ts";
 import type * as Migrations from "../../common/migrate.ts";
 import type * as Postgres from "../../common/postgres.ts";
 import type { StoredVote } from "../../common/vote.ts";
-import type * as Polls from "../../test-support/stored-votes.ts";
+import { insertPoll } from "../../harness/polls.ts";
 import { CliError, intFlag, readCli } from "../cli.ts";
 import { processCpuSeconds } from "./proc-stats.ts";
 import type * as VoteData from "./vote-data.ts";
@@ -59,7 +59,7 @@ const { storeBatch } = await from<typeof Store>("batch-writer/store-batch.ts");
 const { generateVotes, pollIds, optionIds } = await from<typeof VoteData>(
   "scripts/bench/vote-data.ts",
 );
-const { insertPoll } = await from<typeof Polls>("test-support/stored-votes.ts");
+// The polls are rows of the registry, the same in every tree's schema: this tree's helper.
 
 type Batch = Parameters<typeof Store.storeBatch>[2];
 type Result = Awaited<ReturnType<typeof Store.storeBatch>>;
