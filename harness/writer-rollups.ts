@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from "../common/postgres.ts";
+import { eventually } from "./waiting.ts";
 
 /**
  * SQL that writes the rollup rows `select` gives (columns poll_id, option_id, bucket_start,
@@ -89,4 +90,34 @@ export async function openWriterTransaction(
       client.release();
     },
   };
+}
+
+/**
+ * Starts `run` (a publishing run) while `tx` holds its lock on `table`, waits until the run
+ * is stopped at that lock on the server, then commits `tx` and waits for the run to end: the
+ * batch commits between what the run did before it needed `table` and what it does after.
+ */
+export async function runAcrossCommit(
+  pool: Pool,
+  table: string,
+  tx: WriterTransaction,
+  run: () => Promise<unknown>,
+  what: string,
+): Promise<void> {
+  let running: Promise<unknown> | undefined;
+  try {
+    running = run();
+    await eventually(what, async () => {
+      const { rows } = await pool.query<{ n: number }>(
+        "select count(*)::int as n from pg_locks where relation = $1::regclass and not granted",
+        [table],
+      );
+      return rows[0]!.n > 0 ? true : undefined;
+    });
+    await tx.commit();
+    await running;
+  } finally {
+    await tx.rollback();
+    await running?.catch(() => {});
+  }
 }

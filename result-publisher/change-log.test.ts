@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import type { RedisClient } from "../common/redis.ts";
-import { eventually } from "../harness/waiting.ts";
-import { openWriterTransaction } from "../harness/writer-rollups.ts";
+import { openWriterTransaction, runAcrossCommit } from "../harness/writer-rollups.ts";
 import { createPoll } from "../test-support/api.ts";
 import { assertMatchesSql } from "../test-support/results-checks.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
@@ -97,21 +96,13 @@ describe("the change log", () => {
     const late = await openWriterTransaction(p.h.db.pool, "between", "no", 2, {
       lock: "poll_change_log in exclusive mode",
     });
-    let run: Promise<unknown> | undefined;
-    try {
-      run = p.publisher.run();
-      await eventually("the run waits to delete the log rows it read", async () => {
-        const { rows } = await p.h.db.pool.query<{ n: number }>(
-          "select count(*)::int as n from pg_locks where relation = 'poll_change_log'::regclass and not granted",
-        );
-        return rows[0]!.n > 0 ? true : undefined;
-      });
-      await late.commit();
-      await run;
-    } finally {
-      await late.rollback();
-      await run?.catch(() => {});
-    }
+    await runAcrossCommit(
+      p.h.db.pool,
+      "poll_change_log",
+      late,
+      () => p.publisher.run(),
+      "the run waits to delete the log rows it read",
+    );
     assert.deepEqual(
       (await p.visible("between")).options.map((o) => o.count),
       [1, 0],

@@ -3,8 +3,7 @@ import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { createLogger } from "../common/logger.ts";
 import { type HiddenResults, resultsKeys } from "../common/results-contract.ts";
-import { eventually } from "../harness/waiting.ts";
-import { openWriterTransaction } from "../harness/writer-rollups.ts";
+import { openWriterTransaction, runAcrossCommit } from "../harness/writer-rollups.ts";
 import { AnnouncementLog } from "../test-support/announcements.ts";
 import { createPoll, isoFromNow, minutes } from "../test-support/api.ts";
 import { ADMIN } from "../test-support/ingest.ts";
@@ -357,21 +356,13 @@ describe("incremental publishing", () => {
     const midRun = await openWriterTransaction(p.h.db.pool, "torn", "no", 3, {
       lock: "vote_rollups in access exclusive mode",
     });
-    let run: Promise<unknown> | undefined;
-    try {
-      run = p.publisher.run();
-      await eventually("the run waits to read vote_rollups", async () => {
-        const { rows } = await p.h.db.pool.query<{ n: number }>(
-          "select count(*) as n from pg_locks where relation = 'vote_rollups'::regclass and not granted",
-        );
-        return rows[0]!.n > 0 ? true : undefined;
-      });
-      await midRun.commit();
-      await run;
-    } finally {
-      await midRun.rollback();
-      await run?.catch(() => {});
-    }
+    await runAcrossCommit(
+      p.h.db.pool,
+      "vote_rollups",
+      midRun,
+      () => p.publisher.run(),
+      "the run waits to read vote_rollups",
+    );
     const torn = await p.visible("torn");
     assert.deepEqual(
       torn.options.map((o) => o.count),

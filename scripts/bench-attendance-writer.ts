@@ -4,11 +4,11 @@ import { connect } from "@nats-io/transport-node";
 import { v7 as uuidv7 } from "uuid";
 import { localInstant } from "../common/attendance/school-day.ts";
 import { createLogger } from "../common/logger.ts";
-import { migrate } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
+import { createPool, dropDatabase } from "../common/postgres.ts";
 import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { ensureVotesStream } from "../common/votes-stream.ts";
 import { startNode, stopChild } from "../harness/child-processes.ts";
+import { attendanceDayDatabase } from "./bench/attendance-day-database.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { peakRssMb, processCpuSeconds } from "./bench/proc-stats.ts";
@@ -131,34 +131,12 @@ function generateEvents(): StoredVote[] {
 }
 
 async function resetDatabase(): Promise<void> {
-  await dropDatabase(DB_URL);
-  await ensureDatabase(DB_URL);
-  const pool = createPool(DB_URL, logger, { max: 1 });
-  await migrate(pool, logger);
-  // The day's month has its partitions in every monthly table, as a deployment's maintenance
-  // gives it (the migrations make only this month's and three ahead): the events and the
-  // presence rows land where they would on the day, not in the default partitions.
-  await pool.query(
-    `select time_partitions_ensure(parent, interval '0 months', $1::timestamptz, 0)
-     from time_partitioned_tables`,
-    [`${DAY}T12:00:00Z`],
-  );
-  await pool.query(
-    `insert into schools (id, name, time_zone)
-     select id, 'Bench ' || id, tz from unnest($1::text[], $2::text[]) as u(id, tz)`,
-    [schools.map((s) => s.id), schools.map((s) => s.timeZone)],
-  );
-  const registers = schools.flatMap((s) => s.registers.map((r) => [r, s.id] as const));
-  await pool.query(
-    `insert into polls (id, title, school_id, kind, voters)
-     select id, 'Door ' || id, school_id, 'attendance', 'roster'
-     from unnest($1::text[], $2::text[]) as u(id, school_id)`,
-    [registers.map((r) => r[0]), registers.map((r) => r[1])],
-  );
-  await pool.query(
-    `insert into poll_options (poll_id, id, label, position)
-     select p, o, o, n from unnest($1::text[]) p, unnest(array['in', 'out']) with ordinality as x(o, n)`,
-    [registers.map((r) => r[0])],
+  const pool = await attendanceDayDatabase(
+    DB_URL,
+    logger,
+    DAY,
+    schools,
+    schools.flatMap((s) => s.registers.map((id) => ({ id, schoolId: s.id }))),
   );
   await pool.end();
 }

@@ -2,8 +2,8 @@ import { v7 as uuidv7 } from "uuid";
 import { keepPresence, type RegisterEvents } from "../batch-writer/presence-upkeep.ts";
 import { localInstant } from "../common/attendance/school-day.ts";
 import { createLogger } from "../common/logger.ts";
-import { migrate } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
+import { createPool } from "../common/postgres.ts";
+import { attendanceDayDatabase } from "./bench/attendance-day-database.ts";
 import { processCpuSeconds } from "./bench/proc-stats.ts";
 import { intFlag, readCli } from "./cli.ts";
 import { prng } from "./simulator/pacing.ts";
@@ -107,29 +107,13 @@ function generate(): { events: Event[]; schools: [string, string][]; doors: [str
 }
 
 async function setup(): Promise<void> {
-  await dropDatabase(DB_URL);
-  await ensureDatabase(DB_URL);
-  const pool = createPool(DB_URL, logger, { max: 1 });
-  await migrate(pool, logger);
-  await pool.query(
-    `select time_partitions_ensure(parent, interval '0 months', $1::timestamptz, 0)
-     from time_partitioned_tables`,
-    [`${DAY}T12:00:00Z`],
-  );
   const { events, schools, doors } = generate();
-  await pool.query(
-    "insert into schools (id, name, time_zone) select id, id, tz from unnest($1::text[], $2::text[]) u(id, tz)",
-    [schools.map((s) => s[0]), schools.map((s) => s[1])],
-  );
-  await pool.query(
-    `insert into polls (id, title, school_id, kind, voters)
-     select id, id, school_id, 'attendance', 'roster' from unnest($1::text[], $2::text[]) u(id, school_id)`,
-    [doors.map((d) => d[0]), doors.map((d) => d[1])],
-  );
-  await pool.query(
-    `insert into poll_options (poll_id, id, label, position)
-     select p, o, o, n from unnest($1::text[]) p, unnest(array['in', 'out']) with ordinality as x(o, n)`,
-    [doors.map((d) => d[0])],
+  const pool = await attendanceDayDatabase(
+    DB_URL,
+    logger,
+    DAY,
+    schools.map(([id, timeZone]) => ({ id, timeZone })),
+    doors.map(([id, schoolId]) => ({ id, schoolId })),
   );
   await pool.query(`create table profile_events (seq int primary key, event_id uuid, poll_id text,
     kind text, person_id text, cast_at text, temperature_c numeric)`);
