@@ -107,6 +107,10 @@ export async function runAcrossCommit(
   let running: Promise<unknown> | undefined;
   try {
     running = run();
+    // Handled at once: the run may fail while this waits or commits (a test may expect it
+    // to), and an unhandled rejection would fail the test by itself. `await running`
+    // below still throws it.
+    running.catch(() => {});
     await eventually(what, async () => {
       const { rows } = await pool.query<{ n: number }>(
         "select count(*)::int as n from pg_locks where relation = $1::regclass and not granted",

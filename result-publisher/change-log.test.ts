@@ -2,11 +2,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import type { RedisClient } from "../common/redis.ts";
-import { openWriterTransaction, runAcrossCommit } from "../harness/writer-rollups.ts";
+import {
+  openWriterTransaction,
+  runAcrossCommit,
+  type WriterTransaction,
+} from "../harness/writer-rollups.ts";
 import { createPoll } from "../test-support/api.ts";
 import { assertMatchesSql } from "../test-support/results-checks.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
 import { DEFAULT_DISTRIBUTION_WINDOW_HOURS } from "./config.ts";
+import { LOCK_APPLICATION_NAME } from "./leader.ts";
 import { ResultsPublisher } from "./publisher.ts";
 import { createPublisherMetrics } from "./publisher-metrics.ts";
 
@@ -162,5 +167,36 @@ describe("the change log", () => {
       (await p.visible("handover")).options.map((o) => o.count),
       [1, 2],
     );
+  });
+  test("a leader whose lock session ends while it waits to delete the log deletes nothing", async () => {
+    await createPoll(p.h.app, { id: "fenced" });
+    await p.publisher.run();
+    await votes([["fenced", "yes"]]);
+    // The run's delete waits behind this lock; meanwhile the lock's session ends, so a new
+    // leader could hold the lock and not have read the log yet: the delete must not happen.
+    const holder = await openWriterTransaction(p.h.db.pool, "fenced", "no", 1, {
+      lock: "poll_change_log in exclusive mode",
+    });
+    const lockSessionEnds: WriterTransaction = {
+      async commit() {
+        await p.h.db.pool.query(
+          `select pg_terminate_backend(pid) from pg_stat_activity
+           where application_name = $1 and datname = current_database()`,
+          [LOCK_APPLICATION_NAME],
+        );
+        await holder.rollback();
+      },
+      rollback: () => holder.rollback(),
+    };
+    await assert.rejects(
+      runAcrossCommit(
+        p.h.db.pool,
+        "poll_change_log",
+        lockSessionEnds,
+        () => p.publisher.run(),
+        "the run waits to delete the log rows it read",
+      ),
+    );
+    assert.equal(await logged("fenced"), 1, "the log row the stale leader read is still there");
   });
 });

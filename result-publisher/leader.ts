@@ -150,6 +150,25 @@ export class Leadership {
     client.end().catch(() => {});
   }
 
+  /**
+   * Runs `work` on the lock's own session: only while this process holds the lock. A
+   * leader whose session ended, and with it the lock a new leader may hold by now, cannot
+   * run it at all (its connection is gone, or its query fails with the session). For the
+   * writes a stale leader must not make: the change log's delete (publisher.ts), which
+   * could otherwise remove rows a new leader has not read yet.
+   */
+  async fenced<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
+    const client = this.#client;
+    if (!this.#leader || client === undefined)
+      throw new LockLostError("not the leader: the fenced write is not made");
+    try {
+      return await work(client);
+    } catch (err) {
+      this.#lost(client, err);
+      throw err;
+    }
+  }
+
   async release(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;

@@ -11,6 +11,7 @@ import type { RegistryWatch } from "./registry-watch.ts";
 import { hiddenResults, visibleResults } from "./results.ts";
 import {
   type ChangeLog,
+  type ChangeLogDb,
   deleteChangeLog,
   loadChangeLog,
   loadRollupsFor,
@@ -73,6 +74,12 @@ export interface PublisherDeps {
   chartDemandTtlMs: number;
   /** Says when the registry must be read again; without one, every run reads all of it. */
   registry?: RegistryWatch;
+  /**
+   * Runs the change log's delete only while this process leads (Leadership.fenced: on the
+   * lock's own session). Without it (a publisher no other process competes with: tests,
+   * benchmarks) the delete goes through the pool.
+   */
+  fence?: <T>(work: (db: ChangeLogDb) => Promise<T>) => Promise<T>;
   logger: Logger;
   metrics: PublisherMetrics;
 }
@@ -154,7 +161,10 @@ export class ResultsPublisher {
     // Only now, with everything it read published: a run that failed before this leaves the
     // log as it was, and the next run (or a new leader, which reads everything anyway) reads
     // it again. Rows committed since this run's snapshot have higher change_seqs and stay.
-    await deleteChangeLog(pool, log.logged);
+    // Fenced: an old leader whose lock a new one took meanwhile deletes nothing (the new
+    // one may not have read those rows yet).
+    const fence = this.#deps.fence ?? ((work) => work(pool));
+    await fence((db) => deleteChangeLog(db, log.logged));
     if (this.#healing && lost.length > 0) {
       logger.info({ polls: lost.length }, "published results restored in Redis");
       this.#healing = false;

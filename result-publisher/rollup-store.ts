@@ -1,3 +1,4 @@
+import type pg from "pg";
 import type { Pool, PoolClient } from "../common/postgres.ts";
 
 // What the publisher reads. A run reads the change log (the polls that got votes since the
@@ -7,6 +8,8 @@ import type { Pool, PoolClient } from "../common/postgres.ts";
 
 /** Where the reads below run: the pool (one query each), or a client inside readSnapshot. */
 export type Queryable = Pool | PoolClient;
+/** Where the change log's delete runs: the pool, or the leader's lock session (fenced). */
+export type ChangeLogDb = Queryable | pg.Client;
 
 /**
  * Runs `read` in one REPEATABLE READ READ ONLY transaction on one client, so that every
@@ -97,7 +100,7 @@ export async function loadChangeLog(db: Queryable): Promise<ChangeLog> {
  * Returns the rows deleted.
  */
 export async function deleteChangeLog(
-  db: Queryable,
+  db: ChangeLogDb,
   logged: ReadonlyMap<string, number>,
 ): Promise<number> {
   if (logged.size === 0) return 0;
