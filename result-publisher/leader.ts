@@ -5,6 +5,19 @@ import type { Logger } from "../common/logger.ts";
 // Any fixed number; every publisher of one database uses the same.
 const PUBLISHER_LOCK_KEY = 7_316_504_222;
 
+/**
+ * SQL condition: the backend whose pid is `pid` (SQL) holds the publisher lock now. A
+ * session-level advisory lock on a bigint key shows in pg_locks as classid = high 32 bits,
+ * objid = low 32 bits, objsubid = 1.
+ */
+export const HOLDS_PUBLISHER_LOCK = (pid: string) => `exists (
+  select 1 from pg_locks
+  where locktype = 'advisory' and granted and pid = ${pid}
+    and database = (select oid from pg_database where datname = current_database())
+    and classid::bigint = (${PUBLISHER_LOCK_KEY}::bigint >> 32)
+    and objid::bigint = (${PUBLISHER_LOCK_KEY}::bigint & 4294967295)
+    and objsubid = 1)`;
+
 /** Sessions that hold (or compete for) the lock carry this name in pg_stat_activity. */
 export const LOCK_APPLICATION_NAME = "result-publisher-lock";
 
@@ -40,6 +53,8 @@ const SERVER_KEEPALIVE_SETTINGS = {
  */
 export class Leadership {
   #client: pg.Client | undefined;
+  /** The lock session's backend pid (pg_backend_pid()). */
+  #pid: number | undefined;
   #leader = false;
   /** Leadership was lost between ticks: the next tick stands by before reconnecting. */
   #sitOut = false;
@@ -90,18 +105,8 @@ export class Leadership {
     const client = this.#client;
     try {
       if (!client) throw new LockLostError("the lock connection is gone");
-      // A session-level advisory lock on a bigint key shows in pg_locks as classid = high
-      // 32 bits, objid = low 32 bits, objsubid = 1.
       const { rows } = await client.query<{ held: boolean }>(
-        `select exists (
-           select 1 from pg_locks
-           where locktype = 'advisory' and granted and pid = pg_backend_pid()
-             and database = (select oid from pg_database where datname = current_database())
-             and classid::bigint = ($1::bigint >> 32)
-             and objid::bigint = ($1::bigint & 4294967295)
-             and objsubid = 1
-         ) as held`,
-        [PUBLISHER_LOCK_KEY],
+        `select ${HOLDS_PUBLISHER_LOCK("pg_backend_pid()")} as held`,
       );
       if (!rows[0]!.held) throw new LockLostError("the lock session no longer holds the lock");
       return true;
@@ -134,6 +139,8 @@ export class Leadership {
         .map(([name, value]) => `set ${name} = ${value}`)
         .join("; "),
     );
+    this.#pid = (await client.query<{ pid: number }>("select pg_backend_pid() as pid"))
+      .rows[0]!.pid;
     return client;
   }
 
@@ -151,22 +158,13 @@ export class Leadership {
   }
 
   /**
-   * Runs `work` on the lock's own session: only while this process holds the lock. A
-   * leader whose session ended, and with it the lock a new leader may hold by now, cannot
-   * run it at all (its connection is gone, or its query fails with the session). For the
-   * writes a stale leader must not make: the change log's delete (publisher.ts), which
-   * could otherwise remove rows a new leader has not read yet.
+   * The lock session's backend pid while this process leads, else undefined. A statement
+   * on another connection that only a leader may run names it in HOLDS_PUBLISHER_LOCK: it
+   * then does nothing once this session has ended, whatever this process still believes
+   * (the change log's delete, rollup-store.ts).
    */
-  async fenced<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
-    const client = this.#client;
-    if (!this.#leader || client === undefined)
-      throw new LockLostError("not the leader: the fenced write is not made");
-    try {
-      return await work(client);
-    } catch (err) {
-      this.#lost(client, err);
-      throw err;
-    }
+  get lockSessionPid(): number | undefined {
+    return this.#leader ? this.#pid : undefined;
   }
 
   async release(): Promise<void> {

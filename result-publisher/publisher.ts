@@ -11,7 +11,6 @@ import type { RegistryWatch } from "./registry-watch.ts";
 import { hiddenResults, visibleResults } from "./results.ts";
 import {
   type ChangeLog,
-  type ChangeLogDb,
   deleteChangeLog,
   loadChangeLog,
   loadRollupsFor,
@@ -75,11 +74,12 @@ export interface PublisherDeps {
   /** Says when the registry must be read again; without one, every run reads all of it. */
   registry?: RegistryWatch;
   /**
-   * Runs the change log's delete only while this process leads (Leadership.fenced: on the
-   * lock's own session). Without it (a publisher no other process competes with: tests,
-   * benchmarks) the delete goes through the pool.
+   * The leader's lock session pid now (Leadership.lockSessionPid; undefined: not the
+   * leader). Given, the change log's delete happens only while that session holds the
+   * lock. Without it (a publisher no other process competes with: tests, benchmarks) the
+   * delete is unconditional.
    */
-  fence?: <T>(work: (db: ChangeLogDb) => Promise<T>) => Promise<T>;
+  leaderPid?: () => number | undefined;
   logger: Logger;
   metrics: PublisherMetrics;
 }
@@ -161,10 +161,14 @@ export class ResultsPublisher {
     // Only now, with everything it read published: a run that failed before this leaves the
     // log as it was, and the next run (or a new leader, which reads everything anyway) reads
     // it again. Rows committed since this run's snapshot have higher change_seqs and stay.
-    // Fenced: an old leader whose lock a new one took meanwhile deletes nothing (the new
+    // Fenced: an old leader whose lock a new one may hold meanwhile deletes nothing (the new
     // one may not have read those rows yet).
-    const fence = this.#deps.fence ?? ((work) => work(pool));
-    await fence((db) => deleteChangeLog(db, log.logged));
+    const leaderPid = this.#deps.leaderPid;
+    if (leaderPid === undefined) await deleteChangeLog(pool, log.logged);
+    else {
+      const pid = leaderPid();
+      if (pid !== undefined) await deleteChangeLog(pool, log.logged, pid);
+    }
     if (this.#healing && lost.length > 0) {
       logger.info({ polls: lost.length }, "published results restored in Redis");
       this.#healing = false;

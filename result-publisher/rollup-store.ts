@@ -1,5 +1,5 @@
-import type pg from "pg";
 import type { Pool, PoolClient } from "../common/postgres.ts";
+import { HOLDS_PUBLISHER_LOCK } from "./leader.ts";
 
 // What the publisher reads. A run reads the change log (the polls that got votes since the
 // leader last consumed it), the whole registry (loadPolls, in published-version.ts) only
@@ -8,8 +8,6 @@ import type { Pool, PoolClient } from "../common/postgres.ts";
 
 /** Where the reads below run: the pool (one query each), or a client inside readSnapshot. */
 export type Queryable = Pool | PoolClient;
-/** Where the change log's delete runs: the pool, or the leader's lock session (fenced). */
-export type ChangeLogDb = Queryable | pg.Client;
 
 /**
  * Runs `read` in one REPEATABLE READ READ ONLY transaction on one client, so that every
@@ -100,15 +98,23 @@ export async function loadChangeLog(db: Queryable): Promise<ChangeLog> {
  * Returns the rows deleted.
  */
 export async function deleteChangeLog(
-  db: ChangeLogDb,
+  db: Queryable,
   logged: ReadonlyMap<string, number>,
+  leaderPid?: number,
 ): Promise<number> {
   if (logged.size === 0) return 0;
+  // With the leader's lock session pid: only while that session still holds the lock, so an
+  // old leader whose session ended mid-run (a new leader may hold the lock and not have read
+  // these rows yet) deletes nothing. Checked as the statement starts, after its table lock.
   const result = await db.query(
     `delete from poll_change_log l
      using unnest($1::text[], $2::bigint[]) as u(poll_id, change_seq)
-     where l.poll_id = u.poll_id and l.change_seq <= u.change_seq`,
-    [[...logged.keys()], [...logged.values()]],
+     where l.poll_id = u.poll_id and l.change_seq <= u.change_seq${
+       leaderPid === undefined ? "" : ` and ${HOLDS_PUBLISHER_LOCK("$3::int")}`
+     }`,
+    leaderPid === undefined
+      ? [[...logged.keys()], [...logged.values()]]
+      : [[...logged.keys()], [...logged.values()], leaderPid],
   );
   return result.rowCount ?? 0;
 }

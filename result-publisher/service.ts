@@ -67,7 +67,7 @@ export async function startResultPublisher(
     chartRender: config.chartRender,
     chartDemandTtlMs: config.chartDemandTtlMs,
     registry,
-    fence: (work) => leadership.fenced(work),
+    leaderPid: () => leadership.lockSessionPid,
     logger: log,
     metrics,
   });
