@@ -6,6 +6,7 @@ import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts"
 import type { StoredVote } from "../common/vote.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
+import { benchRun } from "./bench/run-names.ts";
 import { ratioText } from "./bench/verdict.ts";
 import { generateVotes, optionIds, pollIds, type VoteDataShape } from "./bench/vote-data.ts";
 import {
@@ -43,11 +44,13 @@ const { VOTES, SWEEP_VOTES } = readCli(
     SWEEP_VOTES: intFlag("sweep-votes", values["sweep-votes"], { min: 0 }),
   }),
 );
-const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
-const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-const DB_URL = `${PG}/tallyflow_bench_writer`;
-const STREAM = "BENCH_WRITER";
-const SUBJECTS = "benchw";
+// Names of this run's own (run-names.ts): two runs at once (another helper's, or `npm run
+// bench` beside a direct run) no longer drop each other's database and stream.
+const run = benchRun("writer");
+const NATS_URL = run.natsUrl;
+const DB_URL = run.databaseUrl;
+const STREAM = run.names.stream;
+const SUBJECTS = run.names.subjectPrefix;
 const BENCH: WriterBench = {
   dbUrl: DB_URL,
   natsUrl: NATS_URL,
