@@ -1,3 +1,4 @@
+import { LOG_POLL_CHANGES } from "../batch-writer/store-batch.ts";
 import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
@@ -121,8 +122,7 @@ try {
            changed_at = excluded.changed_at
          returning poll_id, change_seq
        ), logged as (
-         insert into poll_change_log (poll_id, change_seq)
-         select poll_id, change_seq from changed
+         ${LOG_POLL_CHANGES}
        )
        insert into vote_rollups (poll_id, option_id, bucket_start, count, change_seq)
        select c.poll_id, 'o' || o, b,

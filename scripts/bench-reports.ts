@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
+import { LOG_POLL_CHANGES } from "../batch-writer/store-batch.ts";
 import { createLogger } from "../common/logger.ts";
 import { migrate, migrationsDir } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
@@ -264,8 +265,7 @@ async function writerCost(
         changed_at = excluded.changed_at
       returning poll_id, change_seq
     ), logged as (
-      insert into poll_change_log (poll_id, change_seq)
-      select poll_id, change_seq from changed
+      ${LOG_POLL_CHANGES}
     )
     insert into vote_rollups as r (poll_id, option_id, bucket_start, count, change_seq)
     select i.poll_id, i.option_id,
