@@ -23,10 +23,10 @@ const REGISTRY_TABLES = ["poll_options", "poll_purges"];
  */
 const CASCADED_WRITER_TABLES = ["register_people", "register_states"];
 /**
- * Change logs that must outlive the poll (migration 042): the delete itself is logged there,
+ * Change logs that must outlive the poll (migrations 042, 050): the delete itself is logged there,
  * so that the publisher removes the deleted register's documents.
  */
-const CHANGE_LOGS = ["register_poll_changes"];
+const CHANGE_LOGS = ["register_change_log"];
 
 async function insertPoll(pool: Pool, id: string): Promise<void> {
   await pool.query("insert into polls (id, title) values ($1, $1)", [id]);

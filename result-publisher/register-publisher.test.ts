@@ -25,7 +25,7 @@ import { RegisterPublisher } from "./register-publisher.ts";
 // resumes from the cursor kept in Redis, a Redis emptied gets its documents back, a new
 // register is published and a deleted one removed without reading the kept window, the
 // budget owes the rest nearest to now first, and an overdue register is counted without an
-// event. Read as the tallyflow_publisher role (its grants, migration 042's log included).
+// event. Read as the tallyflow_publisher role (its grants, migration 050's log included).
 
 const names = testNames();
 const prefix = names.redisKeyPrefix;

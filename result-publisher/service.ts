@@ -86,6 +86,7 @@ export async function startResultPublisher(
     redis,
     keyPrefix: config.redisKeyPrefix,
     ...config.registers,
+    leaderPid: () => leadership.lockSessionPid,
     logger: log,
     metrics,
   });

@@ -31,13 +31,7 @@ const DERIVED_FIX =
   "the statement that changes the row does the derived write itself, in its transaction (Citus routes it by the distribution column)";
 
 export const KNOWN_EXCEPTIONS: KnownException[] = [
-  ...[
-    "register_states",
-    "register_poll_changes",
-    "attendance_days",
-    "attendance_day_changes",
-    "attendance_school_changes",
-  ].map(
+  ...["attendance_days", "attendance_day_changes", "attendance_school_changes"].map(
     (table): KnownException => ({
       rule: "xid8",
       table,
@@ -78,7 +72,7 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
       "polls_register_deleted",
       "polls_refuse_purging_id",
     ],
-    reason: `${DERIVED} (a deleted poll's rollups, change marker and change log, duplicate counts and purge row; register_poll_changes; the purge check reads poll_purges)`,
+    reason: `${DERIVED} (a deleted poll's rollups, change marker and change log, duplicate counts and purge row; register_change_log; the purge check reads poll_purges)`,
     fix: DERIVED_FIX,
   },
   {
