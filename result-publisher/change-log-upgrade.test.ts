@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { storeBatch } from "../batch-writer/store-batch.ts";
-import { createLogger } from "../common/logger.ts";
-import { migrate, migrationsDir } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
-import { PG_BASE_URL } from "../test-support/database.ts";
+import type { Pool } from "../common/postgres.ts";
 import { testNames } from "../test-support/names.ts";
+import { type DatabaseBefore, databaseBefore } from "../test-support/schema-before.ts";
 import { insertPoll } from "../test-support/stored-votes.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
 
@@ -17,11 +12,8 @@ import { makeVote } from "../test-support/vote-messages.ts";
 // change_seq logged: what the publisher reads of it is what it read of the rows before.
 
 describe("a deployment from before 053: the change log becomes a row per poll", () => {
-  const logger = createLogger("silent");
-  const names = testNames();
-  const url = `${PG_BASE_URL}/${names.database}`;
+  let old: DatabaseBefore;
   let pool: Pool;
-  let oldDir: string;
 
   const log = async () =>
     (
@@ -31,18 +23,11 @@ describe("a deployment from before 053: the change log becomes a row per poll", 
     ).rows;
 
   before(async () => {
-    oldDir = await mkdtemp(join(tmpdir(), "tallyflow-before-053-"));
-    for (const file of await readdir(migrationsDir))
-      if (/^\d{3}_/.test(file) && Number(file.slice(0, 3)) < 53)
-        await copyFile(join(migrationsDir, file), join(oldDir, file));
-    await ensureDatabase(url);
-    pool = createPool(url, logger, { max: 2, applicationName: "test" });
-    await migrate(pool, logger, oldDir);
+    old = await databaseBefore(53, testNames().database);
+    pool = old.pool;
   });
   after(async () => {
-    await pool?.end();
-    await dropDatabase(url).catch(() => {});
-    if (oldDir) await rm(oldDir, { recursive: true, force: true });
+    await old?.close();
   });
 
   test("the backlog keeps each poll's highest change_seq, and the writer then sets that row", async () => {
@@ -58,7 +43,7 @@ describe("a deployment from before 053: the change log becomes a row per poll", 
       `insert into poll_changes (poll_id, change_seq, last_stream_seq, changed_at)
        values ('lunch', 5, 5, now()), ('color', 2, 2, now())`,
     );
-    await migrate(pool, logger);
+    await old.upgrade();
     assert.deepEqual(await log(), [
       { poll_id: "color", change_seq: 2 },
       { poll_id: "lunch", change_seq: 5 },

@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
-import { migrate, migrationsDir } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import type { Pool } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { type RegisterDocument, registerKeys } from "../common/register-contract.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { RegisterPublisher } from "../result-publisher/register-publisher.ts";
-import { PG_BASE_URL } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
+import { type DatabaseBefore, databaseBefore } from "../test-support/schema-before.ts";
 
 // Migration 050 upgrades a deployment whose register publisher tracked changes by
 // transaction id (042–049) without losing a change it had not published: a register's state
@@ -19,14 +15,13 @@ import { testNames } from "../test-support/names.ts";
 // document removed), all pending when the services stopped for the upgrade.
 
 const names = testNames();
-const url = `${PG_BASE_URL}/${names.database}`;
 const prefix = names.redisKeyPrefix;
 const logger = createLogger("silent");
 const HOUR = 3_600_000;
 const NOW = Date.now();
 let pool: Pool;
 let redis: RedisClient;
-let before050: string;
+let old: DatabaseBefore;
 
 async function document(pollId: string): Promise<RegisterDocument | null> {
   const raw = await redis.get(registerKeys(prefix, pollId).json);
@@ -34,13 +29,8 @@ async function document(pollId: string): Promise<RegisterDocument | null> {
 }
 
 before(async () => {
-  before050 = await mkdtemp(join(tmpdir(), "tallyflow-049-"));
-  for (const f of await readdir(migrationsDir))
-    if (/^\d{3}_/.test(f) && Number.parseInt(f.slice(0, 3), 10) < 50)
-      await copyFile(join(migrationsDir, f), join(before050, f));
-  await ensureDatabase(url);
-  pool = createPool(url, logger, { max: 2, applicationName: "test" });
-  await migrate(pool, logger, before050);
+  old = await databaseBefore(50, names.database);
+  pool = old.pool;
   redis = await connectRedis("redis://127.0.0.1:6379", logger, "test");
 });
 
@@ -48,9 +38,7 @@ after(async () => {
   for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
     if (keys.length > 0) await redis.del(keys);
   await redis?.quit();
-  await pool?.end();
-  await dropDatabase(url);
-  await rm(before050, { recursive: true, force: true });
+  await old?.close();
 });
 
 describe("migration 050: the registers' change log replaces their transaction ids", () => {
@@ -96,7 +84,7 @@ describe("migration 050: the registers' change log replaces their transaction id
     await pool.query("update polls set title = 'Renamed' where id = 'edited'");
     await pool.query("delete from polls where id = 'deleted'");
 
-    await migrate(pool, logger);
+    await old.upgrade();
     const { rows: logged } = await pool.query<{ poll_id: string }>(
       "select poll_id from register_change_log order by poll_id",
     );
