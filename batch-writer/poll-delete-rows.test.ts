@@ -29,7 +29,7 @@ const CASCADED_WRITER_TABLES = ["register_people", "register_states"];
 const CHANGE_LOGS = ["register_poll_changes"];
 
 async function insertPoll(pool: Pool, id: string): Promise<void> {
-  await pool.query("insert into polls (id, title) values ($1, $1)", [id]);
+  await pool.query("insert into polls (id, slug, title) values ($1, $1, $1)", [id]);
 }
 
 /** One row of the poll in every writer table, and a dead letter naming it. */

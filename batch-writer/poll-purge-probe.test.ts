@@ -20,8 +20,8 @@ const STEP = 50;
 async function schoolWithDays(pool: Pool, school: string, people: number): Promise<void> {
   await pool.query("insert into schools (id, name) values ($1, $1)", [school]);
   await pool.query(
-    `insert into polls (id, title, kind, voters, school_id, archived_at)
-     values ($1 || '-door', 'Door', 'attendance', 'roster', $1, now())`,
+    `insert into polls (id, slug, title, kind, voters, school_id, archived_at)
+     values ($1 || '-door', $1 || '-door', 'Door', 'attendance', 'roster', $1, now())`,
     [school],
   );
   await pool.query(
@@ -105,7 +105,7 @@ describe("the purge when a school goes with its polls", () => {
     // The poll's id stays taken until its purge is done.
     await assert.rejects(
       db.pool.query(
-        "insert into polls (id, title, school_id) values ('again-door', 'Door', 'again')",
+        "insert into polls (id, slug, title, school_id) values ('again-door', 'again-door', 'Door', 'again')",
       ),
       (err: { constraint?: string }) => err.constraint === "poll_purges_pkey",
     );

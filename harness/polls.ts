@@ -10,11 +10,10 @@ export async function insertPoll(
   options: string[],
   { oneVotePerVoter = false }: { oneVotePerVoter?: boolean } = {},
 ): Promise<void> {
-  await pool.query("insert into polls (id, title, one_vote_per_voter) values ($1, $2, $3)", [
-    id,
-    `Poll ${id}`,
-    oneVotePerVoter,
-  ]);
+  await pool.query(
+    "insert into polls (id, slug, title, one_vote_per_voter) values ($1, $1, $2, $3)",
+    [id, `Poll ${id}`, oneVotePerVoter],
+  );
   await pool.query(
     `insert into poll_options (poll_id, id, label, position)
      select $1, o, 'Option ' || o, n from unnest($2::text[]) with ordinality as t(o, n)`,

@@ -62,8 +62,8 @@ async function document(pollId: string): Promise<RegisterDocument | null> {
 
 async function addRegister(id: string, startsAtMs: number, endsAtMs = startsAtMs + HOUR) {
   await db.pool.query(
-    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     values ($1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
+    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     values ($1, $1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
     [id, new Date(startsAtMs), new Date(endsAtMs)],
   );
 }

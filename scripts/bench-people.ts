@@ -4,6 +4,7 @@ import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
+import { notifyRegistryRows } from "../ingest-api/registry/registry-notify.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
@@ -194,6 +195,7 @@ async function imports(
       school,
       reference,
     ]);
+    await notifyRegistryRows(pool, "schools", [school, reference]);
     const answer = await importThroughApi(url, school, roster.csv, "upsert");
     if (answer.created !== options.schoolPeople || answer.errorCount !== 0)
       throw new Error(`import ${i}: ${JSON.stringify(answer)}`);

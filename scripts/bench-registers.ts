@@ -215,8 +215,8 @@ async function seedWorld(pool: Pool): Promise<void> {
 async function seedRegisters(pool: Pool, prefix: string, count: number): Promise<Lesson[]> {
   const morning = Date.now() - MORNING_AGO_MS;
   await pool.query(
-    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     select $1 || k, 'Lesson ' || k, 's' || ((k::bigint * $4) / $3), 'register', 'roster',
+    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     select $1 || k, $1 || k, 'Lesson ' || k, 's' || ((k::bigint * $4) / $3), 'register', 'roster',
             array['g' || k], s, s + $6 * interval '1 millisecond'
      from generate_series(0, $2::int - 1) k,
           lateral (select to_timestamp($5::double precision / 1000)

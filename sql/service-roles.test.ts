@@ -35,9 +35,9 @@ describe("the services' Postgres roles", () => {
   before(async () => {
     db = await createTestDatabase(testNames().database);
     await db.pool.query(`
-      insert into polls (id, title, time_zone) values ('p', 'P', 'UTC');
+      insert into polls (id, slug, title, time_zone) values ('p', 'p', 'P', 'UTC');
       insert into poll_options (poll_id, id, label, position) values ('p', 'yes', 'Yes', 0);
-      insert into kiosks (id, name, token_hash) values ('k', 'K', '\\x01');
+      insert into kiosks (id, slug, name, token_hash) values ('k', 'k', 'K', '\\x01');
       insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
         values ('0190a5b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b', 'p', 'yes', 'k', now(), now(), 1)`);
   });
@@ -49,7 +49,7 @@ describe("the services' Postgres roles", () => {
 
   test("the API manages the registry and cannot touch votes", async () => {
     const api = await as("tallyflow_api");
-    await api.query("insert into polls (id, title, time_zone) values ('q', 'Q', 'UTC')");
+    await api.query("insert into polls (id, slug, title, time_zone) values ('q', 'q', 'Q', 'UTC')");
     await api.query("update polls set title = 'P2' where id = 'p'");
     await api.query("select voter_id from voter_ballots");
     assert.equal((await api.query("select poll_has_votes('p') as has")).rows[0].has, true);
@@ -96,7 +96,7 @@ describe("the services' Postgres roles", () => {
 
   test("the writer stores votes and cannot change the registry", async () => {
     await db.pool.query(`
-      insert into polls (id, title, time_zone) values ('w', 'W', 'UTC');
+      insert into polls (id, slug, title, time_zone) values ('w', 'w', 'W', 'UTC');
       insert into poll_options (poll_id, id, label, position) values ('w', 'yes', 'Yes', 0)`);
     const writer = await as("tallyflow_writer");
     await writer.query(

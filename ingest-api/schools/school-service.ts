@@ -94,13 +94,15 @@ export class SchoolService {
   }
 
   async createSchool(input: CreateSchool): Promise<School> {
-    const school = await store.insertSchool(this.#pool, input);
+    const school = await withTransaction(this.#pool, (client) => store.insertSchool(client, input));
     await this.#refresh(school.id);
     return school;
   }
 
   async updateSchool(id: string, patch: UpdateSchool): Promise<School> {
-    const school = await store.updateSchool(this.#pool, id, patch);
+    const school = await withTransaction(this.#pool, (client) =>
+      store.updateSchool(client, id, patch),
+    );
     await this.#refresh(id);
     return school;
   }
