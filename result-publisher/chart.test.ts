@@ -6,7 +6,7 @@ import request from "supertest";
 import { CHART_DEMAND_THROTTLE_MS } from "../common/chart-demand.ts";
 import { resultsKeys } from "../common/results-contract.ts";
 import { eventually } from "../harness/waiting.ts";
-import { notifyRegistryRows } from "../ingest-api/registry/registry-notify.ts";
+import { notifyRegistryRows } from "../ingest-api/registry/registry-changes.ts";
 import { createPoll, expectError } from "../test-support/api.ts";
 import { metricSample } from "../test-support/metrics-scrape.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";

@@ -153,7 +153,7 @@ describe("the register publisher reads what changed", () => {
     let run = await publisher.run(NOW);
     assert.deepEqual(run.published, ["r-new"]);
     assert.ok(await document("r-new"));
-    await db.pool.query("delete from polls where id = 'r-new'");
+    await db.pool.query("select delete_polls(array['r-new'])");
     run = await publisher.run(NOW);
     assert.deepEqual(run.removed, ["r-new"]);
     assert.equal(await document("r-new"), null);

@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import type { ListenLiveness } from "../common/postgres.ts";
 import { eventually } from "../harness/waiting.ts";
-import { notifyPollsCreated } from "../ingest-api/registry/registry-notify.ts";
+import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import { createProxiedDatabase, type ProxiedDatabase } from "../test-support/proxied-database.ts";
 import { RegistryWatch } from "./registry-watch.ts";
 
@@ -20,7 +20,7 @@ describe("the publisher's registry LISTEN connection gone silent", () => {
   /** A poll created as the API's store does: the row, then its notification. */
   const addPoll = async (id: string) => {
     await pg.db.pool.query("insert into polls (id, slug, title) values ($1, $1, $1)", [id]);
-    await notifyPollsCreated(pg.db.pool, [id]);
+    await pollsInserted(pg.db.pool, [id]);
   };
 
   before(async () => {

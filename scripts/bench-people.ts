@@ -4,7 +4,7 @@ import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
-import { notifyRegistryRows } from "../ingest-api/registry/registry-notify.ts";
+import { notifyRegistryRows } from "../ingest-api/registry/registry-changes.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";

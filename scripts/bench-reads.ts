@@ -15,7 +15,7 @@ import { resultsChannel, resultsKeys } from "../common/results-contract.ts";
 import { BUCKET_MINUTES, BUCKET_MS } from "../common/rollup-buckets.ts";
 import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
 import { REPO_ROOT } from "../harness/repo-root.ts";
-import { notifyPollsCreated } from "../ingest-api/registry/registry-notify.ts";
+import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { type LoadResult, median, okPerSecond, runLoad } from "./bench/load.ts";
 import { pacedVotesInChild } from "./bench/paced-votes.ts";
@@ -457,7 +457,7 @@ async function registrySection(api: Api, pool: ReturnType<typeof createPool>): P
   );
   // Told as the API's store tells a create: a NOTIFY per poll, a burst the cache takes as
   // one full reload.
-  await notifyPollsCreated(
+  await pollsInserted(
     pool,
     seeded.map((r) => r.id),
   );

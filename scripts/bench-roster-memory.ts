@@ -4,7 +4,7 @@ import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { KnownPeople } from "../ingest-api/people/known-people.ts";
-import { notifyPeopleChanged } from "../ingest-api/registry/registry-notify.ts";
+import { notifyPeopleChanged } from "../ingest-api/registry/registry-changes.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";

@@ -50,6 +50,10 @@ describe("the services' Postgres roles", () => {
   test("the API manages the registry and cannot touch votes", async () => {
     const api = await as("tallyflow_api");
     await api.query("insert into polls (id, slug, title, time_zone) values ('q', 'q', 'Q', 'UTC')");
+    // What follows a registry write in its transaction (migration 052): the API's to call.
+    await api.query("select polls_inserted(array['q'])");
+    await api.query("select notify_registry_rows('polls', array['q'])");
+    await api.query("select notify_people_schools(array['default'])");
     await api.query("update polls set title = 'P2' where id = 'p'");
     await api.query("select voter_id from voter_ballots");
     assert.equal((await api.query("select poll_has_votes('p') as has")).rows[0].has, true);
@@ -79,10 +83,11 @@ describe("the services' Postgres roles", () => {
     await api.query("update dead_letters set replayed_at = now() where false");
     await assert.rejects(api.query("update dead_letters set raw = '\\x00' where false"), REFUSED);
     await assert.rejects(api.query("delete from dead_letters"), REFUSED);
-    // Deleting an archived poll queues its rows for the purge through the trigger's own
-    // rights; the writer's role runs the purge through purge_deleted_polls (migration 031).
+    // Deleting an archived poll queues its rows for the purge through delete_polls's own
+    // rights (migration 052); the writer's role runs the purge through purge_deleted_polls
+    // (migration 031).
     await api.query("update polls set archived_at = now() where id = 'p'");
-    await api.query("delete from polls where id = 'p'");
+    await api.query("select delete_polls(array['p'])");
     const votesOfP = async () =>
       (await db.pool.query("select count(*)::int as n from votes where poll_id = 'p'")).rows[0].n;
     assert.equal(await votesOfP(), 1);
@@ -108,6 +113,7 @@ describe("the services' Postgres roles", () => {
     await assert.rejects(writer.query("delete from poll_change_log"), REFUSED);
     await assert.rejects(writer.query("update polls set title = 'x' where id = 'w'"), REFUSED);
     await assert.rejects(writer.query("delete from polls where id = 'w'"), REFUSED);
+    await assert.rejects(writer.query("select delete_polls(array['w'])"), REFUSED);
     await assert.rejects(writer.query("update kiosks set name = 'x'"), REFUSED);
     await assert.rejects(
       writer.query("insert into poll_options values ('w', 'no', 'No', 1)"),

@@ -19,7 +19,7 @@ import {
   issueSchoolAdmin,
   type TestSchoolAdmin,
 } from "../../test-support/schools.ts";
-import { notifyRegistryRows } from "../registry/registry-notify.ts";
+import { notifyRegistryRows } from "../registry/registry-changes.ts";
 
 // The school day routes of the API, over documents the result publisher (in this process,
 // run by the test) put in Redis: who may

@@ -16,7 +16,7 @@ import {
   type IngestHarness,
   startIngestHarness,
 } from "../../test-support/ingest.ts";
-import { notifyRegistryRows } from "../registry/registry-notify.ts";
+import { notifyRegistryRows } from "../registry/registry-changes.ts";
 
 describe("kiosk authentication on the vote routes", () => {
   let h: IngestHarness;

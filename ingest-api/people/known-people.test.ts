@@ -7,13 +7,13 @@ import {
   createProxiedDatabase,
   type ProxiedDatabase,
 } from "../../test-support/proxied-database.ts";
-import { notifyPeopleChanged, notifyPollsCreated } from "../registry/registry-notify.ts";
+import { notifyPeopleChanged, pollsInserted } from "../registry/registry-changes.ts";
 import { KnownPeople } from "./known-people.ts";
 
 // The known people on their own, against a real Postgres reached through a TcpProxy (to
 // silence the LISTEN connection, or take Postgres away). The safety-net reload is pushed
 // out to 10 minutes: only NOTIFY (sent after each change, as the API's stores do:
-// registry-notify.ts), and the catch-up of a re-opened LISTEN, make these pass.
+// registry-changes.ts), and the catch-up of a re-opened LISTEN, make these pass.
 
 const LIVENESS: ListenLiveness = { checkIntervalMs: 200, checkTimeoutMs: 500, keepAliveMs: 1_000 };
 
@@ -95,7 +95,7 @@ describe("KnownPeople", () => {
       `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
        values ('west-reg', 'west-reg', 'Maths', 'west', 'register', 'roster', '{7A}', now(), now() + interval '1 hour')`,
     );
-    await notifyPollsCreated(pg.db.pool, ["west-reg"]);
+    await pollsInserted(pg.db.pool, ["west-reg"]);
     await eventually("the first register has the groups read", () => people.holdsGroupsOf("west"));
     assert.equal(people.inGroup("west", "7A", "w1"), true);
     assert.equal(people.inGroup("west", "7A", "w2"), true);

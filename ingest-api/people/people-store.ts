@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from "../../common/postgres.ts";
-import { notifyPeopleChanged } from "../registry/registry-notify.ts";
+import { notifyPeopleChanged } from "../registry/registry-changes.ts";
 
 // Postgres access for a school's roster (the people table, migration 017): SQL only, the
 // rules are people-service.ts's. Every query names its school: the primary key is

@@ -11,12 +11,12 @@ import {
   startIngestHarness,
   startIngestReplica,
 } from "../../test-support/ingest.ts";
-import { notifyPeopleChanged, notifyRegistryRows } from "../registry/registry-notify.ts";
+import { notifyPeopleChanged, notifyRegistryRows } from "../registry/registry-changes.ts";
 
 // `voters: "roster"`: a vote's voterId must be an active person of the poll's school,
 // checked in memory (ingest-api/people/known-people.ts), never echoed. People are rows put
 // in with SQL, as the people API (or a roster import) leaves them, and notified as its store
-// does (registry-notify.ts): this checks the vote path alone. The safety-net reload is the default 10 minutes: only NOTIFY makes a change
+// does (registry-changes.ts): this checks the vote path alone. The safety-net reload is the default 10 minutes: only NOTIFY makes a change
 // made here visible.
 
 describe("roster polls (voters: roster)", () => {

@@ -10,10 +10,10 @@ import {
   type TestKiosk,
 } from "../../test-support/api.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { notifyPollsCreated, notifyRegistryRows } from "./registry-notify.ts";
+import { deletePolls, notifyRegistryRows, pollsInserted } from "./registry-changes.ts";
 
 // The ingest path reads an in-memory copy of the registry. Changes made by another API
-// process (here: directly in Postgres, notifying as its stores do: registry-notify.ts)
+// process (here: directly in Postgres, notifying as its stores do: registry-changes.ts)
 // arrive through LISTEN/NOTIFY; the periodic reload is pushed out to 10 minutes so that
 // only NOTIFY can make these tests pass.
 
@@ -47,7 +47,7 @@ describe("registry changes made by another process", () => {
       await client.query(
         "insert into poll_options (poll_id, id, label, position) values ('remote', 'a', 'A', 1)",
       );
-      await notifyPollsCreated(client, ["remote"]);
+      await pollsInserted(client, ["remote"]);
       await client.query("commit");
     } finally {
       client.release();
@@ -77,7 +77,7 @@ describe("registry changes made by another process", () => {
        values ('lesson', 'lesson', 'Lesson', 'register', 'roster', '{7A}',
                '2026-03-02T08:00:00Z', '2026-03-02T08:45:00Z')`,
     );
-    await notifyPollsCreated(h.db.pool, ["lesson"]);
+    await pollsInserted(h.db.pool, ["lesson"]);
     await eventually("the register indexed", async () =>
       day("2026-03-02T08:00:00Z").includes("lesson") ? true : undefined,
     );
@@ -89,8 +89,7 @@ describe("registry changes made by another process", () => {
       day("2026-03-09T08:00:00Z").includes("lesson") ? true : undefined,
     );
     assert.deepEqual(day("2026-03-02T08:00:00Z"), [], "its old day no longer holds it");
-    await h.db.pool.query("delete from polls where id = 'lesson'");
-    await notifyRegistryRows(h.db.pool, "polls", ["lesson"]);
+    await deletePolls(h.db.pool, ["lesson"]);
     await eventually("the register dropped", async () =>
       day("2026-03-09T08:00:00Z").length === 0 ? true : undefined,
     );

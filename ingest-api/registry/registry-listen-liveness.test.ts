@@ -8,7 +8,7 @@ import {
   type ProxiedDatabase,
 } from "../../test-support/proxied-database.ts";
 import { RegistryCache } from "./registry-cache.ts";
-import { notifyPollsCreated } from "./registry-notify.ts";
+import { pollsInserted } from "./registry-changes.ts";
 
 // The registry cache hears changes on a LISTEN connection. Gone silent (a partition: no
 // FIN, no RST), that connection reports nothing and hears nothing: the cache must notice,
@@ -26,7 +26,7 @@ describe("the registry cache's LISTEN connection gone silent", () => {
        insert into poll_options (poll_id, id, label, position) values ($1, 'a', 'A', 1)`,
       [id],
     );
-    await notifyPollsCreated(pg.db.pool, [id]);
+    await pollsInserted(pg.db.pool, [id]);
   };
 
   before(async () => {

@@ -11,9 +11,9 @@ import {
   type TestKiosk,
 } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { notifyPollsCreated, notifyRegistryRows } from "./registry-notify.ts";
+import { deletePolls, notifyRegistryRows, pollsInserted } from "./registry-changes.ts";
 
-// Registry changes apply per row (the NOTIFY names the row: registry-notify.ts, as another
+// Registry changes apply per row (the NOTIFY names the row: registry-changes.ts, as another
 // API process's stores send it). To tell a per-row load from a full reload, a "silent"
 // change is made without notifying: only a full reload can show it. The periodic reload is
 // pushed out to 10 minutes.
@@ -71,7 +71,7 @@ describe("registry cache: changes applied per row", () => {
       await client.query(
         "insert into poll_options (poll_id, id, label, position) values ('direct', 'yes', 'Yes', 1)",
       );
-      await notifyPollsCreated(client, ["direct"]);
+      await pollsInserted(client, ["direct"]);
       await client.query("commit");
     } finally {
       client.release();
@@ -80,8 +80,7 @@ describe("registry cache: changes applied per row", () => {
       (await vote(kiosk, "direct")).status === 202 ? true : undefined,
     );
     await h.db.pool.query("delete from votes where poll_id = 'direct'");
-    await h.db.pool.query("delete from polls where id = 'direct'");
-    await notifyRegistryRows(h.db.pool, "polls", ["direct"]);
+    await deletePolls(h.db.pool, ["direct"]);
     await eventually("the deleted poll is unknown", async () =>
       (await vote(kiosk, "direct")).status === 404 ? true : undefined,
     );
@@ -111,7 +110,7 @@ describe("registry cache: changes applied per row", () => {
       `insert into polls (id, slug, title) select 'bulk-' || n, 'bulk-' || n, 'Bulk ' || n from generate_series(1, 600) n
        returning id`,
     );
-    await notifyPollsCreated(
+    await pollsInserted(
       h.db.pool,
       rows.map((r) => r.id),
     );
@@ -167,7 +166,7 @@ describe("public polls: built once per registry version", () => {
     await h.db.pool.query(
       "insert into polls (id, slug, title) values ('second', 'second', 'Second')",
     );
-    await notifyPollsCreated(h.db.pool, ["second"]);
+    await pollsInserted(h.db.pool, ["second"]);
     const changed = await eventually("the list shows the new poll", async () => {
       const res = await list(String(a.headers.etag));
       return res.status === 200 ? res : undefined;

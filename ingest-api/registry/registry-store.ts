@@ -17,14 +17,15 @@ import {
   loadSchools,
   type SchoolAdminCredential,
 } from "../schools/school-store.ts";
-import { notifyPollsCreated, notifyRegistryRows } from "./registry-notify.ts";
+import { deletePolls, notifyRegistryRows, pollsInserted } from "./registry-changes.ts";
 import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
 
 // Postgres access for the registry: SQL only. The rules (what may change once a poll has
 // votes, when a poll may be deleted) and the side effects of a change are the service's
 // (registry-service.ts), which runs the functions taking a client in its transactions.
-// Each function writing registry rows notifies the other processes in that transaction
-// (registry-notify.ts, migration 052).
+// Each function writing registry rows notifies the other processes in that transaction, and
+// a poll's insert and delete do what goes with them there too (registry-changes.ts,
+// migration 052).
 
 interface PollRow {
   id: string;
@@ -225,8 +226,9 @@ export async function insertPoll(
         input.endsAt ?? null,
       ],
     );
-    // Undone with the savepoint if the insert is (a notification belongs to its subtransaction).
-    await notifyPollsCreated(client, [id]);
+    // Refused while the id's purge is pending; its notification is undone with the
+    // savepoint, as the insert is (a notification belongs to its subtransaction).
+    await pollsInserted(client, [id]);
     await client.query("release savepoint insert_poll");
     return "inserted";
   } catch (err) {
@@ -314,15 +316,15 @@ export async function updatePollRow(
 }
 
 /**
- * Deletes the poll row; its options go by cascade, and the writer's rows for it (votes
- * and everything derived from them) by the writer's trigger (migration 011), in this
- * transaction, which tells the other processes too. Votes still in the stream are not stored afterwards: the writer drops votes
- * whose poll is gone, or whose incarnation is not the poll's (a poll re-created with the
- * same id), into rejected_votes (poll_deleted).
+ * Deletes the poll row in this transaction; its options go by cascade, what is bounded by
+ * them (rollups, change marker, duplicate counts) at once and its votes by the writers'
+ * background purge, queued here (migration 052's delete_polls), and the other processes are
+ * told. Votes still in the stream are not stored afterwards: the writer drops votes whose
+ * poll is gone, or whose incarnation is not the poll's (a poll re-created with the same
+ * id), into rejected_votes (poll_deleted).
  */
 export async function deletePollRow(client: PoolClient, id: string): Promise<void> {
-  await client.query("delete from polls where id = $1", [id]);
-  await notifyRegistryRows(client, "polls", [id]);
+  await deletePolls(client, [id]);
 }
 
 export function hashToken(token: string): Buffer {

@@ -3,11 +3,15 @@ import { type Pool, type PoolClient, pgCode } from "../../common/postgres.ts";
 import type { AttendanceSettings, School } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
 import { likePrefix } from "../http/page-cursor.ts";
-import { notifyPeopleChanged, notifyRegistryRows } from "../registry/registry-notify.ts";
+import {
+  deletePolls,
+  notifyPeopleChanged,
+  notifyRegistryRows,
+} from "../registry/registry-changes.ts";
 
 // Postgres access for schools and their admins: SQL only (rules: school-service.ts). Each
 // write of schools (and of the polls, kiosks and people a school's delete takes) notifies
-// the other processes in its transaction (registry-notify.ts, migration 052).
+// the other processes in its transaction (registry-changes.ts, migration 052).
 
 type Db = Pool | PoolClient;
 
@@ -236,16 +240,21 @@ export async function lockSchoolPolls(
 }
 
 /**
- * Deletes the school's polls one by one (each runs the writer's trigger, migration 011),
- * then the school: its kiosks, people and admins go by cascade. Every row gone is told to
- * the other processes: the polls, the kiosks, the school, and its people (if it had any).
- * The caller holds the school's row lock (lockSchool), so no kiosk or person is added
- * meanwhile (their key needs a share lock on it).
+ * Deletes the school's polls as a poll's delete does (delete_polls, migration 052: each
+ * one's purge queued, the other processes told), then the school: its kiosks, people and
+ * admins go by cascade. Every row gone is told to the other processes: the kiosks, the
+ * school, and its people (if it had any). The caller holds the school's row lock
+ * (lockSchool) and its polls' (lockSchoolPolls), so no poll, kiosk or person is added
+ * meanwhile (their key needs a share lock on the school).
  */
 export async function deleteSchoolRows(client: PoolClient, schoolId: string): Promise<void> {
   const { rows: polls } = await client.query<{ id: string }>(
-    "delete from polls where school_id = $1 returning id",
+    "select id from polls where school_id = $1",
     [schoolId],
+  );
+  await deletePolls(
+    client,
+    polls.map((p) => p.id),
   );
   const { rows: kiosks } = await client.query<{ id: string }>(
     "select id from kiosks where school_id = $1",
@@ -256,11 +265,6 @@ export async function deleteSchoolRows(client: PoolClient, schoolId: string): Pr
     [schoolId],
   );
   await client.query("delete from schools where id = $1", [schoolId]);
-  await notifyRegistryRows(
-    client,
-    "polls",
-    polls.map((p) => p.id),
-  );
   await notifyRegistryRows(
     client,
     "kiosks",

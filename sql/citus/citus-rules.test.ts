@@ -53,14 +53,8 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
   {
     rule: "trigger",
     table: "polls",
-    subjects: [
-      "polls_deleted_clear_writer_rows",
-      "polls_register_inserted",
-      "polls_register_updated",
-      "polls_register_deleted",
-      "polls_refuse_purging_id",
-    ],
-    reason: `${DERIVED} (a deleted poll's rollups, change marker and change log, duplicate counts and purge row; register_poll_changes; the purge check reads poll_purges)`,
+    subjects: ["polls_register_inserted", "polls_register_updated", "polls_register_deleted"],
+    reason: `${DERIVED} (register_poll_changes)`,
     fix: DERIVED_FIX,
   },
   {
