@@ -3,7 +3,12 @@ import type { Pool } from "../common/postgres.ts";
 // Registry rows written straight in SQL, for tests and benchmarks alike (scripts/ and
 // test-support/ import each other not: harness/ is what both may share).
 
-/** Inserts a poll and its options straight into the registry tables. */
+/**
+ * Inserts a poll and its options straight into the registry tables, its slug its id. No
+ * notification (ingest-api/registry/registry-changes.ts): for the writer's tests and
+ * benches, where nothing LISTENs, and usable on a schema before migration 052 (the
+ * upgrade tests); a test whose API or publisher must hear of it calls pollsInserted.
+ */
 export async function insertPoll(
   pool: Pool,
   id: string,

@@ -5,6 +5,7 @@ import { notifyPeopleChanged } from "../registry/registry-changes.ts";
 // rules are people-service.ts's. Every query names its school: the primary key is
 // (school_id, id), id ordered bytewise (collate "C"), so one school's page, an id prefix
 // and a keyset cursor are each one range of that index whatever the deployment holds.
+// Each write that changed rows notifies its school in its transaction (registry-changes.ts).
 
 type Db = Pool | PoolClient;
 
