@@ -22,6 +22,7 @@ import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { ensureVotesStream, voteSubject } from "../common/votes-stream.ts";
 import { startNode, stopChild, waitUntilReady } from "../harness/child-processes.ts";
 import { freePort } from "../harness/ports.ts";
+import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
@@ -233,6 +234,11 @@ async function seedRegisters(pool: Pool, prefix: string, count: number): Promise
   const { rows } = await pool.query<{ id: string; incarnation: string; starts_at: Date }>(
     "select id, incarnation, starts_at from polls where id like $1 || '%' and kind = 'register'",
     [prefix],
+  );
+  // Told as the API's create tells it (the reference's are made while the services run).
+  await pollsInserted(
+    pool,
+    rows.map((r) => r.id),
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
   return Array.from({ length: count }, (_, k) => {
