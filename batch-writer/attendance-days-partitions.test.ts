@@ -182,7 +182,9 @@ describe("attendance_days partitioned by month (migration 046)", () => {
       "select count(*) from attendance_days where school_id = 'north'",
     );
     // As the API deletes a school: its polls, then the school.
-    await db.pool.query("delete from polls where school_id = 'gone'");
+    await db.pool.query(
+      "select delete_polls(array(select id from polls where school_id = 'gone'))",
+    );
     await db.pool.query("delete from schools where id = 'gone'");
     const { PollPurge } = await import("./poll-purge.ts");
     const purge = new PollPurge({

@@ -334,7 +334,7 @@ describe("votes partitioned by the event id's time (migration 033)", () => {
     for (const at of ["2026-12-02T00:00:00Z", "2027-01-02T00:00:00Z", "2027-02-02T00:00:00Z"])
       for (const pollId of ["gone", "kept"])
         await store([decoded({ eventId: idAt(at), pollId, optionId: "a" })]);
-    await db.pool.query("delete from polls where id = 'gone'");
+    await db.pool.query("select delete_polls(array['gone'])");
     let steps = 0;
     while ((await db.pool.query("select * from purge_deleted_polls(2)")).rowCount) steps++;
     assert.ok(steps >= 2, `the purge went in steps of 2 rows: ${steps}`);

@@ -71,8 +71,8 @@ async function logged(): Promise<string[]> {
 
 async function addRegister(id: string, startsAtMs: number) {
   await db.pool.query(
-    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     values ($1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
+    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     values ($1, $1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
     [id, new Date(startsAtMs), new Date(startsAtMs + HOUR)],
   );
 }

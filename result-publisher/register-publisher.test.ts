@@ -62,8 +62,8 @@ async function document(pollId: string): Promise<RegisterDocument | null> {
 
 async function addRegister(id: string, startsAtMs: number, endsAtMs = startsAtMs + HOUR) {
   await db.pool.query(
-    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     values ($1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
+    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     values ($1, $1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
     [id, new Date(startsAtMs), new Date(endsAtMs)],
   );
 }
@@ -153,7 +153,7 @@ describe("the register publisher reads what changed", () => {
     let run = await publisher.run(NOW);
     assert.deepEqual(run.published, ["r-new"]);
     assert.ok(await document("r-new"));
-    await db.pool.query("delete from polls where id = 'r-new'");
+    await db.pool.query("select delete_polls(array['r-new'])");
     run = await publisher.run(NOW);
     assert.deepEqual(run.removed, ["r-new"]);
     assert.equal(await document("r-new"), null);

@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import type { ListenLiveness } from "../common/postgres.ts";
 import { eventually } from "../harness/waiting.ts";
+import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import { createProxiedDatabase, type ProxiedDatabase } from "../test-support/proxied-database.ts";
 import { RegistryWatch } from "./registry-watch.ts";
 
@@ -16,8 +17,11 @@ const LIVENESS: ListenLiveness = { checkIntervalMs: 200, checkTimeoutMs: 500, ke
 describe("the publisher's registry LISTEN connection gone silent", () => {
   let pg: ProxiedDatabase;
   let watch: RegistryWatch;
-  const addPoll = (id: string) =>
-    pg.db.pool.query("insert into polls (id, title) values ($1, $1)", [id]);
+  /** A poll created as the API's store does: the row, then its notification. */
+  const addPoll = async (id: string) => {
+    await pg.db.pool.query("insert into polls (id, slug, title) values ($1, $1, $1)", [id]);
+    await pollsInserted(pg.db.pool, [id]);
+  };
 
   before(async () => {
     pg = await createProxiedDatabase();

@@ -75,7 +75,7 @@ const redis = await connectRedis(REDIS_URL, logger, "bench-publisher-memory");
 try {
   await migrate(pool, logger);
   await pool.query(
-    `insert into polls (id, title) select 'p' || i, 'Poll ' || i from generate_series(1, $1::int) i`,
+    `insert into polls (id, slug, title) select 'p' || i, 'p' || i, 'Poll ' || i from generate_series(1, $1::int) i`,
     [POLLS],
   );
   await pool.query(

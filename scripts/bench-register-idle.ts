@@ -59,8 +59,8 @@ try {
   const now = Date.now();
   // Spread over the last 10 hours (a day's lessons), 45 minutes each.
   await db.pool.query(
-    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     select 'r' || i, 'R', 'ash', 'register', 'roster', '{7A}',
+    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     select 'r' || i, 'r' || i, 'R', 'ash', 'register', 'roster', '{7A}',
             $1::timestamptz - (i % 600) * interval '1 minute',
             $1::timestamptz - (i % 600) * interval '1 minute' + interval '45 minutes'
      from generate_series(1, $2::int) i`,

@@ -104,8 +104,8 @@ const rand = (salt: number) => `((hashint8extended(g, ${salt}) & 1048575)::float
 async function build(pool: Pool): Promise<void> {
   await pool.query(`create table bench_meta (votes bigint, days int, polls int, kiosks int)`);
   await pool.query(
-    `insert into polls (id, title, time_zone, opens_at, closes_at, one_vote_per_voter)
-     select 'poll-' || lpad(p::text, 2, '0'), 'Bench poll ' || p, ($1::text[])[1 + (p - 1) % $2],
+    `insert into polls (id, slug, title, time_zone, opens_at, closes_at, one_vote_per_voter)
+     select 'poll-' || lpad(p::text, 2, '0'), 'poll-' || lpad(p::text, 2, '0'), 'Bench poll ' || p, ($1::text[])[1 + (p - 1) % $2],
             date_trunc('day', now()) - make_interval(days => $3),
             date_trunc('day', now()), false
      from generate_series(1, $4::int) p`,
@@ -117,8 +117,8 @@ async function build(pool: Pool): Promise<void> {
     [OPTIONS],
   );
   await pool.query(
-    `insert into kiosks (id, name, token_hash)
-     select 'kiosk-' || k, 'Kiosk ' || k, sha256(k::text::bytea) from generate_series(1, $1::int) k`,
+    `insert into kiosks (id, slug, name, token_hash)
+     select 'kiosk-' || k, 'kiosk-' || k, 'Kiosk ' || k, sha256(k::text::bytea) from generate_series(1, $1::int) k`,
     [KIOSKS],
   );
 

@@ -208,8 +208,8 @@ async function buildHistory(pool: Pool): Promise<void> {
   if (!values.rebuild && rows[0]!.n >= HISTORY && rows[0]!.n < HISTORY * 1.1) return;
   process.stderr.write(`building ${fmt(HISTORY)} stored votes (server-side, a few minutes)...\n`);
   await pool.query("truncate votes, vote_rollups, poll_changes, polls cascade");
-  await pool.query(`insert into polls (id, title)
-    select 'poll-' || lpad(i::text, 2, '0'), 'Poll ' || i from generate_series(1, 20) i`);
+  await pool.query(`insert into polls (id, slug, title)
+    select 'poll-' || lpad(i::text, 2, '0'), 'poll-' || lpad(i::text, 2, '0'), 'Poll ' || i from generate_series(1, 20) i`);
   await pool.query(`insert into poll_options (poll_id, id, label, position)
     select p.id, 'opt-' || o, 'Option ' || o, o from polls p, generate_series(1, 8) o`);
   // Bulk load without indexes, then build them: how one restores a large table.

@@ -49,8 +49,8 @@ describe("migration 050: the registers' change log replaces their transaction id
     );
     for (const id of ["state", "edited", "deleted", "quiet"])
       await pool.query(
-        `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-         values ($1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
+        `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+         values ($1, $1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
         [id, new Date(NOW - HOUR), new Date(NOW)],
       );
     await pool.query(

@@ -36,9 +36,9 @@ describe("migration 037: register_people keeps only the people with an event", (
   test("converts what 026's writer stored, every reader's answer the same", async () => {
     await pool.query("insert into schools (id, name) values ('ash', 'Ash')");
     await pool.query(
-      `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-       values ('done', 'Done', 'ash', 'register', 'roster', '{7A}', now() - interval '2 hours', now() - interval '1 hour'),
-              ('open', 'Open', 'ash', 'register', 'roster', '{7A}', now(), now() + interval '1 hour')`,
+      `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+       values ('done', 'done', 'Done', 'ash', 'register', 'roster', '{7A}', now() - interval '2 hours', now() - interval '1 hour'),
+              ('open', 'open', 'Open', 'ash', 'register', 'roster', '{7A}', now(), now() + interval '1 hour')`,
     );
     // As the writer before 037 stored them: a row for everyone of the completed register's
     // roster (A1, A3, A4 without an event), A2 absent, A3's absence taken back; the register

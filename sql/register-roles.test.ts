@@ -51,9 +51,9 @@ before(async () => {
   db = await createTestDatabase(testNames().database);
   await db.pool.query("insert into schools (id, name) values ('ash', 'Ash')");
   await db.pool.query(
-    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     values ('r1', 'R1', 'ash', 'register', 'roster', '{7A}', $1, $2),
-            ('r2', 'R2', 'ash', 'register', 'roster', '{7A}', $1, $2)`,
+    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     values ('r1', 'r1', 'R1', 'ash', 'register', 'roster', '{7A}', $1, $2),
+            ('r2', 'r2', 'R2', 'ash', 'register', 'roster', '{7A}', $1, $2)`,
     [new Date(NOW - 3_600_000), new Date(NOW - 1_800_000)],
   );
   await db.pool.query(
