@@ -67,9 +67,10 @@ export class RegistryWatch {
           client.on("end", () => resolve());
         });
         await client.connect();
-        // The payload is the table changed; kiosks are no part of any publication.
+        // The payload is `<table>:<key>` (or the table alone); kiosks are no part of any
+        // publication, so a kiosk's change (a pairing, a token rotated) costs no registry read.
         client.on("notification", (msg) => {
-          if (msg.payload !== "kiosks") this.#stale = true;
+          if (msg.payload?.split(":", 1)[0] !== "kiosks") this.#stale = true;
         });
         await client.query(`listen ${REGISTRY_CHANNEL}`);
         // A connection gone silent hears nothing and reports nothing: checked, and ended.
