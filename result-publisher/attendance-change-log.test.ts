@@ -78,12 +78,13 @@ async function document(day = DAY): Promise<AttendanceDayDocument> {
 /**
  * A transaction that writes a check-in's row and logs its school-day as the writer does
  * (attendance_keep_days: the row stamped with the transaction's change id), held open until
- * commit(), with `lock` taken first.
+ * commit(); lock() then takes a table lock in it.
  */
-async function openCheckIn(personId: string, lock: string): Promise<WriterTransaction> {
+async function openCheckIn(
+  personId: string,
+): Promise<WriterTransaction & { lock(lock: string): Promise<void> }> {
   const client: PoolClient = await db.pool.connect();
   await client.query("begin");
-  await client.query(`lock table ${lock}`);
   await client.query(
     `with w as (
        insert into attendance_days (school_id, person_id, day, first_in, open_since, events)
@@ -93,6 +94,9 @@ async function openCheckIn(personId: string, lock: string): Promise<WriterTransa
   );
   let open = true;
   return {
+    async lock(lock: string) {
+      await client.query(`lock table ${lock}`);
+    },
     async commit() {
       open = false;
       await client.query("commit");
@@ -171,16 +175,28 @@ describe("attendance's change log", () => {
   });
 
   test("a row committed after a run read the log, before it deleted it, is published next", async () => {
-    // A change the run reads (P1's day written again, the same), then one it does not.
+    // Changes the run reads (P1's and P2's days written again, the same) around one it does
+    // not (P3's, committed only once the run has read the log): the late one's change id lies
+    // between theirs, so the ids read are two runs, not one range.
     await storeAttendanceDay(db.pool, "oak", "P1", DAY, [{ kind: "in", at: at("08:00") }]);
+    const late = await openCheckIn("P3");
+    await storeAttendanceDay(db.pool, "oak", "P2", DAY, [{ kind: "in", at: at("08:05") }]);
     // EXCLUSIVE lets the run read the log but makes its delete wait for this commit.
-    const late = await openCheckIn("P3", "attendance_day_changes in exclusive mode");
+    await late.lock("attendance_day_changes in exclusive mode");
     await runAcrossCommit(
       db.pool,
       "attendance_day_changes",
       late,
       () => publisher.run(NOON),
       "the run waits to delete the log rows it read",
+    );
+    const { rows: ids } = await db.pool.query<{ person_id: string; change_id: string }>(
+      "select person_id, change_id::text from attendance_days order by change_id",
+    );
+    assert.deepEqual(
+      ids.map((r) => r.person_id),
+      ["P1", "P3", "P2"],
+      "the late transaction's change id between the two read",
     );
     assert.deepEqual((await logged()).days, [`oak/${DAY}`], "the late row's log row stays");
     assert.deepEqual((await document()).lists.inNow, ["P1", "P2"], "not seen by that run");

@@ -309,7 +309,7 @@ export class AttendancePublisher {
     }
 
     // What Redis holds is checked every run (as the results are): a Redis restarted empty is
-    // refilled within a run or a few, whatever the cursor says.
+    // refilled within a run or a few, whatever the change log says.
     const keys = [...targets.keys()];
     const versions = await this.#versions(keys);
     const trusted = this.#trusted === true;

@@ -72,17 +72,25 @@ export async function currentSnapshot(db: Queryable): Promise<string> {
   return rows[0]!.snapshot;
 }
 
-/** A logged school-day and the change ids logged for it (as text: bigints). */
+/**
+ * Change ids read of a log, as runs of consecutive ids (`[first, last]`, as text: bigints):
+ * every id of a run was read, so deleting a run's range deletes exactly what was read, and a
+ * backlog (a publisher down for an hour: millions of rows, a batch's id on every school's
+ * today) comes to Node as a few ranges per school-day, not an id per row.
+ */
+export type ChangeIdRuns = [first: string, last: string][];
+
+/** A logged school-day and the change ids logged for it. */
 export interface LoggedDay {
   schoolId: string;
   day: LocalDay;
-  changeIds: string[];
+  changeIds: ChangeIdRuns;
 }
 
 /** A school logged as changed and the change ids logged for it. */
 export interface LoggedSchool {
   schoolId: string;
-  changeIds: string[];
+  changeIds: ChangeIdRuns;
 }
 
 /** What a run read of the change logs (migration 051), in its snapshot. */
@@ -90,6 +98,20 @@ export interface AttendanceChangeLog {
   days: LoggedDay[];
   schools: LoggedSchool[];
 }
+
+/** `select` of a log's rows (columns `key`, `change_id`) as runs per key, in key order. */
+const runsOf = (keys: string, table: string) => `
+  select ${keys}, array_agg(first order by first)::text[] as firsts,
+         array_agg(last order by first)::text[] as lasts
+  from (select ${keys}, min(change_id) as first, max(change_id) as last
+        from (select ${keys}, change_id,
+                     change_id - row_number() over (partition by ${keys} order by change_id) as run
+              from ${table}) ids
+        group by ${keys}, run) runs
+  group by ${keys}`;
+
+const zipRuns = (firsts: string[], lasts: string[]): ChangeIdRuns =>
+  firsts.map((first, i) => [first, lasts[i]!]);
 
 /**
  * The change logs as the run's snapshot sees them: every row not consumed yet, grouped by
@@ -99,17 +121,28 @@ export interface AttendanceChangeLog {
  * deleted but by the publishing leader, after it published what it read.
  */
 export async function loadAttendanceChangeLog(db: Queryable): Promise<AttendanceChangeLog> {
-  const days = await db.query<{ school_id: string; day: string; change_ids: string[] }>(
-    `select school_id, day::text as day, array_agg(change_id)::text[] as change_ids
-     from attendance_day_changes group by school_id, day`,
+  const days = await db.query<{
+    school_id: string;
+    day: string;
+    firsts: string[];
+    lasts: string[];
+  }>(
+    `select school_id, day::text as day, firsts, lasts
+     from (${runsOf("school_id, day", "attendance_day_changes")}) d`,
   );
-  const schools = await db.query<{ school_id: string; change_ids: string[] }>(
-    `select school_id, array_agg(change_id)::text[] as change_ids
-     from attendance_school_change_log group by school_id`,
+  const schools = await db.query<{ school_id: string; firsts: string[]; lasts: string[] }>(
+    runsOf("school_id", "attendance_school_change_log"),
   );
   return {
-    days: days.rows.map((r) => ({ schoolId: r.school_id, day: r.day, changeIds: r.change_ids })),
-    schools: schools.rows.map((r) => ({ schoolId: r.school_id, changeIds: r.change_ids })),
+    days: days.rows.map((r) => ({
+      schoolId: r.school_id,
+      day: r.day,
+      changeIds: zipRuns(r.firsts, r.lasts),
+    })),
+    schools: schools.rows.map((r) => ({
+      schoolId: r.school_id,
+      changeIds: zipRuns(r.firsts, r.lasts),
+    })),
   };
 }
 
@@ -118,8 +151,8 @@ export async function loadAttendanceChangeLog(db: Queryable): Promise<Attendance
  * change ids it read; those of documents still owed are left out by the caller) and
  * `schools`; a school change's documents still owed (`owedDays`) are logged again as day
  * rows of this statement's own transaction, so that they stay owed for whichever leader
- * runs next. Rows committed since the run's snapshot were not read and stay. Returns the
- * rows deleted.
+ * runs next. Rows committed since the run's snapshot were not read and stay (an id not read
+ * is in no run of ids read). Returns the rows deleted.
  *
  * With the leader's lock session pid: only while that session still holds the lock, so an
  * old leader whose session ended mid-run (a new leader may hold the lock and not have read
@@ -133,51 +166,59 @@ export async function deleteAttendanceChanges(
   leaderPid?: number,
 ): Promise<number> {
   if (consumed.days.length === 0 && consumed.schools.length === 0) return 0;
-  const daySchools: string[] = [];
-  const dayDays: string[] = [];
-  const dayIds: string[] = [];
+  const days = {
+    schools: [] as string[],
+    days: [] as string[],
+    firsts: [] as string[],
+    lasts: [] as string[],
+  };
   for (const d of consumed.days)
-    for (const id of d.changeIds) {
-      daySchools.push(d.schoolId);
-      dayDays.push(d.day);
-      dayIds.push(id);
+    for (const [first, last] of d.changeIds) {
+      days.schools.push(d.schoolId);
+      days.days.push(d.day);
+      days.firsts.push(first);
+      days.lasts.push(last);
     }
-  const schoolIds: string[] = [];
-  const schoolChangeIds: string[] = [];
+  const schools = { schools: [] as string[], firsts: [] as string[], lasts: [] as string[] };
   for (const s of consumed.schools)
-    for (const id of s.changeIds) {
-      schoolIds.push(s.schoolId);
-      schoolChangeIds.push(id);
+    for (const [first, last] of s.changeIds) {
+      schools.schools.push(s.schoolId);
+      schools.firsts.push(first);
+      schools.lasts.push(last);
     }
   const values: unknown[] = [
-    daySchools,
-    dayDays,
-    dayIds,
-    schoolIds,
-    schoolChangeIds,
+    days.schools,
+    days.days,
+    days.firsts,
+    days.lasts,
+    schools.schools,
+    schools.firsts,
+    schools.lasts,
     owedDays.map((o) => o.schoolId),
     owedDays.map((o) => o.day),
   ];
   if (leaderPid !== undefined) values.push(leaderPid);
-  const held = leaderPid === undefined ? "true" : HOLDS_PUBLISHER_LOCK("$8::int");
+  const held = leaderPid === undefined ? "true" : HOLDS_PUBLISHER_LOCK("$10::int");
   const { rows } = await db.query<{ n: number }>(
     `with held as materialized (select ${held} as ok),
      owed as (
        insert into attendance_day_changes (school_id, day)
-       select u.school_id, u.day from unnest($6::text[], $7::date[]) as u(school_id, day)
+       select u.school_id, u.day from unnest($8::text[], $9::date[]) as u(school_id, day)
        where (select ok from held)
        on conflict do nothing
        returning 1
      ), days as (
        delete from attendance_day_changes l
-       using unnest($1::text[], $2::date[], $3::bigint[]) as u(school_id, day, change_id)
-       where l.school_id = u.school_id and l.day = u.day and l.change_id = u.change_id
-         and (select ok from held)
+       using unnest($1::text[], $2::date[], $3::bigint[], $4::bigint[])
+         as u(school_id, day, first, last)
+       where l.school_id = u.school_id and l.day = u.day
+         and l.change_id between u.first and u.last and (select ok from held)
        returning 1
      ), schools as (
        delete from attendance_school_change_log l
-       using unnest($4::text[], $5::bigint[]) as u(school_id, change_id)
-       where l.school_id = u.school_id and l.change_id = u.change_id and (select ok from held)
+       using unnest($5::text[], $6::bigint[], $7::bigint[]) as u(school_id, first, last)
+       where l.school_id = u.school_id and l.change_id between u.first and u.last
+         and (select ok from held)
        returning 1
      )
      select ((select count(*) from days) + (select count(*) from schools))::integer as n,
