@@ -34,6 +34,9 @@
 --   day rows of the leader's own transaction as its row is deleted, so a new leader owes
 --   them too (the Redis cursor used to stay back for that).
 --
+-- erase_person_events is patched in place (its attendance part only): another migration may
+-- change its lesson registers' part.
+--
 -- attendance_school_changes keeps its tx_id for now: the lesson registers' publisher reads
 -- the rosters changed since its own snapshot cursor there (register-store.ts,
 -- loadChangedRosters); it goes with that publisher's cursor. The same triggers keep both.
@@ -374,52 +377,26 @@ begin
   on conflict do nothing;
 end $$;
 
--- 029's, the renamed days stamped and logged with the transaction's change id (the registers'
--- part unchanged).
-create or replace function erase_person_events(p_school_id text, p_person_id text, p_pseudonym text)
-  returns bigint language plpgsql security definer set search_path = public, pg_temp as $$
+-- erase_person_events (017, 025, 029, and whatever a later migration made of its lesson
+-- registers' part): its attendance part only, patched in its current definition, so that
+-- the rest stays as it is. The renamed days are stamped and logged with the transaction's
+-- change id. A definition without that part as 029 wrote it fails the migration rather
+-- than leaving an erasure that writes tx_id.
+do $patch$
 declare
-  n bigint;
+  def text := pg_get_functiondef('erase_person_events(text, text, text)'::regprocedure);
+  old_update text := 'update attendance_days set person_id = p_pseudonym, tx_id = pg_current_xact_id(), updated_at = now()';
+  old_log text := 'insert into attendance_day_changes (school_id, day) select distinct p_school_id, day from renamed;';
 begin
-  perform 1 from register_states s
-    where s.school_id = p_school_id
-      and (p_person_id = any(s.roster)
-           or exists (select 1 from register_people rp
-                      where rp.poll_id = s.poll_id and rp.person_id = p_person_id))
-    order by s.poll_id for update;
-  update register_states s set
-    roster = (select array_agg(r order by r collate "C")
-              from unnest(array_replace(s.roster, p_person_id, p_pseudonym)) as u(r)),
-    tx_id = pg_current_xact_id(), updated_at = now()
-    where s.school_id = p_school_id and p_person_id = any(s.roster);
-  with renamed as (
-    update register_people rp set person_id = p_pseudonym
-      from register_states s
-      where s.poll_id = rp.poll_id and s.school_id = p_school_id and rp.person_id = p_person_id
-      returning rp.poll_id
-  )
-  update register_states s set tx_id = pg_current_xact_id(), updated_at = now()
-    where s.poll_id in (select poll_id from renamed);
-  update votes set voter_id = p_pseudonym
-    where poll_id in (select id from polls where school_id = p_school_id) and voter_id = p_person_id;
-  get diagnostics n = row_count;
-  update voter_ballots set voter_id = p_pseudonym
-    where poll_id in (select id from polls where school_id = p_school_id) and voter_id = p_person_id;
-  update rejected_votes set voter_id = p_pseudonym
-    where poll_id in (select id from polls where school_id = p_school_id) and voter_id = p_person_id;
-  update conflicting_votes set voter_id = p_pseudonym
-    where poll_id in (select id from polls where school_id = p_school_id) and voter_id = p_person_id;
-  with renamed as (
-    update attendance_days set person_id = p_pseudonym, change_id = attendance_change_id(),
-      updated_at = now()
-      where school_id = p_school_id and person_id = p_person_id
-      returning day
-  )
-  insert into attendance_day_changes (school_id, day)
-    select distinct p_school_id, day from renamed on conflict do nothing;
-  delete from attendance_dirty where school_id = p_school_id and person_id = p_person_id;
-  return n;
-end $$;
+  if position(old_update in def) = 0 or position(old_log in def) = 0 then
+    raise exception 'erase_person_events: its attendance part is not as migration 029 wrote it';
+  end if;
+  execute replace(replace(def,
+    old_update,
+    'update attendance_days set person_id = p_pseudonym, change_id = attendance_change_id(), updated_at = now()'),
+    old_log,
+    'insert into attendance_day_changes (school_id, day) select distinct p_school_id, day from renamed on conflict do nothing;');
+end $patch$;
 
 alter table attendance_days drop column tx_id;
 
