@@ -351,6 +351,7 @@ describe("batch writer: presence state (attendance_days)", () => {
     assert.equal(await queryNumber(pool, "select count(*) from attendance_dirty"), 0);
     await drainPollPurges(pool);
     assert.equal(await queryNumber(pool, "select count(*) from attendance_dirty"), 5);
+    await pool.query("delete from attendance_school_change_log");
 
     // Each batch takes up to its limit of dirty person-days (here 2), whatever it carries.
     const first = await store([event("gate-a", "quinn", "in", day, "08:00", LONDON)], 2);
@@ -359,6 +360,15 @@ describe("batch writer: presence state (attendance_days)", () => {
     await store([], 2);
     await store([], 2);
     assert.equal(await queryNumber(pool, "select count(*) from attendance_dirty"), 0);
+    // lea's, nia's, oli's and pat's days removed: their school logged for the publisher (the
+    // removing statement's own write, migration 051), once a transaction at most.
+    const { rows: logged } = await pool.query<{ school_id: string }>(
+      "select distinct school_id from attendance_school_change_log",
+    );
+    assert.deepEqual(
+      logged.map((r) => r.school_id),
+      ["west"],
+    );
 
     const after = (await assertAttendanceDaysMatchEvents(pool)).filter((d) => d.school === "west");
     assert.deepEqual(

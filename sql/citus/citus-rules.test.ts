@@ -142,13 +142,6 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
     reason: `${DERIVED} (attendance_school_changes and its log)`,
     fix: DERIVED_FIX,
   },
-  {
-    rule: "trigger",
-    table: "attendance_days",
-    subjects: ["attendance_days_mark_deleted"],
-    reason: `${DERIVED} (attendance_school_changes and its log, colocated by school_id: the same shard, but still a trigger)`,
-    fix: DERIVED_FIX,
-  },
 ];
 
 const excepted = (v: Violation) =>

@@ -27,8 +27,10 @@
 --   read either was written before an earlier run consumed that id (that run saw it: the
 --   row and its log row commit together) or is not visible to this snapshot.
 -- - attendance_school_change_log (school_id, change_id): a school whose roster, holidays or
---   day rules changed, or a person-day of which was deleted, one row per school and
---   transaction (023's triggers, which now write it too), consumed the same way.
+--   day rules changed (023's triggers on schools, people and school_holidays, which now write
+--   it too), or a person-day of which the writer removed (attendance_keep_days itself: 023's
+--   trigger on attendance_days goes), one row per school and transaction, consumed the same
+--   way.
 -- - A document the leader could not build in a run (ATTENDANCE_MAX_DOCUMENTS_PER_RUN) stays
 --   in the log: its day's rows are not deleted, and a school change's owed days are logged as
 --   day rows of the leader's own transaction as its row is deleted, so a new leader owes
@@ -338,7 +340,14 @@ begin
       using st
       where st.events is null
         and a.school_id = st.school_id and a.day = st.day and a.person_id = st.person_id
-      returning 1
+      returning a.school_id
+    ), gone_logged as (
+      -- A person-day removed leaves no row for the publisher to read: its school is logged
+      -- as changed (its kept days rebuilt), here rather than by 023's trigger on
+      -- attendance_days, dropped below (Citus runs no trigger on a distributed table).
+      insert into attendance_school_change_log (school_id, change_id)
+      select distinct gone.school_id, v_change from gone
+      on conflict do nothing
     ), kept as (
       insert into attendance_days as a (
         school_id, person_id, day, closed_seconds, closed_ms, first_in, last_out, open_since,
@@ -400,7 +409,14 @@ end $patch$;
 
 alter table attendance_days drop column tx_id;
 
+-- 023's (moved to the partitioned table by 046): attendance_keep_days, the one statement
+-- that removes person-days (a register deleted, a time zone changed: no event left), logs
+-- their school itself (above). The sweep of a deleted school's days (poll-purge.ts) logs
+-- nothing: the school's documents go with it.
+drop trigger attendance_days_mark_deleted on attendance_days;
+
 grant select, insert, delete on attendance_day_changes to tallyflow_writer;
+grant insert on attendance_school_change_log to tallyflow_writer;
 -- The leader deletes what it consumed and logs a school change's owed days (see above).
 grant select, insert, delete on attendance_day_changes to tallyflow_publisher;
 grant select on attendance_day_changes to tallyflow_analyst;
