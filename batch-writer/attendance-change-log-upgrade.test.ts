@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdir } from "node:fs/promises";
 import { after, before, test } from "node:test";
+import { v7 as uuidv7 } from "uuid";
 import { localInstant } from "../common/attendance/school-day.ts";
 import {
   type AttendanceDayDocument,
@@ -11,16 +10,17 @@ import {
   keptDays,
 } from "../common/attendance-contract.ts";
 import { createLogger } from "../common/logger.ts";
-import { migrate, migrationsDir } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import { migrationsDir } from "../common/migrate.ts";
+import type { Pool } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { AttendancePublisher } from "../result-publisher/attendance-publisher.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
-import { PG_BASE_URL } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
 import { insertRegister, insertSchool } from "../test-support/presence-state.ts";
+import { type DatabaseBefore, databaseBefore } from "../test-support/schema-before.ts";
 import { queryNumber } from "../test-support/stored-votes.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
+import { keepPresence } from "./presence-upkeep.ts";
 import { storeBatch } from "./store-batch.ts";
 
 // A deployment at 049/050 upgraded to attendance's change log without transaction ids
@@ -33,12 +33,11 @@ import { storeBatch } from "./store-batch.ts";
 
 const logger = createLogger("silent");
 const names = testNames();
-const url = `${PG_BASE_URL}/${names.database}`;
 const prefix = names.redisKeyPrefix;
 const DAYS_KEPT = 3;
+let before051: DatabaseBefore;
 let pool: Pool;
 let redis: RedisClient;
-let oldDir: string;
 const nowMs = Date.now();
 const [today, yesterday] = keptDays(nowMs, "UTC", DAYS_KEPT) as [string, string, string];
 let seq = 0;
@@ -52,19 +51,60 @@ const store = (votes: ReturnType<typeof makeVote>[]) =>
   );
 const at = (day: string, hhmm: string) => new Date(localInstant(day, hhmm, "UTC"));
 
+/**
+ * A batch of check-ins and check-outs as the writer at 049/050 stored it: the events, then
+ * their person-days (attendance_keep_days of that schema: tx_id, the old log), in one
+ * transaction. Today's storeBatch writes the vote results' log of a later schema (053).
+ */
+async function storeBefore(events: { person: string; kind: "in" | "out"; at: Date }[]) {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    const eventIds = events.map(() => uuidv7());
+    await client.query(
+      `insert into votes (event_id, poll_id, option_id, kiosk_id, voter_id, cast_at, received_at,
+                          stream_seq)
+       select u.event_id, 'old-gate', u.kind, 'k', u.person, u.cast_at, now(), $5 + u.n
+       from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+         with ordinality as u(event_id, kind, person, cast_at, n)`,
+      [
+        eventIds,
+        events.map((e) => e.kind),
+        events.map((e) => e.person),
+        events.map((e) => e.at),
+        seq,
+      ],
+    );
+    seq += events.length;
+    await keepPresence(
+      client,
+      {
+        pollIds: events.map(() => "old-gate"),
+        personIds: events.map((e) => e.person),
+        kinds: events.map((e) => e.kind),
+        castAts: events.map((e) => e.at.toISOString()),
+        eventIds,
+        temperatures: events.map(() => null),
+      },
+      0,
+    );
+    await client.query("commit");
+  } catch (err) {
+    await client.query("rollback").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 before(async () => {
-  const files = await readdir(migrationsDir);
-  const logMigration = files.find((f) => f.endsWith("_attendance_change_log.sql"));
+  const logMigration = (await readdir(migrationsDir)).find((f) =>
+    f.endsWith("_attendance_change_log.sql"),
+  );
   assert.ok(logMigration, "the change log migration exists");
-  const number = Number(logMigration.slice(0, 3));
-  oldDir = await mkdtemp(join(tmpdir(), "tallyflow-before-change-log-"));
-  for (const file of files)
-    if (/^\d{3}_/.test(file) && Number(file.slice(0, 3)) < number)
-      await copyFile(join(migrationsDir, file), join(oldDir, file));
-  await ensureDatabase(url);
-  pool = createPool(url, logger, { max: 2, applicationName: "test" });
+  before051 = await databaseBefore(Number(logMigration.slice(0, 3)), names.database);
+  pool = before051.pool;
   redis = await connectRedis("redis://127.0.0.1:6379", logger, "test");
-  await migrate(pool, logger, oldDir);
   await pool.query("delete from schools where id = 'default'");
   await insertSchool(pool, "old", "UTC");
   await insertSchool(pool, "other", "UTC");
@@ -73,19 +113,9 @@ before(async () => {
   // 049 publisher leaves it is not emptied, so this is what it held before the changes.
   await pool.query("truncate attendance_day_changes, attendance_school_changes");
   // The changes not published yet: a batch of the writer at 049, a roster change of `other`.
-  await store([
-    makeVote({
-      pollId: "old-gate",
-      optionId: "in",
-      voterId: "ada",
-      castAt: at(yesterday, "08:00"),
-    }),
-    makeVote({
-      pollId: "old-gate",
-      optionId: "out",
-      voterId: "ada",
-      castAt: at(yesterday, "15:00"),
-    }),
+  await storeBefore([
+    { person: "ada", kind: "in", at: at(yesterday, "08:00") },
+    { person: "ada", kind: "out", at: at(yesterday, "15:00") },
   ]);
   await pool.query(
     "insert into people (school_id, id, name, groups, active) values ('other', 'O1', 'Ola', '{}', true)",
@@ -104,13 +134,11 @@ after(async () => {
   for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
     if (keys.length > 0) await redis.unlink(keys);
   await redis?.close();
-  await pool?.end();
-  await dropDatabase(url);
-  await rm(oldDir, { recursive: true, force: true });
+  await before051?.close();
 });
 
 test("changes pending at the upgrade are in the new log and published; none is lost", async () => {
-  await migrate(pool, logger);
+  await before051.upgrade();
   assert.equal(
     await queryNumber(
       pool,

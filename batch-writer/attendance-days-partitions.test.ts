@@ -1,20 +1,17 @@
 import assert from "node:assert/strict";
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { localInstant } from "../common/attendance/school-day.ts";
 import { createLogger } from "../common/logger.ts";
-import { migrate, migrationsDir } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import type { Pool } from "../common/postgres.ts";
 import type { StoredVote } from "../common/vote.ts";
-import { createTestDatabase, PG_BASE_URL, type TestDatabase } from "../test-support/database.ts";
+import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
 import {
   assertAttendanceDaysMatchEvents,
   insertRegister,
   insertSchool,
 } from "../test-support/presence-state.ts";
+import { type DatabaseBefore, databaseBefore } from "../test-support/schema-before.ts";
 import { queryNumber } from "../test-support/stored-votes.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
 import type { DecodedVote } from "./decode.ts";
@@ -185,7 +182,9 @@ describe("attendance_days partitioned by month (migration 046)", () => {
       "select count(*) from attendance_days where school_id = 'north'",
     );
     // As the API deletes a school: its polls, then the school.
-    await db.pool.query("delete from polls where school_id = 'gone'");
+    await db.pool.query(
+      "select delete_polls(array(select id from polls where school_id = 'gone'))",
+    );
     await db.pool.query("delete from schools where id = 'gone'");
     const { PollPurge } = await import("./poll-purge.ts");
     const purge = new PollPurge({
@@ -280,11 +279,9 @@ describe("retention of attendance_days (migration 046)", () => {
 });
 
 describe("a deployment from before 046: attendance_days becomes its default partition", () => {
-  const logger = createLogger("silent");
   const names = testNames();
-  const url = `${PG_BASE_URL}/${names.database}`;
   let pool: Pool;
-  let oldDir: string;
+  let old: DatabaseBefore;
   const today = new Date().toISOString().slice(0, 10);
   // As that deployment's writer stored them: the register events inserted, then its upkeep
   // (036's attendance_keep_days) in the same transaction. Not today's storeBatch, which
@@ -330,13 +327,8 @@ describe("a deployment from before 046: attendance_days becomes its default part
   };
 
   before(async () => {
-    oldDir = await mkdtemp(join(tmpdir(), "tallyflow-before-046-"));
-    for (const file of await readdir(migrationsDir))
-      if (/^\d{3}_/.test(file) && Number(file.slice(0, 3)) < 46)
-        await copyFile(join(migrationsDir, file), join(oldDir, file));
-    await ensureDatabase(url);
-    pool = createPool(url, logger, { max: 2, applicationName: "test" });
-    await migrate(pool, logger, oldDir);
+    old = await databaseBefore(46, names.database);
+    pool = old.pool;
     await insertSchool(pool, "north", LONDON);
     await insertRegister(pool, "gate-a", "north");
     // Today's check-ins and a January 2023 day, kept by the writer of 045.
@@ -347,15 +339,13 @@ describe("a deployment from before 046: attendance_days becomes its default part
     ]);
   });
   after(async () => {
-    await pool?.end();
-    await dropDatabase(url);
-    await rm(oldDir, { recursive: true, force: true });
+    await old?.close();
   });
 
   test("046 keeps every row, moves this month's, and the writer keeps the days as before", async () => {
     const before = await assertAttendanceDaysMatchEvents(pool);
     assert.equal(before.length, 4);
-    await migrate(pool, logger);
+    await old.upgrade();
     assert.deepEqual(await assertAttendanceDaysMatchEvents(pool), before);
     assert.deepEqual(await placement(pool, "north"), [
       `amy 2023-01-16 attendance_days_default`,

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { v7 as uuidv7 } from "uuid";
-import { createLogger } from "../common/logger.ts";
-import { migrate, migrationsDir } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
+import type { Pool } from "../common/postgres.ts";
 import { rollupsFromVotes } from "../common/rollup-buckets.ts";
-import { PG_BASE_URL } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
+import { type DatabaseBefore, databaseBefore } from "../test-support/schema-before.ts";
 import { assertRollupsMatchVotes, insertPoll, queryNumber } from "../test-support/stored-votes.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
 import { storeBatch } from "./store-batch.ts";
@@ -24,11 +19,9 @@ const idAt = (at: string) => uuidv7({ msecs: Date.parse(at) });
 const TABLES = ["votes", "rejected_votes", "conflicting_votes"];
 
 describe("a deployment from before 047: each partition's key becomes the poll's", () => {
-  const logger = createLogger("silent");
   const names = testNames();
-  const url = `${PG_BASE_URL}/${names.database}`;
   let pool: Pool;
-  let oldDir: string;
+  let old: DatabaseBefore;
   // This month's partition, the legacy one, and the default one (a month far ahead).
   const ids = { today: uuidv7(), v4: randomUUID(), ahead: idAt("2049-03-01T12:00:00Z") };
 
@@ -47,13 +40,8 @@ describe("a deployment from before 047: each partition's key becomes the poll's"
     ).rows.map((r) => r.k);
 
   before(async () => {
-    oldDir = await mkdtemp(join(tmpdir(), "tallyflow-before-047-"));
-    for (const file of await readdir(migrationsDir))
-      if (/^\d{3}_/.test(file) && Number(file.slice(0, 3)) < 47)
-        await copyFile(join(migrationsDir, file), join(oldDir, file));
-    await ensureDatabase(url);
-    pool = createPool(url, logger, { max: 2, applicationName: "test" });
-    await migrate(pool, logger, oldDir);
+    old = await databaseBefore(47, names.database);
+    pool = old.pool;
     await insertPoll(pool, "lunch", ["yes", "no"]);
     await insertPoll(pool, "color", ["red"]);
     // Stored as that deployment's writer left them (rows and rollups), not by today's writer,
@@ -78,15 +66,13 @@ describe("a deployment from before 047: each partition's key becomes the poll's"
     }
   });
   after(async () => {
-    await pool?.end();
-    await dropDatabase(url);
-    await rm(oldDir, { recursive: true, force: true });
+    await old?.close();
   });
 
   test("047 re-keys every partition; a resend still counts once, another poll's event is stored", async () => {
     const before = await keys();
     assert.ok(before.includes("votes_default: (event_id)"), before.join("\n"));
-    await migrate(pool, logger);
+    await old.upgrade();
 
     const after = await keys();
     const month = (() => {

@@ -5,17 +5,17 @@ import type { Pool } from "../common/postgres.ts";
 import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
 
-// Migrations 011 and 031: deleting a poll row deletes, in the same transaction, the writer's
-// rows bounded by the poll's options and buckets, and queues the rest (bounded by its votes)
-// for the writers' background purge (the ingest API deletes only the poll row). Dead letters
-// are kept.
+// Migrations 011, 031 and 052: deleting a poll (delete_polls, which the ingest API calls)
+// deletes, in the same transaction, the writer's rows bounded by the poll's options and
+// buckets, and queues the rest (bounded by its votes) for the writers' background purge.
+// Dead letters are kept.
 
-/** The writer's tables the delete trigger clears at once: a few rows per option and bucket. */
+/** The writer's tables the delete clears at once: a few rows per option and bucket. */
 const CLEARED_AT_ONCE = ["vote_rollups", "poll_changes", "poll_change_log", "duplicate_counts"];
 /** The writer's tables as large as the poll's votes: purged in bounded steps (031). */
 const PURGED_LATER = ["votes", "voter_ballots", "rejected_votes", "conflicting_votes"];
 const WRITER_TABLES = [...CLEARED_AT_ONCE, ...PURGED_LATER];
-/** Tables with a poll_id that the trigger leaves alone: the registry's own (cascade), and the purge queue. */
+/** Tables with a poll_id that the delete leaves alone: the registry's own (cascade), and the purge queue. */
 const REGISTRY_TABLES = ["poll_options", "poll_purges"];
 /**
  * The writer's lesson register state (migration 026): cleared by its foreign keys' cascade
@@ -23,13 +23,13 @@ const REGISTRY_TABLES = ["poll_options", "poll_purges"];
  */
 const CASCADED_WRITER_TABLES = ["register_people", "register_states"];
 /**
- * Change logs that must outlive the poll (migration 042): the delete itself is logged there,
+ * Change logs that must outlive the poll (migrations 042, 050): the delete itself is logged there,
  * so that the publisher removes the deleted register's documents.
  */
-const CHANGE_LOGS = ["register_poll_changes"];
+const CHANGE_LOGS = ["register_change_log"];
 
 async function insertPoll(pool: Pool, id: string): Promise<void> {
-  await pool.query("insert into polls (id, title) values ($1, $1)", [id]);
+  await pool.query("insert into polls (id, slug, title) values ($1, $1, $1)", [id]);
 }
 
 /** One row of the poll in every writer table, and a dead letter naming it. */
@@ -97,7 +97,7 @@ async function queued(db: Pick<Pool, "query">, pollId: string): Promise<number> 
 const everyTable = (n: number) =>
   Object.fromEntries([...WRITER_TABLES, ...CASCADED_WRITER_TABLES].map((t) => [t, n]));
 
-describe("deleting a poll row clears the writer's rows of that poll (migrations 011, 031)", () => {
+describe("deleting a poll clears the writer's rows of that poll (migrations 011, 031, 052)", () => {
   let db: TestDatabase;
   before(async () => {
     db = await createTestDatabase(testNames().database);
@@ -130,7 +130,7 @@ describe("deleting a poll row clears the writer's rows of that poll (migrations 
     assert.deepEqual(await rowsOf(db.pool, "gone"), everyTable(1));
     const deadBefore = await db.pool.query("select 1 from dead_letters");
 
-    await db.pool.query("delete from polls where id = 'gone'");
+    await db.pool.query("select delete_polls(array['gone'])");
 
     const right = await rowsOf(db.pool, "gone");
     for (const table of [...CLEARED_AT_ONCE, ...CASCADED_WRITER_TABLES])
@@ -160,13 +160,13 @@ describe("deleting a poll row clears the writer's rows of that poll (migrations 
     assert.equal(deadAfter.rowCount, deadBefore.rowCount, "dead letters are evidence: kept");
   });
 
-  test("a delete rolled back keeps the rows: the trigger runs in the deleting transaction", async () => {
+  test("a delete rolled back keeps the rows: it all runs in the deleting transaction", async () => {
     await insertPoll(db.pool, "kept");
     await insertWriterRows(db.pool, "kept");
     const client = await db.pool.connect();
     try {
       await client.query("begin");
-      await client.query("delete from polls where id = 'kept'");
+      await client.query("select delete_polls(array['kept'])");
       const inside = await client.query<{ n: number }>(
         "select count(*)::int as n from votes where poll_id = 'kept'",
       );

@@ -20,8 +20,8 @@ const STEP = 50;
 async function schoolWithDays(pool: Pool, school: string, people: number): Promise<void> {
   await pool.query("insert into schools (id, name) values ($1, $1)", [school]);
   await pool.query(
-    `insert into polls (id, title, kind, voters, school_id, archived_at)
-     values ($1 || '-door', 'Door', 'attendance', 'roster', $1, now())`,
+    `insert into polls (id, slug, title, kind, voters, school_id, archived_at)
+     values ($1 || '-door', $1 || '-door', 'Door', 'attendance', 'roster', $1, now())`,
     [school],
   );
   await pool.query(
@@ -39,7 +39,10 @@ async function schoolWithDays(pool: Pool, school: string, people: number): Promi
 
 const deleteSchool = (pool: Pool, school: string) =>
   pool.query(
-    `begin; delete from polls where school_id = '${school}'; delete from schools where id = '${school}'; commit`,
+    `begin;
+     select delete_polls(array(select id from polls where school_id = '${school}'));
+     delete from schools where id = '${school}';
+     commit`,
   );
 
 const daysOf = (pool: Pool, school: string) =>
@@ -89,7 +92,7 @@ describe("the purge when a school goes with its polls", () => {
 
   test("a poll deleted in a living school: its person-days marked dirty, not deleted", async () => {
     await schoolWithDays(db.pool, "north", 4);
-    await db.pool.query("delete from polls where id = 'north-door'");
+    await db.pool.query("select delete_polls(array['north-door'])");
     await drain(purge());
     assert.equal(await daysOf(db.pool, "north"), 4, "left to the upkeep's recompute");
     assert.equal(
@@ -105,7 +108,8 @@ describe("the purge when a school goes with its polls", () => {
     // The poll's id stays taken until its purge is done.
     await assert.rejects(
       db.pool.query(
-        "insert into polls (id, title, school_id) values ('again-door', 'Door', 'again')",
+        `insert into polls (id, slug, title, school_id) values ('again-door', 'again-door', 'Door', 'again');
+         select polls_inserted(array['again-door'])`,
       ),
       (err: { constraint?: string }) => err.constraint === "poll_purges_pkey",
     );

@@ -16,7 +16,9 @@ const VOTES = 60_000;
 const STEP = 5_000;
 
 async function pollWithVotes(pool: Pool, id: string, votes: number): Promise<void> {
-  await pool.query("insert into polls (id, title, archived_at) values ($1, $1, now())", [id]);
+  await pool.query("insert into polls (id, slug, title, archived_at) values ($1, $1, $1, now())", [
+    id,
+  ]);
   await pool.query(
     `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
      select gen_random_uuid(), $1, 'yes', 'k1', now() - i * interval '1 second', now(), i
@@ -61,7 +63,7 @@ describe("a deleted poll's votes are purged in the background (migration 031)", 
     try {
       await client.query("begin");
       const before = await deletedSoFar();
-      poll = await timed(() => client.query("delete from polls where id = 'big'"));
+      poll = await timed(() => client.query("select delete_polls(array['big'])"));
       votesDeleted = (await deletedSoFar()) - before;
       await client.query("commit");
     } finally {
@@ -115,14 +117,22 @@ describe("a deleted poll's votes are purged in the background (migration 031)", 
 
   test("an id being purged is refused to a create, and free once the purge is done", async () => {
     await pollWithVotes(db.pool, "again", 10);
-    await db.pool.query("delete from polls where id = 'again'");
+    await db.pool.query("select delete_polls(array['again'])");
+    // As the API creates a poll: the row, then polls_inserted in its transaction (one
+    // implicit transaction here: the refusal undoes the insert).
+    const create = () =>
+      db.pool.query(
+        `insert into polls (id, slug, title) values ('again', 'again', 'again');
+         select polls_inserted(array['again'])`,
+      );
     await assert.rejects(
-      db.pool.query("insert into polls (id, title) values ('again', 'again')"),
+      create(),
       (err: { code?: string; constraint?: string }) =>
         err.code === "23505" && err.constraint === "poll_purges_pkey",
     );
+    assert.equal(await queryNumber(db.pool, "select count(*) from polls where id = 'again'"), 0);
     await db.pool.query("select * from purge_deleted_polls(100)");
-    await db.pool.query("insert into polls (id, title) values ('again', 'again')");
+    await create();
     assert.equal(
       await queryNumber(db.pool, "select count(*) from votes where poll_id = 'again'"),
       0,

@@ -346,7 +346,7 @@ describe("batch writer: presence state (attendance_days)", () => {
       ...["nia", "oli", "pat"].map((p) => event("west-b", p, "in", DAYS[1]!, "08:00", LONDON)),
     ]);
     const before = await readAttendanceDays(pool);
-    await pool.query("delete from polls where id = 'west-b'");
+    await pool.query("select delete_polls(array['west-b'])");
     // Marked by the purge of its votes (migration 031), not by the delete.
     assert.equal(await queryNumber(pool, "select count(*) from attendance_dirty"), 0);
     await drainPollPurges(pool);
@@ -402,7 +402,7 @@ describe("batch writer: presence state (attendance_days)", () => {
       [LONDON],
     );
     assert.ok(dirty > 3, `${dirty} person-days, more than one sweep's 3`);
-    await pool.query("delete from polls where id = 'east-b'");
+    await pool.query("select delete_polls(array['east-b'])");
     assert.equal(await queryNumber(pool, "select count(*) from poll_purges"), 1);
     writer = await startWriterInProcess(bed.env);
     await eventually(

@@ -148,7 +148,7 @@ export async function settlePastDays(
     );
     if (rows[0]!.n < limit) break;
   }
-  // The register publisher's log of register polls (migration 042), pruned as the above.
+  // The registers' change log (migration 050; 042's before it): what no publisher consumed.
   while (!signal.aborted && performance.now() - started < budgetMs) {
     const { rows } = await pool.query<{ n: number }>(
       "select register_prune_poll_changes($1) as n",

@@ -110,8 +110,8 @@ describe("batch writer: lesson registers under kill -9", () => {
     await insertSchool(pool, "oak", "UTC");
     for (let g = 0; g < GROUPS; g++) {
       const { rows } = await pool.query<{ incarnation: string }>(
-        `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-         values ($1, $1, 'oak', 'register', 'roster', array[$2], $3, $4) returning incarnation`,
+        `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+         values ($1, $1, $1, 'oak', 'register', 'roster', array[$2], $3, $4) returning incarnation`,
         [registerOf(g), groupOf(g), new Date(START), new Date(START + 45 * 60_000)],
       );
       incarnations.set(registerOf(g), Number(rows[0]!.incarnation));

@@ -96,7 +96,7 @@ const RECOUNT_STATES = `
     events = (select count(*) from votes v where v.poll_id = s.poll_id),
     changed_after_completion = s.completed_at is not null and exists (
       select 1 from votes v where v.poll_id = s.poll_id and v.cast_at > s.completed_at),
-    tx_id = pg_current_xact_id(), updated_at = now()
+    updated_at = now()
   from (
     select s2.poll_id,
            count(rp.person_id) filter (where rp.status = 'present')
@@ -156,5 +156,8 @@ export async function keepRegisters(
       ).rowCount ?? 0;
   await client.query(KEEP_PEOPLE, [registers]);
   await client.query(RECOUNT_STATES, [registers]);
+  // Each register's change logged for the publisher (migration 050), after its state row's
+  // lock, as every writer of the log takes them.
+  await client.query("select log_register_changes($1)", [registers]);
   return { registers: registers.length, completed };
 }

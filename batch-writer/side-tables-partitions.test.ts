@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { v7 as uuidv7 } from "uuid";
 import { createLogger } from "../common/logger.ts";
-import { migrate, migrationsDir } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
-import { createTestDatabase, PG_BASE_URL, type TestDatabase } from "../test-support/database.ts";
+import type { Pool } from "../common/postgres.ts";
+import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
+import { type DatabaseBefore, databaseBefore } from "../test-support/schema-before.ts";
 import { insertPoll, queryNumber } from "../test-support/stored-votes.ts";
 import { makeVote, type VoteSpec } from "../test-support/vote-messages.ts";
 import type { DecodedVote } from "./decode.ts";
@@ -282,7 +279,7 @@ describe("the writer's side tables partitioned by month (migration 044)", () => 
           [idAt(at), pollId, at],
         );
       }
-    await db.pool.query("delete from polls where id = 'gone'");
+    await db.pool.query("select delete_polls(array['gone'])");
     let steps = 0;
     while ((await db.pool.query("select * from purge_deleted_polls(2)")).rowCount) steps++;
     assert.ok(steps >= 3, `the purge went in steps of 2 rows: ${steps}`);
@@ -464,22 +461,15 @@ describe("retention of the side tables (migration 044)", () => {
 });
 
 describe("a deployment from before 044: each old table becomes its default partition", () => {
-  const logger = createLogger("silent");
   const names = testNames();
-  const url = `${PG_BASE_URL}/${names.database}`;
   let pool: Pool;
-  let oldDir: string;
+  let old: DatabaseBefore;
   const now = new Date();
   const ids = { today: uuidv7(), jan2023: idAt("2023-01-15T12:00:00Z"), v4: randomUUID() };
 
   before(async () => {
-    oldDir = await mkdtemp(join(tmpdir(), "tallyflow-before-044-"));
-    for (const file of await readdir(migrationsDir))
-      if (/^\d{3}_/.test(file) && Number(file.slice(0, 3)) < 44)
-        await copyFile(join(migrationsDir, file), join(oldDir, file));
-    await ensureDatabase(url);
-    pool = createPool(url, logger, { max: 2, applicationName: "test" });
-    await migrate(pool, logger, oldDir);
+    old = await databaseBefore(44, names.database);
+    pool = old.pool;
     await insertPoll(pool, "lunch", ["yes"]);
     for (const [i, e] of Object.values(ids).entries()) {
       const at = e === ids.jan2023 ? "2023-01-15T12:00:00Z" : now.toISOString();
@@ -508,9 +498,7 @@ describe("a deployment from before 044: each old table becomes its default parti
     }
   });
   after(async () => {
-    await pool?.end();
-    await dropDatabase(url);
-    await rm(oldDir, { recursive: true, force: true });
+    await old?.close();
   });
 
   test("044 keeps every row, moves this month's, and the keys still hold", async () => {
@@ -522,7 +510,7 @@ describe("a deployment from before 044: each old table becomes its default parti
     const maxIds = await pool.query(
       "select (select max(id) from conflicting_votes) as c, (select max(id) from dead_letters) as d",
     );
-    await migrate(pool, logger);
+    await old.upgrade();
     for (const table of SIDE_TABLES) {
       assert.equal(await queryNumber(pool, `select count(*) from ${table}`), before[table], table);
       const where = await pool.query<{ p: string; n: number }>(

@@ -85,13 +85,18 @@ const REJECT_SECOND_VOTES = `
   -- No target: rejected_votes' key is each partition's index on (poll_id, event_id) (047).
   on conflict do nothing`;
 
-// The publisher's log of which polls changed (migration 048): one row per poll per batch,
-// in the batch's transaction, from a `changed` CTE returning (poll_id, change_seq). A key
-// already there (never, as poll_changes' row lock numbers a poll's batches) would still
-// say what this row says, so it is not an error worth a failed batch.
-const LOG_CHANGES = `insert into poll_change_log (poll_id, change_seq)
-    select poll_id, change_seq from changed
-    on conflict do nothing`;
+/**
+ * The publisher's log of which polls changed (migrations 048, 053): a row per poll, set to
+ * the poll's new change_seq by each batch in its transaction, from a `changed` CTE
+ * returning (poll_id, change_seq). The batch already holds the poll's poll_changes row
+ * lock, so this row's adds no wait (poll_id order all the same, the writers' lock order);
+ * greatest() only guards a row written out of that order (none is). One home for every
+ * writer of the log: the writer's two paths, and the tests' and benches' batches
+ * (harness/writer-rollups.ts).
+ */
+export const LOG_POLL_CHANGES = `insert into poll_change_log as l (poll_id, change_seq)
+    select poll_id, change_seq from changed order by poll_id
+    on conflict (poll_id) do update set change_seq = greatest(l.change_seq, excluded.change_seq)`;
 
 // One statement: insert what is new, bump each touched poll's change marker, log it for the
 // publisher and fold exactly those rows into the rollups, each stamped with its poll's new
@@ -123,7 +128,7 @@ const INSERT_AND_ROLL_UP = `
       changed_at = excluded.changed_at
     returning poll_id, change_seq
   ), logged as (
-    ${LOG_CHANGES}
+    ${LOG_POLL_CHANGES}
   ), rolled as (
     insert into vote_rollups as r (poll_id, option_id, bucket_start, count, change_seq)
     select i.poll_id, i.option_id,
@@ -194,7 +199,7 @@ const MARK_AND_ROLL_UP_ARRAYS = `
       changed_at = excluded.changed_at
     returning poll_id, change_seq
   ), logged as (
-    ${LOG_CHANGES}
+    ${LOG_POLL_CHANGES}
   )
   insert into vote_rollups as r (poll_id, option_id, bucket_start, count, change_seq)
   select u.p, u.o, u.b, u.n, c.change_seq

@@ -20,7 +20,7 @@ import { insertPoll, votesPartitionNames } from "../test-support/stored-votes.ts
 import { makeVote, type VoteSpec } from "../test-support/vote-messages.ts";
 import type { DecodedVote } from "./decode.ts";
 import { storeBatch } from "./store-batch.ts";
-import { archiveFileOf } from "./votes-archive.ts";
+import { archiveExpiredPartitions, archiveFileOf } from "./votes-archive.ts";
 import { VotesPartitions } from "./votes-partitions.ts";
 
 // VOTES_ARCHIVE_DIR (migration 040): a partition past retention is written to a gzip'd CSV
@@ -228,5 +228,56 @@ describe("votes archive before drop (migration 040)", () => {
       ],
     );
     await rm(stopping, { recursive: true });
+  });
+
+  test("Postgres ending the COPY's session mid-COPY: the pass fails, no file, nothing dropped; the next pass archives it", async () => {
+    // 300,000 votes of January 2018, made in Postgres (v7 ids of their month's instants).
+    await db.pool.query(
+      "select votes_ensure_partitions(interval '2 months', timestamptz '2018-01-15 00:00:00+00')",
+    );
+    await db.pool.query(`
+      insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
+      select (lpad(to_hex((extract(epoch from t) * 1000)::bigint), 12, '0') || '70008000'
+              || lpad(to_hex(g), 12, '0'))::uuid, 'lunch', 'salad', 'k2', t, t, g
+      from generate_series(1, 300000) g,
+           lateral (select timestamptz '2018-01-02 00:00:00+00' + g * interval '1 second' as t) x`);
+    const cut = await mkdtemp(join(tmpdir(), "tallyflow-archive-"));
+    const keepDays = daysSince("2018-03-10T00:00:00Z");
+    const pass = archiveExpiredPartitions(writerPool, keepDays, cut, createLogger("silent"));
+    const deadline = Date.now() + 20_000;
+    while ((await readdir(cut)).length === 0 && Date.now() < deadline) await sleep(10);
+    assert.match((await readdir(cut))[0] ?? "", /^votes_p2018_01\.csv\.gz\.partial-/);
+    // As a restart or a failover of Postgres would: the session streaming the COPY ends
+    // (its parallel workers, which show the same query, go with it). Its rejection is
+    // awaited below; caught now so that a failed assertion in between is not unhandled.
+    pass.catch(() => {});
+    const { rows: ended } = await db.pool.query<{ ok: boolean }>(
+      `select pg_terminate_backend(pid) as ok from pg_stat_activity
+       where datname = current_database() and backend_type = 'client backend'
+         and query like 'copy (select * from votes%'`,
+    );
+    assert.deepEqual(
+      ended.map((r) => r.ok),
+      [true],
+      "one COPY was running",
+    );
+    await assert.rejects(pass, /terminat|Connection terminated/i);
+    assert.deepEqual(await readdir(cut), [], "the partial file is removed");
+    assert.ok((await partitions()).includes("votes_p2018_01"), "nothing dropped");
+    // The session's lock went with it: the next pass writes the whole month.
+    const next = await archiveExpiredPartitions(writerPool, keepDays, cut, createLogger("silent"));
+    assert.deepEqual(
+      next.map((a) => [a.partition, a.rows]),
+      [
+        ["votes_p2018_01", 300_000],
+        ["votes_p2018_02", 0],
+      ],
+    );
+    assert.deepEqual((await readdir(cut)).sort(), [
+      "votes_p2018_01.csv.gz",
+      "votes_p2018_02.csv.gz",
+    ]);
+    assert.ok(!(await partitions()).includes("votes_p2018_01"));
+    await rm(cut, { recursive: true });
   });
 });

@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { v7 as uuidv7 } from "uuid";
 import { createLogger } from "../common/logger.ts";
-import { migrate, migrationsDir } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
-import { createTestDatabase, PG_BASE_URL, type TestDatabase } from "../test-support/database.ts";
+import type { Pool } from "../common/postgres.ts";
+import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
+import { type DatabaseBefore, databaseBefore } from "../test-support/schema-before.ts";
 import {
   assertRollupsMatchVotes,
   countVotes,
@@ -337,7 +334,7 @@ describe("votes partitioned by the event id's time (migration 033)", () => {
     for (const at of ["2026-12-02T00:00:00Z", "2027-01-02T00:00:00Z", "2027-02-02T00:00:00Z"])
       for (const pollId of ["gone", "kept"])
         await store([decoded({ eventId: idAt(at), pollId, optionId: "a" })]);
-    await db.pool.query("delete from polls where id = 'gone'");
+    await db.pool.query("select delete_polls(array['gone'])");
     let steps = 0;
     while ((await db.pool.query("select * from purge_deleted_polls(2)")).rowCount) steps++;
     assert.ok(steps >= 2, `the purge went in steps of 2 rows: ${steps}`);
@@ -353,11 +350,9 @@ describe("votes partitioned by the event id's time (migration 033)", () => {
 });
 
 describe("a deployment from before 033: the old votes table becomes the default partition", () => {
-  const logger = createLogger("silent");
   const names = testNames();
-  const url = `${PG_BASE_URL}/${names.database}`;
   let pool: Pool;
-  let oldDir: string;
+  let old: DatabaseBefore;
   const ids = {
     today: uuidv7(),
     july2024: idAt("2024-07-01T12:00:00Z"),
@@ -367,13 +362,8 @@ describe("a deployment from before 033: the old votes table becomes the default 
 
   before(async () => {
     // The database as the release before 033 left it, with votes of several months.
-    oldDir = await mkdtemp(join(tmpdir(), "tallyflow-before-033-"));
-    for (const file of await readdir(migrationsDir))
-      if (/^\d{3}_/.test(file) && Number(file.slice(0, 3)) < 33)
-        await copyFile(join(migrationsDir, file), join(oldDir, file));
-    await ensureDatabase(url);
-    pool = createPool(url, logger, { max: 2, applicationName: "test" });
-    await migrate(pool, logger, oldDir);
+    old = await databaseBefore(33, names.database);
+    pool = old.pool;
     await insertPoll(pool, "lunch", ["yes"]);
     await pool.query(
       `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
@@ -382,13 +372,11 @@ describe("a deployment from before 033: the old votes table becomes the default 
     );
   });
   after(async () => {
-    await pool?.end();
-    await dropDatabase(url);
-    await rm(oldDir, { recursive: true, force: true });
+    await old?.close();
   });
 
   test("033 keeps every vote, moves this month's and one past month's, and a resend counts once", async () => {
-    await migrate(pool, logger);
+    await old.upgrade();
     const where = async () =>
       Object.fromEntries(
         (

@@ -18,12 +18,16 @@ export function registerKeys(prefix: string, pollId: string): RegisterKeys {
 }
 
 /**
- * The register publisher's cursor (a snapshot, result-publisher/change-cursor.ts): a new
- * leader reads the changes since it. Also its sentinel: gone while documents were published,
- * Redis lost them (restarted empty), and every kept register is rebuilt.
+ * The register publisher's cursor (a snapshot, result-publisher/change-cursor.ts) of the
+ * rosters' changes: a new leader reads the changes since it (the registers' own come from
+ * register_change_log, migration 050). Also its sentinel: gone while documents were
+ * published, Redis lost them (restarted empty), and every kept register is rebuilt. Named
+ * anew by 050 (it was `register-cursor`, a cursor of every change): a publisher upgraded
+ * from before finds none and rebuilds the kept window once, since which register states
+ * its predecessor had not published is known only from that old cursor.
  */
 export function registerCursorKey(prefix: string): string {
-  return `${prefix}register-cursor`;
+  return `${prefix}register-roster-cursor`;
 }
 
 /** Pub/sub channel: one message `{"pollId","version"}` per publication. */

@@ -1,3 +1,4 @@
+import { LOG_POLL_CHANGES } from "../batch-writer/store-batch.ts";
 import type { Pool, PoolClient } from "../common/postgres.ts";
 import { eventually } from "./waiting.ts";
 
@@ -5,7 +6,7 @@ import { eventually } from "./waiting.ts";
  * SQL that writes the rollup rows `select` gives (columns poll_id, option_id, bucket_start,
  * count) as one batch writer transaction writes them (batch-writer/store-batch.ts,
  * migration 048): each poll's change marker bumped first (poll_id order), one
- * poll_change_log row per poll, then the rollup rows (key order) folded in and stamped with
+ * poll_change_log row per poll (the writer's own statement), then the rollup rows (key order) folded in and stamped with
  * their poll's new change_seq. For tests and benchmarks that write rollups without votes
  * through the writer: a row written any other way is invisible to the publisher's delta read.
  * `changedAt` is the SQL of the markers' changed_at (a parameter, or the clock).
@@ -20,8 +21,7 @@ export function asWriterBatch(select: string, changedAt = "clock_timestamp()"): 
         changed_at = excluded.changed_at
       returning poll_id, change_seq
     ), logged as (
-      insert into poll_change_log (poll_id, change_seq)
-      select poll_id, change_seq from changed
+      ${LOG_POLL_CHANGES}
     )
     insert into vote_rollups as r (poll_id, option_id, bucket_start, count, change_seq)
     select b.poll_id, b.option_id, b.bucket_start, b.count, c.change_seq

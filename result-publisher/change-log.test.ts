@@ -17,8 +17,9 @@ import { ResultsPublisher } from "./publisher.ts";
 import { createPublisherMetrics } from "./publisher-metrics.ts";
 
 // The vote results' change tracking without transaction ids (migration 048): what a run
-// reads is decided by the per-poll change_seq and the change log, never by a snapshot's
-// xmin, and the log is deleted only once what was read of it is published.
+// reads is decided by the per-poll change_seq and the change log (a row per poll since
+// 053), never by a snapshot's xmin, and the log is deleted only once what was read of it
+// is published.
 
 const OPTIONS = ["yes", "no"];
 
@@ -93,6 +94,32 @@ describe("the change log", () => {
       held.release();
     }
     assert.equal(await logged("long"), 0, "the run deleted what it published");
+  });
+
+  test("batches while no run reads the log leave a row per poll, and the next run takes them all", async () => {
+    await createPoll(p.h.app, { id: "away-a" });
+    await createPoll(p.h.app, { id: "away-b" });
+    await p.publisher.run();
+    // The publisher away for five batches of each poll (migration 053: the row is the poll's).
+    for (let i = 0; i < 5; i++)
+      await votes([
+        ["away-a", "yes"],
+        ["away-b", "no"],
+      ]);
+    assert.deepEqual([await logged("away-a"), await logged("away-b")], [1, 1]);
+    assert.deepEqual((await p.publisher.run()).published.sort(), ["away-a", "away-b"]);
+    for (const [id, counts] of [
+      ["away-a", [5, 0]],
+      ["away-b", [0, 5]],
+    ] as const) {
+      const results = await p.visible(id);
+      assert.deepEqual(
+        results.options.map((o) => o.count),
+        counts,
+      );
+      await assertMatchesSql(p.h, results, OPTIONS);
+    }
+    assert.deepEqual([await logged("away-a"), await logged("away-b")], [0, 0]);
   });
 
   test("a batch committed after a run read the log, before it deleted it, is published next", async () => {

@@ -6,6 +6,7 @@ import request from "supertest";
 import { CHART_DEMAND_THROTTLE_MS } from "../common/chart-demand.ts";
 import { resultsKeys } from "../common/results-contract.ts";
 import { eventually } from "../harness/waiting.ts";
+import { notifyRegistryRows } from "../ingest-api/registry/registry-changes.ts";
 import { createPoll, expectError } from "../test-support/api.ts";
 import { metricSample } from "../test-support/metrics-scrape.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../test-support/results-pipeline.ts";
@@ -105,6 +106,7 @@ describe("result charts", () => {
     // A zone this Node's ICU does not know (written outside the API, which checks zones):
     // Chart.js's time labels throw. Not touching updated_at keeps the version as it is.
     await p.h.db.pool.query("update polls set time_zone = 'Mars/Olympus' where id = 'zone'");
+    await notifyRegistryRows(p.h.db.pool, "polls", ["zone"]);
     const failuresBefore = (await renderFailures()) ?? 0;
 
     const first = await p.publisher.run();
@@ -157,6 +159,7 @@ describe("result charts", () => {
     await p.h.db.pool.query(
       "update polls set time_zone = 'Europe/London', updated_at = now() where id = 'zone'",
     );
+    await notifyRegistryRows(p.h.db.pool, "polls", ["zone"]);
     assert.deepEqual((await p.publisher.run()).published, ["zone"]);
     const fixed = await p.visible("zone");
     const fixedPng = await get("/v1/polls/zone/results.png").expect(200);

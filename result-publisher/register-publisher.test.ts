@@ -25,7 +25,7 @@ import { RegisterPublisher } from "./register-publisher.ts";
 // resumes from the cursor kept in Redis, a Redis emptied gets its documents back, a new
 // register is published and a deleted one removed without reading the kept window, the
 // budget owes the rest nearest to now first, and an overdue register is counted without an
-// event. Read as the tallyflow_publisher role (its grants, migration 042's log included).
+// event. Read as the tallyflow_publisher role (its grants, migration 050's log included).
 
 const names = testNames();
 const prefix = names.redisKeyPrefix;
@@ -62,8 +62,8 @@ async function document(pollId: string): Promise<RegisterDocument | null> {
 
 async function addRegister(id: string, startsAtMs: number, endsAtMs = startsAtMs + HOUR) {
   await db.pool.query(
-    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     values ($1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
+    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     values ($1, $1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
     [id, new Date(startsAtMs), new Date(endsAtMs)],
   );
 }
@@ -153,7 +153,7 @@ describe("the register publisher reads what changed", () => {
     let run = await publisher.run(NOW);
     assert.deepEqual(run.published, ["r-new"]);
     assert.ok(await document("r-new"));
-    await db.pool.query("delete from polls where id = 'r-new'");
+    await db.pool.query("select delete_polls(array['r-new'])");
     run = await publisher.run(NOW);
     assert.deepEqual(run.removed, ["r-new"]);
     assert.equal(await document("r-new"), null);

@@ -10,14 +10,14 @@ import type { PublisherMetrics } from "./publisher-metrics.ts";
 import { buildRegisterDocument, type RegisterRows } from "./register-document.ts";
 import {
   countOverdue,
+  deleteRegisterChangeLog,
   type KeptRegister,
-  loadChangedRegisterPolls,
-  loadChangedRegisters,
   loadChangedRosters,
   loadExistingPolls,
   loadKeptAmong,
   loadKeptRegisters,
   loadOpenRegistersOf,
+  loadRegisterChangeLog,
   loadRegisterRows,
 } from "./register-store.ts";
 import { readSnapshot } from "./rollup-store.ts";
@@ -37,6 +37,13 @@ export interface RegisterPublisherDeps {
    * window) when this long has passed since the last count, by the run's clock; 0: every run.
    */
   overdueRecountMs?: number;
+  /**
+   * The leader's lock session pid now (Leadership.lockSessionPid; undefined: not the
+   * leader). Given, the change log's delete happens only while that session holds the
+   * lock; without it (a publisher no other process competes with: tests, benchmarks) it is
+   * unconditional. As PublisherDeps.leaderPid.
+   */
+  leaderPid?: () => number | undefined;
   logger: Logger;
   metrics: PublisherMetrics;
 }
@@ -61,22 +68,25 @@ const WRITE_CHUNK = 100;
 
 /**
  * Publishes each lesson register's document (common/register-contract.ts) as the leader,
- * beside the results. A run reads what changed since the last one's snapshot, as the
- * attendance days' runs do (change-cursor.ts): the registers whose state the writer changed
- * (register_states.tx_id), those whose poll was created, edited or deleted (migration 042's
- * log), and the kept registers not completed of a school whose roster changed (their
+ * beside the results. A run reads what changed: the log of registers whose document may
+ * have changed since it was last consumed (register_change_log, migration 050: written by
+ * the writer with their state, by a trigger on polls for a register created, edited or
+ * deleted, by an erasure), and, since the last run's snapshot (change-cursor.ts), the
+ * schools whose roster changed, whose kept registers not completed it rebuilds (their
  * pending list is the group's members now); plus what earlier runs owed. Each is built
  * from the writer's precomputed rows, never from raw events. A run with nothing changed
  * reads no register row: its cost does not grow with the kept window (2.45 million at a
- * country's 350,000 lessons a day, 7 days kept). At most `maxDocumentsPerRun` are built a
- * run, nearest to now first (today's lessons): the rest are owed. Also sets
- * `tallyflow_registers_overdue`, counted at most every `overdueRecountMs` (a scan of the
- * kept window, the one read of a run that grows with it).
+ * country's 350,000 lessons a day, 7 days kept), nor with a long transaction elsewhere. At
+ * most `maxDocumentsPerRun` are built a run, nearest to now first (today's lessons): the
+ * rest are owed. Once published, it deletes the log rows it read but of the owed (fenced by
+ * the leader's lock, deleteRegisterChangeLog). Also sets `tallyflow_registers_overdue`,
+ * counted at most every `overdueRecountMs` (a scan of the kept window, the one read of a
+ * run that grows with it).
  *
- * The cursor is kept in Redis (registerCursorKey, never past a change not yet published:
- * nextStoredCursor), so a new leader reads what changed since, not the window. Without one
- * (the first leader ever, or Redis lost it) a run reads the kept window's ids and owes
- * every document, within the budget a run.
+ * The roster cursor is kept in Redis (registerCursorKey, never past a change not yet
+ * published: nextStoredCursor), so a new leader reads what changed since, not the window.
+ * Without one (the first leader ever, or Redis lost it) a run reads the kept window's ids
+ * and owes every document, within the budget a run.
  *
  * No state of a document depends on the clock: the overdue registers are listed by the API
  * from Postgres and counted here, not in the documents (register-document.ts), so the time
@@ -143,30 +153,30 @@ export class RegisterPublisher {
     const read = await readSnapshot(pool, async (db) => {
       const snapshot = await currentSnapshot(db);
       const candidates = new Map(this.#owed);
-      const gone: string[] = [];
-      if (cursor === null) {
-        const kept = await loadKeptRegisters(db, nowMs, daysKept);
-        rowsRead += kept.length;
-        for (const k of kept) candidates.set(k.pollId, k.startsAtMs);
-      } else {
-        const states = await loadChangedRegisters(db, cursor);
-        const polls = await loadChangedRegisterPolls(db, cursor);
+      const add = (list: KeptRegister[]) => {
+        rowsRead += list.length;
+        for (const k of list) candidates.set(k.pollId, k.startsAtMs);
+      };
+      // The log, whatever the cursor: what changed since it was last consumed (its rows of
+      // registers still owed included: they are deleted once built).
+      const logged = await loadRegisterChangeLog(db);
+      rowsRead += logged.size;
+      if (cursor === null) add(await loadKeptRegisters(db, nowMs, daysKept));
+      else {
         const schools = await loadChangedRosters(db, cursor);
-        rowsRead += states.length + polls.length + schools.length;
-        const add = (list: KeptRegister[]) => {
-          rowsRead += list.length;
-          for (const k of list) candidates.set(k.pollId, k.startsAtMs);
-        };
-        const changed = [...new Set([...states, ...polls])].filter((id) => !candidates.has(id));
-        const kept = await loadKeptAmong(db, nowMs, daysKept, changed);
-        add(kept);
+        rowsRead += schools.length;
         add(await loadOpenRegistersOf(db, nowMs, daysKept, [...new Set(schools)]));
-        // A logged poll that no longer exists was deleted: its document goes.
-        const keptIds = new Set(kept.map((k) => k.pollId));
-        const unkept = polls.filter((id) => !keptIds.has(id));
-        const existing = await loadExistingPolls(db, unkept);
-        for (const id of unkept) if (!existing.has(id)) gone.push(id);
       }
+      // Those already candidates (owed) are known to be kept: during a backlog the log holds
+      // them until they are built, and is not looked up again whole each run.
+      const changed = [...logged.keys()].filter((id) => !candidates.has(id));
+      const kept = await loadKeptAmong(db, nowMs, daysKept, changed);
+      add(kept);
+      // A logged poll that no longer exists was deleted: its document goes.
+      const keptIds = new Set(kept.map((k) => k.pollId));
+      const unkept = changed.filter((id) => !keptIds.has(id));
+      const existing = await loadExistingPolls(db, unkept);
+      const gone = unkept.filter((id) => !existing.has(id));
       for (const id of gone) candidates.delete(id);
       // Nearest to now first: today's lessons, then the most recent days (and tomorrow's).
       const ordered = [...candidates]
@@ -174,6 +184,9 @@ export class RegisterPublisher {
         .map(([id]) => id);
       const now = ordered.slice(0, maxDocumentsPerRun);
       const rows = await loadRegisterRows(db, now);
+      // One deleted while it was owed: no rows, and its document goes too.
+      const found = new Set(rows.map((r) => r.pollId));
+      for (const id of now) if (!found.has(id)) gone.push(id);
       rowsRead += rows.reduce((n, r) => n + 1 + r.people.length + r.members.length, 0);
       const recountMs = this.#deps.overdueRecountMs ?? 0;
       const counted = this.#overdueCount;
@@ -186,7 +199,7 @@ export class RegisterPublisher {
       const owed = new Map(
         ordered.slice(maxDocumentsPerRun).map((id) => [id, candidates.get(id)!]),
       );
-      return { snapshot, candidates: candidates.size, rows, owed, overdue, gone };
+      return { snapshot, logged, candidates: candidates.size, rows, owed, overdue, gone };
     });
     metrics.registerRowsRead.inc(rowsRead);
     const built = read.rows.map((r) => ({ r, doc: buildRegisterDocument(r, nowMs) }));
@@ -197,6 +210,17 @@ export class RegisterPublisher {
     const published = await this.#write(writes, nowMs);
     if (read.gone.length > 0)
       await redis.del(read.gone.flatMap((id) => Object.values(registerKeys(keyPrefix, id))));
+    // Only now, with what it read published: a run that failed before this leaves the log as
+    // it was. The rows of registers still owed stay (a new leader, whose memory holds none of
+    // them, reads them there); the others were built, removed, or are not kept. Fenced: an
+    // old leader whose lock a new one may hold meanwhile deletes nothing.
+    const consumed = new Map([...read.logged].filter(([id]) => !read.owed.has(id)));
+    const { leaderPid } = this.#deps;
+    if (leaderPid === undefined) await deleteRegisterChangeLog(pool, consumed);
+    else {
+      const pid = leaderPid();
+      if (pid !== undefined) await deleteRegisterChangeLog(pool, consumed, pid);
+    }
 
     this.#stored = nextStoredCursor({
       stored: this.#stored,

@@ -1,12 +1,14 @@
 import { NOT_SEEN_BY } from "./change-cursor.ts";
+import { HOLDS_PUBLISHER_LOCK } from "./leader.ts";
 import type { RegisterRows } from "./register-document.ts";
 import type { Queryable } from "./rollup-store.ts";
 
-// What the register publisher reads (one snapshot a run): what changed since its last run
-// (register_states.tx_id, the registers' polls logged by migration 042, the rosters by 023),
-// the registers among them still kept, and each register's rows; the whole kept window only
-// when it has no cursor. Never a name: the publisher's grant on people is ids, groups and
-// the active flag (migration 023).
+// What the register publisher reads (one snapshot a run): what changed since the log was
+// last consumed (register_change_log, migration 050: states, polls, erasures), the rosters
+// changed since its last run's snapshot (023's table), the registers among them still kept,
+// and each register's rows; the whole kept window only when it has no cursor. Its one
+// write: deleting the log rows it published. Never a name: the publisher's grant on people
+// is ids, groups and the active flag (migration 023).
 
 /** A register of the kept window, as the publisher orders them. */
 export interface KeptRegister {
@@ -60,15 +62,45 @@ export async function loadExistingPolls(
 }
 
 /**
- * The registers whose poll was created, changed or deleted since `since` (migration 042's
- * log, written in the poll's transaction).
+ * What a run reads of register_change_log (migration 050), in its snapshot: poll id → its
+ * change_seq. A row per register whose document may have changed (its state, its poll
+ * created, edited or deleted, an erasure) since the log was last consumed; empty when
+ * nothing changed. No transaction id is compared: a long transaction elsewhere changes
+ * nothing here.
  */
-export async function loadChangedRegisterPolls(db: Queryable, since: string): Promise<string[]> {
-  const { rows } = await db.query<{ poll_id: string }>(
-    `select distinct poll_id from register_poll_changes where ${NOT_SEEN_BY("$1")}`,
-    [since],
+export async function loadRegisterChangeLog(db: Queryable): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ poll_id: string; change_seq: string }>(
+    "select poll_id, change_seq from register_change_log",
   );
-  return rows.map((r) => r.poll_id);
+  return new Map(rows.map((r) => [r.poll_id, Number(r.change_seq)]));
+}
+
+/**
+ * Deletes the log rows a run read and published (each only while its change_seq is still
+ * the one read: a change committed since moved it, and it stays for the next run). With the
+ * leader's lock session pid, only while that session holds the lock (HOLDS_PUBLISHER_LOCK,
+ * checked as the statement starts): an old leader whose session ended deletes nothing a new
+ * leader may not have read. In poll order, as the writers take the rows. Returns the rows
+ * deleted.
+ */
+export async function deleteRegisterChangeLog(
+  db: Queryable,
+  read: ReadonlyMap<string, number>,
+  leaderPid?: number,
+): Promise<number> {
+  if (read.size === 0) return 0;
+  const ids = [...read.keys()].sort();
+  const params: unknown[] = [ids, ids.map((id) => read.get(id)!)];
+  if (leaderPid !== undefined) params.push(leaderPid);
+  const result = await db.query(
+    `delete from register_change_log l
+     using unnest($1::text[], $2::bigint[]) as u(poll_id, change_seq)
+     where l.poll_id = u.poll_id and l.change_seq = u.change_seq${
+       leaderPid === undefined ? "" : ` and ${HOLDS_PUBLISHER_LOCK("$3::int")}`
+     }`,
+    params,
+  );
+  return result.rowCount ?? 0;
 }
 
 /**
@@ -91,16 +123,10 @@ export async function loadOpenRegistersOf(
   return rows.map((r) => ({ pollId: r.id, startsAtMs: r.starts_at }));
 }
 
-/** The registers whose state changed since the snapshot `since`. */
-export async function loadChangedRegisters(db: Queryable, since: string): Promise<string[]> {
-  const { rows } = await db.query<{ poll_id: string }>(
-    `select poll_id from register_states where ${NOT_SEEN_BY("$1")}`,
-    [since],
-  );
-  return rows.map((r) => r.poll_id);
-}
-
-/** The schools whose roster changed since `since` (migration 023's table). */
+/**
+ * The schools whose roster changed since the snapshot `since` (migration 023's table, the
+ * attendance publisher's too): the one read of a register run still by transaction id.
+ */
 export async function loadChangedRosters(db: Queryable, since: string): Promise<string[]> {
   const { rows } = await db.query<{ school_id: string }>(
     `select school_id from attendance_school_changes where ${NOT_SEEN_BY("$1")}`,

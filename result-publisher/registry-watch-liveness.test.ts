@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import type { ListenLiveness } from "../common/postgres.ts";
 import { eventually } from "../harness/waiting.ts";
+import { notifyRegistryRows, pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import { createProxiedDatabase, type ProxiedDatabase } from "../test-support/proxied-database.ts";
 import { RegistryWatch } from "./registry-watch.ts";
 
@@ -16,8 +17,11 @@ const LIVENESS: ListenLiveness = { checkIntervalMs: 200, checkTimeoutMs: 500, ke
 describe("the publisher's registry LISTEN connection gone silent", () => {
   let pg: ProxiedDatabase;
   let watch: RegistryWatch;
-  const addPoll = (id: string) =>
-    pg.db.pool.query("insert into polls (id, title) values ($1, $1)", [id]);
+  /** A poll created as the API's store does: the row, then its notification. */
+  const addPoll = async (id: string) => {
+    await pg.db.pool.query("insert into polls (id, slug, title) values ($1, $1, $1)", [id]);
+    await pollsInserted(pg.db.pool, [id]);
+  };
 
   before(async () => {
     pg = await createProxiedDatabase();
@@ -44,5 +48,16 @@ describe("the publisher's registry LISTEN connection gone silent", () => {
     assert.ok(pg.proxy.connections > connections, "a new LISTEN connection was opened");
     await addPoll("later");
     await eventually("a change on the new connection is heard", () => watch.takeStale());
+  });
+
+  test("a kiosk's change does not make a run read the registry; a poll option's does", async () => {
+    await eventually("the watch listens, nothing changed", () => !watch.takeStale());
+    await notifyRegistryRows(pg.db.pool, "kiosks", ["kiosk-1", "kiosk-2"]);
+    // A notification arrives within milliseconds here: 300 ms is time for it to have marked
+    // the registry stale, had it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(watch.takeStale(), false, "a kiosk's change marked the registry stale");
+    await notifyRegistryRows(pg.db.pool, "poll_options", ["before"]);
+    await eventually("an option's change is heard", () => watch.takeStale());
   });
 });

@@ -3,7 +3,7 @@ import type pg from "pg";
 import type { Logger } from "../common/logger.ts";
 import { type ListenLiveness, newListenClient, watchListener } from "../common/postgres.ts";
 
-/** Channel of the registry triggers (migration 001). */
+/** Channel of the registry's change notifications (sent by each write: migration 052). */
 const REGISTRY_CHANNEL = "tallyflow_registry";
 /** Pause before listening again after the connection failed. */
 const RECONNECT_DELAY_MS = 1_000;
@@ -15,7 +15,7 @@ const RESYNC_INTERVAL_MS = 300_000;
 
 /**
  * Tells the publisher when its in-memory registry may be stale, so that an idle run reads
- * no registry rows at all: a LISTEN on the registry triggers' channel marks it stale, and
+ * no registry rows at all: a LISTEN on the registry's notification channel marks it stale, and
  * so does any moment without a working LISTEN (start, an error, a reconnect, a connection
  * that stopped answering its check), and the resync interval. takeStale() is called before a run's snapshot is taken: a change whose
  * notification arrives after that call is read by the next run at the latest.
@@ -67,9 +67,10 @@ export class RegistryWatch {
           client.on("end", () => resolve());
         });
         await client.connect();
-        // The payload is the table changed; kiosks are no part of any publication.
+        // The payload is `<table>:<key>` (or the table alone); kiosks are no part of any
+        // publication, so a kiosk's change (a pairing, a token rotated) costs no registry read.
         client.on("notification", (msg) => {
-          if (msg.payload !== "kiosks") this.#stale = true;
+          if (msg.payload?.split(":", 1)[0] !== "kiosks") this.#stale = true;
         });
         await client.query(`listen ${REGISTRY_CHANNEL}`);
         // A connection gone silent hears nothing and reports nothing: checked, and ended.

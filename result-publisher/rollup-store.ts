@@ -58,7 +58,7 @@ export interface PollChange {
 
 /** What a run read of poll_change_log (migration 048), in its snapshot. */
 export interface ChangeLog {
-  /** Poll id → the highest change_seq logged for it: what the run deletes once published. */
+  /** Poll id → the change_seq logged for it: what the run deletes once published. */
   logged: Map<string, number>;
   /** The change markers of the logged polls (a deleted poll has none). */
   changes: PollChange[];
@@ -66,8 +66,10 @@ export interface ChangeLog {
 
 /**
  * The polls that got votes since the log was last consumed, with their change markers. The
- * writer logs a row per poll per batch in the batch's transaction; nothing is deleted but by
- * the publishing leader after it published what it read (deleteChangeLog). An idle system
+ * writer sets a row per poll to the batch's change_seq in the batch's transaction (a row
+ * per poll since migration 053: the log's size is the polls changed, however long no
+ * publisher ran); nothing is deleted but by the publishing leader after it published what
+ * it read (deleteChangeLog). An idle system
  * reads an empty table. No transaction id is compared: a long transaction anywhere in the
  * cluster changes nothing here (docs/pipeline.md, "What a run reads").
  */
@@ -78,9 +80,8 @@ export async function loadChangeLog(db: Queryable): Promise<ChangeLog> {
     change_seq: number | null;
     changed_at: Date | null;
   }>(
-    `select l.poll_id, l.logged, c.change_seq, c.changed_at
-     from (select poll_id, max(change_seq) as logged from poll_change_log group by poll_id) l
-     left join poll_changes c on c.poll_id = l.poll_id`,
+    `select l.poll_id, l.change_seq as logged, c.change_seq, c.changed_at
+     from poll_change_log l left join poll_changes c on c.poll_id = l.poll_id`,
   );
   const logged = new Map<string, number>();
   const changes: PollChange[] = [];
@@ -93,8 +94,9 @@ export async function loadChangeLog(db: Queryable): Promise<ChangeLog> {
 }
 
 /**
- * Deletes the log rows a run read (per poll, change_seq <= the highest it read), after it
- * published them. A row committed since (a higher change_seq) stays for the next run.
+ * Deletes the log rows a run read (each only while its change_seq is at most the one read),
+ * after it published them. A row a batch set since (a higher change_seq) stays for the next
+ * run.
  * Returns the rows deleted.
  */
 export async function deleteChangeLog(

@@ -87,6 +87,7 @@ export async function startResultPublisher(
     redis,
     keyPrefix: config.redisKeyPrefix,
     ...config.registers,
+    leaderPid: () => leadership.lockSessionPid,
     logger: log,
     metrics,
   });

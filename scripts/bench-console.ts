@@ -81,7 +81,10 @@ async function timed(what: string, work: () => Promise<unknown>): Promise<void> 
   log(`${what}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-/** The deployment, generated inside Postgres; the registry's NOTIFY triggers off meanwhile. */
+/**
+ * The deployment, generated inside Postgres before the API starts (so nothing is notified);
+ * the tables' triggers (the attendance change marks) off meanwhile.
+ */
 async function fill(pool: Pool): Promise<void> {
   const tables = ["schools", "polls", "poll_options", "kiosks", "people"];
   for (const t of tables) await pool.query(`alter table ${t} disable trigger user`);

@@ -196,8 +196,8 @@ async function setUp(pool: Pool, months: readonly Date[]): Promise<void> {
   const from = months[0]!;
   const to = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + months.length, 1));
   await pool.query(
-    `insert into polls (id, title, time_zone, opens_at, closes_at, one_vote_per_voter)
-     select 'poll-' || lpad(p::text, 2, '0'), 'History poll ' || p, ($1::text[])[1 + (p - 1) % $2],
+    `insert into polls (id, slug, title, time_zone, opens_at, closes_at, one_vote_per_voter)
+     select 'poll-' || lpad(p::text, 2, '0'), 'poll-' || lpad(p::text, 2, '0'), 'History poll ' || p, ($1::text[])[1 + (p - 1) % $2],
             $3, $4, false
      from generate_series(1, $5::int) p`,
     [REPORT_ZONES, REPORT_ZONES.length, from, to, MIX.polls],
@@ -208,8 +208,8 @@ async function setUp(pool: Pool, months: readonly Date[]): Promise<void> {
     [MIX.optionsPerPoll],
   );
   await pool.query(
-    `insert into kiosks (id, name, token_hash)
-     select 'kiosk-' || k, 'Kiosk ' || k, sha256(k::text::bytea) from generate_series(1, $1::int) k`,
+    `insert into kiosks (id, slug, name, token_hash)
+     select 'kiosk-' || k, 'kiosk-' || k, 'Kiosk ' || k, sha256(k::text::bytea) from generate_series(1, $1::int) k`,
     [MIX.kiosks],
   );
   // Each month's partition, as the writers' maintenance makes the month's (migration 033).

@@ -4,6 +4,7 @@ import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, ensureDatabase, type Pool } from "../common/postgres.ts";
 import { type NodeChild, startServer, stopChild } from "../harness/child-processes.ts";
+import { notifyRegistryRows } from "../ingest-api/registry/registry-changes.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
@@ -87,9 +88,9 @@ async function fill(pool: Pool): Promise<{ schools: number; readSchool: string }
      from generate_series(0, $1::int - 1) s`,
     [schools],
   );
-  // One NOTIFY per statement and school is the API's business, not this fill's: the
-  // triggers are off while it runs (the API is not started yet). The search index is built
-  // after the load (sorted, at once), from the migration's own definition.
+  // The API is not started yet: the fill notifies no one, and the triggers (the attendance
+  // change marks) are off while it runs. The search index is built after the load (sorted,
+  // at once), from the migration's own definition.
   await pool.query("alter table people disable trigger user");
   const { rows: indexes } = await pool.query<{ indexname: string; indexdef: string }>(
     "select indexname, indexdef from pg_indexes where tablename = 'people' and indexname <> 'people_pkey'",
@@ -194,6 +195,7 @@ async function imports(
       school,
       reference,
     ]);
+    await notifyRegistryRows(pool, "schools", [school, reference]);
     const answer = await importThroughApi(url, school, roster.csv, "upsert");
     if (answer.created !== options.schoolPeople || answer.errorCount !== 0)
       throw new Error(`import ${i}: ${JSON.stringify(answer)}`);

@@ -1,3 +1,4 @@
+import { LOG_POLL_CHANGES } from "../batch-writer/store-batch.ts";
 import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
@@ -74,7 +75,7 @@ const redis = await connectRedis(REDIS_URL, logger, "bench-publisher-memory");
 try {
   await migrate(pool, logger);
   await pool.query(
-    `insert into polls (id, title) select 'p' || i, 'Poll ' || i from generate_series(1, $1::int) i`,
+    `insert into polls (id, slug, title) select 'p' || i, 'p' || i, 'Poll ' || i from generate_series(1, $1::int) i`,
     [POLLS],
   );
   await pool.query(
@@ -121,8 +122,7 @@ try {
            changed_at = excluded.changed_at
          returning poll_id, change_seq
        ), logged as (
-         insert into poll_change_log (poll_id, change_seq)
-         select poll_id, change_seq from changed
+         ${LOG_POLL_CHANGES}
        )
        insert into vote_rollups (poll_id, option_id, bucket_start, count, change_seq)
        select c.poll_id, 'o' || o, b,

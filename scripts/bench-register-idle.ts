@@ -13,7 +13,8 @@ import { intFlag, readCli } from "./cli.ts";
 // A register publisher's run when nothing changed, at a kept window of N registers (issue
 // 26): before migration 042 a run read every kept register (polls joined to
 // register_states) and MGET their versions from Redis, whatever changed; now it reads the
-// change logs since its cursor in Redis. "before" replays the former run's fixed reads
+// registers' change log (migration 050: empty when nothing changed) and the rosters changed
+// since its cursor in Redis. "before" replays the former run's fixed reads
 // (the kept query, the MGETs and the overdue count) in a snapshot as it did; "after" runs
 // the publisher resumed from a current cursor, counting the overdue at every run
 // (REGISTER_OVERDUE_RECOUNT_MS 0) and at most once a minute (its default).
@@ -58,8 +59,8 @@ try {
   const now = Date.now();
   // Spread over the last 10 hours (a day's lessons), 45 minutes each.
   await db.pool.query(
-    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     select 'r' || i, 'R', 'ash', 'register', 'roster', '{7A}',
+    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     select 'r' || i, 'r' || i, 'R', 'ash', 'register', 'roster', '{7A}',
             $1::timestamptz - (i % 600) * interval '1 minute',
             $1::timestamptz - (i % 600) * interval '1 minute' + interval '45 minutes'
      from generate_series(1, $2::int) i`,
@@ -97,6 +98,12 @@ try {
 
   const { rows } = await db.pool.query<{ s: string }>("select pg_current_snapshot()::text as s");
   const after = async (overdueRecountMs: number) => {
+    // Every register published: the log of their creation consumed (migration 050), the
+    // rosters' cursor current.
+    await db.pool.query("delete from register_change_log");
+    // As autovacuum leaves it between mornings (a scan of an emptied log reads its dead
+    // rows until then: measured apart in BENCHMARKS.md).
+    await db.pool.query("vacuum register_change_log");
     await redis.set(registerCursorKey(prefix), rows[0]!.s);
     const metrics = createPublisherMetrics();
     const publisher = new RegisterPublisher({

@@ -22,6 +22,7 @@ import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { ensureVotesStream, voteSubject } from "../common/votes-stream.ts";
 import { startNode, stopChild, waitUntilReady } from "../harness/child-processes.ts";
 import { freePort } from "../harness/ports.ts";
+import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
@@ -215,8 +216,8 @@ async function seedWorld(pool: Pool): Promise<void> {
 async function seedRegisters(pool: Pool, prefix: string, count: number): Promise<Lesson[]> {
   const morning = Date.now() - MORNING_AGO_MS;
   await pool.query(
-    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     select $1 || k, 'Lesson ' || k, 's' || ((k::bigint * $4) / $3), 'register', 'roster',
+    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     select $1 || k, $1 || k, 'Lesson ' || k, 's' || ((k::bigint * $4) / $3), 'register', 'roster',
             array['g' || k], s, s + $6 * interval '1 millisecond'
      from generate_series(0, $2::int - 1) k,
           lateral (select to_timestamp($5::double precision / 1000)
@@ -233,6 +234,11 @@ async function seedRegisters(pool: Pool, prefix: string, count: number): Promise
   const { rows } = await pool.query<{ id: string; incarnation: string; starts_at: Date }>(
     "select id, incarnation, starts_at from polls where id like $1 || '%' and kind = 'register'",
     [prefix],
+  );
+  // Told as the API's create tells it (the reference's are made while the services run).
+  await pollsInserted(
+    pool,
+    rows.map((r) => r.id),
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
   return Array.from({ length: count }, (_, k) => {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
+import { LOG_POLL_CHANGES } from "../batch-writer/store-batch.ts";
 import { createLogger } from "../common/logger.ts";
 import { migrate, migrationsDir } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
@@ -103,8 +104,8 @@ const rand = (salt: number) => `((hashint8extended(g, ${salt}) & 1048575)::float
 async function build(pool: Pool): Promise<void> {
   await pool.query(`create table bench_meta (votes bigint, days int, polls int, kiosks int)`);
   await pool.query(
-    `insert into polls (id, title, time_zone, opens_at, closes_at, one_vote_per_voter)
-     select 'poll-' || lpad(p::text, 2, '0'), 'Bench poll ' || p, ($1::text[])[1 + (p - 1) % $2],
+    `insert into polls (id, slug, title, time_zone, opens_at, closes_at, one_vote_per_voter)
+     select 'poll-' || lpad(p::text, 2, '0'), 'poll-' || lpad(p::text, 2, '0'), 'Bench poll ' || p, ($1::text[])[1 + (p - 1) % $2],
             date_trunc('day', now()) - make_interval(days => $3),
             date_trunc('day', now()), false
      from generate_series(1, $4::int) p`,
@@ -116,8 +117,8 @@ async function build(pool: Pool): Promise<void> {
     [OPTIONS],
   );
   await pool.query(
-    `insert into kiosks (id, name, token_hash)
-     select 'kiosk-' || k, 'Kiosk ' || k, sha256(k::text::bytea) from generate_series(1, $1::int) k`,
+    `insert into kiosks (id, slug, name, token_hash)
+     select 'kiosk-' || k, 'kiosk-' || k, 'Kiosk ' || k, sha256(k::text::bytea) from generate_series(1, $1::int) k`,
     [KIOSKS],
   );
 
@@ -264,8 +265,7 @@ async function writerCost(
         changed_at = excluded.changed_at
       returning poll_id, change_seq
     ), logged as (
-      insert into poll_change_log (poll_id, change_seq)
-      select poll_id, change_seq from changed
+      ${LOG_POLL_CHANGES}
     )
     insert into vote_rollups as r (poll_id, option_id, bucket_start, count, change_seq)
     select i.poll_id, i.option_id,

@@ -4,6 +4,7 @@ import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { KnownPeople } from "../ingest-api/people/known-people.ts";
+import { notifyPeopleChanged } from "../ingest-api/registry/registry-changes.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
@@ -146,8 +147,8 @@ try {
   // The groups' members are held for schools with a lesson register only: one each.
   if (GROUPS > 0)
     await pool.query(
-      `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-       select 'lesson-' || s, 'Lesson', 'school-' || s, 'register', 'roster', '{g0}', now(),
+      `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+       select 'lesson-' || s, 'lesson-' || s, 'Lesson', 'school-' || s, 'register', 'roster', '{g0}', now(),
               now() + interval '45 minutes'
        from generate_series(1, $1::int) s`,
       [SCHOOLS],
@@ -182,11 +183,13 @@ try {
   // school's keys read again).
   const changing = performance.now();
   await pool.query("insert into people (school_id, id) values ('school-1', 'newcomer')");
+  await notifyPeopleChanged(pool, ["school-1"]);
   while (!people.has("school-1", "newcomer")) await sleep(1);
   const changeMs = performance.now() - changing;
   await pool.query(
     "update people set active = false where school_id = 'school-1' and id = 'newcomer'",
   );
+  await notifyPeopleChanged(pool, ["school-1"]);
   while (people.has("school-1", "newcomer")) await sleep(1);
 
   log(`the reference: a Set<string> per school, ${int(REFERENCE_SCHOOLS)} schools...`);

@@ -585,7 +585,8 @@ const backDated: ScaleSection = {
 
 async function registerPolls(pool: Pool, n: number): Promise<string[]> {
   await pool.query(
-    `insert into polls (id, title) select 'p' || lpad(i::text, 5, '0'), 'Poll ' || i
+    `insert into polls (id, slug, title)
+     select 'p' || lpad(i::text, 5, '0'), 'p' || lpad(i::text, 5, '0'), 'Poll ' || i
      from generate_series(0, $1::int - 1) i`,
     [n],
   );

@@ -86,8 +86,8 @@ async function seed(polls: number): Promise<void> {
   await pool.query("truncate voter_ballots");
   await pool.query("delete from polls");
   await pool.query(
-    `insert into polls (id, title, one_vote_per_voter)
-     select 'bench-' || i, 'Bench ' || i, true from generate_series(0, $1::int - 1) i`,
+    `insert into polls (id, slug, title, one_vote_per_voter)
+     select 'bench-' || i, 'bench-' || i, 'Bench ' || i, true from generate_series(0, $1::int - 1) i`,
     [polls],
   );
   // Voter ids as kiosks send them (a member number), event ids random as UUIDv7's tail is.

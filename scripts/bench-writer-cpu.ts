@@ -107,8 +107,8 @@ let staging: PathResult;
 try {
   await migrate(pool, logger);
   await pool.query(
-    `insert into polls (id, title)
-     select 'poll-' || lpad(i::text, 2, '0'), 'Poll ' || i from generate_series(1, $1::int) i`,
+    `insert into polls (id, slug, title)
+     select 'poll-' || lpad(i::text, 2, '0'), 'poll-' || lpad(i::text, 2, '0'), 'Poll ' || i from generate_series(1, $1::int) i`,
     [POLLS],
   );
   await pool.query(`insert into poll_options (poll_id, id, label, position)

@@ -93,7 +93,7 @@ async function resetDatabase(): Promise<void> {
   const polls = pollIds(shape);
   const options = optionIds(shape);
   await pool.query(
-    "insert into polls (id, title) select id, 'Bench ' || id from unnest($1::text[]) as id",
+    "insert into polls (id, slug, title) select id, id, 'Bench ' || id from unnest($1::text[]) as id",
     [polls],
   );
   await pool.query(

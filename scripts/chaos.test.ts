@@ -104,6 +104,18 @@ test("the check reports a lost vote, a vote stored without a 202, and votes coun
        values ($1, 'demo-lunch', 'pizza', $2, now(), now(), 0)`,
       [uuidv7(), kiosk],
     );
+    // A vote of the load stored under two polls: the key (poll, eventId) would not stop it.
+    const twice = uuidv7();
+    load.accepted.add(twice);
+    for (const [poll, option] of [
+      ["demo-fair-feedback", "loved-it"],
+      ["demo-checkin", "on-time"],
+    ] as const)
+      await pool.query(
+        `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
+         values ($1, $2, $3, $4, now(), now(), 0)`,
+        [twice, poll, option, kiosk],
+      );
     // Its bucket rolled up three times over: two votes counted that are not there.
     await pool.query(
       `insert into vote_rollups (poll_id, option_id, bucket_start, count)
@@ -141,6 +153,7 @@ test("the check reports a lost vote, a vote stored without a 202, and votes coun
     assert.equal(check.extra, 1);
     assert.equal(check.doubleCounted, 2 + 3, "2 in the rollups, 3 in the publication");
     assert.ok(check.problems.some((p) => p.startsWith("LOST")));
+    assert.ok(check.problems.includes("TWICE: 1 eventIds stored under more than one poll"));
   } finally {
     await redis.close();
     await pool.end();

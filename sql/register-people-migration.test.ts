@@ -1,23 +1,17 @@
 import assert from "node:assert/strict";
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createLogger } from "../common/logger.ts";
-import { migrate, migrationsDir } from "../common/migrate.ts";
-import { createPool, dropDatabase, ensureDatabase, type Pool } from "../common/postgres.ts";
-import { PG_BASE_URL } from "../test-support/database.ts";
+import type { Pool } from "../common/postgres.ts";
 import { testNames } from "../test-support/names.ts";
+import { type DatabaseBefore, databaseBefore } from "../test-support/schema-before.ts";
 
 // Migration 037 converts the registers stored before it: a completed register's rows of
 // people with no event (the roster made present, one row a pupil) go; the event rows, the
 // rows of a register not completed, and every count stay; register_statuses lists the same
 // people by the same status as register_people did before.
 
-const url = `${PG_BASE_URL}/${testNames().database}`;
-const logger = createLogger("silent");
+const names = testNames();
 let pool: Pool;
-let before037: string;
+let old: DatabaseBefore;
 
 /** Every status row of a register as `person:status`, in id order. */
 async function statuses(relation: string, pollId: string): Promise<string[]> {
@@ -30,28 +24,21 @@ async function statuses(relation: string, pollId: string): Promise<string[]> {
 
 before(async () => {
   // The migrations up to 036 in a directory of their own: the database as it was before 037.
-  before037 = await mkdtemp(join(tmpdir(), "tallyflow-036-"));
-  for (const f of await readdir(migrationsDir))
-    if (/^\d{3}_/.test(f) && Number.parseInt(f.slice(0, 3), 10) < 37)
-      await copyFile(join(migrationsDir, f), join(before037, f));
-  await ensureDatabase(url);
-  pool = createPool(url, logger, { max: 2, applicationName: "test" });
-  await migrate(pool, logger, before037);
+  old = await databaseBefore(37, names.database);
+  pool = old.pool;
 });
 
 after(async () => {
-  await pool?.end();
-  await dropDatabase(url);
-  await rm(before037, { recursive: true, force: true });
+  await old?.close();
 });
 
 describe("migration 037: register_people keeps only the people with an event", () => {
   test("converts what 026's writer stored, every reader's answer the same", async () => {
     await pool.query("insert into schools (id, name) values ('ash', 'Ash')");
     await pool.query(
-      `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-       values ('done', 'Done', 'ash', 'register', 'roster', '{7A}', now() - interval '2 hours', now() - interval '1 hour'),
-              ('open', 'Open', 'ash', 'register', 'roster', '{7A}', now(), now() + interval '1 hour')`,
+      `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+       values ('done', 'done', 'Done', 'ash', 'register', 'roster', '{7A}', now() - interval '2 hours', now() - interval '1 hour'),
+              ('open', 'open', 'Open', 'ash', 'register', 'roster', '{7A}', now(), now() + interval '1 hour')`,
     );
     // As the writer before 037 stored them: a row for everyone of the completed register's
     // roster (A1, A3, A4 without an event), A2 absent, A3's absence taken back; the register
@@ -76,7 +63,7 @@ describe("migration 037: register_people keeps only the people with an event", (
     const wasOpen = await statuses("register_people", "open");
 
     // 037 and whatever later migrations main has by now.
-    assert.ok((await migrate(pool, logger)) >= 1);
+    assert.ok((await old.upgrade()) >= 1);
     const { rows: applied } = await pool.query<{ n: number }>(
       "select count(*)::int as n from schema_migrations where version = 37",
     );

@@ -14,9 +14,10 @@ import {
 import { currentSnapshot } from "../result-publisher/attendance-store.ts";
 import {
   countOverdue,
-  loadChangedRegisterPolls,
-  loadChangedRegisters,
+  deleteRegisterChangeLog,
+  loadChangedRosters,
   loadKeptRegisters,
+  loadRegisterChangeLog,
   loadRegisterRows,
 } from "../result-publisher/register-store.ts";
 import {
@@ -50,9 +51,9 @@ before(async () => {
   db = await createTestDatabase(testNames().database);
   await db.pool.query("insert into schools (id, name) values ('ash', 'Ash')");
   await db.pool.query(
-    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     values ('r1', 'R1', 'ash', 'register', 'roster', '{7A}', $1, $2),
-            ('r2', 'R2', 'ash', 'register', 'roster', '{7A}', $1, $2)`,
+    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     values ('r1', 'r1', 'R1', 'ash', 'register', 'roster', '{7A}', $1, $2),
+            ('r2', 'r2', 'R2', 'ash', 'register', 'roster', '{7A}', $1, $2)`,
     [new Date(NOW - 3_600_000), new Date(NOW - 1_800_000)],
   );
   await db.pool.query(
@@ -109,9 +110,12 @@ describe("lesson registers under the services' roles", () => {
     try {
       const kept = await loadKeptRegisters(client, NOW, 7);
       assert.equal(kept.length, 2);
-      assert.deepEqual(await loadChangedRegisters(client, await currentSnapshot(client)), []);
-      // Migration 042's log: the publisher reads it (the API's inserts wrote it).
-      assert.deepEqual(await loadChangedRegisterPolls(client, await currentSnapshot(client)), []);
+      assert.deepEqual(await loadChangedRosters(client, await currentSnapshot(client)), []);
+      // Migration 050's log: the polls' trigger (the API's inserts) and the writer (r1's
+      // batch) wrote it, the publisher reads and deletes it.
+      const logged = await loadRegisterChangeLog(client);
+      assert.deepEqual([...logged.keys()].sort(), ["r1", "r2"]);
+      assert.equal(await deleteRegisterChangeLog(client, logged), 2);
       // On one client (the publisher's snapshot transaction) the reads go one at a time:
       // pg warns of a query sent while another runs, and pg 9 refuses it.
       const warnings: string[] = [];

@@ -35,9 +35,9 @@ describe("the services' Postgres roles", () => {
   before(async () => {
     db = await createTestDatabase(testNames().database);
     await db.pool.query(`
-      insert into polls (id, title, time_zone) values ('p', 'P', 'UTC');
+      insert into polls (id, slug, title, time_zone) values ('p', 'p', 'P', 'UTC');
       insert into poll_options (poll_id, id, label, position) values ('p', 'yes', 'Yes', 0);
-      insert into kiosks (id, name, token_hash) values ('k', 'K', '\\x01');
+      insert into kiosks (id, slug, name, token_hash) values ('k', 'k', 'K', '\\x01');
       insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
         values ('0190a5b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b', 'p', 'yes', 'k', now(), now(), 1)`);
   });
@@ -49,7 +49,11 @@ describe("the services' Postgres roles", () => {
 
   test("the API manages the registry and cannot touch votes", async () => {
     const api = await as("tallyflow_api");
-    await api.query("insert into polls (id, title, time_zone) values ('q', 'Q', 'UTC')");
+    await api.query("insert into polls (id, slug, title, time_zone) values ('q', 'q', 'Q', 'UTC')");
+    // What follows a registry write in its transaction (migration 052): the API's to call.
+    await api.query("select polls_inserted(array['q'])");
+    await api.query("select notify_registry_rows('polls', array['q'])");
+    await api.query("select notify_people_schools(array['default'])");
     await api.query("update polls set title = 'P2' where id = 'p'");
     await api.query("select voter_id from voter_ballots");
     assert.equal((await api.query("select poll_has_votes('p') as has")).rows[0].has, true);
@@ -79,10 +83,11 @@ describe("the services' Postgres roles", () => {
     await api.query("update dead_letters set replayed_at = now() where false");
     await assert.rejects(api.query("update dead_letters set raw = '\\x00' where false"), REFUSED);
     await assert.rejects(api.query("delete from dead_letters"), REFUSED);
-    // Deleting an archived poll queues its rows for the purge through the trigger's own
-    // rights; the writer's role runs the purge through purge_deleted_polls (migration 031).
+    // Deleting an archived poll queues its rows for the purge through delete_polls's own
+    // rights (migration 052); the writer's role runs the purge through purge_deleted_polls
+    // (migration 031).
     await api.query("update polls set archived_at = now() where id = 'p'");
-    await api.query("delete from polls where id = 'p'");
+    await api.query("select delete_polls(array['p'])");
     const votesOfP = async () =>
       (await db.pool.query("select count(*)::int as n from votes where poll_id = 'p'")).rows[0].n;
     assert.equal(await votesOfP(), 1);
@@ -96,7 +101,7 @@ describe("the services' Postgres roles", () => {
 
   test("the writer stores votes and cannot change the registry", async () => {
     await db.pool.query(`
-      insert into polls (id, title, time_zone) values ('w', 'W', 'UTC');
+      insert into polls (id, slug, title, time_zone) values ('w', 'w', 'W', 'UTC');
       insert into poll_options (poll_id, id, label, position) values ('w', 'yes', 'Yes', 0)`);
     const writer = await as("tallyflow_writer");
     await writer.query(
@@ -108,6 +113,7 @@ describe("the services' Postgres roles", () => {
     await assert.rejects(writer.query("delete from poll_change_log"), REFUSED);
     await assert.rejects(writer.query("update polls set title = 'x' where id = 'w'"), REFUSED);
     await assert.rejects(writer.query("delete from polls where id = 'w'"), REFUSED);
+    await assert.rejects(writer.query("select delete_polls(array['w'])"), REFUSED);
     await assert.rejects(writer.query("update kiosks set name = 'x'"), REFUSED);
     await assert.rejects(
       writer.query("insert into poll_options values ('w', 'no', 'No', 1)"),

@@ -459,14 +459,14 @@ export async function seedAttendanceDataset(pool: Pool, d: AttendanceDataset): P
   for (const [schoolId, kiosks] of Object.entries(KIOSKS))
     for (const [i, id] of kiosks.entries())
       await pool.query(
-        "insert into kiosks (id, name, token_hash, school_id) values ($1, $1, $2, $3)",
+        "insert into kiosks (id, slug, name, token_hash, school_id) values ($1, $1, $1, $2, $3)",
         [id, Buffer.from(`${schoolId}-${i}`), schoolId],
       );
   for (const r of d.registers) {
     const tz = d.schools.find((s) => s.id === r.schoolId)!.timeZone;
     await pool.query(
-      `insert into polls (id, title, time_zone, school_id, kind, voters, group_ids)
-       values ($1, $1, $2, $3, 'attendance', 'roster', $4)`,
+      `insert into polls (id, slug, title, time_zone, school_id, kind, voters, group_ids)
+       values ($1, $1, $1, $2, $3, 'attendance', 'roster', $4)`,
       [r.id, tz, r.schoolId, r.groupIds],
     );
     await pool.query(
@@ -495,7 +495,7 @@ export async function seedAttendanceDataset(pool: Pool, d: AttendanceDataset): P
   );
   // An ordinary poll of the same school, voters and option `in`: no attendance event.
   await pool.query(
-    `insert into polls (id, title, time_zone, school_id) values ('north-lunch', 'Lunch', 'Europe/London', 'north');
+    `insert into polls (id, slug, title, time_zone, school_id) values ('north-lunch', 'north-lunch', 'Lunch', 'Europe/London', 'north');
      insert into poll_options (poll_id, id, label, position) values ('north-lunch', 'in', 'In', 1)`,
   );
   await pool.query(

@@ -1,5 +1,6 @@
 import { type AttendanceEvent, dayState } from "../common/attendance/person-day.ts";
 import type { Pool } from "../common/postgres.ts";
+import { notifyRegistryRows } from "../ingest-api/registry/registry-changes.ts";
 
 // attendance_days rows as the batch writer keeps them (migration 019): a person-day's state
 // from its events (common/attendance/person-day.ts), stamped with the writing transaction's
@@ -92,4 +93,5 @@ export async function setAttendanceRules(
     `update schools set ${sets.join(", ")}, updated_at = now() where id = $1`,
     values,
   );
+  await notifyRegistryRows(pool, "schools", [schoolId]);
 }

@@ -19,7 +19,7 @@ export async function insertSchool(pool: Pool, id: string, timeZone: string): Pr
 /** An attendance register of a school: options in and out, the school's roster. */
 export async function insertRegister(pool: Pool, id: string, schoolId: string): Promise<void> {
   await pool.query(
-    `insert into polls (id, title, school_id, kind, voters) values ($1, $2, $3, 'attendance', 'roster')`,
+    `insert into polls (id, slug, title, school_id, kind, voters) values ($1, $1, $2, $3, 'attendance', 'roster')`,
     [id, `Register ${id}`, schoolId],
   );
   await pool.query(

@@ -19,6 +19,7 @@ import {
   issueSchoolAdmin,
   type TestSchoolAdmin,
 } from "../../test-support/schools.ts";
+import { notifyRegistryRows } from "../registry/registry-changes.ts";
 
 // The school day routes of the API, over documents the result publisher (in this process,
 // run by the test) put in Redis: who may
@@ -54,8 +55,11 @@ before(async () => {
   h = await startIngestHarness({ RESULTS_INTERVAL_MS: "3000" });
   await createSchool(h.app, "birch", { timeZone: ZONE });
   await createSchool(h.app, "cedar", { timeZone: ZONE });
-  // Every day a school day: the test's today may be a Saturday.
-  await h.db.pool.query("update schools set attendance_weekdays = '{1,2,3,4,5,6,7}'");
+  // Every day a school day: the test's today may be a Saturday (told to the cache as the
+  // settings API's store does).
+  await h.db.pool.query(
+    "with s as (update schools set attendance_weekdays = '{1,2,3,4,5,6,7}' returning id) select notify_registry_rows('schools', array_agg(id)) from s",
+  );
   head = await issueSchoolAdmin(h.app, "birch");
   otherHead = await issueSchoolAdmin(h.app, "cedar");
   for (const [id, name, groups] of [
@@ -311,6 +315,7 @@ describe("a day document and the SQL of the raw events (migration 022)", () => {
     await h.db.pool.query(
       "update schools set attendance_weekdays = '{1,2,3,4,5,6,7}', attendance_late_after = '08:30' where id = 'larch'",
     );
+    await notifyRegistryRows(h.db.pool, "schools", ["larch"]);
     for (const [id, groups, active] of [
       ["L1", ["7A"], true],
       ["L2", ["7A", "7B"], true],

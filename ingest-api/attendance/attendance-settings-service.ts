@@ -18,7 +18,8 @@ export interface AttendanceSettingsServiceDeps {
  * school's admin: the 404 of a school that does not exist). A patch lands on the settings
  * read under the row's lock, so two patches at once cannot together break a rule that each
  * keeps alone (the temperature range). Every API process's registry cache hears the change
- * through the row's NOTIFY (migration 010); this one is current before the answer.
+ * through the NOTIFY its write sends (registry-changes.ts); this one is current before the
+ * answer.
  */
 export class AttendanceSettingsService {
   readonly #pool: Pool;

@@ -31,7 +31,9 @@ let publisher: InProcessPublisher;
 before(async () => {
   h = await startIngestHarness({ RESULTS_INTERVAL_MS: "3000", ATTENDANCE_GZIP_MIN_BYTES: "1" });
   await createSchool(h.app, "alder", { timeZone: "UTC" });
-  await h.db.pool.query("update schools set attendance_public_counts = true");
+  await h.db.pool.query(
+    "with s as (update schools set attendance_public_counts = true returning id) select notify_registry_rows('schools', array_agg(id)) from s",
+  );
   head = await issueSchoolAdmin(h.app, "alder");
   for (const id of ["A1", "A2"])
     await request(h.app)

@@ -16,6 +16,7 @@ import {
   type IngestHarness,
   startIngestHarness,
 } from "../../test-support/ingest.ts";
+import { notifyRegistryRows } from "../registry/registry-changes.ts";
 
 describe("kiosk authentication on the vote routes", () => {
   let h: IngestHarness;
@@ -31,7 +32,7 @@ describe("kiosk authentication on the vote routes", () => {
 
   before(async () => {
     // The periodic reload is pushed out to 10 minutes: changes made directly in Postgres
-    // can only arrive through LISTEN/NOTIFY.
+    // (notifying as the stores do) can only arrive through LISTEN/NOTIFY.
     h = await startIngestHarness({ REGISTRY_REFRESH_MS: "600000" });
     await createPoll(h.app, { id: "auth-poll" });
     kiosk = await createKiosk(h.app, "front-desk");
@@ -121,6 +122,7 @@ describe("kiosk authentication on the vote routes", () => {
     const k = await createKiosk(h.app, "remote-revoke");
     assert.equal((await voteWith(k.auth)).status, 202);
     await h.db.pool.query("update kiosks set revoked_at = now() where id = 'remote-revoke'");
+    await notifyRegistryRows(h.db.pool, "kiosks", ["remote-revoke"]);
 
     const refused = await eventually("the direct revocation is seen", async () => {
       const res = await voteWith(k.auth);
@@ -133,6 +135,7 @@ describe("kiosk authentication on the vote routes", () => {
 
     // Lifting the revocation the same way lets the kiosk back in.
     await h.db.pool.query("update kiosks set revoked_at = null where id = 'remote-revoke'");
+    await notifyRegistryRows(h.db.pool, "kiosks", ["remote-revoke"]);
     await eventually("the lifted revocation is seen", async () =>
       (await voteWith(k.auth)).status === 202 ? true : undefined,
     );
@@ -142,11 +145,11 @@ describe("kiosk authentication on the vote routes", () => {
     const token = `tfk_${randomBytes(32).toString("base64url")}`;
     const auth = { Authorization: `Bearer ${token}` };
     expectError(await voteWith(auth), 401, "unauthorized");
-    await h.db.pool.query("insert into kiosks (id, name, token_hash) values ($1, $2, $3)", [
-      "remote-added",
-      "Added elsewhere",
-      createHash("sha256").update(token).digest(),
-    ]);
+    await h.db.pool.query(
+      "insert into kiosks (id, slug, name, token_hash) values ($1, $1, $2, $3)",
+      ["remote-added", "Added elsewhere", createHash("sha256").update(token).digest()],
+    );
+    await notifyRegistryRows(h.db.pool, "kiosks", ["remote-added"]);
     const res = await eventually("the new kiosk is seen", async () => {
       const r = await voteWith(auth);
       return r.status === 401 ? undefined : r;

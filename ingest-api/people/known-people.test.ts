@@ -7,11 +7,13 @@ import {
   createProxiedDatabase,
   type ProxiedDatabase,
 } from "../../test-support/proxied-database.ts";
+import { notifyPeopleChanged, pollsInserted } from "../registry/registry-changes.ts";
 import { KnownPeople } from "./known-people.ts";
 
 // The known people on their own, against a real Postgres reached through a TcpProxy (to
 // silence the LISTEN connection, or take Postgres away). The safety-net reload is pushed
-// out to 10 minutes: only NOTIFY, and the catch-up of a re-opened LISTEN, make these pass.
+// out to 10 minutes: only NOTIFY (sent after each change, as the API's stores do:
+// registry-changes.ts), and the catch-up of a re-opened LISTEN, make these pass.
 
 const LIVENESS: ListenLiveness = { checkIntervalMs: 200, checkTimeoutMs: 500, keepAliveMs: 1_000 };
 
@@ -19,8 +21,17 @@ describe("KnownPeople", () => {
   let pg: ProxiedDatabase;
   let people: KnownPeople;
   const sql = (text: string, values: unknown[] = []) => pg.db.pool.query(text, values);
+  /** A statement changing these schools' people, then their notification. */
+  const change = async (schools: string[], text: string, values: unknown[] = []) => {
+    await sql(text, values);
+    await notifyPeopleChanged(pg.db.pool, schools);
+  };
   const addPerson = (school: string, id: string, active = true) =>
-    sql("insert into people (school_id, id, active) values ($1, $2, $3)", [school, id, active]);
+    change([school], "insert into people (school_id, id, active) values ($1, $2, $3)", [
+      school,
+      id,
+      active,
+    ]);
 
   before(async () => {
     pg = await createProxiedDatabase();
@@ -58,11 +69,11 @@ describe("KnownPeople", () => {
     const schoolLoads = people.loads.schools;
     await addPerson("south", "s1");
     await eventually("a person added is known", () => people.has("south", "s1"));
-    await sql("update people set active = false where id = 'n1'");
+    await change(["north"], "update people set active = false where id = 'n1'");
     await eventually("a person deactivated is unknown", () => !people.has("north", "n1"));
-    await sql("update people set active = true where id = 'n-inactive'");
+    await change(["north"], "update people set active = true where id = 'n-inactive'");
     await eventually("a person activated is known", () => people.has("north", "n-inactive"));
-    await sql("delete from people where school_id = 'south'");
+    await change(["south"], "delete from people where school_id = 'south'");
     await eventually("a school's people deleted are unknown", () => !people.has("south", "s1"));
     assert.equal(people.schools, 1, "a school without active people is dropped");
     assert.ok(people.loads.schools > schoolLoads, "loaded per school");
@@ -72,7 +83,8 @@ describe("KnownPeople", () => {
   test("a school with a register: its groups' members, followed as people move", async () => {
     await eventually("the set is LISTENing", () => people.ageMs === 0);
     await sql("insert into schools (id, name) values ('west', 'West')");
-    await sql(
+    await change(
+      ["west"],
       `insert into people (school_id, id, groups)
        values ('west', 'w1', '{7A}'), ('west', 'w2', '{7A,choir}'), ('west', 'w3', '{7B}')`,
     );
@@ -80,9 +92,10 @@ describe("KnownPeople", () => {
     assert.equal(people.holdsGroupsOf("west"), false, "no register: no group held");
     assert.equal(people.inGroup("west", "7A", "w1"), false);
     await sql(
-      `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-       values ('west-reg', 'Maths', 'west', 'register', 'roster', '{7A}', now(), now() + interval '1 hour')`,
+      `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+       values ('west-reg', 'west-reg', 'Maths', 'west', 'register', 'roster', '{7A}', now(), now() + interval '1 hour')`,
     );
+    await pollsInserted(pg.db.pool, ["west-reg"]);
     await eventually("the first register has the groups read", () => people.holdsGroupsOf("west"));
     assert.equal(people.inGroup("west", "7A", "w1"), true);
     assert.equal(people.inGroup("west", "7A", "w2"), true);
@@ -96,12 +109,12 @@ describe("KnownPeople", () => {
     assert.equal(people.memberOf("west", "9Z", "w3"), "not_in_group");
     assert.equal(people.memberOf("west", "7A", "stranger"), "unknown");
     assert.equal(people.memberOf("nowhere", "7A", "w1"), "unknown");
-    await sql("update people set groups = '{7B}' where id = 'w1'");
+    await change(["west"], "update people set groups = '{7B}' where id = 'w1'");
     await eventually("a person moved is in their new group", () =>
       people.inGroup("west", "7B", "w1"),
     );
     assert.equal(people.inGroup("west", "7A", "w1"), false);
-    await sql("update people set active = false where id = 'w2'");
+    await change(["west"], "update people set active = false where id = 'w2'");
     await eventually(
       "an inactive person is in no group",
       () => !people.inGroup("west", "choir", "w2"),
@@ -111,7 +124,8 @@ describe("KnownPeople", () => {
 
   test("one statement touching a school thousands of times is one load; a burst of reloads is one more", async () => {
     const loads = people.loads.schools;
-    await sql(
+    await change(
+      ["south"],
       "insert into people (school_id, id) select 'south', 'bulk-' || i from generate_series(1, 5000) i",
     );
     await eventually("an import of 5,000 is known", () => people.has("south", "bulk-5000"));
@@ -147,7 +161,10 @@ describe("KnownPeople", () => {
     // insert below: only the retry can load it once the table is back.
     await sql("alter table people rename to people_away");
     try {
-      await sql("insert into people_away (school_id, id) values ('north', 'while-failing')");
+      await change(
+        ["north"],
+        "insert into people_away (school_id, id) values ('north', 'while-failing')",
+      );
       await eventually("the load failed", () => people.ageMs > 0);
     } finally {
       await sql("alter table people_away rename to people");

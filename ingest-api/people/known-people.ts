@@ -8,7 +8,7 @@ import { GroupMembers, type GroupMembersBuilder } from "./group-members.ts";
 import { LookupKeySet } from "./lookup-key-set.ts";
 import { type SchoolKeys, SchoolKeysReader } from "./school-keys-reader.ts";
 
-/** The channel migration 017's statement triggers notify, with the school id as payload. */
+/** The channel a write of people notifies, with the school id as payload (migration 052). */
 const CHANNEL = "tallyflow_people";
 /** More schools than this changed while a load ran (a bulk statement) are one full load instead. */
 const MAX_SCHOOLS_PER_LOAD = 100;
@@ -39,8 +39,8 @@ interface Pending {
  *
  * It follows the roster as the registry cache follows the registry: a full load at start
  * (after LISTEN is in place, so nothing committed meanwhile is missed), then one school's
- * keys again for each NOTIFY naming it (migration 017 sends one per school a statement
- * touched: an import of 10,000 rows is one reload), a full reload after the LISTEN
+ * keys again for each NOTIFY naming it (a write sends one per school it touched: an
+ * import of 10,000 rows is one reload), a full reload after the LISTEN
  * connection is re-opened (notifications may have been missed) and every `refreshMs` as
  * the safety net. Loads run one at a time, and the notifications heard during one are one
  * load after it, whatever their number. A school's set is replaced whole once its keys are
@@ -113,7 +113,7 @@ export class KnownPeople {
 
   /**
    * Whether `personId` is an active person of the school in this group (a lesson register's).
-   * Held for schools with a register only (read again at a school's first: migration 026).
+   * Held for schools with a register only (read again at a school's first: its create notifies, migration 052).
    */
   inGroup(schoolId: string, groupId: string, personId: string): boolean {
     const groups = this.#groups.get(schoolId);
@@ -286,7 +286,7 @@ export class KnownPeople {
           : `active and school_id in (${schoolIds.map((id) => client.escapeLiteral(id)).join(", ")})`;
       const reader = new SchoolKeysReader(onSchool);
       // Each school's keys, then each of its groups' under `school/group` (schools with a
-      // lesson register only: migration 026 notifies a school's first): one stream, the
+      // lesson register only: a school's first is notified, migration 052): one stream, the
       // reader unchanged (it wants each name's rows together, which the order gives).
       const stream = client.query(
         copyTo(

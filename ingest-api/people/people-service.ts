@@ -127,7 +127,9 @@ export class PeopleService {
   ): Promise<Person> {
     inScope(scope, schoolId);
     return withoutRowData(async () => {
-      const row = await store.patchPerson(this.#pool, schoolId, id, patch);
+      const row = await withTransaction(this.#pool, (client) =>
+        store.patchPerson(client, schoolId, id, patch),
+      );
       if (row === undefined) throw await this.#missing(schoolId, id, scope);
       return store.toPerson(row, seesNames(scope, schoolId));
     });

@@ -1,9 +1,11 @@
 import type { Pool, PoolClient } from "../../common/postgres.ts";
+import { notifyPeopleChanged } from "../registry/registry-changes.ts";
 
 // Postgres access for a school's roster (the people table, migration 017): SQL only, the
 // rules are people-service.ts's. Every query names its school: the primary key is
 // (school_id, id), id ordered bytewise (collate "C"), so one school's page, an id prefix
 // and a keyset cursor are each one range of that index whatever the deployment holds.
+// Each write that changed rows notifies its school in its transaction (registry-changes.ts).
 
 type Db = Pool | PoolClient;
 
@@ -59,12 +61,12 @@ export async function getPerson(
  * row's updated_at moves only when something changed.
  */
 export async function putPerson(
-  db: Db,
+  client: PoolClient,
   schoolId: string,
   id: string,
   person: { name: string | null; groups: string[]; active: boolean },
 ): Promise<{ row: PersonRow; created: boolean }> {
-  const { rows } = await db.query<PersonRow & { created: boolean }>(
+  const { rows } = await client.query<PersonRow & { created: boolean }>(
     `insert into people as p (school_id, id, name, groups, active) values ($1, $2, $3, $4, $5)
      on conflict (school_id, id) do update
        set name = excluded.name, groups = excluded.groups, active = excluded.active,
@@ -75,13 +77,14 @@ export async function putPerson(
      returning ${COLUMNS}, (xmax = 0) as created`,
     [schoolId, id, person.name, person.groups, person.active],
   );
+  await notifyPeopleChanged(client, [schoolId]);
   const { created, ...row } = rows[0]!;
   return { row, created };
 }
 
 /** Changes the fields given (`name: null` removes the name); undefined when there is no such person. */
 export async function patchPerson(
-  db: Db,
+  client: PoolClient,
   schoolId: string,
   id: string,
   patch: {
@@ -91,7 +94,7 @@ export async function patchPerson(
   },
 ): Promise<PersonRow | undefined> {
   // Every SET expression reads the row as it was: updated_at compares old and new.
-  const { rows } = await db.query<PersonRow>(
+  const { rows } = await client.query<PersonRow>(
     `update people set
        name = case when $3 then $4::text else name end,
        groups = coalesce($5::text[], groups),
@@ -112,6 +115,7 @@ export async function patchPerson(
       patch.active ?? null,
     ],
   );
+  if (rows.length > 0) await notifyPeopleChanged(client, [schoolId]);
   return rows[0];
 }
 
@@ -121,6 +125,7 @@ export async function deletePerson(client: PoolClient, schoolId: string, id: str
     schoolId,
     id,
   ]);
+  if (rowCount === 1) await notifyPeopleChanged(client, [schoolId]);
   return rowCount === 1;
 }
 
@@ -198,9 +203,9 @@ export interface ImportRows {
 
 /**
  * Upserts every row in one statement: the rows travel as arrays (unnest), so 10,000 rows
- * are one round trip and one statement (migration 017's trigger then notifies the school
- * once). A row sets the person active. A row that changes nothing is not written (its
- * updated_at stays), and is counted by the caller as unchanged.
+ * are one round trip and one statement, and the school is notified once (if a row changed).
+ * A row sets the person active. A row that changes nothing is not written (its updated_at
+ * stays), and is counted by the caller as unchanged.
  */
 export async function upsertPeople(
   client: PoolClient,
@@ -229,7 +234,9 @@ export async function upsertPeople(
      from written`,
     [schoolId, rows.ids, rows.names, groups],
   );
-  return counts[0]!;
+  const { created, updated } = counts[0]!;
+  if (created + updated > 0) await notifyPeopleChanged(client, [schoolId]);
+  return { created, updated };
 }
 
 /** Deactivates the school's active people whose id is not in `keep`; returns how many. */
@@ -245,5 +252,6 @@ export async function deactivateOthers(
      where school_id = $1 and active and id not in (select unnest($2::text[]))`,
     [schoolId, keep],
   );
+  if ((rowCount ?? 0) > 0) await notifyPeopleChanged(client, [schoolId]);
   return rowCount ?? 0;
 }

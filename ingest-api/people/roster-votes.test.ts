@@ -11,11 +11,12 @@ import {
   startIngestHarness,
   startIngestReplica,
 } from "../../test-support/ingest.ts";
+import { notifyPeopleChanged, notifyRegistryRows } from "../registry/registry-changes.ts";
 
 // `voters: "roster"`: a vote's voterId must be an active person of the poll's school,
 // checked in memory (ingest-api/people/known-people.ts), never echoed. People are rows put
-// in with SQL, as the people API (or a roster import) leaves them: this checks the vote
-// path alone. The safety-net reload is the default 10 minutes: only NOTIFY makes a change
+// in with SQL, as the people API (or a roster import) leaves them, and notified as its store
+// does (registry-changes.ts): this checks the vote path alone. The safety-net reload is the default 10 minutes: only NOTIFY makes a change
 // made here visible.
 
 describe("roster polls (voters: roster)", () => {
@@ -26,8 +27,14 @@ describe("roster polls (voters: roster)", () => {
   let northPoll: string;
 
   const sql = (text: string, values: unknown[] = []) => h.db.pool.query(text, values);
-  const addPerson = (school: string, id: string, active = true) =>
-    sql("insert into people (school_id, id, active) values ($1, $2, $3)", [school, id, active]);
+  const addPerson = async (school: string, id: string, active = true) => {
+    await sql("insert into people (school_id, id, active) values ($1, $2, $3)", [
+      school,
+      id,
+      active,
+    ]);
+    await notifyPeopleChanged(h.db.pool, [school]);
+  };
   const vote = (app: Express, k: TestKiosk, pollId: string, voterId?: string) =>
     request(app)
       .post("/v1/votes")
@@ -52,6 +59,7 @@ describe("roster polls (voters: roster)", () => {
   before(async () => {
     h = await startIngestHarness();
     await sql("insert into schools (id, name) values ('north', 'North school')");
+    await notifyRegistryRows(h.db.pool, "schools", ["north"]);
     const roster = await createPoll({ id: "roster", voters: "roster" });
     assert.equal(roster.voters, "roster");
     await createPoll({ id: "anyone" });
@@ -146,6 +154,7 @@ describe("roster polls (voters: roster)", () => {
         { timeoutMs: 1_000, intervalMs: 20 },
       );
       await sql("update people set active = false where school_id = 'default' and id = 'dave'");
+      await notifyPeopleChanged(h.db.pool, ["default"]);
       await eventually(
         "the replica refuses dave",
         async () => (await vote(replica.app, kiosk, "roster", "dave")).status === 422,

@@ -24,9 +24,10 @@ before(async () => {
     "insert into school_teachers (id, school_id, label, token_hash) values ('t1', 'default', 'T', $1)",
     [hash],
   );
-  await db.pool.query(`insert into kiosks (id, name, token_hash) values ('k1', 'K', $1)`, [
-    createHash("sha256").update("kiosk-token-of-the-reload-test").digest(),
-  ]);
+  await db.pool.query(
+    `insert into kiosks (id, slug, name, token_hash) values ('k1', 'k1', 'K', $1)`,
+    [createHash("sha256").update("kiosk-token-of-the-reload-test").digest()],
+  );
   cache = new RegistryCache(db.pool, db.url, 600_000, createLogger("silent"), {
     checkIntervalMs: 60_000,
     checkTimeoutMs: 5_000,

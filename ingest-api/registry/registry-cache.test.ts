@@ -10,10 +10,12 @@ import {
   type TestKiosk,
 } from "../../test-support/api.ts";
 import { type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
+import { deletePolls, notifyRegistryRows, pollsInserted } from "./registry-changes.ts";
 
 // The ingest path reads an in-memory copy of the registry. Changes made by another API
-// process (here: directly in Postgres) arrive through LISTEN/NOTIFY; the periodic reload is
-// pushed out to 10 minutes so that only NOTIFY can make these tests pass.
+// process (here: directly in Postgres, notifying as its stores do: registry-changes.ts)
+// arrive through LISTEN/NOTIFY; the periodic reload is pushed out to 10 minutes so that
+// only NOTIFY can make these tests pass.
 
 describe("registry changes made by another process", () => {
   let h: IngestHarness;
@@ -39,10 +41,13 @@ describe("registry changes made by another process", () => {
     const client = await h.db.pool.connect();
     try {
       await client.query("begin");
-      await client.query("insert into polls (id, title) values ('remote', 'Remote')");
+      await client.query(
+        "insert into polls (id, slug, title) values ('remote', 'remote', 'Remote')",
+      );
       await client.query(
         "insert into poll_options (poll_id, id, label, position) values ('remote', 'a', 'A', 1)",
       );
+      await pollsInserted(client, ["remote"]);
       await client.query("commit");
     } finally {
       client.release();
@@ -57,6 +62,7 @@ describe("registry changes made by another process", () => {
     await h.db.pool.query(
       "insert into poll_options (poll_id, id, label, position) values ('extended', 'maybe', 'Maybe', 3)",
     );
+    await notifyRegistryRows(h.db.pool, "poll_options", ["extended"]);
     const res = await voteUntilNot(422, "extended", "maybe");
     assert.equal(res.status, 202, res.text);
   });
@@ -67,21 +73,23 @@ describe("registry changes made by another process", () => {
       return [...h.cache.registersStarting("default", at, at + 3_600_000)].map((p) => p.id);
     };
     await h.db.pool.query(
-      `insert into polls (id, title, kind, voters, group_ids, starts_at, ends_at)
-       values ('lesson', 'Lesson', 'register', 'roster', '{7A}',
+      `insert into polls (id, slug, title, kind, voters, group_ids, starts_at, ends_at)
+       values ('lesson', 'lesson', 'Lesson', 'register', 'roster', '{7A}',
                '2026-03-02T08:00:00Z', '2026-03-02T08:45:00Z')`,
     );
+    await pollsInserted(h.db.pool, ["lesson"]);
     await eventually("the register indexed", async () =>
       day("2026-03-02T08:00:00Z").includes("lesson") ? true : undefined,
     );
     await h.db.pool.query(
       "update polls set starts_at = '2026-03-09T08:00:00Z', ends_at = '2026-03-09T08:45:00Z' where id = 'lesson'",
     );
+    await notifyRegistryRows(h.db.pool, "polls", ["lesson"]);
     await eventually("the register moved", async () =>
       day("2026-03-09T08:00:00Z").includes("lesson") ? true : undefined,
     );
     assert.deepEqual(day("2026-03-02T08:00:00Z"), [], "its old day no longer holds it");
-    await h.db.pool.query("delete from polls where id = 'lesson'");
+    await deletePolls(h.db.pool, ["lesson"]);
     await eventually("the register dropped", async () =>
       day("2026-03-09T08:00:00Z").length === 0 ? true : undefined,
     );
@@ -93,6 +101,7 @@ describe("registry changes made by another process", () => {
     await createPoll(h.app, { id: "retiring" });
     assert.equal((await vote("retiring", "yes")).status, 202);
     await h.db.pool.query("update polls set archived_at = now() where id = 'retiring'");
+    await notifyRegistryRows(h.db.pool, "polls", ["retiring"]);
     expectError(await voteUntilNot(202, "retiring", "yes"), 409, "poll_archived");
   });
 });

@@ -85,8 +85,9 @@ const pendingRows = (p: Pending) =>
 /**
  * The ingest path never queries Postgres per vote: it reads this in-memory copy of the
  * registry. A change is seen within milliseconds through LISTEN/NOTIFY, whose payload
- * names the row (`polls:<id>`, `poll_options:<pollId>`, `kiosks:<id>`, migration 010):
- * only that poll (with its options) or that kiosk is read again. A full reload runs at
+ * names the row (`polls:<id>`, `poll_options:<pollId>`, `kiosks:<id>`, `schools:<id>`; sent
+ * by each write's transaction: registry-changes.ts, migration 052): only that poll (with
+ * its options) or that kiosk is read again. A full reload runs at
  * start, after the LISTEN connection is re-opened (notifications may have been missed),
  * for a payload naming a table alone, and every `refreshMs` as the safety net. While
  * Postgres is down the last snapshot keeps serving (votes still flow to NATS) and `ageMs`
@@ -231,7 +232,7 @@ export class RegistryCache {
     return this.#apply();
   }
 
-  /** A NOTIFY payload from migration 010's triggers; anything else is a full reload. */
+  /** A NOTIFY payload (registry-changes.ts; 010's format); anything else is a full reload. */
   #heard(payload: string | undefined): Promise<void> {
     const colon = payload?.indexOf(":") ?? -1;
     const table = colon < 0 ? undefined : payload!.slice(0, colon);

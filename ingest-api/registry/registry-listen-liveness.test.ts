@@ -8,6 +8,7 @@ import {
   type ProxiedDatabase,
 } from "../../test-support/proxied-database.ts";
 import { RegistryCache } from "./registry-cache.ts";
+import { pollsInserted } from "./registry-changes.ts";
 
 // The registry cache hears changes on a LISTEN connection. Gone silent (a partition: no
 // FIN, no RST), that connection reports nothing and hears nothing: the cache must notice,
@@ -19,12 +20,14 @@ const LIVENESS: ListenLiveness = { checkIntervalMs: 200, checkTimeoutMs: 500, ke
 describe("the registry cache's LISTEN connection gone silent", () => {
   let pg: ProxiedDatabase;
   let cache: RegistryCache;
-  const addPoll = (id: string) =>
-    pg.db.pool.query(
-      `with p as (insert into polls (id, title) values ($1, $1))
+  const addPoll = async (id: string) => {
+    await pg.db.pool.query(
+      `with p as (insert into polls (id, slug, title) values ($1, $1, $1))
        insert into poll_options (poll_id, id, label, position) values ($1, 'a', 'A', 1)`,
       [id],
     );
+    await pollsInserted(pg.db.pool, [id]);
+  };
 
   before(async () => {
     pg = await createProxiedDatabase();

@@ -11,28 +11,21 @@ import {
   type TestKiosk,
 } from "../../test-support/api.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
+import { deletePolls, notifyRegistryRows, pollsInserted } from "./registry-changes.ts";
 
-// Registry changes apply per row (migration 010's NOTIFY names the row). To tell a per-row
-// load from a full reload, a "silent" change is made with the triggers off
-// (session_replication_role = replica): only a full reload can show it. The periodic
-// reload is pushed out to 10 minutes.
+// Registry changes apply per row (the NOTIFY names the row: registry-changes.ts, as another
+// API process's stores send it). To tell a per-row load from a full reload, a "silent"
+// change is made without notifying: only a full reload can show it. The periodic reload is
+// pushed out to 10 minutes.
 
 describe("registry cache: changes applied per row", () => {
   let h: IngestHarness;
   let kiosk: TestKiosk;
   const vote = (k: TestKiosk, pollId: string, optionId = "yes") =>
     request(h.app).post("/v1/votes").set(k.auth).send({ pollId, optionId });
-  /** A statement run with the triggers off: no NOTIFY. */
-  const silently = async (sql: string, params: unknown[] = []) => {
-    const client = await h.db.pool.connect();
-    try {
-      await client.query("begin");
-      await client.query("set local session_replication_role = replica");
-      await client.query(sql, params);
-      await client.query("commit");
-    } finally {
-      client.release();
-    }
+  /** A statement that tells no one: no NOTIFY. */
+  const silently = async (sql: string) => {
+    await h.db.pool.query(sql);
   };
   const titleOf = async (pollId: string) => {
     const res = await request(h.app).get(`/v1/public/polls/${pollId}`).expect(200);
@@ -51,6 +44,7 @@ describe("registry cache: changes applied per row", () => {
     await createPoll(h.app, { id: "loud", title: "Loud" });
     await silently("update polls set title = 'Quiet, changed' where id = 'quiet'");
     await h.db.pool.query("update polls set title = 'Loud, changed' where id = 'loud'");
+    await notifyRegistryRows(h.db.pool, "polls", ["loud"]);
     await eventually("the notified change is applied", async () =>
       (await titleOf("loud")) === "Loud, changed" ? true : undefined,
     );
@@ -59,6 +53,7 @@ describe("registry cache: changes applied per row", () => {
     await h.db.pool.query(
       "insert into poll_options (poll_id, id, label, position) values ('loud', 'maybe', 'Maybe', 3)",
     );
+    await notifyRegistryRows(h.db.pool, "poll_options", ["loud"]);
     await eventually("the new option takes votes", async () =>
       (await vote(kiosk, "loud", "maybe")).status === 202 ? true : undefined,
     );
@@ -70,10 +65,13 @@ describe("registry cache: changes applied per row", () => {
     const client = await h.db.pool.connect();
     try {
       await client.query("begin");
-      await client.query("insert into polls (id, title) values ('direct', 'Direct')");
+      await client.query(
+        "insert into polls (id, slug, title) values ('direct', 'direct', 'Direct')",
+      );
       await client.query(
         "insert into poll_options (poll_id, id, label, position) values ('direct', 'yes', 'Yes', 1)",
       );
+      await pollsInserted(client, ["direct"]);
       await client.query("commit");
     } finally {
       client.release();
@@ -82,7 +80,7 @@ describe("registry cache: changes applied per row", () => {
       (await vote(kiosk, "direct")).status === 202 ? true : undefined,
     );
     await h.db.pool.query("delete from votes where poll_id = 'direct'");
-    await h.db.pool.query("delete from polls where id = 'direct'");
+    await deletePolls(h.db.pool, ["direct"]);
     await eventually("the deleted poll is unknown", async () =>
       (await vote(kiosk, "direct")).status === 404 ? true : undefined,
     );
@@ -95,6 +93,7 @@ describe("registry cache: changes applied per row", () => {
     assert.equal((await vote(revoked, "kiosks")).status, 202);
     await silently("update kiosks set revoked_at = now() where id = 'rows-other'");
     await h.db.pool.query("update kiosks set revoked_at = now() where id = 'rows-revoked'");
+    await notifyRegistryRows(h.db.pool, "kiosks", ["rows-revoked"]);
     const refused = await eventually("the revoked kiosk is refused", async () => {
       const res = await vote(revoked, "kiosks");
       return res.status === 202 ? undefined : res;
@@ -107,8 +106,13 @@ describe("registry cache: changes applied per row", () => {
   });
 
   test("a bulk statement beyond the per-row threshold is applied as one full reload", async () => {
-    await h.db.pool.query(
-      `insert into polls (id, title) select 'bulk-' || n, 'Bulk ' || n from generate_series(1, 600) n`,
+    const { rows } = await h.db.pool.query<{ id: string }>(
+      `insert into polls (id, slug, title) select 'bulk-' || n, 'bulk-' || n, 'Bulk ' || n from generate_series(1, 600) n
+       returning id`,
+    );
+    await pollsInserted(
+      h.db.pool,
+      rows.map((r) => r.id),
     );
     await eventually("all 600 polls are known", async () => {
       const res = await request(h.app).get("/v1/public/polls").expect(200);
@@ -159,7 +163,10 @@ describe("public polls: built once per registry version", () => {
     assert.equal(unchanged.headers.etag, a.headers.etag);
     assert.equal(unchanged.headers["cache-control"], a.headers["cache-control"]);
 
-    await h.db.pool.query("insert into polls (id, title) values ('second', 'Second')");
+    await h.db.pool.query(
+      "insert into polls (id, slug, title) values ('second', 'second', 'Second')",
+    );
+    await pollsInserted(h.db.pool, ["second"]);
     const changed = await eventually("the list shows the new poll", async () => {
       const res = await list(String(a.headers.etag));
       return res.status === 200 ? res : undefined;
@@ -176,6 +183,7 @@ describe("public polls: built once per registry version", () => {
       .set("If-None-Match", String(one.headers.etag))
       .expect(304);
     await h.db.pool.query("update polls set title = 'Second, renamed' where id = 'second'");
+    await notifyRegistryRows(h.db.pool, "polls", ["second"]);
     await eventually("the poll's answer follows the change", async () => {
       const res = await request(h.app).get("/v1/public/polls/second");
       return res.body.title === "Second, renamed" ? true : undefined;

@@ -92,7 +92,7 @@ const PAIRING_CODE_DRAWS = 5;
  * lock, in the transaction that applies the change.
  *
  * Each service cleans up what it owns: deleting a poll deletes its registry rows, the
- * writer's rows go by the writer's trigger (migration 011) in the same transaction, and the
+ * writer's rows go by delete_polls (migration 052) in the same transaction, and the
  * publisher removes the published results of a poll that is gone at its next run. This
  * service forgets the voter claims (the API's own Redis keys) on archive and delete.
  */
@@ -261,7 +261,8 @@ export class RegistryService {
 
   /**
    * Refused while the poll has votes, unless it was archived first: then its votes and
-   * everything derived from them go with it (the writer's trigger, same transaction).
+   * everything derived from them go with it (delete_polls, same transaction; the votes by
+   * the writers' background purge).
    */
   async deletePoll(id: string, scope: SchoolScope): Promise<Poll> {
     const { incarnation, ...poll } = await withTransaction(this.#pool, async (client) => {

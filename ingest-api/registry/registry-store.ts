@@ -17,11 +17,15 @@ import {
   loadSchools,
   type SchoolAdminCredential,
 } from "../schools/school-store.ts";
+import { deletePolls, notifyRegistryRows, pollsInserted } from "./registry-changes.ts";
 import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
 
 // Postgres access for the registry: SQL only. The rules (what may change once a poll has
 // votes, when a poll may be deleted) and the side effects of a change are the service's
 // (registry-service.ts), which runs the functions taking a client in its transactions.
+// Each function writing registry rows notifies the other processes in that transaction, and
+// a poll's insert and delete do what goes with them there too (registry-changes.ts,
+// migration 052).
 
 interface PollRow {
   id: string;
@@ -170,6 +174,7 @@ export async function putOptions(
      on conflict (poll_id, id) do update set label = excluded.label, position = excluded.position`,
     [pollId, options.map((o) => o.id), options.map((o) => o.label)],
   );
+  await notifyRegistryRows(client, "poll_options", [pollId]);
 }
 
 export async function deleteOptions(
@@ -181,6 +186,7 @@ export async function deleteOptions(
     pollId,
     optionIds,
   ]);
+  await notifyRegistryRows(client, "poll_options", [pollId]);
 }
 
 /**
@@ -220,6 +226,9 @@ export async function insertPoll(
         input.endsAt ?? null,
       ],
     );
+    // Refused while the id's purge is pending; its notification is undone with the
+    // savepoint, as the insert is (a notification belongs to its subtransaction).
+    await pollsInserted(client, [id]);
     await client.query("release savepoint insert_poll");
     return "inserted";
   } catch (err) {
@@ -303,17 +312,19 @@ export async function updatePollRow(
       patch.groupIds ?? null,
     ],
   );
+  await notifyRegistryRows(client, "polls", [id]);
 }
 
 /**
- * Deletes the poll row; its options go by cascade, and the writer's rows for it (votes
- * and everything derived from them) by the writer's trigger (migration 011), in this
- * transaction. Votes still in the stream are not stored afterwards: the writer drops votes
- * whose poll is gone, or whose incarnation is not the poll's (a poll re-created with the
- * same id), into rejected_votes (poll_deleted).
+ * Deletes the poll row in this transaction; its options go by cascade, what is bounded by
+ * them (rollups, change marker, duplicate counts) at once and its votes by the writers'
+ * background purge, queued here (migration 052's delete_polls), and the other processes are
+ * told. Votes still in the stream are not stored afterwards: the writer drops votes whose
+ * poll is gone, or whose incarnation is not the poll's (a poll re-created with the same
+ * id), into rejected_votes (poll_deleted).
  */
 export async function deletePollRow(client: PoolClient, id: string): Promise<void> {
-  await client.query("delete from polls where id = $1", [id]);
+  await deletePolls(client, [id]);
 }
 
 export function hashToken(token: string): Buffer {
@@ -361,6 +372,7 @@ export async function createKiosk(
        returning ${KIOSK_COLUMNS}`,
       [id, schoolId, input.id, input.name, hashToken(token), input.pollIds ?? null],
     );
+    await notifyRegistryRows(client, "kiosks", [id]);
     await client.query("release savepoint insert_kiosk");
     return { ...toKiosk(rows[0]!), token };
   } catch (err) {
@@ -428,12 +440,12 @@ export async function getKiosk(
 
 /** Writes the fields the patch has; `pollIds: null` lifts the kiosk's poll limit. */
 export async function updateKiosk(
-  db: Pool | PoolClient,
+  client: PoolClient,
   id: string,
   scope: SchoolScope,
   patch: UpdateKiosk,
 ): Promise<Kiosk> {
-  const { rows } = await db.query<KioskRow>(
+  const { rows } = await client.query<KioskRow>(
     `update kiosks set
        name = coalesce($3, name),
        poll_ids = case when $4::boolean then $5::text[] else poll_ids end
@@ -442,6 +454,7 @@ export async function updateKiosk(
     [id, scope, patch.name ?? null, patch.pollIds !== undefined, patch.pollIds ?? null],
   );
   if (rows.length === 0) throw kioskNotFound(id);
+  await notifyRegistryRows(client, "kiosks", [id]);
   return toKiosk(rows[0]!);
 }
 
@@ -478,6 +491,7 @@ export async function revokeKiosk(
     [id, scope],
   );
   if (rows.length === 0) throw kioskNotFound(id);
+  await notifyRegistryRows(client, "kiosks", [id]);
   await client.query("delete from kiosk_pairing_codes where kiosk_id = $1", [id]);
   return toKiosk(rows[0]!);
 }
@@ -531,7 +545,7 @@ export async function takePairingCode(
 
 /**
  * Gives a kiosk a new token, unless it is revoked: the previous token stops matching any
- * kiosk (the registry caches drop its hash on the row's NOTIFY). Undefined when revoked.
+ * kiosk (the registry caches drop its hash on the kiosk's NOTIFY). Undefined when revoked.
  */
 export async function rotateKioskToken(
   client: PoolClient,
@@ -543,7 +557,9 @@ export async function rotateKioskToken(
      returning ${KIOSK_COLUMNS}`,
     [id, hashToken(token)],
   );
-  return rows.length === 0 ? undefined : { ...toKiosk(rows[0]!), token };
+  if (rows.length === 0) return undefined;
+  await notifyRegistryRows(client, "kiosks", [id]);
+  return { ...toKiosk(rows[0]!), token };
 }
 
 /** A poll with its incarnation (migration 007), which the API stamps on each vote. */

@@ -6,6 +6,7 @@ import { type HiddenResults, resultsKeys } from "../../common/results-contract.t
 import { createPoll, expectError, isoFromNow, minutes } from "../../test-support/api.ts";
 import { ADMIN } from "../../test-support/ingest.ts";
 import { type ResultsPipeline, startResultsPipeline } from "../../test-support/results-pipeline.ts";
+import { notifyRegistryRows } from "../registry/registry-changes.ts";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -162,6 +163,7 @@ describe("results read API", () => {
           "update polls set title = $1, updated_at = clock_timestamp() where id = 'busy'",
           [`Busy ${round}`],
         );
+        await notifyRegistryRows(p.h.db.pool, "polls", ["busy"]);
         assert.deepEqual((await p.publisher.run()).published, ["busy"]);
         await record();
       }

@@ -1,37 +1,25 @@
 import assert from "node:assert/strict";
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import request from "supertest";
-import { createLogger } from "../../common/logger.ts";
-import { migrate, migrationsDir } from "../../common/migrate.ts";
-import { createPool, ensureDatabase, type Pool } from "../../common/postgres.ts";
-import { PG_BASE_URL } from "../../test-support/database.ts";
+import type { Pool } from "../../common/postgres.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
 import { testNames } from "../../test-support/names.ts";
+import { type DatabaseBefore, databaseBefore } from "../../test-support/schema-before.ts";
 import { queryNumber } from "../../test-support/stored-votes.ts";
 
 // An existing deployment upgraded to schools (migration 017): what existed moves into the
 // school `default` with its name equal to its id, so nothing is lost and every URL, token
 // and stored vote keeps working.
 
-const logger = createLogger("silent");
 const names = testNames();
-const url = `${PG_BASE_URL}/${names.database}`;
 let pool: Pool;
 let h: IngestHarness | undefined;
-let oldDir: string;
+let old: DatabaseBefore;
 
 before(async () => {
   // The database as the release before schools left it: migrations up to 016.
-  oldDir = await mkdtemp(join(tmpdir(), "tallyflow-before-017-"));
-  for (const file of await readdir(migrationsDir))
-    if (/^\d{3}_/.test(file) && Number(file.slice(0, 3)) < 17)
-      await copyFile(join(migrationsDir, file), join(oldDir, file));
-  await ensureDatabase(url);
-  pool = createPool(url, logger, { max: 2, applicationName: "test" });
-  await migrate(pool, logger, oldDir);
+  old = await databaseBefore(17, names.database);
+  pool = old.pool;
   await pool.query(`
     insert into polls (id, title, time_zone) values ('lunch', 'Lunch', 'Europe/Oslo');
     insert into poll_options (poll_id, id, label, position) values ('lunch', 'yes', 'Yes', 1);
@@ -42,12 +30,11 @@ before(async () => {
 });
 after(async () => {
   await h?.close(); // drops the database
-  await pool?.end();
-  await rm(oldDir, { recursive: true, force: true });
+  await old?.close();
 });
 
 test("017 moves every poll and kiosk into the default school, and keeps their ids and votes", async () => {
-  await migrate(pool, logger);
+  await old.upgrade();
   const polls = await pool.query("select id, school_id, slug from polls");
   assert.deepEqual(polls.rows, [{ id: "lunch", school_id: "default", slug: "lunch" }]);
   const kiosks = await pool.query("select id, school_id, slug from kiosks");

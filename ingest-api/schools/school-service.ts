@@ -38,8 +38,8 @@ export type IssuedSchoolAdmin = store.SchoolAdmin & { token: string };
 /**
  * Schools and their admins (the deployment admin's), and the rules: the `default` school
  * cannot be deleted, and a school whose polls have votes only once those are archived (as
- * for a poll). Deleting a school deletes its polls (and their votes, by the writer's
- * trigger), kiosks, people and admins in one transaction.
+ * for a poll). Deleting a school deletes its polls (as a poll's delete does: delete_polls,
+ * its votes queued for the writers' purge), kiosks, people and admins in one transaction.
  */
 export class SchoolService {
   readonly #pool: Pool;
@@ -94,13 +94,15 @@ export class SchoolService {
   }
 
   async createSchool(input: CreateSchool): Promise<School> {
-    const school = await store.insertSchool(this.#pool, input);
+    const school = await withTransaction(this.#pool, (client) => store.insertSchool(client, input));
     await this.#refresh(school.id);
     return school;
   }
 
   async updateSchool(id: string, patch: UpdateSchool): Promise<School> {
-    const school = await store.updateSchool(this.#pool, id, patch);
+    const school = await withTransaction(this.#pool, (client) =>
+      store.updateSchool(client, id, patch),
+    );
     await this.#refresh(id);
     return school;
   }

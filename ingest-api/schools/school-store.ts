@@ -3,8 +3,15 @@ import { type Pool, type PoolClient, pgCode } from "../../common/postgres.ts";
 import type { AttendanceSettings, School } from "../../common/registry-types.ts";
 import type { SchoolScope } from "../auth/actor.ts";
 import { likePrefix } from "../http/page-cursor.ts";
+import {
+  deletePolls,
+  notifyPeopleChanged,
+  notifyRegistryRows,
+} from "../registry/registry-changes.ts";
 
-// Postgres access for schools and their admins: SQL only (rules: school-service.ts).
+// Postgres access for schools and their admins: SQL only (rules: school-service.ts). Each
+// write of schools (and of the polls, kiosks and people a school's delete takes) notifies
+// the other processes in its transaction (registry-changes.ts, migration 052).
 
 type Db = Pool | PoolClient;
 
@@ -151,15 +158,16 @@ export async function lockSchool(client: PoolClient, id: string): Promise<School
 }
 
 export async function insertSchool(
-  db: Db,
+  client: PoolClient,
   input: { id: string; name: string; timeZone?: string | undefined },
 ): Promise<School> {
   try {
-    const { rows } = await db.query<SchoolRow>(
+    const { rows } = await client.query<SchoolRow>(
       `insert into schools (id, name, time_zone) values ($1, $2, $3)
        returning ${SCHOOL_COLUMNS}`,
       [input.id, input.name, input.timeZone ?? "UTC"],
     );
+    await notifyRegistryRows(client, "schools", [input.id]);
     return toSchool(rows[0]!);
   } catch (err) {
     if (pgCode(err) === "23505")
@@ -169,30 +177,31 @@ export async function insertSchool(
 }
 
 export async function updateSchool(
-  db: Db,
+  client: PoolClient,
   id: string,
   patch: { name?: string | undefined; timeZone?: string | undefined },
 ): Promise<School> {
-  const { rows } = await db.query<SchoolRow>(
+  const { rows } = await client.query<SchoolRow>(
     `update schools set name = coalesce($2, name), time_zone = coalesce($3, time_zone),
        updated_at = now()
      where id = $1 returning ${SCHOOL_COLUMNS}`,
     [id, patch.name ?? null, patch.timeZone ?? null],
   );
   if (rows.length === 0) throw schoolNotFound(id);
+  await notifyRegistryRows(client, "schools", [id]);
   return toSchool(rows[0]!);
 }
 
 /**
  * Writes the school's presence rules (every column: the caller merged its patch into the
- * settings it read). The row's trigger (migration 010) tells every API process.
+ * settings it read), and tells every API process.
  */
 export async function updateAttendanceSettings(
-  db: Db,
+  client: PoolClient,
   id: string,
   settings: AttendanceSettings,
 ): Promise<School> {
-  const { rows } = await db.query<SchoolRow>(
+  const { rows } = await client.query<SchoolRow>(
     `update schools set
        attendance_day_ends_at = $2::time, attendance_min_present_minutes = $3,
        attendance_late_after = $4::time, attendance_min_present_days_pct = $5,
@@ -213,6 +222,7 @@ export async function updateAttendanceSettings(
     ],
   );
   if (rows.length === 0) throw schoolNotFound(id);
+  await notifyRegistryRows(client, "schools", [id]);
   return toSchool(rows[0]!);
 }
 
@@ -230,12 +240,38 @@ export async function lockSchoolPolls(
 }
 
 /**
- * Deletes the school's polls one by one (each runs the writer's trigger, migration 011),
- * then the school: its kiosks, people and admins go by cascade.
+ * Deletes the school's polls as a poll's delete does (delete_polls, migration 052: each
+ * one's purge queued, the other processes told), then the school: its kiosks, people and
+ * admins go by cascade. Every row gone is told to the other processes: the kiosks, the
+ * school, and its people (if it had any). The caller holds the school's row lock
+ * (lockSchool) and its polls' (lockSchoolPolls), so no poll, kiosk or person is added
+ * meanwhile (their key needs a share lock on the school).
  */
 export async function deleteSchoolRows(client: PoolClient, schoolId: string): Promise<void> {
-  await client.query("delete from polls where school_id = $1", [schoolId]);
+  const { rows: polls } = await client.query<{ id: string }>(
+    "select id from polls where school_id = $1",
+    [schoolId],
+  );
+  await deletePolls(
+    client,
+    polls.map((p) => p.id),
+  );
+  const { rows: kiosks } = await client.query<{ id: string }>(
+    "select id from kiosks where school_id = $1",
+    [schoolId],
+  );
+  const { rows: people } = await client.query<{ some: boolean }>(
+    "select exists (select 1 from people where school_id = $1) as some",
+    [schoolId],
+  );
   await client.query("delete from schools where id = $1", [schoolId]);
+  await notifyRegistryRows(
+    client,
+    "kiosks",
+    kiosks.map((k) => k.id),
+  );
+  await notifyRegistryRows(client, "schools", [schoolId]);
+  if (people[0]!.some) await notifyPeopleChanged(client, [schoolId]);
 }
 
 /** What the registry cache holds of a school admin: enough to authenticate and scope. */

@@ -42,8 +42,8 @@ export async function attendanceDayDatabase(
     [schools.map((s) => s.id), schools.map((s) => s.timeZone)],
   );
   await pool.query(
-    `insert into polls (id, title, school_id, kind, voters)
-     select id, 'Door ' || id, school_id, 'attendance', 'roster'
+    `insert into polls (id, slug, title, school_id, kind, voters)
+     select id, id, 'Door ' || id, school_id, 'attendance', 'roster'
      from unnest($1::text[], $2::text[]) as u(id, school_id)`,
     [doors.map((d) => d.id), doors.map((d) => d.schoolId)],
   );

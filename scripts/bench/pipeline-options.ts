@@ -29,7 +29,7 @@ const USAGE = `usage: npm run bench -- [options]
   --kiosks N            simulated kiosks of the ramp (default 500)
   --batch-votes N       votes of the batch run; 0 = no batch run (default 10000000)
   --batch-kiosks N      kiosks of the batch run, one batch in flight each (default 16)
-  --writers N           batch writer processes (default 1)
+  --writers N           batch writer processes (default 2)
   --ingest N            ingest API processes, on ports of their own (default 1)
   --wait-quiet MIN      first wait up to MIN minutes for a load average below 1.5 (default 0)
   --no-write            print the report only: do not record each run as its section's
@@ -73,7 +73,7 @@ export function readPipelineOptions(argv?: string[], io?: CliIo): PipelineOption
         kiosks: { type: "string", default: "500" },
         "batch-votes": { type: "string", default: "10000000" },
         "batch-kiosks": { type: "string", default: "16" },
-        writers: { type: "string", default: "1" },
+        writers: { type: "string", default: "2" },
         // One API process: on 2 cores a second one competes for the same CPU as the
         // first; `--ingest 2` measures what it does on a given machine.
         ingest: { type: "string", default: "1" },

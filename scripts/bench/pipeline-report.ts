@@ -8,12 +8,13 @@ import { MAX_P99_MS, type Step } from "./step-verdict.ts";
 import { type Verdict, valueVerdict, verdictLines, verdictText, verdictWord } from "./verdict.ts";
 
 // The Markdown of `npm run bench`: the whole pipeline against the targets of the design
-// (5 kiosks × 1,500 single votes/s; a day of 10 million votes in 10 minutes), and the list
+// (5 kiosks × 1,500 single votes/s; a day of 10 million votes stored and published in 4 minutes by 2 writers, issue #29),
+// and the list
 // of every bench the invocation ran. Every time in it is measured wall time.
 
 const TARGET_SINGLE = 5 * 1_500;
 const DAY_VOTES = 10_000_000;
-const DAY_SECONDS = 600;
+const DAY_SECONDS = 240;
 
 export interface PipelineResults {
   machine: string;
@@ -138,7 +139,7 @@ function batchRows(b: LoadRun): string[] {
   const stalled = b.stalledBacklog !== undefined;
   return [
     `| batches (1,000 votes each): votes accepted ÷ the elapsed time below | ${fmtInt(b.summary.accepted / b.pipelineS)} votes/s (ingest alone ${fmtInt(b.summary.votesPerSecond)}) | | |`,
-    `| ${fmtInt(b.summary.votesCast)} votes in batches ingested → stored → published: elapsed wall time from the simulator's start until the writers' backlog was empty, plus verify's wait for the publisher | ${duration(b.pipelineS)}${stalled ? " (**writers stalled**: not all stored)" : ""} | < 10 min for ${fmtInt(DAY_VOTES)} votes | ${judged ? verdictWord(!stalled && b.verify.ok && b.pipelineS < DAY_SECONDS) : `not judged: fewer than ${fmtInt(DAY_VOTES)} votes (\`--batch-votes ${DAY_VOTES}\`)`} |`,
+    `| ${fmtInt(b.summary.votesCast)} votes in batches ingested → stored → published: elapsed wall time from the simulator's start until the writers' backlog was empty, plus verify's wait for the publisher | ${duration(b.pipelineS)}${stalled ? " (**writers stalled**: not all stored)" : ""} | < ${duration(DAY_SECONDS)} for ${fmtInt(DAY_VOTES)} votes | ${judged ? verdictWord(!stalled && b.verify.ok && b.pipelineS < DAY_SECONDS) : `not judged: fewer than ${fmtInt(DAY_VOTES)} votes (\`--batch-votes ${DAY_VOTES}\`)`} |`,
     `| zero loss in the batch run (\`verify\`) | ${passed(b)} (${fmtInt(b.verify.eventIds)} votes) | pass | ${verdictWord(b.verify.ok)} |`,
   ];
 }

@@ -9,7 +9,8 @@ import type { MixedLoad } from "./load.ts";
 
 // After a fault, once the load stopped: the pipeline drains (the writers' consumer has
 // nothing pending, the publisher published every poll's current version), then every
-// eventId that got a 202 must be in `votes` (once: it is the primary key), the run's
+// eventId that got a 202 must be in `votes` once (the key is the poll and the eventId since
+// migration 047, so the same id stored under two polls is counted as stored twice), the run's
 // kiosks must have stored nothing else in its window, and the published totals and the
 // rollups must equal the raw rows. A check that cannot run (the stream is gone) is a
 // problem in the report, not a crash of the suite.
@@ -71,6 +72,7 @@ export async function checkAfterFault(load: MixedLoad, o: CheckOptions): Promise
   let stored: number;
   let extra: number;
   let secondVotes: number;
+  let twice: number;
   try {
     // Temp tables live on one connection: the whole check runs on this client.
     await client.query(
@@ -84,7 +86,16 @@ export async function checkAfterFault(load: MixedLoad, o: CheckOptions): Promise
     );
     stored = (
       await client.query<{ n: number }>(
-        "select count(*)::int as n from chaos_sent s join votes v using (event_id) where s.accepted",
+        "select count(distinct event_id)::int as n from chaos_sent s join votes v using (event_id) where s.accepted",
+      )
+    ).rows[0]!.n;
+    // The load never sends one eventId to two polls: more than one row for an id is a vote
+    // stored under a poll it was not sent to (the key would not stop that).
+    twice = (
+      await client.query<{ n: number }>(
+        `select count(*)::int as n from (
+           select s.event_id from chaos_sent s join votes v using (event_id)
+           group by s.event_id having count(*) > 1) t`,
       )
     ).rows[0]!.n;
     secondVotes = (
@@ -114,6 +125,7 @@ export async function checkAfterFault(load: MixedLoad, o: CheckOptions): Promise
       `LOST: ${lost} votes got a 202 and are not stored${secondVotes > 0 ? ` (${secondVotes} of them second votes of a voter: the API answered 202, the writer refused them into rejected_votes)` : ""}`,
     );
   if (extra > 0) problems.push(`EXTRA: ${extra} votes stored that were never sent or were refused`);
+  if (twice > 0) problems.push(`TWICE: ${twice} eventIds stored under more than one poll`);
 
   const rec = await reconcile(o.pool, o.redis, o.redisKeyPrefix);
   if (rec.differences > 0)

@@ -117,7 +117,7 @@ export const REDIS_USERS = {
       ...ATTENDANCE_KEYS,
       "attendance-cursor",
       ...REGISTER_KEYS,
-      "register-cursor",
+      "register-roster-cursor",
     ],
     readKeys: [],
     channels: [RESULTS_CHANNEL, ATTENDANCE_CHANNEL, REGISTER_CHANNEL],

@@ -21,26 +21,12 @@ interface KnownException {
   fix: string;
 }
 
-const NOTIFY =
-  "NOTIFYs the services' registry watches; run on a shard placement (a worker), no listener on the coordinator hears it";
-const NOTIFY_FIX =
-  "the API's statements notify (or log the change in a coordinator-local table) instead of a trigger on the table";
 const DERIVED =
   "writes other tables (distributed ones) from a trigger: Citus refuses it, or with citus.enable_unsafe_triggers runs it on each shard placement";
 const DERIVED_FIX =
   "the statement that changes the row does the derived write itself, in its transaction (Citus routes it by the distribution column)";
 
 export const KNOWN_EXCEPTIONS: KnownException[] = [
-  ...["register_states", "register_poll_changes"].map(
-    (table): KnownException => ({
-      rule: "xid8",
-      table,
-      subjects: ["tx_id"],
-      reason:
-        "change tracking by transaction id (result-publisher/change-cursor.ts): the publisher reads the rows its last snapshot did not see; each Citus node has its own transaction ids",
-      fix: "issue #29: a sequence per poll (or school) or change rows the publisher consumes",
-    }),
-  ),
   {
     rule: "xid8",
     table: "attendance_school_changes",
@@ -52,13 +38,6 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
   {
     rule: "trigger",
     table: "schools",
-    subjects: ["schools_changed"],
-    reason: NOTIFY,
-    fix: NOTIFY_FIX,
-  },
-  {
-    rule: "trigger",
-    table: "schools",
     subjects: ["schools_mark_attendance_rules", "schools_time_zone_mark_attendance"],
     reason: `${DERIVED} (attendance_school_changes and its log, attendance_dirty from votes)`,
     fix: DERIVED_FIX,
@@ -66,59 +45,9 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
   {
     rule: "trigger",
     table: "polls",
-    subjects: ["polls_changed", "polls_first_register"],
-    reason: NOTIFY,
-    fix: NOTIFY_FIX,
-  },
-  {
-    rule: "trigger",
-    table: "polls",
-    subjects: [
-      "polls_deleted_clear_writer_rows",
-      "polls_register_inserted",
-      "polls_register_updated",
-      "polls_register_deleted",
-      "polls_refuse_purging_id",
-    ],
-    reason: `${DERIVED} (a deleted poll's rollups, change marker and change log, duplicate counts and purge row; register_poll_changes; the purge check reads poll_purges)`,
+    subjects: ["polls_register_inserted", "polls_register_updated", "polls_register_deleted"],
+    reason: `${DERIVED} (register_change_log, through log_register_changes)`,
     fix: DERIVED_FIX,
-  },
-  {
-    rule: "trigger",
-    table: "polls",
-    subjects: ["polls_default_slug"],
-    reason:
-      "BEFORE INSERT: a poll's slug defaults to its id (a column default cannot read another column)",
-    fix: "every insert names the slug (the API does; the tests' and seeds' inserts too)",
-  },
-  {
-    rule: "trigger",
-    table: "kiosks",
-    subjects: ["kiosks_default_slug"],
-    reason:
-      "BEFORE INSERT: a kiosk's slug defaults to its id (a column default cannot read another column)",
-    fix: "every insert names the slug (the API does; the tests' and seeds' inserts too)",
-  },
-  {
-    rule: "trigger",
-    table: "kiosks",
-    subjects: ["kiosks_changed"],
-    reason: NOTIFY,
-    fix: NOTIFY_FIX,
-  },
-  {
-    rule: "trigger",
-    table: "poll_options",
-    subjects: ["poll_options_changed"],
-    reason: NOTIFY,
-    fix: NOTIFY_FIX,
-  },
-  {
-    rule: "trigger",
-    table: "people",
-    subjects: ["people_inserted", "people_updated", "people_deleted"],
-    reason: NOTIFY,
-    fix: NOTIFY_FIX,
   },
   {
     rule: "trigger",

@@ -46,7 +46,7 @@ select create_distributed_table('rejected_votes', 'poll_id', colocate_with => 'v
 select create_distributed_table('conflicting_votes', 'poll_id', colocate_with => 'votes');
 select create_distributed_table('register_states', 'poll_id', colocate_with => 'votes');
 select create_distributed_table('register_people', 'poll_id', colocate_with => 'votes');
-select create_distributed_table('register_poll_changes', 'poll_id', colocate_with => 'votes');
+select create_distributed_table('register_change_log', 'poll_id', colocate_with => 'votes');
 
 -- Distributed by school_id, a colocation group of its own (anchored on attendance_days):
 -- the presence state of "Attendance" is per school, person and day, built from the events

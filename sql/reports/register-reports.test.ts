@@ -42,8 +42,8 @@ async function register(
   const pool = db.pool;
   const starts = new Date(startsAt);
   await pool.query(
-    `insert into polls (id, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     values ($1, $1, 'elm', 'register', 'roster', array[$2], $3, $4)`,
+    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+     values ($1, $1, $1, 'elm', 'register', 'roster', array[$2], $3, $4)`,
     [id, group, starts, new Date(starts.getTime() + 45 * 60_000)],
   );
   let seq = Number((await pool.query("select count(*) from votes")).rows[0].count);

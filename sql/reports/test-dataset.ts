@@ -315,8 +315,8 @@ const iso = (t: number) => new Date(t).toISOString();
 export async function seedDataset(pool: Pool, d: Dataset): Promise<void> {
   for (const p of d.polls) {
     await pool.query(
-      `insert into polls (id, title, time_zone, opens_at, closes_at, one_vote_per_voter)
-       values ($1, $2, $3, $4, $5, $6)`,
+      `insert into polls (id, slug, title, time_zone, opens_at, closes_at, one_vote_per_voter)
+       values ($1, $1, $2, $3, $4, $5, $6)`,
       [p.id, p.title, p.timeZone, p.opensAt, p.closesAt, p.oneVotePerVoter],
     );
     for (const [i, o] of p.options.entries()) {
@@ -327,7 +327,7 @@ export async function seedDataset(pool: Pool, d: Dataset): Promise<void> {
     }
   }
   for (const [i, k] of d.kiosks.entries()) {
-    await pool.query("insert into kiosks (id, name, token_hash) values ($1, $2, $3)", [
+    await pool.query("insert into kiosks (id, slug, name, token_hash) values ($1, $1, $2, $3)", [
       k.id,
       k.name,
       Buffer.from([i + 1]),

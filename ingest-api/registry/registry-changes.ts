@@ -1,0 +1,56 @@
+import type { Pool, PoolClient } from "../../common/postgres.ts";
+
+// What a write of the registry does besides its rows, in its transaction (migration 052's
+// functions, which hold the channels and payloads the listeners parse, and a poll's insert
+// check and delete): every statement that writes schools, polls, poll_options, kiosks or
+// people is followed by one of these, so that the other API processes (registry-cache.ts,
+// known-people.ts) and the publisher (result-publisher/registry-watch.ts) hear of it at
+// the commit. No trigger does it: Citus refuses triggers on the reference tables these are
+// (docs/citus.md, "Triggers"). A write made without them is seen only at the listeners'
+// safety-net reloads.
+
+/** A registry table whose rows the tallyflow_registry payloads name. */
+export type RegistryTable = "schools" | "polls" | "poll_options" | "kiosks";
+
+type Db = Pool | PoolClient;
+
+/**
+ * `<table>:<key>` for each key (a poll_options change names its poll). Run it in the
+ * transaction that wrote the rows (on a Pool: after the write's commit).
+ */
+export async function notifyRegistryRows(
+  db: Db,
+  table: RegistryTable,
+  keys: readonly string[],
+): Promise<void> {
+  if (keys.length === 0) return;
+  await db.query("select notify_registry_rows($1, $2::text[])", [table, keys]);
+}
+
+/**
+ * After inserting polls, in that transaction: refused (Postgres unique_violation on the
+ * constraint poll_purges_pkey) while one's id is still being purged, else each one's
+ * notification, and a school's first lesson register told to the known people.
+ */
+export async function pollsInserted(db: Db, pollIds: readonly string[]): Promise<void> {
+  if (pollIds.length === 0) return;
+  await db.query("select polls_inserted($1::text[])", [pollIds]);
+}
+
+/**
+ * Deletes these polls with what goes at once (their rollups, change marker and log,
+ * duplicate counts; the purge of their votes queued) and notifies them; the ids deleted.
+ */
+export async function deletePolls(db: Db, pollIds: readonly string[]): Promise<string[]> {
+  if (pollIds.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>("select delete_polls($1::text[]) as id", [
+    pollIds,
+  ]);
+  return rows.map((r) => r.id);
+}
+
+/** The schools whose people a statement inserted, updated or deleted (none: nothing sent). */
+export async function notifyPeopleChanged(db: Db, schoolIds: readonly string[]): Promise<void> {
+  if (schoolIds.length === 0) return;
+  await db.query("select notify_people_schools($1::text[])", [schoolIds]);
+}
