@@ -13,6 +13,7 @@ import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { peakRssMb, processCpuSeconds } from "./bench/proc-stats.ts";
 import { benchLog as log } from "./bench/progress.ts";
+import { benchRun } from "./bench/run-names.ts";
 import { ratioText, ratioVerdict, verdictLines } from "./bench/verdict.ts";
 import { intFlag, readCli } from "./cli.ts";
 import { prng } from "./simulator/pacing.ts";
@@ -60,11 +61,13 @@ const opts = readCli(
     rounds: intFlag("rounds", values.rounds, { min: 1, max: 20 }),
   }),
 );
-const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
-const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-const DB_URL = `${PG}/tallyflow_bench_attendance_writer`;
-const STREAM = "BENCH_ATTENDANCE_WRITER";
-const SUBJECTS = "benchattw";
+// Names of this run's own (run-names.ts): two runs at once (alternated branches on a shared
+// machine) no longer drop each other's database and stream.
+const run = benchRun("attendancewriter");
+const NATS_URL = run.natsUrl;
+const DB_URL = run.databaseUrl;
+const STREAM = run.names.stream;
+const SUBJECTS = run.names.subjectPrefix;
 const TARGET = 0.7;
 const logger = createLogger("warn");
 // Schools around the world, a +05:45 one among them: the local day is computed per school.
