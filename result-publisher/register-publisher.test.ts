@@ -4,12 +4,12 @@ import { storeBatch } from "../batch-writer/store-batch.ts";
 import { createLogger } from "../common/logger.ts";
 import { createPool, type Pool } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
-import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import {
   type RegisterDocument,
   registerCursorKey,
   registerKeys,
 } from "../common/register-contract.ts";
+import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import {
   createLoginRole,
   createTestDatabase,

@@ -174,16 +174,21 @@ describe("registry changes told by the writing transaction", () => {
       await updatePolls(db.pool, set, "p.id = $1", ["ash-reg"]);
     assert.equal(await seq(), shown.length, "no shown column changed");
     await updatePolls(db.pool, "title = 'A2'", "p.id = 'ash-att'");
-    await updatePolls(db.pool, "title = p.title || '!'", "p.id = any($1)", [["ash-reg", "ash-att"]]);
+    await updatePolls(db.pool, "title = p.title || '!'", "p.id = any($1)", [
+      ["ash-reg", "ash-att"],
+    ]);
     const { rows } = await db.pool.query("select poll_id from register_change_log");
     assert.deepEqual(rows, [{ poll_id: "ash-reg" }], "an attendance register is not logged");
     assert.equal(await seq(), shown.length + 1);
-    assert.deepEqual((await heardUpTo("m6")).sort(), [
-      ...Array(shown.length + 3).fill("tallyflow_registry polls:ash-reg"),
-      "tallyflow_registry polls:ash-att",
-      "tallyflow_registry polls:ash-att",
-      "tallyflow_registry polls:ash-reg",
-    ].sort());
+    assert.deepEqual(
+      (await heardUpTo("m6")).sort(),
+      [
+        ...Array(shown.length + 3).fill("tallyflow_registry polls:ash-reg"),
+        "tallyflow_registry polls:ash-att",
+        "tallyflow_registry polls:ash-att",
+        "tallyflow_registry polls:ash-reg",
+      ].sort(),
+    );
     await updatePolls(db.pool, "title = 'none'", "false");
     await assert.rejects(
       db.pool.query("select polls_updated(array(select p from polls p), '{}')"),
