@@ -178,27 +178,27 @@ describe("batch writer: presence state (attendance_days)", () => {
     await assertRollupsMatchVotes(pool);
   });
 
-  test("a batch stored again changes no person-day, not even its tx_id", async () => {
+  test("a batch stored again changes no person-day, not even its change id", async () => {
     await reset();
     const people = ["amy", "ben", "cat"];
     const events = schoolDays(["gate-a"], people, LONDON, DAYS.slice(0, 1));
     const first = await store(events);
     assert.equal(first.inserted, events.length);
     assert.ok(first.personDays > 0);
-    const txIds = async () =>
+    const changeIds = async () =>
       (
-        await pool.query<{ person_id: string; tx_id: string }>(
-          "select person_id, tx_id::text from attendance_days order by person_id",
+        await pool.query<{ person_id: string; change_id: string }>(
+          "select person_id, change_id::text from attendance_days order by person_id",
         )
       ).rows;
-    const before = await txIds();
+    const before = await changeIds();
     const rows = await readAttendanceDays(pool);
 
     const again = await store(events);
     assert.equal(again.inserted, 0);
     assert.equal(again.duplicates, events.length);
     assert.equal(again.personDays, 0);
-    assert.deepEqual(await txIds(), before);
+    assert.deepEqual(await changeIds(), before);
     assert.deepEqual(await readAttendanceDays(pool), rows);
 
     // A stored event beside a new one: only the new one's person-day is recomputed.
@@ -206,10 +206,10 @@ describe("batch writer: presence state (attendance_days)", () => {
     const mixed = await store([events[0]!, late]);
     assert.equal(mixed.inserted, 1);
     assert.equal(mixed.personDays, 1);
-    const after = await txIds();
+    const after = await changeIds();
     for (const row of after)
       if (row.person_id === "ben")
-        assert.notEqual(row.tx_id, before.find((b) => b.person_id === "ben")?.tx_id);
+        assert.notEqual(row.change_id, before.find((b) => b.person_id === "ben")?.change_id);
       else
         assert.deepEqual(
           row,
@@ -351,6 +351,7 @@ describe("batch writer: presence state (attendance_days)", () => {
     assert.equal(await queryNumber(pool, "select count(*) from attendance_dirty"), 0);
     await drainPollPurges(pool);
     assert.equal(await queryNumber(pool, "select count(*) from attendance_dirty"), 5);
+    await pool.query("delete from attendance_school_change_log");
 
     // Each batch takes up to its limit of dirty person-days (here 2), whatever it carries.
     const first = await store([event("gate-a", "quinn", "in", day, "08:00", LONDON)], 2);
@@ -359,6 +360,15 @@ describe("batch writer: presence state (attendance_days)", () => {
     await store([], 2);
     await store([], 2);
     assert.equal(await queryNumber(pool, "select count(*) from attendance_dirty"), 0);
+    // lea's, nia's, oli's and pat's days removed: their school logged for the publisher (the
+    // removing statement's own write, migration 051), once a transaction at most.
+    const { rows: logged } = await pool.query<{ school_id: string }>(
+      "select distinct school_id from attendance_school_change_log",
+    );
+    assert.deepEqual(
+      logged.map((r) => r.school_id),
+      ["west"],
+    );
 
     const after = (await assertAttendanceDaysMatchEvents(pool)).filter((d) => d.school === "west");
     assert.deepEqual(

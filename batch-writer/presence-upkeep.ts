@@ -12,7 +12,8 @@ import type { Pool, PoolClient } from "../common/postgres.ts";
 // INSERT … ON CONFLICT DO UPDATE); any other (several events, one arriving late or out of
 // order, a check-out on no row) is locked, then recomputed from its own events through an
 // index (never a scan) in a statement of its own; the school-days written are logged in
-// attendance_day_changes for the publisher. The writer's Node process does no
+// attendance_day_changes, with the transaction's change id, for the publisher to consume
+// (migration 051). The writer's Node process does no
 // per-person-day work: bench:attendance-writer measured that work (grouping, replay, COPY
 // text, a million remembered person-days) as what held the writer with presence upkeep at
 // 0.43 of the plain writer's throughput.

@@ -109,7 +109,7 @@ describe("the attendance publisher's kept todays", () => {
   const metrics = createPublisherMetrics();
   let publisher: AttendancePublisher;
 
-  test("a change after the cursor is published from the changed row alone", async () => {
+  test("a change logged since the last run is published from the changed row alone", async () => {
     publisher = newPublisher(metrics);
     const first = await publisher.run(nowAt("09:00"));
     assert.equal(first.published.length, 4, "2 schools × 2 kept days");
@@ -247,7 +247,7 @@ describe("the attendance publisher's kept todays", () => {
       metrics,
     });
     await redis.del(attendanceCursorKey(prefix));
-    // Without a cursor: 4 documents, 1 a run from reads (the todays first).
+    // Without the marker: 4 documents, 1 a run from reads (the todays first).
     assert.equal((await small.run(nowAt("09:30"))).owed, 3);
     assert.equal((await small.run(nowAt("09:30"))).owed, 2);
     assert.equal(small.keptTodays, 2);

@@ -13,19 +13,18 @@ import type { RedisClient } from "../common/redis.ts";
 import { type BuiltDay, buildDayDocument } from "./attendance-document.ts";
 import { LiveDay } from "./attendance-live-day.ts";
 import {
+  type AttendanceChangeLog,
   type AttendanceSchool,
-  currentSnapshot,
   type DayRow,
+  deleteAttendanceChanges,
   loadActiveRoster,
+  loadAttendanceChangeLog,
   loadAttendanceSchools,
   loadChangedDayRows,
-  loadChangedDays,
-  loadChangedSchools,
   loadDayRows,
   loadGroupsOf,
   loadHolidays,
 } from "./attendance-store.ts";
-import { nextStoredCursor } from "./change-cursor.ts";
 import type { PublisherMetrics } from "./publisher-metrics.ts";
 import { type Queryable, readSnapshot } from "./rollup-store.ts";
 
@@ -50,8 +49,8 @@ interface Build {
 }
 
 interface SnapshotRead {
-  /** This run's snapshot (`xmin:xmax:xip…`): the next run reads what it did not see. */
-  snapshot: string;
+  /** What the run read of the change logs: consumed once the run has published. */
+  log: AttendanceChangeLog;
   schools: Set<string>;
   targets: Map<DocKey, Target>;
   /** Built, and their version differs from Redis's: to write. */
@@ -101,6 +100,12 @@ export interface AttendancePublisherDeps {
    * built from reads again), so one delta read never holds the writes of an hour.
    */
   keptTodayMaxGapMs?: number;
+  /**
+   * The leader's lock session pid (Leadership.lockSessionPid), read when the run deletes
+   * the change log rows it consumed: the delete then does nothing once that session has
+   * ended. Undefined (a test's publisher without a leadership): deleted unconditionally.
+   */
+  leaderPid?: () => number | undefined;
   logger: Logger;
   metrics: PublisherMetrics;
 }
@@ -115,26 +120,32 @@ const WRITE_CHUNK = 50;
 /**
  * Publishes every school's day documents for its kept days (common/attendance-contract.ts),
  * one run per publisher tick, as the leader. A run builds only the documents that may have
- * changed since the last: a day with rows written since (attendance_days.tx_id), every kept
- * day of a school whose roster or rules changed (attendance_school_changes, migration 023),
- * a day whose dayEndsAt passed since it was published (the version's `-c`), a new day, and
- * any document missing from Redis or not the version remembered. Each is built from the
- * school's active roster, that day's rows and the school's holidays (three queries per school,
- * whatever its number of days), all in one snapshot, so the next run reads the rows that snapshot did not see and
- * misses nothing.
+ * changed since the last run: a day with rows written since (logged in attendance_day_changes,
+ * migration 051), every kept day of a school whose roster or rules changed
+ * (attendance_school_change_log), a day whose dayEndsAt passed since it was published (the
+ * version's `-c`), a new day, and any document missing from Redis or not the version
+ * remembered. Each is built from the school's active roster, that day's rows and the school's
+ * holidays (three queries per school, whatever its number of days), all in the snapshot the
+ * logs were read in; once published, the log rows read are deleted (fenced by the leader's
+ * lock), and a row committed meanwhile stays for the next run: nothing is missed, and no
+ * transaction id is compared.
  *
  * At most `maxDocumentsPerRun` are built per run, today's first: the rest are owed to the
  * next runs (a metric), so a cold start or an emptied Redis (every school's every kept day)
- * never makes one run hold a snapshot for minutes. The cursor (the snapshot before which
- * every change is published) is kept in Redis, so a new leader rebuilds what changed, not all.
+ * never makes one run hold a snapshot for minutes. A document owed because of a logged
+ * change stays in the log (its day's rows are not deleted; a changed school's owed days are
+ * logged as days), so a new leader owes it too. A marker in Redis (attendanceCursorKey) says
+ * that Redis's documents are those of a leader that consumed the log: a leader that does not
+ * find it (a first start, a Redis restarted empty) rebuilds every kept day, and writes it
+ * once a run owes nothing.
  *
  * Each school's today, once built from reads, is kept in memory (LiveDay,
- * attendance-live-day.ts) and brought up to date by each run from the rows changed since the
- * last run's snapshot (loadChangedDayRows: one query for every school), so the morning peak,
+ * attendance-live-day.ts) and brought up to date by each run from the logged rows
+ * (loadChangedDayRows: one query for every school), so the morning peak,
  * when every school changes every interval, costs a run no roster or day read and no view of
  * the people who did not change: a few ms a school instead of ~60-75 ms (BENCHMARKS.md). A kept
  * today is dropped, and built from reads again, when its school's roster or rules change
- * (attendance_school_changes), when a row names someone it has no place for, when its day
+ * (attendance_school_change_log), when a row names someone it has no place for, when its day
  * ends (dayEndsAt: every open check-in's view changes) or is no longer today, when the school
  * is deleted, at a new leadership, and after a gap of more than keptTodayMaxGapMs between
  * runs. Builds from it are outside the budget: they read nothing and hold no snapshot.
@@ -145,18 +156,16 @@ export class AttendancePublisher {
   /** Owed documents (changed, not built yet). */
   #owed = new Set<DocKey>();
   /**
-   * The snapshot every change before which is published or owed: the next run reads what it
-   * did not see. null: unknown (every document owed); undefined: not read from Redis yet.
+   * Whether Redis's documents may be taken as published (the marker was found, or this
+   * leadership wrote it): false, the next run rebuilds every kept day; undefined, the marker
+   * is not read yet (a new leadership).
    */
-  #cursor: string | null | undefined;
-  /**
-   * The cursor kept in Redis: the last run's snapshot when it owed nothing, else the cursor
-   * before the first run that left documents owed (their changes are all after it).
-   */
-  #stored: string | null = null;
-  /** Each school's today, in step with #cursor once a run has ended (see the class). */
+  #trusted: boolean | undefined;
+  /** Whether the marker is in Redis for this leadership (found there or written). */
+  #marked = false;
+  /** Each school's today, in step with the consumed log once a run has ended (see the class). */
   readonly #live = new Map<string, LiveDay>();
-  /** performance.now() at the end of the last run that moved #cursor. */
+  /** performance.now() at the end of the last run. */
   #lastRunAt: number | undefined;
   /** dayEndsAt instants by zone, time and day: ~1,000 schools share a few of them. */
   #dayEnds = new Map<string, number>();
@@ -170,8 +179,8 @@ export class AttendancePublisher {
   reset(): void {
     this.#published.clear();
     this.#owed = new Set();
-    this.#cursor = undefined;
-    this.#stored = null;
+    this.#trusted = undefined;
+    this.#marked = false;
     this.#live.clear();
     this.#lastRunAt = undefined;
   }
@@ -189,9 +198,9 @@ export class AttendancePublisher {
   async run(nowMs = Date.now()): Promise<AttendanceRunSummary> {
     const { pool, redis, keyPrefix, metrics, logger } = this.#deps;
     const started = performance.now();
-    if (this.#cursor === undefined) {
-      this.#cursor = await redis.get(attendanceCursorKey(keyPrefix));
-      this.#stored = this.#cursor;
+    if (this.#trusted === undefined) {
+      this.#marked = (await redis.get(attendanceCursorKey(keyPrefix))) !== null;
+      this.#trusted = this.#marked;
     }
     const maxGapMs = this.#deps.keptTodayMaxGapMs ?? DEFAULT_KEPT_TODAY_MAX_GAP_MS;
     if (this.#lastRunAt === undefined || started - this.#lastRunAt > maxGapMs) this.#live.clear();
@@ -220,19 +229,18 @@ export class AttendancePublisher {
     for (const key of this.#published.keys())
       if (!read.targets.has(key)) this.#published.delete(key);
 
-    // The cursor kept in Redis never passes a change not yet published: while documents are
-    // owed it stays where it was before the first run that left some (null: nothing kept).
-    this.#stored = nextStoredCursor({
-      stored: this.#stored,
-      cursor: this.#cursor ?? null,
-      snapshot: read.snapshot,
-      owedBefore: this.#owed.size > 0,
-      owedAfter: read.owed.size > 0,
-    });
-    this.#cursor = read.snapshot;
+    // Only now, with everything it read published or owed: a run that failed before this
+    // leaves the log as it was, and the next run (or a new leader) reads it again.
+    await this.#consume(read);
+    this.#trusted = true;
     this.#lastRunAt = performance.now();
     this.#owed = read.owed;
-    if (this.#stored !== null) await redis.set(attendanceCursorKey(keyPrefix), this.#stored);
+    // The marker, once this leadership's documents stand for the log: found at its start, or
+    // a run that owed nothing (a rebuild done). Until then a new leader rebuilds everything.
+    if (this.#marked || read.owed.size === 0) {
+      await redis.set(attendanceCursorKey(keyPrefix), new Date(nowMs).toISOString());
+      this.#marked = true;
+    }
 
     if (read.lost.length > 0) {
       metrics.attendanceLost.inc(read.lost.length);
@@ -258,9 +266,31 @@ export class AttendancePublisher {
     return summary;
   }
 
+  /**
+   * Deletes the log rows the run consumed (fenced by the leader's lock): every row read but
+   * a school-day's whose document is owed; a changed school's owed days are logged again as
+   * days (deleteAttendanceChanges).
+   */
+  async #consume(read: SnapshotRead): Promise<void> {
+    const { pool } = this.#deps;
+    const days = read.log.days.filter((d) => !read.owed.has(docKey(d.schoolId, d.day)));
+    const changedSchools = new Set(read.log.schools.map((s) => s.schoolId));
+    const owedDays = [...read.owed]
+      .map((key) => read.targets.get(key)!)
+      .filter((t) => changedSchools.has(t.school.id))
+      .map((t) => ({ schoolId: t.school.id, day: t.day }));
+    const consumed = { days, schools: read.log.schools };
+    const leaderPid = this.#deps.leaderPid;
+    if (leaderPid === undefined) await deleteAttendanceChanges(pool, consumed, owedDays);
+    else {
+      const pid = leaderPid();
+      if (pid !== undefined) await deleteAttendanceChanges(pool, consumed, owedDays, pid);
+    }
+  }
+
   async #read(db: Queryable, nowMs: number): Promise<SnapshotRead> {
     const { daysKept, maxDocumentsPerRun } = this.#deps;
-    const snapshot = await currentSnapshot(db);
+    const log = await loadAttendanceChangeLog(db);
     const schoolRows = await loadAttendanceSchools(db);
     const targets = new Map<DocKey, Target>();
     let firstDay: LocalDay | undefined;
@@ -279,10 +309,10 @@ export class AttendancePublisher {
     }
 
     // What Redis holds is checked every run (as the results are): a Redis restarted empty is
-    // refilled within a run or a few, whatever the cursor says.
+    // refilled within a run or a few, whatever the change log says.
     const keys = [...targets.keys()];
     const versions = await this.#versions(keys);
-    const cursor = this.#cursor ?? null;
+    const trusted = this.#trusted === true;
     const needed = new Set<DocKey>();
     const lost: DocKey[] = [];
     const inRedis = new Map<DocKey, string>();
@@ -298,7 +328,7 @@ export class AttendancePublisher {
         return;
       }
       inRedis.set(key, version);
-      if (known === undefined && cursor !== null) this.#published.set(key, version);
+      if (known === undefined && trusted) this.#published.set(key, version);
       else if (known !== undefined && known !== version) {
         needed.add(key);
         lost.push(key);
@@ -312,18 +342,18 @@ export class AttendancePublisher {
       if (target === undefined || !target.today || target.over !== live.dayOver)
         this.#live.delete(schoolId);
     }
-    if (cursor === null) {
+    if (!trusted) {
       this.#live.clear();
       for (const key of keys) needed.add(key);
     } else {
-      const changed = new Set(await loadChangedSchools(db, cursor));
+      const changed = new Set(log.schools.map((s) => s.schoolId));
       if (changed.size > 0) {
         for (const t of targets.values()) if (changed.has(t.school.id)) needed.add(t.key);
         for (const schoolId of changed) this.#live.delete(schoolId);
       }
       if (firstDay !== undefined && this.#live.size > 0) {
         // The rows themselves: the kept todays take theirs, every row names its day.
-        const rows = await loadChangedDayRows(db, cursor, firstDay);
+        const rows = await loadChangedDayRows(db, firstDay);
         this.#deps.metrics.attendanceRowsRead.inc(rows.length);
         const bySchool = new Map<string, DayRow[]>();
         for (const row of rows) {
@@ -340,12 +370,13 @@ export class AttendancePublisher {
         }
         for (const [schoolId, list] of bySchool)
           if (!this.#live.get(schoolId)!.apply(list)) this.#live.delete(schoolId);
-      } else if (firstDay !== undefined)
-        // Nothing kept (a new leader, a restart): the days only, not every row since the cursor.
-        for (const { schoolId, day } of await loadChangedDays(db, cursor, firstDay)) {
-          const key = docKey(schoolId, day);
-          if (targets.has(key)) needed.add(key);
-        }
+      }
+      // Every logged school-day (those the kept todays took rows for, and the others: a day
+      // whose rows were since rewritten by a transaction logged too, or deleted).
+      for (const { schoolId, day } of log.days) {
+        const key = docKey(schoolId, day);
+        if (targets.has(key)) needed.add(key);
+      }
     }
 
     // Today's first (what screens show), then the most recent days.
@@ -406,7 +437,7 @@ export class AttendancePublisher {
       }
     }
     return {
-      snapshot,
+      log,
       schools: new Set(schoolRows.map((s) => s.id)),
       targets,
       writes,

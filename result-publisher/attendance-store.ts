@@ -1,15 +1,17 @@
 import type { DayState } from "../common/attendance/person-day.ts";
 import type { LocalDay } from "../common/attendance/school-day.ts";
 import type { AttendanceSettings } from "../common/registry-types.ts";
-import { NOT_SEEN_BY } from "./change-cursor.ts";
+import { HOLDS_PUBLISHER_LOCK } from "./leader.ts";
 import type { Queryable } from "./rollup-store.ts";
 
-// What the attendance publisher reads: every school's rules (one row each), the days and
-// schools changed since the last run's snapshot (attendance_day_changes, 025;
-// attendance_school_changes, 023) or the changed rows themselves (for the todays it keeps,
-// attendance-live-day.ts), and for a school it republishes from reads its active roster and
-// the rows of the days it republishes. Never `votes`, never a name. Every query of it that reads
-// the change tracking is here (NOT_SEEN_BY, change-cursor.ts).
+// What the attendance publisher reads: every school's rules (one row each), the change logs
+// (the school-days written and the schools whose roster, holidays or rules changed since the
+// leader last consumed them: attendance_day_changes, attendance_school_change_log, migration
+// 051) and the changed rows themselves (for the todays it keeps, attendance-live-day.ts), and
+// for a school it republishes from reads its active roster and the rows of the days it
+// republishes. Never `votes`, never a name. Its one write: deleting the log rows it
+// consumed, once published (deleteAttendanceChanges). No transaction id is compared: a long
+// transaction anywhere in the cluster changes nothing in what a run reads.
 
 /** A school as its day documents need it: its zone and its rules (migration 019). */
 export interface AttendanceSchool {
@@ -60,7 +62,8 @@ export async function loadAttendanceSchools(db: Queryable): Promise<AttendanceSc
 
 /**
  * The current snapshot (`xmin:xmax:xip…`), inside readSnapshot where this must be the first
- * query: the transaction's own. The next run reads what this snapshot did not see.
+ * query: the transaction's own. The lesson registers' cursor (register-publisher.ts), which
+ * still reads by transaction id; attendance no longer does (migration 051).
  */
 export async function currentSnapshot(db: Queryable): Promise<string> {
   const { rows } = await db.query<{ snapshot: string }>(
@@ -70,32 +73,159 @@ export async function currentSnapshot(db: Queryable): Promise<string> {
 }
 
 /**
- * The (school, day) pairs with a row `since` did not see, on or after `fromDay`: an idle
- * system returns no rows, a busy one a row per school-day it touched, whatever the number
- * of events. Read from the writer's change log (migration 025: a row per school-day and
- * writing transaction, in the transaction that writes the rows), not from attendance_days,
- * whose tx_id is not indexed (its updates stay heap-only).
+ * Change ids read of a log, as runs of consecutive ids (`[first, last]`, as text: bigints):
+ * every id of a run was read, so deleting a run's range deletes exactly what was read, and a
+ * backlog (a publisher down for an hour: millions of rows, a batch's id on every school's
+ * today) comes to Node as a few ranges per school-day, not an id per row.
  */
-export async function loadChangedDays(
-  db: Queryable,
-  since: string,
-  fromDay: LocalDay,
-): Promise<{ schoolId: string; day: LocalDay }[]> {
-  const { rows } = await db.query<{ school_id: string; day: string }>(
-    `select distinct school_id, day::text as day from attendance_day_changes
-     where ${NOT_SEEN_BY("$1")} and day >= $2::date`,
-    [since, fromDay],
-  );
-  return rows.map((r) => ({ schoolId: r.school_id, day: r.day }));
+export type ChangeIdRuns = [first: string, last: string][];
+
+/** A logged school-day and the change ids logged for it. */
+export interface LoggedDay {
+  schoolId: string;
+  day: LocalDay;
+  changeIds: ChangeIdRuns;
 }
 
-/** The schools whose roster or day rules changed since `since` (migration 023). */
-export async function loadChangedSchools(db: Queryable, since: string): Promise<string[]> {
-  const { rows } = await db.query<{ school_id: string }>(
-    `select school_id from attendance_school_changes where ${NOT_SEEN_BY("$1")}`,
-    [since],
+/** A school logged as changed and the change ids logged for it. */
+export interface LoggedSchool {
+  schoolId: string;
+  changeIds: ChangeIdRuns;
+}
+
+/** What a run read of the change logs (migration 051), in its snapshot. */
+export interface AttendanceChangeLog {
+  days: LoggedDay[];
+  schools: LoggedSchool[];
+}
+
+/** `select` of a log's rows (columns `key`, `change_id`) as runs per key, in key order. */
+const runsOf = (keys: string, table: string) => `
+  select ${keys}, array_agg(first order by first)::text[] as firsts,
+         array_agg(last order by first)::text[] as lasts
+  from (select ${keys}, min(change_id) as first, max(change_id) as last
+        from (select ${keys}, change_id,
+                     change_id - row_number() over (partition by ${keys} order by change_id) as run
+              from ${table}) ids
+        group by ${keys}, run) runs
+  group by ${keys}`;
+
+const zipRuns = (firsts: string[], lasts: string[]): ChangeIdRuns =>
+  firsts.map((first, i) => [first, lasts[i]!]);
+
+/**
+ * The change logs as the run's snapshot sees them: every row not consumed yet, grouped by
+ * school-day and by school. An idle system reads two empty tables; a busy one a row per
+ * school-day and batch since the last run. The writer logs its school-days in the batch's
+ * transaction (attendance_keep_days), the triggers of migration 023 the schools; nothing is
+ * deleted but by the publishing leader, after it published what it read.
+ */
+export async function loadAttendanceChangeLog(db: Queryable): Promise<AttendanceChangeLog> {
+  const days = await db.query<{
+    school_id: string;
+    day: string;
+    firsts: string[];
+    lasts: string[];
+  }>(
+    `select school_id, day::text as day, firsts, lasts
+     from (${runsOf("school_id, day", "attendance_day_changes")}) d`,
   );
-  return rows.map((r) => r.school_id);
+  const schools = await db.query<{ school_id: string; firsts: string[]; lasts: string[] }>(
+    runsOf("school_id", "attendance_school_change_log"),
+  );
+  return {
+    days: days.rows.map((r) => ({
+      schoolId: r.school_id,
+      day: r.day,
+      changeIds: zipRuns(r.firsts, r.lasts),
+    })),
+    schools: schools.rows.map((r) => ({
+      schoolId: r.school_id,
+      changeIds: zipRuns(r.firsts, r.lasts),
+    })),
+  };
+}
+
+/**
+ * Deletes the log rows a run consumed, after it published them: `days` (each school-day's
+ * change ids it read; those of documents still owed are left out by the caller) and
+ * `schools`; a school change's documents still owed (`owedDays`) are logged again as day
+ * rows of this statement's own transaction, so that they stay owed for whichever leader
+ * runs next. Rows committed since the run's snapshot were not read and stay (an id not read
+ * is in no run of ids read). Returns the rows deleted.
+ *
+ * With the leader's lock session pid: only while that session still holds the lock, so an
+ * old leader whose session ended mid-run (a new leader may hold the lock and not have read
+ * these rows yet) deletes and logs nothing. Checked as the statement starts, after its
+ * tables' locks (as deleteChangeLog's, rollup-store.ts).
+ */
+export async function deleteAttendanceChanges(
+  db: Queryable,
+  consumed: { days: readonly LoggedDay[]; schools: readonly LoggedSchool[] },
+  owedDays: readonly { schoolId: string; day: LocalDay }[],
+  leaderPid?: number,
+): Promise<number> {
+  if (consumed.days.length === 0 && consumed.schools.length === 0) return 0;
+  const days = {
+    schools: [] as string[],
+    days: [] as string[],
+    firsts: [] as string[],
+    lasts: [] as string[],
+  };
+  for (const d of consumed.days)
+    for (const [first, last] of d.changeIds) {
+      days.schools.push(d.schoolId);
+      days.days.push(d.day);
+      days.firsts.push(first);
+      days.lasts.push(last);
+    }
+  const schools = { schools: [] as string[], firsts: [] as string[], lasts: [] as string[] };
+  for (const s of consumed.schools)
+    for (const [first, last] of s.changeIds) {
+      schools.schools.push(s.schoolId);
+      schools.firsts.push(first);
+      schools.lasts.push(last);
+    }
+  const values: unknown[] = [
+    days.schools,
+    days.days,
+    days.firsts,
+    days.lasts,
+    schools.schools,
+    schools.firsts,
+    schools.lasts,
+    owedDays.map((o) => o.schoolId),
+    owedDays.map((o) => o.day),
+  ];
+  if (leaderPid !== undefined) values.push(leaderPid);
+  const held = leaderPid === undefined ? "true" : HOLDS_PUBLISHER_LOCK("$10::int");
+  const { rows } = await db.query<{ n: number }>(
+    `with held as materialized (select ${held} as ok),
+     owed as (
+       insert into attendance_day_changes (school_id, day)
+       select u.school_id, u.day from unnest($8::text[], $9::date[]) as u(school_id, day)
+       where (select ok from held)
+       on conflict do nothing
+       returning 1
+     ), days as (
+       delete from attendance_day_changes l
+       using unnest($1::text[], $2::date[], $3::bigint[], $4::bigint[])
+         as u(school_id, day, first, last)
+       where l.school_id = u.school_id and l.day = u.day
+         and l.change_id between u.first and u.last and (select ok from held)
+       returning 1
+     ), schools as (
+       delete from attendance_school_change_log l
+       using unnest($5::text[], $6::bigint[], $7::bigint[]) as u(school_id, first, last)
+       where l.school_id = u.school_id and l.change_id between u.first and u.last
+         and (select ok from held)
+       returning 1
+     )
+     select ((select count(*) from days) + (select count(*) from schools))::integer as n,
+            (select count(*) from owed)::integer as owed`,
+    values,
+  );
+  return rows[0]!.n;
 }
 
 /** A person of the roster: id and groups. */
@@ -196,28 +326,25 @@ export async function loadDayRows(
 }
 
 /**
- * The attendance_days rows of days on or after `firstDay` written by transactions the
- * snapshot `cursor` did not see (as loadDayRows gives them, `groups` null): the changed
- * school-days from the change log (migration 025), then their rows (the primary key's range
- * per school-day: its rows lie together) whose tx_id the snapshot did not see. A row
- * written after `cursor` is in a school-day logged by its own transaction, so none is
- * missed, whichever writer committed first. What the publisher's kept todays
+ * The attendance_days rows of logged school-days on or after `firstDay` whose change id is
+ * one logged for that school-day (as loadDayRows gives them, `groups` null): the row version
+ * this snapshot sees was written by a transaction whose log row the leader has not consumed
+ * yet. A row whose change id is not among them was seen by the run that consumed it (a row
+ * and its school-day's log row commit together), so none is missed, whichever writer
+ * committed first, and nothing is compared by order. One range of the primary key per
+ * logged school-day (its rows lie together). What the publisher's kept todays
  * (attendance-live-day.ts) are brought up to date with, one query a run for every school: a
  * run in the morning peak reads the interval's writes (~7,500 rows at the reference scale),
- * not 10,000 rows per school. The caller bounds the cursor's age.
+ * not 10,000 rows per school. The caller bounds how long the log may have gone unconsumed.
  */
-export async function loadChangedDayRows(
-  db: Queryable,
-  cursor: string,
-  firstDay: LocalDay,
-): Promise<DayRow[]> {
+export async function loadChangedDayRows(db: Queryable, firstDay: LocalDay): Promise<DayRow[]> {
   const { rows } = await db.query<DayRowColumns>(
     `select ${DAY_ROW_COLUMNS}
-     from (select distinct school_id as c_school, day as c_day from attendance_day_changes
-           where ${NOT_SEEN_BY("$1")} and day >= $2::date) c
+     from (select school_id as c_school, day as c_day, array_agg(change_id) as c_ids
+           from attendance_day_changes where day >= $1::date group by school_id, day) c
      join attendance_days a on a.school_id = c.c_school and a.day = c.c_day
-     where ${NOT_SEEN_BY("$1", "a.tx_id")}`,
-    [cursor, firstDay],
+     where a.change_id = any(c.c_ids)`,
+    [firstDay],
   );
   return rows.map(dayRowOf);
 }

@@ -1,6 +1,7 @@
-// The publishers' snapshot cursors (attendance-publisher.ts, register-publisher.ts): one
-// home for how a change log is read since a cursor and for which cursor may be kept in
-// Redis, so that a new leader resumes where the last one had published everything.
+// The lesson registers' snapshot cursor (register-publisher.ts; attendance consumes change logs
+// instead since migration 051): one home for how a change log is read since a cursor and for
+// which cursor may be kept in Redis, so that a new leader resumes where the last one had
+// published everything.
 
 /**
  * Rows written by transactions a snapshot did not see: the range `tx_id >= its xmin` (an

@@ -78,6 +78,7 @@ export async function startResultPublisher(
     daysKept: config.attendanceDaysKept,
     maxDocumentsPerRun: config.attendanceMaxDocumentsPerRun,
     keptTodayMaxGapMs: config.attendanceKeptTodayMaxGapMs,
+    leaderPid: () => leadership.lockSessionPid,
     logger: log,
     metrics,
   });

@@ -150,7 +150,7 @@ async function changeEverySchool(pool: Pool, today: string, n: number): Promise<
        last_out = case when a.open_since is null then a.last_out else excluded.first_in end,
        open_since = case when a.open_since is null then excluded.first_in end,
        first_in = coalesce(a.first_in, excluded.first_in),
-       events = a.events + 1, tx_id = pg_current_xact_id(), updated_at = now()
+       events = a.events + 1, change_id = attendance_change_id(), updated_at = now()
      returning a.school_id, a.day),
      logged as (insert into attendance_day_changes (school_id, day)
                 select distinct school_id, day from changed)

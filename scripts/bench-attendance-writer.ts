@@ -393,7 +393,7 @@ async function measureTableWrites(): Promise<{
       closed_seconds = floor(extract(epoch from e.cast_at - a.first_in))::int,
       closed_ms = floor(extract(epoch from e.cast_at - a.first_in) * 1000)::int,
       last_out = e.cast_at, open_since = null, events = 2, last_event_at = e.cast_at,
-      last_event_id = e.event_id, tx_id = pg_current_xact_id(), updated_at = now()
+      last_event_id = e.event_id, change_id = attendance_change_id(), updated_at = now()
     from day_out e
     where a.school_id = e.school_id and a.day = e.day and a.person_id = e.person_id`);
   const after = await counts();

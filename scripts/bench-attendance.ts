@@ -22,7 +22,7 @@ import { benchLog as log } from "./bench/progress.ts";
 import { unlinkKeysUnder } from "./bench/run-cleanup.ts";
 import { BENCH_ADMIN_HEADERS, benchRun, benchServiceEnv } from "./bench/run-names.ts";
 import { type Verdict, valueVerdict, verdictLines } from "./bench/verdict.ts";
-import { snapshotNow, waitForAttendancePublisher } from "./checks/attendance-caught-up.ts";
+import { pendingChangesNow, waitForAttendancePublisher } from "./checks/attendance-caught-up.ts";
 import {
   formatDocumentReconciliation,
   reconcileAttendanceDocuments,
@@ -297,9 +297,10 @@ try {
   // the peaks, not the set-up's rebuild (a run that did not wait built each school's today
   // from reads once in the morning peak).
   const setUpMs = await waitForAttendancePublisher(
+    pool,
     redis,
     run.names.redisKeyPrefix,
-    await snapshotNow(pool),
+    await pendingChangesNow(pool),
     4 * o.intervalMs + 60_000,
   );
   if (setUpMs === undefined) throw new Error("the publisher did not publish the set-up in time");
@@ -503,7 +504,7 @@ try {
   }
   const drainS = (performance.now() - t) / 1000;
   // What is committed now (the writer acks a batch once stored): what the documents must show.
-  const drained = await snapshotNow(pool);
+  const drained = await pendingChangesNow(pool);
   const drainedAt = performance.now();
   sampling = false;
   await backlogDone;
@@ -530,6 +531,7 @@ try {
   // the deadline, so they were never looked at again: school-0001 reported stale.)
   const publishTimeoutMs = 4 * o.intervalMs + 60_000;
   const caughtUpMs = await waitForAttendancePublisher(
+    pool,
     redis,
     run.names.redisKeyPrefix,
     drained,

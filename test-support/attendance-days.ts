@@ -4,8 +4,8 @@ import { notifyRegistryRows } from "../ingest-api/registry/registry-changes.ts";
 
 // attendance_days rows as the batch writer keeps them (migration 019): a person-day's state
 // from its events (common/attendance/person-day.ts), stamped with the writing transaction's
-// id and its school-day logged as changed by it (attendance_day_changes, migration 025), so
-// the publisher's delta read sees them exactly as it sees the writer's.
+// change id and its school-day logged as changed with it (attendance_day_changes, migration
+// 051), so the publisher's delta read sees them exactly as it sees the writer's.
 
 /** A check-in or check-out at an instant (ISO), with its temperature if one was taken. */
 export interface TestAttendanceEvent {
@@ -43,10 +43,11 @@ export async function storeAttendanceDay(
        last_out = excluded.last_out, open_since = excluded.open_since,
        max_temperature_c = excluded.max_temperature_c, outs_without_in = excluded.outs_without_in,
        double_ins = excluded.double_ins, double_outs = excluded.double_outs,
-       events = excluded.events, tx_id = pg_current_xact_id(), updated_at = now()
+       events = excluded.events, change_id = attendance_change_id(), updated_at = now()
      returning school_id, day
      )
-     insert into attendance_day_changes (school_id, day) select school_id, day from written`,
+     insert into attendance_day_changes (school_id, day) select school_id, day from written
+     on conflict do nothing`,
     [
       schoolId,
       personId,

@@ -29,7 +29,7 @@ export async function insertRegister(pool: Pool, id: string, schoolId: string): 
   );
 }
 
-/** One attendance_days row, its clock-independent state (no tx_id, no updated_at). */
+/** One attendance_days row, its clock-independent state (no change_id, no updated_at). */
 export interface DayRow {
   school: string;
   person: string;

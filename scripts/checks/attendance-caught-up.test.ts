@@ -6,45 +6,13 @@ import { AttendancePublisher } from "../../result-publisher/attendance-publisher
 import { createPublisherMetrics } from "../../result-publisher/publisher-metrics.ts";
 import { createTestDatabase, type TestDatabase } from "../../test-support/database.ts";
 import { testNames } from "../../test-support/names.ts";
-import {
-  parseSnapshot,
-  snapshotCovers,
-  snapshotNow,
-  waitForAttendancePublisher,
-} from "./attendance-caught-up.ts";
+import { pendingChangesNow, waitForAttendancePublisher } from "./attendance-caught-up.ts";
 
 // What bench:attendance and `npm run verify` wait for before comparing the published day
-// documents with the events: the publisher's cursor covering the moment the writer drained.
-// Without it a loaded run's check read school-0001's document (the first checked) before the
-// publisher's run that saw the writer's last batch had written it, and reported it stale.
-
-describe("snapshotCovers", () => {
-  test("parses pg_snapshot text", () => {
-    assert.deepEqual(parseSnapshot("10:20:12,15"), { xmin: 10n, xmax: 20n, xip: [12n, 15n] });
-    assert.deepEqual(parseSnapshot("7:7:"), { xmin: 7n, xmax: 7n, xip: [] });
-    assert.throws(() => parseSnapshot("nope"));
-  });
-
-  test("a later snapshot that saw the same or more covers", () => {
-    assert.equal(snapshotCovers("20:20:", "10:20:12,15"), true);
-    assert.equal(snapshotCovers("10:20:12,15", "10:20:12,15"), true);
-    // 12 still in progress for both: neither saw it.
-    assert.equal(snapshotCovers("12:30:12", "10:20:12,15"), true);
-  });
-
-  test("one that did not see a transaction done for the earlier does not", () => {
-    // 18 done for the earlier (below its xmax, not in progress), not begun for the later.
-    assert.equal(snapshotCovers("10:18:12,15", "10:20:12,15"), false);
-    // 19 done for the earlier, in progress for the later.
-    assert.equal(snapshotCovers("10:25:12,15,19", "10:20:12,15"), false);
-    // 5: below the earlier's xmin (done), in progress for the later.
-    assert.equal(snapshotCovers("5:25:5", "10:20:12,15"), false);
-  });
-
-  test("what the later did not see begin was in progress for the earlier: covered", () => {
-    assert.equal(snapshotCovers("10:18:12,15", "10:20:12,15,18,19"), true);
-  });
-});
+// documents with the events: the change log of the moment the writer drained consumed by the
+// publisher (migration 051). Without it a loaded run's check read school-0001's document
+// (the first checked) before the publisher's run that saw the writer's last batch had
+// written it, and reported it stale.
 
 describe("waitForAttendancePublisher", () => {
   const names = testNames();
@@ -74,24 +42,23 @@ describe("waitForAttendancePublisher", () => {
     await db?.drop();
   });
 
-  /** A committed transaction with an id (as a writer's batch). */
+  /** A committed school-day change (as a writer's batch logs it). */
   const commitOne = () =>
     db.pool.query("insert into attendance_day_changes (school_id, day) values ('x', '2026-01-05')");
+  const wait = (pending: Awaited<ReturnType<typeof pendingChangesNow>>, timeoutMs: number) =>
+    waitForAttendancePublisher(db.pool, redis, prefix, pending, timeoutMs, 50);
 
-  test("no cursor yet: not caught up", async () => {
-    assert.equal(
-      await waitForAttendancePublisher(redis, prefix, await snapshotNow(db.pool), 0),
-      undefined,
-    );
+  test("no marker yet: not caught up", async () => {
+    assert.equal(await wait(await pendingChangesNow(db.pool), 0), undefined);
   });
 
   test("caught up once a run began after the last commit, not before", async () => {
     await publisher.run();
     await commitOne();
-    const drained = await snapshotNow(db.pool);
-    assert.equal(await waitForAttendancePublisher(redis, prefix, drained, 300, 50), undefined);
+    const drained = await pendingChangesNow(db.pool);
+    assert.equal(await wait(drained, 300), undefined);
     await publisher.run();
-    assert.notEqual(await waitForAttendancePublisher(redis, prefix, drained, 300, 50), undefined);
+    assert.notEqual(await wait(drained, 300), undefined);
   });
 
   test("a transaction still open at the drain does not hold the wait", async () => {
@@ -100,10 +67,10 @@ describe("waitForAttendancePublisher", () => {
       await open.query("begin");
       await open.query("select pg_current_xact_id()");
       await commitOne();
-      const drained = await snapshotNow(db.pool);
-      assert.ok(parseSnapshot(drained).xip.length > 0, "the open transaction is in progress");
+      const drained = await pendingChangesNow(db.pool);
+      assert.equal(await wait(drained, 0), undefined, "the change is pending");
       await publisher.run();
-      assert.notEqual(await waitForAttendancePublisher(redis, prefix, drained, 300, 50), undefined);
+      assert.notEqual(await wait(drained, 300), undefined);
     } finally {
       await open.query("rollback");
       open.release();

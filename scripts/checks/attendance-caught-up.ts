@@ -3,74 +3,73 @@ import { attendanceCursorKey } from "../../common/attendance-contract.ts";
 import type { Pool } from "../../common/postgres.ts";
 import type { RedisClient } from "../../common/redis.ts";
 
-// When the attendance publisher has published everything committed before a moment: its
-// cursor in Redis (attendance-publisher.ts keeps there the snapshot every change before which
-// is published, written after the run's documents) sees every transaction a snapshot taken
-// at that moment saw. What a check of the published documents against the events waits for
-// after the writer drained: a check made before it compares a document the publisher is
-// still to rewrite (a loaded publisher's runs lag by tens of seconds), and a pass over many
-// schools made once and never again (each school's day computed from the raw events takes
-// seconds) reports the first schools from their earliest look.
+// When the attendance publisher has published everything committed before a moment: the
+// change log rows of that moment (migration 051: the school-days written, the schools whose
+// roster or rules changed) are consumed, which the leader does only once it has written their
+// documents (a school change's documents still owed are logged again as its days, and stay),
+// and its marker is in Redis (written once a leadership's documents stand for the log: not
+// while a first start's rebuild is still owed). What a check of the published documents
+// against the events waits for after the writer drained: a check made before it compares a
+// document the publisher is still to rewrite (a loaded publisher's runs lag by tens of
+// seconds), and a pass over many schools made once and never again (each school's day
+// computed from the raw events takes seconds) reports the first schools from their earliest
+// look. No transaction id, no snapshot: a transaction left open elsewhere holds nothing.
 
-interface Snapshot {
-  xmin: bigint;
-  xmax: bigint;
-  xip: bigint[];
+/** The change log's school-days and schools at a moment. */
+export interface PendingChanges {
+  schoolIds: string[];
+  days: string[];
+  /** Schools logged as changed. */
+  schools: string[];
 }
 
-/** `xmin:xmax:xip,…` as pg_snapshot prints it. */
-export function parseSnapshot(text: string): Snapshot {
-  const match = /^(\d+):(\d+):([\d,]*)$/.exec(text.trim());
-  if (match === null) throw new Error(`not a pg_snapshot: ${JSON.stringify(text)}`);
+/** What the change logs hold now (committed): what the documents must come to show. */
+export async function pendingChangesNow(pool: Pool): Promise<PendingChanges> {
+  const days = await pool.query<{ school_id: string; day: string }>(
+    "select distinct school_id, day::text as day from attendance_day_changes",
+  );
+  const schools = await pool.query<{ school_id: string }>(
+    "select distinct school_id from attendance_school_change_log",
+  );
   return {
-    xmin: BigInt(match[1]!),
-    xmax: BigInt(match[2]!),
-    xip: match[3] === "" ? [] : match[3]!.split(",").map((x) => BigInt(x)),
+    schoolIds: days.rows.map((r) => r.school_id),
+    days: days.rows.map((r) => r.day),
+    schools: schools.rows.map((r) => r.school_id),
   };
 }
 
-/**
- * Whether every transaction `earlier` sees as done is seen as done by `later` (as
- * pg_visible_in_snapshot judges: below xmin, or below xmax and not in progress). Exact for
- * the snapshots' own lists; a transaction that aborted counts as any other.
- */
-export function snapshotCovers(later: string, earlier: string): boolean {
-  const l = parseSnapshot(later);
-  const e = parseSnapshot(earlier);
-  // Seen by earlier and at or past later's xmax: later did not see it begin.
-  if (e.xmax > l.xmax) {
-    const inProgressThen = e.xip.filter((x) => x >= l.xmax).length;
-    if (e.xmax - l.xmax > BigInt(inProgressThen)) return false;
-  }
-  // In progress for later, but done for earlier.
-  const inProgressThen = new Set(e.xip);
-  return l.xip.every((x) => x >= e.xmax || (x >= e.xmin && inProgressThen.has(x)));
-}
-
-/** The current snapshot (`xmin:xmax:xip…`) of the database: what is committed now. */
-export async function snapshotNow(pool: Pool): Promise<string> {
-  const { rows } = await pool.query<{ snapshot: string }>(
-    "select pg_current_snapshot()::text as snapshot",
+/** Whether a row of `pending`'s school-days or schools is still in the logs. */
+async function stillLogged(pool: Pool, pending: PendingChanges): Promise<boolean> {
+  const { rows } = await pool.query<{ logged: boolean }>(
+    `select exists (
+       select 1 from attendance_day_changes l
+       join unnest($1::text[], $2::date[]) as u(school_id, day)
+         on l.school_id = u.school_id and l.day = u.day
+     ) or exists (select 1 from attendance_day_changes where school_id = any($3::text[]))
+       or exists (select 1 from attendance_school_change_log where school_id = any($3::text[]))
+       as logged`,
+    [pending.schoolIds, pending.days, pending.schools],
   );
-  return rows[0]!.snapshot;
+  return rows[0]!.logged;
 }
 
 /**
- * Waits until the attendance publisher's cursor (under `prefix`) covers `snapshot`: every
- * document then shows every change committed before it. Resolves to the milliseconds waited,
- * or undefined when `timeoutMs` passed first.
+ * Waits until the attendance publisher (under `prefix`) has published what `pending` names:
+ * its marker in Redis and none of those school-days or schools left in the logs. Resolves to
+ * the milliseconds waited, or undefined when `timeoutMs` passed first.
  */
 export async function waitForAttendancePublisher(
+  pool: Pool,
   redis: RedisClient,
   prefix: string,
-  snapshot: string,
+  pending: PendingChanges,
   timeoutMs: number,
   pollMs = 500,
 ): Promise<number | undefined> {
   const started = performance.now();
   for (;;) {
-    const cursor = await redis.get(attendanceCursorKey(prefix));
-    if (cursor !== null && snapshotCovers(cursor, snapshot)) return performance.now() - started;
+    const marker = await redis.get(attendanceCursorKey(prefix));
+    if (marker !== null && !(await stillLogged(pool, pending))) return performance.now() - started;
     if (performance.now() - started >= timeoutMs) return undefined;
     await sleep(pollMs);
   }

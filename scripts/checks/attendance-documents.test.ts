@@ -15,7 +15,7 @@ import {
 } from "../../test-support/attendance-dataset.ts";
 import { createTestDatabase, type TestDatabase } from "../../test-support/database.ts";
 import { testNames } from "../../test-support/names.ts";
-import { snapshotNow, waitForAttendancePublisher } from "./attendance-caught-up.ts";
+import { pendingChangesNow, waitForAttendancePublisher } from "./attendance-caught-up.ts";
 import {
   formatDocumentReconciliation,
   reconcileAttendanceDocuments,
@@ -191,11 +191,11 @@ describe("reconcile: published attendance documents against the events", () => {
     );
     const { day, person_id: person, closed_seconds: seconds, last_out: lastOut } = rows[0]!;
     const scope = { daysKept: 7, listed: 20, nowMs: NOW, schoolId: "north", days: [day] };
-    // A row as the writer writes it: its tx_id and its school-day logged in its transaction.
+    // A row as the writer writes it: its change id and its school-day logged in its transaction.
     const write = (set: string) =>
       db.pool.query(
         `with u as (
-           update attendance_days set ${set}, tx_id = pg_current_xact_id(), updated_at = now()
+           update attendance_days set ${set}, change_id = attendance_change_id(), updated_at = now()
            where (school_id, person_id, day) = ('north', $1, $2) returning school_id, day)
          insert into attendance_day_changes (school_id, day) select school_id, day from u`,
         [person, day],
@@ -212,14 +212,14 @@ describe("reconcile: published attendance documents against the events", () => {
       `open_since = null, last_out = '${lastOut.toISOString()}', closed_seconds = ${seconds},
        closed_ms = ${seconds * 1000}`,
     );
-    const drained = await snapshotNow(db.pool);
+    const drained = await pendingChangesNow(db.pool);
     // Looked at now, the document is behind: not stale, not yet republished.
     assert.equal(
       (await reconcileAttendanceDocuments(db.pool, redis, prefix, scope)).differences,
       1,
     );
-    assert.equal(await waitForAttendancePublisher(redis, prefix, drained, 0), undefined);
-    const waited = waitForAttendancePublisher(redis, prefix, drained, 10_000, 20);
+    assert.equal(await waitForAttendancePublisher(db.pool, redis, prefix, drained, 0), undefined);
+    const waited = waitForAttendancePublisher(db.pool, redis, prefix, drained, 10_000, 20);
     await p.run(NOW);
     assert.notEqual(await waited, undefined);
     assert.equal(

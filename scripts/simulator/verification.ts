@@ -12,7 +12,7 @@ import { createPool, type Pool, type PoolClient } from "../../common/postgres.ts
 import { connectRedis, type RedisClient } from "../../common/redis.ts";
 import { resultsKeys } from "../../common/results-contract.ts";
 import { loadPolls, publishedVersion } from "../../result-publisher/published-version.ts";
-import { snapshotNow, waitForAttendancePublisher } from "../checks/attendance-caught-up.ts";
+import { pendingChangesNow, waitForAttendancePublisher } from "../checks/attendance-caught-up.ts";
 import {
   type DocumentReconciliation,
   formatDocumentReconciliation,
@@ -372,10 +372,15 @@ async function attendanceDocuments(
 ): Promise<DocumentReconciliation> {
   const config = readCommonConfig(process.env);
   const deadline = Date.now() + o.publishTimeoutMs;
-  const drained = await snapshotNow(pool);
+  const drained = await pendingChangesNow(pool);
   if (
-    (await waitForAttendancePublisher(redis, o.redisKeyPrefix, drained, o.publishTimeoutMs)) ===
-    undefined
+    (await waitForAttendancePublisher(
+      pool,
+      redis,
+      o.redisKeyPrefix,
+      drained,
+      o.publishTimeoutMs,
+    )) === undefined
   )
     o.log(
       `the attendance publisher had not published everything stored within ${o.publishTimeoutMs / 1000} s: documents checked as they are`,

@@ -27,21 +27,19 @@ const DERIVED_FIX =
   "the statement that changes the row does the derived write itself, in its transaction (Citus routes it by the distribution column)";
 
 export const KNOWN_EXCEPTIONS: KnownException[] = [
-  ...["attendance_days", "attendance_day_changes", "attendance_school_changes"].map(
-    (table): KnownException => ({
-      rule: "xid8",
-      table,
-      subjects: ["tx_id"],
-      reason:
-        "change tracking by transaction id (result-publisher/change-cursor.ts): the publisher reads the rows its last snapshot did not see; each Citus node has its own transaction ids",
-      fix: "issue #29: a sequence per poll (or school) or change rows the publisher consumes",
-    }),
-  ),
+  {
+    rule: "xid8",
+    table: "attendance_school_changes",
+    subjects: ["tx_id"],
+    reason:
+      "the lesson registers' roster changes, read since their publisher's snapshot cursor (register-store.ts loadChangedRosters); attendance reads attendance_school_change_log (migration 051) instead",
+    fix: "the registers' publisher consumes change rows as attendance does (issue #29); then the table goes",
+  },
   {
     rule: "trigger",
     table: "schools",
     subjects: ["schools_mark_attendance_rules", "schools_time_zone_mark_attendance"],
-    reason: `${DERIVED} (attendance_school_changes, attendance_dirty from votes)`,
+    reason: `${DERIVED} (attendance_school_changes and its log, attendance_dirty from votes)`,
     fix: DERIVED_FIX,
   },
   {
@@ -52,7 +50,7 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
       "people_mark_attendance_updated",
       "people_mark_attendance_deleted",
     ],
-    reason: `${DERIVED} (attendance_school_changes)`,
+    reason: `${DERIVED} (attendance_school_changes and its log)`,
     fix: DERIVED_FIX,
   },
   {
@@ -63,14 +61,7 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
       "school_holidays_mark_attendance_updated",
       "school_holidays_mark_attendance_deleted",
     ],
-    reason: `${DERIVED} (attendance_school_changes)`,
-    fix: DERIVED_FIX,
-  },
-  {
-    rule: "trigger",
-    table: "attendance_days",
-    subjects: ["attendance_days_mark_deleted"],
-    reason: `${DERIVED} (attendance_school_changes, colocated by school_id: the same shard, but still a trigger)`,
+    reason: `${DERIVED} (attendance_school_changes and its log)`,
     fix: DERIVED_FIX,
   },
 ];

@@ -56,6 +56,7 @@ select create_distributed_table('attendance_days', 'school_id', colocate_with =>
 select create_distributed_table('attendance_dirty', 'school_id', colocate_with => 'attendance_days');
 select create_distributed_table('attendance_day_changes', 'school_id', colocate_with => 'attendance_days');
 select create_distributed_table('attendance_school_changes', 'school_id', colocate_with => 'attendance_days');
+select create_distributed_table('attendance_school_change_log', 'school_id', colocate_with => 'attendance_days');
 
 -- Local, on the coordinator (Citus local tables: in the metadata, so that workers may query
 -- them and they may keep their foreign keys to the reference tables; the ones with such a
