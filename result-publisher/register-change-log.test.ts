@@ -7,6 +7,7 @@ import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { type RegisterDocument, registerKeys } from "../common/register-contract.ts";
 import { eventually } from "../harness/waiting.ts";
 import { runAcrossCommit, type WriterTransaction } from "../harness/writer-rollups.ts";
+import { pollsInserted, updatePollsSql } from "../ingest-api/registry/registry-changes.ts";
 import {
   createLoginRole,
   createTestDatabase,
@@ -69,12 +70,14 @@ async function logged(): Promise<string[]> {
   return rows.map((r) => r.poll_id);
 }
 
+/** As the API creates one: the row, then polls_inserted (its log row, migration 055). */
 async function addRegister(id: string, startsAtMs: number) {
   await db.pool.query(
     `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
      values ($1, $1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
     [id, new Date(startsAtMs), new Date(startsAtMs + HOUR)],
   );
+  await pollsInserted(db.pool, [id]);
 }
 
 async function absent(pollId: string, personId: string) {
@@ -167,10 +170,10 @@ describe("the registers' change log", () => {
   test("a change committed after a run read the log, before it deleted it, is published next", async () => {
     await absent("r4", "A1");
     // EXCLUSIVE lets the run read the log but makes its delete wait for this commit, which
-    // edits r4's title (the polls' trigger logs it: r4's change_seq moves).
+    // edits r4's title as the API does (polls_updated logs it: r4's change_seq moves).
     const late = await heldTransaction(
       "register_change_log in exclusive mode",
-      "update polls set title = 'Renamed' where id = 'r4'",
+      updatePollsSql("title = 'Renamed'", "p.id = 'r4'"),
     );
     await runAcrossCommit(
       db.pool,

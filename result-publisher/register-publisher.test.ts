@@ -9,6 +9,7 @@ import {
   registerCursorKey,
   registerKeys,
 } from "../common/register-contract.ts";
+import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import {
   createLoginRole,
   createTestDatabase,
@@ -60,12 +61,14 @@ async function document(pollId: string): Promise<RegisterDocument | null> {
   return raw === null ? null : (JSON.parse(raw) as RegisterDocument);
 }
 
+/** As the API creates one: the row, then polls_inserted (its log row, migration 055). */
 async function addRegister(id: string, startsAtMs: number, endsAtMs = startsAtMs + HOUR) {
   await db.pool.query(
     `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
      values ($1, $1, $1, 'ash', 'register', 'roster', '{7A}', $2, $3)`,
     [id, new Date(startsAtMs), new Date(endsAtMs)],
   );
+  await pollsInserted(db.pool, [id]);
 }
 
 async function absent(pollId: string, personId: string) {

@@ -70,8 +70,8 @@ const WRITE_CHUNK = 100;
  * Publishes each lesson register's document (common/register-contract.ts) as the leader,
  * beside the results. A run reads what changed: the log of registers whose document may
  * have changed since it was last consumed (register_change_log, migration 050: written by
- * the writer with their state, by a trigger on polls for a register created, edited or
- * deleted, by an erasure), and, since the last run's snapshot (change-cursor.ts), the
+ * the writer with their state, by the API's create, edit or delete of a register's poll
+ * (migration 055's polls_inserted, polls_updated, delete_polls), by an erasure), and, since the last run's snapshot (change-cursor.ts), the
  * schools whose roster changed, whose kept registers not completed it rebuilds (their
  * pending list is the group's members now); plus what earlier runs owed. Each is built
  * from the writer's precomputed rows, never from raw events. A run with nothing changed

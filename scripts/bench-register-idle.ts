@@ -98,8 +98,9 @@ try {
 
   const { rows } = await db.pool.query<{ s: string }>("select pg_current_snapshot()::text as s");
   const after = async (overdueRecountMs: number) => {
-    // Every register published: the log of their creation consumed (migration 050), the
-    // rosters' cursor current.
+    // Every register published: the log of their creation consumed (migration 050; inserted
+    // in SQL here they were not logged, as the API's polls_inserted would, 055), the rosters'
+    // cursor current.
     await db.pool.query("delete from register_change_log");
     // As autovacuum leaves it between mornings (a scan of an emptied log reads its dead
     // rows until then: measured apart in BENCHMARKS.md).

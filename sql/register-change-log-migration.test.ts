@@ -4,6 +4,7 @@ import { createLogger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { type RegisterDocument, registerKeys } from "../common/register-contract.ts";
+import { updatePollsSql } from "../ingest-api/registry/registry-changes.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { RegisterPublisher } from "../result-publisher/register-publisher.ts";
 import { testNames } from "../test-support/names.ts";
@@ -121,7 +122,7 @@ describe("migration 050: the registers' change log replaces their transaction id
     // And from then on, a change through the new writer's log only.
     const idle = await publisher.run(NOW);
     assert.deepEqual([idle.rebuilt, idle.registers], [false, 0]);
-    await pool.query("update polls set title = 'Quieter' where id = 'quiet'");
+    await pool.query(updatePollsSql("title = 'Quieter'", "p.id = 'quiet'"));
     assert.deepEqual((await publisher.run(NOW)).published, ["quiet"]);
   });
 });

@@ -11,6 +11,7 @@ import {
   listTeachers,
   loadTeacherCredentials,
 } from "../ingest-api/registers/teacher-store.ts";
+import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import { currentSnapshot } from "../result-publisher/attendance-store.ts";
 import {
   countOverdue,
@@ -56,6 +57,8 @@ before(async () => {
             ('r2', 'r2', 'R2', 'ash', 'register', 'roster', '{7A}', $1, $2)`,
     [new Date(NOW - 3_600_000), new Date(NOW - 1_800_000)],
   );
+  // As the API creates them: polls_inserted logs them (migration 055).
+  await pollsInserted(db.pool, ["r1", "r2"]);
   await db.pool.query(
     "insert into people (school_id, id, groups) values ('ash', 'A1', '{7A}'), ('ash', 'A2', '{7A}')",
   );
@@ -111,7 +114,7 @@ describe("lesson registers under the services' roles", () => {
       const kept = await loadKeptRegisters(client, NOW, 7);
       assert.equal(kept.length, 2);
       assert.deepEqual(await loadChangedRosters(client, await currentSnapshot(client)), []);
-      // Migration 050's log: the polls' trigger (the API's inserts) and the writer (r1's
+      // Migration 050's log: the API's inserts (polls_inserted, 055) and the writer (r1's
       // batch) wrote it, the publisher reads and deletes it.
       const logged = await loadRegisterChangeLog(client);
       assert.deepEqual([...logged.keys()].sort(), ["r1", "r2"]);

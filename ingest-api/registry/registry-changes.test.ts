@@ -15,6 +15,7 @@ import {
   notifyPeopleChanged,
   notifyRegistryRows,
   pollsInserted,
+  updatePolls,
 } from "./registry-changes.ts";
 
 // Migration 052: what a registry write does besides its rows, now called by the writing
@@ -142,6 +143,59 @@ describe("registry changes told by the writing transaction", () => {
     await create();
   });
 
+  test("an update is told, and logs a register only where its document shows a changed column", async () => {
+    await db.pool.query(
+      `insert into schools (id, name) values ('ash', 'Ash');
+       insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+       values ('ash-reg', 'ash-reg', 'R', 'oak', 'register', 'roster', '{7A}', now(), now() + interval '1 hour'),
+              ('ash-att', 'ash-att', 'A', 'oak', 'attendance', 'roster', '{7A}', null, null)`,
+    );
+    await db.pool.query("delete from register_change_log");
+    await heardUpTo("m6-start");
+    const seq = async () => {
+      const { rows } = await db.pool.query<{ change_seq: string }>(
+        "select change_seq from register_change_log where poll_id = 'ash-reg'",
+      );
+      return Number(rows[0]?.change_seq ?? 0);
+    };
+    // 042's rule: what register-document.ts shows of the poll, one column at a time.
+    const shown = [
+      "title = 'R2'",
+      "starts_at = p.starts_at - interval '1 minute'",
+      "ends_at = p.ends_at + interval '1 minute'",
+      "group_ids = '{7B}'",
+      "school_id = 'ash'",
+    ];
+    for (const [i, set] of shown.entries()) {
+      await updatePolls(db.pool, set, "p.id = $1", ["ash-reg"]);
+      assert.equal(await seq(), i + 1, set);
+    }
+    for (const set of ["time_zone = 'Europe/London'", "archived_at = now()", "title = 'R2'"])
+      await updatePolls(db.pool, set, "p.id = $1", ["ash-reg"]);
+    assert.equal(await seq(), shown.length, "no shown column changed");
+    await updatePolls(db.pool, "title = 'A2'", "p.id = 'ash-att'");
+    await updatePolls(db.pool, "title = p.title || '!'", "p.id = any($1)", [
+      ["ash-reg", "ash-att"],
+    ]);
+    const { rows } = await db.pool.query("select poll_id from register_change_log");
+    assert.deepEqual(rows, [{ poll_id: "ash-reg" }], "an attendance register is not logged");
+    assert.equal(await seq(), shown.length + 1);
+    assert.deepEqual(
+      (await heardUpTo("m6")).sort(),
+      [
+        ...Array(shown.length + 3).fill("tallyflow_registry polls:ash-reg"),
+        "tallyflow_registry polls:ash-att",
+        "tallyflow_registry polls:ash-att",
+        "tallyflow_registry polls:ash-reg",
+      ].sort(),
+    );
+    await updatePolls(db.pool, "title = 'none'", "false");
+    await assert.rejects(
+      db.pool.query("select polls_updated(array(select p from polls p), '{}')"),
+      /polls_updated: \d+ rows before, 0 after/,
+    );
+  });
+
   test("a poll or kiosk inserted without a slug fails: no default any more", async () => {
     await assert.rejects(
       db.pool.query("insert into polls (id, title) values ('bare', 'Bare')"),
@@ -187,7 +241,7 @@ describe("migration 052 on an existing deployment", () => {
        where not tgisinternal
          and tgrelid in ('schools'::regclass, 'polls'::regclass, 'poll_options'::regclass,
                          'kiosks'::regclass, 'people'::regclass)
-         and tgname !~ '_mark_attendance|^polls_register_'`,
+         and tgname !~ '_mark_attendance'`,
     );
     assert.deepEqual(triggers, []);
     const { rows: polls } = await pool.query("select id, slug from polls");

@@ -1,13 +1,14 @@
 import type { Pool, PoolClient } from "../../common/postgres.ts";
 
 // What a write of the registry does besides its rows, in its transaction (migration 052's
-// functions, which hold the channels and payloads the listeners parse, and a poll's insert
-// check and delete): every statement that writes schools, polls, poll_options, kiosks or
+// and 055's functions, which hold the channels and payloads the listeners parse, a poll's
+// insert check and delete, and the lesson registers' change log): every statement that writes schools, polls, poll_options, kiosks or
 // people is followed by one of these, so that the other API processes (registry-cache.ts,
 // known-people.ts) and the publisher (result-publisher/registry-watch.ts) hear of it at
-// the commit. No trigger does it: Citus refuses triggers on the reference tables these are
-// (docs/citus.md, "Triggers"). A write made without them is seen only at the listeners'
-// safety-net reloads.
+// the commit, and the register publisher (result-publisher/register-store.ts) of a register
+// created, edited or deleted. No trigger does it: Citus refuses triggers on the reference
+// tables these are (docs/citus.md, "Triggers"). A write made without them is seen only at
+// the listeners' safety-net reloads, and a register's document is not republished.
 
 /** A registry table whose rows the tallyflow_registry payloads name. */
 export type RegistryTable = "schools" | "polls" | "poll_options" | "kiosks";
@@ -30,7 +31,8 @@ export async function notifyRegistryRows(
 /**
  * After inserting polls, in that transaction: refused (Postgres unique_violation on the
  * constraint poll_purges_pkey) while one's id is still being purged, else each one's
- * notification, and a school's first lesson register told to the known people.
+ * notification, a school's first lesson register told to the known people, and each
+ * register logged for the register publisher.
  */
 export async function pollsInserted(db: Db, pollIds: readonly string[]): Promise<void> {
   if (pollIds.length === 0) return;
@@ -38,8 +40,38 @@ export async function pollsInserted(db: Db, pollIds: readonly string[]): Promise
 }
 
 /**
+ * The statement that updates polls: `set` (a column's new value, other columns read as
+ * `p.<column>`) on the polls `where` selects (its columns as `p.<column>`), then, in the
+ * same statement, migration 055's polls_updated with each row before and after (the
+ * `from polls o` self-join reads the statement's snapshot, the old values): each poll
+ * notified, each register whose document shows a changed column (title, starts_at,
+ * ends_at, group_ids, school_id) logged. Hold the polls' row locks before (lockPoll), so
+ * that the old values are the ones updated. For a test or bench writing polls in SQL too.
+ */
+export function updatePollsSql(set: string, where: string): string {
+  return `with changed as (
+      update polls p set ${set}
+      from polls o
+      where o.id = p.id and (${where})
+      returning o as before_row, p as after_row
+    )
+    select polls_updated(array_agg(before_row), array_agg(after_row)) from changed`;
+}
+
+/** Runs updatePollsSql(set, where) with these parameters. */
+export async function updatePolls(
+  db: Db,
+  set: string,
+  where: string,
+  params: readonly unknown[] = [],
+): Promise<void> {
+  await db.query(updatePollsSql(set, where), [...params]);
+}
+
+/**
  * Deletes these polls with what goes at once (their rollups, change marker and log,
- * duplicate counts; the purge of their votes queued) and notifies them; the ids deleted.
+ * duplicate counts; the purge of their votes queued), notifies them and logs the registers
+ * among them; the ids deleted.
  */
 export async function deletePolls(db: Db, pollIds: readonly string[]): Promise<string[]> {
   if (pollIds.length === 0) return [];

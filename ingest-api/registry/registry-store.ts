@@ -17,7 +17,7 @@ import {
   loadSchools,
   type SchoolAdminCredential,
 } from "../schools/school-store.ts";
-import { deletePolls, notifyRegistryRows, pollsInserted } from "./registry-changes.ts";
+import { deletePolls, notifyRegistryRows, pollsInserted, updatePolls } from "./registry-changes.ts";
 import type { CreateKiosk, CreatePoll, UpdateKiosk, UpdatePoll } from "./registry-schemas.ts";
 
 // Postgres access for the registry: SQL only. The rules (what may change once a poll has
@@ -274,27 +274,31 @@ export async function lockPoll(
   return { ...toPoll(rows[0]!), incarnation: rows[0]!.incarnation };
 }
 
-/** Writes the fields the patch has (options apart); an absent field keeps its value. */
+/**
+ * Writes the fields the patch has (options apart); an absent field keeps its value. The
+ * poll is notified and, a register whose document shows a field changed, logged for the
+ * register publisher, in the statement (updatePolls; the caller holds the row: lockPoll).
+ */
 export async function updatePollRow(
   client: PoolClient,
   id: string,
   patch: UpdatePoll,
 ): Promise<void> {
-  await client.query(
-    `update polls set
-       title = coalesce($2, title),
-       time_zone = coalesce($3, time_zone),
-       opens_at = case when $4::boolean then $5::timestamptz else opens_at end,
-       closes_at = case when $6::boolean then $7::timestamptz else closes_at end,
-       results_visibility = coalesce($8, results_visibility),
-       one_vote_per_voter = coalesce($9, one_vote_per_voter),
-       archived_at = case when $10::boolean is null then archived_at
-                          when $10 then coalesce(archived_at, now()) else null end,
-       vote_cooldown_ms = coalesce($11, vote_cooldown_ms),
-       voters = coalesce($12, voters),
-       group_ids = case when $13::boolean then $14::text[] else group_ids end,
-       updated_at = now()
-     where id = $1`,
+  await updatePolls(
+    client,
+    `title = coalesce($2, p.title),
+     time_zone = coalesce($3, p.time_zone),
+     opens_at = case when $4::boolean then $5::timestamptz else p.opens_at end,
+     closes_at = case when $6::boolean then $7::timestamptz else p.closes_at end,
+     results_visibility = coalesce($8, p.results_visibility),
+     one_vote_per_voter = coalesce($9, p.one_vote_per_voter),
+     archived_at = case when $10::boolean is null then p.archived_at
+                        when $10 then coalesce(p.archived_at, now()) else null end,
+     vote_cooldown_ms = coalesce($11, p.vote_cooldown_ms),
+     voters = coalesce($12, p.voters),
+     group_ids = case when $13::boolean then $14::text[] else p.group_ids end,
+     updated_at = now()`,
+    "p.id = $1",
     [
       id,
       patch.title ?? null,
@@ -312,7 +316,6 @@ export async function updatePollRow(
       patch.groupIds ?? null,
     ],
   );
-  await notifyRegistryRows(client, "polls", [id]);
 }
 
 /**

@@ -44,13 +44,6 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
   },
   {
     rule: "trigger",
-    table: "polls",
-    subjects: ["polls_register_inserted", "polls_register_updated", "polls_register_deleted"],
-    reason: `${DERIVED} (register_change_log, through log_register_changes)`,
-    fix: DERIVED_FIX,
-  },
-  {
-    rule: "trigger",
     table: "people",
     subjects: [
       "people_mark_attendance_inserted",
