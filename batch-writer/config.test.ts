@@ -59,6 +59,39 @@ describe("readWriterConfig: VOTES_RETENTION_DAYS", () => {
   });
 });
 
+describe("readWriterConfig: REGISTER_RETENTION_DAYS", () => {
+  test("unset keeps registers for ever, whatever VOTES_RETENTION_DAYS; a number of days is read", () => {
+    assert.equal(readWriterConfig({}).registerRetentionDays, undefined);
+    assert.equal(
+      readWriterConfig({ VOTES_RETENTION_DAYS: "30" }).registerRetentionDays,
+      undefined,
+      "the votes' retention does not imply the registers'",
+    );
+    assert.equal(readWriterConfig({ REGISTER_RETENTION_DAYS: "400" }).registerRetentionDays, 400);
+    assert.equal(readWriterConfig({}).registerRetentionBatch, 1_000);
+    assert.equal(readWriterConfig({ REGISTER_RETENTION_BATCH: "250" }).registerRetentionBatch, 250);
+  });
+
+  test("a bad value fails naming the variable", () => {
+    for (const [variable, value] of [
+      ["REGISTER_RETENTION_DAYS", "0"],
+      ["REGISTER_RETENTION_DAYS", "-3"],
+      ["REGISTER_RETENTION_DAYS", "1.5"],
+      ["REGISTER_RETENTION_DAYS", "forever"],
+      ["REGISTER_RETENTION_DAYS", "36501"],
+      ["REGISTER_RETENTION_BATCH", "0"],
+      ["REGISTER_RETENTION_BATCH", "100001"],
+      ["REGISTER_RETENTION_BATCH", "many"],
+    ] as const) {
+      assert.throws(
+        () => readWriterConfig({ [variable]: value }),
+        (err: unknown) => err instanceof ConfigError && err.variable === variable,
+        `${variable}=${value}`,
+      );
+    }
+  });
+});
+
 describe("readWriterConfig: VOTES_ARCHIVE_DIR", () => {
   test("unset drops without a copy; set with retention, it is read", () => {
     assert.equal(readWriterConfig({ VOTES_RETENTION_DAYS: "400" }).votesArchiveDir, undefined);
