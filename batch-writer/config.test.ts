@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError } from "../common/errors.ts";
 import { readWriterConfig } from "./config.ts";
+import { registersOutliveEvents } from "./register-retention.ts";
 
 describe("readWriterConfig: PERMANENT_FAILURE_ATTEMPTS", () => {
   test("defaults to 5 and reads a given value", () => {
@@ -89,6 +90,22 @@ describe("readWriterConfig: REGISTER_RETENTION_DAYS", () => {
         `${variable}=${value}`,
       );
     }
+  });
+});
+
+describe("registersOutliveEvents: said at start, neither refused nor implied", () => {
+  const said = (env: Record<string, string>) => registersOutliveEvents(readWriterConfig(env));
+  test("registers kept longer than their events (or for ever, events not) are said", () => {
+    assert.match(said({ VOTES_RETENTION_DAYS: "30" }) ?? "", /kept for ever.*30 or less/);
+    assert.match(
+      said({ VOTES_RETENTION_DAYS: "30", REGISTER_RETENTION_DAYS: "60" }) ?? "",
+      /kept 60 days but their events 30 days/,
+    );
+  });
+  test("registers going first, or votes kept for ever, say nothing", () => {
+    assert.equal(said({}), undefined);
+    assert.equal(said({ REGISTER_RETENTION_DAYS: "60" }), undefined);
+    assert.equal(said({ VOTES_RETENTION_DAYS: "30", REGISTER_RETENTION_DAYS: "30" }), undefined);
   });
 });
 

@@ -14,6 +14,22 @@ import type { WriterMetrics } from "./writer-metrics.ts";
 // No audit_log row: the log is of admins' requests, and this would add 350,000 rows a day
 // to it; each step's count is logged and counted (tallyflow_writer_registers_expired_total).
 
+/**
+ * Said at start when lesson registers may outlive their events (VOTES_RETENTION_DAYS set,
+ * REGISTER_RETENTION_DAYS unset or longer): the writer recomputes a register whole from its
+ * stored events (register-upkeep.ts), so a correction to one whose events' month was dropped
+ * would recompute it from the events left. Not refused (the statistics of registers kept
+ * longer than their events are right until such a correction), nor implied (deleting a
+ * school's registers is a decision of its own): said.
+ */
+export function registersOutliveEvents(
+  config: Pick<WriterConfig, "votesRetentionDays" | "registerRetentionDays">,
+): string | undefined {
+  const { votesRetentionDays: votes, registerRetentionDays: registers } = config;
+  if (votes === undefined || (registers !== undefined && registers <= votes)) return undefined;
+  return `lesson registers are kept ${registers === undefined ? "for ever" : `${registers} days`} but their events ${votes} days (VOTES_RETENTION_DAYS): a correction to a register older than its events recomputes it from the events left; set REGISTER_RETENTION_DAYS to ${votes} or less to avoid it`;
+}
+
 export interface RegisterRetentionDeps {
   pool: Pool;
   config: Pick<WriterConfig, "registerRetentionDays" | "registerRetentionBatch">;
