@@ -4,6 +4,7 @@ import { createLogger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import { createTestDatabase, type TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
+import { databaseBefore } from "../test-support/schema-before.ts";
 import { queryNumber } from "../test-support/stored-votes.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
 import { PollPurge } from "./poll-purge.ts";
@@ -216,5 +217,40 @@ describe("lesson registers past REGISTER_RETENTION_DAYS are deleted in the backg
       "each deleted register queued once",
     );
     assert.equal((await rowsOf(db.pool, keptIds)).polls, 2);
+  });
+});
+
+describe("upgrading to 054: the registers stored before it expire like any", () => {
+  test("a deployment's old and young registers: the old ones go, through the new index", async () => {
+    const db = await databaseBefore(54, testNames().database);
+    try {
+      await db.pool.query("insert into schools (id, name) values ('ash', 'Ash')");
+      for (const id of ["before-old-1", "before-old-2"]) await addRegister(db.pool, id, 400);
+      await addRegister(db.pool, "before-young", 2);
+      assert.equal(await db.upgrade(), 1, "054 alone ran");
+      // Three rows: a sequential scan is cheaper; the plan at size is the index's (the bench).
+      const client = await db.pool.connect();
+      let plan: string;
+      try {
+        await client.query("begin");
+        await client.query("set local enable_seqscan = off");
+        const { rows } = await client.query<{ "QUERY PLAN": string }>(
+          `explain select id from polls where kind = 'register'
+             and ends_at < now() - interval '365 days' order by ends_at limit 1000`,
+        );
+        plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
+        await client.query("rollback");
+      } finally {
+        client.release();
+      }
+      assert.match(plan, /Index Scan using polls_register_expiry_idx/);
+      assert.equal((await db.pool.query("select expire_registers(365, 1000) as n")).rows[0].n, 2);
+      assert.deepEqual(
+        (await db.pool.query("select id from polls order by id")).rows.map((r) => r.id),
+        ["before-young"],
+      );
+    } finally {
+      await db.close();
+    }
   });
 });
