@@ -69,7 +69,7 @@ describe("readWriterConfig: REGISTER_RETENTION_DAYS", () => {
       "the votes' retention does not imply the registers'",
     );
     assert.equal(readWriterConfig({ REGISTER_RETENTION_DAYS: "400" }).registerRetentionDays, 400);
-    assert.equal(readWriterConfig({}).registerRetentionBatch, 1_000);
+    assert.equal(readWriterConfig({}).registerRetentionBatch, 250);
     assert.equal(readWriterConfig({ REGISTER_RETENTION_BATCH: "250" }).registerRetentionBatch, 250);
   });
 
@@ -81,7 +81,7 @@ describe("readWriterConfig: REGISTER_RETENTION_DAYS", () => {
       ["REGISTER_RETENTION_DAYS", "forever"],
       ["REGISTER_RETENTION_DAYS", "36501"],
       ["REGISTER_RETENTION_BATCH", "0"],
-      ["REGISTER_RETENTION_BATCH", "100001"],
+      ["REGISTER_RETENTION_BATCH", "501"],
       ["REGISTER_RETENTION_BATCH", "many"],
     ] as const) {
       assert.throws(

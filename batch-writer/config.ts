@@ -85,8 +85,10 @@ export interface WriterConfig extends CommonConfig {
    */
   readonly registerRetentionDays: number | undefined;
   /**
-   * Registers past retention deleted per statement (each then purged, one a purge step).
-   * @defaultValue 1000
+   * Registers past retention deleted per statement (each then purged, one a purge step). At
+   * most 500: each deleted poll is a registry notification to every API process, and a burst
+   * of more than 500 makes each reload its whole registry (registry-cache.ts,
+   * MAX_ROWS_PER_LOAD). @defaultValue 250
    */
   readonly registerRetentionBatch: number;
   /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
@@ -159,10 +161,7 @@ export function readWriterConfig(
       readOptionalString(env, "REGISTER_RETENTION_DAYS") === undefined
         ? undefined
         : readInt(env, "REGISTER_RETENTION_DAYS", 0, { min: 1, max: 36_500 }),
-    registerRetentionBatch: readInt(env, "REGISTER_RETENTION_BATCH", 1_000, {
-      min: 1,
-      max: 100_000,
-    }),
+    registerRetentionBatch: readInt(env, "REGISTER_RETENTION_BATCH", 250, { min: 1, max: 500 }),
     metricsPort: readInt(env, "WRITER_METRICS_PORT", 9101, { min: 0, max: 65535 }),
     metricsHost: readHost(env, "WRITER_METRICS_HOST", "127.0.0.1"),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 15_000, { min: 100 }),
