@@ -15,7 +15,7 @@ import { intFlag, readCli } from "./cli.ts";
 const USAGE = `usage: node scripts/bench-register-retention.ts [--registers N] [--expired N] [--batch N] [--steps N]
   --registers  register polls loaded (1000000)
   --expired    of which ended past retention (350000: a national day)
-  --batch      REGISTER_RETENTION_BATCH: registers a step deletes (1000)
+  --batch      REGISTER_RETENTION_BATCH: registers a step deletes (250)
   --steps      retention steps measured (10)`;
 
 const options = readCli(
@@ -24,7 +24,7 @@ const options = readCli(
     options: {
       registers: { type: "string", default: "1000000" },
       expired: { type: "string", default: "350000" },
-      batch: { type: "string", default: "1000" },
+      batch: { type: "string", default: "250" },
       steps: { type: "string", default: "10" },
     },
   },
