@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
-import { RegisterRetention } from "../../batch-writer/register-retention.ts";
-import { createWriterMetrics } from "../../batch-writer/writer-metrics.ts";
 import { createLogger } from "../../common/logger.ts";
 import { registerKeys } from "../../common/register-contract.ts";
 import { eventually } from "../../harness/waiting.ts";
 import { createPublisherMetrics } from "../../result-publisher/publisher-metrics.ts";
 import { RegisterPublisher } from "../../result-publisher/register-publisher.ts";
 import { expectError } from "../../test-support/api.ts";
+import { startWriterInProcess } from "../../test-support/in-process-writer.ts";
 import { ADMIN, type IngestHarness, startIngestHarness } from "../../test-support/ingest.ts";
-import { drainPollPurges } from "../../test-support/poll-purges.ts";
+import { pipelineWriterEnv } from "../../test-support/service-env.ts";
 
 // A lesson register deleted by REGISTER_RETENTION_DAYS (migration 054) is gone as an
-// admin's delete leaves it: 404 from the API, its document removed from Redis by the next
-// publisher run and not published again. The publisher here keeps 60 days
+// admin's delete leaves it: an idle writer started with the setting deletes and purges it,
+// the API answers 404, its document is removed from Redis by the next publisher run and not
+// published again. The publisher here keeps 60 days
 // (REGISTER_DAYS_KEPT) and the writer 30: a retention shorter than the kept window is
 // allowed, and the register's document goes with it.
 
@@ -66,15 +66,23 @@ describe("a register past REGISTER_RETENTION_DAYS is gone from the API and from 
     const read = (id: string) => request(h.app).get(`/v1/registers/${id}`).set(ADMIN);
     assert.equal((await read(ids.old)).status, 200);
 
-    const retention = new RegisterRetention({
-      pool: h.db.pool,
-      config: { registerRetentionDays: 30, registerRetentionBatch: 100 },
-      logger,
-      metrics: createWriterMetrics(async () => ({ undelivered: 0, ackPending: 0 })),
+    const writer = await startWriterInProcess({
+      ...pipelineWriterEnv(h.names, h.db.url, h.config.natsUrl),
+      REGISTER_RETENTION_DAYS: "30",
     });
-    assert.equal(await retention.step(), 1);
-    assert.equal(await retention.step(), undefined, "nothing else has expired");
-    await drainPollPurges(h.db.pool);
+    try {
+      await eventually("the idle writer deleted and purged the old register", async () => {
+        const { rows } = await h.db.pool.query<{ polls: number; purges: number }>(
+          `select (select count(*)::int from polls where id = $1) as polls,
+                  (select count(*)::int from poll_purges) as purges`,
+          [ids.old],
+        );
+        return rows[0]!.polls === 0 && rows[0]!.purges === 0 ? true : undefined;
+      });
+      assert.equal((await writer.metrics.registersExpired.get()).values[0]?.value, 1);
+    } finally {
+      await writer.close();
+    }
 
     await eventually("the API forgot the deleted register", async () => {
       const res = await read(ids.old);
