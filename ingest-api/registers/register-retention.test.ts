@@ -14,7 +14,8 @@ import { pipelineWriterEnv } from "../../test-support/service-env.ts";
 // A lesson register deleted by REGISTER_RETENTION_DAYS (migration 054) is gone as an
 // admin's delete leaves it: an idle writer started with the setting deletes and purges it,
 // the API answers 404, its document is removed from Redis by the next publisher run and not
-// published again. The publisher here keeps 60 days
+// published again, nor one it still owed (not published yet, over its budget). The
+// publisher here keeps 60 days
 // (REGISTER_DAYS_KEPT) and the writer 30: a retention shorter than the kept window is
 // allowed, and the register's document goes with it.
 
@@ -24,7 +25,7 @@ const logger = createLogger("silent");
 describe("a register past REGISTER_RETENTION_DAYS is gone from the API and from Redis", () => {
   let h: IngestHarness;
   let publisher: RegisterPublisher;
-  const ids: Record<"old" | "fresh", string> = { old: "", fresh: "" };
+  const ids: Record<"old" | "older" | "fresh", string> = { old: "", older: "", fresh: "" };
 
   async function createRegister(id: string, endsAtMs: number): Promise<string> {
     const res = await request(h.app)
@@ -46,19 +47,22 @@ describe("a register past REGISTER_RETENTION_DAYS is gone from the API and from 
     h = await startIngestHarness();
     const now = Date.now();
     ids.old = await createRegister("old", now - 40 * DAY_MS);
+    ids.older = await createRegister("older", now - 50 * DAY_MS);
     ids.fresh = await createRegister("fresh", now - DAY_MS);
     publisher = new RegisterPublisher({
       pool: h.db.pool,
       redis: h.redis,
       keyPrefix: h.names.redisKeyPrefix,
       daysKept: 60,
-      maxDocumentsPerRun: 100,
+      // Nearest to now first: the older register is owed to the next run.
+      maxDocumentsPerRun: 2,
       completionGraceMs: 600_000,
       logger,
       metrics: createPublisherMetrics(),
     });
     const first = await publisher.run();
     assert.deepEqual(first.published.sort(), [ids.fresh, ids.old].sort());
+    assert.equal(first.owed, 1);
   });
   after(() => h?.close());
 
@@ -71,15 +75,15 @@ describe("a register past REGISTER_RETENTION_DAYS is gone from the API and from 
       REGISTER_RETENTION_DAYS: "30",
     });
     try {
-      await eventually("the idle writer deleted and purged the old register", async () => {
+      await eventually("the idle writer deleted and purged the old registers", async () => {
         const { rows } = await h.db.pool.query<{ polls: number; purges: number }>(
-          `select (select count(*)::int from polls where id = $1) as polls,
+          `select (select count(*)::int from polls where id = any($1)) as polls,
                   (select count(*)::int from poll_purges) as purges`,
-          [ids.old],
+          [[ids.old, ids.older]],
         );
         return rows[0]!.polls === 0 && rows[0]!.purges === 0 ? true : undefined;
       });
-      assert.equal((await writer.metrics.registersExpired.get()).values[0]?.value, 1);
+      assert.equal((await writer.metrics.registersExpired.get()).values[0]?.value, 2);
     } finally {
       await writer.close();
     }
@@ -91,7 +95,8 @@ describe("a register past REGISTER_RETENTION_DAYS is gone from the API and from 
     assert.equal((await read(ids.fresh)).status, 200, "the younger register stays");
 
     const removed = await publisher.run();
-    assert.deepEqual(removed.removed, [ids.old]);
+    assert.deepEqual(removed.removed.sort(), [ids.old, ids.older].sort(), "the owed one too");
+    assert.equal(removed.owed, 0);
     assert.deepEqual(removed.published, []);
     const keys = registerKeys(h.names.redisKeyPrefix, ids.old);
     assert.equal(await h.redis.exists([keys.json, keys.version]), 0, "its document is removed");
@@ -99,6 +104,8 @@ describe("a register past REGISTER_RETENTION_DAYS is gone from the API and from 
     const next = await publisher.run();
     assert.deepEqual(next.published, [], "not published again");
     assert.equal(await h.redis.exists([keys.json, keys.version]), 0);
+    const owedKeys = registerKeys(h.names.redisKeyPrefix, ids.older);
+    assert.equal(await h.redis.exists([owedKeys.json, owedKeys.version]), 0, "never published");
     assert.notEqual(await h.redis.get(registerKeys(h.names.redisKeyPrefix, ids.fresh).json), null);
   });
 });
