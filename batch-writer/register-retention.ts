@@ -7,10 +7,11 @@ import type { WriterMetrics } from "./writer-metrics.ts";
 // that many days ago is deleted as an admin's delete deletes a poll (its polls row, by
 // expire_registers; its state rows go by cascade, its votes and refusals are queued for the
 // purge, its document is removed by the publisher). The purge (poll-purge.ts) takes a step
-// of this only once its queue is empty: at most registerRetentionBatch registers a statement,
-// each queued purge drained before the next ones are deleted, so the queue never holds more
-// than a step's registers and retention never competes with an admin's delete. Writers share
-// it through expire_registers's advisory lock: a second one at once returns at once.
+// of this only when it finds no queued purge to take: at most registerRetentionBatch
+// registers a statement, the queued ones drained before the next are deleted, so the queue
+// holds about a step's registers at most and retention never competes with an admin's
+// delete. Writers share it through expire_registers's advisory lock: a second one at once
+// returns at once.
 // No audit_log row: the log is of admins' requests, and this would add 350,000 rows a day
 // to it; each step's count is logged and counted (tallyflow_writer_registers_expired_total).
 
