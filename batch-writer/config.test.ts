@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError } from "../common/errors.ts";
 import { readWriterConfig } from "./config.ts";
+import { registersOutliveEvents } from "./register-retention.ts";
 
 describe("readWriterConfig: PERMANENT_FAILURE_ATTEMPTS", () => {
   test("defaults to 5 and reads a given value", () => {
@@ -56,6 +57,55 @@ describe("readWriterConfig: VOTES_RETENTION_DAYS", () => {
         value,
       );
     }
+  });
+});
+
+describe("readWriterConfig: REGISTER_RETENTION_DAYS", () => {
+  test("unset keeps registers for ever, whatever VOTES_RETENTION_DAYS; a number of days is read", () => {
+    assert.equal(readWriterConfig({}).registerRetentionDays, undefined);
+    assert.equal(
+      readWriterConfig({ VOTES_RETENTION_DAYS: "30" }).registerRetentionDays,
+      undefined,
+      "the votes' retention does not imply the registers'",
+    );
+    assert.equal(readWriterConfig({ REGISTER_RETENTION_DAYS: "400" }).registerRetentionDays, 400);
+    assert.equal(readWriterConfig({}).registerRetentionBatch, 250);
+    assert.equal(readWriterConfig({ REGISTER_RETENTION_BATCH: "250" }).registerRetentionBatch, 250);
+  });
+
+  test("a bad value fails naming the variable", () => {
+    for (const [variable, value] of [
+      ["REGISTER_RETENTION_DAYS", "0"],
+      ["REGISTER_RETENTION_DAYS", "-3"],
+      ["REGISTER_RETENTION_DAYS", "1.5"],
+      ["REGISTER_RETENTION_DAYS", "forever"],
+      ["REGISTER_RETENTION_DAYS", "36501"],
+      ["REGISTER_RETENTION_BATCH", "0"],
+      ["REGISTER_RETENTION_BATCH", "501"],
+      ["REGISTER_RETENTION_BATCH", "many"],
+    ] as const) {
+      assert.throws(
+        () => readWriterConfig({ [variable]: value }),
+        (err: unknown) => err instanceof ConfigError && err.variable === variable,
+        `${variable}=${value}`,
+      );
+    }
+  });
+});
+
+describe("registersOutliveEvents: said at start, neither refused nor implied", () => {
+  const said = (env: Record<string, string>) => registersOutliveEvents(readWriterConfig(env));
+  test("registers kept longer than their events (or for ever, events not) are said", () => {
+    assert.match(said({ VOTES_RETENTION_DAYS: "30" }) ?? "", /kept for ever.*30 or less/);
+    assert.match(
+      said({ VOTES_RETENTION_DAYS: "30", REGISTER_RETENTION_DAYS: "60" }) ?? "",
+      /kept 60 days but their events 30 days/,
+    );
+  });
+  test("registers going first, or votes kept for ever, say nothing", () => {
+    assert.equal(said({}), undefined);
+    assert.equal(said({ REGISTER_RETENTION_DAYS: "60" }), undefined);
+    assert.equal(said({ VOTES_RETENTION_DAYS: "30", REGISTER_RETENTION_DAYS: "30" }), undefined);
   });
 });
 

@@ -78,6 +78,19 @@ export interface WriterConfig extends CommonConfig {
    * before it is dropped (votes-archive.ts); unset: dropped without a copy.
    */
   readonly votesArchiveDir: string | undefined;
+  /**
+   * Days a lesson register is kept after its lesson ended (migration 054,
+   * register-retention.ts): older ones are deleted in the background, as an admin's delete
+   * deletes a poll, once the purge's queue is empty. Unset: kept for ever.
+   */
+  readonly registerRetentionDays: number | undefined;
+  /**
+   * Registers past retention deleted per statement (each then purged, one a purge step). At
+   * most 500: each deleted poll is a registry notification to every API process, and a burst
+   * of more than 500 makes each reload its whole registry (registry-cache.ts,
+   * MAX_ROWS_PER_LOAD). @defaultValue 250
+   */
+  readonly registerRetentionBatch: number;
   /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
   readonly metricsPort: number;
   /** Address the /metrics server listens on (0.0.0.0 to reach it from another host). @defaultValue 127.0.0.1 */
@@ -144,6 +157,11 @@ export function readWriterConfig(
         ? undefined
         : readInt(env, "VOTES_RETENTION_DAYS", 0, { min: 1, max: 36_500 }),
     votesArchiveDir: readOptionalString(env, "VOTES_ARCHIVE_DIR"),
+    registerRetentionDays:
+      readOptionalString(env, "REGISTER_RETENTION_DAYS") === undefined
+        ? undefined
+        : readInt(env, "REGISTER_RETENTION_DAYS", 0, { min: 1, max: 36_500 }),
+    registerRetentionBatch: readInt(env, "REGISTER_RETENTION_BATCH", 250, { min: 1, max: 500 }),
     metricsPort: readInt(env, "WRITER_METRICS_PORT", 9101, { min: 0, max: 65535 }),
     metricsHost: readHost(env, "WRITER_METRICS_HOST", "127.0.0.1"),
     shutdownDeadlineMs: readInt(env, "SHUTDOWN_DEADLINE_MS", 15_000, { min: 100 }),

@@ -1,6 +1,7 @@
 import type { Logger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { WriterConfig } from "./config.ts";
+import { RegisterRetention, type RegisterRetentionDeps } from "./register-retention.ts";
 import type { WriterMetrics } from "./writer-metrics.ts";
 
 // A deleted poll's rows leave in the background (migration 031): the admin's delete only
@@ -10,6 +11,9 @@ import type { WriterMetrics } from "./writer-metrics.ts";
 // waits behind a table-sized DELETE). Writers share the queue through FOR UPDATE SKIP LOCKED.
 // While idle a writer purges for the linger (the latency a vote already accepts); while busy
 // it takes one step every pollPurgeIntervalMs, so a deleted poll still goes during a peak.
+// Once the queue is empty (and no deleted school's person-days are left), a step deletes the
+// next lesson registers past REGISTER_RETENTION_DAYS (register-retention.ts, migration 054),
+// which queues them: the queue is fed only when drained, never faster than it is purged.
 
 // A deleted school's person-days. attendance_days has no foreign key, and a deleted poll's
 // person-days are marked dirty by its purge only while its school exists (the day needs the
@@ -44,13 +48,15 @@ interface PurgeStep {
 
 export interface PollPurgeDeps {
   pool: Pool;
-  config: Pick<WriterConfig, "pollPurgeBatchRows" | "pollPurgeIntervalMs">;
+  config: Pick<WriterConfig, "pollPurgeBatchRows" | "pollPurgeIntervalMs"> &
+    Partial<RegisterRetentionDeps["config"]>;
   logger: Logger;
-  metrics: Pick<WriterMetrics, "pollPurgeRows">;
+  metrics: Pick<WriterMetrics, "pollPurgeRows"> & Partial<RegisterRetentionDeps["metrics"]>;
 }
 
 export class PollPurge {
   readonly #deps: PollPurgeDeps;
+  readonly #retention: RegisterRetention | undefined;
   #lastStepAt = 0;
   #failing = false;
   /**
@@ -61,12 +67,24 @@ export class PollPurge {
 
   constructor(deps: PollPurgeDeps) {
     this.#deps = deps;
+    const { registerRetentionDays, registerRetentionBatch } = deps.config;
+    const { registersExpired } = deps.metrics;
+    if (
+      registerRetentionDays !== undefined &&
+      registerRetentionBatch !== undefined &&
+      registersExpired !== undefined
+    )
+      this.#retention = new RegisterRetention({
+        ...deps,
+        config: { registerRetentionDays, registerRetentionBatch },
+        metrics: { registersExpired },
+      });
   }
 
   /**
-   * One bounded step: resolves to the rows it removed, or undefined when no purge is
-   * waiting (or the only ones are another writer's right now) and no deleted school's
-   * person-days are left.
+   * One bounded step: resolves to the rows it removed (or the registers it deleted past
+   * retention), or undefined when no purge is waiting (or the only ones are another
+   * writer's right now), no deleted school's person-days are left and no register expired.
    */
   async step(): Promise<number | undefined> {
     const { pool, config, logger, metrics } = this.#deps;
@@ -76,7 +94,7 @@ export class PollPurge {
       [config.pollPurgeBatchRows],
     );
     const step = rows[0];
-    if (step === undefined) return this.#orphanStep();
+    if (step === undefined) return (await this.#orphanStep()) ?? (await this.#retention?.step());
     const purged = Number(step.purged);
     metrics.pollPurgeRows.inc(purged);
     if (step.done) {

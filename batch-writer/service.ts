@@ -9,6 +9,7 @@ import { openServiceBase } from "../common/service-base.ts";
 import type { WriterConfig } from "./config.ts";
 import { ensureWriterResources } from "./consumer.ts";
 import { MaxDeliveriesMover } from "./max-deliveries.ts";
+import { registersOutliveEvents } from "./register-retention.ts";
 import { BatchWriter } from "./writer.ts";
 import { consumerLag, createWriterMetrics, type WriterMetrics } from "./writer-metrics.ts";
 
@@ -67,5 +68,7 @@ export async function startBatchWriter(
     { consumer: config.consumerName, stream: config.streamName, metricsPort },
     "batch writer started",
   );
+  const outlive = registersOutliveEvents(config);
+  if (outlive !== undefined) log.warn(outlive);
   return { writer, metrics, metricsPort };
 }

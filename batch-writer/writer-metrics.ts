@@ -14,6 +14,7 @@ export interface WriterMetrics {
   fetchesEndedEarly: Counter;
   personDays: Counter;
   pollPurgeRows: Counter;
+  registersExpired: Counter;
   deadLettersPastRetention: Gauge;
 }
 
@@ -140,6 +141,11 @@ export function createWriterMetrics(readLag: () => Promise<ConsumerLag>): Writer
       registry,
       "tallyflow_writer_poll_purge_rows_total",
       "Rows of deleted polls (votes, voter ballots, refusals) removed in the background by the purge",
+    ),
+    registersExpired: counter(
+      registry,
+      "tallyflow_writer_registers_expired_total",
+      "Lesson registers deleted by REGISTER_RETENTION_DAYS (their rows then go with the purge)",
     ),
     deadLettersPastRetention: new Gauge({
       name: "tallyflow_writer_dead_letters_past_retention",
