@@ -56,13 +56,8 @@ async function document(pollId: string): Promise<RegisterDocument | null> {
   return raw === null ? null : (JSON.parse(raw) as RegisterDocument);
 }
 
-async function addRegister(
-  id: string,
-  group: string,
-  startsAtMs: number,
-  on: Pool | PoolClient = db.pool,
-) {
-  await on.query(
+async function addRegister(id: string, group: string, startsAtMs: number) {
+  await db.pool.query(
     `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
      values ($1, $1, $1, 'ash', 'register', 'roster', array[$2], $3, $4)`,
     [id, group, new Date(startsAtMs), new Date(startsAtMs + HOUR)],
