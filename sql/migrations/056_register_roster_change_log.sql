@@ -27,8 +27,9 @@
 -- (result-publisher/register-store.ts expandRosterChanges): in one transaction, fenced by
 -- its lock, it deletes the rows (returning their groups: the latest version, whatever it
 -- waited for) and logs, through log_register_changes, the registers of those groups it keeps
--- that are not completed, read after the delete (so seeing every roster change it
--- consumed). From there a roster change is a register change like any other: published,
+-- that are not completed, read after the delete: a register committed before that read is
+-- logged, one committed after it is logged by its own creation and built in a snapshot that
+-- sees every roster change consumed (they committed before the delete ended). From there a roster change is a register change like any other: published,
 -- owed across runs and leaders within the budget, deleted once published.
 --
 -- attendance_school_changes and its tx_id go: nothing reads them any more.
