@@ -204,6 +204,38 @@ describe("a roster change republishes the registers not completed of the groups 
     }
   });
 
+  test("a roster transaction left open does not hold the leader's run: it is consumed once committed", async () => {
+    await db.pool.query("update people set groups = '{7A}' where school_id = 'ash' and id = 'A1'");
+    await db.pool.query("update people set active = true where school_id = 'ash' and id = 'A1'");
+    assert.deepEqual(await rosterLog(), [{ school_id: "ash", groups: ["7A"] }]);
+    const open: PoolClient = await db.pool.connect();
+    try {
+      await open.query("begin");
+      // Holds the school's row (its upsert) until commit, as a console left open would.
+      await open.query("insert into people (school_id, id, groups) values ('ash', 'A6', '{7A}')");
+      const run = await Promise.race([
+        publisher.run(NOW),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error("the run waited for the roster transaction")), 5_000),
+        ),
+      ]);
+      assert.deepEqual([run.rosters, run.published], [0, []], "the row is left for later");
+      await open.query("commit");
+    } finally {
+      await open.query("rollback").catch(() => {});
+      open.release();
+    }
+    const run = await publisher.run(NOW);
+    assert.equal(run.rosters, 1);
+    assert.deepEqual(run.published.sort(), ["late-7a", "open-7a"]);
+    assert.deepEqual((await document("open-7a"))?.lists.pending, ["A1", "A3", "A4", "A6"]);
+    // Back as the next tests expect it.
+    await db.pool.query("delete from people where school_id = 'ash' and id = 'A6'");
+    await db.pool.query("update people set active = false where school_id = 'ash' and id = 'A1'");
+    await publisher.run(NOW);
+    assert.deepEqual((await document("open-7a"))?.lists.pending, ["A3", "A4"]);
+  });
+
   test("registers owed across the budget stay logged: a new leader builds them", async () => {
     const budgeted = newPublisher({ maxDocumentsPerRun: 1 });
     await budgeted.run(NOW);

@@ -107,8 +107,8 @@ export async function deleteRegisterChangeLog(
 /**
  * Turns the rosters' log (register_roster_change_log, migration 056: a row per school whose
  * roster changed, with the groups whose members changed) into register changes, in one
- * transaction: deletes its rows (returning each one's latest version: a roster change
- * committing meanwhile is waited for and consumed with it), then logs in register_change_log
+ * transaction: deletes its rows (those no roster transaction holds: a row being changed is
+ * left for a later run), then logs in register_change_log
  * (log_register_changes) the registers of those groups that are kept (started within the
  * last `days` days, or later) and not completed, read after the delete, so in a snapshot
  * that sees every roster change consumed. A register created after that read is logged by
@@ -126,10 +126,15 @@ export async function expandRosterChanges(
   let broken: Error | undefined;
   try {
     await client.query("begin");
+    // SKIP LOCKED: a school's row a roster transaction still holds (one left open in a
+    // console, a long import) is left for a later run, not waited for: the leader's runs
+    // never hang on a roster transaction.
     const gone = await client.query<{ school_id: string; groups: string[] }>(
-      `delete from register_roster_change_log${
-        leaderPid === undefined ? "" : ` where ${HOLDS_PUBLISHER_LOCK("$1::int")}`
-      } returning school_id, groups`,
+      `delete from register_roster_change_log
+       where school_id in (select school_id from register_roster_change_log${
+         leaderPid === undefined ? "" : ` where ${HOLDS_PUBLISHER_LOCK("$1::int")}`
+       } for update skip locked)
+       returning school_id, groups`,
       leaderPid === undefined ? [] : [leaderPid],
     );
     if (gone.rows.length === 0) {

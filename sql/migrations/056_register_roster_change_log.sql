@@ -25,8 +25,8 @@
 -- keep the old members). And the trigger does not know the publisher's REGISTER_DAYS_KEPT.
 -- The publishing leader turns the rows into register_change_log rows instead
 -- (result-publisher/register-store.ts expandRosterChanges): in one transaction, fenced by
--- its lock, it deletes the rows (returning their groups: the latest version, whatever it
--- waited for) and logs, through log_register_changes, the registers of those groups it keeps
+-- its lock, it deletes the rows no roster transaction holds (SKIP LOCKED: one left open
+-- does not hold the leader's runs; its row is consumed once it commits) and logs, through log_register_changes, the registers of those groups it keeps
 -- that are not completed, read after the delete: a register committed before that read is
 -- logged, one committed after it is logged by its own creation and built in a snapshot that
 -- sees every roster change consumed (they committed before the delete ended). From there a roster change is a register change like any other: published,
@@ -107,7 +107,10 @@ revoke execute on function log_roster_changes(text[], text[]) from public;
 
 drop table attendance_school_changes;
 
--- The publishing leader consumes the rows and logs the registers they concern.
+-- The publishing leader consumes the rows and logs the registers they concern. Its delete
+-- skips the rows a roster transaction holds (FOR UPDATE SKIP LOCKED), which needs an UPDATE
+-- right on a column: one, which it never updates.
 grant select, delete on register_roster_change_log to tallyflow_publisher;
+grant update (changed_at) on register_roster_change_log to tallyflow_publisher;
 grant select on register_roster_change_log to tallyflow_analyst;
 grant execute on function log_register_changes(text[]) to tallyflow_publisher;
