@@ -18,17 +18,21 @@ export function registerKeys(prefix: string, pollId: string): RegisterKeys {
 }
 
 /**
- * The register publisher's cursor (a snapshot, result-publisher/change-cursor.ts) of the
- * rosters' changes: a new leader reads the changes since it (the registers' own come from
- * register_change_log, migration 050). Also its sentinel: gone while documents were
- * published, Redis lost them (restarted empty), and every kept register is rebuilt. Named
- * anew by 050 (it was `register-cursor`, a cursor of every change): a publisher upgraded
- * from before finds none and rebuilds the kept window once, since which register states
- * its predecessor had not published is known only from that old cursor.
+ * The register publisher's sentinel: written at every run, REGISTER_SENTINEL once every
+ * change not yet published is in Postgres (register_change_log, register_roster_change_log:
+ * a new leader reads them there), "" while documents of a full rebuild are still owed (held
+ * in the leader's memory only: a new leader rebuilds). Found missing after a run wrote it,
+ * Redis lost the documents (restarted empty), and every kept register is rebuilt. Named
+ * for its former role, a snapshot cursor of the rosters' changes (migrations 050–055): the
+ * Redis ACL keeps its key. Any other value than these two (such a snapshot, after an
+ * upgrade to 056) says nothing of the roster changes not yet published, so a rebuild too.
  */
-export function registerCursorKey(prefix: string): string {
+export function registerSentinelKey(prefix: string): string {
   return `${prefix}register-roster-cursor`;
 }
+
+/** The sentinel's value when nothing is owed but what Postgres's logs hold. */
+export const REGISTER_SENTINEL = "logged";
 
 /** Pub/sub channel: one message `{"pollId","version"}` per publication. */
 export function registerChannel(prefix: string): string {

@@ -61,18 +61,6 @@ export async function loadAttendanceSchools(db: Queryable): Promise<AttendanceSc
 }
 
 /**
- * The current snapshot (`xmin:xmax:xip…`), inside readSnapshot where this must be the first
- * query: the transaction's own. The lesson registers' cursor (register-publisher.ts), which
- * still reads by transaction id; attendance no longer does (migration 051).
- */
-export async function currentSnapshot(db: Queryable): Promise<string> {
-  const { rows } = await db.query<{ snapshot: string }>(
-    "select pg_current_snapshot()::text as snapshot",
-  );
-  return rows[0]!.snapshot;
-}
-
-/**
  * Change ids read of a log, as runs of consecutive ids (`[first, last]`, as text: bigints):
  * every id of a run was read, so deleting a run's range deletes exactly what was read, and a
  * backlog (a publisher down for an hour: millions of rows, a batch's id on every school's

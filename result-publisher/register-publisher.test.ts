@@ -5,9 +5,10 @@ import { createLogger } from "../common/logger.ts";
 import { createPool, type Pool } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import {
+  REGISTER_SENTINEL,
   type RegisterDocument,
-  registerCursorKey,
   registerKeys,
+  registerSentinelKey,
 } from "../common/register-contract.ts";
 import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import {
@@ -23,7 +24,7 @@ import { RegisterPublisher } from "./register-publisher.ts";
 
 // The register publisher's runs bounded by what changed (issue 26): a run with nothing
 // changed reads no register row, a change is published by the next run, a new leader
-// resumes from the cursor kept in Redis, a Redis emptied gets its documents back, a new
+// resumes from the logs (the sentinel in Redis says it may), a Redis emptied gets its documents back, a new
 // register is published and a deleted one removed without reading the kept window, the
 // budget owes the rest nearest to now first, and an overdue register is counted without an
 // event. Read as the tallyflow_publisher role (its grants, migration 050's log included).
@@ -114,12 +115,14 @@ describe("the register publisher reads what changed", () => {
     assert.equal(first.rebuilt, true);
     assert.deepEqual(first.published.sort(), ["r-now", "r-yesterday"]);
     assert.equal(first.owed, 1);
+    // The rebuild's owed document is in this leader's memory only: a new one must rebuild.
+    assert.equal(await redis.get(registerSentinelKey(prefix)), "");
     const second = await publisher.run(NOW);
     assert.equal(second.rebuilt, false);
     assert.deepEqual(second.published, ["r-old"]);
     assert.equal(second.owed, 0);
     assert.equal((await document("r-now"))?.lists.pending.length, 2);
-    assert.ok((await redis.get(registerCursorKey(prefix)))?.includes(":"));
+    assert.equal(await redis.get(registerSentinelKey(prefix)), REGISTER_SENTINEL);
   });
 
   test("a run with nothing changed reads no register row and writes nothing", async () => {
@@ -136,7 +139,7 @@ describe("the register publisher reads what changed", () => {
     assert.deepEqual((await document("r-yesterday"))?.lists.absent, ["A2"]);
   });
 
-  test("a new leader resumes from the cursor in Redis: no kept window read", async () => {
+  test("a new leader resumes from the logs, the sentinel in Redis: no kept window read", async () => {
     const fresh = createPublisherMetrics();
     const leader = newPublisher(fresh);
     await absent("r-now", "A1");
@@ -147,8 +150,8 @@ describe("the register publisher reads what changed", () => {
     assert.ok((await rowsRead(fresh)) <= 6, String(await rowsRead(fresh)));
     const idle = await leader.run(NOW);
     assert.deepEqual(idle.published, []);
-    // The old leader picks the same change up (the cursor is its own), then is idle too.
-    await publisher.run(NOW);
+    // The old leader has nothing left: the new one consumed the log.
+    assert.deepEqual((await publisher.run(NOW)).published, []);
   });
 
   test("a new register is published, a deleted one's document removed", async () => {
@@ -172,7 +175,7 @@ describe("the register publisher reads what changed", () => {
     assert.deepEqual((await document("r-old"))?.lists.pending, ["A1", "A2", "A3"]);
   });
 
-  test("a Redis emptied: the cursor's loss is loud, the documents come back", async () => {
+  test("a Redis emptied: the sentinel's loss is loud, the documents come back", async () => {
     for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
       if (keys.length > 0) await redis.del(keys);
     const before = await lost(metrics);

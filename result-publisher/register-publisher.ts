@@ -3,20 +3,22 @@ import type { Logger } from "../common/logger.ts";
 import { gauge } from "../common/metrics.ts";
 import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
-import { registerChannel, registerCursorKey, registerKeys } from "../common/register-contract.ts";
-import { currentSnapshot } from "./attendance-store.ts";
-import { nextStoredCursor } from "./change-cursor.ts";
+import {
+  REGISTER_SENTINEL,
+  registerChannel,
+  registerKeys,
+  registerSentinelKey,
+} from "../common/register-contract.ts";
 import type { PublisherMetrics } from "./publisher-metrics.ts";
 import { buildRegisterDocument, type RegisterRows } from "./register-document.ts";
 import {
   countOverdue,
   deleteRegisterChangeLog,
+  expandRosterChanges,
   type KeptRegister,
-  loadChangedRosters,
   loadExistingPolls,
   loadKeptAmong,
   loadKeptRegisters,
-  loadOpenRegistersOf,
   loadRegisterChangeLog,
   loadRegisterRows,
 } from "./register-store.ts";
@@ -49,7 +51,7 @@ export interface RegisterPublisherDeps {
 }
 
 export interface RegisterRunSummary {
-  /** Registers this run found to (re)build: changed, owed, or the kept window without a cursor. */
+  /** Registers this run found to (re)build: changed, owed, or the kept window in a rebuild. */
   registers: number;
   built: number;
   /** Written and announced (`pollId`s): their version changed. */
@@ -59,8 +61,10 @@ export interface RegisterRunSummary {
   owed: number;
   /** The last count of the overdue (this run's, or one at most overdueRecountMs old). */
   overdue: number;
-  /** The run had no cursor (a first leader, or Redis lost it): it read the kept window. */
+  /** The run read the kept window (a first leader, Redis lost, a rebuild still owed). */
   rebuilt: boolean;
+  /** Schools whose roster change this run turned into register changes (migration 056). */
+  rosters: number;
 }
 
 const MGET_CHUNK = 1_000;
@@ -68,12 +72,15 @@ const WRITE_CHUNK = 100;
 
 /**
  * Publishes each lesson register's document (common/register-contract.ts) as the leader,
- * beside the results. A run reads what changed: the log of registers whose document may
- * have changed since it was last consumed (register_change_log, migration 050: written by
- * the writer with their state, by the API's create, edit or delete of a register's poll
- * (migration 055's polls_inserted, polls_updated, delete_polls), by an erasure), and, since the last run's snapshot (change-cursor.ts), the
- * schools whose roster changed, whose kept registers not completed it rebuilds (their
- * pending list is the group's members now); plus what earlier runs owed. Each is built
+ * beside the results. A run first turns the rosters' log (register_roster_change_log,
+ * migration 056: the groups whose members changed, by school) into register changes: the
+ * kept registers of those groups not completed (their pending list is the group's members
+ * now; expandRosterChanges). It then reads what changed: the log of registers whose
+ * document may have changed since it was last consumed (register_change_log, migration 050:
+ * written by the writer with their state, by the API's create, edit or delete of a
+ * register's poll (migration 055's polls_inserted, polls_updated, delete_polls), by an
+ * erasure, and by that first step); plus what earlier runs owed
+ * (their rows stay in the log until built: a new leader finds them). Each is built
  * from the writer's precomputed rows, never from raw events. A run with nothing changed
  * reads no register row: its cost does not grow with the kept window (2.45 million at a
  * country's 350,000 lessons a day, 7 days kept), nor with a long transaction elsewhere. At
@@ -83,10 +90,11 @@ const WRITE_CHUNK = 100;
  * counted at most every `overdueRecountMs` (a scan of the kept window, the one read of a
  * run that grows with it).
  *
- * The roster cursor is kept in Redis (registerCursorKey, never past a change not yet
- * published: nextStoredCursor), so a new leader reads what changed since, not the window.
- * Without one (the first leader ever, or Redis lost it) a run reads the kept window's ids
- * and owes every document, within the budget a run.
+ * No transaction id is compared: a long transaction elsewhere changes nothing in what a run
+ * reads. The sentinel in Redis (registerSentinelKey) says whether a new leader may resume
+ * from the logs or must rebuild; without it (the first leader ever, Redis lost, an upgrade
+ * from before 056) a run reads the kept window's ids and owes every document, within the
+ * budget a run.
  *
  * No state of a document depends on the clock: the overdue registers are listed by the API
  * from Postgres and counted here, not in the documents (register-document.ts), so the time
@@ -96,12 +104,12 @@ export class RegisterPublisher {
   /** Owed documents (changed, not built yet), with their start for the order. */
   #owed = new Map<string, number>();
   /**
-   * The snapshot every change before which is published or owed: the next run reads what it
-   * did not see. null: unknown (the kept window is read); undefined: not read from Redis yet.
+   * Whether the next run must read the kept window (a rebuild); undefined: the sentinel was
+   * not read from Redis yet.
    */
-  #cursor: string | null | undefined;
-  /** The cursor kept in Redis (nextStoredCursor): a new leader's. */
-  #stored: string | null = null;
+  #rebuild: boolean | undefined;
+  /** Documents of a rebuild are owed (in memory only): the sentinel says so to a new leader. */
+  #rebuildOwed = false;
   readonly #deps: RegisterPublisherDeps;
   readonly #overdue: Gauge;
   /** The last overdue count and the run's clock then. */
@@ -119,54 +127,54 @@ export class RegisterPublisher {
   /** Forget everything (a new leadership: Redis may have moved on). */
   reset(): void {
     this.#owed = new Map();
-    this.#cursor = undefined;
-    this.#stored = null;
+    this.#rebuild = undefined;
+    this.#rebuildOwed = false;
     this.#overdueCount = undefined;
   }
 
   async run(nowMs = Date.now()): Promise<RegisterRunSummary> {
     const { pool, redis, keyPrefix, metrics, logger } = this.#deps;
     const { daysKept, maxDocumentsPerRun, completionGraceMs } = this.#deps;
-    // One GET a run, the kept cursor doubling as the documents' sentinel (written at every
-    // run, "" when no cursor may be kept): a Redis restarted empty (or flushed) lost it with
-    // them, and everything is rebuilt. Checking every kept document's version instead (an
+    // One GET a run, the documents' sentinel (written at every run): a Redis restarted empty
+    // (or flushed) lost it with them, and everything is rebuilt. Checking every kept document's version instead (an
     // MGET each, as before) costs a run what the kept window holds, the cost this class
     // avoids. A document evicted alone is not seen here (the API answers 503
     // register_not_ready; its next change republishes it): they expire by themselves, and
     // Redis should not evict keys of tallyflow's.
-    const key = registerCursorKey(keyPrefix);
+    const key = registerSentinelKey(keyPrefix);
     const inRedis = await redis.get(key);
-    if (this.#cursor === undefined) {
-      this.#cursor = inRedis || null;
-      this.#stored = this.#cursor;
+    if (this.#rebuild === undefined) {
+      // "" (a rebuild owed), nothing (the first leader ever), or a cursor of before 056.
+      this.#rebuild = inRedis !== REGISTER_SENTINEL;
     } else if (inRedis === null) {
       metrics.registerLost.inc();
       logger.warn(
-        "lesson register cursor missing from Redis (restarted empty?); rebuilding every kept register's document",
+        "lesson register sentinel missing from Redis (restarted empty?); rebuilding every kept register's document",
       );
-      this.#cursor = null;
-      this.#stored = null;
+      this.#rebuild = true;
       this.#owed = new Map();
     }
-    const cursor = this.#cursor;
-    let rowsRead = 0;
+    const rebuild = this.#rebuild;
+    const { leaderPid } = this.#deps;
+    // Not the leader (any more): it consumes nothing, as the log's delete below.
+    const pid = leaderPid === undefined ? null : (leaderPid() ?? false);
+    // Before the run's snapshot, which then reads the register changes it logged.
+    const rosters =
+      pid === false
+        ? { schools: 0, registers: 0 }
+        : await expandRosterChanges(pool, nowMs, daysKept, pid ?? undefined);
+    let rowsRead = rosters.schools;
     const read = await readSnapshot(pool, async (db) => {
-      const snapshot = await currentSnapshot(db);
       const candidates = new Map(this.#owed);
       const add = (list: KeptRegister[]) => {
         rowsRead += list.length;
         for (const k of list) candidates.set(k.pollId, k.startsAtMs);
       };
-      // The log, whatever the cursor: what changed since it was last consumed (its rows of
+      // The log, rebuild or not: what changed since it was last consumed (its rows of
       // registers still owed included: they are deleted once built).
       const logged = await loadRegisterChangeLog(db);
       rowsRead += logged.size;
-      if (cursor === null) add(await loadKeptRegisters(db, nowMs, daysKept));
-      else {
-        const schools = await loadChangedRosters(db, cursor);
-        rowsRead += schools.length;
-        add(await loadOpenRegistersOf(db, nowMs, daysKept, [...new Set(schools)]));
-      }
+      if (rebuild) add(await loadKeptRegisters(db, nowMs, daysKept));
       // Those already candidates (owed) are known to be kept: during a backlog the log holds
       // them until they are built, and is not looked up again whole each run.
       const changed = [...logged.keys()].filter((id) => !candidates.has(id));
@@ -199,7 +207,7 @@ export class RegisterPublisher {
       const owed = new Map(
         ordered.slice(maxDocumentsPerRun).map((id) => [id, candidates.get(id)!]),
       );
-      return { snapshot, logged, candidates: candidates.size, rows, owed, overdue, gone };
+      return { logged, candidates: candidates.size, rows, owed, overdue, gone };
     });
     metrics.registerRowsRead.inc(rowsRead);
     const built = read.rows.map((r) => ({ r, doc: buildRegisterDocument(r, nowMs) }));
@@ -215,25 +223,24 @@ export class RegisterPublisher {
     // them, reads them there); the others were built, removed, or are not kept. Fenced: an
     // old leader whose lock a new one may hold meanwhile deletes nothing.
     const consumed = new Map([...read.logged].filter(([id]) => !read.owed.has(id)));
-    const { leaderPid } = this.#deps;
     if (leaderPid === undefined) await deleteRegisterChangeLog(pool, consumed);
     else {
       const pid = leaderPid();
       if (pid !== undefined) await deleteRegisterChangeLog(pool, consumed, pid);
     }
 
-    this.#stored = nextStoredCursor({
-      stored: this.#stored,
-      cursor,
-      snapshot: read.snapshot,
-      owedBefore: this.#owed.size > 0,
-      owedAfter: read.owed.size > 0,
-    });
+    // A rebuild's owed documents are in this memory only (the others' rows stay in the
+    // log): until none is owed, a new leader must rebuild too.
+    this.#rebuildOwed = read.owed.size > 0 && (rebuild || this.#rebuildOwed);
     this.#owed = read.owed;
-    this.#cursor = read.snapshot;
-    // XX where a cursor was found: a Redis emptied during this run stays without one, and
+    this.#rebuild = false;
+    // XX where a sentinel was found: a Redis emptied during this run stays without one, and
     // the next run rebuilds what it lost.
-    await redis.set(key, this.#stored ?? "", inRedis === null ? {} : { condition: "XX" });
+    await redis.set(
+      key,
+      this.#rebuildOwed ? "" : REGISTER_SENTINEL,
+      inRedis === null ? {} : { condition: "XX" },
+    );
     this.#overdue.set(read.overdue);
     return {
       registers: read.candidates,
@@ -242,7 +249,8 @@ export class RegisterPublisher {
       removed: read.gone,
       owed: read.owed.size,
       overdue: read.overdue,
-      rebuilt: cursor === null,
+      rebuilt: rebuild,
+      rosters: rosters.schools,
     };
   }
 

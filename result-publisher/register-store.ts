@@ -1,13 +1,14 @@
-import { NOT_SEEN_BY } from "./change-cursor.ts";
+import type { Pool } from "../common/postgres.ts";
 import { HOLDS_PUBLISHER_LOCK } from "./leader.ts";
 import type { RegisterRows } from "./register-document.ts";
 import type { Queryable } from "./rollup-store.ts";
 
 // What the register publisher reads (one snapshot a run): what changed since the log was
-// last consumed (register_change_log, migration 050: states, polls, erasures), the rosters
-// changed since its last run's snapshot (023's table), the registers among them still kept,
-// and each register's rows; the whole kept window only when it has no cursor. Its one
-// write: deleting the log rows it published. Never a name: the publisher's grant on people
+// last consumed (register_change_log, migration 050: states, polls, erasures, and the
+// rosters' changes it turned into register changes, 056), the registers among them still
+// kept, and each register's rows; the whole kept window only when a rebuild is owed. Its
+// writes: turning the rosters' log into register changes, deleting the log rows it
+// published. Never a name: the publisher's grant on people
 // is ids, groups and the active flag (migration 023).
 
 /** A register of the kept window, as the publisher orders them. */
@@ -104,35 +105,74 @@ export async function deleteRegisterChangeLog(
 }
 
 /**
- * The kept registers of these schools not completed: their pending list is the group's
- * members now (polls_register_ends_idx: a school's registers).
+ * Turns the rosters' log (register_roster_change_log, migration 056: a row per school whose
+ * roster changed, with the groups whose members changed) into register changes, in one
+ * transaction: deletes its rows (those no roster transaction holds: a row being changed is
+ * left for a later run), then logs in register_change_log
+ * (log_register_changes) the registers of those groups that are kept (started within the
+ * last `days` days, or later) and not completed, read after the delete, so in a snapshot
+ * that sees every roster change consumed. A register created after that read is logged by
+ * its creation and built in a later snapshot, which sees them too. With the leader's lock
+ * session pid, only rows it holds the lock for are deleted (HOLDS_PUBLISHER_LOCK): an old
+ * leader consumes nothing. Returns the schools' rows consumed and the registers logged.
  */
-export async function loadOpenRegistersOf(
-  db: Queryable,
+export async function expandRosterChanges(
+  pool: Pool,
   nowMs: number,
   days: number,
-  schoolIds: readonly string[],
-): Promise<KeptRegister[]> {
-  if (schoolIds.length === 0) return [];
-  const { rows } = await db.query<{ id: string; starts_at: number }>(
-    `select p.id, floor(extract(epoch from p.starts_at) * 1000)::float8 as starts_at
-     from polls p left join register_states s on s.poll_id = p.id
-     where ${KEPT} and p.school_id = any($3::text[]) and s.completed_at is null`,
-    [new Date(nowMs), days, schoolIds],
-  );
-  return rows.map((r) => ({ pollId: r.id, startsAtMs: r.starts_at }));
-}
-
-/**
- * The schools whose roster changed since the snapshot `since` (migration 023's table, the
- * attendance publisher's too): the one read of a register run still by transaction id.
- */
-export async function loadChangedRosters(db: Queryable, since: string): Promise<string[]> {
-  const { rows } = await db.query<{ school_id: string }>(
-    `select school_id from attendance_school_changes where ${NOT_SEEN_BY("$1")}`,
-    [since],
-  );
-  return rows.map((r) => r.school_id);
+  leaderPid?: number,
+): Promise<{ schools: number; registers: number }> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("begin");
+    // SKIP LOCKED: a school's row a roster transaction still holds (one left open in a
+    // console, a long import) is left for a later run, not waited for: the leader's runs
+    // never hang on a roster transaction.
+    const gone = await client.query<{ school_id: string; groups: string[] }>(
+      `delete from register_roster_change_log
+       where school_id in (select school_id from register_roster_change_log${
+         leaderPid === undefined ? "" : ` where ${HOLDS_PUBLISHER_LOCK("$1::int")}`
+       } for update skip locked)
+       returning school_id, groups`,
+      leaderPid === undefined ? [] : [leaderPid],
+    );
+    if (gone.rows.length === 0) {
+      await client.query("rollback");
+      return { schools: 0, registers: 0 };
+    }
+    const schools = gone.rows.flatMap((r) => r.groups.map(() => r.school_id));
+    const groups = gone.rows.flatMap((r) => r.groups);
+    // polls_register_ends_idx: a school's registers ending since the window's start (those
+    // starting since end since), filtered to its start and group.
+    const logged = await client.query<{ n: number }>(
+      `with open as (
+         select p.id
+         from (select distinct school_id, group_id from unnest($1::text[], $2::text[])
+                 as u(school_id, group_id)) c
+         join polls p on p.kind = 'register' and p.school_id = c.school_id
+           and p.group_ids[1] = c.group_id
+           and p.ends_at >= $3::timestamptz - $4::int * interval '1 day'
+           and p.starts_at >= $3::timestamptz - $4::int * interval '1 day'
+         left join register_states s on s.poll_id = p.id
+         where s.completed_at is null
+       ), logged as (
+         select log_register_changes(array(select id from open))
+       )
+       select (select count(*) from open)::int as n from logged`,
+      [schools, groups, new Date(nowMs), days],
+    );
+    await client.query("commit");
+    return { schools: gone.rows.length, registers: logged.rows[0]!.n };
+  } catch (err) {
+    // A client that cannot even roll back must not go back to the pool mid-transaction.
+    await client.query("rollback").catch((rollbackErr: unknown) => {
+      broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+    });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
 }
 
 /**

@@ -2,7 +2,11 @@ import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { connectRedis } from "../common/redis.ts";
-import { registerCursorKey, registerKeys } from "../common/register-contract.ts";
+import {
+  REGISTER_SENTINEL,
+  registerKeys,
+  registerSentinelKey,
+} from "../common/register-contract.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { RegisterPublisher } from "../result-publisher/register-publisher.ts";
 import { countOverdue } from "../result-publisher/register-store.ts";
@@ -96,16 +100,16 @@ try {
     client.release();
   }
 
-  const { rows } = await db.pool.query<{ s: string }>("select pg_current_snapshot()::text as s");
   const after = async (overdueRecountMs: number) => {
     // Every register published: the log of their creation consumed (migration 050; inserted
-    // in SQL here they were not logged, as the API's polls_inserted would, 055), the rosters'
-    // cursor current.
+    // in SQL here they were not logged, as the API's polls_inserted would, 055), the
+    // rosters' too (056), the sentinel kept.
     await db.pool.query("delete from register_change_log");
+    await db.pool.query("delete from register_roster_change_log");
     // As autovacuum leaves it between mornings (a scan of an emptied log reads its dead
     // rows until then: measured apart in BENCHMARKS.md).
     await db.pool.query("vacuum register_change_log");
-    await redis.set(registerCursorKey(prefix), rows[0]!.s);
+    await redis.set(registerSentinelKey(prefix), REGISTER_SENTINEL);
     const metrics = createPublisherMetrics();
     const publisher = new RegisterPublisher({
       pool: db.pool,
@@ -145,7 +149,7 @@ try {
     `| after, overdue counted at most once a minute (default) | ${perMinute.ms.toFixed(1)} | ${perMinute.read} |`,
   );
 } finally {
-  await redis.del(registerCursorKey(prefix));
+  await redis.del(registerSentinelKey(prefix));
   await redis.quit();
   await db.drop();
 }

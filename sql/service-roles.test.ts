@@ -159,7 +159,8 @@ describe("the services' Postgres roles", () => {
         has_any_column_privilege('tallyflow_analyst', c.oid, 'select') as analyst,
         (has_table_privilege('tallyflow_api', c.oid, 'select')
           or has_table_privilege('tallyflow_writer', c.oid, 'insert')
-          -- Kept by triggers, read by the publisher (attendance_school_changes, 023).
+          -- Kept by triggers, read by the publisher (attendance_school_change_log, 051;
+          -- register_roster_change_log, 056).
           or has_table_privilege('tallyflow_publisher', c.oid, 'select')
           -- Rules the writers read (time_partitioned_tables, 044).
           or has_table_privilege('tallyflow_writer', c.oid, 'select')) as service

@@ -28,18 +28,10 @@ const DERIVED_FIX =
 
 export const KNOWN_EXCEPTIONS: KnownException[] = [
   {
-    rule: "xid8",
-    table: "attendance_school_changes",
-    subjects: ["tx_id"],
-    reason:
-      "the lesson registers' roster changes, read since their publisher's snapshot cursor (register-store.ts loadChangedRosters); attendance reads attendance_school_change_log (migration 051) instead",
-    fix: "the registers' publisher consumes change rows as attendance does (issue #29); then the table goes",
-  },
-  {
     rule: "trigger",
     table: "schools",
     subjects: ["schools_mark_attendance_rules", "schools_time_zone_mark_attendance"],
-    reason: `${DERIVED} (attendance_school_changes and its log, attendance_dirty from votes)`,
+    reason: `${DERIVED} (attendance_school_change_log, attendance_dirty from votes)`,
     fix: DERIVED_FIX,
   },
   {
@@ -50,7 +42,7 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
       "people_mark_attendance_updated",
       "people_mark_attendance_deleted",
     ],
-    reason: `${DERIVED} (attendance_school_changes and its log)`,
+    reason: `${DERIVED} (attendance_school_change_log, register_roster_change_log)`,
     fix: DERIVED_FIX,
   },
   {
@@ -61,7 +53,7 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
       "school_holidays_mark_attendance_updated",
       "school_holidays_mark_attendance_deleted",
     ],
-    reason: `${DERIVED} (attendance_school_changes and its log)`,
+    reason: `${DERIVED} (attendance_school_change_log)`,
     fix: DERIVED_FIX,
   },
 ];
@@ -166,7 +158,7 @@ describe("the schema against Citus's rules for sql/citus/distribution.sql", () =
         create table citus_child (
           poll_id text not null references polls (id) on update cascade,
           event_id uuid references citus_events (id));
-        create table citus_school_group (school_id text not null references attendance_school_changes (school_id));
+        create table citus_school_group (school_id text not null references register_roster_change_log (school_id));
         create table citus_int_key (poll_id int not null);
         create table citus_exclusion (
           poll_id text not null, during tstzrange, exclude using gist (during with &&));

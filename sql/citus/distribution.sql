@@ -55,8 +55,11 @@ select create_distributed_table('register_change_log', 'poll_id', colocate_with 
 select create_distributed_table('attendance_days', 'school_id', colocate_with => 'none');
 select create_distributed_table('attendance_dirty', 'school_id', colocate_with => 'attendance_days');
 select create_distributed_table('attendance_day_changes', 'school_id', colocate_with => 'attendance_days');
-select create_distributed_table('attendance_school_changes', 'school_id', colocate_with => 'attendance_days');
 select create_distributed_table('attendance_school_change_log', 'school_id', colocate_with => 'attendance_days');
+-- The lesson registers' rosters' log (056): a row per school, written with people (a
+-- reference table) and consumed by the register publisher, which logs the registers it
+-- concerns in register_change_log (by poll_id: a statement across shards, see docs/citus.md).
+select create_distributed_table('register_roster_change_log', 'school_id', colocate_with => 'attendance_days');
 
 -- Local, on the coordinator (Citus local tables: in the metadata, so that workers may query
 -- them and they may keep their foreign keys to the reference tables; the ones with such a
