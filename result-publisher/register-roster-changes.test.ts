@@ -6,6 +6,7 @@ import { createLogger } from "../common/logger.ts";
 import { createPool, type Pool, type PoolClient } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { type RegisterDocument, registerKeys } from "../common/register-contract.ts";
+import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import {
   createLoginRole,
   createTestDatabase,
@@ -56,12 +57,24 @@ async function document(pollId: string): Promise<RegisterDocument | null> {
   return raw === null ? null : (JSON.parse(raw) as RegisterDocument);
 }
 
+/** A register created as the API's store does: the row, then polls_inserted (055: logged). */
 async function addRegister(id: string, group: string, startsAtMs: number) {
-  await db.pool.query(
-    `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
-     values ($1, $1, $1, 'ash', 'register', 'roster', array[$2], $3, $4)`,
-    [id, group, new Date(startsAtMs), new Date(startsAtMs + HOUR)],
-  );
+  const client = await db.pool.connect();
+  try {
+    await client.query("begin");
+    await client.query(
+      `insert into polls (id, slug, title, school_id, kind, voters, group_ids, starts_at, ends_at)
+       values ($1, $1, $1, 'ash', 'register', 'roster', array[$2], $3, $4)`,
+      [id, group, new Date(startsAtMs), new Date(startsAtMs + HOUR)],
+    );
+    await pollsInserted(client, [id]);
+    await client.query("commit");
+  } catch (err) {
+    await client.query("rollback");
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 async function complete(pollId: string) {
