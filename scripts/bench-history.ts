@@ -98,6 +98,10 @@ const { values, ROWS, MONTHS, STEP_VOTES, BATCH_MESSAGES, STEP_RUNS, RUNS, REPOR
   );
 
 const PG = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
+/** Retention passes at most for the archive and for the drop (each gives up at a 1 s lock wait). */
+const RETENTION_PASSES = 10;
+const passes = (n: number) =>
+  n === 1 ? "1 pass" : `${n} passes: the earlier gave up at the lock_timeout`;
 const RUN = `${process.pid}`;
 const DB_NAME = `tallyflow_bench_history_${RUN}`;
 const DB_URL = `${PG}/${DB_NAME}`;
@@ -400,7 +404,8 @@ try {
       });
       benchLog(
         `${partition}: ${fmt(rows)} rows in ${seconds(load.ms)} s; writer ${fmt(STEP_VOTES / writerSeconds)} votes/s ` +
-          `over ${fmt(historyRows)} rows; publisher heap ${mb(memory.heapUsed)} MB`,
+          `over ${fmt(historyRows)} rows (reference COPY ${fmt(reference)} rows/s, writer × reference ` +
+          `${(STEP_VOTES / writerSeconds / reference).toFixed(4)}); publisher heap ${mb(memory.heapUsed)} MB`,
       );
     }
 
@@ -427,13 +432,32 @@ try {
     const idle = await timed(() =>
       pool.query("select * from votes_drop_expired_partitions(interval '3650 days')"),
     );
+    // A pass whose drop waits past its 1 s lock_timeout (a probe's statement, slower on a
+    // loaded machine at this size, holds its lock) gives up and leaves the month to the next
+    // pass, as a writer's would: the next passes here, a second apart, until one drops it.
+    const untilDone = async <T>(pass: () => Promise<T>, done: (r: T) => boolean) => {
+      let passes = 0;
+      for (;;) {
+        passes++;
+        const result = await pass();
+        if (done(result) || passes >= RETENTION_PASSES) return { result, passes };
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    };
     const archived = await withProbes(pool, lastMonth, () =>
-      archiveExpiredPartitions(pool, keepDaysFor(months[1]!), archiveDir, logger),
+      untilDone(
+        () => archiveExpiredPartitions(pool, keepDaysFor(months[1]!), archiveDir, logger),
+        (r) => r.length > 0,
+      ),
     );
     const dropped = await withProbes(pool, lastMonth, () =>
-      pool.query<{ partition_name: string }>(
-        "select * from votes_drop_expired_partitions(make_interval(days => $1))",
-        [keepDaysFor(months[2]!)],
+      untilDone(
+        () =>
+          pool.query<{ partition_name: string }>(
+            "select * from votes_drop_expired_partitions(make_interval(days => $1))",
+            [keepDaysFor(months[2]!)],
+          ),
+        (r) => r.rows.length > 0,
       ),
     );
     // Behind a transaction that has read votes (a long report, an analyst's open session):
@@ -457,13 +481,15 @@ try {
       await holder.query("rollback");
       holder.release();
     }
-    if (archived.result.length !== 1 || archived.result[0]!.partition !== partitionOf(months[0]!))
+    const archivedParts = archived.result.result;
+    const droppedRows = dropped.result.result.rows;
+    if (archivedParts.length !== 1 || archivedParts[0]!.partition !== partitionOf(months[0]!))
       throw new Error(
-        `archive: ${JSON.stringify(archived.result)}, expected ${partitionOf(months[0]!)}`,
+        `archive after ${archived.result.passes} passes: ${JSON.stringify(archivedParts)}, expected ${partitionOf(months[0]!)}`,
       );
-    if (dropped.result.rows.map((r) => r.partition_name).join() !== partitionOf(months[1]!))
+    if (droppedRows.map((r) => r.partition_name).join() !== partitionOf(months[1]!))
       throw new Error(
-        `drop: ${JSON.stringify(dropped.result.rows)}, expected ${partitionOf(months[1]!)}`,
+        `drop after ${dropped.result.passes} passes: ${JSON.stringify(droppedRows)}, expected ${partitionOf(months[1]!)}`,
       );
 
     // The report.
@@ -559,10 +585,10 @@ try {
       "| operation | time | probe writer: before → worst | probe reader: before → worst |",
       "|---|---:|---:|---:|",
       `| retention pass, nothing expired (\`votes_drop_expired_partitions\`) | ${fmt(idle.ms, 1)} ms | – | – |`,
-      `| retention with archive (VOTES_ARCHIVE_DIR): ${partitionOf(months[0]!)}, ${fmt(archived.result[0]!.rows)} rows → ` +
-        `${mb(archived.result[0]!.bytes)} MB gzip'd CSV, then dropped | ${seconds(archived.ms)} s | ` +
+      `| retention with archive (VOTES_ARCHIVE_DIR): ${partitionOf(months[0]!)}, ${fmt(archivedParts[0]!.rows)} rows → ` +
+        `${mb(archivedParts[0]!.bytes)} MB gzip'd CSV, then dropped (${passes(archived.result.passes)}) | ${seconds(archived.ms)} s | ` +
         `${fmt(archived.writer.before, 1)} → ${fmt(archived.writer.worst, 1)} ms | ${fmt(archived.reader.before, 1)} → ${fmt(archived.reader.worst, 1)} ms |`,
-      `| dropping a month: ${partitionOf(months[1]!)} (${fmt(perMonth[1]! + STEP_RUNS * STEP_VOTES)} rows, \`votes_drop_expired_partitions\`) | ` +
+      `| dropping a month: ${partitionOf(months[1]!)} (${fmt(perMonth[1]! + STEP_RUNS * STEP_VOTES)} rows, \`votes_drop_expired_partitions\`, ${passes(dropped.result.passes)}) | ` +
         `${fmt(dropped.ms, 1)} ms | ${fmt(dropped.writer.before, 1)} → ${fmt(dropped.writer.worst, 1)} ms | ` +
         `${fmt(dropped.reader.before, 1)} → ${fmt(dropped.reader.worst, 1)} ms |`,
       `| dropping ${partitionOf(months[2]!)} behind an open transaction that has read votes: ` +
