@@ -23,7 +23,7 @@ import { intFlag, readCli } from "./cli.ts";
 // the publisher resumed from a current cursor, counting the overdue at every run
 // (REGISTER_OVERDUE_RECOUNT_MS 0) and at most once a minute (its default).
 
-const USAGE = `usage: node scripts/bench-register-idle.ts [--registers N] [--runs N]
+const USAGE = `usage: npm run bench:register-idle -- [--registers N] [--runs N]
   --registers  kept registers (350000: a national day; 2450000: its 7 days kept)
   --runs       idle runs measured each way`;
 

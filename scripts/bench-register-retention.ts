@@ -12,7 +12,7 @@ import { intFlag, readCli } from "./cli.ts";
 // the purge), of the purge steps that then drain them (purge_deleted_polls, one register a
 // step), and of a step once nothing has expired (the caught-up case, every idle turn).
 
-const USAGE = `usage: node scripts/bench-register-retention.ts [--registers N] [--expired N] [--batch N] [--steps N]
+const USAGE = `usage: npm run bench:register-retention -- [--registers N] [--expired N] [--batch N] [--steps N]
   --registers  register polls loaded (1000000)
   --expired    of which ended past retention (350000: a national day)
   --batch      REGISTER_RETENTION_BATCH: registers a step deletes (250)
