@@ -12,7 +12,7 @@ import { createTestDatabase, PG_BASE_URL, type TestDatabase } from "../../test-s
 import { testNames } from "../../test-support/names.ts";
 import {
   deletePolls,
-  notifyPeopleChanged,
+  peopleChanged,
   notifyRegistryRows,
   pollsInserted,
   updatePolls,
@@ -60,7 +60,7 @@ describe("registry changes told by the writing transaction", () => {
     await notifyRegistryRows(db.pool, "kiosks", ["k1", "k2", "k1"]);
     await notifyRegistryRows(db.pool, "poll_options", ["p1"]);
     await notifyRegistryRows(db.pool, "polls", []);
-    await notifyPeopleChanged(db.pool, ["oak", "oak", "elm"]);
+    await peopleChanged(db.pool, ["oak", "oak", "elm"]);
     await db.pool.query("select notify_registry_rows('polls', array[null, 'p2'])");
     assert.deepEqual((await heardUpTo("m1")).sort(), [
       "tallyflow_people elm",
