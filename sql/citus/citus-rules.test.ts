@@ -21,11 +21,6 @@ interface KnownException {
   fix: string;
 }
 
-const DERIVED =
-  "writes other tables (distributed ones) from a trigger: Citus refuses it, or with citus.enable_unsafe_triggers runs it on each shard placement";
-const DERIVED_FIX =
-  "the statement that changes the row does the derived write itself, in its transaction (Citus routes it by the distribution column)";
-
 export const KNOWN_EXCEPTIONS: KnownException[] = [
   {
     rule: "xid8",
@@ -34,35 +29,6 @@ export const KNOWN_EXCEPTIONS: KnownException[] = [
     reason:
       "the lesson registers' roster changes, read since their publisher's snapshot cursor (register-store.ts loadChangedRosters); attendance reads attendance_school_change_log (migration 051) instead",
     fix: "the registers' publisher consumes change rows as attendance does (issue #29); then the table goes",
-  },
-  {
-    rule: "trigger",
-    table: "schools",
-    subjects: ["schools_mark_attendance_rules", "schools_time_zone_mark_attendance"],
-    reason: `${DERIVED} (attendance_school_changes and its log, attendance_dirty from votes)`,
-    fix: DERIVED_FIX,
-  },
-  {
-    rule: "trigger",
-    table: "people",
-    subjects: [
-      "people_mark_attendance_inserted",
-      "people_mark_attendance_updated",
-      "people_mark_attendance_deleted",
-    ],
-    reason: `${DERIVED} (attendance_school_changes and its log)`,
-    fix: DERIVED_FIX,
-  },
-  {
-    rule: "trigger",
-    table: "school_holidays",
-    subjects: [
-      "school_holidays_mark_attendance_inserted",
-      "school_holidays_mark_attendance_updated",
-      "school_holidays_mark_attendance_deleted",
-    ],
-    reason: `${DERIVED} (attendance_school_changes and its log)`,
-    fix: DERIVED_FIX,
   },
 ];
 
