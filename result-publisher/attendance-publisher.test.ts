@@ -80,7 +80,8 @@ before(async () => {
   db = await createTestDatabase(names.database);
   role = await createLoginRole(db, "tallyflow_publisher");
   publisherPool = createPool(role.url, logger, { max: 2, applicationName: "test-publisher" });
-  // The API's role changes people and rules: the triggers mark the school all the same.
+  // The API's role changes people and rules, and records the change through migration 057's
+  // functions (its role's rights suffice).
   apiRole = await createLoginRole(db, "tallyflow_api");
   apiPool = createPool(apiRole.url, logger, { max: 1, applicationName: "test-api" });
   redis = await connectRedis("redis://127.0.0.1:6379", logger, "test");

@@ -12,10 +12,11 @@ import { createTestDatabase, PG_BASE_URL, type TestDatabase } from "../../test-s
 import { testNames } from "../../test-support/names.ts";
 import {
   deletePolls,
-  peopleChanged,
   notifyRegistryRows,
+  peopleChanged,
   pollsInserted,
   updatePolls,
+  updateSchools,
 } from "./registry-changes.ts";
 
 // Migration 052: what a registry write does besides its rows, now called by the writing
@@ -193,6 +194,33 @@ describe("registry changes told by the writing transaction", () => {
     await assert.rejects(
       db.pool.query("select polls_updated(array(select p from polls p), '{}')"),
       /polls_updated: \d+ rows before, 0 after/,
+    );
+  });
+
+  test("schools_updated records a school whose shown rules changed, marks days on a zone change", async () => {
+    const logged = async () =>
+      (
+        await db.pool.query<{ school_id: string }>(
+          "delete from attendance_school_change_log returning school_id",
+        )
+      ).rows.map((r) => r.school_id);
+    await logged();
+    await updateSchools(db.pool, "attendance_public_counts = true, name = 'Oak 2'", "s.id = 'oak'");
+    assert.deepEqual(await logged(), [], "nothing a day document shows");
+    await updateSchools(db.pool, "attendance_late_after = '08:40'", "s.id in ('oak', 'elm')");
+    assert.deepEqual((await logged()).sort(), ["elm", "oak"]);
+    await db.pool.query(
+      "insert into attendance_days (school_id, person_id, day) values ('oak', 'P1', '2025-03-03')",
+    );
+    await updateSchools(db.pool, "time_zone = s.time_zone", "s.id = 'oak'");
+    assert.deepEqual(await logged(), [], "the same zone");
+    await updateSchools(db.pool, "time_zone = 'Asia/Kathmandu'", "s.id = 'oak'");
+    assert.deepEqual(await logged(), ["oak"]);
+    const dirty = await db.pool.query("select school_id, person_id from attendance_dirty");
+    assert.deepEqual(dirty.rows, [{ school_id: "oak", person_id: "P1" }]);
+    await assert.rejects(
+      db.pool.query("select schools_updated(array(select s from schools s), '{}')"),
+      /schools_updated: \d+ rows before, 0 after/,
     );
   });
 
