@@ -11,7 +11,7 @@ import {
   startIngestHarness,
   startIngestReplica,
 } from "../../test-support/ingest.ts";
-import { peopleChanged, notifyRegistryRows } from "../registry/registry-changes.ts";
+import { notifyRegistryRows, peopleChanged } from "../registry/registry-changes.ts";
 
 // `voters: "roster"`: a vote's voterId must be an active person of the poll's school,
 // checked in memory (ingest-api/people/known-people.ts), never echoed. People are rows put
