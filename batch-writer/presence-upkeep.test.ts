@@ -6,6 +6,7 @@ import { createLogger } from "../common/logger.ts";
 import { createPool, type Pool } from "../common/postgres.ts";
 import type { StoredVote } from "../common/vote.ts";
 import { eventually } from "../harness/waiting.ts";
+import { updateSchools } from "../ingest-api/registry/registry-changes.ts";
 import { createLoginRole } from "../test-support/database.ts";
 import { type InProcessWriter, startWriterInProcess } from "../test-support/in-process-writer.ts";
 import { drainPollPurges } from "../test-support/poll-purges.ts";
@@ -447,7 +448,7 @@ describe("batch writer: presence state (attendance_days)", () => {
     assert.deepEqual((await assertAttendanceDaysMatchEvents(pool)).map(brief), [
       ["una", "2026-05-04", 3, 55_800],
     ]);
-    await pool.query("update schools set time_zone = $1 where id = 'drift'", [KATHMANDU]);
+    await updateSchools(pool, "time_zone = $1", "s.id = 'drift'", [KATHMANDU]);
     // The day it had, and the two its events fall on now (one of them the same).
     assert.equal(await queryNumber(pool, "select count(*) from attendance_dirty"), 2);
     await store([], 10);
@@ -469,13 +470,13 @@ describe("batch writer: presence state (attendance_days)", () => {
         storeBatch(writerPool, bed.config.streamName, decoded(votes), [], dirtyLimit);
       await asWriter(events.slice(0, 4));
       await asWriter([...events.slice(4), events[0]!]); // the staging path
-      await apiPool.query("update schools set time_zone = 'Europe/Dublin' where id = 'north'");
+      await updateSchools(apiPool, "time_zone = 'Europe/Dublin'", "s.id = 'north'");
       assert.ok((await queryNumber(pool, "select count(*) from attendance_dirty")) > 0);
       await asWriter([], 1_000); // the locking way
       assert.equal(await queryNumber(pool, "select count(*) from attendance_dirty"), 0);
       await assertAttendanceDaysMatchEvents(pool);
     } finally {
-      await pool.query("update schools set time_zone = $1 where id = 'north'", [LONDON]);
+      await updateSchools(pool, "time_zone = $1", "s.id = 'north'", [LONDON]);
       // The writer's temporary tables are its role's: dropped now, or the role cannot be.
       await writerPool.query("discard temp");
       await writerPool.end();

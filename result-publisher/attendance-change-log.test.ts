@@ -11,6 +11,7 @@ import { createPool, type Pool, type PoolClient } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { eventually } from "../harness/waiting.ts";
 import { runAcrossCommit, type WriterTransaction } from "../harness/writer-rollups.ts";
+import { peopleChanged } from "../ingest-api/registry/registry-changes.ts";
 import { storeAttendanceDay } from "../test-support/attendance-days.ts";
 import {
   createLoginRole,
@@ -208,6 +209,7 @@ describe("attendance's change log", () => {
   test("a school change the budget leaves owed stays in the log for the next leader", async () => {
     // P4 made inactive: every kept day of oak changes (its roster).
     await db.pool.query("update people set active = false where id = 'P4'");
+    await peopleChanged(db.pool, ["oak"]);
     assert.deepEqual((await logged()).schools, ["oak"]);
     const slow = newPublisher(createPublisherMetrics(), { maxDocumentsPerRun: 1 });
     const first = await slow.run(NOON);

@@ -10,6 +10,7 @@ import { readAttendanceDay } from "../common/attendance-day-read.ts";
 import { createLogger } from "../common/logger.ts";
 import { createPool, type Pool } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
+import { peopleChanged } from "../ingest-api/registry/registry-changes.ts";
 import { storeAttendanceDay } from "../test-support/attendance-days.ts";
 import {
   createLoginRole,
@@ -178,6 +179,7 @@ describe("the attendance publisher's kept todays", () => {
     await db.pool.query(
       "insert into people (school_id, id, name, groups) values ('oak', 'A5', 'Ed', '{7B}')",
     );
+    await peopleChanged(db.pool, ["oak"]);
     const summary = await publisher.run(nowAt("09:08"));
     assert.deepEqual(summary.published.toSorted(), ["oak/2025-03-02", `oak/${DAY}`]);
     assert.deepEqual((await document()).groups["7B"]!.lists.absent, ["A4", "A5"]);

@@ -13,6 +13,12 @@ import { createLogger } from "../common/logger.ts";
 import { createPool, type Pool } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { eventually } from "../harness/waiting.ts";
+import {
+  attendanceSchoolsChanged,
+  attendanceSchoolsChangedSql,
+  peopleChanged,
+  updateSchools,
+} from "../ingest-api/registry/registry-changes.ts";
 import { setAttendanceRules, storeAttendanceDay } from "../test-support/attendance-days.ts";
 import {
   createLoginRole,
@@ -74,7 +80,8 @@ before(async () => {
   db = await createTestDatabase(names.database);
   role = await createLoginRole(db, "tallyflow_publisher");
   publisherPool = createPool(role.url, logger, { max: 2, applicationName: "test-publisher" });
-  // The API's role changes people and rules: the triggers mark the school all the same.
+  // The API's role changes people and rules, and records the change through migration 057's
+  // functions (its role's rights suffice).
   apiRole = await createLoginRole(db, "tallyflow_api");
   apiPool = createPool(apiRole.url, logger, { max: 1, applicationName: "test-api" });
   redis = await connectRedis("redis://127.0.0.1:6379", logger, "test");
@@ -276,9 +283,7 @@ describe("the attendance publisher", () => {
 
   test("weekdays and holidays: the days that become school days list their absent", async () => {
     const t = nowAt(DAY, "20:00");
-    await db.pool.query(
-      "update schools set attendance_weekdays = '{1,2,3,4,5,6,7}' where id = 'oak'",
-    );
+    await updateSchools(db.pool, "attendance_weekdays = '{1,2,3,4,5,6,7}'", "s.id = 'oak'");
     const summary = await publisher.run(t);
     assert.deepEqual(summary.published.toSorted(), ["oak/2025-03-01", "oak/2025-03-02"]);
     const sunday = await document("oak", "2025-03-02");
@@ -287,7 +292,10 @@ describe("the attendance publisher", () => {
     assert.deepEqual(sunday.groups["7A"]!.counts.absent, 3);
     // A holiday added: that day has nobody absent again.
     await db.pool.query(
-      "insert into school_holidays (school_id, day, name) values ('oak', '2025-03-01', 'Carnival')",
+      attendanceSchoolsChangedSql(
+        "insert into school_holidays (school_id, day, name) values ('oak', '2025-03-01', 'Carnival') returning school_id",
+        "school_id",
+      ),
     );
     assert.deepEqual((await publisher.run(t)).published, ["oak/2025-03-01"]);
     const saturday = await document("oak", "2025-03-01");
@@ -352,6 +360,7 @@ describe("the attendance publisher", () => {
     await apiPool.query(
       "insert into people (school_id, id, name, groups) values ('oak', 'A6', 'Flo', '{7B}')",
     );
+    await peopleChanged(apiPool, ["oak"]);
     const summary = await publisher.run(t);
     assert.deepEqual(summary.published.toSorted(), [
       "oak/2025-03-01",
@@ -362,6 +371,7 @@ describe("the attendance publisher", () => {
     assert.deepEqual(doc.groups["7B"]!.lists.absent, ["A3", "A6"]);
     // Making someone inactive: they leave the absent lists of the days they have no row on.
     await apiPool.query("update people set active = false where school_id = 'oak' and id = 'A6'");
+    await peopleChanged(apiPool, ["oak"]);
     await publisher.run(t);
     assert.deepEqual((await document("oak", DAY)).groups["7B"]!.lists.absent, ["A3"]);
   });
@@ -457,6 +467,7 @@ describe("the attendance publisher", () => {
   test("a deleted school's documents are removed", async () => {
     const t = nowAt(DAY, "20:00");
     await db.pool.query("delete from schools where id = 'elm'");
+    await attendanceSchoolsChanged(db.pool, ["elm"]); // its people gone, as the API records it
     const summary = await publisher.run(t);
     assert.deepEqual(summary.removed.toSorted(), [
       "elm/2025-03-01",

@@ -88,10 +88,9 @@ async function fill(pool: Pool): Promise<{ schools: number; readSchool: string }
      from generate_series(0, $1::int - 1) s`,
     [schools],
   );
-  // The API is not started yet: the fill notifies no one, and the triggers (the attendance
-  // change marks) are off while it runs. The search index is built after the load (sorted,
+  // The API is not started yet: the fill notifies no one and records no attendance change
+  // (no trigger does since migration 057). The search index is built after the load (sorted,
   // at once), from the migration's own definition.
-  await pool.query("alter table people disable trigger user");
   const { rows: indexes } = await pool.query<{ indexname: string; indexdef: string }>(
     "select indexname, indexdef from pg_indexes where tablename = 'people' and indexname <> 'people_pkey'",
   );
@@ -115,7 +114,6 @@ async function fill(pool: Pool): Promise<{ schools: number; readSchool: string }
     const seconds = (performance.now() - fillStarted) / 1000;
     log(`people: ${int(done)} of ${int(options.people)} (${int(done / seconds)} rows/s)`);
   }
-  await pool.query("alter table people enable trigger user");
   for (const ix of indexes) {
     log(`building ${ix.indexname}...`);
     // One simple query: the setting holds for the connection that builds the index.

@@ -4,7 +4,7 @@ import { createLogger } from "../common/logger.ts";
 import { migrate } from "../common/migrate.ts";
 import { createPool, dropDatabase, ensureDatabase } from "../common/postgres.ts";
 import { KnownPeople } from "../ingest-api/people/known-people.ts";
-import { notifyPeopleChanged } from "../ingest-api/registry/registry-changes.ts";
+import { peopleChanged } from "../ingest-api/registry/registry-changes.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
 import { benchLog as log } from "./bench/progress.ts";
@@ -183,13 +183,13 @@ try {
   // school's keys read again).
   const changing = performance.now();
   await pool.query("insert into people (school_id, id) values ('school-1', 'newcomer')");
-  await notifyPeopleChanged(pool, ["school-1"]);
+  await peopleChanged(pool, ["school-1"]);
   while (!people.has("school-1", "newcomer")) await sleep(1);
   const changeMs = performance.now() - changing;
   await pool.query(
     "update people set active = false where school_id = 'school-1' and id = 'newcomer'",
   );
-  await notifyPeopleChanged(pool, ["school-1"]);
+  await peopleChanged(pool, ["school-1"]);
   while (people.has("school-1", "newcomer")) await sleep(1);
 
   log(`the reference: a Set<string> per school, ${int(REFERENCE_SCHOOLS)} schools...`);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import request from "supertest";
-import { updatePollsSql } from "../ingest-api/registry/registry-changes.ts";
+import { updatePollsSql, updateSchoolsSql } from "../ingest-api/registry/registry-changes.ts";
 import { createPoll } from "../test-support/api.ts";
 import {
   createLoginRole,
@@ -58,6 +58,14 @@ describe("the services' Postgres roles", () => {
     // An update with its notification and register log in the statement (migration 055);
     // the log itself is not the API's to write but through these functions.
     await api.query(updatePollsSql("title = 'P2'", "p.id = 'p'"));
+    // Attendance's record of a school changed (migration 057), through its functions only.
+    await api.query("select attendance_schools_changed(array['default'])");
+    await api.query(updateSchoolsSql("time_zone = 'Europe/Paris'", "s.id = 'default'"));
+    await assert.rejects(api.query("delete from attendance_school_change_log"), REFUSED);
+    await assert.rejects(
+      api.query("select attendance_time_zone_changed('default', 'UTC')"),
+      REFUSED,
+    );
     await assert.rejects(api.query("select log_register_changes(array['p'])"), REFUSED);
     await assert.rejects(api.query("delete from register_change_log"), REFUSED);
     await api.query("select voter_id from voter_ballots");

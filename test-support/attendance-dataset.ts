@@ -1,6 +1,10 @@
 import { DateTime } from "luxon";
 import type { Pool } from "../common/postgres.ts";
 import type { AttendanceSettings } from "../common/registry-types.ts";
+import {
+  attendanceSchoolsChanged,
+  peopleChanged,
+} from "../ingest-api/registry/registry-changes.ts";
 
 // A generated attendance data set for the tests of the SQL side of attendance (the analyst
 // reports 11-15 and `npm run reconcile`): three schools, their people, registers and a few
@@ -455,6 +459,12 @@ export async function seedAttendanceDataset(pool: Pool, d: AttendanceDataset): P
       d.people.map((p) => JSON.stringify(p.groups)),
       d.people.map((p) => p.active),
     ],
+  );
+  // As the API records a roster or holiday change (migration 057).
+  await peopleChanged(pool, [...new Set(d.people.map((p) => p.schoolId))]);
+  await attendanceSchoolsChanged(
+    pool,
+    d.schools.filter((s) => s.holidays.length > 0).map((s) => s.id),
   );
   for (const [schoolId, kiosks] of Object.entries(KIOSKS))
     for (const [i, id] of kiosks.entries())

@@ -1,6 +1,6 @@
 import { type AttendanceEvent, dayState } from "../common/attendance/person-day.ts";
 import type { Pool } from "../common/postgres.ts";
-import { notifyRegistryRows } from "../ingest-api/registry/registry-changes.ts";
+import { updateSchools } from "../ingest-api/registry/registry-changes.ts";
 
 // attendance_days rows as the batch writer keeps them (migration 019): a person-day's state
 // from its events (common/attendance/person-day.ts), stamped with the writing transaction's
@@ -89,9 +89,7 @@ export async function setAttendanceRules(
   if (rules.lateAfter !== undefined) set("attendance_late_after", rules.lateAfter);
   if (rules.feverThresholdC !== undefined) set("fever_threshold_c", rules.feverThresholdC);
   if (rules.publicCounts !== undefined) set("attendance_public_counts", rules.publicCounts);
-  await pool.query(
-    `update schools set ${sets.join(", ")}, updated_at = now() where id = $1`,
-    values,
-  );
-  await notifyRegistryRows(pool, "schools", [schoolId]);
+  // As the API writes them: notified, and a change of what a day document shows recorded
+  // for the attendance publisher in the statement (migration 057's schools_updated).
+  await updateSchools(pool, `${sets.join(", ")}, updated_at = now()`, "s.id = $1", values);
 }

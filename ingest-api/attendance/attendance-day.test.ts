@@ -19,7 +19,7 @@ import {
   issueSchoolAdmin,
   type TestSchoolAdmin,
 } from "../../test-support/schools.ts";
-import { notifyRegistryRows } from "../registry/registry-changes.ts";
+import { updateSchools } from "../registry/registry-changes.ts";
 
 // The school day routes of the API, over documents the result publisher (in this process,
 // run by the test) put in Redis: who may
@@ -57,9 +57,7 @@ before(async () => {
   await createSchool(h.app, "cedar", { timeZone: ZONE });
   // Every day a school day: the test's today may be a Saturday (told to the cache as the
   // settings API's store does).
-  await h.db.pool.query(
-    "with s as (update schools set attendance_weekdays = '{1,2,3,4,5,6,7}' returning id) select notify_registry_rows('schools', array_agg(id)) from s",
-  );
+  await updateSchools(h.db.pool, "attendance_weekdays = '{1,2,3,4,5,6,7}'", "true");
   head = await issueSchoolAdmin(h.app, "birch");
   otherHead = await issueSchoolAdmin(h.app, "cedar");
   for (const [id, name, groups] of [
@@ -312,10 +310,11 @@ describe("the school day document", () => {
 describe("a day document and the SQL of the raw events (migration 022)", () => {
   test("the counts of the school and of each group are those of report 15", async () => {
     await createSchool(h.app, "larch", { timeZone: ZONE });
-    await h.db.pool.query(
-      "update schools set attendance_weekdays = '{1,2,3,4,5,6,7}', attendance_late_after = '08:30' where id = 'larch'",
+    await updateSchools(
+      h.db.pool,
+      "attendance_weekdays = '{1,2,3,4,5,6,7}', attendance_late_after = '08:30'",
+      "s.id = 'larch'",
     );
-    await notifyRegistryRows(h.db.pool, "schools", ["larch"]);
     for (const [id, groups, active] of [
       ["L1", ["7A"], true],
       ["L2", ["7A", "7B"], true],

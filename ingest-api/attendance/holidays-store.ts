@@ -1,9 +1,12 @@
 import type { LocalDay } from "../../common/attendance/school-day.ts";
 import type { Pool, PoolClient } from "../../common/postgres.ts";
+import { attendanceSchoolsChangedSql } from "../registry/registry-changes.ts";
 
 // Postgres access for a school's holidays (school_holidays, migration 019): SQL only, the
 // rules are holidays-service.ts's. Days travel as "YYYY-MM-DD" text both ways: a date is no
-// instant, and node-pg would otherwise make it a Date at the API's own midnight.
+// instant, and node-pg would otherwise make it a Date at the API's own midnight. Each write
+// records its school's change for the attendance publishers in the same statement
+// (attendanceSchoolsChangedSql, migration 057): a holiday changes who is absent that day.
 
 type Db = Pool | PoolClient;
 
@@ -21,9 +24,12 @@ export async function putHoliday(
   name: string,
 ): Promise<{ holiday: Holiday; created: boolean }> {
   const { rows } = await db.query<{ date: string; name: string; created: boolean }>(
-    `insert into school_holidays as h (school_id, day, name) values ($1, $2::date, $3)
-     on conflict (school_id, day) do update set name = excluded.name
-     returning h.day::text as date, h.name, (xmax = 0) as created`,
+    attendanceSchoolsChangedSql(
+      `insert into school_holidays as h (school_id, day, name) values ($1, $2::date, $3)
+       on conflict (school_id, day) do update set name = excluded.name
+       returning h.school_id, h.day::text as date, h.name, (xmax = 0) as created`,
+      "date, name, created",
+    ),
     [schoolId, date, name],
   );
   const { created, ...holiday } = rows[0]!;
@@ -37,8 +43,11 @@ export async function deleteHoliday(
   date: LocalDay,
 ): Promise<Holiday | undefined> {
   const { rows } = await db.query<Holiday>(
-    `delete from school_holidays where school_id = $1 and day = $2::date
-     returning day::text as date, name`,
+    attendanceSchoolsChangedSql(
+      `delete from school_holidays where school_id = $1 and day = $2::date
+       returning school_id, day::text as date, name`,
+      "date, name",
+    ),
     [schoolId, date],
   );
   return rows[0];

@@ -13,6 +13,7 @@ import { readDeadLetterConfig } from "../dead-letters/dead-letter-config.ts";
 import { deadLetterRouteDescriptions } from "../dead-letters/dead-letter-openapi.ts";
 import { exportRouteDescriptions } from "../exports/exports-openapi.ts";
 import { registerPageRouteDescriptions } from "../registers/register-page-openapi.ts";
+import { updateSchools } from "../registry/registry-changes.ts";
 import type { OpenApiDocument } from "./openapi-document.ts";
 
 // The API's real answers, held to /openapi.json: successes, error envelopes, 304s, a 429 from
@@ -71,9 +72,7 @@ describe("the API's answers match /openapi.json", () => {
     answers.check("GET", "/openapi.json", doc);
     // Every day a school day: the test's today may be a Saturday (told to the cache as the
     // settings API's store does).
-    await p.h.db.pool.query(
-      "with s as (update schools set attendance_weekdays = '{1,2,3,4,5,6,7}' returning id) select notify_registry_rows('schools', array_agg(id)) from s",
-    );
+    await updateSchools(p.h.db.pool, "attendance_weekdays = '{1,2,3,4,5,6,7}'", "true");
   });
   after(() => p?.close());
 

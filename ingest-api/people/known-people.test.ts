@@ -7,7 +7,7 @@ import {
   createProxiedDatabase,
   type ProxiedDatabase,
 } from "../../test-support/proxied-database.ts";
-import { notifyPeopleChanged, pollsInserted } from "../registry/registry-changes.ts";
+import { peopleChanged, pollsInserted } from "../registry/registry-changes.ts";
 import { KnownPeople } from "./known-people.ts";
 
 // The known people on their own, against a real Postgres reached through a TcpProxy (to
@@ -24,7 +24,7 @@ describe("KnownPeople", () => {
   /** A statement changing these schools' people, then their notification. */
   const change = async (schools: string[], text: string, values: unknown[] = []) => {
     await sql(text, values);
-    await notifyPeopleChanged(pg.db.pool, schools);
+    await peopleChanged(pg.db.pool, schools);
   };
   const addPerson = (school: string, id: string, active = true) =>
     change([school], "insert into people (school_id, id, active) values ($1, $2, $3)", [

@@ -1,11 +1,12 @@
 import type { Pool, PoolClient } from "../../common/postgres.ts";
-import { notifyPeopleChanged } from "../registry/registry-changes.ts";
+import { peopleChanged } from "../registry/registry-changes.ts";
 
 // Postgres access for a school's roster (the people table, migration 017): SQL only, the
 // rules are people-service.ts's. Every query names its school: the primary key is
 // (school_id, id), id ordered bytewise (collate "C"), so one school's page, an id prefix
 // and a keyset cursor are each one range of that index whatever the deployment holds.
-// Each write that changed rows notifies its school in its transaction (registry-changes.ts).
+// Each write that changed rows notifies its school and records its roster change for the
+// attendance publishers in its transaction (registry-changes.ts peopleChanged).
 
 type Db = Pool | PoolClient;
 
@@ -77,7 +78,7 @@ export async function putPerson(
      returning ${COLUMNS}, (xmax = 0) as created`,
     [schoolId, id, person.name, person.groups, person.active],
   );
-  await notifyPeopleChanged(client, [schoolId]);
+  await peopleChanged(client, [schoolId]);
   const { created, ...row } = rows[0]!;
   return { row, created };
 }
@@ -115,7 +116,7 @@ export async function patchPerson(
       patch.active ?? null,
     ],
   );
-  if (rows.length > 0) await notifyPeopleChanged(client, [schoolId]);
+  if (rows.length > 0) await peopleChanged(client, [schoolId]);
   return rows[0];
 }
 
@@ -125,7 +126,7 @@ export async function deletePerson(client: PoolClient, schoolId: string, id: str
     schoolId,
     id,
   ]);
-  if (rowCount === 1) await notifyPeopleChanged(client, [schoolId]);
+  if (rowCount === 1) await peopleChanged(client, [schoolId]);
   return rowCount === 1;
 }
 
@@ -235,7 +236,7 @@ export async function upsertPeople(
     [schoolId, rows.ids, rows.names, groups],
   );
   const { created, updated } = counts[0]!;
-  if (created + updated > 0) await notifyPeopleChanged(client, [schoolId]);
+  if (created + updated > 0) await peopleChanged(client, [schoolId]);
   return { created, updated };
 }
 
@@ -252,6 +253,6 @@ export async function deactivateOthers(
      where school_id = $1 and active and id not in (select unnest($2::text[]))`,
     [schoolId, keep],
   );
-  if ((rowCount ?? 0) > 0) await notifyPeopleChanged(client, [schoolId]);
+  if ((rowCount ?? 0) > 0) await peopleChanged(client, [schoolId]);
   return rowCount ?? 0;
 }

@@ -11,7 +11,7 @@ import {
   startIngestHarness,
   startIngestReplica,
 } from "../../test-support/ingest.ts";
-import { notifyPeopleChanged, notifyRegistryRows } from "../registry/registry-changes.ts";
+import { notifyRegistryRows, peopleChanged } from "../registry/registry-changes.ts";
 
 // `voters: "roster"`: a vote's voterId must be an active person of the poll's school,
 // checked in memory (ingest-api/people/known-people.ts), never echoed. People are rows put
@@ -33,7 +33,7 @@ describe("roster polls (voters: roster)", () => {
       id,
       active,
     ]);
-    await notifyPeopleChanged(h.db.pool, [school]);
+    await peopleChanged(h.db.pool, [school]);
   };
   const vote = (app: Express, k: TestKiosk, pollId: string, voterId?: string) =>
     request(app)
@@ -154,7 +154,7 @@ describe("roster polls (voters: roster)", () => {
         { timeoutMs: 1_000, intervalMs: 20 },
       );
       await sql("update people set active = false where school_id = 'default' and id = 'dave'");
-      await notifyPeopleChanged(h.db.pool, ["default"]);
+      await peopleChanged(h.db.pool, ["default"]);
       await eventually(
         "the replica refuses dave",
         async () => (await vote(replica.app, kiosk, "roster", "dave")).status === 422,

@@ -12,10 +12,11 @@ import { createTestDatabase, PG_BASE_URL, type TestDatabase } from "../../test-s
 import { testNames } from "../../test-support/names.ts";
 import {
   deletePolls,
-  notifyPeopleChanged,
   notifyRegistryRows,
+  peopleChanged,
   pollsInserted,
   updatePolls,
+  updateSchools,
 } from "./registry-changes.ts";
 
 // Migration 052: what a registry write does besides its rows, now called by the writing
@@ -60,7 +61,7 @@ describe("registry changes told by the writing transaction", () => {
     await notifyRegistryRows(db.pool, "kiosks", ["k1", "k2", "k1"]);
     await notifyRegistryRows(db.pool, "poll_options", ["p1"]);
     await notifyRegistryRows(db.pool, "polls", []);
-    await notifyPeopleChanged(db.pool, ["oak", "oak", "elm"]);
+    await peopleChanged(db.pool, ["oak", "oak", "elm"]);
     await db.pool.query("select notify_registry_rows('polls', array[null, 'p2'])");
     assert.deepEqual((await heardUpTo("m1")).sort(), [
       "tallyflow_people elm",
@@ -196,6 +197,33 @@ describe("registry changes told by the writing transaction", () => {
     );
   });
 
+  test("schools_updated records a school whose shown rules changed, marks days on a zone change", async () => {
+    const logged = async () =>
+      (
+        await db.pool.query<{ school_id: string }>(
+          "delete from attendance_school_change_log returning school_id",
+        )
+      ).rows.map((r) => r.school_id);
+    await logged();
+    await updateSchools(db.pool, "attendance_public_counts = true, name = 'Oak 2'", "s.id = 'oak'");
+    assert.deepEqual(await logged(), [], "nothing a day document shows");
+    await updateSchools(db.pool, "attendance_late_after = '08:40'", "s.id in ('oak', 'elm')");
+    assert.deepEqual((await logged()).sort(), ["elm", "oak"]);
+    await db.pool.query(
+      "insert into attendance_days (school_id, person_id, day) values ('oak', 'P1', '2025-03-03')",
+    );
+    await updateSchools(db.pool, "time_zone = s.time_zone", "s.id = 'oak'");
+    assert.deepEqual(await logged(), [], "the same zone");
+    await updateSchools(db.pool, "time_zone = 'Asia/Kathmandu'", "s.id = 'oak'");
+    assert.deepEqual(await logged(), ["oak"]);
+    const dirty = await db.pool.query("select school_id, person_id from attendance_dirty");
+    assert.deepEqual(dirty.rows, [{ school_id: "oak", person_id: "P1" }]);
+    await assert.rejects(
+      db.pool.query("select schools_updated(array(select s from schools s), '{}')"),
+      /schools_updated: \d+ rows before, 0 after/,
+    );
+  });
+
   test("a poll or kiosk inserted without a slug fails: no default any more", async () => {
     await assert.rejects(
       db.pool.query("insert into polls (id, title) values ('bare', 'Bare')"),
@@ -241,7 +269,7 @@ describe("migration 052 on an existing deployment", () => {
        where not tgisinternal
          and tgrelid in ('schools'::regclass, 'polls'::regclass, 'poll_options'::regclass,
                          'kiosks'::regclass, 'people'::regclass)
-         and tgname !~ '_mark_attendance'`,
+         and tgname !~ '_mark_attendance' and tgname !~ '^people_roster_'`,
     );
     assert.deepEqual(triggers, []);
     const { rows: polls } = await pool.query("select id, slug from polls");

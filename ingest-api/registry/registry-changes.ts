@@ -2,13 +2,17 @@ import type { Pool, PoolClient } from "../../common/postgres.ts";
 
 // What a write of the registry does besides its rows, in its transaction (migration 052's
 // and 055's functions, which hold the channels and payloads the listeners parse, a poll's
-// insert check and delete, and the lesson registers' change log): every statement that writes schools, polls, poll_options, kiosks or
-// people is followed by one of these, so that the other API processes (registry-cache.ts,
-// known-people.ts) and the publisher (result-publisher/registry-watch.ts) hear of it at
-// the commit, and the register publisher (result-publisher/register-store.ts) of a register
-// created, edited or deleted. No trigger does it: Citus refuses triggers on the reference
-// tables these are (docs/citus.md, "Triggers"). A write made without them is seen only at
-// the listeners' safety-net reloads, and a register's document is not republished.
+// insert check and delete, and the lesson registers' change log; 057's, the schools whose
+// roster, holidays or day rules changed): every statement that writes schools, polls,
+// poll_options, kiosks, people or school_holidays is followed by one of these (or holds it
+// in the statement), so that the other API processes (registry-cache.ts, known-people.ts)
+// and the publisher (result-publisher/registry-watch.ts) hear of it at the commit, the
+// register publisher (result-publisher/register-store.ts) of a register created, edited or
+// deleted, and the attendance publisher (result-publisher/attendance-publisher.ts) of a
+// school whose day documents to rebuild. No trigger does it: Citus refuses triggers on the
+// reference tables these are (docs/citus.md, "Triggers"). A write made without them is seen
+// only at the listeners' safety-net reloads, a register's document is not republished, and
+// nor are a school's attendance documents.
 
 /** A registry table whose rows the tallyflow_registry payloads name. */
 export type RegistryTable = "schools" | "polls" | "poll_options" | "kiosks";
@@ -81,8 +85,73 @@ export async function deletePolls(db: Db, pollIds: readonly string[]): Promise<s
   return rows.map((r) => r.id);
 }
 
-/** The schools whose people a statement inserted, updated or deleted (none: nothing sent). */
-export async function notifyPeopleChanged(db: Db, schoolIds: readonly string[]): Promise<void> {
+/**
+ * After a statement inserted, updated or deleted people of these schools, in its
+ * transaction: each school told to the known people (migration 052) and its roster change
+ * recorded for the attendance publishers (migration 057's attendance_schools_changed).
+ * None: nothing done.
+ */
+export async function peopleChanged(db: Db, schoolIds: readonly string[]): Promise<void> {
   if (schoolIds.length === 0) return;
-  await db.query("select notify_people_schools($1::text[])", [schoolIds]);
+  await db.query(
+    "select notify_people_schools($1::text[]), attendance_schools_changed($1::text[])",
+    [schoolIds],
+  );
+}
+
+/**
+ * After a statement changed these schools' holidays (or deleted a school with holidays or
+ * people), in its transaction: each school's change recorded for the attendance
+ * publishers (migration 057). attendanceSchoolsChangedSql's statement does it in one.
+ */
+export async function attendanceSchoolsChanged(
+  db: Db,
+  schoolIds: readonly string[],
+): Promise<void> {
+  if (schoolIds.length === 0) return;
+  await db.query("select attendance_schools_changed($1::text[])", [schoolIds]);
+}
+
+/**
+ * `write` (an insert, update or delete of people or school_holidays `returning` at least
+ * school_id) and, in the same statement, attendance_schools_changed for its rows' schools:
+ * one statement, so atomic on a Pool too. Selects `columns` (of the returned rows) per row.
+ */
+export function attendanceSchoolsChangedSql(write: string, columns: string): string {
+  return `with written as (${write}),
+      marked as (select attendance_schools_changed(array_agg(school_id)) from written)
+    select ${columns} from written cross join marked`;
+}
+
+/**
+ * The statement that updates schools: `set` (a column's new value, other columns read as
+ * `s.<column>`) on the schools `where` selects (its columns as `s.<column>`), then, in the
+ * same statement, migration 057's schools_updated with each row before and after (the
+ * `from schools o` self-join reads the statement's snapshot, the old values): each school
+ * notified, the schools whose day rules changed recorded for the attendance publishers,
+ * and those whose time zone changed given their person-days to recompute. Selects
+ * `columns` (expressions over the updated rows' columns) per school. Hold the schools' row
+ * locks before (lockSchool) so that the old values are the ones updated. For a test or
+ * bench writing schools in SQL too.
+ */
+export function updateSchoolsSql(set: string, where: string, columns = "id"): string {
+  return `with changed as (
+      update schools s set ${set}
+      from schools o
+      where o.id = s.id and (${where})
+      returning o as before_row, s as after_row
+    ), told as (
+      select schools_updated(array_agg(before_row), array_agg(after_row)) from changed
+    )
+    select ${columns} from (select (c.after_row).* from changed c cross join told) s`;
+}
+
+/** Runs updateSchoolsSql(set, where) with these parameters. */
+export async function updateSchools(
+  db: Db,
+  set: string,
+  where: string,
+  params: readonly unknown[] = [],
+): Promise<void> {
+  await db.query(updateSchoolsSql(set, where), [...params]);
 }

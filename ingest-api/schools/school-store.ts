@@ -4,9 +4,11 @@ import type { AttendanceSettings, School } from "../../common/registry-types.ts"
 import type { SchoolScope } from "../auth/actor.ts";
 import { likePrefix } from "../http/page-cursor.ts";
 import {
+  attendanceSchoolsChanged,
   deletePolls,
-  notifyPeopleChanged,
   notifyRegistryRows,
+  peopleChanged,
+  updateSchoolsSql,
 } from "../registry/registry-changes.ts";
 
 // Postgres access for schools and their admins: SQL only (rules: school-service.ts). Each
@@ -181,20 +183,26 @@ export async function updateSchool(
   id: string,
   patch: { name?: string | undefined; timeZone?: string | undefined },
 ): Promise<School> {
+  // schools_updated (in the statement) notifies the school and, its time zone changed,
+  // has its attendance recomputed and republished (migration 057): locked first, so that
+  // the statement's old values are the ones it updates (a concurrent change waits).
+  await lockSchool(client, id);
   const { rows } = await client.query<SchoolRow>(
-    `update schools set name = coalesce($2, name), time_zone = coalesce($3, time_zone),
-       updated_at = now()
-     where id = $1 returning ${SCHOOL_COLUMNS}`,
+    updateSchoolsSql(
+      `name = coalesce($2, s.name), time_zone = coalesce($3, s.time_zone), updated_at = now()`,
+      "s.id = $1",
+      SCHOOL_COLUMNS,
+    ),
     [id, patch.name ?? null, patch.timeZone ?? null],
   );
   if (rows.length === 0) throw schoolNotFound(id);
-  await notifyRegistryRows(client, "schools", [id]);
   return toSchool(rows[0]!);
 }
 
 /**
  * Writes the school's presence rules (every column: the caller merged its patch into the
- * settings it read), and tells every API process.
+ * settings it read), and tells every API process; a change of what a day document shows
+ * has the school's documents republished (schools_updated, migration 057).
  */
 export async function updateAttendanceSettings(
   client: PoolClient,
@@ -202,12 +210,14 @@ export async function updateAttendanceSettings(
   settings: AttendanceSettings,
 ): Promise<School> {
   const { rows } = await client.query<SchoolRow>(
-    `update schools set
-       attendance_day_ends_at = $2::time, attendance_min_present_minutes = $3,
+    updateSchoolsSql(
+      `attendance_day_ends_at = $2::time, attendance_min_present_minutes = $3,
        attendance_late_after = $4::time, attendance_min_present_days_pct = $5,
        attendance_weekdays = $6::int[], fever_threshold_c = $7, temperature_min_c = $8,
-       temperature_max_c = $9, attendance_public_counts = $10, updated_at = now()
-     where id = $1 returning ${SCHOOL_COLUMNS}`,
+       temperature_max_c = $9, attendance_public_counts = $10, updated_at = now()`,
+      "s.id = $1",
+      SCHOOL_COLUMNS,
+    ),
     [
       id,
       settings.dayEndsAt,
@@ -222,7 +232,6 @@ export async function updateAttendanceSettings(
     ],
   );
   if (rows.length === 0) throw schoolNotFound(id);
-  await notifyRegistryRows(client, "schools", [id]);
   return toSchool(rows[0]!);
 }
 
@@ -241,9 +250,10 @@ export async function lockSchoolPolls(
 
 /**
  * Deletes the school's polls as a poll's delete does (delete_polls, migration 052: each
- * one's purge queued, the other processes told), then the school: its kiosks, people and
- * admins go by cascade. Every row gone is told to the other processes: the kiosks, the
- * school, and its people (if it had any). The caller holds the school's row lock
+ * one's purge queued, the other processes told), then the school: its kiosks, people,
+ * holidays and admins go by cascade. Every row gone is told to the other processes: the
+ * kiosks, the school, and its people (if it had any); people or holidays gone are recorded
+ * for the attendance publishers (migration 057). The caller holds the school's row lock
  * (lockSchool) and its polls' (lockSchoolPolls), so no poll, kiosk or person is added
  * meanwhile (their key needs a share lock on the school).
  */
@@ -260,8 +270,9 @@ export async function deleteSchoolRows(client: PoolClient, schoolId: string): Pr
     "select id from kiosks where school_id = $1",
     [schoolId],
   );
-  const { rows: people } = await client.query<{ some: boolean }>(
-    "select exists (select 1 from people where school_id = $1) as some",
+  const { rows: had } = await client.query<{ people: boolean; holidays: boolean }>(
+    `select exists (select 1 from people where school_id = $1) as people,
+            exists (select 1 from school_holidays where school_id = $1) as holidays`,
     [schoolId],
   );
   await client.query("delete from schools where id = $1", [schoolId]);
@@ -271,7 +282,9 @@ export async function deleteSchoolRows(client: PoolClient, schoolId: string): Pr
     kiosks.map((k) => k.id),
   );
   await notifyRegistryRows(client, "schools", [schoolId]);
-  if (people[0]!.some) await notifyPeopleChanged(client, [schoolId]);
+  // People and holidays gone by cascade are changes of them (as their triggers recorded).
+  if (had[0]!.people) await peopleChanged(client, [schoolId]);
+  else if (had[0]!.holidays) await attendanceSchoolsChanged(client, [schoolId]);
 }
 
 /** What the registry cache holds of a school admin: enough to authenticate and scope. */

@@ -23,38 +23,14 @@ interface KnownException {
 
 const DERIVED =
   "writes other tables (distributed ones) from a trigger: Citus refuses it, or with citus.enable_unsafe_triggers runs it on each shard placement";
-const DERIVED_FIX =
-  "the statement that changes the row does the derived write itself, in its transaction (Citus routes it by the distribution column)";
 
 export const KNOWN_EXCEPTIONS: KnownException[] = [
   {
     rule: "trigger",
-    table: "schools",
-    subjects: ["schools_mark_attendance_rules", "schools_time_zone_mark_attendance"],
-    reason: `${DERIVED} (attendance_school_change_log, attendance_dirty from votes)`,
-    fix: DERIVED_FIX,
-  },
-  {
-    rule: "trigger",
     table: "people",
-    subjects: [
-      "people_mark_attendance_inserted",
-      "people_mark_attendance_updated",
-      "people_mark_attendance_deleted",
-    ],
-    reason: `${DERIVED} (attendance_school_change_log, register_roster_change_log)`,
-    fix: DERIVED_FIX,
-  },
-  {
-    rule: "trigger",
-    table: "school_holidays",
-    subjects: [
-      "school_holidays_mark_attendance_inserted",
-      "school_holidays_mark_attendance_updated",
-      "school_holidays_mark_attendance_deleted",
-    ],
-    reason: `${DERIVED} (attendance_school_change_log)`,
-    fix: DERIVED_FIX,
+    subjects: ["people_roster_inserted", "people_roster_updated", "people_roster_deleted"],
+    reason: `${DERIVED} (register_roster_change_log: the groups whose active members changed, from each changed person's rows before and after)`,
+    fix: "people_changed(rows before, rows after) called by every writer of people, as schools_updated (migration 057) is by every update of schools",
   },
 ];
 
