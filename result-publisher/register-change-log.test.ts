@@ -19,6 +19,7 @@ import { makeVote } from "../test-support/vote-messages.ts";
 import { Leadership, LOCK_APPLICATION_NAME } from "./leader.ts";
 import { createPublisherMetrics, type PublisherMetrics } from "./publisher-metrics.ts";
 import { RegisterPublisher } from "./register-publisher.ts";
+import { deleteRegisterChangeLog, loadRegisterChangeLog } from "./register-store.ts";
 
 // The registers' change tracking without transaction ids (migration 050): what a run reads
 // is the change log's rows not consumed yet, never the changes since a snapshot's xmin; the
@@ -251,5 +252,49 @@ describe("the registers' change log", () => {
     } finally {
       await leadership.release();
     }
+  });
+});
+
+describe("the registers' log delete beside a batch logging the same registers", () => {
+  test("they wait for each other, in log_register_changes' order, and never deadlock", async () => {
+    // Logged b first, then a: the heap's order, which a join may take them in.
+    await db.pool.query("select log_register_changes('{dl-b}')");
+    await db.pool.query("select log_register_changes('{dl-a}')");
+    const read = await loadRegisterChangeLog(db.pool);
+    assert.deepEqual([...read.keys()], ["dl-b", "dl-a"]);
+    // A batch logging a and b, open: it holds a's row.
+    const writer = await db.pool.connect();
+    let deleting: Promise<number> | undefined;
+    try {
+      await writer.query("begin");
+      await writer.query("select log_register_changes('{dl-a}')");
+      deleting = deleteRegisterChangeLog(db.pool, read);
+      deleting.catch(() => {});
+      await eventually("the delete waits for the batch", async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity
+           where wait_event_type = 'Lock' and query like '%delete from register_change_log%'`,
+        );
+        return rows[0]!.n > 0 ? true : undefined;
+      });
+      await writer.query("select log_register_changes('{dl-b}')");
+      await writer.query("commit");
+      assert.equal(await deleting, 0, "both rows moved on since they were read: they stay");
+    } finally {
+      await writer.query("rollback").catch(() => {});
+      writer.release();
+      await deleting?.catch(() => {});
+    }
+    const { rows } = await db.pool.query<{ poll_id: string; change_seq: string }>(
+      "select poll_id, change_seq from register_change_log order by poll_id",
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.poll_id, Number(r.change_seq)]),
+      [
+        ["dl-a", 2],
+        ["dl-b", 2],
+      ],
+    );
+    await db.pool.query("delete from register_change_log");
   });
 });
