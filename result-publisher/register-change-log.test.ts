@@ -298,3 +298,85 @@ describe("the registers' log delete beside a batch logging the same registers", 
     await db.pool.query("delete from register_change_log");
   });
 });
+
+// A known gap, kept as a todo until it is fixed: nothing fences the register publisher's
+// writes to Redis, and unlike the results' and attendance's runs (which compare every
+// document's version in Redis with the one they remember, and republish), its runs read no
+// version back (the sentinel only, to stay idle-cheap), so a document a deposed leader
+// writes late stays over its successor's newer one until the register changes again.
+describe("a deposed leader's late write of a register document", () => {
+  test("is not left over the newer document its successor published", {
+    todo: "the register publisher's Redis writes are not fenced; a late one is never repaired",
+  }, async () => {
+    // The old leader's writes to Redis wait at a gate: its run read its snapshot, built its
+    // documents, and is held (a pause, a slow network) before its MULTI reaches Redis.
+    let open: () => void = () => {};
+    let reached: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const atGate = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const slow = new Proxy(redis, {
+      get(target, key) {
+        if (key === "multi")
+          return () => {
+            const tx = target.multi();
+            const exec = tx.exec.bind(tx);
+            return Object.assign(tx, {
+              exec: async () => {
+                reached();
+                await gate;
+                return exec();
+              },
+            });
+          };
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const oldLeadership = new Leadership(db.url, logger);
+    const newLeadership = new Leadership(db.url, logger);
+    try {
+      assert.equal(await oldLeadership.acquire(), true);
+      const old = new RegisterPublisher({
+        pool,
+        redis: slow,
+        keyPrefix: prefix,
+        daysKept: 7,
+        maxDocumentsPerRun: 100,
+        completionGraceMs: 600_000,
+        leaderPid: () => oldLeadership.lockSessionPid,
+        logger,
+        metrics: createPublisherMetrics(),
+      });
+      await absent("r3", "A1");
+      const stale = old.run(NOW);
+      stale.catch(() => {});
+      await atGate;
+      // Its lock session ends; a change commits; the new leader publishes it.
+      await oldLeadership.release();
+      await absent("r3", "A2");
+      assert.equal(await newLeadership.acquire(), true);
+      const leader = newPublisher(createPublisherMetrics(), {
+        leaderPid: () => newLeadership.lockSessionPid,
+      });
+      await leader.run(NOW);
+      assert.deepEqual((await document("r3"))?.lists.absent, ["A1", "A2", "A3"]);
+      // The old leader's write lands now.
+      open();
+      await stale;
+      await leader.run(NOW);
+      assert.deepEqual(
+        (await document("r3"))?.lists.absent,
+        ["A1", "A2", "A3"],
+        "the successor's document, not the deposed leader's older one",
+      );
+    } finally {
+      open();
+      await oldLeadership.release();
+      await newLeadership.release();
+    }
+  });
+});
