@@ -19,6 +19,7 @@ import { makeVote } from "../test-support/vote-messages.ts";
 import { Leadership, LOCK_APPLICATION_NAME } from "./leader.ts";
 import { createPublisherMetrics, type PublisherMetrics } from "./publisher-metrics.ts";
 import { RegisterPublisher } from "./register-publisher.ts";
+import { deleteRegisterChangeLog, loadRegisterChangeLog } from "./register-store.ts";
 
 // The registers' change tracking without transaction ids (migration 050): what a run reads
 // is the change log's rows not consumed yet, never the changes since a snapshot's xmin; the
@@ -250,6 +251,132 @@ describe("the registers' change log", () => {
       assert.deepEqual(await logged(), []);
     } finally {
       await leadership.release();
+    }
+  });
+});
+
+describe("the registers' log delete beside a batch logging the same registers", () => {
+  test("they wait for each other, in log_register_changes' order, and never deadlock", async () => {
+    // Logged b first, then a: the heap's order, which a join may take them in.
+    await db.pool.query("select log_register_changes('{dl-b}')");
+    await db.pool.query("select log_register_changes('{dl-a}')");
+    const read = await loadRegisterChangeLog(db.pool);
+    assert.deepEqual([...read.keys()], ["dl-b", "dl-a"]);
+    // A batch logging a and b, open: it holds a's row.
+    const writer = await db.pool.connect();
+    let deleting: Promise<number> | undefined;
+    try {
+      await writer.query("begin");
+      await writer.query("select log_register_changes('{dl-a}')");
+      deleting = deleteRegisterChangeLog(db.pool, read);
+      deleting.catch(() => {});
+      await eventually("the delete waits for the batch", async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity
+           where wait_event_type = 'Lock' and query like '%delete from register_change_log%'`,
+        );
+        return rows[0]!.n > 0 ? true : undefined;
+      });
+      await writer.query("select log_register_changes('{dl-b}')");
+      await writer.query("commit");
+      assert.equal(await deleting, 0, "both rows moved on since they were read: they stay");
+    } finally {
+      await writer.query("rollback").catch(() => {});
+      writer.release();
+      await deleting?.catch(() => {});
+    }
+    const { rows } = await db.pool.query<{ poll_id: string; change_seq: string }>(
+      "select poll_id, change_seq from register_change_log order by poll_id",
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.poll_id, Number(r.change_seq)]),
+      [
+        ["dl-a", 2],
+        ["dl-b", 2],
+      ],
+    );
+    await db.pool.query("delete from register_change_log");
+  });
+});
+
+// A known gap, kept as a todo until it is fixed: nothing fences the register publisher's
+// writes to Redis, and unlike the results' and attendance's runs (which compare every
+// document's version in Redis with the one they remember, and republish), its runs read no
+// version back (the sentinel only, to stay idle-cheap), so a document a deposed leader
+// writes late stays over its successor's newer one until the register changes again.
+describe("a deposed leader's late write of a register document", () => {
+  test("is not left over the newer document its successor published", {
+    todo: "the register publisher's Redis writes are not fenced; a late one is never repaired",
+  }, async () => {
+    // The old leader's writes to Redis wait at a gate: its run read its snapshot, built its
+    // documents, and is held (a pause, a slow network) before its MULTI reaches Redis.
+    let open: () => void = () => {};
+    let reached: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const atGate = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const slow = new Proxy(redis, {
+      get(target, key) {
+        if (key === "multi")
+          return () => {
+            const tx = target.multi();
+            const exec = tx.exec.bind(tx);
+            return Object.assign(tx, {
+              exec: async () => {
+                reached();
+                await gate;
+                return exec();
+              },
+            });
+          };
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const oldLeadership = new Leadership(db.url, logger);
+    const newLeadership = new Leadership(db.url, logger);
+    try {
+      assert.equal(await oldLeadership.acquire(), true);
+      const old = new RegisterPublisher({
+        pool,
+        redis: slow,
+        keyPrefix: prefix,
+        daysKept: 7,
+        maxDocumentsPerRun: 100,
+        completionGraceMs: 600_000,
+        leaderPid: () => oldLeadership.lockSessionPid,
+        logger,
+        metrics: createPublisherMetrics(),
+      });
+      await absent("r3", "A1");
+      const stale = old.run(NOW);
+      stale.catch(() => {});
+      await atGate;
+      // Its lock session ends; a change commits; the new leader publishes it.
+      await oldLeadership.release();
+      await absent("r3", "A2");
+      assert.equal(await newLeadership.acquire(), true);
+      const leader = newPublisher(createPublisherMetrics(), {
+        leaderPid: () => newLeadership.lockSessionPid,
+      });
+      await leader.run(NOW);
+      assert.deepEqual((await document("r3"))?.lists.absent, ["A1", "A2", "A3"]);
+      // The old leader's write lands now.
+      open();
+      await stale;
+      await leader.run(NOW);
+      assert.deepEqual(
+        (await document("r3"))?.lists.absent,
+        ["A1", "A2", "A3"],
+        "the successor's document, not the deposed leader's older one",
+      );
+    } finally {
+      open();
+      await oldLeadership.release();
+      await newLeadership.release();
     }
   });
 });

@@ -81,8 +81,11 @@ export async function loadRegisterChangeLog(db: Queryable): Promise<Map<string, 
  * the one read: a change committed since moved it, and it stays for the next run). With the
  * leader's lock session pid, only while that session holds the lock (HOLDS_PUBLISHER_LOCK,
  * checked as the statement starts): an old leader whose session ended deletes nothing a new
- * leader may not have read. In poll order, as the writers take the rows. Returns the rows
- * deleted.
+ * leader may not have read. The rows are locked first in poll order (FOR UPDATE under the
+ * sort, migration 058), as log_register_changes takes them: a delete takes them in its
+ * join's order (a hash join probing the table's heap, at some sizes), which could deadlock
+ * with a batch logging two of them, as poll_change_log's did (deleteChangeLog,
+ * rollup-store.ts). Returns the rows deleted.
  */
 export async function deleteRegisterChangeLog(
   db: Queryable,
@@ -90,15 +93,22 @@ export async function deleteRegisterChangeLog(
   leaderPid?: number,
 ): Promise<number> {
   if (read.size === 0) return 0;
-  const ids = [...read.keys()].sort();
+  const ids = [...read.keys()];
   const params: unknown[] = [ids, ids.map((id) => read.get(id)!)];
   if (leaderPid !== undefined) params.push(leaderPid);
+  // A row a change moved while this waited for it is rechecked on its new version (READ
+  // COMMITTED) and left; a row locked here is not changed before the delete.
   const result = await db.query(
-    `delete from register_change_log l
-     using unnest($1::text[], $2::bigint[]) as u(poll_id, change_seq)
-     where l.poll_id = u.poll_id and l.change_seq = u.change_seq${
-       leaderPid === undefined ? "" : ` and ${HOLDS_PUBLISHER_LOCK("$3::int")}`
-     }`,
+    `with taken as (
+       select l.poll_id from register_change_log l
+       join unnest($1::text[], $2::bigint[]) as u(poll_id, change_seq) on u.poll_id = l.poll_id
+       where l.change_seq = u.change_seq${
+         leaderPid === undefined ? "" : ` and ${HOLDS_PUBLISHER_LOCK("$3::int")}`
+       }
+       order by l.poll_id
+       for update of l
+     )
+     delete from register_change_log l using taken t where l.poll_id = t.poll_id`,
     params,
   );
   return result.rowCount ?? 0;

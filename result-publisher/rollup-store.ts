@@ -96,8 +96,13 @@ export async function loadChangeLog(db: Queryable): Promise<ChangeLog> {
 /**
  * Deletes the log rows a run read (each only while its change_seq is at most the one read),
  * after it published them. A row a batch set since (a higher change_seq) stays for the next
- * run.
- * Returns the rows deleted.
+ * run. The rows are locked first, in poll_id order (FOR UPDATE under the sort: LockRows
+ * takes them as the sort returns them; migration 058), the order a batch upserts them in: a delete that
+ * took them in the join's order (the heap's, or the run's map's) held a row a batch was
+ * about to upsert while it waited for one that batch held, a deadlock (40P01) that failed
+ * the batch or the run (change-logs-concurrency.test.ts found it). A batch holds its polls'
+ * poll_changes rows before their log rows, and the delete takes no poll_changes row, so in
+ * one order the two only wait for each other. Returns the rows deleted.
  */
 export async function deleteChangeLog(
   db: Queryable,
@@ -108,12 +113,19 @@ export async function deleteChangeLog(
   // With the leader's lock session pid: only while that session still holds the lock, so an
   // old leader whose session ended mid-run (a new leader may hold the lock and not have read
   // these rows yet) deletes nothing. Checked as the statement starts, after its table lock.
+  // A row whose change_seq a batch moved while this waited for it is rechecked on its new
+  // version (READ COMMITTED) and left; a row locked here is not changed before the delete.
   const result = await db.query(
-    `delete from poll_change_log l
-     using unnest($1::text[], $2::bigint[]) as u(poll_id, change_seq)
-     where l.poll_id = u.poll_id and l.change_seq <= u.change_seq${
-       leaderPid === undefined ? "" : ` and ${HOLDS_PUBLISHER_LOCK("$3::int")}`
-     }`,
+    `with taken as (
+       select l.poll_id from poll_change_log l
+       join unnest($1::text[], $2::bigint[]) as u(poll_id, change_seq) on u.poll_id = l.poll_id
+       where l.change_seq <= u.change_seq${
+         leaderPid === undefined ? "" : ` and ${HOLDS_PUBLISHER_LOCK("$3::int")}`
+       }
+       order by l.poll_id
+       for update of l
+     )
+     delete from poll_change_log l using taken t where l.poll_id = t.poll_id`,
     leaderPid === undefined
       ? [[...logged.keys()], [...logged.values()]]
       : [[...logged.keys()], [...logged.values()], leaderPid],

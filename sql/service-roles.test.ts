@@ -141,6 +141,12 @@ describe("the services' Postgres roles", () => {
     // It deletes the change log rows it published (migration 048), and writes nothing else.
     await publisher.query("select * from poll_change_log");
     await publisher.query("delete from poll_change_log where false");
+    // Locking them first, in the writers' order (migration 058), for which FOR UPDATE needs
+    // an UPDATE right: on change_seq, never used; the key stays out of its reach.
+    await publisher.query("select poll_id from poll_change_log where false for update");
+    await publisher.query("select poll_id from register_change_log where false for update");
+    await assert.rejects(publisher.query("update poll_change_log set poll_id = 'x'"), REFUSED);
+    await assert.rejects(publisher.query("update register_change_log set poll_id = 'x'"), REFUSED);
     await assert.rejects(
       publisher.query("insert into poll_change_log (poll_id, change_seq) values ('x', 1)"),
       REFUSED,
