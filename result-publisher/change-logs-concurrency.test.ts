@@ -7,7 +7,11 @@ import { createPool, type Pool, pgCode } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { registerKeys } from "../common/register-contract.ts";
 import { insertPoll } from "../harness/polls.ts";
-import { pollsInserted, updatePollsSql } from "../ingest-api/registry/registry-changes.ts";
+import {
+  peopleChanged,
+  pollsInserted,
+  updatePollsSql,
+} from "../ingest-api/registry/registry-changes.ts";
 import { reconcileAttendanceDocuments } from "../scripts/checks/attendance-documents.ts";
 import { reconcile } from "../scripts/checks/reconcile.ts";
 import {
@@ -253,6 +257,22 @@ async function writerLoop(w: number, until: number, counts: { batches: number })
   }
 }
 
+/** A people statement as the API's store makes it: with its school's changes recorded (057). */
+async function changePeople(school: string, sql: string, params: unknown[]): Promise<void> {
+  const client = await db.pool.connect();
+  try {
+    await client.query("begin");
+    await client.query(sql, params);
+    await peopleChanged(client, [school]);
+    await client.query("commit");
+  } catch (err) {
+    await client.query("rollback").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 /** Roster changes in the registers' school and an attendance school, register edits. */
 async function editorLoop(until: number, counts: { edits: number }): Promise<void> {
   const r = random(SEED * 31 + 99);
@@ -262,14 +282,18 @@ async function editorLoop(until: number, counts: { edits: number }): Promise<voi
       const choice = r();
       if (choice < 0.35) {
         const id = pick(r, ASH);
-        await db.pool.query("update people set groups = $2 where school_id = 'ash' and id = $1", [
-          id,
-          [r() < 0.5 ? "7A" : "7B"],
-        ]);
+        await changePeople(
+          "ash",
+          "update people set groups = $2 where school_id = 'ash' and id = $1",
+          [id, [r() < 0.5 ? "7A" : "7B"]],
+        );
       } else if (choice < 0.6) {
-        await db.pool.query(
+        const [school, person] =
+          r() < 0.5 ? ["ash", pick(r, ASH)] : ["oak", pick(r, ATTENDANCE[0]!.people)];
+        await changePeople(
+          school,
           "update people set active = not active where school_id = $1 and id = $2",
-          r() < 0.5 ? ["ash", pick(r, ASH)] : ["oak", pick(r, ATTENDANCE[0]!.people)],
+          [school, person],
         );
       } else if (choice < 0.8) {
         await db.pool.query(
@@ -289,6 +313,7 @@ async function editorLoop(until: number, counts: { edits: number }): Promise<voi
             "update people set groups = '{7A}' where school_id = 'ash' and id = $1",
             [pick(r, ASH)],
           );
+          await peopleChanged(client, ["ash"]);
           await client.query("commit");
         } catch (err) {
           await client.query("rollback").catch(() => {});
