@@ -31,6 +31,16 @@ export function registerSentinelKey(prefix: string): string {
   return `${prefix}register-roster-cursor`;
 }
 
+/**
+ * The register publishers' leadership epoch: each leader takes a new one (INCR) as it
+ * starts leading, and writes a document only while the key still holds its own, in the
+ * same script, so a deposed leader's late write cannot land over its successor's
+ * (result-publisher/register-writes.ts).
+ */
+export function registerEpochKey(prefix: string): string {
+  return `${prefix}register-epoch`;
+}
+
 /** The sentinel's value when nothing is owed but what Postgres's logs hold. */
 export const REGISTER_SENTINEL = "logged";
 

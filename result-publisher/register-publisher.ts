@@ -5,7 +5,6 @@ import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
 import {
   REGISTER_SENTINEL,
-  registerChannel,
   registerKeys,
   registerSentinelKey,
 } from "../common/register-contract.ts";
@@ -22,6 +21,7 @@ import {
   loadRegisterChangeLog,
   loadRegisterRows,
 } from "./register-store.ts";
+import { takeRegisterEpoch, writeRegisterDocument } from "./register-writes.ts";
 import { readSnapshot } from "./rollup-store.ts";
 
 export interface RegisterPublisherDeps {
@@ -110,6 +110,8 @@ export class RegisterPublisher {
   #rebuild: boolean | undefined;
   /** Documents of a rebuild are owed (in memory only): the sentinel says so to a new leader. */
   #rebuildOwed = false;
+  /** The epoch this leader writes under, taken when its lock session (pid) began leading. */
+  #epoch: { pid: number; value: string } | undefined;
   readonly #deps: RegisterPublisherDeps;
   readonly #overdue: Gauge;
   /** The last overdue count and the run's clock then. */
@@ -130,6 +132,7 @@ export class RegisterPublisher {
     this.#rebuild = undefined;
     this.#rebuildOwed = false;
     this.#overdueCount = undefined;
+    this.#epoch = undefined;
   }
 
   async run(nowMs = Date.now()): Promise<RegisterRunSummary> {
@@ -158,6 +161,15 @@ export class RegisterPublisher {
     const { leaderPid } = this.#deps;
     // Not the leader (any more): it consumes nothing, as the log's delete below.
     const pid = leaderPid === undefined ? null : (leaderPid() ?? false);
+    // Its documents are written under its epoch (register-writes.ts), taken before its first
+    // snapshot as leader; not leading, under none that can match ("").
+    let epoch: string | undefined;
+    if (pid === false) epoch = "";
+    else if (pid !== null) {
+      if (this.#epoch?.pid !== pid)
+        this.#epoch = { pid, value: await takeRegisterEpoch(redis, keyPrefix) };
+      epoch = this.#epoch.value;
+    }
     // Before the run's snapshot, which then reads the register changes it logged.
     const rosters =
       pid === false
@@ -215,7 +227,7 @@ export class RegisterPublisher {
     // not written again): at most the budget's, not the window's.
     const versions = await this.#versions(read.rows);
     const writes = built.filter(({ doc }, i) => versions[i] !== doc.version);
-    const published = await this.#write(writes, nowMs);
+    const published = await this.#write(writes, nowMs, epoch);
     if (read.gone.length > 0)
       await redis.del(read.gone.flatMap((id) => Object.values(registerKeys(keyPrefix, id))));
     // Only now, with what it read published: a run that failed before this leaves the log as
@@ -257,28 +269,36 @@ export class RegisterPublisher {
   async #write(
     writes: { r: RegisterRows; doc: { version: string; json: string } }[],
     nowMs: number,
+    epoch: string | undefined,
   ): Promise<string[]> {
-    const { redis, keyPrefix, daysKept } = this.#deps;
+    const { redis, keyPrefix, daysKept, logger } = this.#deps;
     const published: string[] = [];
+    let refused = 0;
     const ttlMs = (endsAt: Date) =>
       Math.max(60_000, endsAt.getTime() + daysKept * 86_400_000 - nowMs);
     for (let i = 0; i < writes.length; i += WRITE_CHUNK)
       await Promise.all(
         writes.slice(i, i + WRITE_CHUNK).map(async ({ r, doc }) => {
-          const keys = registerKeys(keyPrefix, r.pollId);
-          const expiration = { expiration: { type: "PX", value: ttlMs(r.endsAt) } } as const;
-          await redis
-            .multi()
-            .set(keys.json, doc.json, expiration)
-            .set(keys.version, doc.version, expiration)
-            .publish(
-              registerChannel(keyPrefix),
-              JSON.stringify({ pollId: r.pollId, version: doc.version }),
-            )
-            .exec();
-          published.push(r.pollId);
+          const written = await writeRegisterDocument(redis, keyPrefix, epoch, {
+            pollId: r.pollId,
+            json: doc.json,
+            version: doc.version,
+            ttlMs: ttlMs(r.endsAt),
+          });
+          if (written) published.push(r.pollId);
+          else refused++;
         }),
       );
+    if (refused > 0) {
+      // A successor's epoch (or a Redis emptied, which lost the epoch with the documents: the
+      // sentinel's check rebuilds them): this process takes a new one at its next run only if
+      // it leads then.
+      this.#epoch = undefined;
+      logger.warn(
+        { refused },
+        "register documents not written: another leader's epoch holds (this one was deposed, or Redis restarted)",
+      );
+    }
     return published;
   }
 

@@ -110,6 +110,8 @@ export const REDIS_USERS = {
       "bzpopmin",
       "scan",
       "eval",
+      // register-writes.ts: a leader's epoch.
+      "incr",
     ],
     keys: [
       ...RESULTS_KEYS,
@@ -118,6 +120,7 @@ export const REDIS_USERS = {
       "attendance-cursor",
       ...REGISTER_KEYS,
       "register-roster-cursor",
+      "register-epoch",
     ],
     readKeys: [],
     channels: [RESULTS_CHANNEL, ATTENDANCE_CHANNEL, REGISTER_CHANNEL],
