@@ -8,6 +8,8 @@ import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { registerKeys } from "../common/register-contract.ts";
 import { insertPoll } from "../harness/polls.ts";
 import {
+  changePeopleSql,
+  lockPeopleSql,
   peopleChanged,
   pollsInserted,
   updatePollsSql,
@@ -257,12 +259,23 @@ async function writerLoop(w: number, until: number, counts: { batches: number })
   }
 }
 
-/** A people statement as the API's store makes it: with its school's changes recorded (057). */
-async function changePeople(school: string, sql: string, params: unknown[]): Promise<void> {
+/**
+ * A people update as the API's store makes it: the rows' locks, the update with its rows
+ * before and after to people_changed (059), its school's changes recorded (057). `before`
+ * selects the rows `write` updates, with `beforeParams`.
+ */
+async function changePeople(
+  school: string,
+  write: string,
+  before: string,
+  params: unknown[],
+  beforeParams: unknown[],
+): Promise<void> {
   const client = await db.pool.connect();
   try {
     await client.query("begin");
-    await client.query(sql, params);
+    await client.query(lockPeopleSql(before), beforeParams);
+    await client.query(changePeopleSql(write, before), params);
     await peopleChanged(client, [school]);
     await client.query("commit");
   } catch (err) {
@@ -284,15 +297,19 @@ async function editorLoop(until: number, counts: { edits: number }): Promise<voi
         const id = pick(r, ASH);
         await changePeople(
           "ash",
-          "update people set groups = $2 where school_id = 'ash' and id = $1",
+          "update people p set groups = $2 where p.school_id = 'ash' and p.id = $1 returning p as after_row",
+          "p.school_id = 'ash' and p.id = $1",
           [id, [r() < 0.5 ? "7A" : "7B"]],
+          [id],
         );
       } else if (choice < 0.6) {
         const [school, person] =
           r() < 0.5 ? ["ash", pick(r, ASH)] : ["oak", pick(r, ATTENDANCE[0]!.people)];
         await changePeople(
           school,
-          "update people set active = not active where school_id = $1 and id = $2",
+          "update people p set active = not p.active where p.school_id = $1 and p.id = $2 returning p as after_row",
+          "p.school_id = $1 and p.id = $2",
+          [school, person],
           [school, person],
         );
       } else if (choice < 0.8) {
@@ -304,15 +321,19 @@ async function editorLoop(until: number, counts: { edits: number }): Promise<voi
         const client = await db.pool.connect();
         try {
           await client.query("begin");
-          await client.query(
-            "update people set groups = '{7B}' where school_id = 'ash' and id = $1",
-            [pick(r, ASH)],
-          );
-          await sleep(Math.floor(r() * 30));
-          await client.query(
-            "update people set groups = '{7A}' where school_id = 'ash' and id = $1",
-            [pick(r, ASH)],
-          );
+          for (const groups of ["{7B}", "{7A}"]) {
+            const one = "p.school_id = 'ash' and p.id = $1";
+            const id = pick(r, ASH);
+            await client.query(lockPeopleSql(one), [id]);
+            await client.query(
+              changePeopleSql(
+                `update people p set groups = '${groups}' where ${one} returning p as after_row`,
+                one,
+              ),
+              [id],
+            );
+            if (groups === "{7B}") await sleep(Math.floor(r() * 30));
+          }
           await peopleChanged(client, ["ash"]);
           await client.query("commit");
         } catch (err) {

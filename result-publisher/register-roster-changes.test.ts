@@ -6,7 +6,12 @@ import { createLogger } from "../common/logger.ts";
 import { createPool, type Pool, type PoolClient } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { type RegisterDocument, registerKeys } from "../common/register-contract.ts";
-import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
+import {
+  deletePeopleSql,
+  insertPeopleSql,
+  pollsInserted,
+  updatePeopleSql,
+} from "../ingest-api/registry/registry-changes.ts";
 import {
   createLoginRole,
   createTestDatabase,
@@ -19,8 +24,9 @@ import { RegisterPublisher } from "./register-publisher.ts";
 
 // A register not completed lists its group's active members still to be said: a roster
 // change republishes it, and not a completed one, without transaction ids (migration 056:
-// the people trigger logs the school's changed groups in register_roster_change_log, the
-// leader turns them into register changes). A long transaction elsewhere changes nothing.
+// a statement writing people logs the school's changed groups in register_roster_change_log
+// through people_changed (059, registry-changes.ts changePeopleSql), the leader turns them
+// into register changes). A long transaction elsewhere changes nothing.
 
 const names = testNames();
 const prefix = names.redisKeyPrefix;
@@ -155,16 +161,14 @@ describe("a roster change republishes the registers not completed of the groups 
       const done = (await document("done-7a"))?.version;
       const other = (await document("open-7b"))?.version;
 
-      await db.pool.query(
-        "insert into people (school_id, id, groups) values ('ash', 'A3', '{7A}')",
-      );
+      await db.pool.query(insertPeopleSql("(school_id, id, groups) values ('ash', 'A3', '{7A}')"));
       assert.deepEqual(await rosterLog(), [{ school_id: "ash", groups: ["7A"] }]);
       let run = await publisher.run(NOW);
       assert.deepEqual([run.rosters, run.published], [1, ["open-7a"]]);
       assert.deepEqual((await document("open-7a"))?.lists.pending, ["A1", "A2", "A3"]);
 
       await db.pool.query(
-        "update people set groups = '{7B}' where school_id = 'ash' and id = 'A2'",
+        updatePeopleSql("groups = '{7B}'", "p.school_id = 'ash' and p.id = 'A2'"),
       );
       assert.deepEqual(await rosterLog(), [{ school_id: "ash", groups: ["7A", "7B"] }]);
       run = await publisher.run(NOW);
@@ -172,7 +176,7 @@ describe("a roster change republishes the registers not completed of the groups 
       assert.deepEqual((await document("open-7a"))?.lists.pending, ["A1", "A3"]);
       assert.deepEqual((await document("open-7b"))?.lists.pending, ["A2", "B1"]);
 
-      await db.pool.query("update people set active = false where school_id = 'ash' and id = 'A1'");
+      await db.pool.query(updatePeopleSql("active = false", "p.school_id = 'ash' and p.id = 'A1'"));
       run = await publisher.run(NOW);
       assert.deepEqual(run.published, ["open-7a"]);
       assert.deepEqual((await document("open-7a"))?.lists.pending, ["A3"]);
@@ -191,8 +195,8 @@ describe("a roster change republishes the registers not completed of the groups 
   });
 
   test("a statement that changes no membership (a name) logs nothing", async () => {
-    await db.pool.query("update people set name = 'Ann' where school_id = 'ash' and id = 'A3'");
-    await db.pool.query("update people set groups = '{7C}' where school_id = 'ash' and id = 'A1'");
+    await db.pool.query(updatePeopleSql("name = 'Ann'", "p.school_id = 'ash' and p.id = 'A3'"));
+    await db.pool.query(updatePeopleSql("groups = '{7C}'", "p.school_id = 'ash' and p.id = 'A1'"));
     assert.deepEqual(await rosterLog(), [], "A1 is not active: in no group's list");
   });
 
@@ -200,7 +204,7 @@ describe("a roster change republishes the registers not completed of the groups 
     const roster: PoolClient = await db.pool.connect();
     try {
       await roster.query("begin");
-      await roster.query("insert into people (school_id, id, groups) values ('ash', 'A4', '{7A}')");
+      await roster.query(insertPeopleSql("(school_id, id, groups) values ('ash', 'A4', '{7A}')"));
       // Created and committed after the roster statement, before its commit: a run now sees
       // the register and not the roster change.
       await addRegister("late-7a", "7A", NOW);
@@ -218,14 +222,14 @@ describe("a roster change republishes the registers not completed of the groups 
   });
 
   test("a roster transaction left open does not hold the leader's run: it is consumed once committed", async () => {
-    await db.pool.query("update people set groups = '{7A}' where school_id = 'ash' and id = 'A1'");
-    await db.pool.query("update people set active = true where school_id = 'ash' and id = 'A1'");
+    await db.pool.query(updatePeopleSql("groups = '{7A}'", "p.school_id = 'ash' and p.id = 'A1'"));
+    await db.pool.query(updatePeopleSql("active = true", "p.school_id = 'ash' and p.id = 'A1'"));
     assert.deepEqual(await rosterLog(), [{ school_id: "ash", groups: ["7A"] }]);
     const open: PoolClient = await db.pool.connect();
     try {
       await open.query("begin");
       // Holds the school's row (its upsert) until commit, as a console left open would.
-      await open.query("insert into people (school_id, id, groups) values ('ash', 'A6', '{7A}')");
+      await open.query(insertPeopleSql("(school_id, id, groups) values ('ash', 'A6', '{7A}')"));
       const run = await Promise.race([
         publisher.run(NOW),
         new Promise<never>((_, reject) =>
@@ -243,8 +247,8 @@ describe("a roster change republishes the registers not completed of the groups 
     assert.deepEqual(run.published.sort(), ["late-7a", "open-7a"]);
     assert.deepEqual((await document("open-7a"))?.lists.pending, ["A1", "A3", "A4", "A6"]);
     // Back as the next tests expect it.
-    await db.pool.query("delete from people where school_id = 'ash' and id = 'A6'");
-    await db.pool.query("update people set active = false where school_id = 'ash' and id = 'A1'");
+    await db.pool.query(deletePeopleSql("p.school_id = 'ash' and p.id = 'A6'"));
+    await db.pool.query(updatePeopleSql("active = false", "p.school_id = 'ash' and p.id = 'A1'"));
     await publisher.run(NOW);
     assert.deepEqual((await document("open-7a"))?.lists.pending, ["A3", "A4"]);
   });
@@ -252,7 +256,7 @@ describe("a roster change republishes the registers not completed of the groups 
   test("registers owed across the budget stay logged: a new leader builds them", async () => {
     const budgeted = newPublisher({ maxDocumentsPerRun: 1 });
     await budgeted.run(NOW);
-    await db.pool.query("insert into people (school_id, id, groups) values ('ash', 'A5', '{7A}')");
+    await db.pool.query(insertPeopleSql("(school_id, id, groups) values ('ash', 'A5', '{7A}')"));
     const run = await budgeted.run(NOW);
     assert.deepEqual([run.rosters, run.published.length, run.owed], [1, 1, 1]);
     assert.deepEqual(await rosterLog(), []);
@@ -266,7 +270,7 @@ describe("a roster change republishes the registers not completed of the groups 
   });
 
   test("a publisher that is not the leader consumes no roster change", async () => {
-    await db.pool.query("delete from people where school_id = 'ash' and id = 'A5'");
+    await db.pool.query(deletePeopleSql("p.school_id = 'ash' and p.id = 'A5'"));
     const old = newPublisher({ leaderPid: () => undefined });
     assert.equal((await old.run(NOW)).rosters, 0);
     assert.deepEqual(await rosterLog(), [{ school_id: "ash", groups: ["7A"] }]);

@@ -1,5 +1,10 @@
 import type { Pool, PoolClient } from "../../common/postgres.ts";
-import { peopleChanged } from "../registry/registry-changes.ts";
+import {
+  changePeopleSql,
+  deletePeopleSql,
+  lockPeopleSql,
+  peopleChanged,
+} from "../registry/registry-changes.ts";
 
 // Postgres access for a school's roster (the people table, migration 017): SQL only, the
 // rules are people-service.ts's. Every query names its school: the primary key is
@@ -32,6 +37,12 @@ interface PersonRow {
 }
 
 const COLUMNS = "school_id, id, name, groups, active, created_at, updated_at";
+/** COLUMNS of changePeopleSql's written rows. */
+const WRITTEN = COLUMNS.split(", ")
+  .map((c) => `(w.after_row).${c}`)
+  .join(", ");
+/** One person, as changePeopleSql's and lockPeopleSql's condition over `p` ($1, $2). */
+const ONE = "p.school_id = $1 and p.id = $2";
 
 export function toPerson(row: PersonRow, withName: boolean): Person {
   return {
@@ -67,15 +78,21 @@ export async function putPerson(
   id: string,
   person: { name: string | null; groups: string[]; active: boolean },
 ): Promise<{ row: PersonRow; created: boolean }> {
+  // The row's lock first: the row people_changed is given as before is the one replaced.
+  await client.query(lockPeopleSql(ONE), [schoolId, id]);
   const { rows } = await client.query<PersonRow & { created: boolean }>(
-    `insert into people as p (school_id, id, name, groups, active) values ($1, $2, $3, $4, $5)
-     on conflict (school_id, id) do update
-       set name = excluded.name, groups = excluded.groups, active = excluded.active,
-           updated_at = case
-             when (p.name, p.groups, p.active) is not distinct from
-                  (excluded.name, excluded.groups, excluded.active)
-             then p.updated_at else now() end
-     returning ${COLUMNS}, (xmax = 0) as created`,
+    changePeopleSql(
+      `insert into people as p (school_id, id, name, groups, active) values ($1, $2, $3, $4, $5)
+       on conflict (school_id, id) do update
+         set name = excluded.name, groups = excluded.groups, active = excluded.active,
+             updated_at = case
+               when (p.name, p.groups, p.active) is not distinct from
+                    (excluded.name, excluded.groups, excluded.active)
+               then p.updated_at else now() end
+       returning p as after_row, (p.xmax = 0) as created`,
+      ONE,
+      `${WRITTEN}, w.created`,
+    ),
     [schoolId, id, person.name, person.groups, person.active],
   );
   await peopleChanged(client, [schoolId]);
@@ -94,19 +111,24 @@ export async function patchPerson(
     active?: boolean | undefined;
   },
 ): Promise<PersonRow | undefined> {
+  await client.query(lockPeopleSql(ONE), [schoolId, id]);
   // Every SET expression reads the row as it was: updated_at compares old and new.
   const { rows } = await client.query<PersonRow>(
-    `update people set
-       name = case when $3 then $4::text else name end,
-       groups = coalesce($5::text[], groups),
-       active = coalesce($6::boolean, active),
-       updated_at = case
-         when (name, groups, active) is not distinct from
-              (case when $3 then $4::text else name end, coalesce($5::text[], groups),
-               coalesce($6::boolean, active))
-         then updated_at else now() end
-     where school_id = $1 and id = $2
-     returning ${COLUMNS}`,
+    changePeopleSql(
+      `update people p set
+         name = case when $3 then $4::text else p.name end,
+         groups = coalesce($5::text[], p.groups),
+         active = coalesce($6::boolean, p.active),
+         updated_at = case
+           when (p.name, p.groups, p.active) is not distinct from
+                (case when $3 then $4::text else p.name end, coalesce($5::text[], p.groups),
+                 coalesce($6::boolean, p.active))
+           then p.updated_at else now() end
+       where ${ONE}
+       returning p as after_row`,
+      ONE,
+      WRITTEN,
+    ),
     [
       schoolId,
       id,
@@ -122,10 +144,7 @@ export async function patchPerson(
 
 /** Deletes the person's row; false when there was none. */
 export async function deletePerson(client: PoolClient, schoolId: string, id: string) {
-  const { rowCount } = await client.query("delete from people where school_id = $1 and id = $2", [
-    schoolId,
-    id,
-  ]);
+  const { rowCount } = await client.query(deletePeopleSql(ONE), [schoolId, id]);
   if (rowCount === 1) await peopleChanged(client, [schoolId]);
   return rowCount === 1;
 }
@@ -216,23 +235,25 @@ export async function upsertPeople(
   if (rows.ids.length === 0) return { created: 0, updated: 0 };
   // Group ids cannot hold a comma (the id pattern): each row's groups travel as one string.
   const groups = rows.groups.map((g) => g.join(","));
+  // The rows' locks first (key order): the rows people_changed is given as before are the
+  // ones written over.
+  const existing = "p.school_id = $1 and p.id = any($2::text[])";
+  await client.query(lockPeopleSql(existing), [schoolId, rows.ids]);
   const { rows: counts } = await client.query<{ created: number; updated: number }>(
-    `with input as (
-       select u.id, u.name, coalesce(string_to_array(nullif(u.groups, ''), ','), '{}') as groups
+    changePeopleSql(
+      `insert into people as p (school_id, id, name, groups, active)
+       select $1, u.id, u.name, coalesce(string_to_array(nullif(u.groups, ''), ','), '{}'), true
        from unnest($2::text[], $3::text[], $4::text[]) as u(id, name, groups)
-     ), written as (
-       insert into people as p (school_id, id, name, groups, active)
-       select $1, id, name, groups, true from input
        on conflict (school_id, id) do update
          set name = coalesce(excluded.name, p.name), groups = excluded.groups, active = true,
              updated_at = now()
          where (p.name, p.groups, p.active) is distinct from
                (coalesce(excluded.name, p.name), excluded.groups, true)
-       returning (xmax = 0) as created
-     )
-     select (count(*) filter (where created))::int as created,
-            (count(*) filter (where not created))::int as updated
-     from written`,
+       returning p as after_row, (p.xmax = 0) as created`,
+      existing,
+      `(count(*) filter (where w.created))::int as created,
+       (count(*) filter (where not w.created))::int as updated`,
+    ),
     [schoolId, rows.ids, rows.names, groups],
   );
   const { created, updated } = counts[0]!;
@@ -248,9 +269,14 @@ export async function deactivateOthers(
 ): Promise<number> {
   // NOT IN over the array: one hashed set, whatever the planner thinks the school holds
   // (a school filled by this very import has no statistics yet).
+  const leaving = "p.school_id = $1 and p.active and p.id not in (select unnest($2::text[]))";
+  await client.query(lockPeopleSql(leaving), [schoolId, keep]);
   const { rowCount } = await client.query(
-    `update people set active = false, updated_at = now()
-     where school_id = $1 and active and id not in (select unnest($2::text[]))`,
+    changePeopleSql(
+      `update people p set active = false, updated_at = now() where ${leaving}
+       returning p as after_row`,
+      leaving,
+    ),
     [schoolId, keep],
   );
   if ((rowCount ?? 0) > 0) await peopleChanged(client, [schoolId]);

@@ -100,6 +100,76 @@ export async function peopleChanged(db: Db, schoolIds: readonly string[]): Promi
 }
 
 /**
+ * The statement that inserts or updates people: `write` (an insert or update of people
+ * aliased `p`, `returning p as after_row` and whatever else `columns` reads), then, in the
+ * same statement, migration 059's people_changed with each written row before (the rows
+ * `before`, a condition over `p.<column>` of people, selects in the statement's snapshot,
+ * those the write returned; none for a row inserted) and after: the lesson registers'
+ * roster log given the groups whose active members changed. Selects `columns` (over the
+ * CTE `w`, the write's returned rows) per written row. Hold the row locks of the people
+ * `before` selects first (lockPeopleSql) so that the rows before are the ones written over.
+ * Pair it with peopleChanged for the schools. For a test, seed or bench writing people in
+ * SQL too: no trigger logs it (docs/citus.md, "Triggers").
+ */
+export function changePeopleSql(
+  write: string,
+  before: string,
+  columns = "(w.after_row).id",
+): string {
+  return `with o as (select p as before_row from people p where ${before}),
+      w as (${write}),
+      told as (
+        select people_changed(
+          array(select o.before_row from o join w
+                  on ((w.after_row).school_id, (w.after_row).id)
+                   = ((o.before_row).school_id, (o.before_row).id)),
+          array(select w.after_row from w)) as done
+      )
+    select ${columns} from w cross join told`;
+}
+
+/**
+ * changePeopleSql for an insert: `rows` what follows `insert into people` (its columns and
+ * values or query; `on conflict` allowed, the rows it updates then logged as inserted,
+ * which logs more groups than changed, never fewer).
+ */
+export function insertPeopleSql(rows: string, columns = "(w.after_row).id"): string {
+  return changePeopleSql(
+    `insert into people as p ${rows} returning p as after_row`,
+    "false",
+    columns,
+  );
+}
+
+/** changePeopleSql for `update people p set ${set} where ${where}`. */
+export function updatePeopleSql(set: string, where: string, columns = "(w.after_row).id"): string {
+  return changePeopleSql(
+    `update people p set ${set} where ${where} returning p as after_row`,
+    where,
+    columns,
+  );
+}
+
+/**
+ * Locks the people `where` (a condition over `p.<column>`) selects, in key order (one order
+ * for every writer), for changePeopleSql's rows before.
+ */
+export function lockPeopleSql(where: string): string {
+  return `select 1 from people p where ${where} order by p.school_id, p.id for update`;
+}
+
+/**
+ * The statement that deletes the people `where` (a condition over `p.<column>`) selects
+ * and, in it, people_changed with their rows before (migration 059). Selects `columns`
+ * (over the CTE `w`, `w.before_row` each deleted row) per row deleted.
+ */
+export function deletePeopleSql(where: string, columns = "(w.before_row).id"): string {
+  return `with w as (delete from people p where ${where} returning p as before_row),
+      told as (select people_changed(array(select w.before_row from w), '{}') as done)
+    select ${columns} from w cross join told`;
+}
+
+/**
  * After a statement changed these schools' holidays (or deleted a school with holidays or
  * people), in its transaction: each school's change recorded for the attendance
  * publishers (migration 057). attendanceSchoolsChangedSql's statement does it in one.

@@ -5,6 +5,7 @@ import type { SchoolScope } from "../auth/actor.ts";
 import { likePrefix } from "../http/page-cursor.ts";
 import {
   attendanceSchoolsChanged,
+  deletePeopleSql,
   deletePolls,
   notifyRegistryRows,
   peopleChanged,
@@ -250,8 +251,9 @@ export async function lockSchoolPolls(
 
 /**
  * Deletes the school's polls as a poll's delete does (delete_polls, migration 052: each
- * one's purge queued, the other processes told), then the school: its kiosks, people,
- * holidays and admins go by cascade. Every row gone is told to the other processes: the
+ * one's purge queued, the other processes told), then its people (their rows to
+ * people_changed, migration 059), then the school: its kiosks, holidays and admins go by
+ * cascade. Every row gone is told to the other processes: the
  * kiosks, the school, and its people (if it had any); people or holidays gone are recorded
  * for the attendance publishers (migration 057). The caller holds the school's row lock
  * (lockSchool) and its polls' (lockSchoolPolls), so no poll, kiosk or person is added
@@ -270,11 +272,13 @@ export async function deleteSchoolRows(client: PoolClient, schoolId: string): Pr
     "select id from kiosks where school_id = $1",
     [schoolId],
   );
-  const { rows: had } = await client.query<{ people: boolean; holidays: boolean }>(
-    `select exists (select 1 from people where school_id = $1) as people,
-            exists (select 1 from school_holidays where school_id = $1) as holidays`,
+  const { rows: had } = await client.query<{ holidays: boolean }>(
+    "select exists (select 1 from school_holidays where school_id = $1) as holidays",
     [schoolId],
   );
+  // The people first, not by the school's cascade: their rows before go to people_changed
+  // (migration 059), the groups they leave logged for the lesson registers.
+  const { rowCount: people } = await client.query(deletePeopleSql("p.school_id = $1"), [schoolId]);
   await client.query("delete from schools where id = $1", [schoolId]);
   await notifyRegistryRows(
     client,
@@ -282,8 +286,8 @@ export async function deleteSchoolRows(client: PoolClient, schoolId: string): Pr
     kiosks.map((k) => k.id),
   );
   await notifyRegistryRows(client, "schools", [schoolId]);
-  // People and holidays gone by cascade are changes of them (as their triggers recorded).
-  if (had[0]!.people) await peopleChanged(client, [schoolId]);
+  // People and holidays gone are changes of the school's roster and holidays (057).
+  if ((people ?? 0) > 0) await peopleChanged(client, [schoolId]);
   else if (had[0]!.holidays) await attendanceSchoolsChanged(client, [schoolId]);
 }
 
