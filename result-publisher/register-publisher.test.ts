@@ -10,7 +10,11 @@ import {
   registerKeys,
   registerSentinelKey,
 } from "../common/register-contract.ts";
-import { peopleChanged, pollsInserted } from "../ingest-api/registry/registry-changes.ts";
+import {
+  insertPeopleSql,
+  peopleChanged,
+  pollsInserted,
+} from "../ingest-api/registry/registry-changes.ts";
 import {
   createLoginRole,
   createTestDatabase,
@@ -167,7 +171,7 @@ describe("the register publisher reads what changed", () => {
   });
 
   test("a roster change republishes the school's registers not completed", async () => {
-    await db.pool.query("insert into people (school_id, id, groups) values ('ash', 'A3', '{7A}')");
+    await db.pool.query(insertPeopleSql("(school_id, id, groups) values ('ash', 'A3', '{7A}')"));
     await peopleChanged(db.pool, ["ash"]);
     const run = await publisher.run(NOW);
     // Within the budget of 2, the oldest owed to the next run.

@@ -11,7 +11,7 @@ import {
   listTeachers,
   loadTeacherCredentials,
 } from "../ingest-api/registers/teacher-store.ts";
-import { pollsInserted } from "../ingest-api/registry/registry-changes.ts";
+import { insertPeopleSql, pollsInserted } from "../ingest-api/registry/registry-changes.ts";
 import {
   countOverdue,
   deleteRegisterChangeLog,
@@ -58,8 +58,9 @@ before(async () => {
   );
   // As the API creates them: polls_inserted logs them (migration 055).
   await pollsInserted(db.pool, ["r1", "r2"]);
+  // As the API writes them: people_changed logs their groups (migration 059).
   await db.pool.query(
-    "insert into people (school_id, id, groups) values ('ash', 'A1', '{7A}'), ('ash', 'A2', '{7A}')",
+    insertPeopleSql("(school_id, id, groups) values ('ash', 'A1', '{7A}'), ('ash', 'A2', '{7A}')"),
   );
 });
 

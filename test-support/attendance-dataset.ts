@@ -3,6 +3,7 @@ import type { Pool } from "../common/postgres.ts";
 import type { AttendanceSettings } from "../common/registry-types.ts";
 import {
   attendanceSchoolsChanged,
+  insertPeopleSql,
   peopleChanged,
 } from "../ingest-api/registry/registry-changes.ts";
 
@@ -449,10 +450,14 @@ export async function seedAttendanceDataset(pool: Pool, d: AttendanceDataset): P
         `Holiday ${day}`,
       ]);
   }
+  // As the API writes people: their groups logged for the registers (migration 059).
   await pool.query(
-    `insert into people (school_id, id, name, groups, active)
-     select s, i, 'Name of ' || i, array(select json_array_elements_text(g)), a
-     from unnest($1::text[], $2::text[], $3::json[], $4::boolean[]) as t(s, i, g, a)`,
+    insertPeopleSql(
+      `(school_id, id, name, groups, active)
+       select s, i, 'Name of ' || i, array(select json_array_elements_text(g)), a
+       from unnest($1::text[], $2::text[], $3::json[], $4::boolean[]) as t(s, i, g, a)`,
+      "count(*)",
+    ),
     [
       d.people.map((p) => p.schoolId),
       d.people.map((p) => p.id),
