@@ -3,7 +3,8 @@ import type { Pool, PoolClient } from "../../common/postgres.ts";
 // What a write of the registry does besides its rows, in its transaction (migration 052's
 // and 055's functions, which hold the channels and payloads the listeners parse, a poll's
 // insert check and delete, and the lesson registers' change log; 057's, the schools whose
-// roster, holidays or day rules changed): every statement that writes schools, polls,
+// roster, holidays or day rules changed; 059's, the groups whose active members changed,
+// from each person's row before and after): every statement that writes schools, polls,
 // poll_options, kiosks, people or school_holidays is followed by one of these (or holds it
 // in the statement), so that the other API processes (registry-cache.ts, known-people.ts)
 // and the publisher (result-publisher/registry-watch.ts) hear of it at the commit, the
