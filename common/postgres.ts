@@ -166,20 +166,30 @@ export function pgConstraint(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Runs `work` in one transaction on one client (`begin`: the statement that opens it, e.g.
+ * with an isolation level), committed when it resolves, rolled back when it throws. A
+ * client that cannot even roll back is destroyed, not given back to the pool
+ * mid-transaction.
+ */
 export async function withTransaction<T>(
   pool: Pool,
   work: (client: PoolClient) => Promise<T>,
+  begin = "begin",
 ): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
-    await client.query("begin");
+    await client.query(begin);
     const result = await work(client);
     await client.query("commit");
     return result;
   } catch (err) {
-    await client.query("rollback").catch(() => undefined);
+    await client.query("rollback").catch((rollbackErr: unknown) => {
+      broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+    });
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }

@@ -1,4 +1,4 @@
-import type { Pool } from "../common/postgres.ts";
+import { type Pool, withTransaction } from "../common/postgres.ts";
 import { HOLDS_PUBLISHER_LOCK } from "./leader.ts";
 import type { RegisterRows } from "./register-document.ts";
 import type { Queryable } from "./rollup-store.ts";
@@ -132,10 +132,7 @@ export async function expandRosterChanges(
   days: number,
   leaderPid?: number,
 ): Promise<{ schools: number; registers: number }> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query("begin");
+  return withTransaction(pool, async (client) => {
     // SKIP LOCKED: a school's row a roster transaction still holds (one left open in a
     // console, a long import) is left for a later run, not waited for: the leader's runs
     // never hang on a roster transaction.
@@ -147,10 +144,8 @@ export async function expandRosterChanges(
        returning school_id, groups`,
       leaderPid === undefined ? [] : [leaderPid],
     );
-    if (gone.rows.length === 0) {
-      await client.query("rollback");
-      return { schools: 0, registers: 0 };
-    }
+    // Nothing taken: the transaction deleted nothing, its commit writes nothing.
+    if (gone.rows.length === 0) return { schools: 0, registers: 0 };
     const schools = gone.rows.flatMap((r) => r.groups.map(() => r.school_id));
     const groups = gone.rows.flatMap((r) => r.groups);
     // polls_register_ends_idx: a school's registers ending since the window's start (those
@@ -172,17 +167,8 @@ export async function expandRosterChanges(
        select (select count(*) from open)::int as n from logged`,
       [schools, groups, new Date(nowMs), days],
     );
-    await client.query("commit");
     return { schools: gone.rows.length, registers: logged.rows[0]!.n };
-  } catch (err) {
-    // A client that cannot even roll back must not go back to the pool mid-transaction.
-    await client.query("rollback").catch((rollbackErr: unknown) => {
-      broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-    });
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from "../common/postgres.ts";
+import { type Pool, type PoolClient, withTransaction } from "../common/postgres.ts";
 import { HOLDS_PUBLISHER_LOCK } from "./leader.ts";
 
 // What the publisher reads. A run reads the change log (the polls that got votes since the
@@ -18,22 +18,7 @@ export async function readSnapshot<T>(
   pool: Pool,
   read: (client: PoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query("begin isolation level repeatable read read only");
-    const result = await read(client);
-    await client.query("commit");
-    return result;
-  } catch (err) {
-    // A client that cannot even roll back must not go back to the pool mid-transaction.
-    await client.query("rollback").catch((rollbackErr: unknown) => {
-      broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-    });
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  return withTransaction(pool, read, "begin isolation level repeatable read read only");
 }
 
 /**
