@@ -368,9 +368,9 @@ describe("a deposed leader's late write of a register document", () => {
       });
       await leader.run(NOW);
       assert.deepEqual((await document("r3"))?.lists.absent, ["A1", "A2", "A3"]);
-      // The old leader's write lands now.
+      // The old leader's write lands now: refused, and its run fails unconsumed.
       open();
-      await stale;
+      await assert.rejects(stale, /refused by the leadership epoch/);
       await leader.run(NOW);
       assert.deepEqual(
         (await document("r3"))?.lists.absent,
@@ -381,6 +381,31 @@ describe("a deposed leader's late write of a register document", () => {
       open();
       await oldLeadership.release();
       await newLeadership.release();
+    }
+  });
+});
+
+describe("a Redis emptied under a fenced leader", () => {
+  test("the epoch went with the documents: the next run is refused unconsumed, the one after rebuilds them", async () => {
+    const leadership = new Leadership(db.url, logger);
+    try {
+      assert.equal(await leadership.acquire(), true);
+      const leader = newPublisher(createPublisherMetrics(), {
+        leaderPid: () => leadership.lockSessionPid,
+      });
+      await absent("r3", "A1");
+      await leader.run(NOW);
+      assert.ok(await document("r3"), "published under the leader's epoch");
+      for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
+        if (keys.length > 0) await redis.del(keys);
+      // Its epoch is gone: this run's writes are refused, and it consumes nothing (the
+      // sentinel stays missing, so the rebuild is still owed).
+      await assert.rejects(leader.run(NOW), /refused by the leadership epoch/);
+      assert.equal(await document("r3"), null);
+      await leader.run(NOW);
+      assert.ok(await document("r3"), "rebuilt under a new epoch, without a restart");
+    } finally {
+      await leadership.release();
     }
   });
 });

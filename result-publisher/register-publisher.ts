@@ -290,13 +290,17 @@ export class RegisterPublisher {
         }),
       );
     if (refused > 0) {
-      // A successor's epoch (or a Redis emptied, which lost the epoch with the documents: the
-      // sentinel's check rebuilds them): this process takes a new one at its next run only if
-      // it leads then.
+      // A successor's epoch, or a Redis emptied (which lost the epoch with the documents).
+      // The run fails here, before it consumes the log or writes the sentinel: what it read
+      // stays owed (a rebuild stays a rebuild), and this process takes a new epoch at its
+      // next run only if it leads then.
       this.#epoch = undefined;
       logger.warn(
         { refused },
         "register documents not written: another leader's epoch holds (this one was deposed, or Redis restarted)",
+      );
+      throw new Error(
+        `${refused} register documents refused by the leadership epoch: the run is not consumed`,
       );
     }
     return published;
