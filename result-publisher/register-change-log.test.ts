@@ -368,9 +368,9 @@ describe("a deposed leader's late write of a register document", () => {
       });
       await leader.run(NOW);
       assert.deepEqual((await document("r3"))?.lists.absent, ["A1", "A2", "A3"]);
-      // The old leader's write lands now: refused, and its run fails unconsumed.
+      // The old leader's write lands now: refused, and its run consumes nothing.
       open();
-      await assert.rejects(stale, /refused by the leadership epoch/);
+      assert.equal((await stale).refused, 1);
       await leader.run(NOW);
       assert.deepEqual(
         (await document("r3"))?.lists.absent,
@@ -400,7 +400,7 @@ describe("a Redis emptied under a fenced leader", () => {
         if (keys.length > 0) await redis.del(keys);
       // Its epoch is gone: this run's writes are refused, and it consumes nothing (the
       // sentinel stays missing, so the rebuild is still owed).
-      await assert.rejects(leader.run(NOW), /refused by the leadership epoch/);
+      assert.ok((await leader.run(NOW)).refused > 0, "refused under the lost epoch");
       assert.equal(await document("r3"), null);
       await leader.run(NOW);
       assert.ok(await document("r3"), "rebuilt under a new epoch, without a restart");

@@ -65,6 +65,11 @@ export interface RegisterRunSummary {
   rebuilt: boolean;
   /** Schools whose roster change this run turned into register changes (migration 056). */
   rosters: number;
+  /**
+   * Documents the leadership epoch refused (register-writes.ts): a deposed leader, or a
+   * Redis emptied. Such a run consumes nothing and leaves its state as it was.
+   */
+  refused: number;
 }
 
 const MGET_CHUNK = 1_000;
@@ -227,7 +232,22 @@ export class RegisterPublisher {
     // not written again): at most the budget's, not the window's.
     const versions = await this.#versions(read.rows);
     const writes = built.filter(({ doc }, i) => versions[i] !== doc.version);
-    const published = await this.#write(writes, nowMs, epoch);
+    const { published, refused } = await this.#write(writes, nowMs, epoch);
+    if (refused > 0)
+      // Before it consumes the log or writes the sentinel: what it read stays owed (a
+      // rebuild stays a rebuild), for this process's next run under a new epoch if it leads
+      // then, or for its successor.
+      return {
+        registers: read.candidates,
+        built: built.length,
+        published,
+        removed: [],
+        owed: read.owed.size,
+        overdue: read.overdue,
+        rebuilt: rebuild,
+        rosters: rosters.schools,
+        refused,
+      };
     if (read.gone.length > 0)
       await redis.del(read.gone.flatMap((id) => Object.values(registerKeys(keyPrefix, id))));
     // Only now, with what it read published: a run that failed before this leaves the log as
@@ -263,6 +283,7 @@ export class RegisterPublisher {
       overdue: read.overdue,
       rebuilt: rebuild,
       rosters: rosters.schools,
+      refused: 0,
     };
   }
 
@@ -270,7 +291,7 @@ export class RegisterPublisher {
     writes: { r: RegisterRows; doc: { version: string; json: string } }[],
     nowMs: number,
     epoch: string | undefined,
-  ): Promise<string[]> {
+  ): Promise<{ published: string[]; refused: number }> {
     const { redis, keyPrefix, daysKept, logger } = this.#deps;
     const published: string[] = [];
     let refused = 0;
@@ -290,20 +311,15 @@ export class RegisterPublisher {
         }),
       );
     if (refused > 0) {
-      // A successor's epoch, or a Redis emptied (which lost the epoch with the documents).
-      // The run fails here, before it consumes the log or writes the sentinel: what it read
-      // stays owed (a rebuild stays a rebuild), and this process takes a new epoch at its
-      // next run only if it leads then.
+      // A successor's epoch, or a Redis emptied (which lost the epoch with the documents):
+      // this process takes a new one at its next run only if it leads then.
       this.#epoch = undefined;
       logger.warn(
         { refused },
-        "register documents not written: another leader's epoch holds (this one was deposed, or Redis restarted)",
-      );
-      throw new Error(
-        `${refused} register documents refused by the leadership epoch: the run is not consumed`,
+        "register documents not written: another leader's epoch holds (this one was deposed, or Redis restarted); the run consumed nothing",
       );
     }
-    return published;
+    return { published, refused };
   }
 
   async #versions(rows: RegisterRows[]): Promise<(string | null)[]> {
