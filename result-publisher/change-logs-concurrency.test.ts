@@ -7,6 +7,7 @@ import { createPool, type Pool, pgCode } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import { registerKeys } from "../common/register-contract.ts";
 import { insertPoll } from "../harness/polls.ts";
+import { prng } from "../harness/seeded-random.ts";
 import {
   changePeopleSql,
   lockPeopleSql,
@@ -82,17 +83,8 @@ const LOGS = [
   "attendance_school_change_log",
 ];
 
-/** mulberry32: a small seeded generator, one per loop so each loop's choices repeat. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** A seeded generator, one per loop so each loop's choices repeat. */
+const random = prng;
 const pick = <T>(r: () => number, list: readonly T[]): T => list[Math.floor(r() * list.length)]!;
 const shuffled = <T>(r: () => number, list: readonly T[]): T[] => {
   const out = [...list];

@@ -8,6 +8,7 @@ import { createPool, dropDatabase } from "../common/postgres.ts";
 import { encodeVoteMessage, type StoredVote } from "../common/vote.ts";
 import { ensureVotesStream } from "../common/votes-stream.ts";
 import { startNode, stopChild } from "../harness/child-processes.ts";
+import { prng } from "../harness/seeded-random.ts";
 import { attendanceDayDatabase } from "./bench/attendance-day-database.ts";
 import { benchCommand } from "./bench/command-line.ts";
 import { machineLine } from "./bench/machine.ts";
@@ -16,7 +17,6 @@ import { benchLog as log } from "./bench/progress.ts";
 import { benchRun } from "./bench/run-names.ts";
 import { ratioText, ratioVerdict, verdictLines } from "./bench/verdict.ts";
 import { intFlag, readCli } from "./cli.ts";
-import { prng } from "./simulator/pacing.ts";
 
 // `npm run bench:attendance-writer`: what keeping the presence state costs the batch
 // writer (batch-writer/presence-upkeep.ts). One school day of `--schools` schools of

@@ -3,10 +3,10 @@ import { keepPresence, type RegisterEvents } from "../batch-writer/presence-upke
 import { localInstant } from "../common/attendance/school-day.ts";
 import { createLogger } from "../common/logger.ts";
 import { createPool } from "../common/postgres.ts";
+import { prng } from "../harness/seeded-random.ts";
 import { attendanceDayDatabase } from "./bench/attendance-day-database.ts";
 import { processCpuSeconds } from "./bench/proc-stats.ts";
 import { intFlag, readCli } from "./cli.ts";
-import { prng } from "./simulator/pacing.ts";
 
 // `node scripts/profile-keep-days.ts [--setup] …`: the writer's presence upkeep alone
 // (attendance_keep_days, through keepPresence as the writer calls it), on

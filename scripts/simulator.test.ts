@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { parse } from "csv-parse/sync";
 import { ID_PATTERN } from "../common/vote.ts";
 import { runNode } from "../harness/child-processes.ts";
+import { prng } from "../harness/seeded-random.ts";
 import { eventually } from "../harness/waiting.ts";
 import { type LocalServer, listenLocally } from "../test-support/http-listen.ts";
 import {
@@ -23,7 +24,6 @@ import {
   type SeededPoll,
   type SeededSchool,
 } from "./simulator/kiosk-file.ts";
-import { prng } from "./simulator/pacing.ts";
 import { isUnknownPersonId, personId, rosterCsvChunks, rosterScheme } from "./simulator/roster.ts";
 import { readEventIds, readRunMeta } from "./simulator/run-file.ts";
 import { seed } from "./simulator/seeding.ts";

@@ -1,6 +1,7 @@
 import { DateTime } from "luxon";
 import type { Pool } from "../common/postgres.ts";
 import type { AttendanceSettings } from "../common/registry-types.ts";
+import { prng } from "../harness/seeded-random.ts";
 import {
   attendanceSchoolsChanged,
   insertPeopleSql,
@@ -180,18 +181,6 @@ const KIOSKS: Record<string, string[]> = {
   ktm: ["k-ktm"],
   weekend: ["k-weekend"],
 };
-
-/** mulberry32: a small seeded PRNG, so the data set is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const SEED = 2_500_025;
 

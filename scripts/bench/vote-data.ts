@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import type { StoredVote } from "../../common/vote.ts";
-import { prng } from "../simulator/pacing.ts";
+import { prng } from "../../harness/seeded-random.ts";
 
 // Deterministic, realistic vote data for benchmarks: polls with options of uneven
 // popularity, kiosks of uneven activity, cast times following a day's curve (busy at

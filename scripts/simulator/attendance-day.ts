@@ -1,4 +1,4 @@
-import { prng } from "./pacing.ts";
+import { prng } from "../../harness/seeded-random.ts";
 
 // A school day at the door, person by person: arrivals around the bell with a late tail,
 // check-outs in the afternoon (a few leave at lunch), ~5 % absent, a few who forget to check

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { dayBounds, type LocalDay } from "../../common/attendance/school-day.ts";
+import { prng } from "../../harness/seeded-random.ts";
 import {
   type AttendanceDayShape,
   type PersonDayPlan,
@@ -10,7 +11,6 @@ import {
 } from "./attendance-day.ts";
 import type { AttendanceSchool } from "./attendance-registers.ts";
 import type { AttendanceEventBody, AttendanceSender } from "./attendance-sender.ts";
-import { prng } from "./pacing.ts";
 import { personId } from "./roster.ts";
 
 // Attendance days played against the API: for each day, the morning (every check-in of

@@ -63,18 +63,6 @@ export class Pacer {
   }
 }
 
-/** A small fast PRNG (mulberry32): the same seed gives the same behaviour. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Picks an index with probability proportional to its weight (binary search over the running sum). */
 export class WeightedPicker {
   readonly #cumulative: Float64Array;

@@ -1,6 +1,7 @@
 import { relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
+import { prng } from "../../harness/seeded-random.ts";
 import {
   kioskWeights,
   makeVote,
@@ -12,7 +13,7 @@ import {
 } from "./kiosk.ts";
 import type { SeededKiosk, SeededPoll, SeededSchool } from "./kiosk-file.ts";
 import { kioskOutbox } from "./kiosk-outbox.ts";
-import { Pacer, prng, WeightedPicker } from "./pacing.ts";
+import { Pacer, WeightedPicker } from "./pacing.ts";
 import { type ProgressSnapshot, renderPlainLine, renderTtyLine } from "./progress.ts";
 import { isUnknownPersonId } from "./roster.ts";
 import { openRun, type RunMeta, writeRunMeta } from "./run-file.ts";
