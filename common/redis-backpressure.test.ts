@@ -16,11 +16,15 @@ import { closeRedis, connectRedis, type RedisClient, type RedisLiveness } from "
 // silent connection is still replaced (the PING that timed out behind the backlog was never
 // sent: it is not an answer), and a stalled Redis that goes on is used again, by itself.
 
-/** The defaults' shape, smaller: the command timeout no longer than the PING's deadline. */
+/**
+ * As the defaults (5 s each), the command timeout no longer than the PING's deadline; shorter
+ * here, so that a command queued at the freeze times out before a PING sent just before it
+ * (its answer lost) can have the connection replaced.
+ */
 const LIVENESS: RedisLiveness = {
   pingIntervalMs: 200,
   pingTimeoutMs: 1_000,
-  commandTimeoutMs: 1_000,
+  commandTimeoutMs: 500,
   keepAliveMs: 1_000,
 };
 
