@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { v7 as uuidv7 } from "uuid";
 import { createLogger } from "../common/logger.ts";
 import { createPool, type Pool } from "../common/postgres.ts";
+import { eventually } from "../harness/waiting.ts";
 import { run } from "../sql/reports/test-psql.ts";
 import {
   createLoginRole,
@@ -60,6 +61,26 @@ describe("votes archive before drop (migration 040)", () => {
       },
       logger: createLogger("silent"),
     });
+
+  /**
+   * A pass after one that failed mid-COPY: its connection was destroyed, and Postgres lets
+   * go of that session's archive lock once it has seen it close (a moment later), so a pass
+   * meanwhile skips. The first pass that takes the lock.
+   */
+  const laterPass = (archiveDir: string, keepDays: number) =>
+    eventually(
+      "a later pass takes the archive lock",
+      async () => {
+        const done = await archiveExpiredPartitions(
+          writerPool,
+          keepDays,
+          archiveDir,
+          createLogger("silent"),
+        );
+        return done.length > 0 ? done : undefined;
+      },
+      { intervalMs: 100 },
+    );
 
   before(async () => {
     db = await createTestDatabase(testNames().database);
@@ -265,7 +286,7 @@ describe("votes archive before drop (migration 040)", () => {
     assert.deepEqual(await readdir(cut), [], "the partial file is removed");
     assert.ok((await partitions()).includes("votes_p2018_01"), "nothing dropped");
     // The session's lock went with it: the next pass writes the whole month.
-    const next = await archiveExpiredPartitions(writerPool, keepDays, cut, createLogger("silent"));
+    const next = await laterPass(cut, keepDays);
     assert.deepEqual(
       next.map((a) => [a.partition, a.rows]),
       [
@@ -279,5 +300,45 @@ describe("votes archive before drop (migration 040)", () => {
     ]);
     assert.ok(!(await partitions()).includes("votes_p2018_01"));
     await rm(cut, { recursive: true });
+  });
+  test("the disk filling up under the gzip stream (ENOSPC mid-COPY): the pass fails, no file, nothing dropped; the next pass archives it", async () => {
+    // 100,000 votes of January 2017: ~1 MB gzip'd, written in many chunks while the COPY runs.
+    await db.pool.query(
+      "select votes_ensure_partitions(interval '2 months', timestamptz '2017-01-15 00:00:00+00')",
+    );
+    await db.pool.query(`
+      insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
+      select (lpad(to_hex((extract(epoch from t) * 1000)::bigint), 12, '0') || '70008000'
+              || lpad(to_hex(g), 12, '0'))::uuid, 'lunch', 'pizza', 'k3', t, t, g
+      from generate_series(1, 100000) g,
+           lateral (select timestamptz '2017-01-02 00:00:00+00' + g * interval '1 second' as t) x`);
+    const full = await mkdtemp(join(tmpdir(), "tallyflow-archive-"));
+    const keepDays = daysSince("2017-03-10T00:00:00Z");
+    // A disk with no space left, for real: the partial file is /dev/full, whose every write
+    // fails with ENOSPC (the archive opens the partial file by its name, links followed).
+    const partial = `${archiveFileOf(full, "votes_p2017_01")}.partial-${process.pid}`;
+    await symlink("/dev/full", partial);
+    await assert.rejects(
+      archiveExpiredPartitions(writerPool, keepDays, full, createLogger("silent")),
+      (err: { code?: string }) => err.code === "ENOSPC",
+    );
+    assert.deepEqual(await readdir(full), [], "the partial file is removed");
+    assert.ok((await partitions()).includes("votes_p2017_01"), "nothing dropped");
+    // The space is back: the next pass writes the whole month (its connection and lock were
+    // not left behind by the failed one), and drops it.
+    const next = await laterPass(full, keepDays);
+    assert.deepEqual(
+      next.map((a) => [a.partition, a.rows]),
+      [
+        ["votes_p2017_01", 100_000],
+        ["votes_p2017_02", 0],
+      ],
+    );
+    assert.deepEqual((await readdir(full)).sort(), [
+      "votes_p2017_01.csv.gz",
+      "votes_p2017_02.csv.gz",
+    ]);
+    assert.ok(!(await partitions()).includes("votes_p2017_01"));
+    await rm(full, { recursive: true });
   });
 });

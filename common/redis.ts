@@ -1,4 +1,4 @@
-import { createClient } from "redis";
+import { createClient, TimeoutError } from "redis";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 
@@ -92,15 +92,20 @@ function watchSilence(client: RedisClient, liveness: RedisLiveness, logger: Logg
     if (!client.isOpen) return; // closed for good: the watch ends with the client
     if (!client.isReady) return schedule(); // node-redis is reconnecting on its own
     let deadline: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      deadline = afterPendingReads(liveness.pingTimeoutMs, () => resolve(true)).unref();
+    });
     const silent = await Promise.race([
-      // An error is an answer too: node-redis reacts to a failing socket itself.
       client.ping().then(
         () => false,
-        () => false,
+        // An error is an answer too: node-redis reacts to a failing socket itself. Not its
+        // command timeout (REDIS_COMMAND_TIMEOUT_MS): that PING waited behind writes the
+        // connection did not drain and was never sent. Taken for an answer, a connection
+        // gone silent under a backlog (a publisher's run of documents) was never replaced:
+        // every command timed out until TCP gave up, ~15 min. The deadline decides.
+        (err: unknown) => (err instanceof TimeoutError ? expired : false),
       ),
-      new Promise<boolean>((resolve) => {
-        deadline = afterPendingReads(liveness.pingTimeoutMs, () => resolve(true)).unref();
-      }),
+      expired,
     ]);
     clearTimeout(deadline);
     if (silent && client.isOpen) {

@@ -66,6 +66,21 @@ export class PrivateRedis {
     await exited;
   }
 
+  /**
+   * SIGSTOP: the server keeps its connections open but reads, runs and answers nothing (a
+   * Redis stalled: a slow fork or disk, a host paused). Its clients' writes pile up in the
+   * kernel's buffers and then in the client: backpressure. resume() lets it go on, with
+   * everything it held and every byte sent to it meanwhile.
+   */
+  pause(): void {
+    this.#process?.kill("SIGSTOP");
+  }
+
+  /** SIGCONT: a paused server goes on where it stopped. */
+  resume(): void {
+    this.#process?.kill("SIGCONT");
+  }
+
   /** Kill and start again on the same port: every key is gone. */
   async restartEmpty(): Promise<void> {
     await this.stop();

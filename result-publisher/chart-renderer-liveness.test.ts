@@ -57,6 +57,7 @@ describe("the chart renderer over a black-holed connection", () => {
       logger,
       metrics: createPublisherMetrics(),
       silentAfterMs: 500,
+      renderTimeoutMs: 20_000,
     });
     const results = visibleResults(
       {

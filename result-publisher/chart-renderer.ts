@@ -26,6 +26,10 @@ export interface ChartRendererDeps {
    * cannot serve a connection that is blocked by design.
    */
   silentAfterMs: number;
+  /** A render not answered within this ends its thread and fails (CHART_RENDER_TIMEOUT_MS). */
+  renderTimeoutMs: number;
+  /** The worker threads' script (tests: a stand-in that hangs); chart-thread.ts by default. */
+  threadUrl?: URL;
 }
 
 /**
@@ -57,7 +61,12 @@ export class ChartRenderer {
         blocking.on("error", () => {}); // the main client reports outages; the loop retries
         renderer.#blocking.push(blocking);
         await blocking.connect();
-        const worker = new ChartWorker({ width: deps.chartWidth, height: deps.chartHeight });
+        const worker = new ChartWorker({
+          width: deps.chartWidth,
+          height: deps.chartHeight,
+          renderTimeoutMs: deps.renderTimeoutMs,
+          ...(deps.threadUrl === undefined ? {} : { threadUrl: deps.threadUrl }),
+        });
         renderer.#workers.push(worker);
         renderer.#loops.push(renderer.#loop(blocking, worker));
       }

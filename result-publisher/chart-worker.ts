@@ -11,39 +11,84 @@ export class ChartRenderError extends TallyflowError {
   }
 }
 
+export interface ChartWorkerOptions {
+  width: number;
+  height: number;
+  /**
+   * A render not answered within this ends its thread and fails (CHART_RENDER_TIMEOUT_MS).
+   * Without it a thread that never answers (a draw stuck in a loop, a native call that
+   * never returns) held its renderer's loop for ever: no chart of any poll drawn again by
+   * it, and close() waiting on it too.
+   */
+  renderTimeoutMs: number;
+  /** The thread's script: chart-thread.ts, or a test's stand-in that hangs. */
+  threadUrl?: URL;
+}
+
 /**
  * One worker thread drawing charts, one at a time (the caller awaits each render). A
- * thread that dies fails the render in flight and is started again for the next one.
+ * thread that dies, or does not answer within renderTimeoutMs (ended then), fails the
+ * render in flight and is started again for the next one.
  */
 export class ChartWorker {
   #worker: Worker | undefined;
   #nextId = 0;
   #pending:
-    | { id: number; resolve: (png: Buffer) => void; reject: (err: Error) => void }
+    | {
+        id: number;
+        resolve: (png: Buffer) => void;
+        reject: (err: Error) => void;
+        timer: NodeJS.Timeout;
+      }
     | undefined;
-  readonly #size: { width: number; height: number };
+  readonly #options: ChartWorkerOptions;
 
-  constructor(size: { width: number; height: number }) {
-    this.#size = size;
+  constructor(options: ChartWorkerOptions) {
+    this.#options = options;
   }
 
   render(results: PublishedResults): Promise<Buffer> {
     if (this.#pending) return Promise.reject(new ChartRenderError("a render is in flight"));
     const worker = this.#worker ?? this.#start();
     const id = ++this.#nextId;
+    const { width, height, renderTimeoutMs } = this.#options;
     return new Promise<Buffer>((resolve, reject) => {
-      this.#pending = { id, resolve, reject };
-      const req: RenderRequest = { id, results, ...this.#size };
+      const timer = setTimeout(() => this.#abandon(worker, id), renderTimeoutMs);
+      this.#pending = { id, resolve, reject, timer };
+      const req: RenderRequest = { id, results, width, height };
       worker.postMessage(req);
     });
   }
 
+  /** The render `id` took too long: its thread is ended (a busy loop too) and replaced. */
+  #abandon(worker: Worker, id: number): void {
+    const pending = this.#settle(id);
+    if (pending === undefined) return;
+    if (this.#worker === worker) this.#worker = undefined;
+    worker.terminate().catch(() => {});
+    pending.reject(
+      new ChartRenderError(
+        `the chart did not render within ${this.#options.renderTimeoutMs} ms; its thread was ended`,
+      ),
+    );
+  }
+
+  /** Takes the render in flight if it is `id` (any when undefined), its timer cleared. */
+  #settle(id?: number) {
+    const pending = this.#pending;
+    if (pending === undefined || (id !== undefined && pending.id !== id)) return undefined;
+    this.#pending = undefined;
+    clearTimeout(pending.timer);
+    return pending;
+  }
+
   #start(): Worker {
-    const worker = new Worker(new URL("./chart-thread.ts", import.meta.url));
+    const worker = new Worker(
+      this.#options.threadUrl ?? new URL("./chart-thread.ts", import.meta.url),
+    );
     worker.on("message", (reply: RenderReply) => {
-      const pending = this.#pending;
-      if (pending?.id !== reply.id) return;
-      this.#pending = undefined;
+      const pending = this.#settle(reply.id);
+      if (pending === undefined) return;
       if (reply.ok)
         pending.resolve(Buffer.from(reply.png.buffer, reply.png.byteOffset, reply.png.length));
       else pending.reject(new ChartRenderError(`chart render failed: ${reply.message}`));
@@ -51,9 +96,7 @@ export class ChartWorker {
     const died = (err: Error) => {
       if (this.#worker !== worker) return;
       this.#worker = undefined;
-      const pending = this.#pending;
-      this.#pending = undefined;
-      pending?.reject(new ChartRenderError("the chart thread died", { cause: err }));
+      this.#settle()?.reject(new ChartRenderError("the chart thread died", { cause: err }));
     };
     worker.on("error", died);
     worker.on("exit", (code) => died(new Error(`exit code ${code}`)));
@@ -64,8 +107,7 @@ export class ChartWorker {
   async close(): Promise<void> {
     const worker = this.#worker;
     this.#worker = undefined;
-    this.#pending?.reject(new ChartRenderError("the chart worker is closing"));
-    this.#pending = undefined;
+    this.#settle()?.reject(new ChartRenderError("the chart worker is closing"));
     await worker?.terminate();
   }
 }

@@ -59,10 +59,11 @@ describe("readPublisherConfig: RESULTS_CRON", () => {
 });
 
 describe("readPublisherConfig: charts and the distribution window", () => {
-  test("defaults: charts on demand, one worker thread, a 48-hour window", () => {
+  test("defaults: charts on demand, one worker thread, 20 s a render, a 48-hour window", () => {
     const c = readPublisherConfig({});
     assert.equal(c.chartRender, "demand");
     assert.equal(c.chartWorkers, 1);
+    assert.equal(c.chartRenderTimeoutMs, 20_000);
     assert.equal(c.chartDemandTtlMs, 60_000);
     assert.equal(c.distributionWindowHours, 48);
   });
@@ -72,6 +73,7 @@ describe("readPublisherConfig: charts and the distribution window", () => {
     failsNaming({ CHART_WORKERS: "-1" }, "CHART_WORKERS", /at least 0/);
     failsNaming({ CHART_WORKERS: "two" }, "CHART_WORKERS", /integer/);
     failsNaming({ CHART_DEMAND_TTL_MS: "10" }, "CHART_DEMAND_TTL_MS", /at least 1000/);
+    failsNaming({ CHART_RENDER_TIMEOUT_MS: "500" }, "CHART_RENDER_TIMEOUT_MS", /at least 1000/);
     failsNaming({ DISTRIBUTION_WINDOW_HOURS: "0" }, "DISTRIBUTION_WINDOW_HOURS", /at least 1/);
     failsNaming({ DISTRIBUTION_WINDOW_HOURS: "10000" }, "DISTRIBUTION_WINDOW_HOURS", /at most 744/);
   });

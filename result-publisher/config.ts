@@ -24,6 +24,8 @@ export interface PublisherConfig extends CommonConfig {
   readonly chartRender: "demand" | "all";
   /** Worker threads drawing charts in this process (leader or standby). @defaultValue 1 */
   readonly chartWorkers: number;
+  /** A chart render not done within this ends its worker thread and fails. @defaultValue 20000 */
+  readonly chartRenderTimeoutMs: number;
   /** Bound on connecting and on each query of the leader's lock session. @defaultValue 2000 */
   readonly leaderLockTimeoutMs: number;
   /** School day documents built from reads per run at most, today's first; the rest wait for the next runs. @defaultValue 100 */
@@ -99,6 +101,12 @@ export function readPublisherConfig(env: Env = process.env): Readonly<PublisherC
     }),
     chartRender: readEnum(env, "CHART_RENDER", ["demand", "all"] as const, "demand"),
     chartWorkers: readInt(env, "CHART_WORKERS", 1, { min: 0, max: 16 }),
+    // A render is 50-200 ms, a new thread's start (Chart.js, Skia) a few seconds on a loaded
+    // box: past this the thread is stuck, and its loop would draw nothing more.
+    chartRenderTimeoutMs: readInt(env, "CHART_RENDER_TIMEOUT_MS", 20_000, {
+      min: 1_000,
+      max: 600_000,
+    }),
     leaderLockTimeoutMs: readInt(env, "LEADER_LOCK_TIMEOUT_MS", DEFAULT_LOCK_QUERY_TIMEOUT_MS, {
       min: 100,
       max: 60_000,

@@ -103,6 +103,7 @@ export async function startResultPublisher(
       logger: log,
       metrics,
       silentAfterMs: config.redisPingTimeoutMs,
+      renderTimeoutMs: config.chartRenderTimeoutMs,
     }),
     (r) => r.close(),
   );
