@@ -326,6 +326,11 @@ export class DayDocuments {
       }
       return { body, etag: gzipEtag(answer.etag) };
     });
+    // A failed gzip (out of memory: nothing else fails on a buffer) is not kept: the next
+    // read tries again instead of answering 500 for the rest of the version.
+    answer.gzipped.catch(() => {
+      answer.gzipped = undefined;
+    });
     return answer.gzipped;
   }
 
