@@ -62,6 +62,43 @@ describe("votes archive before drop (migration 040)", () => {
       logger: createLogger("silent"),
     });
 
+  /** `rows` votes of January of `year`, a second apart, made in Postgres (v7 ids of their instants). */
+  const seedJanuary = async (year: number, rows: number, optionId: string, kioskId: string) => {
+    await db.pool.query(
+      `select votes_ensure_partitions(interval '2 months', timestamptz '${year}-01-15 00:00:00+00')`,
+    );
+    await db.pool.query(
+      `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
+       select (lpad(to_hex((extract(epoch from t) * 1000)::bigint), 12, '0') || '70008000'
+               || lpad(to_hex(g), 12, '0'))::uuid, 'lunch', $2, $3, t, t, g
+       from generate_series(1, $1::int) g,
+            lateral (select timestamptz '${year}-01-02 00:00:00+00' + g * interval '1 second' as t) x`,
+      [rows, optionId, kioskId],
+    );
+  };
+
+  /** After a failed pass: the next archives January (`rows`) and February (empty), drops January. */
+  const nextPassArchivesJanuary = async (
+    dir: string,
+    keepDays: number,
+    year: number,
+    rows: number,
+  ) => {
+    const next = await laterPass(dir, keepDays);
+    assert.deepEqual(
+      next.map((a) => [a.partition, a.rows]),
+      [
+        [`votes_p${year}_01`, rows],
+        [`votes_p${year}_02`, 0],
+      ],
+    );
+    assert.deepEqual((await readdir(dir)).sort(), [
+      `votes_p${year}_01.csv.gz`,
+      `votes_p${year}_02.csv.gz`,
+    ]);
+    assert.ok(!(await partitions()).includes(`votes_p${year}_01`));
+  };
+
   /**
    * A pass after one that failed mid-COPY: its connection was destroyed, and Postgres lets
    * go of that session's archive lock once it has seen it close (a moment later), so a pass
@@ -252,16 +289,8 @@ describe("votes archive before drop (migration 040)", () => {
   });
 
   test("Postgres ending the COPY's session mid-COPY: the pass fails, no file, nothing dropped; the next pass archives it", async () => {
-    // 300,000 votes of January 2018, made in Postgres (v7 ids of their month's instants).
-    await db.pool.query(
-      "select votes_ensure_partitions(interval '2 months', timestamptz '2018-01-15 00:00:00+00')",
-    );
-    await db.pool.query(`
-      insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
-      select (lpad(to_hex((extract(epoch from t) * 1000)::bigint), 12, '0') || '70008000'
-              || lpad(to_hex(g), 12, '0'))::uuid, 'lunch', 'salad', 'k2', t, t, g
-      from generate_series(1, 300000) g,
-           lateral (select timestamptz '2018-01-02 00:00:00+00' + g * interval '1 second' as t) x`);
+    // 300,000 votes of January 2018.
+    await seedJanuary(2018, 300_000, "salad", "k2");
     const cut = await mkdtemp(join(tmpdir(), "tallyflow-archive-"));
     const keepDays = daysSince("2018-03-10T00:00:00Z");
     const pass = archiveExpiredPartitions(writerPool, keepDays, cut, createLogger("silent"));
@@ -286,32 +315,12 @@ describe("votes archive before drop (migration 040)", () => {
     assert.deepEqual(await readdir(cut), [], "the partial file is removed");
     assert.ok((await partitions()).includes("votes_p2018_01"), "nothing dropped");
     // The session's lock went with it: the next pass writes the whole month.
-    const next = await laterPass(cut, keepDays);
-    assert.deepEqual(
-      next.map((a) => [a.partition, a.rows]),
-      [
-        ["votes_p2018_01", 300_000],
-        ["votes_p2018_02", 0],
-      ],
-    );
-    assert.deepEqual((await readdir(cut)).sort(), [
-      "votes_p2018_01.csv.gz",
-      "votes_p2018_02.csv.gz",
-    ]);
-    assert.ok(!(await partitions()).includes("votes_p2018_01"));
+    await nextPassArchivesJanuary(cut, keepDays, 2018, 300_000);
     await rm(cut, { recursive: true });
   });
   test("the disk filling up under the gzip stream (ENOSPC mid-COPY): the pass fails, no file, nothing dropped; the next pass archives it", async () => {
     // 100,000 votes of January 2017: ~1 MB gzip'd, written in many chunks while the COPY runs.
-    await db.pool.query(
-      "select votes_ensure_partitions(interval '2 months', timestamptz '2017-01-15 00:00:00+00')",
-    );
-    await db.pool.query(`
-      insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stream_seq)
-      select (lpad(to_hex((extract(epoch from t) * 1000)::bigint), 12, '0') || '70008000'
-              || lpad(to_hex(g), 12, '0'))::uuid, 'lunch', 'pizza', 'k3', t, t, g
-      from generate_series(1, 100000) g,
-           lateral (select timestamptz '2017-01-02 00:00:00+00' + g * interval '1 second' as t) x`);
+    await seedJanuary(2017, 100_000, "pizza", "k3");
     const full = await mkdtemp(join(tmpdir(), "tallyflow-archive-"));
     const keepDays = daysSince("2017-03-10T00:00:00Z");
     // A disk with no space left, for real: the partial file is /dev/full, whose every write
@@ -326,19 +335,7 @@ describe("votes archive before drop (migration 040)", () => {
     assert.ok((await partitions()).includes("votes_p2017_01"), "nothing dropped");
     // The space is back: the next pass writes the whole month (its connection and lock were
     // not left behind by the failed one), and drops it.
-    const next = await laterPass(full, keepDays);
-    assert.deepEqual(
-      next.map((a) => [a.partition, a.rows]),
-      [
-        ["votes_p2017_01", 100_000],
-        ["votes_p2017_02", 0],
-      ],
-    );
-    assert.deepEqual((await readdir(full)).sort(), [
-      "votes_p2017_01.csv.gz",
-      "votes_p2017_02.csv.gz",
-    ]);
-    assert.ok(!(await partitions()).includes("votes_p2017_01"));
+    await nextPassArchivesJanuary(full, keepDays, 2017, 100_000);
     await rm(full, { recursive: true });
   });
 });

@@ -4,49 +4,19 @@ import { queueChartJob } from "../common/chart-job-queue.ts";
 import { createLogger } from "../common/logger.ts";
 import { closeRedis, connectRedis, type RedisClient } from "../common/redis.ts";
 import { chartJobsKey, resultsKeys } from "../common/results-contract.ts";
-import { BUCKET_MS } from "../common/rollup-buckets.ts";
 import { eventually } from "../harness/waiting.ts";
+import { sampleResults } from "../test-support/chart-results.ts";
 import { testNames } from "../test-support/names.ts";
 import { ChartRenderer } from "./chart-renderer.ts";
 import { createPublisherMetrics } from "./publisher-metrics.ts";
-import { visibleResults } from "./results.ts";
 
 // A chart thread that never answers (a draw stuck in a loop, a native call that never
 // returns) held its renderer's loop for ever: no other poll's chart was drawn by it again,
 // and close() waited on it too. CHART_RENDER_TIMEOUT_MS ends the thread and fails that
 // render (counted, logged); the loop goes on with a new thread.
 
-const T0 = Date.UTC(2026, 0, 5, 8, 0);
 /** Long enough for a new thread's start on a loaded 2-core box, short for the test. */
 const RENDER_TIMEOUT_MS = 4_000;
-
-function document(id: string, title: string) {
-  return visibleResults(
-    {
-      id,
-      title,
-      timeZone: "UTC",
-      opensAt: null,
-      closesAt: null,
-      resultsVisibility: "live",
-      updatedAt: new Date(T0),
-      createdAt: new Date(T0),
-      options: [
-        { id: "a", label: "A" },
-        { id: "b", label: "B" },
-      ],
-      changeSeq: 1,
-      changedAt: new Date(T0 + 1_000),
-    },
-    [
-      { optionId: "a", bucketStartMs: T0, count: 3 },
-      { optionId: "b", bucketStartMs: T0 + BUCKET_MS, count: 1 },
-    ],
-    T0 + BUCKET_MS * 2,
-    { width: 400, height: 300 },
-    24,
-  );
-}
 
 describe("the chart renderer with a render that never returns", () => {
   const prefix = testNames().redisKeyPrefix;
@@ -61,7 +31,7 @@ describe("the chart renderer with a render that never returns", () => {
       ["hang", "Hang"],
       ["ok", "OK"],
     ] as const) {
-      const results = document(id, title);
+      const results = sampleResults(id, title);
       const keys = resultsKeys(prefix, id);
       await redis.mSet([
         [keys.json, JSON.stringify(results)],

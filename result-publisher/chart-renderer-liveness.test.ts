@@ -4,19 +4,16 @@ import { queueChartJob } from "../common/chart-job-queue.ts";
 import { createLogger } from "../common/logger.ts";
 import { closeRedis, connectRedis, type RedisClient } from "../common/redis.ts";
 import { resultsKeys } from "../common/results-contract.ts";
-import { BUCKET_MS } from "../common/rollup-buckets.ts";
 import { eventually } from "../harness/waiting.ts";
+import { sampleResults } from "../test-support/chart-results.ts";
 import { testNames } from "../test-support/names.ts";
 import { TcpProxy } from "../test-support/tcp-proxy.ts";
 import { ChartRenderer } from "./chart-renderer.ts";
 import { createPublisherMetrics } from "./publisher-metrics.ts";
-import { visibleResults } from "./results.ts";
 
 // A chart loop waits on its own connection in a blocking take (BZPOPMIN), so no PING can
 // tell a silent connection from a quiet queue. A take unanswered past its wait and a margin
 // marks the connection silent: it is replaced, and queued charts are drawn again.
-
-const T0 = Date.UTC(2026, 0, 5, 8, 0);
 
 describe("the chart renderer over a black-holed connection", () => {
   const prefix = testNames().redisKeyPrefix;
@@ -59,31 +56,7 @@ describe("the chart renderer over a black-holed connection", () => {
       silentAfterMs: 500,
       renderTimeoutMs: 20_000,
     });
-    const results = visibleResults(
-      {
-        id: "silent",
-        title: "Silent",
-        timeZone: "UTC",
-        opensAt: null,
-        closesAt: null,
-        resultsVisibility: "live",
-        updatedAt: new Date(T0),
-        createdAt: new Date(T0),
-        options: [
-          { id: "a", label: "A" },
-          { id: "b", label: "B" },
-        ],
-        changeSeq: 1,
-        changedAt: new Date(T0 + 1_000),
-      },
-      [
-        { optionId: "a", bucketStartMs: T0, count: 3 },
-        { optionId: "b", bucketStartMs: T0 + BUCKET_MS, count: 1 },
-      ],
-      T0 + BUCKET_MS * 2,
-      { width: 400, height: 300 },
-      24,
-    );
+    const results = sampleResults("silent", "Silent");
     const keys = resultsKeys(prefix, "silent");
     await direct.mSet([
       [keys.json, JSON.stringify(results)],
