@@ -259,8 +259,12 @@ async function withProbes<T>(
   let stop = false;
   let seq = 2 ** 50 + Math.floor(Math.random() * 2 ** 40);
   const lastDay = new Date(lastMonth.getTime() + (daysIn(lastMonth) - 1) * DAY_MS);
-  const loop = async (query: (client: import("pg").PoolClient) => Promise<unknown>) => {
-    const samples: ProbeSample[] = [];
+  const writerSamples: ProbeSample[] = [];
+  const readerSamples: ProbeSample[] = [];
+  const loop = async (
+    samples: ProbeSample[],
+    query: (client: import("pg").PoolClient) => Promise<unknown>,
+  ) => {
     const client = await pool.connect();
     try {
       while (!stop) {
@@ -273,7 +277,7 @@ async function withProbes<T>(
     }
     return samples;
   };
-  const writer = loop((c) => {
+  const writer = loop(writerSamples, (c) => {
     seq += 1_000;
     return c.query(
       `insert into votes (event_id, poll_id, option_id, kiosk_id, cast_at, received_at, stored_at, stream_seq)
@@ -283,10 +287,18 @@ async function withProbes<T>(
       [seq, lastDay],
     );
   });
-  const reader = loop((c) =>
+  const reader = loop(readerSamples, (c) =>
     c.query("select count(*) from votes where poll_id = 'poll-01' and cast_at >= $1", [lastDay]),
   );
+  // At least 2 s of each probe before the operation, and one probe done (the reader's query
+  // takes over a second at 100 million rows: with none done, "before" had no sample).
+  const probesBefore = performance.now();
   await new Promise((r) => setTimeout(r, 2_000));
+  while (
+    (writerSamples.length === 0 || readerSamples.length === 0) &&
+    performance.now() - probesBefore < 30_000
+  )
+    await new Promise((r) => setTimeout(r, 100));
   const start = performance.now();
   let result: T;
   try {
