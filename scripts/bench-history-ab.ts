@@ -71,14 +71,22 @@ interface Side {
   runs: { rate: number; reference: number }[];
 }
 
-/** The votes partitions by month, oldest first (votes_pYYYY_MM; not the default or legacy). */
-async function monthPartitions(pool: Pool): Promise<string[]> {
+/**
+ * The votes partitions by month, oldest first (votes_pYYYY_MM; not the default or legacy),
+ * and whether each holds a row (those made ahead are empty).
+ */
+async function monthPartitions(pool: Pool): Promise<{ name: string; rows: boolean }[]> {
   const { rows } = await pool.query<{ name: string }>(
     `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
      where i.inhparent = 'votes'::regclass and c.relname ~ '^votes_p[0-9]{4}_[0-9]{2}$'
      order by c.relname`,
   );
-  return rows.map((r) => r.name);
+  const months: { name: string; rows: boolean }[] = [];
+  for (const { name } of rows) {
+    const held = await pool.query(`select 1 from ${name} limit 1`);
+    months.push({ name, rows: held.rows.length > 0 });
+  }
+  return months;
 }
 
 const logger = createLogger("warn");
@@ -103,17 +111,20 @@ const sides: Side[] = [HISTORY_DB, ONE_MONTH_DB].map((db, i) => ({
   runs: [],
 }));
 const [history, oneMonth] = sides as [Side, Side];
+// The history's last month (the newest partition holding votes; those made ahead stay,
+// empty, in both), and every month before it dropped from the copy.
 const partitions = await monthPartitions(oneMonth.pool);
-const last = partitions.at(-1);
-if (last === undefined) throw new Error(`${HISTORY_DB} has no votes_pYYYY_MM partition`);
-for (const p of partitions.slice(0, -1)) await oneMonth.pool.query(`drop table ${p}`);
+const lastIndex = partitions.findLastIndex((p) => p.rows);
+const last = partitions[lastIndex]?.name;
+if (last === undefined) throw new Error(`${HISTORY_DB} has no votes_pYYYY_MM partition with votes`);
+for (const p of partitions.slice(0, lastIndex)) await oneMonth.pool.query(`drop table ${p.name}`);
 const rowsIn = async (side: Side) =>
   Number((await side.pool.query<{ n: string }>("select count(*) as n from votes")).rows[0]!.n);
 const rowsBefore = [await rowsIn(history), await rowsIn(oneMonth)];
 for (const side of sides) await side.pool.query("checkpoint");
 benchLog(
   `${last}: the writer's month; ${HISTORY_DB} ${fmt(rowsBefore[0]!)} rows in votes, ` +
-    `${ONE_MONTH_DB} ${fmt(rowsBefore[1]!)} (${partitions.length - 1} months dropped)`,
+    `${ONE_MONTH_DB} ${fmt(rowsBefore[1]!)} (${lastIndex} months before it dropped)`,
 );
 
 // The last month's last day, as bench:history's writer steps store them.
