@@ -70,10 +70,16 @@ export async function fillStream(
   return messages;
 }
 
-/** Deletes the bench's stream (and so its consumers). */
+/**
+ * Deletes the bench's stream (and so its consumers), and the stream of max-delivery
+ * advisories the writer made beside it (`<stream>_MAXDELIVER`), which would outlive the run
+ * in the shared NATS otherwise.
+ */
 export async function deleteStream(bench: WriterBench): Promise<void> {
   const nc = await connect({ servers: bench.natsUrl });
-  await (await jetstreamManager(nc)).streams.delete(bench.stream).catch(() => false);
+  const jsm = await jetstreamManager(nc);
+  for (const stream of [bench.stream, `${bench.stream}_MAXDELIVER`])
+    await jsm.streams.delete(stream).catch(() => false);
   await nc.close();
 }
 
