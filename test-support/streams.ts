@@ -1,12 +1,17 @@
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 
-/** Deletes this test file's streams (missing ones are fine). */
+/**
+ * Deletes this test file's streams (missing ones are fine), each with the max-delivery
+ * advisory stream a writer makes beside it (`<name>_MAXDELIVER`): a test whose writer ran
+ * left that one in the shared NATS otherwise.
+ */
 export async function deleteStreams(natsUrl: string, names: string[]): Promise<void> {
   const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
-    for (const name of names) await jsm.streams.delete(name).catch(() => false);
+    const all = names.flatMap((n) => (n.endsWith("_MAXDELIVER") ? [n] : [n, `${n}_MAXDELIVER`]));
+    for (const name of new Set(all)) await jsm.streams.delete(name).catch(() => false);
   } finally {
     await nc.close();
   }
