@@ -10,22 +10,23 @@
 -- - Takes up to p_polls queued polls no other writer is purging, in the queue's order
 --   (deleted_at, poll_id), FOR UPDATE SKIP LOCKED: two writers' steps take disjoint polls
 --   and neither waits for the other's.
--- - Deletes their rows with one statement per table leaf (`poll_id = any(...)`), each table
---   (votes, voter_ballots, rejected_votes, conflicting_votes) within a budget of p_limit rows
---   for the step, as 044 bounded one poll's: the longest lock a step holds does not grow with
---   p_polls. Every table is visited each step (044 stopped at the first table whose budget
---   ran out: with several polls a step that would hold the small polls' ballots and
---   refusals behind a big poll's votes).
+-- - Deletes their rows with one statement per table leaf (`poll_id = any(...)`), table by
+--   table (votes, voter_ballots, rejected_votes, conflicting_votes), each within a budget of
+--   p_limit rows for the step, and stops at the first table whose budget runs out, as 044
+--   bounded one poll's: a step deletes about a budget of rows while a big poll lasts, and
+--   the longest lock it holds does not grow with p_polls.
 -- - An attendance poll's deleted votes mark their person-days dirty, as before, from each
 --   poll's school and kind (a school already gone marks nothing: poll-purge.ts's sweep
 --   deletes its days). The marks are inserted in key order, so two writers' steps marking
 --   the same person-days wait for each other rather than deadlock.
 -- - A poll is done (its poll_purges row deleted, its id free again) only when the step
 --   proves it has nothing left in any table: a table whose statements deleted fewer rows
---   than its budget holds none of the step's polls any more; where the budget ran out, each
---   poll is probed (an index probe by poll_id) and only those found empty there count as
---   done. Any other poll keeps its queue row, its rows_purged grown by what this step
---   deleted of it, and is taken again by a later step.
+--   than its budget holds none of the step's polls any more; in the table where the budget
+--   ran out and the tables the step did not reach, each poll is probed (an index probe by
+--   poll_id, a few per partition) and only those found empty there count as done (so a
+--   register of two votes taken with a big poll is done in that step, while the big poll's
+--   votes go on). Any other poll keeps its queue row, its rows_purged grown by what this
+--   step deleted of it, and is taken again by a later step.
 -- - Returns one row per poll taken, in the queue's order: (poll_id, purged: the rows this
 --   step deleted of it, done).
 --
@@ -50,6 +51,8 @@ declare
   tbl regclass;
   leaf regclass;
   budget bigint;
+  -- A table's budget ran out: the tables after it are not purged this step, only probed.
+  stopped boolean := false;
   r record;
   i integer;
 begin
@@ -70,7 +73,7 @@ begin
 
   foreach tbl in array array['votes', 'voter_ballots', 'rejected_votes',
                              'conflicting_votes']::regclass[] loop
-    budget := p_limit;
+    budget := case when stopped then 0 else p_limit end;
     -- A ctid names a row within one partition only (033): a partitioned table is deleted
     -- from leaf by leaf, each by its own ctids; voter_ballots is a plain table, its own leaf.
     for leaf in select c.oid::regclass from pg_class c where c.oid = tbl and c.relkind = 'r'
@@ -108,9 +111,10 @@ begin
       end loop;
     end loop;
 
-    -- The budget ran out (a leaf may have been left unvisited, or held more): which of the
-    -- polls not already known to be left have rows here still.
+    -- The budget ran out here or before (a leaf or the table may have been left unvisited,
+    -- or held more): which of the polls not already known to be left have rows here still.
     if budget <= 0 then
+      stopped := true;
       execute format($q$
         select coalesce(array_agg(u.id), '{}') from unnest($1) as u(id)
         where u.id <> all ($2) and exists (select 1 from %s x where x.poll_id = u.id) $q$, tbl)
