@@ -80,7 +80,10 @@ begin
                 union all
                 select t.relid from pg_partition_tree(tbl) t where t.isleaf loop
       exit when budget <= 0;
-      for r in execute format(case when tbl = 'votes'::regclass then $q$
+      -- The marking only when the step took an attendance poll: planned per leaf and step,
+      -- it would be most of a step of registers' cost.
+      for r in execute format(case when tbl = 'votes'::regclass and 'attendance' = any (kinds)
+                              then $q$
         with gone as (
           delete from %1$s v
           where v.ctid = any (array(select x.ctid from %1$s x where x.poll_id = any ($1) limit $2))
