@@ -189,7 +189,7 @@ describe("attendance_days partitioned by month (migration 046)", () => {
     const { PollPurge } = await import("./poll-purge.ts");
     const purge = new PollPurge({
       pool: db.pool,
-      config: { pollPurgeBatchRows: 1, pollPurgeIntervalMs: 1 },
+      config: { pollPurgeBatchRows: 1, pollPurgeBatchPolls: 1, pollPurgeIntervalMs: 1 },
       logger: createLogger("silent"),
       metrics: { pollPurgeRows: { inc: () => {} } as never },
     });

@@ -54,6 +54,12 @@ export interface WriterConfig extends CommonConfig {
    */
   readonly pollPurgeBatchRows: number;
   /**
+   * Queued deleted polls one purge step takes at once (migration 060), their rows still
+   * within pollPurgeBatchRows a table: a lesson register is a few rows, and the step's fixed
+   * cost (a statement per partition) is then shared by many. @defaultValue 100
+   */
+  readonly pollPurgeBatchPolls: number;
+  /**
    * While votes keep arriving, how often a writer takes one purge step between batches
    * (while idle it purges for the linger). @defaultValue 2000
    */
@@ -85,10 +91,10 @@ export interface WriterConfig extends CommonConfig {
    */
   readonly registerRetentionDays: number | undefined;
   /**
-   * Registers past retention deleted per statement (each then purged, one a purge step). At
-   * most 500: each deleted poll is a registry notification to every API process, and a burst
-   * of more than 500 makes each reload its whole registry (registry-cache.ts,
-   * MAX_ROWS_PER_LOAD). @defaultValue 250
+   * Registers past retention deleted per statement (each then purged, up to
+   * pollPurgeBatchPolls a purge step). At most 500: each deleted poll is a registry
+   * notification to every API process, and a burst of more than 500 makes each reload its
+   * whole registry (registry-cache.ts, MAX_ROWS_PER_LOAD). @defaultValue 250
    */
   readonly registerRetentionBatch: number;
   /** Port of the writer's /metrics; 0 = none. @defaultValue 9101 */
@@ -143,6 +149,7 @@ export function readWriterConfig(
     permanentFailureAttempts: readInt(env, "PERMANENT_FAILURE_ATTEMPTS", 5, { min: 1, max: 1_000 }),
     attendanceDirtyBatch: readInt(env, "ATTENDANCE_DIRTY_BATCH", 1_000, { min: 1, max: 100_000 }),
     pollPurgeBatchRows: readInt(env, "POLL_PURGE_BATCH_ROWS", 5_000, { min: 1, max: 1_000_000 }),
+    pollPurgeBatchPolls: readInt(env, "POLL_PURGE_BATCH_POLLS", 100, { min: 1, max: 1_000 }),
     pollPurgeIntervalMs: readInt(env, "POLL_PURGE_INTERVAL_MS", 2_000, { min: 10, max: 3_600_000 }),
     votesPartitionsAheadMonths: readInt(env, "VOTES_PARTITIONS_AHEAD_MONTHS", 3, {
       min: 1,

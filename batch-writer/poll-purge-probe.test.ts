@@ -53,7 +53,7 @@ describe("the purge when a school goes with its polls", () => {
   const purge = () =>
     new PollPurge({
       pool: db.pool,
-      config: { pollPurgeBatchRows: STEP, pollPurgeIntervalMs: 60_000 },
+      config: { pollPurgeBatchRows: STEP, pollPurgeBatchPolls: 100, pollPurgeIntervalMs: 60_000 },
       logger: createLogger("silent"),
       metrics: createWriterMetrics(async () => ({ undelivered: 0, ackPending: 0 })),
     });

@@ -82,7 +82,7 @@ describe("a deleted poll's votes are purged in the background (migration 031)", 
     const metrics = createWriterMetrics(async () => ({ undelivered: 0, ackPending: 0 }));
     const purge = new PollPurge({
       pool: db.pool,
-      config: { pollPurgeBatchRows: STEP, pollPurgeIntervalMs: 60_000 },
+      config: { pollPurgeBatchRows: STEP, pollPurgeBatchPolls: 100, pollPurgeIntervalMs: 60_000 },
       logger: createLogger("silent"),
       metrics,
     });

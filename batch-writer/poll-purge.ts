@@ -8,7 +8,10 @@ import type { WriterMetrics } from "./writer-metrics.ts";
 // queues the poll in poll_purges, and the writers, which own those tables, drain the queue
 // one bounded statement at a time (purge_deleted_polls: at most pollPurgeBatchRows rows from
 // each table, each in its own short transaction, so no lock is held for long and no batch
-// waits behind a table-sized DELETE). Writers share the queue through FOR UPDATE SKIP LOCKED.
+// waits behind a table-sized DELETE). A step takes up to pollPurgeBatchPolls queued polls at
+// once (migration 060: a lesson register is a few rows, and one a step made its fixed cost,
+// a statement per partition, most of the purge's); a poll is done only once the step proves
+// it has nothing left. Writers share the queue through FOR UPDATE SKIP LOCKED.
 // While idle a writer purges for the linger (the latency a vote already accepts); while busy
 // it takes one step every pollPurgeIntervalMs, so a deleted poll still goes during a peak.
 // Once the queue is empty (and no deleted school's person-days are left), a step deletes the
@@ -48,7 +51,7 @@ interface PurgeStep {
 
 export interface PollPurgeDeps {
   pool: Pool;
-  config: Pick<WriterConfig, "pollPurgeBatchRows" | "pollPurgeIntervalMs"> &
+  config: Pick<WriterConfig, "pollPurgeBatchRows" | "pollPurgeBatchPolls" | "pollPurgeIntervalMs"> &
     Partial<RegisterRetentionDeps["config"]>;
   logger: Logger;
   metrics: Pick<WriterMetrics, "pollPurgeRows"> & Partial<RegisterRetentionDeps["metrics"]>;
@@ -89,18 +92,21 @@ export class PollPurge {
   async step(): Promise<number | undefined> {
     const { pool, config, logger, metrics } = this.#deps;
     this.#lastStepAt = performance.now();
+    // A row per poll the step took (none: the queue is empty, or all of it another writer's).
     const { rows } = await pool.query<PurgeStep>(
-      "select poll_id, purged::text, done from purge_deleted_polls($1)",
-      [config.pollPurgeBatchRows],
+      "select poll_id, purged::text, done from purge_deleted_polls($1, $2)",
+      [config.pollPurgeBatchRows, config.pollPurgeBatchPolls],
     );
-    const step = rows[0];
-    if (step === undefined) return (await this.#orphanStep()) ?? (await this.#retention?.step());
-    const purged = Number(step.purged);
-    metrics.pollPurgeRows.inc(purged);
-    if (step.done) {
-      logger.info({ pollId: step.poll_id }, "deleted poll purged");
-      this.#orphansMaybe = true;
+    if (rows.length === 0) return (await this.#orphanStep()) ?? (await this.#retention?.step());
+    let purged = 0;
+    for (const step of rows) {
+      purged += Number(step.purged);
+      if (step.done) {
+        logger.info({ pollId: step.poll_id }, "deleted poll purged");
+        this.#orphansMaybe = true;
+      }
     }
+    metrics.pollPurgeRows.inc(purged);
     return purged;
   }
 

@@ -90,7 +90,7 @@ describe("lesson registers past REGISTER_RETENTION_DAYS are deleted in the backg
   test("unset (the default), the purge deletes no register", async () => {
     const purge = new PollPurge({
       pool: db.pool,
-      config: { pollPurgeBatchRows: 1_000, pollPurgeIntervalMs: 60_000 },
+      config: { pollPurgeBatchRows: 1_000, pollPurgeBatchPolls: 4, pollPurgeIntervalMs: 60_000 },
       logger,
       metrics: metricsFor(),
     });
@@ -142,6 +142,8 @@ describe("lesson registers past REGISTER_RETENTION_DAYS are deleted in the backg
       pool: db.pool,
       config: {
         pollPurgeBatchRows: 1_000,
+        // Fewer than a retention step's registers: the queue takes steps to drain (060).
+        pollPurgeBatchPolls: 4,
         pollPurgeIntervalMs: 60_000,
         registerRetentionDays: KEEP_DAYS,
         registerRetentionBatch: BATCH,

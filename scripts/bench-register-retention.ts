@@ -9,14 +9,16 @@ import { intFlag, readCli } from "./cli.ts";
 // of which E ended past retention, each with its two options, its state row, one person row
 // and two events, the time of one retention step (expire_registers: at most --batch
 // registers deleted in one statement, their state and people by cascade, each queued for
-// the purge), of the purge steps that then drain them (purge_deleted_polls, one register a
-// step), and of a step once nothing has expired (the caught-up case, every idle turn).
+// the purge), of the purge steps that then drain them (purge_deleted_polls, up to
+// --purge-polls registers a step as POLL_PURGE_BATCH_POLLS, migration 060; 1: a poll a step,
+// as before it), and of a step once nothing has expired (the caught-up case, every idle turn).
 
-const USAGE = `usage: npm run bench:register-retention -- [--registers N] [--expired N] [--batch N] [--steps N]
-  --registers  register polls loaded (1000000)
-  --expired    of which ended past retention (350000: a national day)
-  --batch      REGISTER_RETENTION_BATCH: registers a step deletes (250)
-  --steps      retention steps measured (10)`;
+const USAGE = `usage: npm run bench:register-retention -- [--registers N] [--expired N] [--batch N] [--steps N] [--purge-polls N]
+  --registers    register polls loaded (1000000)
+  --expired      of which ended past retention (350000: a national day)
+  --batch        REGISTER_RETENTION_BATCH: registers a step deletes (250)
+  --steps        retention steps measured (10)
+  --purge-polls  POLL_PURGE_BATCH_POLLS: deleted polls a purge step takes (100)`;
 
 const options = readCli(
   {
@@ -26,6 +28,7 @@ const options = readCli(
       expired: { type: "string", default: "350000" },
       batch: { type: "string", default: "250" },
       steps: { type: "string", default: "10" },
+      "purge-polls": { type: "string", default: "100" },
     },
   },
   ({ values }) => ({
@@ -33,6 +36,7 @@ const options = readCli(
     expired: intFlag("expired", values.expired, { min: 1 }),
     batch: intFlag("batch", values.batch, { min: 1 }),
     steps: intFlag("steps", values.steps, { min: 1 }),
+    purgePolls: intFlag("purge-polls", values["purge-polls"], { min: 1 }),
   }),
 );
 if (options.expired > options.registers) {
@@ -112,15 +116,22 @@ try {
 
   const steps: number[] = [];
   const purges: number[] = [];
+  const pollsPerPurge: number[] = [];
+  let purgedRegisters = 0;
   const statesBefore = await pool.query("select count(*)::int as n from register_states");
   for (let i = 0; i < options.steps; i++) {
     const step = await timed("select expire_registers($1, $2) as n", [KEEP_DAYS, options.batch]);
     steps.push(step.ms);
-    // The purge then drains what the step queued, one register a step, as the writers do.
+    // The purge then drains what the step queued, --purge-polls registers a step, as the
+    // writers do (POLL_PURGE_BATCH_ROWS's default: 5000).
     for (;;) {
-      const purge = await timed("select purged from purge_deleted_polls(5000)");
+      const purge = await timed("select done from purge_deleted_polls(5000, $1)", [
+        options.purgePolls,
+      ]);
       if (purge.rows.length === 0) break;
       purges.push(purge.ms);
+      pollsPerPurge.push(purge.rows.length);
+      purgedRegisters += purge.rows.filter((r) => r.done).length;
     }
   }
   const statesAfter = await pool.query("select count(*)::int as n from register_states");
@@ -149,13 +160,17 @@ try {
     `| retention step (${options.batch} registers + their state, people, options; queued) | ${median(steps).toFixed(1)} | ${Math.max(...steps).toFixed(1)} |`,
   );
   console.log(
-    `| purge step (one expired register: 2 votes) | ${median(purges).toFixed(2)} | ${Math.max(...purges).toFixed(1)} |`,
+    `| purge step (up to ${options.purgePolls} expired registers: 2 votes each; median ${median(pollsPerPurge)} a step) | ${median(purges).toFixed(2)} | ${Math.max(...purges).toFixed(1)} |`,
   );
   console.log(
     `| retention step with nothing expired (caught up) | ${median(idle).toFixed(2)} | ${Math.max(...idle).toFixed(1)} |`,
   );
+  const purgeS = purges.reduce((a, b) => a + b, 0) / 1000;
   console.log(
-    `\nthe remaining ${options.expired - deleted} expired registers deleted (steps of 10000, not purged) in ${restS.toFixed(0)} s`,
+    `\npurge: ${purgedRegisters} registers in ${purges.length} steps, ${purgeS.toFixed(2)} s of purge steps: ${(purgedRegisters / purgeS).toFixed(0)} registers purged a second`,
+  );
+  console.log(
+    `the remaining ${options.expired - deleted} expired registers deleted (steps of 10000, not purged) in ${restS.toFixed(0)} s`,
   );
 } finally {
   await pool.end();
