@@ -17,7 +17,7 @@ export function reportCommit(
   const { result, poison } = batch;
   metrics.batchDuration.observe(batch.durationMs / 1000);
   logger.debug(
-    { messages: batch.messages, votes: batch.votes, ms: batch.durationMs },
+    { messages: batch.messages, votes: batch.votes, ms: batch.durationMs, path: result.path },
     "batch committed",
   );
   metrics.batchVotes.observe(batch.votes);

@@ -79,6 +79,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
         pastRetention: 0,
         deadLettered: 0,
         personDays: 0,
+        path: "staging",
       });
     // Delivered again (a redelivery or a resend): still a conflict, recorded only once.
     const again = await store(clashes.map((c) => ({ ...c, streamSeq: seq++ })));
@@ -124,6 +125,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
+      path: "staging",
     });
     assert.equal(await duplicatesCounted("lunch"), 1);
     assert.deepEqual(await conflictsOf(original.eventId), []);
@@ -152,6 +154,7 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
+      path: "staging",
     });
     assert.deepEqual(await conflictsOf(first.eventId), [
       { kiosk_id: "k-b", poll_id: "color", option_id: "blue", voter_id: null },
@@ -250,8 +253,10 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
+      path: "direct",
     });
-    // A one-vote-per-voter poll (the staging path): stored, and it claims its ballot.
+    // A one-vote-per-voter poll (its voter's first vote: the direct path, claiming the
+    // ballot first): stored, and it claims its ballot.
     const council = decoded({
       eventId,
       pollId: "council",
@@ -260,7 +265,10 @@ describe("batch writer: eventId clashes are conflicts, not duplicates", () => {
       voterId: "v7",
     });
     const claimed = await store([council]);
-    assert.deepEqual([claimed.inserted, claimed.conflicts, claimed.rejected], [1, 0, 0]);
+    assert.deepEqual(
+      [claimed.path, claimed.inserted, claimed.conflicts, claimed.rejected],
+      ["direct", 1, 0, 0],
+    );
     assert.equal(
       await queryNumber(
         bed.db.pool,

@@ -217,4 +217,71 @@ describe("batch writer: one vote per voter", () => {
       blocker.release();
     }
   });
+
+  test("first votes stay on the direct path; a second vote, a voter twice in a batch or a redelivery go through staging", async () => {
+    const stream = bed.config.streamName;
+    let seq = 910_000;
+    const store = (votes: StoredVote[]) =>
+      storeBatch(
+        bed.db.pool,
+        stream,
+        votes.map((v) => ({ ...v, streamSeq: ++seq })),
+        [],
+      );
+    const castAt = new Date();
+    const vote = (voterId: string | undefined, optionId = "alice", pollId = "board") =>
+      makeVote({ pollId, optionId, castAt, ...(voterId === undefined ? {} : { voterId }) });
+
+    // First votes of three voters, beside votes of a poll that does not enforce it and a
+    // vote without a voter: one COPY, each ballot claimed and naming its vote.
+    const first = [vote("path-a"), vote("path-b", "bob"), vote("path-c"), vote(undefined)];
+    const open = [vote("path-a", "yes", "open"), vote("path-a", "no", "open")];
+    const firstBatch = [...first, ...open].map((v) => ({ ...v, streamSeq: ++seq }));
+    const direct = await storeBatch(bed.db.pool, stream, firstBatch, []);
+    assert.deepEqual([direct.path, direct.inserted, direct.rejected], ["direct", 6, 0]);
+    const { rows: ballots } = await bed.db.pool.query<{ voter_id: string; event_id: string }>(
+      "select voter_id, event_id from voter_ballots where poll_id = 'board' and voter_id like 'path-%' order by voter_id",
+    );
+    assert.deepEqual(
+      ballots.map((b) => [b.voter_id, b.event_id]),
+      first.slice(0, 3).map((v) => [v.voterId, v.eventId]),
+    );
+
+    // A second vote of path-a beside a new voter's first: the batch goes through staging,
+    // which stores the first vote and refuses the second.
+    const second = await store([vote("path-a", "bob"), vote("path-d")]);
+    assert.deepEqual([second.path, second.inserted, second.rejected], ["staging", 1, 1]);
+
+    // The same voter twice in one batch: staging (the earlier cast counts).
+    const twice = await store([
+      makeVote({
+        pollId: "board",
+        optionId: "bob",
+        voterId: "path-e",
+        castAt: new Date(castAt.getTime() + 1_000),
+      }),
+      makeVote({ pollId: "board", optionId: "alice", voterId: "path-e", castAt }),
+    ]);
+    assert.deepEqual([twice.path, twice.inserted, twice.rejected], ["staging", 1, 1]);
+    const { rows: e } = await bed.db.pool.query<{ option_id: string }>(
+      "select option_id from votes where poll_id = 'board' and voter_id = 'path-e'",
+    );
+    assert.deepEqual(e, [{ option_id: "alice" }]);
+
+    // The first batch redelivered: its ballots are taken by its own votes, so staging counts
+    // every vote as a duplicate; nothing is inserted or refused.
+    const again = await storeBatch(bed.db.pool, stream, firstBatch, []);
+    assert.deepEqual(
+      [again.path, again.inserted, again.rejected, again.duplicates],
+      ["staging", 0, 0, 6],
+    );
+    assert.equal(
+      await queryNumber(
+        bed.db.pool,
+        "select count(*) from voter_ballots where voter_id like 'path-%'",
+      ),
+      5,
+    );
+    await assertRollupsMatchVotes(bed.db.pool);
+  });
 });

@@ -175,6 +175,7 @@ describe("poll deleted while its votes are still in the stream", () => {
       pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
+      path: "staging",
     });
     assert.equal(await countVotes(h.db.pool), before + 1);
     assert.ok((await rejectedForDeletedPolls()).includes(stale.eventId));

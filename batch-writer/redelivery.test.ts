@@ -109,6 +109,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
+      path: "direct",
     });
     const before = await snapshot();
 
@@ -123,6 +124,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
+      path: "staging",
     });
     assert.deepEqual(await snapshot(), before, "nothing changed, not even change_seq");
 
@@ -142,6 +144,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
+      path: "staging",
     });
 
     assert.equal(await countVotes(bed.db.pool), stored + 26);
@@ -178,6 +181,7 @@ describe("batch writer: a batch delivered again changes no count", () => {
       pastRetention: 0,
       deadLettered: 0,
       personDays: 0,
+      path: "staging",
     });
     assert.equal(
       await queryNumber(bed.db.pool, "select count(*) from votes where poll_id = 'mixed'"),

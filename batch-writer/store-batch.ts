@@ -42,6 +42,8 @@ export interface StoreResult {
   deadLettered: number;
   /** Person-days of attendance_days recomputed (presence-upkeep.ts), dirty ones included. */
   personDays: number;
+  /** How the batch was stored: COPY straight into `votes`, or through the staging table. */
+  path: "direct" | "staging";
 }
 
 const prepared = new WeakSet<PoolClient>();
@@ -209,7 +211,20 @@ const MARK_AND_ROLL_UP_ARRAYS = `
   on conflict (poll_id, option_id, bucket_start)
     do update set count = r.count + excluded.count, change_seq = excluded.change_seq`;
 
-const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = any($1) limit 1";
+const ENFORCING_POLLS = "select id from polls where one_vote_per_voter and id = any($1)";
+
+// The direct path's ballots: one per voter of a one-vote-per-voter poll in the batch, each
+// naming its vote, in key order (the staging path's CLAIM_BALLOTS order: writers claiming
+// the same ballots wait for each other, and take them before the change markers, as it
+// does). A ballot already there (the voter voted before, or this very vote was stored and
+// is redelivered) inserts nothing: the caller then takes the staging path, which rejects
+// the second vote or counts the duplicate.
+const CLAIM_BALLOTS_ARRAYS = `
+  insert into voter_ballots (poll_id, voter_id, event_id)
+  select u.poll_id, u.voter_id, u.event_id
+  from unnest($1::text[], $2::text[], $3::uuid[]) as u(poll_id, voter_id, event_id)
+  order by u.poll_id, u.voter_id
+  on conflict do nothing`;
 
 /**
  * Stores one batch in one transaction; the caller acks the messages only after this
@@ -220,9 +235,11 @@ const ENFORCING_POLLS = "select 1 from polls where one_vote_per_voter and id = a
  *   so a success means every row is new, and the rollups are folded from the batch itself.
  *   It runs near a plain COPY into the table; the staging path below runs at about half
  *   that rate (bench:writer measures both against the same COPY).
- * - staging (redeliveries, resends, one-vote-per-voter polls, an event (poll and id)
- *   repeated in the batch): COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING
- *   and rollups counting only the rows actually inserted.
+ *   In a one-vote-per-voter poll it claims each voter's ballot first (claimBallots).
+ * - staging (redeliveries, resends, a voter's second vote or a voter twice in the batch in
+ *   a one-vote-per-voter poll, an event (poll and id) repeated in the batch): COPY into a
+ *   staging table, then INSERT … ON CONFLICT DO NOTHING and rollups counting only the rows
+ *   actually inserted.
  * On both, the person-days of the attendance events inserted are kept, and up to
  * `dirtyLimit` dirty ones (presence-upkeep.ts; the writer passes ATTENDANCE_DIRTY_BATCH).
  * With `keepDays` (VOTES_RETENTION_DAYS), votes whose event id time is older than that are
@@ -268,6 +285,33 @@ function registerEvents(
   return events;
 }
 
+/**
+ * The ballots of the batch's votes in one-vote-per-voter polls, claimed in the caller's
+ * transaction. False when the batch needs the staging path: a voter twice in the batch (the
+ * earlier cast counts, which the staging path sorts out) or a ballot already taken. A batch
+ * of first votes, the common case even in such polls, stays on the direct path: until
+ * 2026-12-08 any vote with a voter in such a poll sent its whole batch through staging
+ * (every batch of `npm run bench`'s day, whose check-in poll enforces it).
+ */
+async function claimBallots(
+  client: PoolClient,
+  votes: readonly DecodedVote[],
+  votersIn: readonly string[],
+): Promise<boolean> {
+  const { rows } = await client.query<{ id: string }>(ENFORCING_POLLS, [votersIn]);
+  if (rows.length === 0) return true;
+  const enforcing = new Set(rows.map((r) => r.id));
+  const claims = votes.filter((v) => v.voterId !== undefined && enforcing.has(v.pollId));
+  if (new Set(claims.map((v) => `${v.pollId}\u0000${v.voterId}`)).size !== claims.length)
+    return false;
+  const { rowCount } = await client.query(CLAIM_BALLOTS_ARRAYS, [
+    claims.map((v) => v.pollId),
+    claims.map((v) => v.voterId),
+    claims.map((v) => v.eventId),
+  ]);
+  return rowCount === claims.length;
+}
+
 /** Returns undefined when the batch needs the staging path (nothing was written then). */
 async function storeDirect(
   pool: Pool,
@@ -286,7 +330,7 @@ async function storeDirect(
     const votersIn = [
       ...new Set(votes.filter((v) => v.voterId !== undefined).map((v) => v.pollId)),
     ];
-    if (votersIn.length > 0 && (await client.query(ENFORCING_POLLS, [votersIn])).rowCount) {
+    if (votersIn.length > 0 && !(await claimBallots(client, votes, votersIn))) {
       await client.query("rollback");
       return undefined;
     }
@@ -331,6 +375,7 @@ async function storeDirect(
       pastRetention: expired.length,
       deadLettered: poison.length,
       personDays: presence.personDays,
+      path: "direct",
     };
   } catch (err) {
     broken = true;
@@ -429,6 +474,7 @@ async function storeViaStaging(
       pastRetention: expired.length,
       deadLettered: poison.length,
       personDays: presence.personDays,
+      path: "staging",
     };
   } catch (err) {
     broken = true;
