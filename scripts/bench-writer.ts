@@ -22,9 +22,10 @@ import { intFlag, readCli } from "./cli.ts";
 // batch writer against the reference, one COPY FROM STDIN of the same rows into an
 // identical empty table with the same indexes, measured in the same run at each size a
 // writer run stores (the --votes runs and the --sweep-votes runs), so that every ratio
-// compares equal amounts of rows. The writer's two paths are both measured: kiosk batches
-// go straight into `votes`, and the same batches in one-vote-per-voter polls take the
-// staging path (COPY into a staging table, ballots claimed, INSERT … SELECT).
+// compares equal amounts of rows. Kiosk batches go straight into `votes`; the same batches
+// in one-vote-per-voter polls claim each voter's ballot first, on the same direct path since
+// 2026-12-08 (before, they took the staging path: COPY into a staging table, ballots
+// claimed, INSERT … SELECT, which a voter's second vote still takes).
 
 const USAGE = `usage: npm run bench:writer -- [--votes N] [--sweep-votes N]
   --votes N         votes of the throughput runs against the COPY reference (default 1000000)
@@ -73,7 +74,7 @@ interface Scenario {
   votes: StoredVote[];
   votesPerMessage: number;
   batchMaxMessages: number;
-  /** The polls refuse a second vote per voter: every batch with a voter id takes the staging path. */
+  /** The polls refuse a second vote per voter: every batch with a voter id claims ballots. */
   oneVotePerVoter: boolean;
 }
 
@@ -166,7 +167,7 @@ async function measureWriter(s: Scenario): Promise<Measured> {
   );
   await pool.end();
   const expected = new Set(s.votes.map((v) => v.eventId)).size;
-  // Only the staging path claims ballots: their count shows which path stored the votes.
+  // One ballot per voter of a one-vote-per-voter poll, whichever path stored the votes.
   const ballots = s.oneVotePerVoter ? s.votes.filter((v) => v.voterId !== undefined).length : 0;
   const got = rows[0]!;
   if (got.n !== expected || got.rolled !== expected || got.ballots !== ballots)
@@ -189,7 +190,7 @@ const started = new Date();
 process.stderr.write(`generating ${fmt(VOTES)} votes...\n`);
 const all = generateVotes(shape);
 const sweep = all.slice(0, SWEEP_VOTES);
-// The staging runs store every vote: one ballot per voter, so no second vote is refused.
+// The one-vote-per-voter runs store every vote: one ballot per voter, no second vote.
 const ownVoters = all.map((v, i) =>
   v.voterId === undefined ? v : { ...v, voterId: `voter-${i}` },
 );
@@ -217,7 +218,7 @@ for (const s of [
     oneVotePerVoter: false,
   },
   {
-    name: `${fmt(VOTES)} votes, 100 per message, the polls one-vote-per-voter (${Math.round(shape.voterShare * 100)} % with a voter id): the staging path`,
+    name: `${fmt(VOTES)} votes, 100 per message, the polls one-vote-per-voter (${Math.round(shape.voterShare * 100)} % with a voter id, each once): the direct path claiming their ballots (the staging path before 2026-12-08)`,
     votes: ownVoters,
     votesPerMessage: 100,
     batchMaxMessages: 20_000,
