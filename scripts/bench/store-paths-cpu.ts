@@ -19,7 +19,8 @@ import type * as VoteData from "./vote-data.ts";
 //
 // Phases, in batches of 2,000 votes (20 polls, 8 options, 500 kiosks, 30 % with a voter):
 //   direct     --votes new votes in plain polls: the direct COPY path;
-//   staging    --votes / 2 new votes in one-vote-per-voter polls: the staging path;
+//   ovpv       --votes / 2 new votes in one-vote-per-voter polls: ballots claimed, on the
+//              direct path since 2026-12-08 (staging for a batch with a voter's second vote);
 //   redelivered half of the direct batches again, each with one vote repeated (straight to
 //              the staging path, no failed COPY first): every vote a duplicate.
 
@@ -121,7 +122,7 @@ const ovpv = generateVotes({ ...shape, votes: Math.floor(VOTES / 2), seed: 7 }).
   ...v,
   pollId: v.pollId.replace("poll", "ovpv"),
 }));
-await phase("staging (one-vote-per-voter polls)", batches(ovpv), () => {});
+await phase("one-vote-per-voter polls (ballots claimed)", batches(ovpv), () => {});
 const again = direct
   .slice(0, Math.ceil(direct.length / 2))
   .map((b) => [...b, b[0]!].map((v) => ({ ...v, streamSeq: seq++ })));
