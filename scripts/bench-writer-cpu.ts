@@ -11,8 +11,8 @@ import { intFlag, readCli } from "./cli.ts";
 // `npm run bench:writer-cpu [-- --batches 200 --votes 500]`
 // The batch writer's statements alone, in this process on one connection: storeBatch on
 // the direct path (COPY into votes, rollups and change markers from the batch) and on the
-// staging path (one-vote-per-voter polls, a vote repeated in each batch), timed per batch and in CPU seconds of the
-// Postgres backend that ran them (from /proc/<pid>/stat: what the statements cost,
+// staging path (one-vote-per-voter polls, a vote repeated in each batch), timed per batch
+// and in CPU seconds of the Postgres backend that ran them (from /proc/<pid>/stat: what the statements cost,
 // whatever else the machine is doing) and of this process. No NATS, no child: for
 // comparing two versions of the writer's SQL on a shared machine (run each on its own
 // database, alternately).
