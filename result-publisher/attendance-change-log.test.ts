@@ -7,19 +7,15 @@ import {
   attendanceDayKeys,
 } from "../common/attendance-contract.ts";
 import { createLogger } from "../common/logger.ts";
-import { createPool, type Pool, type PoolClient } from "../common/postgres.ts";
-import { connectRedis, type RedisClient } from "../common/redis.ts";
+import type { Pool, PoolClient } from "../common/postgres.ts";
+import type { RedisClient } from "../common/redis.ts";
 import { eventually } from "../harness/waiting.ts";
 import { runAcrossCommit, type WriterTransaction } from "../harness/writer-rollups.ts";
 import { peopleChanged } from "../ingest-api/registry/registry-changes.ts";
 import { storeAttendanceDay } from "../test-support/attendance-days.ts";
-import {
-  createLoginRole,
-  createTestDatabase,
-  type LoginRole,
-  type TestDatabase,
-} from "../test-support/database.ts";
+import type { TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
+import { openPublisherBed, type PublisherBed } from "../test-support/publisher-bed.ts";
 import { AttendancePublisher } from "./attendance-publisher.ts";
 import { Leadership, LOCK_APPLICATION_NAME } from "./leader.ts";
 import { createPublisherMetrics, type PublisherMetrics } from "./publisher-metrics.ts";
@@ -36,8 +32,8 @@ const NOON = localInstant(DAY, "12:00", ZONE);
 const at = (hhmm: string) => new Date(localInstant(DAY, hhmm, ZONE)).toISOString();
 const logger = createLogger("silent");
 
+let bed: PublisherBed;
 let db: TestDatabase;
-let role: LoginRole;
 let publisherPool: Pool;
 let redis: RedisClient;
 
@@ -113,10 +109,8 @@ async function openCheckIn(
 }
 
 before(async () => {
-  db = await createTestDatabase(names.database);
-  role = await createLoginRole(db, "tallyflow_publisher");
-  publisherPool = createPool(role.url, logger, { max: 2, applicationName: "test-publisher" });
-  redis = await connectRedis("redis://127.0.0.1:6379", logger, "test");
+  bed = await openPublisherBed(names, "test-publisher", logger);
+  ({ db, pool: publisherPool, redis } = bed);
   await db.pool.query("delete from schools where id = 'default'");
   await db.pool.query("insert into schools (id, name, time_zone) values ('oak', 'Oak', $1)", [
     ZONE,
@@ -129,12 +123,7 @@ before(async () => {
 });
 
 after(async () => {
-  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
-    if (keys.length > 0) await redis.unlink(keys);
-  await redis?.close();
-  await publisherPool?.end();
-  await role?.drop();
-  await db?.drop();
+  await bed?.close();
 });
 
 describe("attendance's change log", () => {

@@ -8,17 +8,13 @@ import {
 } from "../common/attendance-contract.ts";
 import { readAttendanceDay } from "../common/attendance-day-read.ts";
 import { createLogger } from "../common/logger.ts";
-import { createPool, type Pool } from "../common/postgres.ts";
-import { connectRedis, type RedisClient } from "../common/redis.ts";
+import type { Pool } from "../common/postgres.ts";
+import type { RedisClient } from "../common/redis.ts";
 import { peopleChanged } from "../ingest-api/registry/registry-changes.ts";
 import { storeAttendanceDay } from "../test-support/attendance-days.ts";
-import {
-  createLoginRole,
-  createTestDatabase,
-  type LoginRole,
-  type TestDatabase,
-} from "../test-support/database.ts";
+import type { TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
+import { openPublisherBed, type PublisherBed } from "../test-support/publisher-bed.ts";
 import { buildDayDocument } from "./attendance-document.ts";
 import { AttendancePublisher } from "./attendance-publisher.ts";
 import { loadActiveRoster, loadAttendanceSchools, loadDayRows } from "./attendance-store.ts";
@@ -36,8 +32,8 @@ const DAY = "2025-03-03"; // a Monday
 const at = (hhmm: string) => new Date(localInstant(DAY, hhmm, ZONE)).toISOString();
 const nowAt = (hhmm: string) => localInstant(DAY, hhmm, ZONE);
 
+let bed: PublisherBed;
 let db: TestDatabase;
-let role: LoginRole;
 let pool: Pool;
 let redis: RedisClient;
 const logger = createLogger("silent");
@@ -80,10 +76,8 @@ async function versionFromScratch(nowMs: number): Promise<string> {
 }
 
 before(async () => {
-  db = await createTestDatabase(names.database);
-  role = await createLoginRole(db, "tallyflow_publisher");
-  pool = createPool(role.url, logger, { max: 2, applicationName: "test-publisher-live" });
-  redis = await connectRedis("redis://127.0.0.1:6379", logger, "test");
+  bed = await openPublisherBed(names, "test-publisher-live", logger);
+  ({ db, pool, redis } = bed);
   await db.pool.query("delete from schools where id = 'default'");
   await db.pool.query(
     "insert into schools (id, name, time_zone, attendance_late_after) values ('oak', 'Oak', $1, '08:30'), ('elm', 'Elm', $1, null)",
@@ -98,12 +92,7 @@ before(async () => {
 });
 
 after(async () => {
-  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
-    if (keys.length > 0) await redis.unlink(keys);
-  await redis?.close();
-  await pool?.end();
-  await role?.drop();
-  await db?.drop();
+  await bed?.close();
 });
 
 describe("the attendance publisher's kept todays", () => {

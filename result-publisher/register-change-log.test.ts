@@ -2,19 +2,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { storeBatch } from "../batch-writer/store-batch.ts";
 import { createLogger } from "../common/logger.ts";
-import { createPool, type Pool, type PoolClient } from "../common/postgres.ts";
-import { connectRedis, type RedisClient } from "../common/redis.ts";
+import type { Pool, PoolClient } from "../common/postgres.ts";
+import type { RedisClient } from "../common/redis.ts";
 import { type RegisterDocument, registerKeys } from "../common/register-contract.ts";
 import { eventually } from "../harness/waiting.ts";
 import { runAcrossCommit, type WriterTransaction } from "../harness/writer-rollups.ts";
 import { pollsInserted, updatePollsSql } from "../ingest-api/registry/registry-changes.ts";
-import {
-  createLoginRole,
-  createTestDatabase,
-  type LoginRole,
-  type TestDatabase,
-} from "../test-support/database.ts";
+import type { TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
+import { openPublisherBed, type PublisherBed } from "../test-support/publisher-bed.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
 import { Leadership, LOCK_APPLICATION_NAME } from "./leader.ts";
 import { createPublisherMetrics, type PublisherMetrics } from "./publisher-metrics.ts";
@@ -32,8 +28,8 @@ const logger = createLogger("silent");
 const NOW = Date.now();
 const HOUR = 3_600_000;
 
+let bed: PublisherBed;
 let db: TestDatabase;
-let role: LoginRole;
 let pool: Pool;
 let redis: RedisClient;
 
@@ -107,10 +103,8 @@ async function heldTransaction(lock: string, sql?: string): Promise<WriterTransa
 }
 
 before(async () => {
-  db = await createTestDatabase(names.database);
-  role = await createLoginRole(db, "tallyflow_publisher");
-  pool = createPool(role.url, logger, { max: 2, applicationName: "test-register-change-log" });
-  redis = await connectRedis("redis://127.0.0.1:6379", logger, "test");
+  bed = await openPublisherBed(names, "test-register-change-log", logger);
+  ({ db, pool, redis } = bed);
   await db.pool.query("insert into schools (id, name) values ('ash', 'Ash')");
   await db.pool.query(
     "insert into people (school_id, id, groups) values ('ash', 'A1', '{7A}'), ('ash', 'A2', '{7A}'), ('ash', 'A3', '{7A}')",
@@ -119,12 +113,7 @@ before(async () => {
 });
 
 after(async () => {
-  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
-    if (keys.length > 0) await redis.del(keys);
-  await redis.quit();
-  await pool?.end();
-  await role?.drop();
-  await db?.drop();
+  await bed?.close();
 });
 
 describe("the registers' change log", () => {

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { storeBatch } from "../batch-writer/store-batch.ts";
 import { createLogger } from "../common/logger.ts";
-import { createPool, type Pool } from "../common/postgres.ts";
-import { connectRedis, type RedisClient } from "../common/redis.ts";
+import type { Pool } from "../common/postgres.ts";
+import type { RedisClient } from "../common/redis.ts";
 import {
   REGISTER_SENTINEL,
   type RegisterDocument,
@@ -15,13 +15,9 @@ import {
   peopleChanged,
   pollsInserted,
 } from "../ingest-api/registry/registry-changes.ts";
-import {
-  createLoginRole,
-  createTestDatabase,
-  type LoginRole,
-  type TestDatabase,
-} from "../test-support/database.ts";
+import type { TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
+import { openPublisherBed, type PublisherBed } from "../test-support/publisher-bed.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
 import { createPublisherMetrics, type PublisherMetrics } from "./publisher-metrics.ts";
 import { RegisterPublisher } from "./register-publisher.ts";
@@ -39,8 +35,8 @@ const logger = createLogger("silent");
 const NOW = Date.now();
 const HOUR = 3_600_000;
 
+let bed: PublisherBed;
 let db: TestDatabase;
-let role: LoginRole;
 let pool: Pool;
 let redis: RedisClient;
 
@@ -83,10 +79,8 @@ async function absent(pollId: string, personId: string) {
 }
 
 before(async () => {
-  db = await createTestDatabase(names.database);
-  role = await createLoginRole(db, "tallyflow_publisher");
-  pool = createPool(role.url, logger, { max: 2, applicationName: "test-register-publisher" });
-  redis = await connectRedis("redis://127.0.0.1:6379", logger, "test");
+  bed = await openPublisherBed(names, "test-register-publisher", logger);
+  ({ db, pool, redis } = bed);
   await db.pool.query("insert into schools (id, name) values ('ash', 'Ash')");
   await db.pool.query(
     "insert into people (school_id, id, groups) values ('ash', 'A1', '{7A}'), ('ash', 'A2', '{7A}')",
@@ -98,12 +92,7 @@ before(async () => {
 });
 
 after(async () => {
-  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
-    if (keys.length > 0) await redis.del(keys);
-  await redis.quit();
-  await pool?.end();
-  await role?.drop();
-  await db?.drop();
+  await bed?.close();
 });
 
 describe("the register publisher reads what changed", () => {

@@ -3,8 +3,8 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { storeBatch } from "../batch-writer/store-batch.ts";
 import { createLogger } from "../common/logger.ts";
-import { createPool, type Pool, type PoolClient } from "../common/postgres.ts";
-import { connectRedis, type RedisClient } from "../common/redis.ts";
+import type { Pool, PoolClient } from "../common/postgres.ts";
+import type { RedisClient } from "../common/redis.ts";
 import { type RegisterDocument, registerKeys } from "../common/register-contract.ts";
 import {
   deletePeopleSql,
@@ -12,13 +12,9 @@ import {
   pollsInserted,
   updatePeopleSql,
 } from "../ingest-api/registry/registry-changes.ts";
-import {
-  createLoginRole,
-  createTestDatabase,
-  type LoginRole,
-  type TestDatabase,
-} from "../test-support/database.ts";
+import type { TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
+import { openPublisherBed, type PublisherBed } from "../test-support/publisher-bed.ts";
 import { createPublisherMetrics } from "./publisher-metrics.ts";
 import { RegisterPublisher } from "./register-publisher.ts";
 
@@ -34,8 +30,8 @@ const logger = createLogger("silent");
 const NOW = Date.now();
 const HOUR = 3_600_000;
 
+let bed: PublisherBed;
 let db: TestDatabase;
-let role: LoginRole;
 let pool: Pool;
 let redis: RedisClient;
 
@@ -117,10 +113,8 @@ async function registerLog(): Promise<string[]> {
 }
 
 before(async () => {
-  db = await createTestDatabase(names.database);
-  role = await createLoginRole(db, "tallyflow_publisher");
-  pool = createPool(role.url, logger, { max: 2, applicationName: "test-register-roster" });
-  redis = await connectRedis("redis://127.0.0.1:6379", logger, "test");
+  bed = await openPublisherBed(names, "test-register-roster", logger);
+  ({ db, pool, redis } = bed);
   await db.pool.query("insert into schools (id, name) values ('ash', 'Ash')");
   await db.pool.query(
     `insert into people (school_id, id, groups) values
@@ -133,12 +127,7 @@ before(async () => {
 });
 
 after(async () => {
-  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
-    if (keys.length > 0) await redis.del(keys);
-  await redis.quit();
-  await pool?.end();
-  await role?.drop();
-  await db?.drop();
+  await bed?.close();
 });
 
 describe("a roster change republishes the registers not completed of the groups it changed", () => {
