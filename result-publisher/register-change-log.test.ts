@@ -4,13 +4,13 @@ import { storeBatch } from "../batch-writer/store-batch.ts";
 import { createLogger } from "../common/logger.ts";
 import type { Pool, PoolClient } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
-import { type RegisterDocument, registerKeys } from "../common/register-contract.ts";
 import { eventually } from "../harness/waiting.ts";
 import { runAcrossCommit, type WriterTransaction } from "../harness/writer-rollups.ts";
 import { pollsInserted, updatePollsSql } from "../ingest-api/registry/registry-changes.ts";
 import type { TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
 import { openPublisherBed, type PublisherBed } from "../test-support/publisher-bed.ts";
+import { readRegisterDocument } from "../test-support/register-documents.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
 import { Leadership, LOCK_APPLICATION_NAME } from "./leader.ts";
 import { createPublisherMetrics, type PublisherMetrics } from "./publisher-metrics.ts";
@@ -55,10 +55,7 @@ const newPublisher = (
 const rowsRead = async (m: PublisherMetrics) =>
   (await m.registerRowsRead.get()).values[0]?.value ?? 0;
 
-async function document(pollId: string): Promise<RegisterDocument | null> {
-  const raw = await redis.get(registerKeys(prefix, pollId).json);
-  return raw === null ? null : (JSON.parse(raw) as RegisterDocument);
-}
+const document = (pollId: string) => readRegisterDocument(redis, prefix, pollId);
 
 async function logged(): Promise<string[]> {
   const { rows } = await db.pool.query<{ poll_id: string }>(

@@ -6,7 +6,6 @@ import type { Pool } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
 import {
   REGISTER_SENTINEL,
-  type RegisterDocument,
   registerKeys,
   registerSentinelKey,
 } from "../common/register-contract.ts";
@@ -18,6 +17,7 @@ import {
 import type { TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
 import { openPublisherBed, type PublisherBed } from "../test-support/publisher-bed.ts";
+import { readRegisterDocument } from "../test-support/register-documents.ts";
 import { makeVote } from "../test-support/vote-messages.ts";
 import { createPublisherMetrics, type PublisherMetrics } from "./publisher-metrics.ts";
 import { RegisterPublisher } from "./register-publisher.ts";
@@ -57,10 +57,7 @@ const rowsRead = async (m: PublisherMetrics) =>
   (await m.registerRowsRead.get()).values[0]?.value ?? 0;
 const lost = async (m: PublisherMetrics) => (await m.registerLost.get()).values[0]?.value ?? 0;
 
-async function document(pollId: string): Promise<RegisterDocument | null> {
-  const raw = await redis.get(registerKeys(prefix, pollId).json);
-  return raw === null ? null : (JSON.parse(raw) as RegisterDocument);
-}
+const document = (pollId: string) => readRegisterDocument(redis, prefix, pollId);
 
 /** As the API creates one: the row, then polls_inserted (its log row, migration 055). */
 async function addRegister(id: string, startsAtMs: number, endsAtMs = startsAtMs + HOUR) {

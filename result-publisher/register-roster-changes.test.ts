@@ -5,7 +5,6 @@ import { storeBatch } from "../batch-writer/store-batch.ts";
 import { createLogger } from "../common/logger.ts";
 import type { Pool, PoolClient } from "../common/postgres.ts";
 import type { RedisClient } from "../common/redis.ts";
-import { type RegisterDocument, registerKeys } from "../common/register-contract.ts";
 import {
   deletePeopleSql,
   insertPeopleSql,
@@ -15,6 +14,7 @@ import {
 import type { TestDatabase } from "../test-support/database.ts";
 import { testNames } from "../test-support/names.ts";
 import { openPublisherBed, type PublisherBed } from "../test-support/publisher-bed.ts";
+import { readRegisterDocument } from "../test-support/register-documents.ts";
 import { createPublisherMetrics } from "./publisher-metrics.ts";
 import { RegisterPublisher } from "./register-publisher.ts";
 
@@ -54,10 +54,7 @@ const newPublisher = ({
     metrics: createPublisherMetrics(),
   });
 
-async function document(pollId: string): Promise<RegisterDocument | null> {
-  const raw = await redis.get(registerKeys(prefix, pollId).json);
-  return raw === null ? null : (JSON.parse(raw) as RegisterDocument);
-}
+const document = (pollId: string) => readRegisterDocument(redis, prefix, pollId);
 
 /** A register created as the API's store does: the row, then polls_inserted (055: logged). */
 async function addRegister(id: string, group: string, startsAtMs: number) {

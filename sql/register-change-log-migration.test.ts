@@ -3,11 +3,12 @@ import { after, before, describe, test } from "node:test";
 import { createLogger } from "../common/logger.ts";
 import type { Pool } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
-import { type RegisterDocument, registerKeys } from "../common/register-contract.ts";
+import { registerKeys } from "../common/register-contract.ts";
 import { updatePollsSql } from "../ingest-api/registry/registry-changes.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { RegisterPublisher } from "../result-publisher/register-publisher.ts";
 import { testNames } from "../test-support/names.ts";
+import { readRegisterDocument } from "../test-support/register-documents.ts";
 import { type DatabaseBefore, databaseBefore } from "../test-support/schema-before.ts";
 
 // Migration 050 upgrades a deployment whose register publisher tracked changes by
@@ -24,10 +25,7 @@ let pool: Pool;
 let redis: RedisClient;
 let old: DatabaseBefore;
 
-async function document(pollId: string): Promise<RegisterDocument | null> {
-  const raw = await redis.get(registerKeys(prefix, pollId).json);
-  return raw === null ? null : (JSON.parse(raw) as RegisterDocument);
-}
+const document = (pollId: string) => readRegisterDocument(redis, prefix, pollId);
 
 before(async () => {
   old = await databaseBefore(50, names.database);

@@ -5,7 +5,6 @@ import type { Pool } from "../common/postgres.ts";
 import { connectRedis, type RedisClient } from "../common/redis.ts";
 import {
   REGISTER_SENTINEL,
-  type RegisterDocument,
   registerKeys,
   registerSentinelKey,
 } from "../common/register-contract.ts";
@@ -13,6 +12,7 @@ import { updatePeopleSql } from "../ingest-api/registry/registry-changes.ts";
 import { createPublisherMetrics } from "../result-publisher/publisher-metrics.ts";
 import { RegisterPublisher } from "../result-publisher/register-publisher.ts";
 import { testNames } from "../test-support/names.ts";
+import { readRegisterDocument } from "../test-support/register-documents.ts";
 import { type DatabaseBefore, databaseBefore } from "../test-support/schema-before.ts";
 
 // Migration 056 upgrades a deployment whose register publisher read the rosters changed
@@ -30,10 +30,7 @@ let pool: Pool;
 let redis: RedisClient;
 let old: DatabaseBefore;
 
-async function document(pollId: string): Promise<RegisterDocument | null> {
-  const raw = await redis.get(registerKeys(prefix, pollId).json);
-  return raw === null ? null : (JSON.parse(raw) as RegisterDocument);
-}
+const document = (pollId: string) => readRegisterDocument(redis, prefix, pollId);
 
 before(async () => {
   old = await databaseBefore(56, names.database);
